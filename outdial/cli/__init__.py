@@ -1,0 +1,32 @@
+"""The ``outdial`` command: a root group that only registers one module per command.
+
+Heavy imports (numba, simpy, polars) sit inside command bodies so ``outdial --help`` is instant.
+"""
+
+import click
+
+from outdial.app import Application
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More detail on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.version_option(package_name="outdial")
+@click.pass_context
+def outdial(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Predictive dialer: size, simulate and compare pacing policies."""
+    ctx.obj = Application(verbosity=-1 if quiet else verbose)
+
+
+def _register() -> None:
+    from outdial.cli import erlang
+
+    outdial.add_command(erlang.erlang)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    outdial(prog_name="outdial")
