@@ -44,3 +44,21 @@ class LicenseKind(IntEnum):
     OUTBOUND_PORT = 3
     SMS_THROUGHPUT = 4
     EMAIL_THROUGHPUT = 5
+
+
+class AgentStatus(IntEnum):
+    """How the pacer sees one agent (the engine maps its richer states onto these)."""
+
+    OFF = 0  # not available to the job (logged out, not ready, unassigned)
+    IDLE = 1  # ready now: surely free
+    BUSY = 2  # on a call or in wrap-up; free again when the handling time ends
+    BUSY_LEAVING = 3  # on a call or in wrap-up, but goes not-ready/logs out afterwards
+
+
+class CallStatus(IntEnum):
+    """How the pacer sees one call slot."""
+
+    FREE = 0  # slot unused
+    RINGING = 1  # dialled, not answered yet
+    WAITING = 2  # live answer waiting for an agent
+    CONNECTED = 3  # live answer talking to an agent
