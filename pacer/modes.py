@@ -49,10 +49,11 @@ class LicenseKind(IntEnum):
 class AgentStatus(IntEnum):
     """How the pacer sees one agent (the engine maps its richer states onto these)."""
 
-    OFF = 0  # not available to the job (logged out, not ready, unassigned)
+    OFF = 0  # logged out
     IDLE = 1  # ready now: surely free
     BUSY = 2  # on a call or in wrap-up; free again when the handling time ends
     BUSY_LEAVING = 3  # on a call or in wrap-up, but goes not-ready/logs out afterwards
+    PAUSED = 4  # logged in but not ready (aux, break): counted by VICIdial, never dialled for
 
 
 class CallStatus(IntEnum):
