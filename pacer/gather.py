@@ -1,0 +1,111 @@
+"""Group the engine's flat agent and call arrays by campaign, in one kernel pass.
+
+The engine keeps one row per agent and per call slot in whatever order they arrived; the
+pacing kernels want them grouped by campaign (CSR offsets). A counting sort does that in
+O(agents + calls) without any Python loop, every tick.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from pacer.modes import AgentStatus, CallStatus
+
+_OFF = int(AgentStatus.OFF)
+_IDLE = int(AgentStatus.IDLE)
+_BUSY = int(AgentStatus.BUSY)
+_LEAVING = int(AgentStatus.BUSY_LEAVING)
+_PAUSED = int(AgentStatus.PAUSED)
+_RINGING = int(CallStatus.RINGING)
+_WAITING = int(CallStatus.WAITING)
+_CONNECTED = int(CallStatus.CONNECTED)
+
+# Column indices of the per-campaign count matrix returned by ``_gather``.
+IDLE, BUSY, LEAVING, PAUSED, RINGING, WAITING, CONNECTED = range(7)
+N_COUNTS = 7
+
+
+@numba.njit(cache=True)
+def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status, call_t0,
+            agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts):
+    """Fill CSR groups of agents (idle or busy) and unanswered calls, and per-campaign counts.
+
+    agent_elapsed: -1 for an idle agent (surely free), else seconds since its call connected;
+    only IDLE and BUSY agents are listed (leaving and paused agents never take a new call).
+    call_elapsed: seconds ringing for a RINGING call, -1 for a live answer WAITING for an
+    agent (it surely needs one). counts[c, k] uses the column constants of this module.
+    """
+    counts[:, :] = 0
+    for i in range(agent_job.shape[0]):
+        j = agent_job[i]
+        if j < 0:
+            continue
+        s = agent_status[i]
+        if s == _IDLE:
+            counts[j, IDLE] += 1
+        elif s == _BUSY:
+            counts[j, BUSY] += 1
+        elif s == _LEAVING:
+            counts[j, LEAVING] += 1
+        elif s == _PAUSED:
+            counts[j, PAUSED] += 1
+    for i in range(call_job.shape[0]):
+        j = call_job[i]
+        if j < 0:
+            continue
+        s = call_status[i]
+        if s == _RINGING:
+            counts[j, RINGING] += 1
+        elif s == _WAITING:
+            counts[j, WAITING] += 1
+        elif s == _CONNECTED:
+            counts[j, CONNECTED] += 1
+    agent_offsets[0] = 0
+    call_offsets[0] = 0
+    for c in range(n_camp):
+        agent_offsets[c + 1] = agent_offsets[c] + counts[c, IDLE] + counts[c, BUSY]
+        call_offsets[c + 1] = call_offsets[c] + counts[c, RINGING] + counts[c, WAITING]
+    fill = agent_offsets[:n_camp].copy()
+    for i in range(agent_job.shape[0]):
+        j = agent_job[i]
+        if j < 0:
+            continue
+        s = agent_status[i]
+        if s == _IDLE:
+            agent_elapsed[fill[j]] = -1.0
+            fill[j] += 1
+        elif s == _BUSY:
+            agent_elapsed[fill[j]] = max(now - agent_since[i], 0.0)
+            fill[j] += 1
+    fill = call_offsets[:n_camp].copy()
+    for i in range(call_job.shape[0]):
+        j = call_job[i]
+        if j < 0:
+            continue
+        s = call_status[i]
+        if s == _RINGING:
+            call_elapsed[fill[j]] = max(now - call_t0[i], 0.0)
+            fill[j] += 1
+        elif s == _WAITING:
+            call_elapsed[fill[j]] = -1.0
+            fill[j] += 1
+
+
+def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.ndarray,
+           agent_since_s: np.ndarray, call_job: np.ndarray, call_status: np.ndarray,
+           call_t0_s: np.ndarray):
+    """Group agents and calls by campaign.
+
+    Returns ``(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s, counts)``; see
+    ``_gather``. Arrays of the engine are used as they are (int64 / float64).
+    """
+    agent_offsets = np.empty(n_camp + 1, dtype=np.int64)
+    call_offsets = np.empty(n_camp + 1, dtype=np.int64)
+    agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
+    call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
+    counts = np.empty((n_camp, N_COUNTS), dtype=np.int64)
+    _gather(n_camp, float(now_s), agent_job, agent_status, agent_since_s, call_job, call_status,
+            call_t0_s, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts)
+    return (agent_offsets, agent_elapsed[: agent_offsets[-1]], call_offsets,
+            call_elapsed[: call_offsets[-1]], counts)

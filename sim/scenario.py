@@ -1,0 +1,681 @@
+"""Scenario files: TOML in, validated frozen objects out, before any SimPy object exists.
+
+Units are in the key names (``talk.mean_s``, ``attempts_per_hour``). Every problem found is
+reported at once as ``file: key.path: expected ..., got ...`` (``ScenarioError``), never as a
+traceback. A ``[[campaigns]]`` entry with ``copies = N`` stands for N identical jobs
+(``name-001`` ...), which is how the 200-job reference scenario stays readable.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pacer.constants import (
+    DEFAULT_ABANDON_LIMIT,
+    DEFAULT_CONNECT_WINDOW_S,
+    DEFAULT_INITIAL_HIT_RATE,
+    DEFAULT_MAX_LINES_PER_AGENT,
+    DEFAULT_RING_NO_ANSWER_S,
+    DEFAULT_TICK_S,
+    MIN_RING_NO_ANSWER_S,
+    VICIDIAL_DROPPED_PERCENTAGE,
+    VICIDIAL_MAX_LEVEL,
+)
+from sim.distributions import (
+    Deterministic,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    Lognormal,
+)
+
+CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
+AGENT_PACINGS = (
+    "predictive",
+    "progressive",
+    "preview",
+    "ratio",
+    "vicidial-hard",
+    "vicidial-tapered",
+    "vicidial-average",
+)
+PACINGS = (*AGENT_PACINGS, "timed")
+TARGETS = ("abandon_rate", "service_level", "agent_wait")
+REGULATIONS = ("fcc", "ofcom")
+DISTS = ("exponential", "lognormal", "gamma", "deterministic", "empirical")
+
+
+class ScenarioError(ValueError):
+    """A scenario is invalid; ``problems`` lists every ``key.path: what was expected``."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {source}: {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{len(problems)} {noun} in {source}:\n{lines}")
+
+
+# --------------------------------------------------------------------------- field specs
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class _F:
+    """One key: its type, default, bounds and choices."""
+
+    kind: type | tuple[type, ...]
+    default: Any = _REQUIRED
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple[str, ...] | None = None
+    doc: str = ""
+
+
+def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, doc: str = "") -> _F:
+    return _F((int, float), default, lo, hi, lo_open, None, doc)
+
+
+def _int(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
+         doc: str = "") -> _F:
+    return _F(int, default, lo, hi, False, None, doc)
+
+
+def _str(default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> _F:
+    return _F(str, default, choices=choices)
+
+
+_SCENARIO = {
+    "name": _str(),
+    "description": _str(""),
+    "sim_hours": _num(1.0, lo=0.0, lo_open=True, doc="measured hours, after the warm-up"),
+    "warmup_s": _num(300.0, lo=0.0),
+    "tick_s": _num(DEFAULT_TICK_S, lo=0.01, hi=10.0),
+    "interval_s": _num(60.0, lo=1.0),
+    "seed": _int(1, lo=0),
+    "replications": _int(1, lo=1),
+}
+_REGULATION = {
+    "mode": _str("fcc", REGULATIONS),
+    "abandon_limit": _num(DEFAULT_ABANDON_LIMIT, lo=0.0, hi=1.0),
+    "connect_window_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0, lo_open=True),
+}
+_TELEPHONY = {
+    "ports": _int(_REQUIRED, lo=1, doc="EPM telephony ports (MPP capacity)"),
+    "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, doc="call setups per second"),
+}
+_LICENSES = {
+    "mode": _str("reserved", ("reserved", "dynamic")),
+    "predictive_agents": _int(100000, lo=0),
+    "progressive_agents": _int(100000, lo=0),
+    "preview_agents": _int(100000, lo=0),
+}
+_AGENTS = {
+    "group": _str(),
+    "count": _int(_REQUIRED, lo=0),
+    "skills": _F(list, _REQUIRED),
+    "login_s": _num(0.0, lo=0.0),
+    "logout_s": _num(math.inf, lo=0.0),
+}
+_CAMPAIGN = {
+    "name": _str(),
+    "copies": _int(1, lo=1),
+    "channel": _str("voice_agent", CHANNELS),
+    "pacing": _str("predictive", PACINGS),
+    "skill": _str(""),
+    "priority": _int(1, lo=1),
+    "min_agents": _int(0, lo=0),
+    "max_agents": _int(1000000, lo=0),
+    "ratio": _num(1.0, lo=0.0),
+    "max_lines_per_agent": _num(DEFAULT_MAX_LINES_PER_AGENT, lo=1.0),
+    "target": _str("abandon_rate", TARGETS),
+    "target_value": _num(DEFAULT_ABANDON_LIMIT, lo=0.0),
+    "sl_threshold_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0),
+    "initial_hit_rate": _num(DEFAULT_INITIAL_HIT_RATE, lo=0.0, hi=1.0),
+    "horizon_s": _num(0.0, lo=0.0, doc="look-ahead; 0 = estimated mean time to answer"),
+    "attempts_per_hour": _num(0.0, lo=0.0),
+    "min_ports": _int(0, lo=0),
+    "max_ports": _int(1000000, lo=0),
+    "records": _int(0, lo=0, doc="contact records; 0 = unlimited"),
+    "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0),
+    "vicidial_dl_diff_target": _num(0.0),
+    "vicidial_max_level": _num(VICIDIAL_MAX_LEVEL, lo=1.0),
+    "vicidial_dropped_percentage": _num(VICIDIAL_DROPPED_PERCENTAGE, lo=0.0, hi=100.0),
+    "vicidial_start_hhmm": _int(900, lo=0, hi=2359),
+    "vicidial_latest_hhmm": _int(2100, lo=0, hi=2359),
+}
+_OUTCOMES = {
+    "live": _num(0.30, lo=0.0, hi=1.0),
+    "machine": _num(0.25, lo=0.0, hi=1.0),
+    "busy": _num(0.08, lo=0.0, hi=1.0),
+    "no_answer": _num(0.32, lo=0.0, hi=1.0),
+    "invalid": _num(0.05, lo=0.0, hi=1.0),
+    "ring_median_s": _num(9.5, lo=0.0, lo_open=True),
+    "ring_sigma": _num(0.55, lo=0.0, lo_open=True),
+    "ring_no_answer_s": _num(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S),
+    "busy_signal_s": _num(4.0, lo=0.0),
+    "invalid_s": _num(2.0, lo=0.0),
+    "machine_message_s": _num(0.0, lo=0.0, doc="hold time of a message left on a machine"),
+}
+_AMD = {
+    "enabled": _F(bool, False),
+    "delay_s": _num(2.5, lo=0.0),
+    "accuracy": _num(0.9, lo=0.0, hi=1.0),
+    "errors_on_humans": _num(0.25, lo=0.0, hi=1.0),
+}
+_CUSTOMER = {"patience_mean_s": _num(math.inf, lo=0.0, lo_open=True)}
+_DIST = {
+    "dist": _str("exponential", DISTS),
+    "mean_s": _num(_REQUIRED, lo=0.0),
+    "cv": _num(1.0, lo=0.0, lo_open=True),
+    "file": _str(""),
+    "column": _str(""),
+}
+_MESSAGE = {
+    "length_s": _num(30.0, lo=0.0),
+    "delivery": _num(0.97, lo=0.0, hi=1.0),
+    "latency_s": _num(1.0, lo=0.0),
+}
+
+_SECTIONS = {
+    "scenario": _SCENARIO,
+    "regulation": _REGULATION,
+    "telephony": _TELEPHONY,
+    "licenses": _LICENSES,
+}
+_CAMPAIGN_TABLES = {
+    "outcomes": _OUTCOMES,
+    "amd": _AMD,
+    "customer": _CUSTOMER,
+    "talk": _DIST,
+    "wrap": _DIST,
+    "message": _MESSAGE,
+}
+_DIST_DEFAULTS = {
+    "talk": {"dist": "lognormal", "mean_s": 200.0, "cv": 1.0},
+    "wrap": {"dist": "exponential", "mean_s": 25.0},
+}
+
+
+# --------------------------------------------------------------------------- plain objects
+
+
+@dataclass(frozen=True)
+class Regulation:
+    mode: str
+    abandon_limit: float
+    connect_window_s: float
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """PSTN outcome model of one campaign: probabilities (sum 1) and times in seconds."""
+
+    live: float
+    machine: float
+    busy: float
+    no_answer: float
+    invalid: float
+    ring_median_s: float
+    ring_sigma: float
+    ring_no_answer_s: float
+    busy_signal_s: float
+    invalid_s: float
+    machine_message_s: float
+
+    @property
+    def ring(self) -> Lognormal:
+        """Ring time to answer of answered calls (live and machine), untruncated."""
+        return Lognormal.from_median(self.ring_median_s, self.ring_sigma)
+
+
+@dataclass(frozen=True)
+class Amd:
+    enabled: bool
+    delay_s: float
+    accuracy: float
+    errors_on_humans: float
+
+    @property
+    def p_false_positive(self) -> float:
+        """P(a human is classified as a machine): errors times the share that fall on humans."""
+        return (1.0 - self.accuracy) * self.errors_on_humans if self.enabled else 0.0
+
+    @property
+    def p_false_negative(self) -> float:
+        """P(a machine is classified as a human)."""
+        return (1.0 - self.accuracy) * (1.0 - self.errors_on_humans) if self.enabled else 1.0
+
+
+@dataclass(frozen=True)
+class Message:
+    length_s: float
+    delivery: float
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One job of the scenario (after ``copies`` expansion)."""
+
+    name: str
+    template: str
+    channel: str
+    pacing: str
+    skill: str
+    priority: int
+    min_agents: int
+    max_agents: int
+    ratio: float
+    max_lines_per_agent: float
+    target: str
+    target_value: float
+    sl_threshold_s: float
+    initial_hit_rate: float
+    horizon_s: float
+    attempts_per_hour: float
+    min_ports: int
+    max_ports: int
+    records: int
+    vicidial_intensity: float
+    vicidial_dl_diff_target: float
+    vicidial_max_level: float
+    vicidial_dropped_percentage: float
+    vicidial_start_hhmm: int
+    vicidial_latest_hhmm: int
+    outcomes: Outcomes
+    amd: Amd
+    patience_mean_s: float
+    talk: Distribution
+    wrap: Distribution
+    message: Message
+
+    @property
+    def agent_based(self) -> bool:
+        return self.channel == "voice_agent"
+
+
+@dataclass(frozen=True)
+class AgentGroup:
+    group: str
+    count: int
+    skills: tuple[str, ...]
+    login_s: float
+    logout_s: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario; ``raw`` keeps the parsed TOML for overrides and hashing."""
+
+    name: str
+    description: str
+    source: str
+    sim_hours: float
+    warmup_s: float
+    tick_s: float
+    interval_s: float
+    seed: int
+    replications: int
+    regulation: Regulation
+    ports: int
+    carrier_cps: float
+    license_mode: str
+    license_pools: dict[str, int]
+    agents: tuple[AgentGroup, ...]
+    campaigns: tuple[Campaign, ...]
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def sim_s(self) -> float:
+        return self.sim_hours * 3600.0
+
+    @property
+    def total_agents(self) -> int:
+        return sum(g.count for g in self.agents)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    def __init__(self, source: str, base_dir: Path | None):
+        self.source = source
+        self.base_dir = base_dir
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, raw: Any, spec: Mapping[str, _F], path: str) -> dict[str, Any]:
+        """Check one table against its spec; returns the values with defaults filled."""
+        if not isinstance(raw, Mapping):
+            self.problem(path, f"expected a table, got {_tname(raw)}")
+            return {k: f.default for k, f in spec.items() if f.default is not _REQUIRED}
+        out: dict[str, Any] = {}
+        for key in raw:
+            if key not in spec:
+                hint = difflib.get_close_matches(key, list(spec), n=1)
+                more = f" (did you mean '{hint[0]}'?)" if hint else ""
+                self.problem(f"{path}.{key}", f"unknown key{more}; expected one of "
+                             f"{', '.join(sorted(spec))}")
+        for key, f in spec.items():
+            kp = f"{path}.{key}" if path else key
+            if key not in raw:
+                if f.default is _REQUIRED:
+                    self.problem(kp, "required key is missing")
+                else:
+                    out[key] = f.default
+                continue
+            out[key] = self.value(raw[key], f, kp)
+        return out
+
+    def value(self, v: Any, f: _F, path: str) -> Any:
+        kinds = f.kind if isinstance(f.kind, tuple) else (f.kind,)
+        ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
+        if not ok:
+            want = "number" if float in kinds else " or ".join(_tname_t(k) for k in kinds)
+            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}")
+            return f.default if f.default is not _REQUIRED else None
+        if f.choices is not None and v not in f.choices:
+            self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            if isinstance(v, float) and math.isnan(v):
+                self.problem(path, "expected a number, got nan")
+            if f.lo is not None and (v < f.lo or (f.lo_open and v == f.lo)):
+                op = ">" if f.lo_open else ">="
+                self.problem(path, f"expected a value {op} {f.lo:g}, got {v!r}")
+            if f.hi is not None and v > f.hi:
+                self.problem(path, f"expected a value <= {f.hi:g}, got {v!r}")
+        return v
+
+    def distribution(self, raw: Any, path: str, default: dict) -> Distribution | None:
+        merged = dict(default)
+        if isinstance(raw, Mapping):
+            merged.update(raw)
+            if "dist" in raw and raw["dist"] != default.get("dist"):
+                merged = dict(raw)  # a different family: the default's shape keys do not apply
+        elif raw is not None:
+            self.problem(path, f"expected a table, got {_tname(raw)}")
+        if merged.get("dist") == "empirical" and "mean_s" not in merged:
+            merged["mean_s"] = 0.0
+        d = self.table(merged, _DIST, path)
+        kind = d.get("dist")
+        try:
+            if kind == "exponential":
+                return Exponential(float(d["mean_s"]))
+            if kind == "lognormal":
+                return Lognormal(float(d["mean_s"]), float(d["cv"]))
+            if kind == "gamma":
+                return Gamma(float(d["mean_s"]), float(d["cv"]))
+            if kind == "deterministic":
+                return Deterministic(float(d["mean_s"]))
+            if kind == "empirical":
+                return self.empirical(d, path)
+        except (TypeError, ValueError) as exc:
+            self.problem(path, str(exc))
+        return None
+
+    def empirical(self, d: dict, path: str) -> Distribution | None:
+        if not d.get("file") or not d.get("column"):
+            self.problem(path, "an empirical distribution needs 'file' (CSV) and 'column'")
+            return None
+        p = Path(d["file"])
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        if not p.exists():
+            self.problem(f"{path}.file", f"file not found: {p}")
+            return None
+        import polars as pl
+
+        try:
+            frame = pl.read_csv(p)
+        except Exception as exc:  # polars raises several types for unreadable CSV
+            self.problem(f"{path}.file", f"cannot read CSV {p}: {exc}")
+            return None
+        if d["column"] not in frame.columns:
+            self.problem(f"{path}.column", f"column {d['column']!r} not in {p} "
+                         f"(columns: {', '.join(frame.columns)})")
+            return None
+        col = frame[d["column"]]
+        if not col.dtype.is_numeric():
+            self.problem(f"{path}.column", f"expected numeric durations in seconds, "
+                         f"got {col.dtype}")
+            return None
+        bad = col.is_null() | (col < 0)
+        if bad.any():
+            first = int(bad.arg_max()) + 2  # 1-based line number after the header
+            self.problem(f"{path}.file", f"{p} line {first}: expected a duration >= 0 s")
+            return None
+        return Empirical(tuple(float(x) for x in col.to_list()))
+
+
+def _tname(v: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def _tname_t(t: type) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(t, t.__name__)
+
+
+def _build_campaign(chk: _Checker, raw: Any, i: int) -> list[Campaign]:
+    path = f"campaigns[{i}]"
+    if not isinstance(raw, Mapping):
+        chk.problem(path, f"expected a table, got {_tname(raw)}")
+        return []
+    flat = {k: v for k, v in raw.items() if k not in _CAMPAIGN_TABLES}
+    c = chk.table(flat, _CAMPAIGN, path)
+    sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
+           for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
+    talk = chk.distribution(raw.get("talk"), f"{path}.talk", _DIST_DEFAULTS["talk"])
+    wrap = chk.distribution(raw.get("wrap"), f"{path}.wrap", _DIST_DEFAULTS["wrap"])
+    o = sub["outcomes"]
+    probs = [o.get(k) for k in ("live", "machine", "busy", "no_answer", "invalid")]
+    if all(isinstance(p, int | float) for p in probs) and abs(sum(probs) - 1.0) > 1e-6:
+        chk.problem(f"{path}.outcomes", "expected live + machine + busy + no_answer + "
+                    f"invalid = 1, got {sum(probs):.6g}")
+    if c.get("min_agents", 0) > c.get("max_agents", 0):
+        chk.problem(f"{path}.min_agents", f"expected <= max_agents ({c.get('max_agents')}), "
+                    f"got {c.get('min_agents')}")
+    if c.get("min_ports", 0) > c.get("max_ports", 0):
+        chk.problem(f"{path}.min_ports", f"expected <= max_ports ({c.get('max_ports')}), "
+                    f"got {c.get('min_ports')}")
+    channel, pacing = c.get("channel"), c.get("pacing")
+    if channel == "voice_agent" and pacing == "timed":
+        chk.problem(f"{path}.pacing", "agent-based voice takes an agent pacing "
+                    f"({', '.join(AGENT_PACINGS)}), not 'timed'")
+    if channel in ("voice_agentless", "sms", "email"):
+        if "pacing" in raw and pacing != "timed":
+            chk.problem(f"{path}.pacing", f"{channel} campaigns are paced 'timed', got {pacing!r}")
+        c["pacing"] = "timed"
+        if not c.get("attempts_per_hour"):
+            chk.problem(f"{path}.attempts_per_hour", f"{channel} campaigns need a rate > 0")
+    if channel == "voice_agent" and not c.get("skill"):
+        chk.problem(f"{path}.skill", "agent-based campaigns need the skill their agents have")
+    if c.get("target") == "service_level" and c.get("target_value", 0) > 1:
+        chk.problem(f"{path}.target_value", "a service-level target is a fraction 0..1")
+    if c.get("target") == "abandon_rate" and c.get("target_value", 0) > 1:
+        chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
+    if chk.problems or talk is None or wrap is None:
+        return []
+    copies = c.pop("copies")
+    name = c.pop("name")
+    out = []
+    for k in range(copies):
+        out.append(Campaign(
+            name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
+            outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
+            patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
+            message=Message(**sub["message"]), **c))
+    return out
+
+
+def build(raw: Mapping[str, Any], source: str = "<scenario>",
+          base_dir: Path | None = None) -> Scenario:
+    """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
+    chk = _Checker(source, base_dir)
+    allowed = {*_SECTIONS, "agents", "campaigns"}
+    for key in raw:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            more = f" (did you mean '{hint[0]}'?)" if hint else ""
+            chk.problem(key, f"unknown section{more}; expected one of {', '.join(sorted(allowed))}")
+    sec = {k: chk.table(raw.get(k, {}), spec, k) for k, spec in _SECTIONS.items()}
+    if "telephony" not in raw:
+        chk.problem("telephony", "required section is missing (it holds 'ports')")
+    groups: list[AgentGroup] = []
+    for i, g in enumerate(_as_list(chk, raw.get("agents", []), "agents")):
+        a = chk.table(g, _AGENTS, f"agents[{i}]")
+        skills = a.get("skills")
+        if skills is not None and not (isinstance(skills, list)
+                                       and all(isinstance(s, str) for s in skills)):
+            chk.problem(f"agents[{i}].skills", "expected an array of skill names (strings)")
+        elif skills is not None and a.get("logout_s", 0) <= a.get("login_s", 0):
+            chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
+        elif skills is not None:
+            groups.append(AgentGroup(a["group"], a["count"], tuple(skills), float(a["login_s"]),
+                                     float(a["logout_s"])))
+    campaigns: list[Campaign] = []
+    raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
+    if not raw_campaigns:
+        chk.problem("campaigns", "expected at least one [[campaigns]] entry")
+    for i, rc in enumerate(raw_campaigns):
+        campaigns.extend(_build_campaign(chk, rc, i))
+    names = [c.name for c in campaigns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        chk.problem("campaigns", f"expected unique names, repeated: {', '.join(dupes)}")
+    skills_known = {s for g in groups for s in g.skills}
+    for i, rc in enumerate(raw_campaigns):
+        if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
+                and rc.get("channel", "voice_agent") == "voice_agent":
+            chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
+                        f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    s = sec["scenario"]
+    if chk.problems:
+        raise ScenarioError(source, chk.problems)
+    lic = sec["licenses"]
+    return Scenario(
+        name=s["name"], description=s["description"], source=source,
+        sim_hours=float(s["sim_hours"]), warmup_s=float(s["warmup_s"]),
+        tick_s=float(s["tick_s"]), interval_s=float(s["interval_s"]), seed=int(s["seed"]),
+        replications=int(s["replications"]), regulation=Regulation(**sec["regulation"]),
+        ports=int(sec["telephony"]["ports"]), carrier_cps=float(sec["telephony"]["carrier_cps"]),
+        license_mode=lic["mode"],
+        license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
+        agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)))
+
+
+def _as_list(chk: _Checker, v: Any, path: str) -> list:
+    if isinstance(v, list):
+        return v
+    chk.problem(path, f"expected an array of tables ([[{path}]]), got {_tname(v)}")
+    return []
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. Raises ``ScenarioError`` on any problem."""
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(str(p), ["file not found"])
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+    if overrides:
+        raw = apply_overrides(raw, overrides, str(p))
+    return build(raw, str(p), p.parent)
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
+                    source: str = "<scenario>") -> dict[str, Any]:
+    """Set dotted key paths on a copy of ``raw``.
+
+    ``scenario.sim_hours``, ``telephony.ports`` address tables; ``campaigns.outcomes.live``
+    sets the key in every campaign; ``campaigns.NAME.max_agents`` in the campaign whose
+    ``name`` is NAME; ``agents.count`` in every agent group (``agents.GROUP.count`` in one).
+    """
+    out = copy.deepcopy(dict(raw))
+    problems = []
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if parts[0] in ("campaigns", "agents"):
+            key = "name" if parts[0] == "campaigns" else "group"
+            items = out.get(parts[0], [])
+            rest = parts[1:]
+            if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
+                targets = [it for it in items if it.get(key) == rest[0]]
+                rest = rest[1:]
+            else:
+                targets = [it for it in items if isinstance(it, dict)]
+            if not rest or not targets:
+                problems.append(f"{dotted}: expected {parts[0]}[.NAME].key naming an existing entry")
+                continue
+            for it in targets:
+                _set_path(it, rest, value)
+        else:
+            _set_path(out, parts, value)
+    if problems:
+        raise ScenarioError(source, problems)
+    return out
+
+
+def _set_path(d: dict, parts: list[str], value: Any) -> None:
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def override_value(text: str) -> Any:
+    """Parse a command-line override value with TOML's rules (``3`` int, ``0.5`` float...)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_policy(policy: str) -> tuple[str, float | None]:
+    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)."""
+    name, _, arg = policy.partition(":")
+    if name not in AGENT_PACINGS:
+        raise ValueError(f"policy {policy!r}: expected one of {', '.join(AGENT_PACINGS)} "
+                         "(ratio and progressive take ':R', e.g. ratio:1.5)")
+    if arg:
+        if name not in ("ratio", "progressive"):
+            raise ValueError(f"policy {policy!r}: only ratio and progressive take ':R'")
+        try:
+            r = float(arg)
+        except ValueError:
+            raise ValueError(f"policy {policy!r}: expected a number after ':'") from None
+        if r <= 0:
+            raise ValueError(f"policy {policy!r}: expected a ratio > 0")
+        return name, r
+    return name, None
+
+
+def with_policy(scn: Scenario, policy: str) -> Scenario:
+    """The scenario with every agent-based campaign paced by ``policy``."""
+    from dataclasses import replace
+
+    pacing, ratio = parse_policy(policy)
+    camps = []
+    for c in scn.campaigns:
+        if c.agent_based:
+            c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else c.ratio)
+        camps.append(c)
+    return replace(scn, campaigns=tuple(camps))

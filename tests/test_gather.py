@@ -1,0 +1,61 @@
+"""The campaign-grouping kernel against a plain Python reference."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacer import gather as g
+from pacer.modes import AgentStatus, CallStatus
+
+
+def naive_gather(n, now, aj, ast, asince, cj, cst, ct0):
+    agents = [[] for _ in range(n)]
+    calls = [[] for _ in range(n)]
+    counts = np.zeros((n, g.N_COUNTS), dtype=np.int64)
+    col_a = {AgentStatus.IDLE: g.IDLE, AgentStatus.BUSY: g.BUSY,
+             AgentStatus.BUSY_LEAVING: g.LEAVING, AgentStatus.PAUSED: g.PAUSED}
+    col_c = {CallStatus.RINGING: g.RINGING, CallStatus.WAITING: g.WAITING,
+             CallStatus.CONNECTED: g.CONNECTED}
+    for j, s, t in zip(aj, ast, asince, strict=True):
+        if j < 0 or s == AgentStatus.OFF:
+            continue
+        counts[j, col_a[s]] += 1
+        if s == AgentStatus.IDLE:
+            agents[j].append(-1.0)
+        elif s == AgentStatus.BUSY:
+            agents[j].append(max(now - t, 0.0))
+    for j, s, t in zip(cj, cst, ct0, strict=True):
+        if j < 0 or s == CallStatus.FREE:
+            continue
+        counts[j, col_c[s]] += 1
+        if s == CallStatus.RINGING:
+            calls[j].append(max(now - t, 0.0))
+        elif s == CallStatus.WAITING:
+            calls[j].append(-1.0)
+    return agents, calls, counts
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 6), na=st.integers(0, 40), nc=st.integers(0, 60),
+       seed=st.integers(0, 2**31))
+def test_gather_matches_reference(n, na, nc, seed):
+    rng = np.random.default_rng(seed)
+    aj = rng.integers(-1, n, na).astype(np.int64)
+    ast = rng.integers(0, 5, na).astype(np.int64)
+    asince = rng.uniform(0, 100, na)
+    cj = rng.integers(-1, n, nc).astype(np.int64)
+    cst = rng.integers(0, 4, nc).astype(np.int64)
+    ct0 = rng.uniform(0, 100, nc)
+    now = 100.0
+    ao, ae, co, ce, counts = g.gather(n, now, aj, ast, asince, cj, cst, ct0)
+    agents, calls, ref_counts = naive_gather(n, now, aj, ast, asince, cj, cst, ct0)
+    np.testing.assert_array_equal(counts, ref_counts)
+    for c in range(n):
+        np.testing.assert_allclose(ae[ao[c]:ao[c + 1]], agents[c])
+        np.testing.assert_allclose(ce[co[c]:co[c + 1]], calls[c])
+
+
+def test_gather_empty():
+    e = np.zeros(0, dtype=np.int64)
+    ao, ae, co, ce, counts = g.gather(3, 0.0, e, e, np.zeros(0), e, e, np.zeros(0))
+    assert list(ao) == [0, 0, 0, 0] and ae.size == 0 and counts.sum() == 0

@@ -1,0 +1,119 @@
+"""Scenario files: the shipped ones load; every mistake gets one message naming file and key."""
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import ScenarioError, apply_overrides, build, load, parse_policy, with_policy
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+MINIMAL = {
+    "scenario": {"name": "t"},
+    "telephony": {"ports": 10},
+    "agents": [{"group": "a", "count": 3, "skills": ["s"]}],
+    "campaigns": [{"name": "c", "skill": "s"}],
+}
+
+
+def _problems(raw, tmp_path=None):
+    with pytest.raises(ScenarioError) as exc:
+        build(raw, "x.toml")
+    return exc.value.problems
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_scenarios_load(path):
+    scn = load(path)
+    assert scn.campaigns and scn.ports > 0
+
+
+def test_reference_scenario_is_the_documented_load():
+    scn = load(SCENARIOS / "pom-60k-bhcc.toml")
+    assert scn.total_agents == 1000
+    assert len(scn.campaigns) == 200
+    rate = {}
+    for c in scn.campaigns:
+        rate[c.channel] = rate.get(c.channel, 0.0) + c.attempts_per_hour
+    assert rate["voice_agentless"] == pytest.approx(2000)
+    assert rate["sms"] == pytest.approx(5000)
+    assert rate["email"] == pytest.approx(5000)
+
+
+def test_minimal_defaults():
+    scn = build(MINIMAL, "x.toml")
+    c = scn.campaigns[0]
+    assert c.pacing == "predictive" and c.outcomes.ring_no_answer_s == 20.0
+    assert scn.regulation.abandon_limit == 0.03 and scn.regulation.connect_window_s == 2.0
+
+
+def test_unknown_key_suggests_the_right_one():
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "talk": {"mean": 100}}]}
+    probs = _problems(raw)
+    assert any("campaigns[0].talk.mean: unknown key (did you mean 'mean_s'?)" in p for p in probs)
+
+
+def test_wrong_type_range_and_choice_all_reported_at_once():
+    raw = {**MINIMAL,
+           "telephony": {"ports": "many"},
+           "regulation": {"abandon_limit": 1.5, "mode": "eu"},
+           "campaigns": [{"name": "c", "skill": "s", "outcomes": {"ring_no_answer_s": 10}}]}
+    probs = _problems(raw)
+    text = "\n".join(probs)
+    assert "telephony.ports: expected integer, got string 'many'" in text
+    assert "regulation.abandon_limit: expected a value <= 1, got 1.5" in text
+    assert "regulation.mode: expected one of fcc, ofcom, got 'eu'" in text
+    assert "campaigns[0].outcomes.ring_no_answer_s: expected a value >= 15" in text
+
+
+def test_outcome_probabilities_must_sum_to_one():
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "outcomes": {"live": 0.9}}]}
+    assert any("live + machine + busy + no_answer + invalid = 1" in p for p in _problems(raw))
+
+
+def test_unknown_skill_and_missing_ports():
+    raw = {k: v for k, v in MINIMAL.items() if k != "telephony"}
+    raw["campaigns"] = [{"name": "c", "skill": "nope"}]
+    text = "\n".join(_problems(raw))
+    assert "telephony: required section is missing" in text
+    assert "campaigns[0].skill: no agent group has skill 'nope'" in text
+
+
+def test_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\nname=1")
+    with pytest.raises(ScenarioError, match=r"bad.toml: not valid TOML"):
+        load(bad)
+    with pytest.raises(ScenarioError, match="file not found"):
+        load(tmp_path / "missing.toml")
+
+
+def test_empirical_talk_from_csv(tmp_path):
+    (tmp_path / "talk.csv").write_text("talk_s\n100\n200\n300\n")
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "talk": {
+        "dist": "empirical", "file": "talk.csv", "column": "talk_s"}}]}
+    scn = build(raw, "x.toml", tmp_path)
+    assert scn.campaigns[0].talk.mean == pytest.approx(200.0)
+    (tmp_path / "talk.csv").write_text("talk_s\n100\n-5\n")
+    with pytest.raises(ScenarioError, match=r"talk.csv line 3: expected a duration >= 0 s"):
+        build(raw, "x.toml", tmp_path)
+
+
+def test_copies_expand_and_overrides_apply():
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "copies": 3}]}
+    raw2 = apply_overrides(raw, {"campaigns.outcomes.live": 0.4, "campaigns.outcomes.no_answer":
+                                 0.22, "telephony.ports": 99, "agents.count": 7})
+    scn = build(raw2, "x.toml")
+    assert [c.name for c in scn.campaigns] == ["c-001", "c-002", "c-003"]
+    assert all(c.outcomes.live == 0.4 for c in scn.campaigns)
+    assert scn.ports == 99 and scn.total_agents == 7
+    with pytest.raises(ScenarioError, match="naming an existing entry"):
+        apply_overrides(raw, {"campaigns": 1})
+
+
+def test_policy_override():
+    scn = with_policy(build(MINIMAL, "x.toml"), "ratio:1.8")
+    assert scn.campaigns[0].pacing == "ratio" and scn.campaigns[0].ratio == 1.8
+    assert parse_policy("vicidial-tapered") == ("vicidial-tapered", None)
+    with pytest.raises(ValueError, match="expected one of"):
+        parse_policy("magic")
