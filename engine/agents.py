@@ -1,0 +1,183 @@
+"""The agent manager: agent states, their job, ready queues, and time spent in each state.
+
+States follow the reference platform's agent manager. Transitions not in ``_ALLOWED`` raise
+``InvalidTransition`` naming the agent, the state and the event, so a bad feed is caught at
+once. Time per state is accumulated exactly (clipped to a measurement window) for KPIs.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+from pacer.modes import AgentStatus
+
+
+class AgentState(IntEnum):
+    LOGGED_OUT = 0
+    LOGGED_IN = 1
+    READY = 2
+    BUSY = 3  # on a call (reserved for or talking to a contact)
+    WORK_NOT_READY = 4  # wrap-up after a call
+    NOT_READY = 5  # aux / break
+    PENDING_NOT_READY = 6  # on a call or in wrap; goes NOT_READY when done
+    PENDING_LOGOUT = 7  # on a call or in wrap; logs out when done
+
+
+# event -> {from_state: to_state}
+_ALLOWED: dict[str, dict[AgentState, AgentState]] = {
+    "login": {AgentState.LOGGED_OUT: AgentState.LOGGED_IN},
+    "ready": {
+        AgentState.LOGGED_IN: AgentState.READY,
+        AgentState.NOT_READY: AgentState.READY,
+        AgentState.WORK_NOT_READY: AgentState.READY,
+        AgentState.READY: AgentState.READY,
+        AgentState.PENDING_NOT_READY: AgentState.NOT_READY,  # wrap ended: the pending wins
+        AgentState.PENDING_LOGOUT: AgentState.LOGGED_OUT,
+    },
+    "connect": {AgentState.READY: AgentState.BUSY},
+    "call_end": {
+        AgentState.BUSY: AgentState.WORK_NOT_READY,
+        AgentState.PENDING_NOT_READY: AgentState.PENDING_NOT_READY,
+        AgentState.PENDING_LOGOUT: AgentState.PENDING_LOGOUT,
+    },
+    "not_ready": {
+        AgentState.LOGGED_IN: AgentState.NOT_READY,
+        AgentState.READY: AgentState.NOT_READY,
+        AgentState.NOT_READY: AgentState.NOT_READY,
+        AgentState.WORK_NOT_READY: AgentState.PENDING_NOT_READY,
+        AgentState.BUSY: AgentState.PENDING_NOT_READY,
+    },
+    "logout": {
+        AgentState.LOGGED_IN: AgentState.LOGGED_OUT,
+        AgentState.READY: AgentState.LOGGED_OUT,
+        AgentState.NOT_READY: AgentState.LOGGED_OUT,
+        AgentState.BUSY: AgentState.PENDING_LOGOUT,
+        AgentState.WORK_NOT_READY: AgentState.PENDING_LOGOUT,
+        AgentState.PENDING_NOT_READY: AgentState.PENDING_LOGOUT,
+        AgentState.PENDING_LOGOUT: AgentState.PENDING_LOGOUT,
+    },
+}
+
+# How the pacer sees each state.
+_STATUS = np.array([
+    AgentStatus.OFF,  # LOGGED_OUT
+    AgentStatus.PAUSED,  # LOGGED_IN (not yet ready)
+    AgentStatus.IDLE,  # READY
+    AgentStatus.BUSY,  # BUSY
+    AgentStatus.BUSY,  # WORK_NOT_READY
+    AgentStatus.PAUSED,  # NOT_READY
+    AgentStatus.BUSY_LEAVING,  # PENDING_NOT_READY
+    AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
+], dtype=np.int64)
+
+# States whose time counts as handling (talk + wrap) for occupancy.
+TALK_STATES = (AgentState.BUSY,)
+WRAP_STATES = (AgentState.WORK_NOT_READY,)
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+class AgentManager:
+    """Agents' states and jobs as arrays (the pacer reads them directly), plus ready stacks.
+
+    ``status`` (pacer codes), ``job`` (-1 = none) and ``since_s`` (start of the current
+    call, for elapsed handling time) are numpy arrays of length ``n``.
+    """
+
+    def __init__(self, n: int, skills: np.ndarray, n_jobs: int, window: tuple[float, float]):
+        self.n = n
+        self.skills = np.asarray(skills, dtype=np.int64)
+        self.state = np.zeros(n, dtype=np.int64)
+        self.status = np.full(n, AgentStatus.OFF, dtype=np.int64)
+        self.job = np.full(n, -1, dtype=np.int64)
+        self.since_s = np.zeros(n, dtype=np.float64)
+        self.t_state = np.zeros(n, dtype=np.float64)
+        self.on_call = np.zeros(n, dtype=bool)
+        self.ready: list[list[int]] = [[] for _ in range(n_jobs)]
+        self._in_ready = np.zeros(n, dtype=bool)
+        self.time_in = np.zeros((n, len(AgentState)), dtype=np.float64)
+        self.window = window
+        self.connects = np.zeros(n, dtype=np.int64)
+
+    # ---- state machine
+
+    def transition(self, agent: int, event: str, now: float) -> AgentState:
+        """Apply ``event`` to ``agent`` at ``now``; raises ``InvalidTransition`` if not allowed."""
+        cur = AgentState(int(self.state[agent]))
+        try:
+            new = _ALLOWED[event][cur]
+        except KeyError:
+            raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
+                                    f"{cur.name}") from None
+        self._account(agent, now)
+        self.state[agent] = new
+        self.status[agent] = _STATUS[new]
+        if new == AgentState.BUSY:
+            self.since_s[agent] = now
+            self.on_call[agent] = True
+            self.connects[agent] += 1
+        elif event == "call_end":
+            self.on_call[agent] = False
+        if new == AgentState.READY:
+            self._push_ready(agent)
+        return new
+
+    def _account(self, agent: int, now: float) -> None:
+        lo, hi = self.window
+        a, b = max(self.t_state[agent], lo), min(now, hi)
+        if b > a:
+            self.time_in[agent, self.state[agent]] += b - a
+        self.t_state[agent] = now
+
+    def close(self, now: float) -> None:
+        """Account every agent's time up to ``now`` (end of a run)."""
+        for a in range(self.n):
+            self._account(a, now)
+
+    # ---- ready stacks (per job)
+
+    def _push_ready(self, agent: int) -> None:
+        j = self.job[agent]
+        if j >= 0 and not self._in_ready[agent]:
+            self.ready[j].append(agent)
+            self._in_ready[agent] = True
+
+    def pop_ready(self, job: int) -> int:
+        """The longest-waiting READY agent of ``job`` (first in, first out), or -1."""
+        stack = self.ready[job]
+        while stack:
+            a = stack.pop(0)
+            self._in_ready[a] = False
+            if self.state[a] == AgentState.READY and self.job[a] == job:
+                return a
+        return -1
+
+    def set_job(self, agent: int, job: int) -> None:
+        """Move an agent to ``job`` (-1 = unassigned). Agents on a call are not moved."""
+        if self.on_call[agent]:
+            raise InvalidTransition(f"agent {agent}: on a call; it moves only when the call ends")
+        self.job[agent] = job
+        if self.state[agent] == AgentState.READY:
+            self._in_ready[agent] = False
+            self._push_ready(agent)
+
+    def ready_count(self, n_jobs: int) -> np.ndarray:
+        mask = (self.status == AgentStatus.IDLE) & (self.job >= 0)
+        return np.bincount(self.job[mask], minlength=n_jobs)
+
+    # ---- KPI inputs
+
+    def handling_s(self) -> float:
+        return float(sum(self.time_in[:, s].sum() for s in (*TALK_STATES, *WRAP_STATES))
+                     + self.time_in[:, AgentState.PENDING_NOT_READY].sum()
+                     + self.time_in[:, AgentState.PENDING_LOGOUT].sum())
+
+    def logged_in_s(self) -> float:
+        return float(self.time_in.sum() - self.time_in[:, AgentState.LOGGED_OUT].sum())
+
+    def ready_s(self) -> float:
+        return float(self.time_in[:, AgentState.READY].sum())

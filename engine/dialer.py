@@ -1,0 +1,258 @@
+"""The dialing loop: every tick, gather agent and call state, ask the pacer, launch attempts.
+
+The dialer is the engine's hub. It owns the call slots the pacer reads (job, status, start
+time per slot), connects live answers to ready agents, drops those no agent took within
+the connect window (the abandons), and folds every result back into the pacer's estimators
+and the store. It reaches the world only through ``engine.interfaces``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.agents import AgentManager, AgentState
+from engine.attempt import Attempt, Channel, Code
+from engine.events import EventPublisher
+from engine.interfaces import Clock, EventSink, Store, Telephony
+from pacer import CampaignPacing, Pacer
+from pacer.constants import DEFAULT_CONNECT_WINDOW_S, DEFAULT_TICK_S
+from pacer.modes import CallStatus
+
+
+@dataclass(frozen=True)
+class Job:
+    """A running job as the dialer needs it: channel, pacing, staffing and skill."""
+
+    name: str
+    channel: Channel
+    pacing: CampaignPacing
+    skill_mask: int = 0
+    priority: int = 1
+    min_agents: int = 0
+    max_agents: int = 1_000_000
+    connect_window_s: float = DEFAULT_CONNECT_WINDOW_S
+
+
+_AGENT_EVENTS = {
+    AgentState.LOGGED_IN: "login",
+    AgentState.READY: "ready",
+    AgentState.NOT_READY: "not_ready",
+    AgentState.LOGGED_OUT: "logout",
+}
+
+
+class Dialer:
+    """Runs jobs on a clock, through a telephony, with agents from an agent feed."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        agents: AgentManager,
+        clock: Clock,
+        telephony: Telephony,
+        store: Store,
+        sink: EventSink | None = None,
+        tick_s: float = DEFAULT_TICK_S,
+        org: str = "Default",
+    ):
+        if tick_s <= 0:
+            raise ValueError(f"tick_s must be > 0 seconds, got {tick_s}")
+        self.jobs = list(jobs)
+        self.agents = agents
+        self.clock = clock
+        self.telephony = telephony
+        self.store = store
+        self.events = EventPublisher(sink, org)
+        self.tick_s = tick_s
+        self.pacer = Pacer([j.pacing for j in self.jobs])
+        n_jobs = len(self.jobs)
+        cap = 1024
+        self.call_job = np.full(cap, -1, dtype=np.int64)
+        self.call_status = np.zeros(cap, dtype=np.int64)
+        self.call_t0 = np.zeros(cap, dtype=np.float64)
+        self._free_slots = list(range(cap - 1, -1, -1))
+        self.waiting: list[deque[Attempt]] = [deque() for _ in range(n_jobs)]
+        self.in_flight: dict[int, Attempt] = {}
+        self.exhausted = np.zeros(n_jobs, dtype=bool)
+        self.running = np.ones(n_jobs, dtype=bool)
+        self.attempts_launched = np.zeros(n_jobs, dtype=np.int64)
+        self._next_id = 0
+        self._stopped = False
+        self.on_tick = None  # optional observer called after each tick: f(now, dials)
+
+    # ------------------------------------------------------------------ the loop
+
+    def start(self) -> None:
+        """Schedule the first tick now."""
+        self.clock.call_later(0.0, self._tick)
+
+    def stop(self) -> None:
+        """No further ticks; attempts in flight still complete."""
+        self._stopped = True
+
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        now = self.clock.now()
+        dials = self.pacer.decide(
+            now, self.agents.job, self.agents.status, self.agents.since_s,
+            self.call_job, self.call_status, self.call_t0,
+        )
+        dials[~self.running | self.exhausted] = 0
+        for j in np.flatnonzero(dials):
+            self._launch(int(j), int(dials[j]), now)
+        if self.on_tick is not None:
+            self.on_tick(now, dials)
+        self.clock.call_later(self.tick_s, self._tick)
+
+    def _launch(self, j: int, n: int, now: float) -> None:
+        channel = self.jobs[j].channel
+        for _ in range(n):
+            contact = self.store.next_contact(j)
+            if contact is None:
+                self.exhausted[j] = True
+                return
+            a = Attempt(self._next_id, j, contact, channel, now)
+            self._next_id += 1
+            a.slot = self._take_slot(j, now)
+            self.in_flight[a.id] = a
+            self.attempts_launched[j] += 1
+            self.events.attempt_created(a)
+            self.telephony.dial(a)
+
+    # ------------------------------------------------------------------ call slots
+
+    def _take_slot(self, job: int, now: float) -> int:
+        if not self._free_slots:
+            old = len(self.call_job)
+            self.call_job = np.concatenate([self.call_job, np.full(old, -1, dtype=np.int64)])
+            self.call_status = np.concatenate([self.call_status, np.zeros(old, dtype=np.int64)])
+            self.call_t0 = np.concatenate([self.call_t0, np.zeros(old)])
+            self._free_slots = list(range(2 * old - 1, old - 1, -1))
+        s = self._free_slots.pop()
+        self.call_job[s] = job
+        self.call_status[s] = CallStatus.RINGING
+        self.call_t0[s] = now
+        return s
+
+    def _release_slot(self, a: Attempt) -> None:
+        if a.slot >= 0:
+            self.call_status[a.slot] = CallStatus.FREE
+            self.call_job[a.slot] = -1
+            self._free_slots.append(a.slot)
+            a.slot = -1
+
+    def _complete(self, a: Attempt, code: int) -> None:
+        a.code = code
+        a.t_end = self.clock.now()
+        self._release_slot(a)
+        self.in_flight.pop(a.id, None)
+        self.store.save_attempt(a)
+        self.events.attempt_completed(a)
+
+    # ------------------------------------------------------------------ telephony events
+
+    def on_failed(self, a: Attempt, code: int) -> None:
+        if a.channel == Channel.VOICE_AGENT:
+            self.pacer.observe_dial(a.job, False, 0.0)
+        self._complete(a, code)
+
+    def on_answered(self, a: Attempt, human: bool) -> None:
+        now = self.clock.now()
+        a.t_answer = now
+        if a.channel != Channel.VOICE_AGENT:
+            self.call_status[a.slot] = CallStatus.CONNECTED  # the message is playing
+            return
+        self.pacer.observe_dial(a.job, human, now - a.t_created)
+        if not human:
+            self.pacer.observe_machine(a.job, now)
+            self.telephony.drop(a)
+            self._complete(a, Code.MACHINE)
+            return
+        agent = self.agents.pop_ready(a.job)
+        if agent >= 0:
+            self._connect(a, agent, now)
+            return
+        self.call_status[a.slot] = CallStatus.WAITING
+        self.waiting[a.job].append(a)
+        self.clock.call_later(self.jobs[a.job].connect_window_s, lambda: self._window_end(a))
+
+    def _connect(self, a: Attempt, agent: int, now: float) -> None:
+        self.agents.transition(agent, "connect", now)
+        a.agent = agent
+        a.t_connect = now
+        self.call_status[a.slot] = CallStatus.CONNECTED
+        self.pacer.observe_live(a.job, now, False)
+        self.telephony.connect(a, agent)
+
+    def _window_end(self, a: Attempt) -> None:
+        """Connect window over: a live answer still waiting becomes an abandon (dropped)."""
+        if a.code != Code.PENDING or a.t_connect >= 0:
+            return
+        self._unwait(a)
+        a.abandoned = True
+        self.pacer.observe_live(a.job, self.clock.now(), True)
+        self.telephony.drop(a)
+        self._complete(a, Code.ABANDONED)
+
+    def _unwait(self, a: Attempt) -> None:
+        try:
+            self.waiting[a.job].remove(a)
+        except ValueError:
+            pass
+
+    def on_customer_hangup(self, a: Attempt) -> None:
+        if a.code != Code.PENDING or a.t_connect >= 0:
+            return
+        self._unwait(a)
+        a.abandoned = True
+        self.pacer.observe_live(a.job, self.clock.now(), True)
+        self._complete(a, Code.CUSTOMER_HANGUP)
+
+    def on_call_ended(self, a: Attempt) -> None:
+        now = self.clock.now()
+        a.t_talk_end = now
+        if a.agent >= 0:
+            self.agents.transition(a.agent, "call_end", now)
+        self._complete(a, Code.LIVE_CONNECTED)
+
+    def on_delivered(self, a: Attempt, ok: bool) -> None:
+        self._complete(a, Code.DELIVERED if ok else Code.UNDELIVERED)
+
+    # ------------------------------------------------------------------ agent feed
+
+    def on_agent_state(self, agent: int, state: int) -> None:
+        now = self.clock.now()
+        was = self.agents.state[agent]
+        new = self.agents.transition(agent, _AGENT_EVENTS[AgentState(state)], now)
+        job = int(self.agents.job[agent])
+        if was in (AgentState.WORK_NOT_READY, AgentState.PENDING_NOT_READY,
+                   AgentState.PENDING_LOGOUT) and job >= 0:
+            self.pacer.observe_handling(job, now - self.agents.since_s[agent])
+        if new == AgentState.READY and job >= 0:
+            self._serve_waiting(job, now)
+        self.events.agent_state(agent, new, job)
+
+    def _serve_waiting(self, job: int, now: float) -> None:
+        q = self.waiting[job]
+        while q:
+            agent = self.agents.pop_ready(job)
+            if agent < 0:
+                return
+            self._connect(q.popleft(), agent, now)
+
+    # ------------------------------------------------------------------ staffing
+
+    def assign(self, agent_job: np.ndarray) -> None:
+        """Put agents on jobs (-1 = none); agents on a call keep their job until it ends."""
+        now = self.clock.now()
+        for a in range(self.agents.n):
+            j = int(agent_job[a])
+            if j != self.agents.job[a] and not self.agents.on_call[a]:
+                self.agents.set_job(a, j)
+                if j >= 0 and self.agents.state[a] == AgentState.READY:
+                    self._serve_waiting(j, now)

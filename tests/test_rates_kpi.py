@@ -1,0 +1,62 @@
+"""The abandon-rate formulas on hand-computed numbers, and the KPI functions on small tables."""
+
+import polars as pl
+import pytest
+
+from engine import kpi
+from engine.attempt import Channel, Code
+from engine.store_memory import ATTEMPT_FIELDS
+from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
+
+
+def test_fcc_rate():
+    assert fcc_abandon_rate(3, 100) == pytest.approx(0.03)
+    assert fcc_abandon_rate(0, 0) == 0.0
+
+
+def test_ofcom_rate_hand_computed():
+    # drops 10, connects 300, machines 100: drops' = 10 - 10*100/400 = 7.5;
+    # rate = 7.5 / (300 + 7.5) = 0.024390...
+    assert ofcom_abandon_rate(10, 300, 100) == pytest.approx(7.5 / 307.5)
+    # no machines: plain drops / (connects + drops)
+    assert ofcom_abandon_rate(10, 90, 0) == pytest.approx(0.1)
+    assert ofcom_abandon_rate(0, 0, 0) == 0.0
+
+
+def _table(rows):
+    cols = {f: [] for f in ATTEMPT_FIELDS}
+    for r in rows:
+        base = dict(attempt_id=len(cols["attempt_id"]), job=0, contact=0,
+                    channel=int(Channel.VOICE_AGENT), code=int(Code.NO_ANSWER), agent=-1,
+                    abandoned=False, amd_false_positive=False, human=False, t_created=0.0,
+                    t_answer=-1.0, t_connect=-1.0, t_talk_end=-1.0, t_end=10.0)
+        base.update(r)
+        for f in ATTEMPT_FIELDS:
+            cols[f].append(base[f])
+    return pl.DataFrame(cols)
+
+
+def test_kpis_on_a_small_table():
+    att = _table([
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=5.0, t_connect=5.0),
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=5.0, t_connect=6.5),
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=5.0, t_connect=8.0),
+        dict(code=int(Code.ABANDONED), t_answer=5.0, abandoned=True),
+        dict(code=int(Code.MACHINE), t_answer=5.0, amd_false_positive=True, human=True),
+        dict(code=int(Code.MACHINE), t_answer=5.0),
+        dict(code=int(Code.BUSY)),
+        dict(code=int(Code.DELIVERED), channel=int(Channel.SMS), t_end=20.0),
+    ])
+    c = kpi.counts(att)
+    assert (c["attempts"], c["live_answers"], c["abandons"], c["connects"]) == (8, 4, 1, 3)
+    assert (c["machines"], c["amd_false_positives"]) == (1, 1)
+    assert kpi.abandon_rate(att) == pytest.approx(0.25)
+    # drops = 1 abandon + 1 false positive = 2; drops' = 2 - 2*1/4 = 1.5; 1.5/(3+1.5)
+    assert kpi.abandon_rate_ofcom(att) == pytest.approx(1.5 / 4.5)
+    assert kpi.service_level(att, 2.0) == pytest.approx(2 / 4)
+    assert kpi.attempts_by_channel(att) == {"voice_agent": 7, "voice_agentless": 0, "sms": 1,
+                                            "email": 0}
+    assert kpi.bhcc(8, 1800.0) == pytest.approx(16.0)
+    assert kpi.in_window(att, 0.0, 15.0).height == 7
+    assert kpi.occupancy(90.0, 100.0) == pytest.approx(0.9)
+    assert kpi.agent_wait_mean_s(30.0, 3) == pytest.approx(10.0)
