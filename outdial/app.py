@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (strict JSON has no NaN/inf)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 @dataclass
 class Application:
-    """State shared by all commands. Results go to stdout; messages go to stderr."""
+    """State shared by all commands. Results go to stdout; messages go to stderr.
+
+    Verbosity: -1 (``--quiet``) shows only errors; 0 adds info and warnings; 1 and more
+    (``-v``) add debug lines. ``info`` and ``debug`` accept rich markup; ``warn`` and
+    ``fail`` print their text literally (user input such as ``[0, 1)`` stays intact).
+    """
 
     verbosity: int = 0
     out: Console = field(default_factory=lambda: Console(highlight=False))
@@ -28,18 +46,33 @@ class Application:
             self.err.print(f"[dim]{message}[/dim]")
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}")
+        """A warning on stderr, unless ``--quiet``."""
+        if self.verbosity >= 0:
+            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
 
-    def fail(self, message: str, code: int = 2) -> None:
-        """Print a user-facing error (no traceback) and exit with ``code``."""
-        self.err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    def fail(self, message: str, code: int = 2) -> NoReturn:
+        """Print a user-facing error on one line (no traceback) and exit with ``code``.
+
+        Raises:
+            SystemExit: always, with ``code`` (2 = bad usage or input, by convention).
+        """
+        self.err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
         raise SystemExit(code)
 
     def print_json(self, payload: Any) -> None:
-        sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        """Write ``payload`` as strict JSON to stdout; NaN and infinities become ``null``."""
+        text = json.dumps(_json_safe(payload), indent=2, sort_keys=False, allow_nan=False)
+        sys.stdout.write(text + "\n")
 
-    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
-        t = Table(title=title)
+    def table(
+        self,
+        title: str,
+        columns: list[str],
+        rows: list[list[Any]],
+        caption: str | None = None,
+    ) -> None:
+        """One rich table on stdout: first column left-aligned, the others right-aligned."""
+        t = Table(title=title, caption=caption)
         for i, c in enumerate(columns):
             t.add_column(c, justify="left" if i == 0 else "right")
         for r in rows:
