@@ -28,3 +28,25 @@ DEFAULT_TICK_S = 0.25  # engine tick (issue 3)
 PROB_EPS = 1e-12  # probabilities below this are treated as zero
 REL_TOL = 1e-9  # kernel vs reference, relative
 ABS_TOL = 1e-12  # kernel vs reference, absolute
+
+# License distribution and agent assignment (pacer.licenses, pacer.assignment).
+# Bounds keep the exact integer comparisons of the rounding rule, (2k - 1) * priority,
+# inside int64: 2 * 2**40 * 2**20 = 2**61.
+LICENSE_MAX_PRIORITY = 1 << 20  # largest job priority (also its water-filling weight)
+LICENSE_MAX_UNITS = 1 << 40  # largest pool size, minimum or maximum, in pool units
+
+# Streaming histograms and the predictive model (pacer.histogram, pacer.predictive).
+HIST_SUPPORT_EPS = 1e-9  # survival below this fraction of a row's weight: beyond its support
+HIST_RENORM_WEIGHT = 1e100  # a decaying row is rescaled when its observation weight passes this
+DEFAULT_HOLD_BIN_S = 2.0  # agent handling time (talk + wrap) histogram bin width
+DEFAULT_HOLD_MAX_S = 3600.0  # ... and its support; longer calls count in the last bin
+DEFAULT_RING_BIN_S = 0.25  # ring time-to-answer (live answers) histogram bin width
+DEFAULT_RING_MAX_S = 60.0  # ... and its support
+DEFAULT_PRIOR_WEIGHT = 20.0  # cold-start prior worth this many observations (assumption)
+# Look-ahead of the predictive model: about the median human time to answer (9-10 s,
+# Sytel, DOMAIN.md). Live answers the look-ahead cannot see are not counted (see predictive).
+DEFAULT_HORIZON_S = 10.0
+
+# Windowed abandon accounting (pacer.abandon): buckets per longest window of each mode
+# (1 min resolution for 24 h, 30 min for 30 days).
+ABANDON_BUCKETS_PER_WINDOW = 1440

@@ -163,6 +163,8 @@ def int_rows(name: str, value, n: int | None = None, lo: int | None = 0,
     rate passed where a count is expected fails loudly.
     """
     arr = np.asarray(value)
+    if arr.size == 0 and arr.dtype == np.float64:  # ``[]`` has no integer dtype
+        arr = arr.astype(np.int64)
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
     if arr.ndim == 0:
