@@ -43,7 +43,7 @@ from pacer.constants import VICIDIAL_DROPPED_PERCENTAGE, VICIDIAL_MAX_LEVEL, VIC
 from pacer.modes import Pacing
 from pacer.ratio import _fixed_ratio_launch, _frozen, _php_round, _row_count, float_rows, int_rows
 
-__all__ = ["VicidialParams", "VicidialState"]
+__all__ = ["VicidialParams", "VicidialState", "clock_hhmm"]
 
 _HARD = np.int64(Pacing.VICIDIAL_HARD_LIMIT)
 _TAPERED = np.int64(Pacing.VICIDIAL_TAPERED)
@@ -137,6 +137,27 @@ def _vicidial_recalc(mode, intensity, dl_diff_target, max_level, dropped_percent
 # --------------------------------------------------------------------------- public API
 
 
+def clock_hhmm(start_hhmm: int, elapsed_s: float) -> int:
+    """The wall clock as an HHMM number ``elapsed_s`` seconds after ``start_hhmm``.
+
+    For callers on a simulated clock: pass the result as ``now_hhmm`` to
+    :meth:`VicidialState.recalculate`. Wraps at midnight (2350 + 20 min is 10).
+
+    Raises:
+        ValueError: ``start_hhmm`` is not a valid HHMM time, or ``elapsed_s`` is negative or
+            not finite.
+    """
+    if (int(start_hhmm) != start_hhmm or not 0 <= start_hhmm <= 2359
+            or start_hhmm % 100 >= 60):
+        raise ValueError(f"start_hhmm: expected an HHMM time 0000..2359, got {start_hhmm!r}")
+    if not np.isfinite(elapsed_s) or elapsed_s < 0:
+        raise ValueError(f"elapsed_s: expected finite seconds >= 0, got {elapsed_s!r}")
+    start = int(start_hhmm)
+    minutes = (start // 100 * 60 + start % 100 + int(elapsed_s // 60)) % 1440
+    return minutes // 60 * 100 + minutes % 60
+
+
+
 @dataclass(frozen=True)
 class VicidialParams:
     """Per-campaign VICIdial adaptive settings (scalars broadcast; arrays are read-only).
@@ -160,7 +181,7 @@ class VicidialParams:
     dl_diff_target: np.ndarray = 0.0  # type: ignore[assignment]
     max_level: np.ndarray = VICIDIAL_MAX_LEVEL  # type: ignore[assignment]
     dropped_percentage: np.ndarray = VICIDIAL_DROPPED_PERCENTAGE  # type: ignore[assignment]
-    latest_hhmm: np.ndarray = 2100  # type: ignore[assignment]
+    latest_hhmm: np.ndarray = 2100  # type: ignore[assignment]  # VICIdial's default
 
     def __post_init__(self) -> None:
         fields = {k: getattr(self, k) for k in ("mode", "intensity", "dl_diff_target",

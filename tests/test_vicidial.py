@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacer.modes import Pacing
-from pacer.vicidial import VicidialParams, VicidialState
+from pacer.vicidial import VicidialParams, VicidialState, clock_hhmm
 from tests import naive_baselines as naive
 
 HARD = int(Pacing.VICIDIAL_HARD_LIMIT)
@@ -215,6 +215,18 @@ def test_reset_forgets_samples():
     s.reset([0], 1.2)
     assert s.count.tolist() == [0] and s.level.tolist() == [1.2]
     assert recalc(s) == 1.2  # no samples: a = 0
+
+
+def test_clock_hhmm():
+    # 09:30 + 2 h 30 min = 12:00; 11:59 + 59 s is still 11:59, + 60 s is 12:00;
+    # 23:50 + 20 min = 00:10.
+    assert clock_hhmm(930, 2.5 * 3600) == 1200
+    assert clock_hhmm(1159, 59.0) == 1159 and clock_hhmm(1159, 60.0) == 1200
+    assert clock_hhmm(2350, 1200.0) == 10
+    with pytest.raises(ValueError, match="start_hhmm"):
+        clock_hhmm(975, 0.0)
+    with pytest.raises(ValueError, match="elapsed_s"):
+        clock_hhmm(900, -1.0)
 
 
 # --------------------------------------------------------------------------- oracle
