@@ -1,0 +1,264 @@
+"""Plain NumPy/Python reference implementations: the oracles of the predictive kernels.
+
+Written to be obviously correct, not fast, and independent of the kernels: histograms via
+``np.histogram`` and ``np.interp`` over the bin edges, sums of Bernoullis by repeated
+``np.convolve``, expectations by double sums over both PMFs, the decision by evaluating
+the criterion for every candidate number of dials from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pacer.constants import HIST_SUPPORT_EPS, PROB_EPS
+from pacer.modes import Target
+
+# ------------------------------------------------------------------ histograms
+
+
+def hist_edges(n_bins, bin_width_s):
+    return np.arange(n_bins + 1) * bin_width_s
+
+
+def hist_counts(values, n_bins, bin_width_s, weights=None):
+    """Counts per bin with np.histogram; values beyond the support count in the last bin."""
+    edges = hist_edges(n_bins, bin_width_s)
+    v = np.minimum(np.asarray(values, dtype=float), edges[-1])
+    counts, _ = np.histogram(v, bins=edges, weights=weights)
+    return counts.astype(float)
+
+
+def hist_cdf(counts_row, bin_width_s, x):
+    """Linear interpolation of the cumulative weight at the bin edges."""
+    counts_row = np.asarray(counts_row, dtype=float)
+    total = counts_row.sum()
+    if total <= 0:
+        return np.zeros_like(np.asarray(x, dtype=float))
+    edges = hist_edges(counts_row.size, bin_width_s)
+    cum = np.concatenate([[0.0], np.cumsum(counts_row)]) / total
+    return np.interp(x, edges, cum, left=0.0, right=1.0)
+
+
+def hist_survival_weight(counts_row, bin_width_s, x):
+    """Weight at or above x, summed from the top (no cancellation)."""
+    counts_row = np.asarray(counts_row, dtype=float)
+    n = counts_row.size
+    if x <= 0:
+        return counts_row.sum()
+    if x >= n * bin_width_s:
+        return 0.0
+    k = int(np.searchsorted(hist_edges(n, bin_width_s), x, side="right")) - 1
+    frac = (x - k * bin_width_s) / bin_width_s
+    return counts_row[k + 1:].sum() + counts_row[k] * (1.0 - frac)
+
+
+def hist_mean(counts_row, bin_width_s):
+    counts_row = np.asarray(counts_row, dtype=float)
+    total = counts_row.sum()
+    if total <= 0:
+        return math.nan
+    mids = (np.arange(counts_row.size) + 0.5) * bin_width_s
+    return float((counts_row * mids).sum() / total)
+
+
+def hist_finish_prob(counts_row, bin_width_s, elapsed_s, within_s):
+    """P(done within h | elapsed e) = (S(e) - S(e + h)) / S(e); exponential tail with the
+    row mean where S(e) <= HIST_SUPPORT_EPS (beyond the support)."""
+    counts_row = np.asarray(counts_row, dtype=float)
+    total = counts_row.sum()
+    if total <= 0 or within_s <= 0:
+        return 0.0
+    s_e = hist_survival_weight(counts_row, bin_width_s, elapsed_s)
+    if s_e <= HIST_SUPPORT_EPS * total:
+        return 1.0 - math.exp(-within_s / hist_mean(counts_row, bin_width_s))
+    s_eh = hist_survival_weight(counts_row, bin_width_s, elapsed_s + within_s)
+    return min(max((s_e - s_eh) / s_e, 0.0), 1.0)
+
+
+def hist_quantile(counts_row, bin_width_s, q):
+    counts_row = np.asarray(counts_row, dtype=float)
+    total = counts_row.sum()
+    if total <= 0:
+        return math.nan
+    target = q * total
+    cum = 0.0
+    for k, c in enumerate(counts_row):
+        if c > 0 and cum + c >= target:
+            return (k + min(max((target - cum) / c, 0.0), 1.0)) * bin_width_s
+        cum += c
+    return (np.nonzero(counts_row)[0][-1] + 1) * bin_width_s
+
+
+def lognormal_bin_masses(n_bins, bin_width_s, mean_s, cv):
+    """Bin masses of a lognormal (mean, cv); the tail beyond the support in the last bin."""
+    sigma = math.sqrt(math.log(1 + cv * cv))
+    mu = math.log(mean_s) - sigma * sigma / 2
+    edges = hist_edges(n_bins, bin_width_s)[1:-1]
+    cdf = np.array([0.5 * math.erfc(-(math.log(x) - mu) / (sigma * math.sqrt(2))) for x in edges])
+    cdf = np.concatenate([[0.0], cdf, [1.0]])
+    return np.diff(cdf)
+
+
+# ------------------------------------------------------------------ Poisson-binomial
+
+
+def pb_pmf(p):
+    pmf = np.array([1.0])
+    for pj in p:
+        pmf = np.convolve(pmf, [1.0 - pj, pj])
+    return pmf
+
+
+def expected_excess(pmf_l, pmf_a):
+    """E[(L - A)+] by the double sum over both PMFs."""
+    total = 0.0
+    for n_live, pl in enumerate(pmf_l):
+        for n_free, pa in enumerate(pmf_a):
+            if n_live > n_free:
+                total += pl * pa * (n_live - n_free)
+    return total
+
+
+def _expect_outer(pmf_l, pmf_a, f):
+    ll, aa = np.meshgrid(np.arange(len(pmf_l)), np.arange(len(pmf_a)), indexing="ij")
+    return float((np.outer(pmf_l, pmf_a) * f(ll, aa)).sum())
+
+
+def excess_outer(pmf_l, pmf_a):
+    """E[(L - A)+], vectorised double sum."""
+    return _expect_outer(pmf_l, pmf_a, lambda n_live, n_free: np.maximum(n_live - n_free, 0))
+
+
+def shortfall_outer(pmf_l, pmf_a):
+    """E[(A - L)+]."""
+    return _expect_outer(pmf_l, pmf_a, lambda n_live, n_free: np.maximum(n_free - n_live, 0))
+
+
+def matched_outer(pmf_l, pmf_a):
+    """E[min(A, L)]."""
+    return _expect_outer(pmf_l, pmf_a, np.minimum)
+
+
+# ------------------------------------------------------------------ predictive decision
+
+
+def live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed):
+    """q_k for in-flight calls and q_new for a new dial (model in pacer.predictive)."""
+    pi, t, h = hit_rate, ring_timeout_s, horizon_s
+
+    def g(x):
+        return float(hist_cdf(ring_row, ring_bw, x))
+
+    q = []
+    for r in call_elapsed:
+        if r >= t or pi <= 0:
+            q.append(0.0)
+            continue
+        num = pi * (g(min(r + h, t)) - g(r))
+        den = 1.0 - pi * g(r)
+        q.append(min(num / den, 1.0) if num > 0 and den > 0 else 0.0)
+    return np.array(q), pi * g(min(h, t))
+
+
+def possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed):
+    """Structural counts for the zero-tolerance rule: in-flight calls that can still be
+    answered live before the ring timeout, and whether a new dial can be."""
+    t = ring_timeout_s
+    if hit_rate <= 0 or np.asarray(ring_row).sum() <= 0:
+        return 0, False
+    # Ring weight in (r, T]: positive when a live answer is still possible.
+    n = 0
+    for r in call_elapsed:
+        if r < t:
+            above_r = hist_survival_weight(ring_row, ring_bw, r)
+            above_t = hist_survival_weight(ring_row, ring_bw, t)
+            n += above_r > above_t
+    return n, bool(hist_survival_weight(ring_row, ring_bw, 0.0)
+                   > hist_survival_weight(ring_row, ring_bw, t))
+
+
+def agent_probs(hold_row, hold_bw, agent_elapsed, within_s):
+    return np.array([1.0 if e < 0 else hist_finish_prob(hold_row, hold_bw, e, within_s)
+                     for e in agent_elapsed])
+
+
+def _first_crossing(crit, max_new):
+    """Largest n <= max_new with crit(m) <= 0 for all m <= n (0 if crit(0) > 0); also the
+    smallest |crit| seen (the distance to a tie)."""
+    margin = math.inf
+    for m in range(max_new + 1):
+        v = crit(m)
+        margin = min(margin, abs(v))
+        if v > 0:
+            return max(m - 1, 0), margin
+    return max_new, margin
+
+
+def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ring_bw,
+                    hit_rate, ring_timeout_s, horizon_s, connect_window_s, abandon_limit,
+                    target_kind, target_value, sl_threshold_s, max_new):
+    """One campaign's decision. Returns (dials, expected_abandons, expected_live, margin),
+    margin being the smallest distance of a deciding comparison from a tie."""
+    agent_elapsed = np.asarray(agent_elapsed, dtype=float)
+    q, q_new = live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed)
+    n_idle = int((agent_elapsed < 0).sum())
+    n_poss, new_poss = possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed)
+
+    def pmf_l(m):
+        return pb_pmf(list(q) + [q_new] * m)
+
+    def live(m):
+        return float(np.dot(np.arange(len(q) + m + 1), pmf_l(m)))
+
+    def fraction_rule(slack, frac):
+        if frac <= 0:  # zero tolerance: only idle agents are sure
+            if not new_poss:
+                return max_new, math.inf
+            return min(max(n_idle - n_poss, 0), max_new), math.inf
+        pmf_a = pb_pmf(agent_probs(hold_row, hold_bw, agent_elapsed, horizon_s + slack))
+        return _first_crossing(lambda m: excess_outer(pmf_l(m), pmf_a) - frac * live(m),
+                               max_new)
+
+    n, margin = fraction_rule(connect_window_s, abandon_limit)
+    if target_kind == Target.SERVICE_LEVEL:
+        n_sl, m_sl = fraction_rule(sl_threshold_s, 1.0 - target_value)
+        n, margin = min(n, n_sl), min(margin, m_sl)
+    elif target_kind == Target.AGENT_WAIT:
+        pmf_a = pb_pmf(agent_probs(hold_row, hold_bw, agent_elapsed,
+                                   horizon_s + connect_window_s))
+        n_w = max_new
+        for m in range(max_new + 1):
+            pl = pmf_l(m)
+            wait = shortfall_outer(pl, pmf_a) * horizon_s / max(matched_outer(pl, pmf_a),
+                                                                PROB_EPS)
+            margin = min(margin, abs(wait - target_value) / max(target_value, 1.0))
+            if wait <= target_value:
+                n_w = m
+                break
+        n = min(n, n_w)
+    pmf_a = pb_pmf(agent_probs(hold_row, hold_bw, agent_elapsed, horizon_s + connect_window_s))
+    return n, excess_outer(pmf_l(n), pmf_a), live(n), margin
+
+
+def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s,
+                     hold_counts, hold_bw, ring_counts, ring_bw, hit_rate, ring_timeout_s,
+                     horizon_s, connect_window_s, abandon_limit, target_kind, target_value,
+                     sl_threshold_s, max_new, active):
+    """Reference of the batched decision: (dials, expected_abandons, expected_live, margin)."""
+    c_n = len(hit_rate)
+    dials = np.zeros(c_n, dtype=np.int64)
+    ab = np.zeros(c_n)
+    lv = np.zeros(c_n)
+    margin = np.full(c_n, math.inf)
+    for c in range(c_n):
+        if active[c] != 1:
+            continue
+        dials[c], ab[c], lv[c], margin[c] = decide_campaign(
+            agent_elapsed_s[agent_offsets[c]:agent_offsets[c + 1]],
+            call_elapsed_s[call_offsets[c]:call_offsets[c + 1]],
+            hold_counts[c], hold_bw, ring_counts[c], ring_bw, hit_rate[c],
+            ring_timeout_s[c], horizon_s[c], connect_window_s[c], abandon_limit[c],
+            target_kind[c], target_value[c], sl_threshold_s[c], int(max_new[c]))
+    return dials, ab, lv, margin
