@@ -81,8 +81,10 @@ class Dialer:
         self.running = np.ones(n_jobs, dtype=bool)
         self.attempts_launched = np.zeros(n_jobs, dtype=np.int64)
         self._next_id = 0
+        self._any_stopped = False  # some job paused, stopped or out of contacts
         self._stopped = False
         self.on_tick = None  # optional observer called after each tick: f(now, dials)
+        self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
 
     # ------------------------------------------------------------------ the loop
 
@@ -102,9 +104,11 @@ class Dialer:
             now, self.agents.job, self.agents.status, self.agents.since_s,
             self.call_job, self.call_status, self.call_t0,
         )
-        dials[~self.running | self.exhausted] = 0
-        for j in np.flatnonzero(dials):
-            self._launch(int(j), int(dials[j]), now)
+        if self._any_stopped:
+            dials[~self.running | self.exhausted] = 0
+        if dials.any():
+            for j in np.flatnonzero(dials).tolist():
+                self._launch(j, int(dials[j]), now)
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
@@ -115,6 +119,7 @@ class Dialer:
             contact = self.store.next_contact(j)
             if contact is None:
                 self.exhausted[j] = True
+                self._any_stopped = True
                 return
             a = Attempt(self._next_id, j, contact, channel, now)
             self._next_id += 1
@@ -158,7 +163,7 @@ class Dialer:
 
     def on_failed(self, a: Attempt, code: int) -> None:
         if a.channel == Channel.VOICE_AGENT:
-            self.pacer.observe_dial(a.job, False, 0.0)
+            self.pacer.observe_dial(a.job, False, self.clock.now() - a.t_created)
         self._complete(a, code)
 
     def on_answered(self, a: Attempt, human: bool) -> None:
@@ -228,7 +233,10 @@ class Dialer:
     def on_agent_state(self, agent: int, state: int) -> None:
         now = self.clock.now()
         was = self.agents.state[agent]
-        new = self.agents.transition(agent, _AGENT_EVENTS[AgentState(state)], now)
+        event = _AGENT_EVENTS[AgentState(state)]
+        new = self.agents.transition(agent, event, now)
+        if event in ("login", "logout") and self.staffing is not None:
+            self.staffing.mark()
         job = int(self.agents.job[agent])
         if was in (AgentState.WORK_NOT_READY, AgentState.PENDING_NOT_READY,
                    AgentState.PENDING_LOGOUT) and job >= 0:

@@ -92,6 +92,31 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             fill[j] += 1
 
 
+class Gatherer:
+    """Reusable output buffers for ``_gather`` (one allocation, grown when inputs grow)."""
+
+    def __init__(self, n_camp: int):
+        self.n = n_camp
+        self.agent_offsets = np.empty(n_camp + 1, dtype=np.int64)
+        self.call_offsets = np.empty(n_camp + 1, dtype=np.int64)
+        self.counts = np.empty((n_camp, N_COUNTS), dtype=np.int64)
+        self.agent_elapsed = np.empty(0, dtype=np.float64)
+        self.call_elapsed = np.empty(0, dtype=np.float64)
+
+    def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
+                 call_t0_s):
+        """Group agents and calls by campaign; returns views into the buffers (see ``gather``)."""
+        if self.agent_elapsed.shape[0] < agent_job.shape[0]:
+            self.agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
+        if self.call_elapsed.shape[0] < call_job.shape[0]:
+            self.call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
+        _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
+                call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
+                self.call_offsets, self.call_elapsed, self.counts)
+        return self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed, \
+            self.counts
+
+
 def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.ndarray,
            agent_since_s: np.ndarray, call_job: np.ndarray, call_status: np.ndarray,
            call_t0_s: np.ndarray):
@@ -100,12 +125,6 @@ def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.nd
     Returns ``(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s, counts)``; see
     ``_gather``. Arrays of the engine are used as they are (int64 / float64).
     """
-    agent_offsets = np.empty(n_camp + 1, dtype=np.int64)
-    call_offsets = np.empty(n_camp + 1, dtype=np.int64)
-    agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
-    call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
-    counts = np.empty((n_camp, N_COUNTS), dtype=np.int64)
-    _gather(n_camp, float(now_s), agent_job, agent_status, agent_since_s, call_job, call_status,
-            call_t0_s, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts)
-    return (agent_offsets, agent_elapsed[: agent_offsets[-1]], call_offsets,
-            call_elapsed[: call_offsets[-1]], counts)
+    ao, ae, co, ce, counts = Gatherer(n_camp)(now_s, agent_job, agent_status, agent_since_s,
+                                              call_job, call_status, call_t0_s)
+    return ao, ae[: ao[-1]], co, ce[: co[-1]], counts

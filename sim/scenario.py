@@ -145,6 +145,7 @@ _CAMPAIGN = {
     "initial_hit_rate": _num(DEFAULT_INITIAL_HIT_RATE, lo=0.0, hi=1.0),
     "horizon_s": _num(0.0, lo=0.0, doc="look-ahead; 0 = estimated mean time to answer"),
     "attempts_per_hour": _num(0.0, lo=0.0),
+    "arrivals": _str("paced", ("paced", "poisson")),
     "min_ports": _int(0, lo=0),
     "max_ports": _int(1000000, lo=0),
     "records": _int(0, lo=0, doc="contact records; 0 = unlimited"),
@@ -285,6 +286,7 @@ class Campaign:
     initial_hit_rate: float
     horizon_s: float
     attempts_per_hour: float
+    arrivals: str
     min_ports: int
     max_ports: int
     records: int
@@ -494,9 +496,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int) -> list[Campaign]:
         chk.problem(f"{path}.min_ports", f"expected <= max_ports ({c.get('max_ports')}), "
                     f"got {c.get('min_ports')}")
     channel, pacing = c.get("channel"), c.get("pacing")
-    if channel == "voice_agent" and pacing == "timed":
-        chk.problem(f"{path}.pacing", "agent-based voice takes an agent pacing "
-                    f"({', '.join(AGENT_PACINGS)}), not 'timed'")
+    if channel == "voice_agent" and pacing == "timed" and not c.get("attempts_per_hour"):
+        chk.problem(f"{path}.attempts_per_hour", "a timed agent-based campaign needs a rate > 0")
     if channel in ("voice_agentless", "sms", "email"):
         if "pacing" in raw and pacing != "timed":
             chk.problem(f"{path}.pacing", f"{channel} campaigns are paced 'timed', got {pacing!r}")

@@ -19,9 +19,11 @@ def outdial(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from outdial.cli import erlang
+    from outdial.cli import erlang, simulate, validate
 
     outdial.add_command(erlang.erlang)
+    outdial.add_command(simulate.simulate)
+    outdial.add_command(validate.validate)
 
 
 _register()

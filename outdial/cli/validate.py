@@ -1,0 +1,37 @@
+"""``outdial validate``: check a scenario file and explain every problem found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from outdial.app import Application
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print {valid, problems, ...} as JSON.")
+@click.pass_obj
+def validate(app: Application, scenario: Path, as_json: bool) -> None:
+    """Check SCENARIO; exit 0 when valid, 2 with every problem listed otherwise."""
+    from sim.scenario import ScenarioError, load
+
+    try:
+        scn = load(scenario)
+    except ScenarioError as exc:
+        if as_json:
+            app.print_json({"file": str(scenario), "valid": False, "problems": exc.problems})
+            raise SystemExit(2) from None
+        app.fail(str(exc))
+    by_channel: dict[str, int] = {}
+    for c in scn.campaigns:
+        by_channel[c.channel] = by_channel.get(c.channel, 0) + 1
+    if as_json:
+        app.print_json({"file": str(scenario), "valid": True, "problems": [],
+                        "name": scn.name, "jobs": len(scn.campaigns), "agents": scn.total_agents,
+                        "ports": scn.ports, "jobs_by_channel": by_channel})
+        return
+    jobs = ", ".join(f"{n} {ch}" for ch, n in by_channel.items())
+    app.out.print(f"{scenario}: valid — {scn.name}: {len(scn.campaigns)} jobs ({jobs}), "
+                  f"{scn.total_agents} agents, {scn.ports} ports")

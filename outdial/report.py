@@ -1,0 +1,136 @@
+"""Report rendering for the planner: summary tables, JSON, Parquet outputs and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from outdial.app import Application
+from sim.replicate import Summary
+from sim.run import RunResult
+
+PCT_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+
+
+def summary_json(s: Summary) -> dict[str, Any]:
+    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1)."""
+    return {
+        "scenario": s.scenario,
+        "seed": s.seed,
+        "replications": s.replications,
+        "sim_hours": s.sim_hours,
+        "wall_s": round(s.wall_s, 3),
+        "total": s.total,
+        "campaigns": s.campaigns,
+        "ci95": s.ci95,
+        "warnings": s.warnings,
+    }
+
+
+def _fmt(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if key in PCT_KEYS:
+        return f"{100 * v:.2f} %"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return f"{v:,}"
+
+
+def _ci(key: str, ci: Any) -> str:
+    if not ci:
+        return ""
+    return f"[{_fmt(key, ci[0])}, {_fmt(key, ci[1])}]"
+
+
+def print_summary(app: Application, s: Summary) -> None:
+    t = s.total
+    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in
+            ("bhcc", "attempts", "live_answers", "abandons", "abandon_rate",
+             "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level",
+             "ports_peak", "ports_mean")]
+    for ch, n in t["attempts_by_channel"].items():
+        rows.append([f"attempts {ch}", _fmt("", n), ""])
+    title = (f"{s.scenario}: {s.sim_hours:g} h x {s.replications} replication(s), "
+             f"seed {s.seed}, {s.wall_s:.2f} s wall")
+    app.table(title, ["KPI", "value", "95 % CI"], rows)
+    by_tpl: dict[tuple[str, str, str], list[dict]] = {}
+    for c in s.campaigns:
+        by_tpl.setdefault((c["template"], c["channel"], c["pacing"]), []).append(c)
+    crow = []
+    for (tpl, ch, pacing), cs in by_tpl.items():
+        att = sum(c["attempts"] for c in cs)
+        live = sum(c["live_answers"] for c in cs)
+        ab = sum(c["abandons"] for c in cs)
+        crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, _fmt("", att),
+                     _fmt("", live), _fmt("abandon_rate", ab / live if live else 0.0),
+                     _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))])
+    app.table("campaigns (grouped by template)",
+              ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy"], crow)
+    for w in s.warnings:
+        app.warn(w)
+
+
+def write_outputs(out: Path, s: Summary, runs: Sequence[RunResult]) -> list[Path]:
+    """Attempts and intervals as Parquet (all replications), KPI summary as JSON."""
+    out.mkdir(parents=True, exist_ok=True)
+    att = pl.concat([r.attempts.with_columns(pl.lit(i).alias("replication"))
+                     for i, r in enumerate(runs)])
+    iv = pl.concat([r.intervals.with_columns(pl.lit(i).alias("replication"))
+                    for i, r in enumerate(runs)])
+    paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
+    att.write_parquet(paths[0])
+    iv.write_parquet(paths[1])
+    paths[2].write_text(json.dumps(summary_json(s), indent=2))
+    return paths
+
+
+def write_plots(out: Path, runs: Sequence[RunResult], abandon_limit: float) -> list[Path]:
+    """PNGs over time (first replication): abandon rate, occupancy, ports in use, dial level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    iv = runs[0].intervals
+    per = (iv.group_by("interval", "t_start_s")
+           .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
+                pl.col("busy_mean").sum(), pl.col("staffed_mean").sum(),
+                pl.col("in_flight_mean").sum(), pl.col("ports_mean").first())
+           .sort("interval"))
+    t_min = per["t_start_s"].to_numpy() / 60.0
+    live = per["live_answers"].to_numpy()
+    ab = per["abandons"].to_numpy()
+    cum_rate = ab.cumsum() / live.cumsum().clip(min=1)
+    staffed = per["staffed_mean"].to_numpy()
+    specs = [
+        ("abandon_rate.png", "Abandon rate (cumulative)", cum_rate * 100, "% of live answers",
+         abandon_limit * 100),
+        ("occupancy.png", "Agent occupancy (busy / staffed)",
+         100 * per["busy_mean"].to_numpy() / staffed.clip(min=1e-9), "%", None),
+        ("ports.png", "Ports in use", per["ports_mean"].to_numpy(), "ports", None),
+        ("dial_level.png", "Dial level (calls in flight per staffed agent)",
+         per["in_flight_mean"].to_numpy() / staffed.clip(min=1e-9), "lines per agent", None),
+    ]
+    paths = []
+    for name, title, y, ylabel, limit in specs:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.plot(t_min, y, lw=1.5)
+        if limit is not None:
+            ax.axhline(limit, color="red", ls="--", lw=1, label="limit")
+            ax.legend(loc="upper right")
+        ax.set_title(f"{runs[0].scenario}: {title}")
+        ax.set_xlabel("simulated minutes")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        p = out / name
+        fig.savefig(p, dpi=100)
+        plt.close(fig)
+        paths.append(p)
+    return paths

@@ -1,0 +1,450 @@
+"""The pacer's front door: one ``Pacer.decide`` call per tick decides for every campaign.
+
+``Pacer`` owns the per-campaign estimators (hit rate, ring time-to-answer and handling-time
+histograms, windowed abandon accounting, VICIdial levels, timed credit, the feedback trim)
+and dispatches each campaign to its pacing mode. The engine feeds it observations through
+``observe_*`` (buffered, folded in once per decision) and reads back the number of new
+attempts per campaign.
+
+Speed: a decision for 200 campaigns must take microseconds, so the hot path calls the
+``_``-kernels directly with arrays this class has already validated once, at construction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from pacer import gather as g
+from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates
+from pacer.constants import (
+    DEFAULT_ABANDON_LIMIT,
+    DEFAULT_CONNECT_WINDOW_S,
+    DEFAULT_INITIAL_HIT_RATE,
+    DEFAULT_MAX_LINES_PER_AGENT,
+    DEFAULT_RING_NO_ANSWER_S,
+    VICIDIAL_DROPPED_PERCENTAGE,
+    VICIDIAL_LAUNCH_S,
+    VICIDIAL_MAX_LEVEL,
+    VICIDIAL_RECALC_S,
+    VICIDIAL_SAMPLE_S,
+)
+from pacer.histogram import StreamingHistogram, _hist_add
+from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
+from pacer.modes import Pacing, Regulation, Target
+from pacer.predictive import _predictive_dials
+from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
+from pacer.timed import TimedParams, TimedState, _timed_launch
+from pacer.vicidial import (
+    VicidialParams,
+    VicidialState,
+    _vicidial_recalc,
+    _vicidial_sample,
+    clock_hhmm,
+)
+
+# Estimator settings (see each module for the meaning).
+HIT_WINDOW = 200  # last dials in the hit-rate window
+HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
+PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
+HOLD_BIN_S, HOLD_MAX_S = 2.0, 3600.0  # handling-time (talk + wrap) histogram
+RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
+HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
+TRIM_MIN, TRIM_MAX = 0.2, 1.5  # bounds of the feedback trim on the model's abandon budget
+TRIM_CONFIDENCE = 100.0  # live answers at which the realised rate gets half the say
+HORIZON_REFRESH_S = 5.0  # how often the automatic look-ahead is re-estimated
+MIN_HORIZON_S = 1.0
+HORIZON_STEPS = 4  # look-aheads checked: horizon * k / HORIZON_STEPS, k = 1..4
+
+
+@dataclass(frozen=True)
+class CampaignPacing:
+    """One campaign's pacing settings. Seconds, fractions 0..1, per-second rates.
+
+    ``target`` and ``target_value`` apply to predictive campaigns: the abandon rate
+    (fraction), the service level (fraction connected within ``sl_threshold_s``) or the
+    mean agent wait (seconds). ``horizon_s = 0`` lets the pacer use the estimated mean ring
+    time to a live answer as its look-ahead.
+    """
+
+    pacing: Pacing = Pacing.PREDICTIVE
+    target: Target = Target.ABANDON_RATE
+    target_value: float = DEFAULT_ABANDON_LIMIT
+    sl_threshold_s: float = DEFAULT_CONNECT_WINDOW_S
+    ratio: float = 1.0
+    max_lines_per_agent: float = DEFAULT_MAX_LINES_PER_AGENT
+    initial_hit_rate: float = DEFAULT_INITIAL_HIT_RATE
+    horizon_s: float = 0.0
+    ring_timeout_s: float = DEFAULT_RING_NO_ANSWER_S
+    ring_median_s: float = 9.5
+    connect_window_s: float = DEFAULT_CONNECT_WINDOW_S
+    abandon_limit: float = DEFAULT_ABANDON_LIMIT
+    regulation: Regulation = Regulation.FCC
+    amd_false_positive_rate: float = 0.0
+    attempts_per_s: float = 0.0
+    poisson_arrivals: bool = False
+    min_ports: int = 0
+    max_ports: int = 1_000_000
+    handling_mean_s: float = 225.0
+    handling_cv: float = 1.0
+    vicidial_intensity: float = 0.0
+    vicidial_dl_diff_target: float = 0.0
+    vicidial_max_level: float = VICIDIAL_MAX_LEVEL
+    vicidial_dropped_percentage: float = VICIDIAL_DROPPED_PERCENTAGE
+    vicidial_start_hhmm: int = 900
+    vicidial_latest_hhmm: int = 2100
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("target_value", self.target_value >= 0),
+            ("ratio", self.ratio >= 0),
+            ("max_lines_per_agent", self.max_lines_per_agent >= 1),
+            ("initial_hit_rate", 0 <= self.initial_hit_rate <= 1),
+            ("horizon_s", self.horizon_s >= 0),
+            ("ring_timeout_s", self.ring_timeout_s > 0),
+            ("ring_median_s", self.ring_median_s > 0),
+            ("connect_window_s", self.connect_window_s > 0),
+            ("abandon_limit", 0 <= self.abandon_limit <= 1),
+            ("amd_false_positive_rate", 0 <= self.amd_false_positive_rate <= 1),
+            ("attempts_per_s", self.attempts_per_s >= 0),
+            ("min_ports", 0 <= self.min_ports <= self.max_ports),
+            ("handling_mean_s", self.handling_mean_s > 0),
+            ("handling_cv", self.handling_cv > 0),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"CampaignPacing.{name}: out of range ({getattr(self, name)!r})")
+        if self.pacing == Pacing.PROGRESSIVE and self.ratio < 1:
+            raise ValueError(f"CampaignPacing.ratio: progressive takes ratio >= 1, "
+                             f"got {self.ratio}")
+        if self.target == Target.SERVICE_LEVEL and self.target_value > 1:
+            raise ValueError("CampaignPacing.target_value: a service level is a fraction 0..1")
+
+
+def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
+    return np.array([getattr(c, name) for c in campaigns], dtype=dtype)
+
+
+class Pacer:
+    """Batched pacing for a fixed set of campaigns (rows 0..n-1, in the order given)."""
+
+    def __init__(self, campaigns: Sequence[CampaignPacing], seed: int = 0):
+        cs = list(campaigns)
+        n = self.n = len(cs)
+        self.config = cs
+        for f in fields(CampaignPacing):
+            kind = type(getattr(CampaignPacing, f.name, 0.0))
+            dtype = np.int64 if kind in (int, bool) or f.name in ("pacing", "target",
+                                                                  "regulation") else np.float64
+            setattr(self, f"_{f.name}", _col(cs, f.name, dtype) if n else np.zeros(0, dtype))
+        self._rng = np.random.default_rng(np.random.SeedSequence(seed))
+        mode = self._pacing
+        self.rows = {m: np.flatnonzero(mode == m) for m in Pacing}
+        self._vici_rows = np.flatnonzero((mode >= Pacing.VICIDIAL_HARD_LIMIT)
+                                         & (mode <= Pacing.VICIDIAL_AVERAGE))
+        # estimators
+        self.hit = HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
+                                              initial=self._initial_hit_rate if n else 0.25,
+                                              prior_weight=PRIOR_WEIGHT)) if n else None
+        self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
+        self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
+        self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
+        for i, c in enumerate(cs):
+            self.hold.seed(i, c.handling_mean_s, c.handling_cv, PRIOR_WEIGHT)
+            sigma = 0.55  # ring-time shape prior (DOMAIN.md: median 9-10 s, tail past 20 s)
+            ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
+            self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
+            # cold start for ring ends: every dial ends by the timeout; seed with the
+            # answered-call shape (the estimate takes over as dials complete)
+            self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+        self.abandon = AbandonState(AbandonParams(
+            regulation=self._regulation, limit=self._abandon_limit)) if n else None
+        tr = self.rows[Pacing.TIMED]
+        self.timed = TimedState(TimedParams(
+            rate_per_s=self._attempts_per_s[tr], min_ports=self._min_ports[tr],
+            max_ports=self._max_ports[tr])) if tr.size else None
+        vr = self._vici_rows
+        self.vici = VicidialState(VicidialParams(
+            mode=self._pacing[vr], intensity=self._vicidial_intensity[vr],
+            dl_diff_target=self._vicidial_dl_diff_target[vr],
+            max_level=self._vicidial_max_level[vr],
+            dropped_percentage=self._vicidial_dropped_percentage[vr],
+            latest_hhmm=self._vicidial_latest_hhmm[vr])) if vr.size else None
+        # per-second ring of dials and drops over the last minute, and today's totals
+        self._minute_calls = np.zeros((n, 60), dtype=np.int64)
+        self._minute_drops = np.zeros((n, 60), dtype=np.int64)
+        self._minute_sec = -1
+        self._answered_today = np.zeros(n, dtype=np.int64)
+        self._drops_today = np.zeros(n, dtype=np.int64)
+        # feedback trim and the automatic horizon
+        self.trim = np.ones(n)
+        self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
+        self._next_horizon = 0.0
+        # periodic schedules
+        self._last_now: float | None = None
+        self._next_sample = 0.0
+        self._next_recalc = VICIDIAL_RECALC_S
+        self._next_launch = 0.0
+        # observation buffers
+        self._obs_dial: list[tuple[int, int]] = []
+        self._obs_ring: list[tuple[int, float]] = []
+        self._obs_ring_end: list[tuple[int, float]] = []
+        self._obs_hold: list[tuple[int, float]] = []
+        self._obs_live: list[tuple[int, float, int]] = []
+        self._warnings: set[str] = set()
+        self._gather = g.Gatherer(n)
+        self._pred_rows = self.rows[Pacing.PREDICTIVE]
+        self._prog_rows = self.rows[Pacing.PROGRESSIVE]
+        self._preview_rows = self.rows[Pacing.PREVIEW]
+        self._ratio_rows = self.rows[Pacing.FIXED_RATIO]
+        self._buf_hit = np.empty(n)
+        self._buf_out = np.zeros(n, dtype=np.int64)
+        self._buf_tmp = np.zeros(n, dtype=np.int64)
+        self._buf_ab = np.zeros(n)
+        self._buf_live = np.zeros(n)
+        # diagnostics of the last decision
+        self.last_expected_abandons = np.zeros(n)
+        self.last_expected_live = np.zeros(n)
+        self.last_hit_rate = self._initial_hit_rate.astype(np.float64) if n else np.zeros(0)
+        budget = self._abandon_limit - np.where(self._regulation == Regulation.OFCOM,
+                                                self._amd_false_positive_rate, 0.0)
+        self._fallback = (self._pacing == Pacing.PREDICTIVE) & (budget <= 0)
+        self._fallback_rows = np.flatnonzero(self._fallback)
+        self._active = ((self._pacing == Pacing.PREDICTIVE) & ~self._fallback).astype(np.int64)
+        self._limit = self._effective_limit()
+        for i in np.flatnonzero(self._fallback):
+            self._warnings.add(
+                f"campaign {i}: Ofcom abandon limit {self._abandon_limit[i]:.3f} is used up by "
+                f"the AMD false-positive rate alone ({self._amd_false_positive_rate[i]:.3f}); "
+                "paced progressive 1:1 instead of predictive")
+
+    # ------------------------------------------------------------------ observations
+
+    def observe_dial(self, row: int, live: bool, ring_s: float) -> None:
+        """A dial of an agent-based campaign stopped ringing after ``ring_s`` seconds.
+
+        ``live``: it was a live answer (then ``ring_s`` is its time to answer). Every dial
+        feeds the ring-end histogram: a call still ringing after r seconds has survived all
+        the early ends (busy, invalid, machines), which raises its chance of a live answer.
+        """
+        self._obs_dial.append((row, 1 if live else 0))
+        self._obs_ring_end.append((row, ring_s))
+        if live:
+            self._obs_ring.append((row, ring_s))
+
+    def observe_handling(self, row: int, seconds: float) -> None:
+        """One agent's handling time (talk + wrap, seconds) just ended."""
+        self._obs_hold.append((row, seconds))
+
+    def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
+        """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
+        self._obs_live.append((row, t_s, Outcome.ABANDONED if abandoned else Outcome.CONNECTED))
+
+    def observe_machine(self, row: int, t_s: float) -> None:
+        """AMD detected an answering machine."""
+        self._obs_live.append((row, t_s, Outcome.MACHINE))
+
+    def observe_false_positive(self, row: int, t_s: float) -> None:
+        """A person was classified as a machine (known to a simulator, or from sampling)."""
+        self._obs_live.append((row, t_s, Outcome.AMD_FALSE_POSITIVE))
+
+    def warnings(self) -> list[str]:
+        """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
+        return sorted(self._warnings)
+
+    def _flush(self, now: float) -> None:
+        sec = int(now)
+        if sec != self._minute_sec:
+            lo = self._minute_sec + 1 if self._minute_sec >= 0 else sec
+            for s in range(max(lo, sec - 59), sec + 1):
+                self._minute_calls[:, s % 60] = 0
+                self._minute_drops[:, s % 60] = 0
+            self._minute_sec = sec
+        slot = sec % 60
+        if self._obs_dial:
+            a = np.array(self._obs_dial, dtype=np.int64)
+            p = self.hit.params
+            _hitrate_record(a[:, 0], a[:, 1], p.window, p.alpha, self.hit.buf, self.hit.pos,
+                            self.hit.count, self.hit.live_count, self.hit.smoothed)
+            np.add.at(self._minute_calls[:, slot], a[:, 0], 1)
+            self._obs_dial.clear()
+        if self._obs_ring:
+            self._hist_add(self.ring, self._obs_ring)
+        if self._obs_ring_end:
+            self._hist_add(self.ring_end, self._obs_ring_end)
+        if self._obs_hold:
+            self._hist_add(self.hold, self._obs_hold)
+        if self._obs_live:
+            rows = np.array([o[0] for o in self._obs_live], dtype=np.int64)
+            t = np.array([o[1] for o in self._obs_live], dtype=np.float64)
+            code = np.array([o[2] for o in self._obs_live], dtype=np.int64)
+            self.abandon.record(rows, t, code)
+            dropped = code == Outcome.ABANDONED
+            live = dropped | (code == Outcome.CONNECTED)
+            np.add.at(self._minute_drops[:, slot], rows[dropped], 1)
+            np.add.at(self._drops_today, rows[dropped], 1)
+            np.add.at(self._answered_today, rows[live], 1)
+            self._obs_live.clear()
+
+    @staticmethod
+    def _hist_add(h: StreamingHistogram, obs: list[tuple[int, float]]) -> None:
+        rows = np.array([o[0] for o in obs], dtype=np.int64)
+        vals = np.array([o[1] for o in obs], dtype=np.float64)
+        _hist_add(h.counts, h.totals, h.weights, h.bin_width_s, h.decay, rows, vals)
+        obs.clear()
+
+    # ------------------------------------------------------------------ the decision
+
+    def decide(self, now_s: float, agent_job: np.ndarray, agent_status: np.ndarray,
+               agent_since_s: np.ndarray, call_job: np.ndarray, call_status: np.ndarray,
+               call_t0_s: np.ndarray) -> np.ndarray:
+        """New attempts to launch now, per campaign (int64[n]).
+
+        Agents: campaign row (-1 none), ``pacer.modes.AgentStatus`` and the start of the
+        current call (seconds). Call slots: campaign row (-1 free), ``CallStatus`` and the
+        dial time (seconds). Arrays are read, never kept.
+        """
+        n = self.n
+        now = float(now_s)
+        dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
+        self._last_now = now
+        self._flush(now)
+        ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
+                                              call_job, call_status, call_t0_s)
+        idle = counts[:, g.IDLE]
+        busy = counts[:, g.BUSY]
+        unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
+        in_flight = unanswered + counts[:, g.CONNECTED]
+        dials = np.zeros(n, dtype=np.int64)
+
+        rows = self._pred_rows
+        if rows.size:
+            self._predictive(now, rows, ao, ae, co, ce, idle, busy, unanswered, dials)
+        rows = self._prog_rows
+        if rows.size:
+            out = np.empty(rows.size, dtype=np.int64)
+            _progressive_launch(self._ratio[rows], idle[rows], unanswered[rows], out)
+            dials[rows] = out
+        rows = self._preview_rows
+        if rows.size:  # every idle agent asks for one preview record
+            out = np.empty(rows.size, dtype=np.int64)
+            _preview_launch(idle[rows], unanswered[rows], out)
+            dials[rows] = out
+        launch_due = now + 1e-9 >= self._next_launch
+        if launch_due:
+            self._next_launch = now + VICIDIAL_LAUNCH_S
+        rows = self._ratio_rows
+        if rows.size and launch_due:
+            out = np.empty(rows.size, dtype=np.int64)
+            _fixed_ratio_launch(self._ratio[rows], idle[rows], counts[rows, g.CONNECTED],
+                                in_flight[rows], out)
+            dials[rows] = out
+        if self.vici is not None:
+            self._vicidial(now, counts, in_flight, launch_due, dials)
+        if self.timed is not None:
+            self._timed(dt, in_flight, dials)
+        return dials
+
+    def _predictive(self, now, rows, ao, ae, co, ce, idle, busy, unanswered, dials) -> None:
+        hit = self._buf_hit
+        p = self.hit.params
+        _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
+                        self.hit.live_count, hit)
+        self.last_hit_rate = hit
+        if now >= self._next_horizon:
+            self._refresh(now)
+        staffed = idle + busy
+        cap = np.floor(self._max_lines_per_agent * staffed + 1e-9).astype(np.int64)
+        max_new = np.maximum(cap - unanswered, 0)
+        active, limit = self._active, self._limit
+        out, tmp, exp_ab, exp_live = self._buf_out, self._buf_tmp, self._buf_ab, self._buf_live
+        # The constraint must hold at every look-ahead, not only the longest: an agent who
+        # frees late in the horizon cannot take a call answered early in it.
+        for k in range(1, HORIZON_STEPS + 1):
+            _predictive_dials(
+                ao, ae, co, ce,
+                self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+                self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                hit, self._ring_timeout_s, self.horizon_s * (k / HORIZON_STEPS),
+                self._connect_window_s, limit, self._target, self._target_value,
+                self._sl_threshold_s, max_new, active, tmp, exp_ab, exp_live)
+            if k == 1:
+                out[:] = tmp
+            else:
+                np.minimum(out, tmp, out=out)
+        fb = self._fallback_rows
+        if fb.size:  # progressive 1:1: every live answer has its agent
+            tmp = np.empty(fb.size, dtype=np.int64)
+            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
+            out[fb] = tmp
+        dials[rows] = out[rows]
+        self.last_expected_abandons = exp_ab
+        self.last_expected_live = exp_live
+
+    def _effective_limit(self) -> np.ndarray:
+        """The model's allowed abandons per live answer: (limit - AMD FP rate) x trim."""
+        fp = np.where(self._regulation == Regulation.OFCOM, self._amd_false_positive_rate, 0.0)
+        return np.maximum(self._abandon_limit - fp, 0.0) * self.trim
+
+    def _refresh(self, now: float) -> None:
+        """Slow loop: the feedback trim and the automatic look-ahead."""
+        self._next_horizon = now + HORIZON_REFRESH_S
+        fcc = np.empty(self.n)
+        ofcom = np.empty(self.n)
+        fp = np.empty(self.n)
+        live_f = np.empty(self.n, dtype=np.int64)
+        live_o = np.empty(self.n, dtype=np.int64)
+        _abandon_rates(now, *self.abandon._fcc.args(), *self.abandon._ofcom.args(), fcc, ofcom,
+                       fp, live_f, live_o)
+        is_ofcom = self._regulation == Regulation.OFCOM
+        rate = np.where(is_ofcom, ofcom, fcc)
+        live = np.where(is_ofcom, live_o, live_f)
+        # Realised rate under the limit lets the model use more of its budget, over it less;
+        # the say of the realised rate grows with the live answers behind it.
+        w = live / (live + TRIM_CONFIDENCE)
+        limit = np.maximum(self._abandon_limit, 1e-9)
+        self.trim = np.clip(1.0 + w * (limit - rate) / limit, TRIM_MIN, TRIM_MAX)
+        self._limit = self._effective_limit()
+
+    def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:
+        vr = self._vici_rows
+        v = self.vici
+        while now + 1e-9 >= self._next_sample:
+            self._next_sample += VICIDIAL_SAMPLE_S
+            logged_in = counts[vr][:, [g.IDLE, g.BUSY, g.LEAVING, g.PAUSED]].sum(axis=1)
+            _vicidial_sample(counts[vr, g.IDLE].copy(), counts[vr, g.WAITING].copy(),
+                             logged_in, v.buf_ready, v.buf_waiting, v.buf_total, v.pos,
+                             v.count)
+        if now + 1e-9 >= self._next_recalc:
+            self._next_recalc = now + VICIDIAL_RECALC_S
+            p = v.params
+            hhmm = np.array([clock_hhmm(int(h), now) for h in self._vicidial_start_hhmm[vr]],
+                            dtype=np.int64)
+            _vicidial_recalc(p.mode, p.intensity, p.dl_diff_target, p.max_level,
+                             p.dropped_percentage, p.latest_hhmm, v.buf_ready, v.buf_waiting,
+                             v.buf_total, v.count, self._minute_calls[vr].sum(axis=1),
+                             self._minute_drops[vr].sum(axis=1), self._answered_today[vr],
+                             self._drops_today[vr], hhmm, v.level)
+        if launch_due:
+            out = np.empty(vr.size, dtype=np.int64)
+            _fixed_ratio_launch(v.level, counts[vr, g.IDLE].copy(), counts[vr, g.CONNECTED].copy(),
+                                in_flight[vr].copy(), out)
+            dials[vr] = out
+
+    def _timed(self, dt, in_flight, dials) -> None:
+        tr = self.rows[Pacing.TIMED]
+        t = self.timed
+        p = t.params
+        out = np.empty(tr.size, dtype=np.int64)
+        _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr].copy(), dt,
+                      t.credit, out, t.reserved)
+        poisson = self._poisson_arrivals[tr].astype(bool)
+        if poisson.any():  # Poisson arrivals (validation runs): counts per tick ~ Poisson
+            k = self._rng.poisson(p.rate_per_s[poisson] * dt)
+            room = np.maximum(p.max_ports[poisson] - in_flight[tr][poisson], 0)
+            out[poisson] = np.minimum(k, room)
+        dials[tr] = out
+

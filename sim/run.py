@@ -1,0 +1,262 @@
+"""One simulation run: a pure ``(scenario, seed) -> RunResult`` call, and its KPIs.
+
+Builds the SimPy world, the engine's dialer (with the in-memory store) and the staffing,
+runs ``sim_hours``, deletes the warm-up and computes every KPI with ``engine.kpi``.
+Randomness comes from one ``numpy.random.SeedSequence(seed)``: the same scenario and seed
+give identical results on any executor.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import simpy
+
+from engine import kpi
+from engine.agents import AgentManager
+from engine.attempt import CHANNEL_NAMES, Channel
+from engine.dialer import Dialer, Job
+from engine.staffing import staff_jobs
+from engine.store_memory import MemoryStore
+from pacer import CampaignPacing
+from pacer.modes import AgentStatus, CallStatus, Pacing, Regulation, Target
+from sim.scenario import Campaign, Scenario
+from sim.world import SimAgentFeed, SimClock, SimTelephony
+
+PACING_CODES = {
+    "predictive": Pacing.PREDICTIVE,
+    "progressive": Pacing.PROGRESSIVE,
+    "preview": Pacing.PREVIEW,
+    "ratio": Pacing.FIXED_RATIO,
+    "vicidial-hard": Pacing.VICIDIAL_HARD_LIMIT,
+    "vicidial-tapered": Pacing.VICIDIAL_TAPERED,
+    "vicidial-average": Pacing.VICIDIAL_AVERAGE,
+    "timed": Pacing.TIMED,
+}
+TARGET_CODES = {"abandon_rate": Target.ABANDON_RATE, "service_level": Target.SERVICE_LEVEL,
+                "agent_wait": Target.AGENT_WAIT}
+KPI_KEYS = ("attempts", "bhcc", "live_answers", "abandons", "abandon_rate",
+            "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level")
+
+
+@dataclass
+class RunResult:
+    """Everything one replication produced. Tables are polars DataFrames."""
+
+    scenario: str
+    seed: int
+    sim_hours: float
+    wall_s: float
+    total: dict
+    campaigns: list[dict]
+    attempts: pl.DataFrame = field(repr=False)
+    intervals: pl.DataFrame = field(repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+
+def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
+    """The pacer's view of one campaign (units as in the scenario)."""
+    reg = scn.regulation
+    o = c.outcomes
+    return CampaignPacing(
+        pacing=PACING_CODES[c.pacing],
+        target=TARGET_CODES[c.target],
+        target_value=c.target_value,
+        sl_threshold_s=c.sl_threshold_s,
+        ratio=c.ratio,
+        max_lines_per_agent=c.max_lines_per_agent,
+        initial_hit_rate=c.initial_hit_rate,
+        horizon_s=c.horizon_s,
+        ring_timeout_s=o.ring_no_answer_s,
+        ring_median_s=o.ring_median_s,
+        connect_window_s=reg.connect_window_s,
+        abandon_limit=min(reg.abandon_limit, c.target_value)
+        if c.target == "abandon_rate" else reg.abandon_limit,
+        regulation=Regulation.OFCOM if reg.mode == "ofcom" else Regulation.FCC,
+        amd_false_positive_rate=c.amd.p_false_positive,
+        attempts_per_s=c.attempts_per_hour / 3600.0,
+        poisson_arrivals=c.arrivals == "poisson",
+        min_ports=c.min_ports,
+        max_ports=c.max_ports,
+        handling_mean_s=c.talk.mean + c.wrap.mean,
+        handling_cv=_handling_cv(c),
+        vicidial_intensity=c.vicidial_intensity,
+        vicidial_dl_diff_target=c.vicidial_dl_diff_target,
+        vicidial_max_level=c.vicidial_max_level,
+        vicidial_dropped_percentage=c.vicidial_dropped_percentage,
+        vicidial_start_hhmm=c.vicidial_start_hhmm,
+        vicidial_latest_hhmm=c.vicidial_latest_hhmm,
+    )
+
+
+def _handling_cv(c: Campaign) -> float:
+    var = c.talk.variance + c.wrap.variance
+    mean = c.talk.mean + c.wrap.mean
+    return float(np.sqrt(var) / mean) if mean > 0 else 1.0
+
+
+def skill_masks(scn: Scenario) -> dict[str, int]:
+    names = sorted({s for g in scn.agents for s in g.skills})
+    return {s: 1 << i for i, s in enumerate(names)}
+
+
+class _Sampler:
+    """Once a second: ports in use, in-flight calls and staffed/busy agents per campaign."""
+
+    def __init__(self, env, dialer: Dialer, tel: SimTelephony, n_jobs: int, interval_s: float,
+                 n_intervals: int):
+        self.env, self.dialer, self.tel, self.n = env, dialer, tel, n_jobs
+        self.interval_s = interval_s
+        shape = (n_intervals, n_jobs)
+        self.samples = np.zeros(n_intervals)
+        self.ports = np.zeros(n_intervals)
+        self.in_flight = np.zeros(shape)
+        self.staffed = np.zeros(shape)
+        self.busy = np.zeros(shape)
+
+    def run(self, period_s: float = 1.0):
+        d, n = self.dialer, self.n
+        while True:
+            k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)
+            self.samples[k] += 1
+            self.ports[k] += self.tel.ports_in_use
+            active = d.call_status != CallStatus.FREE
+            self.in_flight[k] += np.bincount(d.call_job[active], minlength=n)
+            st, job = d.agents.status, d.agents.job
+            on = (st != AgentStatus.OFF) & (st != AgentStatus.PAUSED) & (job >= 0)
+            self.staffed[k] += np.bincount(job[on], minlength=n)
+            busy = ((st == AgentStatus.BUSY) | (st == AgentStatus.BUSY_LEAVING)) & (job >= 0)
+            self.busy[k] += np.bincount(job[busy], minlength=n)
+            yield self.env.timeout(period_s)
+
+
+def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
+    """Run one replication of ``scn`` with ``seed`` (default: the scenario's)."""
+    t_wall = time.perf_counter()
+    seed = scn.seed if seed is None else seed
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    env = simpy.Environment()
+    end_s = scn.warmup_s + scn.sim_s  # the warm-up is simulated before the measured hours
+    window = (scn.warmup_s, end_s)
+    camps = list(scn.campaigns)
+    masks = skill_masks(scn)
+    jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
+                pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
+                priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
+                connect_window_s=scn.regulation.connect_window_s) for c in camps]
+    skills, shifts = [], []
+    for g in scn.agents:
+        m = 0
+        for s in g.skills:
+            m |= masks[s]
+        skills += [m] * g.count
+        shifts += [(g.login_s, g.logout_s)] * g.count
+    agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
+    clock = SimClock(env)
+    tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, rng, window)
+    store = MemoryStore([c.records for c in camps])
+    dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s)
+    tel.listener = dialer
+    feed = SimAgentFeed(env, shifts)
+    feed.subscribe(dialer)
+    tel.agent_ready = feed.wrap_done
+    staff_jobs(dialer, scn.license_pools, scn.license_mode)
+    feed.start()
+    dialer.start()
+    n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
+    sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
+    env.process(sampler.run())
+    env.run(until=end_s)
+    agents.close(end_s)
+    attempts = pl.DataFrame(store.cols, schema_overrides={"abandoned": pl.Boolean,
+                                                          "amd_false_positive": pl.Boolean,
+                                                          "human": pl.Boolean})
+    attempts = attempts.with_columns(
+        pl.col("job").replace_strict(list(range(len(camps))), [c.name for c in camps],
+                                     return_dtype=pl.String).alias("campaign"))
+    total, per_camp = _kpis(scn, attempts, agents, tel, window)
+    intervals = _intervals(scn, attempts, sampler, camps)
+    return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
+                     wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
+                     attempts=attempts, intervals=intervals,
+                     warnings=dialer.pacer.warnings())
+
+
+def _kpi_block(att: pl.DataFrame, window_s: float, handling_s: float, logged_in_s: float,
+               ready_s: float, sl_threshold_s: float) -> dict:
+    c = kpi.counts(att)
+    return {
+        "attempts": c["attempts"],
+        "bhcc": kpi.bhcc(c["attempts"], window_s),
+        "attempts_by_channel": kpi.attempts_by_channel(att),
+        "live_answers": c["live_answers"],
+        "abandons": c["abandons"],
+        "amd_false_positives": c["amd_false_positives"],
+        "abandon_rate": kpi.abandon_rate(att),
+        "abandon_rate_ofcom": kpi.abandon_rate_ofcom(att),
+        "occupancy": kpi.occupancy(handling_s, logged_in_s),
+        "agent_wait_mean_s": kpi.agent_wait_mean_s(ready_s, c["connects"]),
+        "service_level": kpi.service_level(att, sl_threshold_s),
+    }
+
+
+def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimTelephony,
+          window: tuple[float, float]) -> tuple[dict, list[dict]]:
+    lo, hi = window
+    span = hi - lo
+    att = kpi.in_window(attempts, lo, hi)
+    total = _kpi_block(att, span, agents.handling_s(), agents.logged_in_s(), agents.ready_s(),
+                       scn.regulation.connect_window_s)
+    total["ports_peak"] = tel.ports_peak
+    total["ports_mean"] = tel.ports_mean()
+    per = []
+    by_job = {k[0]: g for k, g in att.partition_by("job", as_dict=True).items()}
+    empty = att.clear()
+    t_in = agents.time_in
+    for j, c in enumerate(scn.campaigns):
+        mine = agents.job == j
+        handling, logged, ready = _agent_times(t_in[mine])
+        block = _kpi_block(by_job.get(j, empty), span, handling, logged, ready,
+                           c.sl_threshold_s)
+        per.append({"name": c.name, "template": c.template, "channel": c.channel,
+                    "pacing": c.pacing, **block})
+    return total, per
+
+
+def _agent_times(t_in: np.ndarray) -> tuple[float, float, float]:
+    from engine.agents import AgentState as S
+
+    handling = t_in[:, [S.BUSY, S.WORK_NOT_READY, S.PENDING_NOT_READY, S.PENDING_LOGOUT]].sum()
+    logged = t_in.sum() - t_in[:, S.LOGGED_OUT].sum()
+    return float(handling), float(logged), float(t_in[:, S.READY].sum())
+
+
+def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
+               camps: list[Campaign]) -> pl.DataFrame:
+    """One row per interval and campaign: outcomes, in-flight, staffing, dial level."""
+    n_int, n_job = s.in_flight.shape
+    k = np.repeat(np.arange(n_int), n_job)
+    j = np.tile(np.arange(n_job), n_int)
+    ns = np.maximum(s.samples, 1)[:, None]
+    staffed = (s.staffed / ns).ravel()
+    inflight = (s.in_flight / ns).ravel()
+    base = pl.DataFrame({
+        "interval": k, "job": j, "t_start_s": k * scn.interval_s,
+        "campaign": np.array([c.name for c in camps])[j],
+        "in_flight_mean": inflight, "staffed_mean": staffed,
+        "busy_mean": (s.busy / ns).ravel(),
+        "dial_level": np.where(staffed > 0, inflight / np.maximum(staffed, 1e-12), 0.0),
+        "ports_mean": np.repeat(s.ports / ns[:, 0], n_job),
+    })
+    code = pl.col("code")
+    grouped = (attempts.with_columns((pl.col("t_end") // scn.interval_s).cast(pl.Int64)
+                                     .alias("interval"))
+               .group_by("interval", "job")
+               .agg(pl.len().alias("attempts"),
+                    code.is_in(kpi.LIVE_CODES).sum().alias("live_answers"),
+                    code.is_in(kpi.ABANDON_CODES).sum().alias("abandons")))
+    out = base.join(grouped, on=["interval", "job"], how="left").fill_null(0)
+    return out.sort("interval", "job")

@@ -1,0 +1,225 @@
+"""The SimPy world: the clock, the EPM ports and carrier, the PSTN, and the agents.
+
+It implements the engine's Protocols (``Clock``, ``Telephony``, ``AgentFeed``) on a SimPy
+environment, so the same dialer that runs live runs here.
+
+Speed shortcut, deliberate: per-attempt steps are plain SimPy timeouts with one callback
+each, not generator processes. A process costs an extra event and a generator resume per
+step, and the busy hour has about 200,000 steps; long-lived actors (agent shifts, the
+sampler) stay processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from engine.agents import AgentState
+from engine.attempt import Attempt, Channel, Code
+from sim.distributions import Exponential, Sampler, UniformStream
+from sim.scenario import Campaign
+
+MACHINE_TALK_S = 8.0  # an agent reached by an answering machine releases it (assumption)
+
+
+class SimClock:
+    """``engine.interfaces.Clock`` on a SimPy environment (seconds)."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+
+    def now(self) -> float:
+        return self.env.now
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        self.env.timeout(delay_s).callbacks.append(lambda _ev: callback())
+
+
+class _CampaignWorld:
+    """Per-campaign samplers: outcome draw, ring time, talk, wrap, patience."""
+
+    def __init__(self, c: Campaign, rng: np.random.Generator):
+        o = c.outcomes
+        self.cum = np.cumsum([o.live, o.machine, o.busy, o.no_answer, o.invalid]).tolist()
+        self.ring = Sampler(o.ring, rng)
+        self.rna_s = o.ring_no_answer_s
+        self.busy_s = o.busy_signal_s
+        self.invalid_s = o.invalid_s
+        self.machine_message_s = o.machine_message_s
+        self.amd = c.amd.enabled
+        self.amd_delay_s = c.amd.delay_s if c.amd.enabled else 0.0
+        self.p_fp = c.amd.p_false_positive
+        self.p_fn = c.amd.p_false_negative
+        self.talk = Sampler(c.talk, rng)
+        self.wrap = Sampler(c.wrap, rng)
+        self.patience = (Sampler(Exponential(c.patience_mean_s), rng)
+                         if math.isfinite(c.patience_mean_s) else None)
+        self.message_s = c.message.length_s
+        self.delivery = c.message.delivery
+        self.latency_s = c.message.latency_s
+        self.uses_port = c.channel in ("voice_agent", "voice_agentless")
+
+
+class SimTelephony:
+    """EPM ports, the carrier's call-setup rate and the PSTN answer model.
+
+    A port is held from dial to hang-up (agentless messages included); a dial finding all
+    ports busy is blocked at once (a loss system, as Erlang B assumes). Call setups are
+    spaced by ``1 / carrier_cps`` seconds.
+    """
+
+    def __init__(self, env: simpy.Environment, campaigns: list[Campaign], ports: int,
+                 carrier_cps: float, rng: np.random.Generator, window: tuple[float, float]):
+        self.env = env
+        self.ports = ports
+        self.ports_in_use = 0
+        self.ports_peak = 0
+        self._port_area = 0.0
+        self._port_t = 0.0
+        self.window = window
+        self.setup_gap_s = 1.0 / carrier_cps
+        self._next_setup = 0.0
+        self.u = UniformStream(rng)
+        self.camp = [_CampaignWorld(c, rng) for c in campaigns]
+        self.listener = None  # the engine's TelephonyEvents (the dialer)
+        self.agent_ready: Callable[[int], None] | None = None
+
+    # ---- port accounting (time-weighted, clipped to the measurement window)
+
+    def _ports(self, delta: int) -> None:
+        now = self.env.now
+        lo, hi = self.window
+        a, b = max(self._port_t, lo), min(now, hi)
+        if b > a:
+            self._port_area += self.ports_in_use * (b - a)
+        self._port_t = now
+        self.ports_in_use += delta
+        if self.ports_in_use > self.ports_peak and lo <= now < hi:
+            self.ports_peak = self.ports_in_use
+
+    def ports_mean(self) -> float:
+        self._ports(0)
+        lo, hi = self.window
+        span = min(self.env.now, hi) - lo
+        return self._port_area / span if span > 0 else 0.0
+
+    def _after(self, delay_s: float, fn: Callable[[], None]) -> None:
+        self.env.timeout(delay_s).callbacks.append(lambda _ev: fn())
+
+    # ---- Telephony protocol
+
+    def dial(self, a: Attempt) -> None:
+        cw = self.camp[a.job]
+        if a.channel in (Channel.SMS, Channel.EMAIL):
+            ok = self.u() < cw.delivery
+            self._after(cw.latency_s, lambda: self.listener.on_delivered(a, ok))
+            return
+        if self.ports_in_use >= self.ports:
+            self.listener.on_failed(a, Code.BLOCKED)
+            return
+        self._ports(+1)
+        now = self.env.now
+        start = max(now, self._next_setup)
+        self._next_setup = start + self.setup_gap_s
+        setup = start - now
+        u = self.u()
+        cum = cw.cum
+        if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
+            ring = cw.ring()
+            if ring > cw.rna_s:
+                self._after(setup + cw.rna_s, lambda: self._fail(a, Code.NO_ANSWER))
+                return
+            human = u < cum[0]
+            a.truth_human = human
+            self._after(setup + ring + cw.amd_delay_s, lambda: self._answer(a, human))
+        elif u < cum[2]:
+            self._after(setup + cw.busy_s, lambda: self._fail(a, Code.BUSY))
+        elif u < cum[3]:
+            self._after(setup + cw.rna_s, lambda: self._fail(a, Code.NO_ANSWER))
+        else:
+            self._after(setup + cw.invalid_s, lambda: self._fail(a, Code.INVALID))
+
+    def _fail(self, a: Attempt, code: int) -> None:
+        self._ports(-1)
+        self.listener.on_failed(a, code)
+
+    def _answer(self, a: Attempt, human: bool) -> None:
+        cw = self.camp[a.job]
+        if a.channel == Channel.VOICE_AGENTLESS:
+            self.listener.on_answered(a, True)
+            self._after(cw.message_s, lambda: self._message_done(a))
+            return
+        if cw.amd:
+            flip = self.u() < (cw.p_fp if human else cw.p_fn)
+            classified_human = human != flip
+            a.truth_amd_false_positive = human and flip
+        else:
+            classified_human = True
+        self.listener.on_answered(a, classified_human)
+        if a.code == Code.PENDING and a.t_connect < 0 and classified_human:
+            if cw.patience is not None:
+                self._after(cw.patience(), lambda: self._patience_over(a))
+
+    def _message_done(self, a: Attempt) -> None:
+        self._ports(-1)
+        self.listener.on_delivered(a, True)
+
+    def _patience_over(self, a: Attempt) -> None:
+        if a.code == Code.PENDING and a.t_connect < 0:
+            self._ports(-1)
+            self.listener.on_customer_hangup(a)
+
+    def connect(self, a: Attempt, agent: int) -> None:
+        cw = self.camp[a.job]
+        talk = cw.talk() if a.truth_human else MACHINE_TALK_S
+        self._after(talk, lambda: self._call_end(a, agent))
+
+    def _call_end(self, a: Attempt, agent: int) -> None:
+        self._ports(-1)
+        self.listener.on_call_ended(a)
+        self._after(self.camp[a.job].wrap(), lambda: self.agent_ready(agent))
+
+    def drop(self, a: Attempt) -> None:
+        cw = self.camp[a.job]
+        if cw.machine_message_s > 0 and not a.truth_human and a.t_connect < 0:
+            self._after(cw.machine_message_s, lambda: self._ports(-1))
+        else:
+            self._ports(-1)
+
+
+class SimAgentFeed:
+    """``engine.interfaces.AgentFeed``: shifts (login, ready, logout) and wrap-up ends."""
+
+    def __init__(self, env: simpy.Environment, shifts: list[tuple[float, float]]):
+        self.env = env
+        self.shifts = shifts  # (login_s, logout_s) per agent
+        self.listener = None
+
+    def subscribe(self, listener) -> None:
+        self.listener = listener
+
+    def start(self) -> None:
+        by_shift: dict[tuple[float, float], list[int]] = {}
+        for agent, sh in enumerate(self.shifts):
+            by_shift.setdefault(sh, []).append(agent)
+        for (login, logout), agents in by_shift.items():
+            self.env.process(self.agent_shift(agents, login, logout))
+
+    def agent_shift(self, agents: list[int], login_s: float, logout_s: float):
+        """A group of agents logs in and becomes ready at ``login_s``; logs out at ``logout_s``."""
+        if login_s > 0:
+            yield self.env.timeout(login_s)
+        for a in agents:
+            self.listener.on_agent_state(a, AgentState.LOGGED_IN)
+            self.listener.on_agent_state(a, AgentState.READY)
+        if math.isfinite(logout_s):
+            yield self.env.timeout(logout_s - login_s)
+            for a in agents:
+                self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
+
+    def wrap_done(self, agent: int) -> None:
+        """Wrap-up finished: the agent is ready (or leaves, if it asked to)."""
+        self.listener.on_agent_state(agent, AgentState.READY)
