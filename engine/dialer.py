@@ -82,6 +82,9 @@ class Dialer:
         self.attempts_launched = np.zeros(n_jobs, dtype=np.int64)
         self._next_id = 0
         self._any_stopped = False  # some job paused, stopped or out of contacts
+        self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
+                                for j in self.jobs], dtype=bool)
+        self._rr = 0
         self._stopped = False
         self.on_tick = None  # optional observer called after each tick: f(now, dials)
         self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
@@ -107,11 +110,37 @@ class Dialer:
         if self._any_stopped:
             dials[~self.running | self.exhausted] = 0
         if dials.any():
+            self._fit_capacity(dials)
             for j in np.flatnonzero(dials).tolist():
                 self._launch(j, int(dials[j]), now)
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
+
+    def _fit_capacity(self, dials: np.ndarray) -> None:
+        """Cut voice dials to the free ports, sharing them round-robin across jobs.
+
+        Dialling into a full port pool would only produce blocked attempts, tick after tick.
+        """
+        want = int(dials[self._voice].sum())
+        free = self.telephony.capacity(True)
+        if want <= free:
+            return
+        rows = np.flatnonzero(self._voice & (dials > 0))
+        start = self._rr % rows.size
+        self._rr += 1
+        order = np.concatenate([rows[start:], rows[:start]])
+        give = np.zeros(rows.size, dtype=np.int64)
+        left = max(free, 0)
+        while left > 0:  # one line per job per round, so no job takes the whole pool
+            need = dials[order] - give
+            more = np.flatnonzero(need > 0)
+            if more.size == 0:
+                break
+            take = more[:left]
+            give[take] += 1
+            left -= take.size
+        dials[order] = give
 
     def _launch(self, j: int, n: int, now: float) -> None:
         channel = self.jobs[j].channel

@@ -28,6 +28,9 @@ class Telephony(Protocol):
     def dial(self, attempt: Attempt) -> None:
         """Start an attempt on its channel (voice call, agentless message, SMS, email)."""
 
+    def capacity(self, voice: bool) -> int:
+        """Attempts the platform can start now: free ports for voice, else message slots."""
+
     def connect(self, attempt: Attempt, agent: int) -> None:
         """Bridge an answered call to an agent; the talk starts now."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from pacer import gather as g
-from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates
+from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates, _abandon_record
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -269,7 +269,7 @@ class Pacer:
             p = self.hit.params
             _hitrate_record(a[:, 0], a[:, 1], p.window, p.alpha, self.hit.buf, self.hit.pos,
                             self.hit.count, self.hit.live_count, self.hit.smoothed)
-            np.add.at(self._minute_calls[:, slot], a[:, 0], 1)
+            self._minute_calls[:, slot] += np.bincount(a[:, 0], minlength=self.n)
             self._obs_dial.clear()
         if self._obs_ring:
             self._hist_add(self.ring, self._obs_ring)
@@ -281,12 +281,13 @@ class Pacer:
             rows = np.array([o[0] for o in self._obs_live], dtype=np.int64)
             t = np.array([o[1] for o in self._obs_live], dtype=np.float64)
             code = np.array([o[2] for o in self._obs_live], dtype=np.int64)
-            self.abandon.record(rows, t, code)
+            _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
             dropped = code == Outcome.ABANDONED
             live = dropped | (code == Outcome.CONNECTED)
-            np.add.at(self._minute_drops[:, slot], rows[dropped], 1)
-            np.add.at(self._drops_today, rows[dropped], 1)
-            np.add.at(self._answered_today, rows[live], 1)
+            drops = np.bincount(rows[dropped], minlength=self.n)
+            self._minute_drops[:, slot] += drops
+            self._drops_today += drops
+            self._answered_today += np.bincount(rows[live], minlength=self.n)
             self._obs_live.clear()
 
     @staticmethod

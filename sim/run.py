@@ -137,7 +137,7 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
     """Run one replication of ``scn`` with ``seed`` (default: the scenario's)."""
     t_wall = time.perf_counter()
     seed = scn.seed if seed is None else seed
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    seq = np.random.SeedSequence(seed)
     env = simpy.Environment()
     end_s = scn.warmup_s + scn.sim_s  # the warm-up is simulated before the measured hours
     window = (scn.warmup_s, end_s)
@@ -156,7 +156,7 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
         shifts += [(g.login_s, g.logout_s)] * g.count
     agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
     clock = SimClock(env)
-    tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, rng, window)
+    tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
     store = MemoryStore([c.records for c in camps])
     dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s)
     tel.listener = dialer

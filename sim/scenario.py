@@ -625,7 +625,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             else:
                 targets = [it for it in items if isinstance(it, dict)]
             if not rest or not targets:
-                problems.append(f"{dotted}: expected {parts[0]}[.NAME].key naming an existing entry")
+                problems.append(f"{dotted}: expected {parts[0]}[.NAME].key naming an "
+                                "existing entry")
                 continue
             for it in targets:
                 _set_path(it, rest, value)

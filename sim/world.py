@@ -39,12 +39,20 @@ class SimClock:
 
 
 class _CampaignWorld:
-    """Per-campaign samplers: outcome draw, ring time, talk, wrap, patience."""
+    """Per-campaign samplers: outcome draw, ring time, talk, wrap, patience.
 
-    def __init__(self, c: Campaign, rng: np.random.Generator):
+    Each purpose has its own stream, spawned from the campaign's seed, so the k-th dial of a
+    campaign meets the same outcome and ring time whatever the pacing policy: comparisons of
+    policies run on common random numbers.
+    """
+
+    def __init__(self, c: Campaign, seed: np.random.SeedSequence):
+        streams = [np.random.default_rng(s) for s in seed.spawn(7)]
+        self.u = UniformStream(streams[0])
+        self.amd_u = UniformStream(streams[6])
         o = c.outcomes
         self.cum = np.cumsum([o.live, o.machine, o.busy, o.no_answer, o.invalid]).tolist()
-        self.ring = Sampler(o.ring, rng)
+        self.ring = Sampler(o.ring, streams[1])
         self.rna_s = o.ring_no_answer_s
         self.busy_s = o.busy_signal_s
         self.invalid_s = o.invalid_s
@@ -53,9 +61,9 @@ class _CampaignWorld:
         self.amd_delay_s = c.amd.delay_s if c.amd.enabled else 0.0
         self.p_fp = c.amd.p_false_positive
         self.p_fn = c.amd.p_false_negative
-        self.talk = Sampler(c.talk, rng)
-        self.wrap = Sampler(c.wrap, rng)
-        self.patience = (Sampler(Exponential(c.patience_mean_s), rng)
+        self.talk = Sampler(c.talk, streams[2])
+        self.wrap = Sampler(c.wrap, streams[3])
+        self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4])
                          if math.isfinite(c.patience_mean_s) else None)
         self.message_s = c.message.length_s
         self.delivery = c.message.delivery
@@ -72,7 +80,8 @@ class SimTelephony:
     """
 
     def __init__(self, env: simpy.Environment, campaigns: list[Campaign], ports: int,
-                 carrier_cps: float, rng: np.random.Generator, window: tuple[float, float]):
+                 carrier_cps: float, seed: np.random.SeedSequence,
+                 window: tuple[float, float]):
         self.env = env
         self.ports = ports
         self.ports_in_use = 0
@@ -82,8 +91,8 @@ class SimTelephony:
         self.window = window
         self.setup_gap_s = 1.0 / carrier_cps
         self._next_setup = 0.0
-        self.u = UniformStream(rng)
-        self.camp = [_CampaignWorld(c, rng) for c in campaigns]
+        self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seed.spawn(len(campaigns)),
+                                                          strict=True)]
         self.listener = None  # the engine's TelephonyEvents (the dialer)
         self.agent_ready: Callable[[int], None] | None = None
 
@@ -111,10 +120,14 @@ class SimTelephony:
 
     # ---- Telephony protocol
 
+    def capacity(self, voice: bool) -> int:
+        """Free ports for voice; SMS and email are limited by pacing only."""
+        return self.ports - self.ports_in_use if voice else 1 << 30
+
     def dial(self, a: Attempt) -> None:
         cw = self.camp[a.job]
         if a.channel in (Channel.SMS, Channel.EMAIL):
-            ok = self.u() < cw.delivery
+            ok = cw.u() < cw.delivery
             self._after(cw.latency_s, lambda: self.listener.on_delivered(a, ok))
             return
         if self.ports_in_use >= self.ports:
@@ -125,7 +138,7 @@ class SimTelephony:
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
         setup = start - now
-        u = self.u()
+        u = cw.u()
         cum = cw.cum
         if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
             ring = cw.ring()
@@ -153,7 +166,7 @@ class SimTelephony:
             self._after(cw.message_s, lambda: self._message_done(a))
             return
         if cw.amd:
-            flip = self.u() < (cw.p_fp if human else cw.p_fn)
+            flip = cw.amd_u() < (cw.p_fp if human else cw.p_fn)
             classified_human = human != flip
             a.truth_amd_false_positive = human and flip
         else:

@@ -57,5 +57,5 @@ def test_gather_matches_reference(n, na, nc, seed):
 
 def test_gather_empty():
     e = np.zeros(0, dtype=np.int64)
-    ao, ae, co, ce, counts = g.gather(3, 0.0, e, e, np.zeros(0), e, e, np.zeros(0))
+    ao, ae, _co, _ce, counts = g.gather(3, 0.0, e, e, np.zeros(0), e, e, np.zeros(0))
     assert list(ao) == [0, 0, 0, 0] and ae.size == 0 and counts.sum() == 0

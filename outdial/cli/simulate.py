@@ -34,7 +34,7 @@ def simulate(app: Application, scenario: Path, seed: int | None, replications: i
              out: Path | None, plots: bool, as_json: bool) -> None:
     """Simulate SCENARIO (a TOML file) and print its KPIs."""
     from outdial import report
-    from sim.replicate import replicate, summarise
+    from sim.replicate import summarise
     from sim.scenario import ScenarioError, load, with_policy
 
     overrides = {}
