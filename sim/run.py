@@ -185,21 +185,21 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
                      warnings=dialer.pacer.warnings())
 
 
-def _kpi_block(att: pl.DataFrame, window_s: float, handling_s: float, logged_in_s: float,
-               ready_s: float, sl_threshold_s: float) -> dict:
-    c = kpi.counts(att)
+def _kpi_block(c: dict, window_s: float, handling_s: float, logged_in_s: float,
+               ready_s: float) -> dict:
+    """KPIs of one group of attempts from its counts (``engine.kpi``) and agent time."""
     return {
         "attempts": c["attempts"],
         "bhcc": kpi.bhcc(c["attempts"], window_s),
-        "attempts_by_channel": kpi.attempts_by_channel(att),
+        "attempts_by_channel": kpi.by_channel(c),
         "live_answers": c["live_answers"],
         "abandons": c["abandons"],
         "amd_false_positives": c["amd_false_positives"],
-        "abandon_rate": kpi.abandon_rate(att),
-        "abandon_rate_ofcom": kpi.abandon_rate_ofcom(att),
+        "abandon_rate": kpi.rate_fcc(c),
+        "abandon_rate_ofcom": kpi.rate_ofcom(c),
         "occupancy": kpi.occupancy(handling_s, logged_in_s),
         "agent_wait_mean_s": kpi.agent_wait_mean_s(ready_s, c["connects"]),
-        "service_level": kpi.service_level(att, sl_threshold_s),
+        "service_level": kpi.service_level_from(c),
     }
 
 
@@ -208,19 +208,19 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
     lo, hi = window
     span = hi - lo
     att = kpi.in_window(attempts, lo, hi)
-    total = _kpi_block(att, span, agents.handling_s(), agents.logged_in_s(), agents.ready_s(),
-                       scn.regulation.connect_window_s)
+    total = _kpi_block(kpi.counts(att, scn.regulation.connect_window_s), span,
+                       *_agent_times(agents.time_in))
     total["ports_peak"] = tel.ports_peak
     total["ports_mean"] = tel.ports_mean()
+    sl = np.array([c.sl_threshold_s for c in scn.campaigns], dtype=np.float64)
+    att = att.with_columns(pl.Series("_sl", sl[att["job"].to_numpy()], dtype=pl.Float64))
+    rows = {r["job"]: r for r in kpi.counts_by(att, "job", pl.col("_sl")).iter_rows(named=True)}
+    zero = kpi.counts(att.clear())
     per = []
-    by_job = {k[0]: g for k, g in att.partition_by("job", as_dict=True).items()}
-    empty = att.clear()
-    t_in = agents.time_in
     for j, c in enumerate(scn.campaigns):
         mine = agents.job == j
-        handling, logged, ready = _agent_times(t_in[mine])
-        block = _kpi_block(by_job.get(j, empty), span, handling, logged, ready,
-                           c.sl_threshold_s)
+        cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
+        block = _kpi_block(cnt, span, *_agent_times(agents.time_in[mine]))
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
                     "pacing": c.pacing, **block})
     return total, per
