@@ -38,6 +38,7 @@ LICENSE_MAX_UNITS = 1 << 40  # largest pool size, minimum or maximum, in pool un
 # Streaming histograms and the predictive model (pacer.histogram, pacer.predictive).
 HIST_SUPPORT_EPS = 1e-9  # survival below this fraction of a row's weight: beyond its support
 HIST_RENORM_WEIGHT = 1e100  # a decaying row is rescaled when its observation weight passes this
+HIST_TAIL_RECHECK = 1e-3  # survival below this fraction is re-summed from the top (precision)
 DEFAULT_HOLD_BIN_S = 2.0  # agent handling time (talk + wrap) histogram bin width
 DEFAULT_HOLD_MAX_S = 3600.0  # ... and its support; longer calls count in the last bin
 DEFAULT_RING_BIN_S = 0.25  # ring time-to-answer (live answers) histogram bin width

@@ -158,23 +158,81 @@ def _prefix_needed(n_bins, bin_width_s, x):
 def _mass_below(counts, totals, row, prefix, bin_width_s, x):
     """Weight of ``row`` below x seconds (uniform within a bin); prefix from ``_row_prefix``.
 
-    prefix must hold at least ``_prefix_needed(B, bin_width_s, x)`` bins.
+    prefix must hold at least ``_prefix_needed(B, bin_width_s, x)`` bins (all of them, and
+    the result is their sum, when x is beyond the support).
     """
     n_bins = counts.shape[1]
     u = x / bin_width_s
     if not u > 0.0:
         return 0.0
     if u >= n_bins:
-        return totals[row]
+        return prefix[n_bins]
     k = int(u)  # no edge correction needed: the interpolation is continuous at the edges
     return prefix[k] + counts[row, k] * (u - k)
 
 
 @numba.njit(cache=True, inline="always")
+def _weight_between(counts, row, prefix, bin_width_s, a, b):
+    """Weight of ``row`` in [a, b) seconds, 0 <= a, summed directly (no difference of two
+    cumulative weights), so an empty stretch gives exactly 0; prefix as ``_mass_below``
+    at b."""
+    n_bins = counts.shape[1]
+    ua = a / bin_width_s
+    ub = min(b / bin_width_s, float(n_bins))
+    if not ua < ub:
+        return 0.0
+    ka = int(ua)
+    kb = int(ub)
+    if ka == kb:
+        return counts[row, ka] * (ub - ua)
+    w = counts[row, ka] * ((ka + 1) - ua) + (prefix[kb] - prefix[ka + 1])
+    if kb < n_bins:
+        w += counts[row, kb] * (ub - kb)
+    return w if w > 0.0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
 def _mass_above(counts, totals, row, prefix, bin_width_s, x):
-    """Weight of ``row`` at or above x seconds (clamped at 0)."""
-    s = totals[row] - _mass_below(counts, totals, row, prefix, bin_width_s, x)
+    """Weight of ``row`` at or above x seconds (clamped at 0); prefix as ``_mass_below``.
+
+    Taken as (weight above x's bin) + (part of x's bin above x), the first term as
+    ``totals - prefix``: exact for whole-number counts, otherwise an absolute error of a few
+    ulps of the total, so callers re-sum small survivals with ``_tail_weight``.
+    """
+    n_bins = counts.shape[1]
+    u = x / bin_width_s
+    if not u > 0.0:
+        return totals[row]
+    if u >= n_bins:
+        return 0.0
+    k = int(u)
+    s = (totals[row] - prefix[k + 1]) + counts[row, k] * ((k + 1) - u)
     return s if s > 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def _row_suffix(counts, row, suffix):
+    """suffix[k] = sum of counts[row, k:] for k = 0..B (suffix[B] = 0)."""
+    n_bins = counts.shape[1]
+    acc = 0.0
+    suffix[n_bins] = 0.0
+    for k in range(n_bins - 1, -1, -1):
+        acc += counts[row, k]
+        suffix[k] = acc
+
+
+@numba.njit(cache=True, inline="always")
+def _tail_weight(counts, row, suffix, bin_width_s, x):
+    """Weight of ``row`` at or above x seconds from ``_row_suffix``: a sum of non-negative
+    terms, accurate however small (``_mass_above`` loses relative precision there)."""
+    n_bins = counts.shape[1]
+    u = x / bin_width_s
+    if not u > 0.0:
+        return suffix[0]
+    if u >= n_bins:
+        return 0.0
+    k = int(u)
+    return suffix[k + 1] + counts[row, k] * ((k + 1) - u)
 
 
 @numba.njit(cache=True)
@@ -227,12 +285,12 @@ def _hist_cdf(counts, totals, bin_width_s, row, xs, out):
 def _hist_survival(counts, totals, bin_width_s, row, xs, out):
     """Survival 1 - CDF of ``row`` at xs (seconds) into out (1 for an empty row)."""
     n_bins = counts.shape[1]
-    prefix = np.empty(n_bins + 1)
-    _row_prefix(counts, row, n_bins, prefix)
+    suffix = np.empty(n_bins + 1)
+    _row_suffix(counts, row, suffix)
     total = totals[row]
     for i in range(xs.shape[0]):
         if total > 0.0:
-            s = _mass_above(counts, totals, row, prefix, bin_width_s, xs[i]) / total
+            s = _tail_weight(counts, row, suffix, bin_width_s, xs[i]) / total
             out[i] = min(s, 1.0)
         else:
             out[i] = 1.0
@@ -243,8 +301,8 @@ def _hist_hazard(counts, totals, bin_width_s, row, xs, out):
     """Hazard f(x) / S(x) of ``row`` at xs into out (1/s); 1/mean beyond the support,
     0 at x < 0 and for an empty row."""
     n_bins = counts.shape[1]
-    prefix = np.empty(n_bins + 1)
-    _row_prefix(counts, row, n_bins, prefix)
+    suffix = np.empty(n_bins + 1)
+    _row_suffix(counts, row, suffix)
     total = totals[row]
     mean_s = _row_mean(counts, totals, row, bin_width_s)
     for i in range(xs.shape[0]):
@@ -252,7 +310,7 @@ def _hist_hazard(counts, totals, bin_width_s, row, xs, out):
         if not total > 0.0 or x < 0.0:
             out[i] = 0.0
             continue
-        s = _mass_above(counts, totals, row, prefix, bin_width_s, x)
+        s = _tail_weight(counts, row, suffix, bin_width_s, x)
         if s <= HIST_SUPPORT_EPS * total:
             out[i] = 1.0 / mean_s
         else:
@@ -292,14 +350,14 @@ def _hist_quantile(counts, totals, bin_width_s, row, qs, out):
 def _hist_finish_prob(counts, totals, bin_width_s, row, elapsed_s, within_s, out):
     """P(finish within within_s[i] | elapsed_s[i] already elapsed) for ``row`` into out."""
     n_bins = counts.shape[1]
-    prefix = np.empty(n_bins + 1)
-    _row_prefix(counts, row, n_bins, prefix)
+    suffix = np.empty(n_bins + 1)
+    _row_suffix(counts, row, suffix)
     total = totals[row]
     mean_s = _row_mean(counts, totals, row, bin_width_s)
     for i in range(elapsed_s.shape[0]):
         e = elapsed_s[i]
-        s_e = _mass_above(counts, totals, row, prefix, bin_width_s, e)
-        s_eh = _mass_above(counts, totals, row, prefix, bin_width_s, e + within_s[i])
+        s_e = _tail_weight(counts, row, suffix, bin_width_s, e)
+        s_eh = _tail_weight(counts, row, suffix, bin_width_s, e + within_s[i])
         out[i] = _cond_finish(s_e, s_eh, total, within_s[i], mean_s)
 
 

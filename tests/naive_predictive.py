@@ -3,7 +3,7 @@
 Written to be obviously correct, not fast, and independent of the kernels: histograms via
 ``np.histogram`` and ``np.interp`` over the bin edges, sums of Bernoullis by repeated
 ``np.convolve``, expectations by double sums over both PMFs, the decision by evaluating
-the criterion for every candidate number of dials from scratch.
+the criterion for every candidate number of dials.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ def hist_survival_weight(counts_row, bin_width_s, x):
     k = int(np.searchsorted(hist_edges(n, bin_width_s), x, side="right")) - 1
     frac = (x - k * bin_width_s) / bin_width_s
     return counts_row[k + 1:].sum() + counts_row[k] * (1.0 - frac)
+
+
+def hist_weight_between(counts_row, bin_width_s, a, b):
+    """Weight in [a, b): each bin contributes its overlap (uniform within a bin)."""
+    total = 0.0
+    for k, c in enumerate(np.asarray(counts_row, dtype=float)):
+        lo, hi = k * bin_width_s, (k + 1) * bin_width_s
+        overlap = min(hi, b) - max(lo, a)
+        if c > 0 and overlap > 0:
+            total += c * overlap / bin_width_s
+    return total
 
 
 def hist_mean(counts_row, bin_width_s):
@@ -145,38 +156,33 @@ def matched_outer(pmf_l, pmf_a):
 
 
 def live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed):
-    """q_k for in-flight calls and q_new for a new dial (model in pacer.predictive)."""
+    """q_k for in-flight calls and q_new for a new dial (model in pacer.predictive):
+    q_k = pi (G(b) - G(r)) / (1 - pi G(r)), b = min(r + h, T), written with weights as
+    pi W[r, b) / ((1 - pi) total + pi S(r)) so that no term cancels."""
     pi, t, h = hit_rate, ring_timeout_s, horizon_s
-
-    def g(x):
-        return float(hist_cdf(ring_row, ring_bw, x))
-
+    ring_row = np.asarray(ring_row, dtype=float)
+    total = ring_row.sum()
     q = []
     for r in call_elapsed:
         if r >= t or pi <= 0:
             q.append(0.0)
             continue
-        num = pi * (g(min(r + h, t)) - g(r))
-        den = 1.0 - pi * g(r)
+        num = pi * hist_weight_between(ring_row, ring_bw, r, min(r + h, t))
+        den = (1.0 - pi) * total + pi * hist_survival_weight(ring_row, ring_bw, r)
         q.append(min(num / den, 1.0) if num > 0 and den > 0 else 0.0)
-    return np.array(q), pi * g(min(h, t))
+    return np.array(q), pi * float(hist_cdf(ring_row, ring_bw, min(h, t)))
 
 
 def possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed):
     """Structural counts for the zero-tolerance rule: in-flight calls that can still be
-    answered live before the ring timeout, and whether a new dial can be."""
+    answered live before the ring timeout (ring weight in [r, T) > 0), and whether a new
+    dial can be."""
     t = ring_timeout_s
-    if hit_rate <= 0 or np.asarray(ring_row).sum() <= 0:
+    if hit_rate <= 0:
         return 0, False
-    # Ring weight in (r, T]: positive when a live answer is still possible.
-    n = 0
-    for r in call_elapsed:
-        if r < t:
-            above_r = hist_survival_weight(ring_row, ring_bw, r)
-            above_t = hist_survival_weight(ring_row, ring_bw, t)
-            n += above_r > above_t
-    return n, bool(hist_survival_weight(ring_row, ring_bw, 0.0)
-                   > hist_survival_weight(ring_row, ring_bw, t))
+    n = sum(1 for r in call_elapsed
+            if r < t and hist_weight_between(ring_row, ring_bw, r, t) > 0)
+    return n, hist_weight_between(ring_row, ring_bw, 0.0, t) > 0
 
 
 def agent_probs(hold_row, hold_bw, agent_elapsed, within_s):
@@ -206,8 +212,12 @@ def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ri
     n_idle = int((agent_elapsed < 0).sum())
     n_poss, new_poss = possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed)
 
+    pmfs = [pb_pmf(q)]  # pmfs[m]: in-flight calls plus m new dials
+
     def pmf_l(m):
-        return pb_pmf(list(q) + [q_new] * m)
+        while len(pmfs) <= m:
+            pmfs.append(np.convolve(pmfs[-1], [1.0 - q_new, q_new]))
+        return pmfs[m]
 
     def live(m):
         return float(np.dot(np.arange(len(q) + m + 1), pmf_l(m)))

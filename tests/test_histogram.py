@@ -77,10 +77,7 @@ def test_finish_prob_matches_reference(hv, e, within):
     assume(not 0.5 * HIST_SUPPORT_EPS < s_frac < 2.0 * HIST_SUPPORT_EPS)
     got = h.finish_prob(0, e, within)
     want = nv.hist_finish_prob(ref, h.bin_width_s, e, within)
-    # The kernel takes S(e) as total - weight below e: absolute error ~ eps * total,
-    # hence the conditioning term for survivals far below the total.
-    tol = ABS_TOL + 4e-16 * h.n_bins / max(s_frac, HIST_SUPPORT_EPS)
-    assert got == pytest.approx(want, rel=REL_TOL, abs=tol)
+    assert got == pytest.approx(want, rel=REL_TOL, abs=ABS_TOL)
     assert 0.0 <= got <= 1.0
 
 
