@@ -127,19 +127,25 @@ def _hist_seed(counts, totals, weights, bin_width_s, row, mean_s, cv, weight, sh
     totals[row] += added
 
 
+# The helpers below read every array element they may need before any branch (clamped
+# indices, results chosen afterwards): numba keeps an atomic incref/decref pair around an
+# array used inside a conditional arm, which made these per-agent helpers several times
+# slower inside the predictive kernel's loops.
+
+
 @numba.njit(cache=True)
 def _row_prefix(counts, row, n, prefix):
     """prefix[k] = sum of counts[row, :k] for k = 0..n (n <= B bins)."""
     acc = 0.0
     prefix[0] = 0.0
-    k = 0
-    while k + 1 < n:  # two bins per step halves the dependency chain of the running sum
+    half = n // 2
+    for i in range(half):  # two bins per step halves the dependency chain of the sum
+        k = 2 * i
         a = counts[row, k]
         prefix[k + 1] = acc + a
         acc += a + counts[row, k + 1]
         prefix[k + 2] = acc
-        k += 2
-    if k < n:
+    for k in range(2 * half, n):
         acc += counts[row, k]
         prefix[k + 1] = acc
 
@@ -154,24 +160,32 @@ def _prefix_needed(n_bins, bin_width_s, x):
     return min(int(x / bin_width_s) + 2, n_bins)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
+def _clamped_bin(n_bins, u):
+    """int(u) clamped to a bin index, for reads made before the range checks."""
+    return int(min(max(u, 0.0), n_bins - 1.0))
+
+
+@numba.njit(cache=True)
 def _mass_below(counts, totals, row, prefix, bin_width_s, x):
     """Weight of ``row`` below x seconds (uniform within a bin); prefix from ``_row_prefix``.
 
     prefix must hold at least ``_prefix_needed(B, bin_width_s, x)`` bins (all of them, and
-    the result is their sum, when x is beyond the support).
+    the result is their sum, when x is beyond the support). x finite.
     """
     n_bins = counts.shape[1]
     u = x / bin_width_s
+    k = _clamped_bin(n_bins, u)  # no edge correction: the interpolation is continuous
+    inside = prefix[k] + counts[row, k] * (u - k)
+    top = prefix[n_bins]
     if not u > 0.0:
         return 0.0
     if u >= n_bins:
-        return prefix[n_bins]
-    k = int(u)  # no edge correction needed: the interpolation is continuous at the edges
-    return prefix[k] + counts[row, k] * (u - k)
+        return top
+    return inside
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _weight_between(counts, row, prefix, bin_width_s, a, b):
     """Weight of ``row`` in [a, b) seconds, 0 <= a, summed directly (no difference of two
     cumulative weights), so an empty stretch gives exactly 0; prefix as ``_mass_below``
@@ -179,19 +193,22 @@ def _weight_between(counts, row, prefix, bin_width_s, a, b):
     n_bins = counts.shape[1]
     ua = a / bin_width_s
     ub = min(b / bin_width_s, float(n_bins))
+    ka = _clamped_bin(n_bins, ua)
+    kb = int(min(max(ub, 0.0), float(n_bins)))
+    c_a = counts[row, ka]
+    c_b = counts[row, min(kb, n_bins - 1)]
+    middle = prefix[kb] - prefix[ka + 1]
     if not ua < ub:
         return 0.0
-    ka = int(ua)
-    kb = int(ub)
     if ka == kb:
-        return counts[row, ka] * (ub - ua)
-    w = counts[row, ka] * ((ka + 1) - ua) + (prefix[kb] - prefix[ka + 1])
+        return c_a * (ub - ua)
+    w = c_a * ((ka + 1) - ua) + middle
     if kb < n_bins:
-        w += counts[row, kb] * (ub - kb)
+        w += c_b * (ub - kb)
     return w if w > 0.0 else 0.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _mass_above(counts, totals, row, prefix, bin_width_s, x):
     """Weight of ``row`` at or above x seconds (clamped at 0); prefix as ``_mass_below``.
 
@@ -201,12 +218,13 @@ def _mass_above(counts, totals, row, prefix, bin_width_s, x):
     """
     n_bins = counts.shape[1]
     u = x / bin_width_s
+    k = _clamped_bin(n_bins, u)
+    total = totals[row]
+    s = (total - prefix[k + 1]) + counts[row, k] * ((k + 1) - u)
     if not u > 0.0:
-        return totals[row]
+        return total
     if u >= n_bins:
         return 0.0
-    k = int(u)
-    s = (totals[row] - prefix[k + 1]) + counts[row, k] * ((k + 1) - u)
     return s if s > 0.0 else 0.0
 
 
@@ -221,18 +239,20 @@ def _row_suffix(counts, row, suffix):
         suffix[k] = acc
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _tail_weight(counts, row, suffix, bin_width_s, x):
     """Weight of ``row`` at or above x seconds from ``_row_suffix``: a sum of non-negative
     terms, accurate however small (``_mass_above`` loses relative precision there)."""
     n_bins = counts.shape[1]
     u = x / bin_width_s
+    k = _clamped_bin(n_bins, u)
+    inside = suffix[k + 1] + counts[row, k] * ((k + 1) - u)
+    top = suffix[0]
     if not u > 0.0:
-        return suffix[0]
+        return top
     if u >= n_bins:
         return 0.0
-    k = int(u)
-    return suffix[k + 1] + counts[row, k] * ((k + 1) - u)
+    return inside
 
 
 @numba.njit(cache=True)
