@@ -49,10 +49,14 @@ def _excess_table(pmf_a, len_a, n, g):
     """
     acc = 0.0
     cdf = 0.0
-    for x in range(n):
+    # Two loops rather than a branch on x < len_a: an array read inside a conditional arm
+    # costs an atomic incref/decref per pass in numba.
+    for x in range(min(n, len_a)):
         g[x] = acc
-        if x < len_a:
-            cdf += pmf_a[x]
+        cdf += pmf_a[x]
+        acc += cdf
+    for x in range(min(n, len_a), n):
+        g[x] = acc
         acc += cdf
 
 
@@ -63,10 +67,12 @@ def _expected_excess(pmf_l, len_l, pmf_a, len_a):
     total = 0.0
     g = 0.0
     cdf = 0.0
-    for x in range(len_l):
+    for x in range(min(len_l, len_a)):
         total += pmf_l[x] * g
-        if x < len_a:
-            cdf += pmf_a[x]
+        cdf += pmf_a[x]
+        g += cdf
+    for x in range(min(len_l, len_a), len_l):
+        total += pmf_l[x] * g
         g += cdf
     return total
 
