@@ -60,6 +60,10 @@ _ALLOWED: dict[str, dict[AgentState, AgentState]] = {
     },
 }
 
+# The same table keyed by plain ints (the hot path; IntEnum lookups are slow on 3.11).
+_NEXT = {ev: {int(a): int(b) for a, b in m.items()} for ev, m in _ALLOWED.items()}
+_BUSY, _READY = int(AgentState.BUSY), int(AgentState.READY)
+
 # How the pacer sees each state.
 _STATUS = np.array([
     AgentStatus.OFF,  # LOGGED_OUT
@@ -105,24 +109,26 @@ class AgentManager:
 
     # ---- state machine
 
-    def transition(self, agent: int, event: str, now: float) -> AgentState:
-        """Apply ``event`` to ``agent`` at ``now``; raises ``InvalidTransition`` if not allowed."""
-        cur = AgentState(int(self.state[agent]))
-        try:
-            new = _ALLOWED[event][cur]
-        except KeyError:
+    def transition(self, agent: int, event: str, now: float) -> int:
+        """Apply ``event`` to ``agent`` at ``now``; returns the new ``AgentState`` value.
+
+        Raises ``InvalidTransition`` (naming agent, event and state) if not allowed.
+        """
+        cur = int(self.state[agent])
+        new = _NEXT[event].get(cur, -1)
+        if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
-                                    f"{cur.name}") from None
+                                    f"{AgentState(cur).name}")
         self._account(agent, now)
         self.state[agent] = new
         self.status[agent] = _STATUS[new]
-        if new == AgentState.BUSY:
+        if new == _BUSY:
             self.since_s[agent] = now
             self.on_call[agent] = True
             self.connects[agent] += 1
         elif event == "call_end":
             self.on_call[agent] = False
-        if new == AgentState.READY:
+        if new == _READY:
             self._push_ready(agent)
         return new
 

@@ -66,7 +66,7 @@ class Attempt:
         self.t_connect = -1.0
         self.t_talk_end = -1.0
         self.t_end = -1.0
-        self.code = Code.PENDING
+        self.code = 0  # Code.PENDING (a plain int: this runs once per attempt)
         self.agent = -1
         self.abandoned = False
         self.slot = -1

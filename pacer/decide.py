@@ -46,18 +46,64 @@ from pacer.vicidial import (
     clock_hhmm,
 )
 
+_ABANDONED = int(Outcome.ABANDONED)
+_CONNECTED = int(Outcome.CONNECTED)
+_MACHINE = int(Outcome.MACHINE)
+_FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
+
 # Estimator settings (see each module for the meaning).
 HIT_WINDOW = 200  # last dials in the hit-rate window
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
-HOLD_BIN_S, HOLD_MAX_S = 2.0, 3600.0  # handling-time (talk + wrap) histogram
+HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
-TRIM_MIN, TRIM_MAX = 0.2, 1.5  # bounds of the feedback trim on the model's abandon budget
-TRIM_CONFIDENCE = 100.0  # live answers at which the realised rate gets half the say
+# Feedback trim on the model's abandon budget: an integral controller in log space on the
+# realised windowed rate, aiming at TRIM_AIM x the limit. The model's per-look-ahead
+# expectation is optimistic (measured in simulation: realised abandons about 10x the model's
+# budget at 50 agents, since later ticks' dials compete for the same agents), so the trim
+# starts low and settles where the realised rate meets the aim.
+TRIM_INITIAL = 0.1
+TRIM_MIN, TRIM_MAX = 0.002, 2.0
+TRIM_AIM = 0.85  # aim under the limit, so the long-run rate stays at or under it
+TRIM_GAIN = 0.08  # log-trim change per refresh at a realised rate 2x the aim
+TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
 HORIZON_REFRESH_S = 5.0  # how often the automatic look-ahead is re-estimated
 MIN_HORIZON_S = 1.0
-HORIZON_STEPS = 4  # look-aheads checked: horizon * k / HORIZON_STEPS, k = 1..4
+HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
+FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
+
+
+class _Observations:
+    """A growable batch of (campaign row, value, code) observations, folded in per decision.
+
+    Preallocated arrays with a count: appending is three scalar stores, and the batch goes
+    to the kernels as slices without any list-to-array conversion.
+    """
+
+    __slots__ = ("code", "n", "rows", "value")
+
+    def __init__(self, capacity: int = 1024):
+        self.rows = np.empty(capacity, dtype=np.int64)
+        self.value = np.empty(capacity, dtype=np.float64)
+        self.code = np.empty(capacity, dtype=np.int64)
+        self.n = 0
+
+    def add(self, row: int, value: float, code: int) -> None:
+        i = self.n
+        if i == self.rows.shape[0]:
+            self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
+            self.value = np.concatenate([self.value, np.empty_like(self.value)])
+            self.code = np.concatenate([self.code, np.empty_like(self.code)])
+        self.rows[i] = row
+        self.value[i] = value
+        self.code[i] = code
+        self.n = i + 1
+
+    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch as array views (valid until the next ``add``), and empty the buffer."""
+        n, self.n = self.n, 0
+        return self.rows[:n], self.value[:n], self.code[:n]
 
 
 @dataclass(frozen=True)
@@ -180,7 +226,7 @@ class Pacer:
         self._answered_today = np.zeros(n, dtype=np.int64)
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim and the automatic horizon
-        self.trim = np.ones(n)
+        self.trim = np.full(n, TRIM_INITIAL)
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
         self._next_horizon = 0.0
         # periodic schedules
@@ -189,11 +235,9 @@ class Pacer:
         self._next_recalc = VICIDIAL_RECALC_S
         self._next_launch = 0.0
         # observation buffers
-        self._obs_dial: list[tuple[int, int]] = []
-        self._obs_ring: list[tuple[int, float]] = []
-        self._obs_ring_end: list[tuple[int, float]] = []
-        self._obs_hold: list[tuple[int, float]] = []
-        self._obs_live: list[tuple[int, float, int]] = []
+        self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
+        self._obs_hold = _Observations()  # value: handling seconds
+        self._obs_live = _Observations()  # value: time, code: abandon.Outcome
         self._warnings: set[str] = set()
         self._gather = g.Gatherer(n)
         self._pred_rows = self.rows[Pacing.PREDICTIVE]
@@ -205,6 +249,12 @@ class Pacer:
         self._buf_tmp = np.zeros(n, dtype=np.int64)
         self._buf_ab = np.zeros(n)
         self._buf_live = np.zeros(n)
+        # Campaigns with news since their last decision (a dial ended, a live answer, an
+        # agent freed): only those are re-decided on a tick; all of them every
+        # FULL_DECISION_S as time alone moves the probabilities.
+        self._dirty = np.ones(n, dtype=bool)
+        self._next_full = 0.0
+        self._buf_active = np.zeros(n, dtype=np.int64)
         # diagnostics of the last decision
         self.last_expected_abandons = np.zeros(n)
         self.last_expected_live = np.zeros(n)
@@ -230,26 +280,26 @@ class Pacer:
         feeds the ring-end histogram: a call still ringing after r seconds has survived all
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
-        self._obs_dial.append((row, 1 if live else 0))
-        self._obs_ring_end.append((row, ring_s))
-        if live:
-            self._obs_ring.append((row, ring_s))
+        self._obs_dial.add(row, ring_s, 1 if live else 0)
+        self._dirty[row] = True
 
     def observe_handling(self, row: int, seconds: float) -> None:
         """One agent's handling time (talk + wrap, seconds) just ended."""
-        self._obs_hold.append((row, seconds))
+        self._obs_hold.add(row, seconds, 0)
+        self._dirty[row] = True
 
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
-        self._obs_live.append((row, t_s, Outcome.ABANDONED if abandoned else Outcome.CONNECTED))
+        self._obs_live.add(row, t_s, _ABANDONED if abandoned else _CONNECTED)
+        self._dirty[row] = True
 
     def observe_machine(self, row: int, t_s: float) -> None:
         """AMD detected an answering machine."""
-        self._obs_live.append((row, t_s, Outcome.MACHINE))
+        self._obs_live.add(row, t_s, _MACHINE)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
-        self._obs_live.append((row, t_s, Outcome.AMD_FALSE_POSITIVE))
+        self._obs_live.add(row, t_s, _FALSE_POSITIVE)
 
     def warnings(self) -> list[str]:
         """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
@@ -264,38 +314,32 @@ class Pacer:
                 self._minute_drops[:, s % 60] = 0
             self._minute_sec = sec
         slot = sec % 60
-        if self._obs_dial:
-            a = np.array(self._obs_dial, dtype=np.int64)
+        if self._obs_dial.n:
+            rows, ring_s, live = self._obs_dial.take()
             p = self.hit.params
-            _hitrate_record(a[:, 0], a[:, 1], p.window, p.alpha, self.hit.buf, self.hit.pos,
+            _hitrate_record(rows, live, p.window, p.alpha, self.hit.buf, self.hit.pos,
                             self.hit.count, self.hit.live_count, self.hit.smoothed)
-            self._minute_calls[:, slot] += np.bincount(a[:, 0], minlength=self.n)
-            self._obs_dial.clear()
-        if self._obs_ring:
-            self._hist_add(self.ring, self._obs_ring)
-        if self._obs_ring_end:
-            self._hist_add(self.ring_end, self._obs_ring_end)
-        if self._obs_hold:
-            self._hist_add(self.hold, self._obs_hold)
-        if self._obs_live:
-            rows = np.array([o[0] for o in self._obs_live], dtype=np.int64)
-            t = np.array([o[1] for o in self._obs_live], dtype=np.float64)
-            code = np.array([o[2] for o in self._obs_live], dtype=np.int64)
+            self._minute_calls[:, slot] += np.bincount(rows, minlength=self.n)
+            self._hist_add(self.ring_end, rows, ring_s)
+            is_live = live == 1
+            if is_live.any():
+                self._hist_add(self.ring, rows[is_live], ring_s[is_live])
+        if self._obs_hold.n:
+            rows, seconds, _ = self._obs_hold.take()
+            self._hist_add(self.hold, rows, seconds)
+        if self._obs_live.n:
+            rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
-            dropped = code == Outcome.ABANDONED
-            live = dropped | (code == Outcome.CONNECTED)
+            dropped = code == _ABANDONED
+            live = dropped | (code == _CONNECTED)
             drops = np.bincount(rows[dropped], minlength=self.n)
             self._minute_drops[:, slot] += drops
             self._drops_today += drops
             self._answered_today += np.bincount(rows[live], minlength=self.n)
-            self._obs_live.clear()
 
     @staticmethod
-    def _hist_add(h: StreamingHistogram, obs: list[tuple[int, float]]) -> None:
-        rows = np.array([o[0] for o in obs], dtype=np.int64)
-        vals = np.array([o[1] for o in obs], dtype=np.float64)
-        _hist_add(h.counts, h.totals, h.weights, h.bin_width_s, h.decay, rows, vals)
-        obs.clear()
+    def _hist_add(h: StreamingHistogram, rows: np.ndarray, values: np.ndarray) -> None:
+        _hist_add(h.counts, h.totals, h.weights, h.bin_width_s, h.decay, rows, values)
 
     # ------------------------------------------------------------------ the decision
 
@@ -360,22 +404,23 @@ class Pacer:
         staffed = idle + busy
         cap = np.floor(self._max_lines_per_agent * staffed + 1e-9).astype(np.int64)
         max_new = np.maximum(cap - unanswered, 0)
-        active, limit = self._active, self._limit
-        out, tmp, exp_ab, exp_live = self._buf_out, self._buf_tmp, self._buf_ab, self._buf_live
-        # The constraint must hold at every look-ahead, not only the longest: an agent who
-        # frees late in the horizon cannot take a call answered early in it.
-        for k in range(1, HORIZON_STEPS + 1):
-            _predictive_dials(
-                ao, ae, co, ce,
-                self.hold.counts, self.hold.totals, self.hold.bin_width_s,
-                self.ring.counts, self.ring.totals, self.ring.bin_width_s,
-                hit, self._ring_timeout_s, self.horizon_s * (k / HORIZON_STEPS),
-                self._connect_window_s, limit, self._target, self._target_value,
-                self._sl_threshold_s, max_new, active, tmp, exp_ab, exp_live)
-            if k == 1:
-                out[:] = tmp
-            else:
-                np.minimum(out, tmp, out=out)
+        limit = self._limit
+        if now + 1e-9 >= self._next_full:
+            self._next_full = now + FULL_DECISION_S
+            active = self._active
+        else:
+            active = self._buf_active
+            np.multiply(self._active, self._dirty, out=active)
+        self._dirty[:] = False
+        out, exp_ab, exp_live = self._buf_out, self._buf_ab, self._buf_live
+        _predictive_dials(
+            ao, ae, co, ce,
+            self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+            self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+            self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
+            hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s, limit,
+            self._target, self._target_value, self._sl_threshold_s, max_new, active,
+            HORIZON_STEPS, out, exp_ab, exp_live)
         fb = self._fallback_rows
         if fb.size:  # progressive 1:1: every live answer has its agent
             tmp = np.empty(fb.size, dtype=np.int64)
@@ -403,11 +448,12 @@ class Pacer:
         is_ofcom = self._regulation == Regulation.OFCOM
         rate = np.where(is_ofcom, ofcom, fcc)
         live = np.where(is_ofcom, live_o, live_f)
-        # Realised rate under the limit lets the model use more of its budget, over it less;
+        # Realised rate under the aim lets the model use more of its budget, over it less;
         # the say of the realised rate grows with the live answers behind it.
         w = live / (live + TRIM_CONFIDENCE)
-        limit = np.maximum(self._abandon_limit, 1e-9)
-        self.trim = np.clip(1.0 + w * (limit - rate) / limit, TRIM_MIN, TRIM_MAX)
+        aim = np.maximum(self._abandon_limit * TRIM_AIM, 1e-9)
+        err = np.clip((aim - rate) / aim, -3.0, 1.0)
+        self.trim = np.clip(self.trim * np.exp(TRIM_GAIN * w * err), TRIM_MIN, TRIM_MAX)
         self._limit = self._effective_limit()
 
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:

@@ -243,11 +243,19 @@ def _scan_wait(pmf_l0, len0, pmf_l, q_new, max_new, u, mt, horizon_s, target_s):
 def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s,
                       hold_counts, hold_totals, hold_bin_width_s,
                       ring_counts, ring_totals, ring_bin_width_s,
+                      end_counts, end_totals, end_bin_width_s,
                       hit_rate, ring_timeout_s, horizon_s, connect_window_s, abandon_limit,
-                      target_kind, target_value, sl_threshold_s, max_new, active,
+                      target_kind, target_value, sl_threshold_s, max_new, active, n_steps,
                       dials, expected_abandons, expected_live):
     """The batched decision (module docstring) into dials int64[C], expected_abandons and
     expected_live float64[C]. Rows with active[c] != 1 get zeros.
+
+    end_* is the histogram of the time every dial stopped ringing (any outcome): a call still
+    ringing at r has survived busy, invalid and machine ends, so its chance of a live answer
+    is conditioned on P(still ringing at r) from it (empty rows fall back to 1 - pi G(r)).
+    A call elapsed < 0 is a live answer waiting for an agent: it surely needs one.
+    The constraints hold at each of n_steps look-aheads horizon * k / n_steps (an agent who
+    frees late in the horizon cannot take a call answered early in it): n is their minimum.
 
     agent_offsets int64[C+1] / agent_elapsed_s float64[N] (seconds into talk + wrap, < 0 =
     idle); call_offsets int64[C+1] / call_elapsed_s float64[M] (ring seconds of unanswered
@@ -267,8 +275,10 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
             continue
         max_agents = max(max_agents, agent_offsets[c + 1] - agent_offsets[c])
         max_len = max(max_len, call_offsets[c + 1] - call_offsets[c] + max_new[c] + 1)
+    b3 = end_counts.shape[1]
     hold_prefix = np.empty(b1 + 1)
     ring_prefix = np.empty(b2 + 1)
+    end_prefix = np.empty(b3 + 1)
     p = np.empty(max_agents)
     pmf_a = np.empty(max_agents + 1)
     pmf_a2 = np.empty(max_agents + 1)
@@ -289,7 +299,7 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
     for c in range(n_c):
         if active[c] != 1:
             continue
-        h = horizon_s[c]
+        h_full = horizon_s[c]
         t_out = ring_timeout_s[c]
         pi = hit_rate[c]
         kind = target_kind[c]
@@ -302,14 +312,12 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
         # The structural counts of the zero-tolerance rule are only needed there.
         zero_tolerance = abandon_limit[c] <= 0.0 or (kind == _SERVICE_LEVEL
                                                      and target_value[c] >= 1.0)
-
-        # Live answers: q_k, q_new, and what can still be answered at all (zero tolerance).
         ring_total = ring_totals[c]
+        end_total = end_totals[c]
         have_ring_suffix[0] = 0
         have_hold_suffix[0] = 0
         _row_prefix(ring_counts, c, _prefix_needed(b2, ring_bin_width_s, t_out), ring_prefix)
-        live0 = 0.0
-        n_possible = 0
+        _row_prefix(end_counts, c, _prefix_needed(b3, end_bin_width_s, t_out), end_prefix)
         r_max = -1.0
         for k in range(n_calls):
             r = call_elapsed_s[c_lo + k]
@@ -317,42 +325,7 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
                 r_max = max(r_max, r)
         if pi > 0.0 and ring_total > 0.0 and r_max >= 0.0:
             _prepare_tail(ring_counts, ring_totals, c, ring_prefix, ring_suffix,
-                          have_ring_suffix, ring_bin_width_s, min(r_max + h, t_out))
-        for k in range(n_calls):
-            r = call_elapsed_s[c_lo + k]
-            qk = 0.0
-            if r < t_out and pi > 0.0 and ring_total > 0.0:
-                if zero_tolerance and _weight_between(ring_counts, c, ring_prefix,
-                                                      ring_bin_width_s, r, t_out) > 0.0:
-                    n_possible += 1
-                # q = pi (G(b) - G(r)) / (1 - pi G(r)), as weights: the denominator is
-                # (1 - pi) total + pi S(r), a sum of non-negative terms.
-                b = min(r + h, t_out)
-                s_r = _survival_weight(ring_counts, ring_totals, c, ring_prefix, ring_suffix,
-                                       have_ring_suffix, ring_bin_width_s, r)
-                if have_ring_suffix[0] == 1 and s_r < HIST_TAIL_RECHECK * ring_total:
-                    # tail precision: S(r) - S(b) from the suffix
-                    w_h = s_r - _tail_weight(ring_counts, c, ring_suffix, ring_bin_width_s, b)
-                else:
-                    w_h = _weight_between(ring_counts, c, ring_prefix, ring_bin_width_s, r, b)
-                den = (1.0 - pi) * ring_total + pi * s_r
-                if w_h > 0.0 and den > 0.0:
-                    qk = min(pi * w_h / den, 1.0)
-            q[k] = qk
-            live0 += qk
-        q_new = 0.0
-        new_possible = False
-        if pi > 0.0 and ring_total > 0.0:
-            new_possible = _mass_below(ring_counts, ring_totals, c, ring_prefix,
-                                       ring_bin_width_s, t_out) > 0.0
-            g_h = _mass_below(ring_counts, ring_totals, c, ring_prefix, ring_bin_width_s,
-                              min(h, t_out)) / ring_total
-            q_new = min(pi * g_h, 1.0)
-        _pb_pmf(q, n_calls, pmf_l0)
-        len0 = n_calls + 1
-        n_len = n_calls + n_max + 1
-
-        # Agents: prefix of the hold row as far as any agent needs it.
+                          have_ring_suffix, ring_bin_width_s, min(r_max + h_full, t_out))
         cw = connect_window_s[c]
         sl = sl_threshold_s[c]
         need = 0
@@ -360,38 +333,94 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
             e = agent_elapsed_s[j]
             if e >= 0.0:
                 need = max(need, _prefix_needed(b1, hold_bin_width_s, e))
-                need = max(need, _prefix_needed(b1, hold_bin_width_s, e + h + cw))
+                need = max(need, _prefix_needed(b1, hold_bin_width_s, e + h_full + cw))
                 if kind == _SERVICE_LEVEL:
-                    need = max(need, _prefix_needed(b1, hold_bin_width_s, e + h + sl))
+                    need = max(need, _prefix_needed(b1, hold_bin_width_s, e + h_full + sl))
         _row_prefix(hold_counts, c, need, hold_prefix)
         mean_buf[0] = np.nan
-        n_idle, n_busy = _agents_free(agent_elapsed_s, a_lo, a_hi, hold_counts, hold_totals,
-                                      c, hold_prefix, hold_suffix, have_hold_suffix,
-                                      hold_bin_width_s, h + cw, mean_buf, p, pmf_a)
-        _fill_excess_table(pmf_a, n_busy, n_idle, n_len, g)
+        n_best = n_max
+        for step in range(1, n_steps + 1):
+            h = h_full * step / n_steps
+            live0 = 0.0
+            n_possible = 0
+            for k in range(n_calls):
+                r = call_elapsed_s[c_lo + k]
+                qk = 0.0
+                if r < 0.0:  # answered, waiting for an agent
+                    qk = 1.0
+                    n_possible += 1
+                elif r < t_out and pi > 0.0 and ring_total > 0.0:
+                    if zero_tolerance and _weight_between(ring_counts, c, ring_prefix,
+                                                          ring_bin_width_s, r, t_out) > 0.0:
+                        n_possible += 1
+                    b = min(r + h, t_out)
+                    s_r = _survival_weight(ring_counts, ring_totals, c, ring_prefix,
+                                           ring_suffix, have_ring_suffix, ring_bin_width_s, r)
+                    if have_ring_suffix[0] == 1 and s_r < HIST_TAIL_RECHECK * ring_total:
+                        # tail precision: S(r) - S(b) from the suffix
+                        w_h = s_r - _tail_weight(ring_counts, c, ring_suffix,
+                                                 ring_bin_width_s, b)
+                    else:
+                        w_h = _weight_between(ring_counts, c, ring_prefix, ring_bin_width_s,
+                                              r, b)
+                    if end_total > 0.0:
+                        alive = _mass_above(end_counts, end_totals, c, end_prefix,
+                                            end_bin_width_s, r) / end_total
+                        num = pi * w_h / ring_total
+                        if w_h > 0.0:
+                            qk = min(num / alive, 1.0) if alive > num else 1.0
+                    else:
+                        # q = pi (G(b) - G(r)) / (1 - pi G(r)), as weights: the denominator
+                        # is (1 - pi) total + pi S(r), a sum of non-negative terms.
+                        den = (1.0 - pi) * ring_total + pi * s_r
+                        if w_h > 0.0 and den > 0.0:
+                            qk = min(pi * w_h / den, 1.0)
+                q[k] = qk
+                live0 += qk
+            q_new = 0.0
+            new_possible = False
+            if pi > 0.0 and ring_total > 0.0:
+                new_possible = _mass_below(ring_counts, ring_totals, c, ring_prefix,
+                                           ring_bin_width_s, t_out) > 0.0
+                g_h = _mass_below(ring_counts, ring_totals, c, ring_prefix, ring_bin_width_s,
+                                  min(h, t_out)) / ring_total
+                q_new = min(pi * g_h, 1.0)
+            _pb_pmf(q, n_calls, pmf_l0)
+            len0 = n_calls + 1
+            n_len = n_calls + n_max + 1
 
-        # Abandon constraint, always.
-        a_lim = abandon_limit[c]
-        if a_lim <= 0.0:
-            n = n_max if not new_possible else min(n_max, max(0, n_idle - n_possible))
-        else:
-            n = _scan_fraction(pmf_l0, len0, pmf_l, q_new, n_max, g, a_lim, live0)
+            n_idle, n_busy = _agents_free(agent_elapsed_s, a_lo, a_hi, hold_counts,
+                                          hold_totals, c, hold_prefix, hold_suffix,
+                                          have_hold_suffix, hold_bin_width_s, h + cw,
+                                          mean_buf, p, pmf_a)
+            _fill_excess_table(pmf_a, n_busy, n_idle, n_len, g)
 
-        if kind == _SERVICE_LEVEL:
-            frac = 1.0 - target_value[c]
-            if frac <= 0.0:
-                n_sl = n_max if not new_possible else min(n_max, max(0, n_idle - n_possible))
+            # Abandon constraint, always.
+            a_lim = abandon_limit[c]
+            if a_lim <= 0.0:
+                n = n_max if not new_possible else min(n_max, max(0, n_idle - n_possible))
             else:
-                _agents_free(agent_elapsed_s, a_lo, a_hi, hold_counts, hold_totals, c,
-                             hold_prefix, hold_suffix, have_hold_suffix, hold_bin_width_s,
-                             h + sl, mean_buf, p, pmf_a2)
-                _fill_excess_table(pmf_a2, n_busy, n_idle, n_len, g2)
-                n_sl = _scan_fraction(pmf_l0, len0, pmf_l, q_new, n_max, g2, frac, live0)
-            n = min(n, n_sl)
-        elif kind == _AGENT_WAIT:
-            _fill_wait_tables(pmf_a, n_busy, n_idle, n_len, suf, u, mt)
-            n_w = _scan_wait(pmf_l0, len0, pmf_l, q_new, n_max, u, mt, h, target_value[c])
-            n = min(n, n_w)
+                n = _scan_fraction(pmf_l0, len0, pmf_l, q_new, n_max, g, a_lim, live0)
+
+            if kind == _SERVICE_LEVEL:
+                frac = 1.0 - target_value[c]
+                if frac <= 0.0:
+                    n_sl = n_max if not new_possible else min(n_max,
+                                                              max(0, n_idle - n_possible))
+                else:
+                    _agents_free(agent_elapsed_s, a_lo, a_hi, hold_counts, hold_totals, c,
+                                 hold_prefix, hold_suffix, have_hold_suffix,
+                                 hold_bin_width_s, h + sl, mean_buf, p, pmf_a2)
+                    _fill_excess_table(pmf_a2, n_busy, n_idle, n_len, g2)
+                    n_sl = _scan_fraction(pmf_l0, len0, pmf_l, q_new, n_max, g2, frac, live0)
+                n = min(n, n_sl)
+            elif kind == _AGENT_WAIT and step == n_steps:
+                _fill_wait_tables(pmf_a, n_busy, n_idle, n_len, suf, u, mt)
+                n_w = _scan_wait(pmf_l0, len0, pmf_l, q_new, n_max, u, mt, h,
+                                 target_value[c])
+                n = min(n, n_w)
+            n_best = min(n_best, n)
+        n = n_best
 
         # Diagnostics for the chosen n.
         for i in range(len0):
@@ -531,7 +560,7 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
                      *, hit_rate, ring_timeout_s, horizon_s, abandon_limit, max_new,
                      connect_window_s=DEFAULT_CONNECT_WINDOW_S,
                      target_kind=Target.ABANDON_RATE, target_value=0.0, sl_threshold_s=0.0,
-                     active=1):
+                     active=1, ring_end=None, n_steps=1):
     """New dials per campaign from the predictive model (module docstring).
 
     Args:
@@ -554,6 +583,10 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
         target_value: SERVICE_LEVEL: fraction X 0..1; AGENT_WAIT: seconds >= 0; else unused.
         sl_threshold_s: SERVICE_LEVEL threshold T_sl, seconds >= 0.
         active: 1 = decide this campaign, 0 = output zeros.
+        ring_end: optional StreamingHistogram (C rows) of the time every dial stopped
+            ringing (any outcome), conditioning in-flight calls on still ringing; None (or
+            an empty row) uses 1 - pi G(r) instead.
+        n_steps: look-aheads checked, horizon * k / n_steps for k = 1..n_steps (>= 1).
 
     Per-campaign arguments are scalars (broadcast) or arrays of length C.
 
@@ -591,11 +624,17 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
                             act)
     if code:
         raise ValueError(_INPUT_ERRORS[code].format(i=i))
+    if ring_end is None:
+        ec, et, ebw = np.zeros((n_c, 1)), np.zeros(n_c), 1.0
+    else:
+        ec, et, ebw = _hist_arrays("ring_end", ring_end, n_c)
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     dials = np.empty(n_c, dtype=np.int64)
     exp_ab = np.empty(n_c)
     exp_live = np.empty(n_c)
-    _predictive_dials(ao, ae, co, ce, hc, ht, hbw, rc, rt, rbw, hit, t_out, hor, cw, ab, kind,
-                      tv, sl, mn, act, dials, exp_ab, exp_live)
+    _predictive_dials(ao, ae, co, ce, hc, ht, hbw, rc, rt, rbw, ec, et, ebw, hit, t_out, hor,
+                      cw, ab, kind, tv, sl, mn, act, int(n_steps), dials, exp_ab, exp_live)
     return dials, exp_ab, exp_live
 
 

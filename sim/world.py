@@ -22,6 +22,13 @@ from engine.attempt import Attempt, Channel, Code
 from sim.distributions import Exponential, Sampler, UniformStream
 from sim.scenario import Campaign
 
+# Plain-int aliases for the hot paths (IntEnum member access is slow on Python 3.11).
+_SMS, _EMAIL, _AGENTLESS = int(Channel.SMS), int(Channel.EMAIL), int(Channel.VOICE_AGENTLESS)
+_BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.NO_ANSWER),
+                                                   int(Code.BUSY), int(Code.INVALID),
+                                                   int(Code.PENDING))
+_READY = int(AgentState.READY)
+
 MACHINE_TALK_S = 8.0  # an agent reached by an answering machine releases it (assumption)
 
 
@@ -126,12 +133,12 @@ class SimTelephony:
 
     def dial(self, a: Attempt) -> None:
         cw = self.camp[a.job]
-        if a.channel in (Channel.SMS, Channel.EMAIL):
+        if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
             self._after(cw.latency_s, lambda: self.listener.on_delivered(a, ok))
             return
         if self.ports_in_use >= self.ports:
-            self.listener.on_failed(a, Code.BLOCKED)
+            self.listener.on_failed(a, _BLOCKED)
             return
         self._ports(+1)
         now = self.env.now
@@ -143,17 +150,17 @@ class SimTelephony:
         if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
             ring = cw.ring()
             if ring > cw.rna_s:
-                self._after(setup + cw.rna_s, lambda: self._fail(a, Code.NO_ANSWER))
+                self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
                 return
             human = u < cum[0]
             a.truth_human = human
             self._after(setup + ring + cw.amd_delay_s, lambda: self._answer(a, human))
         elif u < cum[2]:
-            self._after(setup + cw.busy_s, lambda: self._fail(a, Code.BUSY))
+            self._after(setup + cw.busy_s, lambda: self._fail(a, _BUSY))
         elif u < cum[3]:
-            self._after(setup + cw.rna_s, lambda: self._fail(a, Code.NO_ANSWER))
+            self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
         else:
-            self._after(setup + cw.invalid_s, lambda: self._fail(a, Code.INVALID))
+            self._after(setup + cw.invalid_s, lambda: self._fail(a, _INVALID))
 
     def _fail(self, a: Attempt, code: int) -> None:
         self._ports(-1)
@@ -161,7 +168,7 @@ class SimTelephony:
 
     def _answer(self, a: Attempt, human: bool) -> None:
         cw = self.camp[a.job]
-        if a.channel == Channel.VOICE_AGENTLESS:
+        if a.channel == _AGENTLESS:
             self.listener.on_answered(a, True)
             self._after(cw.message_s, lambda: self._message_done(a))
             return
@@ -172,7 +179,7 @@ class SimTelephony:
         else:
             classified_human = True
         self.listener.on_answered(a, classified_human)
-        if a.code == Code.PENDING and a.t_connect < 0 and classified_human:
+        if a.code == _PENDING and a.t_connect < 0 and classified_human:
             if cw.patience is not None:
                 self._after(cw.patience(), lambda: self._patience_over(a))
 
@@ -181,7 +188,7 @@ class SimTelephony:
         self.listener.on_delivered(a, True)
 
     def _patience_over(self, a: Attempt) -> None:
-        if a.code == Code.PENDING and a.t_connect < 0:
+        if a.code == _PENDING and a.t_connect < 0:
             self._ports(-1)
             self.listener.on_customer_hangup(a)
 
@@ -235,4 +242,4 @@ class SimAgentFeed:
 
     def wrap_done(self, agent: int) -> None:
         """Wrap-up finished: the agent is ready (or leaves, if it asked to)."""
-        self.listener.on_agent_state(agent, AgentState.READY)
+        self.listener.on_agent_state(agent, _READY)
