@@ -42,10 +42,16 @@ SHAPE_EXPONENTIAL = 0  # prior shape codes for ``_hist_seed``
 SHAPE_LOGNORMAL = 1
 _SHAPES = {"exponential": SHAPE_EXPONENTIAL, "lognormal": SHAPE_LOGNORMAL}
 
+# Helpers called inside other kernels' loops are compiled without numba's reference-counting
+# runtime (NRT): they neither allocate nor return arrays, and with the NRT numba wraps the
+# arrays handed to them in atomic incref/decref pairs wherever a call sits in a branch, about
+# half of the predictive decision's time. (``_nrt`` is a numba target option.)
+_helper_njit = numba.njit(cache=True, _nrt=False)
+
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True, inline="always")
+@_helper_njit
 def _bin_index(n_bins, bin_width_s, x):
     """Bin holding value x >= 0 (edges ``k * bin_width_s``; x beyond the support: last bin)."""
     if x >= n_bins * bin_width_s:
@@ -88,7 +94,7 @@ def _hist_add(counts, totals, weights, bin_width_s, decay, rows, values):
             weights[r] = w
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _lognormal_sf(x, mu, sigma):
     """Survival of a lognormal at x > 0."""
     return 0.5 * math.erfc((math.log(x) - mu) / (sigma * math.sqrt(2.0)))
@@ -127,13 +133,12 @@ def _hist_seed(counts, totals, weights, bin_width_s, row, mean_s, cv, weight, sh
     totals[row] += added
 
 
-# The helpers below read every array element they may need before any branch (clamped
-# indices, results chosen afterwards): numba keeps an atomic incref/decref pair around an
-# array used inside a conditional arm, which made these per-agent helpers several times
-# slower inside the predictive kernel's loops.
+# The evaluation helpers below read every array element they may need before branching
+# (clamped indices, results chosen afterwards): straight-line loads keep the callers'
+# loops cheap (and vectorisable in the per-row kernels further down).
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _row_prefix(counts, row, n, prefix):
     """prefix[k] = sum of counts[row, :k] for k = 0..n (n <= B bins)."""
     acc = 0.0
@@ -150,7 +155,7 @@ def _row_prefix(counts, row, n, prefix):
         prefix[k + 1] = acc
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _prefix_needed(n_bins, bin_width_s, x):
     """Bins of prefix ``_mass_below`` needs to evaluate any value up to x seconds."""
     if not x > 0.0:
@@ -160,13 +165,13 @@ def _prefix_needed(n_bins, bin_width_s, x):
     return min(int(x / bin_width_s) + 2, n_bins)
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _clamped_bin(n_bins, u):
     """int(u) clamped to a bin index, for reads made before the range checks."""
     return int(min(max(u, 0.0), n_bins - 1.0))
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _mass_below(counts, totals, row, prefix, bin_width_s, x):
     """Weight of ``row`` below x seconds (uniform within a bin); prefix from ``_row_prefix``.
 
@@ -185,7 +190,7 @@ def _mass_below(counts, totals, row, prefix, bin_width_s, x):
     return inside
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _weight_between(counts, row, prefix, bin_width_s, a, b):
     """Weight of ``row`` in [a, b) seconds, 0 <= a, summed directly (no difference of two
     cumulative weights), so an empty stretch gives exactly 0; prefix as ``_mass_below``
@@ -208,7 +213,7 @@ def _weight_between(counts, row, prefix, bin_width_s, a, b):
     return w if w > 0.0 else 0.0
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _mass_above(counts, totals, row, prefix, bin_width_s, x):
     """Weight of ``row`` at or above x seconds (clamped at 0); prefix as ``_mass_below``.
 
@@ -228,7 +233,7 @@ def _mass_above(counts, totals, row, prefix, bin_width_s, x):
     return s if s > 0.0 else 0.0
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _row_suffix(counts, row, suffix):
     """suffix[k] = sum of counts[row, k:] for k = 0..B (suffix[B] = 0)."""
     n_bins = counts.shape[1]
@@ -239,7 +244,7 @@ def _row_suffix(counts, row, suffix):
         suffix[k] = acc
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _tail_weight(counts, row, suffix, bin_width_s, x):
     """Weight of ``row`` at or above x seconds from ``_row_suffix``: a sum of non-negative
     terms, accurate however small (``_mass_above`` loses relative precision there)."""
@@ -255,7 +260,7 @@ def _tail_weight(counts, row, suffix, bin_width_s, x):
     return inside
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _row_mean(counts, totals, row, bin_width_s):
     """Mean of ``row`` in seconds (bin midpoints); NaN for an empty row."""
     total = totals[row]
@@ -267,7 +272,7 @@ def _row_mean(counts, totals, row, bin_width_s):
     return acc * bin_width_s / total
 
 
-@numba.njit(cache=True, inline="always")
+@_helper_njit
 def _cond_finish(s_e, s_eh, total, within_s, mean_s):
     """P(finish within ``within_s`` | not finished at e) from the survival weights at e
     and e + within_s of a row of weight ``total``; exponential tail with mean ``mean_s``

@@ -11,10 +11,16 @@ import numpy as np
 
 __all__ = ["expected_excess", "poisson_binomial_pmf"]
 
+# Helpers called inside other kernels' loops are compiled without numba's reference-counting
+# runtime (NRT): they neither allocate nor return arrays, and with the NRT numba wraps the
+# arrays handed to them in atomic incref/decref pairs wherever a call sits in a branch, about
+# half of the predictive decision's time. (``_nrt`` is a numba target option.)
+_helper_njit = numba.njit(cache=True, _nrt=False)
+
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _pb_pmf(p, n, out):
     """PMF of the sum of Bernoulli(p[0..n-1]) into out[0..n] (O(n^2) convolution)."""
     out[0] = 1.0
@@ -27,7 +33,7 @@ def _pb_pmf(p, n, out):
         out[0] *= qj
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _add_bernoulli(pmf, length, q):
     """Convolve pmf[0..length-1] with Bernoulli(q) in place; returns the new length.
 
@@ -41,7 +47,7 @@ def _add_bernoulli(pmf, length, q):
     return length + 1
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _excess_table(pmf_a, len_a, n, g):
     """g[l] = E[(l - A)+] for l = 0..n-1, with A ~ pmf_a[0..len_a-1].
 
@@ -60,7 +66,7 @@ def _excess_table(pmf_a, len_a, n, g):
         acc += cdf
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _expected_excess(pmf_l, len_l, pmf_a, len_a):
     """E[(L - A)+] for independent L ~ pmf_l[0..len_l-1] and A ~ pmf_a[0..len_a-1],
     in O(len_l + len_a) through the running g(l) = E[(l - A)+]."""

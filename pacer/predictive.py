@@ -64,6 +64,7 @@ from pacer.constants import (
 )
 from pacer.histogram import (
     _cond_finish,
+    _helper_njit,
     _mass_above,
     _mass_below,
     _prefix_needed,
@@ -87,7 +88,7 @@ _AGENT_WAIT = int(Target.AGENT_WAIT)
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True, inline="always")
+@_helper_njit
 def _survival_weight(counts, totals, row, prefix, suffix, have_suffix, bw, x):
     """Weight of ``row`` at or above x: the cheap prefix form, or, where that is below
     HIST_TAIL_RECHECK of the total and the suffix is there, the suffix form (accurate)."""
@@ -97,7 +98,7 @@ def _survival_weight(counts, totals, row, prefix, suffix, have_suffix, bw, x):
     return s
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _prepare_tail(counts, totals, row, prefix, suffix, have_suffix, bw, x_max):
     """Sum the row's suffix once if any survival up to x_max will need it (survivals only
     fall with x, so the one at x_max decides); kept out of the per-agent loops."""
@@ -107,7 +108,7 @@ def _prepare_tail(counts, totals, row, prefix, suffix, have_suffix, bw, x_max):
             have_suffix[0] = 1
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _agents_free(agent_elapsed_s, lo, hi, hold_counts, hold_totals, row, prefix, suffix,
                  have_suffix, bw, within_s, mean_buf, p, pmf_busy):
     """p_j of the busy agents lo..hi-1 of ``row`` and the PMF of how many of them are free
@@ -143,7 +144,7 @@ def _agents_free(agent_elapsed_s, lo, hi, hold_counts, hold_totals, row, prefix,
     return n_idle, n_busy
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _fill_excess_table(pmf_busy, n_busy, n_idle, n, g):
     """g[l] = E[(l - A)+] for l = 0..n-1, A = n_idle + (count ~ pmf_busy[0..n_busy])."""
     acc = 0.0
@@ -156,7 +157,7 @@ def _fill_excess_table(pmf_busy, n_busy, n_idle, n, g):
         acc += cdf
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _fill_wait_tables(pmf_busy, n_busy, n_idle, n, suf, u, mt):
     """u[l] = E[(A - l)+] and mt[l] = E[min(A, l)] for l = 0..n-1 (A as in
     ``_fill_excess_table``), both as sums of P(A > k) >= 0, from suffix sums (suf scratch
@@ -184,7 +185,7 @@ def _fill_wait_tables(pmf_busy, n_busy, n_idle, n, suf, u, mt):
             acc += suf[i]
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _dot(x, y, n):
     acc = 0.0
     for i in range(n):
@@ -192,7 +193,7 @@ def _dot(x, y, n):
     return acc
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _scan_fraction(pmf_l0, len0, pmf_l, q_new, max_new, g, frac, live0):
     """First-crossing rule: the largest n <= max_new with E[(L_m - A)+] - frac E[L_m] <= 0
     for all m <= n, 0 when m = 0 already fails. g is the excess table of A."""
@@ -220,7 +221,7 @@ def _scan_fraction(pmf_l0, len0, pmf_l, q_new, max_new, g, frac, live0):
     return max_new
 
 
-@numba.njit(cache=True)
+@_helper_njit
 def _scan_wait(pmf_l0, len0, pmf_l, q_new, max_new, u, mt, horizon_s, target_s):
     """Smallest n <= max_new with E[(A - L_n)+] h / max(E[min(A, L_n)], PROB_EPS) <= target
     (max_new if none)."""
