@@ -20,7 +20,7 @@ from engine.events import EventPublisher
 from engine.interfaces import Clock, EventSink, Store, Telephony
 from pacer import CampaignPacing, Pacer
 from pacer.constants import DEFAULT_CONNECT_WINDOW_S, DEFAULT_TICK_S
-from pacer.modes import CallStatus
+from pacer.modes import CallStatus, Pacing
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ _MACHINE, _ABANDONED, _HANGUP, _CONNECTED_CODE = (int(Code.MACHINE), int(Code.AB
                                                   int(Code.CUSTOMER_HANGUP),
                                                   int(Code.LIVE_CONNECTED))
 _DELIVERED, _UNDELIVERED = int(Code.DELIVERED), int(Code.UNDELIVERED)
+_BLOCKED = int(Code.BLOCKED)
 _READY = int(AgentState.READY)
 _WRAP_ENDS = (int(AgentState.WORK_NOT_READY), int(AgentState.PENDING_NOT_READY),
               int(AgentState.PENDING_LOGOUT))
@@ -72,6 +73,7 @@ class Dialer:
         sink: EventSink | None = None,
         tick_s: float = DEFAULT_TICK_S,
         org: str = "Default",
+        seed: int = 0,
     ):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be > 0 seconds, got {tick_s}")
@@ -82,7 +84,7 @@ class Dialer:
         self.store = store
         self.events = EventPublisher(sink, org)
         self.tick_s = tick_s
-        self.pacer = Pacer([j.pacing for j in self.jobs])
+        self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
         cap = 1024
         self.call_job = np.full(cap, -1, dtype=np.int64)
@@ -99,6 +101,8 @@ class Dialer:
         self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
                                 for j in self.jobs], dtype=bool)
         self._rr = 0
+        self._timed = np.array([j.pacing.pacing == Pacing.TIMED for j in self.jobs], dtype=bool)
+        self._timed_any = bool(self._timed.any())
         self._stopped = False
         self.on_tick = None  # optional observer called after each tick: f(now, dials)
         self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
@@ -124,7 +128,14 @@ class Dialer:
         if self._any_stopped:
             dials[~self.running | self.exhausted] = 0
         if dials.any():
+            offered = dials.copy()
             self._fit_capacity(dials)
+            if self._timed_any:
+                # A time-based attempt offered to a full port pool is blocked (a loss, as in
+                # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
+                cut = np.flatnonzero(self._timed & (offered > dials))
+                for j in cut.tolist():
+                    self._block(j, int(offered[j] - dials[j]), now)
             for j in np.flatnonzero(dials).tolist():
                 self._launch(j, int(dials[j]), now)
         if self.on_tick is not None:
@@ -155,6 +166,19 @@ class Dialer:
             give[take] += 1
             left -= take.size
         dials[order] = give
+
+    def _block(self, j: int, n: int, now: float) -> None:
+        for _ in range(n):
+            contact = self.store.next_contact(j)
+            if contact is None:
+                self.exhausted[j] = True
+                self._any_stopped = True
+                return
+            a = Attempt(self._next_id, j, contact, self.jobs[j].channel, now)
+            self._next_id += 1
+            self.attempts_launched[j] += 1
+            self.events.attempt_created(a)
+            self._complete(a, _BLOCKED)
 
     def _launch(self, j: int, n: int, now: float) -> None:
         channel = self.jobs[j].channel

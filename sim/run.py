@@ -158,7 +158,8 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
     clock = SimClock(env)
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
     store = MemoryStore([c.records for c in camps])
-    dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s)
+    pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
+    dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s, seed=pacer_seed)
     tel.listener = dialer
     feed = SimAgentFeed(env, shifts)
     feed.subscribe(dialer)
