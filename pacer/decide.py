@@ -63,11 +63,12 @@ HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matt
 # expectation is optimistic (measured in simulation: realised abandons about 10x the model's
 # budget at 50 agents, since later ticks' dials compete for the same agents), so the trim
 # starts low and settles where the realised rate meets the aim.
-TRIM_INITIAL = 0.1
+TRIM_INITIAL = 0.25
 TRIM_MIN, TRIM_MAX = 0.002, 2.0
 TRIM_AIM = 0.85  # aim under the limit, so the long-run rate stays at or under it
-TRIM_GAIN = 0.08  # log-trim change per refresh at a realised rate 2x the aim
+TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
 TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
+TRIM_MEMORY_S = 600.0  # time constant of the recent rate the trim learns from
 HORIZON_REFRESH_S = 5.0  # how often the automatic look-ahead is re-estimated
 MIN_HORIZON_S = 1.0
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
@@ -226,7 +227,13 @@ class Pacer:
         self._answered_today = np.zeros(n, dtype=np.int64)
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim and the automatic horizon
-        self.trim = np.full(n, TRIM_INITIAL)
+        self.trim = np.full(n, TRIM_INITIAL)  # per campaign: its own compliance
+        self.trim_pooled = 1.0  # across predictive campaigns: the model's shared bias
+        self._recent_live = np.zeros(n)  # exponentially weighted live answers and abandons
+        self._recent_ab = np.zeros(n)
+        self._new_live = np.zeros(n)
+        self._new_ab = np.zeros(n)
+        self._last_refresh = 0.0
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
         self._next_horizon = 0.0
         # periodic schedules
@@ -333,9 +340,12 @@ class Pacer:
             dropped = code == _ABANDONED
             live = dropped | (code == _CONNECTED)
             drops = np.bincount(rows[dropped], minlength=self.n)
+            answered = np.bincount(rows[live], minlength=self.n)
             self._minute_drops[:, slot] += drops
             self._drops_today += drops
-            self._answered_today += np.bincount(rows[live], minlength=self.n)
+            self._answered_today += answered
+            self._new_ab += drops
+            self._new_live += answered
 
     @staticmethod
     def _hist_add(h: StreamingHistogram, rows: np.ndarray, values: np.ndarray) -> None:
@@ -433,7 +443,8 @@ class Pacer:
     def _effective_limit(self) -> np.ndarray:
         """The model's allowed abandons per live answer: (limit - AMD FP rate) x trim."""
         fp = np.where(self._regulation == Regulation.OFCOM, self._amd_false_positive_rate, 0.0)
-        return np.maximum(self._abandon_limit - fp, 0.0) * self.trim
+        trim = np.clip(self.trim * self.trim_pooled, TRIM_MIN, TRIM_MAX)
+        return np.maximum(self._abandon_limit - fp, 0.0) * trim
 
     def _refresh(self, now: float) -> None:
         """Slow loop: the feedback trim and the automatic look-ahead."""
@@ -446,14 +457,35 @@ class Pacer:
         _abandon_rates(now, *self.abandon._fcc.args(), *self.abandon._ofcom.args(), fcc, ofcom,
                        fp, live_f, live_o)
         is_ofcom = self._regulation == Regulation.OFCOM
-        rate = np.where(is_ofcom, ofcom, fcc)
-        live = np.where(is_ofcom, live_o, live_f)
-        # Realised rate under the aim lets the model use more of its budget, over it less;
-        # the say of the realised rate grows with the live answers behind it.
+        reg_rate = np.where(is_ofcom, ofcom, fcc)
+        # Learn from the recent rate (the regulatory window may span the whole campaign, so
+        # an early burst would hold the trim down for hours); while the regulatory rate is
+        # over the limit the trim may only fall.
+        decay = math.exp(-max(now - self._last_refresh, 0.0) / TRIM_MEMORY_S)
+        self._last_refresh = now
+        self._recent_live = self._recent_live * decay + self._new_live
+        self._recent_ab = self._recent_ab * decay + self._new_ab
+        self._new_live[:] = 0.0
+        self._new_ab[:] = 0.0
+        live = self._recent_live
+        rate = np.where(live > 0, self._recent_ab / np.maximum(live, 1e-12), 0.0)
         w = live / (live + TRIM_CONFIDENCE)
         aim = np.maximum(self._abandon_limit * TRIM_AIM, 1e-9)
         err = np.clip((aim - rate) / aim, -3.0, 1.0)
+        err = np.where(reg_rate > self._abandon_limit, np.minimum(err, 0.0), err)
         self.trim = np.clip(self.trim * np.exp(TRIM_GAIN * w * err), TRIM_MIN, TRIM_MAX)
+        # The model's bias is shared by every campaign it paces: learn it from all of them
+        # at once, which small campaigns (few live answers each) could not do alone.
+        rows = self._pred_rows
+        if rows.size > 1:
+            live_sum = float(live[rows].sum())
+            if live_sum > 0:
+                pooled = float(self._recent_ab[rows].sum()) / live_sum
+                aim_p = float(np.mean(aim[rows]))
+                err_p = min(max((aim_p - pooled) / aim_p, -3.0), 1.0)
+                w_p = live_sum / (live_sum + TRIM_CONFIDENCE)
+                self.trim_pooled = min(max(self.trim_pooled * math.exp(TRIM_GAIN * w_p * err_p),
+                                           TRIM_MIN), TRIM_MAX / TRIM_MIN)
         self._limit = self._effective_limit()
 
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:

@@ -104,7 +104,7 @@ def skill_masks(scn: Scenario) -> dict[str, int]:
 
 
 class _Sampler:
-    """Once a second: ports in use, in-flight calls and staffed/busy agents per campaign."""
+    """Every 5 s: ports in use, in-flight calls and staffed/busy agents per campaign."""
 
     def __init__(self, env, dialer: Dialer, tel: SimTelephony, n_jobs: int, interval_s: float,
                  n_intervals: int):
@@ -117,7 +117,7 @@ class _Sampler:
         self.staffed = np.zeros(shape)
         self.busy = np.zeros(shape)
 
-    def run(self, period_s: float = 1.0):
+    def run(self, period_s: float = 5.0):
         d, n = self.dialer, self.n
         while True:
             k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)

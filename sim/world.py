@@ -128,8 +128,14 @@ class SimTelephony:
     # ---- Telephony protocol
 
     def capacity(self, voice: bool) -> int:
-        """Free ports for voice; SMS and email are limited by pacing only."""
-        return self.ports - self.ports_in_use if voice else 1 << 30
+        """Voice: free ports, and no more setups than the carrier takes in the next second
+        (dials queued behind the carrier would ring late and mislead the pacer); SMS and
+        email are limited by pacing only."""
+        if not voice:
+            return 1 << 30
+        queued_s = max(self._next_setup - self.env.now, 0.0)
+        setups = int(max(1.0 - queued_s, 0.0) / self.setup_gap_s)
+        return max(min(self.ports - self.ports_in_use, setups), 0)
 
     def dial(self, a: Attempt) -> None:
         cw = self.camp[a.job]
