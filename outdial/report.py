@@ -36,9 +36,9 @@ def _fmt(key: str, v: Any) -> str:
         return "-"
     if key in PCT_KEYS:
         return f"{100 * v:.2f} %"
-    if isinstance(v, float):
+    if isinstance(v, float) and not v.is_integer():
         return f"{v:,.1f}"
-    return f"{v:,}"
+    return f"{int(v):,}"
 
 
 def _ci(key: str, ci: Any) -> str:
@@ -66,9 +66,12 @@ def print_summary(app: Application, s: Summary) -> None:
         att = sum(c["attempts"] for c in cs)
         live = sum(c["live_answers"] for c in cs)
         ab = sum(c["abandons"] for c in cs)
+        agent = ch == "voice_agent"
         crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, _fmt("", att),
-                     _fmt("", live), _fmt("abandon_rate", ab / live if live else 0.0),
-                     _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))])
+                     _fmt("", live) if agent else "-",
+                     _fmt("abandon_rate", ab / live if live else 0.0) if agent else "-",
+                     _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
+                     if agent else "-"])
     app.table("campaigns (grouped by template)",
               ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy"], crow)
     for w in s.warnings:

@@ -1,0 +1,95 @@
+"""``outdial simulate`` and ``outdial validate`` end to end, through click, on short runs."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+
+SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
+SHORT = ["--hours", "0.1", "--warmup-s", "120"]
+KPIS = {"attempts", "bhcc", "attempts_by_channel", "live_answers", "abandons", "abandon_rate",
+        "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level", "ports_peak",
+        "ports_mean"}
+
+
+def _run(*args):
+    return CliRunner().invoke(outdial, list(args), catch_exceptions=False)
+
+
+def test_simulate_json_has_the_documented_shape():
+    res = _run("simulate", SCN, *SHORT, "--seed", "3", "--replications", "2", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {"scenario", "seed", "replications", "sim_hours", "wall_s", "total", "campaigns",
+            "ci95"} <= set(out)
+    assert out["replications"] == 2 and out["seed"] == 3 and out["sim_hours"] == 0.1
+    assert KPIS <= set(out["total"])
+    assert set(out["total"]["attempts_by_channel"]) == {"voice_agent", "voice_agentless", "sms",
+                                                         "email"}
+    camp = out["campaigns"][0]
+    assert camp["name"] == "sales" and camp["pacing"] == "predictive"
+    assert KPIS - {"ports_peak", "ports_mean"} <= set(camp)
+    for key in ("abandon_rate", "occupancy", "service_level"):
+        assert 0.0 <= out["total"][key] <= 1.0
+    lo, hi = out["ci95"]["occupancy"]
+    assert lo <= out["total"]["occupancy"] <= hi
+
+
+def test_same_seed_same_result_and_policy_override():
+    a = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--json").stdout)
+    b = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--json").stdout)
+    assert a["total"] == b["total"]
+    c = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--policy", "progressive",
+                        "--json").stdout)
+    assert c["campaigns"][0]["pacing"] == "progressive"
+    assert c["total"]["abandons"] == 0 or c["total"]["abandons"] < a["total"]["abandons"]
+
+
+def test_simulate_writes_tables_kpis_and_plots(tmp_path):
+    res = _run("simulate", SCN, *SHORT, "--out", str(tmp_path), "--plots")
+    assert res.exit_code == 0, res.output
+    att = pl.read_parquet(tmp_path / "attempts.parquet")
+    iv = pl.read_parquet(tmp_path / "intervals.parquet")
+    kpis = json.loads((tmp_path / "kpis.json").read_text())
+    assert att.height > 100 and {"campaign", "code", "t_end", "replication"} <= set(att.columns)
+    assert {"interval", "campaign", "attempts", "abandons", "dial_level"} <= set(iv.columns)
+    assert kpis["total"]["attempts"] >= 1
+    for name in ("abandon_rate.png", "occupancy.png", "ports.png", "dial_level.png"):
+        png = tmp_path / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_user_errors_are_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\n[telephony]\nports = -1\n'
+                   '[[campaigns]]\nname = "c"\nchannel = "fax"\n')
+    res = _run("simulate", str(bad))
+    assert res.exit_code == 2
+    assert "telephony.ports: expected a value >= 1, got -1" in res.stderr
+    assert "campaigns[0].channel: expected one of" in res.stderr
+    assert "Traceback" not in res.output + res.stderr
+    res = _run("simulate", SCN, "--policy", "magic")
+    assert res.exit_code == 2 and "--policy" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["pom-60k-bhcc.toml", "notifications-2200-ports.toml"])
+def test_validate_accepts_shipped_scenarios(name):
+    path = str(Path(SCN).parent / name)
+    res = _run("validate", path, "--json")
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["valid"] is True
+
+
+def test_validate_lists_every_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\ntick = 1\n[telephony]\nports = 5\n'
+                   '[[campaigns]]\nname = "c"\nskill = "s"\n')
+    res = _run("validate", str(bad), "--json")
+    assert res.exit_code == 2
+    probs = json.loads(res.stdout)["problems"]
+    assert any("scenario.tick: unknown key (did you mean 'tick_s'?)" in p for p in probs)
+    assert any("campaigns[0].skill: no agent group has skill 's'" in p for p in probs)
