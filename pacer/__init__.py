@@ -7,6 +7,7 @@ with a plain NumPy/Python reference in the tests.
 
 from pacer.decide import CampaignPacing, Pacer
 from pacer.modes import AgentStatus, CallStatus, LicenseKind, Pacing, Regulation, Target
+from pacer.warmup import warmup
 
 __all__ = ["AgentStatus", "CallStatus", "CampaignPacing", "LicenseKind", "Pacer", "Pacing",
-           "Regulation", "Target"]
+           "Regulation", "Target", "warmup"]

@@ -1,0 +1,66 @@
+"""The Pacer facade: mode dispatch, caps, Ofcom fallback warning and the warm-up."""
+
+import numpy as np
+import pytest
+
+import pacer
+from pacer import AgentStatus, CallStatus, CampaignPacing, Pacer, Pacing, Regulation
+
+
+def _arrays(n_agents_idle, n_agents_busy, n_ringing, job=0):
+    aj = np.full(n_agents_idle + n_agents_busy, job, dtype=np.int64)
+    st = np.array([AgentStatus.IDLE] * n_agents_idle + [AgentStatus.BUSY] * n_agents_busy,
+                  dtype=np.int64)
+    since = np.zeros(aj.size)
+    cj = np.full(n_ringing, job, dtype=np.int64)
+    cs = np.full(n_ringing, CallStatus.RINGING, dtype=np.int64)
+    return aj, st, since, cj, cs, np.zeros(n_ringing)
+
+
+def test_warmup_runs_every_mode():
+    pacer.warmup()
+
+
+def test_progressive_and_preview_dial_for_idle_agents_only():
+    p = Pacer([CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=2.0),
+               CampaignPacing(pacing=Pacing.PREVIEW)])
+    aj = np.array([0, 0, 0, 1, 1], dtype=np.int64)
+    st = np.array([AgentStatus.IDLE, AgentStatus.IDLE, AgentStatus.BUSY, AgentStatus.IDLE,
+                   AgentStatus.PAUSED], dtype=np.int64)
+    cj = np.array([0], dtype=np.int64)
+    cs = np.array([CallStatus.RINGING], dtype=np.int64)
+    d = p.decide(10.0, aj, st, np.zeros(5), cj, cs, np.zeros(1))
+    assert list(d) == [2 * 2 - 1, 1]
+
+
+@pytest.mark.parametrize("idle,busy", [(0, 10), (5, 5), (10, 0), (1, 40)])
+def test_predictive_never_exceeds_the_lines_per_agent_cap(idle, busy):
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, max_lines_per_agent=2.0,
+                              initial_hit_rate=0.05)])
+    for now in np.arange(0.0, 30.0, 0.25):
+        d = p.decide(now, *_arrays(idle, busy, 3))
+        assert d[0] + 3 <= 2.0 * (idle + busy)
+
+
+def test_ofcom_budget_used_up_by_amd_falls_back_to_progressive_with_a_warning():
+    c = CampaignPacing(pacing=Pacing.PREDICTIVE, regulation=Regulation.OFCOM,
+                       abandon_limit=0.03, amd_false_positive_rate=0.04)
+    p = Pacer([c])
+    assert any("AMD false-positive rate alone" in w for w in p.warnings())
+    d = p.decide(0.0, *_arrays(4, 6, 1))
+    assert d[0] == 4 - 1  # progressive 1:1: one line per idle agent, minus the one ringing
+
+
+def test_timed_campaign_follows_its_rate():
+    p = Pacer([CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=2.0)])
+    e = np.zeros(0, dtype=np.int64)
+    total = sum(int(p.decide(t, e, e, np.zeros(0), e, e, np.zeros(0))[0])
+                for t in np.arange(0.0, 100.0, 0.25))
+    assert abs(total - 2.0 * 99.75) <= 1
+
+
+def test_bad_campaign_settings_name_the_field():
+    with pytest.raises(ValueError, match="CampaignPacing.initial_hit_rate"):
+        CampaignPacing(initial_hit_rate=1.5)
+    with pytest.raises(ValueError, match="progressive takes ratio >= 1"):
+        CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=0.5)
