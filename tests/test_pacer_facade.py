@@ -60,7 +60,7 @@ def test_timed_campaign_follows_its_rate():
 
 
 def test_bad_campaign_settings_name_the_field():
-    with pytest.raises(ValueError, match="CampaignPacing.initial_hit_rate"):
+    with pytest.raises(ValueError, match=r"CampaignPacing\.initial_hit_rate"):
         CampaignPacing(initial_hit_rate=1.5)
     with pytest.raises(ValueError, match="progressive takes ratio >= 1"):
         CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=0.5)
