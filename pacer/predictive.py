@@ -8,9 +8,12 @@ For campaign ``c``, with look-ahead ``h = horizon_s[c]``:
   mean beyond its support, see ``pacer.histogram``); an idle agent has ``p_j = 1``.
   ``A = sum of Bernoulli(p_j)`` is Poisson-binomial.
 - **Live answers.** An in-flight call ringing for ``r_k`` seconds is answered live within
-  ``h`` with ``q_k = pi (G(min(r_k + h, T)) - G(r_k)) / (1 - pi G(r_k))`` (0 once
+  ``h`` with ``q_k = pi (G(min(r_k + h, T)) - G(r_k)) / P(still ringing at r_k)`` (0 once
   ``r_k >= T``), ``pi`` the hit rate, ``G`` the ring time-to-answer CDF of live answers,
-  ``T`` the ring timeout. A new dial has ``q_new = pi G(min(h, T))``. With ``n`` new dials
+  ``T`` the ring timeout; P(still ringing) is the survival of the optional ring-end
+  histogram (when any dial stopped ringing, any outcome), else ``1 - pi G(r_k)``. A call
+  with elapsed < 0 is a live answer already waiting for an agent: ``q = 1``. A new dial has
+  ``q_new = pi G(min(h, T))``. With ``n`` new dials
   ``L_n = sum of Bernoulli(q_k) + Binomial(n, q_new)``.
 - **ABANDON_RATE** (slack = connect window, ``a = abandon_limit``): ``n`` is the largest
   value in ``[0, max_new]`` with ``E[(L_m - A)+] - a E[L_m] <= 0`` for every ``m <= n``:
@@ -23,11 +26,17 @@ For campaign ``c``, with look-ahead ``h = horizon_s[c]``:
   ``<= target_value`` (``max_new`` if none), then the minimum with the abandon rule.
 - **Zero tolerance.** An allowed fraction of 0 (``abandon_limit = 0``, or ``X = 1``) is the
   "agent guaranteed" case: only idle agents are sure, and every line that can still be
-  answered live at any time before its ring timeout needs one. Then
-  ``n = min(max_new, max(0, idle - possible in-flight))`` (``max_new`` when a new dial
-  cannot be answered live at all). The horizon model is not used there because it cannot
+  answered live at any time before its ring timeout (and every live answer already
+  waiting) needs one. Then ``n = 0`` when those calls already outnumber the idle agents,
+  else ``max_new`` when a new dial cannot be answered live at all, else
+  ``min(max_new, idle - possible in-flight)``. The horizon model is not used there: it cannot
   promise zero: a busy agent is never certain to be free, and a live answer beyond the
   look-ahead is invisible to it.
+
+**Look-ahead steps.** With ``n_steps > 1`` the abandon and service-level constraints are
+checked at each look-ahead ``h k / n_steps``, k = 1..n_steps (an agent who frees late in
+the horizon cannot take a call answered early in it), AGENT_WAIT at the full horizon, and
+``n`` is the minimum over the steps.
 
 ``E[(L - A)+]`` is evaluated in O(len) per candidate ``n`` from the table
 ``g(l) = E[(l - A)+]``, ``g(l + 1) = g(l) + P(A <= l)``, while ``L`` grows by one
@@ -142,6 +151,18 @@ def _agents_free(agent_elapsed_s, lo, hi, hold_counts, hold_totals, row, prefix,
         n_busy += 1
     _pb_pmf(p, n_busy, pmf_busy)
     return n_idle, n_busy
+
+
+@_helper_njit
+def _zero_tolerance_dials(n_idle, n_possible, new_possible, max_new):
+    """Dials under a zero allowed fraction: 0 when the calls that may still need an agent
+    already outnumber the idle agents (never dilute), max_new when a new dial cannot be
+    answered live at all, else the idle agents left over."""
+    if n_possible > n_idle:
+        return 0
+    if not new_possible:
+        return max_new
+    return min(max_new, n_idle - n_possible)
 
 
 @_helper_njit
@@ -399,15 +420,14 @@ def _predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed
             # Abandon constraint, always.
             a_lim = abandon_limit[c]
             if a_lim <= 0.0:
-                n = n_max if not new_possible else min(n_max, max(0, n_idle - n_possible))
+                n = _zero_tolerance_dials(n_idle, n_possible, new_possible, n_max)
             else:
                 n = _scan_fraction(pmf_l0, len0, pmf_l, q_new, n_max, g, a_lim, live0)
 
             if kind == _SERVICE_LEVEL:
                 frac = 1.0 - target_value[c]
                 if frac <= 0.0:
-                    n_sl = n_max if not new_possible else min(n_max,
-                                                              max(0, n_idle - n_possible))
+                    n_sl = _zero_tolerance_dials(n_idle, n_possible, new_possible, n_max)
                 else:
                     _agents_free(agent_elapsed_s, a_lo, a_hi, hold_counts, hold_totals, c,
                                  hold_prefix, hold_suffix, have_hold_suffix,
@@ -462,7 +482,7 @@ def _check_inputs(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s, 
         if not math.isfinite(agent_elapsed_s[i]):
             return 3, i
     for i in range(call_elapsed_s.shape[0]):
-        if not (math.isfinite(call_elapsed_s[i]) and call_elapsed_s[i] >= 0.0):
+        if not math.isfinite(call_elapsed_s[i]):
             return 4, i
     for c in range(hit_rate.shape[0]):
         if not 0.0 <= hit_rate[c] <= 1.0:
@@ -502,7 +522,7 @@ _INPUT_ERRORS = {
     1: "agent_offsets must be CSR offsets rising from 0 to len(agent_elapsed_s)",
     2: "call_offsets must be CSR offsets rising from 0 to len(call_elapsed_s)",
     3: "agent_elapsed_s[{i}] must be finite seconds (negative = idle)",
-    4: "call_elapsed_s[{i}] must be finite seconds >= 0",
+    4: "call_elapsed_s[{i}] must be finite seconds (negative = answered, waiting)",
     5: "hit_rate[{i}] must be a fraction in [0, 1]",
     6: "ring_timeout_s[{i}] must be > 0 seconds",
     7: "horizon_s[{i}] must be > 0 seconds",
@@ -570,7 +590,8 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
         agent_elapsed_s: float64[N], seconds since each agent's current call connected
             (talk + wrap so far); negative = idle (surely free).
         call_offsets: int64[C + 1] CSR offsets into ``call_elapsed_s``.
-        call_elapsed_s: float64[M], ring seconds of each unanswered call in flight, >= 0.
+        call_elapsed_s: float64[M], ring seconds of each unanswered call in flight (>= 0),
+            or negative for a live answer waiting for an agent (it surely needs one).
         hold: StreamingHistogram (C rows) of agent handling time, seconds.
         ring: StreamingHistogram (C rows) of ring time-to-answer of live answers, seconds.
         hit_rate: P(a dial ends in a live answer), fraction 0..1.

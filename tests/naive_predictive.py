@@ -155,34 +155,52 @@ def matched_outer(pmf_l, pmf_a):
 # ------------------------------------------------------------------ predictive decision
 
 
-def live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed):
-    """q_k for in-flight calls and q_new for a new dial (model in pacer.predictive):
-    q_k = pi (G(b) - G(r)) / (1 - pi G(r)), b = min(r + h, T), written with weights as
-    pi W[r, b) / ((1 - pi) total + pi S(r)) so that no term cancels."""
+def live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed,
+               end_row=None, end_bw=1.0):
+    """q_k for in-flight calls and q_new for a new dial (model in pacer.predictive).
+
+    A call with elapsed < 0 is a live answer waiting for an agent: q = 1. A ringing call:
+    the live answers in [r, b), b = min(r + h, T), over its chance of still ringing at r:
+    with a ring-end histogram (any outcome) P(still ringing) = S_end(r); without one
+    1 - pi G(r), written with weights as (1 - pi) total + pi S(r) so that no term cancels.
+    """
     pi, t, h = hit_rate, ring_timeout_s, horizon_s
     ring_row = np.asarray(ring_row, dtype=float)
     total = ring_row.sum()
+    use_end = end_row is not None and np.asarray(end_row).sum() > 0
     q = []
     for r in call_elapsed:
-        if r >= t or pi <= 0:
+        if r < 0:
+            q.append(1.0)
+            continue
+        if r >= t or pi <= 0 or total <= 0:
             q.append(0.0)
             continue
-        num = pi * hist_weight_between(ring_row, ring_bw, r, min(r + h, t))
-        den = (1.0 - pi) * total + pi * hist_survival_weight(ring_row, ring_bw, r)
-        q.append(min(num / den, 1.0) if num > 0 and den > 0 else 0.0)
-    return np.array(q), pi * float(hist_cdf(ring_row, ring_bw, min(h, t)))
+        w = hist_weight_between(ring_row, ring_bw, r, min(r + h, t))
+        if w <= 0:
+            q.append(0.0)
+        elif use_end:
+            alive = hist_survival_weight(end_row, end_bw, r) / np.sum(end_row)
+            num = pi * w / total
+            q.append(min(num / alive, 1.0) if alive > num else 1.0)
+        else:
+            den = (1.0 - pi) * total + pi * hist_survival_weight(ring_row, ring_bw, r)
+            q.append(min(pi * w / den, 1.0))
+    q_new = pi * float(hist_cdf(ring_row, ring_bw, min(h, t))) if total > 0 else 0.0
+    return np.array(q), q_new
 
 
 def possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed):
-    """Structural counts for the zero-tolerance rule: in-flight calls that can still be
-    answered live before the ring timeout (ring weight in [r, T) > 0), and whether a new
-    dial can be."""
+    """Structural counts for the zero-tolerance rule: calls that can still need an agent
+    (waiting live answers, and ringing calls with ring weight in [r, T) > 0 for a hit rate
+    above 0), and whether a new dial can be answered live."""
     t = ring_timeout_s
+    waiting = sum(1 for r in call_elapsed if r < 0)
     if hit_rate <= 0:
-        return 0, False
+        return waiting, False
     n = sum(1 for r in call_elapsed
-            if r < t and hist_weight_between(ring_row, ring_bw, r, t) > 0)
-    return n, hist_weight_between(ring_row, ring_bw, 0.0, t) > 0
+            if 0 <= r < t and hist_weight_between(ring_row, ring_bw, r, t) > 0)
+    return waiting + n, hist_weight_between(ring_row, ring_bw, 0.0, t) > 0
 
 
 def agent_probs(hold_row, hold_bw, agent_elapsed, within_s):
@@ -202,13 +220,15 @@ def _first_crossing(crit, max_new):
     return max_new, margin
 
 
-def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ring_bw,
-                    hit_rate, ring_timeout_s, horizon_s, connect_window_s, abandon_limit,
-                    target_kind, target_value, sl_threshold_s, max_new):
-    """One campaign's decision. Returns (dials, expected_abandons, expected_live, margin),
-    margin being the smallest distance of a deciding comparison from a tie."""
+def decide_at(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ring_bw, hit_rate,
+              ring_timeout_s, horizon_s, connect_window_s, abandon_limit, target_kind,
+              target_value, sl_threshold_s, max_new, end_row=None, end_bw=1.0, wait=True):
+    """The decision for one look-ahead ``horizon_s``: (dials, expected_abandons,
+    expected_live, margin), margin being the smallest distance of a deciding comparison
+    from a tie. ``wait``: apply the AGENT_WAIT rule (only at the full horizon)."""
     agent_elapsed = np.asarray(agent_elapsed, dtype=float)
-    q, q_new = live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed)
+    q, q_new = live_probs(ring_row, ring_bw, hit_rate, ring_timeout_s, horizon_s, call_elapsed,
+                          end_row, end_bw)
     n_idle = int((agent_elapsed < 0).sum())
     n_poss, new_poss = possible_live(ring_row, ring_bw, hit_rate, ring_timeout_s, call_elapsed)
 
@@ -224,9 +244,11 @@ def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ri
 
     def fraction_rule(slack, frac):
         if frac <= 0:  # zero tolerance: only idle agents are sure
-            if not new_poss:
+            if n_poss > n_idle:  # an abandon is already possible: never dilute
+                return 0, math.inf
+            if not new_poss:  # new dials cannot be answered live
                 return max_new, math.inf
-            return min(max(n_idle - n_poss, 0), max_new), math.inf
+            return min(n_idle - n_poss, max_new), math.inf
         pmf_a = pb_pmf(agent_probs(hold_row, hold_bw, agent_elapsed, horizon_s + slack))
         return _first_crossing(lambda m: excess_outer(pmf_l(m), pmf_a) - frac * live(m),
                                max_new)
@@ -235,16 +257,15 @@ def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ri
     if target_kind == Target.SERVICE_LEVEL:
         n_sl, m_sl = fraction_rule(sl_threshold_s, 1.0 - target_value)
         n, margin = min(n, n_sl), min(margin, m_sl)
-    elif target_kind == Target.AGENT_WAIT:
+    elif target_kind == Target.AGENT_WAIT and wait:
         pmf_a = pb_pmf(agent_probs(hold_row, hold_bw, agent_elapsed,
                                    horizon_s + connect_window_s))
         n_w = max_new
         for m in range(max_new + 1):
             pl = pmf_l(m)
-            wait = shortfall_outer(pl, pmf_a) * horizon_s / max(matched_outer(pl, pmf_a),
-                                                                PROB_EPS)
-            margin = min(margin, abs(wait - target_value) / max(target_value, 1.0))
-            if wait <= target_value:
+            w = shortfall_outer(pl, pmf_a) * horizon_s / max(matched_outer(pl, pmf_a), PROB_EPS)
+            margin = min(margin, abs(w - target_value) / max(target_value, 1.0))
+            if w <= target_value:
                 n_w = m
                 break
         n = min(n, n_w)
@@ -252,11 +273,34 @@ def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ri
     return n, excess_outer(pmf_l(n), pmf_a), live(n), margin
 
 
+def decide_campaign(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ring_bw,
+                    hit_rate, ring_timeout_s, horizon_s, connect_window_s, abandon_limit,
+                    target_kind, target_value, sl_threshold_s, max_new, end_row=None,
+                    end_bw=1.0, n_steps=1):
+    """One campaign: the constraints checked at look-aheads horizon * k / n_steps,
+    k = 1..n_steps (AGENT_WAIT at the full horizon only), the dials their minimum; the
+    expected abandons and live answers are those of the full horizon for those dials."""
+    n, margin = max_new, math.inf
+    for k in range(1, n_steps + 1):
+        n_k, _, _, m_k = decide_at(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row,
+                                   ring_bw, hit_rate, ring_timeout_s, horizon_s * k / n_steps,
+                                   connect_window_s, abandon_limit, target_kind, target_value,
+                                   sl_threshold_s, max_new, end_row, end_bw,
+                                   wait=k == n_steps)
+        n, margin = min(n, n_k), min(margin, m_k)
+    _, ab, lv, _ = decide_at(agent_elapsed, call_elapsed, hold_row, hold_bw, ring_row, ring_bw,
+                             hit_rate, ring_timeout_s, horizon_s, connect_window_s,
+                             abandon_limit, Target.ABANDON_RATE, 0.0, 0.0, n, end_row,
+                             end_bw, wait=False)
+    return n, ab, lv, margin
+
+
 def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s,
                      hold_counts, hold_bw, ring_counts, ring_bw, hit_rate, ring_timeout_s,
                      horizon_s, connect_window_s, abandon_limit, target_kind, target_value,
-                     sl_threshold_s, max_new, active):
-    """Reference of the batched decision: (dials, expected_abandons, expected_live, margin)."""
+                     sl_threshold_s, max_new, active, end_counts=None, end_bw=1.0, n_steps=1):
+    """Reference of the batched decision: (dials, expected_abandons, expected_live, margin).
+    end_counts: optional ring-end histogram rows (time any dial stopped ringing)."""
     c_n = len(hit_rate)
     dials = np.zeros(c_n, dtype=np.int64)
     ab = np.zeros(c_n)
@@ -270,5 +314,6 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
             call_elapsed_s[call_offsets[c]:call_offsets[c + 1]],
             hold_counts[c], hold_bw, ring_counts[c], ring_bw, hit_rate[c],
             ring_timeout_s[c], horizon_s[c], connect_window_s[c], abandon_limit[c],
-            target_kind[c], target_value[c], sl_threshold_s[c], int(max_new[c]))
+            target_kind[c], target_value[c], sl_threshold_s[c], int(max_new[c]),
+            None if end_counts is None else end_counts[c], end_bw, n_steps)
     return dials, ab, lv, margin

@@ -50,10 +50,13 @@ def histograms(draw, n_rows):
 
 
 @st.composite
-def states(draw, n_rows=None, max_agents=10, max_calls=12, max_new=40, kinds=(0, 1, 2)):
-    """A full decision input: dict of predictive_dials arguments."""
+def states(draw, n_rows=None, max_agents=10, max_calls=12, max_new=40, kinds=(0, 1, 2),
+           extras=True):
+    """A full decision input: dict of predictive_dials arguments. extras: sometimes a
+    ring-end histogram, look-ahead steps and live answers waiting (call elapsed < 0)."""
     c_n = n_rows or draw(st.integers(1, 3))
     hold, ring = draw(histograms(c_n))
+    waiting = extras and draw(st.booleans())
     elapsed, offsets, calls, call_offsets = [], [0], [], [0]
     timeouts = []
     for _ in range(c_n):
@@ -64,13 +67,20 @@ def states(draw, n_rows=None, max_agents=10, max_calls=12, max_new=40, kinds=(0,
         offsets.append(len(elapsed))
         t_out = draw(st.floats(0.5, 1.2 * ring.max_s))
         timeouts.append(t_out)
-        k = draw(st.lists(st.floats(0.0, 1.2 * t_out), max_size=max_calls))
+        ringing = st.floats(0.0, 1.2 * t_out)
+        k = draw(st.lists(st.one_of(ringing, st.just(-1.0)) if waiting else ringing,
+                          max_size=max_calls))
         calls += k
         call_offsets.append(len(calls))
     kind = draw(st.lists(st.sampled_from(kinds), min_size=c_n, max_size=c_n))
     tv = [draw(st.floats(0.0, 1.0)) if k == 1 else draw(st.floats(0.0, 40.0)) for k in kind]
     f = st.floats
-    return dict(
+    more = {}
+    if extras and draw(st.booleans()):
+        more["ring_end"] = draw(histograms(c_n))[1]
+    if extras and draw(st.booleans()):
+        more["n_steps"] = draw(st.integers(1, 3))
+    return dict(**more,
         agent_offsets=np.array(offsets), agent_elapsed_s=np.array(elapsed, dtype=float),
         call_offsets=np.array(call_offsets), call_elapsed_s=np.array(calls, dtype=float),
         hold=hold, ring=ring,
@@ -97,10 +107,23 @@ DEFAULTS = dict(connect_window_s=DEFAULT_CONNECT_WINDOW_S, target_kind=0, target
 
 def reference(s):
     c_n = len(s["agent_offsets"]) - 1
+    end = s.get("ring_end")
     return nv.predictive_dials(
         s["agent_offsets"], s["agent_elapsed_s"], s["call_offsets"], s["call_elapsed_s"],
         s["hold"].counts, s["hold"].bin_width_s, s["ring"].counts, s["ring"].bin_width_s,
-        *(np.broadcast_to(s.get(k, DEFAULTS.get(k)), (c_n,)) for k in PARAMS))
+        *(np.broadcast_to(s.get(k, DEFAULTS.get(k)), (c_n,)) for k in PARAMS),
+        end_counts=None if end is None else end.counts,
+        end_bw=1.0 if end is None else end.bin_width_s, n_steps=s.get("n_steps", 1))
+
+
+def live_probs(s, c):
+    """(q of campaign c's in-flight calls, q_new) from the reference."""
+    co, end = s["call_offsets"], s.get("ring_end")
+    return nv.live_probs(s["ring"].counts[c], s["ring"].bin_width_s, s["hit_rate"][c],
+                         s["ring_timeout_s"][c], s["horizon_s"][c],
+                         s["call_elapsed_s"][co[c]:co[c + 1]],
+                         None if end is None else end.counts[c],
+                         1.0 if end is None else end.bin_width_s)
 
 
 def mean_free(s, c):
@@ -154,9 +177,7 @@ def test_zero_agents(s):
     # nobody to take a call: a dial is allowed only when it can never be answered live
     # within the look-ahead (and the state is not already over budget)
     if s["active"][0] and s["abandon_limit"][0] < 1.0:
-        q_new = nv.live_probs(s["ring"].counts[0], s["ring"].bin_width_s, s["hit_rate"][0],
-                              s["ring_timeout_s"][0], s["horizon_s"][0], [])[1]
-        if q_new > 0.0:
+        if live_probs(s, 0)[1] > 0.0:
             assert dials[0] == 0
 
 
@@ -164,6 +185,7 @@ def test_zero_agents(s):
 @given(states())
 def test_zero_hit_rate_dials_max_new(s):
     s["hit_rate"] = np.zeros_like(s["hit_rate"])
+    s["call_elapsed_s"] = np.abs(s["call_elapsed_s"])  # no live answer already waiting
     dials, ab, live = decide(s)
     assert_matches_reference(s)
     # no live answers are possible, so no abandons: the model dials up to the cap
@@ -285,15 +307,17 @@ def test_zero_abandon_target_only_fills_idle_agents(s):
     for c in np.nonzero(s["active"] == 1)[0]:
         ring_row, bw = s["ring"].counts[c], s["ring"].bin_width_s
         calls = s["call_elapsed_s"][co[c]:co[c + 1]]
-        q, _ = nv.live_probs(ring_row, bw, s["hit_rate"][c], s["ring_timeout_s"][c],
-                             s["horizon_s"][c], calls)
+        q, _ = live_probs(s, c)
         idle = int((s["agent_elapsed_s"][ao[c]:ao[c + 1]] < 0).sum())
-        _, can_answer = nv.possible_live(ring_row, bw, s["hit_rate"][c],
-                                         s["ring_timeout_s"][c], calls)
+        n_possible, can_answer = nv.possible_live(ring_row, bw, s["hit_rate"][c],
+                                                  s["ring_timeout_s"][c], calls)
         if can_answer:
             assert dials[c] == 0 or dials[c] + int((q > 0).sum()) <= idle
-        else:
-            assert dials[c] == uncapped_when_no_live_answer(s, c)
+        elif n_possible > idle:  # already over: never dilute
+            assert dials[c] == 0
+        elif s["target_kind"][c] != Target.AGENT_WAIT:
+            # a new dial cannot be answered live: it adds no abandon
+            assert dials[c] == s["max_new"][c]
 
 
 @settings(max_examples=60, deadline=None)
@@ -328,6 +352,45 @@ def test_longer_agent_wait_target_never_more_dials(s, up):
     base = decide(s)[0]
     s["target_value"] = s["target_value"] + up
     assert np.all(decide(s)[0] <= base)
+
+
+@settings(max_examples=60, deadline=None)
+@given(states(), st.integers(2, 4))
+def test_look_ahead_steps_never_more_dials(s, steps):
+    """The steps include the full horizon, so checking more of them only adds constraints."""
+    s["n_steps"] = 1
+    base = decide(s)[0]
+    s["n_steps"] = steps
+    assert np.all(decide(s)[0] <= base)
+    assert_matches_reference(s)
+
+
+def test_waiting_answer_and_ring_end():
+    """A live answer already waiting surely needs an agent; with a ring-end histogram a call
+    still ringing after the other outcomes' ends is more likely live."""
+    hold = StreamingHistogram(1, 2.0, 600.0)
+    ring = StreamingHistogram(1, 0.25, 30.0)
+    end = StreamingHistogram(1, 0.25, 30.0)
+    hold.seed(0, 120.0, 1.0, 20.0)
+    ring.add_many(np.zeros(40, dtype=np.int64), np.linspace(5.0, 12.0, 40))
+    # every dial ended by 12 s; the non-live ones (3 in 4) all by 4 s
+    end.add_many(np.zeros(160, dtype=np.int64),
+                 np.r_[np.linspace(1.0, 4.0, 120), np.linspace(5.0, 12.0, 40)])
+    s = dict(agent_offsets=np.array([0, 1]), agent_elapsed_s=np.array([-1.0]),
+             call_offsets=np.array([0, 1]), call_elapsed_s=np.array([-1.0]), hold=hold,
+             ring=ring, hit_rate=0.25, ring_timeout_s=20.0, horizon_s=10.0, max_new=5,
+             abandon_limit=0.0)
+    assert decide(s)[0][0] == 0  # the one idle agent is taken by the waiting answer
+    s["call_elapsed_s"] = np.array([4.5])
+    q_plain = live_probs({**s, "hit_rate": np.array([0.25]), "ring_timeout_s": [20.0],
+                          "horizon_s": [10.0]}, 0)[0][0]
+    q_end = live_probs({**s, "ring_end": end, "hit_rate": np.array([0.25]),
+                        "ring_timeout_s": [20.0], "horizon_s": [10.0]}, 0)[0][0]
+    assert q_end == pytest.approx(1.0) and q_plain < 0.5  # only live answers ring past 4 s
+    s.update(abandon_limit=0.03, ring_end=end)
+    _, _, live = decide(s)
+    assert live[0] >= 1.0 - 1e-12
+    assert_matches_reference({k: np.atleast_1d(v) if k in PARAMS else v for k, v in s.items()})
 
 
 def test_horizon_blind_spot_and_zero_tolerance():
@@ -400,7 +463,9 @@ def _valid():
     ({"agent_offsets": np.array([0.0, 1.0, 2.0])}, "agent_offsets"),
     ({"call_offsets": np.array([0, 1])}, "call_offsets"),
     ({"agent_elapsed_s": np.array([np.nan, 1.0])}, "agent_elapsed_s"),
-    ({"call_elapsed_s": np.array([-3.0])}, "call_elapsed_s"),
+    ({"call_elapsed_s": np.array([np.inf])}, "call_elapsed_s"),
+    ({"ring_end": StreamingHistogram(1, 1.0, 10.0)}, "ring_end"),
+    ({"n_steps": 0}, "n_steps"),
     ({"hit_rate": 1.5}, "hit_rate"),
     ({"hit_rate": np.array([0.1, 0.2, 0.3])}, "hit_rate"),
     ({"ring_timeout_s": 0.0}, "ring_timeout_s"),
