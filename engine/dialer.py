@@ -262,28 +262,25 @@ class Dialer:
         self.telephony.connect(a, agent)
 
     def _window_end(self, a: Attempt) -> None:
-        """Connect window over: a live answer still waiting becomes an abandon (dropped)."""
+        """Connect window over: a live answer still waiting is dropped (an abandon)."""
+        self._abandon(a, _ABANDONED, drop=True)
+
+    def on_customer_hangup(self, a: Attempt) -> None:
+        self._abandon(a, _HANGUP, drop=False)
+
+    def _abandon(self, a: Attempt, code: int, drop: bool) -> None:
+        """End a live answer no agent took (no-op if it was connected or ended already)."""
         if a.code != _PENDING or a.t_connect >= 0:
             return
-        self._unwait(a)
-        a.abandoned = True
-        self.pacer.observe_live(a.job, self.clock.now(), True)
-        self.telephony.drop(a)
-        self._complete(a, _ABANDONED)
-
-    def _unwait(self, a: Attempt) -> None:
         try:
             self.waiting[a.job].remove(a)
         except ValueError:
             pass
-
-    def on_customer_hangup(self, a: Attempt) -> None:
-        if a.code != _PENDING or a.t_connect >= 0:
-            return
-        self._unwait(a)
         a.abandoned = True
         self.pacer.observe_live(a.job, self.clock.now(), True)
-        self._complete(a, _HANGUP)
+        if drop:
+            self.telephony.drop(a)
+        self._complete(a, code)
 
     def on_call_ended(self, a: Attempt) -> None:
         now = self.clock.now()

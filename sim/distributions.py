@@ -76,12 +76,11 @@ class Exponential(Distribution):
 
 
 @dataclass(frozen=True)
-class Lognormal(Distribution):
-    """Lognormal given by its mean and coefficient of variation (sd / mean)."""
+class _MeanCV(Distribution):
+    """A family given by its mean (seconds) and coefficient of variation (sd / mean)."""
 
     mean_s: float
     cv_: float
-    name = "lognormal"
 
     def __post_init__(self) -> None:
         if not self.mean_s > 0:
@@ -90,20 +89,27 @@ class Lognormal(Distribution):
             raise ValueError(f"cv must be > 0, got {self.cv_}")
 
     @property
-    def sigma(self) -> float:
-        return math.sqrt(math.log1p(self.cv_**2))
-
-    @property
-    def mu(self) -> float:
-        return math.log(self.mean_s) - 0.5 * self.sigma**2
-
-    @property
     def mean(self) -> float:
         return self.mean_s
 
     @property
     def variance(self) -> float:
         return (self.cv_ * self.mean_s) ** 2
+
+
+@dataclass(frozen=True)
+class Lognormal(_MeanCV):
+    """Lognormal given by its mean and coefficient of variation (sd / mean)."""
+
+    name = "lognormal"
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(math.log1p(self.cv_**2))
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.mean_s) - 0.5 * self.sigma**2
 
     @property
     def median(self) -> float:
@@ -122,26 +128,10 @@ class Lognormal(Distribution):
 
 
 @dataclass(frozen=True)
-class Gamma(Distribution):
+class Gamma(_MeanCV):
     """Gamma given by its mean and coefficient of variation."""
 
-    mean_s: float
-    cv_: float
     name = "gamma"
-
-    def __post_init__(self) -> None:
-        if not self.mean_s > 0:
-            raise ValueError(f"mean_s must be > 0, got {self.mean_s}")
-        if not self.cv_ > 0:
-            raise ValueError(f"cv must be > 0, got {self.cv_}")
-
-    @property
-    def mean(self) -> float:
-        return self.mean_s
-
-    @property
-    def variance(self) -> float:
-        return (self.cv_ * self.mean_s) ** 2
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         shape = 1.0 / self.cv_**2
