@@ -302,7 +302,7 @@ class Dialer:
         if event in ("login", "logout") and self.staffing is not None:
             self.staffing.mark()
         job = int(self.agents.job[agent])
-        if was in _WRAP_ENDS and job >= 0:
+        if event == "ready" and was in _WRAP_ENDS and job >= 0:  # the wrap-up ended
             self.pacer.observe_handling(job, now - self.agents.since_s[agent])
         if new == _READY and job >= 0:
             self._serve_waiting(job, now)

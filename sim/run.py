@@ -147,13 +147,14 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
                 pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                 priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
                 connect_window_s=scn.regulation.connect_window_s) for c in camps]
-    skills, shifts = [], []
+    skills, shifts, aux = [], [], []
     for g in scn.agents:
         m = 0
         for s in g.skills:
             m |= masks[s]
         skills += [m] * g.count
         shifts += [(g.login_s, g.logout_s)] * g.count
+        aux += [(g.aux_probability, g.aux_mean_s)] * g.count
     agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
     clock = SimClock(env)
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
@@ -161,7 +162,7 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
     pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
     dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s, seed=pacer_seed)
     tel.listener = dialer
-    feed = SimAgentFeed(env, shifts)
+    feed = SimAgentFeed(env, shifts, aux, seq.spawn(1)[0])
     feed.subscribe(dialer)
     tel.agent_ready = feed.wrap_done
     staff_jobs(dialer, scn.license_pools, scn.license_mode)

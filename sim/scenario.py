@@ -127,6 +127,8 @@ _AGENTS = {
     "skills": _F(list, _REQUIRED),
     "login_s": _num(0.0, lo=0.0),
     "logout_s": _num(math.inf, lo=0.0),
+    "aux_probability": _num(0.0, lo=0.0, hi=1.0, doc="chance of an aux break after a call"),
+    "aux_mean_s": _num(300.0, lo=0.0, lo_open=True, doc="mean aux break, exponential"),
 }
 _CAMPAIGN = {
     "name": _str(),
@@ -315,6 +317,8 @@ class AgentGroup:
     skills: tuple[str, ...]
     login_s: float
     logout_s: float
+    aux_probability: float = 0.0
+    aux_mean_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -548,7 +552,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
             chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
         elif skills is not None:
             groups.append(AgentGroup(a["group"], a["count"], tuple(skills), float(a["login_s"]),
-                                     float(a["logout_s"])))
+                                     float(a["logout_s"]), float(a["aux_probability"]),
+                                     float(a["aux_mean_s"])))
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:

@@ -28,6 +28,7 @@ _BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.N
                                                    int(Code.BUSY), int(Code.INVALID),
                                                    int(Code.PENDING))
 _READY = int(AgentState.READY)
+_NOT_READY = int(AgentState.NOT_READY)
 
 MACHINE_TALK_S = 8.0  # an agent reached by an answering machine releases it (assumption)
 
@@ -217,11 +218,21 @@ class SimTelephony:
 
 
 class SimAgentFeed:
-    """``engine.interfaces.AgentFeed``: shifts (login, ready, logout) and wrap-up ends."""
+    """``engine.interfaces.AgentFeed``: shifts (login, ready, logout), wrap-up ends, aux breaks.
 
-    def __init__(self, env: simpy.Environment, shifts: list[tuple[float, float]]):
+    After a call's wrap-up an agent takes an aux (not-ready) break with its group's
+    ``aux_probability``, of exponential length with mean ``aux_mean_s``, then is ready again.
+    """
+
+    def __init__(self, env: simpy.Environment, shifts: list[tuple[float, float]],
+                 aux: list[tuple[float, float]] | None = None,
+                 seed: np.random.SeedSequence | None = None):
         self.env = env
         self.shifts = shifts  # (login_s, logout_s) per agent
+        self.aux = aux or [(0.0, 1.0)] * len(shifts)  # (probability, mean_s) per agent
+        rng = np.random.default_rng(seed)
+        self._u = UniformStream(rng)
+        self._exp = Sampler(Exponential(1.0), rng)
         self.listener = None
 
     def subscribe(self, listener) -> None:
@@ -247,5 +258,17 @@ class SimAgentFeed:
                 self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
 
     def wrap_done(self, agent: int) -> None:
-        """Wrap-up finished: the agent is ready (or leaves, if it asked to)."""
+        """Wrap-up finished: the agent is ready (or leaves, if it asked to), or takes a break."""
+        p, mean_s = self.aux[agent]
+        if p > 0.0 and self._u() < p:
+            self.listener.on_agent_state(agent, _NOT_READY)  # asked during wrap: pending
+            self.listener.on_agent_state(agent, _READY)  # wrap ends: now not ready
+            self.env.timeout(mean_s * self._exp()).callbacks.append(
+                lambda _ev: self._back(agent))
+            return
         self.listener.on_agent_state(agent, _READY)
+
+    def _back(self, agent: int) -> None:
+        """An aux break ended (ignored if the agent logged out meanwhile)."""
+        if self.listener.agents.state[agent] == _NOT_READY:
+            self.listener.on_agent_state(agent, _READY)
