@@ -262,6 +262,8 @@ class Pacer:
         self._dirty = np.ones(n, dtype=bool)
         self._next_full = 0.0
         self._buf_active = np.zeros(n, dtype=np.int64)
+        self._buf_max_new = np.zeros(n, dtype=np.int64)
+        self._hit_stale = True
         # diagnostics of the last decision
         self.last_expected_abandons = np.zeros(n)
         self.last_expected_live = np.zeros(n)
@@ -326,7 +328,8 @@ class Pacer:
             p = self.hit.params
             _hitrate_record(rows, live, p.window, p.alpha, self.hit.buf, self.hit.pos,
                             self.hit.count, self.hit.live_count, self.hit.smoothed)
-            self._minute_calls[:, slot] += np.bincount(rows, minlength=self.n)
+            g._tally_dials(rows, slot, self._minute_calls)
+            self._hit_stale = True
             self._hist_add(self.ring_end, rows, ring_s)
             is_live = live == 1
             if is_live.any():
@@ -337,15 +340,9 @@ class Pacer:
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
-            dropped = code == _ABANDONED
-            live = dropped | (code == _CONNECTED)
-            drops = np.bincount(rows[dropped], minlength=self.n)
-            answered = np.bincount(rows[live], minlength=self.n)
-            self._minute_drops[:, slot] += drops
-            self._drops_today += drops
-            self._answered_today += answered
-            self._new_ab += drops
-            self._new_live += answered
+            g._tally_live(rows, code, _ABANDONED, _CONNECTED, slot, self._minute_drops,
+                          self._drops_today, self._answered_today, self._new_ab,
+                          self._new_live)
 
     @staticmethod
     def _hist_add(h: StreamingHistogram, rows: np.ndarray, values: np.ndarray) -> None:
@@ -370,14 +367,13 @@ class Pacer:
         ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
                                               call_job, call_status, call_t0_s)
         idle = counts[:, g.IDLE]
-        busy = counts[:, g.BUSY]
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
         dials = np.zeros(n, dtype=np.int64)
 
         rows = self._pred_rows
         if rows.size:
-            self._predictive(now, rows, ao, ae, co, ce, idle, busy, unanswered, dials)
+            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials)
         rows = self._prog_rows
         if rows.size:
             out = np.empty(rows.size, dtype=np.int64)
@@ -403,17 +399,18 @@ class Pacer:
             self._timed(dt, in_flight, dials)
         return dials
 
-    def _predictive(self, now, rows, ao, ae, co, ce, idle, busy, unanswered, dials) -> None:
+    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
         hit = self._buf_hit
-        p = self.hit.params
-        _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
-                        self.hit.live_count, hit)
+        if self._hit_stale:  # only completed dials move the hit rate
+            p = self.hit.params
+            _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
+                            self.hit.live_count, hit)
+            self._hit_stale = False
         self.last_hit_rate = hit
         if now >= self._next_horizon:
             self._refresh(now)
-        staffed = idle + busy
-        cap = np.floor(self._max_lines_per_agent * staffed + 1e-9).astype(np.int64)
-        max_new = np.maximum(cap - unanswered, 0)
+        max_new = self._buf_max_new
+        g._max_new(self._max_lines_per_agent, counts, max_new)
         limit = self._limit
         if now + 1e-9 >= self._next_full:
             self._next_full = now + FULL_DECISION_S

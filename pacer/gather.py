@@ -128,3 +128,37 @@ def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.nd
     ao, ae, co, ce, counts = Gatherer(n_camp)(now_s, agent_job, agent_status, agent_since_s,
                                               call_job, call_status, call_t0_s)
     return ao, ae[: ao[-1]], co, ce[: co[-1]], counts
+
+
+@numba.njit(cache=True)
+def _max_new(max_lines_per_agent, counts, out):
+    """Lines-per-agent cap minus the unanswered calls in flight, per campaign (>= 0).
+
+    cap = floor(max_lines_per_agent * (idle + busy agents)); unanswered = ringing + waiting.
+    """
+    for c in range(out.shape[0]):
+        cap = int(np.floor(max_lines_per_agent[c] * (counts[c, IDLE] + counts[c, BUSY]) + 1e-9))
+        out[c] = max(cap - counts[c, RINGING] - counts[c, WAITING], 0)
+
+
+@numba.njit(cache=True)
+def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops, drops_today,
+                answered_today, new_abandons, new_live):
+    """Fold live-answer outcomes into the per-campaign counters (one pass, no temporaries)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        k = codes[i]
+        if k == abandoned_code:
+            minute_drops[r, slot] += 1
+            drops_today[r] += 1
+            new_abandons[r] += 1.0
+        if k == abandoned_code or k == connected_code:
+            answered_today[r] += 1
+            new_live[r] += 1.0
+
+
+@numba.njit(cache=True)
+def _tally_dials(rows, slot, minute_calls):
+    """Count completed dials into the current second of the one-minute ring."""
+    for i in range(rows.shape[0]):
+        minute_calls[rows[i], slot] += 1
