@@ -59,3 +59,29 @@ def test_gather_empty():
     e = np.zeros(0, dtype=np.int64)
     ao, ae, _co, _ce, counts = g.gather(3, 0.0, e, e, np.zeros(0), e, e, np.zeros(0))
     assert list(ao) == [0, 0, 0, 0] and ae.size == 0 and counts.sum() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 8), seed=st.integers(0, 2**31))
+def test_max_new_and_tallies_match_plain_python(n, seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 12, (n, g.N_COUNTS)).astype(np.int64)
+    lines = rng.uniform(1.0, 3.0, n)
+    out = np.empty(n, dtype=np.int64)
+    g._max_new(lines, counts, out)
+    for c in range(n):
+        cap = int(np.floor(lines[c] * (counts[c, g.IDLE] + counts[c, g.BUSY]) + 1e-9))
+        assert out[c] == max(cap - counts[c, g.RINGING] - counts[c, g.WAITING], 0)
+    m = int(rng.integers(0, 30))
+    rows = rng.integers(0, n, m).astype(np.int64)
+    codes = rng.integers(0, 4, m).astype(np.int64)
+    minute = np.zeros((n, 60), dtype=np.int64)
+    drops, answered = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    new_ab, new_live = np.zeros(n), np.zeros(n)
+    g._tally_live(rows, codes, 1, 0, 7, minute, drops, answered, new_ab, new_live)
+    g._tally_dials(rows, 8, minute)
+    for c in range(n):
+        mine = codes[rows == c]
+        assert drops[c] == minute[c, 7] == new_ab[c] == (mine == 1).sum()
+        assert answered[c] == new_live[c] == np.isin(mine, [0, 1]).sum()
+        assert minute[c, 8] == (rows == c).sum()
