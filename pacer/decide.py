@@ -1,5 +1,9 @@
 """The pacer's front door: one ``Pacer.decide`` call per tick decides for every campaign.
 
+Predictive campaigns are decided by the model in ``pacer.predictive``; a slow feedback trim
+(``_refresh``) scales the model's abandon budget by the realised rate, and campaigns without
+news since their last decision are re-decided once per ``FULL_DECISION_S`` only.
+
 ``Pacer`` owns the per-campaign estimators (hit rate, ring time-to-answer and handling-time
 histograms, windowed abandon accounting, VICIdial levels, timed credit, the feedback trim)
 and dispatches each campaign to its pacing mode. The engine feeds it observations through
@@ -69,8 +73,7 @@ TRIM_AIM = 0.85  # aim under the limit, so the long-run rate stays at or under i
 TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
 TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
 TRIM_MEMORY_S = 600.0  # time constant of the recent rate the trim learns from
-HORIZON_REFRESH_S = 5.0  # how often the automatic look-ahead is re-estimated
-MIN_HORIZON_S = 1.0
+REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
 FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
 
@@ -113,8 +116,8 @@ class CampaignPacing:
 
     ``target`` and ``target_value`` apply to predictive campaigns: the abandon rate
     (fraction), the service level (fraction connected within ``sl_threshold_s``) or the
-    mean agent wait (seconds). ``horizon_s = 0`` lets the pacer use the estimated mean ring
-    time to a live answer as its look-ahead.
+    mean agent wait (seconds). ``horizon_s`` is the look-ahead of the model; 0 uses the
+    ring-no-answer timeout (a dial's whole life).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -226,7 +229,7 @@ class Pacer:
         self._minute_sec = -1
         self._answered_today = np.zeros(n, dtype=np.int64)
         self._drops_today = np.zeros(n, dtype=np.int64)
-        # feedback trim and the automatic horizon
+        # feedback trim; the look-ahead (0 in the settings = the ring-no-answer timeout)
         self.trim = np.full(n, TRIM_INITIAL)  # per campaign: its own compliance
         self.trim_pooled = 1.0  # across predictive campaigns: the model's shared bias
         self._recent_live = np.zeros(n)  # exponentially weighted live answers and abandons
@@ -235,7 +238,7 @@ class Pacer:
         self._new_ab = np.zeros(n)
         self._last_refresh = 0.0
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
-        self._next_horizon = 0.0
+        self._next_refresh = 0.0
         # periodic schedules
         self._last_now: float | None = None
         self._next_sample = 0.0
@@ -253,7 +256,6 @@ class Pacer:
         self._ratio_rows = self.rows[Pacing.FIXED_RATIO]
         self._buf_hit = np.empty(n)
         self._buf_out = np.zeros(n, dtype=np.int64)
-        self._buf_tmp = np.zeros(n, dtype=np.int64)
         self._buf_ab = np.zeros(n)
         self._buf_live = np.zeros(n)
         # Campaigns with news since their last decision (a dial ended, a live answer, an
@@ -407,7 +409,7 @@ class Pacer:
                             self.hit.live_count, hit)
             self._hit_stale = False
         self.last_hit_rate = hit
-        if now >= self._next_horizon:
+        if now >= self._next_refresh:
             self._refresh(now)
         max_new = self._buf_max_new
         g._max_new(self._max_lines_per_agent, counts, max_new)
@@ -444,8 +446,8 @@ class Pacer:
         return np.maximum(self._abandon_limit - fp, 0.0) * trim
 
     def _refresh(self, now: float) -> None:
-        """Slow loop: the feedback trim and the automatic look-ahead."""
-        self._next_horizon = now + HORIZON_REFRESH_S
+        """Slow loop: the feedback trim (every ``REFRESH_S``)."""
+        self._next_refresh = now + REFRESH_S
         fcc = np.empty(self.n)
         ofcom = np.empty(self.n)
         fp = np.empty(self.n)
