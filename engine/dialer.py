@@ -167,33 +167,33 @@ class Dialer:
             left -= take.size
         dials[order] = give
 
+    def _new_attempt(self, j: int, now: float) -> Attempt | None:
+        """The next attempt of job ``j``, or None (and the job marked) when out of contacts."""
+        contact = self.store.next_contact(j)
+        if contact is None:
+            self.exhausted[j] = True
+            self._any_stopped = True
+            return None
+        a = Attempt(self._next_id, j, contact, self.jobs[j].channel, now)
+        self._next_id += 1
+        self.attempts_launched[j] += 1
+        self.events.attempt_created(a)
+        return a
+
     def _block(self, j: int, n: int, now: float) -> None:
         for _ in range(n):
-            contact = self.store.next_contact(j)
-            if contact is None:
-                self.exhausted[j] = True
-                self._any_stopped = True
+            a = self._new_attempt(j, now)
+            if a is None:
                 return
-            a = Attempt(self._next_id, j, contact, self.jobs[j].channel, now)
-            self._next_id += 1
-            self.attempts_launched[j] += 1
-            self.events.attempt_created(a)
             self._complete(a, _BLOCKED)
 
     def _launch(self, j: int, n: int, now: float) -> None:
-        channel = self.jobs[j].channel
         for _ in range(n):
-            contact = self.store.next_contact(j)
-            if contact is None:
-                self.exhausted[j] = True
-                self._any_stopped = True
+            a = self._new_attempt(j, now)
+            if a is None:
                 return
-            a = Attempt(self._next_id, j, contact, channel, now)
-            self._next_id += 1
             a.slot = self._take_slot(j, now)
             self.in_flight[a.id] = a
-            self.attempts_launched[j] += 1
-            self.events.attempt_created(a)
             self.telephony.dial(a)
 
     # ------------------------------------------------------------------ call slots
