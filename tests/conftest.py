@@ -1,0 +1,12 @@
+"""Test-wide settings: property tests are derandomized, so every run (CI included) checks the
+same examples and a failure reproduces; run with ``HYPOTHESIS_PROFILE=explore`` to search
+new ones."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
