@@ -86,16 +86,18 @@ def _run(args: tuple[Scenario, int]) -> RunResult:
 
 
 def replicate(scn: Scenario, seed: int, replications: int, workers: int = 1,
-              on_done: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+              on_done: Callable[[RunResult], None] | None = None,
+              progress: Callable[[float], None] | None = None) -> list[RunResult]:
     """Run ``replications`` independent runs (local processes when ``workers > 1``).
 
-    Results come back in seed order whatever the executor.
+    Results come back in seed order whatever the executor. ``progress`` receives the
+    simulated fraction of each in-process run (not for process pools).
     """
     seeds = replication_seeds(seed, replications)
     if workers <= 1 or replications == 1:
         out = []
         for s in seeds:
-            r = simulate(scn, s)
+            r = simulate(scn, s, progress)
             if on_done:
                 on_done(r)
             out.append(r)

@@ -9,6 +9,7 @@ give identical results on any executor.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,8 +134,13 @@ class _Sampler:
             yield self.env.timeout(period_s)
 
 
-def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
-    """Run one replication of ``scn`` with ``seed`` (default: the scenario's)."""
+def simulate(scn: Scenario, seed: int | None = None,
+             progress: Callable[[float], None] | None = None) -> RunResult:
+    """Run one replication of ``scn`` with ``seed`` (default: the scenario's).
+
+    ``progress``, if given, is called with the simulated fraction done (0..1) about every
+    simulated minute.
+    """
     t_wall = time.perf_counter()
     seed = scn.seed if seed is None else seed
     seq = np.random.SeedSequence(seed)
@@ -171,7 +177,12 @@ def simulate(scn: Scenario, seed: int | None = None) -> RunResult:
     n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
     env.process(sampler.run())
-    env.run(until=end_s)
+    if progress is None:
+        env.run(until=end_s)
+    else:
+        for t in np.append(np.arange(60.0, end_s, 60.0), end_s):
+            env.run(until=float(t))
+            progress(float(t) / end_s)
     agents.close(end_s)
     attempts = pl.DataFrame(store.cols, schema_overrides={"abandoned": pl.Boolean,
                                                           "amd_false_positive": pl.Boolean,

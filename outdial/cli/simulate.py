@@ -79,7 +79,17 @@ def _run_with_progress(app: Application, scn, seed: int, reps: int, workers: int
     if quiet or not app.interactive:
         return replicate(scn, seed, reps, workers)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  TextColumn("{task.percentage:>3.0f} %"), TimeElapsedColumn(),
                   console=app.err, transient=True) as prog:
-        task = prog.add_task(f"simulating {scn.name}", total=reps)
-        return replicate(scn, seed, reps, workers, on_done=lambda _r: prog.advance(task))
+        task = prog.add_task(f"simulating {scn.name}", total=float(reps))
+        done = [0]
+
+        def finished(_r) -> None:
+            done[0] += 1
+            prog.update(task, completed=float(done[0]))
+
+        def step(fraction: float) -> None:  # within the current in-process replication
+            prog.update(task, completed=done[0] + fraction)
+
+        return replicate(scn, seed, reps, workers, on_done=finished,
+                         progress=step if workers <= 1 or reps == 1 else None)
