@@ -19,8 +19,9 @@ def outdial(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from outdial.cli import erlang, simulate, validate
+    from outdial.cli import compare, erlang, simulate, validate
 
+    outdial.add_command(compare.compare)
     outdial.add_command(erlang.erlang)
     outdial.add_command(simulate.simulate)
     outdial.add_command(validate.validate)
