@@ -117,6 +117,15 @@ class Dialer:
         """No further ticks; attempts in flight still complete."""
         self._stopped = True
 
+    def pause(self, job: int) -> None:
+        """No new attempts for ``job`` until ``resume``; its calls in flight go on."""
+        self.running[job] = False
+        self._any_stopped = True
+
+    def resume(self, job: int) -> None:
+        self.running[job] = True
+        self._any_stopped = bool((~self.running | self.exhausted).any())
+
     def _tick(self) -> None:
         if self._stopped:
             return
@@ -143,7 +152,8 @@ class Dialer:
         self.clock.call_later(self.tick_s, self._tick)
 
     def _fit_capacity(self, dials: np.ndarray) -> None:
-        """Cut voice dials to the free ports, sharing them round-robin across jobs.
+        """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
+        it round-robin across jobs.
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """

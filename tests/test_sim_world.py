@@ -35,3 +35,22 @@ def test_same_scenario_and_seed_identical(seed):
     a, b = simulate(scn, seed), simulate(scn, seed)
     assert a.total == b.total
     assert a.attempts.equals(b.attempts)
+
+
+def test_a_paused_job_launches_nothing_until_resumed():
+    import sim.run as run_module
+
+    class PausingDialer(run_module.Dialer):
+        def start(self):
+            super().start()
+            self.pause(0)
+            self.clock.call_later(600.0, lambda: self.resume(0))
+
+    orig = run_module.Dialer
+    run_module.Dialer = PausingDialer
+    try:
+        r = simulate(load(SCN / "single-50-predictive.toml", SHORT), 3)
+    finally:
+        run_module.Dialer = orig
+    t_created = r.attempts["t_created"]
+    assert t_created.min() >= 600.0 and r.attempts.height > 50
