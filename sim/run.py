@@ -234,8 +234,10 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
         mine = agents.job == j
         cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
         block = _kpi_block(cnt, span, *_agent_times(agents.time_in[mine]))
+        gauge = tel.job_gauges[j]
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
-                    "pacing": c.pacing, **block})
+                    "pacing": c.pacing, **block, "ports_peak": gauge.peak,
+                    "ports_mean": gauge.mean(hi)})
     return total, per
 
 

@@ -79,6 +79,35 @@ class _CampaignWorld:
         self.uses_port = c.channel in ("voice_agent", "voice_agentless")
 
 
+class _PortGauge:
+    """Ports in use: peak and time-weighted mean, clipped to the measurement window."""
+
+    __slots__ = ("area", "in_use", "peak", "t", "window")
+
+    def __init__(self, window: tuple[float, float]):
+        self.window = window
+        self.in_use = 0
+        self.peak = 0
+        self.area = 0.0
+        self.t = 0.0
+
+    def change(self, delta: int, now: float) -> None:
+        lo, hi = self.window
+        a, b = max(self.t, lo), min(now, hi)
+        if b > a:
+            self.area += self.in_use * (b - a)
+        self.t = now
+        self.in_use += delta
+        if self.in_use > self.peak and lo <= now < hi:
+            self.peak = self.in_use
+
+    def mean(self, now: float) -> float:
+        self.change(0, now)
+        lo, hi = self.window
+        span = min(now, hi) - lo
+        return self.area / span if span > 0 else 0.0
+
+
 class SimTelephony:
     """EPM ports, the carrier's call-setup rate and the PSTN answer model.
 
@@ -92,11 +121,9 @@ class SimTelephony:
                  window: tuple[float, float]):
         self.env = env
         self.ports = ports
-        self.ports_in_use = 0
-        self.ports_peak = 0
-        self._port_area = 0.0
-        self._port_t = 0.0
         self.window = window
+        self.gauge = _PortGauge(window)  # all ports
+        self.job_gauges = [_PortGauge(window) for _ in campaigns]  # ports per campaign
         self.setup_gap_s = 1.0 / carrier_cps
         self._next_setup = 0.0
         self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seed.spawn(len(campaigns)),
@@ -104,24 +131,23 @@ class SimTelephony:
         self.listener = None  # the engine's TelephonyEvents (the dialer)
         self.agent_ready: Callable[[int], None] | None = None
 
-    # ---- port accounting (time-weighted, clipped to the measurement window)
+    # ---- port accounting
 
-    def _ports(self, delta: int) -> None:
+    def _ports(self, delta: int, job: int) -> None:
         now = self.env.now
-        lo, hi = self.window
-        a, b = max(self._port_t, lo), min(now, hi)
-        if b > a:
-            self._port_area += self.ports_in_use * (b - a)
-        self._port_t = now
-        self.ports_in_use += delta
-        if self.ports_in_use > self.ports_peak and lo <= now < hi:
-            self.ports_peak = self.ports_in_use
+        self.gauge.change(delta, now)
+        self.job_gauges[job].change(delta, now)
+
+    @property
+    def ports_in_use(self) -> int:
+        return self.gauge.in_use
+
+    @property
+    def ports_peak(self) -> int:
+        return self.gauge.peak
 
     def ports_mean(self) -> float:
-        self._ports(0)
-        lo, hi = self.window
-        span = min(self.env.now, hi) - lo
-        return self._port_area / span if span > 0 else 0.0
+        return self.gauge.mean(self.env.now)
 
     def _after(self, delay_s: float, fn: Callable[[], None]) -> None:
         self.env.timeout(delay_s).callbacks.append(lambda _ev: fn())
@@ -147,7 +173,7 @@ class SimTelephony:
         if self.ports_in_use >= self.ports:
             self.listener.on_failed(a, _BLOCKED)
             return
-        self._ports(+1)
+        self._ports(+1, a.job)
         now = self.env.now
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
@@ -170,7 +196,7 @@ class SimTelephony:
             self._after(setup + cw.invalid_s, lambda: self._fail(a, _INVALID))
 
     def _fail(self, a: Attempt, code: int) -> None:
-        self._ports(-1)
+        self._ports(-1, a.job)
         self.listener.on_failed(a, code)
 
     def _answer(self, a: Attempt, human: bool) -> None:
@@ -191,12 +217,12 @@ class SimTelephony:
                 self._after(cw.patience(), lambda: self._patience_over(a))
 
     def _message_done(self, a: Attempt) -> None:
-        self._ports(-1)
+        self._ports(-1, a.job)
         self.listener.on_delivered(a, True)
 
     def _patience_over(self, a: Attempt) -> None:
         if a.code == _PENDING and a.t_connect < 0:
-            self._ports(-1)
+            self._ports(-1, a.job)
             self.listener.on_customer_hangup(a)
 
     def connect(self, a: Attempt, agent: int) -> None:
@@ -205,16 +231,16 @@ class SimTelephony:
         self._after(talk, lambda: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
-        self._ports(-1)
+        self._ports(-1, a.job)
         self.listener.on_call_ended(a)
         self._after(self.camp[a.job].wrap(), lambda: self.agent_ready(agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
         if cw.machine_message_s > 0 and not a.truth_human and a.t_connect < 0:
-            self._after(cw.machine_message_s, lambda: self._ports(-1))
+            self._after(cw.machine_message_s, lambda: self._ports(-1, a.job))
         else:
-            self._ports(-1)
+            self._ports(-1, a.job)
 
 
 class SimAgentFeed:

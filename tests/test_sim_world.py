@@ -27,6 +27,9 @@ def test_notification_only_platform_uses_ports_not_agents():
     # 100,000 voice notifications per hour at ~43 s mean hold: ~1,200 ports busy, under 2,200
     assert 800 < r.total["ports_mean"] < 2200
     assert r.total["ports_peak"] <= 2200
+    # ports are accounted per campaign too: the means add up to the total exactly
+    assert sum(c["ports_mean"] for c in r.campaigns) == pytest.approx(r.total["ports_mean"])
+    assert max(c["ports_peak"] for c in r.campaigns) <= r.total["ports_peak"]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
