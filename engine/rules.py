@@ -1,0 +1,313 @@
+"""Rule engine: may this attempt go now? Every refusal is counted per job by rule name.
+
+``RuleEngine.check(job, contact, address, channel, now, history)`` applies, in order:
+
+=========================  ==============================================================
+``contact_block``          the contact id is on the block list
+``invalid_address``        the address is not a phone number / email address
+``address_block``          the address is on the block list
+``dnc_global``             the address is on the global do-not-contact list
+``dnc_campaign``           ... or on the job's campaign DNC list
+``channel``                the channel is not allowed
+``completion_code``        an earlier attempt ended with a final code (wrong number on this
+                           address, or a contact-wide final code)
+``nuisance``               a voice call within ``nuisance_period_s`` (72 h, Ofcom) after an
+                           abandoned call to the contact, unless an agent is guaranteed
+``attempts_total_contact`` / ``attempts_total_address``: caps over the whole history
+``attempts_per_day_contact`` / ``attempts_per_day_address``: caps per day (the contact's
+                           local day by default)
+=========================  ==============================================================
+
+The first rule that refuses gives the ``Decision`` (with ``until`` when the refusal ends
+by itself: nuisance and per-day caps). ``history`` is the contact's attempts across jobs
+(``engine.strategy.PastAttempt``; in-flight ones included, since they count towards caps;
+``Code.BLOCKED`` attempts never reached anyone and are not counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from engine.attempt import Channel, Code
+from engine.contacts import DncRegistry, normalize_address, zone
+from engine.strategy import CHANNELS, PastAttempt, as_utc, channel_name, code_of
+
+# Ofcom persistent-misuse policy: no repeat call within 72 h of an abandoned call unless an
+# agent is guaranteed (DOMAIN.md, Regulation).
+OFCOM_NUISANCE_PERIOD_S = 72 * 3600.0
+
+RULES = (
+    "contact_block",
+    "invalid_address",
+    "address_block",
+    "dnc_global",
+    "dnc_campaign",
+    "channel",
+    "completion_code",
+    "nuisance",
+    "attempts_total_contact",
+    "attempts_total_address",
+    "attempts_per_day_contact",
+    "attempts_per_day_address",
+)
+
+
+class RuleConfigError(ValueError):
+    """A rule setting is invalid; the message starts with the field name."""
+
+
+def _norm(address: str, channel: str, cc: str | None) -> str:
+    """An address in the form lists and history are compared in (raw text if unparsable)."""
+    kind = "email" if "@" in address else ("phone" if channel in ("voice", "sms") else channel)
+    try:
+        return normalize_address(address, kind, cc)
+    except ValueError:
+        return address.strip().lower()
+
+
+def _codes(values: Iterable[Any], name: str) -> frozenset[Code]:
+    if isinstance(values, (str, int)):
+        raise RuleConfigError(f"{name}: must be a list of completion codes")
+    try:
+        return frozenset(code_of(v, name) for v in values)
+    except ValueError as e:
+        raise RuleConfigError(str(e)) from None
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The restrictions of one campaign. ``None`` caps are off.
+
+    Codes are ``Code`` values, ints or names (``wrong_number`` is ``Code.INVALID``).
+    ``day`` is ``"contact"`` (days run midnight to midnight in the contact's zone, from
+    ``timezone_field``, else ``default_timezone``) or a fixed IANA zone such as ``"UTC"``.
+    """
+
+    blocked_contacts: Iterable[str] = frozenset()
+    blocked_addresses: Iterable[str] = frozenset()
+    channels: Iterable[str] | None = None  # allowed channels; None: all
+    max_attempts_per_day_contact: int | None = None
+    max_attempts_total_contact: int | None = None
+    max_attempts_per_day_address: int | None = None
+    max_attempts_total_address: int | None = None
+    final_codes_address: Iterable[Any] = frozenset({Code.INVALID})
+    final_codes_contact: Iterable[Any] = frozenset()
+    nuisance_period_s: float = OFCOM_NUISANCE_PERIOD_S
+    nuisance_codes: Iterable[Any] = frozenset({Code.ABANDONED, Code.CUSTOMER_HANGUP})
+    nuisance_channels: Iterable[str] = frozenset({"voice"})
+    day: str = "contact"
+    id_field: str = "id"
+    timezone_field: str = "timezone"
+    default_timezone: str = "UTC"
+    default_country_code: str | None = None
+    _blocked_norm: frozenset[str] = field(default=frozenset(), init=False, repr=False,
+                                          compare=False)
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("blocked_contacts", "blocked_addresses", "nuisance_channels"):
+            v = getattr(self, name)
+            if isinstance(v, str):
+                raise RuleConfigError(f"{name}: must be a collection, not one string")
+            put(name, frozenset(str(x) for x in v))
+        if self.channels is not None:
+            if isinstance(self.channels, str):
+                raise RuleConfigError("channels: must be a collection, not one string")
+            put("channels", frozenset(self.channels))
+        for name in ("channels", "nuisance_channels"):
+            bad = sorted(set(getattr(self, name) or ()) - set(CHANNELS))
+            if bad:
+                raise RuleConfigError(f"{name}: unknown channel(s) {', '.join(bad)}; expected "
+                                      f"{', '.join(CHANNELS)}")
+        for name in ("max_attempts_per_day_contact", "max_attempts_total_contact",
+                     "max_attempts_per_day_address", "max_attempts_total_address"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise RuleConfigError(f"{name}: must be an integer >= 0 or None, got {v!r}")
+        for name in ("final_codes_address", "final_codes_contact", "nuisance_codes"):
+            put(name, _codes(getattr(self, name), name))
+        p = self.nuisance_period_s
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 0:
+            raise RuleConfigError(f"nuisance_period_s: must be seconds >= 0, got {p!r}")
+        for name in ("default_timezone",) + (() if self.day == "contact" else ("day",)):
+            try:
+                zone(getattr(self, name))
+            except ValueError as e:
+                raise RuleConfigError(f"{name}: {e} (day is 'contact' or an IANA zone)"
+                                      ) from None
+        put("_blocked_norm", frozenset(_norm(a, "voice", self.default_country_code)
+                                       for a in self.blocked_addresses))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one attempt: ``allowed``, else the refusing ``rule`` with a
+    human-readable ``detail`` and, when the refusal lapses by itself, ``until``."""
+
+    allowed: bool
+    rule: str | None = None
+    detail: str = ""
+    until: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOWED = Decision(True)
+
+
+class RuleEngine:
+    """Checks attempts against a ``RuleConfig`` (per job overrides in ``job_configs``) and
+    the DNC lists, counting checks and refusals per job.
+
+    ``campaigns`` maps a job to its campaign key in ``dnc.campaigns`` (default: the job).
+    """
+
+    def __init__(self, config: RuleConfig | None = None, dnc: DncRegistry | None = None,
+                 campaigns: Mapping[Any, Any] | None = None,
+                 job_configs: Mapping[Any, RuleConfig] | None = None):
+        self.config = config if config is not None else RuleConfig()
+        self.dnc = dnc
+        self.campaigns = dict(campaigns or {})
+        self.job_configs = dict(job_configs or {})
+        self._counts: dict[Any, dict[str, int]] = {}
+
+    def counts(self, job: Any) -> dict[str, int]:
+        """``checked``, ``allowed`` and one refusal count per rule name (zeros included)."""
+        c = self._counts.get(job)
+        return dict(c) if c is not None else _zero_counts()
+
+    def all_counts(self) -> dict[Any, dict[str, int]]:
+        return {j: dict(c) for j, c in self._counts.items()}
+
+    def reset(self, job: Any) -> None:
+        self._counts.pop(job, None)
+
+    def check(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
+              channel: Channel | int | str, now: datetime | float,
+              history: Iterable[PastAttempt] = (), *, agent_guaranteed: bool = False,
+              run_start: datetime | None = None) -> Decision:
+        """May ``job`` try ``address`` of ``contact`` on ``channel`` at ``now``?
+
+        ``contact`` is the contact's fields (id and time zone read from them) or its id.
+        Times are aware datetimes or seconds since ``run_start``. ``agent_guaranteed``
+        (e.g. preview pacing) lifts the nuisance rule, as Ofcom allows.
+        """
+        d = self._decide(job, contact, address, channel, now, history, agent_guaranteed,
+                         run_start)
+        c = self._counts.get(job)
+        if c is None:
+            c = self._counts[job] = _zero_counts()
+        c["checked"] += 1
+        c["allowed" if d.allowed else d.rule] += 1
+        return d
+
+    def _decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
+                channel: Channel | int | str, now: datetime | float,
+                history: Iterable[PastAttempt], agent_guaranteed: bool,
+                run_start: datetime | None) -> Decision:
+        cfg = self.job_configs.get(job, self.config)
+        ch = channel_name(channel)
+        now = as_utc(now, run_start, "now")
+        if isinstance(contact, Mapping):
+            cid = contact.get(cfg.id_field)
+            tz_name = contact.get(cfg.timezone_field) or cfg.default_timezone
+        else:
+            cid, tz_name = contact, cfg.default_timezone
+        cid = None if cid is None else str(cid)
+
+        if cid is not None and cid in cfg.blocked_contacts:
+            return Decision(False, "contact_block", f"contact {cid!r} is blocked")
+        kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else "custom")
+        try:
+            addr = normalize_address(address, kind, cfg.default_country_code)
+        except ValueError as e:
+            return Decision(False, "invalid_address", str(e))
+        if addr in cfg._blocked_norm:
+            return Decision(False, "address_block", f"address {addr} is blocked")
+        if self.dnc is not None:
+            hit = self.dnc.check(addr, self.campaigns.get(job, job))
+            if hit == "global":
+                return Decision(False, "dnc_global", f"{addr} is on the global DNC list")
+            if hit == "campaign":
+                return Decision(False, "dnc_campaign", f"{addr} is on the campaign's DNC list")
+        if cfg.channels is not None and ch not in cfg.channels:
+            return Decision(False, "channel", f"channel {ch} is not allowed")
+
+        cc = cfg.default_country_code
+        tries = []  # (at, code, same_address, channel)
+        for k, h in enumerate(history):
+            code = int(h.code)
+            if code == Code.BLOCKED:
+                continue
+            same = bool(h.address) and _norm(h.address, channel_name(h.channel), cc) == addr
+            tries.append((as_utc(h.at, run_start, f"history[{k}].at"), code, same,
+                          channel_name(h.channel)))
+
+        for at, code, same, _ in tries:
+            if code in cfg.final_codes_contact:
+                return Decision(False, "completion_code",
+                                f"an attempt at {at:%Y-%m-%d %H:%M}Z ended {Code(code).name}")
+            if same and code in cfg.final_codes_address:
+                return Decision(False, "completion_code",
+                                f"{addr}: an attempt at {at:%Y-%m-%d %H:%M}Z ended "
+                                f"{Code(code).name}")
+
+        if (cfg.nuisance_period_s > 0 and ch in cfg.nuisance_channels
+                and not agent_guaranteed):
+            last = max((at for at, code, _, hch in tries
+                        if code in cfg.nuisance_codes and hch in cfg.nuisance_channels),
+                       default=None)
+            if last is not None:
+                until = last + timedelta(seconds=cfg.nuisance_period_s)
+                if now < until:
+                    return Decision(False, "nuisance",
+                                    f"abandoned call at {last:%Y-%m-%d %H:%M}Z; no new call "
+                                    f"within {cfg.nuisance_period_s / 3600:g} h", until)
+
+        n_contact = len(tries)
+        n_address = sum(1 for t in tries if t[2])
+        if cfg.max_attempts_total_contact is not None and (
+                n_contact >= cfg.max_attempts_total_contact):
+            return Decision(False, "attempts_total_contact",
+                            f"{n_contact} attempts, at most {cfg.max_attempts_total_contact}")
+        if cfg.max_attempts_total_address is not None and (
+                n_address >= cfg.max_attempts_total_address):
+            return Decision(False, "attempts_total_address",
+                            f"{n_address} attempts on {addr}, at most "
+                            f"{cfg.max_attempts_total_address}")
+        if (cfg.max_attempts_per_day_contact is not None
+                or cfg.max_attempts_per_day_address is not None):
+            try:
+                tz = zone(cfg.day if cfg.day != "contact" else tz_name)
+            except ValueError:
+                tz = zone(cfg.default_timezone)
+            start, end = _local_day(now, tz)
+            today = [t for t in tries if start <= t[0] < end]
+            lim = cfg.max_attempts_per_day_contact
+            if lim is not None and len(today) >= lim:
+                return Decision(False, "attempts_per_day_contact",
+                                f"{len(today)} attempts today ({tz.key}), at most {lim}", end)
+            lim = cfg.max_attempts_per_day_address
+            n = sum(1 for t in today if t[2])
+            if lim is not None and n >= lim:
+                return Decision(False, "attempts_per_day_address",
+                                f"{n} attempts on {addr} today ({tz.key}), at most {lim}", end)
+        return ALLOWED
+
+
+def _zero_counts() -> dict[str, int]:
+    return {"checked": 0, "allowed": 0, **dict.fromkeys(RULES, 0)}
+
+
+def _local_day(now: datetime, tz: Any) -> tuple[datetime, datetime]:
+    """The UTC bounds of the local calendar day holding ``now`` (23 or 25 h across DST)."""
+    d = now.astimezone(tz).date()
+    start = datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
