@@ -201,7 +201,10 @@ class ListSpec:
         if self.timezone is None and self.default_timezone is None:
             raise ValueError("ListSpec.timezone: give a time-zone column or default_timezone")
         if self.default_timezone is not None:
-            zone(self.default_timezone)  # raises naming it
+            try:
+                zone(self.default_timezone)
+            except ValueError as e:
+                raise ValueError(f"ListSpec.default_timezone: {e}") from None
         for col, t in self.attribute_types.items():
             if t not in _CASTS:
                 raise ValueError(f"ListSpec.attribute_types[{col!r}]: unknown type {t!r}; "
