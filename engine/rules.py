@@ -4,11 +4,11 @@
 
 =========================  ==============================================================
 ``contact_block``          the contact id is on the block list
+``channel``                the channel is not allowed
 ``invalid_address``        the address is not a phone number / email address
 ``address_block``          the address is on the block list
 ``dnc_global``             the address is on the global do-not-contact list
 ``dnc_campaign``           ... or on the job's campaign DNC list
-``channel``                the channel is not allowed
 ``completion_code``        an earlier attempt ended with a final code (wrong number on this
                            address, or a contact-wide final code)
 ``nuisance``               a voice call within ``nuisance_period_s`` (72 h, Ofcom) after an
@@ -41,11 +41,11 @@ OFCOM_NUISANCE_PERIOD_S = 72 * 3600.0
 
 RULES = (
     "contact_block",
+    "channel",
     "invalid_address",
     "address_block",
     "dnc_global",
     "dnc_campaign",
-    "channel",
     "completion_code",
     "nuisance",
     "attempts_total_contact",
@@ -223,6 +223,8 @@ class RuleEngine:
 
         if cid is not None and cid in cfg.blocked_contacts:
             return Decision(False, "contact_block", f"contact {cid!r} is blocked")
+        if cfg.channels is not None and ch not in cfg.channels:
+            return Decision(False, "channel", f"channel {ch} is not allowed")
         kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else "custom")
         try:
             addr = normalize_address(address, kind, cfg.default_country_code)
@@ -236,8 +238,6 @@ class RuleEngine:
                 return Decision(False, "dnc_global", f"{addr} is on the global DNC list")
             if hit == "campaign":
                 return Decision(False, "dnc_campaign", f"{addr} is on the campaign's DNC list")
-        if cfg.channels is not None and ch not in cfg.channels:
-            return Decision(False, "channel", f"channel {ch} is not allowed")
 
         cc = cfg.default_country_code
         tries = []  # (at, code, same_address, channel)
