@@ -498,6 +498,10 @@ def _validate(frame: pl.DataFrame, spec: ListSpec, on_error: OnError, source: st
 _INT_TEXT = r"^[-+]?(0|[1-9][0-9]*)$"
 _FLOAT_TEXT = r"^[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 _BOOL_TEXT = {"true": True, "false": False}
+_BOOL_CAST = {**_BOOL_TEXT, "yes": True, "no": False, "y": True, "n": False, "t": True,
+              "f": False, "1": True, "0": False}
+_TYPE_WORDS = {"str": "text", "int": "an integer", "float": "a number", "bool": "true/false",
+               "date": "a date (YYYY-MM-DD)", "datetime": "a date and time (ISO 8601)"}
 
 
 def _type_attributes(frame: pl.DataFrame, spec: ListSpec, infer: bool
@@ -517,7 +521,7 @@ def _type_attributes(frame: pl.DataFrame, spec: ListSpec, infer: bool
                 s = s.str.strip_chars().replace("", None)
                 lowered = s.str.to_lowercase()
                 if want == "bool":
-                    out = lowered.replace_strict(_BOOL_TEXT, default=None, return_dtype=pl.Boolean)
+                    out = lowered.replace_strict(_BOOL_CAST, default=None, return_dtype=pl.Boolean)
                 elif want == "date":
                     out = s.str.to_date(strict=False)
                 elif want == "datetime":
@@ -528,7 +532,8 @@ def _type_attributes(frame: pl.DataFrame, spec: ListSpec, infer: bool
                 out = s.cast(target, strict=False)
             failed = out.is_null() & s.is_not_null()
             for i in np.flatnonzero(failed.to_numpy()).tolist():
-                problems.append((i, f"column {col!r}: {s[i]!r} is not a {want}", col, s[i]))
+                problems.append((i, f"column {col!r}: {s[i]!r} is not {_TYPE_WORDS[want]}",
+                                 col, s[i]))
             casts.append(out.alias(col))
         elif infer and dtype == pl.String:
             s = s.str.strip_chars().replace("", None)
@@ -1322,7 +1327,7 @@ class SourceProgress:
 
 
 class _JobContacts:
-    __slots__ = ("contacts", "cursor", "heap", "order", "seq", "state")
+    __slots__ = ("contacts", "cursor", "heap", "latest", "order", "seq", "state")
 
     def __init__(self, contacts: ContactList, order: np.ndarray):
         self.contacts = contacts
@@ -1330,8 +1335,14 @@ class _JobContacts:
         self.cursor = 0
         self.state = np.full(len(contacts), DONE, dtype=np.int8)  # unselected rows: done
         self.state[order] = FRESH
-        self.heap: list[tuple[float, int, int]] = []
+        self.heap: list[tuple[float, int, int]] = []  # (until, seq, contact)
+        self.latest = np.zeros(len(contacts), dtype=np.int64)  # seq of the live deferral
         self.seq = 0
+
+    def live(self, entry: tuple[float, int, int]) -> bool:
+        """Is this heap entry the contact's current deferral (not superseded or ended)?"""
+        _, seq, c = entry
+        return self.state[c] == DEFERRED and self.latest[c] == seq
 
 
 class ContactSource:
@@ -1387,8 +1398,9 @@ class ContactSource:
         if jc.heap:
             now = self._now() if self._now is not None else float("inf")
             while jc.heap and jc.heap[0][0] <= now:
-                _, _, c = heapq.heappop(jc.heap)
-                if jc.state[c] == DEFERRED:  # else completed meanwhile: a stale entry
+                entry = heapq.heappop(jc.heap)
+                if jc.live(entry):  # else completed or re-deferred meanwhile: stale
+                    c = entry[2]
                     jc.state[c] = IN_FLIGHT
                     return c
         while jc.cursor < jc.order.size:
@@ -1405,13 +1417,15 @@ class ContactSource:
         jc.state[self._check(jc, job, contact)] = DONE
 
     def defer(self, job: Any, contact: int, until: float) -> None:
-        """Hand the contact out again at or after ``until`` (clock seconds)."""
+        """Hand the contact out again at or after ``until`` (clock seconds); a later call
+        replaces an earlier deferral."""
         jc = self._job(job)
         c = self._check(jc, job, contact)
         if jc.state[c] == DONE:
             raise ValueError(f"job {job!r}: contact {contact} is done; it cannot be deferred")
         jc.state[c] = DEFERRED
         jc.seq += 1
+        jc.latest[c] = jc.seq
         heapq.heappush(jc.heap, (float(until), jc.seq, c))
 
     def state(self, job: Any, contact: int) -> str:
@@ -1422,7 +1436,7 @@ class ContactSource:
     def next_due(self, job: Any) -> float | None:
         """When the earliest deferred contact falls due (None if none is deferred)."""
         jc = self._job(job)
-        while jc.heap and jc.state[jc.heap[0][2]] != DEFERRED:
+        while jc.heap and not jc.live(jc.heap[0]):
             heapq.heappop(jc.heap)
         return jc.heap[0][0] if jc.heap else None
 

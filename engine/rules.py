@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine.attempt import Channel, Code
@@ -59,6 +60,7 @@ class RuleConfigError(ValueError):
     """A rule setting is invalid; the message starts with the field name."""
 
 
+@lru_cache(maxsize=4096)
 def _norm(address: str, channel: str, cc: str | None) -> str:
     """An address in the form lists and history are compared in (raw text if unparsable)."""
     kind = "email" if "@" in address else ("phone" if channel in ("voice", "sms") else channel)

@@ -496,6 +496,23 @@ def test_contact_source_due_retries_come_before_fresh_contacts(contacts):
     assert src.next_contact("j") == first
 
 
+def test_contact_source_a_new_deferral_replaces_the_old_one(contacts):
+    clock = _Clock()
+    src = ContactSource(now=clock)
+    src.add_job(0, contacts, "age > 50")  # c02, c06, c12
+    a = src.next_contact(0)
+    src.defer(0, a, 10.0)
+    src.defer(0, a, 30.0)
+    assert src.next_due(0) == 30.0
+    for _ in range(2):
+        src.complete(0, src.next_contact(0))
+    clock.t = 20.0
+    assert src.next_contact(0) is None  # the 10 s deferral was replaced
+    clock.t = 30.0
+    assert src.next_contact(0) == a
+    assert src.next_contact(0) is None
+
+
 def test_contact_source_restart_skips_done_contacts_and_rejects_bad_calls(contacts):
     src = ContactSource()
     src.add_job(1, contacts, done=[0, 1, 2])
