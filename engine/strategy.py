@@ -692,14 +692,18 @@ class Strategy:
     # ------------------------------------------------------------------ the decision
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
-                    now: datetime | float, run_start: datetime | None = None) -> Action:
+                    now: datetime | float, run_start: datetime | None = None,
+                    finished: Iterable[int] = ()) -> Action:
         """What to do next for ``contact`` given its finished attempts (any order).
 
         ``now`` and history times are aware datetimes, or seconds since ``run_start``.
-        Pure: the same inputs give the same answer. Raises ``StrategyError`` for a contact
-        without a step's address field or a time zone, and for history entries naming an
-        unknown step or still pending.
+        ``finished`` lists steps the caller ended by other means (e.g. the rule engine
+        refused that address for good: DNC, block list, wrong number). Pure: the same
+        inputs give the same answer. Raises ``StrategyError`` for a contact without a
+        step's address field or a time zone, and for history entries naming an unknown
+        step or still pending.
         """
+        ended = set(finished)
         now = as_utc(now, run_start, "now")
         tz = self.zone_of(contact)
         n_steps = len(self.steps)
@@ -728,7 +732,7 @@ class Strategy:
                 raise StrategyError(step.address, f"contact {contact.get('id', '?')!r} has no "
                                                   f"field {step.address!r} (steps[{i}])")
             addr = contact[step.address]
-            if addr is None or not str(addr).strip():
+            if addr is None or not str(addr).strip() or i in ended:
                 continue
             tries = sorted(per_step[i])
             if not tries:

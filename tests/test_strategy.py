@@ -304,6 +304,13 @@ def test_empty_address_skips_its_steps_and_missing_fields_are_errors():
     assert fallback.next_action(contact(None), [], utc(2024, 6, 3, 2)).at == utc(2024, 6, 3, 2)
 
 
+def test_steps_finished_by_the_caller_are_passed_over():
+    # e.g. the rule engine refused the home number for good (DNC)
+    a = STRAT.next_action(ANN_NY, [], MON_10_NY, finished=[0])
+    assert isinstance(a, Next) and (a.step_index, a.skipped) == (1, ())
+    assert STRAT.next_action(ANN_NY, [], MON_10_NY, finished=[0, 1, 2]) == Done("completed")
+
+
 def test_seconds_on_the_run_clock_give_the_same_answers():
     start = MON_10_NY - timedelta(hours=5)
     hist_dt = [PastAttempt(MON_10_NY, Code.BUSY, 0)]
