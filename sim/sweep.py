@@ -1,22 +1,52 @@
-"""Parameter sweeps: a grid over dotted scenario keys, replications per point, a tidy table.
+"""Parameter sweeps: a grid over dotted scenario keys, replications per point, tidy tables.
 
-``agents.count=40:60:10`` varies every agent group's count over 40, 50, 60;
-``campaigns.outcomes.live=0.2:0.4:0.1`` every campaign's live-answer share (see
-``sim.scenario.apply_overrides`` for the key paths). Every point runs the same seeds.
+``agents.count=40:60:10`` varies every agent group's count over 40, 50, 60 (``agents.GROUP.
+count`` one group's); ``campaigns.outcomes.live=0.2:0.4:0.1`` every campaign's live-answer
+share (``campaigns.NAME.outcomes.live`` one campaign's); see
+``sim.scenario.apply_overrides`` for the key paths. Setting some of the five outcome shares
+(live, machine, busy, no_answer, invalid) rescales the others in proportion so they still
+sum to 1. Every point runs the same seeds (common random numbers), through any executor,
+and finished runs are reused from the cache.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from sim.replicate import SUMMARY_KEYS, mean_ci95, replicate
-from sim.scenario import ScenarioError, load
+from sim.batch import KPI_KEYS, Listener, ResultCache, run_all, summarise_rows, tasks_for
+from sim.executors import Executor
+from sim.scenario import (
+    _AGENTS,
+    _CAMPAIGN,
+    _CAMPAIGN_TABLES,
+    _OUTCOMES,
+    _SECTIONS,
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    build,
+)
+
+_NOT_VARIED = ("scenario.seed", "scenario.replications")  # commands take --seed and -r
+OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
+# Words planners use for a quantity that has another key here.
+SYNONYMS = {
+    "hit_rate": ("campaigns.outcomes.live", "campaigns.initial_hit_rate"),
+    "live": ("campaigns.outcomes.live",),
+    "agents": ("agents.count",),
+    "ports": ("telephony.ports",),
+    "talk": ("campaigns.talk.mean_s",),
+    "aht": ("campaigns.talk.mean_s", "campaigns.wrap.mean_s"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,63 +79,219 @@ def parse_vary(text: str) -> Axis:
     return Axis(key.strip(), values)
 
 
-def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications: int,
-          workers: int = 1, base: Mapping | None = None,
-          on_point: Callable[[dict], None] | None = None) -> pl.DataFrame:
-    """Run the grid; one row per point with the varied values, KPI means and 95 % bounds.
+def _numeric(spec: Mapping) -> list[str]:
+    return [k for k, f in spec.items()
+            if isinstance(f.kind, tuple) or f.kind in (int, float)]
 
-    Raises ``ScenarioError`` (naming the key) when a point's scenario is invalid, before any
-    simulation of that point runs.
+
+def numeric_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Every dotted key a sweep can vary in this scenario (numbers only), generic forms:
+    ``agents.count`` sets every group, ``campaigns.outcomes.live`` every campaign."""
+    keys = [f"{sec}.{k}" for sec, spec in _SECTIONS.items() for k in _numeric(spec)
+            if f"{sec}.{k}" not in _NOT_VARIED]
+    keys += [f"agents.{k}" for k in _numeric(_AGENTS)]
+    keys += [f"campaigns.{k}" for k in _numeric(_CAMPAIGN) if k != "copies"]
+    keys += [f"campaigns.{t}.{k}" for t, spec in _CAMPAIGN_TABLES.items()
+             for k in _numeric(spec)]
+    return keys
+
+
+def _generic(key: str, raw: Mapping[str, Any]) -> str:
+    """``agents.team.count`` -> ``agents.count``, ``campaigns.sales.talk.mean_s`` ->
+    ``campaigns.talk.mean_s`` (names of existing entries removed)."""
+    parts = key.split(".")
+    if parts[0] in ("agents", "campaigns") and len(parts) > 2:
+        field = "group" if parts[0] == "agents" else "name"
+        names = {e.get(field) for e in raw.get(parts[0], []) if isinstance(e, dict)}
+        if parts[1] in names:
+            return ".".join([parts[0], *parts[2:]])
+    return key
+
+
+def check_key(key: str, raw: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``key`` is a numeric scenario key; the message suggests the
+    closest keys and lists every key that can be varied."""
+    valid = numeric_keys(raw)
+    if _generic(key, raw) in valid:
+        return
+    leaf = key.split(".")[-1]
+    hints = list(SYNONYMS.get(leaf, ())) + list(SYNONYMS.get(key, ()))
+    hints += difflib.get_close_matches(_generic(key, raw), valid, n=2, cutoff=0.6)
+    hints += [k for k in valid if k.endswith(f".{leaf}")]
+    hints = list(dict.fromkeys(hints))[:4]
+    groups = sorted({str(e.get("group")) for e in raw.get("agents", []) if isinstance(e, dict)})
+    camps = sorted({str(e.get("name")) for e in raw.get("campaigns", []) if isinstance(e, dict)})
+    more = f"did you mean {' or '.join(hints)}? " if hints else ""
+    raise ValueError(
+        f"--vary {key}: not a numeric scenario key. {more}Keys that can be varied: "
+        f"{', '.join(valid)} (one entry only: agents.GROUP.KEY with GROUP in "
+        f"{', '.join(groups) or '-'}; campaigns.NAME.KEY with NAME in {', '.join(camps) or '-'})")
+
+
+def _rebalance_outcomes(raw: dict, overrides: Mapping[str, Any]) -> None:
+    """Rescale the outcome shares no override set, in every campaign an override touched,
+    so the five shares sum to 1 again (in place). Left alone when the set shares exceed 1 or
+    the others are all 0: validation then reports the sum."""
+    fixed: dict[int, set[str]] = {}
+    camps = raw.get("campaigns", [])
+    for dotted in overrides:
+        parts = dotted.split(".")
+        if parts[0] != "campaigns" or len(parts) < 3 or parts[-2] != "outcomes" \
+                or parts[-1] not in OUTCOME_SHARES:
+            continue
+        name = parts[1] if len(parts) == 4 else None
+        for i, c in enumerate(camps):
+            if isinstance(c, dict) and (name is None or c.get("name") == name):
+                fixed.setdefault(i, set()).add(parts[-1])
+    for i, keys in fixed.items():
+        out = camps[i].setdefault("outcomes", {})
+        share = {k: out.get(k, _OUTCOMES[k].default) for k in OUTCOME_SHARES}
+        if not all(isinstance(v, int | float) for v in share.values()):
+            continue
+        free = [k for k in OUTCOME_SHARES if k not in keys]
+        s_fixed = sum(share[k] for k in keys)
+        s_free = sum(share[k] for k in free)
+        if s_free <= 0 or s_fixed > 1:
+            continue
+        for k in free:
+            out[k] = share[k] * (1.0 - s_fixed) / s_free
+
+
+def load_with(path: str | Path, overrides: Mapping[str, Any] | None = None,
+              raw: Mapping[str, Any] | None = None) -> Scenario:
+    """``sim.scenario.load`` plus outcome rebalancing (module docstring); ``raw`` skips
+    reading the file again.
+
+    Raises:
+        ScenarioError: listing every problem, naming the key.
     """
-    rows = []
+    p = Path(path)
+    if raw is None:
+        raw = read_raw(p)
+    data = apply_overrides(raw, overrides or {}, str(p))
+    _rebalance_outcomes(data, overrides or {})
+    return build(data, str(p), p.parent)
+
+
+def read_raw(path: str | Path) -> dict:
+    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(p), ["file not found"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
+
+
+@dataclass
+class SweepResult:
+    """``table``: one row per grid point (varied values, KPI means, 95 % bounds ``_lo`` and
+    ``_hi``); ``runs``: one row per point and replication (seed and every KPI)."""
+
+    table: pl.DataFrame
+    runs: pl.DataFrame
+    axes: list[Axis]
+    seed: int
+    replications: int
+
+
+def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications: int,
+          executor: Executor | None = None, cache: ResultCache | None = None,
+          base: Mapping[str, Any] | None = None,
+          listener: Listener | None = None) -> SweepResult:
+    """Run the grid, every point with seeds ``seed .. seed + replications - 1``.
+
+    Raises:
+        ValueError: when a varied key is not a numeric scenario key (before anything runs).
+        ScenarioError: when a point's scenario is invalid, naming the key and the point,
+            before anything runs.
+    """
+    raw = read_raw(path)
+    for a in axes:
+        check_key(a.key, raw)
+    keys = [a.key for a in axes]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"--vary: a key is varied twice ({', '.join(keys)})")
     grid = list(itertools.product(*[a.values for a in axes]))
     scenarios = []
     for point in grid:
-        overrides = {**(base or {}), **{a.key: v for a, v in zip(axes, point, strict=True)}}
+        at = dict(zip(keys, point, strict=True))
         try:
-            scenarios.append(load(path, overrides))
+            scenarios.append(load_with(path, {**(base or {}), **at}, raw))
         except ScenarioError as exc:
-            at = ", ".join(f"{a.key}={v}" for a, v in zip(axes, point, strict=True))
-            raise ScenarioError(exc.source, [f"at {at}: {p}" for p in exc.problems]) from None
-    for point, scn in zip(grid, scenarios, strict=True):
-        runs = replicate(scn, scn.seed if seed is None else seed, replications, workers)
-        row: dict = {a.key: v for a, v in zip(axes, point, strict=True)}
-        for k in SUMMARY_KEYS:
-            m, lo, hi = mean_ci95([float(r.total[k]) for r in runs])
-            row[k] = m
-            row[f"{k}_lo"] = lo
-            row[f"{k}_hi"] = hi
+            where = ", ".join(f"{k}={v}" for k, v in at.items())
+            raise ScenarioError(exc.source, [f"at {where}: {p}" for p in exc.problems]) from None
+    seed = scenarios[0].seed if seed is None else seed
+    tasks = [t for s in scenarios for t in tasks_for(s, seed, replications)]
+    recs = run_all(tasks, executor, cache, listener, label=f"{len(grid)} point(s)")
+    rows, runs = [], []
+    for p, point in enumerate(grid):
+        at = dict(zip(keys, point, strict=True))
+        mine = recs[p * replications:(p + 1) * replications]
+        means, ci = summarise_rows([r["kpis"] for r in mine])
+        row: dict = {**at, "replications": replications}
+        for k in KPI_KEYS:
+            row[k] = means[k]
+            row[f"{k}_lo"] = ci[k][0] if ci[k] else None
+            row[f"{k}_hi"] = ci[k][1] if ci[k] else None
         rows.append(row)
-        if on_point:
-            on_point(row)
-    return pl.DataFrame(rows)
+        runs += [{**at, "replication": i, "seed": r["seed"], **r["kpis"]}
+                 for i, r in enumerate(mine)]
+    schema = {f"{k}_{b}": pl.Float64 for k in KPI_KEYS for b in ("lo", "hi")}
+    table = pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
+    return SweepResult(table, pl.DataFrame(runs, infer_schema_length=None), list(axes), seed,
+                       replications)
 
 
-def plot_curves(table: pl.DataFrame, axes: Sequence[Axis], out: Path,
-                kpis: Sequence[str] = ("occupancy", "abandon_rate", "bhcc")) -> list[Path]:
-    """One PNG per varied key: each KPI's mean against it (other keys at their first value)."""
+PLOT_KPIS = ("occupancy", "abandon_rate", "agent_wait_mean_s", "bhcc")
+
+
+def plot_curves(result: SweepResult, out: Path, kpis: Sequence[str] = PLOT_KPIS,
+                abandon_limit: float | None = None) -> list[Path]:
+    """One PNG per varied key: each KPI's mean and 95 % band against it.
+
+    With two varied keys, one line per value of the other; with more, the others sit at
+    their first value (said in the title).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    table, axes = result.table, result.axes
     paths = []
     for axis in axes:
+        others = [a for a in axes if a.key != axis.key]
+        series_axis = others[0] if len(others) == 1 else None
         sub = table
-        for other in axes:
-            if other.key != axis.key:
-                sub = sub.filter(pl.col(other.key) == other.values[0])
-        sub = sub.sort(axis.key)
-        fig, plots = plt.subplots(1, len(kpis), figsize=(4 * len(kpis), 3.5))
-        for ax, k in zip(np.atleast_1d(plots), kpis, strict=True):
-            ax.plot(sub[axis.key].to_numpy(), sub[k].to_numpy(), marker="o")
-            if sub[f"{k}_lo"].null_count() == 0:
-                ax.fill_between(sub[axis.key].to_numpy(), sub[f"{k}_lo"].to_numpy(),
-                                sub[f"{k}_hi"].to_numpy(), alpha=0.2)
+        fixed = []
+        for o in others:
+            if o is not series_axis:
+                sub = sub.filter(pl.col(o.key) == o.values[0])
+                fixed.append(f"{o.key}={o.values[0]:g}")
+        series = series_axis.values if series_axis else [None]
+        fig, plots = plt.subplots(1, len(kpis), figsize=(4 * len(kpis), 3.6), squeeze=False)
+        for ax, k in zip(plots[0], kpis, strict=True):
+            for v in series:
+                part = sub if v is None else sub.filter(pl.col(series_axis.key) == v)
+                part = part.sort(axis.key)
+                x = part[axis.key].to_numpy()
+                label = None if v is None else f"{series_axis.key}={v:g}"
+                ax.plot(x, part[k].to_numpy(), marker="o", label=label)
+                if part[f"{k}_lo"].null_count() == 0:
+                    ax.fill_between(x, part[f"{k}_lo"].to_numpy(), part[f"{k}_hi"].to_numpy(),
+                                    alpha=0.2)
+            if k == "abandon_rate" and abandon_limit is not None:
+                ax.axhline(abandon_limit, color="red", ls="--", lw=1)
             ax.set_xlabel(axis.key)
             ax.set_title(k)
             ax.grid(alpha=0.3)
+            if series_axis is not None:
+                ax.legend(fontsize=7)
+        title = f"sweep of {axis.key}" + (f" ({', '.join(fixed)})" if fixed else "")
+        fig.suptitle(title)
         fig.tight_layout()
         p = out / f"sweep_{axis.key.replace('.', '_')}.png"
         fig.savefig(p, dpi=100)

@@ -3,49 +3,80 @@
 import json
 from pathlib import Path
 
+import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from outdial.cli import outdial
-from sim.policies import best_ratio, evaluate
+from sim.compare import COMPARE_KEYS, best_ratio, evaluate, limit_kpi
 from sim.scenario import load
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
-KEYS = {"policy", "occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
-        "service_level", "bhcc", "meets_limit", "ci95"}
+KEYS = {"policy", *COMPARE_KEYS, "meets_limit", "ci95"}
 
 
-def test_compare_json_shape_and_verdicts():
+def test_compare_json_outputs_and_ratio_rows(tmp_path):
     res = CliRunner().invoke(outdial, ["compare", str(SCN), "--policies",
                                        "predictive,progressive,ratio:1.5", "-r", "2",
-                                       "--hours", "0.3", "--no-search", "--json"])
+                                       "--hours", "0.2", "--ratio-step", "0.25", "--out",
+                                       str(tmp_path), "--plots", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {"scenario", "seed", "replications", "policies", "best_fixed_ratio",
             "best_progressive_ratio"} <= set(out)
+    assert out["seed"] == 7 and out["replications"] == 2
     by = {p["policy"]: p for p in out["policies"]}
-    assert set(by) == {"predictive", "progressive", "ratio:1.5"}
-    assert all(KEYS <= set(p) for p in by.values())
+    assert list(by) == ["predictive", "progressive", "ratio:1.5"]
+    assert all(KEYS <= set(p) and set(p["ci95"]) == set(COMPARE_KEYS) for p in by.values())
+    for p in by.values():  # fractions 0..1, verdict on the upper bound
+        assert 0 <= p["abandon_rate"] <= 1 and 0 <= p["occupancy"] <= 1
+        assert p["meets_limit"] == (p["ci95"]["abandon_rate"][1] <= 0.03)
     assert by["progressive"]["meets_limit"] and by["progressive"]["abandon_rate"] == 0.0
     assert not by["ratio:1.5"]["meets_limit"]
+    for key in ("best_fixed_ratio", "best_progressive_ratio"):
+        best = out[key]
+        assert KEYS - {"policy"} <= set(best) and best["meets_limit"]
+        assert 1.0 <= best["ratio"] <= 3.0
+    # the fixed ratio of 1.5 breaks the limit, so the best one is below it
+    assert out["best_fixed_ratio"]["ratio"] < 1.5
+    table = pl.read_parquet(tmp_path / "compare.parquet")
+    assert table["policy"].to_list()[:3] == ["predictive", "progressive", "ratio:1.5"]
+    assert table.height == 5
+    runs = pl.read_parquet(tmp_path / "compare_runs.parquet")
+    assert runs.height == 10 and set(runs["seed"].to_list()) == {7, 8}
+    assert json.loads((tmp_path / "compare.json").read_text()) == out
+    assert (tmp_path / "compare.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_best_fixed_ratio_meets_the_limit_and_a_bit_more_does_not():
-    scn = load(SCN, {"scenario.sim_hours": 0.3})
-    seen = []
-    best = best_ratio(scn, "ratio", scn.seed, 2, step=0.1, on_step=seen.append)
+def test_best_fixed_ratio_closes_the_bracket_one_step_apart():
+    scn = load(SCN, {"scenario.sim_hours": 0.2})
+    search = best_ratio(scn, "ratio", scn.seed, 2, step=0.1)
+    best = search.best
     assert best is not None and best.meets_limit and 1.0 <= best.ratio <= 3.0
-    failing = [r.ratio for r in seen if not r.meets_limit]
-    assert failing and min(failing) > best.ratio  # the bracket closed around the answer
-    assert min(failing) - best.ratio <= 0.1 + 1e-9
+    failing = [r.ratio for r in search.steps if not r.meets_limit]
+    assert failing and min(failing) == pytest.approx(best.ratio + 0.1)
+    # bisection, not a scan: 2 end points + log2(20 steps) probes
+    assert len(search.steps) <= 2 + 5
+    assert all(r.meets_limit == (r.ratio <= best.ratio) for r in search.steps)
 
 
 def test_policies_share_the_same_traffic():
-    scn = load(SCN, {"scenario.sim_hours": 0.2})
-    a = evaluate(scn, "progressive", 5, 1)
-    b = evaluate(scn, "progressive", 5, 1)
-    assert a.kpis == b.kpis
+    scn = load(SCN, {"scenario.sim_hours": 0.1})
+    a, b = evaluate(scn, ["progressive", "progressive:1"], 5, 1)
+    assert a.kpis == b.kpis and a.runs[0]["seed"] == 5
+
+
+def test_the_limit_follows_the_regulatory_mode():
+    scn = load(SCN, {"scenario.sim_hours": 0.1, "regulation.mode": "ofcom"})
+    assert limit_kpi(scn) == "abandon_rate_ofcom"
+    (r,) = evaluate(scn, ["progressive"], 7, 2)
+    assert r.limit_bound == r.ci95["abandon_rate_ofcom"][1]
+    assert r.meets_limit == (r.limit_bound <= 0.03)
 
 
 def test_unknown_policy_is_a_clear_error():
     res = CliRunner().invoke(outdial, ["compare", str(SCN), "--policies", "magic"])
-    assert res.exit_code == 2 and "--policies" in res.stderr
+    assert res.exit_code == 2 and "--policies" in res.stderr and "magic" in res.stderr
+    res = CliRunner().invoke(outdial, ["compare", str(SCN), "--workers", "2", "--dask-local",
+                                       "2"])
+    assert res.exit_code == 2 and "choose one executor" in res.stderr

@@ -1,4 +1,5 @@
-"""``outdial sweep``: grid parsing, one row per point, curves, and errors naming the key."""
+"""``outdial sweep``: grid parsing, key checks, outcome rebalancing, one row per point,
+tidy Parquet tables, curves, and errors naming the key."""
 
 import json
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from outdial.cli import outdial
-from sim.sweep import parse_vary
+from sim.batch import KPI_KEYS
+from sim.scenario import load
+from sim.sweep import check_key, load_with, parse_vary
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 
@@ -23,24 +26,70 @@ def test_parse_vary():
             parse_vary(bad)
 
 
-def test_sweep_rows_plots_and_monotone_occupancy(tmp_path):
+def test_check_key_accepts_generic_and_named_paths_and_lists_the_valid_ones():
+    raw = load(SCN).raw
+    for ok in ("agents.count", "agents.team.count", "campaigns.outcomes.live",
+               "campaigns.sales.talk.mean_s", "telephony.ports"):
+        check_key(ok, raw)
+    with pytest.raises(ValueError) as err:
+        check_key("hit_rate", raw)
+    msg = str(err.value)
+    assert "did you mean campaigns.outcomes.live or campaigns.initial_hit_rate" in msg
+    assert "telephony.ports" in msg and "agents.count" in msg and "NAME in sales" in msg
+    for bad in ("campaigns.pacing", "campaigns.amd.enabled", "scenario.seed", "ports"):
+        with pytest.raises(ValueError, match="not a numeric scenario key"):
+            check_key(bad, raw)
+
+
+def test_setting_an_outcome_share_rescales_the_others():
+    base = load(SCN).campaigns[0].outcomes
+    o = load_with(SCN, {"campaigns.outcomes.live": 0.2}).campaigns[0].outcomes
+    assert o.live == 0.2
+    rest = ("machine", "busy", "no_answer", "invalid")
+    assert sum(getattr(o, k) for k in rest) == pytest.approx(0.8)
+    scale = 0.8 / (1 - base.live)
+    for k in rest:
+        assert getattr(o, k) == pytest.approx(getattr(base, k) * scale)
+    o = load_with(SCN, {"campaigns.sales.outcomes.live": 0.3,
+                        "campaigns.outcomes.machine": 0.3}).campaigns[0].outcomes
+    assert (o.live, o.machine) == (0.3, 0.3)
+    assert o.busy + o.no_answer + o.invalid == pytest.approx(0.4)
+
+
+def test_sweep_rows_tables_plots(tmp_path):
     res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.count=30,60",
-                                       "--hours", "0.25", "-r", "2", "--out", str(tmp_path),
+                                       "--vary", "campaigns.outcomes.live=0.25,0.35",
+                                       "--hours", "0.1", "-r", "2", "--out", str(tmp_path),
                                        "--plots", "--json"])
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.stdout)
-    assert [r["agents.count"] for r in rows] == [30, 60]
-    assert all(r["occupancy_lo"] <= r["occupancy"] <= r["occupancy_hi"] for r in rows)
+    out = json.loads(res.stdout)
+    assert out["axes"] == {"agents.count": [30, 60], "campaigns.outcomes.live": [0.25, 0.35]}
+    rows = out["points"]
+    assert [(r["agents.count"], r["campaigns.outcomes.live"]) for r in rows] == [
+        (30, 0.25), (30, 0.35), (60, 0.25), (60, 0.35)]
+    for r in rows:
+        assert set(KPI_KEYS) <= set(r) and r["replications"] == 2
+        assert r["occupancy_lo"] <= r["occupancy"] <= r["occupancy_hi"]
     table = pl.read_parquet(tmp_path / "sweep.parquet")
-    assert table.height == 2
-    assert (tmp_path / "sweep_agents_count.png").read_bytes()[:4] == b"\x89PNG"
-    # same traffic offered by the campaign's pacing to twice the agents: more attempts
-    assert rows[1]["attempts"] > rows[0]["attempts"]
+    assert table.height == 4
+    runs = pl.read_parquet(tmp_path / "sweep_runs.parquet")
+    assert runs.height == 8 and runs["seed"].to_list() == [7, 8] * 4
+    mean = runs.filter(pl.col("agents.count") == 60, pl.col("campaigns.outcomes.live") == 0.25)
+    assert mean["attempts"].mean() == pytest.approx(rows[2]["attempts"])
+    for name in ("sweep_agents_count.png", "sweep_campaigns_outcomes_live.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    # twice the agents on the same traffic model dial more; a higher hit rate needs fewer dials
+    assert rows[2]["attempts"] > rows[0]["attempts"]
+    assert rows[3]["attempts"] < rows[2]["attempts"]
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 8
 
 
 def test_sweep_errors_name_the_key():
     res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "telephony.ports=0,5"])
     assert res.exit_code == 2
-    assert "telephony.ports" in res.stderr and "expected a value >= 1" in res.stderr
+    assert "telephony.ports=0" in res.stderr and "expected a value >= 1" in res.stderr
     res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.hit_rate=0.1,0.2"])
-    assert res.exit_code == 2 and "hit_rate: unknown key" in res.stderr
+    assert res.exit_code == 2 and "agents.hit_rate: not a numeric scenario key" in res.stderr
+    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.count=1,2", "--set",
+                                       "nonsense"])
+    assert res.exit_code == 2 and "--set 'nonsense': expected KEY=VALUE" in res.stderr

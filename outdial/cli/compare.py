@@ -8,6 +8,14 @@ from pathlib import Path
 import click
 
 from outdial.app import Application
+from outdial.cli._batch import (
+    ProgressListener,
+    batch_options,
+    open_cache,
+    open_executor,
+    overrides_from,
+    scenario_options,
+)
 
 DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:1.5"
 
@@ -17,29 +25,42 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
 @click.option("--policies", default=DEFAULT_POLICIES, show_default=True,
               help="Comma-separated: predictive, progressive[:R], preview, ratio:R, "
                    "vicidial-hard, vicidial-tapered, vicidial-average.")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Measured hours after the warm-up (default: the scenario's).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, help="Local processes.")
+@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Replications per policy (seeds SEED .. SEED+R-1, the same for all).")
+@scenario_options
 @click.option("--no-search", is_flag=True, help="Skip the best fixed / progressive ratio search.")
+@click.option("--ratio-max", type=click.FloatRange(min=1, min_open=True), default=3.0,
+              show_default=True, help="Top of the ratio search range (its bottom is 1).")
+@click.option("--ratio-step", type=click.FloatRange(min=0.001), default=None,
+              help="Resolution of the ratio search (default 0.01 for campaigns up to 100 "
+                   "agents, else 0.02).")
+@batch_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write compare.json (and compare.png with --plots) here.")
-@click.option("--plots", is_flag=True, help="Occupancy against abandon rate, one point a policy.")
+              help="Write compare.json, compare.parquet and compare_runs.parquet here.")
+@click.option("--plots", is_flag=True, help="Occupancy against abandon rate, one point a policy "
+              "(into --out, or ./out).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
 def compare(app: Application, scenario: Path, policies: str, replications: int,
-            seed: int | None, hours: float | None, workers: int, no_search: bool,
-            out: Path | None, plots: bool, as_json: bool) -> None:
-    """Run every policy on SCENARIO's traffic (common random numbers) and compare KPIs."""
-    from sim.policies import best_ratio, evaluate
+            seed: int | None, hours: float | None, sets: tuple[str, ...], no_search: bool,
+            ratio_max: float, ratio_step: float | None, workers: int, scheduler: str | None,
+            dask_local: int | None, cache_dir: Path | None, no_cache: bool, out: Path | None,
+            plots: bool, as_json: bool) -> None:
+    """Run every policy on SCENARIO's traffic (common random numbers) and compare KPIs.
+
+    KPIs are over the agent-based campaigns, with 95 % intervals; a policy meets the abandon
+    limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
+    """
+    from sim.compare import best_ratio, evaluate, limit_kpi
     from sim.scenario import ScenarioError, load, parse_policy
 
     try:
-        scn = load(scenario, {"scenario.sim_hours": hours} if hours else None)
+        scn = load(scenario, overrides_from(app, hours, sets))
     except ScenarioError as exc:
         app.fail(str(exc))
     names = [p.strip() for p in policies.split(",") if p.strip()]
+    if not names:
+        app.fail("--policies: expected at least one policy")
     for p in names:
         try:
             parse_policy(p)
@@ -47,72 +68,124 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
             app.fail(f"--policies: {exc}")
     if not any(c.agent_based for c in scn.campaigns):
         app.fail(f"{scenario}: no agent-based campaign to compare policies on")
+    if replications < 2:
+        app.warn("one replication: no confidence interval, verdicts use the mean")
     seed = scn.seed if seed is None else seed
-    results = []
-    for p in names:
-        app.info(f"running {p} ...")
-        results.append(evaluate(scn, p, seed, replications, workers))
-    best_fixed = best_prog = None
-    if not no_search:
-        app.info("searching the best fixed ratio meeting the limit ...")
-        best_fixed = best_ratio(scn, "ratio", seed, replications, workers)
-        app.info("searching the best progressive ratio meeting the limit ...")
-        best_prog = best_ratio(scn, "progressive", seed, replications, workers)
+    cache = open_cache(out, cache_dir, no_cache)
+    searches = []
+    with open_executor(app, workers, scheduler, dask_local) as ex, \
+            ProgressListener(app, "compare", quiet=as_json) as listener:
+        results = evaluate(scn, names, seed, replications, ex, cache, listener)
+        if not no_search:
+            for kind in ("ratio", "progressive"):
+                searches.append(best_ratio(scn, kind, seed, replications, ex, cache,
+                                           hi=ratio_max, step=ratio_step, listener=listener))
+    best = {s.kind: s.best for s in searches}
     payload = {
         "scenario": scn.name, "seed": seed, "replications": replications,
-        "abandon_limit": scn.regulation.abandon_limit,
+        "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
+        "limit_kpi": limit_kpi(scn),
         "policies": [r.as_dict() for r in results],
-        "best_fixed_ratio": best_fixed.as_dict() if best_fixed else None,
-        "best_progressive_ratio": best_prog.as_dict() if best_prog else None,
+        "best_fixed_ratio": best["ratio"].as_dict() if best.get("ratio") else None,
+        "best_progressive_ratio": best["progressive"].as_dict()
+        if best.get("progressive") else None,
+        "search": {s.kind: s.as_dict() for s in searches},
     }
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.json").write_text(json.dumps(payload, indent=2))
+    extra = [("best fixed ratio", best.get("ratio")),
+             ("best progressive", best.get("progressive"))]
+    rows = [(r.policy, r) for r in results] + [(lbl, r) for lbl, r in extra if r is not None]
+    if out is not None or plots:
+        target = out or Path("out")
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        if out is not None:
+            written += _write(out, payload, rows)
         if plots:
-            _plot(out / "compare.png", payload)
+            written.append(_plot(target / "compare.png", payload))
+        for p in written:
+            app.info(f"wrote {p}")
     if as_json:
         app.print_json(payload)
         return
-    rows = []
-    extra = [("best fixed ratio", best_fixed), ("best progressive", best_prog)]
-    for label, r in [(r.policy, r) for r in results] + extra:
-        if r is None:
-            continue
-        name = f"{label} ({r.ratio:g})" if r.ratio is not None else label
+    _print(app, scn, payload, rows)
+    for s in searches:
+        app.info(s.note)
+
+
+def _print(app: Application, scn, payload: dict, rows) -> None:
+    key = payload["limit_kpi"]
+    table = []
+    for label, r in rows:
+        name = f"{label} {r.ratio:g}" if label.startswith("best") else label
         k = r.kpis
-        rows.append([name, f"{100 * k['occupancy']:.1f} %", _pct_ci(r, "abandon_rate"),
-                     f"{100 * k['abandon_rate_ofcom']:.2f} %", f"{k['agent_wait_mean_s']:.1f}",
-                     f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
-                     "yes" if r.meets_limit else "NO"])
-    app.table(f"{scn.name}: {replications} replication(s), seed {seed}, "
-              f"limit {100 * scn.regulation.abandon_limit:g} %",
-              ["policy", "occupancy", "abandon (95 % CI)", "Ofcom", "wait s", "SL", "BHCC",
-               "meets limit"], rows)
+        table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
+                      _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",
+                      f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
+                      "yes" if r.meets_limit else "NO"])
+    mode = "Ofcom" if key.endswith("ofcom") else "FCC"
+    app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
+              f"{payload['sim_hours']:g} h, {mode} limit "
+              f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
+              ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
+               "meets limit"], table,
+              caption="KPIs over the agent-based campaigns: mean ± 95 % interval half-width")
 
 
-def _pct_ci(r, key: str) -> str:
+def _pct_ci(r, key: str, digits: int) -> str:
+    """``mean ± half-width %`` of the 95 % interval (the mean alone with one replication)."""
     ci = r.ci95.get(key)
-    mean = f"{100 * r.kpis[key]:.2f} %"
-    return mean if not ci else f"{mean} [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]"
+    mean = 100 * r.kpis[key]
+    if not ci:
+        return f"{mean:.{digits}f} %"
+    return f"{mean:.{digits}f} ± {100 * (ci[1] - ci[0]) / 2:.{digits}f} %"
 
 
-def _plot(path: Path, payload: dict) -> None:
+def _write(out: Path, payload: dict, rows) -> list[Path]:
+    """compare.json; compare.parquet (one row per policy: means, 95 % bounds, verdict);
+    compare_runs.parquet (one row per policy and replication)."""
+    import polars as pl
+
+    from sim.batch import KPI_KEYS
+
+    summary, runs = [], []
+    for label, r in rows:
+        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit}
+        for k in KPI_KEYS:
+            ci = r.ci95.get(k)
+            row[k] = r.kpis[k]
+            row[f"{k}_lo"] = ci[0] if ci else None
+            row[f"{k}_hi"] = ci[1] if ci else None
+        summary.append(row)
+        for i, run in enumerate(r.runs):
+            runs.append({"policy": label, "ratio": r.ratio, "replication": i, **run})
+    paths = [out / "compare.json", out / "compare.parquet", out / "compare_runs.parquet"]
+    paths[0].write_text(json.dumps(payload, indent=2))
+    pl.DataFrame(summary, infer_schema_length=None).write_parquet(paths[1])
+    pl.DataFrame(runs, infer_schema_length=None).write_parquet(paths[2])
+    return paths
+
+
+def _plot(path: Path, payload: dict) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    key = payload["limit_kpi"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     points = list(payload["policies"])
-    for key in ("best_fixed_ratio", "best_progressive_ratio"):
-        if payload[key]:
-            points.append({**payload[key], "policy": f"{key.replace('_', ' ')} "
-                                                     f"{payload[key]['ratio']:g}"})
+    for k in ("best_fixed_ratio", "best_progressive_ratio"):
+        if payload[k]:
+            points.append({**payload[k], "policy": f"{k.replace('_', ' ')} "
+                                                   f"{payload[k]['ratio']:g}"})
     for p in points:
-        ax.scatter(100 * p["abandon_rate"], 100 * p["occupancy"])
-        ax.annotate(p["policy"], (100 * p["abandon_rate"], 100 * p["occupancy"]), fontsize=8)
+        x, y = 100 * p[key], 100 * p["occupancy"]
+        ci = p["ci95"].get(key)
+        err = None if not ci else [[x - 100 * ci[0]], [100 * ci[1] - x]]
+        ax.errorbar([x], [y], xerr=err, fmt="o", capsize=3)
+        ax.annotate(p["policy"], (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
     ax.axvline(100 * payload["abandon_limit"], color="red", ls="--", lw=1, label="limit")
-    ax.set_xlabel("abandon rate, % of live answers")
+    ax.set_xlabel(f"{key.replace('_', ' ')}, % of live answers (95 % interval)")
     ax.set_ylabel("occupancy, %")
     ax.set_title(f"{payload['scenario']}: policies on identical traffic")
     ax.legend()
@@ -120,3 +193,4 @@ def _plot(path: Path, payload: dict) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path

@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from outdial.app import Application
+from outdial.cli._batch import (
+    ProgressListener,
+    batch_options,
+    open_cache,
+    open_executor,
+    overrides_from,
+    scenario_options,
+)
+
+TABLE_KPIS = {"occupancy": "occupancy", "abandon_rate": "abandon FCC",
+              "abandon_rate_ofcom": "abandon Ofcom", "agent_wait_mean_s": "wait s",
+              "service_level": "SL", "bhcc": "BHCC"}
 
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--vary", "varies", multiple=True, required=True,
-              help="key=start:stop:step or key=v1,v2 (dotted scenario key, e.g. agents.count).")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's).")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Measured hours per run (default: the scenario's).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, help="Local processes.")
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY=START:STOP:STEP",
+              help="A dotted scenario key and its values (stop included), or KEY=V1,V2,...; "
+                   "repeat for a grid, e.g. --vary agents.count=40:60:10 "
+                   "--vary campaigns.outcomes.live=0.2:0.4:0.1.")
+@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Replications per point (the same seeds at every point).")
+@scenario_options
+@batch_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write sweep.parquet (and curves with --plots) here.")
-@click.option("--plots", is_flag=True, help="KPI curves against each varied key.")
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON rows.")
+              help="Write sweep.parquet (one row per point), sweep_runs.parquet (one row per "
+                   "run) and sweep.json here; finished runs are kept in OUT/cache.")
+@click.option("--plots", is_flag=True, help="KPI curves against each varied key (into --out, "
+              "or ./out).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
 def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replications: int,
-          seed: int | None, hours: float | None, workers: int, out: Path | None, plots: bool,
-          as_json: bool) -> None:
-    """Simulate SCENARIO at every point of the grid and tabulate the KPIs."""
+          seed: int | None, hours: float | None, sets: tuple[str, ...], workers: int,
+          scheduler: str | None, dask_local: int | None, cache_dir: Path | None,
+          no_cache: bool, out: Path | None, plots: bool, as_json: bool) -> None:
+    """Simulate SCENARIO at every point of the grid and tabulate the KPIs.
+
+    KPIs are over the agent-based campaigns (bhcc_total, ports over the whole scenario),
+    means with 95 % intervals. Setting some outcome shares (campaigns.outcomes.live...)
+    rescales the others to keep their sum 1. An interrupted sweep resumes from the cache.
+    """
     from sim import sweep as sw
     from sim.scenario import ScenarioError
 
@@ -34,23 +56,56 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         axes = [sw.parse_vary(v) for v in varies]
     except ValueError as exc:
         app.fail(str(exc))
-    base = {"scenario.sim_hours": hours} if hours else None
+    base = overrides_from(app, hours, sets)
+    cache = open_cache(out, cache_dir, no_cache)
     try:
-        table = sw.sweep(scenario, axes, seed, replications, workers, base,
-                         on_point=lambda row: app.info(f"done {row}"[:100]))
-    except ScenarioError as exc:
-        app.fail(str(exc))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        table.write_parquet(out / "sweep.parquet")
+        with open_executor(app, workers, scheduler, dask_local) as ex, \
+                ProgressListener(app, "sweep", quiet=as_json) as listener:
+            res = sw.sweep(scenario, axes, seed, replications, ex, cache, base, listener)
+    except ValueError as exc:  # ScenarioError is a ValueError
+        app.fail(str(exc) if not isinstance(exc, ScenarioError) else _one_line(exc))
+    payload = {"scenario": str(scenario), "seed": res.seed, "replications": replications,
+               "axes": {a.key: list(a.values) for a in axes},
+               "points": res.table.to_dicts()}
+    if out is not None or plots:
+        target = out or Path("out")
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        if out is not None:
+            written += [out / "sweep.parquet", out / "sweep_runs.parquet", out / "sweep.json"]
+            res.table.write_parquet(written[0])
+            res.runs.write_parquet(written[1])
+            written[2].write_text(json.dumps(payload, indent=2))
         if plots:
-            for p in sw.plot_curves(table, axes, out):
-                app.info(f"wrote {p}")
+            from sim.scenario import load
+
+            limit = load(scenario).regulation.abandon_limit
+            written += sw.plot_curves(res, target, abandon_limit=limit)
+        for p in written:
+            app.info(f"wrote {p}")
     if as_json:
-        app.print_json(table.to_dicts())
+        app.print_json(payload)
         return
     keys = [a.key for a in axes]
-    cols = [*keys, "occupancy", "abandon_rate", "agent_wait_mean_s", "bhcc"]
-    app.table(f"sweep of {scenario.name}", cols,
-              [[f"{row[c]:.4g}" if isinstance(row[c], float) else row[c] for c in cols]
-               for row in table.select(cols).to_dicts()])
+    rows = []
+    for r in res.table.to_dicts():
+        cells = [f"{r[k]:g}" for k in keys]
+        for k in TABLE_KPIS:
+            cells.append(_cell(k, r[k], r[f"{k}_lo"], r[f"{k}_hi"]))
+        rows.append(cells)
+    app.table(f"sweep of {scenario.name}: {replications} replication(s) per point, "
+              f"seed {res.seed}", [*keys, *TABLE_KPIS.values()], rows,
+              caption="agent-based campaigns: mean ± 95 % interval half-width")
+
+
+def _cell(key: str, mean: float, lo: float | None, hi: float | None) -> str:
+    pct = key in ("occupancy", "abandon_rate", "abandon_rate_ofcom", "service_level")
+    scale, unit, digits = (100.0, " %", 2) if pct else (1.0, "", 1)
+    text = f"{scale * mean:,.{digits}f}"
+    if lo is not None and hi is not None:
+        text += f" ± {scale * (hi - lo) / 2:,.{digits}f}"
+    return text + unit
+
+
+def _one_line(exc) -> str:
+    return f"{exc.source}: " + "; ".join(exc.problems)

@@ -1,0 +1,152 @@
+"""Plumbing shared by ``compare``, ``sweep`` and ``size``: executor and cache options, the
+executor's lifetime, and a progress bar that follows batches of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from outdial.app import Application
+
+CACHE_SUBDIR = "cache"
+
+
+def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --workers, --scheduler, --dask-local, --cache and --no-cache to a command."""
+    opts = [
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Local worker processes (1 runs in this process)."),
+        click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="Run on this Dask cluster (start it with dask scheduler / "
+                          "dask worker)."),
+        click.option("--dask-local", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Start a Dask LocalCluster of N worker processes on 127.0.0.1."),
+        click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=None,
+                     help=f"Keep finished runs here and reuse them (default: OUT/{CACHE_SUBDIR} "
+                          "with --out)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write finished runs."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def scenario_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --seed, --hours and --set KEY=VALUE (repeatable) to a command."""
+    opts = [
+        click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's)."),
+        click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Measured hours per run, after the warm-up (default: the scenario's)."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Override a dotted scenario key (TOML value), e.g. "
+                          "--set scenario.warmup_s=120."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def overrides_from(app: Application, hours: float | None, sets: tuple[str, ...]) -> dict:
+    """The scenario overrides of --hours and --set (values parsed with TOML's rules)."""
+    from sim.scenario import override_value
+
+    out: dict[str, Any] = {}
+    if hours is not None:
+        out["scenario.sim_hours"] = hours
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            app.fail(f"--set {item!r}: expected KEY=VALUE, e.g. scenario.warmup_s=120")
+        out[key.strip()] = override_value(value.strip())
+    return out
+
+
+def open_cache(out: Path | None, cache_dir: Path | None, no_cache: bool):
+    """The result cache the options ask for, or None."""
+    from sim.batch import ResultCache
+
+    if no_cache:
+        return None
+    if cache_dir is not None:
+        return ResultCache(cache_dir)
+    if out is not None:
+        return ResultCache(out / CACHE_SUBDIR)
+    return None
+
+
+@contextmanager
+def open_executor(app: Application, workers: int, scheduler: str | None,
+                  dask_local: int | None) -> Iterator[Any]:
+    """The executor for the options, closed (workers stopped) when the block ends."""
+    from sim.executors import ExecutorError, make_executor
+
+    try:
+        ex = make_executor(workers, scheduler, dask_local)
+    except (ValueError, ExecutorError) as exc:
+        app.fail(str(exc))
+    with ex:
+        where = f" at {ex.address}" if getattr(ex, "address", None) else ""
+        app.debug(f"executor: {ex.name}{where}, {ex.workers} worker(s)")
+        yield ex
+
+
+class ProgressListener:
+    """A rich progress bar over every run of a command (``sim.batch.Listener``).
+
+    Each batch adds its runs to the total and shows its label; runs read from the cache
+    advance the bar too and are counted apart. Silent when not interactive or ``quiet``.
+    """
+
+    def __init__(self, app: Application, title: str, quiet: bool = False):
+        self.app = app
+        self.title = title
+        self.show = app.interactive and not quiet and app.verbosity >= 0
+        self.total = 0
+        self.cached = 0
+        self.ran = 0
+        self._prog = None
+        self._task = None
+
+    def __enter__(self) -> ProgressListener:
+        if self.show:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(),
+                                  console=self.app.err, transient=True)
+            self._prog.__enter__()
+            self._task = self._prog.add_task(self.title, total=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._prog is not None:
+            self._prog.__exit__(None, None, None)
+        if self.cached:
+            self.app.info(f"{self.cached} of {self.cached + self.ran} run(s) reused from "
+                          "the cache")
+
+    def batch(self, label: str, n: int) -> None:
+        self.total += n
+        self.app.debug(f"{label}: {n} run(s)")
+        if self._prog is not None:
+            desc = f"{self.title}: {label}" if label else self.title
+            self._prog.update(self._task, total=self.total, description=desc[:70])
+
+    def done(self, record: dict, cached: bool) -> None:
+        if cached:
+            self.cached += 1
+        else:
+            self.ran += 1
+        if self._prog is not None:
+            self._prog.advance(self._task)

@@ -1,0 +1,178 @@
+"""``outdial size``: the minimum agents, ports or licenses meeting every target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from outdial.app import Application
+from outdial.cli._batch import (
+    ProgressListener,
+    batch_options,
+    open_cache,
+    open_executor,
+    overrides_from,
+    scenario_options,
+)
+
+PCT = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--find", type=click.Choice(["agents", "ports", "licenses"]), required=True,
+              help="The resource to size: agents (agents.count), ports (telephony.ports) or "
+                   "licenses (the pool the agent-based campaigns draw from).")
+@click.option("--target", "target_text", required=True, metavar="KPI<=X,KPI>=Y",
+              help="Every target to meet at the 95 % bound, e.g. "
+                   "\"abandon_rate<=0.03,occupancy>=0.85\" (rates as fractions 0..1).")
+@click.option("--key", default=None, help="Resize this dotted key instead (e.g. "
+              "agents.team.count when there are several agent groups).")
+@click.option("--min", "lower", type=click.IntRange(min=0), default=None,
+              help="Smallest value searched (default 1).")
+@click.option("--max", "upper", type=click.IntRange(min=1), default=None,
+              help="Largest value searched (default 8x the scenario's; licenses: the agents).")
+@click.option("--replications", "-r", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Replications per value (the same seeds at every value).")
+@scenario_options
+@batch_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write size.json, size.parquet (one row per value) and size_runs.parquet.")
+@click.option("--plots", is_flag=True, help="The targets' KPIs against the resource.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.pass_obj
+def size(app: Application, scenario: Path, find: str, target_text: str, key: str | None,
+         lower: int | None, upper: int | None, replications: int, seed: int | None,
+         hours: float | None, sets: tuple[str, ...], workers: int, scheduler: str | None,
+         dask_local: int | None, cache_dir: Path | None, no_cache: bool, out: Path | None,
+         plots: bool, as_json: bool) -> None:
+    """Find the minimum resource of SCENARIO meeting every target with confidence.
+
+    A <= target is judged on the upper 95 % bound, a >= target on the lower bound (KPIs over
+    the agent-based campaigns). The search brackets the answer by doubling or halving, then
+    bisects; the report shows the values around the answer.
+    """
+    from sim import size as sz
+
+    try:
+        targets = sz.parse_targets(target_text)
+    except ValueError as exc:
+        app.fail(str(exc))
+    base = overrides_from(app, hours, sets)
+    cache = open_cache(out, cache_dir, no_cache)
+    try:
+        with open_executor(app, workers, scheduler, dask_local) as ex, \
+                ProgressListener(app, f"size {find}", quiet=as_json) as listener:
+            res = sz.size(scenario, find, targets, seed, replications, ex, cache, base, key,
+                          lower, upper, listener=listener)
+    except ValueError as exc:  # ScenarioError included
+        app.fail(" ".join(str(exc).split()))
+    payload = _payload(scenario, res)
+    if out is not None or plots:
+        target = out or Path("out")
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        if out is not None:
+            written += _write(out, payload, res)
+        if plots:
+            written.append(_plot(target / "size.png", res))
+        for p in written:
+            app.info(f"wrote {p}")
+    if as_json:
+        app.print_json(payload)
+        return
+    _print(app, res)
+    for w in res.warnings:
+        app.warn(w)
+
+
+def _payload(scenario: Path, res) -> dict:
+    def point(p) -> dict:
+        return {"value": p.value, "meets": p.meets, "verdicts": p.verdicts,
+                "kpis": p.kpis, "ci95": p.ci95}
+
+    return {"scenario": str(scenario), "find": res.find, "key": res.key,
+            "targets": [str(t) for t in res.targets], "seed": res.seed,
+            "replications": res.replications, "answer": res.answer,
+            "search_range": [res.lower, res.upper],
+            "neighbours": [point(p) for p in res.neighbours()],
+            "evaluated": [point(p) for p in res.points], "warnings": res.warnings}
+
+
+def _cell(k: str, p, t=None) -> str:
+    mean, ci = p.kpis[k], p.ci95[k]
+    scale, unit = (100.0, " %") if k in PCT else (1.0, "")
+    text = f"{scale * mean:,.2f}{unit}"
+    if t is not None and ci is not None:
+        text += f" ({'upper' if t.op == '<=' else 'lower'} {scale * t.bound(mean, ci):,.2f})"
+    return text
+
+
+def _print(app: Application, res) -> None:
+    cols = [res.key, *[str(t) for t in res.targets], "meets all"]
+    rows = []
+    for p in res.points:
+        mark = " ◀ minimum" if p.value == res.answer else ""
+        cells = [f"{p.value}{mark}"]
+        for t in res.targets:
+            cells.append(_cell(t.kpi, p, t) + ("" if p.verdicts[str(t)] else " ✗"))
+        cells.append("yes" if p.meets else "no")
+        rows.append(cells)
+    title = (f"minimum {res.key} = {res.answer}" if res.answer is not None
+             else f"no {res.key} found meeting every target")
+    app.table(f"{title} ({res.replications} replications, seed {res.seed})", cols, rows,
+              caption="every value evaluated; each cell: mean (the 95 % bound judged), ✗ "
+                      "where the target is missed")
+
+
+def _write(out: Path, payload: dict, res) -> list[Path]:
+    import polars as pl
+
+    from sim.batch import KPI_KEYS
+
+    rows, runs = [], []
+    for p in res.points:
+        row = {res.key: p.value, "meets": p.meets, **{f"meets[{k}]": v
+                                                        for k, v in p.verdicts.items()}}
+        for k in KPI_KEYS:
+            row[k] = p.kpis[k]
+            row[f"{k}_lo"], row[f"{k}_hi"] = p.ci95[k] or (None, None)
+        rows.append(row)
+        runs += [{res.key: p.value, "replication": i, **r} for i, r in enumerate(p.runs)]
+    paths = [out / "size.json", out / "size.parquet", out / "size_runs.parquet"]
+    paths[0].write_text(json.dumps(payload, indent=2))
+    pl.DataFrame(rows, infer_schema_length=None).write_parquet(paths[1])
+    pl.DataFrame(runs, infer_schema_length=None).write_parquet(paths[2])
+    return paths
+
+
+def _plot(path: Path, res) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kpis = list(dict.fromkeys(t.kpi for t in res.targets))
+    fig, axes = plt.subplots(1, len(kpis), figsize=(4.5 * len(kpis), 3.6), squeeze=False)
+    x = [p.value for p in res.points]
+    for ax, k in zip(axes[0], kpis, strict=True):
+        y = [p.kpis[k] for p in res.points]
+        lo = [p.ci95[k][0] for p in res.points]
+        hi = [p.ci95[k][1] for p in res.points]
+        ax.plot(x, y, marker="o")
+        ax.fill_between(x, lo, hi, alpha=0.2, label="95 % interval")
+        for t in res.targets:
+            if t.kpi == k:
+                ax.axhline(t.value, color="red", ls="--", lw=1, label=str(t))
+        if res.answer is not None:
+            ax.axvline(res.answer, color="green", lw=1, label=f"minimum {res.answer}")
+        ax.set_xlabel(res.key)
+        ax.set_title(k)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,176 @@
+"""Pacing policies side by side on identical traffic, and the best simple ratios.
+
+Every policy runs the same seeds; each campaign draws its outcomes from its own streams, so
+the k-th dial of a campaign meets the same answer whatever the policy (common random
+numbers). KPIs are over the agent-based campaigns (``sim.batch.kpi_row``). A policy meets
+the abandon limit when the upper 95 % confidence bound of its abandon rate, in the
+scenario's regulatory mode, is at or under the limit (the mean, with one replication).
+
+The best fixed ratio and best progressive ratio are the simple baselines a predictive
+pacer must beat: the highest ratio meeting the limit, found by bisection on a ratio grid
+(the abandon rate rises with the ratio), not by a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sim.batch import KPI_KEYS, Listener, ResultCache, run_all, summarise_rows, tasks_for
+from sim.executors import Executor
+from sim.scenario import Scenario, parse_policy, with_policy
+
+COMPARE_KEYS = ("occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
+                "service_level", "bhcc")
+RATIO_KINDS = {"ratio": "fixed", "progressive": "progressive"}
+SMALL_CAMPAIGN_AGENTS = 100
+
+
+def limit_kpi(scn: Scenario) -> str:
+    """The abandon-rate KPI the scenario's regulation limits (FCC/TSR or Ofcom)."""
+    return "abandon_rate_ofcom" if scn.regulation.mode == "ofcom" else "abandon_rate"
+
+
+@dataclass
+class PolicyResult:
+    """Mean KPIs of one policy over the replications, with 95 % intervals."""
+
+    policy: str
+    kpis: dict[str, float]
+    ci95: dict[str, list[float] | None]
+    meets_limit: bool
+    limit_bound: float
+    ratio: float | None = None
+    runs: list[dict] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        """The ``--json`` entry: the comparison KPIs (fractions 0..1), verdict and intervals."""
+        d: dict = {"policy": self.policy}
+        if self.ratio is not None:
+            d["ratio"] = self.ratio
+        d.update({k: self.kpis[k] for k in COMPARE_KEYS})
+        d["meets_limit"] = self.meets_limit
+        d["ci95"] = {k: self.ci95[k] for k in COMPARE_KEYS}
+        return d
+
+
+def _result(scn: Scenario, policy: str, records: Sequence[dict],
+            ratio: float | None = None) -> PolicyResult:
+    rows = [r["kpis"] for r in records]
+    means, ci = summarise_rows(rows, KPI_KEYS)
+    key = limit_kpi(scn)
+    bound = ci[key][1] if ci[key] else means[key]
+    runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
+    return PolicyResult(policy, means, ci, bound <= scn.regulation.abandon_limit, bound,
+                        ratio, runs)
+
+
+def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,
+             executor: Executor | None = None, cache: ResultCache | None = None,
+             listener: Listener | None = None) -> list[PolicyResult]:
+    """Run every policy (``predictive``, ``ratio:1.5``...) on the same seeds, in one batch.
+
+    Raises:
+        ValueError: for an unknown policy (before anything runs).
+    """
+    scns = [with_policy(scn, p) for p in policies]
+    tasks = [t for s in scns for t in tasks_for(s, seed, replications)]
+    recs = run_all(tasks, executor, cache, listener, label=", ".join(policies))
+    out = []
+    for k, p in enumerate(policies):
+        mine = recs[k * replications:(k + 1) * replications]
+        _, ratio = parse_policy(p)
+        out.append(_result(scn, p, mine, ratio))
+    return out
+
+
+def default_ratio_step(scn: Scenario) -> float:
+    """Ratio resolution of the search: 0.01 when the agent-based campaigns average up to
+    100 agents (one line more or less is a ratio step of 0.01 or more there, and the
+    abandon rate of a small team jumps with each line), else 0.02."""
+    n = sum(1 for c in scn.campaigns if c.agent_based)
+    per = scn.total_agents / n if n else 0
+    return 0.01 if per <= SMALL_CAMPAIGN_AGENTS else 0.02
+
+
+@dataclass
+class RatioSearch:
+    """The outcome of ``best_ratio``: the best result (None when even ``lo`` breaks the
+    limit), every ratio evaluated, and the grid searched."""
+
+    kind: str
+    best: PolicyResult | None
+    steps: list[PolicyResult]
+    lo: float
+    hi: float
+    step: float
+
+    @property
+    def note(self) -> str:
+        if self.best is None:
+            return (f"no {RATIO_KINDS[self.kind]} ratio meets the limit: even {self.lo:g} "
+                    "breaks it")
+        if self.best.ratio is not None and self.best.ratio >= self.hi:
+            return (f"the top of the searched range ({self.hi:g}) meets the limit: the best "
+                    f"{RATIO_KINDS[self.kind]} ratio may be higher")
+        return (f"best {RATIO_KINDS[self.kind]} ratio {self.best.ratio:g} "
+                f"(resolution {self.step:g})")
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "lo": self.lo, "hi": self.hi, "step": self.step,
+                "note": self.note,
+                "evaluated": [{"ratio": r.ratio, "abandon_rate": r.kpis["abandon_rate"],
+                               "abandon_rate_ofcom": r.kpis["abandon_rate_ofcom"],
+                               "limit_bound": r.limit_bound, "meets_limit": r.meets_limit,
+                               "occupancy": r.kpis["occupancy"]} for r in self.steps]}
+
+
+def best_ratio(scn: Scenario, kind: str, seed: int, replications: int,
+               executor: Executor | None = None, cache: ResultCache | None = None,
+               lo: float = 1.0, hi: float = 3.0, step: float | None = None,
+               listener: Listener | None = None,
+               on_step: Callable[[PolicyResult], None] | None = None) -> RatioSearch:
+    """The highest ``kind`` ratio (``ratio`` or ``progressive``) meeting the abandon limit.
+
+    Ratios lie on the grid ``lo + i * step`` (``step`` defaults to
+    ``default_ratio_step``). ``lo`` and ``hi`` run first (one batch); if ``lo`` meets the
+    limit and ``hi`` does not, bisection keeps a meeting ratio below and a breaking one
+    above until they are one step apart. Every evaluation runs the same seeds.
+
+    Raises:
+        ValueError: for an unknown kind or an empty range.
+    """
+    if kind not in RATIO_KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(RATIO_KINDS)}, got {kind!r}")
+    if not 0 < lo < hi:
+        raise ValueError(f"ratio range: expected 0 < lo < hi, got {lo:g}..{hi:g}")
+    step = step or default_ratio_step(scn)
+    n = max(1, round((hi - lo) / step))
+    steps: list[PolicyResult] = []
+
+    def ratio_at(i: int) -> float:
+        return round(lo + i * step, 6) if i < n else hi
+
+    def run(indices: list[int]) -> list[PolicyResult]:
+        names = [f"{kind}:{ratio_at(i):g}" for i in indices]
+        res = evaluate(scn, names, seed, replications, executor, cache, listener)
+        for r in res:
+            steps.append(r)
+            if on_step:
+                on_step(r)
+        return res
+
+    first, last = run([0, n])
+    if not first.meets_limit:
+        return RatioSearch(kind, None, steps, lo, hi, step)
+    if last.meets_limit:
+        return RatioSearch(kind, last, steps, lo, hi, step)
+    a, b, best = 0, n, first
+    while b - a > 1:
+        m = (a + b) // 2
+        (res,) = run([m])
+        if res.meets_limit:
+            a, best = m, res
+        else:
+            b = m
+    return RatioSearch(kind, best, steps, lo, hi, step)

@@ -1,0 +1,200 @@
+"""Where runs execute: this process, local worker processes, or a Dask cluster.
+
+An executor maps a pure, module-level function over argument tuples and yields
+``(index, result)`` as each call finishes, so a caller can store and report results as they
+come (an interrupted sweep keeps what finished). Every run underneath is
+``sim.run.simulate(scenario, seed)``, whose result depends only on its arguments, so every
+executor gives identical results for the same tasks; only the order of completion differs.
+
+Executors are context managers; leaving the ``with`` block stops their workers. Local
+worker processes are *spawned*, not forked: the parent has polars' and numba's thread pools
+running, and a forked child can deadlock on a lock one of those threads held.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Protocol
+
+
+class ExecutorError(RuntimeError):
+    """An executor could not start or reach its workers (e.g. no Dask scheduler there)."""
+
+
+class Executor(Protocol):
+    """Runs ``fn(*args)`` for each argument tuple; yields ``(index, result)`` when done."""
+
+    name: str
+
+    @property
+    def workers(self) -> int: ...
+
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class _Base:
+    name = "base"
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InProcess(_Base):
+    """Runs every call here, one after the other (the default, and the reference)."""
+
+    name = "in-process"
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        for i, a in enumerate(args):
+            yield i, fn(*a)
+
+
+class LocalProcesses(_Base):
+    """A pool of ``workers`` spawned processes on this machine, kept for the executor's life.
+
+    The pool starts on first use (each worker imports the simulator and loads the numba
+    cache once, about a second or two) and is reused by later ``run`` calls, so a search
+    that evaluates one point after another pays that start-up once.
+    """
+
+    name = "local processes"
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers: expected >= 1, got {workers}")
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        if not args:
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self._workers,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        futures = {self._pool.submit(fn, *a): i for i, a in enumerate(args)}
+        try:
+            for f in as_completed(futures):
+                yield futures[f], f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class Dask(_Base):
+    """A Dask cluster: an existing scheduler (``tcp://HOST:PORT``) or a LocalCluster.
+
+    With ``local_workers=N`` it starts ``distributed.LocalCluster(n_workers=N,
+    threads_per_worker=1, processes=True)`` listening on 127.0.0.1 only, and stops it on
+    close. Workers of a remote cluster need the same outdial version installed; the validated
+    scenario travels with each task, so they need none of the scenario's files.
+
+    Raises:
+        ExecutorError: when the scheduler cannot be reached within ``timeout_s``, or
+            ``distributed`` is not installed.
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, local_workers: int | None = None,
+                 timeout_s: float = 10.0):
+        if (scheduler is None) == (local_workers is None):
+            raise ValueError("Dask: give exactly one of scheduler or local_workers")
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise ExecutorError("Dask executors need 'distributed': pip install "
+                                "'outdial[dask]'") from exc
+        self._cluster = None
+        if local_workers is not None:
+            if local_workers < 1:
+                raise ValueError(f"local_workers: expected >= 1, got {local_workers}")
+            self._cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1,
+                                         processes=True, host="127.0.0.1",
+                                         dashboard_address=None)
+            target: Any = self._cluster
+            self.address = self._cluster.scheduler_address
+        else:
+            target = self.address = scheduler
+        try:
+            self.client = Client(target, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: "
+                                f"{exc}") from None
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed as dask_completed
+
+        if not args:
+            return
+        # pure=False: never merge two submissions into one task; callers de-duplicate.
+        futures = [self.client.submit(fn, *a, pure=False) for a in args]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for f in dask_completed(futures):
+                yield index[f.key], f.result()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(workers: int = 1, scheduler: str | None = None,
+                  dask_local: int | None = None) -> InProcess | LocalProcesses | Dask:
+    """The executor the command-line options ask for (at most one kind).
+
+    ``workers`` 1 runs in this process; more, a local process pool; ``scheduler`` connects
+    to a Dask cluster; ``dask_local`` starts a loopback LocalCluster.
+
+    Raises:
+        ValueError: when more than one kind is asked for.
+        ExecutorError: when a Dask cluster cannot be started or reached.
+    """
+    asked = [name for name, on in (("--workers", workers > 1), ("--scheduler", bool(scheduler)),
+                                   ("--dask-local", dask_local is not None)) if on]
+    if len(asked) > 1:
+        raise ValueError(f"choose one executor: {' and '.join(asked)} were both given")
+    if scheduler:
+        return Dask(scheduler=scheduler)
+    if dask_local is not None:
+        return Dask(local_workers=dask_local)
+    return LocalProcesses(workers) if workers > 1 else InProcess()

@@ -1,0 +1,302 @@
+"""Sizing: the minimum agents, ports or licenses meeting every target with confidence.
+
+A target such as ``abandon_rate<=0.03`` is met when the *upper* 95 % confidence bound of
+the KPI is at or under 0.03; ``occupancy>=0.85`` when the *lower* bound is at or over 0.85
+(never the mean). The search assumes the verdict goes from "not met" to "met" as the
+resource grows: it brackets the answer by doubling or halving from the scenario's own value,
+then bisects on integers until a meeting value sits one above a failing one, and evaluates
+the value above too, so the report shows both neighbours. Every value runs the same seeds
+(common random numbers), which keeps the comparison between neighbours sharp; points that
+break the monotone assumption (noise, too few replications) are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from pacer.modes import LicenseKind
+from sim.batch import (
+    KPI_DOC,
+    KPI_KEYS,
+    Listener,
+    ResultCache,
+    run_all,
+    summarise_rows,
+    tasks_for,
+)
+from sim.executors import Executor
+from sim.run import PACING_CODES
+from sim.scenario import Scenario
+from sim.sweep import check_key, load_with, read_raw
+
+RESOURCES = ("agents", "ports", "licenses")
+FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+MIN_REPLICATIONS = 2
+UPPER_FACTOR = 8  # the search looks up to 8x the scenario's value unless told otherwise
+
+
+@dataclass(frozen=True)
+class Target:
+    """One requirement on a KPI: ``kpi <= value`` or ``kpi >= value``."""
+
+    kpi: str
+    op: str
+    value: float
+
+    def bound(self, mean: float, ci: list[float] | None) -> float:
+        """The confidence bound the target is judged on (upper for <=, lower for >=)."""
+        if ci is None:
+            raise ValueError(f"{self}: no confidence interval (one replication)")
+        return ci[1] if self.op == "<=" else ci[0]
+
+    def met(self, mean: float, ci: list[float] | None) -> bool:
+        b = self.bound(mean, ci)
+        return b <= self.value if self.op == "<=" else b >= self.value
+
+    def __str__(self) -> str:
+        return f"{self.kpi}{self.op}{self.value:g}"
+
+
+_TARGET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|=<|=>|<|>|=)\s*(.*)$")
+
+
+def parse_targets(text: str) -> list[Target]:
+    """Parse ``"abandon_rate<=0.03,occupancy>=0.85"`` strictly.
+
+    Each comma-separated item is ``KPI<=NUMBER`` or ``KPI>=NUMBER``; KPIs are those of
+    ``sim.batch.KPI_KEYS``; rates and occupancy are fractions 0..1.
+
+    Raises:
+        ValueError: naming the item and what was expected.
+    """
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or not all(items):
+        raise ValueError(f"--target {text!r}: expected comma-separated KPI<=NUMBER or "
+                         "KPI>=NUMBER, e.g. abandon_rate<=0.03,occupancy>=0.85")
+    out: list[Target] = []
+    for item in items:
+        m = _TARGET.match(item)
+        if not m:
+            raise ValueError(f"--target {item!r}: expected KPI<=NUMBER or KPI>=NUMBER")
+        kpi, op, num = m.group(1), m.group(2), m.group(3).strip()
+        if kpi not in KPI_KEYS:
+            hint = difflib.get_close_matches(kpi, KPI_KEYS, n=1)
+            more = f" (did you mean {hint[0]}?)" if hint else ""
+            raise ValueError(f"--target {item!r}: unknown KPI {kpi!r}{more}; expected one of "
+                             f"{', '.join(KPI_KEYS)}")
+        if op not in ("<=", ">="):
+            raise ValueError(f"--target {item!r}: use <= or >= (a bound at or under / at or "
+                             f"over the value), not {op!r}")
+        try:
+            value = float(num)
+        except ValueError:
+            raise ValueError(f"--target {item!r}: expected a number after {op}, got "
+                             f"{num!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"--target {item!r}: expected a finite number >= 0")
+        if kpi in FRACTION_KPIS and value > 1:
+            raise ValueError(f"--target {item!r}: {kpi} is a fraction 0..1 "
+                             f"(3 % is 0.03), got {num}")
+        if any(t.kpi == kpi and t.op == op for t in out):
+            raise ValueError(f"--target {item!r}: {kpi}{op} is given twice")
+        out.append(Target(kpi, op, value))
+    return out
+
+
+def _pool_key(pacing: str) -> str:
+    kind = POOL_OF_PACING.get(PACING_CODES[pacing], LicenseKind.PREDICTIVE_AGENT)
+    return next(k for k, v in POOL_KEYS.items() if v == kind)
+
+
+def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
+    """The dotted key ``find`` resizes in this scenario and its current value.
+
+    Raises:
+        ValueError: for an unknown resource, or when the key is ambiguous (several agent
+            groups, several license pools in use): the message says how to name one.
+    """
+    if find == "ports":
+        return "telephony.ports", scn.ports
+    if find == "agents":
+        if len(scn.agents) != 1:
+            names = ", ".join(g.group for g in scn.agents)
+            raise ValueError(f"--find agents: the scenario has {len(scn.agents)} agent groups "
+                             f"({names}); name one with --key agents.GROUP.count")
+        return "agents.count", scn.agents[0].count
+    if find == "licenses":
+        pools = sorted({_pool_key(c.pacing) for c in scn.campaigns if c.agent_based})
+        if len(pools) != 1:
+            raise ValueError(f"--find licenses: the agent-based campaigns use the pools "
+                             f"{', '.join(pools) or 'none'}; name one with --key "
+                             "licenses.POOL")
+        return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.total_agents)
+    raise ValueError(f"--find {find!r}: expected one of {', '.join(RESOURCES)}")
+
+
+def _value_at(raw: dict, key: str) -> Any:
+    node: Any = raw
+    parts = key.split(".")
+    if parts[0] in ("agents", "campaigns"):
+        entries = [e for e in raw.get(parts[0], []) if isinstance(e, dict)]
+        field_ = "group" if parts[0] == "agents" else "name"
+        named = [e for e in entries if e.get(field_) == parts[1]] if len(parts) > 2 else []
+        node, parts = (named[0], parts[2:]) if named else (entries[0] if entries else {},
+                                                           parts[1:])
+    for p in parts:
+        node = node.get(p) if isinstance(node, dict) else None
+    return node
+
+
+@dataclass
+class Point:
+    """One evaluated value: KPI means, 95 % intervals, the verdict of each target."""
+
+    value: int
+    kpis: dict[str, float]
+    ci95: dict[str, list[float] | None]
+    verdicts: dict[str, bool]
+    runs: list[dict] = field(default_factory=list, repr=False)
+
+    @property
+    def meets(self) -> bool:
+        return all(self.verdicts.values())
+
+
+@dataclass
+class SizeResult:
+    """The minimum value meeting every target (None if none up to ``upper``), every point
+    evaluated (sorted), and warnings about the search."""
+
+    find: str
+    key: str
+    targets: list[Target]
+    answer: int | None
+    lower: int
+    upper: int
+    points: list[Point]
+    replications: int
+    seed: int
+    warnings: list[str] = field(default_factory=list)
+
+    def point(self, value: int) -> Point | None:
+        return next((p for p in self.points if p.value == value), None)
+
+    def neighbours(self) -> list[Point]:
+        """The answer and the values one below and one above it (those evaluated)."""
+        if self.answer is None:
+            return []
+        return [p for v in (self.answer - 1, self.answer, self.answer + 1)
+                if (p := self.point(v)) is not None]
+
+
+def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
+         replications: int, executor: Executor | None = None,
+         cache: ResultCache | None = None, base: dict | None = None, key: str | None = None,
+         lower: int | None = None, upper: int | None = None, start: int | None = None,
+         listener: Listener | None = None) -> SizeResult:
+    """Search the minimum integer value of the resource meeting every target.
+
+    ``key`` overrides the dotted key ``find`` would resize (e.g. ``agents.team.count``).
+    ``lower`` defaults to 1; ``upper`` to 8x the scenario's value (licenses: the agents);
+    ``start`` (where bracketing begins) to the scenario's value.
+
+    Raises:
+        ValueError: bad resource, key, bounds or too few replications (nothing runs).
+        ScenarioError: when a probed value makes the scenario invalid.
+    """
+    if replications < MIN_REPLICATIONS:
+        raise ValueError(f"--replications: sizing judges confidence bounds, expected >= "
+                         f"{MIN_REPLICATIONS}, got {replications}")
+    if not targets:
+        raise ValueError("--target: expected at least one target")
+    raw = read_raw(path)
+    scn = load_with(path, base, raw)
+    if key is None:
+        key, current = resource_key(scn, find)
+    else:
+        check_key(key, raw)
+        value = _value_at(scn.raw, key)
+        current = int(value) if isinstance(value, int | float) else (start or lower or 1)
+    seed = scn.seed if seed is None else seed
+    lower = 1 if lower is None else lower
+    if upper is None:
+        upper = scn.total_agents if find == "licenses" and key.startswith("licenses.") \
+            else max(UPPER_FACTOR * max(current, 1), lower + 1)
+    if not 0 <= lower < upper:
+        raise ValueError(f"--min/--max: expected 0 <= min < max, got {lower}..{upper}")
+    start = min(max(start if start is not None else current, lower), upper)
+    seen: dict[int, Point] = {}
+
+    def evaluate(n: int) -> Point:
+        if n not in seen:
+            s = load_with(path, {**(base or {}), key: n}, raw)
+            recs = run_all(tasks_for(s, seed, replications), executor, cache, listener,
+                           label=f"{key}={n}")
+            means, ci = summarise_rows([r["kpis"] for r in recs])
+            verdicts = {str(t): t.met(means[t.kpi], ci[t.kpi]) for t in targets}
+            seen[n] = Point(n, means, ci, verdicts,
+                            [{"seed": r["seed"], **r["kpis"]} for r in recs])
+        return seen[n]
+
+    plateau = None
+    if evaluate(start).meets:
+        best, fail = start, None
+        while best > lower:
+            probe = max(lower, best // 2)
+            if evaluate(probe).meets:
+                best = probe
+            else:
+                fail = probe
+                break
+    else:
+        best, fail = None, start
+        probe = start
+        while probe < upper:
+            probe = min(upper, probe * 2 if probe > 0 else 1)
+            p = evaluate(probe)
+            if p.meets:
+                best = probe
+                break
+            if p.kpis == seen[fail].kpis:
+                plateau = (f"raising {key} from {fail} to {probe} changes no KPI: it no longer "
+                           "limits, the targets need something else")
+                break
+            fail = probe
+    if best is not None and fail is not None:
+        while best - fail > 1:
+            mid = (best + fail) // 2
+            if evaluate(mid).meets:
+                best = mid
+            else:
+                fail = mid
+    answer = best
+    warnings = [plateau] if plateau else []
+    if answer is not None:
+        if answer + 1 <= upper:
+            evaluate(answer + 1)
+        if answer > lower:
+            evaluate(answer - 1)
+        odd = sorted(p.value for p in seen.values()
+                     if (p.value < answer and p.meets) or (p.value > answer and not p.meets))
+        if odd:
+            warnings.append(f"the targets are not monotone in {key} at "
+                            f"{', '.join(map(str, odd))} (noise or a real effect): more "
+                            "replications sharpen the bounds")
+        if answer == lower:
+            warnings.append(f"the lowest value searched ({lower}) meets every target")
+    elif not plateau:
+        warnings.append(f"no value of {key} up to {upper} meets every target")
+    return SizeResult(find, key, targets, answer, lower, upper,
+                      sorted(seen.values(), key=lambda p: p.value), replications, seed,
+                      warnings)
+
+
+def describe_kpis() -> str:
+    """One line per KPI a target can name (for --help and error messages)."""
+    return "\n".join(f"{k}: {KPI_DOC[k]}" for k in KPI_KEYS)

@@ -1,0 +1,119 @@
+"""Executors and the result cache: the same seeds give identical results in this process, in
+local worker processes and on a real Dask LocalCluster; finished runs are reused, and an
+interrupted sweep resumes where it stopped."""
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import sim.batch
+from sim.batch import ResultCache, run_all, tasks_for
+from sim.executors import Dask, ExecutorError, InProcess, LocalProcesses, make_executor
+from sim.run import simulate
+from sim.scenario import load, with_policy
+from sim.sweep import parse_vary, sweep
+
+SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+SHORT = {"scenario.sim_hours": 0.1}
+AXES = [parse_vary("agents.count=30,40")]
+
+
+def _sweep(executor=None, cache=None):
+    return sweep(SCN, AXES, 11, 2, executor, cache, SHORT)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return _sweep(InProcess())
+
+
+def test_local_processes_and_dask_local_cluster_give_identical_results(reference):
+    with LocalProcesses(2) as ex:
+        local = _sweep(ex)
+    with Dask(local_workers=2) as ex:
+        assert ex.address.startswith("tcp://127.0.0.1:")
+        assert ex.workers == 2
+        dask = _sweep(ex)
+    assert ex.client is None  # closed
+    for other in (local, dask):
+        assert other.table.equals(reference.table)
+        assert other.runs.equals(reference.runs)
+    assert reference.runs["seed"].to_list() == [11, 12, 11, 12]  # common random numbers
+
+
+class Interrupted(Exception):
+    """Stands for a crash or a Ctrl-C in the middle of a sweep."""
+
+
+def _counting(monkeypatch, fail_after=None):
+    calls = []
+
+    def counted(scn, seed):
+        if fail_after is not None and len(calls) >= fail_after:
+            raise Interrupted
+        calls.append((scn.total_agents, seed))
+        return simulate(scn, seed)
+
+    monkeypatch.setattr(sim.batch, "simulate", counted)
+    return calls
+
+
+def test_an_interrupted_sweep_resumes_from_the_cache(monkeypatch, tmp_path, reference):
+    cache = ResultCache(tmp_path / "cache")
+    calls = _counting(monkeypatch, fail_after=3)
+    with pytest.raises(Interrupted):
+        _sweep(InProcess(), cache)
+    assert len(calls) == 3 and len(cache) == 3  # what finished is on disk
+    calls = _counting(monkeypatch)
+    resumed = _sweep(InProcess(), cache)
+    assert calls == [(40, 12)]  # only the run that had not finished
+    assert resumed.table.equals(reference.table)
+    calls = _counting(monkeypatch)
+    again = _sweep(InProcess(), cache)
+    assert calls == [] and again.table.equals(reference.table)
+
+
+def test_cache_key_follows_what_determines_the_run(tmp_path):
+    scn = load(SCN, SHORT)
+    key = ResultCache.key(scn, 1)
+    copy = tmp_path / "copy.toml"
+    shutil.copy(SCN, copy)
+    assert ResultCache.key(load(copy, SHORT), 1) == key  # the file's path does not matter
+    assert ResultCache.key(load(SCN, SHORT), 1) == key
+    assert ResultCache.key(scn, 2) != key
+    assert ResultCache.key(load(SCN, {"scenario.sim_hours": 0.2}), 1) != key
+    assert ResultCache.key(with_policy(scn, "ratio:1.2"), 1) != key
+    assert ResultCache.key(with_policy(scn, "ratio:1.2"), 1) != ResultCache.key(
+        with_policy(scn, "ratio:1.3"), 1)
+
+
+def test_identical_tasks_run_once_and_unreadable_files_are_recomputed(monkeypatch, tmp_path):
+    scn = load(SCN, SHORT)
+    cache = ResultCache(tmp_path)
+    calls = _counting(monkeypatch)
+    recs = run_all(tasks_for(scn, 3, 1) * 2, InProcess(), cache)
+    assert len(calls) == 1 and recs[0] == recs[1]
+    key = ResultCache.key(scn, 3)
+    cache._path(key).write_text("{not json")
+    calls = _counting(monkeypatch)
+    again = run_all(tasks_for(scn, 3, 1), InProcess(), cache)
+    assert len(calls) == 1 and again[0]["kpis"] == recs[0]["kpis"]
+
+
+def test_make_executor_takes_one_kind():
+    assert isinstance(make_executor(), InProcess)
+    with make_executor(workers=2) as ex:
+        assert isinstance(ex, LocalProcesses) and ex.workers == 2
+    with pytest.raises(ValueError, match="--workers and --scheduler"):
+        make_executor(workers=2, scheduler="tcp://127.0.0.1:1")
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ExecutorError, match=f"cannot reach the Dask scheduler at "
+                                            f"tcp://127.0.0.1:{port}"):
+        Dask(scheduler=f"tcp://127.0.0.1:{port}", timeout_s=1.0)

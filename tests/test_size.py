@@ -1,0 +1,129 @@
+"""``outdial size``: strict target parsing, bounds (not means) judged, and a search that finds
+the minimum with its neighbours in a handful of evaluations, not a grid."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import sim.batch
+from outdial.cli import outdial
+from sim.batch import KPI_KEYS
+from sim.replicate import mean_ci95
+from sim.scenario import load
+from sim.size import Target, parse_targets, resource_key, size
+
+SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+
+
+def test_parse_targets():
+    assert parse_targets("abandon_rate<=0.03, occupancy >= 0.85") == [
+        Target("abandon_rate", "<=", 0.03), Target("occupancy", ">=", 0.85)]
+    assert parse_targets("agent_wait_mean_s<=20") == [Target("agent_wait_mean_s", "<=", 20.0)]
+    bad = {
+        "": "expected comma-separated",
+        "abandon_rate<=0.03,": "expected comma-separated",
+        "abandon_rate<0.03": "use <= or >=",
+        "occupancy=0.9": "use <= or >=",
+        "occupancy>=high": "expected a number after >=",
+        "occupancy>=": "expected a number",
+        "ocupancy>=0.9": "unknown KPI 'ocupancy' (did you mean occupancy?)",
+        "abandon_rate<=3": "fraction 0..1 (3 % is 0.03)",
+        "occupancy>=-1": "finite number >= 0",
+        "occupancy>=0.8,occupancy>=0.9": "given twice",
+        "0.9<=occupancy": "expected KPI<=NUMBER",
+    }
+    for text, msg in bad.items():
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            parse_targets(text)
+
+
+def test_targets_are_judged_on_the_bound_not_the_mean():
+    t = Target("abandon_rate", "<=", 0.03)
+    assert t.met(0.02, [0.01, 0.03]) and not t.met(0.02, [0.01, 0.031])
+    t = Target("occupancy", ">=", 0.85)
+    assert t.met(0.9, [0.85, 0.95]) and not t.met(0.9, [0.849, 0.95])
+
+
+def test_resource_keys():
+    scn = load(SCN)
+    assert resource_key(scn, "agents") == ("agents.count", 50)
+    assert resource_key(scn, "ports") == ("telephony.ports", 300)
+    assert resource_key(scn, "licenses") == ("licenses.predictive_agents", 50)
+    prog = load(SCN, {"campaigns.pacing": "progressive"})
+    assert resource_key(prog, "licenses")[0] == "licenses.progressive_agents"
+
+
+def _fake_world(monkeypatch):
+    """Occupancy 1 - 20/ports, +-0.001 by seed: a monotone model whose answer is known."""
+    evaluated = []
+
+    def run_kpis(scn, seed):
+        evaluated.append(scn.ports)
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        kpis["occupancy"] = 1 - 20 / scn.ports + (0.001 if seed % 2 else -0.001)
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.batch, "run_kpis", run_kpis)
+    return evaluated
+
+
+def test_search_finds_the_minimum_with_neighbours_in_few_evaluations(monkeypatch):
+    evaluated = _fake_world(monkeypatch)
+    targets = [Target("occupancy", ">=", 0.9)]
+    res = size(SCN, "ports", targets, 7, 2)
+
+    def lower_bound(p):
+        return mean_ci95([1 - 20 / p + 0.001, 1 - 20 / p - 0.001])[1]
+
+    truth = next(p for p in range(1, 1000) if lower_bound(p) >= 0.9)
+    assert res.answer == truth
+    assert [p.value for p in res.neighbours()] == [truth - 1, truth, truth + 1]
+    assert [p.meets for p in res.neighbours()] == [False, True, True]
+    assert len(res.points) <= 12 and len(evaluated) == 2 * len(res.points)  # not a grid
+    assert res.warnings == []
+    # the mean alone would have passed below the answer: the bound decided
+    below = res.point(truth - 1)
+    assert below.kpis["occupancy"] >= 0.9 > below.ci95["occupancy"][0]
+
+
+def test_search_upwards_and_when_nothing_meets(monkeypatch):
+    _fake_world(monkeypatch)
+    res = size(SCN, "ports", [Target("occupancy", ">=", 0.95)], 7, 2, upper=5000)
+    assert res.answer is not None and res.answer > 300 and res.point(res.answer).meets
+    assert not res.point(res.answer - 1).meets
+    res = size(SCN, "ports", [Target("occupancy", ">=", 0.99)], 7, 2, upper=1000)
+    assert res.answer is None and "up to 1000" in res.warnings[0]
+    with pytest.raises(ValueError, match="expected >= 2"):
+        size(SCN, "ports", [Target("occupancy", ">=", 0.9)], 7, 1)
+
+
+def test_size_cli_on_the_simulator(tmp_path):
+    res = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
+                                       "occupancy>=0.85", "--hours", "0.1", "-r", "2",
+                                       "--max", "100", "--out", str(tmp_path), "--plots",
+                                       "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["key"] == "agents.count" and out["targets"] == ["occupancy>=0.85"]
+    n = out["answer"]
+    assert n is not None
+    by = {p["value"]: p for p in out["evaluated"]}
+    assert by[n]["meets"] and by[n]["ci95"]["occupancy"][0] >= 0.85
+    if n > 1:
+        assert not by[n - 1]["meets"] and by[n - 1]["ci95"]["occupancy"][0] < 0.85
+    assert [p["value"] for p in out["neighbours"]] == [v for v in (n - 1, n, n + 1) if v in by]
+    assert len(by) <= 12
+    assert (tmp_path / "size.parquet").exists() and (tmp_path / "size_runs.parquet").exists()
+    assert (tmp_path / "size.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_size_cli_errors():
+    r = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
+                                     "occupancy>0.8"])
+    assert r.exit_code == 2 and "use <= or >=" in r.stderr
+    r = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
+                                     "occupancy>=0.8", "--key", "agents.hit_rate"])
+    assert r.exit_code == 2 and "not a numeric scenario key" in r.stderr
