@@ -1,0 +1,202 @@
+"""CI regression gate: ratios measured in one run, each compared with its floor.
+
+Run from the repository root::
+
+    python -m bench.gate                 # exit 0: every ratio at or over its floor
+    python -m bench.gate --json          # the same, one JSON object on stdout
+
+Each ratio sets two measurements taken in the same process against each other, so the
+machine's speed and load largely cancel:
+
+* ``pacer_speedup``: one predictive decision for 200 campaigns / 1000 agents through the
+  public ``pacer.predictive.predictive_dials``, against the plain NumPy reference of
+  ``tests/naive_predictive.py`` on the same snapshot (skipped, with a note, when the
+  reference is not there);
+* ``busy_hour_speed``: the plain SimPy M/M/c hour (``bench.mmc.mmc_hour``) wall time over the
+  60k-BHCC hour's (``simulate(load("scenarios/pom-60k-bhcc.toml"))``, one replication);
+  1.0 would mean the dialer's hour costs no more than the textbook model's;
+* ``occupancy_vs_tapered`` and ``occupancy_vs_hard``: predictive occupancy over the
+  VICIdial-style tapered and hard-limit baselines' on ``scenarios/single-50-predictive.toml``
+  with fixed seeds (deterministic: no noise at all), and a hard check that predictive's
+  abandon rate is at or under the scenario's limit.
+
+Floors live in ``bench/floors.toml`` with the figures they came from. Exit status: 0 all
+pass, 1 a ratio under its floor or the abandon check failed (one line each saying which,
+by how much, and the floor's origin), 2 a broken floors file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import timeit
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOORS = Path(__file__).resolve().parent / "floors.toml"
+BUSY_HOUR = ROOT / "scenarios" / "pom-60k-bhcc.toml"
+POLICY_SCENARIO = ROOT / "scenarios" / "single-50-predictive.toml"
+POLICY_SEEDS = (7, 8, 9)
+BUSY_HOUR_ROUNDS = 2
+REFERENCE_ROUNDS = 3
+
+
+@dataclass
+class Check:
+    """One gated figure: its value, floor and the measurements behind it."""
+
+    name: str
+    value: float | None
+    floor: float | None
+    detail: str
+    ok: bool
+    note: str = ""
+
+
+def _floors(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"gate: cannot read floors from {path}: {exc}") from None
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("floor"), int | float):
+            raise SystemExit(f"gate: {path}: [{name}] needs a numeric 'floor'")
+    return data
+
+
+def _judge(name: str, value: float, floors: dict, detail: str) -> Check:
+    floor = floors.get(name, {}).get("floor")
+    if floor is None:
+        return Check(name, value, None, detail, True, "no floor set: reported only")
+    return Check(name, value, float(floor), detail, value >= floor)
+
+
+def measure_pacer(floors: dict) -> Check:
+    """Reference decision time over the public wrapper's, same 200 x 1000 snapshot."""
+    try:
+        import tests.naive_predictive as naive
+
+        naive.predictive_dials  # noqa: B018 (the reference decision must exist)
+        from bench.test_bench_predictive import _case, _reference
+    except (ImportError, AttributeError) as exc:
+        return Check("pacer_speedup", None, None, "", True,
+                     f"skipped: no NumPy reference decision to compare with ({exc})")
+    from pacer.predictive import predictive_dials, warmup
+
+    warmup()
+    case = _case(200, 5, seed=2024)
+    fast = timeit.Timer(lambda: predictive_dials(**case))
+    n, _ = fast.autorange()
+    kernel_s = min(fast.repeat(5, n)) / n
+    ref_s = min(timeit.repeat(lambda: _reference(case), number=1, repeat=REFERENCE_ROUNDS))
+    detail = (f"decision {kernel_s * 1e6:.1f} us (best of 5 x {n}), NumPy reference "
+              f"{ref_s * 1e3:.1f} ms (best of {REFERENCE_ROUNDS})")
+    return _judge("pacer_speedup", ref_s / kernel_s, floors, detail)
+
+
+def measure_busy_hour(floors: dict) -> Check:
+    """Plain M/M/c hour wall time over the 60k-BHCC hour's, best of a few interleaved rounds."""
+    from bench.mmc import mmc_hour
+    from sim.run import simulate
+    from sim.scenario import load
+
+    scn = load(BUSY_HOUR)
+    simulate(load(BUSY_HOUR, {"scenario.sim_hours": 0.01, "scenario.warmup_s": 5.0}))
+    mmc_hour(c=10, calls_per_hour=600.0)  # imports and numba cache loaded before timing
+    sim_s, mmc_s, bhcc = [], [], 0.0
+    for _ in range(BUSY_HOUR_ROUNDS):
+        t0 = time.perf_counter()
+        run = simulate(scn)
+        sim_s.append(time.perf_counter() - t0)
+        bhcc = run.total["bhcc"]
+        t0 = time.perf_counter()
+        mmc_hour()
+        mmc_s.append(time.perf_counter() - t0)
+    detail = (f"60k-BHCC hour {min(sim_s):.2f} s (BHCC {bhcc:,.0f}), plain SimPy M/M/c hour "
+              f"{min(mmc_s):.2f} s (best of {BUSY_HOUR_ROUNDS})")
+    return _judge("busy_hour_speed", min(mmc_s) / min(sim_s), floors, detail)
+
+
+def measure_policies(floors: dict) -> list[Check]:
+    """Predictive against the tapered and hard-limit baselines, same seeds (CRN)."""
+    from sim.batch import run_all, tasks_for
+    from sim.scenario import load, with_policy
+
+    scn = load(POLICY_SCENARIO)
+    policies = ("predictive", "vicidial-tapered", "vicidial-hard")
+    kp = {}
+    for p in policies:
+        recs = run_all(tasks_for(with_policy(scn, p), POLICY_SEEDS[0], len(POLICY_SEEDS)))
+        rows = [r["kpis"] for r in recs]
+        kp[p] = {k: sum(r[k] for r in rows) / len(rows) for k in ("occupancy", "abandon_rate")}
+    limit = scn.regulation.abandon_limit
+    seeds = f"seeds {POLICY_SEEDS[0]}-{POLICY_SEEDS[-1]}, {scn.sim_hours:g} h"
+
+    def line(p: str) -> str:
+        return (f"{p} occupancy {kp[p]['occupancy']:.4f}, abandon "
+                f"{100 * kp[p]['abandon_rate']:.2f} %")
+
+    checks = []
+    pred = kp["predictive"]
+    for base, name in (("vicidial-tapered", "occupancy_vs_tapered"),
+                       ("vicidial-hard", "occupancy_vs_hard")):
+        note = ""
+        if kp[base]["abandon_rate"] > limit:
+            note = (f"{base} breaks the {100 * limit:g} % limit itself, so this ratio tracks "
+                    "predictive's occupancy rather than a fair comparison")
+        c = _judge(name, pred["occupancy"] / kp[base]["occupancy"], floors,
+                   f"{line('predictive')}; {line(base)} ({seeds})")
+        c.note = c.note or note
+        checks.append(c)
+    ok = pred["abandon_rate"] <= limit
+    checks.append(Check("predictive_abandon_at_limit", pred["abandon_rate"], limit,
+                        f"predictive abandon rate {100 * pred['abandon_rate']:.2f} % against "
+                        f"the limit {100 * limit:g} % ({seeds})", ok,
+                        "a ceiling: the value must be at or under it"))
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.gate", description=__doc__.split("\n")[0])
+    ap.add_argument("--floors", type=Path, default=FLOORS)
+    ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    args = ap.parse_args(argv)
+    floors = _floors(args.floors)
+    t0 = time.perf_counter()
+    checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors)]
+    wall = time.perf_counter() - t0
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps({"wall_s": wall, "ok": not failed,
+                          "checks": [asdict(c) for c in checks]}, indent=2))
+    else:
+        for c in checks:
+            status = "SKIP" if c.value is None else ("ok  " if c.ok else "FAIL")
+            if c.value is None:
+                print(f"{status} {c.name}: {c.note}")
+                continue
+            bound = "" if c.floor is None else (
+                f" (ceiling {c.floor:g})" if c.name.endswith("_at_limit") else
+                f" (floor {c.floor:g})")
+            print(f"{status} {c.name} = {c.value:.4g}{bound}: {c.detail}")
+            if c.note and c.value is not None:
+                print(f"     note: {c.note}")
+        print(f"gate: {len(checks) - len(failed)}/{len(checks)} passed in {wall:.1f} s")
+    for c in failed:
+        origin = floors.get(c.name, {}).get("figures", "")
+        if c.name.endswith("_at_limit"):
+            msg = f"{c.detail}: over the limit"
+        else:
+            msg = (f"{c.value:.4g} is under its floor {c.floor:g} "
+                   f"({100 * (1 - c.value / c.floor):.1f} % short); {c.detail}")
+        print(f"gate FAILED: {c.name}: {msg}" + (f" [floor from: {origin}]" if origin else ""),
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
