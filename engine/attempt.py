@@ -29,6 +29,34 @@ class Code(IntEnum):
     DELIVERED = 8  # agentless message, SMS or email delivered
     UNDELIVERED = 9
     CUSTOMER_HANGUP = 10  # live answer, the person hung up before an agent came (an abandon)
+    TRAPPED = 11  # in flight when the engine stopped (a crash): outcome unknown, re-queued
+
+
+# The attempt record every store keeps and every ATTEMPT event carries: (field, SQL type).
+# Times are seconds on the run clock (``t_* < 0``: did not happen); ``job`` is the job's
+# index, ``job_name`` its name; ``contact`` the contact's row in the job's list and
+# ``contact_id`` its id; ``step`` the strategy step; ``code`` a ``Code`` value.
+ATTEMPT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("attempt_id", "INTEGER"),
+    ("job", "INTEGER"),
+    ("job_name", "TEXT"),
+    ("contact", "INTEGER"),
+    ("contact_id", "TEXT"),
+    ("address", "TEXT"),
+    ("step", "INTEGER"),
+    ("channel", "INTEGER"),
+    ("code", "INTEGER"),
+    ("agent", "INTEGER"),
+    ("abandoned", "BOOLEAN"),
+    ("amd_false_positive", "BOOLEAN"),
+    ("human", "BOOLEAN"),
+    ("t_created", "REAL"),
+    ("t_answer", "REAL"),
+    ("t_connect", "REAL"),
+    ("t_talk_end", "REAL"),
+    ("t_end", "REAL"),
+)
+ATTEMPT_FIELDS = tuple(name for name, _ in ATTEMPT_COLUMNS)
 
 
 class Attempt:
@@ -40,13 +68,17 @@ class Attempt:
 
     __slots__ = (
         "abandoned",
+        "address",
         "agent",
         "channel",
         "code",
         "contact",
+        "contact_id",
         "id",
         "job",
+        "job_name",
         "slot",
+        "step",
         "t_answer",
         "t_connect",
         "t_created",
@@ -56,10 +88,15 @@ class Attempt:
         "truth_human",
     )
 
-    def __init__(self, id: int, job: int, contact: int, channel: int, t_created: float):
+    def __init__(self, id: int, job: int, contact: int, channel: int, t_created: float,
+                 contact_id: str = "", address: str = "", step: int = 0, job_name: str = ""):
         self.id = id
         self.job = job
+        self.job_name = job_name
         self.contact = contact
+        self.contact_id = contact_id
+        self.address = address
+        self.step = step
         self.channel = channel
         self.t_created = t_created
         self.t_answer = -1.0
@@ -72,6 +109,19 @@ class Attempt:
         self.slot = -1
         self.truth_human = False
         self.truth_amd_false_positive = False
+
+    def record(self) -> dict:
+        """The attempt as a flat record with the ``ATTEMPT_FIELDS`` keys (plain values)."""
+        return {
+            "attempt_id": self.id, "job": self.job, "job_name": self.job_name,
+            "contact": self.contact, "contact_id": self.contact_id, "address": self.address,
+            "step": self.step, "channel": int(self.channel), "code": int(self.code),
+            "agent": self.agent, "abandoned": bool(self.abandoned),
+            "amd_false_positive": bool(self.truth_amd_false_positive),
+            "human": bool(self.truth_human), "t_created": self.t_created,
+            "t_answer": self.t_answer, "t_connect": self.t_connect,
+            "t_talk_end": self.t_talk_end, "t_end": self.t_end,
+        }
 
     @property
     def live(self) -> bool:

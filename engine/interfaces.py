@@ -80,10 +80,34 @@ class EventSink(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """Jobs' contacts and attempt results."""
+    """Attempt results and job state, behind one interface (memory, SQLite, PostgreSQL).
 
-    def next_contact(self, job: int) -> int | None:
-        """A contact id to try for ``job``, or None when the job's list is exhausted."""
+    Persistent stores make ``attempt_started`` and ``save_attempt`` durable before they
+    return, so a crash loses no result: an attempt started and never saved is a *trapped
+    record*, found by ``trapped()`` on restart and re-coded with ``recode``. Records are
+    dicts with the ``engine.attempt.ATTEMPT_FIELDS`` keys.
+    """
+
+    def attempt_started(self, attempt: Attempt) -> None:
+        """Record an attempt about to be launched (code PENDING)."""
 
     def save_attempt(self, attempt: Attempt) -> None:
-        """Persist one completed attempt result."""
+        """Record a finished attempt's result (insert or update by ``attempt_id``)."""
+
+    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded attempt (finished and trapped), by ``attempt_id``; one job's by name."""
+
+    def trapped(self) -> list[dict[str, Any]]:
+        """Attempts started and never finished (code PENDING), by ``attempt_id``."""
+
+    def recode(self, attempt_id: int, code: int, t_end: float) -> None:
+        """Give a trapped attempt its final code (``Code.TRAPPED``) and end time."""
+
+    def set_job_state(self, job: str, state: str, at_s: float) -> None:
+        """Remember a job's lifecycle state (``engine.director.JobState`` name)."""
+
+    def job_states(self) -> dict[str, str]:
+        """Last recorded state per job name."""
+
+    def close(self) -> None:
+        """Flush and release the store."""

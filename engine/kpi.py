@@ -1,7 +1,7 @@
 """Key performance indicators, each defined once, as pure functions.
 
 Inputs are the flat attempt table (one row per completed attempt, columns of
-``engine.store_memory.ATTEMPT_FIELDS``) and agent time totals. The simulator, the engine's
+``engine.attempt.ATTEMPT_FIELDS``) and agent time totals. The simulator, the engine's
 statistics, the benchmarks and the CLI all call these; none re-derives a formula.
 Rates are fractions 0..1; a zero denominator gives 0.
 """

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.attempt import Attempt
-
-ATTEMPT_FIELDS = (
-    "attempt_id", "job", "contact", "channel", "code", "agent", "abandoned",
-    "amd_false_positive", "human", "t_created", "t_answer", "t_connect", "t_talk_end", "t_end",
-)
+from engine.attempt import ATTEMPT_FIELDS, Attempt
 
 
 class MemoryStore:
@@ -35,7 +30,11 @@ class MemoryStore:
         c = self.cols
         c["attempt_id"].append(a.id)
         c["job"].append(a.job)
+        c["job_name"].append(a.job_name)
         c["contact"].append(a.contact)
+        c["contact_id"].append(a.contact_id)
+        c["address"].append(a.address)
+        c["step"].append(a.step)
         c["channel"].append(int(a.channel))
         c["code"].append(int(a.code))
         c["agent"].append(a.agent)

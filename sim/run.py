@@ -20,6 +20,7 @@ from engine import kpi
 from engine.agents import AgentManager
 from engine.attempt import CHANNEL_NAMES, Channel
 from engine.dialer import Dialer, Job
+from engine.interfaces import EventSink
 from engine.staffing import staff_jobs
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
@@ -135,11 +136,12 @@ class _Sampler:
 
 
 def simulate(scn: Scenario, seed: int | None = None,
-             progress: Callable[[float], None] | None = None) -> RunResult:
+             progress: Callable[[float], None] | None = None,
+             sink: EventSink | None = None) -> RunResult:
     """Run one replication of ``scn`` with ``seed`` (default: the scenario's).
 
     ``progress``, if given, is called with the simulated fraction done (0..1) about every
-    simulated minute.
+    simulated minute. ``sink``, if given, receives the engine's events (``engine.events``).
     """
     t_wall = time.perf_counter()
     seed = scn.seed if seed is None else seed
@@ -166,7 +168,8 @@ def simulate(scn: Scenario, seed: int | None = None,
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
     store = MemoryStore([c.records for c in camps])
     pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
-    dialer = Dialer(jobs, agents, clock, tel, store, tick_s=scn.tick_s, seed=pacer_seed)
+    dialer = Dialer(jobs, agents, clock, tel, store, sink=sink, tick_s=scn.tick_s,
+                    seed=pacer_seed)
     tel.listener = dialer
     feed = SimAgentFeed(env, shifts, aux, seq.spawn(1)[0])
     feed.subscribe(dialer)

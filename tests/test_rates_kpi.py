@@ -4,8 +4,7 @@ import polars as pl
 import pytest
 
 from engine import kpi
-from engine.attempt import Channel, Code
-from engine.store_memory import ATTEMPT_FIELDS
+from engine.attempt import ATTEMPT_FIELDS, Channel, Code
 from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
 
 
@@ -26,7 +25,8 @@ def test_ofcom_rate_hand_computed():
 def _table(rows):
     cols = {f: [] for f in ATTEMPT_FIELDS}
     for r in rows:
-        base = dict(attempt_id=len(cols["attempt_id"]), job=0, contact=0,
+        base = dict(attempt_id=len(cols["attempt_id"]), job=0, job_name="j", contact=0,
+                    contact_id="c", address="", step=0,
                     channel=int(Channel.VOICE_AGENT), code=int(Code.NO_ANSWER), agent=-1,
                     abandoned=False, amd_false_positive=False, human=False, t_created=0.0,
                     t_answer=-1.0, t_connect=-1.0, t_talk_end=-1.0, t_end=10.0)
