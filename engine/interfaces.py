@@ -89,7 +89,10 @@ class Store(Protocol):
     """
 
     def attempt_started(self, attempt: Attempt) -> None:
-        """Record an attempt about to be launched (code PENDING)."""
+        """Record an attempt about to be launched (code PENDING).
+
+        Raises ``ValueError`` if the ``attempt_id`` is already recorded.
+        """
 
     def save_attempt(self, attempt: Attempt) -> None:
         """Record a finished attempt's result (insert or update by ``attempt_id``)."""
@@ -101,13 +104,23 @@ class Store(Protocol):
         """Attempts started and never finished (code PENDING), by ``attempt_id``."""
 
     def recode(self, attempt_id: int, code: int, t_end: float) -> None:
-        """Give a trapped attempt its final code (``Code.TRAPPED``) and end time."""
+        """Give a trapped attempt its final code (``Code.TRAPPED``) and end time (s).
+
+        Raises ``KeyError`` for an unknown ``attempt_id`` and ``ValueError`` for an attempt
+        that already has a result (code not PENDING): a result is never overwritten here.
+        """
 
     def set_job_state(self, job: str, state: str, at_s: float) -> None:
         """Remember a job's lifecycle state (``engine.director.JobState`` name)."""
 
     def job_states(self) -> dict[str, str]:
         """Last recorded state per job name."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember one engine setting (run epoch, next attempt id, ...), durable on return."""
+
+    def get_meta(self, key: str) -> str | None:
+        """A setting stored by ``set_meta``, or None if it never was."""
 
     def close(self) -> None:
         """Flush and release the store."""

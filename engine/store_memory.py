@@ -1,34 +1,69 @@
-"""The in-memory store: synthetic contact ids and attempt results kept as flat columns.
+"""The in-memory store: attempt results kept as flat columns, for simulation speed.
 
-Built for simulation speed: one list append per field per attempt, converted to a table
-only at the end (``columns``). A job with ``records = 0`` never runs out of contacts.
+One list append per field per finished attempt, converted to a table only at the end
+(``sim.run`` builds a DataFrame from ``cols``); attempts in flight sit in a dict until
+their result comes. Nothing survives the process: live runs use ``SqliteStore``.
+
+It still hands out synthetic contact numbers (``next_contact``) for the simulator: contacts
+0..records-1 per job, unlimited when ``records`` is 0 or the job is not listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from engine.attempt import ATTEMPT_FIELDS, Attempt
+from engine.store_schema import BOOL_FIELDS
 
 
 class MemoryStore:
-    """Contacts numbered 0..records-1 per job (unlimited when 0); attempts as columns."""
+    """The ``engine.interfaces.Store`` protocol in memory; finished attempts as columns.
 
-    def __init__(self, records: Sequence[int]):
+    ``cols`` holds one list per ``ATTEMPT_FIELDS`` field and one row per finished (saved or
+    recoded) attempt, in the order they finished; a second save of the same attempt
+    updates its row in place.
+    """
+
+    def __init__(self, records: Sequence[int] = ()):
         self.records = list(records)
         self.next = [0] * len(self.records)
         self.cols: dict[str, list] = {f: [] for f in ATTEMPT_FIELDS}
+        self._row: dict[int, int] = {}  # attempt_id -> its row in cols
+        self._flight: dict[int, Attempt] = {}  # started, not saved
+        self._states: dict[str, str] = {}
+        self._meta: dict[str, str] = {}
 
     def next_contact(self, job: int) -> int | None:
+        """The job's next synthetic contact number, or None when its list is used up."""
+        if job >= len(self.next):
+            grow = job + 1 - len(self.next)
+            self.next += [0] * grow
+            self.records += [0] * grow
         n = self.next[job]
         if self.records[job] and n >= self.records[job]:
             return None
         self.next[job] = n + 1
         return n
 
+    def attempt_started(self, a: Attempt) -> None:
+        """Hold the attempt (by reference) until its result is saved. O(1)."""
+        i = a.id
+        if i in self._flight or i in self._row:
+            raise ValueError(f"attempt {i} is already recorded")
+        self._flight[i] = a
+
     def save_attempt(self, a: Attempt) -> None:
+        """Append the attempt's result to ``cols`` (or update its row if saved before)."""
+        i = a.id
+        self._flight.pop(i, None)
+        row = self._row.get(i)
+        if row is not None:
+            self._update(row, a.record())
+            return
         c = self.cols
-        c["attempt_id"].append(a.id)
+        self._row[i] = len(c["attempt_id"])
+        c["attempt_id"].append(i)
         c["job"].append(a.job)
         c["job_name"].append(a.job_name)
         c["contact"].append(a.contact)
@@ -47,5 +82,76 @@ class MemoryStore:
         c["t_talk_end"].append(a.t_talk_end)
         c["t_end"].append(a.t_end)
 
+    def _update(self, row: int, rec: dict[str, Any]) -> None:
+        for f in ATTEMPT_FIELDS:
+            self.cols[f][row] = rec[f]
+
+    def _append(self, rec: dict[str, Any]) -> None:
+        self._row[rec["attempt_id"]] = len(self.cols["attempt_id"])
+        for f in ATTEMPT_FIELDS:
+            self.cols[f].append(rec[f])
+
+    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded attempt (in-flight ones with code PENDING), by ``attempt_id``;
+        only job ``job``'s (by name) if given. In-flight records show the attempts'
+        current fields."""
+        c = self.cols
+        recs = []
+        for r in range(len(c["attempt_id"])):
+            if job is None or c["job_name"][r] == job:
+                rec = {f: c[f][r] for f in ATTEMPT_FIELDS}
+                for f in BOOL_FIELDS:
+                    rec[f] = bool(rec[f])
+                recs.append(rec)
+        for a in self._flight.values():
+            if job is None or a.job_name == job:
+                rec = a.record()
+                rec["code"] = 0
+                recs.append(rec)
+        recs.sort(key=lambda rec: rec["attempt_id"])
+        return recs
+
+    def trapped(self) -> list[dict[str, Any]]:
+        """Attempts started and never finished (code PENDING), by ``attempt_id``."""
+        return [rec for rec in self.attempts() if rec["code"] == 0]
+
+    def recode(self, attempt_id: int, code: int, t_end: float) -> None:
+        """Finish a trapped attempt with ``code`` at ``t_end`` (s); it joins ``cols``."""
+        a = self._flight.pop(attempt_id, None)
+        if a is not None:
+            rec = a.record()
+            rec["code"] = int(code)
+            rec["t_end"] = float(t_end)
+            self._append(rec)
+            return
+        row = self._row.get(attempt_id)
+        if row is None:
+            raise KeyError(f"attempt {attempt_id} is not recorded")
+        if self.cols["code"][row] != 0:
+            raise ValueError(f"attempt {attempt_id} already has result code "
+                             f"{self.cols['code'][row]}; only trapped attempts are recoded")
+        self.cols["code"][row] = int(code)
+        self.cols["t_end"][row] = float(t_end)
+
+    def set_job_state(self, job: str, state: str, at_s: float) -> None:
+        """Remember job ``job``'s state (``at_s``: run clock, s; not kept in memory)."""
+        self._states[job] = state
+
+    def job_states(self) -> dict[str, str]:
+        """Last recorded state per job name."""
+        return dict(self._states)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember one engine setting."""
+        self._meta[key] = value
+
+    def get_meta(self, key: str) -> str | None:
+        """A setting stored by ``set_meta``, or None."""
+        return self._meta.get(key)
+
+    def close(self) -> None:
+        """Nothing to release; the data stay readable."""
+
     def __len__(self) -> int:
+        """Finished attempts (rows in ``cols``)."""
         return len(self.cols["attempt_id"])
