@@ -1,69 +1,492 @@
 """Engine events on topics ``POM.<org>.<TYPE>``, built only when a sink is listening.
 
+The contract is data: ``EVENT_FIELDS`` maps every event (sub)type to its fields, each with
+its Python (JSON) type and a description with units. ``EventPublisher`` builds exactly those
+fields; ``events_markdown()`` renders them as ``docs/events.md`` (a test keeps the two equal;
+regenerate with ``python -m engine.events > docs/events.md``).
+
 The simulator usually runs without a sink; building a dict per attempt would then be
 wasted work, so every method returns at once when no sink is enabled.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.agents import AgentState
 from engine.attempt import CHANNEL_NAMES, Attempt, Code
 from engine.interfaces import EventSink
 
 EVENT_TYPES = ("JOB", "JOBSTATISTICS", "AGENT", "AGENTSTATISTICS", "ATTEMPT",
                "ENRICHEDATTEMPTRESULT")
 
+# The ``type`` field of each event -> the event type naming its topic.
+EVENT_TOPIC: dict[str, str] = {
+    "JOB": "JOB",
+    "JOBSTATISTICS": "JOBSTATISTICS",
+    "AGENT": "AGENT",
+    "AGENTSTATISTICS": "AGENTSTATISTICS",
+    "ATTEMPT_CREATED": "ATTEMPT",
+    "ATTEMPT_UPDATED": "ATTEMPT",
+    "ATTEMPT_COMPLETED": "ATTEMPT",
+    "ENRICHEDATTEMPTRESULT": "ENRICHEDATTEMPTRESULT",
+}
+
+# What an ATTEMPT_UPDATED event's `change` may be, and what it means.
+ATTEMPT_CHANGES: dict[str, str] = {
+    "answered": "the call was answered (`t_answer_s` set); an agentless message starts",
+    "waiting": "a live answer is waiting for a ready agent (connect window running)",
+    "connected": "the live answer was bridged to an agent (`agent_id`, `t_connect_s` set)",
+    "talk_ended": "the agent's talk ended (`t_talk_end_s` set); wrap-up follows",
+}
+
+FieldSpec = dict[str, tuple[type, str]]
+
+_COMMON: FieldSpec = {
+    "type": (str, "event (sub)type: the topic's type, or ATTEMPT_CREATED / ATTEMPT_UPDATED / "
+                  "ATTEMPT_COMPLETED on the ATTEMPT topic"),
+    "org": (str, "organisation (`Default` for the default organisation)"),
+    "seq": (int, "publisher sequence number, 0, 1, 2, ... over all topics of one run "
+                 "(gaps mean lost events)"),
+    "timestamp": (str, "when the event happened, ISO 8601 UTC with milliseconds "
+                       "(`2025-01-06T09:00:12.345Z`); without a configured epoch the run "
+                       "clock's 0 is 1970-01-01T00:00:00Z, so it reads as elapsed run time"),
+    "time_s": (float, "when the event happened, run-clock seconds since the run started"),
+}
+
+_JOB: FieldSpec = {
+    "job_id": (int, "job id: the job's index in the engine (-1: none)"),
+    "job_name": (str, "job name (empty: unknown)"),
+    "campaign": (str, "campaign the job runs (empty: unknown)"),
+    "pacing": (str, "pacing type: predictive, progressive, preview, timed, ... (empty: "
+                    "unknown)"),
+}
+
+_JOB_CHANNEL: FieldSpec = {
+    "channel": (str, "channel: " + ", ".join(CHANNEL_NAMES)),
+}
+
+_ATTEMPT: FieldSpec = {
+    "attempt_id": (int, "attempt id, unique within the run"),
+    **_JOB,
+    "contact_id": (str, "contact id (the contact's row number in its list when the list has "
+                        "no id)"),
+    "address": (str, "address dialled or messaged: phone number, e-mail address, ..."),
+    **_JOB_CHANNEL,
+    "step": (int, "strategy step the attempt belongs to (0 = first)"),
+    "completion_code": (str, "completion code (`engine.attempt.Code` name; PENDING while "
+                             "in flight)"),
+    "agent_id": (int, "agent the call was connected to (-1: none)"),
+    "nuisance": (bool, "a nuisance call: a live answer abandoned (dropped or hung up before "
+                       "an agent came)"),
+    "t_created_s": (float, "run-clock seconds when the attempt was created"),
+    "t_answer_s": (float, "run-clock seconds when answered (-1: not answered)"),
+    "t_connect_s": (float, "run-clock seconds when connected to an agent (-1: not connected)"),
+    "t_talk_end_s": (float, "run-clock seconds when the talk ended (-1: no talk)"),
+    "t_end_s": (float, "run-clock seconds when the attempt completed (-1: in flight)"),
+}
+
+_JOB_STATS: FieldSpec = {
+    "attempts": (int, "attempts created since the job started"),
+    "completed": (int, "attempts completed since the job started"),
+    "in_flight": (int, "attempts created and not completed"),
+    "live_answers": (int, "live answers (connected, abandoned or hung up while waiting)"),
+    "connected": (int, "live answers connected to an agent"),
+    "abandoned": (int, "nuisance calls (live answers abandoned)"),
+    "abandon_rate": (float, "abandon rate over the job's regulatory window, fraction 0..1"),
+    "hit_rate": (float, "estimated live answers per dial, fraction 0..1"),
+    "agents": (int, "agents assigned to the job now"),
+}
+
+_AGENT_STATS: FieldSpec = {
+    "logged_in_s": (float, "seconds logged in over the measurement period"),
+    "ready_s": (float, "seconds ready (idle, waiting for a call)"),
+    "talk_s": (float, "seconds on calls (reserved or talking)"),
+    "wrap_s": (float, "seconds in wrap-up after calls"),
+    "not_ready_s": (float, "seconds not ready (aux, breaks)"),
+    "calls": (int, "calls connected to the agent"),
+    "occupancy": (float, "(talk_s + wrap_s) / logged_in_s, fraction 0..1"),
+}
+
+EVENT_FIELDS: dict[str, FieldSpec] = {
+    "JOB": {**_COMMON, **_JOB, **_JOB_CHANNEL,
+            "state": (str, "job lifecycle state (`engine.director.JobState` name)"),
+            "reason": (str, "why the state changed: finish criterion, operator command, ... "
+                            "(empty: not given)")},
+    "JOBSTATISTICS": {**_COMMON, **_JOB, **_JOB_CHANNEL, **_JOB_STATS},
+    "AGENT": {**_COMMON,
+              "agent_id": (int, "agent id"),
+              "state": (str, "the agent's new state (`engine.agents.AgentState` name)"),
+              "job_id": (int, "job the agent is assigned to (-1: none)"),
+              "job_name": (str, "that job's name (empty: none or unknown)")},
+    "AGENTSTATISTICS": {**_COMMON,
+                        "agent_id": (int, "agent id"),
+                        "job_id": (int, "job the agent is assigned to (-1: none)"),
+                        "job_name": (str, "that job's name (empty: none or unknown)"),
+                        **_AGENT_STATS},
+    "ATTEMPT_CREATED": {**_COMMON, **_ATTEMPT},
+    "ATTEMPT_UPDATED": {**_COMMON, **_ATTEMPT,
+                        "change": (str, "what changed: " + ", ".join(ATTEMPT_CHANGES))},
+    "ATTEMPT_COMPLETED": {**_COMMON, **_ATTEMPT},
+    "ENRICHEDATTEMPTRESULT": {
+        **_COMMON,
+        "attempt_id": _ATTEMPT["attempt_id"],
+        **_JOB,
+        "contact_id": _ATTEMPT["contact_id"],
+        "address": _ATTEMPT["address"],
+        **_JOB_CHANNEL,
+        "step": _ATTEMPT["step"],
+        "completion_code": (str, "final completion code (`engine.attempt.Code` name)"),
+        "agent_id": _ATTEMPT["agent_id"],
+        "live": (bool, "a live answer (connected, abandoned or hung up while waiting)"),
+        "nuisance": _ATTEMPT["nuisance"],
+        "dnc": (bool, "the contact asked not to be called again (do-not-call) on this "
+                      "attempt"),
+        "created_at": (str, "ISO 8601 UTC time the attempt was created"),
+        "answered_at": (str, "ISO 8601 UTC time answered (empty: not answered)"),
+        "connected_at": (str, "ISO 8601 UTC time connected to an agent (empty: not "
+                              "connected)"),
+        "ended_at": (str, "ISO 8601 UTC time the attempt completed"),
+        "ring_s": (float, "seconds from creation to answer, or to the end when not answered"),
+        "wait_s": (float, "seconds a live answer waited for an agent: answer to connect, or "
+                          "to the end when abandoned (0: not a live answer)"),
+        "talk_s": (float, "seconds connected to the agent: connect to talk end (0: not "
+                          "connected)"),
+        "duration_s": (float, "seconds from creation to completion"),
+    },
+}
+
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_CODE_NAMES = {int(c): c.name for c in Code}
+_STATE_NAMES = {int(s): s.name for s in AgentState}
+_LIVE = frozenset((int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)))
+_CONNECTED = int(Code.LIVE_CONNECTED)
+_UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def topic(org: str, event_type: str) -> str:
-    """``POM.<org>.<TYPE>``; the default organisation is ``Default``."""
-    if event_type not in EVENT_TYPES:
+    """``POM.<org>.<TYPE>``; the default organisation is ``Default``.
+
+    ``event_type`` is one of ``EVENT_TYPES`` or an ATTEMPT sub-type (its topic is ATTEMPT).
+    Raises ``ValueError`` for anything else.
+    """
+    t = EVENT_TOPIC.get(event_type)
+    if t is None:
         raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
-    return f"POM.{org or 'Default'}.{event_type}"
+    return f"POM.{org or 'Default'}.{t}"
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What events say about a job; the publisher's ``jobs[i]`` describes job id ``i``.
+
+    ``pacing`` is the pacing type's name (``predictive``, ``progressive``, ...) and
+    ``channel`` one of ``engine.attempt.CHANNEL_NAMES``.
+    """
+
+    name: str
+    campaign: str = ""
+    pacing: str = ""
+    channel: str = ""
 
 
 class EventPublisher:
-    """Formats and publishes the engine's events to one sink (or to nothing)."""
+    """Formats the engine's events and publishes them to one sink (or to nothing).
 
-    def __init__(self, sink: EventSink | None, org: str = "Default"):
+    ``jobs`` describe the jobs by id (events of other ids carry empty names). ``clock``
+    returns run-clock seconds; without it an event's time is the attempt's own time for
+    attempt events and the latest time seen otherwise. ``epoch`` is the UTC date-time of
+    run-clock 0 (timezone-aware), used for the ISO 8601 timestamps.
+    """
+
+    def __init__(self, sink: EventSink | None, org: str = "Default", *,
+                 jobs: Sequence[JobInfo] = (), clock: Callable[[], float] | None = None,
+                 epoch: datetime | None = None):
+        if epoch is not None and epoch.utcoffset() is None:
+            raise ValueError(f"epoch must be timezone-aware (UTC), got naive {epoch!r}")
         self.sink = sink
         self.org = org or "Default"
         self.enabled = bool(sink is not None and getattr(sink, "enabled", True))
-        self._topics = {t: topic(self.org, t) for t in EVENT_TYPES}
+        self.jobs = tuple(jobs)
+        self.clock = clock
+        self.epoch = _UNIX if epoch is None else epoch.astimezone(UTC)
+        self._topics = {t: topic(self.org, t) for t in EVENT_TOPIC}
+        self._seq = 0
+        self._last_s = 0.0
+        # Per job id: [created, completed, live answers, connected, abandoned].
+        self._counts: dict[int, list[int]] = {}
 
-    def _publish(self, event_type: str, body: dict[str, Any]) -> None:
-        assert self.sink is not None
-        self.sink.publish(self._topics[event_type], body)
+    # ------------------------------------------------------------------ attempts
 
     def attempt_created(self, a: Attempt) -> None:
-        if self.enabled:
-            self._publish("ATTEMPT", {"type": "ATTEMPT_CREATED", **_attempt_fields(a)})
+        """ATTEMPT_CREATED on ATTEMPT: the attempt exists and is about to be launched."""
+        if not self.enabled:
+            return
+        self._count(a.job)[0] += 1
+        self._publish("ATTEMPT_CREATED", self._now(a.t_created), self._attempt(a))
 
-    def attempt_completed(self, a: Attempt) -> None:
-        if self.enabled:
-            fields = _attempt_fields(a)
-            self._publish("ATTEMPT", {"type": "ATTEMPT_COMPLETED", **fields})
-            self._publish("ENRICHEDATTEMPTRESULT", fields)
+    def attempt_updated(self, a: Attempt, change: str) -> None:
+        """ATTEMPT_UPDATED on ATTEMPT; ``change`` is one of ``ATTEMPT_CHANGES``.
 
-    def agent_state(self, agent: int, state: int, job: int) -> None:
-        if self.enabled:
-            from engine.agents import AgentState
+        Raises ``ValueError`` for an unknown ``change`` (only when a sink is enabled).
+        """
+        if not self.enabled:
+            return
+        if change not in ATTEMPT_CHANGES:
+            raise ValueError(f"unknown attempt change {change!r}; expected one of "
+                             f"{tuple(ATTEMPT_CHANGES)}")
+        body = self._attempt(a)
+        body["change"] = change
+        self._publish("ATTEMPT_UPDATED", self._now(_latest(a)), body)
 
-            self._publish("AGENT", {"agent_id": agent, "state": AgentState(state).name,
-                                    "job_id": job})
+    def attempt_completed(self, a: Attempt, dnc: bool = False) -> None:
+        """ATTEMPT_COMPLETED on ATTEMPT, then one ENRICHEDATTEMPTRESULT.
+
+        ``dnc``: the contact asked not to be called again during this attempt.
+        """
+        if not self.enabled:
+            return
+        code = int(a.code)
+        live = code in _LIVE
+        c = self._count(a.job)
+        c[1] += 1
+        if live:
+            c[2] += 1
+            c[3] += code == _CONNECTED
+            c[4] += bool(a.abandoned)
+        at = self._now(a.t_end if a.t_end >= 0 else _latest(a))
+        self._publish("ATTEMPT_COMPLETED", at, self._attempt(a))
+        self._publish("ENRICHEDATTEMPTRESULT", at, self._enriched(a, live, bool(dnc)))
+
+    # ------------------------------------------------------------------ agents
+
+    def agent_state(self, agent: int, state: int | str, job: int) -> None:
+        """AGENT: ``agent`` is now in ``state`` (an ``AgentState`` value or name) on ``job``."""
+        if not self.enabled:
+            return
+        job = int(job)
+        name = state if isinstance(state, str) else _STATE_NAMES[int(state)]
+        self._publish("AGENT", self._now(None), {
+            "agent_id": int(agent), "state": name, "job_id": job,
+            "job_name": self._job(job).name})
+
+    def agent_statistics(self, agent: int, stats: Mapping[str, Any], job: int = -1) -> None:
+        """AGENTSTATISTICS for ``agent`` (on ``job``) with the contract's statistic keys.
+
+        ``stats`` holds ``logged_in_s``, ``ready_s``, ``talk_s``, ``wrap_s``, ``not_ready_s``
+        and ``calls``; ``occupancy`` is derived when absent. Raises ``ValueError`` naming
+        missing, unknown or non-finite statistics.
+        """
+        if not self.enabled:
+            return
+        s = dict(stats)
+        if "occupancy" not in s and "logged_in_s" in s:
+            from engine.kpi import occupancy
+
+            s["occupancy"] = occupancy(float(s.get("talk_s", 0.0)) + float(s.get("wrap_s", 0.0)),
+                                       float(s["logged_in_s"]))
+        job = int(job)
+        body: dict[str, Any] = {"agent_id": int(agent), "job_id": job,
+                                "job_name": self._job(job).name}
+        body.update(_checked("AGENTSTATISTICS", s, _AGENT_STATS))
+        self._publish("AGENTSTATISTICS", self._now(None), body)
+
+    # ------------------------------------------------------------------ jobs
+
+    def job(self, job: int, state: str, reason: str = "") -> None:
+        """JOB: ``job`` entered lifecycle ``state`` (a ``JobState`` name), for ``reason``."""
+        if not self.enabled:
+            return
+        body = self._job_fields(int(job))
+        body["state"] = str(state)
+        body["reason"] = str(reason)
+        self._publish("JOB", self._now(None), body)
+
+    def job_statistics(self, job: int, stats: Mapping[str, Any]) -> None:
+        """JOBSTATISTICS for ``job``.
+
+        ``stats`` must give ``abandon_rate``, ``hit_rate`` and ``agents``; the attempt counts
+        (``attempts``, ``completed``, ``in_flight``, ``live_answers``, ``connected``,
+        ``abandoned``) default to those this publisher has seen for the job. Raises
+        ``ValueError`` naming missing, unknown or non-finite statistics.
+        """
+        if not self.enabled:
+            return
+        job = int(job)
+        s = dict(self.job_counts(job))
+        s.update(stats)
+        body = self._job_fields(job)
+        body.update(_checked("JOBSTATISTICS", s, _JOB_STATS))
+        self._publish("JOBSTATISTICS", self._now(None), body)
+
+    def job_counts(self, job: int) -> dict[str, int]:
+        """Attempt counts of ``job`` seen by this publisher (all zero when disabled)."""
+        created, done, live, connected, abandoned = self._counts.get(int(job), (0, 0, 0, 0, 0))
+        return {"attempts": created, "completed": done, "in_flight": created - done,
+                "live_answers": live, "connected": connected, "abandoned": abandoned}
+
+    # ------------------------------------------------------------------ building blocks
+
+    def iso(self, t_s: float) -> str:
+        """Run-clock seconds ``t_s`` as ISO 8601 UTC with milliseconds (``...Z``)."""
+        dt = self.epoch + timedelta(seconds=t_s)
+        return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _now(self, fallback_s: float | None) -> float:
+        if self.clock is not None:
+            t = float(self.clock())
+        elif fallback_s is not None and fallback_s >= 0:
+            t = float(fallback_s)
+        else:
+            t = self._last_s
+        if t > self._last_s:
+            self._last_s = t
+        return t
+
+    def _publish(self, event_type: str, t_s: float, body: dict[str, Any]) -> None:
+        event = {"type": event_type, "org": self.org, "seq": self._seq,
+                 "timestamp": self.iso(t_s), "time_s": t_s}
+        event.update(body)
+        self._seq += 1
+        assert self.sink is not None
+        self.sink.publish(self._topics[event_type], event)
+
+    def _count(self, job: int) -> list[int]:
+        c = self._counts.get(job)
+        if c is None:
+            c = self._counts[int(job)] = [0, 0, 0, 0, 0]
+        return c
+
+    def _job(self, job: int) -> JobInfo:
+        return self.jobs[job] if 0 <= job < len(self.jobs) else _NO_JOB
+
+    def _job_fields(self, job: int) -> dict[str, Any]:
+        info = self._job(job)
+        return {"job_id": job, "job_name": info.name, "campaign": info.campaign,
+                "pacing": info.pacing, "channel": info.channel}
+
+    def _attempt(self, a: Attempt) -> dict[str, Any]:
+        job = int(a.job)
+        info = self._job(job)
+        return {
+            "attempt_id": int(a.id),
+            "job_id": job,
+            "job_name": a.job_name or info.name,
+            "campaign": info.campaign,
+            "pacing": info.pacing,
+            "contact_id": str(a.contact_id) if a.contact_id != "" else str(int(a.contact)),
+            "address": str(a.address),
+            "channel": CHANNEL_NAMES[int(a.channel)],
+            "step": int(a.step),
+            "completion_code": _CODE_NAMES[int(a.code)],
+            "agent_id": int(a.agent),
+            "nuisance": bool(a.abandoned),
+            "t_created_s": float(a.t_created),
+            "t_answer_s": float(a.t_answer),
+            "t_connect_s": float(a.t_connect),
+            "t_talk_end_s": float(a.t_talk_end),
+            "t_end_s": float(a.t_end),
+        }
+
+    def _enriched(self, a: Attempt, live: bool, dnc: bool) -> dict[str, Any]:
+        job = int(a.job)
+        info = self._job(job)
+        t0, ta, tc, tt = float(a.t_created), float(a.t_answer), float(a.t_connect), \
+            float(a.t_talk_end)
+        te = float(a.t_end) if a.t_end >= 0 else _latest(a)
+        ring = (ta if ta >= 0 else te) - t0
+        if tc >= 0:
+            wait = tc - ta if ta >= 0 else 0.0
+            talk = (tt if tt >= 0 else te) - tc
+        else:
+            wait = te - ta if live and ta >= 0 else 0.0
+            talk = 0.0
+        return {
+            "attempt_id": int(a.id),
+            "job_id": job,
+            "job_name": a.job_name or info.name,
+            "campaign": info.campaign,
+            "pacing": info.pacing,
+            "contact_id": str(a.contact_id) if a.contact_id != "" else str(int(a.contact)),
+            "address": str(a.address),
+            "channel": CHANNEL_NAMES[int(a.channel)],
+            "step": int(a.step),
+            "completion_code": _CODE_NAMES[int(a.code)],
+            "agent_id": int(a.agent),
+            "live": live,
+            "nuisance": bool(a.abandoned),
+            "dnc": dnc,
+            "created_at": self.iso(t0),
+            "answered_at": self.iso(ta) if ta >= 0 else "",
+            "connected_at": self.iso(tc) if tc >= 0 else "",
+            "ended_at": self.iso(te),
+            "ring_s": max(ring, 0.0),
+            "wait_s": max(wait, 0.0),
+            "talk_s": max(talk, 0.0),
+            "duration_s": max(te - t0, 0.0),
+        }
 
 
-def _attempt_fields(a: Attempt) -> dict[str, Any]:
-    return {
-        "attempt_id": a.id,
-        "job_id": a.job,
-        "contact_id": a.contact,
-        "channel": CHANNEL_NAMES[a.channel],
-        "completion_code": Code(a.code).name,
-        "agent_id": a.agent,
-        "nuisance": bool(a.abandoned),
-        "t_created_s": a.t_created,
-        "t_answer_s": a.t_answer,
-        "t_connect_s": a.t_connect,
-        "t_end_s": a.t_end,
-    }
+_NO_JOB = JobInfo("")
+
+
+def _latest(a: Attempt) -> float:
+    """The attempt's latest known run-clock time (seconds)."""
+    return float(max(a.t_created, a.t_answer, a.t_connect, a.t_talk_end, a.t_end))
+
+
+def _checked(event_type: str, stats: Mapping[str, Any], spec: FieldSpec) -> dict[str, Any]:
+    """``stats`` cast to the contract's types, in its order; ``ValueError`` on any mismatch."""
+    missing = [k for k in spec if k not in stats]
+    unknown = [k for k in stats if k not in spec]
+    if missing or unknown:
+        raise ValueError(f"{event_type} statistics: missing {missing}, unknown {unknown}; "
+                         f"expected exactly {list(spec)}")
+    out: dict[str, Any] = {}
+    for k, (t, _) in spec.items():
+        v = stats[k]
+        try:
+            out[k] = t(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{event_type} statistic {k!r} must be {t.__name__}, "
+                             f"got {v!r}") from None
+        if t is float and not math.isfinite(out[k]):
+            raise ValueError(f"{event_type} statistic {k!r} must be finite, got {v!r}")
+    return out
+
+
+def events_markdown() -> str:
+    """``docs/events.md``: every topic, event type and field of the contract, as Markdown."""
+    lines = [
+        "# Engine events",
+        "",
+        "<!-- Generated from engine/events.py (EVENT_FIELDS) by events_markdown();",
+        "     regenerate with: python -m engine.events > docs/events.md -->",
+        "",
+        "The engine publishes JSON events on one topic per event type and organisation,",
+        "`POM.<org>.<TYPE>`; the default organisation is `Default` (`POM.Default.JOB`).",
+        "Values are JSON objects; the Kafka sink keys every message by its `job_id`, so one",
+        "job's events stay in order within a partition. Times named `*_s` are seconds; `t_*_s`",
+        "are run-clock seconds since the run started, -1 when the moment did not happen.",
+        "",
+        "| topic | event `type` values |",
+        "|---|---|",
+    ]
+    for t in EVENT_TYPES:
+        subs = ", ".join(f"`{s}`" for s, tt in EVENT_TOPIC.items() if tt == t)
+        lines.append(f"| `POM.<org>.{t}` | {subs} |")
+    lines += ["", "ATTEMPT_UPDATED `change` values:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in ATTEMPT_CHANGES.items()]
+    for name, fields in EVENT_FIELDS.items():
+        lines += ["", f"## {name}", "", f"Topic `POM.<org>.{EVENT_TOPIC[name]}`.", "",
+                  "| field | JSON type | description |", "|---|---|---|"]
+        lines += [f"| `{f}` | {_JSON_TYPE[t]} | {d} |" for f, (t, d) in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(events_markdown(), end="")

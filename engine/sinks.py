@@ -1,0 +1,142 @@
+"""Event sinks that need nothing outside the standard library: memory, JSON lines, tee.
+
+Each implements ``engine.interfaces.EventSink``. The Kafka sink lives in ``adapters.kafka``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from engine.interfaces import EventSink
+
+
+class SinkError(RuntimeError):
+    """A sink could not take or deliver events (the message names the file or broker)."""
+
+
+def dumps(event: dict[str, Any]) -> str:
+    """One event as compact, strict JSON (``ValueError`` on NaN or infinity)."""
+    return json.dumps(event, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+class MemorySink:
+    """Keeps every ``(topic, event)`` in ``events``, in publication order."""
+
+    enabled: bool = True
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        self.events.append((topic, event))
+
+    def by_topic(self) -> dict[str, list[dict[str, Any]]]:
+        """Events grouped by topic, each list in publication order."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for t, e in self.events:
+            out.setdefault(t, []).append(e)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+class JsonlSink:
+    """Appends one JSON object ``{"topic": ..., "event": ...}`` per line to ``path``.
+
+    The file is line-buffered, so each event reaches the OS as soon as it is written and a
+    crash loses at most the line being written. ``append=False`` truncates an existing file.
+    Raises ``SinkError`` naming the path when the file cannot be opened or written, or when
+    publishing after ``close()``.
+    """
+
+    enabled: bool = True
+
+    def __init__(self, path: str | Path, append: bool = False):
+        self.path = Path(path)
+        try:
+            self._f = open(self.path, "a" if append else "w", encoding="utf-8",
+                           buffering=1)
+        except OSError as exc:
+            raise SinkError(f"cannot open event file {self.path} for writing: "
+                            f"{exc.strerror or exc}") from exc
+        self.count = 0
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        if self._f.closed:
+            raise SinkError(f"event file {self.path} is closed")
+        line = dumps({"topic": topic, "event": event}) + "\n"
+        try:
+            self._f.write(line)
+        except OSError as exc:
+            raise SinkError(f"cannot write event file {self.path}: "
+                            f"{exc.strerror or exc}") from exc
+        self.count += 1
+
+    def flush(self) -> None:
+        """Push buffered bytes to the OS (lines already are; this covers partial writes)."""
+        if not self._f.closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if not self._f.closed:
+            try:
+                self._f.close()
+            except OSError as exc:
+                raise SinkError(f"cannot close event file {self.path}: "
+                                f"{exc.strerror or exc}") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def read_jsonl(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(topic, event)`` pairs of a ``JsonlSink`` file, in order.
+
+    Raises ``SinkError`` naming the file and line for a malformed line. A last line without
+    its newline (a crash mid-write) is malformed too unless it parses.
+    """
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Like ``read_jsonl``, one pair at a time."""
+    p = Path(path)
+    try:
+        f = open(p, encoding="utf-8")
+    except OSError as exc:
+        raise SinkError(f"cannot read event file {p}: {exc.strerror or exc}") from exc
+    with f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                topic, event = rec["topic"], rec["event"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SinkError(f"{p}:{n}: not a {{\"topic\", \"event\"}} JSON line "
+                                f"({exc})") from None
+            if not isinstance(topic, str) or not isinstance(event, dict):
+                raise SinkError(f"{p}:{n}: topic must be a string and event an object")
+            yield topic, event
+
+
+class TeeSink:
+    """Publishes every event to each enabled sink, in the order given."""
+
+    def __init__(self, *sinks: EventSink):
+        self.sinks = tuple(s for s in sinks if getattr(s, "enabled", True))
+        self.enabled = bool(self.sinks)
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.publish(topic, event)
