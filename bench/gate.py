@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import timeit
@@ -57,14 +58,43 @@ class Check:
     note: str = ""
 
 
+CHECKS = ("pacer_speedup", "busy_hour_speed", "occupancy_vs_tapered", "occupancy_vs_hard")
+
+
+class FloorsError(Exception):
+    """The floors file cannot be used (exit status 2): unreadable, not TOML, or an entry
+    without a numeric ``floor``, without its origin (``figures``), or naming no check."""
+
+
 def _floors(path: Path) -> dict:
+    """The floors file as ``{check: {"floor": number, "figures": text, ...}}``.
+
+    An empty file (``--floors /dev/null``) sets no floor: every ratio is reported only.
+
+    Raises:
+        FloorsError: naming the file, the entry and what was expected.
+    """
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SystemExit(f"gate: cannot read floors from {path}: {exc}") from None
+    except OSError as exc:
+        raise FloorsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FloorsError(f"{path} is not valid TOML: {exc}") from None
     for name, entry in data.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("floor"), int | float):
-            raise SystemExit(f"gate: {path}: [{name}] needs a numeric 'floor'")
+        if name not in CHECKS:
+            raise FloorsError(f"{path}: [{name}] is not a gated check; expected one of "
+                              f"{', '.join(CHECKS)}")
+        if not isinstance(entry, dict):
+            raise FloorsError(f"{path}: {name} must be a table [{name}] with 'floor' and "
+                              "'figures'")
+        floor = entry.get("floor")
+        if isinstance(floor, bool) or not isinstance(floor, int | float) \
+                or not math.isfinite(floor) or floor <= 0:
+            raise FloorsError(f"{path}: [{name}] needs a numeric 'floor' > 0, got "
+                              f"{floor!r}")
+        if not isinstance(entry.get("figures"), str) or not entry["figures"].strip():
+            raise FloorsError(f"{path}: [{name}] needs 'figures', a string saying where the "
+                              "floor came from (date, commit, machine, measured values)")
     return data
 
 
@@ -165,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--floors", type=Path, default=FLOORS)
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args(argv)
-    floors = _floors(args.floors)
+    try:
+        floors = _floors(args.floors)
+    except FloorsError as exc:
+        print(f"gate: broken floors file: {exc}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors)]
     wall = time.perf_counter() - t0
@@ -190,10 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         origin = floors.get(c.name, {}).get("figures", "")
         if c.name.endswith("_at_limit"):
             msg = f"{c.detail}: over the limit"
+            origin = f"the abandon limit of {POLICY_SCENARIO.name}"
         else:
             msg = (f"{c.value:.4g} is under its floor {c.floor:g} "
                    f"({100 * (1 - c.value / c.floor):.1f} % short); {c.detail}")
-        print(f"gate FAILED: {c.name}: {msg}" + (f" [floor from: {origin}]" if origin else ""),
+        where = "ceiling" if c.name.endswith("_at_limit") else "floor from"
+        print(f"gate FAILED: {c.name}: {msg}" + (f" [{where}: {origin}]" if origin else ""),
               file=sys.stderr)
     return 1 if failed else 0
 
