@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from numbers import Integral
 from typing import Any
 
 from engine.agents import AgentState
@@ -91,15 +92,25 @@ _ATTEMPT: FieldSpec = {
 }
 
 _JOB_STATS: FieldSpec = {
-    "attempts": (int, "attempts created since the job started"),
-    "completed": (int, "attempts completed since the job started"),
-    "in_flight": (int, "attempts created and not completed"),
+    "state": (str, "job lifecycle state (`engine.director.JobState` name)"),
+    "total_contacts": (int, "contacts selected for the job"),
+    "processed": (int, "contacts with nothing more to do"),
+    "attempted": (int, "attempts launched (capacity blocks excluded)"),
+    "connects": (int, "live answers connected to an agent, plus messages delivered"),
+    "pending_retries": (int, "contacts waiting for a retry, a calling window or a rule to "
+                             "lapse"),
+    "in_flight": (int, "attempts launched and not completed"),
+    "successes": (int, "attempts that met the job's success criterion"),
     "live_answers": (int, "live answers (connected, abandoned or hung up while waiting)"),
-    "connected": (int, "live answers connected to an agent"),
     "abandoned": (int, "nuisance calls (live answers abandoned)"),
-    "abandon_rate": (float, "abandon rate over the job's regulatory window, fraction 0..1"),
-    "hit_rate": (float, "estimated live answers per dial, fraction 0..1"),
-    "agents": (int, "agents assigned to the job now"),
+    "nuisance_rate_today": (float, "abandoned / live answers since the UTC day began, "
+                                   "fraction 0..1"),
+    "nuisance_rate": (float, "abandoned / live answers since the job started, fraction 0..1"),
+    "percent_complete": (float, "selected contacts processed, percent 0..100"),
+    "estimated_end_s": (float, "run-clock seconds when the job should finish at its recent "
+                               "rate (-1: unknown)"),
+    "restrictions": (dict, "rule engine refusals by rule name, plus `checked` and `allowed` "
+                           "counts (object of integers)"),
 }
 
 _AGENT_STATS: FieldSpec = {
@@ -160,7 +171,7 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
     },
 }
 
-_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
 _CODE_NAMES = {int(c): c.name for c in Code}
 _STATE_NAMES = {int(s): s.name for s in AgentState}
 _LIVE = frozenset((int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)))
@@ -307,19 +318,28 @@ class EventPublisher:
         self._publish("JOB", self._now(None), body)
 
     def job_statistics(self, job: int, stats: Mapping[str, Any]) -> None:
-        """JOBSTATISTICS for ``job``.
+        """JOBSTATISTICS for ``job`` (``engine.director.JobStats.as_dict()`` fits).
 
-        ``stats`` must give ``abandon_rate``, ``hit_rate`` and ``agents``; the attempt counts
-        (``attempts``, ``completed``, ``in_flight``, ``live_answers``, ``connected``,
-        ``abandoned``) default to those this publisher has seen for the job. Raises
-        ``ValueError`` naming missing, unknown or non-finite statistics.
+        ``stats`` holds the contract's statistic keys; ``live_answers`` and ``abandoned``
+        default to the counts this publisher has seen for the job, ``estimated_end_s=None``
+        becomes -1, and ``job_id`` / ``job_name`` keys are ignored (the event's come from
+        ``job`` and the publisher's jobs). Raises ``ValueError`` naming missing, unknown or
+        ill-typed statistics.
         """
         if not self.enabled:
             return
         job = int(job)
-        s = dict(self.job_counts(job))
+        counts = self.job_counts(job)
+        s: dict[str, Any] = {"live_answers": counts["live_answers"],
+                             "abandoned": counts["abandoned"]}
         s.update(stats)
+        s.pop("job_id", None)
+        name = s.pop("job_name", "")
+        if s.get("estimated_end_s", 0.0) is None:
+            s["estimated_end_s"] = -1.0
         body = self._job_fields(job)
+        if not body["job_name"]:
+            body["job_name"] = str(name)
         body.update(_checked("JOBSTATISTICS", s, _JOB_STATS))
         self._publish("JOBSTATISTICS", self._now(None), body)
 
@@ -449,6 +469,11 @@ def _checked(event_type: str, stats: Mapping[str, Any], spec: FieldSpec) -> dict
     out: dict[str, Any] = {}
     for k, (t, _) in spec.items():
         v = stats[k]
+        if t is dict:
+            if not isinstance(v, Mapping):
+                raise ValueError(f"{event_type} statistic {k!r} must be a mapping, got {v!r}")
+            out[k] = {str(n): _plain(x) for n, x in v.items()}
+            continue
         try:
             out[k] = t(v)
         except (TypeError, ValueError):
@@ -457,6 +482,15 @@ def _checked(event_type: str, stats: Mapping[str, Any], spec: FieldSpec) -> dict
         if t is float and not math.isfinite(out[k]):
             raise ValueError(f"{event_type} statistic {k!r} must be finite, got {v!r}")
     return out
+
+
+def _plain(v: Any) -> Any:
+    """A statistic's nested value as a plain JSON scalar (int, float, bool or str)."""
+    if isinstance(v, bool | str):
+        return v
+    if isinstance(v, Integral):
+        return int(v)
+    return float(v)
 
 
 def events_markdown() -> str:

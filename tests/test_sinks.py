@@ -1,0 +1,125 @@
+"""Memory, JSON-lines and tee sinks; a simulated campaign gives the same events in each."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+import pytest
+
+from engine.events import EVENT_FIELDS
+from engine.interfaces import EventSink
+from engine.sinks import JsonlSink, MemorySink, SinkError, TeeSink, read_jsonl
+from tests.eventcheck import check_event, simulate_into
+
+E1 = {"type": "JOB", "job_id": 0, "state": "RUNNING"}
+E2 = {"type": "AGENT", "agent_id": 3, "state": "READY", "note": "é"}
+
+
+def test_sinks_are_event_sinks(tmp_path):
+    with JsonlSink(tmp_path / "e.jsonl") as j:
+        for s in (MemorySink(), j, TeeSink(MemorySink())):
+            assert isinstance(s, EventSink) and s.enabled
+
+
+def test_memory_sink_groups_by_topic_in_order():
+    m = MemorySink()
+    m.publish("POM.Default.JOB", E1)
+    m.publish("POM.Default.AGENT", E2)
+    m.publish("POM.Default.JOB", E2)
+    assert len(m) == 3
+    assert m.by_topic() == {"POM.Default.JOB": [E1, E2], "POM.Default.AGENT": [E2]}
+
+
+def test_jsonl_round_trip_and_every_line_is_on_disk_at_once(tmp_path):
+    path = tmp_path / "events.jsonl"
+    with JsonlSink(path) as sink:
+        sink.publish("POM.Default.JOB", E1)
+        # Line-buffered: the event is in the file before close, as a whole line.
+        assert path.read_text(encoding="utf-8").endswith("\n")
+        sink.publish("POM.Default.AGENT", E2)
+        assert sink.count == 2
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0]) == {"topic": "POM.Default.JOB", "event": E1}
+    assert read_jsonl(path) == [("POM.Default.JOB", E1), ("POM.Default.AGENT", E2)]
+
+
+def test_jsonl_truncates_or_appends(tmp_path):
+    path = tmp_path / "events.jsonl"
+    with JsonlSink(path) as s:
+        s.publish("t", E1)
+    with JsonlSink(path, append=True) as s:
+        s.publish("t", E2)
+    assert read_jsonl(path) == [("t", E1), ("t", E2)]
+    with JsonlSink(path) as s:
+        s.publish("t", E2)
+    assert read_jsonl(path) == [("t", E2)]
+
+
+def test_jsonl_errors_name_the_path(tmp_path):
+    missing_dir = tmp_path / "no" / "such" / "events.jsonl"
+    with pytest.raises(SinkError, match=re.escape(f"cannot open event file {missing_dir}")):
+        JsonlSink(missing_dir)
+    with pytest.raises(SinkError, match=re.escape(f"cannot open event file {tmp_path}")):
+        JsonlSink(tmp_path)  # a directory
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(SinkError, match=r"ro/events\.jsonl"):
+            JsonlSink(ro / "events.jsonl")
+    sink = JsonlSink(tmp_path / "x.jsonl")
+    sink.close()
+    sink.close()  # idempotent
+    with pytest.raises(SinkError, match=r"x\.jsonl is closed"):
+        sink.publish("t", E1)
+
+
+def test_jsonl_refuses_values_that_are_not_strict_json(tmp_path):
+    with JsonlSink(tmp_path / "e.jsonl") as sink, pytest.raises(ValueError):
+        sink.publish("t", {"x": math.nan})
+
+
+def test_read_jsonl_names_file_and_line_of_a_bad_line(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"topic": "t", "event": {}}\n{"topic": "t", "eve', encoding="utf-8")
+    with pytest.raises(SinkError, match=r"e\.jsonl:2: not a"):
+        read_jsonl(path)
+    with pytest.raises(SinkError, match="cannot read event file"):
+        read_jsonl(tmp_path / "absent.jsonl")
+
+
+def test_tee_sink_feeds_every_enabled_sink():
+    class Off:
+        enabled = False
+
+        def publish(self, topic, event):  # pragma: no cover
+            raise AssertionError("disabled")
+
+    a, b = MemorySink(), MemorySink()
+    tee = TeeSink(a, Off(), b)
+    tee.publish("t", E1)
+    assert a.events == b.events == [("t", E1)]
+    assert not TeeSink(Off()).enabled
+
+
+def test_simulated_campaign_memory_and_jsonl_agree(tmp_path):
+    mem = MemorySink()
+    simulate_into(mem, seed=1)
+    path = tmp_path / "campaign.jsonl"
+    with JsonlSink(path) as j:
+        simulate_into(j, seed=1)
+    from_file = read_jsonl(path)
+    assert len(mem.events) > 100
+    assert from_file == mem.events
+    for t, e in mem.events:
+        check_event(t, e)
+    kinds = {e["type"] for _, e in mem.events}
+    assert {"ATTEMPT_CREATED", "ATTEMPT_COMPLETED", "ENRICHEDATTEMPTRESULT", "AGENT"} <= kinds
+    assert kinds <= set(EVENT_FIELDS)
+    created = [e for _, e in mem.events if e["type"] == "ATTEMPT_CREATED"]
+    done = [e for _, e in mem.events if e["type"] == "ATTEMPT_COMPLETED"]
+    rich = [e for _, e in mem.events if e["type"] == "ENRICHEDATTEMPTRESULT"]
+    assert len(done) == len(rich) and {e["attempt_id"] for e in done} <= \
+        {e["attempt_id"] for e in created}
