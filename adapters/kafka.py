@@ -62,7 +62,7 @@ class KafkaSink:
             conf["enable.idempotence"] = True
         conf.update({k.replace("_", "."): v for k, v in config.items()})
         try:
-            self._producer = ck.Producer(conf)
+            self._producer: Any = ck.Producer(conf)
         except ck.KafkaException as exc:
             raise KafkaSinkError(f"cannot create a Kafka producer for {bootstrap_servers}: "
                                  f"{exc}") from exc
@@ -114,6 +114,8 @@ class KafkaSink:
 
         Raises ``KafkaSinkError`` if events remain undelivered or any delivery failed.
         """
+        if self._producer is None:  # closed: everything was flushed then
+            return
         remaining = self._producer.flush(timeout_s)
         if remaining:
             raise KafkaSinkError(f"{remaining} of {self.produced} events still undelivered "
@@ -123,11 +125,13 @@ class KafkaSink:
                                  f"to {self.bootstrap_servers}; first: {self.errors[0]}")
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Flush (see ``flush``) and refuse further events; idempotent."""
-        if self._closed:
-            return
+        """Flush (see ``flush``), refuse further events and release the producer; idempotent.
+
+        If the flush raises, the producer is kept so a later ``flush`` can retry.
+        """
         self._closed = True
         self.flush(timeout_s)
+        self._producer = None  # destroys the client: its connections close now
 
     def __enter__(self) -> Self:
         return self
