@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -206,13 +206,25 @@ def test_timestamps_from_epoch_and_clock():
 
 
 def test_epoch_in_another_zone_is_converted_and_naive_refused():
-    from datetime import timedelta, timezone
+    from datetime import timezone
 
     pub = EventPublisher(MemorySink(), epoch=datetime(2025, 1, 6, 10, 0,
                                                      tzinfo=timezone(timedelta(hours=1))))
     assert pub.iso(1.5) == "2025-01-06T09:00:01.500Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         EventPublisher(MemorySink(), epoch=datetime(2025, 1, 6))
+
+
+def test_iso_matches_datetime_arithmetic():
+    import random
+
+    rng = random.Random(5)
+    for epoch in (EPOCH, datetime(2025, 3, 30, 0, 59, 59, 999_600, tzinfo=UTC)):
+        pub = EventPublisher(MemorySink(), epoch=epoch)
+        for t in [0.0, 0.0005, 0.9995, 59.9999996, 86_399.9996, 1e-7] + \
+                [rng.uniform(0, 200_000) for _ in range(2000)]:
+            want = (epoch + timedelta(seconds=t)).isoformat(timespec="milliseconds")
+            assert pub.iso(t) == want.replace("+00:00", "Z"), (epoch, t)
 
 
 def test_unknown_attempt_change_is_refused():
@@ -254,6 +266,7 @@ def test_job_statistics_name_comes_from_stats_without_job_info():
     (job_stats(nuisance_rate=math.nan), "'nuisance_rate' must be finite"),
     (job_stats(nuisance_rate="high"), "'nuisance_rate' must be float"),
     (job_stats(restrictions=3), "'restrictions' must be a mapping"),
+    (job_stats(processed=2.5), "'processed' must be int"),
 ])
 def test_job_statistics_are_validated(stats, match):
     pub, _ = publisher()
