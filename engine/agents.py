@@ -139,6 +139,16 @@ class AgentManager:
             self.time_in[agent, self.state[agent]] += b - a
         self.t_state[agent] = now
 
+    def time_so_far(self, agent: int, now: float) -> np.ndarray:
+        """Seconds per state (``AgentState`` index) within the window up to ``now``,
+        the current state's open stretch included; nothing is changed."""
+        t = self.time_in[agent].copy()
+        lo, hi = self.window
+        a, b = max(self.t_state[agent], lo), min(now, hi)
+        if b > a:
+            t[self.state[agent]] += b - a
+        return t
+
     def close(self, now: float) -> None:
         """Account every agent's time up to ``now`` (end of a run)."""
         for a in range(self.n):

@@ -667,7 +667,14 @@ class DncList:
         except ValueError:
             pass
 
+    def update(self, other: DncList) -> None:
+        """Add every address of ``other`` (and its problems) to this list."""
+        self._set |= other._set
+        self.problems.extend(other.problems)
+
     def __contains__(self, address: object) -> bool:
+        if not self._set:
+            return False
         try:
             return self.normalize(str(address)) in self._set
         except ValueError:

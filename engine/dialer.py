@@ -1,13 +1,17 @@
 """The dialing loop: every tick, gather agent and call state, ask the pacer, launch attempts.
 
 The dialer is the engine's hub. It owns the call slots the pacer reads (job, status, start
-time per slot), connects live answers to ready agents, drops those no agent took within
-the connect window (the abandons), and folds every result back into the pacer's estimators
-and the store. It reaches the world only through ``engine.interfaces``.
+time per slot), takes each attempt's contact, address and step from the job's
+``ContactFlow`` (strategy and rules), connects live answers to ready agents, drops those
+no agent took within the connect window (the abandons), and folds every result back into
+the pacer's estimators, the store and the flow. Every attempt is recorded in the store
+before it is launched, so a crash leaves a trapped record, never a silent loss. It reaches
+the world only through ``engine.interfaces``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ import numpy as np
 from engine.agents import AgentManager, AgentState
 from engine.attempt import Attempt, Channel, Code
 from engine.events import EventPublisher
+from engine.flow import ContactFlow
 from engine.interfaces import Clock, EventSink, Store, Telephony
 from pacer import CampaignPacing, Pacer
 from pacer.constants import DEFAULT_CONNECT_WINDOW_S, DEFAULT_TICK_S
@@ -48,9 +53,11 @@ _MACHINE, _ABANDONED, _HANGUP, _CONNECTED_CODE = (int(Code.MACHINE), int(Code.AB
                                                   int(Code.LIVE_CONNECTED))
 _DELIVERED, _UNDELIVERED = int(Code.DELIVERED), int(Code.UNDELIVERED)
 _BLOCKED = int(Code.BLOCKED)
-_READY = int(AgentState.READY)
+_READY, _LOGGED_OUT = int(AgentState.READY), int(AgentState.LOGGED_OUT)
 _WRAP_ENDS = (int(AgentState.WORK_NOT_READY), int(AgentState.PENDING_NOT_READY),
               int(AgentState.PENDING_LOGOUT))
+
+log = logging.getLogger(__name__)
 
 _AGENT_EVENTS = {
     int(AgentState.LOGGED_IN): "login",
@@ -70,19 +77,25 @@ class Dialer:
         clock: Clock,
         telephony: Telephony,
         store: Store,
+        flows: Sequence[ContactFlow],
         sink: EventSink | None = None,
         tick_s: float = DEFAULT_TICK_S,
         org: str = "Default",
         seed: int = 0,
+        events: EventPublisher | None = None,
+        first_attempt_id: int = 0,
     ):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be > 0 seconds, got {tick_s}")
+        if len(flows) != len(jobs):
+            raise ValueError(f"dialer: {len(jobs)} jobs but {len(flows)} contact flows")
         self.jobs = list(jobs)
+        self.flows = list(flows)
         self.agents = agents
         self.clock = clock
         self.telephony = telephony
         self.store = store
-        self.events = EventPublisher(sink, org)
+        self.events = events if events is not None else EventPublisher(sink, org)
         self.tick_s = tick_s
         self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
@@ -96,7 +109,7 @@ class Dialer:
         self.exhausted = np.zeros(n_jobs, dtype=bool)
         self.running = np.ones(n_jobs, dtype=bool)
         self.attempts_launched = np.zeros(n_jobs, dtype=np.int64)
-        self._next_id = 0
+        self._next_id = first_attempt_id
         self._any_stopped = False  # some job paused, stopped or out of contacts
         self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
                                 for j in self.jobs], dtype=bool)
@@ -106,6 +119,7 @@ class Dialer:
         self._stopped = False
         self.on_tick = None  # optional observer called after each tick: f(now, dials)
         self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
+        self.forced_out: set[int] = set()  # agents logged off by force (see force_logout)
 
     # ------------------------------------------------------------------ the loop
 
@@ -178,15 +192,22 @@ class Dialer:
         dials[order] = give
 
     def _new_attempt(self, j: int, now: float) -> Attempt | None:
-        """The next attempt of job ``j``, or None (and the job marked) when out of contacts."""
-        contact = self.store.next_contact(j)
-        if contact is None:
-            self.exhausted[j] = True
-            self._any_stopped = True
+        """The next attempt of job ``j``, recorded as started; None when nothing is due now
+        (the job is marked exhausted when its flow has nothing left at all)."""
+        flow = self.flows[j]
+        job = self.jobs[j]
+        p = flow.next(now, job.channel)
+        if p is None:
+            if flow.exhausted:
+                self.exhausted[j] = True
+                self._any_stopped = True
             return None
-        a = Attempt(self._next_id, j, contact, self.jobs[j].channel, now)
+        a = Attempt(self._next_id, j, p.contact, job.channel, now, p.contact_id, p.address,
+                    p.step, job.name)
         self._next_id += 1
         self.attempts_launched[j] += 1
+        flow.launched(a)
+        self.store.attempt_started(a)
         self.events.attempt_created(a)
         return a
 
@@ -235,6 +256,7 @@ class Dialer:
         self.in_flight.pop(a.id, None)
         self.store.save_attempt(a)
         self.events.attempt_completed(a)
+        self.flows[a.job].finished(a, a.t_end)
 
     # ------------------------------------------------------------------ telephony events
 
@@ -246,6 +268,8 @@ class Dialer:
     def on_answered(self, a: Attempt, human: bool) -> None:
         now = self.clock.now()
         a.t_answer = now
+        if self.events.enabled:
+            self.events.attempt_updated(a, "answered")
         if a.channel != _VOICE_AGENT:
             self.call_status[a.slot] = _CONNECTED  # the message is playing
             return
@@ -261,6 +285,8 @@ class Dialer:
             return
         self.call_status[a.slot] = _WAITING
         self.waiting[a.job].append(a)
+        if self.events.enabled:
+            self.events.attempt_updated(a, "waiting")
         self.clock.call_later(self.jobs[a.job].connect_window_s, lambda: self._window_end(a))
 
     def _connect(self, a: Attempt, agent: int, now: float) -> None:
@@ -269,6 +295,8 @@ class Dialer:
         a.t_connect = now
         self.call_status[a.slot] = _CONNECTED
         self.pacer.observe_live(a.job, now, False)
+        if self.events.enabled:
+            self.events.attempt_updated(a, "connected")
         self.telephony.connect(a, agent)
 
     def _window_end(self, a: Attempt) -> None:
@@ -295,6 +323,8 @@ class Dialer:
     def on_call_ended(self, a: Attempt) -> None:
         now = self.clock.now()
         a.t_talk_end = now
+        if self.events.enabled:
+            self.events.attempt_updated(a, "talk_ended")
         if a.agent >= 0:
             self.agents.transition(a.agent, "call_end", now)
         self._complete(a, _CONNECTED_CODE)
@@ -308,6 +338,12 @@ class Dialer:
         now = self.clock.now()
         was = self.agents.state[agent]
         event = _AGENT_EVENTS[state]
+        if agent in self.forced_out:
+            if event != "login" or was != _LOGGED_OUT:
+                log.info("agent %d was logged off by force; feed event %r skipped", agent,
+                         event)
+                return
+            self.forced_out.discard(agent)
         new = self.agents.transition(agent, event, now)
         if event in ("login", "logout") and self.staffing is not None:
             self.staffing.mark()
@@ -317,6 +353,18 @@ class Dialer:
         if new == _READY and job >= 0:
             self._serve_waiting(job, now)
         self.events.agent_state(agent, new, job)
+
+    def force_logout(self, agent: int) -> int:
+        """Forced logoff by a supervisor: out now, or after its call and wrap-up
+        (PENDING_LOGOUT). Later feed events for the agent are skipped until it logs in
+        again. Returns the new ``AgentState`` value."""
+        now = self.clock.now()
+        new = self.agents.transition(agent, "logout", now)
+        self.forced_out.add(agent)
+        if self.staffing is not None:
+            self.staffing.mark()
+        self.events.agent_state(agent, new, int(self.agents.job[agent]))
+        return new
 
     def _serve_waiting(self, job: int, now: float) -> None:
         q = self.waiting[job]

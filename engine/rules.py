@@ -178,6 +178,7 @@ class RuleEngine:
         self.campaigns = dict(campaigns or {})
         self.job_configs = dict(job_configs or {})
         self._counts: dict[Any, dict[str, int]] = {}
+        self._admits: dict[tuple[Any, str], bool] = {}  # admits_fresh, configuration part
 
     def counts(self, job: Any) -> dict[str, int]:
         """``checked``, ``allowed`` and one refusal count per rule name (zeros included)."""
@@ -189,6 +190,37 @@ class RuleEngine:
 
     def reset(self, job: Any) -> None:
         self._counts.pop(job, None)
+
+    def admits_fresh(self, job: Any, channel: str) -> bool:
+        """True when no rule can refuse ``job`` an attempt on ``channel`` to a contact with
+        no history at a valid, normalised address: no blocks, no DNC entries, the channel
+        allowed, no zero caps. The dialer may then skip ``check`` for fresh contacts and
+        only ``count_allowed`` (DNC lists are looked at each call: they change at runtime).
+        """
+        key = (job, channel)
+        static = self._admits.get(key)
+        if static is None:
+            cfg = self.job_configs.get(job, self.config)
+            static = self._admits[key] = not (
+                cfg.blocked_contacts or cfg.blocked_addresses
+                or (cfg.channels is not None and channel not in cfg.channels)
+                or 0 in (cfg.max_attempts_per_day_contact, cfg.max_attempts_total_contact,
+                         cfg.max_attempts_per_day_address, cfg.max_attempts_total_address))
+        if not static:
+            return False
+        if self.dnc is not None:
+            lst = self.dnc.campaigns.get(self.campaigns.get(job, job))
+            if len(self.dnc.global_list) or (lst is not None and len(lst)):
+                return False
+        return True
+
+    def count_allowed(self, job: Any) -> None:
+        """Count one check that allowed (the ``admits_fresh`` short cut)."""
+        c = self._counts.get(job)
+        if c is None:
+            c = self._counts[job] = _zero_counts()
+        c["checked"] += 1
+        c["allowed"] += 1
 
     def check(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
               channel: Channel | int | str, now: datetime | float,

@@ -20,8 +20,10 @@ address come before moving on). A step is finished when its address is empty, it
 code has no retry rule (or that code's retries are used up) or it reached ``max_attempts``.
 
 Attempts the platform blocked for capacity (``Code.BLOCKED``) never reached the contact
-and are ignored here. ``Code.CUSTOMER_HANGUP`` (an abandon) uses the ``ABANDONED`` retry
-rule unless it has its own.
+and are ignored here; so are trapped attempts (``Code.TRAPPED``: in flight at a crash,
+outcome unknown) unless the step has a retry rule for ``trapped``.
+``Code.CUSTOMER_HANGUP`` (an abandon) uses the ``ABANDONED`` retry rule unless it has
+its own.
 """
 
 from __future__ import annotations
@@ -496,6 +498,23 @@ class Step:
                 return Code.ABANDONED, r
         return None
 
+    def retry_after(self, codes: Sequence[int]) -> float | None:
+        """Seconds from the last attempt to the next on this step, given the codes of the
+        step's attempts so far in time order (capacity blocks and trapped attempts left
+        out); None when the step is finished (no rule for the last code, that code's
+        retries used up, or ``max_attempts`` reached)."""
+        if len(codes) >= self.max_attempts:
+            return None
+        rule = self.retry_for(codes[-1])
+        if rule is None:
+            return None
+        key, retry = rule
+        used = 0
+        for c in codes:
+            r = self.retry_for(c)
+            used += r is not None and r[0] == key
+        return None if used > retry.max_retries else float(retry.delay_s)
+
     @property
     def engine_channel(self) -> Channel | None:
         """The dialer's ``Channel`` (voice with timed pacing is agentless); None for custom."""
@@ -719,6 +738,8 @@ class Strategy:
             if not 0 <= h.step < n_steps:
                 raise StrategyError(f"history[{k}].step", f"{h.step} is not a step of "
                                                           f"{self.name!r}")
+            if code == Code.TRAPPED and Code.TRAPPED not in self.steps[h.step].retries:
+                continue  # in flight at a crash, outcome unknown: the step goes again
             if code in self.steps[h.step].done_codes:
                 return Done("success")
             per_step[h.step].append((as_utc(h.at, run_start, f"history[{k}].at"), code))
@@ -738,17 +759,10 @@ class Strategy:
             if not tries:
                 pending.append((i, now))
                 continue
-            if len(tries) >= step.max_attempts:
+            delay = step.retry_after([c for _, c in tries])
+            if delay is None:
                 continue
-            last_at, last_code = tries[-1]
-            rule = step.retry_for(last_code)
-            if rule is None:
-                continue
-            key, retry = rule
-            used = sum(1 for _, c in tries if (r := step.retry_for(c)) and r[0] == key)
-            if used > retry.max_retries:
-                continue
-            pending.append((i, max(now, last_at + timedelta(seconds=retry.delay_s))))
+            pending.append((i, max(now, tries[-1][0] + timedelta(seconds=delay))))
         if not pending:
             return Done("completed")
 

@@ -20,11 +20,14 @@ from engine import kpi
 from engine.agents import AgentManager
 from engine.attempt import CHANNEL_NAMES, Channel
 from engine.dialer import Dialer, Job
+from engine.director import CampaignDirector
+from engine.events import EventPublisher, JobInfo
 from engine.interfaces import EventSink
 from engine.staffing import staff_jobs
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Pacing, Regulation, Target
+from sim.population import build_flows
 from sim.scenario import Campaign, Scenario
 from sim.world import SimAgentFeed, SimClock, SimTelephony
 
@@ -57,6 +60,8 @@ class RunResult:
     attempts: pl.DataFrame = field(repr=False)
     intervals: pl.DataFrame = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+    restrictions: dict[str, dict[str, int]] = field(default_factory=dict)  # rule counts by job
+    jobs: list[dict] = field(default_factory=list)  # engine.director.JobStats per job, at the end
 
 
 def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
@@ -166,16 +171,21 @@ def simulate(scn: Scenario, seed: int | None = None,
     agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
     clock = SimClock(env)
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
-    store = MemoryStore([c.records for c in camps])
+    store = MemoryStore()
     pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
-    dialer = Dialer(jobs, agents, clock, tel, store, sink=sink, tick_s=scn.tick_s,
-                    seed=pacer_seed)
+    flows, rules = build_flows(scn, camps)
+    events = EventPublisher(sink, jobs=[JobInfo(c.name, c.template, c.pacing, c.channel)
+                                        for c in camps], clock=clock.now, epoch=scn.start)
+    dialer = Dialer(jobs, agents, clock, tel, store, flows, tick_s=scn.tick_s,
+                    seed=pacer_seed, events=events)
     tel.listener = dialer
     feed = SimAgentFeed(env, shifts, aux, seq.spawn(1)[0])
     feed.subscribe(dialer)
     tel.agent_ready = feed.wrap_done
     staff_jobs(dialer, scn.license_pools, scn.license_mode)
+    director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
     feed.start()
+    director.start()
     dialer.start()
     n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
@@ -198,7 +208,9 @@ def simulate(scn: Scenario, seed: int | None = None,
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=dialer.pacer.warnings())
+                     warnings=dialer.pacer.warnings(),
+                     restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
+                     jobs=[director.stats(j).as_dict() for j in range(len(camps))])
 
 
 def _kpi_block(c: dict, window_s: float, handling_s: float, logged_in_s: float,

@@ -14,9 +14,13 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.director import JobPlan
+from engine.rules import RuleConfig, RuleConfigError
+from engine.strategy import Strategy, StrategyError
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -38,6 +42,11 @@ from sim.distributions import (
 )
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
+# Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
+DEFAULT_START = "2026-11-23T15:00:00+00:00"
+STRATEGY_CHANNEL = {"voice_agent": "voice", "voice_agentless": "voice", "sms": "sms",
+                    "email": "email"}
+DEFAULT_ADDRESS = {"voice": "phone", "sms": "phone", "email": "email"}
 AGENT_PACINGS = (
     "predictive",
     "progressive",
@@ -105,6 +114,7 @@ _SCENARIO = {
     "interval_s": _num(60.0, lo=1.0),
     "seed": _int(1, lo=0),
     "replications": _int(1, lo=1),
+    "start": _str(DEFAULT_START),  # wall-clock start of the run, ISO 8601 with offset
 }
 _REGULATION = {
     "mode": _str("fcc", REGULATIONS),
@@ -205,6 +215,26 @@ _CAMPAIGN_TABLES = {
     "wrap": _DIST,
     "message": _MESSAGE,
 }
+_CONTACTS = {
+    "file": _str(""),
+    "id": _str("id"),
+    "addresses": _F(dict, None),
+    "timezone": _str("timezone"),
+    "default_timezone": _str(""),
+    "default_country_code": _str(""),
+    "attribute_types": _F(dict, None),
+    "filter": _str(""),
+    "sort": _F(list, None),
+    "on_error": _str("skip", ("skip", "reject")),
+    "timezones": _F(dict, None),
+    "dnc_files": _F(list, None),
+}
+_SCHEDULE = {
+    "start_s": _num(0.0, lo=0.0, doc="run-clock seconds from the run start"),
+    "end_s": _num(math.inf, lo=0.0, lo_open=True),
+    "finish_when_exhausted": _F(bool, True),
+    "finish_after_successes": _int(0, lo=0, doc="0 = no such criterion"),
+}
 _DIST_DEFAULTS = {
     "talk": {"dist": "lognormal", "mean_s": 200.0, "cv": 1.0},
     "wrap": {"dist": "exponential", "mean_s": 25.0},
@@ -269,6 +299,27 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ContactsConfig:
+    """Where a campaign's contacts come from: a CSV / Parquet ``file`` (columns named by
+    ``id``, ``addresses``, ``timezone``), or, without a file, a synthetic list of
+    ``Campaign.records`` contacts (0: as many as the run needs) whose time zones follow
+    the ``timezones`` weights."""
+
+    file: Path | None
+    id: str
+    addresses: dict[str, str]
+    timezone: str | None
+    default_timezone: str | None
+    default_country_code: str | None
+    attribute_types: dict[str, str]
+    filter: str | None
+    sort: tuple[str, ...]
+    on_error: str
+    timezones: tuple[tuple[str, float], ...]
+    dnc_files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
 class Campaign:
     """One job of the scenario (after ``copies`` expansion)."""
 
@@ -304,6 +355,10 @@ class Campaign:
     talk: Distribution
     wrap: Distribution
     message: Message
+    contacts: ContactsConfig | None = None
+    strategy: Strategy | None = None
+    rules: RuleConfig | None = None
+    schedule: JobPlan = field(default_factory=JobPlan)
 
     @property
     def agent_based(self) -> bool:
@@ -342,6 +397,8 @@ class Scenario:
     agents: tuple[AgentGroup, ...]
     campaigns: tuple[Campaign, ...]
     raw: dict = field(repr=False, compare=False, default_factory=dict)
+    start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
+    dnc_files: tuple[Path, ...] = ()
 
     @property
     def sim_s(self) -> float:
@@ -386,6 +443,19 @@ class _Checker:
                 continue
             out[key] = self.value(raw[key], f, kp)
         return out
+
+    def path(self, value: Any, key: str) -> Path | None:
+        """A file path relative to the scenario's folder; a problem if it does not exist."""
+        if not isinstance(value, str) or not value:
+            self.problem(key, f"expected a file path, got {_tname(value)} {value!r}")
+            return None
+        p = Path(value)
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        if not p.exists():
+            self.problem(key, f"file not found: {p}")
+            return None
+        return p
 
     def value(self, v: Any, f: _F, path: str) -> Any:
         kinds = f.kind if isinstance(f.kind, tuple) else (f.kind,)
@@ -477,12 +547,17 @@ def _tname_t(t: type) -> str:
             dict: "table"}.get(t, t.__name__)
 
 
-def _build_campaign(chk: _Checker, raw: Any, i: int) -> list[Campaign]:
+_ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
+
+
+def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
+                    ) -> list[Campaign]:
     path = f"campaigns[{i}]"
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
-    flat = {k: v for k, v in raw.items() if k not in _CAMPAIGN_TABLES}
+    flat = {k: v for k, v in raw.items()
+            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES}
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -514,7 +589,11 @@ def _build_campaign(chk: _Checker, raw: Any, i: int) -> list[Campaign]:
         chk.problem(f"{path}.target_value", "a service-level target is a fraction 0..1")
     if c.get("target") == "abandon_rate" and c.get("target_value", 0) > 1:
         chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
-    if chk.problems or talk is None or wrap is None:
+    n_before = len(chk.problems)
+    engine = _engine_tables(chk, raw, path, channel, rules) if channel in CHANNELS else None
+    if chk.problems or talk is None or wrap is None or engine is None:
+        return []
+    if len(chk.problems) > n_before:
         return []
     copies = c.pop("copies")
     name = c.pop("name")
@@ -524,15 +603,123 @@ def _build_campaign(chk: _Checker, raw: Any, i: int) -> list[Campaign]:
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), **c))
+            message=Message(**sub["message"]), **engine, **c))
     return out
+
+
+def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: str,
+                   rules: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The engine side of a campaign: contact list, strategy, rules and schedule."""
+    n0 = len(chk.problems)
+    sch = STRATEGY_CHANNEL[channel]
+    ct = chk.table(raw.get("contacts", {}), _CONTACTS, f"{path}.contacts")
+    file = None
+    if ct.get("file"):
+        file = chk.path(ct["file"], f"{path}.contacts.file")
+    addresses = ct.get("addresses") or {DEFAULT_ADDRESS[sch]: sch}
+    zones = ct.get("timezones") or {"UTC": 1.0}
+    for z, w in zones.items():
+        if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
+            chk.problem(f"{path}.contacts.timezones.{z}", f"expected a weight > 0, got {w!r}")
+        try:
+            from engine.contacts import zone
+
+            zone(z)
+        except ValueError as e:
+            chk.problem(f"{path}.contacts.timezones", str(e))
+    dnc = tuple(p for k, f in enumerate(ct.get("dnc_files") or [])
+                if (p := chk.path(f, f"{path}.contacts.dnc_files[{k}]")) is not None)
+    contacts = ContactsConfig(
+        file=file, id=ct.get("id", "id"), addresses=dict(addresses),
+        timezone=ct.get("timezone") or None, default_timezone=ct.get("default_timezone") or None,
+        default_country_code=ct.get("default_country_code") or None,
+        attribute_types=dict(ct.get("attribute_types") or {}), filter=ct.get("filter") or None,
+        sort=tuple(ct.get("sort") or ()), on_error=ct.get("on_error", "skip"),
+        timezones=tuple((z, float(w)) for z, w in zones.items()), dnc_files=dnc)
+
+    st_raw = raw.get("strategy")
+    if st_raw is None:
+        step = {"channel": sch, "address": next(iter(addresses)), "windows": "always"}
+        if channel == "voice_agentless":
+            step["pacing"] = "timed"
+        if sch in ("sms", "email"):
+            step["template"] = "Message for {id}"
+        st_raw = {"steps": [step], "windows": "always", "default_timezone": "UTC"}
+    strategy = None
+    if not isinstance(st_raw, Mapping):
+        chk.problem(f"{path}.strategy", f"expected a table, got {_tname(st_raw)}")
+    else:
+        try:
+            strategy = Strategy.from_dict(st_raw)
+        except StrategyError as e:
+            chk.problem(f"{path}.strategy" + (f".{e.field}" if e.field else ""), e.message)
+    if strategy is not None:
+        for k, step in enumerate(strategy.steps):
+            if step.channel != sch:
+                chk.problem(f"{path}.strategy.steps[{k}].channel",
+                            f"expected {sch!r} in a {channel} campaign (the simulator runs "
+                            f"one channel per campaign; use another campaign), got "
+                            f"{step.channel!r}")
+        columns = _list_columns(chk, contacts, f"{path}.contacts")
+        if columns is not None and not chk.problems[n0:]:
+            try:
+                strategy.validate(columns)
+            except StrategyError as e:
+                chk.problem(f"{path}.strategy", e.message)
+
+    merged = dict(rules)
+    cr = raw.get("rules", {})
+    if not isinstance(cr, Mapping):
+        chk.problem(f"{path}.rules", f"expected a table, got {_tname(cr)}")
+        cr = {}
+    merged.update(cr)
+    rule_cfg = None
+    try:
+        rule_cfg = RuleConfig(**merged)
+    except RuleConfigError as e:
+        chk.problem(f"{path}.rules", str(e))
+    except TypeError:
+        known = sorted(f for f in RuleConfig.__dataclass_fields__ if not f.startswith("_"))
+        bad = sorted(set(merged) - set(known))
+        chk.problem(f"{path}.rules", f"unknown key(s) {', '.join(bad)}; expected one of "
+                    f"{', '.join(known)}")
+
+    sd = chk.table(raw.get("schedule", {}), _SCHEDULE, f"{path}.schedule")
+    plan = None
+    try:
+        plan = JobPlan(start_s=float(sd.get("start_s", 0.0)),
+                       end_s=None if math.isinf(sd.get("end_s", math.inf))
+                       else float(sd["end_s"]),
+                       finish_when_exhausted=bool(sd.get("finish_when_exhausted", True)),
+                       finish_after_successes=sd.get("finish_after_successes") or None)
+    except (ValueError, TypeError) as e:
+        chk.problem(f"{path}.schedule", str(e))
+    if len(chk.problems) > n0 or strategy is None or rule_cfg is None or plan is None:
+        return None
+    return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
+
+
+def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | None:
+    """The columns a campaign's list will have (read from the file's header)."""
+    if ct.file is None:
+        return ["id", *ct.addresses, "timezone"]
+    import polars as pl
+
+    try:
+        if ct.file.suffix.lower() in (".parquet", ".pq"):
+            return list(pl.read_parquet_schema(ct.file))
+        sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
+        return pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+    except Exception as exc:  # polars raises several types for unreadable files
+        chk.problem(f"{path}.file", f"cannot read {ct.file}: {exc}")
+        return None
 
 
 def build(raw: Mapping[str, Any], source: str = "<scenario>",
           base_dir: Path | None = None) -> Scenario:
     """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -558,8 +745,15 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:
         chk.problem("campaigns", "expected at least one [[campaigns]] entry")
+    rules = raw.get("rules", {})
+    if not isinstance(rules, Mapping):
+        chk.problem("rules", f"expected a table, got {_tname(rules)}")
+        rules = {}
+    dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
+    dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
+                      if (p := chk.path(f, f"dnc.files[{k}]")) is not None)
     for i, rc in enumerate(raw_campaigns):
-        campaigns.extend(_build_campaign(chk, rc, i))
+        campaigns.extend(_build_campaign(chk, rc, i, rules))
     names = [c.name for c in campaigns]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -571,6 +765,15 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
             chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
     s = sec["scenario"]
+    start = None
+    try:
+        start = datetime.fromisoformat(str(s.get("start", DEFAULT_START)))
+        if start.tzinfo is None:
+            chk.problem("scenario.start", f"expected a time with its UTC offset, like "
+                        f"{DEFAULT_START!r}, got {s.get('start')!r}")
+    except ValueError:
+        chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
+                    f"got {s.get('start')!r}")
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
@@ -582,7 +785,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         ports=int(sec["telephony"]["ports"]), carrier_cps=float(sec["telephony"]["carrier_cps"]),
         license_mode=lic["mode"],
         license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
-        agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)))
+        agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
+        start=start.astimezone(UTC), dnc_files=dnc_files)
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:

@@ -1,0 +1,428 @@
+"""A job's contact flow: which contact, address and step go next, and what follows a result.
+
+``ContactFlow`` joins a job's contact list (``engine.contacts``), its strategy
+(``engine.strategy``) and the rule engine (``engine.rules``). The dialer asks it for the
+next attempt on a channel (``next``) and hands every finished attempt back (``finished``);
+the flow keeps each contact's history (shared across jobs, as the rules need), queues
+retries and window openings per channel, and counts what the campaign director reports.
+
+Contact states: FRESH (never handed out), QUEUED (waiting for a time: a retry delay, a
+calling window, a nuisance period, a per-day cap), IN_FLIGHT (an attempt is running), DONE
+(no more attempts). A contact is handed out only when its strategy says so *and* the rules
+allow it; a refusal for good (DNC, block list, a final code) finishes that step, so the
+strategy moves on to the contact's next address.
+
+Speed: the simulator hands out ~60,000 attempts per simulated hour. Fresh contacts whose
+first step's window is open take a short path (one rule check, a cached window state) that
+gives the same answer as ``Strategy.next_action`` on an empty history (tested against it);
+everything else goes through ``next_action`` and ``RuleEngine.check`` in full.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from engine.attempt import Attempt, Channel, Code
+from engine.contacts import ContactList, Filter, SortKey, zone
+from engine.rules import RuleEngine
+from engine.strategy import Blocked, Done, PastAttempt, Strategy, channel_name
+
+FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
+STATE_NAMES = ("fresh", "queued", "in_flight", "done")
+_BLOCKED, _TRAPPED = int(Code.BLOCKED), int(Code.TRAPPED)
+_CONNECTED, _DELIVERED = int(Code.LIVE_CONNECTED), int(Code.DELIVERED)
+_LIVE = frozenset({int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
+_ABANDONS = frozenset({int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
+BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
+SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
+_CHANNEL_NAME = {int(c): channel_name(c) for c in Channel}
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An attempt to launch now: the contact (row in the job's list), its id, the address
+    to use and the strategy step."""
+
+    contact: int
+    contact_id: str
+    address: str
+    step: int
+
+
+@dataclass(frozen=True)
+class FlowCounts:
+    """Where a job's contacts stand and what its attempts gave (counts since the start)."""
+
+    total: int
+    fresh: int
+    queued: int
+    in_flight: int
+    done: int
+    attempts: int
+    connects: int
+    live: int
+    abandons: int
+    successes: int
+    live_today: int  # since the current UTC day began (run clock + epoch)
+    abandons_today: int
+
+
+class ContactFlow:
+    """The contact side of one job (see the module docstring).
+
+    ``epoch`` is the UTC instant of run-clock 0: calling windows and per-day caps are in the
+    contacts' local time. ``history`` maps contact id to its finished attempts and may be
+    shared by several jobs (the rules count attempts across jobs). ``agent_guaranteed``
+    (preview pacing) lifts the nuisance rule, as Ofcom allows.
+    """
+
+    def __init__(self, job: int, name: str, contacts: ContactList, strategy: Strategy,
+                 rules: RuleEngine, epoch: datetime, *,
+                 history: dict[str, list[PastAttempt]] | None = None,
+                 filter: Filter | str | None = None,
+                 sort: Sequence[SortKey | str | tuple[str, bool]] = (),
+                 more: Callable[[int], ContactList | None] | None = None,
+                 agent_guaranteed: bool = False):
+        if epoch.tzinfo is None:
+            raise ValueError(f"job {name!r}: epoch must be an aware UTC datetime")
+        strategy.validate(_columns(contacts, strategy))
+        self.job = job
+        self.name = name
+        self.strategy = strategy
+        self.rules = rules
+        self.epoch = epoch.astimezone(UTC)
+        self._epoch_ts = self.epoch.timestamp()
+        self.history: dict[str, list[PastAttempt]] = {} if history is None else history
+        self.agent_guaranteed = agent_guaranteed
+        self._more = more
+        self._filter, self._sort = filter, tuple(sort)
+        self._spec = contacts.spec
+        self._fields = sorted({f for s in strategy.steps for f in s.fields()})
+        self.state = np.zeros(0, dtype=np.int8)
+        self._latest = np.zeros(0, dtype=np.int64)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.ids: list[str] = []
+        self.tzs: list[str | None] = []
+        self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
+        self.lists: list[ContactList] = []
+        self._offset: list[int] = []
+        self.cursor = 0
+        self._queues: dict[str, list[tuple[float, int, int]]] = {}
+        self._ended: dict[int, set[int]] = {}
+        self._seq = 0
+        self._n = [0, 0, 0, 0]  # contacts per state
+        self.attempts = self.connects = self.live = self.abandons = self.successes = 0
+        self._today = (-1, 0, 0)  # (UTC day index, live answers, abandons) of that day
+        self._step0 = strategy.steps[0]
+        self._step0_channel = self._step0.channel
+        self._step0_field = self._step0.address
+        self._windows0 = strategy.windows_of(0)
+        self._whole_minutes = all(s % 60 == 0 and e % 60 == 0
+                                  for day in self._windows0.days for s, e in day)
+        self._window_cache: dict[str | None, tuple[int, bool]] = {}
+        self._single_step = len(strategy.steps) == 1 and all(
+            int(c) != _TRAPPED for c in self._step0.retries)
+        # The list's loader normalised (and so validated) the first step's address column.
+        self._addresses_normalised = self._step0_field in contacts.spec.addresses
+        self.extend(contacts)
+
+    # ------------------------------------------------------------------ the list
+
+    def extend(self, contacts: ContactList) -> int:
+        """Add a list (or the next chunk of one) to the job; returns contacts selected."""
+        if contacts.spec.id != self._spec.id:
+            raise ValueError(f"job {self.name!r}: every list of a job needs the same id column")
+        base = len(self.ids)
+        sel = contacts.select(self._filter, self._sort) + base
+        n = len(contacts)
+        self.lists.append(contacts)
+        self._offset.append(base)
+        frame = contacts.frame
+        self.ids.extend(frame[contacts.spec.id].cast(str).to_list())
+        tz_col = contacts.spec.timezone
+        if tz_col and tz_col in frame.columns:
+            self.tzs.extend(frame[tz_col].to_list())
+        else:
+            self.tzs.extend([contacts.spec.default_timezone] * n)
+        for f in self._fields:
+            self.cols[f].extend(frame[f].to_list())
+        state = np.full(n, DONE, dtype=np.int8)
+        state[sel - base] = FRESH
+        self.state = np.concatenate([self.state, state])
+        self._latest = np.concatenate([self._latest, np.zeros(n, dtype=np.int64)])
+        self.order = np.concatenate([self.order, sel])
+        self._n[FRESH] += int(sel.size)
+        self._n[DONE] += n - int(sel.size)
+        return int(sel.size)
+
+    def contact(self, c: int) -> dict[str, Any]:
+        """The fields the strategy and rules read: id, time zone and step fields."""
+        d = {f: self.cols[f][c] for f in self._fields}
+        d[self.strategy.timezone_field] = self.tzs[c]
+        d["id"] = self.ids[c]
+        return d
+
+    def full_contact(self, c: int) -> dict[str, Any]:
+        """Every field of contact ``c`` (for templates and reports)."""
+        k = int(np.searchsorted(self._offset, c, side="right")) - 1
+        return self.lists[k].contact(c - self._offset[k])
+
+    # ------------------------------------------------------------------ handing out
+
+    def next(self, now_s: float, channel: int | str) -> Planned | None:
+        """The next attempt to launch now on ``channel``, or None if nothing is due now.
+
+        Due queued contacts come first (earliest first), then fresh ones in list order.
+        """
+        ch = channel if isinstance(channel, str) else _CHANNEL_NAME[int(channel)]
+        q = self._queues.get(ch)
+        while q and q[0][0] <= now_s:
+            _, seq, c = heapq.heappop(q)
+            if self.state[c] != QUEUED or self._latest[c] != seq:
+                continue  # superseded or finished meanwhile
+            self._set(c, IN_FLIGHT)  # reserved while it is planned
+            p = self._plan(c, now_s, ch)
+            if p is not None:
+                return p
+        if ch != self._step0_channel:
+            return None
+        scanned = 0
+        order, state = self.order, self.state
+        while scanned < SCAN_LIMIT:
+            if self.cursor >= order.size:
+                if self._more is None or not self._grow():
+                    return None
+                order, state = self.order, self.state
+            c = int(order[self.cursor])
+            self.cursor += 1
+            scanned += 1
+            if state[c] != FRESH:
+                continue
+            self._set(c, IN_FLIGHT)
+            p = self._plan_fresh(c, now_s, ch)
+            if p is not None:
+                return p
+        return None
+
+    def _grow(self) -> bool:
+        chunk = self._more(len(self.ids)) if self._more is not None else None
+        if chunk is None or len(chunk) == 0:
+            self._more = None
+            return False
+        self.extend(chunk)
+        return True
+
+    def _window0_open(self, c: int, now_s: float) -> bool:
+        tz = self.tzs[c]
+        if not self._whole_minutes:
+            return self._windows0.is_open(self._at(now_s), zone(tz))
+        minute = int((self._epoch_ts + now_s) // 60.0)
+        hit = self._window_cache.get(tz)
+        if hit is not None and hit[0] == minute:
+            return hit[1]
+        # Window edges and clock changes fall on whole minutes: one answer per UTC minute.
+        is_open = self._windows0.is_open(self._at(now_s), zone(tz))
+        self._window_cache[tz] = (minute, is_open)
+        return is_open
+
+    def _plan_fresh(self, c: int, now_s: float, ch: str) -> Planned | None:
+        """A fresh contact: step 0 at once when its window is open and the rules allow."""
+        addr = self.cols[self._step0_field][c]
+        if addr is None or not str(addr).strip() or not self._window0_open(c, now_s):
+            return self._plan(c, now_s, ch)  # skipping or waiting: the full decision
+        addr = str(addr).strip()
+        if self._addresses_normalised and self.rules.admits_fresh(self.job, ch):
+            self.rules.count_allowed(self.job)
+            return Planned(c, self.ids[c], addr, 0)
+        d = self.rules.check(self.job, self.contact(c), addr, ch, now_s, (),
+                             agent_guaranteed=self.agent_guaranteed, run_start=self.epoch)
+        if d.allowed:
+            return Planned(c, self.ids[c], addr, 0)
+        return self._refused(c, now_s, ch, 0, d.until)
+
+    def _plan(self, c: int, now_s: float, ch: str) -> Planned | None:
+        """The full decision for contact ``c`` (reserved IN_FLIGHT by the caller)."""
+        contact = self.contact(c)
+        hist = self.history.get(self.ids[c], ())
+        for _ in range(len(self.strategy.steps) + 1):
+            action = self.strategy.next_action(contact, hist, now_s, run_start=self.epoch,
+                                               finished=self._ended.get(c, ()))
+            if isinstance(action, Done):
+                self._finish(c, action.reason == "success")
+                return None
+            if isinstance(action, Blocked):
+                self._queue(c, self._seconds(action.until), action.next.channel)
+                return None
+            at = self._seconds(action.at)
+            if at > now_s or action.channel != ch:
+                self._queue(c, max(at, now_s), action.channel)
+                return None
+            d = self.rules.check(self.job, contact, action.address, ch, now_s, hist,
+                                 agent_guaranteed=self.agent_guaranteed, run_start=self.epoch)
+            if d.allowed:
+                return Planned(c, self.ids[c], action.address, action.step_index)
+            if d.until is not None:
+                self._queue(c, self._seconds(d.until), ch)
+                return None
+            self._ended.setdefault(c, set()).add(action.step_index)  # refused for good
+        self._finish(c, False)
+        return None
+
+    def _refused(self, c: int, now_s: float, ch: str, step: int, until: datetime | None
+                 ) -> Planned | None:
+        if until is not None:
+            self._queue(c, self._seconds(until), ch)
+            return None
+        self._ended.setdefault(c, set()).add(step)
+        return self._plan(c, now_s, ch)
+
+    # ------------------------------------------------------------------ results
+
+    def launched(self, a: Attempt) -> None:
+        """An attempt planned by ``next`` was started (counts it)."""
+        self.attempts += 1
+
+    def finished(self, a: Attempt, now_s: float) -> None:
+        """Attempt ``a`` of this job ended with ``a.code``: history, then queue or finish."""
+        c, code = a.contact, int(a.code)
+        step = self.strategy.steps[a.step]
+        ch = step.channel
+        if code == _BLOCKED:  # never reached the contact: hand it out again next tick
+            self.attempts -= 1
+            self._queue(c, now_s + BLOCKED_RETRY_S, ch)
+            return
+        if code in _LIVE:
+            self.live += 1
+            ab = code in _ABANDONS
+            self.abandons += ab
+            day = int((self._epoch_ts + now_s) // 86_400.0)
+            d, live, abandons = self._today
+            self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
+        if code == _CONNECTED or code == _DELIVERED:
+            self.connects += 1
+        hist = self.history.get(a.contact_id)
+        if hist is None:
+            hist = self.history[a.contact_id] = []
+        hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
+        if code in step.done_codes:
+            self._finish(c, True)
+            return
+        if self._single_step and code != _TRAPPED:
+            # One step: the strategy's answer is the step's retry rule (next_action's own
+            # rule, ``Step.retry_after``); its window is looked at when the contact is due.
+            codes = [h.code for h in hist if h.code != _BLOCKED and h.code != _TRAPPED]
+            cap = self.strategy.max_attempts
+            delay = None if cap is not None and len(codes) >= cap else step.retry_after(codes)
+            if delay is None:
+                self._finish(c, False)
+            else:
+                self._queue(c, max(a.t_end + delay, now_s), ch)
+            return
+        action = self.strategy.next_action(self.contact(c), hist, now_s, run_start=self.epoch,
+                                           finished=self._ended.get(c, ()))
+        if isinstance(action, Done):
+            self._finish(c, action.reason == "success")
+        elif isinstance(action, Blocked):
+            self._queue(c, self._seconds(action.until), action.next.channel)
+        else:
+            self._queue(c, max(self._seconds(action.at), now_s), action.channel)
+
+    def restore(self, records: Iterable[dict[str, Any]], now_s: float) -> int:
+        """Rebuild contact states after a restart from this job's recorded attempts
+        (trapped ones already re-coded): contacts with attempts are re-decided at
+        ``now_s`` by the strategy. Returns the number of contacts re-queued or finished."""
+        touched: dict[int, list[dict[str, Any]]] = {}
+        for r in records:
+            touched.setdefault(int(r["contact"]), []).append(r)
+        while touched and max(touched) >= len(self.ids) and self._grow():
+            pass
+        for c, rs in touched.items():
+            hist = self.history.setdefault(self.ids[c], [])
+            for r in rs:
+                if int(r["code"]) == _BLOCKED:
+                    continue
+                hist.append(PastAttempt(float(r["t_end"]), int(r["code"]), int(r["step"]),
+                                        r["address"], self.strategy.steps[int(r["step"])]
+                                        .channel, self.job))
+                self.attempts += 1
+                code = int(r["code"])
+                self.live += code in _LIVE
+                self.abandons += code in _ABANDONS
+                self.connects += code in (_CONNECTED, _DELIVERED)
+            self._set(c, IN_FLIGHT)
+            self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
+        return len(touched)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _set(self, c: int, new: int) -> None:
+        self._n[self.state[c]] -= 1
+        self._n[new] += 1
+        self.state[c] = new
+
+    def _queue(self, c: int, at_s: float, ch: str) -> None:
+        self._set(c, QUEUED)
+        self._seq += 1
+        self._latest[c] = self._seq
+        heapq.heappush(self._queues.setdefault(ch, []), (at_s, self._seq, c))
+
+    def _finish(self, c: int, success: bool) -> None:
+        self._set(c, DONE)
+        self.successes += success
+
+    def _at(self, now_s: float) -> datetime:
+        return self.epoch + timedelta(seconds=now_s)
+
+    def _seconds(self, t: datetime) -> float:
+        return (t - self.epoch).total_seconds()
+
+    def state_of(self, c: int) -> str:
+        return STATE_NAMES[self.state[c]]
+
+    def next_due(self) -> float | None:
+        """Run-clock time of the earliest queued contact on any channel (None if none)."""
+        best = None
+        for q in self._queues.values():
+            while q and (self.state[q[0][2]] != QUEUED or self._latest[q[0][2]] != q[0][1]):
+                heapq.heappop(q)
+            if q and (best is None or q[0][0] < best):
+                best = q[0][0]
+        return best
+
+    @property
+    def can_exhaust(self) -> bool:
+        """False for a list that grows as the run needs it (a synthetic one)."""
+        return self._more is None
+
+    @property
+    def exhausted(self) -> bool:
+        """Nothing fresh, queued or in flight, and no more list to read."""
+        return (self._n[FRESH] == 0 and self._n[QUEUED] == 0 and self._n[IN_FLIGHT] == 0
+                and self._more is None)
+
+    def counts(self, now_s: float) -> FlowCounts:
+        """The job's counters at run-clock ``now_s``."""
+        total = int(self.order.size)
+        fresh, queued, flying = self._n[FRESH], self._n[QUEUED], self._n[IN_FLIGHT]
+        day, live_today, abandons_today = self._today
+        if day != int((self._epoch_ts + now_s) // 86_400.0):
+            live_today = abandons_today = 0
+        return FlowCounts(total=total, fresh=fresh, queued=queued, in_flight=flying,
+                          done=total - fresh - queued - flying, attempts=self.attempts,
+                          connects=self.connects, live=self.live, abandons=self.abandons,
+                          successes=self.successes, live_today=live_today,
+                          abandons_today=abandons_today)
+
+
+def _columns(contacts: ContactList, strategy: Strategy) -> list[str]:
+    cols = list(contacts.frame.columns)
+    if strategy.timezone_field not in cols:
+        cols.append(strategy.timezone_field)  # the flow passes the list's zone under it
+    return cols
+

@@ -1,0 +1,109 @@
+"""The simulated campaigns' contacts: lists from files or synthetic, DNC lists, rules, flows.
+
+Each campaign of a scenario gets an ``engine.flow.ContactFlow`` over its contact list, its
+strategy and the run's rule engine, exactly as a live run would. A campaign without a
+``contacts.file`` gets a synthetic list: ``records`` contacts (0: chunks of
+``SYNTHETIC_CHUNK`` made as the run needs them), ids ``<campaign>-<n>``, distinct phone
+numbers or e-mail addresses, and time zones spread over the ``contacts.timezones``
+weights by a low-discrepancy sequence (no random stream is used, so the answer model's
+common random numbers are untouched).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from engine.contacts import (
+    LINE_COLUMN,
+    ContactList,
+    DncList,
+    DncRegistry,
+    ListSpec,
+    load_contacts,
+)
+from engine.flow import ContactFlow
+from engine.rules import RuleEngine
+from engine.strategy import PastAttempt
+from sim.scenario import Campaign, Scenario
+
+SYNTHETIC_CHUNK = 512
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_PHONE_BASE = 2_012_000_000  # +1 201 200 0000 onwards: 10-digit NANP numbers
+
+
+def contact_spec(c: Campaign) -> ListSpec:
+    ct = c.contacts
+    assert ct is not None
+    return ListSpec(addresses=ct.addresses, id=ct.id,
+                    timezone=ct.timezone if ct.file is not None else "timezone",
+                    default_timezone=ct.default_timezone,
+                    default_country_code=ct.default_country_code,
+                    attribute_types=ct.attribute_types)
+
+
+def synthetic_chunk(c: Campaign, job: int, start: int, n: int) -> ContactList:
+    """Contacts ``start .. start+n-1`` of campaign ``c``'s synthetic list."""
+    ct = c.contacts
+    assert ct is not None
+    k = pl.int_range(start, start + n, dtype=pl.Int64, eager=True)
+    zones = [z for z, _ in ct.timezones]
+    cum = np.cumsum([w for _, w in ct.timezones])
+    frac = (np.arange(start, start + n) * _GOLDEN + job * 0.1) % 1.0
+    which = np.minimum(np.searchsorted(cum / cum[-1], frac, side="right"), len(zones) - 1)
+    cols: dict[str, pl.Series] = {
+        "id": f"{c.name}-" + k.cast(pl.String),
+        "timezone": pl.Series(zones, dtype=pl.String)[which],
+        LINE_COLUMN: k + 1,
+    }
+    for col, kind in ct.addresses.items():
+        if kind == "email":
+            cols[col] = (f"{c.name.lower()}-" + k.cast(pl.String) + "@example.net")
+        else:
+            num = _PHONE_BASE + (job * 10_000_019 + k * 7_919) % 7_000_000_000
+            cols[col] = "+1" + num.cast(pl.String)
+    return ContactList(pl.DataFrame(cols), contact_spec(c), source=f"<synthetic {c.name}>")
+
+
+def _campaign_list(c: Campaign, job: int
+                   ) -> tuple[ContactList, Callable[[int], ContactList | None] | None]:
+    ct = c.contacts
+    assert ct is not None
+    if ct.file is not None:
+        return load_contacts(ct.file, contact_spec(c), ct.on_error), None
+    if c.records:
+        return synthetic_chunk(c, job, 0, c.records), None
+    return (synthetic_chunk(c, job, 0, SYNTHETIC_CHUNK),
+            lambda start: synthetic_chunk(c, job, start, SYNTHETIC_CHUNK))
+
+
+def build_flows(scn: Scenario, camps: Sequence[Campaign]
+                ) -> tuple[list[ContactFlow], RuleEngine]:
+    """One contact flow per campaign (job index = position in ``camps``), sharing the
+    contacts' histories and one rule engine with the run's DNC lists."""
+    dnc = DncRegistry(
+        _dnc(scn.dnc_files, "global"),
+        {j: _dnc(c.contacts.dnc_files, c.name) for j, c in enumerate(camps)
+         if c.contacts is not None and c.contacts.dnc_files})
+    rules = RuleEngine(dnc=dnc, job_configs={j: c.rules for j, c in enumerate(camps)
+                                             if c.rules is not None})
+    history: dict[str, list[PastAttempt]] = {}
+    flows = []
+    for j, c in enumerate(camps):
+        assert c.strategy is not None and c.contacts is not None
+        contacts, more = _campaign_list(c, j)
+        flows.append(ContactFlow(j, c.name, contacts, c.strategy, rules, scn.start,
+                                 history=history, filter=c.contacts.filter,
+                                 sort=c.contacts.sort, more=more,
+                                 agent_guaranteed=c.pacing == "preview"))
+    return flows, rules
+
+
+def _dnc(files: Sequence, name: str) -> DncList:
+    out = DncList(name=name)
+    for f in files:
+        out.update(DncList.from_file(f))
+    return out
