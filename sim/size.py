@@ -2,11 +2,14 @@
 
 A target such as ``abandon_rate<=0.03`` is met when the *upper* 95 % confidence bound of
 the KPI is at or under 0.03; ``occupancy>=0.85`` when the *lower* bound is at or over 0.85
-(never the mean). The search assumes the verdict goes from "not met" to "met" as the
-resource grows: it brackets the answer by doubling or halving from the scenario's own value,
-then bisects on integers until a meeting value sits one above a failing one, and evaluates
-the value above too, so the report shows both neighbours. Every value runs the same seeds
-(common random numbers), which keeps the comparison between neighbours sharp; points that
+(never the mean). The search assumes the values meeting every target form one range: it
+brackets the answer by doubling or halving from the scenario's own value, then bisects on
+integers until a meeting value sits one above a failing one, and evaluates the value above
+too, so the report shows both neighbours. When the scenario's value misses and doubling it
+makes no missed target better and some worse (occupancy falls with more agents when the
+traffic is fixed), the range lies below, and the search halves towards it instead. Every
+value runs the same seeds (common random numbers), which keeps the comparison between
+neighbours sharp; points that
 break the monotone assumption (noise, too few replications) are reported as warnings.
 """
 
@@ -56,8 +59,12 @@ class Target:
         return ci[1] if self.op == "<=" else ci[0]
 
     def met(self, mean: float, ci: list[float] | None) -> bool:
+        return self.slack(mean, ci) >= 0
+
+    def slack(self, mean: float, ci: list[float] | None) -> float:
+        """How far the judged bound is on the right side of the value (negative: missed)."""
         b = self.bound(mean, ci)
-        return b <= self.value if self.op == "<=" else b >= self.value
+        return self.value - b if self.op == "<=" else b - self.value
 
     def __str__(self) -> str:
         return f"{self.kpi}{self.op}{self.value:g}"
@@ -244,19 +251,29 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                             [{"seed": r["seed"], **r["kpis"]} for r in recs])
         return seen[n]
 
-    plateau = None
-    if evaluate(start).meets:
-        best, fail = start, None
+    def slack(pt: Point) -> dict[str, float]:
+        return {str(t): t.slack(pt.kpis[t.kpi], pt.ci95[t.kpi]) for t in targets}
+
+    def down_from(best: int) -> tuple[int, int | None]:
+        """From a meeting value, halve until a value fails (or ``lower`` meets)."""
         while best > lower:
             probe = max(lower, best // 2)
             if evaluate(probe).meets:
                 best = probe
             else:
-                fail = probe
-                break
+                return best, probe
+        return best, None
+
+    notes: list[str] = []
+    capped: set[str] = set()  # targets that get worse as the resource grows
+    best: int | None
+    fail: int | None
+    if evaluate(start).meets:
+        best, fail = down_from(start)
     else:
         best, fail = None, start
         probe = start
+        missed = [str(t) for t in targets if not seen[start].verdicts[str(t)]]
         while probe < upper:
             probe = min(upper, probe * 2 if probe > 0 else 1)
             p = evaluate(probe)
@@ -264,8 +281,30 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                 best = probe
                 break
             if p.kpis == seen[fail].kpis:
-                plateau = (f"raising {key} from {fail} to {probe} changes no KPI: it no longer "
-                           "limits, the targets need something else")
+                notes.append(f"raising {key} from {fail} to {probe} changes no KPI: it no "
+                             "longer limits, the targets need something else")
+                break
+            if fail == start and not any(slack(p)[m] > slack(seen[start])[m]
+                                         for m in missed):
+                worse = [m for m in missed if slack(p)[m] < slack(seen[start])[m]]
+                if not worse or start <= lower:
+                    notes.append(f"raising {key} from {start} to {probe} does not bring "
+                                 f"{', '.join(missed)} closer: {key} does not limit it")
+                    break
+                # the missed targets get no better upwards and some get worse: look below
+                capped = set(worse)
+                prev, probe = seen[start], start
+                while probe > lower and best is None:
+                    probe = max(lower, probe // 2)
+                    pt = evaluate(probe)
+                    if pt.meets:
+                        best, fail = down_from(probe)
+                    elif not any(slack(pt)[m] > slack(prev)[m] for m in missed):
+                        break  # no better than the value above: nothing to gain lower
+                    prev = pt
+                if best is None:
+                    notes.append(f"{', '.join(worse)} gets worse as {key} grows, and no "
+                                 f"value from {probe} to {start} meets every target")
                 break
             fail = probe
     if best is not None and fail is not None:
@@ -276,21 +315,29 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
             else:
                 fail = mid
     answer = best
-    warnings = [plateau] if plateau else []
+    warnings = list(notes)
     if answer is not None:
         if answer + 1 <= upper:
             evaluate(answer + 1)
         if answer > lower:
             evaluate(answer - 1)
+        above = [p for p in seen.values() if p.value > answer and not p.meets]
+        capped_at = [p.value for p in above
+                     if capped and {k for k, ok in p.verdicts.items() if not ok} <= capped]
+        if capped_at:
+            warnings.append(f"{', '.join(sorted(capped))} gets worse as {key} grows: "
+                            f"every target is met from {answer} but missed again at "
+                            f"{min(capped_at)}")
         odd = sorted(p.value for p in seen.values()
-                     if (p.value < answer and p.meets) or (p.value > answer and not p.meets))
+                     if (p.value < answer and p.meets)
+                     or (p.value > answer and not p.meets and p.value not in capped_at))
         if odd:
             warnings.append(f"the targets are not monotone in {key} at "
                             f"{', '.join(map(str, odd))} (noise or a real effect): more "
                             "replications sharpen the bounds")
         if answer == lower:
             warnings.append(f"the lowest value searched ({lower}) meets every target")
-    elif not plateau:
+    elif not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")
     return SizeResult(find, key, targets, answer, lower, upper,
                       sorted(seen.values(), key=lambda p: p.value), replications, seed,

@@ -127,3 +127,47 @@ def test_size_cli_errors():
     r = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
                                      "occupancy>=0.8", "--key", "agents.hit_rate"])
     assert r.exit_code == 2 and "not a numeric scenario key" in r.stderr
+
+
+def _falling_occupancy_world(monkeypatch):
+    """Fixed traffic: occupancy 1 - ports/200 falls with the resource, the abandon rate
+    0.1 - ports/1000 falls too (+-0.0001 by seed)."""
+    evaluated = []
+
+    def run_kpis(scn, seed):
+        evaluated.append(scn.ports)
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        noise = 0.0001 if seed % 2 else -0.0001
+        kpis["occupancy"] = 1 - scn.ports / 200 + noise
+        kpis["abandon_rate"] = max(0.0, 0.1 - scn.ports / 1000) + noise
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.batch, "run_kpis", run_kpis)
+    return evaluated
+
+
+def test_search_turns_down_when_the_missed_targets_get_worse_upwards(monkeypatch):
+    evaluated = _falling_occupancy_world(monkeypatch)
+    targets = parse_targets("abandon_rate<=0.03,occupancy>=0.5")
+    res = size(SCN, "ports", targets, 7, 2)  # starts at the scenario's 300 ports
+
+    def meets(p):
+        occ = mean_ci95([1 - p / 200 + 0.0001, 1 - p / 200 - 0.0001])[1]
+        ab = mean_ci95([0.1 - p / 1000 + 0.0001, 0.1 - p / 1000 - 0.0001])[2]
+        return occ >= 0.5 and ab <= 0.03
+
+    truth = next(p for p in range(1, 300) if meets(p))
+    assert res.answer == truth
+    assert [p.meets for p in res.neighbours()] == [False, True, True]
+    assert max(evaluated) == 600  # one look upwards, then down
+    assert len(res.points) <= 14
+    assert res.warnings == [f"occupancy>=0.5 gets worse as telephony.ports grows: every "
+                            f"target is met from {truth} but missed again at 150"]
+
+
+def test_search_down_when_no_value_meets(monkeypatch):
+    _falling_occupancy_world(monkeypatch)
+    res = size(SCN, "ports", parse_targets("abandon_rate<=0.01,occupancy>=0.6"), 7, 2)
+    assert res.answer is None
+    assert res.warnings == ["occupancy>=0.6 gets worse as telephony.ports grows, and no "
+                            "value from 1 to 300 meets every target"]
