@@ -137,6 +137,10 @@ class CampaignDirector:
         clock = self.dialer.clock
         now = clock.now()
         for j, plan in enumerate(self.plans):
+            if self.states[j] != JobState.SCHEDULED:  # restored after a restart
+                if self.states[j] == JobState.RUNNING:
+                    self.dialer.resume(j)
+                continue
             if plan.start_s <= now:
                 self.start_job(j)
             else:
@@ -147,6 +151,13 @@ class CampaignDirector:
                        if p.finish_after_successes is not None
                        or (p.finish_when_exhausted and self.flows[j].can_exhaust)]
         self._check()
+
+    def restore(self, states: dict[str, str]) -> None:
+        """Take the jobs' states recorded before a restart (by job name), before ``start``."""
+        for j, job in enumerate(self.dialer.jobs):
+            st = states.get(job.name)
+            if st is not None:
+                self.states[j] = JobState(st)
 
     def _due(self, j: int) -> None:
         if self.states[j] == JobState.SCHEDULED:

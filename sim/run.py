@@ -22,7 +22,9 @@ from engine.attempt import CHANNEL_NAMES, Channel
 from engine.dialer import Dialer, Job
 from engine.director import CampaignDirector
 from engine.events import EventPublisher, JobInfo
-from engine.interfaces import EventSink
+from engine.flow import ContactFlow
+from engine.interfaces import EventSink, Store
+from engine.rules import RuleEngine
 from engine.staffing import staff_jobs
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
@@ -140,20 +142,26 @@ class _Sampler:
             yield self.env.timeout(period_s)
 
 
-def simulate(scn: Scenario, seed: int | None = None,
-             progress: Callable[[float], None] | None = None,
-             sink: EventSink | None = None) -> RunResult:
-    """Run one replication of ``scn`` with ``seed`` (default: the scenario's).
+@dataclass
+class World:
+    """One assembled run: the SimPy world and the engine wired to it."""
 
-    ``progress``, if given, is called with the simulated fraction done (0..1) about every
-    simulated minute. ``sink``, if given, receives the engine's events (``engine.events``).
-    """
-    t_wall = time.perf_counter()
-    seed = scn.seed if seed is None else seed
+    env: simpy.Environment
+    dialer: Dialer
+    director: CampaignDirector
+    telephony: SimTelephony
+    agents: AgentManager
+    feed: SimAgentFeed
+    rules: RuleEngine
+    flows: list[ContactFlow]
+
+
+def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
+             window: tuple[float, float], sink: EventSink | None = None,
+             first_attempt_id: int = 0) -> World:
+    """Build the world and the engine on ``env`` (nothing is started). ``window`` is the
+    measured span (seconds) for time accounting; ``store`` the engine's store."""
     seq = np.random.SeedSequence(seed)
-    env = simpy.Environment()
-    end_s = scn.warmup_s + scn.sim_s  # the warm-up is simulated before the measured hours
-    window = (scn.warmup_s, end_s)
     camps = list(scn.campaigns)
     masks = skill_masks(scn)
     jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
@@ -171,22 +179,42 @@ def simulate(scn: Scenario, seed: int | None = None,
     agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
     clock = SimClock(env)
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
-    store = MemoryStore()
     pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
     flows, rules = build_flows(scn, camps)
     events = EventPublisher(sink, jobs=[JobInfo(c.name, c.template, c.pacing, c.channel)
                                         for c in camps], clock=clock.now, epoch=scn.start)
     dialer = Dialer(jobs, agents, clock, tel, store, flows, tick_s=scn.tick_s,
-                    seed=pacer_seed, events=events)
+                    seed=pacer_seed, events=events, first_attempt_id=first_attempt_id)
     tel.listener = dialer
     feed = SimAgentFeed(env, shifts, aux, seq.spawn(1)[0])
     feed.subscribe(dialer)
     tel.agent_ready = feed.wrap_done
     staff_jobs(dialer, scn.license_pools, scn.license_mode)
     director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
-    feed.start()
+    return World(env, dialer, director, tel, agents, feed, rules, flows)
+
+
+def simulate(scn: Scenario, seed: int | None = None,
+             progress: Callable[[float], None] | None = None,
+             sink: EventSink | None = None) -> RunResult:
+    """Run one replication of ``scn`` with ``seed`` (default: the scenario's).
+
+    ``progress``, if given, is called with the simulated fraction done (0..1) about every
+    simulated minute. ``sink``, if given, receives the engine's events (``engine.events``).
+    """
+    t_wall = time.perf_counter()
+    seed = scn.seed if seed is None else seed
+    env = simpy.Environment()
+    end_s = scn.warmup_s + scn.sim_s  # the warm-up is simulated before the measured hours
+    window = (scn.warmup_s, end_s)
+    camps = list(scn.campaigns)
+    store = MemoryStore()
+    w = assemble(scn, seed, env, store, window, sink)
+    dialer, director, tel, agents, rules = w.dialer, w.director, w.telephony, w.agents, w.rules
+    w.feed.start()
     director.start()
     dialer.start()
+    jobs = dialer.jobs
     n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
     env.process(sampler.run())

@@ -1,0 +1,62 @@
+"""Restart after a crash: find the trapped records, re-code them, rebuild the jobs' state.
+
+An attempt recorded as started (``Store.attempt_started``) and never finished is a
+*trapped record*: the engine stopped while it was in flight, so its outcome is unknown.
+``recover`` re-codes each one ``Code.TRAPPED`` (ended at the crash, i.e. at its last
+known time), then replays every job's recorded attempts into its ``ContactFlow``: finished
+contacts stay finished (never dialled twice), contacts with retries pending are queued
+again, and the trapped contacts are re-queued per their strategy (a ``trapped`` retry
+rule, else at once). The director gets the jobs' recorded lifecycle states back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.attempt import Code
+from engine.interfaces import Store
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a restart found: trapped attempts (their records before re-coding), how many
+    attempts were recorded, the run-clock time to resume from and the next attempt id."""
+
+    trapped: list[dict[str, Any]] = field(default_factory=list)
+    recorded: int = 0
+    resume_s: float = 0.0
+    next_attempt_id: int = 0
+    job_states: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"recorded_attempts": self.recorded, "trapped": len(self.trapped),
+                "trapped_attempts": [
+                    {"attempt_id": r["attempt_id"], "job_name": r["job_name"],
+                     "contact_id": r["contact_id"], "address": r["address"],
+                     "t_created_s": r["t_created"]} for r in self.trapped],
+                "resume_s": self.resume_s, "next_attempt_id": self.next_attempt_id,
+                "job_states": self.job_states}
+
+
+def scan(store: Store) -> Recovery:
+    """Re-code the trapped records of ``store`` and say where the run stopped."""
+    trapped = store.trapped()
+    records = store.attempts()
+    last = max((max(r["t_created"], r["t_end"]) for r in records), default=0.0)
+    for r in trapped:
+        store.recode(int(r["attempt_id"]), int(Code.TRAPPED), float(last))
+    return Recovery(trapped=trapped, recorded=len(records), resume_s=float(last),
+                    next_attempt_id=max((int(r["attempt_id"]) for r in records),
+                                        default=-1) + 1,
+                    job_states=store.job_states())
+
+
+def restore_flows(store: Store, flows: Sequence[Any], now_s: float) -> int:
+    """Replay each job's recorded attempts (by job name) into its flow; returns contacts
+    re-decided."""
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for r in store.attempts():
+        by_job.setdefault(r["job_name"], []).append(r)
+    return sum(flow.restore(by_job.get(flow.name, []), now_s) for flow in flows)
