@@ -234,8 +234,10 @@ class ContactFlow:
     def _plan_fresh(self, c: int, now_s: float, ch: str) -> Planned | None:
         """A fresh contact: step 0 at once when its window is open and the rules allow."""
         addr = self.cols[self._step0_field][c]
-        if addr is None or not str(addr).strip() or not self._window0_open(c, now_s):
-            return self._plan(c, now_s, ch)  # skipping or waiting: the full decision
+        if (addr is None or not str(addr).strip() or self.ids[c] in self.history
+                or not self._window0_open(c, now_s)):
+            # skipping, waiting or attempts by other jobs (rules count them): in full
+            return self._plan(c, now_s, ch)
         addr = str(addr).strip()
         if self._addresses_normalised and self.rules.admits_fresh(self.job, ch):
             self.rules.count_allowed(self.job)
@@ -250,8 +252,9 @@ class ContactFlow:
         """The full decision for contact ``c`` (reserved IN_FLIGHT by the caller)."""
         contact = self.contact(c)
         hist = self.history.get(self.ids[c], ())
+        own = self._own(hist)
         for _ in range(len(self.strategy.steps) + 1):
-            action = self.strategy.next_action(contact, hist, now_s, run_start=self.epoch,
+            action = self.strategy.next_action(contact, own, now_s, run_start=self.epoch,
                                                finished=self._ended.get(c, ()))
             if isinstance(action, Done):
                 self._finish(c, action.reason == "success")
@@ -316,7 +319,9 @@ class ContactFlow:
         if self._single_step and code != _TRAPPED:
             # One step: the strategy's answer is the step's retry rule (next_action's own
             # rule, ``Step.retry_after``); its window is looked at when the contact is due.
-            codes = [h.code for h in hist if h.code != _BLOCKED and h.code != _TRAPPED]
+            job = self.job
+            codes = [h.code for h in hist
+                     if h.job == job and h.code != _BLOCKED and h.code != _TRAPPED]
             cap = self.strategy.max_attempts
             delay = None if cap is not None and len(codes) >= cap else step.retry_after(codes)
             if delay is None:
@@ -324,7 +329,8 @@ class ContactFlow:
             else:
                 self._queue(c, max(a.t_end + delay, now_s), ch)
             return
-        action = self.strategy.next_action(self.contact(c), hist, now_s, run_start=self.epoch,
+        action = self.strategy.next_action(self.contact(c), self._own(hist), now_s,
+                                           run_start=self.epoch,
                                            finished=self._ended.get(c, ()))
         if isinstance(action, Done):
             self._finish(c, action.reason == "success")
@@ -360,6 +366,14 @@ class ContactFlow:
         return len(touched)
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _own(self, hist: Sequence[PastAttempt]) -> Sequence[PastAttempt]:
+        """This job's attempts: the strategy's steps are the job's own (the shared history
+        also holds other jobs' attempts, which only the rules count)."""
+        job = self.job
+        if all(h.job == job for h in hist):
+            return hist
+        return [h for h in hist if h.job == job]
 
     def _set(self, c: int, new: int) -> None:
         self._n[self.state[c]] -= 1
