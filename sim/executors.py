@@ -14,6 +14,8 @@ running, and a forked child can deadlock on a lock one of those threads held.
 from __future__ import annotations
 
 import multiprocessing
+import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -113,12 +115,16 @@ class Dask(_Base):
 
     With ``local_workers=N`` it starts ``distributed.LocalCluster(n_workers=N,
     threads_per_worker=1, processes=True)`` listening on 127.0.0.1 only, and stops it on
-    close. Workers of a remote cluster need the same outdial version installed; the validated
-    scenario travels with each task, so they need none of the scenario's files.
+    close. Workers of a remote cluster need the same outdial code installed; the validated
+    scenario travels with each task, so they need none of the scenario's files. On connecting
+    it waits up to ``timeout_s`` for a worker and asks every worker for the fingerprint of its
+    simulator code (``sim.batch.code_fingerprint``), so a worker without outdial or with other
+    code is refused before any run instead of failing mid-sweep or giving other results.
 
     Raises:
-        ExecutorError: when the scheduler cannot be reached within ``timeout_s``, or
-            ``distributed`` is not installed.
+        ExecutorError: when the scheduler cannot be reached within ``timeout_s``, has no
+            worker, a worker cannot import outdial or runs other code, or ``distributed``
+            is not installed.
     """
 
     name = "dask"
@@ -136,9 +142,12 @@ class Dask(_Base):
         if local_workers is not None:
             if local_workers < 1:
                 raise ValueError(f"local_workers: expected >= 1, got {local_workers}")
-            self._cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1,
-                                         processes=True, host="127.0.0.1",
-                                         dashboard_address=None)
+            with warnings.catch_warnings():
+                # the scheduler's HTTP endpoints move off a busy port 8787 by themselves
+                warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+                self._cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1,
+                                             processes=True, host="127.0.0.1",
+                                             dashboard_address=None)
             target: Any = self._cluster
             self.address = self._cluster.scheduler_address
         else:
@@ -149,6 +158,32 @@ class Dask(_Base):
             self.close()
             raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: "
                                 f"{exc}") from None
+        try:
+            self._check_workers(timeout_s)
+        except ExecutorError:
+            self.close()
+            raise
+
+    def _check_workers(self, timeout_s: float) -> None:
+        from sim.batch import code_fingerprint
+
+        try:
+            self.client.wait_for_workers(1, timeout=timeout_s)
+        except TimeoutError:
+            raise ExecutorError(f"the Dask scheduler at {self.address} has no worker after "
+                                f"{timeout_s:g} s: start some with 'dask worker "
+                                f"{self.address}'") from None
+        try:
+            prints = self.client.run(_worker_fingerprint)
+        except ImportError as exc:
+            raise ExecutorError(f"a Dask worker of {self.address} cannot import outdial "
+                                f"({exc}): install the same outdial on every worker") from None
+        mine = code_fingerprint()
+        other = sorted(w for w, fp in prints.items() if fp != mine)
+        if other:
+            raise ExecutorError(f"Dask worker(s) {', '.join(other)} of {self.address} run "
+                                "other outdial code (pacer, engine, sim differ from this "
+                                "machine's): install the same version everywhere")
 
     @property
     def workers(self) -> int:
@@ -178,6 +213,31 @@ class Dask(_Base):
             self._cluster = None
 
 
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+)"
+                      r":(\d{1,5})$")
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it reads ``[tcp://]HOST:PORT`` (``tls://``, ``ws://``... accepted too).
+
+    Raises:
+        ValueError: naming ``--scheduler``, the address and the expected form.
+    """
+    m = _ADDRESS.match(address.strip())
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise ValueError(f"--scheduler {address!r}: expected tcp://HOST:PORT, the address "
+                         "'dask scheduler' prints (port 8786 by default), e.g. "
+                         "tcp://10.0.0.5:8786")
+    return address.strip() if m.group(1) else f"tcp://{address.strip()}"
+
+
+def _worker_fingerprint() -> str:
+    """Run on each Dask worker: the fingerprint of the simulator code it would run."""
+    from sim.batch import code_fingerprint
+
+    return code_fingerprint()
+
+
 def make_executor(workers: int = 1, scheduler: str | None = None,
                   dask_local: int | None = None) -> InProcess | LocalProcesses | Dask:
     """The executor the command-line options ask for (at most one kind).
@@ -186,15 +246,17 @@ def make_executor(workers: int = 1, scheduler: str | None = None,
     to a Dask cluster; ``dask_local`` starts a loopback LocalCluster.
 
     Raises:
-        ValueError: when more than one kind is asked for.
+        ValueError: when more than one kind is asked for, or the scheduler's address is
+            not ``[tcp://]HOST:PORT``.
         ExecutorError: when a Dask cluster cannot be started or reached.
     """
-    asked = [name for name, on in (("--workers", workers > 1), ("--scheduler", bool(scheduler)),
+    asked = [name for name, on in (("--workers", workers > 1),
+                                   ("--scheduler", scheduler is not None),
                                    ("--dask-local", dask_local is not None)) if on]
     if len(asked) > 1:
         raise ValueError(f"choose one executor: {' and '.join(asked)} were both given")
-    if scheduler:
-        return Dask(scheduler=scheduler)
+    if scheduler is not None:
+        return Dask(scheduler=check_scheduler_address(scheduler))
     if dask_local is not None:
         return Dask(local_workers=dask_local)
     return LocalProcesses(workers) if workers > 1 else InProcess()

@@ -9,8 +9,8 @@ too, so the report shows both neighbours. When the scenario's value misses and d
 makes no missed target better and some worse (occupancy falls with more agents when the
 traffic is fixed), the range lies below, and the search halves towards it instead. Every
 value runs the same seeds (common random numbers), which keeps the comparison between
-neighbours sharp; points that
-break the monotone assumption (noise, too few replications) are reported as warnings.
+neighbours sharp; points that break the monotone assumption (noise, too few replications)
+are reported as warnings.
 """
 
 from __future__ import annotations
@@ -131,6 +131,9 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
     if find == "ports":
         return "telephony.ports", scn.ports
     if find == "agents":
+        if not scn.agents:
+            raise ValueError("--find agents: the scenario has no agent group (no agent-based "
+                             "campaign): size ports or licenses, or add [[agents]]")
         if len(scn.agents) != 1:
             names = ", ".join(g.group for g in scn.agents)
             raise ValueError(f"--find agents: the scenario has {len(scn.agents)} agent groups "
@@ -138,6 +141,9 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
         return "agents.count", scn.agents[0].count
     if find == "licenses":
         pools = sorted({_pool_key(c.pacing) for c in scn.campaigns if c.agent_based})
+        if not pools:
+            raise ValueError("--find licenses: no agent-based campaign, so no agent license "
+                             "pool to size; size ports instead")
         if len(pools) != 1:
             raise ValueError(f"--find licenses: the agent-based campaigns use the pools "
                              f"{', '.join(pools) or 'none'}; name one with --key "

@@ -4,13 +4,23 @@ interrupted sweep resumes where it stopped."""
 
 import shutil
 import socket
+import warnings
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import sim.batch
+from outdial.cli import outdial
 from sim.batch import ResultCache, run_all, tasks_for
-from sim.executors import Dask, ExecutorError, InProcess, LocalProcesses, make_executor
+from sim.executors import (
+    Dask,
+    ExecutorError,
+    InProcess,
+    LocalProcesses,
+    check_scheduler_address,
+    make_executor,
+)
 from sim.run import simulate
 from sim.scenario import load, with_policy
 from sim.sweep import parse_vary, sweep
@@ -117,3 +127,36 @@ def test_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(ExecutorError, match=f"cannot reach the Dask scheduler at "
                                             f"tcp://127.0.0.1:{port}"):
         Dask(scheduler=f"tcp://127.0.0.1:{port}", timeout_s=1.0)
+
+
+def test_scheduler_addresses_are_checked_before_connecting():
+    assert check_scheduler_address("10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert check_scheduler_address("tls://head.example:8786") == "tls://head.example:8786"
+    for bad in ("foo", "tcp://head", "head:99999", "http://head:8786", ""):
+        with pytest.raises(ValueError, match=r"--scheduler .*expected tcp://HOST:PORT"):
+            make_executor(scheduler=bad)
+    res = CliRunner().invoke(outdial, ["sweep", str(SCN), "--vary", "agents.count=30",
+                                       "--scheduler", "head"])
+    assert res.exit_code == 2 and "--scheduler 'head': expected tcp://HOST:PORT" in res.stderr
+
+
+def test_a_cluster_without_workers_or_with_other_code_is_refused(monkeypatch):
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():  # a busy port 8787 (another cluster) is no concern here
+        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    with cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(ExecutorError, match=f"the Dask scheduler at {address} has no "
+                                                f"worker after 1 s: start some with 'dask "
+                                                f"worker {address}'"):
+            Dask(scheduler=address, timeout_s=1.0)
+        cluster.scale(1)
+        monkeypatch.setattr(sim.batch, "_code_hash", "not the workers' code")
+        with pytest.raises(ExecutorError, match="run other outdial code"):
+            Dask(scheduler=address, timeout_s=30.0)
+        monkeypatch.setattr(sim.batch, "_code_hash", None)
+        with Dask(scheduler=address, timeout_s=30.0) as ex:
+            assert ex.workers == 1

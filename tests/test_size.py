@@ -171,3 +171,12 @@ def test_search_down_when_no_value_meets(monkeypatch):
     assert res.answer is None
     assert res.warnings == ["occupancy>=0.6 gets worse as telephony.ports grows, and no "
                             "value from 1 to 300 meets every target"]
+
+
+def test_resources_a_scenario_lacks_are_clear_errors():
+    notes = SCN.parent / "notifications-2200-ports.toml"
+    for find, msg in (("agents", "--find agents: the scenario has no agent group"),
+                      ("licenses", "--find licenses: no agent-based campaign")):
+        r = CliRunner().invoke(outdial, ["size", str(notes), "--find", find, "--target",
+                                         "occupancy>=0.8"])
+        assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
