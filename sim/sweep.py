@@ -3,10 +3,11 @@
 ``agents.count=40:60:10`` varies every agent group's count over 40, 50, 60 (``agents.GROUP.
 count`` one group's); ``campaigns.outcomes.live=0.2:0.4:0.1`` every campaign's live-answer
 share (``campaigns.NAME.outcomes.live`` one campaign's); see
-``sim.scenario.apply_overrides`` for the key paths. Setting some of the five outcome shares
-(live, machine, busy, no_answer, invalid) rescales the others in proportion so they still
-sum to 1. Every point runs the same seeds (common random numbers), through any executor,
-and finished runs are reused from the cache.
+``sim.scenario.apply_overrides`` for the key paths. ``agents``, ``ports`` and ``hit_rate``
+are short for ``agents.count``, ``telephony.ports`` and ``campaigns.outcomes.live``.
+Setting some of the five outcome shares (live, machine, busy, no_answer, invalid) rescales
+the others in proportion so they still sum to 1. Every point runs the same seeds (common
+random numbers), through any executor, and finished runs are reused from the cache.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ SYNONYMS = {
     "aht": ("campaigns.talk.mean_s", "campaigns.wrap.mean_s"),
 }
 
+# Short names a sweep accepts for one key each (the tables name the full key).
+ALIASES = {
+    "agents": "agents.count",
+    "ports": "telephony.ports",
+    "hit_rate": "campaigns.outcomes.live",  # the live-answer share of attempts
+}
+
 
 @dataclass(frozen=True)
 class Axis:
@@ -77,6 +85,11 @@ def parse_vary(text: str) -> Axis:
     if all(v.is_integer() for v in values) and "." not in spec:
         values = tuple(int(v) for v in values)
     return Axis(key.strip(), values)
+
+
+def resolve(axis: Axis) -> Axis:
+    """``axis`` with a short name (``ALIASES``: agents, ports, hit_rate) replaced by its key."""
+    return Axis(ALIASES[axis.key], axis.values) if axis.key in ALIASES else axis
 
 
 def _numeric(spec: Mapping) -> list[str]:
@@ -208,6 +221,7 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
             before anything runs.
     """
     raw = read_raw(path)
+    axes = [resolve(a) for a in axes]
     for a in axes:
         check_key(a.key, raw)
     keys = [a.key for a in axes]

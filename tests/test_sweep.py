@@ -93,3 +93,20 @@ def test_sweep_errors_name_the_key():
     res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.count=1,2", "--set",
                                        "nonsense"])
     assert res.exit_code == 2 and "--set 'nonsense': expected KEY=VALUE" in res.stderr
+
+
+def test_short_names_vary_their_key(tmp_path):
+    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents=30,40", "--vary",
+                                       "hit_rate=0.25,0.35", "--hours", "0.05", "-r", "1",
+                                       "--set", "regulation.abandon_limit=0.05",
+                                       "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["axes"] == {"agents.count": [30, 40], "campaigns.outcomes.live": [0.25, 0.35]}
+    assert [(r["agents.count"], r["campaigns.outcomes.live"]) for r in out["points"]] == [
+        (30, 0.25), (30, 0.35), (40, 0.25), (40, 0.35)]
+    assert pl.read_parquet(tmp_path / "sweep.parquet").columns[:2] == [
+        "agents.count", "campaigns.outcomes.live"]
+    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents=30", "--vary",
+                                       "agents.count=40"])
+    assert res.exit_code == 2 and "a key is varied twice" in res.stderr

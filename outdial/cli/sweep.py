@@ -27,7 +27,8 @@ TABLE_KPIS = {"occupancy": "occupancy", "abandon_rate": "abandon FCC",
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY=START:STOP:STEP",
               help="A dotted scenario key and its values (stop included), or KEY=V1,V2,...; "
                    "repeat for a grid, e.g. --vary agents.count=40:60:10 "
-                   "--vary campaigns.outcomes.live=0.2:0.4:0.1.")
+                   "--vary campaigns.outcomes.live=0.2:0.4:0.1 (agents, ports and hit_rate "
+                   "are short for agents.count, telephony.ports, campaigns.outcomes.live).")
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
               help="Replications per point (the same seeds at every point).")
 @scenario_options
@@ -65,7 +66,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     except ValueError as exc:  # ScenarioError is a ValueError
         app.fail(str(exc) if not isinstance(exc, ScenarioError) else _one_line(exc))
     payload = {"scenario": str(scenario), "seed": res.seed, "replications": replications,
-               "axes": {a.key: list(a.values) for a in axes},
+               "axes": {a.key: list(a.values) for a in res.axes},
                "points": res.table.to_dicts()}
     if out is not None or plots:
         target = out or Path("out")
@@ -77,16 +78,14 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
             res.runs.write_parquet(written[1])
             written[2].write_text(json.dumps(payload, indent=2))
         if plots:
-            from sim.scenario import load
-
-            limit = load(scenario).regulation.abandon_limit
+            limit = sw.load_with(scenario, base).regulation.abandon_limit
             written += sw.plot_curves(res, target, abandon_limit=limit)
         for p in written:
             app.info(f"wrote {p}")
     if as_json:
         app.print_json(payload)
         return
-    keys = [a.key for a in axes]
+    keys = [a.key for a in res.axes]
     rows = []
     for r in res.table.to_dicts():
         cells = [f"{r[k]:g}" for k in keys]
