@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ AGENT_KEYS = ("attempts", "bhcc", "live_answers", "abandons", "abandon_rate",
 # Over the whole scenario (every channel; ports are shared):
 TOTAL_KEYS = ("attempts_total", "bhcc_total", "ports_peak", "ports_mean")
 KPI_KEYS = AGENT_KEYS + TOTAL_KEYS
+FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
 KPI_DOC = {
     "attempts": "agent-based attempts completed in the measured window",
     "bhcc": "agent-based attempts per hour",
@@ -209,10 +211,19 @@ def tasks_for(scn: Scenario, seed: int, replications: int) -> list[tuple[Scenari
 
 def summarise_rows(rows: Sequence[dict[str, float]],
                    keys: Sequence[str] = KPI_KEYS) -> tuple[dict, dict]:
-    """Means and 95 % intervals of KPI rows: ``({key: mean}, {key: [lo, hi] or None})``."""
+    """Means and 95 % intervals of KPI rows: ``({key: mean}, {key: [lo, hi] or None})``.
+
+    Every KPI is >= 0 and the rates and occupancy (``FRACTION_KEYS``) are <= 1, so the
+    Student-t bounds are clipped to that range (a t interval around a few small rates
+    reaches below 0); a bound judged against a target in the range gives the same verdict.
+    """
     means, ci = {}, {}
     for k in keys:
         m, lo, hi = mean_ci95([r[k] for r in rows])
         means[k] = m
-        ci[k] = None if lo is None else [lo, hi]
+        if lo is None or hi is None:
+            ci[k] = None
+            continue
+        top = 1.0 if k in FRACTION_KEYS else math.inf
+        ci[k] = [min(max(lo, 0.0), top), min(max(hi, 0.0), top)]
     return means, ci

@@ -25,6 +25,7 @@ from typing import Any
 from engine.staffing import POOL_KEYS, POOL_OF_PACING
 from pacer.modes import LicenseKind
 from sim.batch import (
+    FRACTION_KEYS,
     KPI_DOC,
     KPI_KEYS,
     Listener,
@@ -39,7 +40,7 @@ from sim.scenario import Scenario
 from sim.sweep import check_key, load_with, read_raw
 
 RESOURCES = ("agents", "ports", "licenses")
-FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+FRACTION_KPIS = FRACTION_KEYS
 MIN_REPLICATIONS = 2
 UPPER_FACTOR = 8  # the search looks up to 8x the scenario's value unless told otherwise
 

@@ -28,8 +28,11 @@ def test_compare_json_outputs_and_ratio_rows(tmp_path):
     by = {p["policy"]: p for p in out["policies"]}
     assert list(by) == ["predictive", "progressive", "ratio:1.5"]
     assert all(KEYS <= set(p) and set(p["ci95"]) == set(COMPARE_KEYS) for p in by.values())
-    for p in by.values():  # fractions 0..1, verdict on the upper bound
+    for p in by.values():  # fractions 0..1, bounds too; verdict on the upper bound
         assert 0 <= p["abandon_rate"] <= 1 and 0 <= p["occupancy"] <= 1
+        for k in ("occupancy", "abandon_rate", "abandon_rate_ofcom", "service_level"):
+            lo, hi = p["ci95"][k]
+            assert 0 <= lo <= p[k] <= hi <= 1
         assert p["meets_limit"] == (p["ci95"]["abandon_rate"][1] <= 0.03)
     assert by["progressive"]["meets_limit"] and by["progressive"]["abandon_rate"] == 0.0
     assert not by["ratio:1.5"]["meets_limit"]

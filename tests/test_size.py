@@ -130,7 +130,7 @@ def test_size_cli_errors():
 
 
 def _falling_occupancy_world(monkeypatch):
-    """Fixed traffic: occupancy 1 - ports/200 falls with the resource, the abandon rate
+    """Fixed traffic: occupancy 100 / (100 + ports) falls with the resource, the abandon rate
     0.1 - ports/1000 falls too (+-0.0001 by seed)."""
     evaluated = []
 
@@ -138,7 +138,7 @@ def _falling_occupancy_world(monkeypatch):
         evaluated.append(scn.ports)
         kpis = dict.fromkeys(KPI_KEYS, 0.0)
         noise = 0.0001 if seed % 2 else -0.0001
-        kpis["occupancy"] = 1 - scn.ports / 200 + noise
+        kpis["occupancy"] = 100 / (100 + scn.ports) + noise
         kpis["abandon_rate"] = max(0.0, 0.1 - scn.ports / 1000) + noise
         return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
 
@@ -152,7 +152,7 @@ def test_search_turns_down_when_the_missed_targets_get_worse_upwards(monkeypatch
     res = size(SCN, "ports", targets, 7, 2)  # starts at the scenario's 300 ports
 
     def meets(p):
-        occ = mean_ci95([1 - p / 200 + 0.0001, 1 - p / 200 - 0.0001])[1]
+        occ = mean_ci95([100 / (100 + p) + 0.0001, 100 / (100 + p) - 0.0001])[1]
         ab = mean_ci95([0.1 - p / 1000 + 0.0001, 0.1 - p / 1000 - 0.0001])[2]
         return occ >= 0.5 and ab <= 0.03
 
