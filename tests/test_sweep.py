@@ -110,3 +110,23 @@ def test_short_names_vary_their_key(tmp_path):
     res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents=30", "--vary",
                                        "agents.count=40"])
     assert res.exit_code == 2 and "a key is varied twice" in res.stderr
+
+
+def test_runs_are_kept_in_the_default_cache_and_reused(tmp_path):
+    env = {"OUTDIAL_CACHE_DIR": str(tmp_path / "runs")}
+    args = ["sweep", SCN, "--vary", "agents=30", "--hours", "0.05", "-r", "2", "--json"]
+    first = CliRunner().invoke(outdial, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert len(list((tmp_path / "runs").rglob("*.json"))) == 2
+    again = CliRunner().invoke(outdial, args, env=env)
+    assert again.exit_code == 0 and again.stdout == first.stdout
+    assert "2 of 2 run(s) reused from the cache" in again.stderr
+    CliRunner().invoke(outdial, [*args, "--no-cache"], env={"OUTDIAL_CACHE_DIR": str(
+        tmp_path / "unused")})
+    assert not (tmp_path / "unused").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = CliRunner().invoke(outdial, [*args, "--cache", str(blocker / "sub")])
+    assert res.exit_code == 2 and f"--cache: cannot keep finished runs in {blocker}" in res.stderr
+    res = CliRunner().invoke(outdial, args, env={"OUTDIAL_CACHE_DIR": str(blocker / "sub")})
+    assert res.exit_code == 0 and "running without a cache" in res.stderr

@@ -3,6 +3,7 @@ executor's lifetime, and a progress bar that follows batches of runs."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 from outdial.app import Application
 
 CACHE_SUBDIR = "cache"
+CACHE_ENV = "OUTDIAL_CACHE_DIR"
 
 
 def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,7 +30,7 @@ def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None,
                      help=f"Keep finished runs here and reuse them (default: OUT/{CACHE_SUBDIR} "
-                          "with --out)."),
+                          f"with --out, else ${CACHE_ENV} or ~/.cache/outdial/runs)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write finished runs."),
     ]
     for o in reversed(opts):
@@ -66,17 +68,45 @@ def overrides_from(app: Application, hours: float | None, sets: tuple[str, ...])
     return out
 
 
-def open_cache(out: Path | None, cache_dir: Path | None, no_cache: bool):
-    """The result cache the options ask for, or None."""
+def default_cache_dir() -> Path:
+    """Where finished runs are kept without --out or --cache: ``$OUTDIAL_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/outdial/runs`` (``~/.cache/outdial/runs``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "outdial" / "runs"
+
+
+def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_cache: bool):
+    """The result cache the options ask for (``--cache``, else ``OUT/cache``, else
+    ``default_cache_dir()``), or None with ``--no-cache``.
+
+    A directory that cannot be created or written is an error naming the option; the
+    default directory only earns a warning (the command runs without a cache).
+    """
     from sim.batch import ResultCache
 
     if no_cache:
         return None
     if cache_dir is not None:
-        return ResultCache(cache_dir)
-    if out is not None:
-        return ResultCache(out / CACHE_SUBDIR)
-    return None
+        root, option = cache_dir, "--cache"
+    elif out is not None:
+        root, option = out / CACHE_SUBDIR, "--out"
+    else:
+        root, option = default_cache_dir(), None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if option is None:
+            app.warn(f"cannot keep finished runs in {root} ({why}): running without a "
+                     f"cache (set {CACHE_ENV} or --cache DIR)")
+            return None
+        app.fail(f"{option}: cannot keep finished runs in {root}: {why}")
+    app.debug(f"finished runs kept in {root}")
+    return ResultCache(root)
 
 
 @contextmanager

@@ -71,7 +71,7 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     if replications < 2:
         app.warn("one replication: no confidence interval, verdicts use the mean")
     seed = scn.seed if seed is None else seed
-    cache = open_cache(out, cache_dir, no_cache)
+    cache = open_cache(app, out, cache_dir, no_cache)
     searches = []
     with open_executor(app, workers, scheduler, dask_local) as ex, \
             ProgressListener(app, "compare", quiet=as_json) as listener:

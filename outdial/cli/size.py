@@ -61,7 +61,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
     except ValueError as exc:
         app.fail(str(exc))
     base = overrides_from(app, hours, sets)
-    cache = open_cache(out, cache_dir, no_cache)
+    cache = open_cache(app, out, cache_dir, no_cache)
     try:
         with open_executor(app, workers, scheduler, dask_local) as ex, \
                 ProgressListener(app, f"size {find}", quiet=as_json) as listener:

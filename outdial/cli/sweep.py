@@ -58,7 +58,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     except ValueError as exc:
         app.fail(str(exc))
     base = overrides_from(app, hours, sets)
-    cache = open_cache(out, cache_dir, no_cache)
+    cache = open_cache(app, out, cache_dir, no_cache)
     try:
         with open_executor(app, workers, scheduler, dask_local) as ex, \
                 ProgressListener(app, "sweep", quiet=as_json) as listener:
