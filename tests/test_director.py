@@ -285,9 +285,6 @@ def test_set_limits_changes_the_agents_a_job_gets_at_the_next_period():
     assert _on_job(d) == 8
 
 
-@pytest.mark.xfail(strict=True, reason="engine/staffing.py: a rebalance that keeps agents on "
-                   "a call over a lowered maximum clears `dirty`, so they are never moved "
-                   "once their calls end (stays dirty needed while a job is over target)")
 def test_lowered_maximum_is_reached_once_the_calls_end():
     env, w, _ = world(scenario(agents=10))
     env.run(until=299.0)
@@ -333,11 +330,33 @@ def test_forced_logoff_then_the_feeds_events_for_the_agent_are_skipped():
     assert am.state[idle] == AgentState.READY and idle not in d.forced_out
 
 
-@pytest.mark.xfail(strict=True, reason="engine/dialer.py on_agent_state skips every feed "
-                   "event of a forced-out agent, including the wrap-up end ('ready') that "
-                   "takes PENDING_LOGOUT to LOGGED_OUT: the busy agent never logs out")
 def test_forced_logoff_of_a_busy_agent_completes_after_its_call():
     env, w, _ = world(scenario(agents=6))
     _, busy, t = _force_both(env, w.dialer)
     env.run(until=t + 600.0)  # long after its call and wrap-up
     assert w.dialer.agents.state[busy] == AgentState.LOGGED_OUT
+
+
+def test_run_result_carries_dnc_refusals_and_job_statistics(tmp_path):
+    from sim.population import synthetic_chunk
+    from sim.run import simulate
+
+    scn = scenario(records=30, schedule={"end_s": 600.0})
+    phones = synthetic_chunk(scn.campaigns[0], 0, 0, 10).frame["phone"].to_list()
+    (tmp_path / "global.txt").write_text("\n".join(phones[:4]) + "\n")
+    (tmp_path / "spring.txt").write_text("\n".join(phones[4:7]) + "\n")
+    raw = dict(scn.raw)
+    raw["dnc"] = {"files": [str(tmp_path / "global.txt")]}
+    raw["campaigns"] = [{**raw["campaigns"][0],
+                         "contacts": {"dnc_files": [str(tmp_path / "spring.txt")]}}]
+    raw["scenario"] = {**raw["scenario"], "sim_hours": 0.25}
+    r = simulate(build(raw), 3)
+    n = r.restrictions["sales"]
+    assert (n["dnc_global"], n["dnc_campaign"]) == (4, 3)
+    job = r.jobs[0]
+    assert job["job_name"] == "sales" and job["state"] == "FINISHED"
+    assert job["restrictions"] == n and job["total_contacts"] == 30
+    assert job["processed"] >= 7  # the refused contacts are done without an attempt
+    listed = set(phones[:7])
+    assert not listed & set(r.attempts["address"].to_list())
+    assert job["attempted"] == r.attempts.filter(r.attempts["code"] != int(Code.BLOCKED)).height

@@ -464,3 +464,41 @@ def test_fresh_contacts_get_the_strategy_and_rules_answer(setup, now):
             if want[0] == "wait":
                 assert f.next_due() == pytest.approx(want[1], abs=1e-5)
     assert rules.counts(0) == oracle_rules.counts(0)
+
+
+# ---------------------------------------------------------------------- fast-path parts
+
+
+def test_step_retry_after_counts_per_code_and_caps():
+    s = Step("voice", "home", max_attempts=4,
+             retries={"busy": (300, 2), "abandoned": (H, 1), "no_answer": (0, 0)})
+    B, A, N, M = int(Code.BUSY), int(Code.ABANDONED), int(Code.NO_ANSWER), int(Code.MACHINE)
+    assert s.retry_after([B]) == 300.0
+    assert s.retry_after([B, B]) == 300.0
+    assert s.retry_after([B, B, B]) is None  # two busy retries used
+    assert s.retry_after([M]) is None  # no rule: the step is finished
+    assert s.retry_after([N]) is None  # a rule with no retries
+    assert s.retry_after([int(Code.CUSTOMER_HANGUP)]) == H  # a hangup uses the abandon rule
+    assert s.retry_after([A, int(Code.CUSTOMER_HANGUP)]) is None  # ... and its count
+    assert s.retry_after([A, B, B]) == 300.0
+    assert s.retry_after([A, B, B, B]) is None  # max_attempts 4
+
+
+def test_admits_fresh_only_when_no_rule_could_refuse():
+    assert RuleEngine().admits_fresh(0, "voice")
+    for cfg in (RuleConfig(blocked_contacts={"x"}), RuleConfig(blocked_addresses={HOME[0]}),
+                RuleConfig(channels={"sms"}), RuleConfig(max_attempts_total_address=0),
+                RuleConfig(max_attempts_per_day_contact=0)):
+        assert not RuleEngine(cfg).admits_fresh(0, "voice"), cfg
+    assert RuleEngine(RuleConfig(channels={"voice"}, max_attempts_per_day_contact=1)
+                      ).admits_fresh(0, "voice")
+    per_job = RuleEngine(job_configs={1: RuleConfig(channels={"sms"})})
+    assert per_job.admits_fresh(0, "voice") and not per_job.admits_fresh(1, "voice")
+    camp = RuleEngine(dnc=DncRegistry(campaigns={"spring": DncList([HOME[0]])}),
+                      campaigns={1: "spring"})
+    assert camp.admits_fresh(0, "voice") and not camp.admits_fresh(1, "voice")
+    camp.count_allowed(0)
+    camp.count_allowed(0)
+    n = camp.counts(0)
+    assert (n["checked"], n["allowed"], sum(n[r] for r in n) - 4) == (2, 2, 0)
+    assert camp.counts(1)["checked"] == 0
