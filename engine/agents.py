@@ -48,6 +48,8 @@ _ALLOWED: dict[str, dict[AgentState, AgentState]] = {
         AgentState.NOT_READY: AgentState.NOT_READY,
         AgentState.WORK_NOT_READY: AgentState.PENDING_NOT_READY,
         AgentState.BUSY: AgentState.PENDING_NOT_READY,
+        AgentState.PENDING_NOT_READY: AgentState.PENDING_NOT_READY,
+        AgentState.PENDING_LOGOUT: AgentState.PENDING_LOGOUT,  # leaving wins over a break
     },
     "logout": {
         AgentState.LOGGED_IN: AgentState.LOGGED_OUT,

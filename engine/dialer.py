@@ -339,11 +339,12 @@ class Dialer:
         was = self.agents.state[agent]
         event = _AGENT_EVENTS[state]
         if agent in self.forced_out:
-            if event != "login" or was != _LOGGED_OUT:
-                log.info("agent %d was logged off by force; feed event %r skipped", agent,
-                         event)
-                return
-            self.forced_out.discard(agent)
+            if was == _LOGGED_OUT:
+                if event != "login":
+                    log.info("agent %d was logged off by force; feed event %r skipped", agent,
+                             event)
+                    return
+                self.forced_out.discard(agent)  # a new login: the feed is followed again
         new = self.agents.transition(agent, event, now)
         if event in ("login", "logout") and self.staffing is not None:
             self.staffing.mark()

@@ -88,6 +88,10 @@ class Staffing:
         res = assign_agents(am.skills, am.job, on_call, self.job_skills, targets)
         self.moves += int(res.moves)
         self.dialer.assign(res.job)
+        staffed = np.bincount(am.job[am.job >= 0], minlength=targets.size)
+        if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
+                                         ).any():
+            self.dirty = True  # agents on a call move only when it ends: try again
 
 
 def staff_jobs(dialer, pools: Mapping[str, int], mode: str = "reserved") -> Staffing:
