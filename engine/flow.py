@@ -104,9 +104,9 @@ class ContactFlow:
         self._filter, self._sort = filter, tuple(sort)
         self._spec = contacts.spec
         self._fields = sorted({f for s in strategy.steps for f in s.fields()})
-        self.state = np.zeros(0, dtype=np.int8)
-        self._latest = np.zeros(0, dtype=np.int64)
-        self.order = np.zeros(0, dtype=np.int64)
+        self.state = bytearray()  # per contact: FRESH, QUEUED, IN_FLIGHT or DONE
+        self._latest: list[int] = []  # per contact: the seq of its live queue entry
+        self.order: list[int] = []  # selected contacts in hand-out order
         self.ids: list[str] = []
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
@@ -126,6 +126,7 @@ class ContactFlow:
         self._whole_minutes = all(s % 60 == 0 and e % 60 == 0
                                   for day in self._windows0.days for s, e in day)
         self._window_cache: dict[str | None, tuple[int, bool]] = {}
+        self._window_now = -1.0
         self._single_step = len(strategy.steps) == 1 and all(
             int(c) != _TRAPPED for c in self._step0.retries)
         # The list's loader normalised (and so validated) the first step's address column.
@@ -154,9 +155,9 @@ class ContactFlow:
             self.cols[f].extend(frame[f].to_list())
         state = np.full(n, DONE, dtype=np.int8)
         state[sel - base] = FRESH
-        self.state = np.concatenate([self.state, state])
-        self._latest = np.concatenate([self._latest, np.zeros(n, dtype=np.int64)])
-        self.order = np.concatenate([self.order, sel])
+        self.state.extend(state.tobytes())
+        self._latest.extend([0] * n)
+        self.order.extend(sel.tolist())
         self._n[FRESH] += int(sel.size)
         self._n[DONE] += n - int(sel.size)
         return int(sel.size)
@@ -195,11 +196,11 @@ class ContactFlow:
         scanned = 0
         order, state = self.order, self.state
         while scanned < SCAN_LIMIT:
-            if self.cursor >= order.size:
+            if self.cursor >= len(order):
                 if self._more is None or not self._grow():
                     return None
                 order, state = self.order, self.state
-            c = int(order[self.cursor])
+            c = order[self.cursor]
             self.cursor += 1
             scanned += 1
             if state[c] != FRESH:
@@ -220,6 +221,11 @@ class ContactFlow:
 
     def _window0_open(self, c: int, now_s: float) -> bool:
         tz = self.tzs[c]
+        if now_s == self._window_now:
+            hit = self._window_cache.get(tz)
+            if hit is not None:
+                return hit[1]
+        self._window_now = now_s
         if not self._whole_minutes:
             return self._windows0.is_open(self._at(now_s), zone(tz))
         minute = int((self._epoch_ts + now_s) // 60.0)
@@ -422,7 +428,7 @@ class ContactFlow:
 
     def counts(self, now_s: float) -> FlowCounts:
         """The job's counters at run-clock ``now_s``."""
-        total = int(self.order.size)
+        total = len(self.order)
         fresh, queued, flying = self._n[FRESH], self._n[QUEUED], self._n[IN_FLIGHT]
         day, live_today, abandons_today = self._today
         if day != int((self._epoch_ts + now_s) // 86_400.0):

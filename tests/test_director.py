@@ -252,7 +252,7 @@ def test_job_statistics_match_the_attempt_records():
     today = r["t_end"] >= 600.0
     assert s.nuisance_rate_today == pytest.approx(ab[today].sum() / live[today].sum())
     assert s.nuisance_rate_today != s.nuisance_rate
-    states = flow.state.tolist()
+    states = list(flow.state)
     assert s.processed == states.count(3) and s.pending_retries == states.count(1)
     assert s.in_flight == states.count(2) == len(w.dialer.in_flight)
     assert s.total_contacts == 150 and 0 < s.processed < 150

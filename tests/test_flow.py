@@ -417,7 +417,7 @@ def test_fast_paths_decide_as_the_general_path(setup):
             k += 1
             for f in made:
                 finish(f, p, code, t + 30.0, t0=t)
-        assert fast.state.tolist() == general.state.tolist(), f"after {t}"
+        assert list(fast.state) == list(general.state), f"after {t}"
         assert fast.counts(t) == general.counts(t)
         assert fast.rules.counts(0) == general.rules.counts(0)
 
