@@ -31,7 +31,7 @@ import numpy as np
 from engine.attempt import Attempt, Channel, Code
 from engine.contacts import ContactList, Filter, SortKey, zone
 from engine.rules import RuleEngine
-from engine.strategy import Blocked, Done, PastAttempt, Strategy, channel_name
+from engine.strategy import Blocked, CallingWindows, Done, PastAttempt, Strategy, channel_name
 
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
 STATE_NAMES = ("fresh", "queued", "in_flight", "done")
@@ -42,6 +42,8 @@ _ABANDONS = frozenset({int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
 _CHANNEL_NAME = {int(c): channel_name(c) for c in Channel}
+# (id of the windows, zone) -> (UTC minute, open then, the windows): see _window0_open.
+_WINDOW_STATE: dict[tuple[int, str | None], tuple[int, bool, CallingWindows]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,6 @@ class ContactFlow:
         self._windows0 = strategy.windows_of(0)
         self._whole_minutes = all(s % 60 == 0 and e % 60 == 0
                                   for day in self._windows0.days for s, e in day)
-        self._window_cache: dict[str | None, tuple[int, bool]] = {}
-        self._window_now = -1.0
         self._single_step = len(strategy.steps) == 1 and all(
             int(c) != _TRAPPED for c in self._step0.retries)
         # The list's loader normalised (and so validated) the first step's address column.
@@ -221,20 +221,17 @@ class ContactFlow:
 
     def _window0_open(self, c: int, now_s: float) -> bool:
         tz = self.tzs[c]
-        if now_s == self._window_now:
-            hit = self._window_cache.get(tz)
-            if hit is not None:
-                return hit[1]
-        self._window_now = now_s
         if not self._whole_minutes:
             return self._windows0.is_open(self._at(now_s), zone(tz))
+        # Window edges and clock changes fall on whole minutes: one answer per UTC minute,
+        # shared by every flow with the same windows (the copies of a campaign).
         minute = int((self._epoch_ts + now_s) // 60.0)
-        hit = self._window_cache.get(tz)
-        if hit is not None and hit[0] == minute:
+        key = (id(self._windows0), tz)
+        hit = _WINDOW_STATE.get(key)
+        if hit is not None and hit[0] == minute and hit[2] is self._windows0:
             return hit[1]
-        # Window edges and clock changes fall on whole minutes: one answer per UTC minute.
         is_open = self._windows0.is_open(self._at(now_s), zone(tz))
-        self._window_cache[tz] = (minute, is_open)
+        _WINDOW_STATE[key] = (minute, is_open, self._windows0)
         return is_open
 
     def _plan_fresh(self, c: int, now_s: float, ch: str) -> Planned | None:
