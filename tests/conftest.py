@@ -10,3 +10,10 @@ settings.register_profile("ci", derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# CLI runs without --out keep finished runs in $OUTDIAL_CACHE_DIR: a fresh folder per test
+# session, so tests neither read a user's cache nor leave runs in ~/.cache.
+if "OUTDIAL_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["OUTDIAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="outdial-test-cache-")
