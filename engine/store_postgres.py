@@ -10,19 +10,17 @@ same database. psycopg is imported only when a store is opened; install it with
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
-from engine.attempt import ATTEMPT_FIELDS, Attempt
+from engine.attempt import ATTEMPT_FIELDS
 from engine.store_schema import (
     SCHEMA_VERSION,
     TABLES,
+    SqlStore,
     StoreError,
-    attempt_row,
     check_columns,
     check_version,
     create_statements,
-    row_record,
     statements,
 )
 
@@ -47,7 +45,7 @@ def _mask(m: re.Match[str]) -> str:
     return f"{m.group(1)}***" if m.group(1) else f"{m.group(3)}***@"
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The ``engine.interfaces.Store`` protocol over one PostgreSQL connection.
 
     ``conninfo`` is a libpq connection string or URL. ``schema`` (a plain identifier:
@@ -64,8 +62,9 @@ class PostgresStore:
             raise ValueError(f"schema must be a plain identifier (letters, digits, _), "
                              f"not {schema!r}")
         self.schema = schema
+        super().__init__()
         self._psycopg = psycopg
-        self._lock = threading.Lock()
+        self._duplicate = psycopg.errors.UniqueViolation
         try:
             self._db = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as e:
@@ -125,77 +124,10 @@ class PostgresStore:
             check_columns(cols["attempts"], "attempts", list(ATTEMPT_FIELDS), self.where)
         return prefix
 
-    def attempt_started(self, a: Attempt) -> None:
-        """Insert the attempt with code PENDING; committed on return."""
-        try:
-            with self._lock:
-                self._db.execute(self._sql["started"], attempt_row(a, 0))
-        except self._psycopg.errors.UniqueViolation as e:
-            raise ValueError(f"attempt {a.id} is already recorded in {self.where}") from e
-
-    def save_attempt(self, a: Attempt) -> None:
-        """Insert or update the attempt's result; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["save"], attempt_row(a))
-
-    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given."""
-        with self._lock:
-            if job is None:
-                rows = self._db.execute(self._sql["all"]).fetchall()
-            else:
-                rows = self._db.execute(self._sql["job"], (job,)).fetchall()
-        return [row_record(r) for r in rows]
-
-    def trapped(self) -> list[dict[str, Any]]:
-        """Attempts started and never finished (code PENDING), by ``attempt_id``."""
-        with self._lock:
-            rows = self._db.execute(self._sql["trapped"]).fetchall()
-        return [row_record(r) for r in rows]
-
-    def recode(self, attempt_id: int, code: int, t_end: float) -> None:
-        """Finish a trapped attempt with ``code`` at ``t_end`` (s); committed on return."""
-        with self._lock:
-            cur = self._db.execute(self._sql["recode"], (int(code), float(t_end), attempt_id))
-            if cur.rowcount == 1:
-                return
-            row = self._db.execute(self._sql["code_of"], (attempt_id,)).fetchone()
-        if row is None:
-            raise KeyError(f"attempt {attempt_id} is not recorded in {self.where}")
-        raise ValueError(f"attempt {attempt_id} already has result code {row[0]}; "
-                         "only trapped attempts are recoded")
-
-    def set_job_state(self, job: str, state: str, at_s: float) -> None:
-        """Remember job ``job``'s state since ``at_s`` (run clock, s); committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_state"], (job, state, float(at_s)))
-
-    def job_states(self) -> dict[str, str]:
-        """Last recorded state per job name."""
-        with self._lock:
-            return dict(self._db.execute(self._sql["states"]).fetchall())
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Remember one engine setting; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_meta"], (key, value))
-
-    def get_meta(self, key: str) -> str | None:
-        """A setting stored by ``set_meta``, or None."""
-        with self._lock:
-            row = self._db.execute(self._sql["get_meta"], (key,)).fetchone()
-        return None if row is None else row[0]
-
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"

@@ -1,5 +1,6 @@
 """What the SQL stores share: the schema (from ``ATTEMPT_COLUMNS``), its version, row
-conversion and the error raised for a store that cannot be opened or is not ours.
+conversion, the error raised for a store that cannot be opened or is not ours, and the
+``SqlStore`` base that runs the protocol's statements on a DB-API connection.
 
 Tables: ``attempts`` (one row per attempt, ``attempt_id`` primary key), ``job_states``
 (last state per job name) and ``meta`` (key/value text, holding ``schema_version``).
@@ -7,6 +8,7 @@ Tables: ``attempts`` (one row per attempt, ``attempt_id`` primary key), ``job_st
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, Attempt
@@ -116,3 +118,87 @@ def check_columns(found: list[str], table: str, expected: list[str], where: str)
         extra = sorted(set(found) - set(expected))
         raise StoreError(f"{where}: table {table} has a different schema "
                          f"(missing columns {missing}, unexpected {extra})")
+
+
+class SqlStore:
+    """The ``engine.interfaces.Store`` calls as SQL statements on one DB-API connection.
+
+    A subclass opens ``_db`` (autocommit: each statement commits before it returns), sets
+    ``where`` (the store named in messages), ``_sql`` (``statements`` for its placeholder)
+    and ``_duplicate`` (its driver's unique-violation exception), and closes it.
+    """
+
+    where: str
+    _db: Any
+    _sql: dict[str, str]
+    _duplicate: type[Exception]
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def attempt_started(self, a: Attempt) -> None:
+        """Insert the attempt with code PENDING; committed on return."""
+        try:
+            with self._lock:
+                self._db.execute(self._sql["started"], attempt_row(a, 0))
+        except self._duplicate as e:
+            raise ValueError(f"attempt {a.id} is already recorded in {self.where}") from e
+
+    def save_attempt(self, a: Attempt) -> None:
+        """Insert or update the attempt's result; committed on return."""
+        with self._lock:
+            self._db.execute(self._sql["save"], attempt_row(a))
+
+    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given."""
+        with self._lock:
+            if job is None:
+                rows = self._db.execute(self._sql["all"]).fetchall()
+            else:
+                rows = self._db.execute(self._sql["job"], (job,)).fetchall()
+        return [row_record(r) for r in rows]
+
+    def trapped(self) -> list[dict[str, Any]]:
+        """Attempts started and never finished (code PENDING), by ``attempt_id``."""
+        with self._lock:
+            rows = self._db.execute(self._sql["trapped"]).fetchall()
+        return [row_record(r) for r in rows]
+
+    def recode(self, attempt_id: int, code: int, t_end: float) -> None:
+        """Finish a trapped attempt with ``code`` at ``t_end`` (s); committed on return."""
+        with self._lock:
+            cur = self._db.execute(self._sql["recode"], (int(code), float(t_end), attempt_id))
+            if cur.rowcount == 1:
+                return
+            row = self._db.execute(self._sql["code_of"], (attempt_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"attempt {attempt_id} is not recorded in {self.where}")
+        raise ValueError(f"attempt {attempt_id} already has result code {row[0]}; "
+                         "only trapped attempts are recoded")
+
+    def set_job_state(self, job: str, state: str, at_s: float) -> None:
+        """Remember job ``job``'s state since ``at_s`` (run clock, s); committed on return."""
+        with self._lock:
+            self._db.execute(self._sql["set_state"], (job, state, float(at_s)))
+
+    def job_states(self) -> dict[str, str]:
+        """Last recorded state per job name."""
+        with self._lock:
+            return dict(self._db.execute(self._sql["states"]).fetchall())
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember one engine setting; committed on return."""
+        with self._lock:
+            self._db.execute(self._sql["set_meta"], (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        """A setting stored by ``set_meta``, or None."""
+        with self._lock:
+            row = self._db.execute(self._sql["get_meta"], (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]  (each subclass closes its connection)

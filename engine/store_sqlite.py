@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from typing import Any
 
-from engine.attempt import ATTEMPT_FIELDS, Attempt
+from engine.attempt import ATTEMPT_FIELDS
 from engine.store_schema import (
     SCHEMA_VERSION,
     TABLES,
+    SqlStore,
     StoreError,
-    attempt_row,
     check_columns,
     check_version,
     create_statements,
-    row_record,
     statements,
 )
 
 _SYNC = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """The ``engine.interfaces.Store`` protocol over one SQLite file in WAL mode.
 
     ``path`` is created with its tables if absent. ``synchronous`` is SQLite's setting:
@@ -40,12 +37,13 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], synchronous: str = "FULL"):
-        self.path = os.fspath(path)
+        super().__init__()
+        self.path = self.where = os.fspath(path)
+        self._duplicate = sqlite3.IntegrityError
         sync = synchronous.upper()
         if sync not in _SYNC:
             raise ValueError(f"synchronous must be one of {', '.join(_SYNC)}, "
                              f"not {synchronous!r}")
-        self._lock = threading.Lock()
         try:
             # Autocommit (isolation_level=None): each statement is its own transaction,
             # committed before execute returns; multi-statement work uses BEGIN.
@@ -109,67 +107,6 @@ class SqliteStore:
         with self._lock:
             return str(self._db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
-    def attempt_started(self, a: Attempt) -> None:
-        """Insert the attempt with code PENDING; committed on return."""
-        try:
-            with self._lock:
-                self._db.execute(self._sql["started"], attempt_row(a, 0))
-        except sqlite3.IntegrityError as e:
-            raise ValueError(f"attempt {a.id} is already recorded in {self.path}") from e
-
-    def save_attempt(self, a: Attempt) -> None:
-        """Insert or update the attempt's result; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["save"], attempt_row(a))
-
-    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given."""
-        with self._lock:
-            if job is None:
-                rows = self._db.execute(self._sql["all"]).fetchall()
-            else:
-                rows = self._db.execute(self._sql["job"], (job,)).fetchall()
-        return [row_record(r) for r in rows]
-
-    def trapped(self) -> list[dict[str, Any]]:
-        """Attempts started and never finished (code PENDING), by ``attempt_id``."""
-        with self._lock:
-            rows = self._db.execute(self._sql["trapped"]).fetchall()
-        return [row_record(r) for r in rows]
-
-    def recode(self, attempt_id: int, code: int, t_end: float) -> None:
-        """Finish a trapped attempt with ``code`` at ``t_end`` (s); committed on return."""
-        with self._lock:
-            cur = self._db.execute(self._sql["recode"], (int(code), float(t_end), attempt_id))
-            if cur.rowcount == 1:
-                return
-            row = self._db.execute(self._sql["code_of"], (attempt_id,)).fetchone()
-        if row is None:
-            raise KeyError(f"attempt {attempt_id} is not recorded in {self.path}")
-        raise ValueError(f"attempt {attempt_id} already has result code {row[0]}; "
-                         "only trapped attempts are recoded")
-
-    def set_job_state(self, job: str, state: str, at_s: float) -> None:
-        """Remember job ``job``'s state since ``at_s`` (run clock, s); committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_state"], (job, state, float(at_s)))
-
-    def job_states(self) -> dict[str, str]:
-        """Last recorded state per job name."""
-        with self._lock:
-            return dict(self._db.execute(self._sql["states"]).fetchall())
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Remember one engine setting; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_meta"], (key, value))
-
-    def get_meta(self, key: str) -> str | None:
-        """A setting stored by ``set_meta``, or None."""
-        with self._lock:
-            row = self._db.execute(self._sql["get_meta"], (key,)).fetchone()
-        return None if row is None else row[0]
-
     def close(self) -> None:
         """Checkpoint the WAL into the file and close it (idempotent)."""
         with self._lock:
@@ -181,12 +118,6 @@ class SqliteStore:
                 pass  # another connection is reading; the WAL stays valid
             self._db.close()
             self._db = None  # type: ignore[assignment]
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
