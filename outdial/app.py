@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -36,6 +38,21 @@ class Application:
     verbosity: int = 0
     out: Console = field(default_factory=lambda: Console(highlight=False))
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def write_outputs(self, out: Path | None, plots: bool,
+                      tables: Callable[[Path], list[Path]],
+                      figures: Callable[[Path], list[Path]]) -> None:
+        """``tables(out)`` when ``--out`` is given, ``figures(folder)`` with ``--plots``
+        (into ``out``, else ``./out``); every file written is reported."""
+        if out is None and not plots:
+            return
+        target = out or Path("out")
+        target.mkdir(parents=True, exist_ok=True)
+        written = tables(out) if out is not None else []
+        if plots:
+            written += figures(target)
+        for p in written:
+            self.info(f"wrote {p}")
 
     def info(self, message: str) -> None:
         if self.verbosity >= 0:

@@ -94,16 +94,8 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     extra = [("best fixed ratio", best.get("ratio")),
              ("best progressive", best.get("progressive"))]
     rows = [(r.policy, r) for r in results] + [(lbl, r) for lbl, r in extra if r is not None]
-    if out is not None or plots:
-        target = out or Path("out")
-        target.mkdir(parents=True, exist_ok=True)
-        written = []
-        if out is not None:
-            written += _write(out, payload, rows)
-        if plots:
-            written.append(_plot(target / "compare.png", payload))
-        for p in written:
-            app.info(f"wrote {p}")
+    app.write_outputs(out, plots, lambda d: _write(d, payload, rows),
+                      lambda d: [_plot(d / "compare.png", payload)])
     if as_json:
         app.print_json(payload)
         return

@@ -55,15 +55,8 @@ def simulate(app: Application, scenario: Path, seed: int | None, replications: i
     t0 = time.perf_counter()
     runs = _run_with_progress(app, scn, seed, reps, workers, quiet=as_json)
     s = summarise(runs, time.perf_counter() - t0)
-    if out is not None or plots:
-        target = out or Path("out")
-        written = []
-        if out is not None:
-            written += report.write_outputs(target, s, runs)
-        if plots:
-            written += report.write_plots(target, runs, scn.regulation.abandon_limit)
-        for p in written:
-            app.info(f"wrote {p}")
+    app.write_outputs(out, plots, lambda d: report.write_outputs(d, s, runs),
+                      lambda d: report.write_plots(d, runs, scn.regulation.abandon_limit))
     if as_json:
         app.print_json(report.summary_json(s))
     else:

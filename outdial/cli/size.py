@@ -70,16 +70,8 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
     except ValueError as exc:  # ScenarioError included
         app.fail(" ".join(str(exc).split()))
     payload = _payload(scenario, res)
-    if out is not None or plots:
-        target = out or Path("out")
-        target.mkdir(parents=True, exist_ok=True)
-        written = []
-        if out is not None:
-            written += _write(out, payload, res)
-        if plots:
-            written.append(_plot(target / "size.png", res))
-        for p in written:
-            app.info(f"wrote {p}")
+    app.write_outputs(out, plots, lambda d: _write(d, payload, res),
+                      lambda d: [_plot(d / "size.png", res)])
     if as_json:
         app.print_json(payload)
         return

@@ -68,20 +68,19 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     payload = {"scenario": str(scenario), "seed": res.seed, "replications": replications,
                "axes": {a.key: list(a.values) for a in res.axes},
                "points": res.table.to_dicts()}
-    if out is not None or plots:
-        target = out or Path("out")
-        target.mkdir(parents=True, exist_ok=True)
-        written = []
-        if out is not None:
-            written += [out / "sweep.parquet", out / "sweep_runs.parquet", out / "sweep.json"]
-            res.table.write_parquet(written[0])
-            res.runs.write_parquet(written[1])
-            written[2].write_text(json.dumps(payload, indent=2))
-        if plots:
-            limit = sw.load_with(scenario, base).regulation.abandon_limit
-            written += sw.plot_curves(res, target, abandon_limit=limit)
-        for p in written:
-            app.info(f"wrote {p}")
+
+    def tables(d: Path) -> list[Path]:
+        files = [d / "sweep.parquet", d / "sweep_runs.parquet", d / "sweep.json"]
+        res.table.write_parquet(files[0])
+        res.runs.write_parquet(files[1])
+        files[2].write_text(json.dumps(payload, indent=2))
+        return files
+
+    def figures(d: Path) -> list[Path]:
+        limit = sw.load_with(scenario, base).regulation.abandon_limit
+        return sw.plot_curves(res, d, abandon_limit=limit)
+
+    app.write_outputs(out, plots, tables, figures)
     if as_json:
         app.print_json(payload)
         return
