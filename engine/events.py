@@ -400,7 +400,8 @@ class EventPublisher:
         return {"job_id": job, "job_name": info.name, "campaign": info.campaign,
                 "pacing": info.pacing, "channel": info.channel}
 
-    def _attempt(self, a: Attempt) -> dict[str, Any]:
+    def _attempt_ids(self, a: Attempt) -> dict[str, Any]:
+        """The fields every attempt event starts with: ids, job, contact, code, agent."""
         job = int(a.job)
         info = self._job(job)
         return {
@@ -415,6 +416,11 @@ class EventPublisher:
             "step": int(a.step),
             "completion_code": _CODE_NAMES[int(a.code)],
             "agent_id": int(a.agent),
+        }
+
+    def _attempt(self, a: Attempt) -> dict[str, Any]:
+        return {
+            **self._attempt_ids(a),
             "nuisance": bool(a.abandoned),
             "t_created_s": float(a.t_created),
             "t_answer_s": float(a.t_answer),
@@ -424,8 +430,6 @@ class EventPublisher:
         }
 
     def _enriched(self, a: Attempt, live: bool, dnc: bool) -> dict[str, Any]:
-        job = int(a.job)
-        info = self._job(job)
         t0, ta, tc, tt = float(a.t_created), float(a.t_answer), float(a.t_connect), \
             float(a.t_talk_end)
         te = float(a.t_end) if a.t_end >= 0 else _latest(a)
@@ -437,17 +441,7 @@ class EventPublisher:
             wait = te - ta if live and ta >= 0 else 0.0
             talk = 0.0
         return {
-            "attempt_id": int(a.id),
-            "job_id": job,
-            "job_name": a.job_name or info.name,
-            "campaign": info.campaign,
-            "pacing": info.pacing,
-            "contact_id": str(a.contact_id) if a.contact_id != "" else str(int(a.contact)),
-            "address": str(a.address),
-            "channel": CHANNEL_NAMES[int(a.channel)],
-            "step": int(a.step),
-            "completion_code": _CODE_NAMES[int(a.code)],
-            "agent_id": int(a.agent),
+            **self._attempt_ids(a),
             "live": live,
             "nuisance": bool(a.abandoned),
             "dnc": dnc,
