@@ -12,19 +12,16 @@ Filters are a small, safe expression language (a whitelisted subset of the polar
 expression syntax, parsed, never evaluated) or a list of ``{column, op, value}``
 conditions; both are checked against the list's schema before a job starts.
 
-``ContactSource`` is the ``Store.next_contact(job)`` side of a job: it hands out the row
-indices of a filtered, sorted list once each, and tracks which are in flight, deferred
-(a retry or a closed calling window) and done.
+Which contact of a list goes next, and when it comes back, is ``engine.flow.ContactFlow``'s.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
-import heapq
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -231,8 +228,7 @@ class ContactList:
     """A validated contact list: ``frame`` has the key columns as text (addresses
     normalised, time zones filled), the typed attributes and a hidden ``__line__`` column.
 
-    Contacts are addressed by row index (0..len-1); that index is the contact id the
-    engine's ``Store.next_contact`` hands out.
+    Contacts are addressed by row index (0..len-1), as ``engine.flow`` hands them out.
     """
 
     def __init__(self, frame: pl.DataFrame, spec: ListSpec, problems: Sequence[Problem] = (),
@@ -1314,146 +1310,3 @@ def validate_selection(schema: Mapping[str, pl.DataType], filter: Filter | str |
     if errors:
         raise FilterError(errors)
     return expr, keys
-
-
-# ---------------------------------------------------------------------- contact source
-
-FRESH, IN_FLIGHT, DEFERRED, DONE = 0, 1, 2, 3
-_STATE_NAMES = ("fresh", "in_flight", "deferred", "done")
-
-
-@dataclass(frozen=True)
-class SourceProgress:
-    """Where a job's selected contacts stand."""
-
-    total: int
-    fresh: int
-    in_flight: int
-    deferred: int
-    done: int
-
-
-class _JobContacts:
-    __slots__ = ("contacts", "cursor", "heap", "latest", "order", "seq", "state")
-
-    def __init__(self, contacts: ContactList, order: np.ndarray):
-        self.contacts = contacts
-        self.order = order
-        self.cursor = 0
-        self.state = np.full(len(contacts), DONE, dtype=np.int8)  # unselected rows: done
-        self.state[order] = FRESH
-        self.heap: list[tuple[float, int, int]] = []  # (until, seq, contact)
-        self.latest = np.zeros(len(contacts), dtype=np.int64)  # seq of the live deferral
-        self.seq = 0
-
-    def live(self, entry: tuple[float, int, int]) -> bool:
-        """Is this heap entry the contact's current deferral (not superseded or ended)?"""
-        _, seq, c = entry
-        return self.state[c] == DEFERRED and self.latest[c] == seq
-
-
-class ContactSource:
-    """The ``Store.next_contact(job)`` side of jobs running over contact lists.
-
-    Each job has a list and a selection (filter and sort, validated when the job is
-    added). ``next_contact`` first hands out a deferred contact whose time has come
-    (earliest first), else the next fresh contact in sort order, else None. A handed-out
-    contact is in flight until the caller ``complete``s it (no more attempts) or
-    ``defer``s it (a retry, or a calling window that is closed now). ``now`` is the clock
-    deferral times are compared with (the engine clock's seconds); without one, deferred
-    contacts are due at once.
-
-    Note for the dialer: None means "nothing to hand out now"; the job is finished only
-    when ``exhausted(job)`` (nothing fresh, deferred or in flight).
-    """
-
-    def __init__(self, now: Callable[[], float] | None = None):
-        self._now = now
-        self._jobs: dict[Any, _JobContacts] = {}
-
-    def add_job(self, job: Any, contacts: ContactList, filter: Filter | str | None = None,
-                sort: Sequence[SortKey | str | tuple[str, bool]] = (),
-                done: Iterable[int] = ()) -> int:
-        """Register ``job`` over ``contacts``; ``done`` marks contacts finished earlier (a
-        restart). Returns the number of contacts selected. Raises ``FilterError``."""
-        if job in self._jobs:
-            raise ValueError(f"job {job!r} already has a contact list")
-        jc = _JobContacts(contacts, contacts.select(filter, sort))
-        for c in done:
-            jc.state[self._check(jc, job, c)] = DONE
-        self._jobs[job] = jc
-        return int(jc.order.size)
-
-    def contacts(self, job: Any) -> ContactList:
-        return self._job(job).contacts
-
-    def _job(self, job: Any) -> _JobContacts:
-        try:
-            return self._jobs[job]
-        except KeyError:
-            raise KeyError(f"no contact list for job {job!r}") from None
-
-    @staticmethod
-    def _check(jc: _JobContacts, job: Any, contact: int) -> int:
-        c = int(contact)
-        if not 0 <= c < jc.state.size:
-            raise IndexError(f"job {job!r}: contact {contact} is not in its list")
-        return c
-
-    def next_contact(self, job: Any) -> int | None:
-        jc = self._job(job)
-        if jc.heap:
-            now = self._now() if self._now is not None else float("inf")
-            while jc.heap and jc.heap[0][0] <= now:
-                entry = heapq.heappop(jc.heap)
-                if jc.live(entry):  # else completed or re-deferred meanwhile: stale
-                    c = entry[2]
-                    jc.state[c] = IN_FLIGHT
-                    return c
-        while jc.cursor < jc.order.size:
-            c = int(jc.order[jc.cursor])
-            jc.cursor += 1
-            if jc.state[c] == FRESH:
-                jc.state[c] = IN_FLIGHT
-                return c
-        return None
-
-    def complete(self, job: Any, contact: int) -> None:
-        """No more attempts for this contact in this job."""
-        jc = self._job(job)
-        jc.state[self._check(jc, job, contact)] = DONE
-
-    def defer(self, job: Any, contact: int, until: float) -> None:
-        """Hand the contact out again at or after ``until`` (clock seconds); a later call
-        replaces an earlier deferral."""
-        jc = self._job(job)
-        c = self._check(jc, job, contact)
-        if jc.state[c] == DONE:
-            raise ValueError(f"job {job!r}: contact {contact} is done; it cannot be deferred")
-        jc.state[c] = DEFERRED
-        jc.seq += 1
-        jc.latest[c] = jc.seq
-        heapq.heappush(jc.heap, (float(until), jc.seq, c))
-
-    def state(self, job: Any, contact: int) -> str:
-        """``fresh``, ``in_flight``, ``deferred`` or ``done``."""
-        jc = self._job(job)
-        return _STATE_NAMES[jc.state[self._check(jc, job, contact)]]
-
-    def next_due(self, job: Any) -> float | None:
-        """When the earliest deferred contact falls due (None if none is deferred)."""
-        jc = self._job(job)
-        while jc.heap and not jc.live(jc.heap[0]):
-            heapq.heappop(jc.heap)
-        return jc.heap[0][0] if jc.heap else None
-
-    def progress(self, job: Any) -> SourceProgress:
-        jc = self._job(job)
-        st = jc.state[jc.order]
-        counts = np.bincount(st, minlength=4)
-        return SourceProgress(int(jc.order.size), int(counts[FRESH]), int(counts[IN_FLIGHT]),
-                              int(counts[DEFERRED]), int(counts[DONE]))
-
-    def exhausted(self, job: Any) -> bool:
-        p = self.progress(job)
-        return p.fresh == p.in_flight == p.deferred == 0

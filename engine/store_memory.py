@@ -3,14 +3,10 @@
 One list append per field per finished attempt, converted to a table only at the end
 (``sim.run`` builds a DataFrame from ``cols``); attempts in flight sit in a dict until
 their result comes. Nothing survives the process: live runs use ``SqliteStore``.
-
-It still hands out synthetic contact numbers (``next_contact``) for the simulator: contacts
-0..records-1 per job, unlimited when ``records`` is 0 or the job is not listed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from engine.attempt import ATTEMPT_FIELDS, Attempt
@@ -25,26 +21,12 @@ class MemoryStore:
     updates its row in place.
     """
 
-    def __init__(self, records: Sequence[int] = ()):
-        self.records = list(records)
-        self.next = [0] * len(self.records)
+    def __init__(self) -> None:
         self.cols: dict[str, list] = {f: [] for f in ATTEMPT_FIELDS}
         self._row: dict[int, int] = {}  # attempt_id -> its row in cols
         self._flight: dict[int, Attempt] = {}  # started, not saved
         self._states: dict[str, str] = {}
         self._meta: dict[str, str] = {}
-
-    def next_contact(self, job: int) -> int | None:
-        """The job's next synthetic contact number, or None when its list is used up."""
-        if job >= len(self.next):
-            grow = job + 1 - len(self.next)
-            self.next += [0] * grow
-            self.records += [0] * grow
-        n = self.next[job]
-        if self.records[job] and n >= self.records[job]:
-            return None
-        self.next[job] = n + 1
-        return n
 
     def attempt_started(self, a: Attempt) -> None:
         """Hold the attempt (by reference) until its result is saved. O(1)."""

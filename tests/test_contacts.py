@@ -14,7 +14,6 @@ from engine.contacts import (
     LINE_COLUMN,
     ContactList,
     ContactListError,
-    ContactSource,
     DncList,
     DncRegistry,
     Filter,
@@ -435,96 +434,3 @@ def test_dnc_registry_global_then_campaign():
     assert reg.check("+442079460002", "spring") == "campaign"
     assert reg.check("+442079460002", "autumn") is None
     assert reg.check("+442079460003", "spring") is None
-
-
-# ---------------------------------------------------------------------- contact source
-
-
-class _Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-
-def test_contact_source_hands_out_each_selected_contact_once_in_order(contacts):
-    src = ContactSource()
-    n = src.add_job(7, contacts, "age >= 28", ["-age"])
-    assert n == 5
-    got = []
-    while (c := src.next_contact(7)) is not None:
-        got.append(contacts.contact_id(c))
-        src.complete(7, c)
-    assert got == ["c06", "c12", "c02", "c01", "c03"]
-    assert src.exhausted(7)
-    assert src.progress(7).done == 5
-
-
-def test_contact_source_defers_retries_until_due_and_tracks_states(contacts):
-    clock = _Clock()
-    src = ContactSource(now=clock)
-    src.add_job(0, contacts)
-    a = src.next_contact(0)
-    b = src.next_contact(0)
-    assert src.state(0, a) == "in_flight"
-    src.defer(0, a, until=100.0)
-    src.complete(0, b)
-    assert src.state(0, a) == "deferred" and src.next_due(0) == 100.0
-    handed = [src.next_contact(0) for _ in range(5)]  # the rest of the fresh ones
-    assert a not in handed and b not in handed
-    assert src.next_contact(0) is None and not src.exhausted(0)  # a is waiting
-    for c in handed:
-        src.complete(0, c)
-    clock.t = 99.0
-    assert src.next_contact(0) is None
-    clock.t = 100.0
-    assert src.next_contact(0) == a
-    src.complete(0, a)
-    assert src.exhausted(0)
-    p = src.progress(0)
-    assert (p.total, p.fresh, p.in_flight, p.deferred, p.done) == (7, 0, 0, 0, 7)
-
-
-def test_contact_source_due_retries_come_before_fresh_contacts(contacts):
-    clock = _Clock()
-    src = ContactSource(now=clock)
-    src.add_job("j", contacts)
-    first = src.next_contact("j")
-    src.defer("j", first, 5.0)
-    clock.t = 10.0
-    assert src.next_contact("j") == first
-
-
-def test_contact_source_a_new_deferral_replaces_the_old_one(contacts):
-    clock = _Clock()
-    src = ContactSource(now=clock)
-    src.add_job(0, contacts, "age > 50")  # c02, c06, c12
-    a = src.next_contact(0)
-    src.defer(0, a, 10.0)
-    src.defer(0, a, 30.0)
-    assert src.next_due(0) == 30.0
-    for _ in range(2):
-        src.complete(0, src.next_contact(0))
-    clock.t = 20.0
-    assert src.next_contact(0) is None  # the 10 s deferral was replaced
-    clock.t = 30.0
-    assert src.next_contact(0) == a
-    assert src.next_contact(0) is None
-
-
-def test_contact_source_restart_skips_done_contacts_and_rejects_bad_calls(contacts):
-    src = ContactSource()
-    src.add_job(1, contacts, done=[0, 1, 2])
-    assert src.next_contact(1) == 3
-    with pytest.raises(ValueError, match="already has a contact list"):
-        src.add_job(1, contacts)
-    with pytest.raises(IndexError, match="contact 99 is not in its list"):
-        src.complete(1, 99)
-    with pytest.raises(KeyError, match="no contact list for job 5"):
-        src.next_contact(5)
-    src.complete(1, 3)
-    with pytest.raises(ValueError, match="is done"):
-        src.defer(1, 3, 0.0)
-    with pytest.raises(FilterError, match="unknown column 'nope'"):
-        src.add_job(2, contacts, "nope == 1")

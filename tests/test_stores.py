@@ -416,13 +416,6 @@ def test_memory_columns_follow_finished_attempts():
     assert all(len(v) == 2 for v in s.cols.values()) and len(s) == 2
 
 
-def test_memory_hands_out_synthetic_contacts():
-    s = MemoryStore([2, 0])
-    assert [s.next_contact(0) for _ in range(3)] == [0, 1, None]
-    assert [s.next_contact(1) for _ in range(3)] == [0, 1, 2]  # 0: unlimited
-    assert [MemoryStore().next_contact(4) for _ in range(2)] == [0, 0]
-
-
 # --- persistence -------------------------------------------------------------------------
 
 def test_reopening_sees_everything(persistent):
