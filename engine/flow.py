@@ -112,8 +112,6 @@ class ContactFlow:
         self.ids: list[str] = []
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
-        self.lists: list[ContactList] = []
-        self._offset: list[int] = []
         self.cursor = 0
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
@@ -142,8 +140,6 @@ class ContactFlow:
         base = len(self.ids)
         sel = contacts.select(self._filter, self._sort) + base
         n = len(contacts)
-        self.lists.append(contacts)
-        self._offset.append(base)
         frame = contacts.frame
         self.ids.extend(frame[contacts.spec.id].cast(str).to_list())
         tz_col = contacts.spec.timezone
@@ -168,11 +164,6 @@ class ContactFlow:
         d[self.strategy.timezone_field] = self.tzs[c]
         d["id"] = self.ids[c]
         return d
-
-    def full_contact(self, c: int) -> dict[str, Any]:
-        """Every field of contact ``c`` (for templates and reports)."""
-        k = int(np.searchsorted(self._offset, c, side="right")) - 1
-        return self.lists[k].contact(c - self._offset[k])
 
     # ------------------------------------------------------------------ handing out
 

@@ -228,9 +228,7 @@ def simulate(scn: Scenario, seed: int | None = None,
     attempts = pl.DataFrame(store.cols, schema_overrides={"abandoned": pl.Boolean,
                                                           "amd_false_positive": pl.Boolean,
                                                           "human": pl.Boolean})
-    attempts = attempts.with_columns(
-        pl.col("job").replace_strict(list(range(len(camps))), [c.name for c in camps],
-                                     return_dtype=pl.String).alias("campaign"))
+    attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
     total, per_camp = _kpis(scn, attempts, agents, tel, window)
     intervals = _intervals(scn, attempts, sampler, camps)
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
