@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from engine.agents import AgentState as S
 from pacer.rates import fcc_abandon_rate
 
 CHECK_S = 1.0  # how often schedules and finish criteria are checked (run-clock seconds)
@@ -97,8 +98,6 @@ class JobStats:
 
 def agent_stats(am: Any, agent: int, now: float) -> dict[str, float | int]:
     """One agent's time per state so far (seconds) and calls, for AGENTSTATISTICS."""
-    from engine.agents import AgentState as S
-
     t = am.time_so_far(agent, now)
     return {"logged_in_s": float(t.sum() - t[S.LOGGED_OUT]), "ready_s": float(t[S.READY]),
             "talk_s": float(t[S.BUSY]),

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.contacts import zone
 from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
 from engine.strategy import Strategy, StrategyError
@@ -622,8 +623,6 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
             chk.problem(f"{path}.contacts.timezones.{z}", f"expected a weight > 0, got {w!r}")
         try:
-            from engine.contacts import zone
-
             zone(z)
         except ValueError as e:
             chk.problem(f"{path}.contacts.timezones", str(e))
