@@ -18,7 +18,7 @@ import simpy
 
 from engine import kpi
 from engine.agents import AgentManager
-from engine.attempt import CHANNEL_NAMES, Channel
+from engine.attempt import ATTEMPT_COLUMNS, CHANNEL_NAMES, Channel
 from engine.dialer import Dialer, Job
 from engine.director import CampaignDirector
 from engine.events import EventPublisher, JobInfo
@@ -45,6 +45,7 @@ PACING_CODES = {
 }
 TARGET_CODES = {"abandon_rate": Target.ABANDON_RATE, "service_level": Target.SERVICE_LEVEL,
                 "agent_wait": Target.AGENT_WAIT}
+_DTYPES = {"INTEGER": pl.Int64, "TEXT": pl.String, "BOOLEAN": pl.Boolean, "REAL": pl.Float64}
 KPI_KEYS = ("attempts", "bhcc", "live_answers", "abandons", "abandon_rate",
             "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level")
 
@@ -225,9 +226,8 @@ def simulate(scn: Scenario, seed: int | None = None,
             env.run(until=float(t))
             progress(float(t) / end_s)
     agents.close(end_s)
-    attempts = pl.DataFrame(store.cols, schema_overrides={"abandoned": pl.Boolean,
-                                                          "amd_false_positive": pl.Boolean,
-                                                          "human": pl.Boolean})
+    # an explicit schema: a run without a single attempt still has typed columns
+    attempts = pl.DataFrame(store.cols, schema={f: _DTYPES[t] for f, t in ATTEMPT_COLUMNS})
     attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
     total, per_camp = _kpis(scn, attempts, agents, tel, window)
     intervals = _intervals(scn, attempts, sampler, camps)
