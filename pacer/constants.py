@@ -46,7 +46,8 @@ DEFAULT_RING_BIN_S = 0.25  # ring time-to-answer (live answers) histogram bin wi
 DEFAULT_RING_MAX_S = 60.0  # ... and its support
 DEFAULT_PRIOR_WEIGHT = 20.0  # cold-start prior worth this many observations (assumption)
 # Look-ahead of the predictive model: about the median human time to answer (9-10 s,
-# Sytel's published answer-time study). Live answers the look-ahead cannot see are not counted (see predictive).
+# Sytel's published answer-time study). Live answers the look-ahead cannot see are not
+# counted (see predictive).
 DEFAULT_HORIZON_S = 10.0
 
 # Windowed abandon accounting (pacer.abandon): buckets per longest window of each mode
