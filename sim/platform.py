@@ -12,7 +12,7 @@ Units are in the names: ``_per_hour``, ``_per_s``, ``_gb`` (10^9 bytes), ``_h``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -324,66 +324,81 @@ def _column(df: Any, *names: str) -> Any:
     raise KeyError(f"none of the columns {names} in the attempts table")
 
 
-def platform_load(scenario: Any, runs: Any, volumes: Any = None) -> PlatformLoad:
-    """A :class:`PlatformLoad` from a scenario and its replications' results.
+def run_figures(scenario: Any, attempts: Any, intervals: Any, total: Mapping[str, Any],
+                campaigns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The platform figures of one run, small and JSON-able (a run record keeps them).
 
-    Rates are averaged over the replications and peaks are the largest of them; only the
-    measured window (after the warm-up) counts. ``volumes`` (one
-    ``engine.event_volume.EventVolume`` per run, or ``None``) gives the measured events.
-
-    Args:
-        scenario: the ``sim.scenario.Scenario`` run (agents, campaigns, warm-up, interval).
-        runs: the ``sim.run.RunResult`` of each replication.
-        volumes: the event volume measured in each run, or ``None``.
+    ``customer_legs_peak`` (ports in use at the peak), ``notification_ports_peak`` (the
+    agentless voice campaigns' peaks added up, an upper bound of their joint peak),
+    ``agent_legs_peak`` (agent-based calls talking to an agent at once, from the attempts'
+    connect and talk-end times, exact) and ``peak_per_s`` (each channel's busiest interval,
+    attempts per second), all inside the measured window.
     """
-    runs = list(runs)
+    import polars as pl
+
     lo = float(scenario.warmup_s)
     hi = lo + float(scenario.sim_hours) * 3600.0
-    hours = max(float(scenario.sim_hours), 1e-12)
     channel_of = {c.name: c.channel for c in scenario.campaigns}
-    per_hour: dict[str, float] = {}
+    agent_legs = 0
+    if attempts.height:
+        names = [n for n, ch in channel_of.items() if ch == "voice_agent"]
+        mine = attempts.filter(pl.col("campaign").is_in(names))
+        agent_legs = peak_concurrent(_column(mine, "t_connect_s", "t_connect"),
+                                     _column(mine, "t_talk_end_s", "t_talk_end"), lo, hi)
     peak_rate: dict[str, float] = {}
-    customer, agent_legs, notify = 0, 0, 0
-    for r in runs:
-        for ch, n in r.total.get("attempts_by_channel", {}).items():
-            per_hour[ch] = per_hour.get(ch, 0.0) + n / hours / len(runs)
-        customer = max(customer, math.ceil(r.total.get("ports_peak", 0)))
-        notify = max(notify, sum(math.ceil(c.get("ports_peak", 0)) for c in r.campaigns
-                                 if c["channel"] == "voice_agentless"))
-        att = r.attempts
-        if att.height:
-            agentish = att["campaign"].replace_strict(channel_of, default="").to_numpy() \
-                == "voice_agent"
-            starts = _column(att, "t_connect_s", "t_connect")[agentish]
-            ends = _column(att, "t_talk_end_s", "t_talk_end")[agentish]
-            agent_legs = max(agent_legs, peak_concurrent(starts, ends, lo, hi))
-        iv = r.intervals
-        if iv.height and "attempts" in iv.columns:
-            start_col = "t_start_s" if "t_start_s" in iv.columns else "t_start"
-            measured = iv.filter(iv[start_col] >= lo - 1e-9)
-            for ch in set(channel_of.values()):
-                names = [n for n, c in channel_of.items() if c == ch]
-                sub = measured.filter(measured["campaign"].is_in(names))
-                if sub.height:
-                    import polars as pl
+    if intervals.height and "attempts" in intervals.columns:
+        start_col = "t_start_s" if "t_start_s" in intervals.columns else "t_start"
+        measured = intervals.filter(pl.col(start_col) >= lo - 1e-9)
+        for ch in sorted(set(channel_of.values())):
+            names = [n for n, c in channel_of.items() if c == ch]
+            sub = measured.filter(pl.col("campaign").is_in(names))
+            if sub.height:
+                top = sub.group_by("interval").agg(pl.col("attempts").sum())["attempts"].max()
+                peak_rate[ch] = float(top) / float(scenario.interval_s)
+    return {
+        "customer_legs_peak": math.ceil(total.get("ports_peak", 0)),
+        "notification_ports_peak": sum(math.ceil(c.get("ports_peak", 0)) for c in campaigns
+                                       if c.get("channel") == "voice_agentless"),
+        "agent_legs_peak": int(agent_legs),
+        "peak_per_s": peak_rate,
+    }
 
-                    top = sub.group_by("interval").agg(pl.col("attempts").sum())["attempts"].max()
-                    rate = float(top) / float(scenario.interval_s)
-                    peak_rate[ch] = max(peak_rate.get(ch, 0.0), rate)
+
+def platform_load(scenario: Any, attempts_per_hour: Mapping[str, float],
+                  figures: Sequence[Mapping[str, Any]],
+                  events: Sequence[Mapping[str, Any] | None] = ()) -> PlatformLoad:
+    """A :class:`PlatformLoad` from a scenario and its replications' figures.
+
+    Args:
+        scenario: the ``sim.scenario.Scenario`` run (agents, campaigns, hours).
+        attempts_per_hour: mean attempts per hour by channel over the replications.
+        figures: :func:`run_figures` of each replication (peaks: the largest is taken).
+        events: each replication's ``engine.event_volume.EventVolume.as_dict()``, or None
+            where a run did not measure its events (the documented rate is used then).
+    """
+    figures = list(figures)
+    peak_rate: dict[str, float] = {}
+    for f in figures:
+        for ch, v in (f.get("peak_per_s") or {}).items():
+            peak_rate[ch] = max(peak_rate.get(ch, 0.0), float(v))
+    vols = [v for v in events if v]
     events_h = bytes_h = None
-    vols = [v for v in (volumes or []) if v is not None]
     if vols:
-        events_h = sum(v.total_events / (v.end_s - v.start_s) * 3600.0 for v in vols) / len(vols)
-        bytes_h = sum(v.total_bytes / (v.end_s - v.start_s) * 3600.0 for v in vols) / len(vols)
+        events_h = sum(v["events"] / v["window_s"] * 3600.0 for v in vols) / len(vols)
+        bytes_h = sum(v["bytes"] / v["window_s"] * 3600.0 for v in vols) / len(vols)
+
+    def top(key: str) -> int:
+        return max((int(f.get(key, 0)) for f in figures), default=0)
+
     return PlatformLoad(
         agents=int(scenario.total_agents),
         jobs=len(scenario.campaigns),
-        notification_ports_peak=notify,
-        customer_legs_peak=customer,
-        agent_legs_peak=agent_legs,
-        attempts_per_hour=per_hour,
+        notification_ports_peak=top("notification_ports_peak"),
+        customer_legs_peak=top("customer_legs_peak"),
+        agent_legs_peak=top("agent_legs_peak"),
+        attempts_per_hour=dict(attempts_per_hour),
         peak_per_s=peak_rate,
         events_per_hour=events_h,
         event_bytes_per_hour=bytes_h,
-        measured_hours=hours * max(1, len(runs)),
+        measured_hours=float(scenario.sim_hours) * max(1, len(figures)),
     )

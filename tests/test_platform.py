@@ -10,7 +10,14 @@ import pytest
 
 from engine.event_volume import EventVolume
 from engine.sinks import MemorySink, TeeSink
-from sim.platform import PlatformLoad, choose_tier, peak_concurrent, platform_load, size_platform
+from sim.platform import (
+    PlatformLoad,
+    choose_tier,
+    peak_concurrent,
+    platform_load,
+    run_figures,
+    size_platform,
+)
 from sim.run import simulate
 from sim.scenario import load
 
@@ -132,7 +139,9 @@ def test_platform_from_a_run_counts_its_own_events():
     size = sum(len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode())
                for e in inside)
     assert volume.total_bytes == size
-    pl_load = platform_load(scn, [run], [volume])
+    per_hour = {ch: n / 0.1 for ch, n in run.total["attempts_by_channel"].items()}
+    figures = run_figures(scn, run.attempts, run.intervals, run.total, run.campaigns)
+    pl_load = platform_load(scn, per_hour, [figures], [volume.as_dict()])
     assert pl_load.events_per_hour == pytest.approx(len(inside) / 0.1)
     assert pl_load.event_bytes_per_hour == pytest.approx(size / 0.1)
     assert pl_load.agents == scn.total_agents
