@@ -40,7 +40,7 @@ from engine.contacts import DncRegistry, normalize_address, zone
 from engine.strategy import CHANNELS, PastAttempt, as_utc, channel_name, code_of
 
 # Ofcom persistent-misuse policy: no repeat call within 72 h of an abandoned call unless an
-# agent is guaranteed (DOMAIN.md, Regulation).
+# agent is guaranteed (Ofcom, persistent misuse statement, 2016).
 OFCOM_NUISANCE_PERIOD_S = 72 * 3600.0
 
 RULES = (
