@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def summary_json(s: Summary) -> dict[str, Any]:
         "campaigns": s.campaigns,
         "ci95": s.ci95,
         "warnings": s.warnings,
+        "intervals": s.intervals,
     }
 
 
@@ -77,6 +79,23 @@ def print_summary(app: Application, s: Summary) -> None:
         app.warn(w)
 
 
+def print_intervals(app: Application, s: Summary, start: datetime) -> None:
+    """The measured intervals as a table, each labelled with its time of day on the
+    scenario's clock (``start`` is the run clock's 0, with the scenario's UTC offset)."""
+    rows = []
+    for r in s.intervals:
+        at = start + timedelta(seconds=r["t_start_s"])
+        rows.append([at.strftime("%H:%M"), _fmt("", r["attempts"]),
+                     _fmt("", r["live_answers"]), _fmt("", r["abandons"]),
+                     _fmt("abandon_rate", r["abandon_rate"]), f"{r['staffed_mean']:.1f}",
+                     _fmt("occupancy", r["occupancy"]),
+                     f"{r['in_flight_mean'] / r['staffed_mean']:.2f}"
+                     if r["staffed_mean"] > 0 else "-"])
+    app.table(f"{s.scenario}: per interval (mean of {s.replications} replication(s))",
+              ["start", "attempts", "live", "abandons", "abandon", "agents", "occupancy",
+               "dial level"], rows)
+
+
 def write_outputs(out: Path, s: Summary, records: Sequence[dict]) -> list[Path]:
     """Attempts and intervals as Parquet (all replications), KPI summary as JSON.
 
@@ -84,7 +103,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     att = pl.concat([r["attempts"].with_columns(pl.lit(i).alias("replication"))
                      for i, r in enumerate(records)])
-    iv = pl.concat([r["intervals"].with_columns(pl.lit(i).alias("replication"))
+    iv = pl.concat([r["interval_table"].with_columns(pl.lit(i).alias("replication"))
                     for i, r in enumerate(records)])
     paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
     att.write_parquet(paths[0])
@@ -102,7 +121,7 @@ def write_plots(out: Path, records: Sequence[dict], scenario: str,
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    iv = records[0]["intervals"]
+    iv = records[0]["interval_table"]
     per = (iv.group_by("interval", "t_start_s")
            .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
                 pl.col("busy_mean").sum(), pl.col("staffed_mean").sum(),

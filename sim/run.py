@@ -29,6 +29,7 @@ from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Pacing, Regulation, Target
+from sim.day import Day
 from sim.population import build_flows
 from sim.scenario import Campaign, Scenario
 from sim.world import SimAgentFeed, SimClock, SimTelephony
@@ -216,6 +217,9 @@ def simulate(scn: Scenario, seed: int | None = None,
     w.feed.start()
     director.start()
     dialer.start()
+    day = Day(env, scn, tel.camp, w.feed, director, dialer, w.flows,
+              lambda a: int(agents.state[a]))  # profiles and supervisor actions
+    day.start()
     jobs = dialer.jobs
     n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
@@ -235,7 +239,7 @@ def simulate(scn: Scenario, seed: int | None = None,
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=dialer.pacer.warnings(),
+                     warnings=dialer.pacer.warnings() + day.warnings,
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))])
 

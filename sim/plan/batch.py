@@ -36,7 +36,7 @@ def run_all(tasks: Sequence[tuple[Scenario, int]], executor: Executor | None = N
 
     Tasks found in ``cache`` are not run; identical tasks run once. Each new record is
     stored as soon as it arrives, so an interruption loses only the runs in flight. With
-    ``tables`` every record carries its ``attempts`` and ``intervals`` tables.
+    ``tables`` every record carries its ``attempts`` and ``interval_table`` tables.
     """
     executor = executor or InProcess()
     if listener:
