@@ -226,9 +226,7 @@ def simulate(scn: Scenario, seed: int | None = None,
             env.run(until=float(t))
             progress(float(t) / end_s)
     agents.close(end_s)
-    attempts = pl.DataFrame(store.cols, schema_overrides={"abandoned": pl.Boolean,
-                                                          "amd_false_positive": pl.Boolean,
-                                                          "human": pl.Boolean})
+    attempts = kpi.attempt_table(store.rows)
     attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
     total, per_camp = _kpis(scn, attempts, agents, tel, window)
     intervals = _intervals(scn, attempts, sampler, camps)
