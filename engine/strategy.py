@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -528,13 +528,12 @@ class PastAttempt(NamedTuple):
     job: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Next:
+class Next(NamedTuple):
     """Attempt ``step`` (index ``step_index``) on ``address`` at ``at``; ``skipped`` lists
     earlier unfinished steps passed over because their window is closed at ``at``.
 
     ``at`` is run-clock seconds from ``Strategy.decide``, a UTC datetime from
-    ``next_action``."""
+    ``next_action``. (A named tuple: the engine makes two per attempt.)"""
 
     step_index: int
     step: Step
@@ -792,9 +791,9 @@ class Strategy:
                 for k, h in enumerate(history)]
         a = self.decide(contact, hist, cal.seconds(now_utc), cal, frozenset(finished))
         if isinstance(a, Next):
-            return replace(a, at=cal.at(a.at))
+            return a._replace(at=cal.at(a.at))
         if isinstance(a, Blocked):
-            return Blocked(cal.at(a.until), replace(a.next, at=cal.at(a.next.at)), a.reason)
+            return Blocked(cal.at(a.until), a.next._replace(at=cal.at(a.next.at)), a.reason)
         return a
 
 
