@@ -71,7 +71,8 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
             ProgressListener(app, f"simulating {scn.name}", quiet=as_json) as listener:
         records = run_all(tasks_for(scn, seed, reps), ex, cache, listener,
                           label=f"{reps} replication(s)", tables=tables)
-    s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0)
+    s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0,
+                  scn.warnings)
     app.write_outputs(out, plots, lambda d: report.write_outputs(d, s, records),
                       lambda d: report.write_plots(d, records, scn.name,
                                                    scn.regulation.abandon_limit))
