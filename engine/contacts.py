@@ -33,7 +33,8 @@ import numpy as np
 import polars as pl
 
 LINE_COLUMN = "__line__"  # hidden column: each contact's line in its source (see Problem)
-MAX_SORT_KEYS = 10  # the reference platform documents 10 sort conditions per list (DOMAIN.md)
+# Implementing Avaya Proactive Outreach Manager documents 10 sort conditions per list.
+MAX_SORT_KEYS = 10
 MAX_FILTER_CHARS = 10_000
 MIN_PHONE_DIGITS = 6  # assumption: the shortest numbering plans have 5-6 digit subscriber numbers
 MAX_PHONE_DIGITS = 15  # ITU-T E.164: at most 15 digits including the country code
