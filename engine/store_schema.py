@@ -161,6 +161,7 @@ class SqlStore:
     _duplicate: type[Exception]
     _driver_error: type[Exception] = Exception
     _begin = "BEGIN"
+    durable = True  # the dialer writes each record with its events in one transaction
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
