@@ -87,6 +87,7 @@ class DmccClient:
         self.device_ids: dict[int, str] = {}
         self.monitors: dict[int, str] = {}
         self.states: dict[int, AgentState] = {}
+        self.raw: dict[int, str] = {}  # last CSTA state seen per agent
         self.connected = asyncio.Event()
         self.connects = 0
         self.resumed = 0
@@ -242,10 +243,16 @@ class DmccClient:
         if csta_state not in _STATES:
             log.warning("DMCC: unknown agent state %r for agent %d", csta_state, agent)
             return
+        before = self.raw.get(agent, "agentNull")
+        if csta_state == before:
+            return
+        self.raw[agent] = csta_state
         new = _STATES[csta_state]
         old = self.states.get(agent, AgentState.LOGGED_OUT)
-        if new is None or new == old:
+        if new is None:
             return
+        if new == old and _STATES.get(before) is not None:
+            return  # e.g. ready -> ready; but after a call or wrap-up READY is news
         self.states[agent] = new
         if self.listener is None:
             return
