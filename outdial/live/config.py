@@ -203,7 +203,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     if "postgres" in st:
         r.problems.append(f"{path}: store.postgres: a connection string carries a password; "
                           "use postgres_env (a variable holding it) or postgres_file")
-    if (sqlite is None) == (pg is None) and not r.problems:
+    has_pg = "postgres_env" in st or "postgres_file" in st
+    if (sqlite is None) == (not has_pg):
         r.bad("store", "exactly one of sqlite (a file) or postgres_env / postgres_file")
     sync = r.get(st, "store", "synchronous", str, "FULL",
                  lambda v: v.upper() in ("NORMAL", "FULL", "EXTRA"), "NORMAL, FULL or EXTRA")

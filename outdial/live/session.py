@@ -182,12 +182,14 @@ class LiveSession:
         world = SimulatedPlatform(scn, seed, start_s, cfg.first_station)
         server_tls = client_tls = None
         ca_file = None
+        self._server_tls = None
         if cfg.emulate_tls:
             import trustme
             ca = trustme.CA()
             cert = ca.issue_cert("127.0.0.1", "localhost")
             server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             cert.configure_cert(server_tls)
+            self._server_tls = server_tls
             client_tls = ssl.create_default_context()
             ca.configure_trust(client_tls)
             self._tmp = tempfile.TemporaryDirectory(prefix="outdial-emulate-")
