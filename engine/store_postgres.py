@@ -116,6 +116,16 @@ class PostgresStore(SqlStore):
         self._driver_error = psycopg.Error
         self._conninfo_for_scrub = conninfo
         try:
+            from psycopg.conninfo import conninfo_to_dict
+            conninfo_to_dict(conninfo)
+        except Exception:
+            # libpq's parse errors quote the text around the fault, which may be the
+            # password: say what to fix without echoing any of it.
+            raise StoreError("PostgreSQL: the connection string cannot be parsed (write "
+                             "key='value' pairs, quoting values that hold spaces, quotes or "
+                             "backslashes, or a postgresql:// URL with percent-encoded "
+                             "user and password)") from None
+        try:
             self._db = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as e:
             raise StoreError(scrub(f"PostgreSQL {_safe_conninfo(conninfo)!r}: cannot connect "
