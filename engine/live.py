@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.agents import InvalidTransition
 from engine.attempt import Code
 from engine.director import CampaignDirector, JobState
 from engine.outbox import OutboxRelay
@@ -258,6 +259,8 @@ class Guarded:
                 return
             try:
                 fn(*args)
+            except InvalidTransition:
+                raise  # the feed's view and the engine's differ: the adapter retries it
             except Exception as e:
                 self._clock.fail(e)
         return guarded

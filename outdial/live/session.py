@@ -118,7 +118,11 @@ class LiveSession:
         left = relay.relay()  # what a crashed run stored and never published
         now_utc = dt.datetime.now(dt.UTC)
         raw = store.get_meta(EPOCH_KEY)
-        epoch = dt.datetime.fromisoformat(raw) if raw else now_utc
+        # Run second 0: live, the first start's wall time (the run clock then follows the
+        # wall clock across restarts); emulated, the scenario's start (its calling windows
+        # and the simulated day line up), the run clock resuming where it stopped.
+        epoch = (dt.datetime.fromisoformat(raw) if raw
+                 else scn.start if self.emulate else now_utc)
         if raw is None:
             store.set_meta(EPOCH_KEY, epoch.isoformat())
         scn = dataclasses.replace(scn, start=epoch)
@@ -129,7 +133,7 @@ class LiveSession:
         pre = EventPublisher(OutboxSink(store), jobs=infos, epoch=epoch)
         rec = scan(store, pre)
         wall_since = (now_utc - epoch).total_seconds()
-        start_s = max(rec.resume_s, wall_since) if cfg.speed == 1.0 else rec.resume_s
+        start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
         clock = LoopClock(loop, start_s, cfg.speed)
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
         events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch)
