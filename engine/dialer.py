@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,25 +21,17 @@ from engine.agents import AgentManager, AgentState
 from engine.attempt import Attempt, Channel, Code
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
-from engine.interfaces import Clock, EventSink, Store, Telephony
-from pacer import CampaignPacing, Pacer
-from pacer.constants import DEFAULT_CONNECT_WINDOW_S, DEFAULT_TICK_S
+from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
+from engine.job import Job
+from engine.staffing import Licenses, Staffing
+from pacer import Pacer
+from pacer.constants import DEFAULT_TICK_S
 from pacer.modes import CallStatus, Pacing
 
+__all__ = ["Dialer", "Job", "TickObserver"]
 
-@dataclass(frozen=True)
-class Job:
-    """A running job as the dialer needs it: channel, pacing, staffing and skill."""
-
-    name: str
-    channel: Channel
-    pacing: CampaignPacing
-    skill_mask: int = 0
-    priority: int = 1
-    min_agents: int = 0
-    max_agents: int = 1_000_000
-    connect_window_s: float = DEFAULT_CONNECT_WINDOW_S
-
+TickObserver = Callable[[float, np.ndarray], None]
+"""Called after every tick with the run-clock time (s) and the dials decided per job."""
 
 # Plain-int aliases for the hot paths: IntEnum member access goes through the enum
 # metaclass on Python 3.11, a measurable cost at a few hundred thousand calls per run.
@@ -68,7 +59,13 @@ _AGENT_EVENTS = {
 
 
 class Dialer:
-    """Runs jobs on a clock, through a telephony, with agents from an agent feed."""
+    """Runs jobs on a clock, through a telephony, with agents from an agent feed.
+
+    Every part is handed over here: the dialer subscribes itself to ``telephony`` and
+    ``feed`` (it is their listener), builds its staffing from ``licenses`` (None: agents
+    are put on jobs by ``assign`` only) and its event publisher from ``sink`` unless
+    ``events`` is given. ``on_tick`` observes every tick's decision.
+    """
 
     def __init__(
         self,
@@ -76,14 +73,18 @@ class Dialer:
         agents: AgentManager,
         clock: Clock,
         telephony: Telephony,
+        feed: AgentFeed,
         store: Store,
         flows: Sequence[ContactFlow],
+        *,
+        licenses: Licenses | None = None,
         sink: EventSink | None = None,
+        events: EventPublisher | None = None,
         tick_s: float = DEFAULT_TICK_S,
         org: str = "Default",
         seed: int = 0,
-        events: EventPublisher | None = None,
         first_attempt_id: int = 0,
+        on_tick: TickObserver | None = None,
     ):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be > 0 seconds, got {tick_s}")
@@ -97,6 +98,7 @@ class Dialer:
         self.store = store
         self.events = events if events is not None else EventPublisher(sink, org)
         self.tick_s = tick_s
+        self.on_tick = on_tick
         self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
         cap = 1024
@@ -117,14 +119,22 @@ class Dialer:
         self._timed = np.array([j.pacing.pacing == Pacing.TIMED for j in self.jobs], dtype=bool)
         self._timed_any = bool(self._timed.any())
         self._stopped = False
-        self.on_tick = None  # optional observer called after each tick: f(now, dials)
-        self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
         self.forced_out: set[int] = set()  # agents logged off by force (see force_logout)
+        self.staffing = Staffing(self, licenses) if licenses is not None else None
+        telephony.subscribe(self)
+        feed.subscribe(self)
+
+    @property
+    def next_attempt_id(self) -> int:
+        """The id the next attempt will get (ids count up from ``first_attempt_id``)."""
+        return self._next_id
 
     # ------------------------------------------------------------------ the loop
 
     def start(self) -> None:
-        """Schedule the first tick now."""
+        """Staff the jobs (when licensed) and schedule the first tick now."""
+        if self.staffing is not None:
+            self.staffing.start()
         self.clock.call_later(0.0, self._tick)
 
     def stop(self) -> None:
@@ -137,6 +147,7 @@ class Dialer:
         self._any_stopped = True
 
     def resume(self, job: int) -> None:
+        """New attempts for ``job`` again (unless its contacts are exhausted)."""
         self.running[job] = True
         self._any_stopped = bool((~self.running | self.exhausted).any())
 

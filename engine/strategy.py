@@ -4,7 +4,9 @@ A ``Strategy`` is an ordered tuple of ``Step``s. Each step names a channel (voic
 email, custom), the contact's address field to use, the pacing, its calling windows (in
 the contact's LOCAL time zone), retries per completion code (delay and count) and a cap on
 attempts. ``Strategy.next_action(contact, history, now)`` is a pure function of the
-contact's fields and its attempts so far; it returns one of:
+contact's fields and its attempts so far, an edge over ``Strategy.decide``, which takes
+and gives run-clock seconds (the engine's one clock, see ``engine.calendar``); it returns
+one of:
 
 - ``Next``: attempt ``step`` on ``address`` at ``at`` (``at == now``: at once; later: a
   retry whose delay has not passed yet);
@@ -30,12 +32,13 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from engine.attempt import Channel, Code
+from engine.calendar import RunCalendar
 from engine.contacts import zone
 from pacer.modes import Pacing
 
@@ -191,7 +194,11 @@ class CallingWindows:
 
     days: tuple[tuple[tuple[int, int], ...], ...]
 
+    def __hash__(self) -> int:
+        return self._hash  # computed once: the engine looks windows up per decision
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.days))
         if len(self.days) != 7:
             raise StrategyError("windows", f"need 7 weekdays, got {len(self.days)}")
         any_open = False
@@ -263,52 +270,13 @@ class CallingWindows:
 
         Exact across DST changes: the opening is where the wall clock reaches a range's
         start (either reading of an ambiguous local time), or a clock change that jumps
-        into a range (a start inside a skipped hour opens when the clock jumps).
+        into a range (a start inside a skipped hour opens when the clock jumps). The
+        engine asks ``RunCalendar.windows`` in run-clock seconds; this is the same answer
+        for one aware instant.
         """
         t = t.astimezone(UTC)
-        if self.is_open(t, tz):
-            return t
-        first_day = t.astimezone(tz).date()
-        best: datetime | None = None
-        best_day = 99
-        for d in range(-1, 9):
-            if d > best_day + 1:
-                break
-            day = first_day + timedelta(days=d)
-            cands = []
-            for s, _ in self.days[day.weekday()]:
-                wall = time(s // 3600, s % 3600 // 60, s % 60)
-                for fold in (0, 1):
-                    cands.append(datetime.combine(day, wall, tzinfo=tz).replace(
-                        fold=fold).astimezone(UTC))
-            change = _clock_change(day, tz)
-            if change is not None:
-                cands.append(change)
-            for u in cands:
-                if u > t and (best is None or u < best) and self.is_open(u, tz):
-                    best, best_day = u, d
-        if best is None:  # unreachable: __post_init__ requires some open time each week
-            raise StrategyError("windows", "no opening found within 9 days")
-        return best
-
-
-def _clock_change(day: Any, tz: ZoneInfo) -> datetime | None:
-    """The instant (UTC, to the second) the UTC offset changes during local ``day``."""
-    lo = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    off_lo = lo.astimezone(tz).utcoffset()
-    if off_lo == hi.astimezone(tz).utcoffset():
-        return None
-    while (hi - lo).total_seconds() > 1:
-        mid = lo + (hi - lo) / 2
-        mid = mid.replace(microsecond=0)
-        if mid <= lo:
-            mid = lo + timedelta(seconds=1)
-        if mid.astimezone(tz).utcoffset() == off_lo:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+        cal = RunCalendar(t)
+        return cal.at(cal.windows(self, tz.key).next_open(0.0))
 
 
 # ---------------------------------------------------------------------- templates
@@ -542,9 +510,11 @@ class Step:
 class PastAttempt(NamedTuple):
     """One finished attempt in a contact's history, as the strategy and rules read it.
 
-    ``at`` is when it ended (aware datetime, or seconds since the run start); ``step`` the
-    strategy step it belonged to; ``address`` and ``channel`` what was tried. A named
-    tuple: the engine appends one per finished attempt (tens of thousands per hour).
+    ``at`` is when it ended: run-clock seconds inside the engine (``decide``), an aware
+    datetime or seconds since ``run_start`` at the datetime edges (``next_action``,
+    ``RuleEngine.check``); ``step`` the strategy step it belonged to; ``address`` and
+    ``channel`` what was tried. A named tuple: the engine appends one per finished attempt
+    (tens of thousands per hour).
     """
 
     at: datetime | float
@@ -555,15 +525,18 @@ class PastAttempt(NamedTuple):
     job: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Next:
     """Attempt ``step`` (index ``step_index``) on ``address`` at ``at``; ``skipped`` lists
-    earlier unfinished steps passed over because their window is closed at ``at``."""
+    earlier unfinished steps passed over because their window is closed at ``at``.
+
+    ``at`` is run-clock seconds from ``Strategy.decide``, a UTC datetime from
+    ``next_action``."""
 
     step_index: int
     step: Step
     address: str
-    at: datetime
+    at: float | datetime
     skipped: tuple[int, ...] = ()
 
     @property
@@ -575,21 +548,22 @@ class Next:
         return self.step.address
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """Nothing may be tried now: every step that could go is outside its calling window.
-    ``until`` is the earliest opening; ``next`` what goes then."""
+    ``until`` is the earliest opening (same clock as ``Next.at``); ``next`` what goes
+    then."""
 
-    until: datetime
+    until: float | datetime
     next: Next
     reason: str = "window"
 
     @property
-    def at(self) -> datetime:
+    def at(self) -> float | datetime:
         return self.until
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Done:
     """No more attempts: ``success`` (a done code), ``completed`` (every step finished)
     or ``max_attempts`` (the strategy's cap)."""
@@ -693,14 +667,18 @@ class Strategy:
         if errors:
             raise StrategyError(self.name, "; ".join(errors))
 
-    def zone_of(self, contact: Mapping[str, Any]) -> ZoneInfo:
-        """The contact's time zone; ``StrategyError`` when missing or unknown."""
+    def zone_name(self, contact: Mapping[str, Any]) -> str:
+        """The contact's IANA zone name; ``StrategyError`` when there is none."""
         name = contact.get(self.timezone_field) or self.default_timezone
         if not name:
             raise StrategyError(self.timezone_field, f"contact {contact.get('id', '?')!r} has "
                                                      "no time zone and there is no default")
+        return name
+
+    def zone_of(self, contact: Mapping[str, Any]) -> ZoneInfo:
+        """The contact's time zone; ``StrategyError`` when missing or unknown."""
         try:
-            return zone(name)
+            return zone(self.zone_name(contact))
         except ValueError as e:
             raise StrategyError(self.timezone_field, str(e)) from None
 
@@ -710,78 +688,111 @@ class Strategy:
 
     # ------------------------------------------------------------------ the decision
 
-    def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
-                    now: datetime | float, run_start: datetime | None = None,
-                    finished: Iterable[int] = ()) -> Action:
-        """What to do next for ``contact`` given its finished attempts (any order).
+    def decide(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
+               now_s: float, calendar: RunCalendar, finished: Iterable[int] = ()) -> Action:
+        """What to do next for ``contact`` given its finished attempts (any order), all on
+        the run clock: ``now_s`` and history times are run-clock seconds of ``calendar``,
+        and so are the answer's ``at`` / ``until``.
 
-        ``now`` and history times are aware datetimes, or seconds since ``run_start``.
         ``finished`` lists steps the caller ended by other means (e.g. the rule engine
         refused that address for good: DNC, block list, wrong number). Pure: the same
         inputs give the same answer. Raises ``StrategyError`` for a contact without a
-        step's address field or a time zone, and for history entries naming an unknown
-        step or still pending.
+        step's address field or a known time zone, and for history entries naming an
+        unknown step or still pending.
         """
-        ended = set(finished)
-        now = as_utc(now, run_start, "now")
-        tz = self.zone_of(contact)
-        n_steps = len(self.steps)
-        per_step: list[list[tuple[datetime, int]]] = [[] for _ in range(n_steps)]
+        steps = self.steps
+        n_steps = len(steps)
+        per_step: list[list[tuple[float, int]]] | None = None
         total = 0
         for k, h in enumerate(history):
             code = int(h.code)
-            if code == Code.PENDING:
+            if code == _PENDING:
                 raise StrategyError(f"history[{k}]", "attempt still pending; give finished "
                                                      "attempts (re-code trapped ones)")
-            if code == Code.BLOCKED:
+            if code == _BLOCKED:
                 continue
-            if not 0 <= h.step < n_steps:
+            i = h.step
+            if not 0 <= i < n_steps:
                 raise StrategyError(f"history[{k}].step", f"{h.step} is not a step of "
                                                           f"{self.name!r}")
-            if code == Code.TRAPPED and Code.TRAPPED not in self.steps[h.step].retries:
+            step = steps[i]
+            if code == _TRAPPED and _TRAPPED not in step.retries:
                 continue  # in flight at a crash, outcome unknown: the step goes again
-            if code in self.steps[h.step].done_codes:
-                return Done("success")
-            per_step[h.step].append((as_utc(h.at, run_start, f"history[{k}].at"), code))
+            if code in step.done_codes:
+                return _SUCCESS
+            if per_step is None:
+                per_step = [[] for _ in range(n_steps)]
+            per_step[i].append((h.at, code))
             total += 1
         if self.max_attempts is not None and total >= self.max_attempts:
-            return Done("max_attempts")
+            return _MAX_ATTEMPTS
 
-        pending: list[tuple[int, datetime]] = []  # unfinished steps and when each is due
-        for i, step in enumerate(self.steps):
-            if step.address not in contact:
+        pending: list[tuple[int, float]] = []  # unfinished steps and when each is due
+        for i, step in enumerate(steps):
+            try:
+                addr = contact[step.address]
+            except KeyError:
                 raise StrategyError(step.address, f"contact {contact.get('id', '?')!r} has no "
-                                                  f"field {step.address!r} (steps[{i}])")
-            addr = contact[step.address]
-            if addr is None or not str(addr).strip() or i in ended:
+                                                  f"field {step.address!r} (steps[{i}])"
+                                    ) from None
+            if addr is None or i in finished or not str(addr).strip():
                 continue
-            tries = sorted(per_step[i])
+            tries = per_step[i] if per_step is not None else None
             if not tries:
-                pending.append((i, now))
+                pending.append((i, now_s))
                 continue
+            tries.sort()
             delay = step.retry_after([c for _, c in tries])
             if delay is None:
                 continue
-            pending.append((i, max(now, tries[-1][0] + timedelta(seconds=delay))))
+            pending.append((i, max(now_s, tries[-1][0] + delay)))
         if not pending:
-            return Done("completed")
+            return _COMPLETED
 
-        t = now
+        tz = self.zone_name(contact)
+        try:
+            spans = [calendar.windows(self.windows_of(i), tz) for i, _ in pending]
+        except ValueError as e:
+            raise StrategyError(self.timezone_field, str(e)) from None
+        t = now_s
+        first_due = max(now_s, pending[0][1])
         for _ in range(_MAX_SEARCH_STEPS):
             skipped: list[int] = []
-            events: list[datetime] = []
-            for i, due in pending:
+            events: list[float] = []
+            for (i, due), w in zip(pending, spans, strict=True):
                 if due > t:
                     events.append(due)  # a retry delay holds the steps after it
                     break
-                w = self.windows_of(i)
-                if w.is_open(t, tz):
-                    nxt = Next(i, self.steps[i], str(contact[self.steps[i].address]).strip(),
-                               t, tuple(skipped))
-                    if t <= max(now, pending[0][1]):
+                if w.is_open(t):
+                    nxt = Next(i, steps[i], str(contact[steps[i].address]).strip(), t,
+                               tuple(skipped))
+                    if t <= first_due:
                         return nxt
                     return Blocked(t, nxt)
                 skipped.append(i)
-                events.append(w.next_open(t, tz))
+                events.append(w.next_open(t))
             t = min(events)
         raise StrategyError("windows", "no time found for the next attempt")  # unreachable
+
+    def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
+                    now: datetime | float, run_start: datetime | None = None,
+                    finished: Iterable[int] = ()) -> Action:
+        """``decide`` for callers on date-times: ``now`` and history times are aware
+        datetimes, or seconds since ``run_start``; the answer's ``at`` / ``until`` are UTC
+        datetimes. Raises as ``decide`` does, and for naive datetimes.
+        """
+        now_utc = as_utc(now, run_start, "now")
+        cal = RunCalendar(as_utc(run_start, None, "run_start") if run_start is not None
+                          else now_utc)
+        hist = [h._replace(at=cal.seconds(as_utc(h.at, run_start, f"history[{k}].at")))
+                for k, h in enumerate(history)]
+        a = self.decide(contact, hist, cal.seconds(now_utc), cal, frozenset(finished))
+        if isinstance(a, Next):
+            return replace(a, at=cal.at(a.at))
+        if isinstance(a, Blocked):
+            return Blocked(cal.at(a.until), replace(a.next, at=cal.at(a.next.at)), a.reason)
+        return a
+
+
+_PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
+_SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("max_attempts")

@@ -10,10 +10,12 @@ from typing import Any
 import polars as pl
 
 from outdial.app import Application
-from sim.replicate import Summary
-from sim.run import RunResult
+from sim.plan.stats import Summary
 
 PCT_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+SUMMARY_ROWS = ("bhcc", "attempts", "blocked", "bhcc_agent", "live_answers", "abandons",
+                "abandon_rate", "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s",
+                "service_level", "ports_peak", "ports_mean")
 
 
 def summary_json(s: Summary) -> dict[str, Any]:
@@ -49,10 +51,7 @@ def _ci(key: str, ci: Any) -> str:
 
 def print_summary(app: Application, s: Summary) -> None:
     t = s.total
-    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in
-            ("bhcc", "attempts", "live_answers", "abandons", "abandon_rate",
-             "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level",
-             "ports_peak", "ports_mean")]
+    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
     for ch, n in t["attempts_by_channel"].items():
         rows.append([f"attempts {ch}", _fmt("", n), ""])
     title = (f"{s.scenario}: {s.sim_hours:g} h x {s.replications} replication(s), "
@@ -78,13 +77,15 @@ def print_summary(app: Application, s: Summary) -> None:
         app.warn(w)
 
 
-def write_outputs(out: Path, s: Summary, runs: Sequence[RunResult]) -> list[Path]:
-    """Attempts and intervals as Parquet (all replications), KPI summary as JSON."""
+def write_outputs(out: Path, s: Summary, records: Sequence[dict]) -> list[Path]:
+    """Attempts and intervals as Parquet (all replications), KPI summary as JSON.
+
+    ``records`` are ``sim.plan.task.run_task`` records carrying their tables."""
     out.mkdir(parents=True, exist_ok=True)
-    att = pl.concat([r.attempts.with_columns(pl.lit(i).alias("replication"))
-                     for i, r in enumerate(runs)])
-    iv = pl.concat([r.intervals.with_columns(pl.lit(i).alias("replication"))
-                    for i, r in enumerate(runs)])
+    att = pl.concat([r["attempts"].with_columns(pl.lit(i).alias("replication"))
+                     for i, r in enumerate(records)])
+    iv = pl.concat([r["intervals"].with_columns(pl.lit(i).alias("replication"))
+                    for i, r in enumerate(records)])
     paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
     att.write_parquet(paths[0])
     iv.write_parquet(paths[1])
@@ -92,7 +93,8 @@ def write_outputs(out: Path, s: Summary, runs: Sequence[RunResult]) -> list[Path
     return paths
 
 
-def write_plots(out: Path, runs: Sequence[RunResult], abandon_limit: float) -> list[Path]:
+def write_plots(out: Path, records: Sequence[dict], scenario: str,
+                abandon_limit: float) -> list[Path]:
     """PNGs over time (first replication): abandon rate, occupancy, ports in use, dial level."""
     import matplotlib
 
@@ -100,7 +102,7 @@ def write_plots(out: Path, runs: Sequence[RunResult], abandon_limit: float) -> l
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    iv = runs[0].intervals
+    iv = records[0]["intervals"]
     per = (iv.group_by("interval", "t_start_s")
            .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
                 pl.col("busy_mean").sum(), pl.col("staffed_mean").sum(),
@@ -127,7 +129,7 @@ def write_plots(out: Path, runs: Sequence[RunResult], abandon_limit: float) -> l
         if limit is not None:
             ax.axhline(limit, color="red", ls="--", lw=1, label="limit")
             ax.legend(loc="upper right")
-        ax.set_title(f"{runs[0].scenario}: {title}")
+        ax.set_title(f"{scenario}: {title}")
         ax.set_xlabel("simulated minutes")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

@@ -53,7 +53,7 @@ def run_live(scn: Scenario, store_path: str | Path, factor: float = 1.0,
         if end_s > start_s:
             env.run(until=end_s)
         summary.update(wall_s=time.perf_counter() - t0, end_s=end_s,
-                       attempts_this_run=w.dialer._next_id - rec.next_attempt_id,
+                       attempts_this_run=w.dialer.next_attempt_id - rec.next_attempt_id,
                        job_states=store.job_states())
         return summary
     finally:

@@ -25,7 +25,7 @@ from engine.events import EventPublisher, JobInfo
 from engine.flow import ContactFlow
 from engine.interfaces import EventSink, Store
 from engine.rules import RuleEngine
-from engine.staffing import staff_jobs
+from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Pacing, Regulation, Target
@@ -178,18 +178,19 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
         aux += [(g.aux_probability, g.aux_mean_s)] * g.count
     agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs), window)
     clock = SimClock(env)
-    tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, seq, window)
-    pacer_seed = int(seq.spawn(1)[0].generate_state(1)[0])
+    # Stream order is part of the result: campaigns' worlds, then the pacer, then the feed.
+    camp_seeds = seq.spawn(len(camps))
+    pacer_seq, feed_seq = seq.spawn(2)
+    pacer_seed = int(pacer_seq.generate_state(1)[0])
+    feed = SimAgentFeed(env, shifts, aux, feed_seq)
+    tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, camp_seeds, window, feed)
     flows, rules = build_flows(scn, camps)
     events = EventPublisher(sink, jobs=[JobInfo(c.name, c.template, c.pacing, c.channel)
                                         for c in camps], clock=clock.now, epoch=scn.start)
-    dialer = Dialer(jobs, agents, clock, tel, store, flows, tick_s=scn.tick_s,
-                    seed=pacer_seed, events=events, first_attempt_id=first_attempt_id)
-    tel.listener = dialer
-    feed = SimAgentFeed(env, shifts, aux, seq.spawn(1)[0])
-    feed.subscribe(dialer)
-    tel.agent_ready = feed.wrap_done
-    staff_jobs(dialer, scn.license_pools, scn.license_mode)
+    dialer = Dialer(jobs, agents, clock, tel, feed, store, flows,
+                    licenses=Licenses(scn.license_pools, scn.license_mode),
+                    events=events, tick_s=scn.tick_s, seed=pacer_seed,
+                    first_attempt_id=first_attempt_id)
     director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
     return World(env, dialer, director, tel, agents, feed, rules, flows)
 

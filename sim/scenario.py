@@ -795,17 +795,31 @@ def _as_list(chk: _Checker, v: Any, path: str) -> list:
     return []
 
 
-def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """Read, override and validate a scenario file. Raises ``ScenarioError`` on any problem."""
+def read_raw(path: str | Path) -> dict:
+    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
     p = Path(path)
-    if not p.exists():
-        raise ScenarioError(str(p), ["file not found"])
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise ScenarioError(str(p), ["file not found"]) from None
+    except OSError as exc:
+        raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
+         raw: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. Raises ``ScenarioError`` on any problem.
+
+    ``raw`` (the file's parsed TOML, ``read_raw``) skips reading the file again; overrides
+    go through ``apply_overrides``.
+    """
+    p = Path(path)
+    if raw is None:
+        raw = read_raw(p)
     if overrides:
         raw = apply_overrides(raw, overrides, str(p))
     return build(raw, str(p), p.parent)
@@ -842,7 +856,45 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             _set_path(out, parts, value)
     if problems:
         raise ScenarioError(source, problems)
+    _rebalance_outcomes(out, overrides)
     return out
+
+
+OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
+
+
+def _rebalance_outcomes(raw: dict, overrides: Mapping[str, Any]) -> None:
+    """Rescale the outcome shares no override set, in every campaign an override touched,
+    so the five shares sum to 1 again (in place). Left alone when the set shares exceed 1 or
+    the others are all 0: validation then reports the sum."""
+    fixed: dict[int, set[str]] = {}
+    camps = raw.get("campaigns", [])
+    if not isinstance(camps, list):
+        return
+    for dotted in overrides:
+        parts = dotted.split(".")
+        if parts[0] != "campaigns" or len(parts) < 3 or parts[-2] != "outcomes" \
+                or parts[-1] not in OUTCOME_SHARES:
+            continue
+        name = parts[1] if len(parts) == 4 else None
+        for i, c in enumerate(camps):
+            if isinstance(c, dict) and (name is None or c.get("name") == name):
+                fixed.setdefault(i, set()).add(parts[-1])
+    for i, keys in fixed.items():
+        out = camps[i].setdefault("outcomes", {})
+        if not isinstance(out, dict):
+            continue
+        share = {k: out.get(k, _OUTCOMES[k].default) for k in OUTCOME_SHARES}
+        if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                   for v in share.values()):
+            continue
+        free = [k for k in OUTCOME_SHARES if k not in keys]
+        s_fixed = sum(share[k] for k in keys)
+        s_free = sum(share[k] for k in free)
+        if not s_free > 0 or s_fixed > 1:
+            continue
+        for k in free:
+            out[k] = share[k] * (1.0 - s_fixed) / s_free
 
 
 def _set_path(d: dict, parts: list[str], value: Any) -> None:

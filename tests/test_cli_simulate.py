@@ -93,3 +93,25 @@ def test_validate_lists_every_problem(tmp_path):
     probs = json.loads(res.stdout)["problems"]
     assert any("scenario.tick: unknown key (did you mean 'tick_s'?)" in p for p in probs)
     assert any("campaigns[0].skill: no agent group has skill 's'" in p for p in probs)
+
+
+def test_simulate_runs_through_the_shared_executors_cache_and_set(tmp_path):
+    from sim.plan.cache import ResultCache
+
+    cache = tmp_path / "cache"
+    args = ["simulate", SCN, "--hours", "0.05", "--warmup-s", "60", "--seed", "4", "-r", "2",
+            "--json"]
+    a = json.loads(_run(*args, "--cache", str(cache)).stdout)
+    assert len(ResultCache(cache)) == 2  # one record per replication
+    again = _run(*args, "--cache", str(cache))
+    assert json.loads(again.stdout)["total"] == a["total"]
+    assert len(ResultCache(cache)) == 2  # read back, not run again
+    pooled = json.loads(_run(*args, "--workers", "2", "--no-cache").stdout)
+    assert pooled["total"] == a["total"] and pooled["ci95"] == a["ci95"]
+    low = json.loads(_run(*args, "--no-cache", "--set", "campaigns.outcomes.live=0.1").stdout)
+    def hit(out):
+        return out["total"]["live_answers"] / out["total"]["attempts_voice_agent"]
+
+    assert hit(low) < 0.2 < hit(a)
+    res = _run(*args, "--set", "scenario.nonsense")
+    assert res.exit_code == 2 and "--set 'scenario.nonsense': expected KEY=VALUE" in res.stderr

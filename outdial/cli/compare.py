@@ -51,7 +51,7 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     KPIs are over the agent-based campaigns, with 95 % intervals; a policy meets the abandon
     limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
     """
-    from sim.compare import best_ratio, evaluate, limit_kpi
+    from sim.plan.compare import best_ratio, evaluate, limit_kpi
     from sim.scenario import ScenarioError, load, parse_policy
 
     try:
@@ -137,7 +137,7 @@ def _write(out: Path, payload: dict, rows) -> list[Path]:
     compare_runs.parquet (one row per policy and replication)."""
     import polars as pl
 
-    from sim.batch import KPI_KEYS
+    from sim.plan.stats import KPI_KEYS
 
     summary, runs = [], []
     for label, r in rows:

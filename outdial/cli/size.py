@@ -54,7 +54,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
     the agent-based campaigns). The search brackets the answer by doubling or halving, then
     bisects; the report shows the values around the answer.
     """
-    from sim import size as sz
+    from sim.plan import size as sz
 
     try:
         targets = sz.parse_targets(target_text)
@@ -122,7 +122,7 @@ def _print(app: Application, res) -> None:
 def _write(out: Path, payload: dict, res) -> list[Path]:
     import polars as pl
 
-    from sim.batch import KPI_KEYS
+    from sim.plan.stats import KPI_KEYS
 
     rows, runs = [], []
     for p in res.points:

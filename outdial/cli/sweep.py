@@ -50,7 +50,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     means with 95 % intervals. Setting some outcome shares (campaigns.outcomes.live...)
     rescales the others to keep their sum 1. An interrupted sweep resumes from the cache.
     """
-    from sim import sweep as sw
+    from sim.plan import sweep as sw
     from sim.scenario import ScenarioError
 
     try:
@@ -77,7 +77,9 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         return files
 
     def figures(d: Path) -> list[Path]:
-        limit = sw.load_with(scenario, base).regulation.abandon_limit
+        from sim.scenario import load
+
+        limit = load(scenario, base).regulation.abandon_limit
         return sw.plot_curves(res, d, abandon_limit=limit)
 
     app.write_outputs(out, plots, tables, figures)
