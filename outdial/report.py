@@ -9,7 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from outdial.app import Application
+from outdial.app import Application, _json_safe
+from sim.plan.assess import Assessment
 from sim.plan.stats import Summary
 
 PCT_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
@@ -18,9 +19,13 @@ SUMMARY_ROWS = ("bhcc", "attempts", "blocked", "bhcc_agent", "live_answers", "ab
                 "service_level", "ports_peak", "ports_mean")
 
 
-def summary_json(s: Summary) -> dict[str, Any]:
-    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1)."""
-    return {
+def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
+    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1).
+
+    With an assessment: ``resources``, ``targets`` (``name``, ``target``, ``value``, ``lo``,
+    ``hi``, ``met``, ``margin``, ``replications``, ``needed``, ``note``), ``verdict`` and
+    ``platform`` (units in its keys); its warnings join the run's."""
+    out = {
         "scenario": s.scenario,
         "seed": s.seed,
         "replications": s.replications,
@@ -29,8 +34,65 @@ def summary_json(s: Summary) -> dict[str, Any]:
         "total": s.total,
         "campaigns": s.campaigns,
         "ci95": s.ci95,
-        "warnings": s.warnings,
+        "warnings": list(s.warnings),
     }
+    if a is not None:
+        d = a.as_dict()
+        out.update({k: d[k] for k in ("resources", "targets", "verdict", "platform")})
+        out["warnings"] = list(s.warnings) + d["warnings"]
+    return out
+
+
+def _gb(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f} GB"
+
+
+def print_assessment(app: Application, a: Assessment) -> None:
+    """The verdict block and the platform table after the KPIs."""
+    r = a.resources
+    lic = ", ".join(f"{k.replace('_agents', '')} {v:,}" for k, v in r["licenses"].items())
+    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {r['jobs']:,} "
+                  f"jobs; licenses ({r['license_mode']}): {lic or 'none'}")
+    if a.targets:
+        rows = []
+        for t in a.targets:
+            state = {True: "met", False: "MISSED", None: "undecided"}[t.met]
+            value = _fmt(t.kpi, t.value)
+            if t.lo is not None:
+                value += f" [{_fmt(t.kpi, t.lo)}, {_fmt(t.kpi, t.hi)}]"
+            rows.append([t.name, f"{t.op} {_fmt(t.kpi, t.limit)}", value, state,
+                         "" if t.margin is None else _fmt(t.kpi, t.margin)])
+        app.table(f"verdict: {a.verdict}", ["target", "bound", "value [95 % interval]",
+                                            "verdict", "margin"], rows,
+                  caption="judged on the interval: met when it is wholly on the right side")
+        for t in a.targets:
+            if t.met is None:
+                app.info(f"{t.name}: {t.note}")
+    p = a.platform
+    ev = "-" if p.events_per_hour is None else f"{p.events_per_hour:,.0f}"
+    rows = [
+        ["hardware tier", p.tier_description],
+        ["servers", p.servers],
+        ["agents / notification ports (peak) / jobs",
+         f"{p.agents:,} / {p.notification_ports_peak:,} / {p.jobs:,}"],
+        ["BHCC (attempts per hour)", f"{p.bhcc:,.0f}"],
+        ["voice-portal ports (customer + agent legs at the peak)",
+         f"{p.voice_portal_ports:,} ({p.customer_legs_peak:,} + {p.agent_legs_peak:,})"],
+        ["SMS / email per hour", f"{p.sms_per_hour:,.0f} / {p.email_per_hour:,.0f}"],
+        ["SMS / email peak per second", f"{p.sms_peak_per_s:,.2f} / {p.email_peak_per_s:,.2f}"],
+        ["operational database (data + indexes up to 2x)",
+         f"{_gb(p.db_provision_gb)} ({_gb(p.db_data_gb)} + {_gb(p.db_index_gb)})"],
+        ["agent-manager memory", _gb(p.agent_manager_memory_gb)],
+        ["events per hour (measured)", ev],
+        [f"Kafka disk at {p.kafka_retention_h:g} h retention ({p.event_source})",
+         _gb(p.kafka_disk_gb)],
+        ["Kafka disk at the documented 50 GB per million attempts",
+         _gb(p.kafka_disk_documented_gb)],
+    ]
+    app.table("platform the load needs", ["quantity", "value"], rows,
+              caption="documented sizing: Implementing Avaya Proactive Outreach Manager")
+    for n in p.notes:
+        app.info(f"note: {n}")
 
 
 def _fmt(key: str, v: Any) -> str:
@@ -77,7 +139,8 @@ def print_summary(app: Application, s: Summary) -> None:
         app.warn(w)
 
 
-def write_outputs(out: Path, s: Summary, records: Sequence[dict]) -> list[Path]:
+def write_outputs(out: Path, s: Summary, records: Sequence[dict],
+                  a: Assessment | None = None) -> list[Path]:
     """Attempts and intervals as Parquet (all replications), KPI summary as JSON.
 
     ``records`` are ``sim.plan.task.run_task`` records carrying their tables."""
@@ -89,7 +152,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict]) -> list[Path]:
     paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
     att.write_parquet(paths[0])
     iv.write_parquet(paths[1])
-    paths[2].write_text(json.dumps(summary_json(s), indent=2))
+    paths[2].write_text(json.dumps(_json_safe(summary_json(s, a)), indent=2))
     return paths
 
 

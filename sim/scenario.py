@@ -41,6 +41,7 @@ from sim.distributions import (
     Gamma,
     Lognormal,
 )
+from sim.targets import TargetSpec, parse_targets
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -400,6 +401,7 @@ class Scenario:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
     dnc_files: tuple[Path, ...] = ()
+    targets: tuple[TargetSpec, ...] = ()  # the [targets] table (sim.targets)
 
     @property
     def sim_s(self) -> float:
@@ -718,7 +720,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
           base_dir: Path | None = None) -> Scenario:
     """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -763,6 +765,9 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                 and rc.get("channel", "voice_agent") == "voice_agent":
             chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    targets, target_problems = parse_targets(raw.get("targets"))
+    for p in target_problems:
+        chk.problems.append(p)
     s = sec["scenario"]
     start = None
     try:
@@ -785,7 +790,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_mode=lic["mode"],
         license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
-        start=start.astimezone(UTC), dnc_files=dnc_files)
+        start=start.astimezone(UTC), dnc_files=dnc_files, targets=tuple(targets))
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:

@@ -47,6 +47,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
              as_json: bool) -> None:
     """Simulate SCENARIO (a TOML file) and print its KPIs."""
     from outdial import report
+    from sim.plan.assess import assess
     from sim.plan.batch import run_all, tasks_for
     from sim.plan.stats import summarise
     from sim.scenario import ScenarioError, load, with_policy
@@ -70,12 +71,16 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
     with open_executor(app, workers, scheduler, dask_local) as ex, \
             ProgressListener(app, f"simulating {scn.name}", quiet=as_json) as listener:
         records = run_all(tasks_for(scn, seed, reps), ex, cache, listener,
-                          label=f"{reps} replication(s)", tables=tables)
+                          label=f"{reps} replication(s)", tables=tables, events=True)
     s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0)
-    app.write_outputs(out, plots, lambda d: report.write_outputs(d, s, records),
+    a = assess(scn, s.total, s.ci95, s.campaigns, records)
+    app.write_outputs(out, plots, lambda d: report.write_outputs(d, s, records, a),
                       lambda d: report.write_plots(d, records, scn.name,
                                                    scn.regulation.abandon_limit))
     if as_json:
-        app.print_json(report.summary_json(s))
-    else:
-        report.print_summary(app, s)
+        app.print_json(report.summary_json(s, a))
+        return
+    report.print_summary(app, s)
+    report.print_assessment(app, a)
+    for w in a.warnings:
+        app.warn(w)
