@@ -143,3 +143,45 @@ def test_simulate_on_a_scenario_built_to_miss_one_target(tmp_path):
                         plat["event_bytes_per_hour"] * 168 / 1e9, rel_tol=1e-12)
     assert plat["voice_portal_ports"] == plat["customer_legs_peak"] + plat["agent_legs_peak"]
     assert plat["agent_legs_peak"] <= 50
+
+
+def _miss(tmp_path) -> Path:
+    p = tmp_path / "miss.toml"
+    p.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.99\nmin_bhcc = 100\n")
+    return p
+
+
+def test_compare_carries_the_verdict_and_platform_per_policy(tmp_path):
+    r = CliRunner().invoke(outdial, ["compare", str(_miss(tmp_path)), "--hours", "0.05", "-r",
+                                     "2", "--no-search", "--no-cache", "--policies",
+                                     "predictive,progressive", "--json"])
+    assert r.exit_code == 0, r.output
+    for row in json.loads(r.stdout)["policies"]:
+        names = [t["name"] for t in row["targets"]]
+        assert names == ["min_occupancy", "min_bhcc"]
+        occ = row["targets"][0]
+        assert occ["value"] == row["occupancy"]
+        assert [occ["lo"], occ["hi"]] == row["ci95"]["occupancy"]
+        # the verdict follows from the interval alone
+        expect = True if occ["lo"] >= 0.99 else False if occ["hi"] < 0.99 else None
+        assert occ["met"] is expect and expect is not True
+        assert row["targets_verdict"].split(":")[0] == ("MISSED" if expect is False
+                                                        else "UNDECIDED")
+        assert row["platform"]["tier"] == 1 and row["platform"]["agents"] == 50
+
+
+def test_sweep_rows_carry_the_platform_of_their_point(tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(outdial, ["sweep", str(_miss(tmp_path)), "--vary",
+                                     "agents.count=30:60:30", "--hours", "0.05", "-r", "2",
+                                     "--no-cache", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    import polars as pl
+
+    rows = pl.read_parquet(out / "sweep.parquet").to_dicts()
+    assert [row["agents.count"] for row in rows] == [30, 60]
+    for row in rows:
+        # 3 GB per 1000 agents (the documented agent-manager sizing), per point
+        assert row["agent_manager_memory_gb"] == pytest.approx(3.0 * row["agents.count"] / 1000)
+        assert row["platform_tier"] == 1
+        assert row["targets_met"] is not True and "min_occupancy" in row["targets_verdict"]

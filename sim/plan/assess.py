@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.attempt import CHANNEL_NAMES
 from sim.plan.platform import KAFKA_RETENTION_H, Platform, platform_load, size_platform
+from sim.plan.stats import summarise, summarise_rows
 from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line
 from sim.scenario import Scenario
 
@@ -28,6 +29,26 @@ class Assessment:
     verdict: str
     platform: Platform
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def targets_met(self) -> bool | None:
+        """True when every declared target is met, False when one is missed, else None
+        (undecided, or no target declared)."""
+        if not self.targets:
+            return None
+        if any(t.met is False for t in self.targets):
+            return False
+        return True if all(t.met for t in self.targets) else None
+
+    def row(self) -> dict[str, Any]:
+        """Flat columns for one row of ``compare``, ``sweep`` or ``size`` (scalars only)."""
+        p = self.platform
+        return {"targets_verdict": self.verdict, "targets_met": self.targets_met,
+                "platform_tier": p.tier, "voice_portal_ports": p.voice_portal_ports,
+                "db_provision_gb": p.db_provision_gb,
+                "agent_manager_memory_gb": p.agent_manager_memory_gb,
+                "kafka_disk_gb": p.kafka_disk_gb,
+                "platform_warnings": "; ".join(p.warnings)}
 
     def as_dict(self) -> dict[str, Any]:
         """``resources``, ``targets`` (name, target, value, lo, hi, met, margin, ...),
@@ -72,3 +93,12 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
         if t.met is False:
             warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
     return Assessment(resources(scn), targets, verdict_line(targets), platform, warnings)
+
+
+def assess_records(scn: Scenario, records: Sequence[Mapping[str, Any]]) -> Assessment:
+    """:func:`assess` straight from the replications' records (aggregated here)."""
+    if all("campaigns" in r for r in records):
+        s = summarise(records, scn.name, scn.sim_hours, 0.0)
+        return assess(scn, s.total, s.ci95, s.campaigns, records)
+    means, ci = summarise_rows([r["kpis"] for r in records])  # KPI rows only
+    return assess(scn, means, ci, [], records)

@@ -41,7 +41,7 @@ class TargetResult:
     note: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "target": self.target, "value": self.value,
+        return {"name": self.name, "target": self.target, "kpi": self.kpi, "value": self.value,
                 "lo": self.lo, "hi": self.hi, "met": self.met, "margin": self.margin,
                 "replications": self.replications, "needed": self.needed,
                 "note": self.note}
