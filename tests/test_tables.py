@@ -10,9 +10,9 @@ import pytest
 
 from engine import kpi
 from engine.attempt import CHANNEL_NAMES, Code
+from sim.plan.tables import attempts_table, clock_label, intervals_table
 from sim.run import simulate
 from sim.scenario import load
-from sim.plan.tables import attempts_table, clock_label, intervals_table
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 WARMUP = 120.0
