@@ -70,3 +70,39 @@ def test_intervals_on_the_scenario_clock(run):
     assert everything.filter(pl.col("in_warmup"))["t_start_s"].max() < WARMUP
     assert clock_label(scn, 0.0) == scn.start.strftime("%H:%M")
     assert clock_label(scn, 3600.0) == (scn.start + timedelta(hours=1)).strftime("%H:%M")
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _documented(path: Path) -> set[str]:
+    import re
+
+    return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", path.read_text()))
+
+
+def test_outputs_doc_names_every_column_kpi_and_platform_key(run):
+    from sim.plan.platform import PlatformLoad, size_platform
+    from sim.plan.stats import KPI_KEYS
+
+    scn, r = run
+    doc = _documented(DOCS / "outputs.md")
+    att = attempts_table(r.attempts, scn).with_columns(pl.lit(0).alias("replication"))
+    iv = intervals_table(r.intervals, scn).with_columns(pl.lit(0).alias("replication"))
+    plat = size_platform(PlatformLoad(1, 1, 0, 1, 1, {"sms": 1.0})).as_dict()
+    missing = {k for k in [*att.columns, *iv.columns, *KPI_KEYS, *plat] if k not in doc}
+    assert not missing, f"docs/outputs.md does not document {sorted(missing)}"
+
+
+def test_scenarios_doc_names_every_key():
+    import sim.scenario as s
+    from sim.targets import PER_CHANNEL, TARGET_KPIS
+
+    doc = _documented(DOCS / "scenarios.md")
+    tables = [*s._SECTIONS.values(), s._AGENTS, s._CAMPAIGN, *s._CAMPAIGN_TABLES.values(),
+              s._CONTACTS, s._SCHEDULE]
+    keys = {k for t in tables for k in t}
+    keys |= {f"{side}_{k}" for k in (*TARGET_KPIS, PER_CHANNEL) for side in ("min", "max")
+             if not (side == "max" and k == PER_CHANNEL)}
+    missing = sorted(k for k in keys if k not in doc)
+    assert not missing, f"docs/scenarios.md does not document {missing}"
