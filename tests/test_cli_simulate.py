@@ -90,7 +90,7 @@ def test_simulate_user_errors_are_one_clear_line(tmp_path):
     res = _run("simulate", str(bad))
     assert res.exit_code == 2
     assert "telephony.ports: expected a value >= 1, got -1" in res.stderr
-    assert "campaigns[0].channel: expected one of" in res.stderr
+    assert "campaigns.c.channel: expected one of" in res.stderr
     assert "Traceback" not in res.output + res.stderr
     res = _run("simulate", SCN, "--policy", "magic")
     assert res.exit_code == 2 and "--policy" in res.stderr
@@ -112,7 +112,7 @@ def test_validate_lists_every_problem(tmp_path):
     assert res.exit_code == 2
     probs = json.loads(res.stdout)["problems"]
     assert any("scenario.tick: unknown key (did you mean 'tick_s'?)" in p for p in probs)
-    assert any("campaigns[0].skill: no agent group has skill 's'" in p for p in probs)
+    assert any("campaigns.c.skill: no agent group has skill 's'" in p for p in probs)
 
 
 def test_simulate_runs_through_the_shared_executors_cache_and_set(tmp_path):
