@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from sim.distributions import (
     Gamma,
     Lognormal,
 )
+from sim.targets import TargetSpec, parse_targets
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -479,6 +481,7 @@ class Scenario:
     def end_s(self) -> float:
         """The run's last second on the run clock: warm-up plus measured time."""
         return self.warmup_s + self.sim_s
+    targets: tuple[TargetSpec, ...] = ()  # the [targets] table (sim.targets)
 
     @property
     def sim_s(self) -> float:
@@ -595,7 +598,8 @@ class _Checker:
         ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
         if not ok:
             want = "number" if float in kinds else " or ".join(_tname_t(k) for k in kinds)
-            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}")
+            hint = _unit_hint(v, path) if float in kinds or int in kinds else ""
+            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}{hint}")
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
@@ -613,7 +617,8 @@ class _Checker:
                 op = ">" if f.lo_open else ">="
                 self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}")
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
     def distribution(self, raw: Any, path: str, default: dict) -> Distribution | None:
@@ -680,6 +685,36 @@ class _Checker:
         return Empirical(tuple(float(x) for x in col.to_list()))
 
 
+_SECONDS_IN = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([A-Za-z%]*)\s*$")
+
+
+def _unit_hint(v: Any, path: str) -> str:
+    """A hint for a number written as text: ``"3%"`` is 0.03, ``"200s"`` is written 200 in a
+    key ending ``_s``, ``"5min"`` is 300 there, ``"12"`` loses its quotes."""
+    if not isinstance(v, str):
+        return ""
+    m = _NUMBER_UNIT.match(v)
+    if not m:
+        return ""
+    num, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "%":
+        return f" ({v.strip()} is {num / 100:g}: fractions are written 0..1)"
+    if unit in _SECONDS_IN and path.endswith("_s"):
+        return f" ({v.strip()}: write {num * _SECONDS_IN[unit]:g} in a key ending _s)"
+    if not unit:
+        return f" (write {m.group(1)} without quotes)"
+    return ""
+
+
+def _campaign_path(raw: Any, i: int) -> str:
+    """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"campaigns.{name}"
+    return f"campaigns[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -704,12 +739,24 @@ _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
                     ) -> list[Campaign]:
-    path = f"campaigns[{i}]"
+    path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
             if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES}
+    pacing = flat.get("pacing")
+    if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
+        try:
+            name, ratio = parse_policy(pacing)
+        except ValueError as exc:
+            chk.problem(f"{path}.pacing", str(exc))
+            flat.pop("pacing")
+        else:
+            if "ratio" in flat and flat["ratio"] != ratio:
+                chk.problem(f"{path}.ratio", f"given twice: {flat['ratio']!r} here and "
+                            f"{ratio:g} in pacing = {pacing!r}")
+            flat = {**flat, "pacing": name, "ratio": ratio}
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -717,7 +764,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
     wrap = chk.distribution(raw.get("wrap"), f"{path}.wrap", _DIST_DEFAULTS["wrap"])
     o = sub["outcomes"]
     probs = [o.get(k) for k in ("live", "machine", "busy", "no_answer", "invalid")]
-    if all(isinstance(p, int | float) for p in probs) and abs(sum(probs) - 1.0) > 1e-6:
+    if all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs) \
+            and abs(sum(probs) - 1.0) > 1e-6:
         chk.problem(f"{path}.outcomes", "expected live + machine + busy + no_answer + "
                     f"invalid = 1, got {sum(probs):.6g}")
     if c.get("min_agents", 0) > c.get("max_agents", 0):
@@ -876,7 +924,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
     _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -927,8 +975,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
-            chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
+            chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "
+                        f"{rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    targets, target_problems = parse_targets(raw.get("targets"))
+    for p in target_problems:
+        chk.problems.append(p)
     s = sec["scenario"]
     start = None
     try:
@@ -957,7 +1009,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_mode=lic["mode"],
         license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
-        start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings))
+        start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
+        targets=tuple(targets))
 
 
 def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
