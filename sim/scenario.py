@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ from sim.distributions import (
     Lognormal,
 )
 from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
+from sim.targets import TargetSpec, parse_targets
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -169,8 +171,8 @@ _SCENARIO = {
 _REGULATION = {
     "mode": _str("fcc", REGULATIONS),
     "abandon_limit": _frac(DEFAULT_ABANDON_LIMIT),
-    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=1e9,
-                              why="a longer window is no window: 1e9 s models none"),
+    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=86_400.0,
+                              why="regulators allow 2 s; a day or more is no window at all"),
 }
 _TELEPHONY = {
     "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",
@@ -484,6 +486,7 @@ class Scenario:
     def end_s(self) -> float:
         """The run's last second on the run clock: warm-up plus measured time."""
         return self.warmup_s + self.sim_s
+    targets: tuple[TargetSpec, ...] = ()  # the [targets] table (sim.targets)
 
     @property
     def sim_s(self) -> float:
@@ -600,7 +603,8 @@ class _Checker:
         ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
         if not ok:
             want = "number" if float in kinds else " or ".join(_tname_t(k) for k in kinds)
-            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}")
+            hint = _unit_hint(v, path) if float in kinds or int in kinds else ""
+            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}{hint}")
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
@@ -618,7 +622,8 @@ class _Checker:
                 op = ">" if f.lo_open else ">="
                 self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}")
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
     def distribution(self, raw: Any, path: str, default: dict) -> Distribution | None:
@@ -685,6 +690,36 @@ class _Checker:
         return Empirical(tuple(float(x) for x in col.to_list()))
 
 
+_SECONDS_IN = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([A-Za-z%]*)\s*$")
+
+
+def _unit_hint(v: Any, path: str) -> str:
+    """A hint for a number written as text: ``"3%"`` is 0.03, ``"200s"`` is written 200 in a
+    key ending ``_s``, ``"5min"`` is 300 there, ``"12"`` loses its quotes."""
+    if not isinstance(v, str):
+        return ""
+    m = _NUMBER_UNIT.match(v)
+    if not m:
+        return ""
+    num, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "%":
+        return f" ({v.strip()} is {num / 100:g}: fractions are written 0..1)"
+    if unit in _SECONDS_IN and path.endswith("_s"):
+        return f" ({v.strip()}: write {num * _SECONDS_IN[unit]:g} in a key ending _s)"
+    if not unit:
+        return f" (write {m.group(1)} without quotes)"
+    return ""
+
+
+def _campaign_path(raw: Any, i: int) -> str:
+    """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"campaigns.{name}"
+    return f"campaigns[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -709,12 +744,24 @@ _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
                     start: datetime | None = None) -> list[Campaign]:
-    path = f"campaigns[{i}]"
+    path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
             if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES and k != "profile"}
+    pacing = flat.get("pacing")
+    if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
+        try:
+            name, ratio = parse_policy(pacing)
+        except ValueError as exc:
+            chk.problem(f"{path}.pacing", str(exc))
+            flat.pop("pacing")
+        else:
+            if "ratio" in flat and flat["ratio"] != ratio:
+                chk.problem(f"{path}.ratio", f"given twice: {flat['ratio']!r} here and "
+                            f"{ratio:g} in pacing = {pacing!r}")
+            flat = {**flat, "pacing": name, "ratio": ratio}
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -722,7 +769,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
     wrap = chk.distribution(raw.get("wrap"), f"{path}.wrap", _DIST_DEFAULTS["wrap"])
     o = sub["outcomes"]
     probs = [o.get(k) for k in ("live", "machine", "busy", "no_answer", "invalid")]
-    if all(isinstance(p, int | float) for p in probs) and abs(sum(probs) - 1.0) > 1e-6:
+    if all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs) \
+            and abs(sum(probs) - 1.0) > 1e-6:
         chk.problem(f"{path}.outcomes", "expected live + machine + busy + no_answer + "
                     f"invalid = 1, got {sum(probs):.6g}")
     if c.get("min_agents", 0) > c.get("max_agents", 0):
@@ -917,7 +965,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
     _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "timeline"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -975,8 +1023,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
-            chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
+            chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "
+                        f"{rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    targets, target_problems = parse_targets(raw.get("targets"))
+    for p in target_problems:
+        chk.problems.append(p)
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:
@@ -1001,7 +1053,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
         start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
-        timeline=timeline, start_local=start)
+        timeline=timeline, start_local=start, targets=tuple(targets))
 
 
 def _start(chk: _Checker, s: Mapping[str, Any]) -> datetime | None:

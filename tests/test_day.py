@@ -64,17 +64,17 @@ def test_times_of_day_are_run_seconds_at_the_start_offset():
 def test_profile_mistakes_are_named():
     raw = copy.deepcopy(TINY)
     raw["campaigns"][0]["profile"] = {"at": [0, 600, 300], "live": [0.3, 0.2, 0.1]}
-    assert "campaigns[0].profile.at: expected increasing times" in _problems(raw)
+    assert "campaigns.sales.profile.at: expected increasing times" in _problems(raw)
     raw["campaigns"][0]["profile"] = {"at": [0, 600], "live": [0.3], "talk": [1, 2],
                                       "interpolate": "cubic"}
     text = _problems(raw)
-    assert "campaigns[0].profile.live: expected 2 values, one per point of 'at', got 1" in text
-    assert "campaigns[0].profile.talk: unknown key" in text
-    assert "campaigns[0].profile.interpolate: expected one of step, linear" in text
+    assert "campaigns.sales.profile.live: expected 2 values, one per point of 'at', got 1" in text
+    assert "campaigns.sales.profile.talk: unknown key" in text
+    assert "campaigns.sales.profile.interpolate: expected one of step, linear" in text
     raw["campaigns"][0]["profile"] = {"at": [0, 600], "live": [0.3, 30]}
     assert "expected values from 0 to 1 (a fraction 0..1: 3 % is 0.03), got 30" in _problems(raw)
     raw["campaigns"][0]["profile"] = {"at": [0], "new_contacts_per_hour": [10]}
-    assert "campaigns[0].records: a campaign with arriving contacts needs a finite list" \
+    assert "campaigns.sales.records: a campaign with arriving contacts needs a finite list" \
         in _problems(raw)
     raw = copy.deepcopy(TINY)
     raw["agents"][0]["profile"] = {"at": [0, 600], "count": [6, 7]}

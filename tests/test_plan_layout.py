@@ -21,10 +21,13 @@ def _imports(path: Path) -> set[str]:
     return mods
 
 
-WORLD = ("scenario", "distributions", "population", "world", "run", "erlang", "live")
+WORLD = ("scenario", "targets", "distributions", "population", "world", "run", "erlang", "profiles",
+         "day")
 
 
 def test_the_world_never_imports_the_plan():
+    assert {p.stem for p in (ROOT / "sim").glob("*.py")} - {"__init__"} <= set(WORLD), \
+        "a module in sim/ that is not the world: the planner's belong in sim/plan/"
     for p in [ROOT / "sim" / f"{m}.py" for m in WORLD]:
         bad = {m for m in _imports(p) if m == "sim.plan" or m.startswith("sim.plan.")}
         assert not bad, f"{p.name} imports {bad}"

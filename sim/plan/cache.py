@@ -22,7 +22,7 @@ import polars as pl
 from sim.scenario import Scenario
 
 CACHE_VERSION = 2
-TABLES = ("attempts", "interval_table")
+TABLES = ("attempts", "intervals")
 _ROOT = Path(__file__).resolve().parent.parent.parent
 _TASK = "sim.plan.task"  # what a worker runs; the fingerprint follows its imports
 _PROJECT = ("pacer", "engine", "sim", "adapters")

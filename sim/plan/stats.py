@@ -255,7 +255,7 @@ def interval_summary(records: Sequence[Mapping]) -> list[dict]:
     """The measured intervals over every campaign, averaged over the replications: counts
     and staffing are means per replication; the abandon rate and occupancy are pooled
     (abandons over live answers, busy over staffed agent time)."""
-    rows = [r.get("intervals") or [] for r in records]
+    rows = [r.get("interval_rows") or [] for r in records]
     n = min((len(x) for x in rows), default=0)
     out = []
     for k in range(n):
