@@ -22,55 +22,42 @@ from typing import Protocol
 import polars as pl
 
 from engine import kpi
-from engine.attempt import Channel
 from sim.executors import Executor, InProcess
 from sim.replicate import mean_ci95
 from sim.run import RunResult, simulate
 from sim.scenario import Scenario
 
-# Over the agent-based campaigns (attempts on channel voice_agent and the agents' time):
-AGENT_KEYS = ("attempts", "bhcc", "live_answers", "abandons", "abandon_rate",
-              "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level")
-# Over the whole scenario (every channel; ports are shared):
-TOTAL_KEYS = ("attempts_total", "bhcc_total", "ports_peak", "ports_mean")
+# Over the agent-based voice campaigns (their attempts and the agents' time):
+AGENT_KEYS = ("attempts_agent_voice", "bhcc_agent_voice", "live_answers", "abandons",
+              "abandon_rate", "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s",
+              "service_level")
+# Over the whole scenario (every channel; ports are shared): BHCC means every channel.
+TOTAL_KEYS = ("attempts", "bhcc", "blocked", "ports_peak", "ports_mean")
 KPI_KEYS = AGENT_KEYS + TOTAL_KEYS
-FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
-KPI_DOC = {
-    "attempts": "agent-based attempts completed in the measured window",
-    "bhcc": "agent-based attempts per hour",
-    "live_answers": "live answers (agent-based)",
-    "abandons": "abandons (agent-based)",
-    "abandon_rate": "FCC/TSR abandon rate, fraction 0..1 (agent-based)",
-    "abandon_rate_ofcom": "Ofcom abandon rate, fraction 0..1 (agent-based)",
-    "occupancy": "agent occupancy, fraction 0..1",
-    "agent_wait_mean_s": "mean agent wait between calls, seconds",
-    "service_level": "share of live answers connected within the campaign's threshold",
-    "attempts_total": "attempts on every channel",
-    "bhcc_total": "attempts on every channel per hour (BHCC)",
-    "ports_peak": "most ports in use at once",
-    "ports_mean": "time-weighted mean ports in use",
-}
+FRACTION_KEYS = kpi.FRACTION_KPIS
+_AGENT_VOICE = {"live_answers", "abandons", "abandon_rate", "abandon_rate_ofcom"}
+KPI_DOC = {k: kpi.KPIS[k] + (" (agent-based voice)" if k in _AGENT_VOICE else "")
+           for k in KPI_KEYS}
 CACHE_VERSION = 1
 
 
 def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
     """The flat KPIs of one run (keys ``KPI_KEYS``), every formula from ``engine.kpi``.
 
-    Outcome KPIs count the attempts of channel voice_agent completed in the measured window,
+    Outcome KPIs count the agent-based voice attempts completed in the measured window,
     each campaign's live answers against its own service-level threshold. Occupancy and
     agent wait come from the run's agent time, which only agent-based campaigns use.
     """
     lo = scn.warmup_s
     hi = lo + scn.sim_s
     sl = [c.sl_threshold_s for c in scn.campaigns]
-    att = (kpi.in_window(run.attempts, lo, hi)
-           .filter(pl.col("channel") == int(Channel.VOICE_AGENT))
+    att = (kpi.agent_voice(kpi.in_window(run.attempts, lo, hi))
            .with_columns(pl.col("job").replace_strict(list(range(len(sl))), sl,
                                                       return_dtype=pl.Float64).alias("_sl")))
     c = kpi.counts(att, pl.col("_sl"))
     row = {
-        "attempts": float(c["attempts"]),
-        "bhcc": kpi.bhcc(c["attempts"], hi - lo),
+        "attempts_agent_voice": float(c["attempts"]),
+        "bhcc_agent_voice": kpi.bhcc(c["attempts"], hi - lo),
         "live_answers": float(c["live_answers"]),
         "abandons": float(c["abandons"]),
         "abandon_rate": kpi.rate_fcc(c),
@@ -78,8 +65,9 @@ def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
         "occupancy": float(run.total["occupancy"]),
         "agent_wait_mean_s": float(run.total["agent_wait_mean_s"]),
         "service_level": kpi.service_level_from(c),
-        "attempts_total": float(run.total["attempts"]),
-        "bhcc_total": float(run.total["bhcc"]),
+        "attempts": float(run.total["attempts"]),
+        "bhcc": float(run.total["bhcc"]),
+        "blocked": float(run.total["blocked"]),
         "ports_peak": float(run.total["ports_peak"]),
         "ports_mean": float(run.total["ports_mean"]),
     }

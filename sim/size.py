@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from engine.vocab import PACING_BY_NAME
 from pacer.modes import LicenseKind
 from sim.batch import (
     FRACTION_KEYS,
@@ -35,7 +36,6 @@ from sim.batch import (
     tasks_for,
 )
 from sim.executors import Executor
-from sim.run import PACING_CODES
 from sim.scenario import Scenario
 from sim.sweep import check_key, load_with, read_raw
 
@@ -118,7 +118,7 @@ def parse_targets(text: str) -> list[Target]:
 
 
 def _pool_key(pacing: str) -> str:
-    kind = POOL_OF_PACING.get(PACING_CODES[pacing], LicenseKind.PREDICTIVE_AGENT)
+    kind = POOL_OF_PACING.get(PACING_BY_NAME[pacing], LicenseKind.PREDICTIVE_AGENT)
     return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 
