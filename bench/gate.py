@@ -153,7 +153,8 @@ def measure_busy_hour(floors: dict) -> Check:
 
 def measure_policies(floors: dict) -> list[Check]:
     """Predictive against the tapered and hard-limit baselines, same seeds (CRN)."""
-    from sim.batch import run_all, tasks_for
+    from sim.plan.batch import run_all, tasks_for
+    from sim.plan.stats import summarise_rows
     from sim.scenario import load, with_policy
 
     scn = load(POLICY_SCENARIO)
@@ -161,8 +162,7 @@ def measure_policies(floors: dict) -> list[Check]:
     kp = {}
     for p in policies:
         recs = run_all(tasks_for(with_policy(scn, p), POLICY_SEEDS[0], len(POLICY_SEEDS)))
-        rows = [r["kpis"] for r in recs]
-        kp[p] = {k: sum(r[k] for r in rows) / len(rows) for k in ("occupancy", "abandon_rate")}
+        kp[p] = summarise_rows([r["kpis"] for r in recs], ("occupancy", "abandon_rate"))[0]
     limit = scn.regulation.abandon_limit
     seeds = f"seeds {POLICY_SEEDS[0]}-{POLICY_SEEDS[-1]}, {scn.sim_hours:g} h"
 

@@ -34,27 +34,33 @@ from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
 
 __all__ = ["ABANDON_CODES", "KPIS", "LIVE_CODES"]
 
-# Every KPI by the name outputs use, with its meaning and unit.
+# Every KPI by the name outputs use, with its meaning and unit. Outcome counts and rates
+# of the planner's rows are over agent-based voice (their attempts per hour: bhcc_agent).
 KPIS: dict[str, str] = {
     "attempts": "attempts completed in the measured window, every channel and outcome "
                 "(blocked ones excluded)",
-    "bhcc": "busy-hour call completions: attempts completed per hour, every channel",
+    "bhcc": "busy-hour call completions: attempts completed per hour, every channel "
+            "(blocked ones excluded)",
     "blocked": "attempts blocked for want of a port: never went out, not completions",
     "attempts_by_channel": "attempts completed per channel (voice_agent, voice_agentless, "
                            "sms, email)",
-    "attempts_agent_voice": "agent-based voice attempts completed in the measured window",
-    "bhcc_agent_voice": "agent-based voice attempts completed per hour",
+    **{f"attempts_{ch}": f"attempts completed on channel {ch}" for ch in CHANNEL_NAMES},
+    "bhcc_agent": "agent-based voice attempts completed per hour",
     "live_answers": "live answers: connected, dropped or hung up waiting for an agent",
     "abandons": "abandons (nuisance calls): live answers no agent took in time",
+    "connects": "live answers connected to an agent",
+    "machines": "answering machines detected (AMD false positives excluded)",
     "amd_false_positives": "people the answering-machine detection called machines "
                            "(known to a simulator)",
+    "connected_in_threshold": "live answers connected within their campaign's "
+                              "sl_threshold_s",
     "abandon_rate": "FCC/TSR abandon rate: abandons / live answers, fraction 0..1",
     "abandon_rate_ofcom": "Ofcom abandon rate (AMD false positives counted as drops, "
                           "answering-machine adjusted), fraction 0..1",
-    "occupancy": "agent occupancy: talk + wrap time / logged-in time, fraction 0..1",
-    "agent_wait_mean_s": "mean agent wait: ready (idle) agent-seconds per connected call, s",
     "service_level": "live answers connected within their campaign's sl_threshold_s, "
                      "fraction 0..1",
+    "occupancy": "agent occupancy: talk + wrap time / logged-in time, fraction 0..1",
+    "agent_wait_mean_s": "mean agent wait: ready (idle) agent-seconds per connected call, s",
     "ports_peak": "most voice ports in use at once",
     "ports_mean": "time-weighted mean voice ports in use",
 }

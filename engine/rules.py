@@ -41,7 +41,7 @@ from engine.strategy import PastAttempt, as_utc, code_of
 from engine.vocab import STEP_CHANNELS, step_channel
 
 # Ofcom persistent-misuse policy: no repeat call within 72 h of an abandoned call unless an
-# agent is guaranteed (DOMAIN.md, Regulation).
+# agent is guaranteed (Ofcom, persistent misuse statement, 2016).
 OFCOM_NUISANCE_PERIOD_S = 72 * 3600.0
 
 RULES = (

@@ -7,6 +7,8 @@ their result comes. Nothing survives the process: live runs use ``SqliteStore``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from engine.attempt import ATTEMPT_FIELDS, CODE_INDEX, Attempt
@@ -28,6 +30,35 @@ class MemoryStore:
         self._flight: dict[int, Attempt] = {}  # started, not saved
         self._states: dict[str, str] = {}
         self._meta: dict[str, str] = {}
+        self._outbox: list[tuple[int, str, dict[str, Any]]] = []
+        self._seq = 0
+        self._published = 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nothing to group in memory (no crash survives anyway)."""
+        yield
+
+    def add_event(self, topic: str, event: dict[str, Any]) -> None:
+        """Append an event to the in-memory outbox."""
+        self._seq += 1
+        self._outbox.append((self._seq, topic, event))
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
+        """Up to ``limit`` events not yet published, in order."""
+        return self._outbox[:limit]
+
+    def published_seq(self) -> int:
+        return self._published
+
+    def mark_published(self, seq: int) -> None:
+        """Events up to ``seq`` reached the sink: dropped from the outbox."""
+        self._published = seq
+        self._outbox = [e for e in self._outbox if e[0] > seq]
+
+    def outbox_size(self) -> tuple[int, int]:
+        """(events ever written, events not yet published)."""
+        return self._seq, len(self._outbox)
 
     @property
     def cols(self) -> dict[str, list]:

@@ -228,6 +228,7 @@ def simulate(scn: Scenario, seed: int | None = None,
         if gc_was_on:
             gc.enable()
     agents.close(end_s)
+    # an explicit schema: a run without a single attempt still has typed columns
     attempts = kpi.attempt_table(store.rows)
     attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
     total, per_camp = _kpis(scn, attempts, agents, tel, window)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from outdial.cli import outdial
-from sim.compare import COMPARE_KEYS, best_ratio, evaluate, limit_kpi
+from sim.plan.compare import COMPARE_KEYS, best_ratio, evaluate, limit_kpi
 from sim.scenario import load
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"

@@ -14,7 +14,7 @@ import pytest
 from engine import kpi
 from engine.attempt import Code
 from sim.erlang import erlang_a, erlang_b, erlang_c_metrics
-from sim.replicate import replicate
+from sim.run import simulate
 from sim.scenario import build
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_ports_only_blocking_is_erlang_b():
     ring_mean = 2.0 * math.exp(0.2**2 / 2)
     load = rate_per_s * (ring_mean + message_s)
     expected = erlang_b(load, ports)
-    runs = replicate(scn, scn.seed, REPS)
+    runs = [simulate(scn, scn.seed + i) for i in range(REPS)]
     est = []
     for r in runs:
         att = _window(r, scn)
@@ -90,7 +90,7 @@ def test_agents_with_infinite_patience_are_erlang_c():
     scn = _scenario(_agent_campaign(rate_h, talk), agents=n, window_s=1e7)
     theory = erlang_c_metrics(rate_h, talk, n, 0.0)
     p_wait, mean_wait = [], []
-    for r in replicate(scn, scn.seed, REPS):
+    for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
         att = _waits(r, scn)
         w = (att["t_connect"] - att["t_answer"]).to_numpy()
         w = w[att["t_connect"].to_numpy() >= 0]
@@ -108,7 +108,7 @@ def test_agents_with_exponential_patience_are_erlang_a():
     scn = _scenario(_agent_campaign(rate_h, talk, patience), agents=n, window_s=1e7)
     theory = erlang_a(rate_h / 3600.0, 1.0 / talk, n, 1.0 / patience)
     p_ab, p_wait = [], []
-    for r in replicate(scn, scn.seed, REPS):
+    for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
         att = _waits(r, scn)
         p_ab.append(float((att["code"] == int(Code.CUSTOMER_HANGUP)).mean()))
         waited = (att["t_connect"] < 0) | (att["t_connect"] - att["t_answer"] > 1e-9)
@@ -125,7 +125,7 @@ def test_progressive_one_to_one_abandons_only_by_amd_false_positives():
             "customer": {"patience_mean_s": 3.0}}
     raw_scn = _scenario(camp, agents=20, hours=1.0)
     scn = build({**raw_scn.raw, "regulation": {"mode": "ofcom"}}, "validation")
-    (run,) = replicate(scn, scn.seed, 1)
+    run = simulate(scn, scn.seed)
     att = _window(run, scn)
     c = kpi.counts(att)
     assert c["live_answers"] > 100
