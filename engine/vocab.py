@@ -108,25 +108,26 @@ def pacing_name(pacing: Pacing | int) -> str:
     return PACING_NAMES[Pacing(pacing)]
 
 
-def parse_pacing(text: str, agent_only: bool = False) -> PacingSpec:
+def parse_pacing(text: str, agent_only: bool = False, what: str = "pacing") -> PacingSpec:
     """``predictive``, ``vicidial-tapered``, ``progressive:1.5``, ``ratio:2.5`` -> a
-    ``PacingSpec``; ``agent_only`` refuses ``timed``. ``ValueError`` says what is expected."""
+    ``PacingSpec``; ``agent_only`` refuses ``timed``. ``ValueError`` says what is expected,
+    naming the text as ``what`` (``pacing``, ``policy``)."""
     choices = AGENT_PACINGS if agent_only else PACINGS
     name, sep, arg = str(text).strip().partition(":")
     if name not in choices:
-        raise ValueError(f"pacing {text!r}: expected one of {', '.join(choices)} "
+        raise ValueError(f"{what} {text!r}: expected one of {', '.join(choices)} "
                          "(ratio and progressive take ':R', e.g. ratio:1.5)")
     pacing = PACING_BY_NAME[name]
     if not sep:
         return PacingSpec(pacing)
     if pacing not in RATIO_PACINGS:
-        raise ValueError(f"pacing {text!r}: only ratio and progressive take ':R'")
+        raise ValueError(f"{what} {text!r}: only ratio and progressive take ':R'")
     try:
         r = float(arg)
     except ValueError:
-        raise ValueError(f"pacing {text!r}: expected a number after ':'") from None
+        raise ValueError(f"{what} {text!r}: expected a number after ':'") from None
     if not (math.isfinite(r) and r > 0):
-        raise ValueError(f"pacing {text!r}: expected a ratio > 0")
+        raise ValueError(f"{what} {text!r}: expected a ratio > 0")
     return PacingSpec(pacing, r)
 
 

@@ -1207,7 +1207,7 @@ def override_value(text: str) -> Any:
 def parse_policy(policy: str) -> tuple[str, float | None]:
     """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)
     (``engine.vocab.parse_pacing``, agent pacings only)."""
-    spec = parse_pacing(policy, agent_only=True)
+    spec = parse_pacing(policy, agent_only=True, what="policy")
     return spec.name, spec.ratio
 
 
