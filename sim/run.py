@@ -36,6 +36,7 @@ from engine.vocab import (
 )
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Regulation
+from sim.day import Day
 from sim.population import build_flows
 from sim.scenario import Campaign, Scenario
 from sim.world import SimAgentFeed, SimClock, SimTelephony
@@ -207,6 +208,9 @@ def simulate(scn: Scenario, seed: int | None = None,
     w.feed.start()
     director.start()
     dialer.start()
+    day = Day(env, scn, tel.camp, w.feed, director, dialer, w.flows,
+              lambda a: int(agents.state[a]))  # profiles and supervisor actions
+    day.start()
     jobs = dialer.jobs
     n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
@@ -236,7 +240,7 @@ def simulate(scn: Scenario, seed: int | None = None,
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=dialer.pacer.warnings(),
+                     warnings=dialer.pacer.warnings() + day.warnings,
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))])
 

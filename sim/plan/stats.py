@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scipy import stats
 
@@ -230,6 +230,29 @@ class Summary:
     campaigns: list[dict]
     ci95: dict
     warnings: list[str]
+    intervals: list[dict] = field(default_factory=list)
+
+
+def interval_summary(records: Sequence[Mapping]) -> list[dict]:
+    """The measured intervals over every campaign, averaged over the replications: counts
+    and staffing are means per replication; the abandon rate and occupancy are pooled
+    (abandons over live answers, busy over staffed agent time)."""
+    rows = [r.get("interval_rows") or [] for r in records]
+    n = min((len(x) for x in rows), default=0)
+    out = []
+    for k in range(n):
+        at = [x[k] for x in rows]
+        row = {"t_start_s": at[0]["t_start_s"]}
+        for key in at[0]:
+            if key != "t_start_s":
+                row[key] = math.fsum(a[key] for a in at) / len(at)
+        live = math.fsum(a["live_answers"] for a in at)
+        staffed = math.fsum(a["staffed_mean"] for a in at)
+        row["abandon_rate"] = math.fsum(a["abandons"] for a in at) / live if live else 0.0
+        row["occupancy"] = (math.fsum(a["busy_mean"] for a in at) / staffed
+                            if staffed else 0.0)
+        out.append(row)
+    return out
 
 
 def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
@@ -263,4 +286,4 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings)
+                   camps, ci, warnings, interval_summary(records))
