@@ -268,7 +268,7 @@ class Dialer:
             a.slot = -1
 
     def _complete(self, a: Attempt, code: int) -> None:
-        a.code = code
+        a.code = int(code)
         a.t_end = self.clock.now()
         self._release_slot(a)
         self.in_flight.pop(a.id, None)

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, Attempt
+from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, CODE_INDEX, Attempt
 
 SCHEMA_VERSION = 2
 """Bumped whenever a table or column changes; a store refuses a newer version and
@@ -29,7 +29,7 @@ migrates an older one it knows (1 -> 2: the outbox table added)."""
 
 TABLES = ("attempts", "job_states", "meta", "outbox")
 OUTBOX_MARK = "outbox_published"
-BOOL_FIELDS = frozenset(name for name, sql in ATTEMPT_COLUMNS if sql == "BOOLEAN")
+BOOL_FIELDS = frozenset(name for name, sql, _ in ATTEMPT_COLUMNS if sql == "BOOLEAN")
 _BOOL_INDEX = tuple(i for i, f in enumerate(ATTEMPT_FIELDS) if f in BOOL_FIELDS)
 
 # ATTEMPT_COLUMNS' generic SQL types per dialect.
@@ -56,7 +56,7 @@ def create_statements(dialect: str, prefix: str = "") -> list[str]:
     real = types["REAL"]
     cols = ", ".join(
         f"{name} {types[sql]} NOT NULL" + (" PRIMARY KEY" if name == "attempt_id" else "")
-        for name, sql in ATTEMPT_COLUMNS)
+        for name, sql, _ in ATTEMPT_COLUMNS)
     return [
         f"CREATE TABLE IF NOT EXISTS {prefix}attempts ({cols})",
         # Partial: only in-flight rows, so the trapped() scan costs nothing per result.
@@ -103,10 +103,8 @@ def statements(ph: str, prefix: str = "") -> dict[str, str]:
 
 def attempt_row(a: Attempt, code: int | None = None) -> tuple:
     """The attempt's values in ``ATTEMPT_FIELDS`` order (``code`` overrides its code)."""
-    return (a.id, a.job, a.job_name, a.contact, a.contact_id, a.address, a.step,
-            int(a.channel), int(a.code) if code is None else code, a.agent, bool(a.abandoned),
-            bool(a.truth_amd_false_positive), bool(a.truth_human), float(a.t_created),
-            float(a.t_answer), float(a.t_connect), float(a.t_talk_end), float(a.t_end))
+    row = a.plain_row()
+    return row if code is None else (*row[:CODE_INDEX], int(code), *row[CODE_INDEX + 1:])
 
 
 def row_record(row: tuple) -> dict[str, Any]:
