@@ -16,6 +16,7 @@ from engine.sinks import JsonlSink, SinkError
 from outdial.live import session as live_session
 from outdial.live.config import ConfigError, load_config
 from outdial.live.session import LiveSession, RunError, run_live
+from outdial.live.view import render, snapshot
 from tests.live_helpers import attempt_events, rows, write_config
 
 ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
@@ -41,6 +42,11 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         await s.start()
         run = asyncio.create_task(s.run())
         await _until(lambda: len(s.dialer.in_flight) >= 10)
+        snap = snapshot(s)  # what the live view shows each second
+        assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
+        assert snap["ports_in_use"] > 0 and snap["agents_logged_in"] == 50
+        assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
+        render(snap)
         # AES: every DMCC connection cut; the client resumes its session
         s.emulated.dmcc.drop_connections()
         # CMS drops its socket and comes back
