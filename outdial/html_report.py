@@ -142,7 +142,7 @@ def _summary_section(k: dict[str, Any]) -> Section:
 
 def _is_verdict_warning(w: str) -> bool:
     """A campaign over its abandon limit or a missed target (shown with the verdict)."""
-    return w.startswith("campaign ") or w.startswith("target ")
+    return w.startswith(("campaign ", "campaigns possibly", "target "))
 
 
 def _verdict_section(k: dict[str, Any]) -> Section | None:
