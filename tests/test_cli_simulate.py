@@ -89,7 +89,7 @@ def test_simulate_user_errors_are_one_clear_line(tmp_path):
                    '[[campaigns]]\nname = "c"\nchannel = "fax"\n')
     res = _run("simulate", str(bad))
     assert res.exit_code == 2
-    assert "telephony.ports: expected a value >= 1, got -1" in res.stderr
+    assert "telephony.ports: expected a value >= 1 ports, got -1" in res.stderr
     assert "campaigns.c.channel: expected one of" in res.stderr
     assert "Traceback" not in res.output + res.stderr
     res = _run("simulate", SCN, "--policy", "magic")

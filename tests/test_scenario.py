@@ -61,7 +61,8 @@ def test_wrong_type_range_and_choice_all_reported_at_once():
     probs = _problems(raw)
     text = "\n".join(probs)
     assert "telephony.ports: expected integer, got string 'many'" in text
-    assert "regulation.abandon_limit: expected a value <= 1, got 1.5" in text
+    assert ("regulation.abandon_limit: expected a value <= 1 (a fraction 0..1: 3 % is 0.03), "
+            "got 1.5") in text
     assert "regulation.mode: expected one of fcc, ofcom, got 'eu'" in text
     assert "campaigns.c.outcomes.ring_no_answer_s: expected a value >= 15" in text
 

@@ -58,6 +58,8 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
         scn = load(scenario, overrides_from(app, hours, sets))
     except ScenarioError as exc:
         app.fail(str(exc))
+    for w in scn.warnings:
+        app.warn(w)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         app.fail("--policies: expected at least one policy")
