@@ -113,7 +113,7 @@ def test_an_events_file_that_fails_loses_no_event(tmp_path, monkeypatch):
             raise SinkError(f"{self.path}: No space left on device")
         real(self, topic, event)
     monkeypatch.setattr(JsonlSink, "publish", failing)
-    with pytest.raises(RunError, match="No space left on device.*kept in the store's outbox"):
+    with pytest.raises(RunError, match=r"No space left on device.*kept in the store's outbox"):
         run_live(cfg, emulate=True)
     monkeypatch.setattr(JsonlSink, "publish", real)
     summary = run_live(cfg, emulate=True)
@@ -125,11 +125,11 @@ def test_an_events_file_that_fails_loses_no_event(tmp_path, monkeypatch):
 def test_unwritable_events_file_and_damaged_store_are_one_message(tmp_path):
     cfg = _cfg(tmp_path)
     cfg.events_jsonl.mkdir()  # a directory where the file should be
-    with pytest.raises(RunError, match="events.jsonl"):
+    with pytest.raises(RunError, match=r"events\.jsonl"):
         run_live(cfg, emulate=True)
     cfg.events_jsonl.rmdir()
     cfg.store_sqlite.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
-    with pytest.raises(RunError, match="store.sqlite"):
+    with pytest.raises(RunError, match=r"store\.sqlite"):
         run_live(cfg, emulate=True)
 
 
