@@ -187,3 +187,13 @@ def test_sweep_rows_carry_the_platform_of_their_point(tmp_path):
         assert row["agent_manager_memory_gb"] == pytest.approx(3.0 * row["agents.count"] / 1000)
         assert row["platform_tier"] == 1
         assert row["targets_met"] is not True and "min_occupancy" in row["targets_verdict"]
+
+
+def test_no_events_falls_back_to_the_documented_event_rate():
+    r = CliRunner().invoke(outdial, ["simulate", str(SCN), "--hours", "0.05", "--no-cache",
+                                     "--no-events", "--json"])
+    assert r.exit_code == 0, r.output
+    plat = json.loads(r.stdout)["platform"]
+    assert plat["event_source"].startswith("documented") and plat["events_per_hour"] is None
+    # 50 GB per million attempts, kept 168 h
+    assert plat["kafka_disk_gb"] == pytest.approx(plat["bhcc"] * 50e3 * 168 / 1e9)
