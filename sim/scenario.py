@@ -31,6 +31,7 @@ from engine.contacts import (
 from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
 from engine.strategy import Strategy, StrategyError
+from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -54,23 +55,11 @@ from sim.distributions import (
 from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
 from sim.targets import TargetSpec, parse_targets
 
-CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
+CHANNELS = CHANNEL_NAMES  # one vocabulary: engine.vocab spells every enum
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
 DEFAULT_START = "2026-11-23T15:00:00+00:00"
-STRATEGY_CHANNEL = {"voice_agent": "voice", "voice_agentless": "voice", "sms": "sms",
-                    "email": "email"}
+STRATEGY_CHANNEL = {name: step_channel(c) for c, name in enumerate(CHANNEL_NAMES)}
 DEFAULT_ADDRESS = {"voice": "phone", "sms": "phone", "email": "email"}
-AGENT_PACINGS = (
-    "predictive",
-    "progressive",
-    "preview",
-    "ratio",
-    "vicidial-hard",
-    "vicidial-tapered",
-    "vicidial-average",
-)
-PACINGS = (*AGENT_PACINGS, "timed")
-TARGETS = ("abandon_rate", "service_level", "agent_wait")
 REGULATIONS = ("fcc", "ofcom")
 DISTS = ("exponential", "lognormal", "gamma", "deterministic", "empirical")
 
@@ -1309,22 +1298,10 @@ def override_value(text: str) -> Any:
 
 
 def parse_policy(policy: str) -> tuple[str, float | None]:
-    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)."""
-    name, _, arg = policy.partition(":")
-    if name not in AGENT_PACINGS:
-        raise ValueError(f"policy {policy!r}: expected one of {', '.join(AGENT_PACINGS)} "
-                         "(ratio and progressive take ':R', e.g. ratio:1.5)")
-    if arg:
-        if name not in ("ratio", "progressive"):
-            raise ValueError(f"policy {policy!r}: only ratio and progressive take ':R'")
-        try:
-            r = float(arg)
-        except ValueError:
-            raise ValueError(f"policy {policy!r}: expected a number after ':'") from None
-        if r <= 0:
-            raise ValueError(f"policy {policy!r}: expected a ratio > 0")
-        return name, r
-    return name, None
+    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)
+    (``engine.vocab.parse_pacing``, agent pacings only)."""
+    spec = parse_pacing(policy, agent_only=True, what="policy")
+    return spec.name, spec.ratio
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
+from engine import kpi
 from engine.attempt import CHANNEL_NAMES
 
 # Every KPI row (``sim.plan.task.kpi_row``) has these keys, in this order.
@@ -35,27 +36,8 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
             "amd_false_positives", "connected_in_threshold",
             "abandon_rate", "abandon_rate_ofcom", "service_level", "occupancy",
             "agent_wait_mean_s", "ports_peak", "ports_mean")
-FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
-KPI_DOC = {
-    "attempts": "attempts completed in the measured window, every channel",
-    "bhcc": "attempts completed per hour, every channel (BHCC; blocked ones excluded)",
-    "blocked": "attempts blocked for want of a port (never went out)",
-    **{f"attempts_{ch}": f"attempts completed on channel {ch}" for ch in CHANNEL_NAMES},
-    "bhcc_agent": "agent-based voice attempts completed per hour",
-    "live_answers": "live answers (agent-based voice)",
-    "abandons": "abandons (agent-based voice)",
-    "connects": "live answers connected to an agent",
-    "machines": "answering machines detected (AMD false positives excluded)",
-    "amd_false_positives": "humans the AMD classified as machines",
-    "connected_in_threshold": "live answers connected within the campaign's SL threshold",
-    "abandon_rate": "FCC/TSR abandon rate, fraction 0..1 (abandons / live answers)",
-    "abandon_rate_ofcom": "Ofcom abandon rate, fraction 0..1 (AMD false positives as drops)",
-    "service_level": "share of live answers connected within the campaign's threshold",
-    "occupancy": "agent occupancy (talk + wrap over logged-in time), fraction 0..1",
-    "agent_wait_mean_s": "mean agent wait between calls, seconds",
-    "ports_peak": "most ports in use at once",
-    "ports_mean": "time-weighted mean ports in use",
-}
+FRACTION_KEYS = kpi.FRACTION_KPIS
+KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
 CONFIDENCE = 0.95
 
