@@ -28,7 +28,7 @@ from sim.run import simulate
 from sim.scenario import load, with_policy
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
-SHORT = {"scenario.sim_hours": 0.1}
+SHORT = {"scenario.sim_hours": 0.05, "scenario.warmup_s": 60.0}  # identity, not accuracy
 AXES = [parse_vary("agents.count=30,40")]
 
 
