@@ -30,7 +30,8 @@ import numpy as np
 
 from engine.attempt import Attempt, Channel, Code
 from engine.calendar import RunCalendar
-from engine.contacts import ContactList, Filter, SortKey
+from engine.contacts import ContactList
+from engine.filters import Filter, SortKey
 from engine.rules import RuleEngine
 from engine.strategy import Blocked, Done, PastAttempt, Strategy
 from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel

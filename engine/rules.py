@@ -34,9 +34,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from engine.addresses import normalize_address
 from engine.attempt import Channel, Code
 from engine.calendar import RunCalendar
-from engine.contacts import DncRegistry, normalize_address, zone
+from engine.contacts import zone
+from engine.dnc import DncRegistry
 from engine.strategy import PastAttempt, as_utc, code_of
 from engine.vocab import STEP_CHANNELS, step_channel
 

@@ -19,16 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.contacts import (
-    ContactListError,
-    DncList,
-    FilterError,
-    ListSpec,
-    load_contacts,
-    validate_selection,
-    zone,
-)
+from engine.contacts import ContactListError, ListSpec, load_contacts, zone
 from engine.director import JobPlan
+from engine.dnc import DncList
+from engine.filters import FilterError, validate_selection
 from engine.rules import RuleConfig, RuleConfigError
 from engine.strategy import Strategy, StrategyError
 from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
