@@ -188,3 +188,23 @@ def test_damaged_store_page_is_reported_as_damaged(tmp_path):
     with pytest.raises(Exception) as e:
         SqliteStore(p).get_meta("k")
     assert "damaged" in str(e.value) or "malformed" in str(e.value)
+
+
+def test_events_go_to_kafka_too_and_flush_before_they_count_as_published(tmp_path,
+                                                                       monkeypatch):
+    from types import SimpleNamespace
+
+    from adapters import kafka as kafka_mod
+    from tests.test_kafka import FakeProducer
+    FakeProducer.made = []
+    mod = SimpleNamespace(Producer=FakeProducer, KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    p = write_config(tmp_path, hours=0.003, speed=5.0, drain_s=1.0)
+    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
+                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    cfg = load_config(p, env=ENV, emulate=True)
+    summary = run_live(cfg, emulate=True)
+    sent = FakeProducer.made[0].sent
+    assert summary["lost_events"] == 0 and len(sent) == summary["events_published"] > 0
+    assert {t for t, _, _ in sent} >= {"POM.Default.ATTEMPT", "POM.Default.JOB"}

@@ -14,7 +14,7 @@ Example (``scenarios/live-emulated.toml`` ships one)::
     [store]
     sqlite = "live.sqlite"
     [events]
-    jsonl = "live-events.jsonl"
+    jsonl = "live-events.jsonl"             # and/or kafka = "broker1:9092,broker2:9092"
     [epm]
     url = "https://127.0.0.1:8443/axis2/services/AppIntfWS"
     user = "outdial"
@@ -89,6 +89,7 @@ class LiveConfig:
     store_schema: str | None
     synchronous: str
     events_jsonl: Path | None
+    events_kafka: str | None
     epm: Endpoint
     aes: Endpoint
     cms: Endpoint
@@ -211,6 +212,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     schema = r.get(st, "store", "schema", str, None)
     ev = r.table("events")
     jsonl = r.get(ev, "events", "jsonl", str, None)
+    kafka = r.get(ev, "events", "kafka", str, None, lambda v: bool(v.strip()),
+                  "bootstrap servers host:port[,host:port...]")
 
     def endpoint(name: str, default_port: int) -> Endpoint:
         t = r.table(name)
@@ -264,6 +267,6 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     return LiveConfig(source=path, scenario=r.path_of(scenario), hours=hours, speed=speed,
                       drain_s=drain_s, seed=seed, store_sqlite=r.path_of(sqlite),
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
-                      events_jsonl=r.path_of(jsonl), epm=epm, aes=aes, cms=cms,
+                      events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
                       first_station=first_station, cms_layout=layout,
                       emulate_tls=emulate_tls)

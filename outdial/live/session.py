@@ -93,7 +93,7 @@ class LiveSession:
         self.on_second = on_second
         self.tasks: list[asyncio.Task] = []
         self.store: Any = None
-        self.sink: JsonlSink | None = None
+        self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
         self.dmcc: DmccClient | None = None
@@ -112,8 +112,13 @@ class LiveSession:
             raise RunError(str(e)) from None
         self.store = _open_store(cfg)
         store = self.store
+        sinks: list[Any] = []
         if cfg.events_jsonl is not None:
-            self.sink = JsonlSink(cfg.events_jsonl, append=True)
+            sinks.append(JsonlSink(cfg.events_jsonl, append=True))
+        if cfg.events_kafka is not None:
+            from adapters.kafka import KafkaSink
+            sinks.append(KafkaSink(cfg.events_kafka))
+        self.sink = Sinks(sinks) if sinks else None
         relay = OutboxRelay(store, self.sink)
         left = relay.relay()  # what a crashed run stored and never published
         now_utc = dt.datetime.now(dt.UTC)
@@ -308,6 +313,31 @@ class LiveSession:
                 self.store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+class Sinks:
+    """The run's event sinks (a JSON-lines file, Kafka): each event to every one; ``flush``
+    returns only when every sink has them (raises what a sink raises)."""
+
+    enabled = True
+
+    def __init__(self, sinks: list[Any]):
+        self.sinks = sinks
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.publish(topic, event)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            flush = getattr(s, "flush", None)
+            if flush is not None:
+                flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            with contextlib.suppress(Exception):
+                s.close()
 
 
 def _secret(ep: Endpoint) -> Secret:
