@@ -28,6 +28,7 @@ Example (``scenarios/live-emulated.toml`` ships one)::
     password_file = "/etc/outdial/aes.secret"
     [cms]
     port = 5300
+    skills = { sales = 12, care = 14 }     # skill names by their number in the report
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class LiveConfig:
     cms: Endpoint
     first_station: int
     cms_layout: Any = None  # adapters.cms.framing.Layout
+    cms_skills: dict[int, str] = field(default_factory=dict)  # report number -> skill name
     emulate_tls: bool = True
 
 
@@ -258,6 +260,14 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                 r.problems.append(f"{path}: cms.layout: {e}")
         else:
             r.bad("cms.layout", "\"split_skill\", \"vdn\" or a table {key, columns}", lay)
+    skills_t = r.get(cms_t, "cms", "skills", dict, {})
+    cms_skills: dict[int, str] = {}
+    for name, num in skills_t.items():
+        if isinstance(num, int) and not isinstance(num, bool) and num >= 0:
+            cms_skills[num] = str(name)
+        else:
+            r.bad(f"cms.skills.{name}", "the skill's number in the CMS report (an int >= 0)",
+                  num)
     first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
                           lambda v: v >= 0, "an extension number >= 0")
     emu = r.table("emulate")
@@ -268,5 +278,5 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                       drain_s=drain_s, seed=seed, store_sqlite=r.path_of(sqlite),
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
                       events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
-                      first_station=first_station, cms_layout=layout,
+                      first_station=first_station, cms_layout=layout, cms_skills=cms_skills,
                       emulate_tls=emulate_tls)

@@ -244,7 +244,10 @@ class LiveSession:
                                           cfg.aes.password.reveal(), stations,
                                           poll_s=cfg.aes.poll_s / cfg.speed, tls=tls))
         layout = cfg.cms_layout or SPLIT_SKILL
-        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        names = dict(cfg.cms_skills)
+        if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
+            names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
+        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port, names=names)
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
