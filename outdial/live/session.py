@@ -106,6 +106,9 @@ class LiveSession:
 
     async def start(self) -> None:
         cfg = self.cfg
+        if cfg.speed != 1.0 and not self.emulate:
+            raise RunError(f"{cfg.source}: run.speed: only an emulated run (--emulate) may "
+                           f"run at another speed than the wall clock, got {cfg.speed}")
         try:
             scn = load(cfg.scenario)
         except ScenarioError as e:
