@@ -210,3 +210,19 @@ def test_events_go_to_kafka_too_and_flush_before_they_count_as_published(tmp_pat
     sent = FakeProducer.made[0].sent
     assert summary["lost_events"] == 0 and len(sent) == summary["events_published"] > 0
     assert {t for t, _, _ in sent} >= {"POM.Default.ATTEMPT", "POM.Default.JOB"}
+
+
+def test_cli_run_errors_are_one_line_without_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+    p = write_config(tmp_path)
+    r = CliRunner().invoke(outdial, ["run", str(p)], catch_exceptions=False,
+                           env={"OUTDIAL_TEST_EPM_PW": "", "OUTDIAL_TEST_AES_PW": ""})
+    assert r.exit_code == 2 and "epm.url: missing" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(outdial, ["run", str(p), "--emulate", "--speed", "0"],
+                           catch_exceptions=False, env=ENV)
+    assert r.exit_code == 2 and "--speed: expected" in r.output
+    r = CliRunner().invoke(outdial, ["run", str(tmp_path / "none.toml")],
+                           catch_exceptions=False)
+    assert r.exit_code == 2 and "cannot read the run configuration" in r.output
