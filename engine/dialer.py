@@ -242,10 +242,28 @@ class Dialer:
             self._complete(a, _BLOCKED)
 
     def _launch(self, j: int, n: int, now: float) -> None:
+        if self._txn is not None:  # durable store: one commit for the tick's records
+            self._launch_batch(j, n, now)
+            return
         for _ in range(n):
             a = self._new_attempt(j, now)
             if a is None:
                 return
+            a.slot = self._take_slot(j, now)
+            self.in_flight[a.id] = a
+            self.telephony.dial(a)
+
+    def _launch_batch(self, j: int, n: int, now: float) -> None:
+        """Record ``n`` attempts in one transaction, then launch them (each is durable
+        before it goes out, as one at a time)."""
+        made = []
+        with self._txn():
+            for _ in range(n):
+                a = self._new_attempt(j, now)
+                if a is None:
+                    break
+                made.append(a)
+        for a in made:
             a.slot = self._take_slot(j, now)
             self.in_flight[a.id] = a
             self.telephony.dial(a)
