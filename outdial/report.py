@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES
+from engine.vocab import CHANNEL_NAMES
 from outdial.app import Application, _json_safe
 from sim.plan.assess import Assessment
 from sim.plan.stats import Summary
