@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES
+from engine.vocab import CHANNEL_NAMES
 from outdial.app import Application, _json_safe
 from sim.plan.assess import Assessment
 from sim.plan.stats import Summary
@@ -56,8 +56,9 @@ def print_assessment(app: Application, a: Assessment) -> None:
     """The verdict block and the platform table after the KPIs."""
     r = a.resources
     lic = ", ".join(f"{k.replace('_agents', '')} {v:,}" for k, v in r["licenses"].items())
-    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {r['jobs']:,} "
-                  f"jobs; licenses ({r['license_mode']}): {lic or 'none'}")
+    jobs = f"{r['jobs']:,} job" + ("" if r["jobs"] == 1 else "s")
+    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {jobs}; "
+                  f"licenses ({r['license_mode']}): {lic or 'none'}")
     if a.targets:
         rows = []
         for t in a.targets:

@@ -48,6 +48,7 @@ from sim.distributions import (
 )
 from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
 from sim.targets import TargetSpec, parse_targets
+from sim.toml_lines import with_lines
 
 CHANNELS = CHANNEL_NAMES  # one vocabulary: engine.vocab spells every enum
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -605,7 +606,8 @@ class _Checker:
                 op = ">" if f.lo_open else ">="
                 self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 \
+                    and "%" not in why else ""
                 self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
@@ -1202,7 +1204,14 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
         raw = read_raw(p)
     if overrides:
         raw = apply_overrides(raw, overrides, str(p))
-    return build(raw, str(p), p.parent)
+    try:
+        return build(raw, str(p), p.parent)
+    except ScenarioError as exc:  # say where in the file each problem is
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise exc from None
+        raise ScenarioError(exc.source, with_lines(text, exc.problems)) from None
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
