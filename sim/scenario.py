@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.blending import BlendSetting
 from engine.contacts import zone
 from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
+from engine.skill_pacing import SkillPacing
 from engine.strategy import Strategy, StrategyError
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
@@ -41,6 +43,7 @@ from sim.distributions import (
     Gamma,
     Lognormal,
 )
+from sim.inbound_config import InboundSkill
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -131,6 +134,7 @@ _LICENSES = {
     "predictive_agents": _int(100000, lo=0),
     "progressive_agents": _int(100000, lo=0),
     "preview_agents": _int(100000, lo=0),
+    "outbound_ports": _int(-1, lo=-1, doc="port pool of notification jobs; -1 = none"),
 }
 _AGENTS = {
     "group": _str(),
@@ -140,7 +144,32 @@ _AGENTS = {
     "logout_s": _num(math.inf, lo=0.0),
     "aux_probability": _num(0.0, lo=0.0, hi=1.0, doc="chance of an aux break after a call"),
     "aux_mean_s": _num(300.0, lo=0.0, lo_open=True, doc="mean aux break, exponential"),
+    "direction": _str("outbound", ("outbound", "inbound")),
 }
+_INBOUND = {
+    "skill": _str(),
+    "calls_per_hour": _num(_REQUIRED, lo=0.0),
+    "sl_threshold_s": _num(20.0, lo=0.0),
+    "sl_window_s": _num(300.0, lo=1.0, doc="span of the real-time service level"),
+}
+_INBOUND_DIST_DEFAULTS = {
+    "talk": {"dist": "lognormal", "mean_s": 240.0, "cv": 1.0},
+    "wrap": {"dist": "exponential", "mean_s": 30.0},
+}
+_BLENDING = {
+    "enabled": _F(bool, True),
+    "skill": _str(),
+    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
+                _num(f.default, lo=0.0))
+       for f in BlendSetting.__dataclass_fields__.values() if f.name != "skill"},
+}
+_SKILL_PACING = {
+    "skill": _str(),
+    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
+                _num(f.default, lo=0.0))
+       for f in SkillPacing.__dataclass_fields__.values() if f.name != "skill"},
+}
+_BLEND_TABLES = ("blending", "skill_pacing")
 _CAMPAIGN = {
     "name": _str(),
     "copies": _int(1, lo=1),
@@ -360,6 +389,8 @@ class Campaign:
     strategy: Strategy | None = None
     rules: RuleConfig | None = None
     schedule: JobPlan = field(default_factory=JobPlan)
+    blending: BlendSetting | None = None
+    skill_pacing: SkillPacing | None = None
 
     @property
     def agent_based(self) -> bool:
@@ -375,6 +406,7 @@ class AgentGroup:
     logout_s: float
     aux_probability: float = 0.0
     aux_mean_s: float = 300.0
+    direction: str = "outbound"
 
 
 @dataclass(frozen=True)
@@ -400,6 +432,8 @@ class Scenario:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
     dnc_files: tuple[Path, ...] = ()
+    inbound: tuple[InboundSkill, ...] = ()
+    port_pool: int | None = None
 
     @property
     def sim_s(self) -> float:
@@ -558,7 +592,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
-            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES}
+            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES and k not in _BLEND_TABLES}
+    blend = _blend_tables(chk, raw, path, c_channel=raw.get("channel", "voice_agent"))
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -604,7 +639,30 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), **engine, **c))
+            message=Message(**sub["message"]), **engine, **blend, **c))
+    return out
+
+
+def _blend_tables(chk: _Checker, raw: Mapping[str, Any], path: str, c_channel: Any
+                  ) -> dict[str, Any]:
+    """A campaign's ``[blending]`` (agent-based) and ``[skill_pacing]`` (agentless) tables."""
+    out: dict[str, Any] = {}
+    for key, spec, cls in (("blending", _BLENDING, BlendSetting),
+                           ("skill_pacing", _SKILL_PACING, SkillPacing)):
+        if key not in raw:
+            continue
+        want = "voice_agent" if key == "blending" else "agentless"
+        if (c_channel == "voice_agent") != (want == "voice_agent"):
+            chk.problem(f"{path}.{key}", f"expected only in {want} campaigns, got a "
+                        f"{c_channel} campaign")
+            continue
+        vals = chk.table(raw[key], spec, f"{path}.{key}")
+        if vals.pop("enabled", True) is False or "skill" not in vals:
+            continue
+        try:
+            out[key] = cls(**vals)
+        except (TypeError, ValueError) as exc:
+            chk.problem(f"{path}.{key}", str(exc))
     return out
 
 
@@ -718,7 +776,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
           base_dir: Path | None = None) -> Scenario:
     """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "inbound"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -739,7 +797,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         elif skills is not None:
             groups.append(AgentGroup(a["group"], a["count"], tuple(skills), float(a["login_s"]),
                                      float(a["logout_s"]), float(a["aux_probability"]),
-                                     float(a["aux_mean_s"])))
+                                     float(a["aux_mean_s"]), a["direction"]))
+    inbound = _inbound(chk, raw.get("inbound", []), groups)
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:
@@ -758,6 +817,13 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if dupes:
         chk.problem("campaigns", f"expected unique names, repeated: {', '.join(dupes)}")
     skills_known = {s for g in groups for s in g.skills}
+    in_known = {s.name for s in inbound}
+    for c in campaigns:
+        for key, st in (("blending", c.blending), ("skill_pacing", c.skill_pacing)):
+            if st is not None and st.skill not in in_known:
+                chk.problem(f"campaigns ({c.name}).{key}.skill", f"expected an inbound skill "
+                            f"([[inbound]] skill: {', '.join(sorted(in_known)) or 'none'}), "
+                            f"got {st.skill!r}")
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
@@ -783,9 +849,44 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         replications=int(s["replications"]), regulation=Regulation(**sec["regulation"]),
         ports=int(sec["telephony"]["ports"]), carrier_cps=float(sec["telephony"]["carrier_cps"]),
         license_mode=lic["mode"],
-        license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
+        license_pools={k: int(v) for k, v in lic.items() if k not in ("mode", "outbound_ports")},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
-        start=start.astimezone(UTC), dnc_files=dnc_files)
+        start=start.astimezone(UTC), dnc_files=dnc_files, inbound=inbound,
+        port_pool=None if lic["outbound_ports"] < 0 else int(lic["outbound_ports"]))
+
+
+def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup]) -> tuple[InboundSkill, ...]:
+    """The ``[[inbound]]`` skills: arrivals, talk, wrap-up, patience, service level."""
+    out: list[InboundSkill] = []
+    for i, r in enumerate(_as_list(chk, raw, "inbound")):
+        path = f"inbound[{i}]"
+        if not isinstance(r, Mapping):
+            chk.problem(path, f"expected a table, got {_tname(r)}")
+            continue
+        flat = {k: v for k, v in r.items() if k not in ("talk", "wrap", "patience")}
+        v = chk.table(flat, _INBOUND, path)
+        talk = chk.distribution(r.get("talk"), f"{path}.talk", _INBOUND_DIST_DEFAULTS["talk"])
+        wrap = chk.distribution(r.get("wrap"), f"{path}.wrap", _INBOUND_DIST_DEFAULTS["wrap"])
+        patience = None
+        if "patience" in r:
+            patience = chk.distribution(r["patience"], f"{path}.patience",
+                                        {"dist": "exponential"})
+        if "skill" not in v or talk is None or wrap is None or (
+                "patience" in r and patience is None):
+            continue
+        if any(s.name == v["skill"] for s in out):
+            chk.problem(f"{path}.skill", f"expected unique inbound skills, {v['skill']!r} "
+                        "is repeated")
+            continue
+        out.append(InboundSkill(v["skill"], float(v["calls_per_hour"]), talk, wrap, patience,
+                                float(v["sl_threshold_s"]), float(v["sl_window_s"])))
+    names = {s.name for s in out}
+    for k, g in enumerate(groups):
+        if g.direction == "inbound" and not names & set(g.skills):
+            chk.problem(f"agents[{k}].skills", f"an inbound group needs an inbound skill "
+                        f"({', '.join(sorted(names)) or 'no [[inbound]] skill defined'}), got "
+                        f"{', '.join(g.skills) or 'none'}")
+    return tuple(out)
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:
