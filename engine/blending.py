@@ -137,7 +137,8 @@ class Blending:
         self.lent_s = 0.0  # agent seconds on inbound within the window
         self.lends = 0
         self.recalls = 0
-        self.log: list[tuple[float, str, int, int]] = []  # (t, "lend"/"back", agent, job)
+        # (t, "lend" / "recall" / "back", agent, job): every move, for outputs and tests
+        self.log: list[tuple[float, str, int, int]] = []
         feed.subscribe(self)
 
     # ---- SkillListener
@@ -221,6 +222,7 @@ class Blending:
     def _recall(self, a: int) -> None:
         self.recalling.add(a)
         self.recalls += 1
+        self.log.append((self.dialer.clock.now(), "recall", a, self.rows[self.lent[a][0]]))
         self.desk.recall(a, self._returned)
 
     def _returned(self, a: int) -> None:

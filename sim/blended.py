@@ -133,3 +133,15 @@ class PortCounters:
             p.blocked -= self.blocked
             p.delayed -= self.delayed
             self.blocked = self.delayed = None
+
+
+def moves_table(blending: Blending | None) -> pl.DataFrame | None:
+    """Every blending move of the run (``t_s``, ``move`` lend / recall / back, ``agent``,
+    ``job``), or None without blending."""
+    if blending is None:
+        return None
+    log = blending.log
+    return pl.DataFrame({"t_s": [e[0] for e in log], "move": [e[1] for e in log],
+                         "agent": [e[2] for e in log], "job": [e[3] for e in log]},
+                        schema={"t_s": pl.Float64, "move": pl.Utf8, "agent": pl.Int64,
+                                "job": pl.Int64})

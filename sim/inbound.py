@@ -41,7 +41,8 @@ from sim.inbound_config import InboundSkill
 
 REPORT_S = 1.0  # how often the skill state is published (CMS real-time: 3 s or more)
 
-CALL_COLUMNS = ("skill", "t_arrive", "t_decided", "answered", "wait_s", "handle_s", "lent")
+CALL_COLUMNS = ("skill", "t_arrive", "t_decided", "answered", "wait_s", "handle_s", "lent",
+                "agent")
 
 
 class _Call:
@@ -54,7 +55,7 @@ class _Call:
 
 
 class _Agent:
-    """An agent on the inbound side: dedicated (``key < 0``) or lent (``key`` = agent)."""
+    """An agent on the inbound side: dedicated (``key <= -2``) or lent (``key`` = agent)."""
 
     __slots__ = ("busy", "key", "leaving", "recall_done", "serves", "t_join", "token")
 
@@ -183,7 +184,7 @@ class SimInbound:
             if cfg.calls_per_hour > 0:
                 self.env.process(self.arrivals(s))
         for k, (serves, login, logout) in enumerate(self._dedicated):
-            self.env.process(self.dedicated_shift(-(k + 1), serves, login, logout))
+            self.env.process(self.dedicated_shift(-(k + 2), serves, login, logout))
         self.env.process(self.reporter())
 
     def arrivals(self, s: int):
@@ -275,7 +276,7 @@ class SimInbound:
         self.waiting[s] -= 1
         now = self.env.now
         self._decided(s, False)
-        self._record(s, c.t_arrive, now, False, now - c.t_arrive, 0.0, False)
+        self._record(s, c.t_arrive, now, False, now - c.t_arrive, 0.0, False, -1)
 
     def _pop_idle(self, s: int) -> _Agent | None:
         q = self.idle[s]
@@ -308,7 +309,7 @@ class SimInbound:
         talk = self._talk[s]()
         wrap = self._wrap[s]()
         self._decided(s, wait <= self.skill_cfg[s].sl_threshold_s + 1e-9)
-        self._record(s, c.t_arrive, now, True, wait, talk + wrap, ag.key >= 0)
+        self._record(s, c.t_arrive, now, True, wait, talk + wrap, ag.key >= 0, ag.key)
         h = self._clip(now, now + talk + wrap)
         self.handling_s += h
         if ag.key >= 0:
@@ -362,7 +363,7 @@ class SimInbound:
         return max(min(b, hi) - max(a, lo), 0.0)
 
     def _record(self, s: int, t0: float, t1: float, answered: bool, wait: float,
-                handle: float, lent: bool) -> None:
+                handle: float, lent: bool, agent: int) -> None:
         c = self.cols
         c["skill"].append(s)
         c["t_arrive"].append(t0)
@@ -371,6 +372,7 @@ class SimInbound:
         c["wait_s"].append(wait)
         c["handle_s"].append(handle)
         c["lent"].append(lent)
+        c["agent"].append(agent)
 
     # ------------------------------------------------------------------ outputs
 
@@ -380,7 +382,8 @@ class SimInbound:
 
     def calls(self) -> pl.DataFrame:
         """One row per inbound call decided (answered or abandoned), ``CALL_COLUMNS``;
-        ``skill`` is the skill's name."""
+        ``skill`` is the skill's name; ``agent`` the dialer's agent index of a lent agent,
+        a negative number for a dedicated one, -1 for an abandoned call (no agent)."""
         names = np.array([*self.names, ""], dtype=object)
         idx = np.array(self.cols["skill"], dtype=np.int64)
         return pl.DataFrame({
@@ -388,7 +391,8 @@ class SimInbound:
             **{k: self.cols[k] for k in CALL_COLUMNS[1:]},
         }, schema_overrides={"answered": pl.Boolean, "lent": pl.Boolean,
                              "t_arrive": pl.Float64, "t_decided": pl.Float64,
-                             "wait_s": pl.Float64, "handle_s": pl.Float64})
+                             "wait_s": pl.Float64, "handle_s": pl.Float64,
+                             "agent": pl.Int64})
 
     def intervals(self) -> pl.DataFrame:
         """One row per interval and skill: means of the per-second skill state."""

@@ -30,7 +30,14 @@ from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Pacing, Regulation, Target
-from sim.blended import PortCounters, blended_kpis, blending_for, inbound_parts, outbound_groups
+from sim.blended import (
+    PortCounters,
+    blended_kpis,
+    blending_for,
+    inbound_parts,
+    moves_table,
+    outbound_groups,
+)
 from sim.inbound import SimInbound
 from sim.population import build_flows
 from sim.scenario import Campaign, Scenario
@@ -68,6 +75,7 @@ class RunResult:
     inbound: dict[str, dict] = field(default_factory=dict)  # inbound KPIs per skill
     inbound_calls: pl.DataFrame | None = field(default=None, repr=False)
     inbound_intervals: pl.DataFrame | None = field(default=None, repr=False)
+    blending_moves: pl.DataFrame | None = field(default=None, repr=False)  # t_s, move, agent, job
     restrictions: dict[str, dict[str, int]] = field(default_factory=dict)  # rule counts by job
     jobs: list[dict] = field(default_factory=list)  # engine.director.JobStats per job, at the end
 
@@ -265,7 +273,8 @@ def simulate(scn: Scenario, seed: int | None = None,
                      inbound=skills,
                      inbound_calls=w.inbound.calls() if w.inbound is not None else None,
                      inbound_intervals=w.inbound.intervals() if w.inbound is not None
-                     else None)
+                     else None,
+                     blending_moves=moves_table(w.blending))
 
 
 def _kpi_block(c: dict, window_s: float, handling_s: float, logged_in_s: float,

@@ -34,8 +34,13 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
             "bhcc_agent", "live_answers", "abandons", "connects", "machines",
             "amd_false_positives", "connected_in_threshold",
             "abandon_rate", "abandon_rate_ofcom", "service_level", "occupancy",
-            "agent_wait_mean_s", "ports_peak", "ports_mean")
-FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+            "agent_wait_mean_s", "ports_peak", "ports_mean",
+            "occupancy_outbound", "occupancy_inbound", "inbound_offered", "inbound_answered",
+            "inbound_abandoned", "inbound_answered_in_threshold", "inbound_service_level",
+            "inbound_abandon_rate", "inbound_asa_s", "port_blocked", "port_delayed")
+FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level",
+                 "occupancy_outbound", "occupancy_inbound", "inbound_service_level",
+                 "inbound_abandon_rate")
 KPI_DOC = {
     "attempts": "attempts completed in the measured window, every channel",
     "bhcc": "attempts completed per hour, every channel (BHCC; blocked ones excluded)",
@@ -55,6 +60,18 @@ KPI_DOC = {
     "agent_wait_mean_s": "mean agent wait between calls, seconds",
     "ports_peak": "most ports in use at once",
     "ports_mean": "time-weighted mean ports in use",
+    "occupancy_outbound": "occupancy of the dialer's agents on outbound (time lent to inbound "
+                          "excluded), fraction 0..1",
+    "occupancy_inbound": "occupancy of agents on inbound (dedicated and lent), fraction 0..1",
+    "inbound_offered": "inbound calls offered (answered or abandoned in the window)",
+    "inbound_answered": "inbound calls answered",
+    "inbound_abandoned": "inbound callers who hung up while queued",
+    "inbound_answered_in_threshold": "inbound calls answered within their skill's threshold",
+    "inbound_service_level": "inbound service level: answered within T / offered, 0..1",
+    "inbound_abandon_rate": "inbound abandon rate: abandoned / offered, 0..1",
+    "inbound_asa_s": "inbound average speed of answer (answered calls), seconds",
+    "port_blocked": "notification attempts blocked for want of a licensed port",
+    "port_delayed": "agent-based dials delayed for want of a port",
 }
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
 CONFIDENCE = 0.95
@@ -75,6 +92,9 @@ RATE_PARTS: dict[str, Callable[[Mapping[str, float]], tuple[float, float]]] = {
     "abandon_rate": lambda c: (c["abandons"], c["live_answers"]),
     "abandon_rate_ofcom": _ofcom_parts,
     "service_level": lambda c: (c["connected_in_threshold"], c["live_answers"]),
+    "inbound_service_level": lambda c: (c["inbound_answered_in_threshold"],
+                                         c["inbound_offered"]),
+    "inbound_abandon_rate": lambda c: (c["inbound_abandoned"], c["inbound_offered"]),
 }
 
 
