@@ -19,9 +19,11 @@ setups):
    left, ``free - launched - reserved``, shared round-robin one line per job per round;
    dials cut there are *delayed* (the pacer decides again next tick).
 
-So notification jobs never hold more ports than the pool, reservations are honoured at
-every tick, and the voice portal's port count caps both kinds of job (``free`` comes from
-it). Per job the counters ``blocked`` and ``delayed`` say which job starved.
+So notification jobs never hold more ports than the pool (nor, in reserved mode, more than
+their allocation; in dynamic mode a share that shrank is reached as calls end, never by
+cutting one), reservations are honoured at every tick, and the voice portal's port count
+caps both kinds of job (``free`` comes from it). Per job the counters ``blocked`` and
+``delayed`` say which job starved.
 """
 
 from __future__ import annotations
@@ -93,11 +95,15 @@ class PortLicensing:
             self.alloc[j] = alloc[row]
         cut = np.zeros(dials.size, dtype=np.int64)
         left = free
+        # in dynamic mode a job's share can fall below the calls it still has in flight
+        # (calls are never cut): the pool as a whole is the bound that always holds
+        pool_left = self.pool.size - (int(in_flight[notif].sum()) if notif.size else 0)
         for j in self._order.tolist():
             want = int(dials[j])
             room = max(int(self.alloc[j] - in_flight[j]), 0)
-            give = min(want, room, left)
+            give = max(min(want, room, left, pool_left), 0)
             left -= give
+            pool_left -= give
             cut[j] = want - give
             dials[j] = give
         self.blocked += cut

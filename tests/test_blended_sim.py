@@ -97,7 +97,7 @@ def test_blending_helps_the_inbound_skill_and_costs_outbound(blended):
 def test_blending_needs_an_inbound_skill():
     raw = _raw()
     raw["campaigns"][0]["blending"]["skill"] = "orders"
-    with pytest.raises(ScenarioError, match="blending.skill: expected an inbound skill"):
+    with pytest.raises(ScenarioError, match=r"blending\.skill: expected an inbound skill"):
         build(raw, "blend")
     raw = _raw()
     raw["agents"][1]["skills"] = ["sales"]
