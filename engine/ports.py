@@ -9,14 +9,15 @@ changes), whether it uses them or not; in *dynamic* mode the split follows the j
 (ports in flight plus attempts wanted now) every tick.
 
 Every tick, with ``free`` = the telephony's capacity now (free voice-portal ports, carrier
-setups):
+setups) and the free ports = the portal's ports less the calls in flight:
 
 1. a notification job may launch ``min(wanted, allocation - in flight)`` attempts, in
    priority order, within ``free``; the rest are *blocked* for want of a port (a time-based
    attempt offered to a full pool is a loss, recorded as BLOCKED);
 2. the ports a notification job holds but does not use (``allocation - in flight -
    launched``) stay reserved for it: agent-based jobs' calls take their ports from what is
-   left, ``free - launched - reserved``, shared round-robin one line per job per round;
+   left, ``min(free - launched, free ports - launched - reserved)``, shared round-robin one
+   line per job per round;
    dials cut there are *delayed* (the pacer decides again next tick).
 
 So notification jobs never hold more ports than the pool (nor, in reserved mode, more than
@@ -43,14 +44,21 @@ MODES = ("reserved", "dynamic")
 
 @dataclass(frozen=True)
 class PortPool:
-    """The outbound ports licensed for notification jobs, and the distribution mode."""
+    """The outbound ports licensed for notification jobs, the distribution mode, and the
+    voice portal's telephony ports (None: only the telephony's capacity is known)."""
 
     size: int
     mode: str = "reserved"
+    portal_ports: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
             raise ValueError(f"outbound_ports: expected a whole number >= 0, got {self.size!r}")
+        if self.portal_ports is not None and (isinstance(self.portal_ports, bool) or not
+                                              isinstance(self.portal_ports, int)
+                                              or self.portal_ports < 0):
+            raise ValueError(f"portal_ports: expected a whole number >= 0, got "
+                             f"{self.portal_ports!r}")
         if self.mode not in MODES:
             raise ValueError(f"license mode: {self.mode!r}; expected one of {', '.join(MODES)}")
 
@@ -109,7 +117,13 @@ class PortLicensing:
         self.blocked += cut
         held = self.alloc[notif] - in_flight[notif] - dials[notif] if notif.size else notif
         self.reserved_idle = int(np.maximum(held, 0).sum()) if notif.size else 0
-        self._share(dials, max(left - self.reserved_idle, 0))
+        # the telephony's capacity also counts carrier setups: reservations are ports, so
+        # they come off the free ports (known from the portal's count), not off the setups
+        ports_left = free if self.pool.portal_ports is None else \
+            self.pool.portal_ports - int(in_flight.sum())
+        launched = free - left
+        agent_room = min(left, ports_left - launched - self.reserved_idle)
+        self._share(dials, max(agent_room, 0))
         return cut
 
     def _share(self, dials: np.ndarray, free: int) -> None:

@@ -39,7 +39,8 @@ def inbound_parts(scn: Scenario, env: simpy.Environment, seed: np.random.SeedSeq
                   window: tuple[float, float]) -> InboundParts:
     """The inbound ACD (None without ``[[inbound]]``), the skill pacer (None without a
     skill-paced job) and the port pool (None without ``licenses.outbound_ports``)."""
-    ports = PortPool(scn.port_pool, scn.license_mode) if scn.port_pool is not None else None
+    ports = PortPool(scn.port_pool, scn.license_mode, scn.ports) \
+        if scn.port_pool is not None else None
     if not scn.inbound:
         return InboundParts(None, None, ports)
     index = {s.name: i for i, s in enumerate(scn.inbound)}

@@ -43,7 +43,7 @@ def test_ports_never_exceed_the_pool_and_reservations_hold_every_tick(setup):
     jobs = _jobs(notif, n_agent)
     n = len(jobs)
     k = len(notif)
-    lic = PortLicensing(jobs, PortPool(pool, mode))
+    lic = PortLicensing(jobs, PortPool(pool, mode, portal if seed % 2 else None))
     rng = np.random.default_rng(seed)
     in_flight = np.zeros(n, dtype=np.int64)
     mins = np.array([lo for lo, _, _ in notif])
@@ -51,7 +51,8 @@ def test_ports_never_exceed_the_pool_and_reservations_hold_every_tick(setup):
     for _ in range(40):
         dials = rng.integers(0, 15, n)
         wanted = dials.copy()
-        free = portal - int(in_flight.sum())
+        setups = int(rng.integers(0, 100))  # the carrier's setups may bind before ports
+        free = min(portal - int(in_flight.sum()), setups)
         blocked = lic.fit(dials, in_flight, free)
         assert (dials >= 0).all() and (dials <= wanted).all()
         assert (blocked[:k] == wanted[:k] - dials[:k]).all()
@@ -59,7 +60,8 @@ def test_ports_never_exceed_the_pool_and_reservations_hold_every_tick(setup):
         launched_notif = int(dials[:k].sum())
         held = np.maximum(alloc - in_flight[:k] - dials[:k], 0).sum()
         # agent-based calls only from what is left after launches and reservations
-        assert int(dials[k:].sum()) <= max(free - launched_notif - held, 0)
+        ports_free = portal - int(in_flight.sum())
+        assert int(dials[k:].sum()) <= max(min(free, ports_free - held) - launched_notif, 0)
         in_flight += dials
         assert in_flight.sum() <= portal  # the voice portal caps both
         assert in_flight[:k].sum() <= pool  # the notification jobs' ports: the pool
@@ -98,8 +100,39 @@ def test_priority_decides_who_starves():
     assert lic.blocked.tolist() == [20 - dials[0], 20 - dials[1]]
 
 
+def test_reservations_are_ports_not_carrier_setups():
+    """60 setups a second and 300 free ports: 240 reserved leave 60 ports for agents,
+    the setups left after the notifications' launches bound them first."""
+    jobs = _jobs([(40, 80, 5), (20, 120, 2), (0, 200, 1)], 1)
+    lic = PortLicensing(jobs, PortPool(240, "reserved", 300))
+    dials = np.array([1, 1, 1, 100])
+    lic.fit(dials, np.zeros(4, dtype=np.int64), free=60)
+    assert dials[:3].tolist() == [1, 1, 1] and dials[3] == 57
+
+
 def test_bad_pool_is_refused():
     with pytest.raises(ValueError, match="outbound_ports"):
         PortPool(-1)
     with pytest.raises(ValueError, match="license mode"):
         PortPool(3, "sometimes")
+
+
+def test_reserved_pool_in_the_simulator():
+    """The notification scenario: the fraud alerts' reservation holds, the marketing blast
+    starves (blocked), the predictive team never uses a reserved port."""
+    from sim.run import simulate
+    from sim.scenario import load
+
+    scn = load("scenarios/notifications-reserved-ports.toml", {"scenario.sim_hours": 0.1,
+                                                               "scenario.warmup_s": 60.0})
+    r = simulate(scn)
+    by = {c["name"]: c for c in r.campaigns}
+    assert by["fraud-alert"]["port_blocked"] == 0
+    assert by["marketing"]["port_blocked"] > 0
+    reserved = sum(by[n]["ports_allocated"] for n in ("fraud-alert", "appointment",
+                                                      "marketing"))
+    assert reserved == 240
+    assert by["collections"]["ports_peak"] <= scn.ports - reserved
+    assert by["collections"]["attempts"] > 0
+    for n in ("fraud-alert", "appointment", "marketing"):
+        assert by[n]["ports_peak"] <= by[n]["ports_allocated"]
