@@ -7,6 +7,7 @@ once. Time per state is accumulated exactly (clipped to a measurement window) fo
 
 from __future__ import annotations
 
+from collections import deque
 from enum import IntEnum
 
 import numpy as np
@@ -88,7 +89,7 @@ class InvalidTransition(ValueError):
 
 
 class AgentManager:
-    """Agents' states and jobs as arrays (the pacer reads them directly), plus ready stacks.
+    """Agents' states and jobs as arrays (the pacer reads them directly), plus ready queues.
 
     ``status`` (pacer codes), ``job`` (-1 = none) and ``since_s`` (start of the current
     call, for elapsed handling time) are numpy arrays of length ``n``.
@@ -103,7 +104,7 @@ class AgentManager:
         self.since_s = np.zeros(n, dtype=np.float64)
         self.t_state = np.zeros(n, dtype=np.float64)
         self.on_call = np.zeros(n, dtype=bool)
-        self.ready: list[list[int]] = [[] for _ in range(n_jobs)]
+        self.ready: list[deque[int]] = [deque() for _ in range(n_jobs)]
         self._in_ready = np.zeros(n, dtype=bool)
         self.time_in = np.zeros((n, len(AgentState)), dtype=np.float64)
         self.window = window
@@ -156,7 +157,7 @@ class AgentManager:
         for a in range(self.n):
             self._account(a, now)
 
-    # ---- ready stacks (per job)
+    # ---- ready queues (per job)
 
     def _push_ready(self, agent: int) -> None:
         j = self.job[agent]
@@ -166,11 +167,11 @@ class AgentManager:
 
     def pop_ready(self, job: int) -> int:
         """The longest-waiting READY agent of ``job`` (first in, first out), or -1."""
-        stack = self.ready[job]
-        while stack:
-            a = stack.pop(0)
+        queue = self.ready[job]
+        while queue:
+            a = queue.popleft()
             self._in_ready[a] = False
-            if self.state[a] == AgentState.READY and self.job[a] == job:
+            if self.state[a] == _READY and self.job[a] == job:
                 return a
         return -1
 

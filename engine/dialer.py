@@ -100,6 +100,8 @@ class Dialer:
         self.clock = clock
         self.telephony = telephony
         self.store = store
+        # A durable store groups each record with its events in one transaction.
+        self._txn = store.transaction if getattr(store, "durable", False) else None
         self.events = events if events is not None else EventPublisher(sink, org)
         self.tick_s = tick_s
         self.on_tick = on_tick
@@ -235,8 +237,13 @@ class Dialer:
         self._next_id += 1
         self.attempts_launched[j] += 1
         flow.launched(a)
-        self.store.attempt_started(a)
-        self.events.attempt_created(a)
+        if self._txn is None:
+            self.store.attempt_started(a)
+            self.events.attempt_created(a)
+        else:  # a durable store: the record and its event commit together (outbox)
+            with self._txn():
+                self.store.attempt_started(a)
+                self.events.attempt_created(a)
         return a
 
     def _block(self, j: int, n: int, now: float) -> None:
@@ -278,13 +285,30 @@ class Dialer:
             a.slot = -1
 
     def _complete(self, a: Attempt, code: int) -> None:
-        a.code = code
+        a.code = int(code)
         a.t_end = self.clock.now()
         self._release_slot(a)
         self.in_flight.pop(a.id, None)
-        self.store.save_attempt(a)
-        self.events.attempt_completed(a)
+        if self._txn is None:
+            self.store.save_attempt(a)
+            self.events.attempt_completed(a)
+        else:
+            with self._txn():
+                self.store.save_attempt(a)
+                self.events.attempt_completed(a)
         self.flows[a.job].finished(a, a.t_end)
+
+    def end_in_flight(self, code: int, connected_code: int) -> int:
+        """At a stop: give every attempt still in flight its end now, ``connected_code``
+        for one talking to an agent (its outcome is known), ``code`` for the others (ringing
+        or waiting: outcome unknown). Returns how many were ended."""
+        left = sorted(self.in_flight.values(), key=lambda a: a.id)
+        for a in left:
+            for q in self.waiting:
+                if a in q:
+                    q.remove(a)
+            self._complete(a, connected_code if a.t_connect >= 0 else code)
+        return len(left)
 
     # ------------------------------------------------------------------ telephony events
 

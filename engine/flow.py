@@ -24,7 +24,7 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,10 +45,9 @@ SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for thi
 _CHANNEL_NAME = {int(c): channel_name(c) for c in Channel}
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
+class Planned(NamedTuple):
     """An attempt to launch now: the contact (row in the job's list), its id, the address
-    to use and the strategy step."""
+    to use and the strategy step. (A named tuple: one is made per attempt.)"""
 
     contact: int
     contact_id: str

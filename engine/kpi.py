@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES, Code
+from engine.attempt import ATTEMPT_COLUMNS, CHANNEL_NAMES, Code
 from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
 
 LIVE_CODES = (int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP))
 ABANDON_CODES = (int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP))
+
+
+_POLARS_TYPES = {"INTEGER": pl.Int64, "TEXT": pl.String, "BOOLEAN": pl.Boolean,
+                 "REAL": pl.Float64}
+ATTEMPT_SCHEMA = {name: _POLARS_TYPES[sql] for name, sql, _ in ATTEMPT_COLUMNS}
+
+
+def attempt_table(rows: list[tuple]) -> pl.DataFrame:
+    """The attempt table from records in ``ATTEMPT_FIELDS`` order (``Attempt.row``)."""
+    return pl.DataFrame(rows, schema=ATTEMPT_SCHEMA, orient="row")
 
 
 def _ratio(num: float, den: float) -> float:

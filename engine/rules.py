@@ -262,7 +262,7 @@ class RuleEngine:
             self.count_allowed(job)
             return ALLOWED
         d = self._decide(job, contact, address, ch, now_s, history, agent_guaranteed,
-                         calendar)
+                         calendar, normalised)
         c = self._counts.get(job)
         if c is None:
             c = self._counts[job] = _zero_counts()
@@ -272,7 +272,7 @@ class RuleEngine:
 
     def _decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
                 ch: str, now: float, history: Iterable[PastAttempt], agent_guaranteed: bool,
-                cal: RunCalendar) -> Decision:
+                cal: RunCalendar, normalised: bool = False) -> Decision:
         cfg = self.job_configs.get(job, self.config)
         if isinstance(contact, Mapping):
             cid = contact.get(cfg.id_field)
@@ -285,11 +285,15 @@ class RuleEngine:
             return Decision(False, "contact_block", f"contact {cid!r} is blocked")
         if cfg.channels is not None and ch not in cfg.channels:
             return Decision(False, "channel", f"channel {ch} is not allowed")
-        kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else "custom")
-        try:
-            addr = normalize_address(address, kind, cfg.default_country_code)
-        except ValueError as e:
-            return Decision(False, "invalid_address", str(e))
+        if normalised:
+            addr = address
+        else:
+            kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else
+                                                  "custom")
+            try:
+                addr = normalize_address(address, kind, cfg.default_country_code)
+            except ValueError as e:
+                return Decision(False, "invalid_address", str(e))
         if addr in cfg._blocked_norm:
             return Decision(False, "address_block", f"address {addr} is blocked")
         if self.dnc is not None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -50,6 +50,9 @@ DAY_S = 86_400
 # set a campaign's own windows explicitly.
 DEFAULT_WINDOWS_TEXT = "Mon-Sun 08:00-21:00"
 _MAX_SEARCH_STEPS = 1000  # window / retry events examined before giving up (never reached)
+
+_PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
+_ABANDONED, _HANGUP = int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)
 
 CODE_ALIASES = {
     "answering_machine": Code.MACHINE,
@@ -450,21 +453,20 @@ class Step:
             if self.channel != "email":
                 raise StrategyError("subject", "only email steps have a subject")
             template_fields(self.subject, "subject")
+        # Per completion code (plain ints): the code its retries are counted under and the
+        # rule. A hang-up waiting for an agent is an abandon unless it has its own rule.
+        rules = {int(c): (int(c), r) for c, r in retries.items()}
+        if _HANGUP not in rules and _ABANDONED in rules:
+            rules[_HANGUP] = rules[_ABANDONED]
+        object.__setattr__(self, "_rules", rules)
 
     def __hash__(self) -> int:
         return hash((self.channel, self.address, self.pacing, self.name))
 
     def retry_for(self, code: int) -> tuple[Code, Retry] | None:
         """The retry rule for ``code`` and the code it is kept under."""
-        c = int(code)
-        r = self.retries.get(c)
-        if r is not None:
-            return Code(c), r
-        if c == Code.CUSTOMER_HANGUP:
-            r = self.retries.get(Code.ABANDONED)
-            if r is not None:
-                return Code.ABANDONED, r
-        return None
+        rule = self._rules.get(int(code))
+        return None if rule is None else (Code(rule[0]), rule[1])
 
     def retry_after(self, codes: Sequence[int]) -> float | None:
         """Seconds from the last attempt to the next on this step, given the codes of the
@@ -473,13 +475,14 @@ class Step:
         retries used up, or ``max_attempts`` reached)."""
         if len(codes) >= self.max_attempts:
             return None
-        rule = self.retry_for(codes[-1])
+        rules = self._rules
+        rule = rules.get(codes[-1])
         if rule is None:
             return None
         key, retry = rule
         used = 0
         for c in codes:
-            r = self.retry_for(c)
+            r = rules.get(c)
             used += r is not None and r[0] == key
         return None if used > retry.max_retries else float(retry.delay_s)
 
@@ -525,13 +528,12 @@ class PastAttempt(NamedTuple):
     job: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Next:
+class Next(NamedTuple):
     """Attempt ``step`` (index ``step_index``) on ``address`` at ``at``; ``skipped`` lists
     earlier unfinished steps passed over because their window is closed at ``at``.
 
     ``at`` is run-clock seconds from ``Strategy.decide``, a UTC datetime from
-    ``next_action``."""
+    ``next_action``. (A named tuple: the engine makes two per attempt.)"""
 
     step_index: int
     step: Step
@@ -599,6 +601,8 @@ class Strategy:
                 raise StrategyError(f"steps[{i}]", f"{s!r} is not a Step")
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "windows", CallingWindows.parse(self.windows, "windows"))
+        object.__setattr__(self, "_step_windows", tuple(
+            s.windows if s.windows is not None else self.windows for s in steps))
         if self.default_timezone is not None:
             try:
                 zone(self.default_timezone)
@@ -701,7 +705,6 @@ class Strategy:
         unknown step or still pending.
         """
         steps = self.steps
-        n_steps = len(steps)
         per_step: list[list[tuple[float, int]]] | None = None
         total = 0
         for k, h in enumerate(history):
@@ -712,7 +715,7 @@ class Strategy:
             if code == _BLOCKED:
                 continue
             i = h.step
-            if not 0 <= i < n_steps:
+            if not 0 <= i < len(steps):
                 raise StrategyError(f"history[{k}].step", f"{h.step} is not a step of "
                                                           f"{self.name!r}")
             step = steps[i]
@@ -721,54 +724,54 @@ class Strategy:
             if code in step.done_codes:
                 return _SUCCESS
             if per_step is None:
-                per_step = [[] for _ in range(n_steps)]
+                per_step = [[] for _ in steps]
             per_step[i].append((h.at, code))
             total += 1
         if self.max_attempts is not None and total >= self.max_attempts:
             return _MAX_ATTEMPTS
 
-        pending: list[tuple[int, float]] = []  # unfinished steps and when each is due
+        pending: list[tuple[int, float, str]] = []  # unfinished steps: due time, address
         for i, step in enumerate(steps):
-            try:
-                addr = contact[step.address]
-            except KeyError:
+            addr = contact.get(step.address, _MISSING)
+            if addr is _MISSING:
                 raise StrategyError(step.address, f"contact {contact.get('id', '?')!r} has no "
-                                                  f"field {step.address!r} (steps[{i}])"
-                                    ) from None
-            if addr is None or i in finished or not str(addr).strip():
+                                                  f"field {step.address!r} (steps[{i}])")
+            if addr is None or i in finished:
+                continue
+            addr = (addr if addr.__class__ is str else str(addr)).strip()
+            if not addr:
                 continue
             tries = per_step[i] if per_step is not None else None
             if not tries:
-                pending.append((i, now_s))
+                pending.append((i, now_s, addr))
                 continue
             tries.sort()
             delay = step.retry_after([c for _, c in tries])
             if delay is None:
                 continue
-            pending.append((i, max(now_s, tries[-1][0] + delay)))
+            due = tries[-1][0] + delay
+            pending.append((i, due if due > now_s else now_s, addr))
         if not pending:
             return _COMPLETED
 
         tz = self.zone_name(contact)
-        try:
-            spans = [calendar.windows(self.windows_of(i), tz) for i, _ in pending]
-        except ValueError as e:
-            raise StrategyError(self.timezone_field, str(e)) from None
+        windows = self._step_windows
         t = now_s
-        first_due = max(now_s, pending[0][1])
+        first_due = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
             skipped: list[int] = []
             events: list[float] = []
-            for (i, due), w in zip(pending, spans, strict=True):
+            for i, due, addr in pending:
                 if due > t:
                     events.append(due)  # a retry delay holds the steps after it
                     break
+                try:
+                    w = calendar.windows(windows[i], tz)
+                except ValueError as e:
+                    raise StrategyError(self.timezone_field, str(e)) from None
                 if w.is_open(t):
-                    nxt = Next(i, steps[i], str(contact[steps[i].address]).strip(), t,
-                               tuple(skipped))
-                    if t <= first_due:
-                        return nxt
-                    return Blocked(t, nxt)
+                    nxt = Next(i, steps[i], addr, t, tuple(skipped))
+                    return nxt if t <= first_due else Blocked(t, nxt)
                 skipped.append(i)
                 events.append(w.next_open(t))
             t = min(events)
@@ -788,11 +791,11 @@ class Strategy:
                 for k, h in enumerate(history)]
         a = self.decide(contact, hist, cal.seconds(now_utc), cal, frozenset(finished))
         if isinstance(a, Next):
-            return replace(a, at=cal.at(a.at))
+            return a._replace(at=cal.at(a.at))
         if isinstance(a, Blocked):
-            return Blocked(cal.at(a.until), replace(a.next, at=cal.at(a.next.at)), a.reason)
+            return Blocked(cal.at(a.until), a.next._replace(at=cal.at(a.next.at)), a.reason)
         return a
 
 
-_PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
 _SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("max_attempts")
+_MISSING = object()

@@ -140,9 +140,14 @@ def _summary_section(k: dict[str, Any]) -> Section:
     return s
 
 
+def _is_verdict_warning(w: str) -> bool:
+    """A campaign over its abandon limit or a missed target (shown with the verdict)."""
+    return w.startswith("campaign ") or w.startswith("target ")
+
+
 def _verdict_section(k: dict[str, Any]) -> Section | None:
     targets = k.get("targets")
-    campaign_warnings = [w for w in k.get("warnings", []) if "abandon" in w]
+    campaign_warnings = [w for w in k.get("warnings", []) if _is_verdict_warning(w)]
     if not targets and not campaign_warnings:
         return None
     s = Section("Verdict")
@@ -211,7 +216,9 @@ def _kpi_section(k: dict[str, Any]) -> Section | None:
                 "occupancy", "service_level"]
         flat = [{c: r.get(c) for c in lead if c in r} for r in camps]
         s.tables.append(_table_from_rows("Campaigns", flat, lead))
-    other = [w for w in k.get("warnings", []) if "abandon" not in w]
+    platform = set((k.get("platform") or {}).get("warnings", []))
+    other = [w for w in k.get("warnings", [])
+             if not _is_verdict_warning(w) and w not in platform]
     s.warnings = other
     return s
 
@@ -229,8 +236,8 @@ def _compare_section(folder: Path) -> Section | None:
     if not path.exists():
         return None
     rows = _read_parquet(path)
-    lead = ["policy", "ratio", "meets_limit", "occupancy", "abandon_rate", "abandon_rate_ofcom",
-            "service_level", "agent_wait_mean_s", "bhcc"]
+    lead = ["policy", "ratio", "meets_limit", "targets_verdict", "platform_tier", "occupancy",
+            "abandon_rate", "abandon_rate_ofcom", "service_level", "agent_wait_mean_s", "bhcc"]
     keep = set(lead) | {f"{x}_{b}" for x in lead for b in ("lo", "hi")}
     rows = [{c: r[c] for c in r if c in keep or c.startswith("meets")} for r in rows]
     s = Section("Policy comparison")

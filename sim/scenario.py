@@ -11,15 +11,24 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine.blending import BlendSetting
-from engine.contacts import zone
+from engine.contacts import (
+    ContactListError,
+    DncList,
+    FilterError,
+    ListSpec,
+    load_contacts,
+    validate_selection,
+    zone,
+)
 from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
@@ -31,6 +40,7 @@ from pacer.constants import (
     DEFAULT_MAX_LINES_PER_AGENT,
     DEFAULT_RING_NO_ANSWER_S,
     DEFAULT_TICK_S,
+    LICENSE_MAX_PRIORITY,
     MIN_RING_NO_ANSWER_S,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_MAX_LEVEL,
@@ -44,6 +54,7 @@ from sim.distributions import (
     Lognormal,
 )
 from sim.inbound_config import InboundSkill
+from sim.targets import TargetSpec, parse_targets
 
 CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -81,10 +92,34 @@ class ScenarioError(ValueError):
 
 _REQUIRED = object()
 
+# Upper bounds: what a run can hold in memory and time on one machine, and the ranges the
+# models are meant for. Each carries its reason, printed with the bound.
+MAX_SIM_HOURS = 168.0  # a week of simulated time
+MAX_WARMUP_S = 86_400.0
+MAX_INTERVAL_CELLS = 20_000_000  # intervals x campaigns of the per-interval table
+MAX_AGENTS = 100_000
+MAX_CAMPAIGNS = 10_000
+MAX_PORTS = 1_000_000
+MAX_RECORDS = 50_000_000
+MAX_REPLICATIONS = 10_000
+MAX_TIMED_ATTEMPTS = 20_000_000  # paced attempts a run would make (a record each in memory)
+MAX_DEPTH = 32  # nesting of TOML tables and arrays
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a scenario file (contact lists live in their own files)
+MIN_START_YEAR, MAX_START_YEAR = 1970, 2200
+_MEM = "a larger value would not fit in memory"
+_ENDED = "the longest run ends by then"
+_RUN_END_S = MAX_WARMUP_S + MAX_SIM_HOURS * 3600
+_TIME = "longer runs belong in several runs"
+_DAY = "a longer span is outside what the model describes"
+_HOUR = "longer is outside what the model describes"
+
 
 @dataclass(frozen=True)
 class _F:
-    """One key: its type, default, bounds and choices."""
+    """One key: its type, default, bounds (with unit and reason) and choices.
+
+    Numbers must be finite unless ``inf_ok`` (an infinite default means "never").
+    """
 
     kind: type | tuple[type, ...]
     default: Any = _REQUIRED
@@ -93,57 +128,77 @@ class _F:
     lo_open: bool = False
     choices: tuple[str, ...] | None = None
     doc: str = ""
+    unit: str = ""
+    why: str = ""
+    inf_ok: bool = False
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, doc: str = "") -> _F:
-    return _F((int, float), default, lo, hi, lo_open, None, doc)
+         lo_open: bool = False, doc: str = "", unit: str = "", why: str = "",
+         inf_ok: bool = False) -> _F:
+    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok)
 
 
 def _int(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
-         doc: str = "") -> _F:
-    return _F(int, default, lo, hi, False, None, doc)
+         doc: str = "", unit: str = "", why: str = "") -> _F:
+    return _F(int, default, lo, hi, False, None, doc, unit, why)
 
 
 def _str(default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> _F:
     return _F(str, default, choices=choices)
 
 
+def _secs(default: Any = _REQUIRED, lo: float = 0.0, hi: float = 3600.0, why: str = _HOUR,
+          lo_open: bool = False, doc: str = "", inf_ok: bool = False) -> _F:
+    return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok)
+
+
+def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
+    return _num(default, 0.0, 1.0, doc=doc, why="a fraction 0..1: 3 % is 0.03")
+
+
 _SCENARIO = {
     "name": _str(),
     "description": _str(""),
-    "sim_hours": _num(1.0, lo=0.0, lo_open=True, doc="measured hours, after the warm-up"),
-    "warmup_s": _num(300.0, lo=0.0),
-    "tick_s": _num(DEFAULT_TICK_S, lo=0.01, hi=10.0),
-    "interval_s": _num(60.0, lo=1.0),
-    "seed": _int(1, lo=0),
-    "replications": _int(1, lo=1),
+    "sim_hours": _num(1.0, lo=0.0, lo_open=True, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
+                      doc="measured hours, after the warm-up"),
+    "warmup_s": _secs(300.0, hi=MAX_WARMUP_S, why=_TIME),
+    "tick_s": _secs(DEFAULT_TICK_S, lo=0.01, hi=10.0,
+                    why="the pacer decides at least every 10 s"),
+    "interval_s": _secs(60.0, lo=1.0, hi=86_400.0, why="one interval per day at most"),
+    "seed": _int(1, lo=0, hi=2**62, why="seeds are 63-bit"),
+    "replications": _int(1, lo=1, hi=MAX_REPLICATIONS, why=_TIME),
     "start": _str(DEFAULT_START),  # wall-clock start of the run, ISO 8601 with offset
 }
 _REGULATION = {
     "mode": _str("fcc", REGULATIONS),
-    "abandon_limit": _num(DEFAULT_ABANDON_LIMIT, lo=0.0, hi=1.0),
-    "connect_window_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0, lo_open=True),
+    "abandon_limit": _frac(DEFAULT_ABANDON_LIMIT),
+    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=60.0,
+                              why="regulators allow 2 s"),
 }
 _TELEPHONY = {
-    "ports": _int(_REQUIRED, lo=1, doc="EPM telephony ports (MPP capacity)"),
-    "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, doc="call setups per second"),
+    "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",
+                  unit="ports", why=_MEM),
+    "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, hi=1_000_000.0, unit="per s",
+                        why="no carrier sets up more calls", doc="call setups per second"),
 }
 _LICENSES = {
     "mode": _str("reserved", ("reserved", "dynamic")),
-    "predictive_agents": _int(100000, lo=0),
-    "progressive_agents": _int(100000, lo=0),
-    "preview_agents": _int(100000, lo=0),
-    "outbound_ports": _int(-1, lo=-1, doc="port pool of notification jobs; -1 = none"),
+    "predictive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "progressive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "preview_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "outbound_ports": _int(-1, lo=-1, hi=MAX_AGENTS * 10,
+                           doc="port pool of notification jobs; -1 = none"),
 }
 _AGENTS = {
     "group": _str(),
-    "count": _int(_REQUIRED, lo=0),
+    "count": _int(_REQUIRED, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
     "skills": _F(list, _REQUIRED),
-    "login_s": _num(0.0, lo=0.0),
-    "logout_s": _num(math.inf, lo=0.0),
-    "aux_probability": _num(0.0, lo=0.0, hi=1.0, doc="chance of an aux break after a call"),
-    "aux_mean_s": _num(300.0, lo=0.0, lo_open=True, doc="mean aux break, exponential"),
+    "login_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED),
+    "logout_s": _secs(math.inf, hi=math.inf, inf_ok=True),
+    "aux_probability": _frac(0.0, doc="chance of an aux break after a call"),
+    "aux_mean_s": _secs(300.0, lo_open=True, hi=86_400.0, why=_DAY,
+                        doc="mean aux break, exponential"),
     "direction": _str("outbound", ("outbound", "inbound")),
 }
 _INBOUND = {
@@ -172,63 +227,69 @@ _SKILL_PACING = {
 _BLEND_TABLES = ("blending", "skill_pacing")
 _CAMPAIGN = {
     "name": _str(),
-    "copies": _int(1, lo=1),
+    "copies": _int(1, lo=1, hi=MAX_CAMPAIGNS, unit="jobs", why=_MEM),
     "channel": _str("voice_agent", CHANNELS),
     "pacing": _str("predictive", PACINGS),
     "skill": _str(""),
-    "priority": _int(1, lo=1),
-    "min_agents": _int(0, lo=0),
-    "max_agents": _int(1000000, lo=0),
-    "ratio": _num(1.0, lo=0.0),
-    "max_lines_per_agent": _num(DEFAULT_MAX_LINES_PER_AGENT, lo=1.0),
+    "priority": _int(1, lo=1, hi=LICENSE_MAX_PRIORITY, why="the license arithmetic's range"),
+    "min_agents": _int(0, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
+    "max_agents": _int(1000000, lo=0, hi=1000000, unit="agents", why=_MEM),
+    "ratio": _num(1.0, lo=0.0, hi=100.0, unit="lines per agent", why="no dialer dials more"),
+    "max_lines_per_agent": _num(DEFAULT_MAX_LINES_PER_AGENT, lo=1.0, hi=100.0,
+                                unit="lines per agent", why="no dialer dials more"),
     "target": _str("abandon_rate", TARGETS),
-    "target_value": _num(DEFAULT_ABANDON_LIMIT, lo=0.0),
-    "sl_threshold_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0),
-    "initial_hit_rate": _num(DEFAULT_INITIAL_HIT_RATE, lo=0.0, hi=1.0),
-    "horizon_s": _num(0.0, lo=0.0, doc="look-ahead; 0 = estimated mean time to answer"),
-    "attempts_per_hour": _num(0.0, lo=0.0),
+    "target_value": _num(DEFAULT_ABANDON_LIMIT, lo=0.0, hi=3600.0,
+                         why="a fraction, or seconds of agent wait up to an hour"),
+    "sl_threshold_s": _secs(DEFAULT_CONNECT_WINDOW_S),
+    "initial_hit_rate": _frac(DEFAULT_INITIAL_HIT_RATE),
+    "horizon_s": _secs(0.0, doc="look-ahead; 0 = estimated mean time to answer"),
+    "attempts_per_hour": _num(0.0, lo=0.0, hi=36_000_000.0, unit="per hour", why=_MEM),
     "arrivals": _str("paced", ("paced", "poisson")),
-    "min_ports": _int(0, lo=0),
-    "max_ports": _int(1000000, lo=0),
-    "records": _int(0, lo=0, doc="contact records; 0 = unlimited"),
-    "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0),
-    "vicidial_dl_diff_target": _num(0.0),
-    "vicidial_max_level": _num(VICIDIAL_MAX_LEVEL, lo=1.0),
-    "vicidial_dropped_percentage": _num(VICIDIAL_DROPPED_PERCENTAGE, lo=0.0, hi=100.0),
-    "vicidial_start_hhmm": _int(900, lo=0, hi=2359),
-    "vicidial_latest_hhmm": _int(2100, lo=0, hi=2359),
+    "min_ports": _int(0, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
+    "max_ports": _int(1000000, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
+    "records": _int(0, lo=0, hi=MAX_RECORDS, unit="contacts", why=_MEM,
+                    doc="contact records; 0 = unlimited"),
+    "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0, unit="%", why="VICIdial's range"),
+    "vicidial_dl_diff_target": _num(0.0, lo=-1000.0, hi=1000.0, unit="agents",
+                                    why="VICIdial's range"),
+    "vicidial_max_level": _num(VICIDIAL_MAX_LEVEL, lo=1.0, hi=100.0, unit="lines per agent",
+                               why="no dialer dials more"),
+    "vicidial_dropped_percentage": _num(VICIDIAL_DROPPED_PERCENTAGE, lo=0.0, hi=100.0,
+                                        unit="%", why="a percentage"),
+    "vicidial_start_hhmm": _int(900, lo=0, hi=2359, unit="HHMM", why="a time of day"),
+    "vicidial_latest_hhmm": _int(2100, lo=0, hi=2359, unit="HHMM", why="a time of day"),
 }
 _OUTCOMES = {
-    "live": _num(0.30, lo=0.0, hi=1.0),
-    "machine": _num(0.25, lo=0.0, hi=1.0),
-    "busy": _num(0.08, lo=0.0, hi=1.0),
-    "no_answer": _num(0.32, lo=0.0, hi=1.0),
-    "invalid": _num(0.05, lo=0.0, hi=1.0),
-    "ring_median_s": _num(9.5, lo=0.0, lo_open=True),
-    "ring_sigma": _num(0.55, lo=0.0, lo_open=True),
-    "ring_no_answer_s": _num(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S),
-    "busy_signal_s": _num(4.0, lo=0.0),
-    "invalid_s": _num(2.0, lo=0.0),
-    "machine_message_s": _num(0.0, lo=0.0, doc="hold time of a message left on a machine"),
+    "live": _frac(0.30),
+    "machine": _frac(0.25),
+    "busy": _frac(0.08),
+    "no_answer": _frac(0.32),
+    "invalid": _frac(0.05),
+    "ring_median_s": _secs(9.5, lo_open=True, hi=600.0),
+    "ring_sigma": _num(0.55, lo=0.0, lo_open=True, hi=5.0, why="a log-normal shape"),
+    "ring_no_answer_s": _secs(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S, hi=600.0),
+    "busy_signal_s": _secs(4.0, hi=600.0),
+    "invalid_s": _secs(2.0, hi=600.0),
+    "machine_message_s": _secs(0.0, doc="hold time of a message left on a machine"),
 }
 _AMD = {
     "enabled": _F(bool, False),
-    "delay_s": _num(2.5, lo=0.0),
-    "accuracy": _num(0.9, lo=0.0, hi=1.0),
-    "errors_on_humans": _num(0.25, lo=0.0, hi=1.0),
+    "delay_s": _secs(2.5, hi=60.0),
+    "accuracy": _frac(0.9),
+    "errors_on_humans": _frac(0.25),
 }
-_CUSTOMER = {"patience_mean_s": _num(math.inf, lo=0.0, lo_open=True)}
+_CUSTOMER = {"patience_mean_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True)}
 _DIST = {
     "dist": _str("exponential", DISTS),
-    "mean_s": _num(_REQUIRED, lo=0.0),
-    "cv": _num(1.0, lo=0.0, lo_open=True),
+    "mean_s": _secs(_REQUIRED, hi=86_400.0, why=_DAY),
+    "cv": _num(1.0, lo=0.0, lo_open=True, hi=20.0, why="a coefficient of variation"),
     "file": _str(""),
     "column": _str(""),
 }
 _MESSAGE = {
-    "length_s": _num(30.0, lo=0.0),
-    "delivery": _num(0.97, lo=0.0, hi=1.0),
-    "latency_s": _num(1.0, lo=0.0),
+    "length_s": _secs(30.0),
+    "delivery": _frac(0.97),
+    "latency_s": _secs(1.0, hi=86_400.0, why=_DAY),
 }
 
 _SECTIONS = {
@@ -260,10 +321,12 @@ _CONTACTS = {
     "dnc_files": _F(list, None),
 }
 _SCHEDULE = {
-    "start_s": _num(0.0, lo=0.0, doc="run-clock seconds from the run start"),
-    "end_s": _num(math.inf, lo=0.0, lo_open=True),
+    "start_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED,
+                     doc="run-clock seconds from the run start"),
+    "end_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True),
     "finish_when_exhausted": _F(bool, True),
-    "finish_after_successes": _int(0, lo=0, doc="0 = no such criterion"),
+    "finish_after_successes": _int(0, lo=0, hi=MAX_RECORDS, unit="successes", why=_MEM,
+                                   doc="0 = no such criterion"),
 }
 _DIST_DEFAULTS = {
     "talk": {"dist": "lognormal", "mean_s": 200.0, "cv": 1.0},
@@ -347,6 +410,19 @@ class ContactsConfig:
     on_error: str
     timezones: tuple[tuple[str, float], ...]
     dnc_files: tuple[Path, ...]
+
+    def list_spec(self) -> ListSpec:
+        """The ``engine.contacts.ListSpec`` of the list (a synthetic list has the columns
+        ``id``, the address columns and ``timezone``).
+
+        Raises:
+            ValueError: when the columns contradict each other (``ListSpec``'s checks).
+        """
+        return ListSpec(addresses=self.addresses, id=self.id,
+                        timezone=self.timezone if self.file is not None else "timezone",
+                        default_timezone=self.default_timezone,
+                        default_country_code=self.default_country_code,
+                        attribute_types=self.attribute_types)
 
 
 @dataclass(frozen=True)
@@ -432,8 +508,15 @@ class Scenario:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
     dnc_files: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()  # what validation found odd but runnable (skipped rows...)
     inbound: tuple[InboundSkill, ...] = ()
     port_pool: int | None = None
+
+    @property
+    def end_s(self) -> float:
+        """The run's last second on the run clock: warm-up plus measured time."""
+        return self.warmup_s + self.sim_s
+    targets: tuple[TargetSpec, ...] = ()  # the [targets] table (sim.targets)
 
     @property
     def sim_s(self) -> float:
@@ -452,9 +535,62 @@ class _Checker:
         self.source = source
         self.base_dir = base_dir
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{path}: {message}")
+
+    def contact_list(self, ct: ContactsConfig, path: str) -> None:
+        """Read the whole contact file as the run will, and check the filter and sort
+        against its columns: a key column missing, an unreadable file or (``on_error =
+        "reject"``) a bad row is a problem; skipped rows are a warning naming the first."""
+        try:
+            spec = ct.list_spec()
+        except ValueError as e:
+            self.problem(path, str(e))
+            return
+        schema: Mapping[str, Any]
+        if ct.file is None:
+            import polars as pl
+
+            schema = {c: pl.String for c in spec.key_columns}
+        else:
+            try:
+                lst = load_contacts(ct.file, spec, ct.on_error)
+            except ContactListError as e:
+                self.problem(f"{path}.file", _with_rows(str(e), e.problems))
+                return
+            schema = lst.schema
+            if lst.problems:
+                rows = len({p.line for p in lst.problems})
+                self.warn(f"{path}.file", _with_rows(
+                    f"{rows} of {rows + len(lst)} rows of {ct.file} skipped", lst.problems))
+            if not len(lst):
+                self.warn(f"{path}.file", f"{ct.file} holds no valid contact: the campaign "
+                          "will dial nothing")
+        if ct.filter or ct.sort:
+            try:
+                validate_selection(schema, ct.filter, ct.sort)
+            except FilterError as e:
+                self.problem(f"{path}.filter" if ct.filter else f"{path}.sort",
+                             "; ".join(e.errors))
+
+    def dnc_list(self, p: Path, path: str) -> None:
+        """Read a DNC file as the run will; unreadable is a problem, bad entries a warning."""
+        try:
+            dnc = DncList.from_file(p)
+        except (ContactListError, OSError, UnicodeDecodeError, IndexError) as e:
+            self.problem(path, f"cannot read the DNC list {p}: {e}")
+            return
+        except Exception as e:  # polars raises several types for unreadable files
+            self.problem(path, f"cannot read the DNC list {p}: {e}")
+            return
+        if dnc.problems:
+            self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
+                      f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
 
     def table(self, raw: Any, spec: Mapping[str, _F], path: str) -> dict[str, Any]:
         """Check one table against its spec; returns the values with defaults filled."""
@@ -497,18 +633,27 @@ class _Checker:
         ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
         if not ok:
             want = "number" if float in kinds else " or ".join(_tname_t(k) for k in kinds)
-            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}")
+            hint = _unit_hint(v, path) if float in kinds or int in kinds else ""
+            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}{hint}")
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
         if isinstance(v, int | float) and not isinstance(v, bool):
+            unit = f" {f.unit}" if f.unit else ""
+            why = f" ({f.why})" if f.why else ""
             if isinstance(v, float) and math.isnan(v):
-                self.problem(path, "expected a number, got nan")
+                self.problem(path, f"expected a number{unit}, got nan")
+                return f.default if f.default is not _REQUIRED else None
+            if isinstance(v, float) and math.isinf(v) and not f.inf_ok:
+                self.problem(path, f"expected a finite number{f' ({f.unit})' if f.unit else ''}, "
+                             f"got {v!r}")
+                return f.default if f.default is not _REQUIRED else None
             if f.lo is not None and (v < f.lo or (f.lo_open and v == f.lo)):
                 op = ">" if f.lo_open else ">="
-                self.problem(path, f"expected a value {op} {f.lo:g}, got {v!r}")
+                self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                self.problem(path, f"expected a value <= {f.hi:g}, got {v!r}")
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
     def distribution(self, raw: Any, path: str, default: dict) -> Distribution | None:
@@ -521,7 +666,10 @@ class _Checker:
             self.problem(path, f"expected a table, got {_tname(raw)}")
         if merged.get("dist") == "empirical" and "mean_s" not in merged:
             merged["mean_s"] = 0.0
+        n0 = len(self.problems)
         d = self.table(merged, _DIST, path)
+        if len(self.problems) > n0:
+            return None
         kind = d.get("dist")
         try:
             if kind == "exponential":
@@ -572,6 +720,36 @@ class _Checker:
         return Empirical(tuple(float(x) for x in col.to_list()))
 
 
+_SECONDS_IN = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([A-Za-z%]*)\s*$")
+
+
+def _unit_hint(v: Any, path: str) -> str:
+    """A hint for a number written as text: ``"3%"`` is 0.03, ``"200s"`` is written 200 in a
+    key ending ``_s``, ``"5min"`` is 300 there, ``"12"`` loses its quotes."""
+    if not isinstance(v, str):
+        return ""
+    m = _NUMBER_UNIT.match(v)
+    if not m:
+        return ""
+    num, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "%":
+        return f" ({v.strip()} is {num / 100:g}: fractions are written 0..1)"
+    if unit in _SECONDS_IN and path.endswith("_s"):
+        return f" ({v.strip()}: write {num * _SECONDS_IN[unit]:g} in a key ending _s)"
+    if not unit:
+        return f" (write {m.group(1)} without quotes)"
+    return ""
+
+
+def _campaign_path(raw: Any, i: int) -> str:
+    """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"campaigns.{name}"
+    return f"campaigns[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -582,17 +760,39 @@ def _tname_t(t: type) -> str:
             dict: "table"}.get(t, t.__name__)
 
 
+def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
+    """``message`` followed by the first ``first`` row problems and how many more."""
+    if not problems:
+        return message
+    shown = "; ".join(str(p) for p in problems[:first])
+    more = f"; and {len(problems) - first} more" if len(problems) > first else ""
+    return f"{message}: {shown}{more}"
+
+
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
 
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
                     ) -> list[Campaign]:
-    path = f"campaigns[{i}]"
+    path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
-            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES and k not in _BLEND_TABLES}
+            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES
+            and k not in _BLEND_TABLES}
+    pacing = flat.get("pacing")
+    if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
+        try:
+            name, ratio = parse_policy(pacing)
+        except ValueError as exc:
+            chk.problem(f"{path}.pacing", str(exc))
+            flat.pop("pacing")
+        else:
+            if "ratio" in flat and flat["ratio"] != ratio:
+                chk.problem(f"{path}.ratio", f"given twice: {flat['ratio']!r} here and "
+                            f"{ratio:g} in pacing = {pacing!r}")
+            flat = {**flat, "pacing": name, "ratio": ratio}
     blend = _blend_tables(chk, raw, path, c_channel=raw.get("channel", "voice_agent"))
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
@@ -601,7 +801,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
     wrap = chk.distribution(raw.get("wrap"), f"{path}.wrap", _DIST_DEFAULTS["wrap"])
     o = sub["outcomes"]
     probs = [o.get(k) for k in ("live", "machine", "busy", "no_answer", "invalid")]
-    if all(isinstance(p, int | float) for p in probs) and abs(sum(probs) - 1.0) > 1e-6:
+    if all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs) \
+            and abs(sum(probs) - 1.0) > 1e-6:
         chk.problem(f"{path}.outcomes", "expected live + machine + busy + no_answer + "
                     f"invalid = 1, got {sum(probs):.6g}")
     if c.get("min_agents", 0) > c.get("max_agents", 0):
@@ -686,6 +887,8 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
             chk.problem(f"{path}.contacts.timezones", str(e))
     dnc = tuple(p for k, f in enumerate(ct.get("dnc_files") or [])
                 if (p := chk.path(f, f"{path}.contacts.dnc_files[{k}]")) is not None)
+    for k, p in enumerate(dnc):
+        chk.dnc_list(p, f"{path}.contacts.dnc_files[{k}]")
     contacts = ContactsConfig(
         file=file, id=ct.get("id", "id"), addresses=dict(addresses),
         timezone=ct.get("timezone") or None, default_timezone=ct.get("default_timezone") or None,
@@ -723,6 +926,8 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                 strategy.validate(columns)
             except StrategyError as e:
                 chk.problem(f"{path}.strategy", e.message)
+        if not chk.problems[n0:]:
+            chk.contact_list(contacts, f"{path}.contacts")
 
     merged = dict(rules)
     cr = raw.get("rules", {})
@@ -775,8 +980,11 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
 def build(raw: Mapping[str, Any], source: str = "<scenario>",
           base_dir: Path | None = None) -> Scenario:
     """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
+    _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "inbound"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "inbound"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -810,6 +1018,14 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
     dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
                       if (p := chk.path(f, f"dnc.files[{k}]")) is not None)
+    for k, p in enumerate(dnc_files):
+        chk.dnc_list(p, f"dnc.files[{k}]")
+    jobs = sum(rc.get("copies", 1) for rc in raw_campaigns if isinstance(rc, Mapping)
+               and isinstance(rc.get("copies", 1), int) and rc.get("copies", 1) > 0)
+    if jobs > MAX_CAMPAIGNS:
+        chk.problem("campaigns", f"expected at most {MAX_CAMPAIGNS} jobs in all, copies "
+                    f"included ({_MEM}), got {jobs}")
+        raw_campaigns = []
     for i, rc in enumerate(raw_campaigns):
         campaigns.extend(_build_campaign(chk, rc, i, rules))
     names = [c.name for c in campaigns]
@@ -827,8 +1043,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
-            chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
+            chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "
+                        f"{rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    targets, target_problems = parse_targets(raw.get("targets"))
+    for p in target_problems:
+        chk.problems.append(p)
     s = sec["scenario"]
     start = None
     try:
@@ -839,6 +1059,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     except ValueError:
         chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
                     f"got {s.get('start')!r}")
+    if start is not None and not MIN_START_YEAR <= start.year <= MAX_START_YEAR:
+        chk.problem("scenario.start", f"expected a year from {MIN_START_YEAR} to "
+                    f"{MAX_START_YEAR} (time-zone rules and the run clock's calendar), "
+                    f"got {start.year}")
+    if not chk.problems:
+        _run_checks(chk, s, groups, campaigns)
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
@@ -851,7 +1077,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_mode=lic["mode"],
         license_pools={k: int(v) for k, v in lic.items() if k not in ("mode", "outbound_ports")},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
-        start=start.astimezone(UTC), dnc_files=dnc_files, inbound=inbound,
+        start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
+        targets=tuple(targets), inbound=inbound,
         port_pool=None if lic["outbound_ports"] < 0 else int(lic["outbound_ports"]))
 
 
@@ -889,6 +1116,55 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup]) -> tuple[Inbound
     return tuple(out)
 
 
+def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
+                campaigns: Sequence[Campaign]) -> None:
+    """Checks across sections, on valid values: the sizes a run allocates, what a campaign
+    needs to dial at all (agents with its skill, a start inside the run), and the pacer's
+    handling-time model."""
+    end_s = float(s["warmup_s"]) + float(s["sim_hours"]) * 3600.0
+    cells = math.ceil(end_s / float(s["interval_s"])) * max(1, len(campaigns))
+    if cells > MAX_INTERVAL_CELLS:
+        chk.problem("scenario.interval_s", f"the run's warm-up and measured time make "
+                    f"{math.ceil(end_s / float(s['interval_s'])):,} intervals of "
+                    f"{float(s['interval_s']):g} s for {len(campaigns)} job(s), "
+                    f"{cells:,} table cells; expected at most {MAX_INTERVAL_CELLS:,} ({_MEM}): "
+                    "raise interval_s or shorten the run")
+    timed = sum(c.attempts_per_hour for c in campaigns if c.pacing == "timed") * end_s / 3600
+    if timed > MAX_TIMED_ATTEMPTS:
+        chk.problem("campaigns.attempts_per_hour", f"the timed campaigns would make "
+                    f"{timed:,.0f} attempts over the run's {end_s / 3600:g} h; expected at most "
+                    f"{MAX_TIMED_ATTEMPTS:,} ({_MEM}): shorten the run or lower the rates")
+    staffed: dict[str, int] = {}
+    for g in groups:
+        for sk in g.skills:
+            staffed[sk] = staffed.get(sk, 0) + g.count
+        if g.login_s >= end_s and g.count:
+            chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
+                     f"after the run ends ({end_s:g} s): its agents take no call")
+    seen: set[str] = set()
+    for c in campaigns:
+        if c.template in seen:
+            continue
+        seen.add(c.template)
+        where = f"campaigns.{c.template}"
+        if c.agent_based:
+            if not staffed.get(c.skill):
+                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in (every "
+                         "group having it counts 0): the campaign dials nothing")
+            if not c.talk.mean + c.wrap.mean > 0:
+                chk.problem(f"{where}.talk.mean_s", "talk and wrap of an agent-based campaign "
+                            "must last more than 0 s together (the pacer plans on the "
+                            "handling time)")
+            elif not c.talk.variance + c.wrap.variance > 0:
+                chk.problem(f"{where}.talk.dist", "talk and wrap are both deterministic: the "
+                            "pacer's handling-time model needs some spread; give one of them "
+                            "a gamma or lognormal dist with a small cv")
+        if c.schedule.start_s >= end_s:
+            chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
+                     f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
+                     "no attempt")
+
+
 def _as_list(chk: _Checker, v: Any, path: str) -> list:
     if isinstance(v, list):
         return v
@@ -900,8 +1176,13 @@ def read_raw(path: str | Path) -> dict:
     """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
     p = Path(path)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError):
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(str(p), [f"expected a scenario file of at most "
+                                         f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in "
+                                         f"their own files), got {size / 2**20:.1f} MiB"])
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
     except OSError as exc:
         raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
@@ -909,6 +1190,31 @@ def read_raw(path: str | Path) -> dict:
         raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+    except RecursionError:
+        raise ScenarioError(str(p), [_too_deep(None)]) from None
+    _check_depth(raw, str(p))
+    return raw
+
+
+def _too_deep(where: str | None) -> str:
+    at = f"{where}: " if where else ""
+    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a scenario needs "
+            "a handful")
+
+
+def _check_depth(raw: Any, source: str) -> None:
+    """Raise ``ScenarioError`` when tables/arrays nest deeper than ``MAX_DEPTH`` (checked
+    without recursion, before anything copies or walks the structure recursively)."""
+    stack: list[tuple[Any, int, str]] = [(raw, 0, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(source, [_too_deep(where or None)])
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1, f"{where}.{k}" if where else str(k))
+                         for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node))
 
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None,

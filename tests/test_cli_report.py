@@ -28,9 +28,11 @@ def invoke(*args: str):
 def results(tmp_path_factory) -> Path:
     """A results folder holding simulate's and compare's outputs and plots."""
     out = tmp_path_factory.mktemp("results")
-    invoke("-q", "simulate", str(SCN), "--hours", "0.1", "-r", "2", "--out", str(out),
+    scn = out.parent / "with-targets.toml"
+    scn.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.999\nmin_bhcc = 100\n")
+    invoke("-q", "simulate", str(scn), "--hours", "0.1", "-r", "2", "--out", str(out),
            "--plots")
-    invoke("-q", "compare", str(SCN), "--hours", "0.05", "-r", "2", "--no-search",
+    invoke("-q", "compare", str(scn), "--hours", "0.05", "-r", "2", "--no-search",
            "--policies", "predictive,progressive", "--out", str(out), "--plots")
     return out
 
@@ -63,8 +65,16 @@ def test_report_shows_the_kpis_and_the_comparison(results, page):
     lo, hi = ci["occupancy"]
     assert f"[{100 * lo:.2f} %, {100 * hi:.2f} %]" in html
     assert "Policy comparison" in html and ">predictive<" in html and ">progressive<" in html
-    for section in ("Scenario", "KPIs", "Plots"):
+    for section in ("Scenario", "Verdict", "Platform the load needs", "KPIs",
+                    "Policy comparison", "Plots"):
         assert f"<h2>{section}</h2>" in html
+    # the verdict and the platform as kpis.json has them
+    assert 'class="verdict' in html and kpis["verdict"] in html
+    for t in kpis["targets"]:
+        assert f"<td>{t['name']}</td>" in html
+    plat = kpis["platform"]
+    assert f"<td>{plat['tier_description']}</td>" in html
+    assert f"<td>{plat['voice_portal_ports']:,}</td>" in html
 
 
 def test_report_errors_are_one_line(tmp_path):

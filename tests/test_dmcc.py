@@ -271,3 +271,29 @@ def test_wrong_password_is_refused_and_never_logged(caplog):
     assert not emu.sessions and not client.connected.is_set()
     assert "StartApplicationSessionNegResponse" in caplog.text
     assert "s3cr@t" not in caplog.text and "s3cr@t" not in repr(client.config)
+
+
+def test_a_refused_change_is_offered_again_at_the_next_poll():
+    class Refusing:
+        def __init__(self):
+            self.refuse = 1
+            self.seen = []
+
+        def on_agent_state(self, agent, state):
+            if AgentState(state) == AgentState.READY and self.refuse:
+                self.refuse -= 1
+                raise ValueError("agent 0: event 'ready' not allowed in state BUSY")
+            self.seen.append(AgentState(state))
+
+    client = DmccClient(_config(1, n=1))
+    lis = Refusing()
+    client.subscribe(lis)
+    client._apply(0, "agentReady")  # login accepted, ready refused
+    assert lis.seen == [AgentState.LOGGED_IN] and client.refused == 1
+    client._apply(0, "agentReady")  # the next poll, same state: offered again
+    assert lis.seen == [AgentState.LOGGED_IN, AgentState.READY]
+    client._apply(0, "agentReady")  # nothing new
+    client._apply(0, "agentBusy")  # the engine's own call: nothing to report
+    client._apply(0, "agentWorkingAfterCall")
+    client._apply(0, "agentReady")  # the wrap-up ended at the phone
+    assert lis.seen == [AgentState.LOGGED_IN, AgentState.READY, AgentState.READY]

@@ -1,4 +1,4 @@
-"""sim.platform against the documented sizing facts, and the run's own event stream."""
+"""sim.plan.platform against the documented sizing facts, and the run's own event stream."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from engine.event_volume import EventVolume
 from engine.sinks import MemorySink, TeeSink
-from sim.platform import (
+from sim.plan.platform import (
     PlatformLoad,
     choose_tier,
     peak_concurrent,

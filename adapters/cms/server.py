@@ -103,6 +103,8 @@ class CmsServer:
                 dec.errors.clear()
         except (ConnectionError, OSError) as e:
             log.warning("CMS %s: connection lost (%s)", peer, type(e).__name__)
+        except asyncio.CancelledError:
+            pass  # the server is closing
         finally:
             self._writers.discard(writer)
             writer.close()

@@ -42,6 +42,9 @@ _STATES: dict[str, AgentState | None] = {
 }
 
 
+_RETRY = "retry"  # raw state meaning: the last change was refused, apply it again
+
+
 class DmccError(RuntimeError):
     """A negative response or a CSTA error from AES (message names the request)."""
 
@@ -87,6 +90,8 @@ class DmccClient:
         self.device_ids: dict[int, str] = {}
         self.monitors: dict[int, str] = {}
         self.states: dict[int, AgentState] = {}
+        self.raw: dict[int, str] = {}  # last CSTA state seen per agent
+        self.refused = 0  # changes the engine refused (applied again at the next poll)
         self.connected = asyncio.Event()
         self.connects = 0
         self.resumed = 0
@@ -238,16 +243,26 @@ class DmccClient:
             await asyncio.sleep(self.config.poll_s)
 
     def _apply(self, agent: int, csta_state: str) -> None:
-        """Report agent ``agent``'s change to the listener as engine agent states."""
+        """Report agent ``agent``'s change to the listener as engine agent states.
+
+        A transition the engine refuses (its view is ahead or behind, e.g. the wrap-up
+        ended at the phone before the call's end reached the engine through the voice
+        portal) is logged and offered again at the next poll, never dropped."""
         if csta_state not in _STATES:
             log.warning("DMCC: unknown agent state %r for agent %d", csta_state, agent)
             return
+        before = self.raw.get(agent, "agentNull")
+        if csta_state == before:
+            return
+        self.raw[agent] = csta_state
         new = _STATES[csta_state]
         old = self.states.get(agent, AgentState.LOGGED_OUT)
-        if new is None or new == old:
+        if new is None:
             return
-        self.states[agent] = new
+        if new == old and _STATES.get(before) is not None:
+            return  # e.g. ready -> ready; but after a call or wrap-up READY is news
         if self.listener is None:
+            self.states[agent] = new
             return
         steps = [new]
         if old == AgentState.LOGGED_OUT and new != AgentState.LOGGED_OUT:
@@ -255,8 +270,12 @@ class DmccClient:
         for s in steps:
             try:
                 self.listener.on_agent_state(agent, int(s))
-            except ValueError as e:  # the engine refused a transition: log, keep going
-                log.warning("DMCC: agent %d %s not applied: %s", agent, s.name, e)
+            except ValueError as e:  # refused now: try again at the next poll
+                log.info("DMCC: agent %d %s not applied yet: %s", agent, s.name, e)
+                self.raw[agent] = _RETRY
+                self.refused += 1
+                return
+            self.states[agent] = s
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         dec = FrameDecoder()

@@ -118,8 +118,8 @@ class DmccEmulator:
                         continue
                     session = self._handle(writer, f.invoke_id, msg, session)
                 await writer.drain()
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # the peer left, or the emulator is closing
         finally:
             self._writers.discard(writer)
             if session is not None and session.id in self.sessions:

@@ -66,11 +66,14 @@ class EpmClient:
     system's) or False (never in production). ``timeout_s`` per request."""
 
     def __init__(self, url: str, user: str, password: str, verify: str | bool = True,
-                 timeout_s: float = 10.0):
+                 timeout_s: float = 10.0, connections: int = 16):
         self.url = url
         self.where = safe_url(url)
         self.timeout_s = timeout_s
         self._session = requests.Session()
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=connections)
+        self._session.mount("https://", pool)
+        self._session.mount("http://", pool)
         self._session.auth = HTTPDigestAuth(user, password)
         # Per request: a session-level ``verify`` loses to REQUESTS_CA_BUNDLE in requests.
         self._verify = verify

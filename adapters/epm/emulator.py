@@ -10,9 +10,11 @@ The world is called under ``lock``, which a world advanced by another thread sha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -83,6 +85,7 @@ class EpmEmulator:
         self.auth_failures = 0
         self._nonces: dict[str, float] = {}
         self._ids = itertools.count(1)
+        self._conns: set[socket.socket] = set()
         emu = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,6 +93,14 @@ class EpmEmulator:
 
             def log_message(self, *args: Any) -> None:  # quiet; never logs credentials
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                emu._conns.add(self.connection)
+
+            def finish(self) -> None:
+                emu._conns.discard(self.connection)
+                super().finish()
 
             def do_GET(self) -> None:
                 if self.path.split("?")[0] == emu.PATH and self.path.endswith("?wsdl"):
@@ -137,8 +148,12 @@ class EpmEmulator:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop serving and cut every open connection (keep-alive ones too)."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        for c in list(self._conns):
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
 
     def wsdl(self) -> bytes:
         text = f.WSDL_PATH.read_text(encoding="utf-8")

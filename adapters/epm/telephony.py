@@ -85,6 +85,10 @@ class EpmTelephony:
 
     # ---- Telephony
 
+    def subscribe(self, listener: TelephonyEvents) -> None:
+        """The engine's dialer, told every attempt's results."""
+        self.listener = listener
+
     def capacity(self, voice: bool) -> int:
         if voice:
             return max(self.resources.free - self.launching, 0)

@@ -63,6 +63,8 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
         scn = load(scenario, overrides_from(app, hours, sets))
     except ScenarioError as exc:
         app.fail(str(exc))
+    for w in scn.warnings:
+        app.warn(w)
     if variants:
         from outdial.cli._variants import compare_variants
 
@@ -125,14 +127,22 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
         table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
                       _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",
                       f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
-                      "yes" if r.meets_limit else "NO"])
+                      "yes" if r.meets_limit else "NO", _targets_cell(r)])
     mode = "Ofcom" if key.endswith("ofcom") else "FCC"
     app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
               f"{payload['sim_hours']:g} h, {mode} limit "
               f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
               ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
-               "meets limit"], table,
+               "meets limit", "targets"], table,
               caption="KPIs over the agent-based campaigns: mean ± 95 % interval half-width")
+
+
+def _targets_cell(r) -> str:
+    """The declared targets' verdict of one row: met / MISSED / undecided / - (none)."""
+    a = r.assessment
+    if a is None or not a.targets:
+        return "-"
+    return {True: "met", False: "MISSED", None: "undecided"}[a.targets_met]
 
 
 def _pct_ci(r, key: str, digits: int) -> str:
@@ -153,7 +163,8 @@ def _write(out: Path, payload: dict, rows) -> list[Path]:
 
     summary, runs = [], []
     for label, r in rows:
-        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit}
+        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit,
+               **(r.assessment.row() if r.assessment is not None else {})}
         for k in KPI_KEYS:
             ci = r.ci95.get(k)
             row[k] = r.kpis[k]

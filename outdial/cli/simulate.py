@@ -38,15 +38,21 @@ from outdial.cli._batch import (
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write attempts/intervals Parquet and kpis.json here.")
 @click.option("--plots", is_flag=True, help="Write PNG plots (into --out, or ./out).")
+@click.option("--no-events", is_flag=True,
+              help="Do not build and measure the engine's event stream (faster); the Kafka "
+                   "disk then uses the documented 50 GB per million attempts.")
+@click.option("--keep-warmup", is_flag=True,
+              help="Keep the warm-up's rows in the Parquet tables (flagged in_warmup).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
 def simulate(app: Application, scenario: Path, replications: int | None, seed: int | None,
              hours: float | None, sets: tuple[str, ...], warmup_s: float | None,
              policy: str | None, workers: int, scheduler: str | None, dask_local: int | None,
              cache_dir: Path | None, no_cache: bool, out: Path | None, plots: bool,
-             as_json: bool) -> None:
+             no_events: bool, keep_warmup: bool, as_json: bool) -> None:
     """Simulate SCENARIO (a TOML file) and print its KPIs."""
     from outdial import report
+    from sim.plan.assess import assess
     from sim.plan.batch import run_all, tasks_for
     from sim.plan.stats import summarise
     from sim.scenario import ScenarioError, load, with_policy
@@ -70,12 +76,18 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
     with open_executor(app, workers, scheduler, dask_local) as ex, \
             ProgressListener(app, f"simulating {scn.name}", quiet=as_json) as listener:
         records = run_all(tasks_for(scn, seed, reps), ex, cache, listener,
-                          label=f"{reps} replication(s)", tables=tables)
-    s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0)
-    app.write_outputs(out, plots, lambda d: report.write_outputs(d, s, records),
-                      lambda d: report.write_plots(d, records, scn.name,
-                                                   scn.regulation.abandon_limit))
+                          label=f"{reps} replication(s)", tables=tables,
+                          events=not no_events)
+    s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0,
+                  scn.warnings)
+    a = assess(scn, s.total, s.ci95, s.campaigns, records)
+    app.write_outputs(out, plots,
+                      lambda d: report.write_outputs(d, s, records, scn, a, keep_warmup),
+                      lambda d: report.write_plots(d, records, scn))
     if as_json:
-        app.print_json(report.summary_json(s))
-    else:
-        report.print_summary(app, s)
+        app.print_json(report.summary_json(s, a))
+        return
+    report.print_summary(app, s)
+    report.print_assessment(app, a)
+    for w in a.warnings:
+        app.warn(w)

@@ -92,9 +92,12 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         cells = [f"{r[k]:g}" for k in keys]
         for k in TABLE_KPIS:
             cells.append(_cell(k, r[k], r[f"{k}_lo"], r[f"{k}_hi"]))
+        cells.append("-" if r.get("platform_tier") is None else str(r["platform_tier"]))
+        cells.append({True: "met", False: "MISSED", None: "-"}[r.get("targets_met")]
+                     if r.get("targets_verdict") != "no targets declared" else "-")
         rows.append(cells)
     app.table(f"sweep of {scenario.name}: {replications} replication(s) per point, "
-              f"seed {res.seed}", [*keys, *TABLE_KPIS.values()], rows,
+              f"seed {res.seed}", [*keys, *TABLE_KPIS.values(), "tier", "targets"], rows,
               caption="agent-based campaigns: mean ± 95 % interval half-width")
 
 

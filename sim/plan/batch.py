@@ -31,12 +31,13 @@ class Listener(Protocol):
 
 def run_all(tasks: Sequence[tuple[Scenario, int]], executor: Executor | None = None,
             cache: ResultCache | None = None, listener: Listener | None = None,
-            label: str = "", tables: bool = False) -> list[dict]:
+            label: str = "", tables: bool = False, events: bool = False) -> list[dict]:
     """Run every ``(scenario, seed)`` task; returns the records in task order.
 
     Tasks found in ``cache`` are not run; identical tasks run once. Each new record is
     stored as soon as it arrives, so an interruption loses only the runs in flight. With
-    ``tables`` every record carries its ``attempts`` and ``intervals`` tables.
+    ``tables`` every record carries its ``attempts`` and ``intervals`` tables; with
+    ``events`` its measured event volume (a cached record without one is run again).
     """
     executor = executor or InProcess()
     if listener:
@@ -46,6 +47,8 @@ def run_all(tasks: Sequence[tuple[Scenario, int]], executor: Executor | None = N
     pending: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
         rec = cache.get(k, tables) if cache is not None else None
+        if rec is not None and events and not rec.get("events"):
+            rec = None
         if rec is not None:
             out[i] = rec
             if listener:
@@ -53,7 +56,7 @@ def run_all(tasks: Sequence[tuple[Scenario, int]], executor: Executor | None = N
         else:
             pending.setdefault(k, []).append(i)
     order = list(pending)
-    args = [(*tasks[pending[k][0]], tables) for k in order]
+    args = [(*tasks[pending[k][0]], tables, events) for k in order]
     progress = getattr(listener, "progress", None)
     for j, rec in executor.run(run_task, args, progress=progress):
         if cache is not None:

@@ -2,7 +2,8 @@
 
 A record is reused only by the code that produced it: the key hashes the effective
 scenario, the seed and ``code_fingerprint()``, the source of every module a run executes
-(the pacer, the engine, the world modules of ``sim`` and ``sim.plan.task``). Plotting,
+(the pacer, the engine, the world modules of ``sim``, ``sim.plan.task`` and the
+``sim.plan.platform`` figures a record carries). Plotting,
 reporting and the planner's search code are left out, so editing a plot keeps the cache.
 """
 
@@ -24,7 +25,7 @@ TABLES = ("attempts", "intervals")
 _ROOT = Path(__file__).resolve().parent.parent.parent
 # What a run executes: whole packages, then single modules (paths from the project root).
 _CODE_PACKAGES = ("pacer", "engine")
-_CODE_MODULES = ("sim/*.py", "sim/plan/task.py")
+_CODE_MODULES = ("sim/*.py", "sim/plan/task.py", "sim/plan/platform.py")
 _code_hash: str | None = None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
@@ -46,6 +47,7 @@ class PolicyResult:
     verdict: Verdict
     ratio: float | None = None
     runs: list[dict] = field(default_factory=list, repr=False)
+    assessment: Assessment | None = field(default=None, repr=False)
 
     @property
     def meets_limit(self) -> bool:
@@ -65,6 +67,10 @@ class PolicyResult:
         d["meets_limit"] = self.verdict.met
         d["verdict"] = self.verdict.as_dict()
         d["ci95"] = {k: self.ci95[k] for k in COMPARE_KEYS}
+        if self.assessment is not None:
+            a = self.assessment.as_dict()
+            d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
+                      "platform": a["platform"], "warnings": a["warnings"]})
         return d
 
 
@@ -75,7 +81,8 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     key = limit_kpi(scn)
     verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
-    return PolicyResult(policy, means, ci, verdict, ratio, runs)
+    return PolicyResult(policy, means, ci, verdict, ratio, runs,
+                        assess_records(with_policy(scn, policy), records))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.staffing import POOL_KEYS, POOL_OF_PACING
 from pacer.modes import LicenseKind
+from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
@@ -168,6 +169,7 @@ class Point:
     ci95: dict[str, list[float] | None]
     verdicts: dict[str, bool]
     runs: list[dict] = field(default_factory=list, repr=False)
+    assessment: Assessment | None = field(default=None, repr=False)
 
     @property
     def meets(self) -> bool:
@@ -247,7 +249,8 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
             means, ci = summarise_rows([r["kpis"] for r in recs])
             verdicts = {str(t): t.met(means[t.kpi], ci[t.kpi]) for t in targets}
             seen[n] = Point(n, means, ci, verdicts,
-                            [{"seed": r["seed"], **r["kpis"]} for r in recs])
+                            [{"seed": r["seed"], **r["kpis"]} for r in recs],
+                            assess_records(s, recs))
         return seen[n]
 
     def slack(pt: Point) -> dict[str, float]:

@@ -282,14 +282,23 @@ def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
     return out
 
 
-def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float,
-              wall_s: float) -> Summary:
-    """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``."""
+NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no agent with "
+              "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
+
+
+def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_s: float,
+              scenario_warnings: Sequence[str] = ()) -> Summary:
+    """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
+    its warnings are the scenario's, then the runs' (each once), then ``NO_ATTEMPT`` when
+    nothing completed."""
     means, ci = summarise_rows([r["kpis"] for r in records])
     total = {**means, "attempts_by_channel": {
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
-    warnings = sorted({w for r in records for w in r["warnings"]})
+    warnings = list(dict.fromkeys([*scenario_warnings,
+                                   *sorted({w for r in records for w in r["warnings"]})]))
+    if not means["attempts"]:
+        warnings.append(NO_ATTEMPT)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
                    camps, ci, warnings)

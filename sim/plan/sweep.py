@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sim.plan.assess import assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
@@ -191,6 +192,7 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
             row[k] = means[k]
             row[f"{k}_lo"] = ci[k][0] if ci[k] else None
             row[f"{k}_hi"] = ci[k][1] if ci[k] else None
+        row.update(assess_records(scenarios[p], mine).row())
         rows.append(row)
         runs += [{**at, "replication": i, "seed": r["seed"], **r["kpis"]}
                  for i, r in enumerate(mine)]

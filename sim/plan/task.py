@@ -19,6 +19,8 @@ import polars as pl
 
 from engine import kpi
 from engine.attempt import CHANNEL_NAMES, Channel, Code
+from engine.event_volume import EventVolume
+from sim.plan.platform import run_figures
 from sim.run import RunResult, simulate
 from sim.scenario import Scenario
 
@@ -87,11 +89,21 @@ def _blended_row(total: dict) -> dict[str, float]:
     }
 
 
-def record_of(scn: Scenario, run: RunResult, tables: bool = False) -> dict:
-    """The record of a finished run (module docstring); tables only when ``tables``."""
+def record_of(scn: Scenario, run: RunResult, tables: bool = False,
+              events: dict | None = None) -> dict:
+    """The record of a finished run (module docstring); tables only when ``tables``.
+
+    ``platform`` holds the run's peaks for sizing the platform
+    (``sim.plan.platform.run_figures``); ``events`` the event volume measured during the
+    run (``engine.event_volume.EventVolume.as_dict()``), when it was.
+    """
     rec = {"seed": run.seed, "wall_s": run.wall_s, "kpis": kpi_row(scn, run),
            "total": run.total, "campaigns": run.campaigns, "warnings": list(run.warnings),
-           "restrictions": run.restrictions, "jobs": run.jobs, "inbound": run.inbound}
+           "restrictions": run.restrictions, "jobs": run.jobs, "inbound": run.inbound,
+           "platform": run_figures(scn, run.attempts, run.intervals, run.total,
+                                   run.campaigns)}
+    if events is not None:
+        rec["events"] = events
     if tables:
         rec["attempts"] = run.attempts
         rec["intervals"] = run.intervals
@@ -101,10 +113,16 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False) -> dict:
     return rec
 
 
-def run_task(scn: Scenario, seed: int, tables: bool = False,
+def run_task(scn: Scenario, seed: int, tables: bool = False, events: bool = False,
              progress: Callable[[float], None] | None = None) -> dict:
     """One task on a worker: simulate ``scn`` with ``seed`` and return its record.
 
+    With ``events`` the engine's event stream is built and measured (counts and serialised
+    bytes in the measured window, ``engine.event_volume``), which costs run time.
     ``progress`` (in-process runs only) receives the simulated fraction done, 0..1.
     """
-    return record_of(scn, simulate(scn, seed, progress), tables)
+    if not events:
+        return record_of(scn, simulate(scn, seed, progress), tables)
+    volume = EventVolume(scn.warmup_s, scn.warmup_s + scn.sim_s)
+    run = simulate(scn, seed, progress, sink=volume)
+    return record_of(scn, run, tables, volume.as_dict())
