@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scipy import stats
 
@@ -268,6 +268,7 @@ class Summary:
     campaigns: list[dict]
     ci95: dict
     warnings: list[str]
+    inbound: dict = field(default_factory=dict)  # per inbound skill, means over replications
 
 
 def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
@@ -300,5 +301,7 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
+    inbound = _mean_dicts([r["inbound"] for r in records]) \
+        if records[0].get("inbound") else {}
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings)
+                   camps, ci, warnings, inbound)
