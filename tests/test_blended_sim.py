@@ -38,6 +38,19 @@ def blended():
     return simulate(build(_raw(), "blend"))
 
 
+@pytest.fixture(scope="module")
+def unblended():
+    return simulate(build(_raw(blending=False), "blend"))
+
+
+def test_same_callers_with_blending_on_and_off(blended, unblended):
+    """Common random numbers: the inbound arrivals do not depend on the policy."""
+    end = 300.0 + 0.4 * 3600
+    early = [sorted(r.inbound_calls.filter(pl.col("t_arrive") < end - 900)["t_arrive"])
+             for r in (blended, unblended)]
+    assert len(early[0]) > 100 and early[0] == early[1]
+
+
 def _intervals(moves: pl.DataFrame):
     """(agent, lent at, back at or None) per lend."""
     out = []
@@ -82,8 +95,8 @@ def test_minimum_stay_is_kept(blended):
             assert t_recall - t_lend >= STAY_S - 1e-9
 
 
-def test_blending_helps_the_inbound_skill_and_costs_outbound(blended):
-    off = simulate(build(_raw(blending=False), "blend"))
+def test_blending_helps_the_inbound_skill_and_costs_outbound(blended, unblended):
+    off = unblended
     assert off.blending_moves is None
     on_sl = blended.inbound["care"]["service_level"]
     off_sl = off.inbound["care"]["service_level"]
