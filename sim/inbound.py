@@ -36,7 +36,7 @@ import polars as pl
 import simpy
 
 from engine.interfaces import SkillListener, SkillState
-from sim.distributions import Exponential, Sampler
+from sim.distributions import Exponential, Sampler, UniformStream
 from sim.inbound_config import InboundSkill
 
 REPORT_S = 1.0  # how often the skill state is published (CMS real-time: 3 s or more)
@@ -104,9 +104,10 @@ class SimInbound:
         self._out_holds = holds
         self._out_login = np.array([o[1] for o in outbound], dtype=np.float64)
         self._out_logout = np.array([o[2] for o in outbound], dtype=np.float64)
-        streams = [[np.random.default_rng(s) for s in ss.spawn(4)]
+        streams = [[np.random.default_rng(s) for s in ss.spawn(5)]
                    for ss in seed.spawn(max(ns, 1))]
         self._inter = [Sampler(Exponential(1.0), st[0]) for st in streams[:ns]]
+        self._thin = [UniformStream(st[4]) for st in streams[:ns]]
         pairs = list(zip(self.skill_cfg, streams, strict=False))
         self._talk = [Sampler(c.talk, st[1]) for c, st in pairs]
         self._wrap = [Sampler(c.wrap, st[2]) for c, st in pairs]
@@ -181,19 +182,25 @@ class SimInbound:
     def start(self) -> None:
         """Start arrivals, dedicated shifts and the skill-state reports."""
         for s, cfg in enumerate(self.skill_cfg):
-            if cfg.calls_per_hour > 0:
+            if (cfg.profile.hi if cfg.profile is not None else cfg.calls_per_hour) > 0:
                 self.env.process(self.arrivals(s))
         for k, (serves, login, logout) in enumerate(self._dedicated):
             self.env.process(self.dedicated_shift(-(k + 2), serves, login, logout))
         self.env.process(self.reporter())
 
     def arrivals(self, s: int):
-        """Poisson arrivals of skill ``s``."""
-        mean = 3600.0 / self.skill_cfg[s].calls_per_hour
+        """Poisson arrivals of skill ``s``; with a rate profile, a non-homogeneous Poisson
+        process by thinning (Lewis and Shedler 1979): candidates at the profile's highest
+        rate, each kept with probability rate(t) / highest rate."""
+        prof = self.skill_cfg[s].profile
+        top = prof.hi if prof is not None else self.skill_cfg[s].calls_per_hour
+        mean = 3600.0 / top
         nxt = self._inter[s]
+        keep = self._thin[s]
         while True:
             yield self.env.timeout(mean * nxt())
-            self._arrive(s)
+            if prof is None or keep() * top < prof.value(self.env.now):
+                self._arrive(s)
 
     def dedicated_shift(self, key: int, serves: list[int], login_s: float, logout_s: float):
         if login_s > 0:

@@ -135,3 +135,28 @@ def test_queue_and_oldest_call():
     assert c["service_level"] == pytest.approx(1 / 3)
     assert m.service_level(0) == pytest.approx(1 / 3)
     assert isinstance(m.calls(), pl.DataFrame)
+
+
+class _Steps:
+    """A step profile: 0 calls/h for the first 1000 s, 7200 after, 1800 from 3000 s."""
+
+    hi = 7200.0
+
+    def value(self, t):
+        return 0.0 if t < 1000 else (7200.0 if t < 3000 else 1800.0)
+
+
+def test_rate_profile_thinning_gives_the_integrated_rate():
+    env = simpy.Environment()
+    sk = InboundSkill("s", 0.0, Deterministic(1.0), Deterministic(0.0), None, T,
+                      profile=_Steps())
+    m = SimInbound(env, [sk], [([0], 0.0, math.inf)] * 5, [], np.random.SeedSequence(4),
+                   (0.0, 5000.0), 60.0, 100)
+    m.start()
+    env.run(until=5000.0)
+    t = np.array(m.cols["t_arrive"])
+    assert (t >= 1000).all()
+    for lo, hi, rate in ((1000, 3000, 2.0), (3000, 5000, 0.5)):  # calls per second
+        n = ((t >= lo) & (t < hi)).sum()
+        mean = rate * (hi - lo)
+        assert abs(n - mean) <= 3 * math.sqrt(mean)  # Poisson: variance = mean
