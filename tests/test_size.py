@@ -182,3 +182,20 @@ def test_resources_a_scenario_lacks_are_clear_errors():
         r = CliRunner().invoke(outdial, ["size", str(notes), "--find", find, "--target",
                                          "occupancy>=0.8"])
         assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
+
+
+def test_blended_targets_inbound_and_outbound_at_once():
+    """An inbound service level and an outbound abandon limit in one search, on a group."""
+    t = parse_targets("inbound_service_level>=0.8,abandon_rate<=0.03,occupancy_outbound>=0.7")
+    assert [x.kpi for x in t] == ["inbound_service_level", "abandon_rate",
+                                  "occupancy_outbound"]
+    with pytest.raises(ValueError, match="fraction"):
+        parse_targets("inbound_service_level>=80")
+    r = size("scenarios/blended-centre.toml", "agents", t[:1], 5, 2,
+             base={"scenario.sim_hours": 0.1, "scenario.warmup_s": 900.0,
+                   "campaigns.blending.enabled": False}, key="agents.care-desk.count",
+             lower=40, upper=120, start=60)
+    assert r.answer is not None and 40 < r.answer <= 120
+    below = r.point(r.answer - 1)
+    assert below is not None and not below.meets
+    assert r.point(r.answer).kpis["inbound_service_level"] >= 0.8
