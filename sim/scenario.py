@@ -173,8 +173,8 @@ _SCENARIO = {
 _REGULATION = {
     "mode": _str("fcc", REGULATIONS),
     "abandon_limit": _frac(DEFAULT_ABANDON_LIMIT),
-    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=60.0,
-                              why="regulators allow 2 s"),
+    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=86_400.0,
+                              why="regulators allow 2 s; a day or more is no window at all"),
 }
 _TELEPHONY = {
     "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",

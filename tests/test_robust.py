@@ -82,7 +82,7 @@ def test_zero_agents_run_and_say_why_nothing_happened(tmp_path):
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ("mean_s = 200.0", "mean_s = inf", "campaigns[0].talk.mean_s: expected a finite number "
+    ("mean_s = 200.0", "mean_s = inf", "campaigns.sales.talk.mean_s: expected a finite number "
                                        "(s), got inf"),
     ("carrier_cps = 20.0", "carrier_cps = inf", "telephony.carrier_cps: expected a finite "
                                                 "number (per s), got inf"),
@@ -173,7 +173,7 @@ def test_a_contact_file_without_its_key_columns_is_refused_by_validate(tmp_path)
 def test_bad_filter_and_spec_are_refused_before_the_run():
     raw = copy.deepcopy(TINY)
     raw["campaigns"][0]["contacts"] = {"filter": "pl.col('nope') > 3"}
-    with pytest.raises(ScenarioError, match=r"campaigns\[0\].contacts.filter: .*nope"):
+    with pytest.raises(ScenarioError, match=r"campaigns.sales.contacts.filter: .*nope"):
         build(raw)
     raw["campaigns"][0]["contacts"] = {"id": "phone"}
     with pytest.raises(ScenarioError, match="cannot be address columns"):
@@ -293,7 +293,7 @@ def test_valid_generated_scenarios_run_and_validate_agrees(agents, ports, live, 
         assert not isinstance(out, ScenarioError), out
     else:
         assert isinstance(out, ScenarioError)
-        assert "campaigns[2].attempts_per_hour: sms campaigns need a rate > 0" in out.problems
+        assert "campaigns.texts.attempts_per_hour: sms campaigns need a rate > 0" in out.problems
 
 
 def test_validate_and_simulate_agree_on_the_command_line(tmp_path):

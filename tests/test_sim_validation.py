@@ -87,7 +87,7 @@ def _waits(run, scn):
 def test_agents_with_infinite_patience_are_erlang_c():
     # Poisson live answers to n agents, exponential talk, no wrap, no abandon window.
     n, talk, rate_h = 10, 100.0, 306.0  # rho = 0.85
-    scn = _scenario(_agent_campaign(rate_h, talk), agents=n, window_s=1e7)
+    scn = _scenario(_agent_campaign(rate_h, talk), agents=n, window_s=86_400.0)
     theory = erlang_c_metrics(rate_h, talk, n, 0.0)
     p_wait, mean_wait = [], []
     for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
@@ -105,7 +105,7 @@ def test_agents_with_infinite_patience_are_erlang_c():
 
 def test_agents_with_exponential_patience_are_erlang_a():
     n, talk, rate_h, patience = 10, 100.0, 360.0, 30.0  # rho = 1.0: Erlang A stays stable
-    scn = _scenario(_agent_campaign(rate_h, talk, patience), agents=n, window_s=1e7)
+    scn = _scenario(_agent_campaign(rate_h, talk, patience), agents=n, window_s=86_400.0)
     theory = erlang_a(rate_h / 3600.0, 1.0 / talk, n, 1.0 / patience)
     p_ab, p_wait = [], []
     for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
