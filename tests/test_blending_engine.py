@@ -16,6 +16,7 @@ from engine.blending import Blending, BlendSetting
 from engine.interfaces import InboundAgents, SkillFeed, SkillState
 from engine.job import Job
 from pacer import CampaignPacing
+from pacer.modes import AgentStatus
 
 SALES, CARE = 1, 2  # skill bits
 
@@ -142,12 +143,16 @@ def test_minimum_stay_before_recall_then_back_to_ready():
     d.clock.run(1.0)
     lent = sorted(acd.lent)
     assert len(lent) == 2
+    # the predictive pacer sees them leave: paused, not idle, while on inbound
+    assert (d.agents.status[lent] == AgentStatus.PAUSED).all()
+    assert d.agents.ready_count(1)[0] == 4
     feed.report()  # comfortable at once
     d.clock.run(60.5)
     assert b.recalls == 0, "recalled before the minimum stay"
     d.clock.run(61.5)
     assert acd.lent == {} and b.recalls == 2
     assert all(d.agents.state[a] == AgentState.READY for a in lent)
+    assert (d.agents.status[lent] == AgentStatus.IDLE).all()  # the pacer counts them again
     assert b.lent_s == pytest.approx(2 * 60.0)
 
 
