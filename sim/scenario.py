@@ -1244,8 +1244,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     problems = []
     for dotted, value in overrides.items():
         parts = dotted.split(".")
-        if parts[0] in ("campaigns", "agents"):
-            key = "name" if parts[0] == "campaigns" else "group"
+        if parts[0] in ("campaigns", "agents", "inbound"):
+            key = {"campaigns": "name", "agents": "group", "inbound": "skill"}[parts[0]]
             items = out.get(parts[0], [])
             rest = parts[1:]
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):

@@ -116,3 +116,19 @@ def test_blending_needs_an_inbound_skill():
     raw["agents"][1]["skills"] = ["sales"]
     with pytest.raises(ScenarioError, match=r"agents\[1\].skills: an inbound group needs"):
         build(raw, "blend")
+
+
+def test_inbound_and_blending_keys_can_be_overridden_and_swept():
+    from sim.plan.sweep import check_key, numeric_keys
+    from sim.scenario import load, read_raw
+
+    path = "scenarios/blended-centre.toml"
+    scn = load(path, {"inbound.care.calls_per_hour": 500, "campaigns.blending.step": 4})
+    assert {s.name: s.calls_per_hour for s in scn.inbound} == {"orders": 1000.0, "care": 500.0}
+    assert all(c.blending.step == 4 for c in scn.campaigns)
+    raw = read_raw(path)
+    keys = numeric_keys(raw)
+    assert "inbound.calls_per_hour" in keys and "campaigns.blending.queue_high" in keys
+    check_key("inbound.care.sl_threshold_s", raw)
+    with pytest.raises(ValueError, match="not a numeric scenario key"):
+        check_key("inbound.care.skill", raw)
