@@ -8,22 +8,13 @@ once. Time per state is accumulated exactly (clipped to a measurement window) fo
 from __future__ import annotations
 
 from collections import deque
-from enum import IntEnum
 
 import numpy as np
 
+from engine.vocab import HANDLING_STATES, OFF_STATES, READY_STATES, AgentState
 from pacer.modes import AgentStatus
 
-
-class AgentState(IntEnum):
-    LOGGED_OUT = 0
-    LOGGED_IN = 1
-    READY = 2
-    BUSY = 3  # on a call (reserved for or talking to a contact)
-    WORK_NOT_READY = 4  # wrap-up after a call
-    NOT_READY = 5  # aux / break
-    PENDING_NOT_READY = 6  # on a call or in wrap; goes NOT_READY when done
-    PENDING_LOGOUT = 7  # on a call or in wrap; logs out when done
+__all__ = ["AgentManager", "AgentState", "InvalidTransition"]
 
 
 # event -> {from_state: to_state}
@@ -78,10 +69,6 @@ _STATUS = np.array([
     AgentStatus.BUSY_LEAVING,  # PENDING_NOT_READY
     AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
 ], dtype=np.int64)
-
-# States whose time counts as handling (talk + wrap) for occupancy.
-TALK_STATES = (AgentState.BUSY,)
-WRAP_STATES = (AgentState.WORK_NOT_READY,)
 
 
 class InvalidTransition(ValueError):
@@ -191,12 +178,13 @@ class AgentManager:
     # ---- KPI inputs
 
     def handling_s(self) -> float:
-        return float(sum(self.time_in[:, s].sum() for s in (*TALK_STATES, *WRAP_STATES))
-                     + self.time_in[:, AgentState.PENDING_NOT_READY].sum()
-                     + self.time_in[:, AgentState.PENDING_LOGOUT].sum())
+        """Agent-seconds in talk and wrap-up (``engine.vocab.HANDLING_STATES``)."""
+        return float(self.time_in[:, HANDLING_STATES].sum())
 
     def logged_in_s(self) -> float:
-        return float(self.time_in.sum() - self.time_in[:, AgentState.LOGGED_OUT].sum())
+        """Agent-seconds logged in (every state but LOGGED_OUT)."""
+        return float(self.time_in.sum() - self.time_in[:, OFF_STATES].sum())
 
     def ready_s(self) -> float:
-        return float(self.time_in[:, AgentState.READY].sum())
+        """Agent-seconds ready (idle, waiting for a call)."""
+        return float(self.time_in[:, READY_STATES].sum())

@@ -1,36 +1,12 @@
-"""The attempt: one outbound try on one address and channel, and its completion codes."""
+"""The attempt: one outbound try on one address and channel, and its record."""
 
 from __future__ import annotations
 
-from enum import IntEnum
 from operator import attrgetter
 
+from engine.vocab import CHANNEL_NAMES, LIVE_CODES, Channel, Code
 
-class Channel(IntEnum):
-    VOICE_AGENT = 0
-    VOICE_AGENTLESS = 1
-    SMS = 2
-    EMAIL = 3
-
-
-CHANNEL_NAMES = ("voice_agent", "voice_agentless", "sms", "email")
-
-
-class Code(IntEnum):
-    """Completion codes. ``LIVE_CONNECTED`` and ``ABANDONED`` are the two live-answer ends."""
-
-    PENDING = 0
-    LIVE_CONNECTED = 1  # live answer, talked to an agent
-    ABANDONED = 2  # live answer, no agent within the connect window (or dropped)
-    MACHINE = 3  # answering machine detected (includes AMD false positives on humans)
-    BUSY = 4
-    NO_ANSWER = 5
-    INVALID = 6
-    BLOCKED = 7  # no port / no capacity
-    DELIVERED = 8  # agentless message, SMS or email delivered
-    UNDELIVERED = 9
-    CUSTOMER_HANGUP = 10  # live answer, the person hung up before an agent came (an abandon)
-    TRAPPED = 11  # in flight when the engine stopped (a crash): outcome unknown, re-queued
+__all__ = ["ATTEMPT_COLUMNS", "ATTEMPT_FIELDS", "CHANNEL_NAMES", "Attempt", "Channel", "Code"]
 
 
 # The attempt record every store keeps and every ATTEMPT event carries, defined once:
@@ -119,4 +95,4 @@ class Attempt:
     @property
     def live(self) -> bool:
         """A live answer as the dialer saw it: connected, abandoned or hung up waiting."""
-        return self.code in (Code.LIVE_CONNECTED, Code.ABANDONED, Code.CUSTOMER_HANGUP)
+        return self.code in LIVE_CODES

@@ -26,6 +26,7 @@ from engine.job import Job
 from engine.ports import PortLicensing, PortPool
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses, Staffing
+from engine.vocab import step_channel
 from pacer import Pacer
 from pacer.constants import DEFAULT_TICK_S
 from pacer.modes import CallStatus, Pacing
@@ -121,6 +122,8 @@ class Dialer:
         self._any_stopped = False  # some job paused, stopped or out of contacts
         self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
                                 for j in self.jobs], dtype=bool)
+        self._voice_int = self._voice.astype(np.int64)
+        self._step_channel = [step_channel(j.channel) for j in self.jobs]
         self._rr = 0
         self._timed = np.array([j.pacing.pacing == Pacing.TIMED for j in self.jobs], dtype=bool)
         self._timed_any = bool(self._timed.any())
@@ -172,20 +175,21 @@ class Dialer:
             dials[~self.running | self.exhausted] = 0
         if self.skill_pacer is not None:
             self.skill_pacer.thin(dials)
-        if dials.any() or self.ports is not None:
-            offered = dials.copy()
+        if self.ports is not None or dials.any():
             if self.ports is not None:
+                offered = dials.copy()
                 self.ports.fit(dials, self.in_flight_by_job(), self.telephony.capacity(True))
             else:
-                self._fit_capacity(dials)
-            if self._timed_any:
+                offered = self._fit_capacity(dials)
+            if offered is not None and self._timed_any:
                 # A time-based attempt offered to a full port pool is blocked (a loss, as in
                 # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
                 cut = np.flatnonzero(self._timed & (offered > dials))
                 for j in cut.tolist():
                     self._block(j, int(offered[j] - dials[j]), now)
-            for j in np.flatnonzero(dials).tolist():
-                self._launch(j, int(dials[j]), now)
+            rows = np.flatnonzero(dials)
+            for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
+                self._launch(j, n, now)
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
@@ -195,16 +199,17 @@ class Dialer:
         active = self.call_status != _FREE
         return np.bincount(self.call_job[active], minlength=len(self.jobs))
 
-    def _fit_capacity(self, dials: np.ndarray) -> None:
+    def _fit_capacity(self, dials: np.ndarray) -> np.ndarray | None:
         """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
-        it round-robin across jobs.
+        it round-robin across jobs; returns the dials as offered when some were cut.
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """
-        want = int(dials[self._voice].sum())
+        want = int(dials @ self._voice_int)
         free = self.telephony.capacity(True)
         if want <= free:
-            return
+            return None
+        offered = dials.copy()
         rows = np.flatnonzero(self._voice & (dials > 0))
         start = self._rr % rows.size
         self._rr += 1
@@ -220,13 +225,14 @@ class Dialer:
             give[take] += 1
             left -= take.size
         dials[order] = give
+        return offered
 
     def _new_attempt(self, j: int, now: float) -> Attempt | None:
         """The next attempt of job ``j``, recorded as started; None when nothing is due now
         (the job is marked exhausted when its flow has nothing left at all)."""
         flow = self.flows[j]
         job = self.jobs[j]
-        p = flow.next(now, job.channel)
+        p = flow.next(now, self._step_channel[j])
         if p is None:
             if flow.exhausted:
                 self.exhausted[j] = True

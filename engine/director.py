@@ -20,11 +20,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from engine.agents import AgentManager
-from engine.agents import AgentState as S
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
 from engine.interfaces import Clock, Store
 from engine.job import Job
+from engine.kpi import agent_times
 from engine.staffing import Staffing
 from pacer.rates import fcc_abandon_rate
 
@@ -132,12 +132,9 @@ class JobStats:
 
 def agent_stats(am: AgentManager, agent: int, now: float) -> dict[str, float | int]:
     """One agent's time per state so far (seconds) and calls, for AGENTSTATISTICS."""
-    t = am.time_so_far(agent, now)
-    return {"logged_in_s": float(t.sum() - t[S.LOGGED_OUT]), "ready_s": float(t[S.READY]),
-            "talk_s": float(t[S.BUSY]),
-            "wrap_s": float(t[S.WORK_NOT_READY] + t[S.PENDING_NOT_READY]
-                            + t[S.PENDING_LOGOUT]),
-            "not_ready_s": float(t[S.NOT_READY] + t[S.LOGGED_IN]),
+    t = agent_times(am.time_so_far(agent, now))
+    return {"logged_in_s": t["logged_in_s"], "ready_s": t["ready_s"], "talk_s": t["talk_s"],
+            "wrap_s": t["wrap_s"], "not_ready_s": t["not_ready_s"],
             "calls": int(am.connects[agent])}
 
 

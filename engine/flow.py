@@ -32,17 +32,15 @@ from engine.attempt import Attempt, Channel, Code
 from engine.calendar import RunCalendar
 from engine.contacts import ContactList, Filter, SortKey
 from engine.rules import RuleEngine
-from engine.strategy import Blocked, Done, PastAttempt, Strategy, channel_name
+from engine.strategy import Blocked, Done, PastAttempt, Strategy
+from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
 
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
 STATE_NAMES = ("fresh", "queued", "in_flight", "done")
 _BLOCKED = int(Code.BLOCKED)
-_CONNECTED, _DELIVERED = int(Code.LIVE_CONNECTED), int(Code.DELIVERED)
-_LIVE = frozenset({int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
-_ABANDONS = frozenset({int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
-_CHANNEL_NAME = {int(c): channel_name(c) for c in Channel}
+_CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 
 
 class Planned(NamedTuple):
@@ -252,14 +250,14 @@ class ContactFlow:
             self.attempts -= 1
             self._queue(c, now_s + BLOCKED_RETRY_S, ch)
             return
-        if code in _LIVE:
+        if code in LIVE_CODES:
             self.live += 1
-            ab = code in _ABANDONS
+            ab = code in ABANDON_CODES
             self.abandons += ab
             day = self.calendar.utc_day(now_s)
             d, live, abandons = self._today
             self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
-        if code == _CONNECTED or code == _DELIVERED:
+        if code in CONNECT_CODES:
             self.connects += 1
         hist = self.history.get(a.contact_id)
         if hist is None:
@@ -293,9 +291,9 @@ class ContactFlow:
                                         .channel, self.job))
                 self.attempts += 1
                 code = int(r["code"])
-                self.live += code in _LIVE
-                self.abandons += code in _ABANDONS
-                self.connects += code in (_CONNECTED, _DELIVERED)
+                self.live += code in LIVE_CODES
+                self.abandons += code in ABANDON_CODES
+                self.connects += code in CONNECT_CODES
             self._set(c, IN_FLIGHT)
             self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
         return len(touched)

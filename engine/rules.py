@@ -37,7 +37,8 @@ from typing import Any
 from engine.attempt import Channel, Code
 from engine.calendar import RunCalendar
 from engine.contacts import DncRegistry, normalize_address, zone
-from engine.strategy import CHANNELS, PastAttempt, as_utc, channel_name, code_of
+from engine.strategy import PastAttempt, as_utc, code_of
+from engine.vocab import STEP_CHANNELS, step_channel
 
 # Ofcom persistent-misuse policy: no repeat call within 72 h of an abandoned call unless an
 # agent is guaranteed (Ofcom, persistent misuse statement, 2016).
@@ -125,10 +126,10 @@ class RuleConfig:
                 raise RuleConfigError("channels: must be a collection, not one string")
             put("channels", frozenset(self.channels))
         for name in ("channels", "nuisance_channels"):
-            bad = sorted(set(getattr(self, name) or ()) - set(CHANNELS))
+            bad = sorted(set(getattr(self, name) or ()) - set(STEP_CHANNELS))
             if bad:
                 raise RuleConfigError(f"{name}: unknown channel(s) {', '.join(bad)}; expected "
-                                      f"{', '.join(CHANNELS)}")
+                                      f"{', '.join(STEP_CHANNELS)}")
         for name in ("max_attempts_per_day_contact", "max_attempts_total_contact",
                      "max_attempts_per_day_address", "max_attempts_total_address"):
             v = getattr(self, name)
@@ -242,7 +243,7 @@ class RuleEngine:
                           else now_utc)
         hist = [h._replace(at=cal.seconds(as_utc(h.at, run_start, f"history[{k}].at")))
                 for k, h in enumerate(history)]
-        d = self.decide(job, contact, address, channel_name(channel), cal.seconds(now_utc),
+        d = self.decide(job, contact, address, step_channel(channel), cal.seconds(now_utc),
                         hist, cal, agent_guaranteed=agent_guaranteed)
         return d if d.until is None else replace(d, until=cal.at(d.until))
 
@@ -257,7 +258,7 @@ class RuleEngine:
         normalised and validated it), so a contact with no history needs no rule but the
         ones ``admits_fresh`` rules out: such a check is only counted. Counts every check.
         """
-        ch = channel if channel.__class__ is str else channel_name(channel)
+        ch = channel if channel.__class__ is str else step_channel(channel)
         if normalised and not history and self.admits_fresh(job, ch):
             self.count_allowed(job)
             return ALLOWED
@@ -309,7 +310,7 @@ class RuleEngine:
             code = int(h.code)
             if code == _BLOCKED:
                 continue
-            hch = h.channel if h.channel.__class__ is str else channel_name(h.channel)
+            hch = h.channel if h.channel.__class__ is str else step_channel(h.channel)
             same = bool(h.address) and _norm(h.address, hch, cc) == addr
             tries.append((h.at, code, same, hch))
 

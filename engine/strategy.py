@@ -37,13 +37,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from engine.attempt import Channel, Code
 from engine.calendar import RunCalendar
 from engine.contacts import zone
-from pacer.modes import Pacing
+from engine.vocab import PACINGS, STEP_CHANNELS, Channel, Code, parse_code
 
-CHANNELS = ("voice", "sms", "email", "custom")
-PACINGS = tuple(p.name.lower() for p in Pacing)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_S = 86_400
 # Default calling window: 08:00-21:00 local every day, the US limit (47 CFR 64.1200(c)(1));
@@ -53,18 +50,6 @@ _MAX_SEARCH_STEPS = 1000  # window / retry events examined before giving up (nev
 
 _PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
 _ABANDONED, _HANGUP = int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)
-
-CODE_ALIASES = {
-    "answering_machine": Code.MACHINE,
-    "machine": Code.MACHINE,
-    "abandon": Code.ABANDONED,
-    "nuisance": Code.ABANDONED,
-    "hangup": Code.CUSTOMER_HANGUP,
-    "wrong_number": Code.INVALID,
-    "connected": Code.LIVE_CONNECTED,
-    "live": Code.LIVE_CONNECTED,
-}
-
 
 class StrategyError(ValueError):
     """A strategy is misconfigured or cannot be applied to a contact; ``field`` names the
@@ -81,38 +66,12 @@ class TemplateError(StrategyError):
 
 
 def code_of(value: Code | int | str, field: str = "code") -> Code:
-    """A completion code from a ``Code``, its int, its name or an alias (``wrong_number``,
-    ``answering_machine``, ``abandon``...), case-insensitive."""
-    if isinstance(value, bool):
-        raise StrategyError(field, f"{value!r} is not a completion code")
-    if isinstance(value, int):
-        try:
-            return Code(value)
-        except ValueError:
-            raise StrategyError(field, f"{value} is not a completion code") from None
-    if isinstance(value, str):
-        key = value.strip().lower().replace(" ", "_").replace("-", "_")
-        if key in CODE_ALIASES:
-            return CODE_ALIASES[key]
-        try:
-            return Code[key.upper()]
-        except KeyError:
-            pass
-    names = ", ".join([c.name.lower() for c in Code] + list(CODE_ALIASES))
-    raise StrategyError(field, f"{value!r} is not a completion code; expected one of {names}")
-
-
-def channel_name(channel: Channel | int | str) -> str:
-    """``voice`` / ``sms`` / ``email`` / ``custom`` from a strategy name or an engine
-    ``Channel`` (both voice channels are ``voice``)."""
-    if isinstance(channel, str):
-        if channel in CHANNELS:
-            return channel
-        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-    c = Channel(channel)
-    if c in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS):
-        return "voice"
-    return "sms" if c == Channel.SMS else "email"
+    """A completion code (``engine.vocab.parse_code``: a ``Code``, its int, its name or an
+    alias); ``StrategyError`` naming ``field`` otherwise."""
+    try:
+        return parse_code(value)
+    except ValueError as e:
+        raise StrategyError(field, str(e)) from None
 
 
 def as_utc(t: datetime | float, run_start: datetime | None = None, field: str = "now"
@@ -413,9 +372,9 @@ class Step:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if self.channel not in CHANNELS:
+        if self.channel not in STEP_CHANNELS:
             raise StrategyError("channel", f"{self.channel!r} is not one of "
-                                           f"{', '.join(CHANNELS)}")
+                                           f"{', '.join(STEP_CHANNELS)}")
         if not isinstance(self.address, str) or not self.address:
             raise StrategyError("address", "name the contact's address field")
         pacing = self.pacing

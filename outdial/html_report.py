@@ -142,7 +142,7 @@ def _summary_section(k: dict[str, Any]) -> Section:
 
 def _is_verdict_warning(w: str) -> bool:
     """A campaign over its abandon limit or a missed target (shown with the verdict)."""
-    return w.startswith("campaign ") or w.startswith("target ")
+    return w.startswith(("campaign ", "campaigns possibly", "target "))
 
 
 def _verdict_section(k: dict[str, Any]) -> Section | None:
@@ -207,7 +207,8 @@ def _kpi_section(k: dict[str, Any]) -> Section | None:
         rows.append([name, fmt(name, total[name]), "" if bounds[0] is None else
                      f"[{fmt(name, bounds[0])}, {fmt(name, bounds[1])}]"])
     for ch, v in (total.get("attempts_by_channel") or {}).items():
-        rows.append([f"attempts {ch}", fmt("", v), ""])
+        if f"attempts_{ch}" not in total:
+            rows.append([f"attempts {ch}", fmt("", v), ""])
     s.tables.append(Table(f"Totals over the measured window ({k.get('replications', 1)} "
                           "replication(s))", ["KPI", "value", "95 % interval"], rows))
     camps = k.get("campaigns") or []

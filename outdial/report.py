@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
         "campaigns": s.campaigns,
         "ci95": s.ci95,
         "warnings": list(s.warnings),
+        "intervals": s.intervals,
     }
     if s.inbound:
         out["inbound"] = s.inbound
@@ -169,6 +171,23 @@ def _print_blended(app: Application, s: Summary) -> None:
                   [[c["name"], c["channel"], _fmt("", c["ports_allocated"]),
                     _fmt("", c["ports_peak"]), _fmt("", c["port_blocked"]),
                     _fmt("", c["port_delayed"])] for c in ported])
+
+
+def print_intervals(app: Application, s: Summary, start: datetime) -> None:
+    """The measured intervals as a table, each labelled with its time of day on the
+    scenario's clock (``start`` is the run clock's 0, with the scenario's UTC offset)."""
+    rows = []
+    for r in s.intervals:
+        at = start + timedelta(seconds=r["t_start_s"])
+        rows.append([at.strftime("%H:%M"), _fmt("", r["attempts"]),
+                     _fmt("", r["live_answers"]), _fmt("", r["abandons"]),
+                     _fmt("abandon_rate", r["abandon_rate"]), f"{r['staffed_mean']:.1f}",
+                     _fmt("occupancy", r["occupancy"]),
+                     f"{r['in_flight_mean'] / r['staffed_mean']:.2f}"
+                     if r["staffed_mean"] > 0 else "-"])
+    app.table(f"{s.scenario}: per interval (mean of {s.replications} replication(s))",
+              ["start", "attempts", "live", "abandons", "abandon", "agents", "occupancy",
+               "dial level"], rows)
 
 
 def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,

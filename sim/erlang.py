@@ -39,6 +39,7 @@ __all__ = [
     "erlang_b_capacity",
     "erlang_c",
     "erlang_c_metrics",
+    "max_calls_for_goals",
     "meets_goals",
     "scheduled_agents",
     "servers_for_blocking",
@@ -634,3 +635,66 @@ def scheduled_agents(agents: int, shrinkage: float) -> int:
     if not (math.isfinite(s) and 0.0 <= s < 1.0):
         raise ValueError(f"shrinkage must be a fraction in [0, 1), got {shrinkage!r}")
     return math.ceil(n / (1.0 - s) - 1e-9)
+
+
+def max_calls_for_goals(
+    aht_s: float,
+    agents: int,
+    goals: StaffingGoals,
+    patience_s: float | None = None,
+    rel_tol: float = 1e-9,
+) -> float:
+    """Most calls per hour ``agents`` can take while meeting every goal (Erlang C or A).
+
+    The goals get harder as traffic grows (service level falls; waits, abandons and
+    occupancy rise), so the largest passing rate is found by bisection on calls per hour
+    to a relative tolerance ``rel_tol``; the returned rate meets the goals (checked).
+    Erlang C is searched below the stability limit ``agents * 3600 / aht_s``.
+
+    Args:
+        aht_s: average handling time in seconds, > 0.
+        agents: agents on the phones, a whole number >= 1.
+        goals: at least one goal.
+        patience_s: mean caller patience in seconds for Erlang A; ``None`` for Erlang C.
+
+    Returns:
+        Calls per hour (0.0 when not even a trickle of traffic meets the goals).
+
+    Raises:
+        ValueError: on an invalid argument, no goal, or ``max_abandon`` without a patience.
+    """
+    aht = _positive("aht_s", aht_s)
+    n = _count("agents", agents, 1)
+    if goals.empty:
+        raise ValueError("give at least one goal: service_level, max_abandon, max_occupancy "
+                         "or max_asa_s")
+    if patience_s is None and goals.max_abandon is not None:
+        raise ValueError("max_abandon needs Erlang A (a patience): Erlang C callers never "
+                         "abandon")
+
+    def ok(cph: float) -> bool:
+        if patience_s is None:
+            m: ErlangCMetrics | ErlangAMetrics = erlang_c_metrics(cph, aht, n, goals.target_s)
+        else:
+            m = erlang_a_metrics(cph, aht, n, patience_s, goals.target_s)
+        return meets_goals(m, goals)
+
+    capacity = n * SECONDS_PER_HOUR / aht  # calls per hour the agents handle at 100 %
+    if not ok(capacity * 1e-9):
+        return 0.0
+    low = capacity * 1e-9
+    high = capacity if patience_s is None else capacity * 2.0
+    if patience_s is not None:
+        while ok(high):  # impatient callers: the queue stays stable at any load
+            low, high = high, high * 2.0
+            if high > capacity * 1e6:
+                return high
+    elif ok(high * (1.0 - 1e-12)):
+        return high * (1.0 - 1e-12)
+    while high - low > rel_tol * high:
+        mid = 0.5 * (low + high)
+        if ok(mid):
+            low = mid
+        else:
+            high = mid
+    return low

@@ -14,7 +14,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
 from engine.strategy import Strategy, StrategyError
+from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -54,25 +55,14 @@ from sim.distributions import (
     Lognormal,
 )
 from sim.inbound_config import InboundSkill
+from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
 from sim.targets import TargetSpec, parse_targets
 
-CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
+CHANNELS = CHANNEL_NAMES  # one vocabulary: engine.vocab spells every enum
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
 DEFAULT_START = "2026-11-23T15:00:00+00:00"
-STRATEGY_CHANNEL = {"voice_agent": "voice", "voice_agentless": "voice", "sms": "sms",
-                    "email": "email"}
+STRATEGY_CHANNEL = {name: step_channel(c) for c, name in enumerate(CHANNEL_NAMES)}
 DEFAULT_ADDRESS = {"voice": "phone", "sms": "phone", "email": "email"}
-AGENT_PACINGS = (
-    "predictive",
-    "progressive",
-    "preview",
-    "ratio",
-    "vicidial-hard",
-    "vicidial-tapered",
-    "vicidial-average",
-)
-PACINGS = (*AGENT_PACINGS, "timed")
-TARGETS = ("abandon_rate", "service_level", "agent_wait")
 REGULATIONS = ("fcc", "ofcom")
 DISTS = ("exponential", "lognormal", "gamma", "deterministic", "empirical")
 
@@ -467,6 +457,7 @@ class Campaign:
     schedule: JobPlan = field(default_factory=JobPlan)
     blending: BlendSetting | None = None
     skill_pacing: SkillPacing | None = None
+    profile: dict[str, Profile] = field(default_factory=dict)  # sim.profiles.CAMPAIGN_KEYS
 
     @property
     def agent_based(self) -> bool:
@@ -482,6 +473,7 @@ class AgentGroup:
     logout_s: float
     aux_probability: float = 0.0
     aux_mean_s: float = 300.0
+    profile: Profile | None = None  # agents logged in over the run (replaces the shift)
     direction: str = "outbound"
 
 
@@ -511,6 +503,8 @@ class Scenario:
     warnings: tuple[str, ...] = ()  # what validation found odd but runnable (skipped rows...)
     inbound: tuple[InboundSkill, ...] = ()
     port_pool: int | None = None
+    timeline: tuple[Action, ...] = ()  # supervisor actions, in time order
+    start_local: datetime | None = None  # ``start`` at the UTC offset it was written with
 
     @property
     def end_s(self) -> float:
@@ -772,15 +766,15 @@ def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
 
 
-def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
-                    ) -> list[Campaign]:
+def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
+                    start: datetime | None = None) -> list[Campaign]:
     path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
             if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES
-            and k not in _BLEND_TABLES}
+            and k not in _BLEND_TABLES and k != "profile"}
     pacing = flat.get("pacing")
     if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
         try:
@@ -826,6 +820,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
         chk.problem(f"{path}.target_value", "a service-level target is a fraction 0..1")
     if c.get("target") == "abandon_rate" and c.get("target_value", 0) > 1:
         chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
+    profile = _campaign_profile(chk, raw, path, start, c, o, talk, wrap)
     n_before = len(chk.problems)
     engine = _engine_tables(chk, raw, path, channel, rules) if channel in CHANNELS else None
     if chk.problems or talk is None or wrap is None or engine is None:
@@ -834,13 +829,21 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
         return []
     copies = c.pop("copies")
     name = c.pop("name")
+    if "new_contacts_per_hour" in profile:
+        sched = raw.get("schedule", {})
+        if sched.get("finish_when_exhausted") is True:
+            chk.warn(f"{path}.schedule.finish_when_exhausted", "the campaign receives new "
+                     "contacts: it may finish between arrivals")
+        else:  # a list that grows does not end when it runs dry
+            engine["schedule"] = replace(engine["schedule"], finish_when_exhausted=False)
     out = []
     for k in range(copies):
         out.append(Campaign(
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), **engine, **blend, **c))
+            message=Message(**sub["message"]), profile=profile, **engine, **blend,
+            **c))
     return out
 
 
@@ -865,6 +868,34 @@ def _blend_tables(chk: _Checker, raw: Mapping[str, Any], path: str, c_channel: A
         except (TypeError, ValueError) as exc:
             chk.problem(f"{path}.{key}", str(exc))
     return out
+
+
+def _campaign_profile(chk: _Checker, raw: Mapping[str, Any], path: str,
+                      start: datetime | None, c: Mapping[str, Any], o: Mapping[str, Any],
+                      talk: Distribution | None, wrap: Distribution | None
+                      ) -> dict[str, Profile]:
+    """The campaign's ``profile`` table (``sim.profiles``), checked against its model."""
+    if "profile" not in raw or start is None:
+        return {}
+    where = f"{path}.profile"
+    prof = parse_profile(raw["profile"], where, start, CAMPAIGN_KEYS, chk.problem)
+    others = sum(o.get(k, 0) for k in ("machine", "busy", "no_answer", "invalid")
+                 if isinstance(o.get(k, 0), int | float))
+    if "live" in prof and prof["live"].lo < 1 and not others > 0:
+        chk.problem(f"{where}.live", "the other outcome shares are all 0, so nothing can take "
+                    "the share the live answers give up")
+    for key, dist in (("talk_mean_s", talk), ("wrap_mean_s", wrap)):
+        if key in prof and dist is not None and not dist.mean > 0:
+            chk.problem(f"{where}.{key}", f"the campaign's {key.split('_')[0]} mean is 0 s: a "
+                        "profile scales it, so give it a mean > 0")
+    if "new_contacts_per_hour" in prof:
+        if (raw.get("contacts") or {}).get("file"):
+            chk.problem(f"{where}.new_contacts_per_hour", "arrivals add synthetic contacts: "
+                        "use them on a campaign without contacts.file")
+        elif not c.get("records"):
+            chk.problem(f"{path}.records", "a campaign with arriving contacts needs a finite "
+                        "list: set records (the contacts at the start, >= 1)")
+    return prof
 
 
 def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: str,
@@ -984,7 +1015,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
     _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "inbound"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline",
+               "inbound"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -993,8 +1025,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     sec = {k: chk.table(raw.get(k, {}), spec, k) for k, spec in _SECTIONS.items()}
     if "telephony" not in raw:
         chk.problem("telephony", "required section is missing (it holds 'ports')")
+    start = _start(chk, sec["scenario"])
     groups: list[AgentGroup] = []
     for i, g in enumerate(_as_list(chk, raw.get("agents", []), "agents")):
+        g_prof = g.get("profile") if isinstance(g, Mapping) else None
+        if isinstance(g, Mapping):
+            g = {k: v for k, v in g.items() if k != "profile"}
         a = chk.table(g, _AGENTS, f"agents[{i}]")
         skills = a.get("skills")
         if skills is not None and not (isinstance(skills, list)
@@ -1003,10 +1039,16 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         elif skills is not None and a.get("logout_s", 0) <= a.get("login_s", 0):
             chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
         elif skills is not None:
-            groups.append(AgentGroup(a["group"], a["count"], tuple(skills), float(a["login_s"]),
-                                     float(a["logout_s"]), float(a["aux_probability"]),
-                                     float(a["aux_mean_s"]), a["direction"]))
-    inbound = _inbound(chk, raw.get("inbound", []), groups)
+            prof = _group_profile(chk, g, g_prof, f"agents[{i}]", start, a.get("count"))
+            shift = (math.inf, math.inf) if prof else (float(a["login_s"]),
+                                                       float(a["logout_s"]))
+            groups.append(AgentGroup(a["group"], a["count"], tuple(skills), *shift,
+                                     float(a["aux_probability"]), float(a["aux_mean_s"]),
+                                     prof, a["direction"]))
+            if prof is not None and a["direction"] == "inbound":
+                chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
+                            "a profile of agents logged in is for the dialer's groups")
+    inbound = _inbound(chk, raw.get("inbound", []), groups, start)
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:
@@ -1027,7 +1069,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                     f"included ({_MEM}), got {jobs}")
         raw_campaigns = []
     for i, rc in enumerate(raw_campaigns):
-        campaigns.extend(_build_campaign(chk, rc, i, rules))
+        campaigns.extend(_build_campaign(chk, rc, i, rules, start))
     names = [c.name for c in campaigns]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -1050,22 +1092,18 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for p in target_problems:
         chk.problems.append(p)
     s = sec["scenario"]
-    start = None
-    try:
-        start = datetime.fromisoformat(str(s.get("start", DEFAULT_START)))
-        if start.tzinfo is None:
-            chk.problem("scenario.start", f"expected a time with its UTC offset, like "
-                        f"{DEFAULT_START!r}, got {s.get('start')!r}")
-    except ValueError:
-        chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
-                    f"got {s.get('start')!r}")
-    if start is not None and not MIN_START_YEAR <= start.year <= MAX_START_YEAR:
-        chk.problem("scenario.start", f"expected a year from {MIN_START_YEAR} to "
-                    f"{MAX_START_YEAR} (time-zone rules and the run clock's calendar), "
-                    f"got {start.year}")
+    timeline: tuple[Action, ...] = ()
+    if "timeline" in raw and start is not None:
+        dialer = [g for g in groups if g.direction == "outbound"]  # inbound desks: the ACD's
+        firsts = [sum(g.count for g in dialer[:k]) for k in range(len(dialer))]
+        timeline = parse_timeline(raw["timeline"], start,
+                                  [(c.name, c.template) for c in campaigns],
+                                  [(g.group, f, g.count) for g, f in zip(dialer, firsts,
+                                                                         strict=True)],
+                                  chk.problem)
     if not chk.problems:
-        _run_checks(chk, s, groups, campaigns)
-    if chk.problems:
+        _run_checks(chk, s, groups, campaigns, timeline)
+    if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
     return Scenario(
@@ -1078,20 +1116,29 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_pools={k: int(v) for k, v in lic.items() if k not in ("mode", "outbound_ports")},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
         start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
-        targets=tuple(targets), inbound=inbound,
+        timeline=timeline, start_local=start, targets=tuple(targets), inbound=inbound,
         port_pool=None if lic["outbound_ports"] < 0 else int(lic["outbound_ports"]))
 
 
-def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup]) -> tuple[InboundSkill, ...]:
-    """The ``[[inbound]]`` skills: arrivals, talk, wrap-up, patience, service level."""
+def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime | None
+             ) -> tuple[InboundSkill, ...]:
+    """The ``[[inbound]]`` skills: arrivals (a constant rate, or ``[inbound.profile]``
+    ``calls_per_hour`` over the day), talk, wrap-up, patience, service level."""
     out: list[InboundSkill] = []
     for i, r in enumerate(_as_list(chk, raw, "inbound")):
         path = f"inbound[{i}]"
         if not isinstance(r, Mapping):
             chk.problem(path, f"expected a table, got {_tname(r)}")
             continue
-        flat = {k: v for k, v in r.items() if k not in ("talk", "wrap", "patience")}
+        flat = {k: v for k, v in r.items() if k not in ("talk", "wrap", "patience", "profile")}
+        if "profile" in r and "calls_per_hour" not in flat:
+            flat["calls_per_hour"] = 0.0  # the profile gives the rate
         v = chk.table(flat, _INBOUND, path)
+        profile = None
+        if "profile" in r and start is not None:
+            profile = parse_profile(r["profile"], f"{path}.profile", start,
+                                    {"calls_per_hour": (0.0, 10_000_000.0, "calls per hour")},
+                                    chk.problem).get("calls_per_hour")
         talk = chk.distribution(r.get("talk"), f"{path}.talk", _INBOUND_DIST_DEFAULTS["talk"])
         wrap = chk.distribution(r.get("wrap"), f"{path}.wrap", _INBOUND_DIST_DEFAULTS["wrap"])
         patience = None
@@ -1106,7 +1153,7 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup]) -> tuple[Inbound
                         "is repeated")
             continue
         out.append(InboundSkill(v["skill"], float(v["calls_per_hour"]), talk, wrap, patience,
-                                float(v["sl_threshold_s"]), float(v["sl_window_s"])))
+                                float(v["sl_threshold_s"]), float(v["sl_window_s"]), profile))
     names = {s.name for s in out}
     for k, g in enumerate(groups):
         if g.direction == "inbound" and not names & set(g.skills):
@@ -1116,8 +1163,49 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup]) -> tuple[Inbound
     return tuple(out)
 
 
+def _start(chk: _Checker, s: Mapping[str, Any]) -> datetime | None:
+    """``scenario.start``: an ISO 8601 time with its UTC offset, in the supported years."""
+    try:
+        start = datetime.fromisoformat(str(s.get("start", DEFAULT_START)))
+    except ValueError:
+        chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
+                    f"got {s.get('start')!r}")
+        return None
+    if start.tzinfo is None:
+        chk.problem("scenario.start", f"expected a time with its UTC offset, like "
+                    f"{DEFAULT_START!r}, got {s.get('start')!r}")
+        return None
+    if not MIN_START_YEAR <= start.year <= MAX_START_YEAR:
+        chk.problem("scenario.start", f"expected a year from {MIN_START_YEAR} to "
+                    f"{MAX_START_YEAR} (time-zone rules and the run clock's calendar), "
+                    f"got {start.year}")
+        return None
+    return start
+
+
+def _group_profile(chk: _Checker, g: Mapping[str, Any], raw: Any, path: str,
+                   start: datetime | None, count: Any) -> Profile | None:
+    """An agent group's ``profile`` (agents logged in over the run), or None."""
+    if raw is None or start is None:
+        return None
+    where = f"{path}.profile"
+    if "login_s" in g or "logout_s" in g:
+        chk.problem(where, "give the group either login_s/logout_s or a profile, not both")
+        return None
+    top = float(count) if isinstance(count, int) and not isinstance(count, bool) else 0.0
+    prof = parse_profile(raw, where, start, {"count": (0.0, top, "the group's count")},
+                         chk.problem).get("count")
+    if prof is not None and not all(float(v).is_integer() for v in prof.values):
+        chk.problem(f"{where}.count", "expected whole numbers of agents")
+        return None
+    if prof is not None and prof.linear:
+        chk.problem(f"{where}.interpolate", "agents log in and out whole: use \"step\"")
+        return None
+    return prof
+
+
 def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
-                campaigns: Sequence[Campaign]) -> None:
+                campaigns: Sequence[Campaign], timeline: Sequence[Action] = ()) -> None:
     """Checks across sections, on valid values: the sizes a run allocates, what a campaign
     needs to dial at all (agents with its skill, a start inside the run), and the pacer's
     handling-time model."""
@@ -1134,11 +1222,15 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
         chk.problem("campaigns.attempts_per_hour", f"the timed campaigns would make "
                     f"{timed:,.0f} attempts over the run's {end_s / 3600:g} h; expected at most "
                     f"{MAX_TIMED_ATTEMPTS:,} ({_MEM}): shorten the run or lower the rates")
+    for a in timeline:
+        if a.at_s >= end_s:
+            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
+                     f"({end_s:g} s): never happens")
     staffed: dict[str, int] = {}
     for g in groups:
         for sk in g.skills:
             staffed[sk] = staffed.get(sk, 0) + g.count
-        if g.login_s >= end_s and g.count:
+        if g.profile is None and g.login_s >= end_s and g.count:
             chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
                      f"after the run ends ({end_s:g} s): its agents take no call")
     seen: set[str] = set()
@@ -1159,6 +1251,11 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                 chk.problem(f"{where}.talk.dist", "talk and wrap are both deterministic: the "
                             "pacer's handling-time model needs some spread; give one of them "
                             "a gamma or lognormal dist with a small cv")
+        arrivals = c.profile.get("new_contacts_per_hour")
+        if arrivals is not None and arrivals.hi * end_s / 3600 > MAX_RECORDS:
+            chk.problem(f"{where}.profile.new_contacts_per_hour", f"up to "
+                        f"{arrivals.hi * end_s / 3600:,.0f} contacts would arrive over the "
+                        f"run; expected at most {MAX_RECORDS:,} ({_MEM})")
         if c.schedule.start_s >= end_s:
             chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
                      f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
@@ -1319,28 +1416,14 @@ def override_value(text: str) -> Any:
 
 
 def parse_policy(policy: str) -> tuple[str, float | None]:
-    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)."""
-    name, _, arg = policy.partition(":")
-    if name not in AGENT_PACINGS:
-        raise ValueError(f"policy {policy!r}: expected one of {', '.join(AGENT_PACINGS)} "
-                         "(ratio and progressive take ':R', e.g. ratio:1.5)")
-    if arg:
-        if name not in ("ratio", "progressive"):
-            raise ValueError(f"policy {policy!r}: only ratio and progressive take ':R'")
-        try:
-            r = float(arg)
-        except ValueError:
-            raise ValueError(f"policy {policy!r}: expected a number after ':'") from None
-        if r <= 0:
-            raise ValueError(f"policy {policy!r}: expected a ratio > 0")
-        return name, r
-    return name, None
+    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)
+    (``engine.vocab.parse_pacing``, agent pacings only)."""
+    spec = parse_pacing(policy, agent_only=True, what="policy")
+    return spec.name, spec.ratio
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
     """The scenario with every agent-based campaign paced by ``policy``."""
-    from dataclasses import replace
-
     pacing, ratio = parse_policy(policy)
     camps = []
     for c in scn.campaigns:

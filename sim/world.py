@@ -72,6 +72,8 @@ class _CampaignWorld:
         self.p_fn = c.amd.p_false_negative
         self.talk = Sampler(c.talk, streams[2])
         self.wrap = Sampler(c.wrap, streams[3])
+        self.talk_scale = 1.0  # a day profile's talk / wrap mean over the campaign's
+        self.wrap_scale = 1.0
         self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4])
                          if math.isfinite(c.patience_mean_s) else None)
         self.message_s = c.message.length_s
@@ -232,13 +234,14 @@ class SimTelephony:
 
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
-        talk = cw.talk() if a.truth_human else MACHINE_TALK_S
+        talk = cw.talk() * cw.talk_scale if a.truth_human else MACHINE_TALK_S
         self._after(talk, lambda: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
         self._ports(-1, a.job)
         self.listener.on_call_ended(a)
-        self._after(self.camp[a.job].wrap(), lambda: self.agents.wrap_done(agent))
+        cw = self.camp[a.job]
+        self._after(cw.wrap() * cw.wrap_scale, lambda: self.agents.wrap_done(agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
@@ -279,22 +282,33 @@ class SimAgentFeed:
         for agent, sh in enumerate(self.shifts):
             by_shift.setdefault(sh, []).append(agent)
         for (login, logout), agents in by_shift.items():
-            self.env.process(self.agent_shift(agents, login, logout))
+            if math.isfinite(login):  # an infinite login: a day profile logs them in
+                self.env.process(self.agent_shift(agents, login, logout))
+
+    def log_in(self, agents: Sequence[int]) -> None:
+        """These agents log in and are ready now (a shift starts, a break ends)."""
+        for a in agents:
+            if not self._on_shift[a]:
+                self._on_shift[a] = 1
+                self.listener.on_agent_state(a, AgentState.LOGGED_IN)
+                self.listener.on_agent_state(a, AgentState.READY)
+
+    def log_out(self, agents: Sequence[int]) -> None:
+        """These agents log out now (after their call, if on one: the engine's rule)."""
+        for a in agents:
+            if self._on_shift[a]:
+                self._on_shift[a] = 0
+                self._on_break[a] = 0
+                self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
 
     def agent_shift(self, agents: list[int], login_s: float, logout_s: float):
         """A group of agents logs in and becomes ready at ``login_s``; logs out at ``logout_s``."""
         if login_s > 0:
             yield self.env.timeout(login_s)
-        for a in agents:
-            self._on_shift[a] = 1
-            self.listener.on_agent_state(a, AgentState.LOGGED_IN)
-            self.listener.on_agent_state(a, AgentState.READY)
+        self.log_in(agents)
         if math.isfinite(logout_s):
             yield self.env.timeout(logout_s - login_s)
-            for a in agents:
-                self._on_shift[a] = 0
-                self._on_break[a] = 0
-                self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
+            self.log_out(agents)
 
     def wrap_done(self, agent: int) -> None:
         """Wrap-up finished: the agent is ready (or leaves, if it asked to), or takes a break."""

@@ -132,3 +132,18 @@ def test_inbound_and_blending_keys_can_be_overridden_and_swept():
     check_key("inbound.care.sl_threshold_s", raw)
     with pytest.raises(ValueError, match="not a numeric scenario key"):
         check_key("inbound.care.skill", raw)
+
+
+def test_inbound_rate_profile_over_the_day():
+    raw = _raw()
+    del raw["inbound"][0]["calls_per_hour"]
+    raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0, 900]}
+    scn = build(raw, "blend")
+    prof = scn.inbound[0].profile
+    assert prof is not None and prof.value(100.0) == 0.0 and prof.value(1000.0) == 900.0
+    r = simulate(scn)
+    t = r.inbound_calls["t_arrive"]
+    assert t.min() >= 900.0 and r.inbound_calls.height > 50
+    raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0]}
+    with pytest.raises(ScenarioError, match=r"inbound\[0\]\.profile"):
+        build(raw, "blend")

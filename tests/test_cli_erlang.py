@@ -319,3 +319,15 @@ def test_bad_solver_options_fail_with_one_line(args, message):
         message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_c_solves_for_the_calls_the_agents_take():
+    payload = run_json("c", "--aht-s", "180", "--agents", "14", "--service-level", "0.8")
+    cph = payload["calls_per_hour"]
+    # the test's own factorial-form Erlang C: the goal holds at cph, not 0.01 % above it
+    assert _erlang_c_sl(cph, 180.0, 14, 20.0) >= 0.8 - 1e-9
+    assert _erlang_c_sl(cph * 1.0001, 180.0, 14, 20.0) < 0.8
+    assert payload["service_level"] == pytest.approx(0.8, abs=1e-6)
+    assert payload["traffic_erlangs"] == pytest.approx(cph * 180.0 / 3600.0)
+    result = run("c", "--aht-s", "180", "--agents", "10:12", "--service-level", "0.8")
+    assert result.exit_code == 2 and "give --calls-per-hour, or --agents N" in result.stderr

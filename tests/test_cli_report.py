@@ -34,6 +34,8 @@ def results(tmp_path_factory) -> Path:
            "--plots")
     invoke("-q", "compare", str(scn), "--hours", "0.05", "-r", "2", "--no-search",
            "--policies", "predictive,progressive", "--out", str(out), "--plots")
+    invoke("-q", "sweep", str(scn), "--vary", "agents.count=40:50:10", "--hours", "0.05", "-r",
+           "2", "--out", str(out))
     return out
 
 
@@ -66,7 +68,7 @@ def test_report_shows_the_kpis_and_the_comparison(results, page):
     assert f"[{100 * lo:.2f} %, {100 * hi:.2f} %]" in html
     assert "Policy comparison" in html and ">predictive<" in html and ">progressive<" in html
     for section in ("Scenario", "Verdict", "Platform the load needs", "KPIs",
-                    "Policy comparison", "Plots"):
+                    "Policy comparison", "Parameter sweep", "Plots"):
         assert f"<h2>{section}</h2>" in html
     # the verdict and the platform as kpis.json has them
     assert 'class="verdict' in html and kpis["verdict"] in html

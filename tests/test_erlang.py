@@ -22,6 +22,7 @@ from sim.erlang import (
     erlang_b_capacity,
     erlang_c,
     erlang_c_metrics,
+    max_calls_for_goals,
     meets_goals,
     scheduled_agents,
     servers_for_blocking,
@@ -466,3 +467,26 @@ def test_scheduled_agents_rounds_up_but_not_on_float_noise():
 def test_solver_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("goals, patience", [
+    (StaffingGoals(service_level=0.8, target_s=20.0), None),
+    (StaffingGoals(max_occupancy=0.85), None),
+    (StaffingGoals(max_asa_s=10.0), None),
+    (StaffingGoals(max_abandon=0.03), 60.0),
+    (StaffingGoals(service_level=0.9, target_s=15.0, max_abandon=0.05), 30.0),
+])
+@pytest.mark.parametrize("aht, n", [(180.0, 14), (240.0, 50), (600.0, 3)])
+def test_max_calls_is_the_boundary_of_the_goals(aht, n, goals, patience):
+    cph = max_calls_for_goals(aht, n, goals, patience)
+
+    def forward(rate: float):
+        if patience is None:
+            return erlang_c_metrics(rate, aht, n, goals.target_s)
+        return erlang_a_metrics(rate, aht, n, patience, goals.target_s)
+
+    assert cph > 0 and meets_goals(forward(cph), goals)
+    assert not meets_goals(forward(cph * (1 + 1e-6)), goals)
+    # the inverse question: that many calls need at most n agents, and exactly n a bit above
+    assert agents_for_goals(cph, aht, goals, patience) <= n
+    assert agents_for_goals(cph * (1 + 1e-6), aht, goals, patience) > n

@@ -165,3 +165,15 @@ def test_shipped_scenarios_ask_for_a_documented_tier(name):
     tier = choose_tier(scn.total_agents, 0 if scn.total_agents else scn.ports,
                        len(scn.campaigns))
     assert tier is not None
+
+
+def test_notification_ports_are_the_agentless_calls_in_progress_at_the_peak():
+    scn = load(SCN / "notifications-2200-ports.toml",
+               {"scenario.sim_hours": 0.1, "scenario.warmup_s": 60.0})
+    run = simulate(scn, 4)
+    fig = run_figures(scn, run.attempts, run.intervals, run.total, run.campaigns)
+    # every voice call is agentless here: the joint peak is the telephony gauge's peak
+    assert fig["notification_ports_peak"] == run.total["ports_peak"]
+    assert fig["notification_ports_peak"] <= sum(c["ports_peak"] for c in run.campaigns
+                                                 if c["channel"] == "voice_agentless")
+    assert fig["agent_legs_peak"] == 0

@@ -138,7 +138,7 @@ def test_toml_pacing_takes_the_cli_policy_strings():
                                      "ratio": 2.0}]}
     assert any("campaigns.c.ratio: given twice" in p for p in _problems(raw))
     raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "pacing": "preview:2"}]}
-    assert any("campaigns.c.pacing: policy 'preview:2': only ratio and progressive" in p
+    assert any(p.startswith("campaigns.c.pacing:") and "preview:2" in p
                for p in _problems(raw))
 
 

@@ -78,6 +78,7 @@ class EpmTelephony:
         self.messages = 0  # SMS / email requests sent, not yet answered
         self.errors = 0
         self.launched = 0
+        self._figures = 0  # port figures taken from launch answers (newer than a query's)
         self.polls = 0
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="epm")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,8 +143,10 @@ class EpmTelephony:
             now = self._loop.time()
             try:
                 if now >= next_res:
+                    gen = self._figures
                     res = await self._in_pool(self.client.query_resources)
-                    self.resources = res
+                    if gen == self._figures:  # no launch answered since: not stale
+                        self.resources = res
                     next_res = now + self.config.resources_s
                 if self.sessions:
                     ids = list(self.sessions)
@@ -201,6 +204,7 @@ class EpmTelephony:
         self.launching -= 1
         self.launched += 1
         self.resources = r.resources
+        self._figures += 1
         self._track(r.session_id, a)
 
     def _launch_failed(self, a: Attempt, e: Exception) -> None:

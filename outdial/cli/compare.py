@@ -83,7 +83,9 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     if not any(c.agent_based for c in scn.campaigns):
         app.fail(f"{scenario}: no agent-based campaign to compare policies on")
     if replications < 2:
-        app.warn("one replication: no confidence interval, verdicts use the mean")
+        app.warn("one replication: the abandon-limit verdicts stay undecided (they need 2 "
+                 "or more, -r 2) and the ratio search is skipped")
+        no_search = True
     seed = scn.seed if seed is None else seed
     cache = open_cache(app, out, cache_dir, no_cache)
     searches = []
@@ -127,14 +129,23 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
         table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
                       _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",
                       f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
-                      "yes" if r.meets_limit else "NO", _targets_cell(r)])
+                      _verdict(r.verdict), _targets_cell(r)])
     mode = "Ofcom" if key.endswith("ofcom") else "FCC"
     app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
               f"{payload['sim_hours']:g} h, {mode} limit "
               f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
               ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
                "meets limit", "targets"], table,
-              caption="KPIs over the agent-based campaigns: mean ± 95 % interval half-width")
+              caption="KPIs over the agent-based campaigns: value [95 % interval]; rates pooled "
+                      "over the replications; '?' = undecided, with the replications that "
+                      "would decide")
+
+
+def _verdict(v) -> str:
+    """yes / NO / ? (undecided: too few replications, or the interval straddles the limit)."""
+    if v.met is not None:
+        return "yes" if v.met else "NO"
+    return f"? ~{v.needed} reps" if v.needed else "? on the limit"
 
 
 def _targets_cell(r) -> str:
@@ -146,12 +157,13 @@ def _targets_cell(r) -> str:
 
 
 def _pct_ci(r, key: str, digits: int) -> str:
-    """``mean ± half-width %`` of the 95 % interval (the mean alone with one replication)."""
+    """``value [lo, hi] %``: the 95 % interval, often asymmetric for a rate (the value alone
+    when there is none)."""
     ci = r.ci95.get(key)
     mean = 100 * r.kpis[key]
     if not ci:
         return f"{mean:.{digits}f} %"
-    return f"{mean:.{digits}f} ± {100 * (ci[1] - ci[0]) / 2:.{digits}f} %"
+    return f"{mean:.{digits}f} [{100 * ci[0]:.{digits}f}, {100 * ci[1]:.{digits}f}] %"
 
 
 def _write(out: Path, payload: dict, rows) -> list[Path]:

@@ -35,7 +35,9 @@ _plot_option = click.option(
          "into this PNG file.",
 )
 _calls_option = click.option(
-    "--calls-per-hour", type=float, required=True, help="Offered calls per hour (>= 0)."
+    "--calls-per-hour", type=float, default=None,
+    help="Offered calls per hour (>= 0); leave out with --agents N and a goal to solve for "
+         "the most calls the agents take.",
 )
 _aht_option = click.option(
     "--aht-s", type=float, required=True,
@@ -312,13 +314,45 @@ def _warn_if_overloaded(
     return load
 
 
-def _queue(app: Application, *, calls_per_hour: float, aht_s: float, agents: str | None,
+def _capacity(app: Application, *, aht_s: float, n: int, patience_s: float | None,
+              goals: Any, as_json: bool, name: str) -> None:
+    """Solve for the most calls per hour ``n`` agents take within the goals."""
+    from dataclasses import asdict
+
+    from sim.erlang import erlang_a_metrics, erlang_c_metrics, max_calls_for_goals
+
+    cph = _call(app, max_calls_for_goals, aht_s, n, goals, patience_s)
+    m = (erlang_c_metrics(cph, aht_s, n, goals.target_s) if patience_s is None
+         else erlang_a_metrics(cph, aht_s, n, patience_s, goals.target_s))
+    inputs: dict[str, Any] = {"aht_s": aht_s, "agents": n}
+    if patience_s is not None:
+        inputs["patience_s"] = patience_s
+    inputs["target_s"] = goals.target_s
+    inputs.update({f"goal_{k}": v for k, v in asdict(goals).items()
+                   if v is not None and k != "target_s"})
+    if as_json:
+        app.print_json({"inputs": inputs, "calls_per_hour": cph,
+                        "traffic_erlangs": cph * aht_s / 3600.0, **asdict(m)})
+        return
+    rows = [["Most calls per hour", f"{cph:,.1f}"],
+            ["Offered traffic", f"{cph * aht_s / 3600.0:.3f} E"]]
+    rows += [[_LABELS[k], _show(k, v)] for k, v in asdict(m).items()]
+    app.table(f"{name}: calls the agents can take", ["quantity", "value"], rows,
+              caption=f"{n} agents, AHT {aht_s:g} s, SL within {goals.target_s:g} s")
+
+
+def _queue(app: Application, *, calls_per_hour: float | None, aht_s: float, agents: str | None,
            target_s: float, patience_s: float | None, service_level: float | None,
            max_abandon: float | None, max_occupancy: float | None, max_asa_s: float | None,
            shrinkage: float, plot: Path | None, as_json: bool) -> None:
     """The body of ``erlang c`` (``patience_s`` None) and ``erlang a``."""
     patient = patience_s is None
     name = "Erlang C" if patient else "Erlang A"
+    if calls_per_hour is None:
+        counts = _counts(app, "--agents", agents)
+        if counts is None or len(counts) != 1:
+            app.fail("give --calls-per-hour, or --agents N with a goal to solve for the most "
+                     "calls per hour the agents take")
     _check(app, [
         ("--calls-per-hour", calls_per_hour, _finite_non_negative, "a number >= 0"),
         ("--aht-s", aht_s, _finite_positive, "a number of seconds > 0"),
@@ -347,6 +381,14 @@ def _queue(app: Application, *, calls_per_hour: float, aht_s: float, agents: str
     goals = StaffingGoals(service_level=service_level, target_s=target_s,
                           max_abandon=max_abandon, max_occupancy=max_occupancy,
                           max_asa_s=max_asa_s)
+    if calls_per_hour is None:
+        if goals.empty:
+            app.fail("give a goal (--service-level, --max-occupancy, --max-asa-s"
+                     + ("" if patient else ", --max-abandon") + ") to solve for the calls "
+                     "per hour")
+        _capacity(app, aht_s=aht_s, n=counts[0], patience_s=patience_s, goals=goals,
+                  as_json=as_json, name=name)
+        return
     if counts is None and goals.empty:
         app.fail("give --agents N, --agents FROM:TO, or a goal to solve for agents "
                  "(--service-level, --max-occupancy, --max-asa-s"
@@ -466,7 +508,8 @@ def _queue(app: Application, *, calls_per_hour: float, aht_s: float, agents: str
 @_plot_option
 @_json_option
 @click.pass_obj
-def erlang_c_command(app: Application, calls_per_hour: float, aht_s: float, agents: str | None,
+def erlang_c_command(app: Application, calls_per_hour: float | None, aht_s: float,
+                     agents: str | None,
                      target_s: float, service_level: float | None,
                      max_occupancy: float | None, max_asa_s: float | None, shrinkage: float,
                      plot: Path | None, as_json: bool) -> None:
@@ -498,7 +541,8 @@ def erlang_c_command(app: Application, calls_per_hour: float, aht_s: float, agen
 @_plot_option
 @_json_option
 @click.pass_obj
-def erlang_a_command(app: Application, calls_per_hour: float, aht_s: float, agents: str | None,
+def erlang_a_command(app: Application, calls_per_hour: float | None, aht_s: float,
+                     agents: str | None,
                      patience_s: float, target_s: float, service_level: float | None,
                      max_abandon: float | None, max_occupancy: float | None,
                      max_asa_s: float | None, shrinkage: float, plot: Path | None,

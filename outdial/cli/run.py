@@ -17,6 +17,22 @@ import click
 from outdial.app import Application
 
 
+def _log_to_file(cfg) -> None:
+    """The adapters' and engine's log lines go to ``<store>.log`` (or outdial-run.log),
+    not over the live view; they never hold a credential."""
+    import logging
+    target = (Path(f"{cfg.store_sqlite}.log") if cfg.store_sqlite is not None
+              else Path("outdial-run.log"))
+    try:
+        handler: logging.Handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--emulate", is_flag=True,
@@ -55,6 +71,7 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
     if store_path is not None:
         over["store_postgres"] = None
     cfg = dataclasses.replace(cfg, **over)
+    _log_to_file(cfg)
     live = None
     if not no_view and app.err.is_terminal:
         from rich.live import Live

@@ -38,6 +38,9 @@ from outdial.cli._batch import (
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write attempts/intervals Parquet and kpis.json here.")
 @click.option("--plots", is_flag=True, help="Write PNG plots (into --out, or ./out).")
+@click.option("--intervals", "show_intervals", is_flag=True,
+              help="Also print one row per measured interval (time of day on the scenario's "
+                   "clock): attempts, live answers, abandons, agents, occupancy, dial level.")
 @click.option("--no-events", is_flag=True,
               help="Do not build and measure the engine's event stream (faster); the Kafka "
                    "disk then uses the documented 50 GB per million attempts.")
@@ -49,7 +52,8 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
              hours: float | None, sets: tuple[str, ...], warmup_s: float | None,
              policy: str | None, workers: int, scheduler: str | None, dask_local: int | None,
              cache_dir: Path | None, no_cache: bool, out: Path | None, plots: bool,
-             no_events: bool, keep_warmup: bool, as_json: bool) -> None:
+             show_intervals: bool, no_events: bool, keep_warmup: bool,
+             as_json: bool) -> None:
     """Simulate SCENARIO (a TOML file) and print its KPIs."""
     from outdial import report
     from sim.plan.assess import assess
@@ -88,6 +92,8 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
         app.print_json(report.summary_json(s, a))
         return
     report.print_summary(app, s)
+    if show_intervals:
+        report.print_intervals(app, s, scn.start_local or scn.start)
     report.print_assessment(app, a)
     for w in a.warnings:
         app.warn(w)

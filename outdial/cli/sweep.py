@@ -46,9 +46,11 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
           no_cache: bool, out: Path | None, plots: bool, as_json: bool) -> None:
     """Simulate SCENARIO at every point of the grid and tabulate the KPIs.
 
-    KPIs are over the agent-based campaigns (bhcc_total, ports over the whole scenario),
-    means with 95 % intervals. Setting some outcome shares (campaigns.outcomes.live...)
-    rescales the others to keep their sum 1. An interrupted sweep resumes from the cache.
+    Outcome KPIs are over the agent-based voice campaigns (bhcc_agent is their attempts per
+    hour); attempts, bhcc (every channel), blocked and ports are over the whole scenario;
+    means with 95 % intervals. Setting some outcome shares
+    (campaigns.outcomes.live...) rescales the others to keep their sum 1. An interrupted
+    sweep resumes from the cache.
     """
     from sim.plan import sweep as sw
     from sim.scenario import ScenarioError

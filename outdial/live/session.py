@@ -140,7 +140,7 @@ class LiveSession:
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
-        self._connect_adapters(clock)
+        self._connect_adapters(scn.total_agents)
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -220,11 +220,10 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
-    def _connect_adapters(self, clock: LoopClock) -> None:
+    def _connect_adapters(self, n_agents: int) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
-        n_agents = sum(g.count for g in load(cfg.scenario).agents)
         stations = [str(cfg.first_station + i) for i in range(n_agents)]
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(

@@ -111,7 +111,9 @@ class SimulatedPlatform:
             channel = CHANNEL_NAMES.index(name) if name in CHANNEL_NAMES else 0
         self._next += 1
         a = Attempt(self._next, job, 0, channel, self.env.now, address=address)
-        self.sessions[sid] = {"a": a, "state": "ringing", "result": "", "human": False}
+        self.sessions[sid] = {"a": a, "state": "ringing", "result": "", "human": False,
+                              "attempt": int(params.get("attempt", -1) or -1),
+                              "t_end": None}
         self._by_attempt[a.id] = sid
         return a
 
@@ -170,7 +172,7 @@ class SimulatedPlatform:
     def _end(self, a: Attempt, result: str) -> None:
         s = self._session(a)
         if s is not None:
-            s["state"], s["result"] = "ended", result
+            s["state"], s["result"], s["t_end"] = "ended", result, self.env.now
             self._ended.append((self.env.now, a.id))
 
     def on_failed(self, a: Attempt, code: int) -> None:

@@ -2,13 +2,14 @@
 
 A record is reused only by the code that produced it: the key hashes the effective
 scenario, the seed and ``code_fingerprint()``, the source of every module a run executes
-(the pacer, the engine, the world modules of ``sim``, ``sim.plan.task`` and the
-``sim.plan.platform`` figures a record carries). Plotting,
-reporting and the planner's search code are left out, so editing a plot keeps the cache.
+(``sim.plan.task`` and the pacer, engine and world modules it imports, followed through
+their imports). Plotting, reporting and the planner's search code are left out, so editing
+a plot keeps the cache.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -23,18 +24,52 @@ from sim.scenario import Scenario
 CACHE_VERSION = 2
 TABLES = ("attempts", "intervals")
 _ROOT = Path(__file__).resolve().parent.parent.parent
-# What a run executes: whole packages, then single modules (paths from the project root).
-_CODE_PACKAGES = ("pacer", "engine")
-_CODE_MODULES = ("sim/*.py", "sim/plan/task.py", "sim/plan/platform.py")
+_TASK = "sim.plan.task"  # what a worker runs; the fingerprint follows its imports
+_PROJECT = ("pacer", "engine", "sim", "adapters")
 _code_hash: str | None = None
 
 
+def _module_file(name: str) -> Path | None:
+    """The source file of a project module (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``)."""
+    base = _ROOT.joinpath(*name.split("."))
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def _imports(path: Path) -> set[str]:
+    """Project modules ``path`` imports, anywhere in the file (functions included)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for n in names:
+            if n.split(".")[0] in _PROJECT:
+                parts = n.split(".")
+                out |= {".".join(parts[:k]) for k in range(1, len(parts) + 1)}
+    return out
+
+
 def code_files() -> list[Path]:
-    """The source files ``code_fingerprint`` hashes, in a fixed order."""
-    files = [p for pkg in _CODE_PACKAGES for p in sorted((_ROOT / pkg).rglob("*.py"))]
-    for pattern in _CODE_MODULES:
-        files += sorted(_ROOT.glob(pattern))
-    return files
+    """The source files a run executes: ``sim.plan.task`` and every project module it
+    imports, directly or not (a package's ``__init__`` included), in a fixed order.
+    Plotting, reporting and the planner's searches are not among them."""
+    seen: dict[str, Path] = {}
+    todo = [_TASK]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        p = _module_file(name)
+        if p is None:
+            continue  # a name imported from a module, not a module
+        seen[name] = p
+        todo.extend(_imports(p) - set(seen))
+    return sorted(set(seen.values()))
 
 
 def code_fingerprint() -> str:

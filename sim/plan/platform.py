@@ -328,8 +328,9 @@ def run_figures(scenario: Any, attempts: Any, intervals: Any, total: Mapping[str
                 campaigns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The platform figures of one run, small and JSON-able (a run record keeps them).
 
-    ``customer_legs_peak`` (ports in use at the peak), ``notification_ports_peak`` (the
-    agentless voice campaigns' peaks added up, an upper bound of their joint peak),
+    ``customer_legs_peak`` (ports in use at the peak), ``notification_ports_peak`` (agentless
+    voice calls in progress at once, from their launch and end times, never above the
+    campaigns' own peaks added up),
     ``agent_legs_peak`` (agent-based calls talking to an agent at once, from the attempts'
     connect and talk-end times, exact) and ``peak_per_s`` (each channel's busiest interval,
     attempts per second), all inside the measured window.
@@ -340,11 +341,20 @@ def run_figures(scenario: Any, attempts: Any, intervals: Any, total: Mapping[str
     hi = lo + float(scenario.sim_hours) * 3600.0
     channel_of = {c.name: c.channel for c in scenario.campaigns}
     agent_legs = 0
+    summed = sum(math.ceil(c.get("ports_peak", 0)) for c in campaigns
+                 if c.get("channel") == "voice_agentless")
+    notify = summed
     if attempts.height:
         names = [n for n, ch in channel_of.items() if ch == "voice_agent"]
         mine = attempts.filter(pl.col("campaign").is_in(names))
         agent_legs = peak_concurrent(_column(mine, "t_connect_s", "t_connect"),
                                      _column(mine, "t_talk_end_s", "t_talk_end"), lo, hi)
+        names = [n for n, ch in channel_of.items() if ch == "voice_agentless"]
+        if names:  # a notification call holds its port from launch to its end
+            mine = attempts.filter(pl.col("campaign").is_in(names))
+            joint = peak_concurrent(_column(mine, "t_created_s", "t_created"),
+                                    _column(mine, "t_end_s", "t_end"), lo, hi)
+            notify = min(summed, joint) if summed else joint
     peak_rate: dict[str, float] = {}
     if intervals.height and "attempts" in intervals.columns:
         start_col = "t_start_s" if "t_start_s" in intervals.columns else "t_start"
@@ -357,8 +367,7 @@ def run_figures(scenario: Any, attempts: Any, intervals: Any, total: Mapping[str
                 peak_rate[ch] = float(top) / float(scenario.interval_s)
     return {
         "customer_legs_peak": math.ceil(total.get("ports_peak", 0)),
-        "notification_ports_peak": sum(math.ceil(c.get("ports_peak", 0)) for c in campaigns
-                                       if c.get("channel") == "voice_agentless"),
+        "notification_ports_peak": int(notify),
         "agent_legs_peak": int(agent_legs),
         "peak_per_s": peak_rate,
     }

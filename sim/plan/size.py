@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from engine.vocab import PACING_BY_NAME
 from pacer.modes import LicenseKind
 from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
@@ -30,7 +31,6 @@ from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
 from sim.plan.stats import FRACTION_KEYS, KPI_DOC, KPI_KEYS, MIN_REPLICATIONS, summarise_rows
 from sim.plan.sweep import check_key
-from sim.run import PACING_CODES
 from sim.scenario import Scenario, load, read_raw
 
 RESOURCES = ("agents", "ports", "licenses")
@@ -111,7 +111,7 @@ def parse_targets(text: str) -> list[Target]:
 
 
 def _pool_key(pacing: str) -> str:
-    kind = POOL_OF_PACING.get(PACING_CODES[pacing], LicenseKind.PREDICTIVE_AGENT)
+    kind = POOL_OF_PACING.get(PACING_BY_NAME[pacing], LicenseKind.PREDICTIVE_AGENT)
     return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 

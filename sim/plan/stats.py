@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
+from engine import kpi
 from engine.attempt import CHANNEL_NAMES
 
 # Every KPI row (``sim.plan.task.kpi_row``) has these keys, in this order.
@@ -38,41 +39,8 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
             "occupancy_outbound", "occupancy_inbound", "inbound_offered", "inbound_answered",
             "inbound_abandoned", "inbound_answered_in_threshold", "inbound_service_level",
             "inbound_abandon_rate", "inbound_asa_s", "port_blocked", "port_delayed")
-FRACTION_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level",
-                 "occupancy_outbound", "occupancy_inbound", "inbound_service_level",
-                 "inbound_abandon_rate")
-KPI_DOC = {
-    "attempts": "attempts completed in the measured window, every channel",
-    "bhcc": "attempts completed per hour, every channel (BHCC; blocked ones excluded)",
-    "blocked": "attempts blocked for want of a port (never went out)",
-    **{f"attempts_{ch}": f"attempts completed on channel {ch}" for ch in CHANNEL_NAMES},
-    "bhcc_agent": "agent-based voice attempts completed per hour",
-    "live_answers": "live answers (agent-based voice)",
-    "abandons": "abandons (agent-based voice)",
-    "connects": "live answers connected to an agent",
-    "machines": "answering machines detected (AMD false positives excluded)",
-    "amd_false_positives": "humans the AMD classified as machines",
-    "connected_in_threshold": "live answers connected within the campaign's SL threshold",
-    "abandon_rate": "FCC/TSR abandon rate, fraction 0..1 (abandons / live answers)",
-    "abandon_rate_ofcom": "Ofcom abandon rate, fraction 0..1 (AMD false positives as drops)",
-    "service_level": "share of live answers connected within the campaign's threshold",
-    "occupancy": "agent occupancy (talk + wrap over logged-in time), fraction 0..1",
-    "agent_wait_mean_s": "mean agent wait between calls, seconds",
-    "ports_peak": "most ports in use at once",
-    "ports_mean": "time-weighted mean ports in use",
-    "occupancy_outbound": "occupancy of the dialer's agents on outbound (time lent to inbound "
-                          "excluded), fraction 0..1",
-    "occupancy_inbound": "occupancy of agents on inbound (dedicated and lent), fraction 0..1",
-    "inbound_offered": "inbound calls offered (answered or abandoned in the window)",
-    "inbound_answered": "inbound calls answered",
-    "inbound_abandoned": "inbound callers who hung up while queued",
-    "inbound_answered_in_threshold": "inbound calls answered within their skill's threshold",
-    "inbound_service_level": "inbound service level: answered within T / offered, 0..1",
-    "inbound_abandon_rate": "inbound abandon rate: abandoned / offered, 0..1",
-    "inbound_asa_s": "inbound average speed of answer (answered calls), seconds",
-    "port_blocked": "notification attempts blocked for want of a licensed port",
-    "port_delayed": "agent-based dials delayed for want of a port",
-}
+FRACTION_KEYS = kpi.FRACTION_KPIS
+KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
 CONFIDENCE = 0.95
 
@@ -268,7 +236,30 @@ class Summary:
     campaigns: list[dict]
     ci95: dict
     warnings: list[str]
+    intervals: list[dict] = field(default_factory=list)
     inbound: dict = field(default_factory=dict)  # per inbound skill, means over replications
+
+
+def interval_summary(records: Sequence[Mapping]) -> list[dict]:
+    """The measured intervals over every campaign, averaged over the replications: counts
+    and staffing are means per replication; the abandon rate and occupancy are pooled
+    (abandons over live answers, busy over staffed agent time)."""
+    rows = [r.get("interval_rows") or [] for r in records]
+    n = min((len(x) for x in rows), default=0)
+    out = []
+    for k in range(n):
+        at = [x[k] for x in rows]
+        row = {"t_start_s": at[0]["t_start_s"]}
+        for key in at[0]:
+            if key != "t_start_s":
+                row[key] = math.fsum(a[key] for a in at) / len(at)
+        live = math.fsum(a["live_answers"] for a in at)
+        staffed = math.fsum(a["staffed_mean"] for a in at)
+        row["abandon_rate"] = math.fsum(a["abandons"] for a in at) / live if live else 0.0
+        row["occupancy"] = (math.fsum(a["busy_mean"] for a in at) / staffed
+                            if staffed else 0.0)
+        out.append(row)
+    return out
 
 
 def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
@@ -304,4 +295,4 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     inbound = _mean_dicts([r["inbound"] for r in records]) \
         if records[0].get("inbound") else {}
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings, inbound)
+                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound)

@@ -4,7 +4,8 @@ Every command (simulate, compare, sweep, size) runs the same ``run_task`` on any
 A *record* is a small JSON-able dict: the seed, the wall time, the flat KPI row
 (``kpi_row``), the run's totals and per-campaign KPIs, its warnings, rule counts and job
 statistics; with ``tables=True`` it also carries the attempt and interval tables (polars),
-which only ``simulate --out/--plots`` needs. The KPI row carries the counts behind every
+which only ``simulate --out/--plots`` needs, and always the small per-interval totals
+(``interval_rows``). The KPI row carries the counts behind every
 rate, so replications are pooled on counts (``sim.plan.stats``), not averaged as rates.
 
 This module is part of the code fingerprint of cached records (``sim.plan.cache``): what it
@@ -89,19 +90,37 @@ def _blended_row(total: dict) -> dict[str, float]:
     }
 
 
+INTERVAL_SUMS = ("attempts", "live_answers", "abandons", "staffed_mean", "busy_mean",
+                 "in_flight_mean")
+
+
+def interval_rows(scn: Scenario, run: RunResult) -> list[dict[str, float]]:
+    """The measured intervals over every campaign: one small row per interval (start on the
+    run clock, outcome counts, mean agents staffed and busy, calls in flight, ports)."""
+    iv = run.intervals.filter(pl.col("t_start_s") >= scn.warmup_s - 1e-9)
+    if iv.is_empty():
+        return []
+    per = (iv.group_by("interval", "t_start_s")
+           .agg(*(pl.col(k).sum() for k in INTERVAL_SUMS), pl.col("ports_mean").first())
+           .sort("interval").drop("interval"))
+    return [{k: float(v) for k, v in r.items()} for r in per.iter_rows(named=True)]
+
+
 def record_of(scn: Scenario, run: RunResult, tables: bool = False,
               events: dict | None = None) -> dict:
     """The record of a finished run (module docstring); tables only when ``tables``.
 
     ``platform`` holds the run's peaks for sizing the platform
     (``sim.plan.platform.run_figures``); ``events`` the event volume measured during the
-    run (``engine.event_volume.EventVolume.as_dict()``), when it was.
+    run (``engine.event_volume.EventVolume.as_dict()``), when it was; ``interval_rows`` the
+    measured intervals' totals (``interval_rows``).
     """
     rec = {"seed": run.seed, "wall_s": run.wall_s, "kpis": kpi_row(scn, run),
            "total": run.total, "campaigns": run.campaigns, "warnings": list(run.warnings),
            "restrictions": run.restrictions, "jobs": run.jobs, "inbound": run.inbound,
            "platform": run_figures(scn, run.attempts, run.intervals, run.total,
-                                   run.campaigns)}
+                                   run.campaigns),
+           "interval_rows": interval_rows(scn, run)}
     if events is not None:
         rec["events"] = events
     if tables:

@@ -121,8 +121,9 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
     The rate is the regulatory one (``abandon_rate`` in FCC/TSR mode, ``abandon_rate_ofcom``
     in Ofcom mode) on the campaign's counts pooled over the replications; the warning gives
     its 95 % interval (``interval(abandons, live_answers)``, default the Wilson score
-    interval of ``sim.plan.stats``) and says whether it is clearly over (the whole interval
-    above the limit) or only possibly. Sources: FTC Telemarketing Sales Rule, 16 CFR
+    interval of ``sim.plan.stats``) when it is clearly over (the whole interval above the
+    limit); the campaigns only possibly over (the interval straddles the limit) share one
+    warning that names them. Sources: FTC Telemarketing Sales Rule, 16 CFR
     310.4(b)(4)(i), and FCC 47 CFR 64.1200(a)(7) (3 % of live answers per campaign over 30
     days); Ofcom, persistent misuse statement (3 % of live calls per campaign per 24 h).
     """
@@ -131,7 +132,8 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
     key = "abandon_rate_ofcom" if mode == "ofcom" else "abandon_rate"
     rule = "Ofcom persistent-misuse policy" if mode == "ofcom" else \
         "FTC TSR 16 CFR 310.4(b)(4) / FCC 47 CFR 64.1200(a)(7)"
-    out = []
+    out: list[str] = []
+    unsure: list[str] = []
     for c in campaigns:
         if c.get("channel") != "voice_agent":
             continue
@@ -140,9 +142,17 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
             continue
         live = float(c.get("live_answers", 0.0)) * replications
         lo, hi = interval(rate * live, live)
-        how = "clearly" if lo > limit else "possibly"
+        if lo <= limit:  # the interval straddles the limit: too few live answers to tell
+            unsure.append(f"{c.get('name')} {100 * rate:.1f} %")
+            continue
         out.append(f"campaign {c.get('name')}: abandon rate {100 * rate:.2f} % "
-                   f"[{100 * lo:.2f} %, {100 * hi:.2f} %] is {how} over its "
+                   f"[{100 * lo:.2f} %, {100 * hi:.2f} %] is clearly over its "
                    f"{100 * limit:g} % limit ({rule}; {live:,.0f} live answers over "
                    f"{replications} replication(s))")
+    if unsure:
+        shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5
+                                         else "")
+        out.append(f"campaigns possibly over their {100 * limit:g} % abandon limit (each "
+                   f"interval straddles it: too few live answers to tell; run longer or more "
+                   f"replications): {len(unsure)}: {shown} ({rule})")
     return out
