@@ -79,6 +79,12 @@ KPIS: dict[str, str] = {
     "inbound_asa_s": "inbound average speed of answer (answered calls), s",
     "port_blocked": "notification attempts blocked for want of a licensed outbound port",
     "port_delayed": "agent-based dials held back a tick for want of a port",
+    "lent_agent_s": "agent-seconds the dialer's agents spent lent to inbound skills",
+    "blending_lends": "agents lent to inbound skills (blending moves)",
+    "blending_recalls": "agents recalled from inbound skills (blending moves)",
+    "inbound": "the inbound KPIs over every skill: offered, answered, abandoned, "
+               "answered_in_threshold, service_level, abandon_rate, asa_s, mean_wait_s, "
+               "calls_per_hour, answered_by_lent",
 }
 FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level",
                  "occupancy_outbound", "occupancy_inbound", "inbound_service_level",
