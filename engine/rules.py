@@ -251,7 +251,7 @@ class RuleEngine:
 
     def decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
                channel: Channel | int | str, now_s: float, history: Sequence[PastAttempt],
-               calendar: RunCalendar, *, agent_guaranteed: bool = False,
+               calendar: RunCalendar, agent_guaranteed: bool = False,
                normalised: bool = False) -> Decision:
         """May ``job`` try ``address`` of ``contact`` on ``channel`` at run-clock ``now_s``?
 
