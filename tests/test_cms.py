@@ -24,7 +24,8 @@ from adapters.cms.framing import (
     parse_duration,
     parse_row,
 )
-from adapters.cms.server import CmsServer, SkillState
+from adapters.cms.server import CmsServer, skill_state
+from engine.interfaces import SkillFeed
 
 ROW = "F1|    12|     4|  1:05|    20|     3|    15|   210|     7|    82|  0:14"
 
@@ -51,7 +52,7 @@ def test_split_skill_row():
 def test_empty_fields_are_null():
     r = parse_row("F1|  7|   |    |  |  |  |  |  |  |  ", SPLIT_SKILL)
     assert r["skill"] == 7 and r["calls_waiting"] is None and r["oldest_call_s"] is None
-    st = SkillState.from_row(r, "skill", "7")
+    st = skill_state(r, "skill", "7")
     assert math.isnan(st.service_level) and st.calls_waiting == 0
 
 
@@ -179,7 +180,7 @@ def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
         assert s1.service_level == pytest.approx(0.8) and s1.agents_available == 2
         s2 = server.snapshot()["2"]  # no name configured: its number
         assert s2.agents_available == 0 and math.isnan(s2.service_level)
-        assert server.skills() == ["2", "sales"]
+        assert server.skills() == ["2", "sales"] and isinstance(server, SkillFeed)
         await emu.send_raw(b"\x00\xffgarbage|||\nF1|1|2\n")
         n = server.batches
         await _until(lambda: server.batches >= n + 2)

@@ -1,5 +1,8 @@
 """The CMS real-time socket server: CMS connects out to us and streams report refreshes.
 
+It is the engine's ``SkillFeed`` (``engine.interfaces``) live, as the simulator's inbound
+model is in a sizing run: skill-based pacing and blending read the same states.
+
 ``CmsServer`` listens (CMS is the TCP client; a dropped connection is simply accepted
 again when CMS reconnects), decodes each refresh with the site's ``Layout`` and keeps the
 latest state per skill. It is the live skill feed: ``subscribe`` a listener and it gets
@@ -15,41 +18,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from adapters.cms.framing import SPLIT_SKILL, Layout, ReportDecoder
+from engine.interfaces import SkillListener, SkillState
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SkillState:
-    """One inbound skill at one refresh. Counts in calls or agents, times in seconds,
-    ``service_level`` a fraction 0..1 (NaN when the report has no such column or left it
-    empty; empty counts and times read 0)."""
-
-    skill: str
-    calls_waiting: int
-    oldest_call_waiting_s: float
-    service_level: float
-    agents_staffed: int
-    agents_available: int
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any], key: str, name: str) -> SkillState:
-        def n(k: str) -> Any:
-            v = row.get(k)
-            return 0 if v is None else v
-        sl = row.get("service_level")
-        return cls(name, int(n("calls_waiting")), float(n("oldest_call_s")),
-                   float("nan") if sl is None else float(sl), int(n("agents_staffed")),
-                   int(n("agents_available")))
-
-
-class SkillListener(Protocol):
-    def on_skill_state(self, state: SkillState) -> None:
-        """A skill's state at this refresh (replaces the previous one)."""
+def skill_state(row: Mapping[str, Any], key: str, name: str) -> SkillState:
+    """A report row as the engine's ``SkillState``: empty counts and times read 0, an empty
+    (or absent) service level NaN; ``agents_on_acd`` are the agents serving the skill."""
+    def n(k: str) -> Any:
+        v = row.get(k)
+        return 0 if v is None else v
+    sl = row.get("service_level")
+    return SkillState(name, int(n("calls_waiting")), float(n("oldest_call_s")),
+                      float("nan") if sl is None else float(sl), int(n("agents_staffed")),
+                      int(n("agents_available")), int(n("agents_on_acd")))
 
 
 class CmsServer:
@@ -125,8 +111,7 @@ class CmsServer:
 
     def _refresh(self, rows: list[dict[str, Any]]) -> None:
         key = self.layout.key
-        states = [SkillState.from_row(r, key, self.names.get(int(r[key]), str(r[key])))
-                  for r in rows]
+        states = [skill_state(r, key, self.names.get(int(r[key]), str(r[key]))) for r in rows]
         for st in states:
             self.states[st.skill] = st
         self.batches += 1

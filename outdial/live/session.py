@@ -41,12 +41,15 @@ from engine.events import EventPublisher, JobInfo
 from engine.job import Job
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
+from engine.ports import PortPool
 from engine.recovery import restore_flows, scan
 from engine.sinks import JsonlSink, SinkError
+from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
 from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.world import SimulatedPlatform
+from sim.blended import outbound_groups
 from sim.population import build_flows
 from sim.run import campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
@@ -148,14 +151,15 @@ class LiveSession:
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
-        self._connect_adapters(scn.total_agents)
+        groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
+        self._connect_adapters(sum(g.count for g in groups))
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                     priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
                     connect_window_s=scn.regulation.connect_window_s) for c in camps]
         skills = []
-        for g in scn.agents:
+        for g in groups:
             m = 0
             for s in g.skills:
                 m |= masks[s]
@@ -164,8 +168,18 @@ class LiveSession:
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        settings = [c.skill_pacing for c in camps]
+        try:
+            skill_pacer = (SkillPacer(settings, self.cms)
+                           if any(x is not None for x in settings) else None)
+        except ValueError as e:
+            raise RunError(f"{cfg.source}: cms: {e} (map the report's numbers to skill "
+                           "names with cms.skills)") from None
+        ports = (PortPool(scn.port_pool, scn.license_mode, scn.ports)
+                 if scn.port_pool is not None else None)
         dialer = Dialer(jobs, agents, clock, self.telephony, self.dmcc, store, flows,
                         licenses=Licenses(scn.license_pools, scn.license_mode),
+                        ports=ports, skill_pacer=skill_pacer,
                         events=events, tick_s=scn.tick_s, seed=pacer_seed,
                         first_attempt_id=rec.next_attempt_id)
         guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
