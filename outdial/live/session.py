@@ -28,6 +28,7 @@ import numpy as np
 from adapters.cms.emulator import CmsEmulator
 from adapters.cms.framing import SPLIT_SKILL
 from adapters.cms.server import CmsServer
+from adapters.cms.skill_feed import CmsSkillFeed
 from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient
@@ -101,6 +102,7 @@ class LiveSession:
         self.telephony: EpmTelephony | None = None
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
+        self.skill_feed: CmsSkillFeed | None = None
         self.runner: LiveRunner | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -170,7 +172,7 @@ class LiveSession:
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         settings = [c.skill_pacing for c in camps]
         try:
-            skill_pacer = (SkillPacer(settings, self.cms)
+            skill_pacer = (SkillPacer(settings, self.skill_feed)
                            if any(x is not None for x in settings) else None)
         except ValueError as e:
             raise RunError(f"{cfg.source}: cms: {e} (map the report's numbers to skill "
@@ -264,7 +266,8 @@ class LiveSession:
         names = dict(cfg.cms_skills)
         if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
             names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
-        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port, names=names)
+        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
