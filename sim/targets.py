@@ -31,7 +31,7 @@ from engine.vocab import CHANNEL_NAMES
 # whose target would mean nothing (the window's totals; per channel use attempts_per_hour).
 _NOT_TARGETS = frozenset({"attempts", "attempts_by_channel", "live_answers", "abandons",
                           "connects", "machines", "amd_false_positives",
-                          "connected_in_threshold",
+                          "connected_in_threshold", "inbound",
                           *(f"attempts_{ch}" for ch in CHANNEL_NAMES)})
 
 
