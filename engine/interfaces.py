@@ -7,6 +7,7 @@ drives exactly the code that runs in production.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -194,6 +195,23 @@ class Store(Protocol):
 
     def get_meta(self, key: str) -> str | None:
         """A setting stored by ``set_meta``, or None if it never was."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the calls made inside into one commit (nested calls join the outer one);
+        a persistent store (``durable = True``) gets each attempt record and its events
+        written together this way."""
+
+    def add_event(self, topic: str, event: dict[str, Any]) -> None:
+        """Append an event to the outbox (published later by ``engine.outbox``)."""
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
+        """Up to ``limit`` outbox events not yet published: ``(seq, topic, event)``."""
+
+    def mark_published(self, seq: int) -> None:
+        """Every outbox event up to ``seq`` reached the sink."""
+
+    def outbox_size(self) -> tuple[int, int]:
+        """(events ever written to the outbox, events not yet published)."""
 
     def close(self) -> None:
         """Flush and release the store."""

@@ -46,8 +46,7 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
         assert snap["ports_total"] == 300 and snap["agents_logged_in"] == 50
         assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
-        await _until(lambda: "sales" in s.cms.snapshot())
-        assert s.cms.snapshot()["sales"].agents_staffed == 50
+        await _until(lambda: s.skill_feed.last["sales"].agents_staffed == 50)
         render(snap)
         # AES: every DMCC connection cut; the client resumes its session
         s.emulated.dmcc.drop_connections()
@@ -226,3 +225,28 @@ def test_cli_run_errors_are_one_line_without_traceback(tmp_path):
     r = CliRunner().invoke(outdial, ["run", str(tmp_path / "none.toml")],
                            catch_exceptions=False)
     assert r.exit_code == 2 and "cannot read the run configuration" in r.output
+
+
+def test_cms_feeds_skill_pacing_with_the_simulated_inbound_acd(tmp_path):
+    from tests.live_helpers import ROOT
+    p = write_config(tmp_path, hours=0.01, speed=6.0, drain_s=1.0)
+    p.write_text(p.read_text().replace("single-50-predictive.toml",
+                                       "notifications-reserved-ports.toml"))
+    cfg = load_config(p, env=ENV, emulate=True)
+    assert cfg.scenario == ROOT / "scenarios" / "notifications-reserved-ports.toml"
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        pacer = s.dialer.skill_pacer
+        assert pacer is not None and pacer in s.skill_feed.listeners
+        seen = []
+        real = pacer.on_skill_state
+        pacer.on_skill_state = lambda st: (seen.append(st), real(st))
+        summary = await s.run()
+        await s.close()
+        return summary, seen
+    summary, seen = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert seen and {st.skill for st in seen} == {"scheduling"}
+    assert all(st.agents_staffed >= 0 and st.calls_waiting >= 0 for st in seen)

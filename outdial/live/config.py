@@ -268,6 +268,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
         else:
             r.bad(f"cms.skills.{name}", "the skill's number in the CMS report (an int >= 0)",
                   num)
+    if len(set(cms_skills.values())) != len(cms_skills):
+        r.bad("cms.skills", "one report number per skill name")
     first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
                           lambda v: v >= 0, "an extension number >= 0")
     emu = r.table("emulate")

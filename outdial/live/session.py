@@ -28,6 +28,7 @@ import numpy as np
 from adapters.cms.emulator import CmsEmulator
 from adapters.cms.framing import SPLIT_SKILL
 from adapters.cms.server import CmsServer
+from adapters.cms.skill_feed import CmsSkillFeed
 from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient
@@ -41,12 +42,15 @@ from engine.events import EventPublisher, JobInfo
 from engine.job import Job
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
+from engine.ports import PortPool
 from engine.recovery import restore_flows, scan
 from engine.sinks import JsonlSink, SinkError
+from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
 from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.world import SimulatedPlatform
+from sim.blended import outbound_groups
 from sim.population import build_flows
 from sim.run import campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
@@ -98,6 +102,7 @@ class LiveSession:
         self.telephony: EpmTelephony | None = None
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
+        self.skill_feed: CmsSkillFeed | None = None
         self.runner: LiveRunner | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -148,14 +153,15 @@ class LiveSession:
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
-        self._connect_adapters(scn.total_agents)
+        groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
+        self._connect_adapters(sum(g.count for g in groups))
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                     priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
                     connect_window_s=scn.regulation.connect_window_s) for c in camps]
         skills = []
-        for g in scn.agents:
+        for g in groups:
             m = 0
             for s in g.skills:
                 m |= masks[s]
@@ -164,8 +170,18 @@ class LiveSession:
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        settings = [c.skill_pacing for c in camps]
+        try:
+            skill_pacer = (SkillPacer(settings, self.skill_feed)
+                           if any(x is not None for x in settings) else None)
+        except ValueError as e:
+            raise RunError(f"{cfg.source}: cms: {e} (map the report's numbers to skill "
+                           "names with cms.skills)") from None
+        ports = (PortPool(scn.port_pool, scn.license_mode, scn.ports)
+                 if scn.port_pool is not None else None)
         dialer = Dialer(jobs, agents, clock, self.telephony, self.dmcc, store, flows,
                         licenses=Licenses(scn.license_pools, scn.license_mode),
+                        ports=ports, skill_pacer=skill_pacer,
                         events=events, tick_s=scn.tick_s, seed=pacer_seed,
                         first_attempt_id=rec.next_attempt_id)
         guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
@@ -250,7 +266,8 @@ class LiveSession:
         names = dict(cfg.cms_skills)
         if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
             names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
-        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port, names=names)
+        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 

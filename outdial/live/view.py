@@ -46,8 +46,8 @@ def snapshot(s: Any) -> dict[str, Any]:
         "dmcc_connected": s.dmcc.connected.is_set(), "dmcc_reconnects": max(
             s.dmcc.connects - 1, 0),
         "cms_refreshes": s.cms.batches, "outbox_pending": s.runner.relay.pending(),
-        "skills": {k: (v.calls_waiting, v.agents_available, v.agents_staffed)
-                   for k, v in s.cms.snapshot().items()},
+        "skills": ({k: (v.calls_waiting, v.agents_available, v.agents_staffed)
+                    for k, v in s.skill_feed.last.items()} if s.cms.batches else {}),
         "events_published": s.runner.relay.published,
         "late_p99_ms": 1000.0 * late[min(len(late) - 1, int(0.99 * len(late)))],
     }
