@@ -91,6 +91,9 @@ class SkillState:
 
     Counts are whole calls or agents; times are seconds; ``service_level`` is the fraction
     0..1 of calls answered within the skill's own threshold over the feed's interval.
+    ``agents_on_inbound`` counts the staffed agents serving the skill now (dedicated and
+    lent by blending); ``agents_on_outbound`` the logged-in agents holding the skill who are
+    on outbound work (0 when the feed cannot tell).
     """
 
     skill: str
@@ -99,6 +102,8 @@ class SkillState:
     service_level: float
     agents_staffed: int
     agents_available: int
+    agents_on_inbound: int = 0
+    agents_on_outbound: int = 0
 
 
 @runtime_checkable
@@ -119,6 +124,22 @@ class SkillFeed(Protocol):
 
     def skills(self) -> list[str]:
         """The skills this feed reports on."""
+
+
+@runtime_checkable
+class InboundAgents(Protocol):
+    """The ACD side of blending: outbound agents lent to an inbound skill and taken back.
+
+    The engine lends only agents between calls; the ACD routes inbound calls of the skill
+    to a lent agent until the engine recalls it, and hands it back between calls.
+    """
+
+    def lend(self, agent: int, skill: str) -> None:
+        """From now on ``agent`` (idle) takes inbound calls of ``skill``."""
+
+    def recall(self, agent: int, done: Callable[[int], None]) -> None:
+        """No new inbound call for ``agent``; call ``done(agent)`` once it is between
+        calls (at once when idle, else after its inbound call and wrap-up end)."""
 
 
 @runtime_checkable

@@ -4,6 +4,7 @@ against the emulator (refreshes, bad input, reconnects)."""
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -50,7 +51,8 @@ def test_split_skill_row():
 def test_empty_fields_are_null():
     r = parse_row("F1|  7|   |    |  |  |  |  |  |  |  ", SPLIT_SKILL)
     assert r["skill"] == 7 and r["calls_waiting"] is None and r["oldest_call_s"] is None
-    assert SkillState.from_row(r, "skill").service_level is None
+    st = SkillState.from_row(r, "skill", "7")
+    assert math.isnan(st.service_level) and st.calls_waiting == 0
 
 
 @pytest.mark.parametrize("line,match", [
@@ -150,8 +152,8 @@ class Listener:
     def __init__(self):
         self.refreshes = []
 
-    def on_skill_states(self, states):
-        self.refreshes.append(list(states))
+    def on_skill_state(self, state):
+        self.refreshes.append(state)
 
 
 async def _until(cond, timeout_s=5.0):
@@ -164,7 +166,7 @@ async def _until(cond, timeout_s=5.0):
 
 def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
     async def go():
-        server = CmsServer(SPLIT_SKILL)
+        server = CmsServer(SPLIT_SKILL, names={1: "sales"})
         lis = Listener()
         server.subscribe(lis)
         await server.start()
@@ -172,10 +174,12 @@ def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
                           backoff=Backoff(0.01, 0.05))
         emu.start()
         await _until(lambda: server.batches >= 3)
-        s1 = server.snapshot()[1]
-        assert s1.calls_waiting >= 1 and s1.oldest_call_s == 30.0
+        s1 = server.snapshot()["sales"]
+        assert s1.calls_waiting >= 1 and s1.oldest_call_waiting_s == 30.0
         assert s1.service_level == pytest.approx(0.8) and s1.agents_available == 2
-        assert server.snapshot()[2].agents_available is None
+        s2 = server.snapshot()["2"]  # no name configured: its number
+        assert s2.agents_available == 0 and math.isnan(s2.service_level)
+        assert server.skills() == ["2", "sales"]
         await emu.send_raw(b"\x00\xffgarbage|||\nF1|1|2\n")
         n = server.batches
         await _until(lambda: server.batches >= n + 2)
@@ -184,7 +188,8 @@ def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
         n = server.batches
         await _until(lambda: emu.connects >= 2 and server.batches >= n + 2)
         assert server.connections >= 2
-        assert lis.refreshes[-1][0].skill == 1 and server.age_s() < 1.0
+        assert {r.skill for r in lis.refreshes[-2:]} == {"sales", "2"}
+        assert server.age_s() < 1.0
         await emu.close()
         await server.close()
     asyncio.run(go())

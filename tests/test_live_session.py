@@ -44,8 +44,10 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         await _until(lambda: len(s.dialer.in_flight) >= 10)
         snap = snapshot(s)  # what the live view shows each second
         assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
-        assert snap["ports_in_use"] > 0 and snap["agents_logged_in"] == 50
+        assert snap["ports_total"] == 300 and snap["agents_logged_in"] == 50
         assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
+        await _until(lambda: "sales" in s.cms.snapshot())
+        assert s.cms.snapshot()["sales"].agents_staffed == 50
         render(snap)
         # AES: every DMCC connection cut; the client resumes its session
         s.emulated.dmcc.drop_connections()
@@ -188,3 +190,39 @@ def test_damaged_store_page_is_reported_as_damaged(tmp_path):
     with pytest.raises(Exception) as e:
         SqliteStore(p).get_meta("k")
     assert "damaged" in str(e.value) or "malformed" in str(e.value)
+
+
+def test_events_go_to_kafka_too_and_flush_before_they_count_as_published(tmp_path,
+                                                                       monkeypatch):
+    from types import SimpleNamespace
+
+    from adapters import kafka as kafka_mod
+    from tests.test_kafka import FakeProducer
+    FakeProducer.made = []
+    mod = SimpleNamespace(Producer=FakeProducer, KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    p = write_config(tmp_path, hours=0.003, speed=5.0, drain_s=1.0)
+    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
+                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    cfg = load_config(p, env=ENV, emulate=True)
+    summary = run_live(cfg, emulate=True)
+    sent = FakeProducer.made[0].sent
+    assert summary["lost_events"] == 0 and len(sent) == summary["events_published"] > 0
+    assert {t for t, _, _ in sent} >= {"POM.Default.ATTEMPT", "POM.Default.JOB"}
+
+
+def test_cli_run_errors_are_one_line_without_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+    p = write_config(tmp_path)
+    r = CliRunner().invoke(outdial, ["run", str(p)], catch_exceptions=False,
+                           env={"OUTDIAL_TEST_EPM_PW": "", "OUTDIAL_TEST_AES_PW": ""})
+    assert r.exit_code == 2 and "epm.url: missing" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(outdial, ["run", str(p), "--emulate", "--speed", "0"],
+                           catch_exceptions=False, env=ENV)
+    assert r.exit_code == 2 and "--speed: expected" in r.output
+    r = CliRunner().invoke(outdial, ["run", str(tmp_path / "none.toml")],
+                           catch_exceptions=False)
+    assert r.exit_code == 2 and "cannot read the run configuration" in r.output

@@ -3,7 +3,9 @@
 ``CmsServer`` listens (CMS is the TCP client; a dropped connection is simply accepted
 again when CMS reconnects), decodes each refresh with the site's ``Layout`` and keeps the
 latest state per skill. It is the live skill feed: ``subscribe`` a listener and it gets
-``on_skill_states`` with every refresh; ``snapshot()`` returns the latest at any time.
+``on_skill_state`` for every skill of every refresh; ``snapshot()`` returns the latest at
+any time. ``names`` maps the report's skill (or VDN) numbers to the site's skill names;
+an unnamed number is reported as its digits.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,39 +25,45 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SkillState:
-    """One inbound skill (or VDN) at one refresh. Times in seconds; ``service_level`` a
-    fraction 0..1; None where the report left the field empty or has no such column."""
+    """One inbound skill at one refresh. Counts in calls or agents, times in seconds,
+    ``service_level`` a fraction 0..1 (NaN when the report has no such column or left it
+    empty; empty counts and times read 0)."""
 
-    skill: int
-    calls_waiting: int | None
-    oldest_call_s: float | None
-    service_level: float | None
-    agents_staffed: int | None
-    agents_available: int | None
+    skill: str
+    calls_waiting: int
+    oldest_call_waiting_s: float
+    service_level: float
+    agents_staffed: int
+    agents_available: int
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], key: str) -> SkillState:
-        return cls(int(row[key]), row.get("calls_waiting"), row.get("oldest_call_s"),
-                   row.get("service_level"), row.get("agents_staffed"),
-                   row.get("agents_available"))
+    def from_row(cls, row: Mapping[str, Any], key: str, name: str) -> SkillState:
+        def n(k: str) -> Any:
+            v = row.get(k)
+            return 0 if v is None else v
+        sl = row.get("service_level")
+        return cls(name, int(n("calls_waiting")), float(n("oldest_call_s")),
+                   float("nan") if sl is None else float(sl), int(n("agents_staffed")),
+                   int(n("agents_available")))
 
 
 class SkillListener(Protocol):
-    def on_skill_states(self, states: Sequence[SkillState]) -> None:
-        """A refresh arrived: the state of every skill it reported."""
+    def on_skill_state(self, state: SkillState) -> None:
+        """A skill's state at this refresh (replaces the previous one)."""
 
 
 class CmsServer:
     """Listen on ``host``:``port`` (0: any free port) for CMS real-time report streams."""
 
     def __init__(self, layout: Layout = SPLIT_SKILL, host: str = "127.0.0.1", port: int = 0,
-                 max_line: int = 4096):
+                 max_line: int = 4096, names: Mapping[int, str] | None = None):
         self.layout = layout
+        self.names = dict(names or {})
         self.host = host
         self.port = port
         self.max_line = max_line
         self.listener: SkillListener | None = None
-        self.states: dict[int, SkillState] = {}
+        self.states: dict[str, SkillState] = {}
         self.batches = 0
         self.connections = 0
         self.bad_lines = 0
@@ -66,7 +74,11 @@ class CmsServer:
     def subscribe(self, listener: SkillListener) -> None:
         self.listener = listener
 
-    def snapshot(self) -> dict[int, SkillState]:
+    def skills(self) -> list[str]:
+        """The skills reported so far (and every named one), sorted."""
+        return sorted(set(self.states) | set(self.names.values()))
+
+    def snapshot(self) -> dict[str, SkillState]:
         """The latest state per skill (empty until the first refresh)."""
         return dict(self.states)
 
@@ -112,13 +124,16 @@ class CmsServer:
                 await writer.wait_closed()
 
     def _refresh(self, rows: list[dict[str, Any]]) -> None:
-        states = [SkillState.from_row(r, self.layout.key) for r in rows]
-        for s in states:
-            self.states[s.skill] = s
+        key = self.layout.key
+        states = [SkillState.from_row(r, key, self.names.get(int(r[key]), str(r[key])))
+                  for r in rows]
+        for st in states:
+            self.states[st.skill] = st
         self.batches += 1
         self.last_refresh = time.monotonic()
         if self.listener is not None:
-            try:
-                self.listener.on_skill_states(states)
-            except Exception:  # a listener's bug must not stop the feed
-                log.exception("CMS: skill listener failed")
+            for st in states:
+                try:
+                    self.listener.on_skill_state(st)
+                except Exception:  # a listener's bug must not stop the feed
+                    log.exception("CMS: skill listener failed")

@@ -93,7 +93,7 @@ class LiveSession:
         self.on_second = on_second
         self.tasks: list[asyncio.Task] = []
         self.store: Any = None
-        self.sink: JsonlSink | None = None
+        self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
         self.dmcc: DmccClient | None = None
@@ -106,14 +106,22 @@ class LiveSession:
 
     async def start(self) -> None:
         cfg = self.cfg
+        if cfg.speed != 1.0 and not self.emulate:
+            raise RunError(f"{cfg.source}: run.speed: only an emulated run (--emulate) may "
+                           f"run at another speed than the wall clock, got {cfg.speed}")
         try:
             scn = load(cfg.scenario)
         except ScenarioError as e:
             raise RunError(str(e)) from None
         self.store = _open_store(cfg)
         store = self.store
+        sinks: list[Any] = []
         if cfg.events_jsonl is not None:
-            self.sink = JsonlSink(cfg.events_jsonl, append=True)
+            sinks.append(JsonlSink(cfg.events_jsonl, append=True))
+        if cfg.events_kafka is not None:
+            from adapters.kafka import KafkaSink
+            sinks.append(KafkaSink(cfg.events_kafka))
+        self.sink = Sinks(sinks) if sinks else None
         relay = OutboxRelay(store, self.sink)
         left = relay.relay()  # what a crashed run stored and never published
         now_utc = dt.datetime.now(dt.UTC)
@@ -239,7 +247,10 @@ class LiveSession:
                                           cfg.aes.password.reveal(), stations,
                                           poll_s=cfg.aes.poll_s / cfg.speed, tls=tls))
         layout = cfg.cms_layout or SPLIT_SKILL
-        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        names = dict(cfg.cms_skills)
+        if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
+            names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
+        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port, names=names)
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
@@ -308,6 +319,31 @@ class LiveSession:
                 self.store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+class Sinks:
+    """The run's event sinks (a JSON-lines file, Kafka): each event to every one; ``flush``
+    returns only when every sink has them (raises what a sink raises)."""
+
+    enabled = True
+
+    def __init__(self, sinks: list[Any]):
+        self.sinks = sinks
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.publish(topic, event)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            flush = getattr(s, "flush", None)
+            if flush is not None:
+                flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            with contextlib.suppress(Exception):
+                s.close()
 
 
 def _secret(ep: Endpoint) -> Secret:
