@@ -32,7 +32,11 @@ from engine.vocab import CHANNEL_NAMES
 _NOT_TARGETS = frozenset({"attempts", "attempts_by_channel", "live_answers", "abandons",
                           "connects", "machines", "amd_false_positives",
                           "connected_in_threshold",
-                          *(f"attempts_{ch}" for ch in CHANNEL_NAMES)})
+                          *(f"attempts_{ch}" for ch in CHANNEL_NAMES),
+                          # a blended centre's counts and moves (its rates are targets)
+                          "inbound", "inbound_offered", "inbound_answered",
+                          "inbound_abandoned", "inbound_answered_in_threshold",
+                          "lent_agent_s", "blending_lends", "blending_recalls"})
 
 
 def _unit(kpi: str) -> str:

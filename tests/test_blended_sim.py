@@ -147,3 +147,15 @@ def test_inbound_rate_profile_over_the_day():
     raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0]}
     with pytest.raises(ScenarioError, match=r"inbound\[0\]\.profile"):
         build(raw, "blend")
+
+
+def test_inbound_targets_are_declared_like_any_other():
+    raw = _raw()
+    raw["targets"] = {"min_inbound_service_level": 0.8, "max_abandon_rate": 0.03,
+                      "max_inbound_asa_s": 20}
+    scn = build(raw, "blend")
+    assert {(t.kpi, t.op) for t in scn.targets} == {
+        ("inbound_service_level", ">="), ("abandon_rate", "<="), ("inbound_asa_s", "<=")}
+    raw["targets"] = {"max_inbound_offered": 10}
+    with pytest.raises(ScenarioError, match="unknown target"):
+        build(raw, "blend")
