@@ -31,12 +31,8 @@ from engine.vocab import CHANNEL_NAMES
 # whose target would mean nothing (the window's totals; per channel use attempts_per_hour).
 _NOT_TARGETS = frozenset({"attempts", "attempts_by_channel", "live_answers", "abandons",
                           "connects", "machines", "amd_false_positives",
-                          "connected_in_threshold",
-                          *(f"attempts_{ch}" for ch in CHANNEL_NAMES),
-                          # a blended centre's counts and moves (its rates are targets)
-                          "inbound", "inbound_offered", "inbound_answered",
-                          "inbound_abandoned", "inbound_answered_in_threshold",
-                          "lent_agent_s", "blending_lends", "blending_recalls"})
+                          "connected_in_threshold", "inbound",
+                          *(f"attempts_{ch}" for ch in CHANNEL_NAMES)})
 
 
 def _unit(kpi: str) -> str:
