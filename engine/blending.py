@@ -183,7 +183,8 @@ class Blending:
             if st is not None:
                 queued[r] = st.calls_waiting
                 oldest[r] = st.oldest_call_waiting_s
-                sl[r] = min(max(st.service_level, 0.0), 1.0)
+                v = st.service_level  # NaN (a feed's empty cell): no trouble from SL
+                sl[r] = min(max(v, 0.0), 1.0) if v == v else 1.0
         logged = am.state != _LOGGED_OUT
         assigned = np.array([int((logged & (am.job == j)).sum()) for j in self.rows],
                             dtype=np.int64)

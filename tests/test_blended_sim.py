@@ -147,3 +147,35 @@ def test_inbound_rate_profile_over_the_day():
     raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0]}
     with pytest.raises(ScenarioError, match=r"inbound\[0\]\.profile"):
         build(raw, "blend")
+
+
+def test_inbound_targets_are_declared_like_any_other():
+    raw = _raw()
+    raw["targets"] = {"min_inbound_service_level": 0.8, "max_abandon_rate": 0.03,
+                      "max_inbound_asa_s": 20}
+    scn = build(raw, "blend")
+    assert {(t.kpi, t.op) for t in scn.targets} == {
+        ("inbound_service_level", ">="), ("abandon_rate", "<="), ("inbound_asa_s", "<=")}
+    raw["targets"] = {"max_inbound_nonsense": 10}
+    with pytest.raises(ScenarioError, match="unknown target"):
+        build(raw, "blend")
+
+
+def test_every_blended_target_is_judged_on_a_run():
+    from sim.plan.stats import summarise
+    from sim.plan.task import run_task
+    from sim.plan.verdict import evaluate
+
+    raw = _raw()
+    raw["scenario"]["sim_hours"] = 0.1
+    raw["targets"] = {"min_inbound_service_level": 0.5, "max_lent_agent_s": 1e6,
+                      "max_blending_lends": 10_000, "min_inbound_answered": 1,
+                      "max_port_blocked": 0, "min_occupancy_outbound": 0.1}
+    scn = build(raw, "blend")
+    recs = [run_task(scn, seed) for seed in (1, 2)]
+    s = summarise(recs, scn.name, scn.sim_hours, 0.0)
+    res = evaluate(scn.targets, s.total, s.ci95, 2, scn.sim_hours)
+    assert {r.kpi for r in res} == {t.kpi for t in scn.targets}
+    by = {r.kpi: r for r in res}
+    assert by["lent_agent_s"].value > 0 and by["blending_lends"].value > 0
+    assert by["inbound_answered"].met is True

@@ -38,7 +38,8 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
             "agent_wait_mean_s", "ports_peak", "ports_mean",
             "occupancy_outbound", "occupancy_inbound", "inbound_offered", "inbound_answered",
             "inbound_abandoned", "inbound_answered_in_threshold", "inbound_service_level",
-            "inbound_abandon_rate", "inbound_asa_s", "port_blocked", "port_delayed")
+            "inbound_abandon_rate", "inbound_asa_s", "port_blocked", "port_delayed",
+            "lent_agent_s", "blending_lends", "blending_recalls")
 FRACTION_KEYS = kpi.FRACTION_KPIS
 KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread

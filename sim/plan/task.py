@@ -87,6 +87,9 @@ def _blended_row(total: dict) -> dict[str, float]:
         "inbound_asa_s": float(inb.get("asa_s", 0.0)),
         "port_blocked": float(total.get("port_blocked", 0)),
         "port_delayed": float(total.get("port_delayed", 0)),
+        "lent_agent_s": float(total.get("lent_agent_s", 0.0)),
+        "blending_lends": float(total.get("blending_lends", 0)),
+        "blending_recalls": float(total.get("blending_recalls", 0)),
     }
 
 
