@@ -1,8 +1,9 @@
-"""The CMS real-time feed as the engine's SkillFeed (adapters/cms/skill_feed.py): named
-skills, every engine listener served, empty cells keep the last value."""
+"""The CMS real-time feed as the engine's SkillFeed (adapters/cms/skill_feed.py): every
+engine listener gets every skill state; an empty service level keeps the last value."""
+
+import numpy as np
 
 from adapters.cms.server import CmsServer
-from adapters.cms.server import SkillState as CmsState
 from adapters.cms.skill_feed import CmsSkillFeed
 from engine.interfaces import SkillFeed, SkillState
 from engine.skill_pacing import SkillPacer, SkillPacing
@@ -16,25 +17,23 @@ class _Rec:
         self.got.append(s)
 
 
-class _Broken:
-    def on_skill_state(self, s):
-        raise RuntimeError("a listener's bug")
+def _row(skill, waiting, oldest, sl):
+    return {"skill": skill, "calls_waiting": waiting, "oldest_call_s": oldest,
+            "service_level": sl, "agents_staffed": 20, "agents_available": 0}
 
 
-def test_refreshes_become_engine_skill_states_and_empty_cells_keep_the_last_value():
+def test_every_listener_gets_every_refresh_and_an_empty_sl_keeps_the_last():
     server = CmsServer()
     feed = CmsSkillFeed(server, {11: "care", 12: "orders"})
-    assert isinstance(feed, SkillFeed) and server.listener is feed
-    assert feed.skills() == ["care", "orders"]
-    rec, other = _Rec(), _Rec()
-    feed.subscribe(_Broken())
-    feed.subscribe(rec)
-    feed.subscribe(other)
-    pacer = SkillPacer([SkillPacing("care", queue_high=3)], feed)
-    feed.on_skill_states([CmsState(11, 4, 35.0, 0.72, 20, 0), CmsState(99, 1, 1.0, 1.0, 1, 1)])
-    assert rec.got == other.got == [SkillState("care", 4, 35.0, 0.72, 20, 0)]
-    assert pacer.slowed[0]  # every listener, a broken one notwithstanding
-    feed.on_skill_states([CmsState(11, None, 12.0, None, None, 2)])
-    assert rec.got[-1] == SkillState("care", 4, 12.0, 0.72, 20, 2)
-    feed.on_skill_states([CmsState(12, None, None, 1.7, None, None)])
-    assert rec.got[-1] == SkillState("orders", 0, 0.0, 1.0, 0, 0)  # SL clamped to 0..1
+    assert isinstance(feed, SkillFeed) and feed.skills() == ["care", "orders"]
+    a, b = _Rec(), _Rec()
+    feed.subscribe(a)
+    feed.subscribe(b)
+    pacer = SkillPacer([SkillPacing("care", queue_high=5)], feed)  # a third listener
+    server._refresh([_row(11, 9, 35.0, 0.72)])
+    assert a.got == b.got == [SkillState("care", 9, 35.0, 0.72, 20, 0)]
+    assert pacer.slowed[0]
+    server._refresh([_row(11, 0, 0.0, None), _row(12, 1, 2.0, None)])
+    assert a.got[-2] == SkillState("care", 0, 0.0, 0.72, 20, 0)  # SL kept, not NaN
+    assert a.got[-1] == SkillState("orders", 1, 2.0, 1.0, 20, 0)  # never known: 1
+    assert not np.isnan([s.service_level for s in b.got]).any()

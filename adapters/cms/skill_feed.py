@@ -11,6 +11,7 @@ cell never looks like a sudden change. Skills the mapping does not name are skip
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 
 from adapters.cms.server import CmsServer
@@ -51,13 +52,13 @@ class CmsSkillFeed:
                 old.calls_waiting if s.calls_waiting is None else int(s.calls_waiting),
                 old.oldest_call_waiting_s if s.oldest_call_s is None
                 else float(s.oldest_call_s),
-                old.service_level if s.service_level is None
+                old.service_level if s.service_level is None or math.isnan(s.service_level)
                 else min(max(float(s.service_level), 0.0), 1.0),
                 old.agents_staffed if s.agents_staffed is None else int(s.agents_staffed),
                 old.agents_available if s.agents_available is None
                 else int(s.agents_available))
             self.last[name] = new
-            for li in self.listeners:  # blending and every skill pacer: all of them
+            for li in self.listeners:
                 try:
                     li.on_skill_state(new)
                 except Exception:  # one listener's bug must not starve the others
