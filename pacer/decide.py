@@ -228,6 +228,7 @@ class Pacer:
         self._minute_drops = np.zeros((n, 60), dtype=np.int64)
         self._minute_sec = -1
         self._answered_today = np.zeros(n, dtype=np.int64)
+        self._calls_today = np.zeros(n, dtype=np.int64)  # every call that ended, any outcome
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim; the look-ahead (0 in the settings = the ring-no-answer timeout)
         self.trim = np.full(n, TRIM_INITIAL)  # per campaign: its own compliance
@@ -331,6 +332,7 @@ class Pacer:
             _hitrate_record(rows, live, p.window, p.alpha, self.hit.buf, self.hit.pos,
                             self.hit.count, self.hit.live_count, self.hit.smoothed)
             g._tally_dials(rows, slot, self._minute_calls)
+            np.add.at(self._calls_today, rows, 1)
             self._hit_stale = True
             self._hist_add(self.ring_end, rows, ring_s)
             is_live = live == 1
@@ -504,7 +506,8 @@ class Pacer:
             _vicidial_recalc(p.mode, p.intensity, p.dl_diff_target, p.max_level,
                              p.dropped_percentage, p.latest_hhmm, v.buf_ready, v.buf_waiting,
                              v.buf_total, v.count, self._minute_calls[vr].sum(axis=1),
-                             self._minute_drops[vr].sum(axis=1), self._answered_today[vr],
+                             self._minute_drops[vr].sum(axis=1), self._calls_today[vr],
+                             self._answered_today[vr],
                              self._drops_today[vr], hhmm, v.level)
         if launch_due:
             out = np.empty(vr.size, dtype=np.int64)
