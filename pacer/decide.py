@@ -19,16 +19,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from statistics import NormalDist
 
 import numpy as np
 
 from pacer import gather as g
 from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates, _abandon_record
 from pacer.constants import (
+    DEFAULT_ABANDON_AIM,
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
     DEFAULT_INITIAL_HIT_RATE,
     DEFAULT_MAX_LINES_PER_AGENT,
+    DEFAULT_PRIOR_WEIGHT,
     DEFAULT_RING_NO_ANSWER_S,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_LAUNCH_S,
@@ -38,6 +41,7 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
+from pacer.lookahead import _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -62,20 +66,25 @@ PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
-# Feedback trim on the model's abandon budget: an integral controller in log space on the
-# realised windowed rate, aiming at TRIM_AIM x the limit. The model's per-look-ahead
-# expectation is optimistic (measured in simulation: realised abandons about 10x the model's
-# budget at 50 agents, since later ticks' dials compete for the same agents), so the trim
-# starts low and settles where the realised rate meets the aim.
-TRIM_INITIAL = 0.25
-TRIM_MIN, TRIM_MAX = 0.002, 2.0
-TRIM_AIM = 0.85  # aim under the limit, so the long-run rate stays at or under it
+# The price of an abandon: the look-ahead (pacer.lookahead) adds a dial while its marginal
+# abandons per marginal live answer stay at or under theta = aim x trim. ``trim`` is an
+# integral controller in log space on the realised recent rate, aiming at the campaign's
+# ``abandon_aim`` x its human-drop budget. The marginal abandon of the last dial is above
+# the average one, so trim = 1 (theta = the aim) starts on the safe side; the controller
+# raises it until the realised rate meets the aim.
+TRIM_INITIAL = 1.0
+TRIM_MIN, TRIM_MAX = 0.05, 20.0
+THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
+LOOKAHEAD_SAMPLES = 128  # Monte-Carlo samples of the look-ahead (pacer.lookahead)
+LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
 TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
 TRIM_MEMORY_S = 600.0  # time constant of the recent rate the trim learns from
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
 FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
+MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
+MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
 class _Observations:
@@ -116,8 +125,13 @@ class CampaignPacing:
 
     ``target`` and ``target_value`` apply to predictive campaigns: the abandon rate
     (fraction), the service level (fraction connected within ``sl_threshold_s``) or the
-    mean agent wait (seconds). ``horizon_s`` is the look-ahead of the model; 0 uses the
-    ring-no-answer timeout (a dial's whole life).
+    mean agent wait (seconds). The model looks ahead over a dial's whole ring life
+    (``ring_timeout_s``); ``horizon_s`` is the look-ahead of the AGENT_WAIT rule only (0 =
+    the ring timeout). ``initial_hit_rate`` with ``hit_prior_weight`` (observations it is
+    worth) is the cold-start Beta prior of the hit rate. ``abandon_aim``: the fraction of
+    the abandon budget the realised rate is steered to (the rest is a safety margin for
+    chance). ``amd_false_positive_rate``: share of humans an AMD classifies as machines
+    (Ofcom counts them as abandons; the pacer cannot observe them and budgets for them).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -146,12 +160,37 @@ class CampaignPacing:
     vicidial_dropped_percentage: float = VICIDIAL_DROPPED_PERCENTAGE
     vicidial_start_hhmm: int = 900
     vicidial_latest_hhmm: int = 2100
+    hit_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    abandon_aim: float = DEFAULT_ABANDON_AIM
 
     def __post_init__(self) -> None:
+        for name, enum in (("pacing", Pacing), ("target", Target), ("regulation", Regulation)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or \
+                    int(v) not in {int(m) for m in enum}:
+                raise ValueError(f"CampaignPacing.{name}: expected a pacer.modes.{enum.__name__}"
+                                 f" ({', '.join(m.name for m in enum)}), got {v!r}")
+            object.__setattr__(self, name, enum(int(v)))
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("pacing", "target", "regulation", "poisson_arrivals"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                raise ValueError(f"CampaignPacing.{f.name}: expected a number, got {v!r}")
+            if not math.isfinite(v):
+                raise ValueError(f"CampaignPacing.{f.name}: must be finite, got {v!r}")
+            if abs(v) > MAX_SETTING:
+                raise ValueError(f"CampaignPacing.{f.name}: {v!r} is out of range "
+                                 f"(|value| <= {MAX_SETTING:g})")
         checks = [
             ("target_value", self.target_value >= 0),
-            ("ratio", self.ratio >= 0),
-            ("max_lines_per_agent", self.max_lines_per_agent >= 1),
+            ("ratio", 0 <= self.ratio <= MAX_RATIO),
+            ("max_lines_per_agent", 1 <= self.max_lines_per_agent <= MAX_RATIO),
+            ("hit_prior_weight", self.hit_prior_weight >= 0),
+            ("abandon_aim", 0 < self.abandon_aim <= 1),
+            ("sl_threshold_s", self.sl_threshold_s >= 0),
+            ("vicidial_max_level", 1 <= self.vicidial_max_level <= MAX_RATIO),
+            ("max_ports", self.max_ports >= 0),
             ("initial_hit_rate", 0 <= self.initial_hit_rate <= 1),
             ("horizon_s", self.horizon_s >= 0),
             ("ring_timeout_s", self.ring_timeout_s > 0),
@@ -172,6 +211,15 @@ class CampaignPacing:
                              f"got {self.ratio}")
         if self.target == Target.SERVICE_LEVEL and self.target_value > 1:
             raise ValueError("CampaignPacing.target_value: a service level is a fraction 0..1")
+
+
+def human_drop_budget(limit, fp_share):
+    """Abandons of live answers allowed per live answer once AMD false positives (share
+    ``fp_share`` of all live calls, false positives included) are counted: the rate
+    (drops + FP) / (live + FP) <= limit gives drops / live <= (limit - f) / (1 - f).
+    Fractions 0..1; <= 0 means no human may be dropped."""
+    f = np.asarray(fp_share, dtype=np.float64)
+    return (np.asarray(limit, dtype=np.float64) - f) / np.maximum(1.0 - f, 1e-12)
 
 
 def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
@@ -196,9 +244,10 @@ class Pacer:
         self._vici_rows = np.flatnonzero((mode >= Pacing.VICIDIAL_HARD_LIMIT)
                                          & (mode <= Pacing.VICIDIAL_AVERAGE))
         # estimators
-        self.hit = HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
+        self.hit = (HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
                                               initial=self._initial_hit_rate if n else 0.25,
-                                              prior_weight=PRIOR_WEIGHT)) if n else None
+                                              prior_weight=self._hit_prior_weight))
+                    if n else None)
         self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
         self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
@@ -270,17 +319,48 @@ class Pacer:
         self.last_expected_abandons = np.zeros(n)
         self.last_expected_live = np.zeros(n)
         self.last_hit_rate = self._initial_hit_rate.astype(np.float64) if n else np.zeros(0)
-        budget = self._abandon_limit - np.where(self._regulation == Regulation.OFCOM,
-                                                self._amd_false_positive_rate, 0.0)
+        self.last_hit_sd = np.zeros(n)
+        # the look-ahead: random stream, hit-rate sample quantiles, calibration sums
+        self._rng_state = np.array([np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+                                    | np.uint64(1)], dtype=np.uint64)
+        self._rng_seed = self._rng_state[0]
+        k = LOOKAHEAD_SAMPLES
+        self._z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+        self._buf_added = np.zeros(n)
+        self.added_abandons = np.zeros(n)  # model's expected abandons of launched dials
+        self.added_live = np.zeros(n)  # ... and expected live answers
+        self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
+        # dials whose outcome is known, held until their launch cohort is complete
+        self._pend_row = np.empty(0, dtype=np.int64)
+        self._pend_live = np.empty(0, dtype=np.int64)
+        self._pend_t0 = np.empty(0)
+        # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
+        # left of the limit after their estimated share f: (limit - f) / (1 - f)
+        self.fp_share = np.where(self._regulation == Regulation.OFCOM,
+                                 self._amd_false_positive_rate, 0.0)
+        budget = human_drop_budget(self._abandon_limit, self.fp_share)
+        self._budget = budget
         self._fallback = (self._pacing == Pacing.PREDICTIVE) & (budget <= 0)
         self._fallback_rows = np.flatnonzero(self._fallback)
         self._active = ((self._pacing == Pacing.PREDICTIVE) & ~self._fallback).astype(np.int64)
+        self._wait_rows = np.flatnonzero((self._pacing == Pacing.PREDICTIVE)
+                                         & (self._target == Target.AGENT_WAIT)
+                                         & ~self._fallback)
+        self._sl_rows = np.flatnonzero((self._pacing == Pacing.PREDICTIVE)
+                                       & (self._target == Target.SERVICE_LEVEL)
+                                       & ~self._fallback)
         self._limit = self._effective_limit()
+        self._warning_records: list[dict] = []
         for i in np.flatnonzero(self._fallback):
+            self._warning_records.append({
+                "code": "abandon_limit_infeasible", "campaign": int(i),
+                "mode": Regulation(int(self._regulation[i])).name.lower(),
+                "limit": float(self._abandon_limit[i]),
+                "estimated_floor": float(self.fp_share[i])})
             self._warnings.add(
-                f"campaign {i}: Ofcom abandon limit {self._abandon_limit[i]:.3f} is used up by "
-                f"the AMD false-positive rate alone ({self._amd_false_positive_rate[i]:.3f}); "
-                "paced progressive 1:1 instead of predictive")
+                f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} is used up by the "
+                f"estimated AMD false positives alone ({self.fp_share[i]:.3f} of live "
+                "answers); paced so that no live answer is dropped (abandon_limit_infeasible)")
 
     # ------------------------------------------------------------------ observations
 
@@ -316,6 +396,11 @@ class Pacer:
         """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
         return sorted(self._warnings)
 
+    def warning_records(self) -> list[dict]:
+        """The same warnings as objects: ``{"code": "abandon_limit_infeasible", "campaign":
+        row, "mode": "ofcom" | "fcc", "limit": fraction, "estimated_floor": fraction}``."""
+        return [dict(w) for w in self._warning_records]
+
     def _flush(self, now: float) -> None:
         sec = int(now)
         if sec != self._minute_sec:
@@ -327,15 +412,30 @@ class Pacer:
         slot = sec % 60
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            p = self.hit.params
-            _hitrate_record(rows, live, p.window, p.alpha, self.hit.buf, self.hit.pos,
-                            self.hit.count, self.hit.live_count, self.hit.smoothed)
+            # The hit rate counts a dial once every dial launched with it has ended (launch
+            # + ring timeout): counting outcomes as they come would over-weight the fast
+            # ones (busy, invalid) while slower live answers are still ringing, which swung
+            # the estimate from 0.01 to 0.58 at a 400-agent cold start.
+            self._pend_row = np.concatenate([self._pend_row, rows])
+            self._pend_live = np.concatenate([self._pend_live, live])
+            self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
             g._tally_dials(rows, slot, self._minute_calls)
-            self._hit_stale = True
             self._hist_add(self.ring_end, rows, ring_s)
             is_live = live == 1
             if is_live.any():
                 self._hist_add(self.ring, rows[is_live], ring_s[is_live])
+        if self._pend_row.size:
+            done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
+            if done.any():
+                p = self.hit.params
+                _hitrate_record(self._pend_row[done], self._pend_live[done], p.window,
+                                p.alpha, self.hit.buf, self.hit.pos, self.hit.count,
+                                self.hit.live_count, self.hit.smoothed)
+                self._hit_stale = True
+                keep = ~done
+                self._pend_row = self._pend_row[keep]
+                self._pend_live = self._pend_live[keep]
+                self._pend_t0 = self._pend_t0[keep]
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self._hist_add(self.hold, rows, seconds)
@@ -401,19 +501,27 @@ class Pacer:
             self._timed(dt, in_flight, dials)
         return dials
 
+    def _hit_posterior(self) -> None:
+        """Posterior mean and standard deviation of each campaign's hit rate: Beta with the
+        cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
+        fading as the window fills) and the completed dials of the window."""
+        p = self.hit.params
+        _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
+                        self.hit.live_count, self._buf_hit)
+        m = self._buf_hit
+        w = p.prior_weight * (p.window - self.hit.count) / p.window
+        self.last_hit_sd = np.sqrt(m * (1.0 - m) / (self.hit.count + w + 1.0))
+        self._hit_stale = False
+
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
-        hit = self._buf_hit
         if self._hit_stale:  # only completed dials move the hit rate
-            p = self.hit.params
-            _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
-                            self.hit.live_count, hit)
-            self._hit_stale = False
+            self._hit_posterior()
+        hit = self._buf_hit
         self.last_hit_rate = hit
         if now >= self._next_refresh:
             self._refresh(now)
         max_new = self._buf_max_new
         g._max_new(self._max_lines_per_agent, counts, max_new)
-        limit = self._limit
         if now + 1e-9 >= self._next_full:
             self._next_full = now + FULL_DECISION_S
             active = self._active
@@ -421,29 +529,82 @@ class Pacer:
             active = self._buf_active
             np.multiply(self._active, self._dirty, out=active)
         self._dirty[:] = False
-        out, exp_ab, exp_live = self._buf_out, self._buf_ab, self._buf_live
+        out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
+            self._buf_added
+        # The same random numbers at every decision (common random numbers across ticks):
+        # fresh ones would let the decision re-roll a noisy estimate of a small marginal
+        # tick after tick until it happened to fall under theta, and dial on that luck.
+        self._rng_state[0] = self._rng_seed
+        _lookahead_dials(ao, ae, co, ce, self.hold.counts, self.hold.totals,
+                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
+                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
+                         self._ring_timeout_s, self._connect_window_s, self._limit, max_new,
+                         active, LOOKAHEAD_DT_S, self._rng_state, out, exp_ab, added,
+                         exp_live)
+        self.added_abandons += added
+        self.added_live += out * hit * (active == 1)
+        self.last_expected_abandons = exp_ab + added
+        self.last_expected_live = exp_live
+        if self._sl_rows.size:
+            self._service_level(active, ao, ae, co, ce, hit, max_new, out)
+        if self._wait_rows.size:
+            self._agent_wait(active, ao, ae, co, ce, hit, max_new, out)
+        fb = self._fallback_rows
+        if fb.size:  # no live answer may be dropped: only idle agents are sure
+            tmp = np.empty(fb.size, dtype=np.int64)
+            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
+            out[fb] = tmp
+        dials[rows] = out[rows]
+
+    def _service_level(self, active, ao, ae, co, ce, hit, max_new, out) -> None:
+        """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
+        the window and 1 - X late answers allowed per marginal live answer."""
+        act = np.zeros(self.n, dtype=np.int64)
+        act[self._sl_rows] = active[self._sl_rows]
+        n_sl = np.empty(self.n, dtype=np.int64)
+        theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
+        _lookahead_dials(ao, ae, co, ce, self.hold.counts, self.hold.totals,
+                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
+                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
+                         self._ring_timeout_s, self._sl_threshold_s, theta, max_new, act,
+                         LOOKAHEAD_DT_S, self._rng_state, n_sl, np.empty(self.n),
+                         np.empty(self.n), np.empty(self.n))
+        r = self._sl_rows
+        out[r] = np.minimum(out[r], n_sl[r])
+
+    def _agent_wait(self, active, ao, ae, co, ce, hit, max_new, out) -> None:
+        """AGENT_WAIT campaigns: the smallest dials whose predicted wait per connect meets
+        the target (``pacer.predictive``'s wait rule), never more than the abandon rule."""
+        act = np.zeros(self.n, dtype=np.int64)
+        act[self._wait_rows] = active[self._wait_rows]
+        n_w = np.empty(self.n, dtype=np.int64)
         _predictive_dials(
             ao, ae, co, ce,
             self.hold.counts, self.hold.totals, self.hold.bin_width_s,
             self.ring.counts, self.ring.totals, self.ring.bin_width_s,
             self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
-            hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s, limit,
-            self._target, self._target_value, self._sl_threshold_s, max_new, active,
-            HORIZON_STEPS, out, exp_ab, exp_live)
-        fb = self._fallback_rows
-        if fb.size:  # progressive 1:1: every live answer has its agent
-            tmp = np.empty(fb.size, dtype=np.int64)
-            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
-            out[fb] = tmp
-        dials[rows] = out[rows]
-        self.last_expected_abandons = exp_ab
-        self.last_expected_live = exp_live
+            hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s,
+            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s, max_new,
+            act, 1, n_w, np.empty(self.n), np.empty(self.n))
+        r = self._wait_rows
+        out[r] = np.minimum(out[r], n_w[r])
 
     def _effective_limit(self) -> np.ndarray:
-        """The model's allowed abandons per live answer: (limit - AMD FP rate) x trim."""
-        fp = np.where(self._regulation == Regulation.OFCOM, self._amd_false_positive_rate, 0.0)
+        """theta per campaign: marginal abandons allowed per marginal live answer, the
+        human-drop budget x ``abandon_aim`` x the feedback trim (capped at THETA_MAX)."""
         trim = np.clip(self.trim * self.trim_pooled, TRIM_MIN, TRIM_MAX)
-        return np.maximum(self._abandon_limit - fp, 0.0) * trim
+        if self.open_loop:
+            trim = np.ones(self.n)
+        return np.clip(self._aim() * trim, 0.0, THETA_MAX)
+
+    def _aim(self) -> np.ndarray:
+        """Human drops per live answer the realised rate is steered to: the limit x
+        ``abandon_aim`` less the false-positive share, or half the budget if that is not
+        positive (fractions)."""
+        aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
+        return np.maximum(aim, 0.5 * np.maximum(self._budget, 0.0))
 
     def _refresh(self, now: float) -> None:
         """Slow loop: the feedback trim (every ``REFRESH_S``)."""
@@ -455,8 +616,8 @@ class Pacer:
         live_o = np.empty(self.n, dtype=np.int64)
         _abandon_rates(now, *self.abandon._fcc.args(), *self.abandon._ofcom.args(), fcc, ofcom,
                        fp, live_f, live_o)
-        is_ofcom = self._regulation == Regulation.OFCOM
-        reg_rate = np.where(is_ofcom, ofcom, fcc)
+        # the regulatory rate of human drops (false positives are budgeted for, not seen)
+        reg_rate = fcc
         # Learn from the recent rate (the regulatory window may span the whole campaign, so
         # an early burst would hold the trim down for hours); while the regulatory rate is
         # over the limit the trim may only fall.
@@ -469,9 +630,9 @@ class Pacer:
         live = self._recent_live
         rate = np.where(live > 0, self._recent_ab / np.maximum(live, 1e-12), 0.0)
         w = live / (live + TRIM_CONFIDENCE)
-        aim = np.maximum(self._abandon_limit * TRIM_AIM, 1e-9)
+        aim = np.maximum(self._aim(), 1e-9)
         err = np.clip((aim - rate) / aim, -3.0, 1.0)
-        err = np.where(reg_rate > self._abandon_limit, np.minimum(err, 0.0), err)
+        err = np.where(reg_rate > self._budget, np.minimum(err, 0.0), err)
         self.trim = np.clip(self.trim * np.exp(TRIM_GAIN * w * err), TRIM_MIN, TRIM_MAX)
         # The model's bias is shared by every campaign it paces: learn it from all of them
         # at once, which small campaigns (few live answers each) could not do alone.

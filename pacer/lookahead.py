@@ -1,0 +1,396 @@
+"""The predictive model: a time-resolved look-ahead over the whole life of every call.
+
+Why not a fixed horizon. A model that compares the live answers expected within ``h``
+seconds with the agents expected free within ``h`` forgets three things: live answers after
+``h`` (about half of them when ``h`` is the median time to answer), that an agent freeing at
+second 12 cannot take a call answered at second 3, and that later dials compete for the same
+agents. Measured in simulation that model forecast about a tenth of the abandons that
+happened. This one looks ahead over a dial's whole life, on a time grid.
+
+**Matching.** Within the look-ahead an agent, once free, waits for the next live answer;
+a live answer answered at ``tau`` is connected if an agent is free by ``tau + w`` (``w`` the
+connect window), first come first served. Agent ``a`` free at ``f_a`` can take answer ``tau``
+iff ``f_a <= tau + w``: the sets of agents each answer can take are nested, so (Hall's
+theorem) the number of answers left without an agent is exactly
+
+    Ab = max(0, max_s D(s)),   D(s) = L(s) - A(s + w),
+
+``L(s)`` the live answers by ``s`` (including those already waiting), ``A(x)`` the agents free
+by ``x`` (idle ones at 0). Greedy first-come-first-served matching attains it.
+
+**Grid.** Time steps of ``dt`` seconds, ``s = 0 .. S - 1`` with ``S = ceil(T / dt) + 1``
+(``T`` the ring timeout): an answer ``x`` seconds from now falls on step ``ceil(x / dt)``,
+answers already waiting on step 0; an agent free ``f`` seconds from now counts for step
+``s`` when ``f <= max(s - 1/2, 0) dt + w`` (the centre of the step).
+
+**Monte Carlo with common random numbers.** ``K`` samples of the near future, each drawing:
+a hit rate ``pi_k`` from the hit-rate posterior (mean and standard deviation; the prior's
+uncertainty at cold start, the window's later), each busy agent's end of handling from the
+handling-time histogram conditioned on its elapsed time (exponential tail with the row mean
+past the support), each ringing call's live answer and its time from the ring
+time-to-answer histogram conditioned on still ringing. The ``n``-th new dial then adds, in
+expectation over its own answer (Rao-Blackwellised, no sampling noise of its own),
+
+    dAb_k = pi_k P(answer step <= s*_k)   if max_s D_k(s) >= 0, else 0,
+
+``s*_k`` the last step where ``D_k`` reaches its maximum (an answer at or before it raises
+the maximum by one; a later one finds an agent). Dials are added while the mean marginal
+abandons per marginal live answer stay at or under ``theta``; each added dial is then
+drawn in every sample (same uniforms for every candidate count) and ``D_k`` updated.
+
+**The objective.** Maximising expected connects minus a price ``lambda`` per expected abandon
+adds a dial while ``dAb / dL <= 1 / (1 + lambda)`` = ``theta``: dials go where an abandon buys
+most connects. The pacer (``pacer.decide``) moves ``theta`` slowly so that the realised rate
+over the regulatory window sits at its aim; a calibrated model needs little correction.
+
+**Calibration.** Summed over a run, the expected abandons the added dials bring
+(``added_abandons``) estimate the realised abandons: the model's expectation of all
+abandons is a martingale between launches, and each launch adds its marginal term.
+``bench/pacing_family.py --calibration`` and ``tests/test_calibration.py`` measure it.
+
+**Service level** (X within ``T_sl``): the same look-ahead with window ``T_sl``, answers not
+connected within it counted, ``theta = 1 - X``; the campaign's dials are the smaller count.
+
+Randomness: a xorshift64* stream in a one-element uint64 state array owned by the caller,
+so runs are reproducible and the reference in ``tests/naive_lookahead.py`` draws the same
+numbers. All times in seconds, rates as fractions 0..1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from pacer.constants import HIST_SUPPORT_EPS
+
+__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "grid_steps"]
+
+DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
+DEFAULT_DT_S = 1.0  # grid step, seconds
+MAX_STEPS = 1024  # grid steps cap (ring timeout / dt)
+LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
+
+_njit = numba.njit(cache=True)
+
+
+def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
+    """S, grid steps covering a dial's ring life (step 0 = now)."""
+    return math.ceil(ring_timeout_s / dt_s - 1e-9) + 1
+
+
+@_njit
+def _uniform(state):
+    """Next uniform in [0, 1) of the xorshift64* stream held in state (uint64[1])."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_njit
+def _prefix(counts, row, n, prefix):
+    """prefix[k] = sum of counts[row, :k], k = 0..n."""
+    acc = 0.0
+    prefix[0] = 0.0
+    for k in range(n):
+        acc += counts[row, k]
+        prefix[k + 1] = acc
+
+
+@_njit
+def _below(counts, row, prefix, n_ok, bw, x):
+    """Weight of the row below x seconds (uniform within a bin); prefix valid to n_ok bins."""
+    n_bins = counts.shape[1]
+    u = x / bw
+    if not u > 0.0:
+        return 0.0
+    if u >= n_bins:
+        return prefix[n_ok]
+    k = int(u)
+    if k >= n_ok:
+        return prefix[n_ok]
+    return prefix[k] + counts[row, k] * (u - k)
+
+
+@_njit
+def _needed(n_bins, bw, x):
+    """Prefix bins needed to evaluate ``_below`` up to x seconds."""
+    if not x > 0.0:
+        return 0
+    return min(int(x / bw) + 1, n_bins)
+
+
+@_njit
+def _agent_cdf(counts, row, prefix, n_ok, bw, total, mean_s, e, x):
+    """P(handling ends within x more seconds | lasted e): histogram, exponential tail past
+    the support."""
+    s_e = total - _below(counts, row, prefix, n_ok, bw, e)
+    if s_e <= HIST_SUPPORT_EPS * total:
+        return -math.expm1(-x / mean_s)
+    s_ex = total - _below(counts, row, prefix, n_ok, bw, e + x)
+    p = (s_e - s_ex) / s_e
+    return min(max(p, 0.0), 1.0)
+
+
+@_njit
+def _row_mean(counts, row, bw, total):
+    acc = 0.0
+    for k in range(counts.shape[1]):
+        acc += counts[row, k] * (k + 0.5) * bw
+    return acc / total
+
+
+@_njit
+def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
+                  hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                  ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
+                  end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
+                  pi_hat, pis, t_out, dt, window, n_steps, state, d, top, last):
+    """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last."""
+    k_n = pis.shape[0]
+    x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
+    g_t = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, t_out)
+    for k in range(k_n):
+        for s in range(n_steps):
+            d[k, s] = 0.0
+    # agents
+    for j in range(a_lo, a_hi):
+        e = agent_elapsed_s[j]
+        if e < 0.0:  # idle: free at 0
+            for k in range(k_n):
+                d[k, 0] -= 1.0
+            continue
+        p_all = _agent_cdf(hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total,
+                           hold_mean, e, x_last)
+        for k in range(k_n):
+            u = _uniform(state)
+            if u >= p_all:
+                continue
+            lo = 0  # smallest step whose availability time covers the end
+            hi = n_steps - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                x = max(mid - 0.5, 0.0) * dt + window
+                if _agent_cdf(hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total,
+                              hold_mean, e, x) > u:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            d[k, lo] -= 1.0
+    # calls in flight
+    for i in range(c_lo, c_hi):
+        r = call_elapsed_s[i]
+        if r < 0.0:  # a live answer already waiting
+            for k in range(k_n):
+                d[k, 0] += 1.0
+            continue
+        if r >= t_out or pi_hat <= 0.0 or ring_total <= 0.0:
+            continue
+        g_r = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, r)
+        alive = _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total,
+                       g_r, g_t, pi_hat, r)
+        if alive <= 0.0:
+            continue
+        for k in range(k_n):
+            # P(live answer by step s | ringing at r) = pi_k (G(r + s dt) - G(r)) / alive
+            scale = pis[k] / alive
+            q_all = min((g_t - g_r) * scale, 1.0)
+            u = _uniform(state)
+            if u >= q_all:
+                continue
+            lo = 1
+            hi = n_steps - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                g = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw,
+                           min(r + mid * dt, t_out))
+                if (g - g_r) * scale > u:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            d[k, lo] += 1.0
+    for k in range(k_n):
+        acc = 0.0
+        for s in range(n_steps):
+            acc += d[k, s]
+            d[k, s] = acc
+        _argmax_last(d, k, n_steps, top, last)
+
+
+@_njit
+def _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total, g_r, g_t,
+           pi_hat, r):
+    """P(a dial still rings at r) x ring_total: from the ring-end histogram (every dial's
+    end, any outcome: busy and invalid numbers end early, machines answer) when it has
+    weight, else 1 - pi G(r); never under the live answers still to come."""
+    live_left = pi_hat * (g_t - g_r)
+    if end_total > 0.0:
+        a = (end_total - _below(end_counts, row_e, end_prefix, end_ok, end_bw, r)) / end_total
+        a *= ring_total
+    else:
+        a = ring_total - pi_hat * g_r
+    return max(a, live_left)
+
+
+@_njit
+def _life(counts, row, total, bw):
+    """Where the row's weight ends (seconds): the top of the bin past which less than
+    LIFE_TAIL of it lies."""
+    acc = 0.0
+    for k in range(counts.shape[1] - 1, -1, -1):
+        acc += counts[row, k]
+        if acc > LIFE_TAIL * total:
+            return (k + 1) * bw
+    return 0.0
+
+
+@_njit
+def _argmax_last(d, k, n_steps, top, last):
+    m = d[k, 0]
+    at = 0
+    for s in range(1, n_steps):
+        if d[k, s] >= m:
+            m = d[k, s]
+            at = s
+    top[k] = m
+    last[k] = at
+
+
+@_njit
+def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
+    """Add dials while the mean marginal abandons per marginal live answer <= theta.
+
+    Returns (n, expected abandons at n = 0, abandons the n dials add)."""
+    k_n = pis.shape[0]
+    base = 0.0
+    pi_bar = 0.0
+    for k in range(k_n):
+        base += max(top[k], 0.0)
+        pi_bar += pis[k]
+    base /= k_n
+    pi_bar /= k_n
+    added = 0.0
+    n = 0
+    if pi_bar <= 0.0:
+        return max_new, base, 0.0
+    while n < max_new:
+        acc = 0.0
+        for k in range(k_n):
+            if top[k] >= 0.0:
+                acc += pis[k] * new_cdf[last[k]]
+        marginal = acc / k_n
+        if marginal > theta * pi_bar:
+            break
+        added += marginal
+        n += 1
+        for k in range(k_n):  # draw the dial in every sample
+            u = _uniform(state)
+            if u >= pis[k]:
+                continue
+            v = u / pis[k]
+            s = 1
+            while s < n_steps - 1 and new_cdf[s] <= v:
+                s += 1
+            for t in range(s, n_steps):
+                d[k, t] += 1.0
+            _argmax_last(d, k, n_steps, top, last)
+    return n, base, added
+
+
+@numba.njit(cache=True)
+def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s,
+                     hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, ring_timeout_s,
+                     window_s, theta, max_new, active,
+                     dt, state, dials, expected_abandons, added_abandons, expected_live):
+    """The batched decision (module docstring): for each campaign c with active[c] == 1,
+    dials[c], the expected abandons of the calls in flight (expected_abandons[c]), those the
+    new dials add (added_abandons[c]) and the expected live answers of calls in flight and
+    new dials (expected_live[c]). Inactive rows get zeros.
+
+    agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
+    call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign.
+    z: float64[K], standard normal quantiles giving the K hit-rate samples
+    ``clip(hit_mean + hit_sd z_k, 1e-6, 1)``. window_s: connect window (or service-level
+    threshold), theta: marginal abandons allowed per marginal live answer, per campaign.
+    state: uint64[1] random stream state (advanced).
+    """
+    n_c = hit_mean.shape[0]
+    k_n = z.shape[0]
+    max_steps = 2
+    for c in range(n_c):
+        dials[c] = 0
+        expected_abandons[c] = 0.0
+        added_abandons[c] = 0.0
+        expected_live[c] = 0.0
+        if active[c] == 1:
+            t_life = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
+            max_steps = max(max_steps, min(math.ceil(t_life / dt - 1e-9) + 1, MAX_STEPS))
+    d = np.empty((k_n, max_steps))
+    top = np.empty(k_n)
+    last = np.empty(k_n, dtype=np.int64)
+    pis = np.empty(k_n)
+    new_cdf = np.empty(max_steps)
+    hold_prefix = np.empty(hold_counts.shape[1] + 1)
+    ring_prefix = np.empty(ring_counts.shape[1] + 1)
+    end_prefix = np.empty(end_counts.shape[1] + 1)
+    for c in range(n_c):
+        if active[c] != 1:
+            continue
+        # a dial's life: the ring timeout, or longer when live answers come later (set-up
+        # and answering-machine detection delay the answer the dialler sees)
+        t_out = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
+        n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
+        t_out = min(t_out, (n_steps - 1) * dt)
+        w = window_s[c]
+        pi_hat = hit_mean[c]
+        for k in range(k_n):
+            pis[k] = min(max(pi_hat + hit_sd[c] * z[k], 1e-6), 1.0)
+        a_lo = agent_offsets[c]
+        a_hi = agent_offsets[c + 1]
+        e_max = 0.0
+        for j in range(a_lo, a_hi):
+            e_max = max(e_max, agent_elapsed_s[j])
+        x_last = max(n_steps - 1.5, 0.0) * dt + w
+        hold_ok = _needed(hold_counts.shape[1], hold_bw, e_max + x_last)
+        _prefix(hold_counts, c, hold_ok, hold_prefix)
+        hold_total = hold_totals[c]
+        hold_mean = _row_mean(hold_counts, c, hold_bw, hold_total)
+        ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
+        _prefix(ring_counts, c, ring_ok, ring_prefix)
+        ring_total = ring_totals[c]
+        end_ok = _needed(end_counts.shape[1], end_bw, t_out)
+        _prefix(end_counts, c if end_counts.shape[0] > c else 0, end_ok, end_prefix)
+        end_total = end_totals[c]
+        g_t = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, t_out)
+        new_cdf[0] = 0.0
+        for s in range(1, n_steps):
+            g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
+            new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
+        new_cdf[n_steps - 1] = 1.0
+        _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, call_offsets[c],
+                      call_offsets[c + 1], hold_counts, c, hold_prefix, hold_ok, hold_bw,
+                      hold_total, hold_mean, ring_counts, ring_prefix, ring_ok, ring_bw,
+                      ring_total, end_counts, c, end_prefix, end_ok, end_bw, end_total,
+                      pi_hat, pis, t_out, dt, w, n_steps, state, d, top, last)
+        n, base, added = _scan(d, top, last, pis, new_cdf, theta[c], max_new[c], n_steps,
+                               state)
+        live0 = 0.0  # live answers expected from the calls in flight
+        for i in range(call_offsets[c], call_offsets[c + 1]):
+            r = call_elapsed_s[i]
+            if r < 0.0:
+                live0 += 1.0
+            elif r < t_out and ring_total > 0.0:
+                g_r = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, r)
+                alive = _alive(end_counts, c, end_prefix, end_ok, end_bw, end_total,
+                               ring_total, g_r, g_t, pi_hat, r)
+                if alive > 0.0:
+                    live0 += min(pi_hat * (g_t - g_r) / alive, 1.0)
+        dials[c] = n
+        expected_abandons[c] = base
+        added_abandons[c] = added
+        expected_live[c] = live0 + n * pi_hat
