@@ -38,6 +38,7 @@ from pacer.constants import (
     VICIDIAL_MAX_LEVEL,
     VICIDIAL_RECALC_S,
     VICIDIAL_SAMPLE_S,
+    VICIDIAL_SAMPLES,
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
@@ -75,7 +76,7 @@ HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matt
 TRIM_INITIAL = 1.0
 TRIM_MIN, TRIM_MAX = 0.05, 20.0
 THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
-LOOKAHEAD_SAMPLES = 128  # Monte-Carlo samples of the look-ahead (pacer.lookahead)
+LOOKAHEAD_SAMPLES = 64  # Monte-Carlo samples of the look-ahead (pacer.lookahead)
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
 TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
@@ -364,6 +365,22 @@ class Pacer:
 
     # ------------------------------------------------------------------ observations
 
+    def _row(self, row) -> int:
+        if isinstance(row, bool) or not isinstance(row, int | np.integer) \
+                or not 0 <= row < self.n:
+            raise ValueError(f"row must be a campaign row in [0, {self.n}), got {row!r}")
+        return int(row)
+
+    @staticmethod
+    def _seconds(name: str, x, lo: float = -math.inf) -> float:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number of seconds, got {x!r}") from None
+        if not math.isfinite(v) or v < lo:
+            raise ValueError(f"{name} must be finite seconds >= {lo:g}, got {x!r}")
+        return v
+
     def observe_dial(self, row: int, live: bool, ring_s: float) -> None:
         """A dial of an agent-based campaign stopped ringing after ``ring_s`` seconds.
 
@@ -371,26 +388,30 @@ class Pacer:
         feeds the ring-end histogram: a call still ringing after r seconds has survived all
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
-        self._obs_dial.add(row, ring_s, 1 if live else 0)
+        row = self._row(row)
+        self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
         self._dirty[row] = True
 
     def observe_handling(self, row: int, seconds: float) -> None:
         """One agent's handling time (talk + wrap, seconds) just ended."""
-        self._obs_hold.add(row, seconds, 0)
+        row = self._row(row)
+        self._obs_hold.add(row, self._seconds("seconds", seconds, 0.0), 0)
         self._dirty[row] = True
 
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
-        self._obs_live.add(row, t_s, _ABANDONED if abandoned else _CONNECTED)
+        row = self._row(row)
+        code = _ABANDONED if abandoned else _CONNECTED
+        self._obs_live.add(row, self._seconds("t_s", t_s, 0.0), code)
         self._dirty[row] = True
 
     def observe_machine(self, row: int, t_s: float) -> None:
         """AMD detected an answering machine."""
-        self._obs_live.add(row, t_s, _MACHINE)
+        self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
-        self._obs_live.add(row, t_s, _FALSE_POSITIVE)
+        self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _FALSE_POSITIVE)
 
     def warnings(self) -> list[str]:
         """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
@@ -462,7 +483,9 @@ class Pacer:
         dial time (seconds). Arrays are read, never kept.
         """
         n = self.n
-        now = float(now_s)
+        now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
+            g.checked_state(n, now_s, agent_job, agent_status, agent_since_s, call_job,
+                            call_status, call_t0_s)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
         self._last_now = now
         self._flush(now)
@@ -540,14 +563,15 @@ class Pacer:
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
                          self._ring_timeout_s, self._connect_window_s, self._limit, max_new,
-                         active, LOOKAHEAD_DT_S, self._rng_state, out, exp_ab, added,
+                         active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
+                         exp_ab, added,
                          exp_live)
         self.added_abandons += added
         self.added_live += out * hit * (active == 1)
         self.last_expected_abandons = exp_ab + added
         self.last_expected_live = exp_live
         if self._sl_rows.size:
-            self._service_level(active, ao, ae, co, ce, hit, max_new, out)
+            self._service_level(now, active, ao, ae, co, ce, hit, max_new, out)
         if self._wait_rows.size:
             self._agent_wait(active, ao, ae, co, ce, hit, max_new, out)
         fb = self._fallback_rows
@@ -557,7 +581,7 @@ class Pacer:
             out[fb] = tmp
         dials[rows] = out[rows]
 
-    def _service_level(self, active, ao, ae, co, ce, hit, max_new, out) -> None:
+    def _service_level(self, now, active, ao, ae, co, ce, hit, max_new, out) -> None:
         """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
         the window and 1 - X late answers allowed per marginal live answer."""
         act = np.zeros(self.n, dtype=np.int64)
@@ -569,7 +593,8 @@ class Pacer:
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
                          self._ring_timeout_s, self._sl_threshold_s, theta, max_new, act,
-                         LOOKAHEAD_DT_S, self._rng_state, n_sl, np.empty(self.n),
+                         LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
+                         np.empty(self.n),
                          np.empty(self.n), np.empty(self.n))
         r = self._sl_rows
         out[r] = np.minimum(out[r], n_sl[r])
@@ -651,6 +676,9 @@ class Pacer:
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:
         vr = self._vici_rows
         v = self.vici
+        if now - self._next_sample > VICIDIAL_SAMPLES * VICIDIAL_SAMPLE_S:
+            # a clock jump: only the last samples of the average can still matter
+            self._next_sample = now - VICIDIAL_SAMPLES * VICIDIAL_SAMPLE_S
         while now + 1e-9 >= self._next_sample:
             self._next_sample += VICIDIAL_SAMPLE_S
             logged_in = counts[vr][:, [g.IDLE, g.BUSY, g.LEAVING, g.PAUSED]].sum(axis=1)

@@ -92,6 +92,31 @@ def _uniform(state):
 
 
 @_njit
+def _keyed_uniform(salt, row, kind, start_ms, k):
+    """A uniform in [0, 1) fixed by (salt, campaign row, entity kind, start in ms, sample k):
+    splitmix64 of their mix. The same agent on the same call (or the same dial) keeps the
+    same draws at every decision, so its sampled future does not re-roll tick after tick."""
+    x = salt ^ (np.uint64(row) * np.uint64(0x9E3779B97F4A7C15))
+    x ^= np.uint64(kind) * np.uint64(0xD1B54A32D192ED03)
+    x ^= np.uint64(start_ms) * np.uint64(0xC2B2AE3D27D4EB4F)
+    x += np.uint64(k) * np.uint64(0x165667B19E3779F9)
+    x += np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return float(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_njit
+def _start_ms(now_s, elapsed_s):
+    """When an agent's call or a dial started, in whole ms since the clock's 0 (>= 0)."""
+    x = (now_s - elapsed_s) * 1000.0
+    if not 0.0 <= x < 9.0e18:  # out of int64 (the caller checks times; never undefined)
+        return 0
+    return round(x)
+
+
+@_njit
 def _prefix(counts, row, n, prefix):
     """prefix[k] = sum of counts[row, :k], k = 0..n."""
     acc = 0.0
@@ -149,7 +174,7 @@ def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
-                  pi_hat, pis, t_out, dt, window, n_steps, state, d, top, last):
+                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last):
     """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last."""
     k_n = pis.shape[0]
     x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
@@ -166,8 +191,9 @@ def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
             continue
         p_all = _agent_cdf(hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total,
                            hold_mean, e, x_last)
+        key = _start_ms(now_s, e)
         for k in range(k_n):
-            u = _uniform(state)
+            u = _keyed_uniform(salt, row, 0, key, k)
             if u >= p_all:
                 continue
             lo = 0  # smallest step whose availability time covers the end
@@ -195,11 +221,12 @@ def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
                        g_r, g_t, pi_hat, r)
         if alive <= 0.0:
             continue
+        key = _start_ms(now_s, r)
         for k in range(k_n):
             # P(live answer by step s | ringing at r) = pi_k (G(r + s dt) - G(r)) / alive
             scale = pis[k] / alive
             q_all = min((g_t - g_r) * scale, 1.0)
-            u = _uniform(state)
+            u = _keyed_uniform(salt, row, 1, key, k)
             if u >= q_all:
                 continue
             lo = 1
@@ -306,7 +333,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
                      hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
                      end_counts, end_totals, end_bw, hit_mean, hit_sd, z, ring_timeout_s,
                      window_s, theta, max_new, active,
-                     dt, state, dials, expected_abandons, added_abandons, expected_live):
+                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
+                     expected_live):
     """The batched decision (module docstring): for each campaign c with active[c] == 1,
     dials[c], the expected abandons of the calls in flight (expected_abandons[c]), those the
     new dials add (added_abandons[c]) and the expected live answers of calls in flight and
@@ -317,7 +345,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
     z: float64[K], standard normal quantiles giving the K hit-rate samples
     ``clip(hit_mean + hit_sd z_k, 1e-6, 1)``. window_s: connect window (or service-level
     threshold), theta: marginal abandons allowed per marginal live answer, per campaign.
-    state: uint64[1] random stream state (advanced).
+    now_s: the clock (seconds) the elapsed times are measured from; salt: uint64 mixed into
+    the keyed draws of agents and calls in flight (``_keyed_uniform``); state: uint64[1]
+    stream for the new dials' draws (advanced).
     """
     n_c = hit_mean.shape[0]
     k_n = z.shape[0]
@@ -359,7 +389,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
         hold_ok = _needed(hold_counts.shape[1], hold_bw, e_max + x_last)
         _prefix(hold_counts, c, hold_ok, hold_prefix)
         hold_total = hold_totals[c]
-        hold_mean = _row_mean(hold_counts, c, hold_bw, hold_total)
+        hold_mean = 1.0  # only read past the support: computed then
+        if hold_total - _below(hold_counts, c, hold_prefix, hold_ok, hold_bw, e_max) \
+                <= HIST_SUPPORT_EPS * hold_total:
+            hold_mean = _row_mean(hold_counts, c, hold_bw, hold_total)
         ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
         _prefix(ring_counts, c, ring_ok, ring_prefix)
         ring_total = ring_totals[c]
@@ -376,7 +409,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
                       call_offsets[c + 1], hold_counts, c, hold_prefix, hold_ok, hold_bw,
                       hold_total, hold_mean, ring_counts, ring_prefix, ring_ok, ring_bw,
                       ring_total, end_counts, c, end_prefix, end_ok, end_bw, end_total,
-                      pi_hat, pis, t_out, dt, w, n_steps, state, d, top, last)
+                      pi_hat, pis, t_out, dt, w, n_steps, now_s, salt, d, top, last)
         n, base, added = _scan(d, top, last, pis, new_cdf, theta[c], max_new[c], n_steps,
                                state)
         live0 = 0.0  # live answers expected from the calls in flight

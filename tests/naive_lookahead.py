@@ -1,0 +1,177 @@
+"""Plain Python/NumPy reference of ``pacer.lookahead._lookahead_dials`` (the test oracle).
+
+Written for clarity: whole-row cumulative sums, one function per quantity, Python loops
+over samples. It draws the same xorshift64* stream in the same order as the kernel, so
+both give the same dials.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pacer.constants import HIST_SUPPORT_EPS
+from pacer.lookahead import LIFE_TAIL, MAX_STEPS
+
+_MASK = (1 << 64) - 1
+
+
+def keyed_uniform(salt: int, row: int, kind: int, start_ms: int, k: int) -> float:
+    """As ``pacer.lookahead._keyed_uniform``: splitmix64 of the mixed key."""
+    m = _MASK
+    x = salt ^ ((row * 0x9E3779B97F4A7C15) & m)
+    x ^= (kind * 0xD1B54A32D192ED03) & m
+    x ^= (start_ms * 0xC2B2AE3D27D4EB4F) & m
+    x = (x + k * 0x165667B19E3779F9) & m
+    x = (x + 0x9E3779B97F4A7C15) & m
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    x ^= x >> 31
+    return float(x >> 11) * (1.0 / 9007199254740992.0)
+
+
+def start_ms(now_s: float, elapsed_s: float) -> int:
+    x = (now_s - elapsed_s) * 1000.0
+    return round(x) if 0.0 <= x < 9.0e18 else 0
+
+
+class Stream:
+    """xorshift64* uniforms in [0, 1), as ``pacer.lookahead._uniform``."""
+
+    def __init__(self, state: int):
+        self.x = int(state) & _MASK
+
+    def uniform(self) -> float:
+        x = self.x
+        x ^= x >> 12
+        x ^= (x << 25) & _MASK
+        x ^= x >> 27
+        self.x = x
+        return float(((x * 2685821657736338717) & _MASK) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def below(row: np.ndarray, bw: float, x: float) -> float:
+    """Weight of a histogram row below x seconds, uniform within each bin."""
+    u = x / bw
+    if not u > 0.0:
+        return 0.0
+    if u >= row.size:
+        return float(row.sum())
+    k = int(u)
+    return float(np.sum(row[:k])) + row[k] * (u - k) if k else row[0] * u
+
+
+def life(row: np.ndarray, bw: float) -> float:
+    total = row.sum()
+    acc = 0.0
+    for k in range(row.size - 1, -1, -1):
+        acc += row[k]
+        if acc > LIFE_TAIL * total:
+            return (k + 1) * bw
+    return 0.0
+
+
+def agent_cdf(row, bw, mean_s, e, x):
+    total = row.sum()
+    s_e = total - below(row, bw, e)
+    if s_e <= HIST_SUPPORT_EPS * total:
+        return -math.expm1(-x / mean_s)
+    p = (s_e - (total - below(row, bw, e + x))) / s_e
+    return min(max(p, 0.0), 1.0)
+
+
+def decide_one(agents, calls, hold_row, hold_bw, ring_row, ring_bw, end_row, end_bw,
+               pi_hat, pi_sd, z, timeout_s, window_s, theta, max_new, dt, now_s, salt,
+               row, rng: Stream):
+    """(dials, expected abandons of the calls in flight, abandons added, expected live)."""
+    t_out = max(timeout_s, life(ring_row, ring_bw))
+    n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
+    t_out = min(t_out, (n_steps - 1) * dt)
+    pis = [min(max(pi_hat + pi_sd * zk, 1e-6), 1.0) for zk in z]
+    hold_total = hold_row.sum()
+    hold_mean = float(np.sum(hold_row * (np.arange(hold_row.size) + 0.5) * hold_bw)) / hold_total
+    ring_total = ring_row.sum()
+    end_total = end_row.sum()
+    g = lambda x: below(ring_row, ring_bw, x)  # noqa: E731
+    g_t = g(t_out)
+    new_cdf = [0.0] + [g(min(s * dt, t_out)) / g_t if g_t > 0 else 1.0
+                       for s in range(1, n_steps)]
+    new_cdf[n_steps - 1] = 1.0
+
+    def alive(r, g_r):
+        if end_total > 0.0:
+            a = (end_total - below(end_row, end_bw, r)) / end_total * ring_total
+        else:
+            a = ring_total - pi_hat * g_r
+        return max(a, pi_hat * (g_t - g_r))
+
+    inc = np.zeros((len(z), n_steps))
+    x_last = max(n_steps - 1.5, 0.0) * dt + window_s
+    avail = [max(s - 0.5, 0.0) * dt + window_s for s in range(n_steps)]
+    for e in agents:
+        if e < 0:
+            inc[:, 0] -= 1
+            continue
+        p_all = agent_cdf(hold_row, hold_bw, hold_mean, e, x_last)
+        for k in range(len(z)):
+            u = keyed_uniform(salt, row, 0, start_ms(now_s, e), k)
+            if u < p_all:
+                s = next(s for s in range(n_steps)
+                         if agent_cdf(hold_row, hold_bw, hold_mean, e, avail[s]) > u)
+                inc[k, s] -= 1
+    for r in calls:
+        if r < 0:
+            inc[:, 0] += 1
+            continue
+        if r >= t_out or pi_hat <= 0 or ring_total <= 0:
+            continue
+        g_r = g(r)
+        a = alive(r, g_r)
+        if a <= 0:
+            continue
+        for k in range(len(z)):
+            scale = pis[k] / a
+            u = keyed_uniform(salt, row, 1, start_ms(now_s, r), k)
+            if u < min((g_t - g_r) * scale, 1.0):
+                s = next((s for s in range(1, n_steps - 1)
+                          if (g(min(r + s * dt, t_out)) - g_r) * scale > u), n_steps - 1)
+                inc[k, s] += 1
+    d = np.cumsum(inc, axis=1)
+
+    def top_last(row):
+        m = row.max()
+        return m, int(np.flatnonzero(row == m)[-1])
+
+    base = float(np.mean([max(d[k].max(), 0.0) for k in range(len(z))]))
+    pi_bar = float(np.mean(pis))
+    n, added = 0, 0.0
+    while n < max_new and pi_bar > 0:
+        marginal = 0.0
+        for k in range(len(z)):
+            m, at = top_last(d[k])
+            if m >= 0:
+                marginal += pis[k] * new_cdf[at]
+        marginal /= len(z)
+        if marginal > theta * pi_bar:
+            break
+        added += marginal
+        n += 1
+        for k in range(len(z)):
+            u = rng.uniform()
+            if u < pis[k]:
+                v = u / pis[k]
+                s = next((s for s in range(1, n_steps - 1) if new_cdf[s] > v), n_steps - 1)
+                d[k, s:] += 1
+    if pi_bar <= 0:
+        n = max_new
+    live0 = 0.0
+    for r in calls:
+        if r < 0:
+            live0 += 1
+        elif r < t_out and ring_total > 0:
+            g_r = g(r)
+            a = alive(r, g_r)
+            if a > 0:
+                live0 += min(pi_hat * (g_t - g_r) / a, 1.0)
+    return n, base, added, live0 + n * pi_hat
