@@ -24,7 +24,7 @@ from statistics import NormalDist
 import numpy as np
 
 from pacer import gather as g
-from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates, _abandon_record
+from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_record
 from pacer.constants import (
     DEFAULT_ABANDON_AIM,
     DEFAULT_ABANDON_LIMIT,
@@ -42,6 +42,7 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
+from pacer.holdtime import HoldTime
 from pacer.lookahead import _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
@@ -64,25 +65,39 @@ _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 HIT_WINDOW = 200  # last dials in the hit-rate window
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
+# The handling time is a hazard estimate that counts calls in progress (pacer.holdtime): a
+# histogram of ended calls had learnt a 102 s mean for 205 s calls one minute into a
+# 400-agent cold start. Prior worth HOLD_PRIOR_WEIGHT calls; evidence fades over an hour.
+HOLD_PRIOR_WEIGHT = 50.0
+HOLD_MEMORY_S = 3600.0
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
-# The price of an abandon: the look-ahead (pacer.lookahead) adds a dial while its marginal
-# abandons per marginal live answer stay at or under theta = aim x trim. ``trim`` is an
-# integral controller in log space on the realised recent rate, aiming at the campaign's
-# ``abandon_aim`` x its human-drop budget. The marginal abandon of the last dial is above
-# the average one, so trim = 1 (theta = the aim) starts on the safe side; the controller
-# raises it until the realised rate meets the aim.
-TRIM_INITIAL = 1.0
-TRIM_MIN, TRIM_MAX = 0.05, 20.0
+# The price of an abandon. The look-ahead (pacer.lookahead) adds a dial while its marginal
+# abandons per marginal live answer stay at or under theta. Two loops set theta, every
+# REFRESH_S:
+# - fast, on the model's own forecast (no lag): theta moves so the forecast rate of the
+#   dials launched lately (expected abandons / expected live answers, memory
+#   FORECAST_MEMORY_S) meets aim / bias. The marginal abandon of the last dial is above the
+#   average one, so theta settles above the aim.
+# - slow, on the realised rate: bias = (realised + BIAS_PRIOR) / (forecast + BIAS_PRIOR)
+#   abandons over the campaign so far (the regulatory window in a run), so an under- or
+#   over-forecasting model is corrected without hiding it (``Pacer.model_bias``).
+THETA_MIN = 1e-4
 THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
+THETA_GAIN = 0.2  # share of the log gap between target and forecast closed per refresh
+THETA_STEP = 0.1  # largest change of log theta per refresh (a factor e in 50 s)
+FORECAST_MEMORY_S = 60.0
+THETA_EVIDENCE = 0.2  # forecast abandons (recent) before theta may rise
+THETA_COLD_ABANDONS = 3.0  # theta may rise once live answers x aim reach this, and one
+# mean handling time after the first decision (before, the handling evidence is thin)
+THETA_SPAN = 8.0  # theta stays under this many times the aim
+BIAS_PRIOR = 3.0  # pseudo-abandons on both sides of the bias (forecast = realised)
 LOOKAHEAD_SAMPLES = 64  # Monte-Carlo samples of the look-ahead (pacer.lookahead)
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
-TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
-TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
-TRIM_MEMORY_S = 600.0  # time constant of the recent rate the trim learns from
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
+WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this long
 FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
 MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
@@ -249,11 +264,13 @@ class Pacer:
                                               initial=self._initial_hit_rate if n else 0.25,
                                               prior_weight=self._hit_prior_weight))
                     if n else None)
+        # handling time: hazard estimate (pacer.holdtime), read by the kernels as a histogram
         self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
+        self.holdtime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
         self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         for i, c in enumerate(cs):
-            self.hold.seed(i, c.handling_mean_s, c.handling_cv, PRIOR_WEIGHT)
+            self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
             sigma = 0.55  # ring-time shape prior (DOMAIN.md: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
@@ -280,15 +297,23 @@ class Pacer:
         self._answered_today = np.zeros(n, dtype=np.int64)
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim; the look-ahead (0 in the settings = the ring-no-answer timeout)
-        self.trim = np.full(n, TRIM_INITIAL)  # per campaign: its own compliance
-        self.trim_pooled = 1.0  # across predictive campaigns: the model's shared bias
-        self._recent_live = np.zeros(n)  # exponentially weighted live answers and abandons
-        self._recent_ab = np.zeros(n)
+        self.theta = np.zeros(n)  # set to the aim below, before any forecast
+        self.model_bias = np.ones(n)  # realised / forecast abandons (see the constants)
+        self._fc_ab = np.zeros(n)  # forecast abandons and live answers, recent (EWMA)
+        self._fc_live = np.zeros(n)
+        self._seen_added_ab = np.zeros(n)
+        self._seen_added_live = np.zeros(n)
+        self._run_ab = np.zeros(n)  # realised abandons and live answers so far
+        self._run_live = np.zeros(n)
         self._new_live = np.zeros(n)
         self._new_ab = np.zeros(n)
         self._last_refresh = 0.0
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
         self._next_refresh = 0.0
+        self._dt = 0.0
+        self._t_start: float | None = None
+        self._hold_at = 0.0
+        self._next_hold = 0.0
         # periodic schedules
         self._last_now: float | None = None
         self._next_sample = 0.0
@@ -350,6 +375,7 @@ class Pacer:
         self._sl_rows = np.flatnonzero((self._pacing == Pacing.PREDICTIVE)
                                        & (self._target == Target.SERVICE_LEVEL)
                                        & ~self._fallback)
+        self.theta = np.clip(self._aim(), THETA_MIN, THETA_MAX)
         self._limit = self._effective_limit()
         self._warning_records: list[dict] = []
         for i in np.flatnonzero(self._fallback):
@@ -449,7 +475,11 @@ class Pacer:
             done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
             if done.any():
                 p = self.hit.params
-                _hitrate_record(self._pend_row[done], self._pend_live[done], p.window,
+                # in launch order, ties (one tick's dials) in a seeded random order: in the
+                # order they ended, the window would keep a batch's slow outcomes only
+                idx = np.flatnonzero(done)
+                idx = idx[np.lexsort((self._rng.random(idx.size), self._pend_t0[idx]))]
+                _hitrate_record(self._pend_row[idx], self._pend_live[idx], p.window,
                                 p.alpha, self.hit.buf, self.hit.pos, self.hit.count,
                                 self.hit.live_count, self.hit.smoothed)
                 self._hit_stale = True
@@ -459,7 +489,7 @@ class Pacer:
                 self._pend_t0 = self._pend_t0[keep]
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
-            self._hist_add(self.hold, rows, seconds)
+            self.holdtime.ended(rows, seconds)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
@@ -487,6 +517,7 @@ class Pacer:
             g.checked_state(n, now_s, agent_job, agent_status, agent_since_s, call_job,
                             call_status, call_t0_s)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
+        self._dt = dt
         self._last_now = now
         self._flush(now)
         ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
@@ -498,6 +529,9 @@ class Pacer:
 
         rows = self._pred_rows
         if rows.size:
+            gt = self._gather
+            g._gather_keys(n, agent_job, agent_status, call_job, call_status, ao, co,
+                           gt.agent_key, gt.call_key)
             self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials)
         rows = self._prog_rows
         if rows.size:
@@ -537,6 +571,12 @@ class Pacer:
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
+        self.holdtime.expose(ao, ae, rows, self._dt)
+        if now >= self._next_hold:  # new evidence is folded in every REFRESH_S
+            self.holdtime.forget(now - self._hold_at)
+            self._hold_at = now
+            self._next_hold = now + REFRESH_S
+            self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
         if self._hit_stale:  # only completed dials move the hit rate
             self._hit_posterior()
         hit = self._buf_hit
@@ -558,7 +598,8 @@ class Pacer:
         # fresh ones would let the decision re-roll a noisy estimate of a small marginal
         # tick after tick until it happened to fall under theta, and dial on that luck.
         self._rng_state[0] = self._rng_seed
-        _lookahead_dials(ao, ae, co, ce, self.hold.counts, self.hold.totals,
+        ak, ck = self._gather.agent_key, self._gather.call_key
+        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
@@ -588,7 +629,8 @@ class Pacer:
         act[self._sl_rows] = active[self._sl_rows]
         n_sl = np.empty(self.n, dtype=np.int64)
         theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
-        _lookahead_dials(ao, ae, co, ce, self.hold.counts, self.hold.totals,
+        ak, ck = self._gather.agent_key, self._gather.call_key
+        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
@@ -617,12 +659,11 @@ class Pacer:
         out[r] = np.minimum(out[r], n_w[r])
 
     def _effective_limit(self) -> np.ndarray:
-        """theta per campaign: marginal abandons allowed per marginal live answer, the
-        human-drop budget x ``abandon_aim`` x the feedback trim (capped at THETA_MAX)."""
-        trim = np.clip(self.trim * self.trim_pooled, TRIM_MIN, TRIM_MAX)
+        """theta per campaign: marginal abandons allowed per marginal live answer (the aim
+        itself when ``open_loop``)."""
         if self.open_loop:
-            trim = np.ones(self.n)
-        return np.clip(self._aim() * trim, 0.0, THETA_MAX)
+            return np.clip(self._aim(), 0.0, THETA_MAX)
+        return self.theta.copy()
 
     def _aim(self) -> np.ndarray:
         """Human drops per live answer the realised rate is steered to: the limit x
@@ -632,45 +673,44 @@ class Pacer:
         return np.maximum(aim, 0.5 * np.maximum(self._budget, 0.0))
 
     def _refresh(self, now: float) -> None:
-        """Slow loop: the feedback trim (every ``REFRESH_S``)."""
+        """The price loops (every ``REFRESH_S``; see the constants)."""
         self._next_refresh = now + REFRESH_S
-        fcc = np.empty(self.n)
-        ofcom = np.empty(self.n)
-        fp = np.empty(self.n)
-        live_f = np.empty(self.n, dtype=np.int64)
-        live_o = np.empty(self.n, dtype=np.int64)
-        _abandon_rates(now, *self.abandon._fcc.args(), *self.abandon._ofcom.args(), fcc, ofcom,
-                       fp, live_f, live_o)
-        # the regulatory rate of human drops (false positives are budgeted for, not seen)
-        reg_rate = fcc
-        # Learn from the recent rate (the regulatory window may span the whole campaign, so
-        # an early burst would hold the trim down for hours); while the regulatory rate is
-        # over the limit the trim may only fall.
-        decay = math.exp(-max(now - self._last_refresh, 0.0) / TRIM_MEMORY_S)
+        decay = math.exp(-max(now - self._last_refresh, 0.0) / FORECAST_MEMORY_S)
         self._last_refresh = now
-        self._recent_live = self._recent_live * decay + self._new_live
-        self._recent_ab = self._recent_ab * decay + self._new_ab
-        self._new_live[:] = 0.0
+        d_ab = self.added_abandons - self._seen_added_ab
+        d_live = self.added_live - self._seen_added_live
+        self._seen_added_ab = self.added_abandons.copy()
+        self._seen_added_live = self.added_live.copy()
+        self._fc_ab = self._fc_ab * decay + d_ab
+        self._fc_live = self._fc_live * decay + d_live
+        self._run_ab += self._new_ab
+        self._run_live += self._new_live
         self._new_ab[:] = 0.0
-        live = self._recent_live
-        rate = np.where(live > 0, self._recent_ab / np.maximum(live, 1e-12), 0.0)
-        w = live / (live + TRIM_CONFIDENCE)
-        aim = np.maximum(self._aim(), 1e-9)
-        err = np.clip((aim - rate) / aim, -3.0, 1.0)
-        err = np.where(reg_rate > self._budget, np.minimum(err, 0.0), err)
-        self.trim = np.clip(self.trim * np.exp(TRIM_GAIN * w * err), TRIM_MIN, TRIM_MAX)
-        # The model's bias is shared by every campaign it paces: learn it from all of them
-        # at once, which small campaigns (few live answers each) could not do alone.
-        rows = self._pred_rows
-        if rows.size > 1:
-            live_sum = float(live[rows].sum())
-            if live_sum > 0:
-                pooled = float(self._recent_ab[rows].sum()) / live_sum
-                aim_p = float(np.mean(aim[rows]))
-                err_p = min(max((aim_p - pooled) / aim_p, -3.0), 1.0)
-                w_p = live_sum / (live_sum + TRIM_CONFIDENCE)
-                self.trim_pooled = min(max(self.trim_pooled * math.exp(TRIM_GAIN * w_p * err_p),
-                                           TRIM_MIN), TRIM_MAX / TRIM_MIN)
+        self._new_live[:] = 0.0
+        self.model_bias = (self._run_ab + BIAS_PRIOR) / (self.added_abandons + BIAS_PRIOR)
+        aim = self._aim()
+        # what the rest of the window may use: the aim, less what the campaign has used over
+        # it so far (an early excess is paid back, an early saving is not spent at once)
+        used = self._run_ab - aim * self._run_live
+        horizon_live = np.maximum(self._fc_live / max(FORECAST_MEMORY_S, 1e-9)
+                                  * WINDOW_PAYBACK_S, 1.0)
+        aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, 2.0 * aim)
+        target = aim_now / np.maximum(self.model_bias, 1e-3)
+        ok = self._fc_live > 1.0
+        forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
+        step = THETA_GAIN * (np.log(np.maximum(target, 1e-9))
+                             - np.log(np.maximum(forecast, 1e-9)))
+        # a forecast of (almost) no abandons says theta did not bind: no reason to raise it
+        # nor before the campaign has seen enough live answers to judge its rate by (at
+        # cold start every agent is idle and the forecast average is not the steady one)
+        if self._t_start is None:
+            self._t_start = now
+        cold = (self._run_live * aim < THETA_COLD_ABANDONS) | \
+            (now - self._t_start < self._handling_mean_s)
+        step = np.where((self._fc_ab < THETA_EVIDENCE) | cold, np.minimum(step, 0.0), step)
+        top = np.minimum(THETA_MAX, THETA_SPAN * aim)
+        step = np.clip(step, -THETA_STEP, THETA_STEP)
+        self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
 
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:

@@ -93,6 +93,25 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             fill[j] += 1
 
 
+@numba.njit(cache=True)
+def _gather_keys(n_camp, agent_job, agent_status, call_job, call_status, agent_offsets,
+                 call_offsets, agent_key, call_key):
+    """The engine's row index of every agent and call listed by ``_gather``, in its order
+    (identities that stay the same from one tick to the next)."""
+    fill = agent_offsets[:n_camp].copy()
+    for i in range(agent_job.shape[0]):
+        j = agent_job[i]
+        if j >= 0 and (agent_status[i] == _IDLE or agent_status[i] == _BUSY):
+            agent_key[fill[j]] = i
+            fill[j] += 1
+    fill = call_offsets[:n_camp].copy()
+    for i in range(call_job.shape[0]):
+        j = call_job[i]
+        if j >= 0 and (call_status[i] == _RINGING or call_status[i] == _WAITING):
+            call_key[fill[j]] = i
+            fill[j] += 1
+
+
 class Gatherer:
     """Reusable output buffers for ``_gather`` (one allocation, grown when inputs grow)."""
 
@@ -103,14 +122,18 @@ class Gatherer:
         self.counts = np.empty((n_camp, N_COUNTS), dtype=np.int64)
         self.agent_elapsed = np.empty(0, dtype=np.float64)
         self.call_elapsed = np.empty(0, dtype=np.float64)
+        self.agent_key = np.empty(0, dtype=np.int64)
+        self.call_key = np.empty(0, dtype=np.int64)
 
     def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
         """Group agents and calls by campaign; returns views into the buffers (see ``gather``)."""
         if self.agent_elapsed.shape[0] < agent_job.shape[0]:
             self.agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
+            self.agent_key = np.empty(agent_job.shape[0], dtype=np.int64)
         if self.call_elapsed.shape[0] < call_job.shape[0]:
             self.call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
+            self.call_key = np.empty(call_job.shape[0], dtype=np.int64)
         _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
                 call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
                 self.call_offsets, self.call_elapsed, self.counts)

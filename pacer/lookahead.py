@@ -92,11 +92,12 @@ def _uniform(state):
 
 
 @_njit
-def _keyed_uniform(salt, row, kind, start_ms, k):
-    """A uniform in [0, 1) fixed by (salt, campaign row, entity kind, start in ms, sample k):
-    splitmix64 of their mix. The same agent on the same call (or the same dial) keeps the
-    same draws at every decision, so its sampled future does not re-roll tick after tick."""
-    x = salt ^ (np.uint64(row) * np.uint64(0x9E3779B97F4A7C15))
+def _keyed_uniform(salt, key, kind, start_ms, k):
+    """A uniform in [0, 1) fixed by (salt, the entity's key (the engine's agent or call-slot
+    row), its kind, its start in ms, sample k): splitmix64 of their mix. The same agent on
+    the same call (or the same dial) keeps the same draws at every decision, so its sampled
+    future does not re-roll tick after tick; two dials of one tick differ by their slot."""
+    x = salt ^ (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15))
     x ^= np.uint64(kind) * np.uint64(0xD1B54A32D192ED03)
     x ^= np.uint64(start_ms) * np.uint64(0xC2B2AE3D27D4EB4F)
     x += np.uint64(k) * np.uint64(0x165667B19E3779F9)
@@ -170,7 +171,7 @@ def _row_mean(counts, row, bw, total):
 
 
 @_njit
-def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
+def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key, c_lo, c_hi,
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
@@ -193,7 +194,7 @@ def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
                            hold_mean, e, x_last)
         key = _start_ms(now_s, e)
         for k in range(k_n):
-            u = _keyed_uniform(salt, row, 0, key, k)
+            u = _keyed_uniform(salt, agent_key[j], 0, key, k)
             if u >= p_all:
                 continue
             lo = 0  # smallest step whose availability time covers the end
@@ -226,7 +227,7 @@ def _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, c_lo, c_hi,
             # P(live answer by step s | ringing at r) = pi_k (G(r + s dt) - G(r)) / alive
             scale = pis[k] / alive
             q_all = min((g_t - g_r) * scale, 1.0)
-            u = _keyed_uniform(salt, row, 1, key, k)
+            u = _keyed_uniform(salt, call_key[i], 1, key, k)
             if u >= q_all:
                 continue
             lo = 1
@@ -329,7 +330,8 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
 
 
 @numba.njit(cache=True)
-def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s,
+def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, call_elapsed_s,
+                     call_key,
                      hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
                      end_counts, end_totals, end_bw, hit_mean, hit_sd, z, ring_timeout_s,
                      window_s, theta, max_new, active,
@@ -341,7 +343,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
     new dials (expected_live[c]). Inactive rows get zeros.
 
     agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
-    call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign.
+    call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
+    agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
+    decisions, distinct within one: the engine's row indices).
     z: float64[K], standard normal quantiles giving the K hit-rate samples
     ``clip(hit_mean + hit_sd z_k, 1e-6, 1)``. window_s: connect window (or service-level
     threshold), theta: marginal abandons allowed per marginal live answer, per campaign.
@@ -405,7 +409,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
             g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
             new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
         new_cdf[n_steps - 1] = 1.0
-        _sample_state(agent_elapsed_s, a_lo, a_hi, call_elapsed_s, call_offsets[c],
+        _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key,
+                      call_offsets[c],
                       call_offsets[c + 1], hold_counts, c, hold_prefix, hold_ok, hold_bw,
                       hold_total, hold_mean, ring_counts, ring_prefix, ring_ok, ring_bw,
                       ring_total, end_counts, c, end_prefix, end_ok, end_bw, end_total,

@@ -17,10 +17,10 @@ from pacer.lookahead import LIFE_TAIL, MAX_STEPS
 _MASK = (1 << 64) - 1
 
 
-def keyed_uniform(salt: int, row: int, kind: int, start_ms: int, k: int) -> float:
+def keyed_uniform(salt: int, key: int, kind: int, start_ms: int, k: int) -> float:
     """As ``pacer.lookahead._keyed_uniform``: splitmix64 of the mixed key."""
     m = _MASK
-    x = salt ^ ((row * 0x9E3779B97F4A7C15) & m)
+    x = salt ^ ((key * 0x9E3779B97F4A7C15) & m)
     x ^= (kind * 0xD1B54A32D192ED03) & m
     x ^= (start_ms * 0xC2B2AE3D27D4EB4F) & m
     x = (x + k * 0x165667B19E3779F9) & m
@@ -81,9 +81,10 @@ def agent_cdf(row, bw, mean_s, e, x):
     return min(max(p, 0.0), 1.0)
 
 
-def decide_one(agents, calls, hold_row, hold_bw, ring_row, ring_bw, end_row, end_bw,
+def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row, ring_bw,
+               end_row, end_bw,
                pi_hat, pi_sd, z, timeout_s, window_s, theta, max_new, dt, now_s, salt,
-               row, rng: Stream):
+               rng: Stream):
     """(dials, expected abandons of the calls in flight, abandons added, expected live)."""
     t_out = max(timeout_s, life(ring_row, ring_bw))
     n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
@@ -109,18 +110,18 @@ def decide_one(agents, calls, hold_row, hold_bw, ring_row, ring_bw, end_row, end
     inc = np.zeros((len(z), n_steps))
     x_last = max(n_steps - 1.5, 0.0) * dt + window_s
     avail = [max(s - 0.5, 0.0) * dt + window_s for s in range(n_steps)]
-    for e in agents:
+    for e, key in zip(agents, agent_keys, strict=True):
         if e < 0:
             inc[:, 0] -= 1
             continue
         p_all = agent_cdf(hold_row, hold_bw, hold_mean, e, x_last)
         for k in range(len(z)):
-            u = keyed_uniform(salt, row, 0, start_ms(now_s, e), k)
+            u = keyed_uniform(salt, key, 0, start_ms(now_s, e), k)
             if u < p_all:
                 s = next(s for s in range(n_steps)
                          if agent_cdf(hold_row, hold_bw, hold_mean, e, avail[s]) > u)
                 inc[k, s] -= 1
-    for r in calls:
+    for r, key in zip(calls, call_keys, strict=True):
         if r < 0:
             inc[:, 0] += 1
             continue
@@ -132,7 +133,7 @@ def decide_one(agents, calls, hold_row, hold_bw, ring_row, ring_bw, end_row, end
             continue
         for k in range(len(z)):
             scale = pis[k] / a
-            u = keyed_uniform(salt, row, 1, start_ms(now_s, r), k)
+            u = keyed_uniform(salt, key, 1, start_ms(now_s, r), k)
             if u < min((g_t - g_r) * scale, 1.0):
                 s = next((s for s in range(1, n_steps - 1)
                           if (g(min(r + s * dt, t_out)) - g_r) * scale > u), n_steps - 1)

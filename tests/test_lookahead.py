@@ -54,7 +54,10 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
     ae = np.array([x for a in cs["agents"] for x in a], dtype=np.float64)
     ce = np.array([x for c in cs["calls"] for x in c], dtype=np.float64)
     out = [np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n)]
-    _lookahead_dials(ao, ae, co, ce, hold.counts, hold.totals, hold.bin_width_s, ring.counts,
+    ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
+    ck = np.arange(ce.size, dtype=np.int64) + 7
+    _lookahead_dials(ao, ae, ak, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
+                     ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
                      np.array(cs["hit"]), np.array(cs["sd"]), Z, np.full(c_n, timeout),
                      np.full(c_n, window), np.array(cs["theta"]),
@@ -70,14 +73,23 @@ def test_kernel_matches_reference(cs):
     hold, ring, end = _hists(cs["c_n"], cs["seed"])
     dials, base, added, live = _kernel(cs, hold, ring, end)
     rng = nv.Stream(12345)
+    n_a = sum(len(a) for a in cs["agents"])
+    akeys = list(range(n_a))[::-1]
+    ckeys = [i + 7 for i in range(sum(len(x) for x in cs["calls"]))]
+    a0 = c0 = 0
     for c in range(cs["c_n"]):
+        ak = akeys[a0:a0 + len(cs["agents"][c])]
+        ck = ckeys[c0:c0 + len(cs["calls"][c])]
+        a0 += len(ak)
+        c0 += len(ck)
         if not cs["active"][c]:
             assert dials[c] == 0 and base[c] == 0 and added[c] == 0
             continue
-        n, b, a, lv = nv.decide_one(cs["agents"][c], cs["calls"][c], hold.counts[c], 10.0,
+        n, b, a, lv = nv.decide_one(cs["agents"][c], ak, cs["calls"][c], ck, hold.counts[c],
+                                    10.0,
                                     ring.counts[c], 0.5, end.counts[c], 0.5, cs["hit"][c],
                                     cs["sd"][c], Z, 20.0, 2.0, cs["theta"][c],
-                                    cs["max_new"][c], 1.0, cs["now"], 99, c, rng)
+                                    cs["max_new"][c], 1.0, cs["now"], 99, rng)
         assert dials[c] == n
         assert base[c] == pytest.approx(b, rel=1e-9, abs=1e-12)
         assert added[c] == pytest.approx(a, rel=1e-9, abs=1e-12)
