@@ -295,6 +295,7 @@ class Pacer:
         self._minute_drops = np.zeros((n, 60), dtype=np.int64)
         self._minute_sec = -1
         self._answered_today = np.zeros(n, dtype=np.int64)
+        self._calls_today = np.zeros(n, dtype=np.int64)  # every call that ended, any outcome
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim; the look-ahead (0 in the settings = the ring-no-answer timeout)
         self.theta = np.zeros(n)  # set to the aim below, before any forecast
@@ -467,6 +468,7 @@ class Pacer:
             self._pend_live = np.concatenate([self._pend_live, live])
             self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
             g._tally_dials(rows, slot, self._minute_calls)
+            np.add.at(self._calls_today, rows, 1)
             self._hist_add(self.ring_end, rows, ring_s)
             is_live = live == 1
             if is_live.any():
@@ -733,7 +735,8 @@ class Pacer:
             _vicidial_recalc(p.mode, p.intensity, p.dl_diff_target, p.max_level,
                              p.dropped_percentage, p.latest_hhmm, v.buf_ready, v.buf_waiting,
                              v.buf_total, v.count, self._minute_calls[vr].sum(axis=1),
-                             self._minute_drops[vr].sum(axis=1), self._answered_today[vr],
+                             self._minute_drops[vr].sum(axis=1), self._calls_today[vr],
+                             self._answered_today[vr],
                              self._drops_today[vr], hhmm, v.level)
         if launch_due:
             out = np.empty(vr.size, dtype=np.int64)

@@ -17,10 +17,10 @@ Recalculation, per campaign, all comparisons strict:
 1. ``t = ready_avg - waiting_avg + dl_diff_target``; ``a = t / total_avg``, 0 when ``t`` or
    ``total_avg`` is 0 (averages over the samples held, up to 15; all 0 before any sample);
 2. ``I = intensity / 100``: ``a *= 1 + I`` when ``a >= 0``, else ``a *= |I - 1|``;
-3. ``level = round(level * (1 + a), 3)``;
+3. ``level = sprintf("%.3f", level * (1 + a))`` (Perl: the binary value rounded, ``_sprintf3``);
 4. ``level = max_level`` if ``level > max_level``; then ``level = 1.0`` if ``level < 1.0``;
 5. ``calls_minute > 20`` and ``drops_minute / calls_minute > 50 %``: ``level /= 2``;
-6. ``answered_today > 50`` and ``drops_today / answered_today > dropped_percentage %``
+6. ``calls_today > 50`` (all calls) and ``drops_today / answered_today > dropped_percentage %``
    (compared exactly as ``drops * 100 > pct * answered``):
    HARD_LIMIT: ``level = 1.0``; AVERAGE: ``level /= 2`` (at every recalculation while over);
    TAPERED: ``left = latest_hhmm - now_hhmm`` (both HHMM numbers subtracted as integers,
@@ -34,6 +34,7 @@ the halvings and the taper may leave more than three decimals, as in the origina
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -41,7 +42,7 @@ import numpy as np
 
 from pacer.constants import VICIDIAL_DROPPED_PERCENTAGE, VICIDIAL_MAX_LEVEL, VICIDIAL_SAMPLES
 from pacer.modes import Pacing
-from pacer.ratio import _fixed_ratio_launch, _frozen, _php_round, _row_count, float_rows, int_rows
+from pacer.ratio import _fixed_ratio_launch, _frozen, _row_count, float_rows, int_rows
 
 __all__ = ["VicidialParams", "VicidialState", "clock_hhmm"]
 
@@ -67,14 +68,46 @@ def _vicidial_sample(ready, waiting, total, buf_ready, buf_waiting, buf_total, p
 
 
 @numba.njit(cache=True)
+def _sprintf3(x):
+    """Perl ``sprintf("%.3f", x)`` read back as a number: the *binary* value of x rounded to
+    three decimals, exact ties to even (glibc). 1.69 x 1.25 is stored as 2.11249999...,
+    so it gives 2.112 where PHP-style rounding of the decimal 2.1125 gives 2.113.
+
+    Exact: x = hi + lo (Veltkamp split, 26 + 27 bits), so hi x 1000 and lo x 1000 are exact
+    products and the fraction of 1000 x is judged without rounding. Finite x,
+    |x| < 2**40."""
+    if x != x or not abs(x) < 1099511627776.0:
+        return x
+    neg = x < 0.0
+    y = -x if neg else x
+    c = 134217729.0 * y
+    hi = c - (c - y)
+    lo = y - hi
+    a = hi * 1000.0
+    b = lo * 1000.0
+    n = math.floor(a + b)
+    frac = (a - n) + b
+    if frac < 0.0:
+        n -= 1.0
+        frac += 1.0
+    elif frac >= 1.0:
+        n += 1.0
+        frac -= 1.0
+    if frac > 0.5 or (frac == 0.5 and n % 2.0 == 1.0):
+        n += 1.0
+    r = n / 1000.0
+    return -r if neg else r
+
+
+@numba.njit(cache=True)
 def _vicidial_recalc(mode, intensity, dl_diff_target, max_level, dropped_percentage,
                      latest_hhmm, buf_ready, buf_waiting, buf_total, count,
-                     calls_minute, drops_minute, answered_today, drops_today, now_hhmm,
-                     level):
+                     calls_minute, drops_minute, calls_today, answered_today, drops_today,
+                     now_hhmm, level):
     """Steps 1-7 (module docstring) for every row, updating ``level`` (float64[n]) in place.
 
-    mode, latest_hhmm, count, calls_minute, drops_minute, answered_today, drops_today,
-    now_hhmm: int64[n]; intensity (percent), dl_diff_target (agents), max_level,
+    mode, latest_hhmm, count, calls_minute, drops_minute, calls_today, answered_today,
+    drops_today, now_hhmm: int64[n]; intensity (percent), dl_diff_target (agents), max_level,
     dropped_percentage (percent): float64[n]; rings int64[n, S].
     """
     for i in range(level.shape[0]):
@@ -105,7 +138,7 @@ def _vicidial_recalc(mode, intensity, dl_diff_target, max_level, dropped_percent
         else:
             a = a * abs(inten - 1.0)
         # 3. new level, three decimals
-        lv = _php_round(level[i] * (1.0 + a), 3)
+        lv = _sprintf3(level[i] * (1.0 + a))
         # 4. cap, then floor
         if lv > max_level[i]:
             lv = max_level[i]
@@ -115,7 +148,7 @@ def _vicidial_recalc(mode, intensity, dl_diff_target, max_level, dropped_percent
         if calls_minute[i] > 20 and drops_minute[i] * 2 > calls_minute[i]:
             lv = lv / 2.0
         # 6. over the dropped percentage of today's answered calls
-        if answered_today[i] > 50 and drops_today[i] * 100.0 > (
+        if calls_today[i] > 50 and drops_today[i] * 100.0 > (
                 dropped_percentage[i] * answered_today[i]):
             m = mode[i]
             if m == _HARD:
@@ -271,7 +304,7 @@ class VicidialState:
                          self.buf_waiting, self.buf_total, self.pos, self.count)
 
     def recalculate(self, calls_minute, drops_minute, answered_today, drops_today,
-                    now_hhmm) -> np.ndarray:
+                    now_hhmm, calls_today=None) -> np.ndarray:
         """Update the dial levels (steps 1-7); call every ``VICIDIAL_RECALC_S`` (15 s).
 
         Args:
@@ -280,6 +313,9 @@ class VicidialState:
             answered_today: answered calls today, per campaign.
             drops_today: dropped calls today, per campaign.
             now_hhmm: the server time as HHMM (0..2400), scalar or per campaign.
+            calls_today: all calls placed today, per campaign: step 6 applies once it is
+                over 50 (VICIdial gates on calls, not answered calls). None: the answered
+                calls (a lower bound, for callers that do not count calls).
 
         Returns:
             A copy of the new levels, float64[n].
@@ -294,6 +330,8 @@ class VicidialState:
                          self.buf_waiting, self.buf_total, self.count,
                          int_rows("calls_minute", calls_minute, n),
                          int_rows("drops_minute", drops_minute, n),
+                         int_rows("calls_today", answered_today if calls_today is None
+                                  else calls_today, n),
                          int_rows("answered_today", answered_today, n),
                          int_rows("drops_today", drops_today, n),
                          int_rows("now_hhmm", now_hhmm, n, lo=0, hi=2400), self.level)

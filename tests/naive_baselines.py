@@ -62,7 +62,9 @@ class NaiveVicidial:
     def sample(self, ready, waiting, total):
         self.samples.append((ready, waiting, total))
 
-    def recalculate(self, calls_minute, drops_minute, answered_today, drops_today, now_hhmm):
+    def recalculate(self, calls_minute, drops_minute, answered_today, drops_today, now_hhmm,
+                    calls_today=None):
+        calls_today = answered_today if calls_today is None else calls_today
         k = len(self.samples)
         if k:
             ready_avg = sum(s[0] for s in self.samples) / k
@@ -74,14 +76,14 @@ class NaiveVicidial:
         a = t / total_avg if (t != 0 and total_avg != 0) else 0.0
         i = self.intensity / 100.0
         a = a * (1.0 + i) if a >= 0 else a * abs(i - 1.0)
-        level = php_round(self.level * (1.0 + a), 3)
+        level = float("%.3f" % (self.level * (1.0 + a)))  # Perl sprintf: the binary value
         if level > self.max_level:
             level = self.max_level
         if level < 1.0:
             level = 1.0
         if calls_minute > 20 and Fraction(drops_minute, calls_minute) > Fraction(1, 2):
             level = level / 2.0
-        if answered_today > 50 and (Fraction(drops_today, answered_today) * 100
+        if calls_today > 50 and answered_today > 0 and (Fraction(drops_today, answered_today) * 100
                                     > Fraction(self.dropped_percentage)):
             if self.mode == HARD_LIMIT:
                 level = 1.0

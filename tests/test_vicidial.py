@@ -87,9 +87,10 @@ def test_floor_zero_cases_and_only_last_15_samples():
     assert recalc(s) == 1.3
 
 
-def test_level_rounds_half_away_from_zero():
-    # a = 5/10 = 0.5: 1.335*1.5 = 2.0025 -> 2.003 (half to even would keep 2.002).
-    assert recalc(campaign(HARD, 1.335, ready=5, waiting=0, total=10)) == 2.003
+def test_level_rounds_the_binary_value_and_launch_rounds_half_away_from_zero():
+    # a = 5/10 = 0.5: 1.335*1.5 is stored as 2.00249999..., which Perl's sprintf("%.3f")
+    # prints as 2.002 (PHP-style decimal rounding would give 2.003).
+    assert recalc(campaign(HARD, 1.335, ready=5, waiting=0, total=10)) == 2.002
     # launch: level 1.5 with 3 ready agents: 4.5 -> 5 (banker's 4).
     s = campaign(HARD, 1.5, ready=0, waiting=0, total=0, samples=0)
     assert s.launch([3], [0], [0]).tolist() == [5]
@@ -274,12 +275,28 @@ def test_matches_oracle(script):
         elif kind == "recalc":
             calls, drops, answered, drops_today, now = args
             drops = [min(d, c) for d, c in zip(drops, calls, strict=True)]
-            got = state.recalculate(calls, drops, answered, drops_today, now)
-            want = [o.recalculate(calls[i], drops[i], answered[i], drops_today[i], now)
-                    for i, o in enumerate(oracles)]
+            today = [a + c for a, c in zip(answered, calls, strict=True)]
+            got = state.recalculate(calls, drops, answered, drops_today, now, today)
+            want = [o.recalculate(calls[i], drops[i], answered[i], drops_today[i], now,
+                                  today[i]) for i, o in enumerate(oracles)]
             assert got.tolist() == want
         else:
             got = state.launch(*args)
             want = [o.launch(args[0][i], args[1][i], args[2][i])
                     for i, o in enumerate(oracles)]
             assert got.tolist() == want
+
+
+def test_step3_rounds_the_binary_value_as_perl_sprintf():
+    # 1.69 x 1.25 is stored as 2.11249999...: Perl's sprintf("%.3f") gives 2.112
+    s = campaign(HARD, 1.69, ready=5, waiting=0, total=20)  # a = 0.25
+    assert recalc(s) == 2.112
+
+
+def test_daily_drop_rule_is_gated_on_calls_today_not_answered():
+    s = campaign(HARD, 2.5, 0, 0, 10)
+    # 40 answered (4 dropped, 10 %) out of 120 calls today: over 50 calls, so it applies
+    got = float(s.recalculate([0], [0], [40], [4], 1200, calls_today=[120])[0])
+    assert got == 1.0
+    s = campaign(HARD, 2.5, 0, 0, 10)
+    assert float(s.recalculate([0], [0], [40], [4], 1200, calls_today=[50])[0]) == 2.5
