@@ -25,7 +25,7 @@ import json
 import sys
 import time
 
-from sim.compare import best_ratio, evaluate, limit_kpi
+from sim.plan.compare import best_ratio, evaluate, limit_kpi
 from sim.scenario import load
 
 MAX_RATIO = 48.0

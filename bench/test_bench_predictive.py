@@ -3,10 +3,11 @@ wrapper and NumPy reference side by side), one campaign of 1000 agents, and the 
 compile time with a cold and a warm on-disk cache.
 
 Run with ``pytest bench/test_bench_predictive.py --benchmark-enable``. Sizes follow the
-reference platform's documented load (shared/DOMAIN.md): 1000 agents, 200 concurrent jobs.
+reference platform's documented load (Implementing Avaya Proactive Outreach Manager):
+1000 agents, 200 concurrent jobs.
 Traffic: handling time lognormal, mean 150-240 s, CV about 1, and human time to answer
-median about 9 s, ring-no-answer 20 s, hit rate 10-30 % (DOMAIN.md, *assumptions* where
-it says so). No timing is asserted.
+median about 9 s, ring-no-answer 20 s, hit rate 10-30 % (Sytel's published answer-time
+figures; *assumptions* where it says so). No timing is asserted.
 """
 
 from __future__ import annotations

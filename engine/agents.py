@@ -7,22 +7,14 @@ once. Time per state is accumulated exactly (clipped to a measurement window) fo
 
 from __future__ import annotations
 
-from enum import IntEnum
+from collections import deque
 
 import numpy as np
 
+from engine.vocab import HANDLING_STATES, OFF_STATES, READY_STATES, AgentState
 from pacer.modes import AgentStatus
 
-
-class AgentState(IntEnum):
-    LOGGED_OUT = 0
-    LOGGED_IN = 1
-    READY = 2
-    BUSY = 3  # on a call (reserved for or talking to a contact)
-    WORK_NOT_READY = 4  # wrap-up after a call
-    NOT_READY = 5  # aux / break
-    PENDING_NOT_READY = 6  # on a call or in wrap; goes NOT_READY when done
-    PENDING_LOGOUT = 7  # on a call or in wrap; logs out when done
+__all__ = ["AgentManager", "AgentState", "InvalidTransition"]
 
 
 # event -> {from_state: to_state}
@@ -78,17 +70,13 @@ _STATUS = np.array([
     AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
 ], dtype=np.int64)
 
-# States whose time counts as handling (talk + wrap) for occupancy.
-TALK_STATES = (AgentState.BUSY,)
-WRAP_STATES = (AgentState.WORK_NOT_READY,)
-
 
 class InvalidTransition(ValueError):
     pass
 
 
 class AgentManager:
-    """Agents' states and jobs as arrays (the pacer reads them directly), plus ready stacks.
+    """Agents' states and jobs as arrays (the pacer reads them directly), plus ready queues.
 
     ``status`` (pacer codes), ``job`` (-1 = none) and ``since_s`` (start of the current
     call, for elapsed handling time) are numpy arrays of length ``n``.
@@ -103,7 +91,7 @@ class AgentManager:
         self.since_s = np.zeros(n, dtype=np.float64)
         self.t_state = np.zeros(n, dtype=np.float64)
         self.on_call = np.zeros(n, dtype=bool)
-        self.ready: list[list[int]] = [[] for _ in range(n_jobs)]
+        self.ready: list[deque[int]] = [deque() for _ in range(n_jobs)]
         self._in_ready = np.zeros(n, dtype=bool)
         self.time_in = np.zeros((n, len(AgentState)), dtype=np.float64)
         self.window = window
@@ -156,7 +144,7 @@ class AgentManager:
         for a in range(self.n):
             self._account(a, now)
 
-    # ---- ready stacks (per job)
+    # ---- ready queues (per job)
 
     def _push_ready(self, agent: int) -> None:
         j = self.job[agent]
@@ -166,11 +154,11 @@ class AgentManager:
 
     def pop_ready(self, job: int) -> int:
         """The longest-waiting READY agent of ``job`` (first in, first out), or -1."""
-        stack = self.ready[job]
-        while stack:
-            a = stack.pop(0)
+        queue = self.ready[job]
+        while queue:
+            a = queue.popleft()
             self._in_ready[a] = False
-            if self.state[a] == AgentState.READY and self.job[a] == job:
+            if self.state[a] == _READY and self.job[a] == job:
                 return a
         return -1
 
@@ -190,12 +178,13 @@ class AgentManager:
     # ---- KPI inputs
 
     def handling_s(self) -> float:
-        return float(sum(self.time_in[:, s].sum() for s in (*TALK_STATES, *WRAP_STATES))
-                     + self.time_in[:, AgentState.PENDING_NOT_READY].sum()
-                     + self.time_in[:, AgentState.PENDING_LOGOUT].sum())
+        """Agent-seconds in talk and wrap-up (``engine.vocab.HANDLING_STATES``)."""
+        return float(self.time_in[:, HANDLING_STATES].sum())
 
     def logged_in_s(self) -> float:
-        return float(self.time_in.sum() - self.time_in[:, AgentState.LOGGED_OUT].sum())
+        """Agent-seconds logged in (every state but LOGGED_OUT)."""
+        return float(self.time_in.sum() - self.time_in[:, OFF_STATES].sum())
 
     def ready_s(self) -> float:
-        return float(self.time_in[:, AgentState.READY].sum())
+        """Agent-seconds ready (idle, waiting for a call)."""
+        return float(self.time_in[:, READY_STATES].sum())

@@ -1,92 +1,57 @@
-"""The attempt: one outbound try on one address and channel, and its completion codes."""
+"""The attempt: one outbound try on one address and channel, and its record."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from operator import attrgetter
+
+from engine.vocab import CHANNEL_NAMES, LIVE_CODES, Channel, Code
+
+__all__ = ["ATTEMPT_COLUMNS", "ATTEMPT_FIELDS", "CHANNEL_NAMES", "Attempt", "Channel", "Code"]
 
 
-class Channel(IntEnum):
-    VOICE_AGENT = 0
-    VOICE_AGENTLESS = 1
-    SMS = 2
-    EMAIL = 3
-
-
-CHANNEL_NAMES = ("voice_agent", "voice_agentless", "sms", "email")
-
-
-class Code(IntEnum):
-    """Completion codes. ``LIVE_CONNECTED`` and ``ABANDONED`` are the two live-answer ends."""
-
-    PENDING = 0
-    LIVE_CONNECTED = 1  # live answer, talked to an agent
-    ABANDONED = 2  # live answer, no agent within the connect window (or dropped)
-    MACHINE = 3  # answering machine detected (includes AMD false positives on humans)
-    BUSY = 4
-    NO_ANSWER = 5
-    INVALID = 6
-    BLOCKED = 7  # no port / no capacity
-    DELIVERED = 8  # agentless message, SMS or email delivered
-    UNDELIVERED = 9
-    CUSTOMER_HANGUP = 10  # live answer, the person hung up before an agent came (an abandon)
-    TRAPPED = 11  # in flight when the engine stopped (a crash): outcome unknown, re-queued
-
-
-# The attempt record every store keeps and every ATTEMPT event carries: (field, SQL type).
-# Times are seconds on the run clock (``t_* < 0``: did not happen); ``job`` is the job's
-# index, ``job_name`` its name; ``contact`` the contact's row in the job's list and
-# ``contact_id`` its id; ``step`` the strategy step; ``code`` a ``Code`` value.
-ATTEMPT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("attempt_id", "INTEGER"),
-    ("job", "INTEGER"),
-    ("job_name", "TEXT"),
-    ("contact", "INTEGER"),
-    ("contact_id", "TEXT"),
-    ("address", "TEXT"),
-    ("step", "INTEGER"),
-    ("channel", "INTEGER"),
-    ("code", "INTEGER"),
-    ("agent", "INTEGER"),
-    ("abandoned", "BOOLEAN"),
-    ("amd_false_positive", "BOOLEAN"),
-    ("human", "BOOLEAN"),
-    ("t_created", "REAL"),
-    ("t_answer", "REAL"),
-    ("t_connect", "REAL"),
-    ("t_talk_end", "REAL"),
-    ("t_end", "REAL"),
+# The attempt record every store keeps and every ATTEMPT event carries, defined once:
+# (field, SQL type, ``Attempt`` attribute). Times are seconds on the run clock (``t_* < 0``:
+# did not happen); ``job`` is the job's index, ``job_name`` its name; ``contact`` the
+# contact's row in the job's list and ``contact_id`` its id; ``step`` the strategy step;
+# ``code`` a ``Code`` value; ``amd_false_positive`` and ``human`` are ground truth a
+# simulator knows (live adapters leave them False).
+ATTEMPT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("attempt_id", "INTEGER", "id"),
+    ("job", "INTEGER", "job"),
+    ("job_name", "TEXT", "job_name"),
+    ("contact", "INTEGER", "contact"),
+    ("contact_id", "TEXT", "contact_id"),
+    ("address", "TEXT", "address"),
+    ("step", "INTEGER", "step"),
+    ("channel", "INTEGER", "channel"),
+    ("code", "INTEGER", "code"),
+    ("agent", "INTEGER", "agent"),
+    ("abandoned", "BOOLEAN", "abandoned"),
+    ("amd_false_positive", "BOOLEAN", "truth_amd_false_positive"),
+    ("human", "BOOLEAN", "truth_human"),
+    ("t_created", "REAL", "t_created"),
+    ("t_answer", "REAL", "t_answer"),
+    ("t_connect", "REAL", "t_connect"),
+    ("t_talk_end", "REAL", "t_talk_end"),
+    ("t_end", "REAL", "t_end"),
 )
-ATTEMPT_FIELDS = tuple(name for name, _ in ATTEMPT_COLUMNS)
+ATTEMPT_FIELDS = tuple(name for name, _, _ in ATTEMPT_COLUMNS)
+CODE_INDEX = ATTEMPT_FIELDS.index("code")
+_CHANNEL_INDEX = ATTEMPT_FIELDS.index("channel")
+_ROW = attrgetter(*(attr for _, _, attr in ATTEMPT_COLUMNS))
+_PLAIN = tuple({"INTEGER": int, "TEXT": str, "BOOLEAN": bool, "REAL": float}[sql]
+               for _, sql, _ in ATTEMPT_COLUMNS)
 
 
 class Attempt:
     """One attempt's mutable record while in flight; flat fields, seconds on the run clock.
 
-    ``truth_*`` fields are set by a telephony that knows the ground truth (the simulator);
-    live adapters leave them unset.
+    Its attributes are ``ATTEMPT_COLUMNS``' plus ``slot`` (the dialer's call slot, -1:
+    none), all plain values (ints, floats, bools, strings). ``truth_*`` fields are set by a
+    telephony that knows the ground truth (the simulator); live adapters leave them unset.
     """
 
-    __slots__ = (
-        "abandoned",
-        "address",
-        "agent",
-        "channel",
-        "code",
-        "contact",
-        "contact_id",
-        "id",
-        "job",
-        "job_name",
-        "slot",
-        "step",
-        "t_answer",
-        "t_connect",
-        "t_created",
-        "t_end",
-        "t_talk_end",
-        "truth_amd_false_positive",
-        "truth_human",
-    )
+    __slots__ = (*(attr for _, _, attr in ATTEMPT_COLUMNS), "slot")
 
     def __init__(self, id: int, job: int, contact: int, channel: int, t_created: float,
                  contact_id: str = "", address: str = "", step: int = 0, job_name: str = ""):
@@ -97,7 +62,7 @@ class Attempt:
         self.contact_id = contact_id
         self.address = address
         self.step = step
-        self.channel = channel
+        self.channel = int(channel)
         self.t_created = t_created
         self.t_answer = -1.0
         self.t_connect = -1.0
@@ -110,20 +75,24 @@ class Attempt:
         self.truth_human = False
         self.truth_amd_false_positive = False
 
+    def row(self) -> tuple:
+        """The attempt's values in ``ATTEMPT_FIELDS`` order, as set (the engine sets plain
+        values; code and channel are made plain ints here, as callers may set enums)."""
+        r = _ROW(self)
+        if r[CODE_INDEX].__class__ is not int or r[_CHANNEL_INDEX].__class__ is not int:
+            r = tuple(int(v) if k in (CODE_INDEX, _CHANNEL_INDEX) else v
+                      for k, v in enumerate(r))
+        return r
+
+    def plain_row(self) -> tuple:
+        """``row`` with every value of its column's plain type (int, str, bool, float)."""
+        return tuple(t(v) for t, v in zip(_PLAIN, _ROW(self), strict=True))
+
     def record(self) -> dict:
         """The attempt as a flat record with the ``ATTEMPT_FIELDS`` keys (plain values)."""
-        return {
-            "attempt_id": self.id, "job": self.job, "job_name": self.job_name,
-            "contact": self.contact, "contact_id": self.contact_id, "address": self.address,
-            "step": self.step, "channel": int(self.channel), "code": int(self.code),
-            "agent": self.agent, "abandoned": bool(self.abandoned),
-            "amd_false_positive": bool(self.truth_amd_false_positive),
-            "human": bool(self.truth_human), "t_created": self.t_created,
-            "t_answer": self.t_answer, "t_connect": self.t_connect,
-            "t_talk_end": self.t_talk_end, "t_end": self.t_end,
-        }
+        return dict(zip(ATTEMPT_FIELDS, self.plain_row(), strict=True))
 
     @property
     def live(self) -> bool:
         """A live answer as the dialer saw it: connected, abandoned or hung up waiting."""
-        return self.code in (Code.LIVE_CONNECTED, Code.ABANDONED, Code.CUSTOMER_HANGUP)
+        return self.code in LIVE_CODES

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +34,8 @@ import numpy as np
 import polars as pl
 
 LINE_COLUMN = "__line__"  # hidden column: each contact's line in its source (see Problem)
-MAX_SORT_KEYS = 10  # the reference platform documents 10 sort conditions per list (DOMAIN.md)
+# Implementing Avaya Proactive Outreach Manager documents 10 sort conditions per list.
+MAX_SORT_KEYS = 10
 MAX_FILTER_CHARS = 10_000
 MIN_PHONE_DIGITS = 6  # assumption: the shortest numbering plans have 5-6 digit subscriber numbers
 MAX_PHONE_DIGITS = 15  # ITU-T E.164: at most 15 digits including the country code
@@ -324,17 +326,25 @@ def load_csv(path: str | Path, spec: ListSpec, on_error: OnError = "skip",
              separator: str = ",", encoding: str = "utf8") -> ContactList:
     """Load a CSV list with a header line; every cell is read as text, then validated.
 
+    Line ends may be LF, CRLF or CR alone (old Mac exports); fields of any length are read.
     Line numbers come from a ``csv`` module pass over the file (so quoted line breaks and
     rows with a wrong number of fields are reported exactly).
     """
     _check_on_error(on_error)
     path = Path(path)
     try:
-        frame = pl.read_csv(path, separator=separator, infer_schema=False, encoding=encoding,
+        data = path.read_bytes()
+    except OSError as e:
+        raise ContactListError(f"{path}: cannot read ({e.strerror or e})") from e
+    if b"\r" in data and b"\n" not in data:  # CR-only line ends: one "line" to every parser
+        data = data.replace(b"\r", b"\n")
+    try:
+        frame = pl.read_csv(data, separator=separator, infer_schema=False, encoding=encoding,
                             truncate_ragged_lines=True, raise_if_empty=True)
-    except (pl.exceptions.PolarsError, OSError) as e:
+    except pl.exceptions.PolarsError as e:
         raise ContactListError(f"{path}: cannot read as CSV ({e})") from e
-    lines, ragged = _csv_lines(path, separator, frame.width)
+    lines, ragged = _csv_lines(data.decode("utf-8", errors="replace"), separator,
+                               frame.width, str(path))
     if len(lines) != frame.height:  # should not happen; fall back to one line per record
         lines, ragged = list(range(2, frame.height + 2)), []
     frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
@@ -386,13 +396,17 @@ def _check_on_error(on_error: str) -> None:
         raise ValueError(f"on_error must be 'skip' or 'reject', got {on_error!r}")
 
 
-def _csv_lines(path: Path, separator: str, width: int) -> tuple[list[int], list[Problem]]:
+def _csv_lines(text: str, separator: str, width: int, source: str
+               ) -> tuple[list[int], list[Problem]]:
     """The start line of each data record and the records with a wrong field count."""
     starts: list[int] = []
     ragged: list[Problem] = []
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter=separator)
-        prev = 0
+    # the csv module refuses fields over 128 KB by default; the file's size bounds them all
+    if csv.field_size_limit() < len(text) + 1:
+        csv.field_size_limit(len(text) + 1)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    prev = 0
+    try:
         for rec in reader:
             start = prev + 1
             prev = reader.line_num
@@ -401,6 +415,8 @@ def _csv_lines(path: Path, separator: str, width: int) -> tuple[list[int], list[
             starts.append(start)
             if rec and len(rec) != width:
                 ragged.append(Problem(start, f"has {len(rec)} fields, the header has {width}"))
+    except csv.Error as e:
+        raise ContactListError(f"{source}: line {reader.line_num}: not valid CSV ({e})") from e
     return starts, ragged
 
 

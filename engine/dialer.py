@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,25 +21,18 @@ from engine.agents import AgentManager, AgentState
 from engine.attempt import Attempt, Channel, Code
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
-from engine.interfaces import Clock, EventSink, Store, Telephony
-from pacer import CampaignPacing, Pacer
-from pacer.constants import DEFAULT_CONNECT_WINDOW_S, DEFAULT_TICK_S
+from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
+from engine.job import Job
+from engine.staffing import Licenses, Staffing
+from engine.vocab import step_channel
+from pacer import Pacer
+from pacer.constants import DEFAULT_TICK_S
 from pacer.modes import CallStatus, Pacing
 
+__all__ = ["Dialer", "Job", "TickObserver"]
 
-@dataclass(frozen=True)
-class Job:
-    """A running job as the dialer needs it: channel, pacing, staffing and skill."""
-
-    name: str
-    channel: Channel
-    pacing: CampaignPacing
-    skill_mask: int = 0
-    priority: int = 1
-    min_agents: int = 0
-    max_agents: int = 1_000_000
-    connect_window_s: float = DEFAULT_CONNECT_WINDOW_S
-
+TickObserver = Callable[[float, np.ndarray], None]
+"""Called after every tick with the run-clock time (s) and the dials decided per job."""
 
 # Plain-int aliases for the hot paths: IntEnum member access goes through the enum
 # metaclass on Python 3.11, a measurable cost at a few hundred thousand calls per run.
@@ -68,7 +60,13 @@ _AGENT_EVENTS = {
 
 
 class Dialer:
-    """Runs jobs on a clock, through a telephony, with agents from an agent feed."""
+    """Runs jobs on a clock, through a telephony, with agents from an agent feed.
+
+    Every part is handed over here: the dialer subscribes itself to ``telephony`` and
+    ``feed`` (it is their listener), builds its staffing from ``licenses`` (None: agents
+    are put on jobs by ``assign`` only) and its event publisher from ``sink`` unless
+    ``events`` is given. ``on_tick`` observes every tick's decision.
+    """
 
     def __init__(
         self,
@@ -76,14 +74,18 @@ class Dialer:
         agents: AgentManager,
         clock: Clock,
         telephony: Telephony,
+        feed: AgentFeed,
         store: Store,
         flows: Sequence[ContactFlow],
+        *,
+        licenses: Licenses | None = None,
         sink: EventSink | None = None,
+        events: EventPublisher | None = None,
         tick_s: float = DEFAULT_TICK_S,
         org: str = "Default",
         seed: int = 0,
-        events: EventPublisher | None = None,
         first_attempt_id: int = 0,
+        on_tick: TickObserver | None = None,
     ):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be > 0 seconds, got {tick_s}")
@@ -95,8 +97,11 @@ class Dialer:
         self.clock = clock
         self.telephony = telephony
         self.store = store
+        # A durable store groups each record with its events in one transaction.
+        self._txn = store.transaction if getattr(store, "durable", False) else None
         self.events = events if events is not None else EventPublisher(sink, org)
         self.tick_s = tick_s
+        self.on_tick = on_tick
         self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
         cap = 1024
@@ -113,18 +118,28 @@ class Dialer:
         self._any_stopped = False  # some job paused, stopped or out of contacts
         self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
                                 for j in self.jobs], dtype=bool)
+        self._voice_int = self._voice.astype(np.int64)
+        self._step_channel = [step_channel(j.channel) for j in self.jobs]
         self._rr = 0
         self._timed = np.array([j.pacing.pacing == Pacing.TIMED for j in self.jobs], dtype=bool)
         self._timed_any = bool(self._timed.any())
         self._stopped = False
-        self.on_tick = None  # optional observer called after each tick: f(now, dials)
-        self.staffing = None  # engine.staffing.Staffing, when jobs are staffed by licenses
         self.forced_out: set[int] = set()  # agents logged off by force (see force_logout)
+        self.staffing = Staffing(self, licenses) if licenses is not None else None
+        telephony.subscribe(self)
+        feed.subscribe(self)
+
+    @property
+    def next_attempt_id(self) -> int:
+        """The id the next attempt will get (ids count up from ``first_attempt_id``)."""
+        return self._next_id
 
     # ------------------------------------------------------------------ the loop
 
     def start(self) -> None:
-        """Schedule the first tick now."""
+        """Staff the jobs (when licensed) and schedule the first tick now."""
+        if self.staffing is not None:
+            self.staffing.start()
         self.clock.call_later(0.0, self._tick)
 
     def stop(self) -> None:
@@ -137,6 +152,7 @@ class Dialer:
         self._any_stopped = True
 
     def resume(self, job: int) -> None:
+        """New attempts for ``job`` again (unless its contacts are exhausted)."""
         self.running[job] = True
         self._any_stopped = bool((~self.running | self.exhausted).any())
 
@@ -151,30 +167,31 @@ class Dialer:
         if self._any_stopped:
             dials[~self.running | self.exhausted] = 0
         if dials.any():
-            offered = dials.copy()
-            self._fit_capacity(dials)
-            if self._timed_any:
+            offered = self._fit_capacity(dials)
+            if offered is not None and self._timed_any:
                 # A time-based attempt offered to a full port pool is blocked (a loss, as in
                 # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
                 cut = np.flatnonzero(self._timed & (offered > dials))
                 for j in cut.tolist():
                     self._block(j, int(offered[j] - dials[j]), now)
-            for j in np.flatnonzero(dials).tolist():
-                self._launch(j, int(dials[j]), now)
+            rows = np.flatnonzero(dials)
+            for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
+                self._launch(j, n, now)
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
 
-    def _fit_capacity(self, dials: np.ndarray) -> None:
+    def _fit_capacity(self, dials: np.ndarray) -> np.ndarray | None:
         """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
-        it round-robin across jobs.
+        it round-robin across jobs; returns the dials as offered when some were cut.
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """
-        want = int(dials[self._voice].sum())
+        want = int(dials @ self._voice_int)
         free = self.telephony.capacity(True)
         if want <= free:
-            return
+            return None
+        offered = dials.copy()
         rows = np.flatnonzero(self._voice & (dials > 0))
         start = self._rr % rows.size
         self._rr += 1
@@ -190,13 +207,14 @@ class Dialer:
             give[take] += 1
             left -= take.size
         dials[order] = give
+        return offered
 
     def _new_attempt(self, j: int, now: float) -> Attempt | None:
         """The next attempt of job ``j``, recorded as started; None when nothing is due now
         (the job is marked exhausted when its flow has nothing left at all)."""
         flow = self.flows[j]
         job = self.jobs[j]
-        p = flow.next(now, job.channel)
+        p = flow.next(now, self._step_channel[j])
         if p is None:
             if flow.exhausted:
                 self.exhausted[j] = True
@@ -207,8 +225,13 @@ class Dialer:
         self._next_id += 1
         self.attempts_launched[j] += 1
         flow.launched(a)
-        self.store.attempt_started(a)
-        self.events.attempt_created(a)
+        if self._txn is None:
+            self.store.attempt_started(a)
+            self.events.attempt_created(a)
+        else:  # a durable store: the record and its event commit together (outbox)
+            with self._txn():
+                self.store.attempt_started(a)
+                self.events.attempt_created(a)
         return a
 
     def _block(self, j: int, n: int, now: float) -> None:
@@ -250,13 +273,30 @@ class Dialer:
             a.slot = -1
 
     def _complete(self, a: Attempt, code: int) -> None:
-        a.code = code
+        a.code = int(code)
         a.t_end = self.clock.now()
         self._release_slot(a)
         self.in_flight.pop(a.id, None)
-        self.store.save_attempt(a)
-        self.events.attempt_completed(a)
+        if self._txn is None:
+            self.store.save_attempt(a)
+            self.events.attempt_completed(a)
+        else:
+            with self._txn():
+                self.store.save_attempt(a)
+                self.events.attempt_completed(a)
         self.flows[a.job].finished(a, a.t_end)
+
+    def end_in_flight(self, code: int, connected_code: int) -> int:
+        """At a stop: give every attempt still in flight its end now, ``connected_code``
+        for one talking to an agent (its outcome is known), ``code`` for the others (ringing
+        or waiting: outcome unknown). Returns how many were ended."""
+        left = sorted(self.in_flight.values(), key=lambda a: a.id)
+        for a in left:
+            for q in self.waiting:
+                if a in q:
+                    q.remove(a)
+            self._complete(a, connected_code if a.t_connect >= 0 else code)
+        return len(left)
 
     # ------------------------------------------------------------------ telephony events
 

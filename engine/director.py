@@ -17,9 +17,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from engine.agents import AgentState as S
+from engine.agents import AgentManager
+from engine.events import EventPublisher
+from engine.flow import ContactFlow
+from engine.interfaces import Clock, Store
+from engine.job import Job
+from engine.kpi import agent_times
+from engine.staffing import Staffing
 from pacer.rates import fcc_abandon_rate
 
 CHECK_S = 1.0  # how often schedules and finish criteria are checked (run-clock seconds)
@@ -46,6 +52,34 @@ TRANSITIONS: dict[str, dict[JobState, JobState]] = {
 
 class JobTransitionError(ValueError):
     """An action not allowed in a job's current state."""
+
+
+class DirectedDialer(Protocol):
+    """What the director reads from and does to the dialer (rows of ``jobs`` are the jobs)."""
+
+    @property
+    def jobs(self) -> Sequence[Job]: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def events(self) -> EventPublisher: ...
+
+    @property
+    def agents(self) -> AgentManager: ...
+
+    @property
+    def staffing(self) -> Staffing | None: ...
+
+    def pause(self, job: int) -> None:
+        """No new attempts for ``job``; its calls in flight go on."""
+
+    def resume(self, job: int) -> None:
+        """New attempts for ``job`` again."""
 
 
 @dataclass(frozen=True)
@@ -96,21 +130,19 @@ class JobStats:
         return asdict(self)
 
 
-def agent_stats(am: Any, agent: int, now: float) -> dict[str, float | int]:
+def agent_stats(am: AgentManager, agent: int, now: float) -> dict[str, float | int]:
     """One agent's time per state so far (seconds) and calls, for AGENTSTATISTICS."""
-    t = am.time_so_far(agent, now)
-    return {"logged_in_s": float(t.sum() - t[S.LOGGED_OUT]), "ready_s": float(t[S.READY]),
-            "talk_s": float(t[S.BUSY]),
-            "wrap_s": float(t[S.WORK_NOT_READY] + t[S.PENDING_NOT_READY]
-                            + t[S.PENDING_LOGOUT]),
-            "not_ready_s": float(t[S.NOT_READY] + t[S.LOGGED_IN]),
+    t = agent_times(am.time_so_far(agent, now))
+    return {"logged_in_s": t["logged_in_s"], "ready_s": t["ready_s"], "talk_s": t["talk_s"],
+            "wrap_s": t["wrap_s"], "not_ready_s": t["not_ready_s"],
             "calls": int(am.connects[agent])}
 
 
 class CampaignDirector:
     """Runs jobs ``plans[j]`` on ``dialer`` (whose rows are the jobs) with ``flows[j]``."""
 
-    def __init__(self, dialer: Any, flows: Sequence[Any], plans: Sequence[JobPlan],
+    def __init__(self, dialer: DirectedDialer, flows: Sequence[ContactFlow],
+                 plans: Sequence[JobPlan],
                  check_s: float = CHECK_S, stats_s: float = STATS_S):
         if len(flows) != len(dialer.jobs) or len(plans) != len(dialer.jobs):
             raise ValueError(f"director: {len(dialer.jobs)} jobs, {len(flows)} flows, "

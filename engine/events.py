@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from numbers import Integral
 from typing import Any
 
-from engine.agents import AgentState
-from engine.attempt import CHANNEL_NAMES, Attempt, Code
+from engine.attempt import Attempt
 from engine.interfaces import EventSink
+from engine.vocab import CHANNEL_NAMES, LIVE_CODES, Code, code_name, state_name
 
 EVENT_TYPES = ("JOB", "JOBSTATISTICS", "AGENT", "AGENTSTATISTICS", "ATTEMPT",
                "ENRICHEDATTEMPTRESULT")
@@ -172,9 +172,6 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
 }
 
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
-_CODE_NAMES = {int(c): c.name for c in Code}
-_STATE_NAMES = {int(s): s.name for s in AgentState}
-_LIVE = frozenset((int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)))
 _CONNECTED = int(Code.LIVE_CONNECTED)
 _UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -265,7 +262,7 @@ class EventPublisher:
         if not self.enabled:
             return
         code = int(a.code)
-        live = code in _LIVE
+        live = code in LIVE_CODES
         c = self._count(a.job)
         c[1] += 1
         if live:
@@ -283,7 +280,7 @@ class EventPublisher:
         if not self.enabled:
             return
         job = int(job)
-        name = state if isinstance(state, str) else _STATE_NAMES[int(state)]
+        name = state if isinstance(state, str) else state_name(state)
         self._publish("AGENT", self._now(None), {
             "agent_id": int(agent), "state": name, "job_id": job,
             "job_name": self._job(job).name})
@@ -414,7 +411,7 @@ class EventPublisher:
             "address": str(a.address),
             "channel": CHANNEL_NAMES[int(a.channel)],
             "step": int(a.step),
-            "completion_code": _CODE_NAMES[int(a.code)],
+            "completion_code": code_name(a.code),
             "agent_id": int(a.agent),
         }
 

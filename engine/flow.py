@@ -12,10 +12,10 @@ calling window, a nuisance period, a per-day cap), IN_FLIGHT (an attempt is runn
 allow it; a refusal for good (DNC, block list, a final code) finishes that step, so the
 strategy moves on to the contact's next address.
 
-Speed: the simulator hands out ~60,000 attempts per simulated hour. Fresh contacts whose
-first step's window is open take a short path (one rule check, a cached window state) that
-gives the same answer as ``Strategy.next_action`` on an empty history (tested against it);
-everything else goes through ``next_action`` and ``RuleEngine.check`` in full.
+Every decision, for a fresh contact as for a retry, goes through ``Strategy.decide`` and
+``RuleEngine.decide`` on the run clock: calling windows and local days are run-clock spans
+of the run's ``engine.calendar.RunCalendar`` (converted once per windows and zone), and
+histories hold run-clock seconds, so nothing is converted per decision.
 """
 
 from __future__ import annotations
@@ -23,33 +23,29 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine.attempt import Attempt, Channel, Code
-from engine.contacts import ContactList, Filter, SortKey, zone
+from engine.calendar import RunCalendar
+from engine.contacts import ContactList, Filter, SortKey
 from engine.rules import RuleEngine
-from engine.strategy import Blocked, CallingWindows, Done, PastAttempt, Strategy, channel_name
+from engine.strategy import Blocked, Done, PastAttempt, Strategy
+from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
 
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
 STATE_NAMES = ("fresh", "queued", "in_flight", "done")
-_BLOCKED, _TRAPPED = int(Code.BLOCKED), int(Code.TRAPPED)
-_CONNECTED, _DELIVERED = int(Code.LIVE_CONNECTED), int(Code.DELIVERED)
-_LIVE = frozenset({int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
-_ABANDONS = frozenset({int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)})
+_BLOCKED = int(Code.BLOCKED)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
-_CHANNEL_NAME = {int(c): channel_name(c) for c in Channel}
-# (id of the windows, zone) -> (UTC minute, open then, the windows): see _window0_open.
-_WINDOW_STATE: dict[tuple[int, str | None], tuple[int, bool, CallingWindows]] = {}
+_CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
+class Planned(NamedTuple):
     """An attempt to launch now: the contact (row in the job's list), its id, the address
-    to use and the strategy step."""
+    to use and the strategy step. (A named tuple: one is made per attempt.)"""
 
     contact: int
     contact_id: str
@@ -78,28 +74,32 @@ class FlowCounts:
 class ContactFlow:
     """The contact side of one job (see the module docstring).
 
-    ``epoch`` is the UTC instant of run-clock 0: calling windows and per-day caps are in the
-    contacts' local time. ``history`` maps contact id to its finished attempts and may be
+    ``calendar`` is the run's clock (or the UTC instant of run-clock 0, for a calendar of
+    the flow's own): calling windows and per-day caps are in the contacts' local time.
+    ``history`` maps contact id to its finished attempts (run-clock seconds) and may be
     shared by several jobs (the rules count attempts across jobs). ``agent_guaranteed``
     (preview pacing) lifts the nuisance rule, as Ofcom allows.
     """
 
     def __init__(self, job: int, name: str, contacts: ContactList, strategy: Strategy,
-                 rules: RuleEngine, epoch: datetime, *,
+                 rules: RuleEngine, calendar: RunCalendar | datetime, *,
                  history: dict[str, list[PastAttempt]] | None = None,
                  filter: Filter | str | None = None,
                  sort: Sequence[SortKey | str | tuple[str, bool]] = (),
                  more: Callable[[int], ContactList | None] | None = None,
                  agent_guaranteed: bool = False):
-        if epoch.tzinfo is None:
-            raise ValueError(f"job {name!r}: epoch must be an aware UTC datetime")
+        if not isinstance(calendar, RunCalendar):
+            try:
+                calendar = RunCalendar(calendar)
+            except ValueError as e:
+                raise ValueError(f"job {name!r}: {e}") from None
         strategy.validate(_columns(contacts, strategy))
         self.job = job
         self.name = name
         self.strategy = strategy
         self.rules = rules
-        self.epoch = epoch.astimezone(UTC)
-        self._epoch_ts = self.epoch.timestamp()
+        self.calendar = calendar
+        self.epoch = calendar.epoch
         self.history: dict[str, list[PastAttempt]] = {} if history is None else history
         self.agent_guaranteed = agent_guaranteed
         self._more = more
@@ -119,16 +119,10 @@ class ContactFlow:
         self._n = [0, 0, 0, 0]  # contacts per state
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
         self._today = (-1, 0, 0)  # (UTC day index, live answers, abandons) of that day
-        self._step0 = strategy.steps[0]
-        self._step0_channel = self._step0.channel
-        self._step0_field = self._step0.address
-        self._windows0 = strategy.windows_of(0)
-        self._whole_minutes = all(s % 60 == 0 and e % 60 == 0
-                                  for day in self._windows0.days for s, e in day)
-        self._single_step = len(strategy.steps) == 1 and all(
-            int(c) != _TRAPPED for c in self._step0.retries)
-        # The list's loader normalised (and so validated) the first step's address column.
-        self._addresses_normalised = self._step0_field in contacts.spec.addresses
+        self._step0_channel = strategy.steps[0].channel
+        # Per step: the list's loader normalised (and so validated) its address column.
+        self._normalised = tuple(s.address in contacts.spec.addresses
+                                 for s in strategy.steps)
         self.extend(contacts)
 
     # ------------------------------------------------------------------ the list
@@ -197,7 +191,7 @@ class ContactFlow:
             if state[c] != FRESH:
                 continue
             self._set(c, IN_FLIGHT)
-            p = self._plan_fresh(c, now_s, ch)
+            p = self._plan(c, now_s, ch)
             if p is not None:
                 return p
         return None
@@ -210,74 +204,36 @@ class ContactFlow:
         self.extend(chunk)
         return True
 
-    def _window0_open(self, c: int, now_s: float) -> bool:
-        tz = self.tzs[c]
-        if not self._whole_minutes:
-            return self._windows0.is_open(self._at(now_s), zone(tz))
-        # Window edges and clock changes fall on whole minutes: one answer per UTC minute,
-        # shared by every flow with the same windows (the copies of a campaign).
-        minute = int((self._epoch_ts + now_s) // 60.0)
-        key = (id(self._windows0), tz)
-        hit = _WINDOW_STATE.get(key)
-        if hit is not None and hit[0] == minute and hit[2] is self._windows0:
-            return hit[1]
-        is_open = self._windows0.is_open(self._at(now_s), zone(tz))
-        _WINDOW_STATE[key] = (minute, is_open, self._windows0)
-        return is_open
-
-    def _plan_fresh(self, c: int, now_s: float, ch: str) -> Planned | None:
-        """A fresh contact: step 0 at once when its window is open and the rules allow."""
-        addr = self.cols[self._step0_field][c]
-        if (addr is None or not str(addr).strip() or self.ids[c] in self.history
-                or not self._window0_open(c, now_s)):
-            # skipping, waiting or attempts by other jobs (rules count them): in full
-            return self._plan(c, now_s, ch)
-        addr = str(addr).strip()
-        if self._addresses_normalised and self.rules.admits_fresh(self.job, ch):
-            self.rules.count_allowed(self.job)
-            return Planned(c, self.ids[c], addr, 0)
-        d = self.rules.check(self.job, self.contact(c), addr, ch, now_s, (),
-                             agent_guaranteed=self.agent_guaranteed, run_start=self.epoch)
-        if d.allowed:
-            return Planned(c, self.ids[c], addr, 0)
-        return self._refused(c, now_s, ch, 0, d.until)
-
     def _plan(self, c: int, now_s: float, ch: str) -> Planned | None:
-        """The full decision for contact ``c`` (reserved IN_FLIGHT by the caller)."""
+        """The decision for contact ``c`` (reserved IN_FLIGHT by the caller): launch now on
+        ``ch``, queue for later, or finish."""
         contact = self.contact(c)
         hist = self.history.get(self.ids[c], ())
         own = self._own(hist)
+        cal = self.calendar
         for _ in range(len(self.strategy.steps) + 1):
-            action = self.strategy.next_action(contact, own, now_s, run_start=self.epoch,
-                                               finished=self._ended.get(c, ()))
-            if isinstance(action, Done):
+            action = self.strategy.decide(contact, own, now_s, cal, self._ended.get(c, ()))
+            if action.__class__ is Done:
                 self._finish(c, action.reason == "success")
                 return None
-            if isinstance(action, Blocked):
-                self._queue(c, self._seconds(action.until), action.next.channel)
+            if action.__class__ is Blocked:
+                self._queue(c, action.until, action.next.step.channel)
                 return None
-            at = self._seconds(action.at)
-            if at > now_s or action.channel != ch:
-                self._queue(c, max(at, now_s), action.channel)
+            at, step = action.at, action.step
+            if at > now_s or step.channel != ch:
+                self._queue(c, max(at, now_s), step.channel)
                 return None
-            d = self.rules.check(self.job, contact, action.address, ch, now_s, hist,
-                                 agent_guaranteed=self.agent_guaranteed, run_start=self.epoch)
+            d = self.rules.decide(self.job, contact, action.address, ch, now_s, hist, cal,
+                                  agent_guaranteed=self.agent_guaranteed,
+                                  normalised=self._normalised[action.step_index])
             if d.allowed:
                 return Planned(c, self.ids[c], action.address, action.step_index)
             if d.until is not None:
-                self._queue(c, self._seconds(d.until), ch)
+                self._queue(c, d.until, ch)
                 return None
             self._ended.setdefault(c, set()).add(action.step_index)  # refused for good
         self._finish(c, False)
         return None
-
-    def _refused(self, c: int, now_s: float, ch: str, step: int, until: datetime | None
-                 ) -> Planned | None:
-        if until is not None:
-            self._queue(c, self._seconds(until), ch)
-            return None
-        self._ended.setdefault(c, set()).add(step)
-        return self._plan(c, now_s, ch)
 
     # ------------------------------------------------------------------ results
 
@@ -294,44 +250,27 @@ class ContactFlow:
             self.attempts -= 1
             self._queue(c, now_s + BLOCKED_RETRY_S, ch)
             return
-        if code in _LIVE:
+        if code in LIVE_CODES:
             self.live += 1
-            ab = code in _ABANDONS
+            ab = code in ABANDON_CODES
             self.abandons += ab
-            day = int((self._epoch_ts + now_s) // 86_400.0)
+            day = self.calendar.utc_day(now_s)
             d, live, abandons = self._today
             self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
-        if code == _CONNECTED or code == _DELIVERED:
+        if code in CONNECT_CODES:
             self.connects += 1
         hist = self.history.get(a.contact_id)
         if hist is None:
             hist = self.history[a.contact_id] = []
         hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
-        if code in step.done_codes:
-            self._finish(c, True)
-            return
-        if self._single_step and code != _TRAPPED:
-            # One step: the strategy's answer is the step's retry rule (next_action's own
-            # rule, ``Step.retry_after``); its window is looked at when the contact is due.
-            job = self.job
-            codes = [h.code for h in hist
-                     if h.job == job and h.code != _BLOCKED and h.code != _TRAPPED]
-            cap = self.strategy.max_attempts
-            delay = None if cap is not None and len(codes) >= cap else step.retry_after(codes)
-            if delay is None:
-                self._finish(c, False)
-            else:
-                self._queue(c, max(a.t_end + delay, now_s), ch)
-            return
-        action = self.strategy.next_action(self.contact(c), self._own(hist), now_s,
-                                           run_start=self.epoch,
-                                           finished=self._ended.get(c, ()))
-        if isinstance(action, Done):
+        action = self.strategy.decide(self.contact(c), self._own(hist), now_s, self.calendar,
+                                      self._ended.get(c, ()))
+        if action.__class__ is Done:
             self._finish(c, action.reason == "success")
-        elif isinstance(action, Blocked):
-            self._queue(c, self._seconds(action.until), action.next.channel)
+        elif action.__class__ is Blocked:
+            self._queue(c, action.until, action.next.step.channel)
         else:
-            self._queue(c, max(self._seconds(action.at), now_s), action.channel)
+            self._queue(c, max(action.at, now_s), action.step.channel)
 
     def restore(self, records: Iterable[dict[str, Any]], now_s: float) -> int:
         """Rebuild contact states after a restart from this job's recorded attempts
@@ -352,9 +291,9 @@ class ContactFlow:
                                         .channel, self.job))
                 self.attempts += 1
                 code = int(r["code"])
-                self.live += code in _LIVE
-                self.abandons += code in _ABANDONS
-                self.connects += code in (_CONNECTED, _DELIVERED)
+                self.live += code in LIVE_CODES
+                self.abandons += code in ABANDON_CODES
+                self.connects += code in CONNECT_CODES
             self._set(c, IN_FLIGHT)
             self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
         return len(touched)
@@ -383,12 +322,6 @@ class ContactFlow:
     def _finish(self, c: int, success: bool) -> None:
         self._set(c, DONE)
         self.successes += success
-
-    def _at(self, now_s: float) -> datetime:
-        return self.epoch + timedelta(seconds=now_s)
-
-    def _seconds(self, t: datetime) -> float:
-        return (t - self.epoch).total_seconds()
 
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]
@@ -419,7 +352,7 @@ class ContactFlow:
         total = len(self.order)
         fresh, queued, flying = self._n[FRESH], self._n[QUEUED], self._n[IN_FLIGHT]
         day, live_today, abandons_today = self._today
-        if day != int((self._epoch_ts + now_s) // 86_400.0):
+        if day != self.calendar.utc_day(now_s):
             live_today = abandons_today = 0
         return FlowCounts(total=total, fresh=fresh, queued=queued, in_flight=flying,
                           done=total - fresh - queued - flying, attempts=self.attempts,

@@ -7,6 +7,7 @@ drives exactly the code that runs in production.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from engine.attempt import Attempt
@@ -23,7 +24,13 @@ class Clock(Protocol):
 
 @runtime_checkable
 class Telephony(Protocol):
-    """Launches attempts and acts on calls; results come back through ``TelephonyEvents``."""
+    """Launches attempts and acts on calls; results come back through ``TelephonyEvents``.
+
+    The engine's dialer subscribes itself once, when it is constructed.
+    """
+
+    def subscribe(self, listener: TelephonyEvents) -> None:
+        """Send every attempt's results to ``listener`` from now on."""
 
     def dial(self, attempt: Attempt) -> None:
         """Start an attempt on its channel (voice call, agentless message, SMS, email)."""
@@ -38,6 +45,7 @@ class Telephony(Protocol):
         """Release an answered call no agent took in time (plays the identification message)."""
 
 
+@runtime_checkable
 class TelephonyEvents(Protocol):
     """What the engine hears back from ``Telephony`` (implemented by the engine's dialer)."""
 
@@ -57,16 +65,60 @@ class TelephonyEvents(Protocol):
         """An agentless attempt (message, SMS, email) finished; ``ok`` if delivered."""
 
 
+@runtime_checkable
 class AgentListener(Protocol):
+    """What the engine hears from an ``AgentFeed`` (implemented by the engine's dialer)."""
+
     def on_agent_state(self, agent: int, state: int) -> None:
         """An agent's state changed at the clock's ``now`` (see ``engine.agents.AgentState``)."""
 
 
 @runtime_checkable
 class AgentFeed(Protocol):
-    """Agent state changes from the ACD / CTI (login, ready, not ready, logout, wrap end)."""
+    """Agent state changes from the ACD / CTI (login, ready, not ready, logout, wrap end).
 
-    def subscribe(self, listener: AgentListener) -> None: ...
+    The engine's dialer subscribes itself once, when it is constructed. A feed reports
+    what the ACD says and keeps no copy of the engine's agent states.
+    """
+
+    def subscribe(self, listener: AgentListener) -> None:
+        """Send every agent state change to ``listener`` from now on."""
+
+
+@dataclass(frozen=True)
+class SkillState:
+    """One inbound skill (ACD split / queue) at one moment, as a real-time feed reports it.
+
+    Counts are whole calls or agents; times are seconds; ``service_level`` is the fraction
+    0..1 of calls answered within the skill's own threshold over the feed's interval.
+    """
+
+    skill: str
+    calls_waiting: int
+    oldest_call_waiting_s: float
+    service_level: float
+    agents_staffed: int
+    agents_available: int
+
+
+@runtime_checkable
+class SkillListener(Protocol):
+    """What the engine hears from a ``SkillFeed``."""
+
+    def on_skill_state(self, state: SkillState) -> None:
+        """A skill's state as of the clock's ``now`` (replaces the previous one)."""
+
+
+@runtime_checkable
+class SkillFeed(Protocol):
+    """Inbound skill state from the contact center's real-time reporting (e.g. a CMS
+    real-time socket): the input of skill-based (blended) pacing."""
+
+    def subscribe(self, listener: SkillListener) -> None:
+        """Send every skill state update to ``listener`` from now on."""
+
+    def skills(self) -> list[str]:
+        """The skills this feed reports on."""
 
 
 @runtime_checkable

@@ -1,20 +1,80 @@
 """Key performance indicators, each defined once, as pure functions.
 
-Inputs are the flat attempt table (one row per completed attempt, columns of
-``engine.attempt.ATTEMPT_FIELDS``) and agent time totals. The simulator, the engine's
-statistics, the benchmarks and the CLI all call these; none re-derives a formula.
-Rates are fractions 0..1; a zero denominator gives 0.
+Inputs are the flat attempt table (one row per finished attempt, columns of
+``engine.attempt.ATTEMPT_FIELDS``) and agent time per ``AgentState``. The simulator, the
+engine's statistics, the events, the benchmarks and the CLI all call these; none re-derives
+a formula. ``KPIS`` names and describes every KPI; outputs use exactly these names. Rates
+are fractions 0..1; a zero denominator gives 0.
+
+An attempt *completed* when it went out and ended (any outcome, any channel); an attempt
+blocked for want of a port never went out: it is counted as ``blocked``, never completed.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES, Code
+from engine.attempt import ATTEMPT_COLUMNS
+from engine.vocab import (
+    ABANDON_CODES,
+    CHANNEL_NAMES,
+    HANDLING_STATES,
+    LIVE_CODES,
+    NOT_COMPLETED_CODES,
+    NOT_READY_STATES,
+    OFF_STATES,
+    READY_STATES,
+    TALK_STATES,
+    WRAP_STATES,
+    Channel,
+    Code,
+)
 from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
 
-LIVE_CODES = (int(Code.LIVE_CONNECTED), int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP))
-ABANDON_CODES = (int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP))
+__all__ = ["ABANDON_CODES", "KPIS", "LIVE_CODES"]
+
+# Every KPI by the name outputs use, with its meaning and unit. Outcome counts and rates
+# of the planner's rows are over agent-based voice (their attempts per hour: bhcc_agent).
+KPIS: dict[str, str] = {
+    "attempts": "attempts completed in the measured window, every channel and outcome "
+                "(blocked ones excluded)",
+    "bhcc": "busy-hour call completions: attempts completed per hour, every channel "
+            "(blocked ones excluded)",
+    "blocked": "attempts blocked for want of a port: never went out, not completions",
+    "attempts_by_channel": "attempts completed per channel (voice_agent, voice_agentless, "
+                           "sms, email)",
+    **{f"attempts_{ch}": f"attempts completed on channel {ch}" for ch in CHANNEL_NAMES},
+    "bhcc_agent": "agent-based voice attempts completed per hour",
+    "live_answers": "live answers: connected, dropped or hung up waiting for an agent",
+    "abandons": "abandons (nuisance calls): live answers no agent took in time",
+    "connects": "live answers connected to an agent",
+    "machines": "answering machines detected (AMD false positives excluded)",
+    "amd_false_positives": "people the answering-machine detection called machines "
+                           "(known to a simulator)",
+    "connected_in_threshold": "live answers connected within their campaign's "
+                              "sl_threshold_s",
+    "abandon_rate": "FCC/TSR abandon rate: abandons / live answers, fraction 0..1",
+    "abandon_rate_ofcom": "Ofcom abandon rate (AMD false positives counted as drops, "
+                          "answering-machine adjusted), fraction 0..1",
+    "service_level": "live answers connected within their campaign's sl_threshold_s, "
+                     "fraction 0..1",
+    "occupancy": "agent occupancy: talk + wrap time / logged-in time, fraction 0..1",
+    "agent_wait_mean_s": "mean agent wait: ready (idle) agent-seconds per connected call, s",
+    "ports_peak": "most voice ports in use at once",
+    "ports_mean": "time-weighted mean voice ports in use",
+}
+FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+
+
+_POLARS_TYPES = {"INTEGER": pl.Int64, "TEXT": pl.String, "BOOLEAN": pl.Boolean,
+                 "REAL": pl.Float64}
+ATTEMPT_SCHEMA = {name: _POLARS_TYPES[sql] for name, sql, _ in ATTEMPT_COLUMNS}
+
+
+def attempt_table(rows: list[tuple]) -> pl.DataFrame:
+    """The attempt table from records in ``ATTEMPT_FIELDS`` order (``Attempt.row``)."""
+    return pl.DataFrame(rows, schema=ATTEMPT_SCHEMA, orient="row")
 
 
 def _ratio(num: float, den: float) -> float:
@@ -29,31 +89,35 @@ def in_window(att: pl.DataFrame, start_s: float, end_s: float) -> pl.DataFrame:
 def _count_exprs(threshold_s: float | pl.Expr) -> list[pl.Expr]:
     """The outcome counts, as polars aggregations (one definition for totals and groups).
 
-    live answers = connected + abandoned + hung up waiting (what the dialer saw as human,
-    answering machines misclassified as human included); abandons = abandoned + hung up
-    waiting; amd_false_positives = humans classified as machines (known to a simulator only);
+    attempts = completed attempts (not blocked, not pending); blocked = blocked for want of
+    a port; live answers = connected + abandoned + hung up waiting (what the dialer saw as
+    human, answering machines misclassified as human included); abandons = abandoned + hung
+    up waiting; amd_false_positives = humans classified as machines (known to a simulator only);
     connected_in_threshold = live answers connected within ``threshold_s`` of the answer.
     """
     code = pl.col("code")
+    completed = ~code.is_in(list(NOT_COMPLETED_CODES))
     machine = code == int(Code.MACHINE)
     fp = pl.col("amd_false_positive")
     wait = pl.col("t_connect") - pl.col("t_answer")
-    in_sl = code.is_in(LIVE_CODES) & (pl.col("t_connect") >= 0) & (wait <= threshold_s + 1e-9)
+    live = code.is_in(list(LIVE_CODES))
+    in_sl = live & (pl.col("t_connect") >= 0) & (wait <= threshold_s + 1e-9)
     exprs = [
-        pl.len().alias("attempts"),
-        code.is_in(LIVE_CODES).sum().alias("live_answers"),
-        code.is_in(ABANDON_CODES).sum().alias("abandons"),
+        completed.sum().alias("attempts"),
+        (code == int(Code.BLOCKED)).sum().alias("blocked"),
+        live.sum().alias("live_answers"),
+        code.is_in(list(ABANDON_CODES)).sum().alias("abandons"),
         (code == int(Code.LIVE_CONNECTED)).sum().alias("connects"),
         (machine & ~fp).sum().alias("machines"),
         (machine & fp).sum().alias("amd_false_positives"),
         in_sl.sum().alias("connected_in_threshold"),
     ]
-    exprs += [(pl.col("channel") == i).sum().alias(f"ch_{name}")
+    exprs += [(completed & (pl.col("channel") == i)).sum().alias(f"ch_{name}")
               for i, name in enumerate(CHANNEL_NAMES)]
     return exprs
 
 
-def counts(att: pl.DataFrame, threshold_s: float = 0.0) -> dict[str, int]:
+def counts(att: pl.DataFrame, threshold_s: pl.Expr | float = 0.0) -> dict[str, int]:
     """Outcome counts of a whole table (see ``_count_exprs``)."""
     row = att.select(_count_exprs(threshold_s)).row(0, named=True)
     return {k: int(v or 0) for k, v in row.items()}
@@ -110,8 +174,32 @@ def attempts_by_channel(att: pl.DataFrame) -> dict[str, int]:
 
 
 def bhcc(attempts: int, window_s: float) -> float:
-    """Busy-hour call completions: attempts completed (all outcomes, channels) per hour."""
+    """Busy-hour call completions: attempts completed (all outcomes, channels; blocked ones
+    are not completions) per hour, over a window of ``window_s`` seconds."""
     return _ratio(attempts * 3600.0, window_s)
+
+
+def agent_voice(att: pl.DataFrame) -> pl.DataFrame:
+    """The agent-based voice attempts of a table (what occupancy and abandons are about)."""
+    return att.filter(pl.col("channel") == int(Channel.VOICE_AGENT))
+
+
+def agent_times(time_in: np.ndarray) -> dict[str, float]:
+    """Agent time by kind, seconds, from time per ``AgentState`` (last axis; any leading
+    axes, e.g. agents, are summed): ``talk_s``, ``wrap_s`` (``engine.vocab`` split: the
+    pending states are wrap), ``handling_s`` = talk + wrap, ``ready_s``, ``not_ready_s``
+    and ``logged_in_s`` (every state but logged out)."""
+    t = np.asarray(time_in, dtype=np.float64)
+    by_state = t.reshape(-1, t.shape[-1]).sum(axis=0)
+    total = float(by_state.sum())
+    return {
+        "talk_s": float(by_state[list(TALK_STATES)].sum()),
+        "wrap_s": float(by_state[list(WRAP_STATES)].sum()),
+        "handling_s": float(by_state[list(HANDLING_STATES)].sum()),
+        "ready_s": float(by_state[list(READY_STATES)].sum()),
+        "not_ready_s": float(by_state[list(NOT_READY_STATES)].sum()),
+        "logged_in_s": total - float(by_state[list(OFF_STATES)].sum()),
+    }
 
 
 def occupancy(handling_s: float, logged_in_s: float) -> float:

@@ -7,6 +7,10 @@ known time), then replays every job's recorded attempts into its ``ContactFlow``
 contacts stay finished (never dialled twice), contacts with retries pending are queued
 again, and the trapped contacts are re-queued per their strategy (a ``trapped`` retry
 rule, else at once). The director gets the jobs' recorded lifecycle states back.
+
+Each re-coded record's ATTEMPT_COMPLETED event (given an ``EventPublisher``) is written in
+the same store transaction as the re-code, so consumers that saw the attempt start also
+see it end, exactly as for an attempt that ended normally.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.attempt import Code
+from engine.attempt import Attempt, Code
 from engine.interfaces import Store
 
 
@@ -40,13 +44,38 @@ class Recovery:
                 "job_states": self.job_states}
 
 
-def scan(store: Store) -> Recovery:
-    """Re-code the trapped records of ``store`` and say where the run stopped."""
+def attempt_of(r: dict[str, Any]) -> Attempt:
+    """An ``Attempt`` carrying a stored record's fields (to publish its events)."""
+    a = Attempt(int(r["attempt_id"]), int(r["job"]), int(r["contact"]), int(r["channel"]),
+                float(r["t_created"]), contact_id=r["contact_id"], address=r["address"],
+                step=int(r["step"]), job_name=r["job_name"])
+    a.code = int(r["code"])
+    a.agent = int(r["agent"])
+    a.abandoned = bool(r["abandoned"])
+    a.truth_human = bool(r["human"])
+    a.truth_amd_false_positive = bool(r["amd_false_positive"])
+    a.t_answer, a.t_connect = float(r["t_answer"]), float(r["t_connect"])
+    a.t_talk_end, a.t_end = float(r["t_talk_end"]), float(r["t_end"])
+    return a
+
+
+def scan(store: Store, events: Any = None) -> Recovery:
+    """Re-code the trapped records of ``store`` and say where the run stopped; with
+    ``events`` (an ``engine.events.EventPublisher``) each gets its ATTEMPT_COMPLETED in the
+    same transaction as its re-code."""
     trapped = store.trapped()
     records = store.attempts()
     last = max((max(r["t_created"], r["t_end"]) for r in records), default=0.0)
+    txn = getattr(store, "transaction", None)
     for r in trapped:
-        store.recode(int(r["attempt_id"]), int(Code.TRAPPED), float(last))
+        if events is None or txn is None:
+            store.recode(int(r["attempt_id"]), int(Code.TRAPPED), float(last))
+            continue
+        a = attempt_of(r)
+        a.code, a.t_end = int(Code.TRAPPED), float(last)
+        with txn():
+            store.recode(a.id, a.code, a.t_end)
+            events.attempt_completed(a)
     return Recovery(trapped=trapped, recorded=len(records), resume_s=float(last),
                     next_attempt_id=max((int(r["attempt_id"]) for r in records),
                                         default=-1) + 1,

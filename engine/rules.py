@@ -19,25 +19,29 @@
 =========================  ==============================================================
 
 The first rule that refuses gives the ``Decision`` (with ``until`` when the refusal ends
-by itself: nuisance and per-day caps). ``history`` is the contact's attempts across jobs
+by itself: nuisance and per-day caps). The engine asks ``RuleEngine.decide`` in run-clock
+seconds (local days come from the run's ``engine.calendar.RunCalendar``); ``check`` is the
+same decision for callers on date-times. ``history`` is the contact's attempts across jobs
 (``engine.strategy.PastAttempt``; in-flight ones included, since they count towards caps;
 ``Code.BLOCKED`` attempts never reached anyone and are not counted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from engine.attempt import Channel, Code
+from engine.calendar import RunCalendar
 from engine.contacts import DncRegistry, normalize_address, zone
-from engine.strategy import CHANNELS, PastAttempt, as_utc, channel_name, code_of
+from engine.strategy import PastAttempt, as_utc, code_of
+from engine.vocab import STEP_CHANNELS, step_channel
 
 # Ofcom persistent-misuse policy: no repeat call within 72 h of an abandoned call unless an
-# agent is guaranteed (DOMAIN.md, Regulation).
+# agent is guaranteed (Ofcom, persistent misuse statement, 2016).
 OFCOM_NUISANCE_PERIOD_S = 72 * 3600.0
 
 RULES = (
@@ -122,10 +126,10 @@ class RuleConfig:
                 raise RuleConfigError("channels: must be a collection, not one string")
             put("channels", frozenset(self.channels))
         for name in ("channels", "nuisance_channels"):
-            bad = sorted(set(getattr(self, name) or ()) - set(CHANNELS))
+            bad = sorted(set(getattr(self, name) or ()) - set(STEP_CHANNELS))
             if bad:
                 raise RuleConfigError(f"{name}: unknown channel(s) {', '.join(bad)}; expected "
-                                      f"{', '.join(CHANNELS)}")
+                                      f"{', '.join(STEP_CHANNELS)}")
         for name in ("max_attempts_per_day_contact", "max_attempts_total_contact",
                      "max_attempts_per_day_address", "max_attempts_total_address"):
             v = getattr(self, name)
@@ -149,12 +153,13 @@ class RuleConfig:
 @dataclass(frozen=True)
 class Decision:
     """The answer for one attempt: ``allowed``, else the refusing ``rule`` with a
-    human-readable ``detail`` and, when the refusal lapses by itself, ``until``."""
+    human-readable ``detail`` and, when the refusal lapses by itself, ``until`` (run-clock
+    seconds from ``decide``, a UTC datetime from ``check``)."""
 
     allowed: bool
     rule: str | None = None
     detail: str = ""
-    until: datetime | None = None
+    until: float | datetime | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -228,12 +233,37 @@ class RuleEngine:
               run_start: datetime | None = None) -> Decision:
         """May ``job`` try ``address`` of ``contact`` on ``channel`` at ``now``?
 
+        ``decide`` for callers on date-times: ``now`` and history times are aware
+        datetimes or seconds since ``run_start``; ``until`` comes back as a UTC datetime.
         ``contact`` is the contact's fields (id and time zone read from them) or its id.
-        Times are aware datetimes or seconds since ``run_start``. ``agent_guaranteed``
-        (e.g. preview pacing) lifts the nuisance rule, as Ofcom allows.
+        ``agent_guaranteed`` (e.g. preview pacing) lifts the nuisance rule, as Ofcom allows.
         """
-        d = self._decide(job, contact, address, channel, now, history, agent_guaranteed,
-                         run_start)
+        now_utc = as_utc(now, run_start, "now")
+        cal = RunCalendar(as_utc(run_start, None, "run_start") if run_start is not None
+                          else now_utc)
+        hist = [h._replace(at=cal.seconds(as_utc(h.at, run_start, f"history[{k}].at")))
+                for k, h in enumerate(history)]
+        d = self.decide(job, contact, address, step_channel(channel), cal.seconds(now_utc),
+                        hist, cal, agent_guaranteed=agent_guaranteed)
+        return d if d.until is None else replace(d, until=cal.at(d.until))
+
+    def decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
+               channel: Channel | int | str, now_s: float, history: Sequence[PastAttempt],
+               calendar: RunCalendar, *, agent_guaranteed: bool = False,
+               normalised: bool = False) -> Decision:
+        """May ``job`` try ``address`` of ``contact`` on ``channel`` at run-clock ``now_s``?
+
+        History times and the answer's ``until`` are run-clock seconds of ``calendar``.
+        ``normalised``: ``address`` is already in canonical form (a contact list's loader
+        normalised and validated it), so a contact with no history needs no rule but the
+        ones ``admits_fresh`` rules out: such a check is only counted. Counts every check.
+        """
+        ch = channel if channel.__class__ is str else step_channel(channel)
+        if normalised and not history and self.admits_fresh(job, ch):
+            self.count_allowed(job)
+            return ALLOWED
+        d = self._decide(job, contact, address, ch, now_s, history, agent_guaranteed,
+                         calendar, normalised)
         c = self._counts.get(job)
         if c is None:
             c = self._counts[job] = _zero_counts()
@@ -242,12 +272,9 @@ class RuleEngine:
         return d
 
     def _decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
-                channel: Channel | int | str, now: datetime | float,
-                history: Iterable[PastAttempt], agent_guaranteed: bool,
-                run_start: datetime | None) -> Decision:
+                ch: str, now: float, history: Iterable[PastAttempt], agent_guaranteed: bool,
+                cal: RunCalendar, normalised: bool = False) -> Decision:
         cfg = self.job_configs.get(job, self.config)
-        ch = channel_name(channel)
-        now = as_utc(now, run_start, "now")
         if isinstance(contact, Mapping):
             cid = contact.get(cfg.id_field)
             tz_name = contact.get(cfg.timezone_field) or cfg.default_timezone
@@ -259,11 +286,15 @@ class RuleEngine:
             return Decision(False, "contact_block", f"contact {cid!r} is blocked")
         if cfg.channels is not None and ch not in cfg.channels:
             return Decision(False, "channel", f"channel {ch} is not allowed")
-        kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else "custom")
-        try:
-            addr = normalize_address(address, kind, cfg.default_country_code)
-        except ValueError as e:
-            return Decision(False, "invalid_address", str(e))
+        if normalised:
+            addr = address
+        else:
+            kind = "email" if ch == "email" else ("phone" if ch in ("voice", "sms") else
+                                                  "custom")
+            try:
+                addr = normalize_address(address, kind, cfg.default_country_code)
+            except ValueError as e:
+                return Decision(False, "invalid_address", str(e))
         if addr in cfg._blocked_norm:
             return Decision(False, "address_block", f"address {addr} is blocked")
         if self.dnc is not None:
@@ -275,21 +306,21 @@ class RuleEngine:
 
         cc = cfg.default_country_code
         tries = []  # (at, code, same_address, channel)
-        for k, h in enumerate(history):
+        for h in history:
             code = int(h.code)
-            if code == Code.BLOCKED:
+            if code == _BLOCKED:
                 continue
-            same = bool(h.address) and _norm(h.address, channel_name(h.channel), cc) == addr
-            tries.append((as_utc(h.at, run_start, f"history[{k}].at"), code, same,
-                          channel_name(h.channel)))
+            hch = h.channel if h.channel.__class__ is str else step_channel(h.channel)
+            same = bool(h.address) and _norm(h.address, hch, cc) == addr
+            tries.append((h.at, code, same, hch))
 
         for at, code, same, _ in tries:
             if code in cfg.final_codes_contact:
                 return Decision(False, "completion_code",
-                                f"an attempt at {at:%Y-%m-%d %H:%M}Z ended {Code(code).name}")
+                                f"an attempt at {_stamp(cal, at)} ended {Code(code).name}")
             if same and code in cfg.final_codes_address:
                 return Decision(False, "completion_code",
-                                f"{addr}: an attempt at {at:%Y-%m-%d %H:%M}Z ended "
+                                f"{addr}: an attempt at {_stamp(cal, at)} ended "
                                 f"{Code(code).name}")
 
         if (cfg.nuisance_period_s > 0 and ch in cfg.nuisance_channels
@@ -298,10 +329,10 @@ class RuleEngine:
                         if code in cfg.nuisance_codes and hch in cfg.nuisance_channels),
                        default=None)
             if last is not None:
-                until = last + timedelta(seconds=cfg.nuisance_period_s)
+                until = last + cfg.nuisance_period_s
                 if now < until:
                     return Decision(False, "nuisance",
-                                    f"abandoned call at {last:%Y-%m-%d %H:%M}Z; no new call "
+                                    f"abandoned call at {_stamp(cal, last)}; no new call "
                                     f"within {cfg.nuisance_period_s / 3600:g} h", until)
 
         n_contact = len(tries)
@@ -317,31 +348,35 @@ class RuleEngine:
                             f"{cfg.max_attempts_total_address}")
         if (cfg.max_attempts_per_day_contact is not None
                 or cfg.max_attempts_per_day_address is not None):
+            day_zone = cfg.day if cfg.day != "contact" else tz_name
             try:
-                tz = zone(cfg.day if cfg.day != "contact" else tz_name)
+                days = cal.days(day_zone)
             except ValueError:
-                tz = zone(cfg.default_timezone)
-            start, end = _local_day(now, tz)
+                day_zone = cfg.default_timezone
+                days = cal.days(day_zone)
+            start, end = days.bounds(now)
             today = [t for t in tries if start <= t[0] < end]
             lim = cfg.max_attempts_per_day_contact
             if lim is not None and len(today) >= lim:
                 return Decision(False, "attempts_per_day_contact",
-                                f"{len(today)} attempts today ({tz.key}), at most {lim}", end)
+                                f"{len(today)} attempts today ({day_zone}), at most {lim}", end)
             lim = cfg.max_attempts_per_day_address
             n = sum(1 for t in today if t[2])
             if lim is not None and n >= lim:
                 return Decision(False, "attempts_per_day_address",
-                                f"{n} attempts on {addr} today ({tz.key}), at most {lim}", end)
+                                f"{n} attempts on {addr} today ({day_zone}), at most {lim}",
+                                end)
         return ALLOWED
+
+
+_BLOCKED = int(Code.BLOCKED)
+
+
+def _stamp(cal: RunCalendar, t_s: float) -> str:
+    """A run-clock time for a message, as UTC to the minute."""
+    return f"{cal.at(t_s):%Y-%m-%d %H:%M}Z"
 
 
 def _zero_counts() -> dict[str, int]:
     return {"checked": 0, "allowed": 0, **dict.fromkeys(RULES, 0)}
 
-
-def _local_day(now: datetime, tz: Any) -> tuple[datetime, datetime]:
-    """The UTC bounds of the local calendar day holding ``now`` (23 or 25 h across DST)."""
-    d = now.astimezone(tz).date()
-    start = datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end

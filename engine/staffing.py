@@ -3,15 +3,23 @@
 The agent manager's job, on the pacer's license distribution and assignment kernels. It
 runs at start, and again (every ``period_s``) after agents logged in or out, or when a job's
 minimum, maximum or priority changed at runtime; in dynamic mode on every period.
+
+The dialer builds its staffing from a ``Licenses`` setting and hands itself over as the
+``StaffedDialer`` the staffing reads and drives: nothing is wired after construction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
+from engine.agents import AgentManager
 from engine.attempt import Channel
+from engine.interfaces import Clock
+from engine.job import Job
 from pacer.assignment import assign_agents
 from pacer.licenses import DistributionMode, LicenseDistributor
 from pacer.modes import AgentStatus, LicenseKind, Pacing
@@ -24,22 +32,56 @@ POOL_KEYS = {"predictive_agents": LicenseKind.PREDICTIVE_AGENT,
              "progressive_agents": LicenseKind.PROGRESSIVE_AGENT,
              "preview_agents": LicenseKind.PREVIEW_AGENT}
 REBALANCE_S = 30.0
+MODES = ("reserved", "dynamic")
 
 
-class Staffing:
-    """Keeps every agent-based job staffed within its licenses (see module docstring)."""
+@dataclass(frozen=True)
+class Licenses:
+    """Agent license pools (``POOL_KEYS`` names -> licenses), the distribution mode
+    (``reserved``: kept until a recalculation event; ``dynamic``: every period) and the
+    rebalancing period in seconds."""
 
-    def __init__(self, dialer, pools: Mapping[str, int], mode: str = "reserved",
-                 period_s: float = REBALANCE_S):
-        self.dialer = dialer
-        self.period_s = period_s
-        unknown = set(pools) - set(POOL_KEYS)
+    pools: Mapping[str, int] = field(default_factory=dict)
+    mode: str = "reserved"
+    period_s: float = REBALANCE_S
+
+    def __post_init__(self) -> None:
+        unknown = set(self.pools) - set(POOL_KEYS)
         if unknown:
             raise ValueError(f"license pools: unknown {sorted(unknown)}; expected "
                              f"{sorted(POOL_KEYS)}")
-        sizes = {POOL_KEYS[k]: int(v) for k, v in pools.items()}
+        if self.mode not in MODES:
+            raise ValueError(f"license mode: {self.mode!r}; expected one of {', '.join(MODES)}")
+        if not self.period_s > 0:
+            raise ValueError(f"license period_s: expected seconds > 0, got {self.period_s!r}")
+
+
+class StaffedDialer(Protocol):
+    """What the staffing reads from and does to the dialer."""
+
+    @property
+    def jobs(self) -> Sequence[Job]: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def agents(self) -> AgentManager: ...
+
+    def assign(self, agent_job: np.ndarray) -> None:
+        """Put agents on jobs (-1 = none); agents on a call move when it ends."""
+
+
+class Staffing:
+    """Keeps every agent-based job of ``dialer`` staffed within ``licenses``."""
+
+    def __init__(self, dialer: StaffedDialer, licenses: Licenses):
+        self.dialer = dialer
+        self.period_s = licenses.period_s
+        sizes = {POOL_KEYS[k]: int(v) for k, v in licenses.pools.items()}
         self.licenses = LicenseDistributor(
-            sizes, DistributionMode.DYNAMIC if mode == "dynamic" else DistributionMode.RESERVED)
+            sizes, DistributionMode.DYNAMIC if licenses.mode == "dynamic"
+            else DistributionMode.RESERVED)
         self.agent_jobs = [j for j, job in enumerate(dialer.jobs)
                            if job.channel == Channel.VOICE_AGENT]
         for j in self.agent_jobs:
@@ -68,6 +110,7 @@ class Staffing:
         self.mark()
 
     def start(self) -> None:
+        """Staff the jobs now and keep them staffed every ``period_s``."""
         self.rebalance()
         self.dialer.clock.call_later(self.period_s, self._periodic)
 
@@ -92,11 +135,3 @@ class Staffing:
         if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
                                          ).any():
             self.dirty = True  # agents on a call move only when it ends: try again
-
-
-def staff_jobs(dialer, pools: Mapping[str, int], mode: str = "reserved") -> Staffing:
-    """Create the staffing for ``dialer``, staff its jobs now and keep them staffed."""
-    s = Staffing(dialer, pools, mode)
-    dialer.staffing = s
-    s.start()
-    return s

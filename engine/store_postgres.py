@@ -9,7 +9,10 @@ same database. psycopg is imported only when a store is opened; install it with
 
 from __future__ import annotations
 
+import os
 import re
+import urllib.parse
+import zlib
 from typing import Any
 
 from engine.attempt import ATTEMPT_FIELDS
@@ -17,6 +20,7 @@ from engine.store_schema import (
     SCHEMA_VERSION,
     TABLES,
     SqlStore,
+    StoreBusy,
     StoreError,
     check_columns,
     check_version,
@@ -38,7 +42,49 @@ def _import_psycopg() -> Any:
 
 def _safe_conninfo(conninfo: str) -> str:
     """The connection string without its password, for error messages."""
-    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)|(://[^:/@]+:)[^@]*@", _mask, conninfo)
+    masked = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@]+:)[^@]*@",
+                    _mask, conninfo)
+    return scrub(masked, conninfo)
+
+
+def _secrets(conninfo: str) -> list[str]:
+    """The password(s) a connection string carries, in every spelling a message may show
+    (as given, URL-encoded, URL-decoded), longest first."""
+    found: set[str] = set()
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+        pw = conninfo_to_dict(conninfo).get("password")
+        if pw:
+            found.add(str(pw))
+    except Exception:  # an unparsable string: fall back to the patterns below
+        pass
+    for m in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo):
+        v = m.group(1)
+        found.add(v)
+        if v.startswith("'") and v.endswith("'") and len(v) > 1:
+            found.add(v[1:-1])
+            found.add(re.sub(r"\\(.)", r"\1", v[1:-1]))
+    m = re.search(r"://[^:/@]*:([^@]*)@", conninfo)
+    if m:
+        found.add(m.group(1))
+    for v in list(found):
+        found.add(urllib.parse.unquote(v))
+        found.add(urllib.parse.quote(v, safe=""))
+        found.add(urllib.parse.quote_plus(v, safe=""))
+    env = os.environ.get("PGPASSWORD")
+    if env:
+        found.add(env)
+    return sorted((v for v in found if len(v) >= 1), key=len, reverse=True)
+
+
+def scrub(text: str, conninfo: str) -> str:
+    """``text`` with every password ``conninfo`` (or PGPASSWORD) carries replaced by ***.
+
+    psycopg's own error messages may quote the connection string; every message leaving
+    this module goes through here."""
+    for secret in _secrets(conninfo):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _mask(m: re.Match[str]) -> str:
@@ -56,7 +102,9 @@ class PostgresStore(SqlStore):
     outdial store of this schema version, ``ImportError`` when psycopg is missing.
     """
 
-    def __init__(self, conninfo: str, schema: str | None = None):
+    _begin = "BEGIN"
+
+    def __init__(self, conninfo: str, schema: str | None = None, exclusive: bool = False):
         psycopg = _import_psycopg()
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError(f"schema must be a plain identifier (letters, digits, _), "
@@ -65,24 +113,60 @@ class PostgresStore(SqlStore):
         super().__init__()
         self._psycopg = psycopg
         self._duplicate = psycopg.errors.UniqueViolation
+        self._driver_error = psycopg.Error
+        self._conninfo_for_scrub = conninfo
+        try:
+            from psycopg.conninfo import conninfo_to_dict
+            conninfo_to_dict(conninfo)
+        except Exception:
+            # libpq's parse errors quote the text around the fault, which may be the
+            # password: say what to fix without echoing any of it.
+            raise StoreError("PostgreSQL: the connection string cannot be parsed (write "
+                             "key='value' pairs, quoting values that hold spaces, quotes or "
+                             "backslashes, or a postgresql:// URL with percent-encoded "
+                             "user and password)") from None
         try:
             self._db = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as e:
-            raise StoreError(f"PostgreSQL {_safe_conninfo(conninfo)!r}: cannot connect "
-                             f"({str(e).strip()})") from e
+            raise StoreError(scrub(f"PostgreSQL {_safe_conninfo(conninfo)!r}: cannot connect "
+                                   f"({str(e).strip()})", conninfo)) from None
         info = self._db.info
         self.where = (f"PostgreSQL {info.dbname} at {info.host}:{info.port}"
                       f", schema {schema or 'current'}")
         try:
             self._db.execute("SET synchronous_commit = on")
             prefix = self._setup(schema)
+            if exclusive:
+                self._take_writer_lock(schema)
         except psycopg.Error as e:
             self._db.close()
-            raise StoreError(f"{self.where}: cannot use as a store ({str(e).strip()})") from e
+            raise StoreError(scrub(f"{self.where}: cannot use as a store ({str(e).strip()})",
+                                   conninfo)) from None
         except StoreError:
             self._db.close()
             raise
         self._sql = statements("%s", prefix)
+
+    def _take_writer_lock(self, schema: str | None) -> None:
+        """A session advisory lock per (database, schema): held while the connection
+        lives, released by the server when it ends (the process died or closed it)."""
+        key = zlib.crc32(f"outdial.writer.{schema or ''}".encode()) - (1 << 31)
+        got = self._db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+        if not got:
+            holder = self._db.execute(
+                "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.objid = (%s::bigint & 4294967295) LIMIT 1", (key,)).fetchone()
+            who = (f"server backend pid {holder[0]}, since {holder[2]:%Y-%m-%d %H:%M:%S}"
+                   if holder else "another connection")
+            raise StoreBusy(f"{self.where}: the store is in use by another outdial run "
+                            f"({who}); one run per store: stop that run first, or use "
+                            "another schema")
+
+    def explain(self, e: Exception) -> str:
+        """psycopg's error, its text scrubbed of the password."""
+        return scrub(f"{self.where}: PostgreSQL error ({str(e).strip()})",
+                     self._conninfo_for_scrub)
 
     def _setup(self, schema: str | None) -> str:
         db = self._db
@@ -117,7 +201,12 @@ class PostgresStore(SqlStore):
                                  "not an outdial store")
             row = db.execute(f"SELECT value FROM {prefix}meta "
                              "WHERE key = 'schema_version'").fetchone()
-            check_version(None if row is None else row[0], self.where)
+            if check_version(None if row is None else row[0], self.where) < SCHEMA_VERSION:
+                for stmt in create_statements("postgres", prefix):  # adds what it lacks
+                    db.execute(stmt)
+                db.execute(f"UPDATE {prefix}meta SET value = %s WHERE key = 'schema_version'",
+                           (str(SCHEMA_VERSION),))
+                cols.setdefault("outbox", ["seq"])
             missing = set(TABLES) - set(cols)
             if missing:
                 raise StoreError(f"{self.where}: tables {sorted(missing)} are missing")

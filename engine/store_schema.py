@@ -3,33 +3,50 @@ conversion, the error raised for a store that cannot be opened or is not ours, a
 ``SqlStore`` base that runs the protocol's statements on a DB-API connection.
 
 Tables: ``attempts`` (one row per attempt, ``attempt_id`` primary key), ``job_states``
-(last state per job name) and ``meta`` (key/value text, holding ``schema_version``).
+(last state per job name), ``meta`` (key/value text, holding ``schema_version``) and
+``outbox`` (the engine's events, in order, written in the same transaction as the attempt
+record they belong to and published after; ``meta.outbox_published`` is the last ``seq``
+handed to the sink).
+
+Every driver error is turned into one ``StoreError`` naming the store and what to do
+(disk full, damaged file, lost server), never a traceback; a transaction that failed
+leaves the store as it was before it, so nothing recorded earlier is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, Attempt
+from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, CODE_INDEX, Attempt
 
-SCHEMA_VERSION = 1
-"""Bumped whenever a table or column changes; a store refuses any other version."""
+SCHEMA_VERSION = 2
+"""Bumped whenever a table or column changes; a store refuses a newer version and
+migrates an older one it knows (1 -> 2: the outbox table added)."""
 
-TABLES = ("attempts", "job_states", "meta")
-BOOL_FIELDS = frozenset(name for name, sql in ATTEMPT_COLUMNS if sql == "BOOLEAN")
+TABLES = ("attempts", "job_states", "meta", "outbox")
+OUTBOX_MARK = "outbox_published"
+BOOL_FIELDS = frozenset(name for name, sql, _ in ATTEMPT_COLUMNS if sql == "BOOLEAN")
 _BOOL_INDEX = tuple(i for i, f in enumerate(ATTEMPT_FIELDS) if f in BOOL_FIELDS)
 
 # ATTEMPT_COLUMNS' generic SQL types per dialect.
 _TYPES = {
-    "sqlite": {"INTEGER": "INTEGER", "TEXT": "TEXT", "BOOLEAN": "BOOLEAN", "REAL": "REAL"},
+    "sqlite": {"INTEGER": "INTEGER", "TEXT": "TEXT", "BOOLEAN": "BOOLEAN", "REAL": "REAL",
+               "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT"},
     "postgres": {"INTEGER": "BIGINT", "TEXT": "TEXT", "BOOLEAN": "BOOLEAN",
-                 "REAL": "DOUBLE PRECISION"},
+                 "REAL": "DOUBLE PRECISION", "SERIAL": "BIGSERIAL PRIMARY KEY"},
 }
 
 
 class StoreError(RuntimeError):
     """A store that cannot be opened, is not an outdial store, or has another schema."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store (one writer per store)."""
 
 
 def create_statements(dialect: str, prefix: str = "") -> list[str]:
@@ -39,7 +56,7 @@ def create_statements(dialect: str, prefix: str = "") -> list[str]:
     real = types["REAL"]
     cols = ", ".join(
         f"{name} {types[sql]} NOT NULL" + (" PRIMARY KEY" if name == "attempt_id" else "")
-        for name, sql in ATTEMPT_COLUMNS)
+        for name, sql, _ in ATTEMPT_COLUMNS)
     return [
         f"CREATE TABLE IF NOT EXISTS {prefix}attempts ({cols})",
         # Partial: only in-flight rows, so the trapped() scan costs nothing per result.
@@ -48,6 +65,8 @@ def create_statements(dialect: str, prefix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {prefix}job_states "
         f"(job TEXT PRIMARY KEY, state TEXT NOT NULL, at_s {real} NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {prefix}meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}outbox (seq {types['SERIAL']}, "
+        "topic TEXT NOT NULL, event TEXT NOT NULL)",
     ]
 
 
@@ -74,15 +93,18 @@ def statements(ph: str, prefix: str = "") -> dict[str, str]:
         "set_meta": f"INSERT INTO {prefix}meta (key, value) VALUES ({ph}, {ph}) "
                     f"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         "get_meta": f"SELECT value FROM {prefix}meta WHERE key = {ph}",
+        "outbox_add": f"INSERT INTO {prefix}outbox (topic, event) VALUES ({ph}, {ph})",
+        "outbox_after": f"SELECT seq, topic, event FROM {prefix}outbox WHERE seq > {ph} "
+                        f"ORDER BY seq LIMIT {ph}",
+        "outbox_last": f"SELECT COALESCE(MAX(seq), 0) FROM {prefix}outbox",
+        "outbox_prune": f"DELETE FROM {prefix}outbox WHERE seq <= {ph}",
     }
 
 
 def attempt_row(a: Attempt, code: int | None = None) -> tuple:
     """The attempt's values in ``ATTEMPT_FIELDS`` order (``code`` overrides its code)."""
-    return (a.id, a.job, a.job_name, a.contact, a.contact_id, a.address, a.step,
-            int(a.channel), int(a.code) if code is None else code, a.agent, bool(a.abandoned),
-            bool(a.truth_amd_false_positive), bool(a.truth_human), float(a.t_created),
-            float(a.t_answer), float(a.t_connect), float(a.t_talk_end), float(a.t_end))
+    row = a.plain_row()
+    return row if code is None else (*row[:CODE_INDEX], int(code), *row[CODE_INDEX + 1:])
 
 
 def row_record(row: tuple) -> dict[str, Any]:
@@ -94,8 +116,9 @@ def row_record(row: tuple) -> dict[str, Any]:
     return rec
 
 
-def check_version(found: str | None, where: str) -> None:
-    """Raise ``StoreError`` naming ``where`` unless ``found`` is this ``SCHEMA_VERSION``."""
+def check_version(found: str | None, where: str) -> int:
+    """The version ``found`` if this outdial reads it (this ``SCHEMA_VERSION`` or an older
+    one it migrates); else raise ``StoreError`` naming ``where``."""
     if found is None:
         raise StoreError(f"{where}: has outdial tables but no schema_version in its meta "
                          "table; not an outdial store (or a damaged one)")
@@ -106,9 +129,9 @@ def check_version(found: str | None, where: str) -> None:
     if v > SCHEMA_VERSION:
         raise StoreError(f"{where}: schema version {v} was written by a newer outdial "
                          f"(this one reads version {SCHEMA_VERSION}); upgrade outdial")
-    if v != SCHEMA_VERSION:
-        raise StoreError(f"{where}: schema version {v} is older than this outdial's "
-                         f"{SCHEMA_VERSION}; migrate it or start a new store")
+    if v < 1:
+        raise StoreError(f"{where}: schema version {v} is not one outdial ever wrote")
+    return v
 
 
 def check_columns(found: list[str], table: str, expected: list[str], where: str) -> None:
@@ -124,53 +147,112 @@ class SqlStore:
     """The ``engine.interfaces.Store`` calls as SQL statements on one DB-API connection.
 
     A subclass opens ``_db`` (autocommit: each statement commits before it returns), sets
-    ``where`` (the store named in messages), ``_sql`` (``statements`` for its placeholder)
-    and ``_duplicate`` (its driver's unique-violation exception), and closes it.
+    ``where`` (the store named in messages), ``_sql`` (``statements`` for its placeholder),
+    ``_duplicate`` (its driver's unique-violation exception), ``_driver_error`` (its
+    driver's base exception) and ``_begin`` (the statement opening a write transaction),
+    and closes it. ``transaction()`` groups calls into one commit.
     """
 
     where: str
     _db: Any
     _sql: dict[str, str]
     _duplicate: type[Exception]
+    _driver_error: type[Exception] = Exception
+    _begin = "BEGIN"
+    durable = True  # the dialer writes each record with its events in one transaction
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # open transaction() levels
+        self._published: int | None = None
+
+    # ---- errors and transactions
+
+    def explain(self, e: Exception) -> str:
+        """A driver error as one sentence saying what to do (no secrets)."""
+        return f"{self.where}: store error ({type(e).__name__}: {str(e).strip()})"
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except self._duplicate:
+            raise
+        except self._driver_error as e:
+            raise StoreError(self.explain(e)) from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside commits together (or not at all, if it raises).
+
+        Nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with self._guard():
+                self._db.execute(self._begin)
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                with contextlib.suppress(Exception):
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                with self._guard():
+                    self._db.execute("COMMIT")
+            except StoreError:
+                with contextlib.suppress(Exception):
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _exec(self, key: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock, self._guard():
+            return self._db.execute(self._sql[key], tuple(params))
+
+    # ---- attempts
 
     def attempt_started(self, a: Attempt) -> None:
-        """Insert the attempt with code PENDING; committed on return."""
+        """Insert the attempt with code PENDING; committed on return (or with the
+        enclosing ``transaction``)."""
         try:
-            with self._lock:
-                self._db.execute(self._sql["started"], attempt_row(a, 0))
+            self._exec("started", attempt_row(a, 0))
         except self._duplicate as e:
             raise ValueError(f"attempt {a.id} is already recorded in {self.where}") from e
 
     def save_attempt(self, a: Attempt) -> None:
         """Insert or update the attempt's result; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["save"], attempt_row(a))
+        self._exec("save", attempt_row(a))
 
     def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
         """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given."""
         with self._lock:
             if job is None:
-                rows = self._db.execute(self._sql["all"]).fetchall()
+                rows = self._exec("all").fetchall()
             else:
-                rows = self._db.execute(self._sql["job"], (job,)).fetchall()
+                rows = self._exec("job", (job,)).fetchall()
         return [row_record(r) for r in rows]
 
     def trapped(self) -> list[dict[str, Any]]:
         """Attempts started and never finished (code PENDING), by ``attempt_id``."""
-        with self._lock:
-            rows = self._db.execute(self._sql["trapped"]).fetchall()
-        return [row_record(r) for r in rows]
+        return [row_record(r) for r in self._exec("trapped").fetchall()]
 
     def recode(self, attempt_id: int, code: int, t_end: float) -> None:
         """Finish a trapped attempt with ``code`` at ``t_end`` (s); committed on return."""
         with self._lock:
-            cur = self._db.execute(self._sql["recode"], (int(code), float(t_end), attempt_id))
+            cur = self._exec("recode", (int(code), float(t_end), attempt_id))
             if cur.rowcount == 1:
                 return
-            row = self._db.execute(self._sql["code_of"], (attempt_id,)).fetchone()
+            row = self._exec("code_of", (attempt_id,)).fetchone()
         if row is None:
             raise KeyError(f"attempt {attempt_id} is not recorded in {self.where}")
         raise ValueError(f"attempt {attempt_id} already has result code {row[0]}; "
@@ -178,24 +260,54 @@ class SqlStore:
 
     def set_job_state(self, job: str, state: str, at_s: float) -> None:
         """Remember job ``job``'s state since ``at_s`` (run clock, s); committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_state"], (job, state, float(at_s)))
+        self._exec("set_state", (job, state, float(at_s)))
 
     def job_states(self) -> dict[str, str]:
         """Last recorded state per job name."""
         with self._lock:
-            return dict(self._db.execute(self._sql["states"]).fetchall())
+            return dict(self._exec("states").fetchall())
 
     def set_meta(self, key: str, value: str) -> None:
         """Remember one engine setting; committed on return."""
-        with self._lock:
-            self._db.execute(self._sql["set_meta"], (key, value))
+        self._exec("set_meta", (key, value))
 
     def get_meta(self, key: str) -> str | None:
         """A setting stored by ``set_meta``, or None."""
-        with self._lock:
-            row = self._db.execute(self._sql["get_meta"], (key,)).fetchone()
+        row = self._exec("get_meta", (key,)).fetchone()
         return None if row is None else row[0]
+
+    # ---- the event outbox
+
+    def add_event(self, topic: str, event: dict[str, Any]) -> None:
+        """Append an event to the outbox (in the enclosing ``transaction``, if any)."""
+        self._exec("outbox_add", (topic, json.dumps(event, separators=(",", ":"))))
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
+        """Up to ``limit`` outbox events not yet published: ``(seq, topic, event)``, in order."""
+        with self._lock:
+            rows = self._exec("outbox_after", (self.published_seq(), int(limit))).fetchall()
+        return [(int(seq), topic, json.loads(text)) for seq, topic, text in rows]
+
+    def published_seq(self) -> int:
+        """The last outbox ``seq`` marked published (0: none)."""
+        with self._lock:
+            if self._published is None:
+                v = self.get_meta(OUTBOX_MARK)
+                self._published = int(v) if v is not None else 0
+            return self._published
+
+    def mark_published(self, seq: int) -> None:
+        """Every outbox event up to ``seq`` reached the sink; published rows are pruned."""
+        with self.transaction():
+            self.set_meta(OUTBOX_MARK, str(int(seq)))
+            self._exec("outbox_prune", (int(seq),))
+        self._published = int(seq)
+
+    def outbox_size(self) -> tuple[int, int]:
+        """(events ever written, events not yet published)."""
+        last = int(self._exec("outbox_last").fetchone()[0])
+        done = self.published_seq()
+        return max(last, done), max(last - done, 0)
 
     def __enter__(self) -> SqlStore:
         return self

@@ -3,10 +3,16 @@
 The file is in WAL mode and every call commits before it returns (``synchronous=FULL`` by
 default: each commit is synced to disk), so a crash of the engine, or of the machine, loses
 no attempt that was started or saved; reopening the file finds the trapped ones.
+
+A live run opens it ``exclusive``: an advisory lock (``fcntl.flock``) on ``<path>.lock``,
+held for the store's life and released by the kernel when the process dies, even by
+SIGKILL, so a second run on the same store is refused before it reads or writes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import sqlite3
 
@@ -15,6 +21,7 @@ from engine.store_schema import (
     SCHEMA_VERSION,
     TABLES,
     SqlStore,
+    StoreBusy,
     StoreError,
     check_columns,
     check_version,
@@ -23,6 +30,32 @@ from engine.store_schema import (
 )
 
 _SYNC = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _lock_file(path: str) -> int:
+    """Take the store's writer lock; raise ``StoreBusy`` naming the holder if taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (not POSIX): no lock, as before
+        return -1
+    lock_path = path + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StoreError(f"{path}: cannot create the lock file {lock_path} "
+                         f"({e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise StoreBusy(f"{path}: the store is in use by another outdial run ({holder}); "
+                        "one run per store: stop that run first, or use another store"
+                        ) from None
+    os.ftruncate(fd, 0)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    os.write(fd, f"pid {os.getpid()}, since {stamp}".encode())
+    return fd
 
 
 class SqliteStore(SqlStore):
@@ -36,7 +69,11 @@ class SqliteStore(SqlStore):
     database, is not an outdial store, or has another schema version.
     """
 
-    def __init__(self, path: str | os.PathLike[str], synchronous: str = "FULL"):
+    _driver_error = sqlite3.Error
+    _begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, path: str | os.PathLike[str], synchronous: str = "FULL",
+                 exclusive: bool = False):
         super().__init__()
         self.path = self.where = os.fspath(path)
         self._duplicate = sqlite3.IntegrityError
@@ -44,6 +81,37 @@ class SqliteStore(SqlStore):
         if sync not in _SYNC:
             raise ValueError(f"synchronous must be one of {', '.join(_SYNC)}, "
                              f"not {synchronous!r}")
+        self._lock_fd = _lock_file(self.path) if exclusive else -1
+        try:
+            self._open(sync)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = -1
+
+    def explain(self, e: Exception) -> str:
+        """SQLite's error as what happened and what to do."""
+        text = str(e)
+        low = text.lower()
+        if "disk is full" in low or "database or disk is full" in low:
+            return (f"{self.path}: the disk is full (SQLite: {text}); the store keeps "
+                    "everything recorded so far: free space and run again to resume")
+        if "malformed" in low or "not a database" in low or "corrupt" in low:
+            return (f"{self.path}: the store file is damaged (SQLite: {text}); restore it "
+                    "from a backup or start a new store")
+        if "readonly" in low or "read-only" in low:
+            return f"{self.path}: the store cannot be written (SQLite: {text})"
+        if "disk i/o" in low:
+            return (f"{self.path}: the disk failed a read or write (SQLite: {text}); check "
+                    "the device, then run again to resume")
+        return f"{self.path}: SQLite error ({text})"
+
+    def _open(self, sync: str) -> None:
         try:
             # Autocommit (isolation_level=None): each statement is its own transaction,
             # committed before execute returns; multi-statement work uses BEGIN.
@@ -88,7 +156,12 @@ class SqliteStore(SqlStore):
                                      "table; not an outdial store")
                 row = db.execute(
                     "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                check_version(None if row is None else row[0], self.path)
+                if check_version(None if row is None else row[0], self.path) < SCHEMA_VERSION:
+                    for stmt in create_statements("sqlite"):  # adds what the old one lacks
+                        db.execute(stmt)
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                               (str(SCHEMA_VERSION),))
+                    ours = set(TABLES)
                 missing = set(TABLES) - ours
                 if missing:
                     raise StoreError(f"{self.path}: tables {sorted(missing)} are missing")
@@ -118,6 +191,7 @@ class SqliteStore(SqlStore):
                 pass  # another connection is reading; the WAL stays valid
             self._db.close()
             self._db = None  # type: ignore[assignment]
+            self._unlock()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"

@@ -4,7 +4,9 @@ A ``Strategy`` is an ordered tuple of ``Step``s. Each step names a channel (voic
 email, custom), the contact's address field to use, the pacing, its calling windows (in
 the contact's LOCAL time zone), retries per completion code (delay and count) and a cap on
 attempts. ``Strategy.next_action(contact, history, now)`` is a pure function of the
-contact's fields and its attempts so far; it returns one of:
+contact's fields and its attempts so far, an edge over ``Strategy.decide``, which takes
+and gives run-clock seconds (the engine's one clock, see ``engine.calendar``); it returns
+one of:
 
 - ``Next``: attempt ``step`` on ``address`` at ``at`` (``at == now``: at once; later: a
   retry whose delay has not passed yet);
@@ -31,16 +33,14 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from engine.attempt import Channel, Code
+from engine.calendar import RunCalendar
 from engine.contacts import zone
-from pacer.modes import Pacing
+from engine.vocab import PACINGS, STEP_CHANNELS, Channel, Code, parse_code
 
-CHANNELS = ("voice", "sms", "email", "custom")
-PACINGS = tuple(p.name.lower() for p in Pacing)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_S = 86_400
 # Default calling window: 08:00-21:00 local every day, the US limit (47 CFR 64.1200(c)(1));
@@ -48,17 +48,8 @@ DAY_S = 86_400
 DEFAULT_WINDOWS_TEXT = "Mon-Sun 08:00-21:00"
 _MAX_SEARCH_STEPS = 1000  # window / retry events examined before giving up (never reached)
 
-CODE_ALIASES = {
-    "answering_machine": Code.MACHINE,
-    "machine": Code.MACHINE,
-    "abandon": Code.ABANDONED,
-    "nuisance": Code.ABANDONED,
-    "hangup": Code.CUSTOMER_HANGUP,
-    "wrong_number": Code.INVALID,
-    "connected": Code.LIVE_CONNECTED,
-    "live": Code.LIVE_CONNECTED,
-}
-
+_PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
+_ABANDONED, _HANGUP = int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)
 
 class StrategyError(ValueError):
     """A strategy is misconfigured or cannot be applied to a contact; ``field`` names the
@@ -75,38 +66,12 @@ class TemplateError(StrategyError):
 
 
 def code_of(value: Code | int | str, field: str = "code") -> Code:
-    """A completion code from a ``Code``, its int, its name or an alias (``wrong_number``,
-    ``answering_machine``, ``abandon``...), case-insensitive."""
-    if isinstance(value, bool):
-        raise StrategyError(field, f"{value!r} is not a completion code")
-    if isinstance(value, int):
-        try:
-            return Code(value)
-        except ValueError:
-            raise StrategyError(field, f"{value} is not a completion code") from None
-    if isinstance(value, str):
-        key = value.strip().lower().replace(" ", "_").replace("-", "_")
-        if key in CODE_ALIASES:
-            return CODE_ALIASES[key]
-        try:
-            return Code[key.upper()]
-        except KeyError:
-            pass
-    names = ", ".join([c.name.lower() for c in Code] + list(CODE_ALIASES))
-    raise StrategyError(field, f"{value!r} is not a completion code; expected one of {names}")
-
-
-def channel_name(channel: Channel | int | str) -> str:
-    """``voice`` / ``sms`` / ``email`` / ``custom`` from a strategy name or an engine
-    ``Channel`` (both voice channels are ``voice``)."""
-    if isinstance(channel, str):
-        if channel in CHANNELS:
-            return channel
-        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-    c = Channel(channel)
-    if c in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS):
-        return "voice"
-    return "sms" if c == Channel.SMS else "email"
+    """A completion code (``engine.vocab.parse_code``: a ``Code``, its int, its name or an
+    alias); ``StrategyError`` naming ``field`` otherwise."""
+    try:
+        return parse_code(value)
+    except ValueError as e:
+        raise StrategyError(field, str(e)) from None
 
 
 def as_utc(t: datetime | float, run_start: datetime | None = None, field: str = "now"
@@ -191,7 +156,11 @@ class CallingWindows:
 
     days: tuple[tuple[tuple[int, int], ...], ...]
 
+    def __hash__(self) -> int:
+        return self._hash  # computed once: the engine looks windows up per decision
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.days))
         if len(self.days) != 7:
             raise StrategyError("windows", f"need 7 weekdays, got {len(self.days)}")
         any_open = False
@@ -263,52 +232,13 @@ class CallingWindows:
 
         Exact across DST changes: the opening is where the wall clock reaches a range's
         start (either reading of an ambiguous local time), or a clock change that jumps
-        into a range (a start inside a skipped hour opens when the clock jumps).
+        into a range (a start inside a skipped hour opens when the clock jumps). The
+        engine asks ``RunCalendar.windows`` in run-clock seconds; this is the same answer
+        for one aware instant.
         """
         t = t.astimezone(UTC)
-        if self.is_open(t, tz):
-            return t
-        first_day = t.astimezone(tz).date()
-        best: datetime | None = None
-        best_day = 99
-        for d in range(-1, 9):
-            if d > best_day + 1:
-                break
-            day = first_day + timedelta(days=d)
-            cands = []
-            for s, _ in self.days[day.weekday()]:
-                wall = time(s // 3600, s % 3600 // 60, s % 60)
-                for fold in (0, 1):
-                    cands.append(datetime.combine(day, wall, tzinfo=tz).replace(
-                        fold=fold).astimezone(UTC))
-            change = _clock_change(day, tz)
-            if change is not None:
-                cands.append(change)
-            for u in cands:
-                if u > t and (best is None or u < best) and self.is_open(u, tz):
-                    best, best_day = u, d
-        if best is None:  # unreachable: __post_init__ requires some open time each week
-            raise StrategyError("windows", "no opening found within 9 days")
-        return best
-
-
-def _clock_change(day: Any, tz: ZoneInfo) -> datetime | None:
-    """The instant (UTC, to the second) the UTC offset changes during local ``day``."""
-    lo = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    off_lo = lo.astimezone(tz).utcoffset()
-    if off_lo == hi.astimezone(tz).utcoffset():
-        return None
-    while (hi - lo).total_seconds() > 1:
-        mid = lo + (hi - lo) / 2
-        mid = mid.replace(microsecond=0)
-        if mid <= lo:
-            mid = lo + timedelta(seconds=1)
-        if mid.astimezone(tz).utcoffset() == off_lo:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+        cal = RunCalendar(t)
+        return cal.at(cal.windows(self, tz.key).next_open(0.0))
 
 
 # ---------------------------------------------------------------------- templates
@@ -442,9 +372,9 @@ class Step:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if self.channel not in CHANNELS:
+        if self.channel not in STEP_CHANNELS:
             raise StrategyError("channel", f"{self.channel!r} is not one of "
-                                           f"{', '.join(CHANNELS)}")
+                                           f"{', '.join(STEP_CHANNELS)}")
         if not isinstance(self.address, str) or not self.address:
             raise StrategyError("address", "name the contact's address field")
         pacing = self.pacing
@@ -482,21 +412,20 @@ class Step:
             if self.channel != "email":
                 raise StrategyError("subject", "only email steps have a subject")
             template_fields(self.subject, "subject")
+        # Per completion code (plain ints): the code its retries are counted under and the
+        # rule. A hang-up waiting for an agent is an abandon unless it has its own rule.
+        rules = {int(c): (int(c), r) for c, r in retries.items()}
+        if _HANGUP not in rules and _ABANDONED in rules:
+            rules[_HANGUP] = rules[_ABANDONED]
+        object.__setattr__(self, "_rules", rules)
 
     def __hash__(self) -> int:
         return hash((self.channel, self.address, self.pacing, self.name))
 
     def retry_for(self, code: int) -> tuple[Code, Retry] | None:
         """The retry rule for ``code`` and the code it is kept under."""
-        c = int(code)
-        r = self.retries.get(c)
-        if r is not None:
-            return Code(c), r
-        if c == Code.CUSTOMER_HANGUP:
-            r = self.retries.get(Code.ABANDONED)
-            if r is not None:
-                return Code.ABANDONED, r
-        return None
+        rule = self._rules.get(int(code))
+        return None if rule is None else (Code(rule[0]), rule[1])
 
     def retry_after(self, codes: Sequence[int]) -> float | None:
         """Seconds from the last attempt to the next on this step, given the codes of the
@@ -505,13 +434,14 @@ class Step:
         retries used up, or ``max_attempts`` reached)."""
         if len(codes) >= self.max_attempts:
             return None
-        rule = self.retry_for(codes[-1])
+        rules = self._rules
+        rule = rules.get(codes[-1])
         if rule is None:
             return None
         key, retry = rule
         used = 0
         for c in codes:
-            r = self.retry_for(c)
+            r = rules.get(c)
             used += r is not None and r[0] == key
         return None if used > retry.max_retries else float(retry.delay_s)
 
@@ -542,9 +472,11 @@ class Step:
 class PastAttempt(NamedTuple):
     """One finished attempt in a contact's history, as the strategy and rules read it.
 
-    ``at`` is when it ended (aware datetime, or seconds since the run start); ``step`` the
-    strategy step it belonged to; ``address`` and ``channel`` what was tried. A named
-    tuple: the engine appends one per finished attempt (tens of thousands per hour).
+    ``at`` is when it ended: run-clock seconds inside the engine (``decide``), an aware
+    datetime or seconds since ``run_start`` at the datetime edges (``next_action``,
+    ``RuleEngine.check``); ``step`` the strategy step it belonged to; ``address`` and
+    ``channel`` what was tried. A named tuple: the engine appends one per finished attempt
+    (tens of thousands per hour).
     """
 
     at: datetime | float
@@ -555,15 +487,17 @@ class PastAttempt(NamedTuple):
     job: Any = None
 
 
-@dataclass(frozen=True)
-class Next:
+class Next(NamedTuple):
     """Attempt ``step`` (index ``step_index``) on ``address`` at ``at``; ``skipped`` lists
-    earlier unfinished steps passed over because their window is closed at ``at``."""
+    earlier unfinished steps passed over because their window is closed at ``at``.
+
+    ``at`` is run-clock seconds from ``Strategy.decide``, a UTC datetime from
+    ``next_action``. (A named tuple: the engine makes two per attempt.)"""
 
     step_index: int
     step: Step
     address: str
-    at: datetime
+    at: float | datetime
     skipped: tuple[int, ...] = ()
 
     @property
@@ -575,21 +509,22 @@ class Next:
         return self.step.address
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """Nothing may be tried now: every step that could go is outside its calling window.
-    ``until`` is the earliest opening; ``next`` what goes then."""
+    ``until`` is the earliest opening (same clock as ``Next.at``); ``next`` what goes
+    then."""
 
-    until: datetime
+    until: float | datetime
     next: Next
     reason: str = "window"
 
     @property
-    def at(self) -> datetime:
+    def at(self) -> float | datetime:
         return self.until
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Done:
     """No more attempts: ``success`` (a done code), ``completed`` (every step finished)
     or ``max_attempts`` (the strategy's cap)."""
@@ -625,6 +560,8 @@ class Strategy:
                 raise StrategyError(f"steps[{i}]", f"{s!r} is not a Step")
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "windows", CallingWindows.parse(self.windows, "windows"))
+        object.__setattr__(self, "_step_windows", tuple(
+            s.windows if s.windows is not None else self.windows for s in steps))
         if self.default_timezone is not None:
             try:
                 zone(self.default_timezone)
@@ -693,14 +630,18 @@ class Strategy:
         if errors:
             raise StrategyError(self.name, "; ".join(errors))
 
-    def zone_of(self, contact: Mapping[str, Any]) -> ZoneInfo:
-        """The contact's time zone; ``StrategyError`` when missing or unknown."""
+    def zone_name(self, contact: Mapping[str, Any]) -> str:
+        """The contact's IANA zone name; ``StrategyError`` when there is none."""
         name = contact.get(self.timezone_field) or self.default_timezone
         if not name:
             raise StrategyError(self.timezone_field, f"contact {contact.get('id', '?')!r} has "
                                                      "no time zone and there is no default")
+        return name
+
+    def zone_of(self, contact: Mapping[str, Any]) -> ZoneInfo:
+        """The contact's time zone; ``StrategyError`` when missing or unknown."""
         try:
-            return zone(name)
+            return zone(self.zone_name(contact))
         except ValueError as e:
             raise StrategyError(self.timezone_field, str(e)) from None
 
@@ -710,78 +651,110 @@ class Strategy:
 
     # ------------------------------------------------------------------ the decision
 
-    def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
-                    now: datetime | float, run_start: datetime | None = None,
-                    finished: Iterable[int] = ()) -> Action:
-        """What to do next for ``contact`` given its finished attempts (any order).
+    def decide(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
+               now_s: float, calendar: RunCalendar, finished: Iterable[int] = ()) -> Action:
+        """What to do next for ``contact`` given its finished attempts (any order), all on
+        the run clock: ``now_s`` and history times are run-clock seconds of ``calendar``,
+        and so are the answer's ``at`` / ``until``.
 
-        ``now`` and history times are aware datetimes, or seconds since ``run_start``.
         ``finished`` lists steps the caller ended by other means (e.g. the rule engine
         refused that address for good: DNC, block list, wrong number). Pure: the same
         inputs give the same answer. Raises ``StrategyError`` for a contact without a
-        step's address field or a time zone, and for history entries naming an unknown
-        step or still pending.
+        step's address field or a known time zone, and for history entries naming an
+        unknown step or still pending.
         """
-        ended = set(finished)
-        now = as_utc(now, run_start, "now")
-        tz = self.zone_of(contact)
-        n_steps = len(self.steps)
-        per_step: list[list[tuple[datetime, int]]] = [[] for _ in range(n_steps)]
+        steps = self.steps
+        per_step: list[list[tuple[float, int]]] | None = None
         total = 0
         for k, h in enumerate(history):
             code = int(h.code)
-            if code == Code.PENDING:
+            if code == _PENDING:
                 raise StrategyError(f"history[{k}]", "attempt still pending; give finished "
                                                      "attempts (re-code trapped ones)")
-            if code == Code.BLOCKED:
+            if code == _BLOCKED:
                 continue
-            if not 0 <= h.step < n_steps:
+            i = h.step
+            if not 0 <= i < len(steps):
                 raise StrategyError(f"history[{k}].step", f"{h.step} is not a step of "
                                                           f"{self.name!r}")
-            if code == Code.TRAPPED and Code.TRAPPED not in self.steps[h.step].retries:
+            step = steps[i]
+            if code == _TRAPPED and _TRAPPED not in step.retries:
                 continue  # in flight at a crash, outcome unknown: the step goes again
-            if code in self.steps[h.step].done_codes:
-                return Done("success")
-            per_step[h.step].append((as_utc(h.at, run_start, f"history[{k}].at"), code))
+            if code in step.done_codes:
+                return _SUCCESS
+            if per_step is None:
+                per_step = [[] for _ in steps]
+            per_step[i].append((h.at, code))
             total += 1
         if self.max_attempts is not None and total >= self.max_attempts:
-            return Done("max_attempts")
+            return _MAX_ATTEMPTS
 
-        pending: list[tuple[int, datetime]] = []  # unfinished steps and when each is due
-        for i, step in enumerate(self.steps):
-            if step.address not in contact:
+        pending: list[tuple[int, float, str]] = []  # unfinished steps: due time, address
+        for i, step in enumerate(steps):
+            addr = contact.get(step.address, _MISSING)
+            if addr is _MISSING:
                 raise StrategyError(step.address, f"contact {contact.get('id', '?')!r} has no "
                                                   f"field {step.address!r} (steps[{i}])")
-            addr = contact[step.address]
-            if addr is None or not str(addr).strip() or i in ended:
+            if addr is None or i in finished:
                 continue
-            tries = sorted(per_step[i])
+            addr = (addr if addr.__class__ is str else str(addr)).strip()
+            if not addr:
+                continue
+            tries = per_step[i] if per_step is not None else None
             if not tries:
-                pending.append((i, now))
+                pending.append((i, now_s, addr))
                 continue
+            tries.sort()
             delay = step.retry_after([c for _, c in tries])
             if delay is None:
                 continue
-            pending.append((i, max(now, tries[-1][0] + timedelta(seconds=delay))))
+            due = tries[-1][0] + delay
+            pending.append((i, due if due > now_s else now_s, addr))
         if not pending:
-            return Done("completed")
+            return _COMPLETED
 
-        t = now
+        tz = self.zone_name(contact)
+        windows = self._step_windows
+        t = now_s
+        first_due = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
             skipped: list[int] = []
-            events: list[datetime] = []
-            for i, due in pending:
+            events: list[float] = []
+            for i, due, addr in pending:
                 if due > t:
                     events.append(due)  # a retry delay holds the steps after it
                     break
-                w = self.windows_of(i)
-                if w.is_open(t, tz):
-                    nxt = Next(i, self.steps[i], str(contact[self.steps[i].address]).strip(),
-                               t, tuple(skipped))
-                    if t <= max(now, pending[0][1]):
-                        return nxt
-                    return Blocked(t, nxt)
+                try:
+                    w = calendar.windows(windows[i], tz)
+                except ValueError as e:
+                    raise StrategyError(self.timezone_field, str(e)) from None
+                if w.is_open(t):
+                    nxt = Next(i, steps[i], addr, t, tuple(skipped))
+                    return nxt if t <= first_due else Blocked(t, nxt)
                 skipped.append(i)
-                events.append(w.next_open(t, tz))
+                events.append(w.next_open(t))
             t = min(events)
         raise StrategyError("windows", "no time found for the next attempt")  # unreachable
+
+    def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
+                    now: datetime | float, run_start: datetime | None = None,
+                    finished: Iterable[int] = ()) -> Action:
+        """``decide`` for callers on date-times: ``now`` and history times are aware
+        datetimes, or seconds since ``run_start``; the answer's ``at`` / ``until`` are UTC
+        datetimes. Raises as ``decide`` does, and for naive datetimes.
+        """
+        now_utc = as_utc(now, run_start, "now")
+        cal = RunCalendar(as_utc(run_start, None, "run_start") if run_start is not None
+                          else now_utc)
+        hist = [h._replace(at=cal.seconds(as_utc(h.at, run_start, f"history[{k}].at")))
+                for k, h in enumerate(history)]
+        a = self.decide(contact, hist, cal.seconds(now_utc), cal, frozenset(finished))
+        if isinstance(a, Next):
+            return a._replace(at=cal.at(a.at))
+        if isinstance(a, Blocked):
+            return Blocked(cal.at(a.until), a.next._replace(at=cal.at(a.next.at)), a.reason)
+        return a
+
+
+_SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("max_attempts")
+_MISSING = object()

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from outdial.app import Application
-from sim.replicate import Summary
-from sim.run import RunResult
+from engine.attempt import CHANNEL_NAMES
+from outdial.app import Application, _json_safe
+from sim.plan.assess import Assessment
+from sim.plan.stats import Summary
+from sim.plan.tables import attempts_table, intervals_table
+from sim.scenario import Scenario
 
 PCT_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+SUMMARY_ROWS = ("bhcc", "attempts", "blocked", "bhcc_agent", "live_answers", "abandons",
+                "abandon_rate", "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s",
+                "service_level", "ports_peak", "ports_mean")
 
 
-def summary_json(s: Summary) -> dict[str, Any]:
-    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1)."""
-    return {
+def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
+    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1).
+
+    With an assessment: ``resources``, ``targets`` (``name``, ``target``, ``value``, ``lo``,
+    ``hi``, ``met``, ``margin``, ``replications``, ``needed``, ``note``), ``verdict`` and
+    ``platform`` (units in its keys); its warnings join the run's."""
+    out = {
         "scenario": s.scenario,
         "seed": s.seed,
         "replications": s.replications,
@@ -27,8 +38,66 @@ def summary_json(s: Summary) -> dict[str, Any]:
         "total": s.total,
         "campaigns": s.campaigns,
         "ci95": s.ci95,
-        "warnings": s.warnings,
+        "warnings": list(s.warnings),
+        "intervals": s.intervals,
     }
+    if a is not None:
+        d = a.as_dict()
+        out.update({k: d[k] for k in ("resources", "targets", "verdict", "platform")})
+        out["warnings"] = list(s.warnings) + d["warnings"]
+    return out
+
+
+def _gb(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f} GB"
+
+
+def print_assessment(app: Application, a: Assessment) -> None:
+    """The verdict block and the platform table after the KPIs."""
+    r = a.resources
+    lic = ", ".join(f"{k.replace('_agents', '')} {v:,}" for k, v in r["licenses"].items())
+    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {r['jobs']:,} "
+                  f"jobs; licenses ({r['license_mode']}): {lic or 'none'}")
+    if a.targets:
+        rows = []
+        for t in a.targets:
+            state = {True: "met", False: "MISSED", None: "undecided"}[t.met]
+            value = _fmt(t.kpi, t.value)
+            if t.lo is not None:
+                value += f" [{_fmt(t.kpi, t.lo)}, {_fmt(t.kpi, t.hi)}]"
+            rows.append([t.name, f"{t.op} {_fmt(t.kpi, t.limit)}", value, state,
+                         "" if t.margin is None else _fmt(t.kpi, t.margin)])
+        app.table(f"verdict: {a.verdict}", ["target", "bound", "value [95 % interval]",
+                                            "verdict", "margin"], rows,
+                  caption="judged on the interval: met when it is wholly on the right side")
+        for t in a.targets:
+            if t.met is None:
+                app.info(f"{t.name}: {t.note}")
+    p = a.platform
+    ev = "-" if p.events_per_hour is None else f"{p.events_per_hour:,.0f}"
+    rows = [
+        ["hardware tier", p.tier_description],
+        ["servers", p.servers],
+        ["agents / notification ports (peak) / jobs",
+         f"{p.agents:,} / {p.notification_ports_peak:,} / {p.jobs:,}"],
+        ["BHCC (attempts per hour)", f"{p.bhcc:,.0f}"],
+        ["voice-portal ports (customer + agent legs at the peak)",
+         f"{p.voice_portal_ports:,} ({p.customer_legs_peak:,} + {p.agent_legs_peak:,})"],
+        ["SMS / email per hour", f"{p.sms_per_hour:,.0f} / {p.email_per_hour:,.0f}"],
+        ["SMS / email peak per second", f"{p.sms_peak_per_s:,.2f} / {p.email_peak_per_s:,.2f}"],
+        ["operational database (data + indexes up to 2x)",
+         f"{_gb(p.db_provision_gb)} ({_gb(p.db_data_gb)} + {_gb(p.db_index_gb)})"],
+        ["agent-manager memory", _gb(p.agent_manager_memory_gb)],
+        ["events per hour (measured)", ev],
+        [f"Kafka disk at {p.kafka_retention_h:g} h retention ({p.event_source})",
+         _gb(p.kafka_disk_gb)],
+        ["Kafka disk at the documented 50 GB per million attempts",
+         _gb(p.kafka_disk_documented_gb)],
+    ]
+    app.table("platform the load needs", ["quantity", "value"], rows,
+              caption="documented sizing: Implementing Avaya Proactive Outreach Manager")
+    for n in p.notes:
+        app.info(f"note: {n}")
 
 
 def _fmt(key: str, v: Any) -> str:
@@ -49,10 +118,7 @@ def _ci(key: str, ci: Any) -> str:
 
 def print_summary(app: Application, s: Summary) -> None:
     t = s.total
-    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in
-            ("bhcc", "attempts", "live_answers", "abandons", "abandon_rate",
-             "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level",
-             "ports_peak", "ports_mean")]
+    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
     for ch, n in t["attempts_by_channel"].items():
         rows.append([f"attempts {ch}", _fmt("", n), ""])
     title = (f"{s.scenario}: {s.sim_hours:g} h x {s.replications} replication(s), "
@@ -78,59 +144,127 @@ def print_summary(app: Application, s: Summary) -> None:
         app.warn(w)
 
 
-def write_outputs(out: Path, s: Summary, runs: Sequence[RunResult]) -> list[Path]:
-    """Attempts and intervals as Parquet (all replications), KPI summary as JSON."""
+def print_intervals(app: Application, s: Summary, start: datetime) -> None:
+    """The measured intervals as a table, each labelled with its time of day on the
+    scenario's clock (``start`` is the run clock's 0, with the scenario's UTC offset)."""
+    rows = []
+    for r in s.intervals:
+        at = start + timedelta(seconds=r["t_start_s"])
+        rows.append([at.strftime("%H:%M"), _fmt("", r["attempts"]),
+                     _fmt("", r["live_answers"]), _fmt("", r["abandons"]),
+                     _fmt("abandon_rate", r["abandon_rate"]), f"{r['staffed_mean']:.1f}",
+                     _fmt("occupancy", r["occupancy"]),
+                     f"{r['in_flight_mean'] / r['staffed_mean']:.2f}"
+                     if r["staffed_mean"] > 0 else "-"])
+    app.table(f"{s.scenario}: per interval (mean of {s.replications} replication(s))",
+              ["start", "attempts", "live", "abandons", "abandon", "agents", "occupancy",
+               "dial level"], rows)
+
+
+def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
+                  a: Assessment | None = None, keep_warmup: bool = False) -> list[Path]:
+    """Attempts and intervals as Parquet (all replications), KPI summary as JSON.
+
+    ``records`` are ``sim.plan.task.run_task`` records carrying their tables. The tables
+    follow ``docs/outputs.md`` (``sim.plan.tables``): names for channel, code and pacing,
+    nulls, ``_s`` seconds; warm-up rows are left out unless ``keep_warmup`` (then flagged
+    ``in_warmup``)."""
     out.mkdir(parents=True, exist_ok=True)
-    att = pl.concat([r.attempts.with_columns(pl.lit(i).alias("replication"))
-                     for i, r in enumerate(runs)])
-    iv = pl.concat([r.intervals.with_columns(pl.lit(i).alias("replication"))
-                    for i, r in enumerate(runs)])
+    att = pl.concat([attempts_table(r["attempts"], scn, keep_warmup)
+                     .with_columns(pl.lit(i).alias("replication"))
+                     for i, r in enumerate(records)])
+    iv = pl.concat([intervals_table(r["intervals"], scn, keep_warmup)
+                    .with_columns(pl.lit(i).alias("replication"))
+                    for i, r in enumerate(records)])
     paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
     att.write_parquet(paths[0])
     iv.write_parquet(paths[1])
-    paths[2].write_text(json.dumps(summary_json(s), indent=2))
+    paths[2].write_text(json.dumps(_json_safe(summary_json(s, a)), indent=2))
     return paths
 
 
-def write_plots(out: Path, runs: Sequence[RunResult], abandon_limit: float) -> list[Path]:
-    """PNGs over time (first replication): abandon rate, occupancy, ports in use, dial level."""
+def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
+    """The measured intervals of every replication, pooled: counts summed over campaigns
+    and replications, means per replication averaged, one row per interval."""
+    reps = len(records)
+    frames = [intervals_table(r["intervals"], scn).with_columns(pl.lit(i).alias("rep"))
+              for i, r in enumerate(records)]
+    iv = pl.concat(frames)
+    by_rep = (iv.group_by("interval", "time", "rep")
+              .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
+                   pl.col("attempts").sum(), pl.col("busy_mean").sum(),
+                   pl.col("staffed_mean").sum(), pl.col("in_flight_mean").sum(),
+                   pl.col("ports_mean").first(),
+                   *[pl.col("attempts").filter(pl.col("channel") == ch).sum().alias(ch)
+                     for ch in CHANNEL_NAMES]))
+    counts = ["live_answers", "abandons", "attempts", *CHANNEL_NAMES]
+    means = ["busy_mean", "staffed_mean", "in_flight_mean", "ports_mean"]
+    return (by_rep.group_by("interval", "time")
+            .agg(*[pl.col(c).sum() for c in counts], *[(pl.col(c).sum() / reps).alias(c)
+                                                        for c in means])
+            .sort("interval"))
+
+
+def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]:
+    """PNGs over the measured window (warm-up left out), replications pooled, on the
+    scenario's clock (UTC, hh:mm): abandon rate against its limit, occupancy, ports in use
+    against the ports, dial level against the lines-per-agent cap, attempts per hour by
+    channel."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    iv = runs[0].intervals
-    per = (iv.group_by("interval", "t_start_s")
-           .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
-                pl.col("busy_mean").sum(), pl.col("staffed_mean").sum(),
-                pl.col("in_flight_mean").sum(), pl.col("ports_mean").first())
-           .sort("interval"))
-    t_min = per["t_start_s"].to_numpy() / 60.0
+    per = _per_interval(records, scn)
+    if per.height == 0:
+        return []
+    when = per["time"].dt.replace_time_zone(None).to_list()
     live = per["live_answers"].to_numpy()
     ab = per["abandons"].to_numpy()
     cum_rate = ab.cumsum() / live.cumsum().clip(min=1)
     staffed = per["staffed_mean"].to_numpy()
+    per_hour = 3600.0 / scn.interval_s / len(records)
+    limit = scn.regulation.abandon_limit
+    agent = [c for c in scn.campaigns if c.agent_based]
+    cap = max((c.max_lines_per_agent for c in agent), default=None)
+    mode = "Ofcom" if scn.regulation.mode == "ofcom" else "FCC/TSR"
     specs = [
-        ("abandon_rate.png", "Abandon rate (cumulative)", cum_rate * 100, "% of live answers",
-         abandon_limit * 100),
+        ("abandon_rate.png", "Abandon rate, cumulative over the measured window",
+         {"abandon rate": 100 * cum_rate}, "% of live answers",
+         [(100 * limit, f"{mode} limit {100 * limit:g} %", "red")]),
         ("occupancy.png", "Agent occupancy (busy / staffed)",
-         100 * per["busy_mean"].to_numpy() / staffed.clip(min=1e-9), "%", None),
-        ("ports.png", "Ports in use", per["ports_mean"].to_numpy(), "ports", None),
+         {"occupancy": 100 * per["busy_mean"].to_numpy() / staffed.clip(min=1e-9)}, "%",
+         [(100.0, "all agents busy", "grey")]),
+        ("ports.png", "Telephony ports in use (interval mean)",
+         {"ports in use": per["ports_mean"].to_numpy()}, "ports",
+         [(float(scn.ports), f"ports {scn.ports:,}", "red")]),
         ("dial_level.png", "Dial level (calls in flight per staffed agent)",
-         per["in_flight_mean"].to_numpy() / staffed.clip(min=1e-9), "lines per agent", None),
+         {"dial level": per["in_flight_mean"].to_numpy() / staffed.clip(min=1e-9)},
+         "lines per agent",
+         [] if cap is None else [(cap, f"cap {cap:g} lines per agent", "red")]),
+        ("attempts.png", "Attempts completed per hour, by channel",
+         {ch: per[ch].to_numpy() * per_hour for ch in CHANNEL_NAMES if per[ch].sum() > 0},
+         "attempts per hour", []),
     ]
+    if not agent:
+        specs = [sp for sp in specs if sp[0] in ("ports.png", "attempts.png")]
     paths = []
-    for name, title, y, ylabel, limit in specs:
+    for name, title, curves, ylabel, lines in specs:
         fig, ax = plt.subplots(figsize=(8, 3.5))
-        ax.plot(t_min, y, lw=1.5)
-        if limit is not None:
-            ax.axhline(limit, color="red", ls="--", lw=1, label="limit")
-            ax.legend(loc="upper right")
-        ax.set_title(f"{runs[0].scenario}: {title}")
-        ax.set_xlabel("simulated minutes")
+        for label, y in curves.items():
+            ax.plot(when, y, lw=1.5, label=label)
+        for y, label, colour in lines:
+            ax.axhline(y, color=colour, ls="--", lw=1, label=label)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        ax.set_title(f"{scn.name}: {title}")
+        ax.set_xlabel(f"scenario clock, UTC ({len(records)} replication(s) pooled; warm-up "
+                      "left out)")
         ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
         p = out / name
         fig.savefig(p, dpi=100)

@@ -1,6 +1,7 @@
 """Defaults and numeric tolerances, in one place.
 
-Where a default comes from ``shared/DOMAIN.md`` the source is named beside it.
+Where a default comes from a public source (regulation, vendor manual, published figures)
+the source is named beside it; the rest are marked as assumptions.
 """
 
 # Regulation (FTC TSR safe harbor / FCC 47 CFR 64.1200; Ofcom persistent-misuse policy).
@@ -20,7 +21,7 @@ VICIDIAL_SAMPLES = 15  # samples averaged
 VICIDIAL_RECALC_S = 15.0  # recalculation period
 VICIDIAL_LAUNCH_S = 2.5  # launch loop period
 
-# Cold start: right-party/contact rate 10-25 % of dials (DOMAIN.md, Traffic).
+# Cold start: right-party/contact rate 10-25 % of dials (typical industry figures; an assumption).
 DEFAULT_INITIAL_HIT_RATE = 0.25
 DEFAULT_TICK_S = 0.25  # engine tick (issue 3)
 
@@ -50,7 +51,8 @@ DEFAULT_PRIOR_WEIGHT = 20.0  # cold-start prior worth this many observations (as
 # (about 0.3 points over their mean) under the limit (assumption, see docs/pacer.md).
 DEFAULT_ABANDON_AIM = 0.85
 # Look-ahead of the predictive model: about the median human time to answer (9-10 s,
-# Sytel, DOMAIN.md). Live answers the look-ahead cannot see are not counted (see predictive).
+# Sytel's published answer-time study). Live answers the look-ahead cannot see are not
+# counted (see predictive).
 DEFAULT_HORIZON_S = 10.0
 
 # Windowed abandon accounting (pacer.abandon): buckets per longest window of each mode

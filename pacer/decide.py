@@ -271,7 +271,7 @@ class Pacer:
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         for i, c in enumerate(cs):
             self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
-            sigma = 0.55  # ring-time shape prior (DOMAIN.md: median 9-10 s, tail past 20 s)
+            sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
             # cold start for ring ends: every dial ends by the timeout; seed with the

@@ -163,24 +163,34 @@ class Empirical(Distribution):
         return rng.choice(np.asarray(self.values_s), size)
 
 
+FIRST_BLOCK = 16
+MAX_BLOCK = 4096
+
+
 class Sampler:
     """Hands out draws of one distribution from pre-drawn blocks (one Generator call per block).
 
     Speed shortcut: a per-draw numpy call costs about a microsecond; blocks amortise it.
+    Blocks start small and double up to ``max_block``, so a stream drawn from a few times
+    (one of 200 small campaigns) pre-draws a few values, not thousands. A Generator hands
+    out the same sequence whatever the block sizes, so the k-th draw is the same.
     """
 
-    __slots__ = ("_block", "_buf", "_dist", "_i", "_rng")
+    __slots__ = ("_block", "_buf", "_dist", "_i", "_max", "_rng")
 
-    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
+    def __init__(self, dist: Distribution, rng: np.random.Generator,
+                 max_block: int = MAX_BLOCK):
         self._dist = dist
         self._rng = rng
-        self._block = block
+        self._block = min(FIRST_BLOCK, max_block)
+        self._max = max_block
         self._buf: list[float] = []
         self._i = 0
 
     def __call__(self) -> float:
         if self._i >= len(self._buf):
             self._buf = self._dist.sample(self._rng, self._block).tolist()
+            self._block = min(2 * self._block, self._max)
             self._i = 0
         v = self._buf[self._i]
         self._i += 1
@@ -188,18 +198,20 @@ class Sampler:
 
 
 class UniformStream:
-    """Uniform(0,1) draws from pre-drawn blocks; see ``Sampler``."""
+    """Uniform(0,1) draws from pre-drawn blocks growing as ``Sampler``'s do."""
 
-    __slots__ = ("_buf", "_i", "_rng")
+    __slots__ = ("_block", "_buf", "_i", "_rng")
 
     def __init__(self, rng: np.random.Generator):
         self._rng = rng
+        self._block = FIRST_BLOCK
         self._buf: list[float] = []
         self._i = 0
 
     def __call__(self) -> float:
         if self._i >= len(self._buf):
-            self._buf = self._rng.random(4096).tolist()
+            self._buf = self._rng.random(self._block).tolist()
+            self._block = min(2 * self._block, MAX_BLOCK)
             self._i = 0
         v = self._buf[self._i]
         self._i += 1

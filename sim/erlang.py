@@ -11,11 +11,12 @@ Conventions (all functions):
   erlangs, ``rho = lambda / (n * mu)``;
 - probabilities are fractions in [0, 1]; "service level" is the share of *all* offered
   calls answered within ``target_s`` seconds (calls that abandon, even before
-  ``target_s``, count as not answered), as DESIGN.md defines it;
+  ``target_s``, count as not answered);
 - invalid arguments raise ``ValueError`` naming the argument and what was expected.
 
-Formulas and sources are given in each docstring (see also DOMAIN.md, "Closed forms for
-tests").
+Formulas and sources are given in each docstring. The solvers (``servers_for_blocking``,
+``agents_for_goals``) return the smallest count whose forward figures meet the goals, so a
+solved count and the forward form at that count always agree.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from scipy import optimize, special
 __all__ = [
     "ErlangAMetrics",
     "ErlangCMetrics",
+    "StaffingGoals",
+    "agents_for_goals",
     "agents_for_service_level",
     "erlang_a",
     "erlang_a_metrics",
@@ -36,6 +39,10 @@ __all__ = [
     "erlang_b_capacity",
     "erlang_c",
     "erlang_c_metrics",
+    "max_calls_for_goals",
+    "meets_goals",
+    "scheduled_agents",
+    "servers_for_blocking",
 ]
 
 SECONDS_PER_HOUR = 3600.0
@@ -450,3 +457,244 @@ def erlang_a_metrics(
     aht = _positive("aht_s", aht_s)
     patience = _positive("patience_s", patience_s)
     return erlang_a(cph / SECONDS_PER_HOUR, 1.0 / aht, agents, 1.0 / patience, target_s)
+
+
+# --------------------------------------------------------------------------- solvers
+
+# No planning question needs more servers than this; beyond it a goal is unreachable.
+_MAX_COUNT = 10_000_000
+
+
+def _smallest(ok, low: int) -> int:
+    """Smallest ``n >= low`` with ``ok(n)``, for a predicate false then true as ``n`` grows.
+
+    Doubling then bisection: ``O(log n)`` forward evaluations instead of one per count.
+
+    Raises:
+        ValueError: when no ``n`` up to ten million satisfies ``ok``.
+    """
+    low = max(1, int(low))
+    if ok(low):
+        return low
+    high = low
+    while not ok(high):
+        low = high + 1
+        high *= 2
+        if high > _MAX_COUNT:
+            raise ValueError(f"no count up to {_MAX_COUNT:,} meets the goal")
+    while low < high:
+        mid = (low + high) // 2
+        if ok(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def servers_for_blocking(traffic_erlangs: float, blocking: float) -> int:
+    """Fewest servers (ports, trunks) whose Erlang B blocking is at most ``blocking``.
+
+    Smallest ``n >= 1`` with ``erlang_b(traffic_erlangs, n) <= blocking``; B falls as
+    ``n`` grows, so the answer is exact. Example: 8.108 E at 1 % needs 15 servers
+    (standard Erlang B tables).
+
+    Args:
+        traffic_erlangs: offered traffic in erlangs, >= 0.
+        blocking: largest acceptable blocking probability, in (0, 1).
+
+    Raises:
+        ValueError: naming the first invalid argument.
+    """
+    a = _non_negative("traffic_erlangs", traffic_erlangs)
+    p = float(blocking)
+    if not (math.isfinite(p) and 0.0 < p < 1.0):
+        raise ValueError(f"blocking must be a probability in (0, 1), got {blocking!r}")
+    return _smallest(lambda n: erlang_b(a, n) <= p, 1)
+
+
+@dataclass(frozen=True)
+class StaffingGoals:
+    """What a staffing level must achieve; ``None`` leaves a goal out.
+
+    Attributes:
+        service_level: least share of calls answered within ``target_s``, in (0, 1).
+        target_s: the service-level threshold in seconds, >= 0.
+        max_abandon: largest share of calls abandoning, in (0, 1) (Erlang A only).
+        max_occupancy: largest agent occupancy, in (0, 1].
+        max_asa_s: largest mean wait in seconds (ASA for Erlang C, mean wait of all calls
+            for Erlang A), > 0.
+    """
+
+    service_level: float | None = None
+    target_s: float = 20.0
+    max_abandon: float | None = None
+    max_occupancy: float | None = None
+    max_asa_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _non_negative("target_s", self.target_s)
+        for name, value, top_closed in (("service_level", self.service_level, False),
+                                        ("max_abandon", self.max_abandon, False),
+                                        ("max_occupancy", self.max_occupancy, True)):
+            if value is None:
+                continue
+            v = float(value)
+            ok = math.isfinite(v) and 0.0 < v and (v <= 1.0 if top_closed else v < 1.0)
+            if not ok:
+                bound = "(0, 1]" if top_closed else "(0, 1)"
+                raise ValueError(f"{name} must be a fraction in {bound}, got {value!r}")
+        if self.max_asa_s is not None:
+            _positive("max_asa_s", self.max_asa_s)
+
+    @property
+    def empty(self) -> bool:
+        return (self.service_level is None and self.max_abandon is None
+                and self.max_occupancy is None and self.max_asa_s is None)
+
+
+def meets_goals(metrics: ErlangCMetrics | ErlangAMetrics, goals: StaffingGoals) -> bool:
+    """Whether one staffing level's figures meet every goal set in ``goals``."""
+    if goals.service_level is not None and metrics.service_level < goals.service_level:
+        return False
+    if goals.max_occupancy is not None and metrics.occupancy > goals.max_occupancy:
+        return False
+    if goals.max_abandon is not None:
+        p_abandon = getattr(metrics, "p_abandon", None)
+        if p_abandon is None:
+            raise ValueError("max_abandon needs Erlang A (a patience): Erlang C callers never "
+                             "abandon")
+        if p_abandon > goals.max_abandon:
+            return False
+    if goals.max_asa_s is not None:
+        wait = metrics.asa_s if isinstance(metrics, ErlangCMetrics) else metrics.mean_wait_s
+        if not wait <= goals.max_asa_s:
+            return False
+    return True
+
+
+def agents_for_goals(
+    calls_per_hour: float,
+    aht_s: float,
+    goals: StaffingGoals,
+    patience_s: float | None = None,
+) -> int:
+    """Fewest agents (on the phones) meeting every goal: Erlang C, or Erlang A with a patience.
+
+    The smallest ``n >= 1`` for which :func:`meets_goals` holds on
+    ``erlang_c_metrics(calls_per_hour, aht_s, n, goals.target_s)`` (or
+    ``erlang_a_metrics(..., patience_s, ...)``). Service level rises and abandons, waits
+    and occupancy fall as agents are added, so the smallest passing count is found by
+    doubling then bisection and equals the brute-force scan (checked in the tests).
+
+    Args:
+        calls_per_hour: offered calls per hour, >= 0.
+        aht_s: average handling time in seconds, > 0.
+        goals: at least one goal.
+        patience_s: mean caller patience in seconds for Erlang A; ``None`` for Erlang C.
+
+    Raises:
+        ValueError: on an invalid argument, no goal, or ``max_abandon`` without a patience.
+    """
+    cph = _non_negative("calls_per_hour", calls_per_hour)
+    aht = _positive("aht_s", aht_s)
+    if goals.empty:
+        raise ValueError("give at least one goal: service_level, max_abandon, max_occupancy "
+                         "or max_asa_s")
+    load = cph * aht / SECONDS_PER_HOUR
+    if patience_s is None:
+        if goals.max_abandon is not None:
+            raise ValueError("max_abandon needs Erlang A (a patience): Erlang C callers "
+                             "never abandon")
+
+        def forward(n: int):
+            return erlang_c_metrics(cph, aht, n, goals.target_s)
+
+        low = math.floor(load) + 1  # below it the queue is unstable: no goal is met
+    else:
+        patience = _positive("patience_s", patience_s)
+
+        def forward(n: int):
+            return erlang_a_metrics(cph, aht, n, patience, goals.target_s)
+
+        low = 1
+    return _smallest(lambda n: meets_goals(forward(n), goals), low)
+
+
+def scheduled_agents(agents: int, shrinkage: float) -> int:
+    """Agents to schedule so that ``agents`` remain on the phones after ``shrinkage``.
+
+    ``ceil(agents / (1 - shrinkage))``, ``shrinkage`` being the share of paid time off the
+    phones (breaks, training, absence), in [0, 1). A quotient within 1e-9 of a whole number
+    counts as that number (14 / 0.7 is 20, not 21).
+
+    Raises:
+        ValueError: on a negative count or a shrinkage outside [0, 1).
+    """
+    n = _count("agents", agents, 0)
+    s = float(shrinkage)
+    if not (math.isfinite(s) and 0.0 <= s < 1.0):
+        raise ValueError(f"shrinkage must be a fraction in [0, 1), got {shrinkage!r}")
+    return math.ceil(n / (1.0 - s) - 1e-9)
+
+
+def max_calls_for_goals(
+    aht_s: float,
+    agents: int,
+    goals: StaffingGoals,
+    patience_s: float | None = None,
+    rel_tol: float = 1e-9,
+) -> float:
+    """Most calls per hour ``agents`` can take while meeting every goal (Erlang C or A).
+
+    The goals get harder as traffic grows (service level falls; waits, abandons and
+    occupancy rise), so the largest passing rate is found by bisection on calls per hour
+    to a relative tolerance ``rel_tol``; the returned rate meets the goals (checked).
+    Erlang C is searched below the stability limit ``agents * 3600 / aht_s``.
+
+    Args:
+        aht_s: average handling time in seconds, > 0.
+        agents: agents on the phones, a whole number >= 1.
+        goals: at least one goal.
+        patience_s: mean caller patience in seconds for Erlang A; ``None`` for Erlang C.
+
+    Returns:
+        Calls per hour (0.0 when not even a trickle of traffic meets the goals).
+
+    Raises:
+        ValueError: on an invalid argument, no goal, or ``max_abandon`` without a patience.
+    """
+    aht = _positive("aht_s", aht_s)
+    n = _count("agents", agents, 1)
+    if goals.empty:
+        raise ValueError("give at least one goal: service_level, max_abandon, max_occupancy "
+                         "or max_asa_s")
+    if patience_s is None and goals.max_abandon is not None:
+        raise ValueError("max_abandon needs Erlang A (a patience): Erlang C callers never "
+                         "abandon")
+
+    def ok(cph: float) -> bool:
+        if patience_s is None:
+            m: ErlangCMetrics | ErlangAMetrics = erlang_c_metrics(cph, aht, n, goals.target_s)
+        else:
+            m = erlang_a_metrics(cph, aht, n, patience_s, goals.target_s)
+        return meets_goals(m, goals)
+
+    capacity = n * SECONDS_PER_HOUR / aht  # calls per hour the agents handle at 100 %
+    if not ok(capacity * 1e-9):
+        return 0.0
+    low = capacity * 1e-9
+    high = capacity if patience_s is None else capacity * 2.0
+    if patience_s is not None:
+        while ok(high):  # impatient callers: the queue stays stable at any load
+            low, high = high, high * 2.0
+            if high > capacity * 1e6:
+                return high
+    elif ok(high * (1.0 - 1e-12)):
+        return high * (1.0 - 1e-12)
+    while high - low > rel_tol * high:
+        mid = 0.5 * (low + high)
+        if ok(mid):
+            low = mid
+        else:
+            high = mid
+    return low

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
+from engine.calendar import RunCalendar
 from engine.contacts import (
     LINE_COLUMN,
     ContactList,
@@ -91,11 +92,12 @@ def build_flows(scn: Scenario, camps: Sequence[Campaign]
     rules = RuleEngine(dnc=dnc, job_configs={j: c.rules for j, c in enumerate(camps)
                                              if c.rules is not None})
     history: dict[str, list[PastAttempt]] = {}
+    calendar = RunCalendar(scn.start)  # one clock: every job shares its windows' spans
     flows = []
     for j, c in enumerate(camps):
         assert c.strategy is not None and c.contacts is not None
         contacts, more = _campaign_list(c, j)
-        flows.append(ContactFlow(j, c.name, contacts, c.strategy, rules, scn.start,
+        flows.append(ContactFlow(j, c.name, contacts, c.strategy, rules, calendar,
                                  history=history, filter=c.contacts.filter,
                                  sort=c.contacts.sort, more=more,
                                  agent_guaranteed=c.pacing == "preview"))

@@ -11,17 +11,27 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.contacts import zone
+from engine.contacts import (
+    ContactListError,
+    DncList,
+    FilterError,
+    ListSpec,
+    load_contacts,
+    validate_selection,
+    zone,
+)
 from engine.director import JobPlan
 from engine.rules import RuleConfig, RuleConfigError
 from engine.strategy import Strategy, StrategyError
+from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -29,6 +39,7 @@ from pacer.constants import (
     DEFAULT_MAX_LINES_PER_AGENT,
     DEFAULT_RING_NO_ANSWER_S,
     DEFAULT_TICK_S,
+    LICENSE_MAX_PRIORITY,
     MIN_RING_NO_ANSWER_S,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_MAX_LEVEL,
@@ -41,24 +52,14 @@ from sim.distributions import (
     Gamma,
     Lognormal,
 )
+from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
+from sim.targets import TargetSpec, parse_targets
 
-CHANNELS = ("voice_agent", "voice_agentless", "sms", "email")
+CHANNELS = CHANNEL_NAMES  # one vocabulary: engine.vocab spells every enum
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
 DEFAULT_START = "2026-11-23T15:00:00+00:00"
-STRATEGY_CHANNEL = {"voice_agent": "voice", "voice_agentless": "voice", "sms": "sms",
-                    "email": "email"}
+STRATEGY_CHANNEL = {name: step_channel(c) for c, name in enumerate(CHANNEL_NAMES)}
 DEFAULT_ADDRESS = {"voice": "phone", "sms": "phone", "email": "email"}
-AGENT_PACINGS = (
-    "predictive",
-    "progressive",
-    "preview",
-    "ratio",
-    "vicidial-hard",
-    "vicidial-tapered",
-    "vicidial-average",
-)
-PACINGS = (*AGENT_PACINGS, "timed")
-TARGETS = ("abandon_rate", "service_level", "agent_wait")
 REGULATIONS = ("fcc", "ofcom")
 DISTS = ("exponential", "lognormal", "gamma", "deterministic", "empirical")
 
@@ -78,10 +79,34 @@ class ScenarioError(ValueError):
 
 _REQUIRED = object()
 
+# Upper bounds: what a run can hold in memory and time on one machine, and the ranges the
+# models are meant for. Each carries its reason, printed with the bound.
+MAX_SIM_HOURS = 168.0  # a week of simulated time
+MAX_WARMUP_S = 86_400.0
+MAX_INTERVAL_CELLS = 20_000_000  # intervals x campaigns of the per-interval table
+MAX_AGENTS = 100_000
+MAX_CAMPAIGNS = 10_000
+MAX_PORTS = 1_000_000
+MAX_RECORDS = 50_000_000
+MAX_REPLICATIONS = 10_000
+MAX_TIMED_ATTEMPTS = 20_000_000  # paced attempts a run would make (a record each in memory)
+MAX_DEPTH = 32  # nesting of TOML tables and arrays
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a scenario file (contact lists live in their own files)
+MIN_START_YEAR, MAX_START_YEAR = 1970, 2200
+_MEM = "a larger value would not fit in memory"
+_ENDED = "the longest run ends by then"
+_RUN_END_S = MAX_WARMUP_S + MAX_SIM_HOURS * 3600
+_TIME = "longer runs belong in several runs"
+_DAY = "a longer span is outside what the model describes"
+_HOUR = "longer is outside what the model describes"
+
 
 @dataclass(frozen=True)
 class _F:
-    """One key: its type, default, bounds and choices."""
+    """One key: its type, default, bounds (with unit and reason) and choices.
+
+    Numbers must be finite unless ``inf_ok`` (an infinite default means "never").
+    """
 
     kind: type | tuple[type, ...]
     default: Any = _REQUIRED
@@ -90,116 +115,141 @@ class _F:
     lo_open: bool = False
     choices: tuple[str, ...] | None = None
     doc: str = ""
+    unit: str = ""
+    why: str = ""
+    inf_ok: bool = False
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, doc: str = "") -> _F:
-    return _F((int, float), default, lo, hi, lo_open, None, doc)
+         lo_open: bool = False, doc: str = "", unit: str = "", why: str = "",
+         inf_ok: bool = False) -> _F:
+    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok)
 
 
 def _int(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
-         doc: str = "") -> _F:
-    return _F(int, default, lo, hi, False, None, doc)
+         doc: str = "", unit: str = "", why: str = "") -> _F:
+    return _F(int, default, lo, hi, False, None, doc, unit, why)
 
 
 def _str(default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> _F:
     return _F(str, default, choices=choices)
 
 
+def _secs(default: Any = _REQUIRED, lo: float = 0.0, hi: float = 3600.0, why: str = _HOUR,
+          lo_open: bool = False, doc: str = "", inf_ok: bool = False) -> _F:
+    return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok)
+
+
+def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
+    return _num(default, 0.0, 1.0, doc=doc, why="a fraction 0..1: 3 % is 0.03")
+
+
 _SCENARIO = {
     "name": _str(),
     "description": _str(""),
-    "sim_hours": _num(1.0, lo=0.0, lo_open=True, doc="measured hours, after the warm-up"),
-    "warmup_s": _num(300.0, lo=0.0),
-    "tick_s": _num(DEFAULT_TICK_S, lo=0.01, hi=10.0),
-    "interval_s": _num(60.0, lo=1.0),
-    "seed": _int(1, lo=0),
-    "replications": _int(1, lo=1),
+    "sim_hours": _num(1.0, lo=0.0, lo_open=True, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
+                      doc="measured hours, after the warm-up"),
+    "warmup_s": _secs(300.0, hi=MAX_WARMUP_S, why=_TIME),
+    "tick_s": _secs(DEFAULT_TICK_S, lo=0.01, hi=10.0,
+                    why="the pacer decides at least every 10 s"),
+    "interval_s": _secs(60.0, lo=1.0, hi=86_400.0, why="one interval per day at most"),
+    "seed": _int(1, lo=0, hi=2**62, why="seeds are 63-bit"),
+    "replications": _int(1, lo=1, hi=MAX_REPLICATIONS, why=_TIME),
     "start": _str(DEFAULT_START),  # wall-clock start of the run, ISO 8601 with offset
 }
 _REGULATION = {
     "mode": _str("fcc", REGULATIONS),
-    "abandon_limit": _num(DEFAULT_ABANDON_LIMIT, lo=0.0, hi=1.0),
-    "connect_window_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0, lo_open=True),
+    "abandon_limit": _frac(DEFAULT_ABANDON_LIMIT),
+    "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=86_400.0,
+                              why="regulators allow 2 s; a day or more is no window at all"),
 }
 _TELEPHONY = {
-    "ports": _int(_REQUIRED, lo=1, doc="EPM telephony ports (MPP capacity)"),
-    "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, doc="call setups per second"),
+    "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",
+                  unit="ports", why=_MEM),
+    "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, hi=1_000_000.0, unit="per s",
+                        why="no carrier sets up more calls", doc="call setups per second"),
 }
 _LICENSES = {
     "mode": _str("reserved", ("reserved", "dynamic")),
-    "predictive_agents": _int(100000, lo=0),
-    "progressive_agents": _int(100000, lo=0),
-    "preview_agents": _int(100000, lo=0),
+    "predictive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "progressive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "preview_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
 }
 _AGENTS = {
     "group": _str(),
-    "count": _int(_REQUIRED, lo=0),
+    "count": _int(_REQUIRED, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
     "skills": _F(list, _REQUIRED),
-    "login_s": _num(0.0, lo=0.0),
-    "logout_s": _num(math.inf, lo=0.0),
-    "aux_probability": _num(0.0, lo=0.0, hi=1.0, doc="chance of an aux break after a call"),
-    "aux_mean_s": _num(300.0, lo=0.0, lo_open=True, doc="mean aux break, exponential"),
+    "login_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED),
+    "logout_s": _secs(math.inf, hi=math.inf, inf_ok=True),
+    "aux_probability": _frac(0.0, doc="chance of an aux break after a call"),
+    "aux_mean_s": _secs(300.0, lo_open=True, hi=86_400.0, why=_DAY,
+                        doc="mean aux break, exponential"),
 }
 _CAMPAIGN = {
     "name": _str(),
-    "copies": _int(1, lo=1),
+    "copies": _int(1, lo=1, hi=MAX_CAMPAIGNS, unit="jobs", why=_MEM),
     "channel": _str("voice_agent", CHANNELS),
     "pacing": _str("predictive", PACINGS),
     "skill": _str(""),
-    "priority": _int(1, lo=1),
-    "min_agents": _int(0, lo=0),
-    "max_agents": _int(1000000, lo=0),
-    "ratio": _num(1.0, lo=0.0),
-    "max_lines_per_agent": _num(DEFAULT_MAX_LINES_PER_AGENT, lo=1.0),
+    "priority": _int(1, lo=1, hi=LICENSE_MAX_PRIORITY, why="the license arithmetic's range"),
+    "min_agents": _int(0, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
+    "max_agents": _int(1000000, lo=0, hi=1000000, unit="agents", why=_MEM),
+    "ratio": _num(1.0, lo=0.0, hi=100.0, unit="lines per agent", why="no dialer dials more"),
+    "max_lines_per_agent": _num(DEFAULT_MAX_LINES_PER_AGENT, lo=1.0, hi=100.0,
+                                unit="lines per agent", why="no dialer dials more"),
     "target": _str("abandon_rate", TARGETS),
-    "target_value": _num(DEFAULT_ABANDON_LIMIT, lo=0.0),
-    "sl_threshold_s": _num(DEFAULT_CONNECT_WINDOW_S, lo=0.0),
-    "initial_hit_rate": _num(DEFAULT_INITIAL_HIT_RATE, lo=0.0, hi=1.0),
-    "horizon_s": _num(0.0, lo=0.0, doc="look-ahead; 0 = estimated mean time to answer"),
-    "attempts_per_hour": _num(0.0, lo=0.0),
+    "target_value": _num(DEFAULT_ABANDON_LIMIT, lo=0.0, hi=3600.0,
+                         why="a fraction, or seconds of agent wait up to an hour"),
+    "sl_threshold_s": _secs(DEFAULT_CONNECT_WINDOW_S),
+    "initial_hit_rate": _frac(DEFAULT_INITIAL_HIT_RATE),
+    "horizon_s": _secs(0.0, doc="look-ahead; 0 = estimated mean time to answer"),
+    "attempts_per_hour": _num(0.0, lo=0.0, hi=36_000_000.0, unit="per hour", why=_MEM),
     "arrivals": _str("paced", ("paced", "poisson")),
-    "min_ports": _int(0, lo=0),
-    "max_ports": _int(1000000, lo=0),
-    "records": _int(0, lo=0, doc="contact records; 0 = unlimited"),
-    "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0),
-    "vicidial_dl_diff_target": _num(0.0),
-    "vicidial_max_level": _num(VICIDIAL_MAX_LEVEL, lo=1.0),
-    "vicidial_dropped_percentage": _num(VICIDIAL_DROPPED_PERCENTAGE, lo=0.0, hi=100.0),
-    "vicidial_start_hhmm": _int(900, lo=0, hi=2359),
-    "vicidial_latest_hhmm": _int(2100, lo=0, hi=2359),
+    "min_ports": _int(0, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
+    "max_ports": _int(1000000, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
+    "records": _int(0, lo=0, hi=MAX_RECORDS, unit="contacts", why=_MEM,
+                    doc="contact records; 0 = unlimited"),
+    "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0, unit="%", why="VICIdial's range"),
+    "vicidial_dl_diff_target": _num(0.0, lo=-1000.0, hi=1000.0, unit="agents",
+                                    why="VICIdial's range"),
+    "vicidial_max_level": _num(VICIDIAL_MAX_LEVEL, lo=1.0, hi=100.0, unit="lines per agent",
+                               why="no dialer dials more"),
+    "vicidial_dropped_percentage": _num(VICIDIAL_DROPPED_PERCENTAGE, lo=0.0, hi=100.0,
+                                        unit="%", why="a percentage"),
+    "vicidial_start_hhmm": _int(900, lo=0, hi=2359, unit="HHMM", why="a time of day"),
+    "vicidial_latest_hhmm": _int(2100, lo=0, hi=2359, unit="HHMM", why="a time of day"),
 }
 _OUTCOMES = {
-    "live": _num(0.30, lo=0.0, hi=1.0),
-    "machine": _num(0.25, lo=0.0, hi=1.0),
-    "busy": _num(0.08, lo=0.0, hi=1.0),
-    "no_answer": _num(0.32, lo=0.0, hi=1.0),
-    "invalid": _num(0.05, lo=0.0, hi=1.0),
-    "ring_median_s": _num(9.5, lo=0.0, lo_open=True),
-    "ring_sigma": _num(0.55, lo=0.0, lo_open=True),
-    "ring_no_answer_s": _num(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S),
-    "busy_signal_s": _num(4.0, lo=0.0),
-    "invalid_s": _num(2.0, lo=0.0),
-    "machine_message_s": _num(0.0, lo=0.0, doc="hold time of a message left on a machine"),
+    "live": _frac(0.30),
+    "machine": _frac(0.25),
+    "busy": _frac(0.08),
+    "no_answer": _frac(0.32),
+    "invalid": _frac(0.05),
+    "ring_median_s": _secs(9.5, lo_open=True, hi=600.0),
+    "ring_sigma": _num(0.55, lo=0.0, lo_open=True, hi=5.0, why="a log-normal shape"),
+    "ring_no_answer_s": _secs(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S, hi=600.0),
+    "busy_signal_s": _secs(4.0, hi=600.0),
+    "invalid_s": _secs(2.0, hi=600.0),
+    "machine_message_s": _secs(0.0, doc="hold time of a message left on a machine"),
 }
 _AMD = {
     "enabled": _F(bool, False),
-    "delay_s": _num(2.5, lo=0.0),
-    "accuracy": _num(0.9, lo=0.0, hi=1.0),
-    "errors_on_humans": _num(0.25, lo=0.0, hi=1.0),
+    "delay_s": _secs(2.5, hi=60.0),
+    "accuracy": _frac(0.9),
+    "errors_on_humans": _frac(0.25),
 }
-_CUSTOMER = {"patience_mean_s": _num(math.inf, lo=0.0, lo_open=True)}
+_CUSTOMER = {"patience_mean_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True)}
 _DIST = {
     "dist": _str("exponential", DISTS),
-    "mean_s": _num(_REQUIRED, lo=0.0),
-    "cv": _num(1.0, lo=0.0, lo_open=True),
+    "mean_s": _secs(_REQUIRED, hi=86_400.0, why=_DAY),
+    "cv": _num(1.0, lo=0.0, lo_open=True, hi=20.0, why="a coefficient of variation"),
     "file": _str(""),
     "column": _str(""),
 }
 _MESSAGE = {
-    "length_s": _num(30.0, lo=0.0),
-    "delivery": _num(0.97, lo=0.0, hi=1.0),
-    "latency_s": _num(1.0, lo=0.0),
+    "length_s": _secs(30.0),
+    "delivery": _frac(0.97),
+    "latency_s": _secs(1.0, hi=86_400.0, why=_DAY),
 }
 
 _SECTIONS = {
@@ -231,10 +281,12 @@ _CONTACTS = {
     "dnc_files": _F(list, None),
 }
 _SCHEDULE = {
-    "start_s": _num(0.0, lo=0.0, doc="run-clock seconds from the run start"),
-    "end_s": _num(math.inf, lo=0.0, lo_open=True),
+    "start_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED,
+                     doc="run-clock seconds from the run start"),
+    "end_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True),
     "finish_when_exhausted": _F(bool, True),
-    "finish_after_successes": _int(0, lo=0, doc="0 = no such criterion"),
+    "finish_after_successes": _int(0, lo=0, hi=MAX_RECORDS, unit="successes", why=_MEM,
+                                   doc="0 = no such criterion"),
 }
 _DIST_DEFAULTS = {
     "talk": {"dist": "lognormal", "mean_s": 200.0, "cv": 1.0},
@@ -319,6 +371,19 @@ class ContactsConfig:
     timezones: tuple[tuple[str, float], ...]
     dnc_files: tuple[Path, ...]
 
+    def list_spec(self) -> ListSpec:
+        """The ``engine.contacts.ListSpec`` of the list (a synthetic list has the columns
+        ``id``, the address columns and ``timezone``).
+
+        Raises:
+            ValueError: when the columns contradict each other (``ListSpec``'s checks).
+        """
+        return ListSpec(addresses=self.addresses, id=self.id,
+                        timezone=self.timezone if self.file is not None else "timezone",
+                        default_timezone=self.default_timezone,
+                        default_country_code=self.default_country_code,
+                        attribute_types=self.attribute_types)
+
 
 @dataclass(frozen=True)
 class Campaign:
@@ -360,6 +425,7 @@ class Campaign:
     strategy: Strategy | None = None
     rules: RuleConfig | None = None
     schedule: JobPlan = field(default_factory=JobPlan)
+    profile: dict[str, Profile] = field(default_factory=dict)  # sim.profiles.CAMPAIGN_KEYS
 
     @property
     def agent_based(self) -> bool:
@@ -375,6 +441,7 @@ class AgentGroup:
     logout_s: float
     aux_probability: float = 0.0
     aux_mean_s: float = 300.0
+    profile: Profile | None = None  # agents logged in over the run (replaces the shift)
 
 
 @dataclass(frozen=True)
@@ -400,6 +467,15 @@ class Scenario:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
     dnc_files: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()  # what validation found odd but runnable (skipped rows...)
+    timeline: tuple[Action, ...] = ()  # supervisor actions, in time order
+    start_local: datetime | None = None  # ``start`` at the UTC offset it was written with
+
+    @property
+    def end_s(self) -> float:
+        """The run's last second on the run clock: warm-up plus measured time."""
+        return self.warmup_s + self.sim_s
+    targets: tuple[TargetSpec, ...] = ()  # the [targets] table (sim.targets)
 
     @property
     def sim_s(self) -> float:
@@ -418,9 +494,62 @@ class _Checker:
         self.source = source
         self.base_dir = base_dir
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{path}: {message}")
+
+    def contact_list(self, ct: ContactsConfig, path: str) -> None:
+        """Read the whole contact file as the run will, and check the filter and sort
+        against its columns: a key column missing, an unreadable file or (``on_error =
+        "reject"``) a bad row is a problem; skipped rows are a warning naming the first."""
+        try:
+            spec = ct.list_spec()
+        except ValueError as e:
+            self.problem(path, str(e))
+            return
+        schema: Mapping[str, Any]
+        if ct.file is None:
+            import polars as pl
+
+            schema = {c: pl.String for c in spec.key_columns}
+        else:
+            try:
+                lst = load_contacts(ct.file, spec, ct.on_error)
+            except ContactListError as e:
+                self.problem(f"{path}.file", _with_rows(str(e), e.problems))
+                return
+            schema = lst.schema
+            if lst.problems:
+                rows = len({p.line for p in lst.problems})
+                self.warn(f"{path}.file", _with_rows(
+                    f"{rows} of {rows + len(lst)} rows of {ct.file} skipped", lst.problems))
+            if not len(lst):
+                self.warn(f"{path}.file", f"{ct.file} holds no valid contact: the campaign "
+                          "will dial nothing")
+        if ct.filter or ct.sort:
+            try:
+                validate_selection(schema, ct.filter, ct.sort)
+            except FilterError as e:
+                self.problem(f"{path}.filter" if ct.filter else f"{path}.sort",
+                             "; ".join(e.errors))
+
+    def dnc_list(self, p: Path, path: str) -> None:
+        """Read a DNC file as the run will; unreadable is a problem, bad entries a warning."""
+        try:
+            dnc = DncList.from_file(p)
+        except (ContactListError, OSError, UnicodeDecodeError, IndexError) as e:
+            self.problem(path, f"cannot read the DNC list {p}: {e}")
+            return
+        except Exception as e:  # polars raises several types for unreadable files
+            self.problem(path, f"cannot read the DNC list {p}: {e}")
+            return
+        if dnc.problems:
+            self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
+                      f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
 
     def table(self, raw: Any, spec: Mapping[str, _F], path: str) -> dict[str, Any]:
         """Check one table against its spec; returns the values with defaults filled."""
@@ -463,18 +592,27 @@ class _Checker:
         ok = isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
         if not ok:
             want = "number" if float in kinds else " or ".join(_tname_t(k) for k in kinds)
-            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}")
+            hint = _unit_hint(v, path) if float in kinds or int in kinds else ""
+            self.problem(path, f"expected {want}, got {_tname(v)} {v!r}{hint}")
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
         if isinstance(v, int | float) and not isinstance(v, bool):
+            unit = f" {f.unit}" if f.unit else ""
+            why = f" ({f.why})" if f.why else ""
             if isinstance(v, float) and math.isnan(v):
-                self.problem(path, "expected a number, got nan")
+                self.problem(path, f"expected a number{unit}, got nan")
+                return f.default if f.default is not _REQUIRED else None
+            if isinstance(v, float) and math.isinf(v) and not f.inf_ok:
+                self.problem(path, f"expected a finite number{f' ({f.unit})' if f.unit else ''}, "
+                             f"got {v!r}")
+                return f.default if f.default is not _REQUIRED else None
             if f.lo is not None and (v < f.lo or (f.lo_open and v == f.lo)):
                 op = ">" if f.lo_open else ">="
-                self.problem(path, f"expected a value {op} {f.lo:g}, got {v!r}")
+                self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                self.problem(path, f"expected a value <= {f.hi:g}, got {v!r}")
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
     def distribution(self, raw: Any, path: str, default: dict) -> Distribution | None:
@@ -487,7 +625,10 @@ class _Checker:
             self.problem(path, f"expected a table, got {_tname(raw)}")
         if merged.get("dist") == "empirical" and "mean_s" not in merged:
             merged["mean_s"] = 0.0
+        n0 = len(self.problems)
         d = self.table(merged, _DIST, path)
+        if len(self.problems) > n0:
+            return None
         kind = d.get("dist")
         try:
             if kind == "exponential":
@@ -538,6 +679,36 @@ class _Checker:
         return Empirical(tuple(float(x) for x in col.to_list()))
 
 
+_SECONDS_IN = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([A-Za-z%]*)\s*$")
+
+
+def _unit_hint(v: Any, path: str) -> str:
+    """A hint for a number written as text: ``"3%"`` is 0.03, ``"200s"`` is written 200 in a
+    key ending ``_s``, ``"5min"`` is 300 there, ``"12"`` loses its quotes."""
+    if not isinstance(v, str):
+        return ""
+    m = _NUMBER_UNIT.match(v)
+    if not m:
+        return ""
+    num, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "%":
+        return f" ({v.strip()} is {num / 100:g}: fractions are written 0..1)"
+    if unit in _SECONDS_IN and path.endswith("_s"):
+        return f" ({v.strip()}: write {num * _SECONDS_IN[unit]:g} in a key ending _s)"
+    if not unit:
+        return f" (write {m.group(1)} without quotes)"
+    return ""
+
+
+def _campaign_path(raw: Any, i: int) -> str:
+    """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"campaigns.{name}"
+    return f"campaigns[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -548,17 +719,38 @@ def _tname_t(t: type) -> str:
             dict: "table"}.get(t, t.__name__)
 
 
+def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
+    """``message`` followed by the first ``first`` row problems and how many more."""
+    if not problems:
+        return message
+    shown = "; ".join(str(p) for p in problems[:first])
+    more = f"; and {len(problems) - first} more" if len(problems) > first else ""
+    return f"{message}: {shown}{more}"
+
+
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
 
 
-def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
-                    ) -> list[Campaign]:
-    path = f"campaigns[{i}]"
+def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
+                    start: datetime | None = None) -> list[Campaign]:
+    path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
-            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES}
+            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES and k != "profile"}
+    pacing = flat.get("pacing")
+    if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
+        try:
+            name, ratio = parse_policy(pacing)
+        except ValueError as exc:
+            chk.problem(f"{path}.pacing", str(exc))
+            flat.pop("pacing")
+        else:
+            if "ratio" in flat and flat["ratio"] != ratio:
+                chk.problem(f"{path}.ratio", f"given twice: {flat['ratio']!r} here and "
+                            f"{ratio:g} in pacing = {pacing!r}")
+            flat = {**flat, "pacing": name, "ratio": ratio}
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -566,7 +758,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
     wrap = chk.distribution(raw.get("wrap"), f"{path}.wrap", _DIST_DEFAULTS["wrap"])
     o = sub["outcomes"]
     probs = [o.get(k) for k in ("live", "machine", "busy", "no_answer", "invalid")]
-    if all(isinstance(p, int | float) for p in probs) and abs(sum(probs) - 1.0) > 1e-6:
+    if all(isinstance(p, int | float) and 0 <= p <= 1 for p in probs) \
+            and abs(sum(probs) - 1.0) > 1e-6:
         chk.problem(f"{path}.outcomes", "expected live + machine + busy + no_answer + "
                     f"invalid = 1, got {sum(probs):.6g}")
     if c.get("min_agents", 0) > c.get("max_agents", 0):
@@ -590,6 +783,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
         chk.problem(f"{path}.target_value", "a service-level target is a fraction 0..1")
     if c.get("target") == "abandon_rate" and c.get("target_value", 0) > 1:
         chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
+    profile = _campaign_profile(chk, raw, path, start, c, o, talk, wrap)
     n_before = len(chk.problems)
     engine = _engine_tables(chk, raw, path, channel, rules) if channel in CHANNELS else None
     if chk.problems or talk is None or wrap is None or engine is None:
@@ -598,14 +792,49 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any]
         return []
     copies = c.pop("copies")
     name = c.pop("name")
+    if "new_contacts_per_hour" in profile:
+        sched = raw.get("schedule", {})
+        if sched.get("finish_when_exhausted") is True:
+            chk.warn(f"{path}.schedule.finish_when_exhausted", "the campaign receives new "
+                     "contacts: it may finish between arrivals")
+        else:  # a list that grows does not end when it runs dry
+            engine["schedule"] = replace(engine["schedule"], finish_when_exhausted=False)
     out = []
     for k in range(copies):
         out.append(Campaign(
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), **engine, **c))
+            message=Message(**sub["message"]), profile=profile, **engine, **c))
     return out
+
+
+def _campaign_profile(chk: _Checker, raw: Mapping[str, Any], path: str,
+                      start: datetime | None, c: Mapping[str, Any], o: Mapping[str, Any],
+                      talk: Distribution | None, wrap: Distribution | None
+                      ) -> dict[str, Profile]:
+    """The campaign's ``profile`` table (``sim.profiles``), checked against its model."""
+    if "profile" not in raw or start is None:
+        return {}
+    where = f"{path}.profile"
+    prof = parse_profile(raw["profile"], where, start, CAMPAIGN_KEYS, chk.problem)
+    others = sum(o.get(k, 0) for k in ("machine", "busy", "no_answer", "invalid")
+                 if isinstance(o.get(k, 0), int | float))
+    if "live" in prof and prof["live"].lo < 1 and not others > 0:
+        chk.problem(f"{where}.live", "the other outcome shares are all 0, so nothing can take "
+                    "the share the live answers give up")
+    for key, dist in (("talk_mean_s", talk), ("wrap_mean_s", wrap)):
+        if key in prof and dist is not None and not dist.mean > 0:
+            chk.problem(f"{where}.{key}", f"the campaign's {key.split('_')[0]} mean is 0 s: a "
+                        "profile scales it, so give it a mean > 0")
+    if "new_contacts_per_hour" in prof:
+        if (raw.get("contacts") or {}).get("file"):
+            chk.problem(f"{where}.new_contacts_per_hour", "arrivals add synthetic contacts: "
+                        "use them on a campaign without contacts.file")
+        elif not c.get("records"):
+            chk.problem(f"{path}.records", "a campaign with arriving contacts needs a finite "
+                        "list: set records (the contacts at the start, >= 1)")
+    return prof
 
 
 def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: str,
@@ -628,6 +857,8 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
             chk.problem(f"{path}.contacts.timezones", str(e))
     dnc = tuple(p for k, f in enumerate(ct.get("dnc_files") or [])
                 if (p := chk.path(f, f"{path}.contacts.dnc_files[{k}]")) is not None)
+    for k, p in enumerate(dnc):
+        chk.dnc_list(p, f"{path}.contacts.dnc_files[{k}]")
     contacts = ContactsConfig(
         file=file, id=ct.get("id", "id"), addresses=dict(addresses),
         timezone=ct.get("timezone") or None, default_timezone=ct.get("default_timezone") or None,
@@ -665,6 +896,8 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                 strategy.validate(columns)
             except StrategyError as e:
                 chk.problem(f"{path}.strategy", e.message)
+        if not chk.problems[n0:]:
+            chk.contact_list(contacts, f"{path}.contacts")
 
     merged = dict(rules)
     cr = raw.get("rules", {})
@@ -717,8 +950,11 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
 def build(raw: Mapping[str, Any], source: str = "<scenario>",
           base_dir: Path | None = None) -> Scenario:
     """Validate a parsed scenario mapping; raises ``ScenarioError`` listing every problem."""
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
+    _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -727,8 +963,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     sec = {k: chk.table(raw.get(k, {}), spec, k) for k, spec in _SECTIONS.items()}
     if "telephony" not in raw:
         chk.problem("telephony", "required section is missing (it holds 'ports')")
+    start = _start(chk, sec["scenario"])
     groups: list[AgentGroup] = []
     for i, g in enumerate(_as_list(chk, raw.get("agents", []), "agents")):
+        g_prof = g.get("profile") if isinstance(g, Mapping) else None
+        if isinstance(g, Mapping):
+            g = {k: v for k, v in g.items() if k != "profile"}
         a = chk.table(g, _AGENTS, f"agents[{i}]")
         skills = a.get("skills")
         if skills is not None and not (isinstance(skills, list)
@@ -737,9 +977,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         elif skills is not None and a.get("logout_s", 0) <= a.get("login_s", 0):
             chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
         elif skills is not None:
-            groups.append(AgentGroup(a["group"], a["count"], tuple(skills), float(a["login_s"]),
-                                     float(a["logout_s"]), float(a["aux_probability"]),
-                                     float(a["aux_mean_s"])))
+            prof = _group_profile(chk, g, g_prof, f"agents[{i}]", start, a.get("count"))
+            shift = (math.inf, math.inf) if prof else (float(a["login_s"]),
+                                                       float(a["logout_s"]))
+            groups.append(AgentGroup(a["group"], a["count"], tuple(skills), *shift,
+                                     float(a["aux_probability"]), float(a["aux_mean_s"]),
+                                     prof))
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:
@@ -751,8 +994,16 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
     dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
                       if (p := chk.path(f, f"dnc.files[{k}]")) is not None)
+    for k, p in enumerate(dnc_files):
+        chk.dnc_list(p, f"dnc.files[{k}]")
+    jobs = sum(rc.get("copies", 1) for rc in raw_campaigns if isinstance(rc, Mapping)
+               and isinstance(rc.get("copies", 1), int) and rc.get("copies", 1) > 0)
+    if jobs > MAX_CAMPAIGNS:
+        chk.problem("campaigns", f"expected at most {MAX_CAMPAIGNS} jobs in all, copies "
+                    f"included ({_MEM}), got {jobs}")
+        raw_campaigns = []
     for i, rc in enumerate(raw_campaigns):
-        campaigns.extend(_build_campaign(chk, rc, i, rules))
+        campaigns.extend(_build_campaign(chk, rc, i, rules, start))
     names = [c.name for c in campaigns]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -761,19 +1012,24 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
-            chk.problem(f"campaigns[{i}].skill", f"no agent group has skill {rc['skill']!r} "
+            chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "
+                        f"{rc['skill']!r} "
                         f"(known: {', '.join(sorted(skills_known)) or 'none'})")
+    targets, target_problems = parse_targets(raw.get("targets"))
+    for p in target_problems:
+        chk.problems.append(p)
     s = sec["scenario"]
-    start = None
-    try:
-        start = datetime.fromisoformat(str(s.get("start", DEFAULT_START)))
-        if start.tzinfo is None:
-            chk.problem("scenario.start", f"expected a time with its UTC offset, like "
-                        f"{DEFAULT_START!r}, got {s.get('start')!r}")
-    except ValueError:
-        chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
-                    f"got {s.get('start')!r}")
-    if chk.problems:
+    timeline: tuple[Action, ...] = ()
+    if "timeline" in raw and start is not None:
+        firsts = [sum(g.count for g in groups[:k]) for k in range(len(groups))]
+        timeline = parse_timeline(raw["timeline"], start,
+                                  [(c.name, c.template) for c in campaigns],
+                                  [(g.group, f, g.count) for g, f in zip(groups, firsts,
+                                                                         strict=True)],
+                                  chk.problem)
+    if not chk.problems:
+        _run_checks(chk, s, groups, campaigns, timeline)
+    if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
     return Scenario(
@@ -785,7 +1041,107 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         license_mode=lic["mode"],
         license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
-        start=start.astimezone(UTC), dnc_files=dnc_files)
+        start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
+        timeline=timeline, start_local=start, targets=tuple(targets))
+
+
+def _start(chk: _Checker, s: Mapping[str, Any]) -> datetime | None:
+    """``scenario.start``: an ISO 8601 time with its UTC offset, in the supported years."""
+    try:
+        start = datetime.fromisoformat(str(s.get("start", DEFAULT_START)))
+    except ValueError:
+        chk.problem("scenario.start", f"expected an ISO 8601 time like {DEFAULT_START!r}, "
+                    f"got {s.get('start')!r}")
+        return None
+    if start.tzinfo is None:
+        chk.problem("scenario.start", f"expected a time with its UTC offset, like "
+                    f"{DEFAULT_START!r}, got {s.get('start')!r}")
+        return None
+    if not MIN_START_YEAR <= start.year <= MAX_START_YEAR:
+        chk.problem("scenario.start", f"expected a year from {MIN_START_YEAR} to "
+                    f"{MAX_START_YEAR} (time-zone rules and the run clock's calendar), "
+                    f"got {start.year}")
+        return None
+    return start
+
+
+def _group_profile(chk: _Checker, g: Mapping[str, Any], raw: Any, path: str,
+                   start: datetime | None, count: Any) -> Profile | None:
+    """An agent group's ``profile`` (agents logged in over the run), or None."""
+    if raw is None or start is None:
+        return None
+    where = f"{path}.profile"
+    if "login_s" in g or "logout_s" in g:
+        chk.problem(where, "give the group either login_s/logout_s or a profile, not both")
+        return None
+    top = float(count) if isinstance(count, int) and not isinstance(count, bool) else 0.0
+    prof = parse_profile(raw, where, start, {"count": (0.0, top, "the group's count")},
+                         chk.problem).get("count")
+    if prof is not None and not all(float(v).is_integer() for v in prof.values):
+        chk.problem(f"{where}.count", "expected whole numbers of agents")
+        return None
+    if prof is not None and prof.linear:
+        chk.problem(f"{where}.interpolate", "agents log in and out whole: use \"step\"")
+        return None
+    return prof
+
+
+def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
+                campaigns: Sequence[Campaign], timeline: Sequence[Action] = ()) -> None:
+    """Checks across sections, on valid values: the sizes a run allocates, what a campaign
+    needs to dial at all (agents with its skill, a start inside the run), and the pacer's
+    handling-time model."""
+    end_s = float(s["warmup_s"]) + float(s["sim_hours"]) * 3600.0
+    cells = math.ceil(end_s / float(s["interval_s"])) * max(1, len(campaigns))
+    if cells > MAX_INTERVAL_CELLS:
+        chk.problem("scenario.interval_s", f"the run's warm-up and measured time make "
+                    f"{math.ceil(end_s / float(s['interval_s'])):,} intervals of "
+                    f"{float(s['interval_s']):g} s for {len(campaigns)} job(s), "
+                    f"{cells:,} table cells; expected at most {MAX_INTERVAL_CELLS:,} ({_MEM}): "
+                    "raise interval_s or shorten the run")
+    timed = sum(c.attempts_per_hour for c in campaigns if c.pacing == "timed") * end_s / 3600
+    if timed > MAX_TIMED_ATTEMPTS:
+        chk.problem("campaigns.attempts_per_hour", f"the timed campaigns would make "
+                    f"{timed:,.0f} attempts over the run's {end_s / 3600:g} h; expected at most "
+                    f"{MAX_TIMED_ATTEMPTS:,} ({_MEM}): shorten the run or lower the rates")
+    for a in timeline:
+        if a.at_s >= end_s:
+            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
+                     f"({end_s:g} s): never happens")
+    staffed: dict[str, int] = {}
+    for g in groups:
+        for sk in g.skills:
+            staffed[sk] = staffed.get(sk, 0) + g.count
+        if g.profile is None and g.login_s >= end_s and g.count:
+            chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
+                     f"after the run ends ({end_s:g} s): its agents take no call")
+    seen: set[str] = set()
+    for c in campaigns:
+        if c.template in seen:
+            continue
+        seen.add(c.template)
+        where = f"campaigns.{c.template}"
+        if c.agent_based:
+            if not staffed.get(c.skill):
+                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in (every "
+                         "group having it counts 0): the campaign dials nothing")
+            if not c.talk.mean + c.wrap.mean > 0:
+                chk.problem(f"{where}.talk.mean_s", "talk and wrap of an agent-based campaign "
+                            "must last more than 0 s together (the pacer plans on the "
+                            "handling time)")
+            elif not c.talk.variance + c.wrap.variance > 0:
+                chk.problem(f"{where}.talk.dist", "talk and wrap are both deterministic: the "
+                            "pacer's handling-time model needs some spread; give one of them "
+                            "a gamma or lognormal dist with a small cv")
+        arrivals = c.profile.get("new_contacts_per_hour")
+        if arrivals is not None and arrivals.hi * end_s / 3600 > MAX_RECORDS:
+            chk.problem(f"{where}.profile.new_contacts_per_hour", f"up to "
+                        f"{arrivals.hi * end_s / 3600:,.0f} contacts would arrive over the "
+                        f"run; expected at most {MAX_RECORDS:,} ({_MEM})")
+        if c.schedule.start_s >= end_s:
+            chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
+                     f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
+                     "no attempt")
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:
@@ -795,17 +1151,61 @@ def _as_list(chk: _Checker, v: Any, path: str) -> list:
     return []
 
 
-def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """Read, override and validate a scenario file. Raises ``ScenarioError`` on any problem."""
+def read_raw(path: str | Path) -> dict:
+    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
     p = Path(path)
-    if not p.exists():
-        raise ScenarioError(str(p), ["file not found"])
     try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(str(p), [f"expected a scenario file of at most "
+                                         f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in "
+                                         f"their own files), got {size / 2**20:.1f} MiB"])
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ScenarioError(str(p), ["file not found"]) from None
+    except OSError as exc:
+        raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+    except RecursionError:
+        raise ScenarioError(str(p), [_too_deep(None)]) from None
+    _check_depth(raw, str(p))
+    return raw
+
+
+def _too_deep(where: str | None) -> str:
+    at = f"{where}: " if where else ""
+    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a scenario needs "
+            "a handful")
+
+
+def _check_depth(raw: Any, source: str) -> None:
+    """Raise ``ScenarioError`` when tables/arrays nest deeper than ``MAX_DEPTH`` (checked
+    without recursion, before anything copies or walks the structure recursively)."""
+    stack: list[tuple[Any, int, str]] = [(raw, 0, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(source, [_too_deep(where or None)])
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1, f"{where}.{k}" if where else str(k))
+                         for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node))
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
+         raw: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. Raises ``ScenarioError`` on any problem.
+
+    ``raw`` (the file's parsed TOML, ``read_raw``) skips reading the file again; overrides
+    go through ``apply_overrides``.
+    """
+    p = Path(path)
+    if raw is None:
+        raw = read_raw(p)
     if overrides:
         raw = apply_overrides(raw, overrides, str(p))
     return build(raw, str(p), p.parent)
@@ -842,7 +1242,45 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             _set_path(out, parts, value)
     if problems:
         raise ScenarioError(source, problems)
+    _rebalance_outcomes(out, overrides)
     return out
+
+
+OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
+
+
+def _rebalance_outcomes(raw: dict, overrides: Mapping[str, Any]) -> None:
+    """Rescale the outcome shares no override set, in every campaign an override touched,
+    so the five shares sum to 1 again (in place). Left alone when the set shares exceed 1 or
+    the others are all 0: validation then reports the sum."""
+    fixed: dict[int, set[str]] = {}
+    camps = raw.get("campaigns", [])
+    if not isinstance(camps, list):
+        return
+    for dotted in overrides:
+        parts = dotted.split(".")
+        if parts[0] != "campaigns" or len(parts) < 3 or parts[-2] != "outcomes" \
+                or parts[-1] not in OUTCOME_SHARES:
+            continue
+        name = parts[1] if len(parts) == 4 else None
+        for i, c in enumerate(camps):
+            if isinstance(c, dict) and (name is None or c.get("name") == name):
+                fixed.setdefault(i, set()).add(parts[-1])
+    for i, keys in fixed.items():
+        out = camps[i].setdefault("outcomes", {})
+        if not isinstance(out, dict):
+            continue
+        share = {k: out.get(k, _OUTCOMES[k].default) for k in OUTCOME_SHARES}
+        if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                   for v in share.values()):
+            continue
+        free = [k for k in OUTCOME_SHARES if k not in keys]
+        s_fixed = sum(share[k] for k in keys)
+        s_free = sum(share[k] for k in free)
+        if not s_free > 0 or s_fixed > 1:
+            continue
+        for k in free:
+            out[k] = share[k] * (1.0 - s_fixed) / s_free
 
 
 def _set_path(d: dict, parts: list[str], value: Any) -> None:
@@ -860,28 +1298,14 @@ def override_value(text: str) -> Any:
 
 
 def parse_policy(policy: str) -> tuple[str, float | None]:
-    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)."""
-    name, _, arg = policy.partition(":")
-    if name not in AGENT_PACINGS:
-        raise ValueError(f"policy {policy!r}: expected one of {', '.join(AGENT_PACINGS)} "
-                         "(ratio and progressive take ':R', e.g. ratio:1.5)")
-    if arg:
-        if name not in ("ratio", "progressive"):
-            raise ValueError(f"policy {policy!r}: only ratio and progressive take ':R'")
-        try:
-            r = float(arg)
-        except ValueError:
-            raise ValueError(f"policy {policy!r}: expected a number after ':'") from None
-        if r <= 0:
-            raise ValueError(f"policy {policy!r}: expected a ratio > 0")
-        return name, r
-    return name, None
+    """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)
+    (``engine.vocab.parse_pacing``, agent pacings only)."""
+    spec = parse_pacing(policy, agent_only=True, what="policy")
+    return spec.name, spec.ratio
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
     """The scenario with every agent-based campaign paced by ``policy``."""
-    from dataclasses import replace
-
     pacing, ratio = parse_policy(policy)
     camps = []
     for c in scn.campaigns:

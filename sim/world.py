@@ -12,13 +12,14 @@ sampler) stay processes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import simpy
 
 from engine.agents import AgentState
 from engine.attempt import Attempt, Channel, Code
+from engine.interfaces import AgentListener, TelephonyEvents
 from sim.distributions import Exponential, Sampler, UniformStream
 from sim.scenario import Campaign
 
@@ -71,6 +72,8 @@ class _CampaignWorld:
         self.p_fn = c.amd.p_false_negative
         self.talk = Sampler(c.talk, streams[2])
         self.wrap = Sampler(c.wrap, streams[3])
+        self.talk_scale = 1.0  # a day profile's talk / wrap mean over the campaign's
+        self.wrap_scale = 1.0
         self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4])
                          if math.isfinite(c.patience_mean_s) else None)
         self.message_s = c.message.length_s
@@ -113,12 +116,13 @@ class SimTelephony:
 
     A port is held from dial to hang-up (agentless messages included); a dial finding all
     ports busy is blocked at once (a loss system, as Erlang B assumes). Call setups are
-    spaced by ``1 / carrier_cps`` seconds.
+    spaced by ``1 / carrier_cps`` seconds. ``seeds`` give each campaign its streams;
+    ``agents`` is the world's agent feed, told when an agent's wrap-up after a call ends.
     """
 
-    def __init__(self, env: simpy.Environment, campaigns: list[Campaign], ports: int,
-                 carrier_cps: float, seed: np.random.SeedSequence,
-                 window: tuple[float, float]):
+    def __init__(self, env: simpy.Environment, campaigns: Sequence[Campaign], ports: int,
+                 carrier_cps: float, seeds: Sequence[np.random.SeedSequence],
+                 window: tuple[float, float], agents: SimAgentFeed):
         self.env = env
         self.ports = ports
         self.window = window
@@ -126,10 +130,13 @@ class SimTelephony:
         self.job_gauges = [_PortGauge(window) for _ in campaigns]  # ports per campaign
         self.setup_gap_s = 1.0 / carrier_cps
         self._next_setup = 0.0
-        self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seed.spawn(len(campaigns)),
-                                                          strict=True)]
-        self.listener = None  # the engine's TelephonyEvents (the dialer)
-        self.agent_ready: Callable[[int], None] | None = None
+        self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seeds, strict=True)]
+        self.agents = agents
+        self.listener: TelephonyEvents = _NO_LISTENER
+
+    def subscribe(self, listener: TelephonyEvents) -> None:
+        """The engine's dialer, told every attempt's results."""
+        self.listener = listener
 
     # ---- port accounting
 
@@ -227,13 +234,14 @@ class SimTelephony:
 
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
-        talk = cw.talk() if a.truth_human else MACHINE_TALK_S
+        talk = cw.talk() * cw.talk_scale if a.truth_human else MACHINE_TALK_S
         self._after(talk, lambda: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
         self._ports(-1, a.job)
         self.listener.on_call_ended(a)
-        self._after(self.camp[a.job].wrap(), lambda: self.agent_ready(agent))
+        cw = self.camp[a.job]
+        self._after(cw.wrap() * cw.wrap_scale, lambda: self.agents.wrap_done(agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
@@ -248,6 +256,8 @@ class SimAgentFeed:
 
     After a call's wrap-up an agent takes an aux (not-ready) break with its group's
     ``aux_probability``, of exponential length with mean ``aux_mean_s``, then is ready again.
+    The feed knows only what it reported itself (shift over, on a break), as an ACD feed
+    would; the engine's own agent states are the engine's.
     """
 
     def __init__(self, env: simpy.Environment, shifts: list[tuple[float, float]],
@@ -259,9 +269,12 @@ class SimAgentFeed:
         rng = np.random.default_rng(seed)
         self._u = UniformStream(rng)
         self._exp = Sampler(Exponential(1.0), rng)
-        self.listener = None
+        self.listener: AgentListener = _NO_LISTENER
+        self._on_shift = bytearray(len(shifts))  # between its shift's login and logout
+        self._on_break = bytearray(len(shifts))  # an aux break this feed started
 
-    def subscribe(self, listener) -> None:
+    def subscribe(self, listener: AgentListener) -> None:
+        """The engine's dialer, told every agent state change."""
         self.listener = listener
 
     def start(self) -> None:
@@ -269,19 +282,33 @@ class SimAgentFeed:
         for agent, sh in enumerate(self.shifts):
             by_shift.setdefault(sh, []).append(agent)
         for (login, logout), agents in by_shift.items():
-            self.env.process(self.agent_shift(agents, login, logout))
+            if math.isfinite(login):  # an infinite login: a day profile logs them in
+                self.env.process(self.agent_shift(agents, login, logout))
+
+    def log_in(self, agents: Sequence[int]) -> None:
+        """These agents log in and are ready now (a shift starts, a break ends)."""
+        for a in agents:
+            if not self._on_shift[a]:
+                self._on_shift[a] = 1
+                self.listener.on_agent_state(a, AgentState.LOGGED_IN)
+                self.listener.on_agent_state(a, AgentState.READY)
+
+    def log_out(self, agents: Sequence[int]) -> None:
+        """These agents log out now (after their call, if on one: the engine's rule)."""
+        for a in agents:
+            if self._on_shift[a]:
+                self._on_shift[a] = 0
+                self._on_break[a] = 0
+                self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
 
     def agent_shift(self, agents: list[int], login_s: float, logout_s: float):
         """A group of agents logs in and becomes ready at ``login_s``; logs out at ``logout_s``."""
         if login_s > 0:
             yield self.env.timeout(login_s)
-        for a in agents:
-            self.listener.on_agent_state(a, AgentState.LOGGED_IN)
-            self.listener.on_agent_state(a, AgentState.READY)
+        self.log_in(agents)
         if math.isfinite(logout_s):
             yield self.env.timeout(logout_s - login_s)
-            for a in agents:
-                self.listener.on_agent_state(a, AgentState.LOGGED_OUT)
+            self.log_out(agents)
 
     def wrap_done(self, agent: int) -> None:
         """Wrap-up finished: the agent is ready (or leaves, if it asked to), or takes a break."""
@@ -289,12 +316,24 @@ class SimAgentFeed:
         if p > 0.0 and self._u() < p:
             self.listener.on_agent_state(agent, _NOT_READY)  # asked during wrap: pending
             self.listener.on_agent_state(agent, _READY)  # wrap ends: now not ready
+            self._on_break[agent] = self._on_shift[agent]  # after its shift: it just leaves
             self.env.timeout(mean_s * self._exp()).callbacks.append(
                 lambda _ev: self._back(agent))
             return
         self.listener.on_agent_state(agent, _READY)
 
     def _back(self, agent: int) -> None:
-        """An aux break ended (ignored if the agent logged out meanwhile)."""
-        if self.listener.agents.state[agent] == _NOT_READY:
+        """An aux break ended (nothing to say if its shift ended meanwhile)."""
+        if self._on_break[agent]:
+            self._on_break[agent] = 0
             self.listener.on_agent_state(agent, _READY)
+
+
+class _NoListener:
+    """Stands in until the engine subscribes: any report before that is a wiring error."""
+
+    def __getattr__(self, name: str):
+        raise RuntimeError(f"the world reported {name!r} before the engine subscribed")
+
+
+_NO_LISTENER = _NoListener()

@@ -55,12 +55,32 @@ def test_simulate_writes_tables_kpis_and_plots(tmp_path):
     att = pl.read_parquet(tmp_path / "attempts.parquet")
     iv = pl.read_parquet(tmp_path / "intervals.parquet")
     kpis = json.loads((tmp_path / "kpis.json").read_text())
-    assert att.height > 100 and {"campaign", "code", "t_end", "replication"} <= set(att.columns)
+    assert att.height > 100 and {"campaign", "code", "t_end_s", "replication"} <= set(att.columns)
     assert {"interval", "campaign", "attempts", "abandons", "dial_level"} <= set(iv.columns)
     assert kpis["total"]["attempts"] >= 1
-    for name in ("abandon_rate.png", "occupancy.png", "ports.png", "dial_level.png"):
+    # the tables describe the KPIs' window: no warm-up row, names not integers, no -1
+    assert not att["in_warmup"].any() and not iv["in_warmup"].any()
+    reps = kpis["replications"]
+    done = att.filter(~pl.col("code").cast(pl.String).is_in(["PENDING", "BLOCKED"]))
+    assert done.height == round(kpis["total"]["attempts"] * reps)
+    assert set(att["channel"].cast(pl.String)) == {"voice_agent"}
+    times = [c for c in att.columns if c.startswith("t_")]
+    assert all(c.endswith("_s") for c in times)
+    assert all(att[c].drop_nulls().min() >= 0 for c in times)
+    assert iv["t_start_s"].min() >= 120.0  # SHORT's warm-up
+    for name in ("abandon_rate.png", "occupancy.png", "ports.png", "dial_level.png",
+                 "attempts.png"):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_keep_warmup_keeps_the_rows_flagged(tmp_path):
+    res = _run("simulate", SCN, *SHORT, "--out", str(tmp_path), "--keep-warmup")
+    assert res.exit_code == 0, res.output
+    att = pl.read_parquet(tmp_path / "attempts.parquet")
+    early = att.filter(pl.col("in_warmup"))
+    assert early.height > 0 and early["t_end_s"].max() < att.filter(
+        ~pl.col("in_warmup"))["t_end_s"].min()
 
 
 def test_simulate_user_errors_are_one_clear_line(tmp_path):
@@ -69,8 +89,8 @@ def test_simulate_user_errors_are_one_clear_line(tmp_path):
                    '[[campaigns]]\nname = "c"\nchannel = "fax"\n')
     res = _run("simulate", str(bad))
     assert res.exit_code == 2
-    assert "telephony.ports: expected a value >= 1, got -1" in res.stderr
-    assert "campaigns[0].channel: expected one of" in res.stderr
+    assert "telephony.ports: expected a value >= 1 ports, got -1" in res.stderr
+    assert "campaigns.c.channel: expected one of" in res.stderr
     assert "Traceback" not in res.output + res.stderr
     res = _run("simulate", SCN, "--policy", "magic")
     assert res.exit_code == 2 and "--policy" in res.stderr
@@ -92,4 +112,26 @@ def test_validate_lists_every_problem(tmp_path):
     assert res.exit_code == 2
     probs = json.loads(res.stdout)["problems"]
     assert any("scenario.tick: unknown key (did you mean 'tick_s'?)" in p for p in probs)
-    assert any("campaigns[0].skill: no agent group has skill 's'" in p for p in probs)
+    assert any("campaigns.c.skill: no agent group has skill 's'" in p for p in probs)
+
+
+def test_simulate_runs_through_the_shared_executors_cache_and_set(tmp_path):
+    from sim.plan.cache import ResultCache
+
+    cache = tmp_path / "cache"
+    args = ["simulate", SCN, "--hours", "0.05", "--warmup-s", "60", "--seed", "4", "-r", "2",
+            "--json"]
+    a = json.loads(_run(*args, "--cache", str(cache)).stdout)
+    assert len(ResultCache(cache)) == 2  # one record per replication
+    again = _run(*args, "--cache", str(cache))
+    assert json.loads(again.stdout)["total"] == a["total"]
+    assert len(ResultCache(cache)) == 2  # read back, not run again
+    pooled = json.loads(_run(*args, "--workers", "2", "--no-cache").stdout)
+    assert pooled["total"] == a["total"] and pooled["ci95"] == a["ci95"]
+    low = json.loads(_run(*args, "--no-cache", "--set", "campaigns.outcomes.live=0.1").stdout)
+    def hit(out):
+        return out["total"]["live_answers"] / out["total"]["attempts_voice_agent"]
+
+    assert hit(low) < 0.2 < hit(a)
+    res = _run(*args, "--set", "scenario.nonsense")
+    assert res.exit_code == 2 and "--set 'scenario.nonsense': expected KEY=VALUE" in res.stderr

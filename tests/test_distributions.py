@@ -12,6 +12,7 @@ from sim.distributions import (
     Gamma,
     Lognormal,
     Sampler,
+    UniformStream,
 )
 
 N = 200_000
@@ -33,13 +34,21 @@ def test_lognormal_from_median():
     assert d.sigma == pytest.approx(0.55)
 
 
-def test_sampler_hands_out_the_same_stream_as_one_block():
-    d = Exponential(3.0)
-    s = Sampler(d, np.random.default_rng(1), block=16)
-    got = [s() for _ in range(40)]
-    rng = np.random.default_rng(1)
-    want = np.concatenate([d.sample(rng, 16) for _ in range(3)])[:40]
+@pytest.mark.parametrize("dist", [Exponential(3.0), Lognormal.from_median(9.5, 0.55),
+                                  Gamma(2.0, 5.0), Empirical((1.0, 2.0, 7.5))])
+def test_sampler_hands_out_the_same_stream_as_one_block(dist):
+    """Growing blocks (16, 32, 64, ... up to the cap) draw what one big block draws: the
+    k-th value of a stream does not depend on how it was pre-drawn."""
+    s = Sampler(dist, np.random.default_rng(1), max_block=64)
+    got = [s() for _ in range(300)]
+    want = dist.sample(np.random.default_rng(1), 300)
     np.testing.assert_allclose(got, want)
+
+
+def test_uniform_stream_is_one_generators_uniforms():
+    u = UniformStream(np.random.default_rng(5))
+    np.testing.assert_allclose([u() for _ in range(5000)],
+                               np.random.default_rng(5).random(5000))
 
 
 @pytest.mark.parametrize("make", [lambda: Exponential(0.0), lambda: Lognormal(10.0, 0.0),

@@ -11,6 +11,10 @@ import pytest
 from scipy import linalg, special
 
 from sim.erlang import (
+    ErlangAMetrics,
+    ErlangCMetrics,
+    StaffingGoals,
+    agents_for_goals,
     agents_for_service_level,
     erlang_a,
     erlang_a_metrics,
@@ -18,6 +22,10 @@ from sim.erlang import (
     erlang_b_capacity,
     erlang_c,
     erlang_c_metrics,
+    max_calls_for_goals,
+    meets_goals,
+    scheduled_agents,
+    servers_for_blocking,
 )
 
 # --------------------------------------------------------------------------- oracles
@@ -348,3 +356,137 @@ def test_erlang_a_no_traffic():
 def test_invalid_arguments_name_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --------------------------------------------------------------------------- solvers
+
+
+@pytest.mark.parametrize("a", [0.0, 0.3, 2.5, 8.108, 40.0, 180.0])
+@pytest.mark.parametrize("p", [0.001, 0.01, 0.05, 0.3])
+def test_servers_for_blocking_is_the_brute_force_minimum(a, p):
+    # The smallest n with B(A, n) <= p, by scanning n = 1, 2, ... with the factorial form.
+    n = 1
+    while (erlang_b_direct(a, n) if n <= 60 else erlang_b_log_space(a, n)) > p:
+        n += 1
+    assert servers_for_blocking(a, p) == n
+
+
+def _brute_agents(forward, goals: StaffingGoals, top: int = 400) -> int:
+    for n in range(1, top):
+        m = forward(n)
+        if goals.service_level is not None and m.service_level < goals.service_level:
+            continue
+        if goals.max_occupancy is not None and m.occupancy > goals.max_occupancy:
+            continue
+        if goals.max_abandon is not None and m.p_abandon > goals.max_abandon:
+            continue
+        if goals.max_asa_s is not None:
+            wait = m.asa_s if isinstance(m, ErlangCMetrics) else m.mean_wait_s
+            if not wait <= goals.max_asa_s:
+                continue
+        return n
+    raise AssertionError("no n found")
+
+
+C_GOALS = [
+    StaffingGoals(service_level=0.8, target_s=20.0),
+    StaffingGoals(service_level=0.95, target_s=10.0),
+    StaffingGoals(service_level=0.5, target_s=0.0),
+    StaffingGoals(max_occupancy=0.85),
+    StaffingGoals(max_asa_s=5.0),
+    StaffingGoals(service_level=0.8, target_s=20.0, max_occupancy=0.7),
+]
+
+
+@pytest.mark.parametrize("goals", C_GOALS)
+@pytest.mark.parametrize("cph, aht", [(0.0, 180.0), (200.0, 180.0), (1000.0, 240.0),
+                                      (37.0, 600.0)])
+def test_erlang_c_solver_is_the_brute_force_minimum(cph, aht, goals):
+    # Brute force over n with the factorial-form Erlang C, independent of the solver.
+    lam, a = cph / 3600.0, cph * aht / 3600.0
+
+    def forward(n: int) -> ErlangCMetrics:
+        if a >= n:
+            return ErlangCMetrics(1.0, math.inf, 0.0, 1.0)
+        c = erlang_c_direct(a, n) if a > 0 else 0.0
+        drain = n / aht - lam
+        return ErlangCMetrics(c, c / drain, 1.0 - c * math.exp(-drain * goals.target_s), a / n)
+
+    n = agents_for_goals(cph, aht, goals)
+    assert n == _brute_agents(forward, goals)
+    if goals.service_level is not None and goals.max_occupancy is None:
+        assert n == agents_for_service_level(cph, aht, goals.target_s, goals.service_level)
+
+
+@pytest.mark.parametrize("goals", [
+    StaffingGoals(service_level=0.8, target_s=20.0),
+    StaffingGoals(max_abandon=0.03),
+    StaffingGoals(max_abandon=0.01, service_level=0.9, target_s=15.0),
+    StaffingGoals(max_occupancy=0.75),
+    StaffingGoals(max_asa_s=2.0),
+])
+@pytest.mark.parametrize("cph, aht, patience", [(200.0, 180.0, 60.0), (900.0, 200.0, 6.0),
+                                                (50.0, 300.0, 120.0)])
+def test_erlang_a_solver_is_the_brute_force_minimum(cph, aht, patience, goals):
+    # Brute force over n on the truncated birth-death chain (the oracle above).
+    lam, mu, theta = cph / 3600.0, 1.0 / aht, 1.0 / patience
+
+    def forward(n: int) -> ErlangAMetrics:
+        chain = mmn_m_chain(n, lam, mu, theta, queue_cap=80)
+        assert chain.tail < 1e-15
+        # Answered within t among all arrivals (abandons count as not answered).
+        sl = chain_service_level(n, mu, theta, chain, goals.target_s)
+        return ErlangAMetrics(chain.p_wait, chain.p_abandon, chain.mean_wait_s, sl,
+                              chain.occupancy)
+
+    n = agents_for_goals(cph, aht, goals, patience_s=patience)
+    brute = _brute_agents(forward, goals, top=200)
+    assert n == brute
+    # The solver's answer meets the goals on the forward form, one agent fewer does not.
+    assert meets_goals(erlang_a_metrics(cph, aht, n, patience, goals.target_s), goals)
+    if n > 1:
+        assert not meets_goals(erlang_a_metrics(cph, aht, n - 1, patience, goals.target_s),
+                               goals)
+
+
+def test_scheduled_agents_rounds_up_but_not_on_float_noise():
+    assert scheduled_agents(14, 0.3) == 20  # 14 / 0.7 = 20.000000000000004 in floats
+    assert scheduled_agents(14, 0.0) == 14
+    assert scheduled_agents(10, 0.25) == 14  # 13.33 -> 14
+    with pytest.raises(ValueError, match="shrinkage"):
+        scheduled_agents(10, 1.0)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: StaffingGoals(service_level=80.0), "service_level must be a fraction"),
+    (lambda: StaffingGoals(max_occupancy=0.0), "max_occupancy"),
+    (lambda: agents_for_goals(200.0, 180.0, StaffingGoals()), "at least one goal"),
+    (lambda: agents_for_goals(200.0, 180.0, StaffingGoals(max_abandon=0.03)), "Erlang A"),
+    (lambda: servers_for_blocking(5.0, 0.0), "blocking"),
+])
+def test_solver_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("goals, patience", [
+    (StaffingGoals(service_level=0.8, target_s=20.0), None),
+    (StaffingGoals(max_occupancy=0.85), None),
+    (StaffingGoals(max_asa_s=10.0), None),
+    (StaffingGoals(max_abandon=0.03), 60.0),
+    (StaffingGoals(service_level=0.9, target_s=15.0, max_abandon=0.05), 30.0),
+])
+@pytest.mark.parametrize("aht, n", [(180.0, 14), (240.0, 50), (600.0, 3)])
+def test_max_calls_is_the_boundary_of_the_goals(aht, n, goals, patience):
+    cph = max_calls_for_goals(aht, n, goals, patience)
+
+    def forward(rate: float):
+        if patience is None:
+            return erlang_c_metrics(rate, aht, n, goals.target_s)
+        return erlang_a_metrics(rate, aht, n, patience, goals.target_s)
+
+    assert cph > 0 and meets_goals(forward(cph), goals)
+    assert not meets_goals(forward(cph * (1 + 1e-6)), goals)
+    # the inverse question: that many calls need at most n agents, and exactly n a bit above
+    assert agents_for_goals(cph, aht, goals, patience) <= n
+    assert agents_for_goals(cph * (1 + 1e-6), aht, goals, patience) > n

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import sim.batch
+import sim.plan.cache
+import sim.plan.task
 from outdial.cli import outdial
-from sim.batch import ResultCache, run_all, tasks_for
-from sim.executors import (
+from sim.plan.batch import run_all, tasks_for
+from sim.plan.cache import ResultCache
+from sim.plan.executors import (
     Dask,
     ExecutorError,
     InProcess,
@@ -21,9 +23,9 @@ from sim.executors import (
     check_scheduler_address,
     make_executor,
 )
+from sim.plan.sweep import parse_vary, sweep
 from sim.run import simulate
 from sim.scenario import load, with_policy
-from sim.sweep import parse_vary, sweep
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 SHORT = {"scenario.sim_hours": 0.1}
@@ -60,13 +62,13 @@ class Interrupted(Exception):
 def _counting(monkeypatch, fail_after=None):
     calls = []
 
-    def counted(scn, seed):
+    def counted(scn, seed, progress=None):
         if fail_after is not None and len(calls) >= fail_after:
             raise Interrupted
         calls.append((scn.total_agents, seed))
         return simulate(scn, seed)
 
-    monkeypatch.setattr(sim.batch, "simulate", counted)
+    monkeypatch.setattr(sim.plan.task, "simulate", counted)
     return calls
 
 
@@ -154,9 +156,9 @@ def test_a_cluster_without_workers_or_with_other_code_is_refused(monkeypatch):
                                                 f"worker {address}'"):
             Dask(scheduler=address, timeout_s=1.0)
         cluster.scale(1)
-        monkeypatch.setattr(sim.batch, "_code_hash", "not the workers' code")
+        monkeypatch.setattr(sim.plan.cache, "_code_hash", "not the workers' code")
         with pytest.raises(ExecutorError, match="run other outdial code"):
             Dask(scheduler=address, timeout_s=30.0)
-        monkeypatch.setattr(sim.batch, "_code_hash", None)
+        monkeypatch.setattr(sim.plan.cache, "_code_hash", None)
         with Dask(scheduler=address, timeout_s=30.0) as ex:
             assert ex.workers == 1

@@ -1,6 +1,6 @@
 """Contact flows: strategy and rules through a job's list (windows across time zones, retries
-by code, DNC, nuisance, blocked and trapped attempts), and the fast paths against the full
-``Strategy.next_action`` + ``RuleEngine.check`` decision."""
+by code, DNC, nuisance, blocked and trapped attempts); every attempt handed out is what the
+date-time edges ``Strategy.next_action`` + ``RuleEngine.check`` say."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -337,7 +337,7 @@ def test_restore_respects_retry_delays_and_nuisance():
     assert f.next(150.0 + 72 * H, VOICE).contact == 1
 
 
-# ---------------------------------------------------------------------- fast paths
+# ---------------------------------------------------------------------- the one path
 
 
 ZONES = ["UTC", "Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
@@ -380,48 +380,6 @@ def setups(draw):
     return rows, strategy, cfg, dnc, foreign, [t * 300.0 for t in times], codes
 
 
-class _General(ContactFlow):
-    """The same flow with both fast paths off: every decision through ``_plan`` /
-    ``Strategy.next_action``."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self._single_step = False
-
-    def _plan_fresh(self, c, now_s, ch):
-        return self._plan(c, now_s, ch)
-
-
-@settings(max_examples=150, deadline=None)
-@given(setups())
-def test_fast_paths_decide_as_the_general_path(setup):
-    rows, strategy, cfg, dnc, foreign, times, codes = setup
-    lst = contacts(rows)
-    made = []
-    for cls in (ContactFlow, _General):
-        rules = RuleEngine(cfg, DncRegistry(DncList(dnc)))
-        history = {k: list(v) for k, v in foreign.items()}
-        made.append(cls(0, "j", lst, strategy, rules, EPOCH, history=history))
-    fast, general = made
-    k = 0
-    for t in times:
-        out = []
-        for f in made:
-            got = []
-            while (p := f.next(t, VOICE)) is not None:
-                got.append(p)
-            out.append(sorted(got, key=lambda p: p.contact))
-        assert out[0] == out[1], f"at {t}"
-        for p in out[0]:  # both flows see the same result for the same attempt
-            code = codes[k % len(codes)]
-            k += 1
-            for f in made:
-                finish(f, p, code, t + 30.0, t0=t)
-        assert list(fast.state) == list(general.state), f"after {t}"
-        assert fast.counts(t) == general.counts(t)
-        assert fast.rules.counts(0) == general.rules.counts(0)
-
-
 def _oracle(strategy: Strategy, rules: RuleEngine, contact: dict, hist: list, now: float):
     """What ``next_action`` + ``check`` say for a contact now: ("go", step, address),
     ("wait", seconds) or ("done",)."""
@@ -442,6 +400,34 @@ def _oracle(strategy: Strategy, rules: RuleEngine, contact: dict, hist: list, no
             return ("wait", (d.until - EPOCH).total_seconds())
         ended.add(a.step_index)
     return ("done",)
+
+
+@settings(max_examples=150, deadline=None)
+@given(setups())
+def test_every_attempt_handed_out_over_time_is_the_strategy_and_rules_answer(setup):
+    """A flow run over a week of results hands out, at every moment, exactly the contacts
+    the date-time edges of the strategy and the rules say go now, on the flow's history."""
+    rows, strategy, cfg, dnc, foreign, times, codes = setup
+    lst = contacts(rows)
+    rules = RuleEngine(cfg, DncRegistry(DncList(dnc)))
+    oracle_rules = RuleEngine(cfg, DncRegistry(DncList(dnc)))
+    f = flow(lst, strategy, rules, history={k: list(v) for k, v in foreign.items()})
+    k = 0
+    for t in times:
+        got = []
+        while (p := f.next(t, VOICE)) is not None:
+            want = _oracle(strategy, oracle_rules, f.contact(p.contact),
+                           f.history.get(p.contact_id, []), t)
+            assert want == ("go", p.step, p.address), f"at {t}"
+            got.append(p)
+        # nothing due is left behind: every fresh contact was decided, the rest is later
+        assert "fresh" not in [f.state_of(c) for c in range(len(rows))]
+        due = f.next_due()
+        assert due is None or due > t
+        for p in got:
+            code = codes[k % len(codes)]
+            k += 1
+            finish(f, p, code, t + 30.0, t0=t)
 
 
 @settings(max_examples=150, deadline=None)
@@ -466,7 +452,7 @@ def test_fresh_contacts_get_the_strategy_and_rules_answer(setup, now):
     assert rules.counts(0) == oracle_rules.counts(0)
 
 
-# ---------------------------------------------------------------------- fast-path parts
+# ---------------------------------------------------------------------- its parts
 
 
 def test_step_retry_after_counts_per_code_and_caps():

@@ -145,3 +145,17 @@ def test_a_broken_floors_file_exits_2_with_a_clear_message(monkeypatch, tmp_path
 def test_the_repository_floors_file_is_valid():
     floors = gate._floors(gate.FLOORS)
     assert set(floors) == set(gate.CHECKS)
+
+
+def test_both_mmc_references_are_the_same_queue():
+    """The plain SimPy and the Ciw M/M/c models the busy hour is compared with agree with
+    the queue they model: arrivals ~ Poisson(lambda T), utilisation ~ lambda / (c mu)."""
+    pytest.importorskip("ciw")
+    from bench.mmc import ciw_mmc_hour, mmc_hour
+
+    lam_h, mean_s, c, hours = 720.0, 18.0, 4, 2.0  # rho = 720 * 18 / (4 * 3600) = 0.9
+    for run in (mmc_hour(c, lam_h, mean_s, hours, seed=3),
+                ciw_mmc_hour(c, lam_h, mean_s, hours, seed=3)):
+        n = lam_h * hours
+        assert abs(run["served"] - n) < 4 * n ** 0.5 + 0.1 * n  # minus those still queued
+        assert run["utilisation"] == pytest.approx(0.9, abs=0.08)

@@ -1,5 +1,6 @@
 """Scenario files: the shipped ones load; every mistake gets one message naming file and key."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,13 @@ def _problems(raw, tmp_path=None):
     return exc.value.problems
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.name)
+def _is_live_config(path):
+    """A live run configuration (``outdial run``) names endpoints and a scenario: no scenario."""
+    return "run" in tomllib.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SCENARIOS.glob("*.toml")
+                                        if not _is_live_config(p)), ids=lambda p: p.name)
 def test_shipped_scenarios_load(path):
     scn = load(path)
     assert scn.campaigns and scn.ports > 0
@@ -50,7 +57,7 @@ def test_minimal_defaults():
 def test_unknown_key_suggests_the_right_one():
     raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "talk": {"mean": 100}}]}
     probs = _problems(raw)
-    assert any("campaigns[0].talk.mean: unknown key (did you mean 'mean_s'?)" in p for p in probs)
+    assert any("campaigns.c.talk.mean: unknown key (did you mean 'mean_s'?)" in p for p in probs)
 
 
 def test_wrong_type_range_and_choice_all_reported_at_once():
@@ -61,9 +68,10 @@ def test_wrong_type_range_and_choice_all_reported_at_once():
     probs = _problems(raw)
     text = "\n".join(probs)
     assert "telephony.ports: expected integer, got string 'many'" in text
-    assert "regulation.abandon_limit: expected a value <= 1, got 1.5" in text
+    assert ("regulation.abandon_limit: expected a value <= 1 (a fraction 0..1: 3 % is 0.03), "
+            "got 1.5") in text
     assert "regulation.mode: expected one of fcc, ofcom, got 'eu'" in text
-    assert "campaigns[0].outcomes.ring_no_answer_s: expected a value >= 15" in text
+    assert "campaigns.c.outcomes.ring_no_answer_s: expected a value >= 15" in text
 
 
 def test_outcome_probabilities_must_sum_to_one():
@@ -76,7 +84,7 @@ def test_unknown_skill_and_missing_ports():
     raw["campaigns"] = [{"name": "c", "skill": "nope"}]
     text = "\n".join(_problems(raw))
     assert "telephony: required section is missing" in text
-    assert "campaigns[0].skill: no agent group has skill 'nope'" in text
+    assert "campaigns.c.skill: no agent group has skill 'nope'" in text
 
 
 def test_file_errors_name_the_file(tmp_path):
@@ -117,3 +125,33 @@ def test_policy_override():
     assert parse_policy("vicidial-tapered") == ("vicidial-tapered", None)
     with pytest.raises(ValueError, match="expected one of"):
         parse_policy("magic")
+
+
+def test_toml_pacing_takes_the_cli_policy_strings():
+    for text, (pacing, ratio) in (("progressive:1.5", ("progressive", 1.5)),
+                                  ("ratio:1.2", ("ratio", 1.2)),
+                                  ("vicidial-tapered", ("vicidial-tapered", 1.0))):
+        raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "pacing": text}]}
+        c = build(raw, "x.toml").campaigns[0]
+        assert (c.pacing, c.ratio) == (pacing, ratio)
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "pacing": "ratio:1.2",
+                                     "ratio": 2.0}]}
+    assert any("campaigns.c.ratio: given twice" in p for p in _problems(raw))
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "pacing": "preview:2"}]}
+    assert any(p.startswith("campaigns.c.pacing:") and "preview:2" in p
+               for p in _problems(raw))
+
+
+@pytest.mark.parametrize("table, key, value, hint", [
+    ("talk", "mean_s", "200s", "(200s: write 200 in a key ending _s)"),
+    ("wrap", "mean_s", "2min", "(2min: write 120 in a key ending _s)"),
+    ("amd", "accuracy", "90%", "(90% is 0.9: fractions are written 0..1)"),
+    ("amd", "accuracy", 90, "(90 % is 0.9)"),
+    ("outcomes", "ring_median_s", "9.5", "(write 9.5 without quotes)"),
+])
+def test_unit_mistakes_get_a_hint_and_name_the_campaign(table, key, value, hint):
+    raw = {**MINIMAL, "campaigns": [{"name": "sales", "skill": "s", table: {key: value}}]}
+    probs = _problems(raw)
+    mine = [p for p in probs if p.startswith(f"campaigns.sales.{table}.{key}:")]
+    assert len(mine) == 1 and hint in mine[0], probs
+    assert not any("float()" in p for p in probs)  # no raw Python message leaks

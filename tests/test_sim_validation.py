@@ -2,7 +2,9 @@
 
 Each check runs independent replications and compares the mean of a per-replication estimate
 with the closed form: the tolerance is 3 standard errors of that mean (from the replications'
-own spread) plus a small allowance for the discrete tick named in each test.
+own spread) plus a small allowance for the discrete tick named in each test. Replications
+measure 1.5 h after a 15-minute warm-up: long against the systems' relaxation times (a few
+mean holding times), short enough that the three checks take seconds.
 """
 
 import math
@@ -14,7 +16,7 @@ import pytest
 from engine import kpi
 from engine.attempt import Code
 from sim.erlang import erlang_a, erlang_b, erlang_c_metrics
-from sim.replicate import replicate
+from sim.run import simulate
 from sim.scenario import build
 
 pytestmark = pytest.mark.slow
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.slow
 REPS = 6
 
 
-def _scenario(campaign: dict, agents: int = 0, ports: int = 10_000, hours: float = 3.0,
+def _scenario(campaign: dict, agents: int = 0, ports: int = 10_000, hours: float = 1.5,
               window_s: float = 2.0, seed: int = 3):
     raw = {
         "scenario": {"name": "validation", "sim_hours": hours, "warmup_s": 900.0,
@@ -58,7 +60,7 @@ def test_ports_only_blocking_is_erlang_b():
     ring_mean = 2.0 * math.exp(0.2**2 / 2)
     load = rate_per_s * (ring_mean + message_s)
     expected = erlang_b(load, ports)
-    runs = replicate(scn, scn.seed, REPS)
+    runs = [simulate(scn, scn.seed + i) for i in range(REPS)]
     est = []
     for r in runs:
         att = _window(r, scn)
@@ -87,10 +89,10 @@ def _waits(run, scn):
 def test_agents_with_infinite_patience_are_erlang_c():
     # Poisson live answers to n agents, exponential talk, no wrap, no abandon window.
     n, talk, rate_h = 10, 100.0, 306.0  # rho = 0.85
-    scn = _scenario(_agent_campaign(rate_h, talk), agents=n, window_s=1e7)
+    scn = _scenario(_agent_campaign(rate_h, talk), agents=n, window_s=86_400.0)
     theory = erlang_c_metrics(rate_h, talk, n, 0.0)
     p_wait, mean_wait = [], []
-    for r in replicate(scn, scn.seed, REPS):
+    for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
         att = _waits(r, scn)
         w = (att["t_connect"] - att["t_answer"]).to_numpy()
         w = w[att["t_connect"].to_numpy() >= 0]
@@ -105,10 +107,10 @@ def test_agents_with_infinite_patience_are_erlang_c():
 
 def test_agents_with_exponential_patience_are_erlang_a():
     n, talk, rate_h, patience = 10, 100.0, 360.0, 30.0  # rho = 1.0: Erlang A stays stable
-    scn = _scenario(_agent_campaign(rate_h, talk, patience), agents=n, window_s=1e7)
+    scn = _scenario(_agent_campaign(rate_h, talk, patience), agents=n, window_s=86_400.0)
     theory = erlang_a(rate_h / 3600.0, 1.0 / talk, n, 1.0 / patience)
     p_ab, p_wait = [], []
-    for r in replicate(scn, scn.seed, REPS):
+    for r in [simulate(scn, scn.seed + i) for i in range(REPS)]:
         att = _waits(r, scn)
         p_ab.append(float((att["code"] == int(Code.CUSTOMER_HANGUP)).mean()))
         waited = (att["t_connect"] < 0) | (att["t_connect"] - att["t_answer"] > 1e-9)
@@ -125,7 +127,7 @@ def test_progressive_one_to_one_abandons_only_by_amd_false_positives():
             "customer": {"patience_mean_s": 3.0}}
     raw_scn = _scenario(camp, agents=20, hours=1.0)
     scn = build({**raw_scn.raw, "regulation": {"mode": "ofcom"}}, "validation")
-    (run,) = replicate(scn, scn.seed, 1)
+    run = simulate(scn, scn.seed)
     att = _window(run, scn)
     c = kpi.counts(att)
     assert c["live_answers"] > 100

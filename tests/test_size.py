@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import sim.batch
+import sim.plan.batch
 from outdial.cli import outdial
-from sim.batch import KPI_KEYS
-from sim.replicate import mean_ci95
+from sim.plan.size import Target, parse_targets, resource_key, size
+from sim.plan.stats import KPI_KEYS, mean_ci95, rate_ci95
 from sim.scenario import load
-from sim.size import Target, parse_targets, resource_key, size
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+LIVE = 1_000_000.0  # live answers per fake run: Wilson's width is negligible at this count
 
 
 def test_parse_targets():
@@ -60,13 +60,13 @@ def _fake_world(monkeypatch):
     """Occupancy 1 - 20/ports, +-0.001 by seed: a monotone model whose answer is known."""
     evaluated = []
 
-    def run_kpis(scn, seed):
+    def run_task(scn, seed, tables=False, progress=None):
         evaluated.append(scn.ports)
         kpis = dict.fromkeys(KPI_KEYS, 0.0)
         kpis["occupancy"] = 1 - 20 / scn.ports + (0.001 if seed % 2 else -0.001)
         return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
 
-    monkeypatch.setattr(sim.batch, "run_kpis", run_kpis)
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
     return evaluated
 
 
@@ -134,15 +134,16 @@ def _falling_occupancy_world(monkeypatch):
     0.1 - ports/1000 falls too (+-0.0001 by seed)."""
     evaluated = []
 
-    def run_kpis(scn, seed):
+    def run_task(scn, seed, tables=False, progress=None):
         evaluated.append(scn.ports)
         kpis = dict.fromkeys(KPI_KEYS, 0.0)
         noise = 0.0001 if seed % 2 else -0.0001
         kpis["occupancy"] = 100 / (100 + scn.ports) + noise
-        kpis["abandon_rate"] = max(0.0, 0.1 - scn.ports / 1000) + noise
+        kpis["live_answers"] = LIVE
+        kpis["abandons"] = LIVE * (max(0.0, 0.1 - scn.ports / 1000) + noise)
         return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
 
-    monkeypatch.setattr(sim.batch, "run_kpis", run_kpis)
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
     return evaluated
 
 
@@ -153,7 +154,8 @@ def test_search_turns_down_when_the_missed_targets_get_worse_upwards(monkeypatch
 
     def meets(p):
         occ = mean_ci95([100 / (100 + p) + 0.0001, 100 / (100 + p) - 0.0001])[1]
-        ab = mean_ci95([0.1 - p / 1000 + 0.0001, 0.1 - p / 1000 - 0.0001])[2]
+        ab = rate_ci95([LIVE * (0.1 - p / 1000 + 0.0001), LIVE * (0.1 - p / 1000 - 0.0001)],
+                       [LIVE, LIVE])[2]
         return occ >= 0.5 and ab <= 0.03
 
     truth = next(p for p in range(1, 300) if meets(p))

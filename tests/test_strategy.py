@@ -424,7 +424,8 @@ def _cfg(**step_changes):
     ({"retries": {"ringing": [5, 1]}}, r"steps\[1\]\.retries\['ringing'\]: 'ringing' is not"),
     ({"retries": {"busy": [5, 1.5]}}, r"steps\[1\]\.retries\['busy'\]\.max_retries"),
     ({"windows": "Mon-Sat 9-21"}, r"steps\[1\]\.windows\['Mon-Sat'\]: '9' is not a time"),
-    ({"pacing": "turbo"}, r"steps\[1\]\.pacing: 'turbo' is not one of preview"),
+    ({"pacing": "turbo"}, r"steps\[1\]\.pacing: 'turbo' is not one of predictive, "
+                          "progressive, preview, ratio"),
     ({"channel": "email", "pacing": "predictive"}, r"steps\[1\]\.pacing: email steps use "
                                                    "timed pacing"),
     ({"max_attempts": 0}, r"steps\[1\]\.max_attempts: must be an integer >= 1"),

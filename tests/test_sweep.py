@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from outdial.cli import outdial
-from sim.batch import KPI_KEYS
+from sim.plan.stats import KPI_KEYS
+from sim.plan.sweep import check_key, parse_vary
 from sim.scenario import load
-from sim.sweep import check_key, load_with, parse_vary
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 
@@ -43,14 +43,14 @@ def test_check_key_accepts_generic_and_named_paths_and_lists_the_valid_ones():
 
 def test_setting_an_outcome_share_rescales_the_others():
     base = load(SCN).campaigns[0].outcomes
-    o = load_with(SCN, {"campaigns.outcomes.live": 0.2}).campaigns[0].outcomes
+    o = load(SCN, {"campaigns.outcomes.live": 0.2}).campaigns[0].outcomes
     assert o.live == 0.2
     rest = ("machine", "busy", "no_answer", "invalid")
     assert sum(getattr(o, k) for k in rest) == pytest.approx(0.8)
     scale = 0.8 / (1 - base.live)
     for k in rest:
         assert getattr(o, k) == pytest.approx(getattr(base, k) * scale)
-    o = load_with(SCN, {"campaigns.sales.outcomes.live": 0.3,
+    o = load(SCN, {"campaigns.sales.outcomes.live": 0.3,
                         "campaigns.outcomes.machine": 0.3}).campaigns[0].outcomes
     assert (o.live, o.machine) == (0.3, 0.3)
     assert o.busy + o.no_answer + o.invalid == pytest.approx(0.4)

@@ -19,10 +19,11 @@ def outdial(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from outdial.cli import compare, erlang, run, simulate, size, sweep, validate
+    from outdial.cli import compare, erlang, report, run, simulate, size, sweep, validate
 
     outdial.add_command(compare.compare)
     outdial.add_command(erlang.erlang)
+    outdial.add_command(report.report)
     outdial.add_command(run.run)
     outdial.add_command(simulate.simulate)
     outdial.add_command(size.size)

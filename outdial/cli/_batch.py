@@ -1,5 +1,5 @@
-"""Plumbing shared by ``compare``, ``sweep`` and ``size``: executor and cache options, the
-executor's lifetime, and a progress bar that follows batches of runs."""
+"""Plumbing shared by ``simulate``, ``compare``, ``sweep`` and ``size``: executor and cache
+options, the executor's lifetime, and a progress bar that follows batches of runs."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
     A directory that cannot be created or written is an error naming the option; the
     default directory only earns a warning (the command runs without a cache).
     """
-    from sim.batch import ResultCache
+    from sim.plan.cache import ResultCache
 
     if no_cache:
         return None
@@ -113,7 +113,7 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
 def open_executor(app: Application, workers: int, scheduler: str | None,
                   dask_local: int | None) -> Iterator[Any]:
     """The executor for the options, closed (workers stopped) when the block ends."""
-    from sim.executors import ExecutorError, make_executor
+    from sim.plan.executors import ExecutorError, make_executor
 
     try:
         ex = make_executor(workers, scheduler, dask_local)
@@ -126,10 +126,11 @@ def open_executor(app: Application, workers: int, scheduler: str | None,
 
 
 class ProgressListener:
-    """A rich progress bar over every run of a command (``sim.batch.Listener``).
+    """A rich progress bar over every run of a command (``sim.plan.batch.Listener``).
 
     Each batch adds its runs to the total and shows its label; runs read from the cache
-    advance the bar too and are counted apart. Silent when not interactive or ``quiet``.
+    advance the bar too and are counted apart; a run in this process moves the bar by its
+    simulated fraction. Silent when not interactive or ``quiet``.
     """
 
     def __init__(self, app: Application, title: str, quiet: bool = False):
@@ -179,4 +180,9 @@ class ProgressListener:
         else:
             self.ran += 1
         if self._prog is not None:
-            self._prog.advance(self._task)
+            self._prog.update(self._task, completed=float(self.cached + self.ran))
+
+    def progress(self, fraction: float) -> None:
+        """The simulated fraction (0..1) of the run going on in this process."""
+        if self._prog is not None:
+            self._prog.update(self._task, completed=self.cached + self.ran + fraction)

@@ -51,13 +51,15 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     KPIs are over the agent-based campaigns, with 95 % intervals; a policy meets the abandon
     limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
     """
-    from sim.compare import best_ratio, evaluate, limit_kpi
+    from sim.plan.compare import best_ratio, evaluate, limit_kpi
     from sim.scenario import ScenarioError, load, parse_policy
 
     try:
         scn = load(scenario, overrides_from(app, hours, sets))
     except ScenarioError as exc:
         app.fail(str(exc))
+    for w in scn.warnings:
+        app.warn(w)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         app.fail("--policies: expected at least one policy")
@@ -69,7 +71,9 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     if not any(c.agent_based for c in scn.campaigns):
         app.fail(f"{scenario}: no agent-based campaign to compare policies on")
     if replications < 2:
-        app.warn("one replication: no confidence interval, verdicts use the mean")
+        app.warn("one replication: the abandon-limit verdicts stay undecided (they need 2 "
+                 "or more, -r 2) and the ratio search is skipped")
+        no_search = True
     seed = scn.seed if seed is None else seed
     cache = open_cache(app, out, cache_dir, no_cache)
     searches = []
@@ -113,23 +117,41 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
         table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
                       _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",
                       f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
-                      "yes" if r.meets_limit else "NO"])
+                      _verdict(r.verdict), _targets_cell(r)])
     mode = "Ofcom" if key.endswith("ofcom") else "FCC"
     app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
               f"{payload['sim_hours']:g} h, {mode} limit "
               f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
               ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
-               "meets limit"], table,
-              caption="KPIs over the agent-based campaigns: mean ± 95 % interval half-width")
+               "meets limit", "targets"], table,
+              caption="KPIs over the agent-based campaigns: value [95 % interval]; rates pooled "
+                      "over the replications; '?' = undecided, with the replications that "
+                      "would decide")
+
+
+def _verdict(v) -> str:
+    """yes / NO / ? (undecided: too few replications, or the interval straddles the limit)."""
+    if v.met is not None:
+        return "yes" if v.met else "NO"
+    return f"? ~{v.needed} reps" if v.needed else "? on the limit"
+
+
+def _targets_cell(r) -> str:
+    """The declared targets' verdict of one row: met / MISSED / undecided / - (none)."""
+    a = r.assessment
+    if a is None or not a.targets:
+        return "-"
+    return {True: "met", False: "MISSED", None: "undecided"}[a.targets_met]
 
 
 def _pct_ci(r, key: str, digits: int) -> str:
-    """``mean ± half-width %`` of the 95 % interval (the mean alone with one replication)."""
+    """``value [lo, hi] %``: the 95 % interval, often asymmetric for a rate (the value alone
+    when there is none)."""
     ci = r.ci95.get(key)
     mean = 100 * r.kpis[key]
     if not ci:
         return f"{mean:.{digits}f} %"
-    return f"{mean:.{digits}f} ± {100 * (ci[1] - ci[0]) / 2:.{digits}f} %"
+    return f"{mean:.{digits}f} [{100 * ci[0]:.{digits}f}, {100 * ci[1]:.{digits}f}] %"
 
 
 def _write(out: Path, payload: dict, rows) -> list[Path]:
@@ -137,11 +159,12 @@ def _write(out: Path, payload: dict, rows) -> list[Path]:
     compare_runs.parquet (one row per policy and replication)."""
     import polars as pl
 
-    from sim.batch import KPI_KEYS
+    from sim.plan.stats import KPI_KEYS
 
     summary, runs = [], []
     for label, r in rows:
-        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit}
+        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit,
+               **(r.assessment.row() if r.assessment is not None else {})}
         for k in KPI_KEYS:
             ci = r.ci95.get(k)
             row[k] = r.kpis[k]

@@ -1,4 +1,12 @@
-"""``outdial run``: the engine live against the emulated platform, on a persistent store."""
+"""``outdial run CONFIG``: the production engine live on the wall clock.
+
+CONFIG (TOML) names the jobs (a scenario file), the store, the events file and the three
+live systems with their credentials (from the environment or files). ``--emulate`` starts
+loopback emulators of the voice portal's web service, AES DMCC and CMS, driven by the
+scenario's simulated platform, so the whole live path runs on one machine. SIGINT or
+SIGTERM stops gracefully (attempts in flight end or are recorded; nothing left PENDING);
+run the same command again to resume.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +17,93 @@ import click
 from outdial.app import Application
 
 
+def _log_to_file(cfg) -> None:
+    """The adapters' and engine's log lines go to ``<store>.log`` (or outdial-run.log),
+    not over the live view; they never hold a credential."""
+    import logging
+    target = (Path(f"{cfg.store_sqlite}.log") if cfg.store_sqlite is not None
+              else Path("outdial-run.log"))
+    try:
+        handler: logging.Handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 @click.command()
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--store", "store_path", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite store (WAL); an existing one is resumed after recovery.")
-@click.option("--factor", type=float, default=1.0, show_default=True,
-              help="Wall seconds per run second (0.01: a hundred times faster).")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--emulate", is_flag=True,
+              help="Start loopback emulators of EPM, AES and CMS driven by the simulator.")
+@click.option("--hours", type=float, default=None, help="Override run.hours.")
+@click.option("--speed", type=float, default=None,
+              help="Override run.speed (run seconds per wall second; emulated runs only).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Override store.sqlite.")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append the engine's events to this JSON-lines file.")
-@click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's).")
-@click.option("--hours", type=float, default=None, help="Override scenario.sim_hours.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+              help="Override events.jsonl.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--no-view", is_flag=True, help="No live terminal view.")
 @click.pass_obj
-def run(app: Application, scenario: Path, store_path: Path, factor: float,
-        events_path: Path | None, seed: int | None, hours: float | None,
-        as_json: bool) -> None:
-    """Run SCENARIO's jobs in real time on the store; after a crash, run it again: trapped
-    attempts are reported and re-queued, finished contacts are not dialled again."""
-    from engine.sinks import JsonlSink, SinkError
-    from engine.store_schema import StoreError
-    from sim.live import run_live
-    from sim.scenario import ScenarioError, load
+def run(app: Application, config: Path, emulate: bool, hours: float | None,
+        speed: float | None, store_path: Path | None, events_path: Path | None,
+        as_json: bool, no_view: bool) -> None:
+    """Run CONFIG's jobs live; after a crash or a stop, run it again to resume."""
+    import dataclasses
 
-    if not factor > 0:
-        app.fail(f"--factor: expected wall seconds per run second > 0, got {factor}")
+    from outdial.live.config import ConfigError, load_config
+    from outdial.live.session import RunError, run_live
+
     try:
-        scn = load(scenario, {"scenario.sim_hours": hours} if hours is not None else None)
-    except ScenarioError as exc:
+        cfg = load_config(config, emulate=emulate)
+    except ConfigError as exc:
         app.fail(str(exc))
-    sink = None
+    if hours is not None and not hours > 0:
+        app.fail(f"--hours: expected hours > 0, got {hours}")
+    if speed is not None and not speed > 0:
+        app.fail(f"--speed: expected run seconds per wall second > 0, got {speed}")
+    if speed not in (None, 1.0) and not emulate:
+        app.fail("--speed: only an emulated run (--emulate) may run faster than real time")
+    over = {k: v for k, v in (("hours", hours), ("speed", speed), ("store_sqlite", store_path),
+                              ("events_jsonl", events_path)) if v is not None}
+    if store_path is not None:
+        over["store_postgres"] = None
+    cfg = dataclasses.replace(cfg, **over)
+    _log_to_file(cfg)
+    live = None
+    if not no_view and app.err.is_terminal:
+        from rich.live import Live
+
+        from outdial.live.view import render, snapshot
+        live = Live(console=app.err, auto_refresh=False)
+
+        def second(session) -> None:
+            live.update(render(snapshot(session), session.scn.regulation.mode), refresh=True)
+    else:
+        second = None
+
+    def started(summary: dict) -> None:
+        if summary["recorded_attempts"]:
+            app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
+                          f"{summary['recorded_attempts']} attempts recorded, "
+                          f"{summary['trapped']} trapped (re-queued), "
+                          f"{summary['events_left_by_last_run']} stored events published")
+        if live is not None:
+            live.start()
+
     try:
-        if events_path is not None:
-            sink = JsonlSink(events_path, append=True)
-
-        def started(summary: dict) -> None:
-            if summary["recorded_attempts"]:
-                app.err.print(f"{store_path}: resumed at run second {summary['resume_s']:.1f}: "
-                              f"{summary['recorded_attempts']} attempts recorded, "
-                              f"{summary['trapped']} trapped (re-queued), "
-                              f"{summary['requeued_contacts']} contacts re-decided")
-
-        summary = run_live(scn, store_path, factor, seed, sink, on_start=started)
-    except (StoreError, SinkError) as exc:
-        app.fail(str(exc))
+        summary = run_live(cfg, emulate, on_start=started, on_second=second)
+    except RunError as exc:
+        app.fail(str(exc), code=1)
     finally:
-        if sink is not None:
-            sink.close()
+        if live is not None:
+            live.stop()
     if as_json:
         app.print_json(summary)
     else:
-        app.out.print(f"{scn.name}: {summary['attempts_this_run']} attempts this run, "
-                      f"{summary['trapped']} trapped records recovered; jobs: "
+        app.out.print(f"{summary['attempts']} attempts this run ({summary['reason']}), "
+                      f"{summary['left_pending']} left pending, {summary['lost_events']} "
+                      "events unpublished; jobs: "
                       + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()))

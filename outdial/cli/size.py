@@ -54,7 +54,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
     the agent-based campaigns). The search brackets the answer by doubling or halving, then
     bisects; the report shows the values around the answer.
     """
-    from sim import size as sz
+    from sim.plan import size as sz
 
     try:
         targets = sz.parse_targets(target_text)
@@ -82,8 +82,13 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
 
 def _payload(scenario: Path, res) -> dict:
     def point(p) -> dict:
-        return {"value": p.value, "meets": p.meets, "verdicts": p.verdicts,
-                "kpis": p.kpis, "ci95": p.ci95}
+        d = {"value": p.value, "meets": p.meets, "verdicts": p.verdicts,
+             "kpis": p.kpis, "ci95": p.ci95}
+        if p.assessment is not None:
+            a = p.assessment.as_dict()
+            d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
+                      "platform": a["platform"]})
+        return d
 
     return {"scenario": str(scenario), "find": res.find, "key": res.key,
             "targets": [str(t) for t in res.targets], "seed": res.seed,
@@ -103,7 +108,7 @@ def _cell(k: str, p, t=None) -> str:
 
 
 def _print(app: Application, res) -> None:
-    cols = [res.key, *[str(t) for t in res.targets], "meets all"]
+    cols = [res.key, *[str(t) for t in res.targets], "meets all", "platform tier"]
     rows = []
     for p in res.points:
         mark = " ◀ minimum" if p.value == res.answer else ""
@@ -111,6 +116,8 @@ def _print(app: Application, res) -> None:
         for t in res.targets:
             cells.append(_cell(t.kpi, p, t) + ("" if p.verdicts[str(t)] else " ✗"))
         cells.append("yes" if p.meets else "no")
+        tier = p.assessment.platform.tier if p.assessment is not None else None
+        cells.append("-" if tier is None else str(tier))
         rows.append(cells)
     title = (f"minimum {res.key} = {res.answer}" if res.answer is not None
              else f"no {res.key} found meeting every target")
@@ -122,12 +129,13 @@ def _print(app: Application, res) -> None:
 def _write(out: Path, payload: dict, res) -> list[Path]:
     import polars as pl
 
-    from sim.batch import KPI_KEYS
+    from sim.plan.stats import KPI_KEYS
 
     rows, runs = [], []
     for p in res.points:
         row = {res.key: p.value, "meets": p.meets, **{f"meets[{k}]": v
-                                                        for k, v in p.verdicts.items()}}
+                                                        for k, v in p.verdicts.items()},
+               **(p.assessment.row() if p.assessment is not None else {})}
         for k in KPI_KEYS:
             row[k] = p.kpis[k]
             row[f"{k}_lo"], row[f"{k}_hi"] = p.ci95[k] or (None, None)

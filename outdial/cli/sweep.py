@@ -46,11 +46,13 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
           no_cache: bool, out: Path | None, plots: bool, as_json: bool) -> None:
     """Simulate SCENARIO at every point of the grid and tabulate the KPIs.
 
-    KPIs are over the agent-based campaigns (bhcc_total, ports over the whole scenario),
-    means with 95 % intervals. Setting some outcome shares (campaigns.outcomes.live...)
-    rescales the others to keep their sum 1. An interrupted sweep resumes from the cache.
+    Outcome KPIs are over the agent-based voice campaigns (bhcc_agent is their attempts per
+    hour); attempts, bhcc (every channel), blocked and ports are over the whole scenario;
+    means with 95 % intervals. Setting some outcome shares
+    (campaigns.outcomes.live...) rescales the others to keep their sum 1. An interrupted
+    sweep resumes from the cache.
     """
-    from sim import sweep as sw
+    from sim.plan import sweep as sw
     from sim.scenario import ScenarioError
 
     try:
@@ -77,7 +79,9 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         return files
 
     def figures(d: Path) -> list[Path]:
-        limit = sw.load_with(scenario, base).regulation.abandon_limit
+        from sim.scenario import load
+
+        limit = load(scenario, base).regulation.abandon_limit
         return sw.plot_curves(res, d, abandon_limit=limit)
 
     app.write_outputs(out, plots, tables, figures)
@@ -90,9 +94,12 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         cells = [f"{r[k]:g}" for k in keys]
         for k in TABLE_KPIS:
             cells.append(_cell(k, r[k], r[f"{k}_lo"], r[f"{k}_hi"]))
+        cells.append("-" if r.get("platform_tier") is None else str(r["platform_tier"]))
+        cells.append({True: "met", False: "MISSED", None: "-"}[r.get("targets_met")]
+                     if r.get("targets_verdict") != "no targets declared" else "-")
         rows.append(cells)
     app.table(f"sweep of {scenario.name}: {replications} replication(s) per point, "
-              f"seed {res.seed}", [*keys, *TABLE_KPIS.values()], rows,
+              f"seed {res.seed}", [*keys, *TABLE_KPIS.values(), "tier", "targets"], rows,
               caption="agent-based campaigns: mean ± 95 % interval half-width")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,22 +22,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sim.batch import KPI_KEYS, Listener, ResultCache, run_all, summarise_rows, tasks_for
-from sim.executors import Executor
+from sim.plan.assess import assess_records
+from sim.plan.batch import Listener, run_all, tasks_for
+from sim.plan.cache import ResultCache
+from sim.plan.executors import Executor
+from sim.plan.stats import KPI_KEYS, summarise_rows
 from sim.scenario import (
     _AGENTS,
     _CAMPAIGN,
     _CAMPAIGN_TABLES,
-    _OUTCOMES,
     _SECTIONS,
-    Scenario,
     ScenarioError,
-    apply_overrides,
-    build,
+    load,
+    read_raw,
 )
 
 _NOT_VARIED = ("scenario.seed", "scenario.replications")  # commands take --seed and -r
-OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
 # Words planners use for a quantity that has another key here.
 SYNONYMS = {
     "hit_rate": ("campaigns.outcomes.live", "campaigns.initial_hit_rate"),
@@ -141,62 +140,6 @@ def check_key(key: str, raw: Mapping[str, Any]) -> None:
         f"{', '.join(groups) or '-'}; campaigns.NAME.KEY with NAME in {', '.join(camps) or '-'})")
 
 
-def _rebalance_outcomes(raw: dict, overrides: Mapping[str, Any]) -> None:
-    """Rescale the outcome shares no override set, in every campaign an override touched,
-    so the five shares sum to 1 again (in place). Left alone when the set shares exceed 1 or
-    the others are all 0: validation then reports the sum."""
-    fixed: dict[int, set[str]] = {}
-    camps = raw.get("campaigns", [])
-    for dotted in overrides:
-        parts = dotted.split(".")
-        if parts[0] != "campaigns" or len(parts) < 3 or parts[-2] != "outcomes" \
-                or parts[-1] not in OUTCOME_SHARES:
-            continue
-        name = parts[1] if len(parts) == 4 else None
-        for i, c in enumerate(camps):
-            if isinstance(c, dict) and (name is None or c.get("name") == name):
-                fixed.setdefault(i, set()).add(parts[-1])
-    for i, keys in fixed.items():
-        out = camps[i].setdefault("outcomes", {})
-        share = {k: out.get(k, _OUTCOMES[k].default) for k in OUTCOME_SHARES}
-        if not all(isinstance(v, int | float) for v in share.values()):
-            continue
-        free = [k for k in OUTCOME_SHARES if k not in keys]
-        s_fixed = sum(share[k] for k in keys)
-        s_free = sum(share[k] for k in free)
-        if s_free <= 0 or s_fixed > 1:
-            continue
-        for k in free:
-            out[k] = share[k] * (1.0 - s_fixed) / s_free
-
-
-def load_with(path: str | Path, overrides: Mapping[str, Any] | None = None,
-              raw: Mapping[str, Any] | None = None) -> Scenario:
-    """``sim.scenario.load`` plus outcome rebalancing (module docstring); ``raw`` skips
-    reading the file again.
-
-    Raises:
-        ScenarioError: listing every problem, naming the key.
-    """
-    p = Path(path)
-    if raw is None:
-        raw = read_raw(p)
-    data = apply_overrides(raw, overrides or {}, str(p))
-    _rebalance_outcomes(data, overrides or {})
-    return build(data, str(p), p.parent)
-
-
-def read_raw(path: str | Path) -> dict:
-    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
-    p = Path(path)
-    try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(str(p), ["file not found"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
-
-
 @dataclass
 class SweepResult:
     """``table``: one row per grid point (varied values, KPI means, 95 % bounds ``_lo`` and
@@ -232,7 +175,7 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
     for point in grid:
         at = dict(zip(keys, point, strict=True))
         try:
-            scenarios.append(load_with(path, {**(base or {}), **at}, raw))
+            scenarios.append(load(path, {**(base or {}), **at}, raw))
         except ScenarioError as exc:
             where = ", ".join(f"{k}={v}" for k, v in at.items())
             raise ScenarioError(exc.source, [f"at {where}: {p}" for p in exc.problems]) from None
@@ -249,6 +192,7 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
             row[k] = means[k]
             row[f"{k}_lo"] = ci[k][0] if ci[k] else None
             row[f"{k}_hi"] = ci[k][1] if ci[k] else None
+        row.update(assess_records(scenarios[p], mine).row())
         rows.append(row)
         runs += [{**at, "replication": i, "seed": r["seed"], **r["kpis"]}
                  for i, r in enumerate(mine)]

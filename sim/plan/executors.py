@@ -3,7 +3,7 @@
 An executor maps a pure, module-level function over argument tuples and yields
 ``(index, result)`` as each call finishes, so a caller can store and report results as they
 come (an interrupted sweep keeps what finished). Every run underneath is
-``sim.run.simulate(scenario, seed)``, whose result depends only on its arguments, so every
+``sim.plan.task.run_task(scenario, seed)``, whose result depends only on its arguments, so every
 executor gives identical results for the same tasks; only the order of completion differs.
 
 Executors are context managers; leaving the ``with`` block stops their workers. Local
@@ -33,7 +33,11 @@ class Executor(Protocol):
     @property
     def workers(self) -> int: ...
 
-    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple],
+            progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, Any]]:
+        """``progress``, when the executor runs calls here, is passed to ``fn`` as its
+        ``progress`` keyword (the simulated fraction of the running call); executors whose
+        calls run elsewhere ignore it and report only finished calls."""
         ...
 
     def close(self) -> None: ...
@@ -65,9 +69,10 @@ class InProcess(_Base):
     def workers(self) -> int:
         return 1
 
-    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple],
+            progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, Any]]:
         for i, a in enumerate(args):
-            yield i, fn(*a)
+            yield i, fn(*a) if progress is None else fn(*a, progress=progress)
 
 
 class LocalProcesses(_Base):
@@ -90,7 +95,8 @@ class LocalProcesses(_Base):
     def workers(self) -> int:
         return self._workers
 
-    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple],
+            progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, Any]]:
         if not args:
             return
         if self._pool is None:
@@ -118,7 +124,7 @@ class Dask(_Base):
     close. Workers of a remote cluster need the same outdial code installed; the validated
     scenario travels with each task, so they need none of the scenario's files. On connecting
     it waits up to ``timeout_s`` for a worker and asks every worker for the fingerprint of its
-    simulator code (``sim.batch.code_fingerprint``), so a worker without outdial or with other
+    simulator code (``sim.plan.cache.code_fingerprint``), so a worker without outdial or with other
     code is refused before any run instead of failing mid-sweep or giving other results.
 
     Raises:
@@ -165,7 +171,7 @@ class Dask(_Base):
             raise
 
     def _check_workers(self, timeout_s: float) -> None:
-        from sim.batch import code_fingerprint
+        from sim.plan.cache import code_fingerprint
 
         try:
             self.client.wait_for_workers(1, timeout=timeout_s)
@@ -189,7 +195,8 @@ class Dask(_Base):
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
-    def run(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+    def run(self, fn: Callable[..., Any], args: Sequence[tuple],
+            progress: Callable[[float], None] | None = None) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed as dask_completed
 
         if not args:
@@ -233,7 +240,7 @@ def check_scheduler_address(address: str) -> str:
 
 def _worker_fingerprint() -> str:
     """Run on each Dask worker: the fingerprint of the simulator code it would run."""
-    from sim.batch import code_fingerprint
+    from sim.plan.cache import code_fingerprint
 
     return code_fingerprint()
 

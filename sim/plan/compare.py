@@ -2,9 +2,11 @@
 
 Every policy runs the same seeds; each campaign draws its outcomes from its own streams, so
 the k-th dial of a campaign meets the same answer whatever the policy (common random
-numbers). KPIs are over the agent-based campaigns (``sim.batch.kpi_row``). A policy meets
-the abandon limit when the upper 95 % confidence bound of its abandon rate, in the
-scenario's regulatory mode, is at or under the limit (the mean, with one replication).
+numbers). Outcome KPIs are over the agent-based campaigns (``sim.plan.task.kpi_row``). A
+policy meets the abandon limit when the upper 95 % bound of its abandon rate (pooled counts,
+``sim.plan.stats``), in the scenario's regulatory mode, is at or under the limit; it misses
+when the lower bound is over it, and stays undecided otherwise or with fewer than
+``sim.plan.stats.MIN_REPLICATIONS`` replications (the verdict says how many would decide).
 
 The best fixed ratio and best progressive ratio are the simple baselines a predictive
 pacer must beat: the highest ratio meeting the limit, found by bisection on a ratio grid
@@ -16,12 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sim.batch import KPI_KEYS, Listener, ResultCache, run_all, summarise_rows, tasks_for
-from sim.executors import Executor
+from sim.plan.assess import Assessment, assess_records
+from sim.plan.batch import Listener, run_all, tasks_for
+from sim.plan.cache import ResultCache
+from sim.plan.executors import Executor
+from sim.plan.stats import KPI_KEYS, Verdict, judge, summarise_rows
 from sim.scenario import Scenario, parse_policy, with_policy
 
 COMPARE_KEYS = ("occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
-                "service_level", "bhcc")
+                "service_level", "bhcc", "bhcc_agent")
 RATIO_KINDS = {"ratio": "fixed", "progressive": "progressive"}
 SMALL_CAMPAIGN_AGENTS = 100
 
@@ -33,15 +38,25 @@ def limit_kpi(scn: Scenario) -> str:
 
 @dataclass
 class PolicyResult:
-    """Mean KPIs of one policy over the replications, with 95 % intervals."""
+    """KPIs of one policy over the replications, with 95 % intervals and the verdict on
+    the abandon limit (``meets_limit`` is True only when the verdict says met)."""
 
     policy: str
     kpis: dict[str, float]
     ci95: dict[str, list[float] | None]
-    meets_limit: bool
-    limit_bound: float
+    verdict: Verdict
     ratio: float | None = None
     runs: list[dict] = field(default_factory=list, repr=False)
+    assessment: Assessment | None = field(default=None, repr=False)
+
+    @property
+    def meets_limit(self) -> bool:
+        return self.verdict.met is True
+
+    @property
+    def limit_bound(self) -> float:
+        """The upper 95 % bound of the limited abandon rate."""
+        return self.verdict.bound
 
     def as_dict(self) -> dict:
         """The ``--json`` entry: the comparison KPIs (fractions 0..1), verdict and intervals."""
@@ -49,8 +64,13 @@ class PolicyResult:
         if self.ratio is not None:
             d["ratio"] = self.ratio
         d.update({k: self.kpis[k] for k in COMPARE_KEYS})
-        d["meets_limit"] = self.meets_limit
+        d["meets_limit"] = self.verdict.met
+        d["verdict"] = self.verdict.as_dict()
         d["ci95"] = {k: self.ci95[k] for k in COMPARE_KEYS}
+        if self.assessment is not None:
+            a = self.assessment.as_dict()
+            d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
+                      "platform": a["platform"], "warnings": a["warnings"]})
         return d
 
 
@@ -59,10 +79,10 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     rows = [r["kpis"] for r in records]
     means, ci = summarise_rows(rows, KPI_KEYS)
     key = limit_kpi(scn)
-    bound = ci[key][1] if ci[key] else means[key]
+    verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
-    return PolicyResult(policy, means, ci, bound <= scn.regulation.abandon_limit, bound,
-                        ratio, runs)
+    return PolicyResult(policy, means, ci, verdict, ratio, runs,
+                        assess_records(with_policy(scn, policy), records))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

@@ -23,25 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from engine.vocab import PACING_BY_NAME
 from pacer.modes import LicenseKind
-from sim.batch import (
-    FRACTION_KEYS,
-    KPI_DOC,
-    KPI_KEYS,
-    Listener,
-    ResultCache,
-    run_all,
-    summarise_rows,
-    tasks_for,
-)
-from sim.executors import Executor
-from sim.run import PACING_CODES
-from sim.scenario import Scenario
-from sim.sweep import check_key, load_with, read_raw
+from sim.plan.assess import Assessment, assess_records
+from sim.plan.batch import Listener, run_all, tasks_for
+from sim.plan.cache import ResultCache
+from sim.plan.executors import Executor
+from sim.plan.stats import FRACTION_KEYS, KPI_DOC, KPI_KEYS, MIN_REPLICATIONS, summarise_rows
+from sim.plan.sweep import check_key
+from sim.scenario import Scenario, load, read_raw
 
 RESOURCES = ("agents", "ports", "licenses")
 FRACTION_KPIS = FRACTION_KEYS
-MIN_REPLICATIONS = 2
 UPPER_FACTOR = 8  # the search looks up to 8x the scenario's value unless told otherwise
 
 
@@ -78,7 +71,7 @@ def parse_targets(text: str) -> list[Target]:
     """Parse ``"abandon_rate<=0.03,occupancy>=0.85"`` strictly.
 
     Each comma-separated item is ``KPI<=NUMBER`` or ``KPI>=NUMBER``; KPIs are those of
-    ``sim.batch.KPI_KEYS``; rates and occupancy are fractions 0..1.
+    ``sim.plan.stats.KPI_KEYS``; rates and occupancy are fractions 0..1.
 
     Raises:
         ValueError: naming the item and what was expected.
@@ -118,7 +111,7 @@ def parse_targets(text: str) -> list[Target]:
 
 
 def _pool_key(pacing: str) -> str:
-    kind = POOL_OF_PACING.get(PACING_CODES[pacing], LicenseKind.PREDICTIVE_AGENT)
+    kind = POOL_OF_PACING.get(PACING_BY_NAME[pacing], LicenseKind.PREDICTIVE_AGENT)
     return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 
@@ -176,6 +169,7 @@ class Point:
     ci95: dict[str, list[float] | None]
     verdicts: dict[str, bool]
     runs: list[dict] = field(default_factory=list, repr=False)
+    assessment: Assessment | None = field(default=None, repr=False)
 
     @property
     def meets(self) -> bool:
@@ -230,7 +224,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     if not targets:
         raise ValueError("--target: expected at least one target")
     raw = read_raw(path)
-    scn = load_with(path, base, raw)
+    scn = load(path, base, raw)
     if key is None:
         key, current = resource_key(scn, find)
     else:
@@ -249,13 +243,14 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
 
     def evaluate(n: int) -> Point:
         if n not in seen:
-            s = load_with(path, {**(base or {}), key: n}, raw)
+            s = load(path, {**(base or {}), key: n}, raw)
             recs = run_all(tasks_for(s, seed, replications), executor, cache, listener,
                            label=f"{key}={n}")
             means, ci = summarise_rows([r["kpis"] for r in recs])
             verdicts = {str(t): t.met(means[t.kpi], ci[t.kpi]) for t in targets}
             seen[n] = Point(n, means, ci, verdicts,
-                            [{"seed": r["seed"], **r["kpis"]} for r in recs])
+                            [{"seed": r["seed"], **r["kpis"]} for r in recs],
+                            assess_records(s, recs))
         return seen[n]
 
     def slack(pt: Point) -> dict[str, float]:

@@ -1,0 +1,27 @@
+"""Reconnect delays for the live adapters: exponential backoff with full jitter, capped."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Backoff:
+    """Delays (s) before reconnect attempts: ``first_s * 2**n`` capped at ``max_s``, each
+    drawn uniformly in [half, full] so many clients do not reconnect in step."""
+
+    first_s: float = 0.2
+    max_s: float = 30.0
+    failures: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_s(self) -> float:
+        """The delay before the next try; each call counts one more failure."""
+        full = min(self.first_s * (2 ** min(self.failures, 30)), self.max_s)
+        self.failures += 1
+        return full * (0.5 + 0.5 * self.rng.random())
+
+    def reset(self) -> None:
+        """A connection succeeded: the next failure starts over at ``first_s``."""
+        self.failures = 0

@@ -1,0 +1,316 @@
+"""The DMCC client: an application session on AES, agent states for the engine, agent calls.
+
+``DmccClient`` implements the engine's ``AgentFeed``. It connects (TCP 4721, or TLS 4722
+with an ``ssl.SSLContext``), starts an application session with the login info, resets the
+session timer at half the session duration the server granted, looks up each agent
+station's device id, starts a monitor on it, and polls each agent's state (DMCC sends no
+event when an agent changes work mode at the phone, so polling is the documented way to
+follow it). Every change is handed to the subscribed listener as an
+``engine.agents.AgentState``. A lost connection is retried with backoff; the previous
+session id is offered back (session recovery within the cleanup delay) and monitors are
+started again if the server did not keep them. Call events (Delivered, Established,
+ConnectionCleared, Failed, Originated) go to ``on_call_event``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from adapters.backoff import Backoff
+from adapters.dmcc import messages as m
+from adapters.dmcc.framing import EVENT_INVOKE_ID, FrameDecoder, encode
+from engine.agents import AgentState
+from engine.interfaces import AgentListener
+
+log = logging.getLogger(__name__)
+
+DMCC_PORT = 4721
+DMCC_TLS_PORT = 4722
+
+# CSTA agent states -> what the engine's agent feed reports (None: the engine tracks it).
+_STATES: dict[str, AgentState | None] = {
+    "agentNull": AgentState.LOGGED_OUT,
+    "agentReady": AgentState.READY,
+    "agentNotReady": AgentState.NOT_READY,
+    "agentWorkingAfterCall": None,  # wrap-up: the engine started it at call end
+    "agentBusy": None,  # on a call the engine connected
+}
+
+
+_RETRY = "retry"  # raw state meaning: the last change was refused, apply it again
+
+
+class DmccError(RuntimeError):
+    """A negative response or a CSTA error from AES (message names the request)."""
+
+
+@dataclass(frozen=True)
+class DmccConfig:
+    """Where and how to reach AES. ``stations``: the agents' extensions, in the engine's
+    agent order. ``tls``: a client context (None: plain TCP). Durations in seconds."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    stations: Sequence[str]
+    switch_name: str = "CM"
+    application_id: str = "outdial"
+    session_duration_s: int = 180
+    cleanup_delay_s: int = 60
+    poll_s: float = 1.0
+    request_timeout_s: float = 5.0
+    tls: ssl.SSLContext | None = None
+
+    def __repr__(self) -> str:  # never show the password
+        return (f"DmccConfig(host={self.host!r}, port={self.port}, user={self.user!r}, "
+                f"stations={len(self.stations)}, tls={self.tls is not None})")
+
+
+CallListener = Callable[[m.Message], None]
+
+
+class DmccClient:
+    """``engine.interfaces.AgentFeed`` over AES DMCC; run ``await client.run()`` in a task
+    and ``await client.stop()`` to end the session."""
+
+    def __init__(self, config: DmccConfig, on_call_event: CallListener | None = None,
+                 backoff: Backoff | None = None):
+        self.config = config
+        self.on_call_event = on_call_event
+        self.backoff = backoff or Backoff()
+        self.listener: AgentListener | None = None
+        self.session_id: str | None = None
+        self.session_duration_s = float(config.session_duration_s)
+        self.device_ids: dict[int, str] = {}
+        self.monitors: dict[int, str] = {}
+        self.states: dict[int, AgentState] = {}
+        self.raw: dict[int, str] = {}  # last CSTA state seen per agent
+        self.refused = 0  # changes the engine refused (applied again at the next poll)
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self.resumed = 0
+        self.errors = 0
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, asyncio.Future[m.Message]] = {}
+        self._next_invoke = 0
+        self._stopping = False
+
+    # ---- AgentFeed
+
+    def subscribe(self, listener: AgentListener) -> None:
+        self.listener = listener
+
+    # ---- requests
+
+    async def request(self, kind: str, body: dict | None = None,
+                      text: str | None = None) -> m.Message:
+        """Send one request and wait for its response; raises ``DmccError`` on a negative
+        response, ``ConnectionError`` if the link is down or drops meanwhile."""
+        if self._writer is None:
+            raise ConnectionError("DMCC: not connected")
+        self._next_invoke = (self._next_invoke + 1) % EVENT_INVOKE_ID  # 9999 is for events
+        invoke = self._next_invoke
+        fut: asyncio.Future[m.Message] = asyncio.get_running_loop().create_future()
+        self._pending[invoke] = fut
+        try:
+            self._writer.write(encode(invoke, text if text is not None else m.build(kind, body)))
+            resp = await asyncio.wait_for(fut, self.config.request_timeout_s)
+        finally:
+            self._pending.pop(invoke, None)
+        if resp.kind.endswith("NegResponse") or resp.kind == "CSTAErrorCode":
+            reason = next(iter(resp.fields.values()), "") if resp.fields else ""
+            raise DmccError(f"DMCC {kind} refused: {resp.kind} {reason}".strip())
+        return resp
+
+    async def make_call(self, agent: int, number: str) -> str:
+        """Dial ``number`` from agent ``agent``'s station; returns the call id."""
+        resp = await self.request("MakeCall", {
+            "callingDevice": self.device_ids[agent], "calledDirectoryNumber": number})
+        return resp.get("callID") or ""
+
+    async def clear_connection(self, agent: int, call_id: str) -> None:
+        """Hang up agent ``agent``'s side of call ``call_id``."""
+        await self.request("ClearConnection", {"connectionToBeCleared": m.connection_ref(
+            call_id, self.device_ids[agent])})
+
+    async def set_agent_state(self, agent: int, state: str) -> None:
+        """Ask for CSTA agent state ``state`` (``readyState``, ``notReadyState``, ...)."""
+        await self.request("SetAgentState", {"device": self.device_ids[agent],
+                                             "requestedAgentState": state})
+
+    async def agent_state(self, agent: int) -> str:
+        """The CSTA agent state of agent ``agent`` (``agentReady``, ``agentNull``, ...)."""
+        resp = await self.request("GetAgentState", {"device": self.device_ids[agent]})
+        return resp.get("agentState") or "agentNull"
+
+    # ---- the connection's life
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff until ``stop``."""
+        while not self._stopping:
+            try:
+                await self._session()
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, DmccError,
+                    TimeoutError) as e:
+                self.errors += 1
+                log.warning("DMCC %s:%d: %s", self.config.host, self.config.port,
+                            type(e).__name__ if isinstance(e, OSError) else e)
+            finally:
+                self.connected.clear()
+                self._fail_pending()
+            if self._stopping:
+                break
+            await asyncio.sleep(self.backoff.next_s())
+
+    def _fail_pending(self) -> None:
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("DMCC connection lost"))
+        self._pending.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    async def _session(self) -> None:
+        c = self.config
+        reader, writer = await asyncio.open_connection(
+            c.host, c.port, ssl=c.tls, server_hostname=c.host if c.tls else None)
+        self._writer = writer
+        self.connects += 1
+        read_task = asyncio.create_task(self._read(reader))
+        tasks = [read_task]
+        try:
+            await self._start_session()
+            self.backoff.reset()
+            self.connected.set()
+            tasks += [asyncio.create_task(self._keep_alive()),
+                      asyncio.create_task(self._poll())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()  # re-raise what ended the session
+            raise ConnectionError("DMCC server closed the connection")
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def _start_session(self) -> None:
+        c = self.config
+        resp = await self.request("StartApplicationSession", text=m.start_session(
+            c.user, c.password, c.application_id, c.session_duration_s, c.cleanup_delay_s,
+            self.session_id))
+        new_id = resp.get("sessionID")
+        resumed = self.session_id is not None and new_id == self.session_id
+        self.session_id = new_id
+        self.session_duration_s = float(resp.get("actualSessionDuration")
+                                        or c.session_duration_s)
+        if resumed:
+            self.resumed += 1
+            return  # the server kept our device ids and monitors
+        self.monitors.clear()
+        for agent, ext in enumerate(c.stations):
+            if agent not in self.device_ids:
+                r = await self.request("GetDeviceId", {"switchName": c.switch_name,
+                                                       "extension": ext})
+                self.device_ids[agent] = r.get("deviceID") or ""
+            r = await self.request("MonitorStart", {"monitorObject": {
+                "deviceObject": self.device_ids[agent]}})
+            self.monitors[agent] = r.get("monitorCrossRefID") or ""
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.session_duration_s / 2.0, 0.05))
+            await self.request("ResetApplicationSessionTimer", {
+                "sessionID": self.session_id,
+                "requestedSessionDuration": self.config.session_duration_s})
+
+    async def _poll(self) -> None:
+        n = len(self.config.stations)
+        while True:
+            for lo in range(0, n, 200):  # pipelined: up to 200 requests on the wire
+                agents = range(lo, min(lo + 200, n))
+                states = await asyncio.gather(*(self.agent_state(a) for a in agents))
+                for a, st in zip(agents, states, strict=True):
+                    self._apply(a, st)
+            await asyncio.sleep(self.config.poll_s)
+
+    def _apply(self, agent: int, csta_state: str) -> None:
+        """Report agent ``agent``'s change to the listener as engine agent states.
+
+        A transition the engine refuses (its view is ahead or behind, e.g. the wrap-up
+        ended at the phone before the call's end reached the engine through the voice
+        portal) is logged and offered again at the next poll, never dropped."""
+        if csta_state not in _STATES:
+            log.warning("DMCC: unknown agent state %r for agent %d", csta_state, agent)
+            return
+        before = self.raw.get(agent, "agentNull")
+        if csta_state == before:
+            return
+        self.raw[agent] = csta_state
+        new = _STATES[csta_state]
+        old = self.states.get(agent, AgentState.LOGGED_OUT)
+        if new is None:
+            return
+        if new == old and _STATES.get(before) is not None:
+            return  # e.g. ready -> ready; but after a call or wrap-up READY is news
+        if self.listener is None:
+            self.states[agent] = new
+            return
+        steps = [new]
+        if old == AgentState.LOGGED_OUT and new != AgentState.LOGGED_OUT:
+            steps = [AgentState.LOGGED_IN, new] if new != AgentState.LOGGED_IN else [new]
+        for s in steps:
+            try:
+                self.listener.on_agent_state(agent, int(s))
+            except ValueError as e:  # refused now: try again at the next poll
+                log.info("DMCC: agent %d %s not applied yet: %s", agent, s.name, e)
+                self.raw[agent] = _RETRY
+                self.refused += 1
+                return
+            self.states[agent] = s
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        dec = FrameDecoder()
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                dec.close()
+                return
+            for frame in dec.feed(data):
+                self._dispatch(frame.invoke_id, frame.body)
+            while dec.errors:
+                log.warning("DMCC: %s", dec.errors.pop(0))
+
+    def _dispatch(self, invoke: int, body: str) -> None:
+        try:
+            msg = m.parse(body)
+        except m.MessageError as e:
+            log.warning("DMCC: %s", e)
+            return
+        if msg.kind in m.EVENTS:
+            if self.on_call_event is not None:
+                self.on_call_event(msg)
+            return
+        fut = self._pending.get(invoke)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+        else:
+            log.debug("DMCC: unsolicited %s (invoke %d)", msg.kind, invoke)
+
+    async def stop(self) -> None:
+        """End the application session (StopApplicationSession) and the connection."""
+        self._stopping = True
+        if self._writer is not None and self.session_id is not None:
+            with contextlib.suppress(Exception):
+                await self.request("StopApplicationSession", {
+                    "sessionID": self.session_id, "sessionEndReason": {
+                        "appEndReason": "Application Request"}})
+        self._fail_pending()

@@ -1,0 +1,170 @@
+"""The outcall web service client: SOAP over HTTPS with HTTP Digest authentication.
+
+Built on ``requests`` (a ``Session`` keeps connections alive and answers Digest
+challenges) and this package's SOAP framing. Every failure is one ``EpmError`` whose
+message names the service URL (without any credentials) and what went wrong: refused
+credentials, TLS, connection, timeout, or the service's SOAP fault.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.auth import HTTPDigestAuth
+
+from adapters.epm import framing as f
+
+
+class EpmError(RuntimeError):
+    """The web service could not be used (message safe to show: no credentials)."""
+
+
+class EpmFault(EpmError):
+    """The service answered with a SOAP fault."""
+
+    def __init__(self, op: str, fault: f.SoapFault):
+        super().__init__(f"{op} refused by the outcall web service: {fault}")
+        self.op = op
+        self.fault = fault
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Outbound ports: total (used and unused), unused SIP, unused H.323."""
+
+    total: int
+    unused_sip: int
+    unused_h323: int
+
+    @property
+    def free(self) -> int:
+        return self.unused_sip + self.unused_h323
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A started session and the port figures the service returned with it."""
+
+    session_id: str
+    resources: Resources
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info (``user:password@``) and query."""
+    p = urllib.parse.urlsplit(url)
+    host = p.hostname or ""
+    if p.port:
+        host = f"{host}:{p.port}"
+    return urllib.parse.urlunsplit((p.scheme, host, p.path, "", ""))
+
+
+class EpmClient:
+    """Calls the service at ``url`` as ``user``. ``verify``: a CA bundle path, True (the
+    system's) or False (never in production). ``timeout_s`` per request."""
+
+    def __init__(self, url: str, user: str, password: str, verify: str | bool = True,
+                 timeout_s: float = 10.0, connections: int = 16):
+        self.url = url
+        self.where = safe_url(url)
+        self.timeout_s = timeout_s
+        self._session = requests.Session()
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=connections)
+        self._session.mount("https://", pool)
+        self._session.mount("http://", pool)
+        self._session.auth = HTTPDigestAuth(user, password)
+        # Per request: a session-level ``verify`` loses to REQUESTS_CA_BUNDLE in requests.
+        self._verify = verify
+
+    def __repr__(self) -> str:
+        return f"EpmClient({self.where!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def call(self, op: str, **values: Any) -> dict[str, Any]:
+        """Call ``op``; its response fields. Raises ``EpmFault`` / ``EpmError``."""
+        body = f.request(op, **values)
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"urn:{op}"'}
+        try:
+            r = self._session.post(self.url, data=body, headers=headers,
+                                   timeout=self.timeout_s, verify=self._verify)
+        except requests.exceptions.SSLError as e:
+            raise EpmError(f"{self.where}: TLS handshake failed ({_reason(e)})") from None
+        except requests.exceptions.Timeout:
+            raise EpmError(f"{self.where}: {op} timed out after {self.timeout_s:g} s") from None
+        except requests.exceptions.RequestException as e:
+            raise EpmError(f"{self.where}: cannot reach the outcall web service "
+                           f"({type(e).__name__})") from None
+        if r.status_code == 401:
+            raise EpmError(f"{self.where}: the outcall web service refused the credentials "
+                           "(HTTP 401); check the EPM user name and password")
+        if r.status_code not in (200, 500) or not r.content:
+            raise EpmError(f"{self.where}: {op} answered HTTP {r.status_code}")
+        try:
+            return f.parse_response(op, r.content)
+        except f.SoapFault as fault:
+            raise EpmFault(op, fault) from None
+
+    # ---- the operations
+
+    def launch_ccxml(self, to_uri: str, application_name: str, application_url: str = "",
+                     parameters: str = "", uui: str = "", launch_timeout_s: int = 60) -> Launched:
+        return _launched(self.call("LaunchCCXML", toURI=to_uri, applicationName=application_name,
+                                   applicationURL=application_url or None,
+                                   parameters=parameters or None, uuiInfo=uui or None,
+                                   launchTimeout=launch_timeout_s))
+
+    def launch_vxml(self, to_uri: str, application_name: str, from_uri: str = "",
+                    application_url: str = "", parameters: str = "", uui: str = "",
+                    launch_timeout_s: int = 60) -> Launched:
+        return _launched(self.call("LaunchVXML", toURI=to_uri, fromURI=from_uri or None,
+                                   applicationName=application_name,
+                                   applicationURL=application_url or None,
+                                   parameters=parameters or None, uuiInfo=uui or None,
+                                   launchTimeout=launch_timeout_s))
+
+    def query_resources(self, zone: str = "") -> Resources:
+        return _resources(self.call("QueryResources", zoneName=zone or None))
+
+    def get_status(self, session_ids: list[str]) -> list[dict[str, Any]]:
+        return self.call("GetStatus", sessionID=list(session_ids)).get("status", [])
+
+    def send_ccxml_event(self, session_id: str, name: str, body: str = "") -> bool:
+        return bool(self.call("SendCCXMLEvent", sessionID=session_id, eventName=name,
+                              eventBody=body or None).get("accepted"))
+
+    def send_sms(self, to: str, message: str, sender: str = "", application: str = "",
+                 parameters: str = "") -> str:
+        return self.call("SendSMS", toAddr=to, fromAddr=sender or None, message=message,
+                         applicationName=application or None,
+                         parameters=parameters or None)["sessionID"]
+
+    def send_email(self, to: str, subject: str, message: str, sender: str = "",
+                   application: str = "", parameters: str = "") -> str:
+        return self.call("SendEmail", toAddr=to, fromAddr=sender or None, subject=subject,
+                         message=message, applicationName=application or None,
+                         parameters=parameters or None)["sessionID"]
+
+
+def _resources(d: dict[str, Any]) -> Resources:
+    try:
+        return Resources(int(d["totalRes"]), int(d["unusedSIP"]), int(d["unusedH323"]))
+    except KeyError as e:
+        raise EpmError(f"outcall web service response lacks {e.args[0]}") from None
+
+
+def _launched(d: dict[str, Any]) -> Launched:
+    if not d.get("sessionID"):
+        raise EpmError("outcall web service launched no session (empty sessionID)")
+    return Launched(d["sessionID"], _resources(d))
+
+
+def _reason(e: Exception) -> str:
+    text = str(e)
+    for key in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if key in text:
+            return key
+    return type(e).__name__

@@ -1,0 +1,263 @@
+"""The engine's ``Telephony`` over the outcall web service.
+
+Voice attempts start a CCXML session (LaunchCCXML) whose parameters carry the attempt
+id, the channel and whether AMD is on; SMS and email go out through SendSMS / SendEmail.
+The session's progress is read back with GetStatus, every in-flight session in one
+request each ``poll_s``, and turned into the engine's ``TelephonyEvents`` calls on the
+event loop. The free-port figures each launch and each QueryResources return (unused SIP
+plus unused H.323) minus the launches still awaiting their answer are the voice
+``capacity`` the engine fits its dials to. ``connect`` and ``drop`` are CCXML events to
+the session (``outdial.connect`` with the agent's station, ``outdial.drop``).
+
+Web service calls block, so they run on a small thread pool; their results come back to
+the loop with ``call_soon_threadsafe``. A service that cannot be reached is retried at the
+next poll: sessions stay tracked, so no result is lost while the link is down. A launch
+that fails is the attempt's end: ``Code.BLOCKED`` (never went out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from adapters.backoff import Backoff
+from adapters.epm.client import EpmClient, EpmError, Launched, Resources
+from adapters.epm.framing import format_parameters
+from engine.attempt import Attempt, Channel, Code
+from engine.interfaces import TelephonyEvents
+
+log = logging.getLogger(__name__)
+
+_FAILED = {"busy": Code.BUSY, "noanswer": Code.NO_ANSWER, "invalid": Code.INVALID,
+           "unknown": Code.NO_ANSWER}
+_VOICE = (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
+
+
+@dataclass
+class _Tracked:
+    attempt: Attempt
+    answered: bool = False
+
+
+@dataclass
+class EpmTelephonyConfig:
+    """``application``: the CCXML application's name on the portal; ``stations``: the
+    agents' extensions in the engine's agent order. Seconds for the periods."""
+
+    application: str = "outdial"
+    application_url: str = ""
+    stations: Sequence[str] = field(default_factory=tuple)
+    sms_from: str = ""
+    email_from: str = ""
+    poll_s: float = 0.25
+    resources_s: float = 1.0
+    launch_timeout_s: int = 60
+    workers: int = 16
+    max_messages_in_flight: int = 1000
+
+
+class EpmTelephony:
+    """``engine.interfaces.Telephony`` through ``client``; ``await run()`` in a task."""
+
+    def __init__(self, client: EpmClient, config: EpmTelephonyConfig,
+                 listener: TelephonyEvents | None = None,
+                 to_uri: Callable[[str], str] = lambda address: f"tel:{address}"):
+        self.client = client
+        self.config = config
+        self.listener = listener
+        self.to_uri = to_uri
+        self.sessions: dict[str, _Tracked] = {}
+        self._sid_of: dict[int, str] = {}  # attempt id -> session id, while tracked
+        self.resources = Resources(0, 0, 0)
+        self.launching = 0  # launch requests sent, not yet answered
+        self.messages = 0  # SMS / email requests sent, not yet answered
+        self.errors = 0
+        self.launched = 0
+        self._figures = 0  # port figures taken from launch answers (newer than a query's)
+        self.polls = 0
+        self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="epm")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.backoff = Backoff(first_s=config.poll_s, max_s=10.0)
+
+    # ---- Telephony
+
+    def subscribe(self, listener: TelephonyEvents) -> None:
+        """The engine's dialer, told every attempt's results."""
+        self.listener = listener
+
+    def capacity(self, voice: bool) -> int:
+        if voice:
+            return max(self.resources.free - self.launching, 0)
+        return max(self.config.max_messages_in_flight - self.messages, 0)
+
+    def dial(self, a: Attempt) -> None:
+        ch = Channel(a.channel)
+        params = format_parameters({"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
+                                    "channel": ch.name.lower()})
+        if ch in _VOICE:
+            self.launching += 1
+            self._submit(lambda: self.client.launch_ccxml(
+                self.to_uri(a.address), self.config.application, self.config.application_url,
+                params, launch_timeout_s=self.config.launch_timeout_s),
+                lambda r: self._launched(a, r), lambda e: self._launch_failed(a, e))
+        elif ch == Channel.SMS:
+            self.messages += 1
+            self._submit(lambda: self.client.send_sms(a.address, f"attempt {a.id}",
+                                                      self.config.sms_from,
+                                                      self.config.application, params),
+                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+        else:
+            self.messages += 1
+            self._submit(lambda: self.client.send_email(a.address, a.job_name, f"attempt {a.id}",
+                                                        self.config.email_from,
+                                                        self.config.application, params),
+                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+
+    def connect(self, a: Attempt, agent: int) -> None:
+        sid = self._session_of(a)
+        if sid is not None:
+            station = (self.config.stations[agent] if agent < len(self.config.stations)
+                       else str(agent))
+            self._submit(lambda: self.client.send_ccxml_event(sid, "outdial.connect",
+                                                              f"agent={station}"),
+                         lambda ok: None, self._event_failed)
+
+    def drop(self, a: Attempt) -> None:
+        sid = self._session_of(a)
+        if sid is not None:
+            self._submit(lambda: self.client.send_ccxml_event(sid, "outdial.drop"),
+                         lambda ok: None, self._event_failed)
+
+    # ---- the loop side
+
+    async def run(self) -> None:
+        """Poll sessions and port figures until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        next_res = 0.0
+        while True:
+            now = self._loop.time()
+            try:
+                if now >= next_res:
+                    gen = self._figures
+                    res = await self._in_pool(self.client.query_resources)
+                    if gen == self._figures:  # no launch answered since: not stale
+                        self.resources = res
+                    next_res = now + self.config.resources_s
+                if self.sessions:
+                    ids = list(self.sessions)
+                    statuses = await self._in_pool(partial(self.client.get_status, ids))
+                    self.polls += 1
+                    for st in statuses:
+                        self._progress(st)
+                self.backoff.reset()
+                await asyncio.sleep(self.config.poll_s)
+            except EpmError as e:
+                self.errors += 1
+                log.warning("EPM: %s", e)
+                await asyncio.sleep(self.backoff.next_s())
+
+    async def _in_pool(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def in_flight(self) -> int:
+        """Sessions started and not yet over (plus requests awaiting their answer)."""
+        return len(self.sessions) + self.launching + self.messages
+
+    def _submit(self, call: Callable[[], Any], ok: Callable[[Any], None],
+                fail: Callable[[Exception], None]) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        fut = loop.run_in_executor(self._pool, call)
+
+        def done(f: asyncio.Future) -> None:
+            e = f.exception()
+            if e is None:
+                ok(f.result())
+            elif isinstance(e, EpmError):
+                fail(e)
+            else:
+                log.error("EPM: unexpected %s", type(e).__name__, exc_info=e)
+                fail(e)  # type: ignore[arg-type]
+        fut.add_done_callback(done)
+
+    def _session_of(self, a: Attempt) -> str | None:
+        return self._sid_of.get(a.id)
+
+    def _track(self, sid: str, a: Attempt) -> None:
+        self.sessions[sid] = _Tracked(a)
+        self._sid_of[a.id] = sid
+
+    def _untrack(self, sid: str) -> None:
+        t = self.sessions.pop(sid, None)
+        if t is not None:
+            self._sid_of.pop(t.attempt.id, None)
+
+    def _launched(self, a: Attempt, r: Launched) -> None:
+        self.launching -= 1
+        self.launched += 1
+        self.resources = r.resources
+        self._figures += 1
+        self._track(r.session_id, a)
+
+    def _launch_failed(self, a: Attempt, e: Exception) -> None:
+        self.launching -= 1
+        self.errors += 1
+        log.warning("EPM: attempt %d not launched: %s", a.id, e)
+        self.listener.on_failed(a, int(Code.BLOCKED))
+
+    def _sent(self, a: Attempt, sid: str) -> None:
+        self.messages -= 1
+        self._track(sid, a)
+
+    def _send_failed(self, a: Attempt, e: Exception) -> None:
+        self.messages -= 1
+        self.errors += 1
+        log.warning("EPM: attempt %d not sent: %s", a.id, e)
+        self.listener.on_delivered(a, False)
+
+    def _event_failed(self, e: Exception) -> None:
+        self.errors += 1
+        log.warning("EPM: CCXML event not delivered: %s", e)
+
+    def _progress(self, st: dict[str, Any]) -> None:
+        sid = st.get("sessionID", "")
+        t = self.sessions.get(sid)
+        if t is None:
+            return
+        a, lis = t.attempt, self.listener
+        state, result = st.get("state", ""), st.get("result", "")
+        if a.code != Code.PENDING:  # the engine ended it (abandon, machine): stop following
+            self._untrack(sid)
+            return
+        ch = a.channel
+        if ch in (Channel.SMS, Channel.EMAIL):
+            if state == "ended":
+                self._untrack(sid)
+                lis.on_delivered(a, result == "delivered")
+            return
+        if state in ("answered", "connected", "ended") and not t.answered \
+                and result not in _FAILED:
+            t.answered = True
+            lis.on_answered(a, bool(st.get("human")) if ch == Channel.VOICE_AGENT else True)
+            if a.code != Code.PENDING:
+                self._untrack(sid)
+                return
+        if state != "ended":
+            return
+        self._untrack(sid)
+        if result in _FAILED and not t.answered:
+            lis.on_failed(a, int(_FAILED[result]))
+        elif ch == Channel.VOICE_AGENTLESS:
+            lis.on_delivered(a, True)
+        elif a.t_connect >= 0:
+            lis.on_call_ended(a)
+        else:
+            lis.on_customer_hangup(a)

@@ -1,0 +1,53 @@
+"""An event sink that measures the volume a run's event stream would put on a broker.
+
+Counts every event by type and its size as the bytes ``engine.sinks.dumps`` writes (compact
+UTF-8 JSON, the value a Kafka sink sends), for the events whose ``time_s`` falls in a measured
+window (a warm-up before it is left out). Nothing is kept but the counts, so it costs one
+serialisation per event and no memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import EVENT_TOPIC
+from engine.sinks import dumps
+
+
+@dataclass
+class EventVolume:
+    """Events and bytes by event type inside ``[start_s, end_s)`` of the run clock.
+
+    Implements ``engine.interfaces.EventSink``. ``events`` and ``bytes`` map the topic's event
+    type (``ATTEMPT``, ``AGENT``, ...) to the count and the summed serialised size in bytes.
+    """
+
+    start_s: float = 0.0
+    end_s: float = float("inf")
+    events: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    enabled: bool = True
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        t = event.get("time_s", 0.0)
+        if not (self.start_s <= t < self.end_s):
+            return
+        kind = EVENT_TOPIC.get(event.get("type", ""), topic.rsplit(".", 1)[-1])
+        self.events[kind] = self.events.get(kind, 0) + 1
+        self.bytes[kind] = self.bytes.get(kind, 0) + len(dumps(event).encode())
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.events.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"window_s", "events", "bytes", "by_type": {type: {"events", "bytes"}}}``."""
+        return {"window_s": self.end_s - self.start_s, "events": self.total_events,
+                "bytes": self.total_bytes,
+                "by_type": {k: {"events": self.events[k], "bytes": self.bytes[k]}
+                            for k in sorted(self.events)}}

@@ -1,0 +1,271 @@
+"""The live runtime: the engine on an asyncio event loop and the wall clock.
+
+``LoopClock`` is the engine's ``Clock`` on the loop (run-clock seconds, ``speed`` run
+seconds per wall second: 1 in production). ``LiveRunner`` starts the director and the
+dialer, relays the event outbox to the sink, and stops gracefully (on request, e.g.
+SIGINT/SIGTERM, at the end of the run, or on a failure): no new attempts, the attempts in
+flight get ``drain_s`` wall seconds to end by themselves, and those still in flight are
+then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, else
+``Code.TRAPPED`` and re-queued next run), each with its completion event, so nothing is
+left PENDING. Jobs end FINISHED at the end of the run, PAUSED by a stop (and resumed by
+the next run on the store). An error inside the engine (a store that cannot be written,
+a sink that fails) stops the run the same way and is returned, never swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.agents import InvalidTransition
+from engine.attempt import Code
+from engine.director import CampaignDirector, JobState
+from engine.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_PAUSED = "jobs_paused_by_shutdown"  # store meta: JSON list of job names
+
+
+class LoopClock:
+    """``engine.interfaces.Clock`` on ``loop``: ``now()`` is ``start_s`` plus the wall time
+    since creation times ``speed``. A callback that raises stops the run (``failure``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, start_s: float = 0.0,
+                 speed: float = 1.0):
+        if not speed > 0:
+            raise ValueError(f"speed: expected run seconds per wall second > 0, got {speed}")
+        self.loop = loop
+        self.start_s = float(start_s)
+        self.speed = float(speed)
+        self._t0 = loop.time()
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
+        self.late_s: list[float] = []  # callback lateness samples (wall s), for the view
+        self.callbacks = 0
+
+    def now(self) -> float:
+        return self.start_s + (self.loop.time() - self._t0) * self.speed
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        due = self.loop.time() + max(delay_s, 0.0) / self.speed
+        self.loop.call_at(due, self._call, callback, due)
+
+    def wall_s(self, run_s: float) -> float:
+        """Run-clock seconds as wall seconds."""
+        return run_s / self.speed
+
+    def _call(self, callback: Callable[[], None], due: float) -> None:
+        if self.failure is not None:
+            return  # stopping after a failure: nothing more runs
+        self.callbacks += 1
+        if self.callbacks % 64 == 0:
+            self.late_s.append(self.loop.time() - due)
+            del self.late_s[:-2048]
+        try:
+            callback()
+        except Exception as e:
+            self.fail(e)
+
+    def fail(self, e: BaseException) -> None:
+        if self.failure is None:
+            self.failure = e
+            log.error("engine stopped by %s: %s", type(e).__name__, e)
+        self.failed.set()
+
+
+@dataclass
+class RunOutcome:
+    """How a live run ended. ``reason``: ``end`` (the run's end time), ``stop`` (asked),
+    ``error`` (``error`` holds it)."""
+
+    reason: str
+    error: BaseException | None = None
+    attempts: int = 0
+    drained: int = 0  # attempts that ended by themselves while draining
+    ended_at_stop: int = 0  # attempts still in flight after the drain, recorded at the stop
+    left_pending: int = 0
+    lost_events: int = 0
+    events_published: int = 0
+    wall_s: float = 0.0
+    job_states: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "error"}
+        d["error"] = None if self.error is None else str(self.error)
+        return d
+
+
+class LiveRunner:
+    """Run ``director`` and ``dialer`` on ``clock`` until ``end_s`` (run clock; None: until
+    stopped). ``relay`` publishes the outbox every ``relay_s`` wall seconds."""
+
+    def __init__(self, clock: LoopClock, dialer: Any, director: CampaignDirector, store: Any,
+                 relay: OutboxRelay, end_s: float | None = None, drain_s: float = 10.0,
+                 relay_s: float = 0.2, on_second: Callable[[], None] | None = None):
+        self.clock = clock
+        self.dialer = dialer
+        self.director = director
+        self.store = store
+        self.relay = relay
+        self.end_s = end_s
+        self.drain_s = drain_s
+        self.relay_s = relay_s
+        self.on_second = on_second
+        self.stop_requested = asyncio.Event()
+        self.stopping = False
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop (safe from a signal handler on the loop)."""
+        self.stop_requested.set()
+
+    def resume_after_shutdown(self) -> list[str]:
+        """Jobs a previous run paused at its stop are RUNNING again (before ``start``)."""
+        raw = self.store.get_meta(SHUTDOWN_PAUSED)
+        names = json.loads(raw) if raw else []
+        for j, job in enumerate(self.dialer.jobs):
+            if job.name in names and self.director.states[j] == JobState.PAUSED:
+                self.director.states[j] = JobState.RUNNING
+        self.store.set_meta(SHUTDOWN_PAUSED, "[]")
+        return names
+
+    async def run(self) -> RunOutcome:
+        t0 = time.perf_counter()
+        first_id = self.dialer.next_attempt_id
+        reason = "stop"
+        try:
+            self.director.start()
+            self.dialer.start()
+            reason = await self._serve()
+        except Exception as e:  # raised while starting: same stop path
+            self.clock.fail(e)
+            reason = "error"
+        out = await self._stop(reason)
+        out.attempts = self.dialer.next_attempt_id - first_id
+        out.wall_s = time.perf_counter() - t0
+        return out
+
+    async def _serve(self) -> str:
+        next_second = time.monotonic()
+        while True:
+            if self.clock.failure is not None:
+                return "error"
+            if self.stop_requested.is_set():
+                return "stop"
+            if self.end_s is not None and self.clock.now() >= self.end_s:
+                return "end"
+            try:
+                self.relay.relay()
+            except Exception as e:
+                self.clock.fail(e)
+                return "error"
+            if self.on_second is not None and time.monotonic() >= next_second:
+                next_second += 1.0
+                self.on_second()
+            waits = [asyncio.ensure_future(self.stop_requested.wait()),
+                     asyncio.ensure_future(self.clock.failed.wait())]
+            await asyncio.wait(waits, timeout=self.relay_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    async def _stop(self, reason: str) -> RunOutcome:
+        self.stopping = True
+        out = RunOutcome(reason, self.clock.failure)
+        d = self.dialer
+        d.stop()
+        store_ok = not _is_store_error(self.clock.failure)
+        try:
+            if store_ok:
+                self._settle_jobs(reason)
+        except Exception as e:
+            self.clock.fail(e)
+            store_ok = False
+        n0 = len(d.in_flight)
+        if store_ok and reason != "error":
+            deadline = time.monotonic() + self.drain_s
+            while d.in_flight and time.monotonic() < deadline \
+                    and self.clock.failure is None:
+                await asyncio.sleep(0.05)
+        if self.clock.failure is not None and not out.error:
+            out.reason, out.error = "error", self.clock.failure
+        out.drained = n0 - len(d.in_flight)
+        if store_ok and not _is_store_error(self.clock.failure):
+            try:
+                out.ended_at_stop = d.end_in_flight(int(Code.TRAPPED), int(Code.LIVE_CONNECTED))
+            except Exception as e:  # the store failed now: the rest stay trapped
+                self.clock.fail(e)
+                out.reason, out.error = "error", e
+        if self.on_second is not None:
+            self.on_second()
+        try:
+            self.relay.relay()
+        except Exception as e:
+            if out.error is None:
+                out.reason, out.error = "error", e
+        try:
+            out.lost_events = self.relay.pending()
+            out.left_pending = len(self.store.trapped())
+            out.job_states = self.store.job_states()
+        except Exception as e:
+            if out.error is None:
+                out.reason, out.error = "error", e
+        out.events_published = self.relay.published
+        return out
+
+    def _settle_jobs(self, reason: str) -> None:
+        """At the end of the run jobs finish; at a stop running jobs pause (remembered, so
+        the next run resumes them); after an error they are left as they are."""
+        if reason == "error":
+            return
+        director = self.director
+        paused = []
+        for j, st in enumerate(director.states):
+            if st not in (JobState.RUNNING, JobState.PAUSED, JobState.SCHEDULED):
+                continue
+            name = self.dialer.jobs[j].name
+            if reason == "end":
+                director._apply(j, "finish" if st != JobState.SCHEDULED else "stop",
+                                "end_of_run")
+            elif st == JobState.RUNNING:
+                director._apply(j, "pause", "shutdown")
+                paused.append(name)
+        if paused:
+            self.store.set_meta(SHUTDOWN_PAUSED, json.dumps(paused))
+
+
+class Guarded:
+    """Hands the world's events to ``target`` (the dialer) on the loop; an exception stops
+    the run through ``clock.fail`` instead of killing the adapter's task. After a failure
+    further events are dropped (the store keeps the attempts PENDING: trapped, recovered
+    by the next run)."""
+
+    def __init__(self, target: Any, clock: LoopClock):
+        self._target = target
+        self._clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._target, name)
+        if not callable(fn) or not name.startswith("on_"):
+            return fn
+
+        def guarded(*args: Any) -> None:
+            if self._clock.failure is not None:
+                return
+            try:
+                fn(*args)
+            except InvalidTransition:
+                raise  # the feed's view and the engine's differ: the adapter retries it
+            except Exception as e:
+                self._clock.fail(e)
+        return guarded
+
+
+def _is_store_error(e: BaseException | None) -> bool:
+    from engine.store_schema import StoreError
+    return isinstance(e, StoreError)

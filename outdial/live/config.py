@@ -1,0 +1,269 @@
+"""The ``outdial run`` configuration: a TOML file naming the jobs (a scenario file), the
+store, the events sink, the three live endpoints and their credentials.
+
+Credentials are never written in the file itself: each ``password_env`` names an
+environment variable and each ``password_file`` a file holding the secret. They are read
+once here, kept out of every ``repr``, message and log, and handed only to the adapters.
+Every problem is reported together, each naming the file, the key and what was expected.
+
+Example (``scenarios/live-emulated.toml`` ships one)::
+
+    [run]
+    scenario = "single-50-predictive.toml"   # the jobs: campaigns, contacts, agents
+    hours = 0.05                              # run length (omit: until stopped)
+    [store]
+    sqlite = "live.sqlite"
+    [events]
+    jsonl = "live-events.jsonl"
+    [epm]
+    url = "https://127.0.0.1:8443/axis2/services/AppIntfWS"
+    user = "outdial"
+    password_env = "OUTDIAL_EPM_PASSWORD"
+    ca_file = "ca.pem"
+    [aes]
+    host = "127.0.0.1"
+    port = 4722
+    tls = true
+    user = "outdial"
+    password_file = "/etc/outdial/aes.secret"
+    [cms]
+    port = 5300
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """One or more problems in the run configuration (each names file and key)."""
+
+
+class Secret:
+    """A credential: its value is only reachable through ``reveal()``."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str):
+        self._value = value
+        self.origin = origin
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(from {self.origin})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One live system's address and credentials (``password`` None: not configured)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    url: str = ""
+    user: str = "outdial"
+    password: Secret | None = None
+    tls: bool = True
+    ca_file: str | None = None
+    poll_s: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    source: Path
+    scenario: Path
+    hours: float | None
+    speed: float
+    drain_s: float
+    seed: int | None
+    store_sqlite: Path | None
+    store_postgres: Secret | None
+    store_schema: str | None
+    synchronous: str
+    events_jsonl: Path | None
+    epm: Endpoint
+    aes: Endpoint
+    cms: Endpoint
+    first_station: int
+    cms_layout: Any = None  # adapters.cms.framing.Layout
+    emulate_tls: bool = True
+
+
+_TOP = {"run", "store", "events", "epm", "aes", "cms", "emulate"}
+
+
+class _Reader:
+    def __init__(self, path: Path, data: dict[str, Any]):
+        self.path, self.data = path, data
+        self.problems: list[str] = []
+
+    def bad(self, key: str, expected: str, got: Any = None) -> None:
+        got_s = "" if got is None else f", got {got!r}"
+        self.problems.append(f"{self.path}: {key}: expected {expected}{got_s}")
+
+    def table(self, name: str) -> dict[str, Any]:
+        t = self.data.get(name, {})
+        if not isinstance(t, dict):
+            self.bad(name, "a table")
+            return {}
+        return t
+
+    def get(self, t: dict[str, Any], sect: str, key: str, kind: type | tuple, default: Any,
+            check: Any = None, what: str = "") -> Any:
+        if key not in t:
+            return default
+        v = t[key]
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, kind) or (isinstance(v, bool) and kind is not bool):
+            self.bad(f"{sect}.{key}", what or getattr(kind, "__name__", str(kind)), v)
+            return default
+        if check is not None and not check(v):
+            self.bad(f"{sect}.{key}", what, v)
+            return default
+        return v
+
+    def path_of(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def secret(self, t: dict[str, Any], sect: str, env: dict[str, str],
+               env_key: str = "password_env", file_key: str = "password_file"
+               ) -> Secret | None:
+        if "password" in t and env_key == "password_env":
+            self.problems.append(f"{self.path}: {sect}.password: secrets are not written in "
+                                 "the file; use password_env (a variable name) or "
+                                 "password_file (a file holding it)")
+        name = self.get(t, sect, env_key, str, None)
+        file = self.get(t, sect, file_key, str, None)
+        if name is not None and file is not None:
+            self.bad(f"{sect}", f"{env_key} or {file_key}, not both")
+            return None
+        if name is not None:
+            if name not in env:
+                self.problems.append(f"{self.path}: {sect}.{env_key}: the environment "
+                                     f"variable {name} is not set")
+                return None
+            return Secret(env[name], f"${name}")
+        if file is not None:
+            p = self.path_of(file)
+            try:
+                return Secret(p.read_text(encoding="utf-8").rstrip("\r\n"), str(p))
+            except OSError as e:
+                self.problems.append(f"{self.path}: {sect}.{file_key}: cannot read {p} "
+                                     f"({e.strerror})")
+        return None
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
+                emulate: bool = False) -> LiveConfig:
+    """Read and check the configuration at ``path``; ``ConfigError`` lists every problem.
+
+    With ``emulate`` missing credentials are allowed (the emulators get generated ones)."""
+    path = Path(path)
+    env = dict(os.environ) if env is None else env
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the run configuration ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    r = _Reader(path, data)
+    for k in data:
+        if k not in _TOP:
+            r.bad(k, f"one of the tables {', '.join(sorted(_TOP))}")
+    run = r.table("run")
+    scenario = r.get(run, "run", "scenario", str, None)
+    if scenario is None:
+        r.problems.append(f"{path}: run.scenario: missing (the scenario file whose "
+                          "[[campaigns]] are the jobs)")
+    hours = r.get(run, "run", "hours", float, None, _positive, "hours > 0")
+    speed = r.get(run, "run", "speed", float, 1.0, _positive,
+                  "run seconds per wall second > 0")
+    drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: v >= 0, "seconds >= 0")
+    seed = r.get(run, "run", "seed", int, None)
+    st = r.table("store")
+    sqlite = r.get(st, "store", "sqlite", str, None)
+    pg = (r.secret(st, "store", env, "postgres_env", "postgres_file")
+          if "postgres_env" in st or "postgres_file" in st else None)
+    if "postgres" in st:
+        r.problems.append(f"{path}: store.postgres: a connection string carries a password; "
+                          "use postgres_env (a variable holding it) or postgres_file")
+    has_pg = "postgres_env" in st or "postgres_file" in st
+    if (sqlite is None) == (not has_pg):
+        r.bad("store", "exactly one of sqlite (a file) or postgres_env / postgres_file")
+    sync = r.get(st, "store", "synchronous", str, "FULL",
+                 lambda v: v.upper() in ("NORMAL", "FULL", "EXTRA"), "NORMAL, FULL or EXTRA")
+    schema = r.get(st, "store", "schema", str, None)
+    ev = r.table("events")
+    jsonl = r.get(ev, "events", "jsonl", str, None)
+
+    def endpoint(name: str, default_port: int) -> Endpoint:
+        t = r.table(name)
+        pw = r.secret(t, name, env)
+        if pw is None and not emulate and not any(p.startswith(f"{path}: {name}.")
+                                                  for p in r.problems):
+            r.problems.append(f"{path}: {name}: no credentials (password_env or "
+                              "password_file)")
+        ca = r.get(t, name, "ca_file", str, None)
+        return Endpoint(
+            host=r.get(t, name, "host", str, "127.0.0.1"),
+            port=r.get(t, name, "port", int, default_port, lambda v: 0 <= v < 65536,
+                       "a port 0..65535"),
+            url=r.get(t, name, "url", str, ""),
+            user=r.get(t, name, "user", str, "outdial"),
+            password=pw,
+            tls=r.get(t, name, "tls", bool, True),
+            ca_file=str(r.path_of(ca)) if ca else None,
+            poll_s=r.get(t, name, "poll_s", float, 1.0 if name == "aes" else 0.25,
+                         _positive, "seconds > 0"),
+            extra={k: v for k, v in t.items() if k in ("application", "layout", "listen")},
+        )
+
+    epm = endpoint("epm", 443)
+    if not epm.url and not emulate:
+        r.problems.append(f"{path}: epm.url: missing (the outcall web service's URL)")
+    aes = endpoint("aes", 4722)
+    cms_t = r.table("cms")
+    cms = Endpoint(host=r.get(cms_t, "cms", "listen", str, "0.0.0.0"),
+                   port=r.get(cms_t, "cms", "port", int, 0, lambda v: 0 <= v < 65536,
+                              "a port 0..65535"), tls=False)
+    layout = None
+    if "layout" in cms_t:
+        from adapters.cms.framing import SPLIT_SKILL, VDN, Layout, LayoutError
+        lay = cms_t["layout"]
+        if lay in ("split_skill", "vdn"):
+            layout = SPLIT_SKILL if lay == "split_skill" else VDN
+        elif isinstance(lay, dict):
+            try:
+                layout = Layout.from_config("site", lay)
+            except LayoutError as e:
+                r.problems.append(f"{path}: cms.layout: {e}")
+        else:
+            r.bad("cms.layout", "\"split_skill\", \"vdn\" or a table {key, columns}", lay)
+    first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
+                          lambda v: v >= 0, "an extension number >= 0")
+    emu = r.table("emulate")
+    emulate_tls = r.get(emu, "emulate", "tls", bool, True)
+    if r.problems:
+        raise ConfigError("\n".join(r.problems))
+    return LiveConfig(source=path, scenario=r.path_of(scenario), hours=hours, speed=speed,
+                      drain_s=drain_s, seed=seed, store_sqlite=r.path_of(sqlite),
+                      store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
+                      events_jsonl=r.path_of(jsonl), epm=epm, aes=aes, cms=cms,
+                      first_station=first_station, cms_layout=layout,
+                      emulate_tls=emulate_tls)

@@ -1,0 +1,346 @@
+"""One ``outdial run``: the engine on the event loop, wired to the live adapters (and, with
+``emulate``, to loopback emulators of EPM, AES and CMS driven by the simulated platform).
+
+Order of a run: take the store (one writer), publish what an earlier run left in the
+outbox, recover trapped attempts (each gets its completion event), build the jobs from
+the scenario, connect the adapters, run until the end time or a stop, drain, close.
+Everything a user can get wrong or the platform can break ends in ``RunError`` with one
+message; nothing secret is in any message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import secrets
+import signal
+import ssl
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.cms.emulator import CmsEmulator
+from adapters.cms.framing import SPLIT_SKILL
+from adapters.cms.server import CmsServer
+from adapters.dmcc.client import DmccClient, DmccConfig
+from adapters.dmcc.emulator import DmccEmulator
+from adapters.epm.client import EpmClient
+from adapters.epm.emulator import EpmEmulator
+from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
+from engine.agents import AgentManager
+from engine.attempt import CHANNEL_NAMES, Channel
+from engine.dialer import Dialer
+from engine.director import CampaignDirector
+from engine.events import EventPublisher, JobInfo
+from engine.job import Job
+from engine.live import Guarded, LiveRunner, LoopClock
+from engine.outbox import OutboxRelay, OutboxSink
+from engine.recovery import restore_flows, scan
+from engine.sinks import JsonlSink, SinkError
+from engine.staffing import Licenses
+from engine.store_schema import StoreError
+from outdial.live.config import Endpoint, LiveConfig, Secret
+from outdial.live.world import SimulatedPlatform
+from sim.population import build_flows
+from sim.run import campaign_pacing, skill_masks
+from sim.scenario import ScenarioError, load
+
+log = logging.getLogger(__name__)
+
+EPOCH_KEY = "run_epoch_utc"
+CONNECT_TIMEOUT_S = 20.0
+
+
+class RunError(RuntimeError):
+    """The run could not start or ended on a failure (message safe to show)."""
+
+
+def _open_store(cfg: LiveConfig) -> Any:
+    if cfg.store_sqlite is not None:
+        from engine.store_sqlite import SqliteStore
+        return SqliteStore(cfg.store_sqlite, synchronous=cfg.synchronous, exclusive=True)
+    from engine.store_postgres import PostgresStore
+    return PostgresStore(cfg.store_postgres.reveal(), schema=cfg.store_schema, exclusive=True)
+
+
+@dataclasses.dataclass
+class Emulated:
+    """The emulators of one ``--emulate`` run and the addresses they took."""
+
+    world: SimulatedPlatform
+    epm: EpmEmulator
+    dmcc: DmccEmulator
+    cms: CmsEmulator | None = None
+    ca_file: str | None = None
+    client_tls: ssl.SSLContext | None = None
+
+
+class LiveSession:
+    """Everything of one run, built by ``start`` and torn down by ``close``."""
+
+    def __init__(self, cfg: LiveConfig, emulate: bool = False,
+                 on_start: Callable[[dict[str, Any]], None] | None = None,
+                 on_second: Callable[[LiveSession], None] | None = None):
+        self.cfg = cfg
+        self.emulate = emulate
+        self.on_start = on_start
+        self.on_second = on_second
+        self.tasks: list[asyncio.Task] = []
+        self.store: Any = None
+        self.sink: JsonlSink | None = None
+        self.emulated: Emulated | None = None
+        self.telephony: EpmTelephony | None = None
+        self.dmcc: DmccClient | None = None
+        self.cms: CmsServer | None = None
+        self.runner: LiveRunner | None = None
+        self.summary: dict[str, Any] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # ---- building
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        try:
+            scn = load(cfg.scenario)
+        except ScenarioError as e:
+            raise RunError(str(e)) from None
+        self.store = _open_store(cfg)
+        store = self.store
+        if cfg.events_jsonl is not None:
+            self.sink = JsonlSink(cfg.events_jsonl, append=True)
+        relay = OutboxRelay(store, self.sink)
+        left = relay.relay()  # what a crashed run stored and never published
+        now_utc = dt.datetime.now(dt.UTC)
+        raw = store.get_meta(EPOCH_KEY)
+        # Run second 0: live, the first start's wall time (the run clock then follows the
+        # wall clock across restarts); emulated, the scenario's start (its calling windows
+        # and the simulated day line up), the run clock resuming where it stopped.
+        epoch = (dt.datetime.fromisoformat(raw) if raw
+                 else scn.start if self.emulate else now_utc)
+        if raw is None:
+            store.set_meta(EPOCH_KEY, epoch.isoformat())
+        scn = dataclasses.replace(scn, start=epoch)
+        camps = list(scn.campaigns)
+        infos = [JobInfo(c.name, c.template, c.pacing, c.channel) for c in camps]
+        loop = asyncio.get_running_loop()
+        # the clock starts at the wall time since the epoch (speed 1) or where it stopped
+        pre = EventPublisher(OutboxSink(store), jobs=infos, epoch=epoch)
+        rec = scan(store, pre)
+        wall_since = (now_utc - epoch).total_seconds()
+        start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
+        clock = LoopClock(loop, start_s, cfg.speed)
+        end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
+        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch)
+        seed = scn.seed if cfg.seed is None else cfg.seed
+        if self.emulate:
+            await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
+        self._connect_adapters(scn.total_agents)
+        masks = skill_masks(scn)
+        jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
+                    pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
+                    priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
+                    connect_window_s=scn.regulation.connect_window_s) for c in camps]
+        skills = []
+        for g in scn.agents:
+            m = 0
+            for s in g.skills:
+                m |= masks[s]
+            skills += [m] * g.count
+        agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
+                              (start_s, end_s if end_s is not None else float("inf")))
+        flows, _rules = build_flows(scn, camps)
+        pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        dialer = Dialer(jobs, agents, clock, self.telephony, self.dmcc, store, flows,
+                        licenses=Licenses(scn.license_pools, scn.license_mode),
+                        events=events, tick_s=scn.tick_s, seed=pacer_seed,
+                        first_attempt_id=rec.next_attempt_id)
+        guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
+        self.telephony.subscribe(guard)
+        self.dmcc.subscribe(guard)
+        director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
+        requeued = restore_flows(store, flows, start_s)
+        director.restore(rec.job_states)
+        self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
+                                 drain_s=cfg.drain_s,
+                                 on_second=(lambda: self.on_second(self))
+                                 if self.on_second else None)
+        resumed = self.runner.resume_after_shutdown()
+        self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
+        self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
+                        **rec.summary(), "requeued_contacts": requeued,
+                        "events_left_by_last_run": left, "jobs_resumed": resumed,
+                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+        await self._wait_connected()
+        if self.on_start is not None:
+            self.on_start(self.summary)
+
+    async def _start_emulators(self, scn: Any, seed: int, start_s: float,
+                               clock: LoopClock) -> None:
+        cfg = self.cfg
+        world = SimulatedPlatform(scn, seed, start_s, cfg.first_station)
+        server_tls = client_tls = None
+        ca_file = None
+        self._server_tls = None
+        if cfg.emulate_tls:
+            import trustme
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1", "localhost")
+            server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(server_tls)
+            self._server_tls = server_tls
+            client_tls = ssl.create_default_context()
+            ca.configure_trust(client_tls)
+            self._tmp = tempfile.TemporaryDirectory(prefix="outdial-emulate-")
+            ca_file = str(Path(self._tmp.name) / "ca.pem")
+            ca.cert_pem.write_to_path(ca_file)
+        epm_pw = _secret(cfg.epm)
+        aes_pw = _secret(cfg.aes)
+        epm = EpmEmulator(world, {cfg.epm.user: epm_pw.reveal()}, server_tls, lock=world.lock)
+        epm.start()
+        dmcc = DmccEmulator(world, {cfg.aes.user: aes_pw.reveal()}, tls=server_tls)
+        await dmcc.start()
+        self.emulated = Emulated(world, epm, dmcc, ca_file=ca_file, client_tls=client_tls)
+        # the adapters talk to the emulators, with the same credentials
+        self.cfg = cfg = dataclasses.replace(
+            cfg, epm=dataclasses.replace(cfg.epm, url=epm.url, password=epm_pw,
+                                         ca_file=ca_file, tls=cfg.emulate_tls),
+            aes=dataclasses.replace(cfg.aes, host="127.0.0.1", port=dmcc.port,
+                                    password=aes_pw, tls=cfg.emulate_tls),
+            cms=dataclasses.replace(cfg.cms, host="127.0.0.1", port=0))
+
+        async def advance() -> None:
+            while True:
+                world.advance(clock.now())
+                await asyncio.sleep(0.01)
+        self.tasks.append(asyncio.create_task(advance()))
+
+    def _connect_adapters(self, n_agents: int) -> None:
+        cfg = self.cfg
+        verify: str | bool = cfg.epm.ca_file or True
+        client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
+        stations = [str(cfg.first_station + i) for i in range(n_agents)]
+        poll_s = cfg.epm.poll_s / cfg.speed
+        self.telephony = EpmTelephony(client, EpmTelephonyConfig(
+            application=cfg.epm.extra.get("application", "outdial"), stations=stations,
+            poll_s=poll_s, resources_s=max(poll_s, 0.5)))
+        tls = None
+        if cfg.aes.tls:
+            if self.emulated is not None and self.emulated.client_tls is not None:
+                tls = self.emulated.client_tls
+            else:
+                tls = ssl.create_default_context(cafile=cfg.aes.ca_file)
+        self.dmcc = DmccClient(DmccConfig(cfg.aes.host, cfg.aes.port, cfg.aes.user,
+                                          cfg.aes.password.reveal(), stations,
+                                          poll_s=cfg.aes.poll_s / cfg.speed, tls=tls))
+        layout = cfg.cms_layout or SPLIT_SKILL
+        self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        self.tasks.append(asyncio.create_task(self.telephony.run()))
+        self.tasks.append(asyncio.create_task(self.dmcc.run()))
+
+    async def _wait_connected(self) -> None:
+        try:
+            await self.cms.start()
+        except OSError as e:
+            raise RunError(f"cms: cannot listen on {self.cfg.cms.host}:{self.cfg.cms.port} "
+                           f"({e.strerror})") from None
+        if self.emulated is not None:
+            self.emulated.cms = CmsEmulator(self.emulated.world, self.cms.port,
+                                            layout=self.cms.layout)
+            self.emulated.cms.start()
+        try:
+            await asyncio.wait_for(self.dmcc.connected.wait(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            raise RunError(f"aes: no DMCC session with {self.cfg.aes.host}:{self.cfg.aes.port} "
+                           f"within {CONNECT_TIMEOUT_S:g} s (check host, port, TLS and the "
+                           "credentials)") from None
+        for _ in range(int(CONNECT_TIMEOUT_S / 0.05)):
+            if self.telephony.resources.total or self.telephony.polls:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RunError(f"epm: no answer from the outcall web service within "
+                           f"{CONNECT_TIMEOUT_S:g} s (check the URL, TLS and the credentials)")
+
+    # ---- running
+
+    async def run(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.runner.request_stop)
+        out = await self.runner.run()
+        self.summary.update(out.as_dict())
+        self.summary["epm_errors"] = self.telephony.errors
+        self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
+        self.summary["cms_refreshes"] = self.cms.batches
+        return self.summary
+
+    async def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.dmcc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.dmcc.stop(), 2.0)
+        if self.telephony is not None:
+            self.telephony.close()
+            self.telephony.client.close()
+        if self.emulated is not None:
+            if self.emulated.cms is not None:
+                await self.emulated.cms.close()
+            await self.emulated.dmcc.close()
+            self.emulated.epm.close()
+        if self.cms is not None:
+            await self.cms.close()
+        if self.sink is not None:
+            with contextlib.suppress(Exception):
+                self.sink.close()
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _secret(ep: Endpoint) -> Secret:
+    return ep.password or Secret(secrets.token_urlsafe(18), "generated for the emulators")
+
+
+async def _run(cfg: LiveConfig, emulate: bool, on_start: Any, on_second: Any) -> dict[str, Any]:
+    s = LiveSession(cfg, emulate, on_start, on_second)
+    try:
+        await s.start()
+        return await s.run()
+    finally:
+        await s.close()
+
+
+def run_live(cfg: LiveConfig, emulate: bool = False,
+             on_start: Callable[[dict[str, Any]], None] | None = None,
+             on_second: Callable[[LiveSession], None] | None = None) -> dict[str, Any]:
+    """Run ``cfg`` to its end (or a stop); the summary. Raises ``RunError`` with one clear
+    message for anything that stops the run early (the store keeps what was recorded)."""
+    try:
+        summary = asyncio.run(_run(cfg, emulate, on_start, on_second))
+    except (StoreError, SinkError) as e:
+        raise RunError(str(e)) from None
+    except OSError as e:
+        raise RunError(f"cannot start: {e.strerror or e}") from None
+    if summary.get("error"):
+        raise RunError(summary["error"] + _resume_hint(summary))
+    return summary
+
+
+def _resume_hint(summary: dict[str, Any]) -> str:
+    return (f" (the run stopped: {summary.get('attempts', 0)} attempts this run, "
+            f"{summary.get('left_pending', 0)} left in flight, recovered by the next run; "
+            f"{summary.get('lost_events', 0)} events kept in the store's outbox, published "
+            "by the next run)")

@@ -1,0 +1,104 @@
+"""A planner's answer for one scenario: resources, the verdict on its targets, the platform.
+
+``assess`` ties together what ``simulate`` (and each row of ``compare``, ``sweep`` and
+``size``) ends with: the resources the scenario gave (agents, ports, jobs, licenses), each
+declared target judged on its interval (``sim.plan.verdict``), a warning for every campaign
+over its abandon limit, and the platform the load needs against the documented sizing
+(``sim.plan.platform``), with its warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.attempt import CHANNEL_NAMES
+from sim.plan.platform import KAFKA_RETENTION_H, Platform, platform_load, size_platform
+from sim.plan.stats import summarise, summarise_rows
+from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line
+from sim.scenario import Scenario
+
+
+@dataclass
+class Assessment:
+    """Everything after the KPIs: see the module docstring."""
+
+    resources: dict[str, Any]
+    targets: list[TargetResult]
+    verdict: str
+    platform: Platform
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def targets_met(self) -> bool | None:
+        """True when every declared target is met, False when one is missed, else None
+        (undecided, or no target declared)."""
+        if not self.targets:
+            return None
+        if any(t.met is False for t in self.targets):
+            return False
+        return True if all(t.met for t in self.targets) else None
+
+    def row(self) -> dict[str, Any]:
+        """Flat columns for one row of ``compare``, ``sweep`` or ``size`` (scalars only)."""
+        p = self.platform
+        return {"targets_verdict": self.verdict, "targets_met": self.targets_met,
+                "platform_tier": p.tier, "voice_portal_ports": p.voice_portal_ports,
+                "db_provision_gb": p.db_provision_gb,
+                "agent_manager_memory_gb": p.agent_manager_memory_gb,
+                "kafka_disk_gb": p.kafka_disk_gb,
+                "platform_warnings": "; ".join(p.warnings)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """``resources``, ``targets`` (name, target, value, lo, hi, met, margin, ...),
+        ``verdict``, ``platform`` (units in the keys) and ``warnings``."""
+        return {"resources": self.resources,
+                "targets": [t.as_dict() for t in self.targets],
+                "verdict": self.verdict, "platform": self.platform.as_dict(),
+                "warnings": list(self.warnings)}
+
+
+def resources(scn: Scenario) -> dict[str, Any]:
+    """What the scenario gives the load: agents, telephony ports, concurrent jobs, licenses."""
+    return {"agents": scn.total_agents, "ports": scn.ports, "jobs": len(scn.campaigns),
+            "licenses": dict(scn.license_pools), "license_mode": scn.license_mode}
+
+
+def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
+           campaigns: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
+           retention_h: float = KAFKA_RETENTION_H) -> Assessment:
+    """The assessment of a scenario's replications.
+
+    Args:
+        scn: the scenario run.
+        total, ci95, campaigns: the aggregated KPIs (``sim.plan.stats.Summary``).
+        records: the replications' records (``sim.plan.task.run_task``), for the platform
+            figures and any measured event volume.
+        retention_h: Kafka retention in hours for the event disk.
+    """
+    reps = len(records)
+    targets = evaluate(scn.targets, total, ci95, reps, scn.sim_hours)
+    warnings = campaigns_over_limit(campaigns, scn.regulation.abandon_limit,
+                                    scn.regulation.mode, reps)
+    hours = max(scn.sim_hours, 1e-12)
+    by_channel = total.get("attempts_by_channel") or {}
+    per_hour = {ch: float(total.get(f"attempts_{ch}", by_channel.get(ch, 0.0))) / hours
+                for ch in CHANNEL_NAMES}
+    load = platform_load(scn, per_hour, [r.get("platform") or {} for r in records],
+                         [r.get("events") for r in records])
+    platform = size_platform(load, retention_h=retention_h)
+    warnings += list(platform.warnings)
+    for t in targets:
+        if t.met is False:
+            warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
+    return Assessment(resources(scn), targets, verdict_line(targets), platform, warnings)
+
+
+def assess_records(scn: Scenario, records: Sequence[Mapping[str, Any]]) -> Assessment:
+    """:func:`assess` straight from the replications' records (aggregated here)."""
+    if all("campaigns" in r for r in records):
+        s = summarise(records, scn.name, scn.sim_hours, 0.0)
+        return assess(scn, s.total, s.ci95, s.campaigns, records)
+    means, ci = summarise_rows([r["kpis"] for r in records])  # KPI rows only
+    return assess(scn, means, ci, [], records)

@@ -1,0 +1,289 @@
+"""The one aggregation of replications: KPI means, 95 % intervals and verdicts.
+
+Replication ``i`` of a run with base seed ``s`` uses seed ``s + i``; each seed goes through
+``numpy.random.SeedSequence``, so streams are independent and any executor reproduces them.
+
+Rates are judged on pooled counts, never by averaging per-replication rates: the abandon
+rate of R replications is (sum of abandons) / (sum of live answers). Its 95 % interval is
+the union of two intervals, each honest about a different thing:
+
+- the Wilson score interval of the pooled counts, which stays inside [0, 1] and never
+  collapses to a point (0 abandons out of 400 live answers gives [0 %, 0.95 %], not
+  [0 %, 0 %]); it alone would be too narrow when abandons come in bursts;
+- the ratio estimator's Student-t interval across replications (Cochran, *Sampling
+  Techniques*, 3rd ed., section 6.4), which carries the run-to-run spread (the pacer's
+  state, correlated bursts) and needs 2 or more replications.
+
+Other KPIs get the Student-t interval of their per-replication values, clipped to their
+range (every KPI is >= 0; ``FRACTION_KEYS`` are <= 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scipy import stats
+
+from engine import kpi
+from engine.attempt import CHANNEL_NAMES
+
+# Every KPI row (``sim.plan.task.kpi_row``) has these keys, in this order.
+KPI_KEYS = ("attempts", "bhcc", "blocked",
+            *(f"attempts_{ch}" for ch in CHANNEL_NAMES),
+            "bhcc_agent", "live_answers", "abandons", "connects", "machines",
+            "amd_false_positives", "connected_in_threshold",
+            "abandon_rate", "abandon_rate_ofcom", "service_level", "occupancy",
+            "agent_wait_mean_s", "ports_peak", "ports_mean")
+FRACTION_KEYS = kpi.FRACTION_KPIS
+KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
+MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
+CONFIDENCE = 0.95
+
+
+def _ofcom_parts(c: Mapping[str, float]) -> tuple[float, float]:
+    """Ofcom's drops and denominator from counts (``engine.kpi.rate_ofcom``'s formula):
+    ``drops = abandons + AMD false positives`` less their answering-machine share."""
+    drops = c["abandons"] + c["amd_false_positives"]
+    am = c["machines"]
+    base = c["connects"] + am
+    adj = drops - drops * am / base if base > 0 else drops
+    return adj, c["connects"] + adj
+
+
+# rate key -> (numerator, denominator) of one row's counts; pooled by summing both.
+RATE_PARTS: dict[str, Callable[[Mapping[str, float]], tuple[float, float]]] = {
+    "abandon_rate": lambda c: (c["abandons"], c["live_answers"]),
+    "abandon_rate_ofcom": _ofcom_parts,
+    "service_level": lambda c: (c["connected_in_threshold"], c["live_answers"]),
+}
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    return [seed + i for i in range(replications)]
+
+
+def _t(n: int) -> float:
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float | None, float | None]:
+    """Mean and the two-sided 95 % Student-t interval (None bounds with fewer than 2 values)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return mean, None, None
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    half = _t(n) * math.sqrt(var / n)
+    return mean, mean - half, mean + half
+
+
+def wilson(successes: float, trials: float) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a proportion (counts may be fractional, as Ofcom's
+    adjusted drops are); ``(0, 1)`` when there is no trial."""
+    if trials <= 0:
+        return 0.0, 1.0
+    z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+    p = min(max(successes / trials, 0.0), 1.0)
+    den = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / den
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / den
+    # the exact ends at p = 0 and p = 1 (the formula leaves a rounding residue there)
+    lo = 0.0 if p == 0.0 else max(0.0, min(p, centre - half))
+    hi = 1.0 if p == 1.0 else min(1.0, max(p, centre + half))
+    return lo, hi
+
+
+def ratio_ci95(nums: Sequence[float], dens: Sequence[float]) -> tuple[float, float] | None:
+    """Student-t interval of the ratio estimator ``R = sum(nums) / sum(dens)`` across
+    replications (linearised variance of the residuals ``num - R * den``); None with fewer
+    than 2 replications or no denominator."""
+    n = len(nums)
+    total = math.fsum(dens)
+    if n < 2 or total <= 0:
+        return None
+    r = math.fsum(nums) / total
+    resid = [y - r * x for y, x in zip(nums, dens, strict=True)]
+    var = math.fsum(e * e for e in resid) / (n - 1)
+    half = _t(n) * math.sqrt(var / n) / (total / n)
+    return r - half, r + half
+
+
+def rate_ci95(nums: Sequence[float], dens: Sequence[float]) -> tuple[float, float, float]:
+    """A rate pooled over replications and its 95 % interval (module docstring), in [0, 1].
+
+    Returns ``(rate, lo, hi)``; with no denominator at all the rate is 0 and the interval
+    [0, 1] (nothing is known).
+    """
+    num, den = math.fsum(nums), math.fsum(dens)
+    rate = num / den if den > 0 else 0.0
+    lo, hi = wilson(num, den)
+    spread = ratio_ci95(nums, dens)
+    if spread is not None:
+        lo, hi = min(lo, spread[0]), max(hi, spread[1])
+    return rate, min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
+
+
+def summarise_rows(rows: Sequence[Mapping[str, float]], keys: Sequence[str] = KPI_KEYS
+                   ) -> tuple[dict[str, float], dict[str, list[float] | None]]:
+    """KPI values and 95 % intervals of replications: ``({key: value}, {key: [lo, hi] or
+    None})``. Rates (``RATE_PARTS``) are pooled with ``rate_ci95``; every other KPI is the
+    mean with a Student-t interval (None with one replication), clipped to its range."""
+    means: dict[str, float] = {}
+    ci: dict[str, list[float] | None] = {}
+    for k in keys:
+        if k in RATE_PARTS:
+            parts = [RATE_PARTS[k](r) for r in rows]
+            rate, lo, hi = rate_ci95([p[0] for p in parts], [p[1] for p in parts])
+            means[k], ci[k] = rate, [lo, hi]
+            continue
+        m, lo, hi = mean_ci95([float(r[k]) for r in rows])
+        means[k] = m
+        if lo is None or hi is None:
+            ci[k] = None
+            continue
+        top = 1.0 if k in FRACTION_KEYS else math.inf
+        ci[k] = [min(max(lo, 0.0), top), min(max(hi, 0.0), top)]
+    return means, ci
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A KPI judged against a limit (``kpi <= limit`` or ``kpi >= limit``) on its interval.
+
+    ``met`` is True when the whole interval is on the right side, False when it is wholly
+    on the wrong side, None (undecided) when it straddles the limit or there are fewer than
+    ``MIN_REPLICATIONS`` replications; ``needed`` then estimates the replications that would
+    decide (None when the value sits on the limit, where no number will).
+    """
+
+    kpi: str
+    op: str
+    limit: float
+    value: float
+    lo: float | None
+    hi: float | None
+    replications: int
+    met: bool | None
+    needed: int | None = None
+
+    @property
+    def bound(self) -> float:
+        """The bound the verdict rests on: upper for ``<=``, lower for ``>=`` (the value
+        when there is no interval)."""
+        b = self.hi if self.op == "<=" else self.lo
+        return self.value if b is None else b
+
+    @property
+    def note(self) -> str:
+        """One line for a table or log."""
+        if self.met is not None:
+            return f"{'met' if self.met else 'missed'} ({self.replications} replications)"
+        if self.replications < MIN_REPLICATIONS:
+            return (f"undecided: {self.replications} replication(s), needs at least "
+                    f"{max(MIN_REPLICATIONS, self.needed or 0)}")
+        if self.needed is None:
+            return f"undecided: the value sits on the limit ({self.replications} replications)"
+        return (f"undecided: the interval straddles the limit with {self.replications} "
+                f"replications, about {self.needed} would decide")
+
+    def as_dict(self) -> dict:
+        return {"kpi": self.kpi, "op": self.op, "limit": self.limit, "value": self.value,
+                "lo": self.lo, "hi": self.hi, "replications": self.replications,
+                "met": self.met, "needed": self.needed, "note": self.note}
+
+
+def judge(kpi: str, op: str, limit: float, value: float, ci: Sequence[float] | None,
+          replications: int) -> Verdict:
+    """The verdict on ``kpi op limit`` from a value and its 95 % interval (``Verdict``)."""
+    if op not in ("<=", ">="):
+        raise ValueError(f"op: expected <= or >=, got {op!r}")
+    lo, hi = (None, None) if ci is None else (float(ci[0]), float(ci[1]))
+    gap = abs(value - limit)
+    needed = None
+    met: bool | None = None
+    if lo is not None and hi is not None:
+        good, bad = (hi <= limit, lo > limit) if op == "<=" else (lo >= limit, hi < limit)
+        if good or bad:
+            met = bool(good)
+        elif gap > 0:
+            half = (hi - value) if value < limit else (value - lo)
+            needed = max(replications + 1, math.ceil(replications * (half / gap) ** 2 - 1e-9))
+    if replications < MIN_REPLICATIONS:
+        met, needed = None, max(MIN_REPLICATIONS, needed or 0)
+    return Verdict(kpi, op, limit, value, lo, hi, replications, met, needed)
+
+
+@dataclass
+class Summary:
+    """Replications of one scenario aggregated: ``total`` holds every KPI of ``KPI_KEYS``
+    (rates pooled, the rest means) and the mean attempts by channel, ``ci95`` the 95 %
+    intervals, ``campaigns`` each campaign's KPIs averaged over the replications."""
+
+    scenario: str
+    seed: int
+    replications: int
+    sim_hours: float
+    wall_s: float
+    total: dict
+    campaigns: list[dict]
+    ci95: dict
+    warnings: list[str]
+    intervals: list[dict] = field(default_factory=list)
+
+
+def interval_summary(records: Sequence[Mapping]) -> list[dict]:
+    """The measured intervals over every campaign, averaged over the replications: counts
+    and staffing are means per replication; the abandon rate and occupancy are pooled
+    (abandons over live answers, busy over staffed agent time)."""
+    rows = [r.get("interval_rows") or [] for r in records]
+    n = min((len(x) for x in rows), default=0)
+    out = []
+    for k in range(n):
+        at = [x[k] for x in rows]
+        row = {"t_start_s": at[0]["t_start_s"]}
+        for key in at[0]:
+            if key != "t_start_s":
+                row[key] = math.fsum(a[key] for a in at) / len(at)
+        live = math.fsum(a["live_answers"] for a in at)
+        staffed = math.fsum(a["staffed_mean"] for a in at)
+        row["abandon_rate"] = math.fsum(a["abandons"] for a in at) / live if live else 0.0
+        row["occupancy"] = (math.fsum(a["busy_mean"] for a in at) / staffed
+                            if staffed else 0.0)
+        out.append(row)
+    return out
+
+
+def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
+    out: dict = {}
+    for k, v in dicts[0].items():
+        if isinstance(v, bool) or not isinstance(v, int | float | dict):
+            out[k] = v
+        elif isinstance(v, dict):
+            out[k] = _mean_dicts([d[k] for d in dicts])
+        else:
+            out[k] = math.fsum(d[k] for d in dicts) / len(dicts)
+    return out
+
+
+NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no agent with "
+              "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
+
+
+def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_s: float,
+              scenario_warnings: Sequence[str] = ()) -> Summary:
+    """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
+    its warnings are the scenario's, then the runs' (each once), then ``NO_ATTEMPT`` when
+    nothing completed."""
+    means, ci = summarise_rows([r["kpis"] for r in records])
+    total = {**means, "attempts_by_channel": {
+        ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
+    camps = [_mean_dicts([r["campaigns"][i] for r in records])
+             for i in range(len(records[0]["campaigns"]))]
+    warnings = list(dict.fromkeys([*scenario_warnings,
+                                   *sorted({w for r in records for w in r["warnings"]})]))
+    if not means["attempts"]:
+        warnings.append(NO_ATTEMPT)
+    return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
+                   camps, ci, warnings, interval_summary(records))

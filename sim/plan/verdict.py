@@ -1,0 +1,158 @@
+"""The verdict: declared targets judged on a run's KPIs and their 95 % intervals.
+
+A target is judged on the interval of its KPI (``sim.plan.stats.judge``): met when the whole
+interval is on the right side, missed when it is wholly on the wrong side, undecided
+otherwise, with the replications that would decide. Every agent-based campaign over its
+abandon limit gets a warning. Pure: no SimPy, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sim.plan.stats import judge as stats_judge
+from sim.plan.stats import wilson
+from sim.targets import PER_CHANNEL, TargetSpec
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """A declared target judged: the KPI's value, its 95 % interval and the verdict.
+
+    ``met`` is None when the interval cannot decide; ``needed`` then estimates the
+    replications that would (None when the value sits on the target). ``margin`` is how far
+    the judged bound is on the right side (negative: on the wrong side), in the KPI's unit.
+    """
+
+    name: str
+    target: str
+    kpi: str
+    op: str
+    limit: float
+    value: float
+    lo: float | None
+    hi: float | None
+    met: bool | None
+    margin: float | None
+    replications: int
+    needed: int | None
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "target": self.target, "kpi": self.kpi, "value": self.value,
+                "lo": self.lo, "hi": self.hi, "met": self.met, "margin": self.margin,
+                "replications": self.replications, "needed": self.needed,
+                "note": self.note}
+
+
+Judge = Callable[[str, str, float, float, Sequence[float] | None, int], Any]
+
+
+def evaluate(specs: Sequence[TargetSpec], total: Mapping[str, Any],
+             ci95: Mapping[str, Any], replications: int, sim_hours: float,
+             judge: Judge | None = None) -> list[TargetResult]:
+    """Judge each declared target on ``total`` (KPI values) and ``ci95`` (their intervals).
+
+    Per-channel attempts per hour are the channel's attempts (``attempts_<channel>`` or
+    ``attempts_by_channel``) over ``sim_hours``, their interval scaled alike.
+
+    Args:
+        specs: the declared targets.
+        total: KPI name -> value (a summary's ``total``).
+        ci95: KPI name -> ``[lo, hi]`` or None.
+        replications: replications the values rest on.
+        sim_hours: measured hours per replication (for per-hour rates).
+        judge: ``judge(kpi, op, limit, value, ci, replications)`` returning an object with
+            ``lo``, ``hi``, ``met``, ``needed``, ``bound`` and ``note``; default
+            ``sim.plan.stats.judge``.
+    """
+    if judge is None:
+        judge = stats_judge
+    out = []
+    for s in specs:
+        if s.kpi.startswith(PER_CHANNEL + "_"):
+            ch = s.kpi[len(PER_CHANNEL) + 1:]
+            raw = total.get(f"attempts_{ch}")
+            if raw is None:
+                raw = total.get("attempts_by_channel", {}).get(ch, 0.0)
+            ci = ci95.get(f"attempts_{ch}")
+            scale = 1.0 / max(sim_hours, 1e-12)
+            value = float(raw) * scale
+            ci = None if ci is None else [ci[0] * scale, ci[1] * scale]
+        else:
+            value = total.get(s.kpi)
+            if value is None:
+                raise KeyError(f"{s.name}: the run has no KPI {s.kpi!r}")
+            value = float(value)
+            ci = ci95.get(s.kpi)
+        v = judge(s.kpi, s.op, s.value, value, ci, replications)
+        margin = None
+        if v.lo is not None and v.hi is not None:
+            bound = v.hi if s.op == "<=" else v.lo
+            margin = s.value - bound if s.op == "<=" else bound - s.value
+        out.append(TargetResult(s.name, s.text, s.kpi, s.op, s.value, value, v.lo, v.hi,
+                                v.met, margin, replications, v.needed, v.note))
+    return out
+
+
+def verdict_line(results: Sequence[TargetResult]) -> str:
+    """One line: all met, which missed, or which cannot be decided yet."""
+    if not results:
+        return "no targets declared"
+    missed = [r.name for r in results if r.met is False]
+    open_ = [r for r in results if r.met is None]
+    if missed:
+        return f"MISSED: {', '.join(missed)}"
+    if open_:
+        need = max((r.needed or 0) for r in open_)
+        more = f"; about {need} replications would decide" if need else ""
+        return f"UNDECIDED: {', '.join(r.name for r in open_)}{more}"
+    return f"MET: all {len(results)} targets"
+
+
+def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, mode: str,
+                         replications: int,
+                         interval: Callable[[float, float], tuple[float, float]] | None = None,
+                         ) -> list[str]:
+    """A warning for every agent-based campaign whose abandon rate is over ``limit``.
+
+    The rate is the regulatory one (``abandon_rate`` in FCC/TSR mode, ``abandon_rate_ofcom``
+    in Ofcom mode) on the campaign's counts pooled over the replications; the warning gives
+    its 95 % interval (``interval(abandons, live_answers)``, default the Wilson score
+    interval of ``sim.plan.stats``) when it is clearly over (the whole interval above the
+    limit); the campaigns only possibly over (the interval straddles the limit) share one
+    warning that names them. Sources: FTC Telemarketing Sales Rule, 16 CFR
+    310.4(b)(4)(i), and FCC 47 CFR 64.1200(a)(7) (3 % of live answers per campaign over 30
+    days); Ofcom, persistent misuse statement (3 % of live calls per campaign per 24 h).
+    """
+    if interval is None:
+        interval = wilson
+    key = "abandon_rate_ofcom" if mode == "ofcom" else "abandon_rate"
+    rule = "Ofcom persistent-misuse policy" if mode == "ofcom" else \
+        "FTC TSR 16 CFR 310.4(b)(4) / FCC 47 CFR 64.1200(a)(7)"
+    out: list[str] = []
+    unsure: list[str] = []
+    for c in campaigns:
+        if c.get("channel") != "voice_agent":
+            continue
+        rate = float(c.get(key) or 0.0)
+        if rate <= limit:
+            continue
+        live = float(c.get("live_answers", 0.0)) * replications
+        lo, hi = interval(rate * live, live)
+        if lo <= limit:  # the interval straddles the limit: too few live answers to tell
+            unsure.append(f"{c.get('name')} {100 * rate:.1f} %")
+            continue
+        out.append(f"campaign {c.get('name')}: abandon rate {100 * rate:.2f} % "
+                   f"[{100 * lo:.2f} %, {100 * hi:.2f} %] is clearly over its "
+                   f"{100 * limit:g} % limit ({rule}; {live:,.0f} live answers over "
+                   f"{replications} replication(s))")
+    if unsure:
+        shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5
+                                         else "")
+        out.append(f"campaigns possibly over their {100 * limit:g} % abandon limit (each "
+                   f"interval straddles it: too few live answers to tell; run longer or more "
+                   f"replications): {len(unsure)}: {shown} ({rule})")
+    return out

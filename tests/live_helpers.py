@@ -1,0 +1,73 @@
+"""Helpers for the live-run tests: a run configuration in a temporary folder, the store's
+rows and the events file's records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "single-50-predictive.toml"
+
+
+def write_config(folder: Path, hours: float = 0.01, speed: float = 6.0, drain_s: float = 3.0,
+                 extra: str = "") -> Path:
+    """A run configuration for an emulated run of the 50-agent scenario."""
+    cfg = folder / "run.toml"
+    cfg.write_text(f"""
+[run]
+scenario = "{SCENARIO.as_posix()}"
+hours = {hours}
+speed = {speed}
+drain_s = {drain_s}
+[store]
+sqlite = "store.sqlite"
+synchronous = "NORMAL"
+[events]
+jsonl = "events.jsonl"
+[epm]
+user = "outdial"
+password_env = "OUTDIAL_TEST_EPM_PW"
+[aes]
+user = "outdial"
+password_env = "OUTDIAL_TEST_AES_PW"
+[cms]
+listen = "127.0.0.1"
+{extra}
+""", encoding="utf-8")
+    return cfg
+
+
+def run_cmd(cfg: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "outdial.cli", "run", str(cfg), "--emulate",
+                             "--json", "--no-view", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+
+
+def rows(store: Path) -> dict[int, dict]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
+    try:
+        return {r["attempt_id"]: dict(r) for r in db.execute("SELECT * FROM attempts")}
+    finally:
+        db.close()
+
+
+def events(path: Path) -> list[dict]:
+    out = []
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the line being written at a kill
+    return out
+
+
+def attempt_events(path: Path, kind: str) -> set[int]:
+    return {e["event"]["attempt_id"] for e in events(path) if e["event"].get("type") == kind}

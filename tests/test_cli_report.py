@@ -1,0 +1,118 @@
+"""``outdial report``: one self-contained HTML page, checked as text and in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+
+SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(outdial, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """A results folder holding simulate's and compare's outputs and plots."""
+    out = tmp_path_factory.mktemp("results")
+    scn = out.parent / "with-targets.toml"
+    scn.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.999\nmin_bhcc = 100\n")
+    invoke("-q", "simulate", str(scn), "--hours", "0.1", "-r", "2", "--out", str(out),
+           "--plots")
+    invoke("-q", "compare", str(scn), "--hours", "0.05", "-r", "2", "--no-search",
+           "--policies", "predictive,progressive", "--out", str(out), "--plots")
+    invoke("-q", "sweep", str(scn), "--vary", "agents.count=40:50:10", "--hours", "0.05", "-r",
+           "2", "--out", str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(results) -> Path:
+    target = results / "report.html"
+    result = invoke("report", str(results), "-o", str(target))
+    assert f"wrote {target}" in result.stderr
+    return target
+
+
+def test_report_is_self_contained(results, page):
+    html = page.read_text()
+    # every plot inline as base64 PNG, each the exact bytes of a PNG in the folder
+    inline = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    pngs = sorted(results.glob("*.png"))
+    assert len(inline) == len(pngs) >= 5
+    assert sorted(base64.b64decode(x) for x in inline) == sorted(p.read_bytes() for p in pngs)
+    # nothing to fetch: no external scripts, styles, images or fonts
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+
+
+def test_report_shows_the_kpis_and_the_comparison(results, page):
+    html = page.read_text()
+    kpis = json.loads((results / "kpis.json").read_text())
+    total, ci = kpis["total"], kpis["ci95"]
+    assert f"<td>{100 * total['occupancy']:.2f} %</td>" in html
+    lo, hi = ci["occupancy"]
+    assert f"[{100 * lo:.2f} %, {100 * hi:.2f} %]" in html
+    assert "Policy comparison" in html and ">predictive<" in html and ">progressive<" in html
+    for section in ("Scenario", "Verdict", "Platform the load needs", "KPIs",
+                    "Policy comparison", "Parameter sweep", "Plots"):
+        assert f"<h2>{section}</h2>" in html
+    # the verdict and the platform as kpis.json has them
+    assert 'class="verdict' in html and kpis["verdict"] in html
+    for t in kpis["targets"]:
+        assert f"<td>{t['name']}</td>" in html
+    plat = kpis["platform"]
+    assert f"<td>{plat['tier_description']}</td>" in html
+    assert f"<td>{plat['voice_portal_ports']:,}</td>" in html
+
+
+def test_report_errors_are_one_line(tmp_path):
+    r = CliRunner().invoke(outdial, ["report", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "not a folder" in r.stderr and "Traceback" not in r.output
+    r = CliRunner().invoke(outdial, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "no kpis.json" in r.stderr
+    (tmp_path / "kpis.json").write_text("{not json")
+    r = CliRunner().invoke(outdial, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "kpis.json: not a readable JSON file" in r.stderr
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", "--no-first-run", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="Debian's chromium is not installed (/usr/bin/chromium; .ci/run "
+                           "installs it with apt-get install -y chromium)")
+def test_report_in_headless_chromium(page, tmp_path):
+    # The browser's DOM: the tables and every image decoded (naturalWidth would be 0 if not).
+    dom = _chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<table") >= 3 and dom.stdout.count("<img") >= 5
+    assert "Totals over the measured window" in dom.stdout
+    # A screenshot: the page renders tables and plots (many colours, not a blank page).
+    shot = tmp_path / "report.png"
+    run = _chromium(f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri())
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)[..., :3]
+    assert img.shape[0] == 2400 and img.shape[1] == 1200
+    colours = np.unique((img.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
+    assert len(colours) > 200  # text, table borders, the plots' lines and anti-aliasing
+    non_white = (img.sum(axis=2) < 2.9).mean()
+    assert 0.02 < non_white < 0.6

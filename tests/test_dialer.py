@@ -1,0 +1,234 @@
+"""The dialer driven through its interfaces alone: a manual clock, a scripted telephony and
+a scripted agent feed, no SimPy. Each test is a short story told by the world's parts."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.agents import AgentManager, AgentState
+from engine.attempt import Attempt, Channel, Code
+from engine.contacts import ContactList, ListSpec
+from engine.dialer import Dialer, Job
+from engine.flow import ContactFlow
+from engine.interfaces import AgentFeed, AgentListener, Clock, Telephony, TelephonyEvents
+from engine.rules import RuleEngine
+from engine.staffing import Licenses
+from engine.store_memory import MemoryStore
+from engine.strategy import Step, Strategy
+from pacer import CampaignPacing, Pacing
+
+EPOCH = datetime(2024, 6, 3, 14, tzinfo=UTC)  # a Monday afternoon in London
+TICK_S = 0.5
+
+
+class ManualClock:
+    """``Clock`` by hand: time moves only in ``run``; same-time calls in order of asking."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self._q: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        heapq.heappush(self._q, (self.t + delay_s, next(self._seq), callback))
+
+    def run(self, until: float) -> None:
+        while self._q and self._q[0][0] <= until:
+            self.t, _, cb = heapq.heappop(self._q)
+            cb()
+        self.t = until
+
+
+class ScriptedTelephony:
+    """``Telephony`` whose calls do what the test says, when the test says so."""
+
+    def __init__(self, ports: int = 100) -> None:
+        self.ports = ports
+        self.dialled: list[Attempt] = []
+        self.connected: list[tuple[int, int]] = []  # (attempt id, agent)
+        self.dropped: list[int] = []
+        self.listener: TelephonyEvents | None = None
+
+    def subscribe(self, listener: TelephonyEvents) -> None:
+        self.listener = listener
+
+    def capacity(self, voice: bool) -> int:
+        busy = sum(1 for a in self.dialled if a.code == int(Code.PENDING))
+        return max(self.ports - busy, 0)
+
+    def dial(self, attempt: Attempt) -> None:
+        self.dialled.append(attempt)
+
+    def connect(self, attempt: Attempt, agent: int) -> None:
+        self.connected.append((attempt.id, agent))
+
+    def drop(self, attempt: Attempt) -> None:
+        self.dropped.append(attempt.id)
+
+
+class ScriptedFeed:
+    """``AgentFeed`` reporting what the test's ACD says."""
+
+    def __init__(self) -> None:
+        self.listener: AgentListener | None = None
+
+    def subscribe(self, listener: AgentListener) -> None:
+        self.listener = listener
+
+    def say(self, agent: int, state: AgentState) -> None:
+        assert self.listener is not None
+        self.listener.on_agent_state(agent, int(state))
+
+
+def contacts(n: int) -> ContactList:
+    return ContactList(pl.DataFrame({"id": [f"c{k}" for k in range(n)],
+                                     "phone": [f"+4420794600{k:02d}" for k in range(n)],
+                                     "timezone": ["Europe/London"] * n}),
+                       ListSpec(addresses={"phone": "voice"}))
+
+
+def build(n_agents: int = 2, n_contacts: int = 20, ports: int = 100, ratio: float = 1.0,
+          licensed: bool = False):
+    clock, tel, feed, store = ManualClock(), ScriptedTelephony(ports), ScriptedFeed(), MemoryStore()
+    strategy = Strategy((Step("voice", "phone", pacing="progressive",
+                              retries={"busy": (60, 1)}),), windows="always")
+    flow = ContactFlow(0, "spring", contacts(n_contacts), strategy, RuleEngine(), EPOCH)
+    job = Job("spring", Channel.VOICE_AGENT,
+              CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=ratio), skill_mask=1,
+              max_agents=n_agents)
+    agents = AgentManager(n_agents, np.ones(n_agents, dtype=np.int64), 1, (0.0, 1e9))
+    licenses = Licenses({"progressive_agents": n_agents}) if licensed else None
+    dialer = Dialer([job], agents, clock, tel, feed, store, [flow], licenses=licenses,
+                    tick_s=TICK_S)
+    if not licensed:
+        dialer.assign(np.zeros(n_agents, dtype=np.int64))
+    return clock, tel, feed, store, dialer
+
+
+def login(feed: ScriptedFeed, agents: range) -> None:
+    for a in agents:
+        feed.say(a, AgentState.LOGGED_IN)
+        feed.say(a, AgentState.READY)
+
+
+def test_the_parts_meet_the_protocols_and_the_dialer_subscribes_itself():
+    clock, tel, feed, _, dialer = build()
+    assert isinstance(clock, Clock) and isinstance(tel, Telephony)
+    assert isinstance(feed, AgentFeed)
+    assert tel.listener is dialer and feed.listener is dialer
+    assert isinstance(dialer, TelephonyEvents) and isinstance(dialer, AgentListener)
+
+
+def test_no_ready_agent_no_dial_then_one_dial_per_ready_agent():
+    clock, tel, feed, _, dialer = build(n_agents=2)
+    dialer.start()
+    clock.run(5.0)
+    assert tel.dialled == []  # nobody logged in
+    login(feed, range(2))
+    clock.run(5.0 + TICK_S)
+    assert len(tel.dialled) == 2  # progressive 1:1
+    assert [a.contact_id for a in tel.dialled] == ["c0", "c1"]
+    assert dialer.next_attempt_id == 2
+    clock.run(20.0)
+    assert len(tel.dialled) == 2  # both lines still ring: nothing more
+
+
+def test_a_live_answer_meets_an_agent_who_wraps_up_and_comes_back():
+    clock, tel, feed, store, dialer = build(n_agents=1)
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    (a,) = tel.dialled
+    clock.run(6.0)
+    dialer.on_answered(a, True)
+    assert tel.connected == [(a.id, 0)] and a.t_connect == 6.0
+    assert dialer.agents.state[0] == AgentState.BUSY
+    clock.run(66.0)
+    dialer.on_call_ended(a)
+    assert dialer.agents.state[0] == AgentState.WORK_NOT_READY
+    assert store.cols["code"] == [int(Code.LIVE_CONNECTED)]
+    assert store.cols["t_end"] == [66.0]
+    clock.run(80.0)
+    assert len(tel.dialled) == 1  # in wrap-up: no dial for it
+    feed.say(0, AgentState.READY)  # the ACD says the wrap-up ended
+    clock.run(81.0)
+    assert len(tel.dialled) == 2 and tel.dialled[1].contact_id == "c1"
+
+
+def test_a_live_answer_nobody_takes_is_dropped_at_the_connect_window():
+    clock, tel, feed, store, dialer = build(n_agents=1, ratio=2.0)
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    first, second = tel.dialled
+    dialer.on_answered(first, True)
+    dialer.on_answered(second, True)  # the only agent is taken
+    assert tel.connected == [(first.id, 0)]
+    window = dialer.jobs[0].connect_window_s
+    clock.run(1.0 + window - 0.01)
+    assert tel.dropped == []
+    clock.run(1.0 + window + 0.01)
+    assert tel.dropped == [second.id]
+    assert second.code == Code.ABANDONED and second.abandoned
+    assert store.cols["attempt_id"] == [second.id]
+
+
+def test_a_busy_contact_is_retried_after_its_delay_by_the_strategy():
+    clock, tel, feed, _, dialer = build(n_agents=1, n_contacts=1)
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    (a,) = tel.dialled
+    clock.run(3.0)
+    dialer.on_failed(a, int(Code.BUSY))
+    clock.run(62.0)
+    assert len(tel.dialled) == 1  # busy retry after 60 s from the end at 3 s
+    clock.run(63.5)
+    assert len(tel.dialled) == 2 and tel.dialled[1].contact_id == "c0"
+    dialer.on_failed(tel.dialled[1], int(Code.BUSY))
+    clock.run(200.0)
+    assert len(tel.dialled) == 2  # one busy retry only: the contact is done
+    assert dialer.flows[0].exhausted
+
+
+def test_dials_never_exceed_the_telephonys_capacity():
+    clock, tel, feed, _, dialer = build(n_agents=6, ports=4)
+    dialer.start()
+    login(feed, range(6))
+    clock.run(10.0)
+    assert len(tel.dialled) == 4
+
+
+def test_licensed_staffing_puts_logged_in_agents_on_the_job():
+    clock, tel, feed, _, dialer = build(n_agents=3, licensed=True)
+    assert dialer.staffing is not None
+    dialer.start()
+    assert (dialer.agents.job == 0).all()  # staffed at start, logged in or not
+    clock.run(1.0)
+    assert tel.dialled == []
+    login(feed, range(3))
+    clock.run(2.0)
+    assert len(tel.dialled) == 3
+    dialer.staffing.set_limits(0, maximum=1)
+    clock.run(dialer.staffing.period_s + 1.0)
+    assert (dialer.agents.job == 0).sum() == 1  # nobody on a call: moved at the period
+
+
+def test_bad_wiring_is_refused():
+    clock, tel, feed, store, _ = build()
+    with pytest.raises(ValueError, match="1 jobs but 0 contact flows"):
+        Dialer([Job("x", Channel.VOICE_AGENT, CampaignPacing())],
+               AgentManager(1, np.ones(1, dtype=np.int64), 1, (0.0, 1.0)), clock, tel, feed,
+               store, [])
+    with pytest.raises(ValueError, match="unknown"):
+        Licenses({"gold_agents": 3})

@@ -1,0 +1,190 @@
+"""The live session in-process: links dropped and restored mid-campaign with no result
+lost, a store that fills up, an events file that fails, a damaged store, bad
+configurations; each ends in one clear message and a store the next run resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from adapters.epm.emulator import EpmEmulator
+from engine.attempt import Code
+from engine.sinks import JsonlSink, SinkError
+from outdial.live import session as live_session
+from outdial.live.config import ConfigError, load_config
+from outdial.live.session import LiveSession, RunError, run_live
+from outdial.live.view import render, snapshot
+from tests.live_helpers import attempt_events, rows, write_config
+
+ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+
+
+def _cfg(tmp_path: Path, **kw):
+    return load_config(write_config(tmp_path, **kw), env=ENV, emulate=True)
+
+
+async def _until(cond, timeout_s=30.0):
+    for _ in range(int(timeout_s / 0.02)):
+        if cond():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
+    cfg = _cfg(tmp_path, hours=0.015, speed=4.0, drain_s=8.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        await _until(lambda: len(s.dialer.in_flight) >= 10)
+        snap = snapshot(s)  # what the live view shows each second
+        assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
+        assert snap["ports_in_use"] > 0 and snap["agents_logged_in"] == 50
+        assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
+        render(snap)
+        # AES: every DMCC connection cut; the client resumes its session
+        s.emulated.dmcc.drop_connections()
+        # CMS drops its socket and comes back
+        s.emulated.cms.drop()
+        # the voice portal's web service goes away for a second, with calls in flight
+        in_flight = set(s.dialer.in_flight)
+        port, world, users = s.emulated.epm.port, s.emulated.world, s.emulated.epm.users
+        s.emulated.epm.close()
+        await asyncio.sleep(1.0)
+        tls = s.emulated.client_tls and _server_tls(s)
+        s.emulated.epm = EpmEmulator(world, users, tls, port=port, lock=world.lock)
+        s.emulated.epm.start()
+        summary = await run
+        dmcc, tel, cms = s.dmcc, s.telephony, s.cms
+        await s.close()
+        return summary, in_flight, dmcc, tel, cms, world
+    summary, in_flight, dmcc, tel, cms, world = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert summary["lost_events"] == 0
+    assert dmcc.resumed >= 1 and tel.errors >= 1 and cms.connections >= 2
+    after = rows(cfg.store_sqlite)
+    # calls in flight while the service was away got their real outcome: any recorded
+    # TRAPPED at the stop was still in progress on the platform when the run stopped
+    assert all(after[i]["code"] != Code.PENDING for i in in_flight)
+    ended_on_platform = {s_["attempt"]: s_["t_end"] for s_ in world.sessions.values()
+                         if s_["t_end"] is not None}
+    for i in in_flight:
+        if after[i]["code"] == Code.TRAPPED:
+            t = ended_on_platform.get(i)
+            assert t is None or t >= after[i]["t_end"] - 2.0, (i, t, after[i])
+    assert set(after) == attempt_events(cfg.events_jsonl, "ATTEMPT_COMPLETED")
+
+
+def _server_tls(s):
+    # the session keeps its CA in a temporary folder; a new emulator needs a server context
+    return s._server_tls
+
+
+def test_a_full_disk_stops_the_run_with_one_message_and_the_next_run_resumes(tmp_path,
+                                                                           monkeypatch):
+    cfg = _cfg(tmp_path, hours=0.01, speed=5.0, drain_s=1.0)
+    real_open = live_session._open_store
+
+    def small_store(c):
+        st = real_open(c)
+        pages = st._db.execute("PRAGMA page_count").fetchone()[0]
+        st._db.execute(f"PRAGMA max_page_count = {pages + 6}")
+        return st
+    monkeypatch.setattr(live_session, "_open_store", small_store)
+    with pytest.raises(RunError, match="the disk is full") as e:
+        run_live(cfg, emulate=True)
+    msg = str(e.value)
+    assert "resume" in msg and "Traceback" not in msg and "\n" not in msg
+    monkeypatch.setattr(live_session, "_open_store", real_open)
+    before = rows(cfg.store_sqlite)
+    summary = run_live(cfg, emulate=True)
+    assert summary["left_pending"] == 0 and summary["lost_events"] == 0
+    after = rows(cfg.store_sqlite)
+    for i, r in before.items():
+        if r["code"] != Code.PENDING:
+            assert after[i] == r
+        else:
+            assert after[i]["code"] == Code.TRAPPED
+    assert set(after) == attempt_events(cfg.events_jsonl, "ATTEMPT_COMPLETED")
+
+
+def test_an_events_file_that_fails_loses_no_event(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, hours=0.005, speed=5.0, drain_s=1.0)
+    calls = {"n": 0}
+    real = JsonlSink.publish
+
+    def failing(self, topic, event):
+        calls["n"] += 1
+        if calls["n"] > 200:
+            raise SinkError(f"{self.path}: No space left on device")
+        real(self, topic, event)
+    monkeypatch.setattr(JsonlSink, "publish", failing)
+    with pytest.raises(RunError, match=r"No space left on device.*kept in the store's outbox"):
+        run_live(cfg, emulate=True)
+    monkeypatch.setattr(JsonlSink, "publish", real)
+    summary = run_live(cfg, emulate=True)
+    assert summary["events_left_by_last_run"] > 0 and summary["lost_events"] == 0
+    assert set(rows(cfg.store_sqlite)) == attempt_events(cfg.events_jsonl,
+                                                          "ATTEMPT_COMPLETED")
+
+
+def test_unwritable_events_file_and_damaged_store_are_one_message(tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg.events_jsonl.mkdir()  # a directory where the file should be
+    with pytest.raises(RunError, match=r"events\.jsonl"):
+        run_live(cfg, emulate=True)
+    cfg.events_jsonl.rmdir()
+    cfg.store_sqlite.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(RunError, match=r"store\.sqlite"):
+        run_live(cfg, emulate=True)
+
+
+def test_the_shipped_live_configuration_loads():
+    from tests.live_helpers import ROOT
+    cfg = load_config(ROOT / "scenarios" / "live-emulated.toml", env={}, emulate=True)
+    assert cfg.scenario.exists() and cfg.hours and cfg.aes.tls and cfg.epm.password is None
+    with pytest.raises(ConfigError, match="no credentials"):
+        load_config(ROOT / "scenarios" / "live-emulated.toml", env={}, emulate=False)
+
+
+def test_config_errors_name_file_and_key(tmp_path):
+    p = write_config(tmp_path, extra='[emulate]\ntls = "yes"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env={}, emulate=False)
+    text = str(e.value)
+    assert f"{p}: epm.password_env: the environment variable OUTDIAL_TEST_EPM_PW" in text
+    assert "emulate.tls: expected bool" in text and "epm.url: missing" in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nscenario = "x.toml"\nhours = -1\n[epm]\npassword = "s3cret"\n'
+                   '[store]\nsqlite = "a"\npostgres_env = "PG"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(bad, env={"PG": "x"}, emulate=True)
+    text = str(e.value)
+    assert "run.hours: expected hours > 0" in text
+    assert "epm.password: secrets are not written in the file" in text and "s3cret" not in text
+    assert "store: expected exactly one of sqlite" in text
+    cfg = load_config(write_config(tmp_path), env=ENV, emulate=True)
+    assert "e@p%m" not in repr(cfg) and "Secret(from $OUTDIAL_TEST_EPM_PW)" in repr(cfg)
+
+
+def test_damaged_store_page_is_reported_as_damaged(tmp_path):
+    from engine.store_sqlite import SqliteStore
+    p = tmp_path / "s.sqlite"
+    st = SqliteStore(p)
+    st.set_meta("k", "v")
+    st.close()
+    db = sqlite3.connect(p)
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
+    db.close()
+    data = bytearray(p.read_bytes())
+    page = 4096 * (root - 1)
+    data[page:page + 4096] = b"\x07" * 4096
+    p.write_bytes(bytes(data))
+    with pytest.raises(Exception) as e:
+        SqliteStore(p).get_meta("k")
+    assert "damaged" in str(e.value) or "malformed" in str(e.value)

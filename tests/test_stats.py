@@ -1,0 +1,86 @@
+"""The one aggregation: rates pooled on counts with honest 95 % intervals, inside [0, 1];
+verdicts that say how many replications they rest on and refuse when too few decide."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim.plan.stats import (
+    KPI_KEYS,
+    judge,
+    mean_ci95,
+    rate_ci95,
+    ratio_ci95,
+    summarise_rows,
+    wilson,
+)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 40), (3, 40), (40, 40), (17, 1000)])
+def test_wilson_matches_scipy(k, n):
+    ref = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    assert wilson(k, n) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_two_replications_without_abandons_are_not_a_point():
+    rate, lo, hi = rate_ci95([0, 0], [200, 180])
+    assert rate == 0.0 and lo == 0.0
+    # 0 out of 380: Wilson's upper bound z^2 / (n + z^2), about 1 %
+    z = stats.norm.ppf(0.975)
+    assert hi == pytest.approx(z * z / (380 + z * z))
+
+
+def test_overdispersed_replications_widen_the_interval():
+    # the same pooled 3 % from very different runs: wider than from alike runs
+    alike = rate_ci95([30, 30, 30], [1000, 1000, 1000])
+    apart = rate_ci95([5, 55, 30], [1000, 1000, 1000])
+    assert alike[0] == apart[0] == pytest.approx(0.03)
+    assert apart[2] - apart[1] > alike[2] - alike[1]
+    lo, hi = ratio_ci95([5, 55, 30], [1000, 1000, 1000])
+    half = stats.t.ppf(0.975, 2) * np.std([0.005, 0.055, 0.03], ddof=1) / math.sqrt(3)
+    assert (lo, hi) == pytest.approx((0.03 - half, 0.03 + half))
+    assert apart[1] == pytest.approx(max(0.0, lo))
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 60)), min_size=1, max_size=6))
+def test_rate_intervals_stay_in_range_and_hold_the_pooled_rate(pairs):
+    nums = [min(a, b) for a, b in pairs]
+    dens = [b for _, b in pairs]
+    rate, lo, hi = rate_ci95(nums, dens)
+    assert 0.0 <= lo <= rate <= hi <= 1.0
+    if sum(dens):
+        assert rate == pytest.approx(sum(nums) / sum(dens))
+        assert hi > lo
+
+
+def test_summarise_rows_pools_rates_and_clips_the_rest():
+    rows = [dict.fromkeys(KPI_KEYS, 0.0) for _ in range(2)]
+    rows[0].update(live_answers=100, abandons=2, connects=98, occupancy=0.99)
+    rows[1].update(live_answers=300, abandons=3, connects=297, occupancy=0.97)
+    means, ci = summarise_rows(rows)
+    assert means["abandon_rate"] == pytest.approx(5 / 400)  # pooled, not (0.02 + 0.01) / 2
+    assert means["occupancy"] == pytest.approx(0.98)
+    assert ci["occupancy"][1] == 1.0  # the t interval reaches past 1: clipped
+    for k in ("abandon_rate", "abandon_rate_ofcom", "service_level"):
+        assert 0.0 <= ci[k][0] <= means[k] <= ci[k][1] <= 1.0
+    assert mean_ci95([1.0])[1:] == (None, None)
+
+
+def test_verdicts_state_replications_and_refuse_when_too_few():
+    v = judge("abandon_rate", "<=", 0.03, 0.0, [0.0, 0.01], 2)
+    assert v.met is True and v.replications == 2 and "2 replications" in v.note
+    v = judge("abandon_rate", "<=", 0.03, 0.0, [0.0, 0.01], 1)
+    assert v.met is None and v.needed == 2 and "needs at least 2" in v.note
+    v = judge("abandon_rate", "<=", 0.03, 0.05, [0.04, 0.06], 3)
+    assert v.met is False
+    v = judge("abandon_rate", "<=", 0.03, 0.025, [0.015, 0.035], 3)
+    # half-width 0.01 must shrink to the 0.005 gap: about 3 * (0.01 / 0.005)^2 = 12
+    assert v.met is None and v.needed == 12 and "about 12" in v.note
+    v = judge("occupancy", ">=", 0.85, 0.85, [0.84, 0.86], 4)
+    assert v.met is None and v.needed is None and "sits on the limit" in v.note
+    assert judge("occupancy", ">=", 0.8, 0.9, [0.85, 0.95], 2).met is True

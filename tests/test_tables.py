@@ -1,0 +1,108 @@
+"""The Parquet-facing attempt and interval tables: names, nulls, ``_s`` and the warm-up flag."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from engine import kpi
+from engine.attempt import CHANNEL_NAMES, Code
+from sim.plan.tables import attempts_table, clock_label, intervals_table
+from sim.run import simulate
+from sim.scenario import load
+
+SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+WARMUP = 120.0
+
+
+@pytest.fixture(scope="module")
+def run():
+    scn = load(SCN, {"scenario.sim_hours": 0.1, "scenario.warmup_s": WARMUP})
+    return scn, simulate(scn, 5)
+
+
+def test_attempts_use_names_nulls_and_seconds(run):
+    scn, r = run
+    raw = r.attempts
+    out = attempts_table(raw, scn, keep_warmup=True)
+    assert out.height == raw.height
+    assert out.schema["channel"] == pl.Enum(list(CHANNEL_NAMES))
+    assert list(out.schema["code"].categories) == [c.name for c in Code]  # the events' names
+    assert set(out["pacing"].cast(pl.String)) == {"predictive"}
+    # every time column ends in _s; -1 became null, nothing else changed
+    times = [c for c in out.columns if c.startswith("t_")]
+    assert times and all(c.endswith("_s") for c in times)
+    for t in ("t_answer", "t_connect", "t_end"):
+        missing = (raw[t] < 0).to_list()
+        assert out[f"{t}_s"].is_null().to_list() == missing
+        kept = raw.filter(pl.col(t) >= 0)[t].to_list()
+        assert out[f"{t}_s"].drop_nulls().to_list() == kept
+    assert out["agent"].is_null().to_list() == (raw["agent"] < 0).to_list()
+    assert out["code"].cast(pl.String).to_list() == [Code(c).name for c in raw["code"]]
+
+
+def test_warmup_rows_are_flagged_and_dropped_by_default(run):
+    scn, r = run
+    raw = r.attempts
+    flagged = attempts_table(raw, scn, keep_warmup=True)
+    expect = [(0 <= t < WARMUP) for t in raw["t_end"].to_list()]
+    assert flagged["in_warmup"].to_list() == expect
+    default = attempts_table(raw, scn)
+    assert default.height == raw.height - sum(expect) and not default["in_warmup"].any()
+    # the rows left are the KPI's attempts plus those still in flight at the end
+    measured = kpi.in_window(raw, WARMUP, WARMUP + scn.sim_s).height
+    assert default.height == measured + int((raw["t_end"] < 0).sum())
+
+
+def test_intervals_on_the_scenario_clock(run):
+    scn, r = run
+    out = intervals_table(r.intervals, scn)
+    assert out["t_start_s"].min() == WARMUP and not out["in_warmup"].any()
+    assert (out["t_end_s"] - out["t_start_s"]).unique().to_list() == [scn.interval_s]
+    first = out.row(0, named=True)
+    assert first["time"] == scn.start + timedelta(seconds=first["t_start_s"])
+    assert set(out["channel"].cast(pl.String)) == {"voice_agent"}
+    everything = intervals_table(r.intervals, scn, keep_warmup=True)
+    assert everything.height == r.intervals.height
+    assert everything.filter(pl.col("in_warmup"))["t_start_s"].max() < WARMUP
+    assert clock_label(scn, 0.0) == scn.start.strftime("%H:%M")
+    assert clock_label(scn, 3600.0) == (scn.start + timedelta(hours=1)).strftime("%H:%M")
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _documented(path: Path) -> set[str]:
+    import re
+
+    return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", path.read_text()))
+
+
+def test_outputs_doc_names_every_column_kpi_and_platform_key(run):
+    from sim.plan.platform import PlatformLoad, size_platform
+    from sim.plan.stats import KPI_KEYS
+
+    scn, r = run
+    doc = _documented(DOCS / "outputs.md")
+    att = attempts_table(r.attempts, scn).with_columns(pl.lit(0).alias("replication"))
+    iv = intervals_table(r.intervals, scn).with_columns(pl.lit(0).alias("replication"))
+    plat = size_platform(PlatformLoad(1, 1, 0, 1, 1, {"sms": 1.0})).as_dict()
+    missing = {k for k in [*att.columns, *iv.columns, *KPI_KEYS, *plat] if k not in doc}
+    assert not missing, f"docs/outputs.md does not document {sorted(missing)}"
+
+
+def test_scenarios_doc_names_every_key():
+    import sim.scenario as s
+    from sim.targets import PER_CHANNEL, TARGET_KPIS
+
+    doc = _documented(DOCS / "scenarios.md")
+    tables = [*s._SECTIONS.values(), s._AGENTS, s._CAMPAIGN, *s._CAMPAIGN_TABLES.values(),
+              s._CONTACTS, s._SCHEDULE]
+    keys = {k for t in tables for k in t}
+    keys |= {f"{side}_{k}" for k in (*TARGET_KPIS, PER_CHANNEL) for side in ("min", "max")
+             if not (side == "max" and k == PER_CHANNEL)}
+    missing = sorted(k for k in keys if k not in doc)
+    assert not missing, f"docs/scenarios.md does not document {missing}"

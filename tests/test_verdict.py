@@ -1,0 +1,199 @@
+"""Declared targets: parsing with hints, the verdict on intervals, campaigns over the limit,
+and ``simulate`` on a scenario built to miss one target."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+from sim.plan.stats import wilson
+from sim.plan.verdict import campaigns_over_limit, evaluate, verdict_line
+from sim.scenario import ScenarioError, load
+from sim.targets import TargetSpec, parse_targets
+
+SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
+
+
+def test_targets_parse_with_direction_in_the_key():
+    specs, problems = parse_targets({"min_bhcc": 60000, "max_abandon_rate": 0.03,
+                                     "min_attempts_per_hour": {"sms": 5000},
+                                     "max_agent_wait_mean_s": 20})
+    assert problems == []
+    assert [(s.name, s.kpi, s.op, s.value) for s in specs] == [
+        ("min_bhcc", "bhcc", ">=", 60000.0),
+        ("max_abandon_rate", "abandon_rate", "<=", 0.03),
+        ("min_attempts_per_hour.sms", "attempts_per_hour_sms", ">=", 5000.0),
+        ("max_agent_wait_mean_s", "agent_wait_mean_s", "<=", 20.0),
+    ]
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"max_abandon_rate": 3}, "targets.max_abandon_rate: expected a fraction 0..1 (fraction "
+                              "0..1), got 3 (3 % is 0.03)"),
+    ({"max_abandon_rate": "3%"}, "(3% is 0.03)"),
+    ({"max_agent_wait_mean_s": "20s"}, "(20s: write 20 in a key ending _s)"),
+    ({"min_occupanc": 0.8}, "unknown target (did you mean min_occupancy?)"),
+    ({"min_attempts_per_hour": {"fax": 10}}, "targets.min_attempts_per_hour.fax: unknown "
+                                             "channel"),
+    ({"min_bhcc": -1}, "expected a finite number >= 0"),
+])
+def test_target_problems_name_the_key_and_hint_the_unit(table, message):
+    specs, problems = parse_targets(table)
+    assert specs == [] and len(problems) == 1
+    assert message in problems[0]
+
+
+def test_scenario_lists_target_problems_with_the_others(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.read_text() + "\n[targets]\nmax_abandon_rate = 3\nmin_bhcc = 'many'\n")
+    with pytest.raises(ScenarioError) as e:
+        load(p)
+    text = str(e.value)
+    assert "targets.max_abandon_rate" in text and "3 % is 0.03" in text
+    assert "targets.min_bhcc" in text
+
+
+def test_evaluate_met_missed_undecided_and_needed():
+    specs = [TargetSpec("min_occupancy", "occupancy", ">=", 0.85),
+             TargetSpec("max_abandon_rate", "abandon_rate", "<=", 0.03),
+             TargetSpec("min_bhcc", "bhcc", ">=", 1000.0),
+             TargetSpec("min_attempts_per_hour.sms", "attempts_per_hour_sms", ">=", 500.0)]
+    total = {"occupancy": 0.90, "abandon_rate": 0.031, "bhcc": 990.0, "attempts_sms": 300.0}
+    ci = {"occupancy": [0.88, 0.92], "abandon_rate": [0.033, 0.040],
+          "bhcc": [900.0, 1080.0], "attempts_sms": [280.0, 320.0]}
+    res = evaluate(specs, total, ci, 4, 0.5)
+    by = {r.name: r for r in res}
+    assert by["min_occupancy"].met is True
+    assert by["min_occupancy"].margin == pytest.approx(0.88 - 0.85)
+    assert by["max_abandon_rate"].met is False
+    assert by["max_abandon_rate"].margin == pytest.approx(0.03 - 0.040)
+    b = by["min_bhcc"]
+    assert b.met is None and b.needed is not None
+    # half-width 90 at 4 replications must shrink to the gap of 10: 4 * (90/10)^2 = 324
+    assert b.needed == 324
+    sms = by["min_attempts_per_hour.sms"]  # 300 attempts in half an hour: 600 per hour
+    assert sms.value == 600.0 and (sms.lo, sms.hi) == (560.0, 640.0) and sms.met is True
+    assert verdict_line(res) == "MISSED: max_abandon_rate"
+    assert verdict_line(res[:1]) == "MET: all 1 targets"
+    assert verdict_line([b]).startswith("UNDECIDED: min_bhcc; about 324 replications")
+    payload = res[0].as_dict()
+    assert set(payload) >= {"name", "target", "value", "lo", "hi", "met"}
+
+
+def test_one_replication_never_decides():
+    res = evaluate([TargetSpec("min_occupancy", "occupancy", ">=", 0.5)],
+                   {"occupancy": 0.9}, {"occupancy": None}, 1, 1.0)
+    assert res[0].met is None and res[0].needed == 2
+
+
+def test_campaigns_over_their_limit_are_warned_with_the_interval():
+    camps = [
+        {"name": "a", "channel": "voice_agent", "abandon_rate": 0.05, "live_answers": 400.0},
+        {"name": "b", "channel": "voice_agent", "abandon_rate": 0.031, "live_answers": 100.0},
+        {"name": "c", "channel": "voice_agent", "abandon_rate": 0.01, "live_answers": 500.0},
+        {"name": "d", "channel": "sms", "abandon_rate": 0.5, "live_answers": 0.0},
+    ]
+    out = campaigns_over_limit(camps, 0.03, "fcc", 2)
+    assert len(out) == 2 and out[0].startswith("campaign a:")
+    lo, hi = wilson(0.05 * 800, 800)
+    assert lo > 0.03  # 40 of 800: clearly over
+    assert f"[{100 * lo:.2f} %, {100 * hi:.2f} %]" in out[0] and "clearly over" in out[0]
+    assert wilson(0.031 * 200, 200)[0] < 0.03  # b straddles: named in the shared line
+    assert out[1].startswith("campaigns possibly over their 3 % abandon limit")
+    assert "1: b 3.1 %" in out[1] and "16 CFR 310.4(b)(4)" in out[1]
+    ofcom = campaigns_over_limit([{"name": "a", "channel": "voice_agent",
+                                   "abandon_rate_ofcom": 0.08, "live_answers": 400.0}],
+                                 0.03, "ofcom", 1)
+    assert "Ofcom" in ofcom[0]
+
+
+def test_simulate_on_a_scenario_built_to_miss_one_target(tmp_path):
+    # 50 agents run at ~91 % occupancy: 0.99 cannot be met; the other two are easy.
+    p = tmp_path / "miss.toml"
+    p.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.99\n"
+                 "max_abandon_rate = 0.5\nmin_bhcc = 100\n")
+    r = CliRunner().invoke(outdial, ["simulate", str(p), "--hours", "0.1", "-r", "3",
+                                     "--no-cache", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    targets = {t["name"]: t for t in out["targets"]}
+    assert list(targets) == ["min_occupancy", "max_abandon_rate", "min_bhcc"]
+    for t in out["targets"]:
+        assert {"name", "target", "value", "lo", "hi", "met"} <= set(t)
+        assert 0.0 <= t["lo"] <= t["value"] <= t["hi"]
+    occ = targets["min_occupancy"]
+    # the value and interval are the run's own KPI and interval
+    assert occ["value"] == out["total"]["occupancy"]
+    assert [occ["lo"], occ["hi"]] == out["ci95"]["occupancy"]
+    assert occ["met"] is False and occ["hi"] < 0.99
+    assert occ["margin"] == pytest.approx(occ["lo"] - 0.99)  # the judged (lower) bound
+    assert targets["max_abandon_rate"]["met"] is True
+    assert targets["min_bhcc"]["met"] is True
+    assert out["verdict"] == "MISSED: min_occupancy"
+    assert any("min_occupancy" in w and "missed" in w for w in out["warnings"])
+    assert out["resources"]["agents"] == 50
+    # the platform block: documented tier for 50 agents and one job, measured events
+    plat = out["platform"]
+    assert plat["tier"] == 1 and plat["agents"] == 50 and plat["jobs"] == 1
+    assert plat["event_source"] == "measured" and plat["events_per_hour"] > 0
+    assert math.isclose(plat["kafka_disk_gb"],
+                        plat["event_bytes_per_hour"] * 168 / 1e9, rel_tol=1e-12)
+    assert plat["voice_portal_ports"] == plat["customer_legs_peak"] + plat["agent_legs_peak"]
+    assert plat["agent_legs_peak"] <= 50
+
+
+def _miss(tmp_path) -> Path:
+    p = tmp_path / "miss.toml"
+    p.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.99\nmin_bhcc = 100\n")
+    return p
+
+
+def test_compare_carries_the_verdict_and_platform_per_policy(tmp_path):
+    r = CliRunner().invoke(outdial, ["compare", str(_miss(tmp_path)), "--hours", "0.05", "-r",
+                                     "2", "--no-search", "--no-cache", "--policies",
+                                     "predictive,progressive", "--json"])
+    assert r.exit_code == 0, r.output
+    for row in json.loads(r.stdout)["policies"]:
+        names = [t["name"] for t in row["targets"]]
+        assert names == ["min_occupancy", "min_bhcc"]
+        occ = row["targets"][0]
+        assert occ["value"] == row["occupancy"]
+        assert [occ["lo"], occ["hi"]] == row["ci95"]["occupancy"]
+        # the verdict follows from the interval alone
+        expect = True if occ["lo"] >= 0.99 else False if occ["hi"] < 0.99 else None
+        assert occ["met"] is expect and expect is not True
+        assert row["targets_verdict"].split(":")[0] == ("MISSED" if expect is False
+                                                        else "UNDECIDED")
+        assert row["platform"]["tier"] == 1 and row["platform"]["agents"] == 50
+
+
+def test_sweep_rows_carry_the_platform_of_their_point(tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(outdial, ["sweep", str(_miss(tmp_path)), "--vary",
+                                     "agents.count=30:60:30", "--hours", "0.05", "-r", "2",
+                                     "--no-cache", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    import polars as pl
+
+    rows = pl.read_parquet(out / "sweep.parquet").to_dicts()
+    assert [row["agents.count"] for row in rows] == [30, 60]
+    for row in rows:
+        # 3 GB per 1000 agents (the documented agent-manager sizing), per point
+        assert row["agent_manager_memory_gb"] == pytest.approx(3.0 * row["agents.count"] / 1000)
+        assert row["platform_tier"] == 1
+        assert row["targets_met"] is not True and "min_occupancy" in row["targets_verdict"]
+
+
+def test_no_events_falls_back_to_the_documented_event_rate():
+    r = CliRunner().invoke(outdial, ["simulate", str(SCN), "--hours", "0.05", "--no-cache",
+                                     "--no-events", "--json"])
+    assert r.exit_code == 0, r.output
+    plat = json.loads(r.stdout)["platform"]
+    assert plat["event_source"].startswith("documented") and plat["events_per_hour"] is None
+    # 50 GB per million attempts, kept 168 h
+    assert plat["kafka_disk_gb"] == pytest.approx(plat["bhcc"] * 50e3 * 168 / 1e9)
