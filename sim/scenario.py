@@ -237,6 +237,7 @@ _AMD = {
     "delay_s": _secs(2.5, hi=60.0),
     "accuracy": _frac(0.9),
     "errors_on_humans": _frac(0.25),
+    "machine_talk_s": _secs(8.0, hi=3600.0),
 }
 _CUSTOMER = {"patience_mean_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True)}
 _DIST = {
@@ -332,6 +333,7 @@ class Amd:
     delay_s: float
     accuracy: float
     errors_on_humans: float
+    machine_talk_s: float = 8.0  # an agent reached by a missed machine is held this long
 
     @property
     def p_false_positive(self) -> float:

@@ -31,7 +31,6 @@ _BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.N
 _READY = int(AgentState.READY)
 _NOT_READY = int(AgentState.NOT_READY)
 
-MACHINE_TALK_S = 8.0  # an agent reached by an answering machine releases it (assumption)
 
 
 class SimClock:
@@ -68,6 +67,7 @@ class _CampaignWorld:
         self.machine_message_s = o.machine_message_s
         self.amd = c.amd.enabled
         self.amd_delay_s = c.amd.delay_s if c.amd.enabled else 0.0
+        self.machine_talk_s = c.amd.machine_talk_s  # a missed machine holds its agent
         self.p_fp = c.amd.p_false_positive
         self.p_fn = c.amd.p_false_negative
         self.talk = Sampler(c.talk, streams[2])
@@ -234,7 +234,7 @@ class SimTelephony:
 
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
-        talk = cw.talk() * cw.talk_scale if a.truth_human else MACHINE_TALK_S
+        talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
         self._after(talk, lambda: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
