@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -41,7 +42,7 @@ def test_compare_json_outputs_and_ratio_rows(tmp_path):
     for key in ("best_fixed_ratio", "best_progressive_ratio"):
         best = out[key]
         assert KEYS - {"policy"} <= set(best) and best["meets_limit"]
-        assert 1.0 <= best["ratio"] <= 3.0
+        assert 1.0 <= best["ratio"] <= 48.0  # the bracket widens past --ratio-max
     # the fixed ratio of 1.5 breaks the limit, so the best one is below it
     assert out["best_fixed_ratio"]["ratio"] < 1.5
     table = pl.read_parquet(tmp_path / "compare.parquet")
@@ -85,3 +86,37 @@ def test_unknown_policy_is_a_clear_error():
     res = CliRunner().invoke(outdial, ["compare", str(SCN), "--workers", "2", "--dask-local",
                                        "2"])
     assert res.exit_code == 2 and "choose one executor" in res.stderr
+
+
+def test_the_ratio_search_widens_its_bracket_until_the_limit_is_crossed(monkeypatch):
+    """The top of the bracket doubles while it still meets the limit (3 -> 6 -> 12 here),
+    then bisection closes on the highest meeting ratio (7.3 in this fake world)."""
+    from sim.plan import compare as cmp
+
+    def fake(scn, names, seed, reps, *a, **k):
+        out = []
+        for name in names:
+            r = float(name.split(":")[1])
+            out.append(cmp.PolicyResult(name, {"occupancy": r / 10, "abandon_rate": 0.0,
+                                               "abandon_rate_ofcom": 0.0}, {},
+                                        SimpleNamespace(met=r <= 7.3), r))
+        return out
+
+    monkeypatch.setattr(cmp, "evaluate", fake)
+    scn = load(SCN, {"scenario.sim_hours": 0.1})
+    search = cmp.best_ratio(scn, "progressive", 7, 3, hi=3.0, step=0.1)
+    assert search.best.ratio == pytest.approx(7.3) and search.hi == 12.0
+    assert [r.ratio for r in search.steps][:4] == [1.0, 3.0, 6.0, 12.0]
+    assert len(search.steps) <= 4 + 7  # bisection over 60 steps after the widening
+    top = cmp.best_ratio(scn, "progressive", 7, 3, hi=3.0, step=0.1, widen_to=6.0)
+    assert top.best.ratio == 6.0 and "may be higher" in top.note
+
+
+def test_a_tapered_row_that_cannot_taper_carries_a_note():
+    args = ["compare", str(SCN), "--policies", "vicidial-tapered,progressive", "-r", "2",
+            "--hours", "0.05", "--no-search", "--no-cache", "--json"]
+    out = json.loads(CliRunner().invoke(outdial, args).stdout)
+    assert "never tapers" in out["notes"]["vicidial-tapered"]
+    late = [*args[:-1], "--set", "campaigns.sales.vicidial_start_hhmm=1130", "--json"]
+    out = json.loads(CliRunner().invoke(outdial, late).stdout)
+    assert out["notes"] == {}

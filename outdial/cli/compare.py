@@ -30,7 +30,8 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
 @scenario_options
 @click.option("--no-search", is_flag=True, help="Skip the best fixed / progressive ratio search.")
 @click.option("--ratio-max", type=click.FloatRange(min=1, min_open=True), default=3.0,
-              show_default=True, help="Top of the ratio search range (its bottom is 1).")
+              show_default=True, help="First top of the ratio search bracket (its bottom is 1); "
+              "while the top still meets the limit it doubles, up to 48.")
 @click.option("--ratio-step", type=click.FloatRange(min=0.001), default=None,
               help="Resolution of the ratio search (default 0.01 for campaigns up to 100 "
                    "agents, else 0.02).")
@@ -94,6 +95,7 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
         "best_progressive_ratio": best["progressive"].as_dict()
         if best.get("progressive") else None,
         "search": {s.kind: s.as_dict() for s in searches},
+        "notes": _policy_notes(scn, names),
     }
     extra = [("best fixed ratio", best.get("ratio")),
              ("best progressive", best.get("progressive"))]
@@ -106,6 +108,28 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
     _print(app, scn, payload, rows)
     for s in searches:
         app.info(s.note)
+    for policy, note in payload["notes"].items():
+        app.info(f"{policy} (*): {note}")
+
+
+def _policy_notes(scn, policies) -> dict[str, str]:
+    """Notes on rows a planner could misread: VICIdial's tapered mode never tapers while
+    ``latest - HHMM > 1000`` (its HHMM arithmetic), which the default day (09:00 start,
+    21:00 latest) keeps for the first hours of a run."""
+    from pacer.vicidial import clock_hhmm
+
+    notes = {}
+    if "vicidial-tapered" in policies:
+        run_s = scn.warmup_s + scn.sim_hours * 3600.0
+        never = [c.name for c in scn.campaigns if c.agent_based
+                 and c.vicidial_latest_hhmm - clock_hhmm(c.vicidial_start_hhmm, run_s) > 1000]
+        if never:
+            notes["vicidial-tapered"] = (
+                f"never tapers in this run for {', '.join(never)}: VICIdial tapers only once "
+                "latest_server_time - HHMM <= 1000, and the run ends before that (set "
+                "campaigns.vicidial_start_hhmm closer to vicidial_latest_hhmm for the taper "
+                "to engage); faithful to VICIdial, not a fair baseline here")
+    return notes
 
 
 def _print(app: Application, scn, payload: dict, rows) -> None:
@@ -113,6 +137,8 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
     table = []
     for label, r in rows:
         name = f"{label} {r.ratio:g}" if label.startswith("best") else label
+        if label in payload["notes"]:
+            name += " (*)"
         k = r.kpis
         table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
                       _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",

@@ -145,17 +145,27 @@ class RatioSearch:
                                "occupancy": r.kpis["occupancy"]} for r in self.steps]}
 
 
+RATIO_WIDEN_TO = 48.0  # the widest bracket top best_ratio tries (lines per agent)
+
+
 def best_ratio(scn: Scenario, kind: str, seed: int, replications: int,
                executor: Executor | None = None, cache: ResultCache | None = None,
                lo: float = 1.0, hi: float = 3.0, step: float | None = None,
                listener: Listener | None = None,
-               on_step: Callable[[PolicyResult], None] | None = None) -> RatioSearch:
+               on_step: Callable[[PolicyResult], None] | None = None,
+               widen_to: float = RATIO_WIDEN_TO) -> RatioSearch:
     """The highest ``kind`` ratio (``ratio`` or ``progressive``) meeting the abandon limit.
 
     Ratios lie on the grid ``lo + i * step`` (``step`` defaults to
-    ``default_ratio_step``). ``lo`` and ``hi`` run first (one batch); if ``lo`` meets the
-    limit and ``hi`` does not, bisection keeps a meeting ratio below and a breaking one
-    above until they are one step apart. Every evaluation runs the same seeds.
+    ``default_ratio_step``). ``lo`` and ``hi`` run first (one batch); while ``hi`` still
+    meets the limit the bracket widens (``hi`` doubles, up to ``widen_to``), so the search
+    never stops at an arbitrary top; then, if ``lo`` meets the limit and ``hi`` does not,
+    bisection keeps a meeting ratio below and a breaking one above until they are one step
+    apart. Every evaluation runs the same seeds.
+
+    Progressive dials ``round(r x idle agents) - unanswered calls`` (PHP rounding), so with
+    few idle agents a ratio step changes the lines only where ``r x idle`` crosses a half:
+    the 0.01 grid of small campaigns reaches each of those points.
 
     Raises:
         ValueError: for an unknown kind or an empty range.
@@ -183,9 +193,15 @@ def best_ratio(scn: Scenario, kind: str, seed: int, replications: int,
     first, last = run([0, n])
     if not first.meets_limit:
         return RatioSearch(kind, None, steps, lo, hi, step)
+    a, best = 0, first
+    while last.meets_limit and hi < widen_to:
+        a, best = n, last  # the old top meets the limit: it is the bracket's new bottom
+        hi = min(2.0 * hi, widen_to)
+        n = max(1, round((hi - lo) / step))
+        (last,) = run([n])
     if last.meets_limit:
         return RatioSearch(kind, last, steps, lo, hi, step)
-    a, b, best = 0, n, first
+    b = n
     while b - a > 1:
         m = (a + b) // 2
         (res,) = run([m])
