@@ -23,6 +23,8 @@ from engine.events import EventPublisher
 from engine.flow import ContactFlow
 from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
 from engine.job import Job
+from engine.ports import PortLicensing, PortPool
+from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses, Staffing
 from engine.vocab import step_channel
 from pacer import Pacer
@@ -79,6 +81,8 @@ class Dialer:
         flows: Sequence[ContactFlow],
         *,
         licenses: Licenses | None = None,
+        ports: PortPool | None = None,
+        skill_pacer: SkillPacer | None = None,
         sink: EventSink | None = None,
         events: EventPublisher | None = None,
         tick_s: float = DEFAULT_TICK_S,
@@ -126,6 +130,9 @@ class Dialer:
         self._stopped = False
         self.forced_out: set[int] = set()  # agents logged off by force (see force_logout)
         self.staffing = Staffing(self, licenses) if licenses is not None else None
+        # the outbound-port pool (None: voice dials share the free ports round-robin)
+        self.ports = PortLicensing(self.jobs, ports) if ports is not None else None
+        self.skill_pacer = skill_pacer  # thins skill-paced agentless jobs (None: none)
         telephony.subscribe(self)
         feed.subscribe(self)
 
@@ -166,8 +173,14 @@ class Dialer:
         )
         if self._any_stopped:
             dials[~self.running | self.exhausted] = 0
-        if dials.any():
-            offered = self._fit_capacity(dials)
+        if self.skill_pacer is not None:
+            self.skill_pacer.thin(dials)
+        if self.ports is not None or dials.any():
+            if self.ports is not None:
+                offered = dials.copy()
+                self.ports.fit(dials, self.in_flight_by_job(), self.telephony.capacity(True))
+            else:
+                offered = self._fit_capacity(dials)
             if offered is not None and self._timed_any:
                 # A time-based attempt offered to a full port pool is blocked (a loss, as in
                 # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
@@ -180,6 +193,11 @@ class Dialer:
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
+
+    def in_flight_by_job(self) -> np.ndarray:
+        """Calls in flight (ringing, waiting or connected) per job, int64."""
+        active = self.call_status != _FREE
+        return np.bincount(self.call_job[active], minlength=len(self.jobs))
 
     def _fit_capacity(self, dials: np.ndarray) -> np.ndarray | None:
         """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
@@ -242,10 +260,28 @@ class Dialer:
             self._complete(a, _BLOCKED)
 
     def _launch(self, j: int, n: int, now: float) -> None:
+        if self._txn is not None:  # durable store: one commit for the tick's records
+            self._launch_batch(j, n, now)
+            return
         for _ in range(n):
             a = self._new_attempt(j, now)
             if a is None:
                 return
+            a.slot = self._take_slot(j, now)
+            self.in_flight[a.id] = a
+            self.telephony.dial(a)
+
+    def _launch_batch(self, j: int, n: int, now: float) -> None:
+        """Record ``n`` attempts in one transaction, then launch them (each is durable
+        before it goes out, as one at a time)."""
+        made = []
+        with self._txn():
+            for _ in range(n):
+                a = self._new_attempt(j, now)
+                if a is None:
+                    break
+                made.append(a)
+        for a in made:
             a.slot = self._take_slot(j, now)
             self.in_flight[a.id] = a
             self.telephony.dial(a)

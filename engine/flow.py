@@ -30,7 +30,8 @@ import numpy as np
 
 from engine.attempt import Attempt, Channel, Code
 from engine.calendar import RunCalendar
-from engine.contacts import ContactList, Filter, SortKey
+from engine.contacts import ContactList
+from engine.filters import Filter, SortKey
 from engine.rules import RuleEngine
 from engine.strategy import Blocked, Done, PastAttempt, Strategy
 from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
@@ -120,6 +121,7 @@ class ContactFlow:
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
         self._today = (-1, 0, 0)  # (UTC day index, live answers, abandons) of that day
         self._step0_channel = strategy.steps[0].channel
+        self._tz_field = strategy.timezone_field
         # Per step: the list's loader normalised (and so validated) its address column.
         self._normalised = tuple(s.address in contacts.spec.addresses
                                  for s in strategy.steps)
@@ -154,9 +156,9 @@ class ContactFlow:
 
     def contact(self, c: int) -> dict[str, Any]:
         """The fields the strategy and rules read: id, time zone and step fields."""
-        d = {f: self.cols[f][c] for f in self._fields}
-        d[self.strategy.timezone_field] = self.tzs[c]
-        d["id"] = self.ids[c]
+        d = {self._tz_field: self.tzs[c], "id": self.ids[c]}
+        for f, col in self.cols.items():
+            d[f] = col[c]
         return d
 
     # ------------------------------------------------------------------ handing out
@@ -224,8 +226,7 @@ class ContactFlow:
                 self._queue(c, max(at, now_s), step.channel)
                 return None
             d = self.rules.decide(self.job, contact, action.address, ch, now_s, hist, cal,
-                                  agent_guaranteed=self.agent_guaranteed,
-                                  normalised=self._normalised[action.step_index])
+                                  self.agent_guaranteed, self._normalised[action.step_index])
             if d.allowed:
                 return Planned(c, self.ids[c], action.address, action.step_index)
             if d.until is not None:
@@ -304,9 +305,10 @@ class ContactFlow:
         """This job's attempts: the strategy's steps are the job's own (the shared history
         also holds other jobs' attempts, which only the rules count)."""
         job = self.job
-        if all(h.job == job for h in hist):
-            return hist
-        return [h for h in hist if h.job == job]
+        for h in hist:
+            if h.job != job:
+                return [h for h in hist if h.job == job]
+        return hist
 
     def _set(self, c: int, new: int) -> None:
         self._n[self.state[c]] -= 1

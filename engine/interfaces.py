@@ -7,6 +7,7 @@ drives exactly the code that runs in production.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,6 +92,9 @@ class SkillState:
 
     Counts are whole calls or agents; times are seconds; ``service_level`` is the fraction
     0..1 of calls answered within the skill's own threshold over the feed's interval.
+    ``agents_on_inbound`` counts the staffed agents serving the skill now (dedicated and
+    lent by blending); ``agents_on_outbound`` the logged-in agents holding the skill who are
+    on outbound work (0 when the feed cannot tell).
     """
 
     skill: str
@@ -99,6 +103,8 @@ class SkillState:
     service_level: float
     agents_staffed: int
     agents_available: int
+    agents_on_inbound: int = 0
+    agents_on_outbound: int = 0
 
 
 @runtime_checkable
@@ -119,6 +125,22 @@ class SkillFeed(Protocol):
 
     def skills(self) -> list[str]:
         """The skills this feed reports on."""
+
+
+@runtime_checkable
+class InboundAgents(Protocol):
+    """The ACD side of blending: outbound agents lent to an inbound skill and taken back.
+
+    The engine lends only agents between calls; the ACD routes inbound calls of the skill
+    to a lent agent until the engine recalls it, and hands it back between calls.
+    """
+
+    def lend(self, agent: int, skill: str) -> None:
+        """From now on ``agent`` (idle) takes inbound calls of ``skill``."""
+
+    def recall(self, agent: int, done: Callable[[int], None]) -> None:
+        """No new inbound call for ``agent``; call ``done(agent)`` once it is between
+        calls (at once when idle, else after its inbound call and wrap-up end)."""
 
 
 @runtime_checkable
@@ -173,6 +195,23 @@ class Store(Protocol):
 
     def get_meta(self, key: str) -> str | None:
         """A setting stored by ``set_meta``, or None if it never was."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the calls made inside into one commit (nested calls join the outer one);
+        a persistent store (``durable = True``) gets each attempt record and its events
+        written together this way."""
+
+    def add_event(self, topic: str, event: dict[str, Any]) -> None:
+        """Append an event to the outbox (published later by ``engine.outbox``)."""
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
+        """Up to ``limit`` outbox events not yet published: ``(seq, topic, event)``."""
+
+    def mark_published(self, seq: int) -> None:
+        """Every outbox event up to ``seq`` reached the sink."""
+
+    def outbox_size(self) -> tuple[int, int]:
+        """(events ever written to the outbox, events not yet published)."""
 
     def close(self) -> None:
         """Flush and release the store."""

@@ -63,8 +63,32 @@ KPIS: dict[str, str] = {
     "agent_wait_mean_s": "mean agent wait: ready (idle) agent-seconds per connected call, s",
     "ports_peak": "most voice ports in use at once",
     "ports_mean": "time-weighted mean voice ports in use",
+    # a blended centre (formulas in sim/inbound_kpi.py and sim/blended.py)
+    "occupancy_outbound": "occupancy of the dialer's agents on outbound: talk + wrap / "
+                          "(logged-in time - time lent to inbound), fraction 0..1",
+    "occupancy_inbound": "occupancy on inbound: talk + wrap / staffed time of dedicated and "
+                         "lent agents, fraction 0..1",
+    "inbound_offered": "inbound calls offered (answered or abandoned in the window)",
+    "inbound_answered": "inbound calls answered by an agent",
+    "inbound_abandoned": "inbound callers who hung up while queued",
+    "inbound_answered_in_threshold": "inbound calls answered within their skill's "
+                                     "sl_threshold_s",
+    "inbound_service_level": "inbound service level: answered within the threshold / "
+                             "offered, fraction 0..1",
+    "inbound_abandon_rate": "inbound abandon rate: abandoned / offered, fraction 0..1",
+    "inbound_asa_s": "inbound average speed of answer (answered calls), s",
+    "port_blocked": "notification attempts blocked for want of a licensed outbound port",
+    "port_delayed": "agent-based dials held back a tick for want of a port",
+    "lent_agent_s": "agent-seconds the dialer's agents spent lent to inbound skills",
+    "blending_lends": "agents lent to inbound skills (blending moves)",
+    "blending_recalls": "agents recalled from inbound skills (blending moves)",
+    "inbound": "the inbound KPIs over every skill: offered, answered, abandoned, "
+               "answered_in_threshold, service_level, abandon_rate, asa_s, mean_wait_s, "
+               "calls_per_hour, answered_by_lent",
 }
-FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+FRACTION_KPIS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level",
+                 "occupancy_outbound", "occupancy_inbound", "inbound_service_level",
+                 "inbound_abandon_rate")
 
 
 _POLARS_TYPES = {"INTEGER": pl.Int64, "TEXT": pl.String, "BOOLEAN": pl.Boolean,

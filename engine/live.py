@@ -189,9 +189,17 @@ class LiveRunner:
         n0 = len(d.in_flight)
         if store_ok and reason != "error":
             deadline = time.monotonic() + self.drain_s
+            next_second = time.monotonic() + 1.0
             while d.in_flight and time.monotonic() < deadline \
                     and self.clock.failure is None:
                 await asyncio.sleep(0.05)
+                try:
+                    self.relay.relay()
+                except Exception as e:
+                    self.clock.fail(e)
+                if self.on_second is not None and time.monotonic() >= next_second:
+                    next_second += 1.0
+                    self.on_second()
         if self.clock.failure is not None and not out.error:
             out.reason, out.error = "error", self.clock.failure
         out.drained = n0 - len(d.in_flight)
@@ -201,13 +209,13 @@ class LiveRunner:
             except Exception as e:  # the store failed now: the rest stay trapped
                 self.clock.fail(e)
                 out.reason, out.error = "error", e
-        if self.on_second is not None:
-            self.on_second()
         try:
             self.relay.relay()
         except Exception as e:
             if out.error is None:
                 out.reason, out.error = "error", e
+        if self.on_second is not None:
+            self.on_second()
         try:
             out.lost_events = self.relay.pending()
             out.left_pending = len(self.store.trapped())

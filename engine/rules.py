@@ -34,9 +34,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from engine.addresses import normalize_address
 from engine.attempt import Channel, Code
 from engine.calendar import RunCalendar
-from engine.contacts import DncRegistry, normalize_address, zone
+from engine.contacts import zone
+from engine.dnc import DncRegistry
 from engine.strategy import PastAttempt, as_utc, code_of
 from engine.vocab import STEP_CHANNELS, step_channel
 
@@ -249,7 +251,7 @@ class RuleEngine:
 
     def decide(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
                channel: Channel | int | str, now_s: float, history: Sequence[PastAttempt],
-               calendar: RunCalendar, *, agent_guaranteed: bool = False,
+               calendar: RunCalendar, agent_guaranteed: bool = False,
                normalised: bool = False) -> Decision:
         """May ``job`` try ``address`` of ``contact`` on ``channel`` at run-clock ``now_s``?
 

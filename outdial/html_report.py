@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# KPIs shown as percentages (fractions 0..1 in the files).
-PERCENT_KEYS = frozenset({"abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level"})
+from engine.kpi import FRACTION_KPIS
+
+# KPIs shown as percentages (fractions 0..1 in the files): engine.kpi.FRACTION_KPIS.
+PERCENT_KEYS = frozenset(FRACTION_KPIS)
 KPI_ORDER = ("bhcc", "attempts", "blocked", "live_answers", "abandons", "abandon_rate",
              "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s", "service_level",
              "ports_peak", "ports_mean")

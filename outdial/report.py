@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES
+from engine.vocab import CHANNEL_NAMES
 from outdial.app import Application, _json_safe
 from sim.plan.assess import Assessment
 from sim.plan.stats import Summary
@@ -41,6 +41,8 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
         "warnings": list(s.warnings),
         "intervals": s.intervals,
     }
+    if s.inbound:
+        out["inbound"] = s.inbound
     if a is not None:
         d = a.as_dict()
         out.update({k: d[k] for k in ("resources", "targets", "verdict", "platform")})
@@ -56,8 +58,9 @@ def print_assessment(app: Application, a: Assessment) -> None:
     """The verdict block and the platform table after the KPIs."""
     r = a.resources
     lic = ", ".join(f"{k.replace('_agents', '')} {v:,}" for k, v in r["licenses"].items())
-    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {r['jobs']:,} "
-                  f"jobs; licenses ({r['license_mode']}): {lic or 'none'}")
+    jobs = f"{r['jobs']:,} job" + ("" if r["jobs"] == 1 else "s")
+    app.out.print(f"resources: {r['agents']:,} agents, {r['ports']:,} ports, {jobs}; "
+                  f"licenses ({r['license_mode']}): {lic or 'none'}")
     if a.targets:
         rows = []
         for t in a.targets:
@@ -140,8 +143,35 @@ def print_summary(app: Application, s: Summary) -> None:
                      if agent else "-"])
     app.table("campaigns (grouped by template)",
               ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy"], crow)
+    _print_blended(app, s)
     for w in s.warnings:
         app.warn(w)
+
+
+def _print_blended(app: Application, s: Summary) -> None:
+    """Inbound skills (service level, abandons, speed of answer), occupancy by direction,
+    and the port pool's per-job use and starvation, when the scenario has them."""
+    t = s.total
+    if s.inbound:
+        rows = [[name, _fmt("", k["offered"]), _fmt("service_level", k["service_level"]),
+                 _fmt("abandon_rate", k["abandon_rate"]), f"{k['asa_s']:.1f}",
+                 _fmt("", k["answered_by_lent"])] for name, k in s.inbound.items()]
+        rows.append(["total", _fmt("", t["inbound_offered"]),
+                     _fmt("service_level", t["inbound_service_level"]),
+                     _fmt("abandon_rate", t["inbound_abandon_rate"]),
+                     f"{t['inbound_asa_s']:.1f}", ""])
+        app.table(f"inbound skills: occupancy inbound "
+                  f"{_fmt('occupancy', t['occupancy_inbound'])}, outbound "
+                  f"{_fmt('occupancy', t['occupancy_outbound'])}",
+                  ["skill", "offered", "SL", "abandoned", "ASA s", "answered by lent agents"],
+                  rows, caption="SL: answered within the skill's threshold / offered")
+    ported = [c for c in s.campaigns if "ports_allocated" in c]
+    if ported:
+        app.table("port pool: per job", ["campaign", "channel", "ports held", "peak in use",
+                                         "blocked (no port)", "delayed (no port)"],
+                  [[c["name"], c["channel"], _fmt("", c["ports_allocated"]),
+                    _fmt("", c["ports_peak"]), _fmt("", c["port_blocked"]),
+                    _fmt("", c["port_delayed"])] for c in ported])
 
 
 def print_intervals(app: Application, s: Summary, start: datetime) -> None:
@@ -179,6 +209,16 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
     paths = [out / "attempts.parquet", out / "intervals.parquet", out / "kpis.json"]
     att.write_parquet(paths[0])
     iv.write_parquet(paths[1])
+    if records and records[0].get("inbound_calls") is not None:
+        lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
+        for name, key in (("inbound_calls.parquet", "inbound_calls"),
+                          ("inbound_intervals.parquet", "inbound_intervals")):
+            frame = pl.concat([r[key].with_columns(pl.lit(i).alias("replication"))
+                               for i, r in enumerate(records)])
+            if key == "inbound_calls" and not keep_warmup:
+                frame = frame.filter((pl.col("t_decided") >= lo) & (pl.col("t_decided") < hi))
+            paths.append(out / name)
+            frame.write_parquet(paths[-1])
     paths[2].write_text(json.dumps(_json_safe(summary_json(s, a)), indent=2))
     return paths
 

@@ -83,6 +83,8 @@ class Day:
                 self.env.process(self.contact_arrivals(j, c, end_s))
         first = 0
         for g in self.scn.agents:
+            if g.direction != "outbound":
+                continue  # a dedicated inbound desk is the ACD's, not the dialer's
             if g.profile is not None:
                 self.env.process(self.group_shifts(list(range(first, first + g.count)),
                                                    g.profile, end_s))

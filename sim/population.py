@@ -18,14 +18,8 @@ import numpy as np
 import polars as pl
 
 from engine.calendar import RunCalendar
-from engine.contacts import (
-    LINE_COLUMN,
-    ContactList,
-    DncList,
-    DncRegistry,
-    ListSpec,
-    load_contacts,
-)
+from engine.contacts import LINE_COLUMN, ContactList, ListSpec, load_contacts
+from engine.dnc import DncList, DncRegistry
 from engine.flow import ContactFlow
 from engine.rules import RuleEngine
 from engine.strategy import PastAttempt

@@ -19,6 +19,7 @@ import simpy
 
 from engine import kpi
 from engine.agents import AgentManager
+from engine.blending import Blending
 from engine.dialer import Dialer, Job
 from engine.director import CampaignDirector
 from engine.events import EventPublisher, JobInfo
@@ -36,7 +37,16 @@ from engine.vocab import (
 )
 from pacer import CampaignPacing
 from pacer.modes import AgentStatus, CallStatus, Regulation
+from sim.blended import (
+    PortCounters,
+    blended_kpis,
+    blending_for,
+    inbound_parts,
+    moves_table,
+    outbound_groups,
+)
 from sim.day import Day
+from sim.inbound import SimInbound
 from sim.population import build_flows
 from sim.scenario import Campaign, Scenario
 from sim.world import SimAgentFeed, SimClock, SimTelephony
@@ -55,6 +65,10 @@ class RunResult:
     attempts: pl.DataFrame = field(repr=False)
     intervals: pl.DataFrame = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+    inbound: dict[str, dict] = field(default_factory=dict)  # inbound KPIs per skill
+    inbound_calls: pl.DataFrame | None = field(default=None, repr=False)
+    inbound_intervals: pl.DataFrame | None = field(default=None, repr=False)
+    blending_moves: pl.DataFrame | None = field(default=None, repr=False)  # t_s, move, agent, job
     restrictions: dict[str, dict[str, int]] = field(default_factory=dict)  # rule counts by job
     jobs: list[dict] = field(default_factory=list)  # engine.director.JobStats per job, at the end
 
@@ -147,6 +161,8 @@ class World:
     feed: SimAgentFeed
     rules: RuleEngine
     flows: list[ContactFlow]
+    inbound: SimInbound | None = None
+    blending: Blending | None = None
 
 
 def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
@@ -162,7 +178,7 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
                 priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
                 connect_window_s=scn.regulation.connect_window_s) for c in camps]
     skills, shifts, aux = [], [], []
-    for g in scn.agents:
+    for g in outbound_groups(scn):
         m = 0
         for s in g.skills:
             m |= masks[s]
@@ -178,14 +194,17 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
     feed = SimAgentFeed(env, shifts, aux, feed_seq)
     tel = SimTelephony(env, camps, scn.ports, scn.carrier_cps, camp_seeds, window, feed)
     flows, rules = build_flows(scn, camps)
+    blend = inbound_parts(scn, env, seq.spawn(1)[0], window)
     events = EventPublisher(sink, jobs=[JobInfo(c.name, c.template, c.pacing, c.channel)
                                         for c in camps], clock=clock.now, epoch=scn.start)
     dialer = Dialer(jobs, agents, clock, tel, feed, store, flows,
                     licenses=Licenses(scn.license_pools, scn.license_mode),
-                    events=events, tick_s=scn.tick_s, seed=pacer_seed,
+                    ports=blend.ports, skill_pacer=blend.skill_pacer, events=events,
+                    tick_s=scn.tick_s, seed=pacer_seed,
                     first_attempt_id=first_attempt_id)
     director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
-    return World(env, dialer, director, tel, agents, feed, rules, flows)
+    blending = blending_for(scn, dialer, blend.desk, masks, window)
+    return World(env, dialer, director, tel, agents, feed, rules, flows, blend.desk, blending)
 
 
 def simulate(scn: Scenario, seed: int | None = None,
@@ -206,8 +225,13 @@ def simulate(scn: Scenario, seed: int | None = None,
     w = assemble(scn, seed, env, store, window, sink)
     dialer, director, tel, agents, rules = w.dialer, w.director, w.telephony, w.agents, w.rules
     w.feed.start()
+    if w.inbound is not None:
+        w.inbound.start()
     director.start()
     dialer.start()
+    if w.blending is not None:
+        w.blending.start()
+    ports_at_warmup = PortCounters(dialer, env, scn.warmup_s)
     day = Day(env, scn, tel.camp, w.feed, director, dialer, w.flows,
               lambda a: int(agents.state[a]))  # profiles and supervisor actions
     day.start()
@@ -232,17 +256,30 @@ def simulate(scn: Scenario, seed: int | None = None,
         if gc_was_on:
             gc.enable()
     agents.close(end_s)
+    if w.inbound is not None:
+        w.inbound.close(end_s)
+    if w.blending is not None:
+        w.blending.close(end_s)
     # an explicit schema: a run without a single attempt still has typed columns
     attempts = kpi.attempt_table(store.rows)
     attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
     total, per_camp = _kpis(scn, attempts, agents, tel, window)
+    ports_at_warmup.subtract()
+    at = kpi.agent_times(agents.time_in)
+    skills = blended_kpis(scn, total, per_camp, w.inbound, w.blending, dialer,
+                          at["handling_s"], at["logged_in_s"])
     intervals = _intervals(scn, attempts, sampler, camps)
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
                      warnings=dialer.pacer.warnings() + day.warnings,
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
-                     jobs=[director.stats(j).as_dict() for j in range(len(camps))])
+                     jobs=[director.stats(j).as_dict() for j in range(len(camps))],
+                     inbound=skills,
+                     inbound_calls=w.inbound.calls() if w.inbound is not None else None,
+                     inbound_intervals=w.inbound.intervals() if w.inbound is not None
+                     else None,
+                     blending_moves=moves_table(w.blending))
 
 
 def _kpi_block(c: dict, window_s: float, t: dict[str, float]) -> dict:

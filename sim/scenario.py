@@ -19,17 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.contacts import (
-    ContactListError,
-    DncList,
-    FilterError,
-    ListSpec,
-    load_contacts,
-    validate_selection,
-    zone,
-)
+from engine.blending import BlendSetting
+from engine.contacts import ContactListError, ListSpec, load_contacts, zone
 from engine.director import JobPlan
+from engine.dnc import DncList
+from engine.filters import FilterError, validate_selection
 from engine.rules import RuleConfig, RuleConfigError
+from engine.skill_pacing import SkillPacing
 from engine.strategy import Strategy, StrategyError
 from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
 from pacer.constants import (
@@ -52,8 +48,10 @@ from sim.distributions import (
     Gamma,
     Lognormal,
 )
+from sim.inbound_config import InboundSkill
 from sim.profiles import CAMPAIGN_KEYS, Action, Profile, parse_profile, parse_timeline
 from sim.targets import TargetSpec, parse_targets
+from sim.toml_lines import with_lines
 
 CHANNELS = CHANNEL_NAMES  # one vocabulary: engine.vocab spells every enum
 # Monday 10:00 US Eastern: inside the default 08:00-21:00 calling windows of every US zone.
@@ -174,6 +172,8 @@ _LICENSES = {
     "predictive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
     "progressive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
     "preview_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "outbound_ports": _int(-1, lo=-1, hi=MAX_AGENTS * 10,
+                           doc="port pool of notification jobs; -1 = none"),
 }
 _AGENTS = {
     "group": _str(),
@@ -184,7 +184,32 @@ _AGENTS = {
     "aux_probability": _frac(0.0, doc="chance of an aux break after a call"),
     "aux_mean_s": _secs(300.0, lo_open=True, hi=86_400.0, why=_DAY,
                         doc="mean aux break, exponential"),
+    "direction": _str("outbound", ("outbound", "inbound")),
 }
+_INBOUND = {
+    "skill": _str(),
+    "calls_per_hour": _num(_REQUIRED, lo=0.0),
+    "sl_threshold_s": _num(20.0, lo=0.0),
+    "sl_window_s": _num(300.0, lo=1.0, doc="span of the real-time service level"),
+}
+_INBOUND_DIST_DEFAULTS = {
+    "talk": {"dist": "lognormal", "mean_s": 240.0, "cv": 1.0},
+    "wrap": {"dist": "exponential", "mean_s": 30.0},
+}
+_BLENDING = {
+    "enabled": _F(bool, True),
+    "skill": _str(),
+    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
+                _num(f.default, lo=0.0))
+       for f in BlendSetting.__dataclass_fields__.values() if f.name != "skill"},
+}
+_SKILL_PACING = {
+    "skill": _str(),
+    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
+                _num(f.default, lo=0.0))
+       for f in SkillPacing.__dataclass_fields__.values() if f.name != "skill"},
+}
+_BLEND_TABLES = ("blending", "skill_pacing")
 _CAMPAIGN = {
     "name": _str(),
     "copies": _int(1, lo=1, hi=MAX_CAMPAIGNS, unit="jobs", why=_MEM),
@@ -427,6 +452,8 @@ class Campaign:
     strategy: Strategy | None = None
     rules: RuleConfig | None = None
     schedule: JobPlan = field(default_factory=JobPlan)
+    blending: BlendSetting | None = None
+    skill_pacing: SkillPacing | None = None
     profile: dict[str, Profile] = field(default_factory=dict)  # sim.profiles.CAMPAIGN_KEYS
 
     @property
@@ -444,6 +471,7 @@ class AgentGroup:
     aux_probability: float = 0.0
     aux_mean_s: float = 300.0
     profile: Profile | None = None  # agents logged in over the run (replaces the shift)
+    direction: str = "outbound"
 
 
 @dataclass(frozen=True)
@@ -470,6 +498,8 @@ class Scenario:
     start: datetime = field(default_factory=lambda: datetime.fromisoformat(DEFAULT_START))
     dnc_files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()  # what validation found odd but runnable (skipped rows...)
+    inbound: tuple[InboundSkill, ...] = ()
+    port_pool: int | None = None
     timeline: tuple[Action, ...] = ()  # supervisor actions, in time order
     start_local: datetime | None = None  # ``start`` at the UTC offset it was written with
 
@@ -613,7 +643,8 @@ class _Checker:
                 op = ">" if f.lo_open else ">="
                 self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
             if f.hi is not None and v > f.hi:
-                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 else ""
+                hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 \
+                    and "%" not in why else ""
                 self.problem(path, f"expected a value <= {f.hi:g}{unit}{why}, got {v!r}{hint}")
         return v
 
@@ -740,7 +771,8 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
-            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES and k != "profile"}
+            if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES
+            and k not in _BLEND_TABLES and k != "profile"}
     pacing = flat.get("pacing")
     if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
         try:
@@ -753,6 +785,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
                 chk.problem(f"{path}.ratio", f"given twice: {flat['ratio']!r} here and "
                             f"{ratio:g} in pacing = {pacing!r}")
             flat = {**flat, "pacing": name, "ratio": ratio}
+    blend = _blend_tables(chk, raw, path, c_channel=raw.get("channel", "voice_agent"))
     c = chk.table(flat, _CAMPAIGN, path)
     sub = {k: chk.table(raw.get(k, {}), spec, f"{path}.{k}")
            for k, spec in _CAMPAIGN_TABLES.items() if k not in ("talk", "wrap")}
@@ -807,7 +840,31 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), profile=profile, **engine, **c))
+            message=Message(**sub["message"]), profile=profile, **engine, **blend,
+            **c))
+    return out
+
+
+def _blend_tables(chk: _Checker, raw: Mapping[str, Any], path: str, c_channel: Any
+                  ) -> dict[str, Any]:
+    """A campaign's ``[blending]`` (agent-based) and ``[skill_pacing]`` (agentless) tables."""
+    out: dict[str, Any] = {}
+    for key, spec, cls in (("blending", _BLENDING, BlendSetting),
+                           ("skill_pacing", _SKILL_PACING, SkillPacing)):
+        if key not in raw:
+            continue
+        want = "voice_agent" if key == "blending" else "agentless"
+        if (c_channel == "voice_agent") != (want == "voice_agent"):
+            chk.problem(f"{path}.{key}", f"expected only in {want} campaigns, got a "
+                        f"{c_channel} campaign")
+            continue
+        vals = chk.table(raw[key], spec, f"{path}.{key}")
+        if vals.pop("enabled", True) is False or "skill" not in vals:
+            continue
+        try:
+            out[key] = cls(**vals)
+        except (TypeError, ValueError) as exc:
+            chk.problem(f"{path}.{key}", str(exc))
     return out
 
 
@@ -956,7 +1013,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
     _check_depth(raw, source)
     chk = _Checker(source, base_dir)
-    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline"}
+    allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline",
+               "inbound"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -984,7 +1042,11 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                                        float(a["logout_s"]))
             groups.append(AgentGroup(a["group"], a["count"], tuple(skills), *shift,
                                      float(a["aux_probability"]), float(a["aux_mean_s"]),
-                                     prof))
+                                     prof, a["direction"]))
+            if prof is not None and a["direction"] == "inbound":
+                chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
+                            "a profile of agents logged in is for the dialer's groups")
+    inbound = _inbound(chk, raw.get("inbound", []), groups, start)
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
     if not raw_campaigns:
@@ -1011,6 +1073,13 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if dupes:
         chk.problem("campaigns", f"expected unique names, repeated: {', '.join(dupes)}")
     skills_known = {s for g in groups for s in g.skills}
+    in_known = {s.name for s in inbound}
+    for c in campaigns:
+        for key, st in (("blending", c.blending), ("skill_pacing", c.skill_pacing)):
+            if st is not None and st.skill not in in_known:
+                chk.problem(f"campaigns ({c.name}).{key}.skill", f"expected an inbound skill "
+                            f"([[inbound]] skill: {', '.join(sorted(in_known)) or 'none'}), "
+                            f"got {st.skill!r}")
     for i, rc in enumerate(raw_campaigns):
         if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
@@ -1023,10 +1092,11 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:
-        firsts = [sum(g.count for g in groups[:k]) for k in range(len(groups))]
+        dialer = [g for g in groups if g.direction == "outbound"]  # inbound desks: the ACD's
+        firsts = [sum(g.count for g in dialer[:k]) for k in range(len(dialer))]
         timeline = parse_timeline(raw["timeline"], start,
                                   [(c.name, c.template) for c in campaigns],
-                                  [(g.group, f, g.count) for g, f in zip(groups, firsts,
+                                  [(g.group, f, g.count) for g, f in zip(dialer, firsts,
                                                                          strict=True)],
                                   chk.problem)
     if not chk.problems:
@@ -1041,10 +1111,54 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         replications=int(s["replications"]), regulation=Regulation(**sec["regulation"]),
         ports=int(sec["telephony"]["ports"]), carrier_cps=float(sec["telephony"]["carrier_cps"]),
         license_mode=lic["mode"],
-        license_pools={k: int(v) for k, v in lic.items() if k != "mode"},
+        license_pools={k: int(v) for k, v in lic.items() if k not in ("mode", "outbound_ports")},
         agents=tuple(groups), campaigns=tuple(campaigns), raw=copy.deepcopy(dict(raw)),
         start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
-        timeline=timeline, start_local=start, targets=tuple(targets))
+        timeline=timeline, start_local=start, targets=tuple(targets), inbound=inbound,
+        port_pool=None if lic["outbound_ports"] < 0 else int(lic["outbound_ports"]))
+
+
+def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime | None
+             ) -> tuple[InboundSkill, ...]:
+    """The ``[[inbound]]`` skills: arrivals (a constant rate, or ``[inbound.profile]``
+    ``calls_per_hour`` over the day), talk, wrap-up, patience, service level."""
+    out: list[InboundSkill] = []
+    for i, r in enumerate(_as_list(chk, raw, "inbound")):
+        path = f"inbound[{i}]"
+        if not isinstance(r, Mapping):
+            chk.problem(path, f"expected a table, got {_tname(r)}")
+            continue
+        flat = {k: v for k, v in r.items() if k not in ("talk", "wrap", "patience", "profile")}
+        if "profile" in r and "calls_per_hour" not in flat:
+            flat["calls_per_hour"] = 0.0  # the profile gives the rate
+        v = chk.table(flat, _INBOUND, path)
+        profile = None
+        if "profile" in r and start is not None:
+            profile = parse_profile(r["profile"], f"{path}.profile", start,
+                                    {"calls_per_hour": (0.0, 10_000_000.0, "calls per hour")},
+                                    chk.problem).get("calls_per_hour")
+        talk = chk.distribution(r.get("talk"), f"{path}.talk", _INBOUND_DIST_DEFAULTS["talk"])
+        wrap = chk.distribution(r.get("wrap"), f"{path}.wrap", _INBOUND_DIST_DEFAULTS["wrap"])
+        patience = None
+        if "patience" in r:
+            patience = chk.distribution(r["patience"], f"{path}.patience",
+                                        {"dist": "exponential"})
+        if "skill" not in v or talk is None or wrap is None or (
+                "patience" in r and patience is None):
+            continue
+        if any(s.name == v["skill"] for s in out):
+            chk.problem(f"{path}.skill", f"expected unique inbound skills, {v['skill']!r} "
+                        "is repeated")
+            continue
+        out.append(InboundSkill(v["skill"], float(v["calls_per_hour"]), talk, wrap, patience,
+                                float(v["sl_threshold_s"]), float(v["sl_window_s"]), profile))
+    names = {s.name for s in out}
+    for k, g in enumerate(groups):
+        if g.direction == "inbound" and not names & set(g.skills):
+            chk.problem(f"agents[{k}].skills", f"an inbound group needs an inbound skill "
+                        f"({', '.join(sorted(names)) or 'no [[inbound]] skill defined'}), got "
+                        f"{', '.join(g.skills) or 'none'}")
+    return tuple(out)
 
 
 def _start(chk: _Checker, s: Mapping[str, Any]) -> datetime | None:
@@ -1210,7 +1324,14 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
         raw = read_raw(p)
     if overrides:
         raw = apply_overrides(raw, overrides, str(p))
-    return build(raw, str(p), p.parent)
+    try:
+        return build(raw, str(p), p.parent)
+    except ScenarioError as exc:  # say where in the file each problem is
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise exc from None
+        raise ScenarioError(exc.source, with_lines(text, exc.problems)) from None
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
@@ -1225,8 +1346,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     problems = []
     for dotted, value in overrides.items():
         parts = dotted.split(".")
-        if parts[0] in ("campaigns", "agents"):
-            key = "name" if parts[0] == "campaigns" else "group"
+        if parts[0] in ("campaigns", "agents", "inbound"):
+            key = {"campaigns": "name", "agents": "group", "inbound": "skill"}[parts[0]]
             items = out.get(parts[0], [])
             rest = parts[1:]
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):

@@ -24,21 +24,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.attempt import CHANNEL_NAMES
+from engine.kpi import FRACTION_KPIS, KPIS
+from engine.vocab import CHANNEL_NAMES
+
+# Every KPI a target may bound: ``engine.kpi.KPIS`` (one definition), less the counts
+# whose target would mean nothing (the window's totals; per channel use attempts_per_hour).
+_NOT_TARGETS = frozenset({"attempts", "attempts_by_channel", "live_answers", "abandons",
+                          "connects", "machines", "amd_false_positives",
+                          "connected_in_threshold", "inbound",
+                          *(f"attempts_{ch}" for ch in CHANNEL_NAMES)})
+
+
+def _unit(kpi: str) -> str:
+    if kpi in FRACTION_KPIS:
+        return "fraction 0..1"
+    if kpi.endswith("_s"):
+        return "seconds"
+    if kpi.startswith("bhcc"):
+        return "attempts per hour"
+    return "ports" if kpi.startswith("ports") else "attempts"
+
 
 # KPI -> (unit for messages, is a fraction 0..1).
 TARGET_KPIS: dict[str, tuple[str, bool]] = {
-    "bhcc": ("attempts per hour", False),
-    "bhcc_agent": ("agent-based attempts per hour", False),
-    "abandon_rate": ("fraction 0..1", True),
-    "abandon_rate_ofcom": ("fraction 0..1", True),
-    "service_level": ("fraction 0..1", True),
-    "occupancy": ("fraction 0..1", True),
-    "agent_wait_mean_s": ("seconds", False),
-    "ports_peak": ("ports", False),
-    "ports_mean": ("ports", False),
-    "blocked": ("attempts", False),
-}
+    k: (_unit(k), k in FRACTION_KPIS) for k in KPIS if k not in _NOT_TARGETS}
 PER_CHANNEL = "attempts_per_hour"
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.calendar import WEEK_S, RunCalendar, offset_segments
-from engine.contacts import DncList, DncRegistry
+from engine.dnc import DncList, DncRegistry
 from engine.rules import RuleConfig, RuleEngine
 from engine.strategy import CallingWindows
 from tests.test_strategy import _windows, _zone_and_instant

@@ -10,26 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.addresses import normalize_email, normalize_phone
 from engine.contacts import (
     LINE_COLUMN,
     ContactList,
     ContactListError,
-    DncList,
-    DncRegistry,
-    Filter,
-    FilterError,
     ListSpec,
-    SortKey,
     from_frame,
     load_contacts,
     load_csv,
     load_sql,
-    normalize_email,
-    normalize_phone,
     split_assignments,
     split_file,
-    validate_selection,
 )
+from engine.dnc import DncList, DncRegistry
+from engine.filters import Filter, FilterError, SortKey, validate_selection
 
 DATA = Path(__file__).parent / "data"
 SPEC = ListSpec(addresses={"phone": "voice", "mobile": "sms", "email": "email"},

@@ -28,7 +28,7 @@ from sim.run import simulate
 from sim.scenario import load, with_policy
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
-SHORT = {"scenario.sim_hours": 0.1}
+SHORT = {"scenario.sim_hours": 0.05, "scenario.warmup_s": 60.0}  # identity, not accuracy
 AXES = [parse_vary("agents.count=30,40")]
 
 
@@ -99,6 +99,17 @@ def test_cache_key_follows_what_determines_the_run(tmp_path):
     assert ResultCache.key(with_policy(scn, "ratio:1.2"), 1) != key
     assert ResultCache.key(with_policy(scn, "ratio:1.2"), 1) != ResultCache.key(
         with_policy(scn, "ratio:1.3"), 1)
+
+
+def test_an_edited_contact_list_is_a_new_run(tmp_path):
+    (tmp_path / "list.csv").write_text("id,phone,timezone\nc1,+12025550001,UTC\n")
+    text = SCN.read_text() + ('\n[campaigns.contacts]\nfile = "list.csv"\n'
+                              'addresses = {phone = "voice"}\n')
+    (tmp_path / "s.toml").write_text(text)
+    key = ResultCache.key(load(tmp_path / "s.toml", SHORT), 1)
+    assert ResultCache.key(load(tmp_path / "s.toml", SHORT), 1) == key
+    (tmp_path / "list.csv").write_text("id,phone,timezone\nc1,+12025550002,UTC\n")
+    assert ResultCache.key(load(tmp_path / "s.toml", SHORT), 1) != key
 
 
 def test_identical_tasks_run_once_and_unreadable_files_are_recomputed(monkeypatch, tmp_path):

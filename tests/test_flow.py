@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.attempt import Attempt, Channel, Code
-from engine.contacts import ContactList, DncList, DncRegistry, ListSpec
+from engine.contacts import ContactList, ListSpec
+from engine.dnc import DncList, DncRegistry
 from engine.flow import BLOCKED_RETRY_S, ContactFlow, Planned
 from engine.rules import RuleConfig, RuleEngine
 from engine.strategy import Blocked, Done, PastAttempt, Step, Strategy

@@ -91,7 +91,9 @@ def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
     assert redialled >= 0.8 * len(trapped), (redialled, len(trapped))
     assert max(after) + 1 == len(after)  # ids continue across runs, none reused or skipped
     # no secret leaked into the store, the events or the messages
-    blob = (ev.read_text() + out + err + json.dumps(after)).replace("\\", "")
+    log = tmp_path / "store.sqlite.log"
+    assert log.exists()
+    blob = (ev.read_text() + out + err + json.dumps(after) + log.read_text()).replace("\\", "")
     for pw in PW.values():
         assert pw not in blob and pw.replace('"', '\\"') not in blob
 

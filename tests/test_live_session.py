@@ -44,8 +44,9 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         await _until(lambda: len(s.dialer.in_flight) >= 10)
         snap = snapshot(s)  # what the live view shows each second
         assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
-        assert snap["ports_in_use"] > 0 and snap["agents_logged_in"] == 50
+        assert snap["ports_total"] == 300 and snap["agents_logged_in"] == 50
         assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
+        await _until(lambda: s.skill_feed.last["sales"].agents_staffed == 50)
         render(snap)
         # AES: every DMCC connection cut; the client resumes its session
         s.emulated.dmcc.drop_connections()
@@ -188,3 +189,64 @@ def test_damaged_store_page_is_reported_as_damaged(tmp_path):
     with pytest.raises(Exception) as e:
         SqliteStore(p).get_meta("k")
     assert "damaged" in str(e.value) or "malformed" in str(e.value)
+
+
+def test_events_go_to_kafka_too_and_flush_before_they_count_as_published(tmp_path,
+                                                                       monkeypatch):
+    from types import SimpleNamespace
+
+    from adapters import kafka as kafka_mod
+    from tests.test_kafka import FakeProducer
+    FakeProducer.made = []
+    mod = SimpleNamespace(Producer=FakeProducer, KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    p = write_config(tmp_path, hours=0.003, speed=5.0, drain_s=1.0)
+    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
+                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    cfg = load_config(p, env=ENV, emulate=True)
+    summary = run_live(cfg, emulate=True)
+    sent = FakeProducer.made[0].sent
+    assert summary["lost_events"] == 0 and len(sent) == summary["events_published"] > 0
+    assert {t for t, _, _ in sent} >= {"POM.Default.ATTEMPT", "POM.Default.JOB"}
+
+
+def test_cli_run_errors_are_one_line_without_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+    p = write_config(tmp_path)
+    r = CliRunner().invoke(outdial, ["run", str(p)], catch_exceptions=False,
+                           env={"OUTDIAL_TEST_EPM_PW": "", "OUTDIAL_TEST_AES_PW": ""})
+    assert r.exit_code == 2 and "epm.url: missing" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(outdial, ["run", str(p), "--emulate", "--speed", "0"],
+                           catch_exceptions=False, env=ENV)
+    assert r.exit_code == 2 and "--speed: expected" in r.output
+    r = CliRunner().invoke(outdial, ["run", str(tmp_path / "none.toml")],
+                           catch_exceptions=False)
+    assert r.exit_code == 2 and "cannot read the run configuration" in r.output
+
+
+def test_cms_feeds_skill_pacing_with_the_simulated_inbound_acd(tmp_path):
+    from tests.live_helpers import ROOT
+    p = write_config(tmp_path, hours=0.01, speed=6.0, drain_s=1.0)
+    p.write_text(p.read_text().replace("single-50-predictive.toml",
+                                       "notifications-reserved-ports.toml"))
+    cfg = load_config(p, env=ENV, emulate=True)
+    assert cfg.scenario == ROOT / "scenarios" / "notifications-reserved-ports.toml"
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        pacer = s.dialer.skill_pacer
+        assert pacer is not None and pacer in s.skill_feed.listeners
+        seen = []
+        real = pacer.on_skill_state
+        pacer.on_skill_state = lambda st: (seen.append(st), real(st))
+        summary = await s.run()
+        await s.close()
+        return summary, seen
+    summary, seen = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert seen and {st.skill for st in seen} == {"scheduling"}
+    assert all(st.agents_staffed >= 0 and st.calls_waiting >= 0 for st in seen)

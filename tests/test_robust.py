@@ -306,3 +306,41 @@ def test_validate_and_simulate_agree_on_the_command_line(tmp_path):
         assert (v.exit_code == 0) == (s.exit_code == 0), (name, v.output, s.output)
         assert "Traceback" not in v.output + s.output
     assert pl.__version__  # polars imported by the runs above
+
+
+_JUNK = (st.none() | st.booleans() | st.integers(-5, 10**7) | st.floats(allow_nan=True)
+         | st.text(max_size=6) | st.lists(st.integers(-2, 5000), max_size=4)
+         | st.dictionaries(st.sampled_from(["at", "live", "count", "action", "campaign",
+                                            "group", "agents", "x"]),
+                           st.integers(-2, 100) | st.text(max_size=5)
+                           | st.lists(st.integers(-1, 5000) | st.just("12:00"), max_size=4),
+                           max_size=4)
+         | st.sampled_from(["progressive:1.5", "ratio:0", "ratio:x",
+                            {"at": [0, 60], "live": [0.3, 0.1]},
+                            {"at": ["08:00"], "count": [2]},
+                            {"at": [0], "new_contacts_per_hour": [100]},
+                            [{"at": 30, "action": "pause", "campaign": "sales"},
+                             {"at": 60, "action": "logoff", "group": "team", "agents": 2}]]))
+_WHERE = [("campaigns", 0, "profile"), ("campaigns", 1, "profile"), ("agents", 0, "profile"),
+          ("timeline",), ("campaigns", 0, "contacts"), ("campaigns", 0, "strategy"),
+          ("campaigns", 0, "rules"), ("campaigns", 0, "schedule"), ("campaigns", 0, "pacing"),
+          ("campaigns", 0, "talk"), ("scenario", "start"), ("agents", 0, "skills"),
+          ("campaigns",), ("agents",), ("dnc",), ("targets",)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_structurally_mutated_scenarios_are_refused_clearly_or_run(data):
+    raw = copy.deepcopy(TINY)
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        *path, last = data.draw(st.sampled_from(_WHERE), label="where")
+        node = raw
+        for k in path:
+            node = node[k] if (isinstance(node, dict) and k in node) or (
+                isinstance(node, list) and isinstance(k, int) and k < len(node)) else None
+            if node is None:
+                break
+        if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int)
+                                      and last < len(node)):
+            node[last] = data.draw(_JUNK, label="value")
+    _run(raw)

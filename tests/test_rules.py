@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.attempt import Channel, Code
-from engine.contacts import DncList, DncRegistry
+from engine.dnc import DncList, DncRegistry
 from engine.rules import ALLOWED, RULES, RuleConfig, RuleConfigError, RuleEngine
 from engine.strategy import PastAttempt
 

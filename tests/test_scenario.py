@@ -146,7 +146,7 @@ def test_toml_pacing_takes_the_cli_policy_strings():
     ("talk", "mean_s", "200s", "(200s: write 200 in a key ending _s)"),
     ("wrap", "mean_s", "2min", "(2min: write 120 in a key ending _s)"),
     ("amd", "accuracy", "90%", "(90% is 0.9: fractions are written 0..1)"),
-    ("amd", "accuracy", 90, "(90 % is 0.9)"),
+    ("amd", "accuracy", 90, "3 % is 0.03"),
     ("outcomes", "ring_median_s", "9.5", "(write 9.5 without quotes)"),
 ])
 def test_unit_mistakes_get_a_hint_and_name_the_campaign(table, key, value, hint):
@@ -155,3 +155,61 @@ def test_unit_mistakes_get_a_hint_and_name_the_campaign(table, key, value, hint)
     mine = [p for p in probs if p.startswith(f"campaigns.sales.{table}.{key}:")]
     assert len(mine) == 1 and hint in mine[0], probs
     assert not any("float()" in p for p in probs)  # no raw Python message leaks
+
+
+def test_problems_from_a_file_give_their_line(tmp_path):
+    from sim.scenario import load
+
+    text = """[scenario]
+name = "x"
+sim_hourz = 1
+
+[telephony]
+ports = 0
+
+[[agents]]
+group = "team"
+count = 5
+skills = ["s"]
+
+[[campaigns]]
+skill = "s"
+name = "sales"
+[campaigns.talk]
+mean_s = "200s"
+
+[[campaigns]]
+name = "second"
+skill = "s"
+[campaigns.outcomes]
+live = 3
+"""
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    with pytest.raises(ScenarioError) as e:
+        load(p)
+    where = {q.split(": ", 2)[1]: q.split(":", 1)[0] for q in e.value.problems
+             if q.startswith("line ")}
+    lines = text.splitlines()
+
+    def line_with(s: str, after: int = 0) -> str:
+        return f"line {next(i for i, t in enumerate(lines, 1) if i > after and s in t)}"
+
+    assert where["scenario.sim_hourz"] == line_with("sim_hourz")
+    assert where["telephony.ports"] == line_with("ports = 0")
+    assert where["campaigns.sales.talk.mean_s"] == line_with('mean_s = "200s"')
+    assert where["campaigns.second.outcomes.live"] == line_with("live = 3")
+
+
+def test_key_lines_names_entries_like_the_validator():
+    from sim.toml_lines import key_lines, line_of
+
+    text = ('[[agents]]\ncount = 3\ngroup = "a"\n[[agents]]\ngroup = "b-2"\n'
+            '[[campaigns]]\nname = "c1"\noutcomes = { live = 0.3 }\n[[campaigns]]\n'
+            'channel = "sms"\n')
+    lines = key_lines(text)
+    assert lines["agents.a.count"] == 2 and lines["agents.b-2.group"] == 5
+    assert lines["campaigns.c1.outcomes"] == 8
+    assert lines["campaigns[1].channel"] == 10
+    assert line_of(lines, "campaigns.c1.outcomes.live") == 8  # inside an inline table
+    assert line_of(lines, "nowhere.key") is None

@@ -182,3 +182,46 @@ def test_resources_a_scenario_lacks_are_clear_errors():
         r = CliRunner().invoke(outdial, ["size", str(notes), "--find", find, "--target",
                                          "occupancy>=0.8"])
         assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
+
+
+BLENDED = """
+[scenario]
+name = "small-blend"
+sim_hours = 0.3
+warmup_s = 300.0
+[telephony]
+ports = 100
+[[inbound]]
+skill = "care"
+calls_per_hour = 300.0
+talk = { dist = "exponential", mean_s = 160.0 }
+wrap = { dist = "exponential", mean_s = 20.0 }
+[[agents]]
+group = "out"
+count = 10
+skills = ["sales"]
+[[agents]]
+group = "desk"
+count = 20
+skills = ["care"]
+direction = "inbound"
+[[campaigns]]
+name = "sales"
+skill = "sales"
+"""
+
+
+def test_blended_targets_inbound_and_outbound_at_once(tmp_path):
+    """An inbound service level and an outbound abandon limit in one search, on a group."""
+    t = parse_targets("inbound_service_level>=0.8,abandon_rate<=0.2,occupancy_outbound>=0.1")
+    assert [x.kpi for x in t] == ["inbound_service_level", "abandon_rate",
+                                  "occupancy_outbound"]
+    with pytest.raises(ValueError, match="fraction"):
+        parse_targets("inbound_service_level>=80")
+    path = tmp_path / "blend.toml"
+    path.write_text(BLENDED)
+    r = size(path, "agents", t[:2], 5, 2, key="agents.desk.count", lower=10, upper=40)
+    assert r.answer is not None and 15 < r.answer <= 40  # 15 erlangs offered
+    below = r.point(r.answer - 1)
+    assert below is not None and not below.meets
+    assert r.point(r.answer).kpis["inbound_service_level"] >= 0.8

@@ -582,3 +582,28 @@ def test_killed_mid_stream_keeps_every_returned_write(persistent):
     trapped = [r["attempt_id"] for r in s.trapped()]
     assert len(trapped) <= 1 and set(trapped) <= set(recs) - finished
     assert sorted(recs) == list(range(1, len(recs) + 1))
+
+
+def test_postgres_one_writer_per_schema_and_outbox_in_the_record_transaction(pg):
+    from engine.store_postgres import PostgresStore
+    from engine.store_schema import StoreBusy
+    schema = pg.target("w")
+    first = PostgresStore(pg.conninfo, schema=schema, exclusive=True)
+    try:
+        with pytest.raises(StoreBusy, match="in use by another outdial run"):
+            PostgresStore(pg.conninfo, schema=schema, exclusive=True)
+        other = PostgresStore(pg.conninfo, schema=pg.target("w2"), exclusive=True)
+        other.close()  # another schema is another store
+        a = Attempt(1, 0, 1, 0, 0.0, contact_id="c1", address="5", job_name="j")
+        with pytest.raises(RuntimeError), first.transaction():
+            first.attempt_started(a)
+            first.add_event("t", {"n": 1})
+            raise RuntimeError("crash inside")
+        with first.transaction():
+            first.attempt_started(a)
+            first.add_event("t", {"n": 2})
+        assert [e for _, _, e in first.unpublished()] == [{"n": 2}]
+        assert [r["attempt_id"] for r in first.attempts()] == [1]
+    finally:
+        first.close()
+    PostgresStore(pg.conninfo, schema=schema, exclusive=True).close()  # released

@@ -197,3 +197,9 @@ def test_no_events_falls_back_to_the_documented_event_rate():
     assert plat["event_source"].startswith("documented") and plat["events_per_hour"] is None
     # 50 GB per million attempts, kept 168 h
     assert plat["kafka_disk_gb"] == pytest.approx(plat["bhcc"] * 50e3 * 168 / 1e9)
+
+
+def test_a_kpi_the_run_does_not_report_is_undecided_not_a_crash():
+    res = evaluate([TargetSpec("min_inbound_service_level", "inbound_service_level", ">=",
+                               0.8)], {"occupancy": 0.9}, {}, 3, 1.0)
+    assert res[0].met is None and "reports no inbound_service_level" in res[0].note

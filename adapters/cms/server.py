@@ -4,6 +4,8 @@
 again when CMS reconnects), decodes each refresh with the site's ``Layout`` and keeps the
 latest state per skill. It is the live skill feed: ``subscribe`` a listener and it gets
 ``on_skill_states`` with every refresh; ``snapshot()`` returns the latest at any time.
+Report rows keep CMS's numbers and its empty cells (None); ``adapters.cms.skill_feed``
+names them and makes them the engine's ``SkillFeed``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
 @click.option("--policies", default=DEFAULT_POLICIES, show_default=True,
               help="Comma-separated: predictive, progressive[:R], preview, ratio:R, "
                    "vicidial-hard, vicidial-tapered, vicidial-average.")
+@click.option("--variant", "variants", multiple=True, metavar="LABEL[:KEY=VALUE,...]",
+              help="Compare scenario variants instead of pacing policies (repeatable), e.g. "
+                   "--variant on --variant off:campaigns.blending.enabled=false: outbound "
+                   "occupancy and abandons beside inbound service level, on the same seeds.")
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
               help="Replications per policy (seeds SEED .. SEED+R-1, the same for all).")
 @scenario_options
@@ -42,7 +46,8 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
               "(into --out, or ./out).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
-def compare(app: Application, scenario: Path, policies: str, replications: int,
+def compare(app: Application, scenario: Path, policies: str, variants: tuple[str, ...],
+            replications: int,
             seed: int | None, hours: float | None, sets: tuple[str, ...], no_search: bool,
             ratio_max: float, ratio_step: float | None, workers: int, scheduler: str | None,
             dask_local: int | None, cache_dir: Path | None, no_cache: bool, out: Path | None,
@@ -61,6 +66,13 @@ def compare(app: Application, scenario: Path, policies: str, replications: int,
         app.fail(str(exc))
     for w in scn.warnings:
         app.warn(w)
+    if variants:
+        from outdial.cli._variants import compare_variants
+
+        compare_variants(app, scenario, scn, variants, replications, seed,
+                         overrides_from(app, hours, sets), workers, scheduler, dask_local,
+                         cache_dir, no_cache, out, as_json)
+        return
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         app.fail("--policies: expected at least one policy")

@@ -168,6 +168,7 @@ def _plot(path: Path, x: list[int], curves: dict[str, list[float]], xlabel: str,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for label, ys in curves.items():
@@ -179,6 +180,7 @@ def _plot(path: Path, x: list[int], curves: dict[str, list[float]], xlabel: str,
         ax.axvline(answer, color="black", linestyle=":", linewidth=1, label=f"answer: {answer}")
     if log_y:
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel("%")
     ax.set_title(title)

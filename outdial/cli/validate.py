@@ -40,7 +40,15 @@ def validate(app: Application, scenario: Path, sets: tuple[str, ...], as_json: b
                         "ports": scn.ports, "jobs_by_channel": by_channel})
         return
     jobs = ", ".join(f"{n} {ch}" for ch, n in by_channel.items())
+    extra = ""
+    if scn.inbound:
+        desks = sum(g.count for g in scn.agents if g.direction == "inbound")
+        blended = sum(1 for c in scn.campaigns if c.blending is not None)
+        extra += (f", {len(scn.inbound)} inbound skills ({desks} dedicated agents, "
+                  f"{blended} blended jobs)")
+    if scn.port_pool is not None:
+        extra += f", {scn.port_pool} outbound ports licensed ({scn.license_mode})"
     app.out.print(f"{scenario}: valid — {scn.name}: {len(scn.campaigns)} jobs ({jobs}), "
-                  f"{scn.total_agents} agents, {scn.ports} ports")
+                  f"{scn.total_agents} agents, {scn.ports} ports{extra}")
     for w in scn.warnings:
         app.warn(w)

@@ -14,7 +14,7 @@ Example (``scenarios/live-emulated.toml`` ships one)::
     [store]
     sqlite = "live.sqlite"
     [events]
-    jsonl = "live-events.jsonl"
+    jsonl = "live-events.jsonl"             # and/or kafka = "broker1:9092,broker2:9092"
     [epm]
     url = "https://127.0.0.1:8443/axis2/services/AppIntfWS"
     user = "outdial"
@@ -28,6 +28,7 @@ Example (``scenarios/live-emulated.toml`` ships one)::
     password_file = "/etc/outdial/aes.secret"
     [cms]
     port = 5300
+    skills = { sales = 12, care = 14 }     # skill names by their number in the report
 """
 
 from __future__ import annotations
@@ -89,11 +90,13 @@ class LiveConfig:
     store_schema: str | None
     synchronous: str
     events_jsonl: Path | None
+    events_kafka: str | None
     epm: Endpoint
     aes: Endpoint
     cms: Endpoint
     first_station: int
     cms_layout: Any = None  # adapters.cms.framing.Layout
+    cms_skills: dict[int, str] = field(default_factory=dict)  # report number -> skill name
     emulate_tls: bool = True
 
 
@@ -211,6 +214,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     schema = r.get(st, "store", "schema", str, None)
     ev = r.table("events")
     jsonl = r.get(ev, "events", "jsonl", str, None)
+    kafka = r.get(ev, "events", "kafka", str, None, lambda v: bool(v.strip()),
+                  "bootstrap servers host:port[,host:port...]")
 
     def endpoint(name: str, default_port: int) -> Endpoint:
         t = r.table(name)
@@ -255,6 +260,16 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                 r.problems.append(f"{path}: cms.layout: {e}")
         else:
             r.bad("cms.layout", "\"split_skill\", \"vdn\" or a table {key, columns}", lay)
+    skills_t = r.get(cms_t, "cms", "skills", dict, {})
+    cms_skills: dict[int, str] = {}
+    for name, num in skills_t.items():
+        if isinstance(num, int) and not isinstance(num, bool) and num >= 0:
+            cms_skills[num] = str(name)
+        else:
+            r.bad(f"cms.skills.{name}", "the skill's number in the CMS report (an int >= 0)",
+                  num)
+    if len(set(cms_skills.values())) != len(cms_skills):
+        r.bad("cms.skills", "one report number per skill name")
     first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
                           lambda v: v >= 0, "an extension number >= 0")
     emu = r.table("emulate")
@@ -264,6 +279,6 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     return LiveConfig(source=path, scenario=r.path_of(scenario), hours=hours, speed=speed,
                       drain_s=drain_s, seed=seed, store_sqlite=r.path_of(sqlite),
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
-                      events_jsonl=r.path_of(jsonl), epm=epm, aes=aes, cms=cms,
-                      first_station=first_station, cms_layout=layout,
+                      events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
+                      first_station=first_station, cms_layout=layout, cms_skills=cms_skills,
                       emulate_tls=emulate_tls)

@@ -28,6 +28,7 @@ import numpy as np
 from adapters.cms.emulator import CmsEmulator
 from adapters.cms.framing import SPLIT_SKILL
 from adapters.cms.server import CmsServer
+from adapters.cms.skill_feed import CmsSkillFeed
 from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient
@@ -41,12 +42,15 @@ from engine.events import EventPublisher, JobInfo
 from engine.job import Job
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
+from engine.ports import PortPool
 from engine.recovery import restore_flows, scan
 from engine.sinks import JsonlSink, SinkError
+from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
 from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.world import SimulatedPlatform
+from sim.blended import outbound_groups
 from sim.population import build_flows
 from sim.run import campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
@@ -93,11 +97,12 @@ class LiveSession:
         self.on_second = on_second
         self.tasks: list[asyncio.Task] = []
         self.store: Any = None
-        self.sink: JsonlSink | None = None
+        self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
+        self.skill_feed: CmsSkillFeed | None = None
         self.runner: LiveRunner | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -106,14 +111,22 @@ class LiveSession:
 
     async def start(self) -> None:
         cfg = self.cfg
+        if cfg.speed != 1.0 and not self.emulate:
+            raise RunError(f"{cfg.source}: run.speed: only an emulated run (--emulate) may "
+                           f"run at another speed than the wall clock, got {cfg.speed}")
         try:
             scn = load(cfg.scenario)
         except ScenarioError as e:
             raise RunError(str(e)) from None
         self.store = _open_store(cfg)
         store = self.store
+        sinks: list[Any] = []
         if cfg.events_jsonl is not None:
-            self.sink = JsonlSink(cfg.events_jsonl, append=True)
+            sinks.append(JsonlSink(cfg.events_jsonl, append=True))
+        if cfg.events_kafka is not None:
+            from adapters.kafka import KafkaSink
+            sinks.append(KafkaSink(cfg.events_kafka))
+        self.sink = Sinks(sinks) if sinks else None
         relay = OutboxRelay(store, self.sink)
         left = relay.relay()  # what a crashed run stored and never published
         now_utc = dt.datetime.now(dt.UTC)
@@ -140,14 +153,15 @@ class LiveSession:
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
-        self._connect_adapters(scn.total_agents)
+        groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
+        self._connect_adapters(sum(g.count for g in groups))
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                     priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
                     connect_window_s=scn.regulation.connect_window_s) for c in camps]
         skills = []
-        for g in scn.agents:
+        for g in groups:
             m = 0
             for s in g.skills:
                 m |= masks[s]
@@ -156,8 +170,18 @@ class LiveSession:
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        settings = [c.skill_pacing for c in camps]
+        try:
+            skill_pacer = (SkillPacer(settings, self.skill_feed)
+                           if any(x is not None for x in settings) else None)
+        except ValueError as e:
+            raise RunError(f"{cfg.source}: cms: {e} (map the report's numbers to skill "
+                           "names with cms.skills)") from None
+        ports = (PortPool(scn.port_pool, scn.license_mode, scn.ports)
+                 if scn.port_pool is not None else None)
         dialer = Dialer(jobs, agents, clock, self.telephony, self.dmcc, store, flows,
                         licenses=Licenses(scn.license_pools, scn.license_mode),
+                        ports=ports, skill_pacer=skill_pacer,
                         events=events, tick_s=scn.tick_s, seed=pacer_seed,
                         first_attempt_id=rec.next_attempt_id)
         guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
@@ -239,7 +263,11 @@ class LiveSession:
                                           cfg.aes.password.reveal(), stations,
                                           poll_s=cfg.aes.poll_s / cfg.speed, tls=tls))
         layout = cfg.cms_layout or SPLIT_SKILL
+        names = dict(cfg.cms_skills)
+        if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
+            names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
         self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
+        self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
@@ -308,6 +336,31 @@ class LiveSession:
                 self.store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+class Sinks:
+    """The run's event sinks (a JSON-lines file, Kafka): each event to every one; ``flush``
+    returns only when every sink has them (raises what a sink raises)."""
+
+    enabled = True
+
+    def __init__(self, sinks: list[Any]):
+        self.sinks = sinks
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.publish(topic, event)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            flush = getattr(s, "flush", None)
+            if flush is not None:
+                flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            with contextlib.suppress(Exception):
+                s.close()
 
 
 def _secret(ep: Endpoint) -> Secret:

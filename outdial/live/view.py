@@ -46,6 +46,8 @@ def snapshot(s: Any) -> dict[str, Any]:
         "dmcc_connected": s.dmcc.connected.is_set(), "dmcc_reconnects": max(
             s.dmcc.connects - 1, 0),
         "cms_refreshes": s.cms.batches, "outbox_pending": s.runner.relay.pending(),
+        "skills": ({k: (v.calls_waiting, v.agents_available, v.agents_staffed)
+                    for k, v in s.skill_feed.last.items()} if s.cms.batches else {}),
         "events_published": s.runner.relay.published,
         "late_p99_ms": 1000.0 * late[min(len(late) - 1, int(0.99 * len(late)))],
     }
@@ -68,4 +70,6 @@ def render(snap: dict[str, Any], regulation: str = "fcc") -> Group:
         f"(reconnects {snap['dmcc_reconnects']})  CMS refreshes {snap['cms_refreshes']}  "
         f"events {snap['events_published']} (outbox {snap['outbox_pending']})  "
         f"tick late p99 {snap['late_p99_ms']:.1f} ms")
-    return Group(t, plat)
+    skills = "  ".join(f"{k}: {w} waiting, {a}/{n} available"
+                       for k, (w, a, n) in sorted(snap.get("skills", {}).items()))
+    return Group(t, plat, Text(f"inbound skills (CMS)  {skills or '-'}"))

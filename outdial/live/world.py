@@ -12,6 +12,7 @@ This is the only place where the simulator meets the adapters, which never impor
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from adapters.epm.emulator import LaunchRefused, SessionStatus
 from adapters.epm.framing import parse_parameters
 from engine.agents import AgentState
 from engine.attempt import CHANNEL_NAMES, Attempt, Channel, Code
+from sim.blended import inbound_parts, outbound_groups
 from sim.scenario import Scenario
 from sim.world import SimAgentFeed, SimTelephony
 
@@ -55,16 +57,22 @@ class SimulatedPlatform:
         camps = list(scn.campaigns)
         self.job_index = {c.name: j for j, c in enumerate(camps)}
         shifts, aux, skills = [], [], []
-        names = sorted({s for g in scn.agents for s in g.skills})
-        self.skill_names = names
-        for g in scn.agents:
+        groups = outbound_groups(scn)  # dedicated inbound agents are the ACD's alone
+        for g in groups:
             shifts += [(g.login_s, g.logout_s)] * g.count
             aux += [(g.aux_probability, g.aux_mean_s)] * g.count
             skills += [frozenset(g.skills)] * g.count
         self.agent_skills = skills
         camp_seeds = seq.spawn(len(camps))
-        feed_seq, = seq.spawn(1)
+        feed_seq, inbound_seq = seq.spawn(2)
         window = (start_s, float("inf"))
+        # the inbound ACD (scenario [[inbound]]): the skills CMS reports on
+        self.desk = inbound_parts(scn, self.env, inbound_seq, window).desk
+        if self.desk is not None:
+            self.desk.start()
+            self.skill_names = list(self.desk.skills())
+        else:
+            self.skill_names = sorted({s for g in groups for s in g.skills})
         self.feed = SimAgentFeed(self.env, shifts, aux, feed_seq)
         self.tel = SimTelephony(self.env, camps, scn.ports, scn.carrier_cps, camp_seeds,
                                 window, self.feed)
@@ -240,9 +248,21 @@ class SimulatedPlatform:
     # ---- SkillWorld (CMS)
 
     def skill_rows(self) -> list[dict[str, Any]]:
-        """Per skill: agents staffed and available (no inbound calls are simulated here:
-        calls waiting 0)."""
+        """Per skill, as a split/skill report: the inbound ACD's state when the scenario
+        has ``[[inbound]]`` skills; else the outbound agents staffed and available per
+        skill (no calls waiting)."""
         with self.lock:
+            if self.desk is not None:
+                return [{"skill": self.skill_names.index(st.skill) + 1,
+                         "calls_waiting": st.calls_waiting,
+                         "oldest_call_s": st.oldest_call_waiting_s,
+                         "agents_staffed": st.agents_staffed,
+                         "agents_available": st.agents_available,
+                         "agents_on_acd": st.agents_on_inbound, "acd_calls": None,
+                         "abandoned": None,
+                         "service_level": (st.service_level
+                                           if math.isfinite(st.service_level) else None),
+                         "avg_speed_answer_s": None} for st in self.desk.latest]
             rows = []
             st = self.agents.state
             for k, name in enumerate(self.skill_names):

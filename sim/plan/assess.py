@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.attempt import CHANNEL_NAMES
+from engine.vocab import CHANNEL_NAMES
 from sim.plan.platform import KAFKA_RETENTION_H, Platform, platform_load, size_platform
 from sim.plan.stats import summarise, summarise_rows
 from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line

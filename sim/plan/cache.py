@@ -84,6 +84,33 @@ def code_fingerprint() -> str:
     return _code_hash
 
 
+def data_files(scn: Scenario) -> list[Path]:
+    """The files a run of ``scn`` reads besides the scenario: contact and DNC lists."""
+    files = set(scn.dnc_files)
+    for c in scn.campaigns:
+        if c.contacts is not None:
+            files.update(c.contacts.dnc_files)
+            if c.contacts.file is not None:
+                files.add(c.contacts.file)
+    return sorted(files)
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a data file's bytes (remembered per path, size and modification time)."""
+    st = path.stat()
+    k = (str(path), st.st_size, st.st_mtime_ns)
+    if k not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _digests[k] = h.hexdigest()
+    return _digests[k]
+
+
 class ResultCache:
     """Finished records, one small JSON file per task under ``root`` (and, for a record that
     carries its attempt and interval tables, one Parquet file per table beside it).
@@ -101,12 +128,15 @@ class ResultCache:
 
         The effective scenario is its raw TOML after overrides (``Scenario.raw``) plus the
         validated object (which carries what ``with_policy`` changed and any empirical
-        samples read from files); the run seed is ``base seed + replication``.
+        samples read from files) plus the content of the data files a run reads (contact
+        lists, DNC lists: an edited list is a new run); the run seed is ``base seed +
+        replication``.
         """
         material = {
             "version": CACHE_VERSION,
             "raw": scn.raw,
             "validated": repr(replace(scn, source="")),
+            "data": [file_digest(p) for p in data_files(scn)],
             "seed": int(seed),
             "code": code_fingerprint(),
         }

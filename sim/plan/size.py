@@ -149,9 +149,9 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
 def _value_at(raw: dict, key: str) -> Any:
     node: Any = raw
     parts = key.split(".")
-    if parts[0] in ("agents", "campaigns"):
+    if parts[0] in ("agents", "campaigns", "inbound"):
         entries = [e for e in raw.get(parts[0], []) if isinstance(e, dict)]
-        field_ = "group" if parts[0] == "agents" else "name"
+        field_ = {"agents": "group", "campaigns": "name", "inbound": "skill"}[parts[0]]
         named = [e for e in entries if e.get(field_) == parts[1]] if len(parts) > 2 else []
         node, parts = (named[0], parts[2:]) if named else (entries[0] if entries else {},
                                                            parts[1:])

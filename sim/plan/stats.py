@@ -35,7 +35,11 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
             "bhcc_agent", "live_answers", "abandons", "connects", "machines",
             "amd_false_positives", "connected_in_threshold",
             "abandon_rate", "abandon_rate_ofcom", "service_level", "occupancy",
-            "agent_wait_mean_s", "ports_peak", "ports_mean")
+            "agent_wait_mean_s", "ports_peak", "ports_mean",
+            "occupancy_outbound", "occupancy_inbound", "inbound_offered", "inbound_answered",
+            "inbound_abandoned", "inbound_answered_in_threshold", "inbound_service_level",
+            "inbound_abandon_rate", "inbound_asa_s", "port_blocked", "port_delayed",
+            "lent_agent_s", "blending_lends", "blending_recalls")
 FRACTION_KEYS = kpi.FRACTION_KPIS
 KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
@@ -57,6 +61,9 @@ RATE_PARTS: dict[str, Callable[[Mapping[str, float]], tuple[float, float]]] = {
     "abandon_rate": lambda c: (c["abandons"], c["live_answers"]),
     "abandon_rate_ofcom": _ofcom_parts,
     "service_level": lambda c: (c["connected_in_threshold"], c["live_answers"]),
+    "inbound_service_level": lambda c: (c["inbound_answered_in_threshold"],
+                                         c["inbound_offered"]),
+    "inbound_abandon_rate": lambda c: (c["inbound_abandoned"], c["inbound_offered"]),
 }
 
 
@@ -231,6 +238,7 @@ class Summary:
     ci95: dict
     warnings: list[str]
     intervals: list[dict] = field(default_factory=list)
+    inbound: dict = field(default_factory=dict)  # per inbound skill, means over replications
 
 
 def interval_summary(records: Sequence[Mapping]) -> list[dict]:
@@ -285,5 +293,7 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
+    inbound = _mean_dicts([r["inbound"] for r in records]) \
+        if records[0].get("inbound") else {}
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings, interval_summary(records))
+                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound)

@@ -29,9 +29,12 @@ from sim.plan.executors import Executor
 from sim.plan.stats import KPI_KEYS, summarise_rows
 from sim.scenario import (
     _AGENTS,
+    _BLENDING,
     _CAMPAIGN,
     _CAMPAIGN_TABLES,
+    _INBOUND,
     _SECTIONS,
+    _SKILL_PACING,
     ScenarioError,
     load,
     read_raw,
@@ -105,6 +108,11 @@ def numeric_keys(raw: Mapping[str, Any]) -> list[str]:
     keys += [f"campaigns.{k}" for k in _numeric(_CAMPAIGN) if k != "copies"]
     keys += [f"campaigns.{t}.{k}" for t, spec in _CAMPAIGN_TABLES.items()
              for k in _numeric(spec)]
+    keys += [f"campaigns.{t}.{k}" for t, spec in (("blending", _BLENDING),
+                                                  ("skill_pacing", _SKILL_PACING))
+             for k in _numeric(spec)]
+    keys += [f"inbound.{k}" for k in _numeric(_INBOUND)]
+    keys += [f"inbound.{t}.{k}" for t in ("talk", "wrap", "patience") for k in ("mean_s", "cv")]
     return keys
 
 
@@ -112,8 +120,8 @@ def _generic(key: str, raw: Mapping[str, Any]) -> str:
     """``agents.team.count`` -> ``agents.count``, ``campaigns.sales.talk.mean_s`` ->
     ``campaigns.talk.mean_s`` (names of existing entries removed)."""
     parts = key.split(".")
-    if parts[0] in ("agents", "campaigns") and len(parts) > 2:
-        field = "group" if parts[0] == "agents" else "name"
+    if parts[0] in ("agents", "campaigns", "inbound") and len(parts) > 2:
+        field = {"agents": "group", "campaigns": "name", "inbound": "skill"}[parts[0]]
         names = {e.get(field) for e in raw.get(parts[0], []) if isinstance(e, dict)}
         if parts[1] in names:
             return ".".join([parts[0], *parts[2:]])

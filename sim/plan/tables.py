@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from engine.attempt import CHANNEL_NAMES, Code
+from engine.vocab import CHANNEL_NAMES, Code
 
 CHANNEL = pl.Enum(list(CHANNEL_NAMES))
 CODE = pl.Enum([c.name for c in Code])

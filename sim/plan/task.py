@@ -67,8 +67,30 @@ def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
         "agent_wait_mean_s": float(run.total["agent_wait_mean_s"]),
         "ports_peak": float(run.total["ports_peak"]),
         "ports_mean": float(run.total["ports_mean"]),
+        **_blended_row(run.total),
     }
     return row
+
+
+def _blended_row(total: dict) -> dict[str, float]:
+    """Inbound, blending and port KPIs (``sim.blended.blended_kpis``; 0 when absent)."""
+    inb = total.get("inbound", {})
+    return {
+        "occupancy_outbound": float(total.get("occupancy_outbound", total["occupancy"])),
+        "occupancy_inbound": float(total.get("occupancy_inbound", 0.0)),
+        "inbound_offered": float(inb.get("offered", 0.0)),
+        "inbound_answered": float(inb.get("answered", 0.0)),
+        "inbound_abandoned": float(inb.get("abandoned", 0.0)),
+        "inbound_answered_in_threshold": float(inb.get("answered_in_threshold", 0.0)),
+        "inbound_service_level": float(inb.get("service_level", 0.0)),
+        "inbound_abandon_rate": float(inb.get("abandon_rate", 0.0)),
+        "inbound_asa_s": float(inb.get("asa_s", 0.0)),
+        "port_blocked": float(total.get("port_blocked", 0)),
+        "port_delayed": float(total.get("port_delayed", 0)),
+        "lent_agent_s": float(total.get("lent_agent_s", 0.0)),
+        "blending_lends": float(total.get("blending_lends", 0)),
+        "blending_recalls": float(total.get("blending_recalls", 0)),
+    }
 
 
 INTERVAL_SUMS = ("attempts", "live_answers", "abandons", "staffed_mean", "busy_mean",
@@ -98,7 +120,7 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False,
     """
     rec = {"seed": run.seed, "wall_s": run.wall_s, "kpis": kpi_row(scn, run),
            "total": run.total, "campaigns": run.campaigns, "warnings": list(run.warnings),
-           "restrictions": run.restrictions, "jobs": run.jobs,
+           "restrictions": run.restrictions, "jobs": run.jobs, "inbound": run.inbound,
            "platform": run_figures(scn, run.attempts, run.intervals, run.total,
                                    run.campaigns),
            "interval_rows": interval_rows(scn, run)}
@@ -107,6 +129,9 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False,
     if tables:
         rec["attempts"] = run.attempts
         rec["intervals"] = run.intervals
+        if run.inbound_calls is not None:
+            rec["inbound_calls"] = run.inbound_calls
+            rec["inbound_intervals"] = run.inbound_intervals
     return rec
 
 

@@ -8,6 +8,7 @@ abandon limit gets a warning. Pure: no SimPy, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +84,11 @@ def evaluate(specs: Sequence[TargetSpec], total: Mapping[str, Any],
             ci = None if ci is None else [ci[0] * scale, ci[1] * scale]
         else:
             value = total.get(s.kpi)
-            if value is None:
-                raise KeyError(f"{s.name}: the run has no KPI {s.kpi!r}")
+            if not isinstance(value, int | float):  # e.g. an inbound KPI with no inbound
+                out.append(TargetResult(s.name, s.text, s.kpi, s.op, s.value, math.nan, None,
+                                        None, None, None, replications, None,
+                                        f"undecided: the run reports no {s.kpi}"))
+                continue
             value = float(value)
             ci = ci95.get(s.kpi)
         v = judge(s.kpi, s.op, s.value, value, ci, replications)

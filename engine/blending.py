@@ -1,0 +1,244 @@
+"""Blending: outbound agents lent to inbound skills and taken back, by thresholds.
+
+A job with a ``BlendSetting`` is linked to one inbound skill. Every ``period_s`` the
+controller reads the skill's latest state from the ``SkillFeed`` and asks the pacer's
+hysteresis kernel (``pacer.blending``) how many of the job's agents should be on inbound:
+
+- more when the skill is in trouble: ``calls_waiting > queue_high`` or
+  ``oldest_call_waiting_s > oldest_high_s`` or ``service_level < sl_low``;
+- fewer when it is comfortable on every count: ``calls_waiting <= queue_low`` and
+  ``oldest_call_waiting_s <= oldest_low_s`` and ``service_level >= sl_high``;
+- otherwise (inside the band) as many as now; ``step`` agents per decision at most, never
+  more than ``max_released``, and the job keeps ``min_outbound`` agents.
+
+The agent manager moves agents only between calls: an agent is lent only when it is
+READY (the dialer marks it not ready, so no outbound call reaches it and the pacer stops
+counting it), and recalled through the ACD (``InboundAgents.recall``), which hands it back
+when its inbound call and wrap-up are over; the dialer then sees it ready again. An agent
+stays on inbound at least ``min_stay_s`` before it can be recalled, so a skill that just
+got help keeps it through short lulls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import numpy as np
+
+from engine.agents import AgentManager, AgentState
+from engine.interfaces import Clock, InboundAgents, SkillFeed, SkillState
+from engine.job import Job
+from pacer.blending import BlendingParams, BlendingState
+
+_READY, _NOT_READY, _LOGGED_OUT = (int(AgentState.READY), int(AgentState.NOT_READY),
+                                   int(AgentState.LOGGED_OUT))
+BIG = 1_000_000
+
+
+@dataclass(frozen=True)
+class BlendSetting:
+    """A job's blending thresholds (counts of calls, seconds, fractions 0..1).
+
+    Raises ``ValueError`` naming the field when a value is out of range or a band is
+    inverted (``queue_low <= queue_high``, ``oldest_low_s <= oldest_high_s``,
+    ``sl_low <= sl_high``).
+    """
+
+    skill: str
+    queue_high: int = 3
+    queue_low: int = 0
+    oldest_high_s: float = 30.0
+    oldest_low_s: float = 5.0
+    sl_low: float = 0.70
+    sl_high: float = 0.85
+    step: int = 1
+    min_outbound: int = 0
+    max_released: int = BIG
+    min_stay_s: float = 60.0
+    period_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "skill":
+                if not isinstance(v, str) or not v:
+                    raise ValueError("skill: expected the name of an inbound skill")
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise ValueError(f"{f.name}: expected a number >= 0, got {v!r}")
+        if self.step < 1:
+            raise ValueError(f"step: expected agents per decision >= 1, got {self.step}")
+        if not self.period_s > 0:
+            raise ValueError(f"period_s: expected seconds > 0, got {self.period_s}")
+        for lo, hi in (("queue_low", "queue_high"), ("oldest_low_s", "oldest_high_s"),
+                       ("sl_low", "sl_high")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(f"{lo}: expected <= {hi} (the hysteresis band), got "
+                                 f"{getattr(self, lo)} > {getattr(self, hi)}")
+        if self.sl_high > 1:
+            raise ValueError(f"sl_high: expected a fraction 0..1, got {self.sl_high}")
+
+
+class BlendedDialer(Protocol):
+    """What blending reads from and does to the dialer."""
+
+    @property
+    def jobs(self) -> Sequence[Job]: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def agents(self) -> AgentManager: ...
+
+    def on_agent_state(self, agent: int, state: int) -> None:
+        """An agent's state changed (the dialer's ``AgentListener``)."""
+
+
+class Blending:
+    """Lends the agents of blended jobs to their inbound skills and takes them back.
+
+    ``settings`` has one entry per job (None: not blended); ``skill_bits`` maps a skill
+    name to the bit agents' skill masks use for it (an agent is lent only to a skill it
+    holds). It subscribes itself to ``feed``; ``window`` is the measured span (s) for
+    the lent-time accounting.
+    """
+
+    def __init__(self, dialer: BlendedDialer, feed: SkillFeed, desk: InboundAgents,
+                 settings: Sequence[BlendSetting | None], skill_bits: Mapping[str, int],
+                 window: tuple[float, float] = (0.0, float("inf"))):
+        if len(settings) != len(dialer.jobs):
+            raise ValueError(f"blending: {len(dialer.jobs)} jobs but {len(settings)} settings")
+        known = set(feed.skills())
+        for j, s in enumerate(settings):
+            if s is not None and s.skill not in known:
+                raise ValueError(f"blending of job {dialer.jobs[j].name!r}: skill {s.skill!r} "
+                                 f"is not reported by the skill feed ({', '.join(sorted(known))})")
+        self.dialer = dialer
+        self.desk = desk
+        self.window = window
+        self.rows = [j for j, s in enumerate(settings) if s is not None]
+        self.settings = [settings[j] for j in self.rows]
+        self.masks = np.array([skill_bits.get(s.skill, 0) for s in self.settings],
+                              dtype=np.int64)
+        ss = self.settings
+        self.kernel = BlendingState(BlendingParams(
+            q_high=[s.queue_high for s in ss], q_low=[s.queue_low for s in ss],
+            age_high_s=[s.oldest_high_s for s in ss], age_low_s=[s.oldest_low_s for s in ss],
+            sl_low=[s.sl_low for s in ss], sl_high=[s.sl_high for s in ss],
+            step=[s.step for s in ss], min_outbound=[s.min_outbound for s in ss],
+            max_released=[min(s.max_released, BIG) for s in ss])) if ss else None
+        self.period_s = min((s.period_s for s in ss), default=1.0)
+        self.states: dict[str, SkillState] = {}
+        self.lent: dict[int, tuple[int, float]] = {}  # agent -> (row, lent at)
+        self.recalling: set[int] = set()
+        self.lent_s = 0.0  # agent seconds on inbound within the window
+        self.lends = 0
+        self.recalls = 0
+        # (t, "lend" / "recall" / "back", agent, job): every move, for outputs and tests
+        self.log: list[tuple[float, str, int, int]] = []
+        feed.subscribe(self)
+
+    # ---- SkillListener
+
+    def on_skill_state(self, state: SkillState) -> None:
+        self.states[state.skill] = state
+
+    # ---- the decision
+
+    def start(self) -> None:
+        """Decide every ``period_s`` from now on (nothing to do without blended jobs)."""
+        if self.rows:
+            self.dialer.clock.call_later(self.period_s, self._periodic)
+
+    def _periodic(self) -> None:
+        self.decide()
+        self.dialer.clock.call_later(self.period_s, self._periodic)
+
+    def lent_count(self) -> np.ndarray:
+        """Agents on inbound (not being recalled) per blended job row."""
+        out = np.zeros(len(self.rows), dtype=np.int64)
+        for a, (r, _) in self.lent.items():
+            if a not in self.recalling:
+                out[r] += 1
+        return out
+
+    def decide(self) -> None:
+        """One blending decision for every blended job (lend and recall agents)."""
+        if self.kernel is None:
+            return
+        am = self.dialer.agents
+        now = self.dialer.clock.now()
+        for a in [a for a in self.lent if a not in self.recalling
+                  and am.state[a] == _LOGGED_OUT]:
+            self._recall(a)  # logged off while lent: the ACD releases it after its call
+        n = len(self.rows)
+        queued = np.zeros(n, dtype=np.int64)
+        oldest = np.zeros(n)
+        sl = np.ones(n)
+        for r, s in enumerate(self.settings):
+            st = self.states.get(s.skill)
+            if st is not None:
+                queued[r] = st.calls_waiting
+                oldest[r] = st.oldest_call_waiting_s
+                v = st.service_level  # NaN (a feed's empty cell): no trouble from SL
+                sl[r] = min(max(v, 0.0), 1.0) if v == v else 1.0
+        logged = am.state != _LOGGED_OUT
+        assigned = np.array([int((logged & (am.job == j)).sum()) for j in self.rows],
+                            dtype=np.int64)
+        have = self.lent_count()
+        self.kernel.released[:] = np.minimum(have, np.maximum(assigned, 0))
+        want = self.kernel.decide(queued, oldest, sl, assigned)
+        for r, j in enumerate(self.rows):
+            if want[r] > have[r]:
+                self._lend_some(r, j, int(want[r] - have[r]), now)
+            elif want[r] < have[r]:
+                self._recall_some(r, int(have[r] - want[r]), now)
+
+    def _lend_some(self, r: int, j: int, k: int, now: float) -> None:
+        am = self.dialer.agents
+        mask = int(self.masks[r])
+        ok = np.flatnonzero((am.job == j) & (am.state == _READY) & ~am.on_call
+                            & ((am.skills & mask) == mask))
+        if ok.size == 0:
+            return
+        order = ok[np.argsort(am.t_state[ok], kind="stable")][:k]  # ready longest first
+        skill = self.settings[r].skill
+        for a in order.tolist():
+            self.dialer.on_agent_state(a, _NOT_READY)
+            self.desk.lend(a, skill)
+            self.lent[a] = (r, now)
+            self.lends += 1
+            self.log.append((now, "lend", a, j))
+
+    def _recall_some(self, r: int, k: int, now: float) -> None:
+        stay = self.settings[r].min_stay_s
+        due = sorted((t, a) for a, (row, t) in self.lent.items()
+                     if row == r and a not in self.recalling and now - t >= stay)
+        for _, a in due[:k]:
+            self._recall(a)
+
+    def _recall(self, a: int) -> None:
+        self.recalling.add(a)
+        self.recalls += 1
+        self.log.append((self.dialer.clock.now(), "recall", a, self.rows[self.lent[a][0]]))
+        self.desk.recall(a, self._returned)
+
+    def _returned(self, a: int) -> None:
+        """The ACD handed ``a`` back between calls: ready for outbound again."""
+        r, t = self.lent.pop(a)
+        self.recalling.discard(a)
+        now = self.dialer.clock.now()
+        lo, hi = self.window
+        self.lent_s += max(min(now, hi) - max(t, lo), 0.0)
+        self.log.append((now, "back", a, self.rows[r]))
+        if self.dialer.agents.state[a] == _NOT_READY:
+            self.dialer.on_agent_state(a, _READY)
+
+    def close(self, now: float) -> None:
+        """Account the lent time of agents still on inbound at ``now`` (run end)."""
+        lo, hi = self.window
+        for _, t in self.lent.values():
+            self.lent_s += max(min(now, hi) - max(t, lo), 0.0)

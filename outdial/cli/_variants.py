@@ -1,0 +1,71 @@
+"""``outdial compare --variant``: scenario variants side by side (blending on / off,
+threshold settings), the blended centre's outbound and inbound KPIs together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from outdial.app import Application
+from outdial.cli._batch import ProgressListener, open_cache, open_executor
+
+
+def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...],
+                     replications: int, seed: int | None, base: dict, workers: int,
+                     scheduler: str | None, dask_local: int | None, cache_dir: Path | None,
+                     no_cache: bool, out: Path | None, as_json: bool) -> None:
+    from sim.plan.compare import limit_kpi
+    from sim.plan.variants import evaluate_variants, parse_variant
+    from sim.scenario import ScenarioError
+
+    parsed = []
+    for v in variants:
+        try:
+            parsed.append(parse_variant(v))
+        except ValueError as exc:
+            app.fail(str(exc))
+    labels = [p[0] for p in parsed]
+    if len(set(labels)) != len(labels):
+        app.fail(f"--variant: labels must differ, got {', '.join(labels)}")
+    if replications < 2:
+        app.warn("one replication: no confidence interval, verdicts use the mean")
+    seed = scn.seed if seed is None else seed
+    cache = open_cache(app, out, cache_dir, no_cache)
+    with open_executor(app, workers, scheduler, dask_local) as ex, \
+            ProgressListener(app, "compare", quiet=as_json) as listener:
+        try:
+            results = evaluate_variants(path, parsed, seed, replications, base, ex, cache,
+                                        listener)
+        except ScenarioError as exc:
+            app.fail(str(exc))
+    payload = {"scenario": scn.name, "seed": seed, "replications": replications,
+               "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
+               "limit_kpi": limit_kpi(scn), "variants": [r.as_dict() for r in results]}
+    if out is not None:
+        import json
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare_variants.json").write_text(json.dumps(payload, indent=2, default=str))
+    if as_json:
+        app.print_json(payload)
+        return
+    rows = []
+    for r in results:
+        rows.append([r.label, _pct(r, "occupancy_outbound", 1), _pct(r, "abandon_rate", 2),
+                     _pct(r, "inbound_service_level", 1), _pct(r, "inbound_abandon_rate", 1),
+                     f"{r.kpis['inbound_asa_s']:.1f}", _pct(r, "occupancy_inbound", 1),
+                     _pct(r, "occupancy", 1), f"{r.kpis['bhcc_agent']:,.0f}",
+                     "yes" if r.verdict.met else ("NO" if r.verdict.met is False else "?")])
+    app.table(f"{scn.name}: {replications} replication(s), seed {seed}, {scn.sim_hours:g} h",
+              ["variant", "occ. outbound", "abandon", "inbound SL", "inbound aband.",
+               "ASA s", "occ. inbound", "occ. all", "BHCC agent", "meets limit"], rows,
+              caption="mean ± 95 % interval half-width; abandon: outbound, the scenario's "
+                      "regulatory mode; inbound SL: answered within each skill's threshold "
+                      "/ offered")
+
+
+def _pct(r, key: str, digits: int) -> str:
+    ci = r.ci95.get(key)
+    mean = 100 * r.kpis[key]
+    if not ci:
+        return f"{mean:.{digits}f} %"
+    return f"{mean:.{digits}f} ± {100 * (ci[1] - ci[0]) / 2:.{digits}f} %"

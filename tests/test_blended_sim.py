@@ -1,0 +1,181 @@
+"""A blended centre simulated end to end: outbound agents lent to an inbound skill and
+taken back, checked on the run's own records (attempts, inbound calls, blending moves)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sim.run import simulate
+from sim.scenario import ScenarioError, build
+
+STAY_S = 30.0
+
+
+def _raw(blending: bool = True, **blend):
+    raw = {
+        "scenario": {"name": "blend", "sim_hours": 0.4, "warmup_s": 300.0, "seed": 5},
+        "telephony": {"ports": 200},
+        "inbound": [{"skill": "care", "calls_per_hour": 450,
+                     "talk": {"dist": "exponential", "mean_s": 150},
+                     "wrap": {"dist": "exponential", "mean_s": 15},
+                     "patience": {"dist": "exponential", "mean_s": 120},
+                     "sl_threshold_s": 20}],
+        "agents": [{"group": "out", "count": 25, "skills": ["sales", "care"]},
+                   {"group": "desk", "count": 16, "skills": ["care"],
+                    "direction": "inbound"}],
+        "campaigns": [{"name": "sales", "skill": "sales",
+                       "talk": {"dist": "exponential", "mean_s": 120},
+                       "blending": {"skill": "care", "enabled": blending, "queue_high": 2,
+                                    "oldest_high_s": 20, "min_stay_s": STAY_S,
+                                    "period_s": 1.0, **blend}}],
+    }
+    return raw
+
+
+@pytest.fixture(scope="module")
+def blended():
+    return simulate(build(_raw(), "blend"))
+
+
+@pytest.fixture(scope="module")
+def unblended():
+    return simulate(build(_raw(blending=False), "blend"))
+
+
+def test_same_callers_with_blending_on_and_off(blended, unblended):
+    """Common random numbers: the inbound arrivals do not depend on the policy."""
+    end = 300.0 + 0.4 * 3600
+    early = [sorted(r.inbound_calls.filter(pl.col("t_arrive") < end - 900)["t_arrive"])
+             for r in (blended, unblended)]
+    assert len(early[0]) > 100 and early[0] == early[1]
+
+
+def _intervals(moves: pl.DataFrame):
+    """(agent, lent at, back at or None) per lend."""
+    out = []
+    for a, g in moves.sort("t_s").group_by("agent"):
+        lends = g.filter(pl.col("move") == "lend")["t_s"].to_list()
+        backs = g.filter(pl.col("move") == "back")["t_s"].to_list()
+        recalls = g.filter(pl.col("move") == "recall")["t_s"].to_list()
+        for k, t in enumerate(lends):
+            out.append((a[0], t, recalls[k] if k < len(recalls) else None,
+                        backs[k] if k < len(backs) else None))
+    return out
+
+
+def test_agents_are_lent_and_taken_back(blended):
+    m = blended.blending_moves
+    assert m is not None
+    assert (m["move"] == "lend").sum() > 0 and (m["move"] == "back").sum() > 0
+    assert blended.inbound["care"]["answered_by_lent"] > 0
+
+
+def test_never_moves_an_agent_mid_call(blended):
+    att = blended.attempts.filter(pl.col("t_connect") >= 0)
+    calls = blended.inbound_calls.filter(pl.col("answered"))
+    for agent, t_lend, _, t_back in _intervals(blended.blending_moves):
+        mine = att.filter(pl.col("agent") == agent)
+        end = t_back if t_back is not None else float("inf")
+        # no outbound talk going on at the lend, none connected while lent
+        assert mine.filter((pl.col("t_connect") <= t_lend)
+                           & (pl.col("t_talk_end") > t_lend)).height == 0
+        assert mine.filter((pl.col("t_connect") >= t_lend)
+                           & (pl.col("t_connect") < end)).height == 0
+        if t_back is not None:  # handed back between inbound calls (talk + wrap over)
+            inb = calls.filter(pl.col("agent") == agent)
+            busy = inb.filter((pl.col("t_decided") < t_back - 1e-9)
+                              & (pl.col("t_decided") + pl.col("handle_s") > t_back + 1e-9))
+            assert busy.height == 0
+
+
+def test_minimum_stay_is_kept(blended):
+    for _, t_lend, t_recall, _ in _intervals(blended.blending_moves):
+        if t_recall is not None:
+            assert t_recall - t_lend >= STAY_S - 1e-9
+
+
+def test_blending_helps_the_inbound_skill_and_costs_outbound(blended, unblended):
+    off = unblended
+    assert off.blending_moves is None
+    on_sl = blended.inbound["care"]["service_level"]
+    off_sl = off.inbound["care"]["service_level"]
+    assert on_sl > off_sl
+    assert blended.total["lent_agent_s"] > 0 and off.total["lent_agent_s"] == 0
+    for r in (blended, off):
+        for k in ("occupancy", "occupancy_outbound", "occupancy_inbound"):
+            assert 0.0 <= r.total[k] <= 1.0
+
+
+def test_blending_needs_an_inbound_skill():
+    raw = _raw()
+    raw["campaigns"][0]["blending"]["skill"] = "orders"
+    with pytest.raises(ScenarioError, match=r"blending\.skill: expected an inbound skill"):
+        build(raw, "blend")
+    raw = _raw()
+    raw["agents"][1]["skills"] = ["sales"]
+    with pytest.raises(ScenarioError, match=r"agents\[1\].skills: an inbound group needs"):
+        build(raw, "blend")
+
+
+def test_inbound_and_blending_keys_can_be_overridden_and_swept():
+    from sim.plan.sweep import check_key, numeric_keys
+    from sim.scenario import load, read_raw
+
+    path = "scenarios/blended-centre.toml"
+    scn = load(path, {"inbound.care.calls_per_hour": 500, "campaigns.blending.step": 4})
+    assert {s.name: s.calls_per_hour for s in scn.inbound} == {"orders": 1000.0, "care": 500.0}
+    assert all(c.blending.step == 4 for c in scn.campaigns)
+    raw = read_raw(path)
+    keys = numeric_keys(raw)
+    assert "inbound.calls_per_hour" in keys and "campaigns.blending.queue_high" in keys
+    check_key("inbound.care.sl_threshold_s", raw)
+    with pytest.raises(ValueError, match="not a numeric scenario key"):
+        check_key("inbound.care.skill", raw)
+
+
+def test_inbound_rate_profile_over_the_day():
+    raw = _raw()
+    del raw["inbound"][0]["calls_per_hour"]
+    raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0, 900]}
+    scn = build(raw, "blend")
+    prof = scn.inbound[0].profile
+    assert prof is not None and prof.value(100.0) == 0.0 and prof.value(1000.0) == 900.0
+    r = simulate(scn)
+    t = r.inbound_calls["t_arrive"]
+    assert t.min() >= 900.0 and r.inbound_calls.height > 50
+    raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0]}
+    with pytest.raises(ScenarioError, match=r"inbound\[0\]\.profile"):
+        build(raw, "blend")
+
+
+def test_inbound_targets_are_declared_like_any_other():
+    raw = _raw()
+    raw["targets"] = {"min_inbound_service_level": 0.8, "max_abandon_rate": 0.03,
+                      "max_inbound_asa_s": 20}
+    scn = build(raw, "blend")
+    assert {(t.kpi, t.op) for t in scn.targets} == {
+        ("inbound_service_level", ">="), ("abandon_rate", "<="), ("inbound_asa_s", "<=")}
+    raw["targets"] = {"max_inbound_nonsense": 10}
+    with pytest.raises(ScenarioError, match="unknown target"):
+        build(raw, "blend")
+
+
+def test_every_blended_target_is_judged_on_a_run():
+    from sim.plan.stats import summarise
+    from sim.plan.task import run_task
+    from sim.plan.verdict import evaluate
+
+    raw = _raw()
+    raw["scenario"]["sim_hours"] = 0.1
+    raw["targets"] = {"min_inbound_service_level": 0.5, "max_lent_agent_s": 1e6,
+                      "max_blending_lends": 10_000, "min_inbound_answered": 1,
+                      "max_port_blocked": 0, "min_occupancy_outbound": 0.1}
+    scn = build(raw, "blend")
+    recs = [run_task(scn, seed) for seed in (1, 2)]
+    s = summarise(recs, scn.name, scn.sim_hours, 0.0)
+    res = evaluate(scn.targets, s.total, s.ci95, 2, scn.sim_hours)
+    assert {r.kpi for r in res} == {t.kpi for t in scn.targets}
+    by = {r.kpi: r for r in res}
+    assert by["lent_agent_s"].value > 0 and by["blending_lends"].value > 0
+    assert by["inbound_answered"].met is True
