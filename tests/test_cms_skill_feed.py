@@ -23,8 +23,8 @@ def _row(skill, waiting, oldest, sl):
 
 
 def test_every_listener_gets_every_refresh_and_an_empty_sl_keeps_the_last():
-    server = CmsServer(names={11: "care", 12: "orders"})
-    feed = CmsSkillFeed(server)
+    server = CmsServer()
+    feed = CmsSkillFeed(server, {11: "care", 12: "orders"})
     assert isinstance(feed, SkillFeed) and feed.skills() == ["care", "orders"]
     a, b = _Rec(), _Rec()
     feed.subscribe(a)
