@@ -22,7 +22,7 @@ got help keeps it through short lulls.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from engine.agents import AgentManager, AgentState
 from engine.interfaces import Clock, InboundAgents, SkillFeed, SkillState
 from engine.job import Job
+from engine.skill_thresholds import check_skill_thresholds
 from pacer.blending import BlendingParams, BlendingState
 
 _READY, _NOT_READY, _LOGGED_OUT = (int(AgentState.READY), int(AgentState.NOT_READY),
@@ -60,25 +61,11 @@ class BlendSetting:
     period_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "skill":
-                if not isinstance(v, str) or not v:
-                    raise ValueError("skill: expected the name of an inbound skill")
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
-                raise ValueError(f"{f.name}: expected a number >= 0, got {v!r}")
+        check_skill_thresholds(self)
         if self.step < 1:
             raise ValueError(f"step: expected agents per decision >= 1, got {self.step}")
         if not self.period_s > 0:
             raise ValueError(f"period_s: expected seconds > 0, got {self.period_s}")
-        for lo, hi in (("queue_low", "queue_high"), ("oldest_low_s", "oldest_high_s"),
-                       ("sl_low", "sl_high")):
-            if getattr(self, lo) > getattr(self, hi):
-                raise ValueError(f"{lo}: expected <= {hi} (the hysteresis band), got "
-                                 f"{getattr(self, lo)} > {getattr(self, hi)}")
-        if self.sl_high > 1:
-            raise ValueError(f"sl_high: expected a fraction 0..1, got {self.sl_high}")
 
 
 class BlendedDialer(Protocol):

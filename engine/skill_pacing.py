@@ -23,11 +23,12 @@ report the job runs at its full rate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.interfaces import SkillFeed, SkillState
+from engine.skill_thresholds import check_skill_thresholds
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,9 @@ class SkillPacing:
     slow_factor: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "skill":
-                if not isinstance(v, str) or not v:
-                    raise ValueError("skill: expected the name of an inbound skill")
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
-                raise ValueError(f"{f.name}: expected a number >= 0, got {v!r}")
-        for lo, hi in (("queue_low", "queue_high"), ("oldest_low_s", "oldest_high_s"),
-                       ("sl_low", "sl_high")):
-            if getattr(self, lo) > getattr(self, hi):
-                raise ValueError(f"{lo}: expected <= {hi} (the hysteresis band), got "
-                                 f"{getattr(self, lo)} > {getattr(self, hi)}")
-        if self.sl_high > 1 or self.slow_factor > 1:
-            raise ValueError("sl_high and slow_factor: expected fractions 0..1")
+        check_skill_thresholds(self)
+        if self.slow_factor > 1:
+            raise ValueError(f"slow_factor: expected a fraction 0..1, got {self.slow_factor}")
 
     def trouble(self, st: SkillState) -> bool:
         return (st.calls_waiting > self.queue_high
