@@ -186,3 +186,16 @@ class ProgressListener:
         """The simulated fraction (0..1) of the run going on in this process."""
         if self._prog is not None:
             self._prog.update(self._task, completed=self.cached + self.ran + fraction)
+
+
+def warn_scenario(app: Application, scenario: Path, base: dict) -> None:
+    """The scenario's own warnings (skipped contact rows, campaigns that cannot dial), once;
+    its errors are left to the run, which names the point they occur at."""
+    from sim.scenario import ScenarioError, load
+
+    try:
+        scn = load(scenario, base)
+    except ScenarioError:
+        return
+    for w in scn.warnings:
+        app.warn(w)

@@ -15,6 +15,7 @@ from outdial.cli._batch import (
     open_executor,
     overrides_from,
     scenario_options,
+    warn_scenario,
 )
 
 PCT = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
@@ -61,7 +62,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
     except ValueError as exc:
         app.fail(str(exc))
     base = overrides_from(app, hours, sets)
-    _warn_scenario(app, scenario, base)
+    warn_scenario(app, scenario, base)
     cache = open_cache(app, out, cache_dir, no_cache)
     try:
         with open_executor(app, workers, scheduler, dask_local) as ex, \
@@ -177,16 +178,3 @@ def _plot(path: Path, res) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _warn_scenario(app: Application, scenario: Path, base: dict) -> None:
-    """The scenario's own warnings (skipped contact rows, campaigns that cannot dial), once;
-    its errors are left to the run, which names the point they occur at."""
-    from sim.scenario import ScenarioError, load
-
-    try:
-        scn = load(scenario, base)
-    except ScenarioError:
-        return
-    for w in scn.warnings:
-        app.warn(w)

@@ -15,6 +15,7 @@ from outdial.cli._batch import (
     open_executor,
     overrides_from,
     scenario_options,
+    warn_scenario,
 )
 
 TABLE_KPIS = {"occupancy": "occupancy", "abandon_rate": "abandon FCC",
@@ -60,7 +61,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     except ValueError as exc:
         app.fail(str(exc))
     base = overrides_from(app, hours, sets)
-    _warn_scenario(app, scenario, base)
+    warn_scenario(app, scenario, base)
     cache = open_cache(app, out, cache_dir, no_cache)
     try:
         with open_executor(app, workers, scheduler, dask_local) as ex, \
@@ -115,16 +116,3 @@ def _cell(key: str, mean: float, lo: float | None, hi: float | None) -> str:
 
 def _one_line(exc) -> str:
     return f"{exc.source}: " + "; ".join(exc.problems)
-
-
-def _warn_scenario(app: Application, scenario: Path, base: dict) -> None:
-    """The scenario's own warnings (skipped contact rows, campaigns that cannot dial), once;
-    its errors are left to the run, which names the point they occur at."""
-    from sim.scenario import ScenarioError, load
-
-    try:
-        scn = load(scenario, base)
-    except ScenarioError:
-        return
-    for w in scn.warnings:
-        app.warn(w)
