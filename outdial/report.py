@@ -165,6 +165,7 @@ def _print_blended(app: Application, s: Summary) -> None:
                   f"{_fmt('occupancy', t['occupancy_outbound'])}",
                   ["skill", "offered", "SL", "abandoned", "ASA s", "answered by lent agents"],
                   rows, caption="SL: answered within the skill's threshold / offered")
+    _print_licenses(app, s)
     ported = [c for c in s.campaigns if "ports_allocated" in c]
     if ported:
         app.table("port pool: per job", ["campaign", "channel", "ports held", "peak in use",
@@ -172,6 +173,34 @@ def _print_blended(app: Application, s: Summary) -> None:
                   [[c["name"], c["channel"], _fmt("", c["ports_allocated"]),
                     _fmt("", c["ports_peak"]), _fmt("", c["port_blocked"]),
                     _fmt("", c["port_delayed"])] for c in ported])
+
+
+def _print_licenses(app: Application, s: Summary) -> None:
+    """Agent licenses per pool in use (size, licenses allocated and in use, mean over the
+    window) and the jobs that starved: agents who could work a job left out by its share
+    (per job in ``--json``'s campaigns: ``licenses_*``, ``license_starved_share``)."""
+    licensed = [c for c in s.campaigns if "license_pool" in c]
+    if not licensed:
+        return
+    rows = []
+    for pool in dict.fromkeys(c["license_pool"] for c in licensed):
+        cs = [c for c in licensed if c["license_pool"] == pool]
+        starved = [c for c in cs if c["license_starved_share"] > 0]
+        rows.append([pool.replace("_agents", ""), _fmt("", cs[0]["license_pool_size"]),
+                     _fmt("", len(cs)),
+                     f"{sum(c['licenses_allocated_mean'] for c in cs):,.1f}",
+                     f"{sum(c['licenses_in_use_mean'] for c in cs):,.1f}",
+                     f"{len(starved):,}"])
+    app.table("agent licenses by type", ["pool", "size", "jobs", "allocated", "in use",
+                                         "jobs starved"], rows,
+              caption="means over the measured window; a job starves while agents with "
+                      "its skill and no job wait for want of its license")
+    worst = sorted((c for c in licensed if c["license_starved_share"] > 0),
+                   key=lambda c: -c["licenses_short_mean"])[:5]
+    for c in worst:
+        app.info(f"license-starved: {c['name']} ({c['license_pool']}): "
+                 f"{c['licenses_short_mean']:.1f} licenses short on average, "
+                 f"{100 * c['license_starved_share']:.0f} % of the time")
 
 
 def print_intervals(app: Application, s: Summary, start: datetime) -> None:

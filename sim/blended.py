@@ -70,8 +70,10 @@ def blending_for(scn: Scenario, dialer: Dialer, desk: SimInbound | None,
 def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbound | None,
                  blending: Blending | None, dialer: Dialer, handling_out_s: float,
                  logged_out_s: float) -> dict:
-    """Add inbound, blending and port figures to the run's ``total`` and per-campaign KPIs
-    (in place); returns the per-skill inbound KPIs (empty without inbound).
+    """Add inbound, blending, port and agent-license figures to the run's ``total`` and
+    per-campaign KPIs (in place); returns the per-skill inbound KPIs (empty without
+    inbound). Agent-based campaigns get their license pool, licenses allocated, in use and
+    short (starvation) from ``engine.staffing.LicenseUsage``.
 
     Occupancy by direction: outbound = outbound handling / (dialer agents' logged-in time -
     time lent to inbound); inbound = inbound handling / inbound staffed time (dedicated and
@@ -99,8 +101,16 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
     if blending is not None:
         total["blending_lends"] = blending.lends
         total["blending_recalls"] = blending.recalls
+    st = dialer.staffing
+    if st is not None:
+        st.close(hi)
     p = dialer.ports
     for j, c in enumerate(per_camp):
+        pool = st.pool_name(j) if st is not None else None
+        if pool is not None:
+            c["license_pool"] = pool
+            c["license_pool_size"] = int(st.licenses.pool_sizes[st.pool_of_job[j]])
+            c.update(st.usage.job_figures(j))
         if p is not None:
             c["port_blocked"] = int(p.blocked[j])
             c["port_delayed"] = int(p.delayed[j])

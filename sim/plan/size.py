@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from engine.staffing import LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
 from engine.vocab import PACING_BY_NAME
 from pacer.modes import LicenseKind
 from sim.plan.assess import Assessment, assess_records
@@ -110,8 +110,11 @@ def parse_targets(text: str) -> list[Target]:
     return out
 
 
-def _pool_key(pacing: str) -> str:
-    kind = POOL_OF_PACING.get(PACING_BY_NAME[pacing], LicenseKind.PREDICTIVE_AGENT)
+def _pool_key(c: Any) -> str:
+    """The license pool (``licenses`` key) campaign ``c`` draws from: its ``license``
+    type, else its pacing's (``engine.staffing.license_type``)."""
+    kind = LICENSE_TYPES[c.license] if c.license else \
+        POOL_OF_PACING.get(PACING_BY_NAME[c.pacing], LicenseKind.PREDICTIVE_AGENT)
     return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 
@@ -134,7 +137,7 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
                              f"({names}); name one with --key agents.GROUP.count")
         return "agents.count", scn.agents[0].count
     if find == "licenses":
-        pools = sorted({_pool_key(c.pacing) for c in scn.campaigns if c.agent_based})
+        pools = sorted({_pool_key(c) for c in scn.campaigns if c.agent_based})
         if not pools:
             raise ValueError("--find licenses: no agent-based campaign, so no agent license "
                              "pool to size; size ports instead")
