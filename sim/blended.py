@@ -77,7 +77,9 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
 
     Occupancy by direction: outbound = outbound handling / (dialer agents' logged-in time -
     time lent to inbound); inbound = inbound handling / inbound staffed time (dedicated and
-    lent); ``occupancy`` = all handling / all logged-in time.
+    lent), per skill the same for the agents serving it (their handling of any skill /
+    their time serving it; an agent serving several skills counts in each);
+    ``occupancy`` = all handling / all logged-in time.
     """
     lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
     lent_s = blending.lent_s if blending is not None else 0.0
@@ -90,9 +92,11 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
         calls = calls.with_columns(pl.col("skill").replace_strict(
             thr, default=0.0, return_dtype=pl.Float64).alias("_t"))
         total_c = inbound_kpi.counts(calls, pl.col("_t"))
-        for s in scn.inbound:
+        for i, s in enumerate(scn.inbound):
             c = inbound_kpi.counts(calls.filter(pl.col("skill") == s.name), s.sl_threshold_s)
             skills[s.name] = inbound_kpi.block(c, hi - lo)
+            skills[s.name]["occupancy_inbound"] = inbound_kpi.occupancy(
+                float(desk.skill_handling_s[i]), float(desk.skill_staffed_s[i]))
         total["inbound"] = inbound_kpi.block(total_c, hi - lo)
         total["occupancy_inbound"] = inbound_kpi.occupancy(desk.handling_s, desk.staffed_s)
         dedicated_s = max(desk.staffed_s - lent_s, 0.0)
