@@ -119,3 +119,30 @@ def test_a_lent_agents_acd_states_stay_off_the_engine_but_a_logout_does_not():
     heard.clear()
     c._apply(0, "agentNull")  # a lent agent logging out is reported
     assert heard == [(0, int(AgentState.LOGGED_OUT))]
+
+
+def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
+    """Stopped while agents are on inbound: each is put back in manual-in (pending its
+    call), so none keeps taking ACD calls while the dialer is away."""
+    cfg = _cfg(tmp_path)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        world = s.emulated.world
+        run = asyncio.create_task(s.run())
+        while not run.done():
+            await asyncio.sleep(0.02)
+            if s.inbound_agents.lends >= 1 and world.on_inbound:
+                s.runner.request_stop()
+                break
+        summary = await run
+        lent = set(world.on_inbound)
+        leaving = {a for a in lent if a in world.desk.lent and world.desk.lent[a].leaving}
+        await s.close()
+        return summary, lent, leaving
+
+    summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
+    assert summary["agents_handed_back_at_stop"] >= 1
+    assert lent == leaving  # every agent still on inbound is on its way back

@@ -20,7 +20,8 @@ again at the next poll, so an agent that went to aux while lent is seen not read
 
 Requests are made in order per agent, from tasks on the event loop; a request refused or a
 link lost is retried with backoff (the DMCC client reconnects meanwhile), so no move is
-ever dropped. An error in ``done`` is handed to ``on_error`` (the live runner stops).
+ever dropped. An error in ``done`` is handed to ``on_error`` (the live runner stops). At a stop,
+``hand_back_all`` puts every agent still lent back in manual-in (pending its call).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class DmccInboundAgents:
         self._locks: dict[int, asyncio.Lock] = {}
         self.tasks: set[asyncio.Task] = set()
         self.skill: dict[int, str] = {}
+        self.recalling: set[int] = set()
         self.lends = 0
         self.returns = 0
         self.retries = 0
@@ -72,7 +74,30 @@ class DmccInboundAgents:
         calls in manual-in (KeyError if the agent is not lent)."""
         if agent not in self.client.lent:
             raise KeyError(agent)
+        self.recalling.add(agent)
         self._spawn(agent, self._recall(agent, done))
+
+    async def hand_back_all(self, timeout_s: float) -> int:
+        """At a stop: ask the switch to put every lent agent back in manual-in (pending
+        until its inbound call ends), so no agent is left taking ACD calls while the
+        dialer is away; returns how many requests the switch took within ``timeout_s``.
+        Agents already being recalled have had theirs."""
+        agents = sorted(a for a in self.client.lent if a not in self.recalling)
+
+        async def one(a: int) -> bool:
+            async with self._locks.setdefault(a, asyncio.Lock()):
+                await self.client.set_agent_state(a, "readyState", MANUAL_IN, True)
+            return True
+        if not agents:
+            return 0
+        try:
+            done = await asyncio.wait_for(
+                asyncio.gather(*(one(a) for a in agents), return_exceptions=True), timeout_s)
+        except TimeoutError:
+            log.warning("DMCC blending: %d lent agents not handed back within %g s",
+                        len(agents), timeout_s)
+            return 0
+        return sum(1 for d in done if d is True)
 
     # ---- the requests
 
@@ -125,6 +150,7 @@ class DmccInboundAgents:
                 break
             await asyncio.sleep(self.poll_s)
         self.client.lent.discard(agent)
+        self.recalling.discard(agent)
         self.client.raw[agent] = _RETRY_STATE  # its real state is read at the next poll
         self.skill.pop(agent, None)
         self.returns += 1

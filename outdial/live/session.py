@@ -335,6 +335,10 @@ class LiveSession:
             self.summary["blending_lends"] = self.blending.lends
             self.summary["blending_recalls"] = self.blending.recalls
             self.summary["agents_on_inbound_at_end"] = len(self.blending.lent)
+            # no agent stays in auto-in (taking ACD calls) while the dialer is away
+            self.blending.stop()
+            self.summary["agents_handed_back_at_stop"] = \
+                await self.inbound_agents.hand_back_all(CONNECT_TIMEOUT_S / 4)
         return self.summary
 
     async def close(self) -> None:
