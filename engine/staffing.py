@@ -194,6 +194,9 @@ class Staffing:
         self.moves = 0
         self.allocated = np.zeros(n, dtype=np.int64)
         self.usage = LicenseUsage(n, dialer.agents.window)
+        self._agent_rows = np.array(self.agent_jobs, dtype=np.int64)
+        self._max_agents = np.array([dialer.jobs[j].max_agents for j in self.agent_jobs],
+                                    dtype=np.int64)
 
     def pool_name(self, job: int) -> str | None:
         """The ``POOL_KEYS`` name of the pool job ``job`` draws from (None: not agent-based)."""
@@ -321,15 +324,15 @@ class Staffing:
         short of the logged-in agents holding its skill and free of any job, up to its
         maximum, that its license share leaves out."""
         am = self.dialer.agents
-        on = am.status != AgentStatus.OFF
         in_use = self.in_use()
-        free = on & (am.job < 0)
+        free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
         short = np.zeros(len(self.dialer.jobs), dtype=np.int64)
-        for j in self.agent_jobs:
-            m = int(self.job_skills[j])
-            could = int(in_use[j]) + int((free & ((am.skills & m) == m)).sum())
-            want = min(self.dialer.jobs[j].max_agents, could)
-            short[j] = max(want - int(self.allocated[j]), 0)
+        rows = self._agent_rows
+        if rows.size:
+            m = self.job_skills[rows]
+            could = in_use[rows] + ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+            want = np.minimum(self._max_agents, could)
+            short[rows] = np.maximum(want - self.allocated[rows], 0)
         self.usage.sample(self.dialer.clock.now(), self.allocated, in_use, short)
 
     def close(self, now: float) -> None:
