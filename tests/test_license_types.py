@@ -4,6 +4,7 @@ own pool, the licenses in use never exceed a pool, and usage and starvation reac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +248,11 @@ def test_bad_license_types_are_refused_by_key(extra, message, tmp_path):
     with pytest.raises(ScenarioError, match=message) as err:
         loads(text, tmp_path)
     assert "campaigns" in str(err.value) and "license" in str(err.value)
+
+
+def test_the_shipped_license_types_scenario_loads_with_its_three_pools():
+    scn = load(Path(__file__).resolve().parent.parent / "scenarios" / "license-types.toml")
+    assert {c.name: c.license for c in scn.campaigns} == \
+        {"callbacks": "manual", "review": "", "collections": ""}
+    assert (scn.license_pools["manual_agents"], scn.license_pools["preview_agents"],
+            scn.license_pools["predictive_agents"]) == (10, 15, 40)
