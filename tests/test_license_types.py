@@ -136,6 +136,31 @@ def test_busy_agents_keep_their_license_and_the_pool_still_holds():
     assert s.in_use().tolist() == [0, 6]
 
 
+def test_an_agent_logging_in_again_to_a_full_pool_is_detached_at_once():
+    """An agent keeps its job while logged out; if its pool has filled meanwhile, logging
+    in again must not put the pool over: one of the job's free agents is detached until
+    the next rebalance."""
+    d, s = _staffing(["manual", "manual"], {"manual_agents": 2}, 3, priorities=[2, 1])
+    am = d.agents
+    for a in (0, 1):
+        am.transition(a, "login", 0.0)
+        am.transition(a, "ready", 0.0)
+    s.rebalance()
+    assert sorted(am.job[:2].tolist()) == [0, 1]
+    gone = int(np.flatnonzero(am.job == 1)[0])  # the lower-priority job's agent leaves
+    am.transition(gone, "logout", 1.0)
+    s.mark()
+    am.transition(2, "login", 1.0)
+    am.transition(2, "ready", 1.0)
+    am.set_job(2, 1)  # its place went to another agent meanwhile
+    s.mark()
+    assert s.in_use().tolist() == [1, 1]
+    am.transition(gone, "login", 2.0)  # back, still attached to job 1: the pool is full
+    s.mark()
+    assert s.in_use().tolist() == [1, 1]  # one of the two on job 1 was detached
+    assert sorted(am.job[[gone, 2]].tolist()) == [-1, 1]
+
+
 _KINDS = st.sampled_from(list(LICENSE_TYPES))
 
 
