@@ -12,6 +12,7 @@ from adapters.dmcc.blending import AUTO_IN, MANUAL_IN
 from engine.agents import AgentState
 from outdial.live.config import load_config
 from outdial.live.session import LiveSession
+from outdial.live.view import render, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
@@ -61,6 +62,9 @@ def test_an_agent_goes_to_inbound_while_the_queue_is_high_and_comes_back(tmp_pat
                     st = int(s.dialer.agents.state[a])
                     seen["engine_not_ready"] &= st in (int(AgentState.NOT_READY),
                                                        int(AgentState.LOGGED_OUT))
+            if b.lends and seen.get("view") is None and b.lent:
+                seen["view"] = snapshot(s)  # what the live view shows each second
+                render(seen["view"])
             if b.lends and seen["queue_at_lend"] is None:
                 seen["queue_at_lend"] = b.states["care"]  # what blending decided on
             if b.recalls and seen.get("at_recall") is None:
@@ -95,6 +99,7 @@ def test_an_agent_goes_to_inbound_while_the_queue_is_high_and_comes_back(tmp_pat
     assert {a for _, m, a, _ in backs} <= {a for _, m, a, _ in lends}
     assert AUTO_IN != MANUAL_IN and skills["care"].skill == "care"
     assert not still_on  # every lent agent is back on outbound at the stop
+    assert seen["view"]["agents_on_inbound"] >= 1
 
 
 def test_a_lent_agents_acd_states_stay_off_the_engine_but_a_logout_does_not():
