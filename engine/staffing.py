@@ -10,9 +10,12 @@ Summary shows each job's use of each): an agent attached to a job holds one lice
 job's type (``LICENSE_TYPES``: a job's ``license``, or by its pacing: preview jobs hold
 preview licenses, progressive jobs progressive ones, every other agent-based pacing
 predictive ones). A license is *in use* while a logged-in agent is attached to the job.
-An agent on a call keeps its job until the call ends, so when a job's share shrinks its
-busy agents still hold their licenses: the other jobs of the pool get places only from
-what those leave (``_fit_pools``), and the licenses in use never exceed a pool.
+A job's demand is its maximum, capped by the agents who hold its skill (a job few agents
+can work does not hold licenses another job of the pool could use; minimums are held
+whatever the demand). An agent on a call keeps its job until the call ends, so when a
+job's share shrinks its busy agents still hold their licenses: the other jobs of the pool
+get places only from what those leave (``_fit_pools``), and the licenses in use never
+exceed a pool.
 
 ``usage`` keeps each job's licenses allocated and in use, and its *starvation*: the
 logged-in agents who hold the job's skill and are on no job, up to its maximum, that its
@@ -183,12 +186,18 @@ class Staffing:
                            if job.channel == Channel.VOICE_AGENT]
         n = len(dialer.jobs)
         self.pool_of_job = np.full(n, -1, dtype=np.int64)
+        am = dialer.agents
+        # a job's demand: its maximum, but never more agents than hold its skill (a job no
+        # agent could work holds no license another job of the pool could use)
+        self.qualified = np.zeros(n, dtype=np.int64)
         for j in self.agent_jobs:
             job = dialer.jobs[j]
             kind = license_kind(job)
             self.pool_of_job[j] = int(kind)
+            m = int(job.skill_mask)
+            self.qualified[j] = int(((am.skills & m) == m).sum())
             self.licenses.add_job(j, kind, job.priority, job.min_agents, job.max_agents,
-                                  job.max_agents)
+                                  min(job.max_agents, int(self.qualified[j])))
         self.job_skills = np.array([job.skill_mask for job in dialer.jobs], dtype=np.int64)
         self.dirty = True
         self.moves = 0
@@ -247,7 +256,7 @@ class Staffing:
             self.licenses.set_minimum(job, minimum)
         if maximum is not None:
             self.licenses.set_maximum(job, maximum)
-            self.licenses.set_demand(job, maximum)
+            self.licenses.set_demand(job, min(maximum, int(self.qualified[job])))
         if priority is not None:
             self.licenses.set_priority(job, priority)
         self.mark()

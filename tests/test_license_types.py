@@ -112,6 +112,24 @@ def test_each_type_is_held_to_its_own_pool():
     assert s.usage.starved_s.tolist() == [10.0] * 4
 
 
+def test_a_job_few_agents_can_work_leaves_its_pool_to_the_others():
+    """Demand is capped by the agents holding a job's skill: of 20 predictive licenses, a
+    job only 3 agents can work takes 3, not half, and the other job gets the rest."""
+    jobs = [_job("rare", "predictive"), _job("common", "predictive")]
+    jobs[0] = Job("rare", Channel.VOICE_AGENT, CampaignPacing(pacing=Pacing.PREDICTIVE),
+                  skill_mask=2)
+    skills = np.array([3] * 3 + [1] * 27, dtype=np.int64)  # 3 hold both skills
+    am = AgentManager(30, skills, 2, (0.0, 1e9))
+    d = _Dialer(jobs, am)
+    s = Staffing(d, Licenses({"predictive_agents": 20}, "dynamic"))
+    for a in range(30):
+        am.transition(a, "login", 0.0)
+        am.transition(a, "ready", 0.0)
+    s.rebalance()
+    assert s.allocated.tolist() == [3, 17]
+    assert s.in_use().tolist() == [3, 17]
+
+
 def test_busy_agents_keep_their_license_and_the_pool_still_holds():
     """A job whose share shrinks keeps its agents on calls; the other job of the pool gets
     only what they leave, never a place over the pool."""
