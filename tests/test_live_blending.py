@@ -151,3 +151,52 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
     assert summary["reason"] == "stop" and summary["left_pending"] == 0
     assert summary["agents_handed_back_at_stop"] >= 1
     assert lent == leaving  # every agent still on inbound is on its way back
+
+
+def test_moves_are_retried_when_the_link_fails_and_kept_in_order():
+    """A SetAgentState lost with the link is sent again (no move dropped); an agent's recall
+    waits for its lend; the return comes only once the switch shows it between calls."""
+    from dataclasses import dataclass as _dc
+
+    from adapters.backoff import Backoff
+    from adapters.dmcc.blending import DmccInboundAgents
+
+    @_dc
+    class _Cfg:
+        poll_s: float = 0.001
+
+    class FakeClient:
+        def __init__(self):
+            self.config = _Cfg()
+            self.lent: set[int] = set()
+            self.raw: dict[int, str] = {}
+            self.sent: list[tuple[int, str, bool]] = []
+            self.fail_next = 1
+            self.states = iter([("agentBusy", AUTO_IN), ("agentWorkingAfterCall", AUTO_IN),
+                                ("agentReady", MANUAL_IN)])
+
+        async def set_agent_state(self, agent, state, work_mode=None, pending=False):
+            await asyncio.sleep(0)
+            if self.fail_next:
+                self.fail_next -= 1
+                raise ConnectionError("DMCC connection lost")
+            self.sent.append((agent, work_mode, pending))
+
+        async def agent_state_and_mode(self, agent):
+            return next(self.states)
+
+    async def go():
+        c = FakeClient()
+        back: list[int] = []
+        ib = DmccInboundAgents(c, backoff=lambda: Backoff(first_s=0.001, max_s=0.002))
+        ib.lend(7, "care")
+        ib.recall(7, back.append)  # at once: must wait for the lend to reach the switch
+        assert 7 in c.lent
+        while ib.tasks:
+            await asyncio.sleep(0.001)
+        return c, ib, back
+
+    c, ib, back = asyncio.run(go())
+    assert c.sent == [(7, AUTO_IN, False), (7, MANUAL_IN, True)]
+    assert ib.retries >= 1 and back == [7] and 7 not in c.lent
+    assert c.raw[7] == "retry"  # its real state is read again at the next poll
