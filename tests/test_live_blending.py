@@ -200,3 +200,33 @@ def test_moves_are_retried_when_the_link_fails_and_kept_in_order():
     assert c.sent == [(7, AUTO_IN, False), (7, MANUAL_IN, True)]
     assert ib.retries >= 1 and back == [7] and 7 not in c.lent
     assert c.raw[7] == "retry"  # its real state is read again at the next poll
+
+
+def test_agents_a_killed_run_left_on_inbound_are_taken_back_at_start(tmp_path):
+    """The switch shows an outbound agent in auto-in when the run starts (a killed run
+    lent it and never handed it back): the new run takes it back between calls."""
+    cfg = _cfg(tmp_path)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        world = s.emulated.world
+        st = str(world.first_station + 11)
+        world.set_work_mode(st, "readyState", "AUTO_IN", False)  # left by the killed run
+        assert 11 in world.on_inbound
+        run = asyncio.create_task(s.run())
+        for _ in range(1500):
+            await asyncio.sleep(0.02)
+            if "agents_reclaimed_at_start" in s.summary and 11 not in world.on_inbound \
+                    and 11 not in s.inbound_agents.client.lent:
+                break
+        s.runner.request_stop()
+        summary = await run
+        out = (summary, set(world.on_inbound), int(s.dialer.agents.state[11]))
+        await s.close()
+        return out
+
+    summary, still_on, state = asyncio.run(asyncio.wait_for(go(), 120))
+    assert summary["agents_reclaimed_at_start"] == 1
+    assert 11 not in still_on
+    assert state != int(AgentState.LOGGED_OUT)  # back with the dialer, logged in

@@ -21,7 +21,8 @@ again at the next poll, so an agent that went to aux while lent is seen not read
 Requests are made in order per agent, from tasks on the event loop; a request refused or a
 link lost is retried with backoff (the DMCC client reconnects meanwhile), so no move is
 ever dropped. An error in ``done`` is handed to ``on_error`` (the live runner stops). At a stop,
-``hand_back_all`` puts every agent still lent back in manual-in (pending its call).
+``hand_back_all`` puts every agent still lent back in manual-in (pending its call); at a
+start, ``reclaim_leftovers`` takes back agents a killed run left in auto-in.
 """
 
 from __future__ import annotations
@@ -76,6 +77,30 @@ class DmccInboundAgents:
             raise KeyError(agent)
         self.recalling.add(agent)
         self._spawn(agent, self._recall(agent, done))
+
+    async def reclaim_leftovers(self) -> int:
+        """At a start: agents the switch shows in auto-in were left lent by a run that
+        ended without handing them back (killed); each is treated as lent and recalled
+        (manual-in, pending its call), so the dialer takes it back between calls. Returns
+        how many were found. Call once the DMCC session is up."""
+        agents = [a for a in sorted(self.client.device_ids) if a not in self.client.lent]
+        found = []
+        for lo in range(0, len(agents), 200):  # pipelined, as the client's own polls
+            part = agents[lo:lo + 200]
+            got = await asyncio.gather(*(self.client.agent_state_and_mode(a) for a in part),
+                                       return_exceptions=True)
+            for a, r in zip(part, got, strict=True):
+                if isinstance(r, BaseException):
+                    log.info("DMCC blending: agent %d work mode not read at start: %s", a, r)
+                elif r[1] == AUTO_IN:
+                    found.append(a)
+        for a in found:
+            self.client.lent.add(a)
+            self.recall(a, lambda _a: None)
+        if found:
+            log.warning("DMCC blending: %d agents left in auto-in by an earlier run are "
+                        "taken back", len(found))
+        return len(found)
 
     async def hand_back_all(self, timeout_s: float) -> int:
         """At a stop: ask the switch to put every lent agent back in manual-in (pending

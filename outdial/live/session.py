@@ -326,6 +326,9 @@ class LiveSession:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.runner.request_stop)
+        if self.inbound_agents is not None:  # agents a killed run left on inbound
+            self.summary["agents_reclaimed_at_start"] = \
+                await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
         self.summary["epm_errors"] = self.telephony.errors
