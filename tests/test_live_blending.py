@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
 
 
-def _cfg(tmp_path: Path):
+def _cfg(tmp_path: Path, speed: float = 12.0):
     cfg = tmp_path / "run.toml"
     cfg.write_text(f"""
 [run]
 scenario = "{(ROOT / 'scenarios' / 'blended-live-small.toml').as_posix()}"
 hours = 0.1
-speed = 12.0
+speed = {speed}
 drain_s = 3.0
 [store]
 sqlite = "store.sqlite"
@@ -44,7 +44,7 @@ listen = "127.0.0.1"
 
 
 def test_an_agent_goes_to_inbound_while_the_queue_is_high_and_comes_back(tmp_path):
-    cfg = _cfg(tmp_path)
+    cfg = _cfg(tmp_path, speed=20.0)
     seen: dict = {"queue_at_lend": None, "lent_on_switch": set(), "engine_not_ready": True}
 
     async def go():
