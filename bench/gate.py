@@ -59,7 +59,10 @@ class Check:
     note: str = ""
 
 
-CHECKS = ("pacer_speedup", "busy_hour_speed", "occupancy_vs_tapered", "occupancy_vs_hard")
+CHECKS = ("pacer_speedup", "busy_hour_speed", "occupancy_vs_tapered", "occupancy_vs_hard",
+          "occupancy_vs_best_progressive")
+LARGE_SCENARIO = ROOT / "scenarios" / "pacing-large-400.toml"
+LARGE_HOURS = 0.25  # measured after the scenario's 5-minute warm-up: the cold start counts
 
 
 class FloorsError(Exception):
@@ -213,6 +216,46 @@ def measure_policies(floors: dict) -> list[Check]:
     return checks
 
 
+def measure_pacing(floors: dict) -> list[Check]:
+    """Predictive against the best *tuned* progressive ratio (the highest whose abandon rate
+    meets the limit at the upper 95 % bound of the same seeds), and a 400-agent predictive
+    run from a cold start whose abandon rate (warm-up included) must stay under the limit."""
+    from sim.plan.batch import run_all, tasks_for
+    from sim.plan.compare import best_ratio, evaluate
+    from sim.scenario import load, with_policy
+
+    scn = load(POLICY_SCENARIO)
+    seed, reps = POLICY_SEEDS[0], len(POLICY_SEEDS)
+    (pred,) = evaluate(scn, ["predictive"], seed, reps)
+    search = best_ratio(scn, "progressive", seed, reps, hi=6.0)
+    checks = []
+    if search.best is None:
+        checks.append(Check("occupancy_vs_best_progressive", None, None, "", True,
+                             search.note))
+    else:
+        b = search.best
+        checks.append(_judge(
+            "occupancy_vs_best_progressive", pred.kpis["occupancy"] / b.kpis["occupancy"],
+            floors,
+            f"predictive occupancy {pred.kpis['occupancy']:.4f} (abandon "
+            f"{100 * pred.kpis['abandon_rate']:.2f} %, upper bound "
+            f"{100 * pred.limit_bound:.2f} %); best progressive {b.ratio:g}: "
+            f"{b.kpis['occupancy']:.4f} (abandon {100 * b.kpis['abandon_rate']:.2f} %, upper "
+            f"bound {100 * b.limit_bound:.2f} %) (seeds {seed}-{seed + reps - 1}, "
+            f"{scn.sim_hours:g} h)"))
+    big = load(LARGE_SCENARIO, overrides={"scenario.sim_hours": LARGE_HOURS,
+                                          "scenario.warmup_s": 0.0})
+    (rec,) = run_all(tasks_for(with_policy(big, "predictive"), big.seed, 1))
+    rate = rec["kpis"]["abandon_rate"]
+    limit = big.regulation.abandon_limit
+    checks.append(Check("predictive_large_abandon_at_limit", rate, limit,
+                        f"{big.total_agents} agents, predictive abandon rate "
+                        f"{100 * rate:.2f} % over the first {60 * LARGE_HOURS:g} min from a "
+                        f"cold start (seed {big.seed}) against the limit {100 * limit:g} %",
+                        rate <= limit, "a ceiling: the value must be at or under it"))
+    return checks
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.gate", description=__doc__.split("\n")[0])
     ap.add_argument("--floors", type=Path, default=FLOORS)
@@ -224,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate: broken floors file: {exc}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors)]
+    checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors),
+              *measure_pacing(floors)]
     wall = time.perf_counter() - t0
     failed = [c for c in checks if not c.ok]
     if args.json:

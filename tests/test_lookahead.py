@@ -1,0 +1,123 @@
+"""pacer.lookahead against its plain reference (tests/naive_lookahead.py), and the model's
+matching rule against a brute-force first-come-first-served count."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacer.histogram import StreamingHistogram
+from pacer.lookahead import _lookahead_dials
+from tests import naive_lookahead as nv
+
+K = 8
+Z = np.array([NormalDist().inv_cdf((i + 0.5) / K) for i in range(K)])
+
+
+def _hists(c_n, seed):
+    rng = np.random.default_rng(seed)
+    hold = StreamingHistogram(c_n, 10.0, 600.0)
+    ring = StreamingHistogram(c_n, 0.5, 40.0)
+    end = StreamingHistogram(c_n, 0.5, 40.0)
+    for c in range(c_n):
+        hold.seed(c, rng.uniform(60, 250), 1.0, 20.0)
+        ring.seed(c, rng.uniform(5, 12), 0.5, 20.0)
+        if rng.random() < 0.5:
+            end.add_many(np.full(30, c), rng.uniform(0, 20, 30))
+    return hold, ring, end
+
+
+@st.composite
+def cases(draw):
+    c_n = draw(st.integers(1, 3))
+    agents = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(0, 700)), max_size=6))
+              for _ in range(c_n)]
+    calls = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(0, 30)), max_size=6))
+             for _ in range(c_n)]
+    return dict(c_n=c_n, agents=agents, calls=calls, seed=draw(st.integers(0, 10)),
+                hit=draw(st.lists(st.floats(0.0, 1.0), min_size=c_n, max_size=c_n)),
+                sd=draw(st.lists(st.floats(0.0, 0.2), min_size=c_n, max_size=c_n)),
+                theta=draw(st.lists(st.floats(0.0, 0.5), min_size=c_n, max_size=c_n)),
+                max_new=draw(st.lists(st.integers(0, 12), min_size=c_n, max_size=c_n)),
+                active=draw(st.lists(st.integers(0, 1), min_size=c_n, max_size=c_n)),
+                now=draw(st.floats(0.0, 5000.0)))
+
+
+def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, state=12345):
+    c_n = cs["c_n"]
+    ao = np.r_[0, np.cumsum([len(a) for a in cs["agents"]])].astype(np.int64)
+    co = np.r_[0, np.cumsum([len(c) for c in cs["calls"]])].astype(np.int64)
+    ae = np.array([x for a in cs["agents"] for x in a], dtype=np.float64)
+    ce = np.array([x for c in cs["calls"] for x in c], dtype=np.float64)
+    out = [np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n)]
+    ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
+    ck = np.arange(ce.size, dtype=np.int64) + 7
+    _lookahead_dials(ao, ae, ak, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
+                     ring.counts,
+                     ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
+                     np.array(cs["hit"]), np.array(cs["sd"]), Z, np.full(c_n, timeout),
+                     np.full(c_n, window), np.array(cs["theta"]),
+                     np.array(cs["max_new"], dtype=np.int64),
+                     np.array(cs["active"], dtype=np.int64), dt, cs["now"], np.uint64(salt),
+                     np.array([state], dtype=np.uint64), *out)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_kernel_matches_reference(cs):
+    hold, ring, end = _hists(cs["c_n"], cs["seed"])
+    dials, base, added, live = _kernel(cs, hold, ring, end)
+    rng = nv.Stream(12345)
+    n_a = sum(len(a) for a in cs["agents"])
+    akeys = list(range(n_a))[::-1]
+    ckeys = [i + 7 for i in range(sum(len(x) for x in cs["calls"]))]
+    a0 = c0 = 0
+    for c in range(cs["c_n"]):
+        ak = akeys[a0:a0 + len(cs["agents"][c])]
+        ck = ckeys[c0:c0 + len(cs["calls"][c])]
+        a0 += len(ak)
+        c0 += len(ck)
+        if not cs["active"][c]:
+            assert dials[c] == 0 and base[c] == 0 and added[c] == 0
+            continue
+        n, b, a, lv = nv.decide_one(cs["agents"][c], ak, cs["calls"][c], ck, hold.counts[c],
+                                    10.0,
+                                    ring.counts[c], 0.5, end.counts[c], 0.5, cs["hit"][c],
+                                    cs["sd"][c], Z, 20.0, 2.0, cs["theta"][c],
+                                    cs["max_new"][c], 1.0, cs["now"], 99, rng)
+        assert dials[c] == n
+        assert base[c] == pytest.approx(b, rel=1e-9, abs=1e-12)
+        assert added[c] == pytest.approx(a, rel=1e-9, abs=1e-12)
+        assert live[c] == pytest.approx(lv, rel=1e-9, abs=1e-12)
+        assert 0 <= dials[c] <= cs["max_new"][c]
+
+
+def test_idle_agents_and_no_calls_dial_about_idle_over_hit_rate():
+    hold, ring, end = _hists(1, 0)
+    cs = dict(c_n=1, agents=[[-1.0] * 10], calls=[[]], hit=[0.3], sd=[0.0], theta=[0.025],
+              max_new=[500], active=[1], now=100.0)
+    n = _kernel(cs, hold, ring, end)[0][0]
+    # binomial(n, 0.3) > 10 must stay rare: about 10 / 0.3 = 33 dials is the expected fill
+    assert 15 <= n <= 33
+
+
+def test_no_free_agent_in_sight_dials_nothing():
+    hold, ring, end = _hists(1, 0)
+    cs = dict(c_n=1, agents=[[0.0] * 10], calls=[[5.0] * 5], hit=[0.3], sd=[0.0],
+              theta=[0.025], max_new=[30], active=[1], now=100.0)
+    assert _kernel(cs, hold, ring, end)[0][0] == 0
+
+
+def test_waiting_answers_without_agents_are_expected_abandons():
+    hold, ring, end = _hists(1, 0)
+    cs = dict(c_n=1, agents=[[-1.0] * 2], calls=[[-1.0] * 5], hit=[0.3], sd=[0.0],
+              theta=[0.025], max_new=[30], active=[1], now=100.0)
+    dials, base, _, live = _kernel(cs, hold, ring, end)
+    assert dials[0] == 0
+    assert 2.0 <= base[0] <= 3.0  # 5 waiting, 2 idle, busy agents none
+    assert live[0] == 5.0
