@@ -178,15 +178,20 @@ def _lookahead_args(s, samples=64):
     """The look-ahead kernel's arguments for a _case snapshot (the model Pacer uses)."""
     from statistics import NormalDist
 
+    from pacer.lookahead import dial_life
+
     c_n = s["hit_rate"].shape[0]
     end = StreamingHistogram(c_n, 0.25, 60.0)
     z = np.array([NormalDist().inv_cdf((i + 0.5) / samples) for i in range(samples)])
     ae, ce = s["agent_elapsed_s"], s["call_elapsed_s"]
+    life = np.zeros(c_n)
+    dial_life(s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s, s["ring_timeout_s"],
+              np.arange(c_n), life)
     return (s["agent_offsets"], ae, np.arange(ae.size, dtype=np.int64), s["call_offsets"], ce,
             np.arange(ce.size, dtype=np.int64), s["hold"].counts, s["hold"].totals,
             s["hold"].bin_width_s, s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s,
             end.counts, end.totals, end.bin_width_s, s["hit_rate"], np.full(c_n, 0.03), z,
-            s["ring_timeout_s"], s["connect_window_s"], np.full(c_n, 0.05), s["max_new"],
+            life, s["connect_window_s"], np.full(c_n, 0.05), s["max_new"],
             s["active"], 1.0, 100.0, np.uint64(12345), np.array([1], dtype=np.uint64),
             np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n))
 

@@ -43,7 +43,7 @@ from pacer.constants import (
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
 from pacer.holdtime import HoldTime
-from pacer.lookahead import _lookahead_dials
+from pacer.lookahead import _lookahead_dials, dial_life
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -64,6 +64,7 @@ _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 # Estimator settings (see each module for the meaning).
 HIT_WINDOW = 200  # last dials in the hit-rate window
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
+HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
 # The handling time is a hazard estimate that counts calls in progress (pacer.holdtime): a
 # histogram of ended calls had learnt a 102 s mean for 205 s calls one minute into a
@@ -99,7 +100,7 @@ BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITI
 # prior of 2 was tried: it cost occupancy in short runs without making the 400-agent cold
 # start safer, so the prior is neutral and the bias is learnt.
 BIAS_INITIAL = 1.0
-LOOKAHEAD_SAMPLES = 64  # Monte-Carlo samples of the look-ahead (pacer.lookahead)
+LOOKAHEAD_SAMPLES = 32  # Monte-Carlo samples of the look-ahead (pacer.lookahead), stratified
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
@@ -283,6 +284,9 @@ class Pacer:
             # cold start for ring ends: every dial ends by the timeout; seed with the
             # answered-call shape (the estimate takes over as dials complete)
             self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+        self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
+        dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                  self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
             regulation=self._regulation, limit=self._abandon_limit)) if n else None
         tr = self.rows[Pacing.TIMED]
@@ -367,6 +371,7 @@ class Pacer:
         self._pend_row = np.empty(0, dtype=np.int64)
         self._pend_live = np.empty(0, dtype=np.int64)
         self._pend_t0 = np.empty(0)
+        self._next_fold = 0.0
         # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
         # left of the limit after their estimated share f: (limit - f) / (1 - f)
         self.fp_share = np.where(self._regulation == Regulation.OFCOM,
@@ -474,12 +479,15 @@ class Pacer:
             self._pend_live = np.concatenate([self._pend_live, live])
             self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
             g._tally_dials(rows, slot, self._minute_calls)
-            np.add.at(self._calls_today, rows, 1)
+            self._calls_today += np.bincount(rows, minlength=self.n)
             self._hist_add(self.ring_end, rows, ring_s)
             is_live = live == 1
             if is_live.any():
                 self._hist_add(self.ring, rows[is_live], ring_s[is_live])
-        if self._pend_row.size:
+                dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                          self._ring_timeout_s, np.unique(rows[is_live]), self._life)
+        if self._pend_row.size and now >= self._next_fold:
+            self._next_fold = now + HIT_FOLD_S
             done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
             if done.any():
                 p = self.hit.params
@@ -611,7 +619,7 @@ class Pacer:
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
-                         self._ring_timeout_s, self._connect_window_s, self._limit, max_new,
+                         self._life, self._connect_window_s, self._limit, max_new,
                          active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
                          exp_ab, added,
                          exp_live)
@@ -642,7 +650,7 @@ class Pacer:
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
-                         self._ring_timeout_s, self._sl_threshold_s, theta, max_new, act,
+                         self._life, self._sl_threshold_s, theta, max_new, act,
                          LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
                          np.empty(self.n),
                          np.empty(self.n), np.empty(self.n))

@@ -24,6 +24,7 @@ import math
 
 import numba
 import numpy as np
+from scipy.special import erfc
 
 __all__ = ["HoldTime"]
 
@@ -86,19 +87,15 @@ class HoldTime:
         sigma = math.sqrt(math.log1p(cv * cv))
         mu = math.log(mean_s) - 0.5 * sigma * sigma
         w = self.bin_width_s
-
-        def sf(x):
-            return 0.5 * math.erfc((math.log(x) - mu) / (sigma * math.sqrt(2))) if x > 0 else 1.0
-
-        for k in range(self.n_bins):
-            lo, hi = k * w, (k + 1) * w
-            s_lo, s_hi = sf(lo), sf(hi)
-            self.events[row, k] += weight * (s_lo - s_hi)
-            # the integral of S over the bin, by the trapezoid rule on 4 panels
-            xs = np.linspace(lo, hi, 5)
-            ss = np.array([sf(x) for x in xs])
-            self.exposure[row, k] += weight * float(np.sum((ss[1:] + ss[:-1]) * 0.5)
-                                                    * (w / 4))
+        # survival at every bin's 4 trapezoid panels' nodes (5 per bin, shared edges)
+        x = np.linspace(0.0, self.n_bins * w, 4 * self.n_bins + 1)
+        sf = np.ones_like(x)
+        pos = x > 0
+        sf[pos] = 0.5 * erfc((np.log(x[pos]) - mu) / (sigma * math.sqrt(2.0)))
+        edges = sf[::4]
+        self.events[row] += weight * (edges[:-1] - edges[1:])
+        panels = (sf[1:] + sf[:-1]) * 0.5 * (w / 4)  # the integral of S, trapezoid rule
+        self.exposure[row] += weight * panels.reshape(self.n_bins, 4).sum(axis=1)
 
     def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float) -> None:
         """Busy agents of ``rows`` spent ``dt_s`` more seconds at their elapsed times."""

@@ -76,7 +76,7 @@ import numpy as np
 
 from pacer.constants import HIST_SUPPORT_EPS
 
-__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "grid_steps"]
+__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "grid_steps"]
 
 DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
 DEFAULT_DT_S = 1.0  # grid step, seconds
@@ -216,32 +216,6 @@ def _agent_step(x, window, dt, n_steps):
 
 
 @_njit
-def _answer_step(x, dt, n_steps):
-    """Grid step of a live answer ``x`` seconds from now: the first s >= 1 with s dt > x."""
-    if not x >= 0.0:
-        return 1
-    s = math.floor(x / dt) + 1
-    return min(max(s, 1), n_steps - 1)
-
-
-@_njit
-def _inverse(counts, row, prefix, n_ok, bw, target):
-    """Seconds y with ``_below(y) == target`` (uniform within a bin): binary search of the
-    prefix sums; ``n_ok * bw`` at or past the weight of the first n_ok bins."""
-    if not target < prefix[n_ok]:
-        return n_ok * bw
-    lo = 0
-    hi = n_ok
-    while hi - lo > 1:  # prefix[lo] <= target < prefix[hi]
-        mid = (lo + hi) // 2
-        if prefix[mid] <= target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + (target - prefix[lo]) / counts[row, lo]) * bw
-
-
-@_njit
 def _row_mean(counts, row, bw, total):
     acc = 0.0
     for k in range(counts.shape[1]):
@@ -254,13 +228,15 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
-                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last):
+                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab):
     """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last.
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
-    look-ahead: its cost is the samples where it counts, not K. Times are drawn by
-    inverting the histograms (piecewise linear): exact, no search over the grid."""
+    look-ahead: its cost is the samples where it counts, not K. An agent's end is drawn by
+    inverting the handling-time histogram (piecewise linear, exact); a call's answer step
+    from a table of its answer weight by step, filled as far as its draws need.
+    q_tab: float64[S] scratch."""
     k_n = pis.shape[0]
     x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
     g_t = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, t_out)
@@ -323,6 +299,7 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
         c_q = (g_t - g_r) / alive
         q_max = min(c_q * pi_max, 1.0)
         h, bits, mask = _strata(salt, call_key[i], 1, _start_ms(now_s, r), k_n)
+        n_q = 0  # q_tab[s] = G(r + s dt) - G(r), filled as far as a draw needs it
         for m in range(k_n):
             u = (m + h) / k_n
             if u >= q_max:
@@ -330,9 +307,18 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
             k = _sample_of(m, bits, mask, k_n)
             if u >= min(c_q * pis[k], 1.0):
                 continue
-            y = _inverse(ring_counts, row, ring_prefix, ring_ok, ring_bw,
-                         g_r + u * alive / pis[k])
-            d[k, _answer_step(y - r, dt, n_steps)] += 1.0
+            # the answer's step: the first s >= 1 with G(r + s dt) - G(r) > the drawn weight
+            v = u * alive / pis[k]
+            s = 1
+            while s < n_steps - 1:
+                if s >= n_q:
+                    q_tab[s] = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw,
+                                      min(r + s * dt, t_out)) - g_r
+                    n_q = s + 1
+                if q_tab[s] > v:
+                    break
+                s += 1
+            d[k, s] += 1.0
     for k in range(k_n):  # cumulative sums, their maximum and its last step in one pass
         acc = d[k, 0]
         m = acc
@@ -372,6 +358,16 @@ def _life(counts, row, total, bw):
         if acc > LIFE_TAIL * total:
             return (k + 1) * bw
     return 0.0
+
+
+@numba.njit(cache=True)
+def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
+    """A dial's modelled life (seconds) for each campaign row in rows, into out: the ring
+    timeout, or longer when live answers come later (set-up and answering-machine detection
+    delay the answer the dialler sees). Changes only when the row's ring histogram does."""
+    for i in range(rows.shape[0]):
+        c = rows[i]
+        out[c] = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
 
 
 @_njit
@@ -455,7 +451,7 @@ def _added(d, top, last, pis, new_cdf, n, n_steps, state):
 def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, call_elapsed_s,
                      call_key,
                      hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
-                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, ring_timeout_s,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, life_s,
                      window_s, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
                      expected_live):
@@ -466,6 +462,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
 
     agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
     call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
+    life_s: a dial's modelled life per campaign, seconds (``dial_life``);
     agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
     decisions, distinct within one: the engine's row indices).
     z: float64[K], standard normal quantiles giving the K hit-rate samples
@@ -485,15 +482,14 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         added_abandons[c] = 0.0
         expected_live[c] = 0.0
         if active[c] == 1:
-            # a dial's life: the ring timeout, or longer when live answers come later
-            # (set-up and answering-machine detection delay the answer the dialler sees)
-            t_life[c] = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
+            t_life[c] = life_s[c]
             max_steps = max(max_steps, min(math.ceil(t_life[c] / dt - 1e-9) + 1, MAX_STEPS))
     d = np.empty((k_n, max_steps))
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
+    q_tab = np.empty(max_steps)
     hold_prefix = np.empty(hold_counts.shape[1] + 1)
     ring_prefix = np.empty(ring_counts.shape[1] + 1)
     end_prefix = np.empty(end_counts.shape[1] + 1)
@@ -538,7 +534,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                       call_offsets[c + 1], hold_counts, c, hold_prefix, hold_ok, hold_bw,
                       hold_total, hold_mean, ring_counts, ring_prefix, ring_ok, ring_bw,
                       ring_total, end_counts, c, end_prefix, end_ok, end_bw, end_total,
-                      pi_hat, pis, t_out, dt, w, n_steps, now_s, salt, d, top, last)
+                      pi_hat, pis, t_out, dt, w, n_steps, now_s, salt, d, top, last, q_tab)
         n, base, added = _scan(d, top, last, pis, new_cdf, theta[c], max_new[c], n_steps,
                                state)
         if n > 0:
@@ -552,7 +548,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                           hold_ok, hold_bw, hold_total, hold_mean, ring_counts, ring_prefix,
                           ring_ok, ring_bw, ring_total, end_counts, c, end_prefix, end_ok,
                           end_bw, end_total, pi_hat, pis, t_out, dt, w, n_steps, now_s,
-                          salt ^ CHECK_SALT, d, top, last)
+                          salt ^ CHECK_SALT, d, top, last, q_tab)
             check[0] = state[0] ^ CHECK_SALT
             if check[0] == 0:
                 check[0] = 1

@@ -116,15 +116,11 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     k_n = len(z)
     x_last = max(n_steps - 1.5, 0.0) * dt + window_s
     hold_cum = np.concatenate([[0.0], np.cumsum(hold_row)])
-    ring_cum = np.concatenate([[0.0], np.cumsum(ring_row)])
 
     def agent_step(x):  # first step whose availability max(s - 1/2, 0) dt + w is past x
         if x < window_s:
             return 0
         return min(math.floor((x - window_s) / dt + 0.5) + 1, n_steps - 1)
-
-    def answer_step(x):  # first step s >= 1 with s dt > x
-        return min(max(math.floor(x / dt) + 1, 1), n_steps - 1) if x >= 0 else 1
 
     def inverse(row, cum, bw, target, limit_s):
         """Seconds where the row's weight (uniform within a bin) reaches target, searched
@@ -192,8 +188,10 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                 k = perm[m]
                 if u < min((g_t - g_r) * pi_max / a, 1.0) and \
                         u < min((g_t - g_r) * pis[k] / a, 1.0):
-                    y = inverse(ring_row, ring_cum, ring_bw, g_r + u * a / pis[k], t_out)
-                    inc[k, answer_step(y - r)] += 1
+                    v = u * a / pis[k]
+                    s = next((s for s in range(1, n_steps - 1)
+                              if g(min(r + s * dt, t_out)) - g_r > v), n_steps - 1)
+                    inc[k, s] += 1
         return np.cumsum(inc, axis=1)
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_dials
+from pacer.lookahead import _lookahead_dials, dial_life
 from tests import naive_lookahead as nv
 
 K = 8
@@ -54,12 +54,15 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
     ae = np.array([x for a in cs["agents"] for x in a], dtype=np.float64)
     ce = np.array([x for c in cs["calls"] for x in c], dtype=np.float64)
     out = [np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n)]
+    life = np.zeros(c_n)
+    dial_life(ring.counts, ring.totals, ring.bin_width_s, np.full(c_n, timeout),
+              np.arange(c_n), life)
     ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
     ck = np.arange(ce.size, dtype=np.int64) + 7
     _lookahead_dials(ao, ae, ak, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
                      ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
-                     np.array(cs["hit"]), np.array(cs["sd"]), Z, np.full(c_n, timeout),
+                     np.array(cs["hit"]), np.array(cs["sd"]), Z, life,
                      np.full(c_n, window), np.array(cs["theta"]),
                      np.array(cs["max_new"], dtype=np.int64),
                      np.array(cs["active"], dtype=np.int64), dt, cs["now"], np.uint64(salt),
