@@ -281,6 +281,9 @@ class Pacer:
             sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
+            # no one answers after the timeout: the prior's tail past it would stretch the
+            # modelled life of a dial (and the look-ahead) to twice the timeout
+            self.ring.truncate(i, c.ring_timeout_s)
             # cold start for ring ends: every dial ends by the timeout; seed with the
             # answered-call shape (the estimate takes over as dials complete)
             self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)

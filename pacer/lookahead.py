@@ -230,6 +230,7 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab):
     """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last.
+    Returns the live answers expected from the calls in flight (waiting ones included).
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
@@ -247,9 +248,11 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
     for j in range(a_lo, a_hi):
         if agent_elapsed_s[j] < 0.0:
             at_zero -= 1.0
+    live = 0.0
     for i in range(c_lo, c_hi):
         if call_elapsed_s[i] < 0.0:
             at_zero += 1.0
+            live += 1.0
     for k in range(k_n):
         d[k, 0] = at_zero
         for s in range(1, n_steps):
@@ -297,6 +300,7 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
             continue
         # P(live answer by x | ringing at r) = pi_k (G(r + x) - G(r)) / alive
         c_q = (g_t - g_r) / alive
+        live += min(pi_hat * c_q, 1.0)
         q_max = min(c_q * pi_max, 1.0)
         h, bits, mask = _strata(salt, call_key[i], 1, _start_ms(now_s, r), k_n)
         n_q = 0  # q_tab[s] = G(r + s dt) - G(r), filled as far as a draw needs it
@@ -331,6 +335,7 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
                 at = s
         top[k] = m
         last[k] = at
+    return live
 
 
 @_njit
@@ -529,12 +534,12 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
             new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
         new_cdf[n_steps - 1] = 1.0
-        _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key,
-                      call_offsets[c],
-                      call_offsets[c + 1], hold_counts, c, hold_prefix, hold_ok, hold_bw,
-                      hold_total, hold_mean, ring_counts, ring_prefix, ring_ok, ring_bw,
-                      ring_total, end_counts, c, end_prefix, end_ok, end_bw, end_total,
-                      pi_hat, pis, t_out, dt, w, n_steps, now_s, salt, d, top, last, q_tab)
+        live0 = _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s,
+                              call_key, call_offsets[c], call_offsets[c + 1], hold_counts, c,
+                              hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                              ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
+                              end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
+                              pis, t_out, dt, w, n_steps, now_s, salt, d, top, last, q_tab)
         n, base, added = _scan(d, top, last, pis, new_cdf, theta[c], max_new[c], n_steps,
                                state)
         if n > 0:
@@ -553,17 +558,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             if check[0] == 0:
                 check[0] = 1
             added = _added(d, top, last, pis, new_cdf, n, n_steps, check)
-        live0 = 0.0  # live answers expected from the calls in flight
-        for i in range(call_offsets[c], call_offsets[c + 1]):
-            r = call_elapsed_s[i]
-            if r < 0.0:
-                live0 += 1.0
-            elif r < t_out and ring_total > 0.0:
-                g_r = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, r)
-                alive = _alive(end_counts, c, end_prefix, end_ok, end_bw, end_total,
-                               ring_total, g_r, g_t, pi_hat, r)
-                if alive > 0.0:
-                    live0 += min(pi_hat * (g_t - g_r) / alive, 1.0)
         dials[c] = n
         expected_abandons[c] = base
         added_abandons[c] = added
