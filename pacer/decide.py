@@ -89,7 +89,9 @@ THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
 THETA_GAIN = 0.2  # share of the log gap between target and forecast closed per refresh
 THETA_STEP = 0.1  # largest change of log theta per refresh (a factor e in 50 s)
 FORECAST_MEMORY_S = 60.0
-THETA_EVIDENCE = 0.2  # forecast abandons (recent) before theta may rise
+THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
+# decisions since the last refresh stopped at the price (not at the lines cap, nor for want
+# of anything to dial for): raising a price that does not bind would only store up a burst
 THETA_COLD_ABANDONS = 3.0  # theta may rise once live answers x aim reach this, and one
 # mean handling time after the first decision (before, the handling evidence is thin)
 THETA_SPAN = 8.0  # theta stays under this many times the aim
@@ -100,7 +102,8 @@ BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITI
 # prior of 2 was tried: it cost occupancy in short runs without making the 400-agent cold
 # start safer, so the prior is neutral and the bias is learnt.
 BIAS_INITIAL = 1.0
-LOOKAHEAD_SAMPLES = 32  # Monte-Carlo samples of the look-ahead (pacer.lookahead), stratified
+LOOKAHEAD_SAMPLES = 32  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
+LOOKAHEAD_FINE_SAMPLES = 128  # ... and of its decision once the screen would dial
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
@@ -315,6 +318,8 @@ class Pacer:
         self.model_bias = np.ones(n)  # realised / forecast abandons (see the constants)
         self._fc_ab = np.zeros(n)  # forecast abandons and live answers, recent (EWMA)
         self._fc_live = np.zeros(n)
+        self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
+        self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
         self._seen_added_ab = np.zeros(n)
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
@@ -366,6 +371,8 @@ class Pacer:
         self._rng_seed = self._rng_state[0]
         k = LOOKAHEAD_SAMPLES
         self._z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+        k = LOOKAHEAD_FINE_SAMPLES
+        self._z_fine = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
         self._buf_added = np.zeros(n)
         self.added_abandons = np.zeros(n)  # model's expected abandons of launched dials
         self.added_live = np.zeros(n)  # ... and expected live answers
@@ -621,12 +628,15 @@ class Pacer:
         _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
-                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
                          self._life, self._connect_window_s, self._limit, max_new,
                          active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
                          exp_ab, added,
                          exp_live)
         self.added_abandons += added
+        decided = active == 1
+        self._n_decided += decided
+        self._n_bound += decided & (out < max_new)
         self.added_live += out * hit * (active == 1)
         self.last_expected_abandons = exp_ab + added
         self.last_expected_live = exp_live
@@ -652,7 +662,7 @@ class Pacer:
         _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
-                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
                          self._life, self._sl_threshold_s, theta, max_new, act,
                          LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
                          np.empty(self.n),
@@ -720,14 +730,17 @@ class Pacer:
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
         step = THETA_GAIN * (np.log(np.maximum(target, 1e-9))
                              - np.log(np.maximum(forecast, 1e-9)))
-        # a forecast of (almost) no abandons says theta did not bind: no reason to raise it
-        # nor before the campaign has seen enough live answers to judge its rate by (at
-        # cold start every agent is idle and the forecast average is not the steady one)
+        # no raise where the price did not bind (THETA_BOUND), nor before the campaign has
+        # seen enough live answers to judge its rate by (at cold start every agent is idle
+        # and the forecast average is not the steady one)
         if self._t_start is None:
             self._t_start = now
         cold = (self._run_live * aim < THETA_COLD_ABANDONS) | \
             (now - self._t_start < self._handling_mean_s)
-        step = np.where((self._fc_ab < THETA_EVIDENCE) | cold, np.minimum(step, 0.0), step)
+        bound = self._n_bound >= THETA_BOUND * np.maximum(self._n_decided, 1.0)
+        self._n_bound[:] = 0.0
+        self._n_decided[:] = 0.0
+        step = np.where(~bound | cold, np.minimum(step, 0.0), step)
         top = np.minimum(THETA_MAX, THETA_SPAN * aim)
         step = np.clip(step, -THETA_STEP, THETA_STEP)
         self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)

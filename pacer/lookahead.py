@@ -81,6 +81,8 @@ __all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "grid_steps"]
 DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
 DEFAULT_DT_S = 1.0  # grid step, seconds
 MAX_STEPS = 1024  # grid steps cap (ring timeout / dt)
+VALUE_RULE = False
+FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
 CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
 
@@ -400,7 +402,43 @@ def _marginal(top, last, pis, new_cdf):
 
 
 @_njit
-def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
+def _value(d, k, n_steps, new_cdf, gamma, spare):
+    """Agent idle time one more live answer saves in sample k, in steps discounted at gamma,
+    averaged over its answer step: the answer takes a spare agent (available, not taken:
+    ``max(running max of D, 0) - D``) and keeps it busy for as long as one would have been
+    spare; a later dial would have served it after about 1 / (1 - gamma) steps anyway,
+    hence the discount (a spare agent past the look-ahead is worth the whole 1 /
+    (1 - gamma))."""
+    m = 0.0
+    for s in range(n_steps):
+        m = max(m, d[k, s])
+        spare[s] = m - d[k, s]
+    acc = 0.0
+    v = 0.0
+    for s in range(n_steps - 1, 0, -1):
+        if spare[s] <= 0.0:
+            v = 0.0
+        elif s == n_steps - 1:
+            v = 1.0 / (1.0 - gamma)
+        else:
+            v = 1.0 + gamma * v
+        acc += (new_cdf[s] - new_cdf[s - 1]) * v
+    return acc
+
+
+@_njit
+def _useful(val, pis, gamma):
+    """Mean over the samples of the live answers one more dial brings, each weighted by the
+    share of a full wait (1 / (1 - gamma) steps) of idle time it saves."""
+    k_n = pis.shape[0]
+    acc = 0.0
+    for k in range(k_n):
+        acc += pis[k] * val[k]
+    return acc / k_n * (1.0 - gamma)
+
+
+@_njit
+def _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare):
     """Draw one new dial's live answer and its step in every sample; update D_k."""
     for k in range(pis.shape[0]):
         u = _uniform(state)
@@ -413,11 +451,13 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
         for t in range(s, n_steps):
             d[k, t] += 1.0
         _argmax_last(d, k, n_steps, top, last)
+        if VALUE_RULE:
+            val[k] = _value(d, k, n_steps, new_cdf, gamma, spare)
 
 
 @_njit
-def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
-    """Add dials while the mean marginal abandons per marginal live answer <= theta.
+def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, val, gamma, spare):
+    """Add dials while the mean marginal abandons per marginal useful live answer <= theta.
 
     Returns (n, expected abandons at n = 0, abandons the n dials add on these samples)."""
     k_n = pis.shape[0]
@@ -426,6 +466,8 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
     for k in range(k_n):
         base += max(top[k], 0.0)
         pi_bar += pis[k]
+        if VALUE_RULE:
+            val[k] = _value(d, k, n_steps, new_cdf, gamma, spare)
     base /= k_n
     pi_bar /= k_n
     added = 0.0
@@ -434,21 +476,22 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
         return max_new, base, 0.0
     while n < max_new:
         marginal = _marginal(top, last, pis, new_cdf)
-        if marginal > theta * pi_bar:
+        worth = _useful(val, pis, gamma) if VALUE_RULE else pi_bar
+        if marginal > theta * worth:
             break
         added += marginal
         n += 1
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare)
     return n, base, added
 
 
 @_njit
-def _added(d, top, last, pis, new_cdf, n, n_steps, state):
+def _added(d, top, last, pis, new_cdf, n, n_steps, state, val, gamma, spare):
     """Abandons n new dials add, on samples that did not choose n."""
     added = 0.0
     for _ in range(n):
         added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare)
     return added
 
 
@@ -456,7 +499,7 @@ def _added(d, top, last, pis, new_cdf, n, n_steps, state):
 def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, call_elapsed_s,
                      call_key,
                      hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
-                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, life_s,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
                      window_s, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
                      expected_live):
@@ -471,14 +514,16 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
     decisions, distinct within one: the engine's row indices).
     z: float64[K], standard normal quantiles giving the K hit-rate samples
-    ``clip(hit_mean + hit_sd z_k, 1e-6, 1)``. window_s: connect window (or service-level
-    threshold), theta: marginal abandons allowed per marginal live answer, per campaign.
+    ``clip(hit_mean + hit_sd z_k, 1e-6, 1)`` of the screening decision; z_fine: the same
+    for the K' samples that decide (and forecast) once the screen would dial. window_s:
+    connect window (or service-level threshold), theta: marginal abandons allowed per
+    marginal useful live answer, per campaign.
     now_s: the clock (seconds) the elapsed times are measured from; salt: uint64 mixed into
     the keyed draws of agents and calls in flight (``_keyed_uniform``); state: uint64[1]
     stream for the new dials' draws (advanced).
     """
     n_c = hit_mean.shape[0]
-    k_n = z.shape[0]
+    k_n = max(z.shape[0], z_fine.shape[0])
     max_steps = 2
     t_life = np.empty(n_c)
     for c in range(n_c):
@@ -493,8 +538,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     pis = np.empty(k_n)
+    val = np.zeros(k_n)
     new_cdf = np.empty(max_steps)
     q_tab = np.empty(max_steps)
+    spare = np.empty(max_steps)
     hold_prefix = np.empty(hold_counts.shape[1] + 1)
     ring_prefix = np.empty(ring_counts.shape[1] + 1)
     end_prefix = np.empty(end_counts.shape[1] + 1)
@@ -507,8 +554,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         t_out = min(t_out, (n_steps - 1) * dt)
         w = window_s[c]
         pi_hat = hit_mean[c]
-        for k in range(k_n):
-            pis[k] = min(max(pi_hat + hit_sd[c] * z[k], 1e-6), 1.0)
         a_lo = agent_offsets[c]
         a_hi = agent_offsets[c + 1]
         e_max = 0.0
@@ -534,30 +579,50 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
             new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
         new_cdf[n_steps - 1] = 1.0
-        live0 = _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s,
-                              call_key, call_offsets[c], call_offsets[c + 1], hold_counts, c,
-                              hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
-                              ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
-                              end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
-                              pis, t_out, dt, w, n_steps, now_s, salt, d, top, last, q_tab)
-        n, base, added = _scan(d, top, last, pis, new_cdf, theta[c], max_new[c], n_steps,
-                               state)
-        if n > 0:
-            # The samples that chose n are the ones on which n looked cheap: their own
-            # estimate of what the n dials add is biased low (the dials went in where the
-            # sampling noise happened to favour them; measured 3-4x low at the margin).
-            # An independent set of samples gives the unbiased forecast the price loops
-            # and the calibration read.
-            _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key,
-                          call_offsets[c], call_offsets[c + 1], hold_counts, c, hold_prefix,
-                          hold_ok, hold_bw, hold_total, hold_mean, ring_counts, ring_prefix,
-                          ring_ok, ring_bw, ring_total, end_counts, c, end_prefix, end_ok,
-                          end_bw, end_total, pi_hat, pis, t_out, dt, w, n_steps, now_s,
-                          salt ^ CHECK_SALT, d, top, last, q_tab)
-            check[0] = state[0] ^ CHECK_SALT
-            if check[0] == 0:
-                check[0] = 1
-            added = _added(d, top, last, pis, new_cdf, n, n_steps, check)
+        # an idle agent waits about as long as a new dial takes to be answered
+        r_steps = 0.0
+        for s in range(1, n_steps):
+            r_steps += s * (new_cdf[s] - new_cdf[s - 1])
+        gamma = 1.0 - 1.0 / max(r_steps, 1.0)
+        live0 = 0.0
+        n = 0
+        base = 0.0
+        # screen on K samples; when it would dial, decide on K' fresh ones (a dial whose
+        # abandon risk is a few per cent looks free on K = 32 samples often enough for the
+        # pacer to dial on that luck tick after tick); forecast on K' more (the samples
+        # that chose n are biased towards it looking cheap: 3-4x low at the margin)
+        for stage in range(3):
+            zs = z if stage == 0 else z_fine
+            k_s = zs.shape[0]
+            if stage == 1 and (n == 0 or k_s == 0):
+                break
+            if stage == 2 and n == 0:
+                break
+            for k in range(k_s):
+                pis[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
+            key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
+                                           salt ^ CHECK_SALT)
+            lv = _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s,
+                               call_key, call_offsets[c], call_offsets[c + 1], hold_counts, c,
+                               hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                               ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
+                               end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
+                               pis[:k_s], t_out, dt, w, n_steps, now_s, key, d[:k_s],
+                               top[:k_s], last[:k_s], q_tab)
+            if stage == 0:
+                live0 = lv
+            if stage < 2:
+                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], new_cdf,
+                                       theta[c], max_new[c], n_steps, state, val[:k_s], gamma,
+                                       spare)
+            else:
+                check[0] = state[0] ^ CHECK_SALT
+                if check[0] == 0:
+                    check[0] = 1
+                added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], new_cdf, n, n_steps,
+                               check, val[:k_s], gamma, spare)
+        if n == 0:
+            added = 0.0
         dials[c] = n
         expected_abandons[c] = base
         added_abandons[c] = added
