@@ -371,6 +371,8 @@ class Dialer:
         a.t_connect = now
         self.call_status[a.slot] = _CONNECTED
         self.pacer.observe_live(a.job, now, False)
+        if a.t_answer >= 0.0 and now > a.t_answer:  # it waited for its agent
+            self.pacer.observe_wait(a.job, now - a.t_answer, False)
         if self.events.enabled:
             self.events.attempt_updated(a, "connected")
         self.telephony.connect(a, agent)
@@ -391,7 +393,10 @@ class Dialer:
         except ValueError:
             pass
         a.abandoned = True
-        self.pacer.observe_live(a.job, self.clock.now(), True)
+        now = self.clock.now()
+        self.pacer.observe_live(a.job, now, True)
+        if a.t_answer >= 0.0:
+            self.pacer.observe_wait(a.job, max(now - a.t_answer, 0.0), code == _HANGUP)
         if drop:
             self.telephony.drop(a)
         self._complete(a, code)

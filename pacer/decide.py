@@ -71,6 +71,10 @@ PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
 # 400-agent cold start. Prior worth HOLD_PRIOR_WEIGHT calls; evidence fades over an hour.
 HOLD_PRIOR_WEIGHT = 50.0
 HOLD_MEMORY_S = 3600.0
+# Patience: hang-ups per second of waiting, over the waits seen (fading like the handling
+# evidence); a prior of PATIENCE_PRIOR_S waiting seconds without a hang-up keeps it at 0
+# until callers show otherwise.
+PATIENCE_PRIOR_S = 20.0
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
@@ -341,6 +345,11 @@ class Pacer:
         # observation buffers
         self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
         self._obs_hold = _Observations()  # value: handling seconds
+        self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
+        # customers' patience while waiting for an agent: hang-ups per waiting second
+        self._wait_s = np.full(n, PATIENCE_PRIOR_S)
+        self._hangups = np.zeros(n)
+        self.hangup_rate = np.zeros(n)
         self._obs_live = _Observations()  # value: time, code: abandon.Outcome
         self._warnings: set[str] = set()
         self._gather = g.Gatherer(n)
@@ -457,6 +466,15 @@ class Pacer:
         """AMD detected an answering machine."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
 
+    def observe_wait(self, row: int, waited_s: float, hung_up: bool) -> None:
+        """A live answer that waited for an agent ``waited_s`` seconds, then was connected
+        or dropped at the end of the window (``hung_up`` False) or hung up itself (True):
+        the customers' patience, which the look-ahead counts (a caller who hangs up after
+        one second of silence is an abandon an agent freeing within the window does not
+        prevent)."""
+        row = self._row(row)
+        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0), 1 if hung_up else 0)
+
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _FALSE_POSITIVE)
@@ -513,6 +531,11 @@ class Pacer:
                 self._pend_row = self._pend_row[keep]
                 self._pend_live = self._pend_live[keep]
                 self._pend_t0 = self._pend_t0[keep]
+        if self._obs_wait.n:
+            rows, waited, hung = self._obs_wait.take()
+            self._wait_s += np.bincount(rows, waited, minlength=self.n)
+            self._hangups += np.bincount(rows, hung, minlength=self.n)
+            self.hangup_rate = self._hangups / self._wait_s
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self.holdtime.ended(rows, seconds)
@@ -600,6 +623,10 @@ class Pacer:
         self.holdtime.expose(ao, ae, rows, self._dt)
         if now >= self._next_hold:  # new evidence is folded in every REFRESH_S
             self.holdtime.forget(now - self._hold_at)
+            fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
+            self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
+            self._hangups *= fade
+            self.hangup_rate = self._hangups / self._wait_s
             self._hold_at = now
             self._next_hold = now + REFRESH_S
             self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
@@ -629,7 +656,8 @@ class Pacer:
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
-                         self._life, self._connect_window_s, self._limit, max_new,
+                         self._life, self._connect_window_s, self.hangup_rate, self._limit,
+                         max_new,
                          active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
                          exp_ab, added,
                          exp_live)
@@ -663,7 +691,8 @@ class Pacer:
                          self.hold.bin_width_s, self.ring.counts, self.ring.totals,
                          self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
                          self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
-                         self._life, self._sl_threshold_s, theta, max_new, act,
+                         self._life, self._sl_threshold_s, self.hangup_rate, theta, max_new,
+                         act,
                          LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
                          np.empty(self.n),
                          np.empty(self.n), np.empty(self.n))

@@ -81,7 +81,7 @@ __all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "grid_steps"]
 DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
 DEFAULT_DT_S = 1.0  # grid step, seconds
 MAX_STEPS = 1024  # grid steps cap (ring timeout / dt)
-VALUE_RULE = False
+MAX_SHIFT = 64  # steps a caller's patience may bring a deadline forward (window / dt)
 FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
 CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
@@ -230,7 +230,8 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
-                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab):
+                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
+                  sh_cdf, n_sh):
     """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -304,7 +305,8 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
         c_q = (g_t - g_r) / alive
         live += min(pi_hat * c_q, 1.0)
         q_max = min(c_q * pi_max, 1.0)
-        h, bits, mask = _strata(salt, call_key[i], 1, _start_ms(now_s, r), k_n)
+        t0_ms = _start_ms(now_s, r)
+        h, bits, mask = _strata(salt, call_key[i], 1, t0_ms, k_n)
         n_q = 0  # q_tab[s] = G(r + s dt) - G(r), filled as far as a draw needs it
         for m in range(k_n):
             u = (m + h) / k_n
@@ -324,6 +326,12 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
                 if q_tab[s] > v:
                     break
                 s += 1
+            if n_sh > 1:  # the caller's patience brings the deadline forward
+                u2 = _keyed_uniform(salt, call_key[i], 2, t0_ms, m)
+                j = 0
+                while j < n_sh - 1 and sh_cdf[j] <= u2:
+                    j += 1
+                s = max(s - j, 0)
             d[k, s] += 1.0
     for k in range(k_n):  # cumulative sums, their maximum and its last step in one pass
         acc = d[k, 0]
@@ -390,6 +398,23 @@ def _argmax_last(d, k, n_steps, top, last):
 
 
 @_njit
+def _shift_cdf(rate, window, dt, out):
+    """Cumulative distribution of the steps a live answer's deadline comes forward by when
+    the caller hangs up after P ~ Exp(rate) seconds of waiting (shift ``round((w - P) /
+    dt)`` when P < w, else 0) into out[0 .. J - 1]; returns J (1 = no shift)."""
+    if not rate > 0.0:
+        out[0] = 1.0
+        return 1
+    n = min(math.floor(window / dt + 0.5) + 1, out.shape[0])
+    for j in range(n):
+        # shift <= j  <=>  P > w - (j + 1/2) dt
+        x = window - (j + 0.5) * dt
+        out[j] = math.exp(-rate * x) if x > 0.0 else 1.0
+    out[n - 1] = 1.0
+    return n
+
+
+@_njit
 def _marginal(top, last, pis, new_cdf):
     """Mean over the samples of the abandons one more dial adds (Rao-Blackwellised over
     its own answer: ``pi_k P(answer step <= s*_k)`` where ``max D_k >= 0``)."""
@@ -402,62 +427,25 @@ def _marginal(top, last, pis, new_cdf):
 
 
 @_njit
-def _value(d, k, n_steps, new_cdf, gamma, spare):
-    """Agent idle time one more live answer saves in sample k, in steps discounted at gamma,
-    averaged over its answer step: the answer takes a spare agent (available, not taken:
-    ``max(running max of D, 0) - D``) and keeps it busy for as long as one would have been
-    spare; a later dial would have served it after about 1 / (1 - gamma) steps anyway,
-    hence the discount (a spare agent past the look-ahead is worth the whole 1 /
-    (1 - gamma))."""
-    m = 0.0
-    for s in range(n_steps):
-        m = max(m, d[k, s])
-        spare[s] = m - d[k, s]
-    acc = 0.0
-    v = 0.0
-    for s in range(n_steps - 1, 0, -1):
-        if spare[s] <= 0.0:
-            v = 0.0
-        elif s == n_steps - 1:
-            v = 1.0 / (1.0 - gamma)
-        else:
-            v = 1.0 + gamma * v
-        acc += (new_cdf[s] - new_cdf[s - 1]) * v
-    return acc
-
-
-@_njit
-def _useful(val, pis, gamma):
-    """Mean over the samples of the live answers one more dial brings, each weighted by the
-    share of a full wait (1 / (1 - gamma) steps) of idle time it saves."""
-    k_n = pis.shape[0]
-    acc = 0.0
-    for k in range(k_n):
-        acc += pis[k] * val[k]
-    return acc / k_n * (1.0 - gamma)
-
-
-@_njit
-def _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare):
-    """Draw one new dial's live answer and its step in every sample; update D_k."""
+def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
+    """Draw one new dial's live answer and its (patience-shifted) step in every sample;
+    update D_k."""
     for k in range(pis.shape[0]):
         u = _uniform(state)
         if u >= pis[k]:
             continue
         v = u / pis[k]
-        s = 1
+        s = 0
         while s < n_steps - 1 and new_cdf[s] <= v:
             s += 1
         for t in range(s, n_steps):
             d[k, t] += 1.0
         _argmax_last(d, k, n_steps, top, last)
-        if VALUE_RULE:
-            val[k] = _value(d, k, n_steps, new_cdf, gamma, spare)
 
 
 @_njit
-def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, val, gamma, spare):
-    """Add dials while the mean marginal abandons per marginal useful live answer <= theta.
+def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
+    """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0, abandons the n dials add on these samples)."""
     k_n = pis.shape[0]
@@ -466,8 +454,6 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, val, gamma
     for k in range(k_n):
         base += max(top[k], 0.0)
         pi_bar += pis[k]
-        if VALUE_RULE:
-            val[k] = _value(d, k, n_steps, new_cdf, gamma, spare)
     base /= k_n
     pi_bar /= k_n
     added = 0.0
@@ -476,22 +462,21 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, val, gamma
         return max_new, base, 0.0
     while n < max_new:
         marginal = _marginal(top, last, pis, new_cdf)
-        worth = _useful(val, pis, gamma) if VALUE_RULE else pi_bar
-        if marginal > theta * worth:
+        if marginal > theta * pi_bar:
             break
         added += marginal
         n += 1
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare)
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
     return n, base, added
 
 
 @_njit
-def _added(d, top, last, pis, new_cdf, n, n_steps, state, val, gamma, spare):
+def _added(d, top, last, pis, new_cdf, n, n_steps, state):
     """Abandons n new dials add, on samples that did not choose n."""
     added = 0.0
     for _ in range(n):
         added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state, val, gamma, spare)
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
     return added
 
 
@@ -500,7 +485,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                      call_key,
                      hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
                      end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
-                     window_s, theta, max_new, active,
+                     window_s, hangup_rate, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
                      expected_live):
     """The batched decision (module docstring): for each campaign c with active[c] == 1,
@@ -516,8 +501,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     z: float64[K], standard normal quantiles giving the K hit-rate samples
     ``clip(hit_mean + hit_sd z_k, 1e-6, 1)`` of the screening decision; z_fine: the same
     for the K' samples that decide (and forecast) once the screen would dial. window_s:
-    connect window (or service-level threshold), theta: marginal abandons allowed per
-    marginal useful live answer, per campaign.
+    connect window (or service-level threshold); hangup_rate: callers' hang-ups per second
+    of waiting for an agent; theta: marginal abandons allowed per marginal live answer, per
+    campaign.
     now_s: the clock (seconds) the elapsed times are measured from; salt: uint64 mixed into
     the keyed draws of agents and calls in flight (``_keyed_uniform``); state: uint64[1]
     stream for the new dials' draws (advanced).
@@ -538,14 +524,14 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     pis = np.empty(k_n)
-    val = np.zeros(k_n)
     new_cdf = np.empty(max_steps)
+    eff_cdf = np.empty(max_steps)
     q_tab = np.empty(max_steps)
-    spare = np.empty(max_steps)
+    sh_cdf = np.empty(MAX_SHIFT + 1)
     hold_prefix = np.empty(hold_counts.shape[1] + 1)
     ring_prefix = np.empty(ring_counts.shape[1] + 1)
     end_prefix = np.empty(end_counts.shape[1] + 1)
-    check = np.empty(1, dtype=np.uint64)  # the forecast samples' stream of new-dial draws
+    own = np.empty(1, dtype=np.uint64)  # the later stages' streams of new-dial draws
     for c in range(n_c):
         if active[c] != 1:
             continue
@@ -579,14 +565,20 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
             new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
         new_cdf[n_steps - 1] = 1.0
-        # an idle agent waits about as long as a new dial takes to be answered
-        r_steps = 0.0
-        for s in range(1, n_steps):
-            r_steps += s * (new_cdf[s] - new_cdf[s - 1])
-        gamma = 1.0 - 1.0 / max(r_steps, 1.0)
+        # patience: a live answer that hangs up after P < w seconds of waiting needs its
+        # agent (w - P) / dt steps earlier; the shift's distribution, P ~ Exp(rate)
+        n_sh = _shift_cdf(hangup_rate[c], w, dt, sh_cdf)
+        for s in range(n_steps):  # a new dial's shifted answer step: P(step - shift <= s)
+            acc = 0.0
+            for j in range(n_sh):
+                acc += (sh_cdf[j] - (sh_cdf[j - 1] if j > 0 else 0.0)) \
+                    * new_cdf[min(s + j, n_steps - 1)]
+            eff_cdf[s] = acc
+        eff_cdf[n_steps - 1] = 1.0
         live0 = 0.0
         n = 0
         base = 0.0
+        s0 = state[0]
         # screen on K samples; when it would dial, decide on K' fresh ones (a dial whose
         # abandon risk is a few per cent looks free on K = 32 samples often enough for the
         # pacer to dial on that luck tick after tick); forecast on K' more (the samples
@@ -608,19 +600,24 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                                ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
                                pis[:k_s], t_out, dt, w, n_steps, now_s, key, d[:k_s],
-                               top[:k_s], last[:k_s], q_tab)
+                               top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh)
             if stage == 0:
                 live0 = lv
-            if stage < 2:
-                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], new_cdf,
-                                       theta[c], max_new[c], n_steps, state, val[:k_s], gamma,
-                                       spare)
+            if stage == 0:
+                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf,
+                                       theta[c], max_new[c], n_steps, state)
+                continue
+            # the new dials' draws of the later stages: streams of their own, so that they
+            # do not depend on what the screen drew
+            own[0] = s0 ^ (FINE_SALT if stage == 1 else CHECK_SALT)
+            if own[0] == 0:
+                own[0] = 1
+            if stage == 1:
+                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf,
+                                       theta[c], max_new[c], n_steps, own)
             else:
-                check[0] = state[0] ^ CHECK_SALT
-                if check[0] == 0:
-                    check[0] = 1
-                added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], new_cdf, n, n_steps,
-                               check, val[:k_s], gamma, spare)
+                added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
+                               own)
         if n == 0:
             added = 0.0
         dials[c] = n

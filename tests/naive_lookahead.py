@@ -13,9 +13,11 @@ import numpy as np
 
 from pacer.constants import HIST_SUPPORT_EPS
 from pacer.lookahead import CHECK_SALT as _CHECK
+from pacer.lookahead import FINE_SALT as _FINE
 from pacer.lookahead import LIFE_TAIL, MAX_STEPS
 
 CHECK_SALT = int(_CHECK)
+FINE_SALT = int(_FINE)
 
 _MASK = (1 << 64) - 1
 
@@ -87,15 +89,25 @@ def agent_cdf(row, bw, mean_s, e, x):
     return min(max(p, 0.0), 1.0)
 
 
+def shift_cdf(rate: float, window_s: float, dt: float) -> list[float]:
+    """P(shift <= j), j = 0..J - 1: a caller hanging up after P ~ Exp(rate) seconds of
+    waiting brings the deadline forward by round((w - P) / dt) steps when P < w."""
+    if not rate > 0:
+        return [1.0]
+    n = math.floor(window_s / dt + 0.5) + 1
+    out = [math.exp(-rate * (window_s - (j + 0.5) * dt)) if window_s - (j + 0.5) * dt > 0
+           else 1.0 for j in range(n)]
+    out[-1] = 1.0
+    return out
+
+
 def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row, ring_bw,
-               end_row, end_bw,
-               pi_hat, pi_sd, z, timeout_s, window_s, theta, max_new, dt, now_s, salt,
-               rng: Stream):
+               end_row, end_bw, pi_hat, pi_sd, z, z_fine, timeout_s, window_s, hangup_rate,
+               theta, max_new, dt, now_s, salt, rng: Stream):
     """(dials, expected abandons of the calls in flight, abandons added, expected live)."""
     t_out = max(timeout_s, life(ring_row, ring_bw))
     n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
     t_out = min(t_out, (n_steps - 1) * dt)
-    pis = [min(max(pi_hat + pi_sd * zk, 1e-6), 1.0) for zk in z]
     hold_total = hold_row.sum()
     hold_mean = float(np.sum(hold_row * (np.arange(hold_row.size) + 0.5) * hold_bw)) / hold_total
     ring_total = ring_row.sum()
@@ -105,6 +117,11 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     new_cdf = [0.0] + [g(min(s * dt, t_out)) / g_t if g_t > 0 else 1.0
                        for s in range(1, n_steps)]
     new_cdf[n_steps - 1] = 1.0
+    sh = shift_cdf(hangup_rate, window_s, dt)
+    sh_pmf = [sh[0]] + [sh[j] - sh[j - 1] for j in range(1, len(sh))]
+    eff_cdf = [sum(p * new_cdf[min(s + j, n_steps - 1)] for j, p in enumerate(sh_pmf))
+               for s in range(n_steps)]
+    eff_cdf[n_steps - 1] = 1.0
 
     def alive(r, g_r):
         if end_total > 0.0:
@@ -113,7 +130,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             a = ring_total - pi_hat * g_r
         return max(a, pi_hat * (g_t - g_r))
 
-    k_n = len(z)
     x_last = max(n_steps - 1.5, 0.0) * dt + window_s
     hold_cum = np.concatenate([[0.0], np.cumsum(hold_row)])
 
@@ -131,7 +147,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         b = int(np.searchsorted(cum[:n_ok + 1], target, side="right")) - 1
         return (b + (target - cum[b]) / row[b]) * bw
 
-    def strata(salt, key, kind, t0_ms):
+    def strata(salt, key, kind, t0_ms, k_n):
         """The entity's offset h and its permutation of the samples (stratum m -> k)."""
         h = keyed_uniform(salt, key, kind, t0_ms, 0)
         bits = keyed_bits(salt, key, kind, t0_ms, 1)
@@ -148,15 +164,16 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
 
         return h, [perm(m) for m in range(k_n)]
 
-    def sample(key_salt):
-        """D_k(s) of the calls in flight, drawn with key_salt."""
+    def sample(key_salt, pis):
+        """D_k(s) of the calls in flight, drawn with key_salt, one row per hit rate."""
+        k_n = len(pis)
         inc = np.zeros((k_n, n_steps))
         e_max = max([0.0] + [e for e in agents if e >= 0])
         for e, key in zip(agents, agent_keys, strict=True):
             if e < 0:
                 inc[:, 0] -= 1
                 continue
-            h, perm = strata(key_salt, key, 0, start_ms(now_s, e))
+            h, perm = strata(key_salt, key, 0, start_ms(now_s, e), k_n)
             total = hold_row.sum()
             s_e = total - below(hold_row, hold_bw, e)
             draws = [((m + h) / k_n, perm[m]) for m in range(k_n)]
@@ -182,7 +199,8 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             a = alive(r, g_r)
             if a <= 0:
                 continue
-            h, perm = strata(key_salt, key, 1, start_ms(now_s, r))
+            t0 = start_ms(now_s, r)
+            h, perm = strata(key_salt, key, 1, t0, k_n)
             for m in range(k_n):
                 u = (m + h) / k_n
                 k = perm[m]
@@ -191,50 +209,63 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                     v = u * a / pis[k]
                     s = next((s for s in range(1, n_steps - 1)
                               if g(min(r + s * dt, t_out)) - g_r > v), n_steps - 1)
+                    if len(sh) > 1:
+                        u2 = keyed_uniform(key_salt, key, 2, t0, m)
+                        s = max(s - next(j for j in range(len(sh)) if sh[j] > u2 or
+                                         j == len(sh) - 1), 0)
                     inc[k, s] += 1
         return np.cumsum(inc, axis=1)
-
 
     def top_last(row):
         m = row.max()
         return m, int(np.flatnonzero(row == m)[-1])
 
-    def marginal(d):
+    def marginal(d, pis):
         acc = 0.0
-        for k in range(k_n):
+        for k in range(len(pis)):
             m, at = top_last(d[k])
             if m >= 0:
-                acc += pis[k] * new_cdf[at]
-        return acc / k_n
+                acc += pis[k] * eff_cdf[at]
+        return acc / len(pis)
 
-    def draw_dial(d, stream):
-        for k in range(k_n):
+    def draw_dial(d, pis, stream):
+        for k in range(len(pis)):
             u = stream.uniform()
             if u < pis[k]:
                 v = u / pis[k]
-                s = next((s for s in range(1, n_steps - 1) if new_cdf[s] > v), n_steps - 1)
+                s = next((s for s in range(n_steps - 1) if eff_cdf[s] > v), n_steps - 1)
                 d[k, s:] += 1
 
-    d = sample(salt)
-    base = float(np.mean([max(d[k].max(), 0.0) for k in range(k_n)]))
-    pi_bar = float(np.mean(pis))
-    n, added = 0, 0.0
-    while n < max_new and pi_bar > 0:
-        m = marginal(d)
-        if m > theta * pi_bar:
-            break
-        added += m
-        n += 1
-        draw_dial(d, rng)
-    if n > 0 and pi_bar > 0:  # the forecast, on samples independent of the choice
-        d = sample(salt ^ CHECK_SALT)
-        check = Stream((rng.x ^ CHECK_SALT) or 1)
-        added = 0.0
+    def scan(d, pis, stream):
+        base = float(np.mean([max(d[k].max(), 0.0) for k in range(len(pis))]))
+        pi_bar = float(np.mean(pis))
+        n = 0
+        if pi_bar <= 0:
+            return max_new, base
+        while n < max_new:
+            if marginal(d, pis) > theta * pi_bar:
+                break
+            n += 1
+            draw_dial(d, pis, stream)
+        return n, base
+
+    def hit_rates(zs):
+        return [min(max(pi_hat + pi_sd * zk, 1e-6), 1.0) for zk in zs]
+
+    # screen, then decide on fresh samples, then forecast on more
+    s0 = rng.x
+    n, base = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
+    if n > 0 and len(z_fine):
+        pf = hit_rates(z_fine)
+        n, base = scan(sample(salt ^ FINE_SALT, pf), pf, Stream((s0 ^ FINE_SALT) or 1))
+    added = 0.0
+    if n > 0:
+        pf = hit_rates(z_fine)
+        d = sample(salt ^ CHECK_SALT, pf)
+        check = Stream((s0 ^ CHECK_SALT) or 1)
         for _ in range(n):
-            added += marginal(d)
-            draw_dial(d, check)
-    if pi_bar <= 0:
-        n = max_new
+            added += marginal(d, pf)
+            draw_dial(d, pf, check)
     live0 = 0.0
     for r in calls:
         if r < 0:

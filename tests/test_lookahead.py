@@ -14,8 +14,9 @@ from pacer.histogram import StreamingHistogram
 from pacer.lookahead import _lookahead_dials, dial_life
 from tests import naive_lookahead as nv
 
-K = 8
+K, K_FINE = 8, 12  # a fine set not a power of two: the permutation's cycle-walking
 Z = np.array([NormalDist().inv_cdf((i + 0.5) / K) for i in range(K)])
+Z_FINE = np.array([NormalDist().inv_cdf((i + 0.5) / K_FINE) for i in range(K_FINE)])
 
 
 def _hists(c_n, seed):
@@ -42,6 +43,8 @@ def cases(draw):
                 hit=draw(st.lists(st.floats(0.0, 1.0), min_size=c_n, max_size=c_n)),
                 sd=draw(st.lists(st.floats(0.0, 0.2), min_size=c_n, max_size=c_n)),
                 theta=draw(st.lists(st.floats(0.0, 0.5), min_size=c_n, max_size=c_n)),
+                patience=draw(st.lists(st.one_of(st.just(0.0), st.floats(0.0, 2.0)),
+                                       min_size=c_n, max_size=c_n)),
                 max_new=draw(st.lists(st.integers(0, 12), min_size=c_n, max_size=c_n)),
                 active=draw(st.lists(st.integers(0, 1), min_size=c_n, max_size=c_n)),
                 now=draw(st.floats(0.0, 5000.0)))
@@ -62,8 +65,8 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
     _lookahead_dials(ao, ae, ak, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
                      ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
-                     np.array(cs["hit"]), np.array(cs["sd"]), Z, life,
-                     np.full(c_n, window), np.array(cs["theta"]),
+                     np.array(cs["hit"]), np.array(cs["sd"]), Z, Z_FINE, life,
+                     np.full(c_n, window), np.array(cs["patience"]), np.array(cs["theta"]),
                      np.array(cs["max_new"], dtype=np.int64),
                      np.array(cs["active"], dtype=np.int64), dt, cs["now"], np.uint64(salt),
                      np.array([state], dtype=np.uint64), *out)
@@ -91,7 +94,8 @@ def test_kernel_matches_reference(cs):
         n, b, a, lv = nv.decide_one(cs["agents"][c], ak, cs["calls"][c], ck, hold.counts[c],
                                     10.0,
                                     ring.counts[c], 0.5, end.counts[c], 0.5, cs["hit"][c],
-                                    cs["sd"][c], Z, 20.0, 2.0, cs["theta"][c],
+                                    cs["sd"][c], Z, Z_FINE, 20.0, 2.0, cs["patience"][c],
+                                    cs["theta"][c],
                                     cs["max_new"][c], 1.0, cs["now"], 99, rng)
         assert dials[c] == n
         assert base[c] == pytest.approx(b, rel=1e-9, abs=1e-12)
@@ -103,7 +107,7 @@ def test_kernel_matches_reference(cs):
 def test_idle_agents_and_no_calls_dial_about_idle_over_hit_rate():
     hold, ring, end = _hists(1, 0)
     cs = dict(c_n=1, agents=[[-1.0] * 10], calls=[[]], hit=[0.3], sd=[0.0], theta=[0.025],
-              max_new=[500], active=[1], now=100.0)
+              patience=[0.0], max_new=[500], active=[1], now=100.0)
     n = _kernel(cs, hold, ring, end)[0][0]
     # binomial(n, 0.3) > 10 must stay rare: about 10 / 0.3 = 33 dials is the expected fill
     assert 15 <= n <= 33
@@ -112,15 +116,27 @@ def test_idle_agents_and_no_calls_dial_about_idle_over_hit_rate():
 def test_no_free_agent_in_sight_dials_nothing():
     hold, ring, end = _hists(1, 0)
     cs = dict(c_n=1, agents=[[0.0] * 10], calls=[[5.0] * 5], hit=[0.3], sd=[0.0],
-              theta=[0.025], max_new=[30], active=[1], now=100.0)
+              theta=[0.025], patience=[0.0], max_new=[30], active=[1], now=100.0)
     assert _kernel(cs, hold, ring, end)[0][0] == 0
 
 
 def test_waiting_answers_without_agents_are_expected_abandons():
     hold, ring, end = _hists(1, 0)
     cs = dict(c_n=1, agents=[[-1.0] * 2], calls=[[-1.0] * 5], hit=[0.3], sd=[0.0],
-              theta=[0.025], max_new=[30], active=[1], now=100.0)
+              theta=[0.025], patience=[0.0], max_new=[30], active=[1], now=100.0)
     dials, base, _, live = _kernel(cs, hold, ring, end)
     assert dials[0] == 0
     assert 2.0 <= base[0] <= 3.0  # 5 waiting, 2 idle, busy agents none
     assert live[0] == 5.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(cases(), st.floats(0.05, 5.0))
+def test_impatient_callers_raise_the_expected_abandons(cs, rate):
+    """A caller who hangs up while waiting needs an agent sooner: on the same samples (no
+    dials, so no second stage) the expected abandons of the calls in flight only grow."""
+    hold, ring, end = _hists(cs["c_n"], cs["seed"])
+    cs = dict(cs, max_new=[0] * cs["c_n"])
+    calm = _kernel(dict(cs, patience=[0.0] * cs["c_n"]), hold, ring, end)
+    hasty = _kernel(dict(cs, patience=[rate] * cs["c_n"]), hold, ring, end)
+    assert np.all(hasty[1] >= calm[1] - 1e-12)
