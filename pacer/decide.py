@@ -62,7 +62,9 @@ _MACHINE = int(Outcome.MACHINE)
 _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 
 # Estimator settings (see each module for the meaning).
-HIT_WINDOW = 200  # last dials in the hit-rate window
+HIT_WINDOW = 1000  # last dials in the hit-rate window (200 let a 400-agent campaign mistake
+# 0.24 for 0.29 and drop 15 % of a minute's live answers; a drifting rate is followed with a lag
+# of about half the window's dials)
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
 HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
@@ -86,17 +88,22 @@ HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matt
 #   FORECAST_MEMORY_S) meets aim / bias. The marginal abandon of the last dial is above the
 #   average one, so theta settles above the aim.
 # - slow, on the realised rate: bias = (realised + BIAS_PRIOR) / (forecast + BIAS_PRIOR)
-#   abandons over the campaign so far (the regulatory window in a run), so an under- or
-#   over-forecasting model is corrected without hiding it (``Pacer.model_bias``).
+#   abandons over the campaign so far (the regulatory window in a run), so an
+#   under-forecasting model is corrected without hiding it (``Pacer.model_bias``). It only
+#   ever makes the pacer more careful (bias >= 1): fewer abandons than forecast early on
+#   are as likely luck as a pessimistic model. Likewise an early excess of realised
+#   abandons is paid back over WINDOW_PAYBACK_S, an early saving is not spent.
 THETA_MIN = 1e-4
 THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
 THETA_GAIN = 0.2  # share of the log gap between target and forecast closed per refresh
-THETA_STEP = 0.1  # largest change of log theta per refresh (a factor e in 50 s)
+THETA_STEP = 0.1  # largest fall of log theta per refresh (a factor e in 50 s) ...
+THETA_STEP_UP = 0.03  # ... and largest rise: a price raised fast stores up a burst (a
+# 400-agent cold start dropped 20 % of one minute's live answers after theta tripled in two)
 FORECAST_MEMORY_S = 60.0
 THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
 # decisions since the last refresh stopped at the price (not at the lines cap, nor for want
 # of anything to dial for): raising a price that does not bind would only store up a burst
-THETA_COLD_ABANDONS = 3.0  # theta may rise once live answers x aim reach this, and one
+THETA_COLD_ABANDONS = 1.0  # theta may rise once live answers x aim reach this, and one
 # mean handling time after the first decision (before, the handling evidence is thin)
 THETA_SPAN = 8.0  # theta stays under this many times the aim
 BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITIAL times as
@@ -749,12 +756,12 @@ class Pacer:
             self.added_abandons + BIAS_PRIOR)
         aim = self._aim()
         # what the rest of the window may use: the aim, less what the campaign has used over
-        # it so far (an early excess is paid back, an early saving is not spent at once)
+        # it so far (an early excess is paid back, an early saving is not spent)
         used = self._run_ab - aim * self._run_live
         horizon_live = np.maximum(self._fc_live / max(FORECAST_MEMORY_S, 1e-9)
                                   * WINDOW_PAYBACK_S, 1.0)
-        aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, 2.0 * aim)
-        target = aim_now / np.maximum(self.model_bias, 1e-3)
+        aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
+        target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
         step = THETA_GAIN * (np.log(np.maximum(target, 1e-9))
@@ -771,7 +778,7 @@ class Pacer:
         self._n_decided[:] = 0.0
         step = np.where(~bound | cold, np.minimum(step, 0.0), step)
         top = np.minimum(THETA_MAX, THETA_SPAN * aim)
-        step = np.clip(step, -THETA_STEP, THETA_STEP)
+        step = np.clip(step, -THETA_STEP, THETA_STEP_UP)
         self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
 
