@@ -118,6 +118,7 @@ LOOKAHEAD_FINE_SAMPLES = 128  # ... and of its decision once the screen would di
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
+WINDOW_Z = 1.645  # the aim keeps this many standard deviations of chance under the limit
 WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this long
 FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
 MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
@@ -169,6 +170,10 @@ class CampaignPacing:
     the abandon budget the realised rate is steered to (the rest is a safety margin for
     chance). ``amd_false_positive_rate``: share of humans an AMD classifies as machines
     (Ofcom counts them as abandons; the pacer cannot observe them and budgets for them).
+    ``window_s``: the regulatory window the rate is judged over (seconds; 0 = not given):
+    the fewer live answers it will hold, the wider the margin kept for chance (the aim is
+    at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
+    over the limit about one window in twenty; never under half the limit).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -199,6 +204,7 @@ class CampaignPacing:
     vicidial_latest_hhmm: int = 2100
     hit_prior_weight: float = DEFAULT_PRIOR_WEIGHT
     abandon_aim: float = DEFAULT_ABANDON_AIM
+    window_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name, enum in (("pacing", Pacing), ("target", Target), ("regulation", Regulation)):
@@ -225,6 +231,7 @@ class CampaignPacing:
             ("max_lines_per_agent", 1 <= self.max_lines_per_agent <= MAX_RATIO),
             ("hit_prior_weight", self.hit_prior_weight >= 0),
             ("abandon_aim", 0 < self.abandon_aim <= 1),
+            ("window_s", self.window_s >= 0),
             ("sl_threshold_s", self.sl_threshold_s >= 0),
             ("vicidial_max_level", 1 <= self.vicidial_max_level <= MAX_RATIO),
             ("max_ports", self.max_ports >= 0),
@@ -732,10 +739,17 @@ class Pacer:
 
     def _aim(self) -> np.ndarray:
         """Human drops per live answer the realised rate is steered to: the limit x
-        ``abandon_aim`` less the false-positive share, or half the budget if that is not
-        positive (fractions)."""
+        ``abandon_aim`` less the false-positive share, and, where the regulatory window is
+        given, at most the budget less a margin for chance over the live answers the window
+        will hold (at the recent rate); never under half the budget (fractions)."""
+        budget = np.maximum(self._budget, 0.0)
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
-        return np.maximum(aim, 0.5 * np.maximum(self._budget, 0.0))
+        windowed = self._window_s > 0
+        if windowed.any():
+            live = self._fc_live / FORECAST_MEMORY_S * self._window_s
+            margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
+            aim = np.where(windowed, np.minimum(aim, budget - margin), aim)
+        return np.maximum(aim, 0.5 * budget)
 
     def _refresh(self, now: float) -> None:
         """The price loops (every ``REFRESH_S``; see the constants)."""

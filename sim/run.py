@@ -105,6 +105,7 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         vicidial_dropped_percentage=c.vicidial_dropped_percentage,
         vicidial_start_hhmm=c.vicidial_start_hhmm,
         vicidial_latest_hhmm=c.vicidial_latest_hhmm,
+        window_s=reg.judged_window_s,
     )
 
 
