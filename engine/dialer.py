@@ -147,6 +147,9 @@ class Dialer:
         """Staff the jobs (when licensed) and schedule the first tick now."""
         if self.staffing is not None:
             self.staffing.start()
+        for w in self.pacer.warning_records():
+            self.events.job_warning(w["campaign"], w["code"], w["mode"], w["limit"],
+                                    w["estimated_floor"], w["message"])
         self.clock.call_later(0.0, self._tick)
 
     def stop(self) -> None:

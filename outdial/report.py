@@ -38,7 +38,7 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
         "total": s.total,
         "campaigns": s.campaigns,
         "ci95": s.ci95,
-        "warnings": list(s.warnings),
+        "warnings": [*s.warnings, *s.warning_records],
         "intervals": s.intervals,
     }
     if s.inbound:
@@ -46,7 +46,7 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
     if a is not None:
         d = a.as_dict()
         out.update({k: d[k] for k in ("resources", "targets", "verdict", "platform")})
-        out["warnings"] = list(s.warnings) + d["warnings"]
+        out["warnings"] = [*s.warnings, *d["warnings"], *s.warning_records]
     return out
 
 

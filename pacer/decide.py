@@ -424,15 +424,16 @@ class Pacer:
         self._limit = self._effective_limit()
         self._warning_records: list[dict] = []
         for i in np.flatnonzero(self._fallback):
+            message = (f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} is used up "
+                       f"by the estimated AMD false positives alone ({self.fp_share[i]:.3f} of "
+                       "live answers); paced so that no live answer is dropped "
+                       "(abandon_limit_infeasible)")
             self._warning_records.append({
                 "code": "abandon_limit_infeasible", "campaign": int(i),
                 "mode": Regulation(int(self._regulation[i])).name.lower(),
                 "limit": float(self._abandon_limit[i]),
-                "estimated_floor": float(self.fp_share[i])})
-            self._warnings.add(
-                f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} is used up by the "
-                f"estimated AMD false positives alone ({self.fp_share[i]:.3f} of live "
-                "answers); paced so that no live answer is dropped (abandon_limit_infeasible)")
+                "estimated_floor": float(self.fp_share[i]), "message": message})
+            self._warnings.add(message)
 
     # ------------------------------------------------------------------ observations
 
@@ -499,7 +500,8 @@ class Pacer:
 
     def warning_records(self) -> list[dict]:
         """The same warnings as objects: ``{"code": "abandon_limit_infeasible", "campaign":
-        row, "mode": "ofcom" | "fcc", "limit": fraction, "estimated_floor": fraction}``."""
+        row, "mode": "ofcom" | "fcc", "limit": fraction, "estimated_floor": fraction,
+        "message": text}``."""
         return [dict(w) for w in self._warning_records]
 
     def _flush(self, now: float) -> None:

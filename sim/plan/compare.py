@@ -22,7 +22,14 @@ from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
-from sim.plan.stats import KPI_KEYS, Verdict, campaign_limit_risk, judge, summarise_rows
+from sim.plan.stats import (
+    KPI_KEYS,
+    Verdict,
+    campaign_limit_risk,
+    judge,
+    summarise_rows,
+    warning_records,
+)
 from sim.scenario import Scenario, parse_policy, with_policy
 
 COMPARE_KEYS = ("occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
@@ -49,6 +56,7 @@ class PolicyResult:
     runs: list[dict] = field(default_factory=list, repr=False)
     assessment: Assessment | None = field(default=None, repr=False)
     campaigns: list[dict] = field(default_factory=list, repr=False)
+    warning_records: list[dict] = field(default_factory=list, repr=False)
 
     @property
     def p_over_limit(self) -> float | None:
@@ -81,6 +89,8 @@ class PolicyResult:
             a = self.assessment.as_dict()
             d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
                       "platform": a["platform"], "warnings": a["warnings"]})
+        if self.warning_records:
+            d["warnings"] = [*d.get("warnings", []), *self.warning_records]
         return d
 
 
@@ -101,7 +111,8 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
                               records, i, reg.mode, reg.abandon_limit, scn.sim_hours * 3600.0,
                               reg.judged_window_s)})
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
-                        assess_records(with_policy(scn, policy), records), camps)
+                        assess_records(with_policy(scn, policy), records), camps,
+                        warning_records(records))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

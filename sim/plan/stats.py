@@ -271,6 +271,7 @@ class Summary:
     warnings: list[str]
     intervals: list[dict] = field(default_factory=list)
     inbound: dict = field(default_factory=dict)  # per inbound skill, means over replications
+    warning_records: list[dict] = field(default_factory=list)  # the runs' objects, each once
 
 
 def interval_summary(records: Sequence[Mapping]) -> list[dict]:
@@ -348,4 +349,15 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     inbound = _mean_dicts([r["inbound"] for r in records]) \
         if records[0].get("inbound") else {}
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound)
+                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound,
+                   warning_records=warning_records(records))
+
+
+def warning_records(records: Sequence[Mapping]) -> list[dict]:
+    """The runs' warning objects (``RunResult.warning_records``), each (code, campaign)
+    once, in the order first seen."""
+    seen: dict[tuple, dict] = {}
+    for r in records:
+        for w in r.get("warning_records", ()):
+            seen.setdefault((w.get("code"), w.get("campaign")), dict(w))
+    return list(seen.values())
