@@ -2,7 +2,7 @@
 
 Predictive campaigns are decided by the model in ``pacer.predictive``; a slow feedback trim
 (``_refresh``) scales the model's abandon budget by the realised rate, and campaigns without
-news since their last decision are re-decided once per ``FULL_DECISION_S`` only.
+news since their last decision are re-decided after ``REDECIDE_S`` x their slack only.
 
 ``Pacer`` owns the per-campaign estimators (hit rate, ring time-to-answer and handling-time
 histograms, windowed abandon accounting, VICIdial levels, timed credit, the feedback trim)
@@ -120,7 +120,13 @@ REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
 WINDOW_Z = 1.645  # the aim keeps this many standard deviations of chance under the limit
 WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this long
-FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
+# A predictive campaign with news (a dial ended, a live answer, an agent freed) is re-decided
+# at the next tick; without, time alone moves its probabilities slowly, so it is re-decided
+# after REDECIDE_S x its slack (how far the next dial was from going in: a marginal twice
+# the price waits twice as long), between REDECIDE_S and REDECIDE_MAX_S, and at the next
+# tick after it dialled.
+REDECIDE_S = 1.0
+REDECIDE_MAX_S = 8.0
 MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
@@ -375,12 +381,12 @@ class Pacer:
         self._buf_out = np.zeros(n, dtype=np.int64)
         self._buf_ab = np.zeros(n)
         self._buf_live = np.zeros(n)
-        # Campaigns with news since their last decision (a dial ended, a live answer, an
-        # agent freed): only those are re-decided on a tick; all of them every
-        # FULL_DECISION_S as time alone moves the probabilities.
+        # Campaigns with news since their last decision, and when each is re-decided
+        # without (REDECIDE_S)
         self._dirty = np.ones(n, dtype=bool)
-        self._next_full = 0.0
+        self._next_decide = np.zeros(n)
         self._buf_active = np.zeros(n, dtype=np.int64)
+        self._buf_slack = np.zeros(n)
         self._buf_max_new = np.zeros(n, dtype=np.int64)
         self._hit_stale = True
         # diagnostics of the last decision
@@ -654,12 +660,8 @@ class Pacer:
             self._refresh(now)
         max_new = self._buf_max_new
         g._max_new(self._max_lines_per_agent, counts, max_new)
-        if now + 1e-9 >= self._next_full:
-            self._next_full = now + FULL_DECISION_S
-            active = self._active
-        else:
-            active = self._buf_active
-            np.multiply(self._active, self._dirty, out=active)
+        active = self._buf_active
+        np.multiply(self._active, self._dirty | (now + 1e-9 >= self._next_decide), out=active)
         self._dirty[:] = False
         out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
             self._buf_added
@@ -675,10 +677,12 @@ class Pacer:
                          self._life, self._connect_window_s, self.hangup_rate, self._limit,
                          max_new,
                          active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
-                         exp_ab, added,
-                         exp_live)
+                         exp_ab, added, exp_live, self._buf_slack)
         self.added_abandons += added
         decided = active == 1
+        wait = np.where(out > 0, 0.0, np.clip(REDECIDE_S * self._buf_slack, REDECIDE_S,
+                                              REDECIDE_MAX_S))
+        self._next_decide = np.where(decided, now + wait, self._next_decide)
         self._n_decided += decided
         self._n_bound += decided & (out < max_new)
         self.added_live += out * hit * (active == 1)
@@ -710,8 +714,8 @@ class Pacer:
                          self._life, self._sl_threshold_s, self.hangup_rate, theta, max_new,
                          act,
                          LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
-                         np.empty(self.n),
-                         np.empty(self.n), np.empty(self.n))
+                         np.empty(self.n), np.empty(self.n), np.empty(self.n),
+                         np.empty(self.n))
         r = self._sl_rows
         out[r] = np.minimum(out[r], n_sl[r])
 

@@ -447,7 +447,9 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
 def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
-    Returns (n, expected abandons at n = 0, abandons the n dials add on these samples)."""
+    Returns (n, expected abandons at n = 0, abandons the n dials add on these samples, the
+    stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
+    ``max_new`` did)."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
@@ -459,15 +461,15 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
     added = 0.0
     n = 0
     if pi_bar <= 0.0:
-        return max_new, base, 0.0
+        return max_new, base, 0.0, 0.0
     while n < max_new:
         marginal = _marginal(top, last, pis, new_cdf)
         if marginal > theta * pi_bar:
-            break
+            return n, base, added, marginal / (theta * pi_bar) if theta > 0.0 else np.inf
         added += marginal
         n += 1
         _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
-    return n, base, added
+    return n, base, added, 0.0
 
 
 @_njit
@@ -487,11 +489,14 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                      end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
                      window_s, hangup_rate, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
-                     expected_live):
+                     expected_live, slack):
     """The batched decision (module docstring): for each campaign c with active[c] == 1,
     dials[c], the expected abandons of the calls in flight (expected_abandons[c]), those the
     new dials add (added_abandons[c]) and the expected live answers of calls in flight and
-    new dials (expected_live[c]). Inactive rows get zeros.
+    new dials (expected_live[c]), and slack[c]: how far the next dial was from going in
+    (its marginal abandons over the price; > 1, larger = further; 0 when the lines cap
+    stopped the dials), which the caller may use to re-decide a campaign without news
+    less often. Inactive rows get zeros.
 
     agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
     call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
@@ -517,6 +522,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         expected_abandons[c] = 0.0
         added_abandons[c] = 0.0
         expected_live[c] = 0.0
+        slack[c] = 0.0
         if active[c] == 1:
             t_life[c] = life_s[c]
             max_steps = max(max_steps, min(math.ceil(t_life[c] / dt - 1e-9) + 1, MAX_STEPS))
@@ -578,6 +584,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         live0 = 0.0
         n = 0
         base = 0.0
+        stop = 0.0
         s0 = state[0]
         # screen on K samples; when it would dial, decide on K' fresh ones (a dial whose
         # abandon risk is a few per cent looks free on K = 32 samples often enough for the
@@ -604,8 +611,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             if stage == 0:
                 live0 = lv
             if stage == 0:
-                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf,
-                                       theta[c], max_new[c], n_steps, state)
+                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                                             eff_cdf, theta[c], max_new[c], n_steps, state)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -613,8 +620,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf,
-                                       theta[c], max_new[c], n_steps, own)
+                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                                             eff_cdf, theta[c], max_new[c], n_steps, own)
             else:
                 added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
                                own)
@@ -624,3 +631,4 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         expected_abandons[c] = base
         added_abandons[c] = added
         expected_live[c] = live0 + n * pi_hat
+        slack[c] = stop

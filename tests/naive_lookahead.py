@@ -104,7 +104,8 @@ def shift_cdf(rate: float, window_s: float, dt: float) -> list[float]:
 def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row, ring_bw,
                end_row, end_bw, pi_hat, pi_sd, z, z_fine, timeout_s, window_s, hangup_rate,
                theta, max_new, dt, now_s, salt, rng: Stream):
-    """(dials, expected abandons of the calls in flight, abandons added, expected live)."""
+    """(dials, expected abandons of the calls in flight, abandons added, expected live,
+    slack)."""
     t_out = max(timeout_s, life(ring_row, ring_bw))
     n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
     t_out = min(t_out, (n_steps - 1) * dt)
@@ -237,27 +238,31 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                 d[k, s:] += 1
 
     def scan(d, pis, stream):
+        """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
+        cap)."""
         base = float(np.mean([max(d[k].max(), 0.0) for k in range(len(pis))]))
         pi_bar = float(np.mean(pis))
         n = 0
         if pi_bar <= 0:
-            return max_new, base
+            return max_new, base, 0.0
         while n < max_new:
-            if marginal(d, pis) > theta * pi_bar:
-                break
+            m = marginal(d, pis)
+            if m > theta * pi_bar:
+                return n, base, m / (theta * pi_bar) if theta > 0 else math.inf
             n += 1
             draw_dial(d, pis, stream)
-        return n, base
+        return n, base, 0.0
 
     def hit_rates(zs):
         return [min(max(pi_hat + pi_sd * zk, 1e-6), 1.0) for zk in zs]
 
     # screen, then decide on fresh samples, then forecast on more
     s0 = rng.x
-    n, base = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
+    n, base, slack = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
     if n > 0 and len(z_fine):
         pf = hit_rates(z_fine)
-        n, base = scan(sample(salt ^ FINE_SALT, pf), pf, Stream((s0 ^ FINE_SALT) or 1))
+        n, base, slack = scan(sample(salt ^ FINE_SALT, pf), pf,
+                              Stream((s0 ^ FINE_SALT) or 1))
     added = 0.0
     if n > 0:
         pf = hit_rates(z_fine)
@@ -275,4 +280,4 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             a = alive(r, g_r)
             if a > 0:
                 live0 += min(pi_hat * (g_t - g_r) / a, 1.0)
-    return n, base, added, live0 + n * pi_hat
+    return n, base, added, live0 + n * pi_hat, slack

@@ -56,7 +56,8 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
     co = np.r_[0, np.cumsum([len(c) for c in cs["calls"]])].astype(np.int64)
     ae = np.array([x for a in cs["agents"] for x in a], dtype=np.float64)
     ce = np.array([x for c in cs["calls"] for x in c], dtype=np.float64)
-    out = [np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n)]
+    out = [np.zeros(c_n, dtype=np.int64), np.zeros(c_n), np.zeros(c_n), np.zeros(c_n),
+           np.zeros(c_n)]
     life = np.zeros(c_n)
     dial_life(ring.counts, ring.totals, ring.bin_width_s, np.full(c_n, timeout),
               np.arange(c_n), life)
@@ -77,7 +78,7 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
 @given(cases())
 def test_kernel_matches_reference(cs):
     hold, ring, end = _hists(cs["c_n"], cs["seed"])
-    dials, base, added, live = _kernel(cs, hold, ring, end)
+    dials, base, added, live, slack = _kernel(cs, hold, ring, end)
     rng = nv.Stream(12345)
     n_a = sum(len(a) for a in cs["agents"])
     akeys = list(range(n_a))[::-1]
@@ -91,7 +92,7 @@ def test_kernel_matches_reference(cs):
         if not cs["active"][c]:
             assert dials[c] == 0 and base[c] == 0 and added[c] == 0
             continue
-        n, b, a, lv = nv.decide_one(cs["agents"][c], ak, cs["calls"][c], ck, hold.counts[c],
+        n, b, a, lv, sl = nv.decide_one(cs["agents"][c], ak, cs["calls"][c], ck, hold.counts[c],
                                     10.0,
                                     ring.counts[c], 0.5, end.counts[c], 0.5, cs["hit"][c],
                                     cs["sd"][c], Z, Z_FINE, 20.0, 2.0, cs["patience"][c],
@@ -101,6 +102,7 @@ def test_kernel_matches_reference(cs):
         assert base[c] == pytest.approx(b, rel=1e-9, abs=1e-12)
         assert added[c] == pytest.approx(a, rel=1e-9, abs=1e-12)
         assert live[c] == pytest.approx(lv, rel=1e-9, abs=1e-12)
+        assert slack[c] == pytest.approx(sl, rel=1e-9, abs=1e-12)
         assert 0 <= dials[c] <= cs["max_new"][c]
 
 
@@ -124,7 +126,7 @@ def test_waiting_answers_without_agents_are_expected_abandons():
     hold, ring, end = _hists(1, 0)
     cs = dict(c_n=1, agents=[[-1.0] * 2], calls=[[-1.0] * 5], hit=[0.3], sd=[0.0],
               theta=[0.025], patience=[0.0], max_new=[30], active=[1], now=100.0)
-    dials, base, _, live = _kernel(cs, hold, ring, end)
+    dials, base, _, live, _ = _kernel(cs, hold, ring, end)
     assert dials[0] == 0
     assert 2.0 <= base[0] <= 3.0  # 5 waiting, 2 idle, busy agents none
     assert live[0] == 5.0
