@@ -182,10 +182,46 @@ def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops,
 
 
 @numba.njit(cache=True)
-def _tally_dials(rows, slot, minute_calls):
-    """Count completed dials into the current second of the one-minute ring."""
+def _tally_dials(rows, slot, minute_calls, calls_today):
+    """Count completed dials into the current second of the one-minute ring and today's."""
     for i in range(rows.shape[0]):
         minute_calls[rows[i], slot] += 1
+        calls_today[rows[i]] += 1
+
+
+@numba.njit(cache=True)
+def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_max_s,
+             next_decide, n_decided, n_bound, added_abandons, added_live, last_abandons):
+    """After a look-ahead decision, for each campaign decided (``active == 1``): when to
+    re-decide it without news (``now`` after it dialled, else ``wait_s x slack`` within
+    [wait_s, wait_max_s]), decisions and those the price stopped, and the model's forecast
+    sums (abandons and live answers its dials bring). Arrays updated in place."""
+    for c in range(active.shape[0]):
+        last_abandons[c] = exp_ab[c] + added[c]
+        if active[c] != 1:
+            continue
+        if out[c] > 0:
+            next_decide[c] = now
+        else:
+            next_decide[c] = now + min(max(wait_s * slack[c], wait_s), wait_max_s)
+        n_decided[c] += 1.0
+        if out[c] < max_new[c]:
+            n_bound[c] += 1.0
+        added_abandons[c] += added[c]
+        added_live[c] += out[c] * hit[c]
+
+
+@numba.njit(cache=True)
+def _due(active_mask, dirty, next_decide, now, active):
+    """active[c] = 1 for a look-ahead campaign with news or due for a decision; clears the
+    news; returns whether any is."""
+    any_due = False
+    for c in range(active.shape[0]):
+        a = 1 if active_mask[c] == 1 and (dirty[c] or now + 1e-9 >= next_decide[c]) else 0
+        active[c] = a
+        dirty[c] = False
+        any_due = any_due or a == 1
+    return any_due
 
 
 @numba.njit(cache=True)

@@ -505,7 +505,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     decisions, distinct within one: the engine's row indices).
     z: float64[K], standard normal quantiles giving the K hit-rate samples
     ``clip(hit_mean + hit_sd z_k, 1e-6, 1)`` of the screening decision; z_fine: the same
-    for the K' samples that decide (and forecast) once the screen would dial. window_s:
+    for the K' samples that decide once the screen would dial. window_s:
     connect window (or service-level threshold); hangup_rate: callers' hang-ups per second
     of waiting for an agent; theta: marginal abandons allowed per marginal live answer, per
     campaign.
@@ -588,10 +588,11 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         s0 = state[0]
         # screen on K samples; when it would dial, decide on K' fresh ones (a dial whose
         # abandon risk is a few per cent looks free on K = 32 samples often enough for the
-        # pacer to dial on that luck tick after tick); forecast on K' more (the samples
-        # that chose n are biased towards it looking cheap: 3-4x low at the margin)
+        # pacer to dial on that luck tick after tick); forecast on K more (the samples that
+        # chose n are biased towards it looking cheap: 3-4x low at the margin; a forecast
+        # only has to be unbiased, its noise averages out over the dials)
         for stage in range(3):
-            zs = z if stage == 0 else z_fine
+            zs = z_fine if stage == 1 else z
             k_s = zs.shape[0]
             if stage == 1 and (n == 0 or k_s == 0):
                 break

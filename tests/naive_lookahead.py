@@ -265,7 +265,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                               Stream((s0 ^ FINE_SALT) or 1))
     added = 0.0
     if n > 0:
-        pf = hit_rates(z_fine)
+        pf = hit_rates(z)
         d = sample(salt ^ CHECK_SALT, pf)
         check = Stream((s0 ^ CHECK_SALT) or 1)
         for _ in range(n):
