@@ -43,7 +43,7 @@ from pacer.constants import (
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
 from pacer.holdtime import HoldTime
-from pacer.lookahead import _lookahead_dials, dial_life
+from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -115,7 +115,7 @@ BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITI
 # prior of 2 was tried: it cost occupancy in short runs without making the 400-agent cold
 # start safer, so the prior is neutral and the bias is learnt.
 BIAS_INITIAL = 1.0
-LOOKAHEAD_SAMPLES = 32  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
+LOOKAHEAD_SAMPLES = 16  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
 LOOKAHEAD_FINE_SAMPLES = 64  # ... and of its decision once the screen would dial
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
@@ -532,12 +532,10 @@ class Pacer:
             self._pend_live = np.concatenate([self._pend_live, live])
             self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
-            self._hist_add(self.ring_end, rows, ring_s)
-            is_live = live == 1
-            if is_live.any():
-                self._hist_add(self.ring, rows[is_live], ring_s[is_live])
-                dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
-                          self._ring_timeout_s, np.unique(rows[is_live]), self._life)
+            e, r = self.ring_end, self.ring
+            fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
+                           e.decay, r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
+                           self._ring_timeout_s, self._life)
         if self._pend_row.size and now >= self._next_fold:
             self._next_fold = now + HIT_FOLD_S
             done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now

@@ -75,8 +75,9 @@ import numba
 import numpy as np
 
 from pacer.constants import HIST_SUPPORT_EPS
+from pacer.histogram import _hist_add
 
-__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "grid_steps"]
+__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "fold_dial_ends", "grid_steps"]
 
 DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
 DEFAULT_DT_S = 1.0  # grid step, seconds
@@ -383,6 +384,25 @@ def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
     for i in range(rows.shape[0]):
         c = rows[i]
         out[c] = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
+
+
+@numba.njit(cache=True)
+def fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_bw, end_decay,
+                   ring_counts, ring_totals, ring_weights, ring_bw, ring_decay,
+                   ring_timeout_s, life_s):
+    """Dials that stopped ringing after ``ring_s`` seconds (``live[i] == 1``: a live answer)
+    into the ring-end histogram (every dial) and the ring time-to-answer one (live answers),
+    in order, and the modelled life (``dial_life``) of the campaigns whose live answers
+    moved. The histograms as ``pacer.histogram._hist_add`` keeps them."""
+    one = np.empty(1, dtype=np.int64)
+    val = np.empty(1)
+    for i in range(rows.shape[0]):
+        one[0] = rows[i]
+        val[0] = ring_s[i]
+        _hist_add(end_counts, end_totals, end_weights, end_bw, end_decay, one, val)
+        if live[i] == 1:
+            _hist_add(ring_counts, ring_totals, ring_weights, ring_bw, ring_decay, one, val)
+            dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, one, life_s)
 
 
 @_njit

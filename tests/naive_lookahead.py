@@ -248,7 +248,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         while n < max_new:
             m = marginal(d, pis)
             if m > theta * pi_bar:
-                return n, base, m / (theta * pi_bar) if theta > 0 else math.inf
+                return n, base, float(m) / float(theta * pi_bar) if theta > 0 else math.inf
             n += 1
             draw_dial(d, pis, stream)
         return n, base, 0.0

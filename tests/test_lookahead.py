@@ -142,3 +142,40 @@ def test_impatient_callers_raise_the_expected_abandons(cs, rate):
     calm = _kernel(dict(cs, patience=[0.0] * cs["c_n"]), hold, ring, end)
     hasty = _kernel(dict(cs, patience=[rate] * cs["c_n"]), hold, ring, end)
     assert np.all(hasty[1] >= calm[1] - 1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0.0, 60.0), st.booleans()),
+                max_size=40), st.sampled_from([1.0, 0.99, 0.9]))
+def test_fold_dial_ends_matches_the_histograms_fed_one_by_one(obs, decay):
+    """The fused fold of dial ends (numba) against the histograms' own add and
+    ``dial_life``: the same counts, totals, weights and lives."""
+    from pacer.lookahead import fold_dial_ends
+
+    def hists():
+        return (StreamingHistogram(3, 0.25, 120.0, decay=decay),
+                StreamingHistogram(3, 0.25, 120.0, decay=decay))
+
+    end, ring = hists()
+    ref_end, ref_ring = hists()
+    for h in (end, ring, ref_end, ref_ring):
+        for c in range(3):
+            h.seed(c, 9.0, 0.6, 20.0)
+    timeout = np.array([20.0, 25.0, 15.0])
+    life, ref_life = np.zeros(3), np.zeros(3)
+    dial_life(ring.counts, ring.totals, 0.25, timeout, np.arange(3), life)
+    ref_life[:] = life
+    rows = np.array([o[0] for o in obs], dtype=np.int64)
+    secs = np.array([o[1] for o in obs], dtype=np.float64)
+    live = np.array([int(o[2]) for o in obs], dtype=np.int64)
+    fold_dial_ends(rows, secs, live, end.counts, end.totals, end.weights, 0.25, end.decay,
+                   ring.counts, ring.totals, ring.weights, 0.25, ring.decay, timeout, life)
+    for r, x, is_live in obs:
+        ref_end.add(r, x)
+        if is_live:
+            ref_ring.add(r, x)
+    dial_life(ref_ring.counts, ref_ring.totals, 0.25, timeout, np.arange(3), ref_life)
+    for a, b in ((end, ref_end), (ring, ref_ring)):
+        assert np.allclose(a.counts, b.counts) and np.allclose(a.totals, b.totals)
+        assert np.allclose(a.weights, b.weights)
+    assert np.allclose(life, ref_life)
