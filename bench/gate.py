@@ -59,7 +59,11 @@ class Check:
     note: str = ""
 
 
-CHECKS = ("pacer_speedup", "busy_hour_speed", "occupancy_vs_tapered", "occupancy_vs_hard")
+CHECKS = ("pacer_speedup", "busy_hour_speed", "occupancy_vs_tapered", "occupancy_vs_hard",
+          "occupancy_vs_best_progressive")
+LARGE_SCENARIO = ROOT / "scenarios" / "pacing-large-400.toml"
+LARGE_HOURS = 0.25  # measured hours of the 400-agent runs
+LARGE_SEEDS = 3  # replications of the 400-agent runs (seeds from the scenario's)
 
 
 class FloorsError(Exception):
@@ -213,6 +217,71 @@ def measure_policies(floors: dict) -> list[Check]:
     return checks
 
 
+def measure_pacing(floors: dict) -> list[Check]:
+    """Predictive against the best *tuned* progressive ratio (the highest, on a 0.1 grid of
+    [4, 8], whose abandon rate meets the limit at the upper 95 % bound of the same seeds) on
+    the 400-agent scenario after its warm-up; the same on the 50-agent reference, reported;
+    and the 400-agent scenario from a cold start, whose pooled abandon rate (warm-up
+    included) must stay under the limit."""
+    from sim.plan.batch import run_all, tasks_for
+    from sim.plan.compare import best_ratio, evaluate
+    from sim.plan.stats import rate_ci95
+    from sim.scenario import load, with_policy
+
+    big = load(LARGE_SCENARIO, overrides={"scenario.sim_hours": LARGE_HOURS})
+    seed, reps = big.seed, LARGE_SEEDS
+    (pred,) = evaluate(big, ["predictive"], seed, reps)
+    search = best_ratio(big, "progressive", seed, reps, lo=4.0, hi=8.0, step=0.1)
+    checks = []
+    if search.best is None or search.best.ratio >= search.hi:
+        checks.append(Check("occupancy_vs_best_progressive", None, None, "", False,
+                            f"the bracket [4, 8] does not hold the best ratio: {search.note}"))
+    else:
+        b = search.best
+        checks.append(_judge(
+            "occupancy_vs_best_progressive", pred.kpis["occupancy"] / b.kpis["occupancy"],
+            floors,
+            f"{big.total_agents} agents: predictive occupancy {pred.kpis['occupancy']:.4f} "
+            f"(abandon {100 * pred.kpis['abandon_rate']:.2f} %, upper bound "
+            f"{100 * pred.limit_bound:.2f} %); best progressive {b.ratio:g}: "
+            f"{b.kpis['occupancy']:.4f} (abandon {100 * b.kpis['abandon_rate']:.2f} %, upper "
+            f"bound {100 * b.limit_bound:.2f} %) (seeds {seed}-{seed + reps - 1}, "
+            f"{big.sim_hours:g} h after a {big.warmup_s:g} s warm-up)"))
+        checks[-1].note = _reference_note(evaluate, best_ratio)
+    cold = load(LARGE_SCENARIO, overrides={"scenario.sim_hours": LARGE_HOURS,
+                                           "scenario.warmup_s": 0.0})
+    recs = run_all(tasks_for(with_policy(cold, "predictive"), cold.seed, reps))
+    rate, _, hi = rate_ci95([r["kpis"]["abandons"] for r in recs],
+                            [r["kpis"]["live_answers"] for r in recs])
+    limit = cold.regulation.abandon_limit
+    checks.append(Check("predictive_large_abandon_at_limit", rate, limit,
+                        f"{cold.total_agents} agents, predictive abandon rate "
+                        f"{100 * rate:.2f} % (upper bound {100 * hi:.2f} %) over the first "
+                        f"{60 * LARGE_HOURS:g} min from a cold start (seeds {cold.seed}-"
+                        f"{cold.seed + reps - 1}, pooled) against the limit {100 * limit:g} %",
+                        rate <= limit, "a ceiling: the value must be at or under it"))
+    return checks
+
+
+def _reference_note(evaluate, best_ratio) -> str:
+    """The same comparison on the 50-agent reference (reported, not gated)."""
+    from sim.scenario import load
+
+    scn = load(POLICY_SCENARIO)
+    seed, reps = POLICY_SEEDS[0], len(POLICY_SEEDS)
+    (pred,) = evaluate(scn, ["predictive"], seed, reps)
+    search = best_ratio(scn, "progressive", seed, reps, lo=1.0, hi=4.0)
+    if search.best is None:
+        return f"50-agent reference: {search.note}"
+    b = search.best
+    return (f"50-agent reference (reported, not gated): predictive {pred.kpis['occupancy']:.4f} "
+            f"(abandon {100 * pred.kpis['abandon_rate']:.2f} %, upper "
+            f"{100 * pred.limit_bound:.2f} %) / best progressive {b.ratio:g} "
+            f"{b.kpis['occupancy']:.4f} (abandon {100 * b.kpis['abandon_rate']:.2f} %, upper "
+            f"{100 * b.limit_bound:.2f} %) = "
+            f"{pred.kpis['occupancy'] / b.kpis['occupancy']:.4f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.gate", description=__doc__.split("\n")[0])
     ap.add_argument("--floors", type=Path, default=FLOORS)
@@ -224,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate: broken floors file: {exc}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors)]
+    checks = [measure_pacer(floors), measure_busy_hour(floors), *measure_policies(floors),
+              *measure_pacing(floors)]
     wall = time.perf_counter() - t0
     failed = [c for c in checks if not c.ok]
     if args.json:

@@ -51,7 +51,8 @@ def _row(name: str, r) -> dict:
     return {"policy": name, "occupancy": k["occupancy"],
             "fcc": k["abandon_rate"], "fcc_upper": up("abandon_rate"),
             "ofcom": k["abandon_rate_ofcom"], "ofcom_upper": up("abandon_rate_ofcom"),
-            "wait_s": k["agent_wait_mean_s"], "meets_limit": r.meets_limit}
+            "wait_s": k["agent_wait_mean_s"], "meets_limit": r.meets_limit,
+            "p_over_limit": r.p_over_limit}
 
 
 def run_scenario(path: str, reps: int, hours: float | None, seed: int | None) -> dict:
@@ -79,15 +80,17 @@ def _print(res: dict) -> None:
     print(f"\n{res['scenario']} ({res['agents']} agents, {res['replications']} x "
           f"{res['hours']:g} h, judged on {res['limit_kpi']}; {res['wall_s']:.0f} s)")
     print(f"  {'policy':<24} {'occ %':>6} {'FCC % (up)':>14} {'Ofcom % (up)':>14} "
-          f"{'wait s':>7} meets")
+          f"{'wait s':>7} meets P(over)")
     for r in res["rows"]:
         if "note" in r:
             print(f"  {r['policy']:<24} {r['note']}")
             continue
+        risk = "-" if r["p_over_limit"] is None else f"{100 * r['p_over_limit']:.1f} %"
         print(f"  {r['policy']:<24} {100 * r['occupancy']:6.1f} "
               f"{100 * r['fcc']:6.2f} ({100 * r['fcc_upper']:5.2f}) "
               f"{100 * r['ofcom']:6.2f} ({100 * r['ofcom_upper']:5.2f}) "
-              f"{r['wait_s']:7.1f} {'yes' if r['meets_limit'] else 'NO'}")
+              f"{r['wait_s']:7.1f} {'yes' if r['meets_limit'] else 'NO':>5} "
+              f"{risk}")
     g = res["occupancy_points_vs_best_progressive"]
     if g is not None:
         print(f"  predictive - best progressive: {g:+.2f} occupancy points")

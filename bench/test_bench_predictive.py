@@ -172,3 +172,41 @@ def test_predictive_first_call_compile_time(benchmark):
         warm = benchmark.pedantic(_child, args=(cache_dir,), rounds=3, iterations=1)
     benchmark.extra_info.update({f"cold_{k}": v for k, v in cold.items()})
     benchmark.extra_info.update({f"warm_{k}": v for k, v in warm.items()})
+
+
+def _lookahead_args(s, samples=32, fine=128):
+    """The look-ahead kernel's arguments for a _case snapshot (the model Pacer uses: a
+    32-sample screen, 128 fresh samples to decide when it would dial)."""
+    from statistics import NormalDist
+
+    from pacer.lookahead import dial_life
+
+    c_n = s["hit_rate"].shape[0]
+    end = StreamingHistogram(c_n, 0.25, 60.0)
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / samples) for i in range(samples)])
+    z_fine = np.array([NormalDist().inv_cdf((i + 0.5) / fine) for i in range(fine)])
+    ae, ce = s["agent_elapsed_s"], s["call_elapsed_s"]
+    life = np.zeros(c_n)
+    dial_life(s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s, s["ring_timeout_s"],
+              np.arange(c_n), life)
+    return (s["agent_offsets"], ae, np.arange(ae.size, dtype=np.int64), s["call_offsets"], ce,
+            np.arange(ce.size, dtype=np.int64), s["hold"].counts, s["hold"].totals,
+            s["hold"].bin_width_s, s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s,
+            end.counts, end.totals, end.bin_width_s, s["hit_rate"], np.full(c_n, 0.03), z,
+            z_fine, life, s["connect_window_s"], np.zeros(c_n), np.full(c_n, 0.05),
+            s["max_new"], s["active"], 1.0, 100.0, np.uint64(12345),
+            np.array([1], dtype=np.uint64), np.zeros(c_n, dtype=np.int64), np.zeros(c_n),
+            np.zeros(c_n), np.zeros(c_n), np.zeros(c_n))
+
+
+@pytest.mark.benchmark(group="lookahead-200x1000")
+def test_lookahead_kernel_200_campaigns(benchmark, case_200):
+    """The time-resolved look-ahead Pacer uses for predictive campaigns (64 samples), every
+    campaign decided (the engine re-decides only campaigns with news between full
+    decisions once a second)."""
+    from pacer.lookahead import _lookahead_dials
+
+    args = _lookahead_args(case_200)
+    benchmark(_lookahead_dials, *args)
+    benchmark.extra_info["dials"] = int(args[-5].sum())
+    assert (args[-5] >= 0).all() and (args[-5] <= case_200["max_new"]).all()

@@ -147,6 +147,9 @@ class Dialer:
         """Staff the jobs (when licensed) and schedule the first tick now."""
         if self.staffing is not None:
             self.staffing.start()
+        for w in self.pacer.warning_records():
+            self.events.job_warning(w["campaign"], w["code"], w["mode"], w["limit"],
+                                    w["estimated_floor"], w["message"])
         self.clock.call_later(0.0, self._tick)
 
     def stop(self) -> None:
@@ -371,6 +374,8 @@ class Dialer:
         a.t_connect = now
         self.call_status[a.slot] = _CONNECTED
         self.pacer.observe_live(a.job, now, False)
+        if a.t_answer >= 0.0 and now > a.t_answer:  # it waited for its agent
+            self.pacer.observe_wait(a.job, now - a.t_answer, False)
         if self.events.enabled:
             self.events.attempt_updated(a, "connected")
         self.telephony.connect(a, agent)
@@ -391,7 +396,10 @@ class Dialer:
         except ValueError:
             pass
         a.abandoned = True
-        self.pacer.observe_live(a.job, self.clock.now(), True)
+        now = self.clock.now()
+        self.pacer.observe_live(a.job, now, True)
+        if a.t_answer >= 0.0:
+            self.pacer.observe_wait(a.job, max(now - a.t_answer, 0.0), code == _HANGUP)
         if drop:
             self.telephony.drop(a)
         self._complete(a, code)

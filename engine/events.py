@@ -28,6 +28,7 @@ EVENT_TYPES = ("JOB", "JOBSTATISTICS", "AGENT", "AGENTSTATISTICS", "ATTEMPT",
 # The ``type`` field of each event -> the event type naming its topic.
 EVENT_TOPIC: dict[str, str] = {
     "JOB": "JOB",
+    "JOB_WARNING": "JOB",
     "JOBSTATISTICS": "JOBSTATISTICS",
     "AGENT": "AGENT",
     "AGENTSTATISTICS": "AGENTSTATISTICS",
@@ -128,6 +129,15 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
             "state": (str, "job lifecycle state (`engine.director.JobState` name)"),
             "reason": (str, "why the state changed: finish criterion, operator command, ... "
                             "(empty: not given)")},
+    "JOB_WARNING": {**_COMMON, **_JOB, **_JOB_CHANNEL,
+                    "code": (str, "what is wrong: `abandon_limit_infeasible` (the estimated "
+                                  "AMD false positives alone reach the abandon limit, so the "
+                                  "job is paced to drop no live answer)"),
+                    "mode": (str, "the regulation the limit is judged under: fcc or ofcom"),
+                    "limit": (float, "the abandon limit, fraction 0..1"),
+                    "estimated_floor": (float, "the abandon rate no pacing can go under "
+                                               "(AMD false positives), fraction 0..1"),
+                    "message": (str, "the warning in words")},
     "JOBSTATISTICS": {**_COMMON, **_JOB, **_JOB_CHANNEL, **_JOB_STATS},
     "AGENT": {**_COMMON,
               "agent_id": (int, "agent id"),
@@ -316,6 +326,16 @@ class EventPublisher:
         body["state"] = str(state)
         body["reason"] = str(reason)
         self._publish("JOB", self._now(None), body)
+
+    def job_warning(self, job: int, code: str, mode: str, limit: float,
+                    estimated_floor: float, message: str) -> None:
+        """JOB_WARNING (on the JOB topic): a compliance warning about ``job``."""
+        if not self.enabled:
+            return
+        body = self._job_fields(int(job))
+        body.update(code=str(code), mode=str(mode), limit=float(limit),
+                    estimated_floor=float(estimated_floor), message=str(message))
+        self._publish("JOB_WARNING", self._now(None), body)
 
     def job_statistics(self, job: int, stats: Mapping[str, Any]) -> None:
         """JOBSTATISTICS for ``job`` (``engine.director.JobStats.as_dict()`` fits).

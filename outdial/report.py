@@ -39,7 +39,7 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
         "total": s.total,
         "campaigns": s.campaigns,
         "ci95": s.ci95,
-        "warnings": list(s.warnings),
+        "warnings": [*s.warnings, *s.warning_records],
         "intervals": s.intervals,
     }
     if s.inbound:
@@ -47,7 +47,7 @@ def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
     if a is not None:
         d = a.as_dict()
         out.update({k: d[k] for k in ("resources", "targets", "verdict", "platform")})
-        out["warnings"] = list(s.warnings) + d["warnings"]
+        out["warnings"] = [*s.warnings, *d["warnings"], *s.warning_records]
     return out
 
 
@@ -143,13 +143,17 @@ def print_summary(app: Application, s: Summary) -> None:
         live = sum(c["live_answers"] for c in cs)
         ab = sum(c["abandons"] for c in cs)
         agent = ch == "voice_agent"
+        risk = [c["p_over_limit"] for c in cs if "p_over_limit" in c]
         crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, _fmt("", att),
                      _fmt("", live) if agent else "-",
                      _fmt("abandon_rate", ab / live if live else 0.0) if agent else "-",
                      _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
-                     if agent else "-"])
-    app.table("campaigns (grouped by template)",
-              ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy"], crow)
+                     if agent else "-",
+                     f"{100 * max(risk):.1f} %" if agent and risk else "-"])
+    app.table("campaigns (grouped by template; P(over limit): the chance, riskiest campaign "
+              "of the group, that its abandon rate ends its regulatory window over the limit)",
+              ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy",
+               "P(over limit)"], crow)
     _print_blended(app, s)
     for w in s.warnings:
         app.warn(w)

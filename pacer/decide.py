@@ -2,7 +2,7 @@
 
 Predictive campaigns are decided by the model in ``pacer.predictive``; a slow feedback trim
 (``_refresh``) scales the model's abandon budget by the realised rate, and campaigns without
-news since their last decision are re-decided once per ``FULL_DECISION_S`` only.
+news since their last decision are re-decided after ``REDECIDE_S`` x their slack only.
 
 ``Pacer`` owns the per-campaign estimators (hit rate, ring time-to-answer and handling-time
 histograms, windowed abandon accounting, VICIdial levels, timed credit, the feedback trim)
@@ -19,25 +19,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from statistics import NormalDist
 
 import numpy as np
 
 from pacer import gather as g
-from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_rates, _abandon_record
+from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_record
 from pacer.constants import (
+    DEFAULT_ABANDON_AIM,
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
     DEFAULT_INITIAL_HIT_RATE,
     DEFAULT_MAX_LINES_PER_AGENT,
+    DEFAULT_PRIOR_WEIGHT,
     DEFAULT_RING_NO_ANSWER_S,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_LAUNCH_S,
     VICIDIAL_MAX_LEVEL,
     VICIDIAL_RECALC_S,
     VICIDIAL_SAMPLE_S,
+    VICIDIAL_SAMPLES,
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
+from pacer.holdtime import HoldTime
+from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -56,26 +62,75 @@ _MACHINE = int(Outcome.MACHINE)
 _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 
 # Estimator settings (see each module for the meaning).
-HIT_WINDOW = 200  # last dials in the hit-rate window
+HIT_WINDOW = 1000  # last dials in the hit-rate window (200 let a 400-agent campaign mistake
+# 0.24 for 0.29 and drop 15 % of a minute's live answers; a drifting rate is followed with a lag
+# of about half the window's dials)
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
+HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
+# The handling time is a hazard estimate that counts calls in progress (pacer.holdtime): a
+# histogram of ended calls had learnt a 102 s mean for 205 s calls one minute into a
+# 400-agent cold start. Prior worth HOLD_PRIOR_WEIGHT calls; evidence fades over an hour.
+HOLD_PRIOR_WEIGHT = 50.0
+HOLD_MEMORY_S = 3600.0
+HOLD_REFRESH_S = 20.0  # the hazard estimate is written into the histograms this often (its
+# memory is an hour: a fresher copy moves no decision, and costs 0.3 ms for 200 campaigns)
+# Patience: hang-ups per second of waiting, over the waits seen (fading like the handling
+# evidence); a prior of PATIENCE_PRIOR_S waiting seconds without a hang-up keeps it at 0
+# until callers show otherwise.
+PATIENCE_PRIOR_S = 20.0
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
-# Feedback trim on the model's abandon budget: an integral controller in log space on the
-# realised windowed rate, aiming at TRIM_AIM x the limit. The model's per-look-ahead
-# expectation is optimistic (measured in simulation: realised abandons about 10x the model's
-# budget at 50 agents, since later ticks' dials compete for the same agents), so the trim
-# starts low and settles where the realised rate meets the aim.
-TRIM_INITIAL = 0.25
-TRIM_MIN, TRIM_MAX = 0.002, 2.0
-TRIM_AIM = 0.85  # aim under the limit, so the long-run rate stays at or under it
-TRIM_GAIN = 0.15  # log-trim change per refresh at a realised rate 2x the aim
-TRIM_CONFIDENCE = 50.0  # live answers at which the realised rate gets half the say
-TRIM_MEMORY_S = 600.0  # time constant of the recent rate the trim learns from
+# The price of an abandon. The look-ahead (pacer.lookahead) adds a dial while its marginal
+# abandons per marginal live answer stay at or under theta. Two loops set theta, every
+# REFRESH_S:
+# - fast, on the model's own forecast (no lag): theta moves so the forecast rate of the
+#   dials launched lately (expected abandons / expected live answers, memory
+#   FORECAST_MEMORY_S) meets aim / bias. The marginal abandon of the last dial is above the
+#   average one, so theta settles above the aim.
+# - slow, on the realised rate: bias = (realised + BIAS_PRIOR) / (forecast + BIAS_PRIOR)
+#   abandons over the campaign so far (the regulatory window in a run), so an
+#   under-forecasting model is corrected without hiding it (``Pacer.model_bias``). It only
+#   ever makes the pacer more careful (bias >= 1): fewer abandons than forecast early on
+#   are as likely luck as a pessimistic model. Likewise an early excess of realised
+#   abandons is paid back over WINDOW_PAYBACK_S, an early saving is not spent.
+THETA_MIN = 1e-4
+THETA_MAX = 0.5  # never accept a dial more likely abandoned than connected
+THETA_GAIN = 0.2  # share of the log gap between target and forecast closed per refresh
+THETA_STEP = 0.1  # largest fall of log theta per refresh (a factor e in 50 s) ...
+THETA_STEP_UP = 0.03  # ... and largest rise: a price raised fast stores up a burst (a
+# 400-agent cold start dropped 20 % of one minute's live answers after theta tripled in two)
+FORECAST_MEMORY_S = 60.0
+THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
+# decisions since the last refresh stopped at the price (not at the lines cap, nor for want
+# of anything to dial for): raising a price that does not bind would only store up a burst
+THETA_COLD_ABANDONS = 1.0  # theta may rise once live answers x aim reach this, and one
+# mean handling time after the first decision (before, the handling evidence is thin)
+THETA_SPAN = 8.0  # theta stays under this many times the aim
+BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITIAL times as
+# many realised. Measured closed-loop in the simulator, the model under-forecasts 1.3-3x
+# (customers hanging up while waiting, answering-machine holds and set-up delays it does not
+# model); in a world following its assumptions it is calibrated (7 realised vs 7.35). A
+# prior of 2 was tried: it cost occupancy in short runs without making the 400-agent cold
+# start safer, so the prior is neutral and the bias is learnt.
+BIAS_INITIAL = 1.0
+LOOKAHEAD_SAMPLES = 16  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
+LOOKAHEAD_FINE_SAMPLES = 64  # ... and of its decision once the screen would dial
+LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
-FULL_DECISION_S = 1.0  # every predictive campaign is re-decided at least this often
+WINDOW_Z = 1.645  # the aim keeps this many standard deviations of chance under the limit
+WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this long
+# A predictive campaign with news (a dial ended, a live answer, an agent freed) is re-decided
+# at the next tick; without, time alone moves its probabilities slowly, so it is re-decided
+# after REDECIDE_S x its slack (how far the next dial was from going in: a marginal twice
+# the price waits twice as long), between REDECIDE_S and REDECIDE_MAX_S, and at the next
+# tick after it dialled.
+REDECIDE_S = 1.0
+REDECIDE_MAX_S = 8.0
+MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
+MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
 class _Observations:
@@ -116,8 +171,17 @@ class CampaignPacing:
 
     ``target`` and ``target_value`` apply to predictive campaigns: the abandon rate
     (fraction), the service level (fraction connected within ``sl_threshold_s``) or the
-    mean agent wait (seconds). ``horizon_s`` is the look-ahead of the model; 0 uses the
-    ring-no-answer timeout (a dial's whole life).
+    mean agent wait (seconds). The model looks ahead over a dial's whole ring life
+    (``ring_timeout_s``); ``horizon_s`` is the look-ahead of the AGENT_WAIT rule only (0 =
+    the ring timeout). ``initial_hit_rate`` with ``hit_prior_weight`` (observations it is
+    worth) is the cold-start Beta prior of the hit rate. ``abandon_aim``: the fraction of
+    the abandon budget the realised rate is steered to (the rest is a safety margin for
+    chance). ``amd_false_positive_rate``: share of humans an AMD classifies as machines
+    (Ofcom counts them as abandons; the pacer cannot observe them and budgets for them).
+    ``window_s``: the regulatory window the rate is judged over (seconds; 0 = not given):
+    the fewer live answers it will hold, the wider the margin kept for chance (the aim is
+    at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
+    over the limit about one window in twenty; never under half the limit).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -146,12 +210,39 @@ class CampaignPacing:
     vicidial_dropped_percentage: float = VICIDIAL_DROPPED_PERCENTAGE
     vicidial_start_hhmm: int = 900
     vicidial_latest_hhmm: int = 2100
+    hit_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    abandon_aim: float = DEFAULT_ABANDON_AIM
+    window_s: float = 0.0
 
     def __post_init__(self) -> None:
+        for name, enum in (("pacing", Pacing), ("target", Target), ("regulation", Regulation)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or \
+                    int(v) not in {int(m) for m in enum}:
+                raise ValueError(f"CampaignPacing.{name}: expected a pacer.modes.{enum.__name__}"
+                                 f" ({', '.join(m.name for m in enum)}), got {v!r}")
+            object.__setattr__(self, name, enum(int(v)))
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("pacing", "target", "regulation", "poisson_arrivals"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                raise ValueError(f"CampaignPacing.{f.name}: expected a number, got {v!r}")
+            if not math.isfinite(v):
+                raise ValueError(f"CampaignPacing.{f.name}: must be finite, got {v!r}")
+            if abs(v) > MAX_SETTING:
+                raise ValueError(f"CampaignPacing.{f.name}: {v!r} is out of range "
+                                 f"(|value| <= {MAX_SETTING:g})")
         checks = [
             ("target_value", self.target_value >= 0),
-            ("ratio", self.ratio >= 0),
-            ("max_lines_per_agent", self.max_lines_per_agent >= 1),
+            ("ratio", 0 <= self.ratio <= MAX_RATIO),
+            ("max_lines_per_agent", 1 <= self.max_lines_per_agent <= MAX_RATIO),
+            ("hit_prior_weight", self.hit_prior_weight >= 0),
+            ("abandon_aim", 0 < self.abandon_aim <= 1),
+            ("window_s", self.window_s >= 0),
+            ("sl_threshold_s", self.sl_threshold_s >= 0),
+            ("vicidial_max_level", 1 <= self.vicidial_max_level <= MAX_RATIO),
+            ("max_ports", self.max_ports >= 0),
             ("initial_hit_rate", 0 <= self.initial_hit_rate <= 1),
             ("horizon_s", self.horizon_s >= 0),
             ("ring_timeout_s", self.ring_timeout_s > 0),
@@ -172,6 +263,15 @@ class CampaignPacing:
                              f"got {self.ratio}")
         if self.target == Target.SERVICE_LEVEL and self.target_value > 1:
             raise ValueError("CampaignPacing.target_value: a service level is a fraction 0..1")
+
+
+def human_drop_budget(limit, fp_share):
+    """Abandons of live answers allowed per live answer once AMD false positives (share
+    ``fp_share`` of all live calls, false positives included) are counted: the rate
+    (drops + FP) / (live + FP) <= limit gives drops / live <= (limit - f) / (1 - f).
+    Fractions 0..1; <= 0 means no human may be dropped."""
+    f = np.asarray(fp_share, dtype=np.float64)
+    return (np.asarray(limit, dtype=np.float64) - f) / np.maximum(1.0 - f, 1e-12)
 
 
 def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
@@ -196,20 +296,29 @@ class Pacer:
         self._vici_rows = np.flatnonzero((mode >= Pacing.VICIDIAL_HARD_LIMIT)
                                          & (mode <= Pacing.VICIDIAL_AVERAGE))
         # estimators
-        self.hit = HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
+        self.hit = (HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
                                               initial=self._initial_hit_rate if n else 0.25,
-                                              prior_weight=PRIOR_WEIGHT)) if n else None
+                                              prior_weight=self._hit_prior_weight))
+                    if n else None)
+        # handling time: hazard estimate (pacer.holdtime), read by the kernels as a histogram
         self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
+        self.holdtime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
         self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         for i, c in enumerate(cs):
-            self.hold.seed(i, c.handling_mean_s, c.handling_cv, PRIOR_WEIGHT)
+            self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
             sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
+            # no one answers after the timeout: the prior's tail past it would stretch the
+            # modelled life of a dial (and the look-ahead) to twice the timeout
+            self.ring.truncate(i, c.ring_timeout_s)
             # cold start for ring ends: every dial ends by the timeout; seed with the
             # answered-call shape (the estimate takes over as dials complete)
             self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+        self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
+        dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                  self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
             regulation=self._regulation, limit=self._abandon_limit)) if n else None
         tr = self.rows[Pacing.TIMED]
@@ -231,15 +340,25 @@ class Pacer:
         self._calls_today = np.zeros(n, dtype=np.int64)  # every call that ended, any outcome
         self._drops_today = np.zeros(n, dtype=np.int64)
         # feedback trim; the look-ahead (0 in the settings = the ring-no-answer timeout)
-        self.trim = np.full(n, TRIM_INITIAL)  # per campaign: its own compliance
-        self.trim_pooled = 1.0  # across predictive campaigns: the model's shared bias
-        self._recent_live = np.zeros(n)  # exponentially weighted live answers and abandons
-        self._recent_ab = np.zeros(n)
+        self.theta = np.zeros(n)  # set to the aim below, before any forecast
+        self.model_bias = np.ones(n)  # realised / forecast abandons (see the constants)
+        self._fc_ab = np.zeros(n)  # forecast abandons and live answers, recent (EWMA)
+        self._fc_live = np.zeros(n)
+        self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
+        self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
+        self._seen_added_ab = np.zeros(n)
+        self._seen_added_live = np.zeros(n)
+        self._run_ab = np.zeros(n)  # realised abandons and live answers so far
+        self._run_live = np.zeros(n)
         self._new_live = np.zeros(n)
         self._new_ab = np.zeros(n)
         self._last_refresh = 0.0
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
         self._next_refresh = 0.0
+        self._dt = 0.0
+        self._t_start: float | None = None
+        self._hold_at = 0.0
+        self._next_hold = 0.0
         # periodic schedules
         self._last_now: float | None = None
         self._next_sample = 0.0
@@ -248,6 +367,11 @@ class Pacer:
         # observation buffers
         self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
         self._obs_hold = _Observations()  # value: handling seconds
+        self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
+        # customers' patience while waiting for an agent: hang-ups per waiting second
+        self._wait_s = np.full(n, PATIENCE_PRIOR_S)
+        self._hangups = np.zeros(n)
+        self.hangup_rate = np.zeros(n)
         self._obs_live = _Observations()  # value: time, code: abandon.Outcome
         self._warnings: set[str] = set()
         self._gather = g.Gatherer(n)
@@ -259,31 +383,83 @@ class Pacer:
         self._buf_out = np.zeros(n, dtype=np.int64)
         self._buf_ab = np.zeros(n)
         self._buf_live = np.zeros(n)
-        # Campaigns with news since their last decision (a dial ended, a live answer, an
-        # agent freed): only those are re-decided on a tick; all of them every
-        # FULL_DECISION_S as time alone moves the probabilities.
+        # Campaigns with news since their last decision, and when each is re-decided
+        # without (REDECIDE_S)
         self._dirty = np.ones(n, dtype=bool)
-        self._next_full = 0.0
+        self._next_decide = np.zeros(n)
         self._buf_active = np.zeros(n, dtype=np.int64)
+        self._buf_slack = np.zeros(n)
         self._buf_max_new = np.zeros(n, dtype=np.int64)
         self._hit_stale = True
         # diagnostics of the last decision
         self.last_expected_abandons = np.zeros(n)
         self.last_expected_live = np.zeros(n)
         self.last_hit_rate = self._initial_hit_rate.astype(np.float64) if n else np.zeros(0)
-        budget = self._abandon_limit - np.where(self._regulation == Regulation.OFCOM,
-                                                self._amd_false_positive_rate, 0.0)
+        self.last_hit_sd = np.zeros(n)
+        # the look-ahead: random stream, hit-rate sample quantiles, calibration sums
+        self._rng_state = np.array([np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+                                    | np.uint64(1)], dtype=np.uint64)
+        self._rng_seed = self._rng_state[0]
+        k = LOOKAHEAD_SAMPLES
+        self._z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+        k = LOOKAHEAD_FINE_SAMPLES
+        self._z_fine = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+        self._buf_added = np.zeros(n)
+        self.added_abandons = np.zeros(n)  # model's expected abandons of launched dials
+        self.added_live = np.zeros(n)  # ... and expected live answers
+        self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
+        # dials whose outcome is known, held until their launch cohort is complete
+        self._pend_row = np.empty(0, dtype=np.int64)
+        self._pend_live = np.empty(0, dtype=np.int64)
+        self._pend_t0 = np.empty(0)
+        self._next_fold = 0.0
+        # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
+        # left of the limit after their estimated share f: (limit - f) / (1 - f)
+        self.fp_share = np.where(self._regulation == Regulation.OFCOM,
+                                 self._amd_false_positive_rate, 0.0)
+        budget = human_drop_budget(self._abandon_limit, self.fp_share)
+        self._budget = budget
         self._fallback = (self._pacing == Pacing.PREDICTIVE) & (budget <= 0)
         self._fallback_rows = np.flatnonzero(self._fallback)
         self._active = ((self._pacing == Pacing.PREDICTIVE) & ~self._fallback).astype(np.int64)
+        self._wait_rows = np.flatnonzero((self._pacing == Pacing.PREDICTIVE)
+                                         & (self._target == Target.AGENT_WAIT)
+                                         & ~self._fallback)
+        self._sl_rows = np.flatnonzero((self._pacing == Pacing.PREDICTIVE)
+                                       & (self._target == Target.SERVICE_LEVEL)
+                                       & ~self._fallback)
+        self.theta = np.clip(self._aim(), THETA_MIN, THETA_MAX)
         self._limit = self._effective_limit()
+        self._warning_records: list[dict] = []
         for i in np.flatnonzero(self._fallback):
-            self._warnings.add(
-                f"campaign {i}: Ofcom abandon limit {self._abandon_limit[i]:.3f} is used up by "
-                f"the AMD false-positive rate alone ({self._amd_false_positive_rate[i]:.3f}); "
-                "paced progressive 1:1 instead of predictive")
+            message = (f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} is used up "
+                       f"by the estimated AMD false positives alone ({self.fp_share[i]:.3f} of "
+                       "live answers); paced so that no live answer is dropped "
+                       "(abandon_limit_infeasible)")
+            self._warning_records.append({
+                "code": "abandon_limit_infeasible", "campaign": int(i),
+                "mode": Regulation(int(self._regulation[i])).name.lower(),
+                "limit": float(self._abandon_limit[i]),
+                "estimated_floor": float(self.fp_share[i]), "message": message})
+            self._warnings.add(message)
 
     # ------------------------------------------------------------------ observations
+
+    def _row(self, row) -> int:
+        if isinstance(row, bool) or not isinstance(row, int | np.integer) \
+                or not 0 <= row < self.n:
+            raise ValueError(f"row must be a campaign row in [0, {self.n}), got {row!r}")
+        return int(row)
+
+    @staticmethod
+    def _seconds(name: str, x, lo: float = -math.inf) -> float:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number of seconds, got {x!r}") from None
+        if not math.isfinite(v) or v < lo:
+            raise ValueError(f"{name} must be finite seconds >= {lo:g}, got {x!r}")
+        return v
 
     def observe_dial(self, row: int, live: bool, ring_s: float) -> None:
         """A dial of an agent-based campaign stopped ringing after ``ring_s`` seconds.
@@ -292,30 +468,50 @@ class Pacer:
         feeds the ring-end histogram: a call still ringing after r seconds has survived all
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
-        self._obs_dial.add(row, ring_s, 1 if live else 0)
-        self._dirty[row] = True
+        row = self._row(row)
+        self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
+        if live:  # a dial that ends unanswered only makes room: its campaign's next
+            self._dirty[row] = True  # scheduled decision (REDECIDE_S) uses it, cheaper
 
     def observe_handling(self, row: int, seconds: float) -> None:
         """One agent's handling time (talk + wrap, seconds) just ended."""
-        self._obs_hold.add(row, seconds, 0)
+        row = self._row(row)
+        self._obs_hold.add(row, self._seconds("seconds", seconds, 0.0), 0)
         self._dirty[row] = True
 
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
-        self._obs_live.add(row, t_s, _ABANDONED if abandoned else _CONNECTED)
+        row = self._row(row)
+        code = _ABANDONED if abandoned else _CONNECTED
+        self._obs_live.add(row, self._seconds("t_s", t_s, 0.0), code)
         self._dirty[row] = True
 
     def observe_machine(self, row: int, t_s: float) -> None:
         """AMD detected an answering machine."""
-        self._obs_live.add(row, t_s, _MACHINE)
+        self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
+
+    def observe_wait(self, row: int, waited_s: float, hung_up: bool) -> None:
+        """A live answer that waited for an agent ``waited_s`` seconds, then was connected
+        or dropped at the end of the window (``hung_up`` False) or hung up itself (True):
+        the customers' patience, which the look-ahead counts (a caller who hangs up after
+        one second of silence is an abandon an agent freeing within the window does not
+        prevent)."""
+        row = self._row(row)
+        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0), 1 if hung_up else 0)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
-        self._obs_live.add(row, t_s, _FALSE_POSITIVE)
+        self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _FALSE_POSITIVE)
 
     def warnings(self) -> list[str]:
         """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
         return sorted(self._warnings)
+
+    def warning_records(self) -> list[dict]:
+        """The same warnings as objects: ``{"code": "abandon_limit_infeasible", "campaign":
+        row, "mode": "ofcom" | "fcc", "limit": fraction, "estimated_floor": fraction,
+        "message": text}``."""
+        return [dict(w) for w in self._warning_records]
 
     def _flush(self, now: float) -> None:
         sec = int(now)
@@ -328,19 +524,43 @@ class Pacer:
         slot = sec % 60
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            p = self.hit.params
-            _hitrate_record(rows, live, p.window, p.alpha, self.hit.buf, self.hit.pos,
-                            self.hit.count, self.hit.live_count, self.hit.smoothed)
-            g._tally_dials(rows, slot, self._minute_calls)
-            np.add.at(self._calls_today, rows, 1)
-            self._hit_stale = True
-            self._hist_add(self.ring_end, rows, ring_s)
-            is_live = live == 1
-            if is_live.any():
-                self._hist_add(self.ring, rows[is_live], ring_s[is_live])
+            # The hit rate counts a dial once every dial launched with it has ended (launch
+            # + ring timeout): counting outcomes as they come would over-weight the fast
+            # ones (busy, invalid) while slower live answers are still ringing, which swung
+            # the estimate from 0.01 to 0.58 at a 400-agent cold start.
+            self._pend_row = np.concatenate([self._pend_row, rows])
+            self._pend_live = np.concatenate([self._pend_live, live])
+            self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
+            g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
+            e, r = self.ring_end, self.ring
+            fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
+                           e.decay, r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
+                           self._ring_timeout_s, self._life)
+        if self._pend_row.size and now >= self._next_fold:
+            self._next_fold = now + HIT_FOLD_S
+            done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
+            if done.any():
+                p = self.hit.params
+                # in launch order, ties (one tick's dials) in a seeded random order: in the
+                # order they ended, the window would keep a batch's slow outcomes only
+                idx = np.flatnonzero(done)
+                idx = idx[np.lexsort((self._rng.random(idx.size), self._pend_t0[idx]))]
+                _hitrate_record(self._pend_row[idx], self._pend_live[idx], p.window,
+                                p.alpha, self.hit.buf, self.hit.pos, self.hit.count,
+                                self.hit.live_count, self.hit.smoothed)
+                self._hit_stale = True
+                keep = ~done
+                self._pend_row = self._pend_row[keep]
+                self._pend_live = self._pend_live[keep]
+                self._pend_t0 = self._pend_t0[keep]
+        if self._obs_wait.n:
+            rows, waited, hung = self._obs_wait.take()
+            self._wait_s += np.bincount(rows, waited, minlength=self.n)
+            self._hangups += np.bincount(rows, hung, minlength=self.n)
+            self.hangup_rate = self._hangups / self._wait_s
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
-            self._hist_add(self.hold, rows, seconds)
+            self.holdtime.ended(rows, seconds)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
@@ -364,8 +584,11 @@ class Pacer:
         dial time (seconds). Arrays are read, never kept.
         """
         n = self.n
-        now = float(now_s)
+        now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
+            g.checked_state(n, now_s, agent_job, agent_status, agent_since_s, call_job,
+                            call_status, call_t0_s)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
+        self._dt = dt
         self._last_now = now
         self._flush(now)
         ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
@@ -377,7 +600,8 @@ class Pacer:
 
         rows = self._pred_rows
         if rows.size:
-            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials)
+            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials,
+                             (agent_job, agent_status, call_job, call_status))
         rows = self._prog_rows
         if rows.size:
             out = np.empty(rows.size, dtype=np.int64)
@@ -403,95 +627,183 @@ class Pacer:
             self._timed(dt, in_flight, dials)
         return dials
 
-    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
-        hit = self._buf_hit
+    def _hit_posterior(self) -> None:
+        """Posterior mean and standard deviation of each campaign's hit rate: Beta with the
+        cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
+        fading as the window fills) and the completed dials of the window."""
+        p = self.hit.params
+        _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
+                        self.hit.live_count, self._buf_hit)
+        m = self._buf_hit
+        w = p.prior_weight * (p.window - self.hit.count) / p.window
+        self.last_hit_sd = np.sqrt(m * (1.0 - m) / (self.hit.count + w + 1.0))
+        self._hit_stale = False
+
+    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials,
+                    state) -> None:
+        self.holdtime.expose(ao, ae, rows, self._dt)
+        if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
+            self.holdtime.forget(now - self._hold_at)
+            fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
+            self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
+            self._hangups *= fade
+            self.hangup_rate = self._hangups / self._wait_s
+            self._hold_at = now
+            self._next_hold = now + HOLD_REFRESH_S
+            self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
         if self._hit_stale:  # only completed dials move the hit rate
-            p = self.hit.params
-            _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
-                            self.hit.live_count, hit)
-            self._hit_stale = False
+            self._hit_posterior()
+        hit = self._buf_hit
         self.last_hit_rate = hit
         if now >= self._next_refresh:
             self._refresh(now)
         max_new = self._buf_max_new
         g._max_new(self._max_lines_per_agent, counts, max_new)
-        limit = self._limit
-        if now + 1e-9 >= self._next_full:
-            self._next_full = now + FULL_DECISION_S
-            active = self._active
-        else:
-            active = self._buf_active
-            np.multiply(self._active, self._dirty, out=active)
-        self._dirty[:] = False
-        out, exp_ab, exp_live = self._buf_out, self._buf_ab, self._buf_live
+        active = self._buf_active
+        fb = self._fallback_rows
+        if not g._due(self._active, self._dirty, self._next_decide, now, active) \
+                and not fb.size:  # nothing to decide on this tick
+            return
+        out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
+            self._buf_added
+        gt = self._gather  # the agents' and calls' identities (their rows) for the draws
+        g._gather_keys(self.n, *state[:2], *state[2:], ao, co, gt.agent_key, gt.call_key)
+        # The same random numbers at every decision (common random numbers across ticks):
+        # fresh ones would let the decision re-roll a noisy estimate of a small marginal
+        # tick after tick until it happened to fall under theta, and dial on that luck.
+        self._rng_state[0] = self._rng_seed
+        ak, ck = self._gather.agent_key, self._gather.call_key
+        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
+                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
+                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
+                         self._life, self._connect_window_s, self.hangup_rate, self._limit,
+                         max_new,
+                         active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
+                         exp_ab, added, exp_live, self._buf_slack)
+        g._account(active, out, hit, self._buf_slack, max_new, added, exp_ab, now, REDECIDE_S,
+                   REDECIDE_MAX_S, self._next_decide, self._n_decided, self._n_bound,
+                   self.added_abandons, self.added_live, self.last_expected_abandons)
+        self.last_expected_live = exp_live
+        if self._sl_rows.size:
+            self._service_level(now, active, ao, ae, co, ce, hit, max_new, out)
+        if self._wait_rows.size:
+            self._agent_wait(active, ao, ae, co, ce, hit, max_new, out)
+        if fb.size:  # no live answer may be dropped: only idle agents are sure
+            tmp = np.empty(fb.size, dtype=np.int64)
+            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
+            out[fb] = tmp
+        dials[rows] = out[rows]
+
+    def _service_level(self, now, active, ao, ae, co, ce, hit, max_new, out) -> None:
+        """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
+        the window and 1 - X late answers allowed per marginal live answer."""
+        act = np.zeros(self.n, dtype=np.int64)
+        act[self._sl_rows] = active[self._sl_rows]
+        n_sl = np.empty(self.n, dtype=np.int64)
+        theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
+        ak, ck = self._gather.agent_key, self._gather.call_key
+        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
+                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
+                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
+                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
+                         self._life, self._sl_threshold_s, self.hangup_rate, theta, max_new,
+                         act,
+                         LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
+                         np.empty(self.n), np.empty(self.n), np.empty(self.n),
+                         np.empty(self.n))
+        r = self._sl_rows
+        out[r] = np.minimum(out[r], n_sl[r])
+
+    def _agent_wait(self, active, ao, ae, co, ce, hit, max_new, out) -> None:
+        """AGENT_WAIT campaigns: the smallest dials whose predicted wait per connect meets
+        the target (``pacer.predictive``'s wait rule), never more than the abandon rule."""
+        act = np.zeros(self.n, dtype=np.int64)
+        act[self._wait_rows] = active[self._wait_rows]
+        n_w = np.empty(self.n, dtype=np.int64)
         _predictive_dials(
             ao, ae, co, ce,
             self.hold.counts, self.hold.totals, self.hold.bin_width_s,
             self.ring.counts, self.ring.totals, self.ring.bin_width_s,
             self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
-            hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s, limit,
-            self._target, self._target_value, self._sl_threshold_s, max_new, active,
-            HORIZON_STEPS, out, exp_ab, exp_live)
-        fb = self._fallback_rows
-        if fb.size:  # progressive 1:1: every live answer has its agent
-            tmp = np.empty(fb.size, dtype=np.int64)
-            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
-            out[fb] = tmp
-        dials[rows] = out[rows]
-        self.last_expected_abandons = exp_ab
-        self.last_expected_live = exp_live
+            hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s,
+            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s, max_new,
+            act, 1, n_w, np.empty(self.n), np.empty(self.n))
+        r = self._wait_rows
+        out[r] = np.minimum(out[r], n_w[r])
 
     def _effective_limit(self) -> np.ndarray:
-        """The model's allowed abandons per live answer: (limit - AMD FP rate) x trim."""
-        fp = np.where(self._regulation == Regulation.OFCOM, self._amd_false_positive_rate, 0.0)
-        trim = np.clip(self.trim * self.trim_pooled, TRIM_MIN, TRIM_MAX)
-        return np.maximum(self._abandon_limit - fp, 0.0) * trim
+        """theta per campaign: marginal abandons allowed per marginal live answer (the aim
+        itself when ``open_loop``)."""
+        if self.open_loop:
+            return np.clip(self._aim(), 0.0, THETA_MAX)
+        return self.theta.copy()
+
+    def _aim(self) -> np.ndarray:
+        """Human drops per live answer the realised rate is steered to: the limit x
+        ``abandon_aim`` less the false-positive share, and, where the regulatory window is
+        given, at most the budget less a margin for chance over the live answers the window
+        will hold (at the recent rate); never under half the budget (fractions)."""
+        budget = np.maximum(self._budget, 0.0)
+        aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
+        windowed = self._window_s > 0
+        if windowed.any():
+            live = self._fc_live / FORECAST_MEMORY_S * self._window_s
+            margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
+            aim = np.where(windowed, np.minimum(aim, budget - margin), aim)
+        return np.maximum(aim, 0.5 * budget)
 
     def _refresh(self, now: float) -> None:
-        """Slow loop: the feedback trim (every ``REFRESH_S``)."""
+        """The price loops (every ``REFRESH_S``; see the constants)."""
         self._next_refresh = now + REFRESH_S
-        fcc = np.empty(self.n)
-        ofcom = np.empty(self.n)
-        fp = np.empty(self.n)
-        live_f = np.empty(self.n, dtype=np.int64)
-        live_o = np.empty(self.n, dtype=np.int64)
-        _abandon_rates(now, *self.abandon._fcc.args(), *self.abandon._ofcom.args(), fcc, ofcom,
-                       fp, live_f, live_o)
-        is_ofcom = self._regulation == Regulation.OFCOM
-        reg_rate = np.where(is_ofcom, ofcom, fcc)
-        # Learn from the recent rate (the regulatory window may span the whole campaign, so
-        # an early burst would hold the trim down for hours); while the regulatory rate is
-        # over the limit the trim may only fall.
-        decay = math.exp(-max(now - self._last_refresh, 0.0) / TRIM_MEMORY_S)
+        decay = math.exp(-max(now - self._last_refresh, 0.0) / FORECAST_MEMORY_S)
         self._last_refresh = now
-        self._recent_live = self._recent_live * decay + self._new_live
-        self._recent_ab = self._recent_ab * decay + self._new_ab
-        self._new_live[:] = 0.0
+        d_ab = self.added_abandons - self._seen_added_ab
+        d_live = self.added_live - self._seen_added_live
+        self._seen_added_ab = self.added_abandons.copy()
+        self._seen_added_live = self.added_live.copy()
+        self._fc_ab = self._fc_ab * decay + d_ab
+        self._fc_live = self._fc_live * decay + d_live
+        self._run_ab += self._new_ab
+        self._run_live += self._new_live
         self._new_ab[:] = 0.0
-        live = self._recent_live
-        rate = np.where(live > 0, self._recent_ab / np.maximum(live, 1e-12), 0.0)
-        w = live / (live + TRIM_CONFIDENCE)
-        aim = np.maximum(self._abandon_limit * TRIM_AIM, 1e-9)
-        err = np.clip((aim - rate) / aim, -3.0, 1.0)
-        err = np.where(reg_rate > self._abandon_limit, np.minimum(err, 0.0), err)
-        self.trim = np.clip(self.trim * np.exp(TRIM_GAIN * w * err), TRIM_MIN, TRIM_MAX)
-        # The model's bias is shared by every campaign it paces: learn it from all of them
-        # at once, which small campaigns (few live answers each) could not do alone.
-        rows = self._pred_rows
-        if rows.size > 1:
-            live_sum = float(live[rows].sum())
-            if live_sum > 0:
-                pooled = float(self._recent_ab[rows].sum()) / live_sum
-                aim_p = float(np.mean(aim[rows]))
-                err_p = min(max((aim_p - pooled) / aim_p, -3.0), 1.0)
-                w_p = live_sum / (live_sum + TRIM_CONFIDENCE)
-                self.trim_pooled = min(max(self.trim_pooled * math.exp(TRIM_GAIN * w_p * err_p),
-                                           TRIM_MIN), TRIM_MAX / TRIM_MIN)
+        self._new_live[:] = 0.0
+        self.model_bias = (self._run_ab + BIAS_PRIOR * BIAS_INITIAL) / (
+            self.added_abandons + BIAS_PRIOR)
+        aim = self._aim()
+        # what the rest of the window may use: the aim, less what the campaign has used over
+        # it so far (an early excess is paid back, an early saving is not spent)
+        used = self._run_ab - aim * self._run_live
+        horizon_live = np.maximum(self._fc_live / max(FORECAST_MEMORY_S, 1e-9)
+                                  * WINDOW_PAYBACK_S, 1.0)
+        aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
+        target = aim_now / np.maximum(self.model_bias, 1.0)
+        ok = self._fc_live > 1.0
+        forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
+        step = THETA_GAIN * (np.log(np.maximum(target, 1e-9))
+                             - np.log(np.maximum(forecast, 1e-9)))
+        # no raise where the price did not bind (THETA_BOUND), nor before the campaign has
+        # seen enough live answers to judge its rate by (at cold start every agent is idle
+        # and the forecast average is not the steady one)
+        if self._t_start is None:
+            self._t_start = now
+        cold = (self._run_live * aim < THETA_COLD_ABANDONS) | \
+            (now - self._t_start < self._handling_mean_s)
+        bound = self._n_bound >= THETA_BOUND * np.maximum(self._n_decided, 1.0)
+        self._n_bound[:] = 0.0
+        self._n_decided[:] = 0.0
+        step = np.where(~bound | cold, np.minimum(step, 0.0), step)
+        top = np.minimum(THETA_MAX, THETA_SPAN * aim)
+        step = np.clip(step, -THETA_STEP, THETA_STEP_UP)
+        self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
 
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:
         vr = self._vici_rows
         v = self.vici
+        if now - self._next_sample > VICIDIAL_SAMPLES * VICIDIAL_SAMPLE_S:
+            # a clock jump: only the last samples of the average can still matter
+            self._next_sample = now - VICIDIAL_SAMPLES * VICIDIAL_SAMPLE_S
         while now + 1e-9 >= self._next_sample:
             self._next_sample += VICIDIAL_SAMPLE_S
             logged_in = counts[vr][:, [g.IDLE, g.BUSY, g.LEAVING, g.PAUSED]].sum(axis=1)

@@ -20,6 +20,7 @@ _PAUSED = int(AgentStatus.PAUSED)
 _RINGING = int(CallStatus.RINGING)
 _WAITING = int(CallStatus.WAITING)
 _CONNECTED = int(CallStatus.CONNECTED)
+MAX_TIME_S = 1e12  # largest clock reading accepted (about 31,700 years), seconds
 
 # Column indices of the per-campaign count matrix returned by ``_gather``.
 IDLE, BUSY, LEAVING, PAUSED, RINGING, WAITING, CONNECTED = range(7)
@@ -92,6 +93,25 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             fill[j] += 1
 
 
+@numba.njit(cache=True)
+def _gather_keys(n_camp, agent_job, agent_status, call_job, call_status, agent_offsets,
+                 call_offsets, agent_key, call_key):
+    """The engine's row index of every agent and call listed by ``_gather``, in its order
+    (identities that stay the same from one tick to the next)."""
+    fill = agent_offsets[:n_camp].copy()
+    for i in range(agent_job.shape[0]):
+        j = agent_job[i]
+        if j >= 0 and (agent_status[i] == _IDLE or agent_status[i] == _BUSY):
+            agent_key[fill[j]] = i
+            fill[j] += 1
+    fill = call_offsets[:n_camp].copy()
+    for i in range(call_job.shape[0]):
+        j = call_job[i]
+        if j >= 0 and (call_status[i] == _RINGING or call_status[i] == _WAITING):
+            call_key[fill[j]] = i
+            fill[j] += 1
+
+
 class Gatherer:
     """Reusable output buffers for ``_gather`` (one allocation, grown when inputs grow)."""
 
@@ -102,14 +122,18 @@ class Gatherer:
         self.counts = np.empty((n_camp, N_COUNTS), dtype=np.int64)
         self.agent_elapsed = np.empty(0, dtype=np.float64)
         self.call_elapsed = np.empty(0, dtype=np.float64)
+        self.agent_key = np.empty(0, dtype=np.int64)
+        self.call_key = np.empty(0, dtype=np.int64)
 
     def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
         """Group agents and calls by campaign; returns views into the buffers (see ``gather``)."""
         if self.agent_elapsed.shape[0] < agent_job.shape[0]:
             self.agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
+            self.agent_key = np.empty(agent_job.shape[0], dtype=np.int64)
         if self.call_elapsed.shape[0] < call_job.shape[0]:
             self.call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
+            self.call_key = np.empty(call_job.shape[0], dtype=np.int64)
         _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
                 call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
                 self.call_offsets, self.call_elapsed, self.counts)
@@ -158,7 +182,120 @@ def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops,
 
 
 @numba.njit(cache=True)
-def _tally_dials(rows, slot, minute_calls):
-    """Count completed dials into the current second of the one-minute ring."""
+def _tally_dials(rows, slot, minute_calls, calls_today):
+    """Count completed dials into the current second of the one-minute ring and today's."""
     for i in range(rows.shape[0]):
         minute_calls[rows[i], slot] += 1
+        calls_today[rows[i]] += 1
+
+
+@numba.njit(cache=True)
+def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_max_s,
+             next_decide, n_decided, n_bound, added_abandons, added_live, last_abandons):
+    """After a look-ahead decision, for each campaign decided (``active == 1``): when to
+    re-decide it without news (``now`` after it dialled, else ``wait_s x slack`` within
+    [wait_s, wait_max_s]), decisions and those the price stopped, and the model's forecast
+    sums (abandons and live answers its dials bring). Arrays updated in place."""
+    for c in range(active.shape[0]):
+        last_abandons[c] = exp_ab[c] + added[c]
+        if active[c] != 1:
+            continue
+        if out[c] > 0:
+            next_decide[c] = now
+        else:
+            next_decide[c] = now + min(max(wait_s * slack[c], wait_s), wait_max_s)
+        n_decided[c] += 1.0
+        if out[c] < max_new[c]:
+            n_bound[c] += 1.0
+        added_abandons[c] += added[c]
+        added_live[c] += out[c] * hit[c]
+
+
+@numba.njit(cache=True)
+def _due(active_mask, dirty, next_decide, now, active):
+    """active[c] = 1 for a look-ahead campaign with news or due for a decision; clears the
+    news; returns whether any is."""
+    any_due = False
+    for c in range(active.shape[0]):
+        a = 1 if active_mask[c] == 1 and (dirty[c] or now + 1e-9 >= next_decide[c]) else 0
+        active[c] = a
+        dirty[c] = False
+        any_due = any_due or a == 1
+    return any_due
+
+
+@numba.njit(cache=True)
+def _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
+                 call_t0):
+    """(code, index) of the first bad entry of the engine's arrays, (0, -1) when all pass.
+
+    Codes: 1 agent campaign row out of [-1, n_camp), 2 agent status not an AgentStatus,
+    3 agent start time not finite, 4 call campaign row out of range, 5 call status not a
+    CallStatus, 6 call start time not finite, 7 ``now`` not finite."""
+    if not abs(now) <= MAX_TIME_S:
+        return 7, -1
+    for i in range(agent_job.shape[0]):
+        if agent_job[i] < -1 or agent_job[i] >= n_camp:
+            return 1, i
+        if agent_status[i] < _OFF or agent_status[i] > _PAUSED:
+            return 2, i
+        if not abs(agent_since[i]) <= MAX_TIME_S:
+            return 3, i
+    for i in range(call_job.shape[0]):
+        if call_job[i] < -1 or call_job[i] >= n_camp:
+            return 4, i
+        if call_status[i] < 0 or call_status[i] > _CONNECTED:
+            return 5, i
+        if not abs(call_t0[i]) <= MAX_TIME_S:
+            return 6, i
+    return 0, -1
+
+
+_STATE_ERRORS = {
+    1: "agent_job[{i}] must be a campaign row in [-1, {n})",
+    2: "agent_status[{i}] must be a pacer.modes.AgentStatus code (0..4)",
+    3: "agent_since_s[{i}] must be finite seconds, |t| <= 1e12",
+    4: "call_job[{i}] must be a campaign row in [-1, {n})",
+    5: "call_status[{i}] must be a pacer.modes.CallStatus code (0..3)",
+    6: "call_t0_s[{i}] must be finite seconds, |t| <= 1e12",
+    7: "now_s must be finite seconds, |t| <= 1e12",
+}
+
+
+def checked_state(n_camp: int, now_s, agent_job, agent_status, agent_since_s, call_job,
+                  call_status, call_t0_s):
+    """The engine's arrays as the kernels need them (int64 / float64, 1-D, matching
+    lengths, values in range), or a ValueError naming the argument and the entry."""
+    try:
+        now = float(now_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"now_s must be a number of seconds, got {now_s!r}") from None
+    out = []
+    for name, x, kind in (("agent_job", agent_job, "i"), ("agent_status", agent_status, "i"),
+                          ("agent_since_s", agent_since_s, "f"), ("call_job", call_job, "i"),
+                          ("call_status", call_status, "i"), ("call_t0_s", call_t0_s, "f")):
+        a = np.asarray(x)
+        if a.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+        if kind == "i":
+            if a.dtype.kind not in "iu" and not (a.dtype.kind == "b" and a.size == 0):
+                if a.size and a.dtype.kind != "b":
+                    raise ValueError(f"{name} must be an integer array, got dtype {a.dtype}")
+            if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+                raise ValueError(f"{name} holds values beyond int64")
+            a = a.astype(np.int64) if a.dtype != np.int64 else a
+        else:
+            if a.dtype.kind not in "iuf" and a.size:
+                raise ValueError(f"{name} must be a float array (seconds), got dtype {a.dtype}")
+            a = a.astype(np.float64) if a.dtype != np.float64 else a
+        out.append(np.ascontiguousarray(a))
+    if not (out[0].size == out[1].size == out[2].size):
+        raise ValueError("agent_job, agent_status and agent_since_s must have the same length, "
+                         f"got {out[0].size}, {out[1].size}, {out[2].size}")
+    if not (out[3].size == out[4].size == out[5].size):
+        raise ValueError("call_job, call_status and call_t0_s must have the same length, "
+                         f"got {out[3].size}, {out[4].size}, {out[5].size}")
+    code, i = _check_state(n_camp, now, *out)
+    if code:
+        raise ValueError(_STATE_ERRORS[code].format(i=i, n=n_camp))
+    return now, out

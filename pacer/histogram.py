@@ -475,6 +475,15 @@ class StreamingHistogram:
         _hist_seed(self.counts, self.totals, self.weights, self.bin_width_s, row,
                    mean_s, cv, weight, _SHAPES[shape])
 
+    def truncate(self, row, max_s):
+        """Drop the weight of ``row`` at or past ``max_s`` seconds (the bins starting there),
+        e.g. a prior's tail past a timeout no observation can exceed."""
+        row = _check_row(row, self.n_rows)
+        max_s = _positive_finite("max_s", max_s)
+        k = min(math.ceil(max_s / self.bin_width_s - 1e-9), self.counts.shape[1])
+        self.counts[row, k:] = 0.0
+        self.totals[row] = float(self.counts[row].sum())
+
     def clear(self, row):
         """Forget everything in ``row`` (including any prior)."""
         row = _check_row(row, self.n_rows)

@@ -1,8 +1,8 @@
 """VICIdial-style adaptive dial level: ADAPT_HARD_LIMIT, ADAPT_TAPERED, ADAPT_AVERAGE.
 
 A baseline for side-by-side comparison, faithful to the arithmetic and order of
-``shared/DESIGN.md`` (pacer section). Three kernels, each called by the caller's clock at
-its own period:
+VICIdial's adaptive dial-level script (``bin/AST_VDadapt.pl``, GPL, vicidial.org). Three
+kernels, each called by the caller's clock at its own period:
 
 - every 1 s (``VICIDIAL_SAMPLE_S``): :meth:`VicidialState.sample` records ready agents
   (ready or done), answered calls waiting for an agent and all logged-in agents (paused

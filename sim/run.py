@@ -71,6 +71,8 @@ class RunResult:
     blending_moves: pl.DataFrame | None = field(default=None, repr=False)  # t_s, move, agent, job
     restrictions: dict[str, dict[str, int]] = field(default_factory=dict)  # rule counts by job
     jobs: list[dict] = field(default_factory=list)  # engine.director.JobStats per job, at the end
+    # the pacer's warnings as objects (``Pacer.warning_records``, campaign by name)
+    warning_records: list[dict] = field(default_factory=list)
 
 
 def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
@@ -105,6 +107,7 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         vicidial_dropped_percentage=c.vicidial_dropped_percentage,
         vicidial_start_hhmm=c.vicidial_start_hhmm,
         vicidial_latest_hhmm=c.vicidial_latest_hhmm,
+        window_s=reg.judged_window_s,
     )
 
 
@@ -274,6 +277,8 @@ def simulate(scn: Scenario, seed: int | None = None,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
                      warnings=dialer.pacer.warnings() + day.warnings,
+                     warning_records=[{**w, "campaign": camps[w["campaign"]].name}
+                                      for w in dialer.pacer.warning_records()],
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))],
                      inbound=skills,

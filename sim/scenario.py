@@ -161,6 +161,9 @@ _REGULATION = {
     "abandon_limit": _frac(DEFAULT_ABANDON_LIMIT),
     "connect_window_s": _secs(DEFAULT_CONNECT_WINDOW_S, lo_open=True, hi=86_400.0,
                               why="regulators allow 2 s; a day or more is no window at all"),
+    "window_s": _secs(0.0, hi=366 * 86_400.0, why="a regulatory window is at most a year",
+                      doc="span the abandon rate is judged over (0 = the regulator's: "
+                          "30 days under the FCC/TSR, 24 h under Ofcom)"),
 }
 _TELEPHONY = {
     "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",
@@ -326,11 +329,23 @@ _DIST_DEFAULTS = {
 # --------------------------------------------------------------------------- plain objects
 
 
+# The regulators' windows: the FTC Telemarketing Sales Rule (16 CFR 310.4(b)(4)(i)), as the
+# FCC's 47 CFR 64.1200(a)(7), counts abandons per campaign over each 30-day period; Ofcom's
+# persistent-misuse statement over each 24 hours.
+REGULATORY_WINDOW_S = {"fcc": 30 * 86_400.0, "ofcom": 86_400.0}
+
+
 @dataclass(frozen=True)
 class Regulation:
     mode: str
     abandon_limit: float
     connect_window_s: float
+    window_s: float = 0.0  # 0 = the regulator's (REGULATORY_WINDOW_S)
+
+    @property
+    def judged_window_s(self) -> float:
+        """The span the abandon rate is judged over, seconds."""
+        return self.window_s if self.window_s > 0 else REGULATORY_WINDOW_S[self.mode]
 
 
 @dataclass(frozen=True)

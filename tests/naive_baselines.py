@@ -46,7 +46,7 @@ HARD_LIMIT, TAPERED, AVERAGE = 5, 6, 7  # pacer.modes.Pacing.VICIDIAL_*
 
 
 class NaiveVicidial:
-    """One VICIdial adaptive campaign, exactly as DESIGN.md spells it out."""
+    """One VICIdial adaptive campaign, exactly as VICIdial's AST_VDadapt.pl computes it."""
 
     def __init__(self, mode, intensity, dl_diff_target, max_level, dropped_percentage,
                  latest_hhmm, level=1.0):

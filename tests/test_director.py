@@ -277,9 +277,10 @@ def test_set_limits_changes_the_agents_a_job_gets_at_the_next_period():
     env.run(until=299.5)
     assert _on_job(d) == 10  # not before the staffing's next period (every 30 s)
     env.run(until=301.0)
-    # agents off a call leave at once; those on a call stay until it ends
+    # agents off a call leave at once; those on a call or in its wrap-up stay until it ends
     assert _on_job(d) < 10
-    assert _on_job(d) <= 3 + int((d.agents.on_call & (d.agents.job == 0)).sum())
+    working = d.agents.on_call | (d.agents.state == int(AgentState.WORK_NOT_READY))
+    assert _on_job(d) <= 3 + int((working & (d.agents.job == 0)).sum())
     w.director.set_limits(0, max_agents=8, priority=2)
     env.run(until=331.0)
     assert _on_job(d) == 8

@@ -91,6 +91,7 @@ def test_every_event_type_matches_the_contract():
     pub.agent_statistics(7, {"logged_in_s": 3600.0, "ready_s": 600.0, "talk_s": 2400.0,
                              "wrap_s": 500.0, "not_ready_s": 100.0, "calls": 12}, job=0)
     pub.job(0, "RUNNING", "started by schedule")
+    pub.job_warning(0, "abandon_limit_infeasible", "ofcom", 0.03, 0.05, "over the limit")
     pub.job_statistics(0, job_stats())
     seen = set()
     for t, e in sink.events:

@@ -53,6 +53,7 @@ def _fake(monkeypatch, values: dict[str, float], abandon: float = 0.018):
     monkeypatch.setattr(gate, "measure_pacer", pacer)
     monkeypatch.setattr(gate, "measure_busy_hour", busy_hour)
     monkeypatch.setattr(gate, "measure_policies", policies)
+    monkeypatch.setattr(gate, "measure_pacing", lambda floors: [])
 
 
 GOOD = {"pacer_speedup": 8000.0, "busy_hour_speed": 0.3, "occupancy_vs_tapered": 0.92,

@@ -79,9 +79,39 @@ def test_max_new_and_tallies_match_plain_python(n, seed):
     drops, answered = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     new_ab, new_live = np.zeros(n), np.zeros(n)
     g._tally_live(rows, codes, 1, 0, 7, minute, drops, answered, new_ab, new_live)
-    g._tally_dials(rows, 8, minute)
+    today = np.full(n, 3, dtype=np.int64)
+    g._tally_dials(rows, 8, minute, today)
     for c in range(n):
         mine = codes[rows == c]
         assert drops[c] == minute[c, 7] == new_ab[c] == (mine == 1).sum()
         assert answered[c] == new_live[c] == np.isin(mine, [0, 1]).sum()
-        assert minute[c, 8] == (rows == c).sum()
+        assert minute[c, 8] == (rows == c).sum() == today[c] - 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**31))
+def test_due_and_account_match_their_numpy_statement(n, seed):
+    """The pacer's per-decision bookkeeping (numba) against the NumPy it replaced."""
+    rng = np.random.default_rng(seed)
+    mask = rng.integers(0, 2, n).astype(np.int64)
+    dirty = rng.random(n) < 0.5
+    next_decide = rng.uniform(0, 10, n)
+    now = 5.0
+    active = np.zeros(n, dtype=np.int64)
+    want = (mask * (dirty | (now + 1e-9 >= next_decide))).astype(np.int64)
+    assert g._due(mask, dirty.copy(), next_decide, now, active) == bool(want.any())
+    assert np.array_equal(active, want)
+    out = rng.integers(0, 3, n).astype(np.int64)
+    slack = rng.uniform(0, 12, n)
+    max_new = rng.integers(0, 3, n).astype(np.int64)
+    hit, added, exp_ab = rng.random(n), rng.random(n), rng.random(n)
+    nd, nb, aab, alive, last = (np.zeros(n) for _ in range(5))
+    nxt = next_decide.copy()
+    g._account(active, out, hit, slack, max_new, added, exp_ab, now, 1.0, 8.0, nxt, nd, nb,
+               aab, alive, last)
+    on = active == 1
+    wait = np.where(out > 0, 0.0, np.clip(slack, 1.0, 8.0))
+    assert np.allclose(nxt, np.where(on, now + wait, next_decide))
+    assert np.array_equal(nd, on * 1.0) and np.array_equal(nb, (on & (out < max_new)) * 1.0)
+    assert np.allclose(aab, added * on) and np.allclose(alive, out * hit * on)
+    assert np.allclose(last, exp_ab + added)

@@ -244,3 +244,18 @@ def test_validation():
         h.seed(0, -5.0, 0.5, 10.0)
     with pytest.raises(ValueError, match="q must"):
         h.quantile(0, 1.5)
+
+
+def test_truncate_drops_the_weight_past_the_cut_and_keeps_the_shape_before_it():
+    h = StreamingHistogram(2, 0.25, 120.0)
+    h.seed(0, 11.0, 0.6, 20.0)
+    h.seed(1, 11.0, 0.6, 20.0)
+    before = h.counts[0].copy()
+    h.truncate(0, 20.0)
+    cut = 80  # 20 s / 0.25 s bins
+    assert h.counts[0, cut:].sum() == 0.0 and before[cut:].sum() > 0.0
+    assert np.array_equal(h.counts[0, :cut], before[:cut])
+    assert h.totals[0] == pytest.approx(before[:cut].sum())
+    assert np.array_equal(h.counts[1], before)  # other rows untouched
+    with pytest.raises(ValueError, match="max_s"):
+        h.truncate(0, float("nan"))

@@ -46,7 +46,10 @@ def test_ofcom_budget_used_up_by_amd_falls_back_to_progressive_with_a_warning():
     c = CampaignPacing(pacing=Pacing.PREDICTIVE, regulation=Regulation.OFCOM,
                        abandon_limit=0.03, amd_false_positive_rate=0.04)
     p = Pacer([c])
-    assert any("AMD false-positive rate alone" in w for w in p.warnings())
+    assert any("abandon_limit_infeasible" in w for w in p.warnings())
+    (rec,) = p.warning_records()
+    assert rec["code"] == "abandon_limit_infeasible" and rec["mode"] == "ofcom"
+    assert rec["campaign"] == 0 and rec["estimated_floor"] == pytest.approx(0.04)
     d = p.decide(0.0, *_arrays(4, 6, 1))
     assert d[0] == 4 - 1  # progressive 1:1: one line per idle agent, minus the one ringing
 

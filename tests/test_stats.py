@@ -13,6 +13,7 @@ from sim.plan.stats import (
     KPI_KEYS,
     judge,
     mean_ci95,
+    p_over_limit,
     rate_ci95,
     ratio_ci95,
     summarise_rows,
@@ -84,3 +85,42 @@ def test_verdicts_state_replications_and_refuse_when_too_few():
     v = judge("occupancy", ">=", 0.85, 0.85, [0.84, 0.86], 4)
     assert v.met is None and v.needed is None and "sits on the limit" in v.note
     assert judge("occupancy", ">=", 0.8, 0.9, [0.85, 0.95], 2).met is True
+
+
+# --------------------------------------------------------------- p_over_limit
+
+
+def _p_over_oracle(abandons, live, run_s, window_s, limit, draws=200_000, seed=3):
+    """Monte Carlo of the same statement: the rate from the Jeffreys Beta posterior, then a
+    window of n live answers as a binomial count (not the normal approximation)."""
+    rng = np.random.default_rng(seed)
+    p = rng.beta(abandons + 0.5, live - abandons + 0.5, draws)
+    n = max(round(live / run_s * window_s), 1)
+    return float(np.mean(rng.binomial(n, p) / n > limit))
+
+
+@pytest.mark.parametrize("abandons,live,window_s", [
+    (25, 1000, 3600.0), (40, 1000, 3600.0), (25, 1000, 30 * 86_400.0), (2, 300, 3600.0)])
+def test_p_over_limit_matches_a_beta_binomial_simulation(abandons, live, window_s):
+    got = p_over_limit([abandons], [live], 3600.0, window_s, 0.03)
+    want = _p_over_oracle(abandons, live, 3600.0, window_s, 0.03)
+    # the normal window and the posterior's mean (abandons + 1/2) / (live + 1) against the
+    # exact binomial: a few points apart at most, far less than the quantity varies
+    assert got == pytest.approx(want, abs=0.04)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 80), st.integers(100, 3000), st.floats(600.0, 40 * 86_400.0))
+def test_p_over_limit_rises_with_abandons_and_stays_a_probability(abandons, live, window_s):
+    abandons = min(abandons, live)
+    p = p_over_limit([abandons], [live], 3600.0, window_s, 0.03)
+    more = p_over_limit([min(abandons + 5, live)], [live], 3600.0, window_s, 0.03)
+    assert 0.0 <= p <= 1.0 and more >= p - 1e-9
+
+
+def test_a_longer_window_judges_the_true_rate_not_the_luck():
+    low, high = ([10], [1000]), ([60], [1000])  # 1 % and 6 % against a 3 % limit
+    assert p_over_limit(*low, 3600.0, 30 * 86_400.0, 0.03) < \
+        p_over_limit(*low, 3600.0, 600.0, 0.03)
+    assert p_over_limit(*high, 3600.0, 30 * 86_400.0, 0.03) > 0.99
+    assert p_over_limit([], [], 3600.0, 3600.0, 0.03) == 0.0

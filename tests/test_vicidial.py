@@ -1,7 +1,7 @@
 """VICIdial adaptive baseline: hand-computed dial-level sequences, then the oracle.
 
-Every expected level below was worked out by hand from the steps in DESIGN.md (the comments
-show the arithmetic); none is computed by calling the code under test.
+Every expected level below was worked out by hand from the steps of VICIdial's
+AST_VDadapt.pl (the comments show the arithmetic); none is computed by calling the code under test.
 """
 
 import pytest

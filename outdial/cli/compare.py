@@ -101,6 +101,7 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     payload = {
         "scenario": scn.name, "seed": seed, "replications": replications,
         "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
+        "window_s": scn.regulation.judged_window_s,
         "limit_kpi": limit_kpi(scn),
         "policies": [r.as_dict() for r in results],
         "best_fixed_ratio": best["ratio"].as_dict() if best.get("ratio") else None,
@@ -158,16 +159,26 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
         table.append([name, _pct_ci(r, "occupancy", 1), _pct_ci(r, "abandon_rate", 2),
                       _pct_ci(r, "abandon_rate_ofcom", 2), f"{k['agent_wait_mean_s']:.1f}",
                       f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
-                      _verdict(r.verdict), _targets_cell(r)])
+                      _verdict(r.verdict), _risk(r), _targets_cell(r)])
     mode = "Ofcom" if key.endswith("ofcom") else "FCC"
     app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
               f"{payload['sim_hours']:g} h, {mode} limit "
               f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
               ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
-               "meets limit", "targets"], table,
+               "meets limit", "P(over)", "targets"], table,
               caption="KPIs over the agent-based campaigns: value [95 % interval]; rates pooled "
                       "over the replications; '?' = undecided, with the replications that "
-                      "would decide")
+                      "would decide; P(over): the riskiest campaign's chance of ending its "
+                      f"regulatory window ({_span(payload['window_s'])}) over the limit")
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86_400:g} days" if seconds >= 86_400 else f"{seconds / 3600:g} h"
+
+
+def _risk(r) -> str:
+    p = r.p_over_limit
+    return "-" if p is None else f"{100 * p:.1f} %"
 
 
 def _verdict(v) -> str:

@@ -22,7 +22,15 @@ from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
-from sim.plan.stats import KPI_KEYS, Verdict, judge, skill_summary, summarise_rows
+from sim.plan.stats import (
+    KPI_KEYS,
+    Verdict,
+    campaign_limit_risk,
+    judge,
+    skill_summary,
+    summarise_rows,
+    warning_records,
+)
 from sim.scenario import Scenario, parse_policy, with_policy
 
 COMPARE_KEYS = ("occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
@@ -49,6 +57,15 @@ class PolicyResult:
     runs: list[dict] = field(default_factory=list, repr=False)
     assessment: Assessment | None = field(default=None, repr=False)
     skills: dict[str, dict] = field(default_factory=dict)  # per inbound skill, if any
+    campaigns: list[dict] = field(default_factory=list, repr=False)
+    warning_records: list[dict] = field(default_factory=list, repr=False)
+
+    @property
+    def p_over_limit(self) -> float | None:
+        """The riskiest agent-based campaign's chance of ending its regulatory window over
+        the limit (``sim.plan.stats.p_over_limit``); None without a live answer."""
+        risks = [c["p_over_limit"] for c in self.campaigns]
+        return max(risks) if risks else None
 
     @property
     def meets_limit(self) -> bool:
@@ -67,6 +84,8 @@ class PolicyResult:
         d.update({k: self.kpis[k] for k in COMPARE_KEYS})
         d["meets_limit"] = self.verdict.met
         d["verdict"] = self.verdict.as_dict()
+        d["campaigns"] = self.campaigns
+        d["p_over_limit"] = self.p_over_limit
         d["ci95"] = {k: self.ci95[k] for k in COMPARE_KEYS}
         if self.skills:
             d["skills"] = self.skills
@@ -74,6 +93,8 @@ class PolicyResult:
             a = self.assessment.as_dict()
             d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
                       "platform": a["platform"], "warnings": a["warnings"]})
+        if self.warning_records:
+            d["warnings"] = [*d.get("warnings", []), *self.warning_records]
         return d
 
 
@@ -84,9 +105,18 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     key = limit_kpi(scn)
     verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
+    reg = scn.regulation
+    camps = []
+    for i, c in enumerate(scn.campaigns):
+        live = sum(r["campaigns"][i]["live_answers"] for r in records)
+        if c.agent_based and live > 0:
+            camps.append({"campaign": c.name, "live_answers": live / len(records),
+                          "p_over_limit": campaign_limit_risk(
+                              records, i, reg.mode, reg.abandon_limit, scn.sim_hours * 3600.0,
+                              reg.judged_window_s)})
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
                         assess_records(with_policy(scn, policy), records),
-                        skill_summary(records))
+                        skill_summary(records), camps, warning_records(records))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats
 
 from engine import kpi
@@ -43,6 +44,7 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
 FRACTION_KEYS = kpi.FRACTION_KPIS
 KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
+RISK_QUANTILES = 400  # points of the rate's distribution p_over_limit averages over
 CONFIDENCE = 0.95
 
 
@@ -130,6 +132,36 @@ def rate_ci95(nums: Sequence[float], dens: Sequence[float]) -> tuple[float, floa
     if spread is not None:
         lo, hi = min(lo, spread[0]), max(hi, spread[1])
     return rate, min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
+
+
+def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
+                 window_s: float, limit: float) -> float:
+    """Estimated probability that a campaign's abandon rate, judged over its regulatory
+    window of ``window_s`` seconds, ends over ``limit``.
+
+    The campaign's true rate is uncertain: a Beta distribution with the Jeffreys prior's
+    mean ``(abandons + 1/2) / (live + 1)`` over the replications of ``run_s`` seconds and
+    the binomial variance, or the replications' spread when that is wider (bursts). A window
+    holding ``n`` live answers (at the measured live rate) then ends over the limit with the
+    normal chance ``P(rate + noise > limit)``, noise of variance ``p (1 - p) / n``; averaged
+    over the Beta's quantiles. So 0 abandons out of 60 live answers is not read as
+    certainty, and a 30-day window is judged on the true rate, a 1-hour one on its luck too.
+    Fraction 0..1."""
+    total = math.fsum(dens)
+    if total <= 0 or run_s <= 0:
+        return 0.0
+    m = (math.fsum(nums) + 0.5) / (total + 1.0)
+    var = m * (1.0 - m) / (total + 1.0)
+    spread = ratio_ci95(nums, dens)
+    if spread is not None:
+        var = max(var, ((spread[1] - spread[0]) / (2.0 * _t(len(nums)))) ** 2)
+    var = min(var, 0.99 * m * (1.0 - m))
+    kappa = m * (1.0 - m) / var - 1.0
+    q = (np.arange(RISK_QUANTILES) + 0.5) / RISK_QUANTILES
+    p = stats.beta.ppf(q, m * kappa, (1.0 - m) * kappa)
+    in_window = max(total / (len(dens) * run_s) * window_s, 1.0)  # live answers it holds
+    sd = np.sqrt(np.maximum(p * (1.0 - p), 1e-12) / in_window)
+    return float(np.mean(stats.norm.sf((limit - p) / sd)))
 
 
 def summarise_rows(rows: Sequence[Mapping[str, float]], keys: Sequence[str] = KPI_KEYS
@@ -239,6 +271,7 @@ class Summary:
     warnings: list[str]
     intervals: list[dict] = field(default_factory=list)
     inbound: dict = field(default_factory=dict)  # per inbound skill (skill_summary)
+    warning_records: list[dict] = field(default_factory=list)  # the runs' objects, each once
 
 
 def interval_summary(records: Sequence[Mapping]) -> list[dict]:
@@ -309,20 +342,51 @@ NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no a
               "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
 
 
+def campaign_limit_risk(records: Sequence[Mapping], i: int, mode: str, limit: float,
+                        run_s: float, window_s: float) -> float:
+    """``p_over_limit`` of campaign ``i`` of the records, in the regulation's ``mode``
+    (``"fcc"``: abandons over live answers; ``"ofcom"``: its rate's counts)."""
+    camps = [r["campaigns"][i] for r in records]
+    dens = [float(c["live_answers"]) for c in camps]
+    if mode == "ofcom":
+        nums = [float(c["abandon_rate_ofcom"]) * d for c, d in zip(camps, dens, strict=True)]
+    else:
+        nums = [float(c["abandons"]) for c in camps]
+    return p_over_limit(nums, dens, run_s, window_s, limit)
+
+
 def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_s: float,
-              scenario_warnings: Sequence[str] = ()) -> Summary:
+              scenario_warnings: Sequence[str] = (), regulation=None) -> Summary:
     """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
     its warnings are the scenario's, then the runs' (each once), then ``NO_ATTEMPT`` when
-    nothing completed."""
+    nothing completed. With the scenario's ``regulation``, each agent-based campaign gets
+    ``p_over_limit`` (``p_over_limit``) over the regulation's window."""
     means, ci = summarise_rows([r["kpis"] for r in records])
     total = {**means, "attempts_by_channel": {
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
+    if regulation is not None:
+        for i, c in enumerate(camps):
+            if c.get("live_answers", 0) > 0:
+                c["p_over_limit"] = campaign_limit_risk(
+                    records, i, regulation.mode, regulation.abandon_limit,
+                    sim_hours * 3600.0, regulation.judged_window_s)
     warnings = list(dict.fromkeys([*scenario_warnings,
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
     inbound = skill_summary(records)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
-                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound)
+                   camps, ci, warnings, intervals=interval_summary(records), inbound=inbound,
+                   warning_records=warning_records(records))
+
+
+def warning_records(records: Sequence[Mapping]) -> list[dict]:
+    """The runs' warning objects (``RunResult.warning_records``), each (code, campaign)
+    once, in the order first seen."""
+    seen: dict[tuple, dict] = {}
+    for r in records:
+        for w in r.get("warning_records", ()):
+            seen.setdefault((w.get("code"), w.get("campaign")), dict(w))
+    return list(seen.values())

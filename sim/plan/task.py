@@ -120,6 +120,7 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False,
     """
     rec = {"seed": run.seed, "wall_s": run.wall_s, "kpis": kpi_row(scn, run),
            "total": run.total, "campaigns": run.campaigns, "warnings": list(run.warnings),
+           "warning_records": list(run.warning_records),
            "restrictions": run.restrictions, "jobs": run.jobs, "inbound": run.inbound,
            "platform": run_figures(scn, run.attempts, run.intervals, run.total,
                                    run.campaigns),

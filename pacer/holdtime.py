@@ -1,0 +1,117 @@
+"""Handling time (talk + wrap) per campaign, estimated without the early-completion bias.
+
+A histogram of the handling times that have *ended* is biased short for a long while:
+after one minute of a cold start only the calls shorter than a minute have ended (a
+400-agent campaign had learnt a 102 s mean for 205 s calls and over-dialled). The
+piecewise-constant hazard estimator counts the calls still in progress too:
+
+    hazard_k = events_k / exposure_k      (per second, bin k = [k w, (k + 1) w))
+
+``events_k``: handling times that ended in bin k; ``exposure_k``: agent-seconds spent at an
+elapsed time within bin k (every busy agent adds the tick's length to the bin of its elapsed
+time), both decaying with time constant ``memory_s``. The survival is
+``S((k + 1) w) = S(k w) exp(-hazard_k w)``. A prior worth ``prior_weight`` calls of the
+configured distribution is in both sums from the start: its events ``W (F(k+1) - F(k))`` and
+exposure ``W x integral of S over the bin``.
+
+``to_histogram`` writes the estimate as a histogram row of weight 1 (bin k holds
+``S(k w) - S((k + 1) w)``), the form the pacing kernels read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from scipy.special import erfc
+
+__all__ = ["HoldTime"]
+
+
+@numba.njit(cache=True)
+def _expose(agent_offsets, agent_elapsed_s, rows, dt_s, bin_width_s, exposure):
+    """Add dt_s of exposure at each busy agent's elapsed bin, for the given campaign rows."""
+    n_bins = exposure.shape[1]
+    for i in range(rows.shape[0]):
+        c = rows[i]
+        for j in range(agent_offsets[c], agent_offsets[c + 1]):
+            e = agent_elapsed_s[j]
+            if e < 0.0:
+                continue
+            k = min(int(e / bin_width_s), n_bins - 1)
+            exposure[c, k] += dt_s
+
+
+@numba.njit(cache=True)
+def _events(rows, seconds, bin_width_s, events):
+    n_bins = events.shape[1]
+    for i in range(rows.shape[0]):
+        k = min(int(max(seconds[i], 0.0) / bin_width_s), n_bins - 1)
+        events[rows[i], k] += 1.0
+
+
+@numba.njit(cache=True)
+def _to_histogram(events, exposure, bin_width_s, rows, counts, totals):
+    """Survival from the hazards into histogram rows (bin k: S(k w) - S((k + 1) w)); the
+    last bin is open-ended and takes the rest of the mass."""
+    n_bins = events.shape[1]
+    for i in range(rows.shape[0]):
+        c = rows[i]
+        s = 1.0
+        for k in range(n_bins):
+            if k == n_bins - 1:
+                counts[c, k] = s
+                s = 0.0
+                continue
+            h = events[c, k] / exposure[c, k] if exposure[c, k] > 0.0 else 0.0
+            s_next = s * math.exp(-h * bin_width_s)
+            counts[c, k] = s - s_next
+            s = s_next
+        totals[c] = 1.0
+
+
+class HoldTime:
+    """Per-campaign hazard estimate of the handling time, written into a histogram."""
+
+    def __init__(self, n_rows: int, bin_width_s: float, max_s: float, memory_s: float):
+        self.bin_width_s = float(bin_width_s)
+        self.n_bins = max(1, math.ceil(max_s / bin_width_s - 1e-9))
+        self.events = np.zeros((n_rows, self.n_bins))
+        self.exposure = np.zeros((n_rows, self.n_bins))
+        self.memory_s = float(memory_s)
+
+    def seed(self, row: int, mean_s: float, cv: float, weight: float) -> None:
+        """A lognormal prior (mean seconds, coefficient of variation) worth ``weight``
+        calls in both sums."""
+        sigma = math.sqrt(math.log1p(cv * cv))
+        mu = math.log(mean_s) - 0.5 * sigma * sigma
+        w = self.bin_width_s
+        # survival at every bin's 4 trapezoid panels' nodes (5 per bin, shared edges)
+        x = np.linspace(0.0, self.n_bins * w, 4 * self.n_bins + 1)
+        sf = np.ones_like(x)
+        pos = x > 0
+        sf[pos] = 0.5 * erfc((np.log(x[pos]) - mu) / (sigma * math.sqrt(2.0)))
+        edges = sf[::4]
+        self.events[row] += weight * (edges[:-1] - edges[1:])
+        panels = (sf[1:] + sf[:-1]) * 0.5 * (w / 4)  # the integral of S, trapezoid rule
+        self.exposure[row] += weight * panels.reshape(self.n_bins, 4).sum(axis=1)
+
+    def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float) -> None:
+        """Busy agents of ``rows`` spent ``dt_s`` more seconds at their elapsed times."""
+        if dt_s > 0.0:
+            _expose(agent_offsets, agent_elapsed_s, rows, float(dt_s), self.bin_width_s,
+                    self.exposure)
+
+    def ended(self, rows: np.ndarray, seconds: np.ndarray) -> None:
+        """Handling times that ended (seconds), one per campaign row given."""
+        _events(rows, seconds, self.bin_width_s, self.events)
+
+    def forget(self, dt_s: float) -> None:
+        """Let old evidence fade (time constant ``memory_s``)."""
+        f = math.exp(-dt_s / self.memory_s)
+        self.events *= f
+        self.exposure *= f
+
+    def to_histogram(self, rows: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> None:
+        _to_histogram(self.events, self.exposure, self.bin_width_s, rows, counts, totals)

@@ -1,0 +1,655 @@
+"""The predictive model: a time-resolved look-ahead over the whole life of every call.
+
+Why not a fixed horizon. A model that compares the live answers expected within ``h``
+seconds with the agents expected free within ``h`` forgets three things: live answers after
+``h`` (about half of them when ``h`` is the median time to answer), that an agent freeing at
+second 12 cannot take a call answered at second 3, and that later dials compete for the same
+agents. Measured in simulation that model forecast about a tenth of the abandons that
+happened. This one looks ahead over a dial's whole life, on a time grid.
+
+**Matching.** Within the look-ahead an agent, once free, waits for the next live answer;
+a live answer answered at ``tau`` is connected if an agent is free by ``tau + w`` (``w`` the
+connect window), first come first served. Agent ``a`` free at ``f_a`` can take answer ``tau``
+iff ``f_a <= tau + w``: the sets of agents each answer can take are nested, so (Hall's
+theorem) the number of answers left without an agent is exactly
+
+    Ab = max(0, max_s D(s)),   D(s) = L(s) - A(s + w),
+
+``L(s)`` the live answers by ``s`` (including those already waiting), ``A(x)`` the agents free
+by ``x`` (idle ones at 0). Greedy first-come-first-served matching attains it.
+
+**Grid.** Time steps of ``dt`` seconds, ``s = 0 .. S - 1`` with ``S = ceil(T / dt) + 1``
+(``T`` the ring timeout): an answer ``x`` seconds from now falls on step ``ceil(x / dt)``,
+answers already waiting on step 0; an agent free ``f`` seconds from now counts for step
+``s`` when ``f <= max(s - 1/2, 0) dt + w`` (the centre of the step).
+
+**Monte Carlo with common random numbers.** ``K`` samples of the near future, each drawing:
+a hit rate ``pi_k`` from the hit-rate posterior (mean and standard deviation; the prior's
+uncertainty at cold start, the window's later), each busy agent's end of handling from the
+handling-time histogram conditioned on its elapsed time (exponential tail with the row mean
+past the support), each ringing call's live answer and its time from the ring
+time-to-answer histogram conditioned on still ringing. The ``n``-th new dial then adds, in
+expectation over its own answer (Rao-Blackwellised, no sampling noise of its own),
+
+    dAb_k = pi_k P(answer step <= s*_k)   if max_s D_k(s) >= 0, else 0,
+
+``s*_k`` the last step where ``D_k`` reaches its maximum (an answer at or before it raises
+the maximum by one; a later one finds an agent). Dials are added while the mean marginal
+abandons per marginal live answer stay at or under ``theta``; each added dial is then
+drawn in every sample (same uniforms for every candidate count) and ``D_k`` updated.
+
+**The objective.** Maximising expected connects minus a price ``lambda`` per expected abandon
+adds a dial while ``dAb / dL <= 1 / (1 + lambda)`` = ``theta``: dials go where an abandon buys
+most connects. The pacer (``pacer.decide``) moves ``theta`` slowly so that the realised rate
+over the regulatory window sits at its aim; a calibrated model needs little correction.
+
+**Sampling.** Each busy agent and ringing call draws its K values stratified (one per
+K-th of [0, 1), dealt to the samples by its own pseudo-random permutation): every sample
+is an exact draw, and sample averages are 2-5x less noisy than with independent draws.
+The agent's or call's draws are keyed by its identity and start, so they stay put from
+one decision to the next; its time is drawn by inverting the histogram (exact). Cost is
+per draw that lands inside the look-ahead, not per sample: a busy agent 200 s into a
+225 s call costs its 15 % of K.
+
+**Calibration.** Summed over a run, the expected abandons the added dials bring
+(``added_abandons``) estimate the realised abandons: the model's expectation of all
+abandons is a martingale between launches, and each launch adds its marginal term. The
+samples that chose the dials underestimate it (the winner's curse: a dial goes in where the
+noise happened to make it look cheap, 3-4x at the margin), so it is measured again on an
+independent set of samples (``CHECK_SALT``) whenever dials are added.
+``bench/pacing_family.py --calibration`` and ``tests/test_calibration.py`` measure it.
+
+**Service level** (X within ``T_sl``): the same look-ahead with window ``T_sl``, answers not
+connected within it counted, ``theta = 1 - X``; the campaign's dials are the smaller count.
+
+Randomness: a xorshift64* stream in a one-element uint64 state array owned by the caller,
+so runs are reproducible and the reference in ``tests/naive_lookahead.py`` draws the same
+numbers. All times in seconds, rates as fractions 0..1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from pacer.constants import HIST_SUPPORT_EPS
+from pacer.histogram import _hist_add
+
+__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "fold_dial_ends", "grid_steps"]
+
+DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
+DEFAULT_DT_S = 1.0  # grid step, seconds
+MAX_STEPS = 1024  # grid steps cap (ring timeout / dt)
+MAX_SHIFT = 64  # steps a caller's patience may bring a deadline forward (window / dt)
+FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
+CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
+LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
+
+_njit = numba.njit(cache=True)
+
+
+def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
+    """S, grid steps covering a dial's ring life (step 0 = now)."""
+    return math.ceil(ring_timeout_s / dt_s - 1e-9) + 1
+
+
+@_njit
+def _uniform(state):
+    """Next uniform in [0, 1) of the xorshift64* stream held in state (uint64[1])."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_njit
+def _keyed_bits(salt, key, kind, start_ms, k):
+    """64 random bits fixed by (salt, the entity's key (the engine's agent or call-slot
+    row), its kind, its start in ms, k): splitmix64 of their mix. The same agent on the
+    same call (or the same dial) keeps the same draws at every decision, so its sampled
+    future does not re-roll tick after tick; two dials of one tick differ by their slot."""
+    x = salt ^ (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15))
+    x ^= np.uint64(kind) * np.uint64(0xD1B54A32D192ED03)
+    x ^= np.uint64(start_ms) * np.uint64(0xC2B2AE3D27D4EB4F)
+    x += np.uint64(k) * np.uint64(0x165667B19E3779F9)
+    x += np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@_njit
+def _keyed_uniform(salt, key, kind, start_ms, k):
+    """A uniform in [0, 1) from ``_keyed_bits``."""
+    return float(_keyed_bits(salt, key, kind, start_ms, k) >> np.uint64(11)) \
+        * (1.0 / 9007199254740992.0)
+
+
+@_njit
+def _start_ms(now_s, elapsed_s):
+    """When an agent's call or a dial started, in whole ms since the clock's 0 (>= 0)."""
+    x = (now_s - elapsed_s) * 1000.0
+    if not 0.0 <= x < 9.0e18:  # out of int64 (the caller checks times; never undefined)
+        return 0
+    return round(x)
+
+
+@_njit
+def _prefix(counts, row, n, prefix):
+    """prefix[k] = sum of counts[row, :k], k = 0..n."""
+    acc = 0.0
+    prefix[0] = 0.0
+    for k in range(n):
+        acc += counts[row, k]
+        prefix[k + 1] = acc
+
+
+@_njit
+def _below(counts, row, prefix, n_ok, bw, x):
+    """Weight of the row below x seconds (uniform within a bin); prefix valid to n_ok bins."""
+    n_bins = counts.shape[1]
+    u = x / bw
+    if not u > 0.0:
+        return 0.0
+    if u >= n_bins:
+        return prefix[n_ok]
+    k = int(u)
+    if k >= n_ok:
+        return prefix[n_ok]
+    return prefix[k] + counts[row, k] * (u - k)
+
+
+@_njit
+def _needed(n_bins, bw, x):
+    """Prefix bins needed to evaluate ``_below`` up to x seconds."""
+    if not x > 0.0:
+        return 0
+    return min(int(x / bw) + 1, n_bins)
+
+
+@_njit
+def _strata(salt, key, kind, start_ms, k_n):
+    """An entity's stratified draws over the K samples: an offset h in [0, 1) and the key
+    of a permutation of the samples (``_sample_of``). Its m-th smallest draw, ``(m + h) /
+    K``, goes to sample ``_sample_of(m, ...)``: each sample's draw is uniform and
+    independent across entities (h and the permutation are the entity's own), and the K
+    draws spread evenly over [0, 1) (Latin-hypercube sampling), so averages over the samples
+    are far less noisy than with K independent draws. The permutation is pseudo-random
+    (not a rotation) so that two entities' sets of samples overlap as random sets do."""
+    h = _keyed_uniform(salt, key, kind, start_ms, 0)
+    bits = _keyed_bits(salt, key, kind, start_ms, 1)
+    mask = 1
+    while mask < k_n:
+        mask <<= 1
+    mask -= 1
+    return h, bits, mask
+
+
+@_njit
+def _sample_of(m, bits, mask, k_n):
+    """The sample of an entity's m-th stratum: a permutation of 0..K-1 keyed by ``bits``
+    (two rounds of xor, multiply by an odd number, add, on the bits under ``mask + 1`` (a
+    power of two >= K); cycle-walking maps it onto 0..K-1)."""
+    x1 = int(bits & np.uint64(0x3FF))
+    a1 = int((bits >> np.uint64(10)) & np.uint64(0x3FF)) | 1
+    c1 = int((bits >> np.uint64(20)) & np.uint64(0x3FF))
+    x2 = int((bits >> np.uint64(30)) & np.uint64(0x3FF))
+    a2 = int((bits >> np.uint64(40)) & np.uint64(0x3FF)) | 1
+    c2 = int((bits >> np.uint64(50)) & np.uint64(0x3FF))
+    k = m
+    while True:
+        k = ((((((k ^ x1) * a1 + c1) & mask) ^ x2) * a2 + c2) & mask)
+        if k < k_n:
+            return k
+
+
+@_njit
+def _agent_step(x, window, dt, n_steps):
+    """Grid step at which an agent free ``x`` seconds from now counts: the first step s
+    whose availability time ``max(s - 1/2, 0) dt + window`` is past x."""
+    if x < window:
+        return 0
+    s = math.floor((x - window) / dt + 0.5) + 1
+    return min(s, n_steps - 1)
+
+
+@_njit
+def _row_mean(counts, row, bw, total):
+    acc = 0.0
+    for k in range(counts.shape[1]):
+        acc += counts[row, k] * (k + 0.5) * bw
+    return acc / total
+
+
+@_njit
+def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key, c_lo, c_hi,
+                  hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                  ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
+                  end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
+                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
+                  sh_cdf, n_sh):
+    """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last.
+    Returns the live answers expected from the calls in flight (waiting ones included).
+
+    Each busy agent and ringing call walks its K stratified draws (``_strata``) in
+    increasing order and stops at the first past its chance of counting within the
+    look-ahead: its cost is the samples where it counts, not K. An agent's end is drawn by
+    inverting the handling-time histogram (piecewise linear, exact); a call's answer step
+    from a table of its answer weight by step, filled as far as its draws need.
+    q_tab: float64[S] scratch."""
+    k_n = pis.shape[0]
+    x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
+    g_t = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, t_out)
+    pi_max = 0.0
+    for k in range(k_n):
+        pi_max = max(pi_max, pis[k])
+    at_zero = 0.0  # live answers waiting less idle agents: alike in every sample
+    for j in range(a_lo, a_hi):
+        if agent_elapsed_s[j] < 0.0:
+            at_zero -= 1.0
+    live = 0.0
+    for i in range(c_lo, c_hi):
+        if call_elapsed_s[i] < 0.0:
+            at_zero += 1.0
+            live += 1.0
+    for k in range(k_n):
+        d[k, 0] = at_zero
+        for s in range(1, n_steps):
+            d[k, s] = 0.0
+    # busy agents: the end of handling, conditioned on the time already spent (e)
+    n_bins = hold_counts.shape[1]
+    for j in range(a_lo, a_hi):
+        e = agent_elapsed_s[j]
+        if e < 0.0:
+            continue
+        h, bits, mask = _strata(salt, agent_key[j], 0, _start_ms(now_s, e), k_n)
+        b_e = _below(hold_counts, row, hold_prefix, hold_ok, hold_bw, e)
+        s_e = hold_total - b_e
+        if s_e <= HIST_SUPPORT_EPS * hold_total:  # past the support: exponential tail
+            p_all = -math.expm1(-x_last / hold_mean)
+            for m in range(k_n):
+                u = (m + h) / k_n
+                if u >= p_all:
+                    break
+                x = -hold_mean * math.log1p(-u)
+                d[_sample_of(m, bits, mask, k_n), _agent_step(x, window, dt, n_steps)] -= 1.0
+            continue
+        b_x = _below(hold_counts, row, hold_prefix, hold_ok, hold_bw, e + x_last)
+        p_all = (b_x - b_e) / s_e
+        b = min(int(e / hold_bw), n_bins - 1)
+        for m in range(k_n):
+            u = (m + h) / k_n
+            if u >= p_all:
+                break
+            target = b_e + u * s_e  # the handling ends where the row's weight reaches it
+            while b < hold_ok - 1 and hold_prefix[b + 1] <= target:
+                b += 1
+            c = hold_counts[row, b]
+            y = (b + (target - hold_prefix[b]) / c) * hold_bw if c > 0.0 else b * hold_bw
+            d[_sample_of(m, bits, mask, k_n), _agent_step(y - e, window, dt, n_steps)] -= 1.0
+    # calls ringing: a live answer (at the sample's hit rate) and its time
+    for i in range(c_lo, c_hi):
+        r = call_elapsed_s[i]
+        if r < 0.0 or r >= t_out or pi_hat <= 0.0 or ring_total <= 0.0:
+            continue
+        g_r = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, r)
+        alive = _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total,
+                       g_r, g_t, pi_hat, r)
+        if alive <= 0.0:
+            continue
+        # P(live answer by x | ringing at r) = pi_k (G(r + x) - G(r)) / alive
+        c_q = (g_t - g_r) / alive
+        live += min(pi_hat * c_q, 1.0)
+        q_max = min(c_q * pi_max, 1.0)
+        t0_ms = _start_ms(now_s, r)
+        h, bits, mask = _strata(salt, call_key[i], 1, t0_ms, k_n)
+        n_q = 0  # q_tab[s] = G(r + s dt) - G(r), filled as far as a draw needs it
+        for m in range(k_n):
+            u = (m + h) / k_n
+            if u >= q_max:
+                break
+            k = _sample_of(m, bits, mask, k_n)
+            if u >= min(c_q * pis[k], 1.0):
+                continue
+            # the answer's step: the first s >= 1 with G(r + s dt) - G(r) > the drawn weight
+            v = u * alive / pis[k]
+            s = 1
+            while s < n_steps - 1:
+                if s >= n_q:
+                    q_tab[s] = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw,
+                                      min(r + s * dt, t_out)) - g_r
+                    n_q = s + 1
+                if q_tab[s] > v:
+                    break
+                s += 1
+            if n_sh > 1:  # the caller's patience brings the deadline forward
+                u2 = _keyed_uniform(salt, call_key[i], 2, t0_ms, m)
+                j = 0
+                while j < n_sh - 1 and sh_cdf[j] <= u2:
+                    j += 1
+                s = max(s - j, 0)
+            d[k, s] += 1.0
+    for k in range(k_n):  # cumulative sums, their maximum and its last step in one pass
+        acc = d[k, 0]
+        m = acc
+        at = 0
+        for s in range(1, n_steps):
+            acc += d[k, s]
+            d[k, s] = acc
+            if acc >= m:
+                m = acc
+                at = s
+        top[k] = m
+        last[k] = at
+    return live
+
+
+@_njit
+def _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total, g_r, g_t,
+           pi_hat, r):
+    """P(a dial still rings at r) x ring_total: from the ring-end histogram (every dial's
+    end, any outcome: busy and invalid numbers end early, machines answer) when it has
+    weight, else 1 - pi G(r); never under the live answers still to come."""
+    live_left = pi_hat * (g_t - g_r)
+    if end_total > 0.0:
+        a = (end_total - _below(end_counts, row_e, end_prefix, end_ok, end_bw, r)) / end_total
+        a *= ring_total
+    else:
+        a = ring_total - pi_hat * g_r
+    return max(a, live_left)
+
+
+@_njit
+def _life(counts, row, total, bw):
+    """Where the row's weight ends (seconds): the top of the bin past which less than
+    LIFE_TAIL of it lies."""
+    acc = 0.0
+    for k in range(counts.shape[1] - 1, -1, -1):
+        acc += counts[row, k]
+        if acc > LIFE_TAIL * total:
+            return (k + 1) * bw
+    return 0.0
+
+
+@numba.njit(cache=True)
+def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
+    """A dial's modelled life (seconds) for each campaign row in rows, into out: the ring
+    timeout, or longer when live answers come later (set-up and answering-machine detection
+    delay the answer the dialler sees). Changes only when the row's ring histogram does."""
+    for i in range(rows.shape[0]):
+        c = rows[i]
+        out[c] = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
+
+
+@numba.njit(cache=True)
+def fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_bw, end_decay,
+                   ring_counts, ring_totals, ring_weights, ring_bw, ring_decay,
+                   ring_timeout_s, life_s):
+    """Dials that stopped ringing after ``ring_s`` seconds (``live[i] == 1``: a live answer)
+    into the ring-end histogram (every dial) and the ring time-to-answer one (live answers),
+    in order, and the modelled life (``dial_life``) of the campaigns whose live answers
+    moved. The histograms as ``pacer.histogram._hist_add`` keeps them."""
+    one = np.empty(1, dtype=np.int64)
+    val = np.empty(1)
+    for i in range(rows.shape[0]):
+        one[0] = rows[i]
+        val[0] = ring_s[i]
+        _hist_add(end_counts, end_totals, end_weights, end_bw, end_decay, one, val)
+        if live[i] == 1:
+            _hist_add(ring_counts, ring_totals, ring_weights, ring_bw, ring_decay, one, val)
+            dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, one, life_s)
+
+
+@_njit
+def _argmax_last(d, k, n_steps, top, last):
+    m = d[k, 0]
+    at = 0
+    for s in range(1, n_steps):
+        if d[k, s] >= m:
+            m = d[k, s]
+            at = s
+    top[k] = m
+    last[k] = at
+
+
+@_njit
+def _shift_cdf(rate, window, dt, out):
+    """Cumulative distribution of the steps a live answer's deadline comes forward by when
+    the caller hangs up after P ~ Exp(rate) seconds of waiting (shift ``round((w - P) /
+    dt)`` when P < w, else 0) into out[0 .. J - 1]; returns J (1 = no shift)."""
+    if not rate > 0.0:
+        out[0] = 1.0
+        return 1
+    n = min(math.floor(window / dt + 0.5) + 1, out.shape[0])
+    for j in range(n):
+        # shift <= j  <=>  P > w - (j + 1/2) dt
+        x = window - (j + 0.5) * dt
+        out[j] = math.exp(-rate * x) if x > 0.0 else 1.0
+    out[n - 1] = 1.0
+    return n
+
+
+@_njit
+def _marginal(top, last, pis, new_cdf):
+    """Mean over the samples of the abandons one more dial adds (Rao-Blackwellised over
+    its own answer: ``pi_k P(answer step <= s*_k)`` where ``max D_k >= 0``)."""
+    k_n = pis.shape[0]
+    acc = 0.0
+    for k in range(k_n):
+        if top[k] >= 0.0:
+            acc += pis[k] * new_cdf[last[k]]
+    return acc / k_n
+
+
+@_njit
+def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
+    """Draw one new dial's live answer and its (patience-shifted) step in every sample;
+    update D_k."""
+    for k in range(pis.shape[0]):
+        u = _uniform(state)
+        if u >= pis[k]:
+            continue
+        v = u / pis[k]
+        s = 0
+        while s < n_steps - 1 and new_cdf[s] <= v:
+            s += 1
+        for t in range(s, n_steps):
+            d[k, t] += 1.0
+        _argmax_last(d, k, n_steps, top, last)
+
+
+@_njit
+def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
+    """Add dials while the mean marginal abandons per marginal live answer <= theta.
+
+    Returns (n, expected abandons at n = 0, abandons the n dials add on these samples, the
+    stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
+    ``max_new`` did)."""
+    k_n = pis.shape[0]
+    base = 0.0
+    pi_bar = 0.0
+    for k in range(k_n):
+        base += max(top[k], 0.0)
+        pi_bar += pis[k]
+    base /= k_n
+    pi_bar /= k_n
+    added = 0.0
+    n = 0
+    if pi_bar <= 0.0:
+        return max_new, base, 0.0, 0.0
+    while n < max_new:
+        marginal = _marginal(top, last, pis, new_cdf)
+        if marginal > theta * pi_bar:
+            return n, base, added, marginal / (theta * pi_bar) if theta > 0.0 else np.inf
+        added += marginal
+        n += 1
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+    return n, base, added, 0.0
+
+
+@_njit
+def _added(d, top, last, pis, new_cdf, n, n_steps, state):
+    """Abandons n new dials add, on samples that did not choose n."""
+    added = 0.0
+    for _ in range(n):
+        added += _marginal(top, last, pis, new_cdf)
+        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+    return added
+
+
+@numba.njit(cache=True)
+def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, call_elapsed_s,
+                     call_key,
+                     hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
+                     window_s, hangup_rate, theta, max_new, active,
+                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
+                     expected_live, slack):
+    """The batched decision (module docstring): for each campaign c with active[c] == 1,
+    dials[c], the expected abandons of the calls in flight (expected_abandons[c]), those the
+    new dials add (added_abandons[c]) and the expected live answers of calls in flight and
+    new dials (expected_live[c]), and slack[c]: how far the next dial was from going in
+    (its marginal abandons over the price; > 1, larger = further; 0 when the lines cap
+    stopped the dials), which the caller may use to re-decide a campaign without news
+    less often. Inactive rows get zeros.
+
+    agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
+    call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
+    life_s: a dial's modelled life per campaign, seconds (``dial_life``);
+    agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
+    decisions, distinct within one: the engine's row indices).
+    z: float64[K], standard normal quantiles giving the K hit-rate samples
+    ``clip(hit_mean + hit_sd z_k, 1e-6, 1)`` of the screening decision; z_fine: the same
+    for the K' samples that decide once the screen would dial. window_s:
+    connect window (or service-level threshold); hangup_rate: callers' hang-ups per second
+    of waiting for an agent; theta: marginal abandons allowed per marginal live answer, per
+    campaign.
+    now_s: the clock (seconds) the elapsed times are measured from; salt: uint64 mixed into
+    the keyed draws of agents and calls in flight (``_keyed_uniform``); state: uint64[1]
+    stream for the new dials' draws (advanced).
+    """
+    n_c = hit_mean.shape[0]
+    k_n = max(z.shape[0], z_fine.shape[0])
+    max_steps = 2
+    t_life = np.empty(n_c)
+    for c in range(n_c):
+        dials[c] = 0
+        expected_abandons[c] = 0.0
+        added_abandons[c] = 0.0
+        expected_live[c] = 0.0
+        slack[c] = 0.0
+        if active[c] == 1:
+            t_life[c] = life_s[c]
+            max_steps = max(max_steps, min(math.ceil(t_life[c] / dt - 1e-9) + 1, MAX_STEPS))
+    d = np.empty((k_n, max_steps))
+    top = np.empty(k_n)
+    last = np.empty(k_n, dtype=np.int64)
+    pis = np.empty(k_n)
+    new_cdf = np.empty(max_steps)
+    eff_cdf = np.empty(max_steps)
+    q_tab = np.empty(max_steps)
+    sh_cdf = np.empty(MAX_SHIFT + 1)
+    hold_prefix = np.empty(hold_counts.shape[1] + 1)
+    ring_prefix = np.empty(ring_counts.shape[1] + 1)
+    end_prefix = np.empty(end_counts.shape[1] + 1)
+    own = np.empty(1, dtype=np.uint64)  # the later stages' streams of new-dial draws
+    for c in range(n_c):
+        if active[c] != 1:
+            continue
+        t_out = t_life[c]
+        n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
+        t_out = min(t_out, (n_steps - 1) * dt)
+        w = window_s[c]
+        pi_hat = hit_mean[c]
+        a_lo = agent_offsets[c]
+        a_hi = agent_offsets[c + 1]
+        e_max = 0.0
+        for j in range(a_lo, a_hi):
+            e_max = max(e_max, agent_elapsed_s[j])
+        x_last = max(n_steps - 1.5, 0.0) * dt + w
+        hold_ok = _needed(hold_counts.shape[1], hold_bw, e_max + x_last)
+        _prefix(hold_counts, c, hold_ok, hold_prefix)
+        hold_total = hold_totals[c]
+        hold_mean = 1.0  # only read past the support: computed then
+        if hold_total - _below(hold_counts, c, hold_prefix, hold_ok, hold_bw, e_max) \
+                <= HIST_SUPPORT_EPS * hold_total:
+            hold_mean = _row_mean(hold_counts, c, hold_bw, hold_total)
+        ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
+        _prefix(ring_counts, c, ring_ok, ring_prefix)
+        ring_total = ring_totals[c]
+        end_ok = _needed(end_counts.shape[1], end_bw, t_out)
+        _prefix(end_counts, c if end_counts.shape[0] > c else 0, end_ok, end_prefix)
+        end_total = end_totals[c]
+        g_t = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, t_out)
+        new_cdf[0] = 0.0
+        for s in range(1, n_steps):
+            g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
+            new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
+        new_cdf[n_steps - 1] = 1.0
+        # patience: a live answer that hangs up after P < w seconds of waiting needs its
+        # agent (w - P) / dt steps earlier; the shift's distribution, P ~ Exp(rate)
+        n_sh = _shift_cdf(hangup_rate[c], w, dt, sh_cdf)
+        for s in range(n_steps):  # a new dial's shifted answer step: P(step - shift <= s)
+            acc = 0.0
+            for j in range(n_sh):
+                acc += (sh_cdf[j] - (sh_cdf[j - 1] if j > 0 else 0.0)) \
+                    * new_cdf[min(s + j, n_steps - 1)]
+            eff_cdf[s] = acc
+        eff_cdf[n_steps - 1] = 1.0
+        live0 = 0.0
+        n = 0
+        base = 0.0
+        stop = 0.0
+        s0 = state[0]
+        # screen on K samples; when it would dial, decide on K' fresh ones (a dial whose
+        # abandon risk is a few per cent looks free on K = 32 samples often enough for the
+        # pacer to dial on that luck tick after tick); forecast on K more (the samples that
+        # chose n are biased towards it looking cheap: 3-4x low at the margin; a forecast
+        # only has to be unbiased, its noise averages out over the dials)
+        for stage in range(3):
+            zs = z_fine if stage == 1 else z
+            k_s = zs.shape[0]
+            if stage == 1 and (n == 0 or k_s == 0):
+                break
+            if stage == 2 and n == 0:
+                break
+            for k in range(k_s):
+                pis[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
+            key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
+                                           salt ^ CHECK_SALT)
+            lv = _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s,
+                               call_key, call_offsets[c], call_offsets[c + 1], hold_counts, c,
+                               hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                               ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
+                               end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
+                               pis[:k_s], t_out, dt, w, n_steps, now_s, key, d[:k_s],
+                               top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh)
+            if stage == 0:
+                live0 = lv
+            if stage == 0:
+                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                                             eff_cdf, theta[c], max_new[c], n_steps, state)
+                continue
+            # the new dials' draws of the later stages: streams of their own, so that they
+            # do not depend on what the screen drew
+            own[0] = s0 ^ (FINE_SALT if stage == 1 else CHECK_SALT)
+            if own[0] == 0:
+                own[0] = 1
+            if stage == 1:
+                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                                             eff_cdf, theta[c], max_new[c], n_steps, own)
+            else:
+                added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
+                               own)
+        if n == 0:
+            added = 0.0
+        dials[c] = n
+        expected_abandons[c] = base
+        added_abandons[c] = added
+        expected_live[c] = live0 + n * pi_hat
+        slack[c] = stop

@@ -1,0 +1,283 @@
+"""Plain Python/NumPy reference of ``pacer.lookahead._lookahead_dials`` (the test oracle).
+
+Written for clarity: whole-row cumulative sums, one function per quantity, Python loops
+over samples. It draws the same xorshift64* stream in the same order as the kernel, so
+both give the same dials.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pacer.constants import HIST_SUPPORT_EPS
+from pacer.lookahead import CHECK_SALT as _CHECK
+from pacer.lookahead import FINE_SALT as _FINE
+from pacer.lookahead import LIFE_TAIL, MAX_STEPS
+
+CHECK_SALT = int(_CHECK)
+FINE_SALT = int(_FINE)
+
+_MASK = (1 << 64) - 1
+
+
+def keyed_bits(salt: int, key: int, kind: int, start_ms: int, k: int) -> int:
+    """As ``pacer.lookahead._keyed_bits``: splitmix64 of the mixed key."""
+    m = _MASK
+    x = salt ^ ((key * 0x9E3779B97F4A7C15) & m)
+    x ^= (kind * 0xD1B54A32D192ED03) & m
+    x ^= (start_ms * 0xC2B2AE3D27D4EB4F) & m
+    x = (x + k * 0x165667B19E3779F9) & m
+    x = (x + 0x9E3779B97F4A7C15) & m
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
+
+
+def keyed_uniform(salt: int, key: int, kind: int, start_ms: int, k: int) -> float:
+    return float(keyed_bits(salt, key, kind, start_ms, k) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def start_ms(now_s: float, elapsed_s: float) -> int:
+    x = (now_s - elapsed_s) * 1000.0
+    return round(x) if 0.0 <= x < 9.0e18 else 0
+
+
+class Stream:
+    """xorshift64* uniforms in [0, 1), as ``pacer.lookahead._uniform``."""
+
+    def __init__(self, state: int):
+        self.x = int(state) & _MASK
+
+    def uniform(self) -> float:
+        x = self.x
+        x ^= x >> 12
+        x ^= (x << 25) & _MASK
+        x ^= x >> 27
+        self.x = x
+        return float(((x * 2685821657736338717) & _MASK) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def below(row: np.ndarray, bw: float, x: float) -> float:
+    """Weight of a histogram row below x seconds, uniform within each bin."""
+    u = x / bw
+    if not u > 0.0:
+        return 0.0
+    if u >= row.size:
+        return float(row.sum())
+    k = int(u)
+    return float(np.sum(row[:k])) + row[k] * (u - k) if k else row[0] * u
+
+
+def life(row: np.ndarray, bw: float) -> float:
+    total = row.sum()
+    acc = 0.0
+    for k in range(row.size - 1, -1, -1):
+        acc += row[k]
+        if acc > LIFE_TAIL * total:
+            return (k + 1) * bw
+    return 0.0
+
+
+def agent_cdf(row, bw, mean_s, e, x):
+    total = row.sum()
+    s_e = total - below(row, bw, e)
+    if s_e <= HIST_SUPPORT_EPS * total:
+        return -math.expm1(-x / mean_s)
+    p = (s_e - (total - below(row, bw, e + x))) / s_e
+    return min(max(p, 0.0), 1.0)
+
+
+def shift_cdf(rate: float, window_s: float, dt: float) -> list[float]:
+    """P(shift <= j), j = 0..J - 1: a caller hanging up after P ~ Exp(rate) seconds of
+    waiting brings the deadline forward by round((w - P) / dt) steps when P < w."""
+    if not rate > 0:
+        return [1.0]
+    n = math.floor(window_s / dt + 0.5) + 1
+    out = [math.exp(-rate * (window_s - (j + 0.5) * dt)) if window_s - (j + 0.5) * dt > 0
+           else 1.0 for j in range(n)]
+    out[-1] = 1.0
+    return out
+
+
+def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row, ring_bw,
+               end_row, end_bw, pi_hat, pi_sd, z, z_fine, timeout_s, window_s, hangup_rate,
+               theta, max_new, dt, now_s, salt, rng: Stream):
+    """(dials, expected abandons of the calls in flight, abandons added, expected live,
+    slack)."""
+    t_out = max(timeout_s, life(ring_row, ring_bw))
+    n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
+    t_out = min(t_out, (n_steps - 1) * dt)
+    hold_total = hold_row.sum()
+    hold_mean = float(np.sum(hold_row * (np.arange(hold_row.size) + 0.5) * hold_bw)) / hold_total
+    ring_total = ring_row.sum()
+    end_total = end_row.sum()
+    g = lambda x: below(ring_row, ring_bw, x)  # noqa: E731
+    g_t = g(t_out)
+    new_cdf = [0.0] + [g(min(s * dt, t_out)) / g_t if g_t > 0 else 1.0
+                       for s in range(1, n_steps)]
+    new_cdf[n_steps - 1] = 1.0
+    sh = shift_cdf(hangup_rate, window_s, dt)
+    sh_pmf = [sh[0]] + [sh[j] - sh[j - 1] for j in range(1, len(sh))]
+    eff_cdf = [sum(p * new_cdf[min(s + j, n_steps - 1)] for j, p in enumerate(sh_pmf))
+               for s in range(n_steps)]
+    eff_cdf[n_steps - 1] = 1.0
+
+    def alive(r, g_r):
+        if end_total > 0.0:
+            a = (end_total - below(end_row, end_bw, r)) / end_total * ring_total
+        else:
+            a = ring_total - pi_hat * g_r
+        return max(a, pi_hat * (g_t - g_r))
+
+    x_last = max(n_steps - 1.5, 0.0) * dt + window_s
+    hold_cum = np.concatenate([[0.0], np.cumsum(hold_row)])
+
+    def agent_step(x):  # first step whose availability max(s - 1/2, 0) dt + w is past x
+        if x < window_s:
+            return 0
+        return min(math.floor((x - window_s) / dt + 0.5) + 1, n_steps - 1)
+
+    def inverse(row, cum, bw, target, limit_s):
+        """Seconds where the row's weight (uniform within a bin) reaches target, searched
+        among the bins below limit_s."""
+        n_ok = min(int(limit_s / bw) + 1, row.size) if limit_s > 0 else 0
+        if not target < cum[n_ok]:
+            return n_ok * bw
+        b = int(np.searchsorted(cum[:n_ok + 1], target, side="right")) - 1
+        return (b + (target - cum[b]) / row[b]) * bw
+
+    def strata(salt, key, kind, t0_ms, k_n):
+        """The entity's offset h and its permutation of the samples (stratum m -> k)."""
+        h = keyed_uniform(salt, key, kind, t0_ms, 0)
+        bits = keyed_bits(salt, key, kind, t0_ms, 1)
+        x1, a1, c1, x2, a2, c2 = ((bits >> (10 * i)) & 0x3FF for i in range(6))
+        size = 1 << max(k_n - 1, 0).bit_length()  # power of two >= K
+
+        def perm(m):
+            k = m
+            while True:
+                k = ((((k ^ x1) * (a1 | 1) + c1) % size) ^ x2) * (a2 | 1) + c2
+                k %= size
+                if k < k_n:
+                    return k
+
+        return h, [perm(m) for m in range(k_n)]
+
+    def sample(key_salt, pis):
+        """D_k(s) of the calls in flight, drawn with key_salt, one row per hit rate."""
+        k_n = len(pis)
+        inc = np.zeros((k_n, n_steps))
+        e_max = max([0.0] + [e for e in agents if e >= 0])
+        for e, key in zip(agents, agent_keys, strict=True):
+            if e < 0:
+                inc[:, 0] -= 1
+                continue
+            h, perm = strata(key_salt, key, 0, start_ms(now_s, e), k_n)
+            total = hold_row.sum()
+            s_e = total - below(hold_row, hold_bw, e)
+            draws = [((m + h) / k_n, perm[m]) for m in range(k_n)]
+            if s_e <= HIST_SUPPORT_EPS * total:
+                for u, k in draws:
+                    if u < -math.expm1(-x_last / hold_mean):
+                        inc[k, agent_step(-hold_mean * math.log1p(-u))] -= 1
+                continue
+            p_all = agent_cdf(hold_row, hold_bw, hold_mean, e, x_last)
+            for u, k in draws:
+                if u < p_all:
+                    y = inverse(hold_row, hold_cum, hold_bw, below(hold_row, hold_bw, e) + u * s_e,
+                                e_max + x_last)
+                    inc[k, agent_step(y - e)] -= 1
+        pi_max = max(pis)
+        for r, key in zip(calls, call_keys, strict=True):
+            if r < 0:
+                inc[:, 0] += 1
+                continue
+            if r >= t_out or pi_hat <= 0 or ring_total <= 0:
+                continue
+            g_r = g(r)
+            a = alive(r, g_r)
+            if a <= 0:
+                continue
+            t0 = start_ms(now_s, r)
+            h, perm = strata(key_salt, key, 1, t0, k_n)
+            for m in range(k_n):
+                u = (m + h) / k_n
+                k = perm[m]
+                if u < min((g_t - g_r) * pi_max / a, 1.0) and \
+                        u < min((g_t - g_r) * pis[k] / a, 1.0):
+                    v = u * a / pis[k]
+                    s = next((s for s in range(1, n_steps - 1)
+                              if g(min(r + s * dt, t_out)) - g_r > v), n_steps - 1)
+                    if len(sh) > 1:
+                        u2 = keyed_uniform(key_salt, key, 2, t0, m)
+                        s = max(s - next(j for j in range(len(sh)) if sh[j] > u2 or
+                                         j == len(sh) - 1), 0)
+                    inc[k, s] += 1
+        return np.cumsum(inc, axis=1)
+
+    def top_last(row):
+        m = row.max()
+        return m, int(np.flatnonzero(row == m)[-1])
+
+    def marginal(d, pis):
+        acc = 0.0
+        for k in range(len(pis)):
+            m, at = top_last(d[k])
+            if m >= 0:
+                acc += pis[k] * eff_cdf[at]
+        return acc / len(pis)
+
+    def draw_dial(d, pis, stream):
+        for k in range(len(pis)):
+            u = stream.uniform()
+            if u < pis[k]:
+                v = u / pis[k]
+                s = next((s for s in range(n_steps - 1) if eff_cdf[s] > v), n_steps - 1)
+                d[k, s:] += 1
+
+    def scan(d, pis, stream):
+        """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
+        cap)."""
+        base = float(np.mean([max(d[k].max(), 0.0) for k in range(len(pis))]))
+        pi_bar = float(np.mean(pis))
+        n = 0
+        if pi_bar <= 0:
+            return max_new, base, 0.0
+        while n < max_new:
+            m = marginal(d, pis)
+            if m > theta * pi_bar:
+                return n, base, float(m) / float(theta * pi_bar) if theta > 0 else math.inf
+            n += 1
+            draw_dial(d, pis, stream)
+        return n, base, 0.0
+
+    def hit_rates(zs):
+        return [min(max(pi_hat + pi_sd * zk, 1e-6), 1.0) for zk in zs]
+
+    # screen, then decide on fresh samples, then forecast on more
+    s0 = rng.x
+    n, base, slack = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
+    if n > 0 and len(z_fine):
+        pf = hit_rates(z_fine)
+        n, base, slack = scan(sample(salt ^ FINE_SALT, pf), pf,
+                              Stream((s0 ^ FINE_SALT) or 1))
+    added = 0.0
+    if n > 0:
+        pf = hit_rates(z)
+        d = sample(salt ^ CHECK_SALT, pf)
+        check = Stream((s0 ^ CHECK_SALT) or 1)
+        for _ in range(n):
+            added += marginal(d, pf)
+            draw_dial(d, pf, check)
+    live0 = 0.0
+    for r in calls:
+        if r < 0:
+            live0 += 1
+        elif r < t_out and ring_total > 0:
+            g_r = g(r)
+            a = alive(r, g_r)
+            if a > 0:
+                live0 += min(pi_hat * (g_t - g_r) / a, 1.0)
+    return n, base, added, live0 + n * pi_hat, slack

@@ -1,0 +1,25 @@
+"""Open-loop calibration of the predictive model (pacer.lookahead) in a world that follows
+its assumptions (tests/model_world.py): summed over the measured time, the live answers and
+abandons the model expected its dials to bring match the realised ones.
+
+Tolerances come from the variance: abandons are rare, near-Poisson events, so realised minus
+expected is within 3 sqrt(expected) (+1 for the integer count); live answers are binomial
+per dial, within 3 sqrt(expected) as well.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tests.model_world import run_world
+
+
+def test_open_loop_forecast_matches_realised_live_answers_and_abandons():
+    runs = [run_world(agents=50, hours=0.25, seed=s, warmup_s=120.0) for s in (1, 2, 3)]
+    exp_ab = sum(r["expected_abandons"] for r in runs)
+    real_ab = sum(r["abandons"] for r in runs)
+    exp_live = sum(r["expected_live"] for r in runs)
+    real_live = sum(r["live"] for r in runs)
+    assert exp_live > 100 and exp_ab > 1  # the check has something to measure
+    assert abs(real_live - exp_live) <= 3 * math.sqrt(exp_live) + 1
+    assert abs(real_ab - exp_ab) <= 3 * math.sqrt(exp_ab) + 1, (real_ab, exp_ab)
