@@ -600,8 +600,7 @@ class Pacer:
 
         rows = self._pred_rows
         if rows.size:
-            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials,
-                             (agent_job, agent_status, call_job, call_status))
+            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials)
         rows = self._prog_rows
         if rows.size:
             out = np.empty(rows.size, dtype=np.int64)
@@ -639,8 +638,7 @@ class Pacer:
         self.last_hit_sd = np.sqrt(m * (1.0 - m) / (self.hit.count + w + 1.0))
         self._hit_stale = False
 
-    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials,
-                    state) -> None:
+    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
         self.holdtime.expose(ao, ae, rows, self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
             self.holdtime.forget(now - self._hold_at)
@@ -666,8 +664,6 @@ class Pacer:
             return
         out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
             self._buf_added
-        gt = self._gather  # the agents' and calls' identities (their rows) for the draws
-        g._gather_keys(self.n, *state[:2], *state[2:], ao, co, gt.agent_key, gt.call_key)
         # The same random numbers at every decision (common random numbers across ticks):
         # fresh ones would let the decision re-roll a noisy estimate of a small marginal
         # tick after tick until it happened to fall under theta, and dial on that luck.

@@ -29,13 +29,16 @@ N_COUNTS = 7
 
 @numba.njit(cache=True)
 def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status, call_t0,
-            agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts):
+            agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts, agent_key,
+            call_key):
     """Fill CSR groups of agents (idle or busy) and unanswered calls, and per-campaign counts.
 
     agent_elapsed: -1 for an idle agent (surely free), else seconds since its call connected;
     only IDLE and BUSY agents are listed (leaving and paused agents never take a new call).
     call_elapsed: seconds ringing for a RINGING call, -1 for a live answer WAITING for an
     agent (it surely needs one). counts[c, k] uses the column constants of this module.
+    agent_key / call_key: the engine's row index of each listed agent and call (identities
+    that stay the same from one tick to the next).
     """
     counts[:, :] = 0
     for i in range(agent_job.shape[0]):
@@ -75,9 +78,11 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
         s = agent_status[i]
         if s == _IDLE:
             agent_elapsed[fill[j]] = -1.0
+            agent_key[fill[j]] = i
             fill[j] += 1
         elif s == _BUSY:
             agent_elapsed[fill[j]] = max(now - agent_since[i], 0.0)
+            agent_key[fill[j]] = i
             fill[j] += 1
     fill = call_offsets[:n_camp].copy()
     for i in range(call_job.shape[0]):
@@ -87,27 +92,10 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
         s = call_status[i]
         if s == _RINGING:
             call_elapsed[fill[j]] = max(now - call_t0[i], 0.0)
+            call_key[fill[j]] = i
             fill[j] += 1
         elif s == _WAITING:
             call_elapsed[fill[j]] = -1.0
-            fill[j] += 1
-
-
-@numba.njit(cache=True)
-def _gather_keys(n_camp, agent_job, agent_status, call_job, call_status, agent_offsets,
-                 call_offsets, agent_key, call_key):
-    """The engine's row index of every agent and call listed by ``_gather``, in its order
-    (identities that stay the same from one tick to the next)."""
-    fill = agent_offsets[:n_camp].copy()
-    for i in range(agent_job.shape[0]):
-        j = agent_job[i]
-        if j >= 0 and (agent_status[i] == _IDLE or agent_status[i] == _BUSY):
-            agent_key[fill[j]] = i
-            fill[j] += 1
-    fill = call_offsets[:n_camp].copy()
-    for i in range(call_job.shape[0]):
-        j = call_job[i]
-        if j >= 0 and (call_status[i] == _RINGING or call_status[i] == _WAITING):
             call_key[fill[j]] = i
             fill[j] += 1
 
@@ -136,7 +124,8 @@ class Gatherer:
             self.call_key = np.empty(call_job.shape[0], dtype=np.int64)
         _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
                 call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
-                self.call_offsets, self.call_elapsed, self.counts)
+                self.call_offsets, self.call_elapsed, self.counts, self.agent_key,
+                self.call_key)
         return self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed, \
             self.counts
 

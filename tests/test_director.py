@@ -235,8 +235,11 @@ def test_job_finishes_when_its_list_is_exhausted_and_reports_it_complete():
 
 
 def test_job_statistics_match_the_attempt_records():
-    # start at 23:50 UTC: the UTC day turns at run-clock 600 s
-    env, w, store = world(scenario(start="2024-06-03T23:50:00+00:00", records=150))
+    # start at 23:50 UTC: the UTC day turns at run-clock 600 s; a progressive ratio of 3 on
+    # 5 agents drops live answers on both days (a pacer that drops none would leave the
+    # day's split of the nuisance rate untested)
+    env, w, store = world(scenario(start="2024-06-03T23:50:00+00:00", records=150,
+                                   pacing="progressive", ratio=3.0))
     env.run(until=1500.0)
     s = w.director.stats(0)
     flow = w.flows[0]

@@ -53,6 +53,12 @@ def test_gather_matches_reference(n, na, nc, seed):
     for c in range(n):
         np.testing.assert_allclose(ae[ao[c]:ao[c + 1]], agents[c])
         np.testing.assert_allclose(ce[co[c]:co[c + 1]], calls[c])
+    gt = g.Gatherer(n)  # the keys: each listed agent's and call's own row, in list order
+    gt(now, aj, ast, asince, cj, cst, ct0)
+    listed_a = [i for c in range(n) for i in range(na) if aj[i] == c and ast[i] in (1, 2)]
+    listed_c = [i for c in range(n) for i in range(nc) if cj[i] == c and cst[i] in (1, 2)]
+    assert list(gt.agent_key[:len(listed_a)]) == listed_a
+    assert list(gt.call_key[:len(listed_c)]) == listed_c
 
 
 def test_gather_empty():
