@@ -175,19 +175,22 @@ class Dialer:
             dials[~self.running | self.exhausted] = 0
         if self.skill_pacer is not None:
             self.skill_pacer.thin(dials)
-        if self.ports is not None or dials.any():
+        rows = dials.nonzero()[0]
+        if self.ports is not None or rows.size:
             if self.ports is not None:
                 offered = dials.copy()
                 self.ports.fit(dials, self.in_flight_by_job(), self.telephony.capacity(True))
             else:
-                offered = self._fit_capacity(dials)
-            if offered is not None and self._timed_any:
-                # A time-based attempt offered to a full port pool is blocked (a loss, as in
-                # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
-                cut = np.flatnonzero(self._timed & (offered > dials))
-                for j in cut.tolist():
-                    self._block(j, int(offered[j] - dials[j]), now)
-            rows = np.flatnonzero(dials)
+                offered = self._fit_capacity(dials, rows)
+            if offered is not None:
+                if self._timed_any:
+                    # A time-based attempt offered to a full port pool is blocked (a loss, as
+                    # in Erlang B): recorded, unlike agent-based dials the pacer re-decides
+                    # next tick.
+                    cut = np.flatnonzero(self._timed & (offered > dials))
+                    for j in cut.tolist():
+                        self._block(j, int(offered[j] - dials[j]), now)
+                rows = dials.nonzero()[0]
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
                 self._launch(j, n, now)
         if self.on_tick is not None:
@@ -199,18 +202,21 @@ class Dialer:
         active = self.call_status != _FREE
         return np.bincount(self.call_job[active], minlength=len(self.jobs))
 
-    def _fit_capacity(self, dials: np.ndarray) -> np.ndarray | None:
+    def _fit_capacity(self, dials: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
         """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
         it round-robin across jobs; returns the dials as offered when some were cut.
+        ``rows``: the jobs with dials.
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """
         want = int(dials @ self._voice_int)
+        if want == 0:
+            return None
         free = self.telephony.capacity(True)
         if want <= free:
             return None
         offered = dials.copy()
-        rows = np.flatnonzero(self._voice & (dials > 0))
+        rows = rows[self._voice[rows]]
         start = self._rr % rows.size
         self._rr += 1
         order = np.concatenate([rows[start:], rows[:start]])
@@ -245,7 +251,8 @@ class Dialer:
         flow.launched(a)
         if self._txn is None:
             self.store.attempt_started(a)
-            self.events.attempt_created(a)
+            if self.events.enabled:
+                self.events.attempt_created(a)
         else:  # a durable store: the record and its event commit together (outbox)
             with self._txn():
                 self.store.attempt_started(a)
@@ -315,7 +322,8 @@ class Dialer:
         self.in_flight.pop(a.id, None)
         if self._txn is None:
             self.store.save_attempt(a)
-            self.events.attempt_completed(a)
+            if self.events.enabled:
+                self.events.attempt_completed(a)
         else:
             with self._txn():
                 self.store.save_attempt(a)
@@ -427,9 +435,10 @@ class Dialer:
         job = int(self.agents.job[agent])
         if event == "ready" and was in _WRAP_ENDS and job >= 0:  # the wrap-up ended
             self.pacer.observe_handling(job, now - self.agents.since_s[agent])
-        if new == _READY and job >= 0:
+        if new == _READY and job >= 0 and self.waiting[job]:
             self._serve_waiting(job, now)
-        self.events.agent_state(agent, new, job)
+        if self.events.enabled:
+            self.events.agent_state(agent, new, job)
 
     def force_logout(self, agent: int) -> int:
         """Forced logoff by a supervisor: out now, or after its call and wrap-up

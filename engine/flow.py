@@ -33,7 +33,7 @@ from engine.calendar import RunCalendar
 from engine.contacts import ContactList
 from engine.filters import Filter, SortKey
 from engine.rules import RuleEngine
-from engine.strategy import Blocked, Done, PastAttempt, Strategy
+from engine.strategy import Blocked, Done, Next, PastAttempt, Strategy
 from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
 
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
@@ -116,6 +116,12 @@ class ContactFlow:
         self.cursor = 0
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
+        # Per contact with an undecided future: its fields as the strategy reads them (built
+        # once, not per decision) and the strategy's last answer for it (``_decided``: a
+        # ``Next`` made after its last result, re-checked when it comes due rather than
+        # decided again; see ``Strategy.recheck``). Both go when the contact is done.
+        self._fields_of: dict[int, dict[str, Any]] = {}
+        self._decided: dict[int, Next] = {}
         self._seq = 0
         self._n = [0, 0, 0, 0]  # contacts per state
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
@@ -159,6 +165,13 @@ class ContactFlow:
         d = {self._tz_field: self.tzs[c], "id": self.ids[c]}
         for f, col in self.cols.items():
             d[f] = col[c]
+        return d
+
+    def _known(self, c: int) -> dict[str, Any]:
+        """``contact(c)``, kept while the contact is not done (read-only: shared)."""
+        d = self._fields_of.get(c)
+        if d is None:
+            d = self._fields_of[c] = self.contact(c)
         return d
 
     # ------------------------------------------------------------------ handing out
@@ -209,12 +222,15 @@ class ContactFlow:
     def _plan(self, c: int, now_s: float, ch: str) -> Planned | None:
         """The decision for contact ``c`` (reserved IN_FLIGHT by the caller): launch now on
         ``ch``, queue for later, or finish."""
-        contact = self.contact(c)
+        contact = self._known(c)
         hist = self.history.get(self.ids[c], ())
-        own = self._own(hist)
         cal = self.calendar
+        last = self._decided.pop(c, None)
+        action = None if last is None else self.strategy.recheck(last, contact, now_s, cal)
         for _ in range(len(self.strategy.steps) + 1):
-            action = self.strategy.decide(contact, own, now_s, cal, self._ended.get(c, ()))
+            if action is None:
+                action = self.strategy.decide(contact, self._own(hist), now_s, cal,
+                                              self._ended.get(c, ()))
             if action.__class__ is Done:
                 self._finish(c, action.reason == "success")
                 return None
@@ -233,6 +249,7 @@ class ContactFlow:
                 self._queue(c, d.until, ch)
                 return None
             self._ended.setdefault(c, set()).add(action.step_index)  # refused for good
+            action = None
         self._finish(c, False)
         return None
 
@@ -264,14 +281,18 @@ class ContactFlow:
         if hist is None:
             hist = self.history[a.contact_id] = []
         hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
-        action = self.strategy.decide(self.contact(c), self._own(hist), now_s, self.calendar,
+        action = self.strategy.decide(self._known(c), self._own(hist), now_s, self.calendar,
                                       self._ended.get(c, ()))
         if action.__class__ is Done:
             self._finish(c, action.reason == "success")
-        elif action.__class__ is Blocked:
+            return
+        if action.__class__ is Blocked:
             self._queue(c, action.until, action.next.step.channel)
+            action = action.next
         else:
             self._queue(c, max(action.at, now_s), action.step.channel)
+        if not action.skipped:  # when due, ``Strategy.recheck`` can answer
+            self._decided[c] = action
 
     def restore(self, records: Iterable[dict[str, Any]], now_s: float) -> int:
         """Rebuild contact states after a restart from this job's recorded attempts
@@ -324,6 +345,8 @@ class ContactFlow:
     def _finish(self, c: int, success: bool) -> None:
         self._set(c, DONE)
         self.successes += success
+        self._fields_of.pop(c, None)
+        self._decided.pop(c, None)
 
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]

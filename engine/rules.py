@@ -261,9 +261,17 @@ class RuleEngine:
         ones ``admits_fresh`` rules out: such a check is only counted. Counts every check.
         """
         ch = channel if channel.__class__ is str else step_channel(channel)
-        if normalised and not history and self.admits_fresh(job, ch):
-            self.count_allowed(job)
-            return ALLOWED
+        if normalised and not history:
+            static = self._admits.get((job, ch))
+            if static is None or (static and self.dnc is not None):
+                static = self.admits_fresh(job, ch)
+            if static:  # ``admits_fresh``, inlined with ``count_allowed`` (once per attempt)
+                c = self._counts.get(job)
+                if c is None:
+                    c = self._counts[job] = _zero_counts()
+                c["checked"] += 1
+                c["allowed"] += 1
+                return ALLOWED
         d = self._decide(job, contact, address, ch, now_s, history, agent_guaranteed,
                          calendar, normalised)
         c = self._counts.get(job)

@@ -713,7 +713,9 @@ class Strategy:
         if not pending:
             return _COMPLETED
 
-        tz = self.zone_name(contact)
+        tz = contact.get(self.timezone_field) or self.default_timezone
+        if not tz:
+            tz = self.zone_name(contact)  # raises the clear error
         windows = self._step_windows
         t = now_s
         first_due = pending[0][1]
@@ -735,6 +737,29 @@ class Strategy:
                 events.append(w.next_open(t))
             t = min(events)
         raise StrategyError("windows", "no time found for the next attempt")  # unreachable
+
+    def recheck(self, nxt: Next, contact: Mapping[str, Any], now_s: float,
+                calendar: RunCalendar) -> Next | None:
+        """``decide``'s answer at ``now_s`` without the full search, or None (then call
+        ``decide``).
+
+        For a contact whose last answer from ``decide`` was ``nxt`` (a ``Next``, or a
+        ``Blocked``'s ``next``), asked again with the same history, finished steps and
+        calendar at ``now_s >= nxt.at``: when ``nxt`` skipped no step, its step is the first
+        unfinished one and due, so ``decide`` answers ``nxt`` at ``now_s`` if that step's
+        window is open then, which is all this checks. A retry queued by the engine is so
+        re-checked when it comes due instead of decided twice.
+        """
+        if nxt.skipped or not nxt.at <= now_s:
+            return None
+        tz = contact.get(self.timezone_field) or self.default_timezone
+        if not tz:
+            return None
+        try:
+            w = calendar.windows(self._step_windows[nxt.step_index], tz)
+        except ValueError:
+            return None  # decide raises the clear error
+        return nxt._replace(at=now_s) if w.is_open(now_s) else None
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
                     now: datetime | float, run_start: datetime | None = None,

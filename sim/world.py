@@ -83,32 +83,42 @@ class _CampaignWorld:
 
 
 class _PortGauge:
-    """Ports in use: peak and time-weighted mean, clipped to the measurement window."""
+    """Ports in use: peak and time-weighted mean, clipped to the measurement window.
 
-    __slots__ = ("area", "in_use", "peak", "t", "window")
+    The port-seconds in the window are the sum over holds of ``clip(end) - clip(start)``
+    (``clip`` to the window), so each change adds ``-delta * clip(now)`` and the holds still
+    open add ``in_use * clip(now)`` when asked: two float operations per change, no state
+    but the running sum (this runs twice per voice attempt).
+    """
+
+    __slots__ = ("_acc", "hi", "in_use", "lo", "peak")
 
     def __init__(self, window: tuple[float, float]):
-        self.window = window
+        self.lo, self.hi = window
         self.in_use = 0
         self.peak = 0
-        self.area = 0.0
-        self.t = 0.0
+        self._acc = 0.0
 
     def change(self, delta: int, now: float) -> None:
-        lo, hi = self.window
-        a, b = max(self.t, lo), min(now, hi)
-        if b > a:
-            self.area += self.in_use * (b - a)
-        self.t = now
+        lo, hi = self.lo, self.hi
+        if now < lo:
+            self._acc -= delta * lo
+        elif now < hi:
+            self._acc -= delta * now
+            n = self.in_use + delta
+            self.in_use = n
+            if n > self.peak:
+                self.peak = n
+            return
+        else:
+            self._acc -= delta * hi
         self.in_use += delta
-        if self.in_use > self.peak and lo <= now < hi:
-            self.peak = self.in_use
 
     def mean(self, now: float) -> float:
-        self.change(0, now)
-        lo, hi = self.window
-        span = min(now, hi) - lo
-        return self.area / span if span > 0 else 0.0
+        lo, hi = self.lo, self.hi
+        t = lo if now < lo else (hi if now > hi else now)
+        span = t - lo
+        return (self._acc + self.in_use * t) / span if span > 0 else 0.0
 
 
 class SimTelephony:
@@ -156,8 +166,9 @@ class SimTelephony:
     def ports_mean(self) -> float:
         return self.gauge.mean(self.env.now)
 
-    def _after(self, delay_s: float, fn: Callable[[], None]) -> None:
-        self.env.timeout(delay_s).callbacks.append(lambda _ev: fn())
+    def _after(self, delay_s: float, fn: Callable[[simpy.Event], None]) -> None:
+        """Call ``fn(event)`` in ``delay_s`` seconds (the callbacks take the timeout)."""
+        self.env.timeout(delay_s).callbacks.append(fn)
 
     # ---- Telephony protocol
 
@@ -175,13 +186,15 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
-            self._after(cw.latency_s, lambda: self.listener.on_delivered(a, ok))
+            self._after(cw.latency_s, lambda _e: self.listener.on_delivered(a, ok))
             return
-        if self.ports_in_use >= self.ports:
+        gauge = self.gauge
+        if gauge.in_use >= self.ports:
             self.listener.on_failed(a, _BLOCKED)
             return
-        self._ports(+1, a.job)
         now = self.env.now
+        gauge.change(1, now)
+        self.job_gauges[a.job].change(1, now)
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
         setup = start - now
@@ -190,17 +203,17 @@ class SimTelephony:
         if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
             ring = cw.ring()
             if ring > cw.rna_s:
-                self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
+                self._after(setup + cw.rna_s, lambda _e: self._fail(a, _NO_ANSWER))
                 return
             human = u < cum[0]
             a.truth_human = human
-            self._after(setup + ring + cw.amd_delay_s, lambda: self._answer(a, human))
+            self._after(setup + ring + cw.amd_delay_s, lambda _e: self._answer(a, human))
         elif u < cum[2]:
-            self._after(setup + cw.busy_s, lambda: self._fail(a, _BUSY))
+            self._after(setup + cw.busy_s, lambda _e: self._fail(a, _BUSY))
         elif u < cum[3]:
-            self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
+            self._after(setup + cw.rna_s, lambda _e: self._fail(a, _NO_ANSWER))
         else:
-            self._after(setup + cw.invalid_s, lambda: self._fail(a, _INVALID))
+            self._after(setup + cw.invalid_s, lambda _e: self._fail(a, _INVALID))
 
     def _fail(self, a: Attempt, code: int) -> None:
         self._ports(-1, a.job)
@@ -210,7 +223,7 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _AGENTLESS:
             self.listener.on_answered(a, True)
-            self._after(cw.message_s, lambda: self._message_done(a))
+            self._after(cw.message_s, lambda _e: self._message_done(a))
             return
         if cw.amd:
             flip = cw.amd_u() < (cw.p_fp if human else cw.p_fn)
@@ -221,7 +234,7 @@ class SimTelephony:
         self.listener.on_answered(a, classified_human)
         if a.code == _PENDING and a.t_connect < 0 and classified_human:
             if cw.patience is not None:
-                self._after(cw.patience(), lambda: self._patience_over(a))
+                self._after(cw.patience(), lambda _e: self._patience_over(a))
 
     def _message_done(self, a: Attempt) -> None:
         self._ports(-1, a.job)
@@ -235,18 +248,18 @@ class SimTelephony:
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
         talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
-        self._after(talk, lambda: self._call_end(a, agent))
+        self._after(talk, lambda _e: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
         self._ports(-1, a.job)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
-        self._after(cw.wrap() * cw.wrap_scale, lambda: self.agents.wrap_done(agent))
+        self._after(cw.wrap() * cw.wrap_scale, lambda _e: self.agents.wrap_done(agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
         if cw.machine_message_s > 0 and not a.truth_human and a.t_connect < 0:
-            self._after(cw.machine_message_s, lambda: self._ports(-1, a.job))
+            self._after(cw.machine_message_s, lambda _e: self._ports(-1, a.job))
         else:
             self._ports(-1, a.job)
 
