@@ -318,7 +318,12 @@ class Dialer:
     def _complete(self, a: Attempt, code: int) -> None:
         a.code = int(code)
         a.t_end = self.clock.now()
-        self._release_slot(a)
+        s = a.slot
+        if s >= 0:  # ``_release_slot``, inlined: once per attempt
+            self.call_status[s] = _FREE
+            self.call_job[s] = -1
+            self._free_slots.append(s)
+            a.slot = -1
         self.in_flight.pop(a.id, None)
         if self._txn is None:
             self.store.save_attempt(a)

@@ -187,7 +187,9 @@ class ContactFlow:
             _, seq, c = heapq.heappop(q)
             if self.state[c] != QUEUED or self._latest[c] != seq:
                 continue  # superseded or finished meanwhile
-            self._set(c, IN_FLIGHT)  # reserved while it is planned
+            self._n[QUEUED] -= 1  # reserved IN_FLIGHT while it is planned (``_set``)
+            self._n[IN_FLIGHT] += 1
+            self.state[c] = IN_FLIGHT
             p = self._plan(c, now_s, ch)
             if p is not None:
                 return p
@@ -205,7 +207,10 @@ class ContactFlow:
             scanned += 1
             if state[c] != FRESH:
                 continue
-            self._set(c, IN_FLIGHT)
+            n = self._n  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
+            n[FRESH] -= 1
+            n[IN_FLIGHT] += 1
+            state[c] = IN_FLIGHT
             p = self._plan(c, now_s, ch)
             if p is not None:
                 return p
@@ -222,7 +227,7 @@ class ContactFlow:
     def _plan(self, c: int, now_s: float, ch: str) -> Planned | None:
         """The decision for contact ``c`` (reserved IN_FLIGHT by the caller): launch now on
         ``ch``, queue for later, or finish."""
-        contact = self._known(c)
+        contact = self._fields_of.get(c) or self._known(c)
         hist = self.history.get(self.ids[c], ())
         cal = self.calendar
         last = self._decided.pop(c, None)
@@ -281,7 +286,8 @@ class ContactFlow:
         if hist is None:
             hist = self.history[a.contact_id] = []
         hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
-        action = self.strategy.decide(self._known(c), self._own(hist), now_s, self.calendar,
+        action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
+                                      self._own(hist), now_s, self.calendar,
                                       self._ended.get(c, ()))
         if action.__class__ is Done:
             self._finish(c, action.reason == "success")
@@ -337,10 +343,16 @@ class ContactFlow:
         self.state[c] = new
 
     def _queue(self, c: int, at_s: float, ch: str) -> None:
-        self._set(c, QUEUED)
-        self._seq += 1
-        self._latest[c] = self._seq
-        heapq.heappush(self._queues.setdefault(ch, []), (at_s, self._seq, c))
+        n, state = self._n, self.state
+        n[state[c]] -= 1  # ``_set(c, QUEUED)``, inlined
+        n[QUEUED] += 1
+        state[c] = QUEUED
+        seq = self._seq = self._seq + 1
+        self._latest[c] = seq
+        q = self._queues.get(ch)
+        if q is None:
+            q = self._queues[ch] = []
+        heapq.heappush(q, (at_s, seq, c))
 
     def _finish(self, c: int, success: bool) -> None:
         self._set(c, DONE)
