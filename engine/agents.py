@@ -109,7 +109,13 @@ class AgentManager:
         if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
                                     f"{AgentState(cur).name}")
-        self._account(agent, now)
+        lo, hi = self.window  # ``_account``, inlined: a few times per attempt
+        a = float(self.t_state[agent])
+        a = a if a > lo else lo
+        b = now if now < hi else hi
+        if b > a:
+            self.time_in[agent, cur] += b - a
+        self.t_state[agent] = now
         self.state[agent] = new
         self.status[agent] = _STATUS[new]
         if new == _BUSY:

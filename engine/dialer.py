@@ -315,9 +315,10 @@ class Dialer:
             self._free_slots.append(a.slot)
             a.slot = -1
 
-    def _complete(self, a: Attempt, code: int) -> None:
+    def _complete(self, a: Attempt, code: int, now: float | None = None) -> None:
+        """Record ``a``'s end with ``code`` at ``now`` (default: the clock's time)."""
         a.code = int(code)
-        a.t_end = self.clock.now()
+        a.t_end = self.clock.now() if now is None else now
         s = a.slot
         if s >= 0:  # ``_release_slot``, inlined: once per attempt
             self.call_status[s] = _FREE
@@ -350,9 +351,10 @@ class Dialer:
     # ------------------------------------------------------------------ telephony events
 
     def on_failed(self, a: Attempt, code: int) -> None:
+        now = self.clock.now()
         if a.channel == _VOICE_AGENT:
-            self.pacer.observe_dial(a.job, False, self.clock.now() - a.t_created)
-        self._complete(a, code)
+            self.pacer.observe_dial(a.job, False, now - a.t_created)
+        self._complete(a, code, now)
 
     def on_answered(self, a: Attempt, human: bool) -> None:
         now = self.clock.now()
@@ -366,7 +368,7 @@ class Dialer:
         if not human:
             self.pacer.observe_machine(a.job, now)
             self.telephony.drop(a)
-            self._complete(a, _MACHINE)
+            self._complete(a, _MACHINE, now)
             return
         agent = self.agents.pop_ready(a.job)
         if agent >= 0:
@@ -416,7 +418,7 @@ class Dialer:
             self.events.attempt_updated(a, "talk_ended")
         if a.agent >= 0:
             self.agents.transition(a.agent, "call_end", now)
-        self._complete(a, _CONNECTED_CODE)
+        self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
         self._complete(a, _DELIVERED if ok else _UNDELIVERED)

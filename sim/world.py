@@ -93,28 +93,26 @@ class _PortGauge:
     but the running sum (this runs twice per voice attempt).
     """
 
-    __slots__ = ("_acc", "hi", "in_use", "lo", "peak")
+    __slots__ = ("_acc", "hi", "in_use", "lo", "peak", "total")
 
-    def __init__(self, window: tuple[float, float]):
+    def __init__(self, window: tuple[float, float], total: _PortGauge | None = None):
         self.lo, self.hi = window
         self.in_use = 0
         self.peak = 0
         self._acc = 0.0
+        self.total = total  # a gauge over all ports that every change here also moves
 
     def change(self, delta: int, now: float) -> None:
         lo, hi = self.lo, self.hi
-        if now < lo:
-            self._acc -= delta * lo
-        elif now < hi:
-            self._acc -= delta * now
-            n = self.in_use + delta
-            self.in_use = n
-            if n > self.peak:
-                self.peak = n
-            return
-        else:
-            self._acc -= delta * hi
-        self.in_use += delta
+        inside = lo <= now < hi
+        t = now if inside else (lo if now < lo else hi)
+        g = self
+        while g is not None:  # this gauge, then its total (one call per port change)
+            g._acc -= delta * t
+            n = g.in_use = g.in_use + delta
+            if inside and n > g.peak:
+                g.peak = n
+            g = g.total
 
     def mean(self, now: float) -> float:
         lo, hi = self.lo, self.hi
@@ -139,7 +137,8 @@ class SimTelephony:
         self.ports = ports
         self.window = window
         self.gauge = _PortGauge(window)  # all ports
-        self.job_gauges = [_PortGauge(window) for _ in campaigns]  # ports per campaign
+        # ports per campaign (each change moves the campaign's gauge and the total)
+        self.job_gauges = [_PortGauge(window, self.gauge) for _ in campaigns]
         self.setup_gap_s = 1.0 / carrier_cps
         self._next_setup = 0.0
         self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seeds, strict=True)]
@@ -153,9 +152,7 @@ class SimTelephony:
     # ---- port accounting
 
     def _ports(self, delta: int, job: int) -> None:
-        now = self.env.now
-        self.gauge.change(delta, now)
-        self.job_gauges[job].change(delta, now)
+        self.job_gauges[job].change(delta, self.env.now)
 
     @property
     def ports_in_use(self) -> int:
@@ -195,7 +192,6 @@ class SimTelephony:
             self.listener.on_failed(a, _BLOCKED)
             return
         now = self.env.now
-        gauge.change(1, now)
         self.job_gauges[a.job].change(1, now)
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
