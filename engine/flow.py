@@ -42,6 +42,9 @@ _BLOCKED = int(Code.BLOCKED)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
 _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
+# Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
+# (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
+_new_tuple = tuple.__new__
 
 
 class Planned(NamedTuple):
@@ -113,6 +116,7 @@ class ContactFlow:
         self.ids: list[str] = []
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
+        self._col_items = tuple(self.cols.items())  # the lists grow in place
         self.cursor = 0
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
@@ -171,7 +175,9 @@ class ContactFlow:
         """``contact(c)``, kept while the contact is not done (read-only: shared)."""
         d = self._fields_of.get(c)
         if d is None:
-            d = self._fields_of[c] = self.contact(c)
+            d = self._fields_of[c] = {self._tz_field: self.tzs[c], "id": self.ids[c]}
+            for f, col in self._col_items:
+                d[f] = col[c]
         return d
 
     # ------------------------------------------------------------------ handing out
@@ -249,7 +255,8 @@ class ContactFlow:
             d = self.rules.decide(self.job, contact, action.address, ch, now_s, hist, cal,
                                   self.agent_guaranteed, self._normalised[action.step_index])
             if d.allowed:
-                return Planned(c, self.ids[c], action.address, action.step_index)
+                return _new_tuple(Planned, (c, self.ids[c], action.address,
+                                            action.step_index))
             if d.until is not None:
                 self._queue(c, d.until, ch)
                 return None
@@ -285,7 +292,7 @@ class ContactFlow:
         hist = self.history.get(a.contact_id)
         if hist is None:
             hist = self.history[a.contact_id] = []
-        hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
+        hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
         action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
                                       self._own(hist), now_s, self.calendar,
                                       self._ended.get(c, ()))

@@ -731,7 +731,7 @@ class Strategy:
                 except ValueError as e:
                     raise StrategyError(self.timezone_field, str(e)) from None
                 if w.is_open(t):
-                    nxt = Next(i, steps[i], addr, t, tuple(skipped))
+                    nxt = _new_tuple(Next, (i, steps[i], addr, t, tuple(skipped)))
                     return nxt if t <= first_due else Blocked(t, nxt)
                 skipped.append(i)
                 events.append(w.next_open(t))
@@ -782,4 +782,7 @@ class Strategy:
 
 
 _SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("max_attempts")
+# Speed shortcut: a named tuple made from a full tuple of its fields by ``tuple.__new__``
+# (what its ``_make`` does) skips the generated Python ``__new__``, once per decision.
+_new_tuple = tuple.__new__
 _MISSING = object()

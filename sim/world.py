@@ -58,11 +58,11 @@ class _CampaignWorld:
 
     def __init__(self, c: Campaign, seed: np.random.SeedSequence):
         streams = [np.random.default_rng(s) for s in seed.spawn(7)]
-        self.u = UniformStream(streams[0])
-        self.amd_u = UniformStream(streams[6])
+        self.u = UniformStream(streams[0]).draw
+        self.amd_u = UniformStream(streams[6]).draw
         o = c.outcomes
         self.cum = np.cumsum([o.live, o.machine, o.busy, o.no_answer, o.invalid]).tolist()
-        self.ring = Sampler(o.ring, streams[1])
+        self.ring = Sampler(o.ring, streams[1]).draw
         self.rna_s = o.ring_no_answer_s
         self.busy_s = o.busy_signal_s
         self.invalid_s = o.invalid_s
@@ -72,11 +72,11 @@ class _CampaignWorld:
         self.machine_talk_s = c.amd.machine_talk_s  # a missed machine holds its agent
         self.p_fp = c.amd.p_false_positive
         self.p_fn = c.amd.p_false_negative
-        self.talk = Sampler(c.talk, streams[2])
-        self.wrap = Sampler(c.wrap, streams[3])
+        self.talk = Sampler(c.talk, streams[2]).draw
+        self.wrap = Sampler(c.wrap, streams[3]).draw
         self.talk_scale = 1.0  # a day profile's talk / wrap mean over the campaign's
         self.wrap_scale = 1.0
-        self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4])
+        self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4]).draw
                          if math.isfinite(c.patience_mean_s) else None)
         self.message_s = c.message.length_s
         self.delivery = c.message.delivery
@@ -200,18 +200,20 @@ class SimTelephony:
         cum = cw.cum
         if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
             ring = cw.ring()
-            if ring > cw.rna_s:
-                self._after(setup + cw.rna_s, lambda _e: self._fail(a, _NO_ANSWER))
+            if ring <= cw.rna_s:
+                human = u < cum[0]
+                a.truth_human = human
+                self.env.timeout(setup + ring + cw.amd_delay_s).callbacks.append(
+                    lambda _e: self._answer(a, human))
                 return
-            human = u < cum[0]
-            a.truth_human = human
-            self._after(setup + ring + cw.amd_delay_s, lambda _e: self._answer(a, human))
+            delay, code = cw.rna_s, _NO_ANSWER
         elif u < cum[2]:
-            self._after(setup + cw.busy_s, lambda _e: self._fail(a, _BUSY))
+            delay, code = cw.busy_s, _BUSY
         elif u < cum[3]:
-            self._after(setup + cw.rna_s, lambda _e: self._fail(a, _NO_ANSWER))
+            delay, code = cw.rna_s, _NO_ANSWER
         else:
-            self._after(setup + cw.invalid_s, lambda _e: self._fail(a, _INVALID))
+            delay, code = cw.invalid_s, _INVALID
+        self.env.timeout(setup + delay).callbacks.append(lambda _e: self._fail(a, code))
 
     def _fail(self, a: Attempt, code: int) -> None:
         self._ports(-1, a.job)
@@ -278,8 +280,8 @@ class SimAgentFeed:
         self.shifts = shifts  # (login_s, logout_s) per agent
         self.aux = aux or [(0.0, 1.0)] * len(shifts)  # (probability, mean_s) per agent
         rng = np.random.default_rng(seed)
-        self._u = UniformStream(rng)
-        self._exp = Sampler(Exponential(1.0), rng)
+        self._u = UniformStream(rng).draw
+        self._exp = Sampler(Exponential(1.0), rng).draw
         self.listener: AgentListener = _NO_LISTENER
         self._on_shift = bytearray(len(shifts))  # between its shift's login and logout
         self._on_break = bytearray(len(shifts))  # an aux break this feed started
