@@ -34,6 +34,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -705,7 +706,7 @@ class Strategy:
                 pending.append((i, now_s, addr))
                 continue
             tries.sort()
-            delay = step.retry_after([c for _, c in tries])
+            delay = step.retry_after(list(map(_SECOND, tries)))
             if delay is None:
                 continue
             due = tries[-1][0] + delay
@@ -785,4 +786,5 @@ _SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("
 # Speed shortcut: a named tuple made from a full tuple of its fields by ``tuple.__new__``
 # (what its ``_make`` does) skips the generated Python ``__new__``, once per decision.
 _new_tuple = tuple.__new__
+_SECOND = itemgetter(1)
 _MISSING = object()

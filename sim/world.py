@@ -216,7 +216,7 @@ class SimTelephony:
         self.env.timeout(setup + delay).callbacks.append(lambda _e: self._fail(a, code))
 
     def _fail(self, a: Attempt, code: int) -> None:
-        self._ports(-1, a.job)
+        self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_failed(a, code)
 
     def _answer(self, a: Attempt, human: bool) -> None:
@@ -251,7 +251,7 @@ class SimTelephony:
         self._after(talk, lambda _e: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
-        self._ports(-1, a.job)
+        self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
         self._after(cw.wrap() * cw.wrap_scale, lambda _e: self.agents.wrap_done(agent))
