@@ -209,7 +209,7 @@ class Dialer:
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """
-        want = int(dials @ self._voice_int)
+        want = int(dials.dot(self._voice_int))
         if want == 0:
             return None
         free = self.telephony.capacity(True)

@@ -51,19 +51,21 @@ def synthetic_chunk(c: Campaign, job: int, start: int, n: int) -> ContactList:
     which = np.minimum(np.searchsorted(cum / cum[-1], frac, side="right"), len(zones) - 1)
     # Plain Python builds the columns: a chunk per campaign is made before a run starts,
     # and polars' per-expression overhead would dominate lists of a few hundred strings.
+    ks = list(map(str, k))
+    prefix = f"{c.name}-"
     cols: dict[str, pl.Series] = {
-        "id": pl.Series([f"{c.name}-{i}" for i in k], dtype=pl.String),
+        "id": pl.Series([prefix + i for i in ks], dtype=pl.String),
         "timezone": pl.Series([zones[w] for w in which.tolist()], dtype=pl.String),
-        LINE_COLUMN: pl.Series([i + 1 for i in k], dtype=pl.Int64),
+        LINE_COLUMN: pl.Series(range(start + 1, start + n + 1), dtype=pl.Int64),
     }
     for col, kind in ct.addresses.items():
         if kind == "email":
-            low = c.name.lower()
-            cols[col] = pl.Series([f"{low}-{i}@example.net" for i in k], dtype=pl.String)
+            low = f"{c.name.lower()}-"
+            cols[col] = pl.Series([low + i + "@example.net" for i in ks], dtype=pl.String)
         else:
-            cols[col] = pl.Series(
-                [f"+1{_PHONE_BASE + (job * 10_000_019 + i * 7_919) % 7_000_000_000}" for i in k],
-                dtype=pl.String)
+            num = (job * 10_000_019 + np.arange(start, start + n, dtype=np.int64) * 7_919
+                   ) % 7_000_000_000 + _PHONE_BASE
+            cols[col] = pl.Series(["+1" + x for x in map(str, num.tolist())], dtype=pl.String)
     return ContactList(pl.DataFrame(cols), contact_spec(c), source=f"<synthetic {c.name}>")
 
 
