@@ -69,6 +69,7 @@ _STATUS = np.array([
     AgentStatus.BUSY_LEAVING,  # PENDING_NOT_READY
     AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
 ], dtype=np.int64)
+_STATUS_OF = _STATUS.tolist()  # plain ints for the hot path
 
 
 class InvalidTransition(ValueError):
@@ -117,7 +118,7 @@ class AgentManager:
             self.time_in[agent, cur] += b - a
         self.t_state[agent] = now
         self.state[agent] = new
-        self.status[agent] = _STATUS[new]
+        self.status[agent] = _STATUS_OF[new]
         if new == _BUSY:
             self.since_s[agent] = now
             self.on_call[agent] = True
