@@ -240,8 +240,8 @@ class ContactFlow:
         action = None if last is None else self.strategy.recheck(last, contact, now_s, cal)
         for _ in range(len(self.strategy.steps) + 1):
             if action is None:
-                action = self.strategy.decide(contact, self._own(hist), now_s, cal,
-                                              self._ended.get(c, ()))
+                action = self.strategy.decide(contact, self._own(hist) if hist else hist,
+                                              now_s, cal, self._ended.get(c, ()))
             if action.__class__ is Done:
                 self._finish(c, action.reason == "success")
                 return None

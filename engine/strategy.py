@@ -38,7 +38,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from engine.calendar import RunCalendar
+from engine.calendar import OpenSpans, RunCalendar
 from engine.contacts import zone
 from engine.vocab import PACINGS, STEP_CHANNELS, Channel, Code, parse_code
 
@@ -563,6 +563,7 @@ class Strategy:
         object.__setattr__(self, "windows", CallingWindows.parse(self.windows, "windows"))
         object.__setattr__(self, "_step_windows", tuple(
             s.windows if s.windows is not None else self.windows for s in steps))
+        object.__setattr__(self, "_span_cache", _NO_SPANS)
         if self.default_timezone is not None:
             try:
                 zone(self.default_timezone)
@@ -573,6 +574,26 @@ class Strategy:
                 or self.max_attempts < 1):
             raise StrategyError("max_attempts", f"must be an integer >= 1 or None, got "
                                                 f"{self.max_attempts!r}")
+
+    # The spans cache belongs to a run's calendar: a copy or a pickle starts without it.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_span_cache"] = _NO_SPANS
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _spans(self, calendar: RunCalendar) -> dict[tuple[int, str], OpenSpans]:
+        """Step ``i``'s open spans in zone ``tz`` as ``calendar.windows`` gives them, by
+        ``(i, tz)``: a speed shortcut for the per-decision look-up (which hashes the
+        windows). Kept for the last calendar asked; swapped whole, so threads deciding on
+        different calendars at once only miss the cache, never read another's spans."""
+        cache = self._span_cache
+        if cache[0] is not calendar:
+            cache = (calendar, {})
+            object.__setattr__(self, "_span_cache", cache)
+        return cache[1]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Strategy:
@@ -665,7 +686,7 @@ class Strategy:
         unknown step or still pending.
         """
         steps = self.steps
-        per_step: list[list[tuple[float, int]]] | None = None
+        per_step: list[list[tuple[float, int]] | None] | None = None
         total = 0
         for k, h in enumerate(history):
             code = int(h.code)
@@ -684,8 +705,12 @@ class Strategy:
             if code in step.done_codes:
                 return _SUCCESS
             if per_step is None:
-                per_step = [[] for _ in steps]
-            per_step[i].append((h.at, code))
+                per_step = [None] * len(steps)
+            tries = per_step[i]
+            if tries is None:
+                per_step[i] = [(h.at, code)]
+            else:
+                tries.append((h.at, code))
             total += 1
         if self.max_attempts is not None and total >= self.max_attempts:
             return _MAX_ATTEMPTS
@@ -718,6 +743,7 @@ class Strategy:
         if not tz:
             tz = self.zone_name(contact)  # raises the clear error
         windows = self._step_windows
+        spans = self._spans(calendar)
         t = now_s
         first_due = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
@@ -727,10 +753,12 @@ class Strategy:
                 if due > t:
                     events.append(due)  # a retry delay holds the steps after it
                     break
-                try:
-                    w = calendar.windows(windows[i], tz)
-                except ValueError as e:
-                    raise StrategyError(self.timezone_field, str(e)) from None
+                w = spans.get((i, tz))
+                if w is None:
+                    try:
+                        w = spans[(i, tz)] = calendar.windows(windows[i], tz)
+                    except ValueError as e:
+                        raise StrategyError(self.timezone_field, str(e)) from None
                 if w.is_open(t):
                     nxt = _new_tuple(Next, (i, steps[i], addr, t, tuple(skipped)))
                     return nxt if t <= first_due else Blocked(t, nxt)
@@ -756,10 +784,9 @@ class Strategy:
         tz = contact.get(self.timezone_field) or self.default_timezone
         if not tz:
             return None
-        try:
-            w = calendar.windows(self._step_windows[nxt.step_index], tz)
-        except ValueError:
-            return None  # decide raises the clear error
+        w = self._spans(calendar).get((nxt.step_index, tz))
+        if w is None:
+            return None  # decide looks it up (and raises the clear error)
         return nxt._replace(at=now_s) if w.is_open(now_s) else None
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
@@ -787,4 +814,5 @@ _SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("
 # (what its ``_make`` does) skips the generated Python ``__new__``, once per decision.
 _new_tuple = tuple.__new__
 _SECOND = itemgetter(1)
+_NO_SPANS: tuple[Any, dict] = (None, {})  # never filled: ``_spans`` swaps in a new pair
 _MISSING = object()

@@ -382,6 +382,24 @@ def test_recheck_gives_decides_answer_or_asks_for_it(hist, now_min, later_min, z
     assert STRAT.recheck(nxt, c, nxt.at, cal) is not None or nxt.skipped
 
 
+def test_one_strategy_decides_on_each_calendar_it_is_given():
+    # the strategy keeps the open spans of the last calendar asked: alternating calendars
+    # (runs starting at other instants) must each get their own wall clock's answer
+    early, late = RunCalendar(utc(2024, 6, 3, 12)), RunCalendar(utc(2024, 6, 3, 2))
+    for _ in range(2):
+        for cal in (early, late, early):
+            got = STRAT.decide(ANN_NY, [], 0.0, cal)
+            want = STRAT.next_action(ANN_NY, [], cal.at(0.0))
+            assert type(got) is type(want)
+            assert cal.at(got.at) == want.at
+    # 12:00 UTC is Monday 08:00 in New York: home opens at 09:00, mobile at 08:00, so
+    # mobile goes now; 02:00 UTC is Sunday 22:00: blocked until Monday 08:00, 10 h later
+    a = STRAT.decide(ANN_NY, [], 0.0, early)
+    assert (a.step_index, a.at, a.skipped) == (1, 0.0, (0,))
+    b = STRAT.decide(ANN_NY, [], 0.0, late)
+    assert isinstance(b, Blocked) and b.until == 10 * H and b.next.step_index == 1
+
+
 # ---------------------------------------------------------------------- templates
 
 
