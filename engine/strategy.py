@@ -743,7 +743,8 @@ class Strategy:
         if not tz:
             tz = self.zone_name(contact)  # raises the clear error
         windows = self._step_windows
-        spans = self._spans(calendar)
+        cache = self._span_cache
+        spans = cache[1] if cache[0] is calendar else self._spans(calendar)
         t = now_s
         first_due = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
