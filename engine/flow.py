@@ -293,8 +293,9 @@ class ContactFlow:
         if hist is None:
             hist = self.history[a.contact_id] = []
         hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
+        own = hist if len(hist) == 1 else self._own(hist)  # one entry: the one just added
         action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
-                                      self._own(hist), now_s, self.calendar,
+                                      own, now_s, self.calendar,
                                       self._ended.get(c, ()))
         if action.__class__ is Done:
             self._finish(c, action.reason == "success")
