@@ -124,6 +124,7 @@ class Blending:
         self.lent_s = 0.0  # agent seconds on inbound within the window
         self.lends = 0
         self.recalls = 0
+        self.stopped = False
         # (t, "lend" / "recall" / "back", agent, job): every move, for outputs and tests
         self.log: list[tuple[float, str, int, int]] = []
         feed.subscribe(self)
@@ -140,7 +141,13 @@ class Blending:
         if self.rows:
             self.dialer.clock.call_later(self.period_s, self._periodic)
 
+    def stop(self) -> None:
+        """No more decisions (a live run stopping); agents already lent stay lent."""
+        self.stopped = True
+
     def _periodic(self) -> None:
+        if self.stopped:
+            return
         self.decide()
         self.dialer.clock.call_later(self.period_s, self._periodic)
 

@@ -4,6 +4,24 @@ The agent manager's job, on the pacer's license distribution and assignment kern
 runs at start, and again (every ``period_s``) after agents logged in or out, or when a job's
 minimum, maximum or priority changed at runtime; in dynamic mode on every period.
 
+Agent licenses come by type, one pool each, as the Avaya Proactive Outreach Manager agent
+manager distributes them ("Manual", "Preview" and "Predictive" agent licenses; its License
+Summary shows each job's use of each): an agent attached to a job holds one license of the
+job's type (``LICENSE_TYPES``: a job's ``license``, or by its pacing: preview jobs hold
+preview licenses, progressive jobs progressive ones, every other agent-based pacing
+predictive ones). A license is *in use* while a logged-in agent is attached to the job.
+A job's demand is its maximum, capped by the agents who hold its skill (a job few agents
+can work does not hold licenses another job of the pool could use; minimums are held
+whatever the demand). An agent on a call keeps its job until the call ends, so when a
+job's share shrinks its busy agents still hold their licenses: the other jobs of the pool
+get places only from what those leave (``_fit_pools``), and the licenses in use never
+exceed a pool.
+
+``usage`` keeps each job's licenses allocated and in use, and its *starvation*: the
+logged-in agents who hold the job's skill and are on no job, up to its maximum, that its
+license share leaves out (``max(0, min(max_agents, in use + such agents) - allocated)``),
+sampled every ``period_s`` over the measured window.
+
 The dialer builds its staffing from a ``Licenses`` setting and hands itself over as the
 ``StaffedDialer`` the staffing reads and drives: nothing is wired after construction.
 """
@@ -28,9 +46,36 @@ POOL_OF_PACING = {
     Pacing.PREVIEW: LicenseKind.PREVIEW_AGENT,
     Pacing.PROGRESSIVE: LicenseKind.PROGRESSIVE_AGENT,
 }
-POOL_KEYS = {"predictive_agents": LicenseKind.PREDICTIVE_AGENT,
+POOL_KEYS = {"manual_agents": LicenseKind.MANUAL_AGENT,
+             "preview_agents": LicenseKind.PREVIEW_AGENT,
              "progressive_agents": LicenseKind.PROGRESSIVE_AGENT,
-             "preview_agents": LicenseKind.PREVIEW_AGENT}
+             "predictive_agents": LicenseKind.PREDICTIVE_AGENT}
+# A job's ``license`` -> its pool; manual and preview jobs are placed by their agent, one
+# call at a time: they dial with preview pacing.
+LICENSE_TYPES = {"manual": LicenseKind.MANUAL_AGENT, "preview": LicenseKind.PREVIEW_AGENT,
+                 "progressive": LicenseKind.PROGRESSIVE_AGENT,
+                 "predictive": LicenseKind.PREDICTIVE_AGENT}
+AGENT_PLACED = ("manual", "preview")  # license types whose jobs dial with preview pacing
+POOL_NAMES = {kind: name for name, kind in POOL_KEYS.items()}
+
+
+def license_type(job: Job) -> str:
+    """The agent license type ``job`` holds (``LICENSE_TYPES`` key): its ``license``, else
+    by its pacing. Raises ``ValueError`` naming the job for an unknown type."""
+    if job.license:
+        if job.license not in LICENSE_TYPES:
+            raise ValueError(f"job {job.name!r}: license {job.license!r}; expected one of "
+                             f"{', '.join(LICENSE_TYPES)}")
+        return job.license
+    kind = POOL_OF_PACING.get(job.pacing.pacing, LicenseKind.PREDICTIVE_AGENT)
+    return next(t for t, k in LICENSE_TYPES.items() if k == kind)
+
+
+def license_kind(job: Job) -> LicenseKind:
+    """The pool ``job`` draws its agent licenses from (see ``license_type``)."""
+    return LICENSE_TYPES[license_type(job)]
+
+
 REBALANCE_S = 30.0
 MODES = ("reserved", "dynamic")
 
@@ -72,6 +117,61 @@ class StaffedDialer(Protocol):
         """Put agents on jobs (-1 = none); agents on a call move when it ends."""
 
 
+class LicenseUsage:
+    """Per job, time integrals over the measured ``window`` (agent-license seconds) of the
+    licenses allocated, in use and short (starvation), and the seconds starved; sampled
+    by the staffing every period (a left-point rule: each sample holds until the next)."""
+
+    def __init__(self, n_jobs: int, window: tuple[float, float]):
+        self.window = window
+        self.allocated_s = np.zeros(n_jobs)
+        self.in_use_s = np.zeros(n_jobs)
+        self.short_s = np.zeros(n_jobs)
+        self.starved_s = np.zeros(n_jobs)
+        self.peak_in_use = np.zeros(n_jobs, dtype=np.int64)
+        self._t: float | None = None
+        self._last = (np.zeros(n_jobs, dtype=np.int64),) * 3
+
+    def sample(self, now: float, allocated: np.ndarray, in_use: np.ndarray,
+               short: np.ndarray) -> None:
+        """Close the span since the last sample with its values, then hold these."""
+        self._close(now)
+        self._t = now
+        self._last = (allocated.copy(), in_use.copy(), short.copy())
+        lo, hi = self.window
+        if lo <= now < hi:
+            np.maximum(self.peak_in_use, in_use, out=self.peak_in_use)
+
+    def _close(self, now: float) -> None:
+        if self._t is None:
+            return
+        lo, hi = self.window
+        dt = max(min(now, hi) - max(self._t, lo), 0.0)
+        if dt > 0:
+            a, u, sh = self._last
+            self.allocated_s += a * dt
+            self.in_use_s += u * dt
+            self.short_s += sh * dt
+            self.starved_s += (sh > 0) * dt
+
+    def close(self, now: float) -> None:
+        """Account the last span up to ``now`` (run end)."""
+        self._close(now)
+        self._t = now
+
+    def job_figures(self, j: int) -> dict[str, float]:
+        """Job ``j``'s means over the window: licenses allocated, in use, short, the share
+        of time starved (short > 0), and the peak in use."""
+        lo, hi = self.window
+        span = hi - lo if np.isfinite(hi - lo) and hi > lo else 0.0
+        mean = (lambda x: float(x[j]) / span) if span > 0 else (lambda x: 0.0)
+        return {"licenses_allocated_mean": mean(self.allocated_s),
+                "licenses_in_use_mean": mean(self.in_use_s),
+                "licenses_in_use_peak": int(self.peak_in_use[j]),
+                "licenses_short_mean": mean(self.short_s),
+                "license_starved_share": mean(self.starved_s)}
+
+
 class Staffing:
     """Keeps every agent-based job of ``dialer`` staffed within ``licenses``."""
 
@@ -84,18 +184,70 @@ class Staffing:
             else DistributionMode.RESERVED)
         self.agent_jobs = [j for j, job in enumerate(dialer.jobs)
                            if job.channel == Channel.VOICE_AGENT]
+        n = len(dialer.jobs)
+        self.pool_of_job = np.full(n, -1, dtype=np.int64)
+        am = dialer.agents
+        # a job's demand: its maximum, but never more agents than hold its skill (a job no
+        # agent could work holds no license another job of the pool could use)
+        self.qualified = np.zeros(n, dtype=np.int64)
         for j in self.agent_jobs:
             job = dialer.jobs[j]
-            kind = POOL_OF_PACING.get(job.pacing.pacing, LicenseKind.PREDICTIVE_AGENT)
+            kind = license_kind(job)
+            self.pool_of_job[j] = int(kind)
+            m = int(job.skill_mask)
+            self.qualified[j] = int(((am.skills & m) == m).sum())
             self.licenses.add_job(j, kind, job.priority, job.min_agents, job.max_agents,
-                                  job.max_agents)
+                                  min(job.max_agents, int(self.qualified[j])))
         self.job_skills = np.array([job.skill_mask for job in dialer.jobs], dtype=np.int64)
         self.dirty = True
         self.moves = 0
+        self.allocated = np.zeros(n, dtype=np.int64)
+        self.usage = LicenseUsage(n, dialer.agents.window)
+        self._agent_rows = np.array(self.agent_jobs, dtype=np.int64)
+        self._max_agents = np.array([dialer.jobs[j].max_agents for j in self.agent_jobs],
+                                    dtype=np.int64)
+
+    def pool_name(self, job: int) -> str | None:
+        """The ``POOL_KEYS`` name of the pool job ``job`` draws from (None: not agent-based)."""
+        k = int(self.pool_of_job[job])
+        return POOL_NAMES[LicenseKind(k)] if k >= 0 else None
 
     def mark(self) -> None:
-        """Something changed (login, logout, a job's limits): rebalance at the next period."""
+        """Something changed (login, logout, a job's limits): rebalance at the next period.
+
+        An agent logging in again keeps the job it had; if its pool has no license left
+        for it, it is detached at once (``_release_over_pool``), so the licenses in use
+        never exceed a pool between rebalances either."""
         self.dirty = True
+        self._release_over_pool()
+
+    def _release_over_pool(self) -> None:
+        """Detach logged-in agents not on a call from the jobs of any pool whose licenses in
+        use exceed its size: lowest priority job (then highest index) first, the agent
+        attached last (highest index) first."""
+        am = self.dialer.agents
+        in_use = self.in_use()
+        sizes = self.licenses.pool_sizes
+        jobs = self.dialer.jobs
+        new = None
+        for k in np.unique(self.pool_of_job[self.pool_of_job >= 0]).tolist():
+            rows = np.flatnonzero(self.pool_of_job == k)
+            over = int(in_use[rows].sum()) - int(sizes[k])
+            if over <= 0:
+                continue
+            for j in sorted(rows.tolist(), key=lambda j: (jobs[j].priority, -j)):
+                free = np.flatnonzero((am.job == j) & (am.status != AgentStatus.OFF)
+                                      & ~am.on_call & (am.status != AgentStatus.BUSY)
+                                      & (am.status != AgentStatus.BUSY_LEAVING))
+                drop = free[::-1][:over]
+                if drop.size:
+                    new = am.job.copy() if new is None else new
+                    new[drop] = -1
+                    over -= drop.size
+                if over <= 0:
+                    break
+        if new is not None:
+            self.dialer.assign(new)
 
     def set_limits(self, job: int, minimum: int | None = None, maximum: int | None = None,
                    priority: int | None = None) -> None:
@@ -104,7 +256,7 @@ class Staffing:
             self.licenses.set_minimum(job, minimum)
         if maximum is not None:
             self.licenses.set_maximum(job, maximum)
-            self.licenses.set_demand(job, maximum)
+            self.licenses.set_demand(job, min(maximum, int(self.qualified[job])))
         if priority is not None:
             self.licenses.set_priority(job, priority)
         self.mark()
@@ -117,7 +269,44 @@ class Staffing:
     def _periodic(self) -> None:
         if self.dirty or self.licenses.mode == DistributionMode.DYNAMIC:
             self.rebalance()
+        else:
+            self._sample()
         self.dialer.clock.call_later(self.period_s, self._periodic)
+
+    def in_use(self) -> np.ndarray:
+        """Licenses in use per job: logged-in agents attached to it, int64 (n_jobs,)."""
+        am = self.dialer.agents
+        on = (am.job >= 0) & (am.status != AgentStatus.OFF)
+        return np.bincount(am.job[on], minlength=len(self.dialer.jobs)).astype(np.int64)
+
+    def _stuck(self) -> np.ndarray:
+        """Agents per job that cannot leave it now (on a call or in wrap-up)."""
+        am = self.dialer.agents
+        busy = (am.status == AgentStatus.BUSY) | (am.status == AgentStatus.BUSY_LEAVING)
+        stuck = (busy | am.on_call) & (am.job >= 0)
+        return np.bincount(am.job[stuck], minlength=len(self.dialer.jobs)).astype(np.int64)
+
+    def _fit_pools(self, targets: np.ndarray) -> np.ndarray:
+        """Targets lowered so that, per pool, the licenses held after the assignment
+        (``max(target, agents stuck on the job)`` per job) fit in the pool: the places the
+        stuck agents overrun are taken from the pool's other jobs, lowest priority (then
+        highest index) first."""
+        stuck = self._stuck()
+        out = targets.copy()
+        sizes = self.licenses.pool_sizes
+        jobs = self.dialer.jobs
+        for k in np.unique(self.pool_of_job[self.pool_of_job >= 0]).tolist():
+            rows = np.flatnonzero(self.pool_of_job == k)
+            over = int((np.maximum(out[rows], stuck[rows]).sum()) - sizes[k])
+            if over <= 0:
+                continue
+            for j in sorted(rows.tolist(), key=lambda j: (jobs[j].priority, -j)):
+                give = min(over, max(int(out[j] - stuck[j]), 0))
+                out[j] -= give
+                over -= give
+                if over <= 0:
+                    break
+        return out
 
     def rebalance(self) -> None:
         """Licenses per job, then agents to jobs (agents on a call stay until it ends)."""
@@ -126,6 +315,8 @@ class Staffing:
         targets = np.zeros(len(self.dialer.jobs), dtype=np.int64)
         for row, j in enumerate(self.licenses.jobs):
             targets[j] = alloc[row]
+        self.allocated = targets.copy()
+        targets = self._fit_pools(targets)
         am = self.dialer.agents
         on_call = (am.status == AgentStatus.BUSY) | (am.status == AgentStatus.BUSY_LEAVING)
         res = assign_agents(am.skills, am.job, on_call, self.job_skills, targets)
@@ -135,3 +326,24 @@ class Staffing:
         if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
                                          ).any():
             self.dirty = True  # agents on a call move only when it ends: try again
+        self._sample()
+
+    def _sample(self) -> None:
+        """Record licenses allocated, in use and short per job (``LicenseUsage``): a job is
+        short of the logged-in agents holding its skill and free of any job, up to its
+        maximum, that its license share leaves out."""
+        am = self.dialer.agents
+        in_use = self.in_use()
+        free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
+        short = np.zeros(len(self.dialer.jobs), dtype=np.int64)
+        rows = self._agent_rows
+        if rows.size:
+            m = self.job_skills[rows]
+            could = in_use[rows] + ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+            want = np.minimum(self._max_agents, could)
+            short[rows] = np.maximum(want - self.allocated[rows], 0)
+        self.usage.sample(self.dialer.clock.now(), self.allocated, in_use, short)
+
+    def close(self, now: float) -> None:
+        """Account the license usage up to ``now`` (run end)."""
+        self.usage.close(now)

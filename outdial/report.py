@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from engine.kpi import FRACTION_KPIS
 from engine.vocab import CHANNEL_NAMES
 from outdial.app import Application, _json_safe
 from sim.plan.assess import Assessment
@@ -17,7 +18,7 @@ from sim.plan.stats import Summary
 from sim.plan.tables import attempts_table, intervals_table
 from sim.scenario import Scenario
 
-PCT_KEYS = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
+PCT_KEYS = tuple(FRACTION_KPIS)  # fractions 0..1, shown as percentages
 SUMMARY_ROWS = ("bhcc", "attempts", "blocked", "bhcc_agent", "live_answers", "abandons",
                 "abandon_rate", "abandon_rate_ofcom", "occupancy", "agent_wait_mean_s",
                 "service_level", "ports_peak", "ports_mean")
@@ -113,6 +114,12 @@ def _fmt(key: str, v: Any) -> str:
     return f"{int(v):,}"
 
 
+def _val_ci(key: str, v: Any, ci: Any) -> str:
+    """``value [lo, hi]`` (the value alone without an interval); seconds to 0.1 s."""
+    f = (lambda x: f"{x:.1f}") if key.endswith("_s") else (lambda x: _fmt(key, x))
+    return f(v) if not ci else f"{f(v)} [{f(ci[0])}, {f(ci[1])}]"
+
+
 def _ci(key: str, ci: Any) -> str:
     if not ci:
         return ""
@@ -153,18 +160,32 @@ def _print_blended(app: Application, s: Summary) -> None:
     and the port pool's per-job use and starvation, when the scenario has them."""
     t = s.total
     if s.inbound:
-        rows = [[name, _fmt("", k["offered"]), _fmt("service_level", k["service_level"]),
-                 _fmt("abandon_rate", k["abandon_rate"]), f"{k['asa_s']:.1f}",
-                 _fmt("", k["answered_by_lent"])] for name, k in s.inbound.items()]
+        rows = []
+        for name, k in s.inbound.items():
+            ci = k.get("ci95", {})
+            rows.append([name, _fmt("", k["offered"]),
+                         _val_ci("service_level", k["service_level"], ci.get("service_level")),
+                         _val_ci("abandon_rate", k["abandon_rate"], ci.get("abandon_rate")),
+                         _val_ci("asa_s", k["asa_s"], ci.get("asa_s")),
+                         _val_ci("occupancy", k.get("occupancy_inbound", 0.0),
+                                 ci.get("occupancy_inbound")),
+                         _fmt("", k["answered_by_lent"])])
         rows.append(["total", _fmt("", t["inbound_offered"]),
-                     _fmt("service_level", t["inbound_service_level"]),
-                     _fmt("abandon_rate", t["inbound_abandon_rate"]),
-                     f"{t['inbound_asa_s']:.1f}", ""])
-        app.table(f"inbound skills: occupancy inbound "
-                  f"{_fmt('occupancy', t['occupancy_inbound'])}, outbound "
-                  f"{_fmt('occupancy', t['occupancy_outbound'])}",
-                  ["skill", "offered", "SL", "abandoned", "ASA s", "answered by lent agents"],
-                  rows, caption="SL: answered within the skill's threshold / offered")
+                     _val_ci("service_level", t["inbound_service_level"],
+                             s.ci95.get("inbound_service_level")),
+                     _val_ci("abandon_rate", t["inbound_abandon_rate"],
+                             s.ci95.get("inbound_abandon_rate")),
+                     _val_ci("asa_s", t["inbound_asa_s"], s.ci95.get("inbound_asa_s")),
+                     _val_ci("occupancy", t["occupancy_inbound"],
+                             s.ci95.get("occupancy_inbound")), ""])
+        out_occ = _val_ci("occupancy", t["occupancy_outbound"],
+                          s.ci95.get("occupancy_outbound"))
+        app.table(f"inbound skills (outbound occupancy {out_occ})",
+                  ["skill", "offered", "SL", "abandoned", "ASA s", "occupancy inbound",
+                   "answered by lent agents"], rows,
+                  caption="value [95 % interval]; SL: answered within the skill's threshold / "
+                          "offered; rates pooled over the replications")
+    _print_licenses(app, s)
     ported = [c for c in s.campaigns if "ports_allocated" in c]
     if ported:
         app.table("port pool: per job", ["campaign", "channel", "ports held", "peak in use",
@@ -172,6 +193,34 @@ def _print_blended(app: Application, s: Summary) -> None:
                   [[c["name"], c["channel"], _fmt("", c["ports_allocated"]),
                     _fmt("", c["ports_peak"]), _fmt("", c["port_blocked"]),
                     _fmt("", c["port_delayed"])] for c in ported])
+
+
+def _print_licenses(app: Application, s: Summary) -> None:
+    """Agent licenses per pool in use (size, licenses allocated and in use, mean over the
+    window) and the jobs that starved: agents who could work a job left out by its share
+    (per job in ``--json``'s campaigns: ``licenses_*``, ``license_starved_share``)."""
+    licensed = [c for c in s.campaigns if "license_pool" in c]
+    if not licensed:
+        return
+    rows = []
+    for pool in dict.fromkeys(c["license_pool"] for c in licensed):
+        cs = [c for c in licensed if c["license_pool"] == pool]
+        starved = [c for c in cs if c["license_starved_share"] > 0]
+        rows.append([pool.replace("_agents", ""), _fmt("", cs[0]["license_pool_size"]),
+                     _fmt("", len(cs)),
+                     f"{sum(c['licenses_allocated_mean'] for c in cs):,.1f}",
+                     f"{sum(c['licenses_in_use_mean'] for c in cs):,.1f}",
+                     f"{len(starved):,}"])
+    app.table("agent licenses by type", ["pool", "size", "jobs", "allocated", "in use",
+                                         "jobs starved"], rows,
+              caption="means over the measured window; a job starves while agents with "
+                      "its skill and no job wait for want of its license")
+    worst = sorted((c for c in licensed if c["license_starved_share"] > 0),
+                   key=lambda c: -c["licenses_short_mean"])[:5]
+    for c in worst:
+        app.info(f"license-starved: {c['name']} ({c['license_pool']}): "
+                 f"{c['licenses_short_mean']:.1f} licenses short on average, "
+                 f"{100 * c['license_starved_share']:.0f} % of the time")
 
 
 def print_intervals(app: Application, s: Summary, start: datetime) -> None:

@@ -1,7 +1,10 @@
 """License distribution: the agent manager's split of each license pool among running jobs.
 
-Pools (indexed by :class:`pacer.modes.LicenseKind`): predictive, progressive and preview
-agent licenses, outbound ports of notification campaigns, SMS and email throughput. A
+Pools (indexed by :class:`pacer.modes.LicenseKind`): manual, preview, progressive and
+predictive agent licenses (an agent attached to a job holds one license of the job's type,
+as the Avaya Proactive Outreach Manager agent manager distributes its "Manual", "Preview"
+and "Predictive" agent licenses), outbound ports of notification campaigns, SMS and email
+throughput. A
 throughput pool is modelled in integer units the caller chooses (messages per second or per
 hour); every amount here is an int64 count of pool units.
 

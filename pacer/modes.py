@@ -44,6 +44,7 @@ class LicenseKind(IntEnum):
     OUTBOUND_PORT = 3
     SMS_THROUGHPUT = 4
     EMAIL_THROUGHPUT = 5
+    MANUAL_AGENT = 6  # agents attached to manual-dial jobs (the agent places each call)
 
 
 class AgentStatus(IntEnum):

@@ -70,12 +70,16 @@ def blending_for(scn: Scenario, dialer: Dialer, desk: SimInbound | None,
 def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbound | None,
                  blending: Blending | None, dialer: Dialer, handling_out_s: float,
                  logged_out_s: float) -> dict:
-    """Add inbound, blending and port figures to the run's ``total`` and per-campaign KPIs
-    (in place); returns the per-skill inbound KPIs (empty without inbound).
+    """Add inbound, blending, port and agent-license figures to the run's ``total`` and
+    per-campaign KPIs (in place); returns the per-skill inbound KPIs (empty without
+    inbound). Agent-based campaigns get their license pool, licenses allocated, in use and
+    short (starvation) from ``engine.staffing.LicenseUsage``.
 
     Occupancy by direction: outbound = outbound handling / (dialer agents' logged-in time -
     time lent to inbound); inbound = inbound handling / inbound staffed time (dedicated and
-    lent); ``occupancy`` = all handling / all logged-in time.
+    lent), per skill the same for the agents serving it (their handling of any skill /
+    their time serving it; an agent serving several skills counts in each);
+    ``occupancy`` = all handling / all logged-in time.
     """
     lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
     lent_s = blending.lent_s if blending is not None else 0.0
@@ -88,9 +92,11 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
         calls = calls.with_columns(pl.col("skill").replace_strict(
             thr, default=0.0, return_dtype=pl.Float64).alias("_t"))
         total_c = inbound_kpi.counts(calls, pl.col("_t"))
-        for s in scn.inbound:
+        for i, s in enumerate(scn.inbound):
             c = inbound_kpi.counts(calls.filter(pl.col("skill") == s.name), s.sl_threshold_s)
             skills[s.name] = inbound_kpi.block(c, hi - lo)
+            skills[s.name]["occupancy_inbound"] = inbound_kpi.occupancy(
+                float(desk.skill_handling_s[i]), float(desk.skill_staffed_s[i]))
         total["inbound"] = inbound_kpi.block(total_c, hi - lo)
         total["occupancy_inbound"] = inbound_kpi.occupancy(desk.handling_s, desk.staffed_s)
         dedicated_s = max(desk.staffed_s - lent_s, 0.0)
@@ -99,8 +105,16 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
     if blending is not None:
         total["blending_lends"] = blending.lends
         total["blending_recalls"] = blending.recalls
+    st = dialer.staffing
+    if st is not None:
+        st.close(hi)
     p = dialer.ports
     for j, c in enumerate(per_camp):
+        pool = st.pool_name(j) if st is not None else None
+        if pool is not None:
+            c["license_pool"] = pool
+            c["license_pool_size"] = int(st.licenses.pool_sizes[st.pool_of_job[j]])
+            c.update(st.usage.job_figures(j))
         if p is not None:
             c["port_blocked"] = int(p.blocked[j])
             c["port_delayed"] = int(p.delayed[j])

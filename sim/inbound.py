@@ -129,6 +129,10 @@ class SimInbound:
         self.handling_s = 0.0
         self.staffed_s = 0.0
         self.lent_handling_s = 0.0
+        # ... and per skill, of the agents serving it: their handling (calls of any skill)
+        # and their time serving it (an agent serving several skills counts in each)
+        self.skill_handling_s = np.zeros(ns)
+        self.skill_staffed_s = np.zeros(ns)
         # interval samples per skill: waiting, staffed, available, lent
         self.interval_s = interval_s
         shape = (max(n_intervals, 1), ns)
@@ -319,6 +323,7 @@ class SimInbound:
         self._record(s, c.t_arrive, now, True, wait, talk + wrap, ag.key >= 0, ag.key)
         h = self._clip(now, now + talk + wrap)
         self.handling_s += h
+        self.skill_handling_s[ag.serves] += h
         if ag.key >= 0:
             self.lent_handling_s += h
         self.env.timeout(talk + wrap).callbacks.append(lambda _ev: self._free(ag))
@@ -345,7 +350,9 @@ class SimInbound:
         self._set_idle(ag, False)
         for s in ag.serves:
             self.staffed[s] -= 1
-        self.staffed_s += self._clip(ag.t_join, self.env.now)
+        served = self._clip(ag.t_join, self.env.now)
+        self.staffed_s += served
+        self.skill_staffed_s[ag.serves] += served
         self._joined.discard(ag)
         if ag.key >= 0:
             self.lent.pop(ag.key, None)
@@ -385,7 +392,10 @@ class SimInbound:
 
     def close(self, now: float) -> None:
         """Account the staffed time of agents still on inbound at ``now`` (run end)."""
-        self.staffed_s += sum(self._clip(a.t_join, now) for a in self._joined)
+        for a in self._joined:
+            served = self._clip(a.t_join, now)
+            self.staffed_s += served
+            self.skill_staffed_s[a.serves] += served
 
     def calls(self) -> pl.DataFrame:
         """One row per inbound call decided (answered or abandoned), ``CALL_COLUMNS``;

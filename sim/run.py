@@ -176,7 +176,8 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
     jobs = [Job(name=c.name, channel=parse_channel(c.channel),
                 pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                 priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
-                connect_window_s=scn.regulation.connect_window_s) for c in camps]
+                connect_window_s=scn.regulation.connect_window_s, license=c.license)
+            for c in camps]
     skills, shifts, aux = [], [], []
     for g in outbound_groups(scn):
         m = 0

@@ -26,6 +26,7 @@ from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
+from engine.staffing import AGENT_PLACED, LICENSE_TYPES
 from engine.strategy import Strategy, StrategyError
 from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
 from pacer.constants import (
@@ -172,6 +173,7 @@ _LICENSES = {
     "predictive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
     "progressive_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
     "preview_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
+    "manual_agents": _int(100000, lo=0, hi=MAX_AGENTS, unit="licenses", why=_MEM),
     "outbound_ports": _int(-1, lo=-1, hi=MAX_AGENTS * 10,
                            doc="port pool of notification jobs; -1 = none"),
 }
@@ -217,6 +219,7 @@ _CAMPAIGN = {
     "pacing": _str("predictive", PACINGS),
     "skill": _str(""),
     "priority": _int(1, lo=1, hi=LICENSE_MAX_PRIORITY, why="the license arithmetic's range"),
+    "license": _str("", tuple(LICENSE_TYPES)),
     "min_agents": _int(0, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
     "max_agents": _int(1000000, lo=0, hi=1000000, unit="agents", why=_MEM),
     "ratio": _num(1.0, lo=0.0, hi=100.0, unit="lines per agent", why="no dialer dials more"),
@@ -454,6 +457,7 @@ class Campaign:
     schedule: JobPlan = field(default_factory=JobPlan)
     blending: BlendSetting | None = None
     skill_pacing: SkillPacing | None = None
+    license: str = ""  # agent license type (engine.staffing.LICENSE_TYPES); "": by pacing
     profile: dict[str, Profile] = field(default_factory=dict)  # sim.profiles.CAMPAIGN_KEYS
 
     @property
@@ -812,6 +816,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
         c["pacing"] = "timed"
         if not c.get("attempts_per_hour"):
             chk.problem(f"{path}.attempts_per_hour", f"{channel} campaigns need a rate > 0")
+    _check_license(chk, path, raw, channel, c.get("pacing"), c.get("license", ""))
     if channel == "voice_agent" and not c.get("skill"):
         chk.problem(f"{path}.skill", "agent-based campaigns need the skill their agents have")
     if c.get("target") == "service_level" and c.get("target_value", 0) > 1:
@@ -843,6 +848,22 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
             message=Message(**sub["message"]), profile=profile, **engine, **blend,
             **c))
     return out
+
+
+def _check_license(chk: _Checker, path: str, raw: Mapping[str, Any], channel: Any,
+                   pacing: Any, lic: Any) -> None:
+    """A campaign's agent license type against its channel and pacing: manual and preview
+    jobs (the agent places each call) dial with preview pacing, and a preview job holds a
+    manual or preview license."""
+    if "license" in raw and channel != "voice_agent":
+        chk.problem(f"{path}.license", f"agent license types are for agent-based campaigns, "
+                    f"got a {channel} campaign (notification jobs draw outbound ports)")
+    elif lic in AGENT_PLACED and pacing != "preview":
+        chk.problem(f"{path}.license", f"a {lic} job's agent places each call: expected "
+                    f"pacing = \"preview\", got {pacing!r}")
+    elif lic and lic not in AGENT_PLACED and pacing == "preview":
+        chk.problem(f"{path}.license", f"a preview job holds a manual or preview license, "
+                    f"got {lic!r}")
 
 
 def _blend_tables(chk: _Checker, raw: Mapping[str, Any], path: str, c_channel: Any
@@ -1428,11 +1449,12 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
-    """The scenario with every agent-based campaign paced by ``policy``."""
+    """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
+    whose agents place each call, keep their preview pacing)."""
     pacing, ratio = parse_policy(policy)
     camps = []
     for c in scn.campaigns:
-        if c.agent_based:
+        if c.agent_based and c.license != "manual":
             c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else c.ratio)
         camps.append(c)
     return replace(scn, campaigns=tuple(camps))

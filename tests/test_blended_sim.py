@@ -179,3 +179,39 @@ def test_every_blended_target_is_judged_on_a_run():
     by = {r.kpi: r for r in res}
     assert by["lent_agent_s"].value > 0 and by["blending_lends"].value > 0
     assert by["inbound_answered"].met is True
+
+
+def test_per_skill_occupancy_of_one_skill_is_the_total(blended):
+    """One skill: the agents serving it are all the inbound agents, so its occupancy is the
+    inbound total's, and its counts are the total's."""
+    (only,) = blended.inbound.values()
+    assert only["occupancy_inbound"] == pytest.approx(blended.total["occupancy_inbound"])
+    assert only["offered"] == blended.total["inbound"]["offered"]
+    assert 0.5 < only["occupancy_inbound"] < 1.0
+
+
+def test_per_skill_kpis_get_intervals_from_the_one_aggregation():
+    """``skill_summary`` pools a skill's service level and abandon rate on its counts (not a
+    mean of rates) and gives each KPI an interval, as the total's own KPIs get them."""
+    from sim.plan.stats import rate_ci95, skill_summary
+
+    def rec(offered, in_t, ab, asa, occ):
+        blk = {"offered": offered, "answered": offered - ab, "abandoned": ab,
+               "answered_in_threshold": in_t, "service_level": in_t / offered,
+               "abandon_rate": ab / offered, "asa_s": asa, "occupancy_inbound": occ,
+               "answered_by_lent": 3.0, "mean_wait_s": 1.0, "calls_per_hour": offered}
+        return {"inbound": {"care": blk, "orders": dict(blk, offered=2 * offered)}}
+
+    recs = [rec(100, 90, 2, 4.0, 0.8), rec(300, 210, 12, 9.0, 0.9), rec(200, 170, 5, 6.0, 0.85)]
+    out = skill_summary(recs)
+    care = out["care"]
+    assert care["service_level"] == pytest.approx(470 / 600)  # pooled, not the mean 0.8
+    sl = rate_ci95([90, 210, 170], [100, 300, 200])
+    assert care["ci95"]["service_level"] == pytest.approx([sl[1], sl[2]])
+    lo, hi = care["ci95"]["asa_s"]
+    assert care["asa_s"] == pytest.approx(19 / 3)
+    assert lo < care["asa_s"] < hi
+    assert 0 <= care["ci95"]["occupancy_inbound"][0] < 0.85 < care["ci95"][
+        "occupancy_inbound"][1] <= 1.0
+    assert out["orders"]["offered"] == pytest.approx(400.0)
+    assert skill_summary([{"inbound": {}}]) == {}

@@ -262,7 +262,7 @@ def test_all_pools_match_one_pool_at_a_time(case):
 
 def test_pool_sizes_from_a_mapping():
     sizes = pool_sizes_array({LicenseKind.OUTBOUND_PORT: 2200, LicenseKind.SMS_THROUGHPUT: 5})
-    assert sizes.tolist() == [0, 0, 0, 2200, 5, 0]
+    assert sizes.tolist() == [0, 0, 0, 2200, 5, 0, 0]  # the manual-agent pool last
 
 
 # --------------------------------------------------------------------------------------
@@ -292,12 +292,12 @@ def test_allocate_pool_rejects(args, message):
 
 
 def test_allocate_rejects_bad_kind_and_sizes():
-    with pytest.raises(ValueError, match=r"kind\[1\] \(job 1\) must be in \[0, 5\]"):
-        allocate([1] * N_POOLS, [0, 6], [1, 1], [0, 0], [1, 1], [1, 1])
-    with pytest.raises(ValueError, match="pool_sizes must have length 6"):
+    with pytest.raises(ValueError, match=r"kind\[1\] \(job 1\) must be in \[0, 6\]"):
+        allocate([1] * N_POOLS, [0, 7], [1, 1], [0, 0], [1, 1], [1, 1])
+    with pytest.raises(ValueError, match="pool_sizes must have length 7"):
         allocate([1, 2], [0], [1], [0], [1], [1])
     with pytest.raises(ValueError, match=r"pool_sizes\[PREVIEW_AGENT\] must be in"):
-        allocate([1, 1, -1, 1, 1, 1], [0], [1], [0], [1], [1])
+        allocate([1, 1, -1, 1, 1, 1, 1], [0], [1], [0], [1], [1])
     with pytest.raises(ValueError, match="pool_sizes key must be a LicenseKind, got 9"):
         allocate({9: 1}, [0], [1], [0], [1], [1])
 
@@ -350,7 +350,7 @@ def test_reserved_mode_recalculates_only_the_pool_with_the_event():
     d.add_job("ports2", PORT, priority=1, minimum=5, maximum=100, demand=0)
     assert d.allocation("ports2") == 0
     assert d.tick().tolist() == [4, 20, 5]
-    assert d.used().tolist() == [4, 0, 0, 25, 0, 0]
+    assert d.used().tolist() == [4, 0, 0, 25, 0, 0, 0]
 
 
 def test_minimum_change_takes_effect_on_the_next_tick():
@@ -381,7 +381,7 @@ def test_start_order_breaks_priority_ties_and_removal_frees_units():
 def test_distributor_matches_the_function():
     rng = np.random.default_rng(11)
     n = 40
-    sizes = [30, 20, 10, 50, 40, 40]
+    sizes = [30, 20, 10, 50, 40, 40, 15]
     kind = rng.integers(0, N_POOLS, n)
     priority = rng.integers(1, 5, n)
     maximum = rng.integers(0, 12, n)
@@ -417,8 +417,8 @@ def test_distributor_rejects_bad_input():
         d.mode = 7
     with pytest.raises(ValueError, match="size of pool SMS_THROUGHPUT must be in"):
         d.set_pool_size(LicenseKind.SMS_THROUGHPUT, -5)
-    with pytest.raises(ValueError, match="kind must be a LicenseKind, got 6"):
-        d.set_pool_size(6, 5)
+    with pytest.raises(ValueError, match="kind must be a LicenseKind, got 7"):
+        d.set_pool_size(7, 5)
     with pytest.raises(ValueError, match="kind must be a LicenseKind, got -1"):
         d.request_recalculation(-1)
     with pytest.raises(ValueError, match="job 'w': maximum must be in"):

@@ -225,3 +225,26 @@ def test_blended_targets_inbound_and_outbound_at_once(tmp_path):
     below = r.point(r.answer - 1)
     assert below is not None and not below.meets
     assert r.point(r.answer).kpis["inbound_service_level"] >= 0.8
+
+
+def test_find_agents_with_several_groups_scales_them_all_in_the_scenarios_mix():
+    """A blended centre's outbound teams and inbound desks are sized together: one total,
+    split in the scenario's own proportions by largest remainder, summing exactly."""
+    from sim.plan.size import ALL_AGENTS, resource_key, split_agents
+    from sim.scenario import load
+
+    scn = load("scenarios/blended-centre.toml")  # 110 + 90 + 50 + 60 = 310 agents
+    assert resource_key(scn, "agents") == (ALL_AGENTS, 310)
+    assert split_agents(scn, 310) == {"agents.sales-blend.count": 110,
+                                      "agents.retention-blend.count": 90,
+                                      "agents.orders-desk.count": 50,
+                                      "agents.care-desk.count": 60}
+    for total in (0, 1, 7, 155, 311, 1000):
+        split = split_agents(scn, total)
+        assert sum(split.values()) == total
+        for g in scn.agents:  # each within one agent of its exact share
+            assert abs(split[f"agents.{g.group}.count"] - total * g.count / 310) < 1
+    assert split_agents(scn, 31) == {"agents.sales-blend.count": 11,
+                                     "agents.retention-blend.count": 9,
+                                     "agents.orders-desk.count": 5,
+                                     "agents.care-desk.count": 6}

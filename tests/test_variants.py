@@ -43,6 +43,12 @@ def test_cli_compare_variants_json():
     assert r.exit_code == 0, r.output
     payload = json.loads(r.stdout)
     assert [v["variant"] for v in payload["variants"]] == ["on", "off"]
+    for v in payload["variants"]:  # per inbound skill, as in total
+        assert set(v["skills"]) == {"orders", "care"}
+        care = v["skills"]["care"]
+        assert 0 <= care["service_level"] <= 1 and "ci95" in care
+        assert set(care["ci95"]) >= {"service_level", "abandon_rate", "asa_s",
+                                     "occupancy_inbound"}
     bad = CliRunner().invoke(cli, ["compare", SCN, "--variant", "on", "--variant", "on",
                                    "--no-cache"])
     assert bad.exit_code != 0 and "labels must differ" in bad.output

@@ -6,7 +6,9 @@ session timer at half the session duration the server granted, looks up each age
 station's device id, starts a monitor on it, and polls each agent's state (DMCC sends no
 event when an agent changes work mode at the phone, so polling is the documented way to
 follow it). Every change is handed to the subscribed listener as an
-``engine.agents.AgentState``. A lost connection is retried with backoff; the previous
+``engine.agents.AgentState``, except the ready / busy / after-call states of agents lent
+to inbound skills (``lent``, kept by ``adapters.dmcc.blending``): those are the ACD's.
+A lost connection is retried with backoff; the previous
 session id is offered back (session recovery within the cleanup delay) and monitors are
 started again if the server did not keep them. Call events (Delivered, Established,
 ConnectionCleared, Failed, Originated) go to ``on_call_event``.
@@ -92,6 +94,9 @@ class DmccClient:
         self.states: dict[int, AgentState] = {}
         self.raw: dict[int, str] = {}  # last CSTA state seen per agent
         self.refused = 0  # changes the engine refused (applied again at the next poll)
+        # agents lent to inbound skills (blending, ``adapters.dmcc.blending``): the ACD
+        # owns their ready / busy / after-call states, so only a logout reaches the engine
+        self.lent: set[int] = set()
         self.connected = asyncio.Event()
         self.connects = 0
         self.resumed = 0
@@ -139,15 +144,29 @@ class DmccClient:
         await self.request("ClearConnection", {"connectionToBeCleared": m.connection_ref(
             call_id, self.device_ids[agent])})
 
-    async def set_agent_state(self, agent: int, state: str) -> None:
-        """Ask for CSTA agent state ``state`` (``readyState``, ``notReadyState``, ...)."""
-        await self.request("SetAgentState", {"device": self.device_ids[agent],
-                                             "requestedAgentState": state})
+    async def set_agent_state(self, agent: int, state: str, work_mode: str | None = None,
+                              pending: bool = False) -> None:
+        """Ask for CSTA agent state ``state`` (``readyState``, ``notReadyState``, ...).
+
+        ``work_mode`` (``AUTO_IN``: the ACD routes the agent's skills' calls to it;
+        ``MANUAL_IN``: it takes no ACD call) and ``pending`` (the change waits until the
+        agent's current call and after-call work end) are the Avaya private-data fields of
+        the request (Avaya AES DMCC, SetAgentState's work mode and enable-pending flag)."""
+        body: dict = {"device": self.device_ids[agent], "requestedAgentState": state}
+        if work_mode is not None:
+            body["workMode"] = work_mode
+            body["enablePending"] = "true" if pending else "false"
+        await self.request("SetAgentState", body)
 
     async def agent_state(self, agent: int) -> str:
         """The CSTA agent state of agent ``agent`` (``agentReady``, ``agentNull``, ...)."""
+        return (await self.agent_state_and_mode(agent))[0]
+
+    async def agent_state_and_mode(self, agent: int) -> tuple[str, str]:
+        """Agent ``agent``'s CSTA state and its work mode (``AUTO_IN``, ``MANUAL_IN``; empty
+        when the switch does not say)."""
         resp = await self.request("GetAgentState", {"device": self.device_ids[agent]})
-        return resp.get("agentState") or "agentNull"
+        return resp.get("agentState") or "agentNull", resp.get("workMode") or ""
 
     # ---- the connection's life
 
@@ -259,6 +278,8 @@ class DmccClient:
         old = self.states.get(agent, AgentState.LOGGED_OUT)
         if new is None:
             return
+        if agent in self.lent and new != AgentState.LOGGED_OUT:
+            return  # on inbound: the engine holds it not ready for outbound meanwhile
         if new == old and _STATES.get(before) is not None:
             return  # e.g. ready -> ready; but after a call or wrap-up READY is news
         if self.listener is None:

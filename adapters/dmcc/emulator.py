@@ -1,5 +1,6 @@
-"""A loopback AES DMCC server: application sessions, device ids, monitors, agent states,
-agent calls and their events, driven by the world model handed to it.
+"""A loopback AES DMCC server: application sessions, device ids, monitors, agent states
+(and work modes, for a world with an ACD: ``InboundWorld``), agent calls and their events,
+driven by the world model handed to it.
 
 It listens on 127.0.0.1 only (TCP, or TLS with a server ``ssl.SSLContext``), checks the
 session login, expires a session whose timer is not reset within its duration, keeps a
@@ -33,6 +34,17 @@ class AgentWorld(Protocol):
 
     def set_agent_state(self, station: str, state: str) -> None:
         """A SetAgentState request (``readyState``, ``notReadyState``, ``logOutState``...)."""
+
+
+class InboundWorld(Protocol):
+    """What the emulator asks a world with an ACD: work modes (blending moves agents
+    between outbound and the ACD's queues with them)."""
+
+    def work_mode(self, station: str) -> str:
+        """``AUTO_IN`` (the ACD routes calls to the agent) or ``MANUAL_IN``."""
+
+    def set_work_mode(self, station: str, state: str, work_mode: str, pending: bool) -> None:
+        """A SetAgentState with a work mode; ``pending``: after the current call."""
 
 
 @dataclass
@@ -179,13 +191,26 @@ class DmccEmulator:
             session.monitors[ref] = dev
             self._send(w, invoke, "MonitorStartResponse", {"monitorCrossRefID": ref})
         elif kind == "GetAgentState":
-            st = self.world.agent_state(_station(msg.get("device") or ""))
-            self._send(w, invoke, "GetAgentStateResponse", {"agentStateList": {
-                "agentStateEntry": {"agentState": st}}})
+            station = _station(msg.get("device") or "")
+            st = self.world.agent_state(station)
+            body: dict = {"agentStateList": {"agentStateEntry": {"agentState": st}}}
+            if hasattr(self.world, "work_mode"):
+                body["workMode"] = self.world.work_mode(station)
+            self._send(w, invoke, "GetAgentStateResponse", body)
         elif kind == "SetAgentState":
-            self.world.set_agent_state(_station(msg.get("device") or ""),
-                                       msg.get("requestedAgentState") or "")
-            self._send(w, invoke, "SetAgentStateResponse", {})
+            station = _station(msg.get("device") or "")
+            state = msg.get("requestedAgentState") or ""
+            mode = msg.get("workMode")
+            if mode and not hasattr(self.world, "set_work_mode"):
+                self._send(w, invoke, "CSTAErrorCode",
+                           {"operation": "requestIncompatibleWithObject"})
+            else:
+                if mode:
+                    self.world.set_work_mode(station, state, mode,
+                                             msg.get("enablePending") == "true")
+                else:
+                    self.world.set_agent_state(station, state)
+                self._send(w, invoke, "SetAgentStateResponse", {})
         elif kind == "MakeCall":
             dev = msg.get("callingDevice") or ""
             call = str(next(self._ids))

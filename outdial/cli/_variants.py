@@ -61,6 +61,35 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
               caption="mean ± 95 % interval half-width; abandon: outbound, the scenario's "
                       "regulatory mode; inbound SL: answered within each skill's threshold "
                       "/ offered")
+    print_skills(app, "per inbound skill", [(r.label, r.skills) for r in results])
+
+
+def print_skills(app: Application, title: str, rows_of: list[tuple[str, dict]]) -> None:
+    """One row per (variant or policy, inbound skill): service level, abandon rate, speed
+    of answer and the occupancy of the agents serving the skill, each ``mean ± 95 %
+    half-width`` (``sim.plan.stats.skill_summary``); nothing without inbound skills."""
+    rows = []
+    for label, skills in rows_of:
+        for name, k in skills.items():
+            ci = k.get("ci95", {})
+            rows.append([label, name, f"{k['offered']:,.0f}",
+                         _pm(k["service_level"], ci.get("service_level"), 100, 1, " %"),
+                         _pm(k["abandon_rate"], ci.get("abandon_rate"), 100, 1, " %"),
+                         _pm(k["asa_s"], ci.get("asa_s"), 1, 1, ""),
+                         _pm(k.get("occupancy_inbound", 0.0), ci.get("occupancy_inbound"),
+                             100, 1, " %"),
+                         f"{k.get('answered_by_lent', 0.0):,.0f}"])
+    if rows:
+        app.table(title, ["", "skill", "offered", "SL", "abandoned", "ASA s",
+                          "occ. inbound", "answered by lent"], rows,
+                  caption="mean ± 95 % interval half-width, per replication; occ. inbound: "
+                          "talk + wrap / staffed time of the agents serving the skill")
+
+
+def _pm(v: float, ci, scale: float, digits: int, unit: str) -> str:
+    if not ci:
+        return f"{scale * v:.{digits}f}{unit}"
+    return f"{scale * v:.{digits}f} ± {scale * (ci[1] - ci[0]) / 2:.{digits}f}{unit}"
 
 
 def _pct(r, key: str, digits: int) -> str:

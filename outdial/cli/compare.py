@@ -118,6 +118,9 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
         app.print_json(payload)
         return
     _print(app, scn, payload, rows)
+    from outdial.cli._variants import print_skills
+
+    print_skills(app, "per inbound skill", [(r.policy, r.skills) for r in results])
     for s in searches:
         app.info(s.note)
     for policy, note in payload["notes"].items():

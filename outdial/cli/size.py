@@ -18,14 +18,13 @@ from outdial.cli._batch import (
     warn_scenario,
 )
 
-PCT = ("abandon_rate", "abandon_rate_ofcom", "occupancy", "service_level")
-
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--find", type=click.Choice(["agents", "ports", "licenses"]), required=True,
-              help="The resource to size: agents (agents.count), ports (telephony.ports) or "
-                   "licenses (the pool the agent-based campaigns draw from).")
+              help="The resource to size: agents (agents.count; with several groups, all of "
+                   "them in the scenario's mix), ports (telephony.ports) or licenses (the "
+                   "pool the agent-based campaigns draw from).")
 @click.option("--target", "target_text", required=True, metavar="KPI<=X,KPI>=Y",
               help="Every target to meet at the 95 % bound, e.g. "
                    "\"abandon_rate<=0.03,occupancy>=0.85\" (rates as fractions 0..1).")
@@ -97,12 +96,15 @@ def _payload(scenario: Path, res) -> dict:
             "replications": res.replications, "answer": res.answer,
             "search_range": [res.lower, res.upper],
             "neighbours": [point(p) for p in res.neighbours()],
-            "evaluated": [point(p) for p in res.points], "warnings": res.warnings}
+            "evaluated": [point(p) for p in res.points], "warnings": res.warnings,
+            **({"groups": res.groups} if res.groups else {})}
 
 
 def _cell(k: str, p, t=None) -> str:
+    from engine.kpi import FRACTION_KPIS  # fractions 0..1, shown as %
+
     mean, ci = p.kpis[k], p.ci95[k]
-    scale, unit = (100.0, " %") if k in PCT else (1.0, "")
+    scale, unit = (100.0, " %") if k in FRACTION_KPIS else (1.0, "")
     text = f"{scale * mean:,.2f}{unit}"
     if t is not None and ci is not None:
         text += f" ({'upper' if t.op == '<=' else 'lower'} {scale * t.bound(mean, ci):,.2f})"
@@ -126,6 +128,9 @@ def _print(app: Application, res) -> None:
     app.table(f"{title} ({res.replications} replications, seed {res.seed})", cols, rows,
               caption="every value evaluated; each cell: mean (the 95 % bound judged), ✗ "
                       "where the target is missed")
+    if res.groups:
+        app.info("agents by group at the minimum (the scenario's mix): " + ", ".join(
+            f"{g} {n:,}" for g, n in res.groups.items()))
 
 
 def _write(out: Path, payload: dict, res) -> list[Path]:

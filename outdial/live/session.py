@@ -29,6 +29,7 @@ from adapters.cms.emulator import CmsEmulator
 from adapters.cms.framing import SPLIT_SKILL
 from adapters.cms.server import CmsServer
 from adapters.cms.skill_feed import CmsSkillFeed
+from adapters.dmcc.blending import DmccInboundAgents
 from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient
@@ -36,6 +37,7 @@ from adapters.epm.emulator import EpmEmulator
 from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
 from engine.agents import AgentManager
 from engine.attempt import CHANNEL_NAMES, Channel
+from engine.blending import Blending
 from engine.dialer import Dialer
 from engine.director import CampaignDirector
 from engine.events import EventPublisher, JobInfo
@@ -103,6 +105,8 @@ class LiveSession:
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
         self.skill_feed: CmsSkillFeed | None = None
+        self.blending: Blending | None = None
+        self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -159,7 +163,8 @@ class LiveSession:
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                     priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
-                    connect_window_s=scn.regulation.connect_window_s) for c in camps]
+                    connect_window_s=scn.regulation.connect_window_s, license=c.license)
+                for c in camps]
         skills = []
         for g in groups:
             m = 0
@@ -188,6 +193,7 @@ class LiveSession:
         self.telephony.subscribe(guard)
         self.dmcc.subscribe(guard)
         director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
+        self.blending = self._blending(scn, camps, dialer, clock, masks, start_s, end_s)
         requeued = restore_flows(store, flows, start_s)
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
@@ -203,6 +209,24 @@ class LiveSession:
         await self._wait_connected()
         if self.on_start is not None:
             self.on_start(self.summary)
+
+    def _blending(self, scn: Any, camps: list, dialer: Dialer, clock: LoopClock,
+                  masks: dict[str, int], start_s: float, end_s: float | None
+                  ) -> Blending | None:
+        """Blending of the jobs with ``[campaigns.blending]``: decisions on the CMS skill
+        feed, agents moved through AES DMCC (``adapters.dmcc.blending``); None without."""
+        settings = [c.blending for c in camps]
+        if not any(x is not None for x in settings):
+            return None
+        self.inbound_agents = DmccInboundAgents(self.dmcc, on_error=clock.fail)
+        try:
+            blending = Blending(dialer, self.skill_feed, self.inbound_agents, settings, masks,
+                                (start_s, end_s if end_s is not None else float("inf")))
+        except ValueError as e:
+            raise RunError(f"{self.cfg.source}: cms: {e} (map the report's numbers to skill "
+                           "names with cms.skills)") from None
+        blending.start()
+        return blending
 
     async def _start_emulators(self, scn: Any, seed: int, start_s: float,
                                clock: LoopClock) -> None:
@@ -302,14 +326,27 @@ class LiveSession:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.runner.request_stop)
+        if self.inbound_agents is not None:  # agents a killed run left on inbound
+            self.summary["agents_reclaimed_at_start"] = \
+                await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
+        if self.blending is not None:
+            self.summary["blending_lends"] = self.blending.lends
+            self.summary["blending_recalls"] = self.blending.recalls
+            self.summary["agents_on_inbound_at_end"] = len(self.blending.lent)
+            # no agent stays in auto-in (taking ACD calls) while the dialer is away
+            self.blending.stop()
+            self.summary["agents_handed_back_at_stop"] = \
+                await self.inbound_agents.hand_back_all(CONNECT_TIMEOUT_S / 4)
         return self.summary
 
     async def close(self) -> None:
+        if self.inbound_agents is not None:
+            self.tasks.extend(self.inbound_agents.tasks)
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

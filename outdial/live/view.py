@@ -3,7 +3,8 @@
 Per job: state, attempts, live answers, abandons, abandon rate today and over the
 regulatory window (FCC/TSR: since the job started, at most 30 days; Ofcom: the last 24 h,
 shown as today), in flight; then the platform: agents and occupancy, voice ports in use,
-the adapters' links, the outbox and the tick lateness.
+the adapters' links, the outbox and the tick lateness; the inbound skills CMS reports and,
+with blending, the agents lent to them now.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def snapshot(s: Any) -> dict[str, Any]:
         "skills": ({k: (v.calls_waiting, v.agents_available, v.agents_staffed)
                     for k, v in s.skill_feed.last.items()} if s.cms.batches else {}),
         "events_published": s.runner.relay.published,
+        "agents_on_inbound": (len(s.blending.lent) if getattr(s, "blending", None) is not None
+                              else None),
         "late_p99_ms": 1000.0 * late[min(len(late) - 1, int(0.99 * len(late)))],
     }
 
@@ -72,4 +75,6 @@ def render(snap: dict[str, Any], regulation: str = "fcc") -> Group:
         f"tick late p99 {snap['late_p99_ms']:.1f} ms")
     skills = "  ".join(f"{k}: {w} waiting, {a}/{n} available"
                        for k, (w, a, n) in sorted(snap.get("skills", {}).items()))
-    return Group(t, plat, Text(f"inbound skills (CMS)  {skills or '-'}"))
+    lent = snap.get("agents_on_inbound")
+    blend = "" if lent is None else f"  blending: {lent} agents lent to inbound"
+    return Group(t, plat, Text(f"inbound skills (CMS)  {skills or '-'}{blend}"))

@@ -2,7 +2,8 @@
 
 ``SimulatedPlatform`` holds the SimPy world of a scenario (ports, carrier, PSTN answer
 model, agents' shifts, talk and wrap) and implements the three emulators' world
-Protocols: ``PortWorld`` for the outcall web service, ``AgentWorld`` for DMCC and
+Protocols: ``PortWorld`` for the outcall web service, ``AgentWorld`` and ``InboundWorld``
+(work modes: an agent in auto-in is lent to the scenario's inbound ACD) for DMCC and
 ``SkillWorld`` for CMS. Its SimPy environment is advanced to the live run clock by
 ``advance`` (called from the event loop every few milliseconds); the web service calls in
 from its own threads, so every entry point holds ``lock``.
@@ -77,6 +78,7 @@ class SimulatedPlatform:
         self.tel = SimTelephony(self.env, camps, scn.ports, scn.carrier_cps, camp_seeds,
                                 window, self.feed)
         self.agents = _Agents(len(shifts))
+        self.on_inbound: set[int] = set()  # agents in auto-in, lent to the ACD's skills
         self.busy: set[int] = set()
         self.wrap: set[int] = set()
         self.break_after_wrap: set[int] = set()
@@ -230,6 +232,9 @@ class SimulatedPlatform:
             i = self._agent(station)
             if i < 0:
                 return "agentNull"
+            if i in self.on_inbound and self.agents.state[i] != AgentState.LOGGED_OUT:
+                lent = self.desk.lent.get(i) if self.desk is not None else None
+                return "agentBusy" if lent is not None and lent.busy else "agentReady"
             if i in self.busy:
                 return "agentBusy"
             if i in self.wrap:
@@ -244,6 +249,35 @@ class SimulatedPlatform:
                     self.agents.state[i] = int(AgentState.READY)
                 elif state == "notReadyState" and self.agents.state[i] != AgentState.LOGGED_OUT:
                     self.agents.state[i] = int(AgentState.NOT_READY)
+
+    # ---- InboundWorld (DMCC work modes: blending)
+
+    def work_mode(self, station: str) -> str:
+        with self.lock:
+            return "AUTO_IN" if self._agent(station) in self.on_inbound else "MANUAL_IN"
+
+    def set_work_mode(self, station: str, state: str, work_mode: str, pending: bool) -> None:
+        """``AUTO_IN`` (ready): the agent joins the ACD's queue of the first inbound skill it
+        holds; ``MANUAL_IN``: the ACD hands it back after its call and wrap-up (pending)
+        or at once when idle."""
+        with self.lock:
+            i = self._agent(station)
+            if i < 0 or self.desk is None or state != "readyState":
+                return
+            if work_mode == "AUTO_IN" and i not in self.on_inbound:
+                skills = [n for n in self.skill_names if n in self.agent_skills[i]]
+                if (skills and self.agents.state[i] != AgentState.LOGGED_OUT
+                        and i not in self.busy and i not in self.wrap):
+                    self.on_inbound.add(i)
+                    self.desk.lend(i, skills[0])
+            elif work_mode == "MANUAL_IN" and i in self.on_inbound and i in self.desk.lent:
+                if pending or not self.desk.lent[i].busy:
+                    self.desk.recall(i, self._back_from_inbound)
+
+    def _back_from_inbound(self, agent: int) -> None:
+        self.on_inbound.discard(agent)
+        if self.agents.state[agent] != AgentState.LOGGED_OUT:
+            self.agents.state[agent] = int(AgentState.READY)
 
     # ---- SkillWorld (CMS)
 

@@ -22,7 +22,7 @@ from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
-from sim.plan.stats import KPI_KEYS, Verdict, judge, summarise_rows
+from sim.plan.stats import KPI_KEYS, Verdict, judge, skill_summary, summarise_rows
 from sim.scenario import Scenario, parse_policy, with_policy
 
 COMPARE_KEYS = ("occupancy", "abandon_rate", "abandon_rate_ofcom", "agent_wait_mean_s",
@@ -48,6 +48,7 @@ class PolicyResult:
     ratio: float | None = None
     runs: list[dict] = field(default_factory=list, repr=False)
     assessment: Assessment | None = field(default=None, repr=False)
+    skills: dict[str, dict] = field(default_factory=dict)  # per inbound skill, if any
 
     @property
     def meets_limit(self) -> bool:
@@ -67,6 +68,8 @@ class PolicyResult:
         d["meets_limit"] = self.verdict.met
         d["verdict"] = self.verdict.as_dict()
         d["ci95"] = {k: self.ci95[k] for k in COMPARE_KEYS}
+        if self.skills:
+            d["skills"] = self.skills
         if self.assessment is not None:
             a = self.assessment.as_dict()
             d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
@@ -82,7 +85,8 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
-                        assess_records(with_policy(scn, policy), records))
+                        assess_records(with_policy(scn, policy), records),
+                        skill_summary(records))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

@@ -11,6 +11,11 @@ traffic is fixed), the range lies below, and the search halves towards it instea
 value runs the same seeds (common random numbers), which keeps the comparison between
 neighbours sharp; points that break the monotone assumption (noise, too few replications)
 are reported as warnings.
+
+``--find agents`` on a scenario with several agent groups (a blended centre's outbound
+teams and inbound desks) searches the total, every group scaled together in the scenario's
+own mix (``split_agents``), so one search meets an inbound service level and an outbound
+abandon limit at once; ``--key agents.GROUP.count`` sizes one group alone.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.staffing import POOL_KEYS, POOL_OF_PACING
+from engine.staffing import LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
 from engine.vocab import PACING_BY_NAME
 from pacer.modes import LicenseKind
 from sim.plan.assess import Assessment, assess_records
@@ -34,6 +39,7 @@ from sim.plan.sweep import check_key
 from sim.scenario import Scenario, load, read_raw
 
 RESOURCES = ("agents", "ports", "licenses")
+ALL_AGENTS = "agents.*.count"  # every agent group scaled together (``split_agents``)
 FRACTION_KPIS = FRACTION_KEYS
 UPPER_FACTOR = 8  # the search looks up to 8x the scenario's value unless told otherwise
 
@@ -110,8 +116,11 @@ def parse_targets(text: str) -> list[Target]:
     return out
 
 
-def _pool_key(pacing: str) -> str:
-    kind = POOL_OF_PACING.get(PACING_BY_NAME[pacing], LicenseKind.PREDICTIVE_AGENT)
+def _pool_key(c: Any) -> str:
+    """The license pool (``licenses`` key) campaign ``c`` draws from: its ``license``
+    type, else its pacing's (``engine.staffing.license_type``)."""
+    kind = LICENSE_TYPES[c.license] if c.license else \
+        POOL_OF_PACING.get(PACING_BY_NAME[c.pacing], LicenseKind.PREDICTIVE_AGENT)
     return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 
@@ -128,13 +137,11 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
         if not scn.agents:
             raise ValueError("--find agents: the scenario has no agent group (no agent-based "
                              "campaign): size ports or licenses, or add [[agents]]")
-        if len(scn.agents) != 1:
-            names = ", ".join(g.group for g in scn.agents)
-            raise ValueError(f"--find agents: the scenario has {len(scn.agents)} agent groups "
-                             f"({names}); name one with --key agents.GROUP.count")
+        if len(scn.agents) != 1:  # every group together, in the scenario's mix
+            return ALL_AGENTS, scn.total_agents
         return "agents.count", scn.agents[0].count
     if find == "licenses":
-        pools = sorted({_pool_key(c.pacing) for c in scn.campaigns if c.agent_based})
+        pools = sorted({_pool_key(c) for c in scn.campaigns if c.agent_based})
         if not pools:
             raise ValueError("--find licenses: no agent-based campaign, so no agent license "
                              "pool to size; size ports instead")
@@ -144,6 +151,23 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
                              "licenses.POOL")
         return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.total_agents)
     raise ValueError(f"--find {find!r}: expected one of {', '.join(RESOURCES)}")
+
+
+def split_agents(scn: Scenario, total: int) -> dict[str, int]:
+    """``total`` agents split among the scenario's groups in its own mix: each group gets
+    ``total * count / all agents`` rounded by largest remainder (ties: the earlier group),
+    as ``{"agents.GROUP.count": n}`` overrides; a group of 0 agents stays at 0."""
+    counts = [g.count for g in scn.agents]
+    whole = sum(counts)
+    if whole <= 0:
+        raise ValueError("--find agents: every agent group has 0 agents; size one group "
+                         "with --key agents.GROUP.count")
+    exact = [total * c / whole for c in counts]
+    out = [math.floor(x) for x in exact]
+    order = sorted(range(len(counts)), key=lambda i: (-(exact[i] - out[i]), i))
+    for i in order[:total - sum(out)]:
+        out[i] += 1
+    return {f"agents.{g.group}.count": n for g, n in zip(scn.agents, out, strict=True)}
 
 
 def _value_at(raw: dict, key: str) -> Any:
@@ -191,6 +215,7 @@ class SizeResult:
     replications: int
     seed: int
     warnings: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)  # the answer's split (ALL_AGENTS)
 
     def point(self, value: int) -> Point | None:
         return next((p for p in self.points if p.value == value), None)
@@ -225,8 +250,8 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
         raise ValueError("--target: expected at least one target")
     raw = read_raw(path)
     scn = load(path, base, raw)
-    if key is None:
-        key, current = resource_key(scn, find)
+    if key is None or key == ALL_AGENTS:
+        key, current = resource_key(scn, "agents" if key == ALL_AGENTS else find)
     else:
         check_key(key, raw)
         value = _value_at(scn.raw, key)
@@ -236,6 +261,9 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     if upper is None:
         upper = scn.total_agents if find == "licenses" and key.startswith("licenses.") \
             else max(UPPER_FACTOR * max(current, 1), lower + 1)
+
+    def overrides(n: int) -> dict[str, Any]:
+        return split_agents(scn, n) if key == ALL_AGENTS else {key: n}
     if not 0 <= lower < upper:
         raise ValueError(f"--min/--max: expected 0 <= min < max, got {lower}..{upper}")
     start = min(max(start if start is not None else current, lower), upper)
@@ -243,7 +271,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
 
     def evaluate(n: int) -> Point:
         if n not in seen:
-            s = load(path, {**(base or {}), key: n}, raw)
+            s = load(path, {**(base or {}), **overrides(n)}, raw)
             recs = run_all(tasks_for(s, seed, replications), executor, cache, listener,
                            label=f"{key}={n}")
             means, ci = summarise_rows([r["kpis"] for r in recs])
@@ -341,9 +369,11 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
             warnings.append(f"the lowest value searched ({lower}) meets every target")
     elif not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")
+    groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
+        if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper,
                       sorted(seen.values(), key=lambda p: p.value), replications, seed,
-                      warnings)
+                      warnings, groups)
 
 
 def describe_kpis() -> str:

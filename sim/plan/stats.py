@@ -238,7 +238,7 @@ class Summary:
     ci95: dict
     warnings: list[str]
     intervals: list[dict] = field(default_factory=list)
-    inbound: dict = field(default_factory=dict)  # per inbound skill, means over replications
+    inbound: dict = field(default_factory=dict)  # per inbound skill (skill_summary)
 
 
 def interval_summary(records: Sequence[Mapping]) -> list[dict]:
@@ -275,6 +275,36 @@ def _mean_dicts(dicts: Sequence[Mapping]) -> dict:
     return out
 
 
+# A skill's inbound KPI (``sim.inbound_kpi.block`` names) -> the total's KPI of the same
+# definition, so a skill's rows aggregate exactly as the total's (rates pooled on counts).
+SKILL_KPIS = {"offered": "inbound_offered", "answered": "inbound_answered",
+              "abandoned": "inbound_abandoned",
+              "answered_in_threshold": "inbound_answered_in_threshold",
+              "service_level": "inbound_service_level",
+              "abandon_rate": "inbound_abandon_rate", "asa_s": "inbound_asa_s",
+              "occupancy_inbound": "occupancy_inbound"}
+
+
+def skill_summary(records: Sequence[Mapping]) -> dict[str, dict]:
+    """Per inbound skill, its KPIs over the replications with 95 % intervals: every key
+    of the records' per-skill blocks averaged, then the ``SKILL_KPIS`` replaced by
+    ``summarise_rows``'s values (service level and abandon rate pooled on counts) and
+    their intervals under ``ci95``; empty without inbound skills."""
+    first = records[0].get("inbound") if records else None
+    if not first:
+        return {}
+    out: dict[str, dict] = {}
+    for name in first:
+        blocks = [r["inbound"][name] for r in records]
+        rows = [{kk: float(b.get(k, 0.0)) for k, kk in SKILL_KPIS.items()} for b in blocks]
+        means, ci = summarise_rows(rows, tuple(SKILL_KPIS.values()))
+        d = _mean_dicts(blocks)
+        d.update({k: means[kk] for k, kk in SKILL_KPIS.items()})
+        d["ci95"] = {k: ci[kk] for k, kk in SKILL_KPIS.items()}
+        out[name] = d
+    return out
+
+
 NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no agent with "
               "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
 
@@ -293,7 +323,6 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
-    inbound = _mean_dicts([r["inbound"] for r in records]) \
-        if records[0].get("inbound") else {}
+    inbound = skill_summary(records)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
                    camps, ci, warnings, intervals=interval_summary(records), inbound=inbound)

@@ -6,7 +6,8 @@ A variant is a label and dotted-key overrides (``off:campaigns.blending.enabled=
 the same seeds (common random numbers: each campaign and each inbound skill draws from its
 own streams) and is judged on the outbound abandon limit like a pacing policy in
 ``sim.plan.compare``. The KPIs shown together are the blended centre's trade: outbound
-occupancy and abandon rate against inbound service level, abandons and speed of answer.
+occupancy and abandon rate against inbound service level, abandons and speed of answer,
+in total and per inbound skill (``sim.plan.stats.skill_summary``), with 95 % intervals.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.compare import limit_kpi
 from sim.plan.executors import Executor
-from sim.plan.stats import KPI_KEYS, Verdict, judge, summarise_rows
+from sim.plan.stats import KPI_KEYS, Verdict, judge, skill_summary, summarise_rows
 from sim.scenario import load, override_value, read_raw
 
 VARIANT_KEYS = ("occupancy_outbound", "abandon_rate", "inbound_service_level",
@@ -60,12 +61,14 @@ class VariantResult:
     ci95: dict[str, list[float] | None]
     verdict: Verdict
     runs: list[dict] = field(default_factory=list, repr=False)
+    skills: dict[str, dict] = field(default_factory=dict)  # per inbound skill (skill_summary)
 
     def as_dict(self) -> dict:
         return {"variant": self.label, "overrides": self.overrides,
                 **{k: self.kpis[k] for k in VARIANT_KEYS},
                 "meets_limit": self.verdict.met, "verdict": self.verdict.as_dict(),
-                "ci95": {k: self.ci95[k] for k in VARIANT_KEYS}}
+                "ci95": {k: self.ci95[k] for k in VARIANT_KEYS},
+                "skills": self.skills}
 
 
 def evaluate_variants(path: str | Path, variants: Sequence[tuple[str, Mapping[str, Any]]],
@@ -91,5 +94,6 @@ def evaluate_variants(path: str | Path, variants: Sequence[tuple[str, Mapping[st
         key = limit_kpi(scn)
         verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
         out.append(VariantResult(label, dict(ov), means, ci, verdict,
-                                 [{"seed": r["seed"], **r["kpis"]} for r in mine]))
+                                 [{"seed": r["seed"], **r["kpis"]} for r in mine],
+                                 skill_summary(mine)))
     return out

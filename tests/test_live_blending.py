@@ -1,0 +1,232 @@
+"""Blending on the live path, in-process on 127.0.0.1: the CMS emulator reports the care
+queue over its threshold, the engine lends outbound agents to it through DMCC (auto-in)
+and takes them back once the queue has cleared (manual-in, pending until the inbound call
+ends); the run stops by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from adapters.dmcc.blending import AUTO_IN, MANUAL_IN
+from engine.agents import AgentState
+from outdial.live.config import load_config
+from outdial.live.session import LiveSession
+from outdial.live.view import render, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+
+
+def _cfg(tmp_path: Path, speed: float = 12.0):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f"""
+[run]
+scenario = "{(ROOT / 'scenarios' / 'blended-live-small.toml').as_posix()}"
+hours = 0.1
+speed = {speed}
+drain_s = 3.0
+[store]
+sqlite = "store.sqlite"
+[events]
+jsonl = "events.jsonl"
+[epm]
+user = "outdial"
+password_env = "OUTDIAL_TEST_EPM_PW"
+[aes]
+user = "outdial"
+password_env = "OUTDIAL_TEST_AES_PW"
+poll_s = 0.5
+[cms]
+listen = "127.0.0.1"
+""", encoding="utf-8")
+    return load_config(cfg, env=ENV, emulate=True)
+
+
+def test_an_agent_goes_to_inbound_while_the_queue_is_high_and_comes_back(tmp_path):
+    cfg = _cfg(tmp_path, speed=20.0)
+    seen: dict = {"queue_at_lend": None, "lent_on_switch": set(), "engine_not_ready": True}
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        b, world, desk = s.blending, s.emulated.world, s.emulated.world.desk
+        assert b is not None and s.inbound_agents is not None
+        run = asyncio.create_task(s.run())
+        while not run.done():
+            await asyncio.sleep(0.02)
+            for a in list(s.inbound_agents.client.lent):
+                if a in world.on_inbound:
+                    seen["lent_on_switch"].add(a)
+                    # the engine holds a lent agent out of outbound dialling
+                    st = int(s.dialer.agents.state[a])
+                    seen["engine_not_ready"] &= st in (int(AgentState.NOT_READY),
+                                                       int(AgentState.LOGGED_OUT))
+            if b.lends and seen.get("view") is None and b.lent:
+                seen["view"] = snapshot(s)  # what the live view shows each second
+                render(seen["view"])
+            if b.lends and seen["queue_at_lend"] is None:
+                seen["queue_at_lend"] = b.states["care"]  # what blending decided on
+            if b.recalls and seen.get("at_recall") is None:
+                seen["at_recall"] = b.states["care"]
+            backs = [e for e in b.log if e[1] == "back"]
+            if backs and not s.inbound_agents.client.lent and desk.waiting[0] == 0:
+                s.runner.request_stop()  # seen both ways: stop early
+        summary = run.result()
+        out = (summary, list(b.log), s.inbound_agents, dict(s.emulated.dmcc.requests),
+               set(world.on_inbound), dict(s.skill_feed.last))
+        await s.close()
+        return out
+
+    summary, log, inbound, requests, still_on, skills = asyncio.run(asyncio.wait_for(go(), 120))
+    assert summary["left_pending"] == 0 and summary["lost_events"] == 0
+    lends = [e for e in log if e[1] == "lend"]
+    backs = [e for e in log if e[1] == "back"]
+    assert lends and backs, log
+    # lent because CMS reported the skill in trouble (queue over 2, a call older than 15 s
+    # or the service level under 70 %), recalled once it was comfortable again
+    st = seen["queue_at_lend"]
+    assert st.calls_waiting > 2 or st.oldest_call_waiting_s > 15 or st.service_level < 0.7
+    st = seen["at_recall"]
+    assert st.calls_waiting == 0 and st.oldest_call_waiting_s <= 5 and st.service_level >= 0.8
+    assert lends[0][0] < backs[0][0]
+    assert seen["lent_on_switch"], "no agent reached the ACD (auto-in) through DMCC"
+    assert seen["engine_not_ready"], "a lent agent was left ready for outbound"
+    # every lend went to the switch as auto-in and every return as manual-in (pending)
+    assert inbound.lends == len(lends) and inbound.returns == len(backs)
+    assert requests.get("SetAgentState", 0) >= len(lends) + len(backs)
+    assert summary["blending_lends"] == len(lends)
+    assert {a for _, m, a, _ in backs} <= {a for _, m, a, _ in lends}
+    assert AUTO_IN != MANUAL_IN and skills["care"].skill == "care"
+    assert not still_on  # every lent agent is back on outbound at the stop
+    assert seen["view"]["agents_on_inbound"] >= 1
+
+
+def test_a_lent_agents_acd_states_stay_off_the_engine_but_a_logout_does_not():
+    from adapters.dmcc.client import DmccClient, DmccConfig
+
+    heard: list[tuple[int, int]] = []
+
+    class Listener:
+        def on_agent_state(self, agent, state):
+            heard.append((agent, state))
+
+    c = DmccClient(DmccConfig("127.0.0.1", 1, "u", "p", ["5000", "5001"]))
+    c.subscribe(Listener())
+    c._apply(0, "agentReady")
+    c._apply(1, "agentReady")
+    heard.clear()
+    c.lent.add(0)
+    for st in ("agentBusy", "agentReady", "agentWorkingAfterCall", "agentReady"):
+        c._apply(0, st)  # the ACD's inbound calls: not the engine's business
+        c._apply(1, st)
+    assert [a for a, _ in heard] == [1, 1]  # agent 1 (not lent): ready after each call
+    heard.clear()
+    c._apply(0, "agentNull")  # a lent agent logging out is reported
+    assert heard == [(0, int(AgentState.LOGGED_OUT))]
+
+
+def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
+    """Stopped while agents are on inbound: each is put back in manual-in (pending its
+    call), so none keeps taking ACD calls while the dialer is away."""
+    cfg = _cfg(tmp_path)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        world = s.emulated.world
+        run = asyncio.create_task(s.run())
+        while not run.done():
+            await asyncio.sleep(0.02)
+            if s.inbound_agents.lends >= 1 and world.on_inbound:
+                s.runner.request_stop()
+                break
+        summary = await run
+        lent = set(world.on_inbound)
+        leaving = {a for a in lent if a in world.desk.lent and world.desk.lent[a].leaving}
+        await s.close()
+        return summary, lent, leaving
+
+    summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
+    assert summary["agents_handed_back_at_stop"] >= 1
+    assert lent == leaving  # every agent still on inbound is on its way back
+
+
+def test_moves_are_retried_when_the_link_fails_and_kept_in_order():
+    """A SetAgentState lost with the link is sent again (no move dropped); an agent's recall
+    waits for its lend; the return comes only once the switch shows it between calls."""
+    from dataclasses import dataclass as _dc
+
+    from adapters.backoff import Backoff
+    from adapters.dmcc.blending import DmccInboundAgents
+
+    @_dc
+    class _Cfg:
+        poll_s: float = 0.001
+
+    class FakeClient:
+        def __init__(self):
+            self.config = _Cfg()
+            self.lent: set[int] = set()
+            self.raw: dict[int, str] = {}
+            self.sent: list[tuple[int, str, bool]] = []
+            self.fail_next = 1
+            self.states = iter([("agentBusy", AUTO_IN), ("agentWorkingAfterCall", AUTO_IN),
+                                ("agentReady", MANUAL_IN)])
+
+        async def set_agent_state(self, agent, state, work_mode=None, pending=False):
+            await asyncio.sleep(0)
+            if self.fail_next:
+                self.fail_next -= 1
+                raise ConnectionError("DMCC connection lost")
+            self.sent.append((agent, work_mode, pending))
+
+        async def agent_state_and_mode(self, agent):
+            return next(self.states)
+
+    async def go():
+        c = FakeClient()
+        back: list[int] = []
+        ib = DmccInboundAgents(c, backoff=lambda: Backoff(first_s=0.001, max_s=0.002))
+        ib.lend(7, "care")
+        ib.recall(7, back.append)  # at once: must wait for the lend to reach the switch
+        assert 7 in c.lent
+        while ib.tasks:
+            await asyncio.sleep(0.001)
+        return c, ib, back
+
+    c, ib, back = asyncio.run(go())
+    assert c.sent == [(7, AUTO_IN, False), (7, MANUAL_IN, True)]
+    assert ib.retries >= 1 and back == [7] and 7 not in c.lent
+    assert c.raw[7] == "retry"  # its real state is read again at the next poll
+
+
+def test_agents_a_killed_run_left_on_inbound_are_taken_back_at_start(tmp_path):
+    """The switch shows an outbound agent in auto-in when the run starts (a killed run
+    lent it and never handed it back): the new run takes it back between calls."""
+    cfg = _cfg(tmp_path)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        world = s.emulated.world
+        st = str(world.first_station + 11)
+        world.set_work_mode(st, "readyState", "AUTO_IN", False)  # left by the killed run
+        assert 11 in world.on_inbound
+        run = asyncio.create_task(s.run())
+        for _ in range(1500):
+            await asyncio.sleep(0.02)
+            if "agents_reclaimed_at_start" in s.summary and 11 not in world.on_inbound \
+                    and 11 not in s.inbound_agents.client.lent:
+                break
+        s.runner.request_stop()
+        summary = await run
+        out = (summary, set(world.on_inbound), int(s.dialer.agents.state[11]))
+        await s.close()
+        return out
+
+    summary, still_on, state = asyncio.run(asyncio.wait_for(go(), 120))
+    assert summary["agents_reclaimed_at_start"] == 1
+    assert 11 not in still_on
+    assert state != int(AgentState.LOGGED_OUT)  # back with the dialer, logged in
