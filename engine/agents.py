@@ -69,6 +69,7 @@ _STATUS = np.array([
     AgentStatus.BUSY_LEAVING,  # PENDING_NOT_READY
     AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
 ], dtype=np.int64)
+_STATUS_OF = _STATUS.tolist()  # plain ints for the hot path
 
 
 class InvalidTransition(ValueError):
@@ -109,9 +110,15 @@ class AgentManager:
         if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
                                     f"{AgentState(cur).name}")
-        self._account(agent, now)
+        lo, hi = self.window  # ``_account``, inlined: a few times per attempt
+        a = float(self.t_state[agent])
+        a = a if a > lo else lo
+        b = now if now < hi else hi
+        if b > a:
+            self.time_in[agent, cur] += b - a
+        self.t_state[agent] = now
         self.state[agent] = new
-        self.status[agent] = _STATUS[new]
+        self.status[agent] = _STATUS_OF[new]
         if new == _BUSY:
             self.since_s[agent] = now
             self.on_call[agent] = True

@@ -178,19 +178,22 @@ class Dialer:
             dials[~self.running | self.exhausted] = 0
         if self.skill_pacer is not None:
             self.skill_pacer.thin(dials)
-        if self.ports is not None or dials.any():
+        rows = dials.nonzero()[0]
+        if self.ports is not None or rows.size:
             if self.ports is not None:
                 offered = dials.copy()
                 self.ports.fit(dials, self.in_flight_by_job(), self.telephony.capacity(True))
             else:
-                offered = self._fit_capacity(dials)
-            if offered is not None and self._timed_any:
-                # A time-based attempt offered to a full port pool is blocked (a loss, as in
-                # Erlang B): recorded, unlike agent-based dials the pacer re-decides next tick.
-                cut = np.flatnonzero(self._timed & (offered > dials))
-                for j in cut.tolist():
-                    self._block(j, int(offered[j] - dials[j]), now)
-            rows = np.flatnonzero(dials)
+                offered = self._fit_capacity(dials, rows)
+            if offered is not None:
+                if self._timed_any:
+                    # A time-based attempt offered to a full port pool is blocked (a loss, as
+                    # in Erlang B): recorded, unlike agent-based dials the pacer re-decides
+                    # next tick.
+                    cut = np.flatnonzero(self._timed & (offered > dials))
+                    for j in cut.tolist():
+                        self._block(j, int(offered[j] - dials[j]), now)
+                rows = dials.nonzero()[0]
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
                 self._launch(j, n, now)
         if self.on_tick is not None:
@@ -202,18 +205,21 @@ class Dialer:
         active = self.call_status != _FREE
         return np.bincount(self.call_job[active], minlength=len(self.jobs))
 
-    def _fit_capacity(self, dials: np.ndarray) -> np.ndarray | None:
+    def _fit_capacity(self, dials: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
         """Cut voice dials to the telephony's capacity (free ports, carrier setups), sharing
         it round-robin across jobs; returns the dials as offered when some were cut.
+        ``rows``: the jobs with dials.
 
         Dialling into a full port pool would only produce blocked attempts, tick after tick.
         """
-        want = int(dials @ self._voice_int)
+        want = int(dials.dot(self._voice_int))
+        if want == 0:
+            return None
         free = self.telephony.capacity(True)
         if want <= free:
             return None
         offered = dials.copy()
-        rows = np.flatnonzero(self._voice & (dials > 0))
+        rows = rows[self._voice[rows]]
         start = self._rr % rows.size
         self._rr += 1
         order = np.concatenate([rows[start:], rows[:start]])
@@ -248,7 +254,8 @@ class Dialer:
         flow.launched(a)
         if self._txn is None:
             self.store.attempt_started(a)
-            self.events.attempt_created(a)
+            if self.events.enabled:
+                self.events.attempt_created(a)
         else:  # a durable store: the record and its event commit together (outbox)
             with self._txn():
                 self.store.attempt_started(a)
@@ -311,14 +318,21 @@ class Dialer:
             self._free_slots.append(a.slot)
             a.slot = -1
 
-    def _complete(self, a: Attempt, code: int) -> None:
+    def _complete(self, a: Attempt, code: int, now: float | None = None) -> None:
+        """Record ``a``'s end with ``code`` at ``now`` (default: the clock's time)."""
         a.code = int(code)
-        a.t_end = self.clock.now()
-        self._release_slot(a)
+        a.t_end = self.clock.now() if now is None else now
+        s = a.slot
+        if s >= 0:  # ``_release_slot``, inlined: once per attempt
+            self.call_status[s] = _FREE
+            self.call_job[s] = -1
+            self._free_slots.append(s)
+            a.slot = -1
         self.in_flight.pop(a.id, None)
         if self._txn is None:
             self.store.save_attempt(a)
-            self.events.attempt_completed(a)
+            if self.events.enabled:
+                self.events.attempt_completed(a)
         else:
             with self._txn():
                 self.store.save_attempt(a)
@@ -340,9 +354,10 @@ class Dialer:
     # ------------------------------------------------------------------ telephony events
 
     def on_failed(self, a: Attempt, code: int) -> None:
+        now = self.clock.now()
         if a.channel == _VOICE_AGENT:
-            self.pacer.observe_dial(a.job, False, self.clock.now() - a.t_created)
-        self._complete(a, code)
+            self.pacer.observe_dial(a.job, False, now - a.t_created)
+        self._complete(a, code, now)
 
     def on_answered(self, a: Attempt, human: bool) -> None:
         now = self.clock.now()
@@ -356,7 +371,7 @@ class Dialer:
         if not human:
             self.pacer.observe_machine(a.job, now)
             self.telephony.drop(a)
-            self._complete(a, _MACHINE)
+            self._complete(a, _MACHINE, now)
             return
         agent = self.agents.pop_ready(a.job)
         if agent >= 0:
@@ -411,7 +426,7 @@ class Dialer:
             self.events.attempt_updated(a, "talk_ended")
         if a.agent >= 0:
             self.agents.transition(a.agent, "call_end", now)
-        self._complete(a, _CONNECTED_CODE)
+        self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
         self._complete(a, _DELIVERED if ok else _UNDELIVERED)
@@ -435,9 +450,10 @@ class Dialer:
         job = int(self.agents.job[agent])
         if event == "ready" and was in _WRAP_ENDS and job >= 0:  # the wrap-up ended
             self.pacer.observe_handling(job, now - self.agents.since_s[agent])
-        if new == _READY and job >= 0:
+        if new == _READY and job >= 0 and self.waiting[job]:
             self._serve_waiting(job, now)
-        self.events.agent_state(agent, new, job)
+        if self.events.enabled:
+            self.events.agent_state(agent, new, job)
 
     def force_logout(self, agent: int) -> int:
         """Forced logoff by a supervisor: out now, or after its call and wrap-up

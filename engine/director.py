@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -127,7 +127,14 @@ class JobStats:
     restrictions: dict[str, int]  # rule engine refusals by rule name, plus checked/allowed
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a plain dict (``restrictions`` copied): what ``asdict`` gives,
+        without its deep copy of every value (one per job per run and per event)."""
+        d = {f.name: getattr(self, f.name) for f in _JOB_STATS_FIELDS}
+        d["restrictions"] = dict(self.restrictions)
+        return d
+
+
+_JOB_STATS_FIELDS = fields(JobStats)
 
 
 def agent_stats(am: AgentManager, agent: int, now: float) -> dict[str, float | int]:

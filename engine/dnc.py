@@ -87,6 +87,13 @@ class DncRegistry:
         self.global_list = global_list if global_list is not None else DncList(name="global")
         self.campaigns: dict[Any, DncList] = dict(campaigns or {})
 
+    def empty_for(self, campaign: Any = None) -> bool:
+        """True when neither the global list nor ``campaign``'s list holds an address."""
+        if self.global_list._set:
+            return False
+        lst = self.campaigns.get(campaign)
+        return lst is None or not lst._set
+
     def check(self, address: str, campaign: Any = None) -> str | None:
         """``"global"`` or ``"campaign"`` when ``address`` is listed, else None."""
         if address in self.global_list:

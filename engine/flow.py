@@ -33,7 +33,7 @@ from engine.calendar import RunCalendar
 from engine.contacts import ContactList
 from engine.filters import Filter, SortKey
 from engine.rules import RuleEngine
-from engine.strategy import Blocked, Done, PastAttempt, Strategy
+from engine.strategy import Blocked, Done, Next, PastAttempt, Strategy
 from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
 
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
@@ -42,6 +42,9 @@ _BLOCKED = int(Code.BLOCKED)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
 _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
+# Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
+# (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
+_new_tuple = tuple.__new__
 
 
 class Planned(NamedTuple):
@@ -113,9 +116,16 @@ class ContactFlow:
         self.ids: list[str] = []
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
+        self._col_items = tuple(self.cols.items())  # the lists grow in place
         self.cursor = 0
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
+        # Per contact with an undecided future: its fields as the strategy reads them (built
+        # once, not per decision) and the strategy's last answer for it (``_decided``: a
+        # ``Next`` made after its last result, re-checked when it comes due rather than
+        # decided again; see ``Strategy.recheck``). Both go when the contact is done.
+        self._fields_of: dict[int, dict[str, Any]] = {}
+        self._decided: dict[int, Next] = {}
         self._seq = 0
         self._n = [0, 0, 0, 0]  # contacts per state
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
@@ -161,6 +171,15 @@ class ContactFlow:
             d[f] = col[c]
         return d
 
+    def _known(self, c: int) -> dict[str, Any]:
+        """``contact(c)``, kept while the contact is not done (read-only: shared)."""
+        d = self._fields_of.get(c)
+        if d is None:
+            d = self._fields_of[c] = {self._tz_field: self.tzs[c], "id": self.ids[c]}
+            for f, col in self._col_items:
+                d[f] = col[c]
+        return d
+
     # ------------------------------------------------------------------ handing out
 
     def next(self, now_s: float, channel: int | str) -> Planned | None:
@@ -174,7 +193,9 @@ class ContactFlow:
             _, seq, c = heapq.heappop(q)
             if self.state[c] != QUEUED or self._latest[c] != seq:
                 continue  # superseded or finished meanwhile
-            self._set(c, IN_FLIGHT)  # reserved while it is planned
+            self._n[QUEUED] -= 1  # reserved IN_FLIGHT while it is planned (``_set``)
+            self._n[IN_FLIGHT] += 1
+            self.state[c] = IN_FLIGHT
             p = self._plan(c, now_s, ch)
             if p is not None:
                 return p
@@ -192,7 +213,10 @@ class ContactFlow:
             scanned += 1
             if state[c] != FRESH:
                 continue
-            self._set(c, IN_FLIGHT)
+            n = self._n  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
+            n[FRESH] -= 1
+            n[IN_FLIGHT] += 1
+            state[c] = IN_FLIGHT
             p = self._plan(c, now_s, ch)
             if p is not None:
                 return p
@@ -209,12 +233,15 @@ class ContactFlow:
     def _plan(self, c: int, now_s: float, ch: str) -> Planned | None:
         """The decision for contact ``c`` (reserved IN_FLIGHT by the caller): launch now on
         ``ch``, queue for later, or finish."""
-        contact = self.contact(c)
+        contact = self._fields_of.get(c) or self._known(c)
         hist = self.history.get(self.ids[c], ())
-        own = self._own(hist)
         cal = self.calendar
+        last = self._decided.pop(c, None)
+        action = None if last is None else self.strategy.recheck(last, contact, now_s, cal)
         for _ in range(len(self.strategy.steps) + 1):
-            action = self.strategy.decide(contact, own, now_s, cal, self._ended.get(c, ()))
+            if action is None:
+                action = self.strategy.decide(contact, self._own(hist) if hist else hist,
+                                              now_s, cal, self._ended.get(c, ()))
             if action.__class__ is Done:
                 self._finish(c, action.reason == "success")
                 return None
@@ -228,11 +255,13 @@ class ContactFlow:
             d = self.rules.decide(self.job, contact, action.address, ch, now_s, hist, cal,
                                   self.agent_guaranteed, self._normalised[action.step_index])
             if d.allowed:
-                return Planned(c, self.ids[c], action.address, action.step_index)
+                return _new_tuple(Planned, (c, self.ids[c], action.address,
+                                            action.step_index))
             if d.until is not None:
                 self._queue(c, d.until, ch)
                 return None
             self._ended.setdefault(c, set()).add(action.step_index)  # refused for good
+            action = None
         self._finish(c, False)
         return None
 
@@ -263,15 +292,21 @@ class ContactFlow:
         hist = self.history.get(a.contact_id)
         if hist is None:
             hist = self.history[a.contact_id] = []
-        hist.append(PastAttempt(a.t_end, code, a.step, a.address, ch, self.job))
-        action = self.strategy.decide(self.contact(c), self._own(hist), now_s, self.calendar,
+        hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
+        own = hist if len(hist) == 1 else self._own(hist)  # one entry: the one just added
+        action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
+                                      own, now_s, self.calendar,
                                       self._ended.get(c, ()))
         if action.__class__ is Done:
             self._finish(c, action.reason == "success")
-        elif action.__class__ is Blocked:
+            return
+        if action.__class__ is Blocked:
             self._queue(c, action.until, action.next.step.channel)
+            action = action.next
         else:
             self._queue(c, max(action.at, now_s), action.step.channel)
+        if not action.skipped:  # when due, ``Strategy.recheck`` can answer
+            self._decided[c] = action
 
     def restore(self, records: Iterable[dict[str, Any]], now_s: float) -> int:
         """Rebuild contact states after a restart from this job's recorded attempts
@@ -316,14 +351,22 @@ class ContactFlow:
         self.state[c] = new
 
     def _queue(self, c: int, at_s: float, ch: str) -> None:
-        self._set(c, QUEUED)
-        self._seq += 1
-        self._latest[c] = self._seq
-        heapq.heappush(self._queues.setdefault(ch, []), (at_s, self._seq, c))
+        n, state = self._n, self.state
+        n[state[c]] -= 1  # ``_set(c, QUEUED)``, inlined
+        n[QUEUED] += 1
+        state[c] = QUEUED
+        seq = self._seq = self._seq + 1
+        self._latest[c] = seq
+        q = self._queues.get(ch)
+        if q is None:
+            q = self._queues[ch] = []
+        heapq.heappush(q, (at_s, seq, c))
 
     def _finish(self, c: int, success: bool) -> None:
         self._set(c, DONE)
         self.successes += success
+        self._fields_of.pop(c, None)
+        self._decided.pop(c, None)
 
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]

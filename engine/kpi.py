@@ -98,7 +98,11 @@ ATTEMPT_SCHEMA = {name: _POLARS_TYPES[sql] for name, sql, _ in ATTEMPT_COLUMNS}
 
 def attempt_table(rows: list[tuple]) -> pl.DataFrame:
     """The attempt table from records in ``ATTEMPT_FIELDS`` order (``Attempt.row``)."""
-    return pl.DataFrame(rows, schema=ATTEMPT_SCHEMA, orient="row")
+    if not rows:
+        return pl.DataFrame(rows, schema=ATTEMPT_SCHEMA, orient="row")
+    # Column by column: about twice as fast as polars' row orientation for a run's rows.
+    return pl.DataFrame([pl.Series(name, col, dtype=dtype) for (name, dtype), col
+                         in zip(ATTEMPT_SCHEMA.items(), zip(*rows, strict=True), strict=True)])
 
 
 def _ratio(num: float, den: float) -> float:

@@ -215,11 +215,7 @@ class RuleEngine:
                          cfg.max_attempts_per_day_address, cfg.max_attempts_total_address))
         if not static:
             return False
-        if self.dnc is not None:
-            lst = self.dnc.campaigns.get(self.campaigns.get(job, job))
-            if len(self.dnc.global_list) or (lst is not None and len(lst)):
-                return False
-        return True
+        return self.dnc is None or self.dnc.empty_for(self.campaigns.get(job, job))
 
     def count_allowed(self, job: Any) -> None:
         """Count one check that allowed (the ``admits_fresh`` short cut)."""
@@ -261,9 +257,19 @@ class RuleEngine:
         ones ``admits_fresh`` rules out: such a check is only counted. Counts every check.
         """
         ch = channel if channel.__class__ is str else step_channel(channel)
-        if normalised and not history and self.admits_fresh(job, ch):
-            self.count_allowed(job)
-            return ALLOWED
+        if normalised and not history:
+            static = self._admits.get((job, ch))
+            if static is None:
+                static = self.admits_fresh(job, ch)
+            elif static and self.dnc is not None:
+                static = self.dnc.empty_for(self.campaigns.get(job, job))
+            if static:  # ``admits_fresh``, inlined with ``count_allowed`` (once per attempt)
+                c = self._counts.get(job)
+                if c is None:
+                    c = self._counts[job] = _zero_counts()
+                c["checked"] += 1
+                c["allowed"] += 1
+                return ALLOWED
         d = self._decide(job, contact, address, ch, now_s, history, agent_guaranteed,
                          calendar, normalised)
         c = self._counts.get(job)

@@ -34,10 +34,11 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from engine.calendar import RunCalendar
+from engine.calendar import OpenSpans, RunCalendar
 from engine.contacts import zone
 from engine.vocab import PACINGS, STEP_CHANNELS, Channel, Code, parse_code
 
@@ -562,6 +563,7 @@ class Strategy:
         object.__setattr__(self, "windows", CallingWindows.parse(self.windows, "windows"))
         object.__setattr__(self, "_step_windows", tuple(
             s.windows if s.windows is not None else self.windows for s in steps))
+        object.__setattr__(self, "_span_cache", _NO_SPANS)
         if self.default_timezone is not None:
             try:
                 zone(self.default_timezone)
@@ -572,6 +574,26 @@ class Strategy:
                 or self.max_attempts < 1):
             raise StrategyError("max_attempts", f"must be an integer >= 1 or None, got "
                                                 f"{self.max_attempts!r}")
+
+    # The spans cache belongs to a run's calendar: a copy or a pickle starts without it.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_span_cache"] = _NO_SPANS
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _spans(self, calendar: RunCalendar) -> dict[tuple[int, str], OpenSpans]:
+        """Step ``i``'s open spans in zone ``tz`` as ``calendar.windows`` gives them, by
+        ``(i, tz)``: a speed shortcut for the per-decision look-up (which hashes the
+        windows). Kept for the last calendar asked; swapped whole, so threads deciding on
+        different calendars at once only miss the cache, never read another's spans."""
+        cache = self._span_cache
+        if cache[0] is not calendar:
+            cache = (calendar, {})
+            object.__setattr__(self, "_span_cache", cache)
+        return cache[1]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Strategy:
@@ -664,7 +686,7 @@ class Strategy:
         unknown step or still pending.
         """
         steps = self.steps
-        per_step: list[list[tuple[float, int]]] | None = None
+        per_step: list[list[tuple[float, int]] | None] | None = None
         total = 0
         for k, h in enumerate(history):
             code = int(h.code)
@@ -683,8 +705,12 @@ class Strategy:
             if code in step.done_codes:
                 return _SUCCESS
             if per_step is None:
-                per_step = [[] for _ in steps]
-            per_step[i].append((h.at, code))
+                per_step = [None] * len(steps)
+            tries = per_step[i]
+            if tries is None:
+                per_step[i] = [(h.at, code)]
+            else:
+                tries.append((h.at, code))
             total += 1
         if self.max_attempts is not None and total >= self.max_attempts:
             return _MAX_ATTEMPTS
@@ -705,7 +731,7 @@ class Strategy:
                 pending.append((i, now_s, addr))
                 continue
             tries.sort()
-            delay = step.retry_after([c for _, c in tries])
+            delay = step.retry_after(list(map(_SECOND, tries)))
             if delay is None:
                 continue
             due = tries[-1][0] + delay
@@ -713,8 +739,12 @@ class Strategy:
         if not pending:
             return _COMPLETED
 
-        tz = self.zone_name(contact)
+        tz = contact.get(self.timezone_field) or self.default_timezone
+        if not tz:
+            tz = self.zone_name(contact)  # raises the clear error
         windows = self._step_windows
+        cache = self._span_cache
+        spans = cache[1] if cache[0] is calendar else self._spans(calendar)
         t = now_s
         first_due = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
@@ -724,17 +754,41 @@ class Strategy:
                 if due > t:
                     events.append(due)  # a retry delay holds the steps after it
                     break
-                try:
-                    w = calendar.windows(windows[i], tz)
-                except ValueError as e:
-                    raise StrategyError(self.timezone_field, str(e)) from None
+                w = spans.get((i, tz))
+                if w is None:
+                    try:
+                        w = spans[(i, tz)] = calendar.windows(windows[i], tz)
+                    except ValueError as e:
+                        raise StrategyError(self.timezone_field, str(e)) from None
                 if w.is_open(t):
-                    nxt = Next(i, steps[i], addr, t, tuple(skipped))
+                    nxt = _new_tuple(Next, (i, steps[i], addr, t, tuple(skipped)))
                     return nxt if t <= first_due else Blocked(t, nxt)
                 skipped.append(i)
                 events.append(w.next_open(t))
             t = min(events)
         raise StrategyError("windows", "no time found for the next attempt")  # unreachable
+
+    def recheck(self, nxt: Next, contact: Mapping[str, Any], now_s: float,
+                calendar: RunCalendar) -> Next | None:
+        """``decide``'s answer at ``now_s`` without the full search, or None (then call
+        ``decide``).
+
+        For a contact whose last answer from ``decide`` was ``nxt`` (a ``Next``, or a
+        ``Blocked``'s ``next``), asked again with the same history, finished steps and
+        calendar at ``now_s >= nxt.at``: when ``nxt`` skipped no step, its step is the first
+        unfinished one and due, so ``decide`` answers ``nxt`` at ``now_s`` if that step's
+        window is open then, which is all this checks. A retry queued by the engine is so
+        re-checked when it comes due instead of decided twice.
+        """
+        if nxt.skipped or not nxt.at <= now_s:
+            return None
+        tz = contact.get(self.timezone_field) or self.default_timezone
+        if not tz:
+            return None
+        w = self._spans(calendar).get((nxt.step_index, tz))
+        if w is None:
+            return None  # decide looks it up (and raises the clear error)
+        return nxt._replace(at=now_s) if w.is_open(now_s) else None
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
                     now: datetime | float, run_start: datetime | None = None,
@@ -757,4 +811,9 @@ class Strategy:
 
 
 _SUCCESS, _COMPLETED, _MAX_ATTEMPTS = Done("success"), Done("completed"), Done("max_attempts")
+# Speed shortcut: a named tuple made from a full tuple of its fields by ``tuple.__new__``
+# (what its ``_make`` does) skips the generated Python ``__new__``, once per decision.
+_new_tuple = tuple.__new__
+_SECOND = itemgetter(1)
+_NO_SPANS: tuple[Any, dict] = (None, {})  # never filled: ``_spans`` swaps in a new pair
 _MISSING = object()

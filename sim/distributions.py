@@ -8,7 +8,10 @@ Sampling is vectorised: the simulator draws a block of values at once and hands 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain
 
 import numpy as np
 
@@ -167,6 +170,15 @@ FIRST_BLOCK = 16
 MAX_BLOCK = 4096
 
 
+def _blocks(draw_block: Callable[[int], np.ndarray], first: int, cap: int
+            ) -> Iterator[list[float]]:
+    """Blocks of ``first``, ``2 * first``, ... up to ``cap`` draws, as lists."""
+    size = first
+    while True:
+        yield draw_block(size).tolist()
+        size = min(2 * size, cap)
+
+
 class Sampler:
     """Hands out draws of one distribution from pre-drawn blocks (one Generator call per block).
 
@@ -174,45 +186,30 @@ class Sampler:
     Blocks start small and double up to ``max_block``, so a stream drawn from a few times
     (one of 200 small campaigns) pre-draws a few values, not thousands. A Generator hands
     out the same sequence whatever the block sizes, so the k-th draw is the same.
+    ``draw`` is the same stream as calling the sampler, without a Python call per draw
+    (``next`` over the chained blocks): the simulator's hot paths hold it.
     """
 
-    __slots__ = ("_block", "_buf", "_dist", "_i", "_max", "_rng")
+    __slots__ = ("draw",)
 
     def __init__(self, dist: Distribution, rng: np.random.Generator,
                  max_block: int = MAX_BLOCK):
-        self._dist = dist
-        self._rng = rng
-        self._block = min(FIRST_BLOCK, max_block)
-        self._max = max_block
-        self._buf: list[float] = []
-        self._i = 0
+        blocks = _blocks(partial(dist.sample, rng), min(FIRST_BLOCK, max_block), max_block)
+        self.draw: Callable[[], float] = partial(next, chain.from_iterable(blocks))
 
     def __call__(self) -> float:
-        if self._i >= len(self._buf):
-            self._buf = self._dist.sample(self._rng, self._block).tolist()
-            self._block = min(2 * self._block, self._max)
-            self._i = 0
-        v = self._buf[self._i]
-        self._i += 1
-        return v
+        return self.draw()
 
 
 class UniformStream:
-    """Uniform(0,1) draws from pre-drawn blocks growing as ``Sampler``'s do."""
+    """Uniform(0,1) draws from pre-drawn blocks growing as ``Sampler``'s do (``draw``: the
+    same stream without a Python call per draw)."""
 
-    __slots__ = ("_block", "_buf", "_i", "_rng")
+    __slots__ = ("draw",)
 
     def __init__(self, rng: np.random.Generator):
-        self._rng = rng
-        self._block = FIRST_BLOCK
-        self._buf: list[float] = []
-        self._i = 0
+        blocks = _blocks(rng.random, FIRST_BLOCK, MAX_BLOCK)
+        self.draw: Callable[[], float] = partial(next, chain.from_iterable(blocks))
 
     def __call__(self) -> float:
-        if self._i >= len(self._buf):
-            self._buf = self._rng.random(self._block).tolist()
-            self._block = min(2 * self._block, MAX_BLOCK)
-            self._i = 0
-        v = self._buf[self._i]
-        self._i += 1
-        return v
+        return self.draw()

@@ -44,22 +44,28 @@ def synthetic_chunk(c: Campaign, job: int, start: int, n: int) -> ContactList:
     """Contacts ``start .. start+n-1`` of campaign ``c``'s synthetic list."""
     ct = c.contacts
     assert ct is not None
-    k = pl.int_range(start, start + n, dtype=pl.Int64, eager=True)
+    k = range(start, start + n)
     zones = [z for z, _ in ct.timezones]
     cum = np.cumsum([w for _, w in ct.timezones])
     frac = (np.arange(start, start + n) * _GOLDEN + job * 0.1) % 1.0
     which = np.minimum(np.searchsorted(cum / cum[-1], frac, side="right"), len(zones) - 1)
+    # Plain Python builds the columns: a chunk per campaign is made before a run starts,
+    # and polars' per-expression overhead would dominate lists of a few hundred strings.
+    ks = list(map(str, k))
+    prefix = f"{c.name}-"
     cols: dict[str, pl.Series] = {
-        "id": f"{c.name}-" + k.cast(pl.String),
-        "timezone": pl.Series(zones, dtype=pl.String)[which],
-        LINE_COLUMN: k + 1,
+        "id": pl.Series([prefix + i for i in ks], dtype=pl.String),
+        "timezone": pl.Series([zones[w] for w in which.tolist()], dtype=pl.String),
+        LINE_COLUMN: pl.Series(range(start + 1, start + n + 1), dtype=pl.Int64),
     }
     for col, kind in ct.addresses.items():
         if kind == "email":
-            cols[col] = (f"{c.name.lower()}-" + k.cast(pl.String) + "@example.net")
+            low = f"{c.name.lower()}-"
+            cols[col] = pl.Series([low + i + "@example.net" for i in ks], dtype=pl.String)
         else:
-            num = _PHONE_BASE + (job * 10_000_019 + k * 7_919) % 7_000_000_000
-            cols[col] = "+1" + num.cast(pl.String)
+            num = (job * 10_000_019 + np.arange(start, start + n, dtype=np.int64) * 7_919
+                   ) % 7_000_000_000 + _PHONE_BASE
+            cols[col] = pl.Series(["+1" + x for x in map(str, num.tolist())], dtype=pl.String)
     return ContactList(pl.DataFrame(cols), contact_spec(c), source=f"<synthetic {c.name}>")
 
 

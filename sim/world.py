@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import simpy
@@ -29,6 +30,7 @@ _BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.N
                                                    int(Code.BUSY), int(Code.INVALID),
                                                    int(Code.PENDING))
 _READY = int(AgentState.READY)
+_ENV_NOW = simpy.Environment.now.fget
 _NOT_READY = int(AgentState.NOT_READY)
 
 
@@ -38,9 +40,9 @@ class SimClock:
 
     def __init__(self, env: simpy.Environment):
         self.env = env
-
-    def now(self) -> float:
-        return self.env.now
+        # Speed shortcut: ``now()`` is SimPy's own ``now`` getter bound to ``env`` (no
+        # method of ours in between): the engine asks the time a few times per attempt.
+        self.now: Callable[[], float] = partial(_ENV_NOW, env)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
         self.env.timeout(delay_s).callbacks.append(lambda _ev: callback())
@@ -56,11 +58,11 @@ class _CampaignWorld:
 
     def __init__(self, c: Campaign, seed: np.random.SeedSequence):
         streams = [np.random.default_rng(s) for s in seed.spawn(7)]
-        self.u = UniformStream(streams[0])
-        self.amd_u = UniformStream(streams[6])
+        self.u = UniformStream(streams[0]).draw
+        self.amd_u = UniformStream(streams[6]).draw
         o = c.outcomes
         self.cum = np.cumsum([o.live, o.machine, o.busy, o.no_answer, o.invalid]).tolist()
-        self.ring = Sampler(o.ring, streams[1])
+        self.ring = Sampler(o.ring, streams[1]).draw
         self.rna_s = o.ring_no_answer_s
         self.busy_s = o.busy_signal_s
         self.invalid_s = o.invalid_s
@@ -70,11 +72,11 @@ class _CampaignWorld:
         self.machine_talk_s = c.amd.machine_talk_s  # a missed machine holds its agent
         self.p_fp = c.amd.p_false_positive
         self.p_fn = c.amd.p_false_negative
-        self.talk = Sampler(c.talk, streams[2])
-        self.wrap = Sampler(c.wrap, streams[3])
+        self.talk = Sampler(c.talk, streams[2]).draw
+        self.wrap = Sampler(c.wrap, streams[3]).draw
         self.talk_scale = 1.0  # a day profile's talk / wrap mean over the campaign's
         self.wrap_scale = 1.0
-        self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4])
+        self.patience = (Sampler(Exponential(c.patience_mean_s), streams[4]).draw
                          if math.isfinite(c.patience_mean_s) else None)
         self.message_s = c.message.length_s
         self.delivery = c.message.delivery
@@ -83,32 +85,40 @@ class _CampaignWorld:
 
 
 class _PortGauge:
-    """Ports in use: peak and time-weighted mean, clipped to the measurement window."""
+    """Ports in use: peak and time-weighted mean, clipped to the measurement window.
 
-    __slots__ = ("area", "in_use", "peak", "t", "window")
+    The port-seconds in the window are the sum over holds of ``clip(end) - clip(start)``
+    (``clip`` to the window), so each change adds ``-delta * clip(now)`` and the holds still
+    open add ``in_use * clip(now)`` when asked: two float operations per change, no state
+    but the running sum (this runs twice per voice attempt).
+    """
 
-    def __init__(self, window: tuple[float, float]):
-        self.window = window
+    __slots__ = ("_acc", "hi", "in_use", "lo", "peak", "total")
+
+    def __init__(self, window: tuple[float, float], total: _PortGauge | None = None):
+        self.lo, self.hi = window
         self.in_use = 0
         self.peak = 0
-        self.area = 0.0
-        self.t = 0.0
+        self._acc = 0.0
+        self.total = total  # a gauge over all ports that every change here also moves
 
     def change(self, delta: int, now: float) -> None:
-        lo, hi = self.window
-        a, b = max(self.t, lo), min(now, hi)
-        if b > a:
-            self.area += self.in_use * (b - a)
-        self.t = now
-        self.in_use += delta
-        if self.in_use > self.peak and lo <= now < hi:
-            self.peak = self.in_use
+        lo, hi = self.lo, self.hi
+        inside = lo <= now < hi
+        t = now if inside else (lo if now < lo else hi)
+        g = self
+        while g is not None:  # this gauge, then its total (one call per port change)
+            g._acc -= delta * t
+            n = g.in_use = g.in_use + delta
+            if inside and n > g.peak:
+                g.peak = n
+            g = g.total
 
     def mean(self, now: float) -> float:
-        self.change(0, now)
-        lo, hi = self.window
-        span = min(now, hi) - lo
-        return self.area / span if span > 0 else 0.0
+        lo, hi = self.lo, self.hi
+        t = lo if now < lo else (hi if now > hi else now)
+        span = t - lo
+        return (self._acc + self.in_use * t) / span if span > 0 else 0.0
 
 
 class SimTelephony:
@@ -127,7 +137,8 @@ class SimTelephony:
         self.ports = ports
         self.window = window
         self.gauge = _PortGauge(window)  # all ports
-        self.job_gauges = [_PortGauge(window) for _ in campaigns]  # ports per campaign
+        # ports per campaign (each change moves the campaign's gauge and the total)
+        self.job_gauges = [_PortGauge(window, self.gauge) for _ in campaigns]
         self.setup_gap_s = 1.0 / carrier_cps
         self._next_setup = 0.0
         self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seeds, strict=True)]
@@ -141,9 +152,7 @@ class SimTelephony:
     # ---- port accounting
 
     def _ports(self, delta: int, job: int) -> None:
-        now = self.env.now
-        self.gauge.change(delta, now)
-        self.job_gauges[job].change(delta, now)
+        self.job_gauges[job].change(delta, self.env.now)
 
     @property
     def ports_in_use(self) -> int:
@@ -156,8 +165,9 @@ class SimTelephony:
     def ports_mean(self) -> float:
         return self.gauge.mean(self.env.now)
 
-    def _after(self, delay_s: float, fn: Callable[[], None]) -> None:
-        self.env.timeout(delay_s).callbacks.append(lambda _ev: fn())
+    def _after(self, delay_s: float, fn: Callable[[simpy.Event], None]) -> None:
+        """Call ``fn(event)`` in ``delay_s`` seconds (the callbacks take the timeout)."""
+        self.env.timeout(delay_s).callbacks.append(fn)
 
     # ---- Telephony protocol
 
@@ -175,13 +185,14 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
-            self._after(cw.latency_s, lambda: self.listener.on_delivered(a, ok))
+            self._after(cw.latency_s, lambda _e: self.listener.on_delivered(a, ok))
             return
-        if self.ports_in_use >= self.ports:
+        gauge = self.gauge
+        if gauge.in_use >= self.ports:
             self.listener.on_failed(a, _BLOCKED)
             return
-        self._ports(+1, a.job)
         now = self.env.now
+        self.job_gauges[a.job].change(1, now)
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
         setup = start - now
@@ -189,28 +200,30 @@ class SimTelephony:
         cum = cw.cum
         if u < cum[1]:  # answered by a person or a machine, if before the ring timeout
             ring = cw.ring()
-            if ring > cw.rna_s:
-                self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
+            if ring <= cw.rna_s:
+                human = u < cum[0]
+                a.truth_human = human
+                self.env.timeout(setup + ring + cw.amd_delay_s).callbacks.append(
+                    lambda _e: self._answer(a, human))
                 return
-            human = u < cum[0]
-            a.truth_human = human
-            self._after(setup + ring + cw.amd_delay_s, lambda: self._answer(a, human))
+            delay, code = cw.rna_s, _NO_ANSWER
         elif u < cum[2]:
-            self._after(setup + cw.busy_s, lambda: self._fail(a, _BUSY))
+            delay, code = cw.busy_s, _BUSY
         elif u < cum[3]:
-            self._after(setup + cw.rna_s, lambda: self._fail(a, _NO_ANSWER))
+            delay, code = cw.rna_s, _NO_ANSWER
         else:
-            self._after(setup + cw.invalid_s, lambda: self._fail(a, _INVALID))
+            delay, code = cw.invalid_s, _INVALID
+        self.env.timeout(setup + delay).callbacks.append(lambda _e: self._fail(a, code))
 
     def _fail(self, a: Attempt, code: int) -> None:
-        self._ports(-1, a.job)
+        self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_failed(a, code)
 
     def _answer(self, a: Attempt, human: bool) -> None:
         cw = self.camp[a.job]
         if a.channel == _AGENTLESS:
             self.listener.on_answered(a, True)
-            self._after(cw.message_s, lambda: self._message_done(a))
+            self._after(cw.message_s, lambda _e: self._message_done(a))
             return
         if cw.amd:
             flip = cw.amd_u() < (cw.p_fp if human else cw.p_fn)
@@ -221,7 +234,7 @@ class SimTelephony:
         self.listener.on_answered(a, classified_human)
         if a.code == _PENDING and a.t_connect < 0 and classified_human:
             if cw.patience is not None:
-                self._after(cw.patience(), lambda: self._patience_over(a))
+                self._after(cw.patience(), lambda _e: self._patience_over(a))
 
     def _message_done(self, a: Attempt) -> None:
         self._ports(-1, a.job)
@@ -235,18 +248,18 @@ class SimTelephony:
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
         talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
-        self._after(talk, lambda: self._call_end(a, agent))
+        self._after(talk, lambda _e: self._call_end(a, agent))
 
     def _call_end(self, a: Attempt, agent: int) -> None:
-        self._ports(-1, a.job)
+        self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
-        self._after(cw.wrap() * cw.wrap_scale, lambda: self.agents.wrap_done(agent))
+        self._after(cw.wrap() * cw.wrap_scale, lambda _e: self.agents.wrap_done(agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
         if cw.machine_message_s > 0 and not a.truth_human and a.t_connect < 0:
-            self._after(cw.machine_message_s, lambda: self._ports(-1, a.job))
+            self._after(cw.machine_message_s, lambda _e: self._ports(-1, a.job))
         else:
             self._ports(-1, a.job)
 
@@ -267,8 +280,8 @@ class SimAgentFeed:
         self.shifts = shifts  # (login_s, logout_s) per agent
         self.aux = aux or [(0.0, 1.0)] * len(shifts)  # (probability, mean_s) per agent
         rng = np.random.default_rng(seed)
-        self._u = UniformStream(rng)
-        self._exp = Sampler(Exponential(1.0), rng)
+        self._u = UniformStream(rng).draw
+        self._exp = Sampler(Exponential(1.0), rng).draw
         self.listener: AgentListener = _NO_LISTENER
         self._on_shift = bytearray(len(shifts))  # between its shift's login and logout
         self._on_break = bytearray(len(shifts))  # an aux break this feed started

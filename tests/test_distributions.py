@@ -45,6 +45,16 @@ def test_sampler_hands_out_the_same_stream_as_one_block(dist):
     np.testing.assert_allclose(got, want)
 
 
+def test_draw_and_call_hand_out_one_stream():
+    """``draw`` (the simulator's hot path) and calling the sampler share one stream."""
+    s = Sampler(Exponential(2.0), np.random.default_rng(3), max_block=32)
+    u = UniformStream(np.random.default_rng(4))
+    got_s = [s() if k % 3 else s.draw() for k in range(200)]
+    got_u = [u.draw() if k % 2 else u() for k in range(5000)]
+    np.testing.assert_allclose(got_s, Exponential(2.0).sample(np.random.default_rng(3), 200))
+    np.testing.assert_allclose(got_u, np.random.default_rng(4).random(5000))
+
+
 def test_uniform_stream_is_one_generators_uniforms():
     u = UniformStream(np.random.default_rng(5))
     np.testing.assert_allclose([u() for _ in range(5000)],

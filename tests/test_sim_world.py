@@ -3,9 +3,12 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.run import simulate
 from sim.scenario import load
+from sim.world import _PortGauge
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios"
 SHORT = {"scenario.sim_hours": 0.25, "scenario.warmup_s": 120.0}
@@ -59,3 +62,51 @@ def test_a_paused_job_launches_nothing_until_resumed():
     env.run(until=1200.0)
     t_created = store.cols["t_created"]
     assert min(t_created) >= 600.0 and len(t_created) > 50
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1), st.integers(0, 400)),
+                max_size=40),
+       st.integers(0, 200), st.integers(1, 200), st.integers(0, 500))
+def test_port_gauges_match_a_step_by_step_integral(changes, lo, span, ask):
+    """Peak and time-weighted mean of ports in use, per campaign and in total, clipped to
+    the measurement window, against summing in-use x time over every interval."""
+    hi = lo + span
+    total = _PortGauge((lo, hi))
+    jobs = [_PortGauge((lo, hi), total) for _ in range(4)]
+    in_use, t_last, area, peak = [0] * 4, 0.0, [0.0] * 4, [0] * 4
+    events, t = [], 0.0
+    for job, up, gap in changes:
+        t += gap / 4.0
+        if up or in_use[job] == 0:
+            events.append((t, job, +1))
+            in_use[job] += 1
+        else:
+            events.append((t, job, -1))
+            in_use[job] -= 1
+    in_use, total_peak = [0] * 4, 0
+    for t, job, delta in events:
+        jobs[job].change(delta, t)
+        a, b = max(t_last, lo), min(t, hi)  # the interval before this change, clipped
+        if b > a:
+            for j in range(4):
+                area[j] += in_use[j] * (b - a)
+        t_last = t
+        in_use[job] += delta
+        if lo <= t < hi:
+            peak[job] = max(peak[job], in_use[job])
+            total_peak = max(total_peak, sum(in_use))
+    now = max(t_last, float(ask))
+    a, b = max(t_last, lo), min(now, hi)
+    if b > a:
+        for j in range(4):
+            area[j] += in_use[j] * (b - a)
+    seen = min(now, hi) - lo
+    for j in range(4):
+        assert jobs[j].peak == peak[j]
+        assert jobs[j].in_use == in_use[j]
+        want = area[j] / seen if seen > 0 else 0.0
+        assert jobs[j].mean(now) == pytest.approx(want, abs=1e-9)
+    assert total.in_use == sum(in_use)
+    assert total.peak == total_peak
+    assert total.mean(now) == pytest.approx(sum(area) / seen if seen > 0 else 0.0, abs=1e-9)

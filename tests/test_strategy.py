@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.attempt import Channel, Code
+from engine.calendar import RunCalendar
 from engine.strategy import (
     Blocked,
     CallingWindows,
@@ -354,6 +355,49 @@ def test_next_action_is_consistent_with_its_own_answer(hist, now_min, zone_name)
     again = STRAT.next_action(c, history, nxt.at)
     assert isinstance(again, Next)
     assert (again.step_index, again.at) == (nxt.step_index, nxt.at)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.sampled_from(_CODES),
+                          st.integers(0, 2)), max_size=6),
+       st.integers(0, 14 * 24 * 60), st.integers(0, 3 * 24 * 60),
+       st.sampled_from(_ZONES), st.sets(st.integers(0, 2), max_size=2))
+def test_recheck_gives_decides_answer_or_asks_for_it(hist, now_min, later_min, zone_name,
+                                                     finished):
+    # the engine re-checks a queued answer when it comes due instead of deciding again:
+    # whenever recheck answers, decide (same history and finished steps) answers the same
+    cal = RunCalendar(utc(2024, 3, 1))
+    history = [PastAttempt(60.0 * m, c, step=s) for m, c, s in hist]
+    c = contact(zone_name)
+    a = STRAT.decide(c, history, 60.0 * now_min, cal, finished)
+    if isinstance(a, Done):
+        return
+    nxt = a.next if isinstance(a, Blocked) else a
+    for t in (nxt.at, nxt.at + 60.0 * later_min, nxt.at - 1.0):
+        got = STRAT.recheck(nxt, c, t, cal)
+        if t < nxt.at or nxt.skipped:
+            assert got is None
+        elif got is not None:
+            assert got == STRAT.decide(c, history, t, cal, finished)
+    assert STRAT.recheck(nxt, c, nxt.at, cal) is not None or nxt.skipped
+
+
+def test_one_strategy_decides_on_each_calendar_it_is_given():
+    # the strategy keeps the open spans of the last calendar asked: alternating calendars
+    # (runs starting at other instants) must each get their own wall clock's answer
+    early, late = RunCalendar(utc(2024, 6, 3, 12)), RunCalendar(utc(2024, 6, 3, 2))
+    for _ in range(2):
+        for cal in (early, late, early):
+            got = STRAT.decide(ANN_NY, [], 0.0, cal)
+            want = STRAT.next_action(ANN_NY, [], cal.at(0.0))
+            assert type(got) is type(want)
+            assert cal.at(got.at) == want.at
+    # 12:00 UTC is Monday 08:00 in New York: home opens at 09:00, mobile at 08:00, so
+    # mobile goes now; 02:00 UTC is Sunday 22:00: blocked until Monday 08:00, 10 h later
+    a = STRAT.decide(ANN_NY, [], 0.0, early)
+    assert (a.step_index, a.at, a.skipped) == (1, 0.0, (0,))
+    b = STRAT.decide(ANN_NY, [], 0.0, late)
+    assert isinstance(b, Blocked) and b.until == 10 * H and b.next.step_index == 1
 
 
 # ---------------------------------------------------------------------- templates
