@@ -321,10 +321,14 @@ class Pacer:
                   self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
             regulation=self._regulation, limit=self._abandon_limit)) if n else None
+        # the windows' arrays are updated in place: their argument list is built once
+        self._abandon_args = (*self.abandon._fcc.args(), *self.abandon._ofcom.args()) \
+            if n else ()
         tr = self.rows[Pacing.TIMED]
         self.timed = TimedState(TimedParams(
             rate_per_s=self._attempts_per_s[tr], min_ports=self._min_ports[tr],
             max_ports=self._max_ports[tr])) if tr.size else None
+        self._timed_poisson = self._poisson_arrivals[tr].astype(bool)
         vr = self._vici_rows
         self.vici = VicidialState(VicidialParams(
             mode=self._pacing[vr], intensity=self._vicidial_intensity[vr],
@@ -563,7 +567,7 @@ class Pacer:
             self.holdtime.ended(rows, seconds)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
-            _abandon_record(rows, t, code, *self.abandon._fcc.args(), *self.abandon._ofcom.args())
+            _abandon_record(rows, t, code, *self._abandon_args)
             g._tally_live(rows, code, _ABANDONED, _CONNECTED, slot, self._minute_drops,
                           self._drops_today, self._answered_today, self._new_ab,
                           self._new_live)
@@ -830,7 +834,7 @@ class Pacer:
         out = np.empty(tr.size, dtype=np.int64)
         _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr].copy(), dt,
                       t.credit, out, t.reserved)
-        poisson = self._poisson_arrivals[tr].astype(bool)
+        poisson = self._timed_poisson
         if poisson.any():  # Poisson arrivals (validation runs): counts per tick ~ Poisson
             k = self._rng.poisson(p.rate_per_s[poisson] * dt)
             room = np.maximum(p.max_ports[poisson] - in_flight[tr][poisson], 0)

@@ -259,10 +259,35 @@ def checked_state(n_camp: int, now_s, agent_job, agent_status, agent_since_s, ca
         now = float(now_s)
     except (TypeError, ValueError):
         raise ValueError(f"now_s must be a number of seconds, got {now_s!r}") from None
+    arrays = (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
+    if all(type(a) is np.ndarray and a.dtype == t and a.ndim == 1 and a.flags.c_contiguous
+           for a, t in zip(arrays, _FAST_DTYPES, strict=True)):
+        out = list(arrays)  # the engine's own arrays as they are: only lengths and values
+    else:
+        out = _converted(arrays)
+    if not (out[0].size == out[1].size == out[2].size):
+        raise ValueError("agent_job, agent_status and agent_since_s must have the same length, "
+                         f"got {out[0].size}, {out[1].size}, {out[2].size}")
+    if not (out[3].size == out[4].size == out[5].size):
+        raise ValueError("call_job, call_status and call_t0_s must have the same length, "
+                         f"got {out[3].size}, {out[4].size}, {out[5].size}")
+    code, i = _check_state(n_camp, now, *out)
+    if code:
+        raise ValueError(_STATE_ERRORS[code].format(i=i, n=n_camp))
+    return now, out
+
+
+_FAST_DTYPES = (np.dtype(np.int64), np.dtype(np.int64), np.dtype(np.float64),
+                np.dtype(np.int64), np.dtype(np.int64), np.dtype(np.float64))
+
+
+def _converted(arrays) -> list[np.ndarray]:
+    """The engine's arrays as int64 / float64, 1-D, contiguous, or a ValueError naming the
+    argument."""
     out = []
-    for name, x, kind in (("agent_job", agent_job, "i"), ("agent_status", agent_status, "i"),
-                          ("agent_since_s", agent_since_s, "f"), ("call_job", call_job, "i"),
-                          ("call_status", call_status, "i"), ("call_t0_s", call_t0_s, "f")):
+    names = ("agent_job", "agent_status", "agent_since_s", "call_job", "call_status",
+             "call_t0_s")
+    for name, x, kind in zip(names, arrays, "iifiif", strict=True):
         a = np.asarray(x)
         if a.ndim != 1:
             raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
@@ -278,13 +303,4 @@ def checked_state(n_camp: int, now_s, agent_job, agent_status, agent_since_s, ca
                 raise ValueError(f"{name} must be a float array (seconds), got dtype {a.dtype}")
             a = a.astype(np.float64) if a.dtype != np.float64 else a
         out.append(np.ascontiguousarray(a))
-    if not (out[0].size == out[1].size == out[2].size):
-        raise ValueError("agent_job, agent_status and agent_since_s must have the same length, "
-                         f"got {out[0].size}, {out[1].size}, {out[2].size}")
-    if not (out[3].size == out[4].size == out[5].size):
-        raise ValueError("call_job, call_status and call_t0_s must have the same length, "
-                         f"got {out[3].size}, {out[4].size}, {out[5].size}")
-    code, i = _check_state(n_camp, now, *out)
-    if code:
-        raise ValueError(_STATE_ERRORS[code].format(i=i, n=n_camp))
-    return now, out
+    return out
