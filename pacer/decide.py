@@ -127,7 +127,7 @@ WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this
 # after REDECIDE_S x its slack (how far the next dial was from going in: a marginal twice
 # the price waits twice as long), between REDECIDE_S and REDECIDE_MAX_S, and at the next
 # tick after it dialled.
-REDECIDE_S = 1.0
+REDECIDE_S = 2.0
 REDECIDE_MAX_S = 8.0
 MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
