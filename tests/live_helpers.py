@@ -14,12 +14,14 @@ SCENARIO = ROOT / "scenarios" / "single-50-predictive.toml"
 
 
 def write_config(folder: Path, hours: float = 0.01, speed: float = 6.0, drain_s: float = 3.0,
-                 extra: str = "") -> Path:
-    """A run configuration for an emulated run of the 50-agent scenario."""
+                 extra: str = "", scenario: Path = SCENARIO, aes_poll_s: float | None = None
+                 ) -> Path:
+    """A run configuration for an emulated run of ``scenario`` (the 50-agent one)."""
     cfg = folder / "run.toml"
+    poll = "" if aes_poll_s is None else f"poll_s = {aes_poll_s}"
     cfg.write_text(f"""
 [run]
-scenario = "{SCENARIO.as_posix()}"
+scenario = "{scenario.as_posix()}"
 hours = {hours}
 speed = {speed}
 drain_s = {drain_s}
@@ -34,6 +36,7 @@ password_env = "OUTDIAL_TEST_EPM_PW"
 [aes]
 user = "outdial"
 password_env = "OUTDIAL_TEST_AES_PW"
+{poll}
 [cms]
 listen = "127.0.0.1"
 {extra}

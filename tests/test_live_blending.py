@@ -13,33 +13,15 @@ from engine.agents import AgentState
 from outdial.live.config import load_config
 from outdial.live.session import LiveSession
 from outdial.live.view import render, snapshot
+from tests.live_helpers import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
 
 
 def _cfg(tmp_path: Path, speed: float = 12.0):
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f"""
-[run]
-scenario = "{(ROOT / 'scenarios' / 'blended-live-small.toml').as_posix()}"
-hours = 0.1
-speed = {speed}
-drain_s = 3.0
-[store]
-sqlite = "store.sqlite"
-[events]
-jsonl = "events.jsonl"
-[epm]
-user = "outdial"
-password_env = "OUTDIAL_TEST_EPM_PW"
-[aes]
-user = "outdial"
-password_env = "OUTDIAL_TEST_AES_PW"
-poll_s = 0.5
-[cms]
-listen = "127.0.0.1"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, hours=0.1, speed=speed,
+                       scenario=ROOT / "scenarios" / "blended-live-small.toml", aes_poll_s=0.5)
     return load_config(cfg, env=ENV, emulate=True)
 
 
