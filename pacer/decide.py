@@ -62,9 +62,15 @@ _MACHINE = int(Outcome.MACHINE)
 _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 
 # Estimator settings (see each module for the meaning).
-HIT_WINDOW = 1000  # last dials in the hit-rate window (200 let a 400-agent campaign mistake
-# 0.24 for 0.29 and drop 15 % of a minute's live answers; a drifting rate is followed with a lag
-# of about half the window's dials)
+# The hit rate is the share of live answers among the last HIT_WINDOW dials (200 let a
+# 400-agent campaign mistake 0.24 for 0.29 and drop 15 % of a minute's live answers), or of
+# the last HIT_WINDOW_SHORT where HIT_WINDOW dials take longer than HIT_SPAN_S to make: a
+# window lags a drifting rate by half its span (1000 dials are 22 minutes of a 50-agent
+# team, whose rising hit rate it then under-estimated).
+HIT_WINDOW = 1000
+HIT_WINDOW_SHORT = 200
+HIT_SPAN_S = 600.0
+HIT_RATE_MEMORY_S = 120.0  # memory of the dial rate that sizes the span
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
 HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations
@@ -296,10 +302,12 @@ class Pacer:
         self._vici_rows = np.flatnonzero((mode >= Pacing.VICIDIAL_HARD_LIMIT)
                                          & (mode <= Pacing.VICIDIAL_AVERAGE))
         # estimators
-        self.hit = (HitRateState(HitRateParams(window=HIT_WINDOW, alpha=HIT_ALPHA,
-                                              initial=self._initial_hit_rate if n else 0.25,
-                                              prior_weight=self._hit_prior_weight))
-                    if n else None)
+        self.hit, self.hit_short = ((HitRateState(HitRateParams(
+            window=w, alpha=HIT_ALPHA, initial=self._initial_hit_rate,
+            prior_weight=self._hit_prior_weight)) for w in (HIT_WINDOW, HIT_WINDOW_SHORT))
+            if n else (None, None))
+        self._dials_recent = np.zeros(n)  # dials folded, fading over HIT_RATE_MEMORY_S
+        self._fold_at = 0.0
         # handling time: hazard estimate (pacer.holdtime), read by the kernels as a histogram
         self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
         self.holdtime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
@@ -544,14 +552,18 @@ class Pacer:
             self._next_fold = now + HIT_FOLD_S
             done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
             if done.any():
-                p = self.hit.params
                 # in launch order, ties (one tick's dials) in a seeded random order: in the
                 # order they ended, the window would keep a batch's slow outcomes only
                 idx = np.flatnonzero(done)
                 idx = idx[np.lexsort((self._rng.random(idx.size), self._pend_t0[idx]))]
-                _hitrate_record(self._pend_row[idx], self._pend_live[idx], p.window,
-                                p.alpha, self.hit.buf, self.hit.pos, self.hit.count,
-                                self.hit.live_count, self.hit.smoothed)
+                for h in (self.hit, self.hit_short):
+                    p = h.params
+                    _hitrate_record(self._pend_row[idx], self._pend_live[idx], p.window,
+                                    p.alpha, h.buf, h.pos, h.count, h.live_count, h.smoothed)
+                self._dials_recent *= math.exp(-max(now - self._fold_at, 0.0)
+                                               / HIT_RATE_MEMORY_S)
+                self._dials_recent += np.bincount(self._pend_row[idx], minlength=self.n)
+                self._fold_at = now
                 self._hit_stale = True
                 keep = ~done
                 self._pend_row = self._pend_row[keep]
@@ -634,12 +646,18 @@ class Pacer:
         """Posterior mean and standard deviation of each campaign's hit rate: Beta with the
         cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
         fading as the window fills) and the completed dials of the window."""
-        p = self.hit.params
-        _hitrate_window(p.window, p.initial, p.prior_weight, self.hit.count,
-                        self.hit.live_count, self._buf_hit)
-        m = self._buf_hit
-        w = p.prior_weight * (p.window - self.hit.count) / p.window
-        self.last_hit_sd = np.sqrt(m * (1.0 - m) / (self.hit.count + w + 1.0))
+        est = []
+        for h in (self.hit, self.hit_short):
+            p = h.params
+            m = np.empty(self.n)
+            _hitrate_window(p.window, p.initial, p.prior_weight, h.count, h.live_count, m)
+            w = p.prior_weight * (p.window - h.count) / p.window
+            est.append((m, np.sqrt(m * (1.0 - m) / (h.count + w + 1.0))))
+        # the long window's span at the recent dial rate (dials per second)
+        rate = self._dials_recent / HIT_RATE_MEMORY_S
+        short = HIT_WINDOW > HIT_SPAN_S * rate
+        self._buf_hit[:] = np.where(short, est[1][0], est[0][0])
+        self.last_hit_sd = np.where(short, est[1][1], est[0][1])
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:

@@ -67,3 +67,29 @@ def test_bad_campaign_settings_name_the_field():
         CampaignPacing(initial_hit_rate=1.5)
     with pytest.raises(ValueError, match="progressive takes ratio >= 1"):
         CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=0.5)
+
+
+def _fed(rate_per_s: float) -> Pacer:
+    """A pacer fed 1000 unanswered dials then 200 live answers at ``rate_per_s``, every
+    outcome folded into the hit rate."""
+    p = Pacer([CampaignPacing(initial_hit_rate=0.3)])
+    e, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    outcomes = [False] * 1000 + [True] * 200
+    t = 0.0
+    per_s = max(int(rate_per_s), 1)
+    step = per_s / rate_per_s
+    for i in range(0, len(outcomes), per_s):
+        for live in outcomes[i:i + per_s]:
+            p.observe_dial(0, live, 1.0)
+        t += step
+        p.decide(t, e, e, f, e, e, f)
+    p.decide(t + 60.0, e, e, f, e, e, f)  # every launch cohort complete
+    return p
+
+
+def test_the_hit_rate_window_spans_minutes_not_a_fixed_count_of_dials():
+    """A slow campaign's 1000-dial window would lag a change by ~10 minutes: it reads the
+    last 200 dials; a fast one keeps the steadier 1000."""
+    slow, fast = _fed(1.0), _fed(20.0)
+    assert slow.last_hit_rate[0] == pytest.approx(1.0, abs=0.01)  # the last 200: all live
+    assert fast.last_hit_rate[0] == pytest.approx(0.2, abs=0.01)  # 200 live of the last 1000
