@@ -111,7 +111,7 @@ FORECAST_MEMORY_S = 60.0
 THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
 # decisions since the last refresh stopped at the price (not at the lines cap, nor for want
 # of anything to dial for): raising a price that does not bind would only store up a burst
-THETA_COLD_ABANDONS = 1.0  # theta may rise once live answers x aim reach this, and one
+THETA_COLD_ABANDONS = 0.5  # theta may rise once live answers x aim reach this, and one
 # mean handling time after the first decision (before, the handling evidence is thin)
 THETA_SPAN = 8.0  # theta stays under this many times the aim
 BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITIAL times as
