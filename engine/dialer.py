@@ -174,6 +174,7 @@ class Dialer:
             now, self.agents.job, self.agents.status, self.agents.since_s,
             self.call_job, self.call_status, self.call_t0,
         )
+        decided = dials.copy()
         if self._any_stopped:
             dials[~self.running | self.exhausted] = 0
         if self.skill_pacer is not None:
@@ -195,7 +196,9 @@ class Dialer:
                         self._block(j, int(offered[j] - dials[j]), now)
                 rows = dials.nonzero()[0]
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
-                self._launch(j, n, now)
+                dials[j] = self._launch(j, n, now)
+        if (dials < decided).any():  # fewer went out than the pacer decided: tell it
+            self.pacer.launched(dials)
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
@@ -269,21 +272,23 @@ class Dialer:
                 return
             self._complete(a, _BLOCKED)
 
-    def _launch(self, j: int, n: int, now: float) -> None:
+    def _launch(self, j: int, n: int, now: float) -> int:
+        """Launch up to ``n`` attempts of job ``j``; returns how many went out (fewer when
+        its list has no contact due)."""
         if self._txn is not None:  # durable store: one commit for the tick's records
-            self._launch_batch(j, n, now)
-            return
-        for _ in range(n):
+            return self._launch_batch(j, n, now)
+        for k in range(n):
             a = self._new_attempt(j, now)
             if a is None:
-                return
+                return k
             a.slot = self._take_slot(j, now)
             self.in_flight[a.id] = a
             self.telephony.dial(a)
+        return n
 
-    def _launch_batch(self, j: int, n: int, now: float) -> None:
+    def _launch_batch(self, j: int, n: int, now: float) -> int:
         """Record ``n`` attempts in one transaction, then launch them (each is durable
-        before it goes out, as one at a time)."""
+        before it goes out, as one at a time); returns how many."""
         made = []
         with self._txn():
             for _ in range(n):
@@ -295,6 +300,7 @@ class Dialer:
             a.slot = self._take_slot(j, now)
             self.in_flight[a.id] = a
             self.telephony.dial(a)
+        return len(made)
 
     # ------------------------------------------------------------------ call slots
 

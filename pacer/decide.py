@@ -502,6 +502,24 @@ class Pacer:
         """AMD detected an answering machine."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
 
+    def launched(self, counts: np.ndarray) -> None:
+        """The attempts the caller launched after the last ``decide``, per campaign (int,
+        length n), when a port or carrier limit, a stopped job or an empty list let it launch
+        fewer than decided: the forecast of the dials that did not go out is taken back (the
+        calibration and the price loop read only dials that went out)."""
+        counts = np.asarray(counts)
+        if counts.shape != (self.n,) or counts.dtype.kind not in "iu":
+            raise ValueError(f"counts must be an integer array of length {self.n}, got "
+                             f"{counts.dtype} {counts.shape}")
+        out = self._buf_out
+        short = (counts < out) & (out > 0) & (self._active == 1)
+        if not short.any():
+            return
+        gone = np.where(short, (out - np.maximum(counts, 0)) / np.maximum(out, 1), 0.0)
+        self.added_abandons -= self._buf_added * gone * (self._buf_active == 1)
+        self.added_live -= gone * out * self._buf_hit * (self._buf_active == 1)
+        self._buf_active[:] = 0  # said once per decision
+
     def observe_wait(self, row: int, waited_s: float, hung_up: bool) -> None:
         """A live answer that waited for an agent ``waited_s`` seconds, then was connected
         or dropped at the end of the window (``hung_up`` False) or hung up itself (True):

@@ -93,3 +93,24 @@ def test_the_hit_rate_window_spans_minutes_not_a_fixed_count_of_dials():
     slow, fast = _fed(1.0), _fed(20.0)
     assert slow.last_hit_rate[0] == pytest.approx(1.0, abs=0.01)  # the last 200: all live
     assert fast.last_hit_rate[0] == pytest.approx(0.2, abs=0.01)  # 200 live of the last 1000
+
+
+def test_dials_that_did_not_go_out_leave_the_forecast():
+    """A caller that launched fewer than decided (ports, carrier, an empty list) says so;
+    the forecast of the dials that did not go out is taken back, the rest kept."""
+    p = Pacer([CampaignPacing(initial_hit_rate=0.3)], seed=4)
+    n_agents = 20
+    aj = np.zeros(n_agents, dtype=np.int64)
+    ast = np.full(n_agents, int(AgentStatus.IDLE), dtype=np.int64)
+    e, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    (n,) = p.decide(0.0, aj, ast, np.zeros(n_agents), e, e, f)
+    assert n > 4
+    live, ab = p.added_live.copy(), p.added_abandons.copy()
+    assert live[0] == pytest.approx(n * p.last_hit_rate[0])
+    p.launched(np.array([n // 2]))
+    assert p.added_live[0] == pytest.approx(live[0] * (n // 2) / n)
+    assert p.added_abandons[0] == pytest.approx(ab[0] * (n // 2) / n)
+    p.launched(np.array([0]))  # said twice for one decision: taken back once only
+    assert p.added_live[0] == pytest.approx(live[0] * (n // 2) / n)
+    with pytest.raises(ValueError, match="counts"):
+        p.launched(np.array([1.5]))
