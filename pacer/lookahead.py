@@ -536,7 +536,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     n_c = hit_mean.shape[0]
     k_n = max(z.shape[0], z_fine.shape[0])
     max_steps = 2
-    t_life = np.empty(n_c)
     for c in range(n_c):
         dials[c] = 0
         expected_abandons[c] = 0.0
@@ -544,8 +543,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         expected_live[c] = 0.0
         slack[c] = 0.0
         if active[c] == 1:
-            t_life[c] = life_s[c]
-            max_steps = max(max_steps, min(math.ceil(t_life[c] / dt - 1e-9) + 1, MAX_STEPS))
+            max_steps = max(max_steps, min(math.ceil(life_s[c] / dt - 1e-9) + 1, MAX_STEPS))
     d = np.empty((k_n, max_steps))
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
@@ -561,7 +559,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     for c in range(n_c):
         if active[c] != 1:
             continue
-        t_out = t_life[c]
+        t_out = life_s[c]
         n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
         t_out = min(t_out, (n_steps - 1) * dt)
         w = window_s[c]
