@@ -25,8 +25,8 @@ from sim.plan.executors import Executor
 from sim.plan.stats import (
     KPI_KEYS,
     Verdict,
-    campaign_limit_risk,
     judge,
+    limit_risks,
     skill_summary,
     summarise_rows,
     warning_records,
@@ -105,15 +105,11 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     key = limit_kpi(scn)
     verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
-    reg = scn.regulation
-    camps = []
-    for i, c in enumerate(scn.campaigns):
-        live = sum(r["campaigns"][i]["live_answers"] for r in records)
-        if c.agent_based and live > 0:
-            camps.append({"campaign": c.name, "live_answers": live / len(records),
-                          "p_over_limit": campaign_limit_risk(
-                              records, i, reg.mode, reg.abandon_limit, scn.sim_hours * 3600.0,
-                              reg.judged_window_s)})
+    camps = [{"campaign": scn.campaigns[i].name,
+              "live_answers": sum(r["campaigns"][i]["live_answers"] for r in records)
+              / len(records), "p_over_limit": p}
+             for i, p in limit_risks(records, scn.regulation, scn.sim_hours * 3600.0).items()
+             if scn.campaigns[i].agent_based]
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
                         assess_records(with_policy(scn, policy), records),
                         skill_summary(records), camps, warning_records(records))

@@ -342,17 +342,23 @@ NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no a
               "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
 
 
-def campaign_limit_risk(records: Sequence[Mapping], i: int, mode: str, limit: float,
-                        run_s: float, window_s: float) -> float:
-    """``p_over_limit`` of campaign ``i`` of the records, in the regulation's ``mode``
-    (``"fcc"``: abandons over live answers; ``"ofcom"``: its rate's counts)."""
-    camps = [r["campaigns"][i] for r in records]
-    dens = [float(c["live_answers"]) for c in camps]
-    if mode == "ofcom":
-        nums = [float(c["abandon_rate_ofcom"]) * d for c, d in zip(camps, dens, strict=True)]
-    else:
-        nums = [float(c["abandons"]) for c in camps]
-    return p_over_limit(nums, dens, run_s, window_s, limit)
+def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[int, float]:
+    """``p_over_limit`` of each campaign with live answers (index -> chance 0..1), over the
+    ``regulation``'s window and in its mode (``"fcc"``: abandons over live answers;
+    ``"ofcom"``: its rate's counts); the replications last ``run_s`` seconds each."""
+    out = {}
+    for i in range(len(records[0]["campaigns"])):
+        camps = [r["campaigns"][i] for r in records]
+        dens = [float(c["live_answers"]) for c in camps]
+        if not sum(dens) > 0:
+            continue
+        if regulation.mode == "ofcom":
+            nums = [float(c["abandon_rate_ofcom"]) * d for c, d in zip(camps, dens, strict=True)]
+        else:
+            nums = [float(c["abandons"]) for c in camps]
+        out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
+                              regulation.abandon_limit)
+    return out
 
 
 def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_s: float,
@@ -360,18 +366,15 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
     its warnings are the scenario's, then the runs' (each once), then ``NO_ATTEMPT`` when
     nothing completed. With the scenario's ``regulation``, each agent-based campaign gets
-    ``p_over_limit`` (``p_over_limit``) over the regulation's window."""
+    ``p_over_limit`` (``limit_risks``) over the regulation's window."""
     means, ci = summarise_rows([r["kpis"] for r in records])
     total = {**means, "attempts_by_channel": {
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
     if regulation is not None:
-        for i, c in enumerate(camps):
-            if c.get("live_answers", 0) > 0:
-                c["p_over_limit"] = campaign_limit_risk(
-                    records, i, regulation.mode, regulation.abandon_limit,
-                    sim_hours * 3600.0, regulation.judged_window_s)
+        for i, p in limit_risks(records, regulation, sim_hours * 3600.0).items():
+            camps[i]["p_over_limit"] = p
     warnings = list(dict.fromkeys([*scenario_warnings,
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
