@@ -663,7 +663,8 @@ class Pacer:
     def _hit_posterior(self) -> None:
         """Posterior mean and standard deviation of each campaign's hit rate: Beta with the
         cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
-        fading as the window fills) and the completed dials of the window."""
+        fading as the window fills) and the completed dials of the window: the last
+        HIT_WINDOW dials, or HIT_WINDOW_SHORT where those span over HIT_SPAN_S."""
         est = []
         for h in (self.hit, self.hit_short):
             p = h.params
@@ -708,15 +709,8 @@ class Pacer:
         # fresh ones would let the decision re-roll a noisy estimate of a small marginal
         # tick after tick until it happened to fall under theta, and dial on that luck.
         self._rng_state[0] = self._rng_seed
-        ak, ck = self._gather.agent_key, self._gather.call_key
-        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
-                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
-                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
-                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
-                         self._life, self._connect_window_s, self.hangup_rate, self._limit,
-                         max_new,
-                         active, LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, out,
-                         exp_ab, added, exp_live, self._buf_slack)
+        self._look_ahead(now, ao, ae, co, ce, hit, self._connect_window_s, self._limit,
+                         max_new, active, out, exp_ab, added, exp_live, self._buf_slack)
         g._account(active, out, hit, self._buf_slack, max_new, added, exp_ab, now, REDECIDE_S,
                    REDECIDE_MAX_S, self._next_decide, self._n_decided, self._n_bound,
                    self.added_abandons, self.added_live, self.last_expected_abandons)
@@ -731,6 +725,18 @@ class Pacer:
             out[fb] = tmp
         dials[rows] = out[rows]
 
+    def _look_ahead(self, now, ao, ae, co, ce, hit, window_s, theta, max_new, active, out,
+                    exp_ab, added, exp_live, slack) -> None:
+        """The look-ahead kernel (``pacer.lookahead._lookahead_dials``) on this pacer's
+        estimators, for a window (connect window or service-level threshold) and a price."""
+        _lookahead_dials(ao, ae, self._gather.agent_key, co, ce, self._gather.call_key,
+                         self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+                         self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                         self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
+                         hit, self.last_hit_sd, self._z, self._z_fine, self._life, window_s,
+                         self.hangup_rate, theta, max_new, active, LOOKAHEAD_DT_S, now,
+                         self._rng_seed, self._rng_state, out, exp_ab, added, exp_live, slack)
+
     def _service_level(self, now, active, ao, ae, co, ce, hit, max_new, out) -> None:
         """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
         the window and 1 - X late answers allowed per marginal live answer."""
@@ -738,15 +744,8 @@ class Pacer:
         act[self._sl_rows] = active[self._sl_rows]
         n_sl = np.empty(self.n, dtype=np.int64)
         theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
-        ak, ck = self._gather.agent_key, self._gather.call_key
-        _lookahead_dials(ao, ae, ak, co, ce, ck, self.hold.counts, self.hold.totals,
-                         self.hold.bin_width_s, self.ring.counts, self.ring.totals,
-                         self.ring.bin_width_s, self.ring_end.counts, self.ring_end.totals,
-                         self.ring_end.bin_width_s, hit, self.last_hit_sd, self._z, self._z_fine,
-                         self._life, self._sl_threshold_s, self.hangup_rate, theta, max_new,
-                         act,
-                         LOOKAHEAD_DT_S, now, self._rng_seed, self._rng_state, n_sl,
-                         np.empty(self.n), np.empty(self.n), np.empty(self.n),
+        self._look_ahead(now, ao, ae, co, ce, hit, self._sl_threshold_s, theta, max_new, act,
+                         n_sl, np.empty(self.n), np.empty(self.n), np.empty(self.n),
                          np.empty(self.n))
         r = self._sl_rows
         out[r] = np.minimum(out[r], n_sl[r])
