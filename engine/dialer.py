@@ -239,83 +239,71 @@ class Dialer:
         dials[order] = give
         return offered
 
-    def _new_attempt(self, j: int, now: float) -> Attempt | None:
-        """The next attempt of job ``j``, recorded as started; None when nothing is due now
-        (the job is marked exhausted when its flow has nothing left at all)."""
+    def _new_attempts(self, j: int, n: int, now: float) -> list[Attempt]:
+        """Up to ``n`` next attempts of job ``j``, recorded as started (a durable store: in
+        one transaction), fewer when fewer are due now (the job is marked exhausted when its
+        flow has nothing left at all). One flow pass for the tick's attempts of the job."""
         flow = self.flows[j]
+        plans = flow.take(now, self._step_channel[j], n)
+        if len(plans) < n and flow.exhausted:
+            self.exhausted[j] = True
+            self._any_stopped = True
+        if not plans:
+            return []
         job = self.jobs[j]
-        p = flow.next(now, self._step_channel[j])
-        if p is None:
-            if flow.exhausted:
-                self.exhausted[j] = True
-                self._any_stopped = True
-            return None
-        a = Attempt(self._next_id, j, p.contact, job.channel, now, p.contact_id, p.address,
-                    p.step, job.name)
-        self._next_id += 1
-        self.attempts_launched[j] += 1
-        flow.launched(a)
+        channel, name = int(job.channel), job.name
+        i = self._next_id
+        made = [Attempt(i + k, j, p.contact, channel, now, p.contact_id, p.address, p.step,
+                        name) for k, p in enumerate(plans)]
+        self._next_id = i + len(made)
+        self.attempts_launched[j] += len(made)
+        store, events = self.store, self.events
         if self._txn is None:
-            self.store.attempt_started(a)
-            if self.events.enabled:
-                self.events.attempt_created(a)
-        else:  # a durable store: the record and its event commit together (outbox)
+            for a in made:
+                flow.launched(a)
+                store.attempt_started(a)
+                if events.enabled:
+                    events.attempt_created(a)
+        else:  # a durable store: the records and their events commit together (outbox)
             with self._txn():
-                self.store.attempt_started(a)
-                self.events.attempt_created(a)
-        return a
+                for a in made:
+                    flow.launched(a)
+                    store.attempt_started(a)
+                    events.attempt_created(a)
+        return made
 
     def _block(self, j: int, n: int, now: float) -> None:
-        for _ in range(n):
-            a = self._new_attempt(j, now)
-            if a is None:
-                return
+        for a in self._new_attempts(j, n, now):
             self._complete(a, _BLOCKED)
 
     def _launch(self, j: int, n: int, now: float) -> int:
         """Launch up to ``n`` attempts of job ``j``; returns how many went out (fewer when
-        its list has no contact due)."""
-        if self._txn is not None:  # durable store: one commit for the tick's records
-            return self._launch_batch(j, n, now)
-        for k in range(n):
-            a = self._new_attempt(j, now)
-            if a is None:
-                return k
-            a.slot = self._take_slot(j, now)
-            self.in_flight[a.id] = a
-            self.telephony.dial(a)
-        return n
-
-    def _launch_batch(self, j: int, n: int, now: float) -> int:
-        """Record ``n`` attempts in one transaction, then launch them (each is durable
-        before it goes out, as one at a time); returns how many."""
-        made = []
-        with self._txn():
-            for _ in range(n):
-                a = self._new_attempt(j, now)
-                if a is None:
-                    break
-                made.append(a)
+        its list has no contact due). Each is recorded before any goes out."""
+        made = self._new_attempts(j, n, now)
+        in_flight, dial = self.in_flight, self.telephony.dial
         for a in made:
-            a.slot = self._take_slot(j, now)
-            self.in_flight[a.id] = a
-            self.telephony.dial(a)
+            free = self._free_slots
+            if not free:
+                self._grow_slots()
+                free = self._free_slots
+            s = free.pop()  # ``_take_slot``, inlined: once per attempt
+            self.call_job[s] = j
+            self.call_status[s] = _RINGING
+            self.call_t0[s] = now
+            a.slot = s
+            in_flight[a.id] = a
+            dial(a)
         return len(made)
 
     # ------------------------------------------------------------------ call slots
 
-    def _take_slot(self, job: int, now: float) -> int:
-        if not self._free_slots:
-            old = len(self.call_job)
-            self.call_job = np.concatenate([self.call_job, np.full(old, -1, dtype=np.int64)])
-            self.call_status = np.concatenate([self.call_status, np.zeros(old, dtype=np.int64)])
-            self.call_t0 = np.concatenate([self.call_t0, np.zeros(old)])
-            self._free_slots = list(range(2 * old - 1, old - 1, -1))
-        s = self._free_slots.pop()
-        self.call_job[s] = job
-        self.call_status[s] = _RINGING
-        self.call_t0[s] = now
-        return s
+    def _grow_slots(self) -> None:
+        """Twice the call slots (all in use)."""
+        old = len(self.call_job)
+        self.call_job = np.concatenate([self.call_job, np.full(old, -1, dtype=np.int64)])
+        self.call_status = np.concatenate([self.call_status, np.zeros(old, dtype=np.int64)])
+        self.call_t0 = np.concatenate([self.call_t0, np.zeros(old)])
+        self._free_slots = list(range(2 * old - 1, old - 1, -1))
 
     def _release_slot(self, a: Attempt) -> None:
         if a.slot >= 0:

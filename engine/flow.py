@@ -40,7 +40,7 @@ FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
 STATE_NAMES = ("fresh", "queued", "in_flight", "done")
 _BLOCKED = int(Code.BLOCKED)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
-SCAN_LIMIT = 256  # contacts examined per ``next`` call before giving up for this tick
+SCAN_LIMIT = 256  # contacts in a row giving no attempt before ``take`` gives up for this tick
 _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 # Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
 # (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
@@ -183,11 +183,21 @@ class ContactFlow:
     # ------------------------------------------------------------------ handing out
 
     def next(self, now_s: float, channel: int | str) -> Planned | None:
-        """The next attempt to launch now on ``channel``, or None if nothing is due now.
+        """The next attempt to launch now on ``channel``, or None if nothing is due now."""
+        got = self.take(now_s, channel, 1)
+        return got[0] if got else None
 
-        Due queued contacts come first (earliest first), then fresh ones in list order.
+    def take(self, now_s: float, channel: int | str, n: int) -> list[Planned]:
+        """Up to ``n`` attempts to launch now on ``channel`` (fewer when fewer are due).
+
+        Due queued contacts come first (earliest first), then fresh ones in list order; the
+        search for fresh ones gives up for this call after ``SCAN_LIMIT`` contacts in a row
+        that gave no attempt. The same plans, in the same order, as ``n`` calls of ``next``.
         """
         ch = channel if isinstance(channel, str) else _CHANNEL_NAME[int(channel)]
+        out: list[Planned] = []
+        if n <= 0:
+            return out
         q = self._queues.get(ch)
         while q and q[0][0] <= now_s:
             _, seq, c = heapq.heappop(q)
@@ -198,29 +208,54 @@ class ContactFlow:
             self.state[c] = IN_FLIGHT
             p = self._plan(c, now_s, ch)
             if p is not None:
-                return p
+                out.append(p)
+                if len(out) == n:
+                    return out
         if ch != self._step0_channel:
-            return None
+            return out
+        # Fresh contacts. Speed shortcut (one pass per contact, no decision search): a
+        # contact with no history whose first step with an address is open now is that
+        # step now (``Strategy.first``), and no rule can refuse it when the rule engine
+        # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
+        # allowed checks are counted at the end); anything else is ``_plan``'s.
+        rules, job = self.rules, self.job
+        fast = rules.admits_fresh(job, ch)
+        first, cal, history, ids = self.strategy.first, self.calendar, self.history, self.ids
+        normalised, ended = self._normalised, self._ended
+        admitted = 0
         scanned = 0
-        order, state = self.order, self.state
+        order, state, counts = self.order, self.state, self._n
         while scanned < SCAN_LIMIT:
             if self.cursor >= len(order):
                 if self._more is None or not self._grow():
-                    return None
+                    break
                 order, state = self.order, self.state
             c = order[self.cursor]
             self.cursor += 1
-            scanned += 1
             if state[c] != FRESH:
+                scanned += 1
                 continue
-            n = self._n  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
-            n[FRESH] -= 1
-            n[IN_FLIGHT] += 1
+            counts[FRESH] -= 1  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
+            counts[IN_FLIGHT] += 1
             state[c] = IN_FLIGHT
-            p = self._plan(c, now_s, ch)
-            if p is not None:
-                return p
-        return None
+            p = None
+            if fast and not history.get(ids[c]) and c not in ended:
+                nxt = first(self._known(c), now_s, cal)
+                if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
+                    admitted += 1
+                    p = _new_tuple(Planned, (c, ids[c], nxt.address, nxt.step_index))
+            if p is None:
+                p = self._plan(c, now_s, ch)
+                if p is None:
+                    scanned += 1
+                    continue
+            out.append(p)
+            if len(out) == n:
+                break
+            scanned = 0
+        if admitted:
+            rules.count_allowed(job, admitted)
+        return out
 
     def _grow(self) -> bool:
         chunk = self._more(len(self.ids)) if self._more is not None else None

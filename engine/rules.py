@@ -217,13 +217,13 @@ class RuleEngine:
             return False
         return self.dnc is None or self.dnc.empty_for(self.campaigns.get(job, job))
 
-    def count_allowed(self, job: Any) -> None:
-        """Count one check that allowed (the ``admits_fresh`` short cut)."""
+    def count_allowed(self, job: Any, n: int = 1) -> None:
+        """Count ``n`` checks that allowed (the ``admits_fresh`` short cut)."""
         c = self._counts.get(job)
         if c is None:
             c = self._counts[job] = _zero_counts()
-        c["checked"] += 1
-        c["allowed"] += 1
+        c["checked"] += n
+        c["allowed"] += n
 
     def check(self, job: Any, contact: Mapping[str, Any] | str | int, address: str,
               channel: Channel | int | str, now: datetime | float,

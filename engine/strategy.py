@@ -768,6 +768,33 @@ class Strategy:
             t = min(events)
         raise StrategyError("windows", "no time found for the next attempt")  # unreachable
 
+    def first(self, contact: Mapping[str, Any], now_s: float, calendar: RunCalendar
+              ) -> Next | None:
+        """``decide``'s answer for a contact with no history and no finished steps when it
+        is to attempt now, or None (then call ``decide``).
+
+        With nothing tried, every step with an address is due at ``now_s``, so ``decide``
+        answers ``Next`` on the first of them at ``now_s`` if that step's window is open
+        then, which is all this checks (the engine hands out fresh contacts through it:
+        one per attempt). A missing field or zone, or a closed window, gives None.
+        """
+        for i, step in enumerate(self.steps):
+            addr = contact.get(step.address, _MISSING)
+            if addr is None:
+                continue
+            if addr is _MISSING:
+                return None
+            addr = (addr if addr.__class__ is str else str(addr)).strip()
+            if not addr:
+                continue
+            tz = contact.get(self.timezone_field) or self.default_timezone
+            cache = self._span_cache
+            w = (cache[1] if cache[0] is calendar else self._spans(calendar)).get((i, tz))
+            if w is None or not w.is_open(now_s):
+                return None  # not looked up yet, or closed: ``decide`` searches
+            return _new_tuple(Next, (i, step, addr, now_s, ()))
+        return None
+
     def recheck(self, nxt: Next, contact: Mapping[str, Any], now_s: float,
                 calendar: RunCalendar) -> Next | None:
         """``decide``'s answer at ``now_s`` without the full search, or None (then call

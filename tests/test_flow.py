@@ -431,6 +431,35 @@ def test_every_attempt_handed_out_over_time_is_the_strategy_and_rules_answer(set
             finish(f, p, code, t + 30.0, t0=t)
 
 
+@settings(max_examples=100, deadline=None)
+@given(setups(), st.integers(1, 3))
+def test_take_hands_out_what_as_many_calls_of_next_do(setup, n):
+    """``take(t, ch, n)`` (the dialer's one pass per job and tick) gives the plans of ``n``
+    calls of ``next``, in order, and the same rule counts, tick after tick."""
+    rows, strategy, cfg, dnc, foreign, times, codes = setup
+    flows, engines = [], []
+    for _ in range(2):
+        rules = RuleEngine(cfg, DncRegistry(DncList(dnc)))
+        engines.append(rules)
+        flows.append(flow(contacts(rows), strategy, rules,
+                          history={k: list(v) for k, v in foreign.items()}))
+    by_take, by_next = flows
+    k = 0
+    for t in times:
+        got = by_take.take(t, VOICE, n)
+        want = [p for p in (by_next.next(t, VOICE) for _ in range(n)) if p is not None]
+        assert got == want[:len(got)] and len(got) == len(want), f"at {t}"
+        assert [by_take.state_of(c) for c in range(len(rows))] == [
+            by_next.state_of(c) for c in range(len(rows))]
+        for p in got:
+            code = codes[k % len(codes)]
+            k += 1
+            for f in flows:
+                finish(f, p, code, t + 30.0, t0=t)
+    assert engines[0].counts(0) == engines[1].counts(0)
+    assert by_take.counts(times[-1]) == by_next.counts(times[-1])
+
+
 @settings(max_examples=150, deadline=None)
 @given(setups(), st.integers(0, 7 * 86400))
 def test_fresh_contacts_get_the_strategy_and_rules_answer(setup, now):
