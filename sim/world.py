@@ -3,10 +3,11 @@
 It implements the engine's Protocols (``Clock``, ``Telephony``, ``AgentFeed``) on a SimPy
 environment, so the same dialer that runs live runs here.
 
-Speed shortcut, deliberate: per-attempt steps are plain SimPy timeouts with one callback
-each, not generator processes. A process costs an extra event and a generator resume per
-step, and the busy hour has about 200,000 steps; long-lived actors (agent shifts, the
-sampler) stay processes.
+Speed shortcut, deliberate: per-attempt steps are single callbacks on SimPy's event queue,
+not generator processes (a process costs an extra event and a generator resume per step,
+and the busy hour has about 200,000 steps; long-lived actors, agent shifts and the sampler,
+stay processes), and not ``Timeout`` events either: ``_later`` puts a bare event on the
+queue (see ``_Call``), the callback a ``functools.partial`` of the method to run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
+from heapq import heappush
 
 import numpy as np
 import simpy
@@ -32,7 +34,29 @@ _BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.N
 _READY = int(AgentState.READY)
 _ENV_NOW = simpy.Environment.now.fget
 _NOT_READY = int(AgentState.NOT_READY)
+_NORMAL = 1  # simpy.events.NORMAL: the priority of a Timeout
 
+
+class _Call:
+    """A callback due at a time, as SimPy's ``Environment.step`` reads an event: its
+    ``callbacks`` (called with the event) and ``_ok`` (it succeeded). Speed shortcut: a
+    ``Timeout`` runs two Python functions to be made (its ``__init__`` and
+    ``Environment.schedule``) and sets five attributes; the world makes ~110,000 per busy
+    hour. Only ``_later`` makes them."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+
+
+def _later(env: simpy.Environment, delay_s: float, fn: Callable[[_Call], None]) -> None:
+    """Call ``fn(event)`` in ``delay_s`` seconds: what ``env.timeout(delay_s)`` with ``fn``
+    as its callback does (same queue entry, ``(time, priority, id, event)``, so the same
+    order among events due at one time: first scheduled, first run)."""
+    if delay_s < 0:
+        raise ValueError(f"negative delay {delay_s}")
+    ev = _Call()
+    ev.callbacks = [fn]
+    heappush(env._queue, (env._now + delay_s, _NORMAL, next(env._eid), ev))
 
 
 class SimClock:
@@ -45,7 +69,7 @@ class SimClock:
         self.now: Callable[[], float] = partial(_ENV_NOW, env)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
-        self.env.timeout(delay_s).callbacks.append(lambda _ev: callback())
+        _later(self.env, delay_s, lambda _ev: callback())
 
 
 class _CampaignWorld:
@@ -134,6 +158,7 @@ class SimTelephony:
                  carrier_cps: float, seeds: Sequence[np.random.SeedSequence],
                  window: tuple[float, float], agents: SimAgentFeed):
         self.env = env
+        self._queue, self._eid = env._queue, env._eid  # for ``_later``, inlined in ``dial``
         self.ports = ports
         self.window = window
         self.gauge = _PortGauge(window)  # all ports
@@ -151,7 +176,7 @@ class SimTelephony:
 
     # ---- port accounting
 
-    def _ports(self, delta: int, job: int) -> None:
+    def _ports(self, delta: int, job: int, _ev: _Call | None = None) -> None:
         self.job_gauges[job].change(delta, self.env.now)
 
     @property
@@ -164,10 +189,6 @@ class SimTelephony:
 
     def ports_mean(self) -> float:
         return self.gauge.mean(self.env.now)
-
-    def _after(self, delay_s: float, fn: Callable[[simpy.Event], None]) -> None:
-        """Call ``fn(event)`` in ``delay_s`` seconds (the callbacks take the timeout)."""
-        self.env.timeout(delay_s).callbacks.append(fn)
 
     # ---- Telephony protocol
 
@@ -185,7 +206,7 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
-            self._after(cw.latency_s, lambda _e: self.listener.on_delivered(a, ok))
+            _later(self.env, cw.latency_s, partial(self._delivered, a, ok))
             return
         gauge = self.gauge
         if gauge.in_use >= self.ports:
@@ -203,8 +224,10 @@ class SimTelephony:
             if ring <= cw.rna_s:
                 human = u < cum[0]
                 a.truth_human = human
-                self.env.timeout(setup + ring + cw.amd_delay_s).callbacks.append(
-                    lambda _e: self._answer(a, human))
+                ev = _Call()  # ``_later``, inlined: once per answered dial
+                ev.callbacks = [partial(self._answer, a, human)]
+                heappush(self._queue, (now + (setup + ring + cw.amd_delay_s), _NORMAL,
+                                       next(self._eid), ev))
                 return
             delay, code = cw.rna_s, _NO_ANSWER
         elif u < cum[2]:
@@ -213,17 +236,22 @@ class SimTelephony:
             delay, code = cw.rna_s, _NO_ANSWER
         else:
             delay, code = cw.invalid_s, _INVALID
-        self.env.timeout(setup + delay).callbacks.append(lambda _e: self._fail(a, code))
+        ev = _Call()  # ``_later``, inlined: once per unanswered dial
+        ev.callbacks = [partial(self._fail, a, code)]
+        heappush(self._queue, (now + (setup + delay), _NORMAL, next(self._eid), ev))
 
-    def _fail(self, a: Attempt, code: int) -> None:
+    def _delivered(self, a: Attempt, ok: bool, _ev: _Call | None = None) -> None:
+        self.listener.on_delivered(a, ok)
+
+    def _fail(self, a: Attempt, code: int, _ev: _Call | None = None) -> None:
         self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_failed(a, code)
 
-    def _answer(self, a: Attempt, human: bool) -> None:
+    def _answer(self, a: Attempt, human: bool, _ev: _Call | None = None) -> None:
         cw = self.camp[a.job]
         if a.channel == _AGENTLESS:
             self.listener.on_answered(a, True)
-            self._after(cw.message_s, lambda _e: self._message_done(a))
+            _later(self.env, cw.message_s, partial(self._message_done, a))
             return
         if cw.amd:
             flip = cw.amd_u() < (cw.p_fp if human else cw.p_fn)
@@ -234,13 +262,13 @@ class SimTelephony:
         self.listener.on_answered(a, classified_human)
         if a.code == _PENDING and a.t_connect < 0 and classified_human:
             if cw.patience is not None:
-                self._after(cw.patience(), lambda _e: self._patience_over(a))
+                _later(self.env, cw.patience(), partial(self._patience_over, a))
 
-    def _message_done(self, a: Attempt) -> None:
+    def _message_done(self, a: Attempt, _ev: _Call | None = None) -> None:
         self._ports(-1, a.job)
         self.listener.on_delivered(a, True)
 
-    def _patience_over(self, a: Attempt) -> None:
+    def _patience_over(self, a: Attempt, _ev: _Call | None = None) -> None:
         if a.code == _PENDING and a.t_connect < 0:
             self._ports(-1, a.job)
             self.listener.on_customer_hangup(a)
@@ -248,18 +276,18 @@ class SimTelephony:
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
         talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
-        self._after(talk, lambda _e: self._call_end(a, agent))
+        _later(self.env, talk, partial(self._call_end, a, agent))
 
-    def _call_end(self, a: Attempt, agent: int) -> None:
+    def _call_end(self, a: Attempt, agent: int, _ev: _Call | None = None) -> None:
         self.job_gauges[a.job].change(-1, self.env.now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
-        self._after(cw.wrap() * cw.wrap_scale, lambda _e: self.agents.wrap_done(agent))
+        _later(self.env, cw.wrap() * cw.wrap_scale, partial(self.agents.wrap_done, agent))
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
         if cw.machine_message_s > 0 and not a.truth_human and a.t_connect < 0:
-            self._after(cw.machine_message_s, lambda _e: self._ports(-1, a.job))
+            _later(self.env, cw.machine_message_s, partial(self._ports, -1, a.job))
         else:
             self._ports(-1, a.job)
 
@@ -323,19 +351,18 @@ class SimAgentFeed:
             yield self.env.timeout(logout_s - login_s)
             self.log_out(agents)
 
-    def wrap_done(self, agent: int) -> None:
+    def wrap_done(self, agent: int, _ev: object = None) -> None:
         """Wrap-up finished: the agent is ready (or leaves, if it asked to), or takes a break."""
         p, mean_s = self.aux[agent]
         if p > 0.0 and self._u() < p:
             self.listener.on_agent_state(agent, _NOT_READY)  # asked during wrap: pending
             self.listener.on_agent_state(agent, _READY)  # wrap ends: now not ready
             self._on_break[agent] = self._on_shift[agent]  # after its shift: it just leaves
-            self.env.timeout(mean_s * self._exp()).callbacks.append(
-                lambda _ev: self._back(agent))
+            _later(self.env, mean_s * self._exp(), partial(self._back, agent))
             return
         self.listener.on_agent_state(agent, _READY)
 
-    def _back(self, agent: int) -> None:
+    def _back(self, agent: int, _ev: _Call | None = None) -> None:
         """An aux break ended (nothing to say if its shift ended meanwhile)."""
         if self._on_break[agent]:
             self._on_break[agent] = 0

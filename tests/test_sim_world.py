@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import pytest
+import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.run import simulate
 from sim.scenario import load
-from sim.world import _PortGauge
+from sim.world import _later, _PortGauge
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios"
 SHORT = {"scenario.sim_hours": 0.25, "scenario.warmup_s": 120.0}
@@ -110,3 +111,25 @@ def test_port_gauges_match_a_step_by_step_integral(changes, lo, span, ask):
     assert total.in_use == sum(in_use)
     assert total.peak == total_peak
     assert total.mean(now) == pytest.approx(sum(area) / seen if seen > 0 else 0.0, abs=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.5, 1.0, 2.5])),
+                min_size=1, max_size=30))
+def test_bare_world_events_run_in_the_order_timeouts_would(plan):
+    # the world's per-attempt steps skip SimPy's Timeout (``_later``): mixed with timeouts,
+    # callbacks run by time, then in scheduling order, and the clock reads their time
+    env = simpy.Environment()
+    ran = []
+    for k, (bare, delay) in enumerate(plan):
+        def fn(_ev, k=k, delay=delay):
+            ran.append((env.now, k))
+            assert env.now == delay
+        if bare:
+            _later(env, delay, fn)
+        else:
+            env.timeout(delay).callbacks.append(fn)
+    env.run(until=10.0)
+    assert ran == sorted((d, k) for k, (_, d) in enumerate(plan))
+    with pytest.raises(ValueError, match="negative delay"):
+        _later(env, -1.0, lambda _ev: None)
