@@ -180,6 +180,9 @@ class Dialer:
         if self.skill_pacer is not None:
             self.skill_pacer.thin(dials)
         rows = dials.nonzero()[0]
+        # Whether fewer may go out than decided (then the pacer is told which jobs): kept
+        # as a flag, the array comparison being most of a quiet tick's own time.
+        short = self._any_stopped or self.skill_pacer is not None
         if self.ports is not None or rows.size:
             if self.ports is not None:
                 offered = dials.copy()
@@ -187,6 +190,7 @@ class Dialer:
             else:
                 offered = self._fit_capacity(dials, rows)
             if offered is not None:
+                short = True
                 if self._timed_any:
                     # A time-based attempt offered to a full port pool is blocked (a loss, as
                     # in Erlang B): recorded, unlike agent-based dials the pacer re-decides
@@ -196,8 +200,11 @@ class Dialer:
                         self._block(j, int(offered[j] - dials[j]), now)
                 rows = dials.nonzero()[0]
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
-                dials[j] = self._launch(j, n, now)
-        if (dials < decided).any():  # fewer went out than the pacer decided: tell it
+                k = self._launch(j, n, now)
+                if k < n:
+                    dials[j] = k
+                    short = True
+        if short and (dials < decided).any():  # fewer went out than decided: tell the pacer
             self.pacer.launched(dials)
         if self.on_tick is not None:
             self.on_tick(now, dials)

@@ -12,6 +12,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from heapq import heappop
 
 import numpy as np
 import polars as pl
@@ -264,10 +265,10 @@ def _run(scn: Scenario, seed: int, progress: Callable[[float], None] | None,
     sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
     env.process(sampler.run())
     if progress is None:
-        env.run(until=end_s)
+        run_until(env, end_s)
     else:
         for t in np.append(np.arange(60.0, end_s, 60.0), end_s):
-            env.run(until=float(t))
+            run_until(env, float(t))
             progress(float(t) / end_s)
     result = _results(scn, seed, t_wall, w, store, sampler, day, ports_at_warmup, end_s,
                       window)
@@ -277,6 +278,30 @@ def _run(scn: Scenario, seed: int, progress: Callable[[float], None] | None,
     for f in w.flows:
         f.history.clear()  # shared by the jobs: cleared once, the rest are empty
     return result
+
+
+def run_until(env: simpy.Environment, until_s: float) -> None:
+    """``env.run(until=until_s)``: every event due before ``until_s`` runs, in SimPy's
+    order, and the clock then reads ``until_s`` (events due at ``until_s`` wait, as SimPy's
+    own stop event, scheduled first at that time, leaves them).
+
+    Speed shortcut: SimPy's ``run`` calls ``Environment.step`` once per event (~130,000
+    in the 60k-BHCC hour); this is that method's body in one loop. A failed event nobody
+    handled stops the run with its error, as in SimPy.
+    """
+    if not until_s > env.now:
+        raise ValueError(f"until ({until_s}) must be greater than the current simulation time")
+    queue = env._queue
+    while queue and queue[0][0] < until_s:
+        env._now, _, _, event = heappop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+    env._now = until_s
 
 
 def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemoryStore,

@@ -7,7 +7,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.run import simulate
+from sim.run import run_until, simulate
 from sim.scenario import load
 from sim.world import _later, _PortGauge
 
@@ -133,3 +133,46 @@ def test_bare_world_events_run_in_the_order_timeouts_would(plan):
     assert ran == sorted((d, k) for k, (_, d) in enumerate(plan))
     with pytest.raises(ValueError, match="negative delay"):
         _later(env, -1.0, lambda _ev: None)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.0]), min_size=1, max_size=12),
+       st.sampled_from([1.0, 2.0, 2.5]))
+def test_run_until_runs_what_simpy_run_does(delays, until):
+    # sim.run steps SimPy's queue itself: the same callbacks and processes run, in the
+    # same order, events due at ``until`` wait, and the clock ends at ``until``
+    def world(env, log):
+        def proc(k, d):
+            yield env.timeout(d)
+            log.append((env.now, "p", k))
+            yield env.timeout(d)
+            log.append((env.now, "q", k))
+        for k, d in enumerate(delays):
+            env.process(proc(k, d))
+            _later(env, d, lambda _ev, k=k: log.append((env.now, "c", k)))
+
+    logs = []
+    for use_simpy in (True, False):
+        env, log = simpy.Environment(), []
+        world(env, log)
+        if use_simpy:
+            env.run(until=until)
+        else:
+            run_until(env, until)
+        run_until(env, until + 10.0)  # and on from there
+        logs.append((log, env.now))
+    assert logs[0] == logs[1]
+
+
+def test_run_until_stops_with_an_unhandled_failure():
+    env = simpy.Environment()
+
+    def boom():
+        yield env.timeout(1.0)
+        raise KeyError("x")
+
+    env.process(boom())
+    with pytest.raises(KeyError):
+        run_until(env, 5.0)
+    with pytest.raises(ValueError, match="greater than"):
+        run_until(env, 0.5)
