@@ -117,7 +117,6 @@ class Dialer:
         self.in_flight: dict[int, Attempt] = {}
         self.exhausted = np.zeros(n_jobs, dtype=bool)
         self.running = np.ones(n_jobs, dtype=bool)
-        self.attempts_launched = np.zeros(n_jobs, dtype=np.int64)
         self._next_id = first_attempt_id
         self._any_stopped = False  # some job paused, stopped or out of contacts
         self._voice = np.array([j.channel in (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
@@ -263,7 +262,6 @@ class Dialer:
         made = [Attempt(i + k, j, p.contact, channel, now, p.contact_id, p.address, p.step,
                         name) for k, p in enumerate(plans)]
         self._next_id = i + len(made)
-        self.attempts_launched[j] += len(made)
         store, events = self.store, self.events
         if self._txn is None:
             for a in made:
