@@ -253,3 +253,20 @@ def test_history_in_run_clock_seconds():
 def test_rule_config_errors_name_the_field(kwargs, message):
     with pytest.raises(RuleConfigError, match=message):
         RuleConfig(**kwargs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=18),
+                 st.from_regex(r"\+[0-9]{4,17}", fullmatch=True),
+                 st.from_regex(r"[a-zA-Z0-9. ]{1,6}@[a-zA-Z]{1,5}\.[a-zA-Z]{2,3} ?",
+                               fullmatch=True)),
+       st.sampled_from(["voice", "sms", "email", "custom"]),
+       st.sampled_from([None, "1", "44"]))
+def test_canonical_addresses_are_their_own_normal_form(addr, channel, cc):
+    # the rules skip normalising a history entry that holds the checked address itself
+    # when that address is canonical: then normalising could not change it
+    from engine.rules import _canonical, _norm
+    if _canonical(addr, channel):
+        assert _norm(addr, channel, cc) == addr
+    assert _canonical("+12125550100", "voice") and _canonical("ann@example.net", "custom")
+    assert not _canonical("Ann@example.net", "email") and not _canonical("+44", "sms")
