@@ -403,6 +403,13 @@ class ContactFlow:
         self._fields_of.pop(c, None)
         self._decided.pop(c, None)
 
+    def release(self) -> None:
+        """Drop the per-contact work state (queues, pending decisions, kept fields): for a
+        flow whose run is over, so reference counting frees it at once (the counts stay)."""
+        self._queues.clear()
+        self._decided.clear()
+        self._fields_of.clear()
+
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]
 

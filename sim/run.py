@@ -227,7 +227,8 @@ def simulate(scn: Scenario, seed: int | None = None,
     # once the run's world is unreachable (``_run`` returned), one young-generation pass
     # frees it here, its cycles (dialer and telephony, SimPy events and their callbacks)
     # included, instead of leaving them to a later full collection of the whole heap in
-    # the caller's time (~100-150 ms of the 60k-BHCC hour).
+    # the caller's time (~100-150 ms of the 60k-BHCC hour). ``_run`` empties the bulkiest
+    # containers first, so that pass has ~20,000 objects to free, not ~73,000 (~30 ms).
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
@@ -277,6 +278,7 @@ def _run(scn: Scenario, seed: int, progress: Callable[[float], None] | None,
     store.rows.clear()
     for f in w.flows:
         f.history.clear()  # shared by the jobs: cleared once, the rest are empty
+        f.release()  # its retry queues and decisions: ~60,000 tuples in the 60k hour
     return result
 
 

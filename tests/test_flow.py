@@ -518,3 +518,16 @@ def test_admits_fresh_only_when_no_rule_could_refuse():
     n = camp.counts(0)
     assert (n["checked"], n["allowed"], sum(n[r] for r in n) - 4) == (2, 2, 0)
     assert camp.counts(1)["checked"] == 0
+
+
+def test_release_keeps_the_counts_and_drops_the_work_state():
+    # a finished run's flows are emptied so reference counting frees them (sim.run)
+    f = flow(contacts([(f"c{k}", HOME[k], MOB[k], "UTC") for k in range(3)]),
+             single(busy=(300, 2)))
+    for p in [f.next(0.0, VOICE) for _ in range(3)]:
+        finish(f, p, Code.BUSY, 10.0, t0=0.0)
+    before = f.counts(20.0)
+    assert before.queued == 3 and f.next_due() == 310.0
+    f.release()
+    assert f.counts(20.0) == before
+    assert f.next_due() is None and not f._decided and not f._fields_of
