@@ -85,7 +85,8 @@ HOLD_REFRESH_S = 20.0  # the hazard estimate is written into the histograms this
 # evidence); a prior of PATIENCE_PRIOR_S waiting seconds without a hang-up keeps it at 0
 # until callers show otherwise.
 PATIENCE_PRIOR_S = 20.0
-HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
+HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) and talk histograms
+WRAP_BIN_S, WRAP_MAX_S = 2.0, 1200.0  # wrap-up histogram (wrap-ups last tens of seconds)
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
 # The price of an abandon. The look-ahead (pacer.lookahead) adds a dial while its marginal
@@ -188,6 +189,11 @@ class CampaignPacing:
     the fewer live answers it will hold, the wider the margin kept for chance (the aim is
     at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
     over the limit about one window in twenty; never under half the limit).
+    ``handling_mean_s`` / ``handling_cv``: the prior of the handling time (talk + wrap-up),
+    read while the caller reports agents in wrap-up as BUSY; ``talk_mean_s`` / ``talk_cv``
+    and ``wrap_mean_s`` / ``wrap_cv``: the priors of talk and wrap-up apart, read once it
+    reports ``AgentStatus.WRAP`` (lognormal shapes worth HOLD_PRIOR_WEIGHT calls; the
+    evidence takes over as calls end).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -210,6 +216,10 @@ class CampaignPacing:
     max_ports: int = 1_000_000
     handling_mean_s: float = 225.0
     handling_cv: float = 1.0
+    talk_mean_s: float = 195.0
+    talk_cv: float = 1.0
+    wrap_mean_s: float = 30.0
+    wrap_cv: float = 1.0
     vicidial_intensity: float = 0.0
     vicidial_dl_diff_target: float = 0.0
     vicidial_max_level: float = VICIDIAL_MAX_LEVEL
@@ -260,6 +270,10 @@ class CampaignPacing:
             ("min_ports", 0 <= self.min_ports <= self.max_ports),
             ("handling_mean_s", self.handling_mean_s > 0),
             ("handling_cv", self.handling_cv > 0),
+            ("talk_mean_s", self.talk_mean_s > 0),
+            ("talk_cv", self.talk_cv > 0),
+            ("wrap_mean_s", self.wrap_mean_s > 0),
+            ("wrap_cv", self.wrap_cv > 0),
         ]
         for name, ok in checks:
             if not ok:
@@ -313,8 +327,15 @@ class Pacer:
         self.holdtime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
         self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
+        # talk and wrap-up apart, for callers that report AgentStatus.WRAP
+        self.talk = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
+        self.talktime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
+        self.wrap = StreamingHistogram(max(n, 1), WRAP_BIN_S, WRAP_MAX_S, decay=HOLD_DECAY)
+        self.wraptime = HoldTime(max(n, 1), WRAP_BIN_S, WRAP_MAX_S, HOLD_MEMORY_S)
         for i, c in enumerate(cs):
             self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
+            self.talktime.seed(i, c.talk_mean_s, c.talk_cv, HOLD_PRIOR_WEIGHT)
+            self.wraptime.seed(i, c.wrap_mean_s, c.wrap_cv, HOLD_PRIOR_WEIGHT)
             sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
@@ -379,6 +400,8 @@ class Pacer:
         # observation buffers
         self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
         self._obs_hold = _Observations()  # value: handling seconds
+        self._obs_talk = _Observations()  # value: talk seconds
+        self._obs_wrap = _Observations()  # value: wrap-up seconds
         self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
         # customers' patience while waiting for an agent: hang-ups per waiting second
         self._wait_s = np.full(n, PATIENCE_PRIOR_S)
@@ -491,6 +514,22 @@ class Pacer:
         self._obs_hold.add(row, self._seconds("seconds", seconds, 0.0), 0)
         self._dirty[row] = True
 
+    def observe_talk(self, row: int, seconds: float) -> None:
+        """One agent's talk (seconds, from the call's connect) just ended; its wrap-up
+        starts (report the agent as ``AgentStatus.WRAP`` from now, ``agent_since_s`` = now).
+        For callers that report wrap-up apart; others call ``observe_handling``."""
+        row = self._row(row)
+        self._obs_talk.add(row, self._seconds("seconds", seconds, 0.0), 0)
+        self._dirty[row] = True  # the agent's end is now a wrap-up away
+
+    def observe_wrap(self, row: int, seconds: float) -> None:
+        """One agent's wrap-up (seconds, from the end of its talk) just ended. Marks the
+        campaign as one whose caller reports wrap-up apart (its BUSY agents are talking)."""
+        row = self._row(row)
+        self._obs_wrap.add(row, self._seconds("seconds", seconds, 0.0), 0)
+        self._gather.split[row] = 1
+        self._dirty[row] = True
+
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
         row = self._row(row)
@@ -595,6 +634,12 @@ class Pacer:
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self.holdtime.ended(rows, seconds)
+        if self._obs_talk.n:
+            rows, seconds, _ = self._obs_talk.take()
+            self.talktime.ended(rows, seconds)
+        if self._obs_wrap.n:
+            rows, seconds, _ = self._obs_wrap.take()
+            self.wraptime.ended(rows, seconds)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
@@ -614,8 +659,9 @@ class Pacer:
         """New attempts to launch now, per campaign (int64[n]).
 
         Agents: campaign row (-1 none), ``pacer.modes.AgentStatus`` and the start of the
-        current call (seconds). Call slots: campaign row (-1 free), ``CallStatus`` and the
-        dial time (seconds). Arrays are read, never kept.
+        current call (BUSY, BUSY_LEAVING) or wrap-up (WRAP), seconds. Call slots: campaign
+        row (-1 free), ``CallStatus`` and the dial time (seconds). Arrays are read, never
+        kept.
         """
         n = self.n
         now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
@@ -680,9 +726,13 @@ class Pacer:
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
-        self.holdtime.expose(ao, ae, rows, self._dt)
+        phase = self._gather.agent_phase
+        self.holdtime.expose(ao, ae, rows, self._dt, phase, g.PHASE_HANDLING)
+        self.talktime.expose(ao, ae, rows, self._dt, phase, g.PHASE_TALK)
+        self.wraptime.expose(ao, ae, rows, self._dt, phase, g.PHASE_WRAP)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
-            self.holdtime.forget(now - self._hold_at)
+            for est in (self.holdtime, self.talktime, self.wraptime):
+                est.forget(now - self._hold_at)
             fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
             self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
             self._hangups *= fade
@@ -690,6 +740,8 @@ class Pacer:
             self._hold_at = now
             self._next_hold = now + HOLD_REFRESH_S
             self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
+            self.talktime.to_histogram(rows, self.talk.counts, self.talk.totals)
+            self.wraptime.to_histogram(rows, self.wrap.counts, self.wrap.totals)
         if self._hit_stale:  # only completed dials move the hit rate
             self._hit_posterior()
         hit = self._buf_hit
@@ -729,8 +781,11 @@ class Pacer:
                     exp_ab, added, exp_live, slack) -> None:
         """The look-ahead kernel (``pacer.lookahead._lookahead_dials``) on this pacer's
         estimators, for a window (connect window or service-level threshold) and a price."""
-        _lookahead_dials(ao, ae, self._gather.agent_key, co, ce, self._gather.call_key,
+        _lookahead_dials(ao, ae, self._gather.agent_key, self._gather.agent_phase, co, ce,
+                         self._gather.call_key,
                          self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+                         self.talk.counts, self.talk.totals, self.talk.bin_width_s,
+                         self.wrap.counts, self.wrap.totals, self.wrap.bin_width_s,
                          self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                          self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
                          hit, self.last_hit_sd, self._z, self._z_fine, self._life, window_s,

@@ -1,4 +1,4 @@
-"""Handling time (talk + wrap) per campaign, estimated without the early-completion bias.
+"""Handling, talk or wrap-up time per campaign, estimated without the early-completion bias.
 
 A histogram of the handling times that have *ended* is biased short for a long while:
 after one minute of a cold start only the calls shorter than a minute have ended (a
@@ -30,14 +30,16 @@ __all__ = ["HoldTime"]
 
 
 @numba.njit(cache=True)
-def _expose(agent_offsets, agent_elapsed_s, rows, dt_s, bin_width_s, exposure):
-    """Add dt_s of exposure at each busy agent's elapsed bin, for the given campaign rows."""
+def _expose(agent_offsets, agent_elapsed_s, agent_phase, phase, rows, dt_s, bin_width_s,
+            exposure):
+    """Add dt_s of exposure at the elapsed bin of each busy agent in ``phase``
+    (``pacer.gather.PHASE_*``), for the given campaign rows."""
     n_bins = exposure.shape[1]
     for i in range(rows.shape[0]):
         c = rows[i]
         for j in range(agent_offsets[c], agent_offsets[c + 1]):
             e = agent_elapsed_s[j]
-            if e < 0.0:
+            if e < 0.0 or agent_phase[j] != phase:
                 continue
             k = min(int(e / bin_width_s), n_bins - 1)
             exposure[c, k] += dt_s
@@ -97,11 +99,15 @@ class HoldTime:
         panels = (sf[1:] + sf[:-1]) * 0.5 * (w / 4)  # the integral of S, trapezoid rule
         self.exposure[row] += weight * panels.reshape(self.n_bins, 4).sum(axis=1)
 
-    def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float) -> None:
-        """Busy agents of ``rows`` spent ``dt_s`` more seconds at their elapsed times."""
+    def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float,
+               agent_phase: np.ndarray | None = None, phase: int = 0) -> None:
+        """Busy agents of ``rows`` in ``phase`` (all when ``agent_phase`` is None) spent
+        ``dt_s`` more seconds at their elapsed times."""
         if dt_s > 0.0:
-            _expose(agent_offsets, agent_elapsed_s, rows, float(dt_s), self.bin_width_s,
-                    self.exposure)
+            if agent_phase is None:
+                agent_phase = np.full(agent_elapsed_s.shape[0], phase, dtype=np.int64)
+            _expose(agent_offsets, agent_elapsed_s, agent_phase, int(phase), rows, float(dt_s),
+                    self.bin_width_s, self.exposure)
 
     def ended(self, rows: np.ndarray, seconds: np.ndarray) -> None:
         """Handling times that ended (seconds), one per campaign row given."""
