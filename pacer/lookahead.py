@@ -29,9 +29,10 @@ uncertainty at cold start, the window's later), each busy agent's end of handlin
 handling-time histogram conditioned on its elapsed time (exponential tail with the row mean
 past the support) or, where the caller reports wrap-up apart (``AgentStatus.WRAP``), a
 talking agent's end as the talk left (talk histogram, given the talk so far) plus a wrap-up
-(wrap-up histogram) and an agent in wrap-up's as the wrap-up left, each ringing call's live answer and its time from the ring
-time-to-answer histogram conditioned on still ringing. The ``n``-th new dial then adds, in
-expectation over its own answer (Rao-Blackwellised, no sampling noise of its own),
+(wrap-up histogram) and an agent in wrap-up's as the wrap-up left, each ringing call's
+live answer and its time from the ring time-to-answer histogram conditioned on still
+ringing. The ``n``-th new dial then adds, in expectation over its own answer
+(Rao-Blackwellised, no sampling noise of its own),
 
     dAb_k = pi_k P(answer step <= s*_k)   if max_s D_k(s) >= 0, else 0,
 
