@@ -259,10 +259,8 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
     hypercube). Draws past the look-ahead (``x_last``) are not counted."""
     h, bits, mask = _strata(salt, key, kind, _start_ms(now_s, e), k_n)
-    h2 = 0.0
+    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
     bits2 = np.uint64(0)
-    if add_wrap:
-        h2, bits2, _ = _strata(salt, key, kind + 3, _start_ms(now_s, e), k_n)
     b_e = _below(counts, row, prefix, n_ok, bw, e)
     s_e = total - b_e
     tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
@@ -282,6 +280,8 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             y, b = _inverse(counts, row, prefix, n_ok, bw, b_e + u * s_e, b)
             x = y - e
         if add_wrap and w_total > 0.0:
+            if h2 < 0.0:
+                h2, bits2, _ = _strata(salt, key, kind + 3, _start_ms(now_s, e), k_n)
             u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
             target = u2 * w_total
             if target >= _below(w_counts, row, w_prefix, w_ok, w_bw, x_last - x):
