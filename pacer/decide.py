@@ -811,6 +811,17 @@ class Pacer:
         act = np.zeros(self.n, dtype=np.int64)
         act[self._wait_rows] = active[self._wait_rows]
         n_w = np.empty(self.n, dtype=np.int64)
+        ae = ae[:ao[-1]]
+        wrap = self._gather.agent_phase[:ae.size] == g.PHASE_WRAP
+        if wrap.any():
+            # this rule reads one handling-time histogram: an agent in wrap-up is read as
+            # the campaign's mean talk (learnt) plus its wrap-up so far (an approximation;
+            # the look-ahead that bounds it models the wrap-up exactly)
+            bins = (np.arange(self.talk.counts.shape[1]) + 0.5) * self.talk.bin_width_s
+            talk_mean = (self.talk.counts @ bins) / np.maximum(self.talk.totals, 1e-12)
+            row_of = np.repeat(np.arange(self.n), np.diff(ao))
+            ae = ae.copy()
+            ae[wrap] += talk_mean[row_of[wrap]]
         _predictive_dials(
             ao, ae, co, ce,
             self.hold.counts, self.hold.totals, self.hold.bin_width_s,

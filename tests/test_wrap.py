@@ -7,7 +7,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from pacer import AgentStatus, CallStatus, CampaignPacing, Pacer
+from pacer import AgentStatus, CallStatus, CampaignPacing, Pacer, Target
 from pacer.gather import PHASE_HANDLING, PHASE_TALK, PHASE_WRAP
 from pacer.histogram import StreamingHistogram
 from pacer.lookahead import _lookahead_dials
@@ -142,3 +142,17 @@ def test_wrap_reported_switches_busy_agents_to_talk():
     assert short._gather.split[0] == 1 and long._gather.split[0] == 1
     assert ds.sum() > dl.sum()
     assert int(AgentStatus.WRAP) == 5  # a stored code: never renumbered
+
+
+def test_agent_wait_target_reads_wrap_up_agents():
+    """The AGENT_WAIT rule (one handling histogram) reads an agent in wrap-up as the mean
+    talk plus its wrap-up so far: it decides, within the lines cap, never above the
+    abandon rule of the same pacer without it."""
+    st = np.array([1, 1, 1, 2, 2, 5, 5, 2])
+    since = np.array([0.0, 0.0, 0.0, 200.0, 250.0, 295.0, 298.0, 292.0])
+    wait = Pacer([CampaignPacing(initial_hit_rate=0.3, target=Target.AGENT_WAIT,
+                                 target_value=5.0)], seed=4)
+    plain = Pacer([CampaignPacing(initial_hit_rate=0.3)], seed=4)
+    dw, dp = _run(wait, st, since), _run(plain, st, since)
+    assert (dw >= 0).all() and (dw <= 3 * 8).all()
+    assert (dw <= dp).all()
