@@ -93,9 +93,15 @@ HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matt
 # abandons per marginal live answer stay at or under theta. Two loops set theta, every
 # REFRESH_S:
 # - fast, on the model's own forecast (no lag): theta moves so the forecast rate of the
-#   dials launched lately (expected abandons / expected live answers, memory
-#   FORECAST_MEMORY_S) meets aim / bias. The marginal abandon of the last dial is above the
-#   average one, so theta settles above the aim.
+#   dials launched lately (expected abandons / expected live answers) meets aim / bias.
+#   The marginal abandon of the last dial is above the average one, so theta settles above
+#   the aim. The forecast's memory holds FORECAST_ABANDONS expected abandons (at least
+#   FORECAST_MEMORY_S, at most FORECAST_MEMORY_MAX_S), and a refresh closes THETA_GAIN x
+#   FORECAST_MEMORY_S / memory of the gap: at 50 agents a minute holds ~0.4 expected
+#   abandons, and its forecast rate swung 0.6-5.4 % about a 2.55 % aim; theta, falling
+#   faster than it may rise (THETA_STEP), followed the swings down and the campaign spent
+#   ~80 % of its aim (pacing-ref-50, 10 x 1 h: 2.04 % at 92.8 % occupancy; with this memory
+#   2.37 % at 93.2 %).
 # - slow, on the realised rate: bias = (realised + BIAS_PRIOR) / (forecast + BIAS_PRIOR)
 #   abandons over the campaign so far (the regulatory window in a run), so an
 #   under-forecasting model is corrected without hiding it (``Pacer.model_bias``). It only
@@ -109,6 +115,8 @@ THETA_STEP = 0.1  # largest fall of log theta per refresh (a factor e in 50 s) .
 THETA_STEP_UP = 0.03  # ... and largest rise: a price raised fast stores up a burst (a
 # 400-agent cold start dropped 20 % of one minute's live answers after theta tripled in two)
 FORECAST_MEMORY_S = 60.0
+FORECAST_ABANDONS = 3.0
+FORECAST_MEMORY_MAX_S = 600.0
 THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
 # decisions since the last refresh stopped at the price (not at the lines cap, nor for want
 # of anything to dial for): raising a price that does not bind would only store up a burst
@@ -377,6 +385,7 @@ class Pacer:
         self.model_bias = np.ones(n)  # realised / forecast abandons (see the constants)
         self._fc_ab = np.zeros(n)  # forecast abandons and live answers, recent (EWMA)
         self._fc_live = np.zeros(n)
+        self._fc_memory_s = np.full(n, FORECAST_MEMORY_S)  # their memory (seconds)
         self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
         self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
         self._seen_added_ab = np.zeros(n)
@@ -849,7 +858,7 @@ class Pacer:
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
         windowed = self._window_s > 0
         if windowed.any():
-            live = self._fc_live / FORECAST_MEMORY_S * self._window_s
+            live = self._fc_live / self._fc_memory_s * self._window_s
             margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
             aim = np.where(windowed, np.minimum(aim, budget - margin), aim)
         return np.maximum(aim, 0.5 * budget)
@@ -857,7 +866,11 @@ class Pacer:
     def _refresh(self, now: float) -> None:
         """The price loops (every ``REFRESH_S``; see the constants)."""
         self._next_refresh = now + REFRESH_S
-        decay = math.exp(-max(now - self._last_refresh, 0.0) / FORECAST_MEMORY_S)
+        # the forecast's memory: long enough to hold FORECAST_ABANDONS expected abandons
+        per_s = self._fc_live / self._fc_memory_s * np.maximum(self._aim(), 1e-6)
+        self._fc_memory_s = np.clip(FORECAST_ABANDONS / np.maximum(per_s, 1e-9),
+                                    FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
+        decay = np.exp(-max(now - self._last_refresh, 0.0) / self._fc_memory_s)
         self._last_refresh = now
         d_ab = self.added_abandons - self._seen_added_ab
         d_live = self.added_live - self._seen_added_live
@@ -875,14 +888,14 @@ class Pacer:
         # what the rest of the window may use: the aim, less what the campaign has used over
         # it so far (an early excess is paid back, an early saving is not spent)
         used = self._run_ab - aim * self._run_live
-        horizon_live = np.maximum(self._fc_live / max(FORECAST_MEMORY_S, 1e-9)
+        horizon_live = np.maximum(self._fc_live / self._fc_memory_s
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
         target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
-        step = THETA_GAIN * (np.log(np.maximum(target, 1e-9))
-                             - np.log(np.maximum(forecast, 1e-9)))
+        step = THETA_GAIN * FORECAST_MEMORY_S / self._fc_memory_s * (
+            np.log(np.maximum(target, 1e-9)) - np.log(np.maximum(forecast, 1e-9)))
         # no raise where the price did not bind (THETA_BOUND), nor before the campaign has
         # seen enough live answers to judge its rate by (at cold start every agent is idle
         # and the forecast average is not the steady one)
