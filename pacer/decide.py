@@ -93,15 +93,9 @@ HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matt
 # abandons per marginal live answer stay at or under theta. Two loops set theta, every
 # REFRESH_S:
 # - fast, on the model's own forecast (no lag): theta moves so the forecast rate of the
-#   dials launched lately (expected abandons / expected live answers) meets aim / bias.
-#   The marginal abandon of the last dial is above the average one, so theta settles above
-#   the aim. The forecast's memory holds FORECAST_ABANDONS expected abandons (at least
-#   FORECAST_MEMORY_S, at most FORECAST_MEMORY_MAX_S), and a refresh closes THETA_GAIN x
-#   FORECAST_MEMORY_S / memory of the gap: at 50 agents a minute holds ~0.4 expected
-#   abandons, and its forecast rate swung 0.6-5.4 % about a 2.55 % aim; theta, falling
-#   faster than it may rise (THETA_STEP), followed the swings down and the campaign spent
-#   ~80 % of its aim (pacing-ref-50, 10 x 1 h: 2.04 % at 92.8 % occupancy; with this memory
-#   2.37 % at 93.2 %).
+#   dials launched lately (expected abandons / expected live answers, memory
+#   FORECAST_MEMORY_S) meets aim / bias. The marginal abandon of the last dial is above the
+#   average one, so theta settles above the aim.
 # - slow, on the realised rate: bias = (realised + BIAS_PRIOR) / (forecast + BIAS_PRIOR)
 #   abandons over the campaign so far (the regulatory window in a run), so an
 #   under-forecasting model is corrected without hiding it (``Pacer.model_bias``). It only
@@ -114,9 +108,13 @@ THETA_GAIN = 0.2  # share of the log gap between target and forecast closed per 
 THETA_STEP = 0.1  # largest fall of log theta per refresh (a factor e in 50 s) ...
 THETA_STEP_UP = 0.03  # ... and largest rise: a price raised fast stores up a burst (a
 # 400-agent cold start dropped 20 % of one minute's live answers after theta tripled in two)
-FORECAST_MEMORY_S = 60.0
-FORECAST_ABANDONS = 3.0
-FORECAST_MEMORY_MAX_S = 600.0
+FORECAST_MEMORY_S = 60.0  # ... at least; a campaign with few live answers a minute keeps
+# its forecast longer: as long as it takes to expect one abandon at its budget (1 / (budget x
+# live answers per second)), at most FORECAST_MEMORY_MAX_S. Over 60 s a 6-agent campaign's
+# forecast rate swings with every decision, and theta, which falls faster than it rises,
+# ratcheted down on the swings: such campaigns of the 60k busy hour spent half their budget.
+FORECAST_MEMORY_MAX_S = 900.0
+LIVE_RATE_MEMORY_S = 900.0  # memory of the live-answer rate that sizes the forecast memory
 THETA_BOUND = 0.5  # theta may rise only when at least this share of the campaign's
 # decisions since the last refresh stopped at the price (not at the lines cap, nor for want
 # of anything to dial for): raising a price that does not bind would only store up a burst
@@ -385,7 +383,8 @@ class Pacer:
         self.model_bias = np.ones(n)  # realised / forecast abandons (see the constants)
         self._fc_ab = np.zeros(n)  # forecast abandons and live answers, recent (EWMA)
         self._fc_live = np.zeros(n)
-        self._fc_memory_s = np.full(n, FORECAST_MEMORY_S)  # their memory (seconds)
+        self._fc_memory = np.full(n, FORECAST_MEMORY_S)  # seconds, per campaign (see above)
+        self._slow_live = np.zeros(n)  # expected live answers, EWMA over LIVE_RATE_MEMORY_S
         self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
         self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
         self._seen_added_ab = np.zeros(n)
@@ -858,7 +857,7 @@ class Pacer:
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
         windowed = self._window_s > 0
         if windowed.any():
-            live = self._fc_live / self._fc_memory_s * self._window_s
+            live = self._fc_live / self._fc_memory * self._window_s
             margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
             aim = np.where(windowed, np.minimum(aim, budget - margin), aim)
         return np.maximum(aim, 0.5 * budget)
@@ -866,11 +865,8 @@ class Pacer:
     def _refresh(self, now: float) -> None:
         """The price loops (every ``REFRESH_S``; see the constants)."""
         self._next_refresh = now + REFRESH_S
-        # the forecast's memory: long enough to hold FORECAST_ABANDONS expected abandons
-        per_s = self._fc_live / self._fc_memory_s * np.maximum(self._aim(), 1e-6)
-        self._fc_memory_s = np.clip(FORECAST_ABANDONS / np.maximum(per_s, 1e-9),
-                                    FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
-        decay = np.exp(-max(now - self._last_refresh, 0.0) / self._fc_memory_s)
+        dt = max(now - self._last_refresh, 0.0)
+        decay = np.exp(-dt / self._fc_memory)
         self._last_refresh = now
         d_ab = self.added_abandons - self._seen_added_ab
         d_live = self.added_live - self._seen_added_live
@@ -878,6 +874,13 @@ class Pacer:
         self._seen_added_live = self.added_live.copy()
         self._fc_ab = self._fc_ab * decay + d_ab
         self._fc_live = self._fc_live * decay + d_live
+        if self._t_start is None:
+            self._t_start = now
+        self._slow_live = self._slow_live * math.exp(-dt / LIVE_RATE_MEMORY_S) + d_live
+        span = min(max(now - self._t_start, REFRESH_S), LIVE_RATE_MEMORY_S)
+        live_rate = self._slow_live / span  # per second
+        self._fc_memory = np.clip(1.0 / np.maximum(self._budget * live_rate, 1e-12),
+                                  FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
         self._run_ab += self._new_ab
         self._run_live += self._new_live
         self._new_ab[:] = 0.0
@@ -888,19 +891,19 @@ class Pacer:
         # what the rest of the window may use: the aim, less what the campaign has used over
         # it so far (an early excess is paid back, an early saving is not spent)
         used = self._run_ab - aim * self._run_live
-        horizon_live = np.maximum(self._fc_live / self._fc_memory_s
+        horizon_live = np.maximum(self._fc_live / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
         target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
-        step = THETA_GAIN * FORECAST_MEMORY_S / self._fc_memory_s * (
-            np.log(np.maximum(target, 1e-9)) - np.log(np.maximum(forecast, 1e-9)))
+        # the gain per refresh shrinks as the memory grows, so a longer-remembered forecast
+        # is not over-driven while it catches up with a new price
+        gain = THETA_GAIN * FORECAST_MEMORY_S / self._fc_memory
+        step = gain * (np.log(np.maximum(target, 1e-9)) - np.log(np.maximum(forecast, 1e-9)))
         # no raise where the price did not bind (THETA_BOUND), nor before the campaign has
         # seen enough live answers to judge its rate by (at cold start every agent is idle
         # and the forecast average is not the steady one)
-        if self._t_start is None:
-            self._t_start = now
         cold = (self._run_live * aim < THETA_COLD_ABANDONS) | \
             (now - self._t_start < self._handling_mean_s)
         bound = self._n_bound >= THETA_BOUND * np.maximum(self._n_decided, 1.0)
