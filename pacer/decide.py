@@ -25,6 +25,7 @@ import numpy as np
 
 from pacer import gather as g
 from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_record
+from pacer.cohorts import PendingDials
 from pacer.constants import (
     DEFAULT_ABANDON_AIM,
     DEFAULT_ABANDON_LIMIT,
@@ -41,7 +42,7 @@ from pacer.constants import (
     VICIDIAL_SAMPLES,
 )
 from pacer.histogram import StreamingHistogram, _hist_add
-from pacer.hitrate import HitRateParams, HitRateState, _hitrate_record, _hitrate_window
+from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
 from pacer.holdtime import HoldTime
 from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
 from pacer.modes import Pacing, Regulation, Target
@@ -452,9 +453,7 @@ class Pacer:
         self.added_live = np.zeros(n)  # ... and expected live answers
         self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
         # dials whose outcome is known, held until their launch cohort is complete
-        self._pend_row = np.empty(0, dtype=np.int64)
-        self._pend_live = np.empty(0, dtype=np.int64)
-        self._pend_t0 = np.empty(0)
+        self._pending = PendingDials(seed)
         self._next_fold = 0.0
         # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
         # left of the limit after their estimated share f: (limit - f) / (1 - f)
@@ -601,44 +600,22 @@ class Pacer:
         slot = sec % 60
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            # The hit rate counts a dial once every dial launched with it has ended (launch
-            # + ring timeout): counting outcomes as they come would over-weight the fast
-            # ones (busy, invalid) while slower live answers are still ringing, which swung
-            # the estimate from 0.01 to 0.58 at a 400-agent cold start.
-            self._pend_row = np.concatenate([self._pend_row, rows])
-            self._pend_live = np.concatenate([self._pend_live, live])
-            self._pend_t0 = np.concatenate([self._pend_t0, now - ring_s])
+            self._pending.add(rows, live, now - ring_s)  # until their cohort has ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
             e, r = self.ring_end, self.ring
             fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
                            e.decay, r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
                            self._ring_timeout_s, self._life)
-        if self._pend_row.size and now >= self._next_fold:
+        if now >= self._next_fold and self._pending.n:
             self._next_fold = now + HIT_FOLD_S
-            done = self._pend_t0 + self._ring_timeout_s[self._pend_row] <= now
-            if done.any():
-                # in launch order, ties (one tick's dials) in a seeded random order: in the
-                # order they ended, the window would keep a batch's slow outcomes only
-                idx = np.flatnonzero(done)
-                idx = idx[np.lexsort((self._rng.random(idx.size), self._pend_t0[idx]))]
-                for h in (self.hit, self.hit_short):
-                    p = h.params
-                    _hitrate_record(self._pend_row[idx], self._pend_live[idx], p.window,
-                                    p.alpha, h.buf, h.pos, h.count, h.live_count, h.smoothed)
-                self._dials_recent *= math.exp(-max(now - self._fold_at, 0.0)
-                                               / HIT_RATE_MEMORY_S)
-                self._dials_recent += np.bincount(self._pend_row[idx], minlength=self.n)
+            decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
+            if self._pending.fold(now, self._ring_timeout_s, self.hit, self.hit_short,
+                                  self._dials_recent, decay):
                 self._fold_at = now
                 self._hit_stale = True
-                keep = ~done
-                self._pend_row = self._pend_row[keep]
-                self._pend_live = self._pend_live[keep]
-                self._pend_t0 = self._pend_t0[keep]
         if self._obs_wait.n:
             rows, waited, hung = self._obs_wait.take()
-            self._wait_s += np.bincount(rows, waited, minlength=self.n)
-            self._hangups += np.bincount(rows, hung, minlength=self.n)
-            self.hangup_rate = self._hangups / self._wait_s
+            g._tally_waits(rows, waited, hung, self._wait_s, self._hangups, self.hangup_rate)
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self.holdtime.ended(rows, seconds)
@@ -719,18 +696,12 @@ class Pacer:
         cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
         fading as the window fills) and the completed dials of the window: the last
         HIT_WINDOW dials, or HIT_WINDOW_SHORT where those span over HIT_SPAN_S."""
-        est = []
-        for h in (self.hit, self.hit_short):
-            p = h.params
-            m = np.empty(self.n)
-            _hitrate_window(p.window, p.initial, p.prior_weight, h.count, h.live_count, m)
-            w = p.prior_weight * (p.window - h.count) / p.window
-            est.append((m, np.sqrt(m * (1.0 - m) / (h.count + w + 1.0))))
-        # the long window's span at the recent dial rate (dials per second)
-        rate = self._dials_recent / HIT_RATE_MEMORY_S
-        short = HIT_WINDOW > HIT_SPAN_S * rate
-        self._buf_hit[:] = np.where(short, est[1][0], est[0][0])
-        self.last_hit_sd = np.where(short, est[1][1], est[0][1])
+        h, k = self.hit, self.hit_short
+        p, q = h.params, k.params
+        _posterior_two_windows(p.window, p.initial, p.prior_weight, h.count, h.live_count,
+                               q.window, q.initial, q.prior_weight, k.count, k.live_count,
+                               self._dials_recent / HIT_RATE_MEMORY_S, HIT_WINDOW / HIT_SPAN_S,
+                               self._buf_hit, self.last_hit_sd)
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:

@@ -199,6 +199,19 @@ def _tally_dials(rows, slot, minute_calls, calls_today):
 
 
 @numba.njit(cache=True)
+def _tally_waits(rows, waited_s, hung_up, wait_s, hangups, hangup_rate):
+    """Add live answers' waits (seconds) and hang-ups (0/1) per campaign row; hangup_rate =
+    hang-ups per waiting second of the rows touched."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        wait_s[r] += waited_s[i]
+        hangups[r] += hung_up[i]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        hangup_rate[r] = hangups[r] / wait_s[r]
+
+
+@numba.njit(cache=True)
 def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_max_s,
              next_decide, n_decided, n_bound, added_abandons, added_live, last_abandons):
     """After a look-ahead decision, for each campaign decided (``active == 1``): when to

@@ -17,6 +17,7 @@ Both return ``initial`` before the first outcome. Values are fractions 0..1.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -64,6 +65,26 @@ def _hitrate_window(window, initial, prior_weight, count, live_count, out):
             out[i] = (live_count[i] + w * initial[i]) / den
         else:
             out[i] = initial[i]
+
+
+@numba.njit(cache=True)
+def _posterior_two_windows(w1, i1, pw1, c1, l1, w2, i2, pw2, c2, l2, rate, short_below,
+                           mean, sd):
+    """Posterior mean and standard deviation of each row's hit rate from the long window
+    (1) or, where the row's dial rate (``rate``, dials per second) is under ``short_below``,
+    the short one (2): the window estimate with its fading prior (``_hitrate_window``) and
+    sd ``sqrt(m (1 - m) / (k + w + 1))`` (Beta, k outcomes held, w the prior's worth left).
+    Into mean and sd (float64[n])."""
+    for i in range(mean.shape[0]):
+        if rate[i] < short_below:
+            w, ini, pw, k, lv = w2[i], i2[i], pw2[i], c2[i], l2[i]
+        else:
+            w, ini, pw, k, lv = w1[i], i1[i], pw1[i], c1[i], l1[i]
+        prior = pw * (w - k) / w
+        den = k + prior
+        m = (lv + prior * ini) / den if den > 0.0 else ini
+        mean[i] = m
+        sd[i] = math.sqrt(m * (1.0 - m) / (k + prior + 1.0))
 
 
 @dataclass(frozen=True)
