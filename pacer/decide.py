@@ -43,7 +43,7 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
-from pacer.holdtime import HoldTime
+from pacer.holdtime import HoldTime, ended_phases, expose_phases
 from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
@@ -87,7 +87,8 @@ HOLD_REFRESH_S = 20.0  # the hazard estimate is written into the histograms this
 # until callers show otherwise.
 PATIENCE_PRIOR_S = 20.0
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) and talk histograms
-WRAP_BIN_S, WRAP_MAX_S = 2.0, 1200.0  # wrap-up histogram (wrap-ups last tens of seconds)
+WRAP_BIN_S, WRAP_MAX_S = 2.0, 600.0  # wrap-up histogram (wrap-ups last tens of seconds;
+# the last bin holds the rest)
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
 # The price of an abandon. The look-ahead (pacer.lookahead) adds a dial while its marginal
@@ -400,6 +401,7 @@ class Pacer:
         self._dt = 0.0
         self._t_start: float | None = None
         self._hold_at = 0.0
+        self._hold_once = True  # the handling histogram not written yet
         self._next_hold = 0.0
         # periodic schedules
         self._last_now: float | None = None
@@ -409,8 +411,7 @@ class Pacer:
         # observation buffers
         self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
         self._obs_hold = _Observations()  # value: handling seconds
-        self._obs_talk = _Observations()  # value: talk seconds
-        self._obs_wrap = _Observations()  # value: wrap-up seconds
+        self._obs_phase = _Observations()  # value: talk or wrap-up seconds, code: the phase
         self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
         # customers' patience while waiting for an agent: hang-ups per waiting second
         self._wait_s = np.full(n, PATIENCE_PRIOR_S)
@@ -526,14 +527,14 @@ class Pacer:
         starts (report the agent as ``AgentStatus.WRAP`` from now, ``agent_since_s`` = now).
         For callers that report wrap-up apart; others call ``observe_handling``."""
         row = self._row(row)
-        self._obs_talk.add(row, self._seconds("seconds", seconds, 0.0), 0)
+        self._obs_phase.add(row, self._seconds("seconds", seconds, 0.0), g.PHASE_TALK)
         self._dirty[row] = True  # the agent's end is now a wrap-up away
 
     def observe_wrap(self, row: int, seconds: float) -> None:
         """One agent's wrap-up (seconds, from the end of its talk) just ended. Marks the
         campaign as one whose caller reports wrap-up apart (its BUSY agents are talking)."""
         row = self._row(row)
-        self._obs_wrap.add(row, self._seconds("seconds", seconds, 0.0), 0)
+        self._obs_phase.add(row, self._seconds("seconds", seconds, 0.0), g.PHASE_WRAP)
         self._gather.split[row] = 1
         self._dirty[row] = True
 
@@ -619,12 +620,9 @@ class Pacer:
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self.holdtime.ended(rows, seconds)
-        if self._obs_talk.n:
-            rows, seconds, _ = self._obs_talk.take()
-            self.talktime.ended(rows, seconds)
-        if self._obs_wrap.n:
-            rows, seconds, _ = self._obs_wrap.take()
-            self.wraptime.ended(rows, seconds)
+        if self._obs_phase.n:
+            rows, seconds, codes = self._obs_phase.take()
+            ended_phases(self.talktime, self.wraptime, rows, seconds, codes)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
@@ -706,9 +704,8 @@ class Pacer:
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
         phase = self._gather.agent_phase
-        self.holdtime.expose(ao, ae, rows, self._dt, phase, g.PHASE_HANDLING)
-        self.talktime.expose(ao, ae, rows, self._dt, phase, g.PHASE_TALK)
-        self.wraptime.expose(ao, ae, rows, self._dt, phase, g.PHASE_WRAP)
+        expose_phases(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
+                      self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
             for est in (self.holdtime, self.talktime, self.wraptime):
                 est.forget(now - self._hold_at)
@@ -718,7 +715,11 @@ class Pacer:
             self.hangup_rate = self._hangups / self._wait_s
             self._hold_at = now
             self._next_hold = now + HOLD_REFRESH_S
-            self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
+            # the handling histogram is read for a campaign whose caller does not report
+            # wrap-up apart (and by the AGENT_WAIT rule): written for those, and for all once
+            unsplit = rows if self._hold_once else rows[self._gather.split[rows] == 0]
+            self._hold_once = False
+            self.holdtime.to_histogram(unsplit, self.hold.counts, self.hold.totals)
             self.talktime.to_histogram(rows, self.talk.counts, self.talk.totals)
             self.wraptime.to_histogram(rows, self.wrap.counts, self.wrap.totals)
         if self._hit_stale:  # only completed dials move the hit rate
