@@ -365,6 +365,11 @@ class Pacer:
         self.timed = TimedState(TimedParams(
             rate_per_s=self._attempts_per_s[tr], min_ports=self._min_ports[tr],
             max_ports=self._max_ports[tr])) if tr.size else None
+        if self.timed is not None:
+            # each starts at a seeded phase of its first attempt (credit uniform in [0, 1)):
+            # jobs started together do not send in lockstep, and an hour of a 333.3-an-hour
+            # job then holds 333.3 attempts on average, not always the floor, 333
+            self.timed.credit[:] = self._rng.random(tr.size)
         self._timed_poisson = self._poisson_arrivals[tr].astype(bool)
         vr = self._vici_rows
         self.vici = VicidialState(VicidialParams(

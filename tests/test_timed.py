@@ -97,3 +97,24 @@ def test_matches_oracle(run):
         assert got.tolist() == want
         assert s.reserved.tolist() == [o.reserved for o in oracles]
         np.testing.assert_array_equal(s.credit, [o.credit for o in oracles])
+
+
+def test_jobs_started_together_send_at_seeded_phases_and_hold_the_rate_on_average():
+    """200 SMS jobs of 333.33 an hour started at once: each sends floor or ceil of 333.33 in
+    the hour after a warm-up, by its own seeded phase (not all the floor, 333, in lockstep),
+    and their total is 200 x 333.33 within 3 sd of the Bernoulli spread."""
+    from pacer.decide import CampaignPacing, Pacer
+    from pacer.modes import Pacing
+
+    n, rate, tick = 200, 1000.0 / 3 / 3600.0, 0.25
+    p = Pacer([CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=rate)] * n, seed=5)
+    none_i, none_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    sent = np.zeros(n, dtype=np.int64)
+    for k in range(int(3900 / tick)):
+        out = p.decide(k * tick, none_i, none_i, none_f, none_i, none_i, none_f)
+        if k * tick >= 300.0:
+            sent += out
+    expect = rate * 3600.0
+    assert set(sent.tolist()) == {math.floor(expect), math.ceil(expect)}
+    frac = expect - math.floor(expect)
+    assert abs(sent.sum() - n * expect) <= 3 * math.sqrt(n * frac * (1 - frac))
