@@ -189,9 +189,17 @@ def _lookahead_args(s, samples=32, fine=128):
     life = np.zeros(c_n)
     dial_life(s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s, s["ring_timeout_s"],
               np.arange(c_n), life)
-    return (s["agent_offsets"], ae, np.arange(ae.size, dtype=np.int64), s["call_offsets"], ce,
-            np.arange(ce.size, dtype=np.int64), s["hold"].counts, s["hold"].totals,
-            s["hold"].bin_width_s, s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s,
+    # as the engine reports them: wrap-up apart (one busy agent in eight in wrap-up, the
+    # talk read with the handling histogram of the snapshot, a 25 s wrap-up)
+    phase = np.where(ae >= 0, np.where(np.arange(ae.size) % 8 == 0, 2, 1), 0).astype(np.int64)
+    wrap = StreamingHistogram(c_n, 2.0, 1200.0)
+    for c in range(c_n):
+        wrap.seed(c, 25.0, 1.0, 50.0)
+    return (s["agent_offsets"], ae, np.arange(ae.size, dtype=np.int64), phase,
+            s["call_offsets"], ce, np.arange(ce.size, dtype=np.int64), s["hold"].counts,
+            s["hold"].totals, s["hold"].bin_width_s, s["hold"].counts, s["hold"].totals,
+            s["hold"].bin_width_s, wrap.counts, wrap.totals, wrap.bin_width_s,
+            s["ring"].counts, s["ring"].totals, s["ring"].bin_width_s,
             end.counts, end.totals, end.bin_width_s, s["hit_rate"], np.full(c_n, 0.03), z,
             z_fine, life, s["connect_window_s"], np.zeros(c_n), np.full(c_n, 0.05),
             s["max_new"], s["active"], 1.0, 100.0, np.uint64(12345),

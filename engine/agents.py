@@ -63,13 +63,16 @@ _STATUS = np.array([
     AgentStatus.OFF,  # LOGGED_OUT
     AgentStatus.PAUSED,  # LOGGED_IN (not yet ready)
     AgentStatus.IDLE,  # READY
-    AgentStatus.BUSY,  # BUSY
-    AgentStatus.BUSY,  # WORK_NOT_READY
+    AgentStatus.BUSY,  # BUSY (talking)
+    AgentStatus.WRAP,  # WORK_NOT_READY (wrap-up; since_s = when it started)
     AgentStatus.PAUSED,  # NOT_READY
     AgentStatus.BUSY_LEAVING,  # PENDING_NOT_READY
     AgentStatus.BUSY_LEAVING,  # PENDING_LOGOUT
 ], dtype=np.int64)
 _STATUS_OF = _STATUS.tolist()  # plain ints for the hot path
+# The pacer's codes of an agent in talk or wrap-up (it cannot take a new call until done).
+HANDLING_STATUSES = (int(AgentStatus.BUSY), int(AgentStatus.WRAP),
+                     int(AgentStatus.BUSY_LEAVING))
 
 
 class InvalidTransition(ValueError):
@@ -79,8 +82,9 @@ class InvalidTransition(ValueError):
 class AgentManager:
     """Agents' states and jobs as arrays (the pacer reads them directly), plus ready queues.
 
-    ``status`` (pacer codes), ``job`` (-1 = none) and ``since_s`` (start of the current
-    call, for elapsed handling time) are numpy arrays of length ``n``.
+    ``status`` (pacer codes), ``job`` (-1 = none) and ``since_s`` (when the current call
+    connected, or, in wrap-up, when the wrap-up started: the pacer's ``agent_since_s``) are
+    numpy arrays of length ``n``. The pacer sees talk (BUSY) and wrap-up (WRAP) apart.
     """
 
     def __init__(self, n: int, skills: np.ndarray, n_jobs: int, window: tuple[float, float]):
@@ -125,6 +129,7 @@ class AgentManager:
             self.connects[agent] += 1
         elif event == "call_end":
             self.on_call[agent] = False
+            self.since_s[agent] = now  # the wrap-up starts
         if new == _READY:
             self._push_ready(agent)
         return new
@@ -177,6 +182,10 @@ class AgentManager:
         if self.state[agent] == AgentState.READY:
             self._in_ready[agent] = False
             self._push_ready(agent)
+
+    def handling(self) -> np.ndarray:
+        """Agents in talk or wrap-up, leaving afterwards or not (bool, length ``n``)."""
+        return np.isin(self.status, HANDLING_STATUSES)
 
     def ready_count(self, n_jobs: int) -> np.ndarray:
         mask = (self.status == AgentStatus.IDLE) & (self.job >= 0)

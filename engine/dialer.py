@@ -48,8 +48,10 @@ _MACHINE, _ABANDONED, _HANGUP, _CONNECTED_CODE = (int(Code.MACHINE), int(Code.AB
 _DELIVERED, _UNDELIVERED = int(Code.DELIVERED), int(Code.UNDELIVERED)
 _BLOCKED = int(Code.BLOCKED)
 _READY, _LOGGED_OUT = int(AgentState.READY), int(AgentState.LOGGED_OUT)
-_WRAP_ENDS = (int(AgentState.WORK_NOT_READY), int(AgentState.PENDING_NOT_READY),
-              int(AgentState.PENDING_LOGOUT))
+# The pacer is told a talk or wrap-up time only where it saw the agent in it (talking or
+# in wrap-up, not leaving afterwards): its estimators count the time agents spent in each
+# (pacer.holdtime), and an end without that exposure would bias them short.
+_BUSY_STATE, _WRAP_STATE = int(AgentState.BUSY), int(AgentState.WORK_NOT_READY)
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +426,12 @@ class Dialer:
         if self.events.enabled:
             self.events.attempt_updated(a, "talk_ended")
         if a.agent >= 0:
-            self.agents.transition(a.agent, "call_end", now)
+            ag = a.agent
+            talk_s = now - self.agents.since_s[ag]
+            was = self.agents.state[ag]
+            self.agents.transition(ag, "call_end", now)
+            if was == _BUSY_STATE and self.agents.job[ag] >= 0:  # seen talking: wrap-up next
+                self.pacer.observe_talk(int(self.agents.job[ag]), talk_s)
         self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
@@ -447,8 +454,8 @@ class Dialer:
         if event in ("login", "logout") and self.staffing is not None:
             self.staffing.mark()
         job = int(self.agents.job[agent])
-        if event == "ready" and was in _WRAP_ENDS and job >= 0:  # the wrap-up ended
-            self.pacer.observe_handling(job, now - self.agents.since_s[agent])
+        if event == "ready" and was == _WRAP_STATE and job >= 0:  # the wrap-up ended
+            self.pacer.observe_wrap(job, now - self.agents.since_s[agent])
         if new == _READY and job >= 0 and self.waiting[job]:
             self._serve_waiting(job, now)
         if self.events.enabled:

@@ -237,8 +237,7 @@ class Staffing:
                 continue
             for j in sorted(rows.tolist(), key=lambda j: (jobs[j].priority, -j)):
                 free = np.flatnonzero((am.job == j) & (am.status != AgentStatus.OFF)
-                                      & ~am.on_call & (am.status != AgentStatus.BUSY)
-                                      & (am.status != AgentStatus.BUSY_LEAVING))
+                                      & ~am.on_call & ~am.handling())
                 drop = free[::-1][:over]
                 if drop.size:
                     new = am.job.copy() if new is None else new
@@ -282,8 +281,7 @@ class Staffing:
     def _stuck(self) -> np.ndarray:
         """Agents per job that cannot leave it now (on a call or in wrap-up)."""
         am = self.dialer.agents
-        busy = (am.status == AgentStatus.BUSY) | (am.status == AgentStatus.BUSY_LEAVING)
-        stuck = (busy | am.on_call) & (am.job >= 0)
+        stuck = (am.handling() | am.on_call) & (am.job >= 0)
         return np.bincount(am.job[stuck], minlength=len(self.dialer.jobs)).astype(np.int64)
 
     def _fit_pools(self, targets: np.ndarray) -> np.ndarray:
@@ -318,8 +316,7 @@ class Staffing:
         self.allocated = targets.copy()
         targets = self._fit_pools(targets)
         am = self.dialer.agents
-        on_call = (am.status == AgentStatus.BUSY) | (am.status == AgentStatus.BUSY_LEAVING)
-        res = assign_agents(am.skills, am.job, on_call, self.job_skills, targets)
+        res = assign_agents(am.skills, am.job, am.handling(), self.job_skills, targets)
         self.moves += int(res.moves)
         self.dialer.assign(res.job)
         staffed = np.bincount(am.job[am.job >= 0], minlength=targets.size)

@@ -43,7 +43,7 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
-from pacer.holdtime import HoldTime
+from pacer.holdtime import HoldTime, ended_phases, expose_phases
 from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
@@ -86,7 +86,9 @@ HOLD_REFRESH_S = 20.0  # the hazard estimate is written into the histograms this
 # evidence); a prior of PATIENCE_PRIOR_S waiting seconds without a hang-up keeps it at 0
 # until callers show otherwise.
 PATIENCE_PRIOR_S = 20.0
-HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) histogram
+HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) and talk histograms
+WRAP_BIN_S, WRAP_MAX_S = 2.0, 600.0  # wrap-up histogram (wrap-ups last tens of seconds;
+# the last bin holds the rest)
 RING_BIN_S, RING_MAX_S = 0.25, 120.0  # ring time-to-answer histogram
 HOLD_DECAY = 0.999  # forgetting per observation (about the last 1000 calls matter)
 # The price of an abandon. The look-ahead (pacer.lookahead) adds a dial while its marginal
@@ -195,6 +197,11 @@ class CampaignPacing:
     the fewer live answers it will hold, the wider the margin kept for chance (the aim is
     at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
     over the limit about one window in twenty; never under half the limit).
+    ``handling_mean_s`` / ``handling_cv``: the prior of the handling time (talk + wrap-up),
+    read while the caller reports agents in wrap-up as BUSY; ``talk_mean_s`` / ``talk_cv``
+    and ``wrap_mean_s`` / ``wrap_cv``: the priors of talk and wrap-up apart, read once it
+    reports ``AgentStatus.WRAP`` (lognormal shapes worth HOLD_PRIOR_WEIGHT calls; the
+    evidence takes over as calls end).
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -217,6 +224,10 @@ class CampaignPacing:
     max_ports: int = 1_000_000
     handling_mean_s: float = 225.0
     handling_cv: float = 1.0
+    talk_mean_s: float = 195.0
+    talk_cv: float = 1.0
+    wrap_mean_s: float = 30.0
+    wrap_cv: float = 1.0
     vicidial_intensity: float = 0.0
     vicidial_dl_diff_target: float = 0.0
     vicidial_max_level: float = VICIDIAL_MAX_LEVEL
@@ -267,6 +278,10 @@ class CampaignPacing:
             ("min_ports", 0 <= self.min_ports <= self.max_ports),
             ("handling_mean_s", self.handling_mean_s > 0),
             ("handling_cv", self.handling_cv > 0),
+            ("talk_mean_s", self.talk_mean_s > 0),
+            ("talk_cv", self.talk_cv > 0),
+            ("wrap_mean_s", self.wrap_mean_s > 0),
+            ("wrap_cv", self.wrap_cv > 0),
         ]
         for name, ok in checks:
             if not ok:
@@ -320,8 +335,15 @@ class Pacer:
         self.holdtime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
         self.ring = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
         self.ring_end = StreamingHistogram(max(n, 1), RING_BIN_S, RING_MAX_S, decay=HOLD_DECAY)
+        # talk and wrap-up apart, for callers that report AgentStatus.WRAP
+        self.talk = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
+        self.talktime = HoldTime(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, HOLD_MEMORY_S)
+        self.wrap = StreamingHistogram(max(n, 1), WRAP_BIN_S, WRAP_MAX_S, decay=HOLD_DECAY)
+        self.wraptime = HoldTime(max(n, 1), WRAP_BIN_S, WRAP_MAX_S, HOLD_MEMORY_S)
         for i, c in enumerate(cs):
             self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
+            self.talktime.seed(i, c.talk_mean_s, c.talk_cv, HOLD_PRIOR_WEIGHT)
+            self.wraptime.seed(i, c.wrap_mean_s, c.wrap_cv, HOLD_PRIOR_WEIGHT)
             sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
             ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
             self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
@@ -379,6 +401,7 @@ class Pacer:
         self._dt = 0.0
         self._t_start: float | None = None
         self._hold_at = 0.0
+        self._hold_once = True  # the handling histogram not written yet
         self._next_hold = 0.0
         # periodic schedules
         self._last_now: float | None = None
@@ -388,6 +411,7 @@ class Pacer:
         # observation buffers
         self._obs_dial = _Observations()  # value: ring seconds, code: 1 live answer
         self._obs_hold = _Observations()  # value: handling seconds
+        self._obs_phase = _Observations()  # value: talk or wrap-up seconds, code: the phase
         self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
         # customers' patience while waiting for an agent: hang-ups per waiting second
         self._wait_s = np.full(n, PATIENCE_PRIOR_S)
@@ -498,6 +522,22 @@ class Pacer:
         self._obs_hold.add(row, self._seconds("seconds", seconds, 0.0), 0)
         self._dirty[row] = True
 
+    def observe_talk(self, row: int, seconds: float) -> None:
+        """One agent's talk (seconds, from the call's connect) just ended; its wrap-up
+        starts (report the agent as ``AgentStatus.WRAP`` from now, ``agent_since_s`` = now).
+        For callers that report wrap-up apart; others call ``observe_handling``."""
+        row = self._row(row)
+        self._obs_phase.add(row, self._seconds("seconds", seconds, 0.0), g.PHASE_TALK)
+        self._dirty[row] = True  # the agent's end is now a wrap-up away
+
+    def observe_wrap(self, row: int, seconds: float) -> None:
+        """One agent's wrap-up (seconds, from the end of its talk) just ended. Marks the
+        campaign as one whose caller reports wrap-up apart (its BUSY agents are talking)."""
+        row = self._row(row)
+        self._obs_phase.add(row, self._seconds("seconds", seconds, 0.0), g.PHASE_WRAP)
+        self._gather.split[row] = 1
+        self._dirty[row] = True
+
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
         row = self._row(row)
@@ -580,6 +620,9 @@ class Pacer:
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
             self.holdtime.ended(rows, seconds)
+        if self._obs_phase.n:
+            rows, seconds, codes = self._obs_phase.take()
+            ended_phases(self.talktime, self.wraptime, rows, seconds, codes)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
@@ -599,8 +642,9 @@ class Pacer:
         """New attempts to launch now, per campaign (int64[n]).
 
         Agents: campaign row (-1 none), ``pacer.modes.AgentStatus`` and the start of the
-        current call (seconds). Call slots: campaign row (-1 free), ``CallStatus`` and the
-        dial time (seconds). Arrays are read, never kept.
+        current call (BUSY, BUSY_LEAVING) or wrap-up (WRAP), seconds. Call slots: campaign
+        row (-1 free), ``CallStatus`` and the dial time (seconds). Arrays are read, never
+        kept.
         """
         n = self.n
         now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
@@ -659,16 +703,25 @@ class Pacer:
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
-        self.holdtime.expose(ao, ae, rows, self._dt)
+        phase = self._gather.agent_phase
+        expose_phases(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
+                      self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
-            self.holdtime.forget(now - self._hold_at)
+            for est in (self.holdtime, self.talktime, self.wraptime):
+                est.forget(now - self._hold_at)
             fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
             self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
             self._hangups *= fade
             self.hangup_rate = self._hangups / self._wait_s
             self._hold_at = now
             self._next_hold = now + HOLD_REFRESH_S
-            self.holdtime.to_histogram(rows, self.hold.counts, self.hold.totals)
+            # the handling histogram is read for a campaign whose caller does not report
+            # wrap-up apart (and by the AGENT_WAIT rule): written for those, and for all once
+            unsplit = rows if self._hold_once else rows[self._gather.split[rows] == 0]
+            self._hold_once = False
+            self.holdtime.to_histogram(unsplit, self.hold.counts, self.hold.totals)
+            self.talktime.to_histogram(rows, self.talk.counts, self.talk.totals)
+            self.wraptime.to_histogram(rows, self.wrap.counts, self.wrap.totals)
         if self._hit_stale:  # only completed dials move the hit rate
             self._hit_posterior()
         hit = self._buf_hit
@@ -708,8 +761,11 @@ class Pacer:
                     exp_ab, added, exp_live, slack) -> None:
         """The look-ahead kernel (``pacer.lookahead._lookahead_dials``) on this pacer's
         estimators, for a window (connect window or service-level threshold) and a price."""
-        _lookahead_dials(ao, ae, self._gather.agent_key, co, ce, self._gather.call_key,
+        _lookahead_dials(ao, ae, self._gather.agent_key, self._gather.agent_phase, co, ce,
+                         self._gather.call_key,
                          self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+                         self.talk.counts, self.talk.totals, self.talk.bin_width_s,
+                         self.wrap.counts, self.wrap.totals, self.wrap.bin_width_s,
                          self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                          self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
                          hit, self.last_hit_sd, self._z, self._z_fine, self._life, window_s,
@@ -735,6 +791,17 @@ class Pacer:
         act = np.zeros(self.n, dtype=np.int64)
         act[self._wait_rows] = active[self._wait_rows]
         n_w = np.empty(self.n, dtype=np.int64)
+        ae = ae[:ao[-1]]
+        wrap = self._gather.agent_phase[:ae.size] == g.PHASE_WRAP
+        if wrap.any():
+            # this rule reads one handling-time histogram: an agent in wrap-up is read as
+            # the campaign's mean talk (learnt) plus its wrap-up so far (an approximation;
+            # the look-ahead that bounds it models the wrap-up exactly)
+            bins = (np.arange(self.talk.counts.shape[1]) + 0.5) * self.talk.bin_width_s
+            talk_mean = (self.talk.counts @ bins) / np.maximum(self.talk.totals, 1e-12)
+            row_of = np.repeat(np.arange(self.n), np.diff(ao))
+            ae = ae.copy()
+            ae[wrap] += talk_mean[row_of[wrap]]
         _predictive_dials(
             ao, ae, co, ce,
             self.hold.counts, self.hold.totals, self.hold.bin_width_s,

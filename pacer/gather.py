@@ -17,24 +17,35 @@ _IDLE = int(AgentStatus.IDLE)
 _BUSY = int(AgentStatus.BUSY)
 _LEAVING = int(AgentStatus.BUSY_LEAVING)
 _PAUSED = int(AgentStatus.PAUSED)
+_WRAP = int(AgentStatus.WRAP)
+_STATUS_MAX = max(int(s) for s in AgentStatus)
 _RINGING = int(CallStatus.RINGING)
 _WAITING = int(CallStatus.WAITING)
 _CONNECTED = int(CallStatus.CONNECTED)
 MAX_TIME_S = 1e12  # largest clock reading accepted (about 31,700 years), seconds
 
-# Column indices of the per-campaign count matrix returned by ``_gather``.
+# Column indices of the per-campaign count matrix returned by ``_gather`` (BUSY counts
+# agents talking or in wrap-up: both will take a call when they free).
 IDLE, BUSY, LEAVING, PAUSED, RINGING, WAITING, CONNECTED = range(7)
 N_COUNTS = 7
+# Phases of a listed busy agent (``agent_phase``): which time the look-ahead draws its end
+# from (pacer.lookahead._sample_state).
+PHASE_HANDLING, PHASE_TALK, PHASE_WRAP = 0, 1, 2
 
 
 @numba.njit(cache=True)
 def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status, call_t0,
             agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts, agent_key,
-            call_key):
+            call_key, split, agent_phase):
     """Fill CSR groups of agents (idle or busy) and unanswered calls, and per-campaign counts.
 
-    agent_elapsed: -1 for an idle agent (surely free), else seconds since its call connected;
-    only IDLE and BUSY agents are listed (leaving and paused agents never take a new call).
+    agent_elapsed: -1 for an idle agent (surely free), else seconds since its call connected
+    (BUSY) or its wrap-up started (WRAP); only IDLE, BUSY and WRAP agents are listed
+    (leaving and paused agents never take a new call). split[c] (int64, 0/1, set here
+    when a WRAP agent of campaign c is seen, kept by the caller): the campaign's caller
+    reports wrap-up apart, so its BUSY agents are talking. agent_phase: PHASE_HANDLING for a
+    BUSY agent of a campaign that is not split, PHASE_TALK for one that is, PHASE_WRAP for
+    a WRAP agent (idle: PHASE_HANDLING, not read).
     call_elapsed: seconds ringing for a RINGING call, -1 for a live answer WAITING for an
     agent (it surely needs one). counts[c, k] uses the column constants of this module.
     agent_key / call_key: the engine's row index of each listed agent and call (identities
@@ -50,6 +61,9 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             counts[j, IDLE] += 1
         elif s == _BUSY:
             counts[j, BUSY] += 1
+        elif s == _WRAP:
+            counts[j, BUSY] += 1
+            split[j] = 1
         elif s == _LEAVING:
             counts[j, LEAVING] += 1
         elif s == _PAUSED:
@@ -79,10 +93,13 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
         if s == _IDLE:
             agent_elapsed[fill[j]] = -1.0
             agent_key[fill[j]] = i
+            agent_phase[fill[j]] = PHASE_HANDLING
             fill[j] += 1
-        elif s == _BUSY:
+        elif s == _BUSY or s == _WRAP:
             agent_elapsed[fill[j]] = max(now - agent_since[i], 0.0)
             agent_key[fill[j]] = i
+            agent_phase[fill[j]] = PHASE_WRAP if s == _WRAP else (
+                PHASE_TALK if split[j] == 1 else PHASE_HANDLING)
             fill[j] += 1
     fill = call_offsets[:n_camp].copy()
     for i in range(call_job.shape[0]):
@@ -111,7 +128,9 @@ class Gatherer:
         self.agent_elapsed = np.empty(0, dtype=np.float64)
         self.call_elapsed = np.empty(0, dtype=np.float64)
         self.agent_key = np.empty(0, dtype=np.int64)
+        self.agent_phase = np.empty(0, dtype=np.int64)
         self.call_key = np.empty(0, dtype=np.int64)
+        self.split = np.zeros(n_camp, dtype=np.int64)  # campaigns whose caller reports WRAP
 
     def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
@@ -119,13 +138,14 @@ class Gatherer:
         if self.agent_elapsed.shape[0] < agent_job.shape[0]:
             self.agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
             self.agent_key = np.empty(agent_job.shape[0], dtype=np.int64)
+            self.agent_phase = np.empty(agent_job.shape[0], dtype=np.int64)
         if self.call_elapsed.shape[0] < call_job.shape[0]:
             self.call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
             self.call_key = np.empty(call_job.shape[0], dtype=np.int64)
         _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
                 call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
                 self.call_offsets, self.call_elapsed, self.counts, self.agent_key,
-                self.call_key)
+                self.call_key, self.split, self.agent_phase)
         return self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed, \
             self.counts
 
@@ -239,7 +259,7 @@ def _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job, ca
     for i in range(agent_job.shape[0]):
         if agent_job[i] < -1 or agent_job[i] >= n_camp:
             return 1, i
-        if agent_status[i] < _OFF or agent_status[i] > _PAUSED:
+        if agent_status[i] < _OFF or agent_status[i] > _STATUS_MAX:
             return 2, i
         if not abs(agent_since[i]) <= MAX_TIME_S:
             return 3, i
@@ -255,7 +275,7 @@ def _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job, ca
 
 _STATE_ERRORS = {
     1: "agent_job[{i}] must be a campaign row in [-1, {n})",
-    2: "agent_status[{i}] must be a pacer.modes.AgentStatus code (0..4)",
+    2: "agent_status[{i}] must be a pacer.modes.AgentStatus code (0..5)",
     3: "agent_since_s[{i}] must be finite seconds, |t| <= 1e12",
     4: "call_job[{i}] must be a campaign row in [-1, {n})",
     5: "call_status[{i}] must be a pacer.modes.CallStatus code (0..3)",

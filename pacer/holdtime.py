@@ -1,4 +1,4 @@
-"""Handling time (talk + wrap) per campaign, estimated without the early-completion bias.
+"""Handling, talk or wrap-up time per campaign, estimated without the early-completion bias.
 
 A histogram of the handling times that have *ended* is biased short for a long while:
 after one minute of a cold start only the calls shorter than a minute have ended (a
@@ -26,21 +26,55 @@ import numba
 import numpy as np
 from scipy.special import erfc
 
-__all__ = ["HoldTime"]
+__all__ = ["HoldTime", "ended_phases", "expose_phases"]
 
 
 @numba.njit(cache=True)
-def _expose(agent_offsets, agent_elapsed_s, rows, dt_s, bin_width_s, exposure):
-    """Add dt_s of exposure at each busy agent's elapsed bin, for the given campaign rows."""
+def _expose(agent_offsets, agent_elapsed_s, agent_phase, phase, rows, dt_s, bin_width_s,
+            exposure):
+    """Add dt_s of exposure at the elapsed bin of each busy agent in ``phase``
+    (``pacer.gather.PHASE_*``), for the given campaign rows."""
     n_bins = exposure.shape[1]
+    for i in range(rows.shape[0]):
+        c = rows[i]
+        for j in range(agent_offsets[c], agent_offsets[c + 1]):
+            e = agent_elapsed_s[j]
+            if e < 0.0 or agent_phase[j] != phase:
+                continue
+            k = min(int(e / bin_width_s), n_bins - 1)
+            exposure[c, k] += dt_s
+
+
+@numba.njit(cache=True)
+def _expose_phases(agent_offsets, agent_elapsed_s, agent_phase, rows, dt_s, bw0, exposure0,
+                   bw1, exposure1, bw2, exposure2):
+    """``_expose`` for the three estimators at once: each busy agent's dt_s goes to its
+    phase's (``pacer.gather.PHASE_*``: 0 handling, 1 talk, 2 wrap-up) exposure array, at the
+    bin of its elapsed time (bin widths bw0..bw2), for the given campaign rows."""
     for i in range(rows.shape[0]):
         c = rows[i]
         for j in range(agent_offsets[c], agent_offsets[c + 1]):
             e = agent_elapsed_s[j]
             if e < 0.0:
                 continue
-            k = min(int(e / bin_width_s), n_bins - 1)
-            exposure[c, k] += dt_s
+            ph = agent_phase[j]
+            if ph == 0:
+                exposure0[c, min(int(e / bw0), exposure0.shape[1] - 1)] += dt_s
+            elif ph == 1:
+                exposure1[c, min(int(e / bw1), exposure1.shape[1] - 1)] += dt_s
+            else:
+                exposure2[c, min(int(e / bw2), exposure2.shape[1] - 1)] += dt_s
+
+
+@numba.njit(cache=True)
+def _events_phases(rows, seconds, codes, bw1, events1, bw2, events2):
+    """Ended talks (code 1) and wrap-ups (code 2), seconds, into their estimators' events."""
+    for i in range(rows.shape[0]):
+        x = max(seconds[i], 0.0)
+        if codes[i] == 1:
+            events1[rows[i], min(int(x / bw1), events1.shape[1] - 1)] += 1.0
+        else:
+            events2[rows[i], min(int(x / bw2), events2.shape[1] - 1)] += 1.0
 
 
 @numba.njit(cache=True)
@@ -97,11 +131,15 @@ class HoldTime:
         panels = (sf[1:] + sf[:-1]) * 0.5 * (w / 4)  # the integral of S, trapezoid rule
         self.exposure[row] += weight * panels.reshape(self.n_bins, 4).sum(axis=1)
 
-    def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float) -> None:
-        """Busy agents of ``rows`` spent ``dt_s`` more seconds at their elapsed times."""
+    def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float,
+               agent_phase: np.ndarray | None = None, phase: int = 0) -> None:
+        """Busy agents of ``rows`` in ``phase`` (all when ``agent_phase`` is None) spent
+        ``dt_s`` more seconds at their elapsed times."""
         if dt_s > 0.0:
-            _expose(agent_offsets, agent_elapsed_s, rows, float(dt_s), self.bin_width_s,
-                    self.exposure)
+            if agent_phase is None:
+                agent_phase = np.full(agent_elapsed_s.shape[0], phase, dtype=np.int64)
+            _expose(agent_offsets, agent_elapsed_s, agent_phase, int(phase), rows, float(dt_s),
+                    self.bin_width_s, self.exposure)
 
     def ended(self, rows: np.ndarray, seconds: np.ndarray) -> None:
         """Handling times that ended (seconds), one per campaign row given."""
@@ -115,3 +153,19 @@ class HoldTime:
 
     def to_histogram(self, rows: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> None:
         _to_histogram(self.events, self.exposure, self.bin_width_s, rows, counts, totals)
+
+
+def expose_phases(hold: HoldTime, talk: HoldTime, wrap: HoldTime, agent_offsets,
+                  agent_elapsed_s, agent_phase, rows, dt_s: float) -> None:
+    """Busy agents of ``rows`` spent ``dt_s`` more seconds at their elapsed times, each in
+    its phase's estimator (handling, talk or wrap-up): one pass over the agents."""
+    if dt_s > 0.0:
+        _expose_phases(agent_offsets, agent_elapsed_s, agent_phase, rows, float(dt_s),
+                       hold.bin_width_s, hold.exposure, talk.bin_width_s, talk.exposure,
+                       wrap.bin_width_s, wrap.exposure)
+
+
+def ended_phases(talk: HoldTime, wrap: HoldTime, rows, seconds, codes) -> None:
+    """Talks (code 1) and wrap-ups (code 2) that ended (seconds), one per row given."""
+    _events_phases(rows, seconds, codes, talk.bin_width_s, talk.events, wrap.bin_width_s,
+                   wrap.events)

@@ -27,9 +27,12 @@ answers already waiting on step 0; an agent free ``f`` seconds from now counts f
 a hit rate ``pi_k`` from the hit-rate posterior (mean and standard deviation; the prior's
 uncertainty at cold start, the window's later), each busy agent's end of handling from the
 handling-time histogram conditioned on its elapsed time (exponential tail with the row mean
-past the support), each ringing call's live answer and its time from the ring
-time-to-answer histogram conditioned on still ringing. The ``n``-th new dial then adds, in
-expectation over its own answer (Rao-Blackwellised, no sampling noise of its own),
+past the support) or, where the caller reports wrap-up apart (``AgentStatus.WRAP``), a
+talking agent's end as the talk left (talk histogram, given the talk so far) plus a wrap-up
+(wrap-up histogram) and an agent in wrap-up's as the wrap-up left, each ringing call's
+live answer and its time from the ring time-to-answer histogram conditioned on still
+ringing. The ``n``-th new dial then adds, in expectation over its own answer
+(Rao-Blackwellised, no sampling noise of its own),
 
     dAb_k = pi_k P(answer step <= s*_k)   if max_s D_k(s) >= 0, else 0,
 
@@ -227,8 +230,76 @@ def _row_mean(counts, row, bw, total):
 
 
 @_njit
-def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_key, c_lo, c_hi,
+def _tail_mean(counts, row, prefix, n_ok, bw, total, e_max):
+    """The row's mean (seconds) when an agent e_max seconds in is past its support (then
+    the exponential tail reads it), else 1.0 (not read; the full pass is skipped)."""
+    if total > 0.0 and \
+            total - _below(counts, row, prefix, n_ok, bw, e_max) <= HIST_SUPPORT_EPS * total:
+        return _row_mean(counts, row, bw, total)
+    return 1.0
+
+
+@_njit
+def _inverse(counts, row, prefix, n_ok, bw, target, b):
+    """Seconds where the row's weight (uniform within a bin) reaches ``target``, searched
+    upwards from bin b among the first n_ok bins; returns (seconds, the bin it fell in)."""
+    while b < n_ok - 1 and prefix[b + 1] <= target:
+        b += 1
+    c = counts[row, b]
+    return ((b + (target - prefix[b]) / c) * bw if c > 0.0 else b * bw), b
+
+
+@_njit
+def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
+                w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
+                n_steps, now_s, salt, k_n):
+    """One busy agent's K stratified ends (seconds from now) into d[k, step] (-1 each):
+    the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
+    plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
+    paired with the talk's by a second keyed permutation: a two-dimensional Latin
+    hypercube). Draws past the look-ahead (``x_last``) are not counted."""
+    h, bits, mask = _strata(salt, key, kind, _start_ms(now_s, e), k_n)
+    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
+    bits2 = np.uint64(0)
+    b_e = _below(counts, row, prefix, n_ok, bw, e)
+    s_e = total - b_e
+    tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
+    if tail:
+        p_all = -math.expm1(-x_last / mean)
+    else:
+        p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
+    n_bins = counts.shape[1]
+    b = min(int(e / bw), n_bins - 1)
+    for m in range(k_n):
+        u = (m + h) / k_n
+        if u >= p_all:
+            break
+        if tail:
+            x = -mean * math.log1p(-u)
+        else:
+            y, b = _inverse(counts, row, prefix, n_ok, bw, b_e + u * s_e, b)
+            x = y - e
+        if add_wrap and w_total > 0.0:
+            if h2 < 0.0:
+                h2, bits2, _ = _strata(salt, key, kind + 3, _start_ms(now_s, e), k_n)
+            u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
+            target = u2 * w_total
+            if target >= _below(w_counts, row, w_prefix, w_ok, w_bw, x_last - x):
+                continue  # the wrap-up ends after the look-ahead
+            j = max(np.searchsorted(w_prefix[:w_ok + 1], target, side="right") - 1, 0)
+            y2, _ = _inverse(w_counts, row, w_prefix, w_ok, w_bw, target, min(j, w_ok - 1))
+            x += y2
+            if x > x_last:
+                continue
+        d[_sample_of(m, bits, mask, k_n), _agent_step(x, window, dt, n_steps)] -= 1.0
+
+
+@_njit
+def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
+                  call_key, c_lo, c_hi,
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+                  talk_counts, talk_prefix, talk_ok, talk_bw, talk_total, talk_mean,
+                  wrap_counts, wrap_prefix, wrap_ok, wrap_bw, wrap_total, wrap_mean,
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
@@ -239,9 +310,10 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
     look-ahead: its cost is the samples where it counts, not K. An agent's end is drawn by
-    inverting the handling-time histogram (piecewise linear, exact); a call's answer step
-    from a table of its answer weight by step, filled as far as its draws need.
-    q_tab: float64[S] scratch."""
+    inverting its phase's histogram (piecewise linear, exact): ``agent_phase`` 0 the
+    handling time (talk + wrap-up) since the call connected, 1 the talk since it connected
+    plus a wrap-up, 2 the wrap-up since it started; a call's answer step from a table of its
+    answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch."""
     k_n = pis.shape[0]
     x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
     g_t = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, t_out)
@@ -262,36 +334,26 @@ def _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s, call_k
         for s in range(1, n_steps):
             d[k, s] = 0.0
     # busy agents: the end of handling, conditioned on the time already spent (e)
-    n_bins = hold_counts.shape[1]
     for j in range(a_lo, a_hi):
         e = agent_elapsed_s[j]
         if e < 0.0:
             continue
-        h, bits, mask = _strata(salt, agent_key[j], 0, _start_ms(now_s, e), k_n)
-        b_e = _below(hold_counts, row, hold_prefix, hold_ok, hold_bw, e)
-        s_e = hold_total - b_e
-        if s_e <= HIST_SUPPORT_EPS * hold_total:  # past the support: exponential tail
-            p_all = -math.expm1(-x_last / hold_mean)
-            for m in range(k_n):
-                u = (m + h) / k_n
-                if u >= p_all:
-                    break
-                x = -hold_mean * math.log1p(-u)
-                d[_sample_of(m, bits, mask, k_n), _agent_step(x, window, dt, n_steps)] -= 1.0
-            continue
-        b_x = _below(hold_counts, row, hold_prefix, hold_ok, hold_bw, e + x_last)
-        p_all = (b_x - b_e) / s_e
-        b = min(int(e / hold_bw), n_bins - 1)
-        for m in range(k_n):
-            u = (m + h) / k_n
-            if u >= p_all:
-                break
-            target = b_e + u * s_e  # the handling ends where the row's weight reaches it
-            while b < hold_ok - 1 and hold_prefix[b + 1] <= target:
-                b += 1
-            c = hold_counts[row, b]
-            y = (b + (target - hold_prefix[b]) / c) * hold_bw if c > 0.0 else b * hold_bw
-            d[_sample_of(m, bits, mask, k_n), _agent_step(y - e, window, dt, n_steps)] -= 1.0
+        ph = agent_phase[j]
+        if ph == 0:
+            _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
+                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n)
+        elif ph == 1:
+            _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
+                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
+                        k_n)
+        else:
+            _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n)
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -503,9 +565,10 @@ def _added(d, top, last, pis, new_cdf, n, n_steps, state):
 
 
 @numba.njit(cache=True)
-def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, call_elapsed_s,
-                     call_key,
-                     hold_counts, hold_totals, hold_bw, ring_counts, ring_totals, ring_bw,
+def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
+                     call_elapsed_s, call_key,
+                     hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
+                     wrap_counts, wrap_totals, wrap_bw, ring_counts, ring_totals, ring_bw,
                      end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
                      window_s, hangup_rate, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
@@ -518,7 +581,11 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     stopped the dials), which the caller may use to re-decide a campaign without news
     less often. Inactive rows get zeros.
 
-    agent_elapsed_s: seconds into the current handling (talk + wrap), < 0 = idle;
+    agent_elapsed_s: seconds into the agent's current phase, < 0 = idle; agent_phase: 0
+    handling (talk or wrap-up, the caller does not tell them apart: seconds since the call
+    connected, the handling-time histogram ``hold_*``), 1 talking (seconds since the call
+    connected: the talk-time histogram ``talk_*``, then a wrap-up from ``wrap_*``), 2 in
+    wrap-up (seconds since the wrap-up started: ``wrap_*``);
     call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
     life_s: a dial's modelled life per campaign, seconds (``dial_life``);
     agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
@@ -553,6 +620,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
     q_tab = np.empty(max_steps)
     sh_cdf = np.empty(MAX_SHIFT + 1)
     hold_prefix = np.empty(hold_counts.shape[1] + 1)
+    talk_prefix = np.empty(talk_counts.shape[1] + 1)
+    wrap_prefix = np.empty(wrap_counts.shape[1] + 1)
     ring_prefix = np.empty(ring_counts.shape[1] + 1)
     end_prefix = np.empty(end_counts.shape[1] + 1)
     own = np.empty(1, dtype=np.uint64)  # the later stages' streams of new-dial draws
@@ -566,17 +635,29 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
         pi_hat = hit_mean[c]
         a_lo = agent_offsets[c]
         a_hi = agent_offsets[c + 1]
-        e_max = 0.0
+        e_max = 0.0  # the longest elapsed time of each phase's agents
+        e_talk = 0.0
+        e_wrap = 0.0
         for j in range(a_lo, a_hi):
-            e_max = max(e_max, agent_elapsed_s[j])
+            if agent_phase[j] == 1:
+                e_talk = max(e_talk, agent_elapsed_s[j])
+            elif agent_phase[j] == 2:
+                e_wrap = max(e_wrap, agent_elapsed_s[j])
+            else:
+                e_max = max(e_max, agent_elapsed_s[j])
         x_last = max(n_steps - 1.5, 0.0) * dt + w
         hold_ok = _needed(hold_counts.shape[1], hold_bw, e_max + x_last)
         _prefix(hold_counts, c, hold_ok, hold_prefix)
         hold_total = hold_totals[c]
-        hold_mean = 1.0  # only read past the support: computed then
-        if hold_total - _below(hold_counts, c, hold_prefix, hold_ok, hold_bw, e_max) \
-                <= HIST_SUPPORT_EPS * hold_total:
-            hold_mean = _row_mean(hold_counts, c, hold_bw, hold_total)
+        hold_mean = _tail_mean(hold_counts, c, hold_prefix, hold_ok, hold_bw, hold_total, e_max)
+        talk_ok = _needed(talk_counts.shape[1], talk_bw, e_talk + x_last)
+        _prefix(talk_counts, c, talk_ok, talk_prefix)
+        talk_total = talk_totals[c]
+        talk_mean = _tail_mean(talk_counts, c, talk_prefix, talk_ok, talk_bw, talk_total, e_talk)
+        wrap_ok = _needed(wrap_counts.shape[1], wrap_bw, e_wrap + x_last)
+        _prefix(wrap_counts, c, wrap_ok, wrap_prefix)
+        wrap_total = wrap_totals[c]
+        wrap_mean = _tail_mean(wrap_counts, c, wrap_prefix, wrap_ok, wrap_bw, wrap_total, e_wrap)
         ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
         _prefix(ring_counts, c, ring_ok, ring_prefix)
         ring_total = ring_totals[c]
@@ -620,9 +701,12 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, call_offsets, ca
                 pis[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
-            lv = _sample_state(agent_elapsed_s, agent_key, a_lo, a_hi, call_elapsed_s,
-                               call_key, call_offsets[c], call_offsets[c + 1], hold_counts, c,
-                               hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
+            lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
+                               call_elapsed_s, call_key, call_offsets[c], call_offsets[c + 1],
+                               hold_counts, c, hold_prefix, hold_ok, hold_bw, hold_total,
+                               hold_mean, talk_counts, talk_prefix, talk_ok, talk_bw,
+                               talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
+                               wrap_bw, wrap_total, wrap_mean,
                                ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
                                pis[:k_s], t_out, dt, w, n_steps, now_s, key, d[:k_s],

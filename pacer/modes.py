@@ -52,9 +52,10 @@ class AgentStatus(IntEnum):
 
     OFF = 0  # logged out
     IDLE = 1  # ready now: surely free
-    BUSY = 2  # on a call or in wrap-up; free again when the handling time ends
+    BUSY = 2  # on a call; or on a call or in wrap-up, where the caller never reports WRAP
     BUSY_LEAVING = 3  # on a call or in wrap-up, but goes not-ready/logs out afterwards
     PAUSED = 4  # logged in but not ready (aux, break): counted by VICIdial, never dialled for
+    WRAP = 5  # in wrap-up (after-call work) after a call; free again when it ends
 
 
 class CallStatus(IntEnum):

@@ -31,9 +31,10 @@ def warmup() -> None:
                  CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=1.0, poisson_arrivals=True)]
     n = len(campaigns)
     p = Pacer(campaigns)
-    agent_job = np.repeat(np.arange(n, dtype=np.int64), 2)
-    agent_status = np.tile(np.array([AgentStatus.IDLE, AgentStatus.BUSY], dtype=np.int64), n)
-    since = np.zeros(2 * n)
+    agent_job = np.repeat(np.arange(n, dtype=np.int64), 3)
+    agent_status = np.tile(np.array([AgentStatus.IDLE, AgentStatus.BUSY, AgentStatus.WRAP],
+                                    dtype=np.int64), n)
+    since = np.zeros(3 * n)
     call_job = np.arange(n, dtype=np.int64)
     call_status = np.full(n, CallStatus.RINGING, dtype=np.int64)
     t0 = np.zeros(n)
@@ -41,6 +42,8 @@ def warmup() -> None:
         p.observe_dial(row, True, 8.0)
         p.observe_dial(row, False, 20.0)
         p.observe_handling(row, 200.0)
+        p.observe_talk(row, 180.0)
+        p.observe_wrap(row, 20.0)
         p.observe_live(row, 1.0, False)
         p.observe_live(row, 1.0, True)
         p.observe_machine(row, 1.0)

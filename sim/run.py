@@ -102,6 +102,10 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         max_ports=c.max_ports,
         handling_mean_s=c.talk.mean + c.wrap.mean,
         handling_cv=_handling_cv(c),
+        talk_mean_s=_prior(c.talk)[0],
+        talk_cv=_prior(c.talk)[1],
+        wrap_mean_s=_prior(c.wrap)[0],
+        wrap_cv=_prior(c.wrap)[1],
         vicidial_intensity=c.vicidial_intensity,
         vicidial_dl_diff_target=c.vicidial_dl_diff_target,
         vicidial_max_level=c.vicidial_max_level,
@@ -110,6 +114,14 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         vicidial_latest_hhmm=c.vicidial_latest_hhmm,
         window_s=reg.judged_window_s,
     )
+
+
+def _prior(dist) -> tuple[float, float]:
+    """A duration's (mean seconds, CV) as the pacer's prior: at least 1 s and a CV of 0.05
+    (the pacer's lognormal prior needs both positive; a constant is a narrow lognormal)."""
+    mean = float(dist.mean)
+    cv = float(np.sqrt(dist.variance) / mean) if mean > 0 else 1.0
+    return max(mean, 1.0), max(cv, 0.05)
 
 
 def _handling_cv(c: Campaign) -> float:
@@ -148,7 +160,7 @@ class _Sampler:
             st, job = d.agents.status, d.agents.job
             on = (st != AgentStatus.OFF) & (st != AgentStatus.PAUSED) & (job >= 0)
             self.staffed[k] += np.bincount(job[on], minlength=n)
-            busy = ((st == AgentStatus.BUSY) | (st == AgentStatus.BUSY_LEAVING)) & (job >= 0)
+            busy = d.agents.handling() & (job >= 0)
             self.busy[k] += np.bincount(job[busy], minlength=n)
             yield self.env.timeout(period_s)
 

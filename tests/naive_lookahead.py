@@ -101,16 +101,24 @@ def shift_cdf(rate: float, window_s: float, dt: float) -> list[float]:
     return out
 
 
+def row_mean(row: np.ndarray, bw: float) -> float:
+    return float(np.sum(row * (np.arange(row.size) + 0.5) * bw)) / row.sum()
+
+
 def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row, ring_bw,
                end_row, end_bw, pi_hat, pi_sd, z, z_fine, timeout_s, window_s, hangup_rate,
-               theta, max_new, dt, now_s, salt, rng: Stream):
+               theta, max_new, dt, now_s, salt, rng: Stream, phases=None, talk_row=None,
+               talk_bw=10.0, wrap_row=None, wrap_bw=2.0):
     """(dials, expected abandons of the calls in flight, abandons added, expected live,
-    slack)."""
+    slack). ``phases``: per agent 0 (handling since connect: ``hold_row``), 1 (talking
+    since connect: ``talk_row``, then a wrap-up from ``wrap_row``), 2 (in wrap-up since it
+    started: ``wrap_row``); None = all 0."""
+    phases = [0] * len(agents) if phases is None else list(phases)
+    talk_row = hold_row if talk_row is None else talk_row
+    wrap_row = np.ones(1) if wrap_row is None else wrap_row
     t_out = max(timeout_s, life(ring_row, ring_bw))
     n_steps = min(math.ceil(t_out / dt - 1e-9) + 1, MAX_STEPS)
     t_out = min(t_out, (n_steps - 1) * dt)
-    hold_total = hold_row.sum()
-    hold_mean = float(np.sum(hold_row * (np.arange(hold_row.size) + 0.5) * hold_bw)) / hold_total
     ring_total = ring_row.sum()
     end_total = end_row.sum()
     g = lambda x: below(ring_row, ring_bw, x)  # noqa: E731
@@ -132,7 +140,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         return max(a, pi_hat * (g_t - g_r))
 
     x_last = max(n_steps - 1.5, 0.0) * dt + window_s
-    hold_cum = np.concatenate([[0.0], np.cumsum(hold_row)])
 
     def agent_step(x):  # first step whose availability max(s - 1/2, 0) dt + w is past x
         if x < window_s:
@@ -165,30 +172,49 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
 
         return h, [perm(m) for m in range(k_n)]
 
+    wrap_cum = np.concatenate([[0.0], np.cumsum(wrap_row)])
+
+    def agent_ends(inc, key_salt, key, kind, e, row, bw, add_wrap, k_n):
+        """The agent's K stratified ends (-1 at each one's step); with add_wrap, plus a
+        wrap-up drawn with its own strata (kind + 3) paired by their permutation."""
+        cum = np.concatenate([[0.0], np.cumsum(row)])
+        mean = row_mean(row, bw)
+        h, perm = strata(key_salt, key, kind, start_ms(now_s, e), k_n)
+        h2, perm2 = strata(key_salt, key, kind + 3, start_ms(now_s, e), k_n)
+        total = row.sum()
+        s_e = total - below(row, bw, e)
+        tail = s_e <= HIST_SUPPORT_EPS * total
+        p_all = -math.expm1(-x_last / mean) if tail else agent_cdf(row, bw, mean, e, x_last)
+        for m in range(k_n):
+            u = (m + h) / k_n
+            if u >= p_all:
+                break
+            if tail:
+                x = -mean * math.log1p(-u)
+            else:
+                x = inverse(row, cum, bw, below(row, bw, e) + u * s_e, e + x_last) - e
+            if add_wrap and wrap_row.sum() > 0:
+                target = (perm2[m] + h2) / k_n * wrap_row.sum()
+                if target >= below(wrap_row, wrap_bw, x_last - x):
+                    continue
+                x += inverse(wrap_row, wrap_cum, wrap_bw, target, x_last)
+                if x > x_last:
+                    continue
+            inc[perm[m], agent_step(x)] -= 1
+
     def sample(key_salt, pis):
         """D_k(s) of the calls in flight, drawn with key_salt, one row per hit rate."""
         k_n = len(pis)
         inc = np.zeros((k_n, n_steps))
-        e_max = max([0.0] + [e for e in agents if e >= 0])
-        for e, key in zip(agents, agent_keys, strict=True):
+        for e, key, ph in zip(agents, agent_keys, phases, strict=True):
             if e < 0:
                 inc[:, 0] -= 1
-                continue
-            h, perm = strata(key_salt, key, 0, start_ms(now_s, e), k_n)
-            total = hold_row.sum()
-            s_e = total - below(hold_row, hold_bw, e)
-            draws = [((m + h) / k_n, perm[m]) for m in range(k_n)]
-            if s_e <= HIST_SUPPORT_EPS * total:
-                for u, k in draws:
-                    if u < -math.expm1(-x_last / hold_mean):
-                        inc[k, agent_step(-hold_mean * math.log1p(-u))] -= 1
-                continue
-            p_all = agent_cdf(hold_row, hold_bw, hold_mean, e, x_last)
-            for u, k in draws:
-                if u < p_all:
-                    y = inverse(hold_row, hold_cum, hold_bw, below(hold_row, hold_bw, e) + u * s_e,
-                                e_max + x_last)
-                    inc[k, agent_step(y - e)] -= 1
+            elif ph == 0:
+                agent_ends(inc, key_salt, key, 0, e, hold_row, hold_bw, False, k_n)
+            elif ph == 1:
+                agent_ends(inc, key_salt, key, 0, e, talk_row, talk_bw, True, k_n)
+            else:
+                agent_ends(inc, key_salt, key, 4, e, wrap_row, wrap_bw, False, k_n)
         pi_max = max(pis)
         for r, key in zip(calls, call_keys, strict=True):
             if r < 0:

@@ -23,8 +23,10 @@ def test_call_cycle_and_statuses():
     assert m.pop_ready(0) == 0
     assert m.transition(0, "connect", 20.0) == AgentState.BUSY and m.since_s[0] == 20.0
     assert m.transition(0, "call_end", 50.0) == AgentState.WORK_NOT_READY
-    assert m.status[0] == AgentStatus.BUSY
+    assert m.status[0] == AgentStatus.WRAP and m.since_s[0] == 50.0  # the wrap-up's start
+    assert m.handling()[0]
     assert m.transition(0, "ready", 60.0) == AgentState.READY
+    assert not m.handling()[0]
     m.close(100.0)
     # window starts at 10: READY 10..20, BUSY 20..50, WRAP 50..60, READY 60..100
     assert m.time_in[0, AgentState.READY] == pytest.approx(50.0)

@@ -22,7 +22,7 @@ from engine.rules import RuleEngine
 from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from engine.strategy import Step, Strategy
-from pacer import CampaignPacing, Pacing
+from pacer import AgentStatus, CampaignPacing, Pacing
 
 EPOCH = datetime(2024, 6, 3, 14, tzinfo=UTC)  # a Monday afternoon in London
 TICK_S = 0.5
@@ -145,6 +145,10 @@ def test_no_ready_agent_no_dial_then_one_dial_per_ready_agent():
 
 def test_a_live_answer_meets_an_agent_who_wraps_up_and_comes_back():
     clock, tel, feed, store, dialer = build(n_agents=1)
+    told = []  # what the pacer is told about the agent's talk and wrap-up
+    talk, wrap = dialer.pacer.observe_talk, dialer.pacer.observe_wrap
+    dialer.pacer.observe_talk = lambda row, s: (told.append(("talk", row, s)), talk(row, s))
+    dialer.pacer.observe_wrap = lambda row, s: (told.append(("wrap", row, s)), wrap(row, s))
     dialer.start()
     login(feed, range(1))
     clock.run(1.0)
@@ -153,14 +157,18 @@ def test_a_live_answer_meets_an_agent_who_wraps_up_and_comes_back():
     dialer.on_answered(a, True)
     assert tel.connected == [(a.id, 0)] and a.t_connect == 6.0
     assert dialer.agents.state[0] == AgentState.BUSY
+    assert dialer.agents.status[0] == AgentStatus.BUSY
     clock.run(66.0)
     dialer.on_call_ended(a)
     assert dialer.agents.state[0] == AgentState.WORK_NOT_READY
+    # the pacer sees the wrap-up apart, timed from its start
+    assert dialer.agents.status[0] == AgentStatus.WRAP and dialer.agents.since_s[0] == 66.0
     assert store.cols["code"] == [int(Code.LIVE_CONNECTED)]
     assert store.cols["t_end"] == [66.0]
     clock.run(80.0)
     assert len(tel.dialled) == 1  # in wrap-up: no dial for it
     feed.say(0, AgentState.READY)  # the ACD says the wrap-up ended
+    assert told == [("talk", 0, 60.0), ("wrap", 0, 14.0)]
     clock.run(81.0)
     assert len(tel.dialled) == 2 and tel.dialled[1].contact_id == "c1"
 

@@ -8,12 +8,17 @@ from pacer import gather as g
 from pacer.modes import AgentStatus, CallStatus
 
 
-def naive_gather(n, now, aj, ast, asince, cj, cst, ct0):
+def naive_gather(n, now, aj, ast, asince, cj, cst, ct0, phases=None):
+    """Agents' elapsed times and calls' per campaign, the counts; ``phases`` (a list per
+    campaign, filled when given): each listed agent's phase (a campaign with any WRAP agent
+    is split: its BUSY agents are talking)."""
     agents = [[] for _ in range(n)]
     calls = [[] for _ in range(n)]
     counts = np.zeros((n, g.N_COUNTS), dtype=np.int64)
-    col_a = {AgentStatus.IDLE: g.IDLE, AgentStatus.BUSY: g.BUSY,
+    col_a = {AgentStatus.IDLE: g.IDLE, AgentStatus.BUSY: g.BUSY, AgentStatus.WRAP: g.BUSY,
              AgentStatus.BUSY_LEAVING: g.LEAVING, AgentStatus.PAUSED: g.PAUSED}
+    split = {j for j, s in zip(aj, ast, strict=True) if j >= 0 and s == AgentStatus.WRAP}
+    phases = [[] for _ in range(n)] if phases is None else phases
     col_c = {CallStatus.RINGING: g.RINGING, CallStatus.WAITING: g.WAITING,
              CallStatus.CONNECTED: g.CONNECTED}
     for j, s, t in zip(aj, ast, asince, strict=True):
@@ -22,8 +27,11 @@ def naive_gather(n, now, aj, ast, asince, cj, cst, ct0):
         counts[j, col_a[s]] += 1
         if s == AgentStatus.IDLE:
             agents[j].append(-1.0)
-        elif s == AgentStatus.BUSY:
+            phases[j].append(g.PHASE_HANDLING)
+        elif s in (AgentStatus.BUSY, AgentStatus.WRAP):
             agents[j].append(max(now - t, 0.0))
+            phases[j].append(g.PHASE_WRAP if s == AgentStatus.WRAP else
+                             g.PHASE_TALK if j in split else g.PHASE_HANDLING)
     for j, s, t in zip(cj, cst, ct0, strict=True):
         if j < 0 or s == CallStatus.FREE:
             continue
@@ -41,24 +49,26 @@ def naive_gather(n, now, aj, ast, asince, cj, cst, ct0):
 def test_gather_matches_reference(n, na, nc, seed):
     rng = np.random.default_rng(seed)
     aj = rng.integers(-1, n, na).astype(np.int64)
-    ast = rng.integers(0, 5, na).astype(np.int64)
+    ast = rng.integers(0, 6, na).astype(np.int64)
     asince = rng.uniform(0, 100, na)
     cj = rng.integers(-1, n, nc).astype(np.int64)
     cst = rng.integers(0, 4, nc).astype(np.int64)
     ct0 = rng.uniform(0, 100, nc)
     now = 100.0
     ao, ae, co, ce, counts = g.gather(n, now, aj, ast, asince, cj, cst, ct0)
-    agents, calls, ref_counts = naive_gather(n, now, aj, ast, asince, cj, cst, ct0)
+    phases = [[] for _ in range(n)]
+    agents, calls, ref_counts = naive_gather(n, now, aj, ast, asince, cj, cst, ct0, phases)
     np.testing.assert_array_equal(counts, ref_counts)
     for c in range(n):
         np.testing.assert_allclose(ae[ao[c]:ao[c + 1]], agents[c])
         np.testing.assert_allclose(ce[co[c]:co[c + 1]], calls[c])
     gt = g.Gatherer(n)  # the keys: each listed agent's and call's own row, in list order
     gt(now, aj, ast, asince, cj, cst, ct0)
-    listed_a = [i for c in range(n) for i in range(na) if aj[i] == c and ast[i] in (1, 2)]
+    listed_a = [i for c in range(n) for i in range(na) if aj[i] == c and ast[i] in (1, 2, 5)]
     listed_c = [i for c in range(n) for i in range(nc) if cj[i] == c and cst[i] in (1, 2)]
     assert list(gt.agent_key[:len(listed_a)]) == listed_a
     assert list(gt.call_key[:len(listed_c)]) == listed_c
+    assert list(gt.agent_phase[:len(listed_a)]) == [p for c in range(n) for p in phases[c]]
 
 
 def test_gather_empty():

@@ -68,3 +68,30 @@ def test_one_minute_into_a_cold_start_the_mean_is_not_biased_short():
     est = float(counts[0, :6].sum())
     assert ended.mean() < 45.0
     assert abs(est - truth) < 3 * math.sqrt(truth * (1 - truth) / 400) + 0.01
+
+
+def test_phase_exposure_and_events_match_plain_numpy():
+    """One pass for the handling, talk and wrap-up estimators: each busy agent's time goes
+    to its phase's exposure, each ended talk or wrap-up to its events (NumPy reference)."""
+    from pacer.holdtime import ended_phases, expose_phases
+
+    rng = np.random.default_rng(5)
+    est = [HoldTime(3, w, 600.0, 3600.0) for w in (10.0, 10.0, 2.0)]
+    ao = np.array([0, 4, 4, 9])
+    ae = np.where(rng.random(9) < 0.3, -1.0, rng.uniform(0, 900, 9))
+    ph = rng.integers(0, 3, 9)
+    rows = np.array([0, 2])
+    expose_phases(*est, ao, ae, ph, rows, 0.25)
+    want = [np.zeros_like(h.exposure) for h in est]
+    for c in rows:
+        for j in range(ao[c], ao[c + 1]):
+            if ae[j] >= 0:
+                h = est[ph[j]]
+                want[ph[j]][c, min(int(ae[j] // h.bin_width_s), h.n_bins - 1)] += 0.25
+    for h, w in zip(est, want, strict=True):
+        np.testing.assert_allclose(h.exposure, w)
+    r, x, code = np.array([0, 1, 2, 1]), np.array([35.0, 7.0, 1e5, 3.9]), np.array([1, 2, 1, 2])
+    ended_phases(est[1], est[2], r, x, code)
+    assert est[1].events[0, 3] == 1 and est[1].events[2, -1] == 1
+    assert est[2].events[1, 3] == 1 and est[2].events[1, 1] == 1
+    assert est[1].events.sum() == 2 and est[2].events.sum() == 2 and est[0].events.sum() == 0

@@ -19,16 +19,22 @@ Z = np.array([NormalDist().inv_cdf((i + 0.5) / K) for i in range(K)])
 Z_FINE = np.array([NormalDist().inv_cdf((i + 0.5) / K_FINE) for i in range(K_FINE)])
 
 
-def _hists(c_n, seed):
+def _hists(c_n, seed, talk_wrap=False):
     rng = np.random.default_rng(seed)
     hold = StreamingHistogram(c_n, 10.0, 600.0)
     ring = StreamingHistogram(c_n, 0.5, 40.0)
     end = StreamingHistogram(c_n, 0.5, 40.0)
+    talk = StreamingHistogram(c_n, 10.0, 600.0)
+    wrap = StreamingHistogram(c_n, 2.0, 120.0)
     for c in range(c_n):
         hold.seed(c, rng.uniform(60, 250), 1.0, 20.0)
         ring.seed(c, rng.uniform(5, 12), 0.5, 20.0)
         if rng.random() < 0.5:
             end.add_many(np.full(30, c), rng.uniform(0, 20, 30))
+        talk.seed(c, rng.uniform(40, 220), 1.0, 20.0)
+        wrap.seed(c, rng.uniform(5, 40), 0.8, 20.0)
+    if talk_wrap:
+        return hold, ring, end, talk, wrap
     return hold, ring, end
 
 
@@ -39,7 +45,10 @@ def cases(draw):
               for _ in range(c_n)]
     calls = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(0, 30)), max_size=6))
              for _ in range(c_n)]
-    return dict(c_n=c_n, agents=agents, calls=calls, seed=draw(st.integers(0, 10)),
+    phases = [draw(st.lists(st.integers(0, 2), min_size=len(a), max_size=len(a)))
+              for a in agents]
+    return dict(c_n=c_n, agents=agents, phases=phases, calls=calls,
+                seed=draw(st.integers(0, 10)),
                 hit=draw(st.lists(st.floats(0.0, 1.0), min_size=c_n, max_size=c_n)),
                 sd=draw(st.lists(st.floats(0.0, 0.2), min_size=c_n, max_size=c_n)),
                 theta=draw(st.lists(st.floats(0.0, 0.5), min_size=c_n, max_size=c_n)),
@@ -50,8 +59,13 @@ def cases(draw):
                 now=draw(st.floats(0.0, 5000.0)))
 
 
-def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, state=12345):
+def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, state=12345,
+            talk=None, wrap=None):
     c_n = cs["c_n"]
+    talk = hold if talk is None else talk
+    wrap = StreamingHistogram(c_n, 2.0, 120.0) if wrap is None else wrap
+    phases = cs.get("phases", [[0] * len(a) for a in cs["agents"]])
+    ap = np.array([x for p in phases for x in p], dtype=np.int64)
     ao = np.r_[0, np.cumsum([len(a) for a in cs["agents"]])].astype(np.int64)
     co = np.r_[0, np.cumsum([len(c) for c in cs["calls"]])].astype(np.int64)
     ae = np.array([x for a in cs["agents"] for x in a], dtype=np.float64)
@@ -63,8 +77,9 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
               np.arange(c_n), life)
     ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
     ck = np.arange(ce.size, dtype=np.int64) + 7
-    _lookahead_dials(ao, ae, ak, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
-                     ring.counts,
+    _lookahead_dials(ao, ae, ak, ap, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
+                     talk.counts, talk.totals, talk.bin_width_s,
+                     wrap.counts, wrap.totals, wrap.bin_width_s, ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
                      np.array(cs["hit"]), np.array(cs["sd"]), Z, Z_FINE, life,
                      np.full(c_n, window), np.array(cs["patience"]), np.array(cs["theta"]),
@@ -77,8 +92,8 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
 @settings(max_examples=40, deadline=None)
 @given(cases())
 def test_kernel_matches_reference(cs):
-    hold, ring, end = _hists(cs["c_n"], cs["seed"])
-    dials, base, added, live, slack = _kernel(cs, hold, ring, end)
+    hold, ring, end, talk, wrap = _hists(cs["c_n"], cs["seed"], talk_wrap=True)
+    dials, base, added, live, slack = _kernel(cs, hold, ring, end, talk=talk, wrap=wrap)
     rng = nv.Stream(12345)
     n_a = sum(len(a) for a in cs["agents"])
     akeys = list(range(n_a))[::-1]
@@ -97,7 +112,9 @@ def test_kernel_matches_reference(cs):
                                     ring.counts[c], 0.5, end.counts[c], 0.5, cs["hit"][c],
                                     cs["sd"][c], Z, Z_FINE, 20.0, 2.0, cs["patience"][c],
                                     cs["theta"][c],
-                                    cs["max_new"][c], 1.0, cs["now"], 99, rng)
+                                    cs["max_new"][c], 1.0, cs["now"], 99, rng,
+                                    phases=cs["phases"][c], talk_row=talk.counts[c],
+                                    talk_bw=10.0, wrap_row=wrap.counts[c], wrap_bw=2.0)
         assert dials[c] == n
         assert base[c] == pytest.approx(b, rel=1e-9, abs=1e-12)
         assert added[c] == pytest.approx(a, rel=1e-9, abs=1e-12)

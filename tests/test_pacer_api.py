@@ -40,12 +40,13 @@ def test_decide_gives_dials_or_a_clean_value_error(now, arrays):
 @settings(max_examples=150, deadline=None)
 @given(row=st.one_of(st.integers(-5, 5), st.floats(), st.booleans()),
        x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10)),
-       which=st.integers(0, 4))
+       which=st.integers(0, 6))
 def test_observe_gives_nothing_or_a_clean_value_error(row, x, which):
     p = Pacer([CampaignPacing(), CampaignPacing()])
     calls = [lambda: p.observe_dial(row, True, x), lambda: p.observe_handling(row, x),
              lambda: p.observe_live(row, x, True), lambda: p.observe_machine(row, x),
-             lambda: p.observe_false_positive(row, x)]
+             lambda: p.observe_false_positive(row, x), lambda: p.observe_talk(row, x),
+             lambda: p.observe_wrap(row, x)]
     try:
         calls[which]()
     except ValueError as exc:
@@ -53,6 +54,10 @@ def test_observe_gives_nothing_or_a_clean_value_error(row, x, which):
         return
     e = np.zeros(0, dtype=np.int64)
     p.decide(100.0, e, e, np.zeros(0), e, e, np.zeros(0))
+    # agents talking and in wrap-up read what was observed
+    d = p.decide(101.0, np.array([0, 0, 1, 1]), np.array([1, 2, 5, 2]),
+                 np.array([0.0, 40.0, 95.0, 10.0]), e, e, np.zeros(0))
+    assert d.shape == (2,) and (d >= 0).all()
 
 
 @pytest.mark.parametrize("kw, name", [
@@ -62,6 +67,9 @@ def test_observe_gives_nothing_or_a_clean_value_error(row, x, which):
     ({"target_value": math.nan}, "target_value"),
     ({"regulation": 7}, "regulation"),
     ({"abandon_aim": 0.0}, "abandon_aim"),
+    ({"talk_mean_s": 0.0}, "talk_mean_s"),
+    ({"wrap_mean_s": -1.0}, "wrap_mean_s"),
+    ({"wrap_cv": math.inf}, "wrap_cv"),
 ])
 def test_bad_settings_are_named(kw, name):
     with pytest.raises(ValueError, match=name):
