@@ -280,8 +280,9 @@ class EventPublisher:
             c[3] += code == _CONNECTED
             c[4] += bool(a.abandoned)
         at = self._now(a.t_end if a.t_end >= 0 else _latest(a))
-        self._publish("ATTEMPT_COMPLETED", at, self._attempt(a))
-        self._publish("ENRICHEDATTEMPTRESULT", at, self._enriched(a, live, bool(dnc)))
+        ids = self._attempt_ids(a)  # both events start with them: built once
+        self._publish("ATTEMPT_COMPLETED", at, self._attempt(a, ids))
+        self._publish("ENRICHEDATTEMPTRESULT", at, self._enriched(a, live, bool(dnc), ids))
 
     # ------------------------------------------------------------------ agents
 
@@ -435,9 +436,9 @@ class EventPublisher:
             "agent_id": int(a.agent),
         }
 
-    def _attempt(self, a: Attempt) -> dict[str, Any]:
+    def _attempt(self, a: Attempt, ids: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
-            **self._attempt_ids(a),
+            **(self._attempt_ids(a) if ids is None else ids),
             "nuisance": bool(a.abandoned),
             "t_created_s": float(a.t_created),
             "t_answer_s": float(a.t_answer),
@@ -446,7 +447,8 @@ class EventPublisher:
             "t_end_s": float(a.t_end),
         }
 
-    def _enriched(self, a: Attempt, live: bool, dnc: bool) -> dict[str, Any]:
+    def _enriched(self, a: Attempt, live: bool, dnc: bool,
+                  ids: dict[str, Any] | None = None) -> dict[str, Any]:
         t0, ta, tc, tt = float(a.t_created), float(a.t_answer), float(a.t_connect), \
             float(a.t_talk_end)
         te = float(a.t_end) if a.t_end >= 0 else _latest(a)
@@ -458,7 +460,7 @@ class EventPublisher:
             wait = te - ta if live and ta >= 0 else 0.0
             talk = 0.0
         return {
-            **self._attempt_ids(a),
+            **(self._attempt_ids(a) if ids is None else ids),
             "live": live,
             "nuisance": bool(a.abandoned),
             "dnc": dnc,
