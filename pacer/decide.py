@@ -505,8 +505,9 @@ class Pacer:
             v = float(x)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number of seconds, got {x!r}") from None
-        if not math.isfinite(v) or v < lo:
-            raise ValueError(f"{name} must be finite seconds >= {lo:g}, got {x!r}")
+        if not (math.isfinite(v) and lo <= v <= g.MAX_TIME_S):
+            raise ValueError(f"{name} must be finite seconds in [{lo:g}, {g.MAX_TIME_S:g}], "
+                             f"got {x!r}")
         return v
 
     def observe_dial(self, row: int, live: bool, ring_s: float) -> None:

@@ -72,16 +72,16 @@ def _events_phases(rows, seconds, codes, bw1, events1, bw2, events2):
     for i in range(rows.shape[0]):
         x = max(seconds[i], 0.0)
         if codes[i] == 1:
-            events1[rows[i], min(int(x / bw1), events1.shape[1] - 1)] += 1.0
+            events1[rows[i], int(min(x / bw1, events1.shape[1] - 1.0))] += 1.0
         else:
-            events2[rows[i], min(int(x / bw2), events2.shape[1] - 1)] += 1.0
+            events2[rows[i], int(min(x / bw2, events2.shape[1] - 1.0))] += 1.0
 
 
 @numba.njit(cache=True)
 def _events(rows, seconds, bin_width_s, events):
     n_bins = events.shape[1]
     for i in range(rows.shape[0]):
-        k = min(int(max(seconds[i], 0.0) / bin_width_s), n_bins - 1)
+        k = int(min(max(seconds[i], 0.0) / bin_width_s, n_bins - 1.0))
         events[rows[i], k] += 1.0
 
 

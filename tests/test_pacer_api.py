@@ -84,3 +84,14 @@ def test_agent_row_out_of_range_is_an_error_not_a_crash():
     with pytest.raises(ValueError, match="same length"):
         p.decide(0.0, np.array([0, 0]), np.array([1]), np.array([0.0]),
                  np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+@pytest.mark.parametrize("call", ["observe_handling", "observe_talk", "observe_wrap",
+                                  "observe_wait", "observe_dial"])
+def test_seconds_past_the_clock_range_are_refused(call):
+    """9.2e19 s is finite but past any clock (its histogram bin overflowed int64 and indexed
+    out of bounds, found by the NUMBA_BOUNDSCHECK pass): a ValueError naming the argument."""
+    p = Pacer([CampaignPacing()])
+    args = {"observe_wait": (0, 9.2e19, False), "observe_dial": (0, True, 9.2e19)}
+    with pytest.raises(ValueError, match="seconds in"):
+        getattr(p, call)(*args.get(call, (0, 9.2e19)))
