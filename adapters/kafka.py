@@ -14,7 +14,7 @@ import time
 from types import ModuleType, TracebackType
 from typing import Any, Self
 
-from engine.sinks import SinkError, dumps
+from engine.sinks import SinkError, dump_bytes
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class KafkaSink:
         """
         if self._closed:
             raise KafkaSinkError(f"Kafka sink for {self.bootstrap_servers} is closed")
-        value = dumps(event).encode()
+        value = dump_bytes(event)
         key = str(event.get("job_id", -1)).encode()
         deadline = None
         while True:

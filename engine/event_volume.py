@@ -1,8 +1,8 @@
 """An event sink that measures the volume a run's event stream would put on a broker.
 
-Counts every event by type and its size as the bytes ``engine.sinks.dumps`` writes (compact
-UTF-8 JSON, the value a Kafka sink sends), for the events whose ``time_s`` falls in a measured
-window (a warm-up before it is left out). Nothing is kept but the counts, so it costs one
+Counts every event by type and its size as the bytes ``engine.sinks.dump_bytes`` writes
+(compact UTF-8 JSON, the value a Kafka sink sends), for the events whose ``time_s`` falls in
+a measured window (a warm-up before it is left out). Nothing is kept but the counts, so it costs one
 serialisation per event and no memory.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import EVENT_TOPIC
-from engine.sinks import dumps
+from engine.sinks import dump_bytes
 
 
 @dataclass
@@ -35,7 +35,7 @@ class EventVolume:
             return
         kind = EVENT_TOPIC.get(event.get("type", ""), topic.rsplit(".", 1)[-1])
         self.events[kind] = self.events.get(kind, 0) + 1
-        self.bytes[kind] = self.bytes.get(kind, 0) + len(dumps(event).encode())
+        self.bytes[kind] = self.bytes.get(kind, 0) + len(dump_bytes(event))
 
     @property
     def total_events(self) -> int:

@@ -1,26 +1,54 @@
-"""Event sinks that need nothing outside the standard library: memory, JSON lines, tee.
+"""Event sinks: memory, JSON lines, tee; and the one serialiser of an event.
 
 Each implements ``engine.interfaces.EventSink``. The Kafka sink lives in ``adapters.kafka``.
+Events are serialised by orjson (a simulated busy hour publishes ~315,000 of them, and the
+standard library's encoder took a fifth of a planner's run measuring their volume).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import orjson
+
 from engine.interfaces import EventSink
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 class SinkError(RuntimeError):
     """A sink could not take or deliver events (the message names the file or broker)."""
 
 
+def dump_bytes(event: dict[str, Any]) -> bytes:
+    """One event as compact, strict JSON in UTF-8 (``ValueError`` on NaN or infinity,
+    ``TypeError`` on a value JSON cannot hold)."""
+    out = orjson.dumps(event, option=_OPTIONS)
+    if b"null" in out:  # orjson writes NaN and infinities as null: tell them from None
+        _check_finite(event)
+    return out
+
+
 def dumps(event: dict[str, Any]) -> str:
-    """One event as compact, strict JSON (``ValueError`` on NaN or infinity)."""
-    return json.dumps(event, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    """``dump_bytes`` as text."""
+    return dump_bytes(event).decode()
+
+
+def _check_finite(value: Any) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"an event holds {value!r}: not strict JSON")
+    elif isinstance(value, dict):
+        for v in value.values():
+            _check_finite(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_finite(v)
 
 
 class MemorySink:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.event_volume import EventVolume
-from engine.sinks import MemorySink, TeeSink
+from engine.sinks import MemorySink, TeeSink, dump_bytes
 from sim.plan.platform import (
     PlatformLoad,
     choose_tier,
@@ -136,8 +136,7 @@ def test_platform_from_a_run_counts_its_own_events():
     run = simulate(scn, 3, sink=TeeSink(volume, memory))
     inside = [e for _, e in memory.events if lo <= e["time_s"] < hi]
     assert volume.total_events == len(inside) > 0
-    size = sum(len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode())
-               for e in inside)
+    size = sum(len(dump_bytes(e)) for e in inside)
     assert volume.total_bytes == size
     per_hour = {ch: n / 0.1 for ch, n in run.total["attempts_by_channel"].items()}
     figures = run_figures(scn, run.attempts, run.intervals, run.total, run.campaigns)

@@ -7,11 +7,22 @@ import math
 import os
 import re
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.events import EVENT_FIELDS
 from engine.interfaces import EventSink
-from engine.sinks import JsonlSink, MemorySink, SinkError, TeeSink, read_jsonl
+from engine.sinks import (
+    JsonlSink,
+    MemorySink,
+    SinkError,
+    TeeSink,
+    dump_bytes,
+    dumps,
+    read_jsonl,
+)
 from tests.eventcheck import check_event, simulate_into
 
 E1 = {"type": "JOB", "job_id": 0, "state": "RUNNING"}
@@ -123,3 +134,27 @@ def test_simulated_campaign_memory_and_jsonl_agree(tmp_path):
     rich = [e for _, e in mem.events if e["type"] == "ENRICHEDATTEMPTRESULT"]
     assert len(done) == len(rich) and {e["attempt_id"] for e in done} <= \
         {e["attempt_id"] for e in created}
+
+
+@settings(max_examples=100, deadline=None)
+@given(event=st.dictionaries(
+    st.text(max_size=8),
+    st.one_of(st.none(), st.booleans(), st.integers(-2**62, 2**62), st.text(max_size=20),
+              st.floats(allow_nan=False, allow_infinity=False),
+              st.dictionaries(st.text(max_size=4), st.floats(allow_nan=False,
+                                                             allow_infinity=False),
+                              max_size=3)),
+    max_size=8))
+def test_an_event_reads_back_as_the_standard_library_would_write_it(event):
+    """orjson's compact bytes hold the same JSON value as json.dumps (only float spelling
+    may differ: 1e-5 for 1e-05)."""
+    assert json.loads(dump_bytes(event)) == json.loads(json.dumps(event))
+    assert dumps(event) == dump_bytes(event).decode()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_are_refused_even_nested_and_none_is_null(bad):
+    for event in ({"x": bad}, {"r": {"a": 1.0, "b": bad}}, {"l": [1.0, bad]}):
+        with pytest.raises(ValueError):
+            dump_bytes(event)
+    assert dump_bytes({"x": None, "y": np.float64(2.5)}) == b'{"x":null,"y":2.5}'
