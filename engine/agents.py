@@ -151,6 +151,15 @@ class AgentManager:
             t[self.state[agent]] += b - a
         return t
 
+    def times_so_far(self, now: float) -> np.ndarray:
+        """``time_so_far`` of every agent at once: float64[n, states]."""
+        t = self.time_in.copy()
+        lo, hi = self.window
+        open_s = min(now, hi) - np.maximum(self.t_state, lo)
+        rows = np.flatnonzero(open_s > 0)
+        t[rows, self.state[rows]] += open_s[rows]
+        return t
+
     def close(self, now: float) -> None:
         """Account every agent's time up to ``now`` (end of a run)."""
         for a in range(self.n):

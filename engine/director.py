@@ -24,7 +24,7 @@ from engine.events import EventPublisher
 from engine.flow import ContactFlow
 from engine.interfaces import Clock, Store
 from engine.job import Job
-from engine.kpi import agent_times
+from engine.kpi import agent_times_each
 from engine.staffing import Staffing
 from pacer.rates import fcc_abandon_rate
 
@@ -137,12 +137,17 @@ class JobStats:
 _JOB_STATS_FIELDS = fields(JobStats)
 
 
-def agent_stats(am: AgentManager, agent: int, now: float) -> dict[str, float | int]:
-    """One agent's time per state so far (seconds) and calls, for AGENTSTATISTICS."""
-    t = agent_times(am.time_so_far(agent, now))
-    return {"logged_in_s": t["logged_in_s"], "ready_s": t["ready_s"], "talk_s": t["talk_s"],
-            "wrap_s": t["wrap_s"], "not_ready_s": t["not_ready_s"],
-            "calls": int(am.connects[agent])}
+_AGENT_STAT_KEYS = ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s")
+
+
+def all_agent_stats(am: AgentManager, now: float) -> list[dict[str, float | int]]:
+    """Each agent's time per state so far (seconds, ``engine.kpi.agent_times_each``) and
+    calls, for AGENTSTATISTICS: one pass over the time matrix."""
+    t = agent_times_each(am.times_so_far(now))
+    cols = [t[k].tolist() for k in _AGENT_STAT_KEYS]
+    calls = am.connects.tolist()
+    return [{**dict(zip(_AGENT_STAT_KEYS, row, strict=True)), "calls": int(c)}
+            for row, c in zip(zip(*cols, strict=True), calls, strict=True)]
 
 
 class CampaignDirector:
@@ -219,9 +224,9 @@ class CampaignDirector:
             for j in range(len(self.plans)):
                 self.dialer.events.job_statistics(j, self.stats(j).as_dict())
             am = self.dialer.agents
-            for agent in range(am.n):
-                self.dialer.events.agent_statistics(agent, agent_stats(am, agent, now),
-                                                    int(am.job[agent]))
+            jobs = am.job.tolist()
+            for agent, st in enumerate(all_agent_stats(am, now)):
+                self.dialer.events.agent_statistics(agent, st, jobs[agent])
         if self.dialer.events.enabled or any(
                 self.states[j] not in (JobState.STOPPED, JobState.FINISHED)
                 for j in self._watch):

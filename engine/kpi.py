@@ -230,6 +230,20 @@ def agent_times(time_in: np.ndarray) -> dict[str, float]:
     }
 
 
+def agent_times_each(time_in: np.ndarray) -> dict[str, np.ndarray]:
+    """``agent_times`` of each row of ``time_in`` (agents x ``AgentState``): the same keys,
+    float64 arrays of seconds, one entry per row."""
+    t = np.asarray(time_in, dtype=np.float64)
+    return {
+        "talk_s": t[:, list(TALK_STATES)].sum(axis=1),
+        "wrap_s": t[:, list(WRAP_STATES)].sum(axis=1),
+        "handling_s": t[:, list(HANDLING_STATES)].sum(axis=1),
+        "ready_s": t[:, list(READY_STATES)].sum(axis=1),
+        "not_ready_s": t[:, list(NOT_READY_STATES)].sum(axis=1),
+        "logged_in_s": t.sum(axis=1) - t[:, list(OFF_STATES)].sum(axis=1),
+    }
+
+
 def occupancy(handling_s: float, logged_in_s: float) -> float:
     """Agent occupancy: time in talk + wrap over logged-in time."""
     return _ratio(handling_s, logged_in_s)

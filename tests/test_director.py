@@ -364,3 +364,33 @@ def test_run_result_carries_dnc_refusals_and_job_statistics(tmp_path):
     listed = set(phones[:7])
     assert not listed & set(r.attempts["address"].to_list())
     assert job["attempted"] == r.attempts.filter(r.attempts["code"] != int(Code.BLOCKED)).height
+
+
+def test_agent_statistics_of_all_agents_at_once_as_each_alone():
+    """all_agent_stats (one pass over the time matrix) gives each agent what engine.kpi
+    .agent_times gives for that agent's own row, open stretches and the window included."""
+    from engine.agents import AgentManager
+    from engine.director import all_agent_stats
+    from engine.kpi import agent_times
+
+    rng = np.random.default_rng(4)
+    am = AgentManager(6, np.ones(6, dtype=np.int64), 2, (10.0, 90.0))
+    now = 0.0
+    for _ in range(60):
+        now += float(rng.exponential(3.0))
+        a = int(rng.integers(6))
+        for ev in rng.permutation(["login", "ready", "connect", "call_end", "not_ready",
+                                   "logout"]):
+            try:
+                am.transition(a, str(ev), now)
+                break
+            except ValueError:
+                continue
+    for t in (now, 50.0, 200.0):
+        got = all_agent_stats(am, t)
+        for a in range(6):
+            want = agent_times(am.time_so_far(a, t))
+            for k in ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s"):
+                assert got[a][k] == pytest.approx(want[k], rel=1e-12, abs=1e-9)
+            assert got[a]["calls"] == am.connects[a]
+    assert any(s["talk_s"] > 0 for s in all_agent_stats(am, now))
