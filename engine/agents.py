@@ -141,18 +141,10 @@ class AgentManager:
             self.time_in[agent, self.state[agent]] += b - a
         self.t_state[agent] = now
 
-    def time_so_far(self, agent: int, now: float) -> np.ndarray:
-        """Seconds per state (``AgentState`` index) within the window up to ``now``,
-        the current state's open stretch included; nothing is changed."""
-        t = self.time_in[agent].copy()
-        lo, hi = self.window
-        a, b = max(self.t_state[agent], lo), min(now, hi)
-        if b > a:
-            t[self.state[agent]] += b - a
-        return t
-
     def times_so_far(self, now: float) -> np.ndarray:
-        """``time_so_far`` of every agent at once: float64[n, states]."""
+        """Seconds per agent and state (``AgentState`` index) within the window up to
+        ``now``, each agent's open stretch in its current state included; nothing is
+        changed. float64[n, states]."""
         t = self.time_in.copy()
         lo, hi = self.window
         open_s = min(now, hi) - np.maximum(self.t_state, lo)

@@ -219,15 +219,7 @@ def agent_times(time_in: np.ndarray) -> dict[str, float]:
     and ``logged_in_s`` (every state but logged out)."""
     t = np.asarray(time_in, dtype=np.float64)
     by_state = t.reshape(-1, t.shape[-1]).sum(axis=0)
-    total = float(by_state.sum())
-    return {
-        "talk_s": float(by_state[list(TALK_STATES)].sum()),
-        "wrap_s": float(by_state[list(WRAP_STATES)].sum()),
-        "handling_s": float(by_state[list(HANDLING_STATES)].sum()),
-        "ready_s": float(by_state[list(READY_STATES)].sum()),
-        "not_ready_s": float(by_state[list(NOT_READY_STATES)].sum()),
-        "logged_in_s": total - float(by_state[list(OFF_STATES)].sum()),
-    }
+    return {k: float(v[0]) for k, v in agent_times_each(by_state[None, :]).items()}
 
 
 def agent_times_each(time_in: np.ndarray) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from pacer.hitrate import HitRateState, _hitrate_record
+from pacer.lookahead import splitmix64
 
 __all__ = ["PendingDials"]
 
@@ -25,10 +26,7 @@ __all__ = ["PendingDials"]
 @numba.njit(cache=True)
 def _tie_key(seed, seq):
     """64 pseudo-random bits for the seq-th dial added (splitmix64 of seed and seq)."""
-    x = seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    return splitmix64(seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15))
 
 
 @numba.njit(cache=True)
@@ -52,20 +50,15 @@ def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos
     hit-rate windows, in launch order with seeded ties; fade ``dials_recent`` by ``decay``
     and count them in. Compacts the buffer; returns the number folded."""
     k = meta[0]
+    done_at = np.empty(k, dtype=np.bool_)
     done = 0
     for i in range(k):
-        if p_t0[i] + ring_timeout_s[p_row[i]] <= now:
-            done += 1
+        done_at[i] = p_t0[i] + ring_timeout_s[p_row[i]] <= now
+        done += done_at[i]
     if done == 0:
         return 0
-    idx = np.empty(done, dtype=np.int64)
-    tie = np.empty(done, dtype=np.uint64)
-    j = 0
-    for i in range(k):
-        if p_t0[i] + ring_timeout_s[p_row[i]] <= now:
-            idx[j] = i
-            tie[j] = p_tie[i]
-            j += 1
+    idx = np.flatnonzero(done_at)
+    tie = p_tie[idx]
     # by the tie key, then stably by launch time
     idx = idx[np.argsort(tie, kind="mergesort")]
     idx = idx[np.argsort(p_t0[idx], kind="mergesort")]
@@ -79,7 +72,7 @@ def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos
         dials_recent[rows[i]] += 1.0
     j = 0
     for i in range(k):  # keep the rest, in order
-        if not p_t0[i] + ring_timeout_s[p_row[i]] <= now:
+        if not done_at[i]:
             p_row[j] = p_row[i]
             p_live[j] = p_live[i]
             p_t0[j] = p_t0[i]

@@ -119,11 +119,15 @@ def _keyed_bits(salt, key, kind, start_ms, k):
     x ^= np.uint64(kind) * np.uint64(0xD1B54A32D192ED03)
     x ^= np.uint64(start_ms) * np.uint64(0xC2B2AE3D27D4EB4F)
     x += np.uint64(k) * np.uint64(0x165667B19E3779F9)
-    x += np.uint64(0x9E3779B97F4A7C15)
+    return splitmix64(x + np.uint64(0x9E3779B97F4A7C15))
+
+
+@_njit
+def splitmix64(x):
+    """The splitmix64 finaliser: 64 well-mixed bits from a uint64."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
+    return x ^ (x >> np.uint64(31))
 
 
 @_njit

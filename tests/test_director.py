@@ -368,7 +368,7 @@ def test_run_result_carries_dnc_refusals_and_job_statistics(tmp_path):
 
 def test_agent_statistics_of_all_agents_at_once_as_each_alone():
     """all_agent_stats (one pass over the time matrix) gives each agent what engine.kpi
-    .agent_times gives for that agent's own row, open stretches and the window included."""
+    .agent_times gives for that agent's own row, its open stretch and the window included."""
     from engine.agents import AgentManager
     from engine.director import all_agent_stats
     from engine.kpi import agent_times
@@ -389,7 +389,11 @@ def test_agent_statistics_of_all_agents_at_once_as_each_alone():
     for t in (now, 50.0, 200.0):
         got = all_agent_stats(am, t)
         for a in range(6):
-            want = agent_times(am.time_so_far(a, t))
+            row = am.time_in[a].copy()  # the agent's own row, its open stretch added
+            open_s = min(t, am.window[1]) - max(am.t_state[a], am.window[0])
+            if open_s > 0:
+                row[am.state[a]] += open_s
+            want = agent_times(row)
             for k in ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s"):
                 assert got[a][k] == pytest.approx(want[k], rel=1e-12, abs=1e-9)
             assert got[a]["calls"] == am.connects[a]
