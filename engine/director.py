@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+
 from engine.agents import AgentManager
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
@@ -140,14 +142,12 @@ _JOB_STATS_FIELDS = fields(JobStats)
 _AGENT_STAT_KEYS = ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s")
 
 
-def all_agent_stats(am: AgentManager, now: float) -> list[dict[str, float | int]]:
-    """Each agent's time per state so far (seconds, ``engine.kpi.agent_times_each``) and
-    calls, for AGENTSTATISTICS: one pass over the time matrix."""
+def all_agent_stats(am: AgentManager, now: float) -> dict[str, np.ndarray]:
+    """Every agent's time per state so far (seconds, ``engine.kpi.agent_times_each``) and
+    calls, for AGENTSTATISTICS: arrays with one entry per agent, from one pass over the time
+    matrix."""
     t = agent_times_each(am.times_so_far(now))
-    cols = [t[k].tolist() for k in _AGENT_STAT_KEYS]
-    calls = am.connects.tolist()
-    return [{**dict(zip(_AGENT_STAT_KEYS, row, strict=True)), "calls": int(c)}
-            for row, c in zip(zip(*cols, strict=True), calls, strict=True)]
+    return {**{k: t[k] for k in _AGENT_STAT_KEYS}, "calls": am.connects}
 
 
 class CampaignDirector:
@@ -224,9 +224,7 @@ class CampaignDirector:
             for j in range(len(self.plans)):
                 self.dialer.events.job_statistics(j, self.stats(j).as_dict())
             am = self.dialer.agents
-            jobs = am.job.tolist()
-            for agent, st in enumerate(all_agent_stats(am, now)):
-                self.dialer.events.agent_statistics(agent, st, jobs[agent])
+            self.dialer.events.agents_statistics(all_agent_stats(am, now), am.job)
         if self.dialer.events.enabled or any(
                 self.states[j] not in (JobState.STOPPED, JobState.FINISHED)
                 for j in self._watch):

@@ -395,6 +395,6 @@ def test_agent_statistics_of_all_agents_at_once_as_each_alone():
                 row[am.state[a]] += open_s
             want = agent_times(row)
             for k in ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s"):
-                assert got[a][k] == pytest.approx(want[k], rel=1e-12, abs=1e-9)
-            assert got[a]["calls"] == am.connects[a]
-    assert any(s["talk_s"] > 0 for s in all_agent_stats(am, now))
+                assert got[k][a] == pytest.approx(want[k], rel=1e-12, abs=1e-9)
+            assert got["calls"][a] == am.connects[a]
+    assert (all_agent_stats(am, now)["talk_s"] > 0).any()

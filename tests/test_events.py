@@ -6,7 +6,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.agents import AgentState
 from engine.attempt import Attempt, Channel, Code
@@ -20,7 +23,7 @@ from engine.events import (
     events_markdown,
     topic,
 )
-from engine.sinks import MemorySink
+from engine.sinks import MemorySink, dump_bytes
 from tests.eventcheck import check_event
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "events.md"
@@ -228,6 +231,17 @@ def test_iso_matches_datetime_arithmetic():
             assert pub.iso(t) == want.replace("+00:00", "Z"), (epoch, t)
 
 
+def test_iso_repeated_and_interleaved_instants_match_datetime_arithmetic():
+    """The last timestamp kept for the next call gives the same text as a fresh one."""
+    pub = EventPublisher(MemorySink(), epoch=EPOCH)
+    for t in [5.0, 5.0, 5.0004, 5.0, 0.0, -0.0, 0.0, 7, 7.0, np.float64(7.0), 86_400.25]:
+        want = (EPOCH + timedelta(seconds=float(t))).isoformat(timespec="milliseconds")
+        assert pub.iso(t) == want.replace("+00:00", "Z"), t
+    for bad in (math.nan, math.inf):
+        with pytest.raises((ValueError, OverflowError)):
+            pub.iso(bad)
+
+
 def test_unknown_attempt_change_is_refused():
     pub, _ = publisher()
     a = Attempt(0, 0, 0, int(Channel.VOICE_AGENT), 0.0)
@@ -285,6 +299,72 @@ def test_agent_statistics_derive_occupancy():
     with pytest.raises(ValueError, match=r"missing \['calls'\]"):
         pub.agent_statistics(3, {"logged_in_s": 1.0, "ready_s": 0.0, "talk_s": 0.0,
                                  "wrap_s": 0.0, "not_ready_s": 0.0})
+
+
+_SECONDS = st.floats(0.0, 1e5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_SECONDS, _SECONDS, _SECONDS, _SECONDS, _SECONDS,
+                               st.integers(0, 10_000), st.integers(-1, 3)),
+                     min_size=0, max_size=6),
+       bad=st.sampled_from([None, "nan", "inf", "float_calls", "bool_calls", "missing",
+                            "extra", "list", "float32", "occupancy"]))
+def test_all_agents_statistics_are_each_agents_statistics(rows, bad):
+    """agents_statistics (every agent from arrays at once) publishes exactly the events, and
+    raises exactly the errors, of agent_statistics agent by agent; ``bad`` spoils one input
+    as a caller might."""
+    keys = ("logged_in_s", "ready_s", "talk_s", "wrap_s", "not_ready_s")
+    stats = {k: np.array([r[i] for r in rows], dtype=np.float64) for i, k in enumerate(keys)}
+    stats["calls"] = np.array([r[5] for r in rows], dtype=np.int64)
+    jobs = np.array([r[6] for r in rows], dtype=np.int64)
+    if rows and bad in ("nan", "inf"):
+        stats["talk_s"][-1] = math.nan if bad == "nan" else math.inf
+    elif bad == "float_calls":
+        stats["calls"] = stats["calls"] + 0.5
+    elif bad == "bool_calls":
+        stats["calls"] = stats["calls"] > 2
+    elif bad == "missing":
+        del stats["wrap_s"]
+    elif bad == "extra":
+        stats["breaks_s"] = stats["ready_s"]
+    elif bad == "list":
+        stats["ready_s"] = stats["ready_s"].tolist()
+    elif bad == "float32":
+        stats["ready_s"] = stats["ready_s"].astype(np.float32)
+    elif bad == "occupancy":
+        stats["occupancy"] = np.full(len(rows), 0.5)
+
+    def run(each: bool):
+        now = [0.0]
+        pub, sink = publisher(clock=lambda: now[0], epoch=EPOCH)
+        now[0] = 61.25
+        pub.job(0, "RUNNING")
+        try:
+            if each:
+                for a, job in enumerate(jobs):
+                    pub.agent_statistics(a, {k: v[a] for k, v in stats.items()}, job)
+            else:
+                pub.agents_statistics(stats, jobs)
+        except ValueError as exc:
+            return sink.events, str(exc), pub._seq
+        return sink.events, None, pub._seq
+
+    want, got = run(each=True), run(each=False)
+    assert [(t, dump_bytes(e)) for t, e in got[0]] == [(t, dump_bytes(e)) for t, e in want[0]]
+    assert got[1:] == want[1:]
+    for t, e in got[0]:
+        check_event(t, e)
+
+
+def test_all_agents_statistics_need_one_job_per_agent():
+    pub, sink = publisher()
+    stats = {k: np.zeros(3) for k in ("logged_in_s", "ready_s", "talk_s", "wrap_s",
+                                      "not_ready_s")}
+    stats["calls"] = np.zeros(3, dtype=np.int64)
+    with pytest.raises(ValueError, match="of 2 agents"):
+        pub.agents_statistics(stats, [0, 1])
+    assert not sink.events
 
 
 def test_numpy_values_become_plain_json_types():
