@@ -33,9 +33,13 @@ class EventVolume:
         t = event.get("time_s", 0.0)
         if not (self.start_s <= t < self.end_s):
             return
-        kind = EVENT_TOPIC.get(event.get("type", ""), topic.rsplit(".", 1)[-1])
-        self.events[kind] = self.events.get(kind, 0) + 1
-        self.bytes[kind] = self.bytes.get(kind, 0) + len(dump_bytes(event))
+        kind = EVENT_TOPIC.get(event.get("type", ""))
+        if kind is None:  # a type not in the contract: the topic names it
+            kind = topic.rsplit(".", 1)[-1]
+        size = len(dump_bytes(event))
+        events, sizes = self.events, self.bytes
+        events[kind] = events.get(kind, 0) + 1
+        sizes[kind] = sizes.get(kind, 0) + size
 
     @property
     def total_events(self) -> int:
