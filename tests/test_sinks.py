@@ -152,9 +152,33 @@ def test_an_event_reads_back_as_the_standard_library_would_write_it(event):
     assert dumps(event) == dump_bytes(event).decode()
 
 
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**62, 2**62), st.text(max_size=12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-2**62, 2**62).map(np.int64), st.floats(-1e9, 1e9).map(np.float64),
+    st.booleans().map(np.bool_))
+
+
+@settings(max_examples=150, deadline=None)
+@given(event=st.dictionaries(
+    st.one_of(st.text(max_size=8), st.integers(-99, 99)),
+    st.one_of(_SCALARS, st.dictionaries(st.text(max_size=4), _SCALARS, max_size=3),
+              st.lists(_SCALARS, max_size=3)),
+    max_size=8))
+def test_plain_events_serialise_as_with_numpy_and_non_string_keys_allowed(event):
+    """dump_bytes first tries orjson without its options (the engine's events are plain):
+    every event gives the bytes of the one call with both options."""
+    import orjson
+
+    want = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    assert dump_bytes(event) == want
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_are_refused_even_nested_and_none_is_null(bad):
     for event in ({"x": bad}, {"r": {"a": 1.0, "b": bad}}, {"l": [1.0, bad]}):
         with pytest.raises(ValueError):
             dump_bytes(event)
     assert dump_bytes({"x": None, "y": np.float64(2.5)}) == b'{"x":null,"y":2.5}'
+    with pytest.raises(ValueError):  # the numpy path is as strict
+        dump_bytes({"x": np.float64(math.nan), "n": np.int64(1)})
