@@ -4,6 +4,12 @@ Counts every event by type and its size as the bytes ``engine.sinks.dump_bytes``
 (compact UTF-8 JSON, the value a Kafka sink sends), for the events whose ``time_s`` falls in
 a measured window (a warm-up before it is left out). Nothing is kept but the counts, so it costs one
 serialisation per event and no memory.
+
+The publisher hands it the frequent events as their values (``publish_values``), without the
+dict: an event's compact JSON object is the JSON array of its values plus, per field, the
+key's ``"key":`` (the contract's keys are plain ASCII), so the size is exact without the dict
+(a simulated busy hour publishes ~350,000 events, and building their dicts was a sixth of
+the volume's cost).
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import EVENT_TOPIC
+from engine.events import EVENT_KEYS, EVENT_TOPIC
 from engine.sinks import dump_bytes
+
+# What an event's keys add to its values' JSON array: `"key":` per field ("{}" for "[]").
+_KEY_BYTES = {t: sum(len(k.encode()) + 3 for k in keys) for t, keys in EVENT_KEYS.items()}
+(_TIME_S,) = {keys.index("time_s") for keys in EVENT_KEYS.values()}  # one place in all
 
 
 @dataclass
@@ -37,6 +47,18 @@ class EventVolume:
         if kind is None:  # a type not in the contract: the topic names it
             kind = topic.rsplit(".", 1)[-1]
         size = len(dump_bytes(event))
+        events, sizes = self.events, self.bytes
+        events[kind] = events.get(kind, 0) + 1
+        sizes[kind] = sizes.get(kind, 0) + size
+
+    def publish_values(self, topic: str, event_type: str, values: tuple[Any, ...]) -> None:
+        """``publish`` of the event ``dict(zip(EVENT_KEYS[event_type], values))``, measured
+        without building it (module docstring)."""
+        t = values[_TIME_S]
+        if not (self.start_s <= t < self.end_s):
+            return
+        kind = EVENT_TOPIC[event_type]
+        size = len(dump_bytes(values)) + _KEY_BYTES[event_type]
         events, sizes = self.events, self.bytes
         events[kind] = events.get(kind, 0) + 1
         sizes[kind] = sizes.get(kind, 0) + size

@@ -27,9 +27,9 @@ class SinkError(RuntimeError):
     """A sink could not take or deliver events (the message names the file or broker)."""
 
 
-def dump_bytes(event: dict[str, Any]) -> bytes:
-    """One event as compact, strict JSON in UTF-8 (``ValueError`` on NaN or infinity,
-    ``TypeError`` on a value JSON cannot hold)."""
+def dump_bytes(event: dict[str, Any] | tuple[Any, ...]) -> bytes:
+    """One event (or its values, a JSON array) as compact, strict JSON in UTF-8
+    (``ValueError`` on NaN or infinity, ``TypeError`` on a value JSON cannot hold)."""
     try:  # plain Python values (the engine's events): ~30 % faster without the options
         out = orjson.dumps(event)
     except orjson.JSONEncodeError:  # numpy scalars or arrays, non-string keys
