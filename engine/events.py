@@ -226,6 +226,12 @@ class EventPublisher:
     returns run-clock seconds; without it an event's time is the attempt's own time for
     attempt events and the latest time seen otherwise. ``epoch`` is the UTC date-time of
     run-clock 0 (timezone-aware), used for the ISO 8601 timestamps.
+
+    A sink receives each event as a dict through ``publish(topic, event)``. A sink that also
+    has ``publish_values(topic, event_type, values)`` receives the frequent events (ATTEMPT_*,
+    ENRICHEDATTEMPTRESULT, AGENT, AGENTSTATISTICS) there instead, as the tuple of their values
+    in ``EVENT_KEYS[event_type]``'s order, the dict not built: the event is
+    ``dict(zip(EVENT_KEYS[event_type], values))`` (``engine.event_volume`` measures sizes so).
     """
 
     def __init__(self, sink: EventSink | None, org: str = "Default", *,
