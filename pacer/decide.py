@@ -494,6 +494,8 @@ class Pacer:
     # ------------------------------------------------------------------ observations
 
     def _row(self, row) -> int:
+        if type(row) is int and 0 <= row < self.n:  # the engine's case, checked first
+            return row
         if isinstance(row, bool) or not isinstance(row, int | np.integer) \
                 or not 0 <= row < self.n:
             raise ValueError(f"row must be a campaign row in [0, {self.n}), got {row!r}")
@@ -501,6 +503,8 @@ class Pacer:
 
     @staticmethod
     def _seconds(name: str, x, lo: float = -math.inf) -> float:
+        if type(x) is float and math.isfinite(x) and lo <= x <= g.MAX_TIME_S:
+            return x  # the engine's case, checked first
         try:
             v = float(x)
         except (TypeError, ValueError):
