@@ -657,15 +657,13 @@ class Pacer:
         kept.
         """
         n = self.n
-        now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
-            g.checked_state(n, now_s, agent_job, agent_status, agent_since_s, call_job,
-                            call_status, call_t0_s)
+        # checked (a ValueError before anything changes) and grouped by campaign
+        now, (ao, ae, co, ce, counts) = self._gather.checked(
+            now_s, agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
         self._dt = dt
         self._last_now = now
         self._flush(now)
-        ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
-                                              call_job, call_status, call_t0_s)
         idle = counts[:, g.IDLE]
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
