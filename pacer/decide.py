@@ -371,6 +371,8 @@ class Pacer:
             # job then holds 333.3 attempts on average, not always the floor, 333
             self.timed.credit[:] = self._rng.random(tr.size)
         self._timed_poisson = self._poisson_arrivals[tr].astype(bool)
+        self._timed_rows = tr
+        self._timed_any_poisson = bool(self._timed_poisson.any())
         vr = self._vici_rows
         self.vici = VicidialState(VicidialParams(
             mode=self._pacing[vr], intensity=self._vicidial_intensity[vr],
@@ -925,14 +927,14 @@ class Pacer:
             dials[vr] = out
 
     def _timed(self, dt, in_flight, dials) -> None:
-        tr = self.rows[Pacing.TIMED]
+        tr = self._timed_rows
         t = self.timed
         p = t.params
         out = np.empty(tr.size, dtype=np.int64)
-        _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr].copy(), dt,
-                      t.credit, out, t.reserved)
+        _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr], dt, t.credit, out,
+                      t.reserved)
         poisson = self._timed_poisson
-        if poisson.any():  # Poisson arrivals (validation runs): counts per tick ~ Poisson
+        if self._timed_any_poisson:  # Poisson arrivals (validation runs): counts ~ Poisson
             k = self._rng.poisson(p.rate_per_s[poisson] * dt)
             room = np.maximum(p.max_ports[poisson] - in_flight[tr][poisson], 0)
             out[poisson] = np.minimum(k, room)
