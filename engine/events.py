@@ -228,9 +228,10 @@ class EventPublisher:
     run-clock 0 (timezone-aware), used for the ISO 8601 timestamps.
 
     A sink receives each event as a dict through ``publish(topic, event)``. A sink that also
-    has ``publish_values(topic, event_type, values)`` receives the frequent events (ATTEMPT_*,
-    ENRICHEDATTEMPTRESULT, AGENT, AGENTSTATISTICS) there instead, as the tuple of their values
-    in ``EVENT_KEYS[event_type]``'s order, the dict not built: the event is
+    has ``publish_values(topic, event_type, values)`` receives the periodic and per-attempt
+    events (all but JOB, JOB_WARNING and a lone ``agent_statistics``) there instead, as the
+    tuple of their values in ``EVENT_KEYS[event_type]``'s order, the dict not built: the
+    event is
     ``dict(zip(EVENT_KEYS[event_type], values))`` (``engine.event_volume`` measures sizes so).
     """
 
@@ -403,11 +404,12 @@ class EventPublisher:
         name = s.pop("job_name", "")
         if s.get("estimated_end_s", 0.0) is None:
             s["estimated_end_s"] = -1.0
-        body = self._job_fields(job)
-        if not body["job_name"]:
-            body["job_name"] = str(name)
-        body.update(_checked("JOBSTATISTICS", s, _JOB_STATS))
-        self._publish("JOBSTATISTICS", self._now(None), body)
+        info = self._job(job)
+        checked = _checked("JOBSTATISTICS", s, _JOB_STATS)
+        t = self._now(None)
+        self._emit("JOBSTATISTICS", ("JOBSTATISTICS", self.org, self._seq, self.iso(t), t, job,
+                                     info.name or str(name), info.campaign, info.pacing,
+                                     info.channel, *checked.values()))
 
     def job_counts(self, job: int) -> dict[str, int]:
         """Attempt counts of ``job`` seen by this publisher (all zero when disabled)."""

@@ -76,9 +76,9 @@ def test_a_values_sink_gets_the_events_a_dict_sink_gets():
     simulate_into(plain)
     simulate_into(values)
     assert len(values) == len(plain) > 0
-    assert {e["type"] for _, e in values.events} >= {"ATTEMPT_CREATED", "ATTEMPT_UPDATED",
-                                                     "ATTEMPT_COMPLETED",
-                                                     "ENRICHEDATTEMPTRESULT", "AGENT"}
+    assert {e["type"] for _, e in values.events} >= {
+        "ATTEMPT_CREATED", "ATTEMPT_UPDATED", "ATTEMPT_COMPLETED", "ENRICHEDATTEMPTRESULT",
+        "AGENT", "AGENTSTATISTICS", "JOBSTATISTICS"}
     for (t1, e1), (t2, e2) in zip(plain.events, values.events, strict=True):
         assert t1 == t2 and dump_bytes(e1) == dump_bytes(e2)
         check_event(t2, e2)
