@@ -8,8 +8,8 @@ serialisation per event and no memory.
 The publisher hands it the frequent events as their values (``publish_values``), without the
 dict: an event's compact JSON object is the JSON array of its values plus, per field, the
 key's ``"key":`` (the contract's keys are plain ASCII), so the size is exact without the dict
-(a simulated busy hour publishes ~350,000 events, and building their dicts was a sixth of
-the volume's cost).
+(a simulated busy hour publishes ~350,000 events; leaving their dicts unbuilt saves a fifth of
+building and measuring them).
 """
 
 from __future__ import annotations
