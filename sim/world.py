@@ -134,13 +134,16 @@ class _PortGauge:
         lo, hi = self.lo, self.hi
         inside = lo <= now < hi
         t = now if inside else (lo if now < lo else hi)
-        g = self
-        while g is not None:  # this gauge, then its total (one call per port change)
+        self._acc -= delta * t
+        n = self.in_use = self.in_use + delta
+        if inside and n > self.peak:
+            self.peak = n
+        g = self.total  # then the total (same window), in this call: twice per voice attempt
+        if g is not None:
             g._acc -= delta * t
             n = g.in_use = g.in_use + delta
             if inside and n > g.peak:
                 g.peak = n
-            g = g.total
 
     def mean(self, now: float) -> float:
         lo, hi = self.lo, self.hi
