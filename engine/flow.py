@@ -225,39 +225,34 @@ class ContactFlow:
         admitted = 0
         scanned = 0
         order, state, counts = self.order, self.state, self._n
-        cursor = self.cursor  # a local for the scan, stored back however it ends
-        try:
-            while scanned < SCAN_LIMIT:
-                if cursor >= len(order):
-                    if self._more is None or not self._grow():
-                        break
-                    order, state = self.order, self.state
-                c = order[cursor]
-                cursor += 1
-                if state[c] != FRESH:
+        while scanned < SCAN_LIMIT:
+            if self.cursor >= len(order):
+                if self._more is None or not self._grow():
+                    break
+                order, state = self.order, self.state
+            c = order[self.cursor]
+            self.cursor += 1
+            if state[c] != FRESH:
+                scanned += 1
+                continue
+            counts[FRESH] -= 1  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
+            counts[IN_FLIGHT] += 1
+            state[c] = IN_FLIGHT
+            p = None
+            if fast and not history.get(ids[c]) and c not in ended:
+                nxt = first(self._known(c), now_s, cal)
+                if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
+                    admitted += 1
+                    p = _new_tuple(Planned, (c, ids[c], nxt.address, nxt.step_index))
+            if p is None:
+                p = self._plan(c, now_s, ch)
+                if p is None:
                     scanned += 1
                     continue
-                counts[FRESH] -= 1  # ``_set(c, IN_FLIGHT)``, inlined: once per fresh contact
-                counts[IN_FLIGHT] += 1
-                state[c] = IN_FLIGHT
-                p = None
-                cid = ids[c]
-                if fast and not history.get(cid) and c not in ended:
-                    nxt = first(self._known(c), now_s, cal)
-                    if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
-                        admitted += 1
-                        p = _new_tuple(Planned, (c, cid, nxt.address, nxt.step_index))
-                if p is None:
-                    p = self._plan(c, now_s, ch)
-                    if p is None:
-                        scanned += 1
-                        continue
-                out.append(p)
-                if len(out) == n:
-                    break
-                scanned = 0
-        finally:
-            self.cursor = cursor
+            out.append(p)
+            if len(out) == n:
+                break
+            scanned = 0
         if admitted:
             rules.count_allowed(job, admitted)
         return out
