@@ -371,6 +371,8 @@ class Pacer:
             # job then holds 333.3 attempts on average, not always the floor, 333
             self.timed.credit[:] = self._rng.random(tr.size)
         self._timed_poisson = self._poisson_arrivals[tr].astype(bool)
+        self._timed_rows = tr
+        self._timed_any_poisson = bool(self._timed_poisson.any())
         vr = self._vici_rows
         self.vici = VicidialState(VicidialParams(
             mode=self._pacing[vr], intensity=self._vicidial_intensity[vr],
@@ -494,6 +496,8 @@ class Pacer:
     # ------------------------------------------------------------------ observations
 
     def _row(self, row) -> int:
+        if type(row) is int and 0 <= row < self.n:  # the engine's case, checked first
+            return row
         if isinstance(row, bool) or not isinstance(row, int | np.integer) \
                 or not 0 <= row < self.n:
             raise ValueError(f"row must be a campaign row in [0, {self.n}), got {row!r}")
@@ -501,6 +505,8 @@ class Pacer:
 
     @staticmethod
     def _seconds(name: str, x, lo: float = -math.inf) -> float:
+        if type(x) is float and math.isfinite(x) and lo <= x <= g.MAX_TIME_S:
+            return x  # the engine's case, checked first
         try:
             v = float(x)
         except (TypeError, ValueError):
@@ -653,15 +659,13 @@ class Pacer:
         kept.
         """
         n = self.n
-        now, (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s) = \
-            g.checked_state(n, now_s, agent_job, agent_status, agent_since_s, call_job,
-                            call_status, call_t0_s)
+        # checked (a ValueError before anything changes) and grouped by campaign
+        now, (ao, ae, co, ce, counts) = self._gather.checked(
+            now_s, agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
         self._dt = dt
         self._last_now = now
         self._flush(now)
-        ao, ae, co, ce, counts = self._gather(now, agent_job, agent_status, agent_since_s,
-                                              call_job, call_status, call_t0_s)
         idle = counts[:, g.IDLE]
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
@@ -923,14 +927,14 @@ class Pacer:
             dials[vr] = out
 
     def _timed(self, dt, in_flight, dials) -> None:
-        tr = self.rows[Pacing.TIMED]
+        tr = self._timed_rows
         t = self.timed
         p = t.params
         out = np.empty(tr.size, dtype=np.int64)
-        _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr].copy(), dt,
-                      t.credit, out, t.reserved)
+        _timed_launch(p.rate_per_s, p.min_ports, p.max_ports, in_flight[tr], dt, t.credit, out,
+                      t.reserved)
         poisson = self._timed_poisson
-        if poisson.any():  # Poisson arrivals (validation runs): counts per tick ~ Poisson
+        if self._timed_any_poisson:  # Poisson arrivals (validation runs): counts ~ Poisson
             k = self._rng.poisson(p.rate_per_s[poisson] * dt)
             room = np.maximum(p.max_ports[poisson] - in_flight[tr][poisson], 0)
             out[poisson] = np.minimum(k, room)

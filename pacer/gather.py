@@ -135,19 +135,41 @@ class Gatherer:
     def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
         """Group agents and calls by campaign; returns views into the buffers (see ``gather``)."""
-        if self.agent_elapsed.shape[0] < agent_job.shape[0]:
-            self.agent_elapsed = np.empty(agent_job.shape[0], dtype=np.float64)
-            self.agent_key = np.empty(agent_job.shape[0], dtype=np.int64)
-            self.agent_phase = np.empty(agent_job.shape[0], dtype=np.int64)
-        if self.call_elapsed.shape[0] < call_job.shape[0]:
-            self.call_elapsed = np.empty(call_job.shape[0], dtype=np.float64)
-            self.call_key = np.empty(call_job.shape[0], dtype=np.int64)
+        self._grow(agent_job.shape[0], call_job.shape[0])
         _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
                 call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
                 self.call_offsets, self.call_elapsed, self.counts, self.agent_key,
                 self.call_key, self.split, self.agent_phase)
         return self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed, \
             self.counts
+
+    def checked(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
+                call_t0_s):
+        """The same for arrays as the engine passes them, checked first: types and shapes
+        (``state_arrays``), then every entry (``_check_state``), with a ValueError naming the
+        argument and the entry, and nothing written, when one fails; the grouping after, in
+        the same kernel call. Returns ``(now, (the five arrays of __call__))``."""
+        now, arrays = state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job,
+                                   call_status, call_t0_s)
+        self._grow(arrays[0].shape[0], arrays[3].shape[0])
+        code, i = _checked_gather(self.n, now, *arrays, self.agent_offsets,
+                                  self.agent_elapsed, self.call_offsets, self.call_elapsed,
+                                  self.counts, self.agent_key, self.call_key, self.split,
+                                  self.agent_phase)
+        if code:
+            raise ValueError(_STATE_ERRORS[code].format(i=i, n=self.n))
+        return now, (self.agent_offsets, self.agent_elapsed, self.call_offsets,
+                     self.call_elapsed, self.counts)
+
+    def _grow(self, n_agents: int, n_calls: int) -> None:
+        """Buffers for at least this many agents and call slots."""
+        if self.agent_elapsed.shape[0] < n_agents:
+            self.agent_elapsed = np.empty(n_agents, dtype=np.float64)
+            self.agent_key = np.empty(n_agents, dtype=np.int64)
+            self.agent_phase = np.empty(n_agents, dtype=np.int64)
+        if self.call_elapsed.shape[0] < n_calls:
+            self.call_elapsed = np.empty(n_calls, dtype=np.float64)
+            self.call_key = np.empty(n_calls, dtype=np.int64)
 
 
 def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.ndarray,
@@ -273,6 +295,21 @@ def _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job, ca
     return 0, -1
 
 
+@numba.njit(cache=True)
+def _checked_gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
+                    call_t0, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts,
+                    agent_key, call_key, split, agent_phase):
+    """``_check_state``, then ``_gather`` when every entry passed; returns the check's
+    (code, index)."""
+    code, i = _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job,
+                           call_status, call_t0)
+    if code == 0:
+        _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
+                call_t0, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts,
+                agent_key, call_key, split, agent_phase)
+    return code, i
+
+
 _STATE_ERRORS = {
     1: "agent_job[{i}] must be a campaign row in [-1, {n})",
     2: "agent_status[{i}] must be a pacer.modes.AgentStatus code (0..5)",
@@ -284,10 +321,11 @@ _STATE_ERRORS = {
 }
 
 
-def checked_state(n_camp: int, now_s, agent_job, agent_status, agent_since_s, call_job,
-                  call_status, call_t0_s):
-    """The engine's arrays as the kernels need them (int64 / float64, 1-D, matching
-    lengths, values in range), or a ValueError naming the argument and the entry."""
+def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
+                 call_t0_s):
+    """The engine's arrays as the kernels need them (int64 / float64, 1-D, contiguous,
+    matching lengths), or a ValueError naming the argument; returns ``(now, [the six
+    arrays])``. Their values are checked by ``_check_state``."""
     try:
         now = float(now_s)
     except (TypeError, ValueError):
@@ -304,9 +342,6 @@ def checked_state(n_camp: int, now_s, agent_job, agent_status, agent_since_s, ca
     if not (out[3].size == out[4].size == out[5].size):
         raise ValueError("call_job, call_status and call_t0_s must have the same length, "
                          f"got {out[3].size}, {out[4].size}, {out[5].size}")
-    code, i = _check_state(n_camp, now, *out)
-    if code:
-        raise ValueError(_STATE_ERRORS[code].format(i=i, n=n_camp))
     return now, out
 
 

@@ -257,7 +257,7 @@ def _inverse(counts, row, prefix, n_ok, bw, target, b):
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
                 n_steps, now_s, salt, k_n):
-    """One busy agent's K stratified ends (seconds from now) into d[k, step] (-1 each):
+    """One busy agent's K stratified ends (seconds from now) into d[step, k] (-1 each):
     the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
     plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
@@ -295,7 +295,7 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             x += y2
             if x > x_last:
                 continue
-        d[_sample_of(m, bits, mask, k_n), _agent_step(x, window, dt, n_steps)] -= 1.0
+        d[_agent_step(x, window, dt, n_steps), _sample_of(m, bits, mask, k_n)] -= 1.0
 
 
 @_njit
@@ -308,7 +308,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
                   sh_cdf, n_sh):
-    """Draw K samples of D_k(s) into d[K, S]; their maxima into top, last argmax into last.
+    """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
@@ -334,9 +334,10 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
             at_zero += 1.0
             live += 1.0
     for k in range(k_n):
-        d[k, 0] = at_zero
-        for s in range(1, n_steps):
-            d[k, s] = 0.0
+        d[0, k] = at_zero
+    for s in range(1, n_steps):
+        for k in range(k_n):
+            d[s, k] = 0.0
     # busy agents: the end of handling, conditioned on the time already spent (e)
     for j in range(a_lo, a_hi):
         e = agent_elapsed_s[j]
@@ -399,19 +400,19 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 while j < n_sh - 1 and sh_cdf[j] <= u2:
                     j += 1
                 s = max(s - j, 0)
-            d[k, s] += 1.0
-    for k in range(k_n):  # cumulative sums, their maximum and its last step in one pass
-        acc = d[k, 0]
-        m = acc
-        at = 0
-        for s in range(1, n_steps):
-            acc += d[k, s]
-            d[k, s] = acc
-            if acc >= m:
-                m = acc
-                at = s
-        top[k] = m
-        last[k] = at
+            d[s, k] += 1.0
+    # cumulative sums over the steps, their maximum and its last step, in one pass over the
+    # grid; the samples side by side (d is [step, sample]), so the pass runs across them
+    for k in range(k_n):
+        top[k] = d[0, k]
+        last[k] = 0
+    for s in range(1, n_steps):
+        for k in range(k_n):
+            acc = d[s - 1, k] + d[s, k]
+            d[s, k] = acc
+            if acc >= top[k]:
+                top[k] = acc
+                last[k] = s
     return live
 
 
@@ -472,18 +473,6 @@ def fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_
 
 
 @_njit
-def _argmax_last(d, k, n_steps, top, last):
-    m = d[k, 0]
-    at = 0
-    for s in range(1, n_steps):
-        if d[k, s] >= m:
-            m = d[k, s]
-            at = s
-    top[k] = m
-    last[k] = at
-
-
-@_njit
 def _shift_cdf(rate, window, dt, out):
     """Cumulative distribution of the steps a live answer's deadline comes forward by when
     the caller hangs up after P ~ Exp(rate) seconds of waiting (shift ``round((w - P) /
@@ -524,9 +513,23 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
         s = 0
         while s < n_steps - 1 and new_cdf[s] <= v:
             s += 1
+        # D_k(t) + 1 for t >= s: a maximum at or after s rises with it (and stays the
+        # last); one before s stays unless the raised suffix reaches it
+        if last[k] >= s:
+            for t in range(s, n_steps):
+                d[t, k] += 1.0
+            top[k] += 1.0
+            continue
+        m = top[k]
+        at = last[k]
         for t in range(s, n_steps):
-            d[k, t] += 1.0
-        _argmax_last(d, k, n_steps, top, last)
+            x = d[t, k] + 1.0
+            d[t, k] = x
+            if x >= m:
+                m = x
+                at = t
+        top[k] = m
+        last[k] = at
 
 
 @_njit
@@ -615,7 +618,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         slack[c] = 0.0
         if active[c] == 1:
             max_steps = max(max_steps, min(math.ceil(life_s[c] / dt - 1e-9) + 1, MAX_STEPS))
-    d = np.empty((k_n, max_steps))
+    d_buf = np.empty(k_n * max_steps)  # D_k(s) as [step, sample], per stage
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     pis = np.empty(k_n)
@@ -703,6 +706,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 break
             for k in range(k_s):
                 pis[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
+            d = d_buf[:n_steps * k_s].reshape((n_steps, k_s))
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
@@ -713,12 +717,12 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                wrap_bw, wrap_total, wrap_mean,
                                ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
-                               pis[:k_s], t_out, dt, w, n_steps, now_s, key, d[:k_s],
+                               pis[:k_s], t_out, dt, w, n_steps, now_s, key, d,
                                top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh)
             if stage == 0:
                 live0 = lv
             if stage == 0:
-                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
                                              eff_cdf, theta[c], max_new[c], n_steps, state)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
@@ -727,10 +731,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added, stop = _scan(d[:k_s], top[:k_s], last[:k_s], pis[:k_s],
+                n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
                                              eff_cdf, theta[c], max_new[c], n_steps, own)
             else:
-                added = _added(d[:k_s], top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
+                added = _added(d, top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
                                own)
         if n == 0:
             added = 0.0

@@ -159,3 +159,21 @@ def test_both_mmc_references_are_the_same_queue():
         n = lam_h * hours
         assert abs(run["served"] - n) < 4 * n ** 0.5 + 0.1 * n  # minus those still queued
         assert run["utilisation"] == pytest.approx(0.9, abs=0.08)
+
+
+def test_frontier_fixed_price_holds_theta_through_the_price_loop_and_restores_it():
+    import numpy as np
+
+    from bench.pacing_frontier import fixed_price
+    from pacer import CampaignPacing, Pacer, Pacing
+
+    def refreshed(p):
+        p.theta[:] = 0.2  # where the price loop would have moved it
+        p._refresh(100.0)  # the loop's refresh re-reads the price
+        return float(p._limit[0])
+
+    with fixed_price(0.0123):
+        held = refreshed(Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE)]))
+    assert held == 0.0123
+    free = refreshed(Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE)]))
+    assert free != 0.0123 and np.isfinite(free)  # restored: the loop's own price again
