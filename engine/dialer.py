@@ -125,6 +125,7 @@ class Dialer:
                                 for j in self.jobs], dtype=bool)
         self._voice_int = self._voice.astype(np.int64)
         self._step_channel = [step_channel(j.channel) for j in self.jobs]
+        self._attempt_job = [(int(j.channel), j.name) for j in self.jobs]  # per attempt
         self._rr = 0
         self._timed = np.array([j.pacing.pacing == Pacing.TIMED for j in self.jobs], dtype=bool)
         self._timed_any = bool(self._timed.any())
@@ -258,8 +259,7 @@ class Dialer:
             self._any_stopped = True
         if not plans:
             return []
-        job = self.jobs[j]
-        channel, name = int(job.channel), job.name
+        channel, name = self._attempt_job[j]
         i = self._next_id
         made = [Attempt(i + k, j, p.contact, channel, now, p.contact_id, p.address, p.step,
                         name) for k, p in enumerate(plans)]

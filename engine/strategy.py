@@ -745,8 +745,9 @@ class Strategy:
         windows = self._step_windows
         cache = self._span_cache
         spans = cache[1] if cache[0] is calendar else self._spans(calendar)
-        t = now_s
-        first_due = pending[0][1]
+        # The search starts when the first unfinished step is due (never before ``now_s``):
+        # until then a retry delay holds every step, so there is nothing to look at.
+        first_due = t = pending[0][1]
         for _ in range(_MAX_SEARCH_STEPS):
             skipped: list[int] = []
             events: list[float] = []

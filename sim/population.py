@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import numpy as np
 import polars as pl
@@ -51,21 +52,25 @@ def synthetic_chunk(c: Campaign, job: int, start: int, n: int) -> ContactList:
     which = np.minimum(np.searchsorted(cum / cum[-1], frac, side="right"), len(zones) - 1)
     # Plain Python builds the columns: a chunk per campaign is made before a run starts,
     # and polars' per-expression overhead would dominate lists of a few hundred strings.
+    # Speed shortcut: ``map`` over str's ``__add__`` (``prefix + i``) builds them with no
+    # Python step per contact (the busy hour makes 200 chunks of 512 before it starts).
     ks = list(map(str, k))
     prefix = f"{c.name}-"
     cols: dict[str, pl.Series] = {
-        "id": pl.Series([prefix + i for i in ks], dtype=pl.String),
-        "timezone": pl.Series([zones[w] for w in which.tolist()], dtype=pl.String),
+        "id": pl.Series(list(map(prefix.__add__, ks)), dtype=pl.String),
+        "timezone": pl.Series(list(map(zones.__getitem__, which.tolist())), dtype=pl.String),
         LINE_COLUMN: pl.Series(range(start + 1, start + n + 1), dtype=pl.Int64),
     }
     for col, kind in ct.addresses.items():
         if kind == "email":
             low = f"{c.name.lower()}-"
-            cols[col] = pl.Series([low + i + "@example.net" for i in ks], dtype=pl.String)
+            emails = map(str.__add__, map(low.__add__, ks), repeat("@example.net"))
+            cols[col] = pl.Series(list(emails), dtype=pl.String)
         else:
             num = (job * 10_000_019 + np.arange(start, start + n, dtype=np.int64) * 7_919
                    ) % 7_000_000_000 + _PHONE_BASE
-            cols[col] = pl.Series(["+1" + x for x in map(str, num.tolist())], dtype=pl.String)
+            cols[col] = pl.Series(list(map("+1".__add__, map(str, num.tolist()))),
+                                  dtype=pl.String)
     return ContactList(pl.DataFrame(cols), contact_spec(c), source=f"<synthetic {c.name}>")
 
 

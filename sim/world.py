@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from heapq import heappush
+from operator import attrgetter
 
 import numpy as np
 import simpy
@@ -32,7 +33,9 @@ _BLOCKED, _NO_ANSWER, _BUSY, _INVALID, _PENDING = (int(Code.BLOCKED), int(Code.N
                                                    int(Code.BUSY), int(Code.INVALID),
                                                    int(Code.PENDING))
 _READY = int(AgentState.READY)
-_ENV_NOW = simpy.Environment.now.fget
+# SimPy's clock as a C-level read (``env.now`` is a Python property: a frame per read, and
+# the world and the engine read the time a few times per attempt).
+_ENV_NOW = attrgetter("_now")
 _NOT_READY = int(AgentState.NOT_READY)
 _NORMAL = 1  # simpy.events.NORMAL: the priority of a Timeout
 
@@ -64,8 +67,9 @@ class SimClock:
 
     def __init__(self, env: simpy.Environment):
         self.env = env
-        # Speed shortcut: ``now()`` is SimPy's own ``now`` getter bound to ``env`` (no
-        # method of ours in between): the engine asks the time a few times per attempt.
+        # Speed shortcut: ``now()`` reads SimPy's clock attribute (what its ``now`` property
+        # returns) with no Python frame in between: the engine asks the time a few times
+        # per attempt.
         self.now: Callable[[], float] = partial(_ENV_NOW, env)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
@@ -130,13 +134,16 @@ class _PortGauge:
         lo, hi = self.lo, self.hi
         inside = lo <= now < hi
         t = now if inside else (lo if now < lo else hi)
-        g = self
-        while g is not None:  # this gauge, then its total (one call per port change)
+        self._acc -= delta * t
+        n = self.in_use = self.in_use + delta
+        if inside and n > self.peak:
+            self.peak = n
+        g = self.total  # then the total (same window), in this call: twice per voice attempt
+        if g is not None:
             g._acc -= delta * t
             n = g.in_use = g.in_use + delta
             if inside and n > g.peak:
                 g.peak = n
-            g = g.total
 
     def mean(self, now: float) -> float:
         lo, hi = self.lo, self.hi
@@ -177,7 +184,7 @@ class SimTelephony:
     # ---- port accounting
 
     def _ports(self, delta: int, job: int, _ev: _Call | None = None) -> None:
-        self.job_gauges[job].change(delta, self.env.now)
+        self.job_gauges[job].change(delta, self.env._now)
 
     @property
     def ports_in_use(self) -> int:
@@ -198,7 +205,7 @@ class SimTelephony:
         email are limited by pacing only."""
         if not voice:
             return 1 << 30
-        queued_s = max(self._next_setup - self.env.now, 0.0)
+        queued_s = max(self._next_setup - self.env._now, 0.0)
         setups = int(max(1.0 - queued_s, 0.0) / self.setup_gap_s)
         return max(min(self.ports - self.ports_in_use, setups), 0)
 
@@ -212,7 +219,7 @@ class SimTelephony:
         if gauge.in_use >= self.ports:
             self.listener.on_failed(a, _BLOCKED)
             return
-        now = self.env.now
+        now = self.env._now
         self.job_gauges[a.job].change(1, now)
         start = max(now, self._next_setup)
         self._next_setup = start + self.setup_gap_s
@@ -244,7 +251,7 @@ class SimTelephony:
         self.listener.on_delivered(a, ok)
 
     def _fail(self, a: Attempt, code: int, _ev: _Call | None = None) -> None:
-        self.job_gauges[a.job].change(-1, self.env.now)
+        self.job_gauges[a.job].change(-1, self.env._now)
         self.listener.on_failed(a, code)
 
     def _answer(self, a: Attempt, human: bool, _ev: _Call | None = None) -> None:
@@ -279,7 +286,7 @@ class SimTelephony:
         _later(self.env, talk, partial(self._call_end, a, agent))
 
     def _call_end(self, a: Attempt, agent: int, _ev: _Call | None = None) -> None:
-        self.job_gauges[a.job].change(-1, self.env.now)
+        self.job_gauges[a.job].change(-1, self.env._now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
         _later(self.env, cw.wrap() * cw.wrap_scale, partial(self.agents.wrap_done, agent))
