@@ -145,7 +145,13 @@ class InboundAgents(Protocol):
 
 @runtime_checkable
 class EventSink(Protocol):
-    """Publishes engine events (JSON-able dicts) on topics ``POM.<org>.<TYPE>``."""
+    """Publishes engine events (JSON-able dicts) on topics ``POM.<org>.<TYPE>``.
+
+    A sink may also have ``publish_values(topic, event_type, values)``: then the frequent
+    events (attempts, agents, statistics) come there as the tuple of their values in
+    ``engine.events.EVENT_KEYS[event_type]``'s order, the dict not built (the event is
+    ``dict(zip(EVENT_KEYS[event_type], values))``); ``engine.event_volume`` measures so.
+    """
 
     enabled: bool
 
