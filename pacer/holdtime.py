@@ -99,9 +99,6 @@ def _to_histogram(events, exposure, bin_width_s, rows, counts, totals):
                 s = 0.0
                 continue
             h = events[c, k] / exposure[c, k] if exposure[c, k] > 0.0 else 0.0
-            if h == 0.0:  # exp(-0) = 1: no mass ends in the bin (most of the long tail)
-                counts[c, k] = 0.0
-                continue
             s_next = s * math.exp(-h * bin_width_s)
             counts[c, k] = s - s_next
             s = s_next
