@@ -80,6 +80,8 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
     """The pacer's view of one campaign (units as in the scenario)."""
     reg = scn.regulation
     o = c.outcomes
+    talk_mean_s, talk_cv = _prior(c.talk)
+    wrap_mean_s, wrap_cv = _prior(c.wrap)
     return CampaignPacing(
         pacing=PACING_BY_NAME[c.pacing],
         target=TARGET_BY_NAME[c.target],
@@ -102,10 +104,10 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         max_ports=c.max_ports,
         handling_mean_s=c.talk.mean + c.wrap.mean,
         handling_cv=_handling_cv(c),
-        talk_mean_s=_prior(c.talk)[0],
-        talk_cv=_prior(c.talk)[1],
-        wrap_mean_s=_prior(c.wrap)[0],
-        wrap_cv=_prior(c.wrap)[1],
+        talk_mean_s=talk_mean_s,
+        talk_cv=talk_cv,
+        wrap_mean_s=wrap_mean_s,
+        wrap_cv=wrap_cv,
         vicidial_intensity=c.vicidial_intensity,
         vicidial_dl_diff_target=c.vicidial_dl_diff_target,
         vicidial_max_level=c.vicidial_max_level,
