@@ -193,25 +193,40 @@ _AGENTS = {
 }
 _INBOUND = {
     "skill": _str(),
-    "calls_per_hour": _num(_REQUIRED, lo=0.0),
-    "sl_threshold_s": _num(20.0, lo=0.0),
-    "sl_window_s": _num(300.0, lo=1.0, doc="span of the real-time service level"),
+    "calls_per_hour": _num(_REQUIRED, lo=0.0, hi=10_000_000.0, unit="calls per hour",
+                           why=_MEM),
+    "sl_threshold_s": _secs(20.0),
+    "sl_window_s": _secs(300.0, lo=1.0, hi=86_400.0, why=_DAY,
+                         doc="span of the real-time service level"),
 }
 _INBOUND_DIST_DEFAULTS = {
     "talk": {"dist": "lognormal", "mean_s": 240.0, "cv": 1.0},
     "wrap": {"dist": "exponential", "mean_s": 30.0},
 }
+
+
+def _threshold_spec(name: str, default: Any) -> _F:
+    """Bounds of a blending / skill-pacing threshold, by what its name says it counts."""
+    if name.endswith("_s"):
+        lo = 0.01 if name == "period_s" else 0.0
+        return _secs(default, lo=lo, hi=86_400.0, why=_DAY)
+    if name.startswith("sl_") or name == "slow_factor":
+        return _frac(default)
+    if isinstance(default, int):
+        return _int(default, lo=1 if name == "step" else 0, hi=1_000_000, unit="agents"
+                    if name in ("step", "min_outbound", "max_released") else "calls", why=_MEM)
+    return _num(default, lo=0.0, hi=1_000_000.0, why=_MEM)
+
+
 _BLENDING = {
     "enabled": _F(bool, True),
     "skill": _str(),
-    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
-                _num(f.default, lo=0.0))
+    **{f.name: _threshold_spec(f.name, f.default)
        for f in BlendSetting.__dataclass_fields__.values() if f.name != "skill"},
 }
 _SKILL_PACING = {
     "skill": _str(),
-    **{f.name: (_int(f.default, lo=0) if isinstance(f.default, int) else
-                _num(f.default, lo=0.0))
+    **{f.name: _threshold_spec(f.name, f.default)
        for f in SkillPacing.__dataclass_fields__.values() if f.name != "skill"},
 }
 _BLEND_TABLES = ("blending", "skill_pacing")
@@ -894,8 +909,10 @@ def _blend_tables(chk: _Checker, raw: Mapping[str, Any], path: str, c_channel: A
             chk.problem(f"{path}.{key}", f"expected only in {want} campaigns, got a "
                         f"{c_channel} campaign")
             continue
+        n0 = len(chk.problems)
         vals = chk.table(raw[key], spec, f"{path}.{key}")
-        if vals.pop("enabled", True) is False or "skill" not in vals:
+        if len(chk.problems) > n0 or vals.pop("enabled", True) is False \
+                or "skill" not in vals:
             continue
         try:
             out[key] = cls(**vals)
@@ -1065,8 +1082,11 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         g_prof = g.get("profile") if isinstance(g, Mapping) else None
         if isinstance(g, Mapping):
             g = {k: v for k, v in g.items() if k != "profile"}
+        n0 = len(chk.problems)
         a = chk.table(g, _AGENTS, f"agents[{i}]")
         skills = a.get("skills")
+        if len(chk.problems) > n0:  # a key missing or of the wrong type: no group to build
+            continue
         if skills is not None and not (isinstance(skills, list)
                                        and all(isinstance(s, str) for s in skills)):
             chk.problem(f"agents[{i}].skills", "expected an array of skill names (strings)")
@@ -1167,7 +1187,9 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
         flat = {k: v for k, v in r.items() if k not in ("talk", "wrap", "patience", "profile")}
         if "profile" in r and "calls_per_hour" not in flat:
             flat["calls_per_hour"] = 0.0  # the profile gives the rate
+        n0 = len(chk.problems)
         v = chk.table(flat, _INBOUND, path)
+        bad = len(chk.problems) > n0  # a key missing or of the wrong type: no skill to build
         profile = None
         if "profile" in r and start is not None:
             profile = parse_profile(r["profile"], f"{path}.profile", start,
@@ -1179,7 +1201,7 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
         if "patience" in r:
             patience = chk.distribution(r["patience"], f"{path}.patience",
                                         {"dist": "exponential"})
-        if "skill" not in v or talk is None or wrap is None or (
+        if bad or "skill" not in v or talk is None or wrap is None or (
                 "patience" in r and patience is None):
             continue
         if any(s.name == v["skill"] for s in out):
@@ -1382,12 +1404,19 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     problems = []
     for dotted, value in overrides.items():
         parts = dotted.split(".")
+        if not all(part.strip() for part in parts):
+            problems.append(f"{dotted}: expected a dotted key path such as "
+                            "scenario.sim_hours or campaigns.NAME.max_agents")
+            continue
         if parts[0] in ("campaigns", "agents", "inbound"):
             key = {"campaigns": "name", "agents": "group", "inbound": "skill"}[parts[0]]
             items = out.get(parts[0], [])
+            if not isinstance(items, list):
+                items = []
             rest = parts[1:]
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
-                targets = [it for it in items if it.get(key) == rest[0]]
+                targets = [it for it in items if isinstance(it, dict)
+                           and it.get(key) == rest[0]]
                 rest = rest[1:]
             else:
                 targets = [it for it in items if isinstance(it, dict)]
@@ -1396,9 +1425,11 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                                 "existing entry")
                 continue
             for it in targets:
-                _set_path(it, rest, value)
-        else:
-            _set_path(out, parts, value)
+                if (why := _set_path(it, rest, value)) is not None:
+                    problems.append(f"{dotted}: {parts[0]}.{why}")
+                    break
+        elif (why := _set_path(out, parts, value)) is not None:
+            problems.append(f"{dotted}: {why}")
     if problems:
         raise ScenarioError(source, problems)
     _rebalance_outcomes(out, overrides)
@@ -1442,10 +1473,16 @@ def _rebalance_outcomes(raw: dict, overrides: Mapping[str, Any]) -> None:
             out[k] = share[k] * (1.0 - s_fixed) / s_free
 
 
-def _set_path(d: dict, parts: list[str], value: Any) -> None:
-    for p in parts[:-1]:
+def _set_path(d: dict, parts: list[str], value: Any) -> str | None:
+    """Set ``value`` at ``parts`` under ``d`` (tables made as needed); returns why not when
+    the path runs through a value that is not a table (``scenario.name.x``)."""
+    for k, p in enumerate(parts[:-1]):
         d = d.setdefault(p, {})
+        if not isinstance(d, dict):
+            return (f"{'.'.join(parts[:k + 1])} is {_tname(d)} {d!r}, not a table: expected "
+                    "a key path ending at a value")
     d[parts[-1]] = value
+    return None
 
 
 def override_value(text: str) -> Any:

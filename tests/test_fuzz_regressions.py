@@ -1,0 +1,128 @@
+"""Crashes, hangs and blow-ups a mutation campaign over the repository's scenarios found in
+``validate``, ``simulate`` and ``--set``: one test per class, parametrised over the
+mutations that hit it. Each asserts the clear error (file, key, what was expected) or that
+the run works, never a traceback."""
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+from sim.scenario import ScenarioError, apply_overrides, build
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _raw(name: str) -> dict:
+    return tomllib.loads((SCENARIOS / name).read_text())
+
+
+def _cli(*args):
+    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
+
+
+def _problems(raw: dict, source: str = "s.toml") -> list[str]:
+    with pytest.raises(ScenarioError) as e:
+        build(raw, source, SCENARIOS)
+    return e.value.problems
+
+
+# ------------------------------------------ --set through a value that is not a table
+
+
+@pytest.mark.parametrize("dotted, where", [
+    ("scenario.name.x", "scenario.name is string"),
+    ("campaigns.outcomes.live.x", "campaigns.outcomes.live is number"),
+    ("agents.count.x", "agents.count is integer"),
+    ("campaigns.sales.talk.mean_s.deep", "campaigns.talk.mean_s is number"),
+])
+def test_set_through_a_value_names_the_key(dotted, where):
+    with pytest.raises(ScenarioError) as e:
+        apply_overrides(_raw("single-50-predictive.toml"), {dotted: 1})
+    assert len(e.value.problems) == 1
+    assert e.value.problems[0].startswith(f"{dotted}: {where}")
+    assert "not a table" in e.value.problems[0]
+
+
+@pytest.mark.parametrize("dotted", [".", "a..b", "scenario.", ".sim_hours", " . "])
+def test_set_with_an_empty_key_part_is_refused(dotted):
+    with pytest.raises(ScenarioError, match="expected a dotted key path"):
+        apply_overrides(_raw("single-50-predictive.toml"), {dotted: 1})
+
+
+def test_set_on_a_section_that_is_not_an_array(tmp_path):
+    raw = _raw("single-50-predictive.toml")
+    raw["campaigns"] = 3  # a scenario whose campaigns is not an array of tables
+    with pytest.raises(ScenarioError, match="naming an existing entry"):
+        apply_overrides(raw, {"campaigns.max_agents": 1})
+
+
+def test_set_through_a_value_is_a_clean_cli_error():
+    res = _cli("validate", SCENARIOS / "single-50-predictive.toml", "--set", "scenario.name.x=1")
+    assert res.exit_code == 2
+    assert "scenario.name.x: scenario.name is string" in res.stderr
+    assert "Traceback" not in res.output
+
+
+# ------------------------------------ a table with a bad key is not built into an object
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda r: r["agents"][0].pop("count"), "agents[0].count: required key is missing"),
+    (lambda r: r["agents"][0].pop("group"), "agents[0].group: required key is missing"),
+    (lambda r: r["agents"][0].__setitem__("count", "many"), "agents[0].count: expected integer"),
+    (lambda r: r["inbound"][0].__setitem__("calls_per_hour", "Sun-Mon 21:00-08:00"),
+     "inbound[0].calls_per_hour: expected number"),
+    (lambda r: r["inbound"][0].pop("skill"), "inbound[0].skill: required key is missing"),
+    (lambda r: r["inbound"][0].__setitem__("sl_window_s", "5min"),
+     "inbound[0].sl_window_s: expected number"),
+])
+def test_a_table_with_a_bad_key_is_one_clean_problem(mutate, key):
+    raw = _raw("blended-centre.toml")
+    mutate(raw)
+    assert any(p.startswith(key) for p in _problems(raw)), key
+
+
+def test_blending_with_a_bad_key_is_reported_once():
+    raw = _raw("blended-centre.toml")
+    camp = next(c for c in raw["campaigns"] if "blending" in c)
+    camp["blending"]["queue_high"] = "three"
+    probs = _problems(raw)
+    assert len([p for p in probs if ".blending" in p]) == 1, probs
+
+
+# ---------------------------------------------- bounds on inbound and blending numbers
+
+
+@pytest.mark.parametrize("key, value, expect", [
+    ("calls_per_hour", 2**63 - 1, "calls per hour"),
+    ("calls_per_hour", 1e300, "calls per hour"),
+    ("sl_threshold_s", 1e300, "s ("),
+    ("sl_window_s", 1e12, "s ("),
+])
+def test_inbound_numbers_are_bounded(key, value, expect):
+    raw = _raw("blended-centre.toml")
+    raw["inbound"][0][key] = value
+    probs = _problems(raw)
+    assert any(p.startswith(f"inbound[0].{key}: expected a value <=") and expect in p
+               for p in probs), probs
+
+
+@pytest.mark.parametrize("key, value", [
+    ("period_s", 1e-300), ("period_s", 0.001), ("min_stay_s", 1e300), ("step", 2**63),
+    ("queue_high", 10**30), ("sl_low", 1.5), ("max_released", 2**62),
+])
+def test_blending_thresholds_are_bounded(key, value):
+    raw = _raw("blended-centre.toml")
+    camp = next(c for c in raw["campaigns"] if "blending" in c)
+    camp["blending"][key] = value
+    probs = _problems(raw)
+    assert any(f".blending.{key}: expected a value" in p for p in probs), probs
+
+
+def test_blending_defaults_still_valid():
+    raw = copy.deepcopy(_raw("blended-centre.toml"))
+    assert build(raw, "s.toml", SCENARIOS).campaigns
