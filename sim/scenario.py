@@ -940,7 +940,8 @@ def _campaign_profile(chk: _Checker, raw: Mapping[str, Any], path: str,
             chk.problem(f"{where}.{key}", f"the campaign's {key.split('_')[0]} mean is 0 s: a "
                         "profile scales it, so give it a mean > 0")
     if "new_contacts_per_hour" in prof:
-        if (raw.get("contacts") or {}).get("file"):
+        contacts = raw.get("contacts")
+        if isinstance(contacts, Mapping) and contacts.get("file"):
             chk.problem(f"{where}.new_contacts_per_hour", "arrivals add synthetic contacts: "
                         "use them on a campaign without contacts.file")
         elif not c.get("records"):
@@ -1065,6 +1066,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if not isinstance(raw, Mapping):
         raise ScenarioError(source, [f"expected a table of sections, got {_tname(raw)}"])
     _check_depth(raw, source)
+    if isinstance(raw.get("run"), Mapping) and "campaigns" not in raw:
+        jobs = raw["run"].get("scenario")
+        named = f" (its jobs come from run.scenario = {jobs!r})" if isinstance(jobs, str) else ""
+        raise ScenarioError(source, [f"run: expected a scenario file; this is the "
+                                     f"configuration of a live run, for `outdial run`{named}: "
+                                     "validate or simulate the scenario file it names"])
     chk = _Checker(source, base_dir)
     allowed = {*_SECTIONS, "agents", "campaigns", "rules", "dnc", "targets", "timeline",
                "inbound"}
@@ -1137,7 +1144,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                             f"([[inbound]] skill: {', '.join(sorted(in_known)) or 'none'}), "
                             f"got {st.skill!r}")
     for i, rc in enumerate(raw_campaigns):
-        if isinstance(rc, Mapping) and rc.get("skill") and rc.get("skill") not in skills_known \
+        if isinstance(rc, Mapping) and isinstance(rc.get("skill"), str) and rc.get("skill") \
+                and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
             chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "
                         f"{rc['skill']!r} "

@@ -126,3 +126,32 @@ def test_blending_thresholds_are_bounded(key, value):
 def test_blending_defaults_still_valid():
     raw = copy.deepcopy(_raw("blended-centre.toml"))
     assert build(raw, "s.toml", SCENARIOS).campaigns
+
+
+# ------------------------ raw values used before their type is checked (unhashable skill)
+
+
+@pytest.mark.parametrize("value", [[1, "a"], [{}], {"a": 1}, 3, True])
+def test_a_campaign_skill_of_the_wrong_type_is_a_problem(value):
+    raw = _raw("pacing-lowhit-50.toml")
+    raw["campaigns"][0]["skill"] = value
+    assert any(p.startswith("campaigns.") and ".skill: expected string" in p
+               for p in _problems(raw))
+
+
+@pytest.mark.parametrize("contacts", ["abc", [1], 3])
+def test_arrivals_beside_contacts_of_the_wrong_type(contacts):
+    raw = _raw("day-profile.toml")
+    raw["campaigns"][1]["contacts"] = contacts  # the campaign with new_contacts_per_hour
+    assert any(".contacts: expected a table" in p for p in _problems(raw))
+
+
+# ------------------------------------------- a live run's configuration is not a scenario
+
+
+@pytest.mark.parametrize("name", ["live-emulated.toml", "live-blended-emulated.toml"])
+def test_a_live_configuration_is_named_as_such(name):
+    res = _cli("validate", SCENARIOS / name)
+    assert res.exit_code == 2
+    assert "1 problem" in res.stderr and "outdial run" in res.stderr
+    assert "unknown section" not in res.stderr
