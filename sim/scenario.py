@@ -1505,6 +1505,10 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
     """``predictive``, ``progressive``, ``vicidial-tapered``, ``ratio:1.5`` -> (pacing, ratio)
     (``engine.vocab.parse_pacing``, agent pacings only)."""
     spec = parse_pacing(policy, agent_only=True, what="policy")
+    top = _CAMPAIGN["ratio"]
+    if spec.ratio is not None and spec.ratio > top.hi:
+        raise ValueError(f"policy {policy!r}: expected a ratio <= {top.hi:g} {top.unit} "
+                         f"({top.why}), got {spec.ratio:g}")
     return spec.name, spec.ratio
 
 

@@ -155,3 +155,52 @@ def test_a_live_configuration_is_named_as_such(name):
     assert res.exit_code == 2
     assert "1 problem" in res.stderr and "outdial run" in res.stderr
     assert "unknown section" not in res.stderr
+
+
+# ------------------------------------------------ command-line numbers out of their range
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**62 + 1), str(2**70)])
+def test_seed_out_of_range_is_a_usage_error(seed):
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+               "--no-cache", "--seed", seed)
+    assert res.exit_code == 2 and "--seed" in res.stderr and "range" in res.stderr
+
+
+@pytest.mark.parametrize("policy", ["ratio:1e300", "progressive:500", "ratio:100.5"])
+def test_a_policy_ratio_past_the_campaign_bound_is_refused(policy):
+    from sim.scenario import parse_policy
+
+    with pytest.raises(ValueError, match=r"expected a ratio <= 100 lines per agent"):
+        parse_policy(policy)
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+               "--no-cache", "--policy", policy)
+    assert res.exit_code == 2 and "--policy" in res.stderr
+
+
+def test_workers_are_bounded():
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--workers", str(10**9))
+    assert res.exit_code == 2 and "--workers" in res.stderr
+
+
+@pytest.mark.parametrize("spec, expect", [
+    ("agents.count=1:1000000000:1", "expected at most 10000"),
+    ("agents.count=1:2:1e-300", "expected at most 10000"),
+    ("agents.count=1:inf:1", "expected finite numbers"),
+    ("agents.count=-inf:1:1", "expected finite numbers"),
+    ("agents.count=1,nan", "expected finite numbers"),
+    ("agents.count=" + ",".join(["1"] * 10_001), "expected at most 10000"),
+])
+def test_sweep_axes_are_finite_and_bounded(spec, expect):
+    from sim.plan.sweep import parse_vary
+
+    with pytest.raises(ValueError, match=expect):
+        parse_vary(spec)
+
+
+def test_sweep_grid_is_bounded():
+    from sim.plan.sweep import parse_vary, sweep
+
+    axes = [parse_vary("agents.count=1:200:1"), parse_vary("telephony.ports=1:100:1")]
+    with pytest.raises(ValueError, match="the grid has 20,000 points"):
+        sweep(SCENARIOS / "pacing-small-8.toml", axes, 1, 1)

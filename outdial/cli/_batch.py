@@ -15,17 +15,22 @@ from outdial.app import Application
 
 CACHE_SUBDIR = "cache"
 CACHE_ENV = "OUTDIAL_CACHE_DIR"
+MAX_WORKERS = 1024  # local processes: each holds a simulator (a few hundred MB)
+MAX_SEED = 2**62  # as scenario.seed: seeds are 63-bit, and a run's replications count up
 
 
 def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add --workers, --scheduler, --dask-local, --cache and --no-cache to a command."""
     opts = [
-        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Local worker processes (1 runs in this process)."),
+        click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), default=1,
+                     show_default=True,
+                     help="Local worker processes (1 runs in this process; they start as "
+                          "runs need them)."),
         click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="Run on this Dask cluster (start it with dask scheduler / "
                           "dask worker)."),
-        click.option("--dask-local", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--dask-local", type=click.IntRange(min=1, max=MAX_WORKERS), default=None,
+                     metavar="N",
                      help="Start a Dask LocalCluster of N worker processes on 127.0.0.1."),
         click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None,
@@ -41,7 +46,8 @@ def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def scenario_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add --seed, --hours and --set KEY=VALUE (repeatable) to a command."""
     opts = [
-        click.option("--seed", type=int, default=None, help="Base seed (default: the scenario's)."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+                     help="Base seed, 0 .. 2**62 (default: the scenario's)."),
         click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Measured hours per run, after the warm-up (default: the scenario's)."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",

@@ -40,6 +40,8 @@ from sim.scenario import (
     read_raw,
 )
 
+MAX_POINTS = 10_000  # values of one axis, and points of a whole grid
+_TOO_MANY = "each point runs every replication: split a larger sweep"
 _NOT_VARIED = ("scenario.seed", "scenario.replications")  # commands take --seed and -r
 # Words planners use for a quantity that has another key here.
 SYNONYMS = {
@@ -75,15 +77,26 @@ def parse_vary(text: str) -> Axis:
     try:
         if ":" in spec:
             start, stop, step = (float(x) for x in spec.split(":"))
-            if step <= 0 or stop < start:
+            if not (step > 0 and stop >= start and np.isfinite([start, stop, step]).all()):
                 raise ValueError
-            n = int(np.floor((stop - start) / step + 1e-9)) + 1
+            n = (stop - start) / step + 1e-9
+            if n >= MAX_POINTS:
+                raise ValueError(f"--vary {text!r}: {n:.3g} values; expected at most "
+                                 f"{MAX_POINTS} ({_TOO_MANY}): raise the step")
+            n = int(np.floor(n)) + 1
             values = tuple(round(start + i * step, 12) for i in range(n))
         else:
             values = tuple(float(x) for x in spec.split(","))
-    except ValueError:
-        raise ValueError(f"--vary {text!r}: expected numbers as start:stop:step (step > 0, "
-                         "stop >= start) or a comma-separated list") from None
+            if not np.isfinite(values).all():
+                raise ValueError
+            if len(values) > MAX_POINTS:
+                raise ValueError(f"--vary {text!r}: {len(values)} values; expected at most "
+                                 f"{MAX_POINTS} ({_TOO_MANY})")
+    except ValueError as exc:
+        if str(exc).startswith("--vary"):
+            raise
+        raise ValueError(f"--vary {text!r}: expected finite numbers as start:stop:step "
+                         "(step > 0, stop >= start) or a comma-separated list") from None
     if all(v.is_integer() for v in values) and "." not in spec:
         values = tuple(int(v) for v in values)
     return Axis(key.strip(), values)
@@ -178,6 +191,10 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
     keys = [a.key for a in axes]
     if len(set(keys)) != len(keys):
         raise ValueError(f"--vary: a key is varied twice ({', '.join(keys)})")
+    size = int(np.prod([len(a.values) for a in axes], dtype=float))
+    if size > MAX_POINTS:
+        raise ValueError(f"--vary: the grid has {size:,} points; expected at most "
+                         f"{MAX_POINTS:,} ({_TOO_MANY})")
     grid = list(itertools.product(*[a.values for a in axes]))
     scenarios = []
     for point in grid:
