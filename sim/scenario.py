@@ -1085,7 +1085,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         chk.problem("telephony", "required section is missing (it holds 'ports')")
     start = _start(chk, sec["scenario"])
     groups: list[AgentGroup] = []
-    for i, g in enumerate(_as_list(chk, raw.get("agents", []), "agents")):
+    raw_groups = _as_list(chk, raw.get("agents", []), "agents")
+    for i, g in enumerate(raw_groups):
         g_prof = g.get("profile") if isinstance(g, Mapping) else None
         if isinstance(g, Mapping):
             g = {k: v for k, v in g.items() if k != "profile"}
@@ -1109,6 +1110,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
             if prof is not None and a["direction"] == "inbound":
                 chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
                             "a profile of agents logged in is for the dialer's groups")
+    groups_lost = len(groups) < len(raw_groups)  # a group with a problem: skills unknown
     inbound = _inbound(chk, raw.get("inbound", []), groups, start)
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
@@ -1144,7 +1146,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                             f"([[inbound]] skill: {', '.join(sorted(in_known)) or 'none'}), "
                             f"got {st.skill!r}")
     for i, rc in enumerate(raw_campaigns):
-        if isinstance(rc, Mapping) and isinstance(rc.get("skill"), str) and rc.get("skill") \
+        if not groups_lost and isinstance(rc, Mapping) and isinstance(rc.get("skill"), str) \
+                and rc.get("skill") \
                 and rc.get("skill") not in skills_known \
                 and rc.get("channel", "voice_agent") == "voice_agent":
             chk.problem(f"{_campaign_path(rc, i)}.skill", f"no agent group has skill "

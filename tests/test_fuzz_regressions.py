@@ -204,3 +204,16 @@ def test_sweep_grid_is_bounded():
     axes = [parse_vary("agents.count=1:200:1"), parse_vary("telephony.ports=1:100:1")]
     with pytest.raises(ValueError, match="the grid has 20,000 points"):
         sweep(SCENARIOS / "pacing-small-8.toml", axes, 1, 1)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda g: g.__setitem__("count", float("nan")),
+    lambda g: g.__setitem__("skills", "sales"),
+    lambda g: g.__setitem__("logout_s", 0.0),
+    lambda g: g.pop("group"),
+])
+def test_a_broken_group_does_not_also_orphan_its_campaigns(mutate):
+    raw = _raw("pacing-small-8.toml")
+    mutate(raw["agents"][0])
+    probs = _problems(raw)
+    assert probs and not any("no agent group has skill" in p for p in probs), probs
