@@ -1171,7 +1171,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
-    return Scenario(
+    scn = Scenario(
         name=s["name"], description=s["description"], source=source,
         sim_hours=float(s["sim_hours"]), warmup_s=float(s["warmup_s"]),
         tick_s=float(s["tick_s"]), interval_s=float(s["interval_s"]), seed=int(s["seed"]),
@@ -1183,6 +1183,30 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         start=start.astimezone(UTC), dnc_files=dnc_files, warnings=tuple(chk.warnings),
         timeline=timeline, start_local=start, targets=tuple(targets), inbound=inbound,
         port_pool=None if lic["outbound_ports"] < 0 else int(lic["outbound_ports"]))
+    _pacer_checks(chk, scn)
+    if chk.problems:
+        raise ScenarioError(source, chk.problems)
+    return scn
+
+
+def _pacer_checks(chk: _Checker, scn: Scenario) -> None:
+    """Build each campaign's pacer settings as the run will (``sim.run.campaign_pacing``,
+    once per template: copies share them) so a value the pacer refuses is a problem here,
+    naming the campaign and the key, instead of an error when the run starts."""
+    from sim.run import campaign_pacing
+
+    seen: set[str] = set()
+    for c in scn.campaigns:
+        if c.template in seen:
+            continue
+        seen.add(c.template)
+        try:
+            campaign_pacing(c, scn)
+        except ValueError as exc:
+            m = re.match(r"CampaignPacing\.(\w+): (.*)", str(exc), re.S)
+            key, why = (m.group(1), m.group(2)) if m else ("", str(exc))
+            chk.problem(f"campaigns.{c.template}" + (f".{key}" if key else ""),
+                        f"the pacer cannot take it: {why}")
 
 
 def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime | None

@@ -217,3 +217,17 @@ def test_a_broken_group_does_not_also_orphan_its_campaigns(mutate):
     mutate(raw["agents"][0])
     probs = _problems(raw)
     assert probs and not any("no agent group has skill" in p for p in probs), probs
+
+
+# ------------------------------ what the pacer refuses is refused by validate, not the run
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1e-6, 0.999])
+def test_progressive_ratio_under_one_is_a_problem_not_a_crash(ratio):
+    raw = _raw("day-profile.toml")
+    leads = raw["campaigns"][1]
+    assert leads["pacing"] == "progressive"
+    leads["ratio"] = ratio
+    probs = _problems(raw)
+    assert probs == [f"campaigns.leads.ratio: the pacer cannot take it: progressive takes "
+                     f"ratio >= 1, got {ratio}"]
