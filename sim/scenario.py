@@ -1415,16 +1415,39 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     p = Path(path)
     if raw is None:
         raw = read_raw(p)
+    hidden = _overridden_mistakes(raw, overrides or {})
     if overrides:
         raw = apply_overrides(raw, overrides, str(p))
     try:
-        return build(raw, str(p), p.parent)
+        scn = build(raw, str(p), p.parent)
+        if hidden:
+            raise ScenarioError(str(p), hidden)
+        return scn
     except ScenarioError as exc:  # say where in the file each problem is
+        problems = [*hidden, *exc.problems] if exc.problems != hidden else hidden
         try:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            raise exc from None
-        raise ScenarioError(exc.source, with_lines(text, exc.problems)) from None
+            raise ScenarioError(exc.source, problems) from None
+        raise ScenarioError(exc.source, with_lines(text, problems)) from None
+
+
+def _overridden_mistakes(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:
+    """Problems of the file's own values of the section keys an override replaces
+    (``--hours`` replacing ``sim_hours = "1h"``): a file that only runs with an option is
+    still refused, so ``validate`` and every command agree on it."""
+    chk = _Checker("", None)
+    for dotted in overrides:
+        sec, _, key = dotted.partition(".")
+        spec = _SECTIONS.get(sec, {}).get(key)
+        table = raw.get(sec)
+        if spec is None or not isinstance(table, Mapping) or key not in table:
+            continue
+        n0 = len(chk.problems)
+        chk.value(table[key], spec, dotted)
+        for k in range(n0, len(chk.problems)):
+            chk.problems[k] += " (the file's value, replaced by an option: fix the file)"
+    return chk.problems
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],

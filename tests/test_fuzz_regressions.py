@@ -231,3 +231,26 @@ def test_progressive_ratio_under_one_is_a_problem_not_a_crash(ratio):
     probs = _problems(raw)
     assert probs == [f"campaigns.leads.ratio: the pacer cannot take it: progressive takes "
                      f"ratio >= 1, got {ratio}"]
+
+
+# --------------------- a file value an option replaces is still checked (validate agrees)
+
+
+@pytest.mark.parametrize("text, opts", [
+    ('sim_hours = "1e999"', ["--hours", "0.01"]),
+    ("sim_hours = nan", ["--hours", "0.01"]),
+    ("sim_hours = 1000000.0", ["--hours", "0.01"]),
+    ("warmup_s = -5.0", ["--hours", "0.01", "--warmup-s", "0"]),
+])
+def test_simulate_refuses_a_file_validate_refuses_even_when_an_option_replaces_the_value(
+        tmp_path, text, opts):
+    src = (SCENARIOS / "pacing-small-8.toml").read_text()
+    key = text.split(" = ")[0]
+    lines = [text if ln.startswith(f"{key} =") else ln for ln in src.splitlines()]
+    assert text in lines
+    f = tmp_path / "s.toml"
+    f.write_text("\n".join(lines) + "\n")
+    assert _cli("validate", f).exit_code == 2
+    res = _cli("simulate", f, "--no-cache", *opts)
+    assert res.exit_code == 2, res.output
+    assert f"scenario.{key}:" in res.stderr and "replaced by an option" in res.stderr
