@@ -555,6 +555,22 @@ class Scenario:
 # --------------------------------------------------------------------------- validation
 
 
+_LIBRARY_HINTS = re.compile(r"The current offset in the file is \d+ bytes\.|You might want to "
+                            r"try:.*?(?=Original error:|$)", re.S)
+MAX_MESSAGE = 600  # characters of one problem: a reader's line, not a library's dump
+
+
+def _one_line(message: str) -> str:
+    """A problem on one line: a library's multi-line error (polars' CSV errors list calls
+    to try, meaningless to a scenario's author) reduced to what it found, the quoted text
+    capped."""
+    if "\n" not in message and len(message) <= MAX_MESSAGE:
+        return message
+    text = _LIBRARY_HINTS.sub(" ", message).replace("Original error:", "—").replace("```", "")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+
+
 class _Checker:
     def __init__(self, source: str, base_dir: Path | None):
         self.source = source
@@ -563,10 +579,10 @@ class _Checker:
         self.warnings: list[str] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
+        self.problems.append(f"{path}: {_one_line(message)}")
 
     def warn(self, path: str, message: str) -> None:
-        self.warnings.append(f"{path}: {message}")
+        self.warnings.append(f"{path}: {_one_line(message)}")
 
     def contact_list(self, ct: ContactsConfig, path: str) -> None:
         """Read the whole contact file as the run will, and check the filter and sort
@@ -1008,7 +1024,11 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
             try:
                 strategy.validate(columns)
             except StrategyError as e:
-                chk.problem(f"{path}.strategy", e.message)
+                shown = ", ".join(repr(c[:40]) for c in columns[:12])
+                more = f" and {len(columns) - 12} more" if len(columns) > 12 else ""
+                chk.problem(f"{path}.strategy", e.message + (
+                    f" ({file.name}'s columns: {shown}{more})" if file is not None
+                    and "no column" in e.message else ""))
         if not chk.problems[n0:]:
             chk.contact_list(contacts, f"{path}.contacts")
 
@@ -1053,6 +1073,13 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
     try:
         if ct.file.suffix.lower() in (".parquet", ".pq"):
             return list(pl.read_parquet_schema(ct.file))
+        with ct.file.open("rb") as fh:
+            head = fh.read(65_536)
+        nul = head.find(b"\x00")
+        if nul >= 0:
+            chk.problem(f"{path}.file", f"{ct.file}: expected a CSV text file, found binary "
+                        f"data (a NUL byte at offset {nul})")
+            return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
         return pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
     except Exception as exc:  # polars raises several types for unreadable files

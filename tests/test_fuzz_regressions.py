@@ -254,3 +254,49 @@ def test_simulate_refuses_a_file_validate_refuses_even_when_an_option_replaces_t
     res = _cli("simulate", f, "--no-cache", *opts)
     assert res.exit_code == 2, res.output
     assert f"scenario.{key}:" in res.stderr and "replaced by an option" in res.stderr
+
+
+# ------------------------------------------------- contact files: one line, what was found
+
+HEADER = "id,phone,timezone\n"
+
+
+def _with_contacts(tmp_path, data: bytes) -> list[str]:
+    (tmp_path / "c.csv").write_bytes(data)
+    raw = _raw("single-50-predictive.toml")
+    raw["campaigns"][0]["contacts"] = {"file": "c.csv", "default_timezone": "UTC"}
+    with pytest.raises(ScenarioError) as e:
+        build(raw, "s.toml", tmp_path)
+    return e.value.problems
+
+
+def test_an_unreadable_csv_is_one_line_without_library_hints(tmp_path):
+    probs = _with_contacts(tmp_path, (HEADER + "c1,+12125550001,UTC\n\"unterminated\n").encode())
+    assert len(probs) == 1 and "cannot read" in probs[0] and "not properly escaped" in probs[0]
+    assert "\n" not in probs[0] and "You might want to try" not in probs[0]
+    assert "```" not in probs[0]
+
+
+@pytest.mark.parametrize("data", [
+    bytes(range(256)) * 4,
+    HEADER.encode() + b"c1,\x00+1212,UTC\n",
+])
+def test_a_binary_contact_file_is_named_as_binary(tmp_path, data):
+    probs = _with_contacts(tmp_path, data)
+    assert len(probs) == 1 and "expected a CSV text file, found binary data" in probs[0]
+    assert probs[0].startswith("campaigns.sales.contacts.file: ")
+
+
+def test_a_missing_address_column_lists_the_file_columns(tmp_path):
+    probs = _with_contacts(tmp_path, b"c0,+12125550000,UTC\nc1,+12125550001,UTC\n")
+    assert len(probs) == 1 and "no column 'phone'" in probs[0]
+    assert "c.csv's columns: 'c0', '+12125550000', 'UTC'" in probs[0]
+
+
+def test_one_line_keeps_short_messages_and_caps_long_ones():
+    from sim.scenario import MAX_MESSAGE, _one_line
+
+    assert _one_line("a: b") == "a: b"
+    assert len(_one_line("x" * 10_000)) == MAX_MESSAGE
+    assert _one_line("bad\n\nYou might want to try:\n- this\n\nOriginal error: ```boom```") \
+        == "bad — boom"
