@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
+# No two adjacent parts can match the same character (the name's class holds the spaces
+# around it; ``_clean`` strips them), so a long line is matched in linear time: a lazy
+# name between two ``\s*`` took seconds on a 2,000-space line inside a multi-line string.
+_HEADER = re.compile(r"^\s*(\[\[?)([A-Za-z0-9_.\-\"' \t]+)\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=\s*(.*)$")
 _NAMING = {"campaigns": "name", "agents": "group"}
 

@@ -300,3 +300,19 @@ def test_one_line_keeps_short_messages_and_caps_long_ones():
     assert len(_one_line("x" * 10_000)) == MAX_MESSAGE
     assert _one_line("bad\n\nYou might want to try:\n- this\n\nOriginal error: ```boom```") \
         == "bad — boom"
+
+
+# ---------------------------- the line finder on long lines (it backtracked for minutes)
+
+
+def test_problem_lines_on_a_long_line_inside_a_multiline_string(tmp_path):
+    text = (SCENARIOS / "pacing-small-8.toml").read_text().replace(
+        'name = "pacing-small-8"',
+        'name = "pacing-small-8"\ndescription = """\n[' + " " * 50_000 + 'x\n"""')
+    text = text.replace("ports = ", "ports = -", 1)
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    res = _cli("validate", f)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("ports = -"))
+    assert res.exit_code == 2 and f"line {line}: telephony.ports: expected a value >= 1" \
+        in res.stderr
