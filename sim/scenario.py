@@ -557,7 +557,7 @@ class Scenario:
 
 _LIBRARY_HINTS = re.compile(r"The current offset in the file is \d+ bytes\.|You might want to "
                             r"try:.*?(?=Original error:|$)", re.S)
-MAX_MESSAGE = 600  # characters of one problem: a reader's line, not a library's dump
+MAX_MESSAGE = 1000  # characters of one problem: a reader's line, not a library's dump
 
 
 def _one_line(message: str) -> str:
@@ -667,6 +667,9 @@ class _Checker:
         if not p.exists():
             self.problem(key, f"file not found: {p}")
             return None
+        if not p.is_file():
+            self.problem(key, f"expected a file, got {_file_kind(p)}: {p}")
+            return None
         return p
 
     def value(self, v: Any, f: _F, path: str) -> Any:
@@ -737,6 +740,9 @@ class _Checker:
             p = self.base_dir / p
         if not p.exists():
             self.problem(f"{path}.file", f"file not found: {p}")
+            return None
+        if not p.is_file():
+            self.problem(f"{path}.file", f"expected a file, got {_file_kind(p)}: {p}")
             return None
         import polars as pl
 
@@ -1390,13 +1396,20 @@ def _as_list(chk: _Checker, v: Any, path: str) -> list:
 def read_raw(path: str | Path) -> dict:
     """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
     p = Path(path)
+    too_big = ScenarioError(str(p), [f"expected a scenario file of at most "
+                                     f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in their "
+                                     f"own files)"])
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(str(p), [f"expected a scenario file of at most "
-                                         f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in "
-                                         f"their own files), got {size / 2**20:.1f} MiB"])
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        if p.exists() and not p.is_file():
+            raise ScenarioError(str(p), [f"expected a scenario file, got {_file_kind(p)}"])
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise too_big
+        with p.open("rb") as fh:  # bounded: a file can grow, or report a size of 0
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise too_big
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text
+        raw = tomllib.loads(text)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
     except OSError as exc:
@@ -1409,6 +1422,22 @@ def read_raw(path: str | Path) -> dict:
         raise ScenarioError(str(p), [_too_deep(None)]) from None
     _check_depth(raw, str(p))
     return raw
+
+
+def _file_kind(p: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    import stat
+
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return "something unreadable"
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
 
 
 def _too_deep(where: str | None) -> str:

@@ -316,3 +316,43 @@ def test_problem_lines_on_a_long_line_inside_a_multiline_string(tmp_path):
     line = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("ports = -"))
     assert res.exit_code == 2 and f"line {line}: telephony.ports: expected a value >= 1" \
         in res.stderr
+
+
+# ----------------------- devices and pipes: refused, never read (MemoryError, a hang)
+
+
+@pytest.mark.parametrize("dev, kind", [("/dev/zero", "a character device"),
+                                       ("/dev/urandom", "a character device")])
+def test_a_device_as_the_scenario_is_refused(dev, kind):
+    res = _cli("validate", dev)
+    assert res.exit_code == 2 and f"{dev}: expected a scenario file, got {kind}" in res.stderr
+
+
+def test_a_pipe_as_the_scenario_is_refused(tmp_path):
+    import os
+
+    fifo = tmp_path / "s.toml"
+    os.mkfifo(fifo)
+    res = _cli("validate", fifo)
+    assert res.exit_code == 2 and "got a pipe (FIFO)" in res.stderr
+
+
+@pytest.mark.parametrize("where", ["contacts", "dnc", "empirical"])
+def test_a_device_as_a_data_file_is_refused(where):
+    raw = _raw("single-50-predictive.toml")
+    camp = raw["campaigns"][0]
+    if where == "contacts":
+        camp["contacts"] = {"file": "/dev/zero", "default_timezone": "UTC"}
+    elif where == "dnc":
+        raw["dnc"] = {"files": ["/dev/zero"]}
+    else:
+        camp["talk"] = {"dist": "empirical", "file": "/dev/zero", "column": "talk_s"}
+    probs = _problems(raw)
+    assert any("expected a file, got a character device: /dev/zero" in p for p in probs), probs
+
+
+def test_cr_only_line_ends_still_read(tmp_path):
+    text = (SCENARIOS / "pacing-small-8.toml").read_text().replace("\n", "\r")
+    f = tmp_path / "s.toml"
+    f.write_bytes(text.encode())
+    assert _cli("validate", f).exit_code == 0
