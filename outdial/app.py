@@ -47,10 +47,18 @@ class Application:
         if out is None and not plots:
             return
         target = out or Path("out")
-        target.mkdir(parents=True, exist_ok=True)
-        written = tables(out) if out is not None else []
-        if plots:
-            written += figures(target)
+        option = "--out" if out is not None else "--plots"
+        written: list[Path] = []
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            written += tables(out) if out is not None else []
+            if plots:
+                written += figures(target)
+        except OSError as exc:
+            done = f" (written before it: {', '.join(str(p) for p in written)})" if written \
+                else ""
+            self.fail(f"{option}: cannot write the results into {target}: "
+                      f"{exc.strerror or exc}{done}")
         for p in written:
             self.info(f"wrote {p}")
 

@@ -356,3 +356,32 @@ def test_cr_only_line_ends_still_read(tmp_path):
     f = tmp_path / "s.toml"
     f.write_bytes(text.encode())
     assert _cli("validate", f).exit_code == 0
+
+
+# ---------------------------------------- --out that cannot be written: before the run
+
+
+@pytest.mark.parametrize("out", ["/proc/outdial-nope", "/dev/null/x"])
+def test_an_unwritable_out_fails_before_the_run(out):
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+               "--no-cache", "--out", out)
+    assert res.exit_code == 2
+    assert f"--out: cannot write the results into {out}" in res.stderr
+
+
+def test_a_failed_write_names_the_option_and_what_was_written(tmp_path, monkeypatch):
+    from outdial.app import Application
+
+    app = Application()
+    done = tmp_path / "a.parquet"
+
+    def tables(d):
+        done.write_text("x")
+        return [done]
+
+    def figures(d):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(SystemExit) as e:
+        app.write_outputs(tmp_path, True, tables, figures)
+    assert e.value.code == 2

@@ -92,6 +92,13 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
     """
     from sim.plan.cache import ResultCache
 
+    if out is not None:  # before any run: a folder that cannot be made fails now, not after
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            if not os.access(out, os.W_OK | os.X_OK):
+                raise PermissionError("not writable")
+        except OSError as exc:
+            app.fail(f"--out: cannot write the results into {out}: {exc.strerror or exc}")
     if no_cache:
         return None
     if cache_dir is not None:
