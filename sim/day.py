@@ -26,6 +26,7 @@ from sim.scenario import Campaign, Scenario
 
 LINEAR_STEP_S = 60.0  # a linear profile is followed in steps of a simulated minute
 ARRIVAL_STEP_S = 60.0  # arriving contacts join the list a minute's worth at a time
+RELOGIN_POLL_S = 1.0  # an agent asked back while leaving after a call: checked each second
 _SHARES = ("machine", "busy", "no_answer", "invalid")
 
 
@@ -138,17 +139,33 @@ class Day:
             t += ARRIVAL_STEP_S
 
     def group_shifts(self, agents: list[int], profile: Profile, end_s: float):
-        """The group's first ``count`` agents are logged in, as its profile says."""
-        on = 0
+        """The group's first ``count`` agents are logged in, as its profile says. An agent
+        asked back while still finishing the call it was leaving after (the engine's
+        pending logout) logs in once that call and its wrap-up are over, if still wanted."""
+        on = [0]
+        pending = int(AgentState.PENDING_LOGOUT)
         for t in profile.changes(end_s, LINEAR_STEP_S):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
             want = int(profile.value(t))
-            if want > on:
-                self.feed.log_in(agents[on:want])
-            elif want < on:
-                self.feed.log_out(agents[want:on])
-            on = want
+            if want > on[0]:
+                back = agents[on[0]:want]
+                leaving = [i for i, a in enumerate(back, on[0])
+                           if self.agent_state(a) == pending]
+                self.feed.log_in([a for a in back if self.agent_state(a) != pending])
+                for i in leaving:
+                    self.env.process(self._back_after_logout(agents[i], i, on))
+            elif want < on[0]:
+                self.feed.log_out(agents[want:on[0]])
+            on[0] = want
+
+    def _back_after_logout(self, agent: int, i: int, on: list[int]):
+        """Log ``agent`` (the group's ``i``-th) in once its pending logout is done, if the
+        group's count (``on[0]``) still includes it then."""
+        while self.agent_state(agent) == int(AgentState.PENDING_LOGOUT):
+            yield self.env.timeout(RELOGIN_POLL_S)
+        if i < on[0] and self.agent_state(agent) == int(AgentState.LOGGED_OUT):
+            self.feed.log_in([agent])
 
     # ------------------------------------------------------------ the supervisor
 

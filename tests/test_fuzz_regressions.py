@@ -385,3 +385,20 @@ def test_a_failed_write_names_the_option_and_what_was_written(tmp_path, monkeypa
     with pytest.raises(SystemExit) as e:
         app.write_outputs(tmp_path, True, tables, figures)
     assert e.value.code == 2
+
+
+# ------------------------- a group asked back while its agents are leaving after a call
+
+
+@pytest.mark.parametrize("at, count", [
+    ([0, 1, 2, 3, 4, 5, 6, 7], [30, 0, 30, 0, 30, 0, 30, 0]),
+    ([0, 100, 101, 102, 103, 104, 105, 106], [30, 10, 30, 5, 30, 0, 30, 1]),
+])
+def test_a_group_profile_that_returns_before_a_call_ends_runs(at, count):
+    from sim.run import simulate
+
+    raw = _raw("day-profile.toml")
+    raw["scenario"]["sim_hours"] = 0.05
+    raw["agents"][0]["profile"] = {"at": at, "count": count}
+    res = simulate(build(raw, "s.toml", SCENARIOS))  # InvalidTransition: login while leaving
+    assert res.total["attempts"] > 0
