@@ -291,6 +291,16 @@ def _size_section(folder: Path) -> Section | None:
     return s
 
 
+# What reading a results file of another shape raises (a field of the wrong type, missing).
+_SHAPE_ERRORS = (TypeError, KeyError, AttributeError, ValueError, IndexError)
+
+
+def _not_ours(path: Path, writer: str, exc: Exception) -> ReportError:
+    """The error for a results file that reads but is not what ``writer`` writes."""
+    return ReportError(f"{path}: not the file {writer} writes (edited, or from another "
+                       f"version?): {type(exc).__name__}: {exc}")
+
+
 def build(folder: Path) -> tuple[str, list[Section]]:
     """The report's title and sections from a results folder.
 
@@ -308,13 +318,20 @@ def build(folder: Path) -> tuple[str, list[Section]]:
         if not isinstance(k, dict):
             raise ReportError(f"{kpis_path}: expected a JSON object")
         title = str(k.get("scenario", title))
-        sections.append(_summary_section(k))
-        for make in (_verdict_section, _platform_section, _kpi_section):
-            sec = make(k)
-            if sec is not None:
-                sections.append(sec)
-    for make_folder in (_compare_section, _sweep_section, _size_section):
-        sec = make_folder(folder)
+        try:
+            sections.append(_summary_section(k))
+            for make in (_verdict_section, _platform_section, _kpi_section):
+                sec = make(k)
+                if sec is not None:
+                    sections.append(sec)
+        except _SHAPE_ERRORS as exc:
+            raise _not_ours(kpis_path, "simulate --out", exc) from None
+    for make_folder, name in ((_compare_section, "compare"), (_sweep_section, "sweep"),
+                              (_size_section, "size")):
+        try:
+            sec = make_folder(folder)
+        except _SHAPE_ERRORS as exc:
+            raise _not_ours(folder / f"{name}.parquet", f"{name} --out", exc) from None
         if sec is not None:
             sections.append(sec)
     images = _images(folder)

@@ -402,3 +402,15 @@ def test_a_group_profile_that_returns_before_a_call_ends_runs(at, count):
     raw["agents"][0]["profile"] = {"at": at, "count": count}
     res = simulate(build(raw, "s.toml", SCENARIOS))  # InvalidTransition: login while leaving
     assert res.total["attempts"] > 0
+
+
+# ------------------------------------------- report on results files of another shape
+
+
+@pytest.mark.parametrize("text", ['{"total": 5}', '{"total": {"bhcc": [1]}, "campaigns": 3}',
+                                  '{"ci95": 1, "warnings": 5, "platform": 3}'])
+def test_report_on_a_kpis_json_of_another_shape(tmp_path, text):
+    (tmp_path / "kpis.json").write_text(text)
+    res = _cli("report", tmp_path)
+    assert res.exit_code == 2
+    assert "kpis.json: not the file simulate --out writes" in res.stderr
