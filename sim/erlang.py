@@ -462,7 +462,8 @@ def erlang_a_metrics(
 # --------------------------------------------------------------------------- solvers
 
 # No planning question needs more servers than this; beyond it a goal is unreachable.
-_MAX_COUNT = 10_000_000
+MAX_COUNT = 10_000_000
+_MAX_COUNT = MAX_COUNT
 
 
 def _smallest(ok, low: int) -> int:
@@ -474,6 +475,9 @@ def _smallest(ok, low: int) -> int:
         ValueError: when no ``n`` up to ten million satisfies ``ok``.
     """
     low = max(1, int(low))
+    if low > _MAX_COUNT:  # checked first: one evaluation costs O(low)
+        raise ValueError(f"no count up to {_MAX_COUNT:,} meets the goal (the load alone "
+                         f"needs {low:,})")
     if ok(low):
         return low
     high = low

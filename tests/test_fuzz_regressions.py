@@ -414,3 +414,26 @@ def test_report_on_a_kpis_json_of_another_shape(tmp_path, text):
     res = _cli("report", tmp_path)
     assert res.exit_code == 2
     assert "kpis.json: not the file simulate --out writes" in res.stderr
+
+
+# ----------------------------------- erlang: counts bounded, unreachable loads, --plot
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["b", "--traffic-erlangs", "10", "--servers", "1000000000"], "from 1 to 10,000,000"),
+    (["b", "--traffic-erlangs", "10", "--servers", "9999990:10000001"], "<= 10,000,000"),
+    (["c", "--calls-per-hour", "1e12", "--aht-s", "200", "--service-level", "0.8",
+      "--target-s", "20"], "the load alone needs 55,555,555,556"),
+])
+def test_erlang_counts_are_bounded(args, expect):
+    res = _cli("erlang", *args)
+    assert res.exit_code == 2 and expect in res.stderr
+
+
+@pytest.mark.parametrize("name", ["x.weird", "no/such/dir/../../x.png"])
+def test_erlang_plot_that_cannot_be_written(tmp_path, name):
+    target = tmp_path / "f"
+    target.write_text("a file, not a folder")
+    path = target / "x.png" if "/" in name else tmp_path / name
+    res = _cli("erlang", "b", "--traffic-erlangs", "10", "--servers", "1:20", "--plot", path)
+    assert res.exit_code == 2 and "--plot" in res.output and "cannot write" in res.output

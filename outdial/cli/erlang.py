@@ -113,22 +113,25 @@ def _counts(app: Application, option: str, text: str | None) -> list[int] | None
     """``N`` -> ``[N]``; ``FROM:TO[:STEP]`` -> that inclusive range; ``None`` stays ``None``."""
     if text is None:
         return None
+    from sim.erlang import MAX_COUNT  # the solvers' range: one evaluation costs O(count)
+
     parts = text.split(":")
     try:
         values = [int(p) for p in parts]
     except ValueError:
         values = []
     if len(parts) == 1 and values:
-        if values[0] < 1:
-            app.fail(f"{option} must be a whole number >= 1, got {text}")
+        if not 1 <= values[0] <= MAX_COUNT:
+            app.fail(f"{option} must be a whole number from 1 to {MAX_COUNT:,}, got {text}")
         return values
     if len(values) in (2, 3) and len(values) == len(parts):
         start, stop = values[0], values[1]
         step = values[2] if len(values) == 3 else 1
-        if start >= 1 and stop >= start and step >= 1 and (stop - start) // step < 10_000:
+        if start >= 1 and stop >= start and step >= 1 and (stop - start) // step < 10_000 \
+                and stop <= MAX_COUNT:
             return list(range(start, stop + 1, step))
     app.fail(f"{option} must be a whole number >= 1 or FROM:TO[:STEP] with 1 <= FROM <= TO "
-             f"(at most 10,000 rows), got {text}")
+             f"<= {MAX_COUNT:,} (at most 10,000 rows), got {text}")
 
 
 def _percent(p: float) -> str:
@@ -187,9 +190,14 @@ def _plot(path: Path, x: list[int], curves: dict[str, list[float]], xlabel: str,
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:  # an unwritable place, or a suffix matplotlib lacks
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.BadParameter(f"cannot write {path}: {why}", param_hint="--plot") from None
+    finally:
+        plt.close(fig)
     return path
 
 
