@@ -121,8 +121,10 @@ def _counts(app: Application, option: str, text: str | None) -> list[int] | None
     except ValueError:
         values = []
     if len(parts) == 1 and values:
-        if not 1 <= values[0] <= MAX_COUNT:
-            app.fail(f"{option} must be a whole number from 1 to {MAX_COUNT:,}, got {text}")
+        if values[0] < 1:
+            app.fail(f"{option} must be a whole number >= 1, got {text}")
+        if values[0] > MAX_COUNT:
+            app.fail(f"{option} must be a whole number >= 1 (at most {MAX_COUNT:,}), got {text}")
         return values
     if len(values) in (2, 3) and len(values) == len(parts):
         start, stop = values[0], values[1]
