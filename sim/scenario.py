@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -1144,6 +1145,9 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                 chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
                             "a profile of agents logged in is for the dialer's groups")
     groups_lost = len(groups) < len(raw_groups)  # a group with a problem: skills unknown
+    repeated = sorted(n for n, k in Counter(g.group for g in groups).items() if k > 1)
+    if repeated:  # --set agents.NAME..., [[timeline]] group = NAME would be ambiguous
+        chk.problem("agents", f"expected unique group names, repeated: {', '.join(repeated)}")
     inbound = _inbound(chk, raw.get("inbound", []), groups, start)
     campaigns: list[Campaign] = []
     raw_campaigns = _as_list(chk, raw.get("campaigns", []), "campaigns")
@@ -1167,7 +1171,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     for i, rc in enumerate(raw_campaigns):
         campaigns.extend(_build_campaign(chk, rc, i, rules, start))
     names = [c.name for c in campaigns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
         chk.problem("campaigns", f"expected unique names, repeated: {', '.join(dupes)}")
     skills_known = {s for g in groups for s in g.skills}

@@ -437,3 +437,9 @@ def test_erlang_plot_that_cannot_be_written(tmp_path, name):
     path = target / "x.png" if "/" in name else tmp_path / name
     res = _cli("erlang", "b", "--traffic-erlangs", "10", "--servers", "1:20", "--plot", path)
     assert res.exit_code == 2 and "--plot" in res.output and "cannot write" in res.output
+
+
+def test_agent_group_names_are_unique():
+    raw = _raw("pacing-small-8.toml")
+    raw["agents"].append(copy.deepcopy(raw["agents"][0]))
+    assert "agents: expected unique group names, repeated: team" in _problems(raw)
