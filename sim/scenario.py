@@ -89,6 +89,7 @@ MAX_CAMPAIGNS = 10_000
 MAX_PORTS = 1_000_000
 MAX_RECORDS = 50_000_000
 MAX_REPLICATIONS = 10_000
+MAX_INBOUND_PER_HOUR = 1_000_000.0  # calls offered to one inbound skill
 MAX_TIMED_ATTEMPTS = 20_000_000  # paced attempts a run would make (a record each in memory)
 MAX_DEPTH = 32  # nesting of TOML tables and arrays
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a scenario file (contact lists live in their own files)
@@ -99,6 +100,8 @@ _RUN_END_S = MAX_WARMUP_S + MAX_SIM_HOURS * 3600
 _TIME = "longer runs belong in several runs"
 _DAY = "a longer span is outside what the model describes"
 _HOUR = "longer is outside what the model describes"
+_CALLS = ("more than any contact centre's skill is offered; each call is simulated, so a run "
+          "takes time in proportion")
 
 
 @dataclass(frozen=True)
@@ -194,8 +197,8 @@ _AGENTS = {
 }
 _INBOUND = {
     "skill": _str(),
-    "calls_per_hour": _num(_REQUIRED, lo=0.0, hi=10_000_000.0, unit="calls per hour",
-                           why=_MEM),
+    "calls_per_hour": _num(_REQUIRED, lo=0.0, hi=MAX_INBOUND_PER_HOUR, unit="calls per hour",
+                           why=_CALLS),
     "sl_threshold_s": _secs(20.0),
     "sl_window_s": _secs(300.0, lo=1.0, hi=86_400.0, why=_DAY,
                          doc="span of the real-time service level"),
@@ -1251,7 +1254,8 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
     """The ``[[inbound]]`` skills: arrivals (a constant rate, or ``[inbound.profile]``
     ``calls_per_hour`` over the day), talk, wrap-up, patience, service level."""
     out: list[InboundSkill] = []
-    for i, r in enumerate(_as_list(chk, raw, "inbound")):
+    items = _as_list(chk, raw, "inbound")
+    for i, r in enumerate(items):
         path = f"inbound[{i}]"
         if not isinstance(r, Mapping):
             chk.problem(path, f"expected a table, got {_tname(r)}")
@@ -1265,7 +1269,8 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
         profile = None
         if "profile" in r and start is not None:
             profile = parse_profile(r["profile"], f"{path}.profile", start,
-                                    {"calls_per_hour": (0.0, 10_000_000.0, "calls per hour")},
+                                    {"calls_per_hour": (0.0, MAX_INBOUND_PER_HOUR,
+                                                        "calls per hour")},
                                     chk.problem).get("calls_per_hour")
         talk = chk.distribution(r.get("talk"), f"{path}.talk", _INBOUND_DIST_DEFAULTS["talk"])
         wrap = chk.distribution(r.get("wrap"), f"{path}.wrap", _INBOUND_DIST_DEFAULTS["wrap"])
@@ -1283,8 +1288,9 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
         out.append(InboundSkill(v["skill"], float(v["calls_per_hour"]), talk, wrap, patience,
                                 float(v["sl_threshold_s"]), float(v["sl_window_s"]), profile))
     names = {s.name for s in out}
+    lost = len(out) < len(items)  # a skill with a problem is not built: the groups' check waits
     for k, g in enumerate(groups):
-        if g.direction == "inbound" and not names & set(g.skills):
+        if g.direction == "inbound" and not lost and not names & set(g.skills):
             chk.problem(f"agents[{k}].skills", f"an inbound group needs an inbound skill "
                         f"({', '.join(sorted(names)) or 'no [[inbound]] skill defined'}), got "
                         f"{', '.join(g.skills) or 'none'}")

@@ -443,3 +443,18 @@ def test_agent_group_names_are_unique():
     raw = _raw("pacing-small-8.toml")
     raw["agents"].append(copy.deepcopy(raw["agents"][0]))
     assert "agents: expected unique group names, repeated: team" in _problems(raw)
+
+
+def test_a_broken_inbound_skill_does_not_also_orphan_its_desk():
+    raw = _raw("blended-centre.toml")
+    raw["inbound"][0]["patience"] = {"dist": "exponential", "mean_s": 0}
+    probs = _problems(raw)
+    assert any(p.startswith("inbound[0].patience") for p in probs)
+    assert not any("an inbound group needs an inbound skill" in p for p in probs), probs
+
+
+def test_inbound_rate_bound_applies_to_its_profile_too():
+    raw = _raw("blended-live-small.toml")
+    ib = next(r for r in raw["inbound"] if "profile" in r)
+    ib["profile"]["calls_per_hour"] = [2_000_000.0] * len(ib["profile"]["at"])
+    assert any("calls_per_hour" in p and "1e+06" in p for p in _problems(raw))
