@@ -760,14 +760,20 @@ class _Checker:
                          f"(columns: {', '.join(frame.columns)})")
             return None
         col = frame[d["column"]]
+        if not len(col):
+            self.problem(f"{path}.file", f"{p} holds no durations (a header and no rows)")
+            return None
         if not col.dtype.is_numeric():
             self.problem(f"{path}.column", f"expected numeric durations in seconds, "
                          f"got {col.dtype}")
             return None
-        bad = col.is_null() | (col < 0)
+        col = col.cast(pl.Float64)
+        top = _DIST["mean_s"].hi
+        bad = (col.is_null() | col.is_nan() | (col < 0) | (col > top)).fill_null(True)
         if bad.any():
-            first = int(bad.arg_max()) + 2  # 1-based line number after the header
-            self.problem(f"{path}.file", f"{p} line {first}: expected a duration >= 0 s")
+            first = int(bad.arg_max())
+            self.problem(f"{path}.file", f"{p} line {first + 2}: expected a duration >= 0 s "
+                         f"and <= {top:g} s ({_DAY}), got {col[first]!r}")
             return None
         return Empirical(tuple(float(x) for x in col.to_list()))
 

@@ -458,3 +458,22 @@ def test_inbound_rate_bound_applies_to_its_profile_too():
     ib = next(r for r in raw["inbound"] if "profile" in r)
     ib["profile"]["calls_per_hour"] = [2_000_000.0] * len(ib["profile"]["at"])
     assert any("calls_per_hour" in p and "1e+06" in p for p in _problems(raw))
+
+
+# ------------------------------------------------ empirical durations: finite, bounded
+
+
+@pytest.mark.parametrize("rows, expect", [
+    (["inf", "2"], "line 2: expected a duration >= 0 s and <= 86400 s"),
+    (["3", "1e300"], "line 3: expected a duration >= 0 s and <= 86400 s"),
+    (["100000"], "line 2: expected a duration >= 0 s and <= 86400 s"),
+    ([], "holds no durations"),
+])
+def test_empirical_durations_are_finite_and_bounded(tmp_path, rows, expect):
+    (tmp_path / "d.csv").write_text("talk_s\n" + "".join(f"{r}\n" for r in rows))
+    raw = _raw("single-50-predictive.toml")
+    raw["campaigns"][0]["talk"] = {"dist": "empirical", "file": "d.csv", "column": "talk_s"}
+    with pytest.raises(ScenarioError) as e:
+        build(raw, "s.toml", tmp_path)
+    assert len(e.value.problems) == 1 and expect in e.value.problems[0]
+    assert e.value.problems[0].startswith("campaigns.sales.talk.file: ")
