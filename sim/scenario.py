@@ -12,6 +12,7 @@ import copy
 import difflib
 import math
 import re
+import reprlib
 import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -1609,8 +1610,8 @@ def _set_path(d: dict, parts: list[str], value: Any) -> str | None:
     for k, p in enumerate(parts[:-1]):
         d = d.setdefault(p, {})
         if not isinstance(d, dict):
-            return (f"{'.'.join(parts[:k + 1])} is {_tname(d)} {d!r}, not a table: expected "
-                    "a key path ending at a value")
+            return (f"{'.'.join(parts[:k + 1])} is {_tname(d)} {reprlib.repr(d)}, not a table: "
+                    "expected a key path ending at a value")
     d[parts[-1]] = value
     return None
 
