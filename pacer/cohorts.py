@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from pacer.hitrate import HitRateState, _hitrate_record
-from pacer.lookahead import splitmix64
+from pacer.lookahead import _splitmix64
 
 __all__ = ["PendingDials"]
 
@@ -26,7 +26,7 @@ __all__ = ["PendingDials"]
 @numba.njit(cache=True)
 def _tie_key(seed, seq):
     """64 pseudo-random bits for the seq-th dial added (splitmix64 of seed and seq)."""
-    return splitmix64(seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15))
+    return _splitmix64(seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15))
 
 
 @numba.njit(cache=True)

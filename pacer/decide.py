@@ -17,7 +17,7 @@ Speed: a decision for 200 campaigns must take microseconds, so the hot path call
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from statistics import NormalDist
 
@@ -34,6 +34,7 @@ from pacer.constants import (
     DEFAULT_MAX_LINES_PER_AGENT,
     DEFAULT_PRIOR_WEIGHT,
     DEFAULT_RING_NO_ANSWER_S,
+    MAX_RATIO,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_LAUNCH_S,
     VICIDIAL_MAX_LEVEL,
@@ -43,8 +44,8 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
-from pacer.holdtime import HoldTime, ended_phases, expose_phases
-from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
+from pacer.holdtime import HoldTime, _ended_phases_of, _expose_phases_of
+from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -144,7 +145,6 @@ WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this
 # tick after it dialled.
 REDECIDE_S = 2.0
 REDECIDE_MAX_S = 8.0
-MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
@@ -310,7 +310,24 @@ class Pacer:
     """Batched pacing for a fixed set of campaigns (rows 0..n-1, in the order given)."""
 
     def __init__(self, campaigns: Sequence[CampaignPacing], seed: int = 0):
-        cs = list(campaigns)
+        """``campaigns``: one ``CampaignPacing`` per row; ``seed``: an int >= 0 fixing the
+        pacer's random streams. A ValueError naming the argument otherwise."""
+        if isinstance(campaigns, CampaignPacing | str | bytes | dict) or \
+                not isinstance(campaigns, Iterable):
+            raise ValueError(f"campaigns: expected a sequence of CampaignPacing, got "
+                             f"{type(campaigns).__name__}")
+        try:
+            cs = list(campaigns)
+        except TypeError:  # a 0-d array
+            raise ValueError(f"campaigns: expected a sequence of CampaignPacing, got "
+                             f"{campaigns!r:.40}") from None
+        for i, c in enumerate(cs):
+            if not isinstance(c, CampaignPacing):
+                raise ValueError(f"campaigns[{i}]: expected a CampaignPacing, got "
+                                 f"{type(c).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or \
+                not 0 <= seed < 2**63:
+            raise ValueError(f"seed: expected an int in [0, 2**63), got {seed!r:.40}")
         n = self.n = len(cs)
         self.config = cs
         for f in fields(CampaignPacing):
@@ -354,7 +371,7 @@ class Pacer:
             # answered-call shape (the estimate takes over as dials complete)
             self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
         self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
-        dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+        _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
             regulation=self._regulation, limit=self._abandon_limit)) if n else None
@@ -516,6 +533,14 @@ class Pacer:
                              f"got {x!r}")
         return v
 
+    @staticmethod
+    def _flag(name: str, x) -> bool:
+        if type(x) is bool:  # the engine's case, checked first
+            return x
+        if isinstance(x, np.bool_) or (isinstance(x, int | np.integer) and x in (0, 1)):
+            return bool(x)
+        raise ValueError(f"{name} must be a bool, got {x!r:.40}")
+
     def observe_dial(self, row: int, live: bool, ring_s: float) -> None:
         """A dial of an agent-based campaign stopped ringing after ``ring_s`` seconds.
 
@@ -524,6 +549,7 @@ class Pacer:
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
         row = self._row(row)
+        live = self._flag("live", live)
         self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
         if live:  # a dial that ends unanswered only makes room: its campaign's next
             self._dirty[row] = True  # scheduled decision (REDECIDE_S) uses it, cheaper
@@ -553,7 +579,7 @@ class Pacer:
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
         row = self._row(row)
-        code = _ABANDONED if abandoned else _CONNECTED
+        code = _ABANDONED if self._flag("abandoned", abandoned) else _CONNECTED
         self._obs_live.add(row, self._seconds("t_s", t_s, 0.0), code)
         self._dirty[row] = True
 
@@ -586,7 +612,8 @@ class Pacer:
         one second of silence is an abandon an agent freeing within the window does not
         prevent)."""
         row = self._row(row)
-        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0), 1 if hung_up else 0)
+        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0),
+                           1 if self._flag("hung_up", hung_up) else 0)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
@@ -616,7 +643,7 @@ class Pacer:
             self._pending.add(rows, live, now - ring_s)  # until their cohort has ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
             e, r = self.ring_end, self.ring
-            fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
+            _fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
                            e.decay, r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
                            self._ring_timeout_s, self._life)
         if now >= self._next_fold and self._pending.n:
@@ -631,10 +658,10 @@ class Pacer:
             g._tally_waits(rows, waited, hung, self._wait_s, self._hangups, self.hangup_rate)
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
-            self.holdtime.ended(rows, seconds)
+            self.holdtime._ended(rows, seconds)
         if self._obs_phase.n:
             rows, seconds, codes = self._obs_phase.take()
-            ended_phases(self.talktime, self.wraptime, rows, seconds, codes)
+            _ended_phases_of(self.talktime, self.wraptime, rows, seconds, codes)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
@@ -714,11 +741,11 @@ class Pacer:
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
         phase = self._gather.agent_phase
-        expose_phases(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
-                      self._dt)
+        _expose_phases_of(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
+                          self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
             for est in (self.holdtime, self.talktime, self.wraptime):
-                est.forget(now - self._hold_at)
+                est.forget(max(now - self._hold_at, 0.0))
             fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
             self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
             self._hangups *= fade
@@ -729,9 +756,9 @@ class Pacer:
             # wrap-up apart (and by the AGENT_WAIT rule): written for those, and for all once
             unsplit = rows if self._hold_once else rows[self._gather.split[rows] == 0]
             self._hold_once = False
-            self.holdtime.to_histogram(unsplit, self.hold.counts, self.hold.totals)
-            self.talktime.to_histogram(rows, self.talk.counts, self.talk.totals)
-            self.wraptime.to_histogram(rows, self.wrap.counts, self.wrap.totals)
+            self.holdtime._write(unsplit, self.hold.counts, self.hold.totals)
+            self.talktime._write(rows, self.talk.counts, self.talk.totals)
+            self.wraptime._write(rows, self.wrap.counts, self.wrap.totals)
         if self._hit_stale:  # only completed dials move the hit rate
             self._hit_posterior()
         hit = self._buf_hit
