@@ -549,7 +549,8 @@ class Pacer:
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
         row = self._row(row)
-        live = self._flag("live", live)
+        if type(live) is not bool:  # the engine passes a bool
+            live = self._flag("live", live)
         self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
         if live:  # a dial that ends unanswered only makes room: its campaign's next
             self._dirty[row] = True  # scheduled decision (REDECIDE_S) uses it, cheaper
@@ -579,7 +580,9 @@ class Pacer:
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
         row = self._row(row)
-        code = _ABANDONED if self._flag("abandoned", abandoned) else _CONNECTED
+        if type(abandoned) is not bool:  # the engine passes a bool
+            abandoned = self._flag("abandoned", abandoned)
+        code = _ABANDONED if abandoned else _CONNECTED
         self._obs_live.add(row, self._seconds("t_s", t_s, 0.0), code)
         self._dirty[row] = True
 
@@ -612,8 +615,9 @@ class Pacer:
         one second of silence is an abandon an agent freeing within the window does not
         prevent)."""
         row = self._row(row)
-        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0),
-                           1 if self._flag("hung_up", hung_up) else 0)
+        if type(hung_up) is not bool:  # the engine passes a bool
+            hung_up = self._flag("hung_up", hung_up)
+        self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0), 1 if hung_up else 0)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
         """A person was classified as a machine (known to a simulator, or from sampling)."""

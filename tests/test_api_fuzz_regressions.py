@@ -192,3 +192,82 @@ def test_gather_with_rows_out_of_range_is_an_error_not_a_segfault():
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.strip() == "clean"
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def _dialer():
+    from tests.test_dialer import build
+    clock, tel, feed, _store, dialer = build()
+    dialer.start()
+    return clock, tel, feed, dialer
+
+
+ENGINE_CASES = {
+    # negative indices counted from the end (agent -1 moved the last agent), None paused
+    # every job, floats and numpy arrays gave IndexError / KeyError / TypeError
+    "feed agent -1": (lambda d: d.on_agent_state(-1, 2), "agent"),
+    "feed agent float": (lambda d: d.on_agent_state(1.0, 2), "agent"),
+    "feed state unknown": (lambda d: d.on_agent_state(0, 99), "state"),
+    "feed state list": (lambda d: d.on_agent_state(0, [2]), "state"),
+    "pause None": (lambda d: d.pause(None), "job"),
+    "resume 5": (lambda d: d.resume(5), "job"),
+    "force_logout -2": (lambda d: d.force_logout(-2), "agent"),
+    # a job row out of range was stored and made every later tick raise in the pacer
+    "assign out of range": (lambda d: d.assign(np.array([0, 7])), "agent_job"),
+    "assign short": (lambda d: d.assign([0]), "agent_job"),
+    "assign floats": (lambda d: d.assign(np.array([0.5, 0.0])), "agent_job"),
+}
+
+
+@pytest.mark.parametrize("case", list(ENGINE_CASES))
+def test_a_bad_feed_or_staffing_call_is_refused_and_the_dialer_goes_on(case):
+    from tests.test_dialer import login
+    call, name = ENGINE_CASES[case]
+    clock, tel, feed, dialer = _dialer()
+    with pytest.raises(ValueError, match=name):
+        call(dialer)
+    assert dialer.agents.job.tolist() == [0, 0] and dialer.running.all()
+    login(feed, range(2))
+    clock.run(clock.t + 3.0)
+    assert len(tel.dialled) == 2  # one dial per ready agent: the dialer still works
+
+
+def test_engine_constructors_and_files_name_what_is_wrong(tmp_path):
+    from engine.agents import AgentManager
+    from engine.contacts import ContactListError
+    from engine.dnc import DncList
+    from engine.rules import RuleConfig, RuleConfigError
+    from engine.sinks import SinkError, read_jsonl
+    from engine.strategy import Strategy, StrategyError
+
+    with pytest.raises(ValueError, match="window"):
+        AgentManager(2, np.ones(2, int), 1, (np.nan, 1.0))
+    with pytest.raises(ValueError, match="skills"):
+        AgentManager(2, np.ones(3, int), 1, (0.0, 1.0))
+    m = AgentManager(2, np.ones(2, int), 1, (0.0, 1e9))
+    with pytest.raises(ValueError, match="unknown event"):
+        m.transition(0, b"login", 1.0)
+    with pytest.raises(ValueError, match="now"):
+        m.transition(0, "login", "soon")
+    with pytest.raises(ValueError, match="job"):
+        m.set_job(0, 3)
+    with pytest.raises(StrategyError, match="table"):
+        Strategy.from_dict(True)
+    with pytest.raises(RuleConfigError, match="blocked_contacts"):
+        RuleConfig(blocked_contacts=np.uint64(3))
+    with pytest.raises(RuleConfigError, match="blocked_contacts"):
+        RuleConfig(blocked_contacts=b"12")  # not the contacts "49" and "50"
+    with pytest.raises(RuleConfigError, match="day"):
+        RuleConfig(day=np.array(["UTC"]))
+    with pytest.raises(RuleConfigError, match="default_country_code"):
+        RuleConfig(default_country_code=b"44")
+    bad = tmp_path / "e.jsonl"
+    bad.write_bytes(b'{"topic": "t", "event": {}}\n\xff\xfe\n')
+    with pytest.raises(SinkError, match=r"e.jsonl:2: not UTF-8"):
+        read_jsonl(bad)
+    empty = tmp_path / "dnc.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(ContactListError, match=r"dnc\.csv"):
+        DncList.from_file(empty)
