@@ -1,0 +1,124 @@
+"""Malformed frames through the adapters' real code paths (loopback servers on 127.0.0.1):
+each component logs the frame, skips it and keeps running; a connection dropped mid-frame
+is retried with backoff; XML entity expansion is refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.backoff import Backoff
+from adapters.dmcc import messages as m
+from adapters.dmcc.client import DmccClient, DmccConfig
+from adapters.dmcc.emulator import DmccEmulator
+from adapters.dmcc.framing import EVENT_INVOKE_ID, encode
+from engine.agents import AgentState
+
+BOMB = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY a{i} "{(f"&a{i - 1};" if i > 1 else "&a;") * 10}">'
+                  for i in range(1, 9))
+        + ']><GetAgentStateResponse xmlns="http://www.ecma-international.org/standards/'
+        'ecma-323/csta/ed3"><agentStateList><agentState>&a8;</agentState></agentStateList>'
+        "</GetAgentStateResponse>")
+
+
+class World:
+    def __init__(self, n):
+        self.states = {str(5000 + i): "agentNull" for i in range(n)}
+
+    def agent_state(self, station):
+        return self.states.get(station, "agentNull")
+
+    def set_agent_state(self, station, state):
+        self.states[station] = "agentReady"
+
+
+class Listener:
+    def __init__(self):
+        self.seen = []
+
+    def on_agent_state(self, agent, state):
+        self.seen.append((agent, AgentState(state)))
+
+
+class HostileAes(DmccEmulator):
+    """The emulator, with its responses spoilt the way ``mode`` says (for the first
+    ``spoil`` responses), then well-behaved."""
+
+    def __init__(self, world, mode, spoil=40):
+        super().__init__(world, {"aes": "pw"})
+        self.mode, self.spoil = mode, spoil
+        self.durations = ["abc", "nan", "-5", "1e400", "0"]
+
+    def _send(self, w, invoke, kind, body):
+        if self.spoil <= 0:
+            return super()._send(w, invoke, kind, body)
+        self.spoil -= 1
+        good = encode(invoke, m.build(kind, body))
+        mode = self.mode
+        if mode == "session_duration" and kind == "StartApplicationSessionPosResponse" \
+                and self.durations:
+            body = dict(body, actualSessionDuration=self.durations.pop(0))
+            w.write(encode(invoke, m.build(kind, body)))
+        elif mode == "garbage_between":
+            w.write(b"\x00\x00\xff\xffzzzz<not xml" + b"\xfe" * 37 + good)
+        elif mode == "unexpected_elements":
+            body = dict(body, surprise={"deep": {"deeper": "x" * 5000}})
+            w.write(encode(invoke, m.build(kind, body)))
+            w.write(encode(EVENT_INVOKE_ID, m.build("UnheardOfEvent", {"x": "1"})))
+        elif mode == "entity_bomb" and kind == "GetAgentStateResponse":
+            w.write(encode(invoke, BOMB))  # refused: the request times out, then retried
+        elif mode == "truncated":
+            w.write(good[: len(good) // 2])  # the rest never comes: the connection drops
+            w.close()
+        elif mode == "bad_events" and kind == "GetAgentStateResponse":
+            w.write(good)
+            w.write(encode(EVENT_INVOKE_ID, m.build("DeliveredEvent", {})))  # no fields
+        else:
+            w.write(good)
+        return None
+
+
+def _config(port, n=2):
+    return DmccConfig("127.0.0.1", port, "aes", "pw", [str(5000 + i) for i in range(n)],
+                      poll_s=0.02, session_duration_s=2, request_timeout_s=0.3)
+
+
+async def _hostile(mode):
+    world = World(2)
+    emu = HostileAes(world, mode, spoil=4 if mode == "truncated" else 40)
+    await emu.start()
+
+    def picky(msg):  # a consumer that fails on an event without the fields it needs
+        if not msg.get("connection/callID"):
+            raise KeyError("connection/callID")
+
+    client = DmccClient(_config(emu.port), on_call_event=picky,
+                        backoff=Backoff(first_s=0.01, max_s=0.05))
+    lis = Listener()
+    client.subscribe(lis)
+    task = asyncio.create_task(client.run())
+    try:
+        world.states["5001"] = "agentReady"
+        for _ in range(800):  # the client comes through and follows the agent
+            if (1, AgentState.READY) in lis.seen:
+                break
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.01)
+        assert (1, AgentState.READY) in lis.seen, (mode, client.errors, lis.seen)
+        assert not task.done()
+        return client
+    finally:
+        await client.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await emu.close()
+
+
+@pytest.mark.parametrize("mode", ["session_duration", "garbage_between", "unexpected_elements",
+                                  "entity_bomb", "truncated", "bad_events"])
+def test_dmcc_client_skips_bad_frames_and_keeps_following_agents(mode):
+    client = asyncio.run(asyncio.wait_for(_hostile(mode), 30))
+    if mode == "truncated":
+        assert client.connects >= 2  # dropped mid-frame, reconnected with backoff
