@@ -122,3 +122,54 @@ def test_dmcc_client_skips_bad_frames_and_keeps_following_agents(mode):
     client = asyncio.run(asyncio.wait_for(_hostile(mode), 30))
     if mode == "truncated":
         assert client.connects >= 2  # dropped mid-frame, reconnected with backoff
+
+
+# ----------------------------------------------------------------------------- CMS
+
+SITE = {"key": "skill", "columns": [["skill", "text"], ["calls_waiting", "float"],
+                                    ["oldest_call_s", "float"], ["service_level", "percent"],
+                                    ["agents_staffed", "float"], ["agents_available", "int"]]}
+
+
+class SkillListener:
+    def __init__(self):
+        self.states = []
+
+    def on_skill_state(self, state):
+        self.states.append(state)
+
+
+async def _cms_story():
+    from adapters.cms.framing import Layout
+    from adapters.cms.server import CmsServer
+    from adapters.cms.skill_feed import CmsSkillFeed
+
+    server = CmsServer(Layout.from_config("site", SITE))
+    feed = CmsSkillFeed(server, {1: "sales", 2: "care"})
+    lis = SkillListener()
+    feed.subscribe(lis)
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        # a skill that is no number, counts that are no counts (inf, nan, 1e400), then
+        # two good skills in the same refresh, on the same connection
+        writer.write(b"F1|abc|1|2|50|3|1\nF1|1|inf|nan|50|1e400|1\n"
+                     b"F1|1|4|30|80|6|2\nF1|2|1|5|90|3|1\nF3|END_OF_RECORDS\n")
+        await writer.drain()
+        for _ in range(300):
+            if {s.skill for s in lis.states} >= {"sales", "care"}:
+                break
+            await asyncio.sleep(0.01)
+        return server, lis.states
+    finally:
+        writer.close()
+        await server.close()
+
+
+def test_cms_skips_rows_that_do_not_make_a_skill_state_and_keeps_the_rest():
+    server, states = asyncio.run(asyncio.wait_for(_cms_story(), 20))
+    last = {s.skill: s for s in states}
+    assert set(last) == {"sales", "care"}, states
+    assert last["sales"].calls_waiting == 4 and last["sales"].agents_staffed == 6
+    assert last["care"].calls_waiting == 1
+    assert server.bad_lines >= 2  # the two bad rows, logged and counted
