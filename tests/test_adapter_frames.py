@@ -149,7 +149,7 @@ async def _cms_story():
     lis = SkillListener()
     feed.subscribe(lis)
     await server.start()
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         # a skill that is no number, counts that are no counts (inf, nan, 1e400), then
         # two good skills in the same refresh, on the same connection
@@ -173,3 +173,94 @@ def test_cms_skips_rows_that_do_not_make_a_skill_state_and_keeps_the_rest():
     assert last["sales"].calls_waiting == 4 and last["sales"].agents_staffed == 6
     assert last["care"].calls_waiting == 1
     assert server.bad_lines >= 2  # the two bad rows, logged and counted
+
+
+# ----------------------------------------------------------------------------- EPM
+
+EPM_BOMB = (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+            + b"".join(b'<!ENTITY a%d "%s">' % (i, (b"&a%d;" % (i - 1) if i > 1 else b"&a;")
+                                                    * 10) for i in range(1, 9))
+            + b"]><x>&a8;</x>")
+
+
+def _hostile_epm(mode):
+    from adapters.epm import framing as f
+    from adapters.epm.emulator import EpmEmulator
+
+    class HostileEpm(EpmEmulator):
+        spoil = 6
+
+        def handle(self, data):
+            status, body = super().handle(data)
+            op = f.parse_request(data)[0]
+            if self.spoil <= 0 or op not in ("GetStatus", "SendSMS"):
+                return status, body
+            self.spoil -= 1
+            if mode == "status_not_records" and op == "GetStatus":
+                return status, body.replace(b"<tns:status>", b"<tns:status>junk</tns:status>"
+                                            b"<tns:status>", 1)
+            if mode == "garbage" and op == "GetStatus":
+                return 200, [b"\xff\xfe<<", EPM_BOMB, body[: len(body) // 2]][self.spoil % 3]
+            if mode == "empty_session" and op == "SendSMS":
+                return status, f.response("SendSMS", {"sessionID": ""})
+            return status, body
+
+    return HostileEpm
+
+
+@pytest.fixture(scope="module")
+def ca():
+    from tests.tlsca import CertAuthority
+    return CertAuthority()
+
+
+def test_epm_telephony_skips_bad_responses_and_loses_no_result(ca, tmp_path):
+    """Malformed GetStatus answers (records that are no records, bytes that are no SOAP,
+    an entity bomb, a body cut short), a message accepted without a session id, and a
+    listener that fails once: polling goes on and every attempt ends."""
+    from adapters.epm.client import EpmClient
+    from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
+    from engine.attempt import Channel, Code
+    from tests.epm_world import ScriptedPorts
+    from tests.test_epm import Events, _attempt
+
+    class Flaky(Events):
+        failed_once = False
+
+        def on_answered(self, a, human):
+            if not self.failed_once:
+                self.failed_once = True
+                raise ValueError("agent 0: event 'ready' not allowed in state BUSY")
+            super().on_answered(a, human)
+
+    async def go(mode):
+        world = ScriptedPorts(ports=8, ring_s=0.05, talk_s=0.1, patience_s=0.2)
+        emu = _hostile_epm(mode)(world, {"u": "pw"}, ca.server_context())
+        emu.start()
+        client = EpmClient(emu.url, "u", "pw", verify=str(ca.write(tmp_path)[0]))
+        tel = EpmTelephony(client, EpmTelephonyConfig(stations=["5001"], poll_s=0.02,
+                                                      resources_s=0.05))
+        tel.backoff.first_s = tel.backoff.max_s = 0.02
+        ev = Flaky(tel)
+        tel.listener = ev
+        runner = asyncio.create_task(tel.run())
+        attempts = [_attempt(0, "5554"), _attempt(1, "5550"), _attempt(2, "5551"),
+                    _attempt(3, "+1555", Channel.SMS)]
+        for a in attempts:
+            tel.dial(a)
+        try:
+            for _ in range(500):
+                if all(a.code != Code.PENDING for a in attempts):
+                    break
+                assert not runner.done(), runner.exception()
+                await asyncio.sleep(0.01)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            tel.close()
+            emu.close()
+        return [Code(a.code).name for a in attempts]
+
+    for mode in ("status_not_records", "garbage", "empty_session"):
+        codes = asyncio.run(go(mode))
+        assert "PENDING" not in codes, (mode, codes)
