@@ -30,7 +30,7 @@ from engine.vocab import (
     Channel,
     Code,
 )
-from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
+from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate, vicidial_ofcom_abandon_rate
 
 __all__ = ["ABANDON_CODES", "KPIS", "LIVE_CODES"]
 
@@ -55,8 +55,8 @@ KPIS: dict[str, str] = {
     "connected_in_threshold": "live answers connected within their campaign's "
                               "sl_threshold_s",
     "abandon_rate": "FCC/TSR abandon rate: abandons / live answers, fraction 0..1",
-    "abandon_rate_ofcom": "Ofcom abandon rate (AMD false positives counted as drops, "
-                          "answering-machine adjusted), fraction 0..1",
+    "abandon_rate_ofcom": "Ofcom abandon rate: (abandons + AMD false positives) / (live "
+                          "answers + AMD false positives), fraction 0..1",
     "service_level": "live answers connected within their campaign's sl_threshold_s, "
                      "fraction 0..1",
     "occupancy": "agent occupancy: talk + wrap time / logged-in time, fraction 0..1",
@@ -161,14 +161,24 @@ def rate_fcc(c: dict) -> float:
     return fcc_abandon_rate(c["abandons"], c["live_answers"])
 
 
-def rate_ofcom(c: dict) -> float:
-    """Ofcom abandon rate from counts, AMD false positives counted as drops, AM adjusted.
+def ofcom_parts(c: dict) -> tuple[float, float]:
+    """Ofcom's abandoned calls and live calls from counts: ``(abandons + AMD false
+    positives, live answers + AMD false positives)`` (``pacer.rates.ofcom_abandon_rate``)."""
+    fp = c["amd_false_positives"]
+    return c["abandons"] + fp, c["live_answers"] + fp
 
-    ``drops = abandons + AMD false positives``; ``drops' = drops - drops*AM/(connects + AM)``;
-    rate ``= drops' / (connects + drops')`` (VICIdial's formula, see ``pacer.rates``).
-    """
-    return ofcom_abandon_rate(c["abandons"] + c["amd_false_positives"], c["connects"],
-                              c["machines"])
+
+def rate_ofcom(c: dict) -> float:
+    """Ofcom abandon rate from counts, as the regulator counts it: (abandons + AMD false
+    positives) / (live answers + AMD false positives) (``pacer.rates``)."""
+    return ofcom_abandon_rate(c["abandons"], c["amd_false_positives"], c["live_answers"])
+
+
+def rate_ofcom_vicidial(c: dict) -> float:
+    """VICIdial's answering-machine-adjusted Ofcom rate from counts (a named alternative,
+    not the regulator's: ``pacer.rates.vicidial_ofcom_abandon_rate``)."""
+    return vicidial_ofcom_abandon_rate(c["abandons"] + c["amd_false_positives"],
+                                       c["connects"], c["machines"])
 
 
 def service_level_from(c: dict) -> float:

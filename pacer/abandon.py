@@ -16,12 +16,13 @@ defined once, in :mod:`pacer.rates`):
 
 - FCC/TSR: ``ABANDONS / LIVE`` over ``fcc_window_s`` (30 days by default; a campaign younger
   than the window is counted whole, which is "the campaign, or each 30 days");
-- Ofcom: ``drops = ABANDONS + FALSE_POSITIVES``, answering-machine adjusted as VICIdial does:
-  ``drops' = drops - drops * MACHINES / (CONNECTED + MACHINES)`` (the correction is 0 when
-  ``CONNECTED + MACHINES`` is 0), rate ``= drops' / (CONNECTED + drops')``, over
-  ``ofcom_window_s`` (24 h by default);
-- AMD false-positive rate ``FALSE_POSITIVES / LIVE`` over the Ofcom window: the part of the
-  Ofcom budget no pacing can remove, so a predictive pacer aims at ``limit - fp_rate``.
+- Ofcom, as the regulator counts it: ``(ABANDONS + FALSE_POSITIVES) / (LIVE +
+  FALSE_POSITIVES)`` over ``ofcom_window_s`` (24 h by default); VICIdial's
+  answering-machine-adjusted variant (``pacer.rates.vicidial_ofcom_abandon_rate``) is not
+  used;
+- AMD false-positive share ``f = FALSE_POSITIVES / (LIVE + FALSE_POSITIVES)`` over the Ofcom
+  window: the part of the Ofcom rate no pacing can remove, so the dialer's own abandons may
+  reach ``(limit - f) / (1 - f)`` of its live answers.
 
 Resolution: each window is kept as a ring of time buckets per campaign, one ring per
 regulatory mode, ``bucket_s = max(window) / buckets_per_window`` (default 1440 buckets:
@@ -184,10 +185,10 @@ def _abandon_rates(now, f_bucket_s, f_ids, f_cnt, f_sums, f_cur, f_k, o_bucket_s
         out_live_fcc[r] = live_f
         out_live_ofcom[r] = live_o
         out_fcc[r] = _fcc_abandon_rate(float(f_sums[r, ABANDONS]), float(live_f))
-        drops = float(o_sums[r, ABANDONS] + o_sums[r, FALSE_POSITIVES])
-        out_ofcom[r] = _ofcom_abandon_rate(drops, float(o_sums[r, CONNECTED]),
-                                   float(o_sums[r, MACHINES]))
-        out_fp[r] = o_sums[r, FALSE_POSITIVES] / live_o if live_o > 0 else 0.0
+        out_ofcom[r] = _ofcom_abandon_rate(float(o_sums[r, ABANDONS]),
+                                            float(o_sums[r, FALSE_POSITIVES]), float(live_o))
+        all_live = live_o + o_sums[r, FALSE_POSITIVES]
+        out_fp[r] = o_sums[r, FALSE_POSITIVES] / all_live if all_live > 0 else 0.0
 
 
 # --------------------------------------------------------------------------- public API
@@ -238,13 +239,15 @@ class AbandonRates:
 
     Attributes:
         fcc: FCC/TSR rate over the FCC window.
-        ofcom: Ofcom adjusted rate over the Ofcom window.
-        fp_rate: AMD false positives / live answers over the Ofcom window.
+        ofcom: Ofcom rate over the Ofcom window (``pacer.rates.ofcom_abandon_rate``).
+        fp_rate: AMD false positives / all live calls (false positives included) over the
+            Ofcom window.
         live_fcc, live_ofcom: live answers in each window.
         rate: the campaign's own rate (``fcc`` or ``ofcom`` by its regulation).
         live: live answers in the campaign's own window.
-        budget: the rate left for the dialer's own abandons: ``limit - fp_rate`` for Ofcom
-            campaigns (false positives count there), ``limit`` for FCC ones.
+        budget: abandons per live answer left to the dialer: ``(limit - fp_rate) / (1 -
+            fp_rate)`` for Ofcom campaigns (false positives count there), ``limit`` for FCC
+            ones.
         over: ``rate > limit``.
     """
 
@@ -368,5 +371,6 @@ class AbandonState:
         return AbandonRates(
             fcc=fcc, ofcom=ofcom, fp_rate=fp, live_fcc=live_f, live_ofcom=live_o,
             rate=rate, live=np.where(is_ofcom, live_o, live_f),
-            budget=np.where(is_ofcom, p.limit - fp, p.limit), over=rate > p.limit,
+            budget=np.where(is_ofcom, (p.limit - fp) / np.maximum(1.0 - fp, 1e-12), p.limit),
+            over=rate > p.limit,
         )

@@ -32,7 +32,7 @@ class Regulation(IntEnum):
     """Which regulatory abandon-rate definition a campaign is held to."""
 
     FCC = 0  # US FTC TSR / FCC 47 CFR 64.1200: abandons / live answers, campaign or 30 days
-    OFCOM = 1  # UK Ofcom: per 24 h, AMD false positives count, answering-machine adjusted
+    OFCOM = 1  # UK Ofcom: per 24 h, AMD false positives counted as abandoned live calls
 
 
 class LicenseKind(IntEnum):

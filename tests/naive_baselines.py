@@ -180,7 +180,13 @@ def fcc_rate(abandons, live):
     return abandons / live if live > 0 else 0.0
 
 
-def ofcom_rate(drops, agent_answered, machines):
+def ofcom_rate(abandons, false_positives, live):
+    """Ofcom's rate: (abandons + AMD false positives) / (live answers + false positives)."""
+    den = live + false_positives
+    return (abandons + false_positives) / den if den > 0 else 0.0
+
+
+def vicidial_ofcom_rate(drops, agent_answered, machines):
     adj = drops * machines / (agent_answered + machines) if agent_answered + machines else 0.0
     d = drops - adj
     return d / (agent_answered + d) if agent_answered + d > 0 else 0.0
@@ -206,6 +212,6 @@ def abandon_rates(events, now, fcc_window, ofcom_window, fcc_bucket_s, ofcom_buc
     live_f = sum(1 for x in f if x in (CONNECTED, ABANDONED))
     ab_f = f.count(ABANDONED)
     live_o = sum(1 for x in o if x in (CONNECTED, ABANDONED))
-    drops = o.count(ABANDONED) + o.count(AMD_FALSE_POSITIVE)
-    return (fcc_rate(ab_f, live_f), ofcom_rate(drops, o.count(CONNECTED), o.count(MACHINE)),
-            fcc_rate(o.count(AMD_FALSE_POSITIVE), live_o), live_f, live_o)
+    fp = o.count(AMD_FALSE_POSITIVE)
+    return (fcc_rate(ab_f, live_f), ofcom_rate(o.count(ABANDONED), fp, live_o),
+            fcc_rate(fp, live_o + fp), live_f, live_o)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pacer.abandon import AbandonParams, AbandonState, Outcome
 from pacer.modes import Regulation
-from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
+from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate, vicidial_ofcom_abandon_rate
 from tests import naive_baselines as naive
 
 FCC, OFCOM = int(Regulation.FCC), int(Regulation.OFCOM)
@@ -16,15 +16,25 @@ C, A, M, FP = (int(Outcome.CONNECTED), int(Outcome.ABANDONED), int(Outcome.MACHI
 
 
 def test_ofcom_formula_hand_computed():
-    # drops 10, agent answered 300, machines 100:
-    # drops' = 10 - 10*100/(300 + 100) = 10 - 2.5 = 7.5; rate = 7.5/(300 + 7.5) = 1/41.
-    assert ofcom_abandon_rate(10, 300, 100) == pytest.approx(1 / 41, rel=1e-15)
-    # no machines: 3/(97 + 3) = 0.03
-    assert ofcom_abandon_rate(3, 97, 0) == pytest.approx(0.03, rel=1e-15)
-    # nothing answered by agents nor machines: no correction, 5/(0 + 5) = 1
-    assert ofcom_abandon_rate(5, 0, 0) == 1.0
+    # Ofcom: (abandons 7 + false positives 3) / (live answers 307 + false positives 3)
+    assert ofcom_abandon_rate(7, 3, 307) == pytest.approx(10 / 310, rel=1e-15)
+    # no false positives: the FCC rate
+    assert ofcom_abandon_rate(3, 0, 100) == pytest.approx(0.03, rel=1e-15)
+    # only false positives: every live call was one
+    assert ofcom_abandon_rate(0, 5, 0) == 1.0
     assert ofcom_abandon_rate(0, 0, 0) == 0.0
     assert fcc_abandon_rate(3, 100) == pytest.approx(0.03) and fcc_abandon_rate(0, 0) == 0.0
+
+
+def test_vicidial_ofcom_formula_hand_computed():
+    # the named alternative: drops 10, agent answered 300, machines 100:
+    # drops' = 10 - 10*100/(300 + 100) = 10 - 2.5 = 7.5; rate = 7.5/(300 + 7.5) = 1/41.
+    assert vicidial_ofcom_abandon_rate(10, 300, 100) == pytest.approx(1 / 41, rel=1e-15)
+    assert vicidial_ofcom_abandon_rate(3, 97, 0) == pytest.approx(0.03, rel=1e-15)
+    assert vicidial_ofcom_abandon_rate(5, 0, 0) == 1.0
+    assert vicidial_ofcom_abandon_rate(0, 0, 0) == 0.0
+    # it reads under Ofcom's own rate whenever machines were detected
+    assert vicidial_ofcom_abandon_rate(10, 300, 100) < ofcom_abandon_rate(7, 3, 307)
 
 
 def test_state_rates_hand_computed():
@@ -35,19 +45,24 @@ def test_state_rates_hand_computed():
         codes = [C] * 300 + [A] * 7 + [FP] * 3 + [M] * 100
         s.record(np.full(len(codes), row), 10.0, codes)
     r = s.rates(100.0)
-    # FCC: 7 / (300 + 7) live; Ofcom: drops 7 + 3 = 10 -> 1/41 as above; FP rate 3/307.
+    # FCC: 7 / (300 + 7) live; Ofcom: (7 + 3) / (307 + 3); FP share 3/310 (machines do
+    # not count).
     np.testing.assert_allclose(r.fcc, [7 / 307] * 2, rtol=1e-15)
-    np.testing.assert_allclose(r.ofcom, [1 / 41] * 2, rtol=1e-15)
-    np.testing.assert_allclose(r.fp_rate, [3 / 307] * 2, rtol=1e-15)
+    np.testing.assert_allclose(r.ofcom, [10 / 310] * 2, rtol=1e-15)
+    np.testing.assert_allclose(r.fp_rate, [3 / 310] * 2, rtol=1e-15)
     assert r.live_fcc.tolist() == [307, 307] and r.live_ofcom.tolist() == [307, 307]
-    np.testing.assert_allclose(r.rate, [7 / 307, 1 / 41], rtol=1e-15)
-    np.testing.assert_allclose(r.budget, [0.03, 0.03 - 3 / 307], rtol=1e-12)
-    assert r.over.tolist() == [False, False]  # 0.0228 and 0.0244 are under 3 %
-    s.record([1, 1], 20.0, [A, A])  # 9 + 3 = 12 drops: 12 - 3 = 9; 9/309 = 0.0291
-    s.record([1], 20.0, [A])  # 13 drops: 13 - 3.25 = 9.75; 9.75/309.75 = 0.0315 > 3 %
-    r = s.rates(100.0)
-    assert r.ofcom[1] == pytest.approx(9.75 / 309.75, rel=1e-14)
+    np.testing.assert_allclose(r.rate, [7 / 307, 10 / 310], rtol=1e-15)
+    f = 3 / 310
+    np.testing.assert_allclose(r.budget, [0.03, (0.03 - f) / (1 - f)], rtol=1e-12)
+    # 0.0228 is under 3 %, 0.0323 over
     assert r.over.tolist() == [False, True]
+    s2 = AbandonState(AbandonParams(regulation=[OFCOM], limit=0.03))
+    s2.record(np.zeros(301, dtype=np.int64), 10.0, [C] * 292 + [A] * 6 + [FP] * 3)
+    r = s2.rates(100.0)  # (6 + 3) / (298 + 3) = 0.0299: under
+    assert r.ofcom[0] == pytest.approx(9 / 301, rel=1e-14) and r.over.tolist() == [False]
+    s2.record([0], 20.0, [A])  # (7 + 3) / (299 + 3) = 0.0331: over
+    r = s2.rates(100.0)
+    assert r.ofcom[0] == pytest.approx(10 / 302, rel=1e-14) and r.over.tolist() == [True]
 
 
 def test_old_events_leave_the_window():

@@ -80,7 +80,7 @@ CASES = {
                        "rows"),
     # numba typing errors (not a ValueError) for a wrong type
     "fcc rate str": (lambda: fcc_abandon_rate("3", 10), "abandons"),
-    "ofcom rate None": (lambda: ofcom_abandon_rate(1, None, 0), "connects"),
+    "ofcom rate None": (lambda: ofcom_abandon_rate(1, None, 0), "false_positives"),
     "fcc rate negative": (lambda: fcc_abandon_rate(1, -5), "live_answers"),
     # OverflowError / a ragged list's numpy error instead of a named ValueError
     "uint64 past int64": (lambda: HitRateState(HitRateParams(window=np.array([10])))
@@ -141,7 +141,7 @@ def test_bad_input_is_a_value_error_naming_the_argument(case):
 def test_good_inputs_still_pass():
     """The checks let the ordinary calls through, with the same results."""
     assert fcc_abandon_rate(3, 100) == pytest.approx(0.03)
-    assert ofcom_abandon_rate(np.int64(2), 50.0, 0) == pytest.approx(2 / 52)
+    assert ofcom_abandon_rate(np.int64(2), 1.0, 50) == pytest.approx(3 / 51)
     assert grid_steps(30.0, 1.0) == 31
     assert fixed_ratio_launch(1000.0, 3, 1, 0).tolist() == [4000]
     assert round_half_away(np.array([1.25, 2.5]), 1).tolist() == [1.3, 2.5]

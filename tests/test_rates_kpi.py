@@ -5,7 +5,7 @@ import pytest
 
 from engine import kpi
 from engine.attempt import ATTEMPT_FIELDS, Channel, Code
-from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
+from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate, vicidial_ofcom_abandon_rate
 
 
 def test_fcc_rate():
@@ -14,12 +14,12 @@ def test_fcc_rate():
 
 
 def test_ofcom_rate_hand_computed():
-    # drops 10, connects 300, machines 100: drops' = 10 - 10*100/400 = 7.5;
-    # rate = 7.5 / (300 + 7.5) = 0.024390...
-    assert ofcom_abandon_rate(10, 300, 100) == pytest.approx(7.5 / 307.5)
-    # no machines: plain drops / (connects + drops)
-    assert ofcom_abandon_rate(10, 90, 0) == pytest.approx(0.1)
+    # Ofcom: abandons 7 + false positives 3 over live answers 307 + false positives 3
+    assert ofcom_abandon_rate(7, 3, 307) == pytest.approx(10 / 310)
+    assert ofcom_abandon_rate(10, 0, 100) == pytest.approx(0.1)
     assert ofcom_abandon_rate(0, 0, 0) == 0.0
+    # VICIdial's variant (drops 10, connects 300, machines 100: drops' = 7.5, 7.5 / 307.5)
+    assert vicidial_ofcom_abandon_rate(10, 300, 100) == pytest.approx(7.5 / 307.5)
 
 
 def _table(rows):
@@ -51,8 +51,11 @@ def test_kpis_on_a_small_table():
     assert (c["attempts"], c["live_answers"], c["abandons"], c["connects"]) == (8, 4, 1, 3)
     assert (c["machines"], c["amd_false_positives"]) == (1, 1)
     assert kpi.abandon_rate(att) == pytest.approx(0.25)
-    # drops = 1 abandon + 1 false positive = 2; drops' = 2 - 2*1/4 = 1.5; 1.5/(3+1.5)
-    assert kpi.abandon_rate_ofcom(att) == pytest.approx(1.5 / 4.5)
+    # (1 abandon + 1 false positive) / (4 live answers + 1 false positive)
+    assert kpi.abandon_rate_ofcom(att) == pytest.approx(2 / 5)
+    assert kpi.ofcom_parts(c) == (2, 5)
+    # VICIdial's: drops = 2; drops' = 2 - 2*1/4 = 1.5; 1.5/(3+1.5)
+    assert kpi.rate_ofcom_vicidial(c) == pytest.approx(1.5 / 4.5)
     assert kpi.service_level(att, 2.0) == pytest.approx(2 / 4)
     assert kpi.attempts_by_channel(att) == {"voice_agent": 7, "voice_agentless": 0, "sms": 1,
                                             "email": 0}

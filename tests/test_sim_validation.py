@@ -133,7 +133,12 @@ def test_progressive_one_to_one_abandons_only_by_amd_false_positives():
     assert c["live_answers"] > 100
     assert c["abandons"] == 0  # every live answer had its agent waiting
     assert c["amd_false_positives"] > 0
-    # the Ofcom rate is then exactly the false positives' share, machine-adjusted
-    expected = kpi.ofcom_abandon_rate(c["amd_false_positives"], c["connects"], c["machines"])
-    assert run.total["abandon_rate_ofcom"] == pytest.approx(expected)
+    # the Ofcom rate is then exactly the false positives' share of all live calls, which
+    # the AMD's error rate on people sets
+    fp, live = c["amd_false_positives"], c["live_answers"]
+    assert run.total["abandon_rate_ofcom"] == pytest.approx(fp / (live + fp))
+    # (of the people who answered: binomial, p = (1 - accuracy) x errors_on_humans)
+    p = 0.2 * 0.5
+    n = int(att["human"].sum())
+    assert abs(fp / n - p) <= 3 * (p * (1 - p) / n) ** 0.5
     assert run.total["abandon_rate"] == 0.0

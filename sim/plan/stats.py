@@ -48,20 +48,10 @@ RISK_QUANTILES = 400  # points of the rate's distribution p_over_limit averages 
 CONFIDENCE = 0.95
 
 
-def _ofcom_parts(c: Mapping[str, float]) -> tuple[float, float]:
-    """Ofcom's drops and denominator from counts (``engine.kpi.rate_ofcom``'s formula):
-    ``drops = abandons + AMD false positives`` less their answering-machine share."""
-    drops = c["abandons"] + c["amd_false_positives"]
-    am = c["machines"]
-    base = c["connects"] + am
-    adj = drops - drops * am / base if base > 0 else drops
-    return adj, c["connects"] + adj
-
-
 # rate key -> (numerator, denominator) of one row's counts; pooled by summing both.
 RATE_PARTS: dict[str, Callable[[Mapping[str, float]], tuple[float, float]]] = {
     "abandon_rate": lambda c: (c["abandons"], c["live_answers"]),
-    "abandon_rate_ofcom": _ofcom_parts,
+    "abandon_rate_ofcom": kpi.ofcom_parts,
     "service_level": lambda c: (c["connected_in_threshold"], c["live_answers"]),
     "inbound_service_level": lambda c: (c["inbound_answered_in_threshold"],
                                          c["inbound_offered"]),
@@ -345,17 +335,17 @@ NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no a
 def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[int, float]:
     """``p_over_limit`` of each campaign with live answers (index -> chance 0..1), over the
     ``regulation``'s window and in its mode (``"fcc"``: abandons over live answers;
-    ``"ofcom"``: its rate's counts); the replications last ``run_s`` seconds each."""
+    ``"ofcom"``: abandons and AMD false positives over live calls, ``kpi.ofcom_parts``);
+    the replications last ``run_s`` seconds each."""
     out = {}
+    parts = RATE_PARTS["abandon_rate_ofcom" if regulation.mode == "ofcom" else "abandon_rate"]
     for i in range(len(records[0]["campaigns"])):
         camps = [r["campaigns"][i] for r in records]
-        dens = [float(c["live_answers"]) for c in camps]
+        split = [parts(c) for c in camps]
+        nums = [float(p[0]) for p in split]
+        dens = [float(p[1]) for p in split]
         if not sum(dens) > 0:
             continue
-        if regulation.mode == "ofcom":
-            nums = [float(c["abandon_rate_ofcom"]) * d for c, d in zip(camps, dens, strict=True)]
-        else:
-            nums = [float(c["abandons"]) for c in camps]
         out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
                               regulation.abandon_limit)
     return out
