@@ -1,11 +1,17 @@
-"""Dial outcomes held until their launch cohort has ended, then folded into the hit rate.
+"""Dial outcomes held until their launch cohort has ended, then folded into the hit rate
+and handed back, in launch order, for the ring-time histograms.
 
-The hit rate counts a dial once every dial launched with it has ended (launch + ring
-timeout): counting outcomes as they come would over-weight the fast ones (busy, invalid)
-while slower live answers still ring, which swung the estimate from 0.01 to 0.58 at a
-400-agent cold start. Completed dials are folded in launch order, ties (one tick's dials) in
-a seeded pseudo-random order: in the order they ended, a window would keep a batch's slow
-outcomes only.
+The hit rate counts a dial once every dial launched with it has ended (launch + the dial's
+modelled life): counting outcomes as they come would over-weight the fast ones (busy,
+invalid) while slower live answers still ring, which swung the estimate from 0.01 to 0.58
+at a 400-agent cold start. The ring-time histograms (time to a live answer, time to any
+end) have the same bias whenever the dial rate moves: the ends seen in a minute come from
+the launches one ring time before, so after a cold start's burst of dials the recent ends
+were the burst's slow ones (22 % of the weight past the ring timeout a minute into a
+1000-agent start, against 2 % in steady state), and the model, reading calls still
+ringing as likely dead, under-forecast its abandons 3-4x for two minutes. Completed dials
+are folded in launch order, ties (one tick's dials) in a seeded pseudo-random order: in the
+order they ended, a window would keep a batch's slow outcomes only.
 
 One numba call per batch of outcomes and per fold (``PendingDials.add`` / ``fold``): the
 decision runs every engine tick, and the NumPy version of this bookkeeping (concatenations,
@@ -30,13 +36,14 @@ def _tie_key(seed, seq):
 
 
 @numba.njit(cache=True)
-def _append(rows, live, t0, p_row, p_live, p_t0, p_tie, meta, seed):
+def _append(rows, live, t0, ring_s, p_row, p_live, p_t0, p_ring, p_tie, meta, seed):
     """Append outcomes (capacity checked by the caller); meta = [held, added so far]."""
     k = meta[0]
     for i in range(rows.shape[0]):
         p_row[k] = rows[i]
         p_live[k] = live[i]
         p_t0[k] = t0[i]
+        p_ring[k] = ring_s[i]
         p_tie[k] = _tie_key(seed, meta[1])
         meta[1] += 1
         k += 1
@@ -44,16 +51,18 @@ def _append(rows, live, t0, p_row, p_live, p_t0, p_tie, meta, seed):
 
 
 @numba.njit(cache=True)
-def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos1, c1, l1,
-          s1, w2, a2, b2, pos2, c2, l2, s2, dials_recent, decay):
-    """Fold the held dials whose cohort has ended (t0 + ring timeout <= now) into both
-    hit-rate windows, in launch order with seeded ties; fade ``dials_recent`` by ``decay``
-    and count them in. Compacts the buffer; returns the number folded."""
+def _fold(now, p_row, p_live, p_t0, p_ring, p_tie, meta, life_s, w1, a1, b1, pos1, c1, l1,
+          s1, w2, a2, b2, pos2, c2, l2, s2, dials_recent, decay, out_row, out_ring,
+          out_live):
+    """Fold the held dials whose cohort has ended (t0 + the campaign's dial life <= now)
+    into both hit-rate windows, in launch order with seeded ties; fade ``dials_recent`` by
+    ``decay`` and count them in; copy them, in that order, into ``out_*`` (capacity: the
+    dials held). Compacts the buffer; returns the number folded."""
     k = meta[0]
     done_at = np.empty(k, dtype=np.bool_)
     done = 0
     for i in range(k):
-        done_at[i] = p_t0[i] + ring_timeout_s[p_row[i]] <= now
+        done_at[i] = p_t0[i] + life_s[p_row[i]] <= now
         done += done_at[i]
     if done == 0:
         return 0
@@ -64,6 +73,10 @@ def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos
     idx = idx[np.argsort(p_t0[idx], kind="mergesort")]
     rows = p_row[idx]
     live = p_live[idx]
+    for i in range(done):
+        out_row[i] = rows[i]
+        out_live[i] = live[i]
+        out_ring[i] = p_ring[idx[i]]
     _hitrate_record(rows, live, w1, a1, b1, pos1, c1, l1, s1)
     _hitrate_record(rows, live, w2, a2, b2, pos2, c2, l2, s2)
     for c in range(dials_recent.shape[0]):
@@ -76,6 +89,7 @@ def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos
             p_row[j] = p_row[i]
             p_live[j] = p_live[i]
             p_t0[j] = p_t0[i]
+            p_ring[j] = p_ring[i]
             p_tie[j] = p_tie[i]
             j += 1
     meta[0] = j
@@ -83,14 +97,21 @@ def _fold(now, p_row, p_live, p_t0, p_tie, meta, ring_timeout_s, w1, a1, b1, pos
 
 
 class PendingDials:
-    """Completed dials (campaign row, live 0/1, launch time in seconds) held until their
-    launch cohort has ended. ``seed`` fixes the order of ties."""
+    """Completed dials (campaign row, live 0/1, launch time and ring time in seconds) held
+    until their launch cohort has ended. ``seed`` fixes the order of ties."""
+
+    _ARRAYS = ("row", "live", "t0", "ring", "tie", "out_row", "out_live", "out_ring")
 
     def __init__(self, seed: int, capacity: int = 1024):
         self.row = np.empty(capacity, dtype=np.int64)
         self.live = np.empty(capacity, dtype=np.int64)
         self.t0 = np.empty(capacity)
+        self.ring = np.empty(capacity)
         self.tie = np.empty(capacity, dtype=np.uint64)
+        # the last fold's dials, in launch order (``fold`` returns how many)
+        self.out_row = np.empty(capacity, dtype=np.int64)
+        self.out_live = np.empty(capacity, dtype=np.int64)
+        self.out_ring = np.empty(capacity)
         self.meta = np.zeros(2, dtype=np.int64)  # held, added so far
         self.seed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
 
@@ -99,24 +120,30 @@ class PendingDials:
         """Dials held."""
         return int(self.meta[0])
 
-    def add(self, rows: np.ndarray, live: np.ndarray, t0: np.ndarray) -> None:
-        """Hold outcomes: int64 rows, int64 live (0/1), float64 launch times (seconds)."""
+    def add(self, rows: np.ndarray, live: np.ndarray, t0: np.ndarray,
+            ring_s: np.ndarray) -> None:
+        """Hold outcomes: int64 rows, int64 live (0/1), float64 launch times and ring times
+        (seconds)."""
         need = self.n + rows.shape[0]
         if need > self.row.shape[0]:
             cap = max(need, 2 * self.row.shape[0])
-            for name in ("row", "live", "t0", "tie"):
+            for name in self._ARRAYS:
                 old = getattr(self, name)
                 new = np.empty(cap, dtype=old.dtype)
                 new[:self.n] = old[:self.n]
                 setattr(self, name, new)
-        _append(rows, live, t0, self.row, self.live, self.t0, self.tie, self.meta, self.seed)
+        _append(rows, live, t0, ring_s, self.row, self.live, self.t0, self.ring, self.tie,
+                self.meta, self.seed)
 
-    def fold(self, now: float, ring_timeout_s: np.ndarray, long: HitRateState,
+    def fold(self, now: float, life_s: np.ndarray, long: HitRateState,
              short: HitRateState, dials_recent: np.ndarray, decay: float) -> int:
-        """Fold the dials whose cohort ended by ``now`` into both windows (``_fold``)."""
+        """Fold the dials whose cohort ended by ``now`` (launch + ``life_s`` of their
+        campaign, seconds) into both windows (``_fold``); returns how many, which are then
+        ``out_row``, ``out_ring`` and ``out_live`` up to that count, in launch order."""
         p, q = long.params, short.params
-        return int(_fold(float(now), self.row, self.live, self.t0, self.tie, self.meta,
-                         ring_timeout_s, p.window, p.alpha, long.buf, long.pos, long.count,
-                         long.live_count, long.smoothed, q.window, q.alpha, short.buf,
-                         short.pos, short.count, short.live_count, short.smoothed,
-                         dials_recent, float(decay)))
+        return int(_fold(float(now), self.row, self.live, self.t0, self.ring, self.tie,
+                         self.meta, life_s, p.window, p.alpha, long.buf, long.pos,
+                         long.count, long.live_count, long.smoothed, q.window, q.alpha,
+                         short.buf, short.pos, short.count, short.live_count,
+                         short.smoothed, dials_recent, float(decay), self.out_row,
+                         self.out_ring, self.out_live))

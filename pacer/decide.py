@@ -84,8 +84,10 @@ HOLD_MEMORY_S = 3600.0
 HOLD_REFRESH_S = 20.0  # the hazard estimate is written into the histograms this often (its
 # memory is an hour: a fresher copy moves no decision, and costs 0.3 ms for 200 campaigns)
 # Patience: hang-ups per second of waiting, over the waits seen (fading like the handling
-# evidence); a prior of PATIENCE_PRIOR_S waiting seconds without a hang-up keeps it at 0
-# until callers show otherwise.
+# evidence), with a prior worth PATIENCE_PRIOR_S waiting seconds at the campaign's
+# ``patience_mean_s`` (infinite: no hang-up until callers show otherwise). At a 1000-agent
+# cold start the first waits come a minute in: with a prior of no hang-ups the model took
+# a minute of customers hanging up within the connect window for free.
 PATIENCE_PRIOR_S = 20.0
 HOLD_BIN_S, HOLD_MAX_S = 10.0, 3600.0  # handling-time (talk + wrap) and talk histograms
 WRAP_BIN_S, WRAP_MAX_S = 2.0, 600.0  # wrap-up histogram (wrap-ups last tens of seconds;
@@ -201,7 +203,9 @@ class CampaignPacing:
     read while the caller reports agents in wrap-up as BUSY; ``talk_mean_s`` / ``talk_cv``
     and ``wrap_mean_s`` / ``wrap_cv``: the priors of talk and wrap-up apart, read once it
     reports ``AgentStatus.WRAP`` (lognormal shapes worth HOLD_PRIOR_WEIGHT calls; the
-    evidence takes over as calls end).
+    evidence takes over as calls end). ``patience_mean_s``: the prior mean time a person
+    waits for an agent after answering before hanging up (exponential; seconds; infinite =
+    no hang-up until the callers show otherwise), worth PATIENCE_PRIOR_S seconds of waiting.
     """
 
     pacing: Pacing = Pacing.PREDICTIVE
@@ -237,6 +241,7 @@ class CampaignPacing:
     hit_prior_weight: float = DEFAULT_PRIOR_WEIGHT
     abandon_aim: float = DEFAULT_ABANDON_AIM
     window_s: float = 0.0
+    patience_mean_s: float = math.inf
 
     def __post_init__(self) -> None:
         for name, enum in (("pacing", Pacing), ("target", Target), ("regulation", Regulation)):
@@ -252,6 +257,8 @@ class CampaignPacing:
                 continue
             if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
                 raise ValueError(f"CampaignPacing.{f.name}: expected a number, got {v!r}")
+            if f.name == "patience_mean_s" and v > 0:
+                continue  # any positive length; infinite: callers never hang up
             if not math.isfinite(v):
                 raise ValueError(f"CampaignPacing.{f.name}: must be finite, got {v!r}")
             if abs(v) > MAX_SETTING:
@@ -282,6 +289,7 @@ class CampaignPacing:
             ("talk_cv", self.talk_cv > 0),
             ("wrap_mean_s", self.wrap_mean_s > 0),
             ("wrap_cv", self.wrap_cv > 0),
+            ("patience_mean_s", self.patience_mean_s > 0),
         ]
         for name, ok in checks:
             if not ok:
@@ -437,10 +445,12 @@ class Pacer:
         self._obs_hold = _Observations()  # value: handling seconds
         self._obs_phase = _Observations()  # value: talk or wrap-up seconds, code: the phase
         self._obs_wait = _Observations()  # value: seconds a live answer waited, code: 1 hung up
-        # customers' patience while waiting for an agent: hang-ups per waiting second
+        # customers' patience while waiting for an agent: hang-ups per waiting second, the
+        # prior (``patience_mean_s``) worth PATIENCE_PRIOR_S seconds of waiting
+        self._prior_hangup_rate = 1.0 / _col(cs, "patience_mean_s", np.float64)
         self._wait_s = np.full(n, PATIENCE_PRIOR_S)
-        self._hangups = np.zeros(n)
-        self.hangup_rate = np.zeros(n)
+        self._hangups = PATIENCE_PRIOR_S * self._prior_hangup_rate
+        self.hangup_rate = self._prior_hangup_rate.copy()
         self._obs_live = _Observations()  # value: time, code: abandon.Outcome
         self._warnings: set[str] = set()
         self._gather = g.Gatherer(n)
@@ -644,19 +654,23 @@ class Pacer:
         slot = sec % 60
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            self._pending.add(rows, live, now - ring_s)  # until their cohort has ended
+            self._pending.add(rows, live, now - ring_s, ring_s)  # until their cohort ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
-            e, r = self.ring_end, self.ring
-            _fold_dial_ends(rows, ring_s, live, e.counts, e.totals, e.weights, e.bin_width_s,
-                           e.decay, r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
-                           self._ring_timeout_s, self._life)
         if now >= self._next_fold and self._pending.n:
             self._next_fold = now + HIT_FOLD_S
             decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
-            if self._pending.fold(now, self._ring_timeout_s, self.hit, self.hit_short,
-                                  self._dials_recent, decay):
+            pend = self._pending
+            k = pend.fold(now, self._life, self.hit, self.hit_short, self._dials_recent,
+                          decay)
+            if k:
                 self._fold_at = now
                 self._hit_stale = True
+                # the ring-time histograms learn from whole launch cohorts too
+                e, r = self.ring_end, self.ring
+                _fold_dial_ends(pend.out_row[:k], pend.out_ring[:k], pend.out_live[:k],
+                                e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
+                                r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
+                                self._ring_timeout_s, self._life)
         if self._obs_wait.n:
             rows, waited, hung = self._obs_wait.take()
             g._tally_waits(rows, waited, hung, self._wait_s, self._hangups, self.hangup_rate)
@@ -751,8 +765,12 @@ class Pacer:
             for est in (self.holdtime, self.talktime, self.wraptime):
                 est.forget(max(now - self._hold_at, 0.0))
             fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
-            self._wait_s = np.maximum(self._wait_s * fade, PATIENCE_PRIOR_S)
-            self._hangups *= fade
+            # the evidence fades; the prior, PATIENCE_PRIOR_S seconds of waiting at its
+            # rate, tops it up so that it never weighs less
+            wait = self._wait_s * fade
+            top_up = np.maximum(PATIENCE_PRIOR_S - wait, 0.0)
+            self._wait_s = wait + top_up
+            self._hangups = self._hangups * fade + top_up * self._prior_hangup_rate
             self.hangup_rate = self._hangups / self._wait_s
             self._hold_at = now
             self._next_hold = now + HOLD_REFRESH_S

@@ -115,6 +115,7 @@ def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
         vicidial_start_hhmm=c.vicidial_start_hhmm,
         vicidial_latest_hhmm=c.vicidial_latest_hhmm,
         window_s=reg.judged_window_s,
+        patience_mean_s=c.patience_mean_s,
     )
 
 

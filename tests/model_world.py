@@ -27,14 +27,14 @@ def run_world(agents: int, hours: float, seed: int, hit_rate: float = 0.3,
               handling_mean_s: float = 225.0, handling_cv: float = 1.0,
               ring_mean_s: float = 10.0, ring_cv: float = 0.5, timeout_s: float = 20.0,
               connect_window_s: float = 2.0, tick_s: float = 0.25, open_loop: bool = True,
-              warmup_s: float = 300.0) -> dict:
+              warmup_s: float = 300.0, patience_mean_s: float = math.inf) -> dict:
     """Run one campaign for ``hours`` after ``warmup_s``; returns the model's expected and
     the realised live answers and abandons after the warm-up, and the occupancy."""
     rng = np.random.default_rng(seed)
     camp = CampaignPacing(handling_mean_s=handling_mean_s, handling_cv=handling_cv,
                           initial_hit_rate=hit_rate, ring_timeout_s=timeout_s,
                           ring_median_s=ring_mean_s / math.sqrt(1 + ring_cv ** 2),
-                          connect_window_s=connect_window_s)
+                          connect_window_s=connect_window_s, patience_mean_s=patience_mean_s)
     pacer = Pacer([camp], seed=seed)
     pacer.open_loop = open_loop
     pacer._limit = pacer._effective_limit()
@@ -49,6 +49,7 @@ def run_world(agents: int, hours: float, seed: int, hit_rate: float = 0.3,
     events: list = []  # (time, seq, kind, payload)
     seq = 0
     waiting: list[int] = []  # slots of live answers waiting, in answer order
+    answered_at: dict[int, float] = {}  # slot -> when its live answer came (waiting ones)
     end = warmup_s + hours * 3600.0
     out = {"expected_abandons": 0.0, "expected_live": 0.0, "live": 0, "abandons": 0,
            "busy_s": 0.0}
@@ -70,6 +71,8 @@ def run_world(agents: int, hours: float, seed: int, hit_rate: float = 0.3,
             out["busy_s"] += min(hold, end - now)
         c_job[slot] = -1
         free_slots.append(slot)
+        if slot in answered_at:
+            pacer.observe_wait(0, now - answered_at.pop(slot), False)
         pacer.observe_live(0, now, False)
         if now >= warmup_s:
             out["live"] += 1
@@ -110,10 +113,16 @@ def run_world(agents: int, hours: float, seed: int, hit_rate: float = 0.3,
             else:
                 c_status[x] = int(CallStatus.WAITING)
                 waiting.append(x)
-                push(now + connect_window_s, "drop", x)
+                answered_at[x] = now
+                patience = rng.exponential(patience_mean_s) if math.isfinite(patience_mean_s) \
+                    else math.inf
+                push(now + min(connect_window_s, patience), "drop",
+                     (x, patience < connect_window_s))
         elif kind == "drop":
+            x, hung = x
             if x in waiting:
                 waiting.remove(x)
+                pacer.observe_wait(0, now - answered_at.pop(x), hung)
                 c_job[x] = -1
                 free_slots.append(x)
                 pacer.observe_live(0, now, True)

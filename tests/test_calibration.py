@@ -23,3 +23,14 @@ def test_open_loop_forecast_matches_realised_live_answers_and_abandons():
     assert exp_live > 100 and exp_ab > 1  # the check has something to measure
     assert abs(real_live - exp_live) <= 3 * math.sqrt(exp_live) + 1
     assert abs(real_ab - exp_ab) <= 3 * math.sqrt(exp_ab) + 1, (real_ab, exp_ab)
+
+
+def test_open_loop_forecast_counts_callers_hanging_up_while_they_wait():
+    """Callers who hang up within the connect window (exponential patience, mean 6 s): the
+    look-ahead brings their deadlines forward, so the forecast still matches."""
+    runs = [run_world(agents=50, hours=0.25, seed=s, warmup_s=120.0, patience_mean_s=6.0)
+            for s in (4, 5, 6)]
+    exp_ab = sum(r["expected_abandons"] for r in runs)
+    real_ab = sum(r["abandons"] for r in runs)
+    assert exp_ab > 1
+    assert abs(real_ab - exp_ab) <= 3 * math.sqrt(exp_ab) + 1, (real_ab, exp_ab)

@@ -32,16 +32,19 @@ class _Reference:
         self.row = np.empty(0, dtype=np.int64)
         self.live = np.empty(0, dtype=np.int64)
         self.t0 = np.empty(0)
+        self.ring = np.empty(0)
         self.tie = np.empty(0, dtype=np.uint64)
         self.seq = 0
+        self.folded = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64))
 
-    def add(self, rows, live, t0):
+    def add(self, rows, live, t0, ring):
         ties = np.array([_tie_key(self.seed, self.seq + i) for i in range(rows.size)],
                         dtype=np.uint64)
         self.seq += rows.size
         self.row = np.concatenate([self.row, rows])
         self.live = np.concatenate([self.live, live])
         self.t0 = np.concatenate([self.t0, t0])
+        self.ring = np.concatenate([self.ring, ring])
         self.tie = np.concatenate([self.tie, ties])
 
     def fold(self, now, states, recent, decay):
@@ -54,9 +57,10 @@ class _Reference:
             h.record(self.row[idx], self.live[idx])
         recent *= decay
         recent += np.bincount(self.row[idx], minlength=N)
+        self.folded = (self.row[idx], self.ring[idx], self.live[idx])
         keep = ~done
-        self.row, self.live, self.t0, self.tie = (a[keep] for a in
-                                                   (self.row, self.live, self.t0, self.tie))
+        self.row, self.live, self.t0, self.ring, self.tie = (
+            a[keep] for a in (self.row, self.live, self.t0, self.ring, self.tie))
         return int(done.sum())
 
 
@@ -77,12 +81,17 @@ def test_cohorts_fold_as_the_numpy_reference(steps, seed):
         rows = np.array([o[0] for o in outcomes], dtype=np.int64)
         live = np.array([int(o[1]) for o in outcomes], dtype=np.int64)
         t0 = np.array([now - o[2] for o in outcomes])
-        pend.add(rows, live, t0)
-        ref.add(rows, live, t0)
+        ring = np.array([o[2] for o in outcomes])
+        pend.add(rows, live, t0, ring)
+        ref.add(rows, live, t0, ring)
         now += advance
         n_got = pend.fold(now, TIMEOUT, got[0], got[1], recent_got, 0.9)
         n_want = ref.fold(now, want, recent_want, 0.9)
         assert n_got == n_want
+        if n_got:  # the folded dials handed back, in launch order
+            np.testing.assert_array_equal(pend.out_row[:n_got], ref.folded[0])
+            np.testing.assert_array_equal(pend.out_ring[:n_got], ref.folded[1])
+            np.testing.assert_array_equal(pend.out_live[:n_got], ref.folded[2])
         assert pend.n == ref.row.size
         np.testing.assert_array_equal(pend.row[:pend.n], ref.row)
         np.testing.assert_array_equal(pend.t0[:pend.n], ref.t0)
@@ -101,7 +110,7 @@ def test_ties_of_one_launch_are_folded_in_a_seeded_order_not_the_order_added():
     kept = []
     for seed in (1, 1, 2):
         pend = PendingDials(seed)
-        pend.add(rows, live, np.zeros(20))
+        pend.add(rows, live, np.zeros(20), np.full(20, 5.0))
         long, short = _states()
         assert pend.fold(100.0, TIMEOUT, long, short, np.zeros(N), 1.0) == 20
         kept.append(long.live_count[0])

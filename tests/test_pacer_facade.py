@@ -114,3 +114,24 @@ def test_dials_that_did_not_go_out_leave_the_forecast():
     assert p.added_live[0] == pytest.approx(live[0] * (n // 2) / n)
     with pytest.raises(ValueError, match="counts"):
         p.launched(np.array([1.5]))
+
+
+def test_patience_prior_sets_the_hang_up_rate_until_waits_are_seen():
+    """The callers' patience prior (mean 6 s) is worth PATIENCE_PRIOR_S seconds of waiting:
+    the hang-up rate starts at 1/6 per second, and waits seen move it (MLE with the prior)."""
+    import math
+
+    from pacer.decide import PATIENCE_PRIOR_S
+
+    p = Pacer([CampaignPacing(patience_mean_s=6.0), CampaignPacing()])
+    np.testing.assert_allclose(p.hangup_rate, [1 / 6, 0.0])
+    assert CampaignPacing().patience_mean_s == math.inf
+    # 30 live answers waited 1 s each, none hung up: (prior hang-ups) / (prior + 30 s)
+    for _ in range(30):
+        p.observe_wait(0, 1.0, False)
+    p.decide(1.0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
+             np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    want = (PATIENCE_PRIOR_S / 6.0) / (PATIENCE_PRIOR_S + 30.0)
+    assert p.hangup_rate[0] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="patience_mean_s"):
+        CampaignPacing(patience_mean_s=0.0)
