@@ -654,13 +654,13 @@ class Pacer:
         slot = sec % 60
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            self._pending.add(rows, live, now - ring_s, ring_s)  # until their cohort ended
+            self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
         if now >= self._next_fold and self._pending.n:
             self._next_fold = now + HIT_FOLD_S
             decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
             pend = self._pending
-            k = pend.fold(now, self._life, self.hit, self.hit_short, self._dials_recent,
+            k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
                           decay)
             if k:
                 self._fold_at = now

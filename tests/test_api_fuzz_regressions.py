@@ -15,6 +15,7 @@ import pytest
 
 from pacer import CampaignPacing, Pacer
 from pacer.abandon import AbandonParams, AbandonState
+from pacer.cohorts import PendingDials
 from pacer.histogram import StreamingHistogram
 from pacer.hitrate import HitRateParams, HitRateState
 from pacer.holdtime import HoldTime, ended_phases, expose_phases
@@ -75,6 +76,10 @@ CASES = {
                                                   np.array([0, 1, 1]), np.array([3.0]),
                                                   np.array([9]), np.array([0]), 1.0),
                             "agent_phase"),
+    "pending rows": (lambda: PendingDials(0).add([0, -3], [1, 0], [0.0, 0.0], [1.0, 1.0]),
+                     "rows"),
+    "pending lengths": (lambda: PendingDials(0).add([0, 1], [1], [0.0, 0.0], [1.0, 1.0]),
+                        "live"),
     "dial_life rows": (lambda: dial_life(_ring().counts, _ring().totals, 0.5,
                                          np.full(2, 30.0), np.array([3]), np.zeros(2)),
                        "rows"),
@@ -175,6 +180,17 @@ try:
     gather(1, 100.0, e, e, np.zeros(0), np.array([0]), np.array([1]), np.array([np.nan]))
 except ValueError as exc:
     assert "call_t0_s" in str(exc), exc
+from pacer.cohorts import PendingDials
+from pacer.hitrate import HitRateParams, HitRateState
+p = PendingDials(0)
+p.add([5], [1], [0.0], [2.0])  # a row the windows below do not have: read out of bounds
+hit = HitRateState(HitRateParams(window=np.array([10])))
+try:
+    p.fold(100.0, np.full(1, 30.0), hit, hit, np.zeros(1), 0.9)
+except ValueError as exc:
+    assert "long, short" in str(exc), exc
+else:
+    raise SystemExit("PendingDials.fold accepted a row past the windows")
 for n in (-1, 1.5, "2"):
     try:
         gather(n, 0.0, e, e, np.zeros(0), e, e, np.zeros(0))
@@ -186,7 +202,8 @@ print("clean")
 
 def test_gather_with_rows_out_of_range_is_an_error_not_a_segfault():
     """``pacer.gather.gather`` ran its kernel on unchecked rows: an agent of campaign 5
-    among 2 wrote past the count matrix and killed the process (SIGSEGV)."""
+    among 2 wrote past the count matrix and killed the process (SIGSEGV); so could
+    ``PendingDials.fold`` with a row its windows do not have."""
     res = subprocess.run([sys.executable, "-c", textwrap.dedent(_CRASHERS)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
