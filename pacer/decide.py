@@ -369,15 +369,7 @@ class Pacer:
             self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
             self.talktime.seed(i, c.talk_mean_s, c.talk_cv, HOLD_PRIOR_WEIGHT)
             self.wraptime.seed(i, c.wrap_mean_s, c.wrap_cv, HOLD_PRIOR_WEIGHT)
-            sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
-            ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
-            self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
-            # no one answers after the timeout: the prior's tail past it would stretch the
-            # modelled life of a dial (and the look-ahead) to twice the timeout
-            self.ring.truncate(i, c.ring_timeout_s)
-            # cold start for ring ends: every dial ends by the timeout; seed with the
-            # answered-call shape (the estimate takes over as dials complete)
-            self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+            self._seed_ring(i, c)
         self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
         _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
@@ -489,6 +481,9 @@ class Pacer:
         self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
         # dials whose outcome is known, held until their launch cohort is complete
         self._pending = PendingDials(seed)
+        # ring-time histograms still learning from ends as they come (no cohort ended yet)
+        self._ring_cold = np.ones(n, dtype=bool)
+        self._ring_cold_any = n > 0
         self._next_fold = 0.0
         # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
         # left of the limit after their estimated share f: (limit - f) / (1 - f)
@@ -643,6 +638,20 @@ class Pacer:
         "message": text}``."""
         return [dict(w) for w in self._warning_records]
 
+    def _seed_ring(self, i: int, c: CampaignPacing) -> None:
+        """The ring-time histograms' prior for campaign row ``i`` (any evidence dropped)."""
+        self.ring.clear(i)
+        self.ring_end.clear(i)
+        sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
+        ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
+        self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
+        # no one answers after the timeout: the prior's tail past it would stretch the
+        # modelled life of a dial (and the look-ahead) to twice the timeout
+        self.ring.truncate(i, c.ring_timeout_s)
+        # cold start for ring ends: every dial ends by the timeout; seed with the
+        # answered-call shape (the estimate takes over as dials complete)
+        self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+
     def _flush(self, now: float) -> None:
         sec = int(now)
         if sec != self._minute_sec:
@@ -652,10 +661,21 @@ class Pacer:
                 self._minute_drops[:, s % 60] = 0
             self._minute_sec = sec
         slot = sec % 60
+        e, r = self.ring_end, self.ring
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
             self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
+            if self._ring_cold_any:
+                # before a campaign's first cohort has ended its ring-time histograms learn
+                # from the ends as they come: biased to short ones, but a list whose
+                # numbers are mostly busy shows it seconds in, not a ring timeout later
+                c = self._ring_cold[rows]
+                if c.any():
+                    _fold_dial_ends(rows[c], ring_s[c], live[c], e.counts, e.totals,
+                                    e.weights, e.bin_width_s, e.decay, r.counts, r.totals,
+                                    r.weights, r.bin_width_s, r.decay, self._ring_timeout_s,
+                                    self._life)
         if now >= self._next_fold and self._pending.n:
             self._next_fold = now + HIT_FOLD_S
             decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
@@ -665,9 +685,18 @@ class Pacer:
             if k:
                 self._fold_at = now
                 self._hit_stale = True
-                # the ring-time histograms learn from whole launch cohorts too
-                e, r = self.ring_end, self.ring
-                _fold_dial_ends(pend.out_row[:k], pend.out_ring[:k], pend.out_live[:k],
+                rows = pend.out_row[:k]
+                if self._ring_cold_any:
+                    # a campaign's first whole cohort: its early evidence (which these
+                    # dials' ends were part of) gives way to whole cohorts from now on
+                    for i in np.unique(rows[self._ring_cold[rows]]).tolist():
+                        self._seed_ring(i, self.config[i])
+                        self._ring_cold[i] = False
+                        _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s,
+                                   np.array([i]), self._life)
+                    self._ring_cold_any = bool(self._ring_cold.any())
+                # the ring-time histograms learn from whole launch cohorts, in launch order
+                _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
                                 e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
                                 r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
                                 self._ring_timeout_s, self._life)
