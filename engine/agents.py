@@ -7,12 +7,14 @@ once. Time per state is accumulated exactly (clipped to a measurement window) fo
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
 
 from engine.vocab import HANDLING_STATES, OFF_STATES, READY_STATES, AgentState
 from pacer.modes import AgentStatus
+from pacer.ratio import int_rows, real_number
 
 __all__ = ["AgentManager", "AgentState", "InvalidTransition"]
 
@@ -78,6 +80,18 @@ HANDLING_STATUSES = (int(AgentStatus.BUSY), int(AgentStatus.WRAP),
 _IS_HANDLING = np.isin(np.arange(int(max(AgentStatus)) + 1), HANDLING_STATUSES)
 
 
+MAX_AGENTS = 1 << 24  # most agents (and jobs) an AgentManager holds
+
+
+def index_arg(name: str, value, n: int, lo: int = 0) -> int:
+    """``value`` as an int in ``[lo, n)`` (an agent or job index; numpy ints accepted, not
+    bools, floats or negatives counting from the end), or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or \
+            not lo <= value < n:
+        raise ValueError(f"{name}: expected an int in [{lo}, {n}), got {value!r:.40}")
+    return int(value)
+
+
 class InvalidTransition(ValueError):
     pass
 
@@ -91,8 +105,21 @@ class AgentManager:
     """
 
     def __init__(self, n: int, skills: np.ndarray, n_jobs: int, window: tuple[float, float]):
+        """``n`` agents with ``skills`` (int bitmasks, length n), ``n_jobs`` jobs, and the
+        ``window`` (start, end seconds) whose time is accounted; a ValueError naming the
+        argument otherwise."""
+        n = index_arg("n", n, MAX_AGENTS + 1)
+        n_jobs = index_arg("n_jobs", n_jobs, MAX_AGENTS + 1)
+        try:
+            lo, hi = (float(x) for x in window)
+        except (TypeError, ValueError):
+            raise ValueError(f"window: expected (start, end) seconds, got {window!r:.60}"
+                             ) from None
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ValueError(f"window: expected start <= end seconds, got {window!r:.60}")
+        window = (lo, hi)
         self.n = n
-        self.skills = np.asarray(skills, dtype=np.int64)
+        self.skills = int_rows("skills", skills, n, lo=None)
         self.state = np.zeros(n, dtype=np.int64)
         self.status = np.full(n, AgentStatus.OFF, dtype=np.int64)
         self.job = np.full(n, -1, dtype=np.int64)
@@ -112,8 +139,16 @@ class AgentManager:
 
         Raises ``InvalidTransition`` (naming agent, event and state) if not allowed.
         """
+        if not (type(agent) is int and 0 <= agent < self.n):  # the engine's case first
+            agent = index_arg("agent", agent, self.n)
+        nxt = _NEXT.get(event) if type(event) is str else None
+        if nxt is None:
+            raise InvalidTransition(f"agent {agent}: unknown event {event!r:.40}; expected "
+                                    f"one of {', '.join(_NEXT)}")
+        if type(now) is not float or not math.isfinite(now):
+            now = real_number("now", now)
         cur = int(self.state[agent])
-        new = _NEXT[event].get(cur, -1)
+        new = nxt.get(cur, -1)
         if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
                                     f"{AgentState(cur).name}")
@@ -180,6 +215,8 @@ class AgentManager:
 
     def set_job(self, agent: int, job: int) -> None:
         """Move an agent to ``job`` (-1 = unassigned). Agents on a call are not moved."""
+        agent = index_arg("agent", agent, self.n)
+        job = index_arg("job", job, len(self.ready), lo=-1)
         if self.on_call[agent]:
             raise InvalidTransition(f"agent {agent}: on a call; it moves only when the call ends")
         self.job[agent] = job

@@ -66,11 +66,15 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
-@lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
     """The ``ZoneInfo`` of an IANA name; ``ValueError`` naming it when unknown."""
     if not isinstance(name, str) or not name or name != name.strip():
-        raise ValueError(f"unknown time zone {name!r}")
+        raise ValueError(f"unknown time zone {name!r:.60}")
+    return _zone(name)
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as e:
@@ -121,7 +125,8 @@ class ListSpec:
                 raise ValueError(f"ListSpec.attribute_types[{col!r}]: unknown type {t!r}; "
                                  f"expected one of {', '.join(_CASTS)}")
         if self.default_country_code is not None and not (
-                self.default_country_code.lstrip("+").isdigit()):
+                isinstance(self.default_country_code, str)
+                and self.default_country_code.lstrip("+").isdigit()):
             raise ValueError(f"ListSpec.default_country_code: {self.default_country_code!r} "
                              "is not a country calling code like '44' or '+1'")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine.agents import AgentManager, AgentState
+from engine.agents import AgentManager, AgentState, index_arg
 from engine.attempt import Attempt, Channel, Code
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
@@ -30,6 +30,7 @@ from engine.vocab import step_channel
 from pacer import Pacer
 from pacer.constants import DEFAULT_TICK_S
 from pacer.modes import CallStatus, Pacing
+from pacer.ratio import int_rows
 
 __all__ = ["Dialer", "Job", "TickObserver"]
 
@@ -160,11 +161,13 @@ class Dialer:
 
     def pause(self, job: int) -> None:
         """No new attempts for ``job`` until ``resume``; its calls in flight go on."""
+        job = index_arg("job", job, len(self.jobs))
         self.running[job] = False
         self._any_stopped = True
 
     def resume(self, job: int) -> None:
         """New attempts for ``job`` again (unless its contacts are exhausted)."""
+        job = index_arg("job", job, len(self.jobs))
         self.running[job] = True
         self._any_stopped = bool((~self.running | self.exhausted).any())
 
@@ -440,9 +443,19 @@ class Dialer:
     # ------------------------------------------------------------------ agent feed
 
     def on_agent_state(self, agent: int, state: int) -> None:
+        """The agent feed's report: ``agent`` (index in [0, n)) is now in ``state`` (an
+        ``AgentState`` value). A bad agent, state or transition is a ValueError, before
+        anything changes."""
         now = self.clock.now()
+        if not (type(agent) is int and 0 <= agent < self.agents.n):  # the feed's case first
+            agent = index_arg("agent", agent, self.agents.n)
+        event = _AGENT_EVENTS.get(state) if type(state) is int else None
+        if event is None:
+            if isinstance(state, bool) or not isinstance(state, int | np.integer) or \
+                    int(state) not in _AGENT_EVENTS:
+                raise ValueError(f"state: expected an AgentState value, got {state!r:.40}")
+            event = _AGENT_EVENTS[int(state)]
         was = self.agents.state[agent]
-        event = _AGENT_EVENTS[state]
         if agent in self.forced_out:
             if was == _LOGGED_OUT:
                 if event != "login":
@@ -466,6 +479,7 @@ class Dialer:
         (PENDING_LOGOUT). Later feed events for the agent are skipped until it logs in
         again. Returns the new ``AgentState`` value."""
         now = self.clock.now()
+        agent = index_arg("agent", agent, self.agents.n)
         new = self.agents.transition(agent, "logout", now)
         self.forced_out.add(agent)
         if self.staffing is not None:
@@ -484,8 +498,12 @@ class Dialer:
     # ------------------------------------------------------------------ staffing
 
     def assign(self, agent_job: np.ndarray) -> None:
-        """Put agents on jobs (-1 = none); agents on a call keep their job until it ends."""
+        """Put agents on jobs (-1 = none); agents on a call keep their job until it ends.
+        ``agent_job``: one int per agent in [-1, jobs); a ValueError before any change
+        otherwise."""
         now = self.clock.now()
+        agent_job = int_rows("agent_job", agent_job, self.agents.n, lo=-1,
+                             hi=len(self.jobs) - 1)
         for a in range(self.agents.n):
             j = int(agent_job[a])
             if j != self.agents.job[a] and not self.agents.on_call[a]:

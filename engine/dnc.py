@@ -34,12 +34,22 @@ class DncList:
         """Read a CSV / Parquet file (``column``, else its first column) or a text file
         with one address per line (``column`` None and suffix ``.txt``)."""
         p = Path(path)
+        try:
+            return cls._read(p, column, name, default_country_code)
+        except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as exc:
+            raise ContactListError(f"{p}: not a readable DNC list ({exc})") from None
+
+    @classmethod
+    def _read(cls, p: Path, column: str | None, name: str | None,
+              default_country_code: str | None) -> DncList:
         if p.suffix.lower() == ".txt" and column is None:
             values = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()
                       if ln.strip()]
         else:
             frame = (pl.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq")
                      else pl.read_csv(p, infer_schema=False))
+            if not frame.columns:
+                raise ContactListError(f"{p}: the DNC list has no column")
             col = column or frame.columns[0]
             if col not in frame.columns:
                 raise ContactListError(f"{p}: no column {col!r} in DNC list")

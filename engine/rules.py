@@ -97,6 +97,23 @@ def _codes(values: Iterable[Any], name: str) -> frozenset[Code]:
         return frozenset(code_of(v, name) for v in values)
     except ValueError as e:
         raise RuleConfigError(str(e)) from None
+    except TypeError:
+        raise RuleConfigError(f"{name}: must be a list of completion codes, got "
+                              f"{values!r:.60}") from None
+
+
+def _strings(name: str, values: Iterable[Any]) -> frozenset[str]:
+    """A collection of ids, addresses or channels as strings (each a str or a number)."""
+    try:
+        if isinstance(values, bytes | bytearray):
+            raise TypeError
+        items = list(values)
+    except TypeError:
+        raise RuleConfigError(f"{name}: must be a collection, got {values!r:.60}") from None
+    bad = [x for x in items if isinstance(x, bool) or not isinstance(x, str | int)]
+    if bad:
+        raise RuleConfigError(f"{name}: expected strings, got {bad[0]!r:.60}")
+    return frozenset(str(x) for x in items)
 
 
 @dataclass(frozen=True)
@@ -136,11 +153,11 @@ class RuleConfig:
             v = getattr(self, name)
             if isinstance(v, str):
                 raise RuleConfigError(f"{name}: must be a collection, not one string")
-            put(name, frozenset(str(x) for x in v))
+            put(name, _strings(name, v))
         if self.channels is not None:
             if isinstance(self.channels, str):
                 raise RuleConfigError("channels: must be a collection, not one string")
-            put("channels", frozenset(self.channels))
+            put("channels", _strings("channels", self.channels))
         for name in ("channels", "nuisance_channels"):
             bad = sorted(set(getattr(self, name) or ()) - set(STEP_CHANNELS))
             if bad:
@@ -153,6 +170,9 @@ class RuleConfig:
                 raise RuleConfigError(f"{name}: must be an integer >= 0 or None, got {v!r}")
         for name in ("final_codes_address", "final_codes_contact", "nuisance_codes"):
             put(name, _codes(getattr(self, name), name))
+        if not isinstance(self.day, str):
+            raise RuleConfigError(f"day: expected 'contact' or an IANA zone, got "
+                                  f"{self.day!r:.60}")
         p = self.nuisance_period_s
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 0:
             raise RuleConfigError(f"nuisance_period_s: must be seconds >= 0, got {p!r}")
@@ -162,6 +182,10 @@ class RuleConfig:
             except ValueError as e:
                 raise RuleConfigError(f"{name}: {e} (day is 'contact' or an IANA zone)"
                                       ) from None
+        cc = self.default_country_code
+        if cc is not None and not (isinstance(cc, str) and cc.lstrip("+").isdigit()):
+            raise RuleConfigError(f"default_country_code: {cc!r:.40} is not a country calling "
+                                  "code like '44' or '+1'")
         put("_blocked_norm", frozenset(_norm(a, "voice", self.default_country_code)
                                        for a in self.blocked_addresses))
 

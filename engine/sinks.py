@@ -145,11 +145,16 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """Like ``read_jsonl``, one pair at a time."""
     p = Path(path)
     try:
-        f = open(p, encoding="utf-8")
+        f = open(p, "rb")
     except OSError as exc:
         raise SinkError(f"cannot read event file {p}: {exc.strerror or exc}") from exc
     with f:
-        for n, line in enumerate(f, 1):
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SinkError(f"{p}:{n}: not UTF-8 ({exc.reason} at byte {exc.start})"
+                                ) from None
             if not line.strip():
                 continue
             try:

@@ -601,6 +601,8 @@ class Strategy:
         ``Step`` field names. Errors name the path, e.g. ``steps[1].retries['busy']``."""
         known = {"steps", "name", "windows", "timezone_field", "default_timezone",
                  "max_attempts"}
+        if not isinstance(d, Mapping):
+            raise StrategyError("", f"a strategy must be a table, got {type(d).__name__}")
         unknown = set(d) - known
         if unknown:
             raise StrategyError("", f"unknown key(s) {', '.join(sorted(unknown))}; expected "
@@ -613,7 +615,7 @@ class Strategy:
         for i, sd in enumerate(raw_steps):
             if not isinstance(sd, Mapping):
                 raise StrategyError(f"steps[{i}]", "must be a table")
-            unknown = set(sd) - step_keys
+            unknown = {str(k) for k in sd} - step_keys
             if unknown:
                 raise StrategyError(f"steps[{i}]", f"unknown key(s) "
                                                    f"{', '.join(sorted(unknown))}")

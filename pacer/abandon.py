@@ -39,7 +39,6 @@ anyway). Memory: ``2 * n * buckets * 6`` int64 (about 27 MB for 200 campaigns).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -53,8 +52,8 @@ from pacer.constants import (
     OFCOM_WINDOW_S,
 )
 from pacer.modes import Regulation
-from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate
-from pacer.ratio import _frozen, _row_count, float_rows, int_rows
+from pacer.rates import _fcc_abandon_rate, _ofcom_abandon_rate
+from pacer.ratio import _frozen, _row_count, float_rows, int_rows, real_number
 
 __all__ = [
     "ABANDONS",
@@ -185,9 +184,9 @@ def _abandon_rates(now, f_bucket_s, f_ids, f_cnt, f_sums, f_cur, f_k, o_bucket_s
         live_o = o_sums[r, LIVE]
         out_live_fcc[r] = live_f
         out_live_ofcom[r] = live_o
-        out_fcc[r] = fcc_abandon_rate(float(f_sums[r, ABANDONS]), float(live_f))
-        out_ofcom[r] = ofcom_abandon_rate(float(o_sums[r, ABANDONS]),
-                                          float(o_sums[r, FALSE_POSITIVES]), float(live_o))
+        out_fcc[r] = _fcc_abandon_rate(float(f_sums[r, ABANDONS]), float(live_f))
+        out_ofcom[r] = _ofcom_abandon_rate(float(o_sums[r, ABANDONS]),
+                                            float(o_sums[r, FALSE_POSITIVES]), float(live_o))
         all_live = live_o + o_sums[r, FALSE_POSITIVES]
         out_fp[r] = o_sums[r, FALSE_POSITIVES] / all_live if all_live > 0 else 0.0
 
@@ -303,9 +302,13 @@ class AbandonState:
 
     def __init__(self, params: AbandonParams,
                  buckets_per_window: int = ABANDON_BUCKETS_PER_WINDOW):
-        if int(buckets_per_window) != buckets_per_window or buckets_per_window < 1:
+        if isinstance(buckets_per_window, bool) or \
+                not isinstance(buckets_per_window, int | np.integer) or \
+                not 1 <= buckets_per_window <= 1 << 24:
             raise ValueError(f"buckets_per_window: expected an integer >= 1, got "
                              f"{buckets_per_window!r}")
+        if not isinstance(params, AbandonParams) or params.n == 0:
+            raise ValueError("params: expected AbandonParams of at least one campaign row")
         self.params = params
         self._fcc = _Ring(params.fcc_window_s, int(buckets_per_window))
         self._ofcom = _Ring(params.ofcom_window_s, int(buckets_per_window))
@@ -353,9 +356,7 @@ class AbandonState:
         Raises:
             ValueError: ``now_s`` is not finite.
         """
-        now = float(now_s)
-        if not math.isfinite(now):
-            raise ValueError(f"now_s: expected finite seconds, got {now_s!r}")
+        now = real_number("now_s", now_s)
         n = self.n
         fcc = np.empty(n, dtype=np.float64)
         ofcom = np.empty(n, dtype=np.float64)

@@ -23,16 +23,20 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from pacer.gather import MAX_TIME_S
 from pacer.hitrate import HitRateState, _hitrate_record
-from pacer.lookahead import splitmix64
+from pacer.lookahead import _splitmix64
+from pacer.ratio import float_rows, int_rows, real_number
 
 __all__ = ["PendingDials"]
+
+MAX_ROWS = 1 << 24  # most campaign rows
 
 
 @numba.njit(cache=True)
 def _tie_key(seed, seq):
     """64 pseudo-random bits for the seq-th dial added (splitmix64 of seed and seq)."""
-    return splitmix64(seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15))
+    return _splitmix64(seed + np.uint64(seq) * np.uint64(0x9E3779B97F4A7C15))
 
 
 @numba.njit(cache=True)
@@ -120,10 +124,18 @@ class PendingDials:
         """Dials held."""
         return int(self.meta[0])
 
-    def add(self, rows: np.ndarray, live: np.ndarray, t0: np.ndarray,
-            ring_s: np.ndarray) -> None:
-        """Hold outcomes: int64 rows, int64 live (0/1), float64 launch times and ring times
-        (seconds)."""
+    def add(self, rows, live, t0, ring_s) -> None:
+        """Hold outcomes: campaign rows (ints >= 0), live (0/1), launch times and ring times
+        (finite seconds, ring times >= 0), one each per outcome; a ValueError naming the
+        argument otherwise (``Pacer`` calls ``_add`` with arrays it checked)."""
+        r = int_rows("rows", rows, None, lo=0, hi=MAX_ROWS - 1)
+        m = r.shape[0]
+        self._add(r, int_rows("live", live, m, lo=0, hi=1),
+                  float_rows("t0", t0, m, lo=-MAX_TIME_S, hi=MAX_TIME_S),
+                  float_rows("ring_s", ring_s, m, lo=0.0, hi=MAX_TIME_S))
+
+    def _add(self, rows: np.ndarray, live: np.ndarray, t0: np.ndarray,
+             ring_s: np.ndarray) -> None:
         need = self.n + rows.shape[0]
         if need > self.row.shape[0]:
             cap = max(need, 2 * self.row.shape[0])
@@ -139,7 +151,29 @@ class PendingDials:
              short: HitRateState, dials_recent: np.ndarray, decay: float) -> int:
         """Fold the dials whose cohort ended by ``now`` (launch + ``life_s`` of their
         campaign, seconds) into both windows (``_fold``); returns how many, which are then
-        ``out_row``, ``out_ring`` and ``out_live`` up to that count, in launch order."""
+        ``out_row``, ``out_ring`` and ``out_live`` up to that count, in launch order.
+        ``life_s`` and ``dials_recent``: float64 per campaign; ``long`` and ``short`` of as
+        many campaigns, covering every row held; a ValueError naming the argument
+        otherwise."""
+        now = real_number("now", now, -MAX_TIME_S, MAX_TIME_S)
+        for name, est in (("long", long), ("short", short)):
+            if not isinstance(est, HitRateState):
+                raise ValueError(f"{name}: expected a HitRateState, got {type(est).__name__}")
+        c_n = long.n
+        held = self.row[:self.n]
+        if short.n != c_n or (held.size and int(held.max()) >= c_n):
+            raise ValueError(f"long, short: expected the same campaigns, covering the rows "
+                             f"held (up to {int(held.max()) if held.size else -1}), got "
+                             f"{long.n} and {short.n}")
+        life = float_rows("life_s", life_s, c_n, lo=0.0, hi=MAX_TIME_S)
+        if not (isinstance(dials_recent, np.ndarray) and dials_recent.dtype == np.float64
+                and dials_recent.shape == (c_n,) and dials_recent.flags.writeable):
+            raise ValueError(f"dials_recent: expected a writable float64[{c_n}] array")
+        decay = real_number("decay", decay, 0.0, 1.0)
+        return self._fold_dials(now, life, long, short, dials_recent, decay)
+
+    def _fold_dials(self, now: float, life_s: np.ndarray, long: HitRateState,
+                    short: HitRateState, dials_recent: np.ndarray, decay: float) -> int:
         p, q = long.params, short.params
         return int(_fold(float(now), self.row, self.live, self.t0, self.ring, self.tie,
                          self.meta, life_s, p.window, p.alpha, long.buf, long.pos,

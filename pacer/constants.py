@@ -58,3 +58,9 @@ DEFAULT_HORIZON_S = 10.0
 # Windowed abandon accounting (pacer.abandon): buckets per longest window of each mode
 # (1 min resolution for 24 h, 30 min for 30 days).
 ABANDON_BUCKETS_PER_WINDOW = 1440
+
+# Input bounds of the public API (a ValueError past them): a ratio, level or lines per
+# agent past MAX_RATIO, or an agent or call count past MAX_COUNT, would overflow int64 in
+# the launch arithmetic (ratio x agents) and come back as a silently wrong dial count.
+MAX_RATIO = 1000.0
+MAX_COUNT = 1 << 40

@@ -17,7 +17,7 @@ Speed: a decision for 200 campaigns must take microseconds, so the hot path call
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from statistics import NormalDist
 
@@ -34,6 +34,7 @@ from pacer.constants import (
     DEFAULT_MAX_LINES_PER_AGENT,
     DEFAULT_PRIOR_WEIGHT,
     DEFAULT_RING_NO_ANSWER_S,
+    MAX_RATIO,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_LAUNCH_S,
     VICIDIAL_MAX_LEVEL,
@@ -43,8 +44,8 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
-from pacer.holdtime import HoldTime, ended_phases, expose_phases
-from pacer.lookahead import _lookahead_dials, dial_life, fold_dial_ends
+from pacer.holdtime import HoldTime, _ended_phases_of, _expose_phases_of
+from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
@@ -146,7 +147,6 @@ WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this
 # tick after it dialled.
 REDECIDE_S = 2.0
 REDECIDE_MAX_S = 8.0
-MAX_RATIO = 1000.0  # largest ratio, level or lines per agent a setting may give
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
@@ -318,7 +318,24 @@ class Pacer:
     """Batched pacing for a fixed set of campaigns (rows 0..n-1, in the order given)."""
 
     def __init__(self, campaigns: Sequence[CampaignPacing], seed: int = 0):
-        cs = list(campaigns)
+        """``campaigns``: one ``CampaignPacing`` per row; ``seed``: an int >= 0 fixing the
+        pacer's random streams. A ValueError naming the argument otherwise."""
+        if isinstance(campaigns, CampaignPacing | str | bytes | dict) or \
+                not isinstance(campaigns, Iterable):
+            raise ValueError(f"campaigns: expected a sequence of CampaignPacing, got "
+                             f"{type(campaigns).__name__}")
+        try:
+            cs = list(campaigns)
+        except TypeError:  # a 0-d array
+            raise ValueError(f"campaigns: expected a sequence of CampaignPacing, got "
+                             f"{campaigns!r:.40}") from None
+        for i, c in enumerate(cs):
+            if not isinstance(c, CampaignPacing):
+                raise ValueError(f"campaigns[{i}]: expected a CampaignPacing, got "
+                                 f"{type(c).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or \
+                not 0 <= seed < 2**63:
+            raise ValueError(f"seed: expected an int in [0, 2**63), got {seed!r:.40}")
         n = self.n = len(cs)
         self.config = cs
         for f in fields(CampaignPacing):
@@ -352,17 +369,9 @@ class Pacer:
             self.holdtime.seed(i, c.handling_mean_s, c.handling_cv, HOLD_PRIOR_WEIGHT)
             self.talktime.seed(i, c.talk_mean_s, c.talk_cv, HOLD_PRIOR_WEIGHT)
             self.wraptime.seed(i, c.wrap_mean_s, c.wrap_cv, HOLD_PRIOR_WEIGHT)
-            sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
-            ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
-            self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
-            # no one answers after the timeout: the prior's tail past it would stretch the
-            # modelled life of a dial (and the look-ahead) to twice the timeout
-            self.ring.truncate(i, c.ring_timeout_s)
-            # cold start for ring ends: every dial ends by the timeout; seed with the
-            # answered-call shape (the estimate takes over as dials complete)
-            self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+            self._seed_ring(i, c)
         self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
-        dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+        _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
             regulation=self._regulation, limit=self._abandon_limit)) if n else None
@@ -472,6 +481,9 @@ class Pacer:
         self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
         # dials whose outcome is known, held until their launch cohort is complete
         self._pending = PendingDials(seed)
+        # ring-time histograms still learning from ends as they come (no cohort ended yet)
+        self._ring_cold = np.ones(n, dtype=bool)
+        self._ring_cold_any = n > 0
         self._next_fold = 0.0
         # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
         # left of the limit after their estimated share f: (limit - f) / (1 - f)
@@ -526,6 +538,14 @@ class Pacer:
                              f"got {x!r}")
         return v
 
+    @staticmethod
+    def _flag(name: str, x) -> bool:
+        if type(x) is bool:  # the engine's case, checked first
+            return x
+        if isinstance(x, np.bool_) or (isinstance(x, int | np.integer) and x in (0, 1)):
+            return bool(x)
+        raise ValueError(f"{name} must be a bool, got {x!r:.40}")
+
     def observe_dial(self, row: int, live: bool, ring_s: float) -> None:
         """A dial of an agent-based campaign stopped ringing after ``ring_s`` seconds.
 
@@ -534,6 +554,8 @@ class Pacer:
         the early ends (busy, invalid, machines), which raises its chance of a live answer.
         """
         row = self._row(row)
+        if type(live) is not bool:  # the engine passes a bool
+            live = self._flag("live", live)
         self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
         if live:  # a dial that ends unanswered only makes room: its campaign's next
             self._dirty[row] = True  # scheduled decision (REDECIDE_S) uses it, cheaper
@@ -563,6 +585,8 @@ class Pacer:
     def observe_live(self, row: int, t_s: float, abandoned: bool) -> None:
         """A live answer was connected in time (False) or abandoned (True) at ``t_s``."""
         row = self._row(row)
+        if type(abandoned) is not bool:  # the engine passes a bool
+            abandoned = self._flag("abandoned", abandoned)
         code = _ABANDONED if abandoned else _CONNECTED
         self._obs_live.add(row, self._seconds("t_s", t_s, 0.0), code)
         self._dirty[row] = True
@@ -596,6 +620,8 @@ class Pacer:
         one second of silence is an abandon an agent freeing within the window does not
         prevent)."""
         row = self._row(row)
+        if type(hung_up) is not bool:  # the engine passes a bool
+            hung_up = self._flag("hung_up", hung_up)
         self._obs_wait.add(row, self._seconds("waited_s", waited_s, 0.0), 1 if hung_up else 0)
 
     def observe_false_positive(self, row: int, t_s: float) -> None:
@@ -612,6 +638,20 @@ class Pacer:
         "message": text}``."""
         return [dict(w) for w in self._warning_records]
 
+    def _seed_ring(self, i: int, c: CampaignPacing) -> None:
+        """The ring-time histograms' prior for campaign row ``i`` (any evidence dropped)."""
+        self.ring.clear(i)
+        self.ring_end.clear(i)
+        sigma = 0.55  # ring-time shape prior (Sytel: median 9-10 s, tail past 20 s)
+        ring_mean = c.ring_median_s * math.exp(sigma**2 / 2)
+        self.ring.seed(i, ring_mean, math.sqrt(math.expm1(sigma**2)), PRIOR_WEIGHT)
+        # no one answers after the timeout: the prior's tail past it would stretch the
+        # modelled life of a dial (and the look-ahead) to twice the timeout
+        self.ring.truncate(i, c.ring_timeout_s)
+        # cold start for ring ends: every dial ends by the timeout; seed with the
+        # answered-call shape (the estimate takes over as dials complete)
+        self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
+
     def _flush(self, now: float) -> None:
         sec = int(now)
         if sec != self._minute_sec:
@@ -621,34 +661,54 @@ class Pacer:
                 self._minute_drops[:, s % 60] = 0
             self._minute_sec = sec
         slot = sec % 60
+        e, r = self.ring_end, self.ring
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            self._pending.add(rows, live, now - ring_s, ring_s)  # until their cohort ended
+            self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
+            if self._ring_cold_any:
+                # before a campaign's first cohort has ended its ring-time histograms learn
+                # from the ends as they come: biased to short ones, but a list whose
+                # numbers are mostly busy shows it seconds in, not a ring timeout later
+                c = self._ring_cold[rows]
+                if c.any():
+                    _fold_dial_ends(rows[c], ring_s[c], live[c], e.counts, e.totals,
+                                    e.weights, e.bin_width_s, e.decay, r.counts, r.totals,
+                                    r.weights, r.bin_width_s, r.decay, self._ring_timeout_s,
+                                    self._life)
         if now >= self._next_fold and self._pending.n:
             self._next_fold = now + HIT_FOLD_S
             decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
             pend = self._pending
-            k = pend.fold(now, self._life, self.hit, self.hit_short, self._dials_recent,
+            k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
                           decay)
             if k:
                 self._fold_at = now
                 self._hit_stale = True
-                # the ring-time histograms learn from whole launch cohorts too
-                e, r = self.ring_end, self.ring
-                fold_dial_ends(pend.out_row[:k], pend.out_ring[:k], pend.out_live[:k],
-                               e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
-                               r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
-                               self._ring_timeout_s, self._life)
+                rows = pend.out_row[:k]
+                if self._ring_cold_any:
+                    # a campaign's first whole cohort: its early evidence (which these
+                    # dials' ends were part of) gives way to whole cohorts from now on
+                    for i in np.unique(rows[self._ring_cold[rows]]).tolist():
+                        self._seed_ring(i, self.config[i])
+                        self._ring_cold[i] = False
+                        _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s,
+                                   np.array([i]), self._life)
+                    self._ring_cold_any = bool(self._ring_cold.any())
+                # the ring-time histograms learn from whole launch cohorts, in launch order
+                _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
+                                e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
+                                r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
+                                self._ring_timeout_s, self._life)
         if self._obs_wait.n:
             rows, waited, hung = self._obs_wait.take()
             g._tally_waits(rows, waited, hung, self._wait_s, self._hangups, self.hangup_rate)
         if self._obs_hold.n:
             rows, seconds, _ = self._obs_hold.take()
-            self.holdtime.ended(rows, seconds)
+            self.holdtime._ended(rows, seconds)
         if self._obs_phase.n:
             rows, seconds, codes = self._obs_phase.take()
-            ended_phases(self.talktime, self.wraptime, rows, seconds, codes)
+            _ended_phases_of(self.talktime, self.wraptime, rows, seconds, codes)
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
@@ -728,11 +788,11 @@ class Pacer:
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
         phase = self._gather.agent_phase
-        expose_phases(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
-                      self._dt)
+        _expose_phases_of(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
+                          self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
             for est in (self.holdtime, self.talktime, self.wraptime):
-                est.forget(now - self._hold_at)
+                est.forget(max(now - self._hold_at, 0.0))
             fade = math.exp(-max(now - self._hold_at, 0.0) / HOLD_MEMORY_S)
             # the evidence fades; the prior, PATIENCE_PRIOR_S seconds of waiting at its
             # rate, tops it up so that it never weighs less
@@ -747,9 +807,9 @@ class Pacer:
             # wrap-up apart (and by the AGENT_WAIT rule): written for those, and for all once
             unsplit = rows if self._hold_once else rows[self._gather.split[rows] == 0]
             self._hold_once = False
-            self.holdtime.to_histogram(unsplit, self.hold.counts, self.hold.totals)
-            self.talktime.to_histogram(rows, self.talk.counts, self.talk.totals)
-            self.wraptime.to_histogram(rows, self.wrap.counts, self.wrap.totals)
+            self.holdtime._write(unsplit, self.hold.counts, self.hold.totals)
+            self.talktime._write(rows, self.talk.counts, self.talk.totals)
+            self.wraptime._write(rows, self.wrap.counts, self.wrap.totals)
         if self._hit_stale:  # only completed dials move the hit rate
             self._hit_posterior()
         hit = self._buf_hit

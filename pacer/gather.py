@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from pacer.modes import AgentStatus, CallStatus
+from pacer.ratio import as_array, real_number
 
 _OFF = int(AgentStatus.OFF)
 _IDLE = int(AgentStatus.IDLE)
@@ -23,6 +24,7 @@ _RINGING = int(CallStatus.RINGING)
 _WAITING = int(CallStatus.WAITING)
 _CONNECTED = int(CallStatus.CONNECTED)
 MAX_TIME_S = 1e12  # largest clock reading accepted (about 31,700 years), seconds
+MAX_CAMPAIGNS = 1 << 24  # most campaign rows ``gather`` accepts (its buffers are per row)
 
 # Column indices of the per-campaign count matrix returned by ``_gather`` (BUSY counts
 # agents talking or in wrap-up: both will take a call when they free).
@@ -178,10 +180,14 @@ def gather(n_camp: int, now_s: float, agent_job: np.ndarray, agent_status: np.nd
     """Group agents and calls by campaign.
 
     Returns ``(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_s, counts)``; see
-    ``_gather``. Arrays of the engine are used as they are (int64 / float64).
+    ``_gather``. The arguments are checked as ``Pacer.decide`` checks them
+    (``Gatherer.checked``): a ValueError naming the argument, never an unchecked kernel.
     """
-    ao, ae, co, ce, counts = Gatherer(n_camp)(now_s, agent_job, agent_status, agent_since_s,
-                                              call_job, call_status, call_t0_s)
+    if isinstance(n_camp, bool) or not isinstance(n_camp, int | np.integer) or \
+            not 0 <= n_camp <= MAX_CAMPAIGNS:
+        raise ValueError(f"n_camp must be an int in [0, {MAX_CAMPAIGNS}], got {n_camp!r}")
+    _, (ao, ae, co, ce, counts) = Gatherer(int(n_camp)).checked(
+        now_s, agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
     return ao, ae[: ao[-1]], co, ce[: co[-1]], counts
 
 
@@ -326,10 +332,9 @@ def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_s
     """The engine's arrays as the kernels need them (int64 / float64, 1-D, contiguous,
     matching lengths), or a ValueError naming the argument; returns ``(now, [the six
     arrays])``. Their values are checked by ``_check_state``."""
-    try:
-        now = float(now_s)
-    except (TypeError, ValueError):
-        raise ValueError(f"now_s must be a number of seconds, got {now_s!r}") from None
+    # a float (the engine's case) as it is; anything else must be a real number (no str,
+    # no array): ``_check_state`` checks that it is finite
+    now = now_s if type(now_s) is float else real_number("now_s", now_s)
     arrays = (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
     if all(type(a) is np.ndarray and a.dtype == t and a.ndim == 1 and a.flags.c_contiguous
            for a, t in zip(arrays, _FAST_DTYPES, strict=True)):
@@ -356,7 +361,7 @@ def _converted(arrays) -> list[np.ndarray]:
     names = ("agent_job", "agent_status", "agent_since_s", "call_job", "call_status",
              "call_t0_s")
     for name, x, kind in zip(names, arrays, "iifiif", strict=True):
-        a = np.asarray(x)
+        a = as_array(name, x)
         if a.ndim != 1:
             raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
         if kind == "i":

@@ -35,6 +35,7 @@ import numba
 import numpy as np
 
 from pacer.constants import HIST_RENORM_WEIGHT, HIST_SUPPORT_EPS
+from pacer.ratio import real_array, real_number
 
 __all__ = ["SHAPE_EXPONENTIAL", "SHAPE_LOGNORMAL", "StreamingHistogram"]
 
@@ -398,7 +399,7 @@ def _check_row(row, n_rows):
 
 
 def _as_float_array(name, x, *, nonneg=False, unit=False):
-    a = np.asarray(x, dtype=np.float64)
+    a = real_array(name, x)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite, got {x!r}")
     if nonneg and np.any(a < 0.0):
@@ -409,13 +410,7 @@ def _as_float_array(name, x, *, nonneg=False, unit=False):
 
 
 def _positive_finite(name, x):
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {x!r}") from None
-    if not math.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{name} must be a positive finite number, got {x!r}")
-    return v
+    return real_number(name, x, 0.0, lo_open=True)
 
 
 class StreamingHistogram:
@@ -439,9 +434,7 @@ class StreamingHistogram:
             raise ValueError(f"n_rows must be an int >= 1, got {n_rows!r}")
         self.bin_width_s = _positive_finite("bin_width_s", bin_width_s)
         max_s = _positive_finite("max_s", max_s)
-        decay = float(decay)
-        if not 0.0 < decay <= 1.0:
-            raise ValueError(f"decay must be in (0, 1], got {decay!r}")
+        decay = real_number("decay", decay, 0.0, 1.0, lo_open=True)
         self.decay = decay
         self.n_rows = int(n_rows)
         # The 1e-9 guards ceil against a quotient that rounds just above an integer.

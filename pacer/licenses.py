@@ -293,7 +293,11 @@ def pool_sizes_array(pool_sizes: Sequence[int] | Mapping[LicenseKind, int]) -> n
             k = _int("pool_sizes key", key)
             if not 0 <= k < N_POOLS:
                 raise ValueError(f"pool_sizes key must be a LicenseKind, got {key!r}")
-            out[k] = _int(f"pool_sizes[{LicenseKind(k).name}]", size)
+            size = _int(f"pool_sizes[{LicenseKind(k).name}]", size)
+            if not 0 <= size <= LICENSE_MAX_UNITS:
+                raise ValueError(f"pool_sizes[{LicenseKind(k).name}] must be in "
+                                 f"[0, {LICENSE_MAX_UNITS}], got {size}")
+            out[k] = size
     else:
         out = _int_array("pool_sizes", pool_sizes, N_POOLS)
     bad = np.nonzero((out < 0) | (out > LICENSE_MAX_UNITS))[0]
@@ -474,6 +478,8 @@ class LicenseDistributor:
             return self._row[job]
         except KeyError:
             raise KeyError(f"unknown job {job!r}") from None
+        except TypeError:
+            raise ValueError(f"job: expected a hashable job id, got {job!r:.60}") from None
 
     def set_pool_size(self, kind: LicenseKind, size: int) -> None:
         """Resize one pool (units); a recalculation event for that pool."""
@@ -498,7 +504,11 @@ class LicenseDistributor:
         demand: int,
     ) -> None:
         """Start a job (a recalculation event for its pool); allocated at the next tick."""
-        if job in self._row:
+        try:
+            running = job in self._row
+        except TypeError:
+            raise ValueError(f"job: expected a hashable job id, got {job!r:.60}") from None
+        if running:
             raise ValueError(f"job {job!r} is already running")
         k = _int(f"job {job!r}: kind", kind)
         if not 0 <= k < N_POOLS:

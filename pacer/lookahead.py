@@ -79,8 +79,9 @@ import numpy as np
 
 from pacer.constants import HIST_SUPPORT_EPS
 from pacer.histogram import _hist_add
+from pacer.ratio import as_array, float_rows, int_rows, real_number
 
-__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "fold_dial_ends", "grid_steps"]
+__all__ = ["DEFAULT_DT_S", "DEFAULT_SAMPLES", "dial_life", "grid_steps"]
 
 DEFAULT_SAMPLES = 32  # K, Monte-Carlo samples per decision
 DEFAULT_DT_S = 1.0  # grid step, seconds
@@ -94,8 +95,11 @@ _njit = numba.njit(cache=True)
 
 
 def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
-    """S, grid steps covering a dial's ring life (step 0 = now)."""
-    return math.ceil(ring_timeout_s / dt_s - 1e-9) + 1
+    """S, grid steps covering a dial's ring life (step 0 = now), at most MAX_STEPS (the
+    kernels' cap); both in seconds, finite and > 0, else a ValueError naming the argument."""
+    t = real_number("ring_timeout_s", ring_timeout_s, 0.0, lo_open=True)
+    dt = real_number("dt_s", dt_s, 0.0, lo_open=True)
+    return min(math.ceil(min(t / dt, MAX_STEPS) - 1e-9) + 1, MAX_STEPS)
 
 
 @_njit
@@ -119,11 +123,11 @@ def _keyed_bits(salt, key, kind, start_ms, k):
     x ^= np.uint64(kind) * np.uint64(0xD1B54A32D192ED03)
     x ^= np.uint64(start_ms) * np.uint64(0xC2B2AE3D27D4EB4F)
     x += np.uint64(k) * np.uint64(0x165667B19E3779F9)
-    return splitmix64(x + np.uint64(0x9E3779B97F4A7C15))
+    return _splitmix64(x + np.uint64(0x9E3779B97F4A7C15))
 
 
 @_njit
-def splitmix64(x):
+def _splitmix64(x):
     """The splitmix64 finaliser: 64 well-mixed bits from a uint64."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -444,7 +448,7 @@ def _life(counts, row, total, bw):
 
 
 @numba.njit(cache=True)
-def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
+def _dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
     """A dial's modelled life (seconds) for each campaign row in rows, into out: the ring
     timeout, or longer when live answers come later (set-up and answering-machine detection
     delay the answer the dialler sees). Changes only when the row's ring histogram does."""
@@ -453,13 +457,33 @@ def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out):
         out[c] = max(ring_timeout_s[c], _life(ring_counts, c, ring_totals[c], ring_bw))
 
 
+def dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, rows, out) -> None:
+    """``_dial_life`` with its arguments checked first: ``ring_counts`` float64[C, B] and
+    ``ring_totals`` float64[C] (a ring time-to-answer histogram), ``ring_bw`` its bin width
+    (seconds > 0), ``ring_timeout_s`` float64[C] (seconds > 0), ``rows`` campaign rows in
+    [0, C), ``out`` a writable float64[C] (seconds). ValueError naming the argument."""
+    counts = as_array("ring_counts", ring_counts)
+    if counts.ndim != 2 or counts.dtype != np.float64 or not np.isfinite(counts).all():
+        raise ValueError(f"ring_counts: expected a finite float64[C, bins] array, got "
+                         f"{counts.dtype} {counts.shape}")
+    c_n = counts.shape[0]
+    totals = float_rows("ring_totals", ring_totals, c_n, lo=0.0)
+    bw = real_number("ring_bw", ring_bw, 0.0, lo_open=True)
+    timeout = float_rows("ring_timeout_s", ring_timeout_s, c_n, lo=0.0, lo_open=True)
+    r = int_rows("rows", rows, None, lo=0, hi=c_n - 1)
+    if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == (c_n,)
+            and out.flags.writeable):
+        raise ValueError(f"out: expected a writable float64[{c_n}] array")
+    _dial_life(np.ascontiguousarray(counts), totals, bw, timeout, r, out)
+
+
 @numba.njit(cache=True)
-def fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_bw, end_decay,
+def _fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_bw, end_decay,
                    ring_counts, ring_totals, ring_weights, ring_bw, ring_decay,
                    ring_timeout_s, life_s):
     """Dials that stopped ringing after ``ring_s`` seconds (``live[i] == 1``: a live answer)
     into the ring-end histogram (every dial) and the ring time-to-answer one (live answers),
-    in order, and the modelled life (``dial_life``) of the campaigns whose live answers
+    in order, and the modelled life (``_dial_life``) of the campaigns whose live answers
     moved. The histograms as ``pacer.histogram._hist_add`` keeps them."""
     one = np.empty(1, dtype=np.int64)
     val = np.empty(1)
@@ -469,7 +493,7 @@ def fold_dial_ends(rows, ring_s, live, end_counts, end_totals, end_weights, end_
         _hist_add(end_counts, end_totals, end_weights, end_bw, end_decay, one, val)
         if live[i] == 1:
             _hist_add(ring_counts, ring_totals, ring_weights, ring_bw, ring_decay, one, val)
-            dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, one, life_s)
+            _dial_life(ring_counts, ring_totals, ring_bw, ring_timeout_s, one, life_s)
 
 
 @_njit
@@ -594,7 +618,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     connected: the talk-time histogram ``talk_*``, then a wrap-up from ``wrap_*``), 2 in
     wrap-up (seconds since the wrap-up started: ``wrap_*``);
     call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
-    life_s: a dial's modelled life per campaign, seconds (``dial_life``);
+    life_s: a dial's modelled life per campaign, seconds (``_dial_life``);
     agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
     decisions, distinct within one: the engine's row indices).
     z: float64[K], standard normal quantiles giving the K hit-rate samples

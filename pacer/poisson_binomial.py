@@ -9,6 +9,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from pacer.ratio import real_array
+
 __all__ = ["expected_excess", "poisson_binomial_pmf"]
 
 # Helpers called inside other kernels' loops are compiled without numba's reference-counting
@@ -87,7 +89,7 @@ def _expected_excess(pmf_l, len_l, pmf_a, len_a):
 
 
 def _pmf_arg(name, x):
-    a = np.ascontiguousarray(x, dtype=np.float64)
+    a = real_array(name, x)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
     if not np.all(np.isfinite(a)) or np.any(a < 0.0):
@@ -107,7 +109,7 @@ def poisson_binomial_pmf(p):
     Raises:
         ValueError: p is not 1-D or holds values outside [0, 1].
     """
-    a = np.ascontiguousarray(p, dtype=np.float64)
+    a = real_array("p", p)
     if a.ndim != 1:
         raise ValueError(f"p must be a 1-D array, got shape {a.shape}")
     if not np.all((a >= 0.0) & (a <= 1.0)):

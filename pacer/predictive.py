@@ -85,10 +85,12 @@ from pacer.histogram import (
 )
 from pacer.modes import Target
 from pacer.poisson_binomial import _add_bernoulli, _pb_pmf
+from pacer.ratio import as_array, int_rows, real_array
 
 __all__ = ["MAX_NEW_LIMIT", "predictive_dials", "warmup"]
 
 MAX_NEW_LIMIT = 1 << 20  # sanity bound on max_new (scratch memory grows with it)
+MAX_STEPS = 1 << 10  # most look-aheads (``n_steps``) one decision checks
 
 _ABANDON = int(Target.ABANDON_RATE)
 _SERVICE_LEVEL = int(Target.SERVICE_LEVEL)
@@ -541,26 +543,26 @@ _INPUT_ERRORS = {
 
 
 def _rows(name, x, n_c, dtype):
-    """A per-campaign argument as a contiguous array of length n_c (scalars broadcast)."""
-    if np.ndim(x) == 0:
-        if dtype is np.int64 and not isinstance(x, (int, np.integer, np.bool_)):
-            raise ValueError(f"{name} must be an integer, got {x!r}")
-        return np.full(n_c, x, dtype=dtype)
-    a = np.asarray(x)
-    if dtype is np.int64 and a.dtype.kind not in "iub":
-        raise ValueError(f"{name} must be integer, got dtype {a.dtype}")
+    """A per-campaign argument as a contiguous array of length n_c (scalars broadcast):
+    integers (bool, int dtypes) for an int64 argument, real numbers otherwise; values are
+    checked by ``_check_inputs``."""
+    if dtype is np.int64:
+        return int_rows(name, x, n_c, lo=None)
+    a = real_array(name, x)
+    if a.ndim == 0:
+        return np.full(n_c, a.item(), dtype=np.float64)
     if a.shape != (n_c,):
         raise ValueError(f"{name} must be a scalar or have length C = {n_c}, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    return a
 
 
 def _vector(name, x, dtype):
-    a = np.asarray(x)
+    a = as_array(name, x)
     if a.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
-    if dtype is np.int64 and a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be integer, got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    if dtype is np.int64:
+        return int_rows(name, a, None, lo=None)
+    return real_array(name, a)
 
 
 def _hist_arrays(name, hist, n_c):
@@ -650,8 +652,10 @@ def predictive_dials(agent_offsets, agent_elapsed_s, call_offsets, call_elapsed_
         ec, et, ebw = np.zeros((n_c, 1)), np.zeros(n_c), 1.0
     else:
         ec, et, ebw = _hist_arrays("ring_end", ring_end, n_c)
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or \
+            not 1 <= n_steps <= MAX_STEPS:
+        raise ValueError(f"n_steps must be an integer in [1, {MAX_STEPS}], got "
+                         f"{n_steps!r:.40}")
     dials = np.empty(n_c, dtype=np.int64)
     exp_ab = np.empty(n_c)
     exp_live = np.empty(n_c)

@@ -1,16 +1,20 @@
 """The regulatory abandon-rate formulas, defined once for kernels and KPIs alike.
 
-Both are ``numba.njit`` scalar functions: the windowed accounting kernels call them per
-campaign, and ``engine.kpi`` calls them on the totals of an attempt table.
+The ``_``-prefixed ``numba.njit`` scalar functions are what the windowed accounting kernels
+call per campaign; the public functions (``engine.kpi`` calls them on the totals of an
+attempt table) check their arguments first: counts are finite numbers >= 0, else a
+ValueError naming the argument.
 """
 
 from __future__ import annotations
 
 import numba
 
+from pacer.ratio import real_number
+
 
 @numba.njit(cache=True)
-def fcc_abandon_rate(abandons: float, live_answers: float) -> float:
+def _fcc_abandon_rate(abandons: float, live_answers: float) -> float:
     """FTC TSR / FCC: abandons / live answers (0 when there is no live answer)."""
     if live_answers <= 0:
         return 0.0
@@ -18,6 +22,39 @@ def fcc_abandon_rate(abandons: float, live_answers: float) -> float:
 
 
 @numba.njit(cache=True)
+def _ofcom_abandon_rate(abandons: float, false_positives: float, live_answers: float) -> float:
+    """Ofcom's rate (see ``ofcom_abandon_rate``)."""
+    den = live_answers + false_positives
+    if den <= 0:
+        return 0.0
+    return (abandons + false_positives) / den
+
+
+@numba.njit(cache=True)
+def _vicidial_ofcom_abandon_rate(drops: float, connects: float, machines: float) -> float:
+    """VICIdial's answering-machine-adjusted rate (see ``vicidial_ofcom_abandon_rate``)."""
+    adj = drops
+    if connects + machines > 0:
+        adj = drops - drops * machines / (connects + machines)
+    den = connects + adj
+    if den <= 0:
+        return 0.0
+    return adj / den
+
+
+def _count(name: str, value) -> float:
+    return real_number(name, value, 0.0)
+
+
+def fcc_abandon_rate(abandons: float, live_answers: float) -> float:
+    """FTC TSR / FCC: abandons / live answers (0 when there is no live answer).
+
+    Raises:
+        ValueError: a count is not a finite number >= 0.
+    """
+    return _fcc_abandon_rate(_count("abandons", abandons), _count("live_answers", live_answers))
+
+
 def ofcom_abandon_rate(abandons: float, false_positives: float, live_answers: float) -> float:
     """Ofcom, as the regulator defines it: (abandoned live calls + AMD false positives) /
     (all live calls, false positives included).
@@ -30,14 +67,15 @@ def ofcom_abandon_rate(abandons: float, false_positives: float, live_answers: fl
     electronic communications network or service* (2016): at most 3 % of live calls per
     campaign per 24 hours, AMD false positives counted as abandoned calls. 0 when there is
     no live call.
+
+    Raises:
+        ValueError: a count is not a finite number >= 0.
     """
-    den = live_answers + false_positives
-    if den <= 0:
-        return 0.0
-    return (abandons + false_positives) / den
+    return _ofcom_abandon_rate(_count("abandons", abandons),
+                               _count("false_positives", false_positives),
+                               _count("live_answers", live_answers))
 
 
-@numba.njit(cache=True)
 def vicidial_ofcom_abandon_rate(drops: float, connects: float, machines: float) -> float:
     """VICIdial's answering-machine-adjusted Ofcom rate: a named alternative to
     ``ofcom_abandon_rate``, not the regulator's definition (it lowers the rate by the
@@ -47,11 +85,9 @@ def vicidial_ofcom_abandon_rate(drops: float, connects: float, machines: float) 
     agent took; ``machines`` are answering machines detected. ``drops' = drops -
     drops*AM/(connects + AM)``; the rate is ``drops' / (connects + drops')``, 0 when that
     denominator is 0.
+
+    Raises:
+        ValueError: a count is not a finite number >= 0.
     """
-    adj = drops
-    if connects + machines > 0:
-        adj = drops - drops * machines / (connects + machines)
-    den = connects + adj
-    if den <= 0:
-        return 0.0
-    return adj / den
+    return _vicidial_ofcom_abandon_rate(_count("drops", drops), _count("connects", connects),
+                                        _count("machines", machines))

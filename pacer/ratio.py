@@ -19,6 +19,8 @@ import math
 import numba
 import numpy as np
 
+from pacer.constants import MAX_COUNT, MAX_RATIO
+
 __all__ = [
     "fixed_ratio_launch",
     "preview_launch",
@@ -102,16 +104,60 @@ def _preview_launch(requests, dialling, out):
 # C-contiguous 1-D array of the kernel dtype, or raises ValueError naming the argument.
 
 
+def as_array(name: str, value) -> np.ndarray:
+    """``np.asarray(value)``, or a ValueError naming the argument when it is not array-like
+    (ragged sequences, objects numpy cannot read as one array)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: expected a number or an array of numbers, got "
+                         f"{type(value).__name__} ({exc})") from None
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """``value`` (any shape) as a C-contiguous float64 array of real numbers: bool, int and
+    float dtypes only (complex, datetime, str and object are a ValueError naming the
+    argument, never a silent cast). Values are not checked."""
+    arr = as_array(name, value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return np.asarray(arr, dtype=np.float64, order="C")
+
+
+def real_number(name: str, value, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False) -> float:
+    """``value`` as a finite float within ``[lo, hi]`` (``lo_open``: strict lower bound):
+    ints, floats, numpy real scalars and 0-d real arrays; anything else (str, None,
+    complex, arrays, NaN, inf) is a ValueError naming the argument."""
+    a = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if a is None:
+        arr = as_array(name, value)
+        if arr.ndim != 0 or arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: expected a real number, got {value!r:.60}")
+        a = arr.item()
+    try:
+        v = float(a)
+    except OverflowError:  # an int past float range
+        v = math.inf
+    if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or \
+            (hi is not None and v > hi):
+        lo_txt = "" if lo is None else (f" > {lo}" if lo_open else f" >= {lo}")
+        hi_txt = "" if hi is None else f" <= {hi}"
+        raise ValueError(f"{name}: expected a finite number{lo_txt}{hi_txt}, got {value!r:.60}")
+    return v
+
+
 def _row_count(fields: dict[str, object]) -> int:
     """The common row count of the 1-D fields; scalars broadcast. 1 when all are scalars."""
     n = None
     for name, value in fields.items():
-        if np.ndim(value) == 0:
+        shape = as_array(name, value).shape
+        if len(shape) == 0:
             continue
-        if np.ndim(value) != 1:
+        if len(shape) != 1:
             raise ValueError(f"{name}: expected a scalar or a 1-D array (one value per "
-                             f"campaign), got shape {np.shape(value)}")
-        m = len(value)  # type: ignore[arg-type]
+                             f"campaign), got shape {shape}")
+        m = shape[0]
         if n is None:
             n = m
         elif m != n:
@@ -126,10 +172,9 @@ def float_rows(name: str, value, n: int | None = None, lo: float | None = None,
 
     ``lo_open`` makes the lower bound strict. ``n=None`` accepts any 1-D length.
     """
-    arr = np.asarray(value)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise ValueError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    arr = as_array(name, value)
+    if arr.dtype.kind not in "biuf":  # complex, datetime, str, object: not real numbers
+        raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
     if arr.ndim == 0:
         if n is None:
             raise ValueError(f"{name}: expected a 1-D array, got a scalar")
@@ -162,11 +207,13 @@ def int_rows(name: str, value, n: int | None = None, lo: int | None = 0,
     Integer and boolean dtypes are accepted; floats are rejected even when integral, so a
     rate passed where a count is expected fails loudly.
     """
-    arr = np.asarray(value)
+    arr = as_array(name, value)
     if arr.size == 0 and arr.dtype == np.float64:  # ``[]`` has no integer dtype
         arr = arr.astype(np.int64)
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: expected integers, got {int(arr.max())} (beyond int64)")
     if arr.ndim == 0:
         if n is None:
             raise ValueError(f"{name}: expected a 1-D array, got a scalar")
@@ -207,12 +254,11 @@ def round_half_away(x, places: int = 0) -> np.ndarray:
     Raises:
         ValueError: ``x`` is not numeric or ``places`` is negative.
     """
-    if int(places) != places or places < 0:
-        raise ValueError(f"places: expected an integer >= 0, got {places!r}")
-    arr = np.asarray(x)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise ValueError(f"x: expected numbers, got dtype {arr.dtype}")
-    flat = np.ascontiguousarray(arr, dtype=np.float64).ravel()
+    if isinstance(places, bool) or not isinstance(places, int | np.integer) or \
+            not 0 <= places <= 308:
+        raise ValueError(f"places: expected an integer in [0, 308], got {places!r:.40}")
+    arr = real_array("x", x)
+    flat = arr.ravel()
     out = np.empty_like(flat)
     _php_round_array(flat, np.int64(places), out)
     return out.reshape(arr.shape)
@@ -224,7 +270,7 @@ def fixed_ratio_launch(ratio, ready, in_call, in_flight) -> np.ndarray:
     ``max(0, round(ratio * (ready + in_call)) - in_flight)`` with PHP rounding.
 
     Args:
-        ratio: lines per agent (float, >= 0), scalar or one per campaign.
+        ratio: lines per agent (float, 0..1000 = MAX_RATIO), scalar or one per campaign.
         ready: agents ready (waiting for a call), per campaign.
         in_call: agents talking on a call (VICIdial INCALL; agents in wrap-up or paused are
             not counted), per campaign.
@@ -238,10 +284,11 @@ def fixed_ratio_launch(ratio, ready, in_call, in_flight) -> np.ndarray:
     """
     n = _row_count({"ratio": ratio, "ready": ready, "in_call": in_call,
                     "in_flight": in_flight})
-    r = float_rows("ratio", ratio, n, lo=0.0)
+    r = float_rows("ratio", ratio, n, lo=0.0, hi=MAX_RATIO)
     out = np.empty(n, dtype=np.int64)
-    _fixed_ratio_launch(r, int_rows("ready", ready, n), int_rows("in_call", in_call, n),
-                        int_rows("in_flight", in_flight, n), out)
+    _fixed_ratio_launch(r, int_rows("ready", ready, n, hi=MAX_COUNT),
+                        int_rows("in_call", in_call, n, hi=MAX_COUNT),
+                        int_rows("in_flight", in_flight, n, hi=MAX_COUNT), out)
     return out
 
 
@@ -254,7 +301,8 @@ def progressive_launch(ratio, idle, unconnected) -> np.ndarray:
     their agent is no longer idle.
 
     Args:
-        ratio: lines per idle agent (float, >= 1, usually 1), scalar or per campaign.
+        ratio: lines per idle agent (float, 1..1000 = MAX_RATIO, usually 1), scalar or
+            per campaign.
         idle: agents ready now, per campaign.
         unconnected: calls in flight not yet connected to an agent, per campaign.
 
@@ -265,10 +313,10 @@ def progressive_launch(ratio, idle, unconnected) -> np.ndarray:
         ValueError: an argument is of the wrong kind, shape or range (ratio < 1 included).
     """
     n = _row_count({"ratio": ratio, "idle": idle, "unconnected": unconnected})
-    r = float_rows("ratio", ratio, n, lo=1.0)
+    r = float_rows("ratio", ratio, n, lo=1.0, hi=MAX_RATIO)
     out = np.empty(n, dtype=np.int64)
-    _progressive_launch(r, int_rows("idle", idle, n),
-                        int_rows("unconnected", unconnected, n), out)
+    _progressive_launch(r, int_rows("idle", idle, n, hi=MAX_COUNT),
+                        int_rows("unconnected", unconnected, n, hi=MAX_COUNT), out)
     return out
 
 
@@ -290,6 +338,6 @@ def preview_launch(requests, dialling) -> np.ndarray:
     """
     n = _row_count({"requests": requests, "dialling": dialling})
     out = np.empty(n, dtype=np.int64)
-    _preview_launch(int_rows("requests", requests, n), int_rows("dialling", dialling, n),
-                    out)
+    _preview_launch(int_rows("requests", requests, n, hi=MAX_COUNT),
+                    int_rows("dialling", dialling, n, hi=MAX_COUNT), out)
     return out

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from pacer.ratio import _frozen, _row_count, float_rows, int_rows
+from pacer.constants import MAX_COUNT
+from pacer.ratio import _frozen, _row_count, float_rows, int_rows, real_number
 
 __all__ = ["TimedParams", "TimedState"]
 
@@ -132,13 +133,11 @@ class TimedState:
             ValueError: ``in_flight`` is not a non-negative integer array of ``n`` rows, or
                 ``dt_s`` is negative or not finite.
         """
-        dt = float(dt_s)
-        if not np.isfinite(dt) or dt < 0.0:
-            raise ValueError(f"dt_s: expected finite seconds >= 0, got {dt_s!r}")
+        dt = real_number("dt_s", dt_s, 0.0)
         n = self.n
         p = self.params
         out = np.empty(n, dtype=np.int64)
         _timed_launch(p.rate_per_s, p.min_ports, p.max_ports,
-                      int_rows("in_flight", in_flight, n), dt, self.credit, out,
+                      int_rows("in_flight", in_flight, n, hi=MAX_COUNT), dt, self.credit, out,
                       self.reserved)
         return out

@@ -40,9 +40,22 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from pacer.constants import VICIDIAL_DROPPED_PERCENTAGE, VICIDIAL_MAX_LEVEL, VICIDIAL_SAMPLES
+from pacer.constants import (
+    MAX_COUNT,
+    MAX_RATIO,
+    VICIDIAL_DROPPED_PERCENTAGE,
+    VICIDIAL_MAX_LEVEL,
+    VICIDIAL_SAMPLES,
+)
 from pacer.modes import Pacing
-from pacer.ratio import _fixed_ratio_launch, _frozen, _row_count, float_rows, int_rows
+from pacer.ratio import (
+    _fixed_ratio_launch,
+    _frozen,
+    _row_count,
+    float_rows,
+    int_rows,
+    real_number,
+)
 
 __all__ = ["VicidialParams", "VicidialState", "clock_hhmm"]
 
@@ -180,12 +193,11 @@ def clock_hhmm(start_hhmm: int, elapsed_s: float) -> int:
         ValueError: ``start_hhmm`` is not a valid HHMM time, or ``elapsed_s`` is negative or
             not finite.
     """
-    if (int(start_hhmm) != start_hhmm or not 0 <= start_hhmm <= 2359
-            or start_hhmm % 100 >= 60):
+    hhmm = real_number("start_hhmm", start_hhmm, 0, 2359)
+    if int(hhmm) != hhmm or hhmm % 100 >= 60:
         raise ValueError(f"start_hhmm: expected an HHMM time 0000..2359, got {start_hhmm!r}")
-    if not np.isfinite(elapsed_s) or elapsed_s < 0:
-        raise ValueError(f"elapsed_s: expected finite seconds >= 0, got {elapsed_s!r}")
-    start = int(start_hhmm)
+    elapsed_s = real_number("elapsed_s", elapsed_s, 0.0)
+    start = int(hhmm)
     minutes = (start // 100 * 60 + start % 100 + int(elapsed_s // 60)) % 1440
     return minutes // 60 * 100 + minutes % 60
 
@@ -233,7 +245,8 @@ class VicidialParams:
             "intensity": float_rows("intensity", fields["intensity"], n, lo=-100.0,
                                     hi=100.0),
             "dl_diff_target": float_rows("dl_diff_target", fields["dl_diff_target"], n),
-            "max_level": float_rows("max_level", fields["max_level"], n, lo=1.0),
+            "max_level": float_rows("max_level", fields["max_level"], n, lo=1.0,
+                                    hi=MAX_RATIO),
             "dropped_percentage": float_rows("dropped_percentage",
                                              fields["dropped_percentage"], n, lo=0.0,
                                              hi=100.0),
@@ -266,7 +279,7 @@ class VicidialState:
     def __init__(self, params: VicidialParams, initial_level=1.0):
         self.params = params
         n = params.n
-        self.level = float_rows("initial_level", initial_level, n, lo=0.0)
+        self.level = float_rows("initial_level", initial_level, n, lo=0.0, hi=MAX_RATIO)
         self.buf_ready = np.zeros((n, VICIDIAL_SAMPLES), dtype=np.int64)
         self.buf_waiting = np.zeros((n, VICIDIAL_SAMPLES), dtype=np.int64)
         self.buf_total = np.zeros((n, VICIDIAL_SAMPLES), dtype=np.int64)
@@ -280,7 +293,7 @@ class VicidialState:
     def reset(self, rows, level=1.0) -> None:
         """Forget the samples of ``rows`` (int indices) and set their level (a restart)."""
         r = int_rows("rows", rows, None, lo=0, hi=self.n - 1)
-        self.level[r] = float_rows("level", level, len(r), lo=0.0)
+        self.level[r] = float_rows("level", level, len(r), lo=0.0, hi=MAX_RATIO)
         self.buf_ready[r] = 0
         self.buf_waiting[r] = 0
         self.buf_total[r] = 0
@@ -299,8 +312,9 @@ class VicidialState:
             ValueError: an argument is not a non-negative integer array of ``n`` rows.
         """
         n = self.n
-        _vicidial_sample(int_rows("ready", ready, n), int_rows("waiting", waiting, n),
-                         int_rows("logged_in", logged_in, n), self.buf_ready,
+        _vicidial_sample(int_rows("ready", ready, n, hi=MAX_COUNT),
+                         int_rows("waiting", waiting, n, hi=MAX_COUNT),
+                         int_rows("logged_in", logged_in, n, hi=MAX_COUNT), self.buf_ready,
                          self.buf_waiting, self.buf_total, self.pos, self.count)
 
     def recalculate(self, calls_minute, drops_minute, answered_today, drops_today,
@@ -328,12 +342,12 @@ class VicidialState:
         _vicidial_recalc(p.mode, p.intensity, p.dl_diff_target, p.max_level,
                          p.dropped_percentage, p.latest_hhmm, self.buf_ready,
                          self.buf_waiting, self.buf_total, self.count,
-                         int_rows("calls_minute", calls_minute, n),
-                         int_rows("drops_minute", drops_minute, n),
+                         int_rows("calls_minute", calls_minute, n, hi=MAX_COUNT),
+                         int_rows("drops_minute", drops_minute, n, hi=MAX_COUNT),
                          int_rows("calls_today", answered_today if calls_today is None
-                                  else calls_today, n),
-                         int_rows("answered_today", answered_today, n),
-                         int_rows("drops_today", drops_today, n),
+                                  else calls_today, n, hi=MAX_COUNT),
+                         int_rows("answered_today", answered_today, n, hi=MAX_COUNT),
+                         int_rows("drops_today", drops_today, n, hi=MAX_COUNT),
                          int_rows("now_hhmm", now_hhmm, n, lo=0, hi=2400), self.level)
         return self.level.copy()
 
@@ -352,7 +366,7 @@ class VicidialState:
         """
         n = self.n
         out = np.empty(n, dtype=np.int64)
-        _fixed_ratio_launch(self.level, int_rows("ready", ready, n),
-                            int_rows("in_call", in_call, n),
-                            int_rows("in_flight", in_flight, n), out)
+        _fixed_ratio_launch(self.level, int_rows("ready", ready, n, hi=MAX_COUNT),
+                            int_rows("in_call", in_call, n, hi=MAX_COUNT),
+                            int_rows("in_flight", in_flight, n, hi=MAX_COUNT), out)
         return out

@@ -167,7 +167,7 @@ def test_impatient_callers_raise_the_expected_abandons(cs, rate):
 def test_fold_dial_ends_matches_the_histograms_fed_one_by_one(obs, decay):
     """The fused fold of dial ends (numba) against the histograms' own add and
     ``dial_life``: the same counts, totals, weights and lives."""
-    from pacer.lookahead import fold_dial_ends
+    from pacer.lookahead import _fold_dial_ends
 
     def hists():
         return (StreamingHistogram(3, 0.25, 120.0, decay=decay),
@@ -185,8 +185,8 @@ def test_fold_dial_ends_matches_the_histograms_fed_one_by_one(obs, decay):
     rows = np.array([o[0] for o in obs], dtype=np.int64)
     secs = np.array([o[1] for o in obs], dtype=np.float64)
     live = np.array([int(o[2]) for o in obs], dtype=np.int64)
-    fold_dial_ends(rows, secs, live, end.counts, end.totals, end.weights, 0.25, end.decay,
-                   ring.counts, ring.totals, ring.weights, 0.25, ring.decay, timeout, life)
+    _fold_dial_ends(rows, secs, live, end.counts, end.totals, end.weights, 0.25, end.decay,
+                    ring.counts, ring.totals, ring.weights, 0.25, ring.decay, timeout, life)
     for r, x, is_live in obs:
         ref_end.add(r, x)
         if is_live:

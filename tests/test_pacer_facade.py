@@ -135,3 +135,33 @@ def test_patience_prior_sets_the_hang_up_rate_until_waits_are_seen():
     assert p.hangup_rate[0] == pytest.approx(want, rel=1e-12)
     with pytest.raises(ValueError, match="patience_mean_s"):
         CampaignPacing(patience_mean_s=0.0)
+
+
+def test_ring_ends_are_learnt_at_once_until_the_first_cohort_ends_then_by_cohort():
+    """Before a campaign's first launch cohort has ended, its ring-end histogram learns
+    the ends as they come (a list of busy numbers shows seconds in); once that cohort has
+    ended (launch + the dial's life), the row restarts from its prior and the whole cohort
+    is folded, once."""
+    none_i, none_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+
+    def tick(p, now):
+        p.decide(now, none_i, none_i, none_f, none_i, none_i, none_f)
+
+    p = Pacer([CampaignPacing(ring_timeout_s=20.0)])
+    prior = p.ring_end.counts[0].copy()
+    for _ in range(50):  # 50 busy numbers, launched at 0, ended after 3 s
+        p.observe_dial(0, False, 3.0)
+    tick(p, 3.0)
+    k = int(3.0 / p.ring_end.bin_width_s)
+    early = p.ring_end.counts[0] - prior
+    assert early[k] > 0 and early.sum() == pytest.approx(early[k])  # learnt at once
+    tick(p, 30.0)  # the cohort launched at 0 has ended (life 20 s)
+    want = Pacer([CampaignPacing(ring_timeout_s=20.0)]).ring_end
+    for _ in range(50):
+        want.add(0, 3.0)
+    np.testing.assert_allclose(p.ring_end.counts[0], want.counts[0], rtol=1e-12)
+    # later ends wait for their cohort: nothing is learnt at once any more
+    before = p.ring_end.counts[0].copy()
+    p.observe_dial(0, False, 3.0)
+    tick(p, 33.0)
+    np.testing.assert_array_equal(p.ring_end.counts[0], before)

@@ -220,7 +220,9 @@ def test_blended_targets_inbound_and_outbound_at_once(tmp_path):
         parse_targets("inbound_service_level>=80")
     path = tmp_path / "blend.toml"
     path.write_text(BLENDED)
-    r = size(path, "agents", t[:2], 5, 2, key="agents.desk.count", lower=10, upper=40)
+    # three replications: with two, the interval of a rate of a few abandons spans tens of
+    # points whenever the two differ (Student t, one degree of freedom)
+    r = size(path, "agents", t[:2], 5, 3, key="agents.desk.count", lower=10, upper=40)
     assert r.answer is not None and 15 < r.answer <= 40  # 15 erlangs offered
     below = r.point(r.answer - 1)
     assert below is not None and not below.meets

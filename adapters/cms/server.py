@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,36 @@ class SkillState:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], key: str) -> SkillState:
-        return cls(int(row[key]), row.get("calls_waiting"), row.get("oldest_call_s"),
-                   row.get("service_level"), row.get("agents_staffed"),
-                   row.get("agents_available"))
+        """A decoded report row as a skill state; ValueError naming the column when a
+        value is not what it must be (the key a skill number, counts whole numbers >= 0,
+        the oldest call's age finite seconds >= 0, the service level a fraction 0..1)."""
+        skill = _count(key, row.get(key))
+        if skill is None:
+            raise ValueError(f"{key}: empty")
+        age = row.get("oldest_call_s")
+        if age is not None and not (isinstance(age, int | float) and 0 <= age < math.inf):
+            raise ValueError(f"oldest_call_s: {age!r:.30} is not seconds >= 0")
+        sl = row.get("service_level")
+        if sl is not None and not (isinstance(sl, int | float) and 0.0 <= sl <= 1.0):
+            raise ValueError(f"service_level: {sl!r:.30} is not a fraction 0..1")
+        return cls(skill, _count("calls_waiting", row.get("calls_waiting")), age, sl,
+                   _count("agents_staffed", row.get("agents_staffed")),
+                   _count("agents_available", row.get("agents_available")))
+
+
+def _count(name: str, v: Any) -> int | None:
+    """A report cell as a whole number >= 0 (None stays None); ValueError naming it."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            v = int(v.strip())
+        except ValueError:
+            raise ValueError(f"{name}: {v!r:.30} is not a whole number") from None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 2**53 \
+            or v != int(v):
+        raise ValueError(f"{name}: {v!r:.30} is not a whole number >= 0")
+    return int(v)
 
 
 class SkillListener(Protocol):
@@ -114,7 +142,13 @@ class CmsServer:
                 await writer.wait_closed()
 
     def _refresh(self, rows: list[dict[str, Any]]) -> None:
-        states = [SkillState.from_row(r, self.layout.key) for r in rows]
+        states = []
+        for r in rows:  # a row that makes no skill state is logged and skipped
+            try:
+                states.append(SkillState.from_row(r, self.layout.key))
+            except ValueError as e:
+                self.bad_lines += 1
+                log.warning("CMS: row skipped: %s", e)
         for s in states:
             self.states[s.skill] = s
         self.batches += 1

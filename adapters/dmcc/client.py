@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,22 @@ _STATES: dict[str, AgentState | None] = {
 
 
 _RETRY = "retry"  # raw state meaning: the last change was refused, apply it again
+
+
+def _granted_s(text: str | None, requested_s: float) -> float:
+    """The session duration AES granted (seconds), or the one requested when the response
+    holds none or nonsense (not a number, not in 1 s .. 1 day): logged, never fatal."""
+    if not text:
+        return float(requested_s)
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 1.0 <= v <= 86400.0:
+        log.warning("DMCC: actualSessionDuration %r is not a duration in seconds; "
+                    "keeping %s s", text[:40], requested_s)
+        return float(requested_s)
+    return v
 
 
 class DmccError(RuntimeError):
@@ -180,6 +197,10 @@ class DmccClient:
                 self.errors += 1
                 log.warning("DMCC %s:%d: %s", self.config.host, self.config.port,
                             type(e).__name__ if isinstance(e, OSError) else e)
+            except Exception:  # anything else AES sends must not end the agent feed
+                self.errors += 1
+                log.exception("DMCC %s:%d: session failed; reconnecting", self.config.host,
+                              self.config.port)
             finally:
                 self.connected.clear()
                 self._fail_pending()
@@ -229,8 +250,8 @@ class DmccClient:
         new_id = resp.get("sessionID")
         resumed = self.session_id is not None and new_id == self.session_id
         self.session_id = new_id
-        self.session_duration_s = float(resp.get("actualSessionDuration")
-                                        or c.session_duration_s)
+        self.session_duration_s = _granted_s(resp.get("actualSessionDuration"),
+                                             c.session_duration_s)
         if resumed:
             self.resumed += 1
             return  # the server kept our device ids and monitors
@@ -318,7 +339,11 @@ class DmccClient:
             return
         if msg.kind in m.EVENTS:
             if self.on_call_event is not None:
-                self.on_call_event(msg)
+                try:
+                    self.on_call_event(msg)
+                except Exception:  # a consumer's failure on one event: logged, skipped
+                    log.exception("DMCC: call event listener failed on %s (skipped)",
+                                  msg.kind)
             return
         fut = self._pending.get(invoke)
         if fut is not None and not fut.done():

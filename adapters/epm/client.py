@@ -138,15 +138,16 @@ class EpmClient:
 
     def send_sms(self, to: str, message: str, sender: str = "", application: str = "",
                  parameters: str = "") -> str:
-        return self.call("SendSMS", toAddr=to, fromAddr=sender or None, message=message,
-                         applicationName=application or None,
-                         parameters=parameters or None)["sessionID"]
+        return _session(self.call("SendSMS", toAddr=to, fromAddr=sender or None,
+                                  message=message, applicationName=application or None,
+                                  parameters=parameters or None))
 
     def send_email(self, to: str, subject: str, message: str, sender: str = "",
                    application: str = "", parameters: str = "") -> str:
-        return self.call("SendEmail", toAddr=to, fromAddr=sender or None, subject=subject,
-                         message=message, applicationName=application or None,
-                         parameters=parameters or None)["sessionID"]
+        return _session(self.call("SendEmail", toAddr=to, fromAddr=sender or None,
+                                  subject=subject, message=message,
+                                  applicationName=application or None,
+                                  parameters=parameters or None))
 
 
 def _resources(d: dict[str, Any]) -> Resources:
@@ -154,6 +155,14 @@ def _resources(d: dict[str, Any]) -> Resources:
         return Resources(int(d["totalRes"]), int(d["unusedSIP"]), int(d["unusedH323"]))
     except KeyError as e:
         raise EpmError(f"outcall web service response lacks {e.args[0]}") from None
+
+
+def _session(d: dict[str, Any]) -> str:
+    """The session id of an accepted message: a message without one could never be
+    followed to its end, so it is an error (the attempt ends undelivered, not lost)."""
+    if not d.get("sessionID"):
+        raise EpmError("outcall web service accepted a message without a session id")
+    return d["sessionID"]
 
 
 def _launched(d: dict[str, Any]) -> Launched:

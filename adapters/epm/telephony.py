@@ -153,13 +153,33 @@ class EpmTelephony:
                     statuses = await self._in_pool(partial(self.client.get_status, ids))
                     self.polls += 1
                     for st in statuses:
-                        self._progress(st)
+                        self._progress_one(st)
                 self.backoff.reset()
                 await asyncio.sleep(self.config.poll_s)
             except EpmError as e:
                 self.errors += 1
                 log.warning("EPM: %s", e)
                 await asyncio.sleep(self.backoff.next_s())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # nothing the service answers may end the polling
+                self.errors += 1
+                log.exception("EPM: poll failed; retrying")
+                await asyncio.sleep(self.backoff.next_s())
+
+    def _progress_one(self, st: Any) -> None:
+        """One GetStatus record: one that is no record is logged and skipped, and so is
+        a listener's failure on it (the session stays tracked until it ends, so its end
+        is still reported: no result is lost)."""
+        if not isinstance(st, dict) or not st.get("sessionID"):
+            self.errors += 1
+            log.warning("EPM: GetStatus record skipped (not a session status): %.80r", st)
+            return
+        try:
+            self._progress(st)
+        except Exception:
+            self.errors += 1
+            log.exception("EPM: session %s: status not applied", st.get("sessionID"))
 
     async def _in_pool(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
