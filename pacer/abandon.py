@@ -52,7 +52,7 @@ from pacer.constants import (
     OFCOM_WINDOW_S,
 )
 from pacer.modes import Regulation
-from pacer.rates import _fcc_abandon_rate, _ofcom_abandon_rate
+from pacer.rates import _fcc_abandon_rate, _ofcom_abandon_rate, human_drop_budget
 from pacer.ratio import _frozen, _row_count, float_rows, int_rows, real_number
 
 __all__ = [
@@ -371,6 +371,6 @@ class AbandonState:
         return AbandonRates(
             fcc=fcc, ofcom=ofcom, fp_rate=fp, live_fcc=live_f, live_ofcom=live_o,
             rate=rate, live=np.where(is_ofcom, live_o, live_f),
-            budget=np.where(is_ofcom, (p.limit - fp) / np.maximum(1.0 - fp, 1e-12), p.limit),
+            budget=np.where(is_ofcom, human_drop_budget(p.limit, fp), p.limit),
             over=rate > p.limit,
         )

@@ -48,6 +48,7 @@ from pacer.holdtime import HoldTime, _ended_phases_of, _expose_phases_of
 from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
+from pacer.rates import human_drop_budget
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
 from pacer.timed import TimedParams, TimedState, _timed_launch
 from pacer.vicidial import (
@@ -299,15 +300,6 @@ class CampaignPacing:
                              f"got {self.ratio}")
         if self.target == Target.SERVICE_LEVEL and self.target_value > 1:
             raise ValueError("CampaignPacing.target_value: a service level is a fraction 0..1")
-
-
-def human_drop_budget(limit, fp_share):
-    """Abandons of live answers allowed per live answer once AMD false positives (share
-    ``fp_share`` of all live calls, false positives included) are counted: the rate
-    (drops + FP) / (live + FP) <= limit gives drops / live <= (limit - f) / (1 - f).
-    Fractions 0..1; <= 0 means no human may be dropped."""
-    f = np.asarray(fp_share, dtype=np.float64)
-    return (np.asarray(limit, dtype=np.float64) - f) / np.maximum(1.0 - f, 1e-12)
 
 
 def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
@@ -689,11 +681,12 @@ class Pacer:
                 if self._ring_cold_any:
                     # a campaign's first whole cohort: its early evidence (which these
                     # dials' ends were part of) gives way to whole cohorts from now on
-                    for i in np.unique(rows[self._ring_cold[rows]]).tolist():
+                    first = np.unique(rows[self._ring_cold[rows]])
+                    for i in first.tolist():
                         self._seed_ring(i, self.config[i])
-                        self._ring_cold[i] = False
-                        _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s,
-                                   np.array([i]), self._life)
+                    self._ring_cold[first] = False
+                    _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
+                               self._life)
                     self._ring_cold_any = bool(self._ring_cold.any())
                 # the ring-time histograms learn from whole launch cohorts, in launch order
                 _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],

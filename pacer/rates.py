@@ -9,6 +9,7 @@ ValueError naming the argument.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from pacer.ratio import real_number
 
@@ -40,6 +41,15 @@ def _vicidial_ofcom_abandon_rate(drops: float, connects: float, machines: float)
     if den <= 0:
         return 0.0
     return adj / den
+
+
+def human_drop_budget(limit, fp_share):
+    """Abandons of live answers allowed per live answer once AMD false positives (share
+    ``fp_share`` of all live calls, false positives included) are counted: the rate
+    (drops + FP) / (live + FP) <= limit gives drops / live <= (limit - f) / (1 - f).
+    Fractions 0..1; <= 0 means no human may be dropped."""
+    f = np.asarray(fp_share, dtype=np.float64)
+    return (np.asarray(limit, dtype=np.float64) - f) / np.maximum(1.0 - f, 1e-12)
 
 
 def _count(name: str, value) -> float:
