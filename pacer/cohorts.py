@@ -23,14 +23,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from pacer.constants import MAX_CAMPAIGNS
 from pacer.gather import MAX_TIME_S
 from pacer.hitrate import HitRateState, _hitrate_record
 from pacer.lookahead import _splitmix64
 from pacer.ratio import float_rows, int_rows, real_number
 
 __all__ = ["PendingDials"]
-
-MAX_ROWS = 1 << 24  # most campaign rows
 
 
 @numba.njit(cache=True)
@@ -128,7 +127,7 @@ class PendingDials:
         """Hold outcomes: campaign rows (ints >= 0), live (0/1), launch times and ring times
         (finite seconds, ring times >= 0), one each per outcome; a ValueError naming the
         argument otherwise (``Pacer`` calls ``_add`` with arrays it checked)."""
-        r = int_rows("rows", rows, None, lo=0, hi=MAX_ROWS - 1)
+        r = int_rows("rows", rows, None, lo=0, hi=MAX_CAMPAIGNS - 1)
         m = r.shape[0]
         self._add(r, int_rows("live", live, m, lo=0, hi=1),
                   float_rows("t0", t0, m, lo=-MAX_TIME_S, hi=MAX_TIME_S),

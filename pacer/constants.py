@@ -64,3 +64,4 @@ ABANDON_BUCKETS_PER_WINDOW = 1440
 # the launch arithmetic (ratio x agents) and come back as a silently wrong dial count.
 MAX_RATIO = 1000.0
 MAX_COUNT = 1 << 40
+MAX_CAMPAIGNS = 1 << 24  # most campaign rows a pacer structure takes (its buffers are per row)

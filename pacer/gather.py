@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from pacer.constants import MAX_CAMPAIGNS
 from pacer.modes import AgentStatus, CallStatus
 from pacer.ratio import as_array, real_number
 
@@ -24,7 +25,6 @@ _RINGING = int(CallStatus.RINGING)
 _WAITING = int(CallStatus.WAITING)
 _CONNECTED = int(CallStatus.CONNECTED)
 MAX_TIME_S = 1e12  # largest clock reading accepted (about 31,700 years), seconds
-MAX_CAMPAIGNS = 1 << 24  # most campaign rows ``gather`` accepts (its buffers are per row)
 
 # Column indices of the per-campaign count matrix returned by ``_gather`` (BUSY counts
 # agents talking or in wrap-up: both will take a call when they free).

@@ -26,10 +26,10 @@ import numba
 import numpy as np
 from scipy.special import erfc
 
+from pacer.constants import MAX_CAMPAIGNS
 from pacer.gather import MAX_TIME_S
 from pacer.ratio import float_rows, int_rows, real_number
 
-MAX_ROWS = 1 << 24  # most campaign rows
 MAX_BINS = 1 << 20  # most bins of an estimator
 MAX_CV = 1e3  # largest coefficient of variation of a prior
 
@@ -123,8 +123,8 @@ class HoldTime:
 
     def __init__(self, n_rows: int, bin_width_s: float, max_s: float, memory_s: float):
         if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or \
-                not 1 <= n_rows <= MAX_ROWS:
-            raise ValueError(f"n_rows: expected an int in [1, {MAX_ROWS}], got {n_rows!r:.40}")
+                not 1 <= n_rows <= MAX_CAMPAIGNS:
+            raise ValueError(f"n_rows: expected an int in [1, {MAX_CAMPAIGNS}], got {n_rows!r:.40}")
         self.bin_width_s = real_number("bin_width_s", bin_width_s, 0.0, lo_open=True)
         max_s = real_number("max_s", max_s, 0.0, lo_open=True)
         if max_s / self.bin_width_s > MAX_BINS:
