@@ -745,7 +745,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh)
             if stage == 0:
                 live0 = lv
-            if stage == 0:
                 n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
                                              eff_cdf, theta[c], max_new[c], n_steps, state)
                 continue

@@ -740,14 +740,8 @@ class _Checker:
         if not d.get("file") or not d.get("column"):
             self.problem(path, "an empirical distribution needs 'file' (CSV) and 'column'")
             return None
-        p = Path(d["file"])
-        if not p.is_absolute() and self.base_dir is not None:
-            p = self.base_dir / p
-        if not p.exists():
-            self.problem(f"{path}.file", f"file not found: {p}")
-            return None
-        if not p.is_file():
-            self.problem(f"{path}.file", f"expected a file, got {_file_kind(p)}: {p}")
+        p = self.path(d["file"], f"{path}.file")
+        if p is None:
             return None
         import polars as pl
 
