@@ -28,6 +28,7 @@ from scipy.special import erfc
 
 from pacer.constants import MAX_CAMPAIGNS
 from pacer.gather import MAX_TIME_S
+from pacer.histogram import _check_row
 from pacer.ratio import float_rows, int_rows, real_number
 
 MAX_BINS = 1 << 20  # most bins of an estimator
@@ -139,16 +140,10 @@ class HoldTime:
     def n_rows(self) -> int:
         return self.events.shape[0]
 
-    def _check_row(self, row) -> int:
-        if isinstance(row, bool) or not isinstance(row, int | np.integer) or \
-                not 0 <= row < self.n_rows:
-            raise ValueError(f"row: expected an int in [0, {self.n_rows}), got {row!r:.40}")
-        return int(row)
-
     def seed(self, row: int, mean_s: float, cv: float, weight: float) -> None:
         """A lognormal prior (mean seconds > 0, coefficient of variation > 0) worth
         ``weight`` (>= 0) calls in both sums."""
-        row = self._check_row(row)
+        row = _check_row(row, self.n_rows)
         mean_s = real_number("mean_s", mean_s, 0.0, MAX_TIME_S, lo_open=True)
         cv = real_number("cv", cv, 0.0, MAX_CV, lo_open=True)
         weight = real_number("weight", weight, 0.0, MAX_TIME_S)
