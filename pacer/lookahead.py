@@ -262,14 +262,14 @@ def _inverse(counts, row, prefix, n_ok, bw, target, b):
 @_njit
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
-                n_steps, now_s, salt, k_n, pre, pre_bw):
+                n_steps, now_s, salt, k_n, pre, pre_bw, pre_on):
     """One busy agent's K stratified ends (seconds from now) into d[step, k] (-1 each):
     the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
     plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
     hypercube). Draws past the look-ahead (``x_last``) are not counted; those inside the
-    connect window (step 0) also go into pre[bin, k] (bins of ``pre_bw`` seconds). Returns
-    how many did."""
+    connect window (step 0) also go into pre[bin, k] (bins of ``pre_bw`` seconds) when
+    ``pre_on``."""
     h, bits, mask = _strata(salt, key, kind, _start_ms(now_s, e), k_n)
     h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
     bits2 = np.uint64(0)
@@ -282,7 +282,6 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
         p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
     n_bins = counts.shape[1]
     b = min(int(e / bw), n_bins - 1)
-    n_pre = 0
     for m in range(k_n):
         u = (m + h) / k_n
         if u >= p_all:
@@ -307,10 +306,8 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
         k = _sample_of(m, bits, mask, k_n)
         s = _agent_step(x, window, dt, n_steps)
         d[s, k] -= 1.0
-        if s == 0:
+        if s == 0 and pre_on:
             pre[min(int(x / pre_bw), PRE_BINS - 1), k] += 1.0
-            n_pre += 1
-    return n_pre
 
 
 @_njit
@@ -379,28 +376,6 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     for s in range(1, n_steps):
         for k in range(k_n):
             d[s, k] = 0.0
-    n_pre = 0
-    # busy agents: the end of handling, conditioned on the time already spent (e)
-    for j in range(a_lo, a_hi):
-        e = agent_elapsed_s[j]
-        if e < 0.0:
-            continue
-        ph = agent_phase[j]
-        if ph == 0:
-            n_pre += _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
-                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                       k_n, pre, pre_bw)
-        elif ph == 1:
-            n_pre += _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
-                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
-                       k_n, pre, pre_bw)
-        else:
-            n_pre += _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                       k_n, pre, pre_bw)
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -449,6 +424,29 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 else:
                     s -= j
             d[s, k] += 1.0
+    # busy agents: the end of handling, conditioned on the time already spent (e); their
+    # ends inside the connect window binned too when some deadline falls there
+    pre_on = n_early > 0
+    for j in range(a_lo, a_hi):
+        e = agent_elapsed_s[j]
+        if e < 0.0:
+            continue
+        ph = agent_phase[j]
+        if ph == 0:
+            _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
+                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
+        elif ph == 1:
+            _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
+                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
+        else:
+            _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
     if n_early > 0:
         for k in range(k_n):
             w_acc = 0.0
@@ -460,7 +458,6 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 u_k = max(u_k, w_acc - a_acc)
             certain[k] = u_k
             d[0, k] -= u_k
-    if n_early > 0 or n_pre > 0:
         for b in range(PRE_BINS):
             for k in range(k_n):
                 pre[b, k] = 0.0
