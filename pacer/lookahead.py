@@ -319,7 +319,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
-                  sh_cdf, n_sh, hangup_rate, pre, wc, certain):
+                  sh_cdf, n_sh, hangup_rate, certain):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -328,11 +328,11 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     patience (exponential, ``hangup_rate`` per second, memoryless) if that ends first; so
     must a ringing call's answer whose patience shift brings its deadline before the
     window's end. Their deadlines and the agents free before the window ends are binned
-    (``PRE_BINS``; pre and wc float64[PRE_BINS, K] scratch, all zero on entry and on
-    return); in each sample they are matched earliest deadline first (optimal: each can
-    take every agent free by its deadline, and every later answer can too), those left
-    without an agent are abandons whatever is dialled (``certain[k]``) and leave the
-    agents to later answers: D_k less certain[k] at every step.
+    (``PRE_BINS``, allocated when the first such deadline is seen); in each sample they are
+    matched earliest deadline first (optimal: each can take every agent free by its
+    deadline, and every later answer can too), those left without an agent are abandons
+    whatever is dialled (``certain[k]``) and leave the agents to later answers: D_k less
+    certain[k] at every step.
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
@@ -354,12 +354,17 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     idle = -at_zero
     pre_bw = window / PRE_BINS if window > 0.0 else 1.0
     n_early = 0  # answers whose deadline falls inside the connect window
+    pre = np.empty((0, 0))  # agents free inside it, [bin, sample]
+    wc = np.empty((0, 0))  # those deadlines, [bin, sample]
     live = 0.0
     for i in range(c_lo, c_hi):
         v = call_elapsed_s[i]
         if v < 0.0:
             at_zero += 1.0
             live += 1.0
+            if n_early == 0:
+                pre = np.zeros((PRE_BINS, k_n))
+                wc = np.zeros((PRE_BINS, k_n))
             n_early += 1
             waited = -v - 1.0
             left = max(window - waited, 0.0)
@@ -417,6 +422,9 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 while j < n_sh - 1 and sh_cdf[j] <= u2:
                     j += 1
                 if s - j <= 0:  # the deadline falls inside the connect window
+                    if n_early == 0:
+                        pre = np.zeros((PRE_BINS, k_n))
+                        wc = np.zeros((PRE_BINS, k_n))
                     dl = max(window - (j - s + 0.5) * dt, 0.0)
                     wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
                     n_early += 1
@@ -458,10 +466,6 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 u_k = max(u_k, w_acc - a_acc)
             certain[k] = u_k
             d[0, k] -= u_k
-        for b in range(PRE_BINS):
-            for k in range(k_n):
-                pre[b, k] = 0.0
-                wc[b, k] = 0.0
     # cumulative sums over the steps, their maximum and its last step, in one pass over the
     # grid; the samples side by side (d is [step, sample]), so the pass runs across them
     for k in range(k_n):
@@ -706,8 +710,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     certain = np.empty(k_n)
-    pre = np.zeros((PRE_BINS, k_n))  # zero between uses (_sample_state)
-    wc = np.zeros((PRE_BINS, k_n))
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
     eff_cdf = np.empty(max_steps)
@@ -806,7 +808,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
                                pis[:k_s], t_out, dt, w, n_steps, now_s, key, d,
                                top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh, hangup_rate[c],
-                               pre, wc, certain[:k_s])
+                               certain[:k_s])
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
