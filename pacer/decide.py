@@ -202,9 +202,10 @@ class CampaignPacing:
     chance). ``amd_false_positive_rate``: share of humans an AMD classifies as machines
     (Ofcom counts them as abandons; the pacer cannot observe them and budgets for them).
     ``window_s``: the regulatory window the rate is judged over (seconds; 0 = not given):
-    the fewer live answers it will hold, the wider the margin kept for chance (the aim is
-    at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
-    over the limit about one window in twenty; never under half the limit).
+    the fewer live answers it or a calling day (CALLING_DAY_S, whichever is shorter) will
+    hold, the wider the margin kept for chance (the aim is at most ``limit - 1.645 sqrt(limit
+    / live answers)``, so that the realised rate ends over the limit about one day or window
+    in twenty; never under half the limit).
     ``handling_mean_s`` / ``handling_cv``: the prior of the handling time (talk + wrap-up),
     read while the caller reports agents in wrap-up as BUSY; ``talk_mean_s`` / ``talk_cv``
     and ``wrap_mean_s`` / ``wrap_cv``: the priors of talk and wrap-up apart, read once it
@@ -944,11 +945,6 @@ class Pacer:
         self._new_live[:] = 0.0
         self.model_bias = (self._run_ab + BIAS_PRIOR * BIAS_INITIAL) / (
             self.added_abandons + BIAS_PRIOR)
-        # the correction acts on what chance does not explain: realised abandons beyond one
-        # standard deviation (Poisson) of the forecast; a campaign expecting a few abandons
-        # an hour otherwise paid for each one with half an hour of a collapsed price
-        beyond = np.maximum(self._run_ab - np.sqrt(self.added_abandons + BIAS_PRIOR), 0.0)
-        correction = (beyond + BIAS_PRIOR * BIAS_INITIAL) / (self.added_abandons + BIAS_PRIOR)
         aim = self._aim()
         # what the rest of the window may use: the aim, less what the campaign has used over
         # it so far beyond chance (an early excess is paid back, an early saving is not
@@ -958,7 +954,7 @@ class Pacer:
         horizon_live = np.maximum(self._fc_live / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
-        target = aim_now / np.maximum(correction, 1.0)
+        target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
         # the gain per refresh shrinks as the memory grows, so a longer-remembered forecast

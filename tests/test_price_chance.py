@@ -1,4 +1,4 @@
-"""The price loop keeps its margin for chance over a calling day and reacts to realised
+"""The price loop keeps its margin for chance over a calling day and pays back realised
 abandons only beyond chance (pacer.decide: CALLING_DAY_S, WINDOW_Z, ``_refresh``)."""
 
 from __future__ import annotations
@@ -70,12 +70,12 @@ def _after_refresh(run_ab: float, forecast_ab: float, run_live: float) -> float:
     return float(p.theta[0])
 
 
-def test_an_abandon_within_chance_moves_no_price():
-    """One abandon where a third was expected (15 live answers at a 2 % aim) is chance:
-    neither paid back nor taken for a model that under-forecasts."""
-    calm = _after_refresh(0.0, 0.3, 15.0)
+def test_an_abandon_within_chance_is_not_paid_back():
+    """One abandon, as the model forecast, where a third was expected at the aim (15 live
+    answers at about 2 %): chance, not paid back with a lower price."""
+    calm = _after_refresh(0.0, 1.0, 15.0)
     assert calm == pytest.approx(0.05)
-    assert _after_refresh(1.0, 0.3, 15.0) == pytest.approx(calm, rel=1e-9)
+    assert _after_refresh(1.0, 1.0, 15.0) == pytest.approx(calm, rel=1e-9)
 
 
 def test_an_excess_beyond_chance_lowers_the_price():
