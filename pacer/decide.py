@@ -479,9 +479,13 @@ class Pacer:
         self.open_loop = False  # True: no feedback (theta stays at the aim), for calibration
         # dials whose outcome is known, held until their launch cohort is complete
         self._pending = PendingDials(seed)
-        # ring-time histograms still learning from ends as they come (no cohort ended yet)
+        # ring-time histograms still learning from ends as they come (no cohort ended yet),
+        # and the cold campaigns with dials observed (``observe_dial``): only those can
+        # hold dials whose cohort ends, so once they are warm neither the flush nor the
+        # fold looks for cold campaigns again (a campaign that never dials stays cold)
         self._ring_cold = np.ones(n, dtype=bool)
-        self._ring_cold_any = n > 0
+        self._cold_dialled: set[int] = set()
+        self._cold_news = False  # a cold campaign's dial observed since the last flush
         self._next_fold = 0.0
         # Ofcom: AMD false positives count as abandons; the human-drop budget is what is
         # left of the limit after their estimated share f: (limit - f) / (1 - f)
@@ -555,6 +559,8 @@ class Pacer:
         if type(live) is not bool:  # the engine passes a bool
             live = self._flag("live", live)
         self._obs_dial.add(row, self._seconds("ring_s", ring_s, 0.0), 1 if live else 0)
+        if self._ring_cold[row]:  # its first launch cohort has not ended yet
+            self._cold_news = True
         if live:  # a dial that ends unanswered only makes room: its campaign's next
             self._dirty[row] = True  # scheduled decision (REDECIDE_S) uses it, cheaper
 
@@ -664,11 +670,13 @@ class Pacer:
             rows, ring_s, live = self._obs_dial.take()
             self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
             g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
-            if self._ring_cold_any:
+            if self._cold_news:
                 # before a campaign's first cohort has ended its ring-time histograms learn
                 # from the ends as they come: biased to short ones, but a list whose
                 # numbers are mostly busy shows it seconds in, not a ring timeout later
+                self._cold_news = False
                 c = self._ring_cold[rows]
+                self._cold_dialled.update(rows[c].tolist())
                 if c.any():
                     _fold_dial_ends(rows[c], ring_s[c], live[c], e.counts, e.totals,
                                     e.weights, e.bin_width_s, e.decay, r.counts, r.totals,
@@ -684,16 +692,16 @@ class Pacer:
                 self._fold_at = now
                 self._hit_stale = True
                 rows = pend.out_row[:k]
-                if self._ring_cold_any:
+                if self._cold_dialled:
                     # a campaign's first whole cohort: its early evidence (which these
                     # dials' ends were part of) gives way to whole cohorts from now on
                     first = np.unique(rows[self._ring_cold[rows]])
                     for i in first.tolist():
                         self._seed_ring(i, self.config[i])
+                        self._cold_dialled.discard(i)
                     self._ring_cold[first] = False
                     _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
                                self._life)
-                    self._ring_cold_any = bool(self._ring_cold.any())
                 # the ring-time histograms learn from whole launch cohorts, in launch order
                 _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
                                 e.counts, e.totals, e.weights, e.bin_width_s, e.decay,

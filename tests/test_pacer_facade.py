@@ -165,3 +165,24 @@ def test_ring_ends_are_learnt_at_once_until_the_first_cohort_ends_then_by_cohort
     p.observe_dial(0, False, 3.0)
     tick(p, 33.0)
     np.testing.assert_array_equal(p.ring_end.counts[0], before)
+
+
+def test_a_campaign_that_never_dials_leaves_the_cold_ring_path_to_the_others():
+    """A campaign without dials (SMS, email, agentless) keeps its cold ring-time prior; the
+    dialling one beside it learns as it would alone, and once its first cohort has ended no
+    cold campaign with dials is left, so no tick looks for one any more."""
+    none_i, none_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    rings = [3.0, 7.5, 12.0, 19.0] * 10
+    pacers = [Pacer([CampaignPacing(ring_timeout_s=20.0)]),
+              Pacer([CampaignPacing(ring_timeout_s=20.0),
+                     CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=0.1)])]
+    for p in pacers:
+        for now in (3.0, 13.0, 30.0, 45.0):
+            for r in rings:
+                p.observe_dial(0, r == 7.5, r)
+            p.decide(now, none_i, none_i, none_f, none_i, none_i, none_f)
+    alone, beside = pacers
+    for h in ("ring", "ring_end"):
+        np.testing.assert_array_equal(getattr(beside, h).counts[0], getattr(alone, h).counts[0])
+    np.testing.assert_array_equal(beside.last_hit_rate[:1], alone.last_hit_rate)
+    assert not beside._cold_dialled and not beside._ring_cold[0] and beside._ring_cold[1]

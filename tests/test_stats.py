@@ -124,3 +124,38 @@ def test_a_longer_window_judges_the_true_rate_not_the_luck():
         p_over_limit(*low, 3600.0, 600.0, 0.03)
     assert p_over_limit(*high, 3600.0, 30 * 86_400.0, 0.03) > 0.99
     assert p_over_limit([], [], 3600.0, 3600.0, 0.03) == 0.0
+
+
+def _p_over_reference(nums, dens, run_s, window_s, limit):
+    """``p_over_limit``'s formula on scipy.stats' distributions (the module calls the
+    scipy.special functions they call, without importing scipy.stats)."""
+    from sim.plan.stats import RISK_QUANTILES
+
+    total = math.fsum(dens)
+    m = (math.fsum(nums) + 0.5) / (total + 1.0)
+    var = m * (1.0 - m) / (total + 1.0)
+    spread = ratio_ci95(nums, dens)
+    if spread is not None:
+        t = float(stats.t.ppf(0.975, len(nums) - 1))
+        var = max(var, ((spread[1] - spread[0]) / (2.0 * t)) ** 2)
+    var = min(var, 0.99 * m * (1.0 - m))
+    kappa = m * (1.0 - m) / var - 1.0
+    q = (np.arange(RISK_QUANTILES) + 0.5) / RISK_QUANTILES
+    p = stats.beta.ppf(q, m * kappa, (1.0 - m) * kappa)
+    in_window = max(total / (len(dens) * run_s) * window_s, 1.0)
+    sd = np.sqrt(np.maximum(p * (1.0 - p), 1e-12) / in_window)
+    return float(np.mean(stats.norm.sf((limit - p) / sd)))
+
+
+@pytest.mark.parametrize("nums,dens,window_s", [
+    ([25], [1000], 3600.0), ([0], [60], 3600.0), ([2, 9, 4], [300, 310, 290], 86_400.0),
+    ([40, 41], [1000, 1000], 30 * 86_400.0), ([3, 0], [50, 70], 600.0)])
+def test_intervals_and_risks_are_scipy_stats_own_numbers(nums, dens, window_s):
+    assert p_over_limit(nums, dens, 3600.0, window_s, 0.03) == \
+        _p_over_reference(nums, dens, 3600.0, window_s, 0.03)
+    values = [d / 1000 for d in dens]
+    mean, lo, hi = mean_ci95(values)
+    if len(values) > 1:
+        half = float(stats.t.ppf(0.975, len(values) - 1)) * math.sqrt(
+            math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+        assert (lo, hi) == (mean - half, mean + half)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from engine import kpi
 from engine.attempt import CHANNEL_NAMES
@@ -64,7 +64,7 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
 
 
 def _t(n: int) -> float:
-    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+    return float(special.stdtrit(n - 1, 0.5 + CONFIDENCE / 2))  # Student t quantile
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float | None, float | None]:
@@ -83,7 +83,7 @@ def wilson(successes: float, trials: float) -> tuple[float, float]:
     adjusted drops are); ``(0, 1)`` when there is no trial."""
     if trials <= 0:
         return 0.0, 1.0
-    z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+    z = float(special.ndtri(0.5 + CONFIDENCE / 2))  # standard normal quantile
     p = min(max(successes / trials, 0.0), 1.0)
     den = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / den
@@ -148,10 +148,10 @@ def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
     var = min(var, 0.99 * m * (1.0 - m))
     kappa = m * (1.0 - m) / var - 1.0
     q = (np.arange(RISK_QUANTILES) + 0.5) / RISK_QUANTILES
-    p = stats.beta.ppf(q, m * kappa, (1.0 - m) * kappa)
+    p = special.betaincinv(m * kappa, (1.0 - m) * kappa, q)  # the Beta's quantiles
     in_window = max(total / (len(dens) * run_s) * window_s, 1.0)  # live answers it holds
     sd = np.sqrt(np.maximum(p * (1.0 - p), 1e-12) / in_window)
-    return float(np.mean(stats.norm.sf((limit - p) / sd)))
+    return float(np.mean(special.ndtr((p - limit) / sd)))  # normal P(noise > limit - p)
 
 
 def summarise_rows(rows: Sequence[Mapping[str, float]], keys: Sequence[str] = KPI_KEYS
