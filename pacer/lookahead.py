@@ -92,6 +92,7 @@ CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
 
 _njit = numba.njit(cache=True)
+_njit_inline = numba.njit(cache=True, inline="always")
 
 
 def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
@@ -275,7 +276,7 @@ def _agent_counts(e, key, kind, counts, row, prefix, n_ok, bw, total, mean, x_la
     return _keyed_uniform(salt, key, kind, _start_ms(now_s, e), 0) / k_n < p_all
 
 
-@_njit
+@_njit_inline
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
                 n_steps, now_s, salt, k_n):
