@@ -693,7 +693,7 @@ class Pacer:
                     _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
                                self._life)
                     self._ring_cold_any = bool(self._ring_cold.any())
-                # the ring-time histograms learn from whole launch cohorts, in launch order
+                # the ring-time histograms learn from whole launch cohorts, a fold at a time
                 _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
                                 e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
                                 r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
