@@ -195,11 +195,16 @@ def _strata(salt, key, kind, start_ms, k_n):
     (not a rotation) so that two entities' sets of samples overlap as random sets do."""
     h = _keyed_uniform(salt, key, kind, start_ms, 0)
     bits = _keyed_bits(salt, key, kind, start_ms, 1)
+    return h, bits, _perm_mask(k_n)
+
+
+@_njit
+def _perm_mask(k_n):
+    """The bits under the smallest power of two >= K (``_sample_of``'s walk)."""
     mask = 1
     while mask < k_n:
         mask <<= 1
-    mask -= 1
-    return h, bits, mask
+    return mask - 1
 
 
 @_njit
@@ -258,24 +263,6 @@ def _inverse(counts, row, prefix, n_ok, bw, target, b):
     return ((b + (target - prefix[b]) / c) * bw if c > 0.0 else b * bw), b
 
 
-@_njit
-def _agent_counts(e, key, kind, counts, row, prefix, n_ok, bw, total, mean, x_last, now_s,
-                  salt, k_n):
-    """Whether a busy agent ``e`` seconds in can free within the look-ahead in any sample:
-    its first stratum ``h / K`` under its chance of ending by ``x_last`` (as
-    ``_agent_ends`` computes both). Most agents of a large campaign cannot (a 200 s call
-    frees within 20 s one time in ten, and only in some of the K samples); their ends are
-    then not drawn at all, which leaves every sample exactly as it was (the screen costs
-    two histogram reads and one hash per agent)."""
-    b_e = _below(counts, row, prefix, n_ok, bw, e)
-    s_e = total - b_e
-    if s_e <= HIST_SUPPORT_EPS * total:
-        p_all = -math.expm1(-x_last / mean)
-    else:
-        p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
-    return _keyed_uniform(salt, key, kind, _start_ms(now_s, e), 0) / k_n < p_all
-
-
 @_njit_inline
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
@@ -284,10 +271,13 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
     the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
     plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
-    hypercube). Draws past the look-ahead (``x_last``) are not counted."""
-    h, bits, mask = _strata(salt, key, kind, _start_ms(now_s, e), k_n)
-    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
-    bits2 = np.uint64(0)
+    hypercube). Draws past the look-ahead (``x_last``) are not counted.
+
+    Its chance of ending within the look-ahead and its first stratum ``h / K`` come first:
+    an agent whose first stratum is past that chance adds nothing to any sample, and
+    returns before the rest of its strata (its permutation) is drawn: two histogram reads
+    and one hash. Returns whether it drew (``_strata`` would give the same h and
+    permutation)."""
     b_e = _below(counts, row, prefix, n_ok, bw, e)
     s_e = total - b_e
     tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
@@ -295,6 +285,14 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
         p_all = -math.expm1(-x_last / mean)
     else:
         p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
+    t0_ms = _start_ms(now_s, e)
+    h = _keyed_uniform(salt, key, kind, t0_ms, 0)
+    if h / k_n >= p_all:
+        return False
+    bits = _keyed_bits(salt, key, kind, t0_ms, 1)
+    mask = _perm_mask(k_n)
+    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
+    bits2 = np.uint64(0)
     n_bins = counts.shape[1]
     b = min(int(e / bw), n_bins - 1)
     for m in range(k_n):
@@ -308,7 +306,7 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             x = y - e
         if add_wrap and w_total > 0.0:
             if h2 < 0.0:
-                h2, bits2, _ = _strata(salt, key, kind + 3, _start_ms(now_s, e), k_n)
+                h2, bits2, _ = _strata(salt, key, kind + 3, t0_ms, k_n)
             u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
             target = u2 * w_total
             if target >= _below(w_counts, row, w_prefix, w_ok, w_bw, x_last - x):
@@ -319,6 +317,7 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             if x > x_last:
                 continue
         d[_agent_step(x, window, dt, n_steps), _sample_of(m, bits, mask, k_n)] -= 1.0
+    return True
 
 
 @_njit
@@ -368,25 +367,16 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
             continue
         ph = agent_phase[j]
         if ph == 0:
-            if not _agent_counts(e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
-                                 hold_bw, hold_total, hold_mean, x_last, now_s, salt, k_n):
-                continue
             _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
                         hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
                         wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
                         k_n)
         elif ph == 1:
-            if not _agent_counts(e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
-                                 talk_bw, talk_total, talk_mean, x_last, now_s, salt, k_n):
-                continue
             _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
                         talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
                         wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
                         k_n)
         else:
-            if not _agent_counts(e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
-                                 wrap_bw, wrap_total, wrap_mean, x_last, now_s, salt, k_n):
-                continue
             _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
                         wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
                         wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,

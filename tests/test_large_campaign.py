@@ -1,6 +1,6 @@
 """A large predictive campaign: thousands of agents in one campaign decided tick by tick
-within its lines-per-agent cap and its license pool; the look-ahead's agent screen leaves
-every sample as the full draw would; the carrier cut's round-robin in closed form."""
+within its lines-per-agent cap and its license pool; a busy agent that cannot free within
+the look-ahead in any sample costs no draw; the carrier cut's round-robin in closed form."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 import pacer.decide as decide_mod
 from engine.dialer import _round_robin
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _agent_counts, _agent_ends, _prefix
+from pacer.lookahead import _agent_ends, _prefix
 from pacer.modes import AgentStatus, CallStatus
 from sim.run import simulate
 from sim.scenario import load
+from tests import naive_lookahead as nv
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "pacing-large-400.toml"
 AGENTS = 3000
@@ -77,11 +78,13 @@ def _hist(seed, bw, top, mean, cv):
 @given(seed=st.integers(0, 2**31), mean=st.floats(5.0, 400.0), cv=st.floats(0.2, 2.5),
        window=st.floats(0.0, 6.0), steps=st.integers(2, 40), k_n=st.sampled_from([8, 16, 64]),
        wrap=st.booleans())
-def test_the_agent_screen_skips_only_agents_without_a_draw(seed, mean, cv, window, steps, k_n,
-                                                           wrap):
-    """An agent the screen (``_agent_counts``) passes over would have added nothing to any
-    sample (``_agent_ends`` on it leaves d as it was); one it lets through adds at least one
-    end when no wrap-up follows. Agents at any point of their call, past the support too."""
+def test_an_agent_draws_only_when_its_first_stratum_can_land(seed, mean, cv, window, steps,
+                                                             k_n, wrap):
+    """``_agent_ends`` returns before drawing its permutation exactly when the agent's first
+    stratum ``h / K`` (the plain reference's keyed uniform) is past its chance of freeing
+    within the look-ahead (the reference's conditional distribution): such an agent adds
+    nothing to any sample; one that draws adds at least one end when no wrap-up follows.
+    Agents at any point of their call, past the histogram's support too."""
     hold = _hist(seed, 10.0, 3600.0, mean, cv)
     wraps = _hist(seed + 1, 2.0, 600.0, 25.0, 1.0)
     n_bins = hold.counts.shape[1]
@@ -94,23 +97,20 @@ def test_the_agent_screen_skips_only_agents_without_a_draw(seed, mean, cv, windo
     total = float(hold.totals[0])
     rng = np.random.default_rng(seed)
     elapsed = np.r_[rng.uniform(0.0, 3.0 * mean, 40), rng.uniform(3000.0, 4000.0, 3)]
-    skipped = drawn = 0
     for j, e in enumerate(elapsed):
         d = np.zeros((steps, k_n))
-        may = _agent_counts(e, j, 0, hold.counts, 0, prefix, n_bins, 10.0, total, mean,
-                            x_last, now, np.uint64(seed), k_n)
-        _agent_ends(d, e, j, 0, hold.counts, 0, prefix, n_bins, 10.0, total, mean,
-                    wraps.counts, w_prefix, wraps.counts.shape[1], 2.0,
-                    float(wraps.totals[0]), wrap, x_last, window, dt, steps, now,
-                    np.uint64(seed), k_n)
-        if not may:
+        drew = _agent_ends(d, e, j, 0, hold.counts, 0, prefix, n_bins, 10.0, total, mean,
+                           wraps.counts, w_prefix, wraps.counts.shape[1], 2.0,
+                           float(wraps.totals[0]), wrap, x_last, window, dt, steps, now,
+                           np.uint64(seed), k_n)
+        h = nv.keyed_uniform(seed, j, 0, nv.start_ms(now, e), 0)
+        p = nv.agent_cdf(hold.counts[0], 10.0, mean, e, x_last)
+        if abs(h / k_n - p) > 1e-9:  # away from a rounding tie
+            assert drew == (h / k_n < p)
+        if not drew:
             assert not d.any()
-            skipped += 1
-        else:
-            drawn += 1
-            if not wrap:
-                assert d.sum() <= -1.0
-    assert skipped + drawn == elapsed.size
+        elif not wrap:
+            assert d.sum() <= -1.0
 
 
 def _dealt(need, free):
