@@ -4,8 +4,8 @@ by campaign) for a single campaign of 10,000 and of 100,000 agents in a busy ste
 Run with ``pytest bench/test_bench_large.py --benchmark-enable``. Traffic as the pacing
 family's large scenario (scenarios/pacing-large-400.toml): talk lognormal mean 180 s CV 1,
 wrap-up exponential mean 25 s, every agent busy (a talking agent's time so far drawn from
-the stationary age of a call, i.e. length-biased), 0.24 calls ringing per agent (their
-seconds ringing uniform over the 20 s ring timeout), hit rate 0.29 (posterior sd 0.014), the
+the stationary age of a call, i.e. length-biased), 0.24 or 0.10 calls ringing per agent
+(their seconds ringing uniform over the 20 s ring timeout), hit rate 0.29 (posterior sd 0.014), the
 Pacer's sample counts, a 2 s connect window, callers hanging up after 6 s on average. The
 cost is per draw that lands in the look-ahead (a busy agent frees within it about one time
 in seven here) and per call ringing; see docs/pacer.md. No timing is asserted.
@@ -40,7 +40,7 @@ def _ages(rng, n, mean, cv):
     return rng.uniform(0.0, 1.0, n) * pool[keep]
 
 
-def _snapshot(n_agents, seed=7):
+def _snapshot(n_agents, calls_per_agent=0.24, seed=7):
     """The engine's arrays and the pacer's histograms for one busy campaign."""
     rng = np.random.default_rng(seed)
     talk = StreamingHistogram(1, 10.0, 3600.0)
@@ -60,7 +60,7 @@ def _snapshot(n_agents, seed=7):
     since = NOW_S - np.where(in_wrap, rng.exponential(25.0, n_agents),
                              _ages(rng, n_agents, 180.0, 1.0))
     status = np.where(in_wrap, int(AgentStatus.WRAP), int(AgentStatus.BUSY)).astype(np.int64)
-    n_calls = int(0.24 * n_agents)
+    n_calls = int(calls_per_agent * n_agents)
     call_t0 = NOW_S - rng.uniform(0.0, RING_TIMEOUT_S, n_calls)
     return dict(agent_job=np.zeros(n_agents, dtype=np.int64), agent_status=status,
                 agent_since_s=since, call_job=np.zeros(n_calls, dtype=np.int64),
@@ -94,12 +94,14 @@ def _kernel_args(s):
             np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1))
 
 
-@pytest.mark.parametrize("n_agents", [10_000, 100_000])
+@pytest.mark.parametrize("calls_per_agent", [0.24, 0.10])
+@pytest.mark.parametrize("n_agents", [1_000, 10_000, 100_000])
 @pytest.mark.benchmark(group="lookahead-1-large-campaign")
-def test_lookahead_kernel_large_campaign(benchmark, n_agents):
-    """One look-ahead decision for a single campaign of n_agents (every stage: the 16-sample
-    screen, the 64-sample decision when it dials, the 16-sample forecast)."""
-    args = _kernel_args(_snapshot(n_agents))
+def test_lookahead_kernel_large_campaign(benchmark, n_agents, calls_per_agent):
+    """One look-ahead decision for a single campaign of n_agents: with 0.24 calls ringing
+    per agent the 16-sample screen finds no dial to make; with 0.10 it dials, and the
+    64-sample decision and the 16-sample forecast run too."""
+    args = _kernel_args(_snapshot(n_agents, calls_per_agent))
     state = args[35]
     _lookahead_dials(*args)  # compiled (cached) before timing
 
