@@ -391,6 +391,7 @@ class Dialer:
             self._connect(a, agent, now)
             return
         self.call_status[a.slot] = _WAITING
+        self.call_t0[a.slot] = now  # from now on: when the live answer came
         self.waiting[a.job].append(a)
         if self.events.enabled:
             self.events.attempt_updated(a, "waiting")

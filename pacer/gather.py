@@ -48,8 +48,9 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
     reports wrap-up apart, so its BUSY agents are talking. agent_phase: PHASE_HANDLING for a
     BUSY agent of a campaign that is not split, PHASE_TALK for one that is, PHASE_WRAP for
     a WRAP agent (idle: PHASE_HANDLING, not read).
-    call_elapsed: seconds ringing for a RINGING call, -1 for a live answer WAITING for an
-    agent (it surely needs one). counts[c, k] uses the column constants of this module.
+    call_elapsed: seconds ringing for a RINGING call; -1 - seconds waited for a live answer
+    WAITING for an agent (it surely needs one; its call_t0 is when it was answered).
+    counts[c, k] uses the column constants of this module.
     agent_key / call_key: the engine's row index of each listed agent and call (identities
     that stay the same from one tick to the next).
     """
@@ -114,7 +115,7 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             call_key[fill[j]] = i
             fill[j] += 1
         elif s == _WAITING:
-            call_elapsed[fill[j]] = -1.0
+            call_elapsed[fill[j]] = -1.0 - max(now - call_t0[i], 0.0)
             call_key[fill[j]] = i
             fill[j] += 1
 

@@ -90,6 +90,8 @@ MAX_SHIFT = 64  # steps a caller's patience may bring a deadline forward (window
 FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
 CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
+PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers waiting, callers
+# hanging up before the window ends) and the agents free by then
 
 _njit = numba.njit(cache=True)
 _njit_inline = numba.njit(cache=True, inline="always")
@@ -266,12 +268,14 @@ def _inverse(counts, row, prefix, n_ok, bw, target, b):
 @_njit_inline
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
-                n_steps, now_s, salt, k_n):
+                n_steps, now_s, salt, k_n, pre, pre_bw, pre_on):
     """One busy agent's K stratified ends (seconds from now) into d[step, k] (-1 each):
     the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
     plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
-    hypercube). Draws past the look-ahead (``x_last``) are not counted.
+    hypercube). Draws past the look-ahead (``x_last``) are not counted; those inside the
+    connect window (step 0) also go into pre[bin, k] (bins of ``pre_bw`` seconds) when
+    ``pre_on``.
 
     Its chance of ending within the look-ahead and its first stratum ``h / K`` come first:
     an agent whose first stratum is past that chance adds nothing to any sample, and
@@ -316,7 +320,11 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             x += y2
             if x > x_last:
                 continue
-        d[_agent_step(x, window, dt, n_steps), _sample_of(m, bits, mask, k_n)] -= 1.0
+        k = _sample_of(m, bits, mask, k_n)
+        s = _agent_step(x, window, dt, n_steps)
+        d[s, k] -= 1.0
+        if s == 0 and pre_on:
+            pre[min(int(x / pre_bw), PRE_BINS - 1), k] += 1.0
     return True
 
 
@@ -329,9 +337,20 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
-                  sh_cdf, n_sh):
+                  sh_cdf, n_sh, hangup_rate, certain):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
+
+    Deadlines inside the connect window: a live answer already waiting (``call_elapsed_s =
+    -1 - seconds waited``) must have its agent by the end of its own window, or its caller's
+    patience (exponential, ``hangup_rate`` per second, memoryless) if that ends first; so
+    must a ringing call's answer whose patience shift brings its deadline before the
+    window's end. Their deadlines and the agents free before the window ends are binned
+    (``PRE_BINS``, allocated when the first such deadline is seen); in each sample they are
+    matched earliest deadline first (optimal: each can take every agent free by its
+    deadline, and every later answer can too), those left without an agent are abandons
+    whatever is dialled (``certain[k]``) and leave the agents to later answers: D_k less
+    certain[k] at every step.
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
@@ -350,37 +369,36 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     for j in range(a_lo, a_hi):
         if agent_elapsed_s[j] < 0.0:
             at_zero -= 1.0
+    idle = -at_zero
+    pre_bw = window / PRE_BINS if window > 0.0 else 1.0
+    n_early = 0  # answers whose deadline falls inside the connect window
+    pre = np.empty((0, 0))  # agents free inside it, [bin, sample]
+    wc = np.empty((0, 0))  # those deadlines, [bin, sample]
     live = 0.0
     for i in range(c_lo, c_hi):
-        if call_elapsed_s[i] < 0.0:
+        v = call_elapsed_s[i]
+        if v < 0.0:
             at_zero += 1.0
             live += 1.0
+            if n_early == 0:
+                pre = np.zeros((PRE_BINS, k_n))
+                wc = np.zeros((PRE_BINS, k_n))
+            n_early += 1
+            waited = -v - 1.0
+            left = max(window - waited, 0.0)
+            t0_ms = _start_ms(now_s, waited)
+            for k in range(k_n):
+                dl = left
+                if hangup_rate > 0.0:
+                    dl = min(dl, -math.log1p(-_keyed_uniform(salt, call_key[i], 5, t0_ms, k))
+                             / hangup_rate)
+                wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
     for k in range(k_n):
         d[0, k] = at_zero
+        certain[k] = 0.0
     for s in range(1, n_steps):
         for k in range(k_n):
             d[s, k] = 0.0
-    # busy agents: the end of handling, conditioned on the time already spent (e)
-    for j in range(a_lo, a_hi):
-        e = agent_elapsed_s[j]
-        if e < 0.0:
-            continue
-        ph = agent_phase[j]
-        if ph == 0:
-            _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
-                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                        k_n)
-        elif ph == 1:
-            _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
-                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
-                        k_n)
-        else:
-            _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                        k_n)
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -421,8 +439,51 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 j = 0
                 while j < n_sh - 1 and sh_cdf[j] <= u2:
                     j += 1
-                s = max(s - j, 0)
+                if s - j <= 0:  # the deadline falls inside the connect window
+                    if n_early == 0:
+                        pre = np.zeros((PRE_BINS, k_n))
+                        wc = np.zeros((PRE_BINS, k_n))
+                    dl = max(window - (j - s + 0.5) * dt, 0.0)
+                    wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
+                    n_early += 1
+                    s = 0
+                else:
+                    s -= j
             d[s, k] += 1.0
+    # busy agents: the end of handling, conditioned on the time already spent (e); their
+    # ends inside the connect window binned too when some deadline falls there
+    pre_on = n_early > 0
+    for j in range(a_lo, a_hi):
+        e = agent_elapsed_s[j]
+        if e < 0.0:
+            continue
+        ph = agent_phase[j]
+        if ph == 0:
+            _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
+                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
+        elif ph == 1:
+            _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
+                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
+        else:
+            _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
+                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
+                        k_n, pre, pre_bw, pre_on)
+    if n_early > 0:
+        for k in range(k_n):
+            w_acc = 0.0
+            a_acc = idle
+            u_k = 0.0
+            for b in range(PRE_BINS):
+                w_acc += wc[b, k]
+                a_acc += pre[b, k]
+                u_k = max(u_k, w_acc - a_acc)
+            certain[k] = u_k
+            d[0, k] -= u_k
     # cumulative sums over the steps, their maximum and its last step, in one pass over the
     # grid; the samples side by side (d is [step, sample]), so the pass runs across them
     for k in range(k_n):
@@ -575,17 +636,18 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
+def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, certain):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
-    Returns (n, expected abandons at n = 0, abandons the n dials add on these samples, the
+    Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
+    changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
     ``max_new`` did)."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
     for k in range(k_n):
-        base += max(top[k], 0.0)
+        base += max(top[k], 0.0) + certain[k]
         pi_bar += pis[k]
     base /= k_n
     pi_bar /= k_n
@@ -596,7 +658,8 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state):
     while n < max_new:
         marginal = _marginal(top, last, pis, new_cdf)
         if marginal > theta * pi_bar:
-            return n, base, added, marginal / (theta * pi_bar) if theta > 0.0 else np.inf
+            price = theta * pi_bar  # 0 when theta underflows against pi_bar
+            return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
         _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
@@ -635,7 +698,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     connected, the handling-time histogram ``hold_*``), 1 talking (seconds since the call
     connected: the talk-time histogram ``talk_*``, then a wrap-up from ``wrap_*``), 2 in
     wrap-up (seconds since the wrap-up started: ``wrap_*``);
-    call_elapsed_s: seconds ringing, < 0 = a live answer waiting. CSR offsets per campaign;
+    call_elapsed_s: seconds ringing, or -1 - seconds waited for a live answer waiting for an
+    agent. CSR offsets per campaign;
     life_s: a dial's modelled life per campaign, seconds (``_dial_life``);
     agent_key / call_key: int64 identities >= 0 of each agent and call (stable across
     decisions, distinct within one: the engine's row indices).
@@ -663,6 +727,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     d_buf = np.empty(k_n * max_steps)  # D_k(s) as [step, sample], per stage
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
+    certain = np.empty(k_n)
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
     eff_cdf = np.empty(max_steps)
@@ -760,11 +825,13 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
                                pis[:k_s], t_out, dt, w, n_steps, now_s, key, d,
-                               top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh)
+                               top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh, hangup_rate[c],
+                               certain[:k_s])
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
-                                             eff_cdf, theta[c], max_new[c], n_steps, state)
+                                             eff_cdf, theta[c], max_new[c], n_steps, state,
+                                             certain[:k_s])
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -773,7 +840,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 own[0] = 1
             if stage == 1:
                 n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
-                                             eff_cdf, theta[c], max_new[c], n_steps, own)
+                                             eff_cdf, theta[c], max_new[c], n_steps, own,
+                                             certain[:k_s])
             else:
                 added = _added(d, top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
                                own)

@@ -112,6 +112,7 @@ def run_world(agents: int, hours: float, seed: int, hit_rate: float = 0.3,
                 connect(x, now)
             else:
                 c_status[x] = int(CallStatus.WAITING)
+                c_t0[x] = now
                 waiting.append(x)
                 answered_at[x] = now
                 patience = rng.exponential(patience_mean_s) if math.isfinite(patience_mean_s) \

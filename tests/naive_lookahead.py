@@ -14,7 +14,7 @@ import numpy as np
 from pacer.constants import HIST_SUPPORT_EPS
 from pacer.lookahead import CHECK_SALT as _CHECK
 from pacer.lookahead import FINE_SALT as _FINE
-from pacer.lookahead import LIFE_TAIL, MAX_STEPS
+from pacer.lookahead import LIFE_TAIL, MAX_STEPS, PRE_BINS
 
 CHECK_SALT = int(_CHECK)
 FINE_SALT = int(_FINE)
@@ -174,9 +174,15 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
 
     wrap_cum = np.concatenate([[0.0], np.cumsum(wrap_row)])
 
-    def agent_ends(inc, key_salt, key, kind, e, row, bw, add_wrap, k_n):
-        """The agent's K stratified ends (-1 at each one's step); with add_wrap, plus a
-        wrap-up drawn with its own strata (kind + 3) paired by their permutation."""
+    pre_bw = window_s / PRE_BINS if window_s > 0 else 1.0
+
+    def pre_bin(x):  # bin of a time inside the connect window
+        return min(int(x / pre_bw), PRE_BINS - 1)
+
+    def agent_ends(inc, pre, key_salt, key, kind, e, row, bw, add_wrap, k_n):
+        """The agent's K stratified ends (-1 at each one's step; those inside the connect
+        window also counted in pre[k, bin]); with add_wrap, plus a wrap-up drawn with its own
+        strata (kind + 3) paired by their permutation."""
         cum = np.concatenate([[0.0], np.cumsum(row)])
         mean = row_mean(row, bw)
         h, perm = strata(key_salt, key, kind, start_ms(now_s, e), k_n)
@@ -201,24 +207,40 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                 if x > x_last:
                     continue
             inc[perm[m], agent_step(x)] -= 1
+            if agent_step(x) == 0:
+                pre[perm[m], pre_bin(x)] += 1
 
     def sample(key_salt, pis):
-        """D_k(s) of the calls in flight, drawn with key_salt, one row per hit rate."""
+        """(D_k(s) of the calls in flight less the certain abandons, drawn with key_salt, one
+        row per hit rate; the certain abandons per sample: answers whose deadline falls
+        inside the connect window left without an agent by earliest-deadline matching)."""
         k_n = len(pis)
         inc = np.zeros((k_n, n_steps))
+        pre = np.zeros((k_n, PRE_BINS))  # agents free inside the window, by bin
+        early = np.zeros((k_n, PRE_BINS))  # deadlines inside the window, by bin
+        idle = 0
         for e, key, ph in zip(agents, agent_keys, phases, strict=True):
             if e < 0:
                 inc[:, 0] -= 1
+                idle += 1
             elif ph == 0:
-                agent_ends(inc, key_salt, key, 0, e, hold_row, hold_bw, False, k_n)
+                agent_ends(inc, pre, key_salt, key, 0, e, hold_row, hold_bw, False, k_n)
             elif ph == 1:
-                agent_ends(inc, key_salt, key, 0, e, talk_row, talk_bw, True, k_n)
+                agent_ends(inc, pre, key_salt, key, 0, e, talk_row, talk_bw, True, k_n)
             else:
-                agent_ends(inc, key_salt, key, 4, e, wrap_row, wrap_bw, False, k_n)
+                agent_ends(inc, pre, key_salt, key, 4, e, wrap_row, wrap_bw, False, k_n)
         pi_max = max(pis)
         for r, key in zip(calls, call_keys, strict=True):
-            if r < 0:
+            if r < 0:  # waiting -1 - r seconds: its window's end, or its caller's patience
                 inc[:, 0] += 1
+                waited = -r - 1
+                t0 = start_ms(now_s, waited)
+                for k in range(k_n):
+                    dl = max(window_s - waited, 0.0)
+                    if hangup_rate > 0:
+                        u = keyed_uniform(key_salt, key, 5, t0, k)
+                        dl = min(dl, -math.log1p(-u) / hangup_rate)
+                    early[k, pre_bin(dl)] += 1
                 continue
             if r >= t_out or pi_hat <= 0 or ring_total <= 0:
                 continue
@@ -238,10 +260,17 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                               if g(min(r + s * dt, t_out)) - g_r > v), n_steps - 1)
                     if len(sh) > 1:
                         u2 = keyed_uniform(key_salt, key, 2, t0, m)
-                        s = max(s - next(j for j in range(len(sh)) if sh[j] > u2 or
-                                         j == len(sh) - 1), 0)
+                        j = next(j for j in range(len(sh)) if sh[j] > u2 or j == len(sh) - 1)
+                        if s - j <= 0:  # the deadline falls inside the connect window
+                            early[k, pre_bin(max(window_s - (j - s + 0.5) * dt, 0.0))] += 1
+                        s = max(s - j, 0)
                     inc[k, s] += 1
-        return np.cumsum(inc, axis=1)
+        certain = np.zeros(k_n)
+        for k in range(k_n):
+            gap = np.cumsum(early[k]) - idle - np.cumsum(pre[k])
+            certain[k] = max(gap.max(), 0.0)
+            inc[k, 0] -= certain[k]
+        return np.cumsum(inc, axis=1), certain
 
     def top_last(row):
         m = row.max()
@@ -263,10 +292,11 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                 s = next((s for s in range(n_steps - 1) if eff_cdf[s] > v), n_steps - 1)
                 d[k, s:] += 1
 
-    def scan(d, pis, stream):
+    def scan(d_certain, pis, stream):
         """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
         cap)."""
-        base = float(np.mean([max(d[k].max(), 0.0) for k in range(len(pis))]))
+        d, certain = d_certain
+        base = float(np.mean([max(d[k].max(), 0.0) + certain[k] for k in range(len(pis))]))
         pi_bar = float(np.mean(pis))
         n = 0
         if pi_bar <= 0:
@@ -274,7 +304,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         while n < max_new:
             m = marginal(d, pis)
             if m > theta * pi_bar:
-                return n, base, float(m) / float(theta * pi_bar) if theta > 0 else math.inf
+                return n, base, float(m) / float(theta * pi_bar) if theta * pi_bar > 0 else math.inf
             n += 1
             draw_dial(d, pis, stream)
         return n, base, 0.0
@@ -292,7 +322,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     added = 0.0
     if n > 0:
         pf = hit_rates(z)
-        d = sample(salt ^ CHECK_SALT, pf)
+        d, _ = sample(salt ^ CHECK_SALT, pf)
         check = Stream((s0 ^ CHECK_SALT) or 1)
         for _ in range(n):
             added += marginal(d, pf)

@@ -39,7 +39,7 @@ def naive_gather(n, now, aj, ast, asince, cj, cst, ct0, phases=None):
         if s == CallStatus.RINGING:
             calls[j].append(max(now - t, 0.0))
         elif s == CallStatus.WAITING:
-            calls[j].append(-1.0)
+            calls[j].append(-1.0 - max(now - t, 0.0))  # -1 - seconds waited
     return agents, calls, counts
 
 

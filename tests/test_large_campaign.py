@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import pacer.decide as decide_mod
 from engine.dialer import _round_robin
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _agent_ends, _prefix
+from pacer.lookahead import PRE_BINS, _agent_ends, _prefix
 from pacer.modes import AgentStatus, CallStatus
 from sim.run import simulate
 from sim.scenario import load
@@ -102,7 +102,7 @@ def test_an_agent_draws_only_when_its_first_stratum_can_land(seed, mean, cv, win
         drew = _agent_ends(d, e, j, 0, hold.counts, 0, prefix, n_bins, 10.0, total, mean,
                            wraps.counts, w_prefix, wraps.counts.shape[1], 2.0,
                            float(wraps.totals[0]), wrap, x_last, window, dt, steps, now,
-                           np.uint64(seed), k_n)
+                           np.uint64(seed), k_n, np.zeros((PRE_BINS, k_n)), 0.25, False)
         h = nv.keyed_uniform(seed, j, 0, nv.start_ms(now, e), 0)
         p = nv.agent_cdf(hold.counts[0], 10.0, mean, e, x_last)
         if abs(h / k_n - p) > 1e-9:  # away from a rounding tie

@@ -43,7 +43,9 @@ def cases(draw):
     c_n = draw(st.integers(1, 3))
     agents = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(0, 700)), max_size=6))
               for _ in range(c_n)]
-    calls = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(0, 30)), max_size=6))
+    # ringing: seconds rung; waiting: -1 - seconds waited (up to past the 2 s window)
+    calls = [draw(st.lists(st.one_of(st.just(-1.0), st.floats(-4.0, -1.0), st.floats(0, 30)),
+                           max_size=6))
              for _ in range(c_n)]
     phases = [draw(st.lists(st.integers(0, 2), min_size=len(a), max_size=len(a)))
               for a in agents]
@@ -147,6 +149,30 @@ def test_waiting_answers_without_agents_are_expected_abandons():
     assert dials[0] == 0
     assert 2.0 <= base[0] <= 3.0  # 5 waiting, 2 idle, busy agents none
     assert live[0] == 5.0
+
+
+def test_an_answer_past_its_window_is_an_abandon_whatever_frees():
+    """A live answer that has waited its whole connect window gets no agent, whoever frees
+    within the window: one certain abandon, where a fresh one with an idle agent is none."""
+    hold, ring, end = _hists(1, 0)
+    fresh = dict(c_n=1, agents=[[-1.0]], calls=[[-1.0]], hit=[0.3], sd=[0.0],
+                 theta=[0.025], patience=[0.0], max_new=[0], active=[1], now=100.0)
+    assert _kernel(fresh, hold, ring, end)[1][0] == 0.0  # the idle agent takes it
+    gone = dict(fresh, agents=[[700.0] * 3], calls=[[-1.0 - 2.0]])
+    assert _kernel(gone, hold, ring, end)[1][0] == 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(cases(), st.floats(0.0, 2.5))
+def test_answers_that_waited_longer_raise_the_expected_abandons(cs, extra):
+    """The longer the live answers have waited, the less of their window is left: on the
+    same samples (no dials, patience off: nothing else drawn differs) the expected
+    abandons of the calls in flight only grow."""
+    hold, ring, end = _hists(cs["c_n"], cs["seed"])
+    cs = dict(cs, max_new=[0] * cs["c_n"], patience=[0.0] * cs["c_n"])
+    longer = dict(cs, calls=[[x - extra if x < 0 else x for x in c] for c in cs["calls"]])
+    assert np.all(_kernel(longer, hold, ring, end)[1] >= _kernel(cs, hold, ring, end)[1]
+                  - 1e-12)
 
 
 @settings(max_examples=25, deadline=None)
