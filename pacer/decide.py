@@ -140,6 +140,11 @@ LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
 WINDOW_Z = 1.645  # the aim keeps this many standard deviations of chance under the limit
+CALLING_DAY_S = 8 * 3600.0  # ... over the live answers of a calling day (an 8-hour shift at
+# the campaign's recent rate), or of the regulatory window when that is shorter: a campaign
+# may end with any day, so each day's rate is kept under the limit, as VICIdial's drop
+# percentage is ("today's" drops over answers). A 30-day window alone lets an 8-agent
+# campaign aim at 85 % of the limit, and one day in four or five of its ends over it.
 WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this long
 # A predictive campaign with news (a dial ended, a live answer, an agent freed) is re-decided
 # at the next tick; without, time alone moves its probabilities slowly, so it is re-decided
@@ -197,9 +202,10 @@ class CampaignPacing:
     chance). ``amd_false_positive_rate``: share of humans an AMD classifies as machines
     (Ofcom counts them as abandons; the pacer cannot observe them and budgets for them).
     ``window_s``: the regulatory window the rate is judged over (seconds; 0 = not given):
-    the fewer live answers it will hold, the wider the margin kept for chance (the aim is
-    at most ``limit - 1.645 sqrt(limit / live answers)``, so that the realised rate ends
-    over the limit about one window in twenty; never under half the limit).
+    the fewer live answers it or a calling day (CALLING_DAY_S, whichever is shorter) will
+    hold, the wider the margin kept for chance (the aim is at most ``limit - 1.645 sqrt(limit
+    / live answers)``, so that the realised rate ends over the limit about one day or window
+    in twenty; never under half the limit).
     ``handling_mean_s`` / ``handling_cv``: the prior of the handling time (talk + wrap-up),
     read while the caller reports agents in wrap-up as BUSY; ``talk_mean_s`` / ``talk_cv``
     and ``wrap_mean_s`` / ``wrap_cv``: the priors of talk and wrap-up apart, read once it
@@ -913,12 +919,11 @@ class Pacer:
         will hold (at the recent rate); never under half the budget (fractions)."""
         budget = np.maximum(self._budget, 0.0)
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
-        windowed = self._window_s > 0
-        if windowed.any():
-            live = self._fc_live / self._fc_memory * self._window_s
-            margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
-            aim = np.where(windowed, np.minimum(aim, budget - margin), aim)
-        return np.maximum(aim, 0.5 * budget)
+        span = np.where(self._window_s > 0, np.minimum(self._window_s, CALLING_DAY_S),
+                        CALLING_DAY_S)
+        live = self._fc_live / self._fc_memory * span
+        margin = WINDOW_Z * np.sqrt(budget / np.maximum(live, 1.0))
+        return np.maximum(np.minimum(aim, budget - margin), 0.5 * budget)
 
     def _refresh(self, now: float) -> None:
         """The price loops (every ``REFRESH_S``; see the constants)."""
@@ -947,8 +952,10 @@ class Pacer:
             self.added_abandons + BIAS_PRIOR)
         aim = self._aim()
         # what the rest of the window may use: the aim, less what the campaign has used over
-        # it so far (an early excess is paid back, an early saving is not spent)
-        used = self._run_ab - aim * self._run_live
+        # it so far beyond chance (an early excess is paid back, an early saving is not
+        # spent); the aim's own margin is for chance, so only an excess past WINDOW_Z
+        # standard deviations (Poisson) of the count at the aim is paid back
+        used = self._run_ab - aim * self._run_live - WINDOW_Z * np.sqrt(aim * self._run_live)
         horizon_live = np.maximum(self._fc_live / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)

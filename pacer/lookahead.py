@@ -337,7 +337,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
-                  sh_cdf, n_sh, hangup_rate, certain):
+                  sh_cdf, n_sh, hangup_rate, certain, age, w_bin):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -346,11 +346,14 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     patience (exponential, ``hangup_rate`` per second, memoryless) if that ends first; so
     must a ringing call's answer whose patience shift brings its deadline before the
     window's end. Their deadlines and the agents free before the window ends are binned
-    (``PRE_BINS``, allocated when the first such deadline is seen); in each sample they are
-    matched earliest deadline first (optimal: each can take every agent free by its
-    deadline, and every later answer can too), those left without an agent are abandons
-    whatever is dialled (``certain[k]``) and leave the agents to later answers: D_k less
-    certain[k] at every step.
+    (``PRE_BINS``, allocated when the first such deadline is seen). In each sample the
+    waiting answers take the agents first come first served, as an ACD serves them (the
+    agents in the order they free go to the oldest answer still waiting; it cannot know
+    whose caller will hang up first); then the answers still to come with such deadlines
+    are matched earliest deadline first with the agents left (the latest ones). Those left
+    without an agent are abandons whatever is dialled (``certain[k]``) and leave the agents
+    to later answers: D_k less certain[k] at every step. age float64[>= waiting answers],
+    w_bin int64[>= waiting answers, K]: scratch.
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
@@ -373,18 +376,25 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     pre_bw = window / PRE_BINS if window > 0.0 else 1.0
     n_early = 0  # answers whose deadline falls inside the connect window
     pre = np.empty((0, 0))  # agents free inside it, [bin, sample]
-    wc = np.empty((0, 0))  # those deadlines, [bin, sample]
+    wc = np.empty((0, 0))  # deadlines of the answers still to come, [bin, sample]
+    n_wait = 0
+    for i in range(c_lo, c_hi):
+        if call_elapsed_s[i] < 0.0:
+            n_wait += 1
+    # the waiting answers' seconds waited (age) and their deadlines' bins (w_bin)
+    if n_wait > 0:
+        pre = np.zeros((PRE_BINS, k_n))
+        wc = np.zeros((PRE_BINS, k_n))
     live = 0.0
+    q = 0
     for i in range(c_lo, c_hi):
         v = call_elapsed_s[i]
         if v < 0.0:
             at_zero += 1.0
             live += 1.0
-            if n_early == 0:
-                pre = np.zeros((PRE_BINS, k_n))
-                wc = np.zeros((PRE_BINS, k_n))
             n_early += 1
             waited = -v - 1.0
+            age[q] = waited
             left = max(window - waited, 0.0)
             t0_ms = _start_ms(now_s, waited)
             for k in range(k_n):
@@ -392,7 +402,8 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 if hangup_rate > 0.0:
                     dl = min(dl, -math.log1p(-_keyed_uniform(salt, call_key[i], 5, t0_ms, k))
                              / hangup_rate)
-                wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
+                w_bin[q, k] = min(int(dl / pre_bw), PRE_BINS - 1)
+            q += 1
     for k in range(k_n):
         d[0, k] = at_zero
         certain[k] = 0.0
@@ -474,14 +485,34 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                         wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
                         k_n, pre, pre_bw, pre_on)
     if n_early > 0:
+        order = np.argsort(-age[:n_wait], kind="mergesort")  # the oldest first
         for k in range(k_n):
+            # waiting answers, first come first served: each agent, as it frees, goes to
+            # the oldest answer still waiting; one whose deadline passed first is dropped
+            u_k = 0.0
+            used = 0.0
+            avail = idle
+            head = 0
+            for b in range(PRE_BINS):
+                avail += pre[b, k]
+                while head < n_wait and avail > 0.5:
+                    if w_bin[order[head], k] >= b:
+                        avail -= 1.0
+                        used += 1.0
+                    else:
+                        u_k += 1.0
+                    head += 1
+            u_k += n_wait - head
+            # answers still to come, earliest deadline first, against the agents the
+            # waiting ones left (they took the earliest)
             w_acc = 0.0
             a_acc = idle
-            u_k = 0.0
+            worst = 0.0
             for b in range(PRE_BINS):
                 w_acc += wc[b, k]
                 a_acc += pre[b, k]
-                u_k = max(u_k, w_acc - a_acc)
+                worst = max(worst, w_acc - max(a_acc - used, 0.0))
+            u_k += worst
             certain[k] = u_k
             d[0, k] -= u_k
     # cumulative sums over the steps, their maximum and its last step, in one pass over the
@@ -728,6 +759,16 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     certain = np.empty(k_n)
+    max_wait = 0  # the most live answers waiting in one campaign decided
+    for c in range(n_c):
+        if active[c] == 1:
+            n_w = 0
+            for i in range(call_offsets[c], call_offsets[c + 1]):
+                if call_elapsed_s[i] < 0.0:
+                    n_w += 1
+            max_wait = max(max_wait, n_w)
+    age = np.empty(max_wait)
+    w_bin = np.empty((max_wait, k_n), dtype=np.int64)
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
     eff_cdf = np.empty(max_steps)
@@ -826,7 +867,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
                                pis[:k_s], t_out, dt, w, n_steps, now_s, key, d,
                                top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh, hangup_rate[c],
-                               certain[:k_s])
+                               certain[:k_s], age, w_bin)
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],

@@ -213,11 +213,13 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     def sample(key_salt, pis):
         """(D_k(s) of the calls in flight less the certain abandons, drawn with key_salt, one
         row per hit rate; the certain abandons per sample: answers whose deadline falls
-        inside the connect window left without an agent by earliest-deadline matching)."""
+        inside the connect window left without an agent: the waiting ones served first come
+        first served, then those still to come by earliest-deadline matching)."""
         k_n = len(pis)
         inc = np.zeros((k_n, n_steps))
         pre = np.zeros((k_n, PRE_BINS))  # agents free inside the window, by bin
-        early = np.zeros((k_n, PRE_BINS))  # deadlines inside the window, by bin
+        early = np.zeros((k_n, PRE_BINS))  # deadlines of answers to come inside the window
+        waiting = [[] for _ in range(k_n)]  # per sample: (seconds waited, deadline bin)
         idle = 0
         for e, key, ph in zip(agents, agent_keys, phases, strict=True):
             if e < 0:
@@ -240,7 +242,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                     if hangup_rate > 0:
                         u = keyed_uniform(key_salt, key, 5, t0, k)
                         dl = min(dl, -math.log1p(-u) / hangup_rate)
-                    early[k, pre_bin(dl)] += 1
+                    waiting[k].append((waited, pre_bin(dl)))
                 continue
             if r >= t_out or pi_hat <= 0 or ring_total <= 0:
                 continue
@@ -267,8 +269,19 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                     inc[k, s] += 1
         certain = np.zeros(k_n)
         for k in range(k_n):
-            gap = np.cumsum(early[k]) - idle - np.cumsum(pre[k])
-            certain[k] = max(gap.max(), 0.0)
+            queue = [b for _, b in sorted(waiting[k], key=lambda x: -x[0])]  # oldest first
+            free = [0] * idle + [b for b in range(PRE_BINS) for _ in range(int(pre[k, b]))]
+            used = 0
+            for b in free:  # each agent, as it frees, to the oldest answer still waiting
+                while queue and queue[0] < b:
+                    queue.pop(0)  # its caller is gone (counted below)
+                if not queue:
+                    break
+                queue.pop(0)
+                used += 1
+            dropped = len(waiting[k]) - used
+            left = np.maximum(idle + np.cumsum(pre[k]) - used, 0)
+            certain[k] = dropped + max((np.cumsum(early[k]) - left).max(), 0.0)
             inc[k, 0] -= certain[k]
         return np.cumsum(inc, axis=1), certain
 

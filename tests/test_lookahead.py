@@ -94,6 +94,31 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
 @settings(max_examples=40, deadline=None)
 @given(cases())
 def test_kernel_matches_reference(cs):
+    _check_against_reference(cs)
+
+
+@st.composite
+def queues(draw):
+    """One campaign with a queue of live answers waiting (-1 - seconds waited), callers
+    who hang up, and busy agents some of whom free within the connect window: the case
+    where first come first served and earliest deadline first part."""
+    n_a = draw(st.integers(5, 30))  # in wrap-up (phase 2): a few free within seconds
+    return dict(c_n=1, agents=[draw(st.lists(st.floats(0, 40), min_size=n_a, max_size=n_a))],
+                phases=[[2] * n_a],
+                calls=[draw(st.lists(st.one_of(st.floats(-2.9, -1.0), st.floats(0, 30)),
+                                     min_size=2, max_size=10))],
+                seed=draw(st.integers(0, 10)), hit=[draw(st.floats(0.05, 0.6))], sd=[0.0],
+                theta=[draw(st.floats(0.0, 0.5))], patience=[draw(st.floats(0.3, 5.0))],
+                max_new=[draw(st.integers(0, 12))], active=[1], now=draw(st.floats(0, 5000)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(queues())
+def test_kernel_matches_reference_with_a_queue_of_impatient_callers(cs):
+    _check_against_reference(cs)
+
+
+def _check_against_reference(cs):
     hold, ring, end, talk, wrap = _hists(cs["c_n"], cs["seed"], talk_wrap=True)
     dials, base, added, live, slack = _kernel(cs, hold, ring, end, talk=talk, wrap=wrap)
     rng = nv.Stream(12345)

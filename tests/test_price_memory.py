@@ -39,8 +39,9 @@ def test_a_longer_memory_moves_the_price_more_slowly():
     # live answers per second giving memories of one minute and of four
     memory = np.array([1.0, 4.0]) * dmod.FORECAST_MEMORY_S
     p._slow_live = dmod.LIVE_RATE_MEMORY_S / (p._budget * memory)
-    aim = p._aim()
     p._fc_live = np.array([1000.0, 1000.0])
+    p._fc_memory = memory
+    aim = p._aim()  # (its margin for chance depends on the live answers the memory holds)
     p._fc_ab = p._fc_live * aim * 0.9  # the forecast under the target: theta rises
     before = p.theta.copy()
     p._refresh(now)

@@ -1,0 +1,86 @@
+"""The price loop keeps its margin for chance over a calling day and pays back realised
+abandons only beyond chance (pacer.decide: CALLING_DAY_S, WINDOW_Z, ``_refresh``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pacer import CampaignPacing, Pacer
+from pacer import decide as dmod
+
+
+def _steady(p: Pacer, live_per_s: np.ndarray, memory_s: float = 600.0) -> None:
+    """The forecast's live answers as a steady stream of live_per_s over a memory."""
+    p._fc_memory = np.full(live_per_s.size, memory_s)
+    p._fc_live = live_per_s * memory_s
+
+
+def test_the_aim_keeps_a_margin_for_the_live_answers_of_a_calling_day():
+    # an 8-agent, a 50-agent and a 400-agent campaign (live answers per second)
+    rates = np.array([0.036, 0.45, 3.6])
+    p = Pacer([CampaignPacing(window_s=30 * 86_400.0) for _ in rates])
+    _steady(p, rates)
+    budget = p._budget
+    full = budget * p._abandon_aim
+    margin = dmod.WINDOW_Z * np.sqrt(budget / (rates * dmod.CALLING_DAY_S))
+    want = np.maximum(np.minimum(full, budget - margin), 0.5 * budget)
+    assert p._aim() == pytest.approx(want)
+    assert p._aim()[0] < full[0] - 0.003  # a small campaign keeps a wider margin ...
+    assert p._aim()[2] == pytest.approx(full[2])  # ... a large one its usual aim
+
+
+def test_a_window_shorter_than_a_day_is_the_span_and_none_given_is_a_day():
+    rates = np.array([0.45, 0.45])
+    short = Pacer([CampaignPacing(window_s=3600.0), CampaignPacing(window_s=0.0)])
+    _steady(short, rates)
+    budget = short._budget[0]
+    hour = budget - dmod.WINDOW_Z * math.sqrt(budget / (0.45 * 3600.0))
+    day = budget - dmod.WINDOW_Z * math.sqrt(budget / (0.45 * dmod.CALLING_DAY_S))
+    aim = short._aim()
+    assert aim[0] == pytest.approx(min(budget * short._abandon_aim[0], hour))
+    assert aim[1] == pytest.approx(min(budget * short._abandon_aim[1], day))
+    assert aim[0] < aim[1]
+
+
+def _after_refresh(run_ab: float, forecast_ab: float, run_live: float) -> float:
+    """theta after one refresh of a warm 8-agent campaign whose forecast meets its target
+    when nothing is owed, with run_ab abandons realised over run_live live answers."""
+    p = Pacer([CampaignPacing(window_s=30 * 86_400.0)])
+    now = 5000.0
+    p._t_start = now - dmod.LIVE_RATE_MEMORY_S
+    p._last_refresh = now
+    rate = np.array([0.036])
+    p._slow_live = rate * dmod.LIVE_RATE_MEMORY_S
+    _steady(p, rate)
+    p._fc_memory = np.clip(1.0 / (p._budget * rate), dmod.FORECAST_MEMORY_S,
+                           dmod.FORECAST_MEMORY_MAX_S)
+    p._fc_live = rate * p._fc_memory
+    p._fc_ab = p._fc_live * p._aim()  # the forecast on target: theta stays unless owed
+    p._n_bound[:] = 10.0
+    p._n_decided[:] = 10.0
+    p._run_ab[:] = run_ab
+    p._run_live[:] = run_live
+    p.added_abandons[:] = forecast_ab
+    p._seen_added_ab = p.added_abandons.copy()
+    p.theta[:] = 0.05
+    p._refresh(now)
+    return float(p.theta[0])
+
+
+def test_an_abandon_within_chance_is_not_paid_back():
+    """One abandon, as the model forecast, where a third was expected at the aim (15 live
+    answers at about 2 %): chance, not paid back with a lower price."""
+    calm = _after_refresh(0.0, 1.0, 15.0)
+    assert calm == pytest.approx(0.05)
+    assert _after_refresh(1.0, 1.0, 15.0) == pytest.approx(calm, rel=1e-9)
+
+
+def test_an_excess_beyond_chance_lowers_the_price():
+    """Eight abandons where one was forecast and two expected at the aim: the model
+    under-forecasts and the campaign owes; the price falls."""
+    calm = _after_refresh(0.0, 1.0, 100.0)
+    assert calm == pytest.approx(0.05)  # on target, nothing owed: the price stays
+    assert _after_refresh(8.0, 1.0, 100.0) < 0.99 * calm
