@@ -64,6 +64,25 @@ _AGENT_EVENTS = {
 }
 
 
+def _round_robin(need: np.ndarray, free: int) -> np.ndarray:
+    """``free`` lines dealt one per job per round, in order, to jobs needing ``need``: every
+    job gets ``min(need, L)`` for the most whole rounds L the lines cover, and the first
+    jobs (in order) still needing one get one more each. Computed, not dealt (one round
+    per line took 90 ms per tick for a 100,000-agent campaign's 40,000 lines)."""
+    if int(need.sum()) <= free:
+        return need.copy()
+    lo, hi = 0, int(need.max())  # sum(min(need, lo)) <= free < sum(min(need, hi))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if int(np.minimum(need, mid).sum()) <= free:
+            lo = mid
+        else:
+            hi = mid
+    give = np.minimum(need, lo)
+    more = np.flatnonzero(need > lo)[:free - int(give.sum())]
+    give[more] += 1
+    return give
+
 class Dialer:
     """Runs jobs on a clock, through a telephony, with agents from an agent feed.
 
@@ -238,17 +257,7 @@ class Dialer:
         start = self._rr % rows.size
         self._rr += 1
         order = np.concatenate([rows[start:], rows[:start]])
-        give = np.zeros(rows.size, dtype=np.int64)
-        left = max(free, 0)
-        while left > 0:  # one line per job per round, so no job takes the whole pool
-            need = dials[order] - give
-            more = np.flatnonzero(need > 0)
-            if more.size == 0:
-                break
-            take = more[:left]
-            give[take] += 1
-            left -= take.size
-        dials[order] = give
+        dials[order] = _round_robin(dials[order], max(free, 0))
         return offered
 
     def _new_attempts(self, j: int, n: int, now: float) -> list[Attempt]:

@@ -199,6 +199,7 @@ class Staffing:
             self.licenses.add_job(j, kind, job.priority, job.min_agents, job.max_agents,
                                   min(job.max_agents, int(self.qualified[j])))
         self.job_skills = np.array([job.skill_mask for job in dialer.jobs], dtype=np.int64)
+        self._pools = np.unique(self.pool_of_job[self.pool_of_job >= 0])  # pools in use
         self.dirty = True
         self.moves = 0
         self.allocated = np.zeros(n, dtype=np.int64)
@@ -226,11 +227,14 @@ class Staffing:
         use exceed its size: lowest priority job (then highest index) first, the agent
         attached last (highest index) first."""
         am = self.dialer.agents
-        in_use = self.in_use()
         sizes = self.licenses.pool_sizes
+        pools = self._pools
+        if (sizes[pools] >= am.n).all():  # no pool can be over (every login used to count
+            return  # every agent: quadratic as 100,000 agents logged in)
+        in_use = self.in_use()
         jobs = self.dialer.jobs
         new = None
-        for k in np.unique(self.pool_of_job[self.pool_of_job >= 0]).tolist():
+        for k in pools.tolist():
             rows = np.flatnonzero(self.pool_of_job == k)
             over = int(in_use[rows].sum()) - int(sizes[k])
             if over <= 0:

@@ -369,6 +369,7 @@ class Pacer:
             self.wraptime.seed(i, c.wrap_mean_s, c.wrap_cv, HOLD_PRIOR_WEIGHT)
             self._seed_ring(i, c)
         self._life = np.zeros(n)  # a dial's modelled life per campaign (seconds)
+        self._buf_ringing = np.empty(n)  # launch of each campaign's oldest ringing dial
         _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
         self.abandon = AbandonState(AbandonParams(
@@ -656,7 +657,9 @@ class Pacer:
         # answered-call shape (the estimate takes over as dials complete)
         self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
 
-    def _flush(self, now: float) -> None:
+    def _flush(self, now: float, co: np.ndarray, ce: np.ndarray) -> None:
+        """Fold the buffered observations in; ``co``, ``ce``: the calls in flight grouped
+        by campaign (``pacer.gather``), whose oldest ringing dial holds its cohort back."""
         sec = int(now)
         if sec != self._minute_sec:
             lo = self._minute_sec + 1 if self._minute_sec >= 0 else sec
@@ -686,8 +689,10 @@ class Pacer:
             self._next_fold = now + HIT_FOLD_S
             decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
             pend = self._pending
+            ringing = self._buf_ringing
+            g._oldest_ringing(now, co, ce, ringing)
             k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
-                          decay)
+                                 decay, ringing)
             if k:
                 self._fold_at = now
                 self._hit_stale = True
@@ -702,7 +707,7 @@ class Pacer:
                     self._ring_cold[first] = False
                     _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
                                self._life)
-                # the ring-time histograms learn from whole launch cohorts, in launch order
+                # the ring-time histograms learn from whole launch cohorts, a fold at a time
                 _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
                                 e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
                                 r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
@@ -746,7 +751,7 @@ class Pacer:
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
         self._dt = dt
         self._last_now = now
-        self._flush(now)
+        self._flush(now, co, ce)
         idle = counts[:, g.IDLE]
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]

@@ -220,6 +220,17 @@ def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops,
 
 
 @numba.njit(cache=True)
+def _oldest_ringing(now, call_offsets, call_elapsed, out):
+    """out[c] = launch time (seconds) of campaign c's dial ringing longest (``now`` less
+    its seconds ringing), +inf when none rings; from ``_gather``'s CSR calls."""
+    for c in range(out.shape[0]):
+        longest = -1.0
+        for i in range(call_offsets[c], call_offsets[c + 1]):
+            longest = max(longest, call_elapsed[i])
+        out[c] = now - longest if longest >= 0.0 else np.inf
+
+
+@numba.njit(cache=True)
 def _tally_dials(rows, slot, minute_calls, calls_today):
     """Count completed dials into the current second of the one-minute ring and today's."""
     for i in range(rows.shape[0]):

@@ -94,6 +94,7 @@ PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers wai
 # hanging up before the window ends) and the agents free by then
 
 _njit = numba.njit(cache=True)
+_njit_inline = numba.njit(cache=True, inline="always")
 
 
 def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
@@ -196,11 +197,16 @@ def _strata(salt, key, kind, start_ms, k_n):
     (not a rotation) so that two entities' sets of samples overlap as random sets do."""
     h = _keyed_uniform(salt, key, kind, start_ms, 0)
     bits = _keyed_bits(salt, key, kind, start_ms, 1)
+    return h, bits, _perm_mask(k_n)
+
+
+@_njit
+def _perm_mask(k_n):
+    """The bits under the smallest power of two >= K (``_sample_of``'s walk)."""
     mask = 1
     while mask < k_n:
         mask <<= 1
-    mask -= 1
-    return h, bits, mask
+    return mask - 1
 
 
 @_njit
@@ -259,7 +265,7 @@ def _inverse(counts, row, prefix, n_ok, bw, target, b):
     return ((b + (target - prefix[b]) / c) * bw if c > 0.0 else b * bw), b
 
 
-@_njit
+@_njit_inline
 def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
                 w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
                 n_steps, now_s, salt, k_n, pre, pre_bw, pre_on):
@@ -269,10 +275,13 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
     paired with the talk's by a second keyed permutation: a two-dimensional Latin
     hypercube). Draws past the look-ahead (``x_last``) are not counted; those inside the
     connect window (step 0) also go into pre[bin, k] (bins of ``pre_bw`` seconds) when
-    ``pre_on``."""
-    h, bits, mask = _strata(salt, key, kind, _start_ms(now_s, e), k_n)
-    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
-    bits2 = np.uint64(0)
+    ``pre_on``.
+
+    Its chance of ending within the look-ahead and its first stratum ``h / K`` come first:
+    an agent whose first stratum is past that chance adds nothing to any sample, and
+    returns before the rest of its strata (its permutation) is drawn: two histogram reads
+    and one hash. Returns whether it drew (``_strata`` would give the same h and
+    permutation)."""
     b_e = _below(counts, row, prefix, n_ok, bw, e)
     s_e = total - b_e
     tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
@@ -280,6 +289,14 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
         p_all = -math.expm1(-x_last / mean)
     else:
         p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
+    t0_ms = _start_ms(now_s, e)
+    h = _keyed_uniform(salt, key, kind, t0_ms, 0)
+    if h / k_n >= p_all:
+        return False
+    bits = _keyed_bits(salt, key, kind, t0_ms, 1)
+    mask = _perm_mask(k_n)
+    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
+    bits2 = np.uint64(0)
     n_bins = counts.shape[1]
     b = min(int(e / bw), n_bins - 1)
     for m in range(k_n):
@@ -293,7 +310,7 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
             x = y - e
         if add_wrap and w_total > 0.0:
             if h2 < 0.0:
-                h2, bits2, _ = _strata(salt, key, kind + 3, _start_ms(now_s, e), k_n)
+                h2, bits2, _ = _strata(salt, key, kind + 3, t0_ms, k_n)
             u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
             target = u2 * w_total
             if target >= _below(w_counts, row, w_prefix, w_ok, w_bw, x_last - x):
@@ -308,6 +325,7 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
         d[s, k] -= 1.0
         if s == 0 and pre_on:
             pre[min(int(x / pre_bw), PRE_BINS - 1), k] += 1.0
+    return True
 
 
 @_njit

@@ -2,11 +2,12 @@
 into the hit rate (pacer.cohorts), the two-window hit-rate posterior, the wait tally."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacer.cohorts import PendingDials, _tie_key
-from pacer.gather import _tally_waits
+from pacer.cohorts import TIE_S, PendingDials, _tie_key
+from pacer.gather import _oldest_ringing, _tally_waits
 from pacer.hitrate import (
     HitRateParams,
     HitRateState,
@@ -47,12 +48,14 @@ class _Reference:
         self.ring = np.concatenate([self.ring, ring])
         self.tie = np.concatenate([self.tie, ties])
 
-    def fold(self, now, states, recent, decay):
-        done = self.t0 + TIMEOUT[self.row] <= now
+    def fold(self, now, states, recent, decay, ringing_t0):
+        life = TIMEOUT[self.row]
+        done = (self.t0 + life <= now) & ((self.t0 < ringing_t0[self.row] - TIE_S)
+                                          | (self.t0 + 2.0 * life <= now))
         if not done.any():
             return 0
         idx = np.flatnonzero(done)
-        idx = idx[np.lexsort((self.tie[idx], self.t0[idx]))]
+        idx = idx[np.argsort(self.tie[idx], kind="stable")]
         for h in states:
             h.record(self.row[idx], self.live[idx])
         recent *= decay
@@ -69,15 +72,19 @@ batch = st.lists(st.tuples(st.integers(0, N - 1), st.booleans(),
 
 
 @settings(max_examples=60, deadline=None)
-@given(steps=st.lists(st.tuples(batch, st.floats(0.0, 30.0, allow_nan=False)), max_size=10),
+@given(steps=st.lists(st.tuples(batch, st.floats(0.0, 30.0, allow_nan=False),
+                               st.lists(st.one_of(st.just(np.inf), st.floats(0.0, 60.0)),
+                                        min_size=N, max_size=N)), max_size=10),
        seed=st.integers(0, 2**32))
 def test_cohorts_fold_as_the_numpy_reference(steps, seed):
+    """Including the dials still ringing: a cohort waits for the campaign's oldest one
+    (``ringing_t0``, seconds before now; inf: none), at most one more life."""
     pend = PendingDials(seed, capacity=4)  # small: the buffer must grow
     ref = _Reference(pend.seed)
     got, want = _states(), _states()
     recent_got, recent_want = np.zeros(N), np.zeros(N)
     now = 0.0
-    for outcomes, advance in steps:
+    for outcomes, advance, ringing_ago in steps:
         rows = np.array([o[0] for o in outcomes], dtype=np.int64)
         live = np.array([int(o[1]) for o in outcomes], dtype=np.int64)
         t0 = np.array([now - o[2] for o in outcomes])
@@ -85,10 +92,12 @@ def test_cohorts_fold_as_the_numpy_reference(steps, seed):
         pend.add(rows, live, t0, ring)
         ref.add(rows, live, t0, ring)
         now += advance
-        n_got = pend.fold(now, TIMEOUT, got[0], got[1], recent_got, 0.9)
-        n_want = ref.fold(now, want, recent_want, 0.9)
+        ago = np.array(ringing_ago)
+        ringing_t0 = np.where(np.isinf(ago), np.inf, now - ago)
+        n_got = pend.fold(now, TIMEOUT, got[0], got[1], recent_got, 0.9, ringing_t0)
+        n_want = ref.fold(now, want, recent_want, 0.9, ringing_t0)
         assert n_got == n_want
-        if n_got:  # the folded dials handed back, in launch order
+        if n_got:  # the folded dials handed back, in the seeded order
             np.testing.assert_array_equal(pend.out_row[:n_got], ref.folded[0])
             np.testing.assert_array_equal(pend.out_ring[:n_got], ref.folded[1])
             np.testing.assert_array_equal(pend.out_live[:n_got], ref.folded[2])
@@ -116,6 +125,22 @@ def test_ties_of_one_launch_are_folded_in_a_seeded_order_not_the_order_added():
         kept.append(long.live_count[0])
     assert kept[0] == kept[1]
     assert min(kept) < 7  # not the ten live outcomes last
+
+
+def test_a_fold_larger_than_the_window_leaves_it_a_fair_sample():
+    """4,000 dials complete in one fold, a quarter live, the launch times the caller's ring
+    times imply running later for the others (they ended just after a decision: a shift
+    that follows the outcome). The window of 400 keeps a fair sample of the fold (within
+    3 sigma of the binomial), not the late-looking no-answers."""
+    n, share = 4000, 0.25
+    live = (np.arange(n) % 4 == 0).astype(np.int64)
+    t0 = np.where(live == 1, 0.0, 0.2)
+    long, short = _states((400, 100))
+    pend = PendingDials(11)
+    pend.add(np.zeros(n, dtype=np.int64), live, t0, np.full(n, 5.0))
+    assert pend.fold(100.0, TIMEOUT, long, short, np.zeros(N), 1.0) == n
+    sigma = np.sqrt(400 * share * (1 - share))
+    assert abs(long.live_count[0] - 400 * share) <= 3 * sigma
 
 
 @settings(max_examples=60, deadline=None)
@@ -159,3 +184,43 @@ def test_wait_tally_as_bincount():
     np.testing.assert_allclose(wait_s, want_wait, rtol=1e-12)
     np.testing.assert_allclose(hangups, want_hang)
     np.testing.assert_allclose(rate, want_hang / want_wait, rtol=1e-12)
+
+
+def test_a_cohort_waits_for_its_dials_still_ringing():
+    """A burst's busy numbers have ended and its no-answers still ring a second past the
+    modelled life (the carrier set them up late): nothing is folded until they end, or one
+    more life has passed, so the window never sees the burst's fast outcomes alone."""
+    pend = PendingDials(3)
+    long, short = _states()
+    rows = np.zeros(5, dtype=np.int64)
+    pend.add(rows, np.zeros(5, dtype=np.int64), np.zeros(5), np.full(5, 2.0))
+    ringing = np.array([0.0, np.inf, np.inf])  # row 0: a dial launched at 0 still rings
+    assert pend.fold(20.5, TIMEOUT, long, short, np.zeros(N), 1.0, ringing) == 0
+    assert pend.fold(20.5, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 1.0) == 5
+    pend.add(rows, np.zeros(5, dtype=np.int64), np.full(5, 30.0), np.full(5, 2.0))
+    assert pend.fold(69.0, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 30.0) == 0
+    assert pend.fold(70.0, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 30.0) == 5
+
+
+def test_oldest_ringing_as_numpy():
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        counts = rng.integers(0, 4, size=N)
+        offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        elapsed = np.where(rng.random(offsets[-1]) < 0.3, -1.0,
+                           rng.uniform(0, 30, offsets[-1]))
+        out = np.empty(N)
+        _oldest_ringing(100.0, offsets, elapsed, out)
+        for c in range(N):
+            ring = elapsed[offsets[c]:offsets[c + 1]]
+            ring = ring[ring >= 0]
+            assert out[c] == (100.0 - ring.max() if ring.size else np.inf)
+
+
+def test_fold_rejects_bad_ringing_times():
+    pend = PendingDials(3)
+    long, short = _states()
+    for bad in (np.full(N, np.nan), np.full(N - 1, 1.0), np.full(N, -np.inf),
+                np.array(["a"] * N)):
+        with pytest.raises(ValueError, match="ringing_t0"):
+            pend.fold(1.0, TIMEOUT, long, short, np.zeros(N), 1.0, bad)
