@@ -83,6 +83,7 @@ def _round_robin(need: np.ndarray, free: int) -> np.ndarray:
     give[more] += 1
     return give
 
+
 class Dialer:
     """Runs jobs on a clock, through a telephony, with agents from an agent feed.
 

@@ -741,8 +741,8 @@ class Pacer:
 
         Agents: campaign row (-1 none), ``pacer.modes.AgentStatus`` and the start of the
         current call (BUSY, BUSY_LEAVING) or wrap-up (WRAP), seconds. Call slots: campaign
-        row (-1 free), ``CallStatus`` and the dial time (seconds). Arrays are read, never
-        kept.
+        row (-1 free), ``CallStatus`` and the dial time, or for a WAITING call the time its
+        live answer came (seconds). Arrays are read, never kept.
         """
         n = self.n
         # checked (a ValueError before anything changes) and grouped by campaign
@@ -922,9 +922,10 @@ class Pacer:
 
     def _aim(self) -> np.ndarray:
         """Human drops per live answer the realised rate is steered to: the limit x
-        ``abandon_aim`` less the false-positive share, and, where the regulatory window is
-        given, at most the budget less a margin for chance over the live answers the window
-        will hold (at the recent rate); never under half the budget (fractions)."""
+        ``abandon_aim`` less the false-positive share, and at most the budget less a margin
+        for chance over the live answers a calling day or the regulatory window, whichever
+        is shorter, will hold (at the recent rate); never under half the budget
+        (fractions)."""
         budget = np.maximum(self._budget, 0.0)
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
         span = np.where(self._window_s > 0, np.minimum(self._window_s, CALLING_DAY_S),
