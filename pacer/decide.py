@@ -543,8 +543,8 @@ class Pacer:
 
     @staticmethod
     def _flag(name: str, x) -> bool:
-        if type(x) is bool:  # the engine's case, checked first
-            return x
+        """A flag that is not a plain bool (the callers pass those by) as a bool: a NumPy
+        bool or an integer 0 / 1; a ValueError naming it otherwise."""
         if isinstance(x, np.bool_) or (isinstance(x, int | np.integer) and x in (0, 1)):
             return bool(x)
         raise ValueError(f"{name} must be a bool, got {x!r:.40}")

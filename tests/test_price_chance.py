@@ -54,10 +54,9 @@ def _after_refresh(run_ab: float, forecast_ab: float, run_live: float) -> float:
     p._last_refresh = now
     rate = np.array([0.036])
     p._slow_live = rate * dmod.LIVE_RATE_MEMORY_S
-    _steady(p, rate)
-    p._fc_memory = np.clip(1.0 / (p._budget * rate), dmod.FORECAST_MEMORY_S,
-                           dmod.FORECAST_MEMORY_MAX_S)
-    p._fc_live = rate * p._fc_memory
+    # the forecast's memory as the loop sizes it: one expected abandon at the budget
+    _steady(p, rate, float(np.clip(1.0 / (p._budget[0] * rate[0]), dmod.FORECAST_MEMORY_S,
+                                   dmod.FORECAST_MEMORY_MAX_S)))
     p._fc_ab = p._fc_live * p._aim()  # the forecast on target: theta stays unless owed
     p._n_bound[:] = 10.0
     p._n_decided[:] = 10.0
