@@ -63,8 +63,10 @@ class Application:
             self.info(f"wrote {p}")
 
     def info(self, message: str) -> None:
+        """A line on stderr, unless ``--quiet``: printed as given (no markup) and never
+        wrapped, so a long path stays one path."""
         if self.verbosity >= 0:
-            self.err.print(message)
+            self.err.print(escape(message), soft_wrap=True)
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:
