@@ -83,6 +83,7 @@ _REQUIRED = object()
 # Upper bounds: what a run can hold in memory and time on one machine, and the ranges the
 # models are meant for. Each carries its reason, printed with the bound.
 MAX_SIM_HOURS = 168.0  # a week of simulated time
+MIN_SIM_HOURS = 1.0 / 3600.0  # one second: the measured window every rate divides by
 MAX_WARMUP_S = 86_400.0
 MAX_INTERVAL_CELLS = 20_000_000  # intervals x campaigns of the per-interval table
 MAX_AGENTS = 100_000
@@ -122,12 +123,13 @@ class _F:
     unit: str = ""
     why: str = ""
     inf_ok: bool = False
+    lo_why: str = ""  # the reason for ``lo`` when it is not the obvious zero
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, doc: str = "", unit: str = "", why: str = "",
-         inf_ok: bool = False) -> _F:
-    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok)
+         inf_ok: bool = False, lo_why: str = "") -> _F:
+    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok, lo_why)
 
 
 def _int(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
@@ -151,8 +153,9 @@ def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
 _SCENARIO = {
     "name": _str(),
     "description": _str(""),
-    "sim_hours": _num(1.0, lo=0.0, lo_open=True, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
-                      doc="measured hours, after the warm-up"),
+    "sim_hours": _num(1.0, lo=MIN_SIM_HOURS, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
+                      doc="measured hours, after the warm-up",
+                      lo_why=" (one second: a shorter window measures nothing)"),
     "warmup_s": _secs(300.0, hi=MAX_WARMUP_S, why=_TIME),
     "tick_s": _secs(DEFAULT_TICK_S, lo=0.01, hi=10.0,
                     why="the pacer decides at least every 10 s"),
@@ -699,7 +702,8 @@ class _Checker:
                 return f.default if f.default is not _REQUIRED else None
             if f.lo is not None and (v < f.lo or (f.lo_open and v == f.lo)):
                 op = ">" if f.lo_open else ">="
-                self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
+                lo_why = f" {f.lo_why.strip()}" if f.lo_why else ""
+                self.problem(path, f"expected a value {op} {f.lo:g}{unit}{lo_why}, got {v!r}")
             if f.hi is not None and v > f.hi:
                 hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 \
                     and "%" not in why else ""
@@ -1404,22 +1408,28 @@ def _as_list(chk: _Checker, v: Any, path: str) -> list:
     return []
 
 
-def read_raw(path: str | Path) -> dict:
-    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
+def read_raw(path: str | Path, what: str = "scenario file",
+             aside: str = " (contact lists go in their own files)") -> dict:
+    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML).
+
+    ``what`` names the kind of file in the messages (``outdial run`` reads its configuration
+    through here too); ``aside`` follows the size limit. The file is read bounded (never a
+    device, a pipe or more than ``MAX_FILE_BYTES``), a UTF-8 byte-order mark (what Windows
+    editors write) is dropped, and nesting is bounded before anything walks it."""
     p = Path(path)
-    too_big = ScenarioError(str(p), [f"expected a scenario file of at most "
-                                     f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in their "
-                                     f"own files)"])
+    too_big = ScenarioError(str(p), [f"expected a {what} of at most "
+                                     f"{MAX_FILE_BYTES // 2**20} MiB{aside}"])
     try:
         if p.exists() and not p.is_file():
-            raise ScenarioError(str(p), [f"expected a scenario file, got {_file_kind(p)}"])
+            raise ScenarioError(str(p), [f"expected a {what}, got {_file_kind(p)}"])
         if p.stat().st_size > MAX_FILE_BYTES:
             raise too_big
         with p.open("rb") as fh:  # bounded: a file can grow, or report a size of 0
             data = fh.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise too_big
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text
+        data = data.removeprefix(b"\xef\xbb\xbf")
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         raw = tomllib.loads(text)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
@@ -1427,11 +1437,13 @@ def read_raw(path: str | Path) -> dict:
         raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+        raise ScenarioError(str(p), [f"not a UTF-8 text file (line {line} holds byte "
+                                     f"{data[exc.start]:#04x}); save it as UTF-8"]) from None
     except RecursionError:
-        raise ScenarioError(str(p), [_too_deep(None)]) from None
-    _check_depth(raw, str(p))
+        raise ScenarioError(str(p), [_too_deep(None, what)]) from None
+    _check_depth(raw, str(p), what)
     return raw
 
 
@@ -1451,20 +1463,20 @@ def _file_kind(p: Path) -> str:
     return "not a regular file"
 
 
-def _too_deep(where: str | None) -> str:
+def _too_deep(where: str | None, what: str = "scenario file") -> str:
     at = f"{where}: " if where else ""
-    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a scenario needs "
+    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a {what} needs "
             "a handful")
 
 
-def _check_depth(raw: Any, source: str) -> None:
+def _check_depth(raw: Any, source: str, what: str = "scenario file") -> None:
     """Raise ``ScenarioError`` when tables/arrays nest deeper than ``MAX_DEPTH`` (checked
     without recursion, before anything copies or walks the structure recursively)."""
     stack: list[tuple[Any, int, str]] = [(raw, 0, "")]
     while stack:
         node, depth, where = stack.pop()
         if depth > MAX_DEPTH:
-            raise ScenarioError(source, [_too_deep(where or None)])
+            raise ScenarioError(source, [_too_deep(where or None, what)])
         if isinstance(node, Mapping):
             stack.extend((v, depth + 1, f"{where}.{k}" if where else str(k))
                          for k, v in node.items())
@@ -1493,7 +1505,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     except ScenarioError as exc:  # say where in the file each problem is
         problems = [*hidden, *exc.problems] if exc.problems != hidden else hidden
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8").removeprefix("\ufeff")
         except (OSError, UnicodeDecodeError):
             raise ScenarioError(exc.source, problems) from None
         raise ScenarioError(exc.source, with_lines(text, problems)) from None

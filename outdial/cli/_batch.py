@@ -17,6 +17,7 @@ CACHE_SUBDIR = "cache"
 CACHE_ENV = "OUTDIAL_CACHE_DIR"
 MAX_WORKERS = 1024  # local processes: each holds a simulator (a few hundred MB)
 MAX_SEED = 2**62  # as scenario.seed: seeds are 63-bit, and a run's replications count up
+MAX_REPLICATIONS = 10_000  # as scenario.replications: more belong in several batches
 
 
 def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:

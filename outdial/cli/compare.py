@@ -9,6 +9,7 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
     ProgressListener,
     batch_options,
     open_cache,
@@ -29,7 +30,8 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
               help="Compare scenario variants instead of pacing policies (repeatable), e.g. "
                    "--variant on --variant off:campaigns.blending.enabled=false: outbound "
                    "occupancy and abandons beside inbound service level, on the same seeds.")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+              default=3, show_default=True,
               help="Replications per policy (seeds SEED .. SEED+R-1, the same for all).")
 @scenario_options
 @click.option("--no-search", is_flag=True, help="Skip the best fixed / progressive ratio search.")

@@ -14,6 +14,7 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
     ProgressListener,
     batch_options,
     open_cache,
@@ -25,7 +26,8 @@ from outdial.cli._batch import (
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=None,
+@click.option("--replications", "-r", type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+              default=None,
               help="Independent replications, seeds SEED .. SEED+R-1 (default: the "
                    "scenario's).")
 @scenario_options

@@ -34,7 +34,6 @@ Example (``scenarios/live-emulated.toml`` ships one)::
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,12 +178,13 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     With ``emulate`` missing credentials are allowed (the emulators get generated ones)."""
     path = Path(path)
     env = dict(os.environ) if env is None else env
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the run configuration ({e.strerror})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    from sim.scenario import ScenarioError, read_raw
+
+    try:  # read as a scenario is: bounded size and nesting, UTF-8, never a device or pipe
+        data = read_raw(path, "run configuration file", "")
+    except ScenarioError as e:
+        raise ConfigError("\n".join(f"{path}: cannot read the run configuration: {p}"
+                                     for p in e.problems)) from None
     r = _Reader(path, data)
     for k in data:
         if k not in _TOP:

@@ -1,0 +1,84 @@
+"""Crashes, hangs and silent refusals a crash hunt over every command's options and over
+mutated copies of every scenario found (beyond ``test_fuzz_regressions``: ``run``'s
+configuration, the option ranges of every command, the measured window's floor). One test
+per class, parametrised over the inputs that hit it; each asserts the clear error (file,
+key or option, what was expected) or that the command works, never a traceback."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SMALL = SCENARIOS / "pacing-small-8.toml"
+
+
+def _cli(*args):
+    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
+
+
+# ------------------- run's configuration is read as a scenario is (encoding, nesting)
+
+
+@pytest.mark.parametrize("data, expect", [
+    (b"\x80\x81 not text", "not a UTF-8 text file (line 1 holds byte 0x80); save it as UTF-8"),
+    (b'[run]\nscenario = "caf\xe9.toml"\n', "not a UTF-8 text file (line 2 holds byte 0xe9)"),
+    (b"a = " + b"[" * 1200 + b"]" * 1200 + b"\n", "nested deeper than 32 levels"),
+])
+def test_a_run_configuration_that_is_not_text_or_too_deep_is_one_clear_error(tmp_path, data,
+                                                                             expect):
+    cfg = tmp_path / "live.toml"
+    cfg.write_bytes(data)
+    res = _cli("run", cfg, "--emulate", "--no-view")
+    assert res.exit_code == 2, res.output
+    assert f"{cfg}: cannot read the run configuration: " in res.output and expect in res.output
+
+
+def test_a_run_configuration_device_is_refused_unread():
+    res = _cli("run", "/dev/zero", "--emulate", "--no-view")
+    assert res.exit_code == 2
+    assert "expected a run configuration file, got a character device" in res.output
+
+
+# ------------------------------ a UTF-8 byte-order mark (Windows editors) is not TOML's
+
+
+def test_a_scenario_saved_with_a_byte_order_mark_validates(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes().replace(b"ports = 60", b"ports = 0"))
+    res = _cli("validate", f)  # the mark is dropped, the line numbers still right
+    assert res.exit_code == 2 and "line 18: telephony.ports: expected a value >= 1" in res.stderr
+    f.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes())
+    assert _cli("validate", f).exit_code == 0
+
+
+# --------------------------------- a measured window too short to divide by (ZeroDivision)
+
+
+@pytest.mark.parametrize("hours", ["1e-300", "1e-9", "0.0002"])
+def test_a_measured_window_under_one_second_is_refused(hours):
+    res = _cli("simulate", SMALL, "--hours", hours, "--warmup-s", "30", "--no-cache", "-r", "1")
+    assert res.exit_code == 2
+    assert "scenario.sim_hours: expected a value >= 0.000277778 h (one second" in res.stderr
+
+
+# ---------------------------------------- replications bounded on every command (a hang)
+
+
+@pytest.mark.parametrize("cmd", [
+    ["simulate", SMALL], ["compare", SMALL], ["sweep", SMALL, "--vary", "agents=2,3"],
+    ["size", SMALL, "--find", "agents", "--target", "abandon_rate<=0.05"]])
+@pytest.mark.parametrize("reps", ["10001", str(10**20)])
+def test_replications_are_bounded_on_every_command(cmd, reps):
+    res = _cli(*cmd, "--no-cache", "-r", reps)
+    assert res.exit_code == 2 and "'--replications' / '-r'" in res.stderr
+    assert "10000" in res.stderr
+
+
+def test_the_cli_replication_bound_is_the_scenario_one():
+    from outdial.cli._batch import MAX_REPLICATIONS
+    from sim.scenario import MAX_REPLICATIONS as SCENARIO_MAX
+
+    assert MAX_REPLICATIONS == SCENARIO_MAX
