@@ -827,6 +827,19 @@ def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
 
 
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
+_CAPS = ("max_attempts_per_day_contact", "max_attempts_total_contact",
+         "max_attempts_per_day_address", "max_attempts_total_address")
+
+
+def _no_zero_caps(chk: _Checker, table: Mapping[str, Any], path: str) -> None:
+    """An attempt cap of 0 calls nobody: every contact would be examined and refused, a
+    long run doing nothing (a 60k-BHCC list took minutes per simulated minute)."""
+    for k in _CAPS:
+        v = table.get(k)
+        if isinstance(v, int) and not isinstance(v, bool) and v == 0:
+            chk.problem(f"{path}.{k}", "expected at least 1 attempt, got 0 (a cap of 0 "
+                        "calls nobody: leave the key out for no cap, or pause the job)")
+
 
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
@@ -1053,6 +1066,7 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         chk.problem(f"{path}.rules", f"expected a table, got {_tname(cr)}")
         cr = {}
     merged.update(cr)
+    _no_zero_caps(chk, cr, f"{path}.rules")
     rule_cfg = None
     try:
         rule_cfg = RuleConfig(**merged)
@@ -1165,6 +1179,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if not isinstance(rules, Mapping):
         chk.problem("rules", f"expected a table, got {_tname(rules)}")
         rules = {}
+    _no_zero_caps(chk, rules, "rules")
     dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
     dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
                       if (p := chk.path(f, f"dnc.files[{k}]")) is not None)
@@ -1643,11 +1658,17 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
     """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
-    whose agents place each call, keep their preview pacing)."""
+    whose agents place each call, keep their preview pacing). ``ValueError`` names the
+    policy and the campaign when the pacer would refuse the result (``progressive:0.5``)."""
     pacing, ratio = parse_policy(policy)
     camps = []
     for c in scn.campaigns:
         if c.agent_based and c.license != "manual":
             c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else c.ratio)
         camps.append(c)
-    return replace(scn, campaigns=tuple(camps))
+    out = replace(scn, campaigns=tuple(camps))
+    chk = _Checker("", None)
+    _pacer_checks(chk, out)
+    if chk.problems:
+        raise ValueError(f"policy {policy!r}: " + "; ".join(chk.problems))
+    return out

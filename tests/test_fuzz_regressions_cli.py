@@ -82,3 +82,35 @@ def test_the_cli_replication_bound_is_the_scenario_one():
     from sim.scenario import MAX_REPLICATIONS as SCENARIO_MAX
 
     assert MAX_REPLICATIONS == SCENARIO_MAX
+
+
+# ------------------- a --policy the pacer refuses is refused before the run (a ValueError)
+
+
+@pytest.mark.parametrize("policy", ["progressive:1e-320", "progressive:0.5"])
+def test_a_policy_the_pacer_refuses_is_a_usage_error(policy):
+    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", policy)
+    assert res.exit_code == 2
+    assert f"--policy: policy '{policy}': campaigns.sales.ratio: the pacer cannot take it: " \
+           "progressive takes ratio >= 1" in res.stderr
+    res = _cli("compare", SMALL, "--hours", "0.01", "--no-cache", "--policies",
+               f"predictive,{policy}")
+    assert res.exit_code == 2 and f"--policies: policy '{policy}'" in res.stderr
+
+
+def test_an_empty_policy_is_refused_not_ignored():
+    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", "")
+    assert res.exit_code == 2 and "--policy: policy '': expected one of predictive" in res.stderr
+
+
+# -------------- an attempt cap of 0 calls nobody (the 60k list took minutes per minute)
+
+
+@pytest.mark.parametrize("key", ["rules.max_attempts_per_day_contact",
+                                 "rules.max_attempts_total_address",
+                                 "campaigns.sales.rules.max_attempts_per_day_address"])
+def test_an_attempt_cap_of_zero_is_refused(key):
+    res = _cli("validate", SMALL, "--set", f"{key}=0")
+    assert res.exit_code == 2
+    assert f"{key}: expected at least 1 attempt, got 0 (a cap of 0 calls nobody" in res.stderr
+    assert _cli("validate", SMALL, "--set", f"{key}=1").exit_code == 0

@@ -60,7 +60,7 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
     """
     from sim.plan.compare import best_ratio, evaluate, limit_kpi
-    from sim.scenario import ScenarioError, load, parse_policy
+    from sim.scenario import ScenarioError, load, with_policy
 
     try:
         scn = load(scenario, overrides_from(app, hours, sets))
@@ -80,7 +80,7 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
         app.fail("--policies: expected at least one policy")
     for p in names:
         try:
-            parse_policy(p)
+            with_policy(scn, p)  # as the runs will: the pacer's own checks included
         except ValueError as exc:
             app.fail(f"--policies: {exc}")
     if not any(c.agent_based for c in scn.campaigns):

@@ -68,7 +68,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
         overrides["scenario.warmup_s"] = warmup_s
     try:
         scn = load(scenario, overrides)
-        if policy:
+        if policy is not None:
             scn = with_policy(scn, policy)
     except ScenarioError as exc:
         app.fail(str(exc))
