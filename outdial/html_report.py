@@ -91,9 +91,14 @@ def _met(met: Any) -> tuple[str, str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not a readable JSON file (not UTF-8 text)") from None
+    except (OSError, ValueError) as exc:  # ValueError: json.JSONDecodeError
         raise ReportError(f"{path}: not a readable JSON file ({exc})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a readable JSON file (arrays or objects nested "
+                          "too deep; outdial writes a few levels)") from None
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

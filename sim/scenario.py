@@ -1003,11 +1003,21 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     file = None
     if ct.get("file"):
         file = chk.path(ct["file"], f"{path}.contacts.file")
-    addresses = ct.get("addresses") or {DEFAULT_ADDRESS[sch]: sch}
+    addresses = dict(ct.get("addresses") or {DEFAULT_ADDRESS[sch]: sch})
+    for col, kind in list(addresses.items()):
+        if not isinstance(kind, str):  # the list reader hashes it: a list was a TypeError
+            chk.problem(f"{path}.contacts.addresses.{col}", f"expected a channel name "
+                        f"(voice, sms, email...), got {_tname(kind)} {kind!r:.60}")
+            del addresses[col]
+    addresses = addresses or {DEFAULT_ADDRESS[sch]: sch}
     zones = ct.get("timezones") or {"UTC": 1.0}
+    weights = []
     for z, w in zones.items():
-        if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
-            chk.problem(f"{path}.contacts.timezones.{z}", f"expected a weight > 0, got {w!r}")
+        if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1e9:
+            chk.problem(f"{path}.contacts.timezones.{z}", "expected a relative weight > 0 "
+                        f"and <= 1e9 (shares are normalised), got {w!r:.60}")
+        else:
+            weights.append((z, float(w)))
         try:
             zone(z)
         except ValueError as e:
@@ -1022,7 +1032,7 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         default_country_code=ct.get("default_country_code") or None,
         attribute_types=dict(ct.get("attribute_types") or {}), filter=ct.get("filter") or None,
         sort=tuple(ct.get("sort") or ()), on_error=ct.get("on_error", "skip"),
-        timezones=tuple((z, float(w)) for z, w in zones.items()), dnc_files=dnc)
+        timezones=tuple(weights) or (("UTC", 1.0),), dnc_files=dnc)
 
     st_raw = raw.get("strategy")
     if st_raw is None:
@@ -1432,6 +1442,9 @@ def read_raw(path: str | Path, what: str = "scenario file",
     device, a pipe or more than ``MAX_FILE_BYTES``), a UTF-8 byte-order mark (what Windows
     editors write) is dropped, and nesting is bounded before anything walks it."""
     p = Path(path)
+    if "\0" in str(p):  # the OS cannot take it: Path.exists raised ValueError
+        raise ScenarioError(repr(str(p)), ["expected a file path, got one holding a NUL "
+                                           "character"])
     too_big = ScenarioError(str(p), [f"expected a {what} of at most "
                                      f"{MAX_FILE_BYTES // 2**20} MiB{aside}"])
     try:

@@ -114,3 +114,70 @@ def test_an_attempt_cap_of_zero_is_refused(key):
     assert res.exit_code == 2
     assert f"{key}: expected at least 1 attempt, got 0 (a cap of 0 calls nobody" in res.stderr
     assert _cli("validate", SMALL, "--set", f"{key}=1").exit_code == 0
+
+
+# ------------------------ erlang: an offered load past any float (OverflowError in floor)
+
+
+@pytest.mark.parametrize("cph, aht", [("1e308", "200"), ("300", "1e308")])
+def test_erlang_a_load_beyond_any_float_is_one_clear_error(cph, aht):
+    res = _cli("erlang", "c", "--calls-per-hour", cph, "--aht-s", aht, "--service-level",
+               "0.8")
+    assert res.exit_code == 2 and "is beyond any float" in res.stderr
+
+
+def test_agents_for_service_level_is_bounded_not_a_walk():
+    from sim.erlang import agents_for_service_level
+
+    assert agents_for_service_level(200, 180, 20, 0.8) == 14
+    with pytest.raises(ValueError, match="the load alone needs 55,555,555,556"):
+        agents_for_service_level(1e12, 200, 20, 0.8)  # walked up one agent at a time
+
+
+# ----------------------------- report: a results file that is not UTF-8 or nests too deep
+
+
+@pytest.mark.parametrize("data, expect", [
+    (b"\x91\x92{}", "not UTF-8 text"), (b'{"total": "caf\xe9"}', "not UTF-8 text"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+])
+def test_report_on_a_kpis_json_that_is_not_text_or_too_deep(tmp_path, data, expect):
+    (tmp_path / "kpis.json").write_bytes(data)
+    res = _cli("report", tmp_path)
+    assert res.exit_code == 2
+    assert "kpis.json: not a readable JSON file (" in res.stderr and expect in res.stderr
+
+
+# ---------------------------------------------- a path holding a NUL character (ValueError)
+
+
+def test_a_run_scenario_path_with_a_nul_is_refused(tmp_path):
+    cfg = tmp_path / "live.toml"
+    cfg.write_text('[run]\nscenario = "a\\u0000b.toml"\n[store]\nsqlite = "x.sqlite"\n')
+    res = _cli("run", cfg, "--emulate", "--no-view")
+    assert res.exit_code != 0 and "got one holding a NUL character" in res.output
+
+
+# ------------- contact settings of the wrong type (TypeError, ValueError in validate itself)
+
+
+@pytest.mark.parametrize("key, value, expect", [
+    ("addresses.phone", [], "contacts.addresses.phone: expected a channel name"),
+    ("addresses.phone", {}, "contacts.addresses.phone: expected a channel name"),
+    ("timezones.UTC", "x", "contacts.timezones.UTC: expected a relative weight > 0"),
+    ("timezones.UTC", [], "contacts.timezones.UTC: expected a relative weight > 0"),
+    ("timezones.UTC", float("nan"), "contacts.timezones.UTC: expected a relative weight > 0"),
+    ("timezones.UTC", float("inf"), "contacts.timezones.UTC: expected a relative weight > 0"),
+    ("timezones.UTC", 1e308, "and <= 1e9"),
+])
+def test_contact_settings_of_the_wrong_type_are_problems(key, value, expect):
+    import tomllib
+
+    from sim.scenario import ScenarioError, build
+
+    raw = tomllib.loads(SMALL.read_text())
+    table, sub = key.split(".")
+    raw["campaigns"][0]["contacts"] = {"records": 50, table: {sub: value}}
+    with pytest.raises(ScenarioError) as e:
+        build(raw, "s.toml", SCENARIOS)
+    assert any(expect in p for p in e.value.problems), e.value.problems
