@@ -181,3 +181,39 @@ def test_contact_settings_of_the_wrong_type_are_problems(key, value, expect):
     with pytest.raises(ScenarioError) as e:
         build(raw, "s.toml", SCENARIOS)
     assert any(expect in p for p in e.value.problems), e.value.problems
+
+
+# ------------ run: hours and speed the clock can hold (inf ran forever, 1e308x was a NaN)
+
+
+LIVE = SCENARIOS / "live-emulated.toml"
+
+
+@pytest.mark.parametrize("opt, value, expect", [
+    ("--hours", "inf", "--hours: expected hours > 0 and <= 8784 (a year; omit --hours"),
+    ("--hours", "1e308", "--hours: expected hours > 0 and <= 8784"),
+    ("--hours", "nan", "--hours: expected hours > 0"),
+    ("--speed", "inf", "--speed: expected run seconds per wall second from 0.01 to 1000"),
+    ("--speed", "1e308", "--speed: expected run seconds per wall second from 0.01 to 1000"),
+    ("--speed", "1e-300", "--speed: expected run seconds per wall second from 0.01"),
+])
+def test_run_hours_and_speed_are_bounded(tmp_path, opt, value, expect):
+    res = _cli("run", LIVE, "--emulate", "--no-view", "--store", tmp_path / "s.sqlite", opt,
+               value)
+    assert res.exit_code == 2 and expect in res.output
+
+
+@pytest.mark.parametrize("key, value, expect", [
+    ("hours", "inf", "run.hours: expected hours > 0 and <= 8784"),
+    ("speed", "1e308", "run.speed: expected run seconds per wall second from 0.01 to 1000"),
+    ("drain_s", "inf", "run.drain_s: expected seconds from 0 to 3600"),
+])
+def test_run_configuration_numbers_are_bounded(tmp_path, key, value, expect):
+    from outdial.live.config import ConfigError, load_config
+
+    cfg = tmp_path / "live.toml"
+    cfg.write_text(f'[run]\nscenario = "{SMALL}"\n{key} = {value}\n'
+                   '[store]\nsqlite = "x.sqlite"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg, env={}, emulate=True)
+    assert expect in str(e.value)

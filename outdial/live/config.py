@@ -33,6 +33,7 @@ Example (``scenarios/live-emulated.toml`` ships one)::
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,8 +168,25 @@ class _Reader:
         return None
 
 
+MAX_HOURS = 8784.0  # a (leap) year: a longer run is one left to run until stopped
+MIN_SPEED, MAX_SPEED = 0.01, 1000.0  # run seconds per wall second (emulated runs)
+HOURS_WHAT = f"hours > 0 and <= {MAX_HOURS:g} (a year; omit it to run until stopped)"
+SPEED_WHAT = (f"run seconds per wall second from {MIN_SPEED:g} to {MAX_SPEED:g} (faster, "
+              "the emulators' clock arithmetic breaks down; slower, nothing happens)")
+
+
 def _positive(v: float) -> bool:
-    return v > 0
+    return math.isfinite(v) and v > 0
+
+
+def hours_ok(v: float) -> bool:
+    """A run length in hours the clock can hold (NaN and infinities refused)."""
+    return 0 < v <= MAX_HOURS
+
+
+def speed_ok(v: float) -> bool:
+    """A clock speed the emulated run can keep (NaN and infinities refused)."""
+    return MIN_SPEED <= v <= MAX_SPEED
 
 
 def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
@@ -194,10 +212,10 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     if scenario is None:
         r.problems.append(f"{path}: run.scenario: missing (the scenario file whose "
                           "[[campaigns]] are the jobs)")
-    hours = r.get(run, "run", "hours", float, None, _positive, "hours > 0")
-    speed = r.get(run, "run", "speed", float, 1.0, _positive,
-                  "run seconds per wall second > 0")
-    drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: v >= 0, "seconds >= 0")
+    hours = r.get(run, "run", "hours", float, None, hours_ok, HOURS_WHAT)
+    speed = r.get(run, "run", "speed", float, 1.0, speed_ok, SPEED_WHAT)
+    drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: 0 <= v <= 3600.0,
+                    "seconds from 0 to 3600")
     seed = r.get(run, "run", "seed", int, None)
     st = r.table("store")
     sqlite = r.get(st, "store", "sqlite", str, None)
