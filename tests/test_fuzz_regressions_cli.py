@@ -217,3 +217,42 @@ def test_run_configuration_numbers_are_bounded(tmp_path, key, value, expect):
     with pytest.raises(ConfigError) as e:
         load_config(cfg, env={}, emulate=True)
     assert expect in str(e.value)
+
+
+# ---------------------------------- a strategy's retry delay past a year (the 60k run hung)
+
+
+@pytest.mark.parametrize("delay", [1e308, float("inf"), 1e9])
+def test_a_retry_delay_past_a_year_is_refused(delay):
+    import tomllib
+
+    from sim.scenario import ScenarioError, build
+
+    raw = tomllib.loads((SCENARIOS / "pom-60k-bhcc.toml").read_text())
+    raw["campaigns"][0]["strategy"]["steps"][0]["retries"]["busy"] = [delay, 2]
+    with pytest.raises(ScenarioError) as e:
+        build(raw, "s.toml", SCENARIOS)
+    assert e.value.problems == [
+        "campaigns.sales.strategy.steps[0].retries.busy: expected a retry delay <= 31,622,400 "
+        f"s (a year; leave the code out for no retry), got {delay!r}"]
+
+
+# ------------- names are data, not rich markup ('[/x]' was a MarkupError, ':-1:' a thumb)
+
+
+@pytest.mark.parametrize("cmd", [
+    ["validate", SMALL],
+    ["simulate", SMALL, "--hours", "0.01", "-r", "1", "--intervals", "--no-cache"],
+    ["compare", SMALL, "--hours", "0.01", "-r", "1", "--policies", "predictive", "--no-cache"],
+])
+def test_names_that_look_like_markup_are_printed_as_written(cmd):
+    res = _cli(*cmd, "--set", 'scenario.name="[/x] :-1: [bold]b"',
+               "--set", 'campaigns.sales.name="[/y]"')
+    assert res.exit_code == 0, res.output
+    assert "[/x] :-1: [bold]b" in res.output
+
+
+def test_a_missing_path_with_an_emoji_code_is_named_as_written(tmp_path):
+    f = tmp_path / "progressive:-1:.toml"
+    res = _cli("validate", f)
+    assert res.exit_code == 2 and f"{f}: file not found" in res.stderr

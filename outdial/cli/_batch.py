@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from outdial.app import Application
 
@@ -171,7 +172,7 @@ class ProgressListener:
                                   MofNCompleteColumn(), TimeElapsedColumn(),
                                   console=self.app.err, transient=True)
             self._prog.__enter__()
-            self._task = self._prog.add_task(self.title, total=0)
+            self._task = self._prog.add_task(escape(self.title), total=0)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -186,7 +187,7 @@ class ProgressListener:
         self.app.debug(f"{label}: {n} run(s)")
         if self._prog is not None:
             desc = f"{self.title}: {label}" if label else self.title
-            self._prog.update(self._task, total=self.total, description=desc[:70])
+            self._prog.update(self._task, total=self.total, description=escape(desc[:70]))
 
     def done(self, record: dict, cached: bool) -> None:
         if cached:

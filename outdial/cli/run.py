@@ -97,7 +97,8 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
                           f"{summary['trapped']} trapped (re-queued), "
-                          f"{summary['events_left_by_last_run']} stored events published")
+                          f"{summary['events_left_by_last_run']} stored events published",
+                          markup=False)
         if live is not None:
             live.start()
 
@@ -114,4 +115,5 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         app.out.print(f"{summary['attempts']} attempts this run ({summary['reason']}), "
                       f"{summary['left_pending']} left pending, {summary['lost_events']} "
                       "events unpublished; jobs: "
-                      + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()))
+                      + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()),
+                      markup=False)
