@@ -256,3 +256,56 @@ def test_a_missing_path_with_an_emoji_code_is_named_as_written(tmp_path):
     f = tmp_path / "progressive:-1:.toml"
     res = _cli("validate", f)
     assert res.exit_code == 2 and f"{f}: file not found" in res.stderr
+
+
+# ---------- float options: NaN and infinities pass click's FloatRange (compare crashed)
+
+
+@pytest.mark.parametrize("opt, value", [
+    ("--ratio-max", "nan"), ("--ratio-max", "inf"), ("--ratio-max", "1e308"),
+    ("--ratio-step", "nan"), ("--ratio-step", "inf"), ("--hours", "nan"), ("--hours", "inf"),
+])
+def test_compare_float_options_are_finite_and_bounded(opt, value):
+    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "2", "--no-cache", "--policies",
+               "predictive", opt, value)
+    assert res.exit_code == 2 and f"Invalid value for '{opt}'" in res.stderr
+    assert "not a finite number" in res.stderr or "<=48.0" in res.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_simulate_warmup_is_finite(value):
+    res = _cli("simulate", SMALL, "--no-cache", "--warmup-s", value)
+    assert res.exit_code == 2 and "'--warmup-s'" in res.stderr and "not a finite" in res.stderr
+
+
+def test_the_cli_ratio_top_is_the_search_one():
+    from outdial.cli._batch import RATIO_MAX_TOP
+    from sim.plan.compare import RATIO_WIDEN_TO
+
+    assert RATIO_MAX_TOP == RATIO_WIDEN_TO
+
+
+@pytest.mark.parametrize("lo, hi, step, expect", [
+    (1.0, float("inf"), 0.01, "ratio range: expected finite"),
+    (1.0, 3.0, float("nan"), "ratio step: expected a finite step > 0"),
+    (1.0, 3.0, 1e-9, "at most 1,000,000 points"),
+])
+def test_best_ratio_refuses_a_range_it_cannot_grid(lo, hi, step, expect):
+    from sim.plan.compare import best_ratio
+    from sim.scenario import load
+
+    with pytest.raises(ValueError, match=expect):
+        best_ratio(load(SMALL), "ratio", 1, 2, None, None, lo=lo, hi=hi, step=step)
+
+
+# -------------------- options compare ignores with --variant are refused, not ignored
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--policies", "predictive"], "--policies"), (["--plots"], "--plots"),
+    (["--ratio-max", "4"], "--ratio-max"), (["--no-search"], "--no-search"),
+])
+def test_compare_options_variants_ignore_are_refused(extra, named):
+    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache",
+               "--variant", "a:agents.count=2", *extra)
+    assert res.exit_code == 2 and f"{named}: not used with --variant" in res.stderr

@@ -10,6 +10,8 @@ import click
 from outdial.app import Application
 from outdial.cli._batch import (
     MAX_REPLICATIONS,
+    RATIO_MAX_TOP,
+    FiniteFloatRange,
     ProgressListener,
     batch_options,
     open_cache,
@@ -35,10 +37,11 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
               help="Replications per policy (seeds SEED .. SEED+R-1, the same for all).")
 @scenario_options
 @click.option("--no-search", is_flag=True, help="Skip the best fixed / progressive ratio search.")
-@click.option("--ratio-max", type=click.FloatRange(min=1, min_open=True), default=3.0,
-              show_default=True, help="First top of the ratio search bracket (its bottom is 1); "
-              "while the top still meets the limit it doubles, up to 48.")
-@click.option("--ratio-step", type=click.FloatRange(min=0.001), default=None,
+@click.option("--ratio-max", type=FiniteFloatRange(min=1, min_open=True, max=RATIO_MAX_TOP),
+              default=3.0, show_default=True,
+              help="First top of the ratio search bracket (its bottom is 1); while the top "
+                   "still meets the limit it doubles, up to 48.")
+@click.option("--ratio-step", type=FiniteFloatRange(min=0.001, max=RATIO_MAX_TOP), default=None,
               help="Resolution of the ratio search (default 0.01 for campaigns up to 100 "
                    "agents, else 0.02).")
 @batch_options
@@ -70,6 +73,15 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
         app.warn(w)
     if variants:
         from outdial.cli._variants import compare_variants
+
+        ctx = click.get_current_context()
+        unused = [f"--{name.replace('_', '-')}" for name in
+                  ("policies", "no_search", "ratio_max", "ratio_step", "plots")
+                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if unused:
+            app.fail(f"{', '.join(unused)}: not used with --variant (each variant runs with "
+                     "the scenario's own pacing, over the same seeds); drop "
+                     f"{'it' if len(unused) == 1 else 'them'} or the variants")
 
         compare_variants(app, scenario, scn, variants, replications, seed,
                          overrides_from(app, hours, sets), workers, scheduler, dask_local,

@@ -15,6 +15,7 @@ import click
 from outdial.app import Application
 from outdial.cli._batch import (
     MAX_REPLICATIONS,
+    FiniteFloatRange,
     ProgressListener,
     batch_options,
     open_cache,
@@ -31,7 +32,7 @@ from outdial.cli._batch import (
               help="Independent replications, seeds SEED .. SEED+R-1 (default: the "
                    "scenario's).")
 @scenario_options
-@click.option("--warmup-s", type=click.FloatRange(min=0), default=None,
+@click.option("--warmup-s", type=FiniteFloatRange(min=0), default=None,
               help="Warm-up seconds deleted before measuring (default: the scenario's).")
 @click.option("--policy", default=None,
               help="Pacing for every agent-based campaign: predictive, progressive[:R], "
