@@ -309,3 +309,14 @@ def test_compare_options_variants_ignore_are_refused(extra, named):
     res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache",
                "--variant", "a:agents.count=2", *extra)
     assert res.exit_code == 2 and f"{named}: not used with --variant" in res.stderr
+
+
+# ------------------- a sweep value past any scenario bound (1e308 became a 309-digit count)
+
+
+@pytest.mark.parametrize("spec", ["agents=1e308", "agents.count=1,1e16",
+                                  "telephony.ports=-1e300:1:1e299"])
+def test_sweep_values_are_bounded_in_magnitude(spec):
+    res = _cli("sweep", SMALL, "--vary", spec, "--no-cache", "-r", "1", "--hours", "0.01")
+    assert res.exit_code == 2 and "expected values within +-1e+15" in res.stderr
+    assert len(res.stderr) < 400
