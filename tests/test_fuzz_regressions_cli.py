@@ -155,7 +155,12 @@ def test_a_run_scenario_path_with_a_nul_is_refused(tmp_path):
     cfg = tmp_path / "live.toml"
     cfg.write_text('[run]\nscenario = "a\\u0000b.toml"\n[store]\nsqlite = "x.sqlite"\n')
     res = _cli("run", cfg, "--emulate", "--no-view")
-    assert res.exit_code != 0 and "got one holding a NUL character" in res.output
+    assert res.exit_code == 2
+    assert "run.scenario: expected a scenario file path, got 'a\\x00b.toml'" in res.output
+    from sim.scenario import ScenarioError, read_raw
+
+    with pytest.raises(ScenarioError, match="got one holding a NUL character"):
+        read_raw("a\0b.toml")  # Path.exists raised ValueError
 
 
 # ------------- contact settings of the wrong type (TypeError, ValueError in validate itself)
@@ -320,3 +325,26 @@ def test_sweep_values_are_bounded_in_magnitude(spec):
     res = _cli("sweep", SMALL, "--vary", spec, "--no-cache", "-r", "1", "--hours", "0.01")
     assert res.exit_code == 2 and "expected values within +-1e+15" in res.stderr
     assert len(res.stderr) < 400
+
+
+# --------- run: a blank or NUL name in the configuration (ran into a 20 s session timeout)
+
+
+@pytest.mark.parametrize("table, key, value, expect", [
+    ("aes", "user", '""', "aes.user: expected a user name"),
+    ("aes", "user", '"a\\u0000b"', "aes.user: expected a user name"),
+    ("epm", "host", '" "', "epm.host: expected a host name or address"),
+    ("run", "scenario", '""', "run.scenario: expected a scenario file path"),
+    ("events", "jsonl", '""', "events.jsonl: expected an events file path"),
+])
+def test_run_configuration_names_are_not_blank(tmp_path, table, key, value, expect):
+    from outdial.live.config import ConfigError, load_config
+
+    tables = {"run": {"scenario": f'"{SMALL}"'}, "store": {"sqlite": '"x.sqlite"'}}
+    tables.setdefault(table, {})[key] = value
+    cfg = tmp_path / "live.toml"
+    cfg.write_text("".join(f"[{t}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
+                           for t, kv in tables.items()))
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg, env={}, emulate=True)
+    assert expect in str(e.value) and "missing" not in str(e.value)

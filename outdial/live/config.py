@@ -175,6 +175,11 @@ SPEED_WHAT = (f"run seconds per wall second from {MIN_SPEED:g} to {MAX_SPEED:g} 
               "the emulators' clock arithmetic breaks down; slower, nothing happens)")
 
 
+def _text(v: str) -> bool:
+    """A name or path: not blank, no NUL (the OS and the protocols cannot carry one)."""
+    return bool(v.strip()) and "\0" not in v
+
+
 def _positive(v: float) -> bool:
     return math.isfinite(v) and v > 0
 
@@ -208,8 +213,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
         if k not in _TOP:
             r.bad(k, f"one of the tables {', '.join(sorted(_TOP))}")
     run = r.table("run")
-    scenario = r.get(run, "run", "scenario", str, None)
-    if scenario is None:
+    scenario = r.get(run, "run", "scenario", str, None, _text, "a scenario file path")
+    if scenario is None and "scenario" not in run:
         r.problems.append(f"{path}: run.scenario: missing (the scenario file whose "
                           "[[campaigns]] are the jobs)")
     hours = r.get(run, "run", "hours", float, None, hours_ok, HOURS_WHAT)
@@ -218,7 +223,7 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                     "seconds from 0 to 3600")
     seed = r.get(run, "run", "seed", int, None)
     st = r.table("store")
-    sqlite = r.get(st, "store", "sqlite", str, None)
+    sqlite = r.get(st, "store", "sqlite", str, None, _text, "a database file path")
     pg = (r.secret(st, "store", env, "postgres_env", "postgres_file")
           if "postgres_env" in st or "postgres_file" in st else None)
     if "postgres" in st:
@@ -231,7 +236,7 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                  lambda v: v.upper() in ("NORMAL", "FULL", "EXTRA"), "NORMAL, FULL or EXTRA")
     schema = r.get(st, "store", "schema", str, None)
     ev = r.table("events")
-    jsonl = r.get(ev, "events", "jsonl", str, None)
+    jsonl = r.get(ev, "events", "jsonl", str, None, _text, "an events file path")
     kafka = r.get(ev, "events", "kafka", str, None, lambda v: bool(v.strip()),
                   "bootstrap servers host:port[,host:port...]")
 
@@ -244,11 +249,11 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                               "password_file)")
         ca = r.get(t, name, "ca_file", str, None)
         return Endpoint(
-            host=r.get(t, name, "host", str, "127.0.0.1"),
+            host=r.get(t, name, "host", str, "127.0.0.1", _text, "a host name or address"),
             port=r.get(t, name, "port", int, default_port, lambda v: 0 <= v < 65536,
                        "a port 0..65535"),
             url=r.get(t, name, "url", str, ""),
-            user=r.get(t, name, "user", str, "outdial"),
+            user=r.get(t, name, "user", str, "outdial", _text, "a user name"),
             password=pw,
             tls=r.get(t, name, "tls", bool, True),
             ca_file=str(r.path_of(ca)) if ca else None,
