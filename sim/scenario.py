@@ -839,6 +839,13 @@ _CAPS = ("max_attempts_per_day_contact", "max_attempts_total_contact",
          "max_attempts_per_day_address", "max_attempts_total_address")
 
 
+def _declared_names(raw: Mapping[str, Any]) -> set[str]:
+    """The campaign names the file declares, built or not."""
+    camps = raw.get("campaigns")
+    return {c["name"] for c in camps if isinstance(c, Mapping) and isinstance(c.get("name"), str)
+            } if isinstance(camps, list) else set()
+
+
 def _no_zero_caps(chk: _Checker, table: Mapping[str, Any], path: str) -> None:
     """An attempt cap of 0 calls nobody: every contact would be examined and refused, a
     long run doing nothing (a 60k-BHCC list took minutes per simulated minute)."""
@@ -1159,6 +1166,11 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
             hint = difflib.get_close_matches(key, list(allowed), n=1)
             more = f" (did you mean '{hint[0]}'?)" if hint else ""
             chk.problem(key, f"unknown section{more}; expected one of {', '.join(sorted(allowed))}")
+    sc = raw.get("scenario")
+    if isinstance(sc, Mapping) and isinstance(sc.get("start"), datetime):
+        # TOML's own date-time (start = 2026-11-23T08:00:00-05:00, unquoted) is the ISO
+        # text a user means; one without an offset is still refused by _start
+        raw = {**raw, "scenario": {**sc, "start": sc["start"].isoformat()}}
     sec = {k: chk.table(raw.get(k, {}), spec, k) for k, spec in _SECTIONS.items()}
     if "telephony" not in raw:
         chk.problem("telephony", "required section is missing (it holds 'ports')")
@@ -1248,7 +1260,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   [(c.name, c.template) for c in campaigns],
                                   [(g.group, f, g.count) for g, f in zip(dialer, firsts,
                                                                          strict=True)],
-                                  chk.problem)
+                                  chk.problem, _declared_names(raw) - {c.template
+                                                                       for c in campaigns})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
     if chk.problems or start is None:

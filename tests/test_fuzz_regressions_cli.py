@@ -348,3 +348,41 @@ def test_run_configuration_names_are_not_blank(tmp_path, table, key, value, expe
     with pytest.raises(ConfigError) as e:
         load_config(cfg, env={}, emulate=True)
     assert expect in str(e.value) and "missing" not in str(e.value)
+
+
+# ------------------------------- scenario.start as TOML's own date-time (was refused)
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("2026-11-23T08:00:00-05:00", True), ("1970-01-01T00:00:00Z", True),
+    ("2026-03-08T02:30:00", False),  # no offset: still refused, as the quoted form is
+])
+def test_scenario_start_as_a_toml_datetime(tmp_path, value, ok):
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text().replace("[scenario]\n", f"[scenario]\nstart = {value}\n", 1))
+    res = _cli("validate", f)
+    if ok:
+        assert res.exit_code == 0, res.output
+    else:
+        assert res.exit_code == 2 and "scenario.start: expected a time with its UTC offset" \
+            in res.stderr
+
+
+# ---------- one broken campaign does not orphan the timeline's actions on every campaign
+
+
+@pytest.mark.parametrize("profile", [
+    '{at=[120, 60], live=[0.3, 0.2]}', '{at=[0, 60], talk_mean_s=[0, 1e308]}',
+    '{at=[0, 60], interpolate="cubic", live=[0.3, 0.2]}'])
+def test_a_broken_campaign_profile_is_one_problem(profile):
+    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+               f"campaigns.sales.profile={profile}")
+    assert res.exit_code == 2 and "1 problem in" in res.stderr, res.stderr
+    assert "campaigns.sales.profile" in res.stderr and "timeline[" not in res.stderr
+
+
+def test_a_bad_set_value_is_not_also_called_missing():
+    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+               'timeline=[{at=10, action="set", campaign="sales", priority=1e308}]')
+    assert res.exit_code == 2 and "1 problem in" in res.stderr
+    assert "timeline[0].priority: expected an integer from 1 to 1000000" in res.stderr
