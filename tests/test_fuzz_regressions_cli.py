@@ -386,3 +386,13 @@ def test_a_bad_set_value_is_not_also_called_missing():
                'timeline=[{at=10, action="set", campaign="sales", priority=1e308}]')
     assert res.exit_code == 2 and "1 problem in" in res.stderr
     assert "timeline[0].priority: expected an integer from 1 to 1000000" in res.stderr
+
+
+# -------------------------------- --cache beside --no-cache: one was silently ignored
+
+
+@pytest.mark.parametrize("cmd", [["simulate", SMALL], ["sweep", SMALL, "--vary", "agents=2,3"]])
+def test_cache_and_no_cache_together_are_refused(tmp_path, cmd):
+    res = _cli(*cmd, "--hours", "0.01", "-r", "1", "--cache", tmp_path / "c", "--no-cache")
+    assert res.exit_code == 2 and "--no-cache: choose one" in res.stderr
+    assert not (tmp_path / "c").exists()

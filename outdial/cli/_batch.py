@@ -112,6 +112,9 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
     """
     from sim.plan.cache import ResultCache
 
+    if no_cache and cache_dir is not None:  # one of them would be silently ignored
+        app.fail(f"--cache {cache_dir} and --no-cache: choose one (keep finished runs there, "
+                 "or neither read nor write them)")
     if out is not None:  # before any run: a folder that cannot be made fails now, not after
         try:
             out.mkdir(parents=True, exist_ok=True)
