@@ -322,6 +322,11 @@ def build(folder: Path) -> tuple[str, list[Section]]:
         k = _read_json(kpis_path)
         if not isinstance(k, dict):
             raise ReportError(f"{kpis_path}: expected a JSON object")
+        total = k.get("total")
+        if not (isinstance(total, dict) and isinstance(total.get("attempts"), int | float)):
+            # '{}' rendered an empty report as if it were whole
+            raise ReportError(f"{kpis_path}: not the file simulate --out writes (edited, or "
+                              "from another version?): no 'total' table with its 'attempts'")
         title = str(k.get("scenario", title))
         try:
             sections.append(_summary_section(k))
