@@ -410,3 +410,10 @@ def test_report_refuses_a_kpis_json_without_its_totals(tmp_path, text):
     assert "kpis.json: not the file simulate --out writes" in res.stderr
     assert "no 'total' table with its 'attempts'" in res.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_compare_refuses_a_policy_given_twice():
+    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache", "--policies",
+               "predictive, ratio:1.5,predictive")
+    assert res.exit_code == 2
+    assert "--policies: predictive given twice; expected each policy once" in res.stderr

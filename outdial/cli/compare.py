@@ -90,6 +90,9 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         app.fail("--policies: expected at least one policy")
+    twice = sorted({p for p in names if names.count(p) > 1})
+    if twice:  # the same runs twice: two identical rows, one of them pointless
+        app.fail(f"--policies: {', '.join(twice)} given twice; expected each policy once")
     for p in names:
         try:
             with_policy(scn, p)  # as the runs will: the pacer's own checks included
