@@ -36,8 +36,10 @@ class Application:
     """
 
     verbosity: int = 0
-    out: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    # emoji off: a path or name holding ":-1:" is printed as written, not as a thumb
+    out: Console = field(default_factory=lambda: Console(highlight=False, emoji=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False,
+                                                         emoji=False))
 
     def write_outputs(self, out: Path | None, plots: bool,
                       tables: Callable[[Path], list[Path]],
@@ -70,7 +72,7 @@ class Application:
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:
-            self.err.print(f"[dim]{message}[/dim]")
+            self.err.print(f"[dim]{escape(message)}[/dim]")
 
     def warn(self, message: str) -> None:
         """A warning on stderr, unless ``--quiet``."""
@@ -98,12 +100,14 @@ class Application:
         rows: list[list[Any]],
         caption: str | None = None,
     ) -> None:
-        """One rich table on stdout: first column left-aligned, the others right-aligned."""
-        t = Table(title=title, caption=caption)
+        """One rich table on stdout: first column left-aligned, the others right-aligned.
+        Every text is printed literally: names from the scenario (``[/x]`` in a campaign
+        name was a MarkupError) are data, not markup."""
+        t = Table(title=escape(title), caption=None if caption is None else escape(caption))
         for i, c in enumerate(columns):
-            t.add_column(c, justify="left" if i == 0 else "right")
+            t.add_column(escape(c), justify="left" if i == 0 else "right")
         for r in rows:
-            t.add_row(*[str(x) for x in r])
+            t.add_row(*[escape(str(x)) for x in r])
         self.out.print(t)
 
     @property

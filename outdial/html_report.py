@@ -91,9 +91,14 @@ def _met(met: Any) -> tuple[str, str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not a readable JSON file (not UTF-8 text)") from None
+    except (OSError, ValueError) as exc:  # ValueError: json.JSONDecodeError
         raise ReportError(f"{path}: not a readable JSON file ({exc})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a readable JSON file (arrays or objects nested "
+                          "too deep; outdial writes a few levels)") from None
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -317,6 +322,11 @@ def build(folder: Path) -> tuple[str, list[Section]]:
         k = _read_json(kpis_path)
         if not isinstance(k, dict):
             raise ReportError(f"{kpis_path}: expected a JSON object")
+        total = k.get("total")
+        if not (isinstance(total, dict) and isinstance(total.get("attempts"), int | float)):
+            # '{}' rendered an empty report as if it were whole
+            raise ReportError(f"{kpis_path}: not the file simulate --out writes (edited, or "
+                              "from another version?): no 'total' table with its 'attempts'")
         title = str(k.get("scenario", title))
         try:
             sections.append(_summary_section(k))

@@ -68,6 +68,16 @@ def _non_negative(name: str, value: float) -> float:
     return _finite_at_least(name, value, 0.0, open_low=False)
 
 
+def _offered_load(cph: float, aht: float) -> float:
+    """Offered load in erlangs (``cph * aht / 3600``); ``ValueError`` when it overflows
+    (1e308 calls per hour): no staff count can carry it and ``floor`` cannot take it."""
+    load = cph * aht / SECONDS_PER_HOUR
+    if not math.isfinite(load):
+        raise ValueError(f"no count up to {MAX_COUNT:,} meets the goal (the offered load, "
+                         f"{cph:g} calls per hour x {aht:g} s, is beyond any float)")
+    return load
+
+
 def _count(name: str, value: int, low: int) -> int:
     """An integer count >= low; integral floats (``14.0``) are accepted, ``14.5`` is not."""
     if isinstance(value, bool):
@@ -246,11 +256,9 @@ def agents_for_service_level(
     goal = float(service_level)
     if not (math.isfinite(goal) and 0.0 < goal < 1.0):
         raise ValueError(f"service_level must be a fraction in (0, 1), got {service_level!r}")
-    a = cph * aht / SECONDS_PER_HOUR
-    n = max(1, math.floor(a) + 1)
-    while erlang_c_metrics(cph, aht, n, t).service_level < goal:
-        n += 1
-    return n
+    a = _offered_load(cph, aht)
+    return _smallest(lambda n: erlang_c_metrics(cph, aht, n, t).service_level >= goal,
+                     math.floor(a) + 1)
 
 
 # --------------------------------------------------------------------------- Erlang A
@@ -604,7 +612,7 @@ def agents_for_goals(
     if goals.empty:
         raise ValueError("give at least one goal: service_level, max_abandon, max_occupancy "
                          "or max_asa_s")
-    load = cph * aht / SECONDS_PER_HOUR
+    load = _offered_load(cph, aht)
     if patience_s is None:
         if goals.max_abandon is not None:
             raise ValueError("max_abandon needs Erlang A (a patience): Erlang C callers "

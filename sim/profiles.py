@@ -34,7 +34,7 @@ import bisect
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,12 +203,13 @@ def parse_profile(raw: Any, path: str, start: datetime, keys: Mapping[str, tuple
 
 
 def parse_timeline(raw: Any, start: datetime, campaigns: Sequence[tuple[str, str]],
-                   groups: Sequence[tuple[str, int, int]], problem: Problem
-                   ) -> tuple[Action, ...]:
+                   groups: Sequence[tuple[str, int, int]], problem: Problem,
+                   broken: Collection[str] = ()) -> tuple[Action, ...]:
     """Check ``[[timeline]]`` entries into ``Action``s, in time order.
 
     ``campaigns`` are the jobs' (name, template); ``groups`` the agent groups' (name,
-    first agent index, count).
+    first agent index, count); ``broken`` names campaigns the file declares that did not
+    build (their own problems are reported: an action naming one is not a second problem).
     """
     if not isinstance(raw, list):
         problem("timeline", f"expected an array of tables ([[timeline]]), got "
@@ -244,6 +245,8 @@ def parse_timeline(raw: Any, start: datetime, campaigns: Sequence[tuple[str, str
             continue
         name = e.get("campaign")
         jobs = tuple(j for j, (n, t) in enumerate(campaigns) if name in (n, t))
+        if isinstance(name, str) and not jobs and name in broken:
+            continue
         if not isinstance(name, str) or not jobs:
             known = sorted({t for _, t in campaigns})
             problem(f"{path}.campaign", f"expected a campaign name or template "
@@ -259,7 +262,8 @@ def parse_timeline(raw: Any, start: datetime, campaigns: Sequence[tuple[str, str
                 v = None
             limits[k] = v
         if act == "set" and all(v is None for v in limits.values()):
-            problem(path, "action 'set' needs min_agents, max_agents or priority")
+            if not any(k in e for k in limits):  # a bad one is reported above
+                problem(path, "action 'set' needs min_agents, max_agents or priority")
             continue
         mn, mx = limits["min_agents"], limits["max_agents"]
         if mn is not None and mx is not None and mn > mx:

@@ -30,7 +30,14 @@ from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
 from engine.staffing import AGENT_PLACED, LICENSE_TYPES
 from engine.strategy import Strategy, StrategyError
-from engine.vocab import CHANNEL_NAMES, PACINGS, TARGETS, parse_pacing, step_channel
+from engine.vocab import (
+    CHANNEL_NAMES,
+    PACINGS,
+    TARGETS,
+    code_name,
+    parse_pacing,
+    step_channel,
+)
 from pacer.constants import (
     DEFAULT_ABANDON_LIMIT,
     DEFAULT_CONNECT_WINDOW_S,
@@ -83,7 +90,9 @@ _REQUIRED = object()
 # Upper bounds: what a run can hold in memory and time on one machine, and the ranges the
 # models are meant for. Each carries its reason, printed with the bound.
 MAX_SIM_HOURS = 168.0  # a week of simulated time
+MIN_SIM_HOURS = 1.0 / 3600.0  # one second: the measured window every rate divides by
 MAX_WARMUP_S = 86_400.0
+MAX_RETRY_DELAY_S = 366 * 86_400.0  # a strategy's retry delay: a year
 MAX_INTERVAL_CELLS = 20_000_000  # intervals x campaigns of the per-interval table
 MAX_AGENTS = 100_000
 MAX_CAMPAIGNS = 10_000
@@ -122,12 +131,13 @@ class _F:
     unit: str = ""
     why: str = ""
     inf_ok: bool = False
+    lo_why: str = ""  # the reason for ``lo`` when it is not the obvious zero
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, doc: str = "", unit: str = "", why: str = "",
-         inf_ok: bool = False) -> _F:
-    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok)
+         inf_ok: bool = False, lo_why: str = "") -> _F:
+    return _F((int, float), default, lo, hi, lo_open, None, doc, unit, why, inf_ok, lo_why)
 
 
 def _int(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
@@ -151,8 +161,9 @@ def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
 _SCENARIO = {
     "name": _str(),
     "description": _str(""),
-    "sim_hours": _num(1.0, lo=0.0, lo_open=True, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
-                      doc="measured hours, after the warm-up"),
+    "sim_hours": _num(1.0, lo=MIN_SIM_HOURS, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
+                      doc="measured hours, after the warm-up",
+                      lo_why=" (one second: a shorter window measures nothing)"),
     "warmup_s": _secs(300.0, hi=MAX_WARMUP_S, why=_TIME),
     "tick_s": _secs(DEFAULT_TICK_S, lo=0.01, hi=10.0,
                     why="the pacer decides at least every 10 s"),
@@ -699,7 +710,8 @@ class _Checker:
                 return f.default if f.default is not _REQUIRED else None
             if f.lo is not None and (v < f.lo or (f.lo_open and v == f.lo)):
                 op = ">" if f.lo_open else ">="
-                self.problem(path, f"expected a value {op} {f.lo:g}{unit}, got {v!r}")
+                lo_why = f" {f.lo_why.strip()}" if f.lo_why else ""
+                self.problem(path, f"expected a value {op} {f.lo:g}{unit}{lo_why}, got {v!r}")
             if f.hi is not None and v > f.hi:
                 hint = f" ({v:g} % is {v / 100:g})" if f.hi == 1.0 and 1.0 < v <= 100.0 \
                     and "%" not in why else ""
@@ -823,6 +835,26 @@ def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
 
 
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
+_CAPS = ("max_attempts_per_day_contact", "max_attempts_total_contact",
+         "max_attempts_per_day_address", "max_attempts_total_address")
+
+
+def _declared_names(raw: Mapping[str, Any]) -> set[str]:
+    """The campaign names the file declares, built or not."""
+    camps = raw.get("campaigns")
+    return {c["name"] for c in camps if isinstance(c, Mapping) and isinstance(c.get("name"), str)
+            } if isinstance(camps, list) else set()
+
+
+def _no_zero_caps(chk: _Checker, table: Mapping[str, Any], path: str) -> None:
+    """An attempt cap of 0 calls nobody: every contact would be examined and refused, a
+    long run doing nothing (a 60k-BHCC list took minutes per simulated minute)."""
+    for k in _CAPS:
+        v = table.get(k)
+        if isinstance(v, int) and not isinstance(v, bool) and v == 0:
+            chk.problem(f"{path}.{k}", "expected at least 1 attempt, got 0 (a cap of 0 "
+                        "calls nobody: leave the key out for no cap, or pause the job)")
+
 
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
@@ -986,11 +1018,21 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     file = None
     if ct.get("file"):
         file = chk.path(ct["file"], f"{path}.contacts.file")
-    addresses = ct.get("addresses") or {DEFAULT_ADDRESS[sch]: sch}
+    addresses = dict(ct.get("addresses") or {DEFAULT_ADDRESS[sch]: sch})
+    for col, kind in list(addresses.items()):
+        if not isinstance(kind, str):  # the list reader hashes it: a list was a TypeError
+            chk.problem(f"{path}.contacts.addresses.{col}", f"expected a channel name "
+                        f"(voice, sms, email...), got {_tname(kind)} {kind!r:.60}")
+            del addresses[col]
+    addresses = addresses or {DEFAULT_ADDRESS[sch]: sch}
     zones = ct.get("timezones") or {"UTC": 1.0}
+    weights = []
     for z, w in zones.items():
-        if not isinstance(w, int | float) or isinstance(w, bool) or w <= 0:
-            chk.problem(f"{path}.contacts.timezones.{z}", f"expected a weight > 0, got {w!r}")
+        if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1e9:
+            chk.problem(f"{path}.contacts.timezones.{z}", "expected a relative weight > 0 "
+                        f"and <= 1e9 (shares are normalised), got {w!r:.60}")
+        else:
+            weights.append((z, float(w)))
         try:
             zone(z)
         except ValueError as e:
@@ -1005,7 +1047,7 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         default_country_code=ct.get("default_country_code") or None,
         attribute_types=dict(ct.get("attribute_types") or {}), filter=ct.get("filter") or None,
         sort=tuple(ct.get("sort") or ()), on_error=ct.get("on_error", "skip"),
-        timezones=tuple((z, float(w)) for z, w in zones.items()), dnc_files=dnc)
+        timezones=tuple(weights) or (("UTC", 1.0),), dnc_files=dnc)
 
     st_raw = raw.get("strategy")
     if st_raw is None:
@@ -1030,6 +1072,11 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                             f"expected {sch!r} in a {channel} campaign (the simulator runs "
                             f"one channel per campaign; use another campaign), got "
                             f"{step.channel!r}")
+            for code, r in step.retries.items():
+                if not r.delay_s <= MAX_RETRY_DELAY_S:  # 1e308 s hung the run's calendar
+                    chk.problem(f"{path}.strategy.steps[{k}].retries.{code_name(code).lower()}",
+                                f"expected a retry delay <= {MAX_RETRY_DELAY_S:,.0f} s (a year; "
+                                f"leave the code out for no retry), got {r.delay_s!r}")
         columns = _list_columns(chk, contacts, f"{path}.contacts")
         if columns is not None and not chk.problems[n0:]:
             try:
@@ -1049,6 +1096,7 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         chk.problem(f"{path}.rules", f"expected a table, got {_tname(cr)}")
         cr = {}
     merged.update(cr)
+    _no_zero_caps(chk, cr, f"{path}.rules")
     rule_cfg = None
     try:
         rule_cfg = RuleConfig(**merged)
@@ -1118,6 +1166,11 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
             hint = difflib.get_close_matches(key, list(allowed), n=1)
             more = f" (did you mean '{hint[0]}'?)" if hint else ""
             chk.problem(key, f"unknown section{more}; expected one of {', '.join(sorted(allowed))}")
+    sc = raw.get("scenario")
+    if isinstance(sc, Mapping) and isinstance(sc.get("start"), datetime):
+        # TOML's own date-time (start = 2026-11-23T08:00:00-05:00, unquoted) is the ISO
+        # text a user means; one without an offset is still refused by _start
+        raw = {**raw, "scenario": {**sc, "start": sc["start"].isoformat()}}
     sec = {k: chk.table(raw.get(k, {}), spec, k) for k, spec in _SECTIONS.items()}
     if "telephony" not in raw:
         chk.problem("telephony", "required section is missing (it holds 'ports')")
@@ -1161,6 +1214,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if not isinstance(rules, Mapping):
         chk.problem("rules", f"expected a table, got {_tname(rules)}")
         rules = {}
+    _no_zero_caps(chk, rules, "rules")
     dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
     dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
                       if (p := chk.path(f, f"dnc.files[{k}]")) is not None)
@@ -1206,7 +1260,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   [(c.name, c.template) for c in campaigns],
                                   [(g.group, f, g.count) for g, f in zip(dialer, firsts,
                                                                          strict=True)],
-                                  chk.problem)
+                                  chk.problem, _declared_names(raw) - {c.template
+                                                                       for c in campaigns})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
     if chk.problems or start is None:
@@ -1404,22 +1459,31 @@ def _as_list(chk: _Checker, v: Any, path: str) -> list:
     return []
 
 
-def read_raw(path: str | Path) -> dict:
-    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML)."""
+def read_raw(path: str | Path, what: str = "scenario file",
+             aside: str = " (contact lists go in their own files)") -> dict:
+    """The parsed TOML of a scenario file (``ScenarioError`` when missing or not TOML).
+
+    ``what`` names the kind of file in the messages (``outdial run`` reads its configuration
+    through here too); ``aside`` follows the size limit. The file is read bounded (never a
+    device, a pipe or more than ``MAX_FILE_BYTES``), a UTF-8 byte-order mark (what Windows
+    editors write) is dropped, and nesting is bounded before anything walks it."""
     p = Path(path)
-    too_big = ScenarioError(str(p), [f"expected a scenario file of at most "
-                                     f"{MAX_FILE_BYTES // 2**20} MiB (contact lists go in their "
-                                     f"own files)"])
+    if "\0" in str(p):  # the OS cannot take it: Path.exists raised ValueError
+        raise ScenarioError(repr(str(p)), ["expected a file path, got one holding a NUL "
+                                           "character"])
+    too_big = ScenarioError(str(p), [f"expected a {what} of at most "
+                                     f"{MAX_FILE_BYTES // 2**20} MiB{aside}"])
     try:
         if p.exists() and not p.is_file():
-            raise ScenarioError(str(p), [f"expected a scenario file, got {_file_kind(p)}"])
+            raise ScenarioError(str(p), [f"expected a {what}, got {_file_kind(p)}"])
         if p.stat().st_size > MAX_FILE_BYTES:
             raise too_big
         with p.open("rb") as fh:  # bounded: a file can grow, or report a size of 0
             data = fh.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise too_big
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text
+        data = data.removeprefix(b"\xef\xbb\xbf")
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         raw = tomllib.loads(text)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
@@ -1427,11 +1491,13 @@ def read_raw(path: str | Path) -> dict:
         raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), [f"not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(p), ["not a UTF-8 text file"]) from None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+        raise ScenarioError(str(p), [f"not a UTF-8 text file (line {line} holds byte "
+                                     f"{data[exc.start]:#04x}); save it as UTF-8"]) from None
     except RecursionError:
-        raise ScenarioError(str(p), [_too_deep(None)]) from None
-    _check_depth(raw, str(p))
+        raise ScenarioError(str(p), [_too_deep(None, what)]) from None
+    _check_depth(raw, str(p), what)
     return raw
 
 
@@ -1451,20 +1517,20 @@ def _file_kind(p: Path) -> str:
     return "not a regular file"
 
 
-def _too_deep(where: str | None) -> str:
+def _too_deep(where: str | None, what: str = "scenario file") -> str:
     at = f"{where}: " if where else ""
-    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a scenario needs "
+    return (f"{at}tables and arrays nested deeper than {MAX_DEPTH} levels; a {what} needs "
             "a handful")
 
 
-def _check_depth(raw: Any, source: str) -> None:
+def _check_depth(raw: Any, source: str, what: str = "scenario file") -> None:
     """Raise ``ScenarioError`` when tables/arrays nest deeper than ``MAX_DEPTH`` (checked
     without recursion, before anything copies or walks the structure recursively)."""
     stack: list[tuple[Any, int, str]] = [(raw, 0, "")]
     while stack:
         node, depth, where = stack.pop()
         if depth > MAX_DEPTH:
-            raise ScenarioError(source, [_too_deep(where or None)])
+            raise ScenarioError(source, [_too_deep(where or None, what)])
         if isinstance(node, Mapping):
             stack.extend((v, depth + 1, f"{where}.{k}" if where else str(k))
                          for k, v in node.items())
@@ -1493,7 +1559,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     except ScenarioError as exc:  # say where in the file each problem is
         problems = [*hidden, *exc.problems] if exc.problems != hidden else hidden
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8").removeprefix("\ufeff")
         except (OSError, UnicodeDecodeError):
             raise ScenarioError(exc.source, problems) from None
         raise ScenarioError(exc.source, with_lines(text, problems)) from None
@@ -1631,11 +1697,17 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
     """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
-    whose agents place each call, keep their preview pacing)."""
+    whose agents place each call, keep their preview pacing). ``ValueError`` names the
+    policy and the campaign when the pacer would refuse the result (``progressive:0.5``)."""
     pacing, ratio = parse_policy(policy)
     camps = []
     for c in scn.campaigns:
         if c.agent_based and c.license != "manual":
             c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else c.ratio)
         camps.append(c)
-    return replace(scn, campaigns=tuple(camps))
+    out = replace(scn, campaigns=tuple(camps))
+    chk = _Checker("", None)
+    _pacer_checks(chk, out)
+    if chk.problems:
+        raise ValueError(f"policy {policy!r}: " + "; ".join(chk.problems))
+    return out

@@ -3,6 +3,7 @@ options, the executor's lifetime, and a progress bar that follows batches of run
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from outdial.app import Application
 
@@ -17,6 +19,24 @@ CACHE_SUBDIR = "cache"
 CACHE_ENV = "OUTDIAL_CACHE_DIR"
 MAX_WORKERS = 1024  # local processes: each holds a simulator (a few hundred MB)
 MAX_SEED = 2**62  # as scenario.seed: seeds are 63-bit, and a run's replications count up
+MAX_REPLICATIONS = 10_000  # as scenario.replications: more belong in several batches
+
+
+RATIO_MAX_TOP = 48.0  # as sim.plan.compare.RATIO_WIDEN_TO: the search's bracket stops there
+
+
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN and infinities: the range lets NaN through
+    (every comparison with it is false), and ``inf`` past an open top."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return v
 
 
 def batch_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,7 +68,7 @@ def scenario_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
                      help="Base seed, 0 .. 2**62 (default: the scenario's)."),
-        click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--hours", type=FiniteFloatRange(min=0, min_open=True), default=None,
                      help="Measured hours per run, after the warm-up (default: the scenario's)."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a dotted scenario key (TOML value), e.g. "
@@ -92,6 +112,9 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
     """
     from sim.plan.cache import ResultCache
 
+    if no_cache and cache_dir is not None:  # one of them would be silently ignored
+        app.fail(f"--cache {cache_dir} and --no-cache: choose one (keep finished runs there, "
+                 "or neither read nor write them)")
     if out is not None:  # before any run: a folder that cannot be made fails now, not after
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +193,7 @@ class ProgressListener:
                                   MofNCompleteColumn(), TimeElapsedColumn(),
                                   console=self.app.err, transient=True)
             self._prog.__enter__()
-            self._task = self._prog.add_task(self.title, total=0)
+            self._task = self._prog.add_task(escape(self.title), total=0)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -185,7 +208,7 @@ class ProgressListener:
         self.app.debug(f"{label}: {n} run(s)")
         if self._prog is not None:
             desc = f"{self.title}: {label}" if label else self.title
-            self._prog.update(self._task, total=self.total, description=desc[:70])
+            self._prog.update(self._task, total=self.total, description=escape(desc[:70]))
 
     def done(self, record: dict, cached: bool) -> None:
         if cached:

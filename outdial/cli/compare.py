@@ -9,6 +9,9 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
+    RATIO_MAX_TOP,
+    FiniteFloatRange,
     ProgressListener,
     batch_options,
     open_cache,
@@ -29,14 +32,16 @@ DEFAULT_POLICIES = "predictive,vicidial-tapered,vicidial-hard,progressive,ratio:
               help="Compare scenario variants instead of pacing policies (repeatable), e.g. "
                    "--variant on --variant off:campaigns.blending.enabled=false: outbound "
                    "occupancy and abandons beside inbound service level, on the same seeds.")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+              default=3, show_default=True,
               help="Replications per policy (seeds SEED .. SEED+R-1, the same for all).")
 @scenario_options
 @click.option("--no-search", is_flag=True, help="Skip the best fixed / progressive ratio search.")
-@click.option("--ratio-max", type=click.FloatRange(min=1, min_open=True), default=3.0,
-              show_default=True, help="First top of the ratio search bracket (its bottom is 1); "
-              "while the top still meets the limit it doubles, up to 48.")
-@click.option("--ratio-step", type=click.FloatRange(min=0.001), default=None,
+@click.option("--ratio-max", type=FiniteFloatRange(min=1, min_open=True, max=RATIO_MAX_TOP),
+              default=3.0, show_default=True,
+              help="First top of the ratio search bracket (its bottom is 1); while the top "
+                   "still meets the limit it doubles, up to 48.")
+@click.option("--ratio-step", type=FiniteFloatRange(min=0.001, max=RATIO_MAX_TOP), default=None,
               help="Resolution of the ratio search (default 0.01 for campaigns up to 100 "
                    "agents, else 0.02).")
 @batch_options
@@ -58,7 +63,7 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
     """
     from sim.plan.compare import best_ratio, evaluate, limit_kpi
-    from sim.scenario import ScenarioError, load, parse_policy
+    from sim.scenario import ScenarioError, load, with_policy
 
     try:
         scn = load(scenario, overrides_from(app, hours, sets))
@@ -69,6 +74,15 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     if variants:
         from outdial.cli._variants import compare_variants
 
+        ctx = click.get_current_context()
+        unused = [f"--{name.replace('_', '-')}" for name in
+                  ("policies", "no_search", "ratio_max", "ratio_step", "plots")
+                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if unused:
+            app.fail(f"{', '.join(unused)}: not used with --variant (each variant runs with "
+                     "the scenario's own pacing, over the same seeds); drop "
+                     f"{'it' if len(unused) == 1 else 'them'} or the variants")
+
         compare_variants(app, scenario, scn, variants, replications, seed,
                          overrides_from(app, hours, sets), workers, scheduler, dask_local,
                          cache_dir, no_cache, out, as_json)
@@ -76,9 +90,12 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         app.fail("--policies: expected at least one policy")
+    twice = sorted({p for p in names if names.count(p) > 1})
+    if twice:  # the same runs twice: two identical rows, one of them pointless
+        app.fail(f"--policies: {', '.join(twice)} given twice; expected each policy once")
     for p in names:
         try:
-            parse_policy(p)
+            with_policy(scn, p)  # as the runs will: the pacer's own checks included
         except ValueError as exc:
             app.fail(f"--policies: {exc}")
     if not any(c.agent_based for c in scn.campaigns):

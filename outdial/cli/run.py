@@ -53,17 +53,25 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
     """Run CONFIG's jobs live; after a crash or a stop, run it again to resume."""
     import dataclasses
 
-    from outdial.live.config import ConfigError, load_config
+    from outdial.live.config import (
+        HOURS_WHAT,
+        SPEED_WHAT,
+        ConfigError,
+        hours_ok,
+        load_config,
+        speed_ok,
+    )
     from outdial.live.session import RunError, run_live
 
     try:
         cfg = load_config(config, emulate=emulate)
     except ConfigError as exc:
         app.fail(str(exc))
-    if hours is not None and not hours > 0:
-        app.fail(f"--hours: expected hours > 0, got {hours}")
-    if speed is not None and not speed > 0:
-        app.fail(f"--speed: expected run seconds per wall second > 0, got {speed}")
+    if hours is not None and not hours_ok(hours):
+        app.fail(f"--hours: expected {HOURS_WHAT.replace('omit it', 'omit --hours')}, "
+                 f"got {hours}")
+    if speed is not None and not speed_ok(speed):
+        app.fail(f"--speed: expected {SPEED_WHAT}, got {speed}")
     if speed not in (None, 1.0) and not emulate:
         app.fail("--speed: only an emulated run (--emulate) may run faster than real time")
     over = {k: v for k, v in (("hours", hours), ("speed", speed), ("store_sqlite", store_path),
@@ -89,7 +97,8 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
                           f"{summary['trapped']} trapped (re-queued), "
-                          f"{summary['events_left_by_last_run']} stored events published")
+                          f"{summary['events_left_by_last_run']} stored events published",
+                          markup=False)
         if live is not None:
             live.start()
 
@@ -106,4 +115,5 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         app.out.print(f"{summary['attempts']} attempts this run ({summary['reason']}), "
                       f"{summary['left_pending']} left pending, {summary['lost_events']} "
                       "events unpublished; jobs: "
-                      + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()))
+                      + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()),
+                      markup=False)

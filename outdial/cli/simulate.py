@@ -14,6 +14,8 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
+    FiniteFloatRange,
     ProgressListener,
     batch_options,
     open_cache,
@@ -25,11 +27,12 @@ from outdial.cli._batch import (
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=None,
+@click.option("--replications", "-r", type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+              default=None,
               help="Independent replications, seeds SEED .. SEED+R-1 (default: the "
                    "scenario's).")
 @scenario_options
-@click.option("--warmup-s", type=click.FloatRange(min=0), default=None,
+@click.option("--warmup-s", type=FiniteFloatRange(min=0), default=None,
               help="Warm-up seconds deleted before measuring (default: the scenario's).")
 @click.option("--policy", default=None,
               help="Pacing for every agent-based campaign: predictive, progressive[:R], "
@@ -66,7 +69,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
         overrides["scenario.warmup_s"] = warmup_s
     try:
         scn = load(scenario, overrides)
-        if policy:
+        if policy is not None:
             scn = with_policy(scn, policy)
     except ScenarioError as exc:
         app.fail(str(exc))

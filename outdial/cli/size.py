@@ -9,6 +9,7 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
     ProgressListener,
     batch_options,
     open_cache,
@@ -34,7 +35,8 @@ from outdial.cli._batch import (
               help="Smallest value searched (default 1).")
 @click.option("--max", "upper", type=click.IntRange(min=1), default=None,
               help="Largest value searched (default 8x the scenario's; licenses: the agents).")
-@click.option("--replications", "-r", type=click.IntRange(min=2), default=5, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=2, max=MAX_REPLICATIONS),
+              default=5, show_default=True,
               help="Replications per value (the same seeds at every value).")
 @scenario_options
 @batch_options

@@ -9,6 +9,7 @@ import click
 
 from outdial.app import Application
 from outdial.cli._batch import (
+    MAX_REPLICATIONS,
     ProgressListener,
     batch_options,
     open_cache,
@@ -30,7 +31,8 @@ TABLE_KPIS = {"occupancy": "occupancy", "abandon_rate": "abandon FCC",
                    "repeat for a grid, e.g. --vary agents.count=40:60:10 "
                    "--vary campaigns.outcomes.live=0.2:0.4:0.1 (agents, ports and hit_rate "
                    "are short for agents.count, telephony.ports, campaigns.outcomes.live).")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+              default=3, show_default=True,
               help="Replications per point (the same seeds at every point).")
 @scenario_options
 @batch_options

@@ -49,6 +49,7 @@ def validate(app: Application, scenario: Path, sets: tuple[str, ...], as_json: b
     if scn.port_pool is not None:
         extra += f", {scn.port_pool} outbound ports licensed ({scn.license_mode})"
     app.out.print(f"{scenario}: valid — {scn.name}: {len(scn.campaigns)} jobs ({jobs}), "
-                  f"{scn.total_agents} agents, {scn.ports} ports{extra}")
+                  f"{scn.total_agents} agents, {scn.ports} ports{extra}", markup=False,
+                  soft_wrap=True)
     for w in scn.warnings:
         app.warn(w)

@@ -33,8 +33,8 @@ Example (``scenarios/live-emulated.toml`` ships one)::
 
 from __future__ import annotations
 
+import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,8 +168,30 @@ class _Reader:
         return None
 
 
+MAX_HOURS = 8784.0  # a (leap) year: a longer run is one left to run until stopped
+MIN_SPEED, MAX_SPEED = 0.01, 1000.0  # run seconds per wall second (emulated runs)
+HOURS_WHAT = f"hours > 0 and <= {MAX_HOURS:g} (a year; omit it to run until stopped)"
+SPEED_WHAT = (f"run seconds per wall second from {MIN_SPEED:g} to {MAX_SPEED:g} (faster, "
+              "the emulators' clock arithmetic breaks down; slower, nothing happens)")
+
+
+def _text(v: str) -> bool:
+    """A name or path: not blank, no NUL (the OS and the protocols cannot carry one)."""
+    return bool(v.strip()) and "\0" not in v
+
+
 def _positive(v: float) -> bool:
-    return v > 0
+    return math.isfinite(v) and v > 0
+
+
+def hours_ok(v: float) -> bool:
+    """A run length in hours the clock can hold (NaN and infinities refused)."""
+    return 0 < v <= MAX_HOURS
+
+
+def speed_ok(v: float) -> bool:
+    """A clock speed the emulated run can keep (NaN and infinities refused)."""
+    return MIN_SPEED <= v <= MAX_SPEED
 
 
 def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
@@ -179,28 +201,29 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     With ``emulate`` missing credentials are allowed (the emulators get generated ones)."""
     path = Path(path)
     env = dict(os.environ) if env is None else env
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the run configuration ({e.strerror})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    from sim.scenario import ScenarioError, read_raw
+
+    try:  # read as a scenario is: bounded size and nesting, UTF-8, never a device or pipe
+        data = read_raw(path, "run configuration file", "")
+    except ScenarioError as e:
+        raise ConfigError("\n".join(f"{path}: cannot read the run configuration: {p}"
+                                     for p in e.problems)) from None
     r = _Reader(path, data)
     for k in data:
         if k not in _TOP:
             r.bad(k, f"one of the tables {', '.join(sorted(_TOP))}")
     run = r.table("run")
-    scenario = r.get(run, "run", "scenario", str, None)
-    if scenario is None:
+    scenario = r.get(run, "run", "scenario", str, None, _text, "a scenario file path")
+    if scenario is None and "scenario" not in run:
         r.problems.append(f"{path}: run.scenario: missing (the scenario file whose "
                           "[[campaigns]] are the jobs)")
-    hours = r.get(run, "run", "hours", float, None, _positive, "hours > 0")
-    speed = r.get(run, "run", "speed", float, 1.0, _positive,
-                  "run seconds per wall second > 0")
-    drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: v >= 0, "seconds >= 0")
+    hours = r.get(run, "run", "hours", float, None, hours_ok, HOURS_WHAT)
+    speed = r.get(run, "run", "speed", float, 1.0, speed_ok, SPEED_WHAT)
+    drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: 0 <= v <= 3600.0,
+                    "seconds from 0 to 3600")
     seed = r.get(run, "run", "seed", int, None)
     st = r.table("store")
-    sqlite = r.get(st, "store", "sqlite", str, None)
+    sqlite = r.get(st, "store", "sqlite", str, None, _text, "a database file path")
     pg = (r.secret(st, "store", env, "postgres_env", "postgres_file")
           if "postgres_env" in st or "postgres_file" in st else None)
     if "postgres" in st:
@@ -213,7 +236,7 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                  lambda v: v.upper() in ("NORMAL", "FULL", "EXTRA"), "NORMAL, FULL or EXTRA")
     schema = r.get(st, "store", "schema", str, None)
     ev = r.table("events")
-    jsonl = r.get(ev, "events", "jsonl", str, None)
+    jsonl = r.get(ev, "events", "jsonl", str, None, _text, "an events file path")
     kafka = r.get(ev, "events", "kafka", str, None, lambda v: bool(v.strip()),
                   "bootstrap servers host:port[,host:port...]")
 
@@ -226,11 +249,11 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                               "password_file)")
         ca = r.get(t, name, "ca_file", str, None)
         return Endpoint(
-            host=r.get(t, name, "host", str, "127.0.0.1"),
+            host=r.get(t, name, "host", str, "127.0.0.1", _text, "a host name or address"),
             port=r.get(t, name, "port", int, default_port, lambda v: 0 <= v < 65536,
                        "a port 0..65535"),
             url=r.get(t, name, "url", str, ""),
-            user=r.get(t, name, "user", str, "outdial"),
+            user=r.get(t, name, "user", str, "outdial", _text, "a user name"),
             password=pw,
             tls=r.get(t, name, "tls", bool, True),
             ca_file=str(r.path_of(ca)) if ca else None,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -63,8 +64,9 @@ def render(snap: dict[str, Any], regulation: str = "fcc") -> Group:
                 f"abandon {window}", "in flight"):
         t.add_column(col, justify="right" if col not in ("job", "state") else "left")
     for j in snap["jobs"]:
-        t.add_row(j["job"], j["state"], str(j["attempts"]), str(j["live"]), str(j["abandons"]),
-                  _pct(j["abandon_today"]), _pct(j["abandon_window"]), str(j["in_flight"]))
+        t.add_row(escape(str(j["job"])), j["state"], str(j["attempts"]), str(j["live"]),
+                  str(j["abandons"]), _pct(j["abandon_today"]), _pct(j["abandon_window"]),
+                  str(j["in_flight"]))
     plat = Text(
         f"agents logged in {snap['agents_logged_in']}  occupancy {_pct(snap['occupancy'])}  "
         f"ports {snap['ports_in_use']}/{snap['ports_total']}  "

@@ -15,6 +15,7 @@ pacer must beat: the highest ratio meeting the limit, found by bisection on a ra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -202,9 +203,12 @@ def best_ratio(scn: Scenario, kind: str, seed: int, replications: int,
     """
     if kind not in RATIO_KINDS:
         raise ValueError(f"kind: expected one of {', '.join(RATIO_KINDS)}, got {kind!r}")
-    if not 0 < lo < hi:
-        raise ValueError(f"ratio range: expected 0 < lo < hi, got {lo:g}..{hi:g}")
+    if not (0 < lo < hi and math.isfinite(hi)):
+        raise ValueError(f"ratio range: expected finite 0 < lo < hi, got {lo:g}..{hi:g}")
     step = step or default_ratio_step(scn)
+    if not (math.isfinite(step) and step > 0 and (max(hi, widen_to) - lo) / step <= 1e6):
+        raise ValueError(f"ratio step: expected a finite step > 0 giving at most 1,000,000 "
+                         f"points over {lo:g}..{max(hi, widen_to):g}, got {step!r}")
     n = max(1, round((hi - lo) / step))
     steps: list[PolicyResult] = []
 

@@ -69,6 +69,9 @@ class Axis:
     values: tuple[float, ...]
 
 
+MAX_MAGNITUDE = 1e15  # past every scenario bound, and below 2**53: a count stays exact
+
+
 def parse_vary(text: str) -> Axis:
     """``key=start:stop:step`` (inclusive stop) or ``key=v1,v2,...``; ValueError if malformed."""
     key, eq, spec = text.partition("=")
@@ -97,6 +100,9 @@ def parse_vary(text: str) -> Axis:
             raise
         raise ValueError(f"--vary {text!r}: expected finite numbers as start:stop:step "
                          "(step > 0, stop >= start) or a comma-separated list") from None
+    if max(abs(v) for v in values) > MAX_MAGNITUDE:  # 1e308 printed as a 309-digit count
+        raise ValueError(f"--vary {text!r}: expected values within +-{MAX_MAGNITUDE:g} (no "
+                         "scenario key takes more)")
     if all(v.is_integer() for v in values) and "." not in spec:
         values = tuple(int(v) for v in values)
     return Axis(key.strip(), values)
