@@ -108,7 +108,7 @@ class ListSpec:
         if not self.addresses:
             raise ValueError("ListSpec.addresses: name at least one address column")
         for col, kind in self.addresses.items():
-            if kind not in ADDRESS_KINDS:
+            if not isinstance(kind, str) or kind not in ADDRESS_KINDS:
                 raise ValueError(f"ListSpec.addresses[{col!r}]: unknown channel {kind!r}; "
                                  f"expected one of {', '.join(ADDRESS_KINDS)}")
         if self.id in self.addresses or (self.timezone and self.timezone in self.addresses):

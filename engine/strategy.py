@@ -306,6 +306,9 @@ class Message:
 # ---------------------------------------------------------------------- configuration
 
 
+MAX_RETRY_DELAY_S = 366 * 86_400.0  # the longest retry delay, seconds (a year)
+
+
 @dataclass(frozen=True)
 class Retry:
     """Retry after a completion code: wait ``delay_s`` from the attempt's end, at most
@@ -316,9 +319,10 @@ class Retry:
 
     def __post_init__(self) -> None:
         if isinstance(self.delay_s, bool) or not isinstance(self.delay_s, (int, float)) or not (
-                self.delay_s >= 0):
-            raise StrategyError("delay_s", f"must be a number of seconds >= 0, got "
-                                           f"{self.delay_s!r}")
+                0 <= self.delay_s <= MAX_RETRY_DELAY_S):  # 1e308 s hung a run's calendar
+            raise StrategyError("delay_s", f"must be a number of seconds from 0 to "
+                                           f"{MAX_RETRY_DELAY_S:,.0f} (a year; leave the code "
+                                           f"out for no retry), got {self.delay_s!r}")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or (
                 self.max_retries < 0):
             raise StrategyError("max_retries", f"must be an integer >= 0, got "

@@ -34,7 +34,6 @@ from engine.vocab import (
     CHANNEL_NAMES,
     PACINGS,
     TARGETS,
-    code_name,
     parse_pacing,
     step_channel,
 )
@@ -92,7 +91,6 @@ _REQUIRED = object()
 MAX_SIM_HOURS = 168.0  # a week of simulated time
 MIN_SIM_HOURS = 1.0 / 3600.0  # one second: the measured window every rate divides by
 MAX_WARMUP_S = 86_400.0
-MAX_RETRY_DELAY_S = 366 * 86_400.0  # a strategy's retry delay: a year
 MAX_INTERVAL_CELLS = 20_000_000  # intervals x campaigns of the per-interval table
 MAX_AGENTS = 100_000
 MAX_CAMPAIGNS = 10_000
@@ -1072,11 +1070,6 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                             f"expected {sch!r} in a {channel} campaign (the simulator runs "
                             f"one channel per campaign; use another campaign), got "
                             f"{step.channel!r}")
-            for code, r in step.retries.items():
-                if not r.delay_s <= MAX_RETRY_DELAY_S:  # 1e308 s hung the run's calendar
-                    chk.problem(f"{path}.strategy.steps[{k}].retries.{code_name(code).lower()}",
-                                f"expected a retry delay <= {MAX_RETRY_DELAY_S:,.0f} s (a year; "
-                                f"leave the code out for no retry), got {r.delay_s!r}")
         columns = _list_columns(chk, contacts, f"{path}.contacts")
         if columns is not None and not chk.problems[n0:]:
             try:

@@ -238,8 +238,19 @@ def test_a_retry_delay_past_a_year_is_refused(delay):
     with pytest.raises(ScenarioError) as e:
         build(raw, "s.toml", SCENARIOS)
     assert e.value.problems == [
-        "campaigns.sales.strategy.steps[0].retries.busy: expected a retry delay <= 31,622,400 "
-        f"s (a year; leave the code out for no retry), got {delay!r}"]
+        "campaigns.sales.strategy.steps[0].retries['busy'].delay_s: must be a number of "
+        f"seconds from 0 to 31,622,400 (a year; leave the code out for no retry), got {delay!r}"]
+
+
+def test_the_engine_refuses_what_the_scenario_refuses():
+    """Retry and ListSpec check their own arguments (an embedding caller has no scenario)."""
+    from engine.contacts import ListSpec
+    from engine.strategy import Retry, StrategyError
+
+    with pytest.raises(StrategyError, match="a year"):
+        Retry(float("inf"), 1)
+    with pytest.raises(ValueError, match="unknown channel"):
+        ListSpec(addresses={"phone": ["voice"]})
 
 
 # ------------- names are data, not rich markup ('[/x]' was a MarkupError, ':-1:' a thumb)
