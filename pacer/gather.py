@@ -274,14 +274,19 @@ def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_
 
 
 @numba.njit(cache=True)
-def _due(active_mask, dirty, next_decide, now, active):
-    """active[c] = 1 for a look-ahead campaign with news or due for a decision; clears the
-    news; returns whether any is."""
+def _due(active_mask, dirty, ended, idle, unanswered, hit, next_decide, now, active):
+    """active[c] = 1 for a look-ahead campaign with news or due for a decision; clears
+    both flags; returns whether any is. News: ``dirty[c]``, or a dial ended unanswered
+    (``ended[c]``) while fewer live answers are to come from the calls in flight
+    (``unanswered[c]`` x the hit rate ``hit[c]``) than agents wait (``idle[c]``): the
+    line it held was an idle agent's."""
     any_due = False
     for c in range(active.shape[0]):
-        a = 1 if active_mask[c] == 1 and (dirty[c] or now + 1e-9 >= next_decide[c]) else 0
+        news = dirty[c] or (ended[c] and hit[c] * unanswered[c] < idle[c])
+        a = 1 if active_mask[c] == 1 and (news or now + 1e-9 >= next_decide[c]) else 0
         active[c] = a
         dirty[c] = False
+        ended[c] = False
         any_due = any_due or a == 1
     return any_due
 

@@ -111,12 +111,20 @@ def test_due_and_account_match_their_numpy_statement(n, seed):
     rng = np.random.default_rng(seed)
     mask = rng.integers(0, 2, n).astype(np.int64)
     dirty = rng.random(n) < 0.5
+    ended = rng.random(n) < 0.5
+    idle = rng.integers(0, 3, n).astype(np.int64)
+    unanswered = rng.integers(0, 8, n).astype(np.int64)
+    hit = rng.random(n)
     next_decide = rng.uniform(0, 10, n)
     now = 5.0
     active = np.zeros(n, dtype=np.int64)
-    want = (mask * (dirty | (now + 1e-9 >= next_decide))).astype(np.int64)
-    assert g._due(mask, dirty.copy(), next_decide, now, active) == bool(want.any())
+    news = dirty | (ended & (hit * unanswered < idle))
+    want = (mask * (news | (now + 1e-9 >= next_decide))).astype(np.int64)
+    d, e = dirty.copy(), ended.copy()
+    assert g._due(mask, d, e, idle, unanswered, hit, next_decide, now, active) \
+        == bool(want.any())
     assert np.array_equal(active, want)
+    assert not d.any() and not e.any()  # the news is read once
     out = rng.integers(0, 3, n).astype(np.int64)
     slack = rng.uniform(0, 12, n)
     max_new = rng.integers(0, 3, n).astype(np.int64)

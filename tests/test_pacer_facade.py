@@ -186,3 +186,39 @@ def test_a_campaign_that_never_dials_leaves_the_cold_ring_path_to_the_others():
         np.testing.assert_array_equal(getattr(beside, h).counts[0], getattr(alone, h).counts[0])
     np.testing.assert_array_equal(beside.last_hit_rate[:1], alone.last_hit_rate)
     assert not beside._cold_dialled and not beside._ring_cold[0] and beside._ring_cold[1]
+
+
+def _tick_until_quiet(p: Pacer, now: float, idle: int, busy: int, ringing: list[float]):
+    """Decide every 0.25 s from ``now``, adding each decision's dials as ringing calls
+    (their dial times in ``ringing``), until a decision dials none; returns that time."""
+    for _ in range(200):
+        aj, st, since, cj, cs, _ = _arrays(idle, busy, len(ringing))
+        n = int(p.decide(now, aj, st, since, cj, cs, np.array(ringing))[0])
+        if n == 0:
+            return now
+        ringing += [now] * n
+        now += 0.25
+    raise AssertionError("the campaign never stopped dialling")
+
+
+@pytest.mark.parametrize("idle, busy, short", [(1, 4, True), (1, 4, False)])
+def test_a_line_that_ends_unanswered_is_replaced_at_once_when_agents_are_short(idle, busy,
+                                                                              short):
+    """A dial ending unanswered is news where fewer live answers are to come from the calls
+    still ringing than agents wait (its line was an idle agent's): the campaign is decided
+    again at the next tick, not after its scheduled wait. With lines to spare it is not."""
+    p = Pacer([CampaignPacing(ring_timeout_s=20.0, initial_hit_rate=0.3)])
+    ringing: list[float] = []
+    quiet = _tick_until_quiet(p, 0.0, idle, busy, ringing)
+    if not short:  # plenty of lines: ten more ringing than the decisions made
+        ringing += [quiet] * 10
+    scheduled = float(p._next_decide[0])
+    assert scheduled > quiet + 0.5  # nothing would be decided at the next ticks
+    ended = ringing.pop(0)
+    p.observe_dial(0, False, quiet + 0.25 - ended)
+    aj, st, since, cj, cs, _ = _arrays(idle, busy, len(ringing))
+    dials = int(p.decide(quiet + 0.25, aj, st, since, cj, cs, np.array(ringing))[0])
+    if short:
+        assert p._next_decide[0] != scheduled and dials >= 1
+    else:
+        assert p._next_decide[0] == scheduled and dials == 0

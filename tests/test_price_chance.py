@@ -1,5 +1,5 @@
 """The price loop keeps its margin for chance over a calling day and pays back realised
-abandons only beyond chance (pacer.decide: CALLING_DAY_S, WINDOW_Z, ``_refresh``)."""
+abandons only beyond chance (pacer.decide: CALLING_DAY_S, AIM_Z, WINDOW_Z, ``_refresh``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_the_aim_keeps_a_margin_for_the_live_answers_of_a_calling_day():
     _steady(p, rates)
     budget = p._budget
     full = budget * p._abandon_aim
-    margin = dmod.WINDOW_Z * np.sqrt(budget / (rates * dmod.CALLING_DAY_S))
+    margin = dmod.AIM_Z * np.sqrt(budget / (rates * dmod.CALLING_DAY_S))
     want = np.maximum(np.minimum(full, budget - margin), 0.5 * budget)
     assert p._aim() == pytest.approx(want)
     assert p._aim()[0] < full[0] - 0.003  # a small campaign keeps a wider margin ...
@@ -37,8 +37,8 @@ def test_a_window_shorter_than_a_day_is_the_span_and_none_given_is_a_day():
     short = Pacer([CampaignPacing(window_s=3600.0), CampaignPacing(window_s=0.0)])
     _steady(short, rates)
     budget = short._budget[0]
-    hour = budget - dmod.WINDOW_Z * math.sqrt(budget / (0.45 * 3600.0))
-    day = budget - dmod.WINDOW_Z * math.sqrt(budget / (0.45 * dmod.CALLING_DAY_S))
+    hour = budget - dmod.AIM_Z * math.sqrt(budget / (0.45 * 3600.0))
+    day = budget - dmod.AIM_Z * math.sqrt(budget / (0.45 * dmod.CALLING_DAY_S))
     aim = short._aim()
     assert aim[0] == pytest.approx(min(budget * short._abandon_aim[0], hour))
     assert aim[1] == pytest.approx(min(budget * short._abandon_aim[1], day))
