@@ -405,15 +405,19 @@ def test_a_group_profile_that_returns_before_a_call_ends_runs(at, count):
 
 
 # ------------------------------------------- report on results files of another shape
+# (one without its totals, '{}' included, was rendered as a whole, empty report)
 
 
 @pytest.mark.parametrize("text", ['{"total": 5}', '{"total": {"bhcc": [1]}, "campaigns": 3}',
-                                  '{"ci95": 1, "warnings": 5, "platform": 3}'])
+                                  '{"ci95": 1, "warnings": 5, "platform": 3}', '{}',
+                                  '{"scenario": "x", "total": {}}', '{"total": {"bhcc": "x"}}'])
 def test_report_on_a_kpis_json_of_another_shape(tmp_path, text):
     (tmp_path / "kpis.json").write_text(text)
     res = _cli("report", tmp_path)
     assert res.exit_code == 2
     assert "kpis.json: not the file simulate --out writes" in res.stderr
+    assert "no 'total' table with its 'attempts'" in res.stderr
+    assert not (tmp_path / "report.html").exists()
 
 
 # ----------------------------------- erlang: counts bounded, unreachable loads, --plot

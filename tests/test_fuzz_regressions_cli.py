@@ -409,20 +409,6 @@ def test_cache_and_no_cache_together_are_refused(tmp_path, cmd):
     assert not (tmp_path / "c").exists()
 
 
-# --------------------- report: a kpis.json without its totals was rendered as a whole report
-
-
-@pytest.mark.parametrize("text", ['{}', '{"scenario": "x", "total": {}}',
-                                  '{"total": {"bhcc": "x"}}'])
-def test_report_refuses_a_kpis_json_without_its_totals(tmp_path, text):
-    (tmp_path / "kpis.json").write_text(text)
-    res = _cli("report", tmp_path)
-    assert res.exit_code == 2
-    assert "kpis.json: not the file simulate --out writes" in res.stderr
-    assert "no 'total' table with its 'attempts'" in res.stderr
-    assert not (tmp_path / "report.html").exists()
-
-
 def test_compare_refuses_a_policy_given_twice():
     res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache", "--policies",
                "predictive, ratio:1.5,predictive")
