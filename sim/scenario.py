@@ -1555,7 +1555,27 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
             text = p.read_text(encoding="utf-8").removeprefix("\ufeff")
         except (OSError, UnicodeDecodeError):
             raise ScenarioError(exc.source, problems) from None
-        raise ScenarioError(exc.source, with_lines(text, problems)) from None
+        raise ScenarioError(exc.source, with_lines(text, problems,
+                                                   _override_paths(raw, overrides or {}))) \
+            from None
+
+
+def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:
+    """The dotted keys ``overrides`` replaced, each also as the problems may spell it: an
+    agent group or campaign named in the key (``agents.team.count``) by its index too
+    (``agents[0].count``)."""
+    out = []
+    for key in overrides:
+        out.append(key)
+        parts = key.split(".")
+        table = {"agents": "group", "campaigns": "name"}.get(parts[0])
+        rows = raw.get(parts[0]) if table else None
+        if len(parts) < 2 or not isinstance(rows, list):
+            continue
+        for i, row in enumerate(rows):
+            if isinstance(row, Mapping) and row.get(table) == parts[1]:
+                out.append(".".join([f"{parts[0]}[{i}]", *parts[2:]]))
+    return out
 
 
 def _overridden_mistakes(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:

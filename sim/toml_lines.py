@@ -11,6 +11,7 @@ the line that starts them. A path not found falls back to its longest known pref
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # No two adjacent parts can match the same character (the name's class holds the spaces
 # around it; ``_clean`` strips them), so a long line is matched in linear time: a lazy
@@ -89,12 +90,18 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
     return None
 
 
-def with_lines(text: str, problems: list[str]) -> list[str]:
-    """``problems`` (``key.path: message``) prefixed with ``line N: `` where known."""
+def with_lines(text: str, problems: list[str], overridden: Iterable[str] = ()) -> list[str]:
+    """``problems`` (``key.path: message``) prefixed with ``line N: `` where known, or with
+    ``set on the command line: `` where the value came from an override (``overridden``:
+    the dotted keys ``--set``, ``--hours`` and the like replaced), not from that line."""
     lines = key_lines(text)
+    keys = tuple(overridden)
     out = []
     for p in problems:
         path = p.split(":", 1)[0].strip()
+        if path and any(path == k or path.startswith((k + ".", k + "[")) for k in keys):
+            out.append(f"set on the command line: {p}")
+            continue
         n = line_of(lines, path) if path and " " not in path else None
         out.append(f"line {n}: {p}" if n is not None else p)
     return out

@@ -4,6 +4,7 @@ configuration, the option ranges of every command, the measured window's floor).
 per class, parametrised over the inputs that hit it; each asserts the clear error (file,
 key or option, what was expected) or that the command works, never a traceback."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -414,3 +415,29 @@ def test_compare_refuses_a_policy_given_twice():
                "predictive, ratio:1.5,predictive")
     assert res.exit_code == 2
     assert "--policies: predictive given twice; expected each policy once" in res.stderr
+
+
+# ------------- a value from the command line was blamed on the file's line that it replaced
+
+
+@pytest.mark.parametrize("cmd, args, said", [
+    ("simulate", ["--hours", "1e-300"],
+     "set on the command line: scenario.sim_hours: expected a value >="),
+    ("validate", ["--set", "agents.team.count=-1"],
+     "set on the command line: agents[0].count: expected"),
+    ("validate", ["--set", "campaigns.sales.talk.mean_s=-5"],
+     "set on the command line: campaigns.sales.talk.mean_s: expected"),
+])
+def test_a_bad_value_from_the_command_line_is_not_blamed_on_the_file(cmd, args, said):
+    res = _cli(cmd, SCENARIOS / "single-50-predictive.toml", *args)
+    assert res.exit_code != 0 and said in res.stderr
+    assert not re.search(r"line \d+: ", res.stderr)
+
+
+def test_a_bad_value_in_the_file_keeps_its_line(tmp_path):
+    text = (SCENARIOS / "single-50-predictive.toml").read_text()
+    bad = tmp_path / "s.toml"
+    bad.write_text(text.replace("count = 50", "count = -1", 1))
+    res = _cli("validate", bad, "--set", "campaigns.sales.talk.mean_s=100")
+    assert res.exit_code != 0 and re.search(r"line \d+: agents\[0\]\.count", res.stderr)
+    assert "set on the command line" not in res.stderr
