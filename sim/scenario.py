@@ -854,7 +854,6 @@ def _no_zero_caps(chk: _Checker, table: Mapping[str, Any], path: str) -> None:
                         "calls nobody: leave the key out for no cap, or pause the job)")
 
 
-
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
                     start: datetime | None = None) -> list[Campaign]:
     path = _campaign_path(raw, i)
