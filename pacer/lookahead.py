@@ -93,8 +93,10 @@ LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this f
 PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers waiting, callers
 # hanging up before the window ends) and the agents free by then
 
-_njit = numba.njit(cache=True)
-_njit_inline = numba.njit(cache=True, inline="always")
+# error_model="numpy": no zero-division checks (every division here is guarded or by a
+# checked positive value; the quotients are the same)
+_njit = numba.njit(cache=True, error_model="numpy")
+_njit_inline = numba.njit(cache=True, inline="always", error_model="numpy")
 
 
 def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
@@ -518,15 +520,17 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     # cumulative sums over the steps, their maximum and its last step, in one pass over the
     # grid; the samples side by side (d is [step, sample]), so the pass runs across them
     for k in range(k_n):
-        top[k] = d[0, k]
-        last[k] = 0
-    for s in range(1, n_steps):
-        for k in range(k_n):
-            acc = d[s - 1, k] + d[s, k]
+        acc = d[0, k]
+        t_k = acc
+        l_k = 0
+        for s in range(1, n_steps):
+            acc = acc + d[s, k]
             d[s, k] = acc
-            if acc >= top[k]:
-                top[k] = acc
-                last[k] = s
+            if acc >= t_k:
+                t_k = acc
+                l_k = s
+        top[k] = t_k
+        last[k] = l_k
     return live
 
 
@@ -707,7 +711,7 @@ def _added(d, top, last, pis, new_cdf, n, n_steps, state):
     return added
 
 
-@numba.njit(cache=True)
+@_njit
 def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
                      call_elapsed_s, call_key,
                      hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
