@@ -519,7 +519,31 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
             d[0, k] -= u_k
     # cumulative sums over the steps, their maximum and its last step, in one pass over the
     # grid; the samples side by side (d is [step, sample]), so the pass runs across them
-    for k in range(k_n):
+    k = 0
+    while k + 1 < k_n:  # two samples at a time: two independent chains of additions
+        a0 = d[0, k]
+        a1 = d[0, k + 1]
+        t0 = a0
+        t1 = a1
+        l0 = 0
+        l1 = 0
+        for s in range(1, n_steps):
+            a0 = a0 + d[s, k]
+            a1 = a1 + d[s, k + 1]
+            d[s, k] = a0
+            d[s, k + 1] = a1
+            if a0 >= t0:
+                t0 = a0
+                l0 = s
+            if a1 >= t1:
+                t1 = a1
+                l1 = s
+        top[k] = t0
+        last[k] = l0
+        top[k + 1] = t1
+        last[k + 1] = l1
+        k += 2
+    if k < k_n:
         acc = d[0, k]
         t_k = acc
         l_k = 0
