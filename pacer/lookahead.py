@@ -166,6 +166,31 @@ def _prefix(counts, row, n, prefix):
 
 
 @_njit
+def _prefixes(c_1, r_1, n_1, p_1, c_2, r_2, n_2, p_2, c_3, r_3, n_3, p_3, c_4, r_4, n_4, p_4,
+              c_5, r_5, n_5, p_5):
+    """``_prefix`` of five rows at once: the five running sums side by side (independent
+    chains of additions, each summed in the same order as ``_prefix``)."""
+    a_1 = a_2 = a_3 = a_4 = a_5 = 0.0
+    p_1[0] = p_2[0] = p_3[0] = p_4[0] = p_5[0] = 0.0
+    for k in range(max(n_1, n_2, n_3, n_4, n_5)):
+        if k < n_1:
+            a_1 += c_1[r_1, k]
+            p_1[k + 1] = a_1
+        if k < n_2:
+            a_2 += c_2[r_2, k]
+            p_2[k + 1] = a_2
+        if k < n_3:
+            a_3 += c_3[r_3, k]
+            p_3[k + 1] = a_3
+        if k < n_4:
+            a_4 += c_4[r_4, k]
+            p_4[k + 1] = a_4
+        if k < n_5:
+            a_5 += c_5[r_5, k]
+            p_5[k + 1] = a_5
+
+
+@_njit
 def _below(counts, row, prefix, n_ok, bw, x):
     """Weight of the row below x seconds (uniform within a bin); prefix valid to n_ok bins."""
     n_bins = counts.shape[1]
@@ -830,22 +855,20 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 e_max = max(e_max, agent_elapsed_s[j])
         x_last = max(n_steps - 1.5, 0.0) * dt + w
         hold_ok = _needed(hold_counts.shape[1], hold_bw, e_max + x_last)
-        _prefix(hold_counts, c, hold_ok, hold_prefix)
+        talk_ok = _needed(talk_counts.shape[1], talk_bw, e_talk + x_last)
+        wrap_ok = _needed(wrap_counts.shape[1], wrap_bw, e_wrap + x_last)
+        ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
+        end_ok = _needed(end_counts.shape[1], end_bw, t_out)
+        _prefixes(hold_counts, c, hold_ok, hold_prefix, talk_counts, c, talk_ok, talk_prefix,
+                  wrap_counts, c, wrap_ok, wrap_prefix, ring_counts, c, ring_ok, ring_prefix,
+                  end_counts, c if end_counts.shape[0] > c else 0, end_ok, end_prefix)
         hold_total = hold_totals[c]
         hold_mean = _tail_mean(hold_counts, c, hold_prefix, hold_ok, hold_bw, hold_total, e_max)
-        talk_ok = _needed(talk_counts.shape[1], talk_bw, e_talk + x_last)
-        _prefix(talk_counts, c, talk_ok, talk_prefix)
         talk_total = talk_totals[c]
         talk_mean = _tail_mean(talk_counts, c, talk_prefix, talk_ok, talk_bw, talk_total, e_talk)
-        wrap_ok = _needed(wrap_counts.shape[1], wrap_bw, e_wrap + x_last)
-        _prefix(wrap_counts, c, wrap_ok, wrap_prefix)
         wrap_total = wrap_totals[c]
         wrap_mean = _tail_mean(wrap_counts, c, wrap_prefix, wrap_ok, wrap_bw, wrap_total, e_wrap)
-        ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
-        _prefix(ring_counts, c, ring_ok, ring_prefix)
         ring_total = ring_totals[c]
-        end_ok = _needed(end_counts.shape[1], end_bw, t_out)
-        _prefix(end_counts, c if end_counts.shape[0] > c else 0, end_ok, end_prefix)
         end_total = end_totals[c]
         g_t = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, t_out)
         new_cdf[0] = 0.0

@@ -1,0 +1,33 @@
+"""pacer.lookahead's five-row prefix sums give, bit for bit, what one row at a time gives."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacer.lookahead import _prefix, _prefixes
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1),
+       bins=st.lists(st.integers(1, 60), min_size=5, max_size=5),
+       frac=st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5),
+       scale=st.sampled_from([1e-9, 1.0, 1e6]))
+def test_prefixes_equal_prefix_row_by_row(seed, bins, frac, scale):
+    rng = np.random.default_rng(seed)
+    rows = 3
+    counts = [rng.exponential(scale, (rows, b)) for b in bins]
+    which = [int(rng.integers(0, rows)) for _ in bins]
+    needed = [round(f * b) for f, b in zip(frac, bins, strict=True)]  # 0 .. all bins
+    want = [np.full(b + 1, np.nan) for b in bins]
+    got = [np.full(b + 1, np.nan) for b in bins]
+    for c, r, n, p in zip(counts, which, needed, want, strict=True):
+        _prefix(c, r, n, p)
+    args = []
+    for c, r, n, p in zip(counts, which, needed, got, strict=True):
+        args += [c, r, n, p]
+    _prefixes(*args)
+    for n, w, g in zip(needed, want, got, strict=True):
+        assert np.array_equal(w[:n + 1], g[:n + 1])  # bit for bit, both running sums
+        assert np.isnan(g[n + 1:]).all()  # nothing written past the bins needed
