@@ -356,6 +356,15 @@ def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
 
 
 @_njit
+def _zero_bins(pre, wc, k_n):
+    """pre[:, :k_n] = wc[:, :k_n] = 0."""
+    for b in range(PRE_BINS):
+        for k in range(k_n):
+            pre[b, k] = 0.0
+            wc[b, k] = 0.0
+
+
+@_njit
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
                   call_key, c_lo, c_hi,
                   hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
@@ -364,7 +373,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                   ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                   end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
                   pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
-                  sh_cdf, n_sh, hangup_rate, certain, age, w_bin):
+                  sh_cdf, n_sh, hangup_rate, certain, age, w_bin, pre_buf, wc_buf):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -380,7 +389,8 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     are matched earliest deadline first with the agents left (the latest ones). Those left
     without an agent are abandons whatever is dialled (``certain[k]``) and leave the agents
     to later answers: D_k less certain[k] at every step. age float64[>= waiting answers],
-    w_bin int64[>= waiting answers, K]: scratch.
+    w_bin int64[>= waiting answers, K], pre_buf and wc_buf float64[PRE_BINS, >= K]:
+    scratch.
 
     Each busy agent and ringing call walks its K stratified draws (``_strata``) in
     increasing order and stops at the first past its chance of counting within the
@@ -402,16 +412,15 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     idle = -at_zero
     pre_bw = window / PRE_BINS if window > 0.0 else 1.0
     n_early = 0  # answers whose deadline falls inside the connect window
-    pre = np.empty((0, 0))  # agents free inside it, [bin, sample]
-    wc = np.empty((0, 0))  # deadlines of the answers still to come, [bin, sample]
+    pre = pre_buf  # agents free inside it, [bin, sample]; zeroed once needed
+    wc = wc_buf  # deadlines of the answers still to come, [bin, sample]
     n_wait = 0
     for i in range(c_lo, c_hi):
         if call_elapsed_s[i] < 0.0:
             n_wait += 1
     # the waiting answers' seconds waited (age) and their deadlines' bins (w_bin)
     if n_wait > 0:
-        pre = np.zeros((PRE_BINS, k_n))
-        wc = np.zeros((PRE_BINS, k_n))
+        _zero_bins(pre, wc, k_n)
     live = 0.0
     q = 0
     for i in range(c_lo, c_hi):
@@ -479,8 +488,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     j += 1
                 if s - j <= 0:  # the deadline falls inside the connect window
                     if n_early == 0:
-                        pre = np.zeros((PRE_BINS, k_n))
-                        wc = np.zeros((PRE_BINS, k_n))
+                        _zero_bins(pre, wc, k_n)
                     dl = max(window - (j - s + 0.5) * dt, 0.0)
                     wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
                     n_early += 1
@@ -833,6 +841,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     ring_prefix = np.empty(ring_counts.shape[1] + 1)
     end_prefix = np.empty(end_counts.shape[1] + 1)
     own = np.empty(1, dtype=np.uint64)  # the later stages' streams of new-dial draws
+    pre_buf = np.empty((PRE_BINS, k_n))  # _sample_state's scratch
+    wc_buf = np.empty((PRE_BINS, k_n))
     for c in range(n_c):
         if active[c] != 1:
             continue
@@ -903,8 +913,12 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 break
             if stage == 2 and n == 0:
                 break
+            pis_s = pis[:k_s]  # this stage's samples
+            top_s = top[:k_s]
+            last_s = last[:k_s]
+            certain_s = certain[:k_s]
             for k in range(k_s):
-                pis[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
+                pis_s[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
             d = d_buf[:n_steps * k_s].reshape((n_steps, k_s))
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
@@ -916,14 +930,13 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                wrap_bw, wrap_total, wrap_mean,
                                ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
                                end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
-                               pis[:k_s], t_out, dt, w, n_steps, now_s, key, d,
-                               top[:k_s], last[:k_s], q_tab, sh_cdf, n_sh, hangup_rate[c],
-                               certain[:k_s], age, w_bin)
+                               pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
+                               q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
+                               pre_buf, wc_buf)
             if stage == 0:
                 live0 = lv
-                n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
-                                             eff_cdf, theta[c], max_new[c], n_steps, state,
-                                             certain[:k_s])
+                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                                             max_new[c], n_steps, state, certain_s)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -931,12 +944,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added, stop = _scan(d, top[:k_s], last[:k_s], pis[:k_s],
-                                             eff_cdf, theta[c], max_new[c], n_steps, own,
-                                             certain[:k_s])
+                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                                             max_new[c], n_steps, own, certain_s)
             else:
-                added = _added(d, top[:k_s], last[:k_s], pis[:k_s], eff_cdf, n, n_steps,
-                               own)
+                added = _added(d, top_s, last_s, pis_s, eff_cdf, n, n_steps, own)
         if n == 0:
             added = 0.0
         dials[c] = n
