@@ -412,6 +412,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     idle = -at_zero
     pre_bw = window / PRE_BINS if window > 0.0 else 1.0
     n_early = 0  # answers whose deadline falls inside the connect window
+    wc_hi = -1  # the latest bin of those still to come
     pre = pre_buf  # agents free inside it, [bin, sample]; zeroed once needed
     wc = wc_buf  # deadlines of the answers still to come, [bin, sample]
     n_wait = 0
@@ -490,7 +491,9 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     if n_early == 0:
                         _zero_bins(pre, wc, k_n)
                     dl = max(window - (j - s + 0.5) * dt, 0.0)
-                    wc[min(int(dl / pre_bw), PRE_BINS - 1), k] += 1.0
+                    b_dl = min(int(dl / pre_bw), PRE_BINS - 1)
+                    wc[b_dl, k] += 1.0
+                    wc_hi = max(wc_hi, b_dl)
                     n_early += 1
                     s = 0
                 else:
@@ -520,30 +523,33 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                         wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
                         k_n, pre, pre_bw, pre_on)
     if n_early > 0:
-        order = np.argsort(-age[:n_wait], kind="mergesort")  # the oldest first
+        if n_wait > 0:
+            order = np.argsort(-age[:n_wait], kind="mergesort")  # the oldest first
         for k in range(k_n):
             # waiting answers, first come first served: each agent, as it frees, goes to
             # the oldest answer still waiting; one whose deadline passed first is dropped
             u_k = 0.0
             used = 0.0
-            avail = idle
-            head = 0
-            for b in range(PRE_BINS):
-                avail += pre[b, k]
-                while head < n_wait and avail > 0.5:
-                    if w_bin[order[head], k] >= b:
-                        avail -= 1.0
-                        used += 1.0
-                    else:
-                        u_k += 1.0
-                    head += 1
-            u_k += n_wait - head
+            if n_wait > 0:
+                avail = idle
+                head = 0
+                for b in range(PRE_BINS):
+                    avail += pre[b, k]
+                    while head < n_wait and avail > 0.5:
+                        if w_bin[order[head], k] >= b:
+                            avail -= 1.0
+                            used += 1.0
+                        else:
+                            u_k += 1.0
+                        head += 1
+                u_k += n_wait - head
             # answers still to come, earliest deadline first, against the agents the
-            # waiting ones left (they took the earliest)
+            # waiting ones left (they took the earliest); past the latest of their deadlines
+            # (wc_hi) the agents only add up, the excess only falls: the bins stop there
             w_acc = 0.0
             a_acc = idle
             worst = 0.0
-            for b in range(PRE_BINS):
+            for b in range(wc_hi + 1):
                 w_acc += wc[b, k]
                 a_acc += pre[b, k]
                 worst = max(worst, w_acc - max(a_acc - used, 0.0))
