@@ -198,6 +198,29 @@ def test_sweep_axes_are_finite_and_bounded(spec, expect):
         parse_vary(spec)
 
 
+@pytest.mark.parametrize("spec, values", [
+    ("x=1e-300:1:1", (1e-300, 1.0)),  # was (0, 1): a tiny start rounded to 0 silently
+    ("x=1e-300:3e-300:1e-300", (1e-300, 2e-300, 3e-300)),
+    ("x=0:1:0.1", tuple(k / 10 for k in range(11))),  # no 0.30000000000000004
+    ("x=-0.3:0.3:0.1", (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)),  # an exact 0 on the way
+    ("x=40:60:10", (40, 50, 60)),
+])
+def test_sweep_ranges_keep_their_values(spec, values):
+    from sim.plan.sweep import parse_vary
+
+    got = parse_vary(spec).values
+    assert got == values
+    assert all(type(a) is type(b) for a, b in zip(got, values, strict=True))
+
+
+def test_a_tiny_value_for_a_count_is_an_error_not_zero_agents():
+    from sim.plan.sweep import parse_vary, sweep
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="expected integer, got number 1e-300"):
+        sweep(SCENARIOS / "pacing-small-8.toml", [parse_vary("agents.count=1e-300:1:1")], 1, 1)
+
+
 def test_sweep_grid_is_bounded():
     from sim.plan.sweep import parse_vary, sweep
 
