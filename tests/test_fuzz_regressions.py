@@ -392,6 +392,16 @@ def test_an_unwritable_out_fails_before_the_run(out):
     assert f"--out: cannot write the results into {out}" in res.stderr
 
 
+def test_an_out_below_a_file_names_the_file(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file, not a folder")
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+               "--no-cache", "--out", blocker / "r")
+    assert res.exit_code == 2
+    assert f"cannot write the results into {blocker / 'r'}: {blocker} is a file, not a " \
+        "folder" in res.stderr
+
+
 def test_a_failed_write_names_the_option_and_what_was_written(tmp_path, monkeypatch):
     from outdial.app import Application
 
