@@ -435,6 +435,15 @@ class ContactFlow:
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]
 
+    def idle_until(self, now_s: float) -> float:
+        """Run-clock time (seconds) before which ``take`` can hand out nothing: ``now_s``
+        unless the search for fresh contacts is paused (FRESH_PAUSE_MIN_S), then the
+        pause's end or the earliest queued contact's due time, whichever comes first."""
+        if now_s >= self._fresh_after:
+            return now_s
+        due = self.next_due()
+        return max(now_s, self._fresh_after if due is None else min(self._fresh_after, due))
+
     def next_due(self) -> float | None:
         """Run-clock time of the earliest queued contact on any channel (None if none)."""
         best = None

@@ -108,6 +108,9 @@ def test_a_growing_list_closed_for_hours_is_not_read_on_at_every_tick():
     assert len(f.ids) <= (searches + 1) * (SCAN_LIMIT + 100)
     assert len(f.ids) < ticks  # not one contact per tick, let alone SCAN_LIMIT
     opens = 4 * H  # 09:00 in Los Angeles
+    # what the dialer tells the pacer: nothing before the pause ends (at most 300 s on)
+    assert ticks * 0.25 < f.idle_until(ticks * 0.25) <= ticks * 0.25 + FRESH_PAUSE_MAX_S
+    assert f.idle_until(opens - 1.0) == opens - 1.0  # the pause is over: searched again
     got = f.take(opens, VOICE, 5)
     assert [p.contact_id for p in got] == ["la0", "la1", "la2", "la3", "la4"]
 
