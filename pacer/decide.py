@@ -697,8 +697,9 @@ class Pacer:
         e, r = self.ring_end, self.ring
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
-            g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
+            # held until their cohort ended, and counted
+            self._pending._add_ended(rows, live, ring_s, now, slot, self._minute_calls,
+                                     self._calls_today)
             if self._cold_news:
                 # before a campaign's first cohort has ended its ring-time histograms learn
                 # from the ends as they come: biased to short ones, but a list whose
