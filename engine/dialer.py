@@ -274,16 +274,20 @@ class Dialer:
             return []
         channel, name = self._attempt_job[j]
         i = self._next_id
-        made = [Attempt(i + k, j, p.contact, channel, now, p.contact_id, p.address, p.step,
-                        name) for k, p in enumerate(plans)]
+        made = [Attempt(i + k, j, c, channel, now, cid, address, step, name)
+                for k, (c, cid, address, step) in enumerate(plans)]
         self._next_id = i + len(made)
         store, events = self.store, self.events
-        if self._txn is None:
+        if self._txn is None and not events.enabled:
+            started = store.attempt_started
+            for a in made:
+                flow.launched(a)
+                started(a)
+        elif self._txn is None:
             for a in made:
                 flow.launched(a)
                 store.attempt_started(a)
-                if events.enabled:
-                    events.attempt_created(a)
+                events.attempt_created(a)
         else:  # a durable store: the records and their events commit together (outbox)
             with self._txn():
                 for a in made:
