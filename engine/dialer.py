@@ -338,7 +338,7 @@ class Dialer:
 
     def _complete(self, a: Attempt, code: int, now: float | None = None) -> None:
         """Record ``a``'s end with ``code`` at ``now`` (default: the clock's time)."""
-        a.code = int(code)
+        a.code = code if code.__class__ is int else int(code)
         a.t_end = self.clock.now() if now is None else now
         s = a.slot
         if s >= 0:  # ``_release_slot``, inlined: once per attempt
@@ -443,13 +443,16 @@ class Dialer:
         a.t_talk_end = now
         if self.events.enabled:
             self.events.attempt_updated(a, "talk_ended")
-        if a.agent >= 0:
-            ag = a.agent
-            talk_s = now - self.agents.since_s[ag]
-            was = self.agents.state[ag]
-            self.agents.transition(ag, "call_end", now)
-            if was == _BUSY_STATE and self.agents.job[ag] >= 0:  # seen talking: wrap-up next
-                self.pacer.observe_talk(int(self.agents.job[ag]), talk_s)
+        ag = a.agent
+        if ag >= 0:
+            agents = self.agents
+            talk_s = now - agents.since_s[ag]
+            was = agents.state[ag]
+            agents.transition(ag, "call_end", now)
+            if was == _BUSY_STATE:  # seen talking: wrap-up next
+                job = int(agents.job[ag])
+                if job >= 0:
+                    self.pacer.observe_talk(job, talk_s)
         self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:

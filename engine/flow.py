@@ -137,6 +137,12 @@ class ContactFlow:
         self._normalised = tuple(s.address in contacts.spec.addresses
                                  for s in strategy.steps)
         self.extend(contacts)
+        # What ``take`` reads for fresh contacts, gathered once (the lists, the bytearray
+        # and the dicts grow in place as the list does).
+        self._fresh_parts = (rules, job, strategy.first, calendar, self.history, self.ids,
+                             self._normalised, self._ended, self._fields_of, self.tzs,
+                             self._tz_field, self._col_items, self.order, self.state,
+                             self._n)
 
     # ------------------------------------------------------------------ the list
 
@@ -219,15 +225,11 @@ class ContactFlow:
         # step now (``Strategy.first``), and no rule can refuse it when the rule engine
         # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
-        rules, job = self.rules, self.job
+        (rules, job, first, cal, history, ids, normalised, ended, fields_of, tzs, tz_field,
+         col_items, order, state, counts) = self._fresh_parts
         fast = rules.admits_fresh(job, ch)
-        first, cal, history, ids = self.strategy.first, self.calendar, self.history, self.ids
-        normalised, ended = self._normalised, self._ended
-        fields_of, tzs, tz_field, col_items = (self._fields_of, self.tzs, self._tz_field,
-                                               self._col_items)
         admitted = 0
         scanned = 0
-        order, state, counts = self.order, self.state, self._n
         cursor = self.cursor  # written back below (``_plan`` and ``_grow`` do not read it)
         while scanned < SCAN_LIMIT:
             if cursor >= len(order):

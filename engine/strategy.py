@@ -835,7 +835,9 @@ class Strategy:
         w = self._spans(calendar).get((nxt.step_index, tz))
         if w is None:
             return None  # decide looks it up (and raises the clear error)
-        return nxt._replace(at=now_s) if w.is_open(now_s) else None
+        if not w.is_open(now_s):
+            return None
+        return _new_tuple(Next, (nxt.step_index, nxt.step, nxt.address, now_s, nxt.skipped))
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
                     now: datetime | float, run_start: datetime | None = None,
