@@ -136,6 +136,7 @@ class Dialer:
         self.call_status = np.zeros(cap, dtype=np.int64)
         self.call_t0 = np.zeros(cap, dtype=np.float64)
         self._free_slots = list(range(cap - 1, -1, -1))
+        self._slots_used = 0  # slots [0, this) have held a call (the rest never did)
         self.waiting: list[deque[Attempt]] = [deque() for _ in range(n_jobs)]
         self.in_flight: dict[int, Attempt] = {}
         self.exhausted = np.zeros(n_jobs, dtype=bool)
@@ -195,9 +196,14 @@ class Dialer:
         if self._stopped:
             return
         now = self.clock.now()
+        # The call slots up to the highest ever used (free ones say nothing to the pacer;
+        # slots are reused last-freed first, so this is about the peak of calls in flight,
+        # not the arrays' doubled capacity): views, in slot order.
+        used = self._slots_used
+        agents = self.agents
         dials = self.pacer.decide(
-            now, self.agents.job, self.agents.status, self.agents.since_s,
-            self.call_job, self.call_status, self.call_t0,
+            now, agents.job, agents.status, agents.since_s,
+            self.call_job[:used], self.call_status[:used], self.call_t0[:used],
         )
         decided = dials.copy()
         if self._any_stopped:
@@ -311,6 +317,8 @@ class Dialer:
                 self._grow_slots()
                 free = self._free_slots
             s = free.pop()  # ``_take_slot``, inlined: once per attempt
+            if s >= self._slots_used:
+                self._slots_used = s + 1
             self.call_job[s] = j
             self.call_status[s] = _RINGING
             self.call_t0[s] = now
