@@ -273,9 +273,12 @@ class Dialer:
         flow has nothing left at all). One flow pass for the tick's attempts of the job."""
         flow = self.flows[j]
         plans = flow.take(now, self._step_channel[j], n)
-        if len(plans) < n and flow.exhausted:
-            self.exhausted[j] = True
-            self._any_stopped = True
+        if len(plans) < n:
+            if flow.exhausted:
+                self.exhausted[j] = True
+                self._any_stopped = True
+            elif (until := flow.idle_until(now)) > now:  # nothing to dial before then
+                self.pacer.nothing_to_dial(j, until)
         if not plans:
             return []
         channel, name = self._attempt_job[j]

@@ -21,6 +21,7 @@ histories hold run-clock seconds, so nothing is converted per decision.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,17 @@ STATE_NAMES = ("fresh", "queued", "in_flight", "done")
 _BLOCKED = int(Code.BLOCKED)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts in a row giving no attempt before ``take`` gives up for this tick
+# A list that grows as it is read (``more``: the simulator's synthetic lists, an endless
+# supply in one mix) is a search that never ends where none of its contacts may be called
+# now (every zone outside its window at night, a do-not-call list covering its numbers):
+# SCAN_LIMIT contacts deep at every tick, a simulated night took minutes per simulated
+# minute. After a search of such a list gave up, the next waits FRESH_PAUSE_MIN_S, doubling
+# at each search in a row that gives up, to at most FRESH_PAUSE_MAX_S, and never past the
+# time the earliest contact queued on the channel comes due (when the calling window it
+# waits for opens). A list read from a file is searched on at every tick: its end bounds
+# the search, and one sorted by zone must reach its open zones at once.
+FRESH_PAUSE_MIN_S = 1.0
+FRESH_PAUSE_MAX_S = 300.0
 _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 # Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
 # (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
@@ -118,6 +130,8 @@ class ContactFlow:
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
         self._col_items = tuple(self.cols.items())  # the lists grow in place
         self.cursor = 0
+        self._fresh_pause = 0.0  # seconds the next fruitless search pauses fresh ones
+        self._fresh_after = -math.inf  # no search for fresh contacts before this (run s)
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
         # Per contact with an undecided future: its fields as the strategy reads them (built
@@ -218,7 +232,7 @@ class ContactFlow:
                 out.append(p)
                 if len(out) == n:
                     return out
-        if ch != self._step0_channel:
+        if ch != self._step0_channel or now_s < self._fresh_after:
             return out
         # Fresh contacts. Speed shortcut (one pass per contact, no decision search): a
         # contact with no history whose first step with an address is open now is that
@@ -267,6 +281,14 @@ class ContactFlow:
         self.cursor = cursor
         if admitted:
             rules.count_allowed(job, admitted)
+        if scanned < SCAN_LIMIT:
+            self._fresh_pause = 0.0
+        elif self._more is not None:  # gave up on a growing list: pause (FRESH_PAUSE_MIN_S)
+            self._fresh_pause = min(max(2.0 * self._fresh_pause, FRESH_PAUSE_MIN_S),
+                                    FRESH_PAUSE_MAX_S)
+            q = self._queues.get(ch)
+            self._fresh_after = min(now_s + self._fresh_pause,
+                                    max(q[0][0], now_s) if q else math.inf)
         return out
 
     def _grow(self) -> bool:
@@ -430,6 +452,15 @@ class ContactFlow:
 
     def state_of(self, c: int) -> str:
         return STATE_NAMES[self.state[c]]
+
+    def idle_until(self, now_s: float) -> float:
+        """Run-clock time (seconds) before which ``take`` can hand out nothing: ``now_s``
+        unless the search for fresh contacts is paused (FRESH_PAUSE_MIN_S), then the
+        pause's end or the earliest queued contact's due time, whichever comes first."""
+        if now_s >= self._fresh_after:
+            return now_s
+        due = self.next_due()
+        return max(now_s, self._fresh_after if due is None else min(self._fresh_after, due))
 
     def next_due(self) -> float | None:
         """Run-clock time of the earliest queued contact on any channel (None if none)."""

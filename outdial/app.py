@@ -15,6 +15,19 @@ from rich.markup import escape
 from rich.table import Table
 
 
+def write_error(exc: OSError, target: Path) -> str:
+    """Why ``target`` (a file or folder being written) could not be: a part of its path
+    that is a file where a folder must be is named (the OS says only "File exists" or "Not
+    a directory"); else the OS's reason."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        for part in (target, *target.parents):
+            if part.is_file() and part != target:
+                return f"{part} is a file, not a folder"
+        if target.is_file() and isinstance(exc, FileExistsError):
+            return f"{target} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
 def _json_safe(value: Any) -> Any:
     """``value`` with every non-finite float replaced by ``None`` (strict JSON has no NaN/inf)."""
     if isinstance(value, float):
@@ -60,7 +73,7 @@ class Application:
             done = f" (written before it: {', '.join(str(p) for p in written)})" if written \
                 else ""
             self.fail(f"{option}: cannot write the results into {target}: "
-                      f"{exc.strerror or exc}{done}")
+                      f"{write_error(exc, target)}{done}")
         for p in written:
             self.info(f"wrote {p}")
 

@@ -40,7 +40,7 @@ import numba
 import numpy as np
 
 from pacer.constants import MAX_CAMPAIGNS
-from pacer.gather import MAX_TIME_S
+from pacer.gather import MAX_TIME_S, _tally_dials
 from pacer.hitrate import HitRateState, _hitrate_record
 from pacer.lookahead import _splitmix64
 from pacer.ratio import as_array, float_rows, int_rows, real_number
@@ -69,6 +69,17 @@ def _append(rows, live, t0, ring_s, p_row, p_live, p_t0, p_ring, p_tie, meta, se
         meta[1] += 1
         k += 1
     meta[0] = k
+
+
+@numba.njit(cache=True)
+def _append_ended(rows, live, ring_s, now, p_row, p_live, p_t0, p_ring, p_tie, meta, seed,
+                  slot, minute_calls, calls_today):
+    """``_append`` of dials that ended at ``now`` after ``ring_s`` seconds (launched at
+    ``now - ring_s``), each also counted into the caller's per-campaign ring of the current
+    second (``minute_calls[row, slot]``) and today's count: the pacer's per-tick path, one
+    call."""
+    _append(rows, live, now - ring_s, ring_s, p_row, p_live, p_t0, p_ring, p_tie, meta, seed)
+    _tally_dials(rows, slot, minute_calls, calls_today)
 
 
 @numba.njit(cache=True)
@@ -156,16 +167,28 @@ class PendingDials:
 
     def _add(self, rows: np.ndarray, live: np.ndarray, t0: np.ndarray,
              ring_s: np.ndarray) -> None:
-        need = self.n + rows.shape[0]
-        if need > self.row.shape[0]:
-            cap = max(need, 2 * self.row.shape[0])
+        self._reserve(rows.shape[0])
+        _append(rows, live, t0, ring_s, self.row, self.live, self.t0, self.ring, self.tie,
+                self.meta, self.seed)
+
+    def _add_ended(self, rows: np.ndarray, live: np.ndarray, ring_s: np.ndarray, now: float,
+                   slot: int, minute_calls: np.ndarray, calls_today: np.ndarray) -> None:
+        """``_add`` of dials that ended at ``now`` (``_append_ended``: arrays the pacer
+        checked; the counters are its own)."""
+        self._reserve(rows.shape[0])
+        _append_ended(rows, live, ring_s, now, self.row, self.live, self.t0, self.ring,
+                      self.tie, self.meta, self.seed, slot, minute_calls, calls_today)
+
+    def _reserve(self, m: int) -> None:
+        """Room for ``m`` more dials (the buffers at least double when they grow)."""
+        held = int(self.meta[0])
+        if held + m > self.row.shape[0]:
+            cap = max(held + m, 2 * self.row.shape[0])
             for name in self._ARRAYS:
                 old = getattr(self, name)
                 new = np.empty(cap, dtype=old.dtype)
-                new[:self.n] = old[:self.n]
+                new[:held] = old[:held]
                 setattr(self, name, new)
-        _append(rows, live, t0, ring_s, self.row, self.live, self.t0, self.ring, self.tie,
-                self.meta, self.seed)
 
     def fold(self, now: float, life_s: np.ndarray, long: HitRateState,
              short: HitRateState, dials_recent: np.ndarray, decay: float,

@@ -615,6 +615,17 @@ class Pacer:
         """AMD detected an answering machine."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
 
+    def nothing_to_dial(self, row: int, until_s: float) -> None:
+        """The caller has no record to dial for campaign ``row`` before ``until_s`` (the
+        clock's seconds: every contact of its list outside its calling window at night,
+        say): its look-ahead is not run again before then unless news comes (a live
+        answer, a call or a handling time ending). A time earlier than the one held already
+        changes nothing."""
+        row = self._row(row)
+        t = self._seconds("until_s", until_s)
+        if t > self._next_decide[row]:
+            self._next_decide[row] = t
+
     def launched(self, counts: np.ndarray) -> None:
         """The attempts the caller launched after the last ``decide``, per campaign (int,
         length n), when a port or carrier limit, a stopped job or an empty list let it launch
@@ -686,8 +697,9 @@ class Pacer:
         e, r = self.ring_end, self.ring
         if self._obs_dial.n:
             rows, ring_s, live = self._obs_dial.take()
-            self._pending._add(rows, live, now - ring_s, ring_s)  # until their cohort ended
-            g._tally_dials(rows, slot, self._minute_calls, self._calls_today)
+            # held until their cohort ended, and counted
+            self._pending._add_ended(rows, live, ring_s, now, slot, self._minute_calls,
+                                     self._calls_today)
             if self._cold_news:
                 # before a campaign's first cohort has ended its ring-time histograms learn
                 # from the ends as they come: biased to short ones, but a list whose

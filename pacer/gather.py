@@ -39,7 +39,15 @@ PHASE_HANDLING, PHASE_TALK, PHASE_WRAP = 0, 1, 2
 def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status, call_t0,
             agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts, agent_key,
             call_key, split, agent_phase):
-    """Fill CSR groups of agents (idle or busy) and unanswered calls, and per-campaign counts.
+    """Check every entry, then fill CSR groups of agents (idle or busy) and unanswered calls,
+    and per-campaign counts; returns ``(code, index)`` of the first bad entry, ``(0, -1)``
+    when all passed.
+
+    Codes: 1 agent campaign row out of [-1, n_camp), 2 agent status not an AgentStatus,
+    3 agent start time not finite (or beyond MAX_TIME_S), 4 call campaign row out of range,
+    5 call status not a CallStatus, 6 call start time not finite, 7 ``now`` not finite. The
+    checks ride on the counting pass; on a bad entry only the scratch ``counts`` has been
+    written (``split``, the caller's state, is set after every entry passed).
 
     agent_elapsed: -1 for an idle agent (surely free), else seconds since its call connected
     (BUSY) or its wrap-up started (WRAP); only IDLE, BUSY and WRAP agents are listed
@@ -54,34 +62,53 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
     agent_key / call_key: the engine's row index of each listed agent and call (identities
     that stay the same from one tick to the next).
     """
+    if not abs(now) <= MAX_TIME_S:
+        return 7, -1
     counts[:, :] = 0
+    any_wrap = False
     for i in range(agent_job.shape[0]):
         j = agent_job[i]
+        s = agent_status[i]
+        if j < -1 or j >= n_camp:
+            return 1, i
+        if s < _OFF or s > _STATUS_MAX:
+            return 2, i
+        if not abs(agent_since[i]) <= MAX_TIME_S:
+            return 3, i
         if j < 0:
             continue
-        s = agent_status[i]
         if s == _IDLE:
             counts[j, IDLE] += 1
         elif s == _BUSY:
             counts[j, BUSY] += 1
         elif s == _WRAP:
             counts[j, BUSY] += 1
-            split[j] = 1
+            any_wrap = True
         elif s == _LEAVING:
             counts[j, LEAVING] += 1
         elif s == _PAUSED:
             counts[j, PAUSED] += 1
     for i in range(call_job.shape[0]):
         j = call_job[i]
+        s = call_status[i]
+        if j < -1 or j >= n_camp:
+            return 4, i
+        if s < 0 or s > _CONNECTED:
+            return 5, i
+        if not abs(call_t0[i]) <= MAX_TIME_S:
+            return 6, i
         if j < 0:
             continue
-        s = call_status[i]
         if s == _RINGING:
             counts[j, RINGING] += 1
         elif s == _WAITING:
             counts[j, WAITING] += 1
         elif s == _CONNECTED:
             counts[j, CONNECTED] += 1
+    if any_wrap:
+        for i in range(agent_job.shape[0]):
+            if agent_job[i] >= 0 and agent_status[i] == _WRAP:
+                split[agent_job[i]] = 1
     agent_offsets[0] = 0
     call_offsets[0] = 0
     for c in range(n_camp):
@@ -118,6 +145,7 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             call_elapsed[fill[j]] = -1.0 - max(now - call_t0[i], 0.0)
             call_key[fill[j]] = i
             fill[j] += 1
+    return 0, -1
 
 
 class Gatherer:
@@ -137,28 +165,24 @@ class Gatherer:
 
     def __call__(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
-        """Group agents and calls by campaign; returns views into the buffers (see ``gather``)."""
-        self._grow(agent_job.shape[0], call_job.shape[0])
-        _gather(self.n, float(now_s), agent_job, agent_status, agent_since_s, call_job,
-                call_status, call_t0_s, self.agent_offsets, self.agent_elapsed,
-                self.call_offsets, self.call_elapsed, self.counts, self.agent_key,
-                self.call_key, self.split, self.agent_phase)
-        return self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed, \
-            self.counts
+        """Group agents and calls by campaign (``checked``); returns the five arrays of
+        ``gather`` as views into the buffers."""
+        return self.checked(now_s, agent_job, agent_status, agent_since_s, call_job,
+                            call_status, call_t0_s)[1]
 
     def checked(self, now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                 call_t0_s):
-        """The same for arrays as the engine passes them, checked first: types and shapes
-        (``state_arrays``), then every entry (``_check_state``), with a ValueError naming the
-        argument and the entry, and nothing written, when one fails; the grouping after, in
-        the same kernel call. Returns ``(now, (the five arrays of __call__))``."""
+        """Group the arrays as the engine passes them, checked: types and shapes
+        (``state_arrays``), then every entry, in the kernel's counting pass (``_gather``),
+        with a ValueError naming the argument and the entry, and the caller's state
+        untouched, when one fails. Returns ``(now, (agent_offsets, agent_elapsed,
+        call_offsets, call_elapsed, counts))``."""
         now, arrays = state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job,
                                    call_status, call_t0_s)
         self._grow(arrays[0].shape[0], arrays[3].shape[0])
-        code, i = _checked_gather(self.n, now, *arrays, self.agent_offsets,
-                                  self.agent_elapsed, self.call_offsets, self.call_elapsed,
-                                  self.counts, self.agent_key, self.call_key, self.split,
-                                  self.agent_phase)
+        code, i = _gather(self.n, now, *arrays, self.agent_offsets, self.agent_elapsed,
+                          self.call_offsets, self.call_elapsed, self.counts, self.agent_key,
+                          self.call_key, self.split, self.agent_phase)
         if code:
             raise ValueError(_STATE_ERRORS[code].format(i=i, n=self.n))
         return now, (self.agent_offsets, self.agent_elapsed, self.call_offsets,
@@ -291,48 +315,6 @@ def _due(active_mask, dirty, ended, idle, unanswered, hit, next_decide, now, act
     return any_due
 
 
-@numba.njit(cache=True)
-def _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
-                 call_t0):
-    """(code, index) of the first bad entry of the engine's arrays, (0, -1) when all pass.
-
-    Codes: 1 agent campaign row out of [-1, n_camp), 2 agent status not an AgentStatus,
-    3 agent start time not finite, 4 call campaign row out of range, 5 call status not a
-    CallStatus, 6 call start time not finite, 7 ``now`` not finite."""
-    if not abs(now) <= MAX_TIME_S:
-        return 7, -1
-    for i in range(agent_job.shape[0]):
-        if agent_job[i] < -1 or agent_job[i] >= n_camp:
-            return 1, i
-        if agent_status[i] < _OFF or agent_status[i] > _STATUS_MAX:
-            return 2, i
-        if not abs(agent_since[i]) <= MAX_TIME_S:
-            return 3, i
-    for i in range(call_job.shape[0]):
-        if call_job[i] < -1 or call_job[i] >= n_camp:
-            return 4, i
-        if call_status[i] < 0 or call_status[i] > _CONNECTED:
-            return 5, i
-        if not abs(call_t0[i]) <= MAX_TIME_S:
-            return 6, i
-    return 0, -1
-
-
-@numba.njit(cache=True)
-def _checked_gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
-                    call_t0, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts,
-                    agent_key, call_key, split, agent_phase):
-    """``_check_state``, then ``_gather`` when every entry passed; returns the check's
-    (code, index)."""
-    code, i = _check_state(n_camp, now, agent_job, agent_status, agent_since, call_job,
-                           call_status, call_t0)
-    if code == 0:
-        _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_status,
-                call_t0, agent_offsets, agent_elapsed, call_offsets, call_elapsed, counts,
-                agent_key, call_key, split, agent_phase)
-    return code, i
-
-
 _STATE_ERRORS = {
     1: "agent_job[{i}] must be a campaign row in [-1, {n})",
     2: "agent_status[{i}] must be a pacer.modes.AgentStatus code (0..5)",
@@ -348,9 +330,9 @@ def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_s
                  call_t0_s):
     """The engine's arrays as the kernels need them (int64 / float64, 1-D, contiguous,
     matching lengths), or a ValueError naming the argument; returns ``(now, [the six
-    arrays])``. Their values are checked by ``_check_state``."""
+    arrays])``. Their values are checked by ``_gather``."""
     # a float (the engine's case) as it is; anything else must be a real number (no str,
-    # no array): ``_check_state`` checks that it is finite
+    # no array): ``_gather`` checks that it is finite
     now = now_s if type(now_s) is float else real_number("now_s", now_s)
     arrays = (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
     if all(type(a) is np.ndarray and a.dtype == t and a.ndim == 1 and a.flags.c_contiguous

@@ -854,6 +854,32 @@ def _no_zero_caps(chk: _Checker, table: Mapping[str, Any], path: str) -> None:
                         "calls nobody: leave the key out for no cap, or pause the job)")
 
 
+def _top_rules(chk: _Checker, rules: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level [rules] (every job's defaults) checked once: a bad or unknown key is
+    reported at its own line, once, and left out of what the campaigns inherit (else each
+    job would repeat the same problem against its own line)."""
+    good = dict(rules)
+    known = {f for f in RuleConfig.__dataclass_fields__ if not f.startswith("_")}
+    unknown = sorted(k for k in good if k not in known)
+    if unknown:
+        chk.problem("rules", f"unknown key(s) {', '.join(unknown)}; expected one of "
+                    f"{', '.join(sorted(known))}")
+        for k in unknown:
+            del good[k]
+    for _ in range(len(good)):
+        try:
+            RuleConfig(**good)
+            break
+        except RuleConfigError as e:
+            key = str(e).split(":", 1)[0]
+            if key not in good:  # a problem of several keys together: said once, here
+                chk.problem("rules", str(e))
+                return {}
+            chk.problem(f"rules.{key}", str(e).split(":", 1)[1].strip())
+            del good[key]
+    return good
+
+
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
                     start: datetime | None = None) -> list[Campaign]:
     path = _campaign_path(raw, i)
@@ -1207,6 +1233,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         chk.problem("rules", f"expected a table, got {_tname(rules)}")
         rules = {}
     _no_zero_caps(chk, rules, "rules")
+    rules = _top_rules(chk, rules)
     dnc = chk.table(raw.get("dnc", {}), {"files": _F(list, [])}, "dnc")
     dnc_files = tuple(p for k, f in enumerate(dnc.get("files") or [])
                       if (p := chk.path(f, f"dnc.files[{k}]")) is not None)

@@ -89,6 +89,16 @@ def test_report_errors_are_one_line(tmp_path):
     assert r.exit_code == 2 and "kpis.json: not a readable JSON file" in r.stderr
 
 
+def test_a_report_path_through_a_file_names_the_file(results, tmp_path):
+    """The OS says only "File exists" when a part of the path is a file: the message names
+    that file."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file, not a folder")
+    r = CliRunner().invoke(outdial, ["report", str(results), "-o", str(blocker / "x.html")])
+    assert r.exit_code == 2
+    assert f"{blocker} is a file, not a folder" in r.stderr and "File exists" not in r.stderr
+
+
 def _chromium(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
                            "--hide-scrollbars", "--no-first-run", *args],

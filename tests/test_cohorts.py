@@ -224,3 +224,29 @@ def test_fold_rejects_bad_ringing_times():
                 np.array(["a"] * N)):
         with pytest.raises(ValueError, match="ringing_t0"):
             pend.fold(1.0, TIMEOUT, long, short, np.zeros(N), 1.0, bad)
+
+
+def test_dials_ended_now_are_held_and_counted_as_add_and_tally_do():
+    """The pacer's per-tick path (``_add_ended``: launch times from the end and ring times,
+    held and counted in one kernel call) leaves what ``_add`` then ``_tally_dials`` leave,
+    growing the buffers past their capacity."""
+    from pacer.gather import _tally_dials
+
+    rng = np.random.default_rng(5)
+    a, b = PendingDials(seed=3, capacity=4), PendingDials(seed=3, capacity=4)
+    calls_a, calls_b = np.zeros((3, 60), dtype=np.int64), np.zeros((3, 60), dtype=np.int64)
+    today_a, today_b = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    for k in range(5):
+        m = int(rng.integers(0, 5))
+        rows = rng.integers(0, 3, m)
+        live = rng.integers(0, 2, m)
+        ring = rng.uniform(0.0, 30.0, m)
+        now = 100.0 + 7.3 * k
+        a._add(rows, live, now - ring, ring)
+        _tally_dials(rows, k, calls_a, today_a)
+        b._add_ended(rows, live, ring, now, k, calls_b, today_b)
+    assert a.n == b.n > 4
+    for name in ("row", "live", "t0", "ring", "tie"):
+        np.testing.assert_array_equal(getattr(a, name)[:a.n], getattr(b, name)[:b.n])
+    np.testing.assert_array_equal(calls_a, calls_b)
+    np.testing.assert_array_equal(today_a, today_b)

@@ -87,6 +87,50 @@ def test_contact_whose_windows_are_all_closed_waits_for_the_earliest_opening():
     assert not f.exhausted
 
 
+def _closed_la(start: int, n: int) -> ContactList:
+    return contacts([(f"la{k}", f"+1213555{k:04d}", None, "America/Los_Angeles")
+                     for k in range(start, start + n)])
+
+
+def test_a_growing_list_closed_for_hours_is_not_read_on_at_every_tick():
+    """A list that grows as it is read (the simulator's synthetic ones), every contact
+    outside its window (05:00 in Los Angeles): the search pauses after each fruitless one
+    (doubling, at most FRESH_PAUSE_MAX_S) instead of reading SCAN_LIMIT more contacts at
+    every tick; the contacts read wait queued and go when the window opens."""
+    from engine.flow import FRESH_PAUSE_MAX_S, SCAN_LIMIT
+
+    f = flow(_closed_la(0, 100), single("Mon-Sun 09:00-17:00"),
+             more=lambda start: _closed_la(start, 100))
+    ticks = 4 * 3600
+    for k in range(ticks):  # an hour of 0.25 s ticks
+        assert f.take(k * 0.25, VOICE, 3) == []
+    searches = 9 + 3600 / FRESH_PAUSE_MAX_S + 1  # 1, 2, 4 ... 256 s, then every 300 s
+    assert len(f.ids) <= (searches + 1) * (SCAN_LIMIT + 100)
+    assert len(f.ids) < ticks  # not one contact per tick, let alone SCAN_LIMIT
+    opens = 4 * H  # 09:00 in Los Angeles
+    # what the dialer tells the pacer: nothing before the pause ends (at most 300 s on)
+    assert ticks * 0.25 < f.idle_until(ticks * 0.25) <= ticks * 0.25 + FRESH_PAUSE_MAX_S
+    assert f.idle_until(opens - 1.0) == opens - 1.0  # the pause is over: searched again
+    got = f.take(opens, VOICE, 5)
+    assert [p.contact_id for p in got] == ["la0", "la1", "la2", "la3", "la4"]
+
+
+def test_a_file_sorted_by_zone_reaches_its_open_zone_at_once():
+    """A list read from a file is searched on at every tick: 1000 closed contacts before an
+    open one delay it by a few ticks, not by pauses."""
+    rows = [(f"la{k}", f"+1213555{k:04d}", None, "America/Los_Angeles") for k in range(1000)]
+    f = flow(contacts([*rows, ("ldn", HOME[0], None, "Europe/London")]), single())
+    f2 = flow(contacts([*rows, ("ldn", HOME[0], None, "Europe/London")]),
+              single("Mon-Sun 09:00-17:00"))
+    assert f.take(0.0, VOICE, 1)[0].contact_id == "la0"  # "always": no window closed
+    got = []
+    for k in range(10):
+        got += f2.take(k * 0.25, VOICE, 1)
+        if got:
+            break
+    assert [p.contact_id for p in got] == ["ldn"] and k <= 1000 // 256
+
+
 def test_closed_window_on_the_first_address_skips_to_the_next():
     # 13:00 London: home only in the evening, mobile all day
     f = flow(one(), two("Mon-Sun 18:00-21:00", "Mon-Sun 09:00-21:00"))

@@ -198,6 +198,29 @@ def test_sweep_axes_are_finite_and_bounded(spec, expect):
         parse_vary(spec)
 
 
+@pytest.mark.parametrize("spec, values", [
+    ("x=1e-300:1:1", (1e-300, 1.0)),  # was (0, 1): a tiny start rounded to 0 silently
+    ("x=1e-300:3e-300:1e-300", (1e-300, 2e-300, 3e-300)),
+    ("x=0:1:0.1", tuple(k / 10 for k in range(11))),  # no 0.30000000000000004
+    ("x=-0.3:0.3:0.1", (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)),  # an exact 0 on the way
+    ("x=40:60:10", (40, 50, 60)),
+])
+def test_sweep_ranges_keep_their_values(spec, values):
+    from sim.plan.sweep import parse_vary
+
+    got = parse_vary(spec).values
+    assert got == values
+    assert all(type(a) is type(b) for a, b in zip(got, values, strict=True))
+
+
+def test_a_tiny_value_for_a_count_is_an_error_not_zero_agents():
+    from sim.plan.sweep import parse_vary, sweep
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="expected integer, got number 1e-300"):
+        sweep(SCENARIOS / "pacing-small-8.toml", [parse_vary("agents.count=1e-300:1:1")], 1, 1)
+
+
 def test_sweep_grid_is_bounded():
     from sim.plan.sweep import parse_vary, sweep
 
@@ -367,6 +390,16 @@ def test_an_unwritable_out_fails_before_the_run(out):
                "--no-cache", "--out", out)
     assert res.exit_code == 2
     assert f"--out: cannot write the results into {out}" in res.stderr
+
+
+def test_an_out_below_a_file_names_the_file(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file, not a folder")
+    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+               "--no-cache", "--out", blocker / "r")
+    assert res.exit_code == 2
+    assert f"cannot write the results into {blocker / 'r'}: {blocker} is a file, not a " \
+        "folder" in res.stderr
 
 
 def test_a_failed_write_names_the_option_and_what_was_written(tmp_path, monkeypatch):

@@ -177,3 +177,23 @@ def test_frontier_fixed_price_holds_theta_through_the_price_loop_and_restores_it
     assert held == 0.0123
     free = refreshed(Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE)]))
     assert free != 0.0123 and np.isfinite(free)  # restored: the loop's own price again
+
+
+def test_the_hour_profile_sorts_time_into_parts(tmp_path, capsys):
+    """``bench/hour_profile.py``: kernels are told from the pacer's Python, every part's
+    time adds up to the profiled total, and a bad argument is one clear line."""
+    from bench import hour_profile as hp
+
+    assert hp.part_of(str(hp.ROOT / "pacer" / "lookahead.py"), "_lookahead_dials") == \
+        "pacer kernels"
+    assert hp.part_of(str(hp.ROOT / "pacer" / "decide.py"), "decide") == "pacer"
+    assert hp.part_of(str(hp.ROOT / "engine" / "flow.py"), "take") == "engine"
+    assert hp.part_of("/usr/lib/python3/site-packages/simpy/core.py", "step") == "simpy"
+    out = tmp_path / "p.json"
+    scn = hp.ROOT / "scenarios" / "pacing-small-8.toml"
+    assert hp.main([str(scn), "--hours", "0.02", "--top", "5", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["parts_s"]["pacer kernels"] > 0 and got["parts_s"]["engine"] > 0
+    assert len(got["functions"]) == 5
+    assert hp.main([str(scn), "--hours", "0"]) == 2
+    assert "--hours: expected 0 < hours <= 24" in capsys.readouterr().err

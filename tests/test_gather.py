@@ -1,6 +1,7 @@
 """The campaign-grouping kernel against a plain Python reference."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +140,15 @@ def test_due_and_account_match_their_numpy_statement(n, seed):
     assert np.array_equal(nd, on * 1.0) and np.array_equal(nb, (on & (out < max_new)) * 1.0)
     assert np.allclose(aab, added * on) and np.allclose(alive, out * hit * on)
     assert np.allclose(last, exp_ab + added)
+
+
+def test_a_bad_entry_leaves_the_callers_state_alone():
+    """The checks ride on the counting pass: a bad call entry after a wrap-up agent raises
+    and does not mark the agent's campaign as reporting wrap-up apart."""
+    gt = g.Gatherer(2)
+    aj, ast, asince = np.array([1]), np.array([int(AgentStatus.WRAP)]), np.array([0.0])
+    with pytest.raises(ValueError, match=r"call_status\[0\]"):
+        gt.checked(10.0, aj, ast, asince, np.array([0]), np.array([9]), np.array([0.0]))
+    assert gt.split.tolist() == [0, 0]
+    gt.checked(10.0, aj, ast, asince, np.array([0]), np.array([1]), np.array([0.0]))
+    assert gt.split.tolist() == [0, 1]

@@ -222,3 +222,32 @@ def test_a_line_that_ends_unanswered_is_replaced_at_once_when_agents_are_short(i
         assert p._next_decide[0] != scheduled and dials >= 1
     else:
         assert p._next_decide[0] == scheduled and dials == 0
+
+
+def test_a_campaign_with_nothing_to_dial_is_not_decided_until_then_but_news_wakes_it():
+    """``nothing_to_dial``: the caller's list has no record before a time (its zones outside
+    their calling windows at night): the look-ahead is not run for the campaign before then,
+    though its agents are idle; a live answer (news) is decided at once."""
+    p = Pacer([CampaignPacing(ring_timeout_s=20.0, initial_hit_rate=0.3)] * 2)
+    aj = np.array([0] * 5 + [1] * 5, dtype=np.int64)
+    st = np.full(10, AgentStatus.IDLE, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
+
+    def decide(now: float) -> np.ndarray:
+        return p.decide(now, aj, st, np.zeros(10), none, none, np.zeros(0))
+
+    first = decide(0.0)
+    assert (first > 0).all()  # both dial for their idle agents
+    p.launched(np.array([0, first[1]]))  # campaign 0's list had none to give
+    p.nothing_to_dial(0, 3600.0)
+    p.nothing_to_dial(0, 60.0)  # an earlier time changes nothing
+    for k in range(1, 40):  # ten seconds of ticks: campaign 0 never decided again (a
+        assert decide(k * 0.25)[0] == 0  # decision would set its next time afresh)
+        assert p._next_decide[0] == 3600.0
+    p.observe_live(0, 10.0, False)  # news: decided at the next tick
+    decide(10.25)
+    assert p._next_decide[0] < 3600.0
+    with pytest.raises(ValueError, match="until_s"):
+        p.nothing_to_dial(1, float("nan"))
+    with pytest.raises(ValueError, match="row"):
+        p.nothing_to_dial(2, 10.0)

@@ -213,3 +213,20 @@ def test_key_lines_names_entries_like_the_validator():
     assert lines["campaigns[1].channel"] == 10
     assert line_of(lines, "campaigns.c1.outcomes.live") == 8  # inside an inline table
     assert line_of(lines, "nowhere.key") is None
+
+
+def test_a_bad_default_rule_is_reported_once_at_its_own_key():
+    """The top-level [rules] are every job's defaults: a bad or unknown key there is one
+    problem at rules.<key>, not one per campaign, and the good defaults still apply."""
+    raw = dict(MINIMAL, campaigns=[{"name": f"c{i}", "skill": "s"} for i in range(3)],
+               rules={"max_attempts_per_day_contact": "x", "channels": "voice", "bogus": 1,
+                      "nuisance_period_s": 60.0})
+    problems = _problems(raw)
+    assert len(problems) == 3, problems
+    assert sum("rules.max_attempts_per_day_contact" in p for p in problems) == 1
+    assert sum("rules.channels" in p for p in problems) == 1
+    assert sum("unknown key(s) bogus" in p for p in problems) == 1
+    assert not any("campaigns." in p for p in problems)
+    ok = build(dict(MINIMAL, rules={"nuisance_period_s": 60.0, "max_attempts_per_day_contact": 2}),
+               "x.toml")
+    assert ok.campaigns[0].rules.max_attempts_per_day_contact == 2

@@ -176,3 +176,32 @@ def test_run_until_stops_with_an_unhandled_failure():
         run_until(env, 5.0)
     with pytest.raises(ValueError, match="greater than"):
         run_until(env, 0.5)
+
+
+def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_tick(
+        monkeypatch):
+    """03:00 US Eastern: no contact may be called. The flow pauses its search of the
+    (growing) synthetic list and the dialer tells the pacer, so the look-ahead runs a few
+    times, not once per 0.25 s tick; at the opening (08:00 Eastern) dialling starts."""
+    from pacer.decide import Pacer
+
+    runs = []
+    orig = Pacer._look_ahead
+
+    def counted(self, now, *args):
+        runs.append(now)
+        return orig(self, now, *args)
+
+    monkeypatch.setattr(Pacer, "_look_ahead", counted)
+    scn = Path(__file__).resolve().parent.parent / "scenarios" / "pacing-small-8.toml"
+    night = load(scn, {"scenario.start": "2026-11-23T12:50:00+00:00", "scenario.warmup_s": 60.0,
+                       "scenario.sim_hours": 0.2,  # 07:50 Eastern; opens at 13:00 UTC
+                       "campaigns.contacts.timezones": {"America/New_York": 1.0},
+                       "campaigns.strategy.windows": "Mon-Sun 08:00-21:00",
+                       "campaigns.strategy.steps": [{"channel": "voice", "address": "phone"}]})
+    res = simulate(night)
+    opening = 600.0  # run seconds from the start (warm-up included)
+    before = [t for t in runs if t < opening]
+    assert len(before) <= 20, len(before)  # 2400 ticks before the opening
+    times = res.attempts["t_created"]
+    assert times.min() == pytest.approx(opening) and res.attempts.height > 20

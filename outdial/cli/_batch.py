@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from outdial.app import Application
+from outdial.app import Application, write_error
 
 CACHE_SUBDIR = "cache"
 CACHE_ENV = "OUTDIAL_CACHE_DIR"
@@ -121,7 +121,7 @@ def open_cache(app: Application, out: Path | None, cache_dir: Path | None, no_ca
             if not os.access(out, os.W_OK | os.X_OK):
                 raise PermissionError("not writable")
         except OSError as exc:
-            app.fail(f"--out: cannot write the results into {out}: {exc.strerror or exc}")
+            app.fail(f"--out: cannot write the results into {out}: {write_error(exc, out)}")
     if no_cache:
         return None
     if cache_dir is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from outdial.app import Application
+from outdial.app import Application, write_error
 
 _json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of a table."
@@ -196,7 +196,7 @@ def _plot(path: Path, x: list[int], curves: dict[str, list[float]], xlabel: str,
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     except (OSError, ValueError) as exc:  # an unwritable place, or a suffix matplotlib lacks
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        why = write_error(exc, path) if isinstance(exc, OSError) else str(exc)
         raise click.BadParameter(f"cannot write {path}: {why}", param_hint="--plot") from None
     finally:
         plt.close(fig)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from outdial.app import Application
+from outdial.app import Application, write_error
 
 
 @click.command()
@@ -29,5 +29,5 @@ def report(app: Application, results_dir: Path, output: Path | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
     except OSError as exc:
-        app.fail(f"{target}: cannot write the report ({exc.strerror or exc})")
+        app.fail(f"{target}: cannot write the report ({write_error(exc, target)})")
     app.info(f"wrote {target} ({len(html.encode()) / 1024:,.0f} KiB)")

@@ -72,6 +72,13 @@ class Axis:
 MAX_MAGNITUDE = 1e15  # past every scenario bound, and below 2**53: a count stays exact
 
 
+def _tidy(v: float, step: float) -> float:
+    """A grid value after the start without the float noise of ``start + i * step``
+    (0.1 * 3 is 0.30000000000000004): 12 significant digits, and 0 within a billionth of a
+    step of it. Relative, not 12 decimal places, so 1e-300 stays 1e-300."""
+    return 0.0 if abs(v) < abs(step) * 1e-9 else float(f"{v:.12g}")
+
+
 def parse_vary(text: str) -> Axis:
     """``key=start:stop:step`` (inclusive stop) or ``key=v1,v2,...``; ValueError if malformed."""
     key, eq, spec = text.partition("=")
@@ -87,7 +94,7 @@ def parse_vary(text: str) -> Axis:
                 raise ValueError(f"--vary {text!r}: {n:.3g} values; expected at most "
                                  f"{MAX_POINTS} ({_TOO_MANY}): raise the step")
             n = int(np.floor(n)) + 1
-            values = tuple(round(start + i * step, 12) for i in range(n))
+            values = (start, *(_tidy(start + i * step, step) for i in range(1, n)))
         else:
             values = tuple(float(x) for x in spec.split(","))
             if not np.isfinite(values).all():
