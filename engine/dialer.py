@@ -136,6 +136,7 @@ class Dialer:
         self.call_status = np.zeros(cap, dtype=np.int64)
         self.call_t0 = np.zeros(cap, dtype=np.float64)
         self._free_slots = list(range(cap - 1, -1, -1))
+        self._slots_used = 0  # slots [0, this) have held a call (the rest never did)
         self.waiting: list[deque[Attempt]] = [deque() for _ in range(n_jobs)]
         self.in_flight: dict[int, Attempt] = {}
         self.exhausted = np.zeros(n_jobs, dtype=bool)
@@ -195,9 +196,14 @@ class Dialer:
         if self._stopped:
             return
         now = self.clock.now()
+        # The call slots up to the highest ever used (free ones say nothing to the pacer;
+        # slots are reused last-freed first, so this is about the peak of calls in flight,
+        # not the arrays' doubled capacity): views, in slot order.
+        used = self._slots_used
+        agents = self.agents
         dials = self.pacer.decide(
-            now, self.agents.job, self.agents.status, self.agents.since_s,
-            self.call_job, self.call_status, self.call_t0,
+            now, agents.job, agents.status, agents.since_s,
+            self.call_job[:used], self.call_status[:used], self.call_t0[:used],
         )
         decided = dials.copy()
         if self._any_stopped:
@@ -277,16 +283,20 @@ class Dialer:
             return []
         channel, name = self._attempt_job[j]
         i = self._next_id
-        made = [Attempt(i + k, j, p.contact, channel, now, p.contact_id, p.address, p.step,
-                        name) for k, p in enumerate(plans)]
+        made = [Attempt(i + k, j, c, channel, now, cid, address, step, name)
+                for k, (c, cid, address, step) in enumerate(plans)]
         self._next_id = i + len(made)
         store, events = self.store, self.events
-        if self._txn is None:
+        if self._txn is None and not events.enabled:
+            started = store.attempt_started
+            for a in made:
+                flow.launched(a)
+                started(a)
+        elif self._txn is None:
             for a in made:
                 flow.launched(a)
                 store.attempt_started(a)
-                if events.enabled:
-                    events.attempt_created(a)
+                events.attempt_created(a)
         else:  # a durable store: the records and their events commit together (outbox)
             with self._txn():
                 for a in made:
@@ -310,6 +320,8 @@ class Dialer:
                 self._grow_slots()
                 free = self._free_slots
             s = free.pop()  # ``_take_slot``, inlined: once per attempt
+            if s >= self._slots_used:
+                self._slots_used = s + 1
             self.call_job[s] = j
             self.call_status[s] = _RINGING
             self.call_t0[s] = now
@@ -337,7 +349,7 @@ class Dialer:
 
     def _complete(self, a: Attempt, code: int, now: float | None = None) -> None:
         """Record ``a``'s end with ``code`` at ``now`` (default: the clock's time)."""
-        a.code = int(code)
+        a.code = code if code.__class__ is int else int(code)
         a.t_end = self.clock.now() if now is None else now
         s = a.slot
         if s >= 0:  # ``_release_slot``, inlined: once per attempt
@@ -442,13 +454,16 @@ class Dialer:
         a.t_talk_end = now
         if self.events.enabled:
             self.events.attempt_updated(a, "talk_ended")
-        if a.agent >= 0:
-            ag = a.agent
-            talk_s = now - self.agents.since_s[ag]
-            was = self.agents.state[ag]
-            self.agents.transition(ag, "call_end", now)
-            if was == _BUSY_STATE and self.agents.job[ag] >= 0:  # seen talking: wrap-up next
-                self.pacer.observe_talk(int(self.agents.job[ag]), talk_s)
+        ag = a.agent
+        if ag >= 0:
+            agents = self.agents
+            talk_s = now - agents.since_s[ag]
+            was = agents.state[ag]
+            agents.transition(ag, "call_end", now)
+            if was == _BUSY_STATE:  # seen talking: wrap-up next
+                job = int(agents.job[ag])
+                if job >= 0:
+                    self.pacer.observe_talk(job, talk_s)
         self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:

@@ -145,11 +145,18 @@ class ContactFlow:
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
         self._today = (-1, 0, 0)  # (UTC day index, live answers, abandons) of that day
         self._step0_channel = strategy.steps[0].channel
+        self._step_channels = tuple(s.channel for s in strategy.steps)
         self._tz_field = strategy.timezone_field
         # Per step: the list's loader normalised (and so validated) its address column.
         self._normalised = tuple(s.address in contacts.spec.addresses
                                  for s in strategy.steps)
         self.extend(contacts)
+        # What ``take`` reads for fresh contacts, gathered once (the lists, the bytearray
+        # and the dicts grow in place as the list does).
+        self._fresh_parts = (rules, job, strategy.first, calendar, self.history, self.ids,
+                             self._normalised, self._ended, self._fields_of, self.tzs,
+                             self._tz_field, self._col_items, self.order, self.state,
+                             self._n)
 
     # ------------------------------------------------------------------ the list
 
@@ -232,20 +239,19 @@ class ContactFlow:
         # step now (``Strategy.first``), and no rule can refuse it when the rule engine
         # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
-        rules, job = self.rules, self.job
+        (rules, job, first, cal, history, ids, normalised, ended, fields_of, tzs, tz_field,
+         col_items, order, state, counts) = self._fresh_parts
         fast = rules.admits_fresh(job, ch)
-        first, cal, history, ids = self.strategy.first, self.calendar, self.history, self.ids
-        normalised, ended = self._normalised, self._ended
         admitted = 0
         scanned = 0
-        order, state, counts = self.order, self.state, self._n
+        cursor = self.cursor  # written back below (``_plan`` and ``_grow`` do not read it)
         while scanned < SCAN_LIMIT:
-            if self.cursor >= len(order):
+            if cursor >= len(order):
                 if self._more is None or not self._grow():
                     break
                 order, state = self.order, self.state
-            c = order[self.cursor]
-            self.cursor += 1
+            c = order[cursor]
+            cursor += 1
             if state[c] != FRESH:
                 scanned += 1
                 continue
@@ -253,11 +259,16 @@ class ContactFlow:
             counts[IN_FLIGHT] += 1
             state[c] = IN_FLIGHT
             p = None
-            if fast and not history.get(ids[c]) and c not in ended:
-                nxt = first(self._known(c), now_s, cal)
+            cid = ids[c]
+            if fast and not history.get(cid) and c not in ended:
+                # ``_known(c)``, inlined: a fresh contact's fields were never read before
+                f = fields_of[c] = {tz_field: tzs[c], "id": cid}
+                for name, col in col_items:
+                    f[name] = col[c]
+                nxt = first(f, now_s, cal)
                 if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
                     admitted += 1
-                    p = _new_tuple(Planned, (c, ids[c], nxt.address, nxt.step_index))
+                    p = _new_tuple(Planned, (c, cid, nxt.address, nxt.step_index))
             if p is None:
                 p = self._plan(c, now_s, ch)
                 if p is None:
@@ -267,6 +278,7 @@ class ContactFlow:
             if len(out) == n:
                 break
             scanned = 0
+        self.cursor = cursor
         if admitted:
             rules.count_allowed(job, admitted)
         if scanned < SCAN_LIMIT:
@@ -330,9 +342,10 @@ class ContactFlow:
 
     def finished(self, a: Attempt, now_s: float) -> None:
         """Attempt ``a`` of this job ended with ``a.code``: history, then queue or finish."""
-        c, code = a.contact, int(a.code)
-        step = self.strategy.steps[a.step]
-        ch = step.channel
+        c, code = a.contact, a.code
+        if code.__class__ is not int:
+            code = int(code)
+        ch = self._step_channels[a.step]
         if code == _BLOCKED:  # never reached the contact: hand it out again next tick
             self.attempts -= 1
             self._queue(c, now_s + BLOCKED_RETRY_S, ch)
@@ -346,9 +359,10 @@ class ContactFlow:
             self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
         if code in CONNECT_CODES:
             self.connects += 1
-        hist = self.history.get(a.contact_id)
+        history = self.history
+        hist = history.get(a.contact_id)
         if hist is None:
-            hist = self.history[a.contact_id] = []
+            hist = history[a.contact_id] = []
         hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
         own = hist if len(hist) == 1 else self._own(hist)  # one entry: the one just added
         action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
@@ -361,7 +375,8 @@ class ContactFlow:
             self._queue(c, action.until, action.next.step.channel)
             action = action.next
         else:
-            self._queue(c, max(action.at, now_s), action.step.channel)
+            at = action.at
+            self._queue(c, at if at > now_s else now_s, action.step.channel)
         if not action.skipped:  # when due, ``Strategy.recheck`` can answer
             self._decided[c] = action
 
@@ -420,7 +435,10 @@ class ContactFlow:
         heapq.heappush(q, (at_s, seq, c))
 
     def _finish(self, c: int, success: bool) -> None:
-        self._set(c, DONE)
+        n, state = self._n, self.state
+        n[state[c]] -= 1  # ``_set(c, DONE)``, inlined: about once per contact
+        n[DONE] += 1
+        state[c] = DONE
         self.successes += success
         self._fields_of.pop(c, None)
         self._decided.pop(c, None)

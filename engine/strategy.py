@@ -423,6 +423,9 @@ class Step:
         if _HANGUP not in rules and _ABANDONED in rules:
             rules[_HANGUP] = rules[_ABANDONED]
         object.__setattr__(self, "_rules", rules)
+        # ``retry_after([code])`` per code with a rule (no rule: None): a step's first
+        # result, the most common case, is then one look-up (``Strategy.decide``).
+        object.__setattr__(self, "_after_one", {c: self.retry_after([c]) for c in rules})
 
     def __hash__(self) -> int:
         return hash((self.channel, self.address, self.pacing, self.name))
@@ -736,11 +739,16 @@ class Strategy:
             if not tries:
                 pending.append((i, now_s, addr))
                 continue
-            tries.sort()
-            delay = step.retry_after(list(map(_SECOND, tries)))
+            if len(tries) == 1:
+                at, code = tries[0]
+                delay = step._after_one.get(code)
+            else:
+                tries.sort()
+                delay = step.retry_after(list(map(_SECOND, tries)))
+                at = tries[-1][0]
             if delay is None:
                 continue
-            due = tries[-1][0] + delay
+            due = at + delay
             pending.append((i, due if due > now_s else now_s, addr))
         if not pending:
             return _COMPLETED
@@ -754,6 +762,11 @@ class Strategy:
         # The search starts when the first unfinished step is due (never before ``now_s``):
         # until then a retry delay holds every step, so there is nothing to look at.
         first_due = t = pending[0][1]
+        if len(pending) == 1:  # one step left, open when due: the search's first answer
+            i, _, addr = pending[0]
+            w = spans.get((i, tz))
+            if w is not None and w.is_open(t):
+                return _new_tuple(Next, (i, steps[i], addr, t, ()))
         for _ in range(_MAX_SEARCH_STEPS):
             skipped: list[int] = []
             events: list[float] = []
@@ -822,7 +835,9 @@ class Strategy:
         w = self._spans(calendar).get((nxt.step_index, tz))
         if w is None:
             return None  # decide looks it up (and raises the clear error)
-        return nxt._replace(at=now_s) if w.is_open(now_s) else None
+        if not w.is_open(now_s):
+            return None
+        return _new_tuple(Next, (nxt.step_index, nxt.step, nxt.address, now_s, nxt.skipped))
 
     def next_action(self, contact: Mapping[str, Any], history: Iterable[PastAttempt],
                     now: datetime | float, run_start: datetime | None = None,

@@ -154,14 +154,16 @@ class _Sampler:
 
     def run(self, period_s: float = 5.0):
         d, n = self.dialer, self.n
+        # plain ints: a numpy comparison with an IntEnum member converts it every time
+        free, off, paused = int(CallStatus.FREE), int(AgentStatus.OFF), int(AgentStatus.PAUSED)
         while True:
             k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)
             self.samples[k] += 1
             self.ports[k] += self.tel.ports_in_use
-            active = d.call_status != CallStatus.FREE
+            active = d.call_status != free
             self.in_flight[k] += np.bincount(d.call_job[active], minlength=n)
             st, job = d.agents.status, d.agents.job
-            on = (st != AgentStatus.OFF) & (st != AgentStatus.PAUSED) & (job >= 0)
+            on = (st != off) & (st != paused) & (job >= 0)
             self.staffed[k] += np.bincount(job[on], minlength=n)
             busy = d.agents.handling() & (job >= 0)
             self.busy[k] += np.bincount(job[busy], minlength=n)

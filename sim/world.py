@@ -221,7 +221,9 @@ class SimTelephony:
             return
         now = self.env._now
         self.job_gauges[a.job].change(1, now)
-        start = max(now, self._next_setup)
+        start = self._next_setup
+        if not start > now:  # ``max(now, next setup)``
+            start = now
         self._next_setup = start + self.setup_gap_s
         setup = start - now
         u = cw.u()
