@@ -738,9 +738,13 @@ def _marginal(top, last, pis, new_cdf):
 
 
 @_njit
-def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
+def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
     """Draw one new dial's live answer and its (patience-shifted) step in every sample;
-    update D_k."""
+    update D_k, kept as D_k(t) = d[t, k] + lift[k] for the steps t past last[k]: the only
+    ones read again (the last maximum never moves back), so a dial answered at or before it,
+    which raises all of them, only adds to lift[k]. D_k holds whole numbers (counts of
+    answers and agents), so its sums are exact in any order: the same D_k as adding the
+    dial at every step."""
     for k in range(pis.shape[0]):
         u = _uniform(state)
         if u >= pis[k]:
@@ -752,15 +756,15 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
         # D_k(t) + 1 for t >= s: a maximum at or after s rises with it (and stays the
         # last); one before s stays unless the raised suffix reaches it
         if last[k] >= s:
-            for t in range(s, n_steps):
-                d[t, k] += 1.0
+            lift[k] += 1.0
             top[k] += 1.0
             continue
         m = top[k]
         at = last[k]
         for t in range(s, n_steps):
-            x = d[t, k] + 1.0
-            d[t, k] = x
+            y = d[t, k] + 1.0
+            d[t, k] = y
+            x = y + lift[k]
             if x >= m:
                 m = x
                 at = t
@@ -769,17 +773,18 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, certain):
+def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
-    ``max_new`` did)."""
+    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
     for k in range(k_n):
+        lift[k] = 0.0
         base += max(top[k], 0.0) + certain[k]
         pi_bar += pis[k]
     base /= k_n
@@ -795,17 +800,19 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, certain):
             return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return n, base, added, 0.0
 
 
 @_njit
-def _added(d, top, last, pis, new_cdf, n, n_steps, state):
-    """Abandons n new dials add, on samples that did not choose n."""
+def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state):
+    """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s)."""
+    for k in range(pis.shape[0]):
+        lift[k] = 0.0
     added = 0.0
     for _ in range(n):
         added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return added
 
 
@@ -861,6 +868,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     certain = np.empty(k_n)
+    lift = np.empty(k_n)  # _draw_dial's
     max_wait = 0  # the most live answers waiting in one campaign decided
     for c in range(n_c):
         if active[c] == 1:
@@ -992,7 +1000,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                pre_buf, wc_buf)
             if stage == 0:
                 live0 = lv
-                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
                                              max_new[c], n_steps, state, certain_s)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
@@ -1001,10 +1009,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
                                              max_new[c], n_steps, own, certain_s)
             else:
-                added = _added(d, top_s, last_s, pis_s, eff_cdf, n, n_steps, own)
+                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own)
         if n == 0:
             added = 0.0
         dials[c] = n
