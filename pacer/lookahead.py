@@ -96,7 +96,6 @@ PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers wai
 # error_model="numpy": no zero-division checks (every division here is guarded or by a
 # checked positive value; the quotients are the same)
 _njit = numba.njit(cache=True, error_model="numpy")
-_njit_inline = numba.njit(cache=True, inline="always", error_model="numpy")
 
 
 def grid_steps(ring_timeout_s: float, dt_s: float) -> int:
@@ -165,44 +164,65 @@ def _prefix(counts, row, n, prefix):
         prefix[k + 1] = acc
 
 
+# The rows a decision reads, stacked: hc[i, :n_ok] a copy of the campaign's counts row of
+# histogram i and hp[i, :n_ok + 1] its prefix sums, hpar[i] = (bin width s, total, mean s
+# or 1.0 where not read), hint[i] = (n_ok, bins). One set of arrays whatever the phase, so
+# the per-agent loop indexes them by phase rather than binding an array per agent (each
+# binding is a reference-count increment and decrement).
+H_HOLD = 0  # handling time (agent phase 0)
+H_TALK = 1  # talk time (agent phase 1)
+H_WRAP = 2  # wrap-up (agent phase 2)
+H_RING = 3  # ring time to a live answer
+H_END = 4  # ring time to any end
+
+
 @_njit
-def _prefixes(c_1, r_1, n_1, p_1, c_2, r_2, n_2, p_2, c_3, r_3, n_3, p_3, c_4, r_4, n_4, p_4,
-              c_5, r_5, n_5, p_5):
-    """``_prefix`` of five rows at once: the five running sums side by side (independent
-    chains of additions, each summed in the same order as ``_prefix``)."""
+def _prefixes(c_1, r_1, n_1, c_2, r_2, n_2, c_3, r_3, n_3, c_4, r_4, n_4, c_5, r_5, n_5,
+              hc, hp):
+    """``_prefix`` of five rows at once into hp[0..4, :n_i + 1] (the five running sums side
+    by side: independent chains of additions, each summed in the same order as
+    ``_prefix``), and the rows' first n_i counts into hc[0..4, :n_i]."""
     a_1 = a_2 = a_3 = a_4 = a_5 = 0.0
-    p_1[0] = p_2[0] = p_3[0] = p_4[0] = p_5[0] = 0.0
+    hp[0, 0] = hp[1, 0] = hp[2, 0] = hp[3, 0] = hp[4, 0] = 0.0
     for k in range(max(n_1, n_2, n_3, n_4, n_5)):
         if k < n_1:
-            a_1 += c_1[r_1, k]
-            p_1[k + 1] = a_1
+            x = c_1[r_1, k]
+            hc[0, k] = x
+            a_1 += x
+            hp[0, k + 1] = a_1
         if k < n_2:
-            a_2 += c_2[r_2, k]
-            p_2[k + 1] = a_2
+            x = c_2[r_2, k]
+            hc[1, k] = x
+            a_2 += x
+            hp[1, k + 1] = a_2
         if k < n_3:
-            a_3 += c_3[r_3, k]
-            p_3[k + 1] = a_3
+            x = c_3[r_3, k]
+            hc[2, k] = x
+            a_3 += x
+            hp[2, k + 1] = a_3
         if k < n_4:
-            a_4 += c_4[r_4, k]
-            p_4[k + 1] = a_4
+            x = c_4[r_4, k]
+            hc[3, k] = x
+            a_4 += x
+            hp[3, k + 1] = a_4
         if k < n_5:
-            a_5 += c_5[r_5, k]
-            p_5[k + 1] = a_5
+            x = c_5[r_5, k]
+            hc[4, k] = x
+            a_5 += x
+            hp[4, k + 1] = a_5
 
 
 @_njit
-def _below(counts, row, prefix, n_ok, bw, x):
-    """Weight of the row below x seconds (uniform within a bin); prefix valid to n_ok bins."""
-    n_bins = counts.shape[1]
+def _below(hc, hp, i, n_ok, bw, x):
+    """Weight of stacked row i below x seconds (uniform within a bin); valid to n_ok bins
+    (past them, and past the row's bins, n_ok <= bins, the weight of the n_ok bins)."""
     u = x / bw
     if not u > 0.0:
         return 0.0
-    if u >= n_bins:
-        return prefix[n_ok]
+    if u >= n_ok:
+        return hp[i, n_ok]
     k = int(u)
-    if k >= n_ok:
-        return prefix[n_ok]
-    return prefix[k] + counts[row, k] * (u - k)
+    return hp[i, k] + hc[i, k] * (u - k)
 
 
 @_njit
@@ -273,86 +293,121 @@ def _row_mean(counts, row, bw, total):
 
 
 @_njit
-def _tail_mean(counts, row, prefix, n_ok, bw, total, e_max):
+def _tail_mean(counts, row, hc, hp, i, n_ok, bw, total, e_max):
     """The row's mean (seconds) when an agent e_max seconds in is past its support (then
-    the exponential tail reads it), else 1.0 (not read; the full pass is skipped)."""
+    the exponential tail reads it), else 1.0 (not read; the full pass is skipped); the row
+    stacked as i."""
     if total > 0.0 and \
-            total - _below(counts, row, prefix, n_ok, bw, e_max) <= HIST_SUPPORT_EPS * total:
+            total - _below(hc, hp, i, n_ok, bw, e_max) <= HIST_SUPPORT_EPS * total:
         return _row_mean(counts, row, bw, total)
     return 1.0
 
 
 @_njit
-def _inverse(counts, row, prefix, n_ok, bw, target, b):
-    """Seconds where the row's weight (uniform within a bin) reaches ``target``, searched
-    upwards from bin b among the first n_ok bins; returns (seconds, the bin it fell in)."""
-    while b < n_ok - 1 and prefix[b + 1] <= target:
+def _inverse(hc, hp, i, n_ok, bw, target, b):
+    """Seconds where stacked row i's weight (uniform within a bin) reaches ``target``,
+    searched upwards from bin b among the first n_ok bins; returns (seconds, the bin it fell
+    in)."""
+    while b < n_ok - 1 and hp[i, b + 1] <= target:
         b += 1
-    c = counts[row, b]
-    return ((b + (target - prefix[b]) / c) * bw if c > 0.0 else b * bw), b
+    c = hc[i, b]
+    return ((b + (target - hp[i, b]) / c) * bw if c > 0.0 else b * bw), b
 
 
-@_njit_inline
-def _agent_ends(d, e, key, kind, counts, row, prefix, n_ok, bw, total, mean,
-                w_counts, w_prefix, w_ok, w_bw, w_total, add_wrap, x_last, window, dt,
-                n_steps, now_s, salt, k_n, pre, pre_bw, pre_on):
-    """One busy agent's K stratified ends (seconds from now) into d[step, k] (-1 each):
-    the row's time (handling, talk or wrap-up) conditioned on ``e`` seconds already spent,
-    plus, when ``add_wrap``, a wrap-up drawn from the wrap-up row (its own stratified draws
-    paired with the talk's by a second keyed permutation: a two-dimensional Latin
-    hypercube). Draws past the look-ahead (``x_last``) are not counted; those inside the
-    connect window (step 0) also go into pre[bin, k] (bins of ``pre_bw`` seconds) when
-    ``pre_on``.
-
-    Its chance of ending within the look-ahead and its first stratum ``h / K`` come first:
-    an agent whose first stratum is past that chance adds nothing to any sample, and
-    returns before the rest of its strata (its permutation) is drawn: two histogram reads
-    and one hash. Returns whether it drew (``_strata`` would give the same h and
-    permutation)."""
-    b_e = _below(counts, row, prefix, n_ok, bw, e)
-    s_e = total - b_e
-    tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
-    if tail:
-        p_all = -math.expm1(-x_last / mean)
-    else:
-        p_all = (_below(counts, row, prefix, n_ok, bw, e + x_last) - b_e) / s_e
-    t0_ms = _start_ms(now_s, e)
-    h = _keyed_uniform(salt, key, kind, t0_ms, 0)
-    if h / k_n >= p_all:
-        return False
-    bits = _keyed_bits(salt, key, kind, t0_ms, 1)
-    mask = _perm_mask(k_n)
-    h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
-    bits2 = np.uint64(0)
-    n_bins = counts.shape[1]
-    b = min(int(e / bw), n_bins - 1)
-    for m in range(k_n):
-        u = (m + h) / k_n
-        if u >= p_all:
-            break
-        if tail:
-            x = -mean * math.log1p(-u)
+@_njit
+def _last_at_or_under(hp, i, n, target):
+    """The first index of hp[i, :n] whose value is over ``target`` (as ``np.searchsorted``
+    side="right", the same binary search, without a view of the row)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = lo + ((hi - lo) >> 1)
+        if target != target or hp[i, mid] <= target:
+            lo = mid + 1
         else:
-            y, b = _inverse(counts, row, prefix, n_ok, bw, b_e + u * s_e, b)
-            x = y - e
-        if add_wrap and w_total > 0.0:
-            if h2 < 0.0:
-                h2, bits2, _ = _strata(salt, key, kind + 3, t0_ms, k_n)
-            u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
-            target = u2 * w_total
-            if target >= _below(w_counts, row, w_prefix, w_ok, w_bw, x_last - x):
-                continue  # the wrap-up ends after the look-ahead
-            j = max(np.searchsorted(w_prefix[:w_ok + 1], target, side="right") - 1, 0)
-            y2, _ = _inverse(w_counts, row, w_prefix, w_ok, w_bw, target, min(j, w_ok - 1))
-            x += y2
-            if x > x_last:
-                continue
-        k = _sample_of(m, bits, mask, k_n)
-        s = _agent_step(x, window, dt, n_steps)
-        d[s, k] -= 1.0
-        if s == 0 and pre_on:
-            pre[min(int(x / pre_bw), PRE_BINS - 1), k] += 1.0
-    return True
+            hi = mid
+    return lo
+
+
+@_njit
+def _agent_ends(d, agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, hc, hp, hpar, hint,
+                x_last, window, dt, n_steps, now_s, salt, k_n, pre, pre_bw, pre_on):
+    """The busy agents' (rows a_lo .. a_hi - 1, elapsed >= 0) K stratified ends each
+    (seconds from now) into d[step, k] (-1 each): the phase's time (``agent_phase`` 0
+    handling, 1 talk, 2 wrap-up: stacked rows ``H_HOLD``, ``H_TALK``, ``H_WRAP`` of hc / hp
+    / hpar / hint) conditioned on the elapsed ``e`` seconds already spent, plus, after a
+    talk, a wrap-up drawn from the wrap-up row (its own stratified draws paired with the
+    talk's by a second keyed permutation: a two-dimensional Latin hypercube). Draws past
+    the look-ahead (``x_last``) are not counted; those inside the connect window (step 0)
+    also go into pre[bin, k] (bins of ``pre_bw`` seconds) when ``pre_on``.
+
+    Each agent's chance of ending within the look-ahead and its first stratum ``h / K``
+    come first: an agent whose first stratum is past that chance adds nothing to any
+    sample, and is left before the rest of its strata (its permutation) is drawn: two
+    histogram reads and one hash. Returns how many agents drew (``_strata`` would give the
+    same h and permutation)."""
+    w_bw = hpar[H_WRAP, 0]
+    w_total = hpar[H_WRAP, 1]
+    w_ok = hint[H_WRAP, 0]
+    mask = _perm_mask(k_n)
+    drew = 0
+    for j in range(a_lo, a_hi):
+        e = agent_elapsed_s[j]
+        if e < 0.0:
+            continue
+        i = agent_phase[j]
+        if i != H_HOLD and i != H_TALK:
+            i = H_WRAP
+        add_wrap = i == H_TALK
+        kind = 4 if i == H_WRAP else 0
+        key = agent_key[j]
+        bw = hpar[i, 0]
+        total = hpar[i, 1]
+        mean = hpar[i, 2]
+        n_ok = hint[i, 0]
+        b_e = _below(hc, hp, i, n_ok, bw, e)
+        s_e = total - b_e
+        tail = s_e <= HIST_SUPPORT_EPS * total  # past the support: exponential tail
+        if tail:
+            p_all = -math.expm1(-x_last / mean)
+        else:
+            p_all = (_below(hc, hp, i, n_ok, bw, e + x_last) - b_e) / s_e
+        t0_ms = _start_ms(now_s, e)
+        h = _keyed_uniform(salt, key, kind, t0_ms, 0)
+        if h / k_n >= p_all:
+            continue
+        drew += 1
+        bits = _keyed_bits(salt, key, kind, t0_ms, 1)
+        h2 = -1.0  # the wrap-up's strata: drawn when a talk ends within the look-ahead
+        bits2 = np.uint64(0)
+        b = min(int(e / bw), hint[i, 1] - 1)
+        for m in range(k_n):
+            u = (m + h) / k_n
+            if u >= p_all:
+                break
+            if tail:
+                x = -mean * math.log1p(-u)
+            else:
+                y, b = _inverse(hc, hp, i, n_ok, bw, b_e + u * s_e, b)
+                x = y - e
+            if add_wrap and w_total > 0.0:
+                if h2 < 0.0:
+                    h2, bits2, _ = _strata(salt, key, kind + 3, t0_ms, k_n)
+                u2 = (_sample_of(m, bits2, mask, k_n) + h2) / k_n
+                target = u2 * w_total
+                if target >= _below(hc, hp, H_WRAP, w_ok, w_bw, x_last - x):
+                    continue  # the wrap-up ends after the look-ahead
+                jw = max(_last_at_or_under(hp, H_WRAP, w_ok + 1, target) - 1, 0)
+                y2, _ = _inverse(hc, hp, H_WRAP, w_ok, w_bw, target, min(jw, w_ok - 1))
+                x += y2
+                if x > x_last:
+                    continue
+            k = _sample_of(m, bits, mask, k_n)
+            s = _agent_step(x, window, dt, n_steps)
+            d[s, k] -= 1.0
+            if s == 0 and pre_on:
+                pre[min(int(x / pre_bw), PRE_BINS - 1), k] += 1.0
+    return drew
 
 
 @_njit
@@ -366,14 +421,9 @@ def _zero_bins(pre, wc, k_n):
 
 @_njit
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
-                  call_key, c_lo, c_hi,
-                  hold_counts, row, hold_prefix, hold_ok, hold_bw, hold_total, hold_mean,
-                  talk_counts, talk_prefix, talk_ok, talk_bw, talk_total, talk_mean,
-                  wrap_counts, wrap_prefix, wrap_ok, wrap_bw, wrap_total, wrap_mean,
-                  ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
-                  end_counts, row_e, end_prefix, end_ok, end_bw, end_total,
-                  pi_hat, pis, t_out, dt, window, n_steps, now_s, salt, d, top, last, q_tab,
-                  sh_cdf, n_sh, hangup_rate, certain, age, w_bin, pre_buf, wc_buf):
+                  call_key, c_lo, c_hi, hc, hp, hpar, hint, pi_hat, pis, t_out, dt, window,
+                  n_steps, now_s, salt, d, top, last, q_tab, sh_cdf, n_sh, hangup_rate, certain,
+                  age, w_bin, pre_buf, wc_buf):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -398,10 +448,14 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     inverting its phase's histogram (piecewise linear, exact): ``agent_phase`` 0 the
     handling time (talk + wrap-up) since the call connected, 1 the talk since it connected
     plus a wrap-up, 2 the wrap-up since it started; a call's answer step from a table of its
-    answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch."""
+    answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch.
+    The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``)."""
     k_n = pis.shape[0]
+    ring_ok = hint[H_RING, 0]
+    ring_bw = hpar[H_RING, 0]
+    ring_total = hpar[H_RING, 1]
     x_last = max(n_steps - 1.5, 0.0) * dt + window  # agents free by then count at all
-    g_t = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, t_out)
+    g_t = _below(hc, hp, H_RING, ring_ok, ring_bw, t_out)
     pi_max = 0.0
     for k in range(k_n):
         pi_max = max(pi_max, pis[k])
@@ -452,8 +506,8 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
         r = call_elapsed_s[i]
         if r < 0.0 or r >= t_out or pi_hat <= 0.0 or ring_total <= 0.0:
             continue
-        g_r = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw, r)
-        alive = _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total,
+        g_r = _below(hc, hp, H_RING, ring_ok, ring_bw, r)
+        alive = _alive(hc, hp, hint[H_END, 0], hpar[H_END, 0], hpar[H_END, 1], ring_total,
                        g_r, g_t, pi_hat, r)
         if alive <= 0.0:
             continue
@@ -476,7 +530,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
             s = 1
             while s < n_steps - 1:
                 if s >= n_q:
-                    q_tab[s] = _below(ring_counts, row, ring_prefix, ring_ok, ring_bw,
+                    q_tab[s] = _below(hc, hp, H_RING, ring_ok, ring_bw,
                                       min(r + s * dt, t_out)) - g_r
                     n_q = s + 1
                 if q_tab[s] > v:
@@ -502,26 +556,8 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     # busy agents: the end of handling, conditioned on the time already spent (e); their
     # ends inside the connect window binned too when some deadline falls there
     pre_on = n_early > 0
-    for j in range(a_lo, a_hi):
-        e = agent_elapsed_s[j]
-        if e < 0.0:
-            continue
-        ph = agent_phase[j]
-        if ph == 0:
-            _agent_ends(d, e, agent_key[j], 0, hold_counts, row, hold_prefix, hold_ok,
-                        hold_bw, hold_total, hold_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                        k_n, pre, pre_bw, pre_on)
-        elif ph == 1:
-            _agent_ends(d, e, agent_key[j], 0, talk_counts, row, talk_prefix, talk_ok,
-                        talk_bw, talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, True, x_last, window, dt, n_steps, now_s, salt,
-                        k_n, pre, pre_bw, pre_on)
-        else:
-            _agent_ends(d, e, agent_key[j], 4, wrap_counts, row, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, wrap_mean, wrap_counts, wrap_prefix, wrap_ok,
-                        wrap_bw, wrap_total, False, x_last, window, dt, n_steps, now_s, salt,
-                        k_n, pre, pre_bw, pre_on)
+    _agent_ends(d, agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, hc, hp, hpar, hint,
+                x_last, window, dt, n_steps, now_s, salt, k_n, pre, pre_bw, pre_on)
     if n_early > 0:
         if n_wait > 0:
             order = np.argsort(-age[:n_wait], kind="mergesort")  # the oldest first
@@ -598,14 +634,13 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
 
 
 @_njit
-def _alive(end_counts, row_e, end_prefix, end_ok, end_bw, end_total, ring_total, g_r, g_t,
-           pi_hat, r):
+def _alive(hc, hp, end_ok, end_bw, end_total, ring_total, g_r, g_t, pi_hat, r):
     """P(a dial still rings at r) x ring_total: from the ring-end histogram (every dial's
     end, any outcome: busy and invalid numbers end early, machines answer) when it has
     weight, else 1 - pi G(r); never under the live answers still to come."""
     live_left = pi_hat * (g_t - g_r)
     if end_total > 0.0:
-        a = (end_total - _below(end_counts, row_e, end_prefix, end_ok, end_bw, r)) / end_total
+        a = (end_total - _below(hc, hp, H_END, end_ok, end_bw, r)) / end_total
         a *= ring_total
     else:
         a = ring_total - pi_hat * g_r
@@ -703,9 +738,13 @@ def _marginal(top, last, pis, new_cdf):
 
 
 @_njit
-def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
+def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
     """Draw one new dial's live answer and its (patience-shifted) step in every sample;
-    update D_k."""
+    update D_k, kept as D_k(t) = d[t, k] + lift[k] for the steps t past last[k]: the only
+    ones read again (the last maximum never moves back), so a dial answered at or before it,
+    which raises all of them, only adds to lift[k]. D_k holds whole numbers (counts of
+    answers and agents), so its sums are exact in any order: the same D_k as adding the
+    dial at every step."""
     for k in range(pis.shape[0]):
         u = _uniform(state)
         if u >= pis[k]:
@@ -717,15 +756,15 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
         # D_k(t) + 1 for t >= s: a maximum at or after s rises with it (and stays the
         # last); one before s stays unless the raised suffix reaches it
         if last[k] >= s:
-            for t in range(s, n_steps):
-                d[t, k] += 1.0
+            lift[k] += 1.0
             top[k] += 1.0
             continue
         m = top[k]
         at = last[k]
         for t in range(s, n_steps):
-            x = d[t, k] + 1.0
-            d[t, k] = x
+            y = d[t, k] + 1.0
+            d[t, k] = y
+            x = y + lift[k]
             if x >= m:
                 m = x
                 at = t
@@ -734,17 +773,18 @@ def _draw_dial(d, top, last, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, certain):
+def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
-    ``max_new`` did)."""
+    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
     for k in range(k_n):
+        lift[k] = 0.0
         base += max(top[k], 0.0) + certain[k]
         pi_bar += pis[k]
     base /= k_n
@@ -760,17 +800,19 @@ def _scan(d, top, last, pis, new_cdf, theta, max_new, n_steps, state, certain):
             return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return n, base, added, 0.0
 
 
 @_njit
-def _added(d, top, last, pis, new_cdf, n, n_steps, state):
-    """Abandons n new dials add, on samples that did not choose n."""
+def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state):
+    """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s)."""
+    for k in range(pis.shape[0]):
+        lift[k] = 0.0
     added = 0.0
     for _ in range(n):
         added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return added
 
 
@@ -826,6 +868,7 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     top = np.empty(k_n)
     last = np.empty(k_n, dtype=np.int64)
     certain = np.empty(k_n)
+    lift = np.empty(k_n)  # _draw_dial's
     max_wait = 0  # the most live answers waiting in one campaign decided
     for c in range(n_c):
         if active[c] == 1:
@@ -841,11 +884,22 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     eff_cdf = np.empty(max_steps)
     q_tab = np.empty(max_steps)
     sh_cdf = np.empty(MAX_SHIFT + 1)
-    hold_prefix = np.empty(hold_counts.shape[1] + 1)
-    talk_prefix = np.empty(talk_counts.shape[1] + 1)
-    wrap_prefix = np.empty(wrap_counts.shape[1] + 1)
-    ring_prefix = np.empty(ring_counts.shape[1] + 1)
-    end_prefix = np.empty(end_counts.shape[1] + 1)
+    n_b = max(hold_counts.shape[1], talk_counts.shape[1], wrap_counts.shape[1],
+              ring_counts.shape[1], end_counts.shape[1])
+    hc = np.empty((5, n_b))  # the campaign's histogram rows, stacked (``_prefixes``)
+    hp = np.empty((5, n_b + 1))
+    hpar = np.empty((5, 3))
+    hint = np.empty((5, 2), dtype=np.int64)
+    hint[H_HOLD, 1] = hold_counts.shape[1]
+    hint[H_TALK, 1] = talk_counts.shape[1]
+    hint[H_WRAP, 1] = wrap_counts.shape[1]
+    hint[H_RING, 1] = ring_counts.shape[1]
+    hint[H_END, 1] = end_counts.shape[1]
+    hpar[H_HOLD, 0] = hold_bw
+    hpar[H_TALK, 0] = talk_bw
+    hpar[H_WRAP, 0] = wrap_bw
+    hpar[H_RING, 0] = ring_bw
+    hpar[H_END, 0] = end_bw
     own = np.empty(1, dtype=np.uint64)  # the later stages' streams of new-dial draws
     pre_buf = np.empty((PRE_BINS, k_n))  # _sample_state's scratch
     wc_buf = np.empty((PRE_BINS, k_n))
@@ -875,21 +929,31 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         wrap_ok = _needed(wrap_counts.shape[1], wrap_bw, e_wrap + x_last)
         ring_ok = _needed(ring_counts.shape[1], ring_bw, t_out)
         end_ok = _needed(end_counts.shape[1], end_bw, t_out)
-        _prefixes(hold_counts, c, hold_ok, hold_prefix, talk_counts, c, talk_ok, talk_prefix,
-                  wrap_counts, c, wrap_ok, wrap_prefix, ring_counts, c, ring_ok, ring_prefix,
-                  end_counts, c if end_counts.shape[0] > c else 0, end_ok, end_prefix)
-        hold_total = hold_totals[c]
-        hold_mean = _tail_mean(hold_counts, c, hold_prefix, hold_ok, hold_bw, hold_total, e_max)
-        talk_total = talk_totals[c]
-        talk_mean = _tail_mean(talk_counts, c, talk_prefix, talk_ok, talk_bw, talk_total, e_talk)
-        wrap_total = wrap_totals[c]
-        wrap_mean = _tail_mean(wrap_counts, c, wrap_prefix, wrap_ok, wrap_bw, wrap_total, e_wrap)
-        ring_total = ring_totals[c]
-        end_total = end_totals[c]
-        g_t = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, t_out)
+        _prefixes(hold_counts, c, hold_ok, talk_counts, c, talk_ok, wrap_counts, c, wrap_ok,
+                  ring_counts, c, ring_ok, end_counts, c if end_counts.shape[0] > c else 0,
+                  end_ok, hc, hp)
+        hint[H_HOLD, 0] = hold_ok
+        hint[H_TALK, 0] = talk_ok
+        hint[H_WRAP, 0] = wrap_ok
+        hint[H_RING, 0] = ring_ok
+        hint[H_END, 0] = end_ok
+        hpar[H_HOLD, 1] = hold_totals[c]
+        hpar[H_HOLD, 2] = _tail_mean(hold_counts, c, hc, hp, H_HOLD, hold_ok, hold_bw,
+                                     hold_totals[c], e_max)
+        hpar[H_TALK, 1] = talk_totals[c]
+        hpar[H_TALK, 2] = _tail_mean(talk_counts, c, hc, hp, H_TALK, talk_ok, talk_bw,
+                                     talk_totals[c], e_talk)
+        hpar[H_WRAP, 1] = wrap_totals[c]
+        hpar[H_WRAP, 2] = _tail_mean(wrap_counts, c, hc, hp, H_WRAP, wrap_ok, wrap_bw,
+                                     wrap_totals[c], e_wrap)
+        hpar[H_RING, 1] = ring_totals[c]
+        hpar[H_RING, 2] = 1.0
+        hpar[H_END, 1] = end_totals[c]
+        hpar[H_END, 2] = 1.0
+        g_t = _below(hc, hp, H_RING, ring_ok, ring_bw, t_out)
         new_cdf[0] = 0.0
         for s in range(1, n_steps):
-            g = _below(ring_counts, c, ring_prefix, ring_ok, ring_bw, min(s * dt, t_out))
+            g = _below(hc, hp, H_RING, ring_ok, ring_bw, min(s * dt, t_out))
             new_cdf[s] = g / g_t if g_t > 0.0 else 1.0
         new_cdf[n_steps - 1] = 1.0
         # patience: a live answer that hangs up after P < w seconds of waiting needs its
@@ -930,18 +994,13 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
                                call_elapsed_s, call_key, call_offsets[c], call_offsets[c + 1],
-                               hold_counts, c, hold_prefix, hold_ok, hold_bw, hold_total,
-                               hold_mean, talk_counts, talk_prefix, talk_ok, talk_bw,
-                               talk_total, talk_mean, wrap_counts, wrap_prefix, wrap_ok,
-                               wrap_bw, wrap_total, wrap_mean,
-                               ring_counts, ring_prefix, ring_ok, ring_bw, ring_total,
-                               end_counts, c, end_prefix, end_ok, end_bw, end_total, pi_hat,
+                               hc, hp, hpar, hint, pi_hat,
                                pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
                                q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
                                pre_buf, wc_buf)
             if stage == 0:
                 live0 = lv
-                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
                                              max_new[c], n_steps, state, certain_s)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
@@ -950,10 +1009,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added, stop = _scan(d, top_s, last_s, pis_s, eff_cdf, theta[c],
+                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
                                              max_new[c], n_steps, own, certain_s)
             else:
-                added = _added(d, top_s, last_s, pis_s, eff_cdf, n, n_steps, own)
+                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own)
         if n == 0:
             added = 0.0
         dials[c] = n

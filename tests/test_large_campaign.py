@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import pacer.decide as decide_mod
 from engine.dialer import _round_robin
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import PRE_BINS, _agent_ends, _prefix
+from pacer.lookahead import H_HOLD, H_TALK, H_WRAP, PRE_BINS, _agent_ends, _prefixes
 from pacer.modes import AgentStatus, CallStatus
 from sim.run import simulate
 from sim.scenario import load
@@ -98,21 +98,28 @@ def test_an_agent_draws_only_when_its_first_stratum_can_land(seed, mean, cv, win
     hold = _hist(seed, 10.0, 3600.0, mean, cv)
     wraps = _hist(seed + 1, 2.0, 600.0, 25.0, 1.0)
     n_bins = hold.counts.shape[1]
-    prefix = np.empty(n_bins + 1)
-    _prefix(hold.counts, 0, n_bins, prefix)
-    w_prefix = np.empty(wraps.counts.shape[1] + 1)
-    _prefix(wraps.counts, 0, wraps.counts.shape[1], w_prefix)
+    w_bins = wraps.counts.shape[1]
+    # the rows stacked as the kernel stacks them: the call's time as handling (phase 0) or,
+    # followed by a wrap-up, as talk (phase 1); all its bins
+    n_b = max(n_bins, w_bins)
+    hc, hp = np.full((5, n_b), np.nan), np.full((5, n_b + 1), np.nan)
+    _prefixes(hold.counts, 0, n_bins, hold.counts, 0, n_bins, wraps.counts, 0, w_bins,
+              hold.counts, 0, n_bins, hold.counts, 0, n_bins, hc, hp)
     dt, now = 1.0, 1000.0
     x_last = max(steps - 1.5, 0.0) * dt + window
     total = float(hold.totals[0])
+    hpar = np.array([[10.0, total, mean]] * 5)
+    hpar[H_WRAP] = (2.0, float(wraps.totals[0]), 1.0)
+    hint = np.array([[n_bins, n_bins]] * 5, dtype=np.int64)
+    hint[H_WRAP] = (w_bins, w_bins)
+    phase = np.array([H_TALK if wrap else H_HOLD])
     rng = np.random.default_rng(seed)
     elapsed = np.r_[rng.uniform(0.0, 3.0 * mean, 40), rng.uniform(3000.0, 4000.0, 3)]
     for j, e in enumerate(elapsed):
         d = np.zeros((steps, k_n))
-        drew = _agent_ends(d, e, j, 0, hold.counts, 0, prefix, n_bins, 10.0, total, mean,
-                           wraps.counts, w_prefix, wraps.counts.shape[1], 2.0,
-                           float(wraps.totals[0]), wrap, x_last, window, dt, steps, now,
-                           np.uint64(seed), k_n, np.zeros((PRE_BINS, k_n)), 0.25, False)
+        drew = _agent_ends(d, np.array([e]), np.array([j]), phase, 0, 1, hc, hp, hpar, hint,
+                           x_last, window, dt, steps, now, np.uint64(seed), k_n,
+                           np.zeros((PRE_BINS, k_n)), 0.25, False) == 1
         h = nv.keyed_uniform(seed, j, 0, nv.start_ms(now, e), 0)
         p = nv.agent_cdf(hold.counts[0], 10.0, mean, e, x_last)
         if abs(h / k_n - p) > 1e-9:  # away from a rounding tie

@@ -1,4 +1,5 @@
-"""pacer.lookahead's five-row prefix sums give, bit for bit, what one row at a time gives."""
+"""pacer.lookahead's five-row prefix sums give, bit for bit, what one row at a time gives,
+and stack the rows' counts they read."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ def test_prefixes_equal_prefix_row_by_row(seed, bins, frac, scale):
     which = [int(rng.integers(0, rows)) for _ in bins]
     needed = [round(f * b) for f, b in zip(frac, bins, strict=True)]  # 0 .. all bins
     want = [np.full(b + 1, np.nan) for b in bins]
-    got = [np.full(b + 1, np.nan) for b in bins]
     for c, r, n, p in zip(counts, which, needed, want, strict=True):
         _prefix(c, r, n, p)
+    hc = np.full((5, max(bins)), np.nan)
+    hp = np.full((5, max(bins) + 1), np.nan)
     args = []
-    for c, r, n, p in zip(counts, which, needed, got, strict=True):
-        args += [c, r, n, p]
-    _prefixes(*args)
-    for n, w, g in zip(needed, want, got, strict=True):
-        assert np.array_equal(w[:n + 1], g[:n + 1])  # bit for bit, both running sums
-        assert np.isnan(g[n + 1:]).all()  # nothing written past the bins needed
+    for c, r, n in zip(counts, which, needed, strict=True):
+        args += [c, r, n]
+    _prefixes(*args, hc, hp)
+    for i, (c, r, n, w) in enumerate(zip(counts, which, needed, want, strict=True)):
+        assert np.array_equal(w[:n + 1], hp[i, :n + 1])  # bit for bit, both running sums
+        assert np.array_equal(c[r, :n], hc[i, :n])  # the counts read, as they are
+        assert np.isnan(hp[i, n + 1:]).all()  # nothing written past the bins needed
+        assert np.isnan(hc[i, n:]).all()
