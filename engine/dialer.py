@@ -287,16 +287,12 @@ class Dialer:
                 for k, (c, cid, address, step) in enumerate(plans)]
         self._next_id = i + len(made)
         store, events = self.store, self.events
-        if self._txn is None and not events.enabled:
-            started = store.attempt_started
-            for a in made:
-                flow.launched(a)
-                started(a)
-        elif self._txn is None:
+        if self._txn is None:
             for a in made:
                 flow.launched(a)
                 store.attempt_started(a)
-                events.attempt_created(a)
+                if events.enabled:
+                    events.attempt_created(a)
         else:  # a durable store: the records and their events commit together (outbox)
             with self._txn():
                 for a in made:

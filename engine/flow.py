@@ -154,9 +154,7 @@ class ContactFlow:
         # What ``take`` reads for fresh contacts, gathered once (the lists, the bytearray
         # and the dicts grow in place as the list does).
         self._fresh_parts = (rules, job, strategy.first, calendar, self.history, self.ids,
-                             self._normalised, self._ended, self._fields_of, self.tzs,
-                             self._tz_field, self._col_items, self.order, self.state,
-                             self._n)
+                             self._normalised, self._ended, self.order, self.state, self._n)
 
     # ------------------------------------------------------------------ the list
 
@@ -239,8 +237,8 @@ class ContactFlow:
         # step now (``Strategy.first``), and no rule can refuse it when the rule engine
         # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
-        (rules, job, first, cal, history, ids, normalised, ended, fields_of, tzs, tz_field,
-         col_items, order, state, counts) = self._fresh_parts
+        (rules, job, first, cal, history, ids, normalised, ended, order, state,
+         counts) = self._fresh_parts
         fast = rules.admits_fresh(job, ch)
         admitted = 0
         scanned = 0
@@ -261,11 +259,7 @@ class ContactFlow:
             p = None
             cid = ids[c]
             if fast and not history.get(cid) and c not in ended:
-                # ``_known(c)``, inlined: a fresh contact's fields were never read before
-                f = fields_of[c] = {tz_field: tzs[c], "id": cid}
-                for name, col in col_items:
-                    f[name] = col[c]
-                nxt = first(f, now_s, cal)
+                nxt = first(self._known(c), now_s, cal)
                 if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
                     admitted += 1
                     p = _new_tuple(Planned, (c, cid, nxt.address, nxt.step_index))
