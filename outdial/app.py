@@ -20,8 +20,8 @@ def write_error(exc: OSError, target: Path) -> str:
     that is a file where a folder must be is named (the OS says only "File exists" or "Not
     a directory"); else the OS's reason."""
     if isinstance(exc, FileExistsError | NotADirectoryError):
-        for part in (target, *target.parents):
-            if part.is_file() and part != target:
+        for part in target.parents:
+            if part.is_file():
                 return f"{part} is a file, not a folder"
         if target.is_file() and isinstance(exc, FileExistsError):
             return f"{target} is a file, not a folder"
