@@ -833,6 +833,8 @@ def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
 
 
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
+# The keys a [rules] table may hold: RuleConfig's public fields, sorted.
+_RULE_KEYS = tuple(sorted(f for f in RuleConfig.__dataclass_fields__ if not f.startswith("_")))
 _CAPS = ("max_attempts_per_day_contact", "max_attempts_total_contact",
          "max_attempts_per_day_address", "max_attempts_total_address")
 
@@ -859,11 +861,10 @@ def _top_rules(chk: _Checker, rules: Mapping[str, Any]) -> dict[str, Any]:
     reported at its own line, once, and left out of what the campaigns inherit (else each
     job would repeat the same problem against its own line)."""
     good = dict(rules)
-    known = {f for f in RuleConfig.__dataclass_fields__ if not f.startswith("_")}
-    unknown = sorted(k for k in good if k not in known)
+    unknown = sorted(k for k in good if k not in _RULE_KEYS)
     if unknown:
         chk.problem("rules", f"unknown key(s) {', '.join(unknown)}; expected one of "
-                    f"{', '.join(sorted(known))}")
+                    f"{', '.join(_RULE_KEYS)}")
         for k in unknown:
             del good[k]
     for _ in range(len(good)):
@@ -1121,10 +1122,9 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     except RuleConfigError as e:
         chk.problem(f"{path}.rules", str(e))
     except TypeError:
-        known = sorted(f for f in RuleConfig.__dataclass_fields__ if not f.startswith("_"))
-        bad = sorted(set(merged) - set(known))
+        bad = sorted(set(merged) - set(_RULE_KEYS))
         chk.problem(f"{path}.rules", f"unknown key(s) {', '.join(bad)}; expected one of "
-                    f"{', '.join(known)}")
+                    f"{', '.join(_RULE_KEYS)}")
 
     sd = chk.table(raw.get("schedule", {}), _SCHEDULE, f"{path}.schedule")
     plan = None
