@@ -154,16 +154,6 @@ def _start_ms(now_s, elapsed_s):
     return round(x)
 
 
-@_njit
-def _prefix(counts, row, n, prefix):
-    """prefix[k] = sum of counts[row, :k], k = 0..n."""
-    acc = 0.0
-    prefix[0] = 0.0
-    for k in range(n):
-        acc += counts[row, k]
-        prefix[k + 1] = acc
-
-
 # The rows a decision reads, stacked: hc[i, :n_ok] a copy of the campaign's counts row of
 # histogram i and hp[i, :n_ok + 1] its prefix sums, hpar[i] = (bin width s, total, mean s
 # or 1.0 where not read), hint[i] = (n_ok, bins). One set of arrays whatever the phase, so
@@ -179,9 +169,9 @@ H_END = 4  # ring time to any end
 @_njit
 def _prefixes(c_1, r_1, n_1, c_2, r_2, n_2, c_3, r_3, n_3, c_4, r_4, n_4, c_5, r_5, n_5,
               hc, hp):
-    """``_prefix`` of five rows at once into hp[0..4, :n_i + 1] (the five running sums side
-    by side: independent chains of additions, each summed in the same order as
-    ``_prefix``), and the rows' first n_i counts into hc[0..4, :n_i]."""
+    """Prefix sums of five rows at once, hp[i, k] = sum of c_i[r_i, :k] for k = 0..n_i (the
+    five running sums side by side: independent chains of additions, each in row order),
+    and the rows' first n_i counts into hc[0..4, :n_i]."""
     a_1 = a_2 = a_3 = a_4 = a_5 = 0.0
     hp[0, 0] = hp[1, 0] = hp[2, 0] = hp[3, 0] = hp[4, 0] = 0.0
     for k in range(max(n_1, n_2, n_3, n_4, n_5)):
