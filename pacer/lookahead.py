@@ -90,6 +90,8 @@ MAX_SHIFT = 64  # steps a caller's patience may bring a deadline forward (window
 FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
 CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
+ORDER_SLOTS = 4  # a step's live answers in this many places of arrival, for first come first
+# served when callers hang up (``_fcfs_pass``)
 PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers waiting, callers
 # hanging up before the window ends) and the agents free by then
 
@@ -413,7 +415,7 @@ def _zero_bins(pre, wc, k_n):
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
                   call_key, c_lo, c_hi, hc, hp, hpar, hint, pi_hat, pis, t_out, dt, window,
                   n_steps, now_s, salt, d, top, last, q_tab, sh_cdf, n_sh, hangup_rate, certain,
-                  age, w_bin, pre_buf, wc_buf):
+                  age, w_bin, pre_buf, wc_buf, cnt):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -439,7 +441,12 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     handling time (talk + wrap-up) since the call connected, 1 the talk since it connected
     plus a wrap-up, 2 the wrap-up since it started; a call's answer step from a table of its
     answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch.
-    The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``)."""
+    The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``).
+
+    When callers hang up (n_sh > 1) the answers to come whose deadline falls past the
+    connect window are counted in cnt[k, answer step x ORDER_SLOTS + place within it,
+    patience shift] (float64[>= K, >= S ORDER_SLOTS, >= n_sh]) rather than in D_k, for
+    ``_fcfs_pass``: D_k then holds the agents less the answers at step 0."""
     k_n = pis.shape[0]
     ring_ok = hint[H_RING, 0]
     ring_bw = hpar[H_RING, 0]
@@ -491,6 +498,11 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     for s in range(1, n_steps):
         for k in range(k_n):
             d[s, k] = 0.0
+    if n_sh > 1:
+        for k in range(k_n):
+            for s in range(n_steps * ORDER_SLOTS):
+                for j in range(n_sh):
+                    cnt[k, s, j] = 0.0
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -540,8 +552,14 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     wc_hi = max(wc_hi, b_dl)
                     n_early += 1
                     s = 0
-                else:
-                    s -= j
+                else:  # served first come first served (``_fcfs_pass``), in the order of
+                    # arrival: the answer's place within its step's weight
+                    lo = q_tab[s - 1] if s > 1 else 0.0
+                    hi = q_tab[s] if s < n_steps - 1 else g_t - g_r
+                    f = (v - lo) / (hi - lo) if hi > lo else 0.0
+                    sl = min(max(int(f * ORDER_SLOTS), 0), ORDER_SLOTS - 1)
+                    cnt[k, s * ORDER_SLOTS + sl, j] += 1.0
+                    continue
             d[s, k] += 1.0
     # busy agents: the end of handling, conditioned on the time already spent (e); their
     # ends inside the connect window binned too when some deadline falls there
@@ -763,13 +781,88 @@ def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain):
+def _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind):
+    """Sample k's live answers still to come served first come first served, as an ACD
+    serves them (module docstring, *Callers who hang up*): cnt[k, c, j] the answers in
+    cell c = s ORDER_SLOTS + place (step s, the place of arrival within it) whose caller's
+    patience brings the deadline j steps forward (to step max(s - j, 0)); ``-d[e, k]`` the
+    agents free by step e left to them (the answers at step 0 are served first). Cells in
+    order of arrival, within one the earliest deadline first; an answer takes the earliest
+    agent not yet taken if that one frees by its deadline, else its caller is lost and
+    takes none. Returns (answers lost, sum over the cells (c, j) of p_tab[c, j] where one
+    more answer, last of its cell, adds an abandon: it finds no agent, or it takes one
+    that a later answer with no agent to spare needed). rem, bind float64[>= S
+    ORDER_SLOTS, >= J]: scratch."""
+    used = 0.0
+    lost = 0.0
+    for c in range(ORDER_SLOTS, n_steps * ORDER_SLOTS):
+        s = c // ORDER_SLOTS
+        for j in range(n_sh - 1, -1, -1):
+            r = -d[max(s - j, 0), k] - used  # agents free by the deadline, not yet taken
+            n = cnt[k, c, j]
+            served = min(n, max(r, 0.0))
+            lost += n - served
+            used += served
+            rem[c, j] = r - served
+            # one agent fewer costs this cell one answer
+            bind[c, j] = 1.0 if 1.0 <= r <= n else 0.0
+    m = 0.0
+    after = False  # a cell after this one would lose an answer to one agent fewer
+    for c in range(n_steps * ORDER_SLOTS - 1, ORDER_SLOTS - 1, -1):
+        for j in range(n_sh):
+            if after or rem[c, j] <= 0.0:
+                m += p_tab[c, j]
+            if bind[c, j] > 0.0:
+                after = True
+    return lost, m
+
+
+@_njit
+def _draw_dial_fcfs(d, cnt, p_tab, top, mk, pis, new_cdf, sh_cdf, n_steps, n_sh, state,
+                    rem, bind):
+    """``_draw_dial`` when callers hang up: the dial's live answer, its step s, its place
+    within the step and its patience shift j (the uniform's place within step s's weight
+    gives both: no draw of their own) into cnt (``_fcfs_pass``), and the sample's answers
+    lost (top[k]) and marginal (mk[k]) again."""
+    for k in range(pis.shape[0]):
+        u = _uniform(state)
+        if u >= pis[k]:
+            continue
+        v = u / pis[k]
+        s = 1
+        while s < n_steps - 1 and new_cdf[s] <= v:
+            s += 1
+        width = new_cdf[s] - new_cdf[s - 1]
+        v2 = (v - new_cdf[s - 1]) / width * ORDER_SLOTS if width > 0.0 else 0.0
+        sl = min(int(v2), ORDER_SLOTS - 1)
+        v2 -= sl
+        j = 0
+        while j < n_sh - 1 and sh_cdf[j] <= v2:
+            j += 1
+        cnt[k, s * ORDER_SLOTS + sl, j] += 1.0
+        top[k], mk[k] = _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind)
+
+
+@_njit
+def _marginal_fcfs(mk, pis):
+    """``_marginal`` when callers hang up: mean over the samples of pi_k mk[k]."""
+    acc = 0.0
+    for k in range(pis.shape[0]):
+        acc += pis[k] * mk[k]
+    return acc / pis.shape[0]
+
+
+@_njit
+def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain, fc):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
-    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s."""
+    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s. fc: the first-come-first-served
+    state, (n_sh, cnt, p_tab, mk, the dial's answer-step cdf, the shift cdf, rem, bind):
+    with n_sh > 1 (callers hang up) ``_fcfs_pass`` rules, top[k] its answers lost and
+    mk[k] its marginal; else D_k (``_marginal``, ``_draw_dial``)."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
@@ -784,25 +877,45 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
     if pi_bar <= 0.0:
         return max_new, base, 0.0, 0.0
     while n < max_new:
-        marginal = _marginal(top, last, pis, new_cdf)
+        marginal = _next_marginal(top, last, pis, new_cdf, fc)
         if marginal > theta * pi_bar:
             price = theta * pi_bar  # 0 when theta underflows against pi_bar
             return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
-        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+        _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc)
     return n, base, added, 0.0
 
 
 @_njit
-def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state):
+def _next_marginal(top, last, pis, new_cdf, fc):
+    """The next dial's mean marginal abandons, by D_k or first come first served."""
+    n_sh, _, _, mk, _, _, _, _ = fc
+    if n_sh > 1:
+        return _marginal_fcfs(mk, pis)
+    return _marginal(top, last, pis, new_cdf)
+
+
+@_njit
+def _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc):
+    """Draw the next dial in every sample, by D_k or first come first served."""
+    n_sh, cnt, p_tab, mk, raw_cdf, sh_cdf, rem, bind = fc
+    if n_sh > 1:
+        _draw_dial_fcfs(d, cnt, p_tab, top, mk, pis, raw_cdf, sh_cdf, n_steps, n_sh, state,
+                        rem, bind)
+    else:
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+
+
+@_njit
+def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state, fc):
     """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s)."""
     for k in range(pis.shape[0]):
         lift[k] = 0.0
     added = 0.0
     for _ in range(n):
-        added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+        added += _next_marginal(top, last, pis, new_cdf, fc)
+        _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc)
     return added
 
 
@@ -874,6 +987,16 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     eff_cdf = np.empty(max_steps)
     q_tab = np.empty(max_steps)
     sh_cdf = np.empty(MAX_SHIFT + 1)
+    j_max = 1  # the most patience shifts of a campaign decided (``_shift_cdf``)
+    for c in range(n_c):
+        if active[c] == 1 and hangup_rate[c] > 0.0:
+            j_max = max(j_max, min(math.floor(window_s[c] / dt + 0.5) + 1, MAX_SHIFT + 1))
+    cnt_buf = np.empty(k_n * max_steps * ORDER_SLOTS * j_max if j_max > 1 else 1)
+    # a new dial's P(answer in cell c (step, place), shift j)
+    p_tab = np.empty((max_steps * ORDER_SLOTS, j_max))
+    rem = np.empty((max_steps * ORDER_SLOTS, j_max))  # _fcfs_pass's scratch
+    bind = np.empty((max_steps * ORDER_SLOTS, j_max))
+    mk = np.empty(k_n)  # per sample, the next dial's abandon chance given live (FCFS)
     n_b = max(hold_counts.shape[1], talk_counts.shape[1], wrap_counts.shape[1],
               ring_counts.shape[1], end_counts.shape[1])
     hc = np.empty((5, n_b))  # the campaign's histogram rows, stacked (``_prefixes``)
@@ -956,6 +1079,12 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                     * new_cdf[min(s + j, n_steps - 1)]
             eff_cdf[s] = acc
         eff_cdf[n_steps - 1] = 1.0
+        for s in range(1, n_steps):
+            for j in range(n_sh):
+                p = (new_cdf[s] - new_cdf[s - 1]) / ORDER_SLOTS \
+                    * (sh_cdf[j] - (sh_cdf[j - 1] if j > 0 else 0.0))
+                for sl in range(ORDER_SLOTS):
+                    p_tab[s * ORDER_SLOTS + sl, j] = p
         live0 = 0.0
         n = 0
         base = 0.0
@@ -980,6 +1109,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             for k in range(k_s):
                 pis_s[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
             d = d_buf[:n_steps * k_s].reshape((n_steps, k_s))
+            cnt = cnt_buf[:k_s * n_steps * ORDER_SLOTS * n_sh].reshape(
+                (k_s, n_steps * ORDER_SLOTS, n_sh)) if n_sh > 1 \
+                else cnt_buf[:1].reshape((1, 1, 1))
+            fc = (n_sh, cnt, p_tab, mk[:k_s], new_cdf, sh_cdf, rem, bind)
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
@@ -987,11 +1120,14 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                hc, hp, hpar, hint, pi_hat,
                                pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
                                q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
-                               pre_buf, wc_buf)
+                               pre_buf, wc_buf, cnt)
+            if n_sh > 1:
+                for k in range(k_s):
+                    top_s[k], mk[k] = _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind)
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, state, certain_s)
+                                             max_new[c], n_steps, state, certain_s, fc)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -1000,9 +1136,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 own[0] = 1
             if stage == 1:
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, own, certain_s)
+                                             max_new[c], n_steps, own, certain_s, fc)
             else:
-                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own)
+                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own, fc)
         if n == 0:
             added = 0.0
         dials[c] = n
