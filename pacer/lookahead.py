@@ -415,7 +415,7 @@ def _zero_bins(pre, wc, k_n):
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
                   call_key, c_lo, c_hi, hc, hp, hpar, hint, pi_hat, pis, t_out, dt, window,
                   n_steps, now_s, salt, d, top, last, q_tab, sh_cdf, n_sh, hangup_rate, certain,
-                  age, w_bin, pre_buf, wc_buf, cnt):
+                  age, w_bin, pre_buf, wc_buf, cnt, n_in):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -445,8 +445,9 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
 
     When callers hang up (n_sh > 1) the answers to come whose deadline falls past the
     connect window are counted in cnt[k, answer step x ORDER_SLOTS + place within it,
-    patience shift] (float64[>= K, >= S ORDER_SLOTS, >= n_sh]) rather than in D_k, for
-    ``_fcfs_pass``: D_k then holds the agents less the answers at step 0."""
+    patience shift] (float64[>= K, >= S ORDER_SLOTS, >= n_sh]; n_in[k, s], float64[>= K,
+    >= S], the answers of step s) rather than in D_k, for ``_fcfs_pass``: D_k then holds
+    the agents less the answers at step 0."""
     k_n = pis.shape[0]
     ring_ok = hint[H_RING, 0]
     ring_bw = hpar[H_RING, 0]
@@ -500,9 +501,8 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
             d[s, k] = 0.0
     if n_sh > 1:
         for k in range(k_n):
-            for s in range(n_steps * ORDER_SLOTS):
-                for j in range(n_sh):
-                    cnt[k, s, j] = 0.0
+            for s in range(n_steps):
+                n_in[k, s] = 0.0
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -558,7 +558,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     hi = q_tab[s] if s < n_steps - 1 else g_t - g_r
                     f = (v - lo) / (hi - lo) if hi > lo else 0.0
                     sl = min(max(int(f * ORDER_SLOTS), 0), ORDER_SLOTS - 1)
-                    cnt[k, s * ORDER_SLOTS + sl, j] += 1.0
+                    _count_in(cnt, n_in, k, s, s * ORDER_SLOTS + sl, j, n_sh)
                     continue
             d[s, k] += 1.0
     # busy agents: the end of handling, conditioned on the time already spent (e); their
@@ -781,49 +781,85 @@ def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind):
+def _fcfs_pass(d, cnt, n_in, p_tab, eff_cdf, n_steps, n_sh, k, rem, bind, used_at):
     """Sample k's live answers still to come served first come first served, as an ACD
     serves them (module docstring, *Callers who hang up*): cnt[k, c, j] the answers in
     cell c = s ORDER_SLOTS + place (step s, the place of arrival within it) whose caller's
-    patience brings the deadline j steps forward (to step max(s - j, 0)); ``-d[e, k]`` the
-    agents free by step e left to them (the answers at step 0 are served first). Cells in
-    order of arrival, within one the earliest deadline first; an answer takes the earliest
-    agent not yet taken if that one frees by its deadline, else its caller is lost and
-    takes none. Returns (answers lost, sum over the cells (c, j) of p_tab[c, j] where one
-    more answer, last of its cell, adds an abandon: it finds no agent, or it takes one
-    that a later answer with no agent to spare needed). rem, bind float64[>= S
-    ORDER_SLOTS, >= J]: scratch."""
+    patience brings the deadline j steps forward (to step max(s - j, 0)), read for the
+    steps where n_in[k, s] (the answers at step s) > 0; ``-d[e, k]`` the agents free by step
+    e left to them (the answers at step 0 are served first). Cells in order of arrival,
+    within one the earliest deadline first; an answer takes the earliest agent not yet
+    taken if that one frees by its deadline, else its caller is lost and takes none.
+
+    Returns (answers lost, the chance that one more answer adds an abandon: the sum over
+    the cells of its chance of falling there (p_tab[s, j] / ORDER_SLOTS, p_tab a new
+    dial's P(step s, shift j)) where, last of its cell, it finds no agent or takes one
+    that a later answer with no agent to spare needed). With no answers to come, that is
+    its chance of a deadline by the last step with no agent left, eff_cdf's. rem, bind
+    float64[>= S ORDER_SLOTS, >= J], used_at float64[>= S]: scratch."""
     used = 0.0
     lost = 0.0
-    for c in range(ORDER_SLOTS, n_steps * ORDER_SLOTS):
-        s = c // ORDER_SLOTS
-        for j in range(n_sh - 1, -1, -1):
-            r = -d[max(s - j, 0), k] - used  # agents free by the deadline, not yet taken
-            n = cnt[k, c, j]
-            served = min(n, max(r, 0.0))
-            lost += n - served
-            used += served
-            rem[c, j] = r - served
-            # one agent fewer costs this cell one answer
-            bind[c, j] = 1.0 if 1.0 <= r <= n else 0.0
+    s_last = 0  # the last step with answers
+    for s in range(1, n_steps):
+        used_at[s] = used
+        if n_in[k, s] == 0.0:
+            continue
+        s_last = s
+        for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
+            for j in range(n_sh - 1, -1, -1):
+                r = -d[max(s - j, 0), k] - used  # agents free by the deadline, not yet taken
+                n = cnt[k, c, j]
+                served = min(n, max(r, 0.0))
+                lost += n - served
+                used += served
+                rem[c, j] = r - served
+                # one agent fewer costs this cell one answer
+                bind[c, j] = 1.0 if 1.0 <= r <= n else 0.0
+    # past the answers, no agent is left by the deadlines up to step e_top only (the
+    # agents free by a step only add up): an answer there is lost iff its deadline is by
+    # e_top; with no answers at all, that is eff_cdf[e_top]
+    e_top = -1
+    while e_top < n_steps - 1 and -d[e_top + 1, k] - used <= 0.0:
+        e_top += 1
+    if s_last == 0:
+        return 0.0, eff_cdf[e_top] if e_top >= 0 else 0.0
     m = 0.0
     after = False  # a cell after this one would lose an answer to one agent fewer
-    for c in range(n_steps * ORDER_SLOTS - 1, ORDER_SLOTS - 1, -1):
-        for j in range(n_sh):
-            if after or rem[c, j] <= 0.0:
-                m += p_tab[c, j]
-            if bind[c, j] > 0.0:
-                after = True
+    for s in range(min(max(s_last, e_top + n_sh - 1), n_steps - 1), 0, -1):
+        if n_in[k, s] == 0.0:  # no answer here: the step's places alike
+            u = used_at[s] if s < s_last else used
+            for j in range(n_sh):
+                if after or -d[max(s - j, 0), k] - u <= 0.0:
+                    m += p_tab[s, j]
+            continue
+        for c in range((s + 1) * ORDER_SLOTS - 1, s * ORDER_SLOTS - 1, -1):
+            for j in range(n_sh):
+                if after or rem[c, j] <= 0.0:
+                    m += p_tab[s, j] / ORDER_SLOTS
+                if bind[c, j] > 0.0:
+                    after = True
     return lost, m
 
 
 @_njit
-def _draw_dial_fcfs(d, cnt, p_tab, top, mk, pis, new_cdf, sh_cdf, n_steps, n_sh, state,
-                    rem, bind):
+def _count_in(cnt, n_in, k, s, c, j, n_sh):
+    """One more answer in cell c (of step s), shift j, of sample k; a step's cells are
+    zeroed when its first answer comes (n_in[k, s] counts them)."""
+    if n_in[k, s] == 0.0:
+        for c2 in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
+            for j2 in range(n_sh):
+                cnt[k, c2, j2] = 0.0
+    n_in[k, s] += 1.0
+    cnt[k, c, j] += 1.0
+
+
+@_njit
+def _draw_dial_fcfs(d, fc, top, pis, n_steps, state):
     """``_draw_dial`` when callers hang up: the dial's live answer, its step s, its place
     within the step and its patience shift j (the uniform's place within step s's weight
     gives both: no draw of their own) into cnt (``_fcfs_pass``), and the sample's answers
-    lost (top[k]) and marginal (mk[k]) again."""
+    lost (top[k]) and marginal (mk[k]) again. fc: ``_scan``'s."""
+    n_sh, cnt, n_in, p_tab, mk, new_cdf, sh_cdf, eff_cdf, rem, bind, used_at = fc
     for k in range(pis.shape[0]):
         u = _uniform(state)
         if u >= pis[k]:
@@ -839,8 +875,9 @@ def _draw_dial_fcfs(d, cnt, p_tab, top, mk, pis, new_cdf, sh_cdf, n_steps, n_sh,
         j = 0
         while j < n_sh - 1 and sh_cdf[j] <= v2:
             j += 1
-        cnt[k, s * ORDER_SLOTS + sl, j] += 1.0
-        top[k], mk[k] = _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind)
+        _count_in(cnt, n_in, k, s, s * ORDER_SLOTS + sl, j, n_sh)
+        top[k], mk[k] = _fcfs_pass(d, cnt, n_in, p_tab, eff_cdf, n_steps, n_sh, k, rem,
+                                   bind, used_at)
 
 
 @_njit
@@ -860,7 +897,8 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
     ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s. fc: the first-come-first-served
-    state, (n_sh, cnt, p_tab, mk, the dial's answer-step cdf, the shift cdf, rem, bind):
+    state, (n_sh, cnt, n_in, p_tab, mk, the dial's answer-step cdf, the shift cdf, its
+    shifted cdf, rem, bind, used_at; ``_fcfs_pass``):
     with n_sh > 1 (callers hang up) ``_fcfs_pass`` rules, top[k] its answers lost and
     mk[k] its marginal; else D_k (``_marginal``, ``_draw_dial``)."""
     k_n = pis.shape[0]
@@ -890,7 +928,7 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
 @_njit
 def _next_marginal(top, last, pis, new_cdf, fc):
     """The next dial's mean marginal abandons, by D_k or first come first served."""
-    n_sh, _, _, mk, _, _, _, _ = fc
+    n_sh, _, _, _, mk, _, _, _, _, _, _ = fc
     if n_sh > 1:
         return _marginal_fcfs(mk, pis)
     return _marginal(top, last, pis, new_cdf)
@@ -899,10 +937,8 @@ def _next_marginal(top, last, pis, new_cdf, fc):
 @_njit
 def _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc):
     """Draw the next dial in every sample, by D_k or first come first served."""
-    n_sh, cnt, p_tab, mk, raw_cdf, sh_cdf, rem, bind = fc
-    if n_sh > 1:
-        _draw_dial_fcfs(d, cnt, p_tab, top, mk, pis, raw_cdf, sh_cdf, n_steps, n_sh, state,
-                        rem, bind)
+    if fc[0] > 1:
+        _draw_dial_fcfs(d, fc, top, pis, n_steps, state)
     else:
         _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
 
@@ -992,8 +1028,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         if active[c] == 1 and hangup_rate[c] > 0.0:
             j_max = max(j_max, min(math.floor(window_s[c] / dt + 0.5) + 1, MAX_SHIFT + 1))
     cnt_buf = np.empty(k_n * max_steps * ORDER_SLOTS * j_max if j_max > 1 else 1)
-    # a new dial's P(answer in cell c (step, place), shift j)
-    p_tab = np.empty((max_steps * ORDER_SLOTS, j_max))
+    n_in_buf = np.empty(k_n * max_steps if j_max > 1 else 1)
+    p_tab = np.empty((max_steps, j_max))  # a new dial's P(answer step s, shift j)
+    used_at = np.empty(max_steps)
     rem = np.empty((max_steps * ORDER_SLOTS, j_max))  # _fcfs_pass's scratch
     bind = np.empty((max_steps * ORDER_SLOTS, j_max))
     mk = np.empty(k_n)  # per sample, the next dial's abandon chance given live (FCFS)
@@ -1081,10 +1118,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         eff_cdf[n_steps - 1] = 1.0
         for s in range(1, n_steps):
             for j in range(n_sh):
-                p = (new_cdf[s] - new_cdf[s - 1]) / ORDER_SLOTS \
+                p_tab[s, j] = (new_cdf[s] - new_cdf[s - 1]) \
                     * (sh_cdf[j] - (sh_cdf[j - 1] if j > 0 else 0.0))
-                for sl in range(ORDER_SLOTS):
-                    p_tab[s * ORDER_SLOTS + sl, j] = p
         live0 = 0.0
         n = 0
         base = 0.0
@@ -1112,7 +1147,10 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             cnt = cnt_buf[:k_s * n_steps * ORDER_SLOTS * n_sh].reshape(
                 (k_s, n_steps * ORDER_SLOTS, n_sh)) if n_sh > 1 \
                 else cnt_buf[:1].reshape((1, 1, 1))
-            fc = (n_sh, cnt, p_tab, mk[:k_s], new_cdf, sh_cdf, rem, bind)
+            n_in = n_in_buf[:k_s * n_steps].reshape((k_s, n_steps)) if n_sh > 1 \
+                else n_in_buf[:1].reshape((1, 1))
+            fc = (n_sh, cnt, n_in, p_tab, mk[:k_s], new_cdf, sh_cdf, eff_cdf, rem, bind,
+                  used_at)
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
@@ -1120,10 +1158,11 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                hc, hp, hpar, hint, pi_hat,
                                pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
                                q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
-                               pre_buf, wc_buf, cnt)
+                               pre_buf, wc_buf, cnt, n_in)
             if n_sh > 1:
                 for k in range(k_s):
-                    top_s[k], mk[k] = _fcfs_pass(d, cnt, p_tab, n_steps, n_sh, k, rem, bind)
+                    top_s[k], mk[k] = _fcfs_pass(d, cnt, n_in, p_tab, eff_cdf, n_steps, n_sh,
+                                                 k, rem, bind, used_at)
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],

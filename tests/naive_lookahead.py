@@ -325,32 +325,49 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         return np.cumsum(inc, axis=1), certain, cnt
 
     fcfs = len(sh) > 1  # callers hang up: the answers to come first come first served
-    p_cell = [(new_cdf[s] - new_cdf[s - 1]) / ORDER_SLOTS * p_j
-              for s in range(1, n_steps) for p_j in sh_pmf]
+    p_step = {(s, j): (new_cdf[s] - new_cdf[s - 1]) * p_j
+              for s in range(1, n_steps) for j, p_j in enumerate(sh_pmf)}
 
     def fcfs_state(d, cnt, k):
         """(lost, marginal) of sample k: cells in order of arrival, the earliest deadline
         first within one (``fcfs_lost_and_marginal``'s rule, counted once forwards and the
-        marginal read backwards: ``tests/test_lookahead_fcfs.py`` checks the two agree)."""
+        marginal read backwards, a step without answers at once: ``test_lookahead_fcfs``
+        checks the kernel's pass against the brute force)."""
         avail = -d[k]
-        order = [(c, j) for c in range(ORDER_SLOTS, n_steps * ORDER_SLOTS)
-                 for j in range(len(sh) - 1, -1, -1)]
+        n_sh = len(sh)
+        has = [s > 0 and cnt[k, s * ORDER_SLOTS:(s + 1) * ORDER_SLOTS].sum() > 0
+               for s in range(n_steps)]
         used = lost = 0.0
-        rem, bind = {}, {}
-        for c, j in order:
-            r = avail[max(c // ORDER_SLOTS - j, 0)] - used
-            n = cnt[k, c, j]
-            served = min(n, max(r, 0.0))
-            lost += n - served
-            used += served
-            rem[c, j] = r - served
-            bind[c, j] = 1.0 <= r <= n
+        used_at, rem, bind = {}, {}, {}
+        for s in range(1, n_steps):
+            used_at[s] = used
+            for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS) if has[s] else ():
+                for j in range(n_sh - 1, -1, -1):
+                    r = avail[max(s - j, 0)] - used
+                    n = cnt[k, c, j]
+                    served = min(n, max(r, 0.0))
+                    lost += n - served
+                    used += served
+                    rem[c, j] = r - served
+                    bind[c, j] = 1.0 <= r <= n
+        # agents left by step e: none up to e_top
+        e_top = max([e for e in range(n_steps) if avail[e] - used <= 0.0], default=-1)
+        s_last = max([s for s in range(n_steps) if has[s]], default=0)
+        if s_last == 0:
+            return 0.0, eff_cdf[e_top] if e_top >= 0 else 0.0
         m = 0.0
         after = False
-        for c, j in reversed(order):
-            if after or rem[c, j] <= 0.0:
-                m += p_cell[(c // ORDER_SLOTS - 1) * len(sh) + j]
-            after = after or bind[c, j]
+        for s in range(min(max(s_last, e_top + n_sh - 1), n_steps - 1), 0, -1):
+            if not has[s]:
+                u = used_at[s] if s < s_last else used
+                m += sum(p_step[s, j] for j in range(n_sh)
+                         if after or avail[max(s - j, 0)] - u <= 0.0)
+                continue
+            for c in range((s + 1) * ORDER_SLOTS - 1, s * ORDER_SLOTS - 1, -1):
+                for j in range(n_sh):
+                    if after or rem[c, j] <= 0.0:
+                        m += p_step[s, j] / ORDER_SLOTS
+                    after = after or bind[c, j]
         return lost, m
 
     def top_last(row):

@@ -18,14 +18,26 @@ from tests.naive_lookahead import fcfs_lost_and_marginal
 M = ORDER_SLOTS
 
 
-def _arrays(avail, cnt, n_steps, n_sh, p):
-    """The kernel's layout: d[e, 0] = -agents free by step e; cnt[0, cell, j]."""
+def _pass(avail, cnt, n_steps, n_sh, p):
+    """``_fcfs_pass`` on the kernel's layout: d[e, 0] = -agents free by step e; cnt[0,
+    cell, j]; p[s, j] a new answer's chance of step s, shift j (each place of the step a
+    quarter of it), eff_cdf[e] its chance of a deadline by step e."""
     d = -np.asarray(avail, dtype=np.float64).reshape(n_steps, 1)
     c = np.asarray(cnt, dtype=np.float64).reshape(1, n_steps * M, n_sh)
-    p_tab = np.asarray(p, dtype=np.float64).reshape(n_steps * M, n_sh)
-    rem = np.empty((n_steps * M, n_sh))
-    bind = np.empty((n_steps * M, n_sh))
-    return d, c, p_tab, rem, bind
+    n_in = c.reshape(1, n_steps, M * n_sh).sum(axis=2)
+    p_tab = np.asarray(p, dtype=np.float64).reshape(n_steps, n_sh)
+    eff = np.array([sum(p_tab[s, j] for s in range(1, n_steps) for j in range(n_sh)
+                        if max(s - j, 0) <= e) for e in range(n_steps)])
+    return _fcfs_pass(d, c, n_in, p_tab, eff, n_steps, n_sh, 0, np.empty((n_steps * M, n_sh)),
+                      np.empty((n_steps * M, n_sh)), np.empty(n_steps))
+
+
+def _brute(avail, cnt, n_steps, n_sh, p):
+    cells = [[(max(cc // M - j, 0), cnt[cc, j]) for j in range(n_sh - 1, -1, -1)]
+             for cc in range(M, n_steps * M)]
+    probs = [[p[cc // M, j] / M for j in range(n_sh - 1, -1, -1)]
+             for cc in range(M, n_steps * M)]
+    return fcfs_lost_and_marginal(np.asarray(avail, dtype=float), cells, probs)
 
 
 @st.composite
@@ -38,8 +50,11 @@ def grids(draw):
     for c in range(M, n_steps * M):
         for j in range(n_sh):
             cnt[c, j] = draw(st.sampled_from([0, 0, 0, 1, 2]))
-    p = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=cnt.size, max_size=cnt.size)))
-    return n_steps, n_sh, avail, cnt, p.reshape(cnt.shape)
+    n_p = n_steps * n_sh
+    p = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n_p, max_size=n_p)))
+    p = p.reshape(n_steps, n_sh)
+    p[0] = 0.0  # a new dial answers at step 1 or later
+    return n_steps, n_sh, avail, cnt, p
 
 
 @settings(max_examples=80, deadline=None)
@@ -49,14 +64,10 @@ def test_fcfs_pass_matches_adding_the_answer_and_counting_again(g):
     answer with no agent to spare), equal the brute force: add one answer to each cell in
     turn, replay first come first served, see whether the lost count rose."""
     n_steps, n_sh, avail, cnt, p = g
-    d, c, p_tab, rem, bind = _arrays(avail, cnt, n_steps, n_sh, p)
-    lost, m = _fcfs_pass(d, c, p_tab, n_steps, n_sh, 0, rem, bind)
-    cells = [[(max(cc // M - j, 0), cnt[cc, j]) for j in range(n_sh - 1, -1, -1)]
-             for cc in range(M, n_steps * M)]
-    probs = [[p[cc, j] for j in range(n_sh - 1, -1, -1)] for cc in range(M, n_steps * M)]
-    b_lost, b_m = fcfs_lost_and_marginal(avail.astype(float), cells, probs)
+    lost, m = _pass(avail, cnt, n_steps, n_sh, p)
+    b_lost, b_m = _brute(avail, cnt, n_steps, n_sh, p)
     assert lost == b_lost
-    assert m == pytest.approx(b_m, rel=1e-12, abs=1e-12)
+    assert m == pytest.approx(b_m, rel=1e-9, abs=1e-12)
 
 
 def _acd(avail, cnt, n_steps, n_sh, w=3.0):
@@ -104,39 +115,30 @@ def _acd(avail, cnt, n_steps, n_sh, w=3.0):
 @given(grids())
 def test_fcfs_pass_counts_what_an_acd_queue_loses(g):
     n_steps, n_sh, avail, cnt, p = g
-    d, c, p_tab, rem, bind = _arrays(avail, cnt, n_steps, n_sh, p)
-    lost, _ = _fcfs_pass(d, c, p_tab, n_steps, n_sh, 0, rem, bind)
-    assert lost == _acd(avail, cnt, n_steps, n_sh)
+    assert _pass(avail, cnt, n_steps, n_sh, p)[0] == _acd(avail, cnt, n_steps, n_sh)
 
 
 def test_an_older_caller_takes_the_agent_a_hastier_one_needed():
     """Two agents: one idle, one free by step 1. Caller A answers at step 1 and would wait
     its whole window (deadline step 1); caller B answers at step 2 but hangs up so soon
     that its deadline is step 0. Served by deadline, B takes the idle agent and A the
-    later one: none lost. An ACD serves A first (it came first), so B is lost: 1. One more
-    answer at step 1 (no hang-up) then costs nothing more than itself."""
+    later one: none lost. An ACD serves A first (it came first), so B is lost: 1."""
     n_steps, n_sh = 3, 3
     avail = np.array([1.0, 2.0, 2.0])
     cnt = np.zeros((n_steps * M, n_sh))
     cnt[1 * M, 0] = 1  # A: step 1, no shift
     cnt[2 * M, 2] = 1  # B: step 2, two steps forward
-    p = np.zeros_like(cnt)
-    p[1 * M + M - 1, 0] = 1.0  # the new dial: last place of step 1, no shift
-    d, c, p_tab, rem, bind = _arrays(avail, cnt, n_steps, n_sh, p)
-    lost, m = _fcfs_pass(d, c, p_tab, n_steps, n_sh, 0, rem, bind)
-    assert lost == 1.0
+    assert _pass(avail, cnt, n_steps, n_sh, np.zeros((n_steps, n_sh)))[0] == 1.0
     assert _acd(avail, cnt, n_steps, n_sh) == 1
-    # the new answer takes the step-1 agent (A took the idle one; B is lost anyway): it
-    # is served and nobody after it loses an agent they would have had
-    assert m == 0.0
-    # earlier than A instead (first place of step 1): it takes the idle agent, A the
-    # step-1 one, B still lost: no abandon added either
-    p2 = np.zeros_like(cnt)
-    p2[1 * M, 0] = 1.0
-    d, c, p_tab, rem, bind = _arrays(avail, cnt, n_steps, n_sh, p2)
-    assert _fcfs_pass(d, c, p_tab, n_steps, n_sh, 0, rem, bind)[1] == 1.0 * (
-        fcfs_lost_and_marginal(avail, [[(max(cc // M - j, 0), cnt[cc, j])
-                                        for j in range(n_sh - 1, -1, -1)]
-                                       for cc in range(M, n_steps * M)],
-                               [[p2[cc, j] for j in range(n_sh - 1, -1, -1)]
-                                for cc in range(M, n_steps * M)])[1])
+    # a new answer at step 1, no hang-up, first or last of the step: it takes an agent
+    # (the idle one before A, or the step-1 one after A) and B is lost anyway: it adds no
+    # abandon. One whose deadline is step 0 (step 2, two shifts) finds the idle agent
+    # taken by A: one abandon more.
+    p = np.zeros((n_steps, n_sh))
+    p[1, 0] = 1.0
+    lost, m = _pass(avail, cnt, n_steps, n_sh, p)
+    assert (lost, m) == (1.0, 0.0)
+    p = np.zeros((n_steps, n_sh))
+    p[2, 2] = 1.0
+    assert _pass(avail, cnt, n_steps, n_sh, p) == (1.0, 1.0)
+    assert _brute(avail, cnt, n_steps, n_sh, p) == (1.0, 1.0)
