@@ -1,0 +1,132 @@
+"""The look-ahead's expected abandons of the calls in flight against an ACD played many
+times over from the same moment (Monte Carlo of the model's own assumptions: each busy
+agent's end drawn from the handling-time histogram given its time so far, each ringing
+call's live answer and its time from the ring histogram given it still rings, each
+caller's patience exponential, first come first served up to the connect window).
+
+With callers who hang up, serving the oldest caller first (as an ACD does) loses more
+than serving the one about to hang up first; the look-ahead must count the first."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pacer.histogram import StreamingHistogram
+from pacer.lookahead import _lookahead_dials, dial_life
+
+WINDOW = 2.0
+PI = 0.5
+K = 512  # samples per kernel call
+SEEDS = range(1, 13)  # kernel calls (salts): their mean and its spread
+
+
+def _state():
+    rng = np.random.default_rng(5)
+    hold = StreamingHistogram(1, 5.0, 600.0)
+    hold.seed(0, 60.0, 1.0, 20.0)
+    ring = StreamingHistogram(1, 0.5, 40.0)
+    ring.seed(0, 8.0, 0.5, 20.0)
+    agents = np.r_[rng.uniform(0, 60, 100), [-1.0, -1.0]]  # 100 busy, 2 idle
+    calls = rng.uniform(0, 12, 50)  # seconds rung
+    return hold, ring, agents, calls
+
+
+def _kernel(rate, seed):
+    hold, ring, ae, ce = _state()
+    end = StreamingHistogram(1, 0.5, 40.0)  # no ring ends seen: non-live calls ring on
+    wrap = StreamingHistogram(1, 2.0, 120.0)
+    life = np.zeros(1)
+    dial_life(ring.counts, ring.totals, ring.bin_width_s, np.full(1, 20.0), np.arange(1),
+              life)
+    z = np.zeros(K)
+    out = [np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1)]
+    _lookahead_dials(np.array([0, ae.size]), ae, np.arange(ae.size, dtype=np.int64) + 1000 * seed,
+                     np.zeros(ae.size, dtype=np.int64), np.array([0, ce.size]), ce,
+                     np.arange(ce.size, dtype=np.int64) + 5000 + 1000 * seed,
+                     hold.counts, hold.totals, hold.bin_width_s, hold.counts, hold.totals,
+                     hold.bin_width_s, wrap.counts, wrap.totals, wrap.bin_width_s,
+                     ring.counts, ring.totals, ring.bin_width_s, end.counts, end.totals,
+                     end.bin_width_s, np.array([PI]), np.array([0.0]), z, z, life,
+                     np.array([WINDOW]), np.array([rate]), np.array([0.05]),
+                     np.array([0], dtype=np.int64), np.array([1], dtype=np.int64), 1.0,
+                     1000.0, np.uint64(seed), np.array([seed * 7 + 1], dtype=np.uint64), *out)
+    return out[1][0], life[0]
+
+
+def _inverse(row, bw, lo, hi, u):
+    """Seconds where the histogram row's weight (uniform within a bin) reaches lo + u (hi -
+    lo), for arrays lo, hi, u."""
+    cum = np.r_[0.0, np.cumsum(row)]
+    t = lo + u * (hi - lo)
+    b = np.clip(np.searchsorted(cum, t, side="right") - 1, 0, row.size - 1)
+    return (b + (t - cum[b]) / np.where(row[b] > 0, row[b], 1.0)) * bw
+
+
+def _below(row, bw, x):
+    cum = np.r_[0.0, np.cumsum(row)]
+    u = np.asarray(x, dtype=float) / bw
+    k = np.clip(u.astype(int), 0, row.size - 1)
+    return np.where(u >= row.size, cum[-1], cum[k] + row[k] * (u - k))
+
+
+def _acd(rate, t_out, reps, seed=0):
+    """Callers lost per replication: first come first served, each caller taking the
+    earliest agent not yet taken if it frees by the caller's deadline (an agent freeing
+    takes the oldest caller still waiting: the same count)."""
+    hold, ring, ae, ce = _state()
+    rng = np.random.default_rng(seed)
+    h, hb = hold.counts[0], hold.bin_width_s
+    r, rb = ring.counts[0], ring.bin_width_s
+    busy = ae[ae >= 0]
+    lo = _below(h, hb, busy)
+    ends = _inverse(h, hb, lo, h.sum(), rng.random((reps, busy.size))) - busy
+    free = np.sort(np.c_[np.full((reps, int((ae < 0).sum())), -1.0), ends], axis=1)
+    g_t = float(_below(r, rb, t_out))
+    g_r = _below(r, rb, ce)
+    p_live = PI * (g_t - g_r) / np.maximum(r.sum() - PI * g_r, PI * (g_t - g_r))
+    live = rng.random((reps, ce.size)) < p_live
+    answer = _inverse(r, rb, g_r, g_t, rng.random((reps, ce.size))) - ce
+    patience = rng.exponential(1.0 / rate, (reps, ce.size)) if rate > 0 else np.inf
+    deadline = answer + np.minimum(WINDOW, patience)
+    answer = np.where(live, answer, np.inf)  # not live: never comes
+    order = np.argsort(answer, axis=1)
+    answer = np.take_along_axis(answer, order, axis=1)
+    deadline = np.take_along_axis(deadline, order, axis=1)
+    taken = np.zeros(reps, dtype=np.int64)
+    lost = np.zeros(reps)
+    rows = np.arange(reps)
+    free = np.c_[free, np.full(reps, np.inf)]
+    for i in range(ce.size):
+        comes = np.isfinite(answer[:, i])
+        served = comes & (free[rows, taken] <= deadline[:, i])
+        taken += served
+        lost += comes & ~served
+    return lost
+
+
+def _compare(rate):
+    kern = np.array([_kernel(rate, s)[0] for s in SEEDS])
+    t_out = _kernel(rate, 1)[1]
+    lost = _acd(rate, t_out, 40000)
+    se = math.sqrt(kern.var(ddof=1) / kern.size + lost.var() / lost.size)
+    return kern.mean(), lost.mean(), se
+
+
+# The tolerance: 3 standard deviations of the difference (the kernel's spread over its
+# salts, the replications' over theirs) and 3 % for the one-second grid (measured: +3.9 %
+# without hang-ups, +2.3 % with a mean patience of 1 s, 0.0 % at 6 s).
+
+
+def test_expected_abandons_of_calls_in_flight_match_an_acd_without_hang_ups():
+    kern, acd, se = _compare(0.0)
+    assert acd > 0.5  # something to forecast
+    assert abs(kern - acd) <= 3 * se + 0.03 * acd, (kern, acd, se)
+
+
+def test_expected_abandons_of_calls_in_flight_match_an_acd_when_callers_hang_up():
+    """Patience 6 s on average: serving by deadline forecast 8 % too few here (1.427
+    against the ACD's 1.553, 7 standard deviations); by arrival it matches (1.554)."""
+    kern, acd, se = _compare(1 / 6)
+    assert abs(kern - acd) <= 3 * se + 0.03 * acd, (kern, acd, se)
