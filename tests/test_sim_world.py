@@ -183,16 +183,18 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     """03:00 US Eastern: no contact may be called. The flow pauses its search of the
     (growing) synthetic list and the dialer tells the pacer, so the look-ahead runs a few
     times, not once per 0.25 s tick; at the opening (08:00 Eastern) dialling starts."""
-    from pacer.decide import Pacer
+    import pacer.decide
 
     runs = []
-    orig = Pacer._look_ahead
+    orig = pacer.decide._decide_due
 
-    def counted(self, now, *args):
-        runs.append(now)
-        return orig(self, now, *args)
+    def counted(now, *args):  # the tick's decision: True when the look-ahead ran
+        ran = orig(now, *args)
+        if ran:
+            runs.append(now)
+        return ran
 
-    monkeypatch.setattr(Pacer, "_look_ahead", counted)
+    monkeypatch.setattr(pacer.decide, "_decide_due", counted)
     scn = Path(__file__).resolve().parent.parent / "scenarios" / "pacing-small-8.toml"
     night = load(scn, {"scenario.start": "2026-11-23T12:50:00+00:00", "scenario.warmup_s": 60.0,
                        "scenario.sim_hours": 0.2,  # 07:50 Eastern; opens at 13:00 UTC
@@ -203,5 +205,6 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     opening = 600.0  # run seconds from the start (warm-up included)
     before = [t for t in runs if t < opening]
     assert len(before) <= 20, len(before)  # 2400 ticks before the opening
+    assert len(runs) - len(before) > 50  # and it decides again once open (98 in 3 min)
     times = res.attempts["t_created"]
     assert times.min() == pytest.approx(opening) and res.attempts.height > 20
