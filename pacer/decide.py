@@ -24,7 +24,7 @@ from statistics import NormalDist
 import numpy as np
 
 from pacer import gather as g
-from pacer.abandon import AbandonParams, AbandonState, Outcome
+from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_record
 from pacer.cohorts import PendingDials
 from pacer.constants import (
     DEFAULT_ABANDON_AIM,
@@ -44,13 +44,12 @@ from pacer.constants import (
 )
 from pacer.histogram import StreamingHistogram, _hist_add
 from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
-from pacer.holdtime import HoldTime
+from pacer.holdtime import HoldTime, _ended_phases_of, _expose_phases_of
 from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_dials
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.rates import human_drop_budget
 from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
-from pacer.tick import _decide_due, _take_in
 from pacer.timed import TimedParams, TimedState, _timed_launch
 from pacer.vicidial import (
     VicidialParams,
@@ -412,7 +411,7 @@ class Pacer:
         # per-second ring of dials and drops over the last minute, and today's totals
         self._minute_calls = np.zeros((n, 60), dtype=np.int64)
         self._minute_drops = np.zeros((n, 60), dtype=np.int64)
-        self._minute_sec = np.full(1, -1, dtype=np.int64)  # the rings' last second
+        self._minute_sec = -1
         self._answered_today = np.zeros(n, dtype=np.int64)
         self._calls_today = np.zeros(n, dtype=np.int64)  # every call that ended, any outcome
         self._drops_today = np.zeros(n, dtype=np.int64)
@@ -431,8 +430,6 @@ class Pacer:
         self._run_live = np.zeros(n)
         self._new_live = np.zeros(n)
         self._new_ab = np.zeros(n)
-        self._tallies = (self._minute_calls, self._minute_drops, self._calls_today,
-                         self._drops_today, self._answered_today, self._new_ab, self._new_live)
         self._last_refresh = 0.0
         self.horizon_s = np.where(self._horizon_s > 0, self._horizon_s, self._ring_timeout_s)
         self._next_refresh = 0.0
@@ -686,85 +683,77 @@ class Pacer:
         # answered-call shape (the estimate takes over as dials complete)
         self.ring_end.seed(i, min(ring_mean, c.ring_timeout_s / 2), 0.6, PRIOR_WEIGHT)
 
-    def _take_in(self, now_s, state: tuple) -> float:
-        """Check and group the engine's arrays (``pacer.gather``) and fold the tick's
-        buffered observations in (``pacer.tick._take_in``); a ValueError naming the
-        argument, and nothing changed, when one is bad. Returns the clock (seconds)."""
-        gat = self._gather
-        now, arrays = g.state_arrays(now_s, *state)
-        gat._grow(arrays[0].shape[0], arrays[3].shape[0])
-        dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
-        dial, wait, hold, phase, live = self._obs_dial, self._obs_wait, self._obs_hold, \
-            self._obs_phase, self._obs_live
-        pend = self._pending
-        pend._reserve(dial.n)
-        ht, tt, wt = self.holdtime, self.talktime, self.wraptime
-        bad, i = _take_in(
-            self.n, now, dt, tuple(arrays), gat.grouped(), self._minute_sec, self._tallies,
-            (dial.rows, dial.value, dial.code, dial.n),
-            (pend.row, pend.live, pend.t0, pend.ring, pend.tie, pend.meta, pend.seed),
-            (wait.rows, wait.value, wait.code, wait.n),
-            (self._wait_s, self._hangups, self.hangup_rate),
-            (hold.rows, hold.value, hold.code, hold.n),
-            (phase.rows, phase.value, phase.code, phase.n),
-            (live.rows, live.value, live.code, live.n), self._abandon_args,
-            ((ht.bin_width_s, ht.events, ht.exposure), (tt.bin_width_s, tt.events, tt.exposure),
-             (wt.bin_width_s, wt.events, wt.exposure)), self._pred_rows)
-        if bad:
-            raise ValueError(g._STATE_ERRORS[bad].format(i=i, n=self.n))
-        self._dt = dt
-        self._last_now = now
-        m = dial.n
-        dial.n = wait.n = hold.n = phase.n = live.n = 0
-        if self._cold_news:
-            # before a campaign's first cohort has ended its ring-time histograms learn
-            # from the ends as they come: biased to short ones, but a list whose numbers
-            # are mostly busy shows it seconds in, not a ring timeout later
-            self._cold_news = False
-            rows, ring_s, lv = dial.rows[:m], dial.value[:m], dial.code[:m]
-            c = self._ring_cold[rows]
-            self._cold_dialled.update(rows[c].tolist())
-            if c.any():
-                e, r = self.ring_end, self.ring
-                _fold_dial_ends(rows[c], ring_s[c], lv[c], e.counts, e.totals, e.weights,
-                                e.bin_width_s, e.decay, r.counts, r.totals, r.weights,
-                                r.bin_width_s, r.decay, self._ring_timeout_s, self._life)
-        if now >= self._next_fold and self._pending.n:
-            self._fold(now)
-        return now
-
-    def _fold(self, now: float) -> None:
-        """The dials whose launch cohort has ended, folded into the hit rate and the
-        ring-time histograms (every HIT_FOLD_S)."""
-        self._next_fold = now + HIT_FOLD_S
-        decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
-        pend = self._pending
-        ringing = self._buf_ringing
-        gat = self._gather
-        g._oldest_ringing(now, gat.call_offsets, gat.call_elapsed, ringing)
-        k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
-                             decay, ringing)
-        if not k:
-            return
-        self._fold_at = now
-        self._hit_stale = True
-        rows = pend.out_row[:k]
+    def _flush(self, now: float, co: np.ndarray, ce: np.ndarray) -> None:
+        """Fold the buffered observations in; ``co``, ``ce``: the calls in flight grouped
+        by campaign (``pacer.gather``), whose oldest ringing dial holds its cohort back."""
+        sec = int(now)
+        if sec != self._minute_sec:
+            lo = self._minute_sec + 1 if self._minute_sec >= 0 else sec
+            for s in range(max(lo, sec - 59), sec + 1):
+                self._minute_calls[:, s % 60] = 0
+                self._minute_drops[:, s % 60] = 0
+            self._minute_sec = sec
+        slot = sec % 60
         e, r = self.ring_end, self.ring
-        if self._cold_dialled:
-            # a campaign's first whole cohort: its early evidence (which these dials' ends
-            # were part of) gives way to whole cohorts from now on
-            first = np.unique(rows[self._ring_cold[rows]])
-            for i in first.tolist():
-                self._seed_ring(i, self.config[i])
-                self._cold_dialled.discard(i)
-            self._ring_cold[first] = False
-            _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
-                       self._life)
-        # the ring-time histograms learn from whole launch cohorts, a fold at a time
-        _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
-                        e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
-                        r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
-                        self._ring_timeout_s, self._life)
+        if self._obs_dial.n:
+            rows, ring_s, live = self._obs_dial.take()
+            # held until their cohort ended, and counted
+            self._pending._add_ended(rows, live, ring_s, now, slot, self._minute_calls,
+                                     self._calls_today)
+            if self._cold_news:
+                # before a campaign's first cohort has ended its ring-time histograms learn
+                # from the ends as they come: biased to short ones, but a list whose
+                # numbers are mostly busy shows it seconds in, not a ring timeout later
+                self._cold_news = False
+                c = self._ring_cold[rows]
+                self._cold_dialled.update(rows[c].tolist())
+                if c.any():
+                    _fold_dial_ends(rows[c], ring_s[c], live[c], e.counts, e.totals,
+                                    e.weights, e.bin_width_s, e.decay, r.counts, r.totals,
+                                    r.weights, r.bin_width_s, r.decay, self._ring_timeout_s,
+                                    self._life)
+        if now >= self._next_fold and self._pending.n:
+            self._next_fold = now + HIT_FOLD_S
+            decay = math.exp(-max(now - self._fold_at, 0.0) / HIT_RATE_MEMORY_S)
+            pend = self._pending
+            ringing = self._buf_ringing
+            g._oldest_ringing(now, co, ce, ringing)
+            k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
+                                 decay, ringing)
+            if k:
+                self._fold_at = now
+                self._hit_stale = True
+                rows = pend.out_row[:k]
+                if self._cold_dialled:
+                    # a campaign's first whole cohort: its early evidence (which these
+                    # dials' ends were part of) gives way to whole cohorts from now on
+                    first = np.unique(rows[self._ring_cold[rows]])
+                    for i in first.tolist():
+                        self._seed_ring(i, self.config[i])
+                        self._cold_dialled.discard(i)
+                    self._ring_cold[first] = False
+                    _dial_life(r.counts, r.totals, r.bin_width_s, self._ring_timeout_s, first,
+                               self._life)
+                # the ring-time histograms learn from whole launch cohorts, a fold at a time
+                _fold_dial_ends(rows, pend.out_ring[:k], pend.out_live[:k],
+                                e.counts, e.totals, e.weights, e.bin_width_s, e.decay,
+                                r.counts, r.totals, r.weights, r.bin_width_s, r.decay,
+                                self._ring_timeout_s, self._life)
+        if self._obs_wait.n:
+            rows, waited, hung = self._obs_wait.take()
+            g._tally_waits(rows, waited, hung, self._wait_s, self._hangups, self.hangup_rate)
+        if self._obs_hold.n:
+            rows, seconds, _ = self._obs_hold.take()
+            self.holdtime._ended(rows, seconds)
+        if self._obs_phase.n:
+            rows, seconds, codes = self._obs_phase.take()
+            _ended_phases_of(self.talktime, self.wraptime, rows, seconds, codes)
+        if self._obs_live.n:
+            rows, t, code = self._obs_live.take()
+            _abandon_record(rows, t, code, *self._abandon_args)
+            g._tally_live(rows, code, _ABANDONED, _CONNECTED, slot, self._minute_drops,
+                          self._drops_today, self._answered_today, self._new_ab,
+                          self._new_live)
 
     @staticmethod
     def _hist_add(h: StreamingHistogram, rows: np.ndarray, values: np.ndarray) -> None:
@@ -783,12 +772,13 @@ class Pacer:
         live answer came (seconds). Arrays are read, never kept.
         """
         n = self.n
-        # checked (a ValueError before anything changes), grouped by campaign, and the
-        # observations since the last tick folded in
-        now = self._take_in(now_s, (agent_job, agent_status, agent_since_s, call_job,
-                                    call_status, call_t0_s))
-        dt = self._dt
-        counts = self._gather.counts
+        # checked (a ValueError before anything changes) and grouped by campaign
+        now, (ao, ae, co, ce, counts) = self._gather.checked(
+            now_s, agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
+        dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
+        self._dt = dt
+        self._last_now = now
+        self._flush(now, co, ce)
         idle = counts[:, g.IDLE]
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
@@ -796,7 +786,7 @@ class Pacer:
 
         rows = self._pred_rows
         if rows.size:
-            self._predictive(now, rows, counts, idle, unanswered, dials)
+            self._predictive(now, rows, ao, ae, co, ce, counts, idle, unanswered, dials)
         rows = self._prog_rows
         if rows.size:
             out = np.empty(rows.size, dtype=np.int64)
@@ -835,7 +825,10 @@ class Pacer:
                                self._buf_hit, self.last_hit_sd)
         self._hit_stale = False
 
-    def _predictive(self, now, rows, counts, idle, unanswered, dials) -> None:
+    def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
+        phase = self._gather.agent_phase
+        _expose_phases_of(self.holdtime, self.talktime, self.wraptime, ao, ae, phase, rows,
+                          self._dt)
         if now >= self._next_hold:  # new evidence is folded in every HOLD_REFRESH_S
             for est in (self.holdtime, self.talktime, self.wraptime):
                 est.forget(max(now - self._hold_at, 0.0))
@@ -862,28 +855,26 @@ class Pacer:
         self.last_hit_rate = hit
         if now >= self._next_refresh:
             self._refresh(now)
-        max_new, active, out, exp_ab, exp_live, added = self._buf_max_new, self._buf_active, \
-            self._buf_out, self._buf_ab, self._buf_live, self._buf_added
+        max_new = self._buf_max_new
+        g._max_new(self._max_lines_per_agent, counts, max_new)
+        active = self._buf_active
         fb = self._fallback_rows
-        gat = self._gather
+        if not g._due(self._active, self._dirty, self._ended, idle, unanswered, hit,
+                      self._next_decide, now, active) \
+                and not fb.size:  # nothing to decide on this tick
+            return
+        out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
+            self._buf_added
         # The same random numbers at every decision (common random numbers across ticks):
         # fresh ones would let the decision re-roll a noisy estimate of a small marginal
         # tick after tick until it happened to fall under theta, and dial on that luck.
-        if not _decide_due(
-                now, counts, self._max_lines_per_agent, max_new, self._active, self._dirty,
-                self._ended, hit, self._next_decide, active, fb.size > 0,
-                (gat.agent_offsets, gat.agent_elapsed, gat.agent_key, gat.agent_phase),
-                (gat.call_offsets, gat.call_elapsed, gat.call_key), self._histograms(),
-                self.last_hit_sd, self._z, self._z_fine, self._life, self._connect_window_s,
-                self.hangup_rate, self._limit, LOOKAHEAD_DT_S, self._rng_seed,
-                self._rng_state, (out, exp_ab, added, exp_live, self._buf_slack),
-                (REDECIDE_S, REDECIDE_MAX_S),
-                (self._n_decided, self._n_bound, self.added_abandons, self.added_live,
-                 self.last_expected_abandons)):
-            return  # nothing to decide on this tick
+        self._rng_state[0] = self._rng_seed
+        self._look_ahead(now, ao, ae, co, ce, hit, self._connect_window_s, self._limit,
+                         max_new, active, out, exp_ab, added, exp_live, self._buf_slack)
+        g._account(active, out, hit, self._buf_slack, max_new, added, exp_ab, now, REDECIDE_S,
+                   REDECIDE_MAX_S, self._next_decide, self._n_decided, self._n_bound,
+                   self.added_abandons, self.added_live, self.last_expected_abandons)
         self.last_expected_live = exp_live
-        ao, ae, co, ce = gat.agent_offsets, gat.agent_elapsed, gat.call_offsets, \
-            gat.call_elapsed
         if self._sl_rows.size:
             self._service_level(now, active, ao, ae, co, ce, hit, max_new, out)
         if self._wait_rows.size:
@@ -894,23 +885,19 @@ class Pacer:
             out[fb] = tmp
         dials[rows] = out[rows]
 
-    def _histograms(self) -> tuple:
-        """(counts, totals, bin width) of the handling, talk, wrap-up, ring to live answer
-        and ring to any end histograms, flat, as the look-ahead reads them."""
-        return (self.hold.counts, self.hold.totals, self.hold.bin_width_s,
-                self.talk.counts, self.talk.totals, self.talk.bin_width_s,
-                self.wrap.counts, self.wrap.totals, self.wrap.bin_width_s,
-                self.ring.counts, self.ring.totals, self.ring.bin_width_s,
-                self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s)
-
     def _look_ahead(self, now, ao, ae, co, ce, hit, window_s, theta, max_new, active, out,
                     exp_ab, added, exp_live, slack) -> None:
         """The look-ahead kernel (``pacer.lookahead._lookahead_dials``) on this pacer's
         estimators, for a window (connect window or service-level threshold) and a price."""
         _lookahead_dials(ao, ae, self._gather.agent_key, self._gather.agent_phase, co, ce,
-                         self._gather.call_key, *self._histograms(), hit, self.last_hit_sd,
-                         self._z, self._z_fine, self._life, window_s, self.hangup_rate,
-                         theta, max_new, active, LOOKAHEAD_DT_S, now,
+                         self._gather.call_key,
+                         self.hold.counts, self.hold.totals, self.hold.bin_width_s,
+                         self.talk.counts, self.talk.totals, self.talk.bin_width_s,
+                         self.wrap.counts, self.wrap.totals, self.wrap.bin_width_s,
+                         self.ring.counts, self.ring.totals, self.ring.bin_width_s,
+                         self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
+                         hit, self.last_hit_sd, self._z, self._z_fine, self._life, window_s,
+                         self.hangup_rate, theta, max_new, active, LOOKAHEAD_DT_S, now,
                          self._rng_seed, self._rng_state, out, exp_ab, added, exp_live, slack)
 
     def _service_level(self, now, active, ao, ae, co, ce, hit, max_new, out) -> None:

@@ -188,13 +188,6 @@ class Gatherer:
         return now, (self.agent_offsets, self.agent_elapsed, self.call_offsets,
                      self.call_elapsed, self.counts)
 
-    def grouped(self) -> tuple:
-        """The buffers ``_gather`` fills, in its argument order: (agent_offsets,
-        agent_elapsed, call_offsets, call_elapsed, counts, agent_key, call_key, split,
-        agent_phase)."""
-        return (self.agent_offsets, self.agent_elapsed, self.call_offsets, self.call_elapsed,
-                self.counts, self.agent_key, self.call_key, self.split, self.agent_phase)
-
     def _grow(self, n_agents: int, n_calls: int) -> None:
         """Buffers for at least this many agents and call slots."""
         if self.agent_elapsed.shape[0] < n_agents:

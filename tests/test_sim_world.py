@@ -183,18 +183,16 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     """03:00 US Eastern: no contact may be called. The flow pauses its search of the
     (growing) synthetic list and the dialer tells the pacer, so the look-ahead runs a few
     times, not once per 0.25 s tick; at the opening (08:00 Eastern) dialling starts."""
-    import pacer.decide
+    from pacer.decide import Pacer
 
     runs = []
-    orig = pacer.decide._decide_due
+    orig = Pacer._look_ahead
 
-    def counted(now, *args):  # the tick's decision: True when the look-ahead ran
-        ran = orig(now, *args)
-        if ran:
-            runs.append(now)
-        return ran
+    def counted(self, now, *args):
+        runs.append(now)
+        return orig(self, now, *args)
 
-    monkeypatch.setattr(pacer.decide, "_decide_due", counted)
+    monkeypatch.setattr(Pacer, "_look_ahead", counted)
     scn = Path(__file__).resolve().parent.parent / "scenarios" / "pacing-small-8.toml"
     night = load(scn, {"scenario.start": "2026-11-23T12:50:00+00:00", "scenario.warmup_s": 60.0,
                        "scenario.sim_hours": 0.2,  # 07:50 Eastern; opens at 13:00 UTC
