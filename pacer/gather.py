@@ -354,9 +354,9 @@ _INT, _FLOAT = np.dtype(np.int64), np.dtype(np.float64)
 
 
 def _plain(a, dtype: np.dtype) -> bool:
-    """``a`` is a 1-D, contiguous ndarray of exactly ``dtype`` (native order: NumPy keeps one
-    such dtype object, so identity is the test; any other goes through ``_converted``)."""
-    return type(a) is np.ndarray and a.dtype is dtype and a.ndim == 1 and a.flags.c_contiguous
+    """``a`` is a 1-D, contiguous ndarray of ``dtype`` (any other goes through
+    ``_converted``)."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous
 
 
 def _converted(arrays) -> list[np.ndarray]:
