@@ -296,7 +296,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                         j = next(j for j in range(len(sh)) if sh[j] > u2 or j == len(sh) - 1)
                         if s - j <= 0:  # the deadline falls inside the connect window
                             early[k, pre_bin(max(window_s - (j - s + 0.5) * dt, 0.0))] += 1
-                        else:  # first come first served, by its place within the step
+                        elif mode["fcfs"]:  # first come first served, by place in the step
                             lo = g(min(r + (s - 1) * dt, t_out)) - g_r if s > 1 else 0.0
                             hi = g(min(r + s * dt, t_out)) - g_r if s < n_steps - 1 \
                                 else g_t - g_r
@@ -324,58 +324,75 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             inc[k, 0] -= certain[k]
         return np.cumsum(inc, axis=1), certain, cnt
 
-    fcfs = len(sh) > 1  # callers hang up: the answers to come first come first served
+    # callers hang up: the answers to come first come first served when deciding and
+    # forecasting; the screen (stage 0) counts them by deadline
+    mode = {"fcfs": False}
     p_step = {(s, j): (new_cdf[s] - new_cdf[s - 1]) * p_j
               for s in range(1, n_steps) for j, p_j in enumerate(sh_pmf)}
+    p_before = {}  # a new dial's chance of a step before s, summed in p_step's order
+    acc = 0.0
+    for s in range(1, n_steps):
+        p_before[s] = acc
+        for j in range(len(sh)):
+            acc += p_step[s, j]
 
     def fcfs_state(d, cnt, k):
         """(lost, marginal) of sample k: cells in order of arrival, the earliest deadline
-        first within one (``fcfs_lost_and_marginal``'s rule, counted once forwards and the
-        marginal read backwards, a step without answers at once: ``test_lookahead_fcfs``
+        first within one (``fcfs_lost_and_marginal``'s rule); the marginal is the new
+        answer's chance of a cell before the last binding one (one agent fewer would cost
+        it an answer) or of one whose answers leave no agent (``test_lookahead_fcfs``
         checks the kernel's pass against the brute force)."""
         avail = -d[k]
         n_sh = len(sh)
         has = [s > 0 and cnt[k, s * ORDER_SLOTS:(s + 1) * ORDER_SLOTS].sum() > 0
                for s in range(n_steps)]
-        used = lost = 0.0
-        used_at, rem, bind = {}, {}, {}
-        for s in range(1, n_steps):
-            used_at[s] = used
-            for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS) if has[s] else ():
+        s_last = max([s for s in range(n_steps) if has[s]], default=0)
+        if s_last == 0:
+            e_top = max([e for e in range(n_steps) if avail[e] <= 0.0], default=-1)
+            return 0.0, eff_cdf[e_top] if e_top >= 0 else 0.0
+        used = lost = zp = lv = 0.0
+        for s in range(1, s_last + 1):
+            n_s = cnt[k, s * ORDER_SLOTS:(s + 1) * ORDER_SLOTS].sum()
+            if avail[max(s - n_sh + 1, 0)] - used > n_s:  # agents to spare: all served
+                used += n_s
+                continue
+            if avail[s] - used <= 0.0:  # no agent left by any deadline: all lost
+                lost += n_s
+                for j in range(n_sh):
+                    zp += p_step[s, j]
+                continue
+            if not has[s]:
+                for j in range(n_sh):
+                    if avail[max(s - j, 0)] - used <= 0.0:
+                        zp += p_step[s, j]
+                continue
+            cp = p_before[s]
+            for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
                 for j in range(n_sh - 1, -1, -1):
+                    p = p_step[s, j] / ORDER_SLOTS
                     r = avail[max(s - j, 0)] - used
                     n = cnt[k, c, j]
                     served = min(n, max(r, 0.0))
+                    if 1.0 <= r <= n:
+                        lv = cp - zp
                     lost += n - served
                     used += served
-                    rem[c, j] = r - served
-                    bind[c, j] = 1.0 <= r <= n
-        # agents left by step e: none up to e_top
+                    cp += p
+                    if r - served <= 0.0:
+                        zp += p
         e_top = max([e for e in range(n_steps) if avail[e] - used <= 0.0], default=-1)
-        s_last = max([s for s in range(n_steps) if has[s]], default=0)
-        if s_last == 0:
-            return 0.0, eff_cdf[e_top] if e_top >= 0 else 0.0
-        m = 0.0
-        after = False
-        for s in range(min(max(s_last, e_top + n_sh - 1), n_steps - 1), 0, -1):
-            if not has[s]:
-                u = used_at[s] if s < s_last else used
-                m += sum(p_step[s, j] for j in range(n_sh)
-                         if after or avail[max(s - j, 0)] - u <= 0.0)
-                continue
-            for c in range((s + 1) * ORDER_SLOTS - 1, s * ORDER_SLOTS - 1, -1):
-                for j in range(n_sh):
-                    if after or rem[c, j] <= 0.0:
-                        m += p_step[s, j] / ORDER_SLOTS
-                    after = after or bind[c, j]
-        return lost, m
+        for s in range(s_last + 1, min(e_top + n_sh - 1, n_steps - 1) + 1):
+            for j in range(n_sh):
+                if avail[max(s - j, 0)] - used <= 0.0:
+                    zp += p_step[s, j]
+        return lost, lv + zp
 
     def top_last(row):
         m = row.max()
         return m, int(np.flatnonzero(row == m)[-1])
 
     def marginal(d, pis, cnt=None):
-        if fcfs:
+        if mode["fcfs"]:
             return sum(pis[k] * fcfs_state(d, cnt, k)[1] for k in range(len(pis))) / len(pis)
         acc = 0.0
         for k in range(len(pis)):
@@ -387,7 +404,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     def draw_dial(d, pis, stream, cnt=None):
         for k in range(len(pis)):
             u = stream.uniform()
-            if u < pis[k] and fcfs:
+            if u < pis[k] and mode["fcfs"]:
                 v = u / pis[k]
                 s = next((s for s in range(1, n_steps - 1) if new_cdf[s] > v), n_steps - 1)
                 width = new_cdf[s] - new_cdf[s - 1]
@@ -405,7 +422,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
         cap)."""
         d, certain, cnt = d_certain
-        lost = [fcfs_state(d, cnt, k)[0] if fcfs else max(d[k].max(), 0.0)
+        lost = [fcfs_state(d, cnt, k)[0] if mode["fcfs"] else max(d[k].max(), 0.0)
                 for k in range(len(pis))]
         base = float(np.mean([lost[k] + certain[k] for k in range(len(pis))]))
         pi_bar = float(np.mean(pis))
@@ -426,6 +443,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     # screen, then decide on fresh samples, then forecast on more
     s0 = rng.x
     n, base, slack = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
+    mode["fcfs"] = len(sh) > 1
     if n > 0 and len(z_fine):
         pf = hit_rates(z_fine)
         n, base, slack = scan(sample(salt ^ FINE_SALT, pf), pf,

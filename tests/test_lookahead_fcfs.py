@@ -25,11 +25,12 @@ def _pass(avail, cnt, n_steps, n_sh, p):
     d = -np.asarray(avail, dtype=np.float64).reshape(n_steps, 1)
     c = np.asarray(cnt, dtype=np.float64).reshape(1, n_steps * M, n_sh)
     n_in = c.reshape(1, n_steps, M * n_sh).sum(axis=2)
+    n_in[0, 0] = max([s for s in range(1, n_steps) if n_in[0, s] > 0], default=0)
     p_tab = np.asarray(p, dtype=np.float64).reshape(n_steps, n_sh)
     eff = np.array([sum(p_tab[s, j] for s in range(1, n_steps) for j in range(n_sh)
                         if max(s - j, 0) <= e) for e in range(n_steps)])
-    return _fcfs_pass(d, c, n_in, p_tab, eff, n_steps, n_sh, 0, np.empty((n_steps * M, n_sh)),
-                      np.empty((n_steps * M, n_sh)), np.empty(n_steps))
+    before = np.r_[0.0, np.cumsum(p_tab.sum(axis=1))[:-1]]
+    return _fcfs_pass(d, c, n_in, p_tab, before, eff, n_steps, n_sh, 0)
 
 
 def _brute(avail, cnt, n_steps, n_sh, p):
@@ -142,3 +143,4 @@ def test_an_older_caller_takes_the_agent_a_hastier_one_needed():
     p[2, 2] = 1.0
     assert _pass(avail, cnt, n_steps, n_sh, p) == (1.0, 1.0)
     assert _brute(avail, cnt, n_steps, n_sh, p) == (1.0, 1.0)
+
