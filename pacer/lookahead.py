@@ -31,8 +31,8 @@ caller is lost and takes none (``_fcfs_pass``). One more answer adds an abandon 
 finds no agent, or takes one that a later answer with no agent to spare needed (adding an
 answer raises the agents taken by one until the first such answer, then nothing changes):
 again a chance per sample, summed over the new dial's cells. The screen keeps ``max_s
-D(s)``: cheaper, and never more abandons, so it hands on every campaign the deciding
-stage would dial.
+D(s)``: cheaper, and it counts no more abandons, so it seldom stops a campaign the
+deciding stage would dial.
 
 **Grid.** Time steps of ``dt`` seconds, ``s = 0 .. S - 1`` with ``S = ceil(T / dt) + 1``
 (``T`` the ring timeout): an answer ``x`` seconds from now falls on step ``ceil(x / dt)``,
