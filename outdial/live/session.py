@@ -110,6 +110,7 @@ class LiveSession:
         self.blending: Blending | None = None
         self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
+        self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -348,6 +349,8 @@ class LiveSession:
         return self.summary
 
     async def close(self) -> None:
+        if self.clock is not None:
+            self.clock.close()
         if self.inbound_agents is not None:
             self.tasks.extend(self.inbound_agents.tasks)
         await _cancel_all(self.tasks)
