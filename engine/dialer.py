@@ -12,6 +12,7 @@ the world only through ``engine.interfaces``.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from engine.agents import AgentManager, AgentState, index_arg
 from engine.attempt import Attempt, Channel, Code
+from engine.columns import shared_column
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
 from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
@@ -84,6 +86,13 @@ def _round_robin(need: np.ndarray, free: int) -> np.ndarray:
     return give
 
 
+def _grown(buf: array, typecode: str, fill: float) -> tuple[array, np.ndarray]:
+    """``shared_column`` of twice ``buf``'s length: ``buf``'s items, then ``fill``."""
+    new, view = shared_column(typecode, 2 * len(buf), fill)
+    new[:len(buf)] = buf
+    return new, view
+
+
 class Dialer:
     """Runs jobs on a clock, through a telephony, with agents from an agent feed.
 
@@ -132,9 +141,11 @@ class Dialer:
         self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
         cap = 1024
-        self.call_job = np.full(cap, -1, dtype=np.int64)
-        self.call_status = np.zeros(cap, dtype=np.int64)
-        self.call_t0 = np.zeros(cap, dtype=np.float64)
+        # The call slots: public numpy columns the pacer reads each tick, each a view of
+        # an ``array.array`` written item by item per attempt (``shared_column``).
+        self._slot_job, self.call_job = shared_column("q", cap, -1)
+        self._slot_status, self.call_status = shared_column("q", cap, _FREE)
+        self._slot_t0, self.call_t0 = shared_column("d", cap, 0.0)
         self._free_slots = list(range(cap - 1, -1, -1))
         self._slots_used = 0  # slots [0, this) have held a call (the rest never did)
         self.waiting: list[deque[Attempt]] = [deque() for _ in range(n_jobs)]
@@ -310,17 +321,20 @@ class Dialer:
         its list has no contact due). Each is recorded before any goes out."""
         made = self._new_attempts(j, n, now)
         in_flight, dial = self.in_flight, self.telephony.dial
+        slot_job, slot_status, slot_t0 = self._slot_job, self._slot_status, self._slot_t0
         for a in made:
             free = self._free_slots
             if not free:
                 self._grow_slots()
                 free = self._free_slots
+                slot_job, slot_status, slot_t0 = (self._slot_job, self._slot_status,
+                                                  self._slot_t0)
             s = free.pop()  # ``_take_slot``, inlined: once per attempt
             if s >= self._slots_used:
                 self._slots_used = s + 1
-            self.call_job[s] = j
-            self.call_status[s] = _RINGING
-            self.call_t0[s] = now
+            slot_job[s] = j
+            slot_status[s] = _RINGING
+            slot_t0[s] = now
             a.slot = s
             in_flight[a.id] = a
             dial(a)
@@ -330,16 +344,16 @@ class Dialer:
 
     def _grow_slots(self) -> None:
         """Twice the call slots (all in use)."""
-        old = len(self.call_job)
-        self.call_job = np.concatenate([self.call_job, np.full(old, -1, dtype=np.int64)])
-        self.call_status = np.concatenate([self.call_status, np.zeros(old, dtype=np.int64)])
-        self.call_t0 = np.concatenate([self.call_t0, np.zeros(old)])
+        old = len(self._slot_job)
+        self._slot_job, self.call_job = _grown(self._slot_job, "q", -1)
+        self._slot_status, self.call_status = _grown(self._slot_status, "q", _FREE)
+        self._slot_t0, self.call_t0 = _grown(self._slot_t0, "d", 0.0)
         self._free_slots = list(range(2 * old - 1, old - 1, -1))
 
     def _release_slot(self, a: Attempt) -> None:
         if a.slot >= 0:
-            self.call_status[a.slot] = _FREE
-            self.call_job[a.slot] = -1
+            self._slot_status[a.slot] = _FREE
+            self._slot_job[a.slot] = -1
             self._free_slots.append(a.slot)
             a.slot = -1
 
@@ -349,8 +363,8 @@ class Dialer:
         a.t_end = self.clock.now() if now is None else now
         s = a.slot
         if s >= 0:  # ``_release_slot``, inlined: once per attempt
-            self.call_status[s] = _FREE
-            self.call_job[s] = -1
+            self._slot_status[s] = _FREE
+            self._slot_job[s] = -1
             self._free_slots.append(s)
             a.slot = -1
         self.in_flight.pop(a.id, None)
@@ -390,7 +404,7 @@ class Dialer:
         if self.events.enabled:
             self.events.attempt_updated(a, "answered")
         if a.channel != _VOICE_AGENT:
-            self.call_status[a.slot] = _CONNECTED  # the message is playing
+            self._slot_status[a.slot] = _CONNECTED  # the message is playing
             return
         self.pacer.observe_dial(a.job, human, now - a.t_created)
         if not human:
@@ -402,8 +416,8 @@ class Dialer:
         if agent >= 0:
             self._connect(a, agent, now)
             return
-        self.call_status[a.slot] = _WAITING
-        self.call_t0[a.slot] = now  # from now on: when the live answer came
+        self._slot_status[a.slot] = _WAITING
+        self._slot_t0[a.slot] = now  # from now on: when the live answer came
         self.waiting[a.job].append(a)
         if self.events.enabled:
             self.events.attempt_updated(a, "waiting")
@@ -413,7 +427,7 @@ class Dialer:
         self.agents.transition(agent, "connect", now)
         a.agent = agent
         a.t_connect = now
-        self.call_status[a.slot] = _CONNECTED
+        self._slot_status[a.slot] = _CONNECTED
         self.pacer.observe_live(a.job, now, False)
         if a.t_answer >= 0.0 and now > a.t_answer:  # it waited for its agent
             self.pacer.observe_wait(a.job, now - a.t_answer, False)
