@@ -216,15 +216,16 @@ class Dialer:
             now, agents.job, agents.status, agents.since_s,
             self.call_job[:used], self.call_status[:used], self.call_t0[:used],
         )
-        decided = dials.copy()
-        if self._any_stopped:
-            dials[~self.running | self.exhausted] = 0
-        if self.skill_pacer is not None:
-            self.skill_pacer.thin(dials)
+        # What the pacer decided: ``dials`` itself until the first cut (most ticks cut
+        # nothing: no copy, and no comparison at the end), then a copy taken before it.
+        decided = dials
+        if self._any_stopped or self.skill_pacer is not None:
+            decided = dials.copy()
+            if self._any_stopped:
+                dials[~self.running | self.exhausted] = 0
+            if self.skill_pacer is not None:
+                self.skill_pacer.thin(dials)
         rows = dials.nonzero()[0]
-        # Whether fewer may go out than decided (then the pacer is told which jobs): kept
-        # as a flag, the array comparison being most of a quiet tick's own time.
-        short = self._any_stopped or self.skill_pacer is not None
         if self.ports is not None or rows.size:
             if self.ports is not None:
                 offered = dials.copy()
@@ -232,7 +233,8 @@ class Dialer:
             else:
                 offered = self._fit_capacity(dials, rows)
             if offered is not None:
-                short = True
+                if decided is dials:
+                    decided = offered
                 if self._timed_any:
                     # A time-based attempt offered to a full port pool is blocked (a loss, as
                     # in Erlang B): recorded, unlike agent-based dials the pacer re-decides
@@ -244,10 +246,11 @@ class Dialer:
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
                 k = self._launch(j, n, now)
                 if k < n:
+                    if decided is dials:
+                        decided = dials.copy()
                     dials[j] = k
-                    short = True
-        if short and (dials < decided).any():  # fewer went out than decided: tell the pacer
-            self.pacer.launched(dials)
+        if decided is not dials and (dials < decided).any():
+            self.pacer.launched(dials)  # fewer went out than decided: tell the pacer
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
