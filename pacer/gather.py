@@ -335,9 +335,10 @@ def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_s
     # no array): ``_gather`` checks that it is finite
     now = now_s if type(now_s) is float else real_number("now_s", now_s)
     arrays = (agent_job, agent_status, agent_since_s, call_job, call_status, call_t0_s)
-    if all(type(a) is np.ndarray and a.dtype == t and a.ndim == 1 and a.flags.c_contiguous
-           for a, t in zip(arrays, _FAST_DTYPES, strict=True)):
-        out = list(arrays)  # the engine's own arrays as they are: only lengths and values
+    if _plain(agent_job, _INT) and _plain(agent_status, _INT) and _plain(agent_since_s, _FLOAT) \
+            and _plain(call_job, _INT) and _plain(call_status, _INT) \
+            and _plain(call_t0_s, _FLOAT):
+        out = arrays  # the engine's own arrays as they are: only lengths and values
     else:
         out = _converted(arrays)
     if not (out[0].size == out[1].size == out[2].size):
@@ -349,8 +350,13 @@ def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_s
     return now, out
 
 
-_FAST_DTYPES = (np.dtype(np.int64), np.dtype(np.int64), np.dtype(np.float64),
-                np.dtype(np.int64), np.dtype(np.int64), np.dtype(np.float64))
+_INT, _FLOAT = np.dtype(np.int64), np.dtype(np.float64)
+
+
+def _plain(a, dtype: np.dtype) -> bool:
+    """``a`` is a 1-D, contiguous ndarray of ``dtype`` (any other goes through
+    ``_converted``)."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous
 
 
 def _converted(arrays) -> list[np.ndarray]:

@@ -203,5 +203,6 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     opening = 600.0  # run seconds from the start (warm-up included)
     before = [t for t in runs if t < opening]
     assert len(before) <= 20, len(before)  # 2400 ticks before the opening
+    assert len(runs) - len(before) > 50  # and it decides again once open (98 in 3 min)
     times = res.attempts["t_created"]
     assert times.min() == pytest.approx(opening) and res.attempts.height > 20
