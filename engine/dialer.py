@@ -54,7 +54,7 @@ _READY, _LOGGED_OUT = int(AgentState.READY), int(AgentState.LOGGED_OUT)
 # The pacer is told a talk or wrap-up time only where it saw the agent in it (talking or
 # in wrap-up, not leaving afterwards): its estimators count the time agents spent in each
 # (pacer.holdtime), and an end without that exposure would bias them short.
-_BUSY_STATE, _WRAP_STATE = int(AgentState.BUSY), int(AgentState.WORK_NOT_READY)
+_WRAP_STATE = int(AgentState.WORK_NOT_READY)
 
 log = logging.getLogger(__name__)
 
@@ -469,14 +469,12 @@ class Dialer:
             self.events.attempt_updated(a, "talk_ended")
         ag = a.agent
         if ag >= 0:
-            agents = self.agents
-            talk_s = now - agents.since_s[ag]
-            was = agents.state[ag]
-            agents.transition(ag, "call_end", now)
-            if was == _BUSY_STATE:  # seen talking: wrap-up next
-                job = int(agents.job[ag])
-                if job >= 0:
-                    self.pacer.observe_talk(job, talk_s)
+            # Wrap-up next only for an agent seen talking (BUSY) to the end; one leaving
+            # afterwards (PENDING_*) stays as it is. The agent took this call on the
+            # attempt's job and cannot change jobs on a call: the talk is the job's, timed
+            # from the connect.
+            if self.agents.transition(ag, "call_end", now) == _WRAP_STATE:
+                self.pacer.observe_talk(a.job, now - a.t_connect)
         self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
