@@ -85,7 +85,6 @@ MAX_AGENTS = 1 << 24  # most agents (and jobs) an AgentManager holds
 _N_STATES = len(AgentState)
 
 
-
 def index_arg(name: str, value, n: int, lo: int = 0) -> int:
     """``value`` as an int in ``[lo, n)`` (an agent or job index; numpy ints accepted, not
     bools, floats or negatives counting from the end), or a ValueError naming ``name``."""
