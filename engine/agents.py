@@ -12,6 +12,7 @@ from collections import deque
 
 import numpy as np
 
+from engine.columns import shared_column
 from engine.vocab import HANDLING_STATES, OFF_STATES, READY_STATES, AgentState
 from pacer.modes import AgentStatus
 from pacer.ratio import int_rows, real_number
@@ -81,6 +82,7 @@ _IS_HANDLING = np.isin(np.arange(int(max(AgentStatus)) + 1), HANDLING_STATUSES)
 
 
 MAX_AGENTS = 1 << 24  # most agents (and jobs) an AgentManager holds
+_N_STATES = len(AgentState)
 
 
 def index_arg(name: str, value, n: int, lo: int = 0) -> int:
@@ -120,17 +122,21 @@ class AgentManager:
         window = (lo, hi)
         self.n = n
         self.skills = int_rows("skills", skills, n, lo=None)
-        self.state = np.zeros(n, dtype=np.int64)
-        self.status = np.full(n, AgentStatus.OFF, dtype=np.int64)
-        self.job = np.full(n, -1, dtype=np.int64)
-        self.since_s = np.zeros(n, dtype=np.float64)
-        self.t_state = np.zeros(n, dtype=np.float64)
-        self.on_call = np.zeros(n, dtype=bool)
+        # Public numpy columns (the pacer and the KPIs read them), each a view of an
+        # ``array.array`` the hot paths below read and write item by item (``shared_column``).
+        self._state, self.state = shared_column("q", n, int(AgentState.LOGGED_OUT))
+        self._status, self.status = shared_column("q", n, int(AgentStatus.OFF))
+        self._job, self.job = shared_column("q", n, -1)
+        self._since, self.since_s = shared_column("d", n, 0.0)
+        self._t_state, self.t_state = shared_column("d", n, 0.0)
+        self._on_call, self.on_call = shared_column("b", n, False)
         self.ready: list[deque[int]] = [deque() for _ in range(n_jobs)]
-        self._in_ready = np.zeros(n, dtype=bool)
-        self.time_in = np.zeros((n, len(AgentState)), dtype=np.float64)
+        self._in_ready = bytearray(n)
+        # seconds per agent and state: row ``agent``, column ``AgentState`` (flat buffer)
+        self._time, time_in = shared_column("d", n * _N_STATES, 0.0)
+        self.time_in = time_in.reshape(n, _N_STATES)
         self.window = window
-        self.connects = np.zeros(n, dtype=np.int64)
+        self._connects, self.connects = shared_column("q", n, 0)
 
     # ---- state machine
 
@@ -147,27 +153,27 @@ class AgentManager:
                                     f"one of {', '.join(_NEXT)}")
         if type(now) is not float or not math.isfinite(now):
             now = real_number("now", now)
-        cur = int(self.state[agent])
+        cur = self._state[agent]
         new = nxt.get(cur, -1)
         if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
                                     f"{AgentState(cur).name}")
         lo, hi = self.window  # ``_account``, inlined: a few times per attempt
-        a = float(self.t_state[agent])
+        a = self._t_state[agent]
         a = a if a > lo else lo
         b = now if now < hi else hi
         if b > a:
-            self.time_in[agent, cur] += b - a
-        self.t_state[agent] = now
-        self.state[agent] = new
-        self.status[agent] = _STATUS_OF[new]
+            self._time[agent * _N_STATES + cur] += b - a
+        self._t_state[agent] = now
+        self._state[agent] = new
+        self._status[agent] = _STATUS_OF[new]
         if new == _BUSY:
-            self.since_s[agent] = now
-            self.on_call[agent] = True
-            self.connects[agent] += 1
+            self._since[agent] = now
+            self._on_call[agent] = True
+            self._connects[agent] += 1
         elif event == "call_end":
-            self.on_call[agent] = False
-            self.since_s[agent] = now  # the wrap-up starts
+            self._on_call[agent] = False
+            self._since[agent] = now  # the wrap-up starts
         if new == _READY:
             self._push_ready(agent)
         return new
@@ -198,18 +204,18 @@ class AgentManager:
     # ---- ready queues (per job)
 
     def _push_ready(self, agent: int) -> None:
-        j = self.job[agent]
+        j = self._job[agent]
         if j >= 0 and not self._in_ready[agent]:
             self.ready[j].append(agent)
-            self._in_ready[agent] = True
+            self._in_ready[agent] = 1
 
     def pop_ready(self, job: int) -> int:
         """The longest-waiting READY agent of ``job`` (first in, first out), or -1."""
         queue = self.ready[job]
         while queue:
             a = queue.popleft()
-            self._in_ready[a] = False
-            if self.state[a] == _READY and self.job[a] == job:
+            self._in_ready[a] = 0
+            if self._state[a] == _READY and self._job[a] == job:
                 return a
         return -1
 
@@ -221,7 +227,7 @@ class AgentManager:
             raise InvalidTransition(f"agent {agent}: on a call; it moves only when the call ends")
         self.job[agent] = job
         if self.state[agent] == AgentState.READY:
-            self._in_ready[agent] = False
+            self._in_ready[agent] = 0
             self._push_ready(agent)
 
     def handling(self) -> np.ndarray:

@@ -12,6 +12,7 @@ the world only through ``engine.interfaces``.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from engine.agents import AgentManager, AgentState, index_arg
 from engine.attempt import Attempt, Channel, Code
+from engine.columns import shared_column
 from engine.events import EventPublisher
 from engine.flow import ContactFlow
 from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
@@ -52,7 +54,7 @@ _READY, _LOGGED_OUT = int(AgentState.READY), int(AgentState.LOGGED_OUT)
 # The pacer is told a talk or wrap-up time only where it saw the agent in it (talking or
 # in wrap-up, not leaving afterwards): its estimators count the time agents spent in each
 # (pacer.holdtime), and an end without that exposure would bias them short.
-_BUSY_STATE, _WRAP_STATE = int(AgentState.BUSY), int(AgentState.WORK_NOT_READY)
+_WRAP_STATE = int(AgentState.WORK_NOT_READY)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,13 @@ def _round_robin(need: np.ndarray, free: int) -> np.ndarray:
     more = np.flatnonzero(need > lo)[:free - int(give.sum())]
     give[more] += 1
     return give
+
+
+def _grown(buf: array, typecode: str, fill: float) -> tuple[array, np.ndarray]:
+    """``shared_column`` of twice ``buf``'s length: ``buf``'s items, then ``fill``."""
+    new, view = shared_column(typecode, 2 * len(buf), fill)
+    new[:len(buf)] = buf
+    return new, view
 
 
 class Dialer:
@@ -132,9 +141,11 @@ class Dialer:
         self.pacer = Pacer([j.pacing for j in self.jobs], seed=seed)
         n_jobs = len(self.jobs)
         cap = 1024
-        self.call_job = np.full(cap, -1, dtype=np.int64)
-        self.call_status = np.zeros(cap, dtype=np.int64)
-        self.call_t0 = np.zeros(cap, dtype=np.float64)
+        # The call slots: public numpy columns the pacer reads each tick, each a view of
+        # an ``array.array`` written item by item per attempt (``shared_column``).
+        self._slot_job, self.call_job = shared_column("q", cap, -1)
+        self._slot_status, self.call_status = shared_column("q", cap, _FREE)
+        self._slot_t0, self.call_t0 = shared_column("d", cap, 0.0)
         self._free_slots = list(range(cap - 1, -1, -1))
         self._slots_used = 0  # slots [0, this) have held a call (the rest never did)
         self.waiting: list[deque[Attempt]] = [deque() for _ in range(n_jobs)]
@@ -205,15 +216,16 @@ class Dialer:
             now, agents.job, agents.status, agents.since_s,
             self.call_job[:used], self.call_status[:used], self.call_t0[:used],
         )
-        decided = dials.copy()
-        if self._any_stopped:
-            dials[~self.running | self.exhausted] = 0
-        if self.skill_pacer is not None:
-            self.skill_pacer.thin(dials)
+        # What the pacer decided: ``dials`` itself until the first cut (most ticks cut
+        # nothing: no copy, and no comparison at the end), then a copy taken before it.
+        decided = dials
+        if self._any_stopped or self.skill_pacer is not None:
+            decided = dials.copy()
+            if self._any_stopped:
+                dials[~self.running | self.exhausted] = 0
+            if self.skill_pacer is not None:
+                self.skill_pacer.thin(dials)
         rows = dials.nonzero()[0]
-        # Whether fewer may go out than decided (then the pacer is told which jobs): kept
-        # as a flag, the array comparison being most of a quiet tick's own time.
-        short = self._any_stopped or self.skill_pacer is not None
         if self.ports is not None or rows.size:
             if self.ports is not None:
                 offered = dials.copy()
@@ -221,7 +233,8 @@ class Dialer:
             else:
                 offered = self._fit_capacity(dials, rows)
             if offered is not None:
-                short = True
+                if decided is dials:
+                    decided = offered
                 if self._timed_any:
                     # A time-based attempt offered to a full port pool is blocked (a loss, as
                     # in Erlang B): recorded, unlike agent-based dials the pacer re-decides
@@ -233,10 +246,11 @@ class Dialer:
             for j, n in zip(rows.tolist(), dials[rows].tolist(), strict=True):
                 k = self._launch(j, n, now)
                 if k < n:
+                    if decided is dials:
+                        decided = dials.copy()
                     dials[j] = k
-                    short = True
-        if short and (dials < decided).any():  # fewer went out than decided: tell the pacer
-            self.pacer.launched(dials)
+        if decided is not dials and (dials < decided).any():
+            self.pacer.launched(dials)  # fewer went out than decided: tell the pacer
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
@@ -310,17 +324,20 @@ class Dialer:
         its list has no contact due). Each is recorded before any goes out."""
         made = self._new_attempts(j, n, now)
         in_flight, dial = self.in_flight, self.telephony.dial
+        slot_job, slot_status, slot_t0 = self._slot_job, self._slot_status, self._slot_t0
         for a in made:
             free = self._free_slots
             if not free:
                 self._grow_slots()
                 free = self._free_slots
+                slot_job, slot_status, slot_t0 = (self._slot_job, self._slot_status,
+                                                  self._slot_t0)
             s = free.pop()  # ``_take_slot``, inlined: once per attempt
             if s >= self._slots_used:
                 self._slots_used = s + 1
-            self.call_job[s] = j
-            self.call_status[s] = _RINGING
-            self.call_t0[s] = now
+            slot_job[s] = j
+            slot_status[s] = _RINGING
+            slot_t0[s] = now
             a.slot = s
             in_flight[a.id] = a
             dial(a)
@@ -330,16 +347,16 @@ class Dialer:
 
     def _grow_slots(self) -> None:
         """Twice the call slots (all in use)."""
-        old = len(self.call_job)
-        self.call_job = np.concatenate([self.call_job, np.full(old, -1, dtype=np.int64)])
-        self.call_status = np.concatenate([self.call_status, np.zeros(old, dtype=np.int64)])
-        self.call_t0 = np.concatenate([self.call_t0, np.zeros(old)])
+        old = len(self._slot_job)
+        self._slot_job, self.call_job = _grown(self._slot_job, "q", -1)
+        self._slot_status, self.call_status = _grown(self._slot_status, "q", _FREE)
+        self._slot_t0, self.call_t0 = _grown(self._slot_t0, "d", 0.0)
         self._free_slots = list(range(2 * old - 1, old - 1, -1))
 
     def _release_slot(self, a: Attempt) -> None:
         if a.slot >= 0:
-            self.call_status[a.slot] = _FREE
-            self.call_job[a.slot] = -1
+            self._slot_status[a.slot] = _FREE
+            self._slot_job[a.slot] = -1
             self._free_slots.append(a.slot)
             a.slot = -1
 
@@ -349,8 +366,8 @@ class Dialer:
         a.t_end = self.clock.now() if now is None else now
         s = a.slot
         if s >= 0:  # ``_release_slot``, inlined: once per attempt
-            self.call_status[s] = _FREE
-            self.call_job[s] = -1
+            self._slot_status[s] = _FREE
+            self._slot_job[s] = -1
             self._free_slots.append(s)
             a.slot = -1
         self.in_flight.pop(a.id, None)
@@ -390,7 +407,7 @@ class Dialer:
         if self.events.enabled:
             self.events.attempt_updated(a, "answered")
         if a.channel != _VOICE_AGENT:
-            self.call_status[a.slot] = _CONNECTED  # the message is playing
+            self._slot_status[a.slot] = _CONNECTED  # the message is playing
             return
         self.pacer.observe_dial(a.job, human, now - a.t_created)
         if not human:
@@ -402,8 +419,8 @@ class Dialer:
         if agent >= 0:
             self._connect(a, agent, now)
             return
-        self.call_status[a.slot] = _WAITING
-        self.call_t0[a.slot] = now  # from now on: when the live answer came
+        self._slot_status[a.slot] = _WAITING
+        self._slot_t0[a.slot] = now  # from now on: when the live answer came
         self.waiting[a.job].append(a)
         if self.events.enabled:
             self.events.attempt_updated(a, "waiting")
@@ -413,7 +430,7 @@ class Dialer:
         self.agents.transition(agent, "connect", now)
         a.agent = agent
         a.t_connect = now
-        self.call_status[a.slot] = _CONNECTED
+        self._slot_status[a.slot] = _CONNECTED
         self.pacer.observe_live(a.job, now, False)
         if a.t_answer >= 0.0 and now > a.t_answer:  # it waited for its agent
             self.pacer.observe_wait(a.job, now - a.t_answer, False)
@@ -452,14 +469,12 @@ class Dialer:
             self.events.attempt_updated(a, "talk_ended")
         ag = a.agent
         if ag >= 0:
-            agents = self.agents
-            talk_s = now - agents.since_s[ag]
-            was = agents.state[ag]
-            agents.transition(ag, "call_end", now)
-            if was == _BUSY_STATE:  # seen talking: wrap-up next
-                job = int(agents.job[ag])
-                if job >= 0:
-                    self.pacer.observe_talk(job, talk_s)
+            # Wrap-up next only for an agent seen talking (BUSY) to the end; one leaving
+            # afterwards (PENDING_*) stays as it is. The agent took this call on the
+            # attempt's job and cannot change jobs on a call: the talk is the job's, timed
+            # from the connect.
+            if self.agents.transition(ag, "call_end", now) == _WRAP_STATE:
+                self.pacer.observe_talk(a.job, now - a.t_connect)
         self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:

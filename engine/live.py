@@ -45,6 +45,7 @@ class LoopClock:
         self.speed = float(speed)
         self._t0 = loop.time()
         self.failure: BaseException | None = None
+        self.closed = False  # ``close``: nothing more runs
         self.failed = asyncio.Event()
         self.late_s: list[float] = []  # callback lateness samples (wall s), for the view
         self.callbacks = 0
@@ -60,9 +61,14 @@ class LoopClock:
         """Run-clock seconds as wall seconds."""
         return run_s / self.speed
 
+    def close(self) -> None:
+        """The run is over: callbacks still due (ticks, the world's timers) are dropped, so
+        none reaches a store or an adapter that is closing."""
+        self.closed = True
+
     def _call(self, callback: Callable[[], None], due: float) -> None:
-        if self.failure is not None:
-            return  # stopping after a failure: nothing more runs
+        if self.failure is not None or self.closed:
+            return  # stopping after a failure, or closed: nothing more runs
         self.callbacks += 1
         if self.callbacks % 64 == 0:
             self.late_s.append(self.loop.time() - due)

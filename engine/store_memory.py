@@ -78,8 +78,9 @@ class MemoryStore:
     def save_attempt(self, a: Attempt) -> None:
         """Append the attempt's result to ``rows`` (or replace its row if saved before)."""
         i = a.id
-        self._flight.pop(i, None)
-        row = self._row.get(i)
+        # An attempt in flight was never saved (``attempt_started`` and ``recode`` keep the
+        # two apart): its row is new, with no look-up of an earlier one (once per attempt).
+        row = None if self._flight.pop(i, None) is not None else self._row.get(i)
         if row is not None:
             self.rows[row] = a.row()
             return

@@ -7,7 +7,8 @@ Speed shortcut, deliberate: per-attempt steps are single callbacks on SimPy's ev
 not generator processes (a process costs an extra event and a generator resume per step,
 and the busy hour has about 200,000 steps; long-lived actors, agent shifts and the sampler,
 stay processes), and not ``Timeout`` events either: ``_later`` puts a bare event on the
-queue (see ``_Call``), the callback a ``functools.partial`` of the method to run.
+queue (see ``_Call``) whose callback is the method to run, and whose ``value`` is what the
+method needs (the attempt, and its outcome): as in SimPy, a callback receives the event.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from heapq import heappush
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import simpy
@@ -42,24 +44,33 @@ _NORMAL = 1  # simpy.events.NORMAL: the priority of a Timeout
 
 class _Call:
     """A callback due at a time, as SimPy's ``Environment.step`` reads an event: its
-    ``callbacks`` (called with the event) and ``_ok`` (it succeeded). Speed shortcut: a
-    ``Timeout`` runs two Python functions to be made (its ``__init__`` and
-    ``Environment.schedule``) and sets five attributes; the world makes ~110,000 per busy
-    hour. Only ``_later`` makes them."""
+    ``callbacks`` (called with the event) and ``_ok`` (it succeeded); ``value`` is the
+    callback's argument (SimPy's event value). Speed shortcut: a ``Timeout`` runs two Python
+    functions to be made (its ``__init__`` and ``Environment.schedule``) and sets five
+    attributes; the world makes ~110,000 per busy hour. Only ``_later`` makes them (and
+    ``SimTelephony.dial``, inlining it)."""
 
-    __slots__ = ("callbacks",)
+    __slots__ = ("callbacks", "value")
     _ok = True
 
 
-def _later(env: simpy.Environment, delay_s: float, fn: Callable[[_Call], None]) -> None:
-    """Call ``fn(event)`` in ``delay_s`` seconds: what ``env.timeout(delay_s)`` with ``fn``
-    as its callback does (same queue entry, ``(time, priority, id, event)``, so the same
-    order among events due at one time: first scheduled, first run)."""
+def _later(env: simpy.Environment, delay_s: float, fn: Callable[[_Call], None],
+           value: Any = None) -> None:
+    """Call ``fn(event)`` in ``delay_s`` seconds, ``event.value`` being ``value``: what
+    ``env.timeout(delay_s, value)`` with ``fn`` as its callback does (same queue entry,
+    ``(time, priority, id, event)``, so the same order among events due at one time: first
+    scheduled, first run)."""
     if delay_s < 0:
         raise ValueError(f"negative delay {delay_s}")
     ev = _Call()
+    ev.value = value
     ev.callbacks = [fn]
     heappush(env._queue, (env._now + delay_s, _NORMAL, next(env._eid), ev))
+
+
+def _call_value(ev: _Call) -> None:
+    """A clock callback: the event's value is the function to call (no arguments)."""
+    ev.value()
 
 
 class SimClock:
@@ -73,7 +84,7 @@ class SimClock:
         self.now: Callable[[], float] = partial(_ENV_NOW, env)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
-        _later(self.env, delay_s, lambda _ev: callback())
+        _later(self.env, delay_s, _call_value, callback)
 
 
 class _CampaignWorld:
@@ -213,7 +224,7 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
-            _later(self.env, cw.latency_s, partial(self._delivered, a, ok))
+            _later(self.env, cw.latency_s, self._delivered, (a, ok))
             return
         gauge = self.gauge
         if gauge.in_use >= self.ports:
@@ -234,7 +245,8 @@ class SimTelephony:
                 human = u < cum[0]
                 a.truth_human = human
                 ev = _Call()  # ``_later``, inlined: once per answered dial
-                ev.callbacks = [partial(self._answer, a, human)]
+                ev.value = (a, human)
+                ev.callbacks = [self._answer]
                 heappush(self._queue, (now + (setup + ring + cw.amd_delay_s), _NORMAL,
                                        next(self._eid), ev))
                 return
@@ -246,21 +258,28 @@ class SimTelephony:
         else:
             delay, code = cw.invalid_s, _INVALID
         ev = _Call()  # ``_later``, inlined: once per unanswered dial
-        ev.callbacks = [partial(self._fail, a, code)]
+        ev.value = (a, code)
+        ev.callbacks = [self._fail]
         heappush(self._queue, (now + (setup + delay), _NORMAL, next(self._eid), ev))
 
-    def _delivered(self, a: Attempt, ok: bool, _ev: _Call | None = None) -> None:
+    # The world's timed steps: each event's ``value`` is the attempt (and what the step
+    # needs of its outcome).
+
+    def _delivered(self, ev: _Call) -> None:
+        a, ok = ev.value
         self.listener.on_delivered(a, ok)
 
-    def _fail(self, a: Attempt, code: int, _ev: _Call | None = None) -> None:
+    def _fail(self, ev: _Call) -> None:
+        a, code = ev.value
         self.job_gauges[a.job].change(-1, self.env._now)
         self.listener.on_failed(a, code)
 
-    def _answer(self, a: Attempt, human: bool, _ev: _Call | None = None) -> None:
+    def _answer(self, ev: _Call) -> None:
+        a, human = ev.value
         cw = self.camp[a.job]
         if a.channel == _AGENTLESS:
             self.listener.on_answered(a, True)
-            _later(self.env, cw.message_s, partial(self._message_done, a))
+            _later(self.env, cw.message_s, self._message_done, a)
             return
         if cw.amd:
             flip = cw.amd_u() < (cw.p_fp if human else cw.p_fn)
@@ -271,13 +290,15 @@ class SimTelephony:
         self.listener.on_answered(a, classified_human)
         if a.code == _PENDING and a.t_connect < 0 and classified_human:
             if cw.patience is not None:
-                _later(self.env, cw.patience(), partial(self._patience_over, a))
+                _later(self.env, cw.patience(), self._patience_over, a)
 
-    def _message_done(self, a: Attempt, _ev: _Call | None = None) -> None:
+    def _message_done(self, ev: _Call) -> None:
+        a = ev.value
         self._ports(-1, a.job)
         self.listener.on_delivered(a, True)
 
-    def _patience_over(self, a: Attempt, _ev: _Call | None = None) -> None:
+    def _patience_over(self, ev: _Call) -> None:
+        a = ev.value
         if a.code == _PENDING and a.t_connect < 0:
             self._ports(-1, a.job)
             self.listener.on_customer_hangup(a)
@@ -285,13 +306,14 @@ class SimTelephony:
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
         talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
-        _later(self.env, talk, partial(self._call_end, a, agent))
+        _later(self.env, talk, self._call_end, (a, agent))
 
-    def _call_end(self, a: Attempt, agent: int, _ev: _Call | None = None) -> None:
+    def _call_end(self, ev: _Call) -> None:
+        a, agent = ev.value
         self.job_gauges[a.job].change(-1, self.env._now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
-        _later(self.env, cw.wrap() * cw.wrap_scale, partial(self.agents.wrap_done, agent))
+        _later(self.env, cw.wrap() * cw.wrap_scale, self.agents.wrap_done, agent)
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]
@@ -360,19 +382,23 @@ class SimAgentFeed:
             yield self.env.timeout(logout_s - login_s)
             self.log_out(agents)
 
-    def wrap_done(self, agent: int, _ev: object = None) -> None:
-        """Wrap-up finished: the agent is ready (or leaves, if it asked to), or takes a break."""
+    def wrap_done(self, ev: _Call) -> None:
+        """A world event: agent ``ev.value``'s wrap-up finished: the agent is ready (or
+        leaves, if it asked to), or takes a break."""
+        agent = ev.value
         p, mean_s = self.aux[agent]
         if p > 0.0 and self._u() < p:
             self.listener.on_agent_state(agent, _NOT_READY)  # asked during wrap: pending
             self.listener.on_agent_state(agent, _READY)  # wrap ends: now not ready
             self._on_break[agent] = self._on_shift[agent]  # after its shift: it just leaves
-            _later(self.env, mean_s * self._exp(), partial(self._back, agent))
+            _later(self.env, mean_s * self._exp(), self._back, agent)
             return
         self.listener.on_agent_state(agent, _READY)
 
-    def _back(self, agent: int, _ev: _Call | None = None) -> None:
-        """An aux break ended (nothing to say if its shift ended meanwhile)."""
+    def _back(self, ev: _Call) -> None:
+        """An aux break of agent ``ev.value`` ended (nothing to say if its shift ended
+        meanwhile)."""
+        agent = ev.value
         if self._on_break[agent]:
             self._on_break[agent] = 0
             self.listener.on_agent_state(agent, _READY)

@@ -23,6 +23,7 @@ from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from engine.strategy import Step, Strategy
 from pacer import AgentStatus, CampaignPacing, Pacing
+from pacer.modes import CallStatus
 
 EPOCH = datetime(2024, 6, 3, 14, tzinfo=UTC)  # a Monday afternoon in London
 TICK_S = 0.5
@@ -141,6 +142,29 @@ def test_no_ready_agent_no_dial_then_one_dial_per_ready_agent():
     assert dialer.next_attempt_id == 2
     clock.run(20.0)
     assert len(tel.dialled) == 2  # both lines still ring: nothing more
+
+
+def test_call_slots_grow_past_their_first_capacity_and_the_pacer_sees_each_write():
+    # 1,100 calls ring at once (the slots start at 1,024): the numpy columns the pacer
+    # reads are views of the buffers the dialer writes, before and after they grow
+    n = 1100
+    clock, tel, feed, _, dialer = build(n_agents=n, n_contacts=n, ports=2 * n)
+    dialer.start()
+    login(feed, range(n))
+    clock.run(1.0)
+    assert len(tel.dialled) == n and len(dialer.call_job) >= n
+    ringing = dialer.call_status == int(CallStatus.RINGING)
+    assert ringing.sum() == n and (dialer.call_job[ringing] == 0).all()
+    assert sorted(a.slot for a in tel.dialled) == list(range(n))
+    a = tel.dialled[-1]
+    dialer.on_answered(a, True)
+    assert dialer.call_status[a.slot] == int(CallStatus.CONNECTED)
+    b = tel.dialled[0]
+    slot = b.slot
+    dialer.on_failed(b, int(Code.BUSY))
+    assert dialer.call_status[slot] == int(CallStatus.FREE) and dialer.call_job[slot] == -1
+    assert (dialer.call_status != int(CallStatus.FREE)).sum() == n - 1
+    assert dialer.in_flight_by_job().tolist() == [n - 1]
 
 
 def test_a_live_answer_meets_an_agent_who_wraps_up_and_comes_back():

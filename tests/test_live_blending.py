@@ -129,10 +129,16 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
         await s.close()
         return summary, lent, leaving
 
-    summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
-    assert summary["reason"] == "stop" and summary["left_pending"] == 0
-    assert summary["agents_handed_back_at_stop"] >= 1
-    assert lent == leaving  # every agent still on inbound is on its way back
+    handed_back = []
+    for _ in range(3):  # the stop races the blending's own recalls: on a loaded machine
+        # an agent can be back before the stop comes, leaving nothing to hand back
+        summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
+        assert summary["reason"] == "stop" and summary["left_pending"] == 0
+        assert lent == leaving  # every agent still on inbound is on its way back
+        handed_back.append(summary["agents_handed_back_at_stop"])
+        if handed_back[-1] >= 1:
+            break
+    assert max(handed_back) >= 1, handed_back  # the hand-back itself was exercised
 
 
 def test_moves_are_retried_when_the_link_fails_and_kept_in_order():

@@ -122,13 +122,14 @@ def test_bare_world_events_run_in_the_order_timeouts_would(plan):
     env = simpy.Environment()
     ran = []
     for k, (bare, delay) in enumerate(plan):
-        def fn(_ev, k=k, delay=delay):
+        def fn(ev, k=k, delay=delay):
             ran.append((env.now, k))
             assert env.now == delay
+            assert ev.value == k  # the step's payload, as a Timeout's value
         if bare:
-            _later(env, delay, fn)
+            _later(env, delay, fn, k)
         else:
-            env.timeout(delay).callbacks.append(fn)
+            env.timeout(delay, k).callbacks.append(fn)
     env.run(until=10.0)
     assert ran == sorted((d, k) for k, (_, d) in enumerate(plan))
     with pytest.raises(ValueError, match="negative delay"):

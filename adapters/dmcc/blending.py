@@ -116,8 +116,8 @@ class DmccInboundAgents:
         if not agents:
             return 0
         try:
-            done = await asyncio.wait_for(
-                asyncio.gather(*(one(a) for a in agents), return_exceptions=True), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                done = await asyncio.gather(*(one(a) for a in agents), return_exceptions=True)
         except TimeoutError:
             log.warning("DMCC blending: %d lent agents not handed back within %g s",
                         len(agents), timeout_s)

@@ -142,7 +142,11 @@ class DmccClient:
         self._pending[invoke] = fut
         try:
             self._writer.write(encode(invoke, text if text is not None else m.build(kind, body)))
-            resp = await asyncio.wait_for(fut, self.config.request_timeout_s)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # caller's cancellation when the response lands at that moment, and a retry
+            # loop above it would then outlive its task's cancel
+            async with asyncio.timeout(self.config.request_timeout_s):
+                resp = await fut
         finally:
             self._pending.pop(invoke, None)
         if resp.kind.endswith("NegResponse") or resp.kind == "CSTAErrorCode":

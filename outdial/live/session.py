@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 EPOCH_KEY = "run_epoch_utc"
 CONNECT_TIMEOUT_S = 20.0
+CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
+CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
 
 
 class RunError(RuntimeError):
@@ -108,6 +110,7 @@ class LiveSession:
         self.blending: Blending | None = None
         self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
+        self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -306,7 +309,8 @@ class LiveSession:
                                             layout=self.cms.layout)
             self.emulated.cms.start()
         try:
-            await asyncio.wait_for(self.dmcc.connected.wait(), CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await self.dmcc.connected.wait()
         except TimeoutError:
             raise RunError(f"aes: no DMCC session with {self.cfg.aes.host}:{self.cfg.aes.port} "
                            f"within {CONNECT_TIMEOUT_S:g} s (check host, port, TLS and the "
@@ -345,16 +349,15 @@ class LiveSession:
         return self.summary
 
     async def close(self) -> None:
+        if self.clock is not None:
+            self.clock.close()
         if self.inbound_agents is not None:
             self.tasks.extend(self.inbound_agents.tasks)
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await _cancel_all(self.tasks)
         if self.dmcc is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.dmcc.stop(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self.dmcc.stop()
         if self.telephony is not None:
             self.telephony.close()
             self.telephony.client.close()
@@ -398,6 +401,29 @@ class Sinks:
         for s in self.sinks:
             with contextlib.suppress(Exception):
                 s.close()
+
+
+async def _cancel_all(tasks: list[asyncio.Task], wait_s: float = CANCEL_WAIT_S,
+                      rounds: int = CANCEL_ROUNDS) -> None:
+    """Cancel the adapters' tasks and wait for them to end; one still running after
+    ``wait_s`` seconds is cancelled again (a cancel can be lost: a library that catches it,
+    or Python 3.11's ``wait_for`` when its result lands at that moment, and a retry loop
+    above it then runs on), up to ``rounds`` times, then left, logged: closing never
+    hangs on a task. A cancel of ``_cancel_all`` itself is not swallowed."""
+    for t in tasks:
+        t.cancel()
+    pending = set(tasks)
+    for _ in range(rounds):
+        done, pending = await asyncio.wait(pending, timeout=wait_s) if pending else ((), ())
+        for t in done:  # its end is taken (an error was logged where it happened)
+            if not t.cancelled():
+                t.exception()
+        if not pending:
+            return
+        for t in pending:
+            t.cancel()
+    for t in pending:
+        log.error("task %s did not end when cancelled; left running", t.get_name())
 
 
 def _secret(ep: Endpoint) -> Secret:
