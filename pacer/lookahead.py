@@ -18,22 +18,6 @@ theorem) the number of answers left without an agent is exactly
 ``L(s)`` the live answers by ``s`` (including those already waiting), ``A(x)`` the agents free
 by ``x`` (idle ones at 0). Greedy first-come-first-served matching attains it.
 
-**Callers who hang up.** A caller who hangs up after ``P`` seconds of waiting has the
-deadline ``tau + min(w, P)``: deadlines are no longer in the order of the answers, and the
-ACD does not know them, so it serves the oldest caller still waiting, first come first
-served, not the one about to hang up. ``max_s D(s)`` counts what serving by deadline would
-lose, a lower bound (8 % under an ACD replayed from one moment at a 6 s mean patience,
-``tests/test_lookahead_snapshot.py``). So when callers hang up (``hangup_rate > 0``) the
-deciding stage and the forecast count the answers still to come by cell (step, one of
-``ORDER_SLOTS`` places of arrival within it, patience shift) and serve them in order of
-arrival: each takes the earliest agent not yet taken if it frees by its deadline, else its
-caller is lost and takes none (``_fcfs_pass``). One more answer adds an abandon iff it
-finds no agent, or takes one that a later answer with no agent to spare needed (adding an
-answer raises the agents taken by one until the first such answer, then nothing changes):
-again a chance per sample, summed over the new dial's cells. The screen keeps ``max_s
-D(s)``: cheaper, and it counts no more abandons, so it seldom stops a campaign the
-deciding stage would dial.
-
 **Grid.** Time steps of ``dt`` seconds, ``s = 0 .. S - 1`` with ``S = ceil(T / dt) + 1``
 (``T`` the ring timeout): an answer ``x`` seconds from now falls on step ``ceil(x / dt)``,
 answers already waiting on step 0; an agent free ``f`` seconds from now counts for step
@@ -106,8 +90,6 @@ MAX_SHIFT = 64  # steps a caller's patience may bring a deadline forward (window
 FINE_SALT = np.uint64(0x2545F4914F6CDD1D)  # keys the deciding samples apart
 CHECK_SALT = np.uint64(0x5851F42D4C957F2D)  # keys the forecast samples apart
 LIFE_TAIL = 1e-3  # live answers later than a dial's modelled life: under this fraction
-ORDER_SLOTS = 4  # a step's live answers in this many places of arrival, for first come first
-# served when callers hang up (``_fcfs_pass``)
 PRE_BINS = 32  # bins of the connect window for deadlines inside it (answers waiting, callers
 # hanging up before the window ends) and the agents free by then
 
@@ -431,7 +413,7 @@ def _zero_bins(pre, wc, k_n):
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
                   call_key, c_lo, c_hi, hc, hp, hpar, hint, pi_hat, pis, t_out, dt, window,
                   n_steps, now_s, salt, d, top, last, q_tab, sh_cdf, n_sh, hangup_rate, certain,
-                  age, w_bin, pre_buf, wc_buf, cnt, n_in, fcfs):
+                  age, w_bin, pre_buf, wc_buf):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
 
@@ -457,14 +439,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     handling time (talk + wrap-up) since the call connected, 1 the talk since it connected
     plus a wrap-up, 2 the wrap-up since it started; a call's answer step from a table of its
     answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch.
-    The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``).
-
-    When callers hang up (n_sh > 1) and ``fcfs``, the answers to come whose deadline falls
-    past the
-    connect window are counted in cnt[k, answer step x ORDER_SLOTS + place within it,
-    patience shift] (float64[>= K, >= S ORDER_SLOTS, >= n_sh]; n_in[k, s], float64[>= K,
-    >= S], the answers of step s) rather than in D_k, for ``_fcfs_pass``: D_k then holds
-    the agents less the answers at step 0."""
+    The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``)."""
     k_n = pis.shape[0]
     ring_ok = hint[H_RING, 0]
     ring_bw = hpar[H_RING, 0]
@@ -516,9 +491,6 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     for s in range(1, n_steps):
         for k in range(k_n):
             d[s, k] = 0.0
-    if fcfs:
-        for k in range(k_n):
-            n_in[k, 0] = 0.0  # no answers yet (``_count_in``)
     # calls ringing: a live answer (at the sample's hit rate) and its time
     for i in range(c_lo, c_hi):
         r = call_elapsed_s[i]
@@ -568,15 +540,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     wc_hi = max(wc_hi, b_dl)
                     n_early += 1
                     s = 0
-                elif fcfs:  # served first come first served (``_fcfs_pass``), in the order
-                    # of arrival: the answer's place within its step's weight
-                    lo = q_tab[s - 1] if s > 1 else 0.0
-                    hi = q_tab[s] if s < n_steps - 1 else g_t - g_r
-                    f = (v - lo) / (hi - lo) if hi > lo else 0.0
-                    sl = min(max(int(f * ORDER_SLOTS), 0), ORDER_SLOTS - 1)
-                    _count_in(cnt, n_in, k, s, s * ORDER_SLOTS + sl, j, n_sh)
-                    continue
-                else:  # by deadline (the screen)
+                else:
                     s -= j
             d[s, k] += 1.0
     # busy agents: the end of handling, conditioned on the time already spent (e); their
@@ -799,144 +763,13 @@ def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _fcfs_pass(d, cnt, n_in, p_tab, p_before, eff_cdf, n_steps, n_sh, k):
-    """Sample k's live answers still to come served first come first served, as an ACD
-    serves them (module docstring, *Callers who hang up*): cnt[k, c, j] the answers in
-    cell c = s ORDER_SLOTS + place (step s, the place of arrival within it) whose caller's
-    patience brings the deadline j steps forward (to step max(s - j, 0)), read for the
-    steps where n_in[k, s] (the answers at step s, up to the last step n_in[k, 0]) > 0;
-    ``-d[e, k]`` the agents free by step e left to them (the answers at step 0 are served
-    first). Cells in order of arrival,
-    within one the earliest deadline first; an answer takes the earliest agent not yet
-    taken if that one frees by its deadline, else its caller is lost and takes none.
-
-    Returns (answers lost, m: the chance that one more answer adds an abandon). One more
-    answer, last of its cell q, adds one iff it finds no agent (rem_q, the agents left by
-    its deadline after the cell, <= 0) or a cell after q is binding (1 <= agents left
-    before it <= its answers: one agent fewer costs it an answer). With L the last binding
-    cell and P_q the new answer's chance of cell q (p_tab[s, j] / ORDER_SLOTS), m = the sum
-    of P_q over q < L (p_before[s], the chance of a step before s, and the cells of step s
-    before L), plus over q >= L where rem_q <= 0: one pass forwards. A step with agents to
-    spare by all its deadlines adds nothing but its answers served, one with no agent
-    left by any of them its answers lost and its chance to m. With no answers to
-    come, m is the chance of a deadline by the last step with no agent left, eff_cdf's."""
-    s_last = int(n_in[k, 0])  # the last step with answers (``_count_in``)
-    if s_last == 0:  # D_k falls after step 0: no agent left up to the last step it is >= 0
-        e = 0
-        while e < n_steps and d[e, k] >= 0.0:
-            e += 1
-        return 0.0, eff_cdf[e - 1] if e > 0 else 0.0
-    used = 0.0
-    lost = 0.0
-    zp = 0.0  # sum of P_q [rem_q <= 0] so far
-    lv = 0.0  # at the last binding cell: P(before it) - zp then
-    for s in range(1, s_last + 1):
-        n_s = n_in[k, s]
-        if -d[max(s - n_sh + 1, 0), k] - used > n_s:
-            used += n_s  # agents to spare by every deadline of the step: all served
-            continue
-        if -d[s, k] - used <= 0.0:  # no agent left by any deadline of the step: all lost
-            lost += n_s
-            for j in range(n_sh):
-                zp += p_tab[s, j]
-            continue
-        if n_s == 0.0:  # no answer here: the step's places alike
-            for j in range(n_sh):
-                if -d[max(s - j, 0), k] - used <= 0.0:
-                    zp += p_tab[s, j]
-            continue
-        cp = p_before[s]
-        for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
-            for j in range(n_sh - 1, -1, -1):
-                p = p_tab[s, j] / ORDER_SLOTS
-                r = -d[max(s - j, 0), k] - used  # agents free by the deadline, not yet taken
-                n = cnt[k, c, j]
-                served = min(n, max(r, 0.0))
-                if 1.0 <= r <= n:  # binding: the last one so far
-                    lv = cp - zp
-                lost += n - served
-                used += served
-                cp += p
-                if r - served <= 0.0:
-                    zp += p
-    # past the answers no cell binds; no agent is left by the deadlines up to e_top only
-    # (the agents free by a step only add up): nothing to count past e_top + J - 1
-    e_top = -1
-    while e_top < n_steps - 1 and -d[e_top + 1, k] - used <= 0.0:
-        e_top += 1
-    for s in range(s_last + 1, min(e_top + n_sh - 1, n_steps - 1) + 1):
-        for j in range(n_sh):
-            if -d[max(s - j, 0), k] - used <= 0.0:
-                zp += p_tab[s, j]
-    return lost, lv + zp
-
-
-@_njit
-def _count_in(cnt, n_in, k, s, c, j, n_sh):
-    """One more answer in cell c (of step s >= 1), shift j, of sample k. n_in[k, s] counts
-    a step's answers and n_in[k, 0] holds the last step with any (0: none; the counts past
-    it are not read, and are zeroed as it moves); a step's cells are zeroed when its first
-    answer comes."""
-    last = int(n_in[k, 0])
-    if s > last:
-        for s2 in range(last + 1, s + 1):
-            n_in[k, s2] = 0.0
-        n_in[k, 0] = s
-    if n_in[k, s] == 0.0:
-        for c2 in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
-            for j2 in range(n_sh):
-                cnt[k, c2, j2] = 0.0
-    n_in[k, s] += 1.0
-    cnt[k, c, j] += 1.0
-
-
-@_njit
-def _draw_dial_fcfs(d, fc, top, pis, n_steps, state):
-    """``_draw_dial`` when callers hang up: the dial's live answer, its step s, its place
-    within the step and its patience shift j (the uniform's place within step s's weight
-    gives both: no draw of their own) into cnt (``_fcfs_pass``), and the sample's answers
-    lost (top[k]) and marginal (mk[k]) again. fc: ``_scan``'s."""
-    n_sh, cnt, n_in, p_tab, p_before, mk, new_cdf, sh_cdf, eff_cdf = fc
-    for k in range(pis.shape[0]):
-        u = _uniform(state)
-        if u >= pis[k]:
-            continue
-        v = u / pis[k]
-        s = 1
-        while s < n_steps - 1 and new_cdf[s] <= v:
-            s += 1
-        width = new_cdf[s] - new_cdf[s - 1]
-        v2 = (v - new_cdf[s - 1]) / width * ORDER_SLOTS if width > 0.0 else 0.0
-        sl = min(int(v2), ORDER_SLOTS - 1)
-        v2 -= sl
-        j = 0
-        while j < n_sh - 1 and sh_cdf[j] <= v2:
-            j += 1
-        _count_in(cnt, n_in, k, s, s * ORDER_SLOTS + sl, j, n_sh)
-        top[k], mk[k] = _fcfs_pass(d, cnt, n_in, p_tab, p_before, eff_cdf, n_steps, n_sh, k)
-
-
-@_njit
-def _marginal_fcfs(mk, pis):
-    """``_marginal`` when callers hang up: mean over the samples of pi_k mk[k]."""
-    acc = 0.0
-    for k in range(pis.shape[0]):
-        acc += pis[k] * mk[k]
-    return acc / pis.shape[0]
-
-
-@_njit
-def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain, fc):
+def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
-    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s. fc: the first-come-first-served
-    state, (n_sh, cnt, n_in, p_tab, p_before, mk, the dial's answer-step cdf, the shift
-    cdf, its shifted cdf; ``_fcfs_pass``):
-    with n_sh > 1 (callers hang up) ``_fcfs_pass`` rules, top[k] its answers lost and
-    mk[k] its marginal; else D_k (``_marginal``, ``_draw_dial``)."""
+    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
@@ -951,43 +784,25 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
     if pi_bar <= 0.0:
         return max_new, base, 0.0, 0.0
     while n < max_new:
-        marginal = _next_marginal(top, last, pis, new_cdf, fc)
+        marginal = _marginal(top, last, pis, new_cdf)
         if marginal > theta * pi_bar:
             price = theta * pi_bar  # 0 when theta underflows against pi_bar
             return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
-        _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return n, base, added, 0.0
 
 
 @_njit
-def _next_marginal(top, last, pis, new_cdf, fc):
-    """The next dial's mean marginal abandons, by D_k or first come first served."""
-    n_sh, _, _, _, _, mk, _, _, _ = fc
-    if n_sh > 1:
-        return _marginal_fcfs(mk, pis)
-    return _marginal(top, last, pis, new_cdf)
-
-
-@_njit
-def _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc):
-    """Draw the next dial in every sample, by D_k or first come first served."""
-    if fc[0] > 1:
-        _draw_dial_fcfs(d, fc, top, pis, n_steps, state)
-    else:
-        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
-
-
-@_njit
-def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state, fc):
+def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state):
     """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s)."""
     for k in range(pis.shape[0]):
         lift[k] = 0.0
     added = 0.0
     for _ in range(n):
-        added += _next_marginal(top, last, pis, new_cdf, fc)
-        _next_dial(d, top, last, lift, pis, new_cdf, n_steps, state, fc)
+        added += _marginal(top, last, pis, new_cdf)
+        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
     return added
 
 
@@ -1059,15 +874,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     eff_cdf = np.empty(max_steps)
     q_tab = np.empty(max_steps)
     sh_cdf = np.empty(MAX_SHIFT + 1)
-    j_max = 1  # the most patience shifts of a campaign decided (``_shift_cdf``)
-    for c in range(n_c):
-        if active[c] == 1 and hangup_rate[c] > 0.0:
-            j_max = max(j_max, min(math.floor(window_s[c] / dt + 0.5) + 1, MAX_SHIFT + 1))
-    cnt_buf = np.empty(k_n * max_steps * ORDER_SLOTS * j_max if j_max > 1 else 1)
-    n_in_buf = np.empty(k_n * max_steps if j_max > 1 else 1)
-    p_tab = np.empty((max_steps, j_max))  # a new dial's P(answer step s, shift j)
-    p_before = np.empty(max_steps)  # a new dial's P(answer step < s), summed as p_tab
-    mk = np.empty(k_n)  # per sample, the next dial's abandon chance given live (FCFS)
     n_b = max(hold_counts.shape[1], talk_counts.shape[1], wrap_counts.shape[1],
               ring_counts.shape[1], end_counts.shape[1])
     hc = np.empty((5, n_b))  # the campaign's histogram rows, stacked (``_prefixes``)
@@ -1150,13 +956,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                     * new_cdf[min(s + j, n_steps - 1)]
             eff_cdf[s] = acc
         eff_cdf[n_steps - 1] = 1.0
-        acc = 0.0
-        for s in range(1, n_steps):
-            p_before[s] = acc
-            for j in range(n_sh):
-                p_tab[s, j] = (new_cdf[s] - new_cdf[s - 1]) \
-                    * (sh_cdf[j] - (sh_cdf[j - 1] if j > 0 else 0.0))
-                acc += p_tab[s, j]
         live0 = 0.0
         n = 0
         base = 0.0
@@ -1181,17 +980,6 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             for k in range(k_s):
                 pis_s[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
             d = d_buf[:n_steps * k_s].reshape((n_steps, k_s))
-            cnt = cnt_buf[:k_s * n_steps * ORDER_SLOTS * n_sh].reshape(
-                (k_s, n_steps * ORDER_SLOTS, n_sh)) if n_sh > 1 \
-                else cnt_buf[:1].reshape((1, 1, 1))
-            n_in = n_in_buf[:k_s * n_steps].reshape((k_s, n_steps)) if n_sh > 1 \
-                else n_in_buf[:1].reshape((1, 1))
-            # the screen counts the answers to come by deadline (``max_s D``: cheaper, and
-            # at most as many abandons, so it passes to the deciding stage whatever first
-            # come first served would dial); the decision and the forecast by arrival
-            fcfs = n_sh > 1 and stage > 0
-            fc = (n_sh if fcfs else 1, cnt, n_in, p_tab, p_before, mk[:k_s], new_cdf, sh_cdf,
-                  eff_cdf)
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
@@ -1199,15 +987,11 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                hc, hp, hpar, hint, pi_hat,
                                pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
                                q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
-                               pre_buf, wc_buf, cnt, n_in, fcfs)
-            if fcfs:
-                for k in range(k_s):
-                    top_s[k], mk[k] = _fcfs_pass(d, cnt, n_in, p_tab, p_before, eff_cdf,
-                                                 n_steps, n_sh, k)
+                               pre_buf, wc_buf)
             if stage == 0:
                 live0 = lv
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, state, certain_s, fc)
+                                             max_new[c], n_steps, state, certain_s)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -1216,9 +1000,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 own[0] = 1
             if stage == 1:
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, own, certain_s, fc)
+                                             max_new[c], n_steps, own, certain_s)
             else:
-                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own, fc)
+                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own)
         if n == 0:
             added = 0.0
         dials[c] = n

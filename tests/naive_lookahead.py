@@ -14,7 +14,7 @@ import numpy as np
 from pacer.constants import HIST_SUPPORT_EPS
 from pacer.lookahead import CHECK_SALT as _CHECK
 from pacer.lookahead import FINE_SALT as _FINE
-from pacer.lookahead import LIFE_TAIL, MAX_STEPS, ORDER_SLOTS, PRE_BINS
+from pacer.lookahead import LIFE_TAIL, MAX_STEPS, PRE_BINS
 
 CHECK_SALT = int(_CHECK)
 FINE_SALT = int(_FINE)
@@ -99,36 +99,6 @@ def shift_cdf(rate: float, window_s: float, dt: float) -> list[float]:
            else 1.0 for j in range(n)]
     out[-1] = 1.0
     return out
-
-
-def fcfs_lost_and_marginal(avail, cells, p_cells):
-    """First come first served with callers who hang up, on one sample. ``avail[e]``: the
-    agents free by step e left to the answers still to come; ``cells``: in order of
-    arrival, lists of (deadline step, answers) earliest deadline first within a cell;
-    ``p_cells`` the same shape, a new dial's chance of each. Each answer takes the earliest
-    agent not yet taken if it frees by the deadline, else is lost. Returns (lost, chance
-    that one more answer, last of its cell, adds an abandon), the second by adding it and
-    counting again: the brute force of ``pacer.lookahead._fcfs_pass``."""
-
-    def lost_of(cs):
-        used = lost = 0.0
-        for cell in cs:
-            for e, n in cell:
-                served = min(n, max(avail[e] - used, 0.0))
-                lost += n - served
-                used += served
-        return lost
-
-    base = lost_of(cells)
-    m = 0.0
-    for c in range(len(cells) - 1, -1, -1):
-        for i in range(len(cells[c]) - 1, -1, -1):
-            e, n = cells[c][i]
-            more = [list(x) for x in cells]
-            more[c][i] = (e, n + 1)
-            if lost_of(more) > base:
-                m += p_cells[c][i]
-    return base, m
 
 
 def row_mean(row: np.ndarray, bw: float) -> float:
@@ -247,7 +217,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         first served, then those still to come by earliest-deadline matching)."""
         k_n = len(pis)
         inc = np.zeros((k_n, n_steps))
-        cnt = np.zeros((k_n, n_steps * ORDER_SLOTS, len(sh)))  # answers to come, FCFS
         pre = np.zeros((k_n, PRE_BINS))  # agents free inside the window, by bin
         early = np.zeros((k_n, PRE_BINS))  # deadlines of answers to come inside the window
         waiting = [[] for _ in range(k_n)]  # per sample: (seconds waited, deadline bin)
@@ -296,14 +265,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                         j = next(j for j in range(len(sh)) if sh[j] > u2 or j == len(sh) - 1)
                         if s - j <= 0:  # the deadline falls inside the connect window
                             early[k, pre_bin(max(window_s - (j - s + 0.5) * dt, 0.0))] += 1
-                        elif mode["fcfs"]:  # first come first served, by place in the step
-                            lo = g(min(r + (s - 1) * dt, t_out)) - g_r if s > 1 else 0.0
-                            hi = g(min(r + s * dt, t_out)) - g_r if s < n_steps - 1 \
-                                else g_t - g_r
-                            f = (v - lo) / (hi - lo) if hi > lo else 0.0
-                            sl = min(max(int(f * ORDER_SLOTS), 0), ORDER_SLOTS - 1)
-                            cnt[k, s * ORDER_SLOTS + sl, j] += 1
-                            continue
                         s = max(s - j, 0)
                     inc[k, s] += 1
         certain = np.zeros(k_n)
@@ -322,78 +283,13 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             left = np.maximum(idle + np.cumsum(pre[k]) - used, 0)
             certain[k] = dropped + max((np.cumsum(early[k]) - left).max(), 0.0)
             inc[k, 0] -= certain[k]
-        return np.cumsum(inc, axis=1), certain, cnt
-
-    # callers hang up: the answers to come first come first served when deciding and
-    # forecasting; the screen (stage 0) counts them by deadline
-    mode = {"fcfs": False}
-    p_step = {(s, j): (new_cdf[s] - new_cdf[s - 1]) * p_j
-              for s in range(1, n_steps) for j, p_j in enumerate(sh_pmf)}
-    p_before = {}  # a new dial's chance of a step before s, summed in p_step's order
-    acc = 0.0
-    for s in range(1, n_steps):
-        p_before[s] = acc
-        for j in range(len(sh)):
-            acc += p_step[s, j]
-
-    def fcfs_state(d, cnt, k):
-        """(lost, marginal) of sample k: cells in order of arrival, the earliest deadline
-        first within one (``fcfs_lost_and_marginal``'s rule); the marginal is the new
-        answer's chance of a cell before the last binding one (one agent fewer would cost
-        it an answer) or of one whose answers leave no agent (``test_lookahead_fcfs``
-        checks the kernel's pass against the brute force)."""
-        avail = -d[k]
-        n_sh = len(sh)
-        has = [s > 0 and cnt[k, s * ORDER_SLOTS:(s + 1) * ORDER_SLOTS].sum() > 0
-               for s in range(n_steps)]
-        s_last = max([s for s in range(n_steps) if has[s]], default=0)
-        if s_last == 0:
-            e_top = max([e for e in range(n_steps) if avail[e] <= 0.0], default=-1)
-            return 0.0, eff_cdf[e_top] if e_top >= 0 else 0.0
-        used = lost = zp = lv = 0.0
-        for s in range(1, s_last + 1):
-            n_s = cnt[k, s * ORDER_SLOTS:(s + 1) * ORDER_SLOTS].sum()
-            if avail[max(s - n_sh + 1, 0)] - used > n_s:  # agents to spare: all served
-                used += n_s
-                continue
-            if avail[s] - used <= 0.0:  # no agent left by any deadline: all lost
-                lost += n_s
-                for j in range(n_sh):
-                    zp += p_step[s, j]
-                continue
-            if not has[s]:
-                for j in range(n_sh):
-                    if avail[max(s - j, 0)] - used <= 0.0:
-                        zp += p_step[s, j]
-                continue
-            cp = p_before[s]
-            for c in range(s * ORDER_SLOTS, (s + 1) * ORDER_SLOTS):
-                for j in range(n_sh - 1, -1, -1):
-                    p = p_step[s, j] / ORDER_SLOTS
-                    r = avail[max(s - j, 0)] - used
-                    n = cnt[k, c, j]
-                    served = min(n, max(r, 0.0))
-                    if 1.0 <= r <= n:
-                        lv = cp - zp
-                    lost += n - served
-                    used += served
-                    cp += p
-                    if r - served <= 0.0:
-                        zp += p
-        e_top = max([e for e in range(n_steps) if avail[e] - used <= 0.0], default=-1)
-        for s in range(s_last + 1, min(e_top + n_sh - 1, n_steps - 1) + 1):
-            for j in range(n_sh):
-                if avail[max(s - j, 0)] - used <= 0.0:
-                    zp += p_step[s, j]
-        return lost, lv + zp
+        return np.cumsum(inc, axis=1), certain
 
     def top_last(row):
         m = row.max()
         return m, int(np.flatnonzero(row == m)[-1])
 
-    def marginal(d, pis, cnt=None):
-        if mode["fcfs"]:
-            return sum(pis[k] * fcfs_state(d, cnt, k)[1] for k in range(len(pis))) / len(pis)
+    def marginal(d, pis):
         acc = 0.0
         for k in range(len(pis)):
             m, at = top_last(d[k])
@@ -401,19 +297,10 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                 acc += pis[k] * eff_cdf[at]
         return acc / len(pis)
 
-    def draw_dial(d, pis, stream, cnt=None):
+    def draw_dial(d, pis, stream):
         for k in range(len(pis)):
             u = stream.uniform()
-            if u < pis[k] and mode["fcfs"]:
-                v = u / pis[k]
-                s = next((s for s in range(1, n_steps - 1) if new_cdf[s] > v), n_steps - 1)
-                width = new_cdf[s] - new_cdf[s - 1]
-                v2 = (v - new_cdf[s - 1]) / width * ORDER_SLOTS if width > 0 else 0.0
-                sl = min(int(v2), ORDER_SLOTS - 1)
-                v2 -= sl
-                j = next(j for j in range(len(sh)) if sh[j] > v2 or j == len(sh) - 1)
-                cnt[k, s * ORDER_SLOTS + sl, j] += 1
-            elif u < pis[k]:
+            if u < pis[k]:
                 v = u / pis[k]
                 s = next((s for s in range(n_steps - 1) if eff_cdf[s] > v), n_steps - 1)
                 d[k, s:] += 1
@@ -421,20 +308,18 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     def scan(d_certain, pis, stream):
         """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
         cap)."""
-        d, certain, cnt = d_certain
-        lost = [fcfs_state(d, cnt, k)[0] if mode["fcfs"] else max(d[k].max(), 0.0)
-                for k in range(len(pis))]
-        base = float(np.mean([lost[k] + certain[k] for k in range(len(pis))]))
+        d, certain = d_certain
+        base = float(np.mean([max(d[k].max(), 0.0) + certain[k] for k in range(len(pis))]))
         pi_bar = float(np.mean(pis))
         n = 0
         if pi_bar <= 0:
             return max_new, base, 0.0
         while n < max_new:
-            m = marginal(d, pis, cnt)
+            m = marginal(d, pis)
             if m > theta * pi_bar:
                 return n, base, float(m) / float(theta * pi_bar) if theta * pi_bar > 0 else math.inf
             n += 1
-            draw_dial(d, pis, stream, cnt)
+            draw_dial(d, pis, stream)
         return n, base, 0.0
 
     def hit_rates(zs):
@@ -443,7 +328,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     # screen, then decide on fresh samples, then forecast on more
     s0 = rng.x
     n, base, slack = scan(sample(salt, hit_rates(z)), hit_rates(z), rng)
-    mode["fcfs"] = len(sh) > 1
     if n > 0 and len(z_fine):
         pf = hit_rates(z_fine)
         n, base, slack = scan(sample(salt ^ FINE_SALT, pf), pf,
@@ -451,11 +335,11 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     added = 0.0
     if n > 0:
         pf = hit_rates(z)
-        d, _, cnt = sample(salt ^ CHECK_SALT, pf)
+        d, _ = sample(salt ^ CHECK_SALT, pf)
         check = Stream((s0 ^ CHECK_SALT) or 1)
         for _ in range(n):
-            added += marginal(d, pf, cnt)
-            draw_dial(d, pf, check, cnt)
+            added += marginal(d, pf)
+            draw_dial(d, pf, check)
     live0 = 0.0
     for r in calls:
         if r < 0:
