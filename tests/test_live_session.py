@@ -250,3 +250,49 @@ def test_cms_feeds_skill_pacing_with_the_simulated_inbound_acd(tmp_path):
     assert summary["reason"] == "end" and summary["left_pending"] == 0
     assert seen and {st.skill for st in seen} == {"scheduling"}
     assert all(st.agents_staffed >= 0 and st.calls_waiting >= 0 for st in seen)
+
+
+def test_closing_cancels_again_a_task_that_lost_its_cancel_and_never_hangs(caplog):
+    """``_cancel_all``: a task that swallows a cancel gets another; one that swallows them
+    all is left running after the rounds, logged, instead of hanging the close."""
+    from outdial.live.session import _cancel_all
+
+    swallowed = {"once": 0, "many": 0}
+
+    async def loses_one_cancel():
+        try:
+            await asyncio.sleep(100)
+        except asyncio.CancelledError:
+            swallowed["once"] += 1  # as a wait_for whose result landed at the cancel
+        await asyncio.sleep(100)
+
+    async def loses_five_cancels():
+        while True:
+            try:
+                await asyncio.sleep(100)
+                return
+            except asyncio.CancelledError:
+                swallowed["many"] += 1
+                if swallowed["many"] == 5:
+                    raise
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        once = asyncio.create_task(loses_one_cancel())
+        many = asyncio.create_task(loses_five_cancels(), name="stubborn")
+        await asyncio.sleep(0)
+        t0 = loop.time()
+        await _cancel_all([once, many], wait_s=0.05, rounds=3)
+        took = loop.time() - t0
+        still = not many.done()
+        cancels = swallowed["many"]
+        while not many.done():  # end it, so the loop can close
+            many.cancel()
+            await asyncio.sleep(0)
+        return once.cancelled(), still, cancels, took
+
+    once_cancelled, still, cancels, took = asyncio.run(go())
+    assert once_cancelled and swallowed["once"] == 1
+    assert still and cancels == 3  # three rounds, three cancels, then left
+    assert took < 5.0  # bounded by the rounds, not by the tasks
+    assert "stubborn" in caplog.text

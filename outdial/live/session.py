@@ -410,18 +410,16 @@ async def _cancel_all(tasks: list[asyncio.Task], wait_s: float = CANCEL_WAIT_S,
     or Python 3.11's ``wait_for`` when its result lands at that moment, and a retry loop
     above it then runs on), up to ``rounds`` times, then left, logged: closing never
     hangs on a task. A cancel of ``_cancel_all`` itself is not swallowed."""
-    for t in tasks:
-        t.cancel()
     pending = set(tasks)
     for _ in range(rounds):
-        done, pending = await asyncio.wait(pending, timeout=wait_s) if pending else ((), ())
-        for t in done:  # its end is taken (an error was logged where it happened)
-            if not t.cancelled():
-                t.exception()
         if not pending:
             return
         for t in pending:
             t.cancel()
+        done, pending = await asyncio.wait(pending, timeout=wait_s)
+        for t in done:  # its end is taken (an error was logged where it happened)
+            if not t.cancelled():
+                t.exception()
     for t in pending:
         log.error("task %s did not end when cancelled; left running", t.get_name())
 
