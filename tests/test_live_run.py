@@ -38,7 +38,10 @@ def _wait_for(store, done, proc, timeout_s=90):
 
 
 def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
-    cfg = write_config(tmp_path, hours=0.01, speed=6.0)
+    # 72 run seconds (12 wall seconds at speed 6) for three kills 14, 20 and 17 finished
+    # attempts apart: with 36 a loaded machine (the run clock counts its start-up too) once
+    # reached the end before the third kill
+    cfg = write_config(tmp_path, hours=0.02, speed=6.0)
     store, ev = tmp_path / "store.sqlite", tmp_path / "events.jsonl"
     rng = random.Random(20261201)
     history = []
