@@ -246,8 +246,7 @@ class ContactFlow:
         while scanned < SCAN_LIMIT:
             if cursor >= len(order):
                 if self._more is None or not self._grow():
-                    break
-                order, state = self.order, self.state
+                    break  # (``_grow`` extends ``order`` and ``state`` in place)
             c = order[cursor]
             cursor += 1
             if state[c] != FRESH:
@@ -429,10 +428,7 @@ class ContactFlow:
         heapq.heappush(q, (at_s, seq, c))
 
     def _finish(self, c: int, success: bool) -> None:
-        n, state = self._n, self.state
-        n[state[c]] -= 1  # ``_set(c, DONE)``, inlined: about once per contact
-        n[DONE] += 1
-        state[c] = DONE
+        self._set(c, DONE)
         self.successes += success
         self._fields_of.pop(c, None)
         self._decided.pop(c, None)

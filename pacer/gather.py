@@ -329,8 +329,8 @@ _STATE_ERRORS = {
 def state_arrays(now_s, agent_job, agent_status, agent_since_s, call_job, call_status,
                  call_t0_s):
     """The engine's arrays as the kernels need them (int64 / float64, 1-D, contiguous,
-    matching lengths), or a ValueError naming the argument; returns ``(now, [the six
-    arrays])``. Their values are checked by ``_gather``."""
+    matching lengths), or a ValueError naming the argument; returns ``(now, the six
+    arrays)`` (a tuple or list). Their values are checked by ``_gather``."""
     # a float (the engine's case) as it is; anything else must be a real number (no str,
     # no array): ``_gather`` checks that it is finite
     now = now_s if type(now_s) is float else real_number("now_s", now_s)
