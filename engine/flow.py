@@ -150,11 +150,26 @@ class ContactFlow:
         # Per step: the list's loader normalised (and so validated) its address column.
         self._normalised = tuple(s.address in contacts.spec.addresses
                                  for s in strategy.steps)
+        # The fresh-contact short cut (``take``). Per contact: its first step with an
+        # address and that address (``Strategy.first_addresses``), the step with the
+        # contact's zone as a key, an index into the (step, zone) pairs the list holds (-1:
+        # no address). Per pair: whether its step is the first step's channel at a
+        # normalised address, and the open span of its calling window seen last (run-clock
+        # seconds; a window is looked up again only once the clock leaves that span).
+        self._first_key: list[int] = []
+        self._first_addr: list[str | None] = []
+        self._keys: dict[tuple[int, Any], int] = {}
+        self._key_step: list[int] = []
+        self._key_zone: list[Any] = []
+        self._key_fresh: list[bool] = []
+        self._open_lo: list[float] = []
+        self._open_hi: list[float] = []
         self.extend(contacts)
         # What ``take`` reads for fresh contacts, gathered once (the lists, the bytearray
         # and the dicts grow in place as the list does).
-        self._fresh_parts = (rules, job, strategy.first, calendar, self.history, self.ids,
-                             self._normalised, self._ended, self.order, self.state, self._n)
+        self._fresh_parts = (rules, job, self.history, self.ids, self._ended, self.order,
+                             self.state, self._n, self._first_key, self._first_addr,
+                             self._key_step, self._key_fresh, self._open_lo, self._open_hi)
 
     # ------------------------------------------------------------------ the list
 
@@ -174,6 +189,7 @@ class ContactFlow:
             self.tzs.extend([contacts.spec.default_timezone] * n)
         for f in self._fields:
             self.cols[f].extend(frame[f].to_list())
+        self._index_first(base, n)
         state = np.full(n, DONE, dtype=np.int8)
         state[sel - base] = FRESH
         self.state.extend(state.tobytes())
@@ -182,6 +198,41 @@ class ContactFlow:
         self._n[FRESH] += int(sel.size)
         self._n[DONE] += n - int(sel.size)
         return int(sel.size)
+
+    def _index_first(self, base: int, n: int) -> None:
+        """The fresh-contact keys of contacts ``[base, base + n)`` (see ``__init__``)."""
+        rows = range(base, base + n)
+        steps, addrs = self.strategy.first_addresses(self.cols, rows)
+        # the zone as ``contact(c)`` gives it under the strategy's zone field
+        zones = self.cols.get(self._tz_field, self.ids if self._tz_field == "id" else self.tzs)
+        default = self.strategy.default_timezone
+        keys, first_key = self._keys, self._first_key
+        for c, i in zip(rows, steps, strict=True):
+            k = -1
+            if i >= 0:
+                key = (i, zones[c] or default)
+                try:
+                    k = keys.get(key, -1)
+                except TypeError:  # not a zone name: ``decide`` raises the clear error
+                    first_key.append(-1)
+                    continue
+                if k < 0:
+                    k = keys[key] = len(self._key_step)
+                    self._key_step.append(i)
+                    self._key_zone.append(key[1])
+                    self._key_fresh.append(self._normalised[i]
+                                           and self._step_channels[i] == self._step0_channel)
+                    self._open_lo.append(math.inf)  # no span seen yet
+                    self._open_hi.append(-math.inf)
+            first_key.append(k)
+        self._first_addr.extend(addrs)
+
+    def _look_open(self, k: int, now_s: float) -> None:
+        """Key ``k``'s open span at ``now_s`` (``Strategy.open_span``), kept if open."""
+        span = self.strategy.open_span(self._key_step[k], self._key_zone[k], now_s,
+                                       self.calendar)
+        if span is not None:
+            self._open_lo[k], self._open_hi[k] = span
 
     def contact(self, c: int) -> dict[str, Any]:
         """The fields the strategy and rules read: id, time zone and step fields."""
@@ -232,13 +283,15 @@ class ContactFlow:
                     return out
         if ch != self._step0_channel or now_s < self._fresh_after:
             return out
-        # Fresh contacts. Speed shortcut (one pass per contact, no decision search): a
-        # contact with no history whose first step with an address is open now is that
-        # step now (``Strategy.first``), and no rule can refuse it when the rule engine
+        # Fresh contacts. Speed shortcut (one pass per contact, no decision search, no
+        # look at its fields): a contact with no history whose first step with an address
+        # is open now is that step now (``Strategy.first``, read from the keys made when
+        # the list was read, and from the open span of the key's window, looked up once
+        # per span: see ``__init__``), and no rule can refuse it when the rule engine
         # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
-        (rules, job, first, cal, history, ids, normalised, ended, order, state,
-         counts) = self._fresh_parts
+        (rules, job, history, ids, ended, order, state, counts, first_key, first_addr,
+         key_step, key_fresh, open_lo, open_hi) = self._fresh_parts
         fast = rules.admits_fresh(job, ch)
         admitted = 0
         scanned = 0
@@ -257,11 +310,13 @@ class ContactFlow:
             state[c] = IN_FLIGHT
             p = None
             cid = ids[c]
-            if fast and not history.get(cid) and c not in ended:
-                nxt = first(self._known(c), now_s, cal)
-                if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
+            k = first_key[c]
+            if k >= 0 and fast and key_fresh[k] and not history.get(cid) and c not in ended:
+                if not open_lo[k] <= now_s < open_hi[k]:
+                    self._look_open(k, now_s)
+                if open_lo[k] <= now_s < open_hi[k]:
                     admitted += 1
-                    p = _new_tuple(Planned, (c, cid, nxt.address, nxt.step_index))
+                    p = _new_tuple(Planned, (c, cid, first_addr[c], key_step[k]))
             if p is None:
                 p = self._plan(c, now_s, ch)
                 if p is None:
