@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,6 +58,21 @@ _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 # Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
 # (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
 _new_tuple = tuple.__new__
+
+
+class _KeyIndex(dict):
+    """Zone -> fresh-contact key of one step (``ContactFlow.__init__``): a zone not seen
+    yet gets a new key from ``new(zone)``, so a list's keys are read in one pass."""
+
+    __slots__ = ("new",)
+
+    def __init__(self, new: Callable[[Any], int]):
+        super().__init__()
+        self.new = new
+
+    def __missing__(self, zone: Any) -> int:
+        k = self[zone] = self.new(zone)
+        return k
 
 
 class Planned(NamedTuple):
@@ -153,12 +169,14 @@ class ContactFlow:
         # The fresh-contact short cut (``take``). Per contact: its first step with an
         # address and that address (``Strategy.first_addresses``), the step with the
         # contact's zone as a key, an index into the (step, zone) pairs the list holds (-1:
-        # no address). Per pair: whether its step is the first step's channel at a
-        # normalised address, and the open span of its calling window seen last (run-clock
-        # seconds; a window is looked up again only once the clock leaves that span).
+        # no address; ``_key_of[step][zone]``: the pair's key). Per pair: whether its step
+        # is the first step's channel at a normalised address, and the open span of its
+        # calling window seen last (run-clock seconds; a window is looked up again only
+        # once the clock leaves that span).
         self._first_key: list[int] = []
         self._first_addr: list[str | None] = []
-        self._keys: dict[tuple[int, Any], int] = {}
+        self._key_of = [_KeyIndex(partial(self._new_key, i))
+                        for i in range(len(strategy.steps))]
         self._key_step: list[int] = []
         self._key_zone: list[Any] = []
         self._key_fresh: list[bool] = []
@@ -201,31 +219,35 @@ class ContactFlow:
 
     def _index_first(self, base: int, n: int) -> None:
         """The fresh-contact keys of contacts ``[base, base + n)`` (see ``__init__``)."""
-        rows = range(base, base + n)
-        steps, addrs = self.strategy.first_addresses(self.cols, rows)
+        steps, addrs = self.strategy.first_addresses(self.cols, range(base, base + n))
         # the zone as ``contact(c)`` gives it under the strategy's zone field
         zones = self.cols.get(self._tz_field, self.ids if self._tz_field == "id" else self.tzs)
+        zones = zones[base:base + n]
         default = self.strategy.default_timezone
-        keys, first_key = self._keys, self._first_key
-        for c, i in zip(rows, steps, strict=True):
-            k = -1
-            if i >= 0:
-                key = (i, zones[c] or default)
+        if default is not None:
+            zones = [z or default for z in zones]
+        by_step = self._key_of
+        try:
+            keys = [-1 if i < 0 else by_step[i][z] for i, z in zip(steps, zones, strict=True)]
+        except TypeError:  # a zone that is no name: ``decide`` raises the clear error
+            keys = []
+            for i, z in zip(steps, zones, strict=True):
                 try:
-                    k = keys.get(key, -1)
-                except TypeError:  # not a zone name: ``decide`` raises the clear error
-                    first_key.append(-1)
-                    continue
-                if k < 0:
-                    k = keys[key] = len(self._key_step)
-                    self._key_step.append(i)
-                    self._key_zone.append(key[1])
-                    self._key_fresh.append(self._normalised[i]
-                                           and self._step_channels[i] == self._step0_channel)
-                    self._open_lo.append(math.inf)  # no span seen yet
-                    self._open_hi.append(-math.inf)
-            first_key.append(k)
+                    keys.append(-1 if i < 0 else by_step[i][z])
+                except TypeError:
+                    keys.append(-1)
+        self._first_key.extend(keys)
         self._first_addr.extend(addrs)
+
+    def _new_key(self, i: int, zone: Any) -> int:
+        """A new fresh-contact key: step ``i`` in ``zone`` (see ``__init__``)."""
+        self._key_step.append(i)
+        self._key_zone.append(zone)
+        self._key_fresh.append(self._normalised[i]
+                               and self._step_channels[i] == self._step0_channel)
+        self._open_lo.append(math.inf)  # no span seen yet
+        self._open_hi.append(-math.inf)
+        return len(self._key_step) - 1
 
     def _look_open(self, k: int, now_s: float) -> None:
         """Key ``k``'s open span at ``now_s`` (``Strategy.open_span``), kept if open."""
@@ -264,7 +286,7 @@ class ContactFlow:
         search for fresh ones gives up for this call after ``SCAN_LIMIT`` contacts in a row
         that gave no attempt. The same plans, in the same order, as ``n`` calls of ``next``.
         """
-        ch = channel if isinstance(channel, str) else _CHANNEL_NAME[int(channel)]
+        ch = channel if channel.__class__ is str else _CHANNEL_NAME[int(channel)]
         out: list[Planned] = []
         if n <= 0:
             return out
@@ -288,11 +310,12 @@ class ContactFlow:
         # is open now is that step now (``Strategy.first``, read from the keys made when
         # the list was read, and from the open span of the key's window, looked up once
         # per span: see ``__init__``), and no rule can refuse it when the rule engine
-        # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
+        # admits fresh contacts at the list's normalised addresses (``fresh_counts``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
         (rules, job, history, ids, ended, order, state, counts, first_key, first_addr,
          key_step, key_fresh, open_lo, open_hi) = self._fresh_parts
-        fast = rules.admits_fresh(job, ch)
+        counted = rules.fresh_counts(job, ch)  # None: the rules may refuse a fresh one
+        fast = counted is not None
         admitted = 0
         scanned = 0
         cursor = self.cursor  # written back below (``_plan`` and ``_grow`` do not read it)
@@ -328,9 +351,11 @@ class ContactFlow:
             scanned = 0
         self.cursor = cursor
         if admitted:
-            rules.count_allowed(job, admitted)
+            counted["checked"] += admitted
+            counted["allowed"] += admitted
         if scanned < SCAN_LIMIT:
-            self._fresh_pause = 0.0
+            if self._fresh_pause:
+                self._fresh_pause = 0.0
         elif self._more is not None:  # gave up on a growing list: pause (FRESH_PAUSE_MIN_S)
             self._fresh_pause = min(max(2.0 * self._fresh_pause, FRESH_PAUSE_MIN_S),
                                     FRESH_PAUSE_MAX_S)
@@ -407,18 +432,36 @@ class ContactFlow:
             self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
         if code in CONNECT_CODES:
             self.connects += 1
-        history = self.history
-        hist = history.get(a.contact_id)
-        if hist is None:
-            hist = history[a.contact_id] = []
-        hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
-        own = hist if len(hist) == 1 else self._own(hist)  # one entry: the one just added
-        action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
-                                      own, now_s, self.calendar,
+        past = _new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job))
+        cid = a.contact_id
+        hist = self.history.get(cid)
+        if hist is None:  # its first attempt (in any job): the history is this one
+            own = self.history[cid] = [past]
+        else:
+            hist.append(past)
+            own = self._own(hist)
+        # The contact's fields: kept while it waits for a retry (``_plan`` reads them then),
+        # made here for one decided at once (a fresh contact's fields are not made at all
+        # when it is handed out, see ``take``).
+        fields_of = self._fields_of
+        contact = fields_of.get(c)
+        kept = contact is not None
+        if not kept:
+            contact = self.contact(c)
+        action = self.strategy.decide(contact, own, now_s, self.calendar,
                                       self._ended.get(c, ()))
-        if action.__class__ is Done:
-            self._finish(c, action.reason == "success")
+        if action.__class__ is Done:  # ``_finish``, inlined: once per contact
+            n, state = self._n, self.state
+            n[state[c]] -= 1
+            n[DONE] += 1
+            state[c] = DONE
+            self.successes += action.reason == "success"
+            if kept:
+                del fields_of[c]
+            self._decided.pop(c, None)
             return
+        if not kept:
+            fields_of[c] = contact
         if action.__class__ is Blocked:
             self._queue(c, action.until, action.next.step.channel)
             action = action.next

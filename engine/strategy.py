@@ -853,8 +853,12 @@ class Strategy:
         among them), the first step whose address is not empty once stripped, and that
         address stripped; -1 and None for a contact with no address at all."""
         cols = [columns[s.address] for s in self.steps]
+        if len(cols) == 1:  # one step, the most common strategy: no Python loop per step
+            addrs = [None if v is None else ((v if v.__class__ is str else str(v)).strip()
+                                             or None) for v in map(cols[0].__getitem__, rows)]
+            return [-1 if v is None else 0 for v in addrs], addrs
         steps: list[int] = []
-        addrs: list[str | None] = []
+        addrs = []
         for c in rows:
             for i, col in enumerate(cols):
                 v = col[c]
