@@ -826,8 +826,9 @@ class Strategy:
 
         With nothing tried, every step with an address is due at ``now_s``, so ``decide``
         answers ``Next`` on the first of them at ``now_s`` if that step's window is open
-        then, which is all this checks (the engine hands out fresh contacts through it:
-        one per attempt). A missing field or zone, or a closed window, gives None.
+        then, which is all this checks (the engine reads the same answer for many contacts
+        at once: ``first_addresses`` and ``open_span``). A missing field or zone, or a
+        closed window, gives None.
         """
         for i, step in enumerate(self.steps):
             addr = contact.get(step.address, _MISSING)

@@ -388,7 +388,7 @@ def test_recheck_gives_decides_answer_or_asks_for_it(hist, now_min, later_min, z
        st.sampled_from([None, "+12125550199"]))
 def test_first_gives_decides_answer_for_a_fresh_contact_or_asks_for_it(now_min, zone_name,
                                                                       home, mobile):
-    # the engine hands out fresh contacts through ``first``: whenever it answers, decide
+    # fresh contacts are handed out on ``first``'s answer: whenever it answers, decide
     # (no history, no finished steps) answers the same; it answers whenever decide's answer
     # is an attempt now on a step before which no step with an address was skipped
     cal = RunCalendar(utc(2024, 3, 1))
