@@ -145,6 +145,7 @@ class ContactFlow:
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
         self._col_items = tuple(self.cols.items())  # the lists grow in place
+        self._one_field = self._col_items[0] if len(self._col_items) == 1 else None
         self.cursor = 0
         self._fresh_pause = 0.0  # seconds the next fruitless search pauses fresh ones
         self._fresh_after = -math.inf  # no search for fresh contacts before this (run s)
@@ -258,8 +259,12 @@ class ContactFlow:
 
     def contact(self, c: int) -> dict[str, Any]:
         """The fields the strategy and rules read: id, time zone and step fields."""
+        one = self._one_field
+        if one is not None:  # one step field, the common case: one dict display
+            f, col = one
+            return {self._tz_field: self.tzs[c], "id": self.ids[c], f: col[c]}
         d = {self._tz_field: self.tzs[c], "id": self.ids[c]}
-        for f, col in self.cols.items():
+        for f, col in self._col_items:
             d[f] = col[c]
         return d
 
@@ -267,9 +272,7 @@ class ContactFlow:
         """``contact(c)``, kept while the contact is not done (read-only: shared)."""
         d = self._fields_of.get(c)
         if d is None:
-            d = self._fields_of[c] = {self._tz_field: self.tzs[c], "id": self.ids[c]}
-            for f, col in self._col_items:
-                d[f] = col[c]
+            d = self._fields_of[c] = self.contact(c)
         return d
 
     # ------------------------------------------------------------------ handing out
