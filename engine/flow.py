@@ -15,7 +15,9 @@ strategy moves on to the contact's next address.
 Every decision, for a fresh contact as for a retry, goes through ``Strategy.decide`` and
 ``RuleEngine.decide`` on the run clock: calling windows and local days are run-clock spans
 of the run's ``engine.calendar.RunCalendar`` (converted once per windows and zone), and
-histories hold run-clock seconds, so nothing is converted per decision.
+histories hold run-clock seconds, so nothing is converted per decision. (A fresh contact
+open now on a step no rule can refuse is handed out on ``Strategy.first``'s answer, read for
+the whole list at once, and counted as the rules' check: tests keep it equal to that path.)
 """
 
 from __future__ import annotations
