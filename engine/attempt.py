@@ -62,7 +62,7 @@ class Attempt:
         self.contact_id = contact_id
         self.address = address
         self.step = step
-        self.channel = int(channel)
+        self.channel = channel if channel.__class__ is int else int(channel)
         self.t_created = t_created
         self.t_answer = -1.0
         self.t_connect = -1.0

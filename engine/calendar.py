@@ -100,6 +100,18 @@ class OpenSpans:
         i = bisect_right(self._starts, t_s) - 1
         return i >= 0 and t_s < self._ends[i]
 
+    def span_at(self, t_s: float) -> tuple[float, float] | None:
+        """The open span ``[start, end)`` holding run-clock instant ``t_s`` (as far as it is
+        computed: the window may go on past ``end``), or None when ``t_s`` is outside every
+        window. Every instant of the span is open: a caller may keep it and ask again only
+        once its clock leaves it."""
+        if not self._lo <= t_s < self._hi:
+            self._cover(t_s)
+        i = bisect_right(self._starts, t_s) - 1
+        if i >= 0 and t_s < self._ends[i]:
+            return self._starts[i], self._ends[i]
+        return None
+
     def next_open(self, t_s: float) -> float:
         """The earliest run-clock instant at or after ``t_s`` inside a window."""
         for _ in range(4):  # every week has open time: at most two weeks ahead

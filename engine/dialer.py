@@ -22,7 +22,7 @@ from engine.agents import AgentManager, AgentState, index_arg
 from engine.attempt import Attempt, Channel, Code
 from engine.columns import shared_column
 from engine.events import EventPublisher
-from engine.flow import ContactFlow
+from engine.flow import ContactFlow, Planned
 from engine.interfaces import AgentFeed, Clock, EventSink, Store, Telephony
 from engine.job import Job
 from engine.ports import PortLicensing, PortPool
@@ -295,24 +295,27 @@ class Dialer:
                 self.pacer.nothing_to_dial(j, until)
         if not plans:
             return []
+        if self._txn is not None:  # a durable store: the records and their events commit
+            with self._txn():      # together (outbox)
+                return self._record(j, plans, now)
+        return self._record(j, plans, now)
+
+    def _record(self, j: int, plans: list[Planned], now: float) -> list[Attempt]:
+        """The attempts of job ``j``'s ``plans``, numbered, counted and recorded as started,
+        each made and recorded in one pass (once per attempt)."""
+        flow, store, events = self.flows[j], self.store, self.events
         channel, name = self._attempt_job[j]
         i = self._next_id
-        made = [Attempt(i + k, j, c, channel, now, cid, address, step, name)
-                for k, (c, cid, address, step) in enumerate(plans)]
-        self._next_id = i + len(made)
-        store, events = self.store, self.events
-        if self._txn is None:
-            for a in made:
-                flow.launched(a)
-                store.attempt_started(a)
-                if events.enabled:
-                    events.attempt_created(a)
-        else:  # a durable store: the records and their events commit together (outbox)
-            with self._txn():
-                for a in made:
-                    flow.launched(a)
-                    store.attempt_started(a)
-                    events.attempt_created(a)
+        self._next_id = i + len(plans)
+        made = []
+        for c, cid, address, step in plans:
+            a = Attempt(i, j, c, channel, now, cid, address, step, name)
+            i += 1
+            made.append(a)
+            flow.launched(a)
+            store.attempt_started(a)
+            if events.enabled:
+                events.attempt_created(a)
         return made
 
     def _block(self, j: int, n: int, now: float) -> None:

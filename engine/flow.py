@@ -15,7 +15,9 @@ strategy moves on to the contact's next address.
 Every decision, for a fresh contact as for a retry, goes through ``Strategy.decide`` and
 ``RuleEngine.decide`` on the run clock: calling windows and local days are run-clock spans
 of the run's ``engine.calendar.RunCalendar`` (converted once per windows and zone), and
-histories hold run-clock seconds, so nothing is converted per decision.
+histories hold run-clock seconds, so nothing is converted per decision. (A fresh contact
+open now on a step no rule can refuse is handed out on ``Strategy.first``'s answer, read for
+the whole list at once, and counted as the rules' check: tests keep it equal to that path.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,6 +60,21 @@ _CHANNEL_NAME = {int(c): step_channel(c) for c in Channel}
 # Speed shortcut: named tuples made from a full tuple of their fields by ``tuple.__new__``
 # (what their ``_make`` does), skipping the generated Python ``__new__`` (per attempt).
 _new_tuple = tuple.__new__
+
+
+class _KeyIndex(dict):
+    """Zone -> fresh-contact key of one step (``ContactFlow.__init__``): a zone not seen
+    yet gets a new key from ``new(zone)``, so a list's keys are read in one pass."""
+
+    __slots__ = ("new",)
+
+    def __init__(self, new: Callable[[Any], int]):
+        super().__init__()
+        self.new = new
+
+    def __missing__(self, zone: Any) -> int:
+        k = self[zone] = self.new(zone)
+        return k
 
 
 class Planned(NamedTuple):
@@ -129,6 +147,7 @@ class ContactFlow:
         self.tzs: list[str | None] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in self._fields}
         self._col_items = tuple(self.cols.items())  # the lists grow in place
+        self._one_field = self._col_items[0] if len(self._col_items) == 1 else None
         self.cursor = 0
         self._fresh_pause = 0.0  # seconds the next fruitless search pauses fresh ones
         self._fresh_after = -math.inf  # no search for fresh contacts before this (run s)
@@ -150,11 +169,28 @@ class ContactFlow:
         # Per step: the list's loader normalised (and so validated) its address column.
         self._normalised = tuple(s.address in contacts.spec.addresses
                                  for s in strategy.steps)
+        # The fresh-contact short cut (``take``). Per contact: its first step with an
+        # address and that address (``Strategy.first_addresses``), the step with the
+        # contact's zone as a key, an index into the (step, zone) pairs the list holds (-1:
+        # no address; ``_key_of[step][zone]``: the pair's key). Per pair: whether its step
+        # is the first step's channel at a normalised address, and the open span of its
+        # calling window seen last (run-clock seconds; a window is looked up again only
+        # once the clock leaves that span).
+        self._first_key: list[int] = []
+        self._first_addr: list[str | None] = []
+        self._key_of = [_KeyIndex(partial(self._new_key, i))
+                        for i in range(len(strategy.steps))]
+        self._key_step: list[int] = []
+        self._key_zone: list[Any] = []
+        self._key_fresh: list[bool] = []
+        self._open_lo: list[float] = []
+        self._open_hi: list[float] = []
         self.extend(contacts)
         # What ``take`` reads for fresh contacts, gathered once (the lists, the bytearray
         # and the dicts grow in place as the list does).
-        self._fresh_parts = (rules, job, strategy.first, calendar, self.history, self.ids,
-                             self._normalised, self._ended, self.order, self.state, self._n)
+        self._fresh_parts = (rules, job, self.history, self.ids, self._ended, self.order,
+                             self.state, self._n, self._first_key, self._first_addr,
+                             self._key_step, self._key_fresh, self._open_lo, self._open_hi)
 
     # ------------------------------------------------------------------ the list
 
@@ -174,6 +210,7 @@ class ContactFlow:
             self.tzs.extend([contacts.spec.default_timezone] * n)
         for f in self._fields:
             self.cols[f].extend(frame[f].to_list())
+        self._index_first(base, n)
         state = np.full(n, DONE, dtype=np.int8)
         state[sel - base] = FRESH
         self.state.extend(state.tobytes())
@@ -183,10 +220,53 @@ class ContactFlow:
         self._n[DONE] += n - int(sel.size)
         return int(sel.size)
 
+    def _index_first(self, base: int, n: int) -> None:
+        """The fresh-contact keys of contacts ``[base, base + n)`` (see ``__init__``)."""
+        steps, addrs = self.strategy.first_addresses(self.cols, range(base, base + n))
+        # the zone as ``contact(c)`` gives it under the strategy's zone field
+        zones = self.cols.get(self._tz_field, self.ids if self._tz_field == "id" else self.tzs)
+        zones = zones[base:base + n]
+        default = self.strategy.default_timezone
+        if default is not None:
+            zones = [z or default for z in zones]
+        by_step = self._key_of
+        try:
+            keys = [-1 if i < 0 else by_step[i][z] for i, z in zip(steps, zones, strict=True)]
+        except TypeError:  # a zone that is no name: ``decide`` raises the clear error
+            keys = []
+            for i, z in zip(steps, zones, strict=True):
+                try:
+                    keys.append(-1 if i < 0 else by_step[i][z])
+                except TypeError:
+                    keys.append(-1)
+        self._first_key.extend(keys)
+        self._first_addr.extend(addrs)
+
+    def _new_key(self, i: int, zone: Any) -> int:
+        """A new fresh-contact key: step ``i`` in ``zone`` (see ``__init__``)."""
+        self._key_step.append(i)
+        self._key_zone.append(zone)
+        self._key_fresh.append(self._normalised[i]
+                               and self._step_channels[i] == self._step0_channel)
+        self._open_lo.append(math.inf)  # no span seen yet
+        self._open_hi.append(-math.inf)
+        return len(self._key_step) - 1
+
+    def _look_open(self, k: int, now_s: float) -> None:
+        """Key ``k``'s open span at ``now_s`` (``Strategy.open_span``), kept if open."""
+        span = self.strategy.open_span(self._key_step[k], self._key_zone[k], now_s,
+                                       self.calendar)
+        if span is not None:
+            self._open_lo[k], self._open_hi[k] = span
+
     def contact(self, c: int) -> dict[str, Any]:
         """The fields the strategy and rules read: id, time zone and step fields."""
+        one = self._one_field
+        if one is not None:  # one step field, the common case: one dict display
+            f, col = one
+            return {self._tz_field: self.tzs[c], "id": self.ids[c], f: col[c]}
         d = {self._tz_field: self.tzs[c], "id": self.ids[c]}
-        for f, col in self.cols.items():
+        for f, col in self._col_items:
             d[f] = col[c]
         return d
 
@@ -194,9 +274,7 @@ class ContactFlow:
         """``contact(c)``, kept while the contact is not done (read-only: shared)."""
         d = self._fields_of.get(c)
         if d is None:
-            d = self._fields_of[c] = {self._tz_field: self.tzs[c], "id": self.ids[c]}
-            for f, col in self._col_items:
-                d[f] = col[c]
+            d = self._fields_of[c] = self.contact(c)
         return d
 
     # ------------------------------------------------------------------ handing out
@@ -213,7 +291,7 @@ class ContactFlow:
         search for fresh ones gives up for this call after ``SCAN_LIMIT`` contacts in a row
         that gave no attempt. The same plans, in the same order, as ``n`` calls of ``next``.
         """
-        ch = channel if isinstance(channel, str) else _CHANNEL_NAME[int(channel)]
+        ch = channel if channel.__class__ is str else _CHANNEL_NAME[int(channel)]
         out: list[Planned] = []
         if n <= 0:
             return out
@@ -232,14 +310,17 @@ class ContactFlow:
                     return out
         if ch != self._step0_channel or now_s < self._fresh_after:
             return out
-        # Fresh contacts. Speed shortcut (one pass per contact, no decision search): a
-        # contact with no history whose first step with an address is open now is that
-        # step now (``Strategy.first``), and no rule can refuse it when the rule engine
-        # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
+        # Fresh contacts. Speed shortcut (one pass per contact, no decision search, no
+        # look at its fields): a contact with no history whose first step with an address
+        # is open now is that step now (``Strategy.first``, read from the keys made when
+        # the list was read, and from the open span of the key's window, looked up once
+        # per span: see ``__init__``), and no rule can refuse it when the rule engine
+        # admits fresh contacts at the list's normalised addresses (``fresh_counts``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
-        (rules, job, first, cal, history, ids, normalised, ended, order, state,
-         counts) = self._fresh_parts
-        fast = rules.admits_fresh(job, ch)
+        (rules, job, history, ids, ended, order, state, counts, first_key, first_addr,
+         key_step, key_fresh, open_lo, open_hi) = self._fresh_parts
+        counted = rules.fresh_counts(job, ch)  # None: the rules may refuse a fresh one
+        fast = counted is not None
         admitted = 0
         scanned = 0
         cursor = self.cursor  # written back below (``_plan`` and ``_grow`` do not read it)
@@ -257,11 +338,13 @@ class ContactFlow:
             state[c] = IN_FLIGHT
             p = None
             cid = ids[c]
-            if fast and not history.get(cid) and c not in ended:
-                nxt = first(self._known(c), now_s, cal)
-                if nxt is not None and nxt.step.channel == ch and normalised[nxt.step_index]:
+            k = first_key[c]
+            if k >= 0 and fast and key_fresh[k] and not history.get(cid) and c not in ended:
+                if not open_lo[k] <= now_s < open_hi[k]:
+                    self._look_open(k, now_s)
+                if open_lo[k] <= now_s < open_hi[k]:
                     admitted += 1
-                    p = _new_tuple(Planned, (c, cid, nxt.address, nxt.step_index))
+                    p = _new_tuple(Planned, (c, cid, first_addr[c], key_step[k]))
             if p is None:
                 p = self._plan(c, now_s, ch)
                 if p is None:
@@ -273,9 +356,11 @@ class ContactFlow:
             scanned = 0
         self.cursor = cursor
         if admitted:
-            rules.count_allowed(job, admitted)
+            counted["checked"] += admitted
+            counted["allowed"] += admitted
         if scanned < SCAN_LIMIT:
-            self._fresh_pause = 0.0
+            if self._fresh_pause:
+                self._fresh_pause = 0.0
         elif self._more is not None:  # gave up on a growing list: pause (FRESH_PAUSE_MIN_S)
             self._fresh_pause = min(max(2.0 * self._fresh_pause, FRESH_PAUSE_MIN_S),
                                     FRESH_PAUSE_MAX_S)
@@ -352,18 +437,36 @@ class ContactFlow:
             self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
         if code in CONNECT_CODES:
             self.connects += 1
-        history = self.history
-        hist = history.get(a.contact_id)
-        if hist is None:
-            hist = history[a.contact_id] = []
-        hist.append(_new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job)))
-        own = hist if len(hist) == 1 else self._own(hist)  # one entry: the one just added
-        action = self.strategy.decide(self._fields_of.get(c) or self._known(c),
-                                      own, now_s, self.calendar,
+        past = _new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job))
+        cid = a.contact_id
+        hist = self.history.get(cid)
+        if hist is None:  # its first attempt (in any job): the history is this one
+            own = self.history[cid] = [past]
+        else:
+            hist.append(past)
+            own = self._own(hist)
+        # The contact's fields: kept while it waits for a retry (``_plan`` reads them then),
+        # made here for one decided at once (a fresh contact's fields are not made at all
+        # when it is handed out, see ``take``).
+        fields_of = self._fields_of
+        contact = fields_of.get(c)
+        kept = contact is not None
+        if not kept:
+            contact = self.contact(c)
+        action = self.strategy.decide(contact, own, now_s, self.calendar,
                                       self._ended.get(c, ()))
-        if action.__class__ is Done:
-            self._finish(c, action.reason == "success")
+        if action.__class__ is Done:  # ``_finish``, inlined: once per contact
+            n, state = self._n, self.state
+            n[state[c]] -= 1
+            n[DONE] += 1
+            state[c] = DONE
+            self.successes += action.reason == "success"
+            if kept:
+                del fields_of[c]
+            self._decided.pop(c, None)
             return
+        if not kept:
+            fields_of[c] = contact
         if action.__class__ is Blocked:
             self._queue(c, action.until, action.next.step.channel)
             action = action.next

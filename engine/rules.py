@@ -231,6 +231,7 @@ class RuleEngine:
         return dict(c) if c is not None else _zero_counts()
 
     def all_counts(self) -> dict[Any, dict[str, int]]:
+        """``counts`` of every job checked (or asked ``fresh_counts``) so far."""
         return {j: dict(c) for j, c in self._counts.items()}
 
     def reset(self, job: Any) -> None:
@@ -254,6 +255,23 @@ class RuleEngine:
         if not static:
             return False
         return self.dnc is None or self.dnc.empty_for(self.campaigns.get(job, job))
+
+    def fresh_counts(self, job: Any, channel: str) -> dict[str, int] | None:
+        """``admits_fresh(job, channel)`` in one call with the counting: None when it says
+        no, else the job's live counts (made if missing) to which a caller adds the checks
+        it let through, to ``checked`` and ``allowed`` both, as ``count_allowed`` does
+        (the engine: once per pass over fresh contacts, rather than once per contact)."""
+        static = self._admits.get((job, channel))
+        if static is None:
+            static = self.admits_fresh(job, channel)
+        elif static and self.dnc is not None:
+            static = self.dnc.empty_for(self.campaigns.get(job, job))
+        if not static:
+            return None
+        c = self._counts.get(job)
+        if c is None:
+            c = self._counts[job] = _zero_counts()
+        return c
 
     def count_allowed(self, job: Any, n: int = 1) -> None:
         """Count ``n`` checks that allowed (the ``admits_fresh`` short cut)."""
@@ -321,7 +339,7 @@ class RuleEngine:
                 ch: str, now: float, history: Iterable[PastAttempt], agent_guaranteed: bool,
                 cal: RunCalendar, normalised: bool = False) -> Decision:
         cfg = self.job_configs.get(job, self.config)
-        if isinstance(contact, Mapping):
+        if contact.__class__ is dict or isinstance(contact, Mapping):  # the engine's first
             cid = contact.get(cfg.id_field)
             tz_name = contact.get(cfg.timezone_field) or cfg.default_timezone
         else:
@@ -373,9 +391,11 @@ class RuleEngine:
 
         if (cfg.nuisance_period_s > 0 and ch in cfg.nuisance_channels
                 and not agent_guaranteed):
-            last = max((at for at, code, _, hch in tries
-                        if code in cfg.nuisance_codes and hch in cfg.nuisance_channels),
-                       default=None)
+            last = None  # the latest nuisance call (a loop: once per retry handed out)
+            for at, code, _, hch in tries:
+                if (code in cfg.nuisance_codes and hch in cfg.nuisance_channels
+                        and (last is None or at > last)):
+                    last = at
             if last is not None:
                 until = last + cfg.nuisance_period_s
                 if now < until:
@@ -384,7 +404,9 @@ class RuleEngine:
                                     f"within {cfg.nuisance_period_s / 3600:g} h", until)
 
         n_contact = len(tries)
-        n_address = sum(1 for t in tries if t[2])
+        n_address = 0
+        for t in tries:
+            n_address += t[2]
         if cfg.max_attempts_total_contact is not None and (
                 n_contact >= cfg.max_attempts_total_contact):
             return Decision(False, "attempts_total_contact",
@@ -409,7 +431,9 @@ class RuleEngine:
                 return Decision(False, "attempts_per_day_contact",
                                 f"{len(today)} attempts today ({day_zone}), at most {lim}", end)
             lim = cfg.max_attempts_per_day_address
-            n = sum(1 for t in today if t[2])
+            n = 0
+            for t in today:
+                n += t[2]
             if lim is not None and n >= lim:
                 return Decision(False, "attempts_per_day_address",
                                 f"{n} attempts on {addr} today ({day_zone}), at most {lim}",

@@ -50,6 +50,7 @@ DEFAULT_WINDOWS_TEXT = "Mon-Sun 08:00-21:00"
 _MAX_SEARCH_STEPS = 1000  # window / retry events examined before giving up (never reached)
 
 _PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
+_NOT_TRIED = frozenset((_PENDING, _BLOCKED, _TRAPPED))  # what decide's short cut leaves
 _ABANDONED, _HANGUP = int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)
 
 class StrategyError(ValueError):
@@ -695,6 +696,36 @@ class Strategy:
         unknown step or still pending.
         """
         steps = self.steps
+        if len(steps) == 1 and history.__class__ is list and len(history) == 1:
+            # Speed shortcut: a one-step strategy after its first result (the engine asks
+            # this once per finished first attempt, most of its decisions): the search
+            # below for that case, as far as it needs no search (a window open when the
+            # retry is due); anything else (an error to raise, a closed window, a blocked
+            # or trapped attempt) goes on to the search. A test keeps the two equal.
+            h = history[0]
+            code = h.code
+            if h.step == 0 and code.__class__ is int and code not in _NOT_TRIED:
+                step = steps[0]
+                if code in step.done_codes:
+                    return _SUCCESS
+                if self.max_attempts is not None and self.max_attempts <= 1:
+                    return _MAX_ATTEMPTS
+                addr = contact.get(step.address, _MISSING)
+                if addr is not _MISSING:
+                    if addr is None or 0 in finished:
+                        return _COMPLETED
+                    addr = (addr if addr.__class__ is str else str(addr)).strip()
+                    delay = step._after_one.get(code)
+                    if not addr or delay is None:
+                        return _COMPLETED
+                    due = h.at + delay
+                    t = due if due > now_s else now_s
+                    tz = contact.get(self.timezone_field) or self.default_timezone
+                    cache = self._span_cache
+                    w = (cache[1] if cache[0] is calendar else self._spans(calendar)
+                         ).get((0, tz))
+                    if w is not None and w.is_open(t):
+                        return _new_tuple(Next, (0, step, addr, t, ()))
         per_step: list[list[tuple[float, int]] | None] | None = None
         total = 0
         for k, h in enumerate(history):
@@ -795,8 +826,9 @@ class Strategy:
 
         With nothing tried, every step with an address is due at ``now_s``, so ``decide``
         answers ``Next`` on the first of them at ``now_s`` if that step's window is open
-        then, which is all this checks (the engine hands out fresh contacts through it:
-        one per attempt). A missing field or zone, or a closed window, gives None.
+        then, which is all this checks (the engine reads the same answer for many contacts
+        at once: ``first_addresses`` and ``open_span``). A missing field or zone, or a
+        closed window, gives None.
         """
         for i, step in enumerate(self.steps):
             addr = contact.get(step.address, _MISSING)
@@ -814,6 +846,43 @@ class Strategy:
                 return None  # not looked up yet, or closed: ``decide`` searches
             return _new_tuple(Next, (i, step, addr, now_s, ()))
         return None
+
+    def first_addresses(self, columns: Mapping[str, Sequence[Any]], rows: Iterable[int]
+                        ) -> tuple[list[int], list[str | None]]:
+        """``first``'s step and address for many contacts at once: for each row in ``rows``
+        of ``columns`` (the contacts' fields, one list per field, every step's address field
+        among them), the first step whose address is not empty once stripped, and that
+        address stripped; -1 and None for a contact with no address at all."""
+        cols = [columns[s.address] for s in self.steps]
+        if len(cols) == 1:  # one step, the most common strategy: no Python loop per step
+            addrs = [None if v is None else ((v if v.__class__ is str else str(v)).strip()
+                                             or None) for v in map(cols[0].__getitem__, rows)]
+            return [-1 if v is None else 0 for v in addrs], addrs
+        steps: list[int] = []
+        addrs = []
+        for c in rows:
+            for i, col in enumerate(cols):
+                v = col[c]
+                if v is None:
+                    continue
+                v = (v if v.__class__ is str else str(v)).strip()
+                if v:
+                    steps.append(i)
+                    addrs.append(v)
+                    break
+            else:
+                steps.append(-1)
+                addrs.append(None)
+        return steps, addrs
+
+    def open_span(self, i: int, tz: str | None, t_s: float, calendar: RunCalendar
+                  ) -> tuple[float, float] | None:
+        """The open span (run-clock seconds, ``OpenSpans.span_at``) of step ``i``'s calling
+        windows in zone ``tz`` holding ``t_s``, as ``first`` and ``decide`` read it; None
+        when the window is closed at ``t_s`` or ``decide`` has not looked it up yet."""
+        cache = self._span_cache
+        w = (cache[1] if cache[0] is calendar else self._spans(calendar)).get((i, tz))
+        return None if w is None else w.span_at(t_s)
 
     def recheck(self, nxt: Next, contact: Mapping[str, Any], now_s: float,
                 calendar: RunCalendar) -> Next | None:

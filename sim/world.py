@@ -48,29 +48,38 @@ class _Call:
     callback's argument (SimPy's event value). Speed shortcut: a ``Timeout`` runs two Python
     functions to be made (its ``__init__`` and ``Environment.schedule``) and sets five
     attributes; the world makes ~110,000 per busy hour. Only ``_later`` makes them (and
-    ``SimTelephony.dial``, inlining it)."""
+    ``SimTelephony.dial``, inlining it).
+
+    The ``callbacks`` list of the world's frequent steps is one list per step, shared by
+    all its events (``_later``'s ``callbacks``): SimPy only reads an event's list (it swaps
+    it for None, then calls what it holds), and no process waits on these events, so none
+    appends to it; a list and a bound method fewer per event."""
 
     __slots__ = ("callbacks", "value")
     _ok = True
 
 
 def _later(env: simpy.Environment, delay_s: float, fn: Callable[[_Call], None],
-           value: Any = None) -> None:
+           value: Any = None, callbacks: list[Callable[[_Call], None]] | None = None) -> None:
     """Call ``fn(event)`` in ``delay_s`` seconds, ``event.value`` being ``value``: what
     ``env.timeout(delay_s, value)`` with ``fn`` as its callback does (same queue entry,
     ``(time, priority, id, event)``, so the same order among events due at one time: first
-    scheduled, first run)."""
+    scheduled, first run). ``callbacks``: ``[fn]`` kept by the caller for all its events
+    (see ``_Call``)."""
     if delay_s < 0:
         raise ValueError(f"negative delay {delay_s}")
     ev = _Call()
     ev.value = value
-    ev.callbacks = [fn]
+    ev.callbacks = [fn] if callbacks is None else callbacks
     heappush(env._queue, (env._now + delay_s, _NORMAL, next(env._eid), ev))
 
 
 def _call_value(ev: _Call) -> None:
     """A clock callback: the event's value is the function to call (no arguments)."""
     ev.value()
+
+
+_CALL_VALUE = [_call_value]  # the clock's events' shared callbacks (see ``_Call``)
 
 
 class SimClock:
@@ -84,7 +93,7 @@ class SimClock:
         self.now: Callable[[], float] = partial(_ENV_NOW, env)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
-        _later(self.env, delay_s, _call_value, callback)
+        _later(self.env, delay_s, _call_value, callback, _CALL_VALUE)
 
 
 class _CampaignWorld:
@@ -187,6 +196,10 @@ class SimTelephony:
         self.camp = [_CampaignWorld(c, s) for c, s in zip(campaigns, seeds, strict=True)]
         self.agents = agents
         self.listener: TelephonyEvents = _NO_LISTENER
+        # the frequent steps' callbacks, each list shared by the step's events (``_Call``)
+        self._on_answer, self._on_fail = [self._answer], [self._fail]
+        self._on_delivered, self._on_call_end = [self._delivered], [self._call_end]
+        self._on_wrap_done = [agents.wrap_done]
 
     def subscribe(self, listener: TelephonyEvents) -> None:
         """The engine's dialer, told every attempt's results."""
@@ -224,7 +237,7 @@ class SimTelephony:
         cw = self.camp[a.job]
         if a.channel == _SMS or a.channel == _EMAIL:
             ok = cw.u() < cw.delivery
-            _later(self.env, cw.latency_s, self._delivered, (a, ok))
+            _later(self.env, cw.latency_s, self._delivered, (a, ok), self._on_delivered)
             return
         gauge = self.gauge
         if gauge.in_use >= self.ports:
@@ -246,7 +259,7 @@ class SimTelephony:
                 a.truth_human = human
                 ev = _Call()  # ``_later``, inlined: once per answered dial
                 ev.value = (a, human)
-                ev.callbacks = [self._answer]
+                ev.callbacks = self._on_answer
                 heappush(self._queue, (now + (setup + ring + cw.amd_delay_s), _NORMAL,
                                        next(self._eid), ev))
                 return
@@ -259,7 +272,7 @@ class SimTelephony:
             delay, code = cw.invalid_s, _INVALID
         ev = _Call()  # ``_later``, inlined: once per unanswered dial
         ev.value = (a, code)
-        ev.callbacks = [self._fail]
+        ev.callbacks = self._on_fail
         heappush(self._queue, (now + (setup + delay), _NORMAL, next(self._eid), ev))
 
     # The world's timed steps: each event's ``value`` is the attempt (and what the step
@@ -306,14 +319,15 @@ class SimTelephony:
     def connect(self, a: Attempt, agent: int) -> None:
         cw = self.camp[a.job]
         talk = cw.talk() * cw.talk_scale if a.truth_human else cw.machine_talk_s
-        _later(self.env, talk, self._call_end, (a, agent))
+        _later(self.env, talk, self._call_end, (a, agent), self._on_call_end)
 
     def _call_end(self, ev: _Call) -> None:
         a, agent = ev.value
         self.job_gauges[a.job].change(-1, self.env._now)
         self.listener.on_call_ended(a)
         cw = self.camp[a.job]
-        _later(self.env, cw.wrap() * cw.wrap_scale, self.agents.wrap_done, agent)
+        _later(self.env, cw.wrap() * cw.wrap_scale, self.agents.wrap_done, agent,
+               self._on_wrap_done)
 
     def drop(self, a: Attempt) -> None:
         cw = self.camp[a.job]

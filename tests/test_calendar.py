@@ -39,6 +39,27 @@ def test_spans_are_open_exactly_when_the_wall_clock_is_in_a_window(w, zone_and_i
         assert not w.is_open(cal.at(nxt) - timedelta(microseconds=1), tz)
 
 
+@settings(max_examples=200, deadline=None)
+@given(_windows(), _zone_and_instant(), st.lists(st.integers(-86400, 86400), max_size=6))
+def test_the_span_holding_an_instant_is_open_throughout_and_shut_around(w, zone_and_instant,
+                                                                        steps):
+    # ``span_at`` is kept by the engine and trusted until the clock leaves it: every
+    # instant inside is open, and it agrees with ``is_open`` at the instant asked
+    zone_name, t = zone_and_instant
+    cal = RunCalendar(EPOCH)
+    spans = cal.windows(w, zone_name)
+    s = cal.seconds(t)
+    for d in [0, *steps]:
+        u = s + d
+        got = spans.span_at(u)
+        assert (got is not None) == spans.is_open(u)
+        if got is not None:
+            a, b = got
+            assert a <= u < b
+            for x in (a, (a + b) / 2, b - 1e-3):
+                assert spans.is_open(x)
+
+
 def test_a_window_crossing_the_spring_change_in_london():
     w = CallingWindows.parse("Sun 00:30-03:00")
     cal = RunCalendar(EPOCH)

@@ -388,7 +388,7 @@ def test_recheck_gives_decides_answer_or_asks_for_it(hist, now_min, later_min, z
        st.sampled_from([None, "+12125550199"]))
 def test_first_gives_decides_answer_for_a_fresh_contact_or_asks_for_it(now_min, zone_name,
                                                                       home, mobile):
-    # the engine hands out fresh contacts through ``first``: whenever it answers, decide
+    # fresh contacts are handed out on ``first``'s answer: whenever it answers, decide
     # (no history, no finished steps) answers the same; it answers whenever decide's answer
     # is an attempt now on a step before which no step with an address was skipped
     cal = RunCalendar(utc(2024, 3, 1))
@@ -403,6 +403,70 @@ def test_first_gives_decides_answer_for_a_fresh_contact_or_asks_for_it(now_min, 
     else:
         assert got is None
     assert STRAT.first({"id": "x", "timezone": zone_name}, now, cal) is None  # no field
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "", "  ", " +12125550100 ", 12125550101]),
+                          st.sampled_from([None, "+12125550199", "  "])), max_size=6),
+       st.integers(0, 14 * 24 * 60), st.sampled_from(_ZONES))
+def test_first_addresses_and_open_span_are_firsts_answer_for_many(rows, now_min, zone_name):
+    # the engine reads fresh contacts through ``first_addresses`` (once per list) and
+    # ``open_span`` (once per span): together they answer as ``first`` does per contact
+    cal = RunCalendar(utc(2024, 3, 1))
+    now = 60.0 * now_min
+    cols = {"home": [h for h, _ in rows], "mobile": [m for _, m in rows]}
+    steps, addrs = STRAT.first_addresses(cols, range(len(rows)))
+    for k, (home, mobile) in enumerate(rows):
+        c = contact(zone_name, home=home, mobile=mobile)
+        STRAT.decide(c, [], now, cal)  # looks the spans up, as the engine's first decision
+        want = STRAT.first(c, now, cal)
+        if steps[k] < 0:
+            assert want is None and addrs[k] is None
+            continue
+        span = STRAT.open_span(steps[k], zone_name, now, cal)
+        if want is None:
+            assert span is None
+        else:
+            assert span is not None and span[0] <= now < span[1]
+            assert (want.step_index, want.address) == (steps[k], addrs[k])
+
+
+_ONE_TRY_CODES = [Code.BUSY, Code.NO_ANSWER, Code.MACHINE, Code.ABANDONED,
+                  Code.CUSTOMER_HANGUP, Code.INVALID, Code.LIVE_CONNECTED, Code.BLOCKED,
+                  Code.TRAPPED, Code.DELIVERED, Code.UNDELIVERED]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["busy", "no_answer", "machine", "abandoned", "trapped",
+                                        "undelivered"]),
+                       st.tuples(st.sampled_from([0, 60, 3600, 86400, 3 * 86400]),
+                                 st.integers(0, 2)), max_size=4),
+       st.integers(1, 3), st.sampled_from([None, 1, 2]),
+       st.sampled_from(["always", "Mon-Fri 09:00-17:00", "Mon-Sun 08:00-21:00"]),
+       st.sampled_from([*_ZONES, None]), st.sampled_from([None, "", " +12125550100 ", 5]),
+       st.sampled_from(_ONE_TRY_CODES), st.integers(0, 1), st.integers(-2 * 86400, 86400),
+       st.integers(0, 7 * 24 * 60), st.booleans())
+def test_decides_short_cut_after_a_first_result_answers_as_the_search(
+        retries, step_max, max_attempts, windows, zone_name, home, code, step, at_s, now_min,
+        finished):
+    # a one-step strategy asked with one finished attempt (a list: the engine's case) takes
+    # a short cut; asked the same with a tuple it searches: the answers (or errors) agree
+    strat = Strategy((Step("voice", "home", retries=retries, max_attempts=step_max,
+                           windows=windows),), max_attempts=max_attempts)
+    cal = RunCalendar(utc(2024, 3, 1))
+    c = {"id": "c1", "home": home, "timezone": zone_name}
+    now = 60.0 * now_min
+    h = PastAttempt(float(min(at_s, now)), int(code), step, "+12125550100", "voice", 0)
+    fin = {0} if finished else ()
+
+    def answer(history):
+        try:
+            return strat.decide(c, history, now, cal, fin)
+        except StrategyError as e:
+            return type(e), str(e)
+
+    quick = answer([h])
+    assert quick == answer((h,)) == answer([h])  # spans looked up by the search meanwhile
 
 
 def test_one_strategy_decides_on_each_calendar_it_is_given():
