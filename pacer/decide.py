@@ -200,6 +200,12 @@ class _Observations:
         return self.rows[:n], self.value[:n], self.code[:n]
 
 
+# CampaignPacing's enum fields and the values each accepts
+_MODE_FIELDS = tuple((name, enum, frozenset(int(m) for m in enum))
+                     for name, enum in (("pacing", Pacing), ("target", Target),
+                                        ("regulation", Regulation)))
+
+
 @dataclass(frozen=True)
 class CampaignPacing:
     """One campaign's pacing settings. Seconds, fractions 0..1, per-second rates.
@@ -263,10 +269,10 @@ class CampaignPacing:
     patience_mean_s: float = math.inf
 
     def __post_init__(self) -> None:
-        for name, enum in (("pacing", Pacing), ("target", Target), ("regulation", Regulation)):
+        for name, enum, values in _MODE_FIELDS:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or \
-                    int(v) not in {int(m) for m in enum}:
+                    int(v) not in values:
                 raise ValueError(f"CampaignPacing.{name}: expected a pacer.modes.{enum.__name__}"
                                  f" ({', '.join(m.name for m in enum)}), got {v!r}")
             object.__setattr__(self, name, enum(int(v)))

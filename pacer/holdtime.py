@@ -135,6 +135,7 @@ class HoldTime:
         self.events = np.zeros((int(n_rows), self.n_bins))
         self.exposure = np.zeros((int(n_rows), self.n_bins))
         self.memory_s = real_number("memory_s", memory_s, 0.0, lo_open=True)
+        self._priors: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def n_rows(self) -> int:
@@ -147,6 +148,15 @@ class HoldTime:
         mean_s = real_number("mean_s", mean_s, 0.0, MAX_TIME_S, lo_open=True)
         cv = real_number("cv", cv, 0.0, MAX_CV, lo_open=True)
         weight = real_number("weight", weight, 0.0, MAX_TIME_S)
+        key = (mean_s, cv, weight)
+        prior = self._priors.get(key)
+        if prior is None:  # campaigns alike (copies of one) share the computation
+            prior = self._priors[key] = self._prior(mean_s, cv, weight)
+        self.events[row] += prior[0]
+        self.exposure[row] += prior[1]
+
+    def _prior(self, mean_s: float, cv: float, weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """A lognormal prior's events and exposure per bin (``seed``)."""
         sigma = math.sqrt(math.log1p(cv * cv))
         mu = math.log(mean_s) - 0.5 * sigma * sigma
         w = self.bin_width_s
@@ -156,9 +166,9 @@ class HoldTime:
         pos = x > 0
         sf[pos] = 0.5 * erfc((np.log(x[pos]) - mu) / (sigma * math.sqrt(2.0)))
         edges = sf[::4]
-        self.events[row] += weight * (edges[:-1] - edges[1:])
         panels = (sf[1:] + sf[:-1]) * 0.5 * (w / 4)  # the integral of S, trapezoid rule
-        self.exposure[row] += weight * panels.reshape(self.n_bins, 4).sum(axis=1)
+        return (weight * (edges[:-1] - edges[1:]),
+                weight * panels.reshape(self.n_bins, 4).sum(axis=1))
 
     def expose(self, agent_offsets, agent_elapsed_s, rows, dt_s: float,
                agent_phase: np.ndarray | None = None, phase: int = 0) -> None:

@@ -95,3 +95,20 @@ def test_phase_exposure_and_events_match_plain_numpy():
     assert est[1].events[0, 3] == 1 and est[1].events[2, -1] == 1
     assert est[2].events[1, 3] == 1 and est[2].events[1, 1] == 1
     assert est[1].events.sum() == 2 and est[2].events.sum() == 2 and est[0].events.sum() == 0
+
+
+def test_alike_priors_computed_once_give_each_row_its_own_prior():
+    # campaigns alike share one prior computation: every row holds exactly what seeding it
+    # alone gives, seeding a row twice doubles it, and other parameters get their own
+    many = HoldTime(4, 10.0, 600.0, 3600.0)
+    for row in (0, 1, 3):
+        many.seed(row, 180.0, 0.8, 20.0)
+    many.seed(3, 180.0, 0.8, 20.0)
+    many.seed(2, 60.0, 1.2, 20.0)
+    for row, (mean, cv, times) in {0: (180.0, 0.8, 1), 1: (180.0, 0.8, 1),
+                                   3: (180.0, 0.8, 2), 2: (60.0, 1.2, 1)}.items():
+        alone = HoldTime(1, 10.0, 600.0, 3600.0)
+        for _ in range(times):
+            alone.seed(0, mean, cv, 20.0)
+        assert np.array_equal(many.events[row], alone.events[0])
+        assert np.array_equal(many.exposure[row], alone.exposure[0])
