@@ -315,12 +315,11 @@ class ContactFlow:
         # is open now is that step now (``Strategy.first``, read from the keys made when
         # the list was read, and from the open span of the key's window, looked up once
         # per span: see ``__init__``), and no rule can refuse it when the rule engine
-        # admits fresh contacts at the list's normalised addresses (``fresh_counts``: its
+        # admits fresh contacts at the list's normalised addresses (``admits_fresh``: its
         # allowed checks are counted at the end); anything else is ``_plan``'s.
         (rules, job, history, ids, ended, order, state, counts, first_key, first_addr,
          key_step, key_fresh, open_lo, open_hi) = self._fresh_parts
-        counted = rules.fresh_counts(job, ch)  # None: the rules may refuse a fresh one
-        fast = counted is not None
+        fast = rules.admits_fresh(job, ch)
         admitted = 0
         scanned = 0
         cursor = self.cursor  # written back below (``_plan`` and ``_grow`` do not read it)
@@ -356,8 +355,7 @@ class ContactFlow:
             scanned = 0
         self.cursor = cursor
         if admitted:
-            counted["checked"] += admitted
-            counted["allowed"] += admitted
+            rules.count_allowed(job, admitted)
         if scanned < SCAN_LIMIT:
             if self._fresh_pause:
                 self._fresh_pause = 0.0
@@ -455,15 +453,8 @@ class ContactFlow:
             contact = self.contact(c)
         action = self.strategy.decide(contact, own, now_s, self.calendar,
                                       self._ended.get(c, ()))
-        if action.__class__ is Done:  # ``_finish``, inlined: once per contact
-            n, state = self._n, self.state
-            n[state[c]] -= 1
-            n[DONE] += 1
-            state[c] = DONE
-            self.successes += action.reason == "success"
-            if kept:
-                del fields_of[c]
-            self._decided.pop(c, None)
+        if action.__class__ is Done:
+            self._finish(c, action.reason == "success")
             return
         if not kept:
             fields_of[c] = contact

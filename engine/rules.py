@@ -231,7 +231,7 @@ class RuleEngine:
         return dict(c) if c is not None else _zero_counts()
 
     def all_counts(self) -> dict[Any, dict[str, int]]:
-        """``counts`` of every job checked (or asked ``fresh_counts``) so far."""
+        """``counts`` of every job checked so far."""
         return {j: dict(c) for j, c in self._counts.items()}
 
     def reset(self, job: Any) -> None:
@@ -255,23 +255,6 @@ class RuleEngine:
         if not static:
             return False
         return self.dnc is None or self.dnc.empty_for(self.campaigns.get(job, job))
-
-    def fresh_counts(self, job: Any, channel: str) -> dict[str, int] | None:
-        """``admits_fresh(job, channel)`` in one call with the counting: None when it says
-        no, else the job's live counts (made if missing) to which a caller adds the checks
-        it let through, to ``checked`` and ``allowed`` both, as ``count_allowed`` does
-        (the engine: once per pass over fresh contacts, rather than once per contact)."""
-        static = self._admits.get((job, channel))
-        if static is None:
-            static = self.admits_fresh(job, channel)
-        elif static and self.dnc is not None:
-            static = self.dnc.empty_for(self.campaigns.get(job, job))
-        if not static:
-            return None
-        c = self._counts.get(job)
-        if c is None:
-            c = self._counts[job] = _zero_counts()
-        return c
 
     def count_allowed(self, job: Any, n: int = 1) -> None:
         """Count ``n`` checks that allowed (the ``admits_fresh`` short cut)."""

@@ -50,7 +50,6 @@ DEFAULT_WINDOWS_TEXT = "Mon-Sun 08:00-21:00"
 _MAX_SEARCH_STEPS = 1000  # window / retry events examined before giving up (never reached)
 
 _PENDING, _BLOCKED, _TRAPPED = int(Code.PENDING), int(Code.BLOCKED), int(Code.TRAPPED)
-_NOT_TRIED = frozenset((_PENDING, _BLOCKED, _TRAPPED))  # what decide's short cut leaves
 _ABANDONED, _HANGUP = int(Code.ABANDONED), int(Code.CUSTOMER_HANGUP)
 
 class StrategyError(ValueError):
@@ -696,36 +695,6 @@ class Strategy:
         unknown step or still pending.
         """
         steps = self.steps
-        if len(steps) == 1 and history.__class__ is list and len(history) == 1:
-            # Speed shortcut: a one-step strategy after its first result (the engine asks
-            # this once per finished first attempt, most of its decisions): the search
-            # below for that case, as far as it needs no search (a window open when the
-            # retry is due); anything else (an error to raise, a closed window, a blocked
-            # or trapped attempt) goes on to the search. A test keeps the two equal.
-            h = history[0]
-            code = h.code
-            if h.step == 0 and code.__class__ is int and code not in _NOT_TRIED:
-                step = steps[0]
-                if code in step.done_codes:
-                    return _SUCCESS
-                if self.max_attempts is not None and self.max_attempts <= 1:
-                    return _MAX_ATTEMPTS
-                addr = contact.get(step.address, _MISSING)
-                if addr is not _MISSING:
-                    if addr is None or 0 in finished:
-                        return _COMPLETED
-                    addr = (addr if addr.__class__ is str else str(addr)).strip()
-                    delay = step._after_one.get(code)
-                    if not addr or delay is None:
-                        return _COMPLETED
-                    due = h.at + delay
-                    t = due if due > now_s else now_s
-                    tz = contact.get(self.timezone_field) or self.default_timezone
-                    cache = self._span_cache
-                    w = (cache[1] if cache[0] is calendar else self._spans(calendar)
-                         ).get((0, tz))
-                    if w is not None and w.is_open(t):
-                        return _new_tuple(Next, (0, step, addr, t, ()))
         per_step: list[list[tuple[float, int]] | None] | None = None
         total = 0
         for k, h in enumerate(history):

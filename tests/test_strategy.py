@@ -431,44 +431,6 @@ def test_first_addresses_and_open_span_are_firsts_answer_for_many(rows, now_min,
             assert (want.step_index, want.address) == (steps[k], addrs[k])
 
 
-_ONE_TRY_CODES = [Code.BUSY, Code.NO_ANSWER, Code.MACHINE, Code.ABANDONED,
-                  Code.CUSTOMER_HANGUP, Code.INVALID, Code.LIVE_CONNECTED, Code.BLOCKED,
-                  Code.TRAPPED, Code.DELIVERED, Code.UNDELIVERED]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["busy", "no_answer", "machine", "abandoned", "trapped",
-                                        "undelivered"]),
-                       st.tuples(st.sampled_from([0, 60, 3600, 86400, 3 * 86400]),
-                                 st.integers(0, 2)), max_size=4),
-       st.integers(1, 3), st.sampled_from([None, 1, 2]),
-       st.sampled_from(["always", "Mon-Fri 09:00-17:00", "Mon-Sun 08:00-21:00"]),
-       st.sampled_from([*_ZONES, None]), st.sampled_from([None, "", " +12125550100 ", 5]),
-       st.sampled_from(_ONE_TRY_CODES), st.integers(0, 1), st.integers(-2 * 86400, 86400),
-       st.integers(0, 7 * 24 * 60), st.booleans())
-def test_decides_short_cut_after_a_first_result_answers_as_the_search(
-        retries, step_max, max_attempts, windows, zone_name, home, code, step, at_s, now_min,
-        finished):
-    # a one-step strategy asked with one finished attempt (a list: the engine's case) takes
-    # a short cut; asked the same with a tuple it searches: the answers (or errors) agree
-    strat = Strategy((Step("voice", "home", retries=retries, max_attempts=step_max,
-                           windows=windows),), max_attempts=max_attempts)
-    cal = RunCalendar(utc(2024, 3, 1))
-    c = {"id": "c1", "home": home, "timezone": zone_name}
-    now = 60.0 * now_min
-    h = PastAttempt(float(min(at_s, now)), int(code), step, "+12125550100", "voice", 0)
-    fin = {0} if finished else ()
-
-    def answer(history):
-        try:
-            return strat.decide(c, history, now, cal, fin)
-        except StrategyError as e:
-            return type(e), str(e)
-
-    quick = answer([h])
-    assert quick == answer((h,)) == answer([h])  # spans looked up by the search meanwhile
-
-
 def test_one_strategy_decides_on_each_calendar_it_is_given():
     # the strategy keeps the open spans of the last calendar asked: alternating calendars
     # (runs starting at other instants) must each get their own wall clock's answer
