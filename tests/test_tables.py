@@ -92,17 +92,3 @@ def test_outputs_doc_names_every_column_kpi_and_platform_key(run):
     plat = size_platform(PlatformLoad(1, 1, 0, 1, 1, {"sms": 1.0})).as_dict()
     missing = {k for k in [*att.columns, *iv.columns, *KPI_KEYS, *plat] if k not in doc}
     assert not missing, f"docs/outputs.md does not document {sorted(missing)}"
-
-
-def test_scenarios_doc_names_every_key():
-    import sim.scenario as s
-    from sim.targets import PER_CHANNEL, TARGET_KPIS
-
-    doc = _documented(DOCS / "scenarios.md")
-    tables = [*s._SECTIONS.values(), s._AGENTS, s._CAMPAIGN, *s._CAMPAIGN_TABLES.values(),
-              s._CONTACTS, s._SCHEDULE]
-    keys = {k for t in tables for k in t}
-    keys |= {f"{side}_{k}" for k in (*TARGET_KPIS, PER_CHANNEL) for side in ("min", "max")
-             if not (side == "max" and k == PER_CHANNEL)}
-    missing = sorted(k for k in keys if k not in doc)
-    assert not missing, f"docs/scenarios.md does not document {missing}"
