@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,8 +78,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _documented(path: Path) -> set[str]:
-    import re
-
     return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", path.read_text()))
 
 
@@ -92,3 +92,76 @@ def test_outputs_doc_names_every_column_kpi_and_platform_key(run):
     plat = size_platform(PlatformLoad(1, 1, 0, 1, 1, {"sms": 1.0})).as_dict()
     missing = {k for k in [*att.columns, *iv.columns, *KPI_KEYS, *plat] if k not in doc}
     assert not missing, f"docs/outputs.md does not document {sorted(missing)}"
+
+
+# ------------------------------------------------- docs/outputs.md against a real short run
+
+_TAG = re.compile(r"`([A-Za-z_][A-Za-z0-9_.]*)`")
+
+
+def _doc_tables(path: Path) -> dict[str, set[str]]:
+    """The names in the first column of each table, by the first backticked name of the
+    heading above it (``## KPIs`` has none: ``KPIs``)."""
+    out: dict[str, set[str]] = {}
+    head = ""
+    in_table = False
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            tags = re.findall(r"`([^`]+)`", line)
+            head = tags[0] if tags else line.lstrip("# ").strip()
+            in_table = False
+        elif line.startswith("| key") or line.startswith("| column"):
+            in_table = True
+        elif in_table and line.startswith("|") and not line.startswith("|---"):
+            first = line.strip("|").split("|")[0]
+            out.setdefault(head, set()).update(_TAG.findall(first))
+        elif not line.startswith("|"):
+            in_table = False
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """``outdial simulate --json --out`` of a short blended run: inbound skills, targets,
+    agent licenses, two replications."""
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+
+    out = tmp_path_factory.mktemp("simulate")
+    scn = SCN.parent / "blended-centre.toml"
+    res = CliRunner().invoke(outdial, ["simulate", str(scn), "-r", "2", "--hours", "0.01",
+                                    "--set", "scenario.warmup_s=30", "--json", "--no-cache",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), out
+
+
+def test_outputs_doc_lists_every_json_key_of_simulate(cli_run):
+    d, out = cli_run
+    doc = _doc_tables(DOCS / "outputs.md")
+    assert set(d) == doc["outdial simulate"]
+    assert set(d["total"]) - {"attempts_by_channel"} == doc["KPIs"]
+    assert set(d["ci95"]) <= doc["KPIs"]
+    assert {k for c in d["campaigns"] for k in c} == doc["campaigns"]
+    assert any("license_pool" in c for c in d["campaigns"])  # the agent-based keys were seen
+    assert d["inbound"] and all(set(v) == doc["inbound"] for v in d["inbound"].values())
+    assert all(set(v["ci95"]) <= doc["inbound"] for v in d["inbound"].values())
+    assert d["targets"] and {k for t in d["targets"] for k in t} == doc["targets"]
+    assert d["intervals"] and {k for r in d["intervals"] for k in r} == doc["intervals"]
+    assert set(d["platform"]) == doc["platform"]
+    resources = re.search(r"\| `resources` \|(.*)", (DOCS / "outputs.md").read_text())
+    assert resources and set(d["resources"]) <= set(_TAG.findall(resources.group(1)))
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert set(kpis) == set(d)
+
+
+def test_outputs_doc_lists_every_parquet_column(cli_run):
+    _, out = cli_run
+    doc = _doc_tables(DOCS / "outputs.md")
+    files = sorted(out.glob("*.parquet"))
+    assert {f.name for f in files} >= {"attempts.parquet", "intervals.parquet",
+                                       "inbound_calls.parquet", "inbound_intervals.parquet"}
+    for f in files:
+        assert f.name in doc, f"docs/outputs.md has no table for {f.name}"
+        assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
