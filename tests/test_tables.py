@@ -165,3 +165,47 @@ def test_outputs_doc_lists_every_parquet_column(cli_run):
     for f in files:
         assert f.name in doc, f"docs/outputs.md has no table for {f.name}"
         assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
+
+
+def _cli_json(*args: str) -> dict:
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+
+    res = CliRunner().invoke(outdial, [*args, str(SCN), "-r", "2", "--hours", "0.01", "--set",
+                                       "scenario.warmup_s=30", "--json", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _row_names(section: str, key: str) -> set[str]:
+    """The backticked names in the row of ``key`` of the table under ``section``."""
+    text = (DOCS / "outputs.md").read_text()
+    part = text[text.index(section):]
+    row = re.search(rf"^\| `{re.escape(key)}`[^\n]*", part, re.M)
+    assert row, f"docs/outputs.md: no `{key}` row under {section}"
+    return set(_TAG.findall(row.group(0)))
+
+
+def test_outputs_doc_lists_the_json_keys_of_compare_sweep_and_size():
+    from sim.plan.stats import KPI_KEYS
+
+    doc = _doc_tables(DOCS / "outputs.md")
+    c = _cli_json("compare", "--policies", "predictive,progressive", "--no-search")
+    assert set(c) == doc["compare --json"]
+    assert {k for p in c["policies"] for k in p} - {"skills"} <= _row_names(
+        "### `compare --json`", "policies")
+    assert {k for p in c["policies"] for k in p["verdict"]} <= _row_names(
+        "### `compare --json`", "policies")
+    w = _cli_json("sweep", "--vary", "agents=40")
+    text = (DOCS / "outputs.md").read_text()
+    para = text[text.index("### `sweep --json`"):text.index("### `size --json`")]
+    named = set(_TAG.findall(para))
+    assert set(w) <= named
+    bounds = {f"{k}{b}" for k in KPI_KEYS for b in ("", "_lo", "_hi")}
+    assert {k for p in w["points"] for k in p} - bounds - set(w["axes"]) <= named
+    z = _cli_json("size", "--find", "agents", "--target", "occupancy>=0.5", "--min", "45",
+                  "--max", "50")
+    assert set(z) - {"groups"} <= doc["size --json"] and "groups" in doc["size --json"]
+    assert {k for p in z["evaluated"] for k in p} <= _row_names("### `size --json`",
+                                                                "evaluated")
