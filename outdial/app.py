@@ -115,10 +115,11 @@ class Application:
     ) -> None:
         """One rich table on stdout: first column left-aligned, the others right-aligned.
         Every text is printed literally: names from the scenario (``[/x]`` in a campaign
-        name was a MarkupError) are data, not markup."""
+        name was a MarkupError) are data, not markup. A cell too wide for the terminal
+        folds onto more lines: a name or a figure is never cut to an ellipsis."""
         t = Table(title=escape(title), caption=None if caption is None else escape(caption))
         for i, c in enumerate(columns):
-            t.add_column(escape(c), justify="left" if i == 0 else "right")
+            t.add_column(escape(c), justify="left" if i == 0 else "right", overflow="fold")
         for r in rows:
             t.add_row(*[escape(str(x)) for x in r])
         self.out.print(t)
