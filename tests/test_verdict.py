@@ -230,3 +230,24 @@ def test_a_kpi_the_run_does_not_report_is_undecided_not_a_crash():
     res = evaluate([TargetSpec("min_inbound_service_level", "inbound_service_level", ">=",
                                0.8)], {"occupancy": 0.9}, {}, 3, 1.0)
     assert res[0].met is None and "reports no inbound_service_level" in res[0].note
+
+
+def test_a_busy_port_pool_is_named_as_the_bottleneck():
+    from sim.plan.assess import port_warnings
+
+    w = port_warnings(300, {"ports_mean": 299.5, "occupancy": 0.669})
+    assert len(w) == 1 and "299.5 of 300" in w[0] and "66.9 %" in w[0]
+    assert port_warnings(300, {"ports_mean": 280.0, "occupancy": 0.9}) == []  # 93 %
+    assert port_warnings(0, {"ports_mean": 0.0}) == []
+    assert port_warnings(300, {}) == []
+
+
+def test_simulate_warns_when_the_ports_bind():
+    """50 agents on 20 ports: the pool is full all the time, and the run says so."""
+    from sim.plan.assess import assess_records
+    from sim.plan.task import run_task
+
+    scn = load(SCN, {"telephony.ports": 20, "scenario.sim_hours": 0.02,
+                     "scenario.warmup_s": 60.0})
+    a = assess_records(scn, [run_task(scn, 11, tables=True)])
+    assert any(w.startswith("telephony ports: ") and "of 20 in use" in w for w in a.warnings)
