@@ -345,3 +345,24 @@ def test_retry_keys_are_documented(doc):
     steps = {k: r for r in doc["[[campaigns.strategy.steps]]"] for k in row_keys(r)}
     for k in _fields(Retry):
         assert k in steps["retries"]["range"], f"retries: {k} is not documented"
+
+
+def test_the_loaders_limits_across_keys_are_the_documented_ones():
+    from engine.filters import MAX_SORT_KEYS
+    from sim.day import ARRIVAL_STEP_S, LINEAR_STEP_S
+    from sim.profiles import MAX_POINTS
+
+    text = " ".join(DOC.read_text().split())  # line breaks as spaces
+    said = {
+        "jobs": f"more than {s.MAX_CAMPAIGNS:,} jobs",
+        "intervals x jobs": f"more than {s.MAX_INTERVAL_CELLS:,} intervals x jobs",
+        "timed attempts": f"more than {s.MAX_TIMED_ATTEMPTS:,} attempts",
+        "nesting": f"nested deeper than {s.MAX_DEPTH} levels",
+        "file size": f"over {s.MAX_FILE_BYTES // 2**20} MiB",
+        "profile points": f"at most {MAX_POINTS:,} points",
+        "sort keys": f"up to {MAX_SORT_KEYS} keys",
+    }
+    missing = [k for k, phrase in said.items() if phrase not in text]
+    assert not missing, f"docs/scenarios.md does not state the loader's limits: {missing}"
+    assert LINEAR_STEP_S == ARRIVAL_STEP_S == 60.0  # the doc's "one-minute steps"
+    assert "one-minute steps" in text and "a minute's worth at a time" in text
