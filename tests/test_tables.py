@@ -167,6 +167,19 @@ def test_outputs_doc_lists_every_parquet_column(cli_run):
         assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
 
 
+def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
+    """warm-up 30 s, intervals of the scenario's width: no inbound interval starting and no
+    inbound call decided before 30 s in the measured tables (the flag says so, all false)."""
+    _, out = cli_run
+    iv = pl.read_parquet(out / "inbound_intervals.parquet")
+    calls = pl.read_parquet(out / "inbound_calls.parquet")
+    att = pl.read_parquet(out / "intervals.parquet")
+    assert iv.height and calls.height
+    assert iv["t_start_s"].min() == att["t_start_s"].min() >= 30.0 - 1e-9
+    assert calls["t_decided"].min() >= 30.0 and not calls["in_warmup"].any()
+    assert not iv["in_warmup"].any()
+
+
 def _cli_json(*args: str) -> dict:
     from click.testing import CliRunner
 
