@@ -104,3 +104,198 @@ def test_the_simulated_platform_takes_nonsense_numbers_from_the_wire():
     assert _number("5001", -1) == 5001
     for bad in ("\u00b2", "9" * 5000, "abc", "", "-3", "\u0663"):
         assert _number(bad, -1) == -1
+
+
+# ----------------------------------------------------------------------------- EPM far end
+
+class _Far:
+    """A scripted outcall web service on 127.0.0.1 (plain HTTP, no auth): ``script(op,
+    fields)`` gives the response fields, or the raw body bytes."""
+
+    def __init__(self, script):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from adapters.epm import framing as f
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                op, fields = f.parse_request(self.rfile.read(int(self.headers["Content-Length"])))
+                body = script(op, fields)
+                body = body if isinstance(body, bytes) else f.response(op, body)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/x"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _raw_far(answer):
+    """A raw socket far end: reads one request's headers, then ``answer(conn)``."""
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := c.recv(65536)):
+                    data += chunk
+                try:
+                    answer(c)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.getsockname()[1]}/x"
+
+
+def test_an_epm_response_that_trickles_or_never_ends_is_cut_off():
+    import time
+
+    from adapters.epm.client import EpmClient, EpmError
+
+    def trickle(c):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(30):  # a byte every 0.1 s: each read is in time, the body never
+            c.sendall(b" ")
+            time.sleep(0.1)
+
+    def endless(c):
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(200):
+            c.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+
+    for answer, match, limit in ((trickle, "still arriving after 0.5 s", 2.0),
+                                 (endless, "larger than 1048576 bytes", 2.0)):
+        srv, url = _raw_far(answer)
+        client = EpmClient(url, "u", "p", timeout_s=0.5, max_response=1 << 20)
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(EpmError, match=match):
+                client.query_resources()
+            assert time.monotonic() - t0 < limit
+        finally:
+            client.close()
+            srv.close()
+
+
+def _telephony(far, **cfg):
+    from adapters.epm.client import EpmClient
+    from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
+    from tests.test_epm import Events
+
+    tel = EpmTelephony(EpmClient(far.url, "u", "p", timeout_s=2),
+                       EpmTelephonyConfig(poll_s=0.02, resources_s=0.05, **cfg))
+    tel.backoff.first_s = tel.backoff.max_s = 0.02
+    tel.subscribe(Events(tel))
+    return tel
+
+
+async def _dial_until_done(tel, attempts, wait_s=5.0):
+    from engine.attempt import Code
+
+    runner = asyncio.create_task(tel.run())
+    try:
+        for a in attempts:
+            tel.dial(a)
+        async with asyncio.timeout(wait_s):
+            while any(a.code == Code.PENDING for a in attempts) or tel.launching \
+                    or tel.messages:
+                assert not runner.done(), runner.exception()
+                await asyncio.sleep(0.01)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        tel.close()
+    return [Code(a.code).name for a in attempts]
+
+
+RES = {"totalRes": 8, "unusedSIP": 8, "unusedH323": 0}
+
+
+def test_one_unreadable_status_field_costs_only_that_field():
+    from adapters.epm import framing as f
+    from tests.test_epm import _attempt
+
+    def script(op, fields):
+        if op == "LaunchCCXML":
+            return {"sessionID": f"S-{fields['parameters']}", **RES}
+        if op == "GetStatus":
+            body = f.response(op, {"status": [
+                {"sessionID": s, "state": "ended", "result": "busy", "human": False}
+                for s in fields["sessionID"]]})
+            return body.replace(b"<tns:human>false", b"<tns:human>maybe", 1)
+        return RES
+
+    far = _Far(script)
+    try:
+        tel = _telephony(far)
+        codes = asyncio.run(_dial_until_done(tel, [_attempt(i, f"555{i}") for i in range(3)]))
+    finally:
+        far.close()
+    assert codes == ["BUSY"] * 3 and tel.errors >= 1
+
+
+def test_a_session_id_given_twice_and_a_session_never_reported_still_end_their_attempts():
+    from engine.attempt import Channel
+    from tests.test_epm import _attempt
+
+    def script(op, fields):
+        if op in ("LaunchCCXML", "SendSMS"):
+            return {"sessionID": "SAME", **RES} if op == "LaunchCCXML" else {"sessionID": "M"}
+        if op == "GetStatus":  # the voice session is ringing; the message is never reported
+            return {"status": [{"sessionID": "SAME", "state": "ringing"}]}
+        return RES
+
+    far = _Far(script)
+    try:
+        tel = _telephony(far, unreported_s=0.3)
+        attempts = [_attempt(0, "5550"), _attempt(1, "5551"), _attempt(2, "+1", Channel.SMS),
+                    _attempt(3, "+2", Channel.SMS)]
+        codes = asyncio.run(_one_follows(tel, attempts))
+    finally:
+        far.close()
+    # one voice attempt keeps SAME (still ringing), the other ends unsent; of the two
+    # messages on one id, one ends unsent at once and the other when it stays unreported
+    assert sorted(codes[:2]) == ["BLOCKED", "PENDING"], codes
+    assert codes[2:] == ["UNDELIVERED", "UNDELIVERED"], codes
+
+
+async def _one_follows(tel, attempts):
+    from engine.attempt import Code
+
+    runner = asyncio.create_task(tel.run())
+    try:
+        for a in attempts:
+            tel.dial(a)
+        async with asyncio.timeout(5):
+            while sum(a.code == Code.PENDING for a in attempts) > 1 or tel.launching \
+                    or tel.messages:
+                assert not runner.done(), runner.exception()
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert len(tel.sessions) == 1 and "SAME" in tel.sessions  # still followed
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        tel.close()
+    return [Code(a.code).name for a in attempts]
