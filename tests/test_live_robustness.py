@@ -299,3 +299,34 @@ async def _one_follows(tel, attempts):
         await asyncio.gather(runner, return_exceptions=True)
         tel.close()
     return [Code(a.code).name for a in attempts]
+
+
+# ----------------------------------------------------------------------------- CMS
+
+def test_a_refresh_that_never_ends_is_bounded_and_skipped_and_every_bad_line_counts():
+    from adapters.cms.framing import SPLIT_SKILL, ReportDecoder
+    from adapters.cms.server import CmsServer
+
+    row = b"F1|1|3|0:20|5|2|1|9|0|80|0:05\n"
+    dec = ReportDecoder(SPLIT_SKILL, max_rows=5)
+    assert dec.feed(row * 50) == [] and len(dec._rows) <= 5
+    assert dec.feed(b"F3|END_OF_RECORDS\n") == []  # the overfull refresh: skipped whole
+    assert dec.feed(row + b"F3|END_OF_RECORDS\n")[0][0]["calls_waiting"] == 3
+    assert dec.bad_lines == 1 and "longer than 5 rows" in dec.errors[0]
+
+    async def go():
+        server = CmsServer()
+        await server.start()
+        _, w = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            w.write(b"junk\xff\n" * 250 + row + b"F3|END_OF_RECORDS\n")
+            await w.drain()
+            async with asyncio.timeout(5):
+                while not server.batches:
+                    await asyncio.sleep(0.01)
+            return server.bad_lines
+        finally:
+            w.close()
+            await server.close()
+
+    assert asyncio.run(go()) == 250  # not only the decoder's last 100 kept messages
