@@ -5,6 +5,7 @@ ends a connection, a poll loop or an attempt's result."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 
 import pytest
@@ -330,3 +331,58 @@ def test_a_refresh_that_never_ends_is_bounded_and_skipped_and_every_bad_line_cou
             await server.close()
 
     assert asyncio.run(go()) == 250  # not only the decoder's last 100 kept messages
+
+
+# ----------------------------------------------------------------------------- reconnects
+
+def test_backoff_starts_over_only_after_a_connection_that_stayed_up():
+    import random
+
+    from adapters.backoff import Backoff
+
+    b = Backoff(first_s=1.0, max_s=8.0, stable_s=5.0, rng=random.Random(1))
+    delays = []
+    for _ in range(6):
+        delays.append(b.next_s())
+        b.ended(0.5)  # up, then dropped at once: keeps growing
+    assert delays[0] <= 1.0 and all(4.0 <= d <= 8.0 for d in delays[3:])
+    b.ended(5.0)
+    assert b.next_s() <= 1.0
+
+
+def test_an_aes_that_drops_each_session_at_once_is_retried_ever_more_slowly():
+    import time
+
+    from adapters.backoff import Backoff
+    from adapters.dmcc.client import DmccClient, DmccConfig
+
+    connects = []
+
+    async def flapping_aes(r, w):  # answers the session start, then hangs up
+        connects.append(time.monotonic())
+        dec = FrameDecoder()
+        while data := await r.read(65536):
+            for fr in dec.feed(data):
+                w.write(encode(fr.invoke_id, m.build(
+                    "StartApplicationSessionPosResponse", {"sessionID": "S1"})))
+                await w.drain()
+                w.close()
+                return
+
+    async def go():
+        srv = await asyncio.start_server(flapping_aes, "127.0.0.1", 0)
+        cfg = DmccConfig("127.0.0.1", srv.sockets[0].getsockname()[1], "u", "p", ["5000"],
+                         request_timeout_s=5.0)
+        client = DmccClient(cfg, backoff=Backoff(first_s=0.01, max_s=0.08, stable_s=10.0))
+        task = asyncio.create_task(client.run())
+        await asyncio.sleep(1.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        srv.close()
+
+    asyncio.run(go())
+    gaps = [b - a for a, b in itertools.pairwise(connects)]
+    # each drop is seen at once (not after the 5 s request timeout) ...
+    assert len(connects) >= 6, gaps
+    # ... and the delays grew to the cap: no reconnect loop at first_s
+    assert min(gaps[4:]) >= 0.04 - 0.01, gaps

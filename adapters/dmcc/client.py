@@ -122,6 +122,7 @@ class DmccClient:
         self._pending: dict[int, asyncio.Future[m.Message]] = {}
         self._next_invoke = 0
         self._stopping = False
+        self._up_since: float | None = None  # loop time the current session started
 
     # ---- AgentFeed
 
@@ -193,7 +194,9 @@ class DmccClient:
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff until ``stop``."""
+        loop = asyncio.get_running_loop()
         while not self._stopping:
+            self._up_since = None
             try:
                 await self._session()
             except (OSError, ConnectionError, asyncio.IncompleteReadError, DmccError,
@@ -208,6 +211,8 @@ class DmccClient:
             finally:
                 self.connected.clear()
                 self._fail_pending()
+                if self._up_since is not None:  # a session was up: was it for long?
+                    self.backoff.ended(loop.time() - self._up_since)
             if self._stopping:
                 break
             await asyncio.sleep(self.backoff.next_s())
@@ -231,7 +236,7 @@ class DmccClient:
         tasks = [read_task]
         try:
             await self._start_session()
-            self.backoff.reset()
+            self._up_since = asyncio.get_running_loop().time()
             self.connected.set()
             tasks += [asyncio.create_task(self._keep_alive()),
                       asyncio.create_task(self._poll())]
@@ -329,6 +334,9 @@ class DmccClient:
             data = await reader.read(65536)
             if not data:
                 dec.close()
+                for fut in self._pending.values():  # their answers will never come
+                    if not fut.done():
+                        fut.set_exception(ConnectionError("DMCC server closed the connection"))
                 return
             for frame in dec.feed(data):
                 self._dispatch(frame.invoke_id, frame.body)

@@ -105,11 +105,18 @@ class EpmClient:
         except requests.exceptions.RequestException as e:
             raise EpmError(f"{self.where}: cannot reach the outcall web service "
                            f"({type(e).__name__})") from None
-        with r:
+        try:
             if r.status_code == 401:
                 raise EpmError(f"{self.where}: the outcall web service refused the "
                                "credentials (HTTP 401); check the EPM user name and password")
             content = self._content(op, r) if r.status_code in (200, 500) else b""
+        except BaseException:
+            r.close()  # the body was not read to its end: the connection is not reused
+            raise
+        if r.status_code in (200, 500):
+            r.raw.release_conn()  # read to its end: kept alive for the next request
+        else:
+            r.close()
         if not content:
             raise EpmError(f"{self.where}: {op} answered HTTP {r.status_code}")
         try:
