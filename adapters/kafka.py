@@ -57,6 +57,9 @@ class KafkaSink:
             "client.id": "outdial",
             "acks": "all",
             "linger.ms": 20,
+            # librdkafka's own lines (an unreachable broker: one every few hundred ms) go
+            # to this module's logger, not to the process's stderr over the live view
+            "logger": logging.getLogger(f"{__name__}.librdkafka"),
         }
         if ck.libversion()[1] >= 0x01000000:  # librdkafka >= 1.0: idempotent producer
             conf["enable.idempotence"] = True

@@ -386,3 +386,101 @@ def test_an_aes_that_drops_each_session_at_once_is_retried_ever_more_slowly():
     assert len(connects) >= 6, gaps
     # ... and the delays grew to the cap: no reconnect loop at first_s
     assert min(gaps[4:]) >= 0.04 - 0.01, gaps
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@pytest.mark.parametrize("sect, line, message", [
+    ("epm", 'url = "https://[::1/x"', "epm.url: expected an http:// or https:// URL (Inval"),
+    ("epm", 'url = "https://127.0.0.1:99999/x"', "epm.url: expected an http:// or https:// URL (P"),
+    ("epm", 'url = "ftp://h/x"', "epm.url: expected an http:// or https:// URL with a host"),
+    ("epm", 'url = "https://me:s3cret@h/x"', "epm.url: expected no credentials in the URL"),
+    ("aes", "port = 0", "aes.port: expected a port 1..65535, got 0"),
+    ("epm", "poll_s = 1e-300", "epm.poll_s: expected seconds from 0.01 to 3600"),
+    ("aes", "poll_s = 1e300", "aes.poll_s: expected seconds from 0.01 to 3600"),
+    ("aes", 'ca_file = "no-such-ca.pem"', "aes.ca_file: cannot read"),
+    ("epm", 'application = ""', "epm.application: expected the application's name"),
+    ("epm", 'user = "\u00fc\u20ac"', "epm.user: expected a user name of printable characters in "
+                                     "Latin-1"),
+    ("aes", 'user = "a\\r\\nb"', "aes.user: expected a user name of printable characters"),
+    ("events", 'kafka = "::::"', "events.kafka: expected bootstrap servers host:port"),
+    ("events", 'kafka = "b1:9092, b2:0"', "events.kafka: expected bootstrap servers host:port"),
+])
+def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line, message):
+    from outdial.live.config import ConfigError, load_config
+
+    cfg = tmp_path / "run.toml"
+    tables = {"run": 'scenario = "x.toml"', "store": 'sqlite = "s"',
+              "epm": 'url = "https://127.0.0.1/x"\npassword_env = "PW"',
+              "aes": 'host = "127.0.0.1"\npassword_env = "PW"', "events": ""}
+    tables[sect] = "\n".join(x for x in tables[sect].splitlines()
+                             if not x.startswith(line.split(" ")[0] + " ")) + "\n" + line
+    cfg.write_text("".join(f"[{k}]\n{v}\n" for k, v in tables.items()), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg, env={"PW": "x"})
+    lines = str(e.value).splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{cfg}: ") and message in lines[0], lines
+    assert "s3cret" not in lines[0]
+
+
+def test_well_formed_endpoint_values_still_load(tmp_path):
+    from outdial.live.config import load_config
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\nscenario = "x.toml"\n[store]\nsqlite = "s"\n'
+                   '[events]\nkafka = "b1:9092, [::1]:9093"\n'
+                   '[epm]\nurl = "https://[::1]:8443/x"\npassword_env = "PW"\n'
+                   'user = "d\u00e9j\u00e0"\npoll_s = 0.01\n'
+                   '[aes]\nhost = "aes.example"\nport = 4722\npassword_env = "PW"\n'
+                   'user = "\u00fc\u20ac"\n', encoding="utf-8")
+    c = load_config(cfg, env={"PW": "x"})
+    assert c.epm.url == "https://[::1]:8443/x" and c.events_kafka == "b1:9092, [::1]:9093"
+    assert c.epm.user == "d\u00e9j\u00e0" and c.aes.user == "\u00fc\u20ac"
+
+
+def test_a_host_name_that_does_not_resolve_is_one_error_naming_its_key(tmp_path):
+    import dataclasses
+
+    from outdial.live.config import load_config
+    from outdial.live.session import RunError, _check_hosts
+    from tests.live_helpers import write_config
+
+    cfg = load_config(write_config(tmp_path), env={"OUTDIAL_TEST_EPM_PW": "x",
+                                                   "OUTDIAL_TEST_AES_PW": "y"}, emulate=True)
+    asyncio.run(_check_hosts(cfg))  # loopback names: fine
+    for key, bad in (("aes.host", {"aes": dataclasses.replace(cfg.aes, host="nx.invalid")}),
+                     ("epm.url", {"epm": dataclasses.replace(cfg.epm,
+                                                             url="https://nx.invalid/x")}),
+                     ("events.kafka", {"events_kafka": "127.0.0.1:9092,nx.invalid:9092"})):
+        with pytest.raises(RunError, match=rf"{key}: cannot resolve 'nx.invalid'"):
+            asyncio.run(_check_hosts(dataclasses.replace(cfg, **bad)))
+
+
+def test_librdkafka_lines_go_to_the_log_not_to_stderr(monkeypatch):
+    import logging
+    from types import SimpleNamespace
+
+    import adapters.kafka as kafka_mod
+
+    made = []
+    mod = SimpleNamespace(Producer=lambda conf: made.append(conf), KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    kafka_mod.KafkaSink("h:1")
+    assert isinstance(made[0]["logger"], logging.Logger)
+    assert made[0]["logger"].name == "adapters.kafka.librdkafka"
+
+
+def test_an_epm_user_name_http_cannot_carry_is_an_epm_error():
+    from adapters.epm.client import EpmClient, EpmError
+
+    srv, url = _raw_far(lambda c: c.sendall(
+        b'HTTP/1.1 401 X\r\nWWW-Authenticate: Digest realm="r", nonce="n", qop="auth"\r\n'
+        b"Content-Length: 0\r\n\r\n"))
+    client = EpmClient(url, "\u00fc\u20ac", "p")
+    try:
+        with pytest.raises(EpmError, match="user name"):
+            client.query_resources()
+    finally:
+        client.close()
+        srv.close()

@@ -105,6 +105,9 @@ class EpmClient:
         except requests.exceptions.RequestException as e:
             raise EpmError(f"{self.where}: cannot reach the outcall web service "
                            f"({type(e).__name__})") from None
+        except (ValueError, UnicodeError) as e:  # e.g. a user name HTTP cannot carry
+            raise EpmError(f"{self.where}: {op} request not sendable ({type(e).__name__}); "
+                           "check the user name (printable Latin-1, no quotes)") from None
         try:
             if r.status_code == 401:
                 raise EpmError(f"{self.where}: the outcall web service refused the "

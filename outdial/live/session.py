@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import secrets
 import signal
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 EPOCH_KEY = "run_epoch_utc"
 CONNECT_TIMEOUT_S = 20.0
+RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
 CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
 
@@ -125,6 +127,8 @@ class LiveSession:
             scn = load(cfg.scenario)
         except ScenarioError as e:
             raise RunError(str(e)) from None
+        if not self.emulate:  # the emulators take loopback addresses of their own
+            await _check_hosts(cfg)
         self.store = _open_store(cfg)
         store = self.store
         sinks: list[Any] = []
@@ -422,6 +426,30 @@ async def _cancel_all(tasks: list[asyncio.Task], wait_s: float = CANCEL_WAIT_S,
                 t.exception()
     for t in pending:
         log.error("task %s did not end when cancelled; left running", t.get_name())
+
+
+async def _check_hosts(cfg: LiveConfig) -> None:
+    """Every host name the configuration gives resolves: ``RunError`` naming the key of
+    the first that does not (a typo is told at once, not as a link that never comes)."""
+    import urllib.parse
+    hosts = [("aes.host", cfg.aes.host), ("cms.listen", cfg.cms.host),
+             ("epm.url", urllib.parse.urlsplit(cfg.epm.url).hostname or "")]
+    if cfg.events_kafka:
+        hosts += [("events.kafka", h.strip().rpartition(":")[0].strip("[]"))
+                  for h in cfg.events_kafka.split(",")]
+    loop = asyncio.get_running_loop()
+    for key, host in hosts:
+        if not host:  # not configured (an emulated run's endpoints)
+            continue
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            raise RunError(f"{cfg.source}: {key}: cannot resolve {host!r} "
+                           f"({e.strerror})") from None
+        except TimeoutError:
+            raise RunError(f"{cfg.source}: {key}: no answer resolving {host!r} within "
+                           f"{RESOLVE_TIMEOUT_S:g} s") from None
 
 
 def _secret(ep: Endpoint) -> Secret:
