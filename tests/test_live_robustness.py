@@ -484,3 +484,46 @@ def test_an_epm_user_name_http_cannot_carry_is_an_epm_error():
     finally:
         client.close()
         srv.close()
+
+
+def test_an_aes_that_never_finishes_the_tls_handshake_is_given_up_and_retried():
+    import ssl
+
+    from adapters.backoff import Backoff
+    from adapters.dmcc.client import DmccClient, DmccConfig
+
+    accepted = []
+
+    async def mute(r, w):  # accepts TCP, never answers the ClientHello
+        accepted.append(w)
+        await r.read()
+
+    async def go():
+        srv = await asyncio.start_server(mute, "127.0.0.1", 0)
+        cfg = DmccConfig("127.0.0.1", srv.sockets[0].getsockname()[1], "u", "p", ["5000"],
+                         tls=ssl.create_default_context(), connect_timeout_s=0.2)
+        client = DmccClient(cfg, backoff=Backoff(first_s=0.01, max_s=0.02))
+        task = asyncio.create_task(client.run())
+        await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for w in accepted:
+            w.close()
+        srv.close()
+        return client.errors
+
+    errors = asyncio.run(go())
+    assert errors >= 3 and len(accepted) >= 3  # not one 60 s handshake wait
+
+
+def test_the_epm_emulator_keeps_a_bounded_number_of_digest_challenges():
+    from adapters.epm.emulator import MAX_NONCES, EpmEmulator
+    from tests.epm_world import ScriptedPorts
+
+    emu = EpmEmulator(ScriptedPorts(), {"u": "p"}, None)
+    try:
+        for _ in range(MAX_NONCES + 50):
+            emu.challenge()
+        assert len(emu._nonces) == MAX_NONCES
+    finally:
+        emu._httpd.server_close()

@@ -84,6 +84,7 @@ class DmccConfig:
     cleanup_delay_s: int = 60
     poll_s: float = 1.0
     request_timeout_s: float = 5.0
+    connect_timeout_s: float = 10.0  # TCP connect and TLS handshake together
     tls: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:  # never show the password
@@ -228,8 +229,9 @@ class DmccClient:
 
     async def _session(self) -> None:
         c = self.config
-        reader, writer = await asyncio.open_connection(
-            c.host, c.port, ssl=c.tls, server_hostname=c.host if c.tls else None)
+        async with asyncio.timeout(c.connect_timeout_s):  # a far end that never answers
+            reader, writer = await asyncio.open_connection(  # the SYN or the TLS handshake
+                c.host, c.port, ssl=c.tls, server_hostname=c.host if c.tls else None)
         self._writer = writer
         self.connects += 1
         read_task = asyncio.create_task(self._read(reader))

@@ -28,6 +28,7 @@ from adapters.epm import framing as f
 
 REALM = "AppIntfWS"
 NONCE_TTL_S = 300.0
+MAX_NONCES = 10000  # challenges outstanding at once (memory stays bounded)
 IDLE_S = 60.0  # seconds a connection may stay silent (keep-alive or mid-request)
 MAX_REQUEST = 4 << 20  # bytes of a request body it reads
 log = logging.getLogger(__name__)
@@ -177,6 +178,9 @@ class EpmEmulator:
         nonce = secrets.token_hex(16)
         now = time.monotonic()
         self._nonces = {n: t for n, t in self._nonces.items() if now - t < NONCE_TTL_S}
+        if len(self._nonces) >= MAX_NONCES:  # a flood of challenges: the oldest go first
+            for n in list(self._nonces)[: len(self._nonces) - MAX_NONCES + 1]:
+                del self._nonces[n]
         self._nonces[nonce] = now
         return (f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{nonce}", '
                 f'opaque="{secrets.token_hex(8)}"')
