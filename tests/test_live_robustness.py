@@ -527,3 +527,65 @@ def test_the_epm_emulator_keeps_a_bounded_number_of_digest_challenges():
         assert len(emu._nonces) == MAX_NONCES
     finally:
         emu._httpd.server_close()
+
+
+def test_one_agents_refused_or_empty_answers_cost_that_agent_only():
+    """An AES that refuses one station's requests and once answers another's without an
+    agentState: the others are followed, the refused one is logged (once) and skipped,
+    and an empty answer is no logout."""
+    from adapters.backoff import Backoff
+    from adapters.dmcc.client import DmccClient, DmccConfig
+    from engine.agents import AgentState
+
+    polls = {"n": 0}
+
+    async def aes(r, w):
+        dec = FrameDecoder()
+        while data := await r.read(65536):
+            for fr in dec.feed(data):
+                msg = m.parse(fr.body)
+                kind, body = msg.kind + "Response", {}
+                if msg.kind == "StartApplicationSession":
+                    kind, body = "StartApplicationSessionPosResponse", {"sessionID": "S"}
+                elif msg.kind == "GetDeviceId":
+                    body = {"device": {"deviceID": msg.get("extension")}}
+                elif msg.kind == "GetAgentState":
+                    polls["n"] += 1
+                    if msg.get("device") == "5001":
+                        kind, body = "CSTAErrorCode", {"operation": "invalidDeviceID"}
+                    elif msg.get("device") == "5000" and polls["n"] == 12:
+                        body = {}  # no agentState
+                    else:
+                        body = {"agentState": "agentReady"}
+                w.write(encode(fr.invoke_id, m.build(kind, body)))
+            await w.drain()
+
+    class Seen:
+        def __init__(self):
+            self.seen = []
+
+        def on_agent_state(self, agent, state):
+            self.seen.append((agent, AgentState(state)))
+
+    async def go():
+        srv = await asyncio.start_server(aes, "127.0.0.1", 0)
+        cfg = DmccConfig("127.0.0.1", srv.sockets[0].getsockname()[1], "u", "p",
+                         ["5000", "5001", "5002"], poll_s=0.01, request_timeout_s=1.0)
+        client = DmccClient(cfg, backoff=Backoff(first_s=0.01, max_s=0.02))
+        lis = Seen()
+        client.subscribe(lis)
+        task = asyncio.create_task(client.run())
+        async with asyncio.timeout(5):
+            while polls["n"] < 30:
+                await asyncio.sleep(0.01)
+        await client.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        srv.close()
+        return client, lis.seen
+
+    client, seen = asyncio.run(go())
+    assert client.connects == 1
+    assert seen == [(0, AgentState.LOGGED_IN), (0, AgentState.READY),
+                    (2, AgentState.LOGGED_IN), (2, AgentState.READY)]
+    assert 1 in client.agent_errors and client.errors >= 2
