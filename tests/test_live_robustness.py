@@ -589,3 +589,22 @@ def test_one_agents_refused_or_empty_answers_cost_that_agent_only():
     assert seen == [(0, AgentState.LOGGED_IN), (0, AgentState.READY),
                     (2, AgentState.LOGGED_IN), (2, AgentState.READY)]
     assert 1 in client.agent_errors and client.errors >= 2
+
+
+def test_a_dmcc_frame_arriving_a_byte_at_a_time_is_searched_in_linear_work(monkeypatch):
+    import adapters.dmcc.framing as fr
+
+    scanned = [0]
+    real = fr._HEADER_AT
+
+    class Counting:
+        def search(self, buf, pos=0):
+            scanned[0] += max(len(buf) - pos, 0)
+            return real.search(buf, pos)
+
+    monkeypatch.setattr(fr, "_HEADER_AT", Counting())
+    frame = encode(9999, m.build("DeliveredEvent", {"x": "a" * 20000}))
+    dec = fr.FrameDecoder()
+    got = [f for i in range(len(frame)) for f in dec.feed(frame[i:i + 1])]
+    assert len(got) == 1 and not dec.errors
+    assert scanned[0] < 300 * len(frame)  # was ~ len(frame)**2 / 2 (2e8 here)
