@@ -608,3 +608,25 @@ def test_a_dmcc_frame_arriving_a_byte_at_a_time_is_searched_in_linear_work(monke
     got = [f for i in range(len(frame)) for f in dec.feed(frame[i:i + 1])]
     assert len(got) == 1 and not dec.errors
     assert scanned[0] < 300 * len(frame)  # was ~ len(frame)**2 / 2 (2e8 here)
+
+
+def test_the_run_log_is_rotated_so_a_flood_of_bad_frames_cannot_fill_the_disk(tmp_path):
+    import logging
+    import logging.handlers
+    from types import SimpleNamespace
+
+    from outdial.cli import run as run_cmd
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        run_cmd._log_to_file(SimpleNamespace(store_sqlite=tmp_path / "s.sqlite"))
+        added = [h for h in root.handlers if h not in before]
+        assert len(added) == 1 and isinstance(added[0], logging.handlers.RotatingFileHandler)
+        assert added[0].maxBytes == run_cmd.LOG_BYTES > 0 and added[0].backupCount > 0
+    finally:
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(level)
