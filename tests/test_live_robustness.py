@@ -630,3 +630,84 @@ def test_the_run_log_is_rotated_so_a_flood_of_bad_frames_cannot_fill_the_disk(tm
                 root.removeHandler(h)
                 h.close()
         root.setLevel(level)
+
+
+# ----------------------------------------------------------------------------- Kafka away
+
+def test_the_sinks_give_each_sink_an_outbox_event_once_while_one_is_busy():
+    from engine.sinks import SinkBusy
+    from outdial.live.session import Sinks
+
+    class Busy:
+        def __init__(self, busy):
+            self.got, self.busy = [], busy
+
+        def publish(self, topic, event):
+            self.got.append(event["outbox_seq"])
+
+        def flush(self):
+            if self.busy:
+                self.busy -= 1
+                raise SinkBusy("broker away")
+
+    file, broker = Busy(0), Busy(2)
+    sinks = Sinks([file, broker])
+    for _ in range(3):  # the relay offers the same batch until the flush goes through
+        for seq in (1, 2, 3):
+            sinks.publish("t", {"outbox_seq": seq})
+        try:
+            sinks.flush()
+        except SinkBusy:
+            continue
+        break
+    assert file.got == [1, 2, 3] and broker.got == [1, 2, 3] and broker.busy == 0
+
+
+def test_a_kafka_broker_away_for_a_while_neither_stops_the_run_nor_loses_an_event(
+        tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from adapters import kafka as kafka_mod
+    from outdial.live.config import load_config
+    from outdial.live.session import LiveSession
+    from tests.live_helpers import write_config
+    from tests.test_kafka import FakeProducer
+
+    class AwayProducer(FakeProducer):
+        away = True
+
+        def flush(self, timeout):
+            return len(self.sent) if self.away else super().flush(timeout)
+
+        def poll(self, timeout):
+            return 0 if self.away else super().poll(timeout)
+
+    FakeProducer.made = []  # every fake producer is listed there
+    mod = SimpleNamespace(Producer=AwayProducer, KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    p = write_config(tmp_path, hours=0.004, speed=5.0, drain_s=1.0)
+    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
+                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    cfg = load_config(p, env={"OUTDIAL_TEST_EPM_PW": "a", "OUTDIAL_TEST_AES_PW": "b"},
+                      emulate=True)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            run = asyncio.create_task(s.run())
+            await asyncio.sleep(1.5)  # the broker is away for the first 1.5 s
+            assert not run.done()
+            producer = FakeProducer.made[0]
+            assert producer.sent and s.runner.sink_busy_since is not None
+            producer.away = False
+            return await run, producer
+        finally:
+            await s.close()
+
+    summary, producer = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["lost_events"] == 0, summary
+    import json
+    seqs = [json.loads(v)["outbox_seq"] for _, _, v in producer.sent]
+    assert len(seqs) == len(set(seqs)) == summary["events_published"] > 0  # each once
