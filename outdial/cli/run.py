@@ -16,15 +16,21 @@ import click
 
 from outdial.app import Application
 
+LOG_BYTES = 64 << 20  # a run's log file, rotated at this size
+LOG_FILES = 4  # rotated files kept beside it
+
 
 def _log_to_file(cfg) -> None:
     """The adapters' and engine's log lines go to ``<store>.log`` (or outdial-run.log),
-    not over the live view; they never hold a credential."""
+    not over the live view, rotated at ``LOG_BYTES`` with ``LOG_FILES`` kept; they never
+    hold a credential."""
     import logging
+    import logging.handlers
     target = (Path(f"{cfg.store_sqlite}.log") if cfg.store_sqlite is not None
               else Path("outdial-run.log"))
-    try:
-        handler: logging.Handler = logging.FileHandler(target, encoding="utf-8")
+    try:  # rotated: a far end sending garbage for hours cannot fill the disk with lines
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            target, maxBytes=LOG_BYTES, backupCount=LOG_FILES, encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
