@@ -711,3 +711,17 @@ def test_a_kafka_broker_away_for_a_while_neither_stops_the_run_nor_loses_an_even
     import json
     seqs = [json.loads(v)["outbox_seq"] for _, _, v in producer.sent]
     assert len(seqs) == len(set(seqs)) == summary["events_published"] > 0  # each once
+
+
+def test_the_run_log_writes_a_far_ends_text_on_one_line():
+    """A SOAP fault string holding a line break and a terminal escape cannot forge a log
+    line: the run log's formatter writes control characters escaped (a tab stays)."""
+    import logging
+
+    from outdial.cli.run import one_line_formatter
+
+    rec = logging.LogRecord("adapters.epm.telephony", logging.WARNING, "t.py", 1, "EPM: %s",
+                            ("fault\n2026-12-02 INFO forged\r\x1b[31m\tend",), None)
+    line = one_line_formatter().format(rec)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert line.endswith("EPM: fault\\n2026-12-02 INFO forged\\r\\x1b[31m\tend")
