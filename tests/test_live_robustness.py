@@ -665,12 +665,10 @@ def test_the_sinks_give_each_sink_an_outbox_event_once_while_one_is_busy():
 
 def test_a_kafka_broker_away_for_a_while_neither_stops_the_run_nor_loses_an_event(
         tmp_path, monkeypatch):
-    from types import SimpleNamespace
 
-    from adapters import kafka as kafka_mod
     from outdial.live.config import load_config
     from outdial.live.session import LiveSession
-    from tests.live_helpers import write_config
+    from tests.live_helpers import kafka_config
     from tests.test_kafka import FakeProducer
 
     class AwayProducer(FakeProducer):
@@ -682,13 +680,7 @@ def test_a_kafka_broker_away_for_a_while_neither_stops_the_run_nor_loses_an_even
         def poll(self, timeout):
             return 0 if self.away else super().poll(timeout)
 
-    FakeProducer.made = []  # every fake producer is listed there
-    mod = SimpleNamespace(Producer=AwayProducer, KafkaException=RuntimeError,
-                          libversion=lambda: ("2.5.0", 0x020500FF))
-    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
-    p = write_config(tmp_path, hours=0.004, speed=5.0, drain_s=1.0)
-    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
-                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    p = kafka_config(tmp_path, monkeypatch, AwayProducer, 0.004)
     cfg = load_config(p, env={"OUTDIAL_TEST_EPM_PW": "a", "OUTDIAL_TEST_AES_PW": "b"},
                       emulate=True)
 
