@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
 
 
-def _cfg(tmp_path: Path, speed: float = 12.0):
+def _cfg(tmp_path: Path, speed: float = 12.0, scenario: Path | None = None):
     cfg = write_config(tmp_path, hours=0.1, speed=speed,
-                       scenario=ROOT / "scenarios" / "blended-live-small.toml", aes_poll_s=0.5)
+                       scenario=scenario or ROOT / "scenarios" / "blended-live-small.toml",
+                       aes_poll_s=0.5)
     return load_config(cfg, env=ENV, emulate=True)
 
 
@@ -118,9 +119,9 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
         run = asyncio.create_task(s.run())
         while not run.done():
             await asyncio.sleep(0.02)
-            # an outbound agent lent now and on an inbound call (the care desk's own agents
-            # are always on inbound; an agent lent earlier may be back already)
-            if any(a in world.on_inbound for a in list(s.inbound_agents.client.lent)):
+            # an outbound agent lent and on an inbound call (the care desk's own agents are
+            # always on inbound)
+            if any(a in world.on_inbound for a in list(s.blending.lent)):
                 s.runner.request_stop()
                 break
         summary = await run
@@ -130,12 +131,17 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
         return summary, lent, leaving
 
     handed_back = []
-    for k in range(3):  # the stop races the blending's own recalls: on a loaded machine
-        # an agent can be back before the stop comes, leaving nothing to hand back; each
-        # try on a store of its own (the same one would resume the stopped run)
+    # A lent agent stays 10 minutes at least here: the run drains its calls for up to a
+    # minute after the stop, and with the scenario's 30 s the blending's own recalls could
+    # bring every agent back before the hand-back (nothing left to hand back)
+    scn = tmp_path / "blended.toml"
+    scn.write_text((ROOT / "scenarios" / "blended-live-small.toml").read_text()
+                   .replace("min_stay_s = 30.0", "min_stay_s = 600.0"))
+    assert "min_stay_s = 600.0" in scn.read_text()
+    for k in range(3):  # each try on a store of its own (the same one would resume the run)
         (tmp_path / str(k)).mkdir()
-        summary, lent, leaving = asyncio.run(asyncio.wait_for(go(_cfg(tmp_path / str(k))),
-                                                              120))
+        summary, lent, leaving = asyncio.run(asyncio.wait_for(
+            go(_cfg(tmp_path / str(k), scenario=scn)), 120))
         assert summary["reason"] == "stop" and summary["left_pending"] == 0
         assert lent == leaving  # every agent still on inbound is on its way back
         handed_back.append(summary["agents_handed_back_at_stop"])
