@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import reprlib
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -1516,8 +1517,20 @@ def read_raw(path: str | Path, what: str = "scenario file",
                                      f"{data[exc.start]:#04x}); save it as UTF-8"]) from None
     except RecursionError:
         raise ScenarioError(str(p), [_too_deep(None, what)]) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits(): tomllib lets it through
+        raise ScenarioError(str(p), [f"not valid TOML: {_long_integer(text)}"]) from None
     _check_depth(raw, str(p), what)
     return raw
+
+
+def _long_integer(text: str) -> str:
+    """Why TOML text holding an integer too long for Python to convert cannot be read,
+    with the line of the first such integer."""
+    limit = sys.get_int_max_str_digits()
+    m = re.search("[0-9][0-9_]{" + str(limit) + ",}", text)
+    at = f" (at line {text.count(chr(10), 0, m.start()) + 1})" if m else ""
+    return (f"expected numbers of at most {limit} digits, got a longer integer{at}; no "
+            "scenario value needs more than a few digits")
 
 
 def _file_kind(p: Path) -> str:
@@ -1716,11 +1729,21 @@ def _set_path(d: dict, parts: list[str], value: Any) -> str | None:
 
 
 def override_value(text: str) -> Any:
-    """Parse a command-line override value with TOML's rules (``3`` int, ``0.5`` float...)."""
+    """Parse a command-line override value with TOML's rules (``3`` int, ``0.5`` float...);
+    text TOML cannot read is taken as a string.
+
+    Raises:
+        ValueError: for a value TOML reads but Python cannot hold: arrays or tables nested
+            past the recursion limit, an integer of thousands of digits.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ValueError(_too_deep(None, "scenario value")) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise ValueError(_long_integer(text).replace(" (at line 1)", "")) from None
 
 
 def parse_policy(policy: str) -> tuple[str, float | None]:
