@@ -42,3 +42,27 @@ def test_a_set_value_python_cannot_hold(value, expect):
     res = _cli("compare", SMALL, "--no-cache", "-r", "1", "--hours", "0.01",
                "--variant", f"a:telephony.ports={value}")
     assert res.exit_code == 2 and "--variant 'a': telephony.ports: " in res.stderr
+
+
+# ------------- synthetic records are made before the run (50M took > 3 GB: MemoryError)
+
+
+@pytest.mark.parametrize("sets, expect", [
+    (["campaigns.sales.records=50000000"], "campaigns.sales.records: expected a value <= 5e+06 "
+                                           "contacts (each is held in memory"),
+    (["campaigns.sales.records=3000000", "campaigns.sales.copies=2"],
+     "campaigns.records: the campaigns' records (copies included) and arrivals make up to "
+     "6,000,000 contacts (sales: 6,000,000); expected at most 5,000,000 in all"),
+])
+def test_contacts_made_in_memory_are_bounded(sets, expect):
+    res = _cli("validate", SMALL, *(a for s in sets for a in ("--set", s)))
+    assert res.exit_code == 2 and expect in res.stderr
+
+
+def test_records_and_arrivals_count_together():
+    # 4,999,000 records and up to 300 arrivals an hour over the 13 h day: 5,002,900
+    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+               "campaigns.leads.records=4999000")
+    assert res.exit_code == 2 and "arrivals make up to" in res.stderr
+    assert _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+                "campaigns.leads.records=1000").exit_code == 0
