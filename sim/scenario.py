@@ -1524,6 +1524,8 @@ def read_raw(path: str | Path, what: str = "scenario file",
         data = data.removeprefix(b"\xef\xbb\xbf")
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         raw = tomllib.loads(text)
+    except ScenarioError:
+        raise
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
     except OSError as exc:

@@ -66,3 +66,10 @@ def test_records_and_arrivals_count_together():
     assert res.exit_code == 2 and "arrivals make up to" in res.stderr
     assert _cli("validate", SCENARIOS / "day-profile.toml", "--set",
                 "campaigns.leads.records=1000").exit_code == 0
+
+
+def test_a_scenario_file_over_the_size_bound_is_still_named_as_such(tmp_path):
+    f = tmp_path / "big.toml"  # a ScenarioError inside the reader is not a TOML ValueError
+    f.write_bytes(b"# " + b"x" * (17 * 1024 * 1024) + b"\n")
+    res = _cli("validate", f)
+    assert res.exit_code == 2 and "expected a scenario file of at most 16 MiB" in res.stderr
