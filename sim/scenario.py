@@ -1632,9 +1632,16 @@ def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> lis
         rows = raw.get(parts[0]) if table else None
         if len(parts) < 2 or not isinstance(rows, list):
             continue
-        for i, row in enumerate(rows):
-            if isinstance(row, Mapping) and row.get(table) == parts[1]:
-                out.append(".".join([f"{parts[0]}[{i}]", *parts[2:]]))
+        named = [i for i, row in enumerate(rows)
+                 if isinstance(row, Mapping) and row.get(table) == parts[1]]
+        for i in named:
+            out.append(".".join([f"{parts[0]}[{i}]", *parts[2:]]))
+        if named:
+            continue
+        for i, row in enumerate(rows):  # the form for every entry: agents.count
+            out.append(".".join([f"{parts[0]}[{i}]", *parts[1:]]))
+            if isinstance(row, Mapping) and isinstance(row.get(table), str):
+                out.append(".".join([parts[0], row[table], *parts[1:]]))
     return out
 
 

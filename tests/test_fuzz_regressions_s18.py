@@ -73,3 +73,33 @@ def test_a_scenario_file_over_the_size_bound_is_still_named_as_such(tmp_path):
     f.write_bytes(b"# " + b"x" * (17 * 1024 * 1024) + b"\n")
     res = _cli("validate", f)
     assert res.exit_code == 2 and "expected a scenario file of at most 16 MiB" in res.stderr
+
+
+# ------- size: a --max/--min the scenario refuses (ran doubling agents for minutes first)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--find", "agents", "--max", "10000000"],
+     "--max 10000000: the search may reach it, but agents.count=10000000 makes the scenario "
+     "invalid: set on the command line: agents[0].count: expected a value <= 100000 agents"),
+    (["--find", "ports", "--min", "0", "--max", "5"],
+     "--min 0: the search may reach it, but telephony.ports=0 makes the scenario invalid"),
+])
+def test_size_bounds_the_scenario_refuses_are_refused_before_any_run(args, expect):
+    res = _cli("size", SMALL, "--hours", "0.01", "--no-cache", "--target",
+               "abandon_rate<=0.03", *args)
+    assert res.exit_code == 2 and expect in res.stderr
+    assert "agents.count=8: " not in res.stderr  # nothing ran
+
+
+# ----------- --set KEY for every entry (agents.count) was blamed on the file's line
+
+
+@pytest.mark.parametrize("dotted, said", [
+    ("agents.count=1e400", "set on the command line: agents[0].count: expected integer"),
+    ("campaigns.talk.mean_s=-1", "set on the command line: campaigns.sales.talk.mean_s: "
+                                 "expected a value >= 0 s"),
+])
+def test_a_set_on_every_entry_is_not_blamed_on_the_file(dotted, said):
+    res = _cli("validate", SMALL, "--set", dotted)
+    assert res.exit_code == 2 and said in res.stderr and " line " not in res.stderr
