@@ -653,6 +653,9 @@ class _Checker:
         if dnc.problems:
             self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
                       f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
+        if not len(dnc):
+            self.warn(path, f"{p} holds no phone number or e-mail address: the list blocks "
+                      "nobody")
 
     def table(self, raw: Any, spec: Mapping[str, _F], path: str) -> dict[str, Any]:
         """Check one table against its spec; returns the values with defaults filled."""
@@ -1165,7 +1168,19 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
                         f"data (a NUL byte at offset {nul})")
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
-        return pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        used = {ct.id, ct.timezone, *ct.addresses}
+        repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
+            m.group(1) for c in cols if (m := re.fullmatch(r"(.*)_duplicated_\d+", c))
+            and m.group(1) in cols and c not in used)
+        for name in repeated:
+            if name in used:
+                chk.problem(f"{path}.file", f"{ct.file}'s header repeats column {name!r}: "
+                            "expected each column the list reads once (which one holds it?)")
+            else:
+                chk.warn(f"{path}.file", f"{ct.file}'s header repeats column {name!r}: "
+                         "the list keeps the first, renames the others")
+        return cols
     except Exception as exc:  # polars raises several types for unreadable files
         chk.problem(f"{path}.file", f"cannot read {ct.file}: {exc}")
         return None

@@ -3,6 +3,7 @@ of every odd shape, every command's options): one test per class, parametrised o
 inputs that hit it. Each asserts the clear error (file, key or option, what was expected) or
 that the command works, never a traceback."""
 
+import random
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,61 @@ def test_size_bounds_the_scenario_refuses_are_refused_before_any_run(args, expec
 def test_a_set_on_every_entry_is_not_blamed_on_the_file(dotted, said):
     res = _cli("validate", SMALL, "--set", dotted)
     assert res.exit_code == 2 and said in res.stderr and " line " not in res.stderr
+
+
+# -------------- contact and DNC files: line ends, header-less DNC lists, repeated columns
+
+ROWS = [f"c{i},+1202555{i:04d},America/New_York" for i in range(4)]
+
+
+def _contacts_scn(tmp_path, csv: bytes, extra: str = "") -> Path:
+    (tmp_path / "c.csv").write_bytes(csv)
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text() + '\n[campaigns.contacts]\nfile = "c.csv"\n'
+                 'addresses = { phone = "voice" }\n' + extra)
+    return f
+
+
+def test_mixed_line_ends_keep_every_contact(tmp_path):
+    from engine.contacts import ListSpec, load_csv
+
+    data = ("id,phone,timezone\n" + ROWS[0] + "\n" + ROWS[1] + "\r" + ROWS[2] + "\r\n"
+            + ROWS[3] + "\n").encode()  # a row ending in CR alone ran into the next
+    (tmp_path / "c.csv").write_bytes(data)
+    cl = load_csv(tmp_path / "c.csv", ListSpec(addresses={"phone": "voice"}))
+    assert len(cl) == 4 and not cl.problems
+
+
+@pytest.mark.parametrize("data, n", [
+    (b"phone\r+12025550001\r+12025550002\r", 2),  # CR alone: was 0, silently
+    (b"+12025550001\n+12025550002\n", 2),  # no header: the first number was the header
+    (b"+12025550001,x\n+12025550002,y\n", 2),
+    (b"phone\n+12025550001\n", 1), (b"email\nA@example.net\n", 1),
+])
+def test_a_dnc_list_keeps_every_address(tmp_path, data, n):
+    from engine.dnc import DncList
+
+    (tmp_path / "d.csv").write_bytes(data)
+    assert len(DncList.from_file(tmp_path / "d.csv")) == n
+
+
+@pytest.mark.parametrize("data", [b"phone\n", bytes(random.Random(1).randrange(256)
+                                                     for _ in range(5000))])
+def test_a_dnc_list_that_blocks_nobody_is_named(tmp_path, data):
+    (tmp_path / "d.csv").write_bytes(data)
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text() + '\n[dnc]\nfiles = ["d.csv"]\n')
+    res = _cli("validate", f)
+    assert res.exit_code == 0 and "dnc.files[0]: " in res.stderr
+    assert "holds no phone number or e-mail address: the list blocks nobody" in res.stderr
+
+
+def test_a_repeated_column_the_list_reads_is_a_problem(tmp_path):
+    f = _contacts_scn(tmp_path, b"id,phone,phone,timezone\nc1,+12025550001,+12025550002,UTC\n")
+    res = _cli("validate", f)
+    assert res.exit_code == 2
+    assert "campaigns.sales.contacts.file: " in res.stderr
+    assert "c.csv's header repeats column 'phone'" in res.stderr
+    f = _contacts_scn(tmp_path, b"id,phone,note,note,timezone\nc1,+12025550001,a,b,UTC\n")
+    res = _cli("validate", f)
+    assert res.exit_code == 0 and "repeats column 'note': the list keeps the first" in res.stderr
