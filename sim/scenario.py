@@ -1302,7 +1302,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   [(g.group, f, g.count) for g, f in zip(dialer, firsts,
                                                                          strict=True)],
                                   chk.problem, _declared_names(raw) - {c.template
-                                                                       for c in campaigns})
+                                                                       for c in campaigns},
+                                  {c.name: c.channel for c in campaigns if not c.agent_based})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
     if chk.problems or start is None:

@@ -162,3 +162,19 @@ def test_a_repeated_column_the_list_reads_is_a_problem(tmp_path):
     f = _contacts_scn(tmp_path, b"id,phone,note,note,timezone\nc1,+12025550001,a,b,UTC\n")
     res = _cli("validate", f)
     assert res.exit_code == 0 and "repeats column 'note': the list keeps the first" in res.stderr
+
+
+# ------------- 'set' on a job no agent staffs (KeyError in the run after validate said OK)
+
+
+@pytest.mark.parametrize("extra", ["max_agents=0", "priority=3", "min_agents=1"])
+def test_set_on_an_agentless_campaign_is_refused_by_validate(extra):
+    scn = SCENARIOS / "notifications-2200-ports.toml"
+    tl = f'timeline=[{{at=5, action="set", campaign="voice-notify", {extra}}}]'
+    res = _cli("validate", scn, "--set", tl)
+    assert res.exit_code == 2
+    assert "timeline[0].campaign: campaign 'voice-notify-001' is voice_agentless: no agent " \
+           "staffs it" in res.stderr
+    res = _cli("validate", scn, "--set",
+               'timeline=[{at=5, action="pause", campaign="voice-notify"}]')
+    assert res.exit_code == 0, res.output
