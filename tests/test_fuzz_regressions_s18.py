@@ -178,3 +178,19 @@ def test_set_on_an_agentless_campaign_is_refused_by_validate(extra):
     res = _cli("validate", scn, "--set",
                'timeline=[{at=5, action="pause", campaign="voice-notify"}]')
     assert res.exit_code == 0, res.output
+
+
+# ------- out of memory inside every bound (10,000 jobs on a small machine): one line
+
+
+def test_running_out_of_memory_is_one_clear_line(monkeypatch):
+    import sim.plan.batch
+
+    def run_all(*a, **k):
+        raise MemoryError("Unable to allocate 549. MiB for an array")
+
+    monkeypatch.setattr(sim.plan.batch, "run_all", run_all)
+    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "-r", "1")
+    assert res.exit_code == 1
+    assert res.stderr.startswith("error: out of memory: the work needs more memory") \
+        and "Traceback" not in res.output
