@@ -137,6 +137,7 @@ class _F:
     why: str = ""
     inf_ok: bool = False
     lo_why: str = ""  # the reason for ``lo`` when it is not the obvious zero
+    name: bool = False  # a name (of a job, group, skill): short, one line of printable text
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
@@ -154,6 +155,15 @@ def _str(default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> _F
     return _F(str, default, choices=choices)
 
 
+def _name(default: Any = _REQUIRED) -> _F:
+    return _F(str, default, name=True)
+
+
+MAX_TEXT = 4096  # characters of any text value (a file path at most PATH_MAX)
+MAX_NAME = 100  # characters of a name: it is in every table, message, event and contact id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _secs(default: Any = _REQUIRED, lo: float = 0.0, hi: float = 3600.0, why: str = _HOUR,
           lo_open: bool = False, doc: str = "", inf_ok: bool = False) -> _F:
     return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok)
@@ -164,7 +174,7 @@ def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
 
 
 _SCENARIO = {
-    "name": _str(),
+    "name": _name(),
     "description": _str(""),
     "sim_hours": _num(1.0, lo=MIN_SIM_HOURS, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
                       doc="measured hours, after the warm-up",
@@ -202,7 +212,7 @@ _LICENSES = {
                            doc="port pool of notification jobs; -1 = none"),
 }
 _AGENTS = {
-    "group": _str(),
+    "group": _name(),
     "count": _int(_REQUIRED, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
     "skills": _F(list, _REQUIRED),
     "login_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED),
@@ -213,7 +223,7 @@ _AGENTS = {
     "direction": _str("outbound", ("outbound", "inbound")),
 }
 _INBOUND = {
-    "skill": _str(),
+    "skill": _name(),
     "calls_per_hour": _num(_REQUIRED, lo=0.0, hi=MAX_INBOUND_PER_HOUR, unit="calls per hour",
                            why=_CALLS),
     "sl_threshold_s": _secs(20.0),
@@ -241,22 +251,22 @@ def _threshold_spec(name: str, default: Any) -> _F:
 
 _BLENDING = {
     "enabled": _F(bool, True),
-    "skill": _str(),
+    "skill": _name(),
     **{f.name: _threshold_spec(f.name, f.default)
        for f in BlendSetting.__dataclass_fields__.values() if f.name != "skill"},
 }
 _SKILL_PACING = {
-    "skill": _str(),
+    "skill": _name(),
     **{f.name: _threshold_spec(f.name, f.default)
        for f in SkillPacing.__dataclass_fields__.values() if f.name != "skill"},
 }
 _BLEND_TABLES = ("blending", "skill_pacing")
 _CAMPAIGN = {
-    "name": _str(),
+    "name": _name(),
     "copies": _int(1, lo=1, hi=MAX_CAMPAIGNS, unit="jobs", why=_MEM),
     "channel": _str("voice_agent", CHANNELS),
     "pacing": _str("predictive", PACINGS),
-    "skill": _str(""),
+    "skill": _name(""),
     "priority": _int(1, lo=1, hi=LICENSE_MAX_PRIORITY, why="the license arithmetic's range"),
     "license": _str("", tuple(LICENSE_TYPES)),
     "min_agents": _int(0, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
@@ -706,6 +716,15 @@ class _Checker:
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
+        if isinstance(v, str):
+            top = MAX_NAME if f.name else MAX_TEXT
+            if len(v) > top:
+                what = "a name" if f.name else "text"
+                self.problem(path, f"expected {what} of at most {top:,} characters, got "
+                             f"{len(v):,} ({reprlib.repr(v)})")
+            elif f.name and (m := _CONTROL.search(v)):
+                self.problem(path, f"expected a name of printable characters on one line, "
+                             f"got {v!r} (holding {m.group()!r})")
         if isinstance(v, int | float) and not isinstance(v, bool):
             unit = f" {f.unit}" if f.unit else ""
             why = f" ({f.why})" if f.why else ""
@@ -818,7 +837,7 @@ def _unit_hint(v: Any, path: str) -> str:
 def _campaign_path(raw: Any, i: int) -> str:
     """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
     name = raw.get("name") if isinstance(raw, Mapping) else None
-    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+    if isinstance(name, str) and len(name) <= MAX_NAME and re.fullmatch(r"[A-Za-z0-9_-]+", name):
         return f"campaigns.{name}"
     return f"campaigns[{i}]"
 

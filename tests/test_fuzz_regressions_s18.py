@@ -194,3 +194,28 @@ def test_running_out_of_memory_is_one_clear_line(monkeypatch):
     assert res.exit_code == 1
     assert res.stderr.startswith("error: out of memory: the work needs more memory") \
         and "Traceback" not in res.output
+
+
+# ------ names are short printable lines (a 100,000-character name x 160 copies: MemoryError
+# making contact ids; every warning repeated it)
+
+
+@pytest.mark.parametrize("dotted, value, expect", [
+    ("campaigns.sales.name", '"' + "a" * 101 + '"',
+     "campaigns[0].name: expected a name of at most 100 characters, got 101"),
+    ("agents.team.group", '"a\\nb"', "expected a name of printable characters on one line, "
+                                      "got 'a\\nb'"),
+    ("campaigns.sales.skill", '"s\\u202ex"', "campaigns.sales.skill: expected a name of "
+                                              "printable characters"),
+    ("scenario.description", '"' + "x" * 5000 + '"',
+     "scenario.description: expected text of at most 4,096 characters, got 5,000"),
+])
+def test_names_and_text_are_bounded(dotted, value, expect):
+    res = _cli("validate", SMALL, "--set", f"{dotted}={value}")
+    assert res.exit_code == 2 and expect in res.stderr
+    assert len(res.stderr) < 2000
+
+
+def test_a_long_description_line_is_still_fine():
+    res = _cli("validate", SMALL, "--set", 'scenario.description="' + "d" * 4000 + '"')
+    assert res.exit_code == 0, res.output
