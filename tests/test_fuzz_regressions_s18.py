@@ -219,3 +219,17 @@ def test_names_and_text_are_bounded(dotted, value, expect):
 def test_a_long_description_line_is_still_fine():
     res = _cli("validate", SMALL, "--set", 'scenario.description="' + "d" * 4000 + '"')
     assert res.exit_code == 0, res.output
+
+
+# --------------- strategy steps bounded (1,000 steps made the 60k hour 30x as long)
+
+
+def test_strategy_steps_are_bounded():
+    step = '{channel="voice", address="phone"}'
+    res = _cli("validate", SMALL, "--set",
+               f"campaigns.sales.strategy={{steps=[{','.join([step] * 65)}]}}")
+    assert res.exit_code == 2
+    assert "campaigns.sales.strategy.steps: expected at most 64 steps, got 65" in res.stderr
+    res = _cli("validate", SMALL, "--set",
+               f"campaigns.sales.strategy={{steps=[{','.join([step] * 64)}]}}")
+    assert res.exit_code == 0, res.output
