@@ -162,6 +162,9 @@ def _name(default: Any = _REQUIRED) -> _F:
 MAX_STEPS = 64  # steps of one contact strategy
 _STEPS_WHY = ("a strategy tries a few addresses and channels in turn, and every decision on "
               "a contact reads its steps: 1,000 made the 60k hour take 30 times as long")
+MAX_LIST_COLUMNS = 2000  # columns of a contact file
+_COLUMNS_WHY = ("each column is typed one by one as the list loads, in time growing with the "
+                "square of their number: 20,000 took 40 s; keep the ones the campaign reads")
 MAX_TEXT = 4096  # characters of any text value (a file path at most PATH_MAX)
 MAX_NAME = 100  # characters of a name: it is in every table, message, event and contact id
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -1185,7 +1188,12 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
 
     try:
         if ct.file.suffix.lower() in (".parquet", ".pq"):
-            return list(pl.read_parquet_schema(ct.file))
+            cols = list(pl.read_parquet_schema(ct.file))
+            if len(cols) > MAX_LIST_COLUMNS:
+                chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at "
+                            f"most {MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+                return None
+            return cols
         with ct.file.open("rb") as fh:
             head = fh.read(65_536)
         nul = head.find(b"\x00")
@@ -1195,6 +1203,10 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
         cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        if len(cols) > MAX_LIST_COLUMNS:
+            chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at most "
+                        f"{MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+            return None
         used = {ct.id, ct.timezone, *ct.addresses}
         repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
             m.group(1) for c in cols if (m := re.fullmatch(r"(.*)_duplicated_\d+", c))

@@ -233,3 +233,15 @@ def test_strategy_steps_are_bounded():
     res = _cli("validate", SMALL, "--set",
                f"campaigns.sales.strategy={{steps=[{','.join([step] * 64)}]}}")
     assert res.exit_code == 0, res.output
+
+
+def test_a_contact_file_of_too_many_columns_is_refused_unread(tmp_path):
+    import time
+
+    header = b",".join(b"c%d" % k for k in range(20_000)) + b",id,phone,timezone\n"
+    f = _contacts_scn(tmp_path, header + b",".join([b""] * 20_000) + b",c1,+12025550001,UTC\n")
+    t0 = time.perf_counter()
+    res = _cli("validate", f)
+    assert res.exit_code == 2 and "c.csv has 20,003 columns; expected at most 2,000" \
+        in res.stderr
+    assert time.perf_counter() - t0 < 10  # loading it took 40 s
