@@ -1682,6 +1682,12 @@ def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> lis
     for key in overrides:
         out.append(key)
         parts = key.split(".")
+        at = re.fullmatch(r"campaigns\[(\d+)\]", parts[0].strip())
+        rows = raw.get("campaigns")
+        if at and isinstance(rows, list) and int(at.group(1)) < len(rows) \
+                and isinstance(rows[int(at.group(1))], Mapping):
+            out.append(".".join([_campaign_path(rows[int(at.group(1))], int(at.group(1))),
+                                 *parts[1:]]))
         table = {"agents": "group", "campaigns": "name"}.get(parts[0])
         rows = raw.get(parts[0]) if table else None
         if len(parts) < 2 or not isinstance(rows, list):
@@ -1733,11 +1739,28 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             problems.append(f"{dotted}: expected a dotted key path such as "
                             "scenario.sim_hours or campaigns.NAME.max_agents")
             continue
+        at = re.fullmatch(r"(campaigns|agents|inbound)\[(\d+)\]", parts[0].strip())
+        if at:  # the form problems are named in: agents[0].count
+            items = out.get(at.group(1), [])
+            n = int(at.group(2))
+            if not isinstance(items, list) or n >= len(items) or not isinstance(items[n], dict) \
+                    or len(parts) < 2:
+                last = len(items) - 1 if isinstance(items, list) else -1
+                problems.append(f"{dotted}: expected {at.group(1)}[N].key with N the index of "
+                                f"an entry (0 to {last})")
+                continue
+            if (why := _set_path(items[n], parts[1:], value)) is not None:
+                problems.append(f"{dotted}: {at.group(1)}[{n}].{why}")
+            continue
         if parts[0] in ("campaigns", "agents", "inbound"):
             key = {"campaigns": "name", "agents": "group", "inbound": "skill"}[parts[0]]
             items = out.get(parts[0], [])
             if not isinstance(items, list):
                 items = []
+            elif not any(isinstance(it, dict) for it in items):
+                problems.append(f"{dotted}: the scenario has no [[{parts[0]}]] entry to set it "
+                                "in")
+                continue
             rest = parts[1:]
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 targets = [it for it in items if isinstance(it, dict)

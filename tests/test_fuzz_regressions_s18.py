@@ -245,3 +245,26 @@ def test_a_contact_file_of_too_many_columns_is_refused_unread(tmp_path):
     assert res.exit_code == 2 and "c.csv has 20,003 columns; expected at most 2,000" \
         in res.stderr
     assert time.perf_counter() - t0 < 10  # loading it took 40 s
+
+
+# ---------- --set in the form problems are named in (agents[0].count) and on no entry
+
+
+@pytest.mark.parametrize("dotted, ok, said", [
+    ("agents[0].count=3", True, "3 agents"),
+    ("agents[0].count=-3", False, "set on the command line: agents[0].count: expected a value"),
+    ("campaigns[0].talk.mean_s=-1", False,
+     "set on the command line: campaigns.sales.talk.mean_s: expected a value >= 0 s"),
+    ("agents[5].count=3", False, "agents[5].count: expected agents[N].key with N the index of "
+                                 "an entry (0 to 0)"),
+])
+def test_set_by_index(dotted, ok, said):
+    res = _cli("validate", SMALL, "--set", dotted)
+    assert (res.exit_code == 0) is ok and said in res.output
+    assert "unknown section" not in res.output
+
+
+def test_set_on_an_array_the_scenario_does_not_have():
+    res = _cli("validate", SCENARIOS / "notifications-2200-ports.toml", "--set", "agents.count=3")
+    assert res.exit_code == 2
+    assert "agents.count: the scenario has no [[agents]] entry to set it in" in res.stderr
