@@ -1,6 +1,7 @@
 """The 60k-BHCC busy hour against a plain SimPy M/M/c hour of the same size, in one run.
 
-Run with ``pytest bench/test_bench_busy_hour.py --benchmark-enable``. Both are timed in the
+Run with ``pytest bench/test_bench_busy_hour.py --benchmark-enable --dist no``.
+Both are timed in the
 same session so machine noise largely cancels; the ratios to the plain SimPy model and to
 Ciw's M/M/c are reported in ``extra_info`` of the dialer's benchmark (aim: within 2x the
 plain model).

@@ -1,6 +1,7 @@
 """What measuring the event stream adds to a planner's 60k-BHCC hour, in one run.
 
-Run with ``pytest bench/test_bench_events.py --benchmark-enable``. The hour is simulated as
+Run with ``pytest bench/test_bench_events.py --benchmark-enable --dist no``.
+The hour is simulated as
 ``outdial simulate`` runs it for a planner, once without events and once with every engine
 event built and its serialised size measured (``sim.plan.task.run_task(events=True)``,
 ~350,000 events); ``extra_info`` of the second holds the difference of the fastest rounds

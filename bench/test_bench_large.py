@@ -1,7 +1,7 @@
 """Benchmarks: one predictive decision (the look-ahead kernel, and the engine arrays grouped
 by campaign) for a single campaign of 10,000 and of 100,000 agents in a busy steady state.
 
-Run with ``pytest bench/test_bench_large.py --benchmark-enable``. Traffic as the pacing
+Run with ``pytest bench/test_bench_large.py --benchmark-enable --dist no``. Traffic as the pacing
 family's large scenario (scenarios/pacing-large-400.toml): talk lognormal mean 180 s CV 1,
 wrap-up exponential mean 25 s, every agent busy (a talking agent's time so far drawn from
 the stationary age of a call, i.e. length-biased), 0.24 or 0.10 calls ringing per agent

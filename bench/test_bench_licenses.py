@@ -1,6 +1,6 @@
 """Benchmarks: license distribution for 200 jobs, assignment of 1000 agents to 200 jobs.
 
-Run with ``pytest bench/test_bench_licenses.py --benchmark-enable``. Sizes follow the
+Run with ``pytest bench/test_bench_licenses.py --benchmark-enable --dist no``. Sizes follow the
 reference platform's documented load (Implementing Avaya Proactive Outreach Manager):
 1000 agents, 200 concurrent jobs, up to 2,200 notification ports, 5,000 SMS and 5,000 email
 per hour. No timing is asserted.

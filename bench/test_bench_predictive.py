@@ -2,7 +2,7 @@
 wrapper and NumPy reference side by side), one campaign of 1000 agents, and the first-call
 compile time with a cold and a warm on-disk cache.
 
-Run with ``pytest bench/test_bench_predictive.py --benchmark-enable``. Sizes follow the
+Run with ``pytest bench/test_bench_predictive.py --benchmark-enable --dist no``. Sizes follow the
 reference platform's documented load (Implementing Avaya Proactive Outreach Manager):
 1000 agents, 200 concurrent jobs.
 Traffic: handling time lognormal, mean 150-240 s, CV about 1, and human time to answer

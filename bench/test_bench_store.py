@@ -1,6 +1,6 @@
 """Attempts written per second by the stores: memory (the simulator's) and SQLite.
 
-Run with ``pytest bench/test_bench_store.py --benchmark-enable``. One written attempt is
+Run with ``pytest bench/test_bench_store.py --benchmark-enable --dist no``. One written attempt is
 what the engine does per attempt: ``attempt_started`` then ``save_attempt`` with its result.
 The rate is in ``extra_info["attempts_per_s"]`` (from the fastest round). SQLite is measured
 with ``synchronous=FULL`` (the default: each commit synced to disk, so the rate is the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,20 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# Width of the tables written to a file or a pipe (no terminal to fit, no COLUMNS set):
+# wide enough that a comparison's rows stay one line each, as a log or a report reads them.
+PIPE_WIDTH = 200
+
+
+def _stdout_console() -> Console:
+    """Results' console: the terminal's width, or ``PIPE_WIDTH`` columns when stdout is a
+    file or a pipe and ``COLUMNS`` does not say otherwise."""
+    con = Console(highlight=False, emoji=False)
+    if not con.is_terminal and not os.environ.get("COLUMNS"):
+        con.width = PIPE_WIDTH
+    return con
+
+
 @dataclass
 class Application:
     """State shared by all commands. Results go to stdout; messages go to stderr.
@@ -50,7 +65,7 @@ class Application:
 
     verbosity: int = 0
     # emoji off: a path or name holding ":-1:" is printed as written, not as a thumb
-    out: Console = field(default_factory=lambda: Console(highlight=False, emoji=False))
+    out: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False,
                                                          emoji=False))
 
@@ -115,10 +130,11 @@ class Application:
     ) -> None:
         """One rich table on stdout: first column left-aligned, the others right-aligned.
         Every text is printed literally: names from the scenario (``[/x]`` in a campaign
-        name was a MarkupError) are data, not markup."""
+        name was a MarkupError) are data, not markup. A cell too wide for the terminal
+        folds onto more lines: a name or a figure is never cut to an ellipsis."""
         t = Table(title=escape(title), caption=None if caption is None else escape(caption))
         for i, c in enumerate(columns):
-            t.add_column(escape(c), justify="left" if i == 0 else "right")
+            t.add_column(escape(c), justify="left" if i == 0 else "right", overflow="fold")
         for r in rows:
             t.add_row(*[escape(str(x)) for x in r])
         self.out.print(t)

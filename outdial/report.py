@@ -264,12 +264,16 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
     iv.write_parquet(paths[1])
     if records and records[0].get("inbound_calls") is not None:
         lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
-        for name, key in (("inbound_calls.parquet", "inbound_calls"),
-                          ("inbound_intervals.parquet", "inbound_intervals")):
+        # as the attempts and intervals: the warm-up's rows flagged ``in_warmup`` and left
+        # out unless ``keep_warmup`` (a call by when it was decided, an interval by its start)
+        for name, key, t in (("inbound_calls.parquet", "inbound_calls", "t_decided"),
+                             ("inbound_intervals.parquet", "inbound_intervals", "t_start_s")):
             frame = pl.concat([r[key].with_columns(pl.lit(i).alias("replication"))
                                for i, r in enumerate(records)])
-            if key == "inbound_calls" and not keep_warmup:
-                frame = frame.filter((pl.col("t_decided") >= lo) & (pl.col("t_decided") < hi))
+            frame = frame.filter(pl.col(t) < hi).with_columns(
+                (pl.col(t) < lo - 1e-9).alias("in_warmup"))
+            if not keep_warmup:
+                frame = frame.filter(~pl.col("in_warmup"))
             paths.append(out / name)
             frame.write_parquet(paths[-1])
     paths[2].write_text(json.dumps(_json_safe(summary_json(s, a)), indent=2))

@@ -120,3 +120,24 @@ def test_a_tapered_row_that_cannot_taper_carries_a_note():
     late = [*args[:-1], "--set", "campaigns.sales.vicidial_start_hhmm=1130", "--json"]
     out = json.loads(CliRunner().invoke(outdial, late).stdout)
     assert out["notes"] == {}
+
+
+def test_ratio_search_note_tells_too_few_answers_from_a_breach():
+    """No ratio meets: at the bottom ratio the mean under the limit with a wide interval is
+    'not shown to meet' (more replications decide), a mean over it 'breaks it'."""
+    from types import SimpleNamespace
+
+    from sim.plan.compare import RatioSearch
+    from sim.plan.stats import judge
+
+    def search(mean, ci):
+        v = judge("abandon_rate", "<=", 0.03, mean, ci, 3)
+        return RatioSearch("progressive", None, [SimpleNamespace(ratio=1.0, verdict=v)],
+                           1.0, 3.0, 0.01)
+
+    quiet = search(0.0, [0.0, 0.0418]).note
+    assert "is shown to meet" in quiet and "0.00 % on average" in quiet
+    assert "4.18 %" in quiet and "3 replication(s)" in quiet and "breaks" not in quiet
+    loud = search(0.05, [0.04, 0.06]).note
+    assert loud == ("no progressive ratio meets the limit: even 1 breaks it (5.00 %, upper "
+                    "bound 6.00 %)")

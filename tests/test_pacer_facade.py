@@ -251,3 +251,24 @@ def test_a_campaign_with_nothing_to_dial_is_not_decided_until_then_but_news_wake
         p.nothing_to_dial(1, float("nan"))
     with pytest.raises(ValueError, match="row"):
         p.nothing_to_dial(2, 10.0)
+
+
+def test_a_cold_campaign_dials_no_line_beyond_its_idle_agents_until_evidence_outweighs_its_prior():
+    """At a 5 % prior a 100-agent team could take 300 lines (the lines cap), but a prior is
+    a guess (a true 0.8 dropped 17 % of a 400-agent start's first six minutes): one line per
+    idle agent until more dials than the prior is worth have ended with their whole cohort;
+    then the look-ahead's own count again."""
+    c = CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05, max_lines_per_agent=3.0)
+    p = Pacer([c])
+    assert int(p.decide(0.0, *_arrays(100, 0, 0))[0]) == 100
+    assert int(p.decide(0.25, *_arrays(100, 0, 40))[0]) <= 100 - 40
+    below = int(c.hit_prior_weight) - 1  # ended dials, one short of the prior's worth
+    for i in range(below):
+        p.observe_dial(0, i % 20 == 0, 20.0)
+    assert int(p.decide(120.0, *_arrays(100, 0, 0))[0]) == 100  # folded, still too few
+    for i in range(3 * below):
+        p.observe_dial(0, i % 20 == 0, 20.0)
+    p.decide(240.0, *_arrays(100, 0, 0))  # held until their cohort has ended
+    p.decide(400.0, *_arrays(100, 0, 0))
+    assert p.hit.count[0] >= c.hit_prior_weight
+    assert int(p.decide(400.25, *_arrays(100, 0, 0))[0]) > 100

@@ -175,6 +175,26 @@ def test_search_down_when_no_value_meets(monkeypatch):
                             "value from 1 to 300 meets every target"]
 
 
+def test_no_answer_because_the_bound_is_too_wide_says_so(monkeypatch):
+    """Occupancy 0.95 on average, 0.90 or 1.00 by seed at every size: two replications'
+    lower bound is far under 0.92, so nothing meets, and the warning tells the planner the
+    target holds on average everywhere and only the interval is too wide."""
+    def run_task(scn, seed, tables=False, progress=None):
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        kpis["occupancy"] = 1.0 if seed % 2 else 0.9
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
+    res = size(SCN, "ports", [Target("occupancy", ">=", 0.92)], 7, 2, upper=80)
+    assert res.answer is None and "up to 80" in res.warnings[0]
+    values = ", ".join(str(p.value) for p in res.points)
+    assert res.warnings[1:] == [f"occupancy>=0.92 holds on average at {values} but not at "
+                                "its 95 % bound: the interval of 2 replications is too wide "
+                                "to decide there (more replications, -r, narrow it)"]
+    res = size(SCN, "ports", [Target("occupancy", ">=", 0.97)], 7, 2, upper=80)
+    assert res.answer is None and len(res.warnings) == 1  # missed on average: no such note
+
+
 def test_resources_a_scenario_lacks_are_clear_errors():
     notes = SCN.parent / "notifications-2200-ports.toml"
     for find, msg in (("agents", "--find agents: the scenario has no agent group"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,8 +78,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _documented(path: Path) -> set[str]:
-    import re
-
     return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", path.read_text()))
 
 
@@ -94,15 +94,131 @@ def test_outputs_doc_names_every_column_kpi_and_platform_key(run):
     assert not missing, f"docs/outputs.md does not document {sorted(missing)}"
 
 
-def test_scenarios_doc_names_every_key():
-    import sim.scenario as s
-    from sim.targets import PER_CHANNEL, TARGET_KPIS
+# ------------------------------------------------- docs/outputs.md against a real short run
 
-    doc = _documented(DOCS / "scenarios.md")
-    tables = [*s._SECTIONS.values(), s._AGENTS, s._CAMPAIGN, *s._CAMPAIGN_TABLES.values(),
-              s._CONTACTS, s._SCHEDULE]
-    keys = {k for t in tables for k in t}
-    keys |= {f"{side}_{k}" for k in (*TARGET_KPIS, PER_CHANNEL) for side in ("min", "max")
-             if not (side == "max" and k == PER_CHANNEL)}
-    missing = sorted(k for k in keys if k not in doc)
-    assert not missing, f"docs/scenarios.md does not document {missing}"
+_TAG = re.compile(r"`([A-Za-z_][A-Za-z0-9_.]*)`")
+
+
+def _doc_tables(path: Path) -> dict[str, set[str]]:
+    """The names in the first column of each table, by the first backticked name of the
+    heading above it (``## KPIs`` has none: ``KPIs``)."""
+    out: dict[str, set[str]] = {}
+    head = ""
+    in_table = False
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            tags = re.findall(r"`([^`]+)`", line)
+            head = tags[0] if tags else line.lstrip("# ").strip()
+            in_table = False
+        elif line.startswith("| key") or line.startswith("| column"):
+            in_table = True
+        elif in_table and line.startswith("|") and not line.startswith("|---"):
+            first = line.strip("|").split("|")[0]
+            out.setdefault(head, set()).update(_TAG.findall(first))
+        elif not line.startswith("|"):
+            in_table = False
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """``outdial simulate --json --out`` of a short blended run: inbound skills, targets,
+    agent licenses, two replications."""
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+
+    out = tmp_path_factory.mktemp("simulate")
+    scn = SCN.parent / "blended-centre.toml"
+    res = CliRunner().invoke(outdial, ["simulate", str(scn), "-r", "2", "--hours", "0.01",
+                                    "--set", "scenario.warmup_s=30", "--json", "--no-cache",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), out
+
+
+def test_outputs_doc_lists_every_json_key_of_simulate(cli_run):
+    d, out = cli_run
+    doc = _doc_tables(DOCS / "outputs.md")
+    assert set(d) == doc["outdial simulate"]
+    assert set(d["total"]) - {"attempts_by_channel"} == doc["KPIs"]
+    assert set(d["ci95"]) <= doc["KPIs"]
+    assert {k for c in d["campaigns"] for k in c} == doc["campaigns"]
+    assert any("license_pool" in c for c in d["campaigns"])  # the agent-based keys were seen
+    assert d["inbound"] and all(set(v) == doc["inbound"] for v in d["inbound"].values())
+    assert all(set(v["ci95"]) <= doc["inbound"] for v in d["inbound"].values())
+    assert d["targets"] and {k for t in d["targets"] for k in t} == doc["targets"]
+    assert d["intervals"] and {k for r in d["intervals"] for k in r} == doc["intervals"]
+    assert set(d["platform"]) == doc["platform"]
+    resources = re.search(r"\| `resources` \|(.*)", (DOCS / "outputs.md").read_text())
+    assert resources and set(d["resources"]) <= set(_TAG.findall(resources.group(1)))
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert set(kpis) == set(d)
+
+
+def test_outputs_doc_lists_every_parquet_column(cli_run):
+    _, out = cli_run
+    doc = _doc_tables(DOCS / "outputs.md")
+    files = sorted(out.glob("*.parquet"))
+    assert {f.name for f in files} >= {"attempts.parquet", "intervals.parquet",
+                                       "inbound_calls.parquet", "inbound_intervals.parquet"}
+    for f in files:
+        assert f.name in doc, f"docs/outputs.md has no table for {f.name}"
+        assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
+
+
+def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
+    """warm-up 30 s, intervals of the scenario's width: no inbound interval starting and no
+    inbound call decided before 30 s in the measured tables (the flag says so, all false)."""
+    _, out = cli_run
+    iv = pl.read_parquet(out / "inbound_intervals.parquet")
+    calls = pl.read_parquet(out / "inbound_calls.parquet")
+    att = pl.read_parquet(out / "intervals.parquet")
+    assert iv.height and calls.height
+    assert iv["t_start_s"].min() == att["t_start_s"].min() >= 30.0 - 1e-9
+    assert calls["t_decided"].min() >= 30.0 and not calls["in_warmup"].any()
+    assert not iv["in_warmup"].any()
+
+
+def _cli_json(*args: str) -> dict:
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+
+    res = CliRunner().invoke(outdial, [*args, str(SCN), "-r", "2", "--hours", "0.01", "--set",
+                                       "scenario.warmup_s=30", "--json", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _row_names(section: str, key: str) -> set[str]:
+    """The backticked names in the row of ``key`` of the table under ``section``."""
+    text = (DOCS / "outputs.md").read_text()
+    part = text[text.index(section):]
+    row = re.search(rf"^\| `{re.escape(key)}`[^\n]*", part, re.M)
+    assert row, f"docs/outputs.md: no `{key}` row under {section}"
+    return set(_TAG.findall(row.group(0)))
+
+
+def test_outputs_doc_lists_the_json_keys_of_compare_sweep_and_size():
+    from sim.plan.stats import KPI_KEYS
+
+    doc = _doc_tables(DOCS / "outputs.md")
+    c = _cli_json("compare", "--policies", "predictive,progressive", "--no-search")
+    assert set(c) == doc["compare --json"]
+    assert {k for p in c["policies"] for k in p} - {"skills"} <= _row_names(
+        "### `compare --json`", "policies")
+    assert {k for p in c["policies"] for k in p["verdict"]} <= _row_names(
+        "### `compare --json`", "policies")
+    w = _cli_json("sweep", "--vary", "agents=40")
+    text = (DOCS / "outputs.md").read_text()
+    para = text[text.index("### `sweep --json`"):text.index("### `size --json`")]
+    named = set(_TAG.findall(para))
+    assert set(w) <= named
+    bounds = {f"{k}{b}" for k in KPI_KEYS for b in ("", "_lo", "_hi")}
+    assert {k for p in w["points"] for k in p} - bounds - set(w["axes"]) <= named
+    z = _cli_json("size", "--find", "agents", "--target", "occupancy>=0.5", "--min", "45",
+                  "--max", "50")
+    assert set(z) - {"groups"} <= doc["size --json"] and "groups" in doc["size --json"]
+    assert {k for p in z["evaluated"] for k in p} <= _row_names("### `size --json`",
+                                                                "evaluated")

@@ -80,9 +80,36 @@ def test_evaluate_met_missed_undecided_and_needed():
     assert sms.value == 600.0 and (sms.lo, sms.hi) == (560.0, 640.0) and sms.met is True
     assert verdict_line(res) == "MISSED: max_abandon_rate"
     assert verdict_line(res[:1]) == "MET: all 1 targets"
-    assert verdict_line([b]).startswith("UNDECIDED: min_bhcc; about 324 replications")
+    # 324 replications: more than anyone runs; the line says the value is on its bound
+    assert verdict_line([b]) == ("UNDECIDED: practically on the bound (over 100 replications"
+                                 " to decide): min_bhcc")
+    assert "practically on it" in b.note and "about 324" in b.note
+    near = evaluate([TargetSpec("min_bhcc", "bhcc", ">=", 1000.0)], {"bhcc": 1040.0},
+                    {"bhcc": [960.0, 1120.0]}, 4, 1.0)
+    # half-width 80 must shrink to the gap of 40: 4 * (80 / 40)^2 = 16
+    assert verdict_line([*near, b]) == (
+        "UNDECIDED: min_bhcc; about 16 replications would decide; practically on the bound "
+        "(over 100 replications to decide): min_bhcc")
     payload = res[0].as_dict()
     assert set(payload) >= {"name", "target", "value", "lo", "hi", "met"}
+
+
+def test_a_count_is_known_to_one_attempt_of_its_window():
+    """Two replications of a fixed schedule counting 199 attempts in 6 minutes each: the
+    interval is not [1990, 1990] (a sure miss of 2,000 an hour) but one attempt of the
+    window (10 an hour) either side; a clear miss stays a miss."""
+    spec = [TargetSpec("min_attempts_per_hour.voice_agentless",
+                       "attempts_per_hour_voice_agentless", ">=", 2000.0)]
+    res = evaluate(spec, {"attempts_voice_agentless": 199.0},
+                   {"attempts_voice_agentless": [199.0, 199.0]}, 2, 0.1)
+    assert (res[0].lo, res[0].hi) == pytest.approx((1980.0, 2000.0))
+    assert res[0].met is None
+    res = evaluate(spec, {"attempts_voice_agentless": 150.0},
+                   {"attempts_voice_agentless": [150.0, 150.0]}, 2, 0.1)
+    assert res[0].met is False and res[0].hi == pytest.approx(1510.0)
+    bhcc = evaluate([TargetSpec("min_bhcc", "bhcc", ">=", 1000.0)], {"bhcc": 1200.0},
+                    {"bhcc": [1200.0, 1200.0]}, 3, 1.0)
+    assert bhcc[0].met is True and bhcc[0].lo == pytest.approx(1199.0)
 
 
 def test_one_replication_never_decides():
@@ -203,3 +230,24 @@ def test_a_kpi_the_run_does_not_report_is_undecided_not_a_crash():
     res = evaluate([TargetSpec("min_inbound_service_level", "inbound_service_level", ">=",
                                0.8)], {"occupancy": 0.9}, {}, 3, 1.0)
     assert res[0].met is None and "reports no inbound_service_level" in res[0].note
+
+
+def test_a_busy_port_pool_is_named_as_the_bottleneck():
+    from sim.plan.assess import port_warnings
+
+    w = port_warnings(300, {"ports_mean": 299.5, "occupancy": 0.669})
+    assert len(w) == 1 and "299.5 of 300" in w[0] and "66.9 %" in w[0]
+    assert port_warnings(300, {"ports_mean": 280.0, "occupancy": 0.9}) == []  # 93 %
+    assert port_warnings(0, {"ports_mean": 0.0}) == []
+    assert port_warnings(300, {}) == []
+
+
+def test_simulate_warns_when_the_ports_bind():
+    """50 agents on 20 ports: the pool is full all the time, and the run says so."""
+    from sim.plan.assess import assess_records
+    from sim.plan.task import run_task
+
+    scn = load(SCN, {"telephony.ports": 20, "scenario.sim_hours": 0.02,
+                     "scenario.warmup_s": 60.0})
+    a = assess_records(scn, [run_task(scn, 11, tables=True)])
+    assert any(w.startswith("telephony ports: ") and "of 20 in use" in w for w in a.warnings)

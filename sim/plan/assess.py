@@ -19,6 +19,11 @@ from sim.plan.stats import summarise, summarise_rows
 from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line
 from sim.scenario import Scenario
 
+# The port pool is the bottleneck when this share of it is in use on average over the
+# measured window: the dialler launches agent-based calls into free ports only (it holds
+# the rest back), so a pool this busy caps dialling, whatever the agents could take.
+PORTS_BUSY_SHARE = 0.95
+
 
 @dataclass
 class Assessment:
@@ -89,10 +94,26 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
                          [r.get("events") for r in records])
     platform = size_platform(load, retention_h=retention_h)
     warnings += list(platform.warnings)
+    warnings += port_warnings(scn.ports, total)
     for t in targets:
         if t.met is False:
             warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
     return Assessment(resources(scn), targets, verdict_line(targets), platform, warnings)
+
+
+def port_warnings(ports: int, total: Mapping[str, Any]) -> list[str]:
+    """A warning when the telephony ports (``ports``, the pool's size) were in use
+    ``PORTS_BUSY_SHARE`` of the time or more on average (``total["ports_mean"]``): the
+    pool, not the agents, limits dialling; with the agents' occupancy it was reached at."""
+    mean = total.get("ports_mean")
+    if ports <= 0 or not isinstance(mean, int | float) or mean < PORTS_BUSY_SHARE * ports:
+        return []
+    occ = total.get("occupancy")
+    at = f" (agent occupancy {100 * occ:.1f} %)" if isinstance(occ, int | float) else ""
+    return [f"telephony ports: {mean:,.1f} of {ports:,} in use on average "
+            f"({100 * mean / ports:.1f} %): the port pool limits dialling{at}, since the "
+            f"dialler launches calls into free ports only; `outdial size --find ports` "
+            f"finds the ports the load needs"]
 
 
 def assess_records(scn: Scenario, records: Sequence[Mapping[str, Any]]) -> Assessment:

@@ -159,8 +159,18 @@ class RatioSearch:
     @property
     def note(self) -> str:
         if self.best is None:
+            first = next((r for r in self.steps if r.ratio == self.lo), None)
+            v = None if first is None else first.verdict
+            if v is not None and v.value <= v.limit:
+                return (f"no {RATIO_KINDS[self.kind]} ratio is shown to meet the limit: even "
+                        f"{self.lo:g}, at {100 * v.value:.2f} % on average, has an upper "
+                        f"bound of {100 * v.bound:.2f} % over {v.replications} "
+                        "replication(s), too few live answers to decide (run more "
+                        "replications or longer hours)")
+            seen = "" if v is None else f" ({100 * v.value:.2f} %, upper bound " \
+                f"{100 * v.bound:.2f} %)"
             return (f"no {RATIO_KINDS[self.kind]} ratio meets the limit: even {self.lo:g} "
-                    "breaks it")
+                    f"breaks it{seen}")
         if self.best.ratio is not None and self.best.ratio >= self.hi:
             return (f"the top of the searched range ({self.hi:g}) meets the limit: the best "
                     f"{RATIO_KINDS[self.kind]} ratio may be higher")

@@ -378,11 +378,27 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
             warnings.append(f"the lowest value searched ({lower}) meets every target")
     elif not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")
+        warnings.extend(_bound_only(sorted(seen.values(), key=lambda p: p.value), targets,
+                                    replications))
     groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
         if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper,
                       sorted(seen.values(), key=lambda p: p.value), replications, seed,
                       warnings, groups)
+
+
+def _bound_only(points: list[Point], targets: list[Target], replications: int) -> list[str]:
+    """Targets missed only at their 95 % bound: the mean on the right side, the interval
+    across the limit (more replications narrow it, and may decide), named per target."""
+    out = []
+    for t in targets:
+        at = [p.value for p in points if not p.verdicts[str(t)]
+              and (p.kpis[t.kpi] <= t.value if t.op == "<=" else p.kpis[t.kpi] >= t.value)]
+        if at:
+            out.append(f"{t} holds on average at {', '.join(map(str, at))} but not at its "
+                       f"95 % bound: the interval of {replications} replications is too wide "
+                       "to decide there (more replications, -r, narrow it)")
+    return out
 
 
 def describe_kpis() -> str:

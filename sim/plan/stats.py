@@ -44,6 +44,10 @@ KPI_KEYS = ("attempts", "bhcc", "blocked",
 FRACTION_KEYS = kpi.FRACTION_KPIS
 KPI_DOC = {k: kpi.KPIS[k] for k in KPI_KEYS}  # one vocabulary: engine.kpi names them
 MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
+# More replications than this to decide a target means its value sits practically on the
+# bound (e.g. 4,999 SMS an hour offered at exactly the 5,000 asked): replications will not
+# settle it in practice; the planner decides with a margin on the bound instead.
+PRACTICAL_REPLICATIONS = 100
 RISK_QUANTILES = 400  # points of the rate's distribution p_over_limit averages over
 CONFIDENCE = 0.95
 
@@ -214,6 +218,11 @@ class Verdict:
                     f"{max(MIN_REPLICATIONS, self.needed or 0)}")
         if self.needed is None:
             return f"undecided: the value sits on the limit ({self.replications} replications)"
+        if self.needed > PRACTICAL_REPLICATIONS:
+            gap = abs(self.value - self.limit) / abs(self.limit) if self.limit else math.inf
+            return (f"undecided: the value is within {100 * gap:.2g} % of the limit, "
+                    f"practically on it ({self.replications} replications; about "
+                    f"{self.needed} would decide): judge it with a margin on the limit")
         return (f"undecided: the interval straddles the limit with {self.replications} "
                 f"replications, about {self.needed} would decide")
 
