@@ -1762,6 +1762,14 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                                 "in")
                 continue
             rest = parts[1:]
+            keys = {**_ARRAY_KEYS[parts[0]], **{k: None for it in items if isinstance(it, dict)
+                                                for k in it}}
+            if len(rest) >= 2 and rest[0] not in keys and not any(
+                    isinstance(it, dict) and it.get(key) == rest[0] for it in items):
+                names = ", ".join(str(it.get(key)) for it in items if isinstance(it, dict))
+                problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
+                                f"(they are: {names}) and {rest[0]!r} is not one of their keys")
+                continue
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 targets = [it for it in items if isinstance(it, dict)
                            and it.get(key) == rest[0]]
@@ -1784,6 +1792,14 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     return out
 
 
+# The keys an entry of each array takes (its own and its tables'): a --set naming neither an
+# entry nor one of these is a misspelt name.
+_ARRAY_KEYS: dict[str, dict[str, None]] = {
+    "campaigns": dict.fromkeys([*_CAMPAIGN, *_CAMPAIGN_TABLES, *_ENGINE_TABLES,
+                                *_BLEND_TABLES, "profile"]),
+    "agents": dict.fromkeys([*_AGENTS, "profile"]),
+    "inbound": dict.fromkeys([*_INBOUND, "talk", "wrap", "patience", "profile"]),
+}
 OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
 
 

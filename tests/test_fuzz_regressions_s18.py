@@ -268,3 +268,15 @@ def test_set_on_an_array_the_scenario_does_not_have():
     res = _cli("validate", SCENARIOS / "notifications-2200-ports.toml", "--set", "agents.count=3")
     assert res.exit_code == 2
     assert "agents.count: the scenario has no [[agents]] entry to set it in" in res.stderr
+
+
+@pytest.mark.parametrize("dotted, said", [
+    ("campaigns.nope.talk.mean_s=1", "campaigns.nope.talk.mean_s: no [[campaigns]] entry has "
+                                     "name 'nope' (they are: sales)"),
+    ("agents.nope.count=2", "agents.nope.count: no [[agents]] entry has group 'nope' (they "
+                            "are: team)"),
+])
+def test_set_naming_no_entry_says_so(dotted, said):
+    res = _cli("validate", SMALL, "--set", dotted)  # was: unknown key 'nope' in every entry
+    assert res.exit_code == 2 and said in res.stderr
+    assert _cli("validate", SMALL, "--set", "campaigns.talk.mean_s=100").exit_code == 0
