@@ -130,8 +130,11 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
         return summary, lent, leaving
 
     handed_back = []
-    for _ in range(3):  # the stop races the blending's own recalls: on a loaded machine
+    for k in range(3):  # the stop races the blending's own recalls: on a loaded machine
         # an agent can be back before the stop comes, leaving nothing to hand back
+        if k:  # a fresh store: the same one resumes the stopped run, which then just ends
+            (tmp_path / f"try{k}").mkdir()
+            cfg = _cfg(tmp_path / f"try{k}")
         summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
         assert summary["reason"] == "stop" and summary["left_pending"] == 0
         assert lent == leaving  # every agent still on inbound is on its way back
