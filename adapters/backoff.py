@@ -13,6 +13,7 @@ class Backoff:
 
     first_s: float = 0.2
     max_s: float = 30.0
+    stable_s: float = 10.0  # a connection up this long was a success (see ``ended``)
     failures: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
@@ -25,3 +26,11 @@ class Backoff:
     def reset(self) -> None:
         """A connection succeeded: the next failure starts over at ``first_s``."""
         self.failures = 0
+
+    def ended(self, up_s: float) -> None:
+        """A connection that was up ``up_s`` seconds ended. One that lasted ``stable_s``
+        starts the delays over; a shorter one does not, so a far end that accepts and
+        then drops at once is retried ever more slowly (up to ``max_s``), not in a loop
+        at ``first_s``."""
+        if up_s >= self.stable_s:
+            self.reset()

@@ -14,7 +14,7 @@ import time
 from types import ModuleType, TracebackType
 from typing import Any, Self
 
-from engine.sinks import SinkError, dump_bytes
+from engine.sinks import SinkBusy, SinkError, dump_bytes
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,11 @@ _INSTALL_HINT = "install the Kafka extra: pip install 'outdial[kafka]'"
 
 class KafkaSinkError(SinkError):
     """The Kafka producer could not be made, or events were not delivered."""
+
+
+class KafkaSinkBusy(KafkaSinkError, SinkBusy):
+    """Events are not confirmed yet, or the local queue stayed full: the broker is slow or
+    away; none has failed (a caller may try again later)."""
 
 
 def _confluent() -> ModuleType:
@@ -57,6 +62,9 @@ class KafkaSink:
             "client.id": "outdial",
             "acks": "all",
             "linger.ms": 20,
+            # librdkafka's own lines (an unreachable broker: one every few hundred ms) go
+            # to this module's logger, not to the process's stderr over the live view
+            "logger": logging.getLogger(f"{__name__}.librdkafka"),
         }
         if ck.libversion()[1] >= 0x01000000:  # librdkafka >= 1.0: idempotent producer
             conf["enable.idempotence"] = True
@@ -102,7 +110,7 @@ class KafkaSink:
                 if deadline is None:
                     deadline = now + self.buffer_timeout_s
                 elif now > deadline:
-                    raise KafkaSinkError(
+                    raise KafkaSinkBusy(
                         f"Kafka producer queue for {self.bootstrap_servers} stayed full for "
                         f"{self.buffer_timeout_s} s; is the broker reachable?") from None
                 self._producer.poll(0.1)
@@ -112,17 +120,18 @@ class KafkaSink:
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait up to ``timeout_s`` seconds for every queued event to be acknowledged.
 
-        Raises ``KafkaSinkError`` if events remain undelivered or any delivery failed.
+        Raises ``KafkaSinkError`` if any delivery failed, ``KafkaSinkBusy`` (a
+        ``KafkaSinkError`` too) if events remain unconfirmed.
         """
         if self._producer is None:  # closed: everything was flushed then
             return
         remaining = self._producer.flush(timeout_s)
-        if remaining:
-            raise KafkaSinkError(f"{remaining} of {self.produced} events still undelivered "
-                                 f"to {self.bootstrap_servers} after {timeout_s} s")
         if self.failed:
             raise KafkaSinkError(f"{self.failed} of {self.produced} events failed delivery "
                                  f"to {self.bootstrap_servers}; first: {self.errors[0]}")
+        if remaining:
+            raise KafkaSinkBusy(f"{remaining} of {self.produced} events still undelivered "
+                                f"to {self.bootstrap_servers} after {timeout_s} s")
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Flush (see ``flush``), refuse further events and release the producer; idempotent.

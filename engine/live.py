@@ -26,6 +26,7 @@ from engine.agents import InvalidTransition
 from engine.attempt import Code
 from engine.director import CampaignDirector, JobState
 from engine.outbox import OutboxRelay
+from engine.sinks import SinkBusy
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +110,14 @@ class RunOutcome:
 
 class LiveRunner:
     """Run ``director`` and ``dialer`` on ``clock`` until ``end_s`` (run clock; None: until
-    stopped). ``relay`` publishes the outbox every ``relay_s`` wall seconds."""
+    stopped). ``relay`` publishes the outbox every ``relay_s`` wall seconds; a sink that is
+    busy (``SinkBusy``: a broker slow or away) is asked again at the next relay while the
+    run goes on, and waited for at most ``final_flush_s`` seconds at the stop."""
 
     def __init__(self, clock: LoopClock, dialer: Any, director: CampaignDirector, store: Any,
                  relay: OutboxRelay, end_s: float | None = None, drain_s: float = 10.0,
-                 relay_s: float = 0.2, on_second: Callable[[], None] | None = None):
+                 relay_s: float = 0.2, on_second: Callable[[], None] | None = None,
+                 final_flush_s: float = 30.0):
         self.clock = clock
         self.dialer = dialer
         self.director = director
@@ -125,6 +129,8 @@ class LiveRunner:
         self.on_second = on_second
         self.stop_requested = asyncio.Event()
         self.stopping = False
+        self.final_flush_s = final_flush_s
+        self.sink_busy_since: float | None = None  # time.monotonic() a busy spell began
 
     def request_stop(self) -> None:
         """Ask for a graceful stop (safe from a signal handler on the loop)."""
@@ -167,9 +173,13 @@ class LiveRunner:
                 return "end"
             try:
                 self.relay.relay()
+            except SinkBusy as e:  # kept in the outbox: published when the sink takes them
+                self._sink_busy(e)
             except Exception as e:
                 self.clock.fail(e)
                 return "error"
+            else:
+                self._sink_ok()
             if self.on_second is not None and time.monotonic() >= next_second:
                 next_second += 1.0
                 self.on_second()
@@ -201,6 +211,8 @@ class LiveRunner:
                 await asyncio.sleep(0.05)
                 try:
                     self.relay.relay()
+                except SinkBusy as e:
+                    self._sink_busy(e)
                 except Exception as e:
                     self.clock.fail(e)
                 if self.on_second is not None and time.monotonic() >= next_second:
@@ -215,11 +227,7 @@ class LiveRunner:
             except Exception as e:  # the store failed now: the rest stay trapped
                 self.clock.fail(e)
                 out.reason, out.error = "error", e
-        try:
-            self.relay.relay()
-        except Exception as e:
-            if out.error is None:
-                out.reason, out.error = "error", e
+        await self._last_relay(out)
         if self.on_second is not None:
             self.on_second()
         try:
@@ -231,6 +239,38 @@ class LiveRunner:
                 out.reason, out.error = "error", e
         out.events_published = self.relay.published
         return out
+
+    async def _last_relay(self, out: RunOutcome) -> None:
+        """Publish what is left; a busy sink is waited for up to ``final_flush_s`` (the
+        loop keeps running meanwhile), then what it has not confirmed stays in the outbox
+        for the next run and the run ends in that error."""
+        deadline = time.monotonic() + self.final_flush_s
+        while True:
+            try:
+                self.relay.relay()
+                return
+            except SinkBusy as e:
+                if time.monotonic() >= deadline:
+                    if out.error is None:
+                        out.reason, out.error = "error", e
+                    return
+                await asyncio.sleep(0.1)
+            except Exception as e:
+                if out.error is None:
+                    out.reason, out.error = "error", e
+                return
+
+    def _sink_busy(self, e: SinkBusy) -> None:
+        """Logged once per spell: the run goes on, the outbox keeps the events."""
+        if self.sink_busy_since is None:
+            self.sink_busy_since = time.monotonic()
+            log.warning("events sink busy (%s); events wait in the outbox", e)
+
+    def _sink_ok(self) -> None:
+        if self.sink_busy_since is not None:
+            log.warning("events sink took the outbox again after %.1f s",
+                        time.monotonic() - self.sink_busy_since)
+            self.sink_busy_since = None
 
     def _settle_jobs(self, reason: str) -> None:
         """At the end of the run jobs finish; at a stop running jobs pause (remembered, so

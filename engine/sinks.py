@@ -27,6 +27,11 @@ class SinkError(RuntimeError):
     """A sink could not take or deliver events (the message names the file or broker)."""
 
 
+class SinkBusy(SinkError):
+    """The sink holds events it has not confirmed yet (a broker slow or away for now):
+    nothing is lost, they stay in the outbox; ask again later. A live run keeps going."""
+
+
 def dump_bytes(event: dict[str, Any] | tuple[Any, ...]) -> bytes:
     """One event (or its values, a JSON array) as compact, strict JSON in UTF-8
     (``ValueError`` on NaN or infinity, ``TypeError`` on a value JSON cannot hold)."""

@@ -44,6 +44,25 @@ listen = "127.0.0.1"
     return cfg
 
 
+def kafka_config(folder: Path, monkeypatch, producer: type, hours: float) -> Path:
+    """``write_config`` with a Kafka sink at 127.0.0.1:9 whose producer is ``producer`` (a
+    ``tests.test_kafka.FakeProducer``, its list of made producers emptied) instead of
+    confluent-kafka's: the config file's path."""
+    from types import SimpleNamespace
+
+    from adapters import kafka as kafka_mod
+    from tests.test_kafka import FakeProducer
+
+    FakeProducer.made = []  # every fake producer is listed there
+    mod = SimpleNamespace(Producer=producer, KafkaException=RuntimeError,
+                          libversion=lambda: ("2.5.0", 0x020500FF))
+    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
+    p = write_config(folder, hours=hours, speed=5.0, drain_s=1.0)
+    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
+                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
+    return p
+
+
 def run_cmd(cfg: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "outdial.cli", "run", str(cfg), "--emulate",
                              "--json", "--no-view", *args],

@@ -111,16 +111,16 @@ def test_a_lent_agents_acd_states_stay_off_the_engine_but_a_logout_does_not():
 def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
     """Stopped while agents are on inbound: each is put back in manual-in (pending its
     call), so none keeps taking ACD calls while the dialer is away."""
-    cfg = _cfg(tmp_path)
-
-    async def go():
+    async def go(cfg):
         s = LiveSession(cfg, emulate=True)
         await s.start()
         world = s.emulated.world
         run = asyncio.create_task(s.run())
         while not run.done():
             await asyncio.sleep(0.02)
-            if s.inbound_agents.lends >= 1 and world.on_inbound:
+            # an outbound agent lent now and on an inbound call (the care desk's own agents
+            # are always on inbound; an agent lent earlier may be back already)
+            if any(a in world.on_inbound for a in list(s.inbound_agents.client.lent)):
                 s.runner.request_stop()
                 break
         summary = await run
@@ -131,11 +131,11 @@ def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
 
     handed_back = []
     for k in range(3):  # the stop races the blending's own recalls: on a loaded machine
-        # an agent can be back before the stop comes, leaving nothing to hand back
-        if k:  # a fresh store: the same one resumes the stopped run, which then just ends
-            (tmp_path / f"try{k}").mkdir()
-            cfg = _cfg(tmp_path / f"try{k}")
-        summary, lent, leaving = asyncio.run(asyncio.wait_for(go(), 120))
+        # an agent can be back before the stop comes, leaving nothing to hand back; each
+        # try on a store of its own (the same one would resume the stopped run)
+        (tmp_path / str(k)).mkdir()
+        summary, lent, leaving = asyncio.run(asyncio.wait_for(go(_cfg(tmp_path / str(k))),
+                                                              120))
         assert summary["reason"] == "stop" and summary["left_pending"] == 0
         assert lent == leaving  # every agent still on inbound is on its way back
         handed_back.append(summary["agents_handed_back_at_stop"])

@@ -193,18 +193,11 @@ def test_damaged_store_page_is_reported_as_damaged(tmp_path):
 
 def test_events_go_to_kafka_too_and_flush_before_they_count_as_published(tmp_path,
                                                                        monkeypatch):
-    from types import SimpleNamespace
-
-    from adapters import kafka as kafka_mod
+    from tests.live_helpers import kafka_config
     from tests.test_kafka import FakeProducer
-    FakeProducer.made = []
-    mod = SimpleNamespace(Producer=FakeProducer, KafkaException=RuntimeError,
-                          libversion=lambda: ("2.5.0", 0x020500FF))
-    monkeypatch.setattr(kafka_mod, "_confluent", lambda: mod)
-    p = write_config(tmp_path, hours=0.003, speed=5.0, drain_s=1.0)
-    p.write_text(p.read_text().replace('jsonl = "events.jsonl"',
-                                       'jsonl = "events.jsonl"\nkafka = "127.0.0.1:9"'))
-    cfg = load_config(p, env=ENV, emulate=True)
+
+    cfg = load_config(kafka_config(tmp_path, monkeypatch, FakeProducer, 0.003), env=ENV,
+                      emulate=True)
     summary = run_live(cfg, emulate=True)
     sent = FakeProducer.made[0].sent
     assert summary["lost_events"] == 0 and len(sent) == summary["events_published"] > 0

@@ -272,3 +272,31 @@ def test_a_cold_campaign_dials_no_line_beyond_its_idle_agents_until_evidence_out
     p.decide(400.0, *_arrays(100, 0, 0))
     assert p.hit.count[0] >= c.hit_prior_weight
     assert int(p.decide(400.25, *_arrays(100, 0, 0))[0]) > 100
+
+
+def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_idle_agent():
+    """The price cannot fall under THETA_MIN, and the model cannot tell marginal abandons
+    under about one in its samples: a campaign over its aim beyond chance at that floor is
+    paced 1:1 (no live answer dropped), with a warning, until its rate is back at the aim."""
+    from pacer.decide import THETA_MIN
+
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+    p.theta[:] = THETA_MIN
+    p._run_ab[:], p._run_live[:] = 20.0, 400.0  # 5 % against an aim of 2.4 %
+    aim = np.array([0.024])
+    p._hold_floor(np.array([3.0]), aim)
+    assert p._at_floor[0] and p._active[0] == 0
+    assert any("price_at_floor" in w for w in p.warnings())
+    assert int(p.decide(0.0, *_arrays(10, 5, 3))[0]) == 10 - 3
+    p._hold_floor(np.array([3.0]), aim)  # still over: stays, no second warning
+    assert p._at_floor[0] and len(p.warnings()) == 1
+    p._run_live[:] = 1000.0  # 2 %: back at the aim
+    p._hold_floor(np.array([-1.0]), aim)
+    assert not p._at_floor[0] and p._active[0] == 1
+    p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
+    p.theta[:] = 0.024
+    p._limit = p._effective_limit()
+    assert int(p.decide(0.25, *_arrays(10, 5, 3))[0]) > 10 - 3  # the model's count again
+    p.theta[:] = 10 * THETA_MIN  # over the aim with room in the price: the loop's business
+    p._hold_floor(np.array([3.0]), aim)
+    assert not p._at_floor[0]

@@ -67,12 +67,14 @@ class CmsEmulator:
         await self._writer.drain()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            up_since = None
             try:
                 _, w = await asyncio.open_connection(self.host, self.port)
                 self._writer = w
                 self.connects += 1
-                self.backoff.reset()
+                up_since = loop.time()
                 while self._writer is w:
                     w.write(encode_batch(list(self.world.skill_rows()), self.layout))
                     await w.drain()
@@ -80,5 +82,7 @@ class CmsEmulator:
                     await asyncio.sleep(self.interval_s)
             except (ConnectionError, OSError):
                 pass
+            if up_since is not None:
+                self.backoff.ended(loop.time() - up_since)
             self.drop()
             await asyncio.sleep(self.backoff.next_s())

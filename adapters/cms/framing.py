@@ -8,7 +8,7 @@ Which column holds what is the site's report configuration: a ``Layout`` names t
 
 Untrusted input: an over-long line, a non-ASCII line, a row with the wrong field count or
 a value that does not parse is reported in ``errors`` and skipped; the next line is read
-as usual.
+as usual. A refresh of more than ``max_rows`` rows is reported and skipped whole.
 """
 
 from __future__ import annotations
@@ -181,12 +181,14 @@ class ReportDecoder:
 
     layout: Layout
     max_line: int = 4096
+    max_rows: int = 10000  # rows one refresh may hold (a report of skills or VDNs)
     keep_errors: int = 100
     errors: list[str] = field(default_factory=list)
     bad_lines: int = 0
     _buf: bytearray = field(default_factory=bytearray)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _overlong: bool = False
+    _overfull: bool = False  # this refresh passed max_rows: dropped at its end
 
     def _error(self, msg: str) -> None:
         self.bad_lines += 1
@@ -228,10 +230,21 @@ class ReportDecoder:
             return None
         if line.replace(" ", "") == END_OF_RECORDS:
             rows, self._rows = self._rows, []
+            if self._overfull:  # a refresh cut short is no refresh: skipped whole
+                self._overfull = False
+                return None
             return rows
         kind = line.split("|", 1)[0].strip()
         if kind != DATA:
             return None  # other record types (headers, report names) carry nothing we use
+        if self._overfull:
+            return None
+        if len(self._rows) >= self.max_rows:  # rows without an end: memory stays bounded
+            self._error(f"refresh longer than {self.max_rows} rows (no {END_OF_RECORDS}?); "
+                        "skipped to its end")
+            self._rows.clear()
+            self._overfull = True
+            return None
         try:
             self._rows.append(parse_row(line, self.layout))
         except RowError as e:

@@ -120,6 +120,7 @@ class CmsServer:
         self._writers.add(writer)
         peer = writer.get_extra_info("peername")
         dec = ReportDecoder(self.layout, max_line=self.max_line)
+        counted = 0
         try:
             while True:
                 data = await reader.read(65536)
@@ -129,7 +130,9 @@ class CmsServer:
                     self._refresh(rows)
                 for e in dec.errors:
                     log.warning("CMS %s: %s", peer, e)
-                self.bad_lines += len(dec.errors)
+                # every bad line counts, also past the decoder's last ``keep_errors``
+                self.bad_lines += dec.bad_lines - counted
+                counted = dec.bad_lines
                 dec.errors.clear()
         except (ConnectionError, OSError) as e:
             log.warning("CMS %s: connection lost (%s)", peer, type(e).__name__)

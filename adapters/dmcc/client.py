@@ -8,8 +8,11 @@ event when an agent changes work mode at the phone, so polling is the documented
 follow it). Every change is handed to the subscribed listener as an
 ``engine.agents.AgentState``, except the ready / busy / after-call states of agents lent
 to inbound skills (``lent``, kept by ``adapters.dmcc.blending``): those are the ACD's.
-A lost connection is retried with backoff; the previous
-session id is offered back (session recovery within the cleanup delay) and monitors are
+A station the switch refuses (no device id, a CSTA error to its state request) or an
+answer without an agent state costs that agent's reading, logged and retried at the next
+poll: never the session, never a logout. A lost connection is retried with backoff (it
+grows while sessions end at once, see ``Backoff.ended``); the previous session id is
+offered back (session recovery within the cleanup delay) and monitors are
 started again if the server did not keep them. Call events (Delivered, Established,
 ConnectionCleared, Failed, Originated) go to ``on_call_event``.
 """
@@ -84,6 +87,7 @@ class DmccConfig:
     cleanup_delay_s: int = 60
     poll_s: float = 1.0
     request_timeout_s: float = 5.0
+    connect_timeout_s: float = 10.0  # TCP connect and TLS handshake together
     tls: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:  # never show the password
@@ -111,6 +115,7 @@ class DmccClient:
         self.states: dict[int, AgentState] = {}
         self.raw: dict[int, str] = {}  # last CSTA state seen per agent
         self.refused = 0  # changes the engine refused (applied again at the next poll)
+        self.agent_errors: dict[int, str] = {}  # agents whose last request was refused
         # agents lent to inbound skills (blending, ``adapters.dmcc.blending``): the ACD
         # owns their ready / busy / after-call states, so only a logout reaches the engine
         self.lent: set[int] = set()
@@ -122,6 +127,7 @@ class DmccClient:
         self._pending: dict[int, asyncio.Future[m.Message]] = {}
         self._next_invoke = 0
         self._stopping = False
+        self._up_since: float | None = None  # loop time the current session started
 
     # ---- AgentFeed
 
@@ -187,13 +193,19 @@ class DmccClient:
         """Agent ``agent``'s CSTA state and its work mode (``AUTO_IN``, ``MANUAL_IN``; empty
         when the switch does not say)."""
         resp = await self.request("GetAgentState", {"device": self.device_ids[agent]})
-        return resp.get("agentState") or "agentNull", resp.get("workMode") or ""
+        state = resp.get("agentState")
+        if not state:  # no answer is no logout: the agent's state is read again next poll
+            raise DmccError(f"DMCC GetAgentState of agent {agent}: answer without an "
+                            f"agentState ({resp.kind})")
+        return state, resp.get("workMode") or ""
 
     # ---- the connection's life
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff until ``stop``."""
+        loop = asyncio.get_running_loop()
         while not self._stopping:
+            self._up_since = None
             try:
                 await self._session()
             except (OSError, ConnectionError, asyncio.IncompleteReadError, DmccError,
@@ -208,6 +220,8 @@ class DmccClient:
             finally:
                 self.connected.clear()
                 self._fail_pending()
+                if self._up_since is not None:  # a session was up: was it for long?
+                    self.backoff.ended(loop.time() - self._up_since)
             if self._stopping:
                 break
             await asyncio.sleep(self.backoff.next_s())
@@ -223,15 +237,16 @@ class DmccClient:
 
     async def _session(self) -> None:
         c = self.config
-        reader, writer = await asyncio.open_connection(
-            c.host, c.port, ssl=c.tls, server_hostname=c.host if c.tls else None)
+        async with asyncio.timeout(c.connect_timeout_s):  # a far end that never answers
+            reader, writer = await asyncio.open_connection(  # the SYN or the TLS handshake
+                c.host, c.port, ssl=c.tls, server_hostname=c.host if c.tls else None)
         self._writer = writer
         self.connects += 1
         read_task = asyncio.create_task(self._read(reader))
         tasks = [read_task]
         try:
             await self._start_session()
-            self.backoff.reset()
+            self._up_since = asyncio.get_running_loop().time()
             self.connected.set()
             tasks += [asyncio.create_task(self._keep_alive()),
                       asyncio.create_task(self._poll())]
@@ -261,13 +276,18 @@ class DmccClient:
             return  # the server kept our device ids and monitors
         self.monitors.clear()
         for agent, ext in enumerate(c.stations):
-            if agent not in self.device_ids:
-                r = await self.request("GetDeviceId", {"switchName": c.switch_name,
-                                                       "extension": ext})
-                self.device_ids[agent] = r.get("deviceID") or ""
-            r = await self.request("MonitorStart", {"monitorObject": {
-                "deviceObject": self.device_ids[agent]}})
-            self.monitors[agent] = r.get("monitorCrossRefID") or ""
+            try:  # one station the switch refuses costs that agent, not the agent feed
+                if agent not in self.device_ids:
+                    r = await self.request("GetDeviceId", {"switchName": c.switch_name,
+                                                           "extension": ext})
+                    if not r.get("deviceID"):
+                        raise DmccError(f"DMCC GetDeviceId of station {ext}: no deviceID")
+                    self.device_ids[agent] = r.get("deviceID") or ""
+                r = await self.request("MonitorStart", {"monitorObject": {
+                    "deviceObject": self.device_ids[agent]}})
+                self.monitors[agent] = r.get("monitorCrossRefID") or ""
+            except DmccError as e:
+                self._agent_error(agent, f"station {ext} not followed this session: {e}")
 
     async def _keep_alive(self) -> None:
         while True:
@@ -277,14 +297,30 @@ class DmccClient:
                 "requestedSessionDuration": self.config.session_duration_s})
 
     async def _poll(self) -> None:
-        n = len(self.config.stations)
         while True:
-            for lo in range(0, n, 200):  # pipelined: up to 200 requests on the wire
-                agents = range(lo, min(lo + 200, n))
-                states = await asyncio.gather(*(self.agent_state(a) for a in agents))
+            known = sorted(self.device_ids)  # stations the switch gave a device id
+            for lo in range(0, len(known), 200):  # pipelined: up to 200 on the wire
+                agents = known[lo:lo + 200]
+                states = await asyncio.gather(*(self.agent_state(a) for a in agents),
+                                              return_exceptions=True)
                 for a, st in zip(agents, states, strict=True):
-                    self._apply(a, st)
+                    if isinstance(st, DmccError):  # this agent's answer: skipped
+                        self._agent_error(a, str(st))
+                    elif isinstance(st, BaseException):  # the link's: ends the session
+                        raise st
+                    else:
+                        if self.agent_errors.pop(a, None) is not None:
+                            log.info("DMCC: agent %d read again", a)
+                        self._apply(a, st)
             await asyncio.sleep(self.config.poll_s)
+
+    def _agent_error(self, agent: int, text: str) -> None:
+        """One agent's request refused: counted, logged when its reason changes (a station
+        refused at every poll logs once), and the other agents go on."""
+        self.errors += 1
+        if self.agent_errors.get(agent) != text:
+            log.warning("DMCC: agent %d: %s", agent, text)
+        self.agent_errors[agent] = text
 
     def _apply(self, agent: int, csta_state: str) -> None:
         """Report agent ``agent``'s change to the listener as engine agent states.
@@ -329,6 +365,9 @@ class DmccClient:
             data = await reader.read(65536)
             if not data:
                 dec.close()
+                for fut in self._pending.values():  # their answers will never come
+                    if not fut.done():
+                        fut.set_exception(ConnectionError("DMCC server closed the connection"))
                 return
             for frame in dec.feed(data):
                 self._dispatch(frame.invoke_id, frame.body)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -128,7 +129,14 @@ class DmccEmulator:
                     except m.MessageError:
                         self.bad_frames += 1
                         continue
-                    session = self._handle(writer, f.invoke_id, msg, session)
+                    try:
+                        session = self._handle(writer, f.invoke_id, msg, session)
+                    except Exception:  # a request it cannot serve: answered, never fatal
+                        self.bad_frames += 1
+                        log.warning("DMCC emulator: %s (invoke %d) not served", msg.kind,
+                                    f.invoke_id, exc_info=True)
+                        self._send(writer, f.invoke_id, "CSTAErrorCode",
+                                   {"operation": "invalidParameterValue"})
                 await writer.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass  # the peer left, or the emulator is closing
@@ -153,14 +161,14 @@ class DmccEmulator:
                 self._send(w, invoke, "StartApplicationSessionNegResponse",
                            {"errorCode": {"definedError": "invalidUserNameOrPassword"}})
                 return None
-            want = float(msg.get("requestedSessionDuration") or 180)
-            dur = min(max(want, 1.0), self.max_session_s)
+            dur = _seconds(msg.get("requestedSessionDuration"), 180.0, self.max_session_s)
             old = self.sessions.get(msg.get("sessionID") or "")
             if old is not None and old.user == user:
                 s = old  # recovered within its cleanup delay
             else:
                 s = _Session(f"{next(self._ids):08X}", user, dur,
-                             float(msg.get("sessionCleanupDelay") or 60), now + dur)
+                             _seconds(msg.get("sessionCleanupDelay"), 60.0, 3600.0),
+                             now + dur)
                 self.sessions[s.id] = s
             s.writer, s.detached_at, s.expires, s.duration_s = w, None, now + dur, dur
             self._send(w, invoke, "StartApplicationSessionPosResponse",
@@ -232,6 +240,16 @@ class DmccEmulator:
         else:
             self._send(w, invoke, "CSTAErrorCode", {"operation": "requestIncompatibleWithObject"})
         return session
+
+
+def _seconds(text: str | None, default: float, most: float) -> float:
+    """A client's requested duration (seconds) within 1 .. ``most``; ``default`` when it
+    is missing or no finite number (a client's nonsense never reaches the clock)."""
+    try:
+        v = float(text) if text else default
+    except ValueError:
+        return default
+    return min(max(v, 1.0), most) if math.isfinite(v) else default
 
 
 def _station(device_id: str) -> str:

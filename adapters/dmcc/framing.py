@@ -27,6 +27,7 @@ HEADER_SIZE = HEADER.size  # 8 bytes
 MAX_FRAME = 0xFFFF  # the length field's largest value, header included
 EVENT_INVOKE_ID = 9999
 _HEADER_AT = re.compile(rb"\x00\x00..\d{4}\s*<", re.DOTALL)
+_LOOKBACK = HEADER_SIZE + 256  # how far before the tail a header match may begin
 
 
 class FramingError(ValueError):
@@ -81,6 +82,7 @@ class FrameDecoder:
     errors: list[str] = field(default_factory=list)
     skipped: int = 0
     _buf: bytearray = field(default_factory=bytearray)
+    _scanned: int = 0  # of a partial frame, the bytes searched for a header already
 
     def _error(self, msg: str) -> None:
         self.errors.append(msg)
@@ -89,6 +91,7 @@ class FrameDecoder:
     def _resync(self, start: int) -> bool:
         """Drop bytes up to the next plausible header at or after ``start``; False if none
         is in the buffer yet (then only a possible header prefix is kept)."""
+        self._scanned = 0
         m = _HEADER_AT.search(self._buf, start)
         if m is None:
             keep = min(len(self._buf), HEADER_SIZE + 16)  # a header may be arriving
@@ -123,7 +126,9 @@ class FrameDecoder:
             if len(buf) < length:
                 # Not all here yet, or the length lies: a complete XML document followed by
                 # a plausible header inside the claimed span means the length was too long.
-                m = _HEADER_AT.search(buf, HEADER_SIZE + 1)
+                # Bytes searched before are not searched again (a frame arriving a byte at
+                # a time would cost quadratic time), nor a header already tried.
+                m = _HEADER_AT.search(buf, max(HEADER_SIZE + 1, self._scanned))
                 if m is not None:
                     text = _well_formed(bytes(buf[HEADER_SIZE:m.start()]))
                     if text is not None:
@@ -131,8 +136,13 @@ class FrameDecoder:
                                     "taking the XML before it")
                         out.append(Frame(int(invoke), text))
                         del buf[: m.start()]
+                        self._scanned = 0
                         continue
+                    self._scanned = m.start() + 1
+                else:  # a header may be arriving at the tail: look there again
+                    self._scanned = max(len(buf) - _LOOKBACK, 0)
                 break
+            self._scanned = 0
             text = _well_formed(bytes(buf[HEADER_SIZE:length]))
             if text is None:
                 self._error(f"DMCC frame {invoke.decode()} of {length} bytes is not "
@@ -150,6 +160,7 @@ class FrameDecoder:
 
     def close(self) -> None:
         """The stream ended: a partial frame left over is reported as truncated."""
+        self._scanned = 0
         if self._buf:
             self._error(f"connection closed inside a DMCC frame ({len(self._buf)} bytes "
                         "truncated)")

@@ -32,6 +32,9 @@ EVENTS = ("DeliveredEvent", "EstablishedEvent", "ConnectionClearedEvent", "Faile
           "OriginatedEvent")
 
 
+MAX_DEPTH = 64  # element nesting a message may have (real ones have fewer than 10)
+
+
 class MessageError(ValueError):
     """A body that is not a DMCC message (not XML, or no root element)."""
 
@@ -95,17 +98,19 @@ def parse(text: str) -> Message:
     except Exception as e:  # defusedxml: DTDs, entities, external references refused
         raise MessageError(f"refused DMCC XML message ({type(e).__name__})") from e
     out: dict[str, str] = {}
-
-    def walk(el: Element, path: str) -> None:
+    # Iterative and depth-bounded: a peer's deeply nested body must not exhaust the
+    # interpreter's recursion limit (a RecursionError would end the connection).
+    stack: list[tuple[Element, str, int]] = [(k, _local(k.tag), 1) for k in reversed(root)]
+    while stack:
+        el, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MessageError(f"DMCC {_local(root.tag)} nested deeper than {MAX_DEPTH} "
+                               "elements")
         kids = list(el)
         if not kids:
             out.setdefault(path, (el.text or "").strip())
-            return
-        for k in kids:
-            walk(k, f"{path}/{_local(k.tag)}" if path else _local(k.tag))
-
-    for k in root:
-        walk(k, _local(k.tag))
+            continue
+        stack.extend((k, f"{path}/{_local(k.tag)}", depth + 1) for k in reversed(kids))
     return Message(_local(root.tag), out)
 
 

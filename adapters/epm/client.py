@@ -8,14 +8,18 @@ credentials, TLS, connection, timeout, or the service's SOAP fault.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.auth import HTTPDigestAuth
 
 from adapters.epm import framing as f
+
+MAX_RESPONSE = 16 << 20  # bytes of one response it reads (GetStatus of 50k sessions fits)
 
 
 class EpmError(RuntimeError):
@@ -63,13 +67,16 @@ def safe_url(url: str) -> str:
 
 class EpmClient:
     """Calls the service at ``url`` as ``user``. ``verify``: a CA bundle path, True (the
-    system's) or False (never in production). ``timeout_s`` per request."""
+    system's) or False (never in production). ``timeout_s``: the longest wait to connect,
+    for the response's headers, and for its whole body; ``max_response``: bytes."""
 
     def __init__(self, url: str, user: str, password: str, verify: str | bool = True,
-                 timeout_s: float = 10.0, connections: int = 16):
+                 timeout_s: float = 10.0, connections: int = 16,
+                 max_response: int = MAX_RESPONSE):
         self.url = url
         self.where = safe_url(url)
         self.timeout_s = timeout_s
+        self.max_response = max_response
         self._session = requests.Session()
         pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=connections)
         self._session.mount("https://", pool)
@@ -89,7 +96,7 @@ class EpmClient:
         body = f.request(op, **values)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"urn:{op}"'}
         try:
-            r = self._session.post(self.url, data=body, headers=headers,
+            r = self._session.post(self.url, data=body, headers=headers, stream=True,
                                    timeout=self.timeout_s, verify=self._verify)
         except requests.exceptions.SSLError as e:
             raise EpmError(f"{self.where}: TLS handshake failed ({_reason(e)})") from None
@@ -98,15 +105,47 @@ class EpmClient:
         except requests.exceptions.RequestException as e:
             raise EpmError(f"{self.where}: cannot reach the outcall web service "
                            f"({type(e).__name__})") from None
-        if r.status_code == 401:
-            raise EpmError(f"{self.where}: the outcall web service refused the credentials "
-                           "(HTTP 401); check the EPM user name and password")
-        if r.status_code not in (200, 500) or not r.content:
+        except (ValueError, UnicodeError) as e:  # e.g. a user name HTTP cannot carry
+            raise EpmError(f"{self.where}: {op} request not sendable ({type(e).__name__}); "
+                           "check the user name (printable Latin-1, no quotes)") from None
+        try:
+            if r.status_code == 401:
+                raise EpmError(f"{self.where}: the outcall web service refused the "
+                               "credentials (HTTP 401); check the EPM user name and password")
+            content = self._content(op, r) if r.status_code in (200, 500) else b""
+        except BaseException:
+            r.close()  # the body was not read to its end: the connection is not reused
+            raise
+        if r.status_code in (200, 500):
+            r.raw.release_conn()  # read to its end: kept alive for the next request
+        else:
+            r.close()
+        if not content:
             raise EpmError(f"{self.where}: {op} answered HTTP {r.status_code}")
         try:
-            return f.parse_response(op, r.content)
+            return f.parse_response(op, content)
         except f.SoapFault as fault:
             raise EpmFault(op, fault) from None
+
+    def _content(self, op: str, r: requests.Response) -> bytes:
+        """The response body, read as it arrives: ``EpmError`` when it is larger than
+        ``max_response`` bytes or still arriving ``timeout_s`` after the headers (a
+        trickle of bytes would reset a per-read timeout for ever)."""
+        deadline = time.monotonic() + self.timeout_s
+        out = bytearray()
+        try:
+            while data := r.raw.read1(65536, decode_content=True):
+                out += data
+                if len(out) > self.max_response:
+                    raise EpmError(f"{self.where}: {op} response larger than "
+                                   f"{self.max_response} bytes; not read")
+                if time.monotonic() > deadline:
+                    raise EpmError(f"{self.where}: {op} response still arriving after "
+                                   f"{self.timeout_s:g} s; not read")
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise EpmError(f"{self.where}: {op} response cut off ({type(e).__name__})") \
+                from None
+        return bytes(out)
 
     # ---- the operations
 

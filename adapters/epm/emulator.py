@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import logging
 import secrets
 import socket
 import ssl
@@ -27,6 +28,10 @@ from adapters.epm import framing as f
 
 REALM = "AppIntfWS"
 NONCE_TTL_S = 300.0
+MAX_NONCES = 10000  # challenges outstanding at once (memory stays bounded)
+IDLE_S = 60.0  # seconds a connection may stay silent (keep-alive or mid-request)
+MAX_REQUEST = 4 << 20  # bytes of a request body it reads
+log = logging.getLogger(__name__)
 
 
 class LaunchRefused(Exception):
@@ -90,6 +95,7 @@ class EpmEmulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = IDLE_S  # a client silent this long is cut (its thread is freed)
 
             def log_message(self, *args: Any) -> None:  # quiet; never logs credentials
                 pass
@@ -109,8 +115,15 @@ class EpmEmulator:
                     self._send(404, b"not found", "text/plain")
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(length) if 0 < length <= 4 << 20 else b""
+                text = (self.headers.get("Content-Length") or "0").strip()
+                length = int(text) if text.isascii() and text.isdigit() and len(text) < 12 \
+                    else -1
+                if not 0 <= length <= MAX_REQUEST:  # unreadable: the body cannot be skipped
+                    self.close_connection = True
+                    self._send(400 if length < 0 else 413, b"bad Content-Length",
+                               "text/plain")
+                    return
+                data = self.rfile.read(length)
                 if self.path != emu.PATH:
                     self._send(404, b"not found", "text/plain")
                     return
@@ -165,6 +178,9 @@ class EpmEmulator:
         nonce = secrets.token_hex(16)
         now = time.monotonic()
         self._nonces = {n: t for n, t in self._nonces.items() if now - t < NONCE_TTL_S}
+        if len(self._nonces) >= MAX_NONCES:  # a flood of challenges: the oldest go first
+            for n in list(self._nonces)[: len(self._nonces) - MAX_NONCES + 1]:
+                del self._nonces[n]
         self._nonces[nonce] = now
         return (f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{nonce}", '
                 f'opaque="{secrets.token_hex(8)}"')
@@ -198,6 +214,9 @@ class EpmEmulator:
                 return 200, f.response(op, self._op(op, fields))
         except LaunchRefused as e:
             return 500, f.fault("Server", str(e))
+        except Exception as e:  # the world failed on this request: a fault, never a crash
+            log.exception("EPM emulator: %s failed", op)
+            return 500, f.fault("Server", f"{op} failed ({type(e).__name__})")
 
     def _resources(self) -> dict[str, int]:
         total, sip, h323 = self.world.resources()

@@ -150,15 +150,26 @@ def _convert(name: str, typ: type, text: str | None) -> Any:
     return text
 
 
-def _read(el: etree._Element, spec) -> dict[str, Any]:
+def _read(el: etree._Element, spec, lenient: bool = False) -> dict[str, Any]:
+    """The fields of ``spec`` under ``el``. A repeated record (a session's status) is
+    read ``lenient``: a field that does not convert is left out and named in the record's
+    ``invalid`` list, so one bad value costs that field, not every record beside it."""
     out: dict[str, Any] = {}
+    invalid: list[str] = []
     for name, typ in spec:
         kids = el.findall(_q(TNS, name))
         if typ is list:
-            out[name] = [_read(k, _STATUS) if len(k) else _convert(name, str, k.text)
+            out[name] = [_read(k, _STATUS, True) if len(k) else _convert(name, str, k.text)
                          for k in kids]
         elif kids:
-            out[name] = _convert(name, typ, kids[0].text)
+            try:
+                out[name] = _convert(name, typ, kids[0].text)
+            except EnvelopeError as e:
+                if not lenient:
+                    raise
+                invalid.append(str(e))
+    if invalid:
+        out["invalid"] = invalid
     return out
 
 

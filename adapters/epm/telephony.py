@@ -12,7 +12,9 @@ the session (``outdial.connect`` with the agent's station, ``outdial.drop``).
 Web service calls block, so they run on a small thread pool; their results come back to
 the loop with ``call_soon_threadsafe``. A service that cannot be reached is retried at the
 next poll: sessions stay tracked, so no result is lost while the link is down. A launch
-that fails is the attempt's end: ``Code.BLOCKED`` (never went out).
+that fails is the attempt's end: ``Code.BLOCKED`` (never went out); so is a launch whose
+session id the service already gave a session still followed. A session every GetStatus
+answer leaves out for ``unreported_s`` has ended unknown, as one the service reports so.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _VOICE = (Channel.VOICE_AGENT, Channel.VOICE_AGENTLESS)
 class _Tracked:
     attempt: Attempt
     answered: bool = False
+    seen: float = 0.0  # loop time the service last reported the session (or launched it)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class EpmTelephonyConfig:
     launch_timeout_s: int = 60
     workers: int = 16
     max_messages_in_flight: int = 1000
+    unreported_s: float = 120.0  # a session GetStatus leaves out this long has ended
 
 
 class EpmTelephony:
@@ -154,6 +158,7 @@ class EpmTelephony:
                     self.polls += 1
                     for st in statuses:
                         self._progress_one(st)
+                    self._forget_unreported(ids)
                 self.backoff.reset()
                 await asyncio.sleep(self.config.poll_s)
             except EpmError as e:
@@ -175,11 +180,30 @@ class EpmTelephony:
             self.errors += 1
             log.warning("EPM: GetStatus record skipped (not a session status): %.80r", st)
             return
+        if st.get("invalid"):  # the fields that did read are used
+            self.errors += 1
+            log.warning("EPM: session %.40s: status fields not read: %s", st["sessionID"],
+                        "; ".join(st["invalid"])[:200])
         try:
             self._progress(st)
         except Exception:
             self.errors += 1
             log.exception("EPM: session %s: status not applied", st.get("sessionID"))
+
+    def _forget_unreported(self, asked: list[str]) -> None:
+        """End the sessions of ``asked`` the service has left out of every GetStatus
+        answer for ``unreported_s`` seconds: it no longer knows them (as for a session
+        it reports ``unknown``), so their attempts end rather than wait for ever."""
+        now = self._now()
+        for sid in asked:
+            t = self.sessions.get(sid)
+            if t is None or now - t.seen <= self.config.unreported_s:
+                continue
+            self.errors += 1
+            log.warning("EPM: session %.40s (attempt %d) unreported for %.0f s; ended as "
+                        "unknown", sid, t.attempt.id, now - t.seen)
+            self._progress_one({"sessionID": sid, "state": "ended", "result": "unknown"})
+            self._untrack(sid)
 
     async def _in_pool(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -211,9 +235,22 @@ class EpmTelephony:
     def _session_of(self, a: Attempt) -> str | None:
         return self._sid_of.get(a.id)
 
-    def _track(self, sid: str, a: Attempt) -> None:
-        self.sessions[sid] = _Tracked(a)
+    def _track(self, sid: str, a: Attempt) -> bool:
+        """Follow ``a``'s session ``sid``; False when the service gave an id it already
+        gave another session still followed (two attempts' statuses could not be told
+        apart: the earlier one keeps it, the caller ends ``a`` as not sent)."""
+        held = self.sessions.get(sid)
+        if held is not None and held.attempt.id != a.id:
+            self.errors += 1
+            log.error("EPM: session id %.40s given again (attempt %d holds it); attempt %d "
+                      "ends unsent", sid, held.attempt.id, a.id)
+            return False
+        self.sessions[sid] = _Tracked(a, seen=self._now())
         self._sid_of[a.id] = sid
+        return True
+
+    def _now(self) -> float:
+        return (self._loop or asyncio.get_running_loop()).time()
 
     def _untrack(self, sid: str) -> None:
         t = self.sessions.pop(sid, None)
@@ -225,7 +262,8 @@ class EpmTelephony:
         self.launched += 1
         self.resources = r.resources
         self._figures += 1
-        self._track(r.session_id, a)
+        if not self._track(r.session_id, a):
+            self.listener.on_failed(a, int(Code.BLOCKED))
 
     def _launch_failed(self, a: Attempt, e: Exception) -> None:
         self.launching -= 1
@@ -235,7 +273,8 @@ class EpmTelephony:
 
     def _sent(self, a: Attempt, sid: str) -> None:
         self.messages -= 1
-        self._track(sid, a)
+        if not self._track(sid, a):
+            self.listener.on_delivered(a, False)
 
     def _send_failed(self, a: Attempt, e: Exception) -> None:
         self.messages -= 1
@@ -252,6 +291,7 @@ class EpmTelephony:
         t = self.sessions.get(sid)
         if t is None:
             return
+        t.seen = self._now()
         a, lis = t.attempt, self.listener
         state, result = st.get("state", ""), st.get("result", "")
         if a.code != Code.PENDING:  # the engine ended it (abandon, machine): stop following

@@ -16,18 +16,40 @@ import click
 
 from outdial.app import Application
 
+LOG_BYTES = 64 << 20  # a run's log file, rotated at this size
+LOG_FILES = 4  # rotated files kept beside it
+# Control characters in a logged message, written escaped (a tab stays a tab)
+_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(32), 127) if c != 9} | {10: "\\n", 13: "\\r"}
+
+
+def one_line_formatter():
+    """The run log's formatter: each record's message on one line. A far end's text (a
+    SOAP fault string, a CSTA error, a CMS row) holding line breaks or other control
+    characters is written escaped, so it cannot forge lines of the log."""
+    import logging
+
+    class OneLine(logging.Formatter):
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            record.message = record.message.translate(_ESCAPED)
+            return super().formatMessage(record)
+
+    return OneLine("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
 
 def _log_to_file(cfg) -> None:
     """The adapters' and engine's log lines go to ``<store>.log`` (or outdial-run.log),
-    not over the live view; they never hold a credential."""
+    not over the live view, rotated at ``LOG_BYTES`` with ``LOG_FILES`` kept; they never
+    hold a credential."""
     import logging
+    import logging.handlers
     target = (Path(f"{cfg.store_sqlite}.log") if cfg.store_sqlite is not None
               else Path("outdial-run.log"))
-    try:
-        handler: logging.Handler = logging.FileHandler(target, encoding="utf-8")
+    try:  # rotated: a far end sending garbage for hours cannot fill the disk with lines
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            target, maxBytes=LOG_BYTES, backupCount=LOG_FILES, encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(one_line_formatter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

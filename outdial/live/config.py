@@ -33,7 +33,6 @@ Example (``scenarios/live-emulated.toml`` ships one)::
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,10 +179,6 @@ def _text(v: str) -> bool:
     return bool(v.strip()) and "\0" not in v
 
 
-def _positive(v: float) -> bool:
-    return math.isfinite(v) and v > 0
-
-
 def hours_ok(v: float) -> bool:
     """A run length in hours the clock can hold (NaN and infinities refused)."""
     return 0 < v <= MAX_HOURS
@@ -192,6 +187,58 @@ def hours_ok(v: float) -> bool:
 def speed_ok(v: float) -> bool:
     """A clock speed the emulated run can keep (NaN and infinities refused)."""
     return MIN_SPEED <= v <= MAX_SPEED
+
+
+def _user_ok(endpoint: str):
+    """A user name check: printable text (no control character can travel in a header or
+    an XML login); for the web service's HTTP Digest also Latin-1 without quotes."""
+    def ok(v: str) -> bool:
+        if not _text(v) or not v.isprintable():
+            return False
+        if endpoint == "epm":
+            return '"' not in v and all(ord(c) < 256 for c in v)
+        return True
+    return ok
+
+
+MIN_POLL_S, MAX_POLL_S = 0.01, 3600.0
+POLL_WHAT = f"seconds from {MIN_POLL_S:g} to {MAX_POLL_S:g}"
+
+
+def _poll(v: float) -> bool:
+    return MIN_POLL_S <= v <= MAX_POLL_S
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with the outcall web service's URL (None: nothing): an http(s) URL
+    with a host, a port 1..65535 if one is given, and no credentials in it."""
+    import urllib.parse
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError as e:  # an unclosed IPv6 bracket, a port that is no port
+        return f"an http:// or https:// URL ({e})"
+    if u.scheme not in ("http", "https") or not u.hostname:
+        return "an http:// or https:// URL with a host"
+    if port == 0:
+        return "a port 1..65535"
+    if u.username or u.password:
+        return "no credentials in the URL (user, and password_env or password_file)"
+    if any(c.isspace() or c == "\0" for c in url):
+        return "no spaces or NUL in the URL"
+    return None
+
+
+def kafka_problem(servers: str) -> str | None:
+    """What is wrong with a ``host:port[,host:port...]`` bootstrap list (None: nothing)."""
+    for item in servers.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or (":" in host and not item.strip().startswith("[")) \
+                or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()
+                                                          and 0 < int(port) < 65536):
+            return f"{item.strip()!r} is not host:port (port 1..65535)"
+    return None
 
 
 def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
@@ -237,8 +284,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     schema = r.get(st, "store", "schema", str, None)
     ev = r.table("events")
     jsonl = r.get(ev, "events", "jsonl", str, None, _text, "an events file path")
-    kafka = r.get(ev, "events", "kafka", str, None, lambda v: bool(v.strip()),
-                  "bootstrap servers host:port[,host:port...]")
+    kafka = r.get(ev, "events", "kafka", str, None, lambda v: kafka_problem(v) is None,
+                  "bootstrap servers host:port[,host:port...] (ports 1..65535)")
 
     def endpoint(name: str, default_port: int) -> Endpoint:
         t = r.table(name)
@@ -247,23 +294,42 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                                                   for p in r.problems):
             r.problems.append(f"{path}: {name}: no credentials (password_env or "
                               "password_file)")
-        ca = r.get(t, name, "ca_file", str, None)
+        ca = r.get(t, name, "ca_file", str, None, _text, "a CA certificate file path")
+        if ca and not emulate:  # an emulated run makes its own CA
+            try:
+                with open(r.path_of(ca), "rb") as fh:
+                    fh.read(1)
+            except OSError as e:
+                r.problems.append(f"{path}: {name}.ca_file: cannot read {r.path_of(ca)} "
+                                  f"({e.strerror})")
+        url = r.get(t, name, "url", str, "")
+        if url and (why := url_problem(url)) is not None:
+            r.bad(f"{name}.url", why, url.split("@")[-1])  # never echo credentials
+            url = ""
+        lo = 0 if emulate else 1  # a client cannot connect to port 0
+        extra = {k: v for k, v in t.items() if k in ("layout", "listen")}
+        if "application" in t:
+            extra["application"] = r.get(t, name, "application", str, "outdial", _text,
+                                         "the application's name on the voice portal")
         return Endpoint(
             host=r.get(t, name, "host", str, "127.0.0.1", _text, "a host name or address"),
-            port=r.get(t, name, "port", int, default_port, lambda v: 0 <= v < 65536,
-                       "a port 0..65535"),
-            url=r.get(t, name, "url", str, ""),
-            user=r.get(t, name, "user", str, "outdial", _text, "a user name"),
+            port=r.get(t, name, "port", int, default_port, lambda v: lo <= v < 65536,
+                       f"a port {lo}..65535"),
+            url=url,
+            user=r.get(t, name, "user", str, "outdial", _user_ok(name),
+                       "a user name of printable characters"
+                       + (" in Latin-1, without quotes (HTTP Digest carries it so)"
+                          if name == "epm" else "")),
             password=pw,
             tls=r.get(t, name, "tls", bool, True),
             ca_file=str(r.path_of(ca)) if ca else None,
             poll_s=r.get(t, name, "poll_s", float, 1.0 if name == "aes" else 0.25,
-                         _positive, "seconds > 0"),
-            extra={k: v for k, v in t.items() if k in ("application", "layout", "listen")},
+                         _poll, POLL_WHAT),
+            extra=extra,
         )
 
     epm = endpoint("epm", 443)
-    if not epm.url and not emulate:
+    if not epm.url and not emulate and "url" not in r.table("epm"):
         r.problems.append(f"{path}: epm.url: missing (the outcall web service's URL)")
     aes = endpoint("aes", 4722)
     cms_t = r.table("cms")

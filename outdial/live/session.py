@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import secrets
 import signal
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -46,7 +47,7 @@ from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.ports import PortPool
 from engine.recovery import restore_flows, scan
-from engine.sinks import JsonlSink, SinkError
+from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 
 EPOCH_KEY = "run_epoch_utc"
 CONNECT_TIMEOUT_S = 20.0
+RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
+KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
 CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
 CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
 
@@ -125,6 +128,8 @@ class LiveSession:
             scn = load(cfg.scenario)
         except ScenarioError as e:
             raise RunError(str(e)) from None
+        if not self.emulate:  # the emulators take loopback addresses of their own
+            await _check_hosts(cfg)
         self.store = _open_store(cfg)
         store = self.store
         sinks: list[Any] = []
@@ -132,10 +137,14 @@ class LiveSession:
             sinks.append(JsonlSink(cfg.events_jsonl, append=True))
         if cfg.events_kafka is not None:
             from adapters.kafka import KafkaSink
-            sinks.append(KafkaSink(cfg.events_kafka))
+            sinks.append(KafkaSink(cfg.events_kafka, buffer_timeout_s=KAFKA_WAIT_S))
         self.sink = Sinks(sinks) if sinks else None
         relay = OutboxRelay(store, self.sink)
-        left = relay.relay()  # what a crashed run stored and never published
+        try:
+            left = relay.relay()  # what a crashed run stored and never published
+        except SinkBusy as e:  # a broker away: they go once it is back, the run starts
+            log.warning("events left by the last run wait in the outbox: %s", e)
+            left = 0
         now_utc = dt.datetime.now(dt.UTC)
         raw = store.get_meta(EPOCH_KEY)
         # Run second 0: live, the first start's wall time (the run clock then follows the
@@ -380,19 +389,34 @@ class LiveSession:
 
 class Sinks:
     """The run's event sinks (a JSON-lines file, Kafka): each event to every one; ``flush``
-    returns only when every sink has them (raises what a sink raises)."""
+    returns only when every sink has them (raises what a sink raises).
+
+    A broker is never waited for on the event loop: Kafka's flush waits ``KAFKA_WAIT_S``
+    and raises ``SinkBusy`` while events are unconfirmed (the relay asks again later, the
+    run goes on). The relay then offers the same outbox events again: each sink is given
+    an event (by its ``outbox_seq``) once, so none is written or produced twice."""
 
     enabled = True
 
     def __init__(self, sinks: list[Any]):
         self.sinks = sinks
+        self._taken = [-1] * len(sinks)  # per sink, the last outbox_seq it took
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
-        for s in self.sinks:
+        seq = event.get("outbox_seq")
+        for i, s in enumerate(self.sinks):
+            if seq is not None and seq <= self._taken[i]:
+                continue  # taken before; its confirmation is what is awaited
             s.publish(topic, event)
+            if seq is not None:
+                self._taken[i] = seq
 
     def flush(self) -> None:
+        from adapters.kafka import KafkaSink
         for s in self.sinks:
+            if isinstance(s, KafkaSink):
+                s.flush(KAFKA_WAIT_S)
+                continue
             flush = getattr(s, "flush", None)
             if flush is not None:
                 flush()
@@ -422,6 +446,30 @@ async def _cancel_all(tasks: list[asyncio.Task], wait_s: float = CANCEL_WAIT_S,
                 t.exception()
     for t in pending:
         log.error("task %s did not end when cancelled; left running", t.get_name())
+
+
+async def _check_hosts(cfg: LiveConfig) -> None:
+    """Every host name the configuration gives resolves: ``RunError`` naming the key of
+    the first that does not (a typo is told at once, not as a link that never comes)."""
+    import urllib.parse
+    hosts = [("aes.host", cfg.aes.host), ("cms.listen", cfg.cms.host),
+             ("epm.url", urllib.parse.urlsplit(cfg.epm.url).hostname or "")]
+    if cfg.events_kafka:
+        hosts += [("events.kafka", h.strip().rpartition(":")[0].strip("[]"))
+                  for h in cfg.events_kafka.split(",")]
+    loop = asyncio.get_running_loop()
+    for key, host in hosts:
+        if not host:  # not configured (an emulated run's endpoints)
+            continue
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            raise RunError(f"{cfg.source}: {key}: cannot resolve {host!r} "
+                           f"({e.strerror})") from None
+        except TimeoutError:
+            raise RunError(f"{cfg.source}: {key}: no answer resolving {host!r} within "
+                           f"{RESOLVE_TIMEOUT_S:g} s") from None
 
 
 def _secret(ep: Endpoint) -> Secret:

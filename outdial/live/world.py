@@ -34,6 +34,15 @@ KEEP_S = 600.0  # run seconds an ended session stays readable
 _CSTA = {int(AgentState.LOGGED_OUT): "agentNull", int(AgentState.READY): "agentReady"}
 
 
+def _number(text: str, default: int) -> int:
+    """A client's decimal field (station, attempt id) as an int; ``default`` when it is
+    none (a peer's text never raises here: ``isdigit`` also admits superscripts)."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return default
+
+
 class _Agents:
     """What ``SimAgentFeed`` reads back from its listener: the agents' states."""
 
@@ -122,7 +131,7 @@ class SimulatedPlatform:
         self._next += 1
         a = Attempt(self._next, job, 0, channel, self.env.now, address=address)
         self.sessions[sid] = {"a": a, "state": "ringing", "result": "", "human": False,
-                              "attempt": int(params.get("attempt", -1) or -1),
+                              "attempt": _number(params.get("attempt", ""), -1),
                               "t_end": None}
         self._by_attempt[a.id] = sid
         return a
@@ -157,8 +166,7 @@ class SimulatedPlatform:
                 return False
             a = s["a"]
             if name == "outdial.connect":
-                station = parse_parameters(body).get("agent", "")
-                agent = int(station) - self.first_station if station.isdigit() else -1
+                agent = self._agent(parse_parameters(body).get("agent", ""))
                 if not 0 <= agent < len(self.agent_skills):
                     return False
                 a.agent, a.t_connect = agent, self.env.now
@@ -224,7 +232,7 @@ class SimulatedPlatform:
     # ---- AgentWorld (DMCC)
 
     def _agent(self, station: str) -> int:
-        i = int(station) - self.first_station if station.isdigit() else -1
+        i = _number(station, -1) - self.first_station
         return i if 0 <= i < len(self.agent_skills) else -1
 
     def agent_state(self, station: str) -> str:
