@@ -253,8 +253,9 @@ def load_csv(path: str | Path, spec: ListSpec, on_error: OnError = "skip",
         data = path.read_bytes()
     except OSError as e:
         raise ContactListError(f"{path}: cannot read ({e.strerror or e})") from e
-    if b"\r" in data and b"\n" not in data:  # CR-only line ends: one "line" to every parser
-        data = data.replace(b"\r", b"\n")
+    if b"\r" in data:  # CR-only line ends, or some (a file edited on two systems): one
+        # "line" to every parser, two rows run together
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     try:
         frame = pl.read_csv(data, separator=separator, infer_schema=False, encoding=encoding,
                             truncate_ragged_lines=True, raise_if_empty=True)

@@ -32,7 +32,12 @@ class DncList:
     def from_file(cls, path: str | Path, column: str | None = None, name: str | None = None,
                   default_country_code: str | None = None) -> DncList:
         """Read a CSV / Parquet file (``column``, else its first column) or a text file
-        with one address per line (``column`` None and suffix ``.txt``)."""
+        with one address per line (``column`` None and suffix ``.txt``).
+
+        A CSV's line ends may be LF, CRLF or CR alone (read as one "line" before: an empty
+        list). A CSV read by its first column whose header is itself an address has no
+        header line: that first address is on the list too (it was taken for a column name,
+        and dialled)."""
         p = Path(path)
         try:
             return cls._read(p, column, name, default_country_code)
@@ -46,14 +51,22 @@ class DncList:
             values = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()
                       if ln.strip()]
         else:
-            frame = (pl.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq")
-                     else pl.read_csv(p, infer_schema=False))
+            if p.suffix.lower() in (".parquet", ".pq"):
+                frame = pl.read_parquet(p)
+            else:
+                data = p.read_bytes()
+                if b"\r" in data:
+                    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                frame = pl.read_csv(data, infer_schema=False)
             if not frame.columns:
                 raise ContactListError(f"{p}: the DNC list has no column")
             col = column or frame.columns[0]
             if col not in frame.columns:
                 raise ContactListError(f"{p}: no column {col!r} in DNC list")
             values = [v for v in frame[col].cast(pl.String).to_list() if v]
+            if column is None and p.suffix.lower() not in (".parquet", ".pq") \
+                    and _is_address(col, default_country_code):
+                values.insert(0, col)
         return cls(values, name or p.stem, default_country_code)
 
     def normalize(self, address: str) -> str:
@@ -87,6 +100,16 @@ class DncList:
 
     def __len__(self) -> int:
         return len(self._set)
+
+
+def _is_address(text: str, default_country_code: str | None) -> bool:
+    """Whether ``text`` reads as a phone number or an e-mail address."""
+    kind = "email" if "@" in text else "phone"
+    try:
+        normalize_address(text, kind, default_country_code)
+    except ValueError:
+        return False
+    return True
 
 
 class DncRegistry:

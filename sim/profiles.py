@@ -204,13 +204,17 @@ def parse_profile(raw: Any, path: str, start: datetime, keys: Mapping[str, tuple
 
 def parse_timeline(raw: Any, start: datetime, campaigns: Sequence[tuple[str, str]],
                    groups: Sequence[tuple[str, int, int]], problem: Problem,
-                   broken: Collection[str] = ()) -> tuple[Action, ...]:
+                   broken: Collection[str] = (),
+                   agentless: Mapping[str, str] | None = None) -> tuple[Action, ...]:
     """Check ``[[timeline]]`` entries into ``Action``s, in time order.
 
     ``campaigns`` are the jobs' (name, template); ``groups`` the agent groups' (name,
     first agent index, count); ``broken`` names campaigns the file declares that did not
-    build (their own problems are reported: an action naming one is not a second problem).
+    build (their own problems are reported: an action naming one is not a second problem);
+    ``agentless`` maps the jobs no agent staffs (by name) to their channel: ``set`` (agent
+    minimum, maximum and priority, the agent manager's limits) cannot name one.
     """
+    agentless = agentless or {}
     if not isinstance(raw, list):
         problem("timeline", f"expected an array of tables ([[timeline]]), got "
                 f"{type(raw).__name__}")
@@ -251,6 +255,12 @@ def parse_timeline(raw: Any, start: datetime, campaigns: Sequence[tuple[str, str
             known = sorted({t for _, t in campaigns})
             problem(f"{path}.campaign", f"expected a campaign name or template "
                     f"({', '.join(known)}), got {name!r}")
+            continue
+        idle = [campaigns[j][0] for j in jobs if campaigns[j][0] in agentless]
+        if act == "set" and idle:
+            problem(f"{path}.campaign", f"campaign {idle[0]!r} is {agentless[idle[0]]}: no "
+                    "agent staffs it, so it has no agent minimum, maximum or priority to set "
+                    "(action 'set' changes agent-based campaigns)")
             continue
         limits: dict[str, int | None] = {}
         for k in ("min_agents", "max_agents", "priority"):

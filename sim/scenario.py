@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import reprlib
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -96,6 +97,12 @@ MAX_AGENTS = 100_000
 MAX_CAMPAIGNS = 10_000
 MAX_PORTS = 1_000_000
 MAX_RECORDS = 50_000_000
+# Contacts a run makes before or while it runs (synthetic ``records`` lists, copies included,
+# and the contacts a profile's arrivals add): each is held in memory, about 400 bytes with
+# its flow state (measured: 3,000,000 records took 1.3 GB where 100,000 took 0.26 GB).
+MAX_MADE_CONTACTS = 5_000_000
+_MADE = ("each is held in memory, about 400 bytes, so a larger list would not fit; a run "
+         "reads only the contacts it dials: records = 0 makes them as it needs them")
 MAX_REPLICATIONS = 10_000
 MAX_INBOUND_PER_HOUR = 1_000_000.0  # calls offered to one inbound skill
 MAX_TIMED_ATTEMPTS = 20_000_000  # paced attempts a run would make (a record each in memory)
@@ -130,6 +137,7 @@ class _F:
     why: str = ""
     inf_ok: bool = False
     lo_why: str = ""  # the reason for ``lo`` when it is not the obvious zero
+    name: bool = False  # a name (of a job, group, skill): short, one line of printable text
 
 
 def _num(default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
@@ -147,6 +155,21 @@ def _str(default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> _F
     return _F(str, default, choices=choices)
 
 
+def _name(default: Any = _REQUIRED) -> _F:
+    return _F(str, default, name=True)
+
+
+MAX_STEPS = 64  # steps of one contact strategy
+_STEPS_WHY = ("a strategy tries a few addresses and channels in turn, and every decision on "
+              "a contact reads its steps: 1,000 made the 60k hour take 30 times as long")
+MAX_LIST_COLUMNS = 2000  # columns of a contact file
+_COLUMNS_WHY = ("each column is typed one by one as the list loads, in time growing with the "
+                "square of their number: 20,000 took 40 s; keep the ones the campaign reads")
+MAX_TEXT = 4096  # characters of any text value (a file path at most PATH_MAX)
+MAX_NAME = 100  # characters of a name: it is in every table, message, event and contact id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _secs(default: Any = _REQUIRED, lo: float = 0.0, hi: float = 3600.0, why: str = _HOUR,
           lo_open: bool = False, doc: str = "", inf_ok: bool = False) -> _F:
     return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok)
@@ -157,7 +180,7 @@ def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
 
 
 _SCENARIO = {
-    "name": _str(),
+    "name": _name(),
     "description": _str(""),
     "sim_hours": _num(1.0, lo=MIN_SIM_HOURS, hi=MAX_SIM_HOURS, unit="h", why=_TIME,
                       doc="measured hours, after the warm-up",
@@ -195,7 +218,7 @@ _LICENSES = {
                            doc="port pool of notification jobs; -1 = none"),
 }
 _AGENTS = {
-    "group": _str(),
+    "group": _name(),
     "count": _int(_REQUIRED, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
     "skills": _F(list, _REQUIRED),
     "login_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED),
@@ -206,7 +229,7 @@ _AGENTS = {
     "direction": _str("outbound", ("outbound", "inbound")),
 }
 _INBOUND = {
-    "skill": _str(),
+    "skill": _name(),
     "calls_per_hour": _num(_REQUIRED, lo=0.0, hi=MAX_INBOUND_PER_HOUR, unit="calls per hour",
                            why=_CALLS),
     "sl_threshold_s": _secs(20.0),
@@ -234,22 +257,22 @@ def _threshold_spec(name: str, default: Any) -> _F:
 
 _BLENDING = {
     "enabled": _F(bool, True),
-    "skill": _str(),
+    "skill": _name(),
     **{f.name: _threshold_spec(f.name, f.default)
        for f in BlendSetting.__dataclass_fields__.values() if f.name != "skill"},
 }
 _SKILL_PACING = {
-    "skill": _str(),
+    "skill": _name(),
     **{f.name: _threshold_spec(f.name, f.default)
        for f in SkillPacing.__dataclass_fields__.values() if f.name != "skill"},
 }
 _BLEND_TABLES = ("blending", "skill_pacing")
 _CAMPAIGN = {
-    "name": _str(),
+    "name": _name(),
     "copies": _int(1, lo=1, hi=MAX_CAMPAIGNS, unit="jobs", why=_MEM),
     "channel": _str("voice_agent", CHANNELS),
     "pacing": _str("predictive", PACINGS),
-    "skill": _str(""),
+    "skill": _name(""),
     "priority": _int(1, lo=1, hi=LICENSE_MAX_PRIORITY, why="the license arithmetic's range"),
     "license": _str("", tuple(LICENSE_TYPES)),
     "min_agents": _int(0, lo=0, hi=MAX_AGENTS, unit="agents", why=_MEM),
@@ -267,7 +290,7 @@ _CAMPAIGN = {
     "arrivals": _str("paced", ("paced", "poisson")),
     "min_ports": _int(0, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
     "max_ports": _int(1000000, lo=0, hi=MAX_PORTS, unit="ports", why=_MEM),
-    "records": _int(0, lo=0, hi=MAX_RECORDS, unit="contacts", why=_MEM,
+    "records": _int(0, lo=0, hi=MAX_MADE_CONTACTS, unit="contacts", why=_MADE,
                     doc="contact records; 0 = unlimited"),
     "vicidial_intensity": _num(0.0, lo=-100.0, hi=100.0, unit="%", why="VICIdial's range"),
     "vicidial_dl_diff_target": _num(0.0, lo=-1000.0, hi=1000.0, unit="agents",
@@ -646,6 +669,9 @@ class _Checker:
         if dnc.problems:
             self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
                       f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
+        if not len(dnc):
+            self.warn(path, f"{p} holds no phone number or e-mail address: the list blocks "
+                      "nobody")
 
     def table(self, raw: Any, spec: Mapping[str, _F], path: str) -> dict[str, Any]:
         """Check one table against its spec; returns the values with defaults filled."""
@@ -696,6 +722,15 @@ class _Checker:
             return f.default if f.default is not _REQUIRED else None
         if f.choices is not None and v not in f.choices:
             self.problem(path, f"expected one of {', '.join(f.choices)}, got {v!r}")
+        if isinstance(v, str):
+            top = MAX_NAME if f.name else MAX_TEXT
+            if len(v) > top:
+                what = "a name" if f.name else "text"
+                self.problem(path, f"expected {what} of at most {top:,} characters, got "
+                             f"{len(v):,} ({reprlib.repr(v)})")
+            elif f.name and (m := _CONTROL.search(v)):
+                self.problem(path, f"expected a name of printable characters on one line, "
+                             f"got {v!r} (holding {m.group()!r})")
         if isinstance(v, int | float) and not isinstance(v, bool):
             unit = f" {f.unit}" if f.unit else ""
             why = f" ({f.why})" if f.why else ""
@@ -808,7 +843,7 @@ def _unit_hint(v: Any, path: str) -> str:
 def _campaign_path(raw: Any, i: int) -> str:
     """How errors name a campaign: ``campaigns.<name>`` (the ``--set`` form), else by index."""
     name = raw.get("name") if isinstance(raw, Mapping) else None
-    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+    if isinstance(name, str) and len(name) <= MAX_NAME and re.fullmatch(r"[A-Za-z0-9_-]+", name):
         return f"campaigns.{name}"
     return f"campaigns[{i}]"
 
@@ -1082,8 +1117,12 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
             step["template"] = "Message for {id}"
         st_raw = {"steps": [step], "windows": "always", "default_timezone": "UTC"}
     strategy = None
+    steps = st_raw.get("steps") if isinstance(st_raw, Mapping) else None
     if not isinstance(st_raw, Mapping):
         chk.problem(f"{path}.strategy", f"expected a table, got {_tname(st_raw)}")
+    elif isinstance(steps, list) and len(steps) > MAX_STEPS:
+        chk.problem(f"{path}.strategy.steps", f"expected at most {MAX_STEPS} steps, got "
+                    f"{len(steps):,} ({_STEPS_WHY})")
     else:
         try:
             strategy = Strategy.from_dict(st_raw)
@@ -1149,7 +1188,12 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
 
     try:
         if ct.file.suffix.lower() in (".parquet", ".pq"):
-            return list(pl.read_parquet_schema(ct.file))
+            cols = list(pl.read_parquet_schema(ct.file))
+            if len(cols) > MAX_LIST_COLUMNS:
+                chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at "
+                            f"most {MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+                return None
+            return cols
         with ct.file.open("rb") as fh:
             head = fh.read(65_536)
         nul = head.find(b"\x00")
@@ -1158,7 +1202,23 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
                         f"data (a NUL byte at offset {nul})")
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
-        return pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        if len(cols) > MAX_LIST_COLUMNS:
+            chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at most "
+                        f"{MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+            return None
+        used = {ct.id, ct.timezone, *ct.addresses}
+        repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
+            m.group(1) for c in cols if (m := re.fullmatch(r"(.*)_duplicated_\d+", c))
+            and m.group(1) in cols and c not in used)
+        for name in repeated:
+            if name in used:
+                chk.problem(f"{path}.file", f"{ct.file}'s header repeats column {name!r}: "
+                            "expected each column the list reads once (which one holds it?)")
+            else:
+                chk.warn(f"{path}.file", f"{ct.file}'s header repeats column {name!r}: "
+                         "the list keeps the first, renames the others")
+        return cols
     except Exception as exc:  # polars raises several types for unreadable files
         chk.problem(f"{path}.file", f"cannot read {ct.file}: {exc}")
         return None
@@ -1280,7 +1340,8 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   [(g.group, f, g.count) for g, f in zip(dialer, firsts,
                                                                          strict=True)],
                                   chk.problem, _declared_names(raw) - {c.template
-                                                                       for c in campaigns})
+                                                                       for c in campaigns},
+                                  {c.name: c.channel for c in campaigns if not c.agent_based})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
     if chk.problems or start is None:
@@ -1431,6 +1492,19 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
         chk.problem("campaigns.attempts_per_hour", f"the timed campaigns would make "
                     f"{timed:,.0f} attempts over the run's {end_s / 3600:g} h; expected at most "
                     f"{MAX_TIMED_ATTEMPTS:,} ({_MEM}): shorten the run or lower the rates")
+    made: dict[str, float] = {}  # contacts made per campaign template, copies included
+    one_over = False  # one campaign's own arrivals over the bound: named below on their own
+    for c in campaigns:
+        arrivals = c.profile.get("new_contacts_per_hour")
+        arriving = arrivals.hi * end_s / 3600 if arrivals is not None else 0.0
+        one_over = one_over or arriving > MAX_MADE_CONTACTS
+        made[c.template] = made.get(c.template, 0.0) + c.records + arriving
+    if sum(made.values()) > MAX_MADE_CONTACTS and not one_over:
+        most = max(made, key=made.__getitem__)
+        chk.problem("campaigns.records", f"the campaigns' records (copies included) and "
+                    f"arrivals make up to {sum(made.values()):,.0f} contacts ({most}: "
+                    f"{made[most]:,.0f}); expected at most {MAX_MADE_CONTACTS:,} in all "
+                    f"({_MADE})")
     for a in timeline:
         if a.at_s >= end_s:
             chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
@@ -1461,10 +1535,10 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                             "pacer's handling-time model needs some spread; give one of them "
                             "a gamma or lognormal dist with a small cv")
         arrivals = c.profile.get("new_contacts_per_hour")
-        if arrivals is not None and arrivals.hi * end_s / 3600 > MAX_RECORDS:
+        if arrivals is not None and arrivals.hi * end_s / 3600 > MAX_MADE_CONTACTS:
             chk.problem(f"{where}.profile.new_contacts_per_hour", f"up to "
                         f"{arrivals.hi * end_s / 3600:,.0f} contacts would arrive over the "
-                        f"run; expected at most {MAX_RECORDS:,} ({_MEM})")
+                        f"run; expected at most {MAX_MADE_CONTACTS:,} ({_MADE})")
         if c.schedule.start_s >= end_s:
             chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
                      f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
@@ -1504,6 +1578,8 @@ def read_raw(path: str | Path, what: str = "scenario file",
         data = data.removeprefix(b"\xef\xbb\xbf")
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         raw = tomllib.loads(text)
+    except ScenarioError:
+        raise
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ScenarioError(str(p), ["file not found"]) from None
     except OSError as exc:
@@ -1516,8 +1592,20 @@ def read_raw(path: str | Path, what: str = "scenario file",
                                      f"{data[exc.start]:#04x}); save it as UTF-8"]) from None
     except RecursionError:
         raise ScenarioError(str(p), [_too_deep(None, what)]) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits(): tomllib lets it through
+        raise ScenarioError(str(p), [f"not valid TOML: {_long_integer(text)}"]) from None
     _check_depth(raw, str(p), what)
     return raw
+
+
+def _long_integer(text: str) -> str:
+    """Why TOML text holding an integer too long for Python to convert cannot be read,
+    with the line of the first such integer."""
+    limit = sys.get_int_max_str_digits()
+    m = re.search("[0-9][0-9_]{" + str(limit) + ",}", text)
+    at = f" (at line {text.count(chr(10), 0, m.start()) + 1})" if m else ""
+    return (f"expected numbers of at most {limit} digits, got a longer integer{at}; no "
+            "scenario value needs more than a few digits")
 
 
 def _file_kind(p: Path) -> str:
@@ -1594,13 +1682,26 @@ def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> lis
     for key in overrides:
         out.append(key)
         parts = key.split(".")
+        at = re.fullmatch(r"campaigns\[(\d+)\]", parts[0].strip())
+        rows = raw.get("campaigns")
+        if at and isinstance(rows, list) and int(at.group(1)) < len(rows) \
+                and isinstance(rows[int(at.group(1))], Mapping):
+            out.append(".".join([_campaign_path(rows[int(at.group(1))], int(at.group(1))),
+                                 *parts[1:]]))
         table = {"agents": "group", "campaigns": "name"}.get(parts[0])
         rows = raw.get(parts[0]) if table else None
         if len(parts) < 2 or not isinstance(rows, list):
             continue
-        for i, row in enumerate(rows):
-            if isinstance(row, Mapping) and row.get(table) == parts[1]:
-                out.append(".".join([f"{parts[0]}[{i}]", *parts[2:]]))
+        named = [i for i, row in enumerate(rows)
+                 if isinstance(row, Mapping) and row.get(table) == parts[1]]
+        for i in named:
+            out.append(".".join([f"{parts[0]}[{i}]", *parts[2:]]))
+        if named:
+            continue
+        for i, row in enumerate(rows):  # the form for every entry: agents.count
+            out.append(".".join([f"{parts[0]}[{i}]", *parts[1:]]))
+            if isinstance(row, Mapping) and isinstance(row.get(table), str):
+                out.append(".".join([parts[0], row[table], *parts[1:]]))
     return out
 
 
@@ -1638,12 +1739,37 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             problems.append(f"{dotted}: expected a dotted key path such as "
                             "scenario.sim_hours or campaigns.NAME.max_agents")
             continue
+        at = re.fullmatch(r"(campaigns|agents|inbound)\[(\d+)\]", parts[0].strip())
+        if at:  # the form problems are named in: agents[0].count
+            items = out.get(at.group(1), [])
+            n = int(at.group(2))
+            if not isinstance(items, list) or n >= len(items) or not isinstance(items[n], dict) \
+                    or len(parts) < 2:
+                last = len(items) - 1 if isinstance(items, list) else -1
+                problems.append(f"{dotted}: expected {at.group(1)}[N].key with N the index of "
+                                f"an entry (0 to {last})")
+                continue
+            if (why := _set_path(items[n], parts[1:], value)) is not None:
+                problems.append(f"{dotted}: {at.group(1)}[{n}].{why}")
+            continue
         if parts[0] in ("campaigns", "agents", "inbound"):
             key = {"campaigns": "name", "agents": "group", "inbound": "skill"}[parts[0]]
             items = out.get(parts[0], [])
             if not isinstance(items, list):
                 items = []
+            elif not any(isinstance(it, dict) for it in items):
+                problems.append(f"{dotted}: the scenario has no [[{parts[0]}]] entry to set it "
+                                "in")
+                continue
             rest = parts[1:]
+            keys = {**_ARRAY_KEYS[parts[0]], **{k: None for it in items if isinstance(it, dict)
+                                                for k in it}}
+            if len(rest) >= 2 and rest[0] not in keys and not any(
+                    isinstance(it, dict) and it.get(key) == rest[0] for it in items):
+                names = ", ".join(str(it.get(key)) for it in items if isinstance(it, dict))
+                problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
+                                f"(they are: {names}) and {rest[0]!r} is not one of their keys")
+                continue
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 targets = [it for it in items if isinstance(it, dict)
                            and it.get(key) == rest[0]]
@@ -1666,6 +1792,14 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     return out
 
 
+# The keys an entry of each array takes (its own and its tables'): a --set naming neither an
+# entry nor one of these is a misspelt name.
+_ARRAY_KEYS: dict[str, dict[str, None]] = {
+    "campaigns": dict.fromkeys([*_CAMPAIGN, *_CAMPAIGN_TABLES, *_ENGINE_TABLES,
+                                *_BLEND_TABLES, "profile"]),
+    "agents": dict.fromkeys([*_AGENTS, "profile"]),
+    "inbound": dict.fromkeys([*_INBOUND, "talk", "wrap", "patience", "profile"]),
+}
 OUTCOME_SHARES = ("live", "machine", "busy", "no_answer", "invalid")
 
 
@@ -1716,11 +1850,21 @@ def _set_path(d: dict, parts: list[str], value: Any) -> str | None:
 
 
 def override_value(text: str) -> Any:
-    """Parse a command-line override value with TOML's rules (``3`` int, ``0.5`` float...)."""
+    """Parse a command-line override value with TOML's rules (``3`` int, ``0.5`` float...);
+    text TOML cannot read is taken as a string.
+
+    Raises:
+        ValueError: for a value TOML reads but Python cannot hold: arrays or tables nested
+            past the recursion limit, an integer of thousands of digits.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ValueError(_too_deep(None, "scenario value")) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise ValueError(_long_integer(text).replace(" (at line 1)", "")) from None
 
 
 def parse_policy(policy: str) -> tuple[str, float | None]:

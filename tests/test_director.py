@@ -279,20 +279,20 @@ def test_set_limits_changes_the_agents_a_job_gets_at_the_next_period():
     w.director.set_limits(0, max_agents=3)
     env.run(until=299.5)
     assert _on_job(d) == 10  # not before the staffing's next period (every 30 s)
-    env.run(until=301.0)
-    # agents off a call leave at once (at most 3 of the job's are idle now); those on a
-    # call or in its wrap-up stay until it ends
-    working = d.agents.on_call | (d.agents.state == int(AgentState.WORK_NOT_READY))
-    on = d.agents.job == 0
-    assert int((on & ~working).sum()) <= 3
-    assert _on_job(d) <= 3 + int((working & on).sum())
+    # agents off a call leave at once (at most 3 of the job's are idle); those on a call or
+    # in its wrap-up stay until it ends (how many still work at 301 s depends on the traffic:
+    # the bound, not a count)
+    for t in (301.0, 305.0, 320.0, 340.0, 400.0):
+        env.run(until=t)
+        working = d.agents.on_call | (d.agents.state == int(AgentState.WORK_NOT_READY))
+        on = d.agents.job == 0
+        assert int((on & ~working).sum()) <= 3
+        assert _on_job(d) <= 3 + int((working & on).sum())
+    env.run(until=600.0)
+    assert _on_job(d) == 3  # every call the others were on has ended
     w.director.set_limits(0, max_agents=8, priority=2)
-    env.run(until=331.0)
-    # back up to 8 (10 agents, one job); more only while the ones over it finish a call
-    working = d.agents.on_call | (d.agents.state == int(AgentState.WORK_NOT_READY))
-    on = d.agents.job == 0
-    assert 8 <= _on_job(d) <= 8 + int((working & on).sum())
-    assert int((on & ~working).sum()) <= 8
+    env.run(until=631.0)
+    assert _on_job(d) == 8
 
 
 def test_lowered_maximum_is_reached_once_the_calls_end():

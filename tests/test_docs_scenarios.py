@@ -361,6 +361,11 @@ def test_the_loaders_limits_across_keys_are_the_documented_ones():
         "file size": f"over {s.MAX_FILE_BYTES // 2**20} MiB",
         "profile points": f"at most {MAX_POINTS:,} points",
         "sort keys": f"up to {MAX_SORT_KEYS} keys",
+        "contacts made": f"more than {s.MAX_MADE_CONTACTS:,} contacts made in memory",
+        "strategy steps": f"more than {s.MAX_STEPS} steps",
+        "contact columns": f"more than {s.MAX_LIST_COLUMNS:,} columns",
+        "names": f"more than {s.MAX_NAME} characters",
+        "text": f"text over {s.MAX_TEXT:,} characters",
     }
     missing = [k for k, phrase in said.items() if phrase not in text]
     assert not missing, f"docs/scenarios.md does not state the loader's limits: {missing}"

@@ -7,8 +7,24 @@ import click
 
 from outdial.app import Application
 
+OUT_OF_MEMORY = ("out of memory: the work needs more memory than this machine gives it; run "
+                 "less at once (fewer jobs or copies, agents, records or --workers) or on a "
+                 "larger machine")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _Root(click.Group):
+    """The root group: a command that runs out of memory ends with one clear line (a scenario
+    inside every bound can still need more than a small machine has), not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MemoryError:
+            app = ctx.obj if isinstance(ctx.obj, Application) else Application()
+            app.fail(OUT_OF_MEMORY, code=1)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More detail on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.version_option(package_name="outdial")

@@ -90,7 +90,10 @@ def overrides_from(app: Application, hours: float | None, sets: tuple[str, ...])
         key, eq, value = item.partition("=")
         if not eq or not key.strip() or not value.strip():
             app.fail(f"--set {item!r}: expected KEY=VALUE, e.g. scenario.warmup_s=120")
-        out[key.strip()] = override_value(value.strip())
+        try:
+            out[key.strip()] = override_value(value.strip())
+        except ValueError as exc:
+            app.fail(f"--set {key.strip()}: {exc}")
     return out
 
 

@@ -36,7 +36,7 @@ from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
 from sim.plan.stats import FRACTION_KEYS, KPI_DOC, KPI_KEYS, MIN_REPLICATIONS, summarise_rows
 from sim.plan.sweep import check_key
-from sim.scenario import Scenario, load, read_raw
+from sim.scenario import Scenario, ScenarioError, load, read_raw
 
 RESOURCES = ("agents", "ports", "licenses")
 ALL_AGENTS = "agents.*.count"  # every agent group scaled together (``split_agents``)
@@ -257,6 +257,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
         value = _value_at(scn.raw, key)
         current = int(value) if isinstance(value, int | float) else (start or lower or 1)
     seed = scn.seed if seed is None else seed
+    given_lower, given_upper = lower, upper
     lower = 1 if lower is None else lower
     if upper is None:
         upper = scn.total_agents if find == "licenses" and key.startswith("licenses.") \
@@ -266,6 +267,14 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
         return split_agents(scn, n) if key == ALL_AGENTS else {key: n}
     if not 0 <= lower < upper:
         raise ValueError(f"--min/--max: expected 0 <= min < max, got {lower}..{upper}")
+    for given, bound, opt in ((given_upper, upper, "--max"), (given_lower, lower, "--min")):
+        if given is None:
+            continue
+        try:  # a bound the scenario refuses ran every run below it first (minutes, then this)
+            load(path, {**(base or {}), **overrides(bound)}, raw)
+        except ScenarioError as exc:
+            raise ValueError(f"{opt} {bound}: the search may reach it, but {key}={bound} makes "
+                             f"the scenario invalid: {'; '.join(exc.problems)}") from None
     start = min(max(start if start is not None else current, lower), upper)
     seen: dict[int, Point] = {}
 

@@ -47,7 +47,10 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
         key, eq, value = item.partition("=")
         if not eq or not key.strip() or not value.strip():
             raise ValueError(f"--variant {text!r}: expected KEY=VALUE, got {item!r}")
-        out[key.strip()] = override_value(value.strip())
+        try:
+            out[key.strip()] = override_value(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"--variant {label!r}: {key.strip()}: {exc}") from None
     return label, out
 
 
