@@ -893,8 +893,9 @@ class Pacer:
         active = self._buf_active
         fb = self._fallback_rows
         if not g._due(self._active, self._dirty, self._ended, idle, unanswered, hit,
-                      self._next_decide, now, active) \
-                and not fb.size:  # nothing to decide on this tick
+                      self._next_decide, now, active):  # no model decision on this tick
+            if fb.size:
+                dials[fb] = self._one_per_idle(fb, idle, unanswered)
             return
         out, exp_ab, exp_live, added = self._buf_out, self._buf_ab, self._buf_live, \
             self._buf_added
@@ -912,11 +913,17 @@ class Pacer:
             self._service_level(now, active, ao, ae, co, ce, hit, max_new, out)
         if self._wait_rows.size:
             self._agent_wait(active, ao, ae, co, ce, hit, max_new, out)
-        if fb.size:  # no live answer may be dropped: only idle agents are sure
-            tmp = np.empty(fb.size, dtype=np.int64)
-            _progressive_launch(np.ones(fb.size), idle[fb], unanswered[fb], tmp)
-            out[fb] = tmp
+        if fb.size:
+            out[fb] = self._one_per_idle(fb, idle, unanswered)
         dials[rows] = out[rows]
+
+    @staticmethod
+    def _one_per_idle(rows: np.ndarray, idle: np.ndarray, unanswered: np.ndarray) -> np.ndarray:
+        """Dials where no live answer may be dropped: only idle agents are sure (one line
+        each, less the calls still unanswered)."""
+        out = np.empty(rows.size, dtype=np.int64)
+        _progressive_launch(np.ones(rows.size), idle[rows], unanswered[rows], out)
+        return out
 
     def _look_ahead(self, now, ao, ae, co, ce, hit, window_s, theta, max_new, active, out,
                     exp_ab, added, exp_live, slack) -> None:
