@@ -531,7 +531,9 @@ class Pacer:
         self._budget = budget
         self._fallback = (self._pacing == Pacing.PREDICTIVE) & (budget <= 0)
         self._fallback_rows = np.flatnonzero(self._fallback)
-        self._active = ((self._pacing == Pacing.PREDICTIVE) & ~self._fallback).astype(np.int64)
+        # predictive campaigns the model paces (not those whose budget is used up)
+        self._modelled = (self._pacing == Pacing.PREDICTIVE) & ~self._fallback
+        self._active = self._modelled.astype(np.int64)
         self._at_floor = np.zeros(n, dtype=bool)  # paced 1:1 for now (see WINDOW_Z's note)
         # predictive campaigns whose hit rate rests on the prior more than on dials whose
         # whole launch cohort has ended (see PRIOR_WEIGHT's note)
@@ -1062,8 +1064,8 @@ class Pacer:
         """Predictive campaigns whose price is at its floor while their realised rate is
         over the aim beyond chance (``used`` > 0) dial one line per idle agent until the
         rate is back at the aim (see WINDOW_Z's note); a warning names each, once."""
-        pred = (self._pacing == Pacing.PREDICTIVE) & ~self._fallback
-        start = pred & ~self._at_floor & (self.theta <= THETA_MIN * (1.0 + 1e-9)) & (used > 0)
+        at_min = self.theta <= THETA_MIN * (1.0 + 1e-9)
+        start = self._modelled & ~self._at_floor & at_min & (used > 0)
         end = self._at_floor & (self._run_ab <= aim * self._run_live)
         if not (start.any() or end.any()):
             return
@@ -1074,7 +1076,7 @@ class Pacer:
                 f"campaign {i}: abandon rate {rate:.3f} over its aim {aim[i]:.3f} beyond "
                 "chance with the price at its floor; paced so that no live answer is dropped "
                 "until back at the aim (price_at_floor)")
-        self._active = (pred & ~self._at_floor).astype(np.int64)
+        self._active = (self._modelled & ~self._at_floor).astype(np.int64)
         self._fallback_rows = np.flatnonzero(self._fallback | self._at_floor)
 
     def _vicidial(self, now, counts, in_flight, launch_due, dials) -> None:

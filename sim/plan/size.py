@@ -58,6 +58,10 @@ class Target:
             raise ValueError(f"{self}: no confidence interval (one replication)")
         return ci[1] if self.op == "<=" else ci[0]
 
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` itself (a mean, no interval) is on the right side."""
+        return value <= self.value if self.op == "<=" else value >= self.value
+
     def met(self, mean: float, ci: list[float] | None) -> bool:
         return self.slack(mean, ci) >= 0
 
@@ -376,14 +380,13 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                             "replications sharpen the bounds")
         if answer == lower:
             warnings.append(f"the lowest value searched ({lower}) meets every target")
-    elif not notes:
+    points = sorted(seen.values(), key=lambda p: p.value)
+    if answer is None and not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")
-        warnings.extend(_bound_only(sorted(seen.values(), key=lambda p: p.value), targets,
-                                    replications))
+        warnings.extend(_bound_only(points, targets, replications))
     groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
         if key == ALL_AGENTS and answer is not None else {}
-    return SizeResult(find, key, targets, answer, lower, upper,
-                      sorted(seen.values(), key=lambda p: p.value), replications, seed,
+    return SizeResult(find, key, targets, answer, lower, upper, points, replications, seed,
                       warnings, groups)
 
 
@@ -392,8 +395,7 @@ def _bound_only(points: list[Point], targets: list[Target], replications: int) -
     across the limit (more replications narrow it, and may decide), named per target."""
     out = []
     for t in targets:
-        at = [p.value for p in points if not p.verdicts[str(t)]
-              and (p.kpis[t.kpi] <= t.value if t.op == "<=" else p.kpis[t.kpi] >= t.value)]
+        at = [p.value for p in points if not p.verdicts[str(t)] and t.holds(p.kpis[t.kpi])]
         if at:
             out.append(f"{t} holds on average at {', '.join(map(str, at))} but not at its "
                        f"95 % bound: the interval of {replications} replications is too wide "
