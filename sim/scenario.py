@@ -1180,6 +1180,15 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
 
 
+def _too_many_columns(chk: _Checker, ct: ContactsConfig, path: str, cols: list[str]) -> bool:
+    """Whether the list's header has over MAX_LIST_COLUMNS columns (a problem, then)."""
+    if len(cols) <= MAX_LIST_COLUMNS:
+        return False
+    chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at most "
+                f"{MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+    return True
+
+
 def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | None:
     """The columns a campaign's list will have (read from the file's header)."""
     if ct.file is None:
@@ -1189,11 +1198,7 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
     try:
         if ct.file.suffix.lower() in (".parquet", ".pq"):
             cols = list(pl.read_parquet_schema(ct.file))
-            if len(cols) > MAX_LIST_COLUMNS:
-                chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at "
-                            f"most {MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
-                return None
-            return cols
+            return None if _too_many_columns(chk, ct, path, cols) else cols
         with ct.file.open("rb") as fh:
             head = fh.read(65_536)
         nul = head.find(b"\x00")
@@ -1203,9 +1208,7 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
         cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
-        if len(cols) > MAX_LIST_COLUMNS:
-            chk.problem(f"{path}.file", f"{ct.file} has {len(cols):,} columns; expected at most "
-                        f"{MAX_LIST_COLUMNS:,} ({_COLUMNS_WHY})")
+        if _too_many_columns(chk, ct, path, cols):
             return None
         used = {ct.id, ct.timezone, *ct.addresses}
         repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
