@@ -151,7 +151,8 @@ def print_summary(app: Application, s: Summary) -> None:
                      if agent else "-",
                      f"{100 * max(risk):.1f} %" if agent and risk else "-"])
     app.table("campaigns (grouped by template; P(over limit): the chance, riskiest campaign "
-              "of the group, that its abandon rate ends its regulatory window over the limit)",
+              "of the group, that its abandon rate ends its regulatory window over the limit, "
+              "read with its copies' evidence)",
               ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy",
                "P(over limit)"], crow)
     _print_blended(app, s)

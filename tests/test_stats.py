@@ -11,7 +11,11 @@ from scipy import stats
 
 from sim.plan.stats import (
     KPI_KEYS,
+    MIN_COPIES,
+    copies_prior,
+    copies_spread,
     judge,
+    limit_risks,
     mean_ci95,
     p_over_limit,
     rate_ci95,
@@ -159,3 +163,85 @@ def test_intervals_and_risks_are_scipy_stats_own_numbers(nums, dens, window_s):
         half = float(stats.t.ppf(0.975, len(values) - 1)) * math.sqrt(
             math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
         assert (lo, hi) == (mean - half, mean + half)
+
+
+# --------------------------------------------------------------- copies lend their evidence
+
+
+def test_copies_spread_reads_the_spread_of_true_rates_beyond_chance():
+    """Groups of 40 copies whose true rates are Beta with variance tau^2 (beta-binomial
+    counts, unequal sizes): the method of moments' mean over 400 groups is within 3 standard
+    errors (of those 400 estimates) of tau^2; with one true rate for all, it is about 0."""
+    rng = np.random.default_rng(11)
+    m, tau2 = 0.03, 0.0002
+    kappa = m * (1 - m) / tau2 - 1
+    est, flat = [], []
+    for _ in range(400):
+        n = rng.integers(200, 2000, 40)
+        est.append(copies_spread(rng.binomial(n, rng.beta(m * kappa, (1 - m) * kappa, 40)),
+                                 n)[1])
+        flat.append(copies_spread(rng.binomial(n, m), n)[1])
+    se = np.std(est, ddof=1) / math.sqrt(len(est))
+    assert abs(np.mean(est) - tau2) < 3 * se
+    # chance alone: the truncated estimate's mean is a small fraction of tau2
+    assert np.mean(flat) < 0.25 * tau2
+
+
+def test_copies_of_one_rate_are_not_read_as_risky_by_their_luck():
+    """160 copies with one true rate of 1.6 % and ~90 live answers each (the 60k busy
+    hour's sales jobs): alone, the unluckiest copy's hour reads as a likely breach of 3 %
+    over 30 days; with its copies' evidence, none is."""
+    rng = np.random.default_rng(5)
+    n = np.full(160, 90.0)
+    a = rng.binomial(90, 0.016, 160).astype(float)
+    month = 30 * 86_400.0
+    alone = max(p_over_limit([a[i]], [n[i]], 3600.0, month, 0.03) for i in range(160))
+    pooled = max(p_over_limit([a[i]], [n[i]], 3600.0, month, 0.03, copies_prior(i, a, n))
+                 for i in range(160))
+    assert alone > 0.5 and pooled < 0.01
+
+
+def test_copies_that_truly_differ_keep_their_own_risk():
+    """Half the copies at 1 %, half at 6 % (3,000 live answers each): the spread is far
+    beyond chance, so each keeps its own rate: the 6 % ones over a 3 % limit, the 1 % not."""
+    n = np.full(20, 3000.0)
+    a = np.where(np.arange(20) < 10, 30.0, 180.0)
+    month = 30 * 86_400.0
+    p = [p_over_limit([a[i]], [n[i]], 3600.0, month, 0.03, copies_prior(i, a, n))
+         for i in range(20)]
+    assert max(p[:10]) < 0.01 and min(p[10:]) > 0.99
+
+
+def test_too_few_copies_or_none_use_the_jeffreys_prior_alone():
+    a, n = [3.0, 1.0], [90.0, 80.0]
+    assert MIN_COPIES > 2 and copies_prior(0, a, n) == (0.5, 0.5)
+    assert copies_prior(0, [3.0, 0.0, 0.0], [90.0, 0.0, 0.0]) == (0.5, 0.5)
+
+
+def test_p_over_limit_with_a_prior_matches_its_beta_binomial_simulation():
+    """The same Monte Carlo oracle as Jeffreys' with the prior's pseudo-counts."""
+    rng = np.random.default_rng(3)
+    a0, b0 = 20.5, 980.5  # ~1,000 live answers' worth at 2 %
+    for abandons, live, window_s in ((6, 90, 30 * 86_400.0), (6, 90, 3600.0)):
+        p = rng.beta(abandons + a0, live - abandons + b0, 200_000)
+        k = max(round(live / 3600.0 * window_s), 1)
+        want = float(np.mean(rng.binomial(k, p) / k > 0.03))
+        got = p_over_limit([abandons], [live], 3600.0, window_s, 0.03, (a0, b0))
+        assert got == pytest.approx(want, abs=0.04)
+
+
+def test_limit_risks_pools_copies_of_one_template_only():
+    """Records of two replications: three copies of "sales" (one unlucky hour) and a lone
+    "vip" campaign with the same counts as the unlucky copy: the copy is pooled, "vip" not."""
+    from types import SimpleNamespace
+
+    def camp(template, abandons, live):
+        return {"template": template, "abandons": abandons, "live_answers": live}
+
+    rec = {"campaigns": [camp("sales", 5, 90), camp("sales", 1, 90), camp("sales", 1, 90),
+                         camp("vip", 5, 90)]}
+    reg = SimpleNamespace(mode="fcc", judged_window_s=30 * 86_400.0, abandon_limit=0.03)
+    risk = limit_risks([rec, rec], reg, 3600.0)
+    alone = p_over_limit([5, 5], [90, 90], 3600.0, 30 * 86_400.0, 0.03)
+    assert risk[3] == pytest.approx(alone)
+    assert risk[0] < alone

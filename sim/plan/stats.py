@@ -49,6 +49,8 @@ MIN_REPLICATIONS = 2  # a verdict needs a run-to-run spread
 # settle it in practice; the planner decides with a margin on the bound instead.
 PRACTICAL_REPLICATIONS = 100
 RISK_QUANTILES = 400  # points of the rate's distribution p_over_limit averages over
+JEFFREYS = (0.5, 0.5)  # the Beta prior's pseudo-counts (abandons, other live answers)
+MIN_COPIES = 3  # copies of a campaign with live answers whose spread copies_prior reads
 CONFIDENCE = 0.95
 
 
@@ -129,13 +131,16 @@ def rate_ci95(nums: Sequence[float], dens: Sequence[float]) -> tuple[float, floa
 
 
 def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
-                 window_s: float, limit: float) -> float:
+                 window_s: float, limit: float,
+                 prior: tuple[float, float] = JEFFREYS) -> float:
     """Estimated probability that a campaign's abandon rate, judged over its regulatory
     window of ``window_s`` seconds, ends over ``limit``.
 
-    The campaign's true rate is uncertain: a Beta distribution with the Jeffreys prior's
-    mean ``(abandons + 1/2) / (live + 1)`` over the replications of ``run_s`` seconds and
-    the binomial variance, or the replications' spread when that is wider (bursts). A window
+    The campaign's true rate is uncertain: a Beta distribution with the prior's
+    pseudo-counts ``prior = (abandons, other live answers)`` (Jeffreys' (1/2, 1/2) unless
+    the campaign's copies lend theirs: ``copies_prior``) added to its counts over the
+    replications of ``run_s`` seconds, mean ``(abandons + a0) / (live + a0 + b0)`` and the
+    binomial variance, or the replications' spread when that is wider (bursts). A window
     holding ``n`` live answers (at the measured live rate) then ends over the limit with the
     normal chance ``P(rate + noise > limit)``, noise of variance ``p (1 - p) / n``; averaged
     over the Beta's quantiles. So 0 abandons out of 60 live answers is not read as
@@ -144,8 +149,9 @@ def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
     total = math.fsum(dens)
     if total <= 0 or run_s <= 0:
         return 0.0
-    m = (math.fsum(nums) + 0.5) / (total + 1.0)
-    var = m * (1.0 - m) / (total + 1.0)
+    a0, b0 = prior
+    m = (math.fsum(nums) + a0) / (total + a0 + b0)
+    var = m * (1.0 - m) / (total + a0 + b0)
     spread = ratio_ci95(nums, dens)
     if spread is not None:
         var = max(var, ((spread[1] - spread[0]) / (2.0 * _t(len(nums)))) ** 2)
@@ -341,22 +347,78 @@ NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no a
               "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
 
 
+def copies_spread(abandons: Sequence[float], live: Sequence[float]) -> tuple[float, float]:
+    """The pooled abandon rate of copies of one campaign and the variance of their true
+    rates beyond binomial chance (fractions), by the method of moments for proportions
+    with unequal sizes (Kleinman, "Proportions with extraneous variance", JASA 68, 1973):
+    with rates r_i = a_i / n_i, N = sum n_i and the pooled m, the weighted sum of squares
+    ``S = sum n_i (r_i - m)^2`` has expectation ``m (1 - m) (k - 1) + tau^2 (N - sum n_i^2 /
+    N)`` when the true rates spread with variance tau^2; tau^2 solves it, 0 when S is no
+    more than chance gives. Copies with no live answer are left out."""
+    a = np.asarray(abandons, dtype=np.float64)
+    n = np.asarray(live, dtype=np.float64)
+    keep = n > 0
+    a, n = a[keep], n[keep]
+    total = float(n.sum())
+    if a.size == 0:
+        return 0.0, 0.0
+    m = float(a.sum()) / total
+    if a.size < 2:
+        return m, 0.0
+    s = float(np.sum(n * (a / n - m) ** 2))
+    d = total - float(np.sum(n * n)) / total
+    chance = m * (1.0 - m) * (a.size - 1)
+    return m, max(s - chance, 0.0) / d if d > 0 else 0.0
+
+
+def copies_prior(i: int, abandons: Sequence[float], live: Sequence[float]) -> tuple[float, float]:
+    """The prior pseudo-counts (abandons, other live answers) that copy ``i`` of a
+    campaign gets from its copies (``copies_spread``): the other copies' pooled rate,
+    worth as many live answers as the copies' spread allows (``m (1 - m) / tau^2 - 1``, a
+    Beta of that variance), never more than the others hold; over Jeffreys' half counts.
+    Copies run the same pacing on the same traffic, so a copy's hour far from the rest is
+    read as the chance it mostly is, unless the copies spread more than chance does. With
+    fewer than ``MIN_COPIES`` copies with live answers: Jeffreys' alone."""
+    a = np.asarray(abandons, dtype=np.float64)
+    n = np.asarray(live, dtype=np.float64)
+    if int(np.count_nonzero(n > 0)) < MIN_COPIES:
+        return JEFFREYS
+    _, tau2 = copies_spread(a, n)
+    others_a = float(a.sum() - a[i])
+    others_n = float(n.sum() - n[i])
+    if not others_n > 0:
+        return JEFFREYS
+    m = others_a / others_n
+    weight = others_n if tau2 <= 0 else min(m * (1.0 - m) / tau2 - 1.0, others_n)
+    weight = max(weight, 0.0)
+    return JEFFREYS[0] + m * weight, JEFFREYS[1] + (1.0 - m) * weight
+
+
 def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[int, float]:
     """``p_over_limit`` of each campaign with live answers (index -> chance 0..1), over the
     ``regulation``'s window and in its mode (``"fcc"``: abandons over live answers;
     ``"ofcom"``: abandons and AMD false positives over live calls, ``kpi.ofcom_parts``);
-    the replications last ``run_s`` seconds each."""
+    the replications last ``run_s`` seconds each. Copies of one campaign (``copies = N``:
+    one template) lend each other their evidence (``copies_prior``)."""
     out = {}
     parts = RATE_PARTS["abandon_rate_ofcom" if regulation.mode == "ofcom" else "abandon_rate"]
-    for i in range(len(records[0]["campaigns"])):
-        camps = [r["campaigns"][i] for r in records]
-        split = [parts(c) for c in camps]
-        nums = [float(p[0]) for p in split]
-        dens = [float(p[1]) for p in split]
-        if not sum(dens) > 0:
-            continue
-        out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
-                              regulation.abandon_limit)
+    camps = records[0]["campaigns"]
+    counts = []  # per campaign: (abandons, live) of each replication
+    for i in range(len(camps)):
+        split = [parts(r["campaigns"][i]) for r in records]
+        counts.append(([float(p[0]) for p in split], [float(p[1]) for p in split]))
+    copies: dict[str, list[int]] = {}
+    for i, c in enumerate(camps):
+        copies.setdefault(c.get("template", c.get("name", str(i))), []).append(i)
+    for group in copies.values():
+        a = [math.fsum(counts[i][0]) for i in group]
+        n = [math.fsum(counts[i][1]) for i in group]
+        for k, i in enumerate(group):
+            nums, dens = counts[i]
+            if not sum(dens) > 0:
+                continue
+            out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
+                                  regulation.abandon_limit, copies_prior(k, a, n))
     return out
 
 
