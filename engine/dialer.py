@@ -222,6 +222,7 @@ class Dialer:
         if self._any_stopped or self.skill_pacer is not None:
             decided = dials.copy()
             if self._any_stopped:
+                self._refill()
                 dials[~self.running | self.exhausted] = 0
             if self.skill_pacer is not None:
                 self.skill_pacer.thin(dials)
@@ -254,6 +255,17 @@ class Dialer:
         if self.on_tick is not None:
             self.on_tick(now, dials)
         self.clock.call_later(self.tick_s, self._tick)
+
+    def _refill(self) -> None:
+        """A job marked out of contacts whose list has grown since (``ContactFlow.extend``:
+        new leads imported, contacts arriving) dials again."""
+        ex = self.exhausted
+        if not ex.any():
+            return
+        for j in np.flatnonzero(ex).tolist():
+            if not self.flows[j].exhausted:
+                ex[j] = False
+        self._any_stopped = bool((~self.running | ex).any())
 
     def in_flight_by_job(self) -> np.ndarray:
         """Calls in flight (ringing, waiting or connected) per job, int64."""

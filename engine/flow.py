@@ -112,7 +112,9 @@ class ContactFlow:
     the flow's own): calling windows and per-day caps are in the contacts' local time.
     ``history`` maps contact id to its finished attempts (run-clock seconds) and may be
     shared by several jobs (the rules count attempts across jobs). ``agent_guaranteed``
-    (preview pacing) lifts the nuisance rule, as Ofcom allows.
+    (preview pacing) lifts the nuisance rule, as Ofcom allows. ``arrivals``: contacts will
+    join the list while the job runs (``extend``), so running out of them is a pause, not
+    the end: the flow never reads as exhausted.
     """
 
     def __init__(self, job: int, name: str, contacts: ContactList, strategy: Strategy,
@@ -121,7 +123,7 @@ class ContactFlow:
                  filter: Filter | str | None = None,
                  sort: Sequence[SortKey | str | tuple[str, bool]] = (),
                  more: Callable[[int], ContactList | None] | None = None,
-                 agent_guaranteed: bool = False):
+                 agent_guaranteed: bool = False, arrivals: bool = False):
         if not isinstance(calendar, RunCalendar):
             try:
                 calendar = RunCalendar(calendar)
@@ -137,6 +139,8 @@ class ContactFlow:
         self.history: dict[str, list[PastAttempt]] = {} if history is None else history
         self.agent_guaranteed = agent_guaranteed
         self._more = more
+        # contacts join the list while the job runs (``extend``): it is never exhausted
+        self._arrivals = arrivals
         self._filter, self._sort = filter, tuple(sort)
         self._spec = contacts.spec
         self._fields = sorted({f for s in strategy.steps for f in s.fields()})
@@ -558,14 +562,16 @@ class ContactFlow:
 
     @property
     def can_exhaust(self) -> bool:
-        """False for a list that grows as the run needs it (a synthetic one)."""
-        return self._more is None
+        """False for a list that grows as the run needs it (a synthetic one) or as contacts
+        arrive (``arrivals``)."""
+        return self._more is None and not self._arrivals
 
     @property
     def exhausted(self) -> bool:
-        """Nothing fresh, queued or in flight, and no more list to read."""
+        """Nothing fresh, queued or in flight, no more list to read and no contact to
+        arrive."""
         return (self._n[FRESH] == 0 and self._n[QUEUED] == 0 and self._n[IN_FLIGHT] == 0
-                and self._more is None)
+                and self._more is None and not self._arrivals)
 
     def counts(self, now_s: float) -> FlowCounts:
         """The job's counters at run-clock ``now_s``."""

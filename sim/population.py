@@ -105,7 +105,8 @@ def build_flows(scn: Scenario, camps: Sequence[Campaign]
         flows.append(ContactFlow(j, c.name, contacts, c.strategy, rules, calendar,
                                  history=history, filter=c.contacts.filter,
                                  sort=c.contacts.sort, more=more,
-                                 agent_guaranteed=c.pacing == "preview"))
+                                 agent_guaranteed=c.pacing == "preview",
+                                 arrivals="new_contacts_per_hour" in c.profile))
     return flows, rules
 
 

@@ -149,6 +149,23 @@ def test_contacts_arrive_into_a_finite_list():
     assert late.height > 0  # the list kept growing after the first five were dialled
 
 
+def test_every_arriving_contact_is_dialled_when_the_list_runs_dry_between_arrivals():
+    """One lead every two minutes to three idle agents: the list is empty most of the
+    time, and each lead is still dialled as it arrives (the job is not taken for done the
+    first time it runs dry)."""
+    raw = copy.deepcopy(TINY)
+    raw["scenario"]["sim_hours"] = 1.0
+    raw["agents"][0]["count"] = 3
+    raw["campaigns"][0].update(records=2, pacing="progressive", ratio=1.0,
+                               profile={"at": [0], "new_contacts_per_hour": [30]})
+    run = simulate(build(raw), 4)
+    (job,) = run.jobs
+    assert job["total_contacts"] == 2 + 30
+    dialled = run.attempts["contact_id"].n_unique()
+    assert dialled >= job["total_contacts"] - 1  # the last minute's lead may still wait
+    assert run.attempts.filter(pl.col("t_created") > 3000).height > 0
+
+
 def test_the_supervisor_pauses_resumes_and_logs_agents_off():
     raw = copy.deepcopy(TINY)
     raw["timeline"] = [{"at": "08:05", "action": "pause", "campaign": "sales"},

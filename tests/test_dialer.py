@@ -233,6 +233,26 @@ def test_a_busy_contact_is_retried_after_its_delay_by_the_strategy():
     assert dialer.flows[0].exhausted
 
 
+def test_a_job_out_of_contacts_dials_again_once_its_list_grows():
+    """New leads imported into a running job's list (``ContactFlow.extend``) after it ran
+    dry are dialled: running out of contacts marks the job, it does not end it."""
+    clock, tel, feed, _, dialer = build(n_agents=1, n_contacts=1)
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    (a,) = tel.dialled
+    dialer.on_failed(a, int(Code.INVALID))  # the only contact: done
+    clock.run(5.0)
+    assert dialer.exhausted[0] and len(tel.dialled) == 1
+    more = ContactList(pl.DataFrame({"id": ["c7"], "phone": ["+442079460077"],
+                                     "timezone": ["Europe/London"]}),
+                       ListSpec(addresses={"phone": "voice"}))
+    assert dialer.flows[0].extend(more) == 1
+    clock.run(6.0)
+    assert not dialer.exhausted[0]
+    assert [x.contact_id for x in tel.dialled] == ["c0", "c7"]
+
+
 def test_dials_never_exceed_the_telephonys_capacity():
     clock, tel, feed, _, dialer = build(n_agents=6, ports=4)
     dialer.start()
