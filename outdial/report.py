@@ -269,7 +269,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
         lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
         # as the attempts and intervals: the warm-up's rows flagged ``in_warmup`` and left
         # out unless ``keep_warmup`` (a call by when it was decided, an interval by its start)
-        for name, key, t in (("inbound_calls.parquet", "inbound_calls", "t_decided"),
+        for name, key, t in (("inbound_calls.parquet", "inbound_calls", "t_decided_s"),
                              ("inbound_intervals.parquet", "inbound_intervals", "t_start_s")):
             frame = pl.concat([r[key].with_columns(pl.lit(i).alias("replication"))
                                for i, r in enumerate(records)])

@@ -165,6 +165,9 @@ def test_outputs_doc_lists_every_parquet_column(cli_run):
     for f in files:
         assert f.name in doc, f"docs/outputs.md has no table for {f.name}"
         assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
+        # one vocabulary: every time column carries its unit, as the attempts' t_end_s does
+        times = [c for c in pl.read_parquet_schema(f) if c.startswith("t_")]
+        assert all(c.endswith("_s") for c in times), (f.name, times)
 
 
 def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
@@ -176,7 +179,7 @@ def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
     att = pl.read_parquet(out / "intervals.parquet")
     assert iv.height and calls.height
     assert iv["t_start_s"].min() == att["t_start_s"].min() >= 30.0 - 1e-9
-    assert calls["t_decided"].min() >= 30.0 and not calls["in_warmup"].any()
+    assert calls["t_decided_s"].min() >= 30.0 and not calls["in_warmup"].any()
     assert not iv["in_warmup"].any()
 
 
