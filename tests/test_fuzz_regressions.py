@@ -484,7 +484,7 @@ def test_agent_group_names_are_unique():
 
 def test_a_broken_inbound_skill_does_not_also_orphan_its_desk():
     raw = _raw("blended-centre.toml")
-    raw["inbound"][0]["patience"] = {"dist": "exponential", "mean_s": 0}
+    raw["inbound"][0]["patience"] = {"dist": "exponential", "mean_s": -1}
     probs = _problems(raw)
     assert any(p.startswith("inbound[0].patience") for p in probs)
     assert not any("an inbound group needs an inbound skill" in p for p in probs), probs
