@@ -112,6 +112,42 @@ def test_fuzz_round_trip(items):
     got = dec.feed(stream)
     assert [(f.invoke_id, f.body) for f in got] == frames
     assert [m.parse(f.body).get("t") for f in got] == [t.strip() for _, t in items]
+    assert [m.parse_frame(f) for f in got] == [m.parse(f.body) for f in got]  # same reading
+
+
+def test_the_client_parses_each_frame_once(monkeypatch):
+    """The decoder parses a body to check it; the client reads that document (no second
+    parse), an event and a response alike, and still dispatches both."""
+    import adapters.dmcc.framing as framing
+
+    parsed: list[str] = []
+    real = framing.fromstring
+
+    def counting(text, *a, **k):
+        parsed.append(text)
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(framing, "fromstring", counting)
+    monkeypatch.setattr(m, "fromstring", counting)
+    events: list[m.Message] = []
+    c = DmccClient(DmccConfig("127.0.0.1", 1, "u", "p", ["5000"]))
+    c.on_call_event = events.append
+    event = m.build("DeliveredEvent", {"connection": m.connection_ref("7", "d1")})
+    answer = m.build("GetAgentStateResponse", {"agentState": "agentReady"})
+
+    async def go():
+        reply = asyncio.get_running_loop().create_future()
+        c._pending[12] = reply
+        reader = asyncio.StreamReader()
+        reader.feed_data(encode(9999, event) + encode(12, answer))
+        reader.feed_eof()
+        await c._read(reader)
+        return reply.result()
+
+    reply = asyncio.run(go())
+    assert [e.kind for e in events] == ["DeliveredEvent"] and reply.get("agentState") == \
+        "agentReady"
+    assert parsed == [event, answer]  # once each
 
 
 @settings(max_examples=200, deadline=None)
