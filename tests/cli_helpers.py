@@ -1,6 +1,7 @@
 """Running the ``outdial`` command line in this process, for the tests: ``cli`` returns
-click's result (every argument turned to text, exceptions raised, not caught), ``cli_json``
-the object a ``--json`` run printed, after checking the command succeeded."""
+click's result (every argument turned to text, exceptions raised, not caught), ``cli_ok``
+the same after checking the command succeeded, ``cli_json`` the object a ``--json`` run
+printed."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ def cli(*args: Any, **kwargs: Any) -> Result:
                               **kwargs)
 
 
+def cli_ok(*args: Any, **kwargs: Any) -> Result:
+    """``cli``, after checking the command succeeded (exit code 0; else its output)."""
+    res = cli(*args, **kwargs)
+    assert res.exit_code == 0, res.output
+    return res
+
+
 def cli_json(*args: Any) -> Any:
     """``outdial ARGS... --json``: the printed JSON, after checking the exit code is 0."""
-    res = cli(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    return json.loads(cli_ok(*args, "--json").stdout)

@@ -13,16 +13,18 @@ from engine.agents import AgentState
 from outdial.live.config import load_config
 from outdial.live.session import LiveSession
 from outdial.live.view import render, snapshot
-from tests.live_helpers import write_config
+from tests.live_helpers import ENV, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+POLL_S = 0.5  # DMCC agent-state polls, wall seconds
 
 
-def _cfg(tmp_path: Path, speed: float = 12.0, scenario: Path | None = None):
+def _cfg(tmp_path: Path, speed: float = 12.0, scenario: Path | None = None, **kw):
+    """An emulated 0.1 h run of ``scenario`` (the small blended centre), DMCC polled every
+    0.5 s; ``kw``: more ``write_config`` settings."""
     cfg = write_config(tmp_path, hours=0.1, speed=speed,
                        scenario=scenario or ROOT / "scenarios" / "blended-live-small.toml",
-                       aes_poll_s=0.5)
+                       aes_poll_s=POLL_S, **kw)
     return load_config(cfg, env=ENV, emulate=True)
 
 
@@ -115,7 +117,7 @@ def test_a_stop_recalls_every_lent_agent_at_once(tmp_path):
     is back with the dialer within a poll or two; one on an inbound call comes back when
     its call ends, or is still on it at the end in manual-in pending; blending lends no
     more after the stop."""
-    poll_s, speed = 0.5, 12.0
+    speed = 12.0
 
     async def go(cfg):
         s = LiveSession(cfg, emulate=True)
@@ -154,10 +156,8 @@ def test_a_stop_recalls_every_lent_agent_at_once(tmp_path):
     assert "min_stay_s = 600.0" in scn.read_text()
     for k in range(3):  # each try on a store of its own (the same one would resume the run)
         (tmp_path / str(k)).mkdir()
-        cfg = write_config(tmp_path / str(k), hours=0.1, speed=speed, scenario=scn,
-                           aes_poll_s=poll_s, drain_s=5.0)
         summary, at, log, still, leaving, states = asyncio.run(asyncio.wait_for(
-            go(load_config(cfg, env=ENV, emulate=True)), 120))
+            go(_cfg(tmp_path / str(k), speed=speed, scenario=scn, drain_s=5.0)), 120))
         if at.get("idle"):
             break
     assert at["idle"], "no lent agent was ever between inbound calls at the stop"
@@ -167,7 +167,7 @@ def test_a_stop_recalls_every_lent_agent_at_once(tmp_path):
     back = {a: t for t, move, a, _ in log if move == "back" and t >= at["t"]}
     assert summary["agents_handed_back_at_stop"] == len(back)
     assert at["idle"] <= set(back)  # between calls: handed back at once, ...
-    assert max(back[a] - at["t"] for a in at["idle"]) <= 2 * poll_s * speed + 1.0
+    assert max(back[a] - at["t"] for a in at["idle"]) <= 2 * POLL_S * speed + 1.0
     assert all(states[a] == int(AgentState.READY) for a in back)  # ... ready for outbound
     # on a call at the stop: back when it ended, or still on it in manual-in pending
     assert at["lent"] == set(back) | still and still == leaving

@@ -15,6 +15,7 @@ from engine.attempt import CHANNEL_NAMES, Code
 from sim.plan.tables import attempts_table, clock_label, intervals_table
 from sim.run import simulate
 from sim.scenario import load
+from tests.cli_helpers import cli_json
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 WARMUP = 120.0
@@ -120,21 +121,15 @@ def _doc_tables(path: Path) -> dict[str, set[str]]:
     return out
 
 
+SHORT = ("-r", "2", "--hours", "0.01", "--set", "scenario.warmup_s=30", "--no-cache")
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     """``outdial simulate --json --out`` of a short blended run: inbound skills, targets,
     agent licenses, two replications."""
-    from click.testing import CliRunner
-
-    from outdial.cli import outdial
-
     out = tmp_path_factory.mktemp("simulate")
-    scn = SCN.parent / "blended-centre.toml"
-    res = CliRunner().invoke(outdial, ["simulate", str(scn), "-r", "2", "--hours", "0.01",
-                                    "--set", "scenario.warmup_s=30", "--json", "--no-cache",
-                                    "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout), out
+    return cli_json("simulate", SCN.parent / "blended-centre.toml", *SHORT, "--out", out), out
 
 
 def test_outputs_doc_lists_every_json_key_of_simulate(cli_run):
@@ -184,14 +179,7 @@ def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
 
 
 def _cli_json(*args: str) -> dict:
-    from click.testing import CliRunner
-
-    from outdial.cli import outdial
-
-    res = CliRunner().invoke(outdial, [*args, str(SCN), "-r", "2", "--hours", "0.01", "--set",
-                                       "scenario.warmup_s=30", "--json", "--no-cache"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    return cli_json(*args, SCN, *SHORT)
 
 
 def _row_names(section: str, key: str) -> set[str]:

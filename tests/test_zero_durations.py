@@ -12,21 +12,9 @@ import pytest
 import engine.dialer
 from sim.distributions import Deterministic
 from sim.run import campaign_pacing
-from sim.scenario import ScenarioError, build, load
+from sim.scenario import build, load
 from tests.cli_helpers import SCENARIOS, cli_json
-
-MINIMAL = {
-    "scenario": {"name": "t"},
-    "telephony": {"ports": 10},
-    "agents": [{"group": "a", "count": 3, "skills": ["s"]}],
-    "campaigns": [{"name": "c", "skill": "s"}],
-}
-
-
-def _problems(raw) -> list[str]:
-    with pytest.raises(ScenarioError) as exc:
-        build(raw, "x.toml")
-    return exc.value.problems
+from tests.test_scenario import MINIMAL, _problems
 
 
 @pytest.mark.parametrize("dist", ["exponential", "lognormal", "gamma", "deterministic"])
