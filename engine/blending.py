@@ -16,7 +16,8 @@ READY (the dialer marks it not ready, so no outbound call reaches it and the pac
 counting it), and recalled through the ACD (``InboundAgents.recall``), which hands it back
 when its inbound call and wrap-up are over; the dialer then sees it ready again. An agent
 stays on inbound at least ``min_stay_s`` before it can be recalled, so a skill that just
-got help keeps it through short lulls.
+got help keeps it through short lulls. A live run stopping recalls every lent agent at once
+(``stop(recall=True)``), its ``min_stay_s`` waived.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Blending:
         self.lends = 0
         self.recalls = 0
         self.stopped = False
+        self.closed = False  # ``close``: the run is over, a late return changes nothing
         # (t, "lend" / "recall" / "back", agent, job): every move, for outputs and tests
         self.log: list[tuple[float, str, int, int]] = []
         feed.subscribe(self)
@@ -141,9 +143,19 @@ class Blending:
         if self.rows:
             self.dialer.clock.call_later(self.period_s, self._periodic)
 
-    def stop(self) -> None:
-        """No more decisions (a live run stopping); agents already lent stay lent."""
+    def stop(self, recall: bool = False) -> int:
+        """No more decisions. With ``recall`` (a live run stopping: asked, at its end or on
+        an error) every agent still lent is recalled at once, ``min_stay_s`` waived: the
+        ACD hands back an agent between calls now and one on an inbound call when that
+        call and its wrap-up end. Returns how many were recalled (without ``recall`` none:
+        the agents lent stay lent)."""
         self.stopped = True
+        if not recall:
+            return 0
+        due = sorted((t, a) for a, (_, t) in self.lent.items() if a not in self.recalling)
+        for _, a in due:
+            self._recall(a)
+        return len(due)
 
     def _periodic(self) -> None:
         if self.stopped:
@@ -221,7 +233,10 @@ class Blending:
         self.desk.recall(a, self._returned)
 
     def _returned(self, a: int) -> None:
-        """The ACD handed ``a`` back between calls: ready for outbound again."""
+        """The ACD handed ``a`` back between calls: ready for outbound again (after
+        ``close`` the run is over: nothing is recorded, the engine not told)."""
+        if self.closed:
+            return
         r, t = self.lent.pop(a)
         self.recalling.discard(a)
         now = self.dialer.clock.now()
@@ -232,7 +247,9 @@ class Blending:
             self.dialer.on_agent_state(a, _READY)
 
     def close(self, now: float) -> None:
-        """Account the lent time of agents still on inbound at ``now`` (run end)."""
+        """Account the lent time of agents still on inbound at ``now`` (run end); returns
+        that come later are not recorded."""
+        self.closed = True
         lo, hi = self.window
         for _, t in self.lent.values():
             self.lent_s += max(min(now, hi) - max(t, lo), 0.0)

@@ -4,7 +4,8 @@
 seconds per wall second: 1 in production). ``LiveRunner`` starts the director and the
 dialer, relays the event outbox to the sink, and stops gracefully (on request, e.g.
 SIGINT/SIGTERM, at the end of the run, or on a failure): no new attempts, the attempts in
-flight get ``drain_s`` wall seconds to end by themselves, and those still in flight are
+flight (and the agents lent to inbound, recalled at once: ``on_stop``) get ``drain_s``
+wall seconds to end (come back) by themselves, and the attempts still in flight are
 then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, else
 ``Code.TRAPPED`` and re-queued next run), each with its completion event, so nothing is
 left PENDING. Jobs end FINISHED at the end of the run, PAUSED by a stop (and resumed by
@@ -112,12 +113,17 @@ class LiveRunner:
     """Run ``director`` and ``dialer`` on ``clock`` until ``end_s`` (run clock; None: until
     stopped). ``relay`` publishes the outbox every ``relay_s`` wall seconds; a sink that is
     busy (``SinkBusy``: a broker slow or away) is asked again at the next relay while the
-    run goes on, and waited for at most ``final_flush_s`` seconds at the stop."""
+    run goes on, and waited for at most ``final_flush_s`` seconds at the stop.
+    ``on_stop`` is called once the stop begins (the dialer just stopped, before the
+    drain), whatever the reason: the session recalls the agents lent to inbound there; the
+    drain then waits, within the same ``drain_s``, while ``stop_pending()`` is true (agents
+    not handed back yet) as it waits for the calls in flight."""
 
     def __init__(self, clock: LoopClock, dialer: Any, director: CampaignDirector, store: Any,
                  relay: OutboxRelay, end_s: float | None = None, drain_s: float = 10.0,
                  relay_s: float = 0.2, on_second: Callable[[], None] | None = None,
-                 final_flush_s: float = 30.0):
+                 final_flush_s: float = 30.0, on_stop: Callable[[], None] | None = None,
+                 stop_pending: Callable[[], bool] | None = None):
         self.clock = clock
         self.dialer = dialer
         self.director = director
@@ -127,6 +133,8 @@ class LiveRunner:
         self.drain_s = drain_s
         self.relay_s = relay_s
         self.on_second = on_second
+        self.on_stop = on_stop
+        self.stop_pending = stop_pending or (lambda: False)
         self.stop_requested = asyncio.Event()
         self.stopping = False
         self.final_flush_s = final_flush_s
@@ -195,6 +203,11 @@ class LiveRunner:
         out = RunOutcome(reason, self.clock.failure)
         d = self.dialer
         d.stop()
+        if self.on_stop is not None:
+            try:
+                self.on_stop()
+            except Exception as e:
+                self.clock.fail(e)
         store_ok = not _is_store_error(self.clock.failure)
         try:
             if store_ok:
@@ -206,7 +219,7 @@ class LiveRunner:
         if store_ok and reason != "error":
             deadline = time.monotonic() + self.drain_s
             next_second = time.monotonic() + 1.0
-            while d.in_flight and time.monotonic() < deadline \
+            while (d.in_flight or self.stop_pending()) and time.monotonic() < deadline \
                     and self.clock.failure is None:
                 await asyncio.sleep(0.05)
                 try:

@@ -24,14 +24,17 @@ SUMMARY_ROWS = ("bhcc", "attempts", "blocked", "bhcc_agent", "live_answers", "ab
                 "service_level", "ports_peak", "ports_mean")
 
 
-def summary_json(s: Summary, a: Assessment | None = None) -> dict[str, Any]:
-    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1).
+def summary_json(s: Summary, a: Assessment | None = None,
+                 scenario_file: str | None = None) -> dict[str, Any]:
+    """The ``--json`` object of ``outdial simulate`` (rates are fractions 0..1): ``scenario``
+    is the scenario's name, ``scenario_file`` (when given) the file it was read from.
 
     With an assessment: ``resources``, ``targets`` (``name``, ``target``, ``value``, ``lo``,
     ``hi``, ``met``, ``margin``, ``replications``, ``needed``, ``note``), ``verdict`` and
     ``platform`` (units in its keys); its warnings join the run's."""
     out = {
         "scenario": s.scenario,
+        **({"scenario_file": scenario_file} if scenario_file is not None else {}),
         "seed": s.seed,
         "replications": s.replications,
         "sim_hours": s.sim_hours,
@@ -267,7 +270,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
         lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
         # as the attempts and intervals: the warm-up's rows flagged ``in_warmup`` and left
         # out unless ``keep_warmup`` (a call by when it was decided, an interval by its start)
-        for name, key, t in (("inbound_calls.parquet", "inbound_calls", "t_decided"),
+        for name, key, t in (("inbound_calls.parquet", "inbound_calls", "t_decided_s"),
                              ("inbound_intervals.parquet", "inbound_intervals", "t_start_s")):
             frame = pl.concat([r[key].with_columns(pl.lit(i).alias("replication"))
                                for i, r in enumerate(records)])
@@ -277,7 +280,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
                 frame = frame.filter(~pl.col("in_warmup"))
             paths.append(out / name)
             frame.write_parquet(paths[-1])
-    paths[2].write_text(json.dumps(_json_safe(summary_json(s, a)), indent=2))
+    paths[2].write_text(json.dumps(_json_safe(summary_json(s, a, scn.source)), indent=2))
     return paths
 
 

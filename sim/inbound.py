@@ -41,16 +41,16 @@ from sim.inbound_config import InboundSkill
 
 REPORT_S = 1.0  # how often the skill state is published (CMS real-time: 3 s or more)
 
-CALL_COLUMNS = ("skill", "t_arrive", "t_decided", "answered", "wait_s", "handle_s", "lent",
+CALL_COLUMNS = ("skill", "t_arrive_s", "t_decided_s", "answered", "wait_s", "handle_s", "lent",
                 "agent")
 
 
 class _Call:
-    __slots__ = ("done", "skill", "t_arrive")
+    __slots__ = ("done", "skill", "t_arrive_s")
 
     def __init__(self, skill: int, t: float):
         self.skill = skill
-        self.t_arrive = t
+        self.t_arrive_s = t
         self.done = False  # answered or abandoned: skipped in the queue
 
 
@@ -250,7 +250,7 @@ class SimInbound:
         q = self.queues[s]
         while q and q[0].done:
             q.popleft()
-        return self.env.now - q[0].t_arrive if q else 0.0
+        return self.env.now - q[0].t_arrive_s if q else 0.0
 
     def service_level(self, s: int) -> float:
         ev = self._sl_events[s]
@@ -287,7 +287,7 @@ class SimInbound:
         self.waiting[s] -= 1
         now = self.env.now
         self._decided(s, False)
-        self._record(s, c.t_arrive, now, False, now - c.t_arrive, 0.0, False, -1)
+        self._record(s, c.t_arrive_s, now, False, now - c.t_arrive_s, 0.0, False, -1)
 
     def _pop_idle(self, s: int) -> _Agent | None:
         q = self.idle[s]
@@ -303,7 +303,7 @@ class SimInbound:
             q = self.queues[s]
             while q and q[0].done:
                 q.popleft()
-            if q and (best is None or q[0].t_arrive < best.t_arrive):
+            if q and (best is None or q[0].t_arrive_s < best.t_arrive_s):
                 best = q[0]
         if best is not None:
             self.queues[best.skill].popleft()
@@ -316,11 +316,11 @@ class SimInbound:
         c.done = True
         self._set_idle(ag, False)
         ag.busy = True
-        wait = now - c.t_arrive
+        wait = now - c.t_arrive_s
         talk = self._talk[s]()
         wrap = self._wrap[s]()
         self._decided(s, wait <= self.skill_cfg[s].sl_threshold_s + 1e-9)
-        self._record(s, c.t_arrive, now, True, wait, talk + wrap, ag.key >= 0, ag.key)
+        self._record(s, c.t_arrive_s, now, True, wait, talk + wrap, ag.key >= 0, ag.key)
         h = self._clip(now, now + talk + wrap)
         self.handling_s += h
         self.skill_handling_s[ag.serves] += h
@@ -380,8 +380,8 @@ class SimInbound:
                 handle: float, lent: bool, agent: int) -> None:
         c = self.cols
         c["skill"].append(s)
-        c["t_arrive"].append(t0)
-        c["t_decided"].append(t1)
+        c["t_arrive_s"].append(t0)
+        c["t_decided_s"].append(t1)
         c["answered"].append(answered)
         c["wait_s"].append(wait)
         c["handle_s"].append(handle)
@@ -407,7 +407,7 @@ class SimInbound:
             "skill": pl.Series(names[idx].tolist() if idx.size else [], dtype=pl.Utf8),
             **{k: self.cols[k] for k in CALL_COLUMNS[1:]},
         }, schema_overrides={"answered": pl.Boolean, "lent": pl.Boolean,
-                             "t_arrive": pl.Float64, "t_decided": pl.Float64,
+                             "t_arrive_s": pl.Float64, "t_decided_s": pl.Float64,
                              "wait_s": pl.Float64, "handle_s": pl.Float64,
                              "agent": pl.Int64})
 

@@ -1,7 +1,7 @@
 """Inbound KPIs, each defined once, over the inbound call table of ``sim.inbound``.
 
 A call counts in the window when its outcome was decided there (answered or abandoned,
-``t_decided`` in ``[start_s, end_s)``), as attempts count by their end. With ``offered`` =
+``t_decided_s`` in ``[start_s, end_s)``), as attempts count by their end. With ``offered`` =
 calls decided, ``answered``, ``abandoned`` = offered - answered, and a call's wait from
 arrival to answer or hang-up:
 
@@ -25,7 +25,7 @@ COUNT_KEYS = ("offered", "answered", "abandoned", "answered_in_threshold", "wait
 
 def in_window(calls: pl.DataFrame, start_s: float, end_s: float) -> pl.DataFrame:
     """Calls decided in ``[start_s, end_s)``."""
-    return calls.filter((pl.col("t_decided") >= start_s) & (pl.col("t_decided") < end_s))
+    return calls.filter((pl.col("t_decided_s") >= start_s) & (pl.col("t_decided_s") < end_s))
 
 
 def counts(calls: pl.DataFrame, threshold_s: float | pl.Expr) -> dict[str, float]:

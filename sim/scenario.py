@@ -224,8 +224,8 @@ _AGENTS = {
     "login_s": _secs(0.0, hi=_RUN_END_S, why=_ENDED),
     "logout_s": _secs(math.inf, hi=math.inf, inf_ok=True),
     "aux_probability": _frac(0.0, doc="chance of an aux break after a call"),
-    "aux_mean_s": _secs(300.0, lo_open=True, hi=86_400.0, why=_DAY,
-                        doc="mean aux break, exponential"),
+    "aux_mean_s": _secs(300.0, hi=86_400.0, why=_DAY,
+                        doc="mean aux break, exponential (0: a break ends as it starts)"),
     "direction": _str("outbound", ("outbound", "inbound")),
 }
 _INBOUND = {
@@ -322,7 +322,12 @@ _AMD = {
     "errors_on_humans": _frac(0.25),
     "machine_talk_s": _secs(8.0, hi=3600.0),
 }
-_CUSTOMER = {"patience_mean_s": _secs(math.inf, lo_open=True, hi=math.inf, inf_ok=True)}
+_CUSTOMER = {"patience_mean_s": _num(
+    math.inf, lo=0.0, lo_open=True, hi=math.inf, unit="s", inf_ok=True,
+    lo_why="(0 s: every answered person would hang up before an agent is connected, and the "
+           "pacer models hang-ups at the rate 1 / patience; leave the key out for people who "
+           "wait)")}
+_SHAPED = ("exponential", "lognormal", "gamma")  # families given by mean_s (and cv)
 _DIST = {
     "dist": _str("exponential", DISTS),
     "mean_s": _secs(_REQUIRED, hi=86_400.0, why=_DAY),
@@ -766,6 +771,10 @@ class _Checker:
         if len(self.problems) > n0:
             return None
         kind = d.get("dist")
+        if kind in _SHAPED and d.get("mean_s") == 0:
+            # a duration is never negative: one of mean 0 s is 0 s every time, whatever the
+            # family (no wrap-up, a caller who never waits); cv has nothing to shape
+            return Deterministic(0.0)
         try:
             if kind == "exponential":
                 return Exponential(float(d["mean_s"]))

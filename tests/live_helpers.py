@@ -1,16 +1,68 @@
 """Helpers for the live-run tests: a run configuration in a temporary folder, the store's
-rows and the events file's records."""
+rows and the events file's records, waiting on the loop for a condition, and an EPM
+telephony dialling attempts until they end."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "single-50-predictive.toml"
+# the endpoints' passwords, from the environment variables ``write_config`` names (with
+# the characters a URL or a shell would mangle)
+ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+
+
+async def until(cond: Callable[[], bool], timeout_s: float = 5.0, step_s: float = 0.01
+                ) -> None:
+    """Wait on the event loop until ``cond()`` holds, looking every ``step_s`` seconds;
+    AssertionError after ``timeout_s``."""
+    for _ in range(int(timeout_s / step_s)):
+        if cond():
+            return
+        await asyncio.sleep(step_s)
+    raise AssertionError("condition not met in time")
+
+
+def epm_telephony(client: Any, **cfg: Any) -> Any:
+    """An ``EpmTelephony`` over ``client`` polling fast (20 ms, resources every 50 ms,
+    retries after 20 ms; ``cfg``: more ``EpmTelephonyConfig`` fields), not yet listened to."""
+    from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
+
+    tel = EpmTelephony(client, EpmTelephonyConfig(**{"poll_s": 0.02, "resources_s": 0.05,
+                                                     **cfg}))
+    tel.backoff.first_s = tel.backoff.max_s = 0.02
+    return tel
+
+
+async def dial_until_done(tel: Any, attempts: Sequence[Any], wait_s: float = 5.0
+                          ) -> list[str]:
+    """Run ``tel``, dial ``attempts`` and wait (at most ``wait_s``; TimeoutError after)
+    until none is PENDING and nothing is being launched or sent; then stop and close it.
+    The attempts' codes, by name."""
+    from engine.attempt import Code
+
+    runner = asyncio.create_task(tel.run())
+    try:
+        for a in attempts:
+            tel.dial(a)
+        async with asyncio.timeout(wait_s):
+            while any(a.code == Code.PENDING for a in attempts) or tel.launching \
+                    or tel.messages:
+                assert not runner.done(), runner.exception()
+                await asyncio.sleep(0.01)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        tel.close()
+    return [Code(a.code).name for a in attempts]
 
 
 def write_config(folder: Path, hours: float = 0.01, speed: float = 6.0, drain_s: float = 3.0,

@@ -219,9 +219,9 @@ def test_epm_telephony_skips_bad_responses_and_loses_no_result(ca, tmp_path):
     an entity bomb, a body cut short), a message accepted without a session id, and a
     listener that fails once: polling goes on and every attempt ends."""
     from adapters.epm.client import EpmClient
-    from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
-    from engine.attempt import Channel, Code
+    from engine.attempt import Channel
     from tests.epm_world import ScriptedPorts
+    from tests.live_helpers import dial_until_done, epm_telephony
     from tests.test_epm import Events, _attempt
 
     class Flaky(Events):
@@ -238,28 +238,14 @@ def test_epm_telephony_skips_bad_responses_and_loses_no_result(ca, tmp_path):
         emu = _hostile_epm(mode)(world, {"u": "pw"}, ca.server_context())
         emu.start()
         client = EpmClient(emu.url, "u", "pw", verify=str(ca.write(tmp_path)[0]))
-        tel = EpmTelephony(client, EpmTelephonyConfig(stations=["5001"], poll_s=0.02,
-                                                      resources_s=0.05))
-        tel.backoff.first_s = tel.backoff.max_s = 0.02
-        ev = Flaky(tel)
-        tel.listener = ev
-        runner = asyncio.create_task(tel.run())
+        tel = epm_telephony(client, stations=["5001"])
+        tel.listener = Flaky(tel)
         attempts = [_attempt(0, "5554"), _attempt(1, "5550"), _attempt(2, "5551"),
                     _attempt(3, "+1555", Channel.SMS)]
-        for a in attempts:
-            tel.dial(a)
         try:
-            for _ in range(500):
-                if all(a.code != Code.PENDING for a in attempts):
-                    break
-                assert not runner.done(), runner.exception()
-                await asyncio.sleep(0.01)
+            return await dial_until_done(tel, attempts)
         finally:
-            runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
-            tel.close()
             emu.close()
-        return [Code(a.code).name for a in attempts]
 
     for mode in ("status_not_records", "garbage", "empty_session"):
         codes = asyncio.run(go(mode))

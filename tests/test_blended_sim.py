@@ -46,7 +46,7 @@ def unblended():
 def test_same_callers_with_blending_on_and_off(blended, unblended):
     """Common random numbers: the inbound arrivals do not depend on the policy."""
     end = 300.0 + 0.4 * 3600
-    early = [sorted(r.inbound_calls.filter(pl.col("t_arrive") < end - 900)["t_arrive"])
+    early = [sorted(r.inbound_calls.filter(pl.col("t_arrive_s") < end - 900)["t_arrive_s"])
              for r in (blended, unblended)]
     assert len(early[0]) > 100 and early[0] == early[1]
 
@@ -84,8 +84,8 @@ def test_never_moves_an_agent_mid_call(blended):
                            & (pl.col("t_connect") < end)).height == 0
         if t_back is not None:  # handed back between inbound calls (talk + wrap over)
             inb = calls.filter(pl.col("agent") == agent)
-            busy = inb.filter((pl.col("t_decided") < t_back - 1e-9)
-                              & (pl.col("t_decided") + pl.col("handle_s") > t_back + 1e-9))
+            busy = inb.filter((pl.col("t_decided_s") < t_back - 1e-9)
+                              & (pl.col("t_decided_s") + pl.col("handle_s") > t_back + 1e-9))
             assert busy.height == 0
 
 
@@ -142,7 +142,7 @@ def test_inbound_rate_profile_over_the_day():
     prof = scn.inbound[0].profile
     assert prof is not None and prof.value(100.0) == 0.0 and prof.value(1000.0) == 900.0
     r = simulate(scn)
-    t = r.inbound_calls["t_arrive"]
+    t = r.inbound_calls["t_arrive_s"]
     assert t.min() >= 900.0 and r.inbound_calls.height > 50
     raw["inbound"][0]["profile"] = {"at": [0, 900], "calls_per_hour": [0]}
     with pytest.raises(ScenarioError, match=r"inbound\[0\]\.profile"):

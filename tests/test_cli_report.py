@@ -10,18 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
+from tests.cli_helpers import cli, cli_ok
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def invoke(*args: str):
-    result = CliRunner().invoke(outdial, list(args))
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +23,11 @@ def results(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("results")
     scn = out.parent / "with-targets.toml"
     scn.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.999\nmin_bhcc = 100\n")
-    invoke("-q", "simulate", str(scn), "--hours", "0.1", "-r", "2", "--out", str(out),
+    cli_ok("-q", "simulate", str(scn), "--hours", "0.1", "-r", "2", "--out", str(out),
            "--plots")
-    invoke("-q", "compare", str(scn), "--hours", "0.05", "-r", "2", "--no-search",
+    cli_ok("-q", "compare", str(scn), "--hours", "0.05", "-r", "2", "--no-search",
            "--policies", "predictive,progressive", "--out", str(out), "--plots")
-    invoke("-q", "sweep", str(scn), "--vary", "agents.count=40:50:10", "--hours", "0.05", "-r",
+    cli_ok("-q", "sweep", str(scn), "--vary", "agents.count=40:50:10", "--hours", "0.05", "-r",
            "2", "--out", str(out))
     return out
 
@@ -42,7 +35,7 @@ def results(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(results) -> Path:
     target = results / "report.html"
-    result = invoke("report", str(results), "-o", str(target))
+    result = cli_ok("report", str(results), "-o", str(target))
     assert f"wrote {target}" in result.stderr
     return target
 
@@ -80,12 +73,12 @@ def test_report_shows_the_kpis_and_the_comparison(results, page):
 
 
 def test_report_errors_are_one_line(tmp_path):
-    r = CliRunner().invoke(outdial, ["report", str(tmp_path / "missing")])
+    r = cli("report", str(tmp_path / "missing"))
     assert r.exit_code == 2 and "not a folder" in r.stderr and "Traceback" not in r.output
-    r = CliRunner().invoke(outdial, ["report", str(tmp_path)])
+    r = cli("report", str(tmp_path))
     assert r.exit_code == 2 and "no kpis.json" in r.stderr
     (tmp_path / "kpis.json").write_text("{not json")
-    r = CliRunner().invoke(outdial, ["report", str(tmp_path)])
+    r = cli("report", str(tmp_path))
     assert r.exit_code == 2 and "kpis.json: not a readable JSON file" in r.stderr
 
 
@@ -94,7 +87,7 @@ def test_a_report_path_through_a_file_names_the_file(results, tmp_path):
     that file."""
     blocker = tmp_path / "afile"
     blocker.write_text("a file, not a folder")
-    r = CliRunner().invoke(outdial, ["report", str(results), "-o", str(blocker / "x.html")])
+    r = cli("report", str(results), "-o", str(blocker / "x.html"))
     assert r.exit_code == 2
     assert f"{blocker} is a file, not a folder" in r.stderr and "File exists" not in r.stderr
 

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
+from tests.cli_helpers import cli, cli_json
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 SHORT = ["--hours", "0.1", "--warmup-s", "120"]
@@ -16,14 +15,8 @@ KPIS = {"attempts", "bhcc", "attempts_by_channel", "live_answers", "abandons", "
         "ports_mean"}
 
 
-def _run(*args):
-    return CliRunner().invoke(outdial, list(args), catch_exceptions=False)
-
-
 def test_simulate_json_has_the_documented_shape():
-    res = _run("simulate", SCN, *SHORT, "--seed", "3", "--replications", "2", "--json")
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = cli_json("simulate", SCN, *SHORT, "--seed", "3", "--replications", "2")
     assert {"scenario", "seed", "replications", "sim_hours", "wall_s", "total", "campaigns",
             "ci95"} <= set(out)
     assert out["replications"] == 2 and out["seed"] == 3 and out["sim_hours"] == 0.1
@@ -40,17 +33,16 @@ def test_simulate_json_has_the_documented_shape():
 
 
 def test_same_seed_same_result_and_policy_override():
-    a = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--json").stdout)
-    b = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--json").stdout)
+    a = cli_json("simulate", SCN, *SHORT, "--seed", "5")
+    b = cli_json("simulate", SCN, *SHORT, "--seed", "5")
     assert a["total"] == b["total"]
-    c = json.loads(_run("simulate", SCN, *SHORT, "--seed", "5", "--policy", "progressive",
-                        "--json").stdout)
+    c = cli_json("simulate", SCN, *SHORT, "--seed", "5", "--policy", "progressive")
     assert c["campaigns"][0]["pacing"] == "progressive"
     assert c["total"]["abandons"] == 0 or c["total"]["abandons"] < a["total"]["abandons"]
 
 
 def test_simulate_writes_tables_kpis_and_plots(tmp_path):
-    res = _run("simulate", SCN, *SHORT, "--out", str(tmp_path), "--plots")
+    res = cli("simulate", SCN, *SHORT, "--out", str(tmp_path), "--plots")
     assert res.exit_code == 0, res.output
     att = pl.read_parquet(tmp_path / "attempts.parquet")
     iv = pl.read_parquet(tmp_path / "intervals.parquet")
@@ -75,7 +67,7 @@ def test_simulate_writes_tables_kpis_and_plots(tmp_path):
 
 
 def test_keep_warmup_keeps_the_rows_flagged(tmp_path):
-    res = _run("simulate", SCN, *SHORT, "--out", str(tmp_path), "--keep-warmup")
+    res = cli("simulate", SCN, *SHORT, "--out", str(tmp_path), "--keep-warmup")
     assert res.exit_code == 0, res.output
     att = pl.read_parquet(tmp_path / "attempts.parquet")
     early = att.filter(pl.col("in_warmup"))
@@ -87,28 +79,26 @@ def test_simulate_user_errors_are_one_clear_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[scenario]\nname = "x"\n[telephony]\nports = -1\n'
                    '[[campaigns]]\nname = "c"\nchannel = "fax"\n')
-    res = _run("simulate", str(bad))
+    res = cli("simulate", str(bad))
     assert res.exit_code == 2
     assert "telephony.ports: expected a value >= 1 ports, got -1" in res.stderr
     assert "campaigns.c.channel: expected one of" in res.stderr
     assert "Traceback" not in res.output + res.stderr
-    res = _run("simulate", SCN, "--policy", "magic")
+    res = cli("simulate", SCN, "--policy", "magic")
     assert res.exit_code == 2 and "--policy" in res.stderr
 
 
 @pytest.mark.parametrize("name", ["pom-60k-bhcc.toml", "notifications-2200-ports.toml"])
 def test_validate_accepts_shipped_scenarios(name):
     path = str(Path(SCN).parent / name)
-    res = _run("validate", path, "--json")
-    assert res.exit_code == 0
-    assert json.loads(res.stdout)["valid"] is True
+    assert cli_json("validate", path)["valid"] is True
 
 
 def test_validate_lists_every_problem(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[scenario]\nname = "x"\ntick = 1\n[telephony]\nports = 5\n'
                    '[[campaigns]]\nname = "c"\nskill = "s"\n')
-    res = _run("validate", str(bad), "--json")
+    res = cli("validate", str(bad), "--json")
     assert res.exit_code == 2
     probs = json.loads(res.stdout)["problems"]
     assert any("scenario.tick: unknown key (did you mean 'tick_s'?)" in p for p in probs)
@@ -119,19 +109,17 @@ def test_simulate_runs_through_the_shared_executors_cache_and_set(tmp_path):
     from sim.plan.cache import ResultCache
 
     cache = tmp_path / "cache"
-    args = ["simulate", SCN, "--hours", "0.05", "--warmup-s", "60", "--seed", "4", "-r", "2",
-            "--json"]
-    a = json.loads(_run(*args, "--cache", str(cache)).stdout)
+    args = ["simulate", SCN, "--hours", "0.05", "--warmup-s", "60", "--seed", "4", "-r", "2"]
+    a = cli_json(*args, "--cache", cache)
     assert len(ResultCache(cache)) == 2  # one record per replication
-    again = _run(*args, "--cache", str(cache))
-    assert json.loads(again.stdout)["total"] == a["total"]
+    assert cli_json(*args, "--cache", cache)["total"] == a["total"]
     assert len(ResultCache(cache)) == 2  # read back, not run again
-    pooled = json.loads(_run(*args, "--workers", "2", "--no-cache").stdout)
+    pooled = cli_json(*args, "--workers", "2", "--no-cache")
     assert pooled["total"] == a["total"] and pooled["ci95"] == a["ci95"]
-    low = json.loads(_run(*args, "--no-cache", "--set", "campaigns.outcomes.live=0.1").stdout)
+    low = cli_json(*args, "--no-cache", "--set", "campaigns.outcomes.live=0.1")
     def hit(out):
         return out["total"]["live_answers"] / out["total"]["attempts_voice_agent"]
 
     assert hit(low) < 0.2 < hit(a)
-    res = _run(*args, "--set", "scenario.nonsense")
+    res = cli(*args, "--set", "scenario.nonsense")
     assert res.exit_code == 2 and "--set 'scenario.nonsense': expected KEY=VALUE" in res.stderr

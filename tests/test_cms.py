@@ -24,6 +24,7 @@ from adapters.cms.framing import (
     parse_row,
 )
 from adapters.cms.server import CmsServer, SkillState
+from tests.live_helpers import until
 
 ROW = "F1|    12|     4|  1:05|    20|     3|    15|   210|     7|    82|  0:14"
 
@@ -154,14 +155,6 @@ class Listener:
         self.refreshes.append(list(states))
 
 
-async def _until(cond, timeout_s=5.0):
-    for _ in range(int(timeout_s / 0.01)):
-        if cond():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
     async def go():
         server = CmsServer(SPLIT_SKILL)
@@ -171,18 +164,18 @@ def test_server_takes_refreshes_survives_garbage_and_accepts_reconnects():
         emu = CmsEmulator(World(), server.port, interval_s=0.02,
                           backoff=Backoff(0.01, 0.05))
         emu.start()
-        await _until(lambda: server.batches >= 3)
+        await until(lambda: server.batches >= 3)
         s1 = server.snapshot()[1]
         assert s1.calls_waiting >= 1 and s1.oldest_call_s == 30.0
         assert s1.service_level == pytest.approx(0.8) and s1.agents_available == 2
         assert server.snapshot()[2].agents_available is None
         await emu.send_raw(b"\x00\xffgarbage|||\nF1|1|2\n")
         n = server.batches
-        await _until(lambda: server.batches >= n + 2)
+        await until(lambda: server.batches >= n + 2)
         assert server.bad_lines >= 2
         emu.drop()
         n = server.batches
-        await _until(lambda: emu.connects >= 2 and server.batches >= n + 2)
+        await until(lambda: emu.connects >= 2 and server.batches >= n + 2)
         assert server.connections >= 2
         assert lis.refreshes[-1][0].skill == 1 and server.age_s() < 1.0
         await emu.close()

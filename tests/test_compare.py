@@ -6,23 +6,18 @@ from types import SimpleNamespace
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
 from sim.plan.compare import COMPARE_KEYS, best_ratio, evaluate, limit_kpi
 from sim.scenario import load
+from tests.cli_helpers import cli, cli_json
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 KEYS = {"policy", *COMPARE_KEYS, "meets_limit", "ci95"}
 
 
 def test_compare_json_outputs_and_ratio_rows(tmp_path):
-    res = CliRunner().invoke(outdial, ["compare", str(SCN), "--policies",
-                                       "predictive,progressive,ratio:1.5", "-r", "2",
-                                       "--hours", "0.2", "--ratio-step", "0.25", "--out",
-                                       str(tmp_path), "--plots", "--json"])
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = cli_json("compare", SCN, "--policies", "predictive,progressive,ratio:1.5", "-r", "2",
+                   "--hours", "0.2", "--ratio-step", "0.25", "--out", tmp_path, "--plots")
     assert {"scenario", "seed", "replications", "policies", "best_fixed_ratio",
             "best_progressive_ratio"} <= set(out)
     assert out["seed"] == 7 and out["replications"] == 2
@@ -81,10 +76,9 @@ def test_the_limit_follows_the_regulatory_mode():
 
 
 def test_unknown_policy_is_a_clear_error():
-    res = CliRunner().invoke(outdial, ["compare", str(SCN), "--policies", "magic"])
+    res = cli("compare", SCN, "--policies", "magic")
     assert res.exit_code == 2 and "--policies" in res.stderr and "magic" in res.stderr
-    res = CliRunner().invoke(outdial, ["compare", str(SCN), "--workers", "2", "--dask-local",
-                                       "2"])
+    res = cli("compare", SCN, "--workers", "2", "--dask-local", "2")
     assert res.exit_code == 2 and "choose one executor" in res.stderr
 
 
@@ -114,12 +108,9 @@ def test_the_ratio_search_widens_its_bracket_until_the_limit_is_crossed(monkeypa
 
 def test_a_tapered_row_that_cannot_taper_carries_a_note():
     args = ["compare", str(SCN), "--policies", "vicidial-tapered,progressive", "-r", "2",
-            "--hours", "0.05", "--no-search", "--no-cache", "--json"]
-    out = json.loads(CliRunner().invoke(outdial, args).stdout)
-    assert "never tapers" in out["notes"]["vicidial-tapered"]
-    late = [*args[:-1], "--set", "campaigns.sales.vicidial_start_hhmm=1130", "--json"]
-    out = json.loads(CliRunner().invoke(outdial, late).stdout)
-    assert out["notes"] == {}
+            "--hours", "0.05", "--no-search", "--no-cache"]
+    assert "never tapers" in cli_json(*args)["notes"]["vicidial-tapered"]
+    assert cli_json(*args, "--set", "campaigns.sales.vicidial_start_hhmm=1130")["notes"] == {}
 
 
 def test_ratio_search_note_tells_too_few_answers_from_a_breach():

@@ -15,6 +15,7 @@ from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.dmcc.framing import MAX_FRAME, FrameDecoder, FramingError, encode
 from engine.agents import AgentState
+from tests.live_helpers import until
 from tests.tlsca import CertAuthority
 
 A = encode(1, "<a/>")
@@ -112,6 +113,42 @@ def test_fuzz_round_trip(items):
     got = dec.feed(stream)
     assert [(f.invoke_id, f.body) for f in got] == frames
     assert [m.parse(f.body).get("t") for f in got] == [t.strip() for _, t in items]
+    assert [m.parse_frame(f) for f in got] == [m.parse(f.body) for f in got]  # same reading
+
+
+def test_the_client_parses_each_frame_once(monkeypatch):
+    """The decoder parses a body to check it; the client reads that document (no second
+    parse), an event and a response alike, and still dispatches both."""
+    import adapters.dmcc.framing as framing
+
+    parsed: list[str] = []
+    real = framing.fromstring
+
+    def counting(text, *a, **k):
+        parsed.append(text)
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(framing, "fromstring", counting)
+    monkeypatch.setattr(m, "fromstring", counting)
+    events: list[m.Message] = []
+    c = DmccClient(DmccConfig("127.0.0.1", 1, "u", "p", ["5000"]))
+    c.on_call_event = events.append
+    event = m.build("DeliveredEvent", {"connection": m.connection_ref("7", "d1")})
+    answer = m.build("GetAgentStateResponse", {"agentState": "agentReady"})
+
+    async def go():
+        reply = asyncio.get_running_loop().create_future()
+        c._pending[12] = reply
+        reader = asyncio.StreamReader()
+        reader.feed_data(encode(9999, event) + encode(12, answer))
+        reader.feed_eof()
+        await c._read(reader)
+        return reply.result()
+
+    reply = asyncio.run(go())
+    assert [e.kind for e in events] == ["DeliveredEvent"] and reply.get("agentState") == \
+        "agentReady"
+    assert parsed == [event, answer]  # once each
 
 
 @settings(max_examples=200, deadline=None)
@@ -157,14 +194,6 @@ class Listener:
         self.seen.append((agent, AgentState(state)))
 
 
-async def _until(cond, timeout_s=5.0):
-    for _ in range(int(timeout_s / 0.01)):
-        if cond():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def _config(port, n=3, tls=None, password="p@ss%'\"w", **kw):
     return DmccConfig("127.0.0.1", port, "aes", password, [str(5000 + i) for i in range(n)],
                       poll_s=0.02, session_duration_s=2, tls=tls, **kw)
@@ -184,19 +213,19 @@ async def _story(tls_server=None, tls_client=None):
     assert len(client.device_ids) == 3 and client.device_ids[0].startswith("5000:CM")
     assert len(client.monitors) == 3
     world.states["5001"] = "agentReady"
-    await _until(lambda: (1, AgentState.READY) in lis.seen)
+    await until(lambda: (1, AgentState.READY) in lis.seen)
     assert lis.seen[:2] == [(1, AgentState.LOGGED_IN), (1, AgentState.READY)]
     world.states["5001"] = "agentNotReady"
-    await _until(lambda: lis.seen[-1] == (1, AgentState.NOT_READY))
+    await until(lambda: lis.seen[-1] == (1, AgentState.NOT_READY))
     await client.set_agent_state(2, "readyState")
     assert world.set_calls == [("5002", "readyState")]
     call = await client.make_call(0, "15551230000")
     await client.clear_connection(0, call)
-    await _until(lambda: [e.kind for e in events][-1] == "ConnectionClearedEvent")
+    await until(lambda: [e.kind for e in events][-1] == "ConnectionClearedEvent")
     assert [e.kind for e in events] == ["OriginatedEvent", "DeliveredEvent",
                                         "EstablishedEvent", "ConnectionClearedEvent"]
     await client.make_call(0, "not-a-number")
-    await _until(lambda: events[-1].kind == "FailedEvent")
+    await until(lambda: events[-1].kind == "FailedEvent")
     # the session timer is reset at half its 2 s duration, so the session outlives it
     await asyncio.sleep(2.5)
     assert emu.requests.get("ResetApplicationSessionTimer", 0) >= 2
@@ -243,11 +272,11 @@ def test_reconnect_resumes_the_session_and_keeps_following_agents():
         await asyncio.wait_for(client.connected.wait(), 5)
         first = client.session_id
         emu.drop_connections()
-        await _until(lambda: client.connects >= 2 and client.connected.is_set())
+        await until(lambda: client.connects >= 2 and client.connected.is_set())
         assert client.session_id == first and client.resumed == 1
         assert emu.requests["MonitorStart"] == 2  # the resumed session kept its monitors
         world.states["5000"] = "agentReady"
-        await _until(lambda: (0, AgentState.READY) in lis.seen)
+        await until(lambda: (0, AgentState.READY) in lis.seen)
         await client.stop()
         await asyncio.wait_for(task, 5)
         await emu.close()
@@ -261,7 +290,7 @@ def test_wrong_password_is_refused_and_never_logged(caplog):
         client = DmccClient(_config(emu.port, n=1, password="s3cr@t%'"),
                             backoff=Backoff(0.01, 0.02))
         task = asyncio.create_task(client.run())
-        await _until(lambda: client.errors >= 2)
+        await until(lambda: client.errors >= 2)
         await client.stop()
         await asyncio.wait_for(task, 5)
         await emu.close()

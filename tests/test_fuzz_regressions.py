@@ -8,20 +8,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
 from sim.scenario import ScenarioError, apply_overrides, build
+from tests.cli_helpers import cli
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def _raw(name: str) -> dict:
     return tomllib.loads((SCENARIOS / name).read_text())
-
-
-def _cli(*args):
-    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
 
 
 def _problems(raw: dict, source: str = "s.toml") -> list[str]:
@@ -61,7 +56,7 @@ def test_set_on_a_section_that_is_not_an_array(tmp_path):
 
 
 def test_set_through_a_value_is_a_clean_cli_error():
-    res = _cli("validate", SCENARIOS / "single-50-predictive.toml", "--set", "scenario.name.x=1")
+    res = cli("validate", SCENARIOS / "single-50-predictive.toml", "--set", "scenario.name.x=1")
     assert res.exit_code == 2
     assert "scenario.name.x: scenario.name is string" in res.stderr
     assert "Traceback" not in res.output
@@ -151,7 +146,7 @@ def test_arrivals_beside_contacts_of_the_wrong_type(contacts):
 
 @pytest.mark.parametrize("name", ["live-emulated.toml", "live-blended-emulated.toml"])
 def test_a_live_configuration_is_named_as_such(name):
-    res = _cli("validate", SCENARIOS / name)
+    res = cli("validate", SCENARIOS / name)
     assert res.exit_code == 2
     assert "1 problem" in res.stderr and "outdial run" in res.stderr
     assert "unknown section" not in res.stderr
@@ -162,7 +157,7 @@ def test_a_live_configuration_is_named_as_such(name):
 
 @pytest.mark.parametrize("seed", ["-1", str(2**62 + 1), str(2**70)])
 def test_seed_out_of_range_is_a_usage_error(seed):
-    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+    res = cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
                "--no-cache", "--seed", seed)
     assert res.exit_code == 2 and "--seed" in res.stderr and "range" in res.stderr
 
@@ -173,13 +168,13 @@ def test_a_policy_ratio_past_the_campaign_bound_is_refused(policy):
 
     with pytest.raises(ValueError, match=r"expected a ratio <= 100 lines per agent"):
         parse_policy(policy)
-    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+    res = cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
                "--no-cache", "--policy", policy)
     assert res.exit_code == 2 and "--policy" in res.stderr
 
 
 def test_workers_are_bounded():
-    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--workers", str(10**9))
+    res = cli("simulate", SCENARIOS / "pacing-small-8.toml", "--workers", str(10**9))
     assert res.exit_code == 2 and "--workers" in res.stderr
 
 
@@ -273,8 +268,8 @@ def test_simulate_refuses_a_file_validate_refuses_even_when_an_option_replaces_t
     assert text in lines
     f = tmp_path / "s.toml"
     f.write_text("\n".join(lines) + "\n")
-    assert _cli("validate", f).exit_code == 2
-    res = _cli("simulate", f, "--no-cache", *opts)
+    assert cli("validate", f).exit_code == 2
+    res = cli("simulate", f, "--no-cache", *opts)
     assert res.exit_code == 2, res.output
     assert f"scenario.{key}:" in res.stderr and "replaced by an option" in res.stderr
 
@@ -335,7 +330,7 @@ def test_problem_lines_on_a_long_line_inside_a_multiline_string(tmp_path):
     text = text.replace("ports = ", "ports = -", 1)
     f = tmp_path / "s.toml"
     f.write_text(text)
-    res = _cli("validate", f)
+    res = cli("validate", f)
     line = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("ports = -"))
     assert res.exit_code == 2 and f"line {line}: telephony.ports: expected a value >= 1" \
         in res.stderr
@@ -347,7 +342,7 @@ def test_problem_lines_on_a_long_line_inside_a_multiline_string(tmp_path):
 @pytest.mark.parametrize("dev, kind", [("/dev/zero", "a character device"),
                                        ("/dev/urandom", "a character device")])
 def test_a_device_as_the_scenario_is_refused(dev, kind):
-    res = _cli("validate", dev)
+    res = cli("validate", dev)
     assert res.exit_code == 2 and f"{dev}: expected a scenario file, got {kind}" in res.stderr
 
 
@@ -356,7 +351,7 @@ def test_a_pipe_as_the_scenario_is_refused(tmp_path):
 
     fifo = tmp_path / "s.toml"
     os.mkfifo(fifo)
-    res = _cli("validate", fifo)
+    res = cli("validate", fifo)
     assert res.exit_code == 2 and "got a pipe (FIFO)" in res.stderr
 
 
@@ -378,7 +373,7 @@ def test_cr_only_line_ends_still_read(tmp_path):
     text = (SCENARIOS / "pacing-small-8.toml").read_text().replace("\n", "\r")
     f = tmp_path / "s.toml"
     f.write_bytes(text.encode())
-    assert _cli("validate", f).exit_code == 0
+    assert cli("validate", f).exit_code == 0
 
 
 # ---------------------------------------- --out that cannot be written: before the run
@@ -386,7 +381,7 @@ def test_cr_only_line_ends_still_read(tmp_path):
 
 @pytest.mark.parametrize("out", ["/proc/outdial-nope", "/dev/null/x"])
 def test_an_unwritable_out_fails_before_the_run(out):
-    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+    res = cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
                "--no-cache", "--out", out)
     assert res.exit_code == 2
     assert f"--out: cannot write the results into {out}" in res.stderr
@@ -395,7 +390,7 @@ def test_an_unwritable_out_fails_before_the_run(out):
 def test_an_out_below_a_file_names_the_file(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("a file, not a folder")
-    res = _cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
+    res = cli("simulate", SCENARIOS / "pacing-small-8.toml", "--hours", "0.01",
                "--no-cache", "--out", blocker / "r")
     assert res.exit_code == 2
     assert f"cannot write the results into {blocker / 'r'}: {blocker} is a file, not a " \
@@ -446,7 +441,7 @@ def test_a_group_profile_that_returns_before_a_call_ends_runs(at, count):
                                   '{"scenario": "x", "total": {}}', '{"total": {"bhcc": "x"}}'])
 def test_report_on_a_kpis_json_of_another_shape(tmp_path, text):
     (tmp_path / "kpis.json").write_text(text)
-    res = _cli("report", tmp_path)
+    res = cli("report", tmp_path)
     assert res.exit_code == 2
     assert "kpis.json: not the file simulate --out writes" in res.stderr
     assert "no 'total' table with its 'attempts'" in res.stderr
@@ -463,7 +458,7 @@ def test_report_on_a_kpis_json_of_another_shape(tmp_path, text):
       "--target-s", "20"], "the load alone needs 55,555,555,556"),
 ])
 def test_erlang_counts_are_bounded(args, expect):
-    res = _cli("erlang", *args)
+    res = cli("erlang", *args)
     assert res.exit_code == 2 and expect in res.stderr
 
 
@@ -472,7 +467,7 @@ def test_erlang_plot_that_cannot_be_written(tmp_path, name):
     target = tmp_path / "f"
     target.write_text("a file, not a folder")
     path = target / "x.png" if "/" in name else tmp_path / name
-    res = _cli("erlang", "b", "--traffic-erlangs", "10", "--servers", "1:20", "--plot", path)
+    res = cli("erlang", "b", "--traffic-erlangs", "10", "--servers", "1:20", "--plot", path)
     assert res.exit_code == 2 and "--plot" in res.output and "cannot write" in res.output
 
 
@@ -484,7 +479,7 @@ def test_agent_group_names_are_unique():
 
 def test_a_broken_inbound_skill_does_not_also_orphan_its_desk():
     raw = _raw("blended-centre.toml")
-    raw["inbound"][0]["patience"] = {"dist": "exponential", "mean_s": 0}
+    raw["inbound"][0]["patience"] = {"dist": "exponential", "mean_s": -1}
     probs = _problems(raw)
     assert any(p.startswith("inbound[0].patience") for p in probs)
     assert not any("an inbound group needs an inbound skill" in p for p in probs), probs

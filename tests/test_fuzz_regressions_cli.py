@@ -5,19 +5,12 @@ per class, parametrised over the inputs that hit it; each asserts the clear erro
 key or option, what was expected) or that the command works, never a traceback."""
 
 import re
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
+from tests.cli_helpers import SCENARIOS, cli
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SMALL = SCENARIOS / "pacing-small-8.toml"
-
-
-def _cli(*args):
-    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
 
 
 # ------------------- run's configuration is read as a scenario is (encoding, nesting)
@@ -32,13 +25,13 @@ def test_a_run_configuration_that_is_not_text_or_too_deep_is_one_clear_error(tmp
                                                                              expect):
     cfg = tmp_path / "live.toml"
     cfg.write_bytes(data)
-    res = _cli("run", cfg, "--emulate", "--no-view")
+    res = cli("run", cfg, "--emulate", "--no-view")
     assert res.exit_code == 2, res.output
     assert f"{cfg}: cannot read the run configuration: " in res.output and expect in res.output
 
 
 def test_a_run_configuration_device_is_refused_unread():
-    res = _cli("run", "/dev/zero", "--emulate", "--no-view")
+    res = cli("run", "/dev/zero", "--emulate", "--no-view")
     assert res.exit_code == 2
     assert "expected a run configuration file, got a character device" in res.output
 
@@ -49,10 +42,10 @@ def test_a_run_configuration_device_is_refused_unread():
 def test_a_scenario_saved_with_a_byte_order_mark_validates(tmp_path):
     f = tmp_path / "s.toml"
     f.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes().replace(b"ports = 60", b"ports = 0"))
-    res = _cli("validate", f)  # the mark is dropped, the line numbers still right
+    res = cli("validate", f)  # the mark is dropped, the line numbers still right
     assert res.exit_code == 2 and "line 18: telephony.ports: expected a value >= 1" in res.stderr
     f.write_bytes(b"\xef\xbb\xbf" + SMALL.read_bytes())
-    assert _cli("validate", f).exit_code == 0
+    assert cli("validate", f).exit_code == 0
 
 
 # --------------------------------- a measured window too short to divide by (ZeroDivision)
@@ -60,7 +53,7 @@ def test_a_scenario_saved_with_a_byte_order_mark_validates(tmp_path):
 
 @pytest.mark.parametrize("hours", ["1e-300", "1e-9", "0.0002"])
 def test_a_measured_window_under_one_second_is_refused(hours):
-    res = _cli("simulate", SMALL, "--hours", hours, "--warmup-s", "30", "--no-cache", "-r", "1")
+    res = cli("simulate", SMALL, "--hours", hours, "--warmup-s", "30", "--no-cache", "-r", "1")
     assert res.exit_code == 2
     assert "scenario.sim_hours: expected a value >= 0.000277778 h (one second" in res.stderr
 
@@ -73,7 +66,7 @@ def test_a_measured_window_under_one_second_is_refused(hours):
     ["size", SMALL, "--find", "agents", "--target", "abandon_rate<=0.05"]])
 @pytest.mark.parametrize("reps", ["10001", str(10**20)])
 def test_replications_are_bounded_on_every_command(cmd, reps):
-    res = _cli(*cmd, "--no-cache", "-r", reps)
+    res = cli(*cmd, "--no-cache", "-r", reps)
     assert res.exit_code == 2 and "'--replications' / '-r'" in res.stderr
     assert "10000" in res.stderr
 
@@ -90,17 +83,17 @@ def test_the_cli_replication_bound_is_the_scenario_one():
 
 @pytest.mark.parametrize("policy", ["progressive:1e-320", "progressive:0.5"])
 def test_a_policy_the_pacer_refuses_is_a_usage_error(policy):
-    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", policy)
+    res = cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", policy)
     assert res.exit_code == 2
     assert f"--policy: policy '{policy}': campaigns.sales.ratio: the pacer cannot take it: " \
            "progressive takes ratio >= 1" in res.stderr
-    res = _cli("compare", SMALL, "--hours", "0.01", "--no-cache", "--policies",
+    res = cli("compare", SMALL, "--hours", "0.01", "--no-cache", "--policies",
                f"predictive,{policy}")
     assert res.exit_code == 2 and f"--policies: policy '{policy}'" in res.stderr
 
 
 def test_an_empty_policy_is_refused_not_ignored():
-    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", "")
+    res = cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "--policy", "")
     assert res.exit_code == 2 and "--policy: policy '': expected one of predictive" in res.stderr
 
 
@@ -111,10 +104,10 @@ def test_an_empty_policy_is_refused_not_ignored():
                                  "rules.max_attempts_total_address",
                                  "campaigns.sales.rules.max_attempts_per_day_address"])
 def test_an_attempt_cap_of_zero_is_refused(key):
-    res = _cli("validate", SMALL, "--set", f"{key}=0")
+    res = cli("validate", SMALL, "--set", f"{key}=0")
     assert res.exit_code == 2
     assert f"{key}: expected at least 1 attempt, got 0 (a cap of 0 calls nobody" in res.stderr
-    assert _cli("validate", SMALL, "--set", f"{key}=1").exit_code == 0
+    assert cli("validate", SMALL, "--set", f"{key}=1").exit_code == 0
 
 
 # ------------------------ erlang: an offered load past any float (OverflowError in floor)
@@ -122,7 +115,7 @@ def test_an_attempt_cap_of_zero_is_refused(key):
 
 @pytest.mark.parametrize("cph, aht", [("1e308", "200"), ("300", "1e308")])
 def test_erlang_a_load_beyond_any_float_is_one_clear_error(cph, aht):
-    res = _cli("erlang", "c", "--calls-per-hour", cph, "--aht-s", aht, "--service-level",
+    res = cli("erlang", "c", "--calls-per-hour", cph, "--aht-s", aht, "--service-level",
                "0.8")
     assert res.exit_code == 2 and "is beyond any float" in res.stderr
 
@@ -144,7 +137,7 @@ def test_agents_for_service_level_is_bounded_not_a_walk():
 ])
 def test_report_on_a_kpis_json_that_is_not_text_or_too_deep(tmp_path, data, expect):
     (tmp_path / "kpis.json").write_bytes(data)
-    res = _cli("report", tmp_path)
+    res = cli("report", tmp_path)
     assert res.exit_code == 2
     assert "kpis.json: not a readable JSON file (" in res.stderr and expect in res.stderr
 
@@ -155,7 +148,7 @@ def test_report_on_a_kpis_json_that_is_not_text_or_too_deep(tmp_path, data, expe
 def test_a_run_scenario_path_with_a_nul_is_refused(tmp_path):
     cfg = tmp_path / "live.toml"
     cfg.write_text('[run]\nscenario = "a\\u0000b.toml"\n[store]\nsqlite = "x.sqlite"\n')
-    res = _cli("run", cfg, "--emulate", "--no-view")
+    res = cli("run", cfg, "--emulate", "--no-view")
     assert res.exit_code == 2
     assert "run.scenario: expected a scenario file path, got 'a\\x00b.toml'" in res.output
     from sim.scenario import ScenarioError, read_raw
@@ -204,7 +197,7 @@ LIVE = SCENARIOS / "live-emulated.toml"
     ("--speed", "1e-300", "--speed: expected run seconds per wall second from 0.01"),
 ])
 def test_run_hours_and_speed_are_bounded(tmp_path, opt, value, expect):
-    res = _cli("run", LIVE, "--emulate", "--no-view", "--store", tmp_path / "s.sqlite", opt,
+    res = cli("run", LIVE, "--emulate", "--no-view", "--store", tmp_path / "s.sqlite", opt,
                value)
     assert res.exit_code == 2 and expect in res.output
 
@@ -263,7 +256,7 @@ def test_the_engine_refuses_what_the_scenario_refuses():
     ["compare", SMALL, "--hours", "0.01", "-r", "1", "--policies", "predictive", "--no-cache"],
 ])
 def test_names_that_look_like_markup_are_printed_as_written(cmd):
-    res = _cli(*cmd, "--set", 'scenario.name="[/x] :-1: [bold]b"',
+    res = cli(*cmd, "--set", 'scenario.name="[/x] :-1: [bold]b"',
                "--set", 'campaigns.sales.name="[/y]"')
     assert res.exit_code == 0, res.output
     assert "[/x] :-1: [bold]b" in res.output
@@ -271,7 +264,7 @@ def test_names_that_look_like_markup_are_printed_as_written(cmd):
 
 def test_a_missing_path_with_an_emoji_code_is_named_as_written(tmp_path):
     f = tmp_path / "progressive:-1:.toml"
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 2 and f"{f}: file not found" in res.stderr
 
 
@@ -283,7 +276,7 @@ def test_a_missing_path_with_an_emoji_code_is_named_as_written(tmp_path):
     ("--ratio-step", "nan"), ("--ratio-step", "inf"), ("--hours", "nan"), ("--hours", "inf"),
 ])
 def test_compare_float_options_are_finite_and_bounded(opt, value):
-    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "2", "--no-cache", "--policies",
+    res = cli("compare", SMALL, "--hours", "0.01", "-r", "2", "--no-cache", "--policies",
                "predictive", opt, value)
     assert res.exit_code == 2 and f"Invalid value for '{opt}'" in res.stderr
     assert "not a finite number" in res.stderr or "<=48.0" in res.stderr
@@ -291,7 +284,7 @@ def test_compare_float_options_are_finite_and_bounded(opt, value):
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_simulate_warmup_is_finite(value):
-    res = _cli("simulate", SMALL, "--no-cache", "--warmup-s", value)
+    res = cli("simulate", SMALL, "--no-cache", "--warmup-s", value)
     assert res.exit_code == 2 and "'--warmup-s'" in res.stderr and "not a finite" in res.stderr
 
 
@@ -323,7 +316,7 @@ def test_best_ratio_refuses_a_range_it_cannot_grid(lo, hi, step, expect):
     (["--ratio-max", "4"], "--ratio-max"), (["--no-search"], "--no-search"),
 ])
 def test_compare_options_variants_ignore_are_refused(extra, named):
-    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache",
+    res = cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache",
                "--variant", "a:agents.count=2", *extra)
     assert res.exit_code == 2 and f"{named}: not used with --variant" in res.stderr
 
@@ -334,7 +327,7 @@ def test_compare_options_variants_ignore_are_refused(extra, named):
 @pytest.mark.parametrize("spec", ["agents=1e308", "agents.count=1,1e16",
                                   "telephony.ports=-1e300:1:1e299"])
 def test_sweep_values_are_bounded_in_magnitude(spec):
-    res = _cli("sweep", SMALL, "--vary", spec, "--no-cache", "-r", "1", "--hours", "0.01")
+    res = cli("sweep", SMALL, "--vary", spec, "--no-cache", "-r", "1", "--hours", "0.01")
     assert res.exit_code == 2 and "expected values within +-1e+15" in res.stderr
     assert len(res.stderr) < 400
 
@@ -372,7 +365,7 @@ def test_run_configuration_names_are_not_blank(tmp_path, table, key, value, expe
 def test_scenario_start_as_a_toml_datetime(tmp_path, value, ok):
     f = tmp_path / "s.toml"
     f.write_text(SMALL.read_text().replace("[scenario]\n", f"[scenario]\nstart = {value}\n", 1))
-    res = _cli("validate", f)
+    res = cli("validate", f)
     if ok:
         assert res.exit_code == 0, res.output
     else:
@@ -387,14 +380,14 @@ def test_scenario_start_as_a_toml_datetime(tmp_path, value, ok):
     '{at=[120, 60], live=[0.3, 0.2]}', '{at=[0, 60], talk_mean_s=[0, 1e308]}',
     '{at=[0, 60], interpolate="cubic", live=[0.3, 0.2]}'])
 def test_a_broken_campaign_profile_is_one_problem(profile):
-    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+    res = cli("validate", SCENARIOS / "day-profile.toml", "--set",
                f"campaigns.sales.profile={profile}")
     assert res.exit_code == 2 and "1 problem in" in res.stderr, res.stderr
     assert "campaigns.sales.profile" in res.stderr and "timeline[" not in res.stderr
 
 
 def test_a_bad_set_value_is_not_also_called_missing():
-    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+    res = cli("validate", SCENARIOS / "day-profile.toml", "--set",
                'timeline=[{at=10, action="set", campaign="sales", priority=1e308}]')
     assert res.exit_code == 2 and "1 problem in" in res.stderr
     assert "timeline[0].priority: expected an integer from 1 to 1000000" in res.stderr
@@ -405,13 +398,13 @@ def test_a_bad_set_value_is_not_also_called_missing():
 
 @pytest.mark.parametrize("cmd", [["simulate", SMALL], ["sweep", SMALL, "--vary", "agents=2,3"]])
 def test_cache_and_no_cache_together_are_refused(tmp_path, cmd):
-    res = _cli(*cmd, "--hours", "0.01", "-r", "1", "--cache", tmp_path / "c", "--no-cache")
+    res = cli(*cmd, "--hours", "0.01", "-r", "1", "--cache", tmp_path / "c", "--no-cache")
     assert res.exit_code == 2 and "--no-cache: choose one" in res.stderr
     assert not (tmp_path / "c").exists()
 
 
 def test_compare_refuses_a_policy_given_twice():
-    res = _cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache", "--policies",
+    res = cli("compare", SMALL, "--hours", "0.01", "-r", "1", "--no-cache", "--policies",
                "predictive, ratio:1.5,predictive")
     assert res.exit_code == 2
     assert "--policies: predictive given twice; expected each policy once" in res.stderr
@@ -429,7 +422,7 @@ def test_compare_refuses_a_policy_given_twice():
      "set on the command line: campaigns.sales.talk.mean_s: expected"),
 ])
 def test_a_bad_value_from_the_command_line_is_not_blamed_on_the_file(cmd, args, said):
-    res = _cli(cmd, SCENARIOS / "single-50-predictive.toml", *args)
+    res = cli(cmd, SCENARIOS / "single-50-predictive.toml", *args)
     assert res.exit_code != 0 and said in res.stderr
     assert not re.search(r"line \d+: ", res.stderr)
 
@@ -438,6 +431,6 @@ def test_a_bad_value_in_the_file_keeps_its_line(tmp_path):
     text = (SCENARIOS / "single-50-predictive.toml").read_text()
     bad = tmp_path / "s.toml"
     bad.write_text(text.replace("count = 50", "count = -1", 1))
-    res = _cli("validate", bad, "--set", "campaigns.sales.talk.mean_s=100")
+    res = cli("validate", bad, "--set", "campaigns.sales.talk.mean_s=100")
     assert res.exit_code != 0 and re.search(r"line \d+: agents\[0\]\.count", res.stderr)
     assert "set on the command line" not in res.stderr

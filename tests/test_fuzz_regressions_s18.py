@@ -7,16 +7,10 @@ import random
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
+from tests.cli_helpers import SCENARIOS, cli
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SMALL = SCENARIOS / "pacing-small-8.toml"
-
-
-def _cli(*args):
-    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
 
 
 # ------------- values TOML reads but Python cannot hold (ValueError, RecursionError)
@@ -27,7 +21,7 @@ LONG_INT = "9" * 5000  # past sys.get_int_max_str_digits(): int() raises ValueEr
 def test_an_integer_of_thousands_of_digits_in_the_file(tmp_path):
     f = tmp_path / "s.toml"
     f.write_text(SMALL.read_text().replace("ports = 60", f"ports = {LONG_INT}", 1))
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 2
     assert "not valid TOML: expected numbers of at most 4300 digits, got a longer integer " \
            "(at line 18)" in res.stderr
@@ -38,9 +32,9 @@ def test_an_integer_of_thousands_of_digits_in_the_file(tmp_path):
     ("[" * 3000 + "]" * 3000, "--set telephony.ports: tables and arrays nested deeper than 32"),
 ])
 def test_a_set_value_python_cannot_hold(value, expect):
-    res = _cli("validate", SMALL, "--set", f"telephony.ports={value}")
+    res = cli("validate", SMALL, "--set", f"telephony.ports={value}")
     assert res.exit_code == 2 and expect in res.stderr
-    res = _cli("compare", SMALL, "--no-cache", "-r", "1", "--hours", "0.01",
+    res = cli("compare", SMALL, "--no-cache", "-r", "1", "--hours", "0.01",
                "--variant", f"a:telephony.ports={value}")
     assert res.exit_code == 2 and "--variant 'a': telephony.ports: " in res.stderr
 
@@ -56,23 +50,23 @@ def test_a_set_value_python_cannot_hold(value, expect):
      "6,000,000 contacts (sales: 6,000,000); expected at most 5,000,000 in all"),
 ])
 def test_contacts_made_in_memory_are_bounded(sets, expect):
-    res = _cli("validate", SMALL, *(a for s in sets for a in ("--set", s)))
+    res = cli("validate", SMALL, *(a for s in sets for a in ("--set", s)))
     assert res.exit_code == 2 and expect in res.stderr
 
 
 def test_records_and_arrivals_count_together():
     # 4,999,000 records and up to 300 arrivals an hour over the 13 h day: 5,002,900
-    res = _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+    res = cli("validate", SCENARIOS / "day-profile.toml", "--set",
                "campaigns.leads.records=4999000")
     assert res.exit_code == 2 and "arrivals make up to" in res.stderr
-    assert _cli("validate", SCENARIOS / "day-profile.toml", "--set",
+    assert cli("validate", SCENARIOS / "day-profile.toml", "--set",
                 "campaigns.leads.records=1000").exit_code == 0
 
 
 def test_a_scenario_file_over_the_size_bound_is_still_named_as_such(tmp_path):
     f = tmp_path / "big.toml"  # a ScenarioError inside the reader is not a TOML ValueError
     f.write_bytes(b"# " + b"x" * (17 * 1024 * 1024) + b"\n")
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 2 and "expected a scenario file of at most 16 MiB" in res.stderr
 
 
@@ -87,7 +81,7 @@ def test_a_scenario_file_over_the_size_bound_is_still_named_as_such(tmp_path):
      "--min 0: the search may reach it, but telephony.ports=0 makes the scenario invalid"),
 ])
 def test_size_bounds_the_scenario_refuses_are_refused_before_any_run(args, expect):
-    res = _cli("size", SMALL, "--hours", "0.01", "--no-cache", "--target",
+    res = cli("size", SMALL, "--hours", "0.01", "--no-cache", "--target",
                "abandon_rate<=0.03", *args)
     assert res.exit_code == 2 and expect in res.stderr
     assert "agents.count=8: " not in res.stderr  # nothing ran
@@ -102,7 +96,7 @@ def test_size_bounds_the_scenario_refuses_are_refused_before_any_run(args, expec
                                  "expected a value >= 0 s"),
 ])
 def test_a_set_on_every_entry_is_not_blamed_on_the_file(dotted, said):
-    res = _cli("validate", SMALL, "--set", dotted)
+    res = cli("validate", SMALL, "--set", dotted)
     assert res.exit_code == 2 and said in res.stderr and " line " not in res.stderr
 
 
@@ -148,19 +142,19 @@ def test_a_dnc_list_that_blocks_nobody_is_named(tmp_path, data):
     (tmp_path / "d.csv").write_bytes(data)
     f = tmp_path / "s.toml"
     f.write_text(SMALL.read_text() + '\n[dnc]\nfiles = ["d.csv"]\n')
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 0 and "dnc.files[0]: " in res.stderr
     assert "holds no phone number or e-mail address: the list blocks nobody" in res.stderr
 
 
 def test_a_repeated_column_the_list_reads_is_a_problem(tmp_path):
     f = _contacts_scn(tmp_path, b"id,phone,phone,timezone\nc1,+12025550001,+12025550002,UTC\n")
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 2
     assert "campaigns.sales.contacts.file: " in res.stderr
     assert "c.csv's header repeats column 'phone'" in res.stderr
     f = _contacts_scn(tmp_path, b"id,phone,note,note,timezone\nc1,+12025550001,a,b,UTC\n")
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 0 and "repeats column 'note': the list keeps the first" in res.stderr
 
 
@@ -171,11 +165,11 @@ def test_a_repeated_column_the_list_reads_is_a_problem(tmp_path):
 def test_set_on_an_agentless_campaign_is_refused_by_validate(extra):
     scn = SCENARIOS / "notifications-2200-ports.toml"
     tl = f'timeline=[{{at=5, action="set", campaign="voice-notify", {extra}}}]'
-    res = _cli("validate", scn, "--set", tl)
+    res = cli("validate", scn, "--set", tl)
     assert res.exit_code == 2
     assert "timeline[0].campaign: campaign 'voice-notify-001' is voice_agentless: no agent " \
            "staffs it" in res.stderr
-    res = _cli("validate", scn, "--set",
+    res = cli("validate", scn, "--set",
                'timeline=[{at=5, action="pause", campaign="voice-notify"}]')
     assert res.exit_code == 0, res.output
 
@@ -190,7 +184,7 @@ def test_running_out_of_memory_is_one_clear_line(monkeypatch):
         raise MemoryError("Unable to allocate 549. MiB for an array")
 
     monkeypatch.setattr(sim.plan.batch, "run_all", run_all)
-    res = _cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "-r", "1")
+    res = cli("simulate", SMALL, "--hours", "0.01", "--no-cache", "-r", "1")
     assert res.exit_code == 1
     assert res.stderr.startswith("error: out of memory: the work needs more memory") \
         and "Traceback" not in res.output
@@ -211,13 +205,13 @@ def test_running_out_of_memory_is_one_clear_line(monkeypatch):
      "scenario.description: expected text of at most 4,096 characters, got 5,000"),
 ])
 def test_names_and_text_are_bounded(dotted, value, expect):
-    res = _cli("validate", SMALL, "--set", f"{dotted}={value}")
+    res = cli("validate", SMALL, "--set", f"{dotted}={value}")
     assert res.exit_code == 2 and expect in res.stderr
     assert len(res.stderr) < 2000
 
 
 def test_a_long_description_line_is_still_fine():
-    res = _cli("validate", SMALL, "--set", 'scenario.description="' + "d" * 4000 + '"')
+    res = cli("validate", SMALL, "--set", 'scenario.description="' + "d" * 4000 + '"')
     assert res.exit_code == 0, res.output
 
 
@@ -226,11 +220,11 @@ def test_a_long_description_line_is_still_fine():
 
 def test_strategy_steps_are_bounded():
     step = '{channel="voice", address="phone"}'
-    res = _cli("validate", SMALL, "--set",
+    res = cli("validate", SMALL, "--set",
                f"campaigns.sales.strategy={{steps=[{','.join([step] * 65)}]}}")
     assert res.exit_code == 2
     assert "campaigns.sales.strategy.steps: expected at most 64 steps, got 65" in res.stderr
-    res = _cli("validate", SMALL, "--set",
+    res = cli("validate", SMALL, "--set",
                f"campaigns.sales.strategy={{steps=[{','.join([step] * 64)}]}}")
     assert res.exit_code == 0, res.output
 
@@ -241,7 +235,7 @@ def test_a_contact_file_of_too_many_columns_is_refused_unread(tmp_path):
     header = b",".join(b"c%d" % k for k in range(20_000)) + b",id,phone,timezone\n"
     f = _contacts_scn(tmp_path, header + b",".join([b""] * 20_000) + b",c1,+12025550001,UTC\n")
     t0 = time.perf_counter()
-    res = _cli("validate", f)
+    res = cli("validate", f)
     assert res.exit_code == 2 and "c.csv has 20,003 columns; expected at most 2,000" \
         in res.stderr
     assert time.perf_counter() - t0 < 10  # loading it took 40 s
@@ -259,13 +253,13 @@ def test_a_contact_file_of_too_many_columns_is_refused_unread(tmp_path):
                                  "an entry (0 to 0)"),
 ])
 def test_set_by_index(dotted, ok, said):
-    res = _cli("validate", SMALL, "--set", dotted)
+    res = cli("validate", SMALL, "--set", dotted)
     assert (res.exit_code == 0) is ok and said in res.output
     assert "unknown section" not in res.output
 
 
 def test_set_on_an_array_the_scenario_does_not_have():
-    res = _cli("validate", SCENARIOS / "notifications-2200-ports.toml", "--set", "agents.count=3")
+    res = cli("validate", SCENARIOS / "notifications-2200-ports.toml", "--set", "agents.count=3")
     assert res.exit_code == 2
     assert "agents.count: the scenario has no [[agents]] entry to set it in" in res.stderr
 
@@ -277,6 +271,6 @@ def test_set_on_an_array_the_scenario_does_not_have():
                             "are: team)"),
 ])
 def test_set_naming_no_entry_says_so(dotted, said):
-    res = _cli("validate", SMALL, "--set", dotted)  # was: unknown key 'nope' in every entry
+    res = cli("validate", SMALL, "--set", dotted)  # was: unknown key 'nope' in every entry
     assert res.exit_code == 2 and said in res.stderr
-    assert _cli("validate", SMALL, "--set", "campaigns.talk.mean_s=100").exit_code == 0
+    assert cli("validate", SMALL, "--set", "campaigns.talk.mean_s=100").exit_code == 0

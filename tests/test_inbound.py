@@ -154,7 +154,7 @@ def test_rate_profile_thinning_gives_the_integrated_rate():
                    (0.0, 5000.0), 60.0, 100)
     m.start()
     env.run(until=5000.0)
-    t = np.array(m.cols["t_arrive"])
+    t = np.array(m.cols["t_arrive_s"])
     assert (t >= 1000).all()
     for lo, hi, rate in ((1000, 3000, 2.0), (3000, 5000, 0.5)):  # calls per second
         n = ((t >= lo) & (t < hi)).sum()

@@ -3,16 +3,13 @@ once, as an object, in simulate's and compare's JSON and as a JOB_WARNING engine
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-from click.testing import CliRunner
 
 from engine.events import EVENT_FIELDS
 from engine.sinks import MemorySink
-from outdial.cli import outdial
 from sim.run import simulate
 from sim.scenario import load
+from tests.cli_helpers import cli_json
 from tests.eventcheck import check_event
 
 SCN = str(Path(__file__).resolve().parents[1] / "scenarios" / "pacing-amd80-50.toml")
@@ -24,19 +21,15 @@ def _objects(warnings):
 
 
 def test_simulate_json_carries_the_infeasible_limit_as_an_object():
-    out = CliRunner().invoke(outdial, ["simulate", SCN, *SHORT, "--json"],
-                             catch_exceptions=False)
-    (w,) = _objects(json.loads(out.stdout)["warnings"])
+    (w,) = _objects(cli_json("simulate", SCN, *SHORT)["warnings"])
     assert w["code"] == "abandon_limit_infeasible" and w["campaign"] == "sales"
     assert w["mode"] == "ofcom" and w["limit"] == 0.03
     assert w["estimated_floor"] > w["limit"]  # the false positives alone are over it
 
 
 def test_compare_json_carries_it_for_each_policy_that_hits_it():
-    out = CliRunner().invoke(outdial, ["compare", SCN, *SHORT, "-r", "2", "--policies",
-                                       "predictive,progressive:1.5", "--json"],
-                             catch_exceptions=False)
-    pol = {p["policy"]: p for p in json.loads(out.stdout)["policies"]}
+    out = cli_json("compare", SCN, *SHORT, "-r", "2", "--policies", "predictive,progressive:1.5")
+    pol = {p["policy"]: p for p in out["policies"]}
     (w,) = _objects(pol["predictive"]["warnings"])
     assert w["code"] == "abandon_limit_infeasible" and w["mode"] == "ofcom"
     assert not _objects(pol["progressive:1.5"].get("warnings", []))  # not a pacer's choice

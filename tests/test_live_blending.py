@@ -13,16 +13,18 @@ from engine.agents import AgentState
 from outdial.live.config import load_config
 from outdial.live.session import LiveSession
 from outdial.live.view import render, snapshot
-from tests.live_helpers import write_config
+from tests.live_helpers import ENV, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+POLL_S = 0.5  # DMCC agent-state polls, wall seconds
 
 
-def _cfg(tmp_path: Path, speed: float = 12.0, scenario: Path | None = None):
+def _cfg(tmp_path: Path, speed: float = 12.0, scenario: Path | None = None, **kw):
+    """An emulated 0.1 h run of ``scenario`` (the small blended centre), DMCC polled every
+    0.5 s; ``kw``: more ``write_config`` settings."""
     cfg = write_config(tmp_path, hours=0.1, speed=speed,
                        scenario=scenario or ROOT / "scenarios" / "blended-live-small.toml",
-                       aes_poll_s=0.5)
+                       aes_poll_s=POLL_S, **kw)
     return load_config(cfg, env=ENV, emulate=True)
 
 
@@ -109,45 +111,67 @@ def test_a_lent_agents_acd_states_stay_off_the_engine_but_a_logout_does_not():
     assert heard == [(0, int(AgentState.LOGGED_OUT))]
 
 
-def test_a_stop_hands_every_lent_agent_back_to_the_switch(tmp_path):
-    """Stopped while agents are on inbound: each is put back in manual-in (pending its
-    call), so none keeps taking ACD calls while the dialer is away."""
+def test_a_stop_recalls_every_lent_agent_at_once(tmp_path):
+    """Stopped while outbound agents are lent to the care queue (each to stay 10 minutes
+    there): the stop recalls them all at once, before the drain. One between inbound calls
+    is back with the dialer within a poll or two; one on an inbound call comes back when
+    its call ends, or is still on it at the end in manual-in pending; blending lends no
+    more after the stop."""
+    speed = 12.0
+
     async def go(cfg):
         s = LiveSession(cfg, emulate=True)
         await s.start()
-        world = s.emulated.world
+        world, b = s.emulated.world, s.blending
+        at: dict = {}
+        stop = b.stop
+
+        def seen_at_stop(*args, **kwargs) -> int:
+            with world.lock:  # the ACD's view when the recall goes out
+                on = [a for a in b.lent if a in world.on_inbound and a not in b.recalling]
+                at.update(t=s.clock.now(), lent=set(on),
+                          idle={a for a in on if not world.desk.lent[a].busy})
+            return stop(*args, **kwargs)
+        b.stop = seen_at_stop
         run = asyncio.create_task(s.run())
         while not run.done():
             await asyncio.sleep(0.02)
-            # an outbound agent lent and on an inbound call (the care desk's own agents are
-            # always on inbound)
-            if any(a in world.on_inbound for a in list(s.blending.lent)):
+            with world.lock:
+                idle = [a for a in list(b.lent) if a in world.on_inbound
+                        and not world.desk.lent[a].busy]
+            if idle:  # an agent lent and between inbound calls: stop now
                 s.runner.request_stop()
                 break
         summary = await run
-        lent = set(world.on_inbound)
-        leaving = {a for a in lent if a in world.desk.lent and world.desk.lent[a].leaving}
+        still = {a for a in world.on_inbound if a in world.desk.lent}
+        leaving = {a for a in still if world.desk.lent[a].leaving}
+        states = {a: int(s.dialer.agents.state[a]) for a in at.get("lent", ())}
+        out = summary, at, list(b.log), still, leaving, states
         await s.close()
-        return summary, lent, leaving
+        return out
 
-    handed_back = []
-    # A lent agent stays 10 minutes at least here: the run drains its calls for up to a
-    # minute after the stop, and with the scenario's 30 s the blending's own recalls could
-    # bring every agent back before the hand-back (nothing left to hand back)
     scn = tmp_path / "blended.toml"
     scn.write_text((ROOT / "scenarios" / "blended-live-small.toml").read_text()
                    .replace("min_stay_s = 30.0", "min_stay_s = 600.0"))
     assert "min_stay_s = 600.0" in scn.read_text()
     for k in range(3):  # each try on a store of its own (the same one would resume the run)
         (tmp_path / str(k)).mkdir()
-        summary, lent, leaving = asyncio.run(asyncio.wait_for(
-            go(_cfg(tmp_path / str(k), scenario=scn)), 120))
-        assert summary["reason"] == "stop" and summary["left_pending"] == 0
-        assert lent == leaving  # every agent still on inbound is on its way back
-        handed_back.append(summary["agents_handed_back_at_stop"])
-        if handed_back[-1] >= 1:
+        summary, at, log, still, leaving, states = asyncio.run(asyncio.wait_for(
+            go(_cfg(tmp_path / str(k), speed=speed, scenario=scn, drain_s=5.0)), 120))
+        if at.get("idle"):
             break
-    assert max(handed_back) >= 1, handed_back  # the hand-back itself was exercised
+    assert at["idle"], "no lent agent was ever between inbound calls at the stop"
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
+    assert summary["agents_recalled_at_stop"] == len(at["lent"]) >= 1
+    assert not [e for e in log if e[1] == "lend" and e[0] > at["t"]]  # no lend after it
+    back = {a: t for t, move, a, _ in log if move == "back" and t >= at["t"]}
+    assert summary["agents_handed_back_at_stop"] == len(back)
+    assert at["idle"] <= set(back)  # between calls: handed back at once, ...
+    assert max(back[a] - at["t"] for a in at["idle"]) <= 2 * POLL_S * speed + 1.0
+    assert all(states[a] == int(AgentState.READY) for a in back)  # ... ready for outbound
+    # on a call at the stop: back when it ended, or still on it in manual-in pending
+    assert at["lent"] == set(back) | still and still == leaving
+    assert summary["agents_on_inbound_at_end"] == len(still)
 
 
 def test_moves_are_retried_when_the_link_fails_and_kept_in_order():

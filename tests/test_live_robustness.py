@@ -13,6 +13,7 @@ import pytest
 from adapters.dmcc import messages as m
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.dmcc.framing import FrameDecoder, encode
+from tests.live_helpers import dial_until_done, epm_telephony
 
 DEEP = b"<GetAgentState>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</GetAgentState>"
 
@@ -201,33 +202,11 @@ def test_an_epm_response_that_trickles_or_never_ends_is_cut_off():
 
 def _telephony(far, **cfg):
     from adapters.epm.client import EpmClient
-    from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
     from tests.test_epm import Events
 
-    tel = EpmTelephony(EpmClient(far.url, "u", "p", timeout_s=2),
-                       EpmTelephonyConfig(poll_s=0.02, resources_s=0.05, **cfg))
-    tel.backoff.first_s = tel.backoff.max_s = 0.02
+    tel = epm_telephony(EpmClient(far.url, "u", "p", timeout_s=2), **cfg)
     tel.subscribe(Events(tel))
     return tel
-
-
-async def _dial_until_done(tel, attempts, wait_s=5.0):
-    from engine.attempt import Code
-
-    runner = asyncio.create_task(tel.run())
-    try:
-        for a in attempts:
-            tel.dial(a)
-        async with asyncio.timeout(wait_s):
-            while any(a.code == Code.PENDING for a in attempts) or tel.launching \
-                    or tel.messages:
-                assert not runner.done(), runner.exception()
-                await asyncio.sleep(0.01)
-    finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        tel.close()
-    return [Code(a.code).name for a in attempts]
 
 
 RES = {"totalRes": 8, "unusedSIP": 8, "unusedH323": 0}
@@ -250,7 +229,7 @@ def test_one_unreadable_status_field_costs_only_that_field():
     far = _Far(script)
     try:
         tel = _telephony(far)
-        codes = asyncio.run(_dial_until_done(tel, [_attempt(i, f"555{i}") for i in range(3)]))
+        codes = asyncio.run(dial_until_done(tel, [_attempt(i, f"555{i}") for i in range(3)]))
     finally:
         far.close()
     assert codes == ["BUSY"] * 3 and tel.errors >= 1

@@ -17,21 +17,11 @@ from outdial.live import session as live_session
 from outdial.live.config import ConfigError, load_config
 from outdial.live.session import LiveSession, RunError, run_live
 from outdial.live.view import render, snapshot
-from tests.live_helpers import attempt_events, rows, write_config
-
-ENV = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"x", "OUTDIAL_TEST_AES_PW": "a@e%s'\"y"}
+from tests.live_helpers import ENV, attempt_events, rows, until, write_config
 
 
 def _cfg(tmp_path: Path, **kw):
     return load_config(write_config(tmp_path, **kw), env=ENV, emulate=True)
-
-
-async def _until(cond, timeout_s=30.0):
-    for _ in range(int(timeout_s / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
@@ -41,12 +31,13 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         s = LiveSession(cfg, emulate=True)
         await s.start()
         run = asyncio.create_task(s.run())
-        await _until(lambda: len(s.dialer.in_flight) >= 10)
+        await until(lambda: len(s.dialer.in_flight) >= 10, 30.0, 0.02)
         snap = snapshot(s)  # what the live view shows each second
         assert snap["jobs"][0]["job"] == "sales" and snap["jobs"][0]["attempts"] >= 10
         assert snap["ports_total"] == 300 and snap["agents_logged_in"] == 50
         assert snap["dmcc_connected"] and 0 <= snap["occupancy"] <= 1
-        await _until(lambda: s.skill_feed.last["sales"].agents_staffed == 50)
+        await until(lambda: s.skill_feed.last["sales"].agents_staffed == 50, 30.0,
+                    0.02)
         render(snap)
         # AES: every DMCC connection cut; the client resumes its session
         s.emulated.dmcc.drop_connections()

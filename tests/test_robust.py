@@ -10,12 +10,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.contacts import ListSpec, load_csv
-from outdial.cli import outdial
 from sim.plan.stats import NO_ATTEMPT
 from sim.plan.task import run_task
 from sim.scenario import (
@@ -31,6 +29,7 @@ from sim.scenario import (
     ScenarioError,
     build,
 )
+from tests.cli_helpers import cli
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 # A small world with every channel: a short run takes a fraction of a second.
@@ -47,10 +46,6 @@ TINY = {
         {"name": "texts", "channel": "sms", "attempts_per_hour": 200.0},
     ],
 }
-
-
-def _cli(*args):
-    return CliRunner().invoke(outdial, [str(a) for a in args], catch_exceptions=False)
 
 
 def _write(tmp_path, text, name="s.toml"):
@@ -72,9 +67,9 @@ def _base(**replace):
 
 def test_zero_agents_run_and_say_why_nothing_happened(tmp_path):
     p = _write(tmp_path, _base(**{"count = 50": "count = 0"}))
-    res = _cli("validate", p)
+    res = cli("validate", p)
     assert res.exit_code == 0 and "no agent with skill 'sales' logs in" in res.stderr
-    res = _cli("simulate", p, "--hours", "0.05", "--warmup-s", "0", "--json", "--no-cache")
+    res = cli("simulate", p, "--hours", "0.05", "--warmup-s", "0", "--json", "--no-cache")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["total"]["attempts"] == 0 and NO_ATTEMPT in out["warnings"]
@@ -99,7 +94,7 @@ def test_reported_crashes_are_one_clear_error(tmp_path, old, new, message):
     p = _write(tmp_path, _base(**{old: new}))
     t0 = time.perf_counter()
     for cmd in (("validate", p), ("simulate", p, "--hours", "0.05", "--no-cache")):
-        res = _cli(*cmd)
+        res = cli(*cmd)
         assert res.exit_code == 2, res.output
         assert message in res.stderr and "Traceback" not in res.stderr
     assert time.perf_counter() - t0 < 30  # refused up front, nothing allocated or run
@@ -107,7 +102,7 @@ def test_reported_crashes_are_one_clear_error(tmp_path, old, new, message):
 
 def test_toml_nested_1200_deep_is_a_clear_error(tmp_path):
     p = _write(tmp_path, BASE.read_text() + "\n[rules]\nx = " + "[" * 1200 + "]" * 1200 + "\n")
-    res = _cli("validate", p)
+    res = cli("validate", p)
     assert res.exit_code == 2 and "nested deeper than 32 levels" in res.stderr
     deep: dict = {}
     node = deep
@@ -151,22 +146,22 @@ def test_skipped_contact_rows_are_reported_with_count_and_first_lines(tmp_path):
     lines[3] = "c2,+1202555x,America/New_York,"  # a bad phone on line 4
     lines[8] = "c7,+12025550007,Mars/Olympus,"  # an unknown zone on line 9
     p = _with_list(tmp_path, "\n".join(lines) + "\n")
-    res = _cli("validate", p, "--json")
+    res = cli("validate", p, "--json")
     out = json.loads(res.stdout)
     assert out["valid"] is True
     (w,) = out["warnings"]
     assert "2 of 20 rows of" in w and "line 4" in w and "line 9" in w
-    res = _cli("simulate", p, "--hours", "0.02", "--warmup-s", "0", "--no-cache")
+    res = cli("simulate", p, "--hours", "0.02", "--warmup-s", "0", "--no-cache")
     assert res.exit_code == 0 and "2 of 20 rows" in res.stderr
     p = _with_list(tmp_path, "\n".join(lines) + "\n", on_error="reject")
-    res = _cli("validate", p)
+    res = cli("validate", p)
     assert res.exit_code == 2 and "load rejected" in res.stderr and "line 4" in res.stderr
 
 
 def test_a_contact_file_without_its_key_columns_is_refused_by_validate(tmp_path):
     p = _with_list(tmp_path, "id,phone,zone\nc1,+12025550001,UTC\n")  # no 'timezone' column
     for cmd in (("validate", p), ("simulate", p, "--hours", "0.02", "--no-cache")):
-        res = _cli(*cmd)
+        res = cli(*cmd)
         assert res.exit_code == 2 and "missing column(s) 'timezone'" in res.stderr
 
 
@@ -301,8 +296,8 @@ def test_validate_and_simulate_agree_on_the_command_line(tmp_path):
              "nan": _base(**{"ports = 300": "ports = nan"})}
     for name, text in cases.items():
         p = _write(tmp_path, text, f"{name}.toml")
-        v = _cli("validate", p)
-        s = _cli("simulate", p, "--hours", "0.01", "--warmup-s", "0", "--no-cache", "--json")
+        v = cli("validate", p)
+        s = cli("simulate", p, "--hours", "0.01", "--warmup-s", "0", "--no-cache", "--json")
         assert (v.exit_code == 0) == (s.exit_code == 0), (name, v.output, s.output)
         assert "Traceback" not in v.output + s.output
     assert pl.__version__  # polars imported by the runs above

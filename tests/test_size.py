@@ -1,18 +1,16 @@
 """``outdial size``: strict target parsing, bounds (not means) judged, and a search that finds
 the minimum with its neighbours in a handful of evaluations, not a grid."""
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import sim.plan.batch
-from outdial.cli import outdial
 from sim.plan.size import Target, parse_targets, resource_key, size
 from sim.plan.stats import KPI_KEYS, mean_ci95, rate_ci95
 from sim.scenario import load
+from tests.cli_helpers import cli, cli_json
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 LIVE = 1_000_000.0  # live answers per fake run: Wilson's width is negligible at this count
@@ -101,12 +99,8 @@ def test_search_upwards_and_when_nothing_meets(monkeypatch):
 
 
 def test_size_cli_on_the_simulator(tmp_path):
-    res = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
-                                       "occupancy>=0.85", "--hours", "0.1", "-r", "2",
-                                       "--max", "100", "--out", str(tmp_path), "--plots",
-                                       "--json"])
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = cli_json("size", SCN, "--find", "agents", "--target", "occupancy>=0.85", "--hours",
+                   "0.1", "-r", "2", "--max", "100", "--out", tmp_path, "--plots")
     assert out["key"] == "agents.count" and out["targets"] == ["occupancy>=0.85"]
     n = out["answer"]
     assert n is not None
@@ -121,11 +115,10 @@ def test_size_cli_on_the_simulator(tmp_path):
 
 
 def test_size_cli_errors():
-    r = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
-                                     "occupancy>0.8"])
+    r = cli("size", SCN, "--find", "agents", "--target", "occupancy>0.8")
     assert r.exit_code == 2 and "use <= or >=" in r.stderr
-    r = CliRunner().invoke(outdial, ["size", str(SCN), "--find", "agents", "--target",
-                                     "occupancy>=0.8", "--key", "agents.hit_rate"])
+    r = cli("size", SCN, "--find", "agents", "--target", "occupancy>=0.8", "--key",
+            "agents.hit_rate")
     assert r.exit_code == 2 and "not a numeric scenario key" in r.stderr
 
 
@@ -199,8 +192,7 @@ def test_resources_a_scenario_lacks_are_clear_errors():
     notes = SCN.parent / "notifications-2200-ports.toml"
     for find, msg in (("agents", "--find agents: the scenario has no agent group"),
                       ("licenses", "--find licenses: no agent-based campaign")):
-        r = CliRunner().invoke(outdial, ["size", str(notes), "--find", find, "--target",
-                                         "occupancy>=0.8"])
+        r = cli("size", notes, "--find", find, "--target", "occupancy>=0.8")
         assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
 
 

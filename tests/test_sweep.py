@@ -1,17 +1,15 @@
 """``outdial sweep``: grid parsing, key checks, outcome rebalancing, one row per point,
 tidy Parquet tables, curves, and errors naming the key."""
 
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
 from sim.plan.stats import KPI_KEYS
 from sim.plan.sweep import check_key, parse_vary
 from sim.scenario import load
+from tests.cli_helpers import cli, cli_json
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 
@@ -57,12 +55,9 @@ def test_setting_an_outcome_share_rescales_the_others():
 
 
 def test_sweep_rows_tables_plots(tmp_path):
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.count=30,60",
-                                       "--vary", "campaigns.outcomes.live=0.25,0.35",
-                                       "--hours", "0.1", "-r", "2", "--out", str(tmp_path),
-                                       "--plots", "--json"])
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = cli_json("sweep", SCN, "--vary", "agents.count=30,60", "--vary",
+                   "campaigns.outcomes.live=0.25,0.35", "--hours", "0.1", "-r", "2", "--out",
+                   tmp_path, "--plots")
     assert out["axes"] == {"agents.count": [30, 60], "campaigns.outcomes.live": [0.25, 0.35]}
     rows = out["points"]
     assert [(r["agents.count"], r["campaigns.outcomes.live"]) for r in rows] == [
@@ -85,48 +80,42 @@ def test_sweep_rows_tables_plots(tmp_path):
 
 
 def test_sweep_errors_name_the_key():
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "telephony.ports=0,5"])
+    res = cli("sweep", SCN, "--vary", "telephony.ports=0,5")
     assert res.exit_code == 2
     assert "telephony.ports=0" in res.stderr and "expected a value >= 1" in res.stderr
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.hit_rate=0.1,0.2"])
+    res = cli("sweep", SCN, "--vary", "agents.hit_rate=0.1,0.2")
     assert res.exit_code == 2 and "agents.hit_rate: not a numeric scenario key" in res.stderr
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents.count=1,2", "--set",
-                                       "nonsense"])
+    res = cli("sweep", SCN, "--vary", "agents.count=1,2", "--set", "nonsense")
     assert res.exit_code == 2 and "--set 'nonsense': expected KEY=VALUE" in res.stderr
 
 
 def test_short_names_vary_their_key(tmp_path):
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents=30,40", "--vary",
-                                       "hit_rate=0.25,0.35", "--hours", "0.05", "-r", "1",
-                                       "--set", "regulation.abandon_limit=0.05",
-                                       "--out", str(tmp_path), "--json"])
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = cli_json("sweep", SCN, "--vary", "agents=30,40", "--vary", "hit_rate=0.25,0.35",
+                   "--hours", "0.05", "-r", "1", "--set", "regulation.abandon_limit=0.05",
+                   "--out", tmp_path)
     assert out["axes"] == {"agents.count": [30, 40], "campaigns.outcomes.live": [0.25, 0.35]}
     assert [(r["agents.count"], r["campaigns.outcomes.live"]) for r in out["points"]] == [
         (30, 0.25), (30, 0.35), (40, 0.25), (40, 0.35)]
     assert pl.read_parquet(tmp_path / "sweep.parquet").columns[:2] == [
         "agents.count", "campaigns.outcomes.live"]
-    res = CliRunner().invoke(outdial, ["sweep", SCN, "--vary", "agents=30", "--vary",
-                                       "agents.count=40"])
+    res = cli("sweep", SCN, "--vary", "agents=30", "--vary", "agents.count=40")
     assert res.exit_code == 2 and "a key is varied twice" in res.stderr
 
 
 def test_runs_are_kept_in_the_default_cache_and_reused(tmp_path):
     env = {"OUTDIAL_CACHE_DIR": str(tmp_path / "runs")}
     args = ["sweep", SCN, "--vary", "agents=30", "--hours", "0.05", "-r", "2", "--json"]
-    first = CliRunner().invoke(outdial, args, env=env)
+    first = cli(*args, env=env)
     assert first.exit_code == 0, first.output
     assert len(list((tmp_path / "runs").rglob("*.json"))) == 2
-    again = CliRunner().invoke(outdial, args, env=env)
+    again = cli(*args, env=env)
     assert again.exit_code == 0 and again.stdout == first.stdout
     assert "2 of 2 run(s) reused from the cache" in again.stderr
-    CliRunner().invoke(outdial, [*args, "--no-cache"], env={"OUTDIAL_CACHE_DIR": str(
-        tmp_path / "unused")})
+    cli(*args, "--no-cache", env={"OUTDIAL_CACHE_DIR": str(tmp_path / "unused")})
     assert not (tmp_path / "unused").exists()
     blocker = tmp_path / "file"
     blocker.write_text("")
-    res = CliRunner().invoke(outdial, [*args, "--cache", str(blocker / "sub")])
+    res = cli(*args, "--cache", blocker / "sub")
     assert res.exit_code == 2 and f"--cache: cannot keep finished runs in {blocker}" in res.stderr
-    res = CliRunner().invoke(outdial, args, env={"OUTDIAL_CACHE_DIR": str(blocker / "sub")})
+    res = cli(*args, env={"OUTDIAL_CACHE_DIR": str(blocker / "sub")})
     assert res.exit_code == 0 and "running without a cache" in res.stderr

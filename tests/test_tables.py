@@ -15,6 +15,7 @@ from engine.attempt import CHANNEL_NAMES, Code
 from sim.plan.tables import attempts_table, clock_label, intervals_table
 from sim.run import simulate
 from sim.scenario import load
+from tests.cli_helpers import cli_json
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 WARMUP = 120.0
@@ -120,21 +121,15 @@ def _doc_tables(path: Path) -> dict[str, set[str]]:
     return out
 
 
+SHORT = ("-r", "2", "--hours", "0.01", "--set", "scenario.warmup_s=30", "--no-cache")
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     """``outdial simulate --json --out`` of a short blended run: inbound skills, targets,
     agent licenses, two replications."""
-    from click.testing import CliRunner
-
-    from outdial.cli import outdial
-
     out = tmp_path_factory.mktemp("simulate")
-    scn = SCN.parent / "blended-centre.toml"
-    res = CliRunner().invoke(outdial, ["simulate", str(scn), "-r", "2", "--hours", "0.01",
-                                    "--set", "scenario.warmup_s=30", "--json", "--no-cache",
-                                    "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout), out
+    return cli_json("simulate", SCN.parent / "blended-centre.toml", *SHORT, "--out", out), out
 
 
 def test_outputs_doc_lists_every_json_key_of_simulate(cli_run):
@@ -165,6 +160,9 @@ def test_outputs_doc_lists_every_parquet_column(cli_run):
     for f in files:
         assert f.name in doc, f"docs/outputs.md has no table for {f.name}"
         assert set(pl.read_parquet_schema(f)) == doc[f.name], f.name
+        # one vocabulary: every time column carries its unit, as the attempts' t_end_s does
+        times = [c for c in pl.read_parquet_schema(f) if c.startswith("t_")]
+        assert all(c.endswith("_s") for c in times), (f.name, times)
 
 
 def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
@@ -176,19 +174,12 @@ def test_inbound_tables_leave_the_warm_up_out_like_the_others(cli_run):
     att = pl.read_parquet(out / "intervals.parquet")
     assert iv.height and calls.height
     assert iv["t_start_s"].min() == att["t_start_s"].min() >= 30.0 - 1e-9
-    assert calls["t_decided"].min() >= 30.0 and not calls["in_warmup"].any()
+    assert calls["t_decided_s"].min() >= 30.0 and not calls["in_warmup"].any()
     assert not iv["in_warmup"].any()
 
 
 def _cli_json(*args: str) -> dict:
-    from click.testing import CliRunner
-
-    from outdial.cli import outdial
-
-    res = CliRunner().invoke(outdial, [*args, str(SCN), "-r", "2", "--hours", "0.01", "--set",
-                                       "scenario.warmup_s=30", "--json", "--no-cache"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    return cli_json(*args, SCN, *SHORT)
 
 
 def _row_names(section: str, key: str) -> set[str]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial as cli
 from sim.plan.variants import VARIANT_KEYS, evaluate_variants, parse_variant
+from tests.cli_helpers import cli, cli_json
 
 SCN = "scenarios/blended-centre.toml"
 SHORT = {"scenario.sim_hours": 0.1, "scenario.warmup_s": 900.0}  # a queue builds up
@@ -36,12 +33,9 @@ def test_variants_run_on_the_same_seeds_and_differ_where_they_should():
 
 
 def test_cli_compare_variants_json():
-    r = CliRunner().invoke(cli, ["compare", SCN, "--hours", "0.05", "--set",
-                                 "scenario.warmup_s=120", "-r", "1", "--no-cache", "--json",
-                                 "--variant", "on", "--variant",
-                                 "off:campaigns.blending.enabled=false"])
-    assert r.exit_code == 0, r.output
-    payload = json.loads(r.stdout)
+    payload = cli_json("compare", SCN, "--hours", "0.05", "--set", "scenario.warmup_s=120",
+                       "-r", "1", "--no-cache", "--variant", "on", "--variant",
+                       "off:campaigns.blending.enabled=false")
     assert [v["variant"] for v in payload["variants"]] == ["on", "off"]
     for v in payload["variants"]:  # per inbound skill, as in total
         assert set(v["skills"]) == {"orders", "care"}
@@ -49,9 +43,8 @@ def test_cli_compare_variants_json():
         assert 0 <= care["service_level"] <= 1 and "ci95" in care
         assert set(care["ci95"]) >= {"service_level", "abandon_rate", "asa_s",
                                      "occupancy_inbound"}
-    bad = CliRunner().invoke(cli, ["compare", SCN, "--variant", "on", "--variant", "on",
-                                   "--no-cache"])
+    bad = cli("compare", SCN, "--variant", "on", "--variant", "on", "--no-cache")
     assert bad.exit_code != 0 and "labels must differ" in bad.output
-    bad = CliRunner().invoke(cli, ["compare", SCN, "--variant",
-                                   "x:campaigns.blending.sl_low=7", "--no-cache", "-r", "1"])
+    bad = cli("compare", SCN, "--variant", "x:campaigns.blending.sl_low=7", "--no-cache", "-r",
+              "1")
     assert bad.exit_code != 0 and "sl_low" in bad.output

@@ -3,18 +3,16 @@ and ``simulate`` on a scenario built to miss one target."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from outdial.cli import outdial
 from sim.plan.stats import wilson
 from sim.plan.verdict import campaigns_over_limit, evaluate, verdict_line
 from sim.scenario import ScenarioError, load
 from sim.targets import TargetSpec, parse_targets
+from tests.cli_helpers import cli_json, cli_ok
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml"
 
@@ -144,10 +142,7 @@ def test_simulate_on_a_scenario_built_to_miss_one_target(tmp_path):
     p = tmp_path / "miss.toml"
     p.write_text(SCN.read_text() + "\n[targets]\nmin_occupancy = 0.99\n"
                  "max_abandon_rate = 0.5\nmin_bhcc = 100\n")
-    r = CliRunner().invoke(outdial, ["simulate", str(p), "--hours", "0.1", "-r", "3",
-                                     "--no-cache", "--json"])
-    assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
+    out = cli_json("simulate", p, "--hours", "0.1", "-r", "3", "--no-cache")
     targets = {t["name"]: t for t in out["targets"]}
     assert list(targets) == ["min_occupancy", "max_abandon_rate", "min_bhcc"]
     for t in out["targets"]:
@@ -181,11 +176,9 @@ def _miss(tmp_path) -> Path:
 
 
 def test_compare_carries_the_verdict_and_platform_per_policy(tmp_path):
-    r = CliRunner().invoke(outdial, ["compare", str(_miss(tmp_path)), "--hours", "0.05", "-r",
-                                     "2", "--no-search", "--no-cache", "--policies",
-                                     "predictive,progressive", "--json"])
-    assert r.exit_code == 0, r.output
-    for row in json.loads(r.stdout)["policies"]:
+    out = cli_json("compare", _miss(tmp_path), "--hours", "0.05", "-r", "2", "--no-search",
+                   "--no-cache", "--policies", "predictive,progressive")
+    for row in out["policies"]:
         names = [t["name"] for t in row["targets"]]
         assert names == ["min_occupancy", "min_bhcc"]
         occ = row["targets"][0]
@@ -201,10 +194,8 @@ def test_compare_carries_the_verdict_and_platform_per_policy(tmp_path):
 
 def test_sweep_rows_carry_the_platform_of_their_point(tmp_path):
     out = tmp_path / "out"
-    r = CliRunner().invoke(outdial, ["sweep", str(_miss(tmp_path)), "--vary",
-                                     "agents.count=30:60:30", "--hours", "0.05", "-r", "2",
-                                     "--no-cache", "--out", str(out)])
-    assert r.exit_code == 0, r.output
+    cli_ok("sweep", _miss(tmp_path), "--vary", "agents.count=30:60:30", "--hours", "0.05", "-r",
+           "2", "--no-cache", "--out", out)
     import polars as pl
 
     rows = pl.read_parquet(out / "sweep.parquet").to_dicts()
@@ -217,10 +208,7 @@ def test_sweep_rows_carry_the_platform_of_their_point(tmp_path):
 
 
 def test_no_events_falls_back_to_the_documented_event_rate():
-    r = CliRunner().invoke(outdial, ["simulate", str(SCN), "--hours", "0.05", "--no-cache",
-                                     "--no-events", "--json"])
-    assert r.exit_code == 0, r.output
-    plat = json.loads(r.stdout)["platform"]
+    plat = cli_json("simulate", SCN, "--hours", "0.05", "--no-cache", "--no-events")["platform"]
     assert plat["event_source"].startswith("documented") and plat["events_per_hour"] is None
     # 50 GB per million attempts, kept 168 h
     assert plat["kafka_disk_gb"] == pytest.approx(plat["bhcc"] * 50e3 * 168 / 1e9)

@@ -20,9 +20,11 @@ again at the next poll, so an agent that went to aux while lent is seen not read
 
 Requests are made in order per agent, from tasks on the event loop; a request refused or a
 link lost is retried with backoff (the DMCC client reconnects meanwhile), so no move is
-ever dropped. An error in ``done`` is handed to ``on_error`` (the live runner stops). At a stop,
-``hand_back_all`` puts every agent still lent back in manual-in (pending its call); at a
-start, ``reclaim_leftovers`` takes back agents a killed run left in auto-in.
+ever dropped. An error in ``done`` is handed to ``on_error`` (the live runner stops). At a
+stop the engine recalls every agent still lent (``engine.blending.Blending.stop``); once
+the run is over, ``hand_back_all`` asks the switch once more for those whose manual-in it
+has not taken yet; at a start, ``reclaim_leftovers`` takes back agents a killed run left in
+auto-in.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class DmccInboundAgents:
         self.tasks: set[asyncio.Task] = set()
         self.skill: dict[int, str] = {}
         self.recalling: set[int] = set()
+        self.manual_in: set[int] = set()  # lent agents whose manual-in the switch took
         self.lends = 0
         self.returns = 0
         self.retries = 0
@@ -103,15 +106,21 @@ class DmccInboundAgents:
         return len(found)
 
     async def hand_back_all(self, timeout_s: float) -> int:
-        """At a stop: ask the switch to put every lent agent back in manual-in (pending
-        until its inbound call ends), so no agent is left taking ACD calls while the
-        dialer is away; returns how many requests the switch took within ``timeout_s``.
-        Agents already being recalled have had theirs."""
-        agents = sorted(a for a in self.client.lent if a not in self.recalling)
+        """After a stopped run: the moves still under way are cancelled (the engine takes
+        no agent back any more) and every agent still lent whose manual-in the switch has
+        not taken (its recall still retrying, or never asked) is asked once more, pending
+        its inbound call, so none is left taking ACD calls while the dialer is away.
+        Returns how many of those requests the switch took within ``timeout_s``."""
+        tasks = list(self.tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        agents = sorted(a for a in self.client.lent if a not in self.manual_in)
 
         async def one(a: int) -> bool:
-            async with self._locks.setdefault(a, asyncio.Lock()):
-                await self.client.set_agent_state(a, "readyState", MANUAL_IN, True)
+            await self.client.set_agent_state(a, "readyState", MANUAL_IN, True)
+            self.manual_in.add(a)
             return True
         if not agents:
             return 0
@@ -162,6 +171,7 @@ class DmccInboundAgents:
 
     async def _recall(self, agent: int, done: Callable[[int], None]) -> None:
         await self._ask(agent, MANUAL_IN, pending=True)
+        self.manual_in.add(agent)
         backoff = self._backoff()
         while True:
             try:
@@ -176,6 +186,7 @@ class DmccInboundAgents:
             await asyncio.sleep(self.poll_s)
         self.client.lent.discard(agent)
         self.recalling.discard(agent)
+        self.manual_in.discard(agent)
         self.client.raw[agent] = _RETRY_STATE  # its real state is read at the next poll
         self.skill.pop(agent, None)
         self.returns += 1

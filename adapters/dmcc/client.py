@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from adapters.backoff import Backoff
 from adapters.dmcc import messages as m
-from adapters.dmcc.framing import EVENT_INVOKE_ID, FrameDecoder, encode
+from adapters.dmcc.framing import EVENT_INVOKE_ID, Frame, FrameDecoder, encode
 from engine.agents import AgentState
 from engine.interfaces import AgentListener
 
@@ -370,13 +370,14 @@ class DmccClient:
                         fut.set_exception(ConnectionError("DMCC server closed the connection"))
                 return
             for frame in dec.feed(data):
-                self._dispatch(frame.invoke_id, frame.body)
+                self._dispatch(frame)
             while dec.errors:
                 log.warning("DMCC: %s", dec.errors.pop(0))
 
-    def _dispatch(self, invoke: int, body: str) -> None:
+    def _dispatch(self, frame: Frame) -> None:
+        invoke = frame.invoke_id
         try:
-            msg = m.parse(body)
+            msg = m.parse_frame(frame)
         except m.MessageError as e:
             log.warning("DMCC: %s", e)
             return

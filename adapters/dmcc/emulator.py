@@ -125,7 +125,7 @@ class DmccEmulator:
                 dec.errors.clear()
                 for f in frames:
                     try:
-                        msg = m.parse(f.body)
+                        msg = m.parse_frame(f)
                     except m.MessageError:
                         self.bad_frames += 1
                         continue

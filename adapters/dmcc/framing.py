@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass, field
-from xml.etree.ElementTree import ParseError
+from dataclasses import dataclass, field, replace
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml.ElementTree import fromstring
 
@@ -36,10 +36,13 @@ class FramingError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One DMCC message: its invoke id (0..9999) and its XML body (text)."""
+    """One DMCC message: its invoke id (0..9999), its XML body (text) and, from the decoder,
+    that body's parsed document (``root``; the decoder parses each body to check it, so
+    ``messages.parse(frame.root)`` reads it without parsing it again)."""
 
     invoke_id: int
     body: str
+    root: Element | None = field(default=None, compare=False, repr=False)
 
 
 def encode(invoke_id: int, body: str | bytes) -> bytes:
@@ -57,16 +60,17 @@ def encode(invoke_id: int, body: str | bytes) -> bytes:
     return HEADER.pack(0, total, b"%04d" % invoke_id) + data
 
 
-def _well_formed(data: bytes) -> str | None:
-    """``data`` as text if it is UTF-8 and one well-formed XML document, else None."""
+def _well_formed(data: bytes) -> Frame | None:
+    """``data`` as a frame's text and parsed document (invoke id 0, set by the caller) if
+    it is UTF-8 and one well-formed XML document, else None."""
     try:
         text = data.decode("utf-8")
-        fromstring(text)
+        root = fromstring(text)
     except (UnicodeDecodeError, ParseError, ValueError):
         return None
     except Exception:  # defusedxml refuses entities, DTDs, external references
         return None
-    return text
+    return Frame(0, text, root)
 
 
 @dataclass
@@ -130,11 +134,11 @@ class FrameDecoder:
                 # a time would cost quadratic time), nor a header already tried.
                 m = _HEADER_AT.search(buf, max(HEADER_SIZE + 1, self._scanned))
                 if m is not None:
-                    text = _well_formed(bytes(buf[HEADER_SIZE:m.start()]))
-                    if text is not None:
+                    got = _well_formed(bytes(buf[HEADER_SIZE:m.start()]))
+                    if got is not None:
                         self._error(f"DMCC frame length {length} overruns the next frame; "
                                     "taking the XML before it")
-                        out.append(Frame(int(invoke), text))
+                        out.append(replace(got, invoke_id=int(invoke)))
                         del buf[: m.start()]
                         self._scanned = 0
                         continue
@@ -143,14 +147,14 @@ class FrameDecoder:
                     self._scanned = max(len(buf) - _LOOKBACK, 0)
                 break
             self._scanned = 0
-            text = _well_formed(bytes(buf[HEADER_SIZE:length]))
-            if text is None:
+            got = _well_formed(bytes(buf[HEADER_SIZE:length]))
+            if got is None:
                 self._error(f"DMCC frame {invoke.decode()} of {length} bytes is not "
                             "UTF-8 XML (or its length lies); skipped")
                 if not self._resync(1):
                     break
                 continue
-            out.append(Frame(int(invoke), text))
+            out.append(replace(got, invoke_id=int(invoke)))
             del buf[:length]
         return out
 

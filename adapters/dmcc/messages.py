@@ -16,6 +16,8 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
 from defusedxml.ElementTree import fromstring
 
+from adapters.dmcc.framing import Frame
+
 CSTA_NS = "http://www.ecma-international.org/standards/ecma-323/csta/ed3"
 SESSION_NS = "http://www.ecma-international.org/standards/ecma-354/appl_session"
 AVAYA_NS = "http://www.avaya.com/csta"
@@ -89,14 +91,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse(text: str) -> Message:
-    """Read a message body. Raises ``MessageError`` for anything that is not XML."""
-    try:
-        root = fromstring(text)
-    except (ParseError, ValueError) as e:
-        raise MessageError(f"not a DMCC XML message ({e})") from e
-    except Exception as e:  # defusedxml: DTDs, entities, external references refused
-        raise MessageError(f"refused DMCC XML message ({type(e).__name__})") from e
+def parse(body: str | Element) -> Message:
+    """Read a message body: its text, or the document ``framing.FrameDecoder`` parsed
+    already (``Frame.root``, not parsed again). Raises ``MessageError`` for text that is
+    not XML and for a body nested deeper than ``MAX_DEPTH``."""
+    root = body if isinstance(body, Element) else _document(body)
     out: dict[str, str] = {}
     # Iterative and depth-bounded: a peer's deeply nested body must not exhaust the
     # interpreter's recursion limit (a RecursionError would end the connection).
@@ -112,6 +111,21 @@ def parse(text: str) -> Message:
             continue
         stack.extend((k, f"{path}/{_local(k.tag)}", depth + 1) for k in reversed(kids))
     return Message(_local(root.tag), out)
+
+
+def parse_frame(frame: Frame) -> Message:
+    """Read a decoded frame's message from the document the decoder parsed (its text only
+    for a frame made without one)."""
+    return parse(frame.body if frame.root is None else frame.root)
+
+
+def _document(text: str) -> Element:
+    try:
+        return fromstring(text)
+    except (ParseError, ValueError) as e:
+        raise MessageError(f"not a DMCC XML message ({e})") from e
+    except Exception as e:  # defusedxml: DTDs, entities, external references refused
+        raise MessageError(f"refused DMCC XML message ({type(e).__name__})") from e
 
 
 # ---- the requests the adapter sends

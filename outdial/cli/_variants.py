@@ -37,7 +37,8 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
                                         listener)
         except ScenarioError as exc:
             app.fail(str(exc))
-    payload = {"scenario": scn.name, "seed": seed, "replications": replications,
+    payload = {"scenario": scn.name, "scenario_file": scn.source, "seed": seed,
+               "replications": replications,
                "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
                "limit_kpi": limit_kpi(scn), "variants": [r.as_dict() for r in results]}
     if out is not None:

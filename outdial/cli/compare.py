@@ -116,7 +116,8 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
                                            hi=ratio_max, step=ratio_step, listener=listener))
     best = {s.kind: s.best for s in searches}
     payload = {
-        "scenario": scn.name, "seed": seed, "replications": replications,
+        "scenario": scn.name, "scenario_file": scn.source, "seed": seed,
+        "replications": replications,
         "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
         "window_s": scn.regulation.judged_window_s,
         "limit_kpi": limit_kpi(scn),

@@ -92,7 +92,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
                       lambda d: report.write_outputs(d, s, records, scn, a, keep_warmup),
                       lambda d: report.write_plots(d, records, scn))
     if as_json:
-        app.print_json(report.summary_json(s, a))
+        app.print_json(report.summary_json(s, a, scn.source))
         return
     report.print_summary(app, s)
     if show_intervals:

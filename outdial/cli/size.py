@@ -93,7 +93,8 @@ def _payload(scenario: Path, res) -> dict:
                       "platform": a["platform"]})
         return d
 
-    return {"scenario": str(scenario), "find": res.find, "key": res.key,
+    return {"scenario": res.scenario, "scenario_file": str(scenario), "find": res.find,
+            "key": res.key,
             "targets": [str(t) for t in res.targets], "seed": res.seed,
             "replications": res.replications, "answer": res.answer,
             "search_range": [res.lower, res.upper],

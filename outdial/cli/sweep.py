@@ -71,8 +71,8 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
             res = sw.sweep(scenario, axes, seed, replications, ex, cache, base, listener)
     except ValueError as exc:  # ScenarioError is a ValueError
         app.fail(str(exc) if not isinstance(exc, ScenarioError) else _one_line(exc))
-    payload = {"scenario": str(scenario), "seed": res.seed, "replications": replications,
-               "axes": {a.key: list(a.values) for a in res.axes},
+    payload = {"scenario": res.scenario, "scenario_file": str(scenario), "seed": res.seed,
+               "replications": replications, "axes": {a.key: list(a.values) for a in res.axes},
                "points": res.table.to_dicts()}
 
     def tables(d: Path) -> list[Path]:
@@ -102,7 +102,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         cells.append({True: "met", False: "MISSED", None: "-"}[r.get("targets_met")]
                      if r.get("targets_verdict") != "no targets declared" else "-")
         rows.append(cells)
-    app.table(f"sweep of {scenario.name}: {replications} replication(s) per point, "
+    app.table(f"sweep of {res.scenario}: {replications} replication(s) per point, "
               f"seed {res.seed}", [*keys, *TABLE_KPIS.values(), "tier", "targets"], rows,
               caption="agent-based campaigns: mean ± 95 % interval half-width")
 

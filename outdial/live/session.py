@@ -115,6 +115,7 @@ class LiveSession:
         self.runner: LiveRunner | None = None
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
+        self._stop_s = float("inf")  # run-clock time the stop began
         self._tmp: tempfile.TemporaryDirectory | None = None
 
     # ---- building
@@ -211,7 +212,10 @@ class LiveSession:
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
                                  on_second=(lambda: self.on_second(self))
-                                 if self.on_second else None)
+                                 if self.on_second else None,
+                                 on_stop=self._stop_blending if self.blending else None,
+                                 stop_pending=(lambda: bool(self.blending.recalling))
+                                 if self.blending else None)
         resumed = self.runner.resume_after_shutdown()
         self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
@@ -348,14 +352,24 @@ class LiveSession:
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
         if self.blending is not None:
-            self.summary["blending_lends"] = self.blending.lends
-            self.summary["blending_recalls"] = self.blending.recalls
-            self.summary["agents_on_inbound_at_end"] = len(self.blending.lent)
+            b = self.blending
+            self.summary["blending_lends"] = b.lends
+            self.summary["blending_recalls"] = b.recalls
+            self.summary["agents_handed_back_at_stop"] = sum(
+                1 for t, move, _, _ in b.log if move == "back" and t >= self._stop_s)
+            self.summary["agents_on_inbound_at_end"] = len(b.lent)
+            b.close(self.clock.now())
             # no agent stays in auto-in (taking ACD calls) while the dialer is away
-            self.blending.stop()
-            self.summary["agents_handed_back_at_stop"] = \
+            self.summary["agents_set_manual_in_at_end"] = \
                 await self.inbound_agents.hand_back_all(CONNECT_TIMEOUT_S / 4)
         return self.summary
+
+    def _stop_blending(self) -> None:
+        """The run is stopping (asked, at its end or on an error; the dialer has stopped):
+        blending decides no more and every agent still lent is recalled at once, so the
+        ACD hands back those between calls now and the others as their calls end."""
+        self._stop_s = self.clock.now()
+        self.summary["agents_recalled_at_stop"] = self.blending.stop(recall=True)
 
     async def close(self) -> None:
         if self.clock is not None:

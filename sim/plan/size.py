@@ -218,6 +218,7 @@ class SizeResult:
     points: list[Point]
     replications: int
     seed: int
+    scenario: str  # the scenario's name (``scenario.name``, overrides applied)
     warnings: list[str] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=dict)  # the answer's split (ALL_AGENTS)
 
@@ -387,7 +388,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
         if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper, points, replications, seed,
-                      warnings, groups)
+                      scn.name, warnings, groups)
 
 
 def _bound_only(points: list[Point], targets: list[Target], replications: int) -> list[str]:

@@ -184,6 +184,7 @@ class SweepResult:
     axes: list[Axis]
     seed: int
     replications: int
+    scenario: str  # the scenario's name (``scenario.name``, overrides applied)
 
 
 def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications: int,
@@ -237,7 +238,7 @@ def sweep(path: str | Path, axes: Sequence[Axis], seed: int | None, replications
     schema = {f"{k}_{b}": pl.Float64 for k in KPI_KEYS for b in ("lo", "hi")}
     table = pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
     return SweepResult(table, pl.DataFrame(runs, infer_schema_length=None), list(axes), seed,
-                       replications)
+                       replications, scenarios[0].name)
 
 
 PLOT_KPIS = ("occupancy", "abandon_rate", "agent_wait_mean_s", "bhcc")
