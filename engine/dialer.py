@@ -12,6 +12,7 @@ the world only through ``engine.interfaces``.
 from __future__ import annotations
 
 import logging
+import math
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -266,6 +267,18 @@ class Dialer:
             if not self.flows[j].exhausted:
                 ex[j] = False
         self._any_stopped = bool((~self.running | ex).any())
+
+    def answers_due(self, job: int) -> int:
+        """Idle agents ``job``'s calls in flight may still need: its live answers waiting
+        for an agent, and those its ringing calls may bring (their count x the pacer's hit
+        rate, plus one standard deviation). Blending lends only the idle agents beyond it."""
+        job = index_arg("job", job, len(self.jobs))
+        used = self._slots_used
+        ringing = int(np.count_nonzero((self.call_job[:used] == job)
+                                       & (self.call_status[:used] == _RINGING)))
+        p = min(max(float(self.pacer.last_hit_rate[job]), 0.0), 1.0)
+        mean = ringing * p
+        return len(self.waiting[job]) + math.ceil(mean + math.sqrt(mean * (1.0 - p)) - 1e-9)
 
     def in_flight_by_job(self) -> np.ndarray:
         """Calls in flight (ringing, waiting or connected) per job, int64."""

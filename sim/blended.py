@@ -151,7 +151,7 @@ class PortCounters:
 
 
 def moves_table(blending: Blending | None) -> pl.DataFrame | None:
-    """Every blending move of the run (``t_s``, ``move`` lend / recall / back, ``agent``,
+    """Every blending move of the run (``t_s``, ``move`` ask / lend / recall / back, ``agent``,
     ``job``), or None without blending."""
     if blending is None:
         return None

@@ -53,6 +53,11 @@ class Dialer:
             self.on_agent_state(a, AgentState.LOGGED_IN)
             self.on_agent_state(a, AgentState.READY)
 
+    due = 0  # idle agents the calls in flight may need (``answers_due``)
+
+    def answers_due(self, job):
+        return self.due
+
     def on_agent_state(self, agent, state):
         ev = {AgentState.LOGGED_IN: "login", AgentState.READY: "ready",
               AgentState.NOT_READY: "not_ready", AgentState.LOGGED_OUT: "logout"}
@@ -169,9 +174,48 @@ def test_never_lends_an_agent_on_a_call_and_recalls_only_between_inbound_calls()
     assert 2 not in acd.lent and d.agents.state[2] == AgentState.READY
     acd.end_call(1)
     assert d.agents.state[1] == AgentState.READY
+    # agent 0 was asked to leave after its outbound call (the third agent wanted); the
+    # skill no longer wants it, so once its wrap-up is over it is ready for outbound again
+    assert 0 not in acd.lent and b.leaving[0][2] is False and b.lent_count()[0] == 0
     d.hang_up_and_wrap(0)
-    assert [(e[1], e[2]) for e in b.log] == [("lend", 1), ("lend", 2), ("recall", 1),
-                                             ("recall", 2), ("back", 2), ("back", 1)]
+    d.clock.run(3.0)
+    assert d.agents.state[0] == AgentState.READY and 0 not in acd.lent
+    assert [(e[1], e[2]) for e in b.log] == [("lend", 1), ("lend", 2), ("ask", 0),
+                                             ("recall", 1), ("recall", 2), ("back", 2),
+                                             ("back", 1)]
+
+
+def test_a_lend_leaves_the_idle_agents_the_calls_in_flight_need():
+    """Two idle agents and calls in flight that may need both: the skill's two agents come
+    from the two on outbound calls, asked to leave after them (the pacer stops counting
+    them at once), each lent as it frees; the idle ones stay for the answers to come."""
+    d, feed, acd, b = _make(n=4, step=2, min_stay_s=0.0)
+    d.talk(0)
+    d.talk(1)
+    d.agents.transition(1, "call_end", 0.0)  # agent 1 in wrap-up: asked first
+    d.due = 2
+    feed.report(queued=9)
+    d.clock.run(1.0)
+    assert acd.lent == {} and sorted(b.leaving) == [0, 1]
+    assert [(e[1], e[2]) for e in b.log] == [("ask", 1), ("ask", 0)]
+    assert (d.agents.status[[0, 1]] == AgentStatus.BUSY_LEAVING).all()
+    assert (d.agents.status[[2, 3]] == AgentStatus.IDLE).all()
+    assert b.lent_count()[0] == 2  # asked agents count as given: no second ask
+    feed.report(queued=1, oldest=10.0, sl=0.8)  # inside the band: hold
+    d.agents.transition(1, "ready", 1.5)  # its wrap-up ends
+    d.clock.run(2.0)
+    assert list(acd.lent) == [1] and d.agents.state[1] == AgentState.NOT_READY
+    d.hang_up_and_wrap(0)
+    d.clock.run(3.0)
+    assert sorted(acd.lent) == [0, 1] and b.leaving == {} and b.lends == 2
+
+
+def test_with_nobody_on_an_outbound_call_the_skill_gets_the_idle_agents():
+    d, feed, acd, _ = _make(n=3, step=2)
+    d.due = 3
+    feed.report(queued=9)
+    d.clock.run(1.0)
+    assert len(acd.lent) == 2  # the skill's trouble comes first
 
 
 def test_keeps_min_outbound_and_max_released():
