@@ -71,7 +71,7 @@ def _fake_world(monkeypatch):
 def test_search_finds_the_minimum_with_neighbours_in_few_evaluations(monkeypatch):
     evaluated = _fake_world(monkeypatch)
     targets = [Target("occupancy", ">=", 0.9)]
-    res = size(SCN, "ports", targets, 7, 2)
+    res = size(SCN, "ports", targets, 7, 2, max_replications=2)  # no replications added
 
     def lower_bound(p):
         return mean_ci95([1 - 20 / p + 0.001, 1 - 20 / p - 0.001])[1]
@@ -81,7 +81,13 @@ def test_search_finds_the_minimum_with_neighbours_in_few_evaluations(monkeypatch
     assert [p.value for p in res.neighbours()] == [truth - 1, truth, truth + 1]
     assert [p.meets for p in res.neighbours()] == [False, True, True]
     assert len(res.points) <= 12 and len(evaluated) == 2 * len(res.points)  # not a grid
-    assert res.warnings == []
+    # the value just under the minimum: on the right side on average, not at its bound
+    under = ", ".join(str(p.value) for p in res.points
+                      if p.value < truth and p.kpis["occupancy"] >= 0.9)
+    assert under and res.warnings == [f"occupancy>=0.9 holds on average at {under} but not at "
+                            "its 95 % bound: the interval of 2 replications is too wide to "
+                            "decide there (more replications, -r or --max-replications, "
+                            "narrow it)"]
     # the mean alone would have passed below the answer: the bound decided
     below = res.point(truth - 1)
     assert below.kpis["occupancy"] >= 0.9 > below.ci95["occupancy"][0]
@@ -143,7 +149,7 @@ def _falling_occupancy_world(monkeypatch):
 def test_search_turns_down_when_the_missed_targets_get_worse_upwards(monkeypatch):
     evaluated = _falling_occupancy_world(monkeypatch)
     targets = parse_targets("abandon_rate<=0.03,occupancy>=0.5")
-    res = size(SCN, "ports", targets, 7, 2)  # starts at the scenario's 300 ports
+    res = size(SCN, "ports", targets, 7, 2, max_replications=2)  # starts at 300 ports
 
     def meets(p):
         occ = mean_ci95([100 / (100 + p) + 0.0001, 100 / (100 + p) - 0.0001])[1]
@@ -156,8 +162,14 @@ def test_search_turns_down_when_the_missed_targets_get_worse_upwards(monkeypatch
     assert [p.meets for p in res.neighbours()] == [False, True, True]
     assert max(evaluated) == 600  # one look upwards, then down
     assert len(res.points) <= 14
-    assert res.warnings == [f"occupancy>=0.5 gets worse as telephony.ports grows: every "
-                            f"target is met from {truth} but missed again at 150"]
+    under = ", ".join(str(p.value) for p in res.points if p.value < truth
+                      and all(t.holds(p.kpis[t.kpi]) for t in targets))
+    assert res.warnings[0] == (f"occupancy>=0.5 gets worse as telephony.ports grows: every "
+                               f"target is met from {truth} but missed again at 150")
+    assert res.warnings[1:] == [f"abandon_rate<=0.03 holds on average at {under} but not at "
+                                "its 95 % bound: the interval of 2 replications is too wide "
+                                "to decide there (more replications, -r or "
+                                "--max-replications, narrow it)"] if under else []
 
 
 def test_search_down_when_no_value_meets(monkeypatch):
@@ -181,11 +193,51 @@ def test_no_answer_because_the_bound_is_too_wide_says_so(monkeypatch):
     res = size(SCN, "ports", [Target("occupancy", ">=", 0.92)], 7, 2, upper=80)
     assert res.answer is None and "up to 80" in res.warnings[0]
     values = ", ".join(str(p.value) for p in res.points)
+    assert {p.replications for p in res.points} == {8}  # doubled to 4 x 2 where undecided
     assert res.warnings[1:] == [f"occupancy>=0.92 holds on average at {values} but not at "
-                                "its 95 % bound: the interval of 2 replications is too wide "
-                                "to decide there (more replications, -r, narrow it)"]
+                                "its 95 % bound: the interval of 8 replications is too wide "
+                                "to decide there (more replications, -r or "
+                                "--max-replications, narrow it)"]
+    # 16 replications decide it: 0.95 +- t(15) x 0.0516 / 4 = 0.95 +- 0.0275, over 0.92
+    res = size(SCN, "ports", [Target("occupancy", ">=", 0.92)], 7, 2, upper=80,
+               max_replications=16)
+    assert res.answer == 1 and res.point(1).replications == 16 and res.point(1).meets
     res = size(SCN, "ports", [Target("occupancy", ">=", 0.97)], 7, 2, upper=80)
     assert res.answer is None and len(res.warnings) == 1  # missed on average: no such note
+
+
+def test_an_undecided_value_gets_replications_until_decided(monkeypatch):
+    """Abandons 2.5 % on average at every size, +-0.4 points by seed, and a meaningful
+    occupancy: two replications leave the abandon target undecided everywhere, so before
+    this change the search walked up to where the bound happened to clear 3 %. Now each
+    undecided value doubles its replications (2, 4, 8) until the interval decides, and the
+    answer is the occupancy's, the abandon rate met at the mean's own level."""
+    evaluated = []
+
+    def run_task(scn, seed, tables=False, progress=None):
+        evaluated.append((scn.ports, seed))
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        kpis["occupancy"] = 1 - 20 / scn.ports
+        kpis["live_answers"] = 2000.0
+        kpis["abandons"] = 2000.0 * (0.025 + (0.004 if seed % 2 else -0.004))
+        kpis["abandon_rate"] = kpis["abandons"] / kpis["live_answers"]
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
+    targets = parse_targets("abandon_rate<=0.03,occupancy>=0.9")
+    res = size(SCN, "ports", targets, 7, 2, max_replications=8)
+    assert res.answer == 200  # occupancy 1 - 20/200 = 0.9: the only binding target
+    for p in res.points:
+        assert p.replications in (2, 4, 8)
+        seeds = sorted(s for v, s in evaluated if v == p.value)
+        assert seeds == list(range(7, 7 + p.replications))  # the same seeds, extended
+        ab = p.ci95["abandon_rate"]
+        assert p.verdicts["abandon_rate<=0.03"] == (ab[1] <= 0.03)
+    assert all(p.verdicts["abandon_rate<=0.03"] for p in res.points
+               if p.kpis["occupancy"] >= 0.9)  # elsewhere it misses whatever the abandons
+    assert not any("holds on average" in w for w in res.warnings)
+    with pytest.raises(ValueError, match="--max-replications: expected >= --replications"):
+        size(SCN, "ports", targets, 7, 4, max_replications=3)
 
 
 def test_resources_a_scenario_lacks_are_clear_errors():

@@ -38,6 +38,10 @@ from outdial.cli._batch import (
 @click.option("--replications", "-r", type=click.IntRange(min=2, max=MAX_REPLICATIONS),
               default=5, show_default=True,
               help="Replications per value (the same seeds at every value).")
+@click.option("--max-replications", type=click.IntRange(min=2, max=MAX_REPLICATIONS),
+              default=None, help="Replications a value grows to, doubling, while a target "
+              "is undecided there (its mean on the right side, its 95 % interval across the "
+              "limit) [default: 4x --replications; equal to it: never more].")
 @scenario_options
 @batch_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -46,7 +50,8 @@ from outdial.cli._batch import (
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
 def size(app: Application, scenario: Path, find: str, target_text: str, key: str | None,
-         lower: int | None, upper: int | None, replications: int, seed: int | None,
+         lower: int | None, upper: int | None, replications: int,
+         max_replications: int | None, seed: int | None,
          hours: float | None, sets: tuple[str, ...], workers: int, scheduler: str | None,
          dask_local: int | None, cache_dir: Path | None, no_cache: bool, out: Path | None,
          plots: bool, as_json: bool) -> None:
@@ -54,7 +59,8 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
 
     A <= target is judged on the upper 95 % bound, a >= target on the lower bound (KPIs over
     the agent-based campaigns). The search brackets the answer by doubling or halving, then
-    bisects; the report shows the values around the answer.
+    bisects; the report shows the values around the answer. A value with a target
+    undecided (the interval across the limit) gets more replications before it is judged.
     """
     from sim.plan import size as sz
 
@@ -69,7 +75,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
         with open_executor(app, workers, scheduler, dask_local) as ex, \
                 ProgressListener(app, f"size {find}", quiet=as_json) as listener:
             res = sz.size(scenario, find, targets, seed, replications, ex, cache, base, key,
-                          lower, upper, listener=listener)
+                          lower, upper, listener=listener, max_replications=max_replications)
     except ValueError as exc:  # ScenarioError included
         app.fail(" ".join(str(exc).split()))
     payload = _payload(scenario, res)
@@ -86,7 +92,7 @@ def size(app: Application, scenario: Path, find: str, target_text: str, key: str
 def _payload(scenario: Path, res) -> dict:
     def point(p) -> dict:
         d = {"value": p.value, "meets": p.meets, "verdicts": p.verdicts,
-             "kpis": p.kpis, "ci95": p.ci95}
+             "replications": p.replications, "kpis": p.kpis, "ci95": p.ci95}
         if p.assessment is not None:
             a = p.assessment.as_dict()
             d.update({"targets": a["targets"], "targets_verdict": a["verdict"],
@@ -96,7 +102,8 @@ def _payload(scenario: Path, res) -> dict:
     return {"scenario": res.scenario, "scenario_file": str(scenario), "find": res.find,
             "key": res.key,
             "targets": [str(t) for t in res.targets], "seed": res.seed,
-            "replications": res.replications, "answer": res.answer,
+            "replications": res.replications, "max_replications": res.max_replications,
+            "answer": res.answer,
             "search_range": [res.lower, res.upper],
             "neighbours": [point(p) for p in res.neighbours()],
             "evaluated": [point(p) for p in res.points], "warnings": res.warnings,
@@ -116,6 +123,9 @@ def _cell(k: str, p, t=None) -> str:
 
 def _print(app: Application, res) -> None:
     cols = [res.key, *[str(t) for t in res.targets], "meets all", "platform tier"]
+    grown = any(p.replications > res.replications for p in res.points)
+    if grown:
+        cols.append("replications")
     rows = []
     for p in res.points:
         mark = " ◀ minimum" if p.value == res.answer else ""
@@ -125,10 +135,14 @@ def _print(app: Application, res) -> None:
         cells.append("yes" if p.meets else "no")
         tier = p.assessment.platform.tier if p.assessment is not None else None
         cells.append("-" if tier is None else str(tier))
+        if grown:
+            cells.append(str(p.replications))
         rows.append(cells)
     title = (f"minimum {res.key} = {res.answer}" if res.answer is not None
              else f"no {res.key} found meeting every target")
-    app.table(f"{title} ({res.replications} replications, seed {res.seed})", cols, rows,
+    reps = f"{res.replications} replications" + (
+        f", up to {res.max_replications} where undecided" if grown else "")
+    app.table(f"{title} ({reps}, seed {res.seed})", cols, rows,
               caption="every value evaluated; each cell: mean (the 95 % bound judged), ✗ "
                       "where the target is missed")
     if res.groups:

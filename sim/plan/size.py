@@ -12,6 +12,15 @@ value runs the same seeds (common random numbers), which keeps the comparison be
 neighbours sharp; points that break the monotone assumption (noise, too few replications)
 are reported as warnings.
 
+A value whose target sits *undecided* (the mean on the right side, the interval across the
+limit) is neither met nor missed: judged on the first replications it reads as missed, and
+the search walks on to values whose intervals happen to be narrower (a 50-agent campaign's
+abandon rate, held near its aim by the pacer at every size, "needed" 216 agents to meet
+``abandon_rate<=0.03`` at 3 replications). So such a value gets more replications,
+doubling up to ``max_replications`` (4x by default: sequential sampling), until every
+target is decided (not where some target is missed on average: no replication helps
+there); one still undecided then counts as missed and is named in a warning.
+
 ``--find agents`` on a scenario with several agent groups (a blended centre's outbound
 teams and inbound desks) searches the total, every group scaled together in the scenario's
 own mix (``split_agents``), so one search meets an inbound service level and an outbound
@@ -42,6 +51,7 @@ RESOURCES = ("agents", "ports", "licenses")
 ALL_AGENTS = "agents.*.count"  # every agent group scaled together (``split_agents``)
 FRACTION_KPIS = FRACTION_KEYS
 UPPER_FACTOR = 8  # the search looks up to 8x the scenario's value unless told otherwise
+ADAPTIVE_FACTOR = 4  # an undecided value's replications may grow to this many times -r
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,10 @@ class Target:
     def holds(self, value: float) -> bool:
         """Whether ``value`` itself (a mean, no interval) is on the right side."""
         return value <= self.value if self.op == "<=" else value >= self.value
+
+    def undecided(self, mean: float, ci: list[float] | None) -> bool:
+        """The mean on the right side, its bound not: more replications may decide."""
+        return self.holds(mean) and not self.met(mean, ci)
 
     def met(self, mean: float, ci: list[float] | None) -> bool:
         return self.slack(mean, ci) >= 0
@@ -200,6 +214,10 @@ class Point:
     assessment: Assessment | None = field(default=None, repr=False)
 
     @property
+    def replications(self) -> int:
+        return len(self.runs)
+
+    @property
     def meets(self) -> bool:
         return all(self.verdicts.values())
 
@@ -220,6 +238,7 @@ class SizeResult:
     seed: int
     scenario: str  # the scenario's name (``scenario.name``, overrides applied)
     warnings: list[str] = field(default_factory=list)
+    max_replications: int = 0  # an undecided value's replications grow up to this
     groups: dict[str, int] = field(default_factory=dict)  # the answer's split (ALL_AGENTS)
 
     def point(self, value: int) -> Point | None:
@@ -237,12 +256,15 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
          replications: int, executor: Executor | None = None,
          cache: ResultCache | None = None, base: dict | None = None, key: str | None = None,
          lower: int | None = None, upper: int | None = None, start: int | None = None,
-         listener: Listener | None = None) -> SizeResult:
+         listener: Listener | None = None, max_replications: int | None = None
+         ) -> SizeResult:
     """Search the minimum integer value of the resource meeting every target.
 
     ``key`` overrides the dotted key ``find`` would resize (e.g. ``agents.team.count``).
     ``lower`` defaults to 1; ``upper`` to 8x the scenario's value (licenses: the agents);
-    ``start`` (where bracketing begins) to the scenario's value.
+    ``start`` (where bracketing begins) to the scenario's value. A value with a target
+    undecided gets more replications, doubling up to ``max_replications`` (default
+    ``ADAPTIVE_FACTOR`` x ``replications``; equal to ``replications``: never more).
 
     Raises:
         ValueError: bad resource, key, bounds or too few replications (nothing runs).
@@ -253,6 +275,11 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                          f"{MIN_REPLICATIONS}, got {replications}")
     if not targets:
         raise ValueError("--target: expected at least one target")
+    max_replications = ADAPTIVE_FACTOR * replications if max_replications is None \
+        else max_replications
+    if max_replications < replications:
+        raise ValueError(f"--max-replications: expected >= --replications ({replications}), "
+                         f"got {max_replications}")
     raw = read_raw(path)
     scn = load(path, base, raw)
     if key is None or key == ALL_AGENTS:
@@ -289,6 +316,13 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
             recs = run_all(tasks_for(s, seed, replications), executor, cache, listener,
                            label=f"{key}={n}")
             means, ci = summarise_rows([r["kpis"] for r in recs])
+            while len(recs) < max_replications and any(
+                    t.undecided(means[t.kpi], ci[t.kpi]) for t in targets) and all(
+                    t.holds(means[t.kpi]) for t in targets):  # else it misses whatever
+                more = min(2 * len(recs), max_replications) - len(recs)
+                recs = recs + run_all(tasks_for(s, seed + len(recs), more), executor, cache,
+                                      listener, label=f"{key}={n} (undecided)")
+                means, ci = summarise_rows([r["kpis"] for r in recs])
             verdicts = {str(t): t.met(means[t.kpi], ci[t.kpi]) for t in targets}
             seen[n] = Point(n, means, ci, verdicts,
                             [{"seed": r["seed"], **r["kpis"]} for r in recs],
@@ -384,23 +418,30 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     points = sorted(seen.values(), key=lambda p: p.value)
     if answer is None and not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")
-        warnings.extend(_bound_only(points, targets, replications))
+    if not notes:
+        warnings.extend(_bound_only([p for p in points if answer is None or p.value < answer],
+                                    targets))
     groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
         if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper, points, replications, seed,
-                      scn.name, warnings, groups)
+                      scn.name, warnings, max_replications=max_replications, groups=groups)
 
 
-def _bound_only(points: list[Point], targets: list[Target], replications: int) -> list[str]:
-    """Targets missed only at their 95 % bound: the mean on the right side, the interval
-    across the limit (more replications narrow it, and may decide), named per target."""
+def _bound_only(points: list[Point], targets: list[Target]) -> list[str]:
+    """Targets still undecided at some of ``points`` after their replications, where every
+    target holds on average (elsewhere no replication makes the value meet): the mean on
+    the right side, the interval across the limit (more replications narrow it, and may
+    decide), named per target."""
     out = []
+    hold = [p for p in points if all(u.holds(p.kpis[u.kpi]) for u in targets)]
     for t in targets:
-        at = [p.value for p in points if not p.verdicts[str(t)] and t.holds(p.kpis[t.kpi])]
+        at = [p for p in hold if t.undecided(p.kpis[t.kpi], p.ci95[t.kpi])]
         if at:
-            out.append(f"{t} holds on average at {', '.join(map(str, at))} but not at its "
-                       f"95 % bound: the interval of {replications} replications is too wide "
-                       "to decide there (more replications, -r, narrow it)")
+            reps = sorted({p.replications for p in at})
+            out.append(f"{t} holds on average at {', '.join(str(p.value) for p in at)} but "
+                       f"not at its 95 % bound: the interval of "
+                       f"{'/'.join(map(str, reps))} replications is too wide to decide there "
+                       "(more replications, -r or --max-replications, narrow it)")
     return out
 
 
