@@ -139,7 +139,8 @@ def skill_masks(scn: Scenario) -> dict[str, int]:
 
 
 class _Sampler:
-    """Every 5 s: ports in use, in-flight calls and staffed/busy agents per campaign."""
+    """Every 5 s per campaign: ports its calls hold, calls in flight, agents staffed and
+    busy."""
 
     def __init__(self, env, dialer: Dialer, tel: SimTelephony, n_jobs: int, interval_s: float,
                  n_intervals: int):
@@ -147,7 +148,7 @@ class _Sampler:
         self.interval_s = interval_s
         shape = (n_intervals, n_jobs)
         self.samples = np.zeros(n_intervals)
-        self.ports = np.zeros(n_intervals)
+        self.ports = np.zeros(shape)
         self.in_flight = np.zeros(shape)
         self.staffed = np.zeros(shape)
         self.busy = np.zeros(shape)
@@ -159,7 +160,7 @@ class _Sampler:
         while True:
             k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)
             self.samples[k] += 1
-            self.ports[k] += self.tel.ports_in_use
+            self.ports[k] += [g.in_use for g in self.tel.job_gauges]
             active = d.call_status != free
             self.in_flight[k] += np.bincount(d.call_job[active], minlength=n)
             st, job = d.agents.status, d.agents.job
@@ -417,7 +418,7 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "in_flight_mean": inflight, "staffed_mean": staffed,
         "busy_mean": (s.busy / ns).ravel(),
         "dial_level": np.where(staffed > 0, inflight / np.maximum(staffed, 1e-12), 0.0),
-        "ports_mean": np.repeat(s.ports / ns[:, 0], n_job),
+        "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
     grouped = (attempts.with_columns((pl.col("t_end") // scn.interval_s).cast(pl.Int64)

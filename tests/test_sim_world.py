@@ -36,6 +36,23 @@ def test_notification_only_platform_uses_ports_not_agents():
     assert max(c["ports_peak"] for c in r.campaigns) <= r.total["ports_peak"]
 
 
+def test_each_campaigns_interval_rows_hold_its_own_ports():
+    """The intervals table's ``ports_mean`` is the campaign's (an SMS or email job holds
+    none), and an interval's rows add up to the ports in use (the 5-s samples of the
+    time-weighted total)."""
+    import polars as pl
+
+    r = simulate(load(SCN / "notifications-2200-ports.toml", SHORT), 2)
+    iv = r.intervals.filter(pl.col("t_start_s") >= SHORT["scenario.warmup_s"])
+    kind = {c["name"]: c["channel"] for c in r.campaigns}
+    text = iv.filter(pl.col("campaign").replace_strict(kind) != "voice_agentless")
+    assert text.height > 0 and (text["ports_mean"] == 0).all()
+    voice = iv.filter(pl.col("campaign").replace_strict(kind) == "voice_agentless")
+    assert (voice["ports_mean"] > 0).all()
+    per = iv.group_by("interval").agg(pl.col("ports_mean").sum())["ports_mean"]
+    assert per.mean() == pytest.approx(r.total["ports_mean"], rel=0.1)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_scenario_and_seed_identical(seed):
     scn = load(SCN / "single-50-predictive.toml", SHORT)

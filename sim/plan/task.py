@@ -94,7 +94,7 @@ def _blended_row(total: dict) -> dict[str, float]:
 
 
 INTERVAL_SUMS = ("attempts", "live_answers", "abandons", "staffed_mean", "busy_mean",
-                 "in_flight_mean")
+                 "in_flight_mean", "ports_mean")
 
 
 def interval_rows(scn: Scenario, run: RunResult) -> list[dict[str, float]]:
@@ -104,7 +104,7 @@ def interval_rows(scn: Scenario, run: RunResult) -> list[dict[str, float]]:
     if iv.is_empty():
         return []
     per = (iv.group_by("interval", "t_start_s")
-           .agg(*(pl.col(k).sum() for k in INTERVAL_SUMS), pl.col("ports_mean").first())
+           .agg(*(pl.col(k).sum() for k in INTERVAL_SUMS))
            .sort("interval").drop("interval"))
     return [{k: float(v) for k, v in r.items()} for r in per.iter_rows(named=True)]
 
