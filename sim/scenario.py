@@ -171,8 +171,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 
 
 def _secs(default: Any = _REQUIRED, lo: float = 0.0, hi: float = 3600.0, why: str = _HOUR,
-          lo_open: bool = False, doc: str = "", inf_ok: bool = False) -> _F:
-    return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok)
+          lo_open: bool = False, doc: str = "", inf_ok: bool = False, lo_why: str = "") -> _F:
+    return _num(default, lo, hi, lo_open, doc, "s", why, inf_ok, lo_why)
 
 
 def _frac(default: Any = _REQUIRED, doc: str = "") -> _F:
@@ -206,7 +206,8 @@ _TELEPHONY = {
     "ports": _int(_REQUIRED, lo=1, hi=MAX_PORTS, doc="EPM telephony ports (MPP capacity)",
                   unit="ports", why=_MEM),
     "carrier_cps": _num(1000.0, lo=0.0, lo_open=True, hi=1_000_000.0, unit="per s",
-                        why="no carrier sets up more calls", doc="call setups per second"),
+                        why="no carrier sets up more calls", doc="call setups per second",
+                        lo_why="(at 0 the carrier would set up no call)"),
 }
 _LICENSES = {
     "mode": _str("reserved", ("reserved", "dynamic")),
@@ -308,8 +309,11 @@ _OUTCOMES = {
     "busy": _frac(0.08),
     "no_answer": _frac(0.32),
     "invalid": _frac(0.05),
-    "ring_median_s": _secs(9.5, lo_open=True, hi=600.0),
-    "ring_sigma": _num(0.55, lo=0.0, lo_open=True, hi=5.0, why="a log-normal shape"),
+    "ring_median_s": _secs(9.5, lo_open=True, hi=600.0,
+                           lo_why="(the median of a log-normal ringing time)"),
+    "ring_sigma": _num(0.55, lo=0.0, lo_open=True, hi=5.0, why="a log-normal shape",
+                       lo_why="(a log-normal shape; give a small value for a near-constant "
+                              "ringing time)"),
     "ring_no_answer_s": _secs(DEFAULT_RING_NO_ANSWER_S, lo=MIN_RING_NO_ANSWER_S, hi=600.0),
     "busy_signal_s": _secs(4.0, hi=600.0),
     "invalid_s": _secs(2.0, hi=600.0),
@@ -331,7 +335,8 @@ _SHAPED = ("exponential", "lognormal", "gamma")  # families given by mean_s (and
 _DIST = {
     "dist": _str("exponential", DISTS),
     "mean_s": _secs(_REQUIRED, hi=86_400.0, why=_DAY),
-    "cv": _num(1.0, lo=0.0, lo_open=True, hi=20.0, why="a coefficient of variation"),
+    "cv": _num(1.0, lo=0.0, lo_open=True, hi=20.0, why="a coefficient of variation",
+               lo_why='(a lognormal or gamma of cv 0 is a constant: use dist = "deterministic")'),
     "file": _str(""),
     "column": _str(""),
 }

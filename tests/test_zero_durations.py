@@ -38,6 +38,8 @@ def test_zero_is_accepted_where_it_means_something():
 
 
 def test_zero_is_refused_with_its_reason_where_it_is_nonsense():
+    """Patience 0 (everyone hangs up before an agent), no handling at all, a profile
+    scaling 0 s, no carrier, a constant given a shape: each names the key and why."""
     raw = copy.deepcopy(MINIMAL)
     raw["campaigns"][0]["customer"] = {"patience_mean_s": 0}
     [p] = _problems(raw)
@@ -53,6 +55,17 @@ def test_zero_is_refused_with_its_reason_where_it_is_nonsense():
     assert any("a profile scales it" in p for p in _problems(raw))
     raw["campaigns"][0]["wrap"] = {"mean_s": -1}
     assert any("expected a value >= 0 s" in p for p in _problems(raw))
+    raw = copy.deepcopy(MINIMAL)
+    raw["telephony"]["carrier_cps"] = 0
+    raw["campaigns"][0].update(talk={"dist": "gamma", "mean_s": 100, "cv": 0},
+                               outcomes={"ring_median_s": 0, "ring_sigma": 0})
+    why = {"telephony.carrier_cps": "the carrier would set up no call",
+           "campaigns.c.talk.cv": 'a constant: use dist = "deterministic"',
+           "campaigns.c.outcomes.ring_median_s": "the median of a log-normal",
+           "campaigns.c.outcomes.ring_sigma": "a small value for a near-constant"}
+    got = {p.split(":")[0]: p for p in _problems(raw)}
+    assert all(k in got and "expected a value > 0" in got[k] and w in got[k]
+               for k, w in why.items()), got
 
 
 def test_a_predictive_campaign_without_wrap_up_runs_and_its_pacer_sees_none(monkeypatch,
