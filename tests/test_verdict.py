@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.plan.stats import wilson
@@ -135,6 +136,25 @@ def test_campaigns_over_their_limit_are_warned_with_the_interval():
                                    "abandon_rate_ofcom": 0.08, "live_answers": 400.0}],
                                  0.03, "ofcom", 1)
     assert "Ofcom" in ofcom[0]
+
+
+def test_copies_possibly_over_the_limit_are_read_with_their_copies():
+    """40 copies of one campaign at one true rate (2 %): the unlucky ones straddle 3 %,
+    and the warning says their pooled rate is surely under it and their spread chance; a
+    lone campaign at the same counts gets no such note."""
+    rng = np.random.default_rng(2)
+    ab = rng.binomial(90, 0.02, 40)
+    camps = [{"name": f"sales-{i:03d}", "template": "sales", "channel": "voice_agent",
+              "abandon_rate": a / 90, "live_answers": 90.0} for i, a in enumerate(ab)]
+    unlucky = int(sum(a / 90 > 0.03 for a in ab))
+    (out,) = campaigns_over_limit(camps, 0.03, "fcc", 1)
+    assert unlucky and out.startswith("campaigns possibly over") and f": {unlucky}: " in out
+    rate = ab.sum() / (90 * 40)
+    assert f"{unlucky} of them are copies of sales, whose 40 copies pool to " \
+        f"{100 * rate:.2f} %" in out and "spread no more than chance" in out
+    lone = [dict(camps[int(np.argmax(ab))], template="vip", name="vip")]
+    (out,) = campaigns_over_limit(lone, 0.03, "fcc", 1)
+    assert "copies" not in out
 
 
 def test_simulate_on_a_scenario_built_to_miss_one_target(tmp_path):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.plan.stats import PRACTICAL_REPLICATIONS, wilson
+from sim.plan.stats import MIN_COPIES, PRACTICAL_REPLICATIONS, copies_spread, wilson
 from sim.plan.stats import judge as stats_judge
 from sim.targets import PER_CHANNEL, TargetSpec
 
@@ -147,6 +147,8 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
     warning that names them. Sources: FTC Telemarketing Sales Rule, 16 CFR
     310.4(b)(4)(i), and FCC 47 CFR 64.1200(a)(7) (3 % of live answers per campaign over 30
     days); Ofcom, persistent misuse statement (3 % of live calls per campaign per 24 h).
+    Copies of one campaign (one ``template``) that spread no more than chance and pool to
+    a rate surely under the limit are said to be so in that warning (``_copies_note``).
     """
     if interval is None:
         interval = wilson
@@ -155,6 +157,7 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
         "FTC TSR 16 CFR 310.4(b)(4) / FCC 47 CFR 64.1200(a)(7)"
     out: list[str] = []
     unsure: list[str] = []
+    unsure_of: dict[str, int] = {}  # template -> its copies possibly over
     for c in campaigns:
         if c.get("channel") != "voice_agent":
             continue
@@ -165,6 +168,8 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
         lo, hi = interval(rate * live, live)
         if lo <= limit:  # the interval straddles the limit: too few live answers to tell
             unsure.append(f"{c.get('name')} {100 * rate:.1f} %")
+            tpl = c.get("template", c.get("name"))
+            unsure_of[tpl] = unsure_of.get(tpl, 0) + 1
             continue
         out.append(f"campaign {c.get('name')}: abandon rate {100 * rate:.2f} % "
                    f"[{100 * lo:.2f} %, {100 * hi:.2f} %] is clearly over its "
@@ -175,5 +180,30 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
                                          else "")
         out.append(f"campaigns possibly over their {100 * limit:g} % abandon limit (each "
                    f"interval straddles it: too few live answers to tell; run longer or more "
-                   f"replications): {len(unsure)}: {shown} ({rule})")
+                   f"replications): {len(unsure)}: {shown} ({rule})"
+                   + _copies_note(campaigns, unsure_of, key, limit, replications, interval))
     return out
+
+
+def _copies_note(campaigns: Sequence[Mapping[str, Any]], unsure_of: Mapping[str, int],
+                 key: str, limit: float, replications: int,
+                 interval: Callable[[float, float], tuple[float, float]]) -> str:
+    """For the templates whose copies are among those possibly over: the copies' pooled
+    rate when it is surely under ``limit`` and they spread no more than chance
+    (``sim.plan.stats.copies_spread``): each copy's hour is then mostly luck."""
+    notes = []
+    for tpl, k in unsure_of.items():
+        copies = [c for c in campaigns if c.get("template", c.get("name")) == tpl
+                  and c.get("channel") == "voice_agent"]
+        live = [float(c.get("live_answers", 0.0)) * replications for c in copies]
+        ab = [float(c.get(key) or 0.0) * n for c, n in zip(copies, live, strict=True)]
+        if sum(1 for n in live if n > 0) < MIN_COPIES:
+            continue
+        rate, tau2 = copies_spread(ab, live)
+        lo, hi = interval(math.fsum(ab), math.fsum(live))
+        if tau2 == 0.0 and hi < limit:
+            notes.append(f"{k} of them are copies of {tpl}, whose {len(copies)} copies pool "
+                         f"to {100 * rate:.2f} % [{100 * lo:.2f} %, {100 * hi:.2f} %] and "
+                         "spread no more than chance: each copy's rate is mostly its luck "
+                         "(P(over limit) reads it with its copies)")
+    return "; " + "; ".join(notes) if notes else ""
