@@ -75,16 +75,27 @@ HIT_WINDOW_SHORT = 200
 HIT_SPAN_S = 600.0
 HIT_RATE_MEMORY_S = 120.0  # memory of the dial rate that sizes the span
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
+HIT_PRIOR_DOUBT = 0.1  # chance that initial_hit_rate is no guide at all: the prior is a
+# mixture of itself and a uniform rate, each part weighted by how likely it made the dials
+# seen (pacer.hitrate), so a prior the dials contradict gives way at once instead of
+# weighing its hit_prior_weight observations until the window fills. 50 agents from a cold
+# start, 30 seeds, FCC % of the first minute's / six minutes' live answers (by answer
+# time, bench/cold_start.py), plain -> doubted: true 0.8 against a prior of 0.25: 1.05 /
+# 1.63 -> 0.40 / 1.41; 0.8 against 0.05: 1.31 / 1.68 -> 0.46 / 0.96; 0.35 against 0.05: 3.16 /
+# 2.24 -> 2.15 / 1.84; 0.1 against 0.6: 0 / 1.53 -> 0 / 1.14 (occupancy +0.5 points); a
+# right prior (0.35 against 0.25): 1.15 / 1.45 -> 1.15 / 1.70 (chance). 400 and 1000 agents
+# fold hundreds of dials at once: no change. The pacing family (40 x 1 h) level.
 HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations (ring-time histograms)
 # Until a campaign's hit rate rests on more dials than its prior is worth (dials counted
 # once their whole launch cohort has ended, about a ring timeout after launch), the rate
 # is mostly a guess: the look-ahead then dials no line beyond the idle agents (every live
-# answer finds an agent, whatever the true rate). A 400-agent cold start at a true 0.8
-# against the default prior 0.25 dropped 17 % of the first six minutes' live answers (110
-# of 114 in the first 30 s) while it dialled on the prior; lifting the limit at the first
-# cohort (a dozen dials behind a carrier's set-up rate) still dropped 7.8 %; now 2.3 %,
-# as at a true 0.3 (``Pacer._cold_rows``).
+# answer finds an agent, whatever the true rate). 400- and 1000-agent cold starts at a true
+# 0.8 against the default prior 0.25 dropped 32 % of the first minute's live answers and
+# 19-20 % of the first five minutes' without this (3 seeds); with it 0.0-0.2 % and 1.3-1.7 %
+# of the first minute's and six minutes' (5 seeds; by answer time, bench/cold_start.py;
+# ``Pacer._cold_rows``). Lifting the limit at the first cohort (a dozen dials behind a
+# carrier's set-up rate) had still dropped 7.8 %.
 # The handling time is a hazard estimate that counts calls in progress (pacer.holdtime): a
 # histogram of ended calls had learnt a 102 s mean for 205 s calls one minute into a
 # 400-agent cold start. Prior worth HOLD_PRIOR_WEIGHT calls; evidence fades over an hour.
@@ -853,7 +864,7 @@ class Pacer:
         _posterior_two_windows(p.window, p.initial, p.prior_weight, h.count, h.live_count,
                                q.window, q.initial, q.prior_weight, k.count, k.live_count,
                                self._dials_recent / HIT_RATE_MEMORY_S, HIT_WINDOW / HIT_SPAN_S,
-                               self._buf_hit, self.last_hit_sd)
+                               HIT_PRIOR_DOUBT, self._buf_hit, self.last_hit_sd)
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:

@@ -13,6 +13,20 @@ Two estimates, updated outcome by outcome:
   about ``1 / alpha`` outcomes.
 
 Both return ``initial`` before the first outcome. Values are fractions 0..1.
+
+**The pacer's posterior** (``_posterior_two_windows``: mean and standard deviation, for the
+look-ahead's samples) is the window's with its fading prior, *doubted*: the prior is a
+mixture, Beta(w initial, w (1 - initial)) with weight ``1 - doubt`` and the uniform Beta(1,
+1) with weight ``doubt`` (``pacer.decide.HIT_PRIOR_DOUBT``, 0.1: the chance that
+``initial_hit_rate`` is no guide at all), and each part's posterior is weighted by how
+likely it made the dials seen (its Beta-binomial marginal likelihood). Where the dials
+agree with the prior the estimate is the plain Beta posterior's, to a small part of its
+sd; where they contradict it, the prior gives way at once instead of weighing ``w``
+observations until the window fills. A 50-agent campaign's first folded cohort is about
+50 dials against a prior still worth 15: at a true 0.72 against a prior of 0.25 the plain
+posterior averaged 0.61 and the doubted one 0.70 (``tests/test_hitrate.py``). Before any
+dial, and with no prior left (a full window), it is the plain posterior: the prior's rate
+with the prior's uncertainty at a cold start.
 """
 
 from __future__ import annotations
@@ -68,23 +82,57 @@ def _hitrate_window(window, initial, prior_weight, count, live_count, out):
 
 
 @numba.njit(cache=True)
+def _log_beta(a, b):
+    """log B(a, b) for a, b > 0."""
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+@numba.njit(cache=True)
+def _robust_posterior(lv, k, ini, prior, doubt):
+    """Posterior mean and standard deviation of a hit rate from ``lv`` live answers among
+    ``k`` dials, the prior ``ini`` worth ``prior`` observations, doubted (module
+    docstring): a mixture of Beta(prior ini, prior (1 - ini)) (weight 1 - doubt) and the
+    uniform Beta(1, 1) (weight doubt), each updated by the data and weighted by its
+    marginal likelihood of them. The plain Beta posterior (mean ``(lv + prior ini) / (k +
+    prior)``, sd ``sqrt(m (1 - m) / (k + prior + 1))``) where there is nothing to doubt it
+    with or nothing to doubt: no dial yet, ``doubt`` 0, no prior left, or ``ini`` 0 or 1."""
+    den = k + prior
+    if not (k > 0.0 and doubt > 0.0 and prior > 0.0 and 0.0 < ini < 1.0):
+        m = (lv + prior * ini) / den if den > 0.0 else ini
+        return m, math.sqrt(m * (1.0 - m) / (den + 1.0))
+    a0, b0 = prior * ini, prior * (1.0 - ini)
+    f = k - lv
+    # log of each part's weight times its marginal likelihood of the data (the binomial
+    # coefficient is common to both and cancels; B(1, 1) = 1)
+    log_a = math.log1p(-doubt) + _log_beta(a0 + lv, b0 + f) - _log_beta(a0, b0)
+    log_u = math.log(doubt) + _log_beta(1.0 + lv, 1.0 + f)
+    top = max(log_a, log_u)
+    wa, wu = math.exp(log_a - top), math.exp(log_u - top)
+    pa = wa / (wa + wu)
+    ma, mu = (a0 + lv) / den, (1.0 + lv) / (2.0 + k)
+    va = ma * (1.0 - ma) / (den + 1.0)
+    vu = mu * (1.0 - mu) / (k + 3.0)
+    m = pa * ma + (1.0 - pa) * mu
+    var = pa * (va + ma * ma) + (1.0 - pa) * (vu + mu * mu) - m * m
+    return min(max(m, 0.0), 1.0), math.sqrt(max(var, 0.0))
+
+
+@numba.njit(cache=True)
 def _posterior_two_windows(w1, i1, pw1, c1, l1, w2, i2, pw2, c2, l2, rate, short_below,
-                           mean, sd):
+                           doubt, mean, sd):
     """Posterior mean and standard deviation of each row's hit rate from the long window
     (1) or, where the row's dial rate (``rate``, dials per second) is under ``short_below``,
-    the short one (2): the window estimate with its fading prior (``_hitrate_window``) and
-    sd ``sqrt(m (1 - m) / (k + w + 1))`` (Beta, k outcomes held, w the prior's worth left).
-    Into mean and sd (float64[n])."""
+    the short one (2): the window's k outcomes held and the prior's worth left, ``w =
+    prior_weight (W - k) / W`` (fading as in ``_hitrate_window``), doubted with ``doubt``
+    (``_robust_posterior``; ``doubt`` 0: the plain Beta posterior, whose mean is
+    ``_hitrate_window``'s). Into mean and sd (float64[n])."""
     for i in range(mean.shape[0]):
         if rate[i] < short_below:
             w, ini, pw, k, lv = w2[i], i2[i], pw2[i], c2[i], l2[i]
         else:
             w, ini, pw, k, lv = w1[i], i1[i], pw1[i], c1[i], l1[i]
         prior = pw * (w - k) / w
-        den = k + prior
-        m = (lv + prior * ini) / den if den > 0.0 else ini
-        mean[i] = m
-        sd[i] = math.sqrt(m * (1.0 - m) / (k + prior + 1.0))
+        mean[i], sd[i] = _robust_posterior(float(lv), float(k), ini, prior, doubt)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ def test_a_fold_larger_than_the_window_leaves_it_a_fair_sample():
        live_share=st.floats(0.0, 1.0), rate=st.lists(st.floats(0.0, 5.0), min_size=N,
                                                       max_size=N))
 def test_two_window_posterior_as_the_numpy_reference(counts, live_share, rate):
+    """With no doubt of the prior (0), the plain Beta posterior of each row's window."""
     long, short = _states()
     long.count[:] = [c[0] for c in counts]
     short.count[:] = [c[1] for c in counts]
@@ -159,7 +160,7 @@ def test_two_window_posterior_as_the_numpy_reference(counts, live_share, rate):
     p, q = long.params, short.params
     _posterior_two_windows(p.window, p.initial, p.prior_weight, long.count, long.live_count,
                            q.window, q.initial, q.prior_weight, short.count,
-                           short.live_count, rate, 2.0, mean, sd)
+                           short.live_count, rate, 2.0, 0.0, mean, sd)
     est = []
     for h in (long, short):  # the NumPy version the kernel replaced
         hp = h.params

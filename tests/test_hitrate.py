@@ -102,3 +102,90 @@ def test_matches_oracle(run):
                                 abs_tol=1e-15)
             assert e.smoothed[i] == o.smoothed
             assert e.count[i] == len(o.outcomes) and e.live[i] == sum(o.outcomes)
+
+
+# ---------------------------------------------------------------- the doubted prior
+
+def _robust(lv, k, ini, prior, doubt=0.1):
+    from pacer.hitrate import _robust_posterior
+
+    return _robust_posterior(float(lv), float(k), float(ini), float(prior), float(doubt))
+
+
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(0, 2000), share=st.floats(0.0, 1.0),
+       ini=st.one_of(st.sampled_from([0.0, 1.0]), st.floats(1e-6, 1.0 - 1e-6)),
+       prior=st.one_of(st.just(0.0), st.floats(1e-6, 200.0)), doubt=st.floats(0.0, 0.9))
+def test_robust_posterior_as_the_numpy_reference(k, share, ini, prior, doubt):
+    from tests import naive_hitrate
+
+    lv = math.floor(k * share)
+    m, sd = _robust(lv, k, ini, prior, doubt)
+    want_m, want_sd = naive_hitrate.robust_posterior(lv, k, ini, prior, doubt)
+    assert 0.0 <= m <= 1.0 and sd >= 0.0
+    assert m == pytest.approx(float(want_m), rel=1e-9, abs=1e-12)
+    assert sd == pytest.approx(float(want_sd), rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize(("lv", "k", "ini", "prior"), [
+    (6, 20, 0.25, 20.0),   # the data agree with the prior
+    (15, 20, 0.25, 18.0),  # the cold cap lifts on a prior far too low
+    (3, 50, 0.6, 19.0),    # ... or far too high
+    (1, 2, 0.5, 5.0),
+    (70, 200, 0.05, 16.0),
+])
+def test_robust_posterior_moments_by_quadrature(lv, k, ini, prior):
+    """An independent oracle: the posterior's mean and sd integrated numerically."""
+    from tests import naive_hitrate
+
+    m, sd = _robust(lv, k, ini, prior)
+    want_m, want_sd = naive_hitrate.robust_posterior_by_quadrature(lv, k, ini, prior, 0.1)
+    assert m == pytest.approx(want_m, rel=1e-7)
+    assert sd == pytest.approx(want_sd, rel=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(1, 1000), share=st.floats(0.0, 1.0), ini=st.floats(0.01, 0.99),
+       prior=st.floats(0.5, 100.0))
+def test_robust_posterior_invariants(k, share, ini, prior):
+    """No dial yet: the prior's rate and sd. Otherwise between the posteriors of the prior
+    and of the uniform part, never less for one more live answer among as many dials, and
+    the plain Beta posterior with no doubt."""
+    plain0 = (ini, math.sqrt(ini * (1 - ini) / (prior + 1)))
+    assert _robust(0, 0, ini, prior) == pytest.approx(plain0, rel=1e-12)
+    lv = math.floor(k * share)
+    m = _robust(lv, k, ini, prior)[0]
+    ma, mu = (lv + prior * ini) / (k + prior), (lv + 1.0) / (k + 2.0)
+    assert min(ma, mu) - 1e-12 <= m <= max(ma, mu) + 1e-12
+    if lv < k:
+        assert _robust(lv + 1, k, ini, prior)[0] >= m - 1e-12
+    assert _robust(lv, k, ini, prior, doubt=0.0) == pytest.approx(
+        (ma, math.sqrt(ma * (1 - ma) / (k + prior + 1))), rel=1e-12)
+
+
+@pytest.mark.parametrize(("true", "ini"), [(0.72, 0.25), (0.33, 0.05), (0.1, 0.6)])
+def test_a_wrong_prior_gives_way_to_the_first_cohort(true, ini):
+    """A 50-agent cold start's first folded cohort: 50 dials, the prior worth 20 x (200 -
+    50) / 200 = 15 left in the short window. Averaged exactly over the binomial count of
+    live answers, the plain posterior is pulled 15 / 65 of the way to a wrong prior; the
+    doubted one keeps under a third of that pull (a count near the prior keeps some)."""
+    from scipy import stats
+
+    k, prior = 50, 15.0
+    lv = np.arange(k + 1)
+    pmf = stats.binom.pmf(lv, k, true)
+    robust = pmf @ np.array([_robust(x, k, ini, prior)[0] for x in lv])
+    plain = pmf @ ((lv + prior * ini) / (k + prior))
+    assert plain - true == pytest.approx(prior / (k + prior) * (ini - true), rel=1e-9)
+    assert abs(robust - true) <= abs(plain - true) / 3
+
+
+def test_a_right_prior_is_kept():
+    """The data agree with the prior (0.3 against 0.25; 50 dials, the prior worth 15):
+    the doubt moves the estimate by a small part of the posterior sd (~0.05) on average."""
+    rng = np.random.default_rng(8)
+    k, prior, ini = 50, 15.0, 0.25
+    lv = rng.binomial(k, 0.3, 4000)
+    robust = np.array([_robust(x, k, ini, prior)[0] for x in lv])
+    plain = (lv + prior * ini) / (k + prior)
+    assert np.abs(robust - plain).mean() < 0.01
