@@ -212,6 +212,23 @@ def test_copies_that_truly_differ_keep_their_own_risk():
     assert max(p[:10]) < 0.01 and min(p[10:]) > 0.99
 
 
+def test_a_copys_replications_widen_its_risk_only_when_they_spread_beyond_chance():
+    """Three replications of a copy, its copies pooling to 1.6 %: spread as chance gives
+    (binomial draws at the pooled rate) it stays under 1 %; in bursts (0, 0 and 20 % of 90
+    live answers) it is read as risky whatever its copies say."""
+    rng = np.random.default_rng(8)
+    others_a, others_n = list(rng.binomial(270, 0.016, 159).astype(float)), [270.0] * 159
+    month = 30 * 86_400.0
+
+    def risk(reps):
+        prior = copies_prior(0, [sum(reps), *others_a], [270.0, *others_n])
+        return p_over_limit(reps, [90.0] * 3, 3600.0, month, 0.03, prior)
+
+    calm = [risk(list(rng.binomial(90, 0.016, 3).astype(float))) for _ in range(50)]
+    assert max(calm) < 0.01
+    assert risk([0.0, 0.0, 18.0]) > 0.2
+
+
 def test_too_few_copies_or_none_use_the_jeffreys_prior_alone():
     a, n = [3.0, 1.0], [90.0, 80.0]
     assert MIN_COPIES > 2 and copies_prior(0, a, n) == (0.5, 0.5)

@@ -140,7 +140,9 @@ def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
     pseudo-counts ``prior = (abandons, other live answers)`` (Jeffreys' (1/2, 1/2) unless
     the campaign's copies lend theirs: ``copies_prior``) added to its counts over the
     replications of ``run_s`` seconds, mean ``(abandons + a0) / (live + a0 + b0)`` and the
-    binomial variance, or the replications' spread when that is wider (bursts). A window
+    binomial variance, widened by the replications' spread where that is wider than the
+    campaign's own counts make chance (bursts: by the ratio of the two variances, so a copy
+    whose replications spread as chance does keeps its copies' evidence). A window
     holding ``n`` live answers (at the measured live rate) then ends over the limit with the
     normal chance ``P(rate + noise > limit)``, noise of variance ``p (1 - p) / n``; averaged
     over the Beta's quantiles. So 0 abandons out of 60 live answers is not read as
@@ -154,7 +156,11 @@ def p_over_limit(nums: Sequence[float], dens: Sequence[float], run_s: float,
     var = m * (1.0 - m) / (total + a0 + b0)
     spread = ratio_ci95(nums, dens)
     if spread is not None:
-        var = max(var, ((spread[1] - spread[0]) / (2.0 * _t(len(nums)))) ** 2)
+        own = (math.fsum(nums) + JEFFREYS[0]) / (total + sum(JEFFREYS))  # its counts alone
+        chance = own * (1.0 - own) / (total + sum(JEFFREYS))
+        seen = ((spread[1] - spread[0]) / (2.0 * _t(len(nums)))) ** 2
+        if seen > chance:  # with Jeffreys' prior: the spread's variance itself
+            var = seen if prior == JEFFREYS else var * seen / chance
     var = min(var, 0.99 * m * (1.0 - m))
     kappa = m * (1.0 - m) / var - 1.0
     q = (np.arange(RISK_QUANTILES) + 0.5) / RISK_QUANTILES
