@@ -1,0 +1,82 @@
+"""A job that is not running holds no agents: before its schedule's start, and once it has
+finished or been stopped, its licenses and agents go to the running jobs (the agent
+manager staffs running jobs only); a paused job keeps them, for its resume."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sim.run import simulate
+from sim.scenario import load
+
+SCN = """
+[scenario]
+name = "schedule-staffing"
+sim_hours = 1.0
+warmup_s = 0.0
+interval_s = 600.0
+seed = 3
+
+[telephony]
+ports = 60
+
+[[agents]]
+group = "floor"
+count = 6
+skills = ["sales", "care"]
+
+[[campaigns]]
+name = "sales"
+skill = "sales"
+pacing = "progressive"
+
+[[campaigns]]
+name = "care"
+skill = "care"
+pacing = "preview"
+[campaigns.schedule]
+start_s = 1200.0
+end_s = 2400.0
+"""
+
+
+def _staffed(tmp_path, text: str) -> dict[str, dict[float, float]]:
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    iv = simulate(load(p)).intervals
+    out: dict[str, dict[float, float]] = {}
+    for name in ("sales", "care"):
+        rows = iv.filter(pl.col("campaign") == name).sort("t_start_s")
+        out[name] = dict(zip(rows["t_start_s"].to_list(), rows["staffed_mean"].to_list(),
+                             strict=True))
+    return out
+
+
+def test_a_job_before_its_start_and_after_its_end_holds_no_agents(tmp_path):
+    s = _staffed(tmp_path, SCN)
+    for t in (0.0, 600.0, 3000.0):  # before 1200 s, and a whole interval after 2400 s
+        assert s["care"][t] == pytest.approx(0.0, abs=0.05), (t, s)
+        assert s["sales"][t] == pytest.approx(6.0, abs=0.05), (t, s)
+    for t in (1200.0, 1800.0):  # while care runs, the two jobs share the floor
+        assert s["care"][t] > 1.0 and s["sales"][t] > 1.0, (t, s)
+        assert s["care"][t] + s["sales"][t] == pytest.approx(6.0, abs=0.05)
+
+
+def test_a_stopped_job_frees_its_agents_and_a_paused_one_keeps_them(tmp_path):
+    text = SCN.replace('start_s = 1200.0\nend_s = 2400.0', 'start_s = 0.0') + """
+[[timeline]]
+at = 600
+action = "pause"
+campaign = "care"
+
+[[timeline]]
+at = 1800
+action = "stop"
+campaign = "care"
+"""
+    s = _staffed(tmp_path, text)
+    assert s["care"][0.0] > 1.0 and s["care"][1200.0] > 1.0  # running, then paused
+    for t in (2400.0, 3000.0):
+        assert s["care"][t] == pytest.approx(0.0, abs=0.05), (t, s)
+        assert s["sales"][t] == pytest.approx(6.0, abs=0.05), (t, s)
