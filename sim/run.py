@@ -393,9 +393,8 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
     zero = kpi.counts(att.clear())
     per = []
     for j, c in enumerate(scn.campaigns):
-        mine = agents.job == j
         cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
-        block = _kpi_block(cnt, span, kpi.agent_times(agents.time_in[mine]))
+        block = _kpi_block(cnt, span, kpi.agent_times(agents.job_time_in[j]))
         gauge = tel.job_gauges[j]
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
                     "pacing": c.pacing, **block, "ports_peak": gauge.peak,

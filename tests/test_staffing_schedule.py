@@ -80,3 +80,16 @@ campaign = "care"
     for t in (2400.0, 3000.0):
         assert s["care"][t] == pytest.approx(0.0, abs=0.05), (t, s)
         assert s["sales"][t] == pytest.approx(6.0, abs=0.05), (t, s)
+
+
+def test_a_campaign_s_occupancy_counts_its_agents_while_they_worked_for_it(tmp_path):
+    """Per-campaign occupancy and agent wait are of the time agents spent on the job: care
+    ran 1200-2400 s and its agents went back to sales after (it read the agents on each job
+    at the run's end, with their whole run: care 0 %, sales with care's work in it)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN)
+    run = simulate(load(p))
+    by = {c["name"]: c for c in run.campaigns}
+    assert by["care"]["live_answers"] > 0
+    assert 0.2 < by["care"]["occupancy"] <= 1.0
+    assert by["care"]["agent_wait_mean_s"] > 0.0
