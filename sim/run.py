@@ -143,9 +143,10 @@ class _Sampler:
     busy."""
 
     def __init__(self, env, dialer: Dialer, tel: SimTelephony, n_jobs: int, interval_s: float,
-                 n_intervals: int):
+                 n_intervals: int, origin_s: float = 0.0):
         self.env, self.dialer, self.tel, self.n = env, dialer, tel, n_jobs
         self.interval_s = interval_s
+        self.origin_s = origin_s  # the grid's origin (``Scenario.interval_origin_s``)
         shape = (n_intervals, n_jobs)
         self.samples = np.zeros(n_intervals)
         self.ports = np.zeros(shape)
@@ -158,7 +159,8 @@ class _Sampler:
         # plain ints: a numpy comparison with an IntEnum member converts it every time
         free, off, paused = int(CallStatus.FREE), int(AgentStatus.OFF), int(AgentStatus.PAUSED)
         while True:
-            k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)
+            k = min(int((self.env.now - self.origin_s) // self.interval_s),
+                    len(self.samples) - 1)
             self.samples[k] += 1
             self.ports[k] += [g.in_use for g in self.tel.job_gauges]
             active = d.call_status != free
@@ -280,8 +282,8 @@ def _run(scn: Scenario, seed: int, progress: Callable[[float], None] | None,
               lambda a: int(agents.state[a]))  # profiles and supervisor actions
     day.start()
     jobs = dialer.jobs
-    n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
-    sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
+    sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, scn.n_intervals,
+                       scn.interval_origin_s)
     env.process(sampler.run())
     if progress is None:
         run_until(env, end_s)
@@ -412,7 +414,8 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
     staffed = (s.staffed / ns).ravel()
     inflight = (s.in_flight / ns).ravel()
     base = pl.DataFrame({
-        "interval": k, "job": j, "t_start_s": k * scn.interval_s,
+        "interval": k, "job": j,
+        "t_start_s": np.maximum(scn.interval_origin_s + k * scn.interval_s, 0.0),
         "campaign": np.array([c.name for c in camps])[j],
         "in_flight_mean": inflight, "staffed_mean": staffed,
         "busy_mean": (s.busy / ns).ravel(),
@@ -420,8 +423,8 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
-    grouped = (attempts.with_columns((pl.col("t_end") // scn.interval_s).cast(pl.Int64)
-                                     .alias("interval"))
+    grouped = (attempts.with_columns(((pl.col("t_end") - scn.interval_origin_s)
+                                      // scn.interval_s).cast(pl.Int64).alias("interval"))
                .group_by("interval", "job")
                .agg(pl.len().alias("attempts"),
                     code.is_in(list(LIVE_CODES)).sum().alias("live_answers"),

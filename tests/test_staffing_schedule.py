@@ -93,3 +93,21 @@ def test_a_campaign_s_occupancy_counts_its_agents_while_they_worked_for_it(tmp_p
     assert by["care"]["live_answers"] > 0
     assert 0.2 < by["care"]["occupancy"] <= 1.0
     assert by["care"]["agent_wait_mean_s"] > 0.0
+
+
+def test_the_intervals_tile_the_measured_window_when_the_warmup_is_no_multiple(tmp_path):
+    """A warm-up of 300 s and intervals of 900 s: the rows start at the warm-up's end and
+    their attempts add up to the run's (the grid from 0 left 300-900 s in no measured row)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace("warmup_s = 0.0\ninterval_s = 600.0",
+                             "warmup_s = 300.0\ninterval_s = 900.0"))
+    scn = load(p)
+    run = simulate(scn)
+    from sim.plan.tables import intervals_table
+    iv = intervals_table(run.intervals, scn)
+    starts = sorted(set(iv["t_start_s"].to_list()))
+    assert starts[0] == pytest.approx(300.0)
+    assert starts == pytest.approx([300.0 + 900.0 * k for k in range(len(starts))])
+    assert iv["t_end_s"].max() >= scn.end_s
+    assert int(iv["attempts"].sum()) == run.total["attempts"]
+    assert int(iv["live_answers"].sum()) == run.total["live_answers"]
