@@ -410,9 +410,9 @@ class Staffing:
         self._sample()
 
     def _sample(self) -> None:
-        """Record licenses allocated, in use and short per job (``LicenseUsage``): a job is
-        short of the logged-in agents holding its skill and free of any job, up to its
-        maximum, that its license share leaves out."""
+        """Record licenses allocated, in use and short per job (``LicenseUsage``): a running
+        job is short of the logged-in agents holding its skill and free of any job, up to
+        its maximum, that its license share leaves out."""
         am = self.dialer.agents
         in_use = self.in_use()
         free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
@@ -423,6 +423,8 @@ class Staffing:
             could = in_use[rows] + ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
             want = np.minimum(self._max_agents, could)
             short[rows] = np.maximum(want - self.allocated[rows], 0)
+            if self._idle:  # a job not running wants no agent: it is never short
+                short[list(self._idle)] = 0
         self.usage.sample(self.dialer.clock.now(), self.allocated, in_use, short)
 
     def close(self, now: float) -> None:

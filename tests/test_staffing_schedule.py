@@ -111,3 +111,15 @@ def test_the_intervals_tile_the_measured_window_when_the_warmup_is_no_multiple(t
     assert iv["t_end_s"].max() >= scn.end_s
     assert int(iv["attempts"].sum()) == run.total["attempts"]
     assert int(iv["live_answers"].sum()) == run.total["live_answers"]
+
+
+def test_a_finished_job_is_not_short_of_licenses(tmp_path):
+    """A job whose list ran out finishes and frees its agents: it is not starved of licenses
+    for the rest of the run (its allocation is 0 and its skill's agents are free)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace('pacing = "progressive"', 'pacing = "progressive"\nrecords = 40')
+                 .split("[[campaigns]]\nname = \"care\"")[0])
+    run = simulate(load(p))
+    [sales] = run.campaigns
+    assert run.jobs[0]["state"] == "FINISHED"
+    assert sales["license_starved_share"] == 0.0 and sales["licenses_short_mean"] == 0.0
