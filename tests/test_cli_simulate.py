@@ -134,7 +134,7 @@ def test_the_campaign_table_shows_the_abandon_rate_the_regulation_counts(tmp_pat
     j = cli_json("simulate", p, "--hours", "0.25", "--no-cache")
     c = j["campaigns"][0]
     assert c["amd_false_positives"] > 0 and c["abandon_rate_ofcom"] > c["abandon_rate"]
-    out = cli("simulate", p, "--hours", "0.25", "--no-cache").stdout
+    out = cli("simulate", p, "--hours", "0.25", "--no-cache", env={"COLUMNS": "250"}).stdout
     row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("sales"))
     assert "abandon (ofcom)" in out.lower()
     assert f"{100 * c['abandon_rate_ofcom']:.2f} %" in row, row
