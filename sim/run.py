@@ -9,6 +9,7 @@ give identical results on any executor.
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -349,8 +350,10 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=dialer.pacer.warnings() + day.warnings,
-                     warning_records=[{**w, "campaign": camps[w["campaign"]].name}
+                     warnings=[_named(w, camps) for w in dialer.pacer.warnings()]
+                     + day.warnings,
+                     warning_records=[{**w, "campaign": camps[w["campaign"]].name,
+                                       "message": _named(w["message"], camps)}
                                       for w in dialer.pacer.warning_records()],
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))],
@@ -359,6 +362,18 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
                      inbound_intervals=w.inbound.intervals() if w.inbound is not None
                      else None,
                      blending_moves=moves_table(w.blending))
+
+
+_PACER_ROW = re.compile(r"campaign (\d+):")
+
+
+def _named(text: str, camps: list[Campaign]) -> str:
+    """A pacer warning, which names its campaign by row (``campaign 0: ...``), with the
+    scenario's name for it (``campaign sales: ...``)."""
+    m = _PACER_ROW.match(text)
+    if m is None or int(m[1]) >= len(camps):
+        return text
+    return f"campaign {camps[int(m[1])].name}:{text[m.end():]}"
 
 
 def _kpi_block(c: dict, window_s: float, t: dict[str, float]) -> dict:

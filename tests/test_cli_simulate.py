@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.cli_helpers import ROOT, cli, cli_json
+from tests.cli_helpers import ROOT, SCENARIOS, cli, cli_json
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 SHORT = ["--hours", "0.1", "--warmup-s", "120"]
@@ -138,3 +138,15 @@ def test_the_campaign_table_shows_the_abandon_rate_the_regulation_counts(tmp_pat
     row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("sales"))
     assert "abandon (ofcom)" in out.lower()
     assert f"{100 * c['abandon_rate_ofcom']:.2f} %" in row, row
+
+
+def test_the_pacer_s_warnings_name_the_campaign():
+    """The pacer names a campaign by its row ('campaign 0: abandon limit ... is used up');
+    a run's warnings and warning objects name it as the scenario does."""
+    j = cli_json("simulate", SCENARIOS / "pacing-amd80-50.toml", "--hours", "0.25",
+                 "--no-cache")
+    texts = [w for w in j["warnings"] if isinstance(w, str)]
+    objs = [w for w in j["warnings"] if isinstance(w, dict)]
+    assert any(w.startswith("campaign sales: abandon limit") for w in texts), texts
+    assert not any(w.startswith("campaign 0:") for w in texts), texts
+    assert objs and all(o["message"].startswith("campaign sales:") for o in objs), objs
