@@ -131,6 +131,7 @@ def test_the_sweep_table_says_undecided_for_an_undecided_target(tmp_path):
                  '[targets]\nmax_abandon_rate = 0.03\n')
     point = cli_json("sweep", p, "--vary", "agents=2", "-r", "2", "--no-cache")["points"][0]
     assert point["targets_met"] is None and point["targets_verdict"].startswith("UNDECIDED")
-    table = cli("sweep", p, "--vary", "agents=2", "-r", "2", "--no-cache").stdout
+    table = cli("sweep", p, "--vary", "agents=2", "-r", "2", "--no-cache",
+                env={"COLUMNS": "250"}).stdout
     row = next(line for line in table.splitlines() if line.lstrip("│ ").startswith("2 "))
     assert row.rstrip(" │").endswith("undecided"), row
