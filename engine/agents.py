@@ -135,6 +135,10 @@ class AgentManager:
         # seconds per agent and state: row ``agent``, column ``AgentState`` (flat buffer)
         self._time, time_in = shared_column("d", n * _N_STATES, 0.0)
         self.time_in = time_in.reshape(n, _N_STATES)
+        # seconds per job and state, of the agents while on that job (``job_time_in``: the
+        # per-campaign occupancy; an agent moving between jobs splits its time)
+        self._jtime, job_time = shared_column("d", max(n_jobs, 1) * _N_STATES, 0.0)
+        self.job_time_in = job_time.reshape(max(n_jobs, 1), _N_STATES)[:n_jobs]
         self.window = window
         self._connects, self.connects = shared_column("q", n, 0)
 
@@ -164,6 +168,9 @@ class AgentManager:
         b = now if now < hi else hi
         if b > a:
             self._time[agent * _N_STATES + cur] += b - a
+            j = self._job[agent]
+            if j >= 0:
+                self._jtime[j * _N_STATES + cur] += b - a
         self._t_state[agent] = now
         self._state[agent] = new
         self._status[agent] = _STATUS_OF[new]
@@ -183,6 +190,9 @@ class AgentManager:
         a, b = max(self.t_state[agent], lo), min(now, hi)
         if b > a:
             self.time_in[agent, self.state[agent]] += b - a
+            j = self._job[agent]
+            if j >= 0:
+                self.job_time_in[j, self.state[agent]] += b - a
         self.t_state[agent] = now
 
     def times_so_far(self, now: float) -> np.ndarray:
@@ -219,12 +229,16 @@ class AgentManager:
                 return a
         return -1
 
-    def set_job(self, agent: int, job: int) -> None:
-        """Move an agent to ``job`` (-1 = unassigned). Agents on a call are not moved."""
+    def set_job(self, agent: int, job: int, now: float | None = None) -> None:
+        """Move an agent to ``job`` (-1 = unassigned) at ``now`` (seconds: its time so far
+        is the old job's in ``job_time_in``; without it, the new job's). Agents on a call
+        are not moved."""
         agent = index_arg("agent", agent, self.n)
         job = index_arg("job", job, len(self.ready), lo=-1)
         if self.on_call[agent]:
             raise InvalidTransition(f"agent {agent}: on a call; it moves only when the call ends")
+        if now is not None and job != self._job[agent]:
+            self._account(agent, real_number("now", now))
         self.job[agent] = job
         if self.state[agent] == AgentState.READY:
             self._in_ready[agent] = 0

@@ -575,6 +575,6 @@ class Dialer:
         for a in range(self.agents.n):
             j = int(agent_job[a])
             if j != self.agents.job[a] and not self.agents.on_call[a]:
-                self.agents.set_job(a, j)
+                self.agents.set_job(a, j, now)
                 if j >= 0 and self.agents.state[a] == _READY:
                     self._serve_waiting(j, now)

@@ -183,10 +183,13 @@ class CampaignDirector:
             if self.states[j] != JobState.SCHEDULED:  # restored after a restart
                 if self.states[j] == JobState.RUNNING:
                     self.dialer.resume(j)
+                else:
+                    self._staff(j)
                 continue
             if plan.start_s <= now:
                 self.start_job(j)
             else:
+                self._staff(j)  # no agents before its start
                 clock.call_later(plan.start_s - now, lambda j=j: self._due(j))
             if plan.end_s is not None:
                 clock.call_later(max(plan.end_s - now, 0.0), lambda j=j: self._end(j))
@@ -283,8 +286,16 @@ class CampaignDirector:
             self.dialer.resume(j)
         else:
             self.dialer.pause(j)
+        self._staff(j)
         self.dialer.store.set_job_state(self.dialer.jobs[j].name, new.value, now)
         self.dialer.events.job(j, new.value, reason)
+
+    def _staff(self, j: int) -> None:
+        """Tell the staffing whether job ``j`` runs (running or paused): a job scheduled,
+        finished or stopped holds no agents (POM's agent manager staffs running jobs)."""
+        staffing = self.dialer.staffing
+        if staffing is not None:
+            staffing.set_running(j, self.states[j] in (JobState.RUNNING, JobState.PAUSED))
 
     def state(self, j: int) -> JobState:
         return self.states[j]

@@ -155,7 +155,14 @@ class ContactFlow:
         self.cursor = 0
         self._fresh_pause = 0.0  # seconds the next fruitless search pauses fresh ones
         self._fresh_after = -math.inf  # no search for fresh contacts before this (run s)
+        # Queued contacts per channel, two heaps of (due s, seq, contact): ``_queues`` holds
+        # those with an attempt of this job behind them (retries), ``_waiting`` those
+        # without (a first attempt waiting for its calling window, a nuisance period or a
+        # per-day cap). Due ones go in that order, then fresh ones: a contact waiting for
+        # its window to open is a fresh one there, as it would have been had the run
+        # started after the opening, so a backlog of them does not hold back a due retry.
         self._queues: dict[str, list[tuple[float, int, int]]] = {}
+        self._waiting: dict[str, list[tuple[float, int, int]]] = {}
         self._ended: dict[int, set[int]] = {}
         # Per contact with an undecided future: its fields as the strategy reads them (built
         # once, not per decision) and the strategy's last answer for it (``_decided``: a
@@ -291,27 +298,30 @@ class ContactFlow:
     def take(self, now_s: float, channel: int | str, n: int) -> list[Planned]:
         """Up to ``n`` attempts to launch now on ``channel`` (fewer when fewer are due).
 
-        Due queued contacts come first (earliest first), then fresh ones in list order; the
-        search for fresh ones gives up for this call after ``SCAN_LIMIT`` contacts in a row
-        that gave no attempt. The same plans, in the same order, as ``n`` calls of ``next``.
+        Due retries come first (earliest first), then due contacts not attempted yet by the
+        job (earliest first: those that waited for a window, a nuisance period or a
+        per-day cap), then fresh ones in list order; the search for fresh ones gives up for
+        this call after ``SCAN_LIMIT`` contacts in a row that gave no attempt. The same
+        plans, in the same order, as ``n`` calls of ``next``.
         """
         ch = channel if channel.__class__ is str else _CHANNEL_NAME[int(channel)]
         out: list[Planned] = []
         if n <= 0:
             return out
-        q = self._queues.get(ch)
-        while q and q[0][0] <= now_s:
-            _, seq, c = heapq.heappop(q)
-            if self.state[c] != QUEUED or self._latest[c] != seq:
-                continue  # superseded or finished meanwhile
-            self._n[QUEUED] -= 1  # reserved IN_FLIGHT while it is planned (``_set``)
-            self._n[IN_FLIGHT] += 1
-            self.state[c] = IN_FLIGHT
-            p = self._plan(c, now_s, ch)
-            if p is not None:
-                out.append(p)
-                if len(out) == n:
-                    return out
+        for queues in (self._queues, self._waiting):
+            q = queues.get(ch)
+            while q and q[0][0] <= now_s:
+                _, seq, c = heapq.heappop(q)
+                if self.state[c] != QUEUED or self._latest[c] != seq:
+                    continue  # superseded or finished meanwhile
+                self._n[QUEUED] -= 1  # reserved IN_FLIGHT while it is planned (``_set``)
+                self._n[IN_FLIGHT] += 1
+                self.state[c] = IN_FLIGHT
+                p = self._plan(c, now_s, ch)
+                if p is not None:
+                    out.append(p)
+                    if len(out) == n:
+                        return out
         if ch != self._step0_channel or now_s < self._fresh_after:
             return out
         # Fresh contacts. Speed shortcut (one pass per contact, no decision search, no
@@ -366,9 +376,9 @@ class ContactFlow:
         elif self._more is not None:  # gave up on a growing list: pause (FRESH_PAUSE_MIN_S)
             self._fresh_pause = min(max(2.0 * self._fresh_pause, FRESH_PAUSE_MIN_S),
                                     FRESH_PAUSE_MAX_S)
-            q = self._queues.get(ch)
+            heads = [q[0][0] for q in (self._queues.get(ch), self._waiting.get(ch)) if q]
             self._fresh_after = min(now_s + self._fresh_pause,
-                                    max(q[0][0], now_s) if q else math.inf)
+                                    max(min(heads), now_s) if heads else math.inf)
         return out
 
     def _grow(self) -> bool:
@@ -384,6 +394,7 @@ class ContactFlow:
         ``ch``, queue for later, or finish."""
         contact = self._fields_of.get(c) or self._known(c)
         hist = self.history.get(self.ids[c], ())
+        first = not hist or not self._own(hist)  # no attempt of this job yet
         cal = self.calendar
         last = self._decided.pop(c, None)
         action = None if last is None else self.strategy.recheck(last, contact, now_s, cal)
@@ -395,11 +406,11 @@ class ContactFlow:
                 self._finish(c, action.reason == "success")
                 return None
             if action.__class__ is Blocked:
-                self._queue(c, action.until, action.next.step.channel)
+                self._queue(c, action.until, action.next.step.channel, first)
                 return None
             at, step = action.at, action.step
             if at > now_s or step.channel != ch:
-                self._queue(c, max(at, now_s), step.channel)
+                self._queue(c, max(at, now_s), step.channel, first)
                 return None
             d = self.rules.decide(self.job, contact, action.address, ch, now_s, hist, cal,
                                   self.agent_guaranteed, self._normalised[action.step_index])
@@ -407,7 +418,7 @@ class ContactFlow:
                 return _new_tuple(Planned, (c, self.ids[c], action.address,
                                             action.step_index))
             if d.until is not None:
-                self._queue(c, d.until, ch)
+                self._queue(c, d.until, ch, first)
                 return None
             self._ended.setdefault(c, set()).add(action.step_index)  # refused for good
             action = None
@@ -513,16 +524,19 @@ class ContactFlow:
         self._n[new] += 1
         self.state[c] = new
 
-    def _queue(self, c: int, at_s: float, ch: str) -> None:
+    def _queue(self, c: int, at_s: float, ch: str, first: bool = False) -> None:
+        """Queue contact ``c`` on channel ``ch`` until ``at_s`` (run s): among the retries,
+        or with ``first`` among the contacts the job has not attempted yet."""
         n, state = self._n, self.state
         n[state[c]] -= 1  # ``_set(c, QUEUED)``, inlined
         n[QUEUED] += 1
         state[c] = QUEUED
         seq = self._seq = self._seq + 1
         self._latest[c] = seq
-        q = self._queues.get(ch)
+        queues = self._waiting if first else self._queues
+        q = queues.get(ch)
         if q is None:
-            q = self._queues[ch] = []
+            q = queues[ch] = []
         heapq.heappush(q, (at_s, seq, c))
 
     def _finish(self, c: int, success: bool) -> None:
@@ -535,6 +549,7 @@ class ContactFlow:
         """Drop the per-contact work state (queues, pending decisions, kept fields): for a
         flow whose run is over, so reference counting frees it at once (the counts stay)."""
         self._queues.clear()
+        self._waiting.clear()
         self._decided.clear()
         self._fields_of.clear()
 
@@ -553,7 +568,7 @@ class ContactFlow:
     def next_due(self) -> float | None:
         """Run-clock time of the earliest queued contact on any channel (None if none)."""
         best = None
-        for q in self._queues.values():
+        for q in (*self._queues.values(), *self._waiting.values()):
             while q and (self.state[q[0][2]] != QUEUED or self._latest[q[0][2]] != q[0][1]):
                 heapq.heappop(q)
             if q and (best is None or q[0][0] < best):

@@ -39,6 +39,7 @@ from engine.attempt import Channel
 from engine.interfaces import Clock
 from engine.job import Job
 from pacer.assignment import assign_agents
+from pacer.constants import LICENSE_MAX_UNITS
 from pacer.licenses import DistributionMode, LicenseDistributor
 from pacer.modes import AgentStatus, LicenseKind, Pacing
 
@@ -207,6 +208,30 @@ class Staffing:
         self._agent_rows = np.array(self.agent_jobs, dtype=np.int64)
         self._max_agents = np.array([dialer.jobs[j].max_agents for j in self.agent_jobs],
                                     dtype=np.int64)
+        # Jobs not running (not started yet, finished, stopped: ``set_running``) -> the
+        # minimum they hold when they run; the distributor sees them at minimum and demand 0.
+        self._idle: dict[int, int] = {}
+        self._limits = {j: (dialer.jobs[j].min_agents, dialer.jobs[j].max_agents)
+                        for j in self.agent_jobs}
+        # The floor: the pools' shares together may ask for more agents than there are
+        # (jobs of different pools, each pool as large as the staff): then the agents are
+        # split by the same distributor, one pool of the agents who could work an
+        # agent-based job, each job's pool share its demand and its minimum held
+        # (``_fit_agents``), in equal shares: the split the assignment made when every
+        # job started at once, now also for a job starting later. (Weighing the jobs'
+        # priorities here gave a priority job with little work most of the floor, idle:
+        # a job's demand is its maximum, not the work it has.)
+        self.floor = LicenseDistributor({LicenseKind.PREDICTIVE_AGENT: 0},
+                                        DistributionMode.DYNAMIC)
+        for j in self.agent_jobs:
+            self.floor.add_job(j, LicenseKind.PREDICTIVE_AGENT, 1, 0, LICENSE_MAX_UNITS, 0)
+        mask = np.zeros(am.n, dtype=bool)
+        for j in self.agent_jobs:
+            m = int(self.job_skills[j])
+            mask |= (am.skills & m) == m
+        # agents qualified for some agent-based job, logged in or not: the assignment places
+        # both (an agent logging in finds its job), and at the first rebalance none is yet
+        self._n_can_work = int(mask.sum())
 
     def pool_name(self, job: int) -> str | None:
         """The ``POOL_KEYS`` name of the pool job ``job`` draws from (None: not agent-based)."""
@@ -254,14 +279,46 @@ class Staffing:
 
     def set_limits(self, job: int, minimum: int | None = None, maximum: int | None = None,
                    priority: int | None = None) -> None:
-        """Runtime change of a job's minimum agents, maximum or priority (next period)."""
-        if minimum is not None:
-            self.licenses.set_minimum(job, minimum)
-        if maximum is not None:
-            self.licenses.set_maximum(job, maximum)
-            self.licenses.set_demand(job, min(maximum, int(self.qualified[job])))
+        """Runtime change of a job's minimum agents, maximum or priority (next period; a job
+        not running holds them from its start)."""
+        lo, hi = self._limits[job]
+        lo = lo if minimum is None else minimum
+        hi = hi if maximum is None else maximum
+        if job in self._idle:
+            if lo > hi:
+                raise ValueError(f"job {job!r}: minimum {lo} exceeds maximum {hi}; "
+                                 "expected minimum <= maximum")
+            if maximum is not None:
+                self.licenses.set_maximum(job, maximum)  # its minimum there is 0
+            self._idle[job] = lo
+        else:
+            if minimum is not None:
+                self.licenses.set_minimum(job, minimum)
+            if maximum is not None:
+                self.licenses.set_maximum(job, maximum)
+                self.licenses.set_demand(job, min(maximum, int(self.qualified[job])))
         if priority is not None:
             self.licenses.set_priority(job, priority)
+        self._limits[job] = (lo, hi)
+        self.mark()
+
+    def set_running(self, job: int, running: bool) -> None:
+        """Job ``job`` starts running (its minimum and demand back) or stops running: not
+        started yet, finished or stopped (a pause is running: the job keeps its agents for
+        the resume). A job not running holds no license and no agent, so the pool's and the
+        floor's running jobs get them at the next rebalance (a recalculation event)."""
+        if job not in self._limits or running == (job not in self._idle):
+            return  # not agent-based, or no change
+        lo, hi = self._limits[job]
+        if running:
+            del self._idle[job]
+            self.licenses.set_minimum(job, lo)
+            self.licenses.set_demand(job, min(hi, int(self.qualified[job])))
+        else:
+            self._idle[job] = lo
+            self.licenses.set_minimum(job, 0)
+            self.licenses.set_demand(job, 0)
+        self.licenses.request_recalculation(LicenseKind(int(self.pool_of_job[job])))
         self.mark()
 
     def start(self) -> None:
@@ -310,6 +367,28 @@ class Staffing:
                     break
         return out
 
+    def _fit_agents(self, targets: np.ndarray) -> np.ndarray:
+        """Targets lowered so that together they fit the agents who could work an
+        agent-based job: unchanged when they do, else split by ``floor`` (minimums first,
+        the rest in equal shares by water-filling, each job up to its pool share). Without
+        it the assignment (fewest moves) kept the agents where they were: a job started
+        later got none."""
+        rows = self._agent_rows
+        n_on = self._n_can_work
+        if int(targets[rows].sum()) <= n_on:
+            return targets
+        floor = self.floor
+        floor.set_pool_size(LicenseKind.PREDICTIVE_AGENT, n_on)
+        for j in self.agent_jobs:
+            t = int(targets[j])
+            floor.set_demand(j, t)
+            floor.set_minimum(j, min(self._limits[j][0], t) if j not in self._idle else 0)
+        alloc = floor.allocate()
+        out = targets.copy()
+        for row, j in enumerate(floor.jobs):
+            out[j] = alloc[row]
+        return out
+
     def rebalance(self) -> None:
         """Licenses per job, then agents to jobs (agents on a call stay until it ends)."""
         self.dirty = False
@@ -319,6 +398,7 @@ class Staffing:
             targets[j] = alloc[row]
         self.allocated = targets.copy()
         targets = self._fit_pools(targets)
+        targets = self._fit_agents(targets)
         am = self.dialer.agents
         res = assign_agents(am.skills, am.job, am.handling(), self.job_skills, targets)
         self.moves += int(res.moves)
@@ -330,9 +410,9 @@ class Staffing:
         self._sample()
 
     def _sample(self) -> None:
-        """Record licenses allocated, in use and short per job (``LicenseUsage``): a job is
-        short of the logged-in agents holding its skill and free of any job, up to its
-        maximum, that its license share leaves out."""
+        """Record licenses allocated, in use and short per job (``LicenseUsage``): a running
+        job is short of the logged-in agents holding its skill and free of any job, up to
+        its maximum, that its license share leaves out."""
         am = self.dialer.agents
         in_use = self.in_use()
         free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
@@ -343,6 +423,8 @@ class Staffing:
             could = in_use[rows] + ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
             want = np.minimum(self._max_agents, could)
             short[rows] = np.maximum(want - self.allocated[rows], 0)
+            if self._idle:  # a job not running wants no agent: it is never short
+                short[list(self._idle)] = 0
         self.usage.sample(self.dialer.clock.now(), self.allocated, in_use, short)
 
     def close(self, now: float) -> None:

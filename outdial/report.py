@@ -129,7 +129,9 @@ def _ci(key: str, ci: Any) -> str:
     return f"[{_fmt(key, ci[0])}, {_fmt(key, ci[1])}]"
 
 
-def print_summary(app: Application, s: Summary) -> None:
+def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
+    """The KPI table and the campaigns grouped by template; the campaigns' abandon rate is
+    the one the regulation (``mode``: ``fcc`` or ``ofcom``) counts, pooled over the group."""
     t = s.total
     rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
     for ch, n in t["attempts_by_channel"].items():
@@ -145,18 +147,25 @@ def print_summary(app: Application, s: Summary) -> None:
         att = sum(c["attempts"] for c in cs)
         live = sum(c["live_answers"] for c in cs)
         ab = sum(c["abandons"] for c in cs)
+        if mode == "ofcom":  # AMD false positives count as abandons, of all live calls
+            fp = sum(c["amd_false_positives"] for c in cs)
+            ab, live_all = ab + fp, live + fp
+        else:
+            live_all = live
         agent = ch == "voice_agent"
         risk = [c["p_over_limit"] for c in cs if "p_over_limit" in c]
         crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, _fmt("", att),
                      _fmt("", live) if agent else "-",
-                     _fmt("abandon_rate", ab / live if live else 0.0) if agent else "-",
+                     _fmt("abandon_rate", ab / live_all if live_all else 0.0)
+                     if agent else "-",
                      _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
                      if agent else "-",
                      f"{100 * max(risk):.1f} %" if agent and risk else "-"])
     app.table("campaigns (grouped by template; P(over limit): the chance, riskiest campaign "
               "of the group, that its abandon rate ends its regulatory window over the limit, "
               "read with its copies' evidence)",
-              ["campaign", "channel", "pacing", "attempts", "live", "abandon", "occupancy",
+              ["campaign", "channel", "pacing", "attempts", "live",
+               "abandon (Ofcom)" if mode == "ofcom" else "abandon", "occupancy",
                "P(over limit)"], crow)
     _print_blended(app, s)
     for w in s.warnings:

@@ -49,10 +49,8 @@ def inbound_parts(scn: Scenario, env: simpy.Environment, seed: np.random.SeedSeq
         serves = [index[s] for s in g.skills if s in index]
         rows = dedicated if g.direction == "inbound" else outbound
         rows += [(serves, g.login_s, g.logout_s)] * g.count
-    end_s = scn.warmup_s + scn.sim_s
-    n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
     desk = SimInbound(env, scn.inbound, dedicated, outbound, seed, window, scn.interval_s,
-                      n_int)
+                      scn.n_intervals, scn.interval_origin_s)
     settings = [c.skill_pacing for c in scn.campaigns]
     pacer = SkillPacer(settings, desk) if any(s is not None for s in settings) else None
     return InboundParts(desk, pacer, ports)

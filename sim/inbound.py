@@ -81,14 +81,15 @@ class SimInbound:
             in and not lent.
         seed: the model's streams (one per skill and purpose).
         window: the measured span (s) for time accounting.
-        n_intervals, interval_s: the interval table's rows per skill.
+        n_intervals, interval_s, origin_s: the interval table's rows per skill, their width
+            and the grid's origin (``Scenario.interval_origin_s``).
     """
 
     def __init__(self, env: simpy.Environment, skills: Sequence[InboundSkill],
                  dedicated: Sequence[tuple[Sequence[int], float, float]],
                  outbound: Sequence[tuple[Sequence[int], float, float]],
                  seed: np.random.SeedSequence, window: tuple[float, float],
-                 interval_s: float = 60.0, n_intervals: int = 1,
+                 interval_s: float = 60.0, n_intervals: int = 1, origin_s: float = 0.0,
                  report_s: float = REPORT_S):
         self.env = env
         self.skill_cfg = list(skills)
@@ -135,6 +136,7 @@ class SimInbound:
         self.skill_staffed_s = np.zeros(ns)
         # interval samples per skill: waiting, staffed, available, lent
         self.interval_s = interval_s
+        self.origin_s = origin_s  # the interval grid's origin (``Scenario.interval_origin_s``)
         shape = (max(n_intervals, 1), ns)
         self.samples = np.zeros(shape[0])
         self.s_waiting = np.zeros(shape)
@@ -221,7 +223,7 @@ class SimInbound:
         """Publish every skill's state every ``report_s`` and sample it for the intervals."""
         while True:
             now = self.env.now
-            k = min(int(now // self.interval_s), len(self.samples) - 1)
+            k = min(int((now - self.origin_s) // self.interval_s), len(self.samples) - 1)
             self.samples[k] += 1
             logged = (self._out_login <= now) & (now < self._out_logout)
             out_on = self._out_holds[:, logged].sum(axis=1) if logged.any() \
@@ -418,7 +420,8 @@ class SimInbound:
         j = np.tile(np.arange(ns), n_int)
         d = np.maximum(self.samples, 1)[:, None]
         return pl.DataFrame({
-            "interval": k, "t_start_s": k * self.interval_s,
+            "interval": k,
+            "t_start_s": np.maximum(self.origin_s + k * self.interval_s, 0.0),
             "skill": np.array(self.names, dtype=object)[j].tolist() if ns else [],
             "waiting_mean": (self.s_waiting / d).ravel(),
             "staffed_mean": (self.s_staffed / d).ravel(),

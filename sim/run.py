@@ -9,6 +9,7 @@ give identical results on any executor.
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,9 +144,10 @@ class _Sampler:
     busy."""
 
     def __init__(self, env, dialer: Dialer, tel: SimTelephony, n_jobs: int, interval_s: float,
-                 n_intervals: int):
+                 n_intervals: int, origin_s: float = 0.0):
         self.env, self.dialer, self.tel, self.n = env, dialer, tel, n_jobs
         self.interval_s = interval_s
+        self.origin_s = origin_s  # the grid's origin (``Scenario.interval_origin_s``)
         shape = (n_intervals, n_jobs)
         self.samples = np.zeros(n_intervals)
         self.ports = np.zeros(shape)
@@ -158,7 +160,8 @@ class _Sampler:
         # plain ints: a numpy comparison with an IntEnum member converts it every time
         free, off, paused = int(CallStatus.FREE), int(AgentStatus.OFF), int(AgentStatus.PAUSED)
         while True:
-            k = min(int(self.env.now // self.interval_s), len(self.samples) - 1)
+            k = min(int((self.env.now - self.origin_s) // self.interval_s),
+                    len(self.samples) - 1)
             self.samples[k] += 1
             self.ports[k] += [g.in_use for g in self.tel.job_gauges]
             active = d.call_status != free
@@ -280,8 +283,8 @@ def _run(scn: Scenario, seed: int, progress: Callable[[float], None] | None,
               lambda a: int(agents.state[a]))  # profiles and supervisor actions
     day.start()
     jobs = dialer.jobs
-    n_int = max(1, int(np.ceil(end_s / scn.interval_s)))
-    sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, n_int)
+    sampler = _Sampler(env, dialer, tel, len(jobs), scn.interval_s, scn.n_intervals,
+                       scn.interval_origin_s)
     env.process(sampler.run())
     if progress is None:
         run_until(env, end_s)
@@ -347,8 +350,10 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=dialer.pacer.warnings() + day.warnings,
-                     warning_records=[{**w, "campaign": camps[w["campaign"]].name}
+                     warnings=[_named(w, camps) for w in dialer.pacer.warnings()]
+                     + day.warnings,
+                     warning_records=[{**w, "campaign": camps[w["campaign"]].name,
+                                       "message": _named(w["message"], camps)}
                                       for w in dialer.pacer.warning_records()],
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))],
@@ -357,6 +362,18 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
                      inbound_intervals=w.inbound.intervals() if w.inbound is not None
                      else None,
                      blending_moves=moves_table(w.blending))
+
+
+_PACER_ROW = re.compile(r"campaign (\d+):")
+
+
+def _named(text: str, camps: list[Campaign]) -> str:
+    """A pacer warning, which names its campaign by row (``campaign 0: ...``), with the
+    scenario's name for it (``campaign sales: ...``)."""
+    m = _PACER_ROW.match(text)
+    if m is None or int(m[1]) >= len(camps):
+        return text
+    return f"campaign {camps[int(m[1])].name}:{text[m.end():]}"
 
 
 def _kpi_block(c: dict, window_s: float, t: dict[str, float]) -> dict:
@@ -393,9 +410,8 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
     zero = kpi.counts(att.clear())
     per = []
     for j, c in enumerate(scn.campaigns):
-        mine = agents.job == j
         cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
-        block = _kpi_block(cnt, span, kpi.agent_times(agents.time_in[mine]))
+        block = _kpi_block(cnt, span, kpi.agent_times(agents.job_time_in[j]))
         gauge = tel.job_gauges[j]
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
                     "pacing": c.pacing, **block, "ports_peak": gauge.peak,
@@ -413,7 +429,8 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
     staffed = (s.staffed / ns).ravel()
     inflight = (s.in_flight / ns).ravel()
     base = pl.DataFrame({
-        "interval": k, "job": j, "t_start_s": k * scn.interval_s,
+        "interval": k, "job": j,
+        "t_start_s": np.maximum(scn.interval_origin_s + k * scn.interval_s, 0.0),
         "campaign": np.array([c.name for c in camps])[j],
         "in_flight_mean": inflight, "staffed_mean": staffed,
         "busy_mean": (s.busy / ns).ravel(),
@@ -421,8 +438,8 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
-    grouped = (attempts.with_columns((pl.col("t_end") // scn.interval_s).cast(pl.Int64)
-                                     .alias("interval"))
+    grouped = (attempts.with_columns(((pl.col("t_end") - scn.interval_origin_s)
+                                      // scn.interval_s).cast(pl.Int64).alias("interval"))
                .group_by("interval", "job")
                .agg(pl.len().alias("attempts"),
                     code.is_in(list(LIVE_CODES)).sum().alias("live_answers"),

@@ -595,6 +595,21 @@ class Scenario:
         return self.sim_hours * 3600.0
 
     @property
+    def interval_origin_s(self) -> float:
+        """Run-clock second (-interval_s < origin <= 0) the interval grid counts from: an
+        interval boundary falls at the warm-up's end, so the measured window is whole
+        intervals from its start (a warm-up of 300 s and intervals of 900 s: the first
+        measured interval is 300-1200 s, not 900-1800 s with 300-900 s in no row)."""
+        w = self.interval_s
+        return self.warmup_s - math.ceil(self.warmup_s / w - 1e-9) * w
+
+    @property
+    def n_intervals(self) -> int:
+        """Intervals of the grid (``interval_origin_s``) covering the run, warm-up included."""
+        return max(1, math.ceil((self.end_s - self.interval_origin_s) / self.interval_s
+                                - 1e-9))
+
+    @property
     def total_agents(self) -> int:
         return sum(g.count for g in self.agents)
 

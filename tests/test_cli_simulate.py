@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.cli_helpers import cli, cli_json
+from tests.cli_helpers import ROOT, SCENARIOS, cli, cli_json
 
 SCN = str(Path(__file__).resolve().parent.parent / "scenarios" / "single-50-predictive.toml")
 SHORT = ["--hours", "0.1", "--warmup-s", "120"]
@@ -123,3 +123,30 @@ def test_simulate_runs_through_the_shared_executors_cache_and_set(tmp_path):
     assert hit(low) < 0.2 < hit(a)
     res = cli(*args, "--set", "scenario.nonsense")
     assert res.exit_code == 2 and "--set 'scenario.nonsense': expected KEY=VALUE" in res.stderr
+
+
+def test_the_campaign_table_shows_the_abandon_rate_the_regulation_counts(tmp_path):
+    """Under Ofcom the campaign table's abandon column is the Ofcom rate (AMD false positives
+    counted): it showed the FCC rate, 0.6 % beside a warning of the same campaign at 4 %."""
+    text = (ROOT / "scenarios" / "single-50-predictive.toml").read_text()
+    p = tmp_path / "ofcom.toml"
+    p.write_text(text.replace('mode = "fcc"', 'mode = "ofcom"'))
+    j = cli_json("simulate", p, "--hours", "0.25", "--no-cache")
+    c = j["campaigns"][0]
+    assert c["amd_false_positives"] > 0 and c["abandon_rate_ofcom"] > c["abandon_rate"]
+    out = cli("simulate", p, "--hours", "0.25", "--no-cache", env={"COLUMNS": "250"}).stdout
+    row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("sales"))
+    assert "abandon (ofcom)" in out.lower()
+    assert f"{100 * c['abandon_rate_ofcom']:.2f} %" in row, row
+
+
+def test_the_pacer_s_warnings_name_the_campaign():
+    """The pacer names a campaign by its row ('campaign 0: abandon limit ... is used up');
+    a run's warnings and warning objects name it as the scenario does."""
+    j = cli_json("simulate", SCENARIOS / "pacing-amd80-50.toml", "--hours", "0.25",
+                 "--no-cache")
+    texts = [w for w in j["warnings"] if isinstance(w, str)]
+    objs = [w for w in j["warnings"] if isinstance(w, dict)]
+    assert any(w.startswith("campaign sales: abandon limit") for w in texts), texts
+    assert not any(w.startswith("campaign 0:") for w in texts), texts
+    assert objs and all(o["message"].startswith("campaign sales:") for o in objs), objs

@@ -170,6 +170,27 @@ def test_a_busy_retry_falling_outside_the_window_waits_for_the_opening():
     assert f.next(tomorrow_9, VOICE) == p
 
 
+def test_a_due_retry_goes_before_contacts_that_waited_for_their_window():
+    """Contacts queued at the run's start for their window's opening are fresh ones when it
+    opens: a retry due later still goes first, as it does when the run starts after the
+    opening (before: the backlog of openings, due earlier, held every retry back for as
+    long as it took to dial them; a busy retry of 10 minutes waited hours)."""
+    ny = [(f"ny{k}", f"+1212555{k:04d}", None, "America/New_York") for k in range(5)]
+    rows = [("ldn", HOME[0], None, "Europe/London"), *ny]
+    s = single("Mon-Sun 09:00-17:00", busy=(600, 2))  # New York opens at 1 h (09:00 EDT)
+    early = flow(contacts(rows), s)  # the run starts at 12:00 UTC, New York closed
+    late = flow(contacts(rows), s)  # the same list first read after New York opens
+    [p] = early.take(0.0, VOICE, 3)
+    assert p.contact_id == "ldn" and early.state_of(1) == "queued"
+    assert late.next(H - 700, VOICE).contact_id == "ldn"
+    for f in (early, late):
+        finish(f, p, Code.BUSY, H - 100)  # retry due at H + 500
+    for f in (early, late):
+        got = f.take(H + 500, VOICE, 3)
+        assert [g.contact_id for g in got] == ["ldn", "ny0", "ny1"]
+    assert [g.contact_id for g in early.take(H + 501, VOICE, 5)] == ["ny2", "ny3", "ny4"]
+
+
 # ---------------------------------------------------------------------- retries by code
 
 

@@ -119,3 +119,19 @@ def test_runs_are_kept_in_the_default_cache_and_reused(tmp_path):
     assert res.exit_code == 2 and f"--cache: cannot keep finished runs in {blocker}" in res.stderr
     res = cli(*args, env={"OUTDIAL_CACHE_DIR": str(blocker / "sub")})
     assert res.exit_code == 0 and "running without a cache" in res.stderr
+
+
+def test_the_sweep_table_says_undecided_for_an_undecided_target(tmp_path):
+    """A point whose target the interval cannot decide reads 'undecided' in the table (it
+    read '-', the mark of a scenario without targets), as compare's table says."""
+    p = tmp_path / "tiny.toml"
+    p.write_text('[scenario]\nname = "tiny"\nsim_hours = 0.5\nwarmup_s = 60.0\nseed = 2\n'
+                 '[telephony]\nports = 20\n[[agents]]\ngroup = "t"\ncount = 2\n'
+                 'skills = ["s"]\n[[campaigns]]\nname = "s"\nskill = "s"\n'
+                 '[targets]\nmax_abandon_rate = 0.03\n')
+    point = cli_json("sweep", p, "--vary", "agents=2", "-r", "2", "--no-cache")["points"][0]
+    assert point["targets_met"] is None and point["targets_verdict"].startswith("UNDECIDED")
+    table = cli("sweep", p, "--vary", "agents=2", "-r", "2", "--no-cache",
+                env={"COLUMNS": "250"}).stdout
+    row = next(line for line in table.splitlines() if line.lstrip("│ ").startswith("2 "))
+    assert row.rstrip(" │").endswith("undecided"), row

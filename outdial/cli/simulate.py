@@ -94,7 +94,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
     if as_json:
         app.print_json(report.summary_json(s, a, scn.source))
         return
-    report.print_summary(app, s)
+    report.print_summary(app, s, scn.regulation.mode)
     if show_intervals:
         report.print_intervals(app, s, scn.start_local or scn.start)
     report.print_assessment(app, a)

@@ -99,7 +99,7 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         for k in TABLE_KPIS:
             cells.append(_cell(k, r[k], r[f"{k}_lo"], r[f"{k}_hi"]))
         cells.append("-" if r.get("platform_tier") is None else str(r["platform_tier"]))
-        cells.append({True: "met", False: "MISSED", None: "-"}[r.get("targets_met")]
+        cells.append({True: "met", False: "MISSED", None: "undecided"}[r.get("targets_met")]
                      if r.get("targets_verdict") != "no targets declared" else "-")
         rows.append(cells)
     app.table(f"sweep of {res.scenario}: {replications} replication(s) per point, "

@@ -75,7 +75,8 @@ def intervals_table(intervals: pl.DataFrame, scenario: Any,
     pacing = {c.name: c.pacing for c in scenario.campaigns}
     start = scenario.start
     out = intervals.with_columns(
-        (pl.col("t_start_s") + width).alias("t_end_s"),
+        (float(scenario.interval_origin_s) + (pl.col("interval") + 1) * width)
+        .alias("t_end_s"),
         pl.col("campaign").replace_strict(channel, default=None,
                                           return_dtype=CHANNEL).alias("channel"),
         pl.col("campaign").replace_strict(pacing, default=None,

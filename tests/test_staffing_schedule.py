@@ -1,0 +1,125 @@
+"""A job that is not running holds no agents: before its schedule's start, and once it has
+finished or been stopped, its licenses and agents go to the running jobs (the agent
+manager staffs running jobs only); a paused job keeps them, for its resume."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sim.run import simulate
+from sim.scenario import load
+
+SCN = """
+[scenario]
+name = "schedule-staffing"
+sim_hours = 1.0
+warmup_s = 0.0
+interval_s = 600.0
+seed = 3
+
+[telephony]
+ports = 60
+
+[[agents]]
+group = "floor"
+count = 6
+skills = ["sales", "care"]
+
+[[campaigns]]
+name = "sales"
+skill = "sales"
+pacing = "progressive"
+
+[[campaigns]]
+name = "care"
+skill = "care"
+pacing = "preview"
+[campaigns.schedule]
+start_s = 1200.0
+end_s = 2400.0
+"""
+
+
+def _staffed(tmp_path, text: str) -> dict[str, dict[float, float]]:
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    iv = simulate(load(p)).intervals
+    out: dict[str, dict[float, float]] = {}
+    for name in ("sales", "care"):
+        rows = iv.filter(pl.col("campaign") == name).sort("t_start_s")
+        out[name] = dict(zip(rows["t_start_s"].to_list(), rows["staffed_mean"].to_list(),
+                             strict=True))
+    return out
+
+
+def test_a_job_before_its_start_and_after_its_end_holds_no_agents(tmp_path):
+    s = _staffed(tmp_path, SCN)
+    for t in (0.0, 600.0, 3000.0):  # before 1200 s, and a whole interval after 2400 s
+        assert s["care"][t] == pytest.approx(0.0, abs=0.05), (t, s)
+        assert s["sales"][t] == pytest.approx(6.0, abs=0.05), (t, s)
+    for t in (1200.0, 1800.0):  # while care runs, the two jobs share the floor
+        assert s["care"][t] > 1.0 and s["sales"][t] > 1.0, (t, s)
+        assert s["care"][t] + s["sales"][t] == pytest.approx(6.0, abs=0.05)
+
+
+def test_a_stopped_job_frees_its_agents_and_a_paused_one_keeps_them(tmp_path):
+    text = SCN.replace('start_s = 1200.0\nend_s = 2400.0', 'start_s = 0.0') + """
+[[timeline]]
+at = 600
+action = "pause"
+campaign = "care"
+
+[[timeline]]
+at = 1800
+action = "stop"
+campaign = "care"
+"""
+    s = _staffed(tmp_path, text)
+    assert s["care"][0.0] > 1.0 and s["care"][1200.0] > 1.0  # running, then paused
+    for t in (2400.0, 3000.0):
+        assert s["care"][t] == pytest.approx(0.0, abs=0.05), (t, s)
+        assert s["sales"][t] == pytest.approx(6.0, abs=0.05), (t, s)
+
+
+def test_a_campaign_s_occupancy_counts_its_agents_while_they_worked_for_it(tmp_path):
+    """Per-campaign occupancy and agent wait are of the time agents spent on the job: care
+    ran 1200-2400 s and its agents went back to sales after (it read the agents on each job
+    at the run's end, with their whole run: care 0 %, sales with care's work in it)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN)
+    run = simulate(load(p))
+    by = {c["name"]: c for c in run.campaigns}
+    assert by["care"]["live_answers"] > 0
+    assert 0.2 < by["care"]["occupancy"] <= 1.0
+    assert by["care"]["agent_wait_mean_s"] > 0.0
+
+
+def test_the_intervals_tile_the_measured_window_when_the_warmup_is_no_multiple(tmp_path):
+    """A warm-up of 300 s and intervals of 900 s: the rows start at the warm-up's end and
+    their attempts add up to the run's (the grid from 0 left 300-900 s in no measured row)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace("warmup_s = 0.0\ninterval_s = 600.0",
+                             "warmup_s = 300.0\ninterval_s = 900.0"))
+    scn = load(p)
+    run = simulate(scn)
+    from sim.plan.tables import intervals_table
+    iv = intervals_table(run.intervals, scn)
+    starts = sorted(set(iv["t_start_s"].to_list()))
+    assert starts[0] == pytest.approx(300.0)
+    assert starts == pytest.approx([300.0 + 900.0 * k for k in range(len(starts))])
+    assert iv["t_end_s"].max() >= scn.end_s
+    assert int(iv["attempts"].sum()) == run.total["attempts"]
+    assert int(iv["live_answers"].sum()) == run.total["live_answers"]
+
+
+def test_a_finished_job_is_not_short_of_licenses(tmp_path):
+    """A job whose list ran out finishes and frees its agents: it is not starved of licenses
+    for the rest of the run (its allocation is 0 and its skill's agents are free)."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace('pacing = "progressive"', 'pacing = "progressive"\nrecords = 40')
+                 .split("[[campaigns]]\nname = \"care\"")[0])
+    run = simulate(load(p))
+    [sales] = run.campaigns
+    assert run.jobs[0]["state"] == "FINISHED"
+    assert sales["license_starved_share"] == 0.0 and sales["licenses_short_mean"] == 0.0
