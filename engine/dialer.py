@@ -537,6 +537,11 @@ class Dialer:
         job = int(self.agents.job[agent])
         if event == "ready" and was == _WRAP_STATE and job >= 0:  # the wrap-up ended
             self.pacer.observe_wrap(job, now - self.agents.since_s[agent])
+        if new == _READY and self.staffing is not None:
+            want = self.staffing.wanted_job(agent, job)  # a move that waited for the call
+            if want != job:
+                self.agents.set_job(agent, want, now)
+                job = want
         if new == _READY and job >= 0 and self.waiting[job]:
             self._serve_waiting(job, now)
         if self.events.enabled:

@@ -202,6 +202,7 @@ class Staffing:
         self.job_skills = np.array([job.skill_mask for job in dialer.jobs], dtype=np.int64)
         self._pools = np.unique(self.pool_of_job[self.pool_of_job >= 0])  # pools in use
         self.dirty = True
+        self._targets: np.ndarray | None = None  # agents per job, the last rebalance's
         self.moves = 0
         self.allocated = np.zeros(n, dtype=np.int64)
         self.usage = LicenseUsage(n, dialer.agents.window)
@@ -237,6 +238,26 @@ class Staffing:
         """The ``POOL_KEYS`` name of the pool job ``job`` draws from (None: not agent-based)."""
         k = int(self.pool_of_job[job])
         return POOL_NAMES[LicenseKind(k)] if k >= 0 else None
+
+    def wanted_job(self, agent: int, job: int) -> int:
+        """Where agent ``agent``, just free on ``job``, goes: ``job`` unless the last
+        rebalance left the job more agents than its share (agents on a call stay until it
+        ends); then a job short of its share that the agent can work (the first such), or
+        none (-1). Without it the agent waited for the next rebalance (up to ``period_s``)
+        idle on a job with no place for it, the pacer dialling for it meanwhile."""
+        if job < 0 or not self.dirty or self._targets is None:
+            return job
+        am = self.dialer.agents
+        on = (am.status != AgentStatus.OFF) & (am.job >= 0)
+        staffed = np.bincount(am.job[on], minlength=self._targets.size)
+        if staffed[job] <= self._targets[job]:
+            return job
+        skills = int(am.skills[agent])
+        for j in self.agent_jobs:
+            m = int(self.job_skills[j])
+            if staffed[j] < self._targets[j] and (skills & m) == m:
+                return j
+        return -1
 
     def mark(self) -> None:
         """Something changed (login, logout, a job's limits): rebalance at the next period.
@@ -403,6 +424,7 @@ class Staffing:
         res = assign_agents(am.skills, am.job, am.handling(), self.job_skills, targets)
         self.moves += int(res.moves)
         self.dialer.assign(res.job)
+        self._targets = targets  # what each job holds: ``wanted_job`` reads it
         staffed = np.bincount(am.job[am.job >= 0], minlength=targets.size)
         if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
                                          ).any():
