@@ -305,10 +305,10 @@ class Staffing:
         lo, hi = self._limits[job]
         lo = lo if minimum is None else minimum
         hi = hi if maximum is None else maximum
+        if lo > hi:
+            raise ValueError(f"job {self.dialer.jobs[job].name!r}: minimum {lo} exceeds "
+                             f"maximum {hi}; expected minimum <= maximum")
         if job in self._idle:
-            if lo > hi:
-                raise ValueError(f"job {job!r}: minimum {lo} exceeds maximum {hi}; "
-                                 "expected minimum <= maximum")
             if maximum is not None:
                 self.licenses.set_maximum(job, maximum)  # its minimum there is 0
             self._idle[job] = lo

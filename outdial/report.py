@@ -248,7 +248,8 @@ def print_intervals(app: Application, s: Summary, start: datetime) -> None:
         at = start + timedelta(seconds=r["t_start_s"])
         rows.append([at.strftime("%H:%M"), _fmt("", r["attempts"]),
                      _fmt("", r["live_answers"]), _fmt("", r["abandons"]),
-                     _fmt("abandon_rate", r["abandon_rate"]), f"{r['staffed_mean']:.1f}",
+                     _fmt("abandon_rate", r["abandon_rate"]),
+                     f"{r['staffed_mean'] + r.get('unassigned_mean', 0.0):.1f}",
                      _fmt("occupancy", r["occupancy"]),
                      f"{r['in_flight_mean'] / r['staffed_mean']:.2f}"
                      if r["staffed_mean"] > 0 else "-"])

@@ -215,13 +215,14 @@ def erlang_c_metrics(
     aht = _positive("aht_s", aht_s)
     n = _count("agents", agents, 1)
     t = _non_negative("target_s", target_s)
-    lam = cph / SECONDS_PER_HOUR
-    mu = 1.0 / aht
-    a = lam / mu
+    # A from cph x AHT (``_offered_load``, the load the calculators report): lambda / mu
+    # rounded 200 calls/h x 180 s to 9.999999999999998 E, so 10 agents read as stable
+    # with an ASA of 1.4e17 s
+    a = _offered_load(cph, aht)
     if a >= n:
         return ErlangCMetrics(p_wait=1.0, asa_s=math.inf, service_level=0.0, occupancy=1.0)
     c = erlang_c(a, n)
-    drain = n * mu - lam
+    drain = (n - a) / aht  # n mu - lambda
     return ErlangCMetrics(
         p_wait=c,
         asa_s=c / drain,

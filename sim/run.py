@@ -75,6 +75,8 @@ class RunResult:
     jobs: list[dict] = field(default_factory=list)  # engine.director.JobStats per job, at the end
     # the pacer's warnings as objects (``Pacer.warning_records``, campaign by name)
     warning_records: list[dict] = field(default_factory=list)
+    # per interval: mean agents logged in on no job (no job of theirs running)
+    unassigned_mean: np.ndarray | None = field(default=None, repr=False)
 
 
 def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
@@ -154,6 +156,7 @@ class _Sampler:
         self.in_flight = np.zeros(shape)
         self.staffed = np.zeros(shape)
         self.busy = np.zeros(shape)
+        self.unassigned = np.zeros(n_intervals)  # logged in on no job (idle, yet paid)
 
     def run(self, period_s: float = 5.0):
         d, n = self.dialer, self.n
@@ -169,6 +172,7 @@ class _Sampler:
             st, job = d.agents.status, d.agents.job
             on = (st != off) & (st != paused) & (job >= 0)
             self.staffed[k] += np.bincount(job[on], minlength=n)
+            self.unassigned[k] += int(((st != off) & (st != paused) & (job < 0)).sum())
             busy = d.agents.handling() & (job >= 0)
             self.busy[k] += np.bincount(job[busy], minlength=n)
             yield self.env.timeout(period_s)
@@ -361,7 +365,8 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
                      inbound_calls=w.inbound.calls() if w.inbound is not None else None,
                      inbound_intervals=w.inbound.intervals() if w.inbound is not None
                      else None,
-                     blending_moves=moves_table(w.blending))
+                     blending_moves=moves_table(w.blending),
+                     unassigned_mean=sampler.unassigned / np.maximum(sampler.samples, 1))
 
 
 _PACER_ROW = re.compile(r"campaign (\d+):")

@@ -490,3 +490,16 @@ def test_max_calls_is_the_boundary_of_the_goals(aht, n, goals, patience):
     # the inverse question: that many calls need at most n agents, and exactly n a bit above
     assert agents_for_goals(cph, aht, goals, patience) <= n
     assert agents_for_goals(cph * (1 + 1e-6), aht, goals, patience) > n
+
+
+@pytest.mark.parametrize("n, aht", [(10, 180.0), (10, 360.0), (14, 180.0), (3, 7.0),
+                                    (50, 270.0), (7, 300.0)])
+def test_erlang_c_at_a_load_of_exactly_the_agents_is_unstable(n, aht):
+    """calls per hour x AHT / 3600 = agents exactly is the unstable queue: every call waits,
+    no finite ASA. lambda / mu rounded it just under (200 calls/h x 180 s on 10 agents gave
+    P(wait) 0.9999999999999993 and an ASA of 1.4e17 s)."""
+    cph = n * 3600.0 / aht
+    assert cph * aht / 3600.0 == n  # the load the calculator reports
+    m = erlang_c_metrics(cph, aht, n, 20.0)
+    assert m.p_wait == 1.0 and m.asa_s == math.inf and m.service_level == 0.0
+    assert m.occupancy == 1.0

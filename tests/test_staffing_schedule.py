@@ -123,3 +123,44 @@ def test_a_finished_job_is_not_short_of_licenses(tmp_path):
     [sales] = run.campaigns
     assert run.jobs[0]["state"] == "FINISHED"
     assert sales["license_starved_share"] == 0.0 and sales["licenses_short_mean"] == 0.0
+
+
+@pytest.mark.parametrize("start_s", [0.0, 1200.0])  # running, or not started yet
+def test_a_refused_limit_change_names_the_campaign(tmp_path, start_s):
+    """A timeline 'set' whose minimum exceeds the maximum is refused with the campaign's
+    name, running or not (it said 'job 1')."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace("start_s = 1200.0", f"start_s = {start_s}") + """
+[[timeline]]
+at = 600
+action = "set"
+campaign = "care"
+max_agents = 3
+
+[[timeline]]
+at = 900
+action = "set"
+campaign = "care"
+min_agents = 4
+""")
+    run = simulate(load(p))
+    [w] = [w for w in run.warnings if "refused" in w]
+    assert "job 'care': minimum 4 exceeds maximum 3" in w, w
+
+
+def test_the_intervals_count_the_idle_agents_a_finished_job_left(tmp_path):
+    """After its job finished, the floor's agents are logged in on no job: the intervals
+    count them (unassigned_mean) and their occupancy pools over them, as the occupancy KPI
+    does; they showed 0 agents and left the idle time out."""
+    from tests.cli_helpers import cli_json
+
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.replace('pacing = "progressive"', 'pacing = "progressive"\nrecords = 40')
+                 .split("[[campaigns]]\nname = \"care\"")[0])
+    j = cli_json("simulate", p, "--no-cache")
+    iv = j["intervals"]
+    assert iv[-1]["staffed_mean"] == 0.0 and iv[-1]["unassigned_mean"] == pytest.approx(6.0)
+    busy = sum(r["busy_mean"] for r in iv)
+    logged = sum(r["staffed_mean"] + r["unassigned_mean"] for r in iv)
+    assert busy / logged == pytest.approx(j["total"]["occupancy"], abs=0.02)
+    assert iv[-1]["occupancy"] == 0.0

@@ -288,7 +288,8 @@ class Summary:
 def interval_summary(records: Sequence[Mapping]) -> list[dict]:
     """The measured intervals over every campaign, averaged over the replications: counts
     and staffing are means per replication; the abandon rate and occupancy are pooled
-    (abandons over live answers, busy over staffed agent time)."""
+    (abandons over live answers, busy over logged-in agent time: the agents on a job and
+    those on none, idle, as the occupancy KPI counts them)."""
     rows = [r.get("interval_rows") or [] for r in records]
     n = min((len(x) for x in rows), default=0)
     out = []
@@ -299,7 +300,7 @@ def interval_summary(records: Sequence[Mapping]) -> list[dict]:
             if key != "t_start_s":
                 row[key] = math.fsum(a[key] for a in at) / len(at)
         live = math.fsum(a["live_answers"] for a in at)
-        staffed = math.fsum(a["staffed_mean"] for a in at)
+        staffed = math.fsum(a["staffed_mean"] + a.get("unassigned_mean", 0.0) for a in at)
         row["abandon_rate"] = math.fsum(a["abandons"] for a in at) / live if live else 0.0
         row["occupancy"] = (math.fsum(a["busy_mean"] for a in at) / staffed
                             if staffed else 0.0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from engine import kpi
@@ -105,7 +106,11 @@ def interval_rows(scn: Scenario, run: RunResult) -> list[dict[str, float]]:
         return []
     per = (iv.group_by("interval", "t_start_s")
            .agg(*(pl.col(k).sum() for k in INTERVAL_SUMS))
-           .sort("interval").drop("interval"))
+           .sort("interval"))
+    un = run.unassigned_mean
+    idle = un[per["interval"].to_numpy()] if un is not None else np.zeros(per.height)
+    per = per.with_columns(pl.Series("unassigned_mean", idle, dtype=pl.Float64)
+                           ).drop("interval")
     return [{k: float(v) for k, v in r.items()} for r in per.iter_rows(named=True)]
 
 
