@@ -1,12 +1,14 @@
 """Test-wide settings: property tests are derandomized, so every run (CI included) checks the
 same examples and a failure reproduces; run with ``HYPOTHESIS_PROFILE=explore`` to search
-new ones."""
+new ones. No per-example deadline: the properties are about results, and on a loaded 2-core
+machine a first example that compiles or warms a cache overran hypothesis's 200 ms default
+(test_contacts' filter oracle: 349 ms, then 5 ms; speed is measured in bench/)."""
 
 import os
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", derandomize=True, database=None,
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
