@@ -538,7 +538,7 @@ class Dialer:
         if event == "ready" and was == _WRAP_STATE and job >= 0:  # the wrap-up ended
             self.pacer.observe_wrap(job, now - self.agents.since_s[agent])
         if new == _READY and self.staffing is not None:
-            want = self.staffing.wanted_job(agent, job)  # a move that waited for the call
+            want = self.staffing.wanted_job(agent, job)  # off a job over its share
             if want != job:
                 self.agents.set_job(agent, want, now)
                 job = want
