@@ -296,20 +296,30 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
 
 def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
     """The measured intervals of every replication, pooled: counts summed over campaigns
-    and replications, means per replication averaged, one row per interval."""
+    and replications, means per replication averaged, one row per interval; with each
+    replication's logged-in agents on no job (``unassigned_mean`` of its interval rows),
+    which the occupancy counts as the run's KPI does."""
     reps = len(records)
     frames = [intervals_table(r["intervals"], scn).with_columns(pl.lit(i).alias("rep"))
               for i, r in enumerate(records)]
     iv = pl.concat(frames)
-    by_rep = (iv.group_by("interval", "time", "rep")
+    by_rep = (iv.group_by("interval", "time", "t_start_s", "rep")
               .agg(pl.col("live_answers").sum(), pl.col("abandons").sum(),
                    pl.col("attempts").sum(), pl.col("busy_mean").sum(),
                    pl.col("staffed_mean").sum(), pl.col("in_flight_mean").sum(),
-                   pl.col("ports_mean").first(),
+                   pl.col("ports_mean").sum(),  # each campaign's own ports
                    *[pl.col("attempts").filter(pl.col("channel") == ch).sum().alias(ch)
                      for ch in CHANNEL_NAMES]))
+    unassigned = pl.DataFrame(
+        [{"rep": i, "t_start_s": row["t_start_s"],
+          "unassigned_mean": row.get("unassigned_mean", 0.0)}
+         for i, r in enumerate(records) for row in r.get("interval_rows") or []],
+        schema={"rep": pl.Int32, "t_start_s": pl.Float64, "unassigned_mean": pl.Float64})
+    by_rep = (by_rep.with_columns(pl.col("rep").cast(pl.Int32))
+              .join(unassigned, on=["rep", "t_start_s"], how="left")
+              .with_columns(pl.col("unassigned_mean").fill_null(0.0)))
     counts = ["live_answers", "abandons", "attempts", *CHANNEL_NAMES]
-    means = ["busy_mean", "staffed_mean", "in_flight_mean", "ports_mean"]
+    means = ["busy_mean", "staffed_mean", "in_flight_mean", "ports_mean", "unassigned_mean"]
     return (by_rep.group_by("interval", "time")
             .agg(*[pl.col(c).sum() for c in counts], *[(pl.col(c).sum() / reps).alias(c)
                                                         for c in means])
@@ -345,8 +355,9 @@ def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]
         ("abandon_rate.png", "Abandon rate, cumulative over the measured window",
          {"abandon rate": 100 * cum_rate}, "% of live answers",
          [(100 * limit, f"{mode} limit {100 * limit:g} %", "red")]),
-        ("occupancy.png", "Agent occupancy (busy / staffed)",
-         {"occupancy": 100 * per["busy_mean"].to_numpy() / staffed.clip(min=1e-9)}, "%",
+        ("occupancy.png", "Agent occupancy (busy / logged in, on a job or not)",
+         {"occupancy": 100 * per["busy_mean"].to_numpy()
+          / (staffed + per["unassigned_mean"].to_numpy()).clip(min=1e-9)}, "%",
          [(100.0, "all agents busy", "grey")]),
         ("ports.png", "Telephony ports in use (interval mean)",
          {"ports in use": per["ports_mean"].to_numpy()}, "ports",

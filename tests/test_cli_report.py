@@ -119,3 +119,23 @@ def test_report_in_headless_chromium(page, tmp_path):
     assert len(colours) > 200  # text, table borders, the plots' lines and anti-aliasing
     non_white = (img.sum(axis=2) < 2.9).mean()
     assert 0.02 < non_white < 0.6
+
+
+def test_the_plots_ports_are_every_campaigns_and_occupancy_counts_agents_on_no_job():
+    """The report's per-interval figures pool the campaigns as the run's own intervals do:
+    the ports plot adds up each campaign's ports (four jobs here), the occupancy plot's
+    agents include those logged in on no job."""
+    from outdial.report import _per_interval
+    from sim.plan.stats import interval_summary
+    from sim.plan.task import run_task
+    from sim.scenario import load
+
+    scn = load(SCN.parent / "notifications-reserved-ports.toml", {"scenario.sim_hours": 0.1})
+    recs = [run_task(scn, s, tables=True) for s in (1, 2)]
+    per = _per_interval(recs, scn)
+    total = interval_summary(recs)
+    assert per.height == len(total) > 0
+    assert np.allclose(per["ports_mean"].to_numpy(), [r["ports_mean"] for r in total])
+    assert np.allclose(per["unassigned_mean"].to_numpy(),
+                       [r["unassigned_mean"] for r in total])
+    assert (per["ports_mean"] > per["staffed_mean"]).all()  # voice notifications hold ports
