@@ -15,7 +15,9 @@ can work does not hold licenses another job of the pool could use; minimums are 
 whatever the demand). An agent on a call keeps its job until the call ends, so when a
 job's share shrinks its busy agents still hold their licenses: the other jobs of the pool
 get places only from what those leave (``_fit_pools``), and the licenses in use never
-exceed a pool.
+exceed a pool. Such an agent leaves the job the moment it frees, for a job short of its
+share or none (``wanted_job``), not at the next rebalance: idle there meanwhile, the pacer
+would dial for it.
 
 ``usage`` keeps each job's licenses allocated and in use, and its *starvation*: the
 logged-in agents who hold the job's skill and are on no job, up to its maximum, that its
