@@ -79,6 +79,7 @@ HANDLING_STATUSES = (int(AgentStatus.BUSY), int(AgentStatus.WRAP),
 # Per pacer code: is it one of HANDLING_STATUSES (``handling`` indexes it with the statuses:
 # the simulator's sampler asks every 5 s, and ``np.isin`` costs ~20 times as much).
 _IS_HANDLING = np.isin(np.arange(int(max(AgentStatus)) + 1), HANDLING_STATUSES)
+_PAUSED_STATUS, _LEAVING_STATUS = int(AgentStatus.PAUSED), int(AgentStatus.BUSY_LEAVING)
 
 
 MAX_AGENTS = 1 << 24  # most agents (and jobs) an AgentManager holds
@@ -132,6 +133,10 @@ class AgentManager:
         self._on_call, self.on_call = shared_column("b", n, False)
         self.ready: list[deque[int]] = [deque() for _ in range(n_jobs)]
         self._in_ready = bytearray(n)
+        # agents leaving their job once its calls in flight no longer need them
+        # (``set_leaving``): the pacer stops counting them (an idle one reads PAUSED, one on
+        # a call BUSY_LEAVING), while a live answer of the job still reaches one ready
+        self._leaving = bytearray(n)
         # seconds per agent and state: row ``agent``, column ``AgentState`` (flat buffer)
         self._time, time_in = shared_column("d", n * _N_STATES, 0.0)
         self.time_in = time_in.reshape(n, _N_STATES)
@@ -173,7 +178,10 @@ class AgentManager:
                 self._jtime[j * _N_STATES + cur] += b - a
         self._t_state[agent] = now
         self._state[agent] = new
-        self._status[agent] = _STATUS_OF[new]
+        lv = self._leaving[agent]
+        if lv and event == "login":  # back after a logout: no move pending any more
+            self._leaving[agent] = lv = 0
+        self._status[agent] = _STATUS_OF[new] if not lv else self._leaving_status(new)
         if new == _BUSY:
             self._since[agent] = now
             self._on_call[agent] = True
@@ -213,6 +221,25 @@ class AgentManager:
 
     # ---- ready queues (per job)
 
+    @staticmethod
+    def _leaving_status(state: int) -> int:
+        """The pacer's code of an agent leaving its job in ``state``."""
+        if state == _READY:
+            return _PAUSED_STATUS
+        code = _STATUS_OF[state]
+        return _LEAVING_STATUS if code in HANDLING_STATUSES else code
+
+    def set_leaving(self, agent: int, leaving: bool) -> None:
+        """Mark ``agent`` as leaving its job once the job's calls in flight no longer need
+        it (the staffing moves it then), or clear the mark; its pacer code follows."""
+        agent = index_arg("agent", agent, self.n)
+        self._leaving[agent] = 1 if leaving else 0
+        st = self._state[agent]
+        self._status[agent] = self._leaving_status(st) if leaving else _STATUS_OF[st]
+
+    def leaving(self, agent: int) -> bool:
+        return bool(self._leaving[agent])
+
     def _push_ready(self, agent: int) -> None:
         j = self._job[agent]
         if j >= 0 and not self._in_ready[agent]:
@@ -239,6 +266,8 @@ class AgentManager:
             raise InvalidTransition(f"agent {agent}: on a call; it moves only when the call ends")
         if now is not None and job != self._job[agent]:
             self._account(agent, real_number("now", now))
+        if self._leaving[agent] and job != self._job[agent]:
+            self.set_leaving(agent, False)  # it has left
         self.job[agent] = job
         if self.state[agent] == AgentState.READY:
             self._in_ready[agent] = 0

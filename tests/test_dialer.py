@@ -273,7 +273,17 @@ def test_licensed_staffing_puts_logged_in_agents_on_the_job():
     assert len(tel.dialled) == 3
     dialer.staffing.set_limits(0, maximum=1)
     clock.run(dialer.staffing.period_s + 1.0)
-    assert (dialer.agents.job == 0).sum() == 1  # nobody on a call: moved at the period
+    # nobody on a call, but the three calls still ringing may bring live answers: the idle
+    # agents they may need stay, marked leaving (the pacer no longer counts them), the
+    # others move at the period
+    am = dialer.agents
+    leaving = [a for a in range(3) if am.leaving(a)]
+    assert leaving and (am.job == 0).sum() == 1 + len(leaving)
+    assert (am.status[leaving] == AgentStatus.PAUSED).all()
+    for a in tel.dialled:
+        dialer.on_failed(a, int(Code.INVALID))  # no live answer after all
+    clock.run(3 * dialer.staffing.period_s + 2.0)
+    assert (am.job == 0).sum() == 1 and not any(am.leaving(a) for a in range(3))
 
 
 def test_bad_wiring_is_refused():
