@@ -249,12 +249,10 @@ class Staffing:
         idle on a job with no place for it, the pacer dialling for it meanwhile."""
         if job < 0 or not self.dirty or self._targets is None:
             return job
-        am = self.dialer.agents
-        on = (am.status != AgentStatus.OFF) & (am.job >= 0)
-        staffed = np.bincount(am.job[on], minlength=self._targets.size)
+        staffed = self.in_use()
         if staffed[job] <= self._targets[job]:
             return job
-        skills = int(am.skills[agent])
+        skills = int(self.dialer.agents.skills[agent])
         for j in self.agent_jobs:
             m = int(self.job_skills[j])
             if staffed[j] < self._targets[j] and (skills & m) == m:

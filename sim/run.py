@@ -170,9 +170,10 @@ class _Sampler:
             active = d.call_status != free
             self.in_flight[k] += np.bincount(d.call_job[active], minlength=n)
             st, job = d.agents.status, d.agents.job
-            on = (st != off) & (st != paused) & (job >= 0)
+            logged = (st != off) & (st != paused)
+            on = logged & (job >= 0)
             self.staffed[k] += np.bincount(job[on], minlength=n)
-            self.unassigned[k] += int(((st != off) & (st != paused) & (job < 0)).sum())
+            self.unassigned[k] += int(np.count_nonzero(logged)) - int(np.count_nonzero(on))
             busy = d.agents.handling() & (job >= 0)
             self.busy[k] += np.bincount(job[busy], minlength=n)
             yield self.env.timeout(period_s)

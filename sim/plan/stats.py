@@ -378,6 +378,12 @@ def copies_spread(abandons: Sequence[float], live: Sequence[float]) -> tuple[flo
     return m, max(s - chance, 0.0) / d if d > 0 else 0.0
 
 
+def enough_copies(live: Sequence[float]) -> bool:
+    """Whether copies of a campaign with these live answers (per copy) are enough to read
+    their spread: ``MIN_COPIES`` or more with live answers."""
+    return int(np.count_nonzero(np.asarray(live, dtype=np.float64) > 0)) >= MIN_COPIES
+
+
 def copies_prior(i: int, abandons: Sequence[float], live: Sequence[float]) -> tuple[float, float]:
     """The prior pseudo-counts (abandons, other live answers) that copy ``i`` of a
     campaign gets from its copies (``copies_spread``): the other copies' pooled rate,
@@ -388,7 +394,7 @@ def copies_prior(i: int, abandons: Sequence[float], live: Sequence[float]) -> tu
     fewer than ``MIN_COPIES`` copies with live answers: Jeffreys' alone."""
     a = np.asarray(abandons, dtype=np.float64)
     n = np.asarray(live, dtype=np.float64)
-    if int(np.count_nonzero(n > 0)) < MIN_COPIES:
+    if not enough_copies(n):
         return JEFFREYS
     _, tau2 = copies_spread(a, n)
     others_a = float(a.sum() - a[i])

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.plan.stats import MIN_COPIES, PRACTICAL_REPLICATIONS, copies_spread, wilson
+from sim.plan.stats import PRACTICAL_REPLICATIONS, copies_spread, enough_copies, wilson
 from sim.plan.stats import judge as stats_judge
 from sim.targets import PER_CHANNEL, TargetSpec
 
@@ -197,7 +197,7 @@ def _copies_note(campaigns: Sequence[Mapping[str, Any]], unsure_of: Mapping[str,
                   and c.get("channel") == "voice_agent"]
         live = [float(c.get("live_answers", 0.0)) * replications for c in copies]
         ab = [float(c.get(key) or 0.0) * n for c, n in zip(copies, live, strict=True)]
-        if sum(1 for n in live if n > 0) < MIN_COPIES:
+        if not enough_copies(live):
             continue
         rate, tau2 = copies_spread(ab, live)
         lo, hi = interval(math.fsum(ab), math.fsum(live))
