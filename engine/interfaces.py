@@ -177,8 +177,9 @@ class Store(Protocol):
     def save_attempt(self, attempt: Attempt) -> None:
         """Record a finished attempt's result (insert or update by ``attempt_id``)."""
 
-    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Every recorded attempt (finished and trapped), by ``attempt_id``; one job's by name."""
+    def attempts(self, job: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
+        """Every recorded attempt (finished and trapped), by ``attempt_id``; one job's by
+        name; those from ``attempt_id`` ``since_id`` on (one run's)."""
 
     def trapped(self) -> list[dict[str, Any]]:
         """Attempts started and never finished (code PENDING), by ``attempt_id``."""

@@ -217,6 +217,26 @@ def bhcc(attempts: int, window_s: float) -> float:
     return _ratio(attempts * 3600.0, window_s)
 
 
+def kpi_block(c: dict, window_s: float, t: dict[str, float]) -> dict:
+    """The KPIs of one group of attempts (a run, a campaign) from its ``counts`` over a
+    window of ``window_s`` seconds and its agents' time (``agent_times``): what ``simulate``
+    reports per campaign and in total, and a live run in its summary."""
+    return {
+        "attempts": c["attempts"],
+        "bhcc": bhcc(c["attempts"], window_s),
+        "blocked": c["blocked"],
+        "attempts_by_channel": by_channel(c),
+        "live_answers": c["live_answers"],
+        "abandons": c["abandons"],
+        "amd_false_positives": c["amd_false_positives"],
+        "abandon_rate": rate_fcc(c),
+        "abandon_rate_ofcom": rate_ofcom(c),
+        "occupancy": occupancy(t["handling_s"], t["logged_in_s"]),
+        "agent_wait_mean_s": agent_wait_mean_s(t["ready_s"], c["connects"]),
+        "service_level": service_level_from(c),
+    }
+
+
 def agent_voice(att: pl.DataFrame) -> pl.DataFrame:
     """The agent-based voice attempts of a table (what occupancy and abandons are about)."""
     return att.filter(pl.col("channel") == int(Channel.VOICE_AGENT))

@@ -15,6 +15,7 @@ from engine.attempt import ATTEMPT_FIELDS, CODE_INDEX, Attempt
 from engine.store_schema import row_record
 
 _T_END, _JOB_NAME = ATTEMPT_FIELDS.index("t_end"), ATTEMPT_FIELDS.index("job_name")
+_ID = ATTEMPT_FIELDS.index("attempt_id")
 
 
 class MemoryStore:
@@ -87,13 +88,14 @@ class MemoryStore:
         self._row[i] = len(self.rows)
         self.rows.append(a.row())
 
-    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
+    def attempts(self, job: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
         """Every recorded attempt (in-flight ones with code PENDING), by ``attempt_id``;
-        only job ``job``'s (by name) if given. In-flight records show the attempts'
-        current fields."""
-        recs = [row_record(r) for r in self.rows if job is None or r[_JOB_NAME] == job]
+        only job ``job``'s (by name) if given, only those from ``attempt_id`` ``since_id``
+        on if given. In-flight records show the attempts' current fields."""
+        recs = [row_record(r) for r in self.rows
+                if (job is None or r[_JOB_NAME] == job) and r[_ID] >= since_id]
         for a in self._flight.values():
-            if job is None or a.job_name == job:
+            if (job is None or a.job_name == job) and a.id >= since_id:
                 rec = a.record()
                 rec["code"] = 0
                 recs.append(rec)

@@ -82,6 +82,9 @@ def statements(ph: str, prefix: str = "") -> dict[str, str]:
                 f"ON CONFLICT (attempt_id) DO UPDATE SET {updates}",
         "all": f"SELECT {cols} FROM {t} ORDER BY attempt_id",
         "job": f"SELECT {cols} FROM {t} WHERE job_name = {ph} ORDER BY attempt_id",
+        "since": f"SELECT {cols} FROM {t} WHERE attempt_id >= {ph} ORDER BY attempt_id",
+        "job_since": f"SELECT {cols} FROM {t} WHERE job_name = {ph} AND attempt_id >= {ph} "
+                     "ORDER BY attempt_id",
         "trapped": f"SELECT {cols} FROM {t} WHERE code = 0 ORDER BY attempt_id",
         "code_of": f"SELECT code FROM {t} WHERE attempt_id = {ph}",
         "recode": f"UPDATE {t} SET code = {ph}, t_end = {ph} "
@@ -233,13 +236,16 @@ class SqlStore:
         """Insert or update the attempt's result; committed on return."""
         self._exec("save", attempt_row(a))
 
-    def attempts(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given."""
+    def attempts(self, job: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
+        """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given,
+        only those from ``attempt_id`` ``since_id`` on if given (e.g. one run's)."""
         with self._lock:
             if job is None:
-                rows = self._exec("all").fetchall()
+                rows = (self._exec("since", (since_id,)) if since_id
+                        else self._exec("all")).fetchall()
             else:
-                rows = self._exec("job", (job,)).fetchall()
+                rows = (self._exec("job_since", (job, since_id)) if since_id
+                        else self._exec("job", (job,))).fetchall()
         return [row_record(r) for r in rows]
 
     def trapped(self) -> list[dict[str, Any]]:

@@ -69,11 +69,11 @@ def print_assessment(app: Application, a: Assessment) -> None:
         rows = []
         for t in a.targets:
             state = {True: "met", False: "MISSED", None: "undecided"}[t.met]
-            value = _fmt(t.kpi, t.value)
+            value = fmt_kpi(t.kpi, t.value)
             if t.lo is not None:
-                value += f" [{_fmt(t.kpi, t.lo)}, {_fmt(t.kpi, t.hi)}]"
-            rows.append([t.name, f"{t.op} {_fmt(t.kpi, t.limit)}", value, state,
-                         "" if t.margin is None else _fmt(t.kpi, t.margin)])
+                value += f" [{fmt_kpi(t.kpi, t.lo)}, {fmt_kpi(t.kpi, t.hi)}]"
+            rows.append([t.name, f"{t.op} {fmt_kpi(t.kpi, t.limit)}", value, state,
+                         "" if t.margin is None else fmt_kpi(t.kpi, t.margin)])
         app.table(f"verdict: {a.verdict}", ["target", "bound", "value [95 % interval]",
                                             "verdict", "margin"], rows,
                   caption="judged on the interval: met when it is wholly on the right side")
@@ -107,7 +107,9 @@ def print_assessment(app: Application, a: Assessment) -> None:
         app.info(f"note: {n}")
 
 
-def _fmt(key: str, v: Any) -> str:
+def fmt_kpi(key: str, v: Any) -> str:
+    """A KPI's value as the tables print it: a fraction (``PCT_KEYS``) in per cent to two
+    decimals, a count with thousands separators, another number to one decimal."""
     if v is None:
         return "-"
     if key in PCT_KEYS:
@@ -119,23 +121,23 @@ def _fmt(key: str, v: Any) -> str:
 
 def _val_ci(key: str, v: Any, ci: Any) -> str:
     """``value [lo, hi]`` (the value alone without an interval); seconds to 0.1 s."""
-    f = (lambda x: f"{x:.1f}") if key.endswith("_s") else (lambda x: _fmt(key, x))
+    f = (lambda x: f"{x:.1f}") if key.endswith("_s") else (lambda x: fmt_kpi(key, x))
     return f(v) if not ci else f"{f(v)} [{f(ci[0])}, {f(ci[1])}]"
 
 
 def _ci(key: str, ci: Any) -> str:
     if not ci:
         return ""
-    return f"[{_fmt(key, ci[0])}, {_fmt(key, ci[1])}]"
+    return f"[{fmt_kpi(key, ci[0])}, {fmt_kpi(key, ci[1])}]"
 
 
 def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
     """The KPI table and the campaigns grouped by template; the campaigns' abandon rate is
     the one the regulation (``mode``: ``fcc`` or ``ofcom``) counts, pooled over the group."""
     t = s.total
-    rows = [[k, _fmt(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
+    rows = [[k, fmt_kpi(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
     for ch, n in t["attempts_by_channel"].items():
-        rows.append([f"attempts {ch}", _fmt("", n), ""])
+        rows.append([f"attempts {ch}", fmt_kpi("", n), ""])
     title = (f"{s.scenario}: {s.sim_hours:g} h x {s.replications} replication(s), "
              f"seed {s.seed}, {s.wall_s:.2f} s wall")
     app.table(title, ["KPI", "value", "95 % CI"], rows)
@@ -154,11 +156,11 @@ def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
             live_all = live
         agent = ch == "voice_agent"
         risk = [c["p_over_limit"] for c in cs if "p_over_limit" in c]
-        crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, _fmt("", att),
-                     _fmt("", live) if agent else "-",
-                     _fmt("abandon_rate", ab / live_all if live_all else 0.0)
+        crow.append([f"{tpl} x{len(cs)}" if len(cs) > 1 else tpl, ch, pacing, fmt_kpi("", att),
+                     fmt_kpi("", live) if agent else "-",
+                     fmt_kpi("abandon_rate", ab / live_all if live_all else 0.0)
                      if agent else "-",
-                     _fmt("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
+                     fmt_kpi("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
                      if agent else "-",
                      f"{100 * max(risk):.1f} %" if agent and risk else "-"])
     app.table("campaigns (grouped by template; P(over limit): the chance, riskiest campaign "
@@ -180,14 +182,14 @@ def _print_blended(app: Application, s: Summary) -> None:
         rows = []
         for name, k in s.inbound.items():
             ci = k.get("ci95", {})
-            rows.append([name, _fmt("", k["offered"]),
+            rows.append([name, fmt_kpi("", k["offered"]),
                          _val_ci("service_level", k["service_level"], ci.get("service_level")),
                          _val_ci("abandon_rate", k["abandon_rate"], ci.get("abandon_rate")),
                          _val_ci("asa_s", k["asa_s"], ci.get("asa_s")),
                          _val_ci("occupancy", k.get("occupancy_inbound", 0.0),
                                  ci.get("occupancy_inbound")),
-                         _fmt("", k["answered_by_lent"])])
-        rows.append(["total", _fmt("", t["inbound_offered"]),
+                         fmt_kpi("", k["answered_by_lent"])])
+        rows.append(["total", fmt_kpi("", t["inbound_offered"]),
                      _val_ci("service_level", t["inbound_service_level"],
                              s.ci95.get("inbound_service_level")),
                      _val_ci("abandon_rate", t["inbound_abandon_rate"],
@@ -207,9 +209,9 @@ def _print_blended(app: Application, s: Summary) -> None:
     if ported:
         app.table("port pool: per job", ["campaign", "channel", "ports held", "peak in use",
                                          "blocked (no port)", "delayed (no port)"],
-                  [[c["name"], c["channel"], _fmt("", c["ports_allocated"]),
-                    _fmt("", c["ports_peak"]), _fmt("", c["port_blocked"]),
-                    _fmt("", c["port_delayed"])] for c in ported])
+                  [[c["name"], c["channel"], fmt_kpi("", c["ports_allocated"]),
+                    fmt_kpi("", c["ports_peak"]), fmt_kpi("", c["port_blocked"]),
+                    fmt_kpi("", c["port_delayed"])] for c in ported])
 
 
 def _print_licenses(app: Application, s: Summary) -> None:
@@ -223,8 +225,8 @@ def _print_licenses(app: Application, s: Summary) -> None:
     for pool in dict.fromkeys(c["license_pool"] for c in licensed):
         cs = [c for c in licensed if c["license_pool"] == pool]
         starved = [c for c in cs if c["license_starved_share"] > 0]
-        rows.append([pool.replace("_agents", ""), _fmt("", cs[0]["license_pool_size"]),
-                     _fmt("", len(cs)),
+        rows.append([pool.replace("_agents", ""), fmt_kpi("", cs[0]["license_pool_size"]),
+                     fmt_kpi("", len(cs)),
                      f"{sum(c['licenses_allocated_mean'] for c in cs):,.1f}",
                      f"{sum(c['licenses_in_use_mean'] for c in cs):,.1f}",
                      f"{len(starved):,}"])
@@ -246,11 +248,11 @@ def print_intervals(app: Application, s: Summary, start: datetime) -> None:
     rows = []
     for r in s.intervals:
         at = start + timedelta(seconds=r["t_start_s"])
-        rows.append([at.strftime("%H:%M"), _fmt("", r["attempts"]),
-                     _fmt("", r["live_answers"]), _fmt("", r["abandons"]),
-                     _fmt("abandon_rate", r["abandon_rate"]),
+        rows.append([at.strftime("%H:%M"), fmt_kpi("", r["attempts"]),
+                     fmt_kpi("", r["live_answers"]), fmt_kpi("", r["abandons"]),
+                     fmt_kpi("abandon_rate", r["abandon_rate"]),
                      f"{r['staffed_mean'] + r.get('unassigned_mean', 0.0):.1f}",
-                     _fmt("occupancy", r["occupancy"]),
+                     fmt_kpi("occupancy", r["occupancy"]),
                      f"{r['in_flight_mean'] / r['staffed_mean']:.2f}"
                      if r["staffed_mean"] > 0 else "-"])
     app.table(f"{s.scenario}: per interval (mean of {s.replications} replication(s))",

@@ -382,46 +382,40 @@ def _named(text: str, camps: list[Campaign]) -> str:
     return f"campaign {camps[int(m[1])].name}:{text[m.end():]}"
 
 
-def _kpi_block(c: dict, window_s: float, t: dict[str, float]) -> dict:
-    """KPIs of one group of attempts from its counts and agent time (``engine.kpi``)."""
-    return {
-        "attempts": c["attempts"],
-        "bhcc": kpi.bhcc(c["attempts"], window_s),
-        "blocked": c["blocked"],
-        "attempts_by_channel": kpi.by_channel(c),
-        "live_answers": c["live_answers"],
-        "abandons": c["abandons"],
-        "amd_false_positives": c["amd_false_positives"],
-        "abandon_rate": kpi.rate_fcc(c),
-        "abandon_rate_ofcom": kpi.rate_ofcom(c),
-        "occupancy": kpi.occupancy(t["handling_s"], t["logged_in_s"]),
-        "agent_wait_mean_s": kpi.agent_wait_mean_s(t["ready_s"], c["connects"]),
-        "service_level": kpi.service_level_from(c),
-    }
-
-
-def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimTelephony,
-          window: tuple[float, float]) -> tuple[dict, list[dict]]:
-    """Total and per-campaign KPIs over the measured window; every live answer is held to
-    its own campaign's service-level threshold, in the total too."""
+def campaign_kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager,
+                  window: tuple[float, float]) -> tuple[dict, list[dict]]:
+    """Total and per-campaign KPIs (``engine.kpi.kpi_block``) of the attempts that ended in
+    ``window`` (run seconds) and the agents' time in it; every live answer is held to its
+    own campaign's service-level threshold, in the total too. A simulated run's and a live
+    run's (``outdial run``) figures."""
     lo, hi = window
     span = hi - lo
     sl = np.array([c.sl_threshold_s for c in scn.campaigns], dtype=np.float64)
     att = kpi.in_window(attempts, lo, hi)
     att = att.with_columns(pl.Series("_sl", sl[att["job"].to_numpy()], dtype=pl.Float64))
-    total = _kpi_block(kpi.counts(att, pl.col("_sl")), span, kpi.agent_times(agents.time_in))
-    total["ports_peak"] = tel.ports_peak
-    total["ports_mean"] = tel.ports_mean()
+    total = kpi.kpi_block(kpi.counts(att, pl.col("_sl")), span,
+                          kpi.agent_times(agents.time_in))
     rows = {r["job"]: r for r in kpi.counts_by(att, "job", pl.col("_sl")).iter_rows(named=True)}
     zero = kpi.counts(att.clear())
     per = []
     for j, c in enumerate(scn.campaigns):
         cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
-        block = _kpi_block(cnt, span, kpi.agent_times(agents.job_time_in[j]))
-        gauge = tel.job_gauges[j]
+        block = kpi.kpi_block(cnt, span, kpi.agent_times(agents.job_time_in[j]))
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
-                    "pacing": c.pacing, **block, "ports_peak": gauge.peak,
-                    "ports_mean": gauge.mean(hi)})
+                    "pacing": c.pacing, **block})
+    return total, per
+
+
+def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimTelephony,
+          window: tuple[float, float]) -> tuple[dict, list[dict]]:
+    """``campaign_kpis`` with the voice ports the simulated platform used (peak, mean)."""
+    total, per = campaign_kpis(scn, attempts, agents, window)
+    total["ports_peak"] = tel.ports_peak
+    total["ports_mean"] = tel.ports_mean()
+    for j, block in enumerate(per):
+        gauge = tel.job_gauges[j]
+        block["ports_peak"] = gauge.peak
+        block["ports_mean"] = gauge.mean(window[1])
     return total, per
 
 

@@ -135,3 +135,4 @@ def test_second_run_on_a_store_is_refused_and_a_clean_stop_leaves_nothing_pendin
     s2 = json.loads(out)
     assert s2["jobs_resumed"] == ["sales"] and s2["trapped"] == 0 and s2["attempts"] > 0
     assert s2["job_states"] == {"sales": "FINISHED"}
+    assert s2["kpis"]["attempts"] == s2["attempts"]  # this run's KPIs, not the store's

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.epm.emulator import EpmEmulator
 from engine.attempt import Code
+from engine.kpi import ABANDON_CODES, LIVE_CODES
 from engine.sinks import JsonlSink, SinkError
 from outdial.live import session as live_session
 from outdial.live.config import ConfigError, load_config
@@ -103,6 +104,16 @@ def test_a_full_disk_stops_the_run_with_one_message_and_the_next_run_resumes(tmp
         else:
             assert after[i]["code"] == Code.TRAPPED
     assert set(after) == attempt_events(cfg.events_jsonl, "ATTEMPT_COMPLETED")
+    # the summary's KPIs are this run's: its own attempts, not the first run's
+    mine = [r for i, r in after.items() if i not in before]
+    k, (camp,) = summary["kpis"], summary["campaigns"]
+    assert k["attempts"] == len(mine) == summary["attempts"] > 0
+    assert k["live_answers"] == sum(r["code"] in LIVE_CODES for r in mine)
+    assert k["abandons"] == sum(r["code"] in ABANDON_CODES for r in mine)
+    assert camp["name"] == "sales" and camp["attempts"] == k["attempts"]
+    assert k["abandon_rate"] == (k["abandons"] / k["live_answers"] if k["live_answers"]
+                                 else 0.0)
+    assert 0.0 < k["occupancy"] <= 1.0 and 0.0 < camp["occupancy"] <= 1.0
 
 
 def test_an_events_file_that_fails_loses_no_event(tmp_path, monkeypatch):
@@ -280,3 +291,19 @@ def test_closing_cancels_again_a_task_that_lost_its_cancel_and_never_hangs(caplo
     assert still and cancels == 3  # three rounds, three cancels, then left
     assert took < 5.0  # bounded by the rounds, not by the tasks
     assert "stubborn" in caplog.text
+
+
+def test_cli_run_ends_with_the_runs_kpis_per_campaign(tmp_path):
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+    p = write_config(tmp_path, hours=0.004, speed=5.0, drain_s=1.0)
+    r = CliRunner().invoke(outdial, ["run", str(p), "--emulate", "--no-view"],
+                           catch_exceptions=False, env=ENV)
+    assert r.exit_code == 0, r.output
+    table = r.output[r.output.index("this run"):]
+    lines = {ln.split()[1]: ln for ln in table.splitlines() if ln[:1] in "│┃"}
+    assert set(lines) == {"campaign", "sales", "total"}
+    attempts = int(r.output.split(" attempts this run")[0].split()[-1].replace(",", ""))
+    assert int(lines["total"].split()[3].replace(",", "")) == attempts > 0
+    assert "abandon" in lines["campaign"] and "occupancy" in lines["campaign"]

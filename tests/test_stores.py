@@ -298,6 +298,10 @@ def test_attempts_by_id_and_by_job(store):
     assert [r["attempt_id"] for r in store.attempts("b")] == [1, 2, 3, 7, 9]
     assert [r["attempt_id"] for r in store.attempts("a")] == [4]
     assert store.attempts("zz") == []
+    # one run's: from an attempt id on (the live run's summary reads its own)
+    assert [r["attempt_id"] for r in store.attempts(since_id=4)] == [4, 7, 9]
+    assert [r["attempt_id"] for r in store.attempts("b", since_id=3)] == [3, 7, 9]
+    assert store.attempts(since_id=10) == []
 
 
 def test_types_round_trip(store):

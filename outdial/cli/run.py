@@ -11,10 +11,14 @@ run the same command again to resume.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from outdial.app import Application
+
+if TYPE_CHECKING:
+    from outdial.live.config import LiveConfig
 
 LOG_BYTES = 64 << 20  # a run's log file, rotated at this size
 LOG_FILES = 4  # rotated files kept beside it
@@ -139,3 +143,24 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
                       "events unpublished; jobs: "
                       + ", ".join(f"{k} {v}" for k, v in summary["job_states"].items()),
                       markup=False)
+        if "kpis" in summary:
+            _print_kpis(app, summary, cfg)
+
+
+def _print_kpis(app: Application, summary: dict, cfg: LiveConfig) -> None:
+    """This run's KPIs per campaign and in total (``summary["kpis"]``, ``["campaigns"]``):
+    the abandon rate the scenario's regulation counts, occupancy, agent wait."""
+    from outdial.report import fmt_kpi
+    from sim.scenario import load
+
+    ofcom = load(cfg.scenario).regulation.mode == "ofcom"  # loaded by the run already
+    key = "abandon_rate_ofcom" if ofcom else "abandon_rate"
+    rows = []
+    for name, k in [*((c["name"], c) for c in summary["campaigns"]),
+                    ("total", summary["kpis"])]:
+        rows.append([name, fmt_kpi("", k["attempts"]), fmt_kpi("", k["live_answers"]),
+                     fmt_kpi("", k["abandons"]), fmt_kpi("abandon_rate", k[key]),
+                     fmt_kpi("occupancy", k["occupancy"]), f"{k['agent_wait_mean_s']:.1f}"])
+    app.table("this run", ["campaign", "attempts", "live", "abandons",
+                           "abandon (Ofcom)" if ofcom else "abandon", "occupancy",
+                           "agent wait s"], rows)

@@ -37,12 +37,13 @@ from adapters.epm.client import EpmClient
 from adapters.epm.emulator import EpmEmulator
 from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
 from engine.agents import AgentManager
-from engine.attempt import CHANNEL_NAMES, Channel
+from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel
 from engine.blending import Blending
 from engine.dialer import Dialer
 from engine.director import CampaignDirector
 from engine.events import EventPublisher, JobInfo
 from engine.job import Job
+from engine.kpi import attempt_table
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.ports import PortPool
@@ -55,7 +56,7 @@ from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.world import SimulatedPlatform
 from sim.blended import outbound_groups
 from sim.population import build_flows
-from sim.run import campaign_pacing, skill_masks
+from sim.run import campaign_kpis, campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ class LiveSession:
                                  if self.blending else None)
         resumed = self.runner.resume_after_shutdown()
         self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
+        self._first_id, self._start_s = rec.next_attempt_id, start_s
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
@@ -348,6 +350,7 @@ class LiveSession:
                 await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
+        self.summary["kpis"], self.summary["campaigns"] = self._kpis()
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
@@ -363,6 +366,20 @@ class LiveSession:
             self.summary["agents_set_manual_in_at_end"] = \
                 await self.inbound_agents.hand_back_all(CONNECT_TIMEOUT_S / 4)
         return self.summary
+
+    def _kpis(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """This run's KPIs, in total and per campaign, as ``simulate`` reports them
+        (``sim.run.campaign_kpis``): its attempts from the store (those it launched and
+        that ended, those the stop ended included), its agents' time from its start to now.
+        AMD false positives are known to the emulated platform only: a real one cannot
+        tell them, and there the Ofcom rate counts the abandons alone."""
+        now = self.clock.now()
+        recs = self.store.attempts(since_id=self._first_id)
+        att = attempt_table([tuple(r[f] for f in ATTEMPT_FIELDS) for r in recs])
+        self.dialer.agents.close(now)
+        # attempts the stop ended carry its time: the window closes just after it
+        window = (self._start_s, float(np.nextafter(now, np.inf)))
+        return campaign_kpis(self.scn, att, self.dialer.agents, window)
 
     def _stop_blending(self) -> None:
         """The run is stopping (asked, at its end or on an error; the dialer has stopped):
