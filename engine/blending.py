@@ -240,7 +240,6 @@ class Blending:
         idle = idle[np.argsort(am.t_state[idle], kind="stable")].tolist()  # ready longest
         spare = min(max(len(idle) - self.dialer.answers_due(j), 0), k)
         for a in idle[:spare]:
-            self.dialer.on_agent_state(a, _NOT_READY)
             self._lend(a, r, now)
         k -= spare
         if k <= 0:
@@ -255,11 +254,13 @@ class Blending:
             self.leaving[a] = (r, now, True)
             self.log.append((now, "ask", a, j))
         for a in idle[spare:spare + k - len(asked)]:  # nobody else: the skill comes first
-            self.dialer.on_agent_state(a, _NOT_READY)
             self._lend(a, r, now)
 
     def _lend(self, a: int, r: int, now: float) -> None:
-        """Agent ``a`` (not ready, between calls) to row ``r``'s skill."""
+        """Agent ``a`` (between calls) to row ``r``'s skill: not ready for outbound (an
+        idle one is made so here), then the desk's."""
+        if self.dialer.agents.state[a] != _NOT_READY:
+            self.dialer.on_agent_state(a, _NOT_READY)
         self.desk.lend(a, self.settings[r].skill)
         self.lent[a] = (r, now)
         self.lends += 1
