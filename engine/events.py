@@ -621,6 +621,12 @@ def events_markdown() -> str:
         "job's events stay in order within a partition. Times named `*_s` are seconds; `t_*_s`",
         "are run-clock seconds since the run started, -1 when the moment did not happen.",
         "",
+        "Events published through a store's outbox (`engine.outbox`, a live run) carry one",
+        "field more, `outbox_seq` (integer, increasing): delivery is at least once, so a",
+        "consumer drops an `outbox_seq` it has already seen. The JSON-lines sink",
+        "(`engine.sinks.JsonlSink`, `outdial run`'s `events.jsonl`) writes one object per line,",
+        '`{"topic": "POM.Default.AGENT", "event": {...}}`; `engine.sinks.read_jsonl` reads it.',
+        "",
         "| topic | event `type` values |",
         "|---|---|",
     ]

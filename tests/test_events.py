@@ -392,3 +392,25 @@ def test_docs_are_generated_from_the_contract():
         assert f"## {kind}" in text
         for name in spec:
             assert f"| `{name}` |" in text
+
+
+def test_the_documented_line_format_and_outbox_seq_are_what_a_live_run_writes(tmp_path):
+    """docs/events.md says how a JSON-lines file holds an event and that events relayed
+    from the outbox carry ``outbox_seq``: both as the sink and the relay do it."""
+    import json
+
+    from engine.outbox import OutboxRelay, OutboxSink
+    from engine.sinks import JsonlSink
+    from engine.store_memory import MemoryStore
+
+    store = MemoryStore()
+    OutboxSink(store).publish("POM.Default.JOB", {"type": "JOB", "job_id": 3})
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    assert OutboxRelay(store, sink).relay() == 1
+    sink.close()
+    line = json.loads(path.read_text().splitlines()[0])
+    assert set(line) == {"topic", "event"} and line["topic"] == "POM.Default.JOB"
+    assert line["event"]["outbox_seq"] >= 0 and line["event"]["job_id"] == 3
+    text = events_markdown()
+    assert "`outbox_seq`" in text and '`{"topic": "POM.Default.AGENT", "event": {...}}`' in text
