@@ -167,6 +167,12 @@ class AgentManager:
         if new < 0:
             raise InvalidTransition(f"agent {agent}: event {event!r} not allowed in state "
                                     f"{AgentState(cur).name}")
+        if event == "ready" and self._on_call[agent]:
+            # ``ready`` ends a pending agent's wrap-up; on a call whose end the telephony has
+            # not reported yet (a live feed polled first) it would take the agent off the
+            # call and the call's end would be refused: refused here instead, as on BUSY
+            raise InvalidTransition(f"agent {agent}: event 'ready' not allowed on a call "
+                                    f"(state {AgentState(cur).name}): its end comes first")
         lo, hi = self.window  # ``_account``, inlined: a few times per attempt
         a = self._t_state[agent]
         a = a if a > lo else lo

@@ -69,3 +69,23 @@ def test_ready_queue_is_first_in_first_out_and_skips_stale_entries():
     assert m.pop_ready(0) == 2
     assert m.pop_ready(0) == 1
     assert m.pop_ready(0) == -1
+
+
+def test_ready_is_refused_while_the_agent_is_on_a_call():
+    """``ready`` ends a pending agent's wrap-up; on a call (its end not reported yet) it
+    is refused like ``ready`` on BUSY, so the call's end still finds the agent on it."""
+    m = _mgr()
+    for ev in ("login", "ready", "connect"):
+        m.transition(0, ev, 0.0)
+    for leave, after in (("not_ready", AgentState.NOT_READY),
+                         ("logout", AgentState.LOGGED_OUT)):
+        pending = m.transition(0, leave, 1.0)
+        with pytest.raises(InvalidTransition, match="agent 0: event 'ready' not allowed on a "
+                                                    "call"):
+            m.transition(0, "ready", 2.0)
+        assert m.state[0] == pending and m.on_call[0]
+        assert m.transition(0, "call_end", 3.0) == pending and not m.on_call[0]
+        assert m.transition(0, "ready", 4.0) == after
+        if after == AgentState.NOT_READY:
+            for ev in ("ready", "connect"):
+                m.transition(0, ev, 5.0)

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.agents import AgentManager, AgentState
+from engine.agents import AgentManager, AgentState, InvalidTransition
 from engine.attempt import Attempt, Channel, Code
 from engine.contacts import ContactList, ListSpec
 from engine.dialer import Dialer, Job
@@ -294,3 +294,29 @@ def test_bad_wiring_is_refused():
                store, [])
     with pytest.raises(ValueError, match="unknown"):
         Licenses({"gold_agents": 3})
+
+
+def test_a_ready_report_before_the_calls_end_leaves_the_call_to_complete():
+    """Live, the agent feed and the telephony are two polls: the feed may see an agent ready
+    before the telephony reports the end of its call. An agent asked to leave after its call
+    (blending's ask, a break asked at the phone) must not leave the call on that report: the
+    call's end was then refused and its attempt completed only at the run's stop (`outdial
+    run scenarios/live-blended-emulated.toml --emulate --speed 10`: a talk that ended at 65 s
+    completed at 462 s). The report is refused, as on BUSY, and the feed retries it."""
+    clock, tel, feed, store, dialer = build(n_agents=1)
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    (a,) = tel.dialled
+    clock.run(6.0)
+    dialer.on_answered(a, True)
+    feed.say(0, AgentState.NOT_READY)  # asked to leave after the call
+    assert dialer.agents.state[0] == AgentState.PENDING_NOT_READY
+    clock.run(30.0)
+    with pytest.raises(InvalidTransition, match="on a call"):
+        feed.say(0, AgentState.READY)  # the feed saw the end first
+    assert dialer.agents.state[0] == AgentState.PENDING_NOT_READY
+    dialer.on_call_ended(a)
+    assert store.cols["code"] == [int(Code.LIVE_CONNECTED)] and store.cols["t_end"] == [30.0]
+    feed.say(0, AgentState.READY)  # the feed's retry, after the end: the pending wins
+    assert dialer.agents.state[0] == AgentState.NOT_READY
