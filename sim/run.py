@@ -9,7 +9,6 @@ give identical results on any executor.
 from __future__ import annotations
 
 import gc
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -355,11 +354,9 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=[_named(w, camps) for w in dialer.pacer.warnings()]
-                     + day.warnings,
-                     warning_records=[{**w, "campaign": camps[w["campaign"]].name,
-                                       "message": _named(w["message"], camps)}
-                                      for w in dialer.pacer.warning_records()],
+                     warnings=dialer.warnings() + day.warnings,
+                     warning_records=[{**w, "campaign": camps[w["campaign"]].name}
+                                      for w in dialer.warning_records()],
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))],
                      inbound=skills,
@@ -368,18 +365,6 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
                      else None,
                      blending_moves=moves_table(w.blending),
                      unassigned_mean=sampler.unassigned / np.maximum(sampler.samples, 1))
-
-
-_PACER_ROW = re.compile(r"campaign (\d+):")
-
-
-def _named(text: str, camps: list[Campaign]) -> str:
-    """A pacer warning, which names its campaign by row (``campaign 0: ...``), with the
-    scenario's name for it (``campaign sales: ...``)."""
-    m = _PACER_ROW.match(text)
-    if m is None or int(m[1]) >= len(camps):
-        return text
-    return f"campaign {camps[int(m[1])].name}:{text[m.end():]}"
 
 
 def campaign_kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager,
