@@ -145,6 +145,8 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
                       markup=False)
         if "kpis" in summary:
             _print_kpis(app, summary, cfg)
+        for w in summary.get("warnings", []):
+            app.warn(w)
 
 
 def _print_kpis(app: Application, summary: dict, cfg: LiveConfig) -> None:

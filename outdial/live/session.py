@@ -351,6 +351,7 @@ class LiveSession:
         out = await self.runner.run()
         self.summary.update(out.as_dict())
         self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
