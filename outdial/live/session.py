@@ -52,7 +52,10 @@ from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
+from engine.supervisor import Supervisor
 from outdial.live.config import Endpoint, LiveConfig, Secret
+from outdial.live.control import ControlError, ControlServer
+from outdial.live.view import snapshot
 from outdial.live.world import SimulatedPlatform
 from sim.blended import outbound_groups
 from sim.population import build_flows
@@ -114,6 +117,7 @@ class LiveSession:
         self.blending: Blending | None = None
         self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
+        self.control: ControlServer | None = None
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._stop_s = float("inf")  # run-clock time the stop began
@@ -220,6 +224,13 @@ class LiveSession:
         resumed = self.runner.resume_after_shutdown()
         self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
         self._first_id, self._start_s = rec.next_attempt_id, start_s
+        if cfg.control:  # a supervisor's requests (outdial control) while it runs
+            self.control = ControlServer(cfg.control_path(), Supervisor(director, dialer),
+                                         self._status)
+            try:
+                await self.control.start()
+            except ControlError as e:
+                raise RunError(f"{cfg.source}: {e}") from None
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
@@ -352,6 +363,9 @@ class LiveSession:
         self.summary.update(out.as_dict())
         self.summary["kpis"], self.summary["campaigns"] = self._kpis()
         self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
+        if self.control is not None:
+            self.summary["control_requests"] = self.control.requests
+            self.summary["control_refused"] = self.control.refused
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
@@ -382,6 +396,14 @@ class LiveSession:
         window = (self._start_s, float(np.nextafter(now, np.inf)))
         return campaign_kpis(self.scn, att, self.dialer.agents, window)
 
+    def _status(self) -> dict[str, Any]:
+        """A control channel's status reply: the live view's figures, each job with its
+        agent limits and priority now (``Supervisor.status``)."""
+        snap = snapshot(self)
+        for row, st in zip(snap["jobs"], self.control.supervisor.status(), strict=True):
+            row.update(st)
+        return snap
+
     def _stop_blending(self) -> None:
         """The run is stopping (asked, at its end or on an error; the dialer has stopped):
         blending decides no more and every agent still lent is recalled at once, so the
@@ -390,6 +412,8 @@ class LiveSession:
         self.summary["agents_recalled_at_stop"] = self.blending.stop(recall=True)
 
     async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
         if self.clock is not None:
             self.clock.close()
         if self.inbound_agents is not None:

@@ -1,0 +1,190 @@
+"""A running ``outdial run``'s control channel: a supervisor's requests over its Unix socket
+(outdial.live.control, ``outdial control``), malformed requests answered and logged while the
+run goes on, a socket a killed run left replaced, and the command line's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+from outdial.live.config import load_config
+from outdial.live.control import MAX_LINE
+from outdial.live.session import LiveSession, RunError
+from tests.live_helpers import ENV, until, write_config
+
+
+async def _ask(path, *lines: bytes) -> list[dict]:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    out = []
+    try:
+        for line in lines:
+            writer.write(line)
+            try:
+                await writer.drain()
+            except ConnectionResetError:  # the far end answered and closed meanwhile
+                pass
+            reply = await asyncio.wait_for(reader.readline(), 10.0)
+            if not reply:
+                break
+            out.append(json.loads(reply))
+    finally:
+        writer.close()
+    return out
+
+
+def _ask_oversized(path) -> dict:
+    """A request over the line limit, from a plain socket: the run answers and closes that
+    connection (the rest of the request may meet a closed pipe)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10.0)
+        c.connect(str(path))
+        try:
+            c.sendall(b"x" * (MAX_LINE + 10) + b"\n")
+        except OSError:
+            pass
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+async def _finish(s, run) -> None:
+    """The run's task ended (a failed assertion: asked to stop first), then the session."""
+    if not run.done():
+        s.runner.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(run, 30.0)
+    await s.close()
+
+
+def _req(**kw) -> bytes:
+    return json.dumps(kw).encode() + b"\n"
+
+
+def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp_path,
+                                                                             caplog):
+    cfg = load_config(write_config(tmp_path, hours=0.02, speed=6.0, drain_s=2.0), env=ENV,
+                      emulate=True)
+    path = cfg.control_path()
+    assert path == tmp_path / "store.sqlite.control"
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            assert oct(path.stat().st_mode & 0o777) == "0o600"  # its user's only
+            await until(lambda: s.dialer.next_attempt_id >= 5, 30.0, 0.05)
+            (status, paused) = await _ask(path, _req(action="status"),
+                                          _req(action="pause", job="sales"))
+            job = status["result"]["jobs"][0]
+            assert status["ok"] and job["job"] == "sales" and job["state"] == "RUNNING"
+            assert job["attempts"] >= 5 and job["agents"] == 50 and "occupancy" in \
+                status["result"]
+            assert paused == {"ok": True, "result": {
+                "job": "sales", "state": "PAUSED", "min_agents": 0,
+                "max_agents": job["max_agents"], "priority": 1, "agents": 50}}
+            n = s.dialer.next_attempt_id
+            await asyncio.sleep(1.0)  # 6 run seconds: nothing launched while paused
+            assert s.dialer.next_attempt_id == n
+            # malformed requests: each answered, the connection and the run go on
+            bad = await _ask(path, b"{not json\n", b"\xff\xfe\n", _req(action="halt"),
+                             _req(action="pause", job="care"), _req(action="resume",
+                                                                    job="sales"))
+            assert [r["ok"] for r in bad] == [False, False, False, False, True]
+            assert "expected a JSON object" in bad[0]["error"]
+            assert "action: expected one of" in bad[2]["error"]
+            assert "('sales')" in bad[3]["error"]
+            await until(lambda: s.dialer.next_attempt_id > n, 30.0, 0.05)
+            # a request over the line limit: answered, that connection closed
+            big = await asyncio.to_thread(_ask_oversized, path)
+            assert not big["ok"] and str(MAX_LINE) in big["error"]
+            return await run
+        finally:
+            await _finish(s, run)
+    summary = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["job_states"] == {"sales": "FINISHED"}
+    assert summary["control_requests"] == 8 and summary["control_refused"] == 5
+    assert not path.exists()  # removed at the close
+    logged = [r.getMessage() for r in caplog.records if r.name == "outdial.live.control"]
+    assert any('"action": "pause"' in m for m in logged)
+    assert sum("refused" in m or "not a JSON" in m or "over" in m for m in logged) == 5
+
+
+def test_a_socket_a_killed_run_left_is_replaced_a_file_is_not(tmp_path):
+    cfg = load_config(write_config(tmp_path, hours=0.001, speed=6.0, drain_s=0.5), env=ENV,
+                      emulate=True)
+    path = cfg.control_path()
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(path))  # bound, never listening: what a killed run leaves
+    left.close()
+    assert path.exists()
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            assert path.is_socket()
+            return await s.run()
+        finally:
+            await s.close()
+    assert asyncio.run(go())["reason"] == "end"
+    path.write_text("not a socket")
+
+    async def refused():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+        finally:
+            await s.close()
+    with pytest.raises(RunError, match="exists and is not a socket"):
+        asyncio.run(refused())
+    assert path.read_text() == "not a socket"  # never removed
+
+
+def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path):
+    p = write_config(tmp_path, hours=0.02, speed=6.0, drain_s=1.0)
+    cli = CliRunner()
+
+    def ctl(*args):
+        return cli.invoke(outdial, ["control", str(p), *args], catch_exceptions=False,
+                          env=ENV)
+    r = ctl("status")
+    assert r.exit_code == 1 and "no outdial run listens on" in r.output
+    assert ctl("pause").exit_code == 2 and "name the job" in ctl("pause").output
+    r = ctl("status", "--agent", "3")
+    assert r.exit_code == 2 and "--agent goes with logoff" in r.output
+    r = ctl("pause", "sales", "--priority", "2")
+    assert r.exit_code == 2 and "go with set" in r.output
+
+    async def go():
+        s = LiveSession(load_config(p, env=ENV, emulate=True), emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+            out = {}
+            for args in (("status",), ("set", "sales", "--max-agents", "20"),
+                         ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7")):
+                out[args] = await asyncio.to_thread(ctl, *args)
+            await run
+        finally:
+            await _finish(s, run)
+        return out
+    out = asyncio.run(go())
+    status = out[("status",)]
+    assert status.exit_code == 0 and "sales" in status.output and "RUNNING" in status.output
+    assert out[("set", "sales", "--max-agents", "20")].output.startswith("sales: RUNNING")
+    assert "max 20" in out[("set", "sales", "--max-agents", "20")].output
+    assert out[("pause", "sales")].exit_code == 1  # the second: already paused
+    assert "refused: job 'sales': cannot pause a PAUSED job" in out[("pause", "sales")].output
+    assert out[("logoff", "--agent", "7")].output.startswith("agent 7: ")
