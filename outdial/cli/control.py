@@ -89,8 +89,15 @@ def control(app: Application, config: Path, action: str, job: str | None,
     else:
         app.out.print(f"{result.get('job')}: {result.get('state')} (agents "
                       f"{result.get('agents')}, min {result.get('min_agents')}, max "
-                      f"{result.get('max_agents')}, priority {result.get('priority')})",
-                      markup=False)
+                      f"{_most(result)}, priority {result.get('priority')})", markup=False)
+
+
+def _most(job: dict) -> str:
+    """A job's maximum agents as shown: "any" for the default (no maximum set)."""
+    from engine.supervisor import LIMIT_MAX
+
+    m = job.get("max_agents")
+    return "any" if isinstance(m, int) and m >= LIMIT_MAX else str(m)
 
 
 def _print_status(app: Application, snap: dict) -> None:
@@ -98,7 +105,7 @@ def _print_status(app: Application, snap: dict) -> None:
 
     rows = [[j["job"], j["state"], fmt_kpi("", j["attempts"]), fmt_kpi("", j["live"]),
              fmt_kpi("", j["abandons"]), fmt_kpi("abandon_rate", j["abandon_window"]),
-             str(j["in_flight"]), str(j["agents"]), f"{j['min_agents']}-{j['max_agents']}",
+             str(j["in_flight"]), str(j["agents"]), f"{j['min_agents']}-{_most(j)}",
              str(j["priority"])] for j in snap.get("jobs", [])]
     app.table(f"outdial run at run second {snap.get('run_s', 0):.0f}",
               ["job", "state", "attempts", "live", "abandons", "abandon", "in flight",
