@@ -173,7 +173,8 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
         try:
             await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
             out = {}
-            for args in (("status",), ("set", "sales", "--max-agents", "20"),
+            for args in (("status", "--json"), ("status",),
+                         ("set", "sales", "--max-agents", "20"),
                          ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7")):
                 out[args] = await asyncio.to_thread(ctl, *args)
             await run
@@ -181,8 +182,11 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
             await _finish(s, run)
         return out
     out = asyncio.run(go())
-    status = out[("status",)]
-    assert status.exit_code == 0 and "sales" in status.output and "RUNNING" in status.output
+    status = out[("status", "--json")]
+    assert status.exit_code == 0
+    reply = json.loads(status.output)
+    assert reply["ok"] and reply["result"]["jobs"][0]["state"] == "RUNNING"
+    assert out[("status",)].exit_code == 0 and "agents logged in 50" in out[("status",)].output
     assert out[("set", "sales", "--max-agents", "20")].output.startswith("sales: RUNNING")
     assert "max 20" in out[("set", "sales", "--max-agents", "20")].output
     assert out[("pause", "sales")].exit_code == 1  # the second: already paused
