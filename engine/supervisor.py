@@ -83,22 +83,31 @@ class Supervisor:
             state = AgentState(self.dialer.force_logout(agent))
             return {"agent": agent, "state": state.name}
         j = self._job(request.get("job"))
+        limits = {k: self._limit(k, request[k]) for k in LIMITS if k in request}
+        if action == "set" and not limits:
+            raise SupervisorError("action 'set' needs min_agents, max_agents or priority")
+        self.act(j, action, **limits)
+        return self._job_status(j)
+
+    def act(self, j: int, action: str, min_agents: int | None = None,
+            max_agents: int | None = None, priority: int | None = None) -> None:
+        """Job row ``j``: ``pause``, ``resume``, ``stop``, or ``set`` its limits (those not
+        None), through the director. Raises ``SupervisorError`` naming the job when its state
+        or its limits do not allow it (nothing changed)."""
         try:
             if action == "set":
-                limits = {k: self._limit(k, request[k]) for k in LIMITS if k in request}
-                if not limits:
-                    raise SupervisorError("action 'set' needs min_agents, max_agents or "
-                                          "priority")
-                self.director.set_limits(j, **limits)
-            else:
+                self.director.set_limits(j, min_agents, max_agents, priority)
+            elif action in ("pause", "resume", "stop"):
                 getattr(self.director, action)(j)
+            else:
+                raise SupervisorError(f"action: expected pause, resume, stop or set for a "
+                                      f"job, got {action!r:.40}")
         except JobTransitionError as e:
             raise SupervisorError(str(e)) from None
         except ValueError as e:
             if isinstance(e, SupervisorError):
                 raise
             raise SupervisorError(f"job {self.dialer.jobs[j].name!r}: {e}") from None
-        return self._job_status(j)
 
     def status(self) -> list[dict[str, Any]]:
         """Every job's state, agent limits and priority, and agents on it now."""
