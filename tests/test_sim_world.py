@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.attempt import Code
 from sim.run import run_until, simulate
-from sim.scenario import load
+from sim.scenario import build, load
 from sim.world import _later, _PortGauge
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios"
@@ -224,3 +226,27 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     assert len(runs) - len(before) > 50  # and it decides again once open (98 in 3 min)
     times = res.attempts["t_created"]
     assert times.min() == pytest.approx(opening) and res.attempts.height > 20
+
+
+
+@pytest.mark.parametrize("cps", [0.5, 0.2])
+def test_a_carrier_under_one_call_per_second_sets_up_calls_at_its_rate(cps):
+    """``carrier_cps`` under 1 (valid: > 0) once let no call out: the telephony offered
+    ``int(1 s / gap)`` = 0 setups every tick, so agent-based jobs dialled nothing and every
+    timed call was blocked. The carrier now takes a call whenever its next setup starts
+    within the second: a notification job asking for more goes out at the carrier's rate
+    (the rest blocked), and an agent-based job dials too."""
+    raw = {"scenario": {"name": "slow-carrier", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 100, "carrier_cps": cps},
+           "agents": [{"group": "team", "count": 10, "skills": ["sales"]}],
+           "campaigns": [{"name": "notify", "channel": "voice_agentless",
+                          "attempts_per_hour": 7200.0}]}
+    scn = build(raw)
+    r = simulate(scn, 3)
+    launched = r.attempts.filter(pl.col("code") != int(Code.BLOCKED)).height
+    cap = cps * scn.sim_s
+    assert 0.9 * cap <= launched <= cap + 1
+    raw["campaigns"] = [{"name": "sales", "skill": "sales"}]
+    r = simulate(build(raw), 3)
+    dialled = r.attempts.filter(pl.col("code") != int(Code.BLOCKED)).height
+    assert 0.2 * cap <= dialled <= cap + 1  # 10 agents want ~0.15 calls per second
