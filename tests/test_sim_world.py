@@ -250,3 +250,25 @@ def test_a_carrier_under_one_call_per_second_sets_up_calls_at_its_rate(cps):
     r = simulate(build(raw), 3)
     dialled = r.attempts.filter(pl.col("code") != int(Code.BLOCKED)).height
     assert 0.2 * cap <= dialled <= cap + 1  # 10 agents want ~0.15 calls per second
+
+
+def test_interval_rows_count_completed_attempts_only_as_the_kpis_do():
+    """A port pool too small for a notification job blocks most of its calls: blocked
+    attempts never went out, so the interval rows (``intervals.parquet``, ``--intervals``,
+    the plots) leave them out as the KPIs do, and the measured rows add up to the run's
+    attempts (they once counted the blocked ones too: 166 a row where the run had none)."""
+    raw = {"scenario": {"name": "few-ports", "sim_hours": 0.1, "warmup_s": 60.0,
+                        "interval_s": 60.0},
+           "telephony": {"ports": 3},
+           "agents": [{"group": "team", "count": 5, "skills": ["sales"]}],
+           "campaigns": [{"name": "sales", "skill": "sales"},
+                         {"name": "notify", "channel": "voice_agentless",
+                          "attempts_per_hour": 3600.0}]}
+    scn = build(raw)
+    r = simulate(scn, 2)
+    assert r.total["blocked"] > 50
+    measured = r.intervals.filter(pl.col("t_start_s") >= scn.warmup_s)
+    assert int(measured["attempts"].sum()) == r.total["attempts"]
+    for c in r.campaigns:
+        mine = measured.filter(pl.col("campaign") == c["name"])
+        assert int(mine["attempts"].sum()) == c["attempts"]
