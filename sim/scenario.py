@@ -27,6 +27,7 @@ from engine.contacts import ContactListError, ListSpec, load_contacts, zone
 from engine.director import JobPlan
 from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
+from engine.flow import strategy_columns
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
 from engine.staffing import AGENT_PLACED, LICENSE_TYPES
@@ -1167,7 +1168,7 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
         columns = _list_columns(chk, contacts, f"{path}.contacts")
         if columns is not None and not chk.problems[n0:]:
             try:
-                strategy.validate(columns)
+                strategy.validate(strategy_columns(columns, strategy))
             except StrategyError as e:
                 shown = ", ".join(repr(c[:40]) for c in columns[:12])
                 more = f" and {len(columns) - 12} more" if len(columns) > 12 else ""
