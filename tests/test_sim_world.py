@@ -272,3 +272,26 @@ def test_interval_rows_count_completed_attempts_only_as_the_kpis_do():
     for c in r.campaigns:
         mine = measured.filter(pl.col("campaign") == c["name"])
         assert int(mine["attempts"].sum()) == c["attempts"]
+
+
+def test_a_national_dnc_file_bars_a_campaigns_numbers_written_nationally(tmp_path):
+    """Contacts written nationally with ``default_country_code = "1"`` are dialled as
+    ``+1...``; a global DNC file listing the same numbers nationally bars them (it once
+    barred only the entry written with its ``+1``)."""
+    (tmp_path / "list.csv").write_text(
+        "id,phone\n" + "".join(f"N{i},(212) 555-{i:04d}\n" for i in range(1, 41)))
+    (tmp_path / "dnc.txt").write_text("2125550001\n2125550002\n(212) 555-0003\n"
+                                      "+1 212 555 0004\n")
+    raw = {"scenario": {"name": "dnc", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 50}, "dnc": {"files": ["dnc.txt"]},
+           "agents": [{"group": "team", "count": 20, "skills": ["sales"]}],
+           "campaigns": [{"name": "sales", "skill": "sales", "pacing": "progressive",
+                          "contacts": {"file": "list.csv", "timezone": "",
+                                       "default_timezone": "America/New_York",
+                                       "default_country_code": "1"},
+                          "strategy": {"windows": "always", "steps": [
+                              {"channel": "voice", "address": "phone"}]}}]}
+    r = simulate(build(raw, "s.toml", base_dir=tmp_path), 1)
+    called = set(r.attempts["contact_id"].to_list())
+    assert called and not called & {"N1", "N2", "N3", "N4"}
+    assert r.campaigns[0]["attempts"] > 20
