@@ -103,6 +103,18 @@ def test_a_count_is_known_to_one_attempt_of_its_window():
                    {"attempts_voice_agentless": [199.0, 199.0]}, 2, 0.1)
     assert (res[0].lo, res[0].hi) == pytest.approx((1980.0, 2000.0))
     assert res[0].met is None
+    # more replications of the same counts would not decide it (the verdict line says so)
+    assert res[0].needed is None and "no number of replications" in res[0].note
+    assert verdict_line(res) == ("UNDECIDED: on the target (no number of replications "
+                                 "decides; judge with a margin): "
+                                 "min_attempts_per_hour.voice_agentless")
+    # a channel that sent nothing: its interval stays a count's (>= 0), and it is not
+    # "12 replications" from a decision either
+    sms = evaluate([TargetSpec("min_attempts_per_hour.sms", "attempts_per_hour_sms", ">=",
+                               1.0)], {"attempts_sms": 0.0}, {"attempts_sms": [0.0, 0.0]}, 3,
+                   0.5)
+    assert (sms[0].lo, sms[0].hi) == pytest.approx((0.0, 2.0))
+    assert sms[0].met is None and sms[0].needed is None
     res = evaluate(spec, {"attempts_voice_agentless": 150.0},
                    {"attempts_voice_agentless": [150.0, 150.0]}, 2, 0.1)
     assert res[0].met is False and res[0].hi == pytest.approx(1510.0)
