@@ -129,7 +129,7 @@ class ContactFlow:
                 calendar = RunCalendar(calendar)
             except ValueError as e:
                 raise ValueError(f"job {name!r}: {e}") from None
-        strategy.validate(_columns(contacts, strategy))
+        strategy.validate(strategy_columns(contacts.frame.columns, strategy))
         self.job = job
         self.name = name
         self.strategy = strategy
@@ -602,9 +602,13 @@ class ContactFlow:
                           abandons_today=abandons_today)
 
 
-def _columns(contacts: ContactList, strategy: Strategy) -> list[str]:
-    cols = list(contacts.frame.columns)
+def strategy_columns(columns: Sequence[str], strategy: Strategy) -> list[str]:
+    """The fields a job's flow hands ``strategy`` for a list with ``columns``: the list's
+    columns and the strategy's ``timezone_field``, under which the flow passes each
+    contact's zone (the list's zone column, or its ``default_timezone``), whatever the
+    list calls its zone column."""
+    cols = list(columns)
     if strategy.timezone_field not in cols:
-        cols.append(strategy.timezone_field)  # the flow passes the list's zone under it
+        cols.append(strategy.timezone_field)
     return cols
 

@@ -32,6 +32,7 @@ from engine.store_memory import MemoryStore
 from engine.vocab import (
     ABANDON_CODES,
     LIVE_CODES,
+    NOT_COMPLETED_CODES,
     PACING_BY_NAME,
     TARGET_BY_NAME,
     parse_channel,
@@ -406,7 +407,8 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
 
 def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
                camps: list[Campaign]) -> pl.DataFrame:
-    """One row per interval and campaign: outcomes, in-flight, staffing, dial level."""
+    """One row per interval and campaign: outcomes (attempts completed, blocked ones left
+    out as in the KPIs), in-flight, staffing, dial level."""
     n_int, n_job = s.in_flight.shape
     k = np.repeat(np.arange(n_int), n_job)
     j = np.tile(np.arange(n_job), n_int)
@@ -423,8 +425,10 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
-    grouped = (attempts.with_columns(((pl.col("t_end") - scn.interval_origin_s)
-                                      // scn.interval_s).cast(pl.Int64).alias("interval"))
+    # an attempt BLOCKED for want of a port never went out: not completed, as in the KPIs
+    grouped = (attempts.filter(code.is_in(list(NOT_COMPLETED_CODES)).not_())
+               .with_columns(((pl.col("t_end") - scn.interval_origin_s)
+                              // scn.interval_s).cast(pl.Int64).alias("interval"))
                .group_by("interval", "job")
                .agg(pl.len().alias("attempts"),
                     code.is_in(list(LIVE_CODES)).sum().alias("live_answers"),
