@@ -192,3 +192,26 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     assert out[("pause", "sales")].exit_code == 1  # the second: already paused
     assert "refused: job 'sales': cannot pause a PAUSED job" in out[("pause", "sales")].output
     assert out[("logoff", "--agent", "7")].output.startswith("agent 7: ")
+
+
+def test_the_status_table_shows_jobs_limits_and_the_inbound_side():
+    import io
+
+    from rich.console import Console
+
+    from outdial.app import Application
+    from outdial.cli.control import _print_status
+
+    app = Application()
+    app.out = Console(file=io.StringIO(), width=200)
+    _print_status(app, {"run_s": 95.2, "agents_logged_in": 12, "occupancy": 0.5,
+                        "skills": {"care": [3, 1, 10]}, "agents_on_inbound": 5,
+                        "jobs": [{"job": "sales", "state": "PAUSED", "attempts": 31,
+                                  "live": 3, "abandons": 0, "abandon_window": 0.0,
+                                  "in_flight": 5, "agents": 7, "min_agents": 2,
+                                  "max_agents": 1_000_000, "priority": 3}]})
+    text = app.out.file.getvalue()
+    row = next(ln for ln in text.splitlines() if "sales" in ln).split()
+    assert row[1:4] == ["sales", "│", "PAUSED"] and "2-any" in row and "3" in row
+    assert "occupancy 50.00 %" in text
+    assert "care 3 waiting, 1/10 available; blending: 5 agents lent to inbound" in text

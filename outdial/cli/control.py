@@ -113,3 +113,10 @@ def _print_status(app: Application, snap: dict) -> None:
     occ = snap.get("occupancy")
     app.out.print(f"agents logged in {snap.get('agents_logged_in')}, occupancy "
                   f"{'-' if occ is None else fmt_kpi('occupancy', occ)}", markup=False)
+    skills = snap.get("skills") or {}
+    if skills:  # the inbound skills CMS reports, and the agents blending lent them
+        lent = snap.get("agents_on_inbound")
+        app.out.print("inbound skills (CMS): " + ", ".join(
+            f"{k} {w} waiting, {a}/{n} available" for k, (w, a, n) in sorted(skills.items()))
+            + ("" if lent is None else f"; blending: {lent} agents lent to inbound"),
+            markup=False)
