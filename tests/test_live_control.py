@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from outdial.cli import outdial
 from outdial.live.config import load_config
-from outdial.live.control import MAX_LINE
+from outdial.live.control import MAX_LINE, request
 from outdial.live.session import LiveSession, RunError
 from tests.live_helpers import ENV, until, write_config
 
@@ -36,25 +36,6 @@ async def _ask(path, *lines: bytes) -> list[dict]:
     finally:
         writer.close()
     return out
-
-
-def _ask_oversized(path) -> dict:
-    """A request over the line limit, from a plain socket: the run answers and closes that
-    connection (the rest of the request may meet a closed pipe)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(10.0)
-        c.connect(str(path))
-        try:
-            c.sendall(b"x" * (MAX_LINE + 10) + b"\n")
-        except OSError:
-            pass
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
 
 
 async def _finish(s, run) -> None:
@@ -106,7 +87,7 @@ def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp
             assert "('sales')" in bad[3]["error"]
             await until(lambda: s.dialer.next_attempt_id > n, 30.0, 0.05)
             # a request over the line limit: answered, that connection closed
-            big = await asyncio.to_thread(_ask_oversized, path)
+            big = await asyncio.to_thread(request, path, b"x" * (MAX_LINE + 10) + b"\n")
             assert not big["ok"] and str(MAX_LINE) in big["error"]
             return await run
         finally:

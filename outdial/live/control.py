@@ -149,9 +149,11 @@ def _listening(path: Path) -> bool:
         return True
 
 
-def request(path: Path, req: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
-    """Send one request to the run listening on ``path`` and return its reply; raises
-    ``ControlError`` when no run listens there or the reply does not come."""
+def request(path: Path, req: dict[str, Any] | bytes,
+            timeout_s: float = 10.0) -> dict[str, Any]:
+    """Send one request (a mapping, or a line's bytes as they are) to the run listening on
+    ``path`` and return its reply; raises ``ControlError`` when no run listens there or
+    the reply does not come."""
     problem = check_socket_path(path)
     if problem:
         raise ControlError(problem)
@@ -164,8 +166,12 @@ def request(path: Path, req: dict[str, Any], timeout_s: float = 10.0) -> dict[st
                                "this configuration?)") from None
         except OSError as e:
             raise ControlError(f"{path}: {e.strerror or e}") from None
+        line = req if isinstance(req, bytes) else json.dumps(req).encode() + b"\n"
         try:
-            s.sendall(json.dumps(req).encode() + b"\n")
+            s.sendall(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before it was all read (over MAX_LINE): the reply is waiting
+        try:
             buf = b""
             while not buf.endswith(b"\n"):
                 chunk = s.recv(65536)
