@@ -94,6 +94,7 @@ def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp
             await _finish(s, run)
     summary = asyncio.run(go())
     assert summary["reason"] == "end" and summary["job_states"] == {"sales": "FINISHED"}
+    assert summary["control_socket"] == str(path)
     assert summary["control_requests"] == 8 and summary["control_refused"] == 5
     assert not path.exists()  # removed at the close
     logged = [r.getMessage() for r in caplog.records if r.name == "outdial.live.control"]

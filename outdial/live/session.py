@@ -224,6 +224,10 @@ class LiveSession:
         resumed = self.runner.resume_after_shutdown()
         self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
         self._first_id, self._start_s = rec.next_attempt_id, start_s
+        self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
+                        **rec.summary(), "requeued_contacts": requeued,
+                        "events_left_by_last_run": left, "jobs_resumed": resumed,
+                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
         if cfg.control:  # a supervisor's requests (outdial control) while it runs
             self.control = ControlServer(cfg.control_path(), Supervisor(director, dialer),
                                          self._status)
@@ -231,10 +235,7 @@ class LiveSession:
                 await self.control.start()
             except ControlError as e:
                 raise RunError(f"{cfg.source}: {e}") from None
-        self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
-                        **rec.summary(), "requeued_contacts": requeued,
-                        "events_left_by_last_run": left, "jobs_resumed": resumed,
-                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+            self.summary["control_socket"] = str(self.control.path)
         await self._wait_connected()
         if self.on_start is not None:
             self.on_start(self.summary)
