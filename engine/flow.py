@@ -381,6 +381,11 @@ class ContactFlow:
                                     max(min(heads), now_s) if heads else math.inf)
         return out
 
+    @property
+    def growing(self) -> bool:
+        """Whether the list grows by itself as it is dialled (a synthetic list's chunks)."""
+        return self._more is not None
+
     def _grow(self) -> bool:
         chunk = self._more(len(self.ids)) if self._more is not None else None
         if chunk is None or len(chunk) == 0:

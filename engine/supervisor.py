@@ -14,11 +14,15 @@ Requests (``job``: a job's name; agents are numbered from 0 in the run's agent o
     {"action": "pause" | "resume" | "stop", "job": "sales"}
     {"action": "set", "job": "sales", "min_agents": 4, "max_agents": 20, "priority": 3}
     {"action": "logoff", "agent": 17}
+    {"action": "import", "job": "sales", "file": "/data/leads.csv"}
+
+``import`` appends a contact file to a running job's list through the ``importer`` the run
+gives (a live run's: ``outdial.live.imports``); a run without one refuses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from engine.agents import AgentManager, AgentState
@@ -26,10 +30,11 @@ from engine.director import CampaignDirector, JobTransitionError
 from engine.job import Job
 from engine.staffing import Staffing
 
-ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff")
+ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff", "import")
 LIMITS = ("min_agents", "max_agents", "priority")
 _KEYS = {"status": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
-         "set": {"job", *LIMITS}, "logoff": {"agent"}}
+         "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"}}
+_FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
 _LOGGED_OUT = int(AgentState.LOGGED_OUT)
 
@@ -57,9 +62,11 @@ class SupervisedDialer(Protocol):
 class Supervisor:
     """Carries out supervisor requests on ``director`` and ``dialer`` (see the module)."""
 
-    def __init__(self, director: CampaignDirector, dialer: SupervisedDialer):
+    def __init__(self, director: CampaignDirector, dialer: SupervisedDialer,
+                 importer: Callable[[int, str], dict[str, Any]] | None = None):
         self.director = director
         self.dialer = dialer
+        self.importer = importer
 
     def handle(self, request: Any) -> dict[str, Any]:
         """Check and carry out one request (a mapping, see the module); returns what it did
@@ -83,6 +90,8 @@ class Supervisor:
             state = AgentState(self.dialer.force_logout(agent))
             return {"agent": agent, "state": state.name}
         j = self._job(request.get("job"))
+        if action == "import":
+            return self._import(j, request.get("file"))
         limits = {k: self._limit(k, request[k]) for k in LIMITS if k in request}
         if action == "set" and not limits:
             raise SupervisorError("action 'set' needs min_agents, max_agents or priority")
@@ -108,6 +117,18 @@ class Supervisor:
             if isinstance(e, SupervisorError):
                 raise
             raise SupervisorError(f"job {self.dialer.jobs[j].name!r}: {e}") from None
+
+    def _import(self, j: int, path: Any) -> dict[str, Any]:
+        name = self.dialer.jobs[j].name
+        if self.importer is None:
+            raise SupervisorError("this run takes no contact imports")
+        if not isinstance(path, str) or not path.strip():
+            raise SupervisorError(f"file: expected the path of a contact file (CSV or "
+                                  f"Parquet) the run can read, got {path!r:.60}")
+        state = self.director.state(j).value
+        if state in _FINAL:
+            raise SupervisorError(f"job {name!r} is {state}: it takes no more contacts")
+        return self.importer(j, path)
 
     def status(self) -> list[dict[str, Any]]:
         """Every job's state, agent limits and priority, and agents on it now."""

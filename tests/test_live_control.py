@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 
@@ -147,6 +148,8 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     assert r.exit_code == 2 and "--agent goes with logoff" in r.output
     r = ctl("pause", "sales", "--priority", "2")
     assert r.exit_code == 2 and "go with set" in r.output
+    r = ctl("import", "sales")
+    assert r.exit_code == 2 and "name the contact file (--file PATH)" in r.output
 
     async def go():
         s = LiveSession(load_config(p, env=ENV, emulate=True), emulate=True)
@@ -197,3 +200,96 @@ def test_the_status_table_shows_jobs_limits_and_the_inbound_side():
     assert row[1:4] == ["sales", "│", "PAUSED"] and "2-any" in row and "3" in row
     assert "occupancy 50.00 %" in text
     assert "care 3 waiting, 1/10 available; blending: 5 agents lent to inbound" in text
+
+
+def _fixed_list_scenario(tmp_path, records: int):
+    """single-50-predictive with a fixed synthetic list of ``records`` contacts."""
+    from tests.live_helpers import SCENARIO
+    text = SCENARIO.read_text(encoding="utf-8")
+    text = text.replace('initial_hit_rate = 0.30', f'initial_hit_rate = 0.30\nrecords = {records}')
+    p = tmp_path / "fixed.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _leads(path):
+    rows = ["id,phone,timezone"]
+    rows += [f"lead-{i},+1212555{i:04d},America/New_York" for i in range(28)]
+    rows += ["bad-1,not a number,America/New_York", "bad-2,+12125550999,Mars/Olympus"]
+    rows += ["sales-3,+12125559999,America/New_York",  # already in the job's list
+             "lead-5,+12125550005,America/New_York"]  # twice in the file
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_restart(tmp_path):
+    from engine.attempt import Code
+    from outdial.live.imports import META_KEY
+    from tests.live_helpers import rows
+
+    scn = _fixed_list_scenario(tmp_path, 120)
+    cfg = load_config(write_config(tmp_path, hours=0.03, speed=6.0, drain_s=2.0,
+                                   scenario=scn), env=ENV, emulate=True)
+    leads = _leads(tmp_path / "leads.csv")
+
+    async def first():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+            (bad, done) = await _ask(cfg.control_path(),
+                                     _req(action="import", job="sales", file="/no/such.csv"),
+                                     _req(action="import", job="sales", file=str(leads)))
+            return bad, done, await run
+        finally:
+            await _finish(s, run)
+    bad, done, summary = asyncio.run(first())
+    assert not bad["ok"] and "/no/such.csv" in bad["error"]
+    assert done["ok"], done
+    res = done["result"]
+    # 32 rows: two malformed and a second lead-5 skipped (the loader's problems, by line),
+    # sales-3 already in the job's list
+    assert (res["rows"], res["skipped"], res["duplicates"], res["imported"], res["selected"]) \
+        == (29, 3, 1, 28, 28)
+    assert [p.split(":")[0] for p in res["problems"]] == ["line 30", "line 31", "line 33"]
+    recorded = rows(cfg.store_sqlite)
+    dialled = {r["contact_id"] for r in recorded.values() if r["contact_id"].startswith("lead-")}
+    assert dialled and summary["reason"] == "end"
+    assert not any(r["contact_id"].startswith("bad-") for r in recorded.values())
+    # a restart replays the import at its place, before the attempts are replayed
+    again = dataclasses.replace(cfg, hours=0.002)
+
+    async def second():
+        s = LiveSession(again, emulate=True)
+        await s.start()
+        flow = s.director.flows[0]
+        ids = list(flow.ids[120:])
+        run = asyncio.create_task(s.run())
+        try:
+            return ids, await run
+        finally:
+            await _finish(s, run)
+    ids, summary2 = asyncio.run(second())
+    assert summary2["imported_contacts_replayed"] == 28 and len(ids) == 28
+    assert ids[0] == "lead-0" and "lead-5" in ids and "sales-3" not in ids
+    after = rows(cfg.store_sqlite)
+    assert not [i for i, r in after.items() if r["code"] == Code.PENDING]
+    # a store whose imports no longer fit the list: one clear line, nothing dialled
+    import sqlite3
+    db = sqlite3.connect(cfg.store_sqlite)
+    with db:
+        (raw,) = db.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
+        recs = json.loads(raw)
+        recs[0]["base"] = 99
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(recs), META_KEY))
+    db.close()
+
+    async def broken():
+        s = LiveSession(again, emulate=True)
+        try:
+            await s.start()
+        finally:
+            await s.close()
+    with pytest.raises(RunError, match="its list has 120 contacts where the import of"):
+        asyncio.run(broken())

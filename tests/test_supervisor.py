@@ -61,6 +61,7 @@ def test_requests_act_through_the_director_and_the_dialer():
      "minimum 9 exceeds maximum 4"),
     ({"action": "logoff", "agent": 10}, "agent: expected an agent number from 0 to 9"),
     ({"action": "logoff", "agent": "3"}, "agent: expected an agent number"),
+    ({"action": "import", "job": "sales", "file": "x.csv"}, "this run takes no contact imports"),
 ])
 def test_a_bad_request_is_refused_with_its_reason_and_changes_nothing(req, says):
     env, w, _ = world(scenario(agents=10))
@@ -84,8 +85,9 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | s
                      lambda kids: st.lists(kids, max_size=3)
                      | st.dictionaries(st.text(max_size=8), kids, max_size=3), max_leaves=8)
 _requests = st.one_of(_json, st.fixed_dictionaries(
-    {"action": st.sampled_from(["status", "pause", "resume", "stop", "set", "logoff", "x"])},
-    optional={"job": st.one_of(st.just("sales"), _json), "agent": _json,
+    {"action": st.sampled_from(["status", "pause", "resume", "stop", "set", "logoff", "import",
+                                "x"])},
+    optional={"job": st.one_of(st.just("sales"), _json), "agent": _json, "file": _json,
               "min_agents": _json, "max_agents": _json, "priority": _json}))
 
 

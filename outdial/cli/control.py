@@ -5,6 +5,7 @@
     outdial control site.toml pause sales
     outdial control site.toml set sales --min-agents 4 --max-agents 20 --priority 3
     outdial control site.toml logoff --agent 17
+    outdial control site.toml import sales --file new-leads.csv
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from outdial.app import Application
 
-ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff")
+ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff", "import")
 
 
 @click.command()
@@ -27,6 +28,9 @@ ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff")
 @click.option("--priority", type=int, default=None, help="set: the job's priority (>= 1).")
 @click.option("--agent", type=int, default=None,
               help="logoff: the agent's number (from 0, in the run's agent order).")
+@click.option("--file", "contacts_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="import: a contact file (CSV or Parquet) with the job's "
+              "list columns.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The store the run was given with --store (its socket is beside it).")
 @click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -35,10 +39,11 @@ ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff")
 @click.pass_obj
 def control(app: Application, config: Path, action: str, job: str | None,
             min_agents: int | None, max_agents: int | None, priority: int | None,
-            agent: int | None, store_path: Path | None, socket_path: Path | None,
-            as_json: bool) -> None:
+            agent: int | None, contacts_file: Path | None, store_path: Path | None,
+            socket_path: Path | None, as_json: bool) -> None:
     """Ask the running `outdial run CONFIG` to pause, resume or stop JOB, change its agent
-    limits or priority (set), log an agent off, or say its jobs' state (status)."""
+    limits or priority (set), log an agent off, import contacts into JOB, or say its jobs'
+    state (status)."""
     import dataclasses
 
     from outdial.live.config import ConfigError, load_config
@@ -54,7 +59,7 @@ def control(app: Application, config: Path, action: str, job: str | None,
         cfg = dataclasses.replace(cfg, store_sqlite=store_path, store_postgres=None)
     path = socket_path if socket_path is not None else cfg.control_path()
     req: dict = {"action": action}
-    if action in ("pause", "resume", "stop", "set"):
+    if action in ("pause", "resume", "stop", "set", "import"):
         if job is None:
             app.fail(f"{action}: name the job (outdial control CONFIG {action} JOB)")
         req["job"] = job
@@ -71,6 +76,12 @@ def control(app: Application, config: Path, action: str, job: str | None,
         req["agent"] = agent
     elif agent is not None:
         app.fail(f"{action}: --agent goes with logoff")
+    if action == "import":
+        if contacts_file is None:
+            app.fail("import: name the contact file (--file PATH)")
+        req["file"] = str(contacts_file.resolve())  # the run may work in another folder
+    elif contacts_file is not None:
+        app.fail(f"{action}: --file goes with import")
     try:
         reply = request(path, req)
     except ControlError as exc:
@@ -86,6 +97,13 @@ def control(app: Application, config: Path, action: str, job: str | None,
         _print_status(app, result)
     elif action == "logoff":
         app.out.print(f"agent {result.get('agent')}: {result.get('state')}", markup=False)
+    elif action == "import":
+        app.out.print(f"{result.get('job')}: {result.get('imported')} of {result.get('rows')} "
+                      f"contacts imported ({result.get('selected')} selected by the job's "
+                      f"filter), {result.get('duplicates')} already in its list, "
+                      f"{result.get('skipped')} malformed rows skipped", markup=False)
+        for p in result.get("problems") or []:
+            app.warn(f"{result.get('file')}: {p}")
     else:
         app.out.print(f"{result.get('job')}: {result.get('state')} (agents "
                       f"{result.get('agents')}, min {result.get('min_agents')}, max "

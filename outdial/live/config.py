@@ -104,13 +104,17 @@ class LiveConfig:
     control_socket: Path | None = None  # None: ``control_path``'s default
 
     def control_path(self) -> Path:
-        """The control socket: ``[control] socket``, else beside the SQLite store
-        (``<store>.control``), else beside this file (``<file stem>.control``)."""
+        """The control socket: ``[control] socket``, else ``beside_store(".control")``."""
         if self.control_socket is not None:
             return self.control_socket
+        return self.beside_store(".control")
+
+    def beside_store(self, suffix: str) -> Path:
+        """A path beside the SQLite store (``<store><suffix>``), or with PostgreSQL beside
+        this file (``<file stem><suffix>``)."""
         if self.store_sqlite is not None:
-            return self.store_sqlite.with_name(self.store_sqlite.name + ".control")
-        return self.source.with_name(self.source.stem + ".control")
+            return self.store_sqlite.with_name(self.store_sqlite.name + suffix)
+        return self.source.with_name(self.source.stem + suffix)
 
 
 _TOP = {"run", "store", "events", "epm", "aes", "cms", "emulate", "control"}

@@ -55,10 +55,11 @@ from engine.store_schema import StoreError
 from engine.supervisor import Supervisor
 from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.control import ControlError, ControlServer
+from outdial.live.imports import ContactImports, ImportReplayError
 from outdial.live.view import snapshot
 from outdial.live.world import SimulatedPlatform
 from sim.blended import outbound_groups
-from sim.population import build_flows
+from sim.population import build_flows, contact_spec
 from sim.run import campaign_kpis, campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
 
@@ -118,6 +119,7 @@ class LiveSession:
         self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
         self.control: ControlServer | None = None
+        self.imports: ContactImports | None = None
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._stop_s = float("inf")  # run-clock time the stop began
@@ -212,6 +214,13 @@ class LiveSession:
         self.dmcc.subscribe(guard)
         director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
         self.blending = self._blending(scn, camps, dialer, clock, masks, start_s, end_s)
+        specs = [contact_spec(c) if c.contacts is not None else None for c in camps]
+        self.imports = ContactImports(store, cfg.beside_store(".imports"), flows, specs,
+                                      clock.now)
+        try:  # contacts imported by earlier runs, back at their places in the jobs' lists
+            imported = self.imports.replay()
+        except ImportReplayError as e:
+            raise RunError(f"{cfg.source}: {e}") from None
         requeued = restore_flows(store, flows, start_s)
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
@@ -227,9 +236,11 @@ class LiveSession:
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
+                        "imported_contacts_replayed": imported,
                         "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
         if cfg.control:  # a supervisor's requests (outdial control) while it runs
-            self.control = ControlServer(cfg.control_path(), Supervisor(director, dialer),
+            self.control = ControlServer(cfg.control_path(),
+                                         Supervisor(director, dialer, self.imports.add),
                                          self._status)
             try:
                 await self.control.start()
