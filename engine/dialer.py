@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ _PAUSED_STATUS = int(AgentStatus.PAUSED)  # the pacer's code of an idle agent le
 # in wrap-up, not leaving afterwards): its estimators count the time agents spent in each
 # (pacer.holdtime), and an end without that exposure would bias them short.
 _WRAP_STATE = int(AgentState.WORK_NOT_READY)
+_PACER_ROW = re.compile(r"campaign (\d+):")  # how the pacer's warnings name a campaign
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +186,27 @@ class Dialer:
         """Staff the jobs (when licensed) and schedule the first tick now."""
         if self.staffing is not None:
             self.staffing.start()
-        for w in self.pacer.warning_records():
+        for w in self.warning_records():
             self.events.job_warning(w["campaign"], w["code"], w["mode"], w["limit"],
                                     w["estimated_floor"], w["message"])
         self.clock.call_later(0.0, self._tick)
+
+    def warnings(self) -> list[str]:
+        """The pacer's compliance warnings so far, each naming its job (``campaign sales:
+        ...``; the pacer knows its campaigns by row)."""
+        return sorted(self._named(w) for w in self.pacer.warnings())
+
+    def warning_records(self) -> list[dict]:
+        """The pacer's warning records (``Pacer.warning_records``: ``campaign`` is the job's
+        row), their messages naming the job."""
+        return [{**w, "message": self._named(w["message"])}
+                for w in self.pacer.warning_records()]
+
+    def _named(self, text: str) -> str:
+        m = _PACER_ROW.match(text)
+        if m is None or int(m[1]) >= len(self.jobs):
+            return text
+        return f"campaign {self.jobs[int(m[1])].name}:{text[m.end():]}"
 
     def stop(self) -> None:
         """No further ticks; attempts in flight still complete."""

@@ -16,7 +16,10 @@ class DncList:
     """A do-not-contact list: a set of normalised addresses (phone numbers and emails).
 
     An entry containing ``@`` is an email address, anything else a phone number; entries
-    that are neither are kept in ``problems`` (never silently dropped).
+    that are neither are kept in ``problems`` (never silently dropped). A phone number
+    written without a country code (and no ``default_country_code``) stays national; a
+    caller that knows the country of the numbers it dials matches those entries in it
+    (``holds``): ``2125550001`` on a list bars ``+12125550001`` dialled in country ``1``.
     """
 
     def __init__(self, addresses: Iterable[str] = (), name: str = "dnc",
@@ -24,6 +27,8 @@ class DncList:
         self.name = name
         self.default_country_code = default_country_code
         self._set: set[str] = set()
+        self._national: set[str] = set()  # phone entries with no country code
+        self._in_country: dict[str, set[str]] = {}  # country code -> those entries in it
         self.problems: list[str] = []
         for a in addresses:
             self.add(a)
@@ -75,20 +80,54 @@ class DncList:
 
     def add(self, address: str) -> None:
         try:
-            self._set.add(self.normalize(address))
+            a = self.normalize(address)
         except ValueError as e:
             self.problems.append(f"{self.name}: {e}")
+            return
+        self._set.add(a)
+        if a.isdigit():  # a phone number with no country code
+            self._national.add(a)
+            self._in_country.clear()
 
     def discard(self, address: str) -> None:
         try:
-            self._set.discard(self.normalize(address))
+            a = self.normalize(address)
         except ValueError:
-            pass
+            return
+        self._set.discard(a)
+        if a in self._national:
+            self._national.discard(a)
+            self._in_country.clear()
 
     def update(self, other: DncList) -> None:
         """Add every address of ``other`` (and its problems) to this list."""
         self._set |= other._set
+        if other._national:
+            self._national |= other._national
+            self._in_country.clear()
         self.problems.extend(other.problems)
+
+    def holds(self, address: str, country_code: str | None = None) -> bool:
+        """Whether ``address`` is listed; with ``country_code`` (the country the caller's
+        numbers written without one belong to), the entries written without a country code
+        count as numbers of that country too."""
+        if address in self:
+            return True
+        if not country_code or not self._national:
+            return False
+        known = self._in_country.get(country_code)
+        if known is None:
+            known = set()
+            for d in self._national:
+                try:
+                    known.add(normalize_address(d, "phone", country_code))
+                except ValueError:
+                    pass
+            self._in_country[country_code] = known
+        try:
+            return normalize_address(str(address), "phone", country_code) in known
+        except ValueError:
+            return False
 
     def __contains__(self, address: object) -> bool:
         if not self._set:
@@ -113,12 +152,18 @@ def _is_address(text: str, default_country_code: str | None) -> bool:
 
 
 class DncRegistry:
-    """The global DNC list and one list per campaign; both may change while jobs run."""
+    """The global DNC list and one list per campaign; both may change while jobs run.
+
+    ``country_codes`` gives a campaign's country calling code (its contacts'
+    ``default_country_code``): an entry of either list written without a country code bars
+    that campaign's numbers of that country (``DncList.holds``)."""
 
     def __init__(self, global_list: DncList | None = None,
-                 campaigns: Mapping[Any, DncList] | None = None):
+                 campaigns: Mapping[Any, DncList] | None = None,
+                 country_codes: Mapping[Any, str] | None = None):
         self.global_list = global_list if global_list is not None else DncList(name="global")
         self.campaigns: dict[Any, DncList] = dict(campaigns or {})
+        self.country_codes: dict[Any, str] = dict(country_codes or {})
 
     def empty_for(self, campaign: Any = None) -> bool:
         """True when neither the global list nor ``campaign``'s list holds an address."""
@@ -129,9 +174,10 @@ class DncRegistry:
 
     def check(self, address: str, campaign: Any = None) -> str | None:
         """``"global"`` or ``"campaign"`` when ``address`` is listed, else None."""
-        if address in self.global_list:
+        cc = self.country_codes.get(campaign)
+        if self.global_list.holds(address, cc):
             return "global"
         lst = self.campaigns.get(campaign)
-        if lst is not None and address in lst:
+        if lst is not None and lst.holds(address, cc):
             return "campaign"
         return None

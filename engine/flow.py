@@ -129,7 +129,7 @@ class ContactFlow:
                 calendar = RunCalendar(calendar)
             except ValueError as e:
                 raise ValueError(f"job {name!r}: {e}") from None
-        strategy.validate(_columns(contacts, strategy))
+        strategy.validate(strategy_columns(contacts.frame.columns, strategy))
         self.job = job
         self.name = name
         self.strategy = strategy
@@ -381,6 +381,11 @@ class ContactFlow:
                                     max(min(heads), now_s) if heads else math.inf)
         return out
 
+    @property
+    def growing(self) -> bool:
+        """Whether the list grows by itself as it is dialled (a synthetic list's chunks)."""
+        return self._more is not None
+
     def _grow(self) -> bool:
         chunk = self._more(len(self.ids)) if self._more is not None else None
         if chunk is None or len(chunk) == 0:
@@ -602,9 +607,13 @@ class ContactFlow:
                           abandons_today=abandons_today)
 
 
-def _columns(contacts: ContactList, strategy: Strategy) -> list[str]:
-    cols = list(contacts.frame.columns)
+def strategy_columns(columns: Sequence[str], strategy: Strategy) -> list[str]:
+    """The fields a job's flow hands ``strategy`` for a list with ``columns``: the list's
+    columns and the strategy's ``timezone_field``, under which the flow passes each
+    contact's zone (the list's zone column, or its ``default_timezone``), whatever the
+    list calls its zone column."""
+    cols = list(columns)
     if strategy.timezone_field not in cols:
-        cols.append(strategy.timezone_field)  # the flow passes the list's zone under it
+        cols.append(strategy.timezone_field)
     return cols
 

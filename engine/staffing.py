@@ -216,6 +216,7 @@ class Staffing:
         self._idle: dict[int, int] = {}
         self._limits = {j: (dialer.jobs[j].min_agents, dialer.jobs[j].max_agents)
                         for j in self.agent_jobs}
+        self._priority = {j: dialer.jobs[j].priority for j in self.agent_jobs}
         # The floor: the pools' shares together may ask for more agents than there are
         # (jobs of different pools, each pool as large as the staff): then the agents are
         # split by the same distributor, one pool of the agents who could work an
@@ -320,8 +321,15 @@ class Staffing:
                 self.licenses.set_demand(job, min(maximum, int(self.qualified[job])))
         if priority is not None:
             self.licenses.set_priority(job, priority)
+            self._priority[job] = priority
         self._limits[job] = (lo, hi)
         self.mark()
+
+    def limits(self, job: int) -> tuple[int, int, int]:
+        """Agent-based job ``job``'s minimum agents, maximum and priority now (its settings,
+        as changed at runtime by ``set_limits``)."""
+        lo, hi = self._limits[job]
+        return lo, hi, self._priority[job]
 
     def set_running(self, job: int, running: bool) -> None:
         """Job ``job`` starts running (its minimum and demand back) or stops running: not

@@ -29,14 +29,14 @@ def write_error(exc: OSError, target: Path) -> str:
     return exc.strerror or str(exc)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` with every non-finite float replaced by ``None`` (strict JSON has no NaN/inf)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -118,7 +118,7 @@ class Application:
 
     def print_json(self, payload: Any) -> None:
         """Write ``payload`` as strict JSON to stdout; NaN and infinities become ``null``."""
-        text = json.dumps(_json_safe(payload), indent=2, sort_keys=False, allow_nan=False)
+        text = json.dumps(json_safe(payload), indent=2, sort_keys=False, allow_nan=False)
         sys.stdout.write(text + "\n")
 
     def table(

@@ -12,7 +12,7 @@ import polars as pl
 
 from engine.kpi import FRACTION_KPIS
 from engine.vocab import CHANNEL_NAMES
-from outdial.app import Application, _json_safe
+from outdial.app import Application, json_safe
 from sim.plan.assess import Assessment
 from sim.plan.stats import Summary
 from sim.plan.tables import attempts_table, intervals_table
@@ -292,7 +292,7 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
                 frame = frame.filter(~pl.col("in_warmup"))
             paths.append(out / name)
             frame.write_parquet(paths[-1])
-    paths[2].write_text(json.dumps(_json_safe(summary_json(s, a, scn.source)), indent=2))
+    paths[2].write_text(json.dumps(json_safe(summary_json(s, a, scn.source)), indent=2))
     return paths
 
 

@@ -18,8 +18,8 @@ from typing import Protocol
 import simpy
 
 from engine.agents import AgentState
-from engine.director import JobTransitionError
 from engine.flow import ContactFlow
+from engine.supervisor import Supervisor
 from sim.population import synthetic_chunk
 from sim.profiles import Action, Profile
 from sim.scenario import Campaign, Scenario
@@ -72,6 +72,7 @@ class Day:
                  flows: Sequence[ContactFlow], agent_state: Callable[[int], int]):
         self.env, self.scn = env, scn
         self.outcomes, self.feed, self.director, self.dialer = outcomes, feed, director, dialer
+        self._supervisor = Supervisor(director, dialer)
         self.flows, self.agent_state = flows, agent_state
         self.warnings: list[str] = []
 
@@ -182,12 +183,9 @@ class Day:
                     self.warnings.append(f"{a.where}: logoff of {a.count} agent(s) at "
                                          f"{a.at_s:g} s found {len(on)} logged in")
                 return
-            for j in a.jobs:
-                if a.action == "set":
-                    self.director.set_limits(j, a.min_agents, a.max_agents, a.priority)
-                else:
-                    getattr(self.director, a.action)(j)
-        except (JobTransitionError, ValueError) as exc:
+            for j in a.jobs:  # as a live supervisor's request (outdial control) acts
+                self._supervisor.act(j, a.action, a.min_agents, a.max_agents, a.priority)
+        except ValueError as exc:  # SupervisorError, or a logoff's
             self.warnings.append(f"{a.where}: {a.action} at {a.at_s:g} s refused: {exc}")
 
 

@@ -93,7 +93,10 @@ def build_flows(scn: Scenario, camps: Sequence[Campaign]
     dnc = DncRegistry(
         _dnc(scn.dnc_files, "global"),
         {j: _dnc(c.contacts.dnc_files, c.name) for j, c in enumerate(camps)
-         if c.contacts is not None and c.contacts.dnc_files})
+         if c.contacts is not None and c.contacts.dnc_files},
+        # a DNC entry written without a country code is a number of the campaign's country
+        {j: c.contacts.default_country_code for j, c in enumerate(camps)
+         if c.contacts is not None and c.contacts.default_country_code})
     rules = RuleEngine(dnc=dnc, job_configs={j: c.rules for j, c in enumerate(camps)
                                              if c.rules is not None})
     history: dict[str, list[PastAttempt]] = {}

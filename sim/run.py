@@ -9,7 +9,6 @@ give identical results on any executor.
 from __future__ import annotations
 
 import gc
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from engine.store_memory import MemoryStore
 from engine.vocab import (
     ABANDON_CODES,
     LIVE_CODES,
+    NOT_COMPLETED_CODES,
     PACING_BY_NAME,
     TARGET_BY_NAME,
     parse_channel,
@@ -355,11 +355,9 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
                      attempts=attempts, intervals=intervals,
-                     warnings=[_named(w, camps) for w in dialer.pacer.warnings()]
-                     + day.warnings,
-                     warning_records=[{**w, "campaign": camps[w["campaign"]].name,
-                                       "message": _named(w["message"], camps)}
-                                      for w in dialer.pacer.warning_records()],
+                     warnings=dialer.warnings() + day.warnings,
+                     warning_records=[{**w, "campaign": camps[w["campaign"]].name}
+                                      for w in dialer.warning_records()],
                      restrictions={c.name: rules.counts(j) for j, c in enumerate(camps)},
                      jobs=[director.stats(j).as_dict() for j in range(len(camps))],
                      inbound=skills,
@@ -368,18 +366,6 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
                      else None,
                      blending_moves=moves_table(w.blending),
                      unassigned_mean=sampler.unassigned / np.maximum(sampler.samples, 1))
-
-
-_PACER_ROW = re.compile(r"campaign (\d+):")
-
-
-def _named(text: str, camps: list[Campaign]) -> str:
-    """A pacer warning, which names its campaign by row (``campaign 0: ...``), with the
-    scenario's name for it (``campaign sales: ...``)."""
-    m = _PACER_ROW.match(text)
-    if m is None or int(m[1]) >= len(camps):
-        return text
-    return f"campaign {camps[int(m[1])].name}:{text[m.end():]}"
 
 
 def campaign_kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager,
@@ -421,7 +407,8 @@ def _kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager, tel: SimT
 
 def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
                camps: list[Campaign]) -> pl.DataFrame:
-    """One row per interval and campaign: outcomes, in-flight, staffing, dial level."""
+    """One row per interval and campaign: outcomes (attempts completed, blocked ones left
+    out as in the KPIs), in-flight, staffing, dial level."""
     n_int, n_job = s.in_flight.shape
     k = np.repeat(np.arange(n_int), n_job)
     j = np.tile(np.arange(n_job), n_int)
@@ -438,8 +425,10 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
-    grouped = (attempts.with_columns(((pl.col("t_end") - scn.interval_origin_s)
-                                      // scn.interval_s).cast(pl.Int64).alias("interval"))
+    # an attempt BLOCKED for want of a port never went out: not completed, as in the KPIs
+    grouped = (attempts.filter(code.is_in(list(NOT_COMPLETED_CODES)).not_())
+               .with_columns(((pl.col("t_end") - scn.interval_origin_s)
+                              // scn.interval_s).cast(pl.Int64).alias("interval"))
                .group_by("interval", "job")
                .agg(pl.len().alias("attempts"),
                     code.is_in(list(LIVE_CODES)).sum().alias("live_answers"),

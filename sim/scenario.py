@@ -27,6 +27,7 @@ from engine.contacts import ContactListError, ListSpec, load_contacts, zone
 from engine.director import JobPlan
 from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
+from engine.flow import strategy_columns
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
 from engine.staffing import AGENT_PLACED, LICENSE_TYPES
@@ -1165,9 +1166,12 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                             f"one channel per campaign; use another campaign), got "
                             f"{step.channel!r}")
         columns = _list_columns(chk, contacts, f"{path}.contacts")
+        if columns is not None:
+            contacts = _zone_column(chk, contacts, columns, raw.get("contacts"),
+                                    f"{path}.contacts")
         if columns is not None and not chk.problems[n0:]:
             try:
-                strategy.validate(columns)
+                strategy.validate(strategy_columns(columns, strategy))
             except StrategyError as e:
                 shown = ", ".join(repr(c[:40]) for c in columns[:12])
                 more = f" and {len(columns) - 12} more" if len(columns) > 12 else ""
@@ -1207,6 +1211,23 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     if len(chk.problems) > n0 or strategy is None or rule_cfg is None or plan is None:
         return None
     return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
+
+
+def _zone_column(chk: _Checker, ct: ContactsConfig, columns: list[str], raw: Any,
+                 path: str) -> ContactsConfig:
+    """The list's zone column as the run reads it. ``timezone`` left out names the column
+    ``timezone`` when the file has one; a file without it puts every contact in
+    ``default_timezone`` (which stands in for the column), and with no default either, the
+    problem names both keys."""
+    given = isinstance(raw, Mapping) and "timezone" in raw
+    if ct.file is None or given or ct.timezone is None or ct.timezone in columns:
+        return ct
+    if ct.default_timezone is None:
+        chk.problem(f"{path}.timezone", f"{ct.file.name} has no column {ct.timezone!r} for "
+                    "the contacts' time zones: name its zone column with timezone = "
+                    "\"COLUMN\", or put every contact in one zone with default_timezone = "
+                    "\"ZONE\" (an IANA name)")
+    return replace(ct, timezone=None)
 
 
 def _too_many_columns(chk: _Checker, ct: ContactsConfig, path: str, cols: list[str]) -> bool:

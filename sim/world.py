@@ -224,13 +224,16 @@ class SimTelephony:
     # ---- Telephony protocol
 
     def capacity(self, voice: bool) -> int:
-        """Voice: free ports, and no more setups than the carrier takes in the next second
-        (dials queued behind the carrier would ring late and mislead the pacer); SMS and
-        email are limited by pacing only."""
+        """Voice: free ports, and no more setups than the carrier starts in the next second
+        (dials queued behind the carrier would ring late and mislead the pacer; under one
+        call per second, the next setup once it starts within the second); SMS and email
+        are limited by pacing only."""
         if not voice:
             return 1 << 30
         queued_s = max(self._next_setup - self.env._now, 0.0)
         setups = int(max(1.0 - queued_s, 0.0) / self.setup_gap_s)
+        if setups == 0 and queued_s < 1.0:
+            setups = 1
         return max(min(self.ports - self.ports_in_use, setups), 0)
 
     def dial(self, a: Attempt) -> None:

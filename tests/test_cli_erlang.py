@@ -30,9 +30,11 @@ def run_json(*args: str) -> dict:
 
 def test_b_json():
     payload = run_json("b", "--traffic-erlangs", "8.108", "--servers", "15")
-    assert list(payload) == ["inputs", "blocking"]
+    assert list(payload) == ["inputs", "blocking", "carried_erlangs"]
     assert payload["inputs"] == {"traffic_erlangs": 8.108, "servers": 15}
     assert payload["blocking"] == pytest.approx(0.01, abs=2e-6)
+    # the figures the table prints (carried traffic too), as docs/outputs.md lists them
+    assert payload["carried_erlangs"] == pytest.approx(8.108 * (1 - payload["blocking"]))
 
 
 def test_c_json_published_example():

@@ -150,3 +150,23 @@ def test_the_pacer_s_warnings_name_the_campaign():
     assert any(w.startswith("campaign sales: abandon limit") for w in texts), texts
     assert not any(w.startswith("campaign 0:") for w in texts), texts
     assert objs and all(o["message"].startswith("campaign sales:") for o in objs), objs
+
+
+def test_simulate_out_with_inbound_skills_caches_and_writes_the_inbound_tables(tmp_path):
+    """`simulate --out` on a scenario with [[inbound]] skills crashed storing its run in
+    the cache (the inbound tables are DataFrames, which the cache wrote into the record's
+    JSON: 'Object of type DataFrame is not JSON serializable'). The run is stored, read
+    back with its inbound tables by the next command, and both write the same files."""
+    scn = str(SCENARIOS / "blended-centre.toml")
+    args = ("simulate", scn, "--hours", "0.02", "--warmup-s", "30", "-r", "1", "--json")
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        res = cli(*args, "--out", str(out), "--cache", str(tmp_path / "cache"))
+        assert res.exit_code == 0, res.output
+        calls = pl.read_parquet(out / "inbound_calls.parquet")
+        offered = sum(s["offered"] for s in json.loads(res.stdout)["inbound"].values())
+        assert calls.height == offered > 0
+    assert "reused from the cache" in res.stderr
+    for name in ("attempts", "intervals", "inbound_calls", "inbound_intervals"):
+        a, b = (pl.read_parquet(tmp_path / f"out{k}" / f"{name}.parquet") for k in (0, 1))
+        assert a.equals(b), name

@@ -132,3 +132,11 @@ def test_ratio_search_note_tells_too_few_answers_from_a_breach():
     loud = search(0.05, [0.04, 0.06]).note
     assert loud == ("no progressive ratio meets the limit: even 1 breaks it (5.00 %, upper "
                     "bound 6.00 %)")
+
+
+def test_the_regulatory_window_reads_as_a_reader_writes_it():
+    """Ofcom's 24 h window was printed '1 days' in the compare table's caption."""
+    from outdial.cli.compare import _span
+
+    assert [_span(s) for s in (30 * 86_400, 86_400, 3600, 90)] == [
+        "30 days", "24 h", "1 h", "90 s"]

@@ -50,6 +50,8 @@ def _value(cfg: LiveConfig, key: str):
         return getattr(cfg, f"events_{name}")
     if sect == "emulate":
         return cfg.emulate_tls
+    if sect == "control":
+        return cfg.control if name == "enabled" else cfg.control_socket
     if key == "aes.first_station":
         return cfg.first_station
     if key == "epm.application":
@@ -82,7 +84,7 @@ def _parse(cell: str) -> list:
 def test_the_table_lists_the_run_configuration():
     keys = [k for ks, _ in doc_rows() for k in ks]
     for k in ("run.scenario", "run.hours", "store.sqlite", "epm.url", "aes.first_station",
-              "cms.skills", "emulate.tls"):
+              "cms.skills", "emulate.tls", "control.enabled", "control.socket"):
         assert k in keys, k
 
 

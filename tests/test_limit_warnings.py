@@ -25,6 +25,7 @@ def test_simulate_json_carries_the_infeasible_limit_as_an_object():
     assert w["code"] == "abandon_limit_infeasible" and w["campaign"] == "sales"
     assert w["mode"] == "ofcom" and w["limit"] == 0.03
     assert w["estimated_floor"] > w["limit"]  # the false positives alone are over it
+    assert w["message"].startswith("campaign sales:")
 
 
 def test_compare_json_carries_it_for_each_policy_that_hits_it():
@@ -45,3 +46,4 @@ def test_the_engine_publishes_a_job_warning_event():
     assert set(event) == set(EVENT_FIELDS["JOB_WARNING"])
     assert event["code"] == "abandon_limit_infeasible" and event["job_name"] == "sales"
     assert event["estimated_floor"] > event["limit"]
+    assert event["message"].startswith("campaign sales:")  # the job, not the pacer's row

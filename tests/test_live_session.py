@@ -307,3 +307,14 @@ def test_cli_run_ends_with_the_runs_kpis_per_campaign(tmp_path):
     attempts = int(r.output.split(" attempts this run")[0].split()[-1].replace(",", ""))
     assert int(lines["total"].split()[3].replace(",", "")) == attempts > 0
     assert "abandon" in lines["campaign"] and "occupancy" in lines["campaign"]
+
+
+def test_the_run_summary_names_the_pacers_warnings(tmp_path):
+    # an Ofcom limit the AMD's false positives alone use up: the pacer warns at the start
+    scn = Path(__file__).resolve().parents[1] / "scenarios" / "pacing-amd80-50.toml"
+    cfg = load_config(write_config(tmp_path, hours=0.002, speed=5.0, drain_s=1.0,
+                                   scenario=scn), env=ENV, emulate=True)
+    summary = run_live(cfg, emulate=True)
+    (w,) = [w for w in summary["warnings"] if "abandon_limit_infeasible" in w
+            or "used up" in w]
+    assert w.startswith("campaign sales:")

@@ -162,7 +162,12 @@ def test_a_contact_file_without_its_key_columns_is_refused_by_validate(tmp_path)
     p = _with_list(tmp_path, "id,phone,zone\nc1,+12025550001,UTC\n")  # no 'timezone' column
     for cmd in (("validate", p), ("simulate", p, "--hours", "0.02", "--no-cache")):
         res = cli(*cmd)
-        assert res.exit_code == 2 and "missing column(s) 'timezone'" in res.stderr
+        assert res.exit_code == 2 and "contacts.timezone: list.csv has no column " \
+            "'timezone'" in res.stderr and "default_timezone" in res.stderr
+    p.write_text(p.read_text().replace('file = "list.csv"',
+                                      'file = "list.csv"\ntimezone = "zone"\nid = "nope"'))
+    res = cli("validate", p)
+    assert res.exit_code == 2 and "missing column(s) 'nope'" in res.stderr
 
 
 def test_bad_filter_and_spec_are_refused_before_the_run():

@@ -93,6 +93,29 @@ def test_global_and_campaign_dnc_lists():
     assert eng.counts(2)["dnc_global"] == 1
 
 
+def test_dnc_entries_without_a_country_code_bar_the_campaigns_numbers_of_its_country():
+    """A DNC file written nationally (``2125550001``, as national registries publish them)
+    read with no country code once barred nothing a campaign dialled as ``+1...`` (its
+    contacts' ``default_country_code``): the number on the list was called. Each campaign's
+    country code now reads the national entries, of the global and its own list."""
+    reg = DncRegistry(DncList(["2125550001", "(212) 555-0003"]),
+                      {"us": DncList(["212 555 0002"]), "uk": DncList(["020 7946 0001"])},
+                      country_codes={"us": "1", "uk": "44"})
+    eng = RuleEngine(RuleConfig(), dnc=reg, campaigns={1: "us", 2: "uk", 3: "none"})
+    assert eng.check(1, ANN, "+12125550001", "voice", T0).rule == "dnc_global"
+    assert eng.check(1, ANN, "+12125550003", "voice", T0).rule == "dnc_global"
+    assert eng.check(1, ANN, "+12125550002", "voice", T0).rule == "dnc_campaign"
+    assert eng.check(1, ANN, "+12125550004", "voice", T0).allowed
+    assert eng.check(2, ANN, "+442079460001", "voice", T0).rule == "dnc_campaign"
+    assert eng.check(2, ANN, "+12125550001", "voice", T0).allowed  # not a UK number
+    assert eng.check(3, ANN, "+12125550001", "voice", T0).allowed  # country unknown
+    assert eng.check(3, ANN, "2125550001", "voice", T0).rule == "dnc_global"
+    reg.global_list.add("2125550005")  # lists change while jobs run
+    assert eng.check(1, ANN, "+12125550005", "voice", T0).rule == "dnc_global"
+    reg.global_list.discard("2125550001")
+    assert eng.check(1, ANN, "+12125550001", "voice", T0).allowed
+
+
 # ---------------------------------------------------------------------- blocks, channel, codes
 
 

@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.attempt import Code
 from sim.run import run_until, simulate
-from sim.scenario import load
+from sim.scenario import build, load
 from sim.world import _later, _PortGauge
 
 SCN = Path(__file__).resolve().parent.parent / "scenarios"
@@ -224,3 +226,72 @@ def test_a_night_with_every_zone_closed_neither_searches_nor_decides_at_every_ti
     assert len(runs) - len(before) > 50  # and it decides again once open (98 in 3 min)
     times = res.attempts["t_created"]
     assert times.min() == pytest.approx(opening) and res.attempts.height > 20
+
+
+
+@pytest.mark.parametrize("cps", [0.5, 0.2])
+def test_a_carrier_under_one_call_per_second_sets_up_calls_at_its_rate(cps):
+    """``carrier_cps`` under 1 (valid: > 0) once let no call out: the telephony offered
+    ``int(1 s / gap)`` = 0 setups every tick, so agent-based jobs dialled nothing and every
+    timed call was blocked. The carrier now takes a call whenever its next setup starts
+    within the second: a notification job asking for more goes out at the carrier's rate
+    (the rest blocked), and an agent-based job dials too."""
+    raw = {"scenario": {"name": "slow-carrier", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 100, "carrier_cps": cps},
+           "agents": [{"group": "team", "count": 10, "skills": ["sales"]}],
+           "campaigns": [{"name": "notify", "channel": "voice_agentless",
+                          "attempts_per_hour": 7200.0}]}
+    scn = build(raw)
+    r = simulate(scn, 3)
+    launched = r.attempts.filter(pl.col("code") != int(Code.BLOCKED)).height
+    cap = cps * scn.sim_s
+    assert 0.9 * cap <= launched <= cap + 1
+    raw["campaigns"] = [{"name": "sales", "skill": "sales"}]
+    r = simulate(build(raw), 3)
+    dialled = r.attempts.filter(pl.col("code") != int(Code.BLOCKED)).height
+    assert 0.2 * cap <= dialled <= cap + 1  # 10 agents want ~0.15 calls per second
+
+
+def test_interval_rows_count_completed_attempts_only_as_the_kpis_do():
+    """A port pool too small for a notification job blocks most of its calls: blocked
+    attempts never went out, so the interval rows (``intervals.parquet``, ``--intervals``,
+    the plots) leave them out as the KPIs do, and the measured rows add up to the run's
+    attempts (they once counted the blocked ones too: 166 a row where the run had none)."""
+    raw = {"scenario": {"name": "few-ports", "sim_hours": 0.1, "warmup_s": 60.0,
+                        "interval_s": 60.0},
+           "telephony": {"ports": 3},
+           "agents": [{"group": "team", "count": 5, "skills": ["sales"]}],
+           "campaigns": [{"name": "sales", "skill": "sales"},
+                         {"name": "notify", "channel": "voice_agentless",
+                          "attempts_per_hour": 3600.0}]}
+    scn = build(raw)
+    r = simulate(scn, 2)
+    assert r.total["blocked"] > 50
+    measured = r.intervals.filter(pl.col("t_start_s") >= scn.warmup_s)
+    assert int(measured["attempts"].sum()) == r.total["attempts"]
+    for c in r.campaigns:
+        mine = measured.filter(pl.col("campaign") == c["name"])
+        assert int(mine["attempts"].sum()) == c["attempts"]
+
+
+def test_a_national_dnc_file_bars_a_campaigns_numbers_written_nationally(tmp_path):
+    """Contacts written nationally with ``default_country_code = "1"`` are dialled as
+    ``+1...``; a global DNC file listing the same numbers nationally bars them (it once
+    barred only the entry written with its ``+1``)."""
+    (tmp_path / "list.csv").write_text(
+        "id,phone\n" + "".join(f"N{i},(212) 555-{i:04d}\n" for i in range(1, 41)))
+    (tmp_path / "dnc.txt").write_text("2125550001\n2125550002\n(212) 555-0003\n"
+                                      "+1 212 555 0004\n")
+    raw = {"scenario": {"name": "dnc", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 50}, "dnc": {"files": ["dnc.txt"]},
+           "agents": [{"group": "team", "count": 20, "skills": ["sales"]}],
+           "campaigns": [{"name": "sales", "skill": "sales", "pacing": "progressive",
+                          "contacts": {"file": "list.csv", "timezone": "",
+                                       "default_timezone": "America/New_York",
+                                       "default_country_code": "1"},
+                          "strategy": {"windows": "always", "steps": [
+                              {"channel": "voice", "address": "phone"}]}}]}
+    r = simulate(build(raw, "s.toml", base_dir=tmp_path), 1)
+    called = set(r.attempts["contact_id"].to_list())
+    assert called and not called & {"N1", "N2", "N3", "N4"}
+    assert r.campaigns[0]["attempts"] > 20

@@ -103,6 +103,18 @@ def test_a_count_is_known_to_one_attempt_of_its_window():
                    {"attempts_voice_agentless": [199.0, 199.0]}, 2, 0.1)
     assert (res[0].lo, res[0].hi) == pytest.approx((1980.0, 2000.0))
     assert res[0].met is None
+    # more replications of the same counts would not decide it (the verdict line says so)
+    assert res[0].needed is None and "no number of replications" in res[0].note
+    assert verdict_line(res) == ("UNDECIDED: on the target (no number of replications "
+                                 "decides; judge with a margin): "
+                                 "min_attempts_per_hour.voice_agentless")
+    # a channel that sent nothing: its interval stays a count's (>= 0), and it is not
+    # "12 replications" from a decision either
+    sms = evaluate([TargetSpec("min_attempts_per_hour.sms", "attempts_per_hour_sms", ">=",
+                               1.0)], {"attempts_sms": 0.0}, {"attempts_sms": [0.0, 0.0]}, 3,
+                   0.5)
+    assert (sms[0].lo, sms[0].hi) == pytest.approx((0.0, 2.0))
+    assert sms[0].met is None and sms[0].needed is None
     res = evaluate(spec, {"attempts_voice_agentless": 150.0},
                    {"attempts_voice_agentless": [150.0, 150.0]}, 2, 0.1)
     assert res[0].met is False and res[0].hi == pytest.approx(1510.0)
@@ -259,3 +271,28 @@ def test_simulate_warns_when_the_ports_bind():
                      "scenario.warmup_s": 60.0})
     a = assess_records(scn, [run_task(scn, 11, tables=True)])
     assert any(w.startswith("telephony ports: ") and "of 20 in use" in w for w in a.warnings)
+
+
+def test_simulate_names_the_carrier_when_it_blocks_calls_with_ports_free():
+    """A notification job at 2,000 an hour on a carrier taking 0.2 setups a second: its
+    calls are blocked with most ports free, and the run says the carrier did it (a planner
+    reading only `blocked` would buy ports that change nothing); a port pool that fills
+    gets the port warning, not this one."""
+    from sim.plan.assess import assess_records
+    from sim.plan.task import run_task
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "slow-carrier", "sim_hours": 0.05, "warmup_s": 0.0},
+           "telephony": {"ports": 100, "carrier_cps": 0.2},
+           "agents": [{"group": "team", "count": 2, "skills": ["sales"]}],
+           "campaigns": [{"name": "notify", "channel": "voice_agentless",
+                          "attempts_per_hour": 2000.0}]}
+    scn = build(raw)
+    a = assess_records(scn, [run_task(scn, 3)])
+    [w] = [w for w in a.warnings if w.startswith("carrier: ")]
+    assert "of the 100 telephony ports" in w and "0.2 call setups per second" in w
+    raw["telephony"] = {"ports": 3, "carrier_cps": 1000.0}
+    scn = build(raw)
+    a = assess_records(scn, [run_task(scn, 3)])
+    assert not [w for w in a.warnings if w.startswith("carrier: ")]
+    assert [w for w in a.warnings if w.startswith("telephony ports: ")]

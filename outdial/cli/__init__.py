@@ -35,9 +35,20 @@ def outdial(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from outdial.cli import compare, erlang, report, run, simulate, size, sweep, validate
+    from outdial.cli import (
+        compare,
+        control,
+        erlang,
+        report,
+        run,
+        simulate,
+        size,
+        sweep,
+        validate,
+    )
 
     outdial.add_command(compare.compare)
+    outdial.add_command(control.control)
     outdial.add_command(erlang.erlang)
     outdial.add_command(report.report)
     outdial.add_command(run.run)

@@ -191,7 +191,10 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
 
 
 def _span(seconds: float) -> str:
-    return f"{seconds / 86_400:g} days" if seconds >= 86_400 else f"{seconds / 3600:g} h"
+    """A regulatory window for the reader: ``30 days``, ``24 h``, ``90 s``."""
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:g} days"
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
 
 
 def _risk(r) -> str:

@@ -279,8 +279,7 @@ def erlang_b_command(app: Application, traffic_erlangs: float | None, servers: s
             if counts is None:
                 payload["servers"] = single
             payload["blocking"] = b
-            if counts is None:
-                payload["carried_erlangs"] = a * (1.0 - b)
+            payload["carried_erlangs"] = a * (1.0 - b)
             app.print_json(payload)
             return
         table = [["Blocking", _percent(b)], ["Carried traffic", f"{a * (1.0 - b):.3f} E"]]

@@ -125,6 +125,11 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
                           f"{summary['trapped']} trapped (re-queued), "
                           f"{summary['events_left_by_last_run']} stored events published",
                           markup=False)
+        if "control_socket" in summary:
+            where = f" --store {store_path}" if store_path is not None else ""
+            app.err.print(f"supervise it from another terminal: outdial control {config} "
+                          "status | pause JOB | resume JOB | stop JOB | set JOB ... | logoff "
+                          f"--agent N{where}", markup=False)
         if live is not None:
             live.start()
 
@@ -145,6 +150,8 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
                       markup=False)
         if "kpis" in summary:
             _print_kpis(app, summary, cfg)
+        for w in summary.get("warnings", []):
+            app.warn(w)
 
 
 def _print_kpis(app: Application, summary: dict, cfg: LiveConfig) -> None:

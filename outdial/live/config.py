@@ -29,6 +29,9 @@ Example (``scenarios/live-emulated.toml`` ships one)::
     [cms]
     port = 5300
     skills = { sales = 12, care = 14 }     # skill names by their number in the report
+    [control]
+    socket = "/run/outdial/sales.control"  # outdial control's socket (default: beside
+                                           # the SQLite store, <store>.control)
 """
 
 from __future__ import annotations
@@ -97,9 +100,24 @@ class LiveConfig:
     cms_layout: Any = None  # adapters.cms.framing.Layout
     cms_skills: dict[int, str] = field(default_factory=dict)  # report number -> skill name
     emulate_tls: bool = True
+    control: bool = True  # the control socket (``outdial control``) is served
+    control_socket: Path | None = None  # None: ``control_path``'s default
+
+    def control_path(self) -> Path:
+        """The control socket: ``[control] socket``, else ``beside_store(".control")``."""
+        if self.control_socket is not None:
+            return self.control_socket
+        return self.beside_store(".control")
+
+    def beside_store(self, suffix: str) -> Path:
+        """A path beside the SQLite store (``<store><suffix>``), or with PostgreSQL beside
+        this file (``<file stem><suffix>``)."""
+        if self.store_sqlite is not None:
+            return self.store_sqlite.with_name(self.store_sqlite.name + suffix)
+        return self.source.with_name(self.source.stem + suffix)
 
 
-_TOP = {"run", "store", "events", "epm", "aes", "cms", "emulate"}
+_TOP = {"run", "store", "events", "epm", "aes", "cms", "emulate", "control"}
 
 
 class _Reader:
@@ -363,6 +381,12 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                           lambda v: v >= 0, "an extension number >= 0")
     emu = r.table("emulate")
     emulate_tls = r.get(emu, "emulate", "tls", bool, True)
+    ctl = r.table("control")
+    for k in ctl:
+        if k not in ("enabled", "socket"):
+            r.bad(f"control.{k}", "one of the keys enabled, socket")
+    control = r.get(ctl, "control", "enabled", bool, True)
+    control_socket = r.get(ctl, "control", "socket", str, None, _text, "a socket file path")
     if r.problems:
         raise ConfigError("\n".join(r.problems))
     return LiveConfig(source=path, scenario=r.path_of(scenario), hours=hours, speed=speed,
@@ -370,4 +394,5 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
                       events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
                       first_station=first_station, cms_layout=layout, cms_skills=cms_skills,
-                      emulate_tls=emulate_tls)
+                      emulate_tls=emulate_tls, control=control,
+                      control_socket=r.path_of(control_socket))

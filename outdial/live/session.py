@@ -52,10 +52,14 @@ from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
+from engine.supervisor import Supervisor
 from outdial.live.config import Endpoint, LiveConfig, Secret
+from outdial.live.control import ControlError, ControlServer
+from outdial.live.imports import ContactImports, ImportReplayError
+from outdial.live.view import snapshot
 from outdial.live.world import SimulatedPlatform
 from sim.blended import outbound_groups
-from sim.population import build_flows
+from sim.population import build_flows, contact_spec
 from sim.run import campaign_kpis, campaign_pacing, skill_masks
 from sim.scenario import ScenarioError, load
 
@@ -114,6 +118,8 @@ class LiveSession:
         self.blending: Blending | None = None
         self.inbound_agents: DmccInboundAgents | None = None
         self.runner: LiveRunner | None = None
+        self.control: ControlServer | None = None
+        self.imports: ContactImports | None = None
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._stop_s = float("inf")  # run-clock time the stop began
@@ -208,6 +214,13 @@ class LiveSession:
         self.dmcc.subscribe(guard)
         director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
         self.blending = self._blending(scn, camps, dialer, clock, masks, start_s, end_s)
+        specs = [contact_spec(c) if c.contacts is not None else None for c in camps]
+        self.imports = ContactImports(store, cfg.beside_store(".imports"), flows, specs,
+                                      clock.now)
+        try:  # contacts imported by earlier runs, back at their places in the jobs' lists
+            imported = self.imports.replay()
+        except ImportReplayError as e:
+            raise RunError(f"{cfg.source}: {e}") from None
         requeued = restore_flows(store, flows, start_s)
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
@@ -223,7 +236,17 @@ class LiveSession:
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
+                        "imported_contacts_replayed": imported,
                         "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+        if cfg.control:  # a supervisor's requests (outdial control) while it runs
+            self.control = ControlServer(cfg.control_path(),
+                                         Supervisor(director, dialer, self.imports.add),
+                                         self._status)
+            try:
+                await self.control.start()
+            except ControlError as e:
+                raise RunError(f"{cfg.source}: {e}") from None
+            self.summary["control_socket"] = str(self.control.path)
         await self._wait_connected()
         if self.on_start is not None:
             self.on_start(self.summary)
@@ -351,6 +374,10 @@ class LiveSession:
         out = await self.runner.run()
         self.summary.update(out.as_dict())
         self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
+        if self.control is not None:
+            self.summary["control_requests"] = self.control.requests
+            self.summary["control_refused"] = self.control.refused
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
@@ -381,6 +408,14 @@ class LiveSession:
         window = (self._start_s, float(np.nextafter(now, np.inf)))
         return campaign_kpis(self.scn, att, self.dialer.agents, window)
 
+    def _status(self) -> dict[str, Any]:
+        """A control channel's status reply: the live view's figures, each job with its
+        agent limits and priority now (``Supervisor.status``)."""
+        snap = snapshot(self)
+        for row, st in zip(snap["jobs"], self.control.supervisor.status(), strict=True):
+            row.update(st)
+        return snap
+
     def _stop_blending(self) -> None:
         """The run is stopping (asked, at its end or on an error; the dialer has stopped):
         blending decides no more and every agent still lent is recalled at once, so the
@@ -389,6 +424,8 @@ class LiveSession:
         self.summary["agents_recalled_at_stop"] = self.blending.stop(recall=True)
 
     async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
         if self.clock is not None:
             self.clock.close()
         if self.inbound_agents is not None:

@@ -95,6 +95,7 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
     platform = size_platform(load, retention_h=retention_h)
     warnings += list(platform.warnings)
     warnings += port_warnings(scn.ports, total)
+    warnings += carrier_warnings(scn.ports, scn.carrier_cps, records)
     for t in targets:
         if t.met is False:
             warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
@@ -114,6 +115,27 @@ def port_warnings(ports: int, total: Mapping[str, Any]) -> list[str]:
             f"({100 * mean / ports:.1f} %): the port pool limits dialling{at}, since the "
             f"dialler launches calls into free ports only; `outdial size --find ports` "
             f"finds the ports the load needs"]
+
+
+def carrier_warnings(ports: int, carrier_cps: float,
+                     records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A warning when attempts were blocked in a replication whose telephony ports never
+    all were in use and not for want of a licensed outbound port: the carrier's call-setup
+    rate (``carrier_cps``) turned them away (a timed call finding no setup in the next
+    second is blocked, as one finding no port), and more ports would not help."""
+    blocked = peak = 0.0
+    for r in records:
+        k = r.get("kpis") or {}
+        lost = float(k.get("blocked", 0.0)) - float(k.get("port_blocked", 0.0))
+        if lost > 0 and float(k.get("ports_peak", ports)) < ports:
+            blocked += lost
+            peak = max(peak, float(k.get("ports_peak", 0.0)))
+    if not blocked:
+        return []
+    return [f"carrier: {blocked / len(records):,.1f} attempts per replication blocked while "
+            f"at most {peak:,.0f} of the {ports:,} telephony ports were in use: the "
+            f"carrier's {carrier_cps:g} call setups per second (telephony.carrier_cps) "
+            "turned them away, not the ports"]
 
 
 def assess_records(scn: Scenario, records: Sequence[Mapping[str, Any]]) -> Assessment:

@@ -22,7 +22,9 @@ import polars as pl
 from sim.scenario import Scenario
 
 CACHE_VERSION = 2
-TABLES = ("attempts", "intervals")
+TABLES = ("attempts", "intervals")  # every record run with tables has these
+# ... and a run with inbound skills these too (``sim.plan.task.record_of``)
+INBOUND_TABLES = ("inbound_calls", "inbound_intervals")
 _ROOT = Path(__file__).resolve().parent.parent.parent
 _TASK = "sim.plan.task"  # what a worker runs; the fingerprint follows its imports
 _PROJECT = ("pacer", "engine", "sim", "adapters")
@@ -156,7 +158,7 @@ class ResultCache:
             return None
         if tables:
             try:
-                for t in TABLES:
+                for t in (*TABLES, *(t for t in INBOUND_TABLES if rec.get("inbound"))):
                     rec[t] = pl.read_parquet(self._path(key, f".{t}.parquet"))
             except (OSError, pl.exceptions.PolarsError):
                 return None
@@ -166,13 +168,13 @@ class ResultCache:
         """Store ``record``; its tables (polars DataFrames) go to Parquet files."""
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        for t in TABLES:
+        for t in (*TABLES, *INBOUND_TABLES):
             if isinstance(record.get(t), pl.DataFrame):
                 fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
                 os.close(fd)
                 record[t].write_parquet(tmp)
                 os.replace(tmp, self._path(key, f".{t}.parquet"))
-        plain = {k: v for k, v in record.items() if k not in TABLES}
+        plain = {k: v for k, v in record.items() if k not in (*TABLES, *INBOUND_TABLES)}
         fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(plain, f)

@@ -95,16 +95,26 @@ def evaluate(specs: Sequence[TargetSpec], total: Mapping[str, Any],
                 continue
             value = float(value)
             ci = ci95.get(s.kpi)
+        one = None
         if ci is not None and (s.kpi.startswith(PER_CHANNEL) or s.kpi.startswith("bhcc")):
             one = 1.0 / max(sim_hours, 1e-12)  # one attempt of the window, per hour
-            ci = [min(ci[0], value - one), max(ci[1], value + one)]
+            ci = [max(min(ci[0], value - one), 0.0), max(ci[1], value + one)]
         v = judge(s.kpi, s.op, s.value, value, ci, replications)
+        needed, note = v.needed, v.note
+        if (v.met is None and one is not None and v.needed is not None
+                and abs(value - s.value) <= one):
+            # within one attempt of the window of the target: the resolution of a count,
+            # which more replications do not narrow
+            needed = None
+            note = (f"undecided: within one attempt of the {sim_hours:g} h window of the "
+                    f"target ({one:g} per hour), as close as a count can tell: no number of "
+                    "replications decides it; judge it with a margin on the target")
         margin = None
         if v.lo is not None and v.hi is not None:
             bound = v.hi if s.op == "<=" else v.lo
             margin = s.value - bound if s.op == "<=" else bound - s.value
         out.append(TargetResult(s.name, s.text, s.kpi, s.op, s.value, value, v.lo, v.hi,
-                                v.met, margin, replications, v.needed, v.note))
+                                v.met, margin, replications, needed, note))
     return out
 
 
@@ -120,7 +130,9 @@ def verdict_line(results: Sequence[TargetResult]) -> str:
         return f"MISSED: {', '.join(missed)}"
     if open_:
         on_bound = [r for r in open_ if (r.needed or 0) > PRACTICAL_REPLICATIONS]
-        rest = [r for r in open_ if r not in on_bound]
+        # on the target itself, or within a count's resolution of it: no number decides
+        on_target = [r for r in open_ if r.needed is None and r.replications >= 2]
+        rest = [r for r in open_ if r not in on_bound and r not in on_target]
         parts = []
         if rest:
             need = max((r.needed or 0) for r in rest)
@@ -129,6 +141,9 @@ def verdict_line(results: Sequence[TargetResult]) -> str:
         if on_bound:
             parts.append(f"practically on the bound (over {PRACTICAL_REPLICATIONS} "
                          f"replications to decide): {', '.join(r.name for r in on_bound)}")
+        if on_target:
+            parts.append("on the target (no number of replications decides; judge with a "
+                         f"margin): {', '.join(r.name for r in on_target)}")
         return "UNDECIDED: " + "; ".join(parts)
     return f"MET: all {len(results)} targets"
 

@@ -1,0 +1,171 @@
+"""A supervisor's requests to a running dialer: pause, resume or stop a job, change its agent
+limits or priority, force an agent's logoff, read the jobs' state.
+
+The requests a live run's control channel receives (``outdial control``, one JSON object
+each), checked here and carried out through the engine calls the simulator's timeline uses
+(``CampaignDirector.pause`` / ``resume`` / ``stop`` / ``set_limits``,
+``Dialer.force_logout``). A request that is not well formed, names an unknown job or agent,
+or asks a transition the job's state does not allow raises ``SupervisorError`` with a
+message saying what was expected; nothing is changed then.
+
+Requests (``job``: a job's name; agents are numbered from 0 in the run's agent order)::
+
+    {"action": "status"}
+    {"action": "pause" | "resume" | "stop", "job": "sales"}
+    {"action": "set", "job": "sales", "min_agents": 4, "max_agents": 20, "priority": 3}
+    {"action": "logoff", "agent": 17}
+    {"action": "import", "job": "sales", "file": "/data/leads.csv"}
+
+``import`` appends a contact file to a running job's list through the ``importer`` the run
+gives (a live run's: ``outdial.live.imports``); a run without one refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from engine.agents import AgentManager, AgentState
+from engine.director import CampaignDirector, JobTransitionError
+from engine.job import Job
+from engine.staffing import Staffing
+
+ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff", "import")
+LIMITS = ("min_agents", "max_agents", "priority")
+_KEYS = {"status": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
+         "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"}}
+_FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
+LIMIT_MAX = 1_000_000
+_LOGGED_OUT = int(AgentState.LOGGED_OUT)
+
+
+class SupervisorError(ValueError):
+    """A request that cannot be carried out (the message says why and what was expected)."""
+
+
+class SupervisedDialer(Protocol):
+    """What the supervisor reads from and does to the dialer."""
+
+    @property
+    def jobs(self) -> list[Job]: ...
+
+    @property
+    def agents(self) -> AgentManager: ...
+
+    @property
+    def staffing(self) -> Staffing | None: ...
+
+    def force_logout(self, agent: int) -> int:
+        """Log ``agent`` off now, or after its call; returns its new ``AgentState``."""
+
+
+class Supervisor:
+    """Carries out supervisor requests on ``director`` and ``dialer`` (see the module)."""
+
+    def __init__(self, director: CampaignDirector, dialer: SupervisedDialer,
+                 importer: Callable[[int, str], dict[str, Any]] | None = None):
+        self.director = director
+        self.dialer = dialer
+        self.importer = importer
+
+    def handle(self, request: Any) -> dict[str, Any]:
+        """Check and carry out one request (a mapping, see the module); returns what it did
+        (``status``: every job's state and limits). Raises ``SupervisorError``."""
+        if not isinstance(request, Mapping):
+            raise SupervisorError(f"expected a JSON object such as {{\"action\": \"pause\", "
+                                  f"\"job\": \"sales\"}}, got {type(request).__name__}")
+        action = request.get("action")
+        if action not in ACTIONS:
+            raise SupervisorError(f"action: expected one of {', '.join(ACTIONS)}, got "
+                                  f"{action!r:.40}")
+        extra = sorted(k for k in request if k != "action" and k not in _KEYS[action])
+        if extra:
+            allowed = ", ".join(sorted(_KEYS[action])) or "no other key"
+            raise SupervisorError(f"{extra[0]!r:.40}: not a key of action {action!r} "
+                                  f"(expected {allowed})")
+        if action == "status":
+            return {"jobs": self.status()}
+        if action == "logoff":
+            agent = self._agent(request.get("agent"))
+            state = AgentState(self.dialer.force_logout(agent))
+            return {"agent": agent, "state": state.name}
+        j = self._job(request.get("job"))
+        if action == "import":
+            return self._import(j, request.get("file"))
+        limits = {k: self._limit(k, request[k]) for k in LIMITS if k in request}
+        if action == "set" and not limits:
+            raise SupervisorError("action 'set' needs min_agents, max_agents or priority")
+        self.act(j, action, **limits)
+        return self._job_status(j)
+
+    def act(self, j: int, action: str, min_agents: int | None = None,
+            max_agents: int | None = None, priority: int | None = None) -> None:
+        """Job row ``j``: ``pause``, ``resume``, ``stop``, or ``set`` its limits (those not
+        None), through the director. Raises ``SupervisorError`` naming the job when its state
+        or its limits do not allow it (nothing changed)."""
+        try:
+            if action == "set":
+                self.director.set_limits(j, min_agents, max_agents, priority)
+            elif action in ("pause", "resume", "stop"):
+                getattr(self.director, action)(j)
+            else:
+                raise SupervisorError(f"action: expected pause, resume, stop or set for a "
+                                      f"job, got {action!r:.40}")
+        except JobTransitionError as e:
+            raise SupervisorError(str(e)) from None
+        except ValueError as e:
+            if isinstance(e, SupervisorError):
+                raise
+            raise SupervisorError(f"job {self.dialer.jobs[j].name!r}: {e}") from None
+
+    def _import(self, j: int, path: Any) -> dict[str, Any]:
+        name = self.dialer.jobs[j].name
+        if self.importer is None:
+            raise SupervisorError("this run takes no contact imports")
+        if not isinstance(path, str) or not path.strip():
+            raise SupervisorError(f"file: expected the path of a contact file (CSV or "
+                                  f"Parquet) the run can read, got {path!r:.60}")
+        state = self.director.state(j).value
+        if state in _FINAL:
+            raise SupervisorError(f"job {name!r} is {state}: it takes no more contacts")
+        return self.importer(j, path)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every job's state, agent limits and priority, and agents on it now."""
+        return [self._job_status(j) for j in range(len(self.dialer.jobs))]
+
+    def _job_status(self, j: int) -> dict[str, Any]:
+        job = self.dialer.jobs[j]
+        staffing = self.dialer.staffing
+        if staffing is not None and j in staffing.agent_jobs:
+            lo, hi, priority = staffing.limits(j)
+        else:  # agentless, or jobs not staffed by licenses: the settings it started with
+            lo, hi, priority = job.min_agents, job.max_agents, job.priority
+        am = self.dialer.agents
+        on = int(((am.job == j) & (am.state != _LOGGED_OUT)).sum())
+        return {"job": job.name, "state": self.director.state(j).value,
+                "min_agents": lo, "max_agents": hi, "priority": priority, "agents": on}
+
+    def _job(self, name: Any) -> int:
+        names = [job.name for job in self.dialer.jobs]
+        if not isinstance(name, str) or name not in names:
+            shown = ", ".join(repr(n) for n in names[:12])
+            more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+            raise SupervisorError(f"job: expected the name of one of the run's jobs "
+                                  f"({shown}{more}), got {name!r:.60}")
+        return names.index(name)
+
+    def _agent(self, agent: Any) -> int:
+        n = self.dialer.agents.n
+        if isinstance(agent, bool) or not isinstance(agent, int) or not 0 <= agent < n:
+            raise SupervisorError(f"agent: expected an agent number from 0 to {n - 1}, got "
+                                  f"{agent!r:.40}")
+        return agent
+
+    @staticmethod
+    def _limit(key: str, v: Any) -> int:
+        lo = 1 if key == "priority" else 0
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= LIMIT_MAX:
+            raise SupervisorError(f"{key}: expected an integer from {lo} to {LIMIT_MAX}, "
+                                  f"got {v!r:.40}")
+        return v

@@ -1,0 +1,295 @@
+"""A running ``outdial run``'s control channel: a supervisor's requests over its Unix socket
+(outdial.live.control, ``outdial control``), malformed requests answered and logged while the
+run goes on, a socket a killed run left replaced, and the command line's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from outdial.cli import outdial
+from outdial.live.config import load_config
+from outdial.live.control import MAX_LINE, request
+from outdial.live.session import LiveSession, RunError
+from tests.live_helpers import ENV, until, write_config
+
+
+async def _ask(path, *lines: bytes) -> list[dict]:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    out = []
+    try:
+        for line in lines:
+            writer.write(line)
+            try:
+                await writer.drain()
+            except ConnectionResetError:  # the far end answered and closed meanwhile
+                pass
+            reply = await asyncio.wait_for(reader.readline(), 10.0)
+            if not reply:
+                break
+            out.append(json.loads(reply))
+    finally:
+        writer.close()
+    return out
+
+
+async def _finish(s, run) -> None:
+    """The run's task ended (a failed assertion: asked to stop first), then the session."""
+    if not run.done():
+        s.runner.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(run, 30.0)
+    await s.close()
+
+
+def _req(**kw) -> bytes:
+    return json.dumps(kw).encode() + b"\n"
+
+
+def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp_path,
+                                                                             caplog):
+    cfg = load_config(write_config(tmp_path, hours=0.02, speed=6.0, drain_s=2.0), env=ENV,
+                      emulate=True)
+    path = cfg.control_path()
+    assert path == tmp_path / "store.sqlite.control"
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            assert oct(path.stat().st_mode & 0o777) == "0o600"  # its user's only
+            await until(lambda: s.dialer.next_attempt_id >= 5, 30.0, 0.05)
+            (status, paused) = await _ask(path, _req(action="status"),
+                                          _req(action="pause", job="sales"))
+            job = status["result"]["jobs"][0]
+            assert status["ok"] and job["job"] == "sales" and job["state"] == "RUNNING"
+            assert job["attempts"] >= 5 and job["agents"] == 50 and "occupancy" in \
+                status["result"]
+            assert paused == {"ok": True, "result": {
+                "job": "sales", "state": "PAUSED", "min_agents": 0,
+                "max_agents": job["max_agents"], "priority": 1, "agents": 50}}
+            n = s.dialer.next_attempt_id
+            await asyncio.sleep(1.0)  # 6 run seconds: nothing launched while paused
+            assert s.dialer.next_attempt_id == n
+            # malformed requests: each answered, the connection and the run go on
+            bad = await _ask(path, b"{not json\n", b"\xff\xfe\n", _req(action="halt"),
+                             _req(action="pause", job="care"), _req(action="resume",
+                                                                    job="sales"))
+            assert [r["ok"] for r in bad] == [False, False, False, False, True]
+            assert "expected a JSON object" in bad[0]["error"]
+            assert "action: expected one of" in bad[2]["error"]
+            assert "('sales')" in bad[3]["error"]
+            await until(lambda: s.dialer.next_attempt_id > n, 30.0, 0.05)
+            # a request over the line limit: answered, that connection closed
+            big = await asyncio.to_thread(request, path, b"x" * (MAX_LINE + 10) + b"\n")
+            assert not big["ok"] and str(MAX_LINE) in big["error"]
+            return await run
+        finally:
+            await _finish(s, run)
+    summary = asyncio.run(go())
+    assert summary["reason"] == "end" and summary["job_states"] == {"sales": "FINISHED"}
+    assert summary["control_socket"] == str(path)
+    assert summary["control_requests"] == 8 and summary["control_refused"] == 5
+    assert not path.exists()  # removed at the close
+    logged = [r.getMessage() for r in caplog.records if r.name == "outdial.live.control"]
+    assert any('"action": "pause"' in m for m in logged)
+    assert sum("refused" in m or "not a JSON" in m or "over" in m for m in logged) == 5
+
+
+def test_a_socket_a_killed_run_left_is_replaced_a_file_is_not(tmp_path):
+    cfg = load_config(write_config(tmp_path, hours=0.001, speed=6.0, drain_s=0.5), env=ENV,
+                      emulate=True)
+    path = cfg.control_path()
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(path))  # bound, never listening: what a killed run leaves
+    left.close()
+    assert path.exists()
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            assert path.is_socket()
+            return await s.run()
+        finally:
+            await s.close()
+    assert asyncio.run(go())["reason"] == "end"
+    path.write_text("not a socket")
+
+    async def refused():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+        finally:
+            await s.close()
+    with pytest.raises(RunError, match="exists and is not a socket"):
+        asyncio.run(refused())
+    assert path.read_text() == "not a socket"  # never removed
+
+
+def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path):
+    p = write_config(tmp_path, hours=0.02, speed=6.0, drain_s=1.0)
+    cli = CliRunner()
+
+    def ctl(*args):
+        return cli.invoke(outdial, ["control", str(p), *args], catch_exceptions=False,
+                          env=ENV)
+    r = ctl("status")
+    assert r.exit_code == 1 and "no outdial run listens on" in r.output
+    assert ctl("pause").exit_code == 2 and "name the job" in ctl("pause").output
+    r = ctl("status", "--agent", "3")
+    assert r.exit_code == 2 and "--agent goes with logoff" in r.output
+    r = ctl("pause", "sales", "--priority", "2")
+    assert r.exit_code == 2 and "go with set" in r.output
+    r = ctl("import", "sales")
+    assert r.exit_code == 2 and "name the contact file (--file PATH)" in r.output
+
+    async def go():
+        s = LiveSession(load_config(p, env=ENV, emulate=True), emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+            out = {}
+            for args in (("status", "--json"), ("status",),
+                         ("set", "sales", "--max-agents", "20"),
+                         ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7")):
+                out[args] = await asyncio.to_thread(ctl, *args)
+            await run
+        finally:
+            await _finish(s, run)
+        return out
+    out = asyncio.run(go())
+    status = out[("status", "--json")]
+    assert status.exit_code == 0
+    reply = json.loads(status.output)
+    assert reply["ok"] and reply["result"]["jobs"][0]["state"] == "RUNNING"
+    assert out[("status",)].exit_code == 0 and "agents logged in 50" in out[("status",)].output
+    assert out[("set", "sales", "--max-agents", "20")].output.startswith("sales: RUNNING")
+    assert "max 20" in out[("set", "sales", "--max-agents", "20")].output
+    assert out[("pause", "sales")].exit_code == 1  # the second: already paused
+    assert "refused: job 'sales': cannot pause a PAUSED job" in out[("pause", "sales")].output
+    assert out[("logoff", "--agent", "7")].output.startswith("agent 7: ")
+
+
+def test_the_status_table_shows_jobs_limits_and_the_inbound_side():
+    import io
+
+    from rich.console import Console
+
+    from outdial.app import Application
+    from outdial.cli.control import _print_status
+
+    app = Application()
+    app.out = Console(file=io.StringIO(), width=200)
+    _print_status(app, {"run_s": 95.2, "agents_logged_in": 12, "occupancy": 0.5,
+                        "skills": {"care": [3, 1, 10]}, "agents_on_inbound": 5,
+                        "jobs": [{"job": "sales", "state": "PAUSED", "attempts": 31,
+                                  "live": 3, "abandons": 0, "abandon_window": 0.0,
+                                  "in_flight": 5, "agents": 7, "min_agents": 2,
+                                  "max_agents": 1_000_000, "priority": 3}]})
+    text = app.out.file.getvalue()
+    row = next(ln for ln in text.splitlines() if "sales" in ln).split()
+    assert row[1:4] == ["sales", "│", "PAUSED"] and "2-any" in row and "3" in row
+    assert "occupancy 50.00 %" in text
+    assert "care 3 waiting, 1/10 available; blending: 5 agents lent to inbound" in text
+
+
+def _fixed_list_scenario(tmp_path, records: int):
+    """single-50-predictive with a fixed synthetic list of ``records`` contacts."""
+    from tests.live_helpers import SCENARIO
+    text = SCENARIO.read_text(encoding="utf-8")
+    text = text.replace('initial_hit_rate = 0.30', f'initial_hit_rate = 0.30\nrecords = {records}')
+    p = tmp_path / "fixed.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _leads(path):
+    rows = ["id,phone,timezone"]
+    rows += [f"lead-{i},+1212555{i:04d},America/New_York" for i in range(28)]
+    rows += ["bad-1,not a number,America/New_York", "bad-2,+12125550999,Mars/Olympus"]
+    rows += ["sales-3,+12125559999,America/New_York",  # already in the job's list
+             "lead-5,+12125550005,America/New_York"]  # twice in the file
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_restart(tmp_path):
+    from engine.attempt import Code
+    from outdial.live.imports import META_KEY
+    from tests.live_helpers import rows
+
+    scn = _fixed_list_scenario(tmp_path, 120)
+    cfg = load_config(write_config(tmp_path, hours=0.03, speed=6.0, drain_s=2.0,
+                                   scenario=scn), env=ENV, emulate=True)
+    leads = _leads(tmp_path / "leads.csv")
+
+    async def first():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+            (bad, done) = await _ask(cfg.control_path(),
+                                     _req(action="import", job="sales", file="/no/such.csv"),
+                                     _req(action="import", job="sales", file=str(leads)))
+            return bad, done, await run
+        finally:
+            await _finish(s, run)
+    bad, done, summary = asyncio.run(first())
+    assert not bad["ok"] and "/no/such.csv" in bad["error"]
+    assert done["ok"], done
+    res = done["result"]
+    # 32 rows: two malformed and a second lead-5 skipped (the loader's problems, by line),
+    # sales-3 already in the job's list
+    assert (res["rows"], res["skipped"], res["duplicates"], res["imported"], res["selected"]) \
+        == (29, 3, 1, 28, 28)
+    assert [p.split(":")[0] for p in res["problems"]] == ["line 30", "line 31", "line 33"]
+    recorded = rows(cfg.store_sqlite)
+    dialled = {r["contact_id"] for r in recorded.values() if r["contact_id"].startswith("lead-")}
+    assert dialled and summary["reason"] == "end"
+    assert not any(r["contact_id"].startswith("bad-") for r in recorded.values())
+    # a restart replays the import at its place, before the attempts are replayed
+    again = dataclasses.replace(cfg, hours=0.002)
+
+    async def second():
+        s = LiveSession(again, emulate=True)
+        await s.start()
+        flow = s.director.flows[0]
+        ids = list(flow.ids[120:])
+        run = asyncio.create_task(s.run())
+        try:
+            return ids, await run
+        finally:
+            await _finish(s, run)
+    ids, summary2 = asyncio.run(second())
+    assert summary2["imported_contacts_replayed"] == 28 and len(ids) == 28
+    assert ids[0] == "lead-0" and "lead-5" in ids and "sales-3" not in ids
+    after = rows(cfg.store_sqlite)
+    assert not [i for i, r in after.items() if r["code"] == Code.PENDING]
+    # a store whose imports no longer fit the list: one clear line, nothing dialled
+    import sqlite3
+    db = sqlite3.connect(cfg.store_sqlite)
+    with db:
+        (raw,) = db.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
+        recs = json.loads(raw)
+        recs[0]["base"] = 99
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(recs), META_KEY))
+    db.close()
+
+    async def broken():
+        s = LiveSession(again, emulate=True)
+        try:
+            await s.start()
+        finally:
+            await s.close()
+    with pytest.raises(RunError, match="its list has 120 contacts where the import of"):
+        asyncio.run(broken())
