@@ -318,3 +318,20 @@ def test_the_run_summary_names_the_pacers_warnings(tmp_path):
     (w,) = [w for w in summary["warnings"] if "abandon_limit_infeasible" in w
             or "used up" in w]
     assert w.startswith("campaign sales:")
+
+
+def test_an_unknown_key_in_a_table_is_refused_not_dropped(tmp_path):
+    # a typo would otherwise leave the run without its end (hourz) and run until stopped
+    p = write_config(tmp_path, extra="[emulate]\ntls = true\nspeedy = 2\n")
+    text = p.read_text(encoding="utf-8").replace("hours = 0.01", "hourz = 0.01\nseed = -1")
+    text = text.replace('[epm]\n', '[epm]\nhost = "portal.example"\n')
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env=ENV, emulate=True)
+    lines = str(e.value).splitlines()
+    assert any(ln.endswith("run.hourz: unknown key; [run] takes scenario, hours, speed, "
+                           "drain_s, seed") for ln in lines)
+    assert any("epm.host: unknown key; [epm] takes url, user" in ln for ln in lines)
+    assert any("emulate.speedy: unknown key; [emulate] takes tls" in ln for ln in lines)
+    assert any("run.seed: expected an integer from 0 to" in ln for ln in lines)
+    assert all(ln.startswith(f"{p}: ") for ln in lines)

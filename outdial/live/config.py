@@ -118,6 +118,20 @@ class LiveConfig:
 
 
 _TOP = {"run", "store", "events", "epm", "aes", "cms", "emulate", "control"}
+_SECRET = ("password_env", "password_file", "password")  # ``password``: refused by name
+# The keys each table takes: any other is a problem (a typo such as ``hourz`` would
+# otherwise be dropped silently, the run going on until stopped).
+_KEYS: dict[str, tuple[str, ...]] = {
+    "run": ("scenario", "hours", "speed", "drain_s", "seed"),
+    "store": ("sqlite", "postgres_env", "postgres_file", "postgres", "synchronous",
+              "schema"),
+    "events": ("jsonl", "kafka"),
+    "epm": ("url", "user", *_SECRET, "ca_file", "application", "poll_s"),
+    "aes": ("host", "port", "tls", "ca_file", "user", *_SECRET, "first_station", "poll_s"),
+    "cms": ("listen", "port", "layout", "skills"),
+    "emulate": ("tls",),
+    "control": ("enabled", "socket"),
+}
 
 
 class _Reader:
@@ -185,6 +199,7 @@ class _Reader:
         return None
 
 
+MAX_SEED = 2**62  # as a scenario's seed
 MAX_HOURS = 8784.0  # a (leap) year: a longer run is one left to run until stopped
 MIN_SPEED, MAX_SPEED = 0.01, 1000.0  # run seconds per wall second (emulated runs)
 HOURS_WHAT = f"hours > 0 and <= {MAX_HOURS:g} (a year; omit it to run until stopped)"
@@ -277,6 +292,12 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     for k in data:
         if k not in _TOP:
             r.bad(k, f"one of the tables {', '.join(sorted(_TOP))}")
+        elif isinstance(data[k], dict):
+            for key in data[k]:
+                if key not in _KEYS[k]:
+                    shown = ", ".join(x for x in _KEYS[k] if x not in ("password", "postgres"))
+                    r.problems.append(f"{path}: {k}.{key}: unknown key; [{k}] takes "
+                                      f"{shown}")
     run = r.table("run")
     scenario = r.get(run, "run", "scenario", str, None, _text, "a scenario file path")
     if scenario is None and "scenario" not in run:
@@ -286,7 +307,8 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     speed = r.get(run, "run", "speed", float, 1.0, speed_ok, SPEED_WHAT)
     drain_s = r.get(run, "run", "drain_s", float, 10.0, lambda v: 0 <= v <= 3600.0,
                     "seconds from 0 to 3600")
-    seed = r.get(run, "run", "seed", int, None)
+    seed = r.get(run, "run", "seed", int, None, lambda v: 0 <= v <= MAX_SEED,
+                 f"an integer from 0 to {MAX_SEED} (the emulated platform's random seed)")
     st = r.table("store")
     sqlite = r.get(st, "store", "sqlite", str, None, _text, "a database file path")
     pg = (r.secret(st, "store", env, "postgres_env", "postgres_file")
@@ -382,9 +404,6 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
     emu = r.table("emulate")
     emulate_tls = r.get(emu, "emulate", "tls", bool, True)
     ctl = r.table("control")
-    for k in ctl:
-        if k not in ("enabled", "socket"):
-            r.bad(f"control.{k}", "one of the keys enabled, socket")
     control = r.get(ctl, "control", "enabled", bool, True)
     control_socket = r.get(ctl, "control", "socket", str, None, _text, "a socket file path")
     if r.problems:
