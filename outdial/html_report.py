@@ -56,6 +56,8 @@ class Section:
 
 def fmt(key: str, v: Any) -> str:
     """A value for a table cell: percentages for rates, thousands separators, '-' for null."""
+    if v is None and key == "meets_limit":
+        return "undecided"
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     if isinstance(v, bool):

@@ -236,7 +236,8 @@ def _write(out: Path, payload: dict, rows) -> list[Path]:
 
     summary, runs = [], []
     for label, r in rows:
-        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.meets_limit,
+        # as compare.json: True met, False missed, None undecided (the verdict's met)
+        row = {"policy": label, "ratio": r.ratio, "meets_limit": r.verdict.met,
                **(r.assessment.row() if r.assessment is not None else {})}
         for k in KPI_KEYS:
             ci = r.ci95.get(k)
