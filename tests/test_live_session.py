@@ -335,3 +335,17 @@ def test_an_unknown_key_in_a_table_is_refused_not_dropped(tmp_path):
     assert any("emulate.speedy: unknown key; [emulate] takes tls" in ln for ln in lines)
     assert any("run.seed: expected an integer from 0 to" in ln for ln in lines)
     assert all(ln.startswith(f"{p}: ") for ln in lines)
+
+
+def test_the_live_occupancy_counts_the_agents_current_calls():
+    import numpy as np
+
+    from engine.agents import AgentManager
+    from outdial.live.view import occupancy_now
+    am = AgentManager(2, np.ones(2, dtype=np.int64), 1, (0.0, float("inf")))
+    for a in (0, 1):
+        am.transition(a, "login", 0.0)
+        am.transition(a, "ready", 0.0)
+    am.transition(0, "connect", 10.0)  # talking since 10 s, no state of it ended yet
+    # agent 0: 90 of 100 s handling; agent 1: ready all along
+    assert occupancy_now(am, 100.0) == pytest.approx(90.0 / 200.0)

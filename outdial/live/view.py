@@ -9,6 +9,7 @@ with blending, the agents lent to them now.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,20 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from engine.agents import AgentState
+from engine.agents import AgentManager, AgentState
+from engine.kpi import agent_times, occupancy
 
 
 def _pct(x: float) -> str:
     return "-" if x != x else f"{100.0 * x:.2f} %"
+
+
+def occupancy_now(agents: AgentManager, now: float) -> float:
+    """The agents' occupancy up to ``now``, each one's current stretch included (an agent
+    talking since the start has all its time in talk though no state of it has ended);
+    NaN before any agent was logged in."""
+    t = agent_times(agents.times_so_far(now))
+    return occupancy(t["handling_s"], t["logged_in_s"]) if t["logged_in_s"] > 0 else math.nan
 
 
 def snapshot(s: Any) -> dict[str, Any]:
@@ -37,12 +47,11 @@ def snapshot(s: Any) -> dict[str, Any]:
                      "abandon_window": st.nuisance_rate, "in_flight": st.in_flight})
     am = d.agents
     logged = int(np.count_nonzero(am.state != AgentState.LOGGED_OUT))
-    li = am.logged_in_s()
     late = sorted(s.clock.late_s) or [0.0]
     res = tel.resources
     return {
         "run_s": d.clock.now(), "jobs": jobs, "agents_logged_in": logged,
-        "occupancy": am.handling_s() / li if li > 0 else float("nan"),
+        "occupancy": occupancy_now(am, d.clock.now()),
         "ports_total": res.total, "ports_in_use": max(res.total - res.free, 0),
         "epm_sessions": len(tel.sessions), "epm_errors": tel.errors,
         "dmcc_connected": s.dmcc.connected.is_set(), "dmcc_reconnects": max(
