@@ -11,6 +11,7 @@ message saying what was expected; nothing is changed then.
 Requests (``job``: a job's name; agents are numbered from 0 in the run's agent order)::
 
     {"action": "status"}
+    {"action": "agents"}
     {"action": "pause" | "resume" | "stop", "job": "sales"}
     {"action": "set", "job": "sales", "min_agents": 4, "max_agents": 20, "priority": 3}
     {"action": "logoff", "agent": 17}
@@ -25,14 +26,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import numpy as np
+
 from engine.agents import AgentManager, AgentState
 from engine.director import CampaignDirector, JobTransitionError
 from engine.job import Job
 from engine.staffing import Staffing
 
-ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff", "import")
+ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import")
 LIMITS = ("min_agents", "max_agents", "priority")
-_KEYS = {"status": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
+_KEYS = {"status": set(), "agents": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
          "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"}}
 _FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
@@ -85,6 +88,8 @@ class Supervisor:
                                   f"(expected {allowed})")
         if action == "status":
             return {"jobs": self.status()}
+        if action == "agents":
+            return {"agents": self.agents()}
         if action == "logoff":
             agent = self._agent(request.get("agent"))
             state = AgentState(self.dialer.force_logout(agent))
@@ -133,6 +138,19 @@ class Supervisor:
     def status(self) -> list[dict[str, Any]]:
         """Every job's state, agent limits and priority, and agents on it now."""
         return [self._job_status(j) for j in range(len(self.dialer.jobs))]
+
+    def agents(self) -> list[dict[str, Any]]:
+        """The logged-in agents (and those logging out after their call): number, state,
+        job (None: on none) and the run-clock second its state began."""
+        am = self.dialer.agents
+        names = [job.name for job in self.dialer.jobs]
+        out = []
+        for a in np.flatnonzero(am.state != _LOGGED_OUT).tolist():
+            j = int(am.job[a])
+            out.append({"agent": a, "state": AgentState(int(am.state[a])).name,
+                        "job": names[j] if j >= 0 else None,
+                        "since_s": float(am.t_state[a])})
+        return out
 
     def _job_status(self, j: int) -> dict[str, Any]:
         job = self.dialer.jobs[j]

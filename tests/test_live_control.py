@@ -158,7 +158,7 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
         try:
             await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
             out = {}
-            for args in (("status", "--json"), ("status",),
+            for args in (("status", "--json"), ("status",), ("agents",),
                          ("set", "sales", "--max-agents", "20"),
                          ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7")):
                 out[args] = await asyncio.to_thread(ctl, *args)
@@ -172,6 +172,7 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     reply = json.loads(status.output)
     assert reply["ok"] and reply["result"]["jobs"][0]["state"] == "RUNNING"
     assert out[("status",)].exit_code == 0 and "agents logged in 50" in out[("status",)].output
+    assert out[("agents",)].exit_code == 0 and "agents logged in" in out[("agents",)].output
     assert out[("set", "sales", "--max-agents", "20")].output.startswith("sales: RUNNING")
     assert "max 20" in out[("set", "sales", "--max-agents", "20")].output
     assert out[("pause", "sales")].exit_code == 1  # the second: already paused

@@ -38,16 +38,22 @@ def test_requests_act_through_the_director_and_the_dialer():
     env.run(until=900.0)
     assert int((w.dialer.agents.job == 0).sum()) == 3  # the staffing followed
     assert sup.handle({"action": "status"})["jobs"][0]["agents"] == 3
+    listed = sup.handle({"action": "agents"})["agents"]
+    assert [a["agent"] for a in listed] == list(range(10))
+    assert {a["job"] for a in listed} <= {"sales", None}
+    assert sum(a["job"] == "sales" for a in listed) == 3
+    assert all(a["state"] in AgentState.__members__ and a["since_s"] <= 900.0 for a in listed)
     off = sup.handle({"action": "logoff", "agent": 9})
     assert off["agent"] == 9 and off["state"] in ("LOGGED_OUT", "PENDING_LOGOUT")
     env.run(until=1200.0)
     assert w.dialer.agents.state[9] == int(AgentState.LOGGED_OUT)
+    assert 9 not in [a["agent"] for a in sup.handle({"action": "agents"})["agents"]]
     assert sup.handle({"action": "stop", "job": "sales"})["state"] == "STOPPED"
 
 
 @pytest.mark.parametrize("req, says", [
     ([1, 2], "expected a JSON object"),
-    ({"job": "sales"}, "action: expected one of status, pause"),
+    ({"job": "sales"}, "action: expected one of status, agents, pause"),
     ({"action": "halt", "job": "sales"}, "got 'halt'"),
     ({"action": "pause"}, "job: expected the name of one of the run's jobs ('sales')"),
     ({"action": "pause", "job": "care"}, "got 'care'"),
@@ -85,8 +91,8 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | s
                      lambda kids: st.lists(kids, max_size=3)
                      | st.dictionaries(st.text(max_size=8), kids, max_size=3), max_leaves=8)
 _requests = st.one_of(_json, st.fixed_dictionaries(
-    {"action": st.sampled_from(["status", "pause", "resume", "stop", "set", "logoff", "import",
-                                "x"])},
+    {"action": st.sampled_from(["status", "agents", "pause", "resume", "stop", "set",
+                                "logoff", "import", "x"])},
     optional={"job": st.one_of(st.just("sales"), _json), "agent": _json, "file": _json,
               "min_agents": _json, "max_agents": _json, "priority": _json}))
 

@@ -2,6 +2,7 @@
 ``outdial run CONFIG`` (its control socket, ``outdial.live.control``).
 
     outdial control site.toml status
+    outdial control site.toml agents
     outdial control site.toml pause sales
     outdial control site.toml set sales --min-agents 4 --max-agents 20 --priority 3
     outdial control site.toml logoff --agent 17
@@ -16,7 +17,7 @@ import click
 
 from outdial.app import Application
 
-ACTIONS = ("status", "pause", "resume", "stop", "set", "logoff", "import")
+ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import")
 
 
 @click.command()
@@ -43,7 +44,7 @@ def control(app: Application, config: Path, action: str, job: str | None,
             socket_path: Path | None, as_json: bool) -> None:
     """Ask the running `outdial run CONFIG` to pause, resume or stop JOB, change its agent
     limits or priority (set), log an agent off, import contacts into JOB, or say its jobs'
-    state (status)."""
+    state (status) or its agents' (agents)."""
     import dataclasses
 
     from outdial.live.config import ConfigError, load_config
@@ -95,6 +96,10 @@ def control(app: Application, config: Path, action: str, job: str | None,
     result = reply.get("result") or {}
     if action == "status":
         _print_status(app, result)
+    elif action == "agents":
+        app.table("agents logged in", ["agent", "state", "job", "since (run s)"],
+                  [[str(a["agent"]), a["state"], a["job"] or "-", f"{a['since_s']:.0f}"]
+                   for a in result.get("agents", [])])
     elif action == "logoff":
         app.out.print(f"agent {result.get('agent')}: {result.get('state')}", markup=False)
     elif action == "import":
