@@ -23,6 +23,8 @@ gives (a live run's: ``outdial.live.imports``); a run without one refuses it.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -39,6 +41,8 @@ _KEYS = {"status": set(), "agents": set(), "pause": {"job"}, "resume": {"job"}, 
          "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"}}
 _FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
+LIMITS_KEY = "supervisor_limits"  # store meta: the limits a supervisor set, per job name
+log = logging.getLogger(__name__)
 _LOGGED_OUT = int(AgentState.LOGGED_OUT)
 
 
@@ -111,6 +115,7 @@ class Supervisor:
         try:
             if action == "set":
                 self.director.set_limits(j, min_agents, max_agents, priority)
+                self._remember(j, min_agents, max_agents, priority)
             elif action in ("pause", "resume", "stop"):
                 getattr(self.director, action)(j)
             else:
@@ -122,6 +127,38 @@ class Supervisor:
             if isinstance(e, SupervisorError):
                 raise
             raise SupervisorError(f"job {self.dialer.jobs[j].name!r}: {e}") from None
+
+    def _remember(self, j: int, min_agents: int | None, max_agents: int | None,
+                  priority: int | None) -> None:
+        """Keep job ``j``'s limits as set in the store (``LIMITS_KEY``), so that a restart
+        of the run applies them again (``restore_limits``) instead of the scenario's."""
+        store = self.director.dialer.store
+        raw = store.get_meta(LIMITS_KEY)
+        kept = json.loads(raw) if raw else {}
+        mine = kept.setdefault(self.dialer.jobs[j].name, {})
+        for k, v in zip(LIMITS, (min_agents, max_agents, priority), strict=True):
+            if v is not None:
+                mine[k] = v
+        store.set_meta(LIMITS_KEY, json.dumps(kept))
+
+    def restore_limits(self) -> list[str]:
+        """Apply again the limits a supervisor set in an earlier run of this store (a
+        restart); returns the jobs whose limits came back. A job the scenario no longer
+        has, or limits its staffing now refuses, are skipped (logged)."""
+        raw = self.director.dialer.store.get_meta(LIMITS_KEY)
+        names = [job.name for job in self.dialer.jobs]
+        done = []
+        for name, limits in (json.loads(raw) if raw else {}).items():
+            if name not in names:
+                log.warning("limits set for job %r in an earlier run: no such job now", name)
+                continue
+            try:
+                self.director.set_limits(names.index(name), *(limits.get(k) for k in LIMITS))
+            except ValueError as e:
+                log.warning("limits set for job %r in an earlier run not applied: %s", name, e)
+                continue
+            done.append(name)
+        return done
 
     def _import(self, j: int, path: Any) -> dict[str, Any]:
         name = self.dialer.jobs[j].name

@@ -178,6 +178,19 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     assert out[("pause", "sales")].exit_code == 1  # the second: already paused
     assert "refused: job 'sales': cannot pause a PAUSED job" in out[("pause", "sales")].output
     assert out[("logoff", "--agent", "7")].output.startswith("agent 7: ")
+    # the next run of the store keeps the limits the supervisor set, not the scenario's
+
+    async def again():
+        s = LiveSession(dataclasses.replace(load_config(p, env=ENV, emulate=True),
+                                            hours=0.001), emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            return s.control.supervisor.status()[0], await run
+        finally:
+            await _finish(s, run)
+    job, summary = asyncio.run(again())
+    assert summary["limits_restored"] == ["sales"] and job["max_agents"] == 20
 
 
 def test_the_status_table_shows_jobs_limits_and_the_inbound_side():
