@@ -31,6 +31,9 @@ def event_values(draw):
     event_type = draw(st.sampled_from(sorted(EVENT_FIELDS)))
     values = [draw(_BY_TYPE[t]) for t, _ in EVENT_FIELDS[event_type].values()]
     values[EVENT_KEYS[event_type].index("time_s")] = draw(st.floats(0.0, 7200.0))
+    # an event's type field is its type (a drawn 'AGENT' in a JOB event was measured as an
+    # AGENT event by its dict, as a JOB one by its values)
+    values[EVENT_KEYS[event_type].index("type")] = event_type
     if draw(st.integers(0, 9)) == 0:
         floats = [i for i, (t, _) in enumerate(EVENT_FIELDS[event_type].values())
                   if t is float and EVENT_KEYS[event_type][i] != "time_s"]
