@@ -307,3 +307,16 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
             await s.close()
     with pytest.raises(RunError, match="its list has 120 contacts where the import of"):
         asyncio.run(broken())
+
+
+def test_a_request_that_fails_inside_the_run_is_answered_and_the_server_goes_on(tmp_path):
+    from types import SimpleNamespace
+
+    from outdial.live.control import ControlServer
+
+    def handle(req):
+        raise OSError(28, "No space left on device")
+    server = ControlServer(tmp_path / "c", SimpleNamespace(handle=handle), dict)
+    reply = server.reply(_req(action="import", job="sales", file="x.csv"))
+    assert reply == {"ok": False, "error": "OSError: [Errno 28] No space left on device"}
+    assert (server.requests, server.refused) == (1, 1)

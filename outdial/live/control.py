@@ -123,12 +123,16 @@ class ControlServer:
             return {"ok": False, "error": f"expected a JSON object on one line ({e})"}
         try:
             result = self.supervisor.handle(req)
+            if req.get("action") == "status":
+                result = self.status()
         except SupervisorError as e:
             self.refused += 1
             log.warning("control: refused %.200s: %s", json.dumps(req), e)
             return {"ok": False, "error": str(e)}
-        if req.get("action") == "status":
-            result = self.status()
+        except Exception as e:  # the store, an import's disk: said, the run goes on
+            self.refused += 1
+            log.error("control: %.200s failed: %s: %s", json.dumps(req), type(e).__name__, e)
+            return {"ok": False, "error": f"{type(e).__name__}: {e}"}
         else:
             log.warning("control: %s", json.dumps(req))  # an operator's action: in the log
         return {"ok": True, "result": result}
