@@ -1208,6 +1208,12 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                        finish_after_successes=sd.get("finish_after_successes") or None)
     except (ValueError, TypeError) as e:
         chk.problem(f"{path}.schedule", str(e))
+    if (plan is not None and plan.finish_after_successes and strategy is not None
+            and not any(step.done_codes for step in strategy.steps)):
+        chk.warn(f"{path}.schedule.finish_after_successes", "no step of the campaign's "
+                 "strategy has done_codes (a message step has none unless given), so no "
+                 "contact ends in a success and the job never finishes on this count: give "
+                 "the step done_codes = [\"delivered\"] (or the codes that are a success)")
     if len(chk.problems) > n0 or strategy is None or rule_cfg is None or plan is None:
         return None
     return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
