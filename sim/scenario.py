@@ -36,6 +36,7 @@ from engine.vocab import (
     CHANNEL_NAMES,
     PACINGS,
     TARGETS,
+    Code,
     parse_pacing,
     step_channel,
 )
@@ -1209,11 +1210,13 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
     except (ValueError, TypeError) as e:
         chk.problem(f"{path}.schedule", str(e))
     if (plan is not None and plan.finish_after_successes and strategy is not None
-            and not any(step.done_codes for step in strategy.steps)):
+            and not any(step.done_codes & _ENDS[channel] for step in strategy.steps)):
         chk.warn(f"{path}.schedule.finish_after_successes", "no step of the campaign's "
-                 "strategy has done_codes (a message step has none unless given), so no "
-                 "contact ends in a success and the job never finishes on this count: give "
-                 "the step done_codes = [\"delivered\"] (or the codes that are a success)")
+                 f"strategy has done_codes a {channel} attempt can end with (a message step "
+                 "has none unless given, a voice step's default is a live connect to an "
+                 "agent), so no contact ends in a success and the job never finishes on this "
+                 "count: give the step done_codes = [\"delivered\"] (or the codes that are "
+                 "a success)")
     if len(chk.problems) > n0 or strategy is None or rule_cfg is None or plan is None:
         return None
     return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
@@ -1234,6 +1237,18 @@ def _zone_column(chk: _Checker, ct: ContactsConfig, columns: list[str], raw: Any
                     "\"COLUMN\", or put every contact in one zone with default_timezone = "
                     "\"ZONE\" (an IANA name)")
     return replace(ct, timezone=None)
+
+
+# The completion codes an attempt of each channel can end with in the simulated world.
+_ENDS = {
+    "voice_agent": frozenset(int(c) for c in (
+        Code.LIVE_CONNECTED, Code.ABANDONED, Code.MACHINE, Code.BUSY, Code.NO_ANSWER,
+        Code.INVALID, Code.CUSTOMER_HANGUP)),
+    "voice_agentless": frozenset(int(c) for c in (
+        Code.DELIVERED, Code.BUSY, Code.NO_ANSWER, Code.INVALID)),
+    "sms": frozenset((int(Code.DELIVERED), int(Code.UNDELIVERED))),
+    "email": frozenset((int(Code.DELIVERED), int(Code.UNDELIVERED))),
+}
 
 
 def _too_many_columns(chk: _Checker, ct: ContactsConfig, path: str, cols: list[str]) -> bool:

@@ -288,23 +288,25 @@ def test_a_list_with_no_zone_column_takes_the_default_timezone(tmp_path):
     assert "default_timezone" in problem
 
 
-def test_finish_after_successes_on_a_job_that_counts_no_success_is_a_warning():
+@pytest.mark.parametrize("channel", ["sms", "voice_agentless"])
+def test_finish_after_successes_on_a_job_that_counts_no_success_is_a_warning(channel):
     """An SMS job with finish_after_successes = 100 sent on for the whole run: a message
-    step has no done_codes unless given, so no contact ends in a success. Validation says
+    step has no done_codes unless given, so no contact ends in a success; an agentless voice
+    job's step defaults to a live connect to an agent, which it never makes. Validation says
     so (and how to count deliveries); with done_codes the job finishes on its count."""
     from sim.run import simulate
 
-    camp = {"name": "m", "channel": "sms", "attempts_per_hour": 3600.0,
+    camp = {"name": "m", "channel": channel, "attempts_per_hour": 3600.0,
             "schedule": {"finish_after_successes": 20}}
-    raw = {**MINIMAL, "scenario": {"name": "t", "sim_hours": 0.05, "warmup_s": 0.0},
-           "campaigns": [camp]}
+    raw = {**MINIMAL, "scenario": {"name": "t", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 500}, "campaigns": [camp]}
     scn = build(raw)
     [w] = [w for w in scn.warnings if "finish_after_successes" in w]
     assert "campaigns.m.schedule.finish_after_successes" in w and "done_codes" in w
-    assert simulate(scn, 1).campaigns[0]["attempts"] > 150
-    camp["strategy"] = {"windows": "always", "steps": [
-        {"channel": "sms", "address": "phone", "template": "hi",
-         "done_codes": ["delivered"]}]}
+    assert simulate(scn, 1).campaigns[0]["attempts"] > 250
+    step = {"channel": "sms", "address": "phone", "template": "hi"} if channel == "sms" \
+        else {"channel": "voice", "address": "phone", "pacing": "timed"}
+    camp["strategy"] = {"windows": "always", "steps": [{**step, "done_codes": ["delivered"]}]}
     scn = build(raw)
     assert not [w for w in scn.warnings if "finish_after_successes" in w]
-    assert 20 <= simulate(scn, 1).campaigns[0]["attempts"] < 30
+    assert 20 <= simulate(scn, 1).campaigns[0]["attempts"] < 120  # in flight at the finish
