@@ -1404,6 +1404,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     targets, target_problems = parse_targets(raw.get("targets"))
     for p in target_problems:
         chk.problems.append(p)
+    if not raw.get("inbound"):
+        for t in targets:
+            if "inbound" in t.kpi:  # judged on zeros, they would read met or missed
+                chk.problem(f"targets.{t.name}", "the scenario has no [[inbound]] skill, so "
+                            f"there is no {t.kpi} to judge: add the inbound skills (and the "
+                            "agents serving them) or leave the target out")
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:
