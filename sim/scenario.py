@@ -1813,6 +1813,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     """
     out = copy.deepcopy(dict(raw))
     problems = []
+    counts_before = _group_counts(out)
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         if not all(part.strip() for part in parts):
@@ -1869,7 +1870,42 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     if problems:
         raise ScenarioError(source, problems)
     _rebalance_outcomes(out, overrides)
+    _rescale_profiles(out, counts_before, overrides)
     return out
+
+
+def _group_counts(raw: Mapping[str, Any]) -> list[Any]:
+    """Each ``[[agents]]`` entry's ``count`` as written (None where it is no entry)."""
+    groups = raw.get("agents")
+    return [g.get("count") if isinstance(g, dict) else None
+            for g in (groups if isinstance(groups, list) else [])]
+
+
+def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, Any]
+                      ) -> None:
+    """A group whose ``count`` an override changed keeps its day's shape: its
+    ``profile.count`` values scale by new / old count (rounded, at most the new count), in
+    place, unless an override set the profile itself. So ``sweep --vary agents=...`` and
+    ``size --find agents`` resize a scenario with shifts instead of refusing every count
+    under the profile's peak."""
+    if any(".profile" in k or k.endswith("profile") for k in overrides if
+           k.startswith("agents")):
+        return
+    groups = raw.get("agents")
+    if not isinstance(groups, list):
+        return
+    for g, old in zip(groups, before, strict=False):
+        if not isinstance(g, dict) or not isinstance(g.get("profile"), dict):
+            continue
+        new, counts = g.get("count"), g["profile"].get("count")
+        if (not isinstance(new, int) or isinstance(new, bool) or not isinstance(old, int)
+                or isinstance(old, bool) or old <= 0 or new == old
+                or not isinstance(counts, list)
+                or not all(isinstance(c, int | float) and not isinstance(c, bool)
+                           and math.isfinite(c) for c in counts)):
+            continue
+        g["profile"]["count"] = [min(new, max(0, math.floor(c * new / old + 0.5)))
+                                 for c in counts]
 
 
 # The keys an entry of each array takes (its own and its tables'): a --set naming neither an

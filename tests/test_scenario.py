@@ -310,3 +310,23 @@ def test_finish_after_successes_on_a_job_that_counts_no_success_is_a_warning(cha
     scn = build(raw)
     assert not [w for w in scn.warnings if "finish_after_successes" in w]
     assert 20 <= simulate(scn, 1).campaigns[0]["attempts"] < 120  # in flight at the finish
+
+
+def test_resizing_a_group_with_shifts_scales_its_profile():
+    """day-profile's floor logs in 12, 30, 22 ... of its 30 agents over the day. Sweeping
+    or sizing agents under 30 (`sweep --vary agents=20,40`, `size --find agents`) was
+    refused at every such count (profile.count: expected values from 0 to 20 (the group's
+    count), got 30.0). A new count now scales the profile, keeping the day's shape; a
+    profile the overrides set themselves is left as given."""
+    path = SCENARIOS / "day-profile.toml"
+    raw = tomllib.loads(path.read_text())
+    shape = raw["agents"][0]["profile"]["count"]
+    assert shape == [12, 30, 22, 22, 30, 24, 16, 8]
+    half = apply_overrides(raw, {"agents.count": 15})["agents"][0]["profile"]["count"]
+    assert half == [6, 15, 11, 11, 15, 12, 8, 4]
+    double = apply_overrides(raw, {"agents.floor.count": 60})["agents"][0]["profile"]
+    assert double["count"] == [2 * c for c in shape]
+    load(path, {"agents.count": 15})  # valid now
+    own = apply_overrides(raw, {"agents.count": 15,
+                                "agents.floor.profile.count": [1] * len(shape)})
+    assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
