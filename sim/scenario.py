@@ -1884,28 +1884,35 @@ def _group_counts(raw: Mapping[str, Any]) -> list[Any]:
 def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, Any]
                       ) -> None:
     """A group whose ``count`` an override changed keeps its day's shape: its
-    ``profile.count`` values scale by new / old count (rounded, at most the new count), in
-    place, unless an override set the profile itself. So ``sweep --vary agents=...`` and
-    ``size --find agents`` resize a scenario with shifts instead of refusing every count
-    under the profile's peak."""
-    if any(".profile" in k or k.endswith("profile") for k in overrides if
-           k.startswith("agents")):
-        return
+    ``profile.count`` values scale by new / old count (rounded, at most the new count), and
+    so do the ``agents`` of the timeline's logoffs of the group (at least 1), in place,
+    unless an override set the profile (the timeline) itself. So ``sweep --vary
+    agents=...`` and ``size --find agents`` resize a scenario with shifts instead of
+    refusing every count under the profile's peak."""
     groups = raw.get("agents")
     if not isinstance(groups, list):
         return
+    own_profile = any(k.startswith("agents") and "profile" in k for k in overrides)
+    own_timeline = any(k.startswith("timeline") for k in overrides)
+    timeline = raw.get("timeline")
     for g, old in zip(groups, before, strict=False):
-        if not isinstance(g, dict) or not isinstance(g.get("profile"), dict):
-            continue
-        new, counts = g.get("count"), g["profile"].get("count")
+        new = g.get("count") if isinstance(g, dict) else None
         if (not isinstance(new, int) or isinstance(new, bool) or not isinstance(old, int)
-                or isinstance(old, bool) or old <= 0 or new == old
-                or not isinstance(counts, list)
-                or not all(isinstance(c, int | float) and not isinstance(c, bool)
-                           and math.isfinite(c) for c in counts)):
+                or isinstance(old, bool) or old <= 0 or new == old):
             continue
-        g["profile"]["count"] = [min(new, max(0, math.floor(c * new / old + 0.5)))
-                                 for c in counts]
+        counts = g["profile"].get("count") if isinstance(g.get("profile"), dict) else None
+        if not own_profile and isinstance(counts, list) and all(
+                isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
+                for c in counts):
+            g["profile"]["count"] = [min(new, max(0, math.floor(c * new / old + 0.5)))
+                                     for c in counts]
+        if own_timeline or not isinstance(timeline, list):
+            continue
+        for e in timeline:
+            n = e.get("agents") if isinstance(e, dict) else None
+            if (e.get("action") == "logoff" and e.get("group") == g.get("group")
+                    and isinstance(n, int) and not isinstance(n, bool) and new > 0):
+                e["agents"] = min(new, max(1, math.floor(n * new / old + 0.5)))
 
 
 # The keys an entry of each array takes (its own and its tables'): a --set naming neither an

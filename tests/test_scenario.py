@@ -327,6 +327,11 @@ def test_resizing_a_group_with_shifts_scales_its_profile():
     double = apply_overrides(raw, {"agents.floor.count": 60})["agents"][0]["profile"]
     assert double["count"] == [2 * c for c in shape]
     load(path, {"agents.count": 15})  # valid now
+    # the 20:45 logoff of 4 of the 30 scales too (at least 1): 3 agents is a valid day
+    small = apply_overrides(raw, {"agents.count": 3})
+    assert [e.get("agents") for e in small["timeline"] if e["action"] == "logoff"] == [1]
+    assert raw["timeline"][-1]["agents"] == 4
+    load(path, {"agents.count": 3})
     own = apply_overrides(raw, {"agents.count": 15,
                                 "agents.floor.profile.count": [1] * len(shape)})
     assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
