@@ -879,6 +879,15 @@ def _campaign_path(raw: Any, i: int) -> str:
     return f"campaigns[{i}]"
 
 
+def _group_path(raw: Any, i: int) -> str:
+    """How errors name an agent group: ``agents.<group>`` (the ``--set`` form), else by
+    index."""
+    name = raw.get("group") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and len(name) <= MAX_NAME and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"agents.{name}"
+    return f"agents[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -1334,24 +1343,25 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         if isinstance(g, Mapping):
             g = {k: v for k, v in g.items() if k != "profile"}
         n0 = len(chk.problems)
-        a = chk.table(g, _AGENTS, f"agents[{i}]")
+        where = _group_path(g, i)
+        a = chk.table(g, _AGENTS, where)
         skills = a.get("skills")
         if len(chk.problems) > n0:  # a key missing or of the wrong type: no group to build
             continue
         if skills is not None and not (isinstance(skills, list)
                                        and all(isinstance(s, str) for s in skills)):
-            chk.problem(f"agents[{i}].skills", "expected an array of skill names (strings)")
+            chk.problem(f"{where}.skills", "expected an array of skill names (strings)")
         elif skills is not None and a.get("logout_s", 0) <= a.get("login_s", 0):
-            chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
+            chk.problem(f"{where}.logout_s", "expected a logout after login_s")
         elif skills is not None:
-            prof = _group_profile(chk, g, g_prof, f"agents[{i}]", start, a.get("count"))
+            prof = _group_profile(chk, g, g_prof, where, start, a.get("count"))
             shift = (math.inf, math.inf) if prof else (float(a["login_s"]),
                                                        float(a["logout_s"]))
             groups.append(AgentGroup(a["group"], a["count"], tuple(skills), *shift,
                                      float(a["aux_probability"]), float(a["aux_mean_s"]),
                                      prof, a["direction"]))
             if prof is not None and a["direction"] == "inbound":
-                chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
+                chk.problem(f"{where}.profile", "an inbound desk follows login_s/logout_s; "
                             "a profile of agents logged in is for the dialer's groups")
     groups_lost = len(groups) < len(raw_groups)  # a group with a problem: skills unknown
     repeated = sorted(n for n, k in Counter(g.group for g in groups).items() if k > 1)
@@ -1507,7 +1517,8 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
     lost = len(out) < len(items)  # a skill with a problem is not built: the groups' check waits
     for k, g in enumerate(groups):
         if g.direction == "inbound" and not lost and not names & set(g.skills):
-            chk.problem(f"agents[{k}].skills", f"an inbound group needs an inbound skill "
+            chk.problem(f"{_group_path({'group': g.group}, k)}.skills", "an inbound group "
+                        f"needs an inbound skill "
                         f"({', '.join(sorted(names)) or 'no [[inbound]] skill defined'}), got "
                         f"{', '.join(g.skills) or 'none'}")
     return tuple(out)
@@ -1762,12 +1773,12 @@ def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> lis
     for key in overrides:
         out.append(key)
         parts = key.split(".")
-        at = re.fullmatch(r"campaigns\[(\d+)\]", parts[0].strip())
-        rows = raw.get("campaigns")
-        if at and isinstance(rows, list) and int(at.group(1)) < len(rows) \
-                and isinstance(rows[int(at.group(1))], Mapping):
-            out.append(".".join([_campaign_path(rows[int(at.group(1))], int(at.group(1))),
-                                 *parts[1:]]))
+        at = re.fullmatch(r"(campaigns|agents)\[(\d+)\]", parts[0].strip())
+        rows = raw.get(at.group(1)) if at else None
+        if at and isinstance(rows, list) and int(at.group(2)) < len(rows) \
+                and isinstance(rows[int(at.group(2))], Mapping):
+            name = _campaign_path if at.group(1) == "campaigns" else _group_path
+            out.append(".".join([name(rows[int(at.group(2))], int(at.group(2))), *parts[1:]]))
         table = {"agents": "group", "campaigns": "name"}.get(parts[0])
         rows = raw.get(parts[0]) if table else None
         if len(parts) < 2 or not isinstance(rows, list):

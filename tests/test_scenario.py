@@ -335,3 +335,22 @@ def test_resizing_a_group_with_shifts_scales_its_profile():
     own = apply_overrides(raw, {"agents.count": 15,
                                 "agents.floor.profile.count": [1] * len(shape)})
     assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
+
+
+@pytest.mark.parametrize("how", ["file", "set", "set-index"])
+def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
+    """A bound error on an agent group was named `agents[0].count`, where --set takes
+    `agents.team.count` (campaigns were already named `campaigns.NAME...`). Now the group's
+    name is the key, from the file (with its line) or from the command line."""
+    from tests.cli_helpers import cli
+
+    text = (SCENARIOS / "single-50-predictive.toml").read_text()
+    p = tmp_path / "s.toml"
+    p.write_text(text.replace("count = 50", "count = -1") if how == "file" else text)
+    args = {"file": (), "set": ("--set", "agents.team.count=-1"),
+            "set-index": ("--set", "agents[0].count=-1")}[how]
+    res = cli("validate", p, *args)
+    assert res.exit_code == 2
+    where = "line 22: " if how == "file" else "set on the command line: "
+    assert f"{where}agents.team.count: expected a value >= 0 agents, got -1" in res.stderr
+    assert "agents[0]" not in res.stderr
