@@ -298,7 +298,8 @@ def write_outputs(out: Path, s: Summary, records: Sequence[dict], scn: Scenario,
 
 def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
     """The measured intervals of every replication, pooled: counts summed over campaigns
-    and replications, means per replication averaged, one row per interval; with each
+    and replications, means per replication averaged, one row per interval (``width_s``:
+    its measured seconds, the last cut at the run's end); with each
     replication's logged-in agents on no job (``unassigned_mean`` of its interval rows),
     which the occupancy counts as the run's KPI does."""
     reps = len(records)
@@ -322,10 +323,14 @@ def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
               .with_columns(pl.col("unassigned_mean").fill_null(0.0)))
     counts = ["live_answers", "abandons", "attempts", *CHANNEL_NAMES]
     means = ["busy_mean", "staffed_mean", "in_flight_mean", "ports_mean", "unassigned_mean"]
-    return (by_rep.group_by("interval", "time")
+    return (by_rep.group_by("interval", "time", "t_start_s")
             .agg(*[pl.col(c).sum() for c in counts], *[(pl.col(c).sum() / reps).alias(c)
                                                         for c in means])
-            .sort("interval"))
+            .sort("interval")
+            # the measured seconds of each interval: the last is cut at the run's end
+            .with_columns((pl.min_horizontal(pl.col("t_start_s") + scn.interval_s,
+                                             pl.lit(scn.end_s)) - pl.col("t_start_s"))
+                          .alias("width_s")))
 
 
 def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]:
@@ -348,7 +353,7 @@ def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]
     ab = per["abandons"].to_numpy()
     cum_rate = ab.cumsum() / live.cumsum().clip(min=1)
     staffed = per["staffed_mean"].to_numpy()
-    per_hour = 3600.0 / scn.interval_s / len(records)
+    per_hour = 3600.0 / per["width_s"].clip(lower_bound=1e-9).to_numpy() / len(records)
     limit = scn.regulation.abandon_limit
     agent = [c for c in scn.campaigns if c.agent_based]
     cap = max((c.max_lines_per_agent for c in agent), default=None)

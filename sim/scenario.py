@@ -36,6 +36,7 @@ from engine.vocab import (
     CHANNEL_NAMES,
     PACINGS,
     TARGETS,
+    Code,
     parse_pacing,
     step_channel,
 )
@@ -878,6 +879,15 @@ def _campaign_path(raw: Any, i: int) -> str:
     return f"campaigns[{i}]"
 
 
+def _group_path(raw: Any, i: int) -> str:
+    """How errors name an agent group: ``agents.<group>`` (the ``--set`` form), else by
+    index."""
+    name = raw.get("group") if isinstance(raw, Mapping) else None
+    if isinstance(name, str) and len(name) <= MAX_NAME and re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return f"agents.{name}"
+    return f"agents[{i}]"
+
+
 def _tname(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -1208,6 +1218,14 @@ def _engine_tables(chk: _Checker, raw: Mapping[str, Any], path: str, channel: st
                        finish_after_successes=sd.get("finish_after_successes") or None)
     except (ValueError, TypeError) as e:
         chk.problem(f"{path}.schedule", str(e))
+    if (plan is not None and plan.finish_after_successes and strategy is not None
+            and not any(step.done_codes & _ENDS[channel] for step in strategy.steps)):
+        chk.warn(f"{path}.schedule.finish_after_successes", "no step of the campaign's "
+                 f"strategy has done_codes a {channel} attempt can end with (a message step "
+                 "has none unless given, a voice step's default is a live connect to an "
+                 "agent), so no contact ends in a success and the job never finishes on this "
+                 "count: give the step done_codes = [\"delivered\"] (or the codes that are "
+                 "a success)")
     if len(chk.problems) > n0 or strategy is None or rule_cfg is None or plan is None:
         return None
     return {"contacts": contacts, "strategy": strategy, "rules": rule_cfg, "schedule": plan}
@@ -1228,6 +1246,18 @@ def _zone_column(chk: _Checker, ct: ContactsConfig, columns: list[str], raw: Any
                     "\"COLUMN\", or put every contact in one zone with default_timezone = "
                     "\"ZONE\" (an IANA name)")
     return replace(ct, timezone=None)
+
+
+# The completion codes an attempt of each channel can end with in the simulated world.
+_ENDS = {
+    "voice_agent": frozenset(int(c) for c in (
+        Code.LIVE_CONNECTED, Code.ABANDONED, Code.MACHINE, Code.BUSY, Code.NO_ANSWER,
+        Code.INVALID, Code.CUSTOMER_HANGUP)),
+    "voice_agentless": frozenset(int(c) for c in (
+        Code.DELIVERED, Code.BUSY, Code.NO_ANSWER, Code.INVALID)),
+    "sms": frozenset((int(Code.DELIVERED), int(Code.UNDELIVERED))),
+    "email": frozenset((int(Code.DELIVERED), int(Code.UNDELIVERED))),
+}
 
 
 def _too_many_columns(chk: _Checker, ct: ContactsConfig, path: str, cols: list[str]) -> bool:
@@ -1313,24 +1343,25 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
         if isinstance(g, Mapping):
             g = {k: v for k, v in g.items() if k != "profile"}
         n0 = len(chk.problems)
-        a = chk.table(g, _AGENTS, f"agents[{i}]")
+        where = _group_path(g, i)
+        a = chk.table(g, _AGENTS, where)
         skills = a.get("skills")
         if len(chk.problems) > n0:  # a key missing or of the wrong type: no group to build
             continue
         if skills is not None and not (isinstance(skills, list)
                                        and all(isinstance(s, str) for s in skills)):
-            chk.problem(f"agents[{i}].skills", "expected an array of skill names (strings)")
+            chk.problem(f"{where}.skills", "expected an array of skill names (strings)")
         elif skills is not None and a.get("logout_s", 0) <= a.get("login_s", 0):
-            chk.problem(f"agents[{i}].logout_s", "expected a logout after login_s")
+            chk.problem(f"{where}.logout_s", "expected a logout after login_s")
         elif skills is not None:
-            prof = _group_profile(chk, g, g_prof, f"agents[{i}]", start, a.get("count"))
+            prof = _group_profile(chk, g, g_prof, where, start, a.get("count"))
             shift = (math.inf, math.inf) if prof else (float(a["login_s"]),
                                                        float(a["logout_s"]))
             groups.append(AgentGroup(a["group"], a["count"], tuple(skills), *shift,
                                      float(a["aux_probability"]), float(a["aux_mean_s"]),
                                      prof, a["direction"]))
             if prof is not None and a["direction"] == "inbound":
-                chk.problem(f"agents[{i}].profile", "an inbound desk follows login_s/logout_s; "
+                chk.problem(f"{where}.profile", "an inbound desk follows login_s/logout_s; "
                             "a profile of agents logged in is for the dialer's groups")
     groups_lost = len(groups) < len(raw_groups)  # a group with a problem: skills unknown
     repeated = sorted(n for n, k in Counter(g.group for g in groups).items() if k > 1)
@@ -1383,6 +1414,12 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     targets, target_problems = parse_targets(raw.get("targets"))
     for p in target_problems:
         chk.problems.append(p)
+    if not raw.get("inbound"):
+        for t in targets:
+            if "inbound" in t.kpi:  # judged on zeros, they would read met or missed
+                chk.problem(f"targets.{t.name}", "the scenario has no [[inbound]] skill, so "
+                            f"there is no {t.kpi} to judge: add the inbound skills (and the "
+                            "agents serving them) or leave the target out")
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:
@@ -1480,7 +1517,8 @@ def _inbound(chk: _Checker, raw: Any, groups: list[AgentGroup], start: datetime 
     lost = len(out) < len(items)  # a skill with a problem is not built: the groups' check waits
     for k, g in enumerate(groups):
         if g.direction == "inbound" and not lost and not names & set(g.skills):
-            chk.problem(f"agents[{k}].skills", f"an inbound group needs an inbound skill "
+            chk.problem(f"{_group_path({'group': g.group}, k)}.skills", "an inbound group "
+                        f"needs an inbound skill "
                         f"({', '.join(sorted(names)) or 'no [[inbound]] skill defined'}), got "
                         f"{', '.join(g.skills) or 'none'}")
     return tuple(out)
@@ -1735,12 +1773,12 @@ def _override_paths(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> lis
     for key in overrides:
         out.append(key)
         parts = key.split(".")
-        at = re.fullmatch(r"campaigns\[(\d+)\]", parts[0].strip())
-        rows = raw.get("campaigns")
-        if at and isinstance(rows, list) and int(at.group(1)) < len(rows) \
-                and isinstance(rows[int(at.group(1))], Mapping):
-            out.append(".".join([_campaign_path(rows[int(at.group(1))], int(at.group(1))),
-                                 *parts[1:]]))
+        at = re.fullmatch(r"(campaigns|agents)\[(\d+)\]", parts[0].strip())
+        rows = raw.get(at.group(1)) if at else None
+        if at and isinstance(rows, list) and int(at.group(2)) < len(rows) \
+                and isinstance(rows[int(at.group(2))], Mapping):
+            name = _campaign_path if at.group(1) == "campaigns" else _group_path
+            out.append(".".join([name(rows[int(at.group(2))], int(at.group(2))), *parts[1:]]))
         table = {"agents": "group", "campaigns": "name"}.get(parts[0])
         rows = raw.get(parts[0]) if table else None
         if len(parts) < 2 or not isinstance(rows, list):
@@ -1786,6 +1824,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     """
     out = copy.deepcopy(dict(raw))
     problems = []
+    counts_before = _group_counts(out)
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         if not all(part.strip() for part in parts):
@@ -1842,7 +1881,49 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
     if problems:
         raise ScenarioError(source, problems)
     _rebalance_outcomes(out, overrides)
+    _rescale_profiles(out, counts_before, overrides)
     return out
+
+
+def _group_counts(raw: Mapping[str, Any]) -> list[Any]:
+    """Each ``[[agents]]`` entry's ``count`` as written (None where it is no entry)."""
+    groups = raw.get("agents")
+    return [g.get("count") if isinstance(g, dict) else None
+            for g in (groups if isinstance(groups, list) else [])]
+
+
+def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, Any]
+                      ) -> None:
+    """A group whose ``count`` an override changed keeps its day's shape: its
+    ``profile.count`` values scale by new / old count (rounded, at most the new count), and
+    so do the ``agents`` of the timeline's logoffs of the group (at least 1), in place,
+    unless an override set the profile (the timeline) itself. So ``sweep --vary
+    agents=...`` and ``size --find agents`` resize a scenario with shifts instead of
+    refusing every count under the profile's peak."""
+    groups = raw.get("agents")
+    if not isinstance(groups, list):
+        return
+    own_profile = any(k.startswith("agents") and "profile" in k for k in overrides)
+    own_timeline = any(k.startswith("timeline") for k in overrides)
+    timeline = raw.get("timeline")
+    for g, old in zip(groups, before, strict=False):
+        new = g.get("count") if isinstance(g, dict) else None
+        if (not isinstance(new, int) or isinstance(new, bool) or not isinstance(old, int)
+                or isinstance(old, bool) or old <= 0 or new == old):
+            continue
+        counts = g["profile"].get("count") if isinstance(g.get("profile"), dict) else None
+        if not own_profile and isinstance(counts, list) and all(
+                isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
+                for c in counts):
+            g["profile"]["count"] = [min(new, max(0, math.floor(c * new / old + 0.5)))
+                                     for c in counts]
+        if own_timeline or not isinstance(timeline, list):
+            continue
+        for e in timeline:
+            n = e.get("agents") if isinstance(e, dict) else None
+            if (e.get("action") == "logoff" and e.get("group") == g.get("group")
+                    and isinstance(n, int) and not isinstance(n, bool) and new > 0):
+                e["agents"] = min(new, max(1, math.floor(n * new / old + 0.5)))
 
 
 # The keys an entry of each array takes (its own and its tables'): a --set naming neither an

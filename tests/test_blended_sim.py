@@ -114,7 +114,7 @@ def test_blending_needs_an_inbound_skill():
         build(raw, "blend")
     raw = _raw()
     raw["agents"][1]["skills"] = ["sales"]
-    with pytest.raises(ScenarioError, match=r"agents\[1\].skills: an inbound group needs"):
+    with pytest.raises(ScenarioError, match=r"agents\.desk\.skills: an inbound group needs"):
         build(raw, "blend")
 
 

@@ -139,3 +139,21 @@ def test_the_plots_ports_are_every_campaigns_and_occupancy_counts_agents_on_no_j
     assert np.allclose(per["unassigned_mean"].to_numpy(),
                        [r["unassigned_mean"] for r in total])
     assert (per["ports_mean"] > per["staffed_mean"]).all()  # voice notifications hold ports
+
+
+def test_the_attempts_plot_rates_the_last_interval_on_its_measured_seconds():
+    """A 15-minute run in 10-minute intervals: the last row holds 5 measured minutes, so
+    its attempts per hour are its attempts over 5 minutes (they were read over 10, a false
+    halving at the end of the plot); the rows add up to the run's attempts."""
+    from outdial.report import _per_interval
+    from sim.plan.task import run_task
+    from sim.scenario import load
+
+    scn = load(SCN.parent / "notifications-2200-ports.toml",
+               {"scenario.sim_hours": 0.25, "scenario.interval_s": 600.0})
+    recs = [run_task(scn, 1, tables=True)]
+    per = _per_interval(recs, scn)
+    assert per["width_s"].to_list() == [600.0, 300.0]
+    assert per["attempts"].sum() == recs[0]["kpis"]["attempts"]
+    rate = (per["attempts"] / per["width_s"] * 3600).to_list()
+    assert rate[1] == pytest.approx(rate[0], rel=0.2)  # paced channels: a steady rate

@@ -78,7 +78,7 @@ def test_profile_mistakes_are_named():
         in _problems(raw)
     raw = copy.deepcopy(TINY)
     raw["agents"][0]["profile"] = {"at": [0, 600], "count": [6, 7]}
-    assert "agents[0].profile.count: expected values from 0 to 6" in _problems(raw)
+    assert "agents.team.profile.count: expected values from 0 to 6" in _problems(raw)
     raw["agents"][0]["profile"] = {"at": [0], "count": [2]}
     raw["agents"][0]["login_s"] = 10.0
     assert "either login_s/logout_s or a profile" in _problems(raw)

@@ -66,9 +66,10 @@ def test_set_through_a_value_is_a_clean_cli_error():
 
 
 @pytest.mark.parametrize("mutate, key", [
-    (lambda r: r["agents"][0].pop("count"), "agents[0].count: required key is missing"),
+    (lambda r: r["agents"][0].pop("count"), "agents.sales-blend.count: required key is missing"),
     (lambda r: r["agents"][0].pop("group"), "agents[0].group: required key is missing"),
-    (lambda r: r["agents"][0].__setitem__("count", "many"), "agents[0].count: expected integer"),
+    (lambda r: r["agents"][0].__setitem__("count", "many"),
+     "agents.sales-blend.count: expected integer"),
     (lambda r: r["inbound"][0].__setitem__("calls_per_hour", "Sun-Mon 21:00-08:00"),
      "inbound[0].calls_per_hour: expected number"),
     (lambda r: r["inbound"][0].pop("skill"), "inbound[0].skill: required key is missing"),

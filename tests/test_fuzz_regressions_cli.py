@@ -417,7 +417,7 @@ def test_compare_refuses_a_policy_given_twice():
     ("simulate", ["--hours", "1e-300"],
      "set on the command line: scenario.sim_hours: expected a value >="),
     ("validate", ["--set", "agents.team.count=-1"],
-     "set on the command line: agents[0].count: expected"),
+     "set on the command line: agents.team.count: expected"),
     ("validate", ["--set", "campaigns.sales.talk.mean_s=-5"],
      "set on the command line: campaigns.sales.talk.mean_s: expected"),
 ])
@@ -432,5 +432,5 @@ def test_a_bad_value_in_the_file_keeps_its_line(tmp_path):
     bad = tmp_path / "s.toml"
     bad.write_text(text.replace("count = 50", "count = -1", 1))
     res = cli("validate", bad, "--set", "campaigns.sales.talk.mean_s=100")
-    assert res.exit_code != 0 and re.search(r"line \d+: agents\[0\]\.count", res.stderr)
+    assert res.exit_code != 0 and re.search(r"line \d+: agents\.team\.count", res.stderr)
     assert "set on the command line" not in res.stderr

@@ -76,7 +76,7 @@ def test_a_scenario_file_over_the_size_bound_is_still_named_as_such(tmp_path):
 @pytest.mark.parametrize("args, expect", [
     (["--find", "agents", "--max", "10000000"],
      "--max 10000000: the search may reach it, but agents.count=10000000 makes the scenario "
-     "invalid: set on the command line: agents[0].count: expected a value <= 100000 agents"),
+     "invalid: set on the command line: agents.team.count: expected a value <= 100000 agents"),
     (["--find", "ports", "--min", "0", "--max", "5"],
      "--min 0: the search may reach it, but telephony.ports=0 makes the scenario invalid"),
 ])
@@ -91,7 +91,7 @@ def test_size_bounds_the_scenario_refuses_are_refused_before_any_run(args, expec
 
 
 @pytest.mark.parametrize("dotted, said", [
-    ("agents.count=1e400", "set on the command line: agents[0].count: expected integer"),
+    ("agents.count=1e400", "set on the command line: agents.team.count: expected integer"),
     ("campaigns.talk.mean_s=-1", "set on the command line: campaigns.sales.talk.mean_s: "
                                  "expected a value >= 0 s"),
 ])
@@ -246,7 +246,7 @@ def test_a_contact_file_of_too_many_columns_is_refused_unread(tmp_path):
 
 @pytest.mark.parametrize("dotted, ok, said", [
     ("agents[0].count=3", True, "3 agents"),
-    ("agents[0].count=-3", False, "set on the command line: agents[0].count: expected a value"),
+    ("agents[0].count=-3", False, "set on the command line: agents.team.count: expected a value"),
     ("campaigns[0].talk.mean_s=-1", False,
      "set on the command line: campaigns.sales.talk.mean_s: expected a value >= 0 s"),
     ("agents[5].count=3", False, "agents[5].count: expected agents[N].key with N the index of "

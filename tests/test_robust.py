@@ -88,7 +88,7 @@ def test_zero_agents_run_and_say_why_nothing_happened(tmp_path):
     ('name = "sales"', 'name = "sales"\ncopies = 10000000',
      "campaigns: expected at most 10000 jobs in all, copies included (a larger value would "
      "not fit in memory), got 10000000"),
-    ("count = 50", "count = 50\naux_mean_s = nan", "agents[0].aux_mean_s: expected a number"),
+    ("count = 50", "count = 50\naux_mean_s = nan", "agents.team.aux_mean_s: expected a number"),
 ])
 def test_reported_crashes_are_one_clear_error(tmp_path, old, new, message):
     p = _write(tmp_path, _base(**{old: new}))

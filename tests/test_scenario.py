@@ -286,3 +286,71 @@ def test_a_list_with_no_zone_column_takes_the_default_timezone(tmp_path):
     [problem] = exc.value.problems
     assert "campaigns.c.contacts.timezone: list.csv has no column 'timezone'" in problem
     assert "default_timezone" in problem
+
+
+@pytest.mark.parametrize("channel", ["sms", "voice_agentless"])
+def test_finish_after_successes_on_a_job_that_counts_no_success_is_a_warning(channel):
+    """An SMS job with finish_after_successes = 100 sent on for the whole run: a message
+    step has no done_codes unless given, so no contact ends in a success; an agentless voice
+    job's step defaults to a live connect to an agent, which it never makes. Validation says
+    so (and how to count deliveries); with done_codes the job finishes on its count."""
+    from sim.run import simulate
+
+    camp = {"name": "m", "channel": channel, "attempts_per_hour": 3600.0,
+            "schedule": {"finish_after_successes": 20}}
+    raw = {**MINIMAL, "scenario": {"name": "t", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 500}, "campaigns": [camp]}
+    scn = build(raw)
+    [w] = [w for w in scn.warnings if "finish_after_successes" in w]
+    assert "campaigns.m.schedule.finish_after_successes" in w and "done_codes" in w
+    assert simulate(scn, 1).campaigns[0]["attempts"] > 250
+    step = {"channel": "sms", "address": "phone", "template": "hi"} if channel == "sms" \
+        else {"channel": "voice", "address": "phone", "pacing": "timed"}
+    camp["strategy"] = {"windows": "always", "steps": [{**step, "done_codes": ["delivered"]}]}
+    scn = build(raw)
+    assert not [w for w in scn.warnings if "finish_after_successes" in w]
+    assert 20 <= simulate(scn, 1).campaigns[0]["attempts"] < 120  # in flight at the finish
+
+
+def test_resizing_a_group_with_shifts_scales_its_profile():
+    """day-profile's floor logs in 12, 30, 22 ... of its 30 agents over the day. Sweeping
+    or sizing agents under 30 (`sweep --vary agents=20,40`, `size --find agents`) was
+    refused at every such count (profile.count: expected values from 0 to 20 (the group's
+    count), got 30.0). A new count now scales the profile, keeping the day's shape; a
+    profile the overrides set themselves is left as given."""
+    path = SCENARIOS / "day-profile.toml"
+    raw = tomllib.loads(path.read_text())
+    shape = raw["agents"][0]["profile"]["count"]
+    assert shape == [12, 30, 22, 22, 30, 24, 16, 8]
+    half = apply_overrides(raw, {"agents.count": 15})["agents"][0]["profile"]["count"]
+    assert half == [6, 15, 11, 11, 15, 12, 8, 4]
+    double = apply_overrides(raw, {"agents.floor.count": 60})["agents"][0]["profile"]
+    assert double["count"] == [2 * c for c in shape]
+    load(path, {"agents.count": 15})  # valid now
+    # the 20:45 logoff of 4 of the 30 scales too (at least 1): 3 agents is a valid day
+    small = apply_overrides(raw, {"agents.count": 3})
+    assert [e.get("agents") for e in small["timeline"] if e["action"] == "logoff"] == [1]
+    assert raw["timeline"][-1]["agents"] == 4
+    load(path, {"agents.count": 3})
+    own = apply_overrides(raw, {"agents.count": 15,
+                                "agents.floor.profile.count": [1] * len(shape)})
+    assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
+
+
+@pytest.mark.parametrize("how", ["file", "set", "set-index"])
+def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
+    """A bound error on an agent group was named `agents[0].count`, where --set takes
+    `agents.team.count` (campaigns were already named `campaigns.NAME...`). Now the group's
+    name is the key, from the file (with its line) or from the command line."""
+    from tests.cli_helpers import cli
+
+    text = (SCENARIOS / "single-50-predictive.toml").read_text()
+    p = tmp_path / "s.toml"
+    p.write_text(text.replace("count = 50", "count = -1") if how == "file" else text)
+    args = {"file": (), "set": ("--set", "agents.team.count=-1"),
+            "set-index": ("--set", "agents[0].count=-1")}[how]
+    res = cli("validate", p, *args)
+    assert res.exit_code == 2
+    where = "line 22: " if how == "file" else "set on the command line: "
+    assert f"{where}agents.team.count: expected a value >= 0 agents, got -1" in res.stderr
+    assert "agents[0]" not in res.stderr

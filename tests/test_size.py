@@ -314,3 +314,12 @@ def test_find_agents_with_several_groups_scales_them_all_in_the_scenarios_mix():
                                      "agents.retention-blend.count": 9,
                                      "agents.orders-desk.count": 5,
                                      "agents.care-desk.count": 6}
+
+
+def test_an_inbound_target_on_a_scenario_with_no_inbound_skill_is_refused():
+    """With no [[inbound]] skill the inbound KPIs are zeros: `size` walked agents 50 to
+    100 against inbound_service_level>=0.8 and concluded agents do not limit it. It is
+    refused before anything runs, naming the target."""
+    with pytest.raises(ValueError, match=r"inbound_service_level>=0\.8: the scenario has no "
+                                         r"\[\[inbound\]\] skill"):
+        size(SCN, "agents", parse_targets("inbound_service_level>=0.8"), None, 2)

@@ -262,3 +262,18 @@ def test_limit_risks_pools_copies_of_one_template_only():
     alone = p_over_limit([5, 5], [90, 90], 3600.0, 30 * 86_400.0, 0.03)
     assert risk[3] == pytest.approx(alone)
     assert risk[0] < alone
+
+
+def test_a_campaign_that_completed_nothing_while_others_did_is_named():
+    """An SMS job whose calling window never opened in the run made 0 attempts and said
+    nothing (a 0 in its row); now one warning names such campaigns, copies by template,
+    and none when every campaign completed something (or nothing did: NO_ATTEMPT)."""
+    from sim.plan.stats import idle_campaigns
+
+    camps = [{"name": "sales", "template": "sales", "attempts": 120.0},
+             {"name": "sms", "template": "sms", "attempts": 0.0},
+             {"name": "n-001", "template": "n", "attempts": 0.0},
+             {"name": "n-002", "template": "n", "attempts": 3.5}]
+    [w] = idle_campaigns(camps)
+    assert "campaign(s) sms, n (1 of 2 jobs):" in w
+    assert idle_campaigns(camps[:1]) == []

@@ -296,3 +296,18 @@ def test_simulate_names_the_carrier_when_it_blocks_calls_with_ports_free():
     a = assess_records(scn, [run_task(scn, 3)])
     assert not [w for w in a.warnings if w.startswith("carrier: ")]
     assert [w for w in a.warnings if w.startswith("telephony ports: ")]
+
+
+def test_inbound_targets_without_an_inbound_skill_are_problems(tmp_path):
+    """Targets on inbound KPIs in a scenario with no [[inbound]] skill were judged on
+    zeros: occupancy_inbound 'missed', inbound_asa_s 'met', the service level 'about 4
+    replications would decide'. Validation now names each such target."""
+    p = tmp_path / "s.toml"
+    p.write_text(SCN.read_text() + "\n[targets]\nmin_inbound_service_level = 0.8\n"
+                 "max_inbound_asa_s = 20\nmax_abandon_rate = 0.03\n")
+    with pytest.raises(ScenarioError) as exc:
+        load(p)
+    problems = exc.value.problems
+    assert len(problems) == 2
+    assert "targets.min_inbound_service_level: the scenario has no [[inbound]] skill" \
+        in problems[0] and "targets.max_inbound_asa_s" in problems[1]

@@ -282,6 +282,11 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                          f"got {max_replications}")
     raw = read_raw(path)
     scn = load(path, base, raw)
+    if not scn.inbound:
+        for t in targets:
+            if "inbound" in t.kpi:  # judged on zeros, more of any resource never meets it
+                raise ValueError(f"--target {t.kpi}{t.op}{t.value:g}: the scenario has no "
+                                 "[[inbound]] skill, so there is no inbound KPI to size for")
     if key is None or key == ALL_AGENTS:
         key, current = resource_key(scn, "agents" if key == ALL_AGENTS else find)
     else:

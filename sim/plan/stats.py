@@ -453,10 +453,31 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
                                    *sorted({w for r in records for w in r["warnings"]})]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
+    else:
+        warnings += idle_campaigns(camps)
     inbound = skill_summary(records)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
                    camps, ci, warnings, intervals=interval_summary(records), inbound=inbound,
                    warning_records=warning_records(records))
+
+
+def idle_campaigns(camps: Sequence[Mapping]) -> list[str]:
+    """One warning naming the campaigns (templates: ``name (N of M jobs)`` for copies)
+    that completed no attempt in the measured window of any replication while others did:
+    a campaign left silent (its calling windows closed all run, its list empty, its schedule
+    outside the run, no agent or license for it) is otherwise only a 0 in its row."""
+    jobs: dict[str, list[bool]] = {}
+    for c in camps:
+        jobs.setdefault(str(c.get("template") or c.get("name")), []).append(
+            not c.get("attempts"))
+    idle = [f"{t} ({sum(v)} of {len(v)} jobs)" if len(v) > 1 else t
+            for t, v in jobs.items() if any(v)]
+    if not idle:
+        return []
+    return [f"no attempt completed in the measured window by campaign(s) {', '.join(idle)}: "
+            "calling windows closed all run, an empty or used-up list, a schedule outside "
+            "the run, or no agent or license for them? (`--intervals` shows when the others "
+            "dialled)"]
 
 
 def warning_records(records: Sequence[Mapping]) -> list[dict]:
