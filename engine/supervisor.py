@@ -18,7 +18,9 @@ Requests (``job``: a job's name; agents are numbered from 0 in the run's agent o
     {"action": "import", "job": "sales", "file": "/data/leads.csv"}
 
 ``import`` appends a contact file to a running job's list through the ``importer`` the run
-gives (a live run's: ``outdial.live.imports``); a run without one refuses it.
+gives (a live run's: ``outdial.live.imports``); ``{"action": "shutdown"}`` stops the whole
+run gracefully through the run's ``shutdown`` (as SIGTERM does: calls in flight end, running
+jobs pause and the next run resumes them). A run without either refuses the request.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from engine.director import CampaignDirector, JobTransitionError
 from engine.job import Job
 from engine.staffing import Staffing
 
-ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import")
+ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
+           "shutdown")
 LIMITS = ("min_agents", "max_agents", "priority")
 _KEYS = {"status": set(), "agents": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
-         "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"}}
+         "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"},
+         "shutdown": set()}
 _FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
 LIMITS_KEY = "supervisor_limits"  # store meta: the limits a supervisor set, per job name
@@ -70,10 +74,12 @@ class Supervisor:
     """Carries out supervisor requests on ``director`` and ``dialer`` (see the module)."""
 
     def __init__(self, director: CampaignDirector, dialer: SupervisedDialer,
-                 importer: Callable[[int, str], dict[str, Any]] | None = None):
+                 importer: Callable[[int, str], dict[str, Any]] | None = None,
+                 shutdown: Callable[[], None] | None = None):
         self.director = director
         self.dialer = dialer
         self.importer = importer
+        self.shutdown = shutdown
 
     def handle(self, request: Any) -> dict[str, Any]:
         """Check and carry out one request (a mapping, see the module); returns what it did
@@ -94,6 +100,11 @@ class Supervisor:
             return {"jobs": self.status()}
         if action == "agents":
             return {"agents": self.agents()}
+        if action == "shutdown":
+            if self.shutdown is None:
+                raise SupervisorError("this run cannot be shut down from here")
+            self.shutdown()
+            return {"shutdown": "requested: calls in flight end, running jobs pause"}
         if action == "logoff":
             agent = self._agent(request.get("agent"))
             state = AgentState(self.dialer.force_logout(agent))

@@ -160,13 +160,16 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
             out = {}
             for args in (("status", "--json"), ("status",), ("agents",),
                          ("set", "sales", "--max-agents", "20"),
-                         ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7")):
+                         ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7"),
+                         ("shutdown",)):
                 out[args] = await asyncio.to_thread(ctl, *args)
-            await run
+            out["summary"] = await asyncio.wait_for(run, 30.0)  # before its end (0.02 h)
         finally:
             await _finish(s, run)
         return out
     out = asyncio.run(go())
+    assert out[("shutdown",)].exit_code == 0 and "requested" in out[("shutdown",)].output
+    assert out["summary"]["reason"] == "stop"
     status = out[("status", "--json")]
     assert status.exit_code == 0
     reply = json.loads(status.output)

@@ -68,6 +68,7 @@ def test_requests_act_through_the_director_and_the_dialer():
     ({"action": "logoff", "agent": 10}, "agent: expected an agent number from 0 to 9"),
     ({"action": "logoff", "agent": "3"}, "agent: expected an agent number"),
     ({"action": "import", "job": "sales", "file": "x.csv"}, "this run takes no contact imports"),
+    ({"action": "shutdown"}, "this run cannot be shut down from here"),
 ])
 def test_a_bad_request_is_refused_with_its_reason_and_changes_nothing(req, says):
     env, w, _ = world(scenario(agents=10))
@@ -92,7 +93,7 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | s
                      | st.dictionaries(st.text(max_size=8), kids, max_size=3), max_leaves=8)
 _requests = st.one_of(_json, st.fixed_dictionaries(
     {"action": st.sampled_from(["status", "agents", "pause", "resume", "stop", "set",
-                                "logoff", "import", "x"])},
+                                "logoff", "import", "shutdown", "x"])},
     optional={"job": st.one_of(st.just("sales"), _json), "agent": _json, "file": _json,
               "min_agents": _json, "max_agents": _json, "priority": _json}))
 

@@ -7,6 +7,7 @@
     outdial control site.toml set sales --min-agents 4 --max-agents 20 --priority 3
     outdial control site.toml logoff --agent 17
     outdial control site.toml import sales --file new-leads.csv
+    outdial control site.toml shutdown
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import click
 
 from outdial.app import Application
 
-ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import")
+ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
+           "shutdown")
 
 
 @click.command()
@@ -43,8 +45,8 @@ def control(app: Application, config: Path, action: str, job: str | None,
             agent: int | None, contacts_file: Path | None, store_path: Path | None,
             socket_path: Path | None, as_json: bool) -> None:
     """Ask the running `outdial run CONFIG` to pause, resume or stop JOB, change its agent
-    limits or priority (set), log an agent off, import contacts into JOB, or say its jobs'
-    state (status) or its agents' (agents)."""
+    limits or priority (set), log an agent off, import contacts into JOB, say its jobs'
+    state (status) or its agents' (agents), or stop the whole run gracefully (shutdown)."""
     import dataclasses
 
     from outdial.live.config import ConfigError, load_config
@@ -96,6 +98,8 @@ def control(app: Application, config: Path, action: str, job: str | None,
     result = reply.get("result") or {}
     if action == "status":
         _print_status(app, result)
+    elif action == "shutdown":
+        app.out.print(f"the run: shutdown {result.get('shutdown')}", markup=False)
     elif action == "agents":
         app.table("agents logged in", ["agent", "state", "job", "since (run s)"],
                   [[str(a["agent"]), a["state"], a["job"] or "-", f"{a['since_s']:.0f}"]

@@ -238,7 +238,8 @@ class LiveSession:
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
                         "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
-        supervisor = Supervisor(director, dialer, self.imports.add)
+        supervisor = Supervisor(director, dialer, self.imports.add,
+                                self.runner.request_stop)
         # limits a supervisor set in an earlier run of this store hold again
         self.summary["limits_restored"] = supervisor.restore_limits()
         if cfg.control:  # a supervisor's requests (outdial control) while it runs
