@@ -264,6 +264,20 @@ def test_limit_risks_pools_copies_of_one_template_only():
     assert risk[0] < alone
 
 
+def test_a_preview_campaign_cannot_go_over_the_fcc_limit():
+    """Its agent is on the line before the call: 0 abandons in 25 live answers read a 21 %
+    chance of ending the window over the limit (the prior's); now 0 under the FCC's rule,
+    and the usual chance under Ofcom's (AMD false positives count)."""
+    from types import SimpleNamespace
+
+    rec = {"campaigns": [{"template": "callbacks", "pacing": "preview", "abandons": 0,
+                          "live_answers": 25, "amd_false_positives": 1}]}
+    fcc = SimpleNamespace(mode="fcc", judged_window_s=30 * 86_400.0, abandon_limit=0.03)
+    assert limit_risks([rec, rec], fcc, 3600.0) == {0: 0.0}
+    ofcom = SimpleNamespace(mode="ofcom", judged_window_s=86_400.0, abandon_limit=0.03)
+    assert limit_risks([rec, rec], ofcom, 3600.0)[0] > 0.0
+
+
 def test_a_campaign_that_completed_nothing_while_others_did_is_named():
     """An SMS job whose calling window never opened in the run made 0 attempts and said
     nothing (a 0 in its row); now one warning names such campaigns, copies by template,

@@ -412,7 +412,9 @@ def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[in
     ``regulation``'s window and in its mode (``"fcc"``: abandons over live answers;
     ``"ofcom"``: abandons and AMD false positives over live calls, ``kpi.ofcom_parts``);
     the replications last ``run_s`` seconds each. Copies of one campaign (``copies = N``:
-    one template) lend each other their evidence (``copies_prior``)."""
+    one template) lend each other their evidence (``copies_prior``). A preview campaign
+    cannot drop a live answer (its agent is on the line first): 0 under the FCC's rule
+    (Ofcom's counts AMD false positives, which it may still make)."""
     out = {}
     parts = RATE_PARTS["abandon_rate_ofcom" if regulation.mode == "ofcom" else "abandon_rate"]
     camps = records[0]["campaigns"]
@@ -429,6 +431,9 @@ def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[in
         for k, i in enumerate(group):
             nums, dens = counts[i]
             if not sum(dens) > 0:
+                continue
+            if camps[i].get("pacing") == "preview" and regulation.mode != "ofcom":
+                out[i] = 0.0  # its agent is on the line before the call: nobody to drop
                 continue
             out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
                                   regulation.abandon_limit, copies_prior(k, a, n))
