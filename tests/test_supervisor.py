@@ -4,6 +4,7 @@ dialer on a running engine, and every bad request refused with its reason, nothi
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -108,3 +109,16 @@ def test_any_request_is_carried_out_or_refused_never_an_other_error(req):
         assert str(e)
     else:
         assert isinstance(out, dict)
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.binary(max_size=64),
+                 _requests.map(lambda r: json.dumps(r, allow_nan=True).encode())))
+def test_any_line_on_the_control_socket_gets_a_reply_never_an_error(line):
+    """The control server's side (outdial.live.control): any bytes a client sends as a
+    line are answered with {"ok": ...}; nothing escapes to the connection's task."""
+    from outdial.live.control import ControlServer
+
+    server = ControlServer(None, _running(), lambda: {"jobs": []})
+    reply = server.reply(line)
+    assert isinstance(reply["ok"], bool) and (reply["ok"] or reply["error"])
