@@ -348,3 +348,27 @@ def test_a_burst_of_abandons_before_the_price_reached_its_floor_is_not_judged_th
     assert 30 - aim * 600 - 1.645 * (aim * 600) ** 0.5 > 0
     p.decide(t + REFRESH_S, *_arrays(10, 5, 3))
     assert p._at_floor[0]
+
+
+def test_a_cut_decision_keeps_the_forecast_of_its_first_dials():
+    """When ports or the carrier let only the first k of a decision's n dials out, the
+    forecast the price loop reads keeps the abandons those k add (the cheapest: each dial
+    adds at least as much as the one before), not k / n of the n dials'. In proportion, a
+    60-agent campaign on 75 ports forecast 1.7x its realised abandons."""
+    from pacer.lookahead import launched_abandons
+
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.3,
+                              handling_mean_s=30.0)])
+    p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
+    p.theta[:] = p._limit[:] = 0.2
+    aj, st, since, cj, cs, t0 = _arrays(2, 40, 0)
+    since[2:] = -np.linspace(5.0, 60.0, 40)  # busy agents some seconds into their calls
+    before = p.added_abandons[0]
+    n = int(p.decide(0.0, aj, st, since, cj, cs, t0)[0])
+    added = p.added_abandons[0] - before
+    assert n >= 8 and added > 0
+    k = n // 2
+    p.launched(np.array([k]))
+    kept = p.added_abandons[0] - before
+    assert kept == pytest.approx(launched_abandons(p._buf_curve[0], n, k), abs=1e-12)
+    assert 0 <= kept < 0.75 * k / n * added  # the first half: well under half
