@@ -156,6 +156,15 @@ BIAS_INITIAL = 1.0
 LOOKAHEAD_SAMPLES = 16  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
 LOOKAHEAD_FINE_SAMPLES = 64  # ... and of its decision once the screen would dial
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
+# Callers who hang up bring a live answer's deadline forward from the window's end by their
+# patience, but a new dial's answer can be brought no earlier than the look-ahead's first
+# step: with a window much longer than the callers' patience, the deadlines of most new
+# dials were read as the window's end and the look-ahead dialled as if no one hung up (ref-50
+# traffic, patience 6 s, 5 x 1 h: connect window 5 s 2.32 % abandoned, 10 s 2.72 %, 20 s
+# 3.66 %, 60 s 27.2 %, 86,400 s 6.5 %). Where callers hang up, the look-ahead's window is at
+# most their mean patience (never under PATIENT_WINDOW_MIN_S): a caller still waiting then
+# is counted as hanging up at it, a little pessimistic where patience is long.
+PATIENT_WINDOW_MIN_S = 2.0
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 # The forecast keeps the abandons the first dials of each decision add at this many points
 # (pacer.lookahead.launched_abandons): when ports or the carrier cut a decision, the dials
@@ -496,6 +505,7 @@ class Pacer:
         self._wait_s = np.full(n, PATIENCE_PRIOR_S)
         self._hangups = PATIENCE_PRIOR_S * self._prior_hangup_rate
         self.hangup_rate = self._prior_hangup_rate.copy()
+        self._windows()
         self._obs_live = _Observations()  # value: time, code: abandon.Outcome
         self._warnings: set[str] = set()
         self._gather = g.Gatherer(n)
@@ -576,10 +586,13 @@ class Pacer:
         self._limit = self._effective_limit()
         self._warning_records: list[dict] = []
         for i in np.flatnonzero(self._fallback):
-            message = (f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} is used up "
-                       f"by the estimated AMD false positives alone ({self.fp_share[i]:.3f} of "
-                       "live answers); paced so that no live answer is dropped "
-                       "(abandon_limit_infeasible)")
+            if self.fp_share[i] > 0:
+                why = (f"is used up by the estimated AMD false positives alone "
+                       f"({self.fp_share[i]:.3f} of live answers)")
+            else:  # a limit of 0: nothing to do with AMD
+                why = "allows no abandoned live answer"
+            message = (f"campaign {i}: abandon limit {self._abandon_limit[i]:.3f} {why}; "
+                       "paced so that no live answer is dropped (abandon_limit_infeasible)")
             self._warning_records.append({
                 "code": "abandon_limit_infeasible", "campaign": int(i),
                 "mode": Regulation(int(self._regulation[i])).name.lower(),
@@ -902,6 +915,7 @@ class Pacer:
             self._wait_s = wait + top_up
             self._hangups = self._hangups * fade + top_up * self._prior_hangup_rate
             self.hangup_rate = self._hangups / self._wait_s
+            self._windows()
             self._hold_at = now
             self._next_hold = now + HOLD_REFRESH_S
             # the handling histogram is read for a campaign whose caller does not report
@@ -936,7 +950,7 @@ class Pacer:
         # fresh ones would let the decision re-roll a noisy estimate of a small marginal
         # tick after tick until it happened to fall under theta, and dial on that luck.
         self._rng_state[0] = self._rng_seed
-        self._look_ahead(now, ao, ae, co, ce, hit, self._connect_window_s, self._limit,
+        self._look_ahead(now, ao, ae, co, ce, hit, self._window_eff, self._limit,
                          max_new, active, out, exp_ab, added, exp_live, self._buf_slack,
                          self._buf_curve)
         g._account(active, out, hit, self._buf_slack, max_new, added, exp_ab, now, REDECIDE_S,
@@ -950,6 +964,14 @@ class Pacer:
         if fb.size:
             out[fb] = self._one_per_idle(fb, idle, unanswered)
         dials[rows] = out[rows]
+
+    def _windows(self) -> None:
+        """The look-ahead's connect window and service-level threshold (seconds): the
+        settings, at most the callers' mean patience where they hang up (never under
+        PATIENT_WINDOW_MIN_S; see it)."""
+        cap = np.maximum(1.0 / np.maximum(self.hangup_rate, 1e-12), PATIENT_WINDOW_MIN_S)
+        self._window_eff = np.minimum(self._connect_window_s, cap)
+        self._sl_eff = np.minimum(self._sl_threshold_s, cap)
 
     @staticmethod
     def _one_per_idle(rows: np.ndarray, idle: np.ndarray, unanswered: np.ndarray) -> np.ndarray:
@@ -982,7 +1004,7 @@ class Pacer:
         act[self._sl_rows] = active[self._sl_rows]
         n_sl = np.empty(self.n, dtype=np.int64)
         theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
-        self._look_ahead(now, ao, ae, co, ce, hit, self._sl_threshold_s, theta, max_new, act,
+        self._look_ahead(now, ao, ae, co, ce, hit, self._sl_eff, theta, max_new, act,
                          n_sl, np.empty(self.n), np.empty(self.n), np.empty(self.n),
                          np.empty(self.n), np.empty((self.n, 0)))
         r = self._sl_rows
@@ -1115,7 +1137,7 @@ class Pacer:
         stay = at_min | self._at_floor
         since = self._floor_since
         self._floor_since = np.where(stay, np.where(np.isfinite(since), since, now), -math.inf)
-        judged = stay & (now - self._floor_since >= self._life + self._connect_window_s)
+        judged = stay & (now - self._floor_since >= self._life + self._window_eff)
         self._floor_ab = np.where(judged, self._floor_ab + new_ab, 0.0)
         self._floor_live = np.where(judged, self._floor_live + new_live, 0.0)
         ab, live = self._floor_ab, self._floor_live

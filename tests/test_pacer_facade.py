@@ -372,3 +372,38 @@ def test_a_cut_decision_keeps_the_forecast_of_its_first_dials():
     kept = p.added_abandons[0] - before
     assert kept == pytest.approx(launched_abandons(p._buf_curve[0], n, k), abs=1e-12)
     assert 0 <= kept < 0.75 * k / n * added  # the first half: well under half
+
+
+def test_a_connect_window_longer_than_the_callers_patience_is_read_as_their_patience():
+    """A new dial's answer cannot be brought before the look-ahead's first step, so with a
+    window much longer than the callers' patience the model read their deadlines as the
+    window's end and dialled as if no one hung up (ref-50 traffic, patience 6 s: 27 % of
+    live answers abandoned with a 60 s window). Where callers hang up, the look-ahead's
+    window is at most their mean patience: a 60 s window with 6 s callers decides as a 6 s
+    window does, and more carefully than a 60 s window with callers who never hang up."""
+    def decided(window_s, patience_s):
+        p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.3,
+                                  connect_window_s=window_s, patience_mean_s=patience_s)],
+                  seed=5)
+        p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
+        p.theta[:] = p._limit[:] = 0.03
+        aj, st, since, cj, cs, t0 = _arrays(0, 40, 4)
+        since[:] = -np.linspace(5.0, 400.0, 40)  # busy agents some seconds into their calls
+        return int(p.decide(0.0, aj, st, since, cj, cs, t0)[0])
+
+    long_impatient = decided(60.0, 6.0)
+    assert long_impatient == decided(6.0, 6.0)
+    assert long_impatient < decided(60.0, float("inf"))
+
+
+def test_a_zero_abandon_limit_warning_does_not_blame_amd():
+    """A limit of 0 leaves no budget whatever the AMD does: the warning says so, instead of
+    'used up by the estimated AMD false positives alone (0.000 of live answers)'."""
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, abandon_limit=0.0)])
+    (w,) = p.warnings()
+    assert w.startswith("campaign 0: abandon limit 0.000 allows no abandoned live answer")
+    assert "AMD" not in w and "abandon_limit_infeasible" in w
+    q = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, regulation=Regulation.OFCOM,
+                              amd_false_positive_rate=0.04)])
+    (w,) = q.warnings()
+    assert "AMD false positives alone (0.040 of live answers)" in w
