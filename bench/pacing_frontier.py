@@ -33,13 +33,16 @@ from sim.scenario import load, with_policy
 @contextlib.contextmanager
 def fixed_price(theta: float):
     """Every pacer built inside holds its price at ``theta`` (its price loop changes
-    nothing: the price is read through ``Pacer._effective_limit``)."""
-    loop = Pacer._effective_limit
+    nothing: the price is read through ``Pacer._effective_limit``), and never switches to
+    one line per idle agent (``Pacer._hold_floor``: the loop's own price, which the held
+    one hides, would reach its floor wherever the held price is over the aim)."""
+    loop, floor = Pacer._effective_limit, Pacer._hold_floor
     Pacer._effective_limit = lambda self: np.full(self.n, float(theta))
+    Pacer._hold_floor = lambda self, *args: None
     try:
         yield
     finally:
-        Pacer._effective_limit = loop
+        Pacer._effective_limit, Pacer._hold_floor = loop, floor
 
 
 def point(scn, seeds: list[int]) -> dict:

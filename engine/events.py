@@ -133,8 +133,8 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
                             "(empty: not given)")},
     "JOB_WARNING": {**_COMMON, **_JOB, **_JOB_CHANNEL,
                     "code": (str, "what is wrong: `abandon_limit_infeasible` (the estimated "
-                                  "AMD false positives alone reach the abandon limit, so the "
-                                  "job is paced to drop no live answer)"),
+                                  "AMD false positives alone reach the abandon limit, or the "
+                                  "limit is 0, so the job is paced to drop no live answer)"),
                     "mode": (str, "the regulation the limit is judged under: fcc or ofcom"),
                     "limit": (float, "the abandon limit, fraction 0..1"),
                     "estimated_floor": (float, "the abandon rate no pacing can go under "

@@ -799,15 +799,36 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
 
 
 @_njit
-def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state):
-    """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s)."""
+def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state, curve):
+    """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s).
+    ``curve`` float64[P] (P >= 0): the abandons the first ``ceil((j + 1) n / P)`` of them
+    add, into curve[j] (``launched_abandons`` reads it back)."""
     for k in range(pis.shape[0]):
         lift[k] = 0.0
     added = 0.0
-    for _ in range(n):
+    p = curve.shape[0]
+    j = 0
+    for i in range(n):
         added += _marginal(top, last, pis, new_cdf)
         _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+        while j < p and (j + 1) * n <= (i + 1) * p:
+            curve[j] = added
+            j += 1
     return added
+
+
+def launched_abandons(curve: np.ndarray, n: int, k: int) -> float:
+    """The abandons the first ``k`` of ``n`` dials add, from ``_added``'s ``curve`` (exact
+    at its points, linear between them; 0 dials add none). The dials that go out when a
+    port or carrier limit cuts a decision are its first ones, the cheapest: the marginal
+    abandons rise with each dial added, so ``k / n`` of the forecast would over-count
+    them."""
+    p = curve.shape[0]
+    if n <= 0 or k <= 0 or p == 0:
+        return 0.0
+    at = np.ceil(np.arange(1, p + 1) * n / p)
+    return float(np.interp(min(k, n), np.concatenate(([0.0], at)),
+                           np.concatenate(([0.0], curve))))
 
 
 @_njit
@@ -819,6 +840,26 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                      window_s, hangup_rate, theta, max_new, active,
                      dt, now_s, salt, state, dials, expected_abandons, added_abandons,
                      expected_live, slack):
+    """``_lookahead_curve`` without the curve of the abandons added by the first dials."""
+    _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
+                     call_elapsed_s, call_key,
+                     hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
+                     wrap_counts, wrap_totals, wrap_bw, ring_counts, ring_totals, ring_bw,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
+                     window_s, hangup_rate, theta, max_new, active,
+                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
+                     expected_live, slack, np.empty((hit_mean.shape[0], 0)))
+
+
+@_njit
+def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
+                     call_elapsed_s, call_key,
+                     hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
+                     wrap_counts, wrap_totals, wrap_bw, ring_counts, ring_totals, ring_bw,
+                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
+                     window_s, hangup_rate, theta, max_new, active,
+                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
+                     expected_live, slack, added_curve):
     """The batched decision (module docstring): for each campaign c with active[c] == 1,
     dials[c], the expected abandons of the calls in flight (expected_abandons[c]), those the
     new dials add (added_abandons[c]) and the expected live answers of calls in flight and
@@ -845,7 +886,9 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     campaign.
     now_s: the clock (seconds) the elapsed times are measured from; salt: uint64 mixed into
     the keyed draws of agents and calls in flight (``_keyed_uniform``); state: uint64[1]
-    stream for the new dials' draws (advanced).
+    stream for the new dials' draws (advanced). added_curve: float64[n_c, P], P >= 0: the
+    abandons the first dials of campaign c add, at P points (``_added``; rows of campaigns
+    that do not dial are left as they were).
     """
     n_c = hit_mean.shape[0]
     k_n = max(z.shape[0], z_fine.shape[0])
@@ -1006,7 +1049,8 @@ def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                 n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
                                              max_new[c], n_steps, own, certain_s)
             else:
-                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own)
+                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own,
+                               added_curve[c])
         if n == 0:
             added = 0.0
         dials[c] = n

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_dials, dial_life
+from pacer.lookahead import _lookahead_curve, _lookahead_dials, dial_life, launched_abandons
 from tests import naive_lookahead as nv
 
 K, K_FINE = 8, 12  # a fine set not a power of two: the permutation's cycle-walking
@@ -62,7 +62,7 @@ def cases(draw):
 
 
 def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, state=12345,
-            talk=None, wrap=None):
+            talk=None, wrap=None, curve=None):
     c_n = cs["c_n"]
     talk = hold if talk is None else talk
     wrap = StreamingHistogram(c_n, 2.0, 120.0) if wrap is None else wrap
@@ -79,7 +79,9 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
               np.arange(c_n), life)
     ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
     ck = np.arange(ce.size, dtype=np.int64) + 7
-    _lookahead_dials(ao, ae, ak, ap, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
+    extra = () if curve is None else (curve,)
+    kernel = _lookahead_dials if curve is None else _lookahead_curve
+    kernel(ao, ae, ak, ap, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
                      talk.counts, talk.totals, talk.bin_width_s,
                      wrap.counts, wrap.totals, wrap.bin_width_s, ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
@@ -87,7 +89,7 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
                      np.full(c_n, window), np.array(cs["patience"]), np.array(cs["theta"]),
                      np.array(cs["max_new"], dtype=np.int64),
                      np.array(cs["active"], dtype=np.int64), dt, cs["now"], np.uint64(salt),
-                     np.array([state], dtype=np.uint64), *out)
+                     np.array([state], dtype=np.uint64), *out, *extra)
     return out
 
 
@@ -95,6 +97,32 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
 @given(cases())
 def test_kernel_matches_reference(cs):
     _check_against_reference(cs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_the_abandons_of_the_first_dials_are_those_of_a_decision_capped_there(cs):
+    """When ports or the carrier let only the first k of n dials out, the forecast keeps
+    the abandons those k add (``launched_abandons``): the same, to the last bit, as the
+    forecast of the same decision capped at k dials (the forecast's draws are its own
+    stream, dial by dial), and never more than k / n of the n dials' (each dial adds at
+    least as much as the one before it, on average over the samples: a dial's marginal
+    abandons grow with the answers already added)."""
+    hold, ring, end = _hists(cs["c_n"], cs["seed"])
+    points = 16  # >= max_new: every k is a point of the curve
+    curve = np.full((cs["c_n"], points), np.nan)
+    full = _kernel(cs, hold, ring, end, curve=curve)
+    for c in range(cs["c_n"]):
+        n = int(full[0][c])
+        if n == 0:
+            continue
+        assert launched_abandons(curve[c], n, n) == full[2][c]
+        for k in range(n):
+            capped = dict(cs, max_new=[k if i == c else m for i, m in enumerate(cs["max_new"])])
+            got = _kernel(capped, hold, ring, end)
+            assert got[0][c] == k
+            assert launched_abandons(curve[c], n, k) == pytest.approx(got[2][c], abs=1e-12)
+            assert launched_abandons(curve[c], n, k) <= k / n * full[2][c] + 1e-12
 
 
 @st.composite

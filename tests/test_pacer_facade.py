@@ -274,29 +274,136 @@ def test_a_cold_campaign_dials_no_line_beyond_its_idle_agents_until_evidence_out
     assert int(p.decide(400.25, *_arrays(100, 0, 0))[0]) > 100
 
 
+def _live(p, t, connected, abandoned, row=0):
+    """Report live answers at ``t``: the first ``abandoned`` abandoned, the rest connected."""
+    for k in range(connected + abandoned):
+        p.observe_live(row, t, k < abandoned)
+
+
 def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_idle_agent():
     """The price cannot fall under THETA_MIN, and the model cannot tell marginal abandons
-    under about one in its samples: a campaign over its aim beyond chance at that floor is
-    paced 1:1 (no live answer dropped), with a warning, until its rate is back at the aim."""
-    from pacer.decide import THETA_MIN
+    under about one in its samples: a campaign whose realised rate with the price at that
+    floor (from a dial's life after the price reached it) is over its aim beyond chance is
+    paced 1:1 (no live answer dropped), with a warning, until that rate is back at the
+    aim."""
+    from pacer.decide import REFRESH_S, THETA_MIN
 
     p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+    aim = float(p._aim()[0])  # no forecast yet: half the limit
+    p.decide(0.0, *_arrays(10, 5, 3))
+    settle = float(p._life[0] + p._connect_window_s[0])
+    t = 0.0
+    while t < settle + 2 * REFRESH_S:  # at the floor, no news: nothing judged
+        t += REFRESH_S
+        p.theta[:] = THETA_MIN
+        p.decide(t, *_arrays(10, 5, 3))
+        assert not p._at_floor[0]
+    _live(p, t, 190, 10)  # 5 % of 200 at the floor: over the aim beyond chance
+    assert 10 - aim * 200 - 1.645 * (aim * 200) ** 0.5 > 0
+    t += REFRESH_S
     p.theta[:] = THETA_MIN
-    p._run_ab[:], p._run_live[:] = 20.0, 400.0  # 5 % against an aim of 2.4 %
-    aim = np.array([0.024])
-    p._hold_floor(np.array([3.0]), aim)
+    p.decide(t, *_arrays(10, 5, 3))
     assert p._at_floor[0] and p._active[0] == 0
     assert any("price_at_floor" in w for w in p.warnings())
-    assert int(p.decide(0.0, *_arrays(10, 5, 3))[0]) == 10 - 3
-    p._hold_floor(np.array([3.0]), aim)  # still over: stays, no second warning
+    assert int(p.decide(t + 0.25, *_arrays(10, 5, 3))[0]) == 10 - 3
+    _live(p, t, 200, 0)  # 10 of 400: still over the aim; stays, no second warning
+    t += REFRESH_S
+    p.decide(t, *_arrays(10, 5, 3))
     assert p._at_floor[0] and len(p.warnings()) == 1
-    p._run_live[:] = 1000.0  # 2 %: back at the aim
-    p._hold_floor(np.array([-1.0]), aim)
+    _live(p, t, 1000, 0)  # 10 of 1400: the stretch at the floor back under the aim
+    t += REFRESH_S
+    p.decide(t, *_arrays(10, 5, 3))
     assert not p._at_floor[0] and p._active[0] == 1
     p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
     p.theta[:] = 0.024
     p._limit = p._effective_limit()
-    assert int(p.decide(0.25, *_arrays(10, 5, 3))[0]) > 10 - 3  # the model's count again
-    p.theta[:] = 10 * THETA_MIN  # over the aim with room in the price: the loop's business
-    p._hold_floor(np.array([3.0]), aim)
-    assert not p._at_floor[0]
+    assert int(p.decide(t + 0.25, *_arrays(10, 5, 3))[0]) > 10 - 3  # the model's count again
+
+
+def test_a_burst_of_abandons_before_the_price_reached_its_floor_is_not_judged_there():
+    """A price at its floor after a burst of abandons is the loop paying the burst back:
+    only the abandons realised with the price at the floor, from a dial's life after it got
+    there, send the campaign to one line per idle agent. Judged on the run so far, an early
+    burst sent an 80-agent Ofcom campaign whose model reaches its aim to 1:1 for most of its
+    hour (81.7 % occupancy against 93-94 % on the other seeds)."""
+    from pacer.decide import REFRESH_S, THETA_MIN
+
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+    p.decide(0.0, *_arrays(10, 5, 3))
+    _live(p, 1.0, 380, 20)  # 5 % of 400, the price still above its floor
+    p.decide(REFRESH_S, *_arrays(10, 5, 3))
+    aim = float(p._aim()[0])
+    assert 20 - aim * 400 - 1.645 * (aim * 400) ** 0.5 > 0  # the run: over beyond chance
+    t = REFRESH_S
+    for _ in range(40):  # then at the floor for 200 s, every answer connected
+        t += REFRESH_S
+        p.theta[:] = THETA_MIN
+        _live(p, t, 10, 0)
+        p.decide(t, *_arrays(10, 5, 3))
+        assert not p._at_floor[0] and p._active[0] == 1
+    assert not any("price_at_floor" in w for w in p.warnings())
+    p.theta[:] = THETA_MIN
+    _live(p, t, 170, 30)  # now 30 of 600 at the floor, over its aim beyond chance: 1:1
+    aim = float(p._aim()[0])
+    assert 30 - aim * 600 - 1.645 * (aim * 600) ** 0.5 > 0
+    p.decide(t + REFRESH_S, *_arrays(10, 5, 3))
+    assert p._at_floor[0]
+
+
+def test_a_cut_decision_keeps_the_forecast_of_its_first_dials():
+    """When ports or the carrier let only the first k of a decision's n dials out, the
+    forecast the price loop reads keeps the abandons those k add (the cheapest: each dial
+    adds at least as much as the one before), not k / n of the n dials'. In proportion, a
+    60-agent campaign on 75 ports forecast 1.7x its realised abandons."""
+    from pacer.lookahead import launched_abandons
+
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.3,
+                              handling_mean_s=30.0)])
+    p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
+    p.theta[:] = p._limit[:] = 0.2
+    aj, st, since, cj, cs, t0 = _arrays(2, 40, 0)
+    since[2:] = -np.linspace(5.0, 60.0, 40)  # busy agents some seconds into their calls
+    before = p.added_abandons[0]
+    n = int(p.decide(0.0, aj, st, since, cj, cs, t0)[0])
+    added = p.added_abandons[0] - before
+    assert n >= 8 and added > 0
+    k = n // 2
+    p.launched(np.array([k]))
+    kept = p.added_abandons[0] - before
+    assert kept == pytest.approx(launched_abandons(p._buf_curve[0], n, k), abs=1e-12)
+    assert 0 <= kept < 0.75 * k / n * added  # the first half: well under half
+
+
+def test_a_connect_window_longer_than_the_callers_patience_is_read_as_their_patience():
+    """A new dial's answer cannot be brought before the look-ahead's first step, so with a
+    window much longer than the callers' patience the model read their deadlines as the
+    window's end and dialled as if no one hung up (ref-50 traffic, patience 6 s: 27 % of
+    live answers abandoned with a 60 s window). Where callers hang up, the look-ahead's
+    window is at most their mean patience: a 60 s window with 6 s callers decides as a 6 s
+    window does, and more carefully than a 60 s window with callers who never hang up."""
+    def decided(window_s, patience_s):
+        p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.3,
+                                  connect_window_s=window_s, patience_mean_s=patience_s)],
+                  seed=5)
+        p._cold_rows = p._cold_rows[:0]  # as if its hit rate rested on enough ended dials
+        p.theta[:] = p._limit[:] = 0.03
+        aj, st, since, cj, cs, t0 = _arrays(0, 40, 4)
+        since[:] = -np.linspace(5.0, 400.0, 40)  # busy agents some seconds into their calls
+        return int(p.decide(0.0, aj, st, since, cj, cs, t0)[0])
+
+    long_impatient = decided(60.0, 6.0)
+    assert long_impatient == decided(6.0, 6.0)
+    assert long_impatient < decided(60.0, float("inf"))
+
+
+def test_a_zero_abandon_limit_warning_does_not_blame_amd():
+    """A limit of 0 leaves no budget whatever the AMD does: the warning says so, instead of
+    'used up by the estimated AMD false positives alone (0.000 of live answers)'."""
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, abandon_limit=0.0)])
+    (w,) = p.warnings()
+    assert w.startswith("campaign 0: abandon limit 0.000 allows no abandoned live answer")
+    assert "AMD" not in w and "abandon_limit_infeasible" in w
+    q = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, regulation=Regulation.OFCOM,
+                              amd_false_positive_rate=0.04)])
+    (w,) = q.warnings()
+    assert "AMD false positives alone (0.040 of live answers)" in w
