@@ -323,3 +323,14 @@ def test_a_request_that_fails_inside_the_run_is_answered_and_the_server_goes_on(
     reply = server.reply(_req(action="import", job="sales", file="x.csv"))
     assert reply == {"ok": False, "error": "OSError: [Errno 28] No space left on device"}
     assert (server.requests, server.refused) == (1, 1)
+
+
+def test_a_socket_that_cannot_be_made_says_how_to_go_on(tmp_path):
+    from outdial.live.control import ControlError, ControlServer
+
+    with pytest.raises(ControlError, match=r"cannot listen on .*nodir.*; set \[control\] "
+                                           r"socket to a path on a local disk, or"):
+        asyncio.run(ControlServer(tmp_path / "nodir" / "x.control", None, dict).start())
+    long = tmp_path / ("d" * 120) / "x.control"
+    with pytest.raises(ControlError, match="a Unix socket's path must be under"):
+        asyncio.run(ControlServer(long, None, dict).start())

@@ -74,7 +74,8 @@ class ControlServer:
                                                            limit=MAX_LINE)
         except OSError as e:
             raise ControlError(f"control.socket: cannot listen on {self.path} "
-                               f"({e.strerror})") from None
+                               f"({e.strerror}); set [control] socket to a path on a local "
+                               "disk, or [control] enabled = false") from None
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
