@@ -300,6 +300,12 @@ class Dialer:
         mean = ringing * p
         return len(self.waiting[job]) + math.ceil(mean + math.sqrt(mean * (1.0 - p)) - 1e-9)
 
+    def work_due(self, job: int, cap: int) -> int:
+        """Contacts job ``job`` could dial now, counted up to ``cap`` (``ContactFlow.work_due``):
+        what the staffing weighs a job's agent demand by."""
+        job = index_arg("job", job, len(self.jobs))
+        return self.flows[job].work_due(self.clock.now(), cap)
+
     def in_flight_by_job(self) -> np.ndarray:
         """Calls in flight (ringing, waiting or connected) per job, int64."""
         active = self.call_status != _FREE

@@ -570,6 +570,22 @@ class ContactFlow:
         due = self.next_due()
         return max(now_s, self._fresh_after if due is None else min(self._fresh_after, due))
 
+    def work_due(self, now_s: float, cap: int) -> int:
+        """Contacts ``take`` could hand out by ``now_s``, counted up to ``cap``: the fresh
+        ones and the queued ones due (those waiting for a later retry, window or cap not);
+        ``cap`` for a list that grows by itself."""
+        n = self._n[FRESH]
+        if n >= cap or self._more is not None:
+            return cap
+        state, latest = self.state, self._latest
+        for q in (*self._queues.values(), *self._waiting.values()):
+            for due, seq, c in q:
+                if due <= now_s and state[c] == QUEUED and latest[c] == seq:
+                    n += 1
+                    if n >= cap:
+                        return cap
+        return n
+
     def next_due(self) -> float | None:
         """Run-clock time of the earliest queued contact on any channel (None if none)."""
         best = None

@@ -12,12 +12,14 @@ preview licenses, progressive jobs progressive ones, every other agent-based pac
 predictive ones). A license is *in use* while a logged-in agent is attached to the job.
 A job's demand is its maximum, capped by the agents who hold its skill (a job few agents
 can work does not hold licenses another job of the pool could use; minimums are held
-whatever the demand). An agent on a call keeps its job until the call ends, so when a
-job's share shrinks its busy agents still hold their licenses: the other jobs of the pool
-get places only from what those leave (``_fit_pools``), and the licenses in use never
-exceed a pool. Such an agent leaves the job the moment it frees, for a job short of its
-share or none (``wanted_job``), not at the next rebalance: idle there meanwhile, the pacer
-would dial for it.
+whatever the demand). Where the agents do not go round the jobs' shares, they are split in
+equal shares, each job up to what its work can use (``_work_demand``: a job with little to
+dial does not hold agents idle another job could keep busy). An agent on a call keeps its
+job until the call ends, so when a job's share shrinks its busy agents still hold their
+licenses: the other jobs of the pool get places only from what those leave
+(``_fit_pools``), and the licenses in use never exceed a pool. Such an agent leaves the
+job the moment it frees, for a job short of its share or none (``wanted_job``), not at the
+next rebalance: idle there meanwhile, the pacer would dial for it.
 
 ``usage`` keeps each job's licenses allocated and in use, and its *starvation*: the
 logged-in agents who hold the job's skill and are on no job, up to its maximum, that its
@@ -30,9 +32,10 @@ The dialer builds its staffing from a ``Licenses`` setting and hands itself over
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,6 +52,7 @@ POOL_OF_PACING = {
     Pacing.PREVIEW: LicenseKind.PREVIEW_AGENT,
     Pacing.PROGRESSIVE: LicenseKind.PROGRESSIVE_AGENT,
 }
+MIN_WORK_HIT = 0.05  # the hit rate a job's work demand assumes at least
 POOL_KEYS = {"manual_agents": LicenseKind.MANUAL_AGENT,
              "preview_agents": LicenseKind.PREVIEW_AGENT,
              "progressive_agents": LicenseKind.PROGRESSIVE_AGENT,
@@ -118,6 +122,15 @@ class StaffedDialer(Protocol):
 
     def assign(self, agent_job: np.ndarray) -> None:
         """Put agents on jobs (-1 = none); agents on a call move when it ends."""
+
+    def answers_due(self, job: int) -> int:
+        """Idle agents the job's calls in flight may still need."""
+
+    def work_due(self, job: int, cap: int) -> int:
+        """Contacts the job could dial now, counted up to ``cap``."""
+
+    @property
+    def pacer(self) -> Any: ...
 
 
 class LicenseUsage:
@@ -205,6 +218,8 @@ class Staffing:
         self._pools = np.unique(self.pool_of_job[self.pool_of_job >= 0])  # pools in use
         self.dirty = True
         self._targets: np.ndarray | None = None  # agents per job, the last rebalance's
+        self._targets_before_fit: np.ndarray | None = None
+        self._demand: np.ndarray | None = None  # the work demand the last split weighed
         self.moves = 0
         self.allocated = np.zeros(n, dtype=np.int64)
         self.usage = LicenseUsage(n, dialer.agents.window)
@@ -356,7 +371,7 @@ class Staffing:
         self.dialer.clock.call_later(self.period_s, self._periodic)
 
     def _periodic(self) -> None:
-        if self.dirty or self.licenses.mode == DistributionMode.DYNAMIC:
+        if self.dirty or self.licenses.mode == DistributionMode.DYNAMIC or self._work_moved():
             self.rebalance()
         else:
             self._sample()
@@ -399,7 +414,8 @@ class Staffing:
     def _fit_agents(self, targets: np.ndarray) -> np.ndarray:
         """Targets lowered so that together they fit the agents who could work an
         agent-based job: unchanged when they do, else split by ``floor`` (minimums first,
-        the rest in equal shares by water-filling, each job up to its pool share). Without
+        the rest in equal shares by water-filling, each job up to its pool share and its
+        work demand, ``_work_demand``). Without
         it the assignment (fewest moves) kept the agents where they were: a job started
         later got none."""
         rows = self._agent_rows
@@ -408,15 +424,47 @@ class Staffing:
             return targets
         floor = self.floor
         floor.set_pool_size(LicenseKind.PREDICTIVE_AGENT, n_on)
+        demand = self._work_demand(targets)
+        self._demand = demand
         for j in self.agent_jobs:
             t = int(targets[j])
-            floor.set_demand(j, t)
+            floor.set_demand(j, int(demand[j]))
             floor.set_minimum(j, min(self._limits[j][0], t) if j not in self._idle else 0)
         alloc = floor.allocate()
         out = targets.copy()
         for row, j in enumerate(floor.jobs):
             out[j] = alloc[row]
         return out
+
+    def _work_demand(self, targets: np.ndarray) -> np.ndarray:
+        """Per job, the agents its work can use, at most its target: where the agents do
+        not go round (``_fit_agents``), a job with little to dial (a trickle of new leads)
+        holds its minimum, the agents on its calls, those its calls in flight may need
+        (``answers_due``) and those the answers of its contacts due now may need (one more
+        for the next); one with plenty to dial, its target. Shared in equal shares by
+        target alone, such a job held half a floor idle (day-profile's leads: 14.7 agents,
+        ~6 busy) while another could use them."""
+        d = self.dialer
+        stuck = self._stuck()
+        out = targets.copy()
+        for j in self.agent_jobs:
+            t = int(targets[j])
+            if t <= 0 or j in self._idle:
+                continue
+            hit = min(max(float(d.pacer.last_hit_rate[j]), MIN_WORK_HIT), 1.0)
+            cap = math.ceil(t / hit) + 1  # contacts enough to keep t agents on calls
+            due = d.work_due(j, cap)
+            if due >= cap:
+                continue
+            need = int(stuck[j]) + d.answers_due(j) + math.ceil(due * hit) + 1
+            out[j] = min(t, max(need, self._limits[j][0]))
+        return out
+
+    def _work_moved(self) -> bool:
+        """Whether a job's work demand moved since the last rebalance that weighed it."""
+        if self._demand is None or self._targets is None:
+            return False
+        return bool((self._work_demand(self._targets_before_fit) != self._demand).any())
 
     def rebalance(self) -> None:
         """Licenses per job, then agents to jobs (agents on a call stay until it ends)."""
@@ -427,6 +475,8 @@ class Staffing:
             targets[j] = alloc[row]
         self.allocated = targets.copy()
         targets = self._fit_pools(targets)
+        self._targets_before_fit = targets
+        self._demand = None  # set by _fit_agents when the agents do not go round
         targets = self._fit_agents(targets)
         am = self.dialer.agents
         res = assign_agents(am.skills, am.job, am.handling(), self.job_skills, targets)
