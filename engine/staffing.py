@@ -237,9 +237,9 @@ class Staffing:
         # split by the same distributor, one pool of the agents who could work an
         # agent-based job, each job's pool share its demand and its minimum held
         # (``_fit_agents``), in equal shares: the split the assignment made when every
-        # job started at once, now also for a job starting later. (Weighing the jobs'
-        # priorities here gave a priority job with little work most of the floor, idle:
-        # a job's demand is its maximum, not the work it has.)
+        # job started at once, now also for a job starting later, each job up to what
+        # its work can use (``_work_demand``). (Weighing the jobs' priorities here gave a
+        # priority job with little work most of the floor, idle.)
         self.floor = LicenseDistributor({LicenseKind.PREDICTIVE_AGENT: 0},
                                         DistributionMode.DYNAMIC)
         for j in self.agent_jobs:
@@ -415,9 +415,8 @@ class Staffing:
         """Targets lowered so that together they fit the agents who could work an
         agent-based job: unchanged when they do, else split by ``floor`` (minimums first,
         the rest in equal shares by water-filling, each job up to its pool share and its
-        work demand, ``_work_demand``). Without
-        it the assignment (fewest moves) kept the agents where they were: a job started
-        later got none."""
+        work demand, ``_work_demand``). Without it the assignment (fewest moves) kept the
+        agents where they were: a job started later got none."""
         rows = self._agent_rows
         n_on = self._n_can_work
         if int(targets[rows].sum()) <= n_on:

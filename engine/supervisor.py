@@ -34,6 +34,7 @@ import numpy as np
 
 from engine.agents import AgentManager, AgentState
 from engine.director import CampaignDirector, JobTransitionError
+from engine.interfaces import Store
 from engine.job import Job
 from engine.staffing import Staffing
 
@@ -65,6 +66,9 @@ class SupervisedDialer(Protocol):
 
     @property
     def staffing(self) -> Staffing | None: ...
+
+    @property
+    def store(self) -> Store: ...
 
     def force_logout(self, agent: int) -> int:
         """Log ``agent`` off now, or after its call; returns its new ``AgentState``."""
@@ -143,7 +147,7 @@ class Supervisor:
                   priority: int | None) -> None:
         """Keep job ``j``'s limits as set in the store (``LIMITS_KEY``), so that a restart
         of the run applies them again (``restore_limits``) instead of the scenario's."""
-        store = self.director.dialer.store
+        store = self.dialer.store
         raw = store.get_meta(LIMITS_KEY)
         kept = json.loads(raw) if raw else {}
         mine = kept.setdefault(self.dialer.jobs[j].name, {})
@@ -156,7 +160,7 @@ class Supervisor:
         """Apply again the limits a supervisor set in an earlier run of this store (a
         restart); returns the jobs whose limits came back. A job the scenario no longer
         has, or limits its staffing now refuses, are skipped (logged)."""
-        raw = self.director.dialer.store.get_meta(LIMITS_KEY)
+        raw = self.dialer.store.get_meta(LIMITS_KEY)
         names = [job.name for job in self.dialer.jobs]
         done = []
         for name, limits in (json.loads(raw) if raw else {}).items():

@@ -48,6 +48,32 @@ async def _finish(s, run) -> None:
     await s.close()
 
 
+def _run(cfg, during=None):
+    """An emulated session of ``cfg`` started and run to its end; ``during(session)`` is
+    awaited while it runs. Returns what ``during`` returned and the run's summary."""
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            got = None if during is None else await during(s)
+            return got, await asyncio.wait_for(run, 60.0)
+        finally:
+            await _finish(s, run)
+    return asyncio.run(go())
+
+
+def _start(cfg) -> None:
+    """Start (and close) an emulated session of ``cfg``: what a refused start raises."""
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+        finally:
+            await s.close()
+    asyncio.run(go())
+
+
 def _req(**kw) -> bytes:
     return json.dumps(kw).encode() + b"\n"
 
@@ -59,41 +85,34 @@ def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp
     path = cfg.control_path()
     assert path == tmp_path / "store.sqlite.control"
 
-    async def go():
-        s = LiveSession(cfg, emulate=True)
-        await s.start()
-        run = asyncio.create_task(s.run())
-        try:
-            assert oct(path.stat().st_mode & 0o777) == "0o600"  # its user's only
-            await until(lambda: s.dialer.next_attempt_id >= 5, 30.0, 0.05)
-            (status, paused) = await _ask(path, _req(action="status"),
-                                          _req(action="pause", job="sales"))
-            job = status["result"]["jobs"][0]
-            assert status["ok"] and job["job"] == "sales" and job["state"] == "RUNNING"
-            assert job["attempts"] >= 5 and job["agents"] == 50 and "occupancy" in \
-                status["result"]
-            assert paused == {"ok": True, "result": {
-                "job": "sales", "state": "PAUSED", "min_agents": 0,
-                "max_agents": job["max_agents"], "priority": 1, "agents": 50}}
-            n = s.dialer.next_attempt_id
-            await asyncio.sleep(1.0)  # 6 run seconds: nothing launched while paused
-            assert s.dialer.next_attempt_id == n
-            # malformed requests: each answered, the connection and the run go on
-            bad = await _ask(path, b"{not json\n", b"\xff\xfe\n", _req(action="halt"),
-                             _req(action="pause", job="care"), _req(action="resume",
-                                                                    job="sales"))
-            assert [r["ok"] for r in bad] == [False, False, False, False, True]
-            assert "expected a JSON object" in bad[0]["error"]
-            assert "action: expected one of" in bad[2]["error"]
-            assert "('sales')" in bad[3]["error"]
-            await until(lambda: s.dialer.next_attempt_id > n, 30.0, 0.05)
-            # a request over the line limit: answered, that connection closed
-            big = await asyncio.to_thread(request, path, b"x" * (MAX_LINE + 10) + b"\n")
-            assert not big["ok"] and str(MAX_LINE) in big["error"]
-            return await run
-        finally:
-            await _finish(s, run)
-    summary = asyncio.run(go())
+    async def during(s):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"  # its user's only
+        await until(lambda: s.dialer.next_attempt_id >= 5, 30.0, 0.05)
+        (status, paused) = await _ask(path, _req(action="status"),
+                                      _req(action="pause", job="sales"))
+        job = status["result"]["jobs"][0]
+        assert status["ok"] and job["job"] == "sales" and job["state"] == "RUNNING"
+        assert job["attempts"] >= 5 and job["agents"] == 50 and "occupancy" in \
+            status["result"]
+        assert paused == {"ok": True, "result": {
+            "job": "sales", "state": "PAUSED", "min_agents": 0,
+            "max_agents": job["max_agents"], "priority": 1, "agents": 50}}
+        n = s.dialer.next_attempt_id
+        await asyncio.sleep(1.0)  # 6 run seconds: nothing launched while paused
+        assert s.dialer.next_attempt_id == n
+        # malformed requests: each answered, the connection and the run go on
+        bad = await _ask(path, b"{not json\n", b"\xff\xfe\n", _req(action="halt"),
+                         _req(action="pause", job="care"), _req(action="resume",
+                                                                job="sales"))
+        assert [r["ok"] for r in bad] == [False, False, False, False, True]
+        assert "expected a JSON object" in bad[0]["error"]
+        assert "action: expected one of" in bad[2]["error"]
+        assert "('sales')" in bad[3]["error"]
+        await until(lambda: s.dialer.next_attempt_id > n, 30.0, 0.05)
+        # a request over the line limit: answered, that connection closed
+        big = await asyncio.to_thread(request, path, b"x" * (MAX_LINE + 10) + b"\n")
+        assert not big["ok"] and str(MAX_LINE) in big["error"]
+    _, summary = _run(cfg, during)
     assert summary["reason"] == "end" and summary["job_states"] == {"sales": "FINISHED"}
     assert summary["control_socket"] == str(path)
     assert summary["control_requests"] == 8 and summary["control_refused"] == 5
@@ -112,25 +131,12 @@ def test_a_socket_a_killed_run_left_is_replaced_a_file_is_not(tmp_path):
     left.close()
     assert path.exists()
 
-    async def go():
-        s = LiveSession(cfg, emulate=True)
-        try:
-            await s.start()
-            assert path.is_socket()
-            return await s.run()
-        finally:
-            await s.close()
-    assert asyncio.run(go())["reason"] == "end"
+    async def during(s):
+        assert path.is_socket()
+    assert _run(cfg, during)[1]["reason"] == "end"
     path.write_text("not a socket")
-
-    async def refused():
-        s = LiveSession(cfg, emulate=True)
-        try:
-            await s.start()
-        finally:
-            await s.close()
     with pytest.raises(RunError, match="exists and is not a socket"):
-        asyncio.run(refused())
+        _start(cfg)
     assert path.read_text() == "not a socket"  # never removed
 
 
@@ -151,23 +157,16 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     r = ctl("import", "sales")
     assert r.exit_code == 2 and "name the contact file (--file PATH)" in r.output
 
-    async def go():
-        s = LiveSession(load_config(p, env=ENV, emulate=True), emulate=True)
-        await s.start()
-        run = asyncio.create_task(s.run())
-        try:
-            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
-            out = {}
-            for args in (("status", "--json"), ("status",), ("agents",),
-                         ("set", "sales", "--max-agents", "20"),
-                         ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7"),
-                         ("shutdown",)):
-                out[args] = await asyncio.to_thread(ctl, *args)
-            out["summary"] = await asyncio.wait_for(run, 30.0)  # before its end (0.02 h)
-        finally:
-            await _finish(s, run)
+    async def during(s):
+        await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+        out = {}
+        for args in (("status", "--json"), ("status",), ("agents",),
+                     ("set", "sales", "--max-agents", "20"),
+                     ("pause", "sales"), ("pause", "sales"), ("logoff", "--agent", "7"),
+                     ("shutdown",)):
+            out[args] = await asyncio.to_thread(ctl, *args)
         return out
-    out = asyncio.run(go())
+    out, out["summary"] = _run(load_config(p, env=ENV, emulate=True), during)
     assert out[("shutdown",)].exit_code == 0 and "requested" in out[("shutdown",)].output
     assert out["summary"]["reason"] == "stop"
     status = out[("status", "--json")]
@@ -183,16 +182,10 @@ def test_the_command_asks_a_running_run_and_says_clearly_when_it_cannot(tmp_path
     assert out[("logoff", "--agent", "7")].output.startswith("agent 7: ")
     # the next run of the store keeps the limits the supervisor set, not the scenario's
 
-    async def again():
-        s = LiveSession(dataclasses.replace(load_config(p, env=ENV, emulate=True),
-                                            hours=0.001), emulate=True)
-        await s.start()
-        run = asyncio.create_task(s.run())
-        try:
-            return s.control.supervisor.status()[0], await run
-        finally:
-            await _finish(s, run)
-    job, summary = asyncio.run(again())
+    async def limits(s):
+        return s.control.supervisor.status()[0]
+    job, summary = _run(dataclasses.replace(load_config(p, env=ENV, emulate=True),
+                                            hours=0.001), limits)
     assert summary["limits_restored"] == ["sales"] and job["max_agents"] == 20
 
 
@@ -249,19 +242,12 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
                                    scenario=scn), env=ENV, emulate=True)
     leads = _leads(tmp_path / "leads.csv")
 
-    async def first():
-        s = LiveSession(cfg, emulate=True)
-        await s.start()
-        run = asyncio.create_task(s.run())
-        try:
-            await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
-            (bad, done) = await _ask(cfg.control_path(),
-                                     _req(action="import", job="sales", file="/no/such.csv"),
-                                     _req(action="import", job="sales", file=str(leads)))
-            return bad, done, await run
-        finally:
-            await _finish(s, run)
-    bad, done, summary = asyncio.run(first())
+    async def imports(s):
+        await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
+        return await _ask(cfg.control_path(),
+                          _req(action="import", job="sales", file="/no/such.csv"),
+                          _req(action="import", job="sales", file=str(leads)))
+    (bad, done), summary = _run(cfg, imports)
     assert not bad["ok"] and "/no/such.csv" in bad["error"]
     assert done["ok"], done
     res = done["result"]
@@ -277,17 +263,9 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
     # a restart replays the import at its place, before the attempts are replayed
     again = dataclasses.replace(cfg, hours=0.002)
 
-    async def second():
-        s = LiveSession(again, emulate=True)
-        await s.start()
-        flow = s.director.flows[0]
-        ids = list(flow.ids[120:])
-        run = asyncio.create_task(s.run())
-        try:
-            return ids, await run
-        finally:
-            await _finish(s, run)
-    ids, summary2 = asyncio.run(second())
+    async def replayed(s):
+        return list(s.director.flows[0].ids[120:])
+    ids, summary2 = _run(again, replayed)
     assert summary2["imported_contacts_replayed"] == 28 and len(ids) == 28
     assert ids[0] == "lead-0" and "lead-5" in ids and "sales-3" not in ids
     after = rows(cfg.store_sqlite)
@@ -302,14 +280,8 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
         db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(recs), META_KEY))
     db.close()
 
-    async def broken():
-        s = LiveSession(again, emulate=True)
-        try:
-            await s.start()
-        finally:
-            await s.close()
     with pytest.raises(RunError, match="its list has 120 contacts where the import of"):
-        asyncio.run(broken())
+        _start(again)
 
 
 def test_a_request_that_fails_inside_the_run_is_answered_and_the_server_goes_on(tmp_path):
