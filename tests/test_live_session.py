@@ -349,3 +349,31 @@ def test_the_live_occupancy_counts_the_agents_current_calls():
     am.transition(0, "connect", 10.0)  # talking since 10 s, no state of it ended yet
     # agent 0: 90 of 100 s handling; agent 1: ready all along
     assert occupancy_now(am, 100.0) == pytest.approx(90.0 / 200.0)
+
+
+def test_a_job_paused_by_a_stop_and_resumed_by_the_next_run_survives_its_kill(tmp_path):
+    # what a SIGTERM leaves: the running job PAUSED, named in the list the next run resumes
+    import json
+
+    from engine.live import SHUTDOWN_PAUSED
+    from engine.store_sqlite import SqliteStore
+    cfg = _cfg(tmp_path, hours=1.0, speed=5.0, drain_s=1.0)
+    with SqliteStore(cfg.store_sqlite) as st:
+        st.set_job_state("sales", "PAUSED", 5.0)
+        st.set_meta(SHUTDOWN_PAUSED, json.dumps(["sales"]))
+
+    async def start_then_die():  # the next run starts and is killed (no stop of its own)
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            return s.summary["jobs_resumed"], [st.value for st in s.director.states]
+        finally:
+            await s.close()
+    assert asyncio.run(start_then_die()) == (["sales"], ["RUNNING"])
+    with SqliteStore(cfg.store_sqlite) as st:  # the resume is in the store, as its event
+        assert st.job_states() == {"sales": "RUNNING"}
+        assert st.get_meta(SHUTDOWN_PAUSED) == "[]"
+        jobs = [e for _, _, e in st.unpublished() if e["type"] == "JOB"]
+    assert [(e["state"], e["reason"]) for e in jobs] == [("RUNNING", "restart")]
+    # the run after the kill dials the job: it was never paused by a supervisor
+    assert asyncio.run(start_then_die()) == ([], ["RUNNING"])
