@@ -6,8 +6,9 @@ dialer, relays the event outbox to the sink, and stops gracefully (on request, e
 SIGINT/SIGTERM, at the end of the run, or on a failure): no new attempts, the attempts in
 flight (and the agents lent to inbound, recalled at once: ``on_stop``) get ``drain_s``
 wall seconds to end (come back) by themselves, and the attempts still in flight are
-then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, else
-``Code.TRAPPED`` and re-queued next run), each with its completion event, so nothing is
+then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, a waiting live
+answer dropped as an abandon, else hung up if ringing and ``Code.TRAPPED``, re-queued next
+run: ``Dialer.end_in_flight``), each with its completion event, so nothing is
 left PENDING. Jobs end FINISHED at the end of the run, PAUSED by a stop (and resumed by
 the next run on the store). An error inside the engine (a store that cannot be written,
 a sink that fails) stops the run the same way and is returned, never swallowed.

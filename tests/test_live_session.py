@@ -377,3 +377,29 @@ def test_a_job_paused_by_a_stop_and_resumed_by_the_next_run_survives_its_kill(tm
     assert [(e["state"], e["reason"]) for e in jobs] == [("RUNNING", "restart")]
     # the run after the kill dials the job: it was never paused by a supervisor
     assert asyncio.run(start_then_die()) == ([], ["RUNNING"])
+
+
+def test_calls_still_ringing_or_waiting_at_the_stop_are_hung_up_not_left_to_the_portal(
+        tmp_path):
+    # no drain: the stop finds calls ringing; each is hung up at the portal (recorded
+    # TRAPPED, dialled again next run) and none is left for a person to answer into silence
+    cfg = _cfg(tmp_path, hours=0.004, speed=5.0, drain_s=0.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            summary = await s.run()
+        finally:
+            await s.close()  # the hang-ups reach the portal before it closes
+        return summary, s.emulated.world.sessions
+    summary, sessions = asyncio.run(go())
+    recs = rows(tmp_path / "store.sqlite")
+    trapped = {i for i, r in recs.items() if r["code"] == Code.TRAPPED}
+    assert summary["ended_at_stop"] > 0 and trapped
+    left = {s["attempt"]: s for s in sessions.values() if s["attempt"] in trapped}
+    assert set(left) == trapped
+    assert {s["state"] for s in left.values()} == {"ended"}  # none ringing, none answered
+    assert sum(s["result"] == "dropped" for s in left.values()) > 0
+    # a live answer the stop found waiting for an agent is an abandon, not a trapped call
+    assert all(r["t_answer"] < 0 for i, r in recs.items() if i in trapped)
