@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import io
 import math
 import re
 import reprlib
@@ -1287,7 +1288,13 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
                         f"data (a NUL byte at offset {nul})")
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
-        cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        cr, lf = head.find(b"\r"), head.find(b"\n")
+        src: Path | io.BytesIO = ct.file
+        if cr >= 0 and (lf < 0 or cr < lf) and lf != cr + 1:
+            # a header ending in CR alone (old Mac line ends): polars reads no line end
+            # there and would take the whole file for the header, as the list does not
+            src = io.BytesIO(head[:cr] + b"\n")
+        cols = pl.read_csv(src, n_rows=0, separator=sep, infer_schema=False).columns
         if _too_many_columns(chk, ct, path, cols):
             return None
         used = {ct.id, ct.timezone, *ct.addresses}
