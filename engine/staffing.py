@@ -43,6 +43,7 @@ from engine.agents import AgentManager
 from engine.attempt import Channel
 from engine.interfaces import Clock
 from engine.job import Job
+from engine.vocab import channel_name
 from pacer.assignment import assign_agents
 from pacer.constants import LICENSE_MAX_UNITS
 from pacer.licenses import DistributionMode, LicenseDistributor
@@ -318,6 +319,11 @@ class Staffing:
                    priority: int | None = None) -> None:
         """Runtime change of a job's minimum agents, maximum or priority (next period; a job
         not running holds them from its start)."""
+        if job not in self._limits:  # a notification job: no agent, no agent license
+            raise ValueError(f"job {self.dialer.jobs[job].name!r} is "
+                             f"{channel_name(self.dialer.jobs[job].channel)}: no agent "
+                             "staffs it, so it has no agent minimum, maximum or priority to "
+                             "set (set changes agent-based jobs)")
         lo, hi = self._limits[job]
         lo = lo if minimum is None else minimum
         hi = hi if maximum is None else maximum
