@@ -1866,8 +1866,15 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             if len(rest) >= 2 and rest[0] not in keys and not any(
                     isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 names = ", ".join(str(it.get(key)) for it in items if isinstance(it, dict))
+                dotted_name = next((i for i, it in enumerate(items) if isinstance(it, dict)
+                                    and ".".join(rest).startswith(f"{it.get(key)}.")), None)
+                hint = "" if dotted_name is None else (  # 'sales.uk' splits at its dot
+                    f"; an entry whose {key} holds a dot is set by its index: "
+                    f"{parts[0]}[{dotted_name}]."
+                    f"{'.'.join(rest)[len(str(items[dotted_name].get(key))) + 1:]}")
                 problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
-                                f"(they are: {names}) and {rest[0]!r} is not one of their keys")
+                                f"(they are: {names}) and {rest[0]!r} is not one of their "
+                                f"keys{hint}")
                 continue
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 targets = [it for it in items if isinstance(it, dict)

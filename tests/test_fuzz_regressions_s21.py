@@ -26,3 +26,14 @@ def test_a_dnc_text_file_with_a_byte_order_mark_bars_its_first_number(tmp_path):
     dnc = DncList.from_file(tmp_path / "dnc.txt", default_country_code="1")
     assert not dnc.problems
     assert "+12125550003" in dnc and "+12125550004" in dnc
+
+
+def test_a_set_on_a_campaign_named_with_a_dot_says_how_to_address_it(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text().replace('name = "sales"', 'name = "sales.uk"', 1))
+    assert cli("validate", f).exit_code == 0
+    res = cli("validate", f, "--set", "campaigns.sales.uk.talk.mean_s=100")
+    assert res.exit_code == 2
+    assert "an entry whose name holds a dot is set by its index: campaigns[0].talk.mean_s" \
+        in res.stderr
+    assert cli("validate", f, "--set", "campaigns[0].talk.mean_s=100").exit_code == 0
