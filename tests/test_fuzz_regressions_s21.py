@@ -37,3 +37,21 @@ def test_a_set_on_a_campaign_named_with_a_dot_says_how_to_address_it(tmp_path):
     assert "an entry whose name holds a dot is set by its index: campaigns[0].talk.mean_s" \
         in res.stderr
     assert cli("validate", f, "--set", "campaigns[0].talk.mean_s=100").exit_code == 0
+
+
+def test_a_misspelt_retry_code_and_a_bad_default_zone_say_what_was_meant(tmp_path):
+    from engine.rules import RuleConfig, RuleConfigError
+    from engine.vocab import parse_code
+
+    try:
+        parse_code("no_anwser")
+    except ValueError as e:
+        msg = str(e)
+    assert "(did you mean 'no_answer'?)" in msg
+    listed = msg.split("expected one of ")[1].split(", ")
+    assert len(listed) == len(set(listed))  # 'machine' was listed twice
+    try:
+        RuleConfig(default_timezone="BST")
+    except RuleConfigError as e:
+        msg = str(e)
+    assert "default_timezone is an IANA zone" in msg and "day is" not in msg
