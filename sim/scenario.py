@@ -1331,8 +1331,9 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                "inbound"}
     for key in raw:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            more = f" (did you mean '{hint[0]}'?)" if hint else ""
+            hint = difflib.get_close_matches(key, list(allowed), n=1) or [
+                f"{sec}.{key}" for sec, keys in _SECTIONS.items() if key in keys][:1]
+            more = f" (did you mean '{hint[0]}'?)" if hint else ""  # warmup_s: scenario's
             chk.problem(key, f"unknown section{more}; expected one of {', '.join(sorted(allowed))}")
     sc = raw.get("scenario")
     if isinstance(sc, Mapping) and isinstance(sc.get("start"), datetime):

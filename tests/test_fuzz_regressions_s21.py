@@ -55,3 +55,8 @@ def test_a_misspelt_retry_code_and_a_bad_default_zone_say_what_was_meant(tmp_pat
     except RuleConfigError as e:
         msg = str(e)
     assert "default_timezone is an IANA zone" in msg and "day is" not in msg
+
+
+def test_a_set_of_a_key_without_its_section_names_the_section():
+    res = cli("validate", SMALL, "--set", "warmup_s=30")
+    assert res.exit_code == 2 and "(did you mean 'scenario.warmup_s'?)" in res.stderr
