@@ -248,16 +248,6 @@ def test_resources_a_scenario_lacks_are_clear_errors():
         assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
 
 
-def test_licenses_of_a_one_agent_scenario_say_why_there_is_nothing_to_search():
-    # the search's top is the agents: 1..1 said '--min/--max: expected 0 <= min < max',
-    # options the planner never gave
-    r = cli("size", SCN, "--find", "licenses", "--target", "occupancy>=0.3", "--no-cache",
-            "--set", "agents.count=1")
-    assert r.exit_code == 2 and "--min/--max" not in r.stderr
-    assert "--find licenses: the search goes from --min (1) up to the scenario's agents (1)" \
-        in r.stderr
-
-
 BLENDED = """
 [scenario]
 name = "small-blend"

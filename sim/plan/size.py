@@ -303,10 +303,6 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     def overrides(n: int) -> dict[str, Any]:
         return split_agents(scn, n) if key == ALL_AGENTS else {key: n}
     if not 0 <= lower < upper:
-        if given_upper is None and find == "licenses" and lower >= 0:
-            raise ValueError(f"--find licenses: the search goes from --min ({lower}) up to "
-                             f"the scenario's agents ({upper}), nothing to search; expected "
-                             "a --min under the agents")
         raise ValueError(f"--min/--max: expected 0 <= min < max, got {lower}..{upper}")
     for given, bound, opt in ((given_upper, upper, "--max"), (given_lower, lower, "--min")):
         if given is None:
