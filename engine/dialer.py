@@ -437,14 +437,20 @@ class Dialer:
 
     def end_in_flight(self, code: int, connected_code: int) -> int:
         """At a stop: give every attempt still in flight its end now, ``connected_code``
-        for one talking to an agent (its outcome is known), ``code`` for the others (ringing
-        or waiting: outcome unknown). Returns how many were ended."""
+        for one talking to an agent (its outcome is known); a live answer waiting for an
+        agent is dropped, an abandon (as at its connect window's end); a voice call still
+        ringing is hung up (no one answers it into silence) and gets ``code`` (outcome
+        unknown), as do messages under way. Returns how many were ended."""
         left = sorted(self.in_flight.values(), key=lambda a: a.id)
         for a in left:
-            for q in self.waiting:
-                if a in q:
-                    q.remove(a)
-            self._complete(a, connected_code if a.t_connect >= 0 else code)
+            if a.t_connect >= 0:
+                self._complete(a, connected_code)
+            elif a in self.waiting[a.job]:
+                self._abandon(a, _ABANDONED, drop=True)
+            else:
+                if a.t_answer < 0 and self._voice[a.job]:
+                    self.telephony.drop(a)
+                self._complete(a, code)
         return len(left)
 
     # ------------------------------------------------------------------ telephony events

@@ -43,7 +43,8 @@ class Telephony(Protocol):
         """Bridge an answered call to an agent; the talk starts now."""
 
     def drop(self, attempt: Attempt) -> None:
-        """Release an answered call no agent took in time (plays the identification message)."""
+        """Release an answered call no agent took in time (plays the identification message),
+        or hang up a call still ringing (the engine stopping)."""
 
 
 @runtime_checkable

@@ -6,8 +6,9 @@ dialer, relays the event outbox to the sink, and stops gracefully (on request, e
 SIGINT/SIGTERM, at the end of the run, or on a failure): no new attempts, the attempts in
 flight (and the agents lent to inbound, recalled at once: ``on_stop``) get ``drain_s``
 wall seconds to end (come back) by themselves, and the attempts still in flight are
-then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, else
-``Code.TRAPPED`` and re-queued next run), each with its completion event, so nothing is
+then ended and recorded (``Code.LIVE_CONNECTED`` when talking to an agent, a waiting live
+answer dropped as an abandon, else hung up if ringing and ``Code.TRAPPED``, re-queued next
+run: ``Dialer.end_in_flight``), each with its completion event, so nothing is
 left PENDING. Jobs end FINISHED at the end of the run, PAUSED by a stop (and resumed by
 the next run on the store). An error inside the engine (a store that cannot be written,
 a sink that fails) stops the run the same way and is returned, never swallowed.
@@ -16,6 +17,7 @@ a sink that fails) stops the run the same way and is returned, never swallowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -145,13 +147,17 @@ class LiveRunner:
         self.stop_requested.set()
 
     def resume_after_shutdown(self) -> list[str]:
-        """Jobs a previous run paused at its stop are RUNNING again (before ``start``)."""
+        """Jobs a previous run paused at its stop are RUNNING again (before ``start``): each
+        resumed as an operator's resume is (its state recorded, a JOB event), in the same
+        transaction as the list is cleared, so a run killed later still finds them RUNNING
+        (set in memory only, they came back PAUSED after a kill -9, the list gone)."""
         raw = self.store.get_meta(SHUTDOWN_PAUSED)
         names = json.loads(raw) if raw else []
-        for j, job in enumerate(self.dialer.jobs):
-            if job.name in names and self.director.states[j] == JobState.PAUSED:
-                self.director.states[j] = JobState.RUNNING
-        self.store.set_meta(SHUTDOWN_PAUSED, "[]")
+        with _transaction(self.store):
+            for j, job in enumerate(self.dialer.jobs):
+                if job.name in names and self.director.states[j] == JobState.PAUSED:
+                    self.director._apply(j, "resume", "restart")
+            self.store.set_meta(SHUTDOWN_PAUSED, "[]")
         return names
 
     async def run(self) -> RunOutcome:
@@ -292,18 +298,21 @@ class LiveRunner:
             return
         director = self.director
         paused = []
-        for j, st in enumerate(director.states):
-            if st not in (JobState.RUNNING, JobState.PAUSED, JobState.SCHEDULED):
-                continue
-            name = self.dialer.jobs[j].name
-            if reason == "end":
-                director._apply(j, "finish" if st != JobState.SCHEDULED else "stop",
-                                "end_of_run")
-            elif st == JobState.RUNNING:
-                director._apply(j, "pause", "shutdown")
-                paused.append(name)
-        if paused:
-            self.store.set_meta(SHUTDOWN_PAUSED, json.dumps(paused))
+        # the states and the list of jobs to resume commit together: a kill between them
+        # left a job PAUSED that no run resumed
+        with _transaction(self.store):
+            for j, st in enumerate(director.states):
+                if st not in (JobState.RUNNING, JobState.PAUSED, JobState.SCHEDULED):
+                    continue
+                name = self.dialer.jobs[j].name
+                if reason == "end":
+                    director._apply(j, "finish" if st != JobState.SCHEDULED else "stop",
+                                    "end_of_run")
+                elif st == JobState.RUNNING:
+                    director._apply(j, "pause", "shutdown")
+                    paused.append(name)
+            if paused:
+                self.store.set_meta(SHUTDOWN_PAUSED, json.dumps(paused))
 
 
 class Guarded:
@@ -331,6 +340,13 @@ class Guarded:
             except Exception as e:
                 self._clock.fail(e)
         return guarded
+
+
+def _transaction(store: Any) -> contextlib.AbstractContextManager[None]:
+    """``store.transaction()`` (its writes commit together), or nothing for a store
+    without transactions."""
+    txn = getattr(store, "transaction", None)
+    return txn() if txn is not None else contextlib.nullcontext()
 
 
 def _is_store_error(e: BaseException | None) -> bool:

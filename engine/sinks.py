@@ -8,8 +8,11 @@ standard library's encoder took a fifth of a planner's run measuring their volum
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +22,7 @@ import orjson
 
 from engine.interfaces import EventSink
 
+log = logging.getLogger(__name__)
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _NULL = re.compile(rb"null")  # found faster than by `b"null" in`, in JSON full of commas
 
@@ -87,15 +91,19 @@ class JsonlSink:
     """Appends one JSON object ``{"topic": ..., "event": ...}`` per line to ``path``.
 
     The file is line-buffered, so each event reaches the OS as soon as it is written and a
-    crash loses at most the line being written. ``append=False`` truncates an existing file.
-    Raises ``SinkError`` naming the path when the file cannot be opened or written, or when
-    publishing after ``close()``.
+    crash loses at most the line being written. ``append=False`` truncates an existing file;
+    ``append=True`` first cuts off a last line left without its newline (a write a full disk
+    or a kill cut short: its event was never confirmed, so the outbox offers it again), so
+    the next line does not run into it. Raises ``SinkError`` naming the path when the file
+    cannot be opened or written, or when publishing after ``close()``.
     """
 
     enabled: bool = True
 
     def __init__(self, path: str | Path, append: bool = False):
         self.path = Path(path)
+        if append:
+            _cut_torn_tail(self.path)
         try:
             self._f = open(self.path, "a" if append else "w", encoding="utf-8",
                            buffering=1)
@@ -135,6 +143,35 @@ class JsonlSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Truncate a regular file after its last newline; the bytes cut (0: none, or not a
+    regular file). ``SinkError`` naming the path when it cannot be read or truncated."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return 0
+        with open(path, "rb+") as f:
+            size = end = f.seek(0, os.SEEK_END)
+            while end > 0:
+                start = max(end - 65536, 0)
+                f.seek(start)
+                i = f.read(end - start).rfind(b"\n")
+                if i >= 0:
+                    end = start + i + 1
+                    break
+                end = start
+            if end == size:
+                return 0
+            f.truncate(end)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise SinkError(f"cannot open event file {path} for appending: "
+                        f"{exc.strerror or exc}") from exc
+    log.warning("%s: its last %d bytes were a line cut off (no newline); removed, its "
+                "event is published again", path, size - end)
+    return size - end
 
 
 def read_jsonl(path: str | Path) -> list[tuple[str, dict[str, Any]]]:

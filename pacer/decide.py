@@ -960,7 +960,7 @@ class Pacer:
         active = self._buf_active
         fb = self._fallback_rows
         if not g._due(self._active, self._dirty, self._ended, idle, unanswered, hit,
-                      self._next_decide, now, active):  # no model decision on this tick
+                      self._next_decide, now, max_new, active):  # no decision on this tick
             if fb.size:
                 dials[fb] = self._one_per_idle(fb, idle, unanswered)
             return
@@ -1021,7 +1021,7 @@ class Pacer:
         """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
         the window and 1 - X late answers allowed per marginal live answer."""
         act = np.zeros(self.n, dtype=np.int64)
-        act[self._sl_rows] = active[self._sl_rows]
+        act[self._sl_rows] = active[self._sl_rows] == 1  # 2: at the lines cap, no dial
         n_sl = np.empty(self.n, dtype=np.int64)
         theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
         self._look_ahead(now, ao, ae, co, ce, hit, self._sl_eff, theta, max_new, act,
@@ -1034,7 +1034,7 @@ class Pacer:
         """AGENT_WAIT campaigns: the smallest dials whose predicted wait per connect meets
         the target (``pacer.predictive``'s wait rule), never more than the abandon rule."""
         act = np.zeros(self.n, dtype=np.int64)
-        act[self._wait_rows] = active[self._wait_rows]
+        act[self._wait_rows] = active[self._wait_rows] == 1  # 2: at the lines cap
         n_w = np.empty(self.n, dtype=np.int64)
         ae = ae[:ao[-1]]
         wrap = self._gather.agent_phase[:ae.size] == g.PHASE_WRAP

@@ -320,3 +320,22 @@ def test_a_ready_report_before_the_calls_end_leaves_the_call_to_complete():
     assert store.cols["code"] == [int(Code.LIVE_CONNECTED)] and store.cols["t_end"] == [30.0]
     feed.say(0, AgentState.READY)  # the feed's retry, after the end: the pending wins
     assert dialer.agents.state[0] == AgentState.NOT_READY
+
+
+def test_the_stop_hangs_up_ringing_calls_and_drops_a_waiting_answer_as_an_abandon():
+    clock, tel, feed, _, dialer = build(n_agents=3, ratio=1.0)
+    dialer.start()
+    login(feed, range(3))
+    clock.run(1.0)
+    talking, waiting, ringing = tel.dialled
+    dialer.on_answered(talking, True)  # takes an agent
+    for a in (1, 2):  # the other agents go on a break: the next live answer waits
+        feed.say(a, AgentState.NOT_READY)
+    dialer.on_answered(waiting, True)
+    assert waiting in dialer.waiting[0]
+    dialer.stop()
+    assert dialer.end_in_flight(int(Code.TRAPPED), int(Code.LIVE_CONNECTED)) == 3
+    assert (Code(talking.code), Code(waiting.code), Code(ringing.code)) == (
+        Code.LIVE_CONNECTED, Code.ABANDONED, Code.TRAPPED)
+    assert waiting.abandoned and not dialer.waiting[0] and not dialer.in_flight
+    assert sorted(tel.dropped) == sorted([waiting.id, ringing.id])  # none left on the line

@@ -281,6 +281,52 @@ async def _one_follows(tel, attempts):
     return [Code(a.code).name for a in attempts]
 
 
+def test_a_call_the_engine_ended_while_its_launch_was_answered_is_hung_up():
+    # the run stops (the attempt recorded TRAPPED) while the portal is still answering
+    # its launch: the session it then names is dropped at once, not left ringing
+    import threading
+
+    from engine.attempt import Code
+    from tests.test_epm import _attempt
+
+    answer = threading.Event()
+    events = []
+
+    def script(op, fields):
+        if op == "LaunchCCXML":
+            answer.wait(5)
+            return {"sessionID": "S1", **RES}
+        if op == "SendCCXMLEvent":
+            events.append((fields["sessionID"], fields["eventName"]))
+            return {"accepted": True}
+        if op == "GetStatus":
+            return {"status": [{"sessionID": "S1", "state": "ringing"}]}
+        return RES
+
+    async def go(tel, a):
+        runner = asyncio.create_task(tel.run())
+        try:
+            tel.dial(a)
+            a.code = int(Code.TRAPPED)  # the stop's end_in_flight, before the answer
+            answer.set()
+            async with asyncio.timeout(5):
+                while tel.launching or not events:
+                    await asyncio.sleep(0.01)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            tel.close()
+
+    far = _Far(script)
+    try:
+        tel = _telephony(far)
+        asyncio.run(go(tel, _attempt(0, "5559")))
+    finally:
+        answer.set()
+        far.close()
+    assert events == [("S1", "outdial.drop")] and not tel.sessions
+
+
 # ----------------------------------------------------------------------------- CMS
 
 def test_a_refresh_that_never_ends_is_bounded_and_skipped_and_every_bad_line_counts():

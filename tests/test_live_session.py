@@ -349,3 +349,57 @@ def test_the_live_occupancy_counts_the_agents_current_calls():
     am.transition(0, "connect", 10.0)  # talking since 10 s, no state of it ended yet
     # agent 0: 90 of 100 s handling; agent 1: ready all along
     assert occupancy_now(am, 100.0) == pytest.approx(90.0 / 200.0)
+
+
+def test_a_job_paused_by_a_stop_and_resumed_by_the_next_run_survives_its_kill(tmp_path):
+    # what a SIGTERM leaves: the running job PAUSED, named in the list the next run resumes
+    import json
+
+    from engine.live import SHUTDOWN_PAUSED
+    from engine.store_sqlite import SqliteStore
+    cfg = _cfg(tmp_path, hours=1.0, speed=5.0, drain_s=1.0)
+    with SqliteStore(cfg.store_sqlite) as st:
+        st.set_job_state("sales", "PAUSED", 5.0)
+        st.set_meta(SHUTDOWN_PAUSED, json.dumps(["sales"]))
+
+    async def start_then_die():  # the next run starts and is killed (no stop of its own)
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            return s.summary["jobs_resumed"], [st.value for st in s.director.states]
+        finally:
+            await s.close()
+    assert asyncio.run(start_then_die()) == (["sales"], ["RUNNING"])
+    with SqliteStore(cfg.store_sqlite) as st:  # the resume is in the store, as its event
+        assert st.job_states() == {"sales": "RUNNING"}
+        assert st.get_meta(SHUTDOWN_PAUSED) == "[]"
+        jobs = [e for _, _, e in st.unpublished() if e["type"] == "JOB"]
+    assert [(e["state"], e["reason"]) for e in jobs] == [("RUNNING", "restart")]
+    # the run after the kill dials the job: it was never paused by a supervisor
+    assert asyncio.run(start_then_die()) == ([], ["RUNNING"])
+
+
+def test_calls_still_ringing_or_waiting_at_the_stop_are_hung_up_not_left_to_the_portal(
+        tmp_path):
+    # no drain: the stop finds calls ringing; each is hung up at the portal (recorded
+    # TRAPPED, dialled again next run) and none is left for a person to answer into silence
+    cfg = _cfg(tmp_path, hours=0.004, speed=5.0, drain_s=0.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        try:
+            await s.start()
+            summary = await s.run()
+        finally:
+            await s.close()  # the hang-ups reach the portal before it closes
+        return summary, s.emulated.world.sessions
+    summary, sessions = asyncio.run(go())
+    recs = rows(tmp_path / "store.sqlite")
+    trapped = {i for i, r in recs.items() if r["code"] == Code.TRAPPED}
+    assert summary["ended_at_stop"] > 0 and trapped
+    left = {s["attempt"]: s for s in sessions.values() if s["attempt"] in trapped}
+    assert set(left) == trapped
+    assert {s["state"] for s in left.values()} == {"ended"}  # none ringing, none answered
+    assert sum(s["result"] == "dropped" for s in left.values()) > 0
+    # a live answer the stop found waiting for an agent is an abandon, not a trapped call
+    assert all(r["t_answer"] < 0 for i, r in recs.items() if i in trapped)

@@ -182,3 +182,22 @@ def test_non_finite_numbers_are_refused_even_nested_and_none_is_null(bad):
     assert dump_bytes({"x": None, "y": np.float64(2.5)}) == b'{"x":null,"y":2.5}'
     with pytest.raises(ValueError):  # the numpy path is as strict
         dump_bytes({"x": np.float64(math.nan), "n": np.int64(1)})
+
+
+def test_appending_after_a_line_cut_off_drops_the_torn_tail_not_the_next_event(tmp_path):
+    # a full disk (or a kill mid-write) leaves a last line without its newline; its event
+    # was never confirmed, so the outbox publishes it again: appended onto the torn bytes,
+    # it and the file (read_jsonl) were lost
+    p = tmp_path / "e.jsonl"
+    with JsonlSink(p) as s:
+        s.publish("T", {"outbox_seq": 1})
+        s.publish("T", {"outbox_seq": 2})
+    whole = p.read_bytes()
+    p.write_bytes(whole + b'{"topic": "T", "event": {"outbo')  # the write that failed
+    with JsonlSink(p, append=True) as s:
+        s.publish("T", {"outbox_seq": 3})
+    assert [e["outbox_seq"] for _, e in read_jsonl(p)] == [1, 2, 3]
+    p.write_bytes(b'{"topic"')  # torn and alone
+    with JsonlSink(p, append=True) as s:
+        s.publish("T", {"outbox_seq": 4})
+    assert [e["outbox_seq"] for _, e in read_jsonl(p)] == [4]

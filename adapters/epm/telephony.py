@@ -264,6 +264,9 @@ class EpmTelephony:
         self._figures += 1
         if not self._track(r.session_id, a):
             self.listener.on_failed(a, int(Code.BLOCKED))
+        elif a.code != Code.PENDING:  # ended while its launch was answered (a stop):
+            self.drop(a)              # hung up, not left ringing
+            self._untrack(r.session_id)
 
     def _launch_failed(self, a: Attempt, e: Exception) -> None:
         self.launching -= 1

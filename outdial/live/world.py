@@ -175,6 +175,9 @@ class SimulatedPlatform:
                 self.tel.connect(a, agent)
                 return True
             if name == "outdial.drop":
+                if s["state"] == "ringing":  # hung up before an answer: the port is
+                    self._end(a, "dropped")   # freed when the world would have ended it
+                    return True
                 a.code = int(Code.ABANDONED)
                 self.tel.drop(a)
                 self._end(a, "dropped")
@@ -189,7 +192,7 @@ class SimulatedPlatform:
 
     def _end(self, a: Attempt, result: str) -> None:
         s = self._session(a)
-        if s is not None:
+        if s is not None and s["state"] != "ended":  # a session ends once
             s["state"], s["result"], s["t_end"] = "ended", result, self.env.now
             self._ended.append((self.env.now, a.id))
 
@@ -199,7 +202,11 @@ class SimulatedPlatform:
 
     def on_answered(self, a: Attempt, human: bool) -> None:
         s = self._session(a)
-        if s is not None:
+        if s is not None and s["state"] == "ended":  # hung up while ringing: no one there
+            a.code = int(Code.ABANDONED)
+            if a.channel != int(Channel.VOICE_AGENTLESS):  # (a message frees it at its end)
+                self.tel.drop(a)  # its port, held since, is free
+        elif s is not None:
             s["state"], s["human"] = "answered", bool(human)
 
     def on_customer_hangup(self, a: Attempt) -> None:
