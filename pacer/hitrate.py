@@ -24,7 +24,7 @@ a rise and a fall each with its own, at least ``m_min`` outcomes on each side); 
 is found the older outcomes are dropped (``HitRateState.since``), and the window grows back
 from the newer ones as outcomes come. A stationary rate keeps the whole span (a steady
 estimate at any dial volume); a step is followed within tens of outcomes, not half a
-window. Its prior fades as the ring fills up to the span and is *doubted*: the prior is a
+window. Its prior fades over the first ``span_min`` outcomes and is *doubted*: the prior is a
 mixture, Beta(w initial, w (1 - initial)) with weight ``1 - doubt`` and the uniform Beta(1,
 1) with weight ``doubt`` (``pacer.decide.HIT_PRIOR_DOUBT``, 0.1: the chance that
 ``initial_hit_rate`` is no guide at all), and each part's posterior is weighted by how
@@ -209,11 +209,12 @@ def _posterior_recent(window, initial, prior_weight, buf, pos, count, since, spa
     (``since``, int64[n], mutated): where the newest of those outcomes disagree with the
     older beyond chance (``_change_point``'s ratio over ``llr_min`` nats) the older are
     dropped and ``since`` set to the newer's count. The prior (``initial``, worth
-    ``prior_weight`` outcomes) fades as the ring fills up to the span, ``w = prior_weight
-    (N - k) / N`` for N the span and k <= N the outcomes held, and is doubted with
-    ``doubt`` (``_robust_posterior``). ``cum``: scratch int64[>= max window + 1]. Into mean
-    and sd (float64[n]), for the rows with new outcomes (``fresh``, bool[n], cleared); the
-    others keep theirs."""
+    ``prior_weight`` outcomes) fades over the first ``span_min`` outcomes, ``w =
+    prior_weight (S - k) / S`` for S = span_min and k <= S the outcomes held, whatever the
+    span (a span of a cold start's burst of dials kept a wrong prior worth 14 outcomes
+    after 300), and is doubted with ``doubt`` (``_robust_posterior``). ``cum``: scratch
+    int64[>= max window + 1]. Into mean and sd (float64[n]), for the rows with new
+    outcomes (``fresh``, bool[n], cleared); the others keep theirs."""
     for i in range(mean.shape[0]):
         if not fresh[i]:
             continue
@@ -227,7 +228,7 @@ def _posterior_recent(window, initial, prior_weight, buf, pos, count, since, spa
         if excess > 0.0:
             since[i] = j
             n = j
-        prior = prior_weight[i] * (big - min(k, big)) / big
+        prior = prior_weight[i] * (span_min - min(k, span_min)) / span_min
         mean[i], sd[i] = _robust_posterior(float(cum[n]), float(n), initial[i], prior, doubt)
 
 

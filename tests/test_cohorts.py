@@ -150,7 +150,7 @@ def test_a_fold_larger_than_the_window_leaves_it_a_fair_sample():
 def test_recent_posterior_without_a_change_as_the_numpy_reference(outcomes, span, since):
     """With no change found (thresholds out of reach) and no doubt of the prior: the plain
     Beta posterior of each row's newest min(held, span within [3, 7], since) outcomes, the
-    prior fading over the span."""
+    prior fading over the first 3 (the span's floor)."""
     hit = _state()
     for r, xs in enumerate(outcomes):
         hit.record(np.full(len(xs), r), np.array(xs, dtype=np.int64))
@@ -165,7 +165,7 @@ def test_recent_posterior_without_a_change_as_the_numpy_reference(outcomes, span
         k = min(len(xs), 7)
         n = min(k, big, hit.since[r])
         lv = sum(xs[len(xs) - n:])
-        w = p.prior_weight[r] * (big - min(k, big)) / big
+        w = p.prior_weight[r] * (3 - min(k, 3)) / 3
         m = (lv + w * p.initial[r]) / (n + w) if n + w > 0 else p.initial[r]
         assert mean[r] == pytest.approx(m, rel=1e-12)
         assert sd[r] == pytest.approx(np.sqrt(m * (1 - m) / (n + w + 1)), rel=1e-12)
