@@ -32,6 +32,33 @@ def test_the_aim_keeps_a_margin_for_the_live_answers_of_a_calling_day():
     assert p._aim()[2] == pytest.approx(full[2])  # ... a large one its usual aim
 
 
+def test_the_ofcom_margin_covers_the_false_positives_it_counts():
+    """Ofcom counts AMD false positives (share f of live calls) with the drops: the
+    margin is AIM_Z standard deviations of drops + (1 - limit) x false positives, Poisson,
+    over a calling day's live answers; FCC's (f = 0) is the drops' alone. A 10-agent team
+    (0.04 live answers a second) at f = 0.01: the budget is (0.03 - 0.01) / 0.99."""
+    from pacer.modes import Regulation
+
+    rate = np.array([0.04, 0.04])
+    f, lim = 0.01, 0.03
+    p = Pacer([CampaignPacing(regulation=Regulation.OFCOM, amd_false_positive_rate=f,
+                              abandon_limit=lim),
+               CampaignPacing(regulation=Regulation.FCC, abandon_limit=lim)])
+    _steady(p, rate)
+    live = rate * dmod.CALLING_DAY_S
+    b = (lim - f) / (1 - f)
+    var = b + (1 - lim) ** 2 * f / (1 - f)
+    want_ofcom = max(min(b * p._abandon_aim[0], b - dmod.AIM_Z * math.sqrt(var / live[0])),
+                     0.5 * b)
+    want_fcc = max(min(lim * p._abandon_aim[1],
+                       lim - dmod.AIM_Z * math.sqrt(lim / live[1])), 0.5 * lim)
+    aim = p._aim()
+    assert aim[0] == pytest.approx(want_ofcom)
+    assert aim[1] == pytest.approx(want_fcc)
+    # the false positives' variance is what moved it: the drops' alone would allow more
+    assert aim[0] < b - dmod.AIM_Z * math.sqrt(b / live[0]) - 1e-3
+
+
 def test_a_window_shorter_than_a_day_is_the_span_and_none_given_is_a_day():
     rates = np.array([0.45, 0.45])
     short = Pacer([CampaignPacing(window_s=3600.0), CampaignPacing(window_s=0.0)])
