@@ -430,6 +430,8 @@ def test_an_aes_that_drops_each_session_at_once_is_retried_ever_more_slowly():
     ("aes", 'user = "a\\r\\nb"', "aes.user: expected a user name of printable characters"),
     ("events", 'kafka = "::::"', "events.kafka: expected bootstrap servers host:port"),
     ("events", 'kafka = "b1:9092, b2:0"', "events.kafka: expected bootstrap servers host:port"),
+    ("cms", "stale_s = 0", "cms.stale_s: expected seconds from 1 to 86400 without a refresh"),
+    ("cms", 'stale_s = "1m"', "cms.stale_s: expected seconds from 1 to 86400"),
 ])
 def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line, message):
     from outdial.live.config import ConfigError, load_config
@@ -437,7 +439,7 @@ def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line,
     cfg = tmp_path / "run.toml"
     tables = {"run": 'scenario = "x.toml"', "store": 'sqlite = "s"',
               "epm": 'url = "https://127.0.0.1/x"\npassword_env = "PW"',
-              "aes": 'host = "127.0.0.1"\npassword_env = "PW"', "events": ""}
+              "aes": 'host = "127.0.0.1"\npassword_env = "PW"', "events": "", "cms": ""}
     tables[sect] = "\n".join(x for x in tables[sect].splitlines()
                              if not x.startswith(line.split(" ")[0] + " ")) + "\n" + line
     cfg.write_text("".join(f"[{k}]\n{v}\n" for k, v in tables.items()), encoding="utf-8")

@@ -335,6 +335,8 @@ class LiveSession:
             names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
         self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
         self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
+        # a silent CMS (no refresh for cms.stale_s wall seconds): skills back to unknown
+        self.tasks.append(asyncio.create_task(self.skill_feed.watch(cfg.cms_stale_s)))
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
@@ -383,6 +385,7 @@ class LiveSession:
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
+        self.summary["cms_silences"] = self.skill_feed.silences
         if self.blending is not None:
             b = self.blending
             self.summary["blending_lends"] = b.lends
