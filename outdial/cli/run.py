@@ -122,7 +122,9 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         if summary["recorded_attempts"]:
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
-                          f"{summary['trapped']} trapped (re-queued), "
+                          f"{summary['trapped']} trapped (re-queued; "
+                          f"{summary['trapped_connected']} of them connected to an agent, "
+                          "recorded so and not dialled again), "
                           f"{summary['events_left_by_last_run']} stored events published",
                           markup=False)
         if "control_socket" in summary:
