@@ -327,6 +327,46 @@ def test_a_call_the_engine_ended_while_its_launch_was_answered_is_hung_up():
     assert events == [("S1", "outdial.drop")] and not tel.sessions
 
 
+def test_closing_on_a_service_that_stalls_is_bounded_not_a_queue_of_timeouts():
+    # the service accepts and never answers: every request waits out its 1 s timeout,
+    # 2 at a time; 20 hang-ups queued at a stop took 10 s to close, now at most the bound
+    import threading
+    import time
+
+    from adapters.epm.client import EpmClient
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    client = EpmClient(f"http://127.0.0.1:{srv.getsockname()[1]}/x", "u", "p", timeout_s=1.0)
+    tel = epm_telephony(client, workers=2)
+
+    async def stop_with_hang_ups():
+        tel._loop = asyncio.get_running_loop()
+        for i in range(20):  # sessions being followed, hung up at the stop
+            tel._sid_of[i] = f"S{i}"
+            tel.drop(type("A", (), {"id": i})())
+        t0 = time.monotonic()
+        tel.close(0.5)
+        return time.monotonic() - t0
+    try:
+        took = asyncio.run(stop_with_hang_ups())
+    finally:
+        client.close()
+        srv.close()
+        for c in held:
+            c.close()
+    assert took < 1.5 and tel.errors >= 1
+
+
 # ----------------------------------------------------------------------------- CMS
 
 def test_a_refresh_that_never_ends_is_bounded_and_skipped_and_every_bad_line_counts():

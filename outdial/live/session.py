@@ -71,6 +71,7 @@ RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
 CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
 CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
+EPM_CLOSE_WAIT_S = 15.0  # at close, the longest the web service requests under way get
 
 
 class RunError(RuntimeError):
@@ -440,8 +441,8 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await self.dmcc.stop()
-        if self.telephony is not None:
-            self.telephony.close()
+        if self.telephony is not None:  # hang-ups and connects sent, within a bound
+            self.telephony.close(EPM_CLOSE_WAIT_S)
             self.telephony.client.close()
         if self.emulated is not None:
             if self.emulated.cms is not None:
