@@ -306,3 +306,25 @@ def test_a_socket_that_cannot_be_made_says_how_to_go_on(tmp_path):
     long = tmp_path / ("d" * 120) / "x.control"
     with pytest.raises(ControlError, match="a Unix socket's path must be under"):
         asyncio.run(ControlServer(long, None, dict).start())
+
+
+def test_a_request_nested_too_deep_to_parse_is_answered_as_malformed(tmp_path):
+    # 40,000 brackets: JSON the parser cannot follow (RecursionError) got no reply, and
+    # its connection's task died with an unhandled error
+    from outdial.live.control import ControlServer
+
+    class Nobody:
+        def handle(self, req):
+            raise AssertionError("a malformed request reached the supervisor")
+
+    server = ControlServer(tmp_path / "c.control", Nobody(), dict)
+
+    async def go():
+        await server.start()
+        try:
+            return await _ask(server.path, b"[" * 40000 + b"\n", _req(action="status"))
+        finally:
+            await server.close()
+    deep, _ = asyncio.run(go())
+    assert not deep["ok"] and "expected a JSON object" in deep["error"]
+    assert server.requests == 2 and server.refused == 2
