@@ -238,7 +238,12 @@ class LiveSession:
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
-                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate,
+                        # the simulator's scripted supervisor: not carried out live
+                        "timeline_not_run": len(scn.timeline)}
+        if scn.timeline:
+            log.warning("the scenario's [[timeline]] (%d actions) is not carried out live",
+                        len(scn.timeline))
         supervisor = Supervisor(director, dialer, self.imports.add,
                                 self.runner.request_stop)
         # limits a supervisor set in an earlier run of this store hold again
