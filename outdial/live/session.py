@@ -174,7 +174,8 @@ class LiveSession:
         start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
         clock = LoopClock(loop, start_s, cfg.speed)
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
-        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch)
+        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch,
+                                first_seq=pre.next_seq)  # one run, one numbering
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
