@@ -3,7 +3,9 @@
 An attempt recorded as started (``Store.attempt_started``) and never finished is a
 *trapped record*: the engine stopped while it was in flight, so its outcome is unknown.
 ``recover`` re-codes each one ``Code.TRAPPED`` (ended at the crash, i.e. at its last
-known time), then replays every job's recorded attempts into its ``ContactFlow``: finished
+known time), or ``Code.LIVE_CONNECTED`` when the record shows it connected to an agent (a
+durable store's dialer records the connect: the customer was reached, and is not dialled
+again), then replays every job's recorded attempts into its ``ContactFlow``: finished
 contacts stay finished (never dialled twice), contacts with retries pending are queued
 again, and the trapped contacts are re-queued per their strategy (a ``trapped`` retry
 rule, else at once). The director gets the jobs' recorded lifecycle states back.
@@ -36,6 +38,7 @@ class Recovery:
 
     def summary(self) -> dict[str, Any]:
         return {"recorded_attempts": self.recorded, "trapped": len(self.trapped),
+                "trapped_connected": sum(r["t_connect"] >= 0 for r in self.trapped),
                 "trapped_attempts": [
                     {"attempt_id": r["attempt_id"], "job_name": r["job_name"],
                      "contact_id": r["contact_id"], "address": r["address"],
@@ -60,19 +63,22 @@ def attempt_of(r: dict[str, Any]) -> Attempt:
 
 
 def scan(store: Store, events: Any = None) -> Recovery:
-    """Re-code the trapped records of ``store`` and say where the run stopped; with
+    """Re-code the trapped records of ``store`` (``Code.TRAPPED``, or
+    ``Code.LIVE_CONNECTED`` for one connected to an agent) and say where the run stopped; with
     ``events`` (an ``engine.events.EventPublisher``) each gets its ATTEMPT_COMPLETED in the
     same transaction as its re-code."""
     trapped = store.trapped()
     records = store.attempts()
-    last = max((max(r["t_created"], r["t_end"]) for r in records), default=0.0)
+    last = max((max(r["t_created"], r["t_connect"], r["t_end"]) for r in records),
+               default=0.0)
     txn = getattr(store, "transaction", None)
     for r in trapped:
+        code = int(Code.LIVE_CONNECTED if r["t_connect"] >= 0 else Code.TRAPPED)
         if events is None or txn is None:
-            store.recode(int(r["attempt_id"]), int(Code.TRAPPED), float(last))
+            store.recode(int(r["attempt_id"]), code, float(last))
             continue
         a = attempt_of(r)
-        a.code, a.t_end = int(Code.TRAPPED), float(last)
+        a.code, a.t_end = code, float(last)
         with txn():
             store.recode(a.id, a.code, a.t_end)
             events.attempt_completed(a)

@@ -339,3 +339,50 @@ def test_the_stop_hangs_up_ringing_calls_and_drops_a_waiting_answer_as_an_abando
         Code.LIVE_CONNECTED, Code.ABANDONED, Code.TRAPPED)
     assert waiting.abandoned and not dialer.waiting[0] and not dialer.in_flight
     assert sorted(tel.dropped) == sorted([waiting.id, ringing.id])  # none left on the line
+
+
+def test_a_crash_while_an_agent_talks_recovers_the_call_as_connected_not_redialled(tmp_path):
+    # kill -9 while the customer talks to an agent: the store knew only that the attempt
+    # had started, so the restart coded it TRAPPED (answer and agent lost, events saying
+    # otherwise) and dialled the customer again
+    from engine.events import EventPublisher
+    from engine.outbox import OutboxSink
+    from engine.recovery import restore_flows, scan
+    from engine.store_sqlite import SqliteStore
+
+    path = tmp_path / "s.sqlite"
+    clock, tel, feed, store = ManualClock(), ScriptedTelephony(), ScriptedFeed(), \
+        SqliteStore(path)
+    strategy = Strategy((Step("voice", "phone", pacing="progressive"),), windows="always")
+
+    def flow():
+        return ContactFlow(0, "spring", contacts(4), strategy, RuleEngine(), EPOCH)
+    job = Job("spring", Channel.VOICE_AGENT, CampaignPacing(pacing=Pacing.PROGRESSIVE),
+              skill_mask=1, max_agents=2)
+    agents = AgentManager(2, np.ones(2, dtype=np.int64), 1, (0.0, 1e9))
+    dialer = Dialer([job], agents, clock, tel, feed, store, [flow()], tick_s=TICK_S,
+                    events=EventPublisher(OutboxSink(store)))
+    dialer.assign(np.zeros(2, dtype=np.int64))
+    dialer.start()
+    login(feed, range(2))
+    clock.run(1.0)
+    talking, ringing = tel.dialled
+    clock.run(3.0)
+    dialer.on_answered(talking, True)  # agent 0 talks to c0 ... and the process dies
+    store.close()
+    again = SqliteStore(path)
+    rec = scan(again, EventPublisher(OutboxSink(again)))
+    done = {r["attempt_id"]: r for r in again.attempts()}
+    assert [r["attempt_id"] for r in rec.trapped] == [talking.id, ringing.id]
+    assert (Code(done[talking.id]["code"]), done[talking.id]["agent"],
+            done[talking.id]["t_connect"]) == (Code.LIVE_CONNECTED, 0, 3.0)
+    assert Code(done[ringing.id]["code"]) == Code.TRAPPED
+    ends = {e["attempt_id"]: e for _, _, e in again.unpublished()
+            if e["type"] == "ATTEMPT_COMPLETED"}
+    assert ends[talking.id]["completion_code"] == "LIVE_CONNECTED"
+    assert ends[talking.id]["t_end_s"] >= ends[talking.id]["t_connect_s"] == 3.0
+    fresh = flow()
+    restore_flows(again, [fresh], rec.resume_s)
+    redial = [p[1] for p in fresh.take(rec.resume_s, "voice", 4)]
+    assert talking.contact_id not in redial and ringing.contact_id in redial
+    again.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -85,6 +86,7 @@ class EpmTelephony:
         self._figures = 0  # port figures taken from launch answers (newer than a query's)
         self.polls = 0
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="epm")
+        self._requests: set[futures.Future] = set()  # submitted to the pool, not ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self.backoff = Backoff(first_s=config.poll_s, max_s=10.0)
 
@@ -206,10 +208,31 @@ class EpmTelephony:
             self._untrack(sid)
 
     async def _in_pool(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        return await self._pooled(fn, asyncio.get_running_loop())
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+    def _pooled(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop
+                ) -> asyncio.Future:
+        """``fn`` on the pool (``run_in_executor``), its request kept until it ends so
+        that ``close`` can wait for it."""
+        cf = self._pool.submit(fn)
+        self._requests.add(cf)
+        cf.add_done_callback(self._requests.discard)
+        return asyncio.wrap_future(cf, loop=loop)
+
+    def close(self, wait_s: float | None = None) -> None:
+        """No more requests; those under way (connects, hang-ups, launches) reach the
+        service first: all of them, or those that do within ``wait_s`` seconds, the rest
+        not sent (logged), so a service that stalls (each request waits out its timeout)
+        cannot hold a stop for minutes."""
+        if wait_s is None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            return
+        _, left = futures.wait(list(self._requests), timeout=wait_s)
+        if left:
+            self.errors += 1
+            log.warning("EPM: %d requests (hang-ups, connects, launches) not sent: the "
+                        "service did not take them within %g s", len(left), wait_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def in_flight(self) -> int:
         """Sessions started and not yet over (plus requests awaiting their answer)."""
@@ -219,7 +242,7 @@ class EpmTelephony:
                 fail: Callable[[Exception], None]) -> None:
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        fut = loop.run_in_executor(self._pool, call)
+        fut = self._pooled(call, loop)
 
         def done(f: asyncio.Future) -> None:
             e = f.exception()

@@ -122,9 +122,17 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         if summary["recorded_attempts"]:
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
-                          f"{summary['trapped']} trapped (re-queued), "
+                          f"{summary['trapped']} trapped "
+                          f"({summary['trapped'] - summary['trapped_connected']} re-queued, "
+                          f"{summary['trapped_connected']} connected to an agent: recorded "
+                          "so, not dialled again), "
                           f"{summary['events_left_by_last_run']} stored events published",
                           markup=False)
+        if summary.get("timeline_not_run"):
+            app.warn(f"the scenario's [[timeline]] ({summary['timeline_not_run']} actions) "
+                     "scripts a simulated supervisor; a live run does not carry it out "
+                     "(outdial control pauses, resumes, stops, sets limits and logs off "
+                     "live)")
         if "control_socket" in summary:
             where = f" --store {store_path}" if store_path is not None else ""
             app.err.print(f"supervise it from another terminal: outdial control {config} "

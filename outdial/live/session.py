@@ -71,6 +71,7 @@ RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
 CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
 CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
+EPM_CLOSE_WAIT_S = 15.0  # at close, the longest the web service requests under way get
 
 
 class RunError(RuntimeError):
@@ -173,7 +174,8 @@ class LiveSession:
         start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
         clock = LoopClock(loop, start_s, cfg.speed)
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
-        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch)
+        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch,
+                                first_seq=pre.next_seq)  # one run, one numbering
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
@@ -237,7 +239,12 @@ class LiveSession:
                         **rec.summary(), "requeued_contacts": requeued,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
-                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate,
+                        # the simulator's scripted supervisor: not carried out live
+                        "timeline_not_run": len(scn.timeline)}
+        if scn.timeline:
+            log.warning("the scenario's [[timeline]] (%d actions) is not carried out live",
+                        len(scn.timeline))
         supervisor = Supervisor(director, dialer, self.imports.add,
                                 self.runner.request_stop)
         # limits a supervisor set in an earlier run of this store hold again
@@ -335,6 +342,8 @@ class LiveSession:
             names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
         self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
         self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
+        # a silent CMS (no refresh for cms.stale_s wall seconds): skills back to unknown
+        self.tasks.append(asyncio.create_task(self.skill_feed.watch(cfg.cms_stale_s)))
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
@@ -383,6 +392,7 @@ class LiveSession:
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
+        self.summary["cms_silences"] = self.skill_feed.silences
         if self.blending is not None:
             b = self.blending
             self.summary["blending_lends"] = b.lends
@@ -437,8 +447,8 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await self.dmcc.stop()
-        if self.telephony is not None:
-            self.telephony.close()
+        if self.telephony is not None:  # hang-ups and connects sent, within a bound
+            self.telephony.close(EPM_CLOSE_WAIT_S)
             self.telephony.client.close()
         if self.emulated is not None:
             if self.emulated.cms is not None:
