@@ -60,3 +60,15 @@ def test_a_misspelt_retry_code_and_a_bad_default_zone_say_what_was_meant(tmp_pat
 def test_a_set_of_a_key_without_its_section_names_the_section():
     res = cli("validate", SMALL, "--set", "warmup_s=30")
     assert res.exit_code == 2 and "(did you mean 'scenario.warmup_s'?)" in res.stderr
+
+
+def test_a_channel_target_without_a_campaign_of_that_channel_is_refused(tmp_path):
+    # it validated and every run then read 'MISSED: min_attempts_per_hour.sms'
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text() + "\n[targets]\nmin_attempts_per_hour = { sms = 100 }\n")
+    res = cli("validate", f)
+    assert res.exit_code == 2
+    assert "targets.min_attempts_per_hour.sms: no campaign has channel 'sms'" in res.stderr
+    f.write_text(SMALL.read_text() + "\n[targets]\nmin_attempts_per_hour = "
+                 "{ voice_agent = 100 }\n")
+    assert cli("validate", f).exit_code == 0
