@@ -1,6 +1,10 @@
-"""Silent failures and wrong figures a planner's trial of unshipped scenarios found (session
-21): odd contact and DNC files, ... One test per class; each fails on the code before its fix."""
+"""Silent failures and unclear messages a planner's trial of unshipped scenarios found
+(session 21): odd contact and DNC files (CR-only line ends, byte-order marks), --set keys a
+planner writes (a name holding a dot, a key without its section), targets nothing can meet,
+misspelt codes and zones, interval labels. One test per class; each fails on the code
+before its fix."""
 
+import re
 
 from engine.dnc import DncList
 from tests.cli_helpers import SCENARIOS, cli
@@ -72,3 +76,12 @@ def test_a_channel_target_without_a_campaign_of_that_channel_is_refused(tmp_path
     f.write_text(SMALL.read_text() + "\n[targets]\nmin_attempts_per_hour = "
                  "{ voice_agent = 100 }\n")
     assert cli("validate", f).exit_code == 0
+
+
+def test_intervals_shorter_than_a_minute_get_labels_of_their_own():
+    res = cli("simulate", SMALL, "--intervals", "--no-cache", "--hours", "0.02",
+              "--warmup-s", "13", "--set", "scenario.interval_s=20",
+              env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    labels = re.findall(r"│ (\d\d:\d\d(?::\d\d)?) │", res.stdout)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
