@@ -85,3 +85,13 @@ def test_intervals_shorter_than_a_minute_get_labels_of_their_own():
     assert res.exit_code == 0, res.output
     labels = re.findall(r"│ (\d\d:\d\d(?::\d\d)?) │", res.stdout)
     assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+
+
+def test_a_fraction_of_1_is_read_as_100_percent_not_1_percent():
+    res = cli("erlang", "c", "--calls-per-hour", "200", "--aht-s", "180",
+              "--service-level", "1", "--target-s", "20")
+    assert res.exit_code == 2
+    assert "got 1 (1 is 100 %; 1 % is 0.01)" in res.stderr
+    res = cli("erlang", "c", "--calls-per-hour", "200", "--aht-s", "180",
+              "--service-level", "80", "--target-s", "20")
+    assert "got 80 (80 % is 0.8)" in res.stderr
