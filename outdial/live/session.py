@@ -112,6 +112,7 @@ class LiveSession:
         self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
+        self.flows: list[Any] = []  # the jobs' contact flows: messages are filled from them
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
         self.skill_feed: CmsSkillFeed | None = None
@@ -194,6 +195,7 @@ class LiveSession:
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
+        self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         settings = [c.skill_pacing for c in camps]
         try:
@@ -319,7 +321,7 @@ class LiveSession:
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
-            poll_s=poll_s, resources_s=max(poll_s, 0.5)))
+            poll_s=poll_s, resources_s=max(poll_s, 0.5)), message=self._message)
         tls = None
         if cfg.aes.tls:
             if self.emulated is not None and self.emulated.client_tls is not None:
@@ -337,6 +339,13 @@ class LiveSession:
         self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
+
+    def _message(self, a: Any) -> tuple[str, str | None]:
+        """An SMS or email attempt's text and subject: its strategy step's template (and
+        subject) filled from its contact's fields (``TemplateError`` when one is missing)."""
+        flow = self.flows[a.job]
+        msg = flow.strategy.steps[a.step].message(flow.contact(a.contact))
+        return msg.body, msg.subject
 
     async def _wait_connected(self) -> None:
         try:
