@@ -367,3 +367,30 @@ def test_messages_carry_their_strategy_template_and_subject():
     assert ("sms", "x", "Hi Ann") in sent
     assert ("email", "x", "Your zip 100-0001", "Dear Ed") in sent
     assert len(sent) == 2 and (3, False) in delivered and tel.errors == 1
+
+
+def test_a_launch_tells_the_application_whether_its_campaign_runs_amd():
+    """The module said the CCXML parameters carry whether AMD is on; they did not, so the
+    portal's application could not tell an AMD campaign's calls from the others."""
+    launched: list[str] = []
+
+    class Client:
+        def launch_ccxml(self, to, application, url, params, launch_timeout_s=60):
+            launched.append(params)
+            raise EpmError("stop here")
+
+    from engine.attempt import Attempt, Channel
+
+    async def go():
+        tel = EpmTelephony(Client(), EpmTelephonyConfig(poll_s=0.02, amd_jobs=frozenset({1})))
+        tel.listener = type("L", (), {"on_failed": lambda self, a, code: None})()
+        for j in (0, 1):
+            tel.dial(Attempt(j, j, 0, int(Channel.VOICE_AGENT), 0.0, "c", "+1555", 0, "x"))
+        for _ in range(100):
+            if len(launched) == 2:
+                break
+            await asyncio.sleep(0.01)
+        tel.close()
+    asyncio.run(go())
+    amd = sorted(dict(p.split("=") for p in s.split(";"))["amd"] for s in launched)
+    assert amd == ["0", "1"]

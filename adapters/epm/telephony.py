@@ -64,6 +64,7 @@ class EpmTelephonyConfig:
     workers: int = 16
     max_messages_in_flight: int = 1000
     unreported_s: float = 120.0  # a session GetStatus leaves out this long has ended
+    amd_jobs: frozenset[int] = frozenset()  # jobs whose calls run answering-machine detection
 
 
 class EpmTelephony:
@@ -106,8 +107,11 @@ class EpmTelephony:
 
     def dial(self, a: Attempt) -> None:
         ch = Channel(a.channel)
-        params = format_parameters({"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
-                                    "channel": ch.name.lower()})
+        fields = {"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
+                  "channel": ch.name.lower()}
+        if ch in _VOICE:  # the CCXML application runs AMD for the campaigns that have it
+            fields["amd"] = int(a.job in self.config.amd_jobs)
+        params = format_parameters(fields)
         if ch in _VOICE:
             self.launching += 1
             self._submit(lambda: self.client.launch_ccxml(
