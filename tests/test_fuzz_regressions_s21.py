@@ -4,6 +4,7 @@ planner writes (a name holding a dot, a key without its section), targets nothin
 misspelt codes and zones, interval labels. One test per class; each fails on the code
 before its fix."""
 
+import json
 import re
 
 from engine.dnc import DncList
@@ -95,3 +96,19 @@ def test_a_fraction_of_1_is_read_as_100_percent_not_1_percent():
     res = cli("erlang", "c", "--calls-per-hour", "200", "--aht-s", "180",
               "--service-level", "80", "--target-s", "20")
     assert "got 80 (80 % is 0.8)" in res.stderr
+
+
+def test_the_report_reads_a_run_whose_warnings_hold_a_warning_object(tmp_path):
+    # simulate --out wrote the pacer's abandon_limit_infeasible object among the warnings;
+    # outdial report refused the folder ('dict' object has no attribute 'startswith')
+    out = tmp_path / "out"
+    res = cli("simulate", SMALL, "--no-cache", "--hours", "0.02", "--out", out,
+              "--set", 'regulation.mode="ofcom"', "--set", "campaigns.amd.enabled=true",
+              "--set", "campaigns.amd.accuracy=0.5", "--set",
+              "campaigns.amd.errors_on_humans=1.0")
+    assert res.exit_code == 0, res.output
+    warnings = json.loads((out / "kpis.json").read_text())["warnings"]
+    assert any(isinstance(w, dict) for w in warnings)
+    res = cli("report", out, "-o", tmp_path / "r.html")
+    assert res.exit_code == 0, res.output
+    assert "is used up by the estimated AMD false positives" in (tmp_path / "r.html").read_text()
