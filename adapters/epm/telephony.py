@@ -242,7 +242,12 @@ class EpmTelephony:
                 fail: Callable[[Exception], None]) -> None:
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        fut = self._pooled(call, loop)
+        try:
+            fut = self._pooled(call, loop)
+        except RuntimeError:  # closed (a launch answered while the run closed: its drop)
+            self.errors += 1
+            log.warning("EPM: a request after the close not sent")
+            return
 
         def done(f: asyncio.Future) -> None:
             e = f.exception()
