@@ -139,6 +139,7 @@ class LiveSession:
             raise RunError(str(e)) from None
         if not self.emulate:  # the emulators take loopback addresses of their own
             await _check_hosts(cfg)
+        _check_events_file(cfg)
         self.store = _open_store(cfg)
         store = self.store
         sinks: list[Any] = []
@@ -550,6 +551,26 @@ async def _check_hosts(cfg: LiveConfig) -> None:
         except TimeoutError:
             raise RunError(f"{cfg.source}: {key}: no answer resolving {host!r} within "
                            f"{RESOLVE_TIMEOUT_S:g} s") from None
+
+
+def _check_events_file(cfg: LiveConfig) -> None:
+    """``RunError`` when the events file is one the run keeps for something else (the
+    store, its journal, lock, log or control socket, the configuration, the scenario):
+    events appended there destroyed it (a store so named was damaged at the next start)."""
+    if cfg.events_jsonl is None:
+        return
+    taken = {cfg.source: "the run configuration", cfg.scenario: "the scenario file"}
+    if cfg.store_sqlite is not None:
+        taken[cfg.store_sqlite] = "the SQLite store"
+        for suffix in ("-wal", "-shm", "-journal", ".lock", ".log"):
+            taken[cfg.store_sqlite.with_name(cfg.store_sqlite.name + suffix)] = \
+                f"the store's {suffix.strip('-.')} file"
+    taken[cfg.control_path()] = "the control socket"
+    events = cfg.events_jsonl.resolve()
+    for path, what in taken.items():
+        if path.resolve() == events:
+            raise RunError(f"{cfg.source}: events.jsonl: {cfg.events_jsonl} is {what}; "
+                           "expected a file of its own for the events")
 
 
 def _secret(ep: Endpoint) -> Secret:
