@@ -21,7 +21,7 @@ import pytest
 from pacer.decide import LOOKAHEAD_FINE_SAMPLES, LOOKAHEAD_SAMPLES
 from pacer.gather import Gatherer
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_dials, dial_life
+from pacer.lookahead import _lookahead_curve, dial_life
 from pacer.modes import AgentStatus, CallStatus
 
 RING_TIMEOUT_S = 20.0
@@ -69,7 +69,7 @@ def _snapshot(n_agents, calls_per_agent=0.24, seed=7):
 
 
 def _kernel_args(s):
-    """``_lookahead_dials``'s arguments for a snapshot, the arrays grouped as Pacer does."""
+    """``_lookahead_curve``'s arguments for a snapshot, the arrays grouped as Pacer does."""
     gat = Gatherer(1)
     _, (ao, ae, co, ce, _) = gat.checked(
         NOW_S, s["agent_job"], s["agent_status"], s["agent_since_s"], s["call_job"],
@@ -91,7 +91,8 @@ def _kernel_args(s):
             np.array([0.29]), np.array([0.014]), z, z_fine, life, np.full(1, 2.0),
             np.full(1, 1.0 / 6.0), np.full(1, 0.015), max_new, np.ones(1, dtype=np.int64),
             1.0, NOW_S, np.uint64(12345), np.array([1], dtype=np.uint64),
-            np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1))
+            np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1),
+            np.empty((1, 0)))
 
 
 @pytest.mark.parametrize("calls_per_agent", [0.24, 0.10])
@@ -103,14 +104,14 @@ def test_lookahead_kernel_large_campaign(benchmark, n_agents, calls_per_agent):
     64-sample decision and the 16-sample forecast run too."""
     args = _kernel_args(_snapshot(n_agents, calls_per_agent))
     state = args[35]
-    _lookahead_dials(*args)  # compiled (cached) before timing
+    _lookahead_curve(*args)  # compiled (cached) before timing
 
     def once():
         state[0] = 1  # the same stream at every round, as Pacer does at every decision
-        _lookahead_dials(*args)
+        _lookahead_curve(*args)
 
     benchmark(once)
-    dials = int(args[-5][0])
+    dials = int(args[-6][0])
     benchmark.extra_info.update(agents=n_agents, calls_ringing=int(args[4][1]), dials=dials)
     assert 0 <= dials <= int(args[30][0])
 

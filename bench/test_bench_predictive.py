@@ -204,7 +204,7 @@ def _lookahead_args(s, samples=32, fine=128):
             z_fine, life, s["connect_window_s"], np.zeros(c_n), np.full(c_n, 0.05),
             s["max_new"], s["active"], 1.0, 100.0, np.uint64(12345),
             np.array([1], dtype=np.uint64), np.zeros(c_n, dtype=np.int64), np.zeros(c_n),
-            np.zeros(c_n), np.zeros(c_n), np.zeros(c_n))
+            np.zeros(c_n), np.zeros(c_n), np.zeros(c_n), np.empty((c_n, 0)))
 
 
 @pytest.mark.benchmark(group="lookahead-200x1000")
@@ -212,9 +212,9 @@ def test_lookahead_kernel_200_campaigns(benchmark, case_200):
     """The time-resolved look-ahead Pacer uses for predictive campaigns (64 samples), every
     campaign decided (the engine re-decides only campaigns with news between full
     decisions once a second)."""
-    from pacer.lookahead import _lookahead_dials
+    from pacer.lookahead import _lookahead_curve
 
     args = _lookahead_args(case_200)
-    benchmark(_lookahead_dials, *args)
-    benchmark.extra_info["dials"] = int(args[-5].sum())
-    assert (args[-5] >= 0).all() and (args[-5] <= case_200["max_new"]).all()
+    benchmark(_lookahead_curve, *args)
+    benchmark.extra_info["dials"] = int(args[-6].sum())
+    assert (args[-6] >= 0).all() and (args[-6] <= case_200["max_new"]).all()

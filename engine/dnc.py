@@ -53,7 +53,8 @@ class DncList:
     def _read(cls, p: Path, column: str | None, name: str | None,
               default_country_code: str | None) -> DncList:
         if p.suffix.lower() == ".txt" and column is None:
-            values = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()
+            # utf-8-sig: a byte-order mark (Windows editors) is not part of the first number
+            values = [ln.strip() for ln in p.read_text(encoding="utf-8-sig").splitlines()
                       if ln.strip()]
         else:
             if p.suffix.lower() in (".parquet", ".pq"):

@@ -180,8 +180,8 @@ class RuleConfig:
             try:
                 zone(getattr(self, name))
             except ValueError as e:
-                raise RuleConfigError(f"{name}: {e} (day is 'contact' or an IANA zone)"
-                                      ) from None
+                what = "'contact' or an IANA zone" if name == "day" else "an IANA zone"
+                raise RuleConfigError(f"{name}: {e} ({name} is {what})") from None
         cc = self.default_country_code
         if cc is not None and not (isinstance(cc, str) and cc.lstrip("+").isdigit()):
             raise RuleConfigError(f"default_country_code: {cc!r:.40} is not a country calling "

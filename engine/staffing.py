@@ -12,9 +12,12 @@ preview licenses, progressive jobs progressive ones, every other agent-based pac
 predictive ones). A license is *in use* while a logged-in agent is attached to the job.
 A job's demand is its maximum, capped by the agents who hold its skill (a job few agents
 can work does not hold licenses another job of the pool could use; minimums are held
-whatever the demand). Where the agents do not go round the jobs' shares, they are split in
-equal shares, each job up to what its work can use (``_work_demand``: a job with little to
-dial does not hold agents idle another job could keep busy). An agent on a call keeps its
+whatever the demand; nor does a job whose agents work a job of another pool sharing its
+skill, while a job of its pool has agents idle for want of licenses: its demand is then
+held at the agents it got, ``_unusable``, until an agent it could take is free again).
+Where the agents do not go round the jobs' shares, they are split in equal shares, each
+job up to what its work can use (``_work_demand``: a job with little to dial does not hold
+agents idle another job could keep busy). An agent on a call keeps its
 job until the call ends, so when a job's share shrinks its busy agents still hold their
 licenses: the other jobs of the pool get places only from what those leave
 (``_fit_pools``), and the licenses in use never exceed a pool. Such an agent leaves the
@@ -43,6 +46,7 @@ from engine.agents import AgentManager
 from engine.attempt import Channel
 from engine.interfaces import Clock
 from engine.job import Job
+from engine.vocab import channel_name
 from pacer.assignment import assign_agents
 from pacer.constants import LICENSE_MAX_UNITS
 from pacer.licenses import DistributionMode, LicenseDistributor
@@ -232,6 +236,8 @@ class Staffing:
         self._limits = {j: (dialer.jobs[j].min_agents, dialer.jobs[j].max_agents)
                         for j in self.agent_jobs}
         self._priority = {j: dialer.jobs[j].priority for j in self.agent_jobs}
+        # Jobs whose license demand is held at the agents they could get (``_unusable``).
+        self._caps: dict[int, int] = {}
         # The floor: the pools' shares together may ask for more agents than there are
         # (jobs of different pools, each pool as large as the staff): then the agents are
         # split by the same distributor, one pool of the agents who could work an
@@ -318,6 +324,11 @@ class Staffing:
                    priority: int | None = None) -> None:
         """Runtime change of a job's minimum agents, maximum or priority (next period; a job
         not running holds them from its start)."""
+        if job not in self._limits:  # a notification job: no agent, no agent license
+            raise ValueError(f"job {self.dialer.jobs[job].name!r} is "
+                             f"{channel_name(self.dialer.jobs[job].channel)}: no agent "
+                             "staffs it, so it has no agent minimum, maximum or priority to "
+                             "set (set changes agent-based jobs)")
         lo, hi = self._limits[job]
         lo = lo if minimum is None else minimum
         hi = hi if maximum is None else maximum
@@ -466,9 +477,36 @@ class Staffing:
         return bool((self._work_demand(self._targets_before_fit) != self._demand).any())
 
     def rebalance(self) -> None:
-        """Licenses per job, then agents to jobs (agents on a call stay until it ends)."""
+        """Licenses per job, then agents to jobs (agents on a call stay until it ends).
+
+        Licenses a job's assignment leaves unused because its agents work other jobs (of
+        another pool: two jobs sharing a skill), while a job of the same pool leaves agents
+        of its own skill idle for want of licenses, go to that job: the first job's demand
+        is held at the agents it got (``_unusable``) until an agent it could take is free
+        again (``_release_caps``), and the allocation made again."""
         self.dirty = False
-        alloc = self.licenses.tick()
+        if self._caps:
+            self._release_caps()
+        targets, res = self._place(self.licenses.tick())
+        capped = self._unusable(targets, res.job)
+        if capped:
+            self._caps.update(capped)
+            for j, n in capped.items():
+                self.licenses.set_demand(j, n)
+            targets, res = self._place(self.licenses.allocate())
+        am = self.dialer.agents
+        self.moves += int(res.moves)
+        self.dialer.assign(res.job)
+        self._targets = targets  # what each job holds: ``wanted_job`` reads it
+        staffed = np.bincount(am.job[am.job >= 0], minlength=targets.size)
+        if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
+                                         ).any():
+            self.dirty = True  # agents on a call move only when it ends: try again
+        self._sample()
+
+    def _place(self, alloc: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Targets per job from the license allocation ``alloc`` (the distributor's rows),
+        fitted to the pools and the agents, and the assignment meeting them."""
         targets = np.zeros(len(self.dialer.jobs), dtype=np.int64)
         for row, j in enumerate(self.licenses.jobs):
             targets[j] = alloc[row]
@@ -478,15 +516,49 @@ class Staffing:
         self._demand = None  # set by _fit_agents when the agents do not go round
         targets = self._fit_agents(targets)
         am = self.dialer.agents
-        res = assign_agents(am.skills, am.job, am.handling(), self.job_skills, targets)
-        self.moves += int(res.moves)
-        self.dialer.assign(res.job)
-        self._targets = targets  # what each job holds: ``wanted_job`` reads it
-        staffed = np.bincount(am.job[am.job >= 0], minlength=targets.size)
-        if (am.job != res.job).any() or (staffed[self.agent_jobs] > targets[self.agent_jobs]
-                                         ).any():
-            self.dirty = True  # agents on a call move only when it ends: try again
-        self._sample()
+        return targets, assign_agents(am.skills, am.job, am.handling(), self.job_skills,
+                                      targets)
+
+    def _release_caps(self) -> None:
+        """Give back their demand to the jobs ``_unusable`` held that are not running, or
+        that a free logged-in agent could work again (a recalculation of their pool)."""
+        am = self.dialer.agents
+        free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
+        for j in list(self._caps):
+            m = int(self.job_skills[j])
+            if j in self._idle:
+                del self._caps[j]  # set_running gives the demand back when it runs
+            elif ((free & m) == m).any():
+                del self._caps[j]
+                self.licenses.set_demand(j, min(self._limits[j][1], int(self.qualified[j])))
+                self.licenses.request_recalculation(LicenseKind(int(self.pool_of_job[j])))
+
+    def _unusable(self, targets: np.ndarray, placed: np.ndarray) -> dict[int, int]:
+        """Running jobs whose licenses the assignment ``placed`` leaves unused although no
+        logged-in agent holding their skill is free, in a pool where another running job
+        has used all of its licenses and leaves such agents free: job -> the agents it got
+        (at least its minimum). Empty when no pool is so split (one skill for all jobs)."""
+        am = self.dialer.agents
+        on = am.status != AgentStatus.OFF
+        free = am.skills[on & (placed < 0)]
+        if not free.size:
+            return {}
+        got = np.bincount(placed[on & (placed >= 0)], minlength=targets.size)
+        rows = self._agent_rows
+        m = self.job_skills[rows]
+        free_for = np.zeros(targets.size, dtype=np.int64)
+        free_for[rows] = ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+        out: dict[int, int] = {}
+        for k in self._pools.tolist():
+            pool = [j for j in rows[self.pool_of_job[rows] == k].tolist() if j not in self._idle]
+            if not any(free_for[i] and got[i] >= targets[i]
+                       and targets[i] < min(self._limits[i][1], int(self.qualified[i]))
+                       for i in pool):
+                continue
+            for j in pool:
+                if got[j] < targets[j] and not free_for[j]:
+                    out[j] = max(int(got[j]), self._limits[j][0])
+        return out
 
     def _sample(self) -> None:
         """Record licenses allocated, in use and short per job (``LicenseUsage``): a running

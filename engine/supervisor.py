@@ -141,7 +141,9 @@ class Supervisor:
         except ValueError as e:
             if isinstance(e, SupervisorError):
                 raise
-            raise SupervisorError(f"job {self.dialer.jobs[j].name!r}: {e}") from None
+            name = f"job {self.dialer.jobs[j].name!r}"
+            raise SupervisorError(str(e) if str(e).startswith(name)  # named once
+                                  else f"{name}: {e}") from None
 
     def _remember(self, j: int, min_agents: int | None, max_agents: int | None,
                   priority: int | None) -> None:

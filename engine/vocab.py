@@ -20,6 +20,7 @@ Code sets (``LIVE_CODES``, ``ABANDON_CODES``) and the agent-state split behind o
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -206,8 +207,11 @@ def parse_code(value: Code | int | str) -> Code:
             return Code[key.upper()]
         except KeyError:
             pass
-    names = ", ".join([c.name.lower() for c in Code] + list(CODE_ALIASES))
-    raise ValueError(f"{value!r} is not a completion code; expected one of {names}")
+    known = list(dict.fromkeys([c.name.lower() for c in Code] + list(CODE_ALIASES)))
+    close = difflib.get_close_matches(str(value).strip().lower(), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{value!r} is not a completion code{hint}; expected one of "
+                     f"{', '.join(known)}")
 
 
 # ---------------------------------------------------------------------- agent states

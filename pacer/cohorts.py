@@ -83,15 +83,14 @@ def _append_ended(rows, live, ring_s, now, p_row, p_live, p_t0, p_ring, p_tie, m
 
 
 @numba.njit(cache=True)
-def _fold(now, p_row, p_live, p_t0, p_ring, p_tie, meta, life_s, ringing_t0, w1, a1, b1,
-          pos1, c1, l1, s1, w2, a2, b2, pos2, c2, l2, s2, dials_recent, decay, out_row,
-          out_ring, out_live):
+def _fold(now, p_row, p_live, p_t0, p_ring, p_tie, meta, life_s, ringing_t0, w, a, b, pos,
+          cnt, lc, s, since, dials_recent, decay, out_row, out_ring, out_live):
     """Fold the held dials whose cohort has ended (t0 + the campaign's dial life <= now,
     and no dial of the campaign launched with it or before still rings: t0 before
-    ``ringing_t0`` of its row by more than TIE_S, or t0 + 2 x life <= now) into both
-    hit-rate windows, in the seeded order of their tie keys; fade ``dials_recent`` by
-    ``decay`` and count them in; copy them, in that order, into ``out_*`` (capacity: the
-    dials held). Compacts the buffer; returns the number folded."""
+    ``ringing_t0`` of its row by more than TIE_S, or t0 + 2 x life <= now) into the
+    hit-rate ring (``_hitrate_record``'s state), in the seeded order of their tie keys;
+    fade ``dials_recent`` by ``decay`` and count them in; copy them, in that order, into
+    ``out_*`` (capacity: the dials held). Compacts the buffer; returns the number folded."""
     k = meta[0]
     done_at = np.empty(k, dtype=np.bool_)
     done = 0
@@ -112,8 +111,7 @@ def _fold(now, p_row, p_live, p_t0, p_ring, p_tie, meta, life_s, ringing_t0, w1,
         out_row[i] = rows[i]
         out_live[i] = live[i]
         out_ring[i] = p_ring[idx[i]]
-    _hitrate_record(rows, live, w1, a1, b1, pos1, c1, l1, s1)
-    _hitrate_record(rows, live, w2, a2, b2, pos2, c2, l2, s2)
+    _hitrate_record(rows, live, w, a, b, pos, cnt, lc, s, since)
     for c in range(dials_recent.shape[0]):
         dials_recent[c] *= decay
     for i in range(done):
@@ -190,26 +188,24 @@ class PendingDials:
                 new[:held] = old[:held]
                 setattr(self, name, new)
 
-    def fold(self, now: float, life_s: np.ndarray, long: HitRateState,
-             short: HitRateState, dials_recent: np.ndarray, decay: float,
+    def fold(self, now: float, life_s: np.ndarray, hit: HitRateState,
+             dials_recent: np.ndarray, decay: float,
              ringing_t0: np.ndarray | None = None) -> int:
         """Fold the dials whose cohort ended by ``now`` (launch + ``life_s`` of their
-        campaign, seconds, and none of its dials still ringing) into both windows
+        campaign, seconds, and none of its dials still ringing) into the hit rate ``hit``
         (``_fold``); returns how many, which are then ``out_row``, ``out_ring`` and
-        ``out_live`` up to that count, in the fold's seeded order. ``life_s``, ``dials_recent`` and
-        ``ringing_t0`` (launch time of the campaign's oldest dial still ringing, seconds;
-        +inf or None: none rings): float64 per campaign; ``long`` and ``short`` of as many
-        campaigns, covering every row held; a ValueError naming the argument otherwise."""
+        ``out_live`` up to that count, in the fold's seeded order. ``life_s``,
+        ``dials_recent`` and ``ringing_t0`` (launch time of the campaign's oldest dial still
+        ringing, seconds; +inf or None: none rings): float64 per campaign; ``hit`` covering
+        every row held; a ValueError naming the argument otherwise."""
         now = real_number("now", now, -MAX_TIME_S, MAX_TIME_S)
-        for name, est in (("long", long), ("short", short)):
-            if not isinstance(est, HitRateState):
-                raise ValueError(f"{name}: expected a HitRateState, got {type(est).__name__}")
-        c_n = long.n
+        if not isinstance(hit, HitRateState):
+            raise ValueError(f"hit: expected a HitRateState, got {type(hit).__name__}")
+        c_n = hit.n
         held = self.row[:self.n]
-        if short.n != c_n or (held.size and int(held.max()) >= c_n):
-            raise ValueError(f"long, short: expected the same campaigns, covering the rows "
-                             f"held (up to {int(held.max()) if held.size else -1}), got "
-                             f"{long.n} and {short.n}")
+        if held.size and int(held.max()) >= c_n:
+            raise ValueError(f"hit: expected campaigns covering the rows held (up to "
+                             f"{int(held.max())}), got {c_n}")
         life = float_rows("life_s", life_s, c_n, lo=0.0, hi=MAX_TIME_S)
         if not (isinstance(dials_recent, np.ndarray) and dials_recent.dtype == np.float64
                 and dials_recent.shape == (c_n,) and dials_recent.flags.writeable):
@@ -225,15 +221,12 @@ class PendingDials:
             ringing = float_rows("ringing_t0", np.where(none, 0.0, arr), c_n,
                                  lo=-MAX_TIME_S, hi=MAX_TIME_S)
             ringing[none] = np.inf
-        return self._fold_dials(now, life, long, short, dials_recent, decay, ringing)
+        return self._fold_dials(now, life, hit, dials_recent, decay, ringing)
 
-    def _fold_dials(self, now: float, life_s: np.ndarray, long: HitRateState,
-                    short: HitRateState, dials_recent: np.ndarray, decay: float,
-                    ringing_t0: np.ndarray) -> int:
-        p, q = long.params, short.params
+    def _fold_dials(self, now: float, life_s: np.ndarray, hit: HitRateState,
+                    dials_recent: np.ndarray, decay: float, ringing_t0: np.ndarray) -> int:
+        p = hit.params
         return int(_fold(float(now), self.row, self.live, self.t0, self.ring, self.tie,
-                         self.meta, life_s, ringing_t0, p.window, p.alpha, long.buf, long.pos,
-                         long.count, long.live_count, long.smoothed, q.window, q.alpha,
-                         short.buf, short.pos, short.count, short.live_count,
-                         short.smoothed, dials_recent, float(decay), self.out_row,
-                         self.out_ring, self.out_live))
+                         self.meta, life_s, ringing_t0, p.window, p.alpha, hit.buf, hit.pos,
+                         hit.count, hit.live_count, hit.smoothed, hit.since, dials_recent,
+                         float(decay), self.out_row, self.out_ring, self.out_live))

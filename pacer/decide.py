@@ -43,7 +43,7 @@ from pacer.constants import (
     VICIDIAL_SAMPLES,
 )
 from pacer.histogram import StreamingHistogram, _hist_add
-from pacer.hitrate import HitRateParams, HitRateState, _posterior_two_windows
+from pacer.hitrate import HitRateParams, HitRateState, _posterior_recent
 from pacer.holdtime import HoldTime, _ended_phases_of, _expose_phases_of
 from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_curve, launched_abandons
 from pacer.modes import Pacing, Regulation, Target
@@ -65,13 +65,26 @@ _MACHINE = int(Outcome.MACHINE)
 _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
 
 # Estimator settings (see each module for the meaning).
-# The hit rate is the share of live answers among the last HIT_WINDOW dials (200 let a
-# 400-agent campaign mistake 0.24 for 0.29 and drop 15 % of a minute's live answers), or of
-# the last HIT_WINDOW_SHORT where HIT_WINDOW dials take longer than HIT_SPAN_S to make: a
-# window lags a drifting rate by half its span (1000 dials are 22 minutes of a 50-agent
-# team, whose rising hit rate it then under-estimated).
+# The hit rate is the share of live answers among the last HIT_SPAN_S of completed dials (as
+# many as the dial rate of the last minutes makes in that span), at least HIT_WINDOW_MIN
+# and at most HIT_WINDOW of them, and only those since the last change of rate the dials
+# show. 200 let a 400-agent campaign mistake 0.24 for 0.29 and drop 15 % of a minute's live
+# answers; 1000 are 22 minutes of a 50-agent team, whose rising hit rate they then
+# under-estimated (a window lags a drift by half its span). A change: the newest outcomes'
+# rate differs from the older ones' by a generalised likelihood ratio over
+# HIT_CHANGE_LLR_UP nats where they are the higher (a rise, which a lagging estimate
+# answers with abandons), over HIT_CHANGE_LLR_DOWN where the lower (a fall, which a
+# lagging estimate answers with idle agents; a false one with a burst of dials), with at
+# least HIT_CHANGE_MIN outcomes on each side (``pacer.hitrate._change_point``); the older
+# are then dropped. On a Bernoulli stream at 0.3 read after every outcome, a 1000-outcome
+# window was cut once in 100,000 outcomes (123 times with both thresholds at 6 nats), never
+# when read every 20, and a step from 0.2 to 0.5 was found a median of 39 outcomes after it
+# (tests/test_hitrate.py). 80 agents, Ofcom, hit rate 0.2 -> 0.5 -> 0.2 at 20 and 40
+# minutes (bench/pacing_family.md, s21): the estimate read 0.41-0.68 by 60-120 s after the
+# rise (cohorts are counted once ended, ~25 s), where the 200-dial window read 0.20-0.34
+# two minutes after it.
 HIT_WINDOW = 1000
-HIT_WINDOW_SHORT = 200
+HIT_WINDOW_MIN = 200
 HIT_SPAN_S = 600.0
 HIT_RATE_MEMORY_S = 120.0  # memory of the dial rate that sizes the span
 HIT_ALPHA = 0.01  # smoothing of the exponentially smoothed hit rate
@@ -85,6 +98,10 @@ HIT_PRIOR_DOUBT = 0.1  # chance that initial_hit_rate is no guide at all: the pr
 # 2.24 -> 2.15 / 1.84; 0.1 against 0.6: 0 / 1.53 -> 0 / 1.14 (occupancy +0.5 points); a
 # right prior (0.35 against 0.25): 1.15 / 1.45 -> 1.15 / 1.70 (chance). 400 and 1000 agents
 # fold hundreds of dials at once: no change. The pacing family (40 x 1 h) level.
+HIT_CHANGE_MIN = 20
+HIT_CHANGE_LLR_UP = 10.0
+HIT_CHANGE_LLR_DOWN = 20.0
+HIT_CHANGE_GRID = 1.25  # splits tried at this ratio of newest outcomes, then refined
 HIT_FOLD_S = 1.0  # completed launch cohorts are folded into the hit rate this often
 PRIOR_WEIGHT = 20.0  # cold-start prior worth, in observations (ring-time histograms)
 # Until a campaign's hit rate rests on more dials than its prior is worth (dials counted
@@ -410,11 +427,12 @@ class Pacer:
         self._vici_rows = np.flatnonzero((mode >= Pacing.VICIDIAL_HARD_LIMIT)
                                          & (mode <= Pacing.VICIDIAL_AVERAGE))
         # estimators
-        self.hit, self.hit_short = ((HitRateState(HitRateParams(
-            window=w, alpha=HIT_ALPHA, initial=self._initial_hit_rate,
-            prior_weight=self._hit_prior_weight)) for w in (HIT_WINDOW, HIT_WINDOW_SHORT))
-            if n else (None, None))
+        self.hit = HitRateState(HitRateParams(
+            window=HIT_WINDOW, alpha=HIT_ALPHA, initial=self._initial_hit_rate,
+            prior_weight=self._hit_prior_weight)) if n else None
         self._dials_recent = np.zeros(n)  # dials folded, fading over HIT_RATE_MEMORY_S
+        self._hit_cum = np.zeros(HIT_WINDOW + 1, dtype=np.int64)  # _posterior_recent's
+        self._hit_fresh = np.ones(n, dtype=np.bool_)  # rows with dials folded since
         self._fold_at = 0.0
         # handling time: hazard estimate (pacer.holdtime), read by the kernels as a histogram
         self.hold = StreamingHistogram(max(n, 1), HOLD_BIN_S, HOLD_MAX_S, decay=HOLD_DECAY)
@@ -790,11 +808,11 @@ class Pacer:
             pend = self._pending
             ringing = self._buf_ringing
             g._oldest_ringing(now, co, ce, ringing)
-            k = pend._fold_dials(now, self._life, self.hit, self.hit_short, self._dials_recent,
-                                 decay, ringing)
+            k = pend._fold_dials(now, self._life, self.hit, self._dials_recent, decay, ringing)
             if k:
                 self._fold_at = now
                 self._hit_stale = True
+                self._hit_fresh[pend.out_row[:k]] = True
                 c = self._cold_rows
                 if c.size:  # the dials folded now outweigh the prior: evidence enough
                     self._cold_rows = c[self.hit.count[c] < self._hit_prior_weight[c]]
@@ -890,14 +908,16 @@ class Pacer:
     def _hit_posterior(self) -> None:
         """Posterior mean and standard deviation of each campaign's hit rate: Beta with the
         cold-start prior (``initial_hit_rate``, worth ``hit_prior_weight`` observations,
-        fading as the window fills) and the completed dials of the window: the last
-        HIT_WINDOW dials, or HIT_WINDOW_SHORT where those span over HIT_SPAN_S."""
-        h, k = self.hit, self.hit_short
-        p, q = h.params, k.params
-        _posterior_two_windows(p.window, p.initial, p.prior_weight, h.count, h.live_count,
-                               q.window, q.initial, q.prior_weight, k.count, k.live_count,
-                               self._dials_recent / HIT_RATE_MEMORY_S, HIT_WINDOW / HIT_SPAN_S,
-                               HIT_PRIOR_DOUBT, self._buf_hit, self.last_hit_sd)
+        fading as the window fills, doubted) and the completed dials of the last HIT_SPAN_S
+        at the recent dial rate (HIT_WINDOW_MIN to HIT_WINDOW of them) since the last change
+        of rate they show (``pacer.hitrate._posterior_recent``)."""
+        h = self.hit
+        p = h.params
+        span = np.rint(self._dials_recent * (HIT_SPAN_S / HIT_RATE_MEMORY_S)).astype(np.int64)
+        _posterior_recent(p.window, p.initial, p.prior_weight, h.buf, h.pos, h.count, h.since,
+                          span, HIT_WINDOW_MIN, HIT_CHANGE_MIN, HIT_CHANGE_LLR_UP,
+                          HIT_CHANGE_LLR_DOWN, HIT_CHANGE_GRID, HIT_PRIOR_DOUBT, self._hit_cum,
+                          self._hit_fresh, self._buf_hit, self.last_hit_sd)
         self._hit_stale = False
 
     def _predictive(self, now, rows, ao, ae, co, ce, counts, idle, unanswered, dials) -> None:
@@ -940,7 +960,7 @@ class Pacer:
         active = self._buf_active
         fb = self._fallback_rows
         if not g._due(self._active, self._dirty, self._ended, idle, unanswered, hit,
-                      self._next_decide, now, active):  # no model decision on this tick
+                      self._next_decide, now, max_new, active):  # no decision on this tick
             if fb.size:
                 dials[fb] = self._one_per_idle(fb, idle, unanswered)
             return
@@ -1001,7 +1021,7 @@ class Pacer:
         """SERVICE_LEVEL campaigns: the same look-ahead with the service-level threshold as
         the window and 1 - X late answers allowed per marginal live answer."""
         act = np.zeros(self.n, dtype=np.int64)
-        act[self._sl_rows] = active[self._sl_rows]
+        act[self._sl_rows] = active[self._sl_rows] == 1  # 2: at the lines cap, no dial
         n_sl = np.empty(self.n, dtype=np.int64)
         theta = np.clip(1.0 - self._target_value, 0.0, THETA_MAX)
         self._look_ahead(now, ao, ae, co, ce, hit, self._sl_eff, theta, max_new, act,
@@ -1014,7 +1034,7 @@ class Pacer:
         """AGENT_WAIT campaigns: the smallest dials whose predicted wait per connect meets
         the target (``pacer.predictive``'s wait rule), never more than the abandon rule."""
         act = np.zeros(self.n, dtype=np.int64)
-        act[self._wait_rows] = active[self._wait_rows]
+        act[self._wait_rows] = active[self._wait_rows] == 1  # 2: at the lines cap
         n_w = np.empty(self.n, dtype=np.int64)
         ae = ae[:ao[-1]]
         wrap = self._gather.agent_phase[:ae.size] == g.PHASE_WRAP

@@ -278,13 +278,14 @@ def _tally_waits(rows, waited_s, hung_up, wait_s, hangups, hangup_rate):
 @numba.njit(cache=True)
 def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_max_s,
              next_decide, n_decided, n_bound, added_abandons, added_live, last_abandons):
-    """After a look-ahead decision, for each campaign decided (``active == 1``): when to
+    """After a look-ahead decision, for each campaign decided (``active`` 1, or 2 at its
+    lines cap: the kernel left its outputs 0, a decision of no dial with slack 0): when to
     re-decide it without news (``now`` after it dialled, else ``wait_s x slack`` within
     [wait_s, wait_max_s]), decisions and those the price stopped, and the model's forecast
     sums (abandons and live answers its dials bring). Arrays updated in place."""
     for c in range(active.shape[0]):
         last_abandons[c] = exp_ab[c] + added[c]
-        if active[c] != 1:
+        if active[c] == 0:
             continue
         if out[c] > 0:
             next_decide[c] = now
@@ -298,20 +299,25 @@ def _account(active, out, hit, slack, max_new, added, exp_ab, now, wait_s, wait_
 
 
 @numba.njit(cache=True)
-def _due(active_mask, dirty, ended, idle, unanswered, hit, next_decide, now, active):
-    """active[c] = 1 for a look-ahead campaign with news or due for a decision; clears
-    both flags; returns whether any is. News: ``dirty[c]``, or a dial ended unanswered
-    (``ended[c]``) while fewer live answers are to come from the calls in flight
-    (``unanswered[c]`` x the hit rate ``hit[c]``) than agents wait (``idle[c]``): the
-    line it held was an idle agent's."""
+def _due(active_mask, dirty, ended, idle, unanswered, hit, next_decide, now, max_new,
+         active):
+    """active[c] = 1 for a look-ahead campaign with news or due for a decision, 2 for one
+    due at its lines cap (``max_new[c]`` 0: no dial whatever the model says, so the
+    look-ahead skips it and ``_account`` books it as a decision of no dial stopped by the
+    cap); clears both flags; returns whether any is due. News: ``dirty[c]``, or a dial
+    ended unanswered (``ended[c]``) while fewer live answers are to come from the calls in
+    flight (``unanswered[c]`` x the hit rate ``hit[c]``) than agents wait (``idle[c]``):
+    the line it held was an idle agent's."""
     any_due = False
     for c in range(active.shape[0]):
         news = dirty[c] or (ended[c] and hit[c] * unanswered[c] < idle[c])
         a = 1 if active_mask[c] == 1 and (news or now + 1e-9 >= next_decide[c]) else 0
+        if a == 1 and max_new[c] <= 0:
+            a = 2
         active[c] = a
         dirty[c] = False
         ended[c] = False
-        any_due = any_due or a == 1
+        any_due = any_due or a != 0
     return any_due
 
 

@@ -14,8 +14,17 @@ Two estimates, updated outcome by outcome:
 
 Both return ``initial`` before the first outcome. Values are fractions 0..1.
 
-**The pacer's posterior** (``_posterior_two_windows``: mean and standard deviation, for the
-look-ahead's samples) is the window's with its fading prior, *doubted*: the prior is a
+**The pacer's posterior** (``_posterior_recent``: mean and standard deviation, for the
+look-ahead's samples) reads the newest outcomes of the ring: as many as the campaign's dial
+rate makes in a span of minutes (the caller's ``span``, within ``[span_min, W]``), and only
+those since the last change of rate. A change is found by the generalised likelihood ratio
+test of one rate before and one after a split of those outcomes against one rate
+throughout (``_change_point``: the split that exceeds its direction's threshold the most,
+a rise and a fall each with its own, at least ``m_min`` outcomes on each side); where one
+is found the older outcomes are dropped (``HitRateState.since``), and the window grows back
+from the newer ones as outcomes come. A stationary rate keeps the whole span (a steady
+estimate at any dial volume); a step is followed within tens of outcomes, not half a
+window. Its prior fades as the ring fills up to the span and is *doubted*: the prior is a
 mixture, Beta(w initial, w (1 - initial)) with weight ``1 - doubt`` and the uniform Beta(1,
 1) with weight ``doubt`` (``pacer.decide.HIT_PRIOR_DOUBT``, 0.1: the chance that
 ``initial_hit_rate`` is no guide at all), and each part's posterior is weighted by how
@@ -44,12 +53,13 @@ __all__ = ["HitRateEstimates", "HitRateParams", "HitRateState"]
 
 
 @numba.njit(cache=True)
-def _hitrate_record(rows, live, window, alpha, buf, pos, count, live_count, smoothed):
+def _hitrate_record(rows, live, window, alpha, buf, pos, count, live_count, smoothed, since):
     """Fold outcomes, in order, into the rows' rings and smoothed values.
 
     rows int64[m] (campaign row per outcome), live int64[m] (1 live answer, 0 other);
     window int64[n] (W per row, <= buf.shape[1]), alpha float64[n]; buf int64[n, Wmax];
-    pos, count, live_count int64[n]; smoothed float64[n]. All state mutated in place.
+    pos, count, live_count int64[n]; smoothed float64[n]; since int64[n] (outcomes since
+    the row's last change of rate, at most W). All state mutated in place.
     """
     for e in range(rows.shape[0]):
         r = rows[e]
@@ -59,6 +69,8 @@ def _hitrate_record(rows, live, window, alpha, buf, pos, count, live_count, smoo
             live_count[r] -= buf[r, p]
         else:
             count[r] += 1
+        if since[r] < window[r]:
+            since[r] += 1
         buf[r, p] = x
         live_count[r] += x
         p += 1
@@ -118,21 +130,105 @@ def _robust_posterior(lv, k, ini, prior, doubt):
 
 
 @numba.njit(cache=True)
-def _posterior_two_windows(w1, i1, pw1, c1, l1, w2, i2, pw2, c2, l2, rate, short_below,
-                           doubt, mean, sd):
-    """Posterior mean and standard deviation of each row's hit rate from the long window
-    (1) or, where the row's dial rate (``rate``, dials per second) is under ``short_below``,
-    the short one (2): the window's k outcomes held and the prior's worth left, ``w =
-    prior_weight (W - k) / W`` (fading as in ``_hitrate_window``), doubted with ``doubt``
-    (``_robust_posterior``; ``doubt`` 0: the plain Beta posterior, whose mean is
-    ``_hitrate_window``'s). Into mean and sd (float64[n])."""
+def _max_loglik(k, n):
+    """Largest log-likelihood of ``k`` successes in ``n`` Bernoulli trials (at p = k / n;
+    0 log 0 = 0)."""
+    out = 0.0
+    if k > 0.0:
+        out += k * math.log(k / n)
+    if k < n:
+        out += (n - k) * math.log((n - k) / n)
+    return out
+
+
+@numba.njit(cache=True)
+def _recent_live(ring, w, pos, n, cum):
+    """Live answers among the newest j outcomes of one ring (``ring[:w]``, next slot
+    ``pos``), into ``cum[j]`` for j = 0..n (int64[>= n + 1])."""
+    cum[0] = 0
+    p = pos
+    for j in range(1, n + 1):
+        p -= 1
+        if p < 0:
+            p = w - 1
+        cum[j] = cum[j - 1] + ring[p]
+
+
+@numba.njit(cache=True)
+def _split_excess(cum, n, j, tot, base, llr_up, llr_down):
+    """The generalised likelihood ratio (nats) of a change after the newest ``j`` of ``n``
+    outcomes, ``log L(newest j) + log L(older n - j) - log L(all n)`` (each at its own
+    rate), less the ratio a change in its direction must exceed: ``llr_up`` where the
+    newest rate is the higher, else ``llr_down``."""
+    s = float(cum[j])
+    llr = _max_loglik(s, float(j)) + _max_loglik(tot - s, float(n - j)) - base
+    up = s * (n - j) > (tot - s) * j
+    return llr - (llr_up if up else llr_down)
+
+
+@numba.njit(cache=True)
+def _change_point(cum, n, m_min, grid, llr_up, llr_down):
+    """The change of hit rate that the newest ``n`` outcomes support best (``cum``:
+    ``_recent_live``'s counts): the split whose likelihood ratio exceeds its direction's
+    threshold the most (``_split_excess``), over splits with at least ``m_min`` outcomes
+    on each side, tried at j = m_min, m_min x grid, m_min x grid^2, ... newest outcomes
+    and, where one of those exceeds its threshold (a change), at every j between the best
+    one's neighbours. Returns (excess, j); (-1.0, 0) where n < 2 m_min. A change is
+    supported where the excess is positive."""
+    if n < 2 * m_min:
+        return -1.0, 0
+    tot = float(cum[n])
+    base = _max_loglik(tot, float(n))
+    best, best_j, prev_j, lo, hi = -np.inf, 0, m_min, m_min, m_min
+    just_best = False
+    j = m_min
+    while j <= n - m_min:
+        x = _split_excess(cum, n, j, tot, base, llr_up, llr_down)
+        if x > best:
+            best, best_j, lo, hi = x, j, prev_j, n - m_min
+            just_best = True
+        elif just_best:  # the point after the best so far
+            hi = j
+            just_best = False
+        prev_j = j
+        j = max(j + 1, int(j * grid))
+    if best > 0.0:  # a change: placed at the best split between the grid's neighbours
+        for j in range(lo, hi + 1):
+            x = _split_excess(cum, n, j, tot, base, llr_up, llr_down)
+            if x > best:
+                best, best_j = x, j
+    return best, best_j
+
+
+@numba.njit(cache=True)
+def _posterior_recent(window, initial, prior_weight, buf, pos, count, since, span,
+                      span_min, m_min, llr_up, llr_down, grid, doubt, cum, fresh, mean, sd):
+    """Posterior mean and standard deviation of each row's hit rate from its newest
+    outcomes, as many as ``span`` (the outcomes of the last minutes, int64[n]; at least
+    ``span_min``, at most the ring's ``window``) and since the row's last change
+    (``since``, int64[n], mutated): where the newest of those outcomes disagree with the
+    older beyond chance (``_change_point``'s ratio over ``llr_min`` nats) the older are
+    dropped and ``since`` set to the newer's count. The prior (``initial``, worth
+    ``prior_weight`` outcomes) fades as the ring fills up to the span, ``w = prior_weight
+    (N - k) / N`` for N the span and k <= N the outcomes held, and is doubted with
+    ``doubt`` (``_robust_posterior``). ``cum``: scratch int64[>= max window + 1]. Into mean
+    and sd (float64[n]), for the rows with new outcomes (``fresh``, bool[n], cleared); the
+    others keep theirs."""
     for i in range(mean.shape[0]):
-        if rate[i] < short_below:
-            w, ini, pw, k, lv = w2[i], i2[i], pw2[i], c2[i], l2[i]
-        else:
-            w, ini, pw, k, lv = w1[i], i1[i], pw1[i], c1[i], l1[i]
-        prior = pw * (w - k) / w
-        mean[i], sd[i] = _robust_posterior(float(lv), float(k), ini, prior, doubt)
+        if not fresh[i]:
+            continue
+        fresh[i] = False
+        w = window[i]
+        k = count[i]
+        big = min(max(span[i], span_min), w)
+        n = min(k, big, since[i])
+        _recent_live(buf[i], w, pos[i], n, cum)
+        excess, j = _change_point(cum, n, m_min, grid, llr_up, llr_down)
+        if excess > 0.0:
+            since[i] = j
+            n = j
+        prior = prior_weight[i] * (big - min(k, big)) / big
+        mean[i], sd[i] = _robust_posterior(float(cum[n]), float(n), initial[i], prior, doubt)
 
 
 @dataclass(frozen=True)
@@ -194,6 +290,8 @@ class HitRateState:
         buf: int64[n, max(window)], the last outcomes (1 live, 0 other), ring per row.
         pos: int64[n], next slot; count: int64[n], outcomes held; live_count: int64[n].
         smoothed: float64[n], starts at ``initial``.
+        since: int64[n], outcomes since the last change of rate found (``_posterior_recent``
+        sets it; the window's length until one is).
     """
 
     def __init__(self, params: HitRateParams):
@@ -204,6 +302,7 @@ class HitRateState:
         self.count = np.zeros(n, dtype=np.int64)
         self.live_count = np.zeros(n, dtype=np.int64)
         self.smoothed = params.initial.copy()
+        self.since = params.window.copy()  # no change seen: the whole window
 
     @property
     def n(self) -> int:
@@ -223,7 +322,7 @@ class HitRateState:
         x = int_rows("live", live, len(r), lo=0, hi=1)
         p = self.params
         _hitrate_record(r, x, p.window, p.alpha, self.buf, self.pos, self.count,
-                        self.live_count, self.smoothed)
+                        self.live_count, self.smoothed, self.since)
 
     def estimates(self) -> HitRateEstimates:
         """The current estimates for every campaign (see the module docstring)."""

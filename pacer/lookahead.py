@@ -832,26 +832,6 @@ def launched_abandons(curve: np.ndarray, n: int, k: int) -> float:
 
 
 @_njit
-def _lookahead_dials(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
-                     call_elapsed_s, call_key,
-                     hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
-                     wrap_counts, wrap_totals, wrap_bw, ring_counts, ring_totals, ring_bw,
-                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
-                     window_s, hangup_rate, theta, max_new, active,
-                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
-                     expected_live, slack):
-    """``_lookahead_curve`` without the curve of the abandons added by the first dials."""
-    _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
-                     call_elapsed_s, call_key,
-                     hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,
-                     wrap_counts, wrap_totals, wrap_bw, ring_counts, ring_totals, ring_bw,
-                     end_counts, end_totals, end_bw, hit_mean, hit_sd, z, z_fine, life_s,
-                     window_s, hangup_rate, theta, max_new, active,
-                     dt, now_s, salt, state, dials, expected_abandons, added_abandons,
-                     expected_live, slack, np.empty((hit_mean.shape[0], 0)))
-
-
-@_njit
 def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, call_offsets,
                      call_elapsed_s, call_key,
                      hold_counts, hold_totals, hold_bw, talk_counts, talk_totals, talk_bw,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import io
 import math
 import re
 import reprlib
@@ -1287,7 +1288,13 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
                         f"data (a NUL byte at offset {nul})")
             return None
         sep = "\t" if ct.file.suffix.lower() == ".tsv" else ","
-        cols = pl.read_csv(ct.file, n_rows=0, separator=sep, infer_schema=False).columns
+        cr, lf = head.find(b"\r"), head.find(b"\n")
+        src: Path | io.BytesIO = ct.file
+        if cr >= 0 and (lf < 0 or cr < lf) and lf != cr + 1:
+            # a header ending in CR alone (old Mac line ends): polars reads no line end
+            # there and would take the whole file for the header, as the list does not
+            src = io.BytesIO(head[:cr] + b"\n")
+        cols = pl.read_csv(src, n_rows=0, separator=sep, infer_schema=False).columns
         if _too_many_columns(chk, ct, path, cols):
             return None
         used = {ct.id, ct.timezone, *ct.addresses}
@@ -1324,8 +1331,9 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                "inbound"}
     for key in raw:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            more = f" (did you mean '{hint[0]}'?)" if hint else ""
+            hint = difflib.get_close_matches(key, list(allowed), n=1) or [
+                f"{sec}.{key}" for sec, keys in _SECTIONS.items() if key in keys][:1]
+            more = f" (did you mean '{hint[0]}'?)" if hint else ""  # warmup_s: scenario's
             chk.problem(key, f"unknown section{more}; expected one of {', '.join(sorted(allowed))}")
     sc = raw.get("scenario")
     if isinstance(sc, Mapping) and isinstance(sc.get("start"), datetime):
@@ -1420,6 +1428,14 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                 chk.problem(f"targets.{t.name}", "the scenario has no [[inbound]] skill, so "
                             f"there is no {t.kpi} to judge: add the inbound skills (and the "
                             "agents serving them) or leave the target out")
+    rows = raw.get("campaigns") if isinstance(raw.get("campaigns"), list) else []
+    have = {rc.get("channel", "voice_agent") for rc in rows if isinstance(rc, Mapping)}
+    for t in targets:
+        ch = t.kpi.removeprefix("attempts_per_hour_")
+        if ch != t.kpi and t.op == ">=" and t.value > 0 and ch not in have:
+            chk.problem(f"targets.{t.name}", f"no campaign has channel {ch!r}, so no "
+                        f"{ch} attempt is made and the target is missed whatever the plan: "
+                        f"add the {ch} campaigns or leave the target out")
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:
@@ -1859,8 +1875,15 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
             if len(rest) >= 2 and rest[0] not in keys and not any(
                     isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 names = ", ".join(str(it.get(key)) for it in items if isinstance(it, dict))
+                dotted_name = next((i for i, it in enumerate(items) if isinstance(it, dict)
+                                    and ".".join(rest).startswith(f"{it.get(key)}.")), None)
+                hint = "" if dotted_name is None else (  # 'sales.uk' splits at its dot
+                    f"; an entry whose {key} holds a dot is set by its index: "
+                    f"{parts[0]}[{dotted_name}]."
+                    f"{'.'.join(rest)[len(str(items[dotted_name].get(key))) + 1:]}")
                 problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
-                                f"(they are: {names}) and {rest[0]!r} is not one of their keys")
+                                f"(they are: {names}) and {rest[0]!r} is not one of their "
+                                f"keys{hint}")
                 continue
             if rest and any(isinstance(it, dict) and it.get(key) == rest[0] for it in items):
                 targets = [it for it in items if isinstance(it, dict)

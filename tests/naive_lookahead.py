@@ -1,4 +1,4 @@
-"""Plain Python/NumPy reference of ``pacer.lookahead._lookahead_dials`` (the test oracle).
+"""Plain Python/NumPy reference of ``pacer.lookahead._lookahead_curve``'s decision (test oracle).
 
 Written for clarity: whole-row cumulative sums, one function per quantity, Python loops
 over samples. It draws the same xorshift64* stream in the same order as the kernel, so

@@ -186,9 +186,9 @@ p = PendingDials(0)
 p.add([5], [1], [0.0], [2.0])  # a row the windows below do not have: read out of bounds
 hit = HitRateState(HitRateParams(window=np.array([10])))
 try:
-    p.fold(100.0, np.full(1, 30.0), hit, hit, np.zeros(1), 0.9)
+    p.fold(100.0, np.full(1, 30.0), hit, np.zeros(1), 0.9)
 except ValueError as exc:
-    assert "long, short" in str(exc), exc
+    assert "hit" in str(exc), exc
 else:
     raise SystemExit("PendingDials.fold accepted a row past the windows")
 for n in (-1, 1.5, "2"):

@@ -1,5 +1,6 @@
 """The per-tick bookkeeping kernels against plain NumPy references: launch cohorts folded
-into the hit rate (pacer.cohorts), the two-window hit-rate posterior, the wait tally."""
+into the hit rate (pacer.cohorts), the hit-rate posterior and its change test, the wait
+tally."""
 
 import numpy as np
 import pytest
@@ -11,18 +12,19 @@ from pacer.gather import _oldest_ringing, _tally_waits
 from pacer.hitrate import (
     HitRateParams,
     HitRateState,
-    _hitrate_window,
-    _posterior_two_windows,
+    _change_point,
+    _posterior_recent,
+    _recent_live,
 )
 
 N = 3
 TIMEOUT = np.array([20.0, 15.0, 30.0])
 
 
-def _states(windows=(7, 3)):
+def _state(window=7):
     init = np.array([0.25, 0.3, 0.1])
-    return [HitRateState(HitRateParams(window=w, alpha=0.1, initial=init,
-                                       prior_weight=np.full(N, 5.0))) for w in windows]
+    return HitRateState(HitRateParams(window=window, alpha=0.1, initial=init,
+                                      prior_weight=np.full(N, 5.0)))
 
 
 class _Reference:
@@ -48,7 +50,7 @@ class _Reference:
         self.ring = np.concatenate([self.ring, ring])
         self.tie = np.concatenate([self.tie, ties])
 
-    def fold(self, now, states, recent, decay, ringing_t0):
+    def fold(self, now, state, recent, decay, ringing_t0):
         life = TIMEOUT[self.row]
         done = (self.t0 + life <= now) & ((self.t0 < ringing_t0[self.row] - TIE_S)
                                           | (self.t0 + 2.0 * life <= now))
@@ -56,8 +58,7 @@ class _Reference:
             return 0
         idx = np.flatnonzero(done)
         idx = idx[np.argsort(self.tie[idx], kind="stable")]
-        for h in states:
-            h.record(self.row[idx], self.live[idx])
+        state.record(self.row[idx], self.live[idx])
         recent *= decay
         recent += np.bincount(self.row[idx], minlength=N)
         self.folded = (self.row[idx], self.ring[idx], self.live[idx])
@@ -81,7 +82,7 @@ def test_cohorts_fold_as_the_numpy_reference(steps, seed):
     (``ringing_t0``, seconds before now; inf: none), at most one more life."""
     pend = PendingDials(seed, capacity=4)  # small: the buffer must grow
     ref = _Reference(pend.seed)
-    got, want = _states(), _states()
+    got, want = _state(), _state()
     recent_got, recent_want = np.zeros(N), np.zeros(N)
     now = 0.0
     for outcomes, advance, ringing_ago in steps:
@@ -94,7 +95,7 @@ def test_cohorts_fold_as_the_numpy_reference(steps, seed):
         now += advance
         ago = np.array(ringing_ago)
         ringing_t0 = np.where(np.isinf(ago), np.inf, now - ago)
-        n_got = pend.fold(now, TIMEOUT, got[0], got[1], recent_got, 0.9, ringing_t0)
+        n_got = pend.fold(now, TIMEOUT, got, recent_got, 0.9, ringing_t0)
         n_want = ref.fold(now, want, recent_want, 0.9, ringing_t0)
         assert n_got == n_want
         if n_got:  # the folded dials handed back, in the seeded order
@@ -104,10 +105,9 @@ def test_cohorts_fold_as_the_numpy_reference(steps, seed):
         assert pend.n == ref.row.size
         np.testing.assert_array_equal(pend.row[:pend.n], ref.row)
         np.testing.assert_array_equal(pend.t0[:pend.n], ref.t0)
-        for a, b in zip(got, want, strict=True):
-            np.testing.assert_array_equal(a.buf, b.buf)
-            np.testing.assert_array_equal(a.live_count, b.live_count)
-            np.testing.assert_allclose(a.smoothed, b.smoothed, rtol=1e-12)
+        for name in ("buf", "pos", "count", "live_count", "since"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        np.testing.assert_allclose(got.smoothed, want.smoothed, rtol=1e-12)
         np.testing.assert_allclose(recent_got, recent_want, rtol=1e-12)
 
 
@@ -120,9 +120,9 @@ def test_ties_of_one_launch_are_folded_in_a_seeded_order_not_the_order_added():
     for seed in (1, 1, 2):
         pend = PendingDials(seed)
         pend.add(rows, live, np.zeros(20), np.full(20, 5.0))
-        long, short = _states()
-        assert pend.fold(100.0, TIMEOUT, long, short, np.zeros(N), 1.0) == 20
-        kept.append(long.live_count[0])
+        hit = _state()
+        assert pend.fold(100.0, TIMEOUT, hit, np.zeros(N), 1.0) == 20
+        kept.append(hit.live_count[0])
     assert kept[0] == kept[1]
     assert min(kept) < 7  # not the ten live outcomes last
 
@@ -135,42 +135,81 @@ def test_a_fold_larger_than_the_window_leaves_it_a_fair_sample():
     n, share = 4000, 0.25
     live = (np.arange(n) % 4 == 0).astype(np.int64)
     t0 = np.where(live == 1, 0.0, 0.2)
-    long, short = _states((400, 100))
+    hit = _state(400)
     pend = PendingDials(11)
     pend.add(np.zeros(n, dtype=np.int64), live, t0, np.full(n, 5.0))
-    assert pend.fold(100.0, TIMEOUT, long, short, np.zeros(N), 1.0) == n
+    assert pend.fold(100.0, TIMEOUT, hit, np.zeros(N), 1.0) == n
     sigma = np.sqrt(400 * share * (1 - share))
-    assert abs(long.live_count[0] - 400 * share) <= 3 * sigma
+    assert abs(hit.live_count[0] - 400 * share) <= 3 * sigma
 
 
 @settings(max_examples=60, deadline=None)
-@given(counts=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3)), min_size=N,
-                       max_size=N),
-       live_share=st.floats(0.0, 1.0), rate=st.lists(st.floats(0.0, 5.0), min_size=N,
-                                                      max_size=N))
-def test_two_window_posterior_as_the_numpy_reference(counts, live_share, rate):
-    """With no doubt of the prior (0), the plain Beta posterior of each row's window."""
-    long, short = _states()
-    long.count[:] = [c[0] for c in counts]
-    short.count[:] = [c[1] for c in counts]
-    long.live_count[:] = np.floor(long.count * live_share).astype(np.int64)
-    short.live_count[:] = np.floor(short.count * live_share).astype(np.int64)
-    rate = np.array(rate)
+@given(outcomes=st.lists(st.lists(st.booleans(), max_size=20), min_size=N, max_size=N),
+       span=st.lists(st.integers(0, 9), min_size=N, max_size=N),
+       since=st.lists(st.integers(0, 7), min_size=N, max_size=N))
+def test_recent_posterior_without_a_change_as_the_numpy_reference(outcomes, span, since):
+    """With no change found (thresholds out of reach) and no doubt of the prior: the plain
+    Beta posterior of each row's newest min(held, span within [3, 7], since) outcomes, the
+    prior fading over the span."""
+    hit = _state()
+    for r, xs in enumerate(outcomes):
+        hit.record(np.full(len(xs), r), np.array(xs, dtype=np.int64))
+    hit.since[:] = np.minimum(hit.since, since)
+    p = hit.params
     mean, sd = np.empty(N), np.empty(N)
-    p, q = long.params, short.params
-    _posterior_two_windows(p.window, p.initial, p.prior_weight, long.count, long.live_count,
-                           q.window, q.initial, q.prior_weight, short.count,
-                           short.live_count, rate, 2.0, 0.0, mean, sd)
-    est = []
-    for h in (long, short):  # the NumPy version the kernel replaced
-        hp = h.params
-        m = np.empty(N)
-        _hitrate_window(hp.window, hp.initial, hp.prior_weight, h.count, h.live_count, m)
-        w = hp.prior_weight * (hp.window - h.count) / hp.window
-        est.append((m, np.sqrt(m * (1.0 - m) / (h.count + w + 1.0))))
-    use_short = rate < 2.0
-    np.testing.assert_allclose(mean, np.where(use_short, est[1][0], est[0][0]), rtol=1e-12)
-    np.testing.assert_allclose(sd, np.where(use_short, est[1][1], est[0][1]), rtol=1e-12)
+    _posterior_recent(p.window, p.initial, p.prior_weight, hit.buf, hit.pos, hit.count,
+                      hit.since, np.array(span), 3, 2, np.inf, np.inf, 1.25, 0.0,
+                      np.zeros(8, dtype=np.int64), np.ones(N, dtype=np.bool_), mean, sd)
+    for r, xs in enumerate(outcomes):
+        big = min(max(span[r], 3), 7)
+        k = min(len(xs), 7)
+        n = min(k, big, hit.since[r])
+        lv = sum(xs[len(xs) - n:])
+        w = p.prior_weight[r] * (big - min(k, big)) / big
+        m = (lv + w * p.initial[r]) / (n + w) if n + w > 0 else p.initial[r]
+        assert mean[r] == pytest.approx(m, rel=1e-12)
+        assert sd[r] == pytest.approx(np.sqrt(m * (1 - m) / (n + w + 1)), rel=1e-12)
+
+
+def _split_excess_ref(x, j, up, down):
+    """The change test's statistic at one split, by NumPy: x the outcomes newest first."""
+    def loglik(v):
+        k, n = v.sum(), v.size
+        return sum(c * np.log(c / n) for c in (k, n - k) if c > 0)
+    new, old = x[:j], x[j:]
+    llr = loglik(new) + loglik(old) - loglik(x)
+    return llr - (up if new.mean() > old.mean() else down)
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.lists(st.booleans(), min_size=0, max_size=120), m_min=st.integers(1, 15),
+       up=st.floats(0.0, 20.0), down=st.floats(0.0, 20.0))
+def test_change_point_as_the_numpy_reference(x, m_min, up, down):
+    """The split it returns carries the excess the reference computes there, and no split
+    it was to try (the grid m_min, m_min x 1.25, ...) exceeds it."""
+    xs = np.array(x, dtype=np.int64)
+    n = xs.size
+    cum = np.concatenate(([0], np.cumsum(xs))).astype(np.int64)  # x newest first
+    excess, j = _change_point(cum, n, m_min, 1.25, up, down)
+    if n < 2 * m_min:
+        assert (excess, j) == (-1.0, 0)
+        return
+    assert m_min <= j <= n - m_min
+    assert excess == pytest.approx(_split_excess_ref(xs, j, up, down), abs=1e-9)
+    g = m_min
+    while g <= n - m_min:
+        assert _split_excess_ref(xs, g, up, down) <= excess + 1e-9
+        g = max(g + 1, int(g * 1.25))
+
+
+def test_change_point_finds_a_clean_step_exactly():
+    """Newest 37 outcomes all live after 300 none: the split is at 37, off the grid."""
+    xs = np.r_[np.ones(37), np.zeros(300)].astype(np.int64)
+    ring = xs[::-1].copy()  # oldest first, as a ring that has not wrapped
+    cum = np.zeros(xs.size + 1, dtype=np.int64)
+    _recent_live(ring, ring.size, 0, xs.size, cum)
+    np.testing.assert_array_equal(cum, np.concatenate(([0], np.cumsum(xs))))
+    assert _change_point(cum, xs.size, 20, 1.25, 10.0, 20.0)[1] == 37
 
 
 def test_wait_tally_as_bincount():
@@ -192,15 +231,15 @@ def test_a_cohort_waits_for_its_dials_still_ringing():
     modelled life (the carrier set them up late): nothing is folded until they end, or one
     more life has passed, so the window never sees the burst's fast outcomes alone."""
     pend = PendingDials(3)
-    long, short = _states()
+    hit = _state()
     rows = np.zeros(5, dtype=np.int64)
     pend.add(rows, np.zeros(5, dtype=np.int64), np.zeros(5), np.full(5, 2.0))
     ringing = np.array([0.0, np.inf, np.inf])  # row 0: a dial launched at 0 still rings
-    assert pend.fold(20.5, TIMEOUT, long, short, np.zeros(N), 1.0, ringing) == 0
-    assert pend.fold(20.5, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 1.0) == 5
+    assert pend.fold(20.5, TIMEOUT, hit, np.zeros(N), 1.0, ringing) == 0
+    assert pend.fold(20.5, TIMEOUT, hit, np.zeros(N), 1.0, ringing + 1.0) == 5
     pend.add(rows, np.zeros(5, dtype=np.int64), np.full(5, 30.0), np.full(5, 2.0))
-    assert pend.fold(69.0, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 30.0) == 0
-    assert pend.fold(70.0, TIMEOUT, long, short, np.zeros(N), 1.0, ringing + 30.0) == 5
+    assert pend.fold(69.0, TIMEOUT, hit, np.zeros(N), 1.0, ringing + 30.0) == 0
+    assert pend.fold(70.0, TIMEOUT, hit, np.zeros(N), 1.0, ringing + 30.0) == 5
 
 
 def test_oldest_ringing_as_numpy():
@@ -220,11 +259,11 @@ def test_oldest_ringing_as_numpy():
 
 def test_fold_rejects_bad_ringing_times():
     pend = PendingDials(3)
-    long, short = _states()
+    hit = _state()
     for bad in (np.full(N, np.nan), np.full(N - 1, 1.0), np.full(N, -np.inf),
                 np.array(["a"] * N)):
         with pytest.raises(ValueError, match="ringing_t0"):
-            pend.fold(1.0, TIMEOUT, long, short, np.zeros(N), 1.0, bad)
+            pend.fold(1.0, TIMEOUT, hit, np.zeros(N), 1.0, bad)
 
 
 def test_dials_ended_now_are_held_and_counted_as_add_and_tally_do():

@@ -184,7 +184,7 @@ def test_the_hour_profile_sorts_time_into_parts(tmp_path, capsys):
     time adds up to the profiled total, and a bad argument is one clear line."""
     from bench import hour_profile as hp
 
-    assert hp.part_of(str(hp.ROOT / "pacer" / "lookahead.py"), "_lookahead_dials") == \
+    assert hp.part_of(str(hp.ROOT / "pacer" / "lookahead.py"), "_lookahead_curve") == \
         "pacer kernels"
     assert hp.part_of(str(hp.ROOT / "pacer" / "decide.py"), "decide") == "pacer"
     assert hp.part_of(str(hp.ROOT / "engine" / "flow.py"), "take") == "engine"

@@ -119,22 +119,25 @@ def test_due_and_account_match_their_numpy_statement(n, seed):
     next_decide = rng.uniform(0, 10, n)
     now = 5.0
     active = np.zeros(n, dtype=np.int64)
+    max_new = rng.integers(0, 3, n).astype(np.int64)
     news = dirty | (ended & (hit * unanswered < idle))
-    want = (mask * (news | (now + 1e-9 >= next_decide))).astype(np.int64)
+    due = (mask * (news | (now + 1e-9 >= next_decide))).astype(np.int64)
+    want = np.where(max_new > 0, due, 2 * due)  # 2: due at its lines cap (no look-ahead)
     d, e = dirty.copy(), ended.copy()
-    assert g._due(mask, d, e, idle, unanswered, hit, next_decide, now, active) \
+    assert g._due(mask, d, e, idle, unanswered, hit, next_decide, now, max_new, active) \
         == bool(want.any())
     assert np.array_equal(active, want)
     assert not d.any() and not e.any()  # the news is read once
-    out = rng.integers(0, 3, n).astype(np.int64)
-    slack = rng.uniform(0, 12, n)
-    max_new = rng.integers(0, 3, n).astype(np.int64)
+    # what the look-ahead leaves for a row it skips at the cap: no dial, slack 0
+    out = np.where(active == 2, 0, rng.integers(0, 3, n)).astype(np.int64)
+    slack = np.where(active == 2, 0.0, rng.uniform(0, 12, n))
     hit, added, exp_ab = rng.random(n), rng.random(n), rng.random(n)
+    added[active == 2] = exp_ab[active == 2] = 0.0
     nd, nb, aab, alive, last = (np.zeros(n) for _ in range(5))
     nxt = next_decide.copy()
     g._account(active, out, hit, slack, max_new, added, exp_ab, now, 1.0, 8.0, nxt, nd, nb,
                aab, alive, last)
-    on = active == 1
+    on = active > 0  # a row at its cap is booked as a decision of no dial
     wait = np.where(out > 0, 0.0, np.clip(slack, 1.0, 8.0))
     assert np.allclose(nxt, np.where(on, now + wait, next_decide))
     assert np.array_equal(nd, on * 1.0) and np.array_equal(nb, (on & (out < max_new)) * 1.0)

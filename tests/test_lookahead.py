@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_curve, _lookahead_dials, dial_life, launched_abandons
+from pacer.lookahead import _lookahead_curve, dial_life, launched_abandons
 from tests import naive_lookahead as nv
 
 K, K_FINE = 8, 12  # a fine set not a power of two: the permutation's cycle-walking
@@ -79,9 +79,9 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
               np.arange(c_n), life)
     ak = np.arange(ae.size, dtype=np.int64)[::-1].copy()  # any distinct identities
     ck = np.arange(ce.size, dtype=np.int64) + 7
-    extra = () if curve is None else (curve,)
-    kernel = _lookahead_dials if curve is None else _lookahead_curve
-    kernel(ao, ae, ak, ap, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
+    if curve is None:  # no curve of the first dials' abandons: zero points
+        curve = np.empty((c_n, 0))
+    _lookahead_curve(ao, ae, ak, ap, co, ce, ck, hold.counts, hold.totals, hold.bin_width_s,
                      talk.counts, talk.totals, talk.bin_width_s,
                      wrap.counts, wrap.totals, wrap.bin_width_s, ring.counts,
                      ring.totals, ring.bin_width_s, end.counts, end.totals, end.bin_width_s,
@@ -89,7 +89,7 @@ def _kernel(cs, hold, ring, end, timeout=20.0, window=2.0, dt=1.0, salt=99, stat
                      np.full(c_n, window), np.array(cs["patience"]), np.array(cs["theta"]),
                      np.array(cs["max_new"], dtype=np.int64),
                      np.array(cs["active"], dtype=np.int64), dt, cs["now"], np.uint64(salt),
-                     np.array([state], dtype=np.uint64), *out, *extra)
+                     np.array([state], dtype=np.uint64), *out, curve)
     return out
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_dials, dial_life
+from pacer.lookahead import _lookahead_curve, dial_life
 
 WINDOW = 2.0
 PI = 0.5
@@ -49,7 +49,7 @@ def _kernel(rate, seed):
               life)
     z = np.zeros(K)
     out = [np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1)]
-    _lookahead_dials(np.array([0, ae.size]), ae, np.arange(ae.size, dtype=np.int64) + 1000 * seed,
+    _lookahead_curve(np.array([0, ae.size]), ae, np.arange(ae.size, dtype=np.int64) + 1000 * seed,
                      np.zeros(ae.size, dtype=np.int64), np.array([0, ce.size]), ce,
                      np.arange(ce.size, dtype=np.int64) + 5000 + 1000 * seed,
                      hold.counts, hold.totals, hold.bin_width_s, hold.counts, hold.totals,
@@ -58,7 +58,8 @@ def _kernel(rate, seed):
                      end.bin_width_s, np.array([PI]), np.array([0.0]), z, z, life,
                      np.array([WINDOW]), np.array([rate]), np.array([1e9]),
                      np.array([1], dtype=np.int64), np.array([1], dtype=np.int64), 1.0,
-                     1000.0, np.uint64(seed), np.array([seed * 7 + 1], dtype=np.uint64), *out)
+                     1000.0, np.uint64(seed), np.array([seed * 7 + 1], dtype=np.uint64), *out,
+                     np.empty((1, 0)))
     assert out[0][0] == 1  # one dial at any price: the deciding stage ran (its count)
     return out[1][0], life[0]
 

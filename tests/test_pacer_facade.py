@@ -69,30 +69,56 @@ def test_bad_campaign_settings_name_the_field():
         CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=0.5)
 
 
-def _fed(rate_per_s: float) -> Pacer:
-    """A pacer fed 1000 unanswered dials then 200 live answers at ``rate_per_s``, every
-    outcome folded into the hit rate."""
+def _fed(rate_per_s: float, outcomes) -> tuple[Pacer, list[float]]:
+    """A pacer fed ``outcomes`` (live or not) at ``rate_per_s``, deciding every second, and
+    then every second for a minute (every launch cohort complete); returns it and its hit
+    rate after each decision while fed."""
     p = Pacer([CampaignPacing(initial_hit_rate=0.3)])
     e, f = np.zeros(0, dtype=np.int64), np.zeros(0)
-    outcomes = [False] * 1000 + [True] * 200
     t = 0.0
     per_s = max(int(rate_per_s), 1)
     step = per_s / rate_per_s
+    reads = []
     for i in range(0, len(outcomes), per_s):
         for live in outcomes[i:i + per_s]:
-            p.observe_dial(0, live, 1.0)
+            p.observe_dial(0, bool(live), 1.0)
         t += step
         p.decide(t, e, e, f, e, e, f)
-    p.decide(t + 60.0, e, e, f, e, e, f)  # every launch cohort complete
-    return p
+        reads.append(float(p.last_hit_rate[0]))
+    for _ in range(60):  # every launch cohort complete, a second's cohorts at a time
+        t += 1.0
+        p.decide(t, e, e, f, e, e, f)
+    return p, reads
 
 
-def test_the_hit_rate_window_spans_minutes_not_a_fixed_count_of_dials():
-    """A slow campaign's 1000-dial window would lag a change by ~10 minutes: it reads the
-    last 200 dials; a fast one keeps the steadier 1000."""
-    slow, fast = _fed(1.0), _fed(20.0)
-    assert slow.last_hit_rate[0] == pytest.approx(1.0, abs=0.01)  # the last 200: all live
-    assert fast.last_hit_rate[0] == pytest.approx(0.2, abs=0.01)  # 200 live of the last 1000
+@pytest.mark.parametrize("rate_per_s", [1.0, 20.0])
+def test_the_hit_rate_follows_a_step_up_within_tens_of_dials(rate_per_s):
+    """1000 dials at a hit rate of 0.2, then 100 at 0.5: the estimate reads the dials since
+    the change, within 3 of its sds of 0.5 (a slow campaign's last 200 dials read 0.35, 4
+    sds low, a fast one's last 1000 read 0.23)."""
+    rng = np.random.default_rng(3)
+    outcomes = np.r_[rng.random(1000) < 0.2, rng.random(100) < 0.5]
+    p, _ = _fed(rate_per_s, outcomes)
+    assert abs(p.last_hit_rate[0] - 0.5) <= 3 * p.last_hit_sd[0]
+    assert p.last_hit_sd[0] < 0.06  # and not by a vague estimate
+
+
+@pytest.mark.parametrize(("rate_per_s", "span"), [(1.0, 600), (20.0, 1000)])
+def test_a_steady_hit_rate_reads_the_dials_of_its_last_minutes(rate_per_s, span):
+    """A steady 0.3: the estimate rests on the dials of the last HIT_SPAN_S (600 at one a
+    second; at most HIT_WINDOW) and varies as such a window's (within 25 %: a 200-dial
+    window's sd, 0.032, is 1.8 times a 600-dial one's)."""
+    from pacer import decide
+
+    n = int(4 * decide.HIT_WINDOW * max(rate_per_s, 1.0) ** 0.5)
+    rng = np.random.default_rng(4)
+    p, reads = _fed(rate_per_s, rng.random(n) < 0.3)
+    assert decide.HIT_SPAN_S * rate_per_s >= span or span == decide.HIT_WINDOW
+    sd = np.sqrt(0.21 / span)
+    assert p.last_hit_sd[0] == pytest.approx(sd, rel=0.1)
+    settled = np.array(reads[len(reads) // 3:])
+    assert settled.std() < 1.25 * sd
+    assert abs(settled.mean() - 0.3) < 3 * sd
 
 
 def test_dials_that_did_not_go_out_leave_the_forecast():

@@ -248,6 +248,16 @@ def test_resources_a_scenario_lacks_are_clear_errors():
         assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output
 
 
+def test_licenses_of_a_one_agent_scenario_say_why_there_is_nothing_to_search():
+    # the search's top is the agents: 1..1 said '--min/--max: expected 0 <= min < max',
+    # options the planner never gave
+    r = cli("size", SCN, "--find", "licenses", "--target", "occupancy>=0.3", "--no-cache",
+            "--set", "agents.count=1")
+    assert r.exit_code == 2 and "--min/--max" not in r.stderr
+    assert "--find licenses: the search goes from --min (1) up to the scenario's agents (1)" \
+        in r.stderr
+
+
 BLENDED = """
 [scenario]
 name = "small-blend"
@@ -323,3 +333,39 @@ def test_an_inbound_target_on_a_scenario_with_no_inbound_skill_is_refused():
     with pytest.raises(ValueError, match=r"inbound_service_level>=0\.8: the scenario has no "
                                          r"\[\[inbound\]\] skill"):
         size(SCN, "agents", parse_targets("inbound_service_level>=0.8"), None, 2)
+
+
+def _flat_world(monkeypatch, ports_peak: float = 10.0):
+    """KPIs that no resource moves (the same at every value): the search stops at the first
+    doubling and says what limits instead."""
+    def run_task(scn, seed, tables=False, progress=None):
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        kpis.update(bhcc=1000.0 + seed % 2, ports_peak=ports_peak)
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
+
+
+def test_a_resource_that_does_not_limit_says_what_does(monkeypatch):
+    """60k reference: --find agents past its 1,000 predictive licenses said only 'agents.count
+    does not limit it'; the planner had to guess the licenses. Now the note names the pool,
+    the jobs' max_agents or the ports, whichever binds, with the key to raise."""
+    _flat_world(monkeypatch)
+    target = [Target("bhcc", ">=", 5000.0)]
+    res = size(SCN, "agents", target, 7, 2, base={"licenses.predictive_agents": 30})
+    assert res.answer is None and len(res.warnings) == 1
+    assert res.warnings[0].endswith(
+        "what does: the license pool (licenses.predictive_agents = 30): at most 30 of the "
+        "100 agents work (raise licenses.predictive_agents, or size it with --find licenses)")
+    res = size(SCN, "agents", target, 7, 2, base={"campaigns.max_agents": 40})
+    assert "what does: the jobs' max_agents, 40 in all: at most 40 of the 100 agents take " \
+           "calls (raise campaigns.sales.max_agents)" in res.warnings[0]
+    res = size(SCN, "licenses", target, 7, 2, start=30)  # 30, then 50: all agents
+    assert "what does: the agents (50): every one can hold a license" in res.warnings[0]
+    _flat_world(monkeypatch, ports_peak=300.0)  # the scenario's whole pool in use
+    res = size(SCN, "agents", target, 7, 2)
+    assert res.warnings[0].endswith("what does: the ports: their peak reached the pool's 300 "
+                                    "(raise telephony.ports, or size it with --find ports)")
+    _flat_world(monkeypatch)  # nothing named binds: the note stays as it was
+    res = size(SCN, "agents", target, 7, 2)
+    assert res.warnings[0].endswith("the targets need something else")

@@ -57,3 +57,42 @@ def test_jobs_with_plenty_to_dial_still_share_equally():
     env.run(until=600.0)
     on = np.bincount(w.dialer.agents.job[w.dialer.agents.job >= 0], minlength=2)
     assert on.tolist() == [10, 10]
+
+
+def _shared_skill_world():
+    """Two jobs of different pools share the 'b' agents: the ratio job's predictive
+    licenses (priority 3) were all given although the progressive job holds some of its
+    agents, while the predictive job's 'a' agents waited idle for licenses."""
+    def job(name: str, skill: str, pacing: str, priority: int) -> dict:
+        return {**_campaign(name, pacing, 20_000), "skill": skill, "priority": priority}
+    scn = build({"scenario": {"name": "t", "sim_hours": 1.0, "warmup_s": 0.0, "seed": 3,
+                              "start": "2024-06-03T09:00:00+00:00"},
+                 "telephony": {"ports": 300},
+                 "licenses": {"mode": "dynamic", "predictive_agents": 10},
+                 "agents": [{"group": "sales", "count": 12, "skills": ["a"]},
+                            {"group": "multi", "count": 6, "skills": ["b"]}],
+                 "campaigns": [job("pred", "a", "predictive", 1),
+                               job("ratio", "b", "ratio:1.2", 3),
+                               job("prog", "b", "progressive", 1)]})
+    env = simpy.Environment()
+    w = assemble(scn, 3, env, MemoryStore(), (0.0, 7200.0))
+    w.feed.start()
+    w.director.start()
+    w.dialer.start()
+    return env, w
+
+
+def test_licenses_a_job_cannot_staff_go_to_a_job_of_its_pool_that_can():
+    env, w = _shared_skill_world()
+    am = w.dialer.agents
+    seen = []
+    for t in range(300, 1500, 60):
+        env.run(until=float(t))
+        on = np.bincount(am.job[am.job >= 0], minlength=3)
+        assert on[0] + on[1] <= 10  # the predictive pool is never overrun
+        seen.append(on.tolist())
+    on = np.array(seen)
+    # the ratio job keeps the 'b' agents the progressive one leaves it; the rest of the
+    # pool staffs the predictive job (4 of its 12 agents before, the other 8 idle)
+    assert (on[-10:, 0] + on[-10:, 1] >= 9).all(), seen
+    assert (on[-10:, 0] >= 5).all(), seen

@@ -122,3 +122,26 @@ def test_any_line_on_the_control_socket_gets_a_reply_never_an_error(line):
     server = ControlServer(None, _running(), lambda: {"jobs": []})
     reply = server.reply(line)
     assert isinstance(reply["ok"], bool) and (reply["ok"] or reply["error"])
+
+
+def test_set_on_a_notification_job_is_refused_with_what_it_is():
+    """`outdial control set texts ...` on an SMS job said 'refused: KeyError: 1'; and a
+    staffing refusal named the job twice ("job 'sales': job 'sales': minimum ...")."""
+    from sim.scenario import build
+    from tests.test_director import STRATEGY
+
+    raw = {"scenario": {"name": "t", "sim_hours": 1.0, "warmup_s": 0.0, "seed": 3},
+           "telephony": {"ports": 60}, "agents": [{"group": "g", "count": 4, "skills": ["s"]}],
+           "campaigns": [{"name": "sales", "skill": "s", "strategy": STRATEGY},
+                         {"name": "texts", "channel": "sms", "attempts_per_hour": 100.0}]}
+    env, w, _ = world(build(raw))
+    sup = Supervisor(w.director, w.dialer)
+    env.run(until=20.0)
+    before = sup.status()
+    with pytest.raises(SupervisorError) as e:
+        sup.handle({"action": "set", "job": "texts", "max_agents": 3})
+    assert str(e.value).startswith("job 'texts' is sms: no agent staffs it")
+    with pytest.raises(SupervisorError) as e:
+        sup.handle({"action": "set", "job": "sales", "min_agents": 9, "max_agents": 4})
+    assert str(e.value).count("job 'sales'") == 1
+    assert sup.status() == before

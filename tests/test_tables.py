@@ -75,6 +75,16 @@ def test_intervals_on_the_scenario_clock(run):
     assert clock_label(scn, 3600.0) == (scn.start + timedelta(hours=1)).strftime("%H:%M")
 
 
+def test_intervals_tile_a_window_that_is_not_whole_intervals():
+    # 360 s measured after 13 s in rows of 7 s: the last row ended at 377 s, past the run
+    scn = load(SCN, {"scenario.sim_hours": 0.1, "scenario.warmup_s": 13.0,
+                     "scenario.interval_s": 7.0})
+    out = intervals_table(simulate(scn, 5).intervals, scn).sort("t_start_s")
+    assert out["t_start_s"].min() == 13.0 and out["t_end_s"].max() == scn.end_s
+    assert (out["t_start_s"].shift(-1).drop_nulls() == out["t_end_s"].head(-1)).all()
+    assert (out["t_end_s"] - out["t_start_s"]).sum() == pytest.approx(scn.sim_s)
+
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 

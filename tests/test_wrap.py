@@ -10,7 +10,7 @@ import numpy as np
 from pacer import AgentStatus, CallStatus, CampaignPacing, Pacer, Target
 from pacer.gather import PHASE_HANDLING, PHASE_TALK, PHASE_WRAP
 from pacer.histogram import StreamingHistogram
-from pacer.lookahead import _lookahead_dials
+from pacer.lookahead import _lookahead_curve
 from tests.naive_lookahead import below
 
 K = 16
@@ -48,7 +48,7 @@ def _base(agents, phases, waiting, hold, talk, wrap, ring, salt):
     ae = np.array(agents, dtype=np.float64)
     ce = np.full(waiting, -1.0)
     out = [np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1)]
-    _lookahead_dials(np.array([0, ae.size]), ae, np.arange(ae.size, dtype=np.int64),
+    _lookahead_curve(np.array([0, ae.size]), ae, np.arange(ae.size, dtype=np.int64),
                      np.array(phases, dtype=np.int64), np.array([0, waiting]), ce,
                      np.arange(waiting, dtype=np.int64), hold.counts, hold.totals,
                      hold.bin_width_s, talk.counts, talk.totals, talk.bin_width_s,
@@ -57,7 +57,7 @@ def _base(agents, phases, waiting, hold, talk, wrap, ring, salt):
                      np.array([0.3]), np.array([0.0]), Z, Z, np.array([20.0]),
                      np.array([WINDOW_S]), np.zeros(1), np.array([0.1]),
                      np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1.0, 1000.0,
-                     np.uint64(salt), np.array([7], dtype=np.uint64), *out)
+                     np.uint64(salt), np.array([7], dtype=np.uint64), *out, np.empty((1, 0)))
     return out[1][0]
 
 

@@ -7,7 +7,8 @@ request each ``poll_s``, and turned into the engine's ``TelephonyEvents`` calls 
 event loop. The free-port figures each launch and each QueryResources return (unused SIP
 plus unused H.323) minus the launches still awaiting their answer are the voice
 ``capacity`` the engine fits its dials to. ``connect`` and ``drop`` are CCXML events to
-the session (``outdial.connect`` with the agent's station, ``outdial.drop``).
+the session (``outdial.connect`` with the agent's station, ``outdial.drop``). An SMS or
+email carries its strategy step's ``template`` (and ``subject``) filled from the contact.
 
 Web service calls block, so they run on a small thread pool; their results come back to
 the loop with ``call_soon_threadsafe``. A service that cannot be reached is retried at the
@@ -64,6 +65,7 @@ class EpmTelephonyConfig:
     workers: int = 16
     max_messages_in_flight: int = 1000
     unreported_s: float = 120.0  # a session GetStatus leaves out this long has ended
+    amd_jobs: frozenset[int] = frozenset()  # jobs whose calls run answering-machine detection
 
 
 class EpmTelephony:
@@ -71,11 +73,15 @@ class EpmTelephony:
 
     def __init__(self, client: EpmClient, config: EpmTelephonyConfig,
                  listener: TelephonyEvents | None = None,
-                 to_uri: Callable[[str], str] = lambda address: f"tel:{address}"):
+                 to_uri: Callable[[str], str] = lambda address: f"tel:{address}",
+                 message: Callable[[Attempt], tuple[str, str | None]] | None = None):
+        """``message``: an SMS or email attempt's text and subject (its strategy step's
+        template filled from its contact); without it, ``attempt ID`` (tests)."""
         self.client = client
         self.config = config
         self.listener = listener
         self.to_uri = to_uri
+        self.message = message
         self.sessions: dict[str, _Tracked] = {}
         self._sid_of: dict[int, str] = {}  # attempt id -> session id, while tracked
         self.resources = Resources(0, 0, 0)
@@ -103,26 +109,34 @@ class EpmTelephony:
 
     def dial(self, a: Attempt) -> None:
         ch = Channel(a.channel)
-        params = format_parameters({"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
-                                    "channel": ch.name.lower()})
+        fields = {"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
+                  "channel": ch.name.lower()}
+        if ch in _VOICE:  # the CCXML application runs AMD for the campaigns that have it
+            fields["amd"] = int(a.job in self.config.amd_jobs)
+        params = format_parameters(fields)
         if ch in _VOICE:
             self.launching += 1
             self._submit(lambda: self.client.launch_ccxml(
                 self.to_uri(a.address), self.config.application, self.config.application_url,
                 params, launch_timeout_s=self.config.launch_timeout_s),
                 lambda r: self._launched(a, r), lambda e: self._launch_failed(a, e))
-        elif ch == Channel.SMS:
-            self.messages += 1
-            self._submit(lambda: self.client.send_sms(a.address, f"attempt {a.id}",
-                                                      self.config.sms_from,
-                                                      self.config.application, params),
-                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
         else:
             self.messages += 1
-            self._submit(lambda: self.client.send_email(a.address, a.job_name, f"attempt {a.id}",
-                                                        self.config.email_from,
-                                                        self.config.application, params),
-                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+            try:  # the strategy's template: a contact it cannot fill is not sent
+                text, subject = (f"attempt {a.id}", None) if self.message is None \
+                    else self.message(a)
+            except Exception as e:  # TemplateError, or a contact the flow no longer has
+                asyncio.get_running_loop().call_soon(self._send_failed, a, e)
+                return
+            if ch == Channel.SMS:
+                self._submit(lambda: self.client.send_sms(a.address, text, self.config.sms_from,
+                                                          self.config.application, params),
+                             lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+            else:
+                self._submit(lambda: self.client.send_email(
+                    a.address, subject or a.job_name, text, self.config.email_from,
+                    self.config.application, params),
+                    lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
 
     def connect(self, a: Attempt, agent: int) -> None:
         sid = self._session_of(a)

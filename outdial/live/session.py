@@ -113,6 +113,7 @@ class LiveSession:
         self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
+        self.flows: list[Any] = []  # the jobs' contact flows: messages are filled from them
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
         self.skill_feed: CmsSkillFeed | None = None
@@ -181,7 +182,8 @@ class LiveSession:
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
         groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
-        self._connect_adapters(sum(g.count for g in groups))
+        self._connect_adapters(sum(g.count for g in groups),
+                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled))
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -197,6 +199,7 @@ class LiveSession:
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
+        self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         settings = [c.skill_pacing for c in camps]
         try:
@@ -319,7 +322,7 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
-    def _connect_adapters(self, n_agents: int) -> None:
+    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int]) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
@@ -327,7 +330,8 @@ class LiveSession:
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
-            poll_s=poll_s, resources_s=max(poll_s, 0.5)))
+            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs),
+            message=self._message)
         tls = None
         if cfg.aes.tls:
             if self.emulated is not None and self.emulated.client_tls is not None:
@@ -347,6 +351,13 @@ class LiveSession:
         self.tasks.append(asyncio.create_task(self.skill_feed.watch(cfg.cms_stale_s)))
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
+
+    def _message(self, a: Any) -> tuple[str, str | None]:
+        """An SMS or email attempt's text and subject: its strategy step's template (and
+        subject) filled from its contact's fields (``TemplateError`` when one is missing)."""
+        flow = self.flows[a.job]
+        msg = flow.strategy.steps[a.step].message(flow.contact(a.contact))
+        return msg.body, msg.subject
 
     async def _wait_connected(self) -> None:
         try:

@@ -303,6 +303,10 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     def overrides(n: int) -> dict[str, Any]:
         return split_agents(scn, n) if key == ALL_AGENTS else {key: n}
     if not 0 <= lower < upper:
+        if given_upper is None and find == "licenses" and lower >= 0:
+            raise ValueError(f"--find licenses: the search goes from --min ({lower}) up to "
+                             f"the scenario's agents ({upper}), nothing to search; expected "
+                             "a --min under the agents")
         raise ValueError(f"--min/--max: expected 0 <= min < max, got {lower}..{upper}")
     for given, bound, opt in ((given_upper, upper, "--max"), (given_lower, lower, "--min")):
         if given is None:
@@ -347,6 +351,11 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                 return best, probe
         return best, None
 
+    def limiting(n: int, pt: Point) -> str:
+        """``what_limits`` at value ``n`` (evaluated: ``pt``), as the end of a note."""
+        what = what_limits(load(path, {**(base or {}), **overrides(n)}, raw), key, pt.kpis)
+        return f"; what does: {what}" if what else ""
+
     notes: list[str] = []
     capped: set[str] = set()  # targets that get worse as the resource grows
     best: int | None
@@ -365,14 +374,16 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                 break
             if p.kpis == seen[fail].kpis:
                 notes.append(f"raising {key} from {fail} to {probe} changes no KPI: it no "
-                             "longer limits, the targets need something else")
+                             "longer limits, the targets need something else"
+                             + limiting(probe, p))
                 break
             if fail == start and not any(slack(p)[m] > slack(seen[start])[m]
                                          for m in missed):
                 worse = [m for m in missed if slack(p)[m] < slack(seen[start])[m]]
                 if not worse or start <= lower:
                     notes.append(f"raising {key} from {start} to {probe} does not bring "
-                                 f"{', '.join(missed)} closer: {key} does not limit it")
+                                 f"{', '.join(missed)} closer: {key} does not limit it"
+                                 + limiting(probe, p))
                     break
                 # the missed targets get no better upwards and some get worse: look below
                 capped = set(worse)
@@ -430,6 +441,44 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
         if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper, points, replications, seed,
                       scn.name, warnings, max_replications=max_replications, groups=groups)
+
+
+def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:
+    """What holds the agent-based work of ``scn`` back where raising ``key`` changed
+    nothing (``kpis``: the means evaluated there): the license pools its campaigns draw
+    from, when they hold fewer licenses than there are agents (the agents past them wait
+    unlicensed); the jobs' ``max_agents``, when they add up to fewer than the agents; the
+    agents themselves, when every one holds a license (sizing licenses); the ports, when
+    their peak reached the pool. Each with the key to raise; "" when none of these binds
+    (the contacts, the calling windows or the pacing may: more of no resource helps)."""
+    jobs = [c for c in scn.campaigns if c.agent_based]
+    if not jobs:
+        return ""
+    agents = scn.total_agents
+    pools = sorted({_pool_key(c) for c in jobs})
+    held = sum(scn.license_pools[k] for k in pools)
+    take = sum(c.max_agents for c in jobs)
+    out = []
+    if key.startswith("licenses."):
+        if agents <= min(held, take):
+            out.append(f"the agents ({agents:,}): every one can hold a license (raise "
+                       "agents.count, or size it with --find agents)")
+    elif held < min(agents, take):
+        named = " + ".join(f"licenses.{k} = {scn.license_pools[k]:,}" for k in pools)
+        out.append(f"the license pool{'s' if len(pools) > 1 else ''} ({named}): at most "
+                   f"{held:,} of the {agents:,} agents work (raise {named.split(' = ')[0]}, "
+                   "or size it with --find licenses)")
+    if take < min(agents, held) and not key.endswith("max_agents"):
+        names = sorted({c.template for c in jobs})
+        raise_ = f"campaigns.{names[0]}.max_agents" if len(names) == 1 else \
+            "campaigns.NAME.max_agents"
+        out.append(f"the jobs' max_agents, {take:,} in all: at most {take:,} of the "
+                   f"{agents:,} agents take calls (raise {raise_})")
+    peak = kpis.get("ports_peak", 0.0)
+    if key != "telephony.ports" and peak >= scn.ports:
+        out.append(f"the ports: their peak reached the pool's {scn.ports:,} (raise "
+                   "telephony.ports, or size it with --find ports)")
+    return "; ".join(out)
 
 
 def _bound_only(points: list[Point], targets: list[Target]) -> list[str]:

@@ -11,8 +11,8 @@ the way to a file, this module turns them into the documented schema (``docs/out
 - ``in_warmup`` flags the rows before the measured window (``t_end_s < warmup_s`` for
   attempts, ``t_start_s < warmup_s`` for intervals); by default those rows are dropped, so a
   table and the KPIs describe the same window;
-- intervals gain ``t_end_s`` and ``time`` (the interval's start as a UTC date-time on the
-  scenario's clock).
+- intervals gain ``t_end_s`` (the last cut at the run's end) and ``time`` (the interval's
+  start as a UTC date-time on the scenario's clock).
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def intervals_table(intervals: pl.DataFrame, scenario: Any,
     pacing = {c.name: c.pacing for c in scenario.campaigns}
     start = scenario.start
     out = intervals.with_columns(
-        (float(scenario.interval_origin_s) + (pl.col("interval") + 1) * width)
-        .alias("t_end_s"),
+        # the last interval is cut at the run's end (a run of 360 s in intervals of 7 s)
+        pl.min_horizontal(float(scenario.interval_origin_s) + (pl.col("interval") + 1)
+                          * width, pl.lit(float(scenario.end_s))).alias("t_end_s"),
         pl.col("campaign").replace_strict(channel, default=None,
                                           return_dtype=CHANNEL).alias("channel"),
         pl.col("campaign").replace_strict(pacing, default=None,
