@@ -183,7 +183,8 @@ class LiveSession:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
         groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
         self._connect_adapters(sum(g.count for g in groups),
-                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled))
+                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled),
+                               {j: c.outcomes.ring_no_answer_s for j, c in enumerate(camps)})
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -322,7 +323,8 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
-    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int]) -> None:
+    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int],
+                          ring_no_answer_s: dict[int, float]) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
@@ -330,7 +332,8 @@ class LiveSession:
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
-            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs),
+            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs,
+            ring_no_answer_s=ring_no_answer_s),
             message=self._message)
         tls = None
         if cfg.aes.tls:
