@@ -382,7 +382,8 @@ def test_a_launch_tells_the_application_whether_its_campaign_runs_amd():
     from engine.attempt import Attempt, Channel
 
     async def go():
-        tel = EpmTelephony(Client(), EpmTelephonyConfig(poll_s=0.02, amd_jobs=frozenset({1})))
+        tel = EpmTelephony(Client(), EpmTelephonyConfig(poll_s=0.02, amd_jobs=frozenset({1}),
+                                                        ring_no_answer_s={0: 15.0, 1: 22.5}))
         tel.listener = type("L", (), {"on_failed": lambda self, a, code: None})()
         for j in (0, 1):
             tel.dial(Attempt(j, j, 0, int(Channel.VOICE_AGENT), 0.0, "c", "+1555", 0, "x"))
@@ -394,3 +395,8 @@ def test_a_launch_tells_the_application_whether_its_campaign_runs_amd():
     asyncio.run(go())
     amd = sorted(dict(p.split("=") for p in s.split(";"))["amd"] for s in launched)
     assert amd == ["0", "1"]
+    # and how long it rings unanswered: the campaign's ring_no_answer_s, not the portal's
+    # default (the parameters carried no ring timeout)
+    ring = sorted(dict(p.split("=") for p in s.split(";"))["ring_no_answer_s"]
+                  for s in launched)
+    assert ring == ["15", "22.5"]

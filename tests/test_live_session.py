@@ -439,3 +439,17 @@ def test_a_runs_events_number_on_after_the_recoverys_never_twice(tmp_path):
     seqs = [e["seq"] for _, e in read_jsonl(cfg.events_jsonl)]
     assert seqs[:2] == [0, 1] and len(seqs) > 2
     assert seqs == list(range(len(seqs)))  # one run: 0, 1, 2, ... with no gap or repeat
+
+
+def test_an_events_file_that_is_the_store_is_refused_before_it_is_written(tmp_path):
+    # events.jsonl = the store's own file: the first run appended its events to the
+    # database and the next start found it damaged
+    import dataclasses
+    cfg = _cfg(tmp_path)
+    for events, what in ((cfg.store_sqlite, "is the SQLite store"),
+                         (tmp_path / "store.sqlite-wal", "is the store's wal file"),
+                         (cfg.source, "is the run configuration")):
+        with pytest.raises(RunError, match=f"events.jsonl: .* {what}; expected a file of "
+                                           "its own"):
+            run_live(dataclasses.replace(cfg, events_jsonl=events), emulate=True)
+    assert not cfg.store_sqlite.exists()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +66,9 @@ class EpmTelephonyConfig:
     max_messages_in_flight: int = 1000
     unreported_s: float = 120.0  # a session GetStatus leaves out this long has ended
     amd_jobs: frozenset[int] = frozenset()  # jobs whose calls run answering-machine detection
+    # per job, seconds a call rings unanswered before the application gives up on it (the
+    # campaign's ring_no_answer_s; a job not given: the application's own default)
+    ring_no_answer_s: Mapping[int, float] = field(default_factory=dict)
 
 
 class EpmTelephony:
@@ -113,6 +116,9 @@ class EpmTelephony:
                   "channel": ch.name.lower()}
         if ch in _VOICE:  # the CCXML application runs AMD for the campaigns that have it
             fields["amd"] = int(a.job in self.config.amd_jobs)
+            ring = self.config.ring_no_answer_s.get(a.job)
+            if ring is not None:  # the campaign's, not the portal's default
+                fields["ring_no_answer_s"] = f"{ring:g}"
         params = format_parameters(fields)
         if ch in _VOICE:
             self.launching += 1
@@ -256,7 +262,12 @@ class EpmTelephony:
                 fail: Callable[[Exception], None]) -> None:
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        fut = self._pooled(call, loop)
+        try:
+            fut = self._pooled(call, loop)
+        except RuntimeError:  # closed (a launch answered while the run closed: its drop)
+            self.errors += 1
+            log.warning("EPM: a request after the close not sent")
+            return
 
         def done(f: asyncio.Future) -> None:
             e = f.exception()

@@ -122,10 +122,10 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         if summary["recorded_attempts"]:
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
-                          f"{summary['trapped']} trapped "
-                          f"({summary['trapped'] - summary['trapped_connected']} re-queued, "
-                          f"{summary['trapped_connected']} connected to an agent: recorded "
-                          "so, not dialled again), "
+                          f"{summary['trapped']} in flight at its end "
+                          f"({summary['trapped_connected']} talking to an agent, "
+                          f"{summary['trapped_abandoned']} waiting for one: recorded so; "
+                          "the others TRAPPED, re-queued), "
                           f"{summary['events_left_by_last_run']} stored events published",
                           markup=False)
         if summary.get("timeline_not_run"):

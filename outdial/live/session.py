@@ -140,6 +140,7 @@ class LiveSession:
             raise RunError(str(e)) from None
         if not self.emulate:  # the emulators take loopback addresses of their own
             await _check_hosts(cfg)
+        _check_events_file(cfg)
         self.store = _open_store(cfg)
         store = self.store
         sinks: list[Any] = []
@@ -182,7 +183,8 @@ class LiveSession:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
         groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
         self._connect_adapters(sum(g.count for g in groups),
-                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled))
+                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled),
+                               {j: c.outcomes.ring_no_answer_s for j, c in enumerate(camps)})
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -321,7 +323,8 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
-    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int]) -> None:
+    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int],
+                          ring_no_answer_s: dict[int, float]) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
@@ -329,7 +332,8 @@ class LiveSession:
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
-            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs),
+            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs,
+            ring_no_answer_s=ring_no_answer_s),
             message=self._message)
         tls = None
         if cfg.aes.tls:
@@ -561,6 +565,26 @@ async def _check_hosts(cfg: LiveConfig) -> None:
         except TimeoutError:
             raise RunError(f"{cfg.source}: {key}: no answer resolving {host!r} within "
                            f"{RESOLVE_TIMEOUT_S:g} s") from None
+
+
+def _check_events_file(cfg: LiveConfig) -> None:
+    """``RunError`` when the events file is one the run keeps for something else (the
+    store, its journal, lock, log or control socket, the configuration, the scenario):
+    events appended there destroyed it (a store so named was damaged at the next start)."""
+    if cfg.events_jsonl is None:
+        return
+    taken = {cfg.source: "the run configuration", cfg.scenario: "the scenario file"}
+    if cfg.store_sqlite is not None:
+        taken[cfg.store_sqlite] = "the SQLite store"
+        for suffix in ("-wal", "-shm", "-journal", ".lock", ".log"):
+            taken[cfg.store_sqlite.with_name(cfg.store_sqlite.name + suffix)] = \
+                f"the store's {suffix.strip('-.')} file"
+    taken[cfg.control_path()] = "the control socket"
+    events = cfg.events_jsonl.resolve()
+    for path, what in taken.items():
+        if path.resolve() == events:
+            raise RunError(f"{cfg.source}: events.jsonl: {cfg.events_jsonl} is {what}; "
+                           "expected a file of its own for the events")
 
 
 def _secret(ep: Endpoint) -> Secret:
