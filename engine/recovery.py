@@ -10,7 +10,8 @@ unless the strategy retries that code), then replays every job's recorded attemp
 its ``ContactFlow``: finished contacts stay finished (never dialled twice), contacts with
 retries pending are queued again, and the trapped contacts are re-queued per their
 strategy (a ``trapped`` retry rule, else at once). The director gets the jobs' recorded
-lifecycle states back.
+lifecycle states back, and the pacer the live answers of each job's regulatory window
+(``restore_pacer``): an excess of abandons before the restart is still paid back.
 
 Each re-coded record's ATTEMPT_COMPLETED event (given an ``EventPublisher``) is written in
 the same store transaction as the re-code, so consumers that saw the attempt start also
@@ -24,8 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.attempt import Attempt, Channel, Code
 from engine.interfaces import Store
+from engine.vocab import ABANDON_CODES, LIVE_CODES
 
 
 @dataclass(frozen=True)
@@ -114,3 +118,25 @@ def restore_flows(store: Store, flows: Sequence[Any], now_s: float) -> int:
     for r in store.attempts():
         by_job.setdefault(r["job_name"], []).append(r)
     return sum(flow.restore(by_job.get(flow.name, []), now_s) for flow in flows)
+
+
+def restore_pacer(store: Store, dialer: Any, now_s: float) -> int:
+    """Replay the recorded live answers of the dialer's jobs (by job name) into its pacer
+    (``Pacer.restore_live``: those inside each job's regulatory window before ``now_s``
+    count in its abandon accounting and in the excess its price pays back); returns how
+    many were kept. Without it a restarted campaign started its rate afresh: an excess
+    before a crash or a stop was forgotten."""
+    row = {job.name: j for j, job in enumerate(dialer.jobs)}
+    rows, t, abandoned = [], [], []
+    for r in store.attempts():
+        j = row.get(r["job_name"])
+        code = int(r["code"])
+        if j is None or code not in LIVE_CODES or r.get("t_end") is None:
+            continue
+        rows.append(j)
+        t.append(float(r["t_end"]))
+        abandoned.append(code in ABANDON_CODES)
+    if not rows:
+        return 0
+    return dialer.pacer.restore_live(np.array(rows, dtype=np.int64), np.array(t),
+                                     np.array(abandoned, dtype=bool), now_s)

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from engine.attempt import Code
+from engine.vocab import LIVE_CODES
 from tests.live_helpers import attempt_events, rows, run_cmd, write_config
 
 PW = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"pw", "OUTDIAL_TEST_AES_PW": "a@e%s'\"pw"}
@@ -129,10 +130,12 @@ def test_second_run_on_a_store_is_refused_and_a_clean_stop_leaves_nothing_pendin
     assert summary["lost_events"] == 0 and summary["job_states"] == {"sales": "PAUSED"}
     assert not [i for i, r in rows(store).items() if r["code"] == Code.PENDING]
     # the next run resumes the paused job and carries on
+    live_before = sum(r["code"] in LIVE_CODES for r in rows(store).values())
     again = run_cmd(cfg, "--hours", "0.005", "--speed", "5", env=_env())
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     s2 = json.loads(out)
     assert s2["jobs_resumed"] == ["sales"] and s2["trapped"] == 0 and s2["attempts"] > 0
+    assert s2["live_answers_carried"] == live_before  # the first run's, back in the pacer
     assert s2["job_states"] == {"sales": "FINISHED"}
     assert s2["kpis"]["attempts"] == s2["attempts"]  # this run's KPIs, not the store's

@@ -47,7 +47,7 @@ from engine.kpi import attempt_table
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.ports import PortPool
-from engine.recovery import restore_flows, scan
+from engine.recovery import restore_flows, restore_pacer, scan
 from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
@@ -229,6 +229,7 @@ class LiveSession:
         except ImportReplayError as e:
             raise RunError(f"{cfg.source}: {e}") from None
         requeued = restore_flows(store, flows, start_s)
+        carried = restore_pacer(store, dialer, start_s)  # the window's live answers
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
@@ -242,6 +243,7 @@ class LiveSession:
         self._first_id, self._start_s = rec.next_attempt_id, start_s
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
+                        "live_answers_carried": carried,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
                         "start_s": start_s, "end_s": end_s, "emulated": self.emulate,
