@@ -3,9 +3,9 @@
 CONFIG (TOML) names the jobs (a scenario file), the store, the events file and the three
 live systems with their credentials (from the environment or files). ``--emulate`` starts
 loopback emulators of the voice portal's web service, AES DMCC and CMS, driven by the
-scenario's simulated platform, so the whole live path runs on one machine. SIGINT or
-SIGTERM stops gracefully (attempts in flight end or are recorded; nothing left PENDING);
-run the same command again to resume.
+scenario's simulated platform, so the whole live path runs on one machine. SIGINT,
+SIGTERM or SIGHUP (its terminal closed) stops gracefully (attempts in flight end or are
+recorded; nothing left PENDING); run the same command again to resume.
 """
 
 from __future__ import annotations

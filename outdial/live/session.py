@@ -393,7 +393,8 @@ class LiveSession:
 
     async def run(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: the terminal or session the run was started from went away
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.runner.request_stop)
         if self.inbound_agents is not None:  # agents a killed run left on inbound
