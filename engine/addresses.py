@@ -25,8 +25,10 @@ def normalize_phone(raw: str, default_country_code: str | None = None) -> str:
     Spaces, dashes, dots, slashes and parentheses are removed. ``+`` or ``00`` starts an
     international number (a written trunk prefix ``(0)`` after it is dropped). A national
     number (no prefix) gets ``default_country_code`` after its trunk prefix (``0``, or
-    ``1`` in the NANP's 11-digit form) is removed; with no default country it is returned
-    as bare digits. Idempotent.
+    ``1`` in the NANP's 11-digit form) is removed; in the NANP (country code 1) it must be
+    10 digits with an area code 2-9 (there is no trunk 0 to drop: ``020 7946 0001`` is not
+    ``+12079460001``), and ``011`` starts an international number; with no default country
+    it is returned as bare digits. Idempotent.
 
     Raises ``ValueError`` saying why when the text is not a phone number.
     """
@@ -45,8 +47,16 @@ def normalize_phone(raw: str, default_country_code: str | None = None) -> str:
         raise ValueError(f"phone number {raw!r} has characters other than digits")
     if not international and default_country_code:
         cc = default_country_code.lstrip("+")
-        if cc == "1" and len(s) == 11 and s.startswith("1"):
-            s = s[1:]
+        if cc == "1":  # the NANP: no trunk 0 (a 0 dropped made another, real, number)
+            if s.startswith("011"):  # its international access code
+                s, cc = s[3:], ""
+            else:
+                if len(s) == 11 and s.startswith("1"):
+                    s = s[1:]
+                if len(s) != 10 or s[0] in "01":
+                    raise ValueError(f"phone number {raw!r} is not a North American number "
+                                     "(default_country_code 1): expected 10 digits, the area "
+                                     "code first (2-9), or 1 and them")
         elif s.startswith("0"):
             s = s[1:]
         s, international = cc + s, True

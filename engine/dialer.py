@@ -482,7 +482,11 @@ class Dialer:
         self._slot_status[a.slot] = _WAITING
         self._slot_t0[a.slot] = now  # from now on: when the live answer came
         self.waiting[a.job].append(a)
-        if self.events.enabled:
+        if self._txn is not None:  # recorded waiting too: a crash now is its abandon
+            with self._txn():
+                self.store.save_attempt(a)
+                self.events.attempt_updated(a, "waiting")
+        elif self.events.enabled:
             self.events.attempt_updated(a, "waiting")
         self.clock.call_later(self.jobs[a.job].connect_window_s, lambda: self._window_end(a))
 
@@ -494,7 +498,11 @@ class Dialer:
         self.pacer.observe_live(a.job, now, False)
         if a.t_answer >= 0.0 and now > a.t_answer:  # it waited for its agent
             self.pacer.observe_wait(a.job, now - a.t_answer, False)
-        if self.events.enabled:
+        if self._txn is not None:  # a durable store keeps the connect with its event: a
+            with self._txn():      # crash mid-talk recovers it connected, not re-dialled
+                self.store.save_attempt(a)
+                self.events.attempt_updated(a, "connected")
+        elif self.events.enabled:
             self.events.attempt_updated(a, "connected")
         self.telephony.connect(a, agent)
 

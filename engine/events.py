@@ -225,7 +225,9 @@ class EventPublisher:
     ``jobs`` describe the jobs by id (events of other ids carry empty names). ``clock``
     returns run-clock seconds; without it an event's time is the attempt's own time for
     attempt events and the latest time seen otherwise. ``epoch`` is the UTC date-time of
-    run-clock 0 (timezone-aware), used for the ISO 8601 timestamps.
+    run-clock 0 (timezone-aware), used for the ISO 8601 timestamps. ``first_seq`` is the
+    first event's ``seq`` (a publisher going on where another of the same run stopped:
+    ``next_seq``).
 
     A sink receives each event as a dict through ``publish(topic, event)``. A sink that also
     has ``publish_values(topic, event_type, values)`` receives the periodic and per-attempt
@@ -237,7 +239,7 @@ class EventPublisher:
 
     def __init__(self, sink: EventSink | None, org: str = "Default", *,
                  jobs: Sequence[JobInfo] = (), clock: Callable[[], float] | None = None,
-                 epoch: datetime | None = None):
+                 epoch: datetime | None = None, first_seq: int = 0):
         if epoch is not None and epoch.utcoffset() is None:
             raise ValueError(f"epoch must be timezone-aware (UTC), got naive {epoch!r}")
         self.sink = sink
@@ -254,10 +256,15 @@ class EventPublisher:
         self._publish_values = getattr(sink, "publish_values", None) if self.enabled else None
         self._iso_heads: dict[int, str] = {}
         self._iso_texts: dict[float, str] = {}
-        self._seq = 0
+        self._seq = int(first_seq)  # the next event's ``seq``
         self._last_s = 0.0
         # Per job id: [created, completed, live answers, connected, abandoned].
         self._counts: dict[int, list[int]] = {}
+
+    @property
+    def next_seq(self) -> int:
+        """The ``seq`` the next event will carry."""
+        return self._seq
 
     # ------------------------------------------------------------------ attempts
 

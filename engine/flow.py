@@ -509,6 +509,12 @@ class ContactFlow:
                 self.live += code in LIVE_CODES
                 self.abandons += code in ABANDON_CODES
                 self.connects += code in CONNECT_CODES
+                if code in LIVE_CODES:  # today's too: the latest day's, as ``finished``
+                    day, (d, live, ab) = self.calendar.utc_day(float(r["t_end"])), self._today
+                    if day >= d:
+                        same = day == d
+                        self._today = (day, live * same + 1,
+                                       ab * same + (code in ABANDON_CODES))
             self._set(c, IN_FLIGHT)
             self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
         return len(touched)

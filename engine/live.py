@@ -156,7 +156,9 @@ class LiveRunner:
         with _transaction(self.store):
             for j, job in enumerate(self.dialer.jobs):
                 if job.name in names and self.director.states[j] == JobState.PAUSED:
+                    was = self.director.started_s[j]
                     self.director._apply(j, "resume", "restart")
+                    self.director.started_s[j] = was  # a restart is no start (the ETA)
             self.store.set_meta(SHUTDOWN_PAUSED, "[]")
         return names
 

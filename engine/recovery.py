@@ -3,10 +3,15 @@
 An attempt recorded as started (``Store.attempt_started``) and never finished is a
 *trapped record*: the engine stopped while it was in flight, so its outcome is unknown.
 ``recover`` re-codes each one ``Code.TRAPPED`` (ended at the crash, i.e. at its last
-known time), then replays every job's recorded attempts into its ``ContactFlow``: finished
-contacts stay finished (never dialled twice), contacts with retries pending are queued
-again, and the trapped contacts are re-queued per their strategy (a ``trapped`` retry
-rule, else at once). The director gets the jobs' recorded lifecycle states back.
+known time), or ``Code.LIVE_CONNECTED`` when the record shows it connected to an agent,
+or ``Code.ABANDONED`` (a nuisance call) when it shows a live answer waiting for one (a
+durable store's dialer records both: the customer was reached, and is not dialled again
+unless the strategy retries that code), then replays every job's recorded attempts into
+its ``ContactFlow``: finished contacts stay finished (never dialled twice), contacts with
+retries pending are queued again, and the trapped contacts are re-queued per their
+strategy (a ``trapped`` retry rule, else at once). The director gets the jobs' recorded
+lifecycle states back, and the pacer the live answers of each job's regulatory window
+(``restore_pacer``): an excess of abandons before the restart is still paid back.
 
 Each re-coded record's ATTEMPT_COMPLETED event (given an ``EventPublisher``) is written in
 the same store transaction as the re-code, so consumers that saw the attempt start also
@@ -15,12 +20,16 @@ see it end, exactly as for an attempt that ended normally.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.attempt import Attempt, Code
+import numpy as np
+
+from engine.attempt import Attempt, Channel, Code
 from engine.interfaces import Store
+from engine.vocab import ABANDON_CODES, LIVE_CODES
 
 
 @dataclass(frozen=True)
@@ -36,12 +45,17 @@ class Recovery:
 
     def summary(self) -> dict[str, Any]:
         return {"recorded_attempts": self.recorded, "trapped": len(self.trapped),
+                "trapped_connected": sum(_code_at_crash(r) == _CONNECTED for r in self.trapped),
+                "trapped_abandoned": sum(_code_at_crash(r) == _ABANDONED for r in self.trapped),
                 "trapped_attempts": [
                     {"attempt_id": r["attempt_id"], "job_name": r["job_name"],
                      "contact_id": r["contact_id"], "address": r["address"],
                      "t_created_s": r["t_created"]} for r in self.trapped],
                 "resume_s": self.resume_s, "next_attempt_id": self.next_attempt_id,
                 "job_states": self.job_states}
+
+
+_ABANDONED, _CONNECTED = int(Code.ABANDONED), int(Code.LIVE_CONNECTED)
 
 
 def attempt_of(r: dict[str, Any]) -> Attempt:
@@ -60,26 +74,41 @@ def attempt_of(r: dict[str, Any]) -> Attempt:
 
 
 def scan(store: Store, events: Any = None) -> Recovery:
-    """Re-code the trapped records of ``store`` and say where the run stopped; with
+    """Re-code the trapped records of ``store`` (``Code.TRAPPED``, or what a recorded
+    connect or wait made them: ``_code_at_crash``) and say where the run stopped; with
     ``events`` (an ``engine.events.EventPublisher``) each gets its ATTEMPT_COMPLETED in the
     same transaction as its re-code."""
     trapped = store.trapped()
     records = store.attempts()
-    last = max((max(r["t_created"], r["t_end"]) for r in records), default=0.0)
+    last = max((max(r["t_created"], r["t_connect"], r["t_end"]) for r in records),
+               default=0.0)
     txn = getattr(store, "transaction", None)
     for r in trapped:
-        if events is None or txn is None:
-            store.recode(int(r["attempt_id"]), int(Code.TRAPPED), float(last))
-            continue
         a = attempt_of(r)
-        a.code, a.t_end = int(Code.TRAPPED), float(last)
-        with txn():
-            store.recode(a.id, a.code, a.t_end)
-            events.attempt_completed(a)
+        a.code, a.t_end = _code_at_crash(r), float(last)
+        with txn() if txn is not None else contextlib.nullcontext():
+            if a.code == _ABANDONED:  # its nuisance flag recorded too
+                a.abandoned = True
+                store.save_attempt(a)
+            else:
+                store.recode(a.id, a.code, a.t_end)
+            if events is not None:
+                events.attempt_completed(a)
     return Recovery(trapped=trapped, recorded=len(records), resume_s=float(last),
                     next_attempt_id=max((int(r["attempt_id"]) for r in records),
                                         default=-1) + 1,
                     job_states=store.job_states())
+
+
+def _code_at_crash(r: dict[str, Any]) -> int:
+    """A trapped record's code: connected to an agent, the live connect it was; a live
+    answer recorded waiting for an agent (agent-based voice), the abandon the crash made
+    it; else TRAPPED, its outcome unknown."""
+    if r["t_connect"] >= 0:
+        return int(Code.LIVE_CONNECTED)
+    if r["t_answer"] >= 0 and int(r["channel"]) == int(Channel.VOICE_AGENT):
+        return _ABANDONED
+    return int(Code.TRAPPED)
 
 
 def restore_flows(store: Store, flows: Sequence[Any], now_s: float) -> int:
@@ -89,3 +118,25 @@ def restore_flows(store: Store, flows: Sequence[Any], now_s: float) -> int:
     for r in store.attempts():
         by_job.setdefault(r["job_name"], []).append(r)
     return sum(flow.restore(by_job.get(flow.name, []), now_s) for flow in flows)
+
+
+def restore_pacer(store: Store, dialer: Any, now_s: float) -> int:
+    """Replay the recorded live answers of the dialer's jobs (by job name) into its pacer
+    (``Pacer.restore_live``: those inside each job's regulatory window before ``now_s``
+    count in its abandon accounting and in the excess its price pays back); returns how
+    many were kept. Without it a restarted campaign started its rate afresh: an excess
+    before a crash or a stop was forgotten."""
+    row = {job.name: j for j, job in enumerate(dialer.jobs)}
+    rows, t, abandoned = [], [], []
+    for r in store.attempts():
+        j = row.get(r["job_name"])
+        code = int(r["code"])
+        if j is None or code not in LIVE_CODES or r.get("t_end") is None:
+            continue
+        rows.append(j)
+        t.append(float(r["t_end"]))
+        abandoned.append(code in ABANDON_CODES)
+    if not rows:
+        return 0
+    return dialer.pacer.restore_live(np.array(rows, dtype=np.int64), np.array(t),
+                                     np.array(abandoned, dtype=bool), now_s)

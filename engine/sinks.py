@@ -146,7 +146,8 @@ class JsonlSink:
 
 
 def _cut_torn_tail(path: Path) -> int:
-    """Truncate a regular file after its last newline; the bytes cut (0: none, or not a
+    """Truncate a regular file after its last newline when what follows it is a JSON line
+    cut short (it starts with ``{``); the bytes cut (0: none, not such a tail, or not a
     regular file). ``SinkError`` naming the path when it cannot be read or truncated."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -162,6 +163,9 @@ def _cut_torn_tail(path: Path) -> int:
                     break
                 end = start
             if end == size:
+                return 0
+            f.seek(end)
+            if f.read(1) != b"{":  # not a JSON line cut short: not ours to cut
                 return 0
             f.truncate(end)
     except FileNotFoundError:

@@ -149,6 +149,13 @@ def _summary_section(k: dict[str, Any]) -> Section:
     return s
 
 
+def _texts(warnings: Any) -> list[str]:
+    """Warnings as lines: a warning object (``{"code": ..., "message": ...}``, the pacer's
+    that a program acts on) by its message."""
+    return [str(w.get("message", w)) if isinstance(w, dict) else str(w)
+            for w in warnings or []]
+
+
 def _is_verdict_warning(w: str) -> bool:
     """A campaign over its abandon limit or a missed target (shown with the verdict)."""
     return w.startswith(("campaign ", "campaigns possibly", "target "))
@@ -156,7 +163,7 @@ def _is_verdict_warning(w: str) -> bool:
 
 def _verdict_section(k: dict[str, Any]) -> Section | None:
     targets = k.get("targets")
-    campaign_warnings = [w for w in k.get("warnings", []) if _is_verdict_warning(w)]
+    campaign_warnings = [w for w in _texts(k.get("warnings")) if _is_verdict_warning(w)]
     if not targets and not campaign_warnings:
         return None
     s = Section("Verdict")
@@ -197,7 +204,7 @@ def _platform_section(k: dict[str, Any]) -> Section | None:
         rows.append([f"attempts_per_hour {ch}", fmt("", v)])
     s.tables.append(Table("Sizing against the documented platform", ["quantity", "value"], rows,
                           note=f"Source of the documented facts: {p.get('source', '')}"))
-    s.warnings = list(p.get("warnings", []))
+    s.warnings = _texts(p.get("warnings"))
     s.lines = list(p.get("notes", []))
     return s
 
@@ -226,8 +233,8 @@ def _kpi_section(k: dict[str, Any]) -> Section | None:
                 "occupancy", "service_level"]
         flat = [{c: r.get(c) for c in lead if c in r} for r in camps]
         s.tables.append(_table_from_rows("Campaigns", flat, lead))
-    platform = set((k.get("platform") or {}).get("warnings", []))
-    other = [w for w in k.get("warnings", [])
+    platform = set(_texts((k.get("platform") or {}).get("warnings")))
+    other = [w for w in _texts(k.get("warnings"))
              if not _is_verdict_warning(w) and w not in platform]
     s.warnings = other
     return s
@@ -260,7 +267,7 @@ def _compare_section(folder: Path) -> Section | None:
             s.lines = [f"{name}: {fmt(name, payload[name])}" for name in
                        ("scenario", "replications", "seed", "sim_hours", "abandon_limit")
                        if name in payload]
-            s.warnings = list(payload.get("warnings", []) or [])
+            s.warnings = _texts(payload.get("warnings"))
     return s
 
 
@@ -289,7 +296,7 @@ def _size_section(folder: Path) -> Section | None:
         s.verdict_class = "met" if answer is not None else "missed"
         s.lines = [f"targets: {', '.join(map(str, meta.get('targets', [])))}",
                    f"replications per value: {meta.get('replications', '')}"]
-        s.warnings = list(meta.get("warnings", []) or [])
+        s.warnings = _texts(meta.get("warnings"))
         lead = [meta.get("key", "")]
     else:
         lead = []

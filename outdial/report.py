@@ -246,9 +246,13 @@ def print_intervals(app: Application, s: Summary, start: datetime) -> None:
     """The measured intervals as a table, each labelled with its time of day on the
     scenario's clock (``start`` is the run clock's 0, with the scenario's UTC offset)."""
     rows = []
+    # seconds too when the rows do not start on whole minutes (intervals of 30 s, a
+    # warm-up of 13 s): each row its own label, not one '15:00' after another
+    fmt = "%H:%M" if all(float(r["t_start_s"]) % 60 == 0 for r in s.intervals) \
+        else "%H:%M:%S"
     for r in s.intervals:
         at = start + timedelta(seconds=r["t_start_s"])
-        rows.append([at.strftime("%H:%M"), fmt_kpi("", r["attempts"]),
+        rows.append([at.strftime(fmt), fmt_kpi("", r["attempts"]),
                      fmt_kpi("", r["live_answers"]), fmt_kpi("", r["abandons"]),
                      fmt_kpi("abandon_rate", r["abandon_rate"]),
                      f"{r['staffed_mean'] + r.get('unassigned_mean', 0.0):.1f}",

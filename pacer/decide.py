@@ -34,7 +34,9 @@ from pacer.constants import (
     DEFAULT_MAX_LINES_PER_AGENT,
     DEFAULT_PRIOR_WEIGHT,
     DEFAULT_RING_NO_ANSWER_S,
+    FCC_WINDOW_S,
     MAX_RATIO,
+    OFCOM_WINDOW_S,
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_LAUNCH_S,
     VICIDIAL_MAX_LEVEL,
@@ -49,7 +51,15 @@ from pacer.lookahead import _dial_life, _fold_dial_ends, _lookahead_curve, launc
 from pacer.modes import Pacing, Regulation, Target
 from pacer.predictive import _predictive_dials
 from pacer.rates import human_drop_budget
-from pacer.ratio import _fixed_ratio_launch, _preview_launch, _progressive_launch
+from pacer.ratio import (
+    _fixed_ratio_launch,
+    _preview_launch,
+    _progressive_launch,
+    as_array,
+    float_rows,
+    int_rows,
+    real_number,
+)
 from pacer.timed import TimedParams, TimedState, _timed_launch
 from pacer.vicidial import (
     VicidialParams,
@@ -497,6 +507,10 @@ class Pacer:
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
         self._run_live = np.zeros(n)
+        # ... and those of the regulatory window before a restart (``restore_live``): paid
+        # back as this run's are, not read as the model's bias
+        self._carried_ab = np.zeros(n)
+        self._carried_live = np.zeros(n)
         self._new_live = np.zeros(n)
         self._new_ab = np.zeros(n)
         self._last_refresh = 0.0
@@ -701,6 +715,35 @@ class Pacer:
     def observe_machine(self, row: int, t_s: float) -> None:
         """AMD detected an answering machine."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
+
+    def restore_live(self, rows, t_s, abandoned, now_s: float) -> int:
+        """Live answers an earlier run of these campaigns recorded (a restart replays its
+        store): campaign rows (int), the times they were connected or abandoned (seconds,
+        on the clock ``decide`` reads) and whether each was abandoned (bool), equal
+        lengths. Those inside a campaign's regulatory window before ``now_s`` (``window_s``,
+        else 30 days under the FCC rule and 24 h under Ofcom's) go into its windowed
+        abandon accounting and into the excess the price pays back, as this run's own do:
+        an excess before the restart is still paid back (the model's bias is judged on this
+        run's dials only). Call it before the first ``decide``; returns how many were
+        kept. A ValueError names the argument."""
+        rows = int_rows("rows", rows, None, 0, self.n - 1)
+        t = float_rows("t_s", t_s, rows.size, 0.0, g.MAX_TIME_S)
+        ab = as_array("abandoned", abandoned)
+        if ab.shape != rows.shape or ab.dtype != np.bool_:
+            raise ValueError(f"abandoned: expected {rows.size} bools, got {ab.dtype} "
+                             f"{ab.shape}")
+        now = real_number("now_s", now_s, 0.0, g.MAX_TIME_S)
+        window = np.where(self._window_s > 0, self._window_s,
+                          np.where(self._regulation == Regulation.OFCOM, OFCOM_WINDOW_S,
+                                   FCC_WINDOW_S))
+        keep = (t <= now) & (t > now - window[rows])
+        rows, t, ab = rows[keep], t[keep], ab[keep]
+        if rows.size:
+            _abandon_record(rows, t, np.where(ab, _ABANDONED, _CONNECTED).astype(np.int64),
+                            *self._abandon_args)
+            self._carried_ab += np.bincount(rows[ab], minlength=self.n)
+            self._carried_live += np.bincount(rows, minlength=self.n)
+        return int(rows.size)
 
     def nothing_to_dial(self, row: int, until_s: float) -> None:
         """The caller has no record to dial for campaign ``row`` before ``until_s`` (the
@@ -1120,7 +1163,7 @@ class Pacer:
         # it so far beyond chance (an early excess is paid back, an early saving is not
         # spent); the aim's own margin is for chance, so only an excess past WINDOW_Z
         # standard deviations (Poisson) of the count at the aim is paid back
-        used = self._run_ab - aim * self._run_live - WINDOW_Z * np.sqrt(aim * self._run_live)
+        used = self._excess(aim)
         self._hold_floor(now, aim, used, new_ab, new_live)
         horizon_live = np.maximum(self._fc_live / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
@@ -1145,6 +1188,14 @@ class Pacer:
         step = np.clip(step, -THETA_STEP, THETA_STEP_UP)
         self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
+
+    def _excess(self, aim: np.ndarray) -> np.ndarray:
+        """Abandons realised over ``aim`` beyond chance (WINDOW_Z standard deviations of the
+        count at the aim), this run's and those carried over a restart: what the price pays
+        back (negative: a saving, not spent)."""
+        run_ab = self._run_ab + self._carried_ab
+        run_live = self._run_live + self._carried_live
+        return run_ab - aim * run_live - WINDOW_Z * np.sqrt(aim * run_live)
 
     def _hold_floor(self, now: float, aim: np.ndarray, used: np.ndarray, new_ab: np.ndarray,
                     new_live: np.ndarray) -> None:

@@ -1428,6 +1428,14 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                 chk.problem(f"targets.{t.name}", "the scenario has no [[inbound]] skill, so "
                             f"there is no {t.kpi} to judge: add the inbound skills (and the "
                             "agents serving them) or leave the target out")
+    rows = raw.get("campaigns") if isinstance(raw.get("campaigns"), list) else []
+    have = {rc.get("channel", "voice_agent") for rc in rows if isinstance(rc, Mapping)}
+    for t in targets:
+        ch = t.kpi.removeprefix("attempts_per_hour_")
+        if ch != t.kpi and t.op == ">=" and t.value > 0 and ch not in have:
+            chk.problem(f"targets.{t.name}", f"no campaign has channel {ch!r}, so no "
+                        f"{ch} attempt is made and the target is missed whatever the plan: "
+                        f"add the {ch} campaigns or leave the target out")
     s = sec["scenario"]
     timeline: tuple[Action, ...] = ()
     if "timeline" in raw and start is not None:

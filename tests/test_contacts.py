@@ -51,6 +51,7 @@ def contacts() -> ContactList:
     ("1-212-555-0100", "1", "+12125550100"),
     ("+1.212.555.0100", "44", "+12125550100"),
     ("020 7946 0001", None, "02079460001"),
+    ("011 44 20 7946 0001", "1", "+442079460001"),  # the NANP's international prefix
 ])
 def test_phone_numbers_normalise_to_e164_digits(raw, cc, want):
     assert normalize_phone(raw, cc) == want
@@ -66,6 +67,14 @@ def test_phone_numbers_normalise_to_e164_digits(raw, cc, want):
 def test_bad_phone_numbers_say_why(raw, why):
     with pytest.raises(ValueError, match=why):
         normalize_phone(raw, "44")
+
+
+@pytest.mark.parametrize("raw", ["020 7946 0001", "555-0100", "0212 555 0100",
+                                 "(112) 555-0100", "12125550100999"])
+def test_a_number_that_is_not_north_american_is_refused_in_country_code_1(raw):
+    # a UK number in a US list lost its '0' and became +12079460001, a real Maine number
+    with pytest.raises(ValueError, match="is not a North American number"):
+        normalize_phone(raw, "1")
 
 
 @given(st.text(alphabet="0123456789 -()+.", min_size=1, max_size=25),

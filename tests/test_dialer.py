@@ -339,3 +339,58 @@ def test_the_stop_hangs_up_ringing_calls_and_drops_a_waiting_answer_as_an_abando
         Code.LIVE_CONNECTED, Code.ABANDONED, Code.TRAPPED)
     assert waiting.abandoned and not dialer.waiting[0] and not dialer.in_flight
     assert sorted(tel.dropped) == sorted([waiting.id, ringing.id])  # none left on the line
+
+
+def test_a_crash_while_an_agent_talks_recovers_the_call_as_connected_not_redialled(tmp_path):
+    # kill -9 while a customer talks to an agent and another waits for one: the store knew
+    # only that the attempts had started, so the restart coded both TRAPPED (answer and
+    # agent lost, events saying otherwise) and dialled both customers again; the waiting
+    # one was an abandon nobody counted
+    from engine.events import EventPublisher
+    from engine.outbox import OutboxSink
+    from engine.recovery import restore_flows, scan
+    from engine.store_sqlite import SqliteStore
+
+    path = tmp_path / "s.sqlite"
+    clock, tel, feed, store = ManualClock(), ScriptedTelephony(), ScriptedFeed(), \
+        SqliteStore(path)
+    strategy = Strategy((Step("voice", "phone", pacing="progressive"),), windows="always")
+
+    def flow():
+        return ContactFlow(0, "spring", contacts(4), strategy, RuleEngine(), EPOCH)
+    job = Job("spring", Channel.VOICE_AGENT, CampaignPacing(pacing=Pacing.PROGRESSIVE),
+              skill_mask=1, max_agents=3)
+    agents = AgentManager(3, np.ones(3, dtype=np.int64), 1, (0.0, 1e9))
+    dialer = Dialer([job], agents, clock, tel, feed, store, [flow()], tick_s=TICK_S,
+                    events=EventPublisher(OutboxSink(store)))
+    dialer.assign(np.zeros(3, dtype=np.int64))
+    dialer.start()
+    login(feed, range(3))
+    clock.run(1.0)
+    talking, waiting, ringing = tel.dialled
+    clock.run(3.0)
+    dialer.on_answered(talking, True)  # agent 0 talks to c0
+    for a in (1, 2):
+        feed.say(a, AgentState.NOT_READY)
+    dialer.on_answered(waiting, True)  # c1 waits for an agent ... and the process dies
+    store.close()
+    again = SqliteStore(path)
+    rec = scan(again, EventPublisher(OutboxSink(again)))
+    done = {r["attempt_id"]: r for r in again.attempts()}
+    assert [r["attempt_id"] for r in rec.trapped] == [talking.id, waiting.id, ringing.id]
+    assert (Code(done[talking.id]["code"]), done[talking.id]["agent"],
+            done[talking.id]["t_connect"]) == (Code.LIVE_CONNECTED, 0, 3.0)
+    assert (Code(done[waiting.id]["code"]), done[waiting.id]["abandoned"]) == (
+        Code.ABANDONED, True)
+    assert Code(done[ringing.id]["code"]) == Code.TRAPPED
+    ends = {e["attempt_id"]: e for _, _, e in again.unpublished()
+            if e["type"] == "ATTEMPT_COMPLETED"}
+    assert ends[talking.id]["completion_code"] == "LIVE_CONNECTED"
+    assert ends[talking.id]["t_end_s"] >= ends[talking.id]["t_connect_s"] == 3.0
+    assert ends[waiting.id]["completion_code"] == "ABANDONED" and ends[waiting.id]["nuisance"]
+    fresh = flow()
+    restore_flows(again, [fresh], rec.resume_s)
+    assert fresh.counts(rec.resume_s).abandons == 1
+    redial = [p[1] for p in fresh.take(rec.resume_s, "voice", 4)]
+    assert redial == [ringing.contact_id, "c3"]  # the trapped one again, then the next
+    again.close()

@@ -61,7 +61,8 @@ def _value(cfg: LiveConfig, key: str):
         layout = cfg.cms_layout or SPLIT_SKILL
         return "split_skill" if layout is SPLIT_SKILL else "vdn" if layout is VDN else layout
     if sect == "cms":
-        return {"listen": cfg.cms.host, "port": cfg.cms.port}.get(name)
+        return {"listen": cfg.cms.host, "port": cfg.cms.port,
+                "stale_s": cfg.cms_stale_s}.get(name)
     return getattr(getattr(cfg, sect), name)
 
 

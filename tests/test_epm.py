@@ -302,3 +302,101 @@ def test_telephony_blocks_attempts_the_service_refuses(ca, tmp_path):
     a, b, tel = asyncio.run(go())
     assert {Code(a.code), Code(b.code)} == {Code.PENDING, Code.BLOCKED}
     assert tel.errors == 1 and tel.launching == 0
+
+
+def test_messages_carry_their_strategy_template_and_subject():
+    """SMS and email went out as 'attempt 17' (the subject: the job's name) whatever the
+    strategy's template; now the step's template and subject, filled from the contact, and
+    a contact the template cannot fill is not sent (UNDELIVERED), never a broken text."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from engine.attempt import Attempt, Channel
+    from outdial.live.session import LiveSession
+    from sim.population import build_flows
+    from sim.scenario import build
+
+    data = Path(__file__).resolve().parent / "data"
+    steps = {"sms": {"channel": "sms", "address": "phone", "template": "Hi {first_name}"},
+             "email": {"channel": "email", "address": "email", "template": "Dear {first_name}",
+                       "subject": "Your zip {zip}"}}
+    camps = [{"name": ch, "channel": ch, "attempts_per_hour": 10.0,
+              "contacts": {"file": "contacts.csv", "default_country_code": "44",
+                           "addresses": {steps[ch]["address"]: ch}},
+              "strategy": {"windows": "always", "steps": [steps[ch]]}}
+             for ch in ("sms", "email")]
+    scn = build({"scenario": {"name": "t"}, "telephony": {"ports": 10}, "campaigns": camps},
+                base_dir=data)
+    flows, _ = build_flows(scn, list(scn.campaigns))
+    session = SimpleNamespace(flows=flows)
+    sent: list[tuple] = []
+
+    class Client:
+        def send_sms(self, to, message, sender="", application="", parameters=""):
+            sent.append(("sms", to, message))
+            return "MSG-1"
+
+        def send_email(self, to, subject, message, sender="", application="", parameters=""):
+            sent.append(("email", to, subject, message))
+            return "MSG-2"
+
+    delivered: list[tuple] = []
+
+    class Listener:
+        def on_delivered(self, a, ok):
+            delivered.append((a.id, ok))
+
+    def attempt(i, job, channel, contact_id):
+        c = flows[job].ids.index(contact_id)
+        return Attempt(i, job, c, int(channel), 0.0, contact_id, "x", 0, camps[job]["name"])
+
+    async def go():
+        tel = EpmTelephony(Client(), EpmTelephonyConfig(poll_s=0.02), Listener(),
+                           message=lambda a: LiveSession._message(session, a))
+        tel.dial(attempt(1, 0, Channel.SMS, "c01"))
+        tel.dial(attempt(2, 1, Channel.EMAIL, "c05"))
+        flows[1].cols["first_name"][flows[1].ids.index("c02")] = " "  # nothing to fill
+        tel.dial(attempt(3, 1, Channel.EMAIL, "c02"))
+        for _ in range(200):
+            if len(sent) == 2 and tel.messages == 0:
+                break
+            await asyncio.sleep(0.01)
+        tel.close()
+        return tel
+    tel = asyncio.run(go())
+    assert ("sms", "x", "Hi Ann") in sent
+    assert ("email", "x", "Your zip 100-0001", "Dear Ed") in sent
+    assert len(sent) == 2 and (3, False) in delivered and tel.errors == 1
+
+
+def test_a_launch_tells_the_application_whether_its_campaign_runs_amd():
+    """The module said the CCXML parameters carry whether AMD is on; they did not, so the
+    portal's application could not tell an AMD campaign's calls from the others."""
+    launched: list[str] = []
+
+    class Client:
+        def launch_ccxml(self, to, application, url, params, launch_timeout_s=60):
+            launched.append(params)
+            raise EpmError("stop here")
+
+    from engine.attempt import Attempt, Channel
+
+    async def go():
+        tel = EpmTelephony(Client(), EpmTelephonyConfig(poll_s=0.02, amd_jobs=frozenset({1}),
+                                                        ring_no_answer_s={0: 15.0, 1: 22.5}))
+        tel.listener = type("L", (), {"on_failed": lambda self, a, code: None})()
+        for j in (0, 1):
+            tel.dial(Attempt(j, j, 0, int(Channel.VOICE_AGENT), 0.0, "c", "+1555", 0, "x"))
+        for _ in range(100):
+            if len(launched) == 2:
+                break
+            await asyncio.sleep(0.01)
+        tel.close()
+    asyncio.run(go())
+    amd = sorted(dict(p.split("=") for p in s.split(";"))["amd"] for s in launched)
+    assert amd == ["0", "1"]
+    # and how long it rings unanswered: the campaign's ring_no_answer_s, not the portal's
+    # default (the parameters carried no ring timeout)
+    ring = sorted(dict(p.split("=") for p in s.split(";"))["ring_no_answer_s"]
+                  for s in launched)
+    assert ring == ["15", "22.5"]

@@ -403,6 +403,21 @@ def test_restore_respects_retry_delays_and_nuisance():
     assert f.next(150.0 + 72 * H, VOICE).contact == 1
 
 
+def test_restore_counts_todays_live_answers_and_abandons_again():
+    # a restart mid-day: the job's abandon rate today (the live view; JOBSTATISTICS
+    # nuisance_rate_today, Ofcom's 24 h there) counted only the calls after the restart
+    lst = contacts([(f"c{k}", HOME[k], None, "UTC") for k in range(4)])
+    f = flow(lst, single())
+    day = 24 * H - 12 * H  # EPOCH is 12:00 UTC: run second 43,200 starts the next day
+    f.restore([_rec(0, Code.ABANDONED, day - 60.0),  # yesterday
+               _rec(1, Code.LIVE_CONNECTED, day + 30.0, address=HOME[1]),
+               _rec(2, Code.CUSTOMER_HANGUP, day + 60.0, address=HOME[2]),
+               _rec(3, Code.NO_ANSWER, day + 90.0, address=HOME[3])], day + 100.0)
+    c = f.counts(day + 100.0)
+    assert (c.live, c.abandons, c.live_today, c.abandons_today) == (3, 2, 2, 1)
+    assert f.counts(day + 24 * H).live_today == 0  # and the next day starts at none
+
+
 # ---------------------------------------------------------------------- the one path
 
 

@@ -250,3 +250,37 @@ def test_agents_a_killed_run_left_on_inbound_are_taken_back_at_start(tmp_path):
     assert summary["agents_reclaimed_at_start"] == 1
     assert 11 not in still_on
     assert state != int(AgentState.LOGGED_OUT)  # back with the dialer, logged in
+
+
+def test_a_cms_gone_silent_lends_no_more_and_hands_the_lent_agents_back(tmp_path):
+    # CMS stops reporting while the care queue is in trouble: the last report must not
+    # keep blending lending (it went on to all 8 agents it may lend, for good, while the
+    # real queue was empty); after cms.stale_s the skill is unknown and the agents return
+    from tests.live_helpers import until
+    cfg = _cfg(tmp_path, speed=20.0, extra="stale_s = 1.0")
+    assert cfg.cms_stale_s == 1.0
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        b = s.blending
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: b.lends > 0, 30.0, 0.02)
+            await s.emulated.cms.close()  # silent from now on
+            await until(lambda: b.states["care"].calls_waiting == 0
+                        and s.skill_feed.silent_since is not None, 10.0, 0.05)
+            snap = snapshot(s)
+            # nothing lent on the unknown state (agents asked before to leave outbound
+            # after their call may still go: the earlier decision's)
+            most = b.lends + sum(lend for _, _, lend in b.leaving.values())
+            await until(lambda: not b.lent and not b.recalling, 15.0, 0.05)
+            assert b.lends <= most
+        finally:
+            s.runner.request_stop()
+            summary = await asyncio.wait_for(run, 60.0)
+            await s.close()
+        return snap, summary
+    snap, summary = asyncio.run(go())
+    assert snap["cms_silent"] and "SILENT" in str(render(snap).renderables[1])
+    assert summary["cms_silences"] == 1 and summary["left_pending"] == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import socket
 
@@ -306,3 +307,66 @@ def test_a_socket_that_cannot_be_made_says_how_to_go_on(tmp_path):
     long = tmp_path / ("d" * 120) / "x.control"
     with pytest.raises(ControlError, match="a Unix socket's path must be under"):
         asyncio.run(ControlServer(long, None, dict).start())
+
+
+def test_a_request_nested_too_deep_to_parse_is_answered_as_malformed(tmp_path):
+    # 40,000 brackets: JSON the parser cannot follow (RecursionError) got no reply, and
+    # its connection's task died with an unhandled error
+    from outdial.live.control import ControlServer
+
+    class Nobody:
+        def handle(self, req):
+            raise AssertionError("a malformed request reached the supervisor")
+
+    server = ControlServer(tmp_path / "c.control", Nobody(), dict)
+
+    async def go():
+        await server.start()
+        try:
+            return await _ask(server.path, b"[" * 40000 + b"\n", _req(action="status"))
+        finally:
+            await server.close()
+    deep, _ = asyncio.run(go())
+    assert not deep["ok"] and "expected a JSON object" in deep["error"]
+    assert server.requests == 2 and server.refused == 2
+
+
+def test_an_import_of_a_pipe_or_device_is_refused_at_once_not_read_on_the_loop(tmp_path):
+    # a FIFO named leads.csv (or a link to /dev/zero): reading it on the event loop froze
+    # the whole dialer (ticks, connect windows, the adapters) until a writer came
+    import os
+    import threading
+    import time
+
+    import polars as pl
+
+    from engine.contacts import ContactList, ListSpec
+    from engine.flow import ContactFlow
+    from engine.rules import RuleEngine
+    from engine.store_memory import MemoryStore
+    from engine.strategy import Step, Strategy
+    from engine.supervisor import SupervisorError
+    from outdial.live.imports import ContactImports
+
+    spec = ListSpec(addresses={"phone": "voice"})
+    lst = ContactList(pl.DataFrame({"id": ["a"], "phone": ["+442079460001"]}), spec)
+    flow = ContactFlow(0, "sales", lst, Strategy((Step("voice", "phone"),), windows="always"),
+                       RuleEngine(), dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC))
+    imports = ContactImports(MemoryStore(), tmp_path / "imports", [flow], [spec], lambda: 0.0)
+    fifo = tmp_path / "leads.csv"
+    os.mkfifo(fifo)
+    unblock = threading.Timer(3.0, lambda: os.close(os.open(fifo, os.O_WRONLY)))
+    unblock.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SupervisorError, match="a pipe"):
+            imports.add(0, str(fifo))
+        assert time.monotonic() - t0 < 1.0
+        (tmp_path / "zero.csv").symlink_to("/dev/zero")
+        with pytest.raises(SupervisorError, match="a character device"):
+            imports.add(0, str(tmp_path / "zero.csv"))
+    finally:
+        unblock.cancel()
+        with contextlib.suppress(OSError):  # the timer's writer, if it already waits
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert len(flow.ids) == 1

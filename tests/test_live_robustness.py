@@ -327,6 +327,48 @@ def test_a_call_the_engine_ended_while_its_launch_was_answered_is_hung_up():
     assert events == [("S1", "outdial.drop")] and not tel.sessions
 
 
+def test_closing_on_a_service_that_stalls_is_bounded_not_a_queue_of_timeouts():
+    # the service accepts and never answers: every request waits out its 1 s timeout,
+    # 2 at a time; 20 hang-ups queued at a stop took 10 s to close, now at most the bound
+    import threading
+    import time
+
+    from adapters.epm.client import EpmClient
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    client = EpmClient(f"http://127.0.0.1:{srv.getsockname()[1]}/x", "u", "p", timeout_s=1.0)
+    tel = epm_telephony(client, workers=2)
+
+    async def stop_with_hang_ups():
+        tel._loop = asyncio.get_running_loop()
+        for i in range(20):  # sessions being followed, hung up at the stop
+            tel._sid_of[i] = f"S{i}"
+            tel.drop(type("A", (), {"id": i})())
+        t0 = time.monotonic()
+        tel.close(0.5)
+        took = time.monotonic() - t0
+        tel.drop(type("A", (), {"id": 0})())  # after the close: logged, not raised
+        return took
+    try:
+        took = asyncio.run(stop_with_hang_ups())
+    finally:
+        client.close()
+        srv.close()
+        for c in held:
+            c.close()
+    assert took < 1.5 and tel.errors >= 1
+
+
 # ----------------------------------------------------------------------------- CMS
 
 def test_a_refresh_that_never_ends_is_bounded_and_skipped_and_every_bad_line_counts():
@@ -430,6 +472,8 @@ def test_an_aes_that_drops_each_session_at_once_is_retried_ever_more_slowly():
     ("aes", 'user = "a\\r\\nb"', "aes.user: expected a user name of printable characters"),
     ("events", 'kafka = "::::"', "events.kafka: expected bootstrap servers host:port"),
     ("events", 'kafka = "b1:9092, b2:0"', "events.kafka: expected bootstrap servers host:port"),
+    ("cms", "stale_s = 0", "cms.stale_s: expected seconds from 1 to 86400 without a refresh"),
+    ("cms", 'stale_s = "1m"', "cms.stale_s: expected seconds from 1 to 86400"),
 ])
 def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line, message):
     from outdial.live.config import ConfigError, load_config
@@ -437,7 +481,7 @@ def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line,
     cfg = tmp_path / "run.toml"
     tables = {"run": 'scenario = "x.toml"', "store": 'sqlite = "s"',
               "epm": 'url = "https://127.0.0.1/x"\npassword_env = "PW"',
-              "aes": 'host = "127.0.0.1"\npassword_env = "PW"', "events": ""}
+              "aes": 'host = "127.0.0.1"\npassword_env = "PW"', "events": "", "cms": ""}
     tables[sect] = "\n".join(x for x in tables[sect].splitlines()
                              if not x.startswith(line.split(" ")[0] + " ")) + "\n" + line
     cfg.write_text("".join(f"[{k}]\n{v}\n" for k, v in tables.items()), encoding="utf-8")

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from engine.attempt import Code
+from engine.vocab import LIVE_CODES
 from tests.live_helpers import attempt_events, rows, run_cmd, write_config
 
 PW = {"OUTDIAL_TEST_EPM_PW": "e@p%m'\"pw", "OUTDIAL_TEST_AES_PW": "a@e%s'\"pw"}
@@ -129,10 +130,31 @@ def test_second_run_on_a_store_is_refused_and_a_clean_stop_leaves_nothing_pendin
     assert summary["lost_events"] == 0 and summary["job_states"] == {"sales": "PAUSED"}
     assert not [i for i, r in rows(store).items() if r["code"] == Code.PENDING]
     # the next run resumes the paused job and carries on
+    live_before = sum(r["code"] in LIVE_CODES for r in rows(store).values())
     again = run_cmd(cfg, "--hours", "0.005", "--speed", "5", env=_env())
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     s2 = json.loads(out)
     assert s2["jobs_resumed"] == ["sales"] and s2["trapped"] == 0 and s2["attempts"] > 0
+    assert s2["live_answers_carried"] == live_before  # the first run's, back in the pacer
     assert s2["job_states"] == {"sales": "FINISHED"}
     assert s2["kpis"]["attempts"] == s2["attempts"]  # this run's KPIs, not the store's
+
+
+def test_a_hangup_stops_the_run_gracefully(tmp_path):
+    """SIGHUP (the terminal the run was started from closed) killed the run at once, its
+    calls in flight left PENDING; it now stops as SIGTERM does."""
+    cfg = write_config(tmp_path, hours=1.0, speed=1.0, drain_s=2.0)
+    store = tmp_path / "store.sqlite"
+    run = run_cmd(cfg, env=_env())
+    try:
+        _wait_for(store, lambda r: sum(x["code"] == 0 for x in r.values()) >= 5, run)
+        run.send_signal(signal.SIGHUP)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
+    assert not [i for i, r in rows(store).items() if r["code"] == Code.PENDING]

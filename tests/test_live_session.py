@@ -403,3 +403,53 @@ def test_calls_still_ringing_or_waiting_at_the_stop_are_hung_up_not_left_to_the_
     assert sum(s["result"] == "dropped" for s in left.values()) > 0
     # a live answer the stop found waiting for an agent is an abandon, not a trapped call
     assert all(r["t_answer"] < 0 for i, r in recs.items() if i in trapped)
+
+
+def test_a_scenario_timeline_is_said_not_to_run_live(tmp_path):
+    # a [[timeline]] pause scripted for the simulator was dropped without a word: an
+    # operator counting on it (a lunch pause) had the job dial through it
+    from click.testing import CliRunner
+
+    from outdial.cli import outdial
+    from tests.live_helpers import SCENARIO
+    scn = tmp_path / "timed.toml"
+    scn.write_text(SCENARIO.read_text(encoding="utf-8") + '\n[[timeline]]\nat = 30\n'
+                   'action = "pause"\ncampaign = "sales"\n', encoding="utf-8")
+    p = write_config(tmp_path, hours=0.002, speed=5.0, drain_s=1.0, scenario=scn)
+    r = CliRunner().invoke(outdial, ["run", str(p), "--emulate", "--no-view", "--json"],
+                           catch_exceptions=False, env=ENV)
+    assert r.exit_code == 0, r.output
+    assert "[[timeline]] (1 actions)" in r.output and "does not carry it out" in r.output
+
+
+def test_a_runs_events_number_on_after_the_recoverys_never_twice(tmp_path):
+    # the start's recovery published the trapped attempts' ends as seq 0, 1, ..., then
+    # the run's own events began again at 0: one run's stream held each seq twice
+    from engine.attempt import Attempt, Channel
+    from engine.sinks import read_jsonl
+    from engine.store_sqlite import SqliteStore
+    cfg = _cfg(tmp_path, hours=0.002, speed=5.0, drain_s=1.0)
+    with SqliteStore(cfg.store_sqlite) as st:  # two attempts a killed run left in flight
+        for i in range(2):
+            st.attempt_started(Attempt(i, 0, i, int(Channel.VOICE_AGENT), 1.0,
+                                       contact_id=str(i), address="+442079460000",
+                                       job_name="sales"))
+    summary = run_live(cfg, emulate=True)
+    assert summary["trapped"] == 2
+    seqs = [e["seq"] for _, e in read_jsonl(cfg.events_jsonl)]
+    assert seqs[:2] == [0, 1] and len(seqs) > 2
+    assert seqs == list(range(len(seqs)))  # one run: 0, 1, 2, ... with no gap or repeat
+
+
+def test_an_events_file_that_is_the_store_is_refused_before_it_is_written(tmp_path):
+    # events.jsonl = the store's own file: the first run appended its events to the
+    # database and the next start found it damaged
+    import dataclasses
+    cfg = _cfg(tmp_path)
+    for events, what in ((cfg.store_sqlite, "is the SQLite store"),
+                         (tmp_path / "store.sqlite-wal", "is the store's wal file"),
+                         (cfg.source, "is the run configuration")):
+        with pytest.raises(RunError, match=f"events.jsonl: .* {what}; expected a file of "
+                                           "its own"):
+            run_live(dataclasses.replace(cfg, events_jsonl=events), emulate=True)
+    assert not cfg.store_sqlite.exists()

@@ -201,3 +201,13 @@ def test_appending_after_a_line_cut_off_drops_the_torn_tail_not_the_next_event(t
     with JsonlSink(p, append=True) as s:
         s.publish("T", {"outbox_seq": 4})
     assert [e["outbox_seq"] for _, e in read_jsonl(p)] == [4]
+
+
+def test_a_tail_that_is_no_json_line_is_left_alone(tmp_path):
+    # only a JSON line cut short is cut: a binary file given as the events file by mistake
+    # is not truncated
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"SQLite format 3\x00\n\x00\x01\x02")
+    with JsonlSink(p, append=True) as s:
+        s.publish("T", {"outbox_seq": 1})
+    assert p.read_bytes().startswith(b"SQLite format 3\x00\n\x00\x01\x02{")

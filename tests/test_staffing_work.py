@@ -30,6 +30,11 @@ def _world(small: int):
                  "agents": [{"group": "g", "count": 20, "skills": ["s"]}],
                  "campaigns": [_campaign("big", "predictive", 20_000),
                                _campaign("trickle", "progressive", small)]})
+    return _started(scn)
+
+
+def _started(scn):
+    """The scenario's world assembled and started at 0 (its env and world)."""
     env = simpy.Environment()
     w = assemble(scn, 3, env, MemoryStore(), (0.0, 7200.0))
     w.feed.start()
@@ -74,12 +79,7 @@ def _shared_skill_world():
                  "campaigns": [job("pred", "a", "predictive", 1),
                                job("ratio", "b", "ratio:1.2", 3),
                                job("prog", "b", "progressive", 1)]})
-    env = simpy.Environment()
-    w = assemble(scn, 3, env, MemoryStore(), (0.0, 7200.0))
-    w.feed.start()
-    w.director.start()
-    w.dialer.start()
-    return env, w
+    return _started(scn)
 
 
 def test_licenses_a_job_cannot_staff_go_to_a_job_of_its_pool_that_can():

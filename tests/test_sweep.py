@@ -135,3 +135,39 @@ def test_the_sweep_table_says_undecided_for_an_undecided_target(tmp_path):
                 env={"COLUMNS": "250"}).stdout
     row = next(line for line in table.splitlines() if line.lstrip("│ ").startswith("2 "))
     assert row.rstrip(" │").endswith("undecided"), row
+
+
+def test_a_sweep_of_an_inbound_desk_shows_no_outbound_rates(tmp_path):
+    """An inbound-only centre has no agent-based live answer: its abandon and service-level
+    cells read '-', not '0.00 ± 50.00 %' (the interval of no evidence at all)."""
+    scn = tmp_path / "desk.toml"
+    scn.write_text("""
+[scenario]
+name = "desk"
+sim_hours = 0.1
+warmup_s = 0.0
+seed = 5
+[telephony]
+ports = 50
+[[agents]]
+group = "desk"
+count = 6
+skills = ["help"]
+direction = "inbound"
+[[inbound]]
+skill = "help"
+calls_per_hour = 60
+talk = { dist = "exponential", mean_s = 120 }
+[[campaigns]]
+name = "tick"
+channel = "email"
+attempts_per_hour = 10
+""")
+    r = cli("sweep", scn, "--vary", "agents.desk.count=5:6:1", "-r", "2", "--no-cache")
+    assert r.exit_code == 0, r.stderr
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in r.stdout.splitlines()
+            if ln.strip().startswith(("│ 5 ", "│ 6 "))]
+    assert len(rows) == 2, r.stdout
+    for cells in rows:  # count | occupancy | abandon FCC | abandon Ofcom | wait | SL | BHCC
+        assert cells[2] == cells[3] == cells[5] == "-", cells
+        assert "±" in cells[1]  # the desk's occupancy is measured

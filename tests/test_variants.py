@@ -30,6 +30,7 @@ def test_variants_run_on_the_same_seeds_and_differ_where_they_should():
     assert on.kpis["inbound_service_level"] > off.kpis["inbound_service_level"]
     d = on.as_dict()
     assert all(k in d for k in VARIANT_KEYS) and d["variant"] == "on"
+    assert "bhcc" in d and d["bhcc"] >= d["bhcc_agent"]  # every channel, as everywhere
 
 
 def test_cli_compare_variants_json():

@@ -7,7 +7,8 @@ request each ``poll_s``, and turned into the engine's ``TelephonyEvents`` calls 
 event loop. The free-port figures each launch and each QueryResources return (unused SIP
 plus unused H.323) minus the launches still awaiting their answer are the voice
 ``capacity`` the engine fits its dials to. ``connect`` and ``drop`` are CCXML events to
-the session (``outdial.connect`` with the agent's station, ``outdial.drop``).
+the session (``outdial.connect`` with the agent's station, ``outdial.drop``). An SMS or
+email carries its strategy step's ``template`` (and ``subject``) filled from the contact.
 
 Web service calls block, so they run on a small thread pool; their results come back to
 the loop with ``call_soon_threadsafe``. A service that cannot be reached is retried at the
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -63,6 +65,10 @@ class EpmTelephonyConfig:
     workers: int = 16
     max_messages_in_flight: int = 1000
     unreported_s: float = 120.0  # a session GetStatus leaves out this long has ended
+    amd_jobs: frozenset[int] = frozenset()  # jobs whose calls run answering-machine detection
+    # per job, seconds a call rings unanswered before the application gives up on it (the
+    # campaign's ring_no_answer_s; a job not given: the application's own default)
+    ring_no_answer_s: Mapping[int, float] = field(default_factory=dict)
 
 
 class EpmTelephony:
@@ -70,11 +76,15 @@ class EpmTelephony:
 
     def __init__(self, client: EpmClient, config: EpmTelephonyConfig,
                  listener: TelephonyEvents | None = None,
-                 to_uri: Callable[[str], str] = lambda address: f"tel:{address}"):
+                 to_uri: Callable[[str], str] = lambda address: f"tel:{address}",
+                 message: Callable[[Attempt], tuple[str, str | None]] | None = None):
+        """``message``: an SMS or email attempt's text and subject (its strategy step's
+        template filled from its contact); without it, ``attempt ID`` (tests)."""
         self.client = client
         self.config = config
         self.listener = listener
         self.to_uri = to_uri
+        self.message = message
         self.sessions: dict[str, _Tracked] = {}
         self._sid_of: dict[int, str] = {}  # attempt id -> session id, while tracked
         self.resources = Resources(0, 0, 0)
@@ -85,6 +95,7 @@ class EpmTelephony:
         self._figures = 0  # port figures taken from launch answers (newer than a query's)
         self.polls = 0
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="epm")
+        self._requests: set[futures.Future] = set()  # submitted to the pool, not ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self.backoff = Backoff(first_s=config.poll_s, max_s=10.0)
 
@@ -101,26 +112,37 @@ class EpmTelephony:
 
     def dial(self, a: Attempt) -> None:
         ch = Channel(a.channel)
-        params = format_parameters({"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
-                                    "channel": ch.name.lower()})
+        fields = {"attempt": a.id, "job": a.job_name, "contact": a.contact_id,
+                  "channel": ch.name.lower()}
+        if ch in _VOICE:  # the CCXML application runs AMD for the campaigns that have it
+            fields["amd"] = int(a.job in self.config.amd_jobs)
+            ring = self.config.ring_no_answer_s.get(a.job)
+            if ring is not None:  # the campaign's, not the portal's default
+                fields["ring_no_answer_s"] = f"{ring:g}"
+        params = format_parameters(fields)
         if ch in _VOICE:
             self.launching += 1
             self._submit(lambda: self.client.launch_ccxml(
                 self.to_uri(a.address), self.config.application, self.config.application_url,
                 params, launch_timeout_s=self.config.launch_timeout_s),
                 lambda r: self._launched(a, r), lambda e: self._launch_failed(a, e))
-        elif ch == Channel.SMS:
-            self.messages += 1
-            self._submit(lambda: self.client.send_sms(a.address, f"attempt {a.id}",
-                                                      self.config.sms_from,
-                                                      self.config.application, params),
-                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
         else:
             self.messages += 1
-            self._submit(lambda: self.client.send_email(a.address, a.job_name, f"attempt {a.id}",
-                                                        self.config.email_from,
-                                                        self.config.application, params),
-                         lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+            try:  # the strategy's template: a contact it cannot fill is not sent
+                text, subject = (f"attempt {a.id}", None) if self.message is None \
+                    else self.message(a)
+            except Exception as e:  # TemplateError, or a contact the flow no longer has
+                asyncio.get_running_loop().call_soon(self._send_failed, a, e)
+                return
+            if ch == Channel.SMS:
+                self._submit(lambda: self.client.send_sms(a.address, text, self.config.sms_from,
+                                                          self.config.application, params),
+                             lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
+            else:
+                self._submit(lambda: self.client.send_email(
+                    a.address, subject or a.job_name, text, self.config.email_from,
+                    self.config.application, params),
+                    lambda sid: self._sent(a, sid), lambda e: self._send_failed(a, e))
 
     def connect(self, a: Attempt, agent: int) -> None:
         sid = self._session_of(a)
@@ -206,10 +228,31 @@ class EpmTelephony:
             self._untrack(sid)
 
     async def _in_pool(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        return await self._pooled(fn, asyncio.get_running_loop())
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+    def _pooled(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop
+                ) -> asyncio.Future:
+        """``fn`` on the pool (``run_in_executor``), its request kept until it ends so
+        that ``close`` can wait for it."""
+        cf = self._pool.submit(fn)
+        self._requests.add(cf)
+        cf.add_done_callback(self._requests.discard)
+        return asyncio.wrap_future(cf, loop=loop)
+
+    def close(self, wait_s: float | None = None) -> None:
+        """No more requests; those under way (connects, hang-ups, launches) reach the
+        service first: all of them, or those that do within ``wait_s`` seconds, the rest
+        not sent (logged), so a service that stalls (each request waits out its timeout)
+        cannot hold a stop for minutes."""
+        if wait_s is None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            return
+        _, left = futures.wait(list(self._requests), timeout=wait_s)
+        if left:
+            self.errors += 1
+            log.warning("EPM: %d requests (hang-ups, connects, launches) not sent: the "
+                        "service did not take them within %g s", len(left), wait_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def in_flight(self) -> int:
         """Sessions started and not yet over (plus requests awaiting their answer)."""
@@ -219,7 +262,12 @@ class EpmTelephony:
                 fail: Callable[[Exception], None]) -> None:
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        fut = loop.run_in_executor(self._pool, call)
+        try:
+            fut = self._pooled(call, loop)
+        except RuntimeError:  # closed (a launch answered while the run closed: its drop)
+            self.errors += 1
+            log.warning("EPM: a request after the close not sent")
+            return
 
         def done(f: asyncio.Future) -> None:
             e = f.exception()

@@ -99,7 +99,9 @@ def _fraction_open(v: float) -> bool:
 
 
 def _percent_hint(option: str, v: float) -> str:
-    return f" ({v:g} % is {v / 100:g})" if 1.0 <= v <= 100.0 else ""
+    if v == 1.0:  # as likely 100 % as 1 %: "1 % is 0.01" alone read as if 1 meant 1 %
+        return " (1 is 100 %; 1 % is 0.01)"
+    return f" ({v:g} % is {v / 100:g})" if 1.0 < v <= 100.0 else ""
 
 
 def _check_fraction(app: Application, option: str, value: float | None,

@@ -3,9 +3,9 @@
 CONFIG (TOML) names the jobs (a scenario file), the store, the events file and the three
 live systems with their credentials (from the environment or files). ``--emulate`` starts
 loopback emulators of the voice portal's web service, AES DMCC and CMS, driven by the
-scenario's simulated platform, so the whole live path runs on one machine. SIGINT or
-SIGTERM stops gracefully (attempts in flight end or are recorded; nothing left PENDING);
-run the same command again to resume.
+scenario's simulated platform, so the whole live path runs on one machine. SIGINT,
+SIGTERM or SIGHUP (its terminal closed) stops gracefully (attempts in flight end or are
+recorded; nothing left PENDING); run the same command again to resume.
 """
 
 from __future__ import annotations
@@ -122,9 +122,17 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
         if summary["recorded_attempts"]:
             app.err.print(f"{summary['store']}: resumed at run second {summary['start_s']:.1f}: "
                           f"{summary['recorded_attempts']} attempts recorded, "
-                          f"{summary['trapped']} trapped (re-queued), "
+                          f"{summary['trapped']} in flight at its end "
+                          f"({summary['trapped_connected']} talking to an agent, "
+                          f"{summary['trapped_abandoned']} waiting for one: recorded so; "
+                          "the others TRAPPED, re-queued), "
                           f"{summary['events_left_by_last_run']} stored events published",
                           markup=False)
+        if summary.get("timeline_not_run"):
+            app.warn(f"the scenario's [[timeline]] ({summary['timeline_not_run']} actions) "
+                     "scripts a simulated supervisor; a live run does not carry it out "
+                     "(outdial control pauses, resumes, stops, sets limits and logs off "
+                     "live)")
         if "control_socket" in summary:
             where = f" --store {store_path}" if store_path is not None else ""
             app.err.print(f"supervise it from another terminal: outdial control {config} "

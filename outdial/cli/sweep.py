@@ -22,6 +22,7 @@ from outdial.cli._batch import (
 TABLE_KPIS = {"occupancy": "occupancy", "abandon_rate": "abandon FCC",
               "abandon_rate_ofcom": "abandon Ofcom", "agent_wait_mean_s": "wait s",
               "service_level": "SL", "bhcc": "BHCC"}
+PER_LIVE_ANSWER = ("abandon_rate", "abandon_rate_ofcom", "service_level")  # shares of them
 
 
 @click.command()
@@ -97,6 +98,9 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
     for r in res.table.to_dicts():
         cells = [f"{r[k]:g}" for k in keys]
         for k in TABLE_KPIS:
+            if k in PER_LIVE_ANSWER and not r.get("live_answers"):
+                cells.append("-")  # no agent-based live answer (an inbound-only centre)
+                continue
             cells.append(_cell(k, r[k], r[f"{k}_lo"], r[f"{k}_hi"]))
         cells.append("-" if r.get("platform_tier") is None else str(r["platform_tier"]))
         cells.append({True: "met", False: "MISSED", None: "undecided"}[r.get("targets_met")]

@@ -99,6 +99,7 @@ class LiveConfig:
     first_station: int
     cms_layout: Any = None  # adapters.cms.framing.Layout
     cms_skills: dict[int, str] = field(default_factory=dict)  # report number -> skill name
+    cms_stale_s: float = 60.0  # wall seconds without a CMS refresh: the skills are unknown
     emulate_tls: bool = True
     control: bool = True  # the control socket (``outdial control``) is served
     control_socket: Path | None = None  # None: ``control_path``'s default
@@ -128,7 +129,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "events": ("jsonl", "kafka"),
     "epm": ("url", "user", *_SECRET, "ca_file", "application", "poll_s"),
     "aes": ("host", "port", "tls", "ca_file", "user", *_SECRET, "first_station", "poll_s"),
-    "cms": ("listen", "port", "layout", "skills"),
+    "cms": ("listen", "port", "layout", "skills", "stale_s"),
     "emulate": ("tls",),
     "control": ("enabled", "socket"),
 }
@@ -399,6 +400,9 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                   num)
     if len(set(cms_skills.values())) != len(cms_skills):
         r.bad("cms.skills", "one report number per skill name")
+    cms_stale_s = r.get(cms_t, "cms", "stale_s", float, 60.0, lambda v: 1.0 <= v <= 86400.0,
+                        "seconds from 1 to 86400 without a refresh before the skills' "
+                        "states count as unknown")
     first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
                           lambda v: v >= 0, "an extension number >= 0")
     emu = r.table("emulate")
@@ -413,5 +417,6 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
                       events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
                       first_station=first_station, cms_layout=layout, cms_skills=cms_skills,
+                      cms_stale_s=cms_stale_s,
                       emulate_tls=emulate_tls, control=control,
                       control_socket=r.path_of(control_socket))

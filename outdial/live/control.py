@@ -118,7 +118,8 @@ class ControlServer:
         self.requests += 1
         try:
             req = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            # (RecursionError: nested deeper than the parser follows)
             self.refused += 1
             log.warning("control: not a JSON request (%s): %r", e, line[:80])
             return {"ok": False, "error": f"expected a JSON object on one line ({e})"}

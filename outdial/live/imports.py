@@ -14,6 +14,8 @@ recorded attempts are replayed, so every attempt finds its contact where it was.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,7 @@ class ContactImports:
             raise SupervisorError(f"job {flow.name!r} dials a synthetic list that grows as "
                                   "it runs; imports go to jobs with a contacts file or a "
                                   "fixed number of records")
+        _regular(path)  # a pipe or a device would be read on the loop: the run frozen
         try:
             loaded = load_contacts(path, spec, "skip")
         except (ContactListError, OSError) as e:
@@ -116,3 +119,18 @@ class ContactImports:
         self.store.set_meta(META_KEY, json.dumps(records))
         out["selected"] = flow.extend(fresh)  # those the job's filter lets through
         return out
+
+
+def _regular(path: str) -> None:
+    """``SupervisorError`` unless ``path`` (its link followed) is a regular file: a pipe
+    waits for a writer, a device never ends, and either would hold the run's event loop."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise SupervisorError(f"file: {path}: cannot read ({e.strerror or e})") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device"
+            if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    raise SupervisorError(f"file: {path} is {kind}; expected a contact file (CSV or Parquet)")

@@ -47,7 +47,7 @@ from engine.kpi import attempt_table
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.ports import PortPool
-from engine.recovery import restore_flows, scan
+from engine.recovery import restore_flows, restore_pacer, scan
 from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
@@ -71,6 +71,7 @@ RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
 CANCEL_WAIT_S = 1.0  # at close, how long a cancelled task may take to end before another
 CANCEL_ROUNDS = 5  # cancel, and how many cancels it gets
+EPM_CLOSE_WAIT_S = 15.0  # at close, the longest the web service requests under way get
 
 
 class RunError(RuntimeError):
@@ -112,6 +113,7 @@ class LiveSession:
         self.sink: Sinks | None = None
         self.emulated: Emulated | None = None
         self.telephony: EpmTelephony | None = None
+        self.flows: list[Any] = []  # the jobs' contact flows: messages are filled from them
         self.dmcc: DmccClient | None = None
         self.cms: CmsServer | None = None
         self.skill_feed: CmsSkillFeed | None = None
@@ -138,6 +140,7 @@ class LiveSession:
             raise RunError(str(e)) from None
         if not self.emulate:  # the emulators take loopback addresses of their own
             await _check_hosts(cfg)
+        _check_events_file(cfg)
         self.store = _open_store(cfg)
         store = self.store
         sinks: list[Any] = []
@@ -173,12 +176,15 @@ class LiveSession:
         start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
         clock = LoopClock(loop, start_s, cfg.speed)
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
-        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch)
+        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch,
+                                first_seq=pre.next_seq)  # one run, one numbering
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
         groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
-        self._connect_adapters(sum(g.count for g in groups))
+        self._connect_adapters(sum(g.count for g in groups),
+                               frozenset(j for j, c in enumerate(camps) if c.amd.enabled),
+                               {j: c.outcomes.ring_no_answer_s for j, c in enumerate(camps)})
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -194,6 +200,7 @@ class LiveSession:
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
                               (start_s, end_s if end_s is not None else float("inf")))
         flows, _rules = build_flows(scn, camps)
+        self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         settings = [c.skill_pacing for c in camps]
         try:
@@ -222,6 +229,7 @@ class LiveSession:
         except ImportReplayError as e:
             raise RunError(f"{cfg.source}: {e}") from None
         requeued = restore_flows(store, flows, start_s)
+        carried = restore_pacer(store, dialer, start_s)  # the window's live answers
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
@@ -235,9 +243,15 @@ class LiveSession:
         self._first_id, self._start_s = rec.next_attempt_id, start_s
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
                         **rec.summary(), "requeued_contacts": requeued,
+                        "live_answers_carried": carried,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
-                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate}
+                        "start_s": start_s, "end_s": end_s, "emulated": self.emulate,
+                        # the simulator's scripted supervisor: not carried out live
+                        "timeline_not_run": len(scn.timeline)}
+        if scn.timeline:
+            log.warning("the scenario's [[timeline]] (%d actions) is not carried out live",
+                        len(scn.timeline))
         supervisor = Supervisor(director, dialer, self.imports.add,
                                 self.runner.request_stop)
         # limits a supervisor set in an earlier run of this store hold again
@@ -311,7 +325,8 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
-    def _connect_adapters(self, n_agents: int) -> None:
+    def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int],
+                          ring_no_answer_s: dict[int, float]) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
@@ -319,7 +334,9 @@ class LiveSession:
         poll_s = cfg.epm.poll_s / cfg.speed
         self.telephony = EpmTelephony(client, EpmTelephonyConfig(
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
-            poll_s=poll_s, resources_s=max(poll_s, 0.5)))
+            poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs,
+            ring_no_answer_s=ring_no_answer_s),
+            message=self._message)
         tls = None
         if cfg.aes.tls:
             if self.emulated is not None and self.emulated.client_tls is not None:
@@ -335,8 +352,17 @@ class LiveSession:
             names = {k + 1: n for k, n in enumerate(self.emulated.world.skill_names)}
         self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
         self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
+        # a silent CMS (no refresh for cms.stale_s wall seconds): skills back to unknown
+        self.tasks.append(asyncio.create_task(self.skill_feed.watch(cfg.cms_stale_s)))
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
+
+    def _message(self, a: Any) -> tuple[str, str | None]:
+        """An SMS or email attempt's text and subject: its strategy step's template (and
+        subject) filled from its contact's fields (``TemplateError`` when one is missing)."""
+        flow = self.flows[a.job]
+        msg = flow.strategy.steps[a.step].message(flow.contact(a.contact))
+        return msg.body, msg.subject
 
     async def _wait_connected(self) -> None:
         try:
@@ -367,7 +393,8 @@ class LiveSession:
 
     async def run(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: the terminal or session the run was started from went away
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.runner.request_stop)
         if self.inbound_agents is not None:  # agents a killed run left on inbound
@@ -383,6 +410,7 @@ class LiveSession:
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
         self.summary["cms_refreshes"] = self.cms.batches
+        self.summary["cms_silences"] = self.skill_feed.silences
         if self.blending is not None:
             b = self.blending
             self.summary["blending_lends"] = b.lends
@@ -437,8 +465,8 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await self.dmcc.stop()
-        if self.telephony is not None:
-            self.telephony.close()
+        if self.telephony is not None:  # hang-ups and connects sent, within a bound
+            self.telephony.close(EPM_CLOSE_WAIT_S)
             self.telephony.client.close()
         if self.emulated is not None:
             if self.emulated.cms is not None:
@@ -540,6 +568,26 @@ async def _check_hosts(cfg: LiveConfig) -> None:
         except TimeoutError:
             raise RunError(f"{cfg.source}: {key}: no answer resolving {host!r} within "
                            f"{RESOLVE_TIMEOUT_S:g} s") from None
+
+
+def _check_events_file(cfg: LiveConfig) -> None:
+    """``RunError`` when the events file is one the run keeps for something else (the
+    store, its journal, lock, log or control socket, the configuration, the scenario):
+    events appended there destroyed it (a store so named was damaged at the next start)."""
+    if cfg.events_jsonl is None:
+        return
+    taken = {cfg.source: "the run configuration", cfg.scenario: "the scenario file"}
+    if cfg.store_sqlite is not None:
+        taken[cfg.store_sqlite] = "the SQLite store"
+        for suffix in ("-wal", "-shm", "-journal", ".lock", ".log"):
+            taken[cfg.store_sqlite.with_name(cfg.store_sqlite.name + suffix)] = \
+                f"the store's {suffix.strip('-.')} file"
+    taken[cfg.control_path()] = "the control socket"
+    events = cfg.events_jsonl.resolve()
+    for path, what in taken.items():
+        if path.resolve() == events:
+            raise RunError(f"{cfg.source}: events.jsonl: {cfg.events_jsonl} is {what}; "
+                           "expected a file of its own for the events")
 
 
 def _secret(ep: Endpoint) -> Secret:

@@ -56,7 +56,9 @@ def snapshot(s: Any) -> dict[str, Any]:
         "epm_sessions": len(tel.sessions), "epm_errors": tel.errors,
         "dmcc_connected": s.dmcc.connected.is_set(), "dmcc_reconnects": max(
             s.dmcc.connects - 1, 0),
-        "cms_refreshes": s.cms.batches, "outbox_pending": s.runner.relay.pending(),
+        "cms_refreshes": s.cms.batches,
+        "cms_silent": s.skill_feed.silent_since is not None,
+        "outbox_pending": s.runner.relay.pending(),
         "skills": ({k: (v.calls_waiting, v.agents_available, v.agents_staffed)
                     for k, v in s.skill_feed.last.items()} if s.cms.batches else {}),
         "events_published": s.runner.relay.published,
@@ -81,7 +83,8 @@ def render(snap: dict[str, Any], regulation: str = "fcc") -> Group:
         f"ports {snap['ports_in_use']}/{snap['ports_total']}  "
         f"EPM sessions {snap['epm_sessions']} (errors {snap['epm_errors']})  "
         f"AES {'up' if snap['dmcc_connected'] else 'DOWN'} "
-        f"(reconnects {snap['dmcc_reconnects']})  CMS refreshes {snap['cms_refreshes']}  "
+        f"(reconnects {snap['dmcc_reconnects']})  CMS refreshes {snap['cms_refreshes']}"
+        f"{' SILENT' if snap.get('cms_silent') else ''}  "
         f"events {snap['events_published']} (outbox {snap['outbox_pending']})  "
         f"tick late p99 {snap['late_p99_ms']:.1f} ms")
     skills = "  ".join(f"{k}: {w} waiting, {a}/{n} available"

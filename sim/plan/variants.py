@@ -27,7 +27,7 @@ from sim.scenario import load, override_value, read_raw
 
 VARIANT_KEYS = ("occupancy_outbound", "abandon_rate", "inbound_service_level",
                 "inbound_abandon_rate", "inbound_asa_s", "occupancy_inbound", "occupancy",
-                "bhcc_agent")
+                "bhcc", "bhcc_agent")
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
