@@ -400,3 +400,27 @@ def test_a_launch_tells_the_application_whether_its_campaign_runs_amd():
     ring = sorted(dict(p.split("=") for p in s.split(";"))["ring_no_answer_s"]
                   for s in launched)
     assert ring == ["15", "22.5"]
+
+
+def test_a_portal_with_no_port_has_answered(ca, tmp_path):
+    """A web service reporting 0 ports answered: the run starts and says so, not 'no answer
+    from the outcall web service' (the start waited for a port figure over 0)."""
+    async def go():
+        world = ScriptedPorts(ports=0)
+        emu = EpmEmulator(world, {"u": PASSWORD}, ca.server_context())
+        emu.start()
+        client = EpmClient(emu.url, "u", PASSWORD, verify=str(ca.write(tmp_path)[0]))
+        tel = EpmTelephony(client, EpmTelephonyConfig(poll_s=0.02, resources_s=0.05))
+        assert not tel.answered
+        runner = asyncio.create_task(tel.run())
+        for _ in range(200):
+            if tel.answered:
+                break
+            await asyncio.sleep(0.01)
+        answered, total, free = tel.answered, tel.resources.total, tel.capacity(True)
+        runner.cancel()
+        tel.close()
+        emu.close()
+        assert answered and tel.resource_polls >= 1
+        assert total == 0 and free == 0
+    asyncio.run(go())

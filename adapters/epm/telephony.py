@@ -93,7 +93,8 @@ class EpmTelephony:
         self.errors = 0
         self.launched = 0
         self._figures = 0  # port figures taken from launch answers (newer than a query's)
-        self.polls = 0
+        self.polls = 0  # session status polls answered
+        self.resource_polls = 0  # port figures (QueryResources) answered
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="epm")
         self._requests: set[futures.Future] = set()  # submitted to the pool, not ended
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +160,12 @@ class EpmTelephony:
             self._submit(lambda: self.client.send_ccxml_event(sid, "outdial.drop"),
                          lambda ok: None, self._event_failed)
 
+    @property
+    def answered(self) -> bool:
+        """Whether the web service has answered a poll (port figures or session status),
+        whatever figures it gave (a portal reporting no port has answered)."""
+        return bool(self.resource_polls or self.polls or self.resources.total)
+
     # ---- the loop side
 
     async def run(self) -> None:
@@ -173,6 +180,7 @@ class EpmTelephony:
                     res = await self._in_pool(self.client.query_resources)
                     if gen == self._figures:  # no launch answered since: not stale
                         self.resources = res
+                    self.resource_polls += 1
                     next_res = now + self.config.resources_s
                 if self.sessions:
                     ids = list(self.sessions)

@@ -382,12 +382,16 @@ class LiveSession:
                            f"within {CONNECT_TIMEOUT_S:g} s (check host, port, TLS and the "
                            "credentials)") from None
         for _ in range(int(CONNECT_TIMEOUT_S / 0.05)):
-            if self.telephony.resources.total or self.telephony.polls:
+            if self.telephony.answered:
                 break
             await asyncio.sleep(0.05)
         else:
             raise RunError(f"epm: no answer from the outcall web service within "
                            f"{CONNECT_TIMEOUT_S:g} s (check the URL, TLS and the credentials)")
+        if not self.telephony.resources.total:  # it answered, with no port at all
+            log.warning("epm: the outcall web service reports no telephony port (0 in its "
+                        "resources): no call goes out until it reports some (check the "
+                        "portal's MPPs and their licences)")
 
     # ---- running
 
