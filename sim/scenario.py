@@ -2037,13 +2037,19 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
     """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
-    whose agents place each call, keep their preview pacing). ``ValueError`` names the
-    policy and the campaign when the pacer would refuse the result (``progressive:0.5``)."""
+    whose agents place each call, keep their preview pacing). A policy without its ratio
+    (``progressive``) keeps a campaign's own where it already paces that way, else takes the
+    ratio's default: a ratio means lines per agent to a ``ratio`` campaign and lines per idle
+    agent to a progressive one, so ``ratio:2`` made progressive at 2 would dial twice per
+    idle agent. ``ValueError`` names the policy and the campaign when the pacer would refuse
+    the result (``progressive:0.5``)."""
     pacing, ratio = parse_policy(policy)
+    default = _CAMPAIGN["ratio"].default
     camps = []
     for c in scn.campaigns:
         if c.agent_based and c.license != "manual":
-            c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else c.ratio)
+            own = c.ratio if c.pacing == pacing else default
+            c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else own)
         camps.append(c)
     out = replace(scn, campaigns=tuple(camps))
     chk = _Checker("", None)

@@ -127,6 +127,20 @@ def test_policy_override():
         parse_policy("magic")
 
 
+def test_a_policy_without_its_ratio_keeps_a_campaigns_own_only_where_it_paces_that_way():
+    """compare's 'progressive' row made a 'ratio:2' campaign (2 lines per agent) progressive
+    at 2 lines per *idle* agent; a progressive campaign keeps its own ratio."""
+    def camp(pacing):
+        raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "pacing": pacing}]}
+        return build(raw, "x.toml")
+    assert with_policy(camp("ratio:2"), "progressive").campaigns[0].ratio == 1.0
+    assert with_policy(camp("progressive:1.5"), "progressive").campaigns[0].ratio == 1.5
+    assert with_policy(camp("progressive:1.5"), "ratio:1.2").campaigns[0].ratio == 1.2
+    assert with_policy(camp("ratio:2"), "ratio:3").campaigns[0].ratio == 3.0
+    c = with_policy(camp("ratio:2"), "predictive").campaigns[0]
+    assert c.pacing == "predictive" and c.ratio == 1.0
+
+
 def test_toml_pacing_takes_the_cli_policy_strings():
     for text, (pacing, ratio) in (("progressive:1.5", ("progressive", 1.5)),
                                   ("ratio:1.2", ("ratio", 1.2)),
