@@ -364,11 +364,11 @@ class Staffing:
         floor's running jobs get them at the next rebalance (a recalculation event)."""
         if job not in self._limits or running == (job not in self._idle):
             return  # not agent-based, or no change
-        lo, hi = self._limits[job]
+        lo = self._limits[job][0]
         if running:
             del self._idle[job]
             self.licenses.set_minimum(job, lo)
-            self.licenses.set_demand(job, min(hi, int(self.qualified[job])))
+            self.licenses.set_demand(job, self._full_demand(job))
         else:
             self._idle[job] = lo
             self.licenses.set_minimum(job, 0)
@@ -523,15 +523,29 @@ class Staffing:
         """Give back their demand to the jobs ``_unusable`` held that are not running, or
         that a free logged-in agent could work again (a recalculation of their pool)."""
         am = self.dialer.agents
-        free = am.skills[(am.status != AgentStatus.OFF) & (am.job < 0)]
+        free_for = self._qualified_among(am.skills[(am.status != AgentStatus.OFF)
+                                                   & (am.job < 0)])
         for j in list(self._caps):
-            m = int(self.job_skills[j])
             if j in self._idle:
                 del self._caps[j]  # set_running gives the demand back when it runs
-            elif ((free & m) == m).any():
+            elif free_for[j]:
                 del self._caps[j]
-                self.licenses.set_demand(j, min(self._limits[j][1], int(self.qualified[j])))
+                self.licenses.set_demand(j, self._full_demand(j))
                 self.licenses.request_recalculation(LicenseKind(int(self.pool_of_job[j])))
+
+    def _full_demand(self, job: int) -> int:
+        """The most agents agent-based job ``job`` can use: its maximum, at most the agents
+        qualified for it."""
+        return min(self._limits[job][1], int(self.qualified[job]))
+
+    def _qualified_among(self, skills: np.ndarray) -> np.ndarray:
+        """Per job, how many of the agents with these skill masks qualify for it (int64,
+        agent-based jobs; 0 for the others)."""
+        out = np.zeros(len(self.dialer.jobs), dtype=np.int64)
+        rows = self._agent_rows
+        m = self.job_skills[rows]
+        out[rows] = ((skills[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+        return out
 
     def _unusable(self, targets: np.ndarray, placed: np.ndarray) -> dict[int, int]:
         """Running jobs whose licenses the assignment ``placed`` leaves unused although no
@@ -545,14 +559,11 @@ class Staffing:
             return {}
         got = np.bincount(placed[on & (placed >= 0)], minlength=targets.size)
         rows = self._agent_rows
-        m = self.job_skills[rows]
-        free_for = np.zeros(targets.size, dtype=np.int64)
-        free_for[rows] = ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+        free_for = self._qualified_among(free)
         out: dict[int, int] = {}
         for k in self._pools.tolist():
             pool = [j for j in rows[self.pool_of_job[rows] == k].tolist() if j not in self._idle]
-            if not any(free_for[i] and got[i] >= targets[i]
-                       and targets[i] < min(self._limits[i][1], int(self.qualified[i]))
+            if not any(free_for[i] and got[i] >= targets[i] and targets[i] < self._full_demand(i)
                        for i in pool):
                 continue
             for j in pool:
@@ -570,8 +581,7 @@ class Staffing:
         short = np.zeros(len(self.dialer.jobs), dtype=np.int64)
         rows = self._agent_rows
         if rows.size:
-            m = self.job_skills[rows]
-            could = in_use[rows] + ((free[:, None] & m[None, :]) == m[None, :]).sum(axis=0)
+            could = in_use[rows] + self._qualified_among(free)[rows]
             want = np.minimum(self._max_agents, could)
             short[rows] = np.maximum(want - self.allocated[rows], 0)
             if self._idle:  # a job not running wants no agent: it is never short
