@@ -17,7 +17,6 @@ a sink that fails) stops the run the same way and is returned, never swallowed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -29,6 +28,7 @@ from engine.agents import InvalidTransition
 from engine.attempt import Code
 from engine.director import CampaignDirector, JobState
 from engine.outbox import OutboxRelay
+from engine.recovery import transaction
 from engine.sinks import SinkBusy
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class LiveRunner:
         (set in memory only, they came back PAUSED after a kill -9, the list gone)."""
         raw = self.store.get_meta(SHUTDOWN_PAUSED)
         names = json.loads(raw) if raw else []
-        with _transaction(self.store):
+        with transaction(self.store):
             for j, job in enumerate(self.dialer.jobs):
                 if job.name in names and self.director.states[j] == JobState.PAUSED:
                     was = self.director.started_s[j]
@@ -302,7 +302,7 @@ class LiveRunner:
         paused = []
         # the states and the list of jobs to resume commit together: a kill between them
         # left a job PAUSED that no run resumed
-        with _transaction(self.store):
+        with transaction(self.store):
             for j, st in enumerate(director.states):
                 if st not in (JobState.RUNNING, JobState.PAUSED, JobState.SCHEDULED):
                     continue
@@ -342,13 +342,6 @@ class Guarded:
             except Exception as e:
                 self._clock.fail(e)
         return guarded
-
-
-def _transaction(store: Any) -> contextlib.AbstractContextManager[None]:
-    """``store.transaction()`` (its writes commit together), or nothing for a store
-    without transactions."""
-    txn = getattr(store, "transaction", None)
-    return txn() if txn is not None else contextlib.nullcontext()
 
 
 def _is_store_error(e: BaseException | None) -> bool:

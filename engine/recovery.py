@@ -21,7 +21,7 @@ see it end, exactly as for an attempt that ended normally.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +82,10 @@ def scan(store: Store, events: Any = None) -> Recovery:
     records = store.attempts()
     last = max((max(r["t_created"], r["t_connect"], r["t_end"]) for r in records),
                default=0.0)
-    txn = getattr(store, "transaction", None)
     for r in trapped:
         a = attempt_of(r)
         a.code, a.t_end = _code_at_crash(r), float(last)
-        with txn() if txn is not None else contextlib.nullcontext():
+        with transaction(store):
             if a.code == _ABANDONED:  # its nuisance flag recorded too
                 a.abandoned = True
                 store.save_attempt(a)
@@ -111,24 +110,33 @@ def _code_at_crash(r: dict[str, Any]) -> int:
     return int(Code.TRAPPED)
 
 
-def restore_flows(store: Store, flows: Sequence[Any], now_s: float) -> int:
-    """Replay each job's recorded attempts (by job name) into its flow; returns contacts
-    re-decided."""
-    by_job: dict[str, list[dict[str, Any]]] = {}
-    for r in store.attempts():
+def transaction(store: Any) -> contextlib.AbstractContextManager[Any]:
+    """``store.transaction()`` (its writes commit together), or nothing for a store
+    without transactions."""
+    txn = getattr(store, "transaction", None)
+    return txn() if txn is not None else contextlib.nullcontext()
+
+
+def restore_flows(records: Sequence[Mapping[str, Any]], flows: Sequence[Any],
+                  now_s: float) -> int:
+    """Replay each job's recorded attempts (``records``: the store's, by job name) into
+    its flow; returns contacts re-decided."""
+    by_job: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
         by_job.setdefault(r["job_name"], []).append(r)
     return sum(flow.restore(by_job.get(flow.name, []), now_s) for flow in flows)
 
 
-def restore_pacer(store: Store, dialer: Any, now_s: float) -> int:
-    """Replay the recorded live answers of the dialer's jobs (by job name) into its pacer
+def restore_pacer(records: Sequence[Mapping[str, Any]], dialer: Any, now_s: float) -> int:
+    """Replay the recorded live answers (``records``: the store's attempts) of the
+    dialer's jobs (by job name) into its pacer
     (``Pacer.restore_live``: those inside each job's regulatory window before ``now_s``
     count in its abandon accounting and in the excess its price pays back); returns how
     many were kept. Without it a restarted campaign started its rate afresh: an excess
     before a crash or a stop was forgotten."""
     row = {job.name: j for j, job in enumerate(dialer.jobs)}
     rows, t, abandoned = [], [], []
-    for r in store.attempts():
+    for r in records:
         j = row.get(r["job_name"])
         code = int(r["code"])
         if j is None or code not in LIVE_CODES or r.get("t_end") is None:

@@ -389,7 +389,7 @@ def test_a_crash_while_an_agent_talks_recovers_the_call_as_connected_not_rediall
     assert ends[talking.id]["t_end_s"] >= ends[talking.id]["t_connect_s"] == 3.0
     assert ends[waiting.id]["completion_code"] == "ABANDONED" and ends[waiting.id]["nuisance"]
     fresh = flow()
-    restore_flows(again, [fresh], rec.resume_s)
+    restore_flows(again.attempts(), [fresh], rec.resume_s)
     assert fresh.counts(rec.resume_s).abandons == 1
     redial = [p[1] for p in fresh.take(rec.resume_s, "voice", 4)]
     assert redial == [ringing.contact_id, "c3"]  # the trapped one again, then the next

@@ -87,6 +87,6 @@ def test_a_restart_replays_the_stores_live_answers_by_job_name():
         a.code, a.t_end = int(code), 10.0 * i + 5.0
         store.save_attempt(a)
     d = _Dialer(["fcc", "ofcom"])
-    assert restore_pacer(store, d, 100.0) == 3  # three live answers of jobs still there
+    assert restore_pacer(store.attempts(), d, 100.0) == 3  # three live answers of jobs still there
     assert d.pacer._carried_live.tolist() == [2, 1]
     assert d.pacer._carried_ab.tolist() == [2, 0]  # an abandon and a hang-up waiting

@@ -228,8 +228,9 @@ class LiveSession:
             imported = self.imports.replay()
         except ImportReplayError as e:
             raise RunError(f"{cfg.source}: {e}") from None
-        requeued = restore_flows(store, flows, start_s)
-        carried = restore_pacer(store, dialer, start_s)  # the window's live answers
+        records = store.attempts()  # read once, after the recovery's re-codes
+        requeued = restore_flows(records, flows, start_s)
+        carried = restore_pacer(records, dialer, start_s)  # the window's live answers
         director.restore(rec.job_states)
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
