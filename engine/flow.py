@@ -450,9 +450,7 @@ class ContactFlow:
             self.live += 1
             ab = code in ABANDON_CODES
             self.abandons += ab
-            day = self.calendar.utc_day(now_s)
-            d, live, abandons = self._today
-            self._today = (day, live + 1, abandons + ab) if d == day else (day, 1, int(ab))
+            self._count_today(now_s, ab)
         if code in CONNECT_CODES:
             self.connects += 1
         past = _new_tuple(PastAttempt, (a.t_end, code, a.step, a.address, ch, self.job))
@@ -509,17 +507,23 @@ class ContactFlow:
                 self.live += code in LIVE_CODES
                 self.abandons += code in ABANDON_CODES
                 self.connects += code in CONNECT_CODES
-                if code in LIVE_CODES:  # today's too: the latest day's, as ``finished``
-                    day, (d, live, ab) = self.calendar.utc_day(float(r["t_end"])), self._today
-                    if day >= d:
-                        same = day == d
-                        self._today = (day, live * same + 1,
-                                       ab * same + (code in ABANDON_CODES))
+                if code in LIVE_CODES:  # today's too, as ``finished`` counts them
+                    self._count_today(float(r["t_end"]), code in ABANDON_CODES)
             self._set(c, IN_FLIGHT)
             self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
         return len(touched)
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _count_today(self, t_s: float, abandoned: bool) -> None:
+        """A live answer at ``t_s`` (run s) in today's counts: those of the latest UTC day
+        seen (one of an earlier day, replayed at a restart, is not today's)."""
+        day = self.calendar.utc_day(t_s)
+        d, live, abandons = self._today
+        if day == d:
+            self._today = (day, live + 1, abandons + abandoned)
+        elif day > d:
+            self._today = (day, 1, int(abandoned))
 
     def _own(self, hist: Sequence[PastAttempt]) -> Sequence[PastAttempt]:
         """This job's attempts: the strategy's steps are the job's own (the shared history
