@@ -207,7 +207,8 @@ def _posterior_recent(window, initial, prior_weight, buf, pos, count, since, spa
     outcomes, as many as ``span`` (the outcomes of the last minutes, int64[n]; at least
     ``span_min``, at most the ring's ``window``) and since the row's last change
     (``since``, int64[n], mutated): where the newest of those outcomes disagree with the
-    older beyond chance (``_change_point``'s ratio over ``llr_min`` nats) the older are
+    older beyond chance (``_change_point``'s ratio over ``llr_up`` nats for a rise,
+    ``llr_down`` for a fall, at least ``m_min`` outcomes each side) the older are
     dropped and ``since`` set to the newer's count. The prior (``initial``, worth
     ``prior_weight`` outcomes) fades over the first ``span_min`` outcomes, ``w =
     prior_weight (S - k) / S`` for S = span_min and k <= S the outcomes held, whatever the
