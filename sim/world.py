@@ -327,7 +327,7 @@ class SimTelephony:
     def _call_end(self, ev: _Call) -> None:
         a, agent = ev.value
         self.job_gauges[a.job].change(-1, self.env._now)
-        self.listener.on_call_ended(a)
+        self.listener.on_call_ended(a, not a.truth_human)  # a machine: its agent says so
         cw = self.camp[a.job]
         _later(self.env, cw.wrap() * cw.wrap_scale, self.agents.wrap_done, agent,
                self._on_wrap_done)
