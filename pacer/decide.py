@@ -464,8 +464,13 @@ class Pacer:
         self._buf_ringing = np.empty(n)  # launch of each campaign's oldest ringing dial
         _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
+        # the windowed accounting over each campaign's regulatory window: ``window_s``
+        # where given (as ``restore_live`` keeps), else the regulator's
+        given = self._window_s > 0
         self.abandon = AbandonState(AbandonParams(
-            regulation=self._regulation, limit=self._abandon_limit)) if n else None
+            regulation=self._regulation, limit=self._abandon_limit,
+            fcc_window_s=np.where(given, self._window_s, FCC_WINDOW_S),
+            ofcom_window_s=np.where(given, self._window_s, OFCOM_WINDOW_S))) if n else None
         # the windows' arrays are updated in place: their argument list is built once
         self._abandon_args = (*self.abandon._fcc.args(), *self.abandon._ofcom.args()) \
             if n else ()
@@ -750,9 +755,9 @@ class Pacer:
             raise ValueError(f"abandoned: expected {rows.size} bools, got {ab.dtype} "
                              f"{ab.shape}")
         now = real_number("now_s", now_s, 0.0, g.MAX_TIME_S)
-        window = np.where(self._window_s > 0, self._window_s,
-                          np.where(self._regulation == Regulation.OFCOM, OFCOM_WINDOW_S,
-                                   FCC_WINDOW_S))
+        p = self.abandon.params  # each campaign's window, as its accounting keeps it
+        window = np.where(self._regulation == Regulation.OFCOM, p.ofcom_window_s,
+                          p.fcc_window_s)
         keep = (t <= now) & (t > now - window[rows])
         rows, t, ab = rows[keep], t[keep], ab[keep]
         if rows.size:

@@ -68,3 +68,4 @@ def test_the_pacer_takes_a_machine_its_agent_found_out_of_the_live_answers():
     p.decide(20.0, e, e, np.zeros(0), e, e, np.zeros(0))  # folds the observations in
     r = p.abandon.rates(20.0)
     assert r.live_fcc.tolist() == [28] and r.fcc[0] == pytest.approx(1 / 28)
+
