@@ -36,16 +36,29 @@ LINE_COLUMN = "__line__"  # hidden column: each contact's line in its source (se
 OnError = Literal["skip", "reject"]
 
 
+def with_problems(message: str, problems: Sequence[Problem], first: int = 10) -> str:
+    """``message`` followed by the first ``first`` row problems and what is left: more
+    problems than rows when a row has several (``and 141 more problems on 131 more rows``)."""
+    if not problems:
+        return message
+    shown = "; ".join(str(p) for p in problems[:first])
+    rest = problems[first:]
+    if not rest:
+        return f"{message}: {shown}"
+    rows = len({p.line for p in rest} - {p.line for p in problems[:first]})
+    more = (f"{len(rest)} more problems on {rows} more rows" if rows != len(rest)
+            else f"{rows} more rows")
+    return f"{message}: {shown}; and {more}"
+
+
 class ContactListError(ValueError):
-    """A contact list could not be loaded; ``problems`` lists every malformed row found."""
+    """A contact list could not be loaded; ``problems`` lists every malformed row found,
+    ``summary`` is the message without them."""
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()):
         self.problems = list(problems)
-        if self.problems:
-            shown = "; ".join(str(p) for p in self.problems[:10])
-            more = len(self.problems) - 10
-            message = f"{message}: {shown}" + (f"; and {more} more" if more > 0 else "")
-        super().__init__(message)
+        self.summary = message
+        super().__init__(with_problems(message, self.problems))
 
 
 @dataclass(frozen=True)

@@ -368,3 +368,28 @@ def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
     where = "line 22: " if how == "file" else "set on the command line: "
     assert f"{where}agents.team.count: expected a value >= 0 agents, got -1" in res.stderr
     assert "agents[0]" not in res.stderr
+
+
+def test_skipped_rows_count_what_is_left_in_rows_not_problems(tmp_path):
+    """A row with two problems (a bad e-mail and an unknown zone) is one row skipped. The
+    warning said '4 of 8 rows ... skipped: <3 problems>; and 2 more': 5 problems on 4 rows
+    read as 5 rows. What is left is counted as problems on rows; with reject, the problem
+    lists the rows once (the error's own list and the validator's were both appended)."""
+    rows = ["id,phone,email,timezone",
+            "1,+12125550001,bad,UTC", "2,+12125550002,a@b.co,UTC",
+            "3,+12125550003,bad,UTC", "4,+12125550004,a@b.co,UTC",
+            "5,+12125550005,bad,UTC", "6,+12125550006,bad,Mars/Base",
+            "7,+12125550007,a@b.co,UTC", "8,+12125550008,a@b.co,UTC"]
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    contacts = {"file": "list.csv", "addresses": {"phone": "voice", "email": "email"}}
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "contacts": contacts}]}
+    [warning] = [w for w in build(raw, "s.toml", base_dir=tmp_path).warnings
+                 if "skipped" in w]
+    assert "4 of 8 rows" in warning
+    assert warning.endswith("; and 2 more problems on 1 more rows")
+    contacts["on_error"] = "reject"
+    with pytest.raises(ScenarioError) as exc:
+        build(raw, "s.toml", base_dir=tmp_path)
+    [problem] = exc.value.problems
+    assert problem.count("line 2:") == 1
+    assert problem.endswith("; and 2 more problems on 1 more rows")
