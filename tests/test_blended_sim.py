@@ -203,6 +203,17 @@ def test_every_blended_target_is_judged_on_a_run():
     assert by["inbound_answered"].met is True
 
 
+def test_a_blended_jobs_occupancy_leaves_out_its_time_lent(blended):
+    """A job's occupancy is its agents' outbound work over their time on it less the time
+    they were lent to inbound, as the total's occupancy_outbound (the one job here holds
+    every dialer agent, so the two are the same figure). The lent time was counted as the
+    job's idle time: 0.53 against an outbound occupancy of 0.84 here, and 42 % for a job
+    whose agents were 85 % busy in a centre lending half of them."""
+    assert blended.total["lent_agent_s"] > 0
+    assert blended.campaigns[0]["occupancy"] == pytest.approx(
+        blended.total["occupancy_outbound"], rel=1e-9)
+
+
 def test_per_skill_occupancy_of_one_skill_is_the_total(blended):
     """One skill: the agents serving it are all the inbound agents, so its occupancy is the
     inbound total's, and its counts are the total's."""
