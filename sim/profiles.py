@@ -302,6 +302,8 @@ def _logoff_agents(e: Mapping[str, Any], path: str, groups: Sequence[tuple[str, 
         return None
     first, n = match[0]
     k = e.get("agents", n)
+    if n == 0 and isinstance(k, int) and not isinstance(k, bool) and k >= 0:
+        return (), 0  # an empty group (count = 0, a sweep's or --set's): nobody to log off
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n:
         problem(f"{path}.agents", f"expected how many of the group's {n} agents, 1 to {n}, "
                 f"got {k!r}")

@@ -351,6 +351,25 @@ def test_resizing_a_group_with_shifts_scales_its_profile():
     assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
 
 
+def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
+    """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
+    4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0
+    agents, 1 to 0, got 4'), so no sweep could leave a shift out. An empty group's
+    logoffs log off nobody; the run makes nothing of the group and says so."""
+    from sim.run import simulate
+
+    path = SCENARIOS / "day-profile.toml"
+    scn = load(path, {"agents.floor.count": 0, "scenario.sim_hours": 0.05})
+    [logoff] = [a for a in scn.timeline if a.action == "logoff"]
+    assert logoff.agents == () and logoff.count == 0
+    assert simulate(scn, 1).attempts.height == 0
+    raw = tomllib.loads(path.read_text())
+    raw["timeline"][-1]["agents"] = 5  # still refused over a group's count
+    raw["agents"][0]["count"] = 4
+    raw["agents"][0]["profile"]["count"] = [1] * 8
+    assert "timeline[4].agents" in " ".join(_problems(raw))
+
+
 @pytest.mark.parametrize("how", ["file", "set", "set-index"])
 def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
     """A bound error on an agent group was named `agents[0].count`, where --set takes
