@@ -1882,6 +1882,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                 rest = rest[1:]
             else:
                 targets = [it for it in items if isinstance(it, dict)]
+                if len(rest) >= 2 and rest[0] in _SPARSE_TABLES[parts[0]]:
+                    having = [it for it in targets if isinstance(it.get(rest[0]), dict)]
+                    targets = having or targets  # a blended job's, not a half table
             if not rest or not targets:
                 problems.append(f"{dotted}: expected {parts[0]}[.NAME].key naming an "
                                 "existing entry")
@@ -1939,6 +1942,15 @@ def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, 
                     and isinstance(n, int) and not isinstance(n, bool) and new > 0):
                 e["agents"] = min(new, max(1, math.floor(n * new / old + 0.5)))
 
+
+# Tables an entry may lack, whose required keys one override cannot give (a blending
+# table needs its skill): `campaigns.blending.enabled=false` sets the key in the entries
+# that have the table (every entry when none has it, for the problem to name it).
+_SPARSE_TABLES: dict[str, tuple[str, ...]] = {
+    "campaigns": ("blending", "skill_pacing", "profile", "strategy"),
+    "agents": ("profile",),
+    "inbound": ("profile",),
+}
 
 # The keys an entry of each array takes (its own and its tables'): a --set naming neither an
 # entry nor one of these is a misspelt name.

@@ -351,6 +351,29 @@ def test_resizing_a_group_with_shifts_scales_its_profile():
     assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
 
 
+def test_a_key_of_a_table_only_some_campaigns_have_is_set_where_they_have_it():
+    """`--variant off:campaigns.blending.enabled=false` (docs/blending.md) on a centre
+    where one job of two is blended gave the other a blending table of one key: refused,
+    'campaigns.renew.blending.skill: required key is missing'. A key of such a table
+    (blending, skill_pacing, profile, strategy) is set in the entries that have it; a table
+    every entry has a default for (talk, amd) is still set in every one."""
+    raw = {**MINIMAL,
+           "inbound": [{"skill": "care", "calls_per_hour": 60.0}],
+           "agents": [{"group": "a", "count": 3, "skills": ["s", "care"]}],
+           "campaigns": [{"name": "sales", "skill": "s", "blending": {"skill": "care"}},
+                         {"name": "renew", "skill": "s"}]}
+    out = apply_overrides(raw, {"campaigns.blending.enabled": False,
+                                "campaigns.amd.enabled": True})
+    assert out["campaigns"][0]["blending"] == {"skill": "care", "enabled": False}
+    assert "blending" not in out["campaigns"][1]
+    assert [c["amd"] for c in out["campaigns"]] == [{"enabled": True}] * 2
+    scn = build(out, "x.toml")
+    assert [c.blending for c in scn.campaigns] == [None, None]
+    alone = {**raw, "campaigns": [{"name": "renew", "skill": "s"}]}  # nobody has one
+    assert "blending.skill" in " ".join(_problems(apply_overrides(
+        alone, {"campaigns.blending.enabled": False})))
+
+
 def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
     """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
     4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0
