@@ -439,6 +439,21 @@ def test_reopening_sees_everything(persistent):
     assert other.attempts() == [] and other.get_meta("next_attempt_id") is None
 
 
+def test_call_sessions_are_kept_until_forgotten(persistent):
+    s = persistent.open("run")
+    s.call_session(7, "sess-7")
+    s.call_session(3, "sess-3")
+    s.call_session(7, "sess-7b")  # the launch answered again: the last id is kept
+    s.forget_call_sessions([9])  # not kept: nothing happens
+    s.close()
+    again = persistent.open("run")  # across a restart
+    assert again.call_sessions() == {3: "sess-3", 7: "sess-7b"}
+    again.forget_call_sessions([3])
+    assert again.call_sessions() == {7: "sess-7b"}
+    again.forget_call_sessions()
+    assert again.call_sessions() == {}
+
+
 def test_sqlite_is_in_wal_mode(tmp_path):
     path = tmp_path / "live.db"
     with SqliteStore(path) as s:
