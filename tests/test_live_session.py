@@ -453,3 +453,36 @@ def test_an_events_file_that_is_the_store_is_refused_before_it_is_written(tmp_pa
                                            "its own"):
             run_live(dataclasses.replace(cfg, events_jsonl=events), emulate=True)
     assert not cfg.store_sqlite.exists()
+
+
+def test_the_summarys_occupancy_covers_its_window_the_drain_included(tmp_path):
+    # a run that reaches its end with calls up: the drain lets some of them end; their
+    # attempts are in the summary, and so must their agents' talk be
+    from engine.agents import AgentState
+    from engine.kpi import agent_times, occupancy
+
+    cfg = _cfg(tmp_path, hours=0.004, speed=6.0, drain_s=3.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        try:
+            return s, await asyncio.wait_for(s.run(), 60.0)
+        finally:
+            await s.close()
+    s, summary = asyncio.run(go())
+    lo, hi = summary["kpi_window_s"]
+    assert summary["reason"] == "end" and lo == summary["start_s"] and hi > summary["end_s"]
+    # the oracle: each connected call of this run talks from its connect to its talk's
+    # end (or to the window's end, still talking at the stop), as the store records it
+    mine = [r for r in rows(cfg.store_sqlite).values()
+            if r["attempt_id"] >= summary["next_attempt_id"] and r["t_connect"] >= 0]
+    talk = sum(min(r["t_talk_end"] if r["t_talk_end"] >= 0 else hi, hi)
+               - max(r["t_connect"], lo) for r in mine)
+    ended_in_drain = [r for r in mine if r["t_talk_end"] > summary["end_s"]]
+    assert ended_in_drain, "expected talks to end during the drain"
+    time_in = s.dialer.agents.time_in
+    assert time_in[:, int(AgentState.BUSY)].sum() == pytest.approx(talk, abs=1e-6)
+    t = agent_times(time_in)
+    assert t["logged_in_s"] <= 50 * (hi - lo) + 1e-6
+    assert summary["kpis"]["occupancy"] == occupancy(t["handling_s"], t["logged_in_s"])

@@ -204,8 +204,11 @@ class LiveSession:
             for s in g.skills:
                 m |= masks[s]
             skills += [m] * g.count
+        # the agents' time is accounted from the start to the end of the drain (the
+        # summary's window: ``_kpis``), not cut at ``end_s``: the calls the drain lets end
+        # are in the summary's attempts, and their talk and wrap-up in its occupancy
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
-                              (start_s, end_s if end_s is not None else float("inf")))
+                              (start_s, float("inf")))
         flows, _rules = build_flows(scn, camps)
         self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
@@ -473,13 +476,15 @@ class LiveSession:
     def _kpis(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """This run's KPIs, in total and per campaign, as ``simulate`` reports them
         (``sim.run.campaign_kpis``): its attempts from the store (those it launched and
-        that ended, those the stop ended included), its agents' time from its start to now.
+        that ended, those the stop ended included), its agents' time from its start to now
+        (the drain's included: the window ``kpi_window_s`` says, run seconds).
         AMD false positives are known to the emulated platform only: a real one cannot
         tell them, and there the Ofcom rate counts the abandons alone."""
         now = self.clock.now()
         recs = self.store.attempts(since_id=self._first_id)
         att = attempt_table([tuple(r[f] for f in ATTEMPT_FIELDS) for r in recs])
         self.dialer.agents.close(now)
+        self.summary["kpi_window_s"] = [self._start_s, now]
         # attempts the stop ended carry its time: the window closes just after it
         window = (self._start_s, float(np.nextafter(now, np.inf)))
         return campaign_kpis(self.scn, att, self.dialer.agents, window)
