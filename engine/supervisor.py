@@ -82,7 +82,7 @@ class Supervisor:
     """Carries out supervisor requests on ``director`` and ``dialer`` (see the module)."""
 
     def __init__(self, director: CampaignDirector, dialer: SupervisedDialer,
-                 importer: Callable[[int, str], dict[str, Any]] | None = None,
+                 importer: Callable[[int, str], Any] | None = None,
                  shutdown: Callable[[], None] | None = None,
                  logoffs: ForcedLogoffs | None = None):
         """``logoffs``: where forced logoffs are kept across restarts (a live run's);
@@ -93,9 +93,10 @@ class Supervisor:
         self.shutdown = shutdown
         self.logoffs = logoffs
 
-    def handle(self, request: Any) -> dict[str, Any]:
+    def handle(self, request: Any) -> Any:
         """Check and carry out one request (a mapping, see the module); returns what it did
-        (``status``: every job's state and limits). Raises ``SupervisorError``."""
+        (``status``: every job's state and limits), for an import with an importer that
+        works off the event loop an awaitable of it. Raises ``SupervisorError``."""
         if not isinstance(request, Mapping):
             raise SupervisorError(f"expected a JSON object such as {{\"action\": \"pause\", "
                                   f"\"job\": \"sales\"}}, got {type(request).__name__}")
@@ -186,17 +187,24 @@ class Supervisor:
             done.append(name)
         return done
 
-    def _import(self, j: int, path: Any) -> dict[str, Any]:
-        name = self.dialer.jobs[j].name
+    def _import(self, j: int, path: Any) -> Any:
+        """What the importer returns: its reply, or (a live run's, which reads the file
+        off the event loop) an awaitable of it."""
         if self.importer is None:
             raise SupervisorError("this run takes no contact imports")
         if not isinstance(path, str) or not path.strip():
             raise SupervisorError(f"file: expected the path of a contact file (CSV or "
                                   f"Parquet) the run can read, got {path!r:.60}")
+        self.check_takes_contacts(j)
+        return self.importer(j, path)
+
+    def check_takes_contacts(self, j: int) -> None:
+        """``SupervisorError`` unless job row ``j`` may take more contacts (a job STOPPED
+        or FINISHED takes none)."""
         state = self.director.state(j).value
         if state in _FINAL:
-            raise SupervisorError(f"job {name!r} is {state}: it takes no more contacts")
-        return self.importer(j, path)
+            raise SupervisorError(f"job {self.dialer.jobs[j].name!r} is {state}: it takes "
+                                  "no more contacts")
 
     def status(self) -> list[dict[str, Any]]:
         """Every job's state, agent limits and priority, and agents on it now."""

@@ -293,7 +293,7 @@ def test_a_request_that_fails_inside_the_run_is_answered_and_the_server_goes_on(
     def handle(req):
         raise OSError(28, "No space left on device")
     server = ControlServer(tmp_path / "c", SimpleNamespace(handle=handle), dict)
-    reply = server.reply(_req(action="import", job="sales", file="x.csv"))
+    reply = asyncio.run(server.reply(_req(action="import", job="sales", file="x.csv")))
     assert reply == {"ok": False, "error": "OSError: [Errno 28] No space left on device"}
     assert (server.requests, server.refused) == (1, 1)
 
@@ -401,3 +401,69 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
     assert json.loads(db.execute("SELECT value FROM meta WHERE key = ?",
                                  (LOGOFFS_KEY,)).fetchone()[0]) == [7]
     db.close()
+
+
+def _ticking_import(imports, j, path, check=None):
+    """``imports.add_async`` run on a loop that also ticks every 5 ms (a heartbeat, the
+    adapters' frames): its reply (or error) and the longest gap between ticks, seconds."""
+    import time
+
+    async def go():
+        gaps, stop = [], asyncio.Event()
+
+        async def tick():
+            last = time.perf_counter()
+            while not stop.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.05)
+        try:
+            out = await imports.add_async(j, str(path), check)
+        except Exception as e:
+            out = e
+        stop.set()
+        await ticker  # its last gap: up to the import's end
+        return out, max(gaps)
+    return asyncio.run(go())
+
+
+def test_a_large_import_is_read_off_the_event_loop_with_the_same_reply(tmp_path):
+    from engine.store_memory import MemoryStore
+    from engine.supervisor import SupervisorError
+    from outdial.live.imports import META_KEY, ContactImports
+    from sim.population import build_flows, contact_spec
+    from sim.scenario import load
+
+    scn = load(_fixed_list_scenario(tmp_path, 120))
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as f:
+        f.write("id,phone,timezone\n")
+        f.writelines(f"lead-{i},+1212{i:07d},America/New_York\n" for i in range(200_000))
+        f.write("sales-3,+12125559999,America/New_York\nbad,x,America/New_York\n")
+
+    def imports(name):
+        flows, _ = build_flows(scn, list(scn.campaigns))
+        return ContactImports(MemoryStore(), tmp_path / name, flows,
+                              [contact_spec(scn.campaigns[0])], lambda: 5.0)
+    on_loop = imports("a")
+    expected = on_loop.add(0, str(big))  # the oracle: the same import read on the caller
+    assert (expected["imported"], expected["duplicates"], expected["skipped"]) == \
+        (200_000, 1, 1)
+    off = imports("b")
+    reply, gap = _ticking_import(off, 0, big)
+    assert reply == expected and len(off.flows[0].ids) == 120 + 200_000
+    assert json.loads(off.store.get_meta(META_KEY))[0]["rows"] == 200_000
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["00000-0.parquet"]
+    # the loop ticked on while the file was read (0.5 s on the loop before)
+    assert gap < 0.3, gap
+
+    def stopped(j):
+        raise SupervisorError("job 'sales' is STOPPED: it takes no more contacts")
+    late = imports("c")
+    err, _ = _ticking_import(late, 0, big, stopped)  # stopped while its file was read
+    assert isinstance(err, SupervisorError) and "STOPPED" in str(err)
+    assert len(late.flows[0].ids) == 120 and late.store.get_meta(META_KEY) is None
+    assert list((tmp_path / "c").iterdir()) == []  # its copy removed

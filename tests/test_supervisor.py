@@ -120,7 +120,9 @@ def test_any_line_on_the_control_socket_gets_a_reply_never_an_error(line):
     from outdial.live.control import ControlServer
 
     server = ControlServer(None, _running(), lambda: {"jobs": []})
-    reply = server.reply(line)
+    import asyncio
+
+    reply = asyncio.run(server.reply(line))
     assert isinstance(reply["ok"], bool) and (reply["ok"] or reply["error"])
 
 

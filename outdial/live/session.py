@@ -269,8 +269,11 @@ class LiveSession:
         if scn.timeline:
             log.warning("the scenario's [[timeline]] (%d actions) is not carried out live",
                         len(scn.timeline))
-        supervisor = Supervisor(director, dialer, self.imports.add,
-                                self.runner.request_stop, logoffs)
+        supervisor = Supervisor(director, dialer, None, self.runner.request_stop, logoffs)
+        # an import's file is read on a worker thread: the loop (ticks, heartbeats, the
+        # adapters' frames) runs on; the job is checked again before its list grows
+        supervisor.importer = lambda j, path: self.imports.add_async(
+            j, path, supervisor.check_takes_contacts)
         self.summary["logoffs_restored"] = logged_off
         # limits a supervisor set in an earlier run of this store hold again
         self.summary["limits_restored"] = supervisor.restore_limits()
