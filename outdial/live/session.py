@@ -174,7 +174,10 @@ class LiveSession:
         rec = survey(store)  # nothing changed yet: the portal is asked first
         wall_since = (now_utc - epoch).total_seconds()
         start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
-        clock = LoopClock(loop, start_s, cfg.speed)
+        # live, the run clock keeps to the time of day (a suspend, a clock set forward);
+        # emulated, it is the scenario's own
+        clock = LoopClock(loop, start_s, cfg.speed, wall=None if self.emulate else (
+            lambda: (dt.datetime.now(dt.UTC) - epoch).total_seconds()))
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
