@@ -116,3 +116,24 @@ def test_a_portal_that_cannot_be_asked_stops_the_start_with_nothing_changed(tmp_
         asyncio.run(LiveSession._settle_orphans(fake, survey(store)))
     assert store.call_sessions() == {0: "EPM-1"} and len(store.trapped()) == 1
     store.close()
+
+
+def test_a_portal_that_answers_too_slowly_cannot_hold_the_start_for_long():
+    from adapters.epm.client import EpmError
+
+    class Slow:
+        sent = 0
+
+        def get_status(self, ids):
+            return [{"sessionID": sid, "state": "ringing"} for sid in ids]
+
+        def send_ccxml_event(self, sid, name, body=""):
+            time.sleep(0.05)  # each hang-up answered within its timeout, slowly
+            Slow.sent += 1
+            return True
+    sessions = {i: f"S{i}" for i in range(200)}
+    t0 = time.monotonic()
+    with pytest.raises(EpmError, match=r"not all settled within 0\.2 s"):
+        settle(Slow(), sessions, {}, workers=2, within_s=0.2)
+    # no hang-up started after the deadline: the thread ends at once after it
+    assert time.monotonic() - t0 < 0.6 and Slow.sent < 20

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from adapters.epm.client import EpmError
 from engine.attempt import Channel, Code
 
 log = logging.getLogger(__name__)
@@ -112,17 +113,21 @@ class Settled:
 
 
 def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Mapping],
-           workers: int = 8) -> Settled:
+           workers: int = 8, within_s: float = 60.0) -> Settled:
     """Ask ``client`` (an ``EpmClient``) about ``sessions`` (attempt id -> session id) and
     hang up those still up and not connected (see the module); ``unfinished`` holds the
     store records of the attempts the crash left PENDING (their codes come back in
     ``Settled.codes``). Blocking (run it in a thread); raises ``EpmError`` when the portal
-    cannot be asked."""
+    cannot be asked, or has not been asked everything within ``within_s`` seconds (no
+    request starts after that, so a portal that answers slowly cannot hold the start for
+    one timeout per session)."""
+    deadline = time.monotonic() + within_s
     out = Settled(asked=len(sessions))
     by_sid = {sid: a for a, sid in sessions.items()}
     statuses: dict[str, dict[str, Any]] = {}
     ids = list(by_sid)
     for lo in range(0, len(ids), STATUS_BATCH):
+        _in_time(deadline, within_s)
         for st in client.get_status(ids[lo:lo + STATUS_BATCH]):
             if isinstance(st, dict) and st.get("sessionID") in by_sid:
                 statuses[st["sessionID"]] = st
@@ -144,16 +149,24 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
             out.codes[a] = code
     if drops:
         with ThreadPoolExecutor(min(workers, len(drops))) as pool:
-            sent = list(pool.map(lambda d: _drop(client, d[1]), drops))
+            sent = list(pool.map(lambda d: _drop(client, d[1], deadline), drops))
+        _in_time(deadline, within_s)  # every hang-up was at least tried
         out.hung_up = [a for (a, _), ok in zip(drops, sent, strict=True) if ok]
     return out
+
+
+def _in_time(deadline: float, within_s: float) -> None:
+    if time.monotonic() > deadline:
+        raise EpmError(f"the voice portal's sessions not all settled within {within_s:g} s")
 
 
 def _agentless(rec: Mapping | None) -> bool:
     return rec is not None and int(rec["channel"]) == int(Channel.VOICE_AGENTLESS)
 
 
-def _drop(client: Any, sid: str) -> bool:
+def _drop(client: Any, sid: str, deadline: float) -> bool:
+    if time.monotonic() > deadline:
+        return False  # out of time: not sent (the start stops; the next one tries again)
     try:
         client.send_ccxml_event(sid, "outdial.drop")
         return True

@@ -357,11 +357,13 @@ class LiveSession:
         if not sessions:
             return Settled()
         unfinished = {int(r["attempt_id"]): r for r in rec.trapped}
+        # bounded: no request starts after ``within_s`` (each is bounded by the client's
+        # timeout), so the worker thread ends soon after and the start with it
+        within_s = CONNECT_TIMEOUT_S + 0.02 * len(sessions)
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S + self.telephony.client.timeout_s):
-                settled = await asyncio.to_thread(settle, self.telephony.client, sessions,
-                                                  unfinished)
-        except (EpmError, TimeoutError) as e:
+            settled = await asyncio.to_thread(settle, self.telephony.client, sessions,
+                                              unfinished, within_s=within_s)
+        except EpmError as e:
             raise RunError(f"epm: cannot settle the {len(sessions)} calls the last run left "
                            f"on the voice portal ({e or 'no answer'}); nothing was changed "
                            "and nothing dialled: start again once the outcall web service "
