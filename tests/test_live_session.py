@@ -5,6 +5,7 @@ configurations; each ends in one clear message and a store the next run resumes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -488,3 +489,20 @@ def test_the_summarys_occupancy_covers_its_window_the_drain_included(tmp_path):
     t = agent_times(time_in)
     assert t["logged_in_s"] <= 50 * (hi - lo) + 1e-6
     assert summary["kpis"]["occupancy"] == occupancy(t["handling_s"], t["logged_in_s"])
+
+
+def test_a_store_that_goes_away_mid_run_is_said_once_with_how_to_resume(tmp_path):
+    # a PostgreSQL server restarted under a run: every later call, reads too, fails; the
+    # run stops with the first failure and the resume hint, not the summary's read error
+    cfg = _cfg(tmp_path, hours=1.0, speed=5.0, drain_s=1.0)
+
+    def cut(s):
+        if s.dialer.next_attempt_id >= 10 and s.store._db is not None:
+            s.store._db.close()  # as a server closing the connection does
+    with pytest.raises(RunError) as e:
+        run_live(cfg, emulate=True, on_second=cut)
+    msg = str(e.value)
+    assert "Cannot operate on a closed database" in msg and msg.count("SQLite error") == 1
+    assert "recovered by the next run" in msg and "\n" not in msg
+    summary = run_live(dataclasses.replace(cfg, hours=0.001), emulate=True)
+    assert summary["left_pending"] == 0 and summary["trapped"] > 0

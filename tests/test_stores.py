@@ -626,3 +626,20 @@ def test_postgres_one_writer_per_schema_and_outbox_in_the_record_transaction(pg)
     finally:
         first.close()
     PostgresStore(pg.conninfo, schema=schema, exclusive=True).close()  # released
+
+
+def test_a_lost_postgres_connection_says_the_store_keeps_what_was_committed():
+    psycopg = pytest.importorskip("psycopg")
+    from engine.store_postgres import PostgresStore
+
+    st = object.__new__(PostgresStore)  # the message only: no server needed
+    st.where, st._psycopg = "PostgreSQL db at h:5432, schema current", psycopg
+    st._conninfo_for_scrub = "host=h password=s3cret"
+    for e in (psycopg.OperationalError("terminating connection due to administrator "
+                                       "command"),
+              psycopg.OperationalError("the connection is closed")):
+        msg = st.explain(e)
+        assert msg.startswith("PostgreSQL db at h:5432, schema current: lost the connection")
+        assert "run again once the server is back to resume" in msg and "s3cret" not in msg
+    other = st.explain(psycopg.errors.UniqueViolation("duplicate key s3cret"))
+    assert "PostgreSQL error (duplicate key ***)" in other and "lost" not in other

@@ -131,7 +131,9 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
         for st in client.get_status(ids[lo:lo + STATUS_BATCH]):
             if isinstance(st, dict) and st.get("sessionID") in by_sid:
                 statuses[st["sessionID"]] = st
-    out.unknown = len(ids) - len(statuses)
+    out.unknown = len(ids) - len(statuses) + sum(  # left out, or said unknown
+        st.get("state") == "ended" and st.get("result") in ("", "unknown")
+        for st in statuses.values())
     drops = []
     for sid, st in statuses.items():
         a = by_sid[sid]

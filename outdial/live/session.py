@@ -459,7 +459,13 @@ class LiveSession:
                 await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
-        self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        try:
+            self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        except StoreError as e:  # the store failed the run (its server gone): that first
+            if out.error is None:  # error is the one to say, not this read's
+                raise
+            log.warning("the run's KPIs cannot be read from the store: %s", e)
+            self.summary["kpis"], self.summary["campaigns"] = {}, []
         self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
         if self.control is not None:
             self.summary["control_requests"] = self.control.requests
