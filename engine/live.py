@@ -36,17 +36,30 @@ log = logging.getLogger(__name__)
 SHUTDOWN_PAUSED = "jobs_paused_by_shutdown"  # store meta: JSON list of job names
 
 
+WALL_TOLERANCE_S = 2.0  # run clock behind the wall clock by more: caught up (``follow_wall``)
+
+
 class LoopClock:
     """``engine.interfaces.Clock`` on ``loop``: ``now()`` is ``start_s`` plus the wall time
-    since creation times ``speed``. A callback that raises stops the run (``failure``)."""
+    since creation times ``speed``. A callback that raises stops the run (``failure``).
+
+    The loop's time is monotonic: it never goes back, and it does not count a suspended
+    machine (a paused virtual machine, a laptop asleep). ``wall`` (a live run at speed 1:
+    the run seconds the wall clock gives) lets ``follow_wall`` catch the run clock up when
+    it has fallen behind, so calling windows stay those of the real time of day (behind by
+    an hour's suspend, the dialer dialled an hour past the window's end)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, start_s: float = 0.0,
-                 speed: float = 1.0):
+                 speed: float = 1.0, wall: Callable[[], float] | None = None):
         if not speed > 0:
             raise ValueError(f"speed: expected run seconds per wall second > 0, got {speed}")
         self.loop = loop
         self.start_s = float(start_s)
         self.speed = float(speed)
+        self.wall = wall
+        self.jumps = 0  # times the run clock was caught up with the wall clock
+        self.jumped_s = 0.0  # run seconds it was moved forward in all
+        self._wall_behind = False  # the wall clock set back: said once
         self._t0 = loop.time()
         self.failure: BaseException | None = None
         self.closed = False  # ``close``: nothing more runs
@@ -60,6 +73,32 @@ class LoopClock:
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
         due = self.loop.time() + max(delay_s, 0.0) / self.speed
         self.loop.call_at(due, self._call, callback, due)
+
+    def follow_wall(self) -> float:
+        """With ``wall``: move the run clock forward to the wall clock's time when it is
+        more than ``WALL_TOLERANCE_S`` behind (a suspend, a clock set forward); returns the
+        seconds moved (0: none). A wall clock set back is logged and not followed: the run
+        clock never goes back (durations and the records' order depend on it)."""
+        if self.wall is None:
+            return 0.0
+        drift = self.wall() - self.now()
+        if drift > WALL_TOLERANCE_S:
+            self.start_s += drift
+            self.jumps += 1
+            self.jumped_s += drift
+            self._wall_behind = False
+            log.warning("run clock %.1f s behind the wall clock (the machine was suspended, "
+                        "or its clock set forward): caught up, calling windows follow the "
+                        "time of day", drift)
+            return drift
+        if drift < -WALL_TOLERANCE_S:
+            if not self._wall_behind:
+                self._wall_behind = True
+                log.warning("wall clock %.1f s behind the run clock (set back?): the run "
+                            "clock goes on, never back", -drift)
+        else:
+            self._wall_behind = False
+        return 0.0
 
     def wall_s(self, run_s: float) -> float:
         """Run-clock seconds as wall seconds."""
@@ -104,6 +143,8 @@ class RunOutcome:
     events_published: int = 0
     wall_s: float = 0.0
     job_states: dict[str, str] = field(default_factory=dict)
+    clock_jumps: int = 0  # run clock caught up with the wall clock (``LoopClock.follow_wall``)
+    clock_jumped_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "error"}
@@ -185,6 +226,7 @@ class LiveRunner:
                 return "error"
             if self.stop_requested.is_set():
                 return "stop"
+            self.clock.follow_wall()
             if self.end_s is not None and self.clock.now() >= self.end_s:
                 return "end"
             try:
@@ -230,6 +272,7 @@ class LiveRunner:
             while (d.in_flight or self.stop_pending()) and time.monotonic() < deadline \
                     and self.clock.failure is None:
                 await asyncio.sleep(0.05)
+                self.clock.follow_wall()
                 try:
                     self.relay.relay()
                 except SinkBusy as e:
@@ -259,6 +302,7 @@ class LiveRunner:
             if out.error is None:
                 out.reason, out.error = "error", e
         out.events_published = self.relay.published
+        out.clock_jumps, out.clock_jumped_s = self.clock.jumps, self.clock.jumped_s
         return out
 
     async def _last_relay(self, out: RunOutcome) -> None:

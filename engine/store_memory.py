@@ -8,7 +8,7 @@ their result comes. Nothing survives the process: live runs use ``SqliteStore``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from engine.attempt import ATTEMPT_FIELDS, CODE_INDEX, Attempt
@@ -34,6 +34,7 @@ class MemoryStore:
         self._outbox: list[tuple[int, str, dict[str, Any]]] = []
         self._seq = 0
         self._published = 0
+        self._sessions: dict[int, str] = {}
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -137,6 +138,21 @@ class MemoryStore:
     def get_meta(self, key: str) -> str | None:
         """A setting stored by ``set_meta``, or None."""
         return self._meta.get(key)
+
+    def call_session(self, attempt_id: int, session_id: str) -> None:
+        """Remember attempt ``attempt_id``'s session id on the platform."""
+        self._sessions[int(attempt_id)] = str(session_id)
+
+    def call_sessions(self) -> dict[int, str]:
+        """Every remembered session id by attempt id."""
+        return dict(sorted(self._sessions.items()))
+
+    def forget_call_sessions(self, attempt_ids: Sequence[int] | None = None) -> None:
+        """Forget the sessions of ``attempt_ids`` (None: all)."""
+        if attempt_ids is None:
+            self._sessions.clear()
+        for i in attempt_ids or ():
+            self._sessions.pop(int(i), None)
 
     def close(self) -> None:
         """Nothing to release; the data stay readable."""

@@ -164,9 +164,19 @@ class PostgresStore(SqlStore):
                             "another schema")
 
     def explain(self, e: Exception) -> str:
-        """psycopg's error, its text scrubbed of the password."""
-        return scrub(f"{self.where}: PostgreSQL error ({str(e).strip()})",
-                     self._conninfo_for_scrub)
+        """psycopg's error, its text scrubbed of the password; a lost connection (the
+        server restarted, stopped or failed over) says that the store keeps what was
+        committed and a new run resumes."""
+        text = str(e).strip()
+        state = getattr(e, "sqlstate", None) or ""
+        lost = state.startswith(("08", "57P")) or any(  # connection exception, shutdown
+            k in text for k in ("terminating connection", "connection is closed",
+                                "server closed the connection", "connection is lost"))
+        if lost:
+            return scrub(f"{self.where}: lost the connection to the PostgreSQL server "
+                         f"({text}); what was committed is kept: run again once the server "
+                         "is back to resume", self._conninfo_for_scrub)
+        return scrub(f"{self.where}: PostgreSQL error ({text})", self._conninfo_for_scrub)
 
     def _setup(self, schema: str | None) -> str:
         db = self._db

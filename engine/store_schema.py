@@ -6,7 +6,9 @@ Tables: ``attempts`` (one row per attempt, ``attempt_id`` primary key), ``job_st
 (last state per job name), ``meta`` (key/value text, holding ``schema_version``) and
 ``outbox`` (the engine's events, in order, written in the same transaction as the attempt
 record they belong to and published after; ``meta.outbox_published`` is the last ``seq``
-handed to the sink).
+handed to the sink) and ``call_sessions`` (the platform's session id of each attempt whose
+launch it answered, kept until the session is seen to end: a restart after a crash hangs
+up, or takes the result of, what the platform still has; ``adapters.epm.orphans``).
 
 Every driver error is turned into one ``StoreError`` naming the store and what to do
 (disk full, damaged file, lost server), never a traceback; a transaction that failed
@@ -23,11 +25,11 @@ from typing import Any
 
 from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, CODE_INDEX, Attempt
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever a table or column changes; a store refuses a newer version and
-migrates an older one it knows (1 -> 2: the outbox table added)."""
+migrates an older one it knows (1 -> 2: the outbox table added; 2 -> 3: call_sessions)."""
 
-TABLES = ("attempts", "job_states", "meta", "outbox")
+TABLES = ("attempts", "job_states", "meta", "outbox", "call_sessions")
 OUTBOX_MARK = "outbox_published"
 BOOL_FIELDS = frozenset(name for name, sql, _ in ATTEMPT_COLUMNS if sql == "BOOLEAN")
 _BOOL_INDEX = tuple(i for i, f in enumerate(ATTEMPT_FIELDS) if f in BOOL_FIELDS)
@@ -67,6 +69,8 @@ def create_statements(dialect: str, prefix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {prefix}meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {prefix}outbox (seq {types['SERIAL']}, "
         "topic TEXT NOT NULL, event TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}call_sessions "
+        f"(attempt_id {types['INTEGER']} PRIMARY KEY, session_id TEXT NOT NULL)",
     ]
 
 
@@ -101,6 +105,13 @@ def statements(ph: str, prefix: str = "") -> dict[str, str]:
                         f"ORDER BY seq LIMIT {ph}",
         "outbox_last": f"SELECT COALESCE(MAX(seq), 0) FROM {prefix}outbox",
         "outbox_prune": f"DELETE FROM {prefix}outbox WHERE seq <= {ph}",
+        "session_add": f"INSERT INTO {prefix}call_sessions (attempt_id, session_id) "
+                       f"VALUES ({ph}, {ph}) ON CONFLICT (attempt_id) DO UPDATE "
+                       "SET session_id = excluded.session_id",
+        "sessions": f"SELECT attempt_id, session_id FROM {prefix}call_sessions "
+                    "ORDER BY attempt_id",
+        "session_del": f"DELETE FROM {prefix}call_sessions WHERE attempt_id = {ph}",
+        "sessions_del": f"DELETE FROM {prefix}call_sessions",
     }
 
 
@@ -314,6 +325,28 @@ class SqlStore:
         last = int(self._exec("outbox_last").fetchone()[0])
         done = self.published_seq()
         return max(last, done), max(last - done, 0)
+
+    # ---- the platform's call sessions
+
+    def call_session(self, attempt_id: int, session_id: str) -> None:
+        """Remember attempt ``attempt_id``'s session id on the platform; committed on
+        return (or with the enclosing ``transaction``)."""
+        self._exec("session_add", (int(attempt_id), str(session_id)))
+
+    def call_sessions(self) -> dict[int, str]:
+        """Every remembered session id by attempt id (sessions not yet seen to end)."""
+        with self._lock:
+            return {int(a): s for a, s in self._exec("sessions").fetchall()}
+
+    def forget_call_sessions(self, attempt_ids: Sequence[int] | None = None) -> None:
+        """Forget the sessions of ``attempt_ids`` (None: all), in one commit."""
+        with self.transaction():
+            if attempt_ids is None:
+                self._exec("sessions_del")
+                return
+            with self._guard():
+                self._db.cursor().executemany(self._sql["session_del"],
+                                     [(int(i),) for i in attempt_ids])
 
     def __enter__(self) -> SqlStore:
         return self

@@ -36,6 +36,7 @@ from engine.agents import AgentManager, AgentState
 from engine.director import CampaignDirector, JobTransitionError
 from engine.interfaces import Store
 from engine.job import Job
+from engine.recovery import transaction
 from engine.staffing import Staffing
 
 ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
@@ -47,6 +48,7 @@ _KEYS = {"status": set(), "agents": set(), "pause": {"job"}, "resume": {"job"}, 
 _FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
 LIMITS_KEY = "supervisor_limits"  # store meta: the limits a supervisor set, per job name
+LOGOFFS_KEY = "supervisor_logoffs"  # store meta: the agents a supervisor logged off
 log = logging.getLogger(__name__)
 _LOGGED_OUT = int(AgentState.LOGGED_OUT)
 
@@ -57,6 +59,8 @@ class SupervisorError(ValueError):
 
 class SupervisedDialer(Protocol):
     """What the supervisor reads from and does to the dialer."""
+
+    forced_out: set[int]
 
     @property
     def jobs(self) -> list[Job]: ...
@@ -78,16 +82,21 @@ class Supervisor:
     """Carries out supervisor requests on ``director`` and ``dialer`` (see the module)."""
 
     def __init__(self, director: CampaignDirector, dialer: SupervisedDialer,
-                 importer: Callable[[int, str], dict[str, Any]] | None = None,
-                 shutdown: Callable[[], None] | None = None):
+                 importer: Callable[[int, str], Any] | None = None,
+                 shutdown: Callable[[], None] | None = None,
+                 logoffs: ForcedLogoffs | None = None):
+        """``logoffs``: where forced logoffs are kept across restarts (a live run's);
+        without it a logoff holds for this run only."""
         self.director = director
         self.dialer = dialer
         self.importer = importer
         self.shutdown = shutdown
+        self.logoffs = logoffs
 
-    def handle(self, request: Any) -> dict[str, Any]:
+    def handle(self, request: Any) -> Any:
         """Check and carry out one request (a mapping, see the module); returns what it did
-        (``status``: every job's state and limits). Raises ``SupervisorError``."""
+        (``status``: every job's state and limits), for an import with an importer that
+        works off the event loop an awaitable of it. Raises ``SupervisorError``."""
         if not isinstance(request, Mapping):
             raise SupervisorError(f"expected a JSON object such as {{\"action\": \"pause\", "
                                   f"\"job\": \"sales\"}}, got {type(request).__name__}")
@@ -111,7 +120,8 @@ class Supervisor:
             return {"shutdown": "requested: calls in flight end, running jobs pause"}
         if action == "logoff":
             agent = self._agent(request.get("agent"))
-            state = AgentState(self.dialer.force_logout(agent))
+            state = AgentState(self.logoffs.force(agent) if self.logoffs is not None
+                               else self.dialer.force_logout(agent))
             return {"agent": agent, "state": state.name}
         j = self._job(request.get("job"))
         if action == "import":
@@ -177,17 +187,24 @@ class Supervisor:
             done.append(name)
         return done
 
-    def _import(self, j: int, path: Any) -> dict[str, Any]:
-        name = self.dialer.jobs[j].name
+    def _import(self, j: int, path: Any) -> Any:
+        """What the importer returns: its reply, or (a live run's, which reads the file
+        off the event loop) an awaitable of it."""
         if self.importer is None:
             raise SupervisorError("this run takes no contact imports")
         if not isinstance(path, str) or not path.strip():
             raise SupervisorError(f"file: expected the path of a contact file (CSV or "
                                   f"Parquet) the run can read, got {path!r:.60}")
+        self.check_takes_contacts(j)
+        return self.importer(j, path)
+
+    def check_takes_contacts(self, j: int) -> None:
+        """``SupervisorError`` unless job row ``j`` may take more contacts (a job STOPPED
+        or FINISHED takes none)."""
         state = self.director.state(j).value
         if state in _FINAL:
-            raise SupervisorError(f"job {name!r} is {state}: it takes no more contacts")
-        return self.importer(j, path)
+            raise SupervisorError(f"job {self.dialer.jobs[j].name!r} is {state}: it takes "
+                                  "no more contacts")
 
     def status(self) -> list[dict[str, Any]]:
         """Every job's state, agent limits and priority, and agents on it now."""
@@ -241,3 +258,73 @@ class Supervisor:
             raise SupervisorError(f"{key}: expected an integer from {lo} to {LIMIT_MAX}, "
                                   f"got {v!r:.40}")
         return v
+
+
+class ForcedLogoffs:
+    """The agents a supervisor logged off (``Dialer.force_logout``), kept in the store
+    (``LOGOFFS_KEY``) so that a restart keeps them off: an agent forced off stays off
+    until it logs out and in again at its phone, in this run or a later one.
+
+    ``force`` logs an agent off and records it in one transaction (with its event).
+    ``restore`` (a restart) reads them back; ``listener(target)`` is the agent feed's
+    listener in front of ``target`` (the dialer): an agent restored from the store is
+    held out until the feed reports it logged out (the first report after a restart
+    shows where the agent is now, not a new login: without the hold an agent at its
+    phone came straight back), and an agent back by a new login is forgotten."""
+
+    def __init__(self, dialer: SupervisedDialer):
+        self.dialer = dialer
+        self.held: set[int] = set()  # restored: out until the feed sees them logged out
+
+    def force(self, agent: int) -> int:
+        """Log ``agent`` off now (or after its call) and keep it off; its new state."""
+        with transaction(self.dialer.store):
+            new = self.dialer.force_logout(agent)
+            self._save()
+        return new
+
+    def restore(self) -> list[int]:
+        """The agents an earlier run of the store kept off, off again (held until the
+        feed sees them log out); agents the run no longer has are skipped (logged)."""
+        raw = self.dialer.store.get_meta(LOGOFFS_KEY)
+        n = self.dialer.agents.n
+        out = []
+        for a in json.loads(raw) if raw else []:
+            if isinstance(a, int) and 0 <= a < n:
+                out.append(a)
+            else:
+                log.warning("agent %r logged off in an earlier run: no such agent now", a)
+        self.dialer.forced_out.update(out)
+        self.held.update(out)
+        return sorted(out)
+
+    def listener(self, target: Any) -> _HoldingListener:
+        """The agent feed's listener: ``target``'s, with the held agents held."""
+        return _HoldingListener(self, target)
+
+    def _save(self) -> None:
+        self.dialer.store.set_meta(LOGOFFS_KEY, json.dumps(sorted(self.dialer.forced_out)))
+
+
+class _HoldingListener:
+    """``ForcedLogoffs.listener``: feed reports pass to the target but those of held
+    agents; every other attribute is the target's."""
+
+    def __init__(self, logoffs: ForcedLogoffs, target: Any):
+        self._logoffs = logoffs
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def on_agent_state(self, agent: int, state: int) -> None:
+        lo = self._logoffs
+        if agent in lo.held:
+            if state == _LOGGED_OUT:  # out at the phone too: its next login is its own
+                lo.held.discard(agent)
+                log.info("agent %d, logged off by a supervisor, seen logged out", agent)
+            return
+        forced = agent in lo.dialer.forced_out
+        self._target.on_agent_state(agent, state)
+        if forced and agent not in lo.dialer.forced_out:  # logged in again
+            lo._save()

@@ -293,7 +293,7 @@ def test_a_request_that_fails_inside_the_run_is_answered_and_the_server_goes_on(
     def handle(req):
         raise OSError(28, "No space left on device")
     server = ControlServer(tmp_path / "c", SimpleNamespace(handle=handle), dict)
-    reply = server.reply(_req(action="import", job="sales", file="x.csv"))
+    reply = asyncio.run(server.reply(_req(action="import", job="sales", file="x.csv")))
     assert reply == {"ok": False, "error": "OSError: [Errno 28] No space left on device"}
     assert (server.requests, server.refused) == (1, 1)
 
@@ -370,3 +370,100 @@ def test_an_import_of_a_pipe_or_device_is_refused_at_once_not_read_on_the_loop(t
         with contextlib.suppress(OSError):  # the timer's writer, if it already waits
             os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
     assert len(flow.ids) == 1
+
+
+def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
+    from engine.agents import AgentState
+    from engine.supervisor import LOGOFFS_KEY
+
+    cfg = load_config(write_config(tmp_path, hours=0.004, speed=6.0, drain_s=1.0), env=ENV,
+                      emulate=True)
+    out = int(AgentState.LOGGED_OUT)
+
+    async def logoff(s):
+        await until(lambda: (s.dialer.agents.state != out).sum() == 50, 30.0, 0.05)
+        (done,) = await _ask(cfg.control_path(), _req(action="logoff", agent=7))
+        return done
+    done, _ = _run(cfg, logoff)
+    assert done["ok"] and done["result"]["agent"] == 7
+
+    async def after_restart(s):
+        # every other agent is back at once (the emulated switch keeps them logged in);
+        # agent 7, still logged in at its phone, stays off
+        await until(lambda: (s.dialer.agents.state != out).sum() == 49, 30.0, 0.05)
+        await asyncio.sleep(0.5)  # several DMCC polls
+        return int(s.dialer.agents.state[7]), (s.dialer.agents.state != out).sum()
+    (state7, on), summary = _run(dataclasses.replace(cfg, hours=0.003), after_restart)
+    assert state7 == out and on == 49
+    assert summary["logoffs_restored"] == [7]
+    import sqlite3
+    db = sqlite3.connect(cfg.store_sqlite)
+    assert json.loads(db.execute("SELECT value FROM meta WHERE key = ?",
+                                 (LOGOFFS_KEY,)).fetchone()[0]) == [7]
+    db.close()
+
+
+def _ticking_import(imports, j, path, check=None):
+    """``imports.add_async`` run on a loop that also ticks every 5 ms (a heartbeat, the
+    adapters' frames): its reply (or error) and the longest gap between ticks, seconds."""
+    import time
+
+    async def go():
+        gaps, stop = [], asyncio.Event()
+
+        async def tick():
+            last = time.perf_counter()
+            while not stop.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.05)
+        try:
+            out = await imports.add_async(j, str(path), check)
+        except Exception as e:
+            out = e
+        stop.set()
+        await ticker  # its last gap: up to the import's end
+        return out, max(gaps)
+    return asyncio.run(go())
+
+
+def test_a_large_import_is_read_off_the_event_loop_with_the_same_reply(tmp_path):
+    from engine.store_memory import MemoryStore
+    from engine.supervisor import SupervisorError
+    from outdial.live.imports import META_KEY, ContactImports
+    from sim.population import build_flows, contact_spec
+    from sim.scenario import load
+
+    scn = load(_fixed_list_scenario(tmp_path, 120))
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as f:
+        f.write("id,phone,timezone\n")
+        f.writelines(f"lead-{i},+1212{i:07d},America/New_York\n" for i in range(200_000))
+        f.write("sales-3,+12125559999,America/New_York\nbad,x,America/New_York\n")
+
+    def imports(name):
+        flows, _ = build_flows(scn, list(scn.campaigns))
+        return ContactImports(MemoryStore(), tmp_path / name, flows,
+                              [contact_spec(scn.campaigns[0])], lambda: 5.0)
+    on_loop = imports("a")
+    expected = on_loop.add(0, str(big))  # the oracle: the same import read on the caller
+    assert (expected["imported"], expected["duplicates"], expected["skipped"]) == \
+        (200_000, 1, 1)
+    off = imports("b")
+    reply, gap = _ticking_import(off, 0, big)
+    assert reply == expected and len(off.flows[0].ids) == 120 + 200_000
+    assert json.loads(off.store.get_meta(META_KEY))[0]["rows"] == 200_000
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["00000-0.parquet"]
+    # the loop ticked on while the file was read (0.5 s on the loop before)
+    assert gap < 0.3, gap
+
+    def stopped(j):
+        raise SupervisorError("job 'sales' is STOPPED: it takes no more contacts")
+    late = imports("c")
+    err, _ = _ticking_import(late, 0, big, stopped)  # stopped while its file was read
+    assert isinstance(err, SupervisorError) and "STOPPED" in str(err)
+    assert len(late.flows[0].ids) == 120 and late.store.get_meta(META_KEY) is None
+    assert list((tmp_path / "c").iterdir()) == []  # its copy removed

@@ -5,6 +5,7 @@ configurations; each ends in one clear message and a store the next run resumes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -453,3 +454,55 @@ def test_an_events_file_that_is_the_store_is_refused_before_it_is_written(tmp_pa
                                            "its own"):
             run_live(dataclasses.replace(cfg, events_jsonl=events), emulate=True)
     assert not cfg.store_sqlite.exists()
+
+
+def test_the_summarys_occupancy_covers_its_window_the_drain_included(tmp_path):
+    # a run that reaches its end with calls up: they talk on through the drain (some end
+    # in it); their attempts are in the summary, and so must their agents' talk be
+    from engine.agents import AgentState
+    from engine.kpi import agent_times, occupancy
+
+    cfg = _cfg(tmp_path, hours=0.006, speed=6.0, drain_s=2.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        try:
+            return s, await asyncio.wait_for(s.run(), 60.0)
+        finally:
+            await s.close()
+    s, summary = asyncio.run(go())
+    lo, hi = summary["kpi_window_s"]
+    assert summary["reason"] == "end" and lo == summary["start_s"] and hi > summary["end_s"]
+    # the oracle: each connected call of this run talks from its connect to its talk's
+    # end (or to the window's end, still talking at the stop), as the store records it
+    mine = [r for r in rows(cfg.store_sqlite).values()
+            if r["attempt_id"] >= summary["next_attempt_id"] and r["t_connect"] >= 0]
+    talk = sum(min(r["t_talk_end"] if r["t_talk_end"] >= 0 else hi, hi)
+               - max(r["t_connect"], lo) for r in mine)
+    end = summary["end_s"]
+    talking_on = [r for r in mine if r["t_connect"] < end
+                  and (r["t_talk_end"] < 0 or r["t_talk_end"] > end)]
+    assert talking_on, "expected calls talking on into the drain"
+    time_in = s.dialer.agents.time_in
+    assert time_in[:, int(AgentState.BUSY)].sum() == pytest.approx(talk, abs=1e-6)
+    t = agent_times(time_in)
+    assert t["logged_in_s"] <= 50 * (hi - lo) + 1e-6
+    assert summary["kpis"]["occupancy"] == occupancy(t["handling_s"], t["logged_in_s"])
+
+
+def test_a_store_that_goes_away_mid_run_is_said_once_with_how_to_resume(tmp_path):
+    # a PostgreSQL server restarted under a run: every later call, reads too, fails; the
+    # run stops with the first failure and the resume hint, not the summary's read error
+    cfg = _cfg(tmp_path, hours=1.0, speed=5.0, drain_s=1.0)
+
+    def cut(s):
+        if s.dialer.next_attempt_id >= 10 and s.store._db is not None:
+            s.store._db.close()  # as a server closing the connection does
+    with pytest.raises(RunError) as e:
+        run_live(cfg, emulate=True, on_second=cut)
+    msg = str(e.value)
+    assert "Cannot operate on a closed database" in msg and msg.count("SQLite error") == 1
+    assert "recovered by the next run" in msg and "\n" not in msg
+    summary = run_live(dataclasses.replace(cfg, hours=0.001), emulate=True)
+    assert summary["left_pending"] == 0 and summary["trapped"] > 0

@@ -11,7 +11,7 @@ from engine.attempt import Attempt, Code
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.sinks import MemorySink, SinkError
 from engine.store_memory import MemoryStore
-from engine.store_schema import StoreBusy, StoreError
+from engine.store_schema import SCHEMA_VERSION, StoreBusy, StoreError
 from engine.store_sqlite import SqliteStore
 
 
@@ -82,7 +82,7 @@ def test_schema_1_store_is_migrated(tmp_path):
     db.close()
     st = SqliteStore(p)
     st.add_event("t", {"x": 1})
-    assert st.get_meta("schema_version") == "2" and st.outbox_size() == (1, 1)
+    assert st.get_meta("schema_version") == str(SCHEMA_VERSION) and st.outbox_size() == (1, 1)
 
 
 def test_a_full_disk_is_one_clear_store_error_and_nothing_earlier_is_lost(tmp_path):

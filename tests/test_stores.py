@@ -439,6 +439,21 @@ def test_reopening_sees_everything(persistent):
     assert other.attempts() == [] and other.get_meta("next_attempt_id") is None
 
 
+def test_call_sessions_are_kept_until_forgotten(persistent):
+    s = persistent.open("run")
+    s.call_session(7, "sess-7")
+    s.call_session(3, "sess-3")
+    s.call_session(7, "sess-7b")  # the launch answered again: the last id is kept
+    s.forget_call_sessions([9])  # not kept: nothing happens
+    s.close()
+    again = persistent.open("run")  # across a restart
+    assert again.call_sessions() == {3: "sess-3", 7: "sess-7b"}
+    again.forget_call_sessions([3])
+    assert again.call_sessions() == {7: "sess-7b"}
+    again.forget_call_sessions()
+    assert again.call_sessions() == {}
+
+
 def test_sqlite_is_in_wal_mode(tmp_path):
     path = tmp_path / "live.db"
     with SqliteStore(path) as s:
@@ -611,3 +626,20 @@ def test_postgres_one_writer_per_schema_and_outbox_in_the_record_transaction(pg)
     finally:
         first.close()
     PostgresStore(pg.conninfo, schema=schema, exclusive=True).close()  # released
+
+
+def test_a_lost_postgres_connection_says_the_store_keeps_what_was_committed():
+    psycopg = pytest.importorskip("psycopg")
+    from engine.store_postgres import PostgresStore
+
+    st = object.__new__(PostgresStore)  # the message only: no server needed
+    st.where, st._psycopg = "PostgreSQL db at h:5432, schema current", psycopg
+    st._conninfo_for_scrub = "host=h password=s3cret"
+    for e in (psycopg.OperationalError("terminating connection due to administrator "
+                                       "command"),
+              psycopg.OperationalError("the connection is closed")):
+        msg = st.explain(e)
+        assert msg.startswith("PostgreSQL db at h:5432, schema current: lost the connection")
+        assert "run again once the server is back to resume" in msg and "s3cret" not in msg
+    other = st.explain(psycopg.errors.UniqueViolation("duplicate key s3cret"))
+    assert "PostgreSQL error (duplicate key ***)" in other and "lost" not in other

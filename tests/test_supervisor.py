@@ -120,7 +120,9 @@ def test_any_line_on_the_control_socket_gets_a_reply_never_an_error(line):
     from outdial.live.control import ControlServer
 
     server = ControlServer(None, _running(), lambda: {"jobs": []})
-    reply = server.reply(line)
+    import asyncio
+
+    reply = asyncio.run(server.reply(line))
     assert isinstance(reply["ok"], bool) and (reply["ok"] or reply["error"])
 
 
@@ -145,3 +147,35 @@ def test_set_on_a_notification_job_is_refused_with_what_it_is():
         sup.handle({"action": "set", "job": "sales", "min_agents": 9, "max_agents": 4})
     assert str(e.value).count("job 'sales'") == 1
     assert sup.status() == before
+
+
+def test_a_restored_logoff_holds_until_the_feed_sees_the_agent_log_out_then_log_in():
+    from types import SimpleNamespace
+
+    from engine.store_memory import MemoryStore
+    from engine.supervisor import LOGOFFS_KEY, ForcedLogoffs
+
+    store = MemoryStore()
+    store.set_meta(LOGOFFS_KEY, json.dumps([2, 3, 99]))  # 99: no such agent now
+    heard: list[tuple[int, int]] = []
+    forced: set[int] = set()
+
+    def on_agent_state(agent, state):  # the dialer's rule: a login ends a forced logoff
+        heard.append((agent, state))
+        if state == int(AgentState.LOGGED_IN):
+            forced.discard(agent)
+    dialer = SimpleNamespace(store=store, forced_out=forced, agents=SimpleNamespace(n=5),
+                             on_agent_state=on_agent_state)
+    lo = ForcedLogoffs(dialer)
+    assert lo.restore() == [2, 3] and forced == {2, 3}
+    feed = lo.listener(dialer)
+    login, ready, gone = (int(AgentState.LOGGED_IN), int(AgentState.READY),
+                          int(AgentState.LOGGED_OUT))
+    for agent in (1, 2, 3):  # the first reports after the restart: where the agents are
+        feed.on_agent_state(agent, login)
+        feed.on_agent_state(agent, ready)
+    assert heard == [(1, login), (1, ready)]  # 2 and 3 held
+    feed.on_agent_state(2, gone)  # logged out at the phone: held no more
+    feed.on_agent_state(2, login)  # a new login: back, and forgotten
+    assert heard[-1] == (2, login) and forced == {3}
+    assert json.loads(store.get_meta(LOGOFFS_KEY)) == [3]

@@ -32,6 +32,7 @@ from typing import Any
 from adapters.backoff import Backoff
 from adapters.epm.client import EpmClient, EpmError, Launched, Resources
 from adapters.epm.framing import format_parameters
+from adapters.epm.orphans import SessionBook
 from engine.attempt import Attempt, Channel, Code
 from engine.interfaces import TelephonyEvents
 
@@ -77,14 +78,18 @@ class EpmTelephony:
     def __init__(self, client: EpmClient, config: EpmTelephonyConfig,
                  listener: TelephonyEvents | None = None,
                  to_uri: Callable[[str], str] = lambda address: f"tel:{address}",
-                 message: Callable[[Attempt], tuple[str, str | None]] | None = None):
+                 message: Callable[[Attempt], tuple[str, str | None]] | None = None,
+                 book: SessionBook | None = None):
         """``message``: an SMS or email attempt's text and subject (its strategy step's
-        template filled from its contact); without it, ``attempt ID`` (tests)."""
+        template filled from its contact); without it, ``attempt ID`` (tests). ``book``:
+        where each session id is kept while the session lasts (the store: a restart after
+        a crash settles what the portal still has, ``adapters.epm.orphans``)."""
         self.client = client
         self.config = config
         self.listener = listener
         self.to_uri = to_uri
         self.message = message
+        self.book = book
         self.sessions: dict[str, _Tracked] = {}
         self._sid_of: dict[int, str] = {}  # attempt id -> session id, while tracked
         self.resources = Resources(0, 0, 0)
@@ -303,6 +308,8 @@ class EpmTelephony:
             return False
         self.sessions[sid] = _Tracked(a, seen=self._now())
         self._sid_of[a.id] = sid
+        if self.book is not None:
+            self.book.launched(a.id, sid)
         return True
 
     def _now(self) -> float:
@@ -312,6 +319,8 @@ class EpmTelephony:
         t = self.sessions.pop(sid, None)
         if t is not None:
             self._sid_of.pop(t.attempt.id, None)
+            if self.book is not None:
+                self.book.ended(t.attempt.id)
 
     def _launched(self, a: Attempt, r: Launched) -> None:
         self.launching -= 1

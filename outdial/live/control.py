@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -105,7 +106,7 @@ class ControlServer:
                                                                 f"most {MAX_LINE} bytes"})
                     return
                 if line.strip():
-                    await _send(writer, self.reply(line))
+                    await _send(writer, await self.reply(line))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -113,8 +114,9 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def reply(self, line: bytes) -> dict[str, Any]:
-        """The reply to one request line (see the module)."""
+    async def reply(self, line: bytes) -> dict[str, Any]:
+        """The reply to one request line (see the module); an import's file is read off
+        the event loop (the supervisor's importer gives an awaitable), the run going on."""
         self.requests += 1
         try:
             req = json.loads(line)
@@ -125,6 +127,8 @@ class ControlServer:
             return {"ok": False, "error": f"expected a JSON object on one line ({e})"}
         try:
             result = self.supervisor.handle(req)
+            if inspect.isawaitable(result):
+                result = await result
             if req.get("action") == "status":
                 result = self.status()
         except SupervisorError as e:

@@ -13,10 +13,14 @@ recorded attempts are replayed, so every attempt finds its contact where it was.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ class ContactImports:
         self.flows = flows
         self.specs = specs
         self.now = now
+        self._lock: asyncio.Lock | None = None  # one import at a time (``add_async``)
 
     def _records(self) -> list[dict[str, Any]]:
         raw = self.store.get_meta(META_KEY)
@@ -82,7 +87,31 @@ class ContactImports:
         """Import the file at ``path`` into job row ``j`` now (see the module); returns
         what it did. Raises ``SupervisorError`` (nothing changed) for a file that cannot be
         read as the job's list, a job without a list of its own, or one whose list grows by
-        itself."""
+        itself. Reads the file on the caller's thread: a run uses ``add_async``."""
+        return self.commit(self.prepare(j, path))
+
+    async def add_async(self, j: int, path: str,
+                        check: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """``add`` for a running run: the file is read, checked against the job's list
+        and copied on a worker thread (``prepare``: 0.5 s for 200k rows, the event loop
+        and the adapters' links running on), then appended on the loop (``commit``), one
+        import at a time. ``check(j)`` (raising ``SupervisorError``) is asked again
+        before the commit: a job stopped meanwhile takes nothing."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            prepared = await asyncio.to_thread(self.prepare, j, path)
+            try:
+                if check is not None:
+                    check(j)
+                return self.commit(prepared)
+            finally:
+                prepared.discard()
+
+    def prepare(self, j: int, path: str) -> Prepared:
+        """Read, check and copy an import (see ``add``) without changing the job: safe on
+        a worker thread while the loop runs (the job's list grows only by ``commit``,
+        one import at a time)."""
         flow, spec = self.flows[j], self.specs[j]
         if spec is None:
             raise SupervisorError(f"job {flow.name!r} has no contact list to import into")
@@ -90,12 +119,13 @@ class ContactImports:
             raise SupervisorError(f"job {flow.name!r} dials a synthetic list that grows as "
                                   "it runs; imports go to jobs with a contacts file or a "
                                   "fixed number of records")
-        _regular(path)  # a pipe or a device would be read on the loop: the run frozen
+        _regular(path)  # a pipe or a device would be read for ever
         try:
             loaded = load_contacts(path, spec, "skip")
         except (ContactListError, OSError) as e:
             raise SupervisorError(f"file: {e}") from None
-        known = set(flow.ids)
+        base = len(flow.ids)
+        known = set(flow.ids[:base])
         ids = loaded.frame[spec.id].cast(str).to_list()
         keep, seen = [], set()
         for i, cid in enumerate(ids):
@@ -107,18 +137,54 @@ class ContactImports:
                "skipped": len(loaded.problems), "duplicates": len(loaded) - len(keep),
                "problems": [str(p) for p in loaded.problems[:SHOWN_PROBLEMS]],
                "imported": len(fresh), "selected": 0}
-        if not len(fresh):
-            return out
+        prepared = Prepared(j, str(path), fresh, base, out)
+        if len(fresh):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(".parquet.part", dir=self.folder)
+            os.close(fd)
+            prepared.copy = Path(tmp)
+            fresh.frame.write_parquet(prepared.copy)
+        return prepared
+
+    def commit(self, p: Prepared) -> dict[str, Any]:
+        """Append a ``prepare``d import to its job (on the loop): its copy kept under its
+        name, the import recorded, the contacts appended; what it did."""
+        flow = self.flows[p.job]
+        if len(flow.ids) != p.base:  # cannot happen one import at a time: said, not hidden
+            raise SupervisorError(f"job {flow.name!r}: its list changed while {p.path} was "
+                                  "read; import it again")
+        if p.copy is None:
+            return p.out
         records = self._records()
-        base = len(flow.ids)
         name = f"{len(records):05d}-{flow.job}.parquet"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fresh.frame.write_parquet(self.folder / name)
-        records.append({"job": flow.name, "copy": name, "source": str(path), "base": base,
-                        "rows": len(fresh), "at_s": self.now()})
+        os.replace(p.copy, self.folder / name)
+        p.copy = None
+        records.append({"job": flow.name, "copy": name, "source": p.path, "base": p.base,
+                        "rows": len(p.fresh), "at_s": self.now()})
         self.store.set_meta(META_KEY, json.dumps(records))
-        out["selected"] = flow.extend(fresh)  # those the job's filter lets through
-        return out
+        p.out["selected"] = flow.extend(p.fresh)  # those the job's filter lets through
+        return p.out
+
+
+@dataclass
+class Prepared:
+    """An import read and checked (``ContactImports.prepare``), not yet in its job:
+    ``fresh`` the contacts new to the job's list of ``base`` contacts, ``copy`` their
+    copy under a temporary name (None: nothing to import), ``out`` the reply."""
+
+    job: int
+    path: str
+    fresh: ContactList
+    base: int
+    out: dict[str, Any]
+    copy: Path | None = None
+
+    def discard(self) -> None:
+        """Remove the temporary copy of an import not committed."""
+        if self.copy is not None:
+            with contextlib.suppress(OSError):
+                self.copy.unlink()
+            self.copy = None
 
 
 def _regular(path: str) -> None:

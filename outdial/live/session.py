@@ -33,8 +33,9 @@ from adapters.cms.skill_feed import CmsSkillFeed
 from adapters.dmcc.blending import DmccInboundAgents
 from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
-from adapters.epm.client import EpmClient
+from adapters.epm.client import EpmClient, EpmError
 from adapters.epm.emulator import EpmEmulator
+from adapters.epm.orphans import SessionBook, Settled, settle
 from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
 from engine.agents import AgentManager
 from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel
@@ -47,12 +48,12 @@ from engine.kpi import attempt_table
 from engine.live import Guarded, LiveRunner, LoopClock
 from engine.outbox import OutboxRelay, OutboxSink
 from engine.ports import PortPool
-from engine.recovery import restore_flows, restore_pacer, scan
+from engine.recovery import Recovery, recover, restore_flows, restore_pacer, survey
 from engine.sinks import JsonlSink, SinkBusy, SinkError
 from engine.skill_pacing import SkillPacer
 from engine.staffing import Licenses
 from engine.store_schema import StoreError
-from engine.supervisor import Supervisor
+from engine.supervisor import ForcedLogoffs, Supervisor
 from outdial.live.config import Endpoint, LiveConfig, Secret
 from outdial.live.control import ControlError, ControlServer
 from outdial.live.imports import ContactImports, ImportReplayError
@@ -170,21 +171,30 @@ class LiveSession:
         infos = [JobInfo(c.name, c.template, c.pacing, c.channel) for c in camps]
         loop = asyncio.get_running_loop()
         # the clock starts at the wall time since the epoch (speed 1) or where it stopped
-        pre = EventPublisher(OutboxSink(store), jobs=infos, epoch=epoch)
-        rec = scan(store, pre)
+        rec = survey(store)  # nothing changed yet: the portal is asked first
         wall_since = (now_utc - epoch).total_seconds()
         start_s = rec.resume_s if self.emulate else max(rec.resume_s, wall_since)
-        clock = LoopClock(loop, start_s, cfg.speed)
+        # live, the run clock keeps to the time of day (a suspend, a clock set forward);
+        # emulated, it is the scenario's own
+        clock = LoopClock(loop, start_s, cfg.speed, wall=None if self.emulate else (
+            lambda: (dt.datetime.now(dt.UTC) - epoch).total_seconds()))
         end_s = start_s + cfg.hours * 3600.0 if cfg.hours is not None else None
-        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch,
-                                first_seq=pre.next_seq)  # one run, one numbering
         seed = scn.seed if cfg.seed is None else cfg.seed
         if self.emulate:
             await self._start_emulators(scn, seed + rec.recorded, start_s, clock)
         groups = outbound_groups(scn)  # the dialer's agents (inbound ones are the ACD's)
         self._connect_adapters(sum(g.count for g in groups),
                                frozenset(j for j, c in enumerate(camps) if c.amd.enabled),
-                               {j: c.outcomes.ring_no_answer_s for j, c in enumerate(camps)})
+                               {j: c.outcomes.ring_no_answer_s for j, c in enumerate(camps)},
+                               clock)
+        # the calls a killed run left on the portal: hung up (or their results taken)
+        # before anything is recoded or dialled
+        settled = await self._settle_orphans(rec)
+        pre = EventPublisher(OutboxSink(store), jobs=infos, epoch=epoch)
+        rec = recover(store, rec, pre, settled.codes)
+        store.forget_call_sessions()  # every one settled: the store keeps this run's
+        events = EventPublisher(OutboxSink(store), jobs=infos, clock=clock.now, epoch=epoch,
+                                first_seq=pre.next_seq)  # one run, one numbering
         masks = skill_masks(scn)
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
@@ -197,8 +207,11 @@ class LiveSession:
             for s in g.skills:
                 m |= masks[s]
             skills += [m] * g.count
+        # the agents' time is accounted from the start to the end of the drain (the
+        # summary's window: ``_kpis``), not cut at ``end_s``: the calls the drain lets end
+        # are in the summary's attempts, and their talk and wrap-up in its occupancy
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
-                              (start_s, end_s if end_s is not None else float("inf")))
+                              (start_s, float("inf")))
         flows, _rules = build_flows(scn, camps)
         self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
@@ -218,7 +231,12 @@ class LiveSession:
                         first_attempt_id=rec.next_attempt_id)
         guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
         self.telephony.subscribe(guard)
-        self.dmcc.subscribe(guard)
+        # agents a supervisor logged off stay off across restarts (held until they log
+        # out at their phones)
+        logoffs = ForcedLogoffs(dialer)
+        logged_off = logoffs.restore()
+        self.dmcc.subscribe(logoffs.listener(guard))
+        self._start_adapters()
         director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
         self.blending = self._blending(scn, camps, dialer, clock, masks, start_s, end_s)
         specs = [contact_spec(c) if c.contacts is not None else None for c in camps]
@@ -243,7 +261,8 @@ class LiveSession:
         self.clock, self.dialer, self.director, self.scn = clock, dialer, director, scn
         self._first_id, self._start_s = rec.next_attempt_id, start_s
         self.summary = {"store": str(cfg.store_sqlite or "postgresql"),
-                        **rec.summary(), "requeued_contacts": requeued,
+                        **rec.summary(), **settled.summary(),
+                        "requeued_contacts": requeued,
                         "live_answers_carried": carried,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
@@ -253,8 +272,12 @@ class LiveSession:
         if scn.timeline:
             log.warning("the scenario's [[timeline]] (%d actions) is not carried out live",
                         len(scn.timeline))
-        supervisor = Supervisor(director, dialer, self.imports.add,
-                                self.runner.request_stop)
+        supervisor = Supervisor(director, dialer, None, self.runner.request_stop, logoffs)
+        # an import's file is read on a worker thread: the loop (ticks, heartbeats, the
+        # adapters' frames) runs on; the job is checked again before its list grows
+        supervisor.importer = lambda j, path: self.imports.add_async(
+            j, path, supervisor.check_takes_contacts)
+        self.summary["logoffs_restored"] = logged_off
         # limits a supervisor set in an earlier run of this store hold again
         self.summary["limits_restored"] = supervisor.restore_limits()
         if cfg.control:  # a supervisor's requests (outdial control) while it runs
@@ -326,8 +349,33 @@ class LiveSession:
                 await asyncio.sleep(0.01)
         self.tasks.append(asyncio.create_task(advance()))
 
+    async def _settle_orphans(self, rec: Recovery) -> Settled:
+        """The sessions the last run left on the portal (``adapters.epm.orphans``): asked
+        about, those still up hung up; ``RunError`` (nothing recoded, nothing dialled)
+        when the portal cannot be asked, so that no one is called twice at once."""
+        sessions = self.store.call_sessions()
+        if not sessions:
+            return Settled()
+        unfinished = {int(r["attempt_id"]): r for r in rec.trapped}
+        # bounded: no request starts after ``within_s`` (each is bounded by the client's
+        # timeout), so the worker thread ends soon after and the start with it
+        within_s = CONNECT_TIMEOUT_S + 0.02 * len(sessions)
+        try:
+            settled = await asyncio.to_thread(settle, self.telephony.client, sessions,
+                                              unfinished, within_s=within_s)
+        except EpmError as e:
+            raise RunError(f"epm: cannot settle the {len(sessions)} calls the last run left "
+                           f"on the voice portal ({e or 'no answer'}); nothing was changed "
+                           "and nothing dialled: start again once the outcall web service "
+                           "answers") from None
+        log.warning("epm: %d sessions left by the last run: %d hung up, %d left talking "
+                    "to an agent, %d results taken, %d unknown to the portal",
+                    len(sessions), len(settled.hung_up), len(settled.left_connected),
+                    len(settled.codes), settled.unknown)
+        return settled
+
     def _connect_adapters(self, n_agents: int, amd_jobs: frozenset[int],
-                          ring_no_answer_s: dict[int, float]) -> None:
+                          ring_no_answer_s: dict[int, float], clock: LoopClock) -> None:
         cfg = self.cfg
         verify: str | bool = cfg.epm.ca_file or True
         client = EpmClient(cfg.epm.url, cfg.epm.user, cfg.epm.password.reveal(), verify=verify)
@@ -337,7 +385,7 @@ class LiveSession:
             application=cfg.epm.extra.get("application", "outdial"), stations=stations,
             poll_s=poll_s, resources_s=max(poll_s, 0.5), amd_jobs=amd_jobs,
             ring_no_answer_s=ring_no_answer_s),
-            message=self._message)
+            message=self._message, book=SessionBook(self.store, clock.fail))
         tls = None
         if cfg.aes.tls:
             if self.emulated is not None and self.emulated.client_tls is not None:
@@ -354,7 +402,11 @@ class LiveSession:
         self.cms = CmsServer(layout, cfg.cms.host, cfg.cms.port)
         self.skill_feed = CmsSkillFeed(self.cms, names)  # the engine's SkillFeed
         # a silent CMS (no refresh for cms.stale_s wall seconds): skills back to unknown
-        self.tasks.append(asyncio.create_task(self.skill_feed.watch(cfg.cms_stale_s)))
+
+    def _start_adapters(self) -> None:
+        """The adapters' tasks, once the engine listens to them (a DMCC poll before the
+        dialer subscribed would take agents' states no one hears)."""
+        self.tasks.append(asyncio.create_task(self.skill_feed.watch(self.cfg.cms_stale_s)))
         self.tasks.append(asyncio.create_task(self.telephony.run()))
         self.tasks.append(asyncio.create_task(self.dmcc.run()))
 
@@ -407,7 +459,13 @@ class LiveSession:
                 await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
-        self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        try:
+            self.summary["kpis"], self.summary["campaigns"] = self._kpis()
+        except StoreError as e:  # the store failed the run (its server gone): that first
+            if out.error is None:  # error is the one to say, not this read's
+                raise
+            log.warning("the run's KPIs cannot be read from the store: %s", e)
+            self.summary["kpis"], self.summary["campaigns"] = {}, []
         self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
         if self.control is not None:
             self.summary["control_requests"] = self.control.requests
@@ -432,13 +490,15 @@ class LiveSession:
     def _kpis(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """This run's KPIs, in total and per campaign, as ``simulate`` reports them
         (``sim.run.campaign_kpis``): its attempts from the store (those it launched and
-        that ended, those the stop ended included), its agents' time from its start to now.
+        that ended, those the stop ended included), its agents' time from its start to now
+        (the drain's included: the window ``kpi_window_s`` says, run seconds).
         AMD false positives are known to the emulated platform only: a real one cannot
         tell them, and there the Ofcom rate counts the abandons alone."""
         now = self.clock.now()
         recs = self.store.attempts(since_id=self._first_id)
         att = attempt_table([tuple(r[f] for f in ATTEMPT_FIELDS) for r in recs])
         self.dialer.agents.close(now)
+        self.summary["kpi_window_s"] = [self._start_s, now]
         # attempts the stop ended carry its time: the window closes just after it
         window = (self._start_s, float(np.nextafter(now, np.inf)))
         return campaign_kpis(self.scn, att, self.dialer.agents, window)
@@ -473,6 +533,9 @@ class LiveSession:
         if self.telephony is not None:  # hang-ups and connects sent, within a bound
             self.telephony.close(EPM_CLOSE_WAIT_S)
             self.telephony.client.close()
+            if self.telephony.book is not None and self.store is not None:
+                with contextlib.suppress(Exception):
+                    self.telephony.book.flush()  # the sessions seen to end, forgotten
         if self.emulated is not None:
             if self.emulated.cms is not None:
                 await self.emulated.cms.close()
