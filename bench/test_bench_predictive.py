@@ -218,3 +218,33 @@ def test_lookahead_kernel_200_campaigns(benchmark, case_200):
     benchmark(_lookahead_curve, *args)
     benchmark.extra_info["dials"] = int(args[-6].sum())
     assert (args[-6] >= 0).all() and (args[-6] <= case_200["max_new"]).all()
+
+
+@pytest.mark.benchmark(group="pacer-agent-wait")
+@pytest.mark.parametrize("lines_per_agent", [3.0, 100.0])
+def test_agent_wait_decision_with_a_wide_lines_cap(benchmark, lines_per_agent):
+    """``Pacer.decide`` for an AGENT_WAIT campaign of 200 agents (10 % idle, 300 calls
+    ringing), at a lines cap of 3 and of 100 per agent (a scenario's maximum): the wait
+    rule is searched no further than the abandon rule's dials, so the cap does not set the
+    cost (at 100 per agent a decision took seconds when it did)."""
+    from pacer import CampaignPacing, Pacer, Pacing
+    from pacer.modes import Target
+
+    rng = np.random.default_rng(3)
+    pacer = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, target=Target.AGENT_WAIT,
+                                  target_value=5.0, max_lines_per_agent=lines_per_agent)])
+    agents = np.zeros(200, dtype=np.int64)
+    status = np.where(rng.random(200) < 0.1, 0, 1).astype(np.int64)  # idle / busy
+    since = 1000.0 - rng.uniform(0.0, 300.0, 200)
+    calls = np.zeros(300, dtype=np.int64)
+    call_status = np.zeros(300, dtype=np.int64)  # ringing
+    t0 = 1000.0 - rng.uniform(0.0, 20.0, 300)
+    for _ in range(40):
+        pacer.observe_dial(0, bool(rng.random() < 0.3), float(rng.uniform(3.0, 20.0)))
+    now = iter(np.arange(1000.0, 1e6, 0.25))
+
+    def one():
+        return pacer.decide(float(next(now)), agents, status, since, calls, call_status, t0)
+
+    dials = benchmark(one)
+    assert dials.shape == (1,) and dials[0] >= 0

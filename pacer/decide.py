@@ -1119,8 +1119,10 @@ class Pacer:
             self.ring.counts, self.ring.totals, self.ring.bin_width_s,
             self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
             hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s,
-            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s, max_new,
-            act, 1, n_w, np.empty(self.n), np.empty(self.n))
+            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s,
+            # searched no further than the abandon rule's dials, which bound its answer: its
+            # tables grow with the cap (a lines cap of 1000 per agent took 8 s a decision)
+            np.minimum(max_new, out), act, 1, n_w, np.empty(self.n), np.empty(self.n))
         r = self._wait_rows
         out[r] = np.minimum(out[r], n_w[r])
 

@@ -227,6 +227,22 @@ def test_one_campaign_1000_agents(kind):
     assert 0 < dials[0] < 200  # an interior decision, not the cap
 
 
+@pytest.mark.parametrize("idle", [0.02, 0.3])
+def test_the_wait_rule_capped_at_fewer_dials_answers_the_same_up_to_the_cap(idle):
+    # The pacer searches the wait rule no further than the abandon rule's dials (its
+    # answer is the smaller of the two): capping the search at k must give min(k, the
+    # uncapped answer), the wait rule's scan not depending on how far it may go
+    s = _big_campaign(n_calls=120, max_new=3000, idle=idle)
+    s.update(target_kind=Target.AGENT_WAIT, target_value=4.0, sl_threshold_s=0.0,
+             abandon_limit=1.0)  # as the pacer calls it: the wait rule alone
+    s = {k: np.atleast_1d(v) if k in PARAMS else v for k, v in s.items()}
+    free = int(decide(s)[0][0])
+    assert 0 < free < 3000  # an interior answer
+    for k in (0, 1, free - 1, free, free + 1, 2 * free):
+        capped = dict(s, max_new=np.array([k]))
+        assert int(decide(capped)[0][0]) == min(k, free)
+
+
 def test_batch_equals_campaigns_decided_one_by_one():
     rng = np.random.default_rng(11)
     c_n = 6
