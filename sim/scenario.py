@@ -1607,10 +1607,10 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
         if a.at_s >= end_s:
             chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
                      f"({end_s:g} s): never happens")
-    staffed: dict[str, int] = {}
+    staffed: dict[str, int] = {}  # the dialer's agents (inbound desks are the ACD's)
     for g in groups:
         for sk in g.skills:
-            staffed[sk] = staffed.get(sk, 0) + g.count
+            staffed[sk] = staffed.get(sk, 0) + (g.count if g.direction == "outbound" else 0)
         if g.profile is None and g.login_s >= end_s and g.count:
             chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
                      f"after the run ends ({end_s:g} s): its agents take no call")
@@ -1622,8 +1622,18 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
         where = f"campaigns.{c.template}"
         if c.agent_based:
             if not staffed.get(c.skill):
-                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in (every "
-                         "group having it counts 0): the campaign dials nothing")
+                desk = any(c.skill in g.skills and g.count for g in groups
+                           if g.direction != "outbound")
+                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in ("
+                         + ("only inbound desks hold it, and the dialer never staffs a job "
+                            "with them" if desk else "every group having it counts 0")
+                         + "): the campaign dials nothing")
+            elif c.blending is not None and not any(
+                    c.skill in g.skills and c.blending.skill in g.skills and g.count
+                    for g in groups if g.direction == "outbound"):
+                chk.warn(f"{where}.blending.skill", f"no outbound agent holds both the job's "
+                         f"skill {c.skill!r} and {c.blending.skill!r}: the blending has nobody "
+                         "to lend (an agent is lent only to a skill it holds)")
             if not c.talk.mean + c.wrap.mean > 0:
                 chk.problem(f"{where}.talk.mean_s", "talk and wrap of an agent-based campaign "
                             "must last more than 0 s together (the pacer plans on the "

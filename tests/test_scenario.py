@@ -374,6 +374,26 @@ def test_a_key_of_a_table_only_some_campaigns_have_is_set_where_they_have_it():
         alone, {"campaigns.blending.enabled": False})))
 
 
+def test_a_job_only_inbound_desks_could_staff_or_blend_nobody_is_warned_of():
+    """Validation said nothing of an agent-based job whose skill only a dedicated inbound
+    desk holds (the dialer never sees those agents: the run then made no attempt), nor of a
+    blended job none of whose agents holds the inbound skill (0 lends, silently)."""
+    raw = {**MINIMAL,
+           "inbound": [{"skill": "care", "calls_per_hour": 60.0}],
+           "agents": [{"group": "out", "count": 3, "skills": ["s"]},
+                      {"group": "desk", "count": 2, "skills": ["care", "renew"],
+                       "direction": "inbound"}],
+           "campaigns": [{"name": "sales", "skill": "s", "blending": {"skill": "care"}},
+                         {"name": "renew", "skill": "renew"}]}
+    w = build(raw, "x.toml").warnings
+    assert any(x.startswith("campaigns.renew.skill: no agent with skill 'renew' logs in "
+                            "(only inbound desks hold it") for x in w)
+    assert any(x.startswith("campaigns.sales.blending.skill: no outbound agent holds both "
+                            "the job's skill 's' and 'care'") for x in w)
+    raw["agents"][0]["skills"] = ["s", "care", "renew"]  # now they can: no warning
+    assert build(raw, "x.toml").warnings == ()
+
+
 def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
     """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
     4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0
