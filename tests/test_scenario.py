@@ -273,6 +273,34 @@ def test_a_list_whose_zone_column_is_named_otherwise_validates_and_runs(tmp_path
     assert called and all(int(c[1:]) % 2 == 1 for c in called)
 
 
+def test_copies_of_a_campaign_split_its_contact_file(tmp_path):
+    """`copies = 3` over one contact file: each copy loaded the whole file, so every
+    contact was dialled by the three jobs, at the same time (373 overlapping calls to one
+    person in an hour of a 300-contact list) and over the per-contact caps (7 attempts
+    against 5 a day). The copies split the file by rows, copy k the k-th share, as
+    synthetic copies have contacts of their own."""
+    from sim.run import simulate
+
+    (tmp_path / "list.csv").write_text(
+        "id,phone\n" + "".join(f"C{i:02d},+1212555{i:04d}\n" for i in range(30)))
+    raw = {**MINIMAL,
+           "scenario": {"name": "t", "sim_hours": 0.3, "warmup_s": 0.0},
+           "agents": [{"group": "a", "count": 6, "skills": ["s"]}],
+           "campaigns": [{"name": "c", "skill": "s", "pacing": "progressive", "copies": 3,
+                          "outcomes": {"live": 0.1, "machine": 0.0, "busy": 0.3,
+                                       "no_answer": 0.6, "invalid": 0.0},
+                          "contacts": {"file": "list.csv", "default_timezone": "UTC"},
+                          "strategy": {"windows": "always", "steps": [
+                              {"channel": "voice", "address": "phone",
+                               "retries": {"busy": [30, 3], "no_answer": [30, 3]}}]}}]}
+    run = simulate(build(raw, "s.toml", base_dir=tmp_path), 1)
+    by_job = {j: set(g["contact_id"]) for (j,), g in
+              run.attempts.group_by("job") if g.height}
+    assert len(by_job) == 3
+    for j, ids in by_job.items():
+        assert ids <= {f"C{i:02d}" for i in range(10 * j, 10 * j + 10)}
+
+
 def test_a_list_with_no_zone_column_takes_the_default_timezone(tmp_path):
     """``contacts.timezone`` left out names the column ``timezone``; a file without one and
     a ``default_timezone`` puts every contact in that zone (the default stands in for the
