@@ -616,6 +616,12 @@ class Scenario:
     def total_agents(self) -> int:
         return sum(g.count for g in self.agents)
 
+    @property
+    def dialer_agents(self) -> int:
+        """Agents of the outbound groups: the dialer's (dedicated inbound desks are the
+        ACD's, never staffed on a job nor holding a dialer license)."""
+        return sum(g.count for g in self.agents if g.direction == "outbound")
+
 
 # --------------------------------------------------------------------------- validation
 

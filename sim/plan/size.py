@@ -167,7 +167,7 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
             raise ValueError(f"--find licenses: the agent-based campaigns use the pools "
                              f"{', '.join(pools) or 'none'}; name one with --key "
                              "licenses.POOL")
-        return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.total_agents)
+        return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.dialer_agents)
     raise ValueError(f"--find {find!r}: expected one of {', '.join(RESOURCES)}")
 
 
@@ -297,7 +297,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     given_lower, given_upper = lower, upper
     lower = 1 if lower is None else lower
     if upper is None:
-        upper = scn.total_agents if find == "licenses" and key.startswith("licenses.") \
+        upper = scn.dialer_agents if find == "licenses" and key.startswith("licenses.") \
             else max(UPPER_FACTOR * max(current, 1), lower + 1)
 
     def overrides(n: int) -> dict[str, Any]:
@@ -457,7 +457,7 @@ def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:
     jobs = [c for c in scn.campaigns if c.agent_based]
     if not jobs:
         return ""
-    agents = scn.total_agents
+    agents = scn.dialer_agents  # inbound desks hold no dialer license
     pools = sorted({_pool_key(c) for c in jobs})
     held = sum(scn.license_pools[k] for k in pools)
     take = sum(c.max_agents for c in jobs)
