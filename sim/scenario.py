@@ -31,10 +31,11 @@ from engine.filters import FilterError, validate_selection
 from engine.flow import strategy_columns
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
-from engine.staffing import AGENT_PLACED, LICENSE_TYPES
+from engine.staffing import AGENT_PLACED, LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
 from engine.strategy import Strategy, StrategyError
 from engine.vocab import (
     CHANNEL_NAMES,
+    PACING_BY_NAME,
     PACINGS,
     TARGETS,
     Code,
@@ -53,6 +54,7 @@ from pacer.constants import (
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_MAX_LEVEL,
 )
+from pacer.modes import LicenseKind
 from sim.distributions import (
     Deterministic,
     Distribution,
@@ -543,6 +545,14 @@ class Campaign:
     @property
     def agent_based(self) -> bool:
         return self.channel == "voice_agent"
+
+    @property
+    def license_pool(self) -> str:
+        """The ``[licenses]`` pool (``predictive_agents``...) an agent-based job draws from:
+        its ``license`` type, else its pacing's (``engine.staffing.license_type``)."""
+        kind = LICENSE_TYPES[self.license] if self.license else \
+            POOL_OF_PACING.get(PACING_BY_NAME[self.pacing], LicenseKind.PREDICTIVE_AGENT)
+        return next(k for k, v in POOL_KEYS.items() if v == kind)
 
 
 @dataclass(frozen=True)
@@ -1450,6 +1460,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
+    _pool_checks(chk, campaigns, lic, int(sec["telephony"]["ports"]))
     scn = Scenario(
         name=s["name"], description=s["description"], source=source,
         sim_hours=float(s["sim_hours"]), warmup_s=float(s["warmup_s"]),
@@ -1466,6 +1477,36 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     return scn
+
+
+def _pool_checks(chk: _Checker, campaigns: Sequence[Campaign], lic: Mapping[str, Any],
+                 ports: int) -> None:
+    """Warnings where the scenario's minimums cannot be held: the ``min_agents`` of a
+    license pool's jobs (copies counted) over the pool, the notification jobs' ``min_ports``
+    over ``licenses.outbound_ports``, and a port pool larger than the voice portal's ports
+    (the portal's ports cap the notification calls). The distributor then gives the
+    minimums in priority order until the pool runs out: the run goes on, short of them."""
+    need: dict[str, int] = {}
+    for c in campaigns:
+        if c.agent_based and c.min_agents:
+            need[c.license_pool] = need.get(c.license_pool, 0) + c.min_agents
+    for pool, n in need.items():
+        if n > int(lic[pool]):
+            chk.warn(f"licenses.{pool}", f"the min_agents of its jobs add up to {n:,} "
+                     f"(copies counted), more than the pool's {int(lic[pool]):,} licenses: "
+                     "the minimums are held in priority order until the pool runs out")
+    pool = int(lic["outbound_ports"])
+    if pool < 0:
+        return
+    held = sum(c.min_ports for c in campaigns if c.channel == "voice_agentless")
+    if held > pool:
+        chk.warn("licenses.outbound_ports", f"the notification jobs' min_ports add up to "
+                 f"{held:,}, more than the {pool:,} outbound ports licensed: the minimums "
+                 "are held in priority order until the pool runs out")
+    if pool > ports:
+        chk.warn("licenses.outbound_ports", f"{pool:,} outbound ports licensed, more than "
+                 f"the voice portal's {ports:,} (telephony.ports): at most {ports:,} "
+                 "notification calls go out at once")
 
 
 def _pacer_checks(chk: _Checker, scn: Scenario) -> None:

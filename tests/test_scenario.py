@@ -422,6 +422,29 @@ def test_a_job_only_inbound_desks_could_staff_or_blend_nobody_is_warned_of():
     assert build(raw, "x.toml").warnings == ()
 
 
+def test_minimums_a_pool_cannot_hold_are_warned_of():
+    """Minimums over their pool validated in silence: min_agents of 10 on a progressive
+    pool of 8, min_ports of 15 + 20 on 30 outbound ports, and 30 outbound ports licensed on
+    a portal of 10. The run holds what it can; validation now says so."""
+    raw = {**MINIMAL, "telephony": {"ports": 10},
+           "licenses": {"progressive_agents": 8, "outbound_ports": 30},
+           "campaigns": [{"name": "c", "skill": "s", "pacing": "progressive",
+                          "min_agents": 5, "copies": 2},
+                         {"name": "r1", "channel": "voice_agentless",
+                          "attempts_per_hour": 100.0, "min_ports": 15},
+                         {"name": "r2", "channel": "voice_agentless",
+                          "attempts_per_hour": 100.0, "min_ports": 20}]}
+    w = build(raw, "x.toml").warnings
+    assert any(x.startswith("licenses.progressive_agents: the min_agents of its jobs add up "
+                            "to 10 (copies counted), more than the pool's 8") for x in w)
+    assert any("min_ports add up to 35, more than the 30 outbound ports" in x for x in w)
+    assert any("30 outbound ports licensed, more than the voice portal's 10" in x for x in w)
+    raw["licenses"] = {"progressive_agents": 10, "outbound_ports": 10}
+    raw["campaigns"][2]["min_ports"] = 0
+    raw["campaigns"][1]["min_ports"] = 10
+    assert build(raw, "x.toml").warnings == ()
+
+
 def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
     """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
     4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0

@@ -36,9 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.staffing import LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
-from engine.vocab import PACING_BY_NAME
-from pacer.modes import LicenseKind
 from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
@@ -134,14 +131,6 @@ def parse_targets(text: str) -> list[Target]:
     return out
 
 
-def _pool_key(c: Any) -> str:
-    """The license pool (``licenses`` key) campaign ``c`` draws from: its ``license``
-    type, else its pacing's (``engine.staffing.license_type``)."""
-    kind = LICENSE_TYPES[c.license] if c.license else \
-        POOL_OF_PACING.get(PACING_BY_NAME[c.pacing], LicenseKind.PREDICTIVE_AGENT)
-    return next(k for k, v in POOL_KEYS.items() if v == kind)
-
-
 def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
     """The dotted key ``find`` resizes in this scenario and its current value.
 
@@ -159,7 +148,7 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
             return ALL_AGENTS, scn.total_agents
         return "agents.count", scn.agents[0].count
     if find == "licenses":
-        pools = sorted({_pool_key(c) for c in scn.campaigns if c.agent_based})
+        pools = sorted({c.license_pool for c in scn.campaigns if c.agent_based})
         if not pools:
             raise ValueError("--find licenses: no agent-based campaign, so no agent license "
                              "pool to size; size ports instead")
@@ -458,7 +447,7 @@ def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:
     if not jobs:
         return ""
     agents = scn.dialer_agents  # inbound desks hold no dialer license
-    pools = sorted({_pool_key(c) for c in jobs})
+    pools = sorted({c.license_pool for c in jobs})
     held = sum(scn.license_pools[k] for k in pools)
     take = sum(c.max_agents for c in jobs)
     out = []
