@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.blending import BlendSetting
-from engine.contacts import ContactListError, ListSpec, load_contacts, with_problems, zone
+from engine.contacts import (
+    ContactListError,
+    ListSpec,
+    load_contacts,
+    utf8_text,
+    with_problems,
+    zone,
+)
 from engine.director import JobPlan
 from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
@@ -703,16 +710,20 @@ class _Checker:
     def dnc_list(self, p: Path, path: str) -> None:
         """Read a DNC file as the run will; unreadable is a problem, bad entries a warning."""
         try:
+            if p.suffix.lower() not in (".parquet", ".pq") and p.is_file():
+                utf8_text(p.read_bytes(), p)  # a Latin-1 list: the line and byte named
             dnc = DncList.from_file(p)
-        except (ContactListError, OSError, UnicodeDecodeError, IndexError) as e:
-            self.problem(path, f"cannot read the DNC list {p}: {e}")
-            return
-        except Exception as e:  # polars raises several types for unreadable files
-            self.problem(path, f"cannot read the DNC list {p}: {e}")
+        except Exception as e:  # ContactListError, OSError...; polars raises several types
+            # the list's own errors start with its path: said once
+            self.problem(path, f"cannot read the DNC list {p}: "
+                         + str(e).removeprefix(f"{p}: "))
             return
         if dnc.problems:
-            self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
-                      f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
+            n = len(dnc.problems)
+            self.warn(path, f"{n} {'entry' if n == 1 else 'entries'} of {p} "
+                      f"{'is' if n == 1 else 'are'} neither a phone number nor an e-mail "
+                      f"address and {'is' if n == 1 else 'are'} ignored, e.g. "
+                      f"{dnc.problems[0]}")
         if not len(dnc):
             self.warn(path, f"{p} holds no phone number or e-mail address: the list blocks "
                       "nobody")

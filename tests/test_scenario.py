@@ -301,6 +301,21 @@ def test_copies_of_a_campaign_split_its_contact_file(tmp_path):
         assert ids <= {f"C{i:02d}" for i in range(10 * j, 10 * j + 10)}
 
 
+def test_dnc_list_problems_name_the_line_and_the_file_once(tmp_path):
+    """A DNC list saved as Latin-1 read 'cannot read the DNC list X: X: not a readable DNC
+    list (invalid utf-8 sequence)': the path twice and no line. It now names the line and
+    byte, the path once; one bad entry is 'an entry ... is', not '1 entries ... are'."""
+    (tmp_path / "dnc.csv").write_bytes("phone,name\n2125550001,Zoë\n".encode("latin-1"))
+    raw = {**MINIMAL, "dnc": {"files": ["dnc.csv"]}}
+    with pytest.raises(ScenarioError) as exc:
+        build(raw, "s.toml", base_dir=tmp_path)
+    [problem] = exc.value.problems
+    assert problem.count("dnc.csv") == 1 and "line 2: not UTF-8 text (byte 0xeb" in problem
+    (tmp_path / "dnc.csv").write_text("2125550001\nfoo\n")
+    [w] = build(raw, "s.toml", base_dir=tmp_path).warnings
+    assert "1 entry of " in w and "is neither a phone number" in w and "is ignored" in w
+
+
 def test_a_list_with_no_zone_column_takes_the_default_timezone(tmp_path):
     """``contacts.timezone`` left out names the column ``timezone``; a file without one and
     a ``default_timezone`` puts every contact in that zone (the default stands in for the
