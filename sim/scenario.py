@@ -1630,6 +1630,13 @@ def _group_profile(chk: _Checker, g: Mapping[str, Any], raw: Any, path: str,
     return prof
 
 
+def _past_end(t_s: float, end_s: float) -> str:
+    """Where run second ``t_s`` (>= ``end_s``) is: at the run's end or after it (a time
+    equal to the end read 'after the run ends (1200 s)' of 1200 s)."""
+    return ("the run's end" if t_s == end_s
+            else f"after the run ends ({end_s:g} s)")
+
+
 def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
                 campaigns: Sequence[Campaign], timeline: Sequence[Action] = ()) -> None:
     """Checks across sections, on valid values: the sizes a run allocates, what a campaign
@@ -1663,15 +1670,15 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                     f"({_MADE})")
     for a in timeline:
         if a.at_s >= end_s:
-            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
-                     f"({end_s:g} s): never happens")
+            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, {_past_end(a.at_s, end_s)}: "
+                     "never happens")
     staffed: dict[str, int] = {}  # the dialer's agents (inbound desks are the ACD's)
     for g in groups:
         for sk in g.skills:
             staffed[sk] = staffed.get(sk, 0) + (g.count if g.direction == "outbound" else 0)
         if g.profile is None and g.login_s >= end_s and g.count:
             chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
-                     f"after the run ends ({end_s:g} s): its agents take no call")
+                     f"{_past_end(g.login_s, end_s)}: its agents take no call")
     seen: set[str] = set()
     for c in campaigns:
         if c.template in seen:
@@ -1707,8 +1714,8 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                         f"run; expected at most {MAX_MADE_CONTACTS:,} ({_MADE})")
         if c.schedule.start_s >= end_s:
             chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
-                     f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
-                     "no attempt")
+                     f"{c.schedule.start_s:g} s, {_past_end(c.schedule.start_s, end_s)}: it "
+                     "makes no attempt")
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:

@@ -229,3 +229,14 @@ def test_a_point_before_the_start_is_named_as_read_the_next_day():
     raw["agents"][0]["profile"]["at"] = ["09:00", "08:30", "16:00"]  # out of order: no hint
     p = _problems(raw)
     assert "(run seconds 3600, 1800, 28800)" in p and "before the start" not in p
+
+
+def test_an_action_at_the_runs_end_is_said_to_be_at_it():
+    """An action at exactly the run's end read 'at run second 1800, after the run ends
+    (1800 s)'; it is at the end (and still never happens); one later is after it."""
+    raw = copy.deepcopy(TINY)
+    raw["timeline"] = [{"at": 1800, "action": "pause", "campaign": "sales"},
+                       {"at": 1900, "action": "resume", "campaign": "sales"}]
+    w = build(raw, "day.toml").warnings
+    assert "timeline[0].at: at run second 1800, the run's end: never happens" in w
+    assert "timeline[1].at: at run second 1900, after the run ends (1800 s): never happens" in w
