@@ -1947,6 +1947,14 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                     f"; an entry whose {key} holds a dot is set by its index: "
                     f"{parts[0]}[{dotted_name}]."
                     f"{'.'.join(rest)[len(str(items[dotted_name].get(key))) + 1:]}")
+                copy_of = re.fullmatch(r"(.+)-\d{3,}", rest[0])
+                if copy_of and parts[0] == "campaigns" and any(
+                        isinstance(it, dict) and it.get(key) == copy_of.group(1)
+                        and isinstance(it.get("copies"), int) and it["copies"] > 1
+                        for it in items):
+                    hint = (f"; {rest[0]!r} is a copy of {copy_of.group(1)!r} (copies = N): "
+                            f"its copies are set together, campaigns.{copy_of.group(1)}."
+                            f"{'.'.join(rest[1:])}; for one apart, give it an entry of its own")
                 problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
                                 f"(they are: {names}) and {rest[0]!r} is not one of their "
                                 f"keys{hint}")

@@ -460,6 +460,21 @@ def test_minimums_a_pool_cannot_hold_are_warned_of():
     assert build(raw, "x.toml").warnings == ()
 
 
+def test_setting_one_copy_of_a_campaign_says_the_copies_are_set_together():
+    """`--set campaigns.ja-001.max_agents=10` on an entry with copies: 'no [[campaigns]]
+    entry has name 'ja-001' (they are: ja)', with no word of why. It now says 'ja-001' is a
+    copy of 'ja', set together by campaigns.ja.max_agents."""
+    raw = {**MINIMAL, "campaigns": [{"name": "ja", "skill": "s", "copies": 3}]}
+    with pytest.raises(ScenarioError) as exc:
+        apply_overrides(raw, {"campaigns.ja-001.max_agents": 10})
+    [p] = exc.value.problems
+    assert "'ja-001' is a copy of 'ja' (copies = N): its copies are set together, " \
+        "campaigns.ja.max_agents" in p
+    with pytest.raises(ScenarioError) as exc:  # no entry of that name: no such hint
+        apply_overrides(raw, {"campaigns.jb-001.max_agents": 10})
+    assert "copy" not in exc.value.problems[0]
+
+
 def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
     """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
     4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0
