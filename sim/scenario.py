@@ -2122,8 +2122,10 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
-    """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
-    whose agents place each call, keep their preview pacing). A policy without its ratio
+    """The scenario with every agent-based campaign paced by ``policy`` (jobs of a manual or
+    preview license, whose agents place each call, keep their preview pacing: made
+    progressive, a preview-licensed job ran as no scenario may write it). A policy without
+    its ratio
     (``progressive``) keeps a campaign's own where it already paces that way, else takes the
     ratio's default: a ratio means lines per agent to a ``ratio`` campaign and lines per idle
     agent to a progressive one, so ``ratio:2`` made progressive at 2 would dial twice per
@@ -2132,13 +2134,14 @@ def with_policy(scn: Scenario, policy: str) -> Scenario:
     pacing, ratio = parse_policy(policy)
     default = _CAMPAIGN["ratio"].default
     camps = []
+    chk = _Checker("", None)
     for c in scn.campaigns:
-        if c.agent_based and c.license != "manual":
+        if c.agent_based and c.license not in AGENT_PLACED:
             own = c.ratio if c.pacing == pacing else default
             c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else own)
+            _check_license(chk, f"campaigns.{c.template}", {}, c.channel, c.pacing, c.license)
         camps.append(c)
     out = replace(scn, campaigns=tuple(camps))
-    chk = _Checker("", None)
     _pacer_checks(chk, out)
     if chk.problems:
         raise ValueError(f"policy {policy!r}: " + "; ".join(chk.problems))

@@ -141,6 +141,24 @@ def test_a_policy_without_its_ratio_keeps_a_campaigns_own_only_where_it_paces_th
     assert c.pacing == "predictive" and c.ratio == 1.0
 
 
+def test_a_policy_leaves_jobs_whose_agents_place_each_call_and_names_a_bad_license():
+    """`--policy progressive` made a preview-licensed job progressive (validation refuses
+    that very combination: 'a preview job's agent places each call'); a manual one was
+    left. Both keep preview now. `--policy preview` on a job holding a predictive license
+    ran a preview job on it; it is refused, naming the campaign and the rule."""
+    def camp(**keys):
+        raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", **keys}]}
+        return build(raw, "x.toml")
+    for lic in ("manual", "preview"):
+        c = with_policy(camp(pacing="preview", license=lic), "progressive").campaigns[0]
+        assert (c.pacing, c.license) == ("preview", lic)
+    with pytest.raises(ValueError) as exc:
+        with_policy(camp(license="predictive"), "preview")
+    assert "campaigns.c.license: a preview job holds a manual or preview license, got " \
+        "'predictive'" in str(exc.value)
+    assert with_policy(camp(), "preview").campaigns[0].pacing == "preview"
+
+
 def test_toml_pacing_takes_the_cli_policy_strings():
     for text, (pacing, ratio) in (("progressive:1.5", ("progressive", 1.5)),
                                   ("ratio:1.2", ("ratio", 1.2)),
