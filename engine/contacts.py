@@ -269,7 +269,7 @@ def load_csv(path: str | Path, spec: ListSpec, on_error: OnError = "skip",
     if b"\r" in data:  # CR-only line ends, or some (a file edited on two systems): one
         # "line" to every parser, two rows run together
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    text = _utf8_text(data, path) if encoding.replace("-", "").lower() == "utf8" \
+    text = utf8_text(data, path) if encoding.replace("-", "").lower() == "utf8" \
         else data.decode("utf-8", errors="replace")
     try:
         frame = pl.read_csv(data, separator=separator, infer_schema=False, encoding=encoding,
@@ -283,10 +283,10 @@ def load_csv(path: str | Path, spec: ListSpec, on_error: OnError = "skip",
     return _validate(frame, spec, on_error, str(path), infer=True, extra=ragged)
 
 
-def _utf8_text(data: bytes, path: Path) -> str:
-    """``data`` decoded as UTF-8; else ``ContactListError`` naming the line and byte (a list
-    exported as Latin-1 or Windows-1252 read 'cannot read as CSV (invalid utf-8 sequence)',
-    with no line to look at)."""
+def utf8_text(data: bytes, path: Path | str) -> str:
+    """``data`` (the file ``path``'s bytes) decoded as UTF-8; else ``ContactListError``
+    naming the line and byte (a list exported as Latin-1 or Windows-1252 read 'cannot read
+    as CSV (invalid utf-8 sequence)', with no line to look at)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

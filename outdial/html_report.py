@@ -112,6 +112,13 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
         raise ReportError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
+def _inbound_kpi(key: str) -> bool:
+    """An inbound KPI: left out of a table with no inbound call anywhere (no [[inbound]]
+    skill), where it is zeros and its rates the interval of no evidence ('0.00 % [0.00 %,
+    100.00 %]'), not figures."""
+    return key.startswith("inbound_") or key == "occupancy_inbound"
+
+
 def _table_from_rows(title: str, rows: list[dict[str, Any]], lead: list[str] | None = None,
                      note: str = "") -> Table:
     """Rows of dicts as a table; ``k``/``k_lo``/``k_hi`` columns become one "k [lo, hi]"."""
@@ -128,6 +135,8 @@ def _table_from_rows(title: str, rows: list[dict[str, Any]], lead: list[str] | N
     order += [k for k in KPI_ORDER if k in keys and k not in order]
     order += [k for k in keys if k not in order and k not in bounds
               and not isinstance(rows[0].get(k), dict | list)]
+    if not any(r.get("inbound_offered") for r in rows):
+        order = [k for k in order if not _inbound_kpi(k)]
     out_rows = []
     for r in rows[:_MAX_ROWS]:
         out_rows.append([with_interval(k, r.get(k), r.get(f"{k}_lo"), r.get(f"{k}_hi"))
@@ -218,6 +227,8 @@ def _kpi_section(k: dict[str, Any]) -> Section | None:
     rows = []
     keys = [x for x in KPI_ORDER if x in total] + \
         [x for x in total if x not in KPI_ORDER and not isinstance(total[x], dict)]
+    if not total.get("inbound_offered"):
+        keys = [x for x in keys if not _inbound_kpi(x)]
     for name in keys:
         bounds = ci.get(name) or [None, None]
         rows.append([name, fmt(name, total[name]), "" if bounds[0] is None else

@@ -339,7 +339,8 @@ def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
 
 def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]:
     """PNGs over the measured window (warm-up left out), replications pooled, on the
-    scenario's clock (UTC, hh:mm): abandon rate against its limit, occupancy, ports in use
+    scenario's clock (hh:mm at its start's UTC offset, as ``--intervals`` and the
+    profiles' "HH:MM" points read it): abandon rate against its limit, occupancy, ports in use
     against the ports, dial level against the lines-per-agent cap, attempts per hour by
     channel."""
     import matplotlib
@@ -352,7 +353,11 @@ def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]
     per = _per_interval(records, scn)
     if per.height == 0:
         return []
-    when = per["time"].dt.replace_time_zone(None).to_list()
+    start = scn.start_local or scn.start  # the clock --intervals and "HH:MM" points use
+    when = [(start + timedelta(seconds=float(t))).replace(tzinfo=None)
+            for t in per["t_start_s"].to_list()]
+    offset = start.strftime("%z")
+    clock = "UTC" if offset in ("", "+0000") else f"UTC{offset[:3]}:{offset[3:]}"
     live = per["live_answers"].to_numpy()
     ab = per["abandons"].to_numpy()
     cum_rate = ab.cumsum() / live.cumsum().clip(min=1)
@@ -392,8 +397,8 @@ def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]
             ax.axhline(y, color=colour, ls="--", lw=1, label=label)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         ax.set_title(f"{scn.name}: {title}")
-        ax.set_xlabel(f"scenario clock, UTC ({len(records)} replication(s) pooled; warm-up "
-                      "left out)")
+        ax.set_xlabel(f"scenario clock, {clock} ({len(records)} replication(s) pooled; "
+                      "warm-up left out)")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)

@@ -1,7 +1,10 @@
 """The simulated campaigns' contacts: lists from files or synthetic, DNC lists, rules, flows.
 
 Each campaign of a scenario gets an ``engine.flow.ContactFlow`` over its contact list, its
-strategy and the run's rule engine, exactly as a live run would. A campaign without a
+strategy and the run's rule engine, exactly as a live run would. The copies of one entry
+(``copies = N``) split its ``contacts.file`` by rows, copy k the k-th share (as synthetic
+copies have contacts of their own): each loaded the whole file, so every contact was
+dialled by every copy, at the same time, over its caps. A campaign without a
 ``contacts.file`` gets a synthetic list: ``records`` contacts (0: chunks of
 ``SYNTHETIC_CHUNK`` made as the run needs them), ids ``<campaign>-<n>``, distinct phone
 numbers or e-mail addresses, and time zones spread over the ``contacts.timezones``
@@ -101,10 +104,19 @@ def build_flows(scn: Scenario, camps: Sequence[Campaign]
                                              if c.rules is not None})
     history: dict[str, list[PastAttempt]] = {}
     calendar = RunCalendar(scn.start)  # one clock: every job shares its windows' spans
+    copies: dict[str, list[int]] = {}
+    for j, c in enumerate(camps):
+        copies.setdefault(c.template, []).append(j)
+    shares: dict[int, ContactList] = {}  # copies of one entry split its contact file
+    for jobs in copies.values():
+        c = camps[jobs[0]]
+        if len(jobs) > 1 and c.contacts is not None and c.contacts.file is not None:
+            whole = load_contacts(c.contacts.file, contact_spec(c), c.contacts.on_error)
+            shares.update(zip(jobs, whole.split(len(jobs)), strict=True))
     flows = []
     for j, c in enumerate(camps):
         assert c.strategy is not None and c.contacts is not None
-        contacts, more = _campaign_list(c, j)
+        contacts, more = (shares[j], None) if j in shares else _campaign_list(c, j)
         flows.append(ContactFlow(j, c.name, contacts, c.strategy, rules, calendar,
                                  history=history, filter=c.contacts.filter,
                                  sort=c.contacts.sort, more=more,

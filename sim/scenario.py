@@ -24,17 +24,25 @@ from pathlib import Path
 from typing import Any
 
 from engine.blending import BlendSetting
-from engine.contacts import ContactListError, ListSpec, load_contacts, with_problems, zone
+from engine.contacts import (
+    ContactListError,
+    ListSpec,
+    load_contacts,
+    utf8_text,
+    with_problems,
+    zone,
+)
 from engine.director import JobPlan
 from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
 from engine.flow import strategy_columns
 from engine.rules import RuleConfig, RuleConfigError
 from engine.skill_pacing import SkillPacing
-from engine.staffing import AGENT_PLACED, LICENSE_TYPES
+from engine.staffing import AGENT_PLACED, LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
 from engine.strategy import Strategy, StrategyError
 from engine.vocab import (
     CHANNEL_NAMES,
+    PACING_BY_NAME,
     PACINGS,
     TARGETS,
     Code,
@@ -53,6 +61,7 @@ from pacer.constants import (
     VICIDIAL_DROPPED_PERCENTAGE,
     VICIDIAL_MAX_LEVEL,
 )
+from pacer.modes import LicenseKind
 from sim.distributions import (
     Deterministic,
     Distribution,
@@ -544,6 +553,14 @@ class Campaign:
     def agent_based(self) -> bool:
         return self.channel == "voice_agent"
 
+    @property
+    def license_pool(self) -> str:
+        """The ``[licenses]`` pool (``predictive_agents``...) an agent-based job draws from:
+        its ``license`` type, else its pacing's (``engine.staffing.license_type``)."""
+        kind = LICENSE_TYPES[self.license] if self.license else \
+            POOL_OF_PACING.get(PACING_BY_NAME[self.pacing], LicenseKind.PREDICTIVE_AGENT)
+        return next(k for k, v in POOL_KEYS.items() if v == kind)
+
 
 @dataclass(frozen=True)
 class AgentGroup:
@@ -616,6 +633,12 @@ class Scenario:
     def total_agents(self) -> int:
         return sum(g.count for g in self.agents)
 
+    @property
+    def dialer_agents(self) -> int:
+        """Agents of the outbound groups: the dialer's (dedicated inbound desks are the
+        ACD's, never staffed on a job nor holding a dialer license)."""
+        return sum(g.count for g in self.agents if g.direction == "outbound")
+
 
 # --------------------------------------------------------------------------- validation
 
@@ -687,16 +710,20 @@ class _Checker:
     def dnc_list(self, p: Path, path: str) -> None:
         """Read a DNC file as the run will; unreadable is a problem, bad entries a warning."""
         try:
+            if p.suffix.lower() not in (".parquet", ".pq") and p.is_file():
+                utf8_text(p.read_bytes(), p)  # a Latin-1 list: the line and byte named
             dnc = DncList.from_file(p)
-        except (ContactListError, OSError, UnicodeDecodeError, IndexError) as e:
-            self.problem(path, f"cannot read the DNC list {p}: {e}")
-            return
-        except Exception as e:  # polars raises several types for unreadable files
-            self.problem(path, f"cannot read the DNC list {p}: {e}")
+        except Exception as e:  # ContactListError, OSError...; polars raises several types
+            # the list's own errors start with its path: said once
+            self.problem(path, f"cannot read the DNC list {p}: "
+                         + str(e).removeprefix(f"{p}: "))
             return
         if dnc.problems:
-            self.warn(path, f"{len(dnc.problems)} entries of {p} are neither a phone number "
-                      f"nor an e-mail address and are ignored, e.g. {dnc.problems[0]}")
+            n = len(dnc.problems)
+            self.warn(path, f"{n} {'entry' if n == 1 else 'entries'} of {p} "
+                      f"{'is' if n == 1 else 'are'} neither a phone number nor an e-mail "
+                      f"address and {'is' if n == 1 else 'are'} ignored, e.g. "
+                      f"{dnc.problems[0]}")
         if not len(dnc):
             self.warn(path, f"{p} holds no phone number or e-mail address: the list blocks "
                       "nobody")
@@ -1444,6 +1471,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
+    _pool_checks(chk, campaigns, lic, int(sec["telephony"]["ports"]))
     scn = Scenario(
         name=s["name"], description=s["description"], source=source,
         sim_hours=float(s["sim_hours"]), warmup_s=float(s["warmup_s"]),
@@ -1460,6 +1488,36 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     return scn
+
+
+def _pool_checks(chk: _Checker, campaigns: Sequence[Campaign], lic: Mapping[str, Any],
+                 ports: int) -> None:
+    """Warnings where the scenario's minimums cannot be held: the ``min_agents`` of a
+    license pool's jobs (copies counted) over the pool, the notification jobs' ``min_ports``
+    over ``licenses.outbound_ports``, and a port pool larger than the voice portal's ports
+    (the portal's ports cap the notification calls). The distributor then gives the
+    minimums in priority order until the pool runs out: the run goes on, short of them."""
+    need: dict[str, int] = {}
+    for c in campaigns:
+        if c.agent_based and c.min_agents:
+            need[c.license_pool] = need.get(c.license_pool, 0) + c.min_agents
+    for pool, n in need.items():
+        if n > int(lic[pool]):
+            chk.warn(f"licenses.{pool}", f"the min_agents of its jobs add up to {n:,} "
+                     f"(copies counted), more than the pool's {int(lic[pool]):,} licenses: "
+                     "the minimums are held in priority order until the pool runs out")
+    pool = int(lic["outbound_ports"])
+    if pool < 0:
+        return
+    held = sum(c.min_ports for c in campaigns if c.channel == "voice_agentless")
+    if held > pool:
+        chk.warn("licenses.outbound_ports", f"the notification jobs' min_ports add up to "
+                 f"{held:,}, more than the {pool:,} outbound ports licensed: the minimums "
+                 "are held in priority order until the pool runs out")
+    if pool > ports:
+        chk.warn("licenses.outbound_ports", f"{pool:,} outbound ports licensed, more than "
+                 f"the voice portal's {ports:,} (telephony.ports): at most {ports:,} "
+                 "notification calls go out at once")
 
 
 def _pacer_checks(chk: _Checker, scn: Scenario) -> None:
@@ -1572,6 +1630,13 @@ def _group_profile(chk: _Checker, g: Mapping[str, Any], raw: Any, path: str,
     return prof
 
 
+def _past_end(t_s: float, end_s: float) -> str:
+    """Where run second ``t_s`` (>= ``end_s``) is: at the run's end or after it (a time
+    equal to the end read 'after the run ends (1200 s)' of 1200 s)."""
+    return ("the run's end" if t_s == end_s
+            else f"after the run ends ({end_s:g} s)")
+
+
 def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup],
                 campaigns: Sequence[Campaign], timeline: Sequence[Action] = ()) -> None:
     """Checks across sections, on valid values: the sizes a run allocates, what a campaign
@@ -1605,15 +1670,15 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                     f"({_MADE})")
     for a in timeline:
         if a.at_s >= end_s:
-            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, after the run ends "
-                     f"({end_s:g} s): never happens")
-    staffed: dict[str, int] = {}
+            chk.warn(f"{a.where}.at", f"at run second {a.at_s:g}, {_past_end(a.at_s, end_s)}: "
+                     "never happens")
+    staffed: dict[str, int] = {}  # the dialer's agents (inbound desks are the ACD's)
     for g in groups:
         for sk in g.skills:
-            staffed[sk] = staffed.get(sk, 0) + g.count
+            staffed[sk] = staffed.get(sk, 0) + (g.count if g.direction == "outbound" else 0)
         if g.profile is None and g.login_s >= end_s and g.count:
             chk.warn(f"agents.{g.group}.login_s", f"the group logs in at {g.login_s:g} s, "
-                     f"after the run ends ({end_s:g} s): its agents take no call")
+                     f"{_past_end(g.login_s, end_s)}: its agents take no call")
     seen: set[str] = set()
     for c in campaigns:
         if c.template in seen:
@@ -1622,8 +1687,18 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
         where = f"campaigns.{c.template}"
         if c.agent_based:
             if not staffed.get(c.skill):
-                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in (every "
-                         "group having it counts 0): the campaign dials nothing")
+                desk = any(c.skill in g.skills and g.count for g in groups
+                           if g.direction != "outbound")
+                chk.warn(f"{where}.skill", f"no agent with skill {c.skill!r} logs in ("
+                         + ("only inbound desks hold it, and the dialer never staffs a job "
+                            "with them" if desk else "every group having it counts 0")
+                         + "): the campaign dials nothing")
+            elif c.blending is not None and not any(
+                    c.skill in g.skills and c.blending.skill in g.skills and g.count
+                    for g in groups if g.direction == "outbound"):
+                chk.warn(f"{where}.blending.skill", f"no outbound agent holds both the job's "
+                         f"skill {c.skill!r} and {c.blending.skill!r}: the blending has nobody "
+                         "to lend (an agent is lent only to a skill it holds)")
             if not c.talk.mean + c.wrap.mean > 0:
                 chk.problem(f"{where}.talk.mean_s", "talk and wrap of an agent-based campaign "
                             "must last more than 0 s together (the pacer plans on the "
@@ -1639,8 +1714,8 @@ def _run_checks(chk: _Checker, s: Mapping[str, Any], groups: Sequence[AgentGroup
                         f"run; expected at most {MAX_MADE_CONTACTS:,} ({_MADE})")
         if c.schedule.start_s >= end_s:
             chk.warn(f"{where}.schedule.start_s", f"the campaign starts at "
-                     f"{c.schedule.start_s:g} s, after the run ends ({end_s:g} s): it makes "
-                     "no attempt")
+                     f"{c.schedule.start_s:g} s, {_past_end(c.schedule.start_s, end_s)}: it "
+                     "makes no attempt")
 
 
 def _as_list(chk: _Checker, v: Any, path: str) -> list:
@@ -1872,6 +1947,14 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                     f"; an entry whose {key} holds a dot is set by its index: "
                     f"{parts[0]}[{dotted_name}]."
                     f"{'.'.join(rest)[len(str(items[dotted_name].get(key))) + 1:]}")
+                copy_of = re.fullmatch(r"(.+)-\d{3,}", rest[0])
+                if copy_of and parts[0] == "campaigns" and any(
+                        isinstance(it, dict) and it.get(key) == copy_of.group(1)
+                        and isinstance(it.get("copies"), int) and it["copies"] > 1
+                        for it in items):
+                    hint = (f"; {rest[0]!r} is a copy of {copy_of.group(1)!r} (copies = N): "
+                            f"its copies are set together, campaigns.{copy_of.group(1)}."
+                            f"{'.'.join(rest[1:])}; for one apart, give it an entry of its own")
                 problems.append(f"{dotted}: no [[{parts[0]}]] entry has {key} {rest[0]!r} "
                                 f"(they are: {names}) and {rest[0]!r} is not one of their "
                                 f"keys{hint}")
@@ -2039,8 +2122,10 @@ def parse_policy(policy: str) -> tuple[str, float | None]:
 
 
 def with_policy(scn: Scenario, policy: str) -> Scenario:
-    """The scenario with every agent-based campaign paced by ``policy`` (manual-dial jobs,
-    whose agents place each call, keep their preview pacing). A policy without its ratio
+    """The scenario with every agent-based campaign paced by ``policy`` (jobs of a manual or
+    preview license, whose agents place each call, keep their preview pacing: made
+    progressive, a preview-licensed job ran as no scenario may write it). A policy without
+    its ratio
     (``progressive``) keeps a campaign's own where it already paces that way, else takes the
     ratio's default: a ratio means lines per agent to a ``ratio`` campaign and lines per idle
     agent to a progressive one, so ``ratio:2`` made progressive at 2 would dial twice per
@@ -2049,13 +2134,14 @@ def with_policy(scn: Scenario, policy: str) -> Scenario:
     pacing, ratio = parse_policy(policy)
     default = _CAMPAIGN["ratio"].default
     camps = []
+    chk = _Checker("", None)
     for c in scn.campaigns:
-        if c.agent_based and c.license != "manual":
+        if c.agent_based and c.license not in AGENT_PLACED:
             own = c.ratio if c.pacing == pacing else default
             c = replace(c, pacing=pacing, ratio=ratio if ratio is not None else own)
+            _check_license(chk, f"campaigns.{c.template}", {}, c.channel, c.pacing, c.license)
         camps.append(c)
     out = replace(scn, campaigns=tuple(camps))
-    chk = _Checker("", None)
     _pacer_checks(chk, out)
     if chk.problems:
         raise ValueError(f"policy {policy!r}: " + "; ".join(chk.problems))

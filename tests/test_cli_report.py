@@ -72,6 +72,23 @@ def test_report_shows_the_kpis_and_the_comparison(results, page):
     assert f"<td>{plat['voice_portal_ports']:,}</td>" in html
 
 
+def test_a_scenario_without_inbound_shows_no_inbound_columns(results, page):
+    """The sweep's table of a scenario with no [[inbound]] skill listed inbound_service_level
+    and inbound_abandon_rate as '0.00 % [0.00 %, 100.00 %]' on every row: the interval of
+    no evidence, read as a figure. With no inbound call anywhere the columns are left out;
+    a blended folder keeps them (``_table_from_rows``)."""
+    from outdial.html_report import _table_from_rows
+
+    text = page.read_text()
+    assert "Parameter sweep" in text and "inbound_service_level" not in text
+    row = {"agents.count": 10, "inbound_offered": 0.0, "inbound_service_level": 0.0,
+           "inbound_service_level_lo": 0.0, "inbound_service_level_hi": 1.0,
+           "occupancy_inbound": 0.0, "occupancy": 0.8}
+    assert _table_from_rows("t", [row]).columns == ["occupancy", "agents.count"]
+    served = [row, dict(row, inbound_offered=12.0, inbound_service_level=0.9)]
+    assert "inbound_service_level" in _table_from_rows("t", served).columns
+
+
 def test_report_errors_are_one_line(tmp_path):
     r = cli("report", str(tmp_path / "missing"))
     assert r.exit_code == 2 and "not a folder" in r.stderr and "Traceback" not in r.output

@@ -193,6 +193,29 @@ def test_the_day_scenario_prints_its_intervals_on_the_clock(tmp_path):
     assert "│ 08:30 │" in res.stdout
 
 
+def test_the_day_scenarios_plots_are_on_the_clock_its_intervals_print(tmp_path, monkeypatch):
+    """day-profile starts at 08:00 at -05:00, its profile points and --intervals rows read
+    on that clock; --plots drew the day at UTC (13:00 to 02:00, labelled 'scenario clock,
+    UTC'), so the 15:00 pause showed at 20:00. The plots' first point is 08:00, and the
+    axis names the offset."""
+    from pathlib import Path
+
+    import matplotlib.axes
+
+    drawn: list = []
+    real_plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, x, *a, **k: (
+        drawn.append((list(x), ax)), real_plot(ax, x, *a, **k))[1])
+    scn = Path(__file__).resolve().parent.parent / "scenarios" / "day-profile.toml"
+    res = CliRunner().invoke(outdial, ["simulate", str(scn), "--hours", "1", "--plots",
+                                       "--out", str(tmp_path), "--no-cache"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    x, ax = drawn[0]
+    assert [t.strftime("%H:%M") for t in x] == ["08:00", "08:30"]
+    assert ax.get_xlabel().startswith("scenario clock, UTC-05:00")
+
+
 def test_a_point_before_the_start_is_named_as_read_the_next_day():
     """With the day starting at 08:00, agents.profile.at = ["07:00", "12:00", "16:00"] was
     refused as 'expected increasing times, got ['07:00', '12:00', '16:00']': times that are
@@ -206,3 +229,14 @@ def test_a_point_before_the_start_is_named_as_read_the_next_day():
     raw["agents"][0]["profile"]["at"] = ["09:00", "08:30", "16:00"]  # out of order: no hint
     p = _problems(raw)
     assert "(run seconds 3600, 1800, 28800)" in p and "before the start" not in p
+
+
+def test_an_action_at_the_runs_end_is_said_to_be_at_it():
+    """An action at exactly the run's end read 'at run second 1800, after the run ends
+    (1800 s)'; it is at the end (and still never happens); one later is after it."""
+    raw = copy.deepcopy(TINY)
+    raw["timeline"] = [{"at": 1800, "action": "pause", "campaign": "sales"},
+                       {"at": 1900, "action": "resume", "campaign": "sales"}]
+    w = build(raw, "day.toml").warnings
+    assert "timeline[0].at: at run second 1800, the run's end: never happens" in w
+    assert "timeline[1].at: at run second 1900, after the run ends (1800 s): never happens" in w

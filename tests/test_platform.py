@@ -176,3 +176,26 @@ def test_notification_ports_are_the_agentless_calls_in_progress_at_the_peak():
     assert fig["notification_ports_peak"] <= sum(c["ports_peak"] for c in run.campaigns
                                                  if c["channel"] == "voice_agentless")
     assert fig["agent_legs_peak"] == 0
+
+
+def test_an_inbound_desk_is_not_the_platforms_agents(tmp_path):
+    """Voice notifications beside a 4-agent inbound desk (the ACD's, never the dialer's):
+    the platform counted the desk as its agents and chose the agent tier 1 ('4 agents and
+    18 notification ports together ... the tier is chosen by the agents') where the load
+    is the notification tier's. The dialer's agents are the outbound groups'."""
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "n", "sim_hours": 0.1, "warmup_s": 0.0},
+           "telephony": {"ports": 100},
+           "inbound": [{"skill": "callback", "calls_per_hour": 30.0}],
+           "agents": [{"group": "desk", "count": 4, "skills": ["callback"],
+                       "direction": "inbound"}],
+           "campaigns": [{"name": "ivr", "channel": "voice_agentless",
+                          "attempts_per_hour": 1500.0}]}
+    scn = build(raw, "n.toml")
+    run = simulate(scn, 1)
+    load_ = platform_load(scn, {"voice_agentless": run.total["bhcc"]}, [{
+        "notification_ports_peak": int(run.total["ports_peak"])}])
+    assert load_.agents == 0
+    p = size_platform(load_)
+    assert p.tier == 4 and p.agent_manager_memory_gb == 0

@@ -141,6 +141,24 @@ def test_a_policy_without_its_ratio_keeps_a_campaigns_own_only_where_it_paces_th
     assert c.pacing == "predictive" and c.ratio == 1.0
 
 
+def test_a_policy_leaves_jobs_whose_agents_place_each_call_and_names_a_bad_license():
+    """`--policy progressive` made a preview-licensed job progressive (validation refuses
+    that very combination: 'a preview job's agent places each call'); a manual one was
+    left. Both keep preview now. `--policy preview` on a job holding a predictive license
+    ran a preview job on it; it is refused, naming the campaign and the rule."""
+    def camp(**keys):
+        raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", **keys}]}
+        return build(raw, "x.toml")
+    for lic in ("manual", "preview"):
+        c = with_policy(camp(pacing="preview", license=lic), "progressive").campaigns[0]
+        assert (c.pacing, c.license) == ("preview", lic)
+    with pytest.raises(ValueError) as exc:
+        with_policy(camp(license="predictive"), "preview")
+    assert "campaigns.c.license: a preview job holds a manual or preview license, got " \
+        "'predictive'" in str(exc.value)
+    assert with_policy(camp(), "preview").campaigns[0].pacing == "preview"
+
+
 def test_toml_pacing_takes_the_cli_policy_strings():
     for text, (pacing, ratio) in (("progressive:1.5", ("progressive", 1.5)),
                                   ("ratio:1.2", ("ratio", 1.2)),
@@ -273,6 +291,49 @@ def test_a_list_whose_zone_column_is_named_otherwise_validates_and_runs(tmp_path
     assert called and all(int(c[1:]) % 2 == 1 for c in called)
 
 
+def test_copies_of_a_campaign_split_its_contact_file(tmp_path):
+    """`copies = 3` over one contact file: each copy loaded the whole file, so every
+    contact was dialled by the three jobs, at the same time (373 overlapping calls to one
+    person in an hour of a 300-contact list) and over the per-contact caps (7 attempts
+    against 5 a day). The copies split the file by rows, copy k the k-th share, as
+    synthetic copies have contacts of their own."""
+    from sim.run import simulate
+
+    (tmp_path / "list.csv").write_text(
+        "id,phone\n" + "".join(f"C{i:02d},+1212555{i:04d}\n" for i in range(30)))
+    raw = {**MINIMAL,
+           "scenario": {"name": "t", "sim_hours": 0.3, "warmup_s": 0.0},
+           "agents": [{"group": "a", "count": 6, "skills": ["s"]}],
+           "campaigns": [{"name": "c", "skill": "s", "pacing": "progressive", "copies": 3,
+                          "outcomes": {"live": 0.1, "machine": 0.0, "busy": 0.3,
+                                       "no_answer": 0.6, "invalid": 0.0},
+                          "contacts": {"file": "list.csv", "default_timezone": "UTC"},
+                          "strategy": {"windows": "always", "steps": [
+                              {"channel": "voice", "address": "phone",
+                               "retries": {"busy": [30, 3], "no_answer": [30, 3]}}]}}]}
+    run = simulate(build(raw, "s.toml", base_dir=tmp_path), 1)
+    by_job = {j: set(g["contact_id"]) for (j,), g in
+              run.attempts.group_by("job") if g.height}
+    assert len(by_job) == 3
+    for j, ids in by_job.items():
+        assert ids <= {f"C{i:02d}" for i in range(10 * j, 10 * j + 10)}
+
+
+def test_dnc_list_problems_name_the_line_and_the_file_once(tmp_path):
+    """A DNC list saved as Latin-1 read 'cannot read the DNC list X: X: not a readable DNC
+    list (invalid utf-8 sequence)': the path twice and no line. It now names the line and
+    byte, the path once; one bad entry is 'an entry ... is', not '1 entries ... are'."""
+    (tmp_path / "dnc.csv").write_bytes("phone,name\n2125550001,Zoë\n".encode("latin-1"))
+    raw = {**MINIMAL, "dnc": {"files": ["dnc.csv"]}}
+    with pytest.raises(ScenarioError) as exc:
+        build(raw, "s.toml", base_dir=tmp_path)
+    [problem] = exc.value.problems
+    assert problem.count("dnc.csv") == 1 and "line 2: not UTF-8 text (byte 0xeb" in problem
+    (tmp_path / "dnc.csv").write_text("2125550001\nfoo\n")
+    [w] = build(raw, "s.toml", base_dir=tmp_path).warnings
+    assert "1 entry of " in w and "is neither a phone number" in w and "is ignored" in w
+
+
 def test_a_list_with_no_zone_column_takes_the_default_timezone(tmp_path):
     """``contacts.timezone`` left out names the column ``timezone``; a file without one and
     a ``default_timezone`` puts every contact in that zone (the default stands in for the
@@ -372,6 +433,64 @@ def test_a_key_of_a_table_only_some_campaigns_have_is_set_where_they_have_it():
     alone = {**raw, "campaigns": [{"name": "renew", "skill": "s"}]}  # nobody has one
     assert "blending.skill" in " ".join(_problems(apply_overrides(
         alone, {"campaigns.blending.enabled": False})))
+
+
+def test_a_job_only_inbound_desks_could_staff_or_blend_nobody_is_warned_of():
+    """Validation said nothing of an agent-based job whose skill only a dedicated inbound
+    desk holds (the dialer never sees those agents: the run then made no attempt), nor of a
+    blended job none of whose agents holds the inbound skill (0 lends, silently)."""
+    raw = {**MINIMAL,
+           "inbound": [{"skill": "care", "calls_per_hour": 60.0}],
+           "agents": [{"group": "out", "count": 3, "skills": ["s"]},
+                      {"group": "desk", "count": 2, "skills": ["care", "renew"],
+                       "direction": "inbound"}],
+           "campaigns": [{"name": "sales", "skill": "s", "blending": {"skill": "care"}},
+                         {"name": "renew", "skill": "renew"}]}
+    w = build(raw, "x.toml").warnings
+    assert any(x.startswith("campaigns.renew.skill: no agent with skill 'renew' logs in "
+                            "(only inbound desks hold it") for x in w)
+    assert any(x.startswith("campaigns.sales.blending.skill: no outbound agent holds both "
+                            "the job's skill 's' and 'care'") for x in w)
+    raw["agents"][0]["skills"] = ["s", "care", "renew"]  # now they can: no warning
+    assert build(raw, "x.toml").warnings == ()
+
+
+def test_minimums_a_pool_cannot_hold_are_warned_of():
+    """Minimums over their pool validated in silence: min_agents of 10 on a progressive
+    pool of 8, min_ports of 15 + 20 on 30 outbound ports, and 30 outbound ports licensed on
+    a portal of 10. The run holds what it can; validation now says so."""
+    raw = {**MINIMAL, "telephony": {"ports": 10},
+           "licenses": {"progressive_agents": 8, "outbound_ports": 30},
+           "campaigns": [{"name": "c", "skill": "s", "pacing": "progressive",
+                          "min_agents": 5, "copies": 2},
+                         {"name": "r1", "channel": "voice_agentless",
+                          "attempts_per_hour": 100.0, "min_ports": 15},
+                         {"name": "r2", "channel": "voice_agentless",
+                          "attempts_per_hour": 100.0, "min_ports": 20}]}
+    w = build(raw, "x.toml").warnings
+    assert any(x.startswith("licenses.progressive_agents: the min_agents of its jobs add up "
+                            "to 10 (copies counted), more than the pool's 8") for x in w)
+    assert any("min_ports add up to 35, more than the 30 outbound ports" in x for x in w)
+    assert any("30 outbound ports licensed, more than the voice portal's 10" in x for x in w)
+    raw["licenses"] = {"progressive_agents": 10, "outbound_ports": 10}
+    raw["campaigns"][2]["min_ports"] = 0
+    raw["campaigns"][1]["min_ports"] = 10
+    assert build(raw, "x.toml").warnings == ()
+
+
+def test_setting_one_copy_of_a_campaign_says_the_copies_are_set_together():
+    """`--set campaigns.ja-001.max_agents=10` on an entry with copies: 'no [[campaigns]]
+    entry has name 'ja-001' (they are: ja)', with no word of why. It now says 'ja-001' is a
+    copy of 'ja', set together by campaigns.ja.max_agents."""
+    raw = {**MINIMAL, "campaigns": [{"name": "ja", "skill": "s", "copies": 3}]}
+    with pytest.raises(ScenarioError) as exc:
+        apply_overrides(raw, {"campaigns.ja-001.max_agents": 10})
+    [p] = exc.value.problems
+    assert "'ja-001' is a copy of 'ja' (copies = N): its copies are set together, " \
+        "campaigns.ja.max_agents" in p
+    with pytest.raises(ScenarioError) as exc:  # no entry of that name: no such hint
+        apply_overrides(raw, {"campaigns.jb-001.max_agents": 10})
+    assert "copy" not in exc.value.problems[0]
 
 
 def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():

@@ -142,3 +142,26 @@ def test_progressive_one_to_one_abandons_only_by_amd_false_positives():
     n = int(att["human"].sum())
     assert abs(fp / n - p) <= 3 * (p * (1 - p) / n) ** 0.5
     assert run.total["abandon_rate"] == 0.0
+
+
+def test_people_answering_after_the_ring_timeout_are_no_answers():
+    """docs/scenarios.md said `live` is 'a person answers (the hit rate)'; people (and
+    machines) whose time to answer passes `ring_no_answer_s` are no-answers, so the dials
+    reaching a person are live x P(ring <= timeout): 0.912 x live at the defaults
+    (lognormal, median 9.5 s, shape 0.55, 20 s), as the doc now says. Binomial oracle, on
+    a notification job (no pacing in the way)."""
+    live, rna_s = 0.4, 20.0
+    camp = {"name": "notify", "channel": "voice_agentless", "attempts_per_hour": 3600.0,
+            "outcomes": {"live": live, "machine": 0.0, "busy": 0.0, "no_answer": 0.6,
+                         "invalid": 0.0, "ring_no_answer_s": rna_s}}
+    scn = _scenario(camp, hours=0.5)
+    p_in_time = 0.5 * (1 + math.erf(math.log(rna_s / 9.5) / (0.55 * math.sqrt(2))))
+    assert p_in_time == pytest.approx(0.912, abs=0.001)
+    n = reached = 0
+    for i in range(REPS):
+        att = _window(simulate(scn, scn.seed + i), scn)
+        n += att.height
+        reached += int(att["human"].sum())
+    expected = live * p_in_time
+    assert abs(reached / n - expected) <= 3 * math.sqrt(expected * (1 - expected) / n)
+    assert abs(reached / n - live) > 3 * math.sqrt(live * (1 - live) / n)  # not 0.4

@@ -386,3 +386,25 @@ def test_the_answer_carries_what_simulate_would_warn_of_it(tmp_path):
     assert r.point(10).kpis["ports_mean"] >= 0.95 * 8
     [w] = [w for w in r.warnings if "telephony ports" in w]
     assert w.startswith("at the minimum (agents.count = 10): telephony ports:")
+
+
+def test_licenses_are_sized_against_the_dialers_agents_not_the_inbound_desks():
+    """A blended centre of 31 outbound agents and a 10-agent inbound desk: sizing a license
+    pool searched up to 41 and, where more licenses changed nothing, said 'the agents (41):
+    every one can hold a license'. The desk's agents are the ACD's: they hold no dialer
+    license. The search tops out at the 31, and the warning names them."""
+    from sim.plan.size import what_limits
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "b"}, "telephony": {"ports": 50},
+           "licenses": {"predictive_agents": 40},
+           "inbound": [{"skill": "care", "calls_per_hour": 60.0}],
+           "agents": [{"group": "out", "count": 31, "skills": ["s", "care"]},
+                      {"group": "desk", "count": 10, "skills": ["care"],
+                       "direction": "inbound"}],
+           "campaigns": [{"name": "c", "skill": "s"}]}
+    scn = build(raw, "b.toml")
+    assert scn.total_agents == 41 and scn.dialer_agents == 31
+    assert resource_key(scn, "licenses") == ("licenses.predictive_agents", 31)
+    text = what_limits(scn, "licenses.predictive_agents", {})
+    assert "the agents (31): every one can hold a license" in text

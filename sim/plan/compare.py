@@ -147,7 +147,7 @@ def default_ratio_step(scn: Scenario) -> float:
     100 agents (one line more or less is a ratio step of 0.01 or more there, and the
     abandon rate of a small team jumps with each line), else 0.02."""
     n = sum(1 for c in scn.campaigns if c.agent_based)
-    per = scn.total_agents / n if n else 0
+    per = scn.dialer_agents / n if n else 0
     return 0.01 if per <= SMALL_CAMPAIGN_AGENTS else 0.02
 
 

@@ -379,7 +379,9 @@ def platform_load(scenario: Any, attempts_per_hour: Mapping[str, float],
     """A :class:`PlatformLoad` from a scenario and its replications' figures.
 
     Args:
-        scenario: the ``sim.scenario.Scenario`` run (agents, campaigns, hours).
+        scenario: the ``sim.scenario.Scenario`` run (agents, campaigns, hours); its
+            agents are the dialer's (outbound groups): a dedicated inbound desk is the
+            ACD's, neither logged in to the platform nor counted in its tiers.
         attempts_per_hour: mean attempts per hour by channel over the replications.
         figures: :func:`run_figures` of each replication (peaks: the largest is taken).
         events: each replication's ``engine.event_volume.EventVolume.as_dict()``, or None
@@ -400,7 +402,7 @@ def platform_load(scenario: Any, attempts_per_hour: Mapping[str, float],
         return max((int(f.get(key, 0)) for f in figures), default=0)
 
     return PlatformLoad(
-        agents=int(scenario.total_agents),
+        agents=int(scenario.dialer_agents),  # the platform's agents: not the ACD's desks
         jobs=len(scenario.campaigns),
         notification_ports_peak=top("notification_ports_peak"),
         customer_legs_peak=top("customer_legs_peak"),

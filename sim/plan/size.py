@@ -36,9 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.staffing import LICENSE_TYPES, POOL_KEYS, POOL_OF_PACING
-from engine.vocab import PACING_BY_NAME
-from pacer.modes import LicenseKind
 from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
@@ -134,14 +131,6 @@ def parse_targets(text: str) -> list[Target]:
     return out
 
 
-def _pool_key(c: Any) -> str:
-    """The license pool (``licenses`` key) campaign ``c`` draws from: its ``license``
-    type, else its pacing's (``engine.staffing.license_type``)."""
-    kind = LICENSE_TYPES[c.license] if c.license else \
-        POOL_OF_PACING.get(PACING_BY_NAME[c.pacing], LicenseKind.PREDICTIVE_AGENT)
-    return next(k for k, v in POOL_KEYS.items() if v == kind)
-
-
 def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
     """The dotted key ``find`` resizes in this scenario and its current value.
 
@@ -159,7 +148,7 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
             return ALL_AGENTS, scn.total_agents
         return "agents.count", scn.agents[0].count
     if find == "licenses":
-        pools = sorted({_pool_key(c) for c in scn.campaigns if c.agent_based})
+        pools = sorted({c.license_pool for c in scn.campaigns if c.agent_based})
         if not pools:
             raise ValueError("--find licenses: no agent-based campaign, so no agent license "
                              "pool to size; size ports instead")
@@ -167,7 +156,7 @@ def resource_key(scn: Scenario, find: str) -> tuple[str, int]:
             raise ValueError(f"--find licenses: the agent-based campaigns use the pools "
                              f"{', '.join(pools) or 'none'}; name one with --key "
                              "licenses.POOL")
-        return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.total_agents)
+        return f"licenses.{pools[0]}", min(scn.license_pools[pools[0]], scn.dialer_agents)
     raise ValueError(f"--find {find!r}: expected one of {', '.join(RESOURCES)}")
 
 
@@ -297,7 +286,7 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     given_lower, given_upper = lower, upper
     lower = 1 if lower is None else lower
     if upper is None:
-        upper = scn.total_agents if find == "licenses" and key.startswith("licenses.") \
+        upper = scn.dialer_agents if find == "licenses" and key.startswith("licenses.") \
             else max(UPPER_FACTOR * max(current, 1), lower + 1)
 
     def overrides(n: int) -> dict[str, Any]:
@@ -457,8 +446,8 @@ def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:
     jobs = [c for c in scn.campaigns if c.agent_based]
     if not jobs:
         return ""
-    agents = scn.total_agents
-    pools = sorted({_pool_key(c) for c in jobs})
+    agents = scn.dialer_agents  # inbound desks hold no dialer license
+    pools = sorted({c.license_pool for c in jobs})
     held = sum(scn.license_pools[k] for k in pools)
     take = sum(c.max_agents for c in jobs)
     out = []
