@@ -467,3 +467,40 @@ def test_a_large_import_is_read_off_the_event_loop_with_the_same_reply(tmp_path)
     assert isinstance(err, SupervisorError) and "STOPPED" in str(err)
     assert len(late.flows[0].ids) == 120 and late.store.get_meta(META_KEY) is None
     assert list((tmp_path / "c").iterdir()) == []  # its copy removed
+
+
+def test_control_connections_that_stay_or_never_read_are_bounded(tmp_path):
+    from types import SimpleNamespace
+
+    from outdial.live.control import ControlServer
+
+    async def go():
+        sup = SimpleNamespace(handle=lambda req: {"echo": "x" * 60_000})
+        server = ControlServer(tmp_path / "c.sock", sup, dict)
+        server.max_clients, server.idle_s, server.send_s = 3, 0.3, 0.3
+        await server.start()
+        path = str(server.path)
+        try:
+            held = [await asyncio.open_unix_connection(path) for _ in range(3)]
+            await until(lambda: server.clients == 3, 5.0)
+            r4, w4 = await asyncio.open_unix_connection(path)  # one too many: told so
+            extra = json.loads(await asyncio.wait_for(r4.readline(), 5.0))
+            w4.close()
+            # the three that say nothing are closed after idle_s: the server takes more
+            await until(lambda: server.clients == 0, 5.0)
+            gone = [await asyncio.wait_for(r.read(), 5.0) for r, _ in held]
+            # a client that asks and never reads its replies: cut after send_s
+            r5, w5 = await asyncio.open_unix_connection(path)
+            w5.write(_req(action="agents") * 50)
+            await w5.drain()
+            await until(lambda: server.clients == 0, 5.0)
+            ok = await _ask(server.path, _req(action="agents"))
+            for _, w in [*held, (r5, w5)]:
+                w.close()
+            return extra, gone, ok
+        finally:
+            await server.close()
+    extra, gone, ok = asyncio.run(go())
+    assert not extra["ok"] and "more than 3 control connections open" in extra["error"]
+    assert gone == [b"", b"", b""]
+    assert ok[0]["ok"] and len(ok[0]["result"]["echo"]) == 60_000
