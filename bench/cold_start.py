@@ -57,9 +57,15 @@ class _AnswerSink:
         if kind == "ATTEMPT_UPDATED" and event["change"] == "connected":
             self.connected.append(event["t_answer_s"])
             self.connected_ids.append(event["attempt_id"])
-        elif kind == "ATTEMPT_COMPLETED" and event["completion_code"] in _ABANDON_NAMES:
-            self.abandoned.append(event["t_answer_s"])
-            self.abandoned_ids.append(event["attempt_id"])
+        elif kind == "ATTEMPT_COMPLETED":
+            code = event["completion_code"]
+            if code in _ABANDON_NAMES:
+                self.abandoned.append(event["t_answer_s"])
+                self.abandoned_ids.append(event["attempt_id"])
+            elif code == "MACHINE" and event["t_connect_s"] >= 0:
+                # its agent found an answering machine: not a live answer after all
+                i = self.connected_ids.index(event["attempt_id"])
+                del self.connected[i], self.connected_ids[i]
 
 
 def scenario(agents: int, live: float | None, prior: float, minutes: float,

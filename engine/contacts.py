@@ -36,16 +36,29 @@ LINE_COLUMN = "__line__"  # hidden column: each contact's line in its source (se
 OnError = Literal["skip", "reject"]
 
 
+def with_problems(message: str, problems: Sequence[Problem], first: int = 10) -> str:
+    """``message`` followed by the first ``first`` row problems and what is left: more
+    problems than rows when a row has several (``and 141 more problems on 131 more rows``)."""
+    if not problems:
+        return message
+    shown = "; ".join(str(p) for p in problems[:first])
+    rest = problems[first:]
+    if not rest:
+        return f"{message}: {shown}"
+    rows = len({p.line for p in rest} - {p.line for p in problems[:first]})
+    more = (f"{len(rest)} more problems on {rows} more rows" if rows != len(rest)
+            else f"{rows} more rows")
+    return f"{message}: {shown}; and {more}"
+
+
 class ContactListError(ValueError):
-    """A contact list could not be loaded; ``problems`` lists every malformed row found."""
+    """A contact list could not be loaded; ``problems`` lists every malformed row found,
+    ``summary`` is the message without them."""
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()):
         self.problems = list(problems)
-        if self.problems:
-            shown = "; ".join(str(p) for p in self.problems[:10])
-            more = len(self.problems) - 10
-            message = f"{message}: {shown}" + (f"; and {more} more" if more > 0 else "")
-        super().__init__(message)
+        self.summary = message
+        super().__init__(with_problems(message, self.problems))
 
 
 @dataclass(frozen=True)
@@ -256,17 +269,32 @@ def load_csv(path: str | Path, spec: ListSpec, on_error: OnError = "skip",
     if b"\r" in data:  # CR-only line ends, or some (a file edited on two systems): one
         # "line" to every parser, two rows run together
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    text = _utf8_text(data, path) if encoding.replace("-", "").lower() == "utf8" \
+        else data.decode("utf-8", errors="replace")
     try:
         frame = pl.read_csv(data, separator=separator, infer_schema=False, encoding=encoding,
                             truncate_ragged_lines=True, raise_if_empty=True)
     except pl.exceptions.PolarsError as e:
         raise ContactListError(f"{path}: cannot read as CSV ({e})") from e
-    lines, ragged = _csv_lines(data.decode("utf-8", errors="replace"), separator,
-                               frame.width, str(path))
+    lines, ragged = _csv_lines(text, separator, frame.width, str(path))
     if len(lines) != frame.height:  # should not happen; fall back to one line per record
         lines, ragged = list(range(2, frame.height + 2)), []
     frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
     return _validate(frame, spec, on_error, str(path), infer=True, extra=ragged)
+
+
+def _utf8_text(data: bytes, path: Path) -> str:
+    """``data`` decoded as UTF-8; else ``ContactListError`` naming the line and byte (a list
+    exported as Latin-1 or Windows-1252 read 'cannot read as CSV (invalid utf-8 sequence)',
+    with no line to look at)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ContactListError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+            f"{e.start:,}): save the list as UTF-8 (a Latin-1 or Windows-1252 export, "
+            "e.g. Excel's plain 'CSV', is not)") from None
 
 
 def load_parquet(path: str | Path, spec: ListSpec, on_error: OnError = "skip") -> ContactList:

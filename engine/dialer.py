@@ -530,7 +530,7 @@ class Dialer:
             self.telephony.drop(a)
         self._complete(a, code)
 
-    def on_call_ended(self, a: Attempt) -> None:
+    def on_call_ended(self, a: Attempt, machine: bool = False) -> None:
         now = self.clock.now()
         a.t_talk_end = now
         if self.events.enabled:
@@ -543,7 +543,11 @@ class Dialer:
             # from the connect.
             if self.agents.transition(ag, "call_end", now) == _WRAP_STATE:
                 self.pacer.observe_talk(a.job, now - a.t_connect)
-        self._complete(a, _CONNECTED_CODE, now)
+        if machine:  # its agent found an answering machine: not a live answer after all
+            self.pacer.observe_machine_connected(a.job, a.t_connect)
+            self._complete(a, _MACHINE, now)
+        else:
+            self._complete(a, _CONNECTED_CODE, now)
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
         self._complete(a, _DELIVERED if ok else _UNDELIVERED)

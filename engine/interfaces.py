@@ -60,8 +60,10 @@ class TelephonyEvents(Protocol):
     def on_customer_hangup(self, attempt: Attempt) -> None:
         """The called party hung up while waiting for an agent."""
 
-    def on_call_ended(self, attempt: Attempt) -> None:
-        """A connected call's talk ended; its agent goes to wrap-up."""
+    def on_call_ended(self, attempt: Attempt, machine: bool = False) -> None:
+        """A connected call's talk ended; its agent goes to wrap-up. ``machine``: the agent
+        found an answering machine (AMD off, or AMD missed it): the attempt ends as
+        ``Code.MACHINE`` (its strategy's ``answering_machine`` result, not a live answer)."""
 
     def on_delivered(self, attempt: Attempt, ok: bool) -> None:
         """An agentless attempt (message, SMS, email) finished; ``ok`` if delivered."""

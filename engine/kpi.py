@@ -119,7 +119,8 @@ def _count_exprs(threshold_s: float | pl.Expr) -> list[pl.Expr]:
 
     attempts = completed attempts (not blocked, not pending); blocked = blocked for want of
     a port; live answers = connected + abandoned + hung up waiting (what the dialer saw as
-    human, answering machines misclassified as human included); abandons = abandoned + hung
+    human: an answering machine AMD missed counts when it was dropped or hung up unheard,
+    not when its agent found it, which codes it MACHINE); abandons = abandoned + hung
     up waiting; amd_false_positives = humans classified as machines (known to a simulator only);
     connected_in_threshold = live answers connected within ``threshold_s`` of the answer.
     """

@@ -3,10 +3,11 @@
 Counters (see :class:`Outcome` for what each recorded outcome adds):
 
 - ``LIVE``: live answers as the dialer saw them (connected + abandoned; answering machines
-  taken for humans included);
+  taken for humans included, unless an agent they reached said it was a machine);
 - ``ABANDONS``: live answers dropped or not connected to an agent within the connect window;
 - ``CONNECTED``: live answers connected to an agent (VICIdial's "agent answered");
-- ``MACHINES``: answering machines detected (real machines);
+- ``MACHINES``: answering machines detected (real machines), by AMD or by the agent a
+  missed one reached;
 - ``FALSE_POSITIVES``: humans that AMD classified as machines (hung up on or played a
   message: Ofcom counts them as drops). A simulator knows them; a live system usually does
   not and records none, estimating the rate from the AMD accuracy instead.
@@ -75,6 +76,9 @@ class Outcome(IntEnum):
     ABANDONED = 1  # LIVE + 1, ABANDONS + 1: live answer dropped / not connected in time
     MACHINE = 2  # MACHINES + 1: answering machine detected
     AMD_FALSE_POSITIVE = 3  # FALSE_POSITIVES + 1: a human classified as a machine
+    # LIVE - 1, CONNECTED - 1, MACHINES + 1: a connected live answer whose agent found an
+    # answering machine (AMD missed it); recorded at the time of its connect, which it undoes
+    MACHINE_CONNECTED = 4
 
 
 # Counter columns of the rings.
@@ -86,8 +90,8 @@ _EMPTY = -(2**62)  # bucket id of an unused slot / a ring never read
 
 
 @numba.njit(cache=True)
-def _ring_add(r, b, k, ids, cnt, sums, cur, kw):
-    """Add 1 to counter ``k`` of row ``r`` at bucket ``b``, keeping the window sum true.
+def _ring_add(r, b, k, d, ids, cnt, sums, cur, kw):
+    """Add ``d`` to counter ``k`` of row ``r`` at bucket ``b``, keeping the window sum true.
 
     Invariant: ``sums[r]`` is the total of slots whose id is in ``(cur[r] - kw[r], cur[r]]``.
     """
@@ -103,9 +107,9 @@ def _ring_add(r, b, k, ids, cnt, sums, cur, kw):
         for c in range(_NC):
             cnt[r, s, c] = 0
         ids[r, s] = b
-    cnt[r, s, k] += 1
+    cnt[r, s, k] += d
     if cur[r] - kw[r] < b <= cur[r]:
-        sums[r, k] += 1
+        sums[r, k] += d
 
 
 @numba.njit(cache=True)
@@ -151,6 +155,14 @@ def _abandon_record(rows, t, outcome, f_bucket_s, f_ids, f_cnt, f_sums, f_cur, f
         bf = np.int64(np.floor(t[e] / f_bucket_s))
         bo = np.int64(np.floor(t[e] / o_bucket_s))
         code = outcome[e]
+        if code == 4:  # a connect undone: it was a machine
+            _ring_add(r, bf, LIVE, -1, f_ids, f_cnt, f_sums, f_cur, f_k)
+            _ring_add(r, bo, LIVE, -1, o_ids, o_cnt, o_sums, o_cur, o_k)
+            _ring_add(r, bf, CONNECTED, -1, f_ids, f_cnt, f_sums, f_cur, f_k)
+            _ring_add(r, bo, CONNECTED, -1, o_ids, o_cnt, o_sums, o_cur, o_k)
+            _ring_add(r, bf, MACHINES, 1, f_ids, f_cnt, f_sums, f_cur, f_k)
+            _ring_add(r, bo, MACHINES, 1, o_ids, o_cnt, o_sums, o_cur, o_k)
+            continue
         if code == 0:
             k1 = LIVE
             k2 = CONNECTED
@@ -163,11 +175,11 @@ def _abandon_record(rows, t, outcome, f_bucket_s, f_ids, f_cnt, f_sums, f_cur, f
         else:
             k1 = FALSE_POSITIVES
             k2 = -1
-        _ring_add(r, bf, k1, f_ids, f_cnt, f_sums, f_cur, f_k)
-        _ring_add(r, bo, k1, o_ids, o_cnt, o_sums, o_cur, o_k)
+        _ring_add(r, bf, k1, 1, f_ids, f_cnt, f_sums, f_cur, f_k)
+        _ring_add(r, bo, k1, 1, o_ids, o_cnt, o_sums, o_cur, o_k)
         if k2 >= 0:
-            _ring_add(r, bf, k2, f_ids, f_cnt, f_sums, f_cur, f_k)
-            _ring_add(r, bo, k2, o_ids, o_cnt, o_sums, o_cur, o_k)
+            _ring_add(r, bf, k2, 1, f_ids, f_cnt, f_sums, f_cur, f_k)
+            _ring_add(r, bo, k2, 1, o_ids, o_cnt, o_sums, o_cur, o_k)
 
 
 @numba.njit(cache=True)

@@ -73,6 +73,7 @@ _ABANDONED = int(Outcome.ABANDONED)
 _CONNECTED = int(Outcome.CONNECTED)
 _MACHINE = int(Outcome.MACHINE)
 _FALSE_POSITIVE = int(Outcome.AMD_FALSE_POSITIVE)
+_MACHINE_CONNECTED = int(Outcome.MACHINE_CONNECTED)
 
 # Estimator settings (see each module for the meaning).
 # The hit rate is the share of live answers among the last HIT_SPAN_S of completed dials (as
@@ -463,8 +464,13 @@ class Pacer:
         self._buf_ringing = np.empty(n)  # launch of each campaign's oldest ringing dial
         _dial_life(self.ring.counts, self.ring.totals, self.ring.bin_width_s,
                   self._ring_timeout_s, np.arange(n), self._life)
+        # the windowed accounting over each campaign's regulatory window: ``window_s``
+        # where given (as ``restore_live`` keeps), else the regulator's
+        given = self._window_s > 0
         self.abandon = AbandonState(AbandonParams(
-            regulation=self._regulation, limit=self._abandon_limit)) if n else None
+            regulation=self._regulation, limit=self._abandon_limit,
+            fcc_window_s=np.where(given, self._window_s, FCC_WINDOW_S),
+            ofcom_window_s=np.where(given, self._window_s, OFCOM_WINDOW_S))) if n else None
         # the windows' arrays are updated in place: their argument list is built once
         self._abandon_args = (*self.abandon._fcc.args(), *self.abandon._ofcom.args()) \
             if n else ()
@@ -507,6 +513,10 @@ class Pacer:
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
         self._run_live = np.zeros(n)
+        # connects their agents found to be answering machines (``observe_machine_connected``):
+        # the model's live answers are the dialer's (machines AMD missed included), the
+        # regulator's and the realised ones are humans'
+        self._run_machines = np.zeros(n)
         # ... and those of the regulatory window before a restart (``restore_live``): paid
         # back as this run's are, not read as the model's bias
         self._carried_ab = np.zeros(n)
@@ -716,6 +726,18 @@ class Pacer:
         """AMD detected an answering machine."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _MACHINE)
 
+    def observe_machine_connected(self, row: int, connected_s: float) -> None:
+        """A live answer connected at ``connected_s`` (reported then with ``observe_live``)
+        was an answering machine, its agent found (AMD off, or AMD missed it): it leaves the
+        live answers the abandon rates and today's counts are taken over, and counts as a
+        machine (regulators and VICIdial count only humans there). Its agent's time still
+        counts (report its talk as usual); the hit rate keeps it as the dialer saw it, a
+        call that needed an agent."""
+        row = self._row(row)
+        self._obs_live.add(row, self._seconds("connected_s", connected_s, 0.0),
+                           _MACHINE_CONNECTED)
+        self._run_machines[row] += 1.0
+
     def restore_live(self, rows, t_s, abandoned, now_s: float) -> int:
         """Live answers an earlier run of these campaigns recorded (a restart replays its
         store): campaign rows (int), the times they were connected or abandoned (seconds,
@@ -733,9 +755,9 @@ class Pacer:
             raise ValueError(f"abandoned: expected {rows.size} bools, got {ab.dtype} "
                              f"{ab.shape}")
         now = real_number("now_s", now_s, 0.0, g.MAX_TIME_S)
-        window = np.where(self._window_s > 0, self._window_s,
-                          np.where(self._regulation == Regulation.OFCOM, OFCOM_WINDOW_S,
-                                   FCC_WINDOW_S))
+        p = self.abandon.params  # each campaign's window, as its accounting keeps it
+        window = np.where(self._regulation == Regulation.OFCOM, p.ofcom_window_s,
+                          p.fcc_window_s)
         keep = (t <= now) & (t > now - window[rows])
         rows, t, ab = rows[keep], t[keep], ab[keep]
         if rows.size:
@@ -887,7 +909,8 @@ class Pacer:
         if self._obs_live.n:
             rows, t, code = self._obs_live.take()
             _abandon_record(rows, t, code, *self._abandon_args)
-            g._tally_live(rows, code, _ABANDONED, _CONNECTED, slot, self._minute_drops,
+            g._tally_live(rows, code, _ABANDONED, _CONNECTED, _MACHINE_CONNECTED, slot,
+                          self._minute_drops,
                           self._drops_today, self._answered_today, self._new_ab,
                           self._new_live)
 
@@ -1153,7 +1176,8 @@ class Pacer:
                                   FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
         new_ab, new_live = self._new_ab.copy(), self._new_live.copy()
         self._run_ab += new_ab
-        self._run_live += new_live
+        # (a connect undone as a machine may come a refresh after its connect: never < 0)
+        self._run_live = np.maximum(self._run_live + new_live, 0.0)
         self._new_ab[:] = 0.0
         self._new_live[:] = 0.0
         self.model_bias = (self._run_ab + BIAS_PRIOR * BIAS_INITIAL) / (
@@ -1170,7 +1194,10 @@ class Pacer:
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
         target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
-        forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live, 1e-12), target)
+        # the forecast's live answers are the dialer's: those that are humans, by the share
+        # the agents found so far, are what the rate is taken over
+        human = (self._run_live + 1.0) / (self._run_live + self._run_machines + 1.0)
+        forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live * human, 1e-12), target)
         # the gain per refresh shrinks as the memory grows, so a longer-remembered forecast
         # is not over-driven while it catches up with a new price
         gain = THETA_GAIN * FORECAST_MEMORY_S / self._fc_memory
@@ -1220,7 +1247,7 @@ class Pacer:
         self._floor_since = np.where(stay, np.where(np.isfinite(since), since, now), -math.inf)
         judged = stay & (now - self._floor_since >= self._life + self._window_eff)
         self._floor_ab = np.where(judged, self._floor_ab + new_ab, 0.0)
-        self._floor_live = np.where(judged, self._floor_live + new_live, 0.0)
+        self._floor_live = np.where(judged, np.maximum(self._floor_live + new_live, 0.0), 0.0)
         ab, live = self._floor_ab, self._floor_live
         over = ab - aim * live - WINDOW_Z * np.sqrt(aim * live)
         start = self._modelled & ~self._at_floor & at_min & (over > 0) & (used > 0)

@@ -228,9 +228,10 @@ def _max_new(max_lines_per_agent, counts, out):
 
 
 @numba.njit(cache=True)
-def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops, drops_today,
-                answered_today, new_abandons, new_live):
-    """Fold live-answer outcomes into the per-campaign counters (one pass, no temporaries)."""
+def _tally_live(rows, codes, abandoned_code, connected_code, undone_code, slot, minute_drops,
+                drops_today, answered_today, new_abandons, new_live):
+    """Fold live-answer outcomes into the per-campaign counters (one pass, no temporaries);
+    ``undone_code``: a connect its agent found to be an answering machine, taken back."""
     for i in range(rows.shape[0]):
         r = rows[i]
         k = codes[i]
@@ -241,6 +242,10 @@ def _tally_live(rows, codes, abandoned_code, connected_code, slot, minute_drops,
         if k == abandoned_code or k == connected_code:
             answered_today[r] += 1
             new_live[r] += 1.0
+        elif k == undone_code:
+            if answered_today[r] > 0:
+                answered_today[r] -= 1
+            new_live[r] -= 1.0
 
 
 @numba.njit(cache=True)

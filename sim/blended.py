@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import simpy
 
+from engine import kpi
 from engine.blending import Blending
 from engine.dialer import Dialer
 from engine.ports import PortPool
@@ -83,6 +84,12 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
     lent_s = blending.lent_s if blending is not None else 0.0
     total["lent_agent_s"] = lent_s
     total["occupancy_outbound"] = inbound_kpi.occupancy(handling_out_s, logged_out_s - lent_s)
+    if blending is not None:  # a blended job's occupancy is on outbound work, as the total's
+        lent = lent_by_job(blending, len(per_camp))
+        for j in np.flatnonzero(lent > 0).tolist():
+            t = kpi.agent_times(dialer.agents.job_time_in[j])
+            per_camp[j]["occupancy"] = inbound_kpi.occupancy(
+                t["handling_s"], max(t["logged_in_s"] - float(lent[j]), t["handling_s"]))
     skills: dict[str, dict] = {}
     if desk is not None:
         calls = inbound_kpi.in_window(desk.calls(), lo, hi)
@@ -146,6 +153,24 @@ class PortCounters:
             p.blocked -= self.blocked
             p.delayed -= self.delayed
             self.blocked = self.delayed = None
+
+
+def lent_by_job(blending: Blending, n_jobs: int) -> np.ndarray:
+    """Agent-seconds each job's agents spent lent to inbound skills within the blending's
+    window, from its moves (a lend to its hand-back, or to the window's end), float64
+    (n_jobs,); they sum to ``Blending.lent_s``."""
+    lo, hi = blending.window
+    out = np.zeros(n_jobs)
+    since: dict[int, tuple[float, int]] = {}
+    for t, move, agent, job in blending.log:
+        if move == "lend":
+            since[agent] = (t, job)
+        elif move == "back" and agent in since:
+            t0, j = since.pop(agent)
+            out[j] += max(min(t, hi) - max(t0, lo), 0.0)
+    for t0, j in since.values():
+        out[j] += max(hi - max(t0, lo), 0.0)
+    return out
 
 
 def moves_table(blending: Blending | None) -> pl.DataFrame | None:

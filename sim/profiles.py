@@ -178,7 +178,15 @@ def parse_profile(raw: Any, path: str, start: datetime, keys: Mapping[str, tuple
         return {}
     times = [float(t) for t in at if t is not None]
     if any(b <= a for a, b in itertools.pairwise(times)):
-        problem(f"{path}.at", f"expected increasing times, got {at_raw!r}")
+        local = start.astimezone(start.tzinfo)
+        early = [v for v, t in zip(at_raw, times, strict=True)
+                 if isinstance(v, str) and t >= 86400 - (local - local.replace(
+                     hour=0, minute=0, second=0, microsecond=0)).total_seconds()]
+        why = (f"; {', '.join(map(repr, early))} {'is' if len(early) == 1 else 'are'} "
+               f"before the start ({local:%H:%M}), so read as the next day's: give the "
+               "points from the start on, or in run seconds") if early else ""
+        problem(f"{path}.at", f"expected increasing times, got {at_raw!r} (run seconds "
+                f"{', '.join(f'{t:g}' for t in times)}){why}")
         return {}
     named = [k for k in keys if k in raw]
     if not named:
@@ -302,6 +310,8 @@ def _logoff_agents(e: Mapping[str, Any], path: str, groups: Sequence[tuple[str, 
         return None
     first, n = match[0]
     k = e.get("agents", n)
+    if n == 0 and isinstance(k, int) and not isinstance(k, bool) and k >= 0:
+        return (), 0  # an empty group (count = 0, a sweep's or --set's): nobody to log off
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n:
         problem(f"{path}.agents", f"expected how many of the group's {n} agents, 1 to {n}, "
                 f"got {k!r}")

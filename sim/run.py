@@ -235,6 +235,8 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
                     first_attempt_id=first_attempt_id)
     director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
     blending = blending_for(scn, dialer, blend.desk, masks, window)
+    if blending is not None:
+        feed.leaving = blending.leaving.__contains__
     return World(env, dialer, director, tel, agents, feed, rules, flows, blend.desk, blending)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.blending import BlendSetting
-from engine.contacts import ContactListError, ListSpec, load_contacts, zone
+from engine.contacts import ContactListError, ListSpec, load_contacts, with_problems, zone
 from engine.director import JobPlan
 from engine.dnc import DncList
 from engine.filters import FilterError, validate_selection
@@ -667,13 +667,13 @@ class _Checker:
             try:
                 lst = load_contacts(ct.file, spec, ct.on_error)
             except ContactListError as e:
-                self.problem(f"{path}.file", _with_rows(str(e), e.problems))
+                self.problem(f"{path}.file", with_problems(e.summary, e.problems, 3))
                 return
             schema = lst.schema
             if lst.problems:
                 rows = len({p.line for p in lst.problems})
-                self.warn(f"{path}.file", _with_rows(
-                    f"{rows} of {rows + len(lst)} rows of {ct.file} skipped", lst.problems))
+                self.warn(f"{path}.file", with_problems(
+                    f"{rows} of {rows + len(lst)} rows of {ct.file} skipped", lst.problems, 3))
             if not len(lst):
                 self.warn(f"{path}.file", f"{ct.file} holds no valid contact: the campaign "
                           "will dial nothing")
@@ -897,15 +897,6 @@ def _tname(v: Any) -> str:
 def _tname_t(t: type) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(t, t.__name__)
-
-
-def _with_rows(message: str, problems: Sequence[Any], first: int = 3) -> str:
-    """``message`` followed by the first ``first`` row problems and how many more."""
-    if not problems:
-        return message
-    shown = "; ".join(str(p) for p in problems[:first])
-    more = f"; and {len(problems) - first} more" if len(problems) > first else ""
-    return f"{message}: {shown}{more}"
 
 
 _ENGINE_TABLES = ("contacts", "strategy", "rules", "schedule")
@@ -1891,6 +1882,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                 rest = rest[1:]
             else:
                 targets = [it for it in items if isinstance(it, dict)]
+                if len(rest) >= 2 and rest[0] in _SPARSE_TABLES[parts[0]]:
+                    having = [it for it in targets if isinstance(it.get(rest[0]), dict)]
+                    targets = having or targets  # a blended job's, not a half table
             if not rest or not targets:
                 problems.append(f"{dotted}: expected {parts[0]}[.NAME].key naming an "
                                 "existing entry")
@@ -1948,6 +1942,15 @@ def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, 
                     and isinstance(n, int) and not isinstance(n, bool) and new > 0):
                 e["agents"] = min(new, max(1, math.floor(n * new / old + 0.5)))
 
+
+# Tables an entry may lack, whose required keys one override cannot give (a blending
+# table needs its skill): `campaigns.blending.enabled=false` sets the key in the entries
+# that have the table (every entry when none has it, for the problem to name it).
+_SPARSE_TABLES: dict[str, tuple[str, ...]] = {
+    "campaigns": ("blending", "skill_pacing", "profile", "strategy"),
+    "agents": ("profile",),
+    "inbound": ("profile",),
+}
 
 # The keys an entry of each array takes (its own and its tables'): a --set naming neither an
 # entry nor one of these is a misspelt name.

@@ -327,7 +327,7 @@ class SimTelephony:
     def _call_end(self, ev: _Call) -> None:
         a, agent = ev.value
         self.job_gauges[a.job].change(-1, self.env._now)
-        self.listener.on_call_ended(a)
+        self.listener.on_call_ended(a, not a.truth_human)  # a machine: its agent says so
         cw = self.camp[a.job]
         _later(self.env, cw.wrap() * cw.wrap_scale, self.agents.wrap_done, agent,
                self._on_wrap_done)
@@ -344,7 +344,10 @@ class SimAgentFeed:
     """``engine.interfaces.AgentFeed``: shifts (login, ready, logout), wrap-up ends, aux breaks.
 
     After a call's wrap-up an agent takes an aux (not-ready) break with its group's
-    ``aux_probability``, of exponential length with mean ``aux_mean_s``, then is ready again.
+    ``aux_probability``, of exponential length with mean ``aux_mean_s``, then is ready again;
+    not one the blending asked to leave outbound (``leaving``): its not-ready is the
+    blending's, which lends it or makes it ready, and a break's end would then make ready
+    an agent lent to inbound or on an outbound call.
     The feed knows only what it reported itself (shift over, on a break), as an ACD feed
     would; the engine's own agent states are the engine's.
     """
@@ -361,6 +364,9 @@ class SimAgentFeed:
         self.listener: AgentListener = _NO_LISTENER
         self._on_shift = bytearray(len(shifts))  # between its shift's login and logout
         self._on_break = bytearray(len(shifts))  # an aux break this feed started
+        # agents whose wrap-up ends into another owner's not-ready: the blending asked them
+        # to leave outbound for an inbound skill (``Blending.leaving``); they take no break
+        self.leaving: Callable[[int], bool] | None = None
 
     def subscribe(self, listener: AgentListener) -> None:
         """The engine's dialer, told every agent state change."""
@@ -404,7 +410,8 @@ class SimAgentFeed:
         leaves, if it asked to), or takes a break."""
         agent = ev.value
         p, mean_s = self.aux[agent]
-        if p > 0.0 and self._u() < p:
+        if p > 0.0 and self._u() < p and not (self.leaving is not None
+                                               and self.leaving(agent)):
             self.listener.on_agent_state(agent, _NOT_READY)  # asked during wrap: pending
             self.listener.on_agent_state(agent, _READY)  # wrap ends: now not ready
             self._on_break[agent] = self._on_shift[agent]  # after its shift: it just leaves

@@ -173,7 +173,7 @@ class NaiveHitRate:
 
 # --------------------------------------------------------------------------- pacer.abandon
 
-CONNECTED, ABANDONED, MACHINE, AMD_FALSE_POSITIVE = 0, 1, 2, 3  # pacer.abandon.Outcome
+CONNECTED, ABANDONED, MACHINE, AMD_FALSE_POSITIVE, MACHINE_CONNECTED = 0, 1, 2, 3, 4  # Outcome
 
 
 def fcc_rate(abandons, live):
@@ -209,9 +209,10 @@ def abandon_rates(events, now, fcc_window, ofcom_window, fcc_bucket_s, ofcom_buc
 
     f = [o for t, o in events if in_window(t, fcc_bucket_s, fcc_window)]
     o = [o for t, o in events if in_window(t, ofcom_bucket_s, ofcom_window)]
-    live_f = sum(1 for x in f if x in (CONNECTED, ABANDONED))
+    # a connect its agent found to be a machine is undone (no longer a live answer)
+    live_f = sum(1 for x in f if x in (CONNECTED, ABANDONED)) - f.count(MACHINE_CONNECTED)
     ab_f = f.count(ABANDONED)
-    live_o = sum(1 for x in o if x in (CONNECTED, ABANDONED))
+    live_o = sum(1 for x in o if x in (CONNECTED, ABANDONED)) - o.count(MACHINE_CONNECTED)
     fp = o.count(AMD_FALSE_POSITIVE)
     return (fcc_rate(ab_f, live_f), ofcom_rate(o.count(ABANDONED), fp, live_o),
             fcc_rate(fp, live_o + fp), live_f, live_o)

@@ -132,24 +132,28 @@ def expected_excess(pmf_l, pmf_a):
     return total
 
 
-def _expect_outer(pmf_l, pmf_a, f):
-    ll, aa = np.meshgrid(np.arange(len(pmf_l)), np.arange(len(pmf_a)), indexing="ij")
-    return float((np.outer(pmf_l, pmf_a) * f(ll, aa)).sum())
+def _difference(pmf_l, pmf_a):
+    """The PMF of L - A (L, A independent) and its values: the convolution of L's PMF with
+    A's reversed, value -(len(pmf_a) - 1) first."""
+    d = np.convolve(pmf_l, np.asarray(pmf_a)[::-1])
+    return d, np.arange(d.size) - (len(pmf_a) - 1)
 
 
 def excess_outer(pmf_l, pmf_a):
-    """E[(L - A)+], vectorised double sum."""
-    return _expect_outer(pmf_l, pmf_a, lambda n_live, n_free: np.maximum(n_live - n_free, 0))
+    """E[(L - A)+], from the PMF of L - A."""
+    d, v = _difference(pmf_l, pmf_a)
+    return float((d * np.maximum(v, 0)).sum())
 
 
 def shortfall_outer(pmf_l, pmf_a):
     """E[(A - L)+]."""
-    return _expect_outer(pmf_l, pmf_a, lambda n_live, n_free: np.maximum(n_free - n_live, 0))
+    d, v = _difference(pmf_l, pmf_a)
+    return float((d * np.maximum(-v, 0)).sum())
 
 
 def matched_outer(pmf_l, pmf_a):
-    """E[min(A, L)]."""
-    return _expect_outer(pmf_l, pmf_a, np.minimum)
+    """E[min(A, L)] = E[L] - E[(L - A)+]."""
+    return float((np.arange(len(pmf_l)) * pmf_l).sum()) - excess_outer(pmf_l, pmf_a)
 
 
 # ------------------------------------------------------------------ predictive decision

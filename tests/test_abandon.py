@@ -11,8 +11,8 @@ from pacer.rates import fcc_abandon_rate, ofcom_abandon_rate, vicidial_ofcom_aba
 from tests import naive_baselines as naive
 
 FCC, OFCOM = int(Regulation.FCC), int(Regulation.OFCOM)
-C, A, M, FP = (int(Outcome.CONNECTED), int(Outcome.ABANDONED), int(Outcome.MACHINE),
-               int(Outcome.AMD_FALSE_POSITIVE))
+C, A, M, FP, MC = (int(Outcome.CONNECTED), int(Outcome.ABANDONED), int(Outcome.MACHINE),
+                   int(Outcome.AMD_FALSE_POSITIVE), int(Outcome.MACHINE_CONNECTED))
 
 
 def test_ofcom_formula_hand_computed():
@@ -63,6 +63,21 @@ def test_state_rates_hand_computed():
     s2.record([0], 20.0, [A])  # (7 + 3) / (299 + 3) = 0.0331: over
     r = s2.rates(100.0)
     assert r.ofcom[0] == pytest.approx(10 / 302, rel=1e-14) and r.over.tolist() == [True]
+
+
+def test_machine_found_by_its_agent_leaves_the_live_answers():
+    # 100 connects and 3 abandons at t = 10 s; 5 of the connects were answering machines
+    # AMD missed, found by their agents (undone at their connect's time): FCC 3 / 98, the
+    # machines counted as machines (VICIdial's adjusted formula reads them)
+    s = AbandonState(AbandonParams(regulation=[FCC, OFCOM], limit=0.03))
+    for row in (0, 1):
+        s.record(np.full(108, row), 10.0, [C] * 100 + [A] * 3 + [MC] * 5)
+    r = s.rates(100.0)
+    np.testing.assert_allclose(r.fcc, [3 / 98] * 2, rtol=1e-15)
+    assert r.live_fcc.tolist() == [98, 98] and r.over.tolist() == [True, True]
+    # the undo falls in its connect's bucket: both leave the window together
+    r = s.rates(10.0 + 86_400.0 * 31)
+    assert r.live_fcc.tolist() == [0, 0] and r.live_ofcom.tolist() == [0, 0]
 
 
 def test_old_events_leave_the_window():
@@ -118,7 +133,7 @@ def test_validation():
         AbandonState(AbandonParams(regulation=[FCC]), 0)
     s = AbandonState(AbandonParams(regulation=[FCC]))
     with pytest.raises(ValueError, match="outcome"):
-        s.record([0], 1.0, [4])
+        s.record([0], 1.0, [5])
     with pytest.raises(ValueError, match="t_s"):
         s.record([0, 0], [1.0, np.inf], [0, 0])
     with pytest.raises(ValueError, match="now_s"):
@@ -138,7 +153,7 @@ def scripts(draw):
         # (advance clock, then record events at clock - jitter)
         st.tuples(st.just("record"), st.floats(0, 30),
                   st.lists(st.tuples(st.integers(0, n - 1), st.floats(0, 3),
-                                     st.integers(0, 3)), min_size=1, max_size=6)),
+                                     st.integers(0, 4)), min_size=1, max_size=6)),
         st.tuples(st.just("rates"), st.floats(0, 400)),
     ), min_size=1, max_size=40))
     return params, buckets, ops
@@ -154,9 +169,12 @@ def test_matches_event_list_oracle(script):
     for op in ops:
         if op[0] == "record":
             clock += op[1]
-            rows = [r for r, _, _ in op[2]]
-            ts = [clock - j for _, j, _ in op[2]]
-            codes = [c for _, _, c in op[2]]
+            # a machine found by its agent (4) undoes a connect made at the same time
+            ev = [e for r, j, c in op[2]
+                  for e in ([(r, j, C), (r, j, c)] if c == MC else [(r, j, c)])]
+            rows = [r for r, _, _ in ev]
+            ts = [clock - j for _, j, _ in ev]
+            codes = [c for _, _, c in ev]
             s.record(rows, ts, codes)
             for r, t, c in zip(rows, ts, codes, strict=True):
                 events[r].append((t, c))

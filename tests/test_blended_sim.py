@@ -72,6 +72,28 @@ def test_agents_are_lent_and_taken_back(blended):
 
 
 def test_never_moves_an_agent_mid_call(blended):
+    _never_mid_call(blended)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agents_taking_aux_breaks_are_lent_and_never_on_two_calls(seed):
+    """An agent the blending asked to leave outbound took an aux break after its wrap-up
+    (the world's draw): the break's not-ready was read as the blending's, the agent lent
+    (or made ready for outbound), and the break's end made it ready while lent or on an
+    outbound call: the run stopped ('lend: agent 13 is lent already', 'agent 4: event
+    'ready' not allowed in state BUSY') on every seed, or connected outbound calls to a
+    lent agent. Such an agent now takes no break: its not-ready is the blending's."""
+    raw = _raw(queue_high=0, oldest_high_s=1.0, oldest_low_s=0.0, step=2)
+    raw["scenario"].update(sim_hours=0.25, warmup_s=0.0)
+    raw["agents"][0].update(count=10, aux_probability=0.5, aux_mean_s=300.0)
+    run = simulate(build(raw, "blend"), seed)
+    assert (run.blending_moves["move"] == "lend").sum() > 0
+    _never_mid_call(run)
+
+
+def _never_mid_call(blended):
+    """No outbound call going on at a lend, none connected while lent, handed back between
+    inbound calls."""
     att = blended.attempts.filter(pl.col("t_connect") >= 0)
     calls = blended.inbound_calls.filter(pl.col("answered"))
     for agent, t_lend, _, t_back in _intervals(blended.blending_moves):
@@ -179,6 +201,17 @@ def test_every_blended_target_is_judged_on_a_run():
     by = {r.kpi: r for r in res}
     assert by["lent_agent_s"].value > 0 and by["blending_lends"].value > 0
     assert by["inbound_answered"].met is True
+
+
+def test_a_blended_jobs_occupancy_leaves_out_its_time_lent(blended):
+    """A job's occupancy is its agents' outbound work over their time on it less the time
+    they were lent to inbound, as the total's occupancy_outbound (the one job here holds
+    every dialer agent, so the two are the same figure). The lent time was counted as the
+    job's idle time: 0.53 against an outbound occupancy of 0.84 here, and 42 % for a job
+    whose agents were 85 % busy in a centre lending half of them."""
+    assert blended.total["lent_agent_s"] > 0
+    assert blended.campaigns[0]["occupancy"] == pytest.approx(
+        blended.total["occupancy_outbound"], rel=1e-9)
 
 
 def test_per_skill_occupancy_of_one_skill_is_the_total(blended):

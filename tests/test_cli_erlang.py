@@ -100,6 +100,18 @@ def test_a_overloaded_is_stable():
     assert 0.0 < payload["service_level"] < 1.0
 
 
+def test_a_at_a_load_equal_to_the_agents_warns_of_nothing():
+    """Erlang A's overload warning gives the least share abandoning, 1 - agents / load: 0
+    at a load equal to the agents, where it read 'at least 0.0% of calls abandon' (Erlang
+    C's queue is unbounded there; A's is not). Over the agents it is said."""
+    result = run("a", "--calls-per-hour", "200", "--aht-s", "180", "--agents", "10",
+                 "--patience-s", "60", "--json")
+    assert result.exit_code == 0 and "warning" not in result.stderr
+    result = run("a", "--calls-per-hour", "220", "--aht-s", "180", "--agents", "10",
+                 "--patience-s", "60", "--json")
+    assert "at least 9.1% of calls abandon" in result.stderr
+
+
 # --------------------------------------------------------------------------- tables
 
 

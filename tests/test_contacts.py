@@ -438,3 +438,19 @@ def test_dnc_registry_global_then_campaign():
     assert reg.check("+442079460002", "spring") == "campaign"
     assert reg.check("+442079460002", "autumn") is None
     assert reg.check("+442079460003", "spring") is None
+
+
+def test_a_list_not_in_utf8_names_the_line_and_byte(tmp_path):
+    """A list saved as Latin-1 (Excel's plain CSV): 'cannot read as CSV (invalid utf-8
+    sequence)' named no line. The error names the line of the first such byte and what to
+    do; CR line ends count as the parser counts them."""
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("id,phone,name\r\nc1,+442079460001,Ann\r\nc2,+442079460002,Zoë\r\n"
+                  .encode("latin-1"))
+    with pytest.raises(ContactListError) as e:
+        load_csv(p, ListSpec(addresses={"phone": "voice"}, timezone=None, default_timezone="UTC"))
+    assert "line 3: not UTF-8 text (byte 0xeb" in str(e.value)
+    assert "save the list as UTF-8" in str(e.value)
+    p.write_bytes("id,phone,name\nc1,+442079460001,Zoë\n".encode())  # the same in UTF-8
+    spec = ListSpec(addresses={"phone": "voice"}, timezone=None, default_timezone="UTC")
+    assert load_csv(p, spec).contact(0)["name"] == "Zoë"

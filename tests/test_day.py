@@ -191,3 +191,18 @@ def test_the_day_scenario_prints_its_intervals_on_the_clock(tmp_path):
     assert res.exit_code == 0, res.output
     assert "per interval" in res.stdout and "│ 08:00 │" in res.stdout
     assert "│ 08:30 │" in res.stdout
+
+
+def test_a_point_before_the_start_is_named_as_read_the_next_day():
+    """With the day starting at 08:00, agents.profile.at = ["07:00", "12:00", "16:00"] was
+    refused as 'expected increasing times, got ['07:00', '12:00', '16:00']': times that are
+    increasing as written. "07:00" is read as the next day's (82,800 s); the problem says so
+    and gives the run seconds each point reads as."""
+    raw = copy.deepcopy(TINY)
+    raw["agents"][0]["profile"] = {"at": ["07:00", "12:00", "16:00"], "count": [2, 6, 3]}
+    p = _problems(raw)
+    assert "(run seconds 82800, 14400, 28800)" in p
+    assert "'07:00' is before the start (08:00), so read as the next day's" in p
+    raw["agents"][0]["profile"]["at"] = ["09:00", "08:30", "16:00"]  # out of order: no hint
+    p = _problems(raw)
+    assert "(run seconds 3600, 1800, 28800)" in p and "before the start" not in p

@@ -91,17 +91,21 @@ def test_max_new_and_tallies_match_plain_python(n, seed):
         assert out[c] == max(cap - counts[c, g.RINGING] - counts[c, g.WAITING], 0)
     m = int(rng.integers(0, 30))
     rows = rng.integers(0, n, m).astype(np.int64)
-    codes = rng.integers(0, 4, m).astype(np.int64)
+    codes = rng.integers(0, 5, m).astype(np.int64)  # 4: a connect found to be a machine
     minute = np.zeros((n, 60), dtype=np.int64)
     drops, answered = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     new_ab, new_live = np.zeros(n), np.zeros(n)
-    g._tally_live(rows, codes, 1, 0, 7, minute, drops, answered, new_ab, new_live)
+    g._tally_live(rows, codes, 1, 0, 4, 7, minute, drops, answered, new_ab, new_live)
     today = np.full(n, 3, dtype=np.int64)
     g._tally_dials(rows, 8, minute, today)
     for c in range(n):
         mine = codes[rows == c]
         assert drops[c] == minute[c, 7] == new_ab[c] == (mine == 1).sum()
-        assert answered[c] == new_live[c] == np.isin(mine, [0, 1]).sum()
+        assert new_live[c] == np.isin(mine, [0, 1]).sum() - (mine == 4).sum()
+        seen = 0  # today's answered calls never go under 0
+        for k in mine.tolist():
+            seen = seen + 1 if k in (0, 1) else max(seen - 1, 0) if k == 4 else seen
+        assert answered[c] == seen
         assert minute[c, 8] == (rows == c).sum() == today[c] - 3
 
 

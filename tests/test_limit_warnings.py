@@ -33,7 +33,9 @@ def test_compare_json_carries_it_for_each_policy_that_hits_it():
     pol = {p["policy"]: p for p in out["policies"]}
     (w,) = _objects(pol["predictive"]["warnings"])
     assert w["code"] == "abandon_limit_infeasible" and w["mode"] == "ofcom"
-    assert not _objects(pol["progressive:1.5"].get("warnings", []))  # not a pacer's choice
+    # not a pacer's choice there; but its false positives alone break the limit all the same
+    (w,) = _objects(pol["progressive:1.5"].get("warnings", []))
+    assert w["code"] == "abandon_limit_at_risk" and w["estimated_floor"] > w["limit"]
 
 
 def test_the_engine_publishes_a_job_warning_event():
@@ -47,3 +49,38 @@ def test_the_engine_publishes_a_job_warning_event():
     assert event["code"] == "abandon_limit_infeasible" and event["job_name"] == "sales"
     assert event["estimated_floor"] > event["limit"]
     assert event["message"].startswith("campaign sales:")  # the job, not the pacer's row
+
+
+def test_a_small_ofcom_team_whose_false_positives_alone_risk_the_limit_is_warned():
+    # 10 agents, AMD accuracy 0.9: the false positives are ~2.4 % of live calls on average,
+    # under the 3 % limit, but a day of this team's live calls spreads them over it often
+    small = [*SHORT[:2], "--set", "scenario.sim_hours=0.5", "--set", "agents.team.count=10",
+             "--set", "campaigns.sales.amd.accuracy=0.9"]
+    for out in (cli_json("simulate", SCN, *small, "-r", "2"),
+                cli_json("compare", SCN, *small, "-r", "2", "--policies",
+                         "predictive")["policies"][0]):
+        (w,) = [w for w in _objects(out["warnings"]) if w["code"] == "abandon_limit_at_risk"]
+        assert w["campaign"] == "sales" and w["mode"] == "ofcom" and w["limit"] == 0.03
+        assert 0 < w["estimated_floor"] and w["p_over_limit"] >= 0.05
+        assert "abandon_limit_at_risk" in w["message"]
+
+
+def test_the_risk_is_the_false_positives_chance_alone():
+    from sim.plan.stats import AMD_RISK_WARN, amd_limit_risks, p_over_limit
+    from sim.scenario import Regulation
+
+    def rec(fp, live):
+        return {"campaigns": [{"name": "a", "amd_false_positives": fp, "live_answers": live}]}
+
+    ofcom = Regulation(mode="ofcom", abandon_limit=0.03, connect_window_s=2.0)
+    few = [rec(6, 244), rec(5, 245)]  # 2.2 % of 500 live calls in two half hours
+    (w,) = amd_limit_risks(few, ofcom, 1800.0)
+    assert w["p_over_limit"] == p_over_limit([6, 5], [250, 250], 1800.0,
+                                             ofcom.judged_window_s, 0.03) >= AMD_RISK_WARN
+    many = [rec(60, 2940), rec(50, 2950)]  # the same share, ten times the calls
+    assert amd_limit_risks(many, ofcom, 1800.0) == []
+    fcc = Regulation(mode="fcc", abandon_limit=0.03, connect_window_s=2.0)
+    assert amd_limit_risks(few, fcc, 1800.0) == []
+    # where the pacer's abandon_limit_infeasible names the campaign, that one says it
+    said = [{"code": "abandon_limit_infeasible", "campaign": "a"}]
+    assert amd_limit_risks(few, ofcom, 1800.0, said) == []

@@ -40,13 +40,13 @@ def test_decide_gives_dials_or_a_clean_value_error(now, arrays):
 @settings(max_examples=150, deadline=None)
 @given(row=st.one_of(st.integers(-5, 5), st.floats(), st.booleans()),
        x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10)),
-       which=st.integers(0, 6))
+       which=st.integers(0, 7))
 def test_observe_gives_nothing_or_a_clean_value_error(row, x, which):
     p = Pacer([CampaignPacing(), CampaignPacing()])
     calls = [lambda: p.observe_dial(row, True, x), lambda: p.observe_handling(row, x),
              lambda: p.observe_live(row, x, True), lambda: p.observe_machine(row, x),
              lambda: p.observe_false_positive(row, x), lambda: p.observe_talk(row, x),
-             lambda: p.observe_wrap(row, x)]
+             lambda: p.observe_wrap(row, x), lambda: p.observe_machine_connected(row, x)]
     try:
         calls[which]()
     except ValueError as exc:

@@ -123,6 +123,22 @@ def test_expected_excess_monte_carlo(n_live, n_free):
         nv.excess_outer(pmf_l, pmf_a), rel=1e-9, abs=ABS_TOL)
 
 
+def test_the_references_sums_are_the_double_sums():
+    # the NumPy reference's E[(L - A)+], E[(A - L)+] and E[min(A, L)] (from the PMF of L - A)
+    # against the plain double sums over both PMFs
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        pmf_l = poisson_binomial_pmf(rng.random(int(rng.integers(0, 12))))
+        pmf_a = poisson_binomial_pmf(rng.random(int(rng.integers(0, 12))))
+        pairs = [(i, j, pl * pa) for i, pl in enumerate(pmf_l) for j, pa in enumerate(pmf_a)]
+        assert nv.excess_outer(pmf_l, pmf_a) == pytest.approx(
+            sum(w * max(i - j, 0) for i, j, w in pairs), rel=1e-12, abs=1e-15)
+        assert nv.shortfall_outer(pmf_l, pmf_a) == pytest.approx(
+            sum(w * max(j - i, 0) for i, j, w in pairs), rel=1e-12, abs=1e-15)
+        assert nv.matched_outer(pmf_l, pmf_a) == pytest.approx(
+            sum(w * min(i, j) for i, j, w in pairs), rel=1e-12, abs=1e-15)
+
+
 def test_validation():
     with pytest.raises(ValueError, match="p must"):
         poisson_binomial_pmf(np.array([0.5, 1.5]))

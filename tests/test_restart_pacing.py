@@ -90,3 +90,17 @@ def test_a_restart_replays_the_stores_live_answers_by_job_name():
     assert restore_pacer(store.attempts(), d, 100.0) == 3  # three live answers of jobs still there
     assert d.pacer._carried_live.tolist() == [2, 1]
     assert d.pacer._carried_ab.tolist() == [2, 0]  # an abandon and a hang-up waiting
+
+
+def test_the_pacers_windowed_accounting_is_over_the_campaigns_own_window():
+    # window_s = 1 h: the live answers of two hours ago are out of it (the regulator's 30
+    # days held them), as restore_live keeps them out at a restart
+    p = Pacer([CampaignPacing(window_s=3600.0), CampaignPacing()])
+    for row in (0, 1):
+        p.observe_live(row, 10.0, True)
+        p.observe_live(row, 10.0, False)
+    e = np.zeros(0, dtype=np.int64)
+    p.decide(20.0, e, e, np.zeros(0), e, e, np.zeros(0))
+    assert p.abandon.rates(20.0).live_fcc.tolist() == [2, 2]
+    assert p.abandon.rates(7300.0).live_fcc.tolist() == [0, 2]
+    assert p.restore_live([0, 1], [100.0, 100.0], [True, True], 7300.0) == 1

@@ -351,6 +351,48 @@ def test_resizing_a_group_with_shifts_scales_its_profile():
     assert own["agents"][0]["profile"]["count"] == [1] * len(shape)
 
 
+def test_a_key_of_a_table_only_some_campaigns_have_is_set_where_they_have_it():
+    """`--variant off:campaigns.blending.enabled=false` (docs/blending.md) on a centre
+    where one job of two is blended gave the other a blending table of one key: refused,
+    'campaigns.renew.blending.skill: required key is missing'. A key of such a table
+    (blending, skill_pacing, profile, strategy) is set in the entries that have it; a table
+    every entry has a default for (talk, amd) is still set in every one."""
+    raw = {**MINIMAL,
+           "inbound": [{"skill": "care", "calls_per_hour": 60.0}],
+           "agents": [{"group": "a", "count": 3, "skills": ["s", "care"]}],
+           "campaigns": [{"name": "sales", "skill": "s", "blending": {"skill": "care"}},
+                         {"name": "renew", "skill": "s"}]}
+    out = apply_overrides(raw, {"campaigns.blending.enabled": False,
+                                "campaigns.amd.enabled": True})
+    assert out["campaigns"][0]["blending"] == {"skill": "care", "enabled": False}
+    assert "blending" not in out["campaigns"][1]
+    assert [c["amd"] for c in out["campaigns"]] == [{"enabled": True}] * 2
+    scn = build(out, "x.toml")
+    assert [c.blending for c in scn.campaigns] == [None, None]
+    alone = {**raw, "campaigns": [{"name": "renew", "skill": "s"}]}  # nobody has one
+    assert "blending.skill" in " ".join(_problems(apply_overrides(
+        alone, {"campaigns.blending.enabled": False})))
+
+
+def test_a_group_resized_to_no_agent_keeps_its_logoffs_as_nobody_to_log_off():
+    """`--set agents.floor.count=0` (or a sweep's 0) on day-profile: the 20:45 logoff of
+    4 of the floor was refused ('timeline[4].agents: expected how many of the group's 0
+    agents, 1 to 0, got 4'), so no sweep could leave a shift out. An empty group's
+    logoffs log off nobody; the run makes nothing of the group and says so."""
+    from sim.run import simulate
+
+    path = SCENARIOS / "day-profile.toml"
+    scn = load(path, {"agents.floor.count": 0, "scenario.sim_hours": 0.05})
+    [logoff] = [a for a in scn.timeline if a.action == "logoff"]
+    assert logoff.agents == () and logoff.count == 0
+    assert simulate(scn, 1).attempts.height == 0
+    raw = tomllib.loads(path.read_text())
+    raw["timeline"][-1]["agents"] = 5  # still refused over a group's count
+    raw["agents"][0]["count"] = 4
+    raw["agents"][0]["profile"]["count"] = [1] * 8
+    assert "timeline[4].agents" in " ".join(_problems(raw))
+
+
 @pytest.mark.parametrize("how", ["file", "set", "set-index"])
 def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
     """A bound error on an agent group was named `agents[0].count`, where --set takes
@@ -368,3 +410,28 @@ def test_an_agent_group_problem_names_it_as_set_takes_it(tmp_path, how):
     where = "line 22: " if how == "file" else "set on the command line: "
     assert f"{where}agents.team.count: expected a value >= 0 agents, got -1" in res.stderr
     assert "agents[0]" not in res.stderr
+
+
+def test_skipped_rows_count_what_is_left_in_rows_not_problems(tmp_path):
+    """A row with two problems (a bad e-mail and an unknown zone) is one row skipped. The
+    warning said '4 of 8 rows ... skipped: <3 problems>; and 2 more': 5 problems on 4 rows
+    read as 5 rows. What is left is counted as problems on rows; with reject, the problem
+    lists the rows once (the error's own list and the validator's were both appended)."""
+    rows = ["id,phone,email,timezone",
+            "1,+12125550001,bad,UTC", "2,+12125550002,a@b.co,UTC",
+            "3,+12125550003,bad,UTC", "4,+12125550004,a@b.co,UTC",
+            "5,+12125550005,bad,UTC", "6,+12125550006,bad,Mars/Base",
+            "7,+12125550007,a@b.co,UTC", "8,+12125550008,a@b.co,UTC"]
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    contacts = {"file": "list.csv", "addresses": {"phone": "voice", "email": "email"}}
+    raw = {**MINIMAL, "campaigns": [{"name": "c", "skill": "s", "contacts": contacts}]}
+    [warning] = [w for w in build(raw, "s.toml", base_dir=tmp_path).warnings
+                 if "skipped" in w]
+    assert "4 of 8 rows" in warning
+    assert warning.endswith("; and 2 more problems on 1 more rows")
+    contacts["on_error"] = "reject"
+    with pytest.raises(ScenarioError) as exc:
+        build(raw, "s.toml", base_dir=tmp_path)
+    [problem] = exc.value.problems
+    assert problem.count("line 2:") == 1
+    assert problem.endswith("; and 2 more problems on 1 more rows")

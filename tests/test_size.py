@@ -369,3 +369,20 @@ def test_a_resource_that_does_not_limit_says_what_does(monkeypatch):
     _flat_world(monkeypatch)  # nothing named binds: the note stays as it was
     res = size(SCN, "agents", target, 7, 2)
     assert res.warnings[0].endswith("the targets need something else")
+
+
+def test_the_answer_carries_what_simulate_would_warn_of_it(tmp_path):
+    """A search whose answer is limited by the telephony ports (8 ports, 10
+    predictive agents: every port in use) says so, as `simulate` at that value does. The
+    answer's assessment warnings were computed and dropped: `size` answered 9 agents on 8
+    ports with no word of the port pool limiting the dialling."""
+    path = tmp_path / "ports.toml"
+    path.write_text('[scenario]\nname = "ports"\nsim_hours = 0.2\nwarmup_s = 60\n'
+                    '[telephony]\nports = 8\n'
+                    '[[agents]]\ngroup = "g"\ncount = 6\nskills = ["s"]\n'
+                    '[[campaigns]]\nname = "c"\nskill = "s"\n')
+    r = size(path, "agents", parse_targets("bhcc_agent>=100"), 1, 2, lower=10, upper=12)
+    assert r.answer == 10
+    assert r.point(10).kpis["ports_mean"] >= 0.95 * 8
+    [w] = [w for w in r.warnings if "telephony ports" in w]
+    assert w.startswith("at the minimum (agents.count = 10): telephony ports:")

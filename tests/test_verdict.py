@@ -150,6 +150,27 @@ def test_campaigns_over_their_limit_are_warned_with_the_interval():
     assert "Ofcom" in ofcom[0]
 
 
+def test_a_campaigns_limit_is_judged_on_its_pooled_counts_not_its_mean_rate():
+    """A campaign's figures are means over the replications, its rate the mean of theirs:
+    1 abandon in 10 live answers and 1 in 200 read 5.25 %, while the counts pool to
+    2 / 210 = 0.95 %, under the limit. The warning (whose docstring says pooled counts)
+    took the mean rate times the live answers: 'possibly over' where the campaign table
+    (pooled) read under, and 'renew 3.7 %' beside a table's 3.97 %. Ofcom's pools the AMD
+    false positives into both counts."""
+    camp = {"name": "a", "channel": "voice_agent", "abandons": 1.0, "live_answers": 105.0,
+            "amd_false_positives": 0.0, "abandon_rate": 0.0525,
+            "abandon_rate_ofcom": 0.0525}
+    assert campaigns_over_limit([camp], 0.03, "fcc", 2) == []
+    many = dict(camp, abandons=10.0, abandon_rate=0.01)  # 20 / 210 = 9.5 % pooled
+    (out,) = campaigns_over_limit([many], 0.03, "fcc", 2)
+    lo, hi = wilson(20.0, 210.0)
+    assert out.startswith("campaign a: abandon rate 9.52 %")
+    assert f"[{100 * lo:.2f} %, {100 * hi:.2f} %]" in out and "210 live answers" in out
+    ofcom = dict(camp, amd_false_positives=5.0)  # (1 + 5) / (105 + 5) per replication
+    (out,) = campaigns_over_limit([ofcom], 0.03, "ofcom", 2)
+    assert f"{100 * 6 / 110:.2f} %" in out and "220 live answers" in out
+
+
 def test_copies_possibly_over_the_limit_are_read_with_their_copies():
     """40 copies of one campaign at one true rate (2 %): the unlucky ones straddle 3 %,
     and the warning says their pooled rate is surely under it and their spread chance; a

@@ -313,7 +313,7 @@ def _warn_if_overloaded(
     app: Application, calls_per_hour: float, aht_s: float, agents: int, patient: bool
 ) -> float:
     load = calls_per_hour * aht_s / 3600.0
-    if load >= agents:
+    if load >= agents if patient else load > agents:  # at load = agents, A's bound is 0
         if patient:
             app.warn(
                 f"offered load {load:.2f} E >= {agents} agents: with no abandonment the queue "

@@ -213,7 +213,9 @@ class SimulatedPlatform:
         a.code = int(Code.CUSTOMER_HANGUP)
         self._end(a, "hangup")
 
-    def on_call_ended(self, a: Attempt) -> None:
+    def on_call_ended(self, a: Attempt, machine: bool = False) -> None:
+        # the portal reports the session completed either way (an agent's disposition of
+        # a machine reaches the dialer from the agent desktop, not the portal)
         a.code = int(Code.LIVE_CONNECTED)
         self.busy.discard(a.agent)
         self.wrap.add(a.agent)

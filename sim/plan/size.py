@@ -431,6 +431,9 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
                             "replications sharpen the bounds")
         if answer == lower:
             warnings.append(f"the lowest value searched ({lower}) meets every target")
+        found = seen[answer].assessment
+        if found is not None:  # what simulate would say of the answer (ports, platform)
+            warnings += [f"at the minimum ({key} = {answer}): {w}" for w in found.warnings]
     points = sorted(seen.values(), key=lambda p: p.value)
     if answer is None and not notes:
         warnings.append(f"no value of {key} up to {upper} meets every target")

@@ -440,6 +440,49 @@ def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[in
     return out
 
 
+AMD_RISK_WARN = 0.05  # the chance that crosses abandon_limit_at_risk (fraction 0..1)
+
+
+def amd_limit_risks(records: Sequence[Mapping], regulation, run_s: float,
+                    named: Sequence[Mapping] = ()) -> list[dict]:
+    """Warning objects (``abandon_limit_at_risk``) for the Ofcom campaigns whose AMD false
+    positives alone end the regulator's window over the limit with a chance of
+    ``AMD_RISK_WARN`` or more (``p_over_limit`` of false positives over live calls):
+    whatever the pacer does, as it cannot see them. Campaigns the pacer's own warnings
+    (``named``: warning objects) call ``abandon_limit_infeasible`` are left out: their
+    estimated share reaches the limit, which that warning says. Few live calls a window (a
+    small team) make the share's spread cross the limit where its mean does not. FCC
+    campaigns: none (false positives are not drops there)."""
+    if regulation.mode != "ofcom":
+        return []
+    out = []
+    camps = records[0]["campaigns"]
+    known = {w.get("campaign") for w in named if w.get("code") == "abandon_limit_infeasible"}
+    for i, c in enumerate(camps):
+        name = c.get("name", str(i))
+        fp = [float(r["campaigns"][i]["amd_false_positives"]) for r in records]
+        calls = [float(r["campaigns"][i]["live_answers"]) + f
+                 for r, f in zip(records, fp, strict=True)]
+        if not sum(fp) > 0 or name in known:
+            continue
+        share = math.fsum(fp) / math.fsum(calls)
+        p = p_over_limit(fp, calls, run_s, regulation.judged_window_s,
+                         regulation.abandon_limit)
+        if p < AMD_RISK_WARN:
+            continue
+        limit = float(regulation.abandon_limit)
+        cure = "" if share >= limit else " or more live calls a window"
+        out.append({
+            "code": "abandon_limit_at_risk", "campaign": name, "mode": "ofcom",
+            "limit": limit, "estimated_floor": share, "p_over_limit": p,
+            "message": f"campaign {name}: its AMD false positives alone ({share:.2%} of "
+                       f"live calls on average) end its window over the abandon limit "
+                       f"{limit:.2%} with a chance of {p:.0%}, whatever the pacing (a "
+                       "dialer cannot see them): fewer AMD errors on humans (amd.accuracy, "
+                       f"amd.errors_on_humans){cure} (abandon_limit_at_risk)"})
+    return out
+
+
 def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_s: float,
               scenario_warnings: Sequence[str] = (), regulation=None) -> Summary:
     """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
@@ -451,11 +494,15 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
+    at_risk = []
     if regulation is not None:
         for i, p in limit_risks(records, regulation, sim_hours * 3600.0).items():
             camps[i]["p_over_limit"] = p
+        at_risk = amd_limit_risks(records, regulation, sim_hours * 3600.0,
+                                  warning_records(records))
     warnings = list(dict.fromkeys([*scenario_warnings,
-                                   *sorted({w for r in records for w in r["warnings"]})]))
+                                   *sorted({w for r in records for w in r["warnings"]}),
+                                   *(w["message"] for w in at_risk)]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
     else:
@@ -463,7 +510,7 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     inbound = skill_summary(records)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
                    camps, ci, warnings, intervals=interval_summary(records), inbound=inbound,
-                   warning_records=warning_records(records))
+                   warning_records=warning_records(records) + at_risk)
 
 
 def idle_campaigns(camps: Sequence[Mapping]) -> list[str]:

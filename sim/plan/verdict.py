@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.plan.stats import PRACTICAL_REPLICATIONS, copies_spread, enough_copies, wilson
+from sim.plan.stats import (
+    PRACTICAL_REPLICATIONS,
+    RATE_PARTS,
+    copies_spread,
+    enough_copies,
+    wilson,
+)
 from sim.plan.stats import judge as stats_judge
 from sim.targets import PER_CHANNEL, TargetSpec
 
@@ -176,11 +182,11 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
     for c in campaigns:
         if c.get("channel") != "voice_agent":
             continue
-        rate = float(c.get(key) or 0.0)
+        dropped, live = _pooled(c, key, replications)
+        rate = dropped / live if live > 0 else 0.0
         if rate <= limit:
             continue
-        live = float(c.get("live_answers", 0.0)) * replications
-        lo, hi = interval(rate * live, live)
+        lo, hi = interval(dropped, live)
         if lo <= limit:  # the interval straddles the limit: too few live answers to tell
             unsure.append(f"{c.get('name')} {100 * rate:.1f} %")
             tpl = c.get("template", c.get("name"))
@@ -200,6 +206,18 @@ def campaigns_over_limit(campaigns: Sequence[Mapping[str, Any]], limit: float, m
     return out
 
 
+def _pooled(c: Mapping[str, Any], key: str, replications: int) -> tuple[float, float]:
+    """A campaign's abandons and live answers (Ofcom: live calls) pooled over the
+    replications, in the terms of the rate ``key`` (``RATE_PARTS``), from its mean counts;
+    the rate times the live answers where the counts are not given. Its ``key`` is the mean
+    of the replications' rates, which is not the pooled rate when they differ in size."""
+    if "abandons" in c:
+        num, den = RATE_PARTS[key]({"amd_false_positives": 0.0, **c})
+        return float(num) * replications, float(den) * replications
+    live = float(c.get("live_answers", 0.0)) * replications
+    return float(c.get(key) or 0.0) * live, live
+
+
 def _copies_note(campaigns: Sequence[Mapping[str, Any]], unsure_of: Mapping[str, int],
                  key: str, limit: float, replications: int,
                  interval: Callable[[float, float], tuple[float, float]]) -> str:
@@ -210,8 +228,8 @@ def _copies_note(campaigns: Sequence[Mapping[str, Any]], unsure_of: Mapping[str,
     for tpl, k in unsure_of.items():
         copies = [c for c in campaigns if c.get("template", c.get("name")) == tpl
                   and c.get("channel") == "voice_agent"]
-        live = [float(c.get("live_answers", 0.0)) * replications for c in copies]
-        ab = [float(c.get(key) or 0.0) * n for c, n in zip(copies, live, strict=True)]
+        pooled = [_pooled(c, key, replications) for c in copies]
+        ab, live = [p[0] for p in pooled], [p[1] for p in pooled]
         if not enough_copies(live):
             continue
         rate, tau2 = copies_spread(ab, live)
