@@ -506,3 +506,34 @@ def test_a_store_that_goes_away_mid_run_is_said_once_with_how_to_resume(tmp_path
     assert "recovered by the next run" in msg and "\n" not in msg
     summary = run_live(dataclasses.replace(cfg, hours=0.001), emulate=True)
     assert summary["left_pending"] == 0 and summary["trapped"] > 0
+
+
+def test_an_answering_machine_its_agent_found_is_coded_machine_on_the_live_path(tmp_path):
+    # AMD off: every machine that answers reaches an agent, who dispositions it; the
+    # portal's session ends "machine" and the attempt is MACHINE, not a live answer
+    from tests.live_helpers import SCENARIO
+    scn = tmp_path / "no-amd.toml"
+    scn.write_text(SCENARIO.read_text(encoding="utf-8").replace(
+        "[campaigns.amd]\nenabled = true", "[campaigns.amd]\nenabled = false"),
+        encoding="utf-8")
+    cfg = _cfg(tmp_path, hours=0.02, speed=20.0, drain_s=0.5, scenario=scn)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        try:
+            return s.emulated.world, await asyncio.wait_for(s.run(), 60.0)
+        finally:
+            await s.close()
+    world, summary = asyncio.run(go())
+    assert summary["reason"] == "end"
+    recorded = rows(cfg.store_sqlite)
+    found = {i for i, r in recorded.items() if r["code"] == Code.MACHINE and r["t_connect"] >= 0}
+    truth = {s["attempt"] for s in world.sessions.values() if s["result"] == "machine"}
+    # (a session the world ended after the stop had recorded its call connected is not
+    # the portal's report: the stop's own code stands)
+    reported = {i for i in truth if recorded[i]["t_talk_end"] >= 0}
+    assert found and found == reported  # each one the world's agents found, and only those
+    assert all(recorded[i]["agent"] >= 0 for i in found)
+    assert summary["kpis"]["live_answers"] == sum(r["code"] in LIVE_CODES
+                                                  for r in recorded.values())

@@ -180,8 +180,10 @@ def _drop(client: Any, sid: str, deadline: float) -> bool:
 def _result(rec: Mapping, state: str, result: str, human: Any) -> int | None:
     """The result a session's status gives its unfinished attempt, or None (the
     recovery's own code stands: a connect or a wait it recorded, an unknown outcome)."""
-    if rec["t_connect"] >= 0 or rec["t_answer"] >= 0:
-        return None  # recorded connected or waiting: the recovery knows what it was
+    if rec["t_connect"] >= 0:  # connected: a live answer, or the machine its agent found
+        return int(Code.MACHINE) if state == "ended" and result == "machine" else None
+    if rec["t_answer"] >= 0:
+        return None  # recorded waiting: the recovery knows what it was
     channel = int(rec["channel"])
     if channel in _MESSAGES:
         return (int(Code.DELIVERED) if result == "delivered" else int(Code.UNDELIVERED)) \

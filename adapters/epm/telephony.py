@@ -422,7 +422,7 @@ class EpmTelephony:
             lis.on_failed(a, int(_FAILED[result]))
         elif ch == Channel.VOICE_AGENTLESS:
             lis.on_delivered(a, True)
-        elif a.t_connect >= 0:
-            lis.on_call_ended(a)
+        elif a.t_connect >= 0:  # ``machine``: its agent found an answering machine
+            lis.on_call_ended(a, result == "machine")
         else:
             lis.on_customer_hangup(a)
