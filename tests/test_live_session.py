@@ -27,7 +27,7 @@ def _cfg(tmp_path: Path, **kw):
 
 
 def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
-    cfg = _cfg(tmp_path, hours=0.015, speed=4.0, drain_s=8.0)
+    cfg = _cfg(tmp_path, hours=1.0, speed=4.0, drain_s=2.0)
 
     async def go():
         s = LiveSession(cfg, emulate=True)
@@ -51,14 +51,20 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         s.emulated.epm.close()
         await asyncio.sleep(1.0)
         tls = s.emulated.client_tls and _server_tls(s)
+        polls = s.telephony.polls
         s.emulated.epm = EpmEmulator(world, users, tls, port=port, lock=world.lock)
         s.emulated.epm.start()
+        # every link back (AES resumed, CMS reconnected, the portal polled again): stop
+        await until(lambda: s.dmcc.resumed >= 1 and s.cms.connections >= 2
+                    and s.telephony.down_since is None and s.telephony.polls > polls + 2,
+                    30.0, 0.02)
+        s.runner.request_stop()
         summary = await run
         dmcc, tel, cms = s.dmcc, s.telephony, s.cms
         await s.close()
         return summary, in_flight, dmcc, tel, cms, world
     summary, in_flight, dmcc, tel, cms, world = asyncio.run(go())
-    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
     assert summary["lost_events"] == 0
     assert dmcc.resumed >= 1 and tel.errors >= 1 and cms.connections >= 2
     after = rows(cfg.store_sqlite)
