@@ -543,3 +543,30 @@ def test_an_answering_machine_its_agent_found_is_coded_machine_on_the_live_path(
     assert all(recorded[i]["agent"] >= 0 for i in found)
     assert summary["kpis"]["live_answers"] == sum(r["code"] in LIVE_CODES
                                                   for r in recorded.values())
+
+
+def test_a_stop_asked_again_while_draining_cuts_the_drain_short(tmp_path):
+    # an operator's second Ctrl-C: the calls in flight are recorded now, not after drain_s
+    import time
+
+    cfg = _cfg(tmp_path, hours=1.0, speed=6.0, drain_s=600.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: len(s.dialer.in_flight) >= 10, 30.0, 0.02)
+            s.runner.request_stop()
+            await until(lambda: s.runner.stopping, 5.0)
+            await asyncio.sleep(0.3)  # draining: calls of 200 s talk will not end
+            t0 = time.monotonic()
+            s.runner.request_stop()  # again
+            summary = await asyncio.wait_for(run, 30.0)
+            return summary, time.monotonic() - t0
+        finally:
+            await s.close()
+    summary, took = asyncio.run(go())
+    assert summary["drain_cut"] and took < 5.0
+    assert summary["reason"] == "stop" and summary["ended_at_stop"] > 0
+    assert summary["left_pending"] == 0 and summary["lost_events"] == 0
