@@ -103,7 +103,7 @@ def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
 
 
 def test_second_run_on_a_store_is_refused_and_a_clean_stop_leaves_nothing_pending(tmp_path):
-    cfg = write_config(tmp_path, hours=1.0, speed=1.0, drain_s=2.0)
+    cfg = write_config(tmp_path, hours=1.0, speed=3.0, drain_s=1.0)
     store = tmp_path / "store.sqlite"
     first = run_cmd(cfg, env=_env())
     try:
