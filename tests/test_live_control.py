@@ -383,13 +383,14 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
     from engine.agents import AgentState
     from engine.supervisor import LOGOFFS_KEY
 
-    cfg = load_config(write_config(tmp_path, hours=0.004, speed=6.0, drain_s=1.0), env=ENV,
+    cfg = load_config(write_config(tmp_path, hours=1.0, speed=6.0, drain_s=0.5), env=ENV,
                       emulate=True)
     out = int(AgentState.LOGGED_OUT)
 
     async def logoff(s):
         await until(lambda: (s.dialer.agents.state != out).sum() == 50, 30.0, 0.05)
         (done,) = await _ask(cfg.control_path(), _req(action="logoff", agent=7))
+        s.runner.request_stop()
         return done
     done, _ = _run(cfg, logoff)
     assert done["ok"] and done["result"]["agent"] == 7
@@ -399,8 +400,9 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
         # agent 7, still logged in at its phone, stays off
         await until(lambda: (s.dialer.agents.state != out).sum() == 49, 30.0, 0.05)
         await asyncio.sleep(0.5)  # several DMCC polls
+        s.runner.request_stop()
         return int(s.dialer.agents.state[7]), (s.dialer.agents.state != out).sum()
-    (state7, on), summary = _run(dataclasses.replace(cfg, hours=0.003), after_restart)
+    (state7, on), summary = _run(cfg, after_restart)
     assert state7 == out and on == 49
     assert summary["logoffs_restored"] == [7]
     import sqlite3
