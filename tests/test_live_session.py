@@ -468,7 +468,7 @@ def test_the_summarys_occupancy_covers_its_window_the_drain_included(tmp_path):
     from engine.agents import AgentState
     from engine.kpi import agent_times, occupancy
 
-    cfg = _cfg(tmp_path, hours=0.006, speed=10.0, drain_s=1.0)
+    cfg = _cfg(tmp_path, hours=0.012, speed=12.0, drain_s=1.0)
 
     async def go():
         s = LiveSession(cfg, emulate=True)
