@@ -143,6 +143,7 @@ class RunOutcome:
     events_published: int = 0
     wall_s: float = 0.0
     job_states: dict[str, str] = field(default_factory=dict)
+    drain_cut: bool = False  # asked to stop again while draining: the drain ended then
     clock_jumps: int = 0  # run clock caught up with the wall clock (``LoopClock.follow_wall``)
     clock_jumped_s: float = 0.0
 
@@ -180,11 +181,19 @@ class LiveRunner:
         self.stop_pending = stop_pending or (lambda: False)
         self.stop_requested = asyncio.Event()
         self.stopping = False
+        self.hurry = False  # asked to stop again while draining: the drain ends now
         self.final_flush_s = final_flush_s
         self.sink_busy_since: float | None = None  # time.monotonic() a busy spell began
 
     def request_stop(self) -> None:
-        """Ask for a graceful stop (safe from a signal handler on the loop)."""
+        """Ask for a graceful stop (safe from a signal handler on the loop). Asked while
+        the run is already stopping (a second Ctrl-C, or one during the drain at the run's
+        end), the drain is cut short: the calls in flight are recorded now, as at the
+        drain's end (``drain_s`` may be an hour)."""
+        if self.stopping and not self.hurry:
+            self.hurry = True
+            log.warning("stop asked again: the drain is cut short, the calls in flight are "
+                        "recorded now")
         self.stop_requested.set()
 
     def resume_after_shutdown(self) -> list[str]:
@@ -270,7 +279,7 @@ class LiveRunner:
             deadline = time.monotonic() + self.drain_s
             next_second = time.monotonic() + 1.0
             while (d.in_flight or self.stop_pending()) and time.monotonic() < deadline \
-                    and self.clock.failure is None:
+                    and self.clock.failure is None and not self.hurry:
                 await asyncio.sleep(0.05)
                 self.clock.follow_wall()
                 try:
@@ -285,6 +294,7 @@ class LiveRunner:
         if self.clock.failure is not None and not out.error:
             out.reason, out.error = "error", self.clock.failure
         out.drained = n0 - len(d.in_flight)
+        out.drain_cut = self.hurry
         if store_ok and not _is_store_error(self.clock.failure):
             try:
                 out.ended_at_stop = d.end_in_flight(int(Code.TRAPPED), int(Code.LIVE_CONNECTED))

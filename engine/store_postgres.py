@@ -216,7 +216,8 @@ class PostgresStore(SqlStore):
                     db.execute(stmt)
                 db.execute(f"UPDATE {prefix}meta SET value = %s WHERE key = 'schema_version'",
                            (str(SCHEMA_VERSION),))
-                cols.setdefault("outbox", ["seq"])
+                for table in TABLES:  # created just now (1 -> 2: outbox, 2 -> 3:
+                    cols.setdefault(table, [])  # call_sessions)
             missing = set(TABLES) - set(cols)
             if missing:
                 raise StoreError(f"{self.where}: tables {sorted(missing)} are missing")

@@ -223,8 +223,8 @@ class Events:
         a.code = Code.CUSTOMER_HANGUP
         self.log.append((a.id, "hangup"))
 
-    def on_call_ended(self, a):
-        a.code = Code.LIVE_CONNECTED
+    def on_call_ended(self, a, machine=False):  # the engine's TelephonyEvents call
+        a.code = Code.MACHINE if machine else Code.LIVE_CONNECTED
         self.log.append((a.id, "ended"))
 
     def on_delivered(self, a, ok):

@@ -81,7 +81,7 @@ def _req(**kw) -> bytes:
 
 def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp_path,
                                                                              caplog):
-    cfg = load_config(write_config(tmp_path, hours=0.02, speed=6.0, drain_s=2.0), env=ENV,
+    cfg = load_config(write_config(tmp_path, hours=1.0, speed=6.0, drain_s=1.0), env=ENV,
                       emulate=True)
     path = cfg.control_path()
     assert path == tmp_path / "store.sqlite.control"
@@ -113,8 +113,9 @@ def test_a_supervisor_pauses_resumes_and_reads_a_running_job_over_the_socket(tmp
         # a request over the line limit: answered, that connection closed
         big = await asyncio.to_thread(request, path, b"x" * (MAX_LINE + 10) + b"\n")
         assert not big["ok"] and str(MAX_LINE) in big["error"]
+        s.runner.request_stop()  # as SIGTERM: the running job paused for the next run
     _, summary = _run(cfg, during)
-    assert summary["reason"] == "end" and summary["job_states"] == {"sales": "FINISHED"}
+    assert summary["reason"] == "stop" and summary["job_states"] == {"sales": "PAUSED"}
     assert summary["control_socket"] == str(path)
     assert summary["control_requests"] == 8 and summary["control_refused"] == 5
     assert not path.exists()  # removed at the close
@@ -238,16 +239,22 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
     from outdial.live.imports import META_KEY
     from tests.live_helpers import rows
 
-    scn = _fixed_list_scenario(tmp_path, 120)
-    cfg = load_config(write_config(tmp_path, hours=0.03, speed=6.0, drain_s=2.0,
+    scn = _fixed_list_scenario(tmp_path, 40)
+    cfg = load_config(write_config(tmp_path, hours=1.0, speed=6.0, drain_s=1.0,
                                    scenario=scn), env=ENV, emulate=True)
     leads = _leads(tmp_path / "leads.csv")
 
+    def a_lead_dialled(s) -> bool:
+        return any(a.contact_id.startswith("lead-") for a in s.dialer.in_flight.values())
+
     async def imports(s):
         await until(lambda: s.dialer.next_attempt_id >= 3, 30.0, 0.05)
-        return await _ask(cfg.control_path(),
-                          _req(action="import", job="sales", file="/no/such.csv"),
-                          _req(action="import", job="sales", file=str(leads)))
+        replies = await _ask(cfg.control_path(),
+                             _req(action="import", job="sales", file="/no/such.csv"),
+                             _req(action="import", job="sales", file=str(leads)))
+        await until(lambda: a_lead_dialled(s), 60.0, 0.02)  # then the run is stopped
+        s.runner.request_stop()
+        return replies
     (bad, done), summary = _run(cfg, imports)
     assert not bad["ok"] and "/no/such.csv" in bad["error"]
     assert done["ok"], done
@@ -259,13 +266,13 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
     assert [p.split(":")[0] for p in res["problems"]] == ["line 30", "line 31", "line 33"]
     recorded = rows(cfg.store_sqlite)
     dialled = {r["contact_id"] for r in recorded.values() if r["contact_id"].startswith("lead-")}
-    assert dialled and summary["reason"] == "end"
+    assert dialled and summary["reason"] == "stop"
     assert not any(r["contact_id"].startswith("bad-") for r in recorded.values())
     # a restart replays the import at its place, before the attempts are replayed
     again = dataclasses.replace(cfg, hours=0.002)
 
     async def replayed(s):
-        return list(s.director.flows[0].ids[120:])
+        return list(s.director.flows[0].ids[40:])
     ids, summary2 = _run(again, replayed)
     assert summary2["imported_contacts_replayed"] == 28 and len(ids) == 28
     assert ids[0] == "lead-0" and "lead-5" in ids and "sales-3" not in ids
@@ -281,7 +288,7 @@ def test_contacts_imported_into_a_running_job_are_dialled_and_kept_across_a_rest
         db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(recs), META_KEY))
     db.close()
 
-    with pytest.raises(RunError, match="its list has 120 contacts where the import of"):
+    with pytest.raises(RunError, match="its list has 40 contacts where the import of"):
         _start(again)
 
 
@@ -376,13 +383,14 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
     from engine.agents import AgentState
     from engine.supervisor import LOGOFFS_KEY
 
-    cfg = load_config(write_config(tmp_path, hours=0.004, speed=6.0, drain_s=1.0), env=ENV,
+    cfg = load_config(write_config(tmp_path, hours=1.0, speed=6.0, drain_s=0.5), env=ENV,
                       emulate=True)
     out = int(AgentState.LOGGED_OUT)
 
     async def logoff(s):
         await until(lambda: (s.dialer.agents.state != out).sum() == 50, 30.0, 0.05)
         (done,) = await _ask(cfg.control_path(), _req(action="logoff", agent=7))
+        s.runner.request_stop()
         return done
     done, _ = _run(cfg, logoff)
     assert done["ok"] and done["result"]["agent"] == 7
@@ -392,8 +400,9 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
         # agent 7, still logged in at its phone, stays off
         await until(lambda: (s.dialer.agents.state != out).sum() == 49, 30.0, 0.05)
         await asyncio.sleep(0.5)  # several DMCC polls
+        s.runner.request_stop()
         return int(s.dialer.agents.state[7]), (s.dialer.agents.state != out).sum()
-    (state7, on), summary = _run(dataclasses.replace(cfg, hours=0.003), after_restart)
+    (state7, on), summary = _run(cfg, after_restart)
     assert state7 == out and on == 49
     assert summary["logoffs_restored"] == [7]
     import sqlite3
@@ -467,3 +476,40 @@ def test_a_large_import_is_read_off_the_event_loop_with_the_same_reply(tmp_path)
     assert isinstance(err, SupervisorError) and "STOPPED" in str(err)
     assert len(late.flows[0].ids) == 120 and late.store.get_meta(META_KEY) is None
     assert list((tmp_path / "c").iterdir()) == []  # its copy removed
+
+
+def test_control_connections_that_stay_or_never_read_are_bounded(tmp_path):
+    from types import SimpleNamespace
+
+    from outdial.live.control import ControlServer
+
+    async def go():
+        sup = SimpleNamespace(handle=lambda req: {"echo": "x" * 60_000})
+        server = ControlServer(tmp_path / "c.sock", sup, dict)
+        server.max_clients, server.idle_s, server.send_s = 3, 0.3, 0.3
+        await server.start()
+        path = str(server.path)
+        try:
+            held = [await asyncio.open_unix_connection(path) for _ in range(3)]
+            await until(lambda: server.clients == 3, 5.0)
+            r4, w4 = await asyncio.open_unix_connection(path)  # one too many: told so
+            extra = json.loads(await asyncio.wait_for(r4.readline(), 5.0))
+            w4.close()
+            # the three that say nothing are closed after idle_s: the server takes more
+            await until(lambda: server.clients == 0, 5.0)
+            gone = [await asyncio.wait_for(r.read(), 5.0) for r, _ in held]
+            # a client that asks and never reads its replies: cut after send_s
+            r5, w5 = await asyncio.open_unix_connection(path)
+            w5.write(_req(action="agents") * 50)
+            await w5.drain()
+            await until(lambda: server.clients == 0, 5.0)
+            ok = await _ask(server.path, _req(action="agents"))
+            for _, w in [*held, (r5, w5)]:
+                w.close()
+            return extra, gone, ok
+        finally:
+            await server.close()
+    extra, gone, ok = asyncio.run(go())
+    assert not extra["ok"] and "more than 3 control connections open" in extra["error"]
+    assert gone == [b"", b"", b""]
+    assert ok[0]["ok"] and len(ok[0]["result"]["echo"]) == 60_000

@@ -137,3 +137,21 @@ def test_a_portal_that_answers_too_slowly_cannot_hold_the_start_for_long():
         settle(Slow(), sessions, {}, workers=2, within_s=0.2)
     # no hang-up started after the deadline: the thread ends at once after it
     assert time.monotonic() - t0 < 0.6 and Slow.sent < 20
+
+
+def test_a_session_whose_state_cannot_be_read_is_not_hung_up_on_a_guess():
+    dropped: list[str] = []
+
+    class Garbled:
+        def get_status(self, ids):  # a state field that did not read, one unheard of
+            return [{"sessionID": "S0", "invalid": ["state: not text"]},
+                    {"sessionID": "S1", "state": "transferring"},
+                    {"sessionID": "S2", "state": "ringing"}]
+
+        def send_ccxml_event(self, sid, name, body=""):
+            dropped.append(sid)
+            return True
+    rec = {"t_connect": -1.0, "t_answer": -1.0, "channel": int(Channel.VOICE_AGENT)}
+    settled = settle(Garbled(), {0: "S0", 1: "S1", 2: "S2"}, {0: rec, 1: rec, 2: rec})
+    assert dropped == ["S2"] and settled.hung_up == [2]
+    assert settled.unknown == 2 and settled.codes == {}

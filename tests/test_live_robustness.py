@@ -13,7 +13,7 @@ import pytest
 from adapters.dmcc import messages as m
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.dmcc.framing import FrameDecoder, encode
-from tests.live_helpers import dial_until_done, epm_telephony
+from tests.live_helpers import dial_until_done, epm_telephony, until
 
 DEEP = b"<GetAgentState>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</GetAgentState>"
 
@@ -114,7 +114,7 @@ class _Far:
     """A scripted outcall web service on 127.0.0.1 (plain HTTP, no auth): ``script(op,
     fields)`` gives the response fields, or the raw body bytes."""
 
-    def __init__(self, script):
+    def __init__(self, script, port=0):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -135,7 +135,7 @@ class _Far:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/x"
@@ -786,3 +786,57 @@ def test_the_run_log_writes_a_far_ends_text_on_one_line():
     line = one_line_formatter().format(rec)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert line.endswith("EPM: fault\\n2026-12-02 INFO forged\\r\\x1b[31m\tend")
+
+
+def test_a_portal_that_cannot_be_reached_gets_no_launches_until_it_answers_again():
+    # a 5 s outage used to make 3000 BLOCKED attempts, each contact tried dozens of times:
+    # the dialer fits its dials to the capacity, which is now 0 while the service is away
+    from adapters.epm import framing as f
+    from engine.attempt import Code
+    from tests.test_epm import _attempt
+
+    def script(op, fields):
+        if op == "LaunchCCXML":
+            if fields["toURI"].endswith("0"):  # a refusal the service answers
+                return f.fault("Server", "no outbound resources available")
+            return {"sessionID": f"S{fields['toURI']}", **RES}
+        if op == "GetStatus":
+            return {"status": [{"sessionID": sid, "state": "ended", "result": "busy"}
+                               for sid in fields["sessionID"]]}
+        return RES
+
+    async def go(far):
+        tel = _telephony(far)
+        runner = asyncio.create_task(tel.run())
+        try:
+            await until(lambda: tel.capacity(True) == 8, 5.0)
+            refused = _attempt(0, "5550")
+            tel.dial(refused)
+            await until(lambda: refused.code != Code.PENDING, 5.0)
+            gated = [tel.down_since, tel.capacity(True)]  # a refusal is no outage
+            port = far.httpd.server_address[1]
+            far.close()  # the service goes away, its kept-alive connections with it
+            tel.client.close()
+            lost = _attempt(1, "5551")
+            tel.dial(lost)
+            await until(lambda: lost.code != Code.PENDING, 5.0)
+            gated += [tel.down_since is not None, tel.capacity(True), tel.capacity(False)]
+            back = _Far(script, port=port)  # it comes back on its address
+            try:
+                await until(lambda: tel.capacity(True) == 8, 10.0)
+                again = _attempt(2, "5552")
+                tel.dial(again)
+                await until(lambda: again.code != Code.PENDING, 5.0)
+            finally:
+                back.close()
+            return tel, [refused, lost, again], gated
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            tel.close()
+
+    far = _Far(script)
+    tel, (refused, lost, again), gated = asyncio.run(go(far))
+    assert [Code(a.code).name for a in (refused, lost, again)] == ["BLOCKED", "BLOCKED", "BUSY"]
+    assert gated == [None, 8, True, 0, 0]
+    assert tel.outages == 1 and tel.down_since is None

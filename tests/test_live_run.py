@@ -39,15 +39,15 @@ def _wait_for(store, done, proc, timeout_s=90):
 
 
 def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
-    # 72 run seconds (12 wall seconds at speed 6) for three kills 14, 20 and 17 finished
-    # attempts apart: with 36 a loaded machine (the run clock counts its start-up too) once
-    # reached the end before the third kill
-    cfg = write_config(tmp_path, hours=0.02, speed=6.0)
+    # 72 run seconds per run (6 wall seconds at speed 12) for three kills 14, 20 and 17
+    # finished attempts apart: with 36 a loaded machine (the run clock counts its start-up
+    # too) once reached the end before the third kill
+    cfg = write_config(tmp_path, hours=0.02, speed=6.0, drain_s=1.0)
     store, ev = tmp_path / "store.sqlite", tmp_path / "events.jsonl"
     rng = random.Random(20261201)
     history = []
     for _ in range(3):
-        proc = run_cmd(cfg, env=_env())
+        proc = run_cmd(cfg, "--speed", "12", env=_env())
         before_n = len(rows(store)) if store.exists() else 0
         target = before_n + rng.randint(5, 60)
         try:
@@ -65,7 +65,7 @@ def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
         announced = attempt_events(ev, "ATTEMPT_COMPLETED")
         assert announced <= set(finished), "a completion was announced but is not stored"
         history.append(finished)
-    final = run_cmd(cfg, env=_env())
+    final = run_cmd(cfg, "--speed", "15", env=_env())  # its 72 run seconds in 5 wall s
     out, err = final.communicate(timeout=180)
     assert final.returncode == 0, err
     summary = json.loads(out)
@@ -103,7 +103,7 @@ def test_sigkill_at_random_points_loses_no_attempt_and_no_event(tmp_path):
 
 
 def test_second_run_on_a_store_is_refused_and_a_clean_stop_leaves_nothing_pending(tmp_path):
-    cfg = write_config(tmp_path, hours=1.0, speed=1.0, drain_s=2.0)
+    cfg = write_config(tmp_path, hours=1.0, speed=3.0, drain_s=1.0)
     store = tmp_path / "store.sqlite"
     first = run_cmd(cfg, env=_env())
     try:

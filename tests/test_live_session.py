@@ -27,7 +27,7 @@ def _cfg(tmp_path: Path, **kw):
 
 
 def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
-    cfg = _cfg(tmp_path, hours=0.015, speed=4.0, drain_s=8.0)
+    cfg = _cfg(tmp_path, hours=1.0, speed=4.0, drain_s=2.0)
 
     async def go():
         s = LiveSession(cfg, emulate=True)
@@ -51,14 +51,20 @@ def test_links_drop_and_come_back_mid_campaign_and_no_result_is_lost(tmp_path):
         s.emulated.epm.close()
         await asyncio.sleep(1.0)
         tls = s.emulated.client_tls and _server_tls(s)
+        polls = s.telephony.polls
         s.emulated.epm = EpmEmulator(world, users, tls, port=port, lock=world.lock)
         s.emulated.epm.start()
+        # every link back (AES resumed, CMS reconnected, the portal polled again): stop
+        await until(lambda: s.dmcc.resumed >= 1 and s.cms.connections >= 2
+                    and s.telephony.down_since is None and s.telephony.polls > polls + 2,
+                    30.0, 0.02)
+        s.runner.request_stop()
         summary = await run
         dmcc, tel, cms = s.dmcc, s.telephony, s.cms
         await s.close()
         return summary, in_flight, dmcc, tel, cms, world
     summary, in_flight, dmcc, tel, cms, world = asyncio.run(go())
-    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert summary["reason"] == "stop" and summary["left_pending"] == 0
     assert summary["lost_events"] == 0
     assert dmcc.resumed >= 1 and tel.errors >= 1 and cms.connections >= 2
     after = rows(cfg.store_sqlite)
@@ -462,7 +468,7 @@ def test_the_summarys_occupancy_covers_its_window_the_drain_included(tmp_path):
     from engine.agents import AgentState
     from engine.kpi import agent_times, occupancy
 
-    cfg = _cfg(tmp_path, hours=0.006, speed=6.0, drain_s=2.0)
+    cfg = _cfg(tmp_path, hours=0.012, speed=12.0, drain_s=1.0)
 
     async def go():
         s = LiveSession(cfg, emulate=True)
@@ -506,3 +512,61 @@ def test_a_store_that_goes_away_mid_run_is_said_once_with_how_to_resume(tmp_path
     assert "recovered by the next run" in msg and "\n" not in msg
     summary = run_live(dataclasses.replace(cfg, hours=0.001), emulate=True)
     assert summary["left_pending"] == 0 and summary["trapped"] > 0
+
+
+def test_an_answering_machine_its_agent_found_is_coded_machine_on_the_live_path(tmp_path):
+    # AMD off: every machine that answers reaches an agent, who dispositions it; the
+    # portal's session ends "machine" and the attempt is MACHINE, not a live answer
+    from tests.live_helpers import SCENARIO
+    scn = tmp_path / "no-amd.toml"
+    scn.write_text(SCENARIO.read_text(encoding="utf-8").replace(
+        "[campaigns.amd]\nenabled = true", "[campaigns.amd]\nenabled = false"),
+        encoding="utf-8")
+    cfg = _cfg(tmp_path, hours=0.02, speed=20.0, drain_s=0.5, scenario=scn)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        try:
+            return s.emulated.world, await asyncio.wait_for(s.run(), 60.0)
+        finally:
+            await s.close()
+    world, summary = asyncio.run(go())
+    assert summary["reason"] == "end"
+    recorded = rows(cfg.store_sqlite)
+    found = {i for i, r in recorded.items() if r["code"] == Code.MACHINE and r["t_connect"] >= 0}
+    truth = {s["attempt"] for s in world.sessions.values() if s["result"] == "machine"}
+    # (a session the world ended after the stop had recorded its call connected is not
+    # the portal's report: the stop's own code stands)
+    reported = {i for i in truth if recorded[i]["t_talk_end"] >= 0}
+    assert found and found == reported  # each one the world's agents found, and only those
+    assert all(recorded[i]["agent"] >= 0 for i in found)
+    assert summary["kpis"]["live_answers"] == sum(r["code"] in LIVE_CODES
+                                                  for r in recorded.values())
+
+
+def test_a_stop_asked_again_while_draining_cuts_the_drain_short(tmp_path):
+    # an operator's second Ctrl-C: the calls in flight are recorded now, not after drain_s
+    import time
+
+    cfg = _cfg(tmp_path, hours=1.0, speed=6.0, drain_s=600.0)
+
+    async def go():
+        s = LiveSession(cfg, emulate=True)
+        await s.start()
+        run = asyncio.create_task(s.run())
+        try:
+            await until(lambda: len(s.dialer.in_flight) >= 10, 30.0, 0.02)
+            s.runner.request_stop()
+            await until(lambda: s.runner.stopping, 5.0)
+            await asyncio.sleep(0.3)  # draining: calls of 200 s talk will not end
+            t0 = time.monotonic()
+            s.runner.request_stop()  # again
+            summary = await asyncio.wait_for(run, 30.0)
+            return summary, time.monotonic() - t0
+        finally:
+            await s.close()
+    summary, took = asyncio.run(go())
+    assert summary["drain_cut"] and took < 5.0
+    assert summary["reason"] == "stop" and summary["ended_at_stop"] > 0
+    assert summary["left_pending"] == 0 and summary["lost_events"] == 0

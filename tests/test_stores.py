@@ -643,3 +643,29 @@ def test_a_lost_postgres_connection_says_the_store_keeps_what_was_committed():
         assert "run again once the server is back to resume" in msg and "s3cret" not in msg
     other = st.explain(psycopg.errors.UniqueViolation("duplicate key s3cret"))
     assert "PostgreSQL error (duplicate key ***)" in other and "lost" not in other
+
+
+def test_a_schema_2_store_is_migrated_with_its_records(persistent):
+    # a store an earlier outdial wrote (schema 2: no call_sessions table) opens, keeps its
+    # records and takes call sessions (PostgreSQL refused it: "tables are missing")
+    s = persistent.open("old")
+    s.attempt_started(attempt(1))
+    s.close()
+    if persistent.kind == "sqlite":
+        db = sqlite3.connect(persistent.target("old"))
+        db.execute("DROP TABLE call_sessions")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        db.commit()
+        db.close()
+    else:
+        import psycopg
+        schema = persistent.target("old")
+        with psycopg.connect(persistent.conninfo, autocommit=True) as db:
+            db.execute(f'DROP TABLE "{schema}".call_sessions')
+            db.execute(f"UPDATE \"{schema}\".meta SET value = '2' "
+                       "WHERE key = 'schema_version'")
+    again = persistent.open("old")
+    assert [r["attempt_id"] for r in again.trapped()] == [1]
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION)
+    again.call_session(1, "EPM-1")
+    assert again.call_sessions() == {1: "EPM-1"}

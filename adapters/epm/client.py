@@ -26,6 +26,10 @@ class EpmError(RuntimeError):
     """The web service could not be used (message safe to show: no credentials)."""
 
 
+class EpmAnswerError(EpmError):
+    """The service answered, with something that cannot be used (a field missing)."""
+
+
 class EpmFault(EpmError):
     """The service answered with a SOAP fault."""
 
@@ -193,20 +197,20 @@ def _resources(d: dict[str, Any]) -> Resources:
     try:
         return Resources(int(d["totalRes"]), int(d["unusedSIP"]), int(d["unusedH323"]))
     except KeyError as e:
-        raise EpmError(f"outcall web service response lacks {e.args[0]}") from None
+        raise EpmAnswerError(f"outcall web service response lacks {e.args[0]}") from None
 
 
 def _session(d: dict[str, Any]) -> str:
     """The session id of an accepted message: a message without one could never be
     followed to its end, so it is an error (the attempt ends undelivered, not lost)."""
     if not d.get("sessionID"):
-        raise EpmError("outcall web service accepted a message without a session id")
+        raise EpmAnswerError("outcall web service accepted a message without a session id")
     return d["sessionID"]
 
 
 def _launched(d: dict[str, Any]) -> Launched:
     if not d.get("sessionID"):
-        raise EpmError("outcall web service launched no session (empty sessionID)")
+        raise EpmAnswerError("outcall web service launched no session (empty sessionID)")
     return Launched(d["sessionID"], _resources(d))
 
 

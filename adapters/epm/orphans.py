@@ -19,7 +19,8 @@ the portal (``GetStatus``) about every session still in the store:
 - a session connected to an agent is left up (the conversation goes on; the attempt is
   recorded connected, as its record says), and so is an agentless call playing its
   message to an answer (delivered);
-- a session the portal no longer knows is left to the recovery's own codes.
+- a session the portal no longer knows, or whose state cannot be read, is left alone (its
+  attempt to the recovery's own codes): nothing is hung up on a guess.
 
 A portal that cannot be reached raises ``EpmError`` before anything is recoded, so the
 start stops and the next one tries again (hanging up first, then dialling).
@@ -44,6 +45,7 @@ FORGET_BATCH = 256  # ended sessions forgotten in one store commit
 FORGET_AFTER_S = 5.0  # ... or after this many seconds, whichever comes first
 _FAILED = {"busy": Code.BUSY, "noanswer": Code.NO_ANSWER, "invalid": Code.INVALID}
 _MESSAGES = (int(Channel.SMS), int(Channel.EMAIL))
+_UP = ("launching", "ringing", "answered")  # states of a session up and not with an agent
 
 
 class SessionStore(Protocol):
@@ -142,7 +144,10 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
         if state == "connected":
             out.left_connected.append(a)
             continue
-        if state != "ended" and not (state == "answered" and _agentless(rec)):
+        if state not in _UP and state != "ended":  # unreadable or unheard of: nothing is
+            out.unknown += 1                       # hung up on a guess (it may be a
+            continue                               # conversation with an agent)
+        if state in _UP and not (state == "answered" and _agentless(rec)):
             drops.append((a, sid))  # a message playing to an answer is left to end
         if rec is None:
             continue
@@ -180,8 +185,10 @@ def _drop(client: Any, sid: str, deadline: float) -> bool:
 def _result(rec: Mapping, state: str, result: str, human: Any) -> int | None:
     """The result a session's status gives its unfinished attempt, or None (the
     recovery's own code stands: a connect or a wait it recorded, an unknown outcome)."""
-    if rec["t_connect"] >= 0 or rec["t_answer"] >= 0:
-        return None  # recorded connected or waiting: the recovery knows what it was
+    if rec["t_connect"] >= 0:  # connected: a live answer, or the machine its agent found
+        return int(Code.MACHINE) if state == "ended" and result == "machine" else None
+    if rec["t_answer"] >= 0:
+        return None  # recorded waiting: the recovery knows what it was
     channel = int(rec["channel"])
     if channel in _MESSAGES:
         return (int(Code.DELIVERED) if result == "delivered" else int(Code.UNDELIVERED)) \

@@ -30,7 +30,14 @@ from functools import partial
 from typing import Any
 
 from adapters.backoff import Backoff
-from adapters.epm.client import EpmClient, EpmError, Launched, Resources
+from adapters.epm.client import (
+    EpmAnswerError,
+    EpmClient,
+    EpmError,
+    EpmFault,
+    Launched,
+    Resources,
+)
 from adapters.epm.framing import format_parameters
 from adapters.epm.orphans import SessionBook
 from engine.attempt import Attempt, Channel, Code
@@ -104,6 +111,8 @@ class EpmTelephony:
         self._requests: set[futures.Future] = set()  # submitted to the pool, not ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self.backoff = Backoff(first_s=config.poll_s, max_s=10.0)
+        self.down_since: float | None = None  # loop time the service stopped answering
+        self.outages = 0  # spells without an answer (each ended by the next answer)
 
     # ---- Telephony
 
@@ -112,6 +121,8 @@ class EpmTelephony:
         self.listener = listener
 
     def capacity(self, voice: bool) -> int:
+        if self.down_since is not None:  # no launch into a service that cannot be
+            return 0                     # reached: each was a BLOCKED record at once
         if voice:
             return max(self.resources.free - self.launching, 0)
         return max(self.config.max_messages_in_flight - self.messages, 0)
@@ -180,9 +191,10 @@ class EpmTelephony:
         while True:
             now = self._loop.time()
             try:
-                if now >= next_res:
+                if now >= next_res or self.down_since is not None:
                     gen = self._figures
                     res = await self._in_pool(self.client.query_resources)
+                    self._link_up()
                     if gen == self._figures:  # no launch answered since: not stale
                         self.resources = res
                     self.resource_polls += 1
@@ -190,6 +202,7 @@ class EpmTelephony:
                 if self.sessions:
                     ids = list(self.sessions)
                     statuses = await self._in_pool(partial(self.client.get_status, ids))
+                    self._link_up()
                     self.polls += 1
                     for st in statuses:
                         self._progress_one(st)
@@ -199,6 +212,7 @@ class EpmTelephony:
             except EpmError as e:
                 self.errors += 1
                 log.warning("EPM: %s", e)
+                self._link_down(e)
                 await asyncio.sleep(self.backoff.next_s())
             except asyncio.CancelledError:
                 raise
@@ -336,8 +350,29 @@ class EpmTelephony:
     def _launch_failed(self, a: Attempt, e: Exception) -> None:
         self.launching -= 1
         self.errors += 1
-        log.warning("EPM: attempt %d not launched: %s", a.id, e)
+        if self.down_since is None:  # one line per attempt while it answers; once down,
+            log.warning("EPM: attempt %d not launched: %s", a.id, e)  # the outage's line
+        self._link_down(e)
         self.listener.on_failed(a, int(Code.BLOCKED))
+
+    def _link_down(self, e: Exception) -> None:
+        """The service could not be reached (not a refusal it answered, ``EpmFault``, nor
+        an unusable answer, ``EpmAnswerError``):
+        no capacity until it answers a poll again (``_link_up``), so the dialer makes no
+        attempt it could only record BLOCKED (a 5 s outage made 3000 of them, each
+        contact tried dozens of times). Sessions in flight stay tracked meanwhile."""
+        if isinstance(e, EpmFault | EpmAnswerError) or self.down_since is not None:
+            return  # it answered: a refusal, or an answer without what was asked
+        self.down_since = self._now()
+        self.outages += 1
+        log.warning("EPM: the outcall web service cannot be reached; no new attempt until "
+                    "it answers again (sessions in flight stay followed)")
+
+    def _link_up(self) -> None:
+        if self.down_since is not None:
+            log.warning("EPM: the outcall web service answers again after %.1f s",
+                        self._now() - self.down_since)
+            self.down_since = None
 
     def _sent(self, a: Attempt, sid: str) -> None:
         self.messages -= 1
@@ -348,6 +383,8 @@ class EpmTelephony:
         self.messages -= 1
         self.errors += 1
         log.warning("EPM: attempt %d not sent: %s", a.id, e)
+        if isinstance(e, EpmError):  # not a template the contact cannot fill
+            self._link_down(e)
         self.listener.on_delivered(a, False)
 
     def _event_failed(self, e: Exception) -> None:
@@ -385,7 +422,7 @@ class EpmTelephony:
             lis.on_failed(a, int(_FAILED[result]))
         elif ch == Channel.VOICE_AGENTLESS:
             lis.on_delivered(a, True)
-        elif a.t_connect >= 0:
-            lis.on_call_ended(a)
+        elif a.t_connect >= 0:  # ``machine``: its agent found an answering machine
+            lis.on_call_ended(a, result == "machine")
         else:
             lis.on_customer_hangup(a)

@@ -18,6 +18,7 @@ import click
 
 from outdial.app import Application
 
+IMPORT_WAIT_S = 600.0  # seconds an import's reply is waited for (others: 10)
 ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
            "shutdown")
 
@@ -85,8 +86,8 @@ def control(app: Application, config: Path, action: str, job: str | None,
         req["file"] = str(contacts_file.resolve())  # the run may work in another folder
     elif contacts_file is not None:
         app.fail(f"{action}: --file goes with import")
-    try:
-        reply = request(path, req)
+    try:  # an import reads its whole file before it answers (5M rows: about 15 s)
+        reply = request(path, req, timeout_s=IMPORT_WAIT_S if action == "import" else 10.0)
     except ControlError as exc:
         app.fail(str(exc), code=1)
     if as_json:

@@ -29,6 +29,9 @@ from outdial.app import json_safe
 log = logging.getLogger(__name__)
 
 MAX_LINE = 65536  # bytes of one request, its newline included
+MAX_CLIENTS = 16  # control connections open at once (more are told so and closed)
+IDLE_S = 60.0  # a connection that sends no request this long is closed
+SEND_S = 10.0  # a reply the client does not take within this is its connection's end
 SOCKET_PATH_MAX = 104  # bytes of a Unix socket's path (sun_path: 104 on BSD, 108 on Linux)
 
 
@@ -56,6 +59,8 @@ class ControlServer:
         self.status = status
         self.requests = 0  # served, refused ones included
         self.refused = 0
+        self.clients = 0  # connections open now
+        self.max_clients, self.idle_s, self.send_s = MAX_CLIENTS, IDLE_S, SEND_S
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -90,29 +95,56 @@ class ControlServer:
             self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection's requests. Bounded, so that clients that connect and stay
+        (a script gone wrong) cannot take the run's file descriptors, and one that never
+        reads its replies cannot hold a task: ``max_clients`` at once, ``idle_s`` without
+        a request, ``send_s`` for a reply to be taken."""
+        self.clients += 1
         try:
-            while True:
-                try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as e:
-                    line = e.partial  # the last request may come without its newline
-                    if not line.strip():
-                        return
-                except asyncio.LimitOverrunError:
-                    self.requests += 1
-                    self.refused += 1
-                    log.warning("control: a request over %d bytes; connection closed", MAX_LINE)
-                    await _send(writer, {"ok": False, "error": f"a request is one line of at "
-                                                                f"most {MAX_LINE} bytes"})
-                    return
-                if line.strip():
-                    await _send(writer, await self.reply(line))
-        except (ConnectionError, asyncio.CancelledError):
+            if self.clients > self.max_clients:
+                log.warning("control: more than %d connections; one refused",
+                            self.max_clients)
+                await self._send(writer, {"ok": False, "error": f"more than "
+                                          f"{self.max_clients} control connections open; "
+                                          "close one and ask again"})
+                return
+            await self._serve(reader, writer)
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
             pass
         finally:
+            self.clients -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.idle_s):
+                    line = await reader.readuntil(b"\n")
+            except TimeoutError:
+                log.info("control: a connection idle for %g s closed", self.idle_s)
+                return
+            except asyncio.IncompleteReadError as e:
+                line = e.partial  # the last request may come without its newline
+                if not line.strip():
+                    return
+            except asyncio.LimitOverrunError:
+                self.requests += 1
+                self.refused += 1
+                log.warning("control: a request over %d bytes; connection closed", MAX_LINE)
+                await self._send(writer, {"ok": False, "error": f"a request is one line of "
+                                                               f"at most {MAX_LINE} bytes"})
+                return
+            if line.strip():
+                await self._send(writer, await self.reply(line))
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
+        """``reply`` on its line; ``TimeoutError`` when the client has not taken it
+        within ``send_s`` (it does not read: its connection ends)."""
+        writer.write(json.dumps(json_safe(reply)).encode() + b"\n")
+        async with asyncio.timeout(self.send_s):
+            await writer.drain()
 
     async def reply(self, line: bytes) -> dict[str, Any]:
         """The reply to one request line (see the module); an import's file is read off
@@ -142,11 +174,6 @@ class ControlServer:
         else:
             log.warning("control: %s", json.dumps(req))  # an operator's action: in the log
         return {"ok": True, "result": result}
-
-
-async def _send(writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
-    writer.write(json.dumps(json_safe(reply)).encode() + b"\n")
-    await writer.drain()
 
 
 def _listening(path: Path) -> bool:

@@ -214,12 +214,13 @@ class SimulatedPlatform:
         self._end(a, "hangup")
 
     def on_call_ended(self, a: Attempt, machine: bool = False) -> None:
-        # the portal reports the session completed either way (an agent's disposition of
-        # a machine reaches the dialer from the agent desktop, not the portal)
-        a.code = int(Code.LIVE_CONNECTED)
+        # an agent who found an answering machine dispositions it so: outdial's CCXML
+        # application ends the session with the result ``machine`` (else ``completed``),
+        # which the adapter hands to the dialer (``on_call_ended(a, machine=True)``)
+        a.code = int(Code.MACHINE if machine else Code.LIVE_CONNECTED)
         self.busy.discard(a.agent)
         self.wrap.add(a.agent)
-        self._end(a, "completed")
+        self._end(a, "machine" if machine else "completed")
 
     def on_delivered(self, a: Attempt, ok: bool) -> None:
         a.code = int(Code.DELIVERED if ok else Code.UNDELIVERED)
