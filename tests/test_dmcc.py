@@ -326,3 +326,57 @@ def test_a_refused_change_is_offered_again_at_the_next_poll():
     client._apply(0, "agentWorkingAfterCall")
     client._apply(0, "agentReady")  # the wrap-up ended at the phone
     assert lis.seen == [AgentState.LOGGED_IN, AgentState.READY, AgentState.READY]
+
+
+def test_ready_agents_are_held_not_ready_while_aes_is_away_and_read_again_after():
+    # the link down longer than stale_s: the engine cannot see an agent leave, so the ones
+    # it holds ready are reported not ready; back, the first poll reports them as they are
+    async def go():
+        world = World(3)
+        world.states.update({"5000": "agentReady", "5001": "agentReady",
+                             "5002": "agentNotReady"})
+        emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
+        await emu.start()
+        port = emu.port
+        client = DmccClient(_config(port, stale_s=0.3), backoff=Backoff(0.05, 0.1))
+        lis = Listener()
+        client.subscribe(lis)
+        task = asyncio.create_task(client.run())
+        await until(lambda: client.states.get(0) == AgentState.READY
+                    and client.states.get(1) == AgentState.READY
+                    and client.states.get(2) == AgentState.NOT_READY)
+        await emu.close()  # AES away
+        await until(lambda: client.holds == 1, 5.0)
+        assert client.states[0] == client.states[1] == AgentState.NOT_READY
+        assert lis.seen[-2:] == [(0, AgentState.NOT_READY), (1, AgentState.NOT_READY)]
+        world.states["5001"] = "agentNull"  # left meanwhile
+        emu2 = DmccEmulator(world, {"aes": "p@ss%'\"w"}, port=port)
+        await emu2.start()
+        await until(lambda: client.states.get(0) == AgentState.READY
+                    and client.states.get(1) == AgentState.LOGGED_OUT, 10.0)
+        assert client.holds == 1 and client.states[2] == AgentState.NOT_READY
+        await client.stop()
+        await asyncio.wait_for(task, 5)
+        await emu2.close()
+    asyncio.run(go())
+
+
+def test_a_short_outage_holds_nobody():
+    async def go():
+        world = World(1)
+        world.states["5000"] = "agentReady"
+        emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
+        await emu.start()
+        client = DmccClient(_config(emu.port, n=1, stale_s=5.0), backoff=Backoff(0.01, 0.05))
+        lis = Listener()
+        client.subscribe(lis)
+        task = asyncio.create_task(client.run())
+        await until(lambda: client.states.get(0) == AgentState.READY)
+        emu.drop_connections()
+        await until(lambda: client.connects >= 2 and client.connected.is_set())
+        await asyncio.sleep(0.1)
+        assert client.holds == 0 and client.states[0] == AgentState.READY
+        await client.stop()
+        await asyncio.wait_for(task, 5)
+        await emu.close()
+    asyncio.run(go())

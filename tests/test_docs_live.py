@@ -54,6 +54,8 @@ def _value(cfg: LiveConfig, key: str):
         return cfg.control if name == "enabled" else cfg.control_socket
     if key == "aes.first_station":
         return cfg.first_station
+    if key == "aes.stale_s":
+        return cfg.aes_stale_s
     if key == "epm.application":
         return cfg.epm.extra.get("application", "outdial")
     if key == "cms.layout":  # None: the session's default (outdial/live/session.py)

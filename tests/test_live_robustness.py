@@ -474,6 +474,7 @@ def test_an_aes_that_drops_each_session_at_once_is_retried_ever_more_slowly():
     ("events", 'kafka = "b1:9092, b2:0"', "events.kafka: expected bootstrap servers host:port"),
     ("cms", "stale_s = 0", "cms.stale_s: expected seconds from 1 to 86400 without a refresh"),
     ("cms", 'stale_s = "1m"', "cms.stale_s: expected seconds from 1 to 86400"),
+    ("aes", "stale_s = 0.5", "aes.stale_s: expected seconds from 1 to 86400 without AES"),
 ])
 def test_a_malformed_live_value_is_one_line_naming_its_key(tmp_path, sect, line, message):
     from outdial.live.config import ConfigError, load_config

@@ -89,6 +89,10 @@ class DmccConfig:
     request_timeout_s: float = 5.0
     connect_timeout_s: float = 10.0  # TCP connect and TLS handshake together
     tls: ssl.SSLContext | None = None
+    # the link down this long: the agents the engine holds ready are reported not ready
+    # (it cannot see them leave or take a break meanwhile); the first poll after it is back
+    # reports them as they are
+    stale_s: float = 10.0
 
     def __repr__(self) -> str:  # never show the password
         return (f"DmccConfig(host={self.host!r}, port={self.port}, user={self.user!r}, "
@@ -128,6 +132,8 @@ class DmccClient:
         self._next_invoke = 0
         self._stopping = False
         self._up_since: float | None = None  # loop time the current session started
+        self._hold: asyncio.TimerHandle | None = None  # the stale link's hold, pending
+        self.holds = 0  # times the link stayed down stale_s and ready agents were held
 
     # ---- AgentFeed
 
@@ -222,9 +228,35 @@ class DmccClient:
                 self._fail_pending()
                 if self._up_since is not None:  # a session was up: was it for long?
                     self.backoff.ended(loop.time() - self._up_since)
+                if self._hold is None and not self._stopping:
+                    self._hold = loop.call_later(self.config.stale_s, self._hold_ready)
             if self._stopping:
                 break
             await asyncio.sleep(self.backoff.next_s())
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
+
+    def _hold_ready(self) -> None:
+        """The link has been down ``stale_s``: every agent the engine holds ready (not lent)
+        is reported not ready, and read afresh at the first poll once the link is back."""
+        self._hold = None
+        if self.connected.is_set() or self.listener is None:
+            return
+        ready = [a for a, st in sorted(self.states.items())
+                 if st == AgentState.READY and a not in self.lent]
+        self.holds += 1
+        log.warning("DMCC: no link to AES for %.0f s: %d ready agents held not ready until "
+                    "it is back (their state cannot be seen meanwhile)", self.config.stale_s,
+                    len(ready))
+        for a in ready:
+            try:
+                self.listener.on_agent_state(a, int(AgentState.NOT_READY))
+            except ValueError as e:  # the engine's view moved on: leave it as it is
+                log.info("DMCC: agent %d not held: %s", a, e)
+                continue
+            self.states[a] = AgentState.NOT_READY
+            self.raw[a] = _RETRY  # the next reading is news, whatever it is
 
     def _fail_pending(self) -> None:
         for fut in self._pending.values():
@@ -248,6 +280,9 @@ class DmccClient:
             await self._start_session()
             self._up_since = asyncio.get_running_loop().time()
             self.connected.set()
+            if self._hold is not None:  # back before it went stale: nothing held
+                self._hold.cancel()
+                self._hold = None
             tasks += [asyncio.create_task(self._keep_alive()),
                       asyncio.create_task(self._poll())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

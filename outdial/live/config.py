@@ -100,6 +100,7 @@ class LiveConfig:
     cms_layout: Any = None  # adapters.cms.framing.Layout
     cms_skills: dict[int, str] = field(default_factory=dict)  # report number -> skill name
     cms_stale_s: float = 60.0  # wall seconds without a CMS refresh: the skills are unknown
+    aes_stale_s: float = 10.0  # wall seconds without AES: ready agents are held not ready
     emulate_tls: bool = True
     control: bool = True  # the control socket (``outdial control``) is served
     control_socket: Path | None = None  # None: ``control_path``'s default
@@ -128,7 +129,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
               "schema"),
     "events": ("jsonl", "kafka"),
     "epm": ("url", "user", *_SECRET, "ca_file", "application", "poll_s"),
-    "aes": ("host", "port", "tls", "ca_file", "user", *_SECRET, "first_station", "poll_s"),
+    "aes": ("host", "port", "tls", "ca_file", "user", *_SECRET, "first_station", "poll_s",
+            "stale_s"),
     "cms": ("listen", "port", "layout", "skills", "stale_s"),
     "emulate": ("tls",),
     "control": ("enabled", "socket"),
@@ -405,6 +407,9 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                         "states count as unknown")
     first_station = r.get(r.table("aes"), "aes", "first_station", int, 5000,
                           lambda v: v >= 0, "an extension number >= 0")
+    aes_stale_s = r.get(r.table("aes"), "aes", "stale_s", float, 10.0,
+                        lambda v: 1.0 <= v <= 86400.0, "seconds from 1 to 86400 without AES "
+                        "before the ready agents are held not ready")
     emu = r.table("emulate")
     emulate_tls = r.get(emu, "emulate", "tls", bool, True)
     ctl = r.table("control")
@@ -417,6 +422,6 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None,
                       store_postgres=pg, store_schema=schema, synchronous=sync.upper(),
                       events_jsonl=r.path_of(jsonl), events_kafka=kafka, epm=epm, aes=aes, cms=cms,
                       first_station=first_station, cms_layout=layout, cms_skills=cms_skills,
-                      cms_stale_s=cms_stale_s,
+                      cms_stale_s=cms_stale_s, aes_stale_s=aes_stale_s,
                       emulate_tls=emulate_tls, control=control,
                       control_socket=r.path_of(control_socket))

@@ -394,7 +394,8 @@ class LiveSession:
                 tls = ssl.create_default_context(cafile=cfg.aes.ca_file)
         self.dmcc = DmccClient(DmccConfig(cfg.aes.host, cfg.aes.port, cfg.aes.user,
                                           cfg.aes.password.reveal(), stations,
-                                          poll_s=cfg.aes.poll_s / cfg.speed, tls=tls))
+                                          poll_s=cfg.aes.poll_s / cfg.speed, tls=tls,
+                                          stale_s=cfg.aes_stale_s))
         layout = cfg.cms_layout or SPLIT_SKILL
         names = dict(cfg.cms_skills)
         if self.emulated is not None and not names:  # the emulated CMS numbers them 1..
@@ -472,6 +473,7 @@ class LiveSession:
             self.summary["control_refused"] = self.control.refused
         self.summary["epm_errors"] = self.telephony.errors
         self.summary["dmcc_reconnects"] = max(self.dmcc.connects - 1, 0)
+        self.summary["dmcc_holds"] = self.dmcc.holds
         self.summary["cms_refreshes"] = self.cms.batches
         self.summary["cms_silences"] = self.skill_feed.silences
         if self.blending is not None:
