@@ -260,15 +260,21 @@ def test_tls_client_refuses_a_server_outside_its_ca():
     asyncio.run(go())
 
 
+async def _following(world, n, backoff=(0.01, 0.05), **kw):
+    """An emulated AES serving ``world`` and a client following its ``n`` agents (started):
+    (emulator, client, listener, the client's task)."""
+    emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
+    await emu.start()
+    client = DmccClient(_config(emu.port, n=n, **kw), backoff=Backoff(*backoff))
+    lis = Listener()
+    client.subscribe(lis)
+    return emu, client, lis, asyncio.create_task(client.run())
+
+
 def test_reconnect_resumes_the_session_and_keeps_following_agents():
     async def go():
         world = World(2)
-        emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
-        await emu.start()
-        client = DmccClient(_config(emu.port, n=2), backoff=Backoff(0.01, 0.05))
-        lis = Listener()
-        client.subscribe(lis)
-        task = asyncio.create_task(client.run())
+        emu, client, lis, task = await _following(world, 2)
         await asyncio.wait_for(client.connected.wait(), 5)
         first = client.session_id
         emu.drop_connections()
@@ -335,13 +341,8 @@ def test_ready_agents_are_held_not_ready_while_aes_is_away_and_read_again_after(
         world = World(3)
         world.states.update({"5000": "agentReady", "5001": "agentReady",
                              "5002": "agentNotReady"})
-        emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
-        await emu.start()
+        emu, client, lis, task = await _following(world, 3, (0.05, 0.1), stale_s=0.3)
         port = emu.port
-        client = DmccClient(_config(port, stale_s=0.3), backoff=Backoff(0.05, 0.1))
-        lis = Listener()
-        client.subscribe(lis)
-        task = asyncio.create_task(client.run())
         await until(lambda: client.states.get(0) == AgentState.READY
                     and client.states.get(1) == AgentState.READY
                     and client.states.get(2) == AgentState.NOT_READY)
@@ -365,12 +366,7 @@ def test_a_short_outage_holds_nobody():
     async def go():
         world = World(1)
         world.states["5000"] = "agentReady"
-        emu = DmccEmulator(world, {"aes": "p@ss%'\"w"})
-        await emu.start()
-        client = DmccClient(_config(emu.port, n=1, stale_s=5.0), backoff=Backoff(0.01, 0.05))
-        lis = Listener()
-        client.subscribe(lis)
-        task = asyncio.create_task(client.run())
+        emu, client, _, task = await _following(world, 1, stale_s=5.0)
         await until(lambda: client.states.get(0) == AgentState.READY)
         emu.drop_connections()
         await until(lambda: client.connects >= 2 and client.connected.is_set())
