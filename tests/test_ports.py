@@ -136,3 +136,25 @@ def test_reserved_pool_in_the_simulator():
     assert by["collections"]["attempts"] > 0
     for n in ("fraud-alert", "appointment", "marketing"):
         assert by[n]["ports_peak"] <= by[n]["ports_allocated"]
+
+
+def test_attempts_blocked_for_a_licensed_port_are_warned_of():
+    """Voice notifications at 3,000 per hour held to a reserved share of 7 of 30 licensed
+    outbound ports: 587 attempts per replication blocked (the KPI), and simulate said
+    nothing of why (the telephony ports were not full, so no port warning). A warning
+    names the port licenses and the keys to raise."""
+    from sim.plan.assess import port_license_warnings
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "n"}, "telephony": {"ports": 40},
+           "licenses": {"outbound_ports": 30},
+           "campaigns": [{"name": "robo", "channel": "voice_agentless",
+                          "attempts_per_hour": 3000.0}]}
+    scn = build(raw, "n.toml")
+    [w] = port_license_warnings(scn, {"port_blocked": 587.5})
+    assert w.startswith("outbound-port licenses: 587.5 notification attempts per "
+                        "replication blocked for want of a licensed port "
+                        "(licenses.outbound_ports = 30, split reserved")
+    assert port_license_warnings(scn, {"port_blocked": 0.0}) == []
+    del raw["licenses"]
+    assert port_license_warnings(build(raw, "n.toml"), {"port_blocked": 5.0}) == []

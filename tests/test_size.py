@@ -408,3 +408,23 @@ def test_licenses_are_sized_against_the_dialers_agents_not_the_inbound_desks():
     assert resource_key(scn, "licenses") == ("licenses.predictive_agents", 31)
     text = what_limits(scn, "licenses.predictive_agents", {})
     assert "the agents (31): every one can hold a license" in text
+
+
+def test_ports_that_do_not_limit_name_the_outbound_port_licenses_that_do():
+    """`size --find ports --target blocked<=10` on voice notifications blocked for want of a
+    *licensed* port (licenses.outbound_ports = 30, reserved): 40 and 80 ports gave the same
+    240 blocked, and the warning ended 'the targets need something else', naming nothing.
+    It names the outbound-port licenses and how to raise them."""
+    from sim.plan.size import what_limits
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "n"}, "telephony": {"ports": 40},
+           "licenses": {"outbound_ports": 30},
+           "campaigns": [{"name": "robo", "channel": "voice_agentless",
+                          "attempts_per_hour": 3000.0, "max_ports": 20}]}
+    scn = build(raw, "n.toml")
+    text = what_limits(scn, "telephony.ports", {"port_blocked": 240.0, "ports_peak": 20.0})
+    assert text.startswith("the outbound-port licenses: 240.0 notification attempts per "
+                           "replication blocked for want of a licensed port "
+                           "(licenses.outbound_ports = 30, split reserved")
+    assert what_limits(scn, "telephony.ports", {"port_blocked": 0.0}) == ""

@@ -95,6 +95,7 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
     platform = size_platform(load, retention_h=retention_h)
     warnings += list(platform.warnings)
     warnings += port_warnings(scn.ports, total)
+    warnings += port_license_warnings(scn, total)
     warnings += carrier_warnings(scn.ports, scn.carrier_cps, records)
     for t in targets:
         if t.met is False:
@@ -115,6 +116,21 @@ def port_warnings(ports: int, total: Mapping[str, Any]) -> list[str]:
             f"({100 * mean / ports:.1f} %): the port pool limits dialling{at}, since the "
             f"dialler launches calls into free ports only; `outdial size --find ports` "
             f"finds the ports the load needs"]
+
+
+def port_license_warnings(scn: Scenario, total: Mapping[str, Any]) -> list[str]:
+    """A warning when notification attempts were blocked for want of a licensed outbound
+    port (``total["port_blocked"]``, per replication): the port licenses' split
+    (``licenses.outbound_ports`` in ``licenses.mode``), not the voice portal, turned them
+    away; the KPIs counted them as blocked with no word of why."""
+    blocked = float(total.get("port_blocked") or 0.0)
+    if scn.port_pool is None or not blocked > 0:
+        return []
+    return [f"outbound-port licenses: {blocked:,.1f} notification attempts per replication "
+            f"blocked for want of a licensed port (licenses.outbound_ports = "
+            f"{scn.port_pool:,}, split {scn.license_mode}: each job launches within its "
+            "share); raise it or a job's max_ports / min_ports, or split it by demand with "
+            "licenses.mode = \"dynamic\""]
 
 
 def carrier_warnings(ports: int, carrier_cps: float,

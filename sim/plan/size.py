@@ -441,16 +441,24 @@ def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:
     from, when they hold fewer licenses than there are agents (the agents past them wait
     unlicensed); the jobs' ``max_agents``, when they add up to fewer than the agents; the
     agents themselves, when every one holds a license (sizing licenses); the ports, when
-    their peak reached the pool. Each with the key to raise; "" when none of these binds
+    their peak reached the pool; the outbound-port licenses, when notification attempts
+    were blocked for want of one. Each with the key to raise; "" when none of these binds
     (the contacts, the calling windows or the pacing may: more of no resource helps)."""
+    out = []
+    blocked = kpis.get("port_blocked", 0.0)
+    if scn.port_pool is not None and blocked > 0 and key != "licenses.outbound_ports":
+        out.append(f"the outbound-port licenses: {blocked:,.1f} notification attempts per "
+                   f"replication blocked for want of a licensed port (licenses.outbound_ports "
+                   f"= {scn.port_pool:,}, split {scn.license_mode}: raise it or a job's "
+                   "max_ports / min_ports, or split it by demand with licenses.mode = "
+                   "\"dynamic\")")
     jobs = [c for c in scn.campaigns if c.agent_based]
     if not jobs:
-        return ""
+        return "; ".join(out)
     agents = scn.dialer_agents  # inbound desks hold no dialer license
     pools = sorted({c.license_pool for c in jobs})
     held = sum(scn.license_pools[k] for k in pools)
     take = sum(c.max_agents for c in jobs)
-    out = []
     if key.startswith("licenses."):
         if agents <= min(held, take):
             out.append(f"the agents ({agents:,}): every one can hold a license (raise "
