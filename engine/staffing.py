@@ -516,8 +516,20 @@ class Staffing:
         self._demand = None  # set by _fit_agents when the agents do not go round
         targets = self._fit_agents(targets)
         am = self.dialer.agents
-        return targets, assign_agents(am.skills, am.job, am.handling(), self.job_skills,
-                                      targets)
+        off = am.status == AgentStatus.OFF
+        if not off.any():
+            return targets, assign_agents(am.skills, am.job, am.handling(), self.job_skills,
+                                          targets)
+        # The agents logged in take the places first (the logged-out ones shown as on a
+        # call without a job: they take none and hold none); the places left go to the
+        # logged-out agents, who are on their job when they log in. In one pass, in agent
+        # order, a shift starting later held the licenses while the agents logged in sat
+        # idle (an evening group listed first: no attempt for 45 minutes)
+        first = assign_agents(am.skills, np.where(off, -1, am.job), am.handling() | off,
+                              self.job_skills, targets)
+        res = assign_agents(am.skills, np.where(off, am.job, first.job), ~off,
+                            self.job_skills, targets)
+        return targets, res._replace(moves=first.moves + res.moves)
 
     def _release_caps(self) -> None:
         """Give back their demand to the jobs ``_unusable`` held that are not running, or

@@ -199,3 +199,24 @@ def test_agents_taken_by_a_job_starting_later_do_not_strand_the_predictive_answe
         live += a.height
         dropped += a.filter(pl.col("code").is_in(list(ABANDON_CODES))).height
     assert live > 20 and dropped / live < 0.3
+
+
+def test_a_later_shift_listed_first_holds_no_license_while_logged_out():
+    """Ten predictive licenses; the evening group (logs in at 45 min) is listed before the
+    day group. The assignment took agents in list order, logged in or not: the ten licenses
+    went to the evening agents, and the day agents sat idle with no attempt for 45 minutes.
+    A logged-out agent now takes no place."""
+    from sim.scenario import build
+
+    raw = {
+        "scenario": {"name": "late-shift", "sim_hours": 1.0, "warmup_s": 0.0, "seed": 2},
+        "telephony": {"ports": 60},
+        "licenses": {"predictive_agents": 10},
+        "agents": [{"group": "evening", "count": 10, "skills": ["s"], "login_s": 2700.0},
+                   {"group": "day", "count": 10, "skills": ["s"]}],
+        "campaigns": [{"name": "c", "skill": "s"}],
+    }
+    att = simulate(build(raw, "late.toml")).attempts
+    early = att.filter(pl.col("t_created") < 2700.0)
+    assert early.height > 100  # the day agents dial from the start (0 before)
+    assert set(early.filter(pl.col("agent") >= 0)["agent"].to_list()) <= set(range(10, 20))
