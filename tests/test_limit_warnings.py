@@ -84,3 +84,14 @@ def test_the_risk_is_the_false_positives_chance_alone():
     # where the pacer's abandon_limit_infeasible names the campaign, that one says it
     said = [{"code": "abandon_limit_infeasible", "campaign": "a"}]
     assert amd_limit_risks(few, ofcom, 1800.0, said) == []
+
+
+def test_compare_says_the_warning_objects_in_its_text_output_too():
+    # the table has no room for them: each message once, after it, naming its policies
+    from tests.cli_helpers import cli_ok
+
+    res = cli_ok("compare", SCN, *SHORT, "-r", "2", "--policies",
+                 "predictive,progressive:1.5", "--no-search")
+    text = res.output
+    assert "predictive: campaign sales:" in text and "abandon_limit_infeasible" in text
+    assert "progressive:1.5: campaign sales:" in text and "abandon_limit_at_risk" in text

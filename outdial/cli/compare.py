@@ -144,6 +144,19 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
         app.info(s.note)
     for policy, note in payload["notes"].items():
         app.info(f"{policy} (*): {note}")
+    _warn_records(app, results)
+
+
+def _warn_records(app: Application, results) -> None:
+    """The policies' warning objects (the pacer's ``abandon_limit_infeasible``, the
+    planner's ``abandon_limit_at_risk``), each message once, naming the policies it holds
+    for: the JSON carries them per policy, the table has no room for them."""
+    by_message: dict[str, list[str]] = {}
+    for r in results:
+        for w in r.warning_records:
+            by_message.setdefault(w["message"], []).append(r.policy)
+    for message, policies in by_message.items():
+        app.warn(f"{', '.join(policies)}: {message}")
 
 
 def _policy_notes(scn, policies) -> dict[str, str]:
