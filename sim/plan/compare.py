@@ -26,12 +26,11 @@ from sim.plan.executors import Executor
 from sim.plan.stats import (
     KPI_KEYS,
     Verdict,
-    amd_limit_risks,
     judge,
     limit_risks,
     skill_summary,
     summarise_rows,
-    warning_records,
+    warning_objects,
 )
 from sim.scenario import Scenario, parse_policy, with_policy
 
@@ -115,12 +114,7 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
                         assess_records(with_policy(scn, policy), records),
                         skill_summary(records), camps,
-                        _with_amd_risks(warning_records(records), records, scn))
-
-
-def _with_amd_risks(named: list[dict], records: Sequence[dict], scn: Scenario) -> list[dict]:
-    """The runs' warning objects and the planner's ``abandon_limit_at_risk`` ones."""
-    return named + amd_limit_risks(records, scn.regulation, scn.sim_hours * 3600.0, named)
+                        warning_objects(records, scn.regulation, scn.sim_hours * 3600.0))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

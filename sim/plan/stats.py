@@ -494,15 +494,14 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
-    at_risk = []
     if regulation is not None:
         for i, p in limit_risks(records, regulation, sim_hours * 3600.0).items():
             camps[i]["p_over_limit"] = p
-        at_risk = amd_limit_risks(records, regulation, sim_hours * 3600.0,
-                                  warning_records(records))
+    objects = warning_objects(records, regulation, sim_hours * 3600.0)
     warnings = list(dict.fromkeys([*scenario_warnings,
                                    *sorted({w for r in records for w in r["warnings"]}),
-                                   *(w["message"] for w in at_risk)]))
+                                   *(w["message"] for w in objects
+                                     if w.get("code") == "abandon_limit_at_risk")]))
     if not means["attempts"]:
         warnings.append(NO_ATTEMPT)
     else:
@@ -510,7 +509,7 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
     inbound = skill_summary(records)
     return Summary(scenario, int(records[0]["seed"]), len(records), sim_hours, wall_s, total,
                    camps, ci, warnings, intervals=interval_summary(records), inbound=inbound,
-                   warning_records=warning_records(records) + at_risk)
+                   warning_records=objects)
 
 
 def idle_campaigns(camps: Sequence[Mapping]) -> list[str]:
@@ -530,6 +529,16 @@ def idle_campaigns(camps: Sequence[Mapping]) -> list[str]:
             "calling windows closed all run, an empty or used-up list, a schedule outside "
             "the run, or no agent or license for them? (`--intervals` shows when the others "
             "dialled)"]
+
+
+def warning_objects(records: Sequence[Mapping], regulation, run_s: float) -> list[dict]:
+    """The runs' warning objects (``warning_records``) and, with the scenario's
+    ``regulation``, the planner's ``abandon_limit_at_risk`` ones (``amd_limit_risks``) over
+    replications of ``run_s`` seconds: what ``simulate`` and ``compare`` report."""
+    named = warning_records(records)
+    if regulation is None:
+        return named
+    return named + amd_limit_risks(records, regulation, run_s, named)
 
 
 def warning_records(records: Sequence[Mapping]) -> list[dict]:
