@@ -1133,12 +1133,18 @@ class Pacer:
             return np.clip(self._aim(), 0.0, THETA_MAX)
         return self.theta.copy()
 
+    def _human_share(self) -> np.ndarray:
+        """The share of the forecast's live answers the abandon rate is taken over: the
+        forecast counts every answer put through to an agent, and the answering machines
+        the agents found (AMD off, or missed) leave the count, by the share found so far."""
+        return (self._run_live + 1.0) / (self._run_live + self._run_machines + 1.0)
+
     def _aim(self) -> np.ndarray:
         """Human drops per live answer the realised rate is steered to: the limit x
         ``abandon_aim`` less the false-positive share, and at most the budget less a margin
         for chance over the live answers a calling day or the regulatory window, whichever
-        is shorter, will hold (at the recent rate); never under half the budget
-        (fractions).
+        is shorter, will hold (at the recent rate, and only those the rate is taken over:
+        ``_human_share``); never under half the budget (fractions).
 
         The margin is AIM_Z standard deviations of the count the limit judges, per live
         answer: Poisson drops at the budget and, in Ofcom mode, the AMD false positives the
@@ -1151,7 +1157,7 @@ class Pacer:
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
         span = np.where(self._window_s > 0, np.minimum(self._window_s, CALLING_DAY_S),
                         CALLING_DAY_S)
-        live = self._fc_live / self._fc_memory * span
+        live = self._fc_live * self._human_share() / self._fc_memory * span
         fp = self.fp_share / np.maximum(1.0 - self.fp_share, 1e-12)
         var = budget + (1.0 - self._abandon_limit) ** 2 * fp
         margin = AIM_Z * np.sqrt(var / np.maximum(live, 1.0))
@@ -1173,7 +1179,7 @@ class Pacer:
             self._t_start = now
         self._slow_live = self._slow_live * math.exp(-dt / LIVE_RATE_MEMORY_S) + d_live
         span = min(max(now - self._t_start, REFRESH_S), LIVE_RATE_MEMORY_S)
-        live_rate = self._slow_live / span  # per second
+        live_rate = self._slow_live * self._human_share() / span  # per second
         self._fc_memory = np.clip(1.0 / np.maximum(self._budget * live_rate, 1e-12),
                                   FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
         new_ab, new_live = self._new_ab.copy(), self._new_live.copy()
@@ -1191,14 +1197,12 @@ class Pacer:
         # standard deviations (Poisson) of the count at the aim is paid back
         used = self._excess(aim)
         self._hold_floor(now, aim, used, new_ab, new_live)
-        horizon_live = np.maximum(self._fc_live / self._fc_memory
+        human = self._human_share()
+        horizon_live = np.maximum(self._fc_live * human / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
         target = aim_now / np.maximum(self.model_bias, 1.0)
         ok = self._fc_live > 1.0
-        # the forecast's live answers are the dialer's: those that are humans, by the share
-        # the agents found so far, are what the rate is taken over
-        human = (self._run_live + 1.0) / (self._run_live + self._run_machines + 1.0)
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live * human, 1e-12), target)
         # the gain per refresh shrinks as the memory grows, so a longer-remembered forecast
         # is not over-driven while it catches up with a new price
