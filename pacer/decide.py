@@ -413,7 +413,8 @@ def chance_count(mean: np.ndarray | float) -> np.ndarray:
     ``0.1 + 1.645 sqrt(0.1) = 0.62``, though it comes 9.5 % of the time; a 14-agent team at a
     hit rate of 0.08 was paced one line per idle agent for 45 minutes on it (price_at_floor)
     at 50 % occupancy. Exceeded with chance 0.5 % at a mean of 0.1, 1.9 % at 1, 3.2 % at 5,
-    3.4 % at 20, about 5 % for large means."""
+    3.4 % at 20, about 5 % for large means. For the floor's hold (``Pacer._hold_floor``),
+    whose one line per idle agent is costly."""
     m = np.maximum(mean, 0.0)
     return m + WINDOW_Z * np.sqrt(m) + (WINDOW_Z ** 2 + 2.0) / 6.0
 
@@ -1237,12 +1238,15 @@ class Pacer:
         self._limit = self._effective_limit()
 
     def _excess(self, aim: np.ndarray) -> np.ndarray:
-        """Abandons realised over ``aim`` beyond chance (``chance_count`` of the count at
-        the aim), this run's and those carried over a restart: what the price pays
+        """Abandons realised over ``aim`` beyond chance (WINDOW_Z standard deviations of the
+        count at the aim, the normal bound: paying back costs little, so even a small team's
+        modest excess is paid back; ``_hold_floor``'s stronger step waits for
+        ``chance_count``), this run's and those carried over a restart: what the price pays
         back (negative: a saving, not spent)."""
         run_ab = self._run_ab + self._carried_ab
         run_live = self._run_live + self._carried_live
-        return run_ab - chance_count(aim * run_live)
+        mean = aim * run_live
+        return run_ab - mean - WINDOW_Z * np.sqrt(mean)
 
     def _hold_floor(self, now: float, aim: np.ndarray, used: np.ndarray, new_ab: np.ndarray,
                     new_live: np.ndarray) -> None:

@@ -350,10 +350,10 @@ def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_
 
 def test_one_abandon_among_a_few_live_answers_at_the_floor_is_chance():
     """A small team's first abandon at the floor: 1 of 6 live answers against an aim of
-    ~1.5 % (0.09 expected, P(>= 1) ~ 9 %) is chance, and so is 3 in 60 over the run (1
-    expected, P(>= 3) 8 %); the normal bound (mean + 1.645 sd) read both as beyond it and
-    paced a 14-agent team at a hit rate of 0.08 one line per idle agent for 45 minutes. Two
-    abandons of those 6 (P 0.4 %) are not chance, with the run over its aim too."""
+    ~1.5 % (0.09 expected, P(>= 1) ~ 9 %) is chance; the normal bound (mean + 1.645 sd)
+    read it as beyond it and paced a 14-agent team at a hit rate of 0.08 one line per idle
+    agent for 45 minutes. Two abandons of those 6 (P 0.4 %) are not chance; in both cases
+    the run (3 or 4 of 60) is over its aim by the payback's normal bound."""
     from scipy.stats import poisson
 
     from pacer.decide import REFRESH_S, THETA_MIN

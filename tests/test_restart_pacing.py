@@ -10,7 +10,7 @@ from engine.recovery import restore_pacer
 from engine.store_memory import MemoryStore
 from engine.vocab import Code
 from pacer import CampaignPacing, Pacer, Pacing, Regulation
-from pacer.decide import chance_count
+from pacer.decide import WINDOW_Z
 
 DAY = 86_400.0
 
@@ -45,7 +45,7 @@ def test_an_excess_before_the_restart_is_paid_back():
     aim = fresh._aim()
     assert fresh._excess(aim)[0] <= 0.0
     excess = carried._excess(aim)[0]
-    assert excess == pytest.approx(40 - chance_count(400 * aim[0]))
+    assert excess == pytest.approx(40 - 400 * aim[0] - WINDOW_Z * np.sqrt(400 * aim[0]))
     assert excess > 20  # beyond chance by far: the price pays it back
     assert carried.model_bias.tolist() == fresh.model_bias.tolist()  # not the model's bias
 
