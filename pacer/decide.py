@@ -239,6 +239,20 @@ WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this
 # re-deciding on every one raised the abandons (1.46 % -> 2.05 %) for no occupancy.
 REDECIDE_S = 2.0
 REDECIDE_MAX_S = 8.0
+# AGENT_WAIT: the wait rule (pacer.predictive) predicts idle agent-time per connect over a
+# fixed horizon, a proxy that is not calibrated: open loop, random scenarios of 7-577 agents
+# realised 0.3-0.6x their target where the abandon rule did not bind (20.5 s asked, 6.5 s
+# realised). So the target the rule is given is scaled, every REFRESH_S, toward the wait
+# realised (ready agent-seconds per connected call over WAIT_MEMORY_S, the KPI's
+# definition): by WAIT_GAIN of the log gap, at most WAIT_STEP, within [1 / WAIT_SPAN,
+# WAIT_SPAN]; lowered (more dials) only while the wait rule, not the abandon rule, chose
+# the dials of most decisions (else the abandon limit holds the wait up, and no scale would
+# bring it down).
+WAIT_MEMORY_S = 300.0
+WAIT_GAIN = 0.05
+WAIT_STEP = 0.05
+WAIT_SPAN = 20.0
+WAIT_MIN_CONNECTS = 5.0  # connects in the memory before the realised wait is read
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
@@ -524,6 +538,15 @@ class Pacer:
         self._slow_live = np.zeros(n)  # expected live answers, EWMA over LIVE_RATE_MEMORY_S
         self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
         self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
+        # AGENT_WAIT's closed loop (WAIT_MEMORY_S): idle agent-seconds and connects, the
+        # idle agents at the last decision, the target's scale, decisions the wait rule chose
+        self._wait_idle_s = np.zeros(n)
+        self._wait_idle_new = np.zeros(n)
+        self._wait_connects = np.zeros(n)
+        self._idle_last = np.zeros(n)
+        self._wait_scale = np.ones(n)
+        self._wait_bound = np.zeros(n)
+        self._wait_decided = np.zeros(n)
         self._seen_added_ab = np.zeros(n)
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
@@ -954,6 +977,9 @@ class Pacer:
         self._last_now = now
         self._flush(now, co, ce)
         idle = counts[:, g.IDLE]
+        if self._wait_rows.size:  # idle agent-seconds since the last decision
+            self._wait_idle_new += self._idle_last * dt
+            self._idle_last = idle.astype(np.float64)
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
         dials = np.zeros(n, dtype=np.int64)
@@ -1134,11 +1160,14 @@ class Pacer:
             self.ring.counts, self.ring.totals, self.ring.bin_width_s,
             self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
             hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s,
-            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s,
+            np.ones(self.n), self._target, self._target_value * self._wait_scale,
+            self._sl_threshold_s,
             # searched no further than the abandon rule's dials, which bound its answer: its
             # tables grow with the cap (a lines cap of 1000 per agent took 8 s a decision)
             np.minimum(max_new, out), act, 1, n_w, np.empty(self.n), np.empty(self.n))
         r = self._wait_rows
+        self._wait_decided[r] += act[r]
+        self._wait_bound[r] += act[r] * (n_w[r] < out[r])
         out[r] = np.minimum(out[r], n_w[r])
 
     def _effective_limit(self) -> np.ndarray:
@@ -1212,6 +1241,8 @@ class Pacer:
         # standard deviations (Poisson) of the count at the aim is paid back
         used = self._excess(aim)
         self._hold_floor(now, aim, used, new_ab, new_live)
+        if self._wait_rows.size:
+            self._wait_loop(dt, new_live - new_ab)
         human = self._human_share()
         horizon_live = np.maximum(self._fc_live * human / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
@@ -1236,6 +1267,28 @@ class Pacer:
         step = np.clip(step, -THETA_STEP, THETA_STEP_UP)
         self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
+
+    def _wait_loop(self, dt: float, connects: np.ndarray) -> None:
+        """AGENT_WAIT campaigns: the wait rule's target scaled toward the realised wait
+        (see WAIT_MEMORY_S's note); ``connects``: connected live answers since the last
+        refresh, ``dt`` seconds ago."""
+        r = self._wait_rows
+        decay = math.exp(-dt / WAIT_MEMORY_S)
+        self._wait_idle_s[r] = self._wait_idle_s[r] * decay + self._wait_idle_new[r]
+        self._wait_connects[r] = np.maximum(self._wait_connects[r] * decay + connects[r], 0.0)
+        self._wait_idle_new[r] = 0.0
+        seen = self._wait_connects[r]
+        realised = self._wait_idle_s[r] / np.maximum(seen, 1.0)
+        target = self._target_value[r]
+        step = WAIT_GAIN * (np.log(np.maximum(target, 1e-3))
+                            - np.log(np.maximum(realised, 1e-3)))
+        chose = self._wait_bound[r] >= 0.5 * np.maximum(self._wait_decided[r], 1.0)
+        step = np.where(chose, step, np.maximum(step, 0.0))
+        step = np.where(seen >= WAIT_MIN_CONNECTS, np.clip(step, -WAIT_STEP, WAIT_STEP), 0.0)
+        self._wait_scale[r] = np.clip(self._wait_scale[r] * np.exp(step), 1.0 / WAIT_SPAN,
+                                      WAIT_SPAN)
+        self._wait_bound[r] = 0.0
+        self._wait_decided[r] = 0.0
 
     def _excess(self, aim: np.ndarray) -> np.ndarray:
         """Abandons realised over ``aim`` beyond chance (WINDOW_Z standard deviations of the
