@@ -14,6 +14,7 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
                      scheduler: str | None, dask_local: int | None, cache_dir: Path | None,
                      no_cache: bool, out: Path | None, as_json: bool) -> None:
     from sim.plan.compare import limit_kpi
+    from sim.plan.limits import rule_groups
     from sim.plan.variants import evaluate_variants, parse_variant
     from sim.scenario import ScenarioError
 
@@ -37,10 +38,13 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
                                         listener)
         except ScenarioError as exc:
             app.fail(str(exc))
+    groups = rule_groups(scn)
+    first = groups[0].regulation if groups else scn.regulation
     payload = {"scenario": scn.name, "scenario_file": scn.source, "seed": seed,
                "replications": replications,
-               "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
-               "limit_kpi": limit_kpi(scn), "variants": [r.as_dict() for r in results]}
+               "sim_hours": scn.sim_hours, "abandon_limit": first.abandon_limit,
+               "limit_kpi": limit_kpi(scn), "regulations": [g.as_dict() for g in groups],
+               "variants": [r.as_dict() for r in results]}
     if out is not None:
         import json
 

@@ -84,10 +84,13 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         return files
 
     def figures(d: Path) -> list[Path]:
+        from sim.plan.limits import rule_groups
         from sim.scenario import load
 
-        limit = load(scenario, base).regulation.abandon_limit
-        return sw.plot_curves(res, d, abandon_limit=limit)
+        scn = load(scenario, base)
+        limits = [g.regulation.abandon_limit for g in rule_groups(scn)] \
+            or [scn.regulation.abandon_limit]
+        return sw.plot_curves(res, d, abandon_limit=limits)
 
     app.write_outputs(out, plots, tables, figures)
     if as_json:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.vocab import CHANNEL_NAMES
+from sim.plan.limits import rule_groups
 from sim.plan.platform import KAFKA_RETENTION_H, Platform, platform_load, size_platform
 from sim.plan.stats import summarise, summarise_rows
 from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line
@@ -84,8 +85,7 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
     """
     reps = len(records)
     targets = evaluate(scn.targets, total, ci95, reps, scn.sim_hours)
-    warnings = campaigns_over_limit(campaigns, scn.regulation.abandon_limit,
-                                    scn.regulation.mode, reps)
+    warnings = limit_warnings(scn, campaigns, reps)
     hours = max(scn.sim_hours, 1e-12)
     by_channel = total.get("attempts_by_channel") or {}
     per_hour = {ch: float(total.get(f"attempts_{ch}", by_channel.get(ch, 0.0))) / hours
@@ -101,6 +101,21 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
         if t.met is False:
             warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
     return Assessment(resources(scn), targets, verdict_line(targets), platform, warnings)
+
+
+def limit_warnings(scn: Scenario, campaigns: Sequence[Mapping[str, Any]],
+                   replications: int) -> list[str]:
+    """``campaigns_over_limit`` for each rule the agent-based campaigns are held to
+    (``sim.plan.limits.rule_groups``): each campaign against its own limit, in its own mode
+    (``campaigns``: the aggregated per-campaign KPIs, in the scenario's order)."""
+    if len(campaigns) != len(scn.campaigns):
+        return []
+    out: list[str] = []
+    for g in rule_groups(scn):
+        r = g.regulation
+        out += campaigns_over_limit([campaigns[j] for j in g.jobs], r.abandon_limit, r.mode,
+                                    replications)
+    return out
 
 
 def port_warnings(ports: int, total: Mapping[str, Any]) -> list[str]:
