@@ -1507,6 +1507,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   {c.name: c.channel for c in campaigns if not c.agent_based})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
+        _pooled_limit_targets(chk, targets, campaigns, Regulation(**sec["regulation"]))
     if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
@@ -1527,6 +1528,26 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     return scn
+
+
+def _pooled_limit_targets(chk: _Checker, targets: Sequence[TargetSpec],
+                          campaigns: Sequence[Campaign], top: Regulation) -> None:
+    """A warning for each abandon-rate target when the agent-based campaigns follow several
+    rules (``[campaigns.regulation]``): the target pools every one of them in the terms its
+    key names, not each in its own; each is checked against its own rule anyway."""
+    rules = {(r.mode, r.abandon_limit) for c in campaigns if c.agent_based
+             for r in [c.regulation or top]}
+    if len(rules) < 2:
+        return
+    shown = ", ".join(f"{'Ofcom' if m == 'ofcom' else 'FCC/TSR'} {100 * v:g} %"
+                      for m, v in sorted(rules))
+    for t in targets:
+        if t.kpi in ("abandon_rate", "abandon_rate_ofcom"):
+            terms = "Ofcom's" if t.kpi.endswith("ofcom") else "FCC/TSR"
+            chk.warn(f"targets.{t.name}", f"the agent-based campaigns follow several abandon "
+                     f"rules ({shown}), and this target pools them all in {terms} terms; "
+                     "each campaign is also judged by its own rule (its warnings, compare's "
+                     "verdict)")
 
 
 def _pool_checks(chk: _Checker, campaigns: Sequence[Campaign], lic: Mapping[str, Any],

@@ -273,3 +273,11 @@ def test_simulate_and_compare_outputs_judge_each_campaign_by_its_rule(tmp_path):
     (p,) = out["policies"]
     assert p["verdict"]["scope"] in ("us (FCC/TSR 3 %)", "uk (Ofcom 2 %)")
     assert not math.isnan(p["verdict"]["value"])
+
+
+def test_a_pooled_abandon_target_under_several_rules_is_a_warning():
+    raw = {**_raw(UK), "targets": {"max_abandon_rate": 0.03, "min_occupancy": 0.5}}
+    (w,) = [w for w in build(raw).warnings if w.startswith("targets.")]
+    assert w.startswith("targets.max_abandon_rate:") and "FCC/TSR 3 %, Ofcom 2 %" in w
+    one = {**_raw(), "targets": {"max_abandon_rate": 0.03}}
+    assert not [w for w in build(one).warnings if w.startswith("targets.")]
