@@ -24,7 +24,7 @@ from sim.plan.stats import (
 )
 from sim.run import campaign_pacing
 from sim.scenario import ScenarioError, build
-from tests.cli_helpers import cli_json
+from tests.cli_helpers import cli_json, cli_ok
 
 
 def _raw(uk_rule=None, **top):
@@ -265,7 +265,12 @@ def test_simulate_and_compare_outputs_judge_each_campaign_by_its_rule(tmp_path):
     rules = {c["name"]: (c["regulation"], c["abandon_limit"]) for c in sim["campaigns"]}
     assert rules == {"us": ("fcc", 0.03), "uk": ("ofcom", 0.02)}
     out = cli_json("compare", f, "-r", "2", "--no-search", "--policies", "predictive",
-                   "--no-cache")
+                   "--no-cache", "--out", tmp_path / "cmp")
+    page = tmp_path / "r.html"
+    cli_ok("report", tmp_path / "cmp", "-o", page)
+    text = page.read_text()
+    assert "abandon_limit (us): 3.00 % FCC/TSR" in text
+    assert "abandon_limit (uk): 2.00 % Ofcom" in text
     regs = {tuple(g["campaigns"]): (g["mode"], g["abandon_limit"], g["window_s"],
                                     g["limit_kpi"]) for g in out["regulations"]}
     assert regs == {("us",): ("fcc", 0.03, 30 * 86_400.0, "abandon_rate"),
