@@ -1354,6 +1354,17 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
         cols = pl.read_csv(src, n_rows=0, separator=sep, infer_schema=False).columns
         if _too_many_columns(chk, ct, path, cols):
             return None
+        if len(cols) == 1 and cols[0] != ct.id and (
+                other := next((c for c in ";\t|," if c != sep and c in cols[0]), None)):
+            # a list split by another character: one column named by the whole header
+            name = {";": "';'", "\t": "a tab", "|": "'|'", ",": "','"}[other]
+            want = "a tab (a .tsv file)" if sep == "\t" else "commas"
+            chk.problem(f"{path}.file", f"{ct.file}'s header is one column "
+                        f"{reprlib.repr(cols[0])}: its fields look separated by {name}; "
+                        f"expected {want} (save the list as "
+                        + ("comma-separated CSV, or name it .tsv when tab-separated)"
+                           if sep == "," else "tab-separated, or name it .csv)"))
+            return None
         used = {ct.id, ct.timezone, *ct.addresses}
         repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
             m.group(1) for c in cols if (m := re.fullmatch(r"(.*)_duplicated_\d+", c))

@@ -1,0 +1,37 @@
+"""What a capacity planner ran into with scenarios of their own (session 23): each test
+reproduces one and fails before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import SCENARIOS, cli
+
+SMALL = SCENARIOS / "single-50-predictive.toml"
+
+
+def _contacts_scn(tmp_path: Path, name: str, data: bytes) -> Path:
+    (tmp_path / name).write_bytes(data)
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.read_text() + f'\n[campaigns.contacts]\nfile = "{name}"\n'
+                 'addresses = { phone = "voice" }\n')
+    return f
+
+
+@pytest.mark.parametrize(("name", "data", "says"), [
+    ("c.csv", b"id;phone;timezone\nc1;+12025550001;UTC\n", "separated by ';'; expected commas"),
+    ("c.csv", b"id\tphone\ttimezone\nc1\t+12025550001\tUTC\n", "separated by a tab; expected "
+     "commas (save the list as comma-separated CSV, or name it .tsv when tab-separated)"),
+    ("c.tsv", b"id,phone,timezone\nc1,+12025550001,UTC\n", "separated by ','; expected a tab"),
+])
+def test_a_list_split_by_another_character_is_named_as_such(tmp_path, name, data, says):
+    """A semicolon-separated export (Excel's in much of Europe) is one column to the CSV
+    reader: validation said the list had no column 'timezone', naming neither the
+    separator nor the file's one column."""
+    res = cli("validate", _contacts_scn(tmp_path, name, data))
+    assert res.exit_code == 2
+    (line,) = [ln for ln in res.stderr.splitlines() if "campaigns." in ln]
+    assert "campaigns.sales.contacts.file: " in line and "header is one column" in line
+    assert says in line, line
