@@ -53,3 +53,24 @@ def test_a_maximum_lowered_by_the_timeline_is_no_license_starvation():
     (c,) = simulate(build(raw)).campaigns
     assert c["licenses_in_use_peak"] == 8  # the first maximum held before the change
     assert c["licenses_short_mean"] == 0.0 and c["license_starved_share"] == 0.0
+
+
+def test_agents_logged_in_on_no_job_are_a_warning():
+    """10 agents, one job of at most 4: 6 agents sat logged in with no job all run, idle and
+    counted in the occupancy (0.4 at most), and nothing said so."""
+    from sim.plan.assess import assess_records
+    from sim.plan.task import run_task
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "cap", "sim_hours": 0.1, "warmup_s": 60.0, "seed": 2},
+           "telephony": {"ports": 60},
+           "agents": [{"group": "g", "count": 10, "skills": ["a"]}],
+           "campaigns": [{"name": "a", "skill": "a", "max_agents": 4}]}
+    scn = build(raw)
+    recs = [run_task(scn, s) for s in (1, 2)]
+    (w,) = [w for w in assess_records(scn, recs).warnings if w.startswith("agents on no job")]
+    assert w.startswith("agents on no job: 6.0 of the 10.0 agents logged in on average "
+                        "(60 % of their time)"), w
+    full = build({**raw, "campaigns": [{"name": "a", "skill": "a"}]})
+    recs = [run_task(full, s) for s in (1, 2)]
+    assert not [w for w in assess_records(full, recs).warnings if "no job" in w]
