@@ -142,6 +142,11 @@ class Blending:
         self.leaving: dict[int, tuple[int, float, bool]] = {}
         self.recalling: set[int] = set()
         self.lent_s = 0.0  # agent seconds on inbound within the window
+        # ... of which the agent was still logged in (a shift may end while an agent is
+        # lent: it finishes its inbound call after), in total and by the lending job
+        self.lent_logged_in_s = 0.0
+        self.lent_logged_in_by_job = np.zeros(len(dialer.jobs))
+        self.logged_off_at: dict[int, float] = {}  # lent agent -> when it logged off
         self.lends = 0
         self.recalls = 0
         self.stopped = False
@@ -202,9 +207,11 @@ class Blending:
             return
         am = self.dialer.agents
         now = self.dialer.clock.now()
-        for a in [a for a in self.lent if a not in self.recalling
+        for a in [a for a in self.lent if a not in self.logged_off_at
                   and am.state[a] == _LOGGED_OUT]:
-            self._recall(a)  # logged off while lent: the ACD releases it after its call
+            self.logged_off_at[a] = float(am.t_state[a])
+            if a not in self.recalling:
+                self._recall(a)  # logged off while lent: the ACD releases it after its call
         self._settle_leaving(now)
         n = len(self.rows)
         queued = np.zeros(n, dtype=np.int64)
@@ -314,8 +321,7 @@ class Blending:
         r, t = self.lent.pop(a)
         self.recalling.discard(a)
         now = self.dialer.clock.now()
-        lo, hi = self.window
-        self.lent_s += max(min(now, hi) - max(t, lo), 0.0)
+        self._account(a, r, t, now)
         self.log.append((now, "back", a, self.rows[r]))
         if self.dialer.agents.state[a] == _NOT_READY:
             self.dialer.on_agent_state(a, _READY)
@@ -324,6 +330,18 @@ class Blending:
         """Account the lent time of agents still on inbound at ``now`` (run end); returns
         that come later are not recorded."""
         self.closed = True
+        for a, (r, t) in self.lent.items():
+            self._account(a, r, t, now)
+
+    def _account(self, a: int, r: int, t0: float, t1: float) -> None:
+        """Agent ``a``, lent for row ``r`` from ``t0`` to ``t1`` (s): its time within the
+        window into ``lent_s``, and the part before it logged off (if it did) into
+        ``lent_logged_in_s`` and the job's ``lent_logged_in_by_job``."""
         lo, hi = self.window
-        for _, t in self.lent.values():
-            self.lent_s += max(min(now, hi) - max(t, lo), 0.0)
+        self.lent_s += max(min(t1, hi) - max(t0, lo), 0.0)
+        off = self.logged_off_at.pop(a, t1)
+        if self.dialer.agents.state[a] == _LOGGED_OUT:  # off since the last decision
+            off = min(off, float(self.dialer.agents.t_state[a]))
+        on = max(min(t1, off, hi) - max(t0, lo), 0.0)
+        self.lent_logged_in_s += on
+        self.lent_logged_in_by_job[self.rows[r]] += on

@@ -349,6 +349,7 @@ class Staffing:
             self.licenses.set_priority(job, priority)
             self._priority[job] = priority
         self._limits[job] = (lo, hi)
+        self._max_agents[self._agent_rows == job] = hi  # what ``_sample`` counts short up to
         self.mark()
 
     def limits(self, job: int) -> tuple[int, int, int]:

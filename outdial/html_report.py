@@ -278,6 +278,13 @@ def _compare_section(folder: Path) -> Section | None:
             s.lines = [f"{name}: {fmt(name, payload[name])}" for name in
                        ("scenario", "replications", "seed", "sim_hours", "abandon_limit")
                        if name in payload]
+            regs = payload.get("regulations")
+            if isinstance(regs, list) and len(regs) > 1:  # campaigns under several rules
+                s.lines[-1:] = [
+                    f"abandon_limit ({', '.join(map(str, g.get('campaigns', [])))}): "
+                    f"{fmt('abandon_rate', g.get('abandon_limit'))} "
+                    f"{'Ofcom' if g.get('mode') == 'ofcom' else 'FCC/TSR'}"
+                    for g in regs if isinstance(g, dict)]
             s.warnings = _texts(payload.get("warnings"))
     return s
 

@@ -14,6 +14,7 @@ from engine.kpi import FRACTION_KPIS
 from engine.vocab import CHANNEL_NAMES
 from outdial.app import Application, json_safe
 from sim.plan.assess import Assessment
+from sim.plan.limits import rule_groups
 from sim.plan.stats import Summary
 from sim.plan.tables import attempts_table, intervals_table
 from sim.scenario import Scenario
@@ -133,7 +134,9 @@ def _ci(key: str, ci: Any) -> str:
 
 def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
     """The KPI table and the campaigns grouped by template; the campaigns' abandon rate is
-    the one the regulation (``mode``: ``fcc`` or ``ofcom``) counts, pooled over the group."""
+    the one their regulation counts (a campaign's own, ``regulation`` in its summary, else
+    ``mode``: ``fcc`` or ``ofcom``), pooled over the group; with campaigns under several
+    rules a column names each one's."""
     t = s.total
     rows = [[k, fmt_kpi(k, t[k]), _ci(k, s.ci95.get(k))] for k in SUMMARY_ROWS]
     for ch, n in t["attempts_by_channel"].items():
@@ -144,12 +147,16 @@ def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
     by_tpl: dict[tuple[str, str, str], list[dict]] = {}
     for c in s.campaigns:
         by_tpl.setdefault((c["template"], c["channel"], c["pacing"]), []).append(c)
+    rules = {(c.get("regulation", mode), c.get("abandon_limit")) for c in s.campaigns
+             if c["channel"] == "voice_agent"}
+    modes = {m for m, _ in rules}
     crow = []
     for (tpl, ch, pacing), cs in by_tpl.items():
         att = sum(c["attempts"] for c in cs)
         live = sum(c["live_answers"] for c in cs)
         ab = sum(c["abandons"] for c in cs)
-        if mode == "ofcom":  # AMD false positives count as abandons, of all live calls
+        own = cs[0].get("regulation", mode)
+        if own == "ofcom":  # AMD false positives count as abandons, of all live calls
             fp = sum(c["amd_false_positives"] for c in cs)
             ab, live_all = ab + fp, live + fp
         else:
@@ -163,12 +170,20 @@ def print_summary(app: Application, s: Summary, mode: str = "fcc") -> None:
                      fmt_kpi("occupancy", sum(c["occupancy"] for c in cs) / len(cs))
                      if agent else "-",
                      f"{100 * max(risk):.1f} %" if agent and risk else "-"])
+        if len(rules) > 1:
+            lim = cs[0].get("abandon_limit")
+            crow[-1].append(f"{'Ofcom' if own == 'ofcom' else 'FCC/TSR'} {100 * lim:g} %"
+                            if agent and lim is not None else "-")
+    one = next(iter(modes)) if len(modes) == 1 else None
     app.table("campaigns (grouped by template; P(over limit): the chance, riskiest campaign "
               "of the group, that its abandon rate ends its regulatory window over the limit, "
-              "read with its copies' evidence)",
+              "read with its copies' evidence"
+              + ("; each campaign's abandon rate is its own rule's" if len(rules) > 1 else "")
+              + ")",
               ["campaign", "channel", "pacing", "attempts", "live",
-               "abandon (Ofcom)" if mode == "ofcom" else "abandon", "occupancy",
-               "P(over limit)"], crow)
+               "abandon (Ofcom)" if (one or mode) == "ofcom" and len(modes) <= 1
+               else "abandon", "occupancy", "P(over limit)",
+               *(["rule"] if len(rules) > 1 else [])], crow)
     _print_blended(app, s)
     for w in s.warnings:
         app.warn(w)
@@ -340,7 +355,8 @@ def _per_interval(records: Sequence[dict], scn: Scenario) -> pl.DataFrame:
 def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]:
     """PNGs over the measured window (warm-up left out), replications pooled, on the
     scenario's clock (hh:mm at its start's UTC offset, as ``--intervals`` and the
-    profiles' "HH:MM" points read it): abandon rate against its limit, occupancy, ports in use
+    profiles' "HH:MM" points read it): abandon rate against its limit (each rule's, when
+    the campaigns follow several), occupancy, ports in use
     against the ports, dial level against the lines-per-agent cap, attempts per hour by
     channel."""
     import matplotlib
@@ -363,14 +379,16 @@ def write_plots(out: Path, records: Sequence[dict], scn: Scenario) -> list[Path]
     cum_rate = ab.cumsum() / live.cumsum().clip(min=1)
     staffed = per["staffed_mean"].to_numpy()
     per_hour = 3600.0 / per["width_s"].clip(lower_bound=1e-9).to_numpy() / len(records)
-    limit = scn.regulation.abandon_limit
     agent = [c for c in scn.campaigns if c.agent_based]
     cap = max((c.max_lines_per_agent for c in agent), default=None)
-    mode = "Ofcom" if scn.regulation.mode == "ofcom" else "FCC/TSR"
+    groups = rule_groups(scn)
+    limits = [(100 * g.regulation.abandon_limit, f"{g.label} limit"
+               + (f" ({', '.join(g.templates)})" if len(groups) > 1 else ""), colour)
+              for g, colour in zip(groups, ("red", "darkorange", "purple", "brown") * 25,
+                                   strict=False)]
     specs = [
         ("abandon_rate.png", "Abandon rate, cumulative over the measured window",
-         {"abandon rate": 100 * cum_rate}, "% of live answers",
-         [(100 * limit, f"{mode} limit {100 * limit:g} %", "red")]),
+         {"abandon rate": 100 * cum_rate}, "% of live answers", limits),
         ("occupancy.png", "Agent occupancy (busy / logged in, on a job or not)",
          {"occupancy": 100 * per["busy_mean"].to_numpy()
           / (staffed + per["unassigned_mean"].to_numpy()).clip(min=1e-9)}, "%",

@@ -75,21 +75,26 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
     short (starvation) from ``engine.staffing.LicenseUsage``.
 
     Occupancy by direction: outbound = outbound handling / (dialer agents' logged-in time -
-    time lent to inbound); inbound = inbound handling / inbound staffed time (dedicated and
-    lent), per skill the same for the agents serving it (their handling of any skill /
-    their time serving it; an agent serving several skills counts in each);
-    ``occupancy`` = all handling / all logged-in time.
+    their time lent to inbound while logged in); inbound = inbound handling / inbound
+    staffed time (dedicated and lent), per skill the same for the agents serving it (their
+    handling of any skill / their time serving it; an agent serving several skills counts
+    in each); ``occupancy`` = all handling / all time at work: the dialer agents' logged-in
+    time not lent, plus the inbound staffed time. A lent agent whose shift ends finishes its
+    inbound call after logging off: that time is staffed on inbound, never logged in for
+    the dialer (counting it against the dialer's logged-in time read occupancies over 1).
     """
     lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
     lent_s = blending.lent_s if blending is not None else 0.0
+    lent_in_s = blending.lent_logged_in_s if blending is not None else 0.0
     total["lent_agent_s"] = lent_s
-    total["occupancy_outbound"] = inbound_kpi.occupancy(handling_out_s, logged_out_s - lent_s)
+    total["occupancy_outbound"] = inbound_kpi.occupancy(handling_out_s,
+                                                        max(logged_out_s - lent_in_s, 0.0))
     if blending is not None:  # a blended job's occupancy is on outbound work, as the total's
-        lent = lent_by_job(blending, len(per_camp))
+        lent = blending.lent_logged_in_by_job
         for j in np.flatnonzero(lent > 0).tolist():
             t = kpi.agent_times(dialer.agents.job_time_in[j])
             per_camp[j]["occupancy"] = inbound_kpi.occupancy(
-                t["handling_s"], max(t["logged_in_s"] - float(lent[j]), t["handling_s"]))
+                t["handling_s"], max(t["logged_in_s"] - float(lent[j]), 0.0))
     skills: dict[str, dict] = {}
     if desk is not None:
         calls = inbound_kpi.in_window(desk.calls(), lo, hi)
@@ -104,9 +109,9 @@ def blended_kpis(scn: Scenario, total: dict, per_camp: list[dict], desk: SimInbo
                 float(desk.skill_handling_s[i]), float(desk.skill_staffed_s[i]))
         total["inbound"] = inbound_kpi.block(total_c, hi - lo)
         total["occupancy_inbound"] = inbound_kpi.occupancy(desk.handling_s, desk.staffed_s)
-        dedicated_s = max(desk.staffed_s - lent_s, 0.0)
-        total["occupancy"] = inbound_kpi.occupancy(handling_out_s + desk.handling_s,
-                                                   logged_out_s + dedicated_s)
+        total["occupancy"] = inbound_kpi.occupancy(
+            handling_out_s + desk.handling_s,
+            max(logged_out_s - lent_in_s, 0.0) + desk.staffed_s)
     if blending is not None:
         total["blending_lends"] = blending.lends
         total["blending_recalls"] = blending.recalls
@@ -153,24 +158,6 @@ class PortCounters:
             p.blocked -= self.blocked
             p.delayed -= self.delayed
             self.blocked = self.delayed = None
-
-
-def lent_by_job(blending: Blending, n_jobs: int) -> np.ndarray:
-    """Agent-seconds each job's agents spent lent to inbound skills within the blending's
-    window, from its moves (a lend to its hand-back, or to the window's end), float64
-    (n_jobs,); they sum to ``Blending.lent_s``."""
-    lo, hi = blending.window
-    out = np.zeros(n_jobs)
-    since: dict[int, tuple[float, int]] = {}
-    for t, move, agent, job in blending.log:
-        if move == "lend":
-            since[agent] = (t, job)
-        elif move == "back" and agent in since:
-            t0, j = since.pop(agent)
-            out[j] += max(min(t, hi) - max(t0, lo), 0.0)
-    for t0, j in since.values():
-        out[j] += max(hi - max(t0, lo), 0.0)
-    return out
 
 
 def moves_table(blending: Blending | None) -> pl.DataFrame | None:

@@ -80,8 +80,9 @@ class RunResult:
 
 
 def campaign_pacing(c: Campaign, scn: Scenario) -> CampaignPacing:
-    """The pacer's view of one campaign (units as in the scenario)."""
-    reg = scn.regulation
+    """The pacer's view of one campaign (units as in the scenario), under its own
+    regulation (``Scenario.regulation_of``)."""
+    reg = scn.regulation_of(c)
     o = c.outcomes
     talk_mean_s, talk_cv = _prior(c.talk)
     wrap_mean_s, wrap_cv = _prior(c.wrap)
@@ -206,7 +207,7 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
     jobs = [Job(name=c.name, channel=parse_channel(c.channel),
                 pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                 priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
-                connect_window_s=scn.regulation.connect_window_s, license=c.license)
+                connect_window_s=scn.regulation_of(c).connect_window_s, license=c.license)
             for c in camps]
     skills, shifts, aux = [], [], []
     for g in outbound_groups(scn):

@@ -548,6 +548,9 @@ class Campaign:
     skill_pacing: SkillPacing | None = None
     license: str = ""  # agent license type (engine.staffing.LICENSE_TYPES); "": by pacing
     profile: dict[str, Profile] = field(default_factory=dict)  # sim.profiles.CAMPAIGN_KEYS
+    # its own ``[campaigns.regulation]`` over the scenario's (None: the scenario's; read it
+    # through ``Scenario.regulation_of``)
+    regulation: Regulation | None = None
 
     @property
     def agent_based(self) -> bool:
@@ -632,6 +635,16 @@ class Scenario:
     @property
     def total_agents(self) -> int:
         return sum(g.count for g in self.agents)
+
+    def regulation_of(self, c: Campaign) -> Regulation:
+        """The rule campaign ``c`` is held to: its own ``[campaigns.regulation]`` (merged
+        over the scenario's ``[regulation]``), else the scenario's."""
+        return c.regulation if c.regulation is not None else self.regulation
+
+    @property
+    def regulations(self) -> tuple[Regulation, ...]:
+        """``regulation_of`` each campaign, in the campaigns' order."""
+        return tuple(self.regulation_of(c) for c in self.campaigns)
 
     @property
     def dialer_agents(self) -> int:
@@ -976,14 +989,15 @@ def _top_rules(chk: _Checker, rules: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
-                    start: datetime | None = None) -> list[Campaign]:
+                    start: datetime | None = None,
+                    regulation: Mapping[str, Any] | None = None) -> list[Campaign]:
     path = _campaign_path(raw, i)
     if not isinstance(raw, Mapping):
         chk.problem(path, f"expected a table, got {_tname(raw)}")
         return []
     flat = {k: v for k, v in raw.items()
             if k not in _CAMPAIGN_TABLES and k not in _ENGINE_TABLES
-            and k not in _BLEND_TABLES and k != "profile"}
+            and k not in _BLEND_TABLES and k not in ("profile", "regulation")}
     pacing = flat.get("pacing")
     if isinstance(pacing, str) and ":" in pacing:  # the CLI's policy strings: "ratio:1.2"
         try:
@@ -1031,6 +1045,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
     if c.get("target") == "abandon_rate" and c.get("target_value", 0) > 1:
         chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
     profile = _campaign_profile(chk, raw, path, start, c, o, talk, wrap)
+    own_rule = _campaign_regulation(chk, raw, path, channel, regulation or {})
     n_before = len(chk.problems)
     engine = _engine_tables(chk, raw, path, channel, rules) if channel in CHANNELS else None
     if chk.problems or talk is None or wrap is None or engine is None:
@@ -1052,9 +1067,33 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
             name=name if copies == 1 else f"{name}-{k + 1:03d}", template=name,
             outcomes=Outcomes(**o), amd=Amd(**sub["amd"]),
             patience_mean_s=float(sub["customer"]["patience_mean_s"]), talk=talk, wrap=wrap,
-            message=Message(**sub["message"]), profile=profile, **engine, **blend,
-            **c))
+            message=Message(**sub["message"]), profile=profile, regulation=own_rule,
+            **engine, **blend, **c))
     return out
+
+
+def _campaign_regulation(chk: _Checker, raw: Mapping[str, Any], path: str, channel: Any,
+                         top: Mapping[str, Any]) -> Regulation | None:
+    """A campaign's own ``[campaigns.regulation]``: the keys it gives over the scenario's
+    ``[regulation]`` (``top``, checked there), e.g. a UK job under Ofcom in a centre whose
+    US jobs follow the FCC; None without the table. Agent-based campaigns only: the rule
+    judges live answers left without an agent."""
+    if "regulation" not in raw:
+        return None
+    own = raw["regulation"]
+    where = f"{path}.regulation"
+    if channel != "voice_agent":
+        chk.problem(where, f"a regulation is for agent-based voice campaigns (the abandon "
+                    f"limit judges live answers left without an agent), got channel "
+                    f"{channel!r}: leave the table out")
+        return None
+    n0 = len(chk.problems)
+    vals = chk.table(own, _REGULATION, where)
+    if len(chk.problems) > n0 or not isinstance(own, Mapping):
+        return None
+    merged = {k: v for k, v in top.items() if k in _REGULATION}
+    merged.update({k: vals[k] for k in own})
+    return Regulation(**{k: merged.get(k, f.default) for k, f in _REGULATION.items()})
 
 
 def _check_license(chk: _Checker, path: str, raw: Mapping[str, Any], channel: Any,
@@ -1315,6 +1354,17 @@ def _list_columns(chk: _Checker, ct: ContactsConfig, path: str) -> list[str] | N
         cols = pl.read_csv(src, n_rows=0, separator=sep, infer_schema=False).columns
         if _too_many_columns(chk, ct, path, cols):
             return None
+        if len(cols) == 1 and cols[0] != ct.id and (
+                other := next((c for c in ";\t|," if c != sep and c in cols[0]), None)):
+            # a list split by another character: one column named by the whole header
+            name = {";": "';'", "\t": "a tab", "|": "'|'", ",": "','"}[other]
+            want = "a tab (a .tsv file)" if sep == "\t" else "commas"
+            chk.problem(f"{path}.file", f"{ct.file}'s header is one column "
+                        f"{reprlib.repr(cols[0])}: its fields look separated by {name}; "
+                        f"expected {want} (save the list as "
+                        + ("comma-separated CSV, or name it .tsv when tab-separated)"
+                           if sep == "," else "tab-separated, or name it .csv)"))
+            return None
         used = {ct.id, ct.timezone, *ct.addresses}
         repeated = dict.fromkeys(  # polars renames a repeated column NAME_duplicated_K
             m.group(1) for c in cols if (m := re.fullmatch(r"(.*)_duplicated_\d+", c))
@@ -1416,7 +1466,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                     f"included ({_MEM}), got {jobs}")
         raw_campaigns = []
     for i, rc in enumerate(raw_campaigns):
-        campaigns.extend(_build_campaign(chk, rc, i, rules, start))
+        campaigns.extend(_build_campaign(chk, rc, i, rules, start, sec["regulation"]))
     names = [c.name for c in campaigns]
     dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
@@ -1468,6 +1518,7 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
                                   {c.name: c.channel for c in campaigns if not c.agent_based})
     if not chk.problems:
         _run_checks(chk, s, groups, campaigns, timeline)
+        _pooled_limit_targets(chk, targets, campaigns, Regulation(**sec["regulation"]))
     if chk.problems or start is None:
         raise ScenarioError(source, chk.problems)
     lic = sec["licenses"]
@@ -1488,6 +1539,26 @@ def build(raw: Mapping[str, Any], source: str = "<scenario>",
     if chk.problems:
         raise ScenarioError(source, chk.problems)
     return scn
+
+
+def _pooled_limit_targets(chk: _Checker, targets: Sequence[TargetSpec],
+                          campaigns: Sequence[Campaign], top: Regulation) -> None:
+    """A warning for each abandon-rate target when the agent-based campaigns follow several
+    rules (``[campaigns.regulation]``): the target pools every one of them in the terms its
+    key names, not each in its own; each is checked against its own rule anyway."""
+    rules = {(r.mode, r.abandon_limit) for c in campaigns if c.agent_based
+             for r in [c.regulation or top]}
+    if len(rules) < 2:
+        return
+    shown = ", ".join(f"{'Ofcom' if m == 'ofcom' else 'FCC/TSR'} {100 * v:g} %"
+                      for m, v in sorted(rules))
+    for t in targets:
+        if t.kpi in ("abandon_rate", "abandon_rate_ofcom"):
+            terms = "Ofcom's" if t.kpi.endswith("ofcom") else "FCC/TSR"
+            chk.warn(f"targets.{t.name}", f"the agent-based campaigns follow several abandon "
+                     f"rules ({shown}), and this target pools them all in {terms} terms; "
+                     "each campaign is also judged by its own rule (its warnings, compare's "
+                     "verdict)")
 
 
 def _pool_checks(chk: _Checker, campaigns: Sequence[Campaign], lic: Mapping[str, Any],
@@ -2030,7 +2101,7 @@ def _rescale_profiles(raw: dict, before: Sequence[Any], overrides: Mapping[str, 
 # table needs its skill): `campaigns.blending.enabled=false` sets the key in the entries
 # that have the table (every entry when none has it, for the problem to name it).
 _SPARSE_TABLES: dict[str, tuple[str, ...]] = {
-    "campaigns": ("blending", "skill_pacing", "profile", "strategy"),
+    "campaigns": ("blending", "skill_pacing", "profile", "strategy", "regulation"),
     "agents": ("profile",),
     "inbound": ("profile",),
 }
@@ -2039,7 +2110,7 @@ _SPARSE_TABLES: dict[str, tuple[str, ...]] = {
 # entry nor one of these is a misspelt name.
 _ARRAY_KEYS: dict[str, dict[str, None]] = {
     "campaigns": dict.fromkeys([*_CAMPAIGN, *_CAMPAIGN_TABLES, *_ENGINE_TABLES,
-                                *_BLEND_TABLES, "profile"]),
+                                *_BLEND_TABLES, "profile", "regulation"]),
     "agents": dict.fromkeys([*_AGENTS, "profile"]),
     "inbound": dict.fromkeys([*_INBOUND, "talk", "wrap", "patience", "profile"]),
 }

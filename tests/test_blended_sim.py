@@ -248,3 +248,35 @@ def test_per_skill_kpis_get_intervals_from_the_one_aggregation():
         "occupancy_inbound"][1] <= 1.0
     assert out["orders"]["offered"] == pytest.approx(400.0)
     assert skill_summary([{"inbound": {}}]) == {}
+
+
+@pytest.mark.parametrize("seed", [24, 25, 26])
+def test_occupancy_is_a_fraction_when_shifts_end_while_agents_are_lent(seed):
+    """The dialer's agents log off at 240 s while lent to a skill of 10-minute calls: each
+    finishes its inbound call after its shift (staffed on inbound, no longer logged in for
+    the dialer). That time was taken out of the dialer's logged-in time and its handling
+    counted against nothing: total occupancy read 3.28 (seed 24), the outbound one over 1,
+    the job's was clamped to 1.0."""
+    raw = {
+        "scenario": {"name": "late", "sim_hours": 0.3, "warmup_s": 0.0, "seed": seed},
+        "telephony": {"ports": 100},
+        "inbound": [{"skill": "in", "calls_per_hour": 200,
+                     "talk": {"dist": "exponential", "mean_s": 600}}],
+        "agents": [{"group": "blend", "count": 4, "skills": ["out", "in"],
+                    "logout_s": 240.0}],
+        "campaigns": [{"name": "c", "skill": "out", "pacing": "progressive",
+                       "blending": {"skill": "in", "queue_high": 0, "min_stay_s": 0,
+                                    "oldest_high_s": 1, "oldest_low_s": 0}}],
+    }
+    r = simulate(build(raw, "late"))
+    t = r.total
+    assert t["lent_agent_s"] > 0 and r.inbound["in"]["answered_by_lent"] > 0
+    for key in ("occupancy", "occupancy_outbound", "occupancy_inbound"):
+        assert 0.0 <= t[key] <= 1.0, (key, t[key])
+    assert 0.0 <= r.campaigns[0]["occupancy"] <= 1.0
+    # the one job holds every dialer agent: its occupancy is the outbound total's
+    assert r.campaigns[0]["occupancy"] == pytest.approx(t["occupancy_outbound"], rel=1e-9)
+    # the inbound side is the lent agents alone: the total is all handling over the time
+    # at work, between the outbound and the inbound figures
+    lo, hi = sorted((t["occupancy_outbound"], t["occupancy_inbound"]))
+    assert lo - 1e-12 <= t["occupancy"] <= hi + 1e-12

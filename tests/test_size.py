@@ -428,3 +428,24 @@ def test_ports_that_do_not_limit_name_the_outbound_port_licenses_that_do():
                            "replication blocked for want of a licensed port "
                            "(licenses.outbound_ports = 30, split reserved")
     assert what_limits(scn, "telephony.ports", {"port_blocked": 0.0}) == ""
+
+
+def test_the_table_marks_undecided_cells_apart_from_missed_ones(monkeypatch):
+    """A point that misses one target (occupancy on average) and leaves another undecided
+    (BHCC over its floor on average, its lower bound under it) marked both ✗; the table's
+    caption said ✗ is "missed", so the undecided one read as missed."""
+    def run_task(scn, seed, tables=False, events=False, progress=None):
+        kpis = dict.fromkeys(KPI_KEYS, 0.0)
+        kpis["occupancy"] = 0.5 + (0.001 if seed % 2 else -0.001)
+        kpis["bhcc"] = 1000.0 + (300.0 if seed % 2 else -300.0)
+        return {"seed": seed, "wall_s": 0.0, "kpis": kpis, "warnings": []}
+
+    monkeypatch.setattr(sim.plan.batch, "run_task", run_task)
+    res = cli("size", SCN, "--find", "ports", "--target", "occupancy>=0.9,bhcc>=900",
+              "-r", "2", "--max-replications", "2", "--max", "310", "--no-cache",
+              env={"COLUMNS": "250"})
+    rows = [line for line in res.output.splitlines() if line.startswith("│ 300 ")]
+    (row,) = rows
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[1].endswith("✗") and cells[2].endswith("?"), row
+    assert "? where it is undecided" in " ".join(res.output.split())

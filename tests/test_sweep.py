@@ -139,7 +139,7 @@ def test_the_sweep_table_says_undecided_for_an_undecided_target(tmp_path):
 
 def test_a_sweep_of_an_inbound_desk_shows_no_outbound_rates(tmp_path):
     """An inbound-only centre has no agent-based live answer: its abandon and service-level
-    cells read '-', not '0.00 ± 50.00 %' (the interval of no evidence at all)."""
+    cells read '-', not '0.00 [0.00, 100.00] %' (the interval of no evidence at all)."""
     scn = tmp_path / "desk.toml"
     scn.write_text("""
 [scenario]
@@ -163,11 +163,29 @@ name = "tick"
 channel = "email"
 attempts_per_hour = 10
 """)
-    r = cli("sweep", scn, "--vary", "agents.desk.count=5:6:1", "-r", "2", "--no-cache")
+    r = cli("sweep", scn, "--vary", "agents.desk.count=5:6:1", "-r", "2", "--no-cache",
+            env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.stderr
     rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in r.stdout.splitlines()
             if ln.strip().startswith(("│ 5 ", "│ 6 "))]
     assert len(rows) == 2, r.stdout
     for cells in rows:  # count | occupancy | abandon FCC | abandon Ofcom | wait | SL | BHCC
         assert cells[2] == cells[3] == cells[5] == "-", cells
-        assert "±" in cells[1]  # the desk's occupancy is measured
+        assert "[" in cells[1]  # the desk's occupancy is measured
+
+
+def test_a_rate_shows_its_own_interval_bounds_not_a_half_width(tmp_path):
+    """A pooled abandon rate's interval is asymmetric (Wilson's, clipped to [0, 1]): the
+    row printed '65.93 ± 50.00 %' for 65.93 % in [0, 100 %], a bound of 115.93 % to the
+    eye. Each cell now shows the bounds the JSON holds."""
+    out = cli_json("sweep", SCN, "--vary", "agents=30", "--hours", "0.05", "-r", "2",
+                   "--set", "campaigns.pacing=\"ratio:2.5\"", "--no-cache")
+    (p,) = out["points"]
+    r = cli("sweep", SCN, "--vary", "agents=30", "--hours", "0.05", "-r", "2",
+            "--set", "campaigns.pacing=\"ratio:2.5\"", "--no-cache", env={"COLUMNS": "250"})
+    (row,) = [ln for ln in r.stdout.splitlines() if ln.startswith("│ 30 ")]
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    want = (f"{100 * p['abandon_rate']:,.2f} [{100 * p['abandon_rate_lo']:,.2f}, "
+            f"{100 * p['abandon_rate_hi']:,.2f}] %")
+    assert cells[2] == want, (cells, want)
+    assert p["abandon_rate_hi"] - p["abandon_rate"] != p["abandon_rate"] - p["abandon_rate_lo"]

@@ -14,6 +14,7 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
                      scheduler: str | None, dask_local: int | None, cache_dir: Path | None,
                      no_cache: bool, out: Path | None, as_json: bool) -> None:
     from sim.plan.compare import limit_kpi
+    from sim.plan.limits import rule_groups
     from sim.plan.variants import evaluate_variants, parse_variant
     from sim.scenario import ScenarioError
 
@@ -37,10 +38,13 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
                                         listener)
         except ScenarioError as exc:
             app.fail(str(exc))
+    groups = rule_groups(scn)
+    first = groups[0].regulation if groups else scn.regulation
     payload = {"scenario": scn.name, "scenario_file": scn.source, "seed": seed,
                "replications": replications,
-               "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
-               "limit_kpi": limit_kpi(scn), "variants": [r.as_dict() for r in results]}
+               "sim_hours": scn.sim_hours, "abandon_limit": first.abandon_limit,
+               "limit_kpi": limit_kpi(scn), "regulations": [g.as_dict() for g in groups],
+               "variants": [r.as_dict() for r in results]}
     if out is not None:
         import json
 
@@ -59,16 +63,15 @@ def compare_variants(app: Application, path: Path, scn, variants: tuple[str, ...
     app.table(f"{scn.name}: {replications} replication(s), seed {seed}, {scn.sim_hours:g} h",
               ["variant", "occ. outbound", "abandon", "inbound SL", "inbound aband.",
                "ASA s", "occ. inbound", "occ. all", "BHCC agent", "meets limit"], rows,
-              caption="mean ± 95 % interval half-width; abandon: outbound, the scenario's "
-                      "regulatory mode; inbound SL: answered within each skill's threshold "
-                      "/ offered")
+              caption="mean [95 % interval]; abandon: outbound, the campaigns' regulatory "
+                      "mode; inbound SL: answered within each skill's threshold / offered")
     print_skills(app, "per inbound skill", [(r.label, r.skills) for r in results])
 
 
 def print_skills(app: Application, title: str, rows_of: list[tuple[str, dict]]) -> None:
     """One row per (variant or policy, inbound skill): service level, abandon rate, speed
-    of answer and the occupancy of the agents serving the skill, each ``mean ± 95 %
-    half-width`` (``sim.plan.stats.skill_summary``); nothing without inbound skills."""
+    of answer and the occupancy of the agents serving the skill, each ``mean [95 %
+    interval]`` (``sim.plan.stats.skill_summary``); nothing without inbound skills."""
     rows = []
     for label, skills in rows_of:
         for name, k in skills.items():
@@ -83,19 +86,18 @@ def print_skills(app: Application, title: str, rows_of: list[tuple[str, dict]]) 
     if rows:
         app.table(title, ["", "skill", "offered", "SL", "abandoned", "ASA s",
                           "occ. inbound", "answered by lent"], rows,
-                  caption="mean ± 95 % interval half-width, per replication; occ. inbound: "
+                  caption="mean [95 % interval], per replication; occ. inbound: "
                           "talk + wrap / staffed time of the agents serving the skill")
 
 
 def _pm(v: float, ci, scale: float, digits: int, unit: str) -> str:
+    """``v [lo, hi]`` scaled: the interval's own bounds (a rate's is asymmetric, any is
+    clipped to the KPI's range, so a half-width misstates one bound)."""
     if not ci:
         return f"{scale * v:.{digits}f}{unit}"
-    return f"{scale * v:.{digits}f} ± {scale * (ci[1] - ci[0]) / 2:.{digits}f}{unit}"
+    return (f"{scale * v:.{digits}f} [{scale * ci[0]:.{digits}f}, "
+            f"{scale * ci[1]:.{digits}f}]{unit}")
 
 
 def _pct(r, key: str, digits: int) -> str:
-    ci = r.ci95.get(key)
-    mean = 100 * r.kpis[key]
-    if not ci:
-        return f"{mean:.{digits}f} %"
-    return f"{mean:.{digits}f} ± {100 * (ci[1] - ci[0]) / 2:.{digits}f} %"
+    return _pm(r.kpis[key], r.ci95.get(key), 100.0, digits, " %")

@@ -63,6 +63,7 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
     limit when the upper bound of its abandon rate (the scenario's regulatory mode) does.
     """
     from sim.plan.compare import best_ratio, evaluate, limit_kpi
+    from sim.plan.limits import rule_groups
     from sim.scenario import ScenarioError, load, with_policy
 
     try:
@@ -115,12 +116,15 @@ def compare(app: Application, scenario: Path, policies: str, variants: tuple[str
                 searches.append(best_ratio(scn, kind, seed, replications, ex, cache,
                                            hi=ratio_max, step=ratio_step, listener=listener))
     best = {s.kind: s.best for s in searches}
+    groups = rule_groups(scn)
+    first = groups[0].regulation if groups else scn.regulation
     payload = {
         "scenario": scn.name, "scenario_file": scn.source, "seed": seed,
         "replications": replications,
-        "sim_hours": scn.sim_hours, "abandon_limit": scn.regulation.abandon_limit,
-        "window_s": scn.regulation.judged_window_s,
+        "sim_hours": scn.sim_hours, "abandon_limit": first.abandon_limit,
+        "window_s": first.judged_window_s,
         "limit_kpi": limit_kpi(scn),
+        "regulations": [g.as_dict() for g in groups],
         "policies": [r.as_dict() for r in results],
         "best_fixed_ratio": best["ratio"].as_dict() if best.get("ratio") else None,
         "best_progressive_ratio": best["progressive"].as_dict()
@@ -192,15 +196,23 @@ def _print(app: Application, scn, payload: dict, rows) -> None:
                       f"{100 * k['service_level']:.1f} %", f"{k['bhcc']:,.0f}",
                       _verdict(r.verdict), _risk(r), _targets_cell(r)])
     mode = "Ofcom" if key.endswith("ofcom") else "FCC"
+    regs = payload["regulations"]
+    if len(regs) > 1:  # each rule's campaigns pooled, judged against their own limit
+        limit = "limits " + "; ".join(
+            f"{', '.join(g['campaigns'])}: {'Ofcom' if g['mode'] == 'ofcom' else 'FCC'} "
+            f"{100 * g['abandon_limit']:g} %" for g in regs) + " (upper 95 % bounds; the " \
+            "verdict is the worst)"
+    else:
+        limit = f"{mode} limit {100 * payload['abandon_limit']:g} % (upper 95 % bound)"
     app.table(f"{scn.name}: {payload['replications']} replication(s), seed {payload['seed']}, "
-              f"{payload['sim_hours']:g} h, {mode} limit "
-              f"{100 * payload['abandon_limit']:g} % (upper 95 % bound)",
+              f"{payload['sim_hours']:g} h, {limit}",
               ["policy", "occupancy", "abandon FCC", "abandon Ofcom", "wait s", "SL", "BHCC",
                "meets limit", "P(over)", "targets"], table,
               caption="KPIs over the agent-based campaigns: value [95 % interval]; rates pooled "
                       "over the replications; '?' = undecided, with the replications that "
                       "would decide; P(over): the riskiest campaign's chance of ending its "
-                      f"regulatory window ({_span(payload['window_s'])}) over the limit")
+                      + (f"regulatory window ({_span(payload['window_s'])}) over the limit"
+                         if len(regs) <= 1 else "own regulatory window over its own limit"))
 
 
 def _span(seconds: float) -> str:

@@ -164,17 +164,23 @@ def run(app: Application, config: Path, emulate: bool, hours: float | None,
 
 def _print_kpis(app: Application, summary: dict, cfg: LiveConfig) -> None:
     """This run's KPIs per campaign and in total (``summary["kpis"]``, ``["campaigns"]``):
-    the abandon rate the scenario's regulation counts, occupancy, agent wait."""
+    the abandon rate each campaign's regulation counts (its own ``[campaigns.regulation]``,
+    else the scenario's; the total in the scenario's), occupancy, agent wait."""
     from outdial.report import fmt_kpi
     from sim.scenario import load
 
-    ofcom = load(cfg.scenario).regulation.mode == "ofcom"  # loaded by the run already
-    key = "abandon_rate_ofcom" if ofcom else "abandon_rate"
+    scn = load(cfg.scenario)  # loaded by the run already
+    mode = {c.name: scn.regulation_of(c).mode for c in scn.campaigns}
+    ofcom = scn.regulation.mode == "ofcom"
     rows = []
     for name, k in [*((c["name"], c) for c in summary["campaigns"]),
                     ("total", summary["kpis"])]:
+        own = mode.get(name, scn.regulation.mode) == "ofcom"
+        key = "abandon_rate_ofcom" if own else "abandon_rate"
         rows.append([name, fmt_kpi("", k["attempts"]), fmt_kpi("", k["live_answers"]),
-                     fmt_kpi("", k["abandons"]), fmt_kpi("abandon_rate", k[key]),
+                     fmt_kpi("", k["abandons"]),
+                     fmt_kpi("abandon_rate", k[key])
+                     + ("" if own == ofcom else " (Ofcom)" if own else " (FCC)"),
                      fmt_kpi("occupancy", k["occupancy"]), f"{k['agent_wait_mean_s']:.1f}"])
     app.table("this run", ["campaign", "attempts", "live", "abandons",
                            "abandon (Ofcom)" if ofcom else "abandon", "occupancy",

@@ -86,7 +86,7 @@ def simulate(app: Application, scenario: Path, replications: int | None, seed: i
                           label=f"{reps} replication(s)", tables=tables,
                           events=not no_events)
     s = summarise(records, scn.name, scn.sim_hours, time.perf_counter() - t0,
-                  scn.warnings, regulation=scn.regulation)
+                  scn.warnings, regulation=scn.regulations)
     a = assess(scn, s.total, s.ci95, s.campaigns, records)
     app.write_outputs(out, plots,
                       lambda d: report.write_outputs(d, s, records, scn, a, keep_warmup),

@@ -121,6 +121,15 @@ def _cell(k: str, p, t=None) -> str:
     return text
 
 
+def _mark(t, p) -> str:
+    """A cell's verdict mark: none where ``t`` is met at ``p``, `` ?`` where it is undecided
+    (the mean on the right side, the judged bound not: more replications may meet it),
+    `` ✗`` where it is missed (the mean itself on the wrong side)."""
+    if p.verdicts[str(t)]:
+        return ""
+    return " ?" if t.holds(p.kpis[t.kpi]) else " ✗"
+
+
 def _print(app: Application, res) -> None:
     cols = [res.key, *[str(t) for t in res.targets], "meets all", "platform tier"]
     grown = any(p.replications > res.replications for p in res.points)
@@ -131,7 +140,7 @@ def _print(app: Application, res) -> None:
         mark = " ◀ minimum" if p.value == res.answer else ""
         cells = [f"{p.value}{mark}"]
         for t in res.targets:
-            cells.append(_cell(t.kpi, p, t) + ("" if p.verdicts[str(t)] else " ✗"))
+            cells.append(_cell(t.kpi, p, t) + _mark(t, p))
         cells.append("yes" if p.meets else "no")
         tier = p.assessment.platform.tier if p.assessment is not None else None
         cells.append("-" if tier is None else str(tier))
@@ -144,7 +153,8 @@ def _print(app: Application, res) -> None:
         f", up to {res.max_replications} where undecided" if grown else "")
     app.table(f"{title} ({reps}, seed {res.seed})", cols, rows,
               caption="every value evaluated; each cell: mean (the 95 % bound judged), ✗ "
-                      "where the target is missed")
+                      "where the target is missed (its mean on the wrong side), ? where it "
+                      "is undecided (the mean on the right side, the bound not)")
     if res.groups:
         app.info("agents by group at the minimum (the scenario's mix): " + ", ".join(
             f"{g} {n:,}" for g, n in res.groups.items()))

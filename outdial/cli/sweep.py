@@ -84,10 +84,13 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         return files
 
     def figures(d: Path) -> list[Path]:
+        from sim.plan.limits import rule_groups
         from sim.scenario import load
 
-        limit = load(scenario, base).regulation.abandon_limit
-        return sw.plot_curves(res, d, abandon_limit=limit)
+        scn = load(scenario, base)
+        limits = [g.regulation.abandon_limit for g in rule_groups(scn)] \
+            or [scn.regulation.abandon_limit]
+        return sw.plot_curves(res, d, abandon_limit=limits)
 
     app.write_outputs(out, plots, tables, figures)
     if as_json:
@@ -108,15 +111,18 @@ def sweep(app: Application, scenario: Path, varies: tuple[str, ...], replication
         rows.append(cells)
     app.table(f"sweep of {res.scenario}: {replications} replication(s) per point, "
               f"seed {res.seed}", [*keys, *TABLE_KPIS.values(), "tier", "targets"], rows,
-              caption="agent-based campaigns: mean ± 95 % interval half-width")
+              caption="agent-based campaigns: mean [95 % interval]")
 
 
 def _cell(key: str, mean: float, lo: float | None, hi: float | None) -> str:
+    """``mean [lo, hi]``: the 95 % interval's own bounds, not a half-width (a rate's
+    interval is asymmetric, and any is clipped to the KPI's range: ``65.93 ± 50.00 %`` was
+    printed for 65.93 % in [0, 100 %])."""
     pct = key in ("occupancy", "abandon_rate", "abandon_rate_ofcom", "service_level")
     scale, unit, digits = (100.0, " %", 2) if pct else (1.0, "", 1)
     text = f"{scale * mean:,.{digits}f}"
     if lo is not None and hi is not None:
-        text += f" ± {scale * (hi - lo) / 2:,.{digits}f}"
+        text += f" [{scale * lo:,.{digits}f}, {scale * hi:,.{digits}f}]"
     return text + unit
 
 

@@ -199,7 +199,7 @@ class LiveSession:
         jobs = [Job(name=c.name, channel=Channel(CHANNEL_NAMES.index(c.channel)),
                     pacing=campaign_pacing(c, scn), skill_mask=masks.get(c.skill, 0),
                     priority=c.priority, min_agents=c.min_agents, max_agents=c.max_agents,
-                    connect_window_s=scn.regulation.connect_window_s, license=c.license)
+                    connect_window_s=scn.regulation_of(c).connect_window_s, license=c.license)
                 for c in camps]
         skills = []
         for g in groups:

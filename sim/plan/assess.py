@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.vocab import CHANNEL_NAMES
+from sim.plan.limits import rule_groups
 from sim.plan.platform import KAFKA_RETENTION_H, Platform, platform_load, size_platform
 from sim.plan.stats import summarise, summarise_rows
 from sim.plan.verdict import TargetResult, campaigns_over_limit, evaluate, verdict_line
@@ -84,8 +85,7 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
     """
     reps = len(records)
     targets = evaluate(scn.targets, total, ci95, reps, scn.sim_hours)
-    warnings = campaigns_over_limit(campaigns, scn.regulation.abandon_limit,
-                                    scn.regulation.mode, reps)
+    warnings = limit_warnings(scn, campaigns, reps)
     hours = max(scn.sim_hours, 1e-12)
     by_channel = total.get("attempts_by_channel") or {}
     per_hour = {ch: float(total.get(f"attempts_{ch}", by_channel.get(ch, 0.0))) / hours
@@ -97,10 +97,26 @@ def assess(scn: Scenario, total: Mapping[str, Any], ci95: Mapping[str, Any],
     warnings += port_warnings(scn.ports, total)
     warnings += port_license_warnings(scn, total)
     warnings += carrier_warnings(scn.ports, scn.carrier_cps, records)
+    warnings += idle_agent_warnings(scn, records)
     for t in targets:
         if t.met is False:
             warnings.append(f"target {t.name} ({t.target}) missed: {t.note}")
     return Assessment(resources(scn), targets, verdict_line(targets), platform, warnings)
+
+
+def limit_warnings(scn: Scenario, campaigns: Sequence[Mapping[str, Any]],
+                   replications: int) -> list[str]:
+    """``campaigns_over_limit`` for each rule the agent-based campaigns are held to
+    (``sim.plan.limits.rule_groups``): each campaign against its own limit, in its own mode
+    (``campaigns``: the aggregated per-campaign KPIs, in the scenario's order)."""
+    if len(campaigns) != len(scn.campaigns):
+        return []
+    out: list[str] = []
+    for g in rule_groups(scn):
+        r = g.regulation
+        out += campaigns_over_limit([campaigns[j] for j in g.jobs], r.abandon_limit, r.mode,
+                                    replications)
+    return out
 
 
 def port_warnings(ports: int, total: Mapping[str, Any]) -> list[str]:
@@ -131,6 +147,36 @@ def port_license_warnings(scn: Scenario, total: Mapping[str, Any]) -> list[str]:
             f"{scn.port_pool:,}, split {scn.license_mode}: each job launches within its "
             "share); raise it or a job's max_ports / min_ports, or split it by demand with "
             "licenses.mode = \"dynamic\""]
+
+
+IDLE_SHARE = 0.10  # the share of logged-in agent time on no job that is worth a warning
+
+
+def idle_agent_warnings(scn: Scenario, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A warning when the dialer's agents were logged in on no job ``IDLE_SHARE`` or more
+    of their logged-in time in the measured window (the records' ``interval_rows``:
+    ``unassigned_mean`` against it plus ``staffed_mean``, each interval weighted by its
+    measured seconds): idle and paid, counted in the occupancy, and in no job's row."""
+    idle = logged = 0.0
+    for r in records:
+        rows = r.get("interval_rows") or []
+        if not rows:
+            continue
+        starts = [float(x["t_start_s"]) for x in rows]
+        ends = [*starts[1:], scn.end_s]
+        for x, t0, t1 in zip(rows, starts, ends, strict=True):
+            w = max(t1 - t0, 0.0)
+            un = float(x.get("unassigned_mean", 0.0))
+            idle += w * un
+            logged += w * (un + float(x.get("staffed_mean", 0.0)))
+    if not logged > 0 or idle < IDLE_SHARE * logged:
+        return []
+    span = len(records) * scn.sim_s
+    return [f"agents on no job: {idle / span:,.1f} of the {logged / span:,.1f} agents logged "
+            f"in on average ({100 * idle / logged:.0f} % of their time) had no job to work: "
+            "their jobs not running (not started, finished or stopped), at max_agents, "
+            "short of licenses, or none holding their skill; idle, and counted in the "
+            "occupancy (`--intervals` shows when)"]
 
 
 def carrier_warnings(ports: int, carrier_cps: float,

@@ -4,7 +4,8 @@ Every policy runs the same seeds; each campaign draws its outcomes from its own 
 the k-th dial of a campaign meets the same answer whatever the policy (common random
 numbers). Outcome KPIs are over the agent-based campaigns (``sim.plan.task.kpi_row``). A
 policy meets the abandon limit when the upper 95 % bound of its abandon rate (pooled counts,
-``sim.plan.stats``), in the scenario's regulatory mode, is at or under the limit; it misses
+``sim.plan.stats``), in the campaigns' regulatory mode, is at or under the limit (with
+campaigns under several rules, each rule's campaigns against theirs: ``sim.plan.limits``); it misses
 when the lower bound is over it, and stays undecided otherwise or with fewer than
 ``sim.plan.stats.MIN_REPLICATIONS`` replications (the verdict says how many would decide).
 
@@ -23,11 +24,12 @@ from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
+from sim.plan.limits import limit_verdict, rule_groups
 from sim.plan.stats import (
     KPI_KEYS,
     Verdict,
-    judge,
     limit_risks,
+    limited_rate,
     skill_summary,
     summarise_rows,
     warning_objects,
@@ -41,8 +43,11 @@ SMALL_CAMPAIGN_AGENTS = 100
 
 
 def limit_kpi(scn: Scenario) -> str:
-    """The abandon-rate KPI the scenario's regulation limits (FCC/TSR or Ofcom)."""
-    return "abandon_rate_ofcom" if scn.regulation.mode == "ofcom" else "abandon_rate"
+    """The abandon-rate KPI the agent-based campaigns' regulation limits (FCC/TSR or
+    Ofcom): the first rule's when they follow several (``sim.plan.limits``), the
+    scenario's without an agent-based campaign."""
+    groups = rule_groups(scn)
+    return limited_rate(groups[0].regulation if groups else scn.regulation)
 
 
 @dataclass
@@ -103,18 +108,17 @@ def _result(scn: Scenario, policy: str, records: Sequence[dict],
             ratio: float | None = None) -> PolicyResult:
     rows = [r["kpis"] for r in records]
     means, ci = summarise_rows(rows, KPI_KEYS)
-    key = limit_kpi(scn)
-    verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
+    verdict = limit_verdict(scn, records, means, ci)
     runs = [{"seed": r["seed"], **r["kpis"]} for r in records]
     camps = [{"campaign": scn.campaigns[i].name,
               "live_answers": sum(r["campaigns"][i]["live_answers"] for r in records)
               / len(records), "p_over_limit": p}
-             for i, p in limit_risks(records, scn.regulation, scn.sim_hours * 3600.0).items()
+             for i, p in limit_risks(records, scn.regulations, scn.sim_hours * 3600.0).items()
              if scn.campaigns[i].agent_based]
     return PolicyResult(policy, means, ci, verdict, ratio, runs,
                         assess_records(with_policy(scn, policy), records),
                         skill_summary(records), camps,
-                        warning_objects(records, scn.regulation, scn.sim_hours * 3600.0))
+                        warning_objects(records, scn.regulations, scn.sim_hours * 3600.0))
 
 
 def evaluate(scn: Scenario, policies: Sequence[str], seed: int, replications: int,

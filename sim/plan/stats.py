@@ -200,7 +200,9 @@ class Verdict:
     ``met`` is True when the whole interval is on the right side, False when it is wholly
     on the wrong side, None (undecided) when it straddles the limit or there are fewer than
     ``MIN_REPLICATIONS`` replications; ``needed`` then estimates the replications that would
-    decide (None when the value sits on the limit, where no number will).
+    decide (None when the value sits on the limit, where no number will). ``scope`` names
+    what was judged when it is not the whole KPI (the campaigns held to one of several
+    abandon limits, ``sim.plan.limits``).
     """
 
     kpi: str
@@ -212,6 +214,7 @@ class Verdict:
     replications: int
     met: bool | None
     needed: int | None = None
+    scope: str = ""
 
     @property
     def bound(self) -> float:
@@ -222,7 +225,11 @@ class Verdict:
 
     @property
     def note(self) -> str:
-        """One line for a table or log."""
+        """One line for a table or log (after the ``scope``, when there is one)."""
+        return f"{self.scope}: {self._note}" if self.scope else self._note
+
+    @property
+    def _note(self) -> str:
         if self.met is not None:
             return f"{'met' if self.met else 'missed'} ({self.replications} replications)"
         if self.replications < MIN_REPLICATIONS:
@@ -239,9 +246,12 @@ class Verdict:
                 f"replications, about {self.needed} would decide")
 
     def as_dict(self) -> dict:
-        return {"kpi": self.kpi, "op": self.op, "limit": self.limit, "value": self.value,
-                "lo": self.lo, "hi": self.hi, "replications": self.replications,
-                "met": self.met, "needed": self.needed, "note": self.note}
+        d = {"kpi": self.kpi, "op": self.op, "limit": self.limit, "value": self.value,
+             "lo": self.lo, "hi": self.hi, "replications": self.replications,
+             "met": self.met, "needed": self.needed, "note": self.note}
+        if self.scope:
+            d["scope"] = self.scope
+        return d
 
 
 def judge(kpi: str, op: str, limit: float, value: float, ci: Sequence[float] | None,
@@ -407,37 +417,58 @@ def copies_prior(i: int, abandons: Sequence[float], live: Sequence[float]) -> tu
     return JEFFREYS[0] + m * weight, JEFFREYS[1] + (1.0 - m) * weight
 
 
+def each_regulation(regulation, n: int) -> list:
+    """One regulation per campaign: ``regulation`` is one for every campaign (a
+    ``sim.scenario.Regulation``) or a sequence of ``n``, one per campaign in the records'
+    order (``Scenario.regulations``: a campaign may have its own)."""
+    if isinstance(regulation, Sequence):
+        regs = list(regulation)
+        if len(regs) != n:
+            raise ValueError(f"regulation: expected one per campaign ({n}), got {len(regs)}")
+        return regs
+    return [regulation] * n
+
+
 def limit_risks(records: Sequence[Mapping], regulation, run_s: float) -> dict[int, float]:
-    """``p_over_limit`` of each campaign with live answers (index -> chance 0..1), over the
-    ``regulation``'s window and in its mode (``"fcc"``: abandons over live answers;
+    """``p_over_limit`` of each campaign with live answers (index -> chance 0..1), over its
+    regulation's window and in its mode (``regulation``: one for all, or one per campaign,
+    ``each_regulation``; ``"fcc"``: abandons over live answers;
     ``"ofcom"``: abandons and AMD false positives over live calls, ``kpi.ofcom_parts``);
     the replications last ``run_s`` seconds each. Copies of one campaign (``copies = N``:
     one template) lend each other their evidence (``copies_prior``). A preview campaign
     cannot drop a live answer (its agent is on the line first): 0 under the FCC's rule
     (Ofcom's counts AMD false positives, which it may still make)."""
     out = {}
-    parts = RATE_PARTS["abandon_rate_ofcom" if regulation.mode == "ofcom" else "abandon_rate"]
     camps = records[0]["campaigns"]
+    regs = each_regulation(regulation, len(camps))
     counts = []  # per campaign: (abandons, live) of each replication
     for i in range(len(camps)):
+        parts = RATE_PARTS[limited_rate(regs[i])]
         split = [parts(r["campaigns"][i]) for r in records]
         counts.append(([float(p[0]) for p in split], [float(p[1]) for p in split]))
     copies: dict[str, list[int]] = {}
     for i, c in enumerate(camps):
         copies.setdefault(c.get("template", c.get("name", str(i))), []).append(i)
-    for group in copies.values():
+    for group in copies.values():  # copies share their template's regulation
         a = [math.fsum(counts[i][0]) for i in group]
         n = [math.fsum(counts[i][1]) for i in group]
         for k, i in enumerate(group):
             nums, dens = counts[i]
+            reg = regs[i]
             if not sum(dens) > 0:
                 continue
-            if camps[i].get("pacing") == "preview" and regulation.mode != "ofcom":
+            if camps[i].get("pacing") == "preview" and reg.mode != "ofcom":
                 out[i] = 0.0  # its agent is on the line before the call: nobody to drop
                 continue
-            out[i] = p_over_limit(nums, dens, run_s, regulation.judged_window_s,
-                                  regulation.abandon_limit, copies_prior(k, a, n))
+            out[i] = p_over_limit(nums, dens, run_s, reg.judged_window_s,
+                                  reg.abandon_limit, copies_prior(k, a, n))
     return out
+
+
+def limited_rate(regulation) -> str:
+    """The abandon-rate KPI ``regulation`` limits: ``abandon_rate_ofcom`` under Ofcom,
+    ``abandon_rate`` (FCC/TSR) otherwise."""
+    return "abandon_rate_ofcom" if regulation.mode == "ofcom" else "abandon_rate"
 
 
 AMD_RISK_WARN = 0.05  # the chance that crosses abandon_limit_at_risk (fraction 0..1)
@@ -445,7 +476,8 @@ AMD_RISK_WARN = 0.05  # the chance that crosses abandon_limit_at_risk (fraction 
 
 def amd_limit_risks(records: Sequence[Mapping], regulation, run_s: float,
                     named: Sequence[Mapping] = ()) -> list[dict]:
-    """Warning objects (``abandon_limit_at_risk``) for the Ofcom campaigns whose AMD false
+    """Warning objects (``abandon_limit_at_risk``) for the Ofcom campaigns (``regulation``:
+    one for all, or one per campaign, ``each_regulation``) whose AMD false
     positives alone end the regulator's window over the limit with a chance of
     ``AMD_RISK_WARN`` or more (``p_over_limit`` of false positives over live calls):
     whatever the pacer does, as it cannot see them. Campaigns the pacer's own warnings
@@ -453,12 +485,14 @@ def amd_limit_risks(records: Sequence[Mapping], regulation, run_s: float,
     estimated share reaches the limit, which that warning says. Few live calls a window (a
     small team) make the share's spread cross the limit where its mean does not. FCC
     campaigns: none (false positives are not drops there)."""
-    if regulation.mode != "ofcom":
-        return []
     out = []
     camps = records[0]["campaigns"]
+    regs = each_regulation(regulation, len(camps))
     known = {w.get("campaign") for w in named if w.get("code") == "abandon_limit_infeasible"}
     for i, c in enumerate(camps):
+        regulation = regs[i]
+        if regulation.mode != "ofcom":
+            continue
         name = c.get("name", str(i))
         fp = [float(r["campaigns"][i]["amd_false_positives"]) for r in records]
         calls = [float(r["campaigns"][i]["live_answers"]) + f
@@ -487,14 +521,20 @@ def summarise(records: Sequence[Mapping], scenario: str, sim_hours: float, wall_
               scenario_warnings: Sequence[str] = (), regulation=None) -> Summary:
     """Aggregate the records of ``sim.plan.task.run_task`` (seed order) into a ``Summary``;
     its warnings are the scenario's, then the runs' (each once), then ``NO_ATTEMPT`` when
-    nothing completed. With the scenario's ``regulation``, each agent-based campaign gets
-    ``p_over_limit`` (``limit_risks``) over the regulation's window."""
+    nothing completed. With the scenario's ``regulation`` (one for all, or one per
+    campaign: ``Scenario.regulations``), each agent-based campaign gets the rule it is
+    judged by (``regulation``: ``fcc`` or ``ofcom``; ``abandon_limit``) and ``p_over_limit``
+    (``limit_risks``) over its regulation's window."""
     means, ci = summarise_rows([r["kpis"] for r in records])
     total = {**means, "attempts_by_channel": {
         ch: means[f"attempts_{ch}"] for ch in CHANNEL_NAMES}}
     camps = [_mean_dicts([r["campaigns"][i] for r in records])
              for i in range(len(records[0]["campaigns"]))]
     if regulation is not None:
+        for i, reg in enumerate(each_regulation(regulation, len(camps))):
+            if camps[i].get("channel") == "voice_agent":  # the rule it is judged by
+                camps[i]["regulation"] = reg.mode
+                camps[i]["abandon_limit"] = reg.abandon_limit
         for i, p in limit_risks(records, regulation, sim_hours * 3600.0).items():
             camps[i]["p_over_limit"] = p
     objects = warning_objects(records, regulation, sim_hours * 3600.0)
@@ -533,8 +573,9 @@ def idle_campaigns(camps: Sequence[Mapping]) -> list[str]:
 
 def warning_objects(records: Sequence[Mapping], regulation, run_s: float) -> list[dict]:
     """The runs' warning objects (``warning_records``) and, with the scenario's
-    ``regulation``, the planner's ``abandon_limit_at_risk`` ones (``amd_limit_risks``) over
-    replications of ``run_s`` seconds: what ``simulate`` and ``compare`` report."""
+    ``regulation`` (one, or one per campaign), the planner's ``abandon_limit_at_risk``
+    ones (``amd_limit_risks``) over replications of ``run_s`` seconds: what ``simulate``
+    and ``compare`` report."""
     named = warning_records(records)
     if regulation is None:
         return named

@@ -245,8 +245,9 @@ PLOT_KPIS = ("occupancy", "abandon_rate", "agent_wait_mean_s", "bhcc")
 
 
 def plot_curves(result: SweepResult, out: Path, kpis: Sequence[str] = PLOT_KPIS,
-                abandon_limit: float | None = None) -> list[Path]:
-    """One PNG per varied key: each KPI's mean and 95 % band against it.
+                abandon_limit: float | Sequence[float] | None = None) -> list[Path]:
+    """One PNG per varied key: each KPI's mean and 95 % band against it, the abandon rate
+    against ``abandon_limit`` (one, or each rule's when the campaigns follow several).
 
     With two varied keys, one line per value of the other; with more, the others sit at
     their first value (said in the title).
@@ -281,7 +282,8 @@ def plot_curves(result: SweepResult, out: Path, kpis: Sequence[str] = PLOT_KPIS,
                     ax.fill_between(x, part[f"{k}_lo"].to_numpy(), part[f"{k}_hi"].to_numpy(),
                                     alpha=0.2)
             if k == "abandon_rate" and abandon_limit is not None:
-                ax.axhline(abandon_limit, color="red", ls="--", lw=1)
+                for lim in sorted({float(x) for x in np.atleast_1d(abandon_limit)}):
+                    ax.axhline(lim, color="red", ls="--", lw=1)
             ax.set_xlabel(axis.key)
             ax.set_title(k)
             ax.grid(alpha=0.3)

@@ -20,9 +20,9 @@ from typing import Any
 
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
-from sim.plan.compare import limit_kpi
 from sim.plan.executors import Executor
-from sim.plan.stats import KPI_KEYS, Verdict, judge, skill_summary, summarise_rows
+from sim.plan.limits import limit_verdict
+from sim.plan.stats import KPI_KEYS, Verdict, skill_summary, summarise_rows
 from sim.scenario import load, override_value, read_raw
 
 VARIANT_KEYS = ("occupancy_outbound", "abandon_rate", "inbound_service_level",
@@ -94,8 +94,7 @@ def evaluate_variants(path: str | Path, variants: Sequence[tuple[str, Mapping[st
         mine = recs[k * replications:(k + 1) * replications]
         rows = [r["kpis"] for r in mine]
         means, ci = summarise_rows(rows, KPI_KEYS)
-        key = limit_kpi(scn)
-        verdict = judge(key, "<=", scn.regulation.abandon_limit, means[key], ci[key], len(rows))
+        verdict = limit_verdict(scn, mine, means, ci)
         out.append(VariantResult(label, dict(ov), means, ci, verdict,
                                  [{"seed": r["seed"], **r["kpis"]} for r in mine],
                                  skill_summary(mine)))
