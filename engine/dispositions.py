@@ -56,6 +56,9 @@ DISPOSITIONS: dict[str, str] = {
                     "invalid number, the address is finished and the contact's next "
                     "address is tried",
 }
+REVIEW = "review"
+"""The run's own disposition of a message whose sending a crash or a stop cut short (it
+may have gone out): its step is not tried again, the attempt is kept for review."""
 KEYS = frozenset({"attempt", "agent", "code", "callback_at", "callback_in_s", "personal"})
 _DONE = {"sale": True, "complete": True, "not_interested": False, "dnc": False}
 _VOICE_AGENT = int(Channel.VOICE_AGENT)
@@ -138,6 +141,36 @@ class Dispositions:
         else:
             self._apply(rec, self.clock.now())
         return dict(rec)
+
+    def review(self, attempt_ids: Sequence[int], now: float) -> list[int]:
+        """Mark the message attempts ``attempt_ids`` (ended ``TRAPPED``: a crash or a stop
+        caught them being sent) for review: kept in the store with an
+        ATTEMPT_DISPOSITION event (``review``, agent -1), their step not tried again (the
+        message may have gone out: it is not sent twice). Returns the ids marked."""
+        done = []
+        for i in attempt_ids:
+            r = self.store.attempt(int(i))
+            job = None if r is None else self._jobs.get(str(r["job_name"]))
+            if job is None or int(i) in self.records:
+                continue
+            rec = {"attempt": int(i), "job": str(r["job_name"]), "job_id": job,
+                   "contact": int(r["contact"]), "contact_id": str(r["contact_id"]),
+                   "address": str(r["address"]), "step": int(r["step"]),
+                   "t_end": float(r["t_end"]), "agent": -1, "code": REVIEW, "at_s": now,
+                   "callback_s": None, "personal": False, "tries": 0,
+                   "callback_attempt": -1, "state": "taken"}
+            with transaction(self.store):
+                self._save(rec)
+                self.events.disposition(rec["attempt"], job, rec["contact_id"],
+                                        rec["address"], -1, REVIEW, None, False)
+            self.records[rec["attempt"]] = rec
+            self.counts[REVIEW] += 1
+            self._apply(rec, now)
+            done.append(rec["attempt"])
+        if done:
+            log.warning("%d messages caught being sent are kept for review, not sent again "
+                        "(attempts %s)", len(done), ", ".join(map(str, done[:20])))
+        return done
 
     def _check(self, req: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(req, Mapping):
@@ -236,6 +269,9 @@ class Dispositions:
             self._set(rec, "applied")
         elif code == "wrong_number":
             flow.wrong_number(c, rec["step"], rec["t_end"], now)
+            self._set(rec, "applied")
+        elif code == REVIEW:
+            flow.end_step(c, rec["step"], now)
             self._set(rec, "applied")
         else:
             self._schedule(rec, rec["callback_s"])
@@ -456,7 +492,8 @@ class Dispositions:
         (personal ones among them), reached, expired, refused by a rule, gone to the
         campaign, waiting now; the records restored at the start."""
         waiting = sum(r["state"] == "callback" for r in self.records.values())
-        return {"dispositions": {k: self.counts[k] for k in DISPOSITIONS if self.counts[k]},
+        return {"dispositions": {k: self.counts[k] for k in (*DISPOSITIONS, REVIEW)
+                                 if self.counts[k]},
                 "dispositions_refused": self.counts["refused"],
                 "dispositions_restored": self.counts["restored"],
                 "callbacks_dialled": self.counts["callbacks_dialled"],

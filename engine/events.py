@@ -162,10 +162,11 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
         **_JOB,
         "contact_id": _ATTEMPT["contact_id"],
         "address": _ATTEMPT["address"],
-        "agent_id": (int, "the agent who gave the disposition"),
+        "agent_id": (int, "the agent who gave the disposition (-1: the run's own)"),
         "disposition": (str, "the agent's disposition of the call (`engine.dispositions."
                              "DISPOSITIONS`): sale, complete, not_interested, callback, dnc, "
-                             "wrong_number"),
+                             "wrong_number; or the run's own `review`: a message a crash or "
+                             "a stop caught being sent, not sent again"),
         "callback_at": (str, "ISO 8601 UTC time of the callback asked for (empty: none)"),
         "personal": (bool, "the callback is to be put through to the same agent"),
     },

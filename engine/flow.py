@@ -570,6 +570,12 @@ class ContactFlow:
         for k, h in enumerate(hist or ()):
             if h.job == self.job and h.step == step and h.at == t_end:
                 hist[k] = h._replace(code=_INVALID)
+        self.end_step(c, step, now_s)
+
+    def end_step(self, c: int, step: int, now_s: float) -> None:
+        """No more attempts of contact ``c`` on ``step`` (a wrong number, a message that
+        may have gone out and is kept for review): the contact is decided again at
+        ``now_s`` (its next step, if it has one), or when its attempt in flight ends."""
         self._ended.setdefault(c, set()).add(step)
         if self.state[c] == IN_FLIGHT:
             return

@@ -35,10 +35,10 @@ from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient, EpmError
 from adapters.epm.emulator import EpmEmulator
-from adapters.epm.orphans import SessionBook, Settled, settle
+from adapters.epm.orphans import SessionBook, Settled, settle, unsent_review
 from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
 from engine.agents import AgentManager
-from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel
+from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel, Code
 from engine.blending import Blending
 from engine.dialer import Dialer
 from engine.director import CampaignDirector
@@ -68,6 +68,7 @@ from sim.scenario import ScenarioError, load
 log = logging.getLogger(__name__)
 
 EPOCH_KEY = "run_epoch_utc"
+_MESSAGES = (int(Channel.SMS), int(Channel.EMAIL))
 CONNECT_TIMEOUT_S = 20.0
 RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
@@ -256,6 +257,9 @@ class LiveSession:
         # runs of the store, carried out again on the restored flows
         self.dispositions = Dispositions(dialer, flows, rules.dnc)
         restored_dispositions = self.dispositions.restore(start_s)
+        # messages a crash caught being sent: they may have gone out, so they are not sent
+        # again but kept for review
+        self.dispositions.review(settled.review, start_s)
         self.dispositions.start()
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
@@ -363,9 +367,9 @@ class LiveSession:
         about, those still up hung up; ``RunError`` (nothing recoded, nothing dialled)
         when the portal cannot be asked, so that no one is called twice at once."""
         sessions = self.store.call_sessions()
-        if not sessions:
-            return Settled()
         unfinished = {int(r["attempt_id"]): r for r in rec.trapped}
+        if not sessions:  # (messages a crash caught before the gateway's answer)
+            return Settled(review=unsent_review(unfinished, sessions))
         # bounded: no request starts after ``within_s`` (each is bounded by the client's
         # timeout), so the worker thread ends soon after and the start with it
         within_s = CONNECT_TIMEOUT_S + 0.02 * len(sessions)
@@ -469,6 +473,12 @@ class LiveSession:
                 await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
+        with contextlib.suppress(StoreError):  # (a failed store: the next start settles)
+            # messages the stop found still being sent: not sent again, kept for review
+            self.summary["messages_for_review_at_stop"] = self.dispositions.review(
+                [r["attempt_id"] for r in self.store.attempts(since_id=self._first_id)
+                 if r["code"] == int(Code.TRAPPED) and r["channel"] in _MESSAGES],
+                self.clock.now())
         try:
             self.summary["kpis"], self.summary["campaigns"] = self._kpis()
         except StoreError as e:  # the store failed the run (its server gone): that first
