@@ -1247,7 +1247,8 @@ class Pacer:
         # spent); the aim's own margin is for chance, so only an excess past WINDOW_Z
         # standard deviations (Poisson) of the count at the aim is paid back
         used = self._excess(aim)
-        self._hold_floor(now, aim, used, new_ab, new_live)
+        if not self.open_loop:  # the hold is feedback too: none in a calibration run
+            self._hold_floor(now, aim, used, new_ab, new_live)
         if self._wait_rows.size:
             self._wait_loop(dt, new_live - new_ab)
         human = self._human_share()

@@ -348,6 +348,33 @@ def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_
     assert int(p.decide(t + 0.25, *_arrays(10, 5, 3))[0]) > 10 - 3  # the model's count again
 
 
+def test_an_open_loop_pacer_never_holds_at_the_floor():
+    """``open_loop`` (a calibration run: no feedback) keeps the model deciding: the floor's
+    hold is feedback too. A calibration run that went to one line per idle agent at 46
+    minutes forecast none of its later dials (live answers 1.36x the forecast)."""
+    from pacer.decide import REFRESH_S, THETA_MIN
+
+    held = []
+    for open_loop in (False, True):
+        p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+        p.open_loop = open_loop
+        p.decide(0.0, *_arrays(10, 5, 3))
+        _live(p, 1.0, 180, 20)  # 10 % of 200 before the floor
+        t = REFRESH_S
+        p.decide(t, *_arrays(10, 5, 3))
+        settle = float(p._life[0] + p._connect_window_s[0])
+        while t < settle + 2 * REFRESH_S:
+            t += REFRESH_S
+            p.theta[:] = THETA_MIN
+            p.decide(t, *_arrays(10, 5, 3))
+        _live(p, t, 180, 20)  # and at the floor
+        t += REFRESH_S
+        p.theta[:] = THETA_MIN
+        p.decide(t, *_arrays(10, 5, 3))
+        held.append(bool(p._at_floor[0]))
+    assert held == [True, False]
+
+
 def test_one_abandon_among_a_few_live_answers_at_the_floor_is_chance():
     """A small team's first abandon at the floor: 1 of 6 live answers against an aim of
     ~1.5 % (0.09 expected, P(>= 1) ~ 9 %) is chance; the normal bound (mean + 1.645 sd)
