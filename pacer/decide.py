@@ -859,6 +859,29 @@ class Pacer:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _FALSE_POSITIVE)
 
+    def upkeep_due_s(self, now_s: float) -> float:
+        """The earliest clock time (seconds) at which a ``decide`` with nothing to dial
+        would still change this pacer's state: ``now_s`` while observations wait to be
+        folded or a look-ahead decision is due, else the next of the look-ahead's
+        decisions, the hold-time and price-loop refreshes and the fold of dials awaiting
+        their launch cohort (``inf``: none). A caller that skips ``decide`` while nothing
+        can be dialled (no agent ready, no call in flight) calls it again by then, so the
+        pacer ends up where calling it every tick would have left it."""
+        now = float(now_s)
+        rows = self._pred_rows
+        at = math.inf
+        if rows.size:  # first: a look-ahead deciding at every tick is the common "now"
+            looked = self._active[rows] == 1
+            if looked.any():
+                at = float(self._next_decide[rows][looked].min())
+                if at <= now:
+                    return now
+            at = min(at, self._next_hold, self._next_refresh)
+        if self._obs_dial.n or self._obs_hold.n or self._obs_phase.n or self._obs_wait.n \
+                or self._obs_live.n:
+            return now
+        return min(at, self._next_fold) if self._pending.n else at
+
     def warnings(self) -> list[str]:
         """Compliance warnings raised so far (e.g. Ofcom budget used up by AMD errors)."""
         return sorted(self._warnings)

@@ -507,3 +507,19 @@ def test_a_zero_abandon_limit_warning_does_not_blame_amd():
                               amd_false_positive_rate=0.04)])
     (w,) = q.warnings()
     assert "AMD false positives alone (0.040 of live answers)" in w
+
+
+def test_upkeep_due_says_when_a_skipped_decide_would_change_the_pacer():
+    """``Pacer.upkeep_due_s``: now while observations wait to be folded; after a decision
+    with nothing new, a later time (a refresh, a look-ahead decision); a progressive-only
+    pacer with nothing pending has none."""
+    p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.3)])
+    p.decide(0.0, *_arrays(0, 3, 0))
+    p.observe_live(0, 0.5, False)
+    assert p.upkeep_due_s(1.0) == 1.0  # an observation to fold
+    p.decide(1.0, *_arrays(0, 3, 0))
+    due = p.upkeep_due_s(1.0)
+    assert 1.0 < due < math.inf
+    prog = Pacer([CampaignPacing(pacing=Pacing.PROGRESSIVE, ratio=2.0)])
+    prog.decide(0.0, *_arrays(0, 2, 0))
+    assert prog.upkeep_due_s(0.0) == math.inf
