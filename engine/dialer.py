@@ -53,6 +53,7 @@ _MACHINE, _ABANDONED, _HANGUP, _CONNECTED_CODE = (int(Code.MACHINE), int(Code.AB
 _DELIVERED, _UNDELIVERED = int(Code.DELIVERED), int(Code.UNDELIVERED)
 _BLOCKED = int(Code.BLOCKED)
 _READY, _LOGGED_OUT = int(AgentState.READY), int(AgentState.LOGGED_OUT)
+_NOT_READY = int(AgentState.NOT_READY)
 _PAUSED_STATUS = int(AgentStatus.PAUSED)  # the pacer's code of an idle agent leaving its job
 # The pacer is told a talk or wrap-up time only where it saw the agent in it (talking or
 # in wrap-up, not leaving afterwards): its estimators count the time agents spent in each
@@ -188,6 +189,16 @@ class Dialer:
         self._timed_any = bool(self._timed.any())
         self._stopped = False
         self.forced_out: set[int] = set()  # agents logged off by force (see force_logout)
+        # Callbacks on an attempt's end, by attempt id (``engine.dispositions``: a
+        # disposition given while its call is in flight, a callback's result).
+        self.watch: dict[int, Callable[[Attempt], None]] = {}
+        # Agents held for the personal callback each dials (``launch_held``): agent ->
+        # attempt id, and the attempt's agent by attempt id.
+        self._held: dict[int, int] = {}
+        self._holds: dict[int, int] = {}
+        # Asked first when an agent reports ready: True when it took the agent for a call
+        # of its own (``engine.dispositions``: a personal callback due for that agent).
+        self.on_ready: Callable[[int], bool] | None = None
         self.staffing = Staffing(self, licenses) if licenses is not None else None
         # the outbound-port pool (None: voice dials share the free ports round-robin)
         self.ports = PortLicensing(self.jobs, ports) if ports is not None else None
@@ -522,6 +533,10 @@ class Dialer:
             self._free_slots.append(s)
             a.slot = -1
         self.in_flight.pop(a.id, None)
+        if self._holds and (held := self._unhold(a.id)) >= 0:
+            job = int(self.agents.job[held])
+            if job >= 0 and self.waiting[job]:
+                self._serve_waiting(job, a.t_end)
         if self._txn is None:
             self.store.save_attempt(a)
             if self.events.enabled:
@@ -531,6 +546,10 @@ class Dialer:
                 self.store.save_attempt(a)
                 self.events.attempt_completed(a)
         self.flows[a.job].finished(a, a.t_end)
+        if self.watch:
+            then = self.watch.pop(a.id, None)
+            if then is not None:
+                then(a)
 
     def end_in_flight(self, code: int, connected_code: int) -> int:
         """At a stop: give every attempt still in flight its end now, ``connected_code``
@@ -572,7 +591,9 @@ class Dialer:
             self.telephony.drop(a)
             self._complete(a, _MACHINE, now)
             return
-        agent = self.agents.pop_ready(a.job)
+        agent = self._unhold(a.id) if self._holds else -1
+        if agent < 0:
+            agent = self.agents.pop_ready(a.job)
         if agent >= 0:
             self._connect(a, agent, now)
             return
@@ -664,6 +685,8 @@ class Dialer:
                     int(state) not in _AGENT_EVENTS:
                 raise ValueError(f"state: expected an AgentState value, got {state!r:.40}")
             event = _AGENT_EVENTS[int(state)]
+        if self._held:  # the agent's own change: its hold (``launch_held``) ends
+            self._held.pop(agent, None)
         was = self.agents.state[agent]
         if agent in self.forced_out:
             if was == _LOGGED_OUT:
@@ -685,6 +708,12 @@ class Dialer:
             if want != job:
                 self.agents.set_job(agent, want, now)
                 job = want
+        if new == _READY and self.on_ready is not None:
+            if self.events.enabled:
+                self.events.agent_state(agent, new, job)
+            if not self.on_ready(agent) and job >= 0 and self.waiting[job]:
+                self._serve_waiting(job, now)  # (not taken for a call of its own)
+            return
         if new == _READY and job >= 0 and self.waiting[job]:
             self._serve_waiting(job, now)
         if self.events.enabled:
@@ -703,6 +732,65 @@ class Dialer:
             self.staffing.mark()
         self.events.agent_state(agent, new, int(self.agents.job[agent]))
         return new
+
+    # ------------------------------------------------------------------ held agents
+
+    def launch_held(self, j: int, plan: Planned, agent: int) -> Attempt:
+        """Launch ``plan`` (job ``j``'s, e.g. a personal callback) for ``agent``, who must
+        be READY: the agent is held (not ready to the pacer and to other calls) while it
+        rings, put through to its answer, and ready again if no one answers. A report
+        from the agent feed meanwhile (a break, a logout) ends the hold: its answer then
+        goes to any ready agent of the job."""
+        j = index_arg("job", j, len(self.jobs))
+        agent = index_arg("agent", agent, self.agents.n)
+        if self.agents.state[agent] != _READY:
+            raise ValueError(f"agent {agent} is not ready")
+        now = self.clock.now()
+        new = self.agents.transition(agent, "not_ready", now)
+        if self.events.enabled:
+            self.events.agent_state(agent, new, int(self.agents.job[agent]))
+        if self._txn is not None:
+            with self._txn():
+                (a,) = self._record(j, [plan], now)
+        else:
+            (a,) = self._record(j, [plan], now)
+        self._held[agent] = a.id
+        self._holds[a.id] = agent
+        s = self._take_slot()
+        self._slot_job[s] = j
+        self._slot_status[s] = _RINGING
+        self._slot_t0[s] = now
+        a.slot = s
+        self.in_flight[a.id] = a
+        self.telephony.dial(a)
+        return a
+
+    def held(self, agent: int) -> int:
+        """The attempt ``agent`` is held for (``launch_held``), or -1."""
+        return self._held.get(agent, -1)
+
+    def _take_slot(self) -> int:
+        if not self._free_slots:
+            self._grow_slots()
+        s = self._free_slots.pop()
+        if s >= self._slots_used:
+            self._slots_used = s + 1
+        return s
+
+    def _unhold(self, attempt_id: int) -> int:
+        """End the hold of attempt ``attempt_id``'s agent, ready again; returns the agent,
+        or -1 when no agent is held for it (none was, or the feed ended the hold)."""
+        agent = self._holds.pop(attempt_id, -1)
+        if agent < 0 or self._held.get(agent) != attempt_id:
+            return -1
+        del self._held[agent]
+        if self.agents.state[agent] != _NOT_READY:  # (a supervisor's logoff meanwhile)
+            return -1
+        now = self.clock.now()
+        new = self.agents.transition(agent, "ready", now)
+        if self.events.enabled:
+            self.events.agent_state(agent, new, int(self.agents.job[agent]))
+        return agent
 
     def _serve_waiting(self, job: int, now: float) -> None:
         q = self.waiting[job]

@@ -37,6 +37,7 @@ EVENT_TOPIC: dict[str, str] = {
     "ATTEMPT_CREATED": "ATTEMPT",
     "ATTEMPT_UPDATED": "ATTEMPT",
     "ATTEMPT_COMPLETED": "ATTEMPT",
+    "ATTEMPT_DISPOSITION": "ATTEMPT",
     "ENRICHEDATTEMPTRESULT": "ENRICHEDATTEMPTRESULT",
 }
 
@@ -52,7 +53,7 @@ FieldSpec = dict[str, tuple[type, str]]
 
 _COMMON: FieldSpec = {
     "type": (str, "event (sub)type: the topic's type, or ATTEMPT_CREATED / ATTEMPT_UPDATED / "
-                  "ATTEMPT_COMPLETED on the ATTEMPT topic"),
+                  "ATTEMPT_COMPLETED / ATTEMPT_DISPOSITION on the ATTEMPT topic"),
     "org": (str, "organisation (`Default` for the default organisation)"),
     "seq": (int, "publisher sequence number, 0, 1, 2, ... over all topics of one run "
                  "(gaps mean lost events)"),
@@ -155,6 +156,20 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
     "ATTEMPT_UPDATED": {**_COMMON, **_ATTEMPT,
                         "change": (str, "what changed: " + ", ".join(ATTEMPT_CHANGES))},
     "ATTEMPT_COMPLETED": {**_COMMON, **_ATTEMPT},
+    "ATTEMPT_DISPOSITION": {
+        **_COMMON,
+        "attempt_id": _ATTEMPT["attempt_id"],
+        **_JOB,
+        "contact_id": _ATTEMPT["contact_id"],
+        "address": _ATTEMPT["address"],
+        "agent_id": (int, "the agent who gave the disposition (-1: the run's own)"),
+        "disposition": (str, "the agent's disposition of the call (`engine.dispositions."
+                             "DISPOSITIONS`): sale, complete, not_interested, callback, dnc, "
+                             "wrong_number; or the run's own `review`: a message a crash or "
+                             "a stop caught being sent, not sent again"),
+        "callback_at": (str, "ISO 8601 UTC time of the callback asked for (empty: none)"),
+        "personal": (bool, "the callback is to be put through to the same agent"),
+    },
     "ENRICHEDATTEMPTRESULT": {
         **_COMMON,
         "attempt_id": _ATTEMPT["attempt_id"],
@@ -310,6 +325,23 @@ class EventPublisher:
         self._emit("ENRICHEDATTEMPTRESULT", self._enriched(at, a, live, bool(dnc), ids))
 
     # ------------------------------------------------------------------ agents
+
+    def disposition(self, attempt_id: int, job: int, contact_id: str, address: str,
+                    agent: int, disposition: str, callback_s: float | None,
+                    personal: bool) -> None:
+        """ATTEMPT_DISPOSITION (on the ATTEMPT topic): ``agent`` ended attempt
+        ``attempt_id`` with ``disposition`` (a callback at run-clock ``callback_s``)."""
+        if not self.enabled:
+            return
+        info = self._job(int(job))
+        body = {"attempt_id": int(attempt_id), "job_id": int(job), "job_name": info.name,
+                "campaign": info.campaign, "pacing": info.pacing,
+                "contact_id": str(contact_id),
+                "address": str(address), "agent_id": int(agent),
+                "disposition": str(disposition),
+                "callback_at": "" if callback_s is None else self.iso(callback_s),
+                "personal": bool(personal)}
+        self._publish("ATTEMPT_DISPOSITION", self._now(None), body)
 
     def agent_state(self, agent: int, state: int | str, job: int) -> None:
         """AGENT: ``agent`` is now in ``state`` (an ``AgentState`` value or name) on ``job``."""

@@ -23,12 +23,13 @@ the whole list at once, and counted as the rules' check: tests keep it equal to 
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -40,9 +41,12 @@ from engine.rules import RuleEngine
 from engine.strategy import Blocked, Done, Next, PastAttempt, Strategy
 from engine.vocab import ABANDON_CODES, CONNECT_CODES, LIVE_CODES, step_channel
 
+log = logging.getLogger(__name__)
+
 FRESH, QUEUED, IN_FLIGHT, DONE = 0, 1, 2, 3
 STATE_NAMES = ("fresh", "queued", "in_flight", "done")
 _BLOCKED = int(Code.BLOCKED)
+_INVALID = int(Code.INVALID)
 BLOCKED_RETRY_S = 1e-3  # a contact blocked for capacity is due again from the next tick on
 SCAN_LIMIT = 256  # contacts in a row giving no attempt before ``take`` gives up for this tick
 # A list that grows as it is read (``more``: the simulator's synthetic lists, an endless
@@ -75,6 +79,16 @@ class _KeyIndex(dict):
     def __missing__(self, zone: Any) -> int:
         k = self[zone] = self.new(zone)
         return k
+
+
+class CallbackListener(Protocol):
+    """What a flow tells of the callbacks it places (``engine.dispositions``)."""
+
+    def callback_launched(self, a: Attempt) -> None:
+        """Attempt ``a`` is the callback of its contact (recorded as started)."""
+
+    def callback_refused(self, job: int, contact: int, reason: str) -> None:
+        """The callback of ``contact`` is refused for good (a DNC rule, a bad zone)."""
 
 
 class Planned(NamedTuple):
@@ -174,6 +188,13 @@ class ContactFlow:
         self._fields_of: dict[int, dict[str, Any]] = {}
         self._decided: dict[int, Next] = {}
         self._seq = 0
+        # Callbacks an agent asked for (``engine.dispositions``): per channel a heap of
+        # (due s, seq, contact, step, address), before the retries; ``_cb_planned`` the
+        # contacts whose callback was planned and not yet launched; ``callbacks`` hears of
+        # each launch and of each refused for good (``CallbackListener``).
+        self._callbacks: dict[str, list[tuple[float, int, int, int, str]]] = {}
+        self._cb_planned: set[int] = set()
+        self.callbacks: CallbackListener | None = None
         self._n = [0, 0, 0, 0]  # contacts per state
         self.attempts = self.connects = self.live = self.abandons = self.successes = 0
         self._today = (-1, 0, 0)  # (UTC day index, live answers, abandons) of that day
@@ -313,6 +334,20 @@ class ContactFlow:
         out: list[Planned] = []
         if n <= 0:
             return out
+        cbq = self._callbacks.get(ch)
+        while cbq and cbq[0][0] <= now_s:
+            _, seq, c, step, address = heapq.heappop(cbq)
+            if self.state[c] != QUEUED or self._latest[c] != seq:
+                continue  # superseded or finished meanwhile
+            self._set(c, IN_FLIGHT)
+            p = self.plan_callback(c, step, address, now_s)
+            if p.__class__ is Planned:
+                out.append(p)
+                if len(out) == n:
+                    return out
+            elif p is not None:  # not open yet: again at the opening
+                self._set(c, QUEUED)
+                self.schedule_callback(c, step, address, p)
         for queues in (self._queues, self._waiting):
             q = queues.get(ch)
             while q and q[0][0] <= now_s:
@@ -440,6 +475,118 @@ class ContactFlow:
     def launched(self, a: Attempt) -> None:
         """An attempt planned by ``next`` was started (counts it)."""
         self.attempts += 1
+        if self._cb_planned and a.contact in self._cb_planned:
+            self._cb_planned.discard(a.contact)
+            if self.callbacks is not None:
+                self.callbacks.callback_launched(a)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def schedule_callback(self, c: int, step: int, address: str, at_s: float,
+                          queue: bool = True) -> int:
+        """Contact ``c`` is to be called back on ``step`` at ``address`` from ``at_s`` (run
+        s), whatever its strategy planned (superseded); ``queue`` False keeps it out of
+        ``take`` (a personal callback, launched by its agent's turn: ``plan_callback``).
+        Returns the queue entry's seq. A contact with an attempt in flight cannot be
+        scheduled (``ValueError``)."""
+        if self.state[c] == IN_FLIGHT:
+            raise ValueError(f"job {self.name!r}: contact {self.ids[c]!r} has an attempt "
+                             "in flight")
+        if not 0 <= step < len(self.strategy.steps):
+            raise ValueError(f"job {self.name!r}: no strategy step {step}")
+        self._set(c, QUEUED)
+        self._known(c)  # its fields, kept while it waits (``plan_callback`` reads them)
+        self._decided.pop(c, None)
+        seq = self._seq = self._seq + 1
+        self._latest[c] = seq
+        if queue:
+            ch = self._step_channels[step]
+            heapq.heappush(self._callbacks.setdefault(ch, []), (at_s, seq, c, step, address))
+        return seq
+
+    def callback_due(self, c: int, seq: int) -> bool:
+        """Whether the callback ``schedule_callback`` gave ``seq`` still stands (the
+        contact queued for it, nothing superseded it)."""
+        return self.state[c] == QUEUED and self._latest[c] == seq
+
+    def take_callback(self, c: int, step: int, address: str, now_s: float
+                      ) -> Planned | float | None:
+        """``plan_callback`` for a personal callback whose agent is free now (the contact
+        queued for it: ``callback_due``); a later time it is queued again by the caller."""
+        self._set(c, IN_FLIGHT)
+        p = self.plan_callback(c, step, address, now_s)
+        if p is not None and p.__class__ is not Planned:
+            self._set(c, QUEUED)
+        return p
+
+    def plan_callback(self, c: int, step: int, address: str, now_s: float
+                      ) -> Planned | float | None:
+        """A callback of contact ``c`` (reserved IN_FLIGHT by the caller) due at
+        ``now_s``: the attempt to launch now when the step's calling window is open in
+        the contact's zone and the rules allow it; else the run-clock time to try again
+        (the window's next opening, a nuisance period's or cap's end); None when a rule
+        refuses the address for good (DNC): the contact is finished and ``callbacks``
+        told."""
+        contact = self._known(c)
+        ch = self._step_channels[step]
+        try:
+            tz = self.strategy.zone_name(contact)
+            w = self.calendar.windows(self.strategy.windows_of(step), tz)
+        except ValueError as e:
+            log.warning("job %s: callback of contact %s not placed: %s", self.name,
+                        self.ids[c], e)
+            self._finish(c, False)
+            self._refused(c, str(e))
+            return None
+        if not w.is_open(now_s):
+            return w.next_open(now_s)
+        hist = self.history.get(self.ids[c], ())
+        d = self.rules.decide(self.job, contact, address, ch, now_s, hist, self.calendar,
+                              self.agent_guaranteed, self._normalised[step])
+        if d.allowed:
+            self._cb_planned.add(c)
+            return _new_tuple(Planned, (c, self.ids[c], address, step))
+        if d.until is not None:
+            return max(d.until, now_s + BLOCKED_RETRY_S)
+        self._finish(c, False)
+        self._refused(c, d.reason)
+        return None
+
+    def _refused(self, c: int, reason: str) -> None:
+        if self.callbacks is not None:
+            self.callbacks.callback_refused(self.job, c, reason)
+
+    def finish_contact(self, c: int, success: bool = False) -> bool:
+        """No more attempts for contact ``c`` (an agent's disposition): done now, unless
+        an attempt is in flight (False). Its queued plans and callbacks lapse."""
+        if self.state[c] == IN_FLIGHT:
+            return False
+        if self.state[c] != DONE:
+            self._finish(c, success)
+        return True
+
+    def wrong_number(self, c: int, step: int, t_end: float, now_s: float) -> None:
+        """The person reached on contact ``c``'s ``step`` at the attempt that ended at
+        ``t_end`` was not the contact (an agent's disposition): that attempt counts as an
+        ``INVALID`` number, not a success, the step is finished, and the contact is decided
+        again at ``now_s`` (its next address, if it has one). A contact with an attempt in
+        flight is decided when that attempt ends."""
+        hist = self.history.get(self.ids[c])
+        for k, h in enumerate(hist or ()):
+            if h.job == self.job and h.step == step and h.at == t_end:
+                hist[k] = h._replace(code=_INVALID)
+        self.end_step(c, step, now_s)
+
+    def end_step(self, c: int, step: int, now_s: float) -> None:
+        """No more attempts of contact ``c`` on ``step`` (a wrong number, a message that
+        may have gone out and is kept for review): the contact is decided again at
+        ``now_s`` (its next step, if it has one), or when its attempt in flight ends."""
+        self._ended.setdefault(c, set()).add(step)
+        if self.state[c] == IN_FLIGHT:
+            return
+        self._set(c, IN_FLIGHT)
+        self._decided.pop(c, None)
+        self._plan(c, now_s, "")  # "" matches no channel: queue or finish, never launch
 
     def finished(self, a: Attempt, now_s: float) -> None:
         """Attempt ``a`` of this job ended with ``a.code``: history, then queue or finish."""

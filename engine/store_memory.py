@@ -35,6 +35,7 @@ class MemoryStore:
         self._seq = 0
         self._published = 0
         self._sessions: dict[int, str] = {}
+        self._dispositions: dict[int, dict[str, Any]] = {}
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -153,6 +154,26 @@ class MemoryStore:
             self._sessions.clear()
         for i in attempt_ids or ():
             self._sessions.pop(int(i), None)
+
+    def attempt(self, attempt_id: int) -> dict[str, Any] | None:
+        """The record of attempt ``attempt_id`` (finished or trapped), or None."""
+        i = self._row.get(int(attempt_id))
+        if i is not None:
+            return row_record(self.rows[i])
+        a = self._flight.get(int(attempt_id))
+        if a is None:
+            return None
+        rec = a.record()
+        rec["code"] = 0
+        return rec
+
+    def put_disposition(self, attempt_id: int, record: dict[str, Any]) -> None:
+        """Keep the disposition record of attempt ``attempt_id``."""
+        self._dispositions[int(attempt_id)] = dict(record)
+
+    def dispositions(self) -> dict[int, dict[str, Any]]:
+        """Every disposition record by attempt id."""
+        return {k: dict(v) for k, v in sorted(self._dispositions.items())}
 
     def close(self) -> None:
         """Nothing to release; the data stay readable."""

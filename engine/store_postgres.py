@@ -217,7 +217,7 @@ class PostgresStore(SqlStore):
                 db.execute(f"UPDATE {prefix}meta SET value = %s WHERE key = 'schema_version'",
                            (str(SCHEMA_VERSION),))
                 for table in TABLES:  # created just now (1 -> 2: outbox, 2 -> 3:
-                    cols.setdefault(table, [])  # call_sessions)
+                    cols.setdefault(table, [])  # call_sessions, 3 -> 4: dispositions)
             missing = set(TABLES) - set(cols)
             if missing:
                 raise StoreError(f"{self.where}: tables {sorted(missing)} are missing")

@@ -8,7 +8,9 @@ Tables: ``attempts`` (one row per attempt, ``attempt_id`` primary key), ``job_st
 record they belong to and published after; ``meta.outbox_published`` is the last ``seq``
 handed to the sink) and ``call_sessions`` (the platform's session id of each attempt whose
 launch it answered, kept until the session is seen to end: a restart after a crash hangs
-up, or takes the result of, what the platform still has; ``adapters.epm.orphans``).
+up, or takes the result of, what the platform still has; ``adapters.epm.orphans``) and
+``dispositions`` (the agents' dispositions of their calls and what became of each, a JSON
+record per attempt: ``engine.dispositions``).
 
 Every driver error is turned into one ``StoreError`` naming the store and what to do
 (disk full, damaged file, lost server), never a traceback; a transaction that failed
@@ -25,11 +27,12 @@ from typing import Any
 
 from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, CODE_INDEX, Attempt
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever a table or column changes; a store refuses a newer version and
-migrates an older one it knows (1 -> 2: the outbox table added; 2 -> 3: call_sessions)."""
+migrates an older one it knows (1 -> 2: the outbox table added; 2 -> 3: call_sessions;
+3 -> 4: dispositions)."""
 
-TABLES = ("attempts", "job_states", "meta", "outbox", "call_sessions")
+TABLES = ("attempts", "job_states", "meta", "outbox", "call_sessions", "dispositions")
 OUTBOX_MARK = "outbox_published"
 BOOL_FIELDS = frozenset(name for name, sql, _ in ATTEMPT_COLUMNS if sql == "BOOLEAN")
 _BOOL_INDEX = tuple(i for i, f in enumerate(ATTEMPT_FIELDS) if f in BOOL_FIELDS)
@@ -71,6 +74,8 @@ def create_statements(dialect: str, prefix: str = "") -> list[str]:
         "topic TEXT NOT NULL, event TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {prefix}call_sessions "
         f"(attempt_id {types['INTEGER']} PRIMARY KEY, session_id TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}dispositions "
+        f"(attempt_id {types['INTEGER']} PRIMARY KEY, record TEXT NOT NULL)",
     ]
 
 
@@ -112,6 +117,12 @@ def statements(ph: str, prefix: str = "") -> dict[str, str]:
                     "ORDER BY attempt_id",
         "session_del": f"DELETE FROM {prefix}call_sessions WHERE attempt_id = {ph}",
         "sessions_del": f"DELETE FROM {prefix}call_sessions",
+        "one": f"SELECT {cols} FROM {t} WHERE attempt_id = {ph}",
+        "disp_put": f"INSERT INTO {prefix}dispositions (attempt_id, record) "
+                    f"VALUES ({ph}, {ph}) ON CONFLICT (attempt_id) DO UPDATE "
+                    "SET record = excluded.record",
+        "disp_all": f"SELECT attempt_id, record FROM {prefix}dispositions "
+                    "ORDER BY attempt_id",
     }
 
 
@@ -347,6 +358,24 @@ class SqlStore:
             with self._guard():
                 self._db.cursor().executemany(self._sql["session_del"],
                                      [(int(i),) for i in attempt_ids])
+
+    def attempt(self, attempt_id: int) -> dict[str, Any] | None:
+        """The record of attempt ``attempt_id`` (finished or trapped), or None."""
+        row = self._exec("one", (int(attempt_id),)).fetchone()
+        return None if row is None else row_record(row)
+
+    # ---- the agents' dispositions
+
+    def put_disposition(self, attempt_id: int, record: dict[str, Any]) -> None:
+        """Keep (insert or replace) the disposition record of attempt ``attempt_id``;
+        committed on return (or with the enclosing ``transaction``)."""
+        self._exec("disp_put", (int(attempt_id), json.dumps(record, separators=(",", ":"))))
+
+    def dispositions(self) -> dict[int, dict[str, Any]]:
+        """Every disposition record by attempt id."""
+        with self._lock:
+            rows = self._exec("disp_all").fetchall()
+        return {int(a): json.loads(text) for a, text in rows}
 
     def __enter__(self) -> SqlStore:
         return self

@@ -16,6 +16,11 @@ Requests (``job``: a job's name; agents are numbered from 0 in the run's agent o
     {"action": "set", "job": "sales", "min_agents": 4, "max_agents": 20, "priority": 3}
     {"action": "logoff", "agent": 17}
     {"action": "import", "job": "sales", "file": "/data/leads.csv"}
+    {"action": "disposition", "attempt": 1234, "agent": 7, "code": "callback",
+     "callback_at": "2026-12-03T15:30:00+01:00", "personal": true}
+
+``disposition`` is an agent's disposition of its call, carried out by the run's
+``dispositions`` (``engine.dispositions``); a run without them refuses it.
 
 ``import`` appends a contact file to a running job's list through the ``importer`` the run
 gives (a live run's: ``outdial.live.imports``); ``{"action": "shutdown"}`` stops the whole
@@ -34,17 +39,19 @@ import numpy as np
 
 from engine.agents import AgentManager, AgentState
 from engine.director import CampaignDirector, JobTransitionError
+from engine.dispositions import KEYS as DISPOSITION_KEYS
+from engine.dispositions import DispositionError, Dispositions
 from engine.interfaces import Store
 from engine.job import Job
 from engine.recovery import transaction
 from engine.staffing import Staffing
 
 ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
-           "shutdown")
+           "shutdown", "disposition")
 LIMITS = ("min_agents", "max_agents", "priority")
 _KEYS = {"status": set(), "agents": set(), "pause": {"job"}, "resume": {"job"}, "stop": {"job"},
          "set": {"job", *LIMITS}, "logoff": {"agent"}, "import": {"job", "file"},
-         "shutdown": set()}
+         "shutdown": set(), "disposition": set(DISPOSITION_KEYS)}
 _FINAL = ("STOPPED", "FINISHED")  # a job in these states takes no more contacts
 LIMIT_MAX = 1_000_000
 LIMITS_KEY = "supervisor_limits"  # store meta: the limits a supervisor set, per job name
@@ -92,6 +99,7 @@ class Supervisor:
         self.importer = importer
         self.shutdown = shutdown
         self.logoffs = logoffs
+        self.dispositions: Dispositions | None = None
 
     def handle(self, request: Any) -> Any:
         """Check and carry out one request (a mapping, see the module); returns what it did
@@ -123,6 +131,13 @@ class Supervisor:
             state = AgentState(self.logoffs.force(agent) if self.logoffs is not None
                                else self.dialer.force_logout(agent))
             return {"agent": agent, "state": state.name}
+        if action == "disposition":
+            if self.dispositions is None:
+                raise SupervisorError("this run takes no dispositions")
+            try:
+                return self.dispositions.request(request)
+            except DispositionError as e:
+                raise SupervisorError(str(e)) from None
         j = self._job(request.get("job"))
         if action == "import":
             return self._import(j, request.get("file"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from statistics import NormalDist
 
 import numpy as np
+from scipy.special import gammaincinv
 
 from pacer import gather as g
 from pacer.abandon import AbandonParams, AbandonState, Outcome, _abandon_record
@@ -181,6 +182,12 @@ BIAS_PRIOR = 3.0  # pseudo-abandons forecast in the bias's prior, and BIAS_INITI
 # prior of 2 was tried: it cost occupancy in short runs without making the 400-agent cold
 # start safer, so the prior is neutral and the bias is learnt.
 BIAS_INITIAL = 1.0
+# ... and where the model over-forecasts, the bias it is divided by is the upper one-sided
+# BIAS_CHANCE confidence bound of realised / forecast abandons (``Pacer._bias_guard``): a
+# model 4x pessimistic (answering machines put through to agents with AMD off and no
+# wrap-up: each frees its agent 8 s later, which the look-ahead does not see) used half its
+# budget (61 agents: 1.11 % against a best progressive ratio's 2.06 %).
+BIAS_CHANCE = 0.05
 LOOKAHEAD_SAMPLES = 16  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
 LOOKAHEAD_FINE_SAMPLES = 64  # ... and of its decision once the screen would dial
 LOOKAHEAD_DT_S = 1.0  # its time step, seconds
@@ -204,6 +211,7 @@ REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 CURVE_POINTS = 16
 HORIZON_STEPS = 1  # look-aheads checked: horizon * k / HORIZON_STEPS (see _predictive_dials)
 WINDOW_Z = 1.645  # an excess of abandons within this many standard deviations is chance
+# (``chance_count``: with the skew and the whole counts of a Poisson's small means)
 # The price has a floor (THETA_MIN), and so has the model: a marginal abandon under about
 # one in the look-ahead's samples (K = 64) reads as none, so a dial beyond the idle agents
 # passes even at the lowest price. The 50-agent reference held 0.9-1.1 % of live answers
@@ -238,6 +246,20 @@ WINDOW_PAYBACK_S = 1800.0  # an excess or saving of abandons is spread over this
 # re-deciding on every one raised the abandons (1.46 % -> 2.05 %) for no occupancy.
 REDECIDE_S = 2.0
 REDECIDE_MAX_S = 8.0
+# AGENT_WAIT: the wait rule (pacer.predictive) predicts idle agent-time per connect over a
+# fixed horizon, a proxy that is not calibrated: open loop, random scenarios of 7-577 agents
+# realised 0.3-0.6x their target where the abandon rule did not bind (20.5 s asked, 6.5 s
+# realised). So the target the rule is given is scaled, every REFRESH_S, toward the wait
+# realised (ready agent-seconds per connected call over WAIT_MEMORY_S, the KPI's
+# definition): by WAIT_GAIN of the log gap, at most WAIT_STEP, within [1 / WAIT_SPAN,
+# WAIT_SPAN]; lowered (more dials) only while the wait rule, not the abandon rule, chose
+# the dials of most decisions (else the abandon limit holds the wait up, and no scale would
+# bring it down).
+WAIT_MEMORY_S = 300.0
+WAIT_GAIN = 0.05
+WAIT_STEP = 0.05
+WAIT_SPAN = 20.0
+WAIT_MIN_CONNECTS = 5.0  # connects in the memory before the realised wait is read
 MAX_SETTING = 1e12  # largest magnitude of any numeric setting
 
 
@@ -403,6 +425,20 @@ def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
     return np.array([getattr(c, name) for c in campaigns], dtype=dtype)
 
 
+
+def chance_count(mean: np.ndarray | float) -> np.ndarray:
+    """The count of abandons a Poisson of ``mean`` exceeds by chance alone about one time in
+    twenty (WINDOW_Z, one-sided): ``mean + z sqrt(mean) + (z^2 + 2) / 6``, the normal bound
+    with the Poisson's skew (Cornish-Fisher) and a half-count continuity correction. The
+    normal bound alone misreads small means: 1 abandon where 0.1 were expected is over
+    ``0.1 + 1.645 sqrt(0.1) = 0.62``, though it comes 9.5 % of the time; a 14-agent team at a
+    hit rate of 0.08 was paced one line per idle agent for 45 minutes on it (price_at_floor)
+    at 50 % occupancy. Exceeded with chance 0.5 % at a mean of 0.1, 1.9 % at 1, 3.2 % at 5,
+    3.4 % at 20, about 5 % for large means. For the floor's hold (``Pacer._hold_floor``),
+    whose one line per idle agent is costly."""
+    m = np.maximum(mean, 0.0)
+    return m + WINDOW_Z * np.sqrt(m) + (WINDOW_Z ** 2 + 2.0) / 6.0
+
 class Pacer:
     """Batched pacing for a fixed set of campaigns (rows 0..n-1, in the order given)."""
 
@@ -509,6 +545,15 @@ class Pacer:
         self._slow_live = np.zeros(n)  # expected live answers, EWMA over LIVE_RATE_MEMORY_S
         self._n_decided = np.zeros(n)  # decisions since the last refresh, and those that
         self._n_bound = np.zeros(n)  # stopped at the price (THETA_BOUND)
+        # AGENT_WAIT's closed loop (WAIT_MEMORY_S): idle agent-seconds and connects, the
+        # idle agents at the last decision, the target's scale, decisions the wait rule chose
+        self._wait_idle_s = np.zeros(n)
+        self._wait_idle_new = np.zeros(n)
+        self._wait_connects = np.zeros(n)
+        self._idle_last = np.zeros(n)
+        self._wait_scale = np.ones(n)
+        self._wait_bound = np.zeros(n)
+        self._wait_decided = np.zeros(n)
         self._seen_added_ab = np.zeros(n)
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
@@ -939,6 +984,9 @@ class Pacer:
         self._last_now = now
         self._flush(now, co, ce)
         idle = counts[:, g.IDLE]
+        if self._wait_rows.size:  # idle agent-seconds since the last decision
+            self._wait_idle_new += self._idle_last * dt
+            self._idle_last = idle.astype(np.float64)
         unanswered = counts[:, g.RINGING] + counts[:, g.WAITING]
         in_flight = unanswered + counts[:, g.CONNECTED]
         dials = np.zeros(n, dtype=np.int64)
@@ -1119,11 +1167,14 @@ class Pacer:
             self.ring.counts, self.ring.totals, self.ring.bin_width_s,
             self.ring_end.counts, self.ring_end.totals, self.ring_end.bin_width_s,
             hit, self._ring_timeout_s, self.horizon_s, self._connect_window_s,
-            np.ones(self.n), self._target, self._target_value, self._sl_threshold_s,
+            np.ones(self.n), self._target, self._target_value * self._wait_scale,
+            self._sl_threshold_s,
             # searched no further than the abandon rule's dials, which bound its answer: its
             # tables grow with the cap (a lines cap of 1000 per agent took 8 s a decision)
             np.minimum(max_new, out), act, 1, n_w, np.empty(self.n), np.empty(self.n))
         r = self._wait_rows
+        self._wait_decided[r] += act[r]
+        self._wait_bound[r] += act[r] * (n_w[r] < out[r])
         out[r] = np.minimum(out[r], n_w[r])
 
     def _effective_limit(self) -> np.ndarray:
@@ -1133,12 +1184,18 @@ class Pacer:
             return np.clip(self._aim(), 0.0, THETA_MAX)
         return self.theta.copy()
 
+    def _human_share(self) -> np.ndarray:
+        """The share of the forecast's live answers the abandon rate is taken over: the
+        forecast counts every answer put through to an agent, and the answering machines
+        the agents found (AMD off, or missed) leave the count, by the share found so far."""
+        return (self._run_live + 1.0) / (self._run_live + self._run_machines + 1.0)
+
     def _aim(self) -> np.ndarray:
         """Human drops per live answer the realised rate is steered to: the limit x
         ``abandon_aim`` less the false-positive share, and at most the budget less a margin
         for chance over the live answers a calling day or the regulatory window, whichever
-        is shorter, will hold (at the recent rate); never under half the budget
-        (fractions).
+        is shorter, will hold (at the recent rate, and only those the rate is taken over:
+        ``_human_share``); never under half the budget (fractions).
 
         The margin is AIM_Z standard deviations of the count the limit judges, per live
         answer: Poisson drops at the budget and, in Ofcom mode, the AMD false positives the
@@ -1151,7 +1208,7 @@ class Pacer:
         aim = human_drop_budget(self._abandon_limit * self._abandon_aim, self.fp_share)
         span = np.where(self._window_s > 0, np.minimum(self._window_s, CALLING_DAY_S),
                         CALLING_DAY_S)
-        live = self._fc_live / self._fc_memory * span
+        live = self._fc_live * self._human_share() / self._fc_memory * span
         fp = self.fp_share / np.maximum(1.0 - self.fp_share, 1e-12)
         var = budget + (1.0 - self._abandon_limit) ** 2 * fp
         margin = AIM_Z * np.sqrt(var / np.maximum(live, 1.0))
@@ -1173,7 +1230,7 @@ class Pacer:
             self._t_start = now
         self._slow_live = self._slow_live * math.exp(-dt / LIVE_RATE_MEMORY_S) + d_live
         span = min(max(now - self._t_start, REFRESH_S), LIVE_RATE_MEMORY_S)
-        live_rate = self._slow_live / span  # per second
+        live_rate = self._slow_live * self._human_share() / span  # per second
         self._fc_memory = np.clip(1.0 / np.maximum(self._budget * live_rate, 1e-12),
                                   FORECAST_MEMORY_S, FORECAST_MEMORY_MAX_S)
         new_ab, new_live = self._new_ab.copy(), self._new_live.copy()
@@ -1190,15 +1247,16 @@ class Pacer:
         # spent); the aim's own margin is for chance, so only an excess past WINDOW_Z
         # standard deviations (Poisson) of the count at the aim is paid back
         used = self._excess(aim)
-        self._hold_floor(now, aim, used, new_ab, new_live)
-        horizon_live = np.maximum(self._fc_live / self._fc_memory
+        if not self.open_loop:  # the hold is feedback too: none in a calibration run
+            self._hold_floor(now, aim, used, new_ab, new_live)
+        if self._wait_rows.size:
+            self._wait_loop(dt, new_live - new_ab)
+        human = self._human_share()
+        horizon_live = np.maximum(self._fc_live * human / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
-        target = aim_now / np.maximum(self.model_bias, 1.0)
+        target = aim_now / self._bias_guard()
         ok = self._fc_live > 1.0
-        # the forecast's live answers are the dialer's: those that are humans, by the share
-        # the agents found so far, are what the rate is taken over
-        human = (self._run_live + 1.0) / (self._run_live + self._run_machines + 1.0)
         forecast = np.where(ok, self._fc_ab / np.maximum(self._fc_live * human, 1e-12), target)
         # the gain per refresh shrinks as the memory grows, so a longer-remembered forecast
         # is not over-driven while it catches up with a new price
@@ -1218,13 +1276,48 @@ class Pacer:
         self.theta = np.clip(self.theta * np.exp(step), THETA_MIN, top)
         self._limit = self._effective_limit()
 
+    def _wait_loop(self, dt: float, connects: np.ndarray) -> None:
+        """AGENT_WAIT campaigns: the wait rule's target scaled toward the realised wait
+        (see WAIT_MEMORY_S's note); ``connects``: connected live answers since the last
+        refresh, ``dt`` seconds ago."""
+        r = self._wait_rows
+        decay = math.exp(-dt / WAIT_MEMORY_S)
+        self._wait_idle_s[r] = self._wait_idle_s[r] * decay + self._wait_idle_new[r]
+        self._wait_connects[r] = np.maximum(self._wait_connects[r] * decay + connects[r], 0.0)
+        self._wait_idle_new[r] = 0.0
+        seen = self._wait_connects[r]
+        realised = self._wait_idle_s[r] / np.maximum(seen, 1.0)
+        target = self._target_value[r]
+        step = WAIT_GAIN * (np.log(np.maximum(target, 1e-3))
+                            - np.log(np.maximum(realised, 1e-3)))
+        chose = self._wait_bound[r] >= 0.5 * np.maximum(self._wait_decided[r], 1.0)
+        step = np.where(chose, step, np.maximum(step, 0.0))
+        step = np.where(seen >= WAIT_MIN_CONNECTS, np.clip(step, -WAIT_STEP, WAIT_STEP), 0.0)
+        self._wait_scale[r] = np.clip(self._wait_scale[r] * np.exp(step), 1.0 / WAIT_SPAN,
+                                      WAIT_SPAN)
+        self._wait_bound[r] = 0.0
+        self._wait_decided[r] = 0.0
+
+    def _bias_guard(self) -> np.ndarray:
+        """What the target is divided by: the model's bias where it under-forecasts (>= 1);
+        where it over-forecasts, the upper one-sided BIAS_CHANCE confidence bound of realised
+        over forecast abandons (the Poisson mean that makes no more abandons than realised a
+        BIAS_CHANCE chance, over the forecast), and 1 while that bound is over 1: a
+        pessimistic model is trusted as far as the evidence says, never on luck."""
+        upper = gammaincinv(self._run_ab + 1.0, 1.0 - BIAS_CHANCE) / np.maximum(
+            self.added_abandons, 1e-12)
+        return np.maximum(self.model_bias, np.minimum(upper, 1.0))
+
     def _excess(self, aim: np.ndarray) -> np.ndarray:
         """Abandons realised over ``aim`` beyond chance (WINDOW_Z standard deviations of the
-        count at the aim), this run's and those carried over a restart: what the price pays
+        count at the aim, the normal bound: paying back costs little, so even a small team's
+        modest excess is paid back; ``_hold_floor``'s stronger step waits for
+        ``chance_count``), this run's and those carried over a restart: what the price pays
         back (negative: a saving, not spent)."""
         run_ab = self._run_ab + self._carried_ab
         run_live = self._run_live + self._carried_live
-        return run_ab - aim * run_live - WINDOW_Z * np.sqrt(aim * run_live)
+        mean = aim * run_live
+        return run_ab - mean - WINDOW_Z * np.sqrt(mean)
 
     def _hold_floor(self, now: float, aim: np.ndarray, used: np.ndarray, new_ab: np.ndarray,
                     new_live: np.ndarray) -> None:
@@ -1251,7 +1344,7 @@ class Pacer:
         self._floor_ab = np.where(judged, self._floor_ab + new_ab, 0.0)
         self._floor_live = np.where(judged, np.maximum(self._floor_live + new_live, 0.0), 0.0)
         ab, live = self._floor_ab, self._floor_live
-        over = ab - aim * live - WINDOW_Z * np.sqrt(aim * live)
+        over = ab - chance_count(aim * live)
         start = self._modelled & ~self._at_floor & at_min & (over > 0) & (used > 0)
         end = self._at_floor & (ab <= aim * live)
         if not (start.any() or end.any()):

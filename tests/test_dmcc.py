@@ -376,3 +376,24 @@ def test_a_short_outage_holds_nobody():
         await asyncio.wait_for(task, 5)
         await emu.close()
     asyncio.run(go())
+
+
+def test_an_agent_whose_call_and_wrap_up_fall_between_two_polls_is_read_again():
+    # the phone reads agentReady before and after a short call and its wrap-up: no
+    # change for the client, and the engine held the agent in wrap-up for good; the
+    # engine's call end makes the next reading news
+    async def go():
+        world = World(1)
+        world.states["5000"] = "agentReady"
+        emu, client, lis, task = await _following(world, 1)
+        await until(lambda: (0, AgentState.READY) in lis.seen)
+        lis.seen.clear()
+        polls = emu.requests["GetAgentState"]
+        await until(lambda: emu.requests["GetAgentState"] >= polls + 5)
+        assert lis.seen == []  # unchanged readings say nothing
+        client.call_ended(0)
+        await until(lambda: lis.seen == [(0, AgentState.READY)])
+        await client.stop()
+        await asyncio.wait_for(task, 5)
+        await emu.close()
+    asyncio.run(go())

@@ -96,6 +96,8 @@ def test_every_event_type_matches_the_contract():
     pub.job(0, "RUNNING", "started by schedule")
     pub.job_warning(0, "abandon_limit_infeasible", "ofcom", 0.03, 0.05, "over the limit")
     pub.job_statistics(0, job_stats())
+    pub.disposition(3, 0, "c3", "+442079460003", 7, "callback", 3600.0, True)
+    pub.disposition(4, 0, "c4", "+442079460004", 7, "sale", None, False)
     seen = set()
     for t, e in sink.events:
         check_event(t, e)

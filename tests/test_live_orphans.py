@@ -155,3 +155,38 @@ def test_a_session_whose_state_cannot_be_read_is_not_hung_up_on_a_guess():
     settled = settle(Garbled(), {0: "S0", 1: "S1", 2: "S2"}, {0: rec, 1: rec, 2: rec})
     assert dropped == ["S2"] and settled.hung_up == [2]
     assert settled.unknown == 2 and settled.codes == {}
+
+
+def test_messages_being_sent_at_a_crash_are_waited_for_never_hung_up_else_kept_for_review():
+    # S0 ends delivered at the second question, S1 stays launching, S2 the gateway no
+    # longer knows, S3 ended with no result; attempt 4 has no session (the crash came
+    # before the gateway's answer); attempt 5 a call ringing (hung up, as before)
+    asked: list[list[str]] = []
+    dropped: list[str] = []
+
+    class Gateway:
+        def get_status(self, ids):
+            asked.append(list(ids))
+            s0 = "ended" if len(asked) >= 2 else "launching"
+            out = {"S0": {"state": s0, "result": "delivered" if s0 == "ended" else ""},
+                   "S1": {"state": "launching", "result": ""},
+                   "S3": {"state": "ended", "result": "unknown"},
+                   "S5": {"state": "ringing", "result": ""}}
+            return [{"sessionID": i, **out[i]} for i in ids if i in out]
+
+        def send_ccxml_event(self, sid, name, body=""):
+            dropped.append(sid)
+            return True
+    sms = {"t_connect": -1.0, "t_answer": -1.0, "channel": int(Channel.SMS)}
+    email = {**sms, "channel": int(Channel.EMAIL)}
+    call = {**sms, "channel": int(Channel.VOICE_AGENT)}
+    sessions = {0: "S0", 1: "S1", 2: "S2", 3: "S3", 5: "S5"}
+    unfinished = {0: sms, 1: email, 2: sms, 3: sms, 4: email, 5: call}
+    t0 = time.monotonic()
+    settled = settle(Gateway(), sessions, unfinished, message_wait_s=0.3, poll_s=0.05)
+    assert time.monotonic() - t0 < 2.0
+    assert dropped == ["S5"]  # a message is never hung up
+    assert settled.codes == {0: int(Code.DELIVERED)}
+    assert sorted(settled.review) == [1, 2, 3, 4]
+    assert all(ids == ["S0", "S1"] or ids == ["S1"] for ids in asked[1:])  # only those
+    assert settled.summary()["messages_for_review"] == [1, 2, 3, 4]

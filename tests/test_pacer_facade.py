@@ -1,5 +1,7 @@
 """The Pacer facade: mode dispatch, caps, Ofcom fallback warning and the warm-up."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -312,7 +314,7 @@ def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_
     floor (from a dial's life after the price reached it) is over its aim beyond chance is
     paced 1:1 (no live answer dropped), with a warning, until that rate is back at the
     aim."""
-    from pacer.decide import REFRESH_S, THETA_MIN
+    from pacer.decide import REFRESH_S, THETA_MIN, chance_count
 
     p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
     aim = float(p._aim()[0])  # no forecast yet: half the limit
@@ -325,7 +327,7 @@ def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_
         p.decide(t, *_arrays(10, 5, 3))
         assert not p._at_floor[0]
     _live(p, t, 190, 10)  # 5 % of 200 at the floor: over the aim beyond chance
-    assert 10 - aim * 200 - 1.645 * (aim * 200) ** 0.5 > 0
+    assert 10 - chance_count(aim * 200) > 0
     t += REFRESH_S
     p.theta[:] = THETA_MIN
     p.decide(t, *_arrays(10, 5, 3))
@@ -346,20 +348,92 @@ def test_a_campaign_over_its_aim_with_the_price_at_its_floor_dials_one_line_per_
     assert int(p.decide(t + 0.25, *_arrays(10, 5, 3))[0]) > 10 - 3  # the model's count again
 
 
+def test_an_open_loop_pacer_never_holds_at_the_floor():
+    """``open_loop`` (a calibration run: no feedback) keeps the model deciding: the floor's
+    hold is feedback too. A calibration run that went to one line per idle agent at 46
+    minutes forecast none of its later dials (live answers 1.36x the forecast)."""
+    from pacer.decide import REFRESH_S, THETA_MIN
+
+    held = []
+    for open_loop in (False, True):
+        p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+        p.open_loop = open_loop
+        p.decide(0.0, *_arrays(10, 5, 3))
+        _live(p, 1.0, 180, 20)  # 10 % of 200 before the floor
+        t = REFRESH_S
+        p.decide(t, *_arrays(10, 5, 3))
+        settle = float(p._life[0] + p._connect_window_s[0])
+        while t < settle + 2 * REFRESH_S:
+            t += REFRESH_S
+            p.theta[:] = THETA_MIN
+            p.decide(t, *_arrays(10, 5, 3))
+        _live(p, t, 180, 20)  # and at the floor
+        t += REFRESH_S
+        p.theta[:] = THETA_MIN
+        p.decide(t, *_arrays(10, 5, 3))
+        held.append(bool(p._at_floor[0]))
+    assert held == [True, False]
+
+
+def test_one_abandon_among_a_few_live_answers_at_the_floor_is_chance():
+    """A small team's first abandon at the floor: 1 of 6 live answers against an aim of
+    ~1.5 % (0.09 expected, P(>= 1) ~ 9 %) is chance; the normal bound (mean + 1.645 sd)
+    read it as beyond it and paced a 14-agent team at a hit rate of 0.08 one line per idle
+    agent for 45 minutes. Two abandons of those 6 (P 0.4 %) are not chance; in both cases
+    the run (3 or 4 of 60) is over its aim by the payback's normal bound."""
+    from scipy.stats import poisson
+
+    from pacer.decide import REFRESH_S, THETA_MIN
+
+    for extra, held in ((0, False), (1, True)):
+        p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
+        p.decide(0.0, *_arrays(10, 5, 3))
+        _live(p, 1.0, 52 - extra, 2 + extra)  # the run before the floor: 2 (3) of 54
+        t = REFRESH_S
+        p.decide(t, *_arrays(10, 5, 3))
+        settle = float(p._life[0] + p._connect_window_s[0])
+        while t < settle + 2 * REFRESH_S:  # at the floor long enough to be judged
+            t += REFRESH_S
+            p.theta[:] = THETA_MIN
+            p.decide(t, *_arrays(10, 5, 3))
+        aim = float(p._aim()[0])
+        _live(p, t, 5 - extra, 1 + extra)
+        t += REFRESH_S
+        p.theta[:] = THETA_MIN
+        p.decide(t, *_arrays(10, 5, 3))
+        assert bool(p._at_floor[0]) is held
+        if not held:
+            assert 1 - aim * 6 - 1.645 * (aim * 6) ** 0.5 > 0  # the normal bound's misreading
+            assert poisson.sf(0, aim * 6) > 0.05
+
+
+@pytest.mark.parametrize("mean", [0.02, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0, 1000.0])
+def test_chance_count_is_exceeded_about_one_time_in_twenty_or_less(mean):
+    """Against the Poisson law itself: the count over chance_count(mean) comes with
+    chance between 0.2 % and 5.5 % (the normal bound's: up to 9.5 % at small means)."""
+    from scipy.stats import poisson
+
+    from pacer.decide import chance_count
+
+    k = math.floor(float(chance_count(mean)))  # over it: k + 1 or more
+    assert 0.0 < poisson.sf(k, mean) <= 0.055
+    assert poisson.sf(k, mean) >= 0.002 or mean < 0.5
+
+
 def test_a_burst_of_abandons_before_the_price_reached_its_floor_is_not_judged_there():
     """A price at its floor after a burst of abandons is the loop paying the burst back:
     only the abandons realised with the price at the floor, from a dial's life after it got
     there, send the campaign to one line per idle agent. Judged on the run so far, an early
     burst sent an 80-agent Ofcom campaign whose model reaches its aim to 1:1 for most of its
     hour (81.7 % occupancy against 93-94 % on the other seeds)."""
-    from pacer.decide import REFRESH_S, THETA_MIN
+    from pacer.decide import REFRESH_S, THETA_MIN, chance_count
 
     p = Pacer([CampaignPacing(pacing=Pacing.PREDICTIVE, initial_hit_rate=0.05)])
     p.decide(0.0, *_arrays(10, 5, 3))
     _live(p, 1.0, 380, 20)  # 5 % of 400, the price still above its floor
     p.decide(REFRESH_S, *_arrays(10, 5, 3))
     aim = float(p._aim()[0])
-    assert 20 - aim * 400 - 1.645 * (aim * 400) ** 0.5 > 0  # the run: over beyond chance
+    assert 20 - chance_count(aim * 400) > 0  # the run: over beyond chance
     t = REFRESH_S
     for _ in range(40):  # then at the floor for 200 s, every answer connected
         t += REFRESH_S
@@ -371,7 +445,7 @@ def test_a_burst_of_abandons_before_the_price_reached_its_floor_is_not_judged_th
     p.theta[:] = THETA_MIN
     _live(p, t, 170, 30)  # now 30 of 600 at the floor, over its aim beyond chance: 1:1
     aim = float(p._aim()[0])
-    assert 30 - aim * 600 - 1.645 * (aim * 600) ** 0.5 > 0
+    assert 30 - chance_count(aim * 600) > 0
     p.decide(t + REFRESH_S, *_arrays(10, 5, 3))
     assert p._at_floor[0]
 

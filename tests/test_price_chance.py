@@ -32,6 +32,26 @@ def test_the_aim_keeps_a_margin_for_the_live_answers_of_a_calling_day():
     assert p._aim()[2] == pytest.approx(full[2])  # ... a large one its usual aim
 
 
+def test_the_margin_is_over_the_live_answers_the_rate_counts_not_machines_put_through():
+    """With AMD off (or missing machines) the forecast's live answers include the machines
+    put through to agents, which leave the count the limit judges once their agent finds
+    them: the margin is over the humans. A 21-agent team whose answers were two thirds
+    machines read an aim of 2.4 % (its margin over all answers) and abandoned 3.27 % of its
+    live answers over six hours; over the humans it aims at ~2.05 %."""
+    rate = np.array([0.15, 0.15])
+    p = Pacer([CampaignPacing(window_s=30 * 86_400.0) for _ in rate])
+    _steady(p, rate)
+    p._run_live[:] = [100.0, 100.0]
+    p._run_machines[:] = [0.0, 200.0]
+    share = np.array([1.0, 101.0 / 301.0])
+    budget = p._budget
+    margin = dmod.AIM_Z * np.sqrt(budget / (rate * share * dmod.CALLING_DAY_S))
+    want = np.maximum(np.minimum(budget * p._abandon_aim, budget - margin), 0.5 * budget)
+    aim = p._aim()
+    assert aim == pytest.approx(want)
+    assert aim[1] < aim[0] - 0.002
+
+
 def test_the_ofcom_margin_covers_the_false_positives_it_counts():
     """Ofcom counts AMD false positives (share f of live calls) with the drops: the
     margin is AIM_Z standard deviations of drops + (1 - limit) x false positives, Poisson,
@@ -110,3 +130,23 @@ def test_an_excess_beyond_chance_lowers_the_price():
     calm = _after_refresh(0.0, 1.0, 100.0)
     assert calm == pytest.approx(0.05)  # on target, nothing owed: the price stays
     assert _after_refresh(8.0, 1.0, 100.0) < 0.99 * calm
+
+
+def test_a_pessimistic_model_is_trusted_only_as_far_as_the_evidence_says():
+    """The target is divided by the model's bias where it under-forecasts, and where it
+    over-forecasts by the upper 95 % bound of realised / forecast abandons: 7 realised
+    against 23.6 forecast (P(<= 7 | 23.6) ~ 1e-4) lets the target rise ~1.8x; 2 against
+    3.4 (P ~ 0.34) does not move it; an optimistic model's bias is kept as it is."""
+    from scipy.stats import poisson
+
+    p = Pacer([CampaignPacing(window_s=30 * 86_400.0) for _ in range(3)])
+    p._run_ab[:] = [7.0, 2.0, 12.0]
+    p.added_abandons[:] = [23.6, 3.4, 6.0]
+    p.model_bias = (p._run_ab + dmod.BIAS_PRIOR) / (p.added_abandons + dmod.BIAS_PRIOR)
+    guard = p._bias_guard()
+    # the bound: the mean under which 7 or fewer come 5 % of the time
+    mean = 23.6 * guard[0]
+    assert poisson.cdf(7, mean) == pytest.approx(0.05, abs=1e-6)
+    assert 0.5 < guard[0] < 0.6
+    assert guard[1] == pytest.approx(1.0)
+    assert guard[2] == pytest.approx(p.model_bias[2]) and guard[2] > 1.0

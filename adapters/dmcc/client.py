@@ -349,6 +349,15 @@ class DmccClient:
                         self._apply(a, st)
             await asyncio.sleep(self.config.poll_s)
 
+    def call_ended(self, agent: int) -> None:
+        """The engine ended a call of ``agent`` (its wrap-up starts there): the next poll's
+        reading of it is news, whatever it is. A call and its wrap-up that both fall
+        between two polls leave the phone reading ``agentReady`` before and after, no
+        change: the agent stayed in wrap-up in the engine for good (it gives calls only
+        to ready agents, so no later change came)."""
+        if agent in self.raw and agent not in self.lent:
+            self.raw[agent] = _RETRY
+
     def _agent_error(self, agent: int, text: str) -> None:
         """One agent's request refused: counted, logged when its reason changes (a station
         refused at every poll logs once), and the other agents go on."""

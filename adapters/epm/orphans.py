@@ -100,29 +100,39 @@ class Settled:
     """What ``settle`` found: ``codes``, the result the portal gave each unfinished
     attempt (by attempt id; the recovery records it instead of its own guess);
     ``hung_up``, the attempts whose sessions were hung up; ``left_connected``, those left
-    talking to an agent; ``unknown``, sessions the portal no longer knows."""
+    talking to an agent; ``unknown``, sessions the portal no longer knows; ``review``, the
+    unfinished SMS and email attempts whose fate cannot be learned (no session id kept:
+    the crash came before the gateway's answer; the gateway no longer knows the session;
+    still being sent after ``message_wait_s``): they may have gone out, so they are not
+    sent again but marked for review (``engine.dispositions``)."""
 
     codes: dict[int, int] = field(default_factory=dict)
     hung_up: list[int] = field(default_factory=list)
     left_connected: list[int] = field(default_factory=list)
     unknown: int = 0
     asked: int = 0
+    review: list[int] = field(default_factory=list)
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, Any]:
         return {"orphan_sessions": self.asked, "orphans_hung_up": len(self.hung_up),
                 "orphans_left_connected": len(self.left_connected),
-                "orphan_results_taken": len(self.codes)}
+                "orphan_results_taken": len(self.codes),
+                "messages_for_review": sorted(self.review)}
 
 
 def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Mapping],
-           workers: int = 8, within_s: float = 60.0) -> Settled:
+           workers: int = 8, within_s: float = 60.0, message_wait_s: float = 10.0,
+           poll_s: float = 0.5) -> Settled:
     """Ask ``client`` (an ``EpmClient``) about ``sessions`` (attempt id -> session id) and
     hang up those still up and not connected (see the module); ``unfinished`` holds the
     store records of the attempts the crash left PENDING (their codes come back in
     ``Settled.codes``). Blocking (run it in a thread); raises ``EpmError`` when the portal
     cannot be asked, or has not been asked everything within ``within_s`` seconds (no
     request starts after that, so a portal that answers slowly cannot hold the start for
-    one timeout per session)."""
+    one timeout per session). A message still being sent is never hung up: it is asked
+    about again every ``poll_s`` for up to ``message_wait_s`` (within ``within_s``) for
+    its result, then marked for review (``Settled.review``), as are the unfinished
+    messages without a session, or whose session the gateway no longer knows."""
     deadline = time.monotonic() + within_s
     out = Settled(asked=len(sessions))
     by_sid = {sid: a for a, sid in sessions.items()}
@@ -133,6 +143,11 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
         for st in client.get_status(ids[lo:lo + STATUS_BATCH]):
             if isinstance(st, dict) and st.get("sessionID") in by_sid:
                 statuses[st["sessionID"]] = st
+    _await_messages(client, statuses, by_sid, unfinished,
+                    min(time.monotonic() + message_wait_s, deadline), poll_s)
+    out.review = [a for a, rec in unfinished.items() if _message(rec) and (
+        a not in sessions or statuses.get(sessions[a], {}).get("state") != "ended"
+        or statuses[sessions[a]].get("result") in ("", "unknown"))]
     out.unknown = len(ids) - len(statuses) + sum(  # left out, or said unknown
         st.get("state") == "ended" and st.get("result") in ("", "unknown")
         for st in statuses.values())
@@ -147,8 +162,9 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
         if state not in _UP and state != "ended":  # unreadable or unheard of: nothing is
             out.unknown += 1                       # hung up on a guess (it may be a
             continue                               # conversation with an agent)
-        if state in _UP and not (state == "answered" and _agentless(rec)):
-            drops.append((a, sid))  # a message playing to an answer is left to end
+        if state in _UP and not (state == "answered" and _agentless(rec)) \
+                and not _message(rec):  # (a message playing to an answer is left to
+            drops.append((a, sid))      # end; one being sent cannot be taken back)
         if rec is None:
             continue
         code = _result(rec, state, result, human)
@@ -160,6 +176,33 @@ def settle(client: Any, sessions: Mapping[int, str], unfinished: Mapping[int, Ma
         _in_time(deadline, within_s)  # every hang-up was at least tried
         out.hung_up = [a for (a, _), ok in zip(drops, sent, strict=True) if ok]
     return out
+
+
+def unsent_review(unfinished: Mapping[int, Mapping], sessions: Mapping[int, str]
+                  ) -> list[int]:
+    """The unfinished messages of a start whose portal kept no session at all (``settle``
+    is not called): none can be asked about, each is for review."""
+    return [a for a, rec in unfinished.items() if _message(rec) and a not in sessions]
+
+
+def _await_messages(client: Any, statuses: dict[str, dict[str, Any]],
+                    by_sid: Mapping[str, int], unfinished: Mapping[int, Mapping],
+                    until: float, poll_s: float) -> None:
+    """Ask again about the unfinished messages still being sent until they end or
+    ``until`` (monotonic s); their statuses replace the first ones."""
+    while True:
+        sending = [sid for sid, st in statuses.items()
+                   if st.get("state") in _UP and _message(unfinished.get(by_sid[sid]))]
+        if not sending or time.monotonic() + poll_s > until:
+            return
+        time.sleep(poll_s)
+        for st in client.get_status(sending):
+            if isinstance(st, dict) and st.get("sessionID") in statuses:
+                statuses[st["sessionID"]] = st
+
+
+def _message(rec: Mapping | None) -> bool:
+    return rec is not None and int(rec["channel"]) in _MESSAGES
 
 
 def _in_time(deadline: float, within_s: float) -> None:
@@ -190,9 +233,10 @@ def _result(rec: Mapping, state: str, result: str, human: Any) -> int | None:
     if rec["t_answer"] >= 0:
         return None  # recorded waiting: the recovery knows what it was
     channel = int(rec["channel"])
-    if channel in _MESSAGES:
-        return (int(Code.DELIVERED) if result == "delivered" else int(Code.UNDELIVERED)) \
-            if state == "ended" else None
+    if channel in _MESSAGES:  # (ended unknown: for review, ``settle``)
+        if state != "ended" or result in ("", "unknown"):
+            return None
+        return int(Code.DELIVERED) if result == "delivered" else int(Code.UNDELIVERED)
     if state == "ended" and result in _FAILED:
         return int(_FAILED[result])
     answered = state == "answered" or (state == "ended" and result not in ("", "unknown"))

@@ -8,6 +8,8 @@
     outdial control site.toml logoff --agent 17
     outdial control site.toml import sales --file new-leads.csv
     outdial control site.toml shutdown
+    outdial control site.toml disposition --attempt 1234 --agent 7 --code callback \
+        --callback-at 2026-12-03T15:30:00+01:00 --personal
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from outdial.app import Application
 
 IMPORT_WAIT_S = 600.0  # seconds an import's reply is waited for (others: 10)
 ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "import",
-           "shutdown")
+           "shutdown", "disposition")
 
 
 @click.command()
@@ -31,7 +33,19 @@ ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "impo
 @click.option("--max-agents", type=int, default=None, help="set: the job's maximum agents.")
 @click.option("--priority", type=int, default=None, help="set: the job's priority (>= 1).")
 @click.option("--agent", type=int, default=None,
-              help="logoff: the agent's number (from 0, in the run's agent order).")
+              help="logoff, disposition: the agent's number (from 0, in the run's agent "
+              "order).")
+@click.option("--attempt", type=int, default=None,
+              help="disposition: the attempt the agent's call was.")
+@click.option("--code", default=None,
+              help="disposition: sale, complete, not_interested, callback, dnc, "
+              "wrong_number.")
+@click.option("--callback-at", default=None,
+              help="disposition callback: ISO 8601 time with its UTC offset.")
+@click.option("--callback-in-s", type=float, default=None,
+              help="disposition callback: seconds from now.")
+@click.option("--personal", is_flag=True,
+              help="disposition callback: put through to the same agent.")
 @click.option("--file", "contacts_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="import: a contact file (CSV or Parquet) with the job's "
               "list columns.")
@@ -43,11 +57,14 @@ ACTIONS = ("status", "agents", "pause", "resume", "stop", "set", "logoff", "impo
 @click.pass_obj
 def control(app: Application, config: Path, action: str, job: str | None,
             min_agents: int | None, max_agents: int | None, priority: int | None,
-            agent: int | None, contacts_file: Path | None, store_path: Path | None,
+            agent: int | None, attempt: int | None, code: str | None,
+            callback_at: str | None, callback_in_s: float | None, personal: bool,
+            contacts_file: Path | None, store_path: Path | None,
             socket_path: Path | None, as_json: bool) -> None:
     """Ask the running `outdial run CONFIG` to pause, resume or stop JOB, change its agent
     limits or priority (set), log an agent off, import contacts into JOB, say its jobs'
-    state (status) or its agents' (agents), or stop the whole run gracefully (shutdown)."""
+    state (status) or its agents' (agents), stop the whole run gracefully (shutdown), or
+    give an agent's disposition of its call (disposition, as the agent desktop does)."""
     import dataclasses
 
     from outdial.live.config import ConfigError, load_config
@@ -74,12 +91,21 @@ def control(app: Application, config: Path, action: str, job: str | None,
         req.update({k: v for k, v in limits.items() if v is not None})
     elif any(v is not None for v in limits.values()):
         app.fail(f"{action}: --min-agents, --max-agents and --priority go with set")
-    if action == "logoff":
+    if action in ("logoff", "disposition"):
         if agent is None:
-            app.fail("logoff: name the agent (--agent N)")
+            app.fail(f"{action}: name the agent (--agent N)")
         req["agent"] = agent
     elif agent is not None:
-        app.fail(f"{action}: --agent goes with logoff")
+        app.fail(f"{action}: --agent goes with logoff or disposition")
+    extra = {"attempt": attempt, "code": code, "callback_at": callback_at,
+             "callback_in_s": callback_in_s, "personal": personal or None}
+    if action == "disposition":
+        if attempt is None or code is None:
+            app.fail("disposition: name the attempt and the code (--attempt N --code CODE)")
+        req.update({k: v for k, v in extra.items() if v is not None})
+    elif any(v is not None for v in extra.values()):
+        app.fail(f"{action}: --attempt, --code, --callback-at, --callback-in-s and "
+                 "--personal go with disposition")
     if action == "import":
         if contacts_file is None:
             app.fail("import: name the contact file (--file PATH)")
@@ -107,6 +133,10 @@ def control(app: Application, config: Path, action: str, job: str | None,
                    for a in result.get("agents", [])])
     elif action == "logoff":
         app.out.print(f"agent {result.get('agent')}: {result.get('state')}", markup=False)
+    elif action == "disposition":
+        app.out.print(f"attempt {result.get('attempt')} (contact {result.get('contact_id')}, "
+                      f"job {result.get('job')}): {result.get('code')}, "
+                      f"{result.get('state')}", markup=False)
     elif action == "import":
         app.out.print(f"{result.get('job')}: {result.get('imported')} of {result.get('rows')} "
                       f"contacts imported ({result.get('selected')} selected by the job's "

@@ -35,13 +35,14 @@ from adapters.dmcc.client import DmccClient, DmccConfig
 from adapters.dmcc.emulator import DmccEmulator
 from adapters.epm.client import EpmClient, EpmError
 from adapters.epm.emulator import EpmEmulator
-from adapters.epm.orphans import SessionBook, Settled, settle
+from adapters.epm.orphans import SessionBook, Settled, settle, unsent_review
 from adapters.epm.telephony import EpmTelephony, EpmTelephonyConfig
 from engine.agents import AgentManager
-from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel
+from engine.attempt import ATTEMPT_FIELDS, CHANNEL_NAMES, Channel, Code
 from engine.blending import Blending
 from engine.dialer import Dialer
 from engine.director import CampaignDirector
+from engine.dispositions import Dispositions
 from engine.events import EventPublisher, JobInfo
 from engine.job import Job
 from engine.kpi import attempt_table
@@ -67,6 +68,7 @@ from sim.scenario import ScenarioError, load
 log = logging.getLogger(__name__)
 
 EPOCH_KEY = "run_epoch_utc"
+_MESSAGES = (int(Channel.SMS), int(Channel.EMAIL))
 CONNECT_TIMEOUT_S = 20.0
 RESOLVE_TIMEOUT_S = 10.0  # per host name of the configuration, at start
 KAFKA_WAIT_S = 0.05  # the longest the event loop waits for the broker at one relay
@@ -123,6 +125,7 @@ class LiveSession:
         self.runner: LiveRunner | None = None
         self.control: ControlServer | None = None
         self.imports: ContactImports | None = None
+        self.dispositions: Dispositions | None = None
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._stop_s = float("inf")  # run-clock time the stop began
@@ -212,7 +215,7 @@ class LiveSession:
         # are in the summary's attempts, and their talk and wrap-up in its occupancy
         agents = AgentManager(len(skills), np.array(skills, dtype=np.int64), len(jobs),
                               (start_s, float("inf")))
-        flows, _rules = build_flows(scn, camps)
+        flows, rules = build_flows(scn, camps)
         self.flows = flows
         pacer_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         settings = [c.skill_pacing for c in camps]
@@ -230,7 +233,7 @@ class LiveSession:
                         events=events, tick_s=scn.tick_s, seed=pacer_seed,
                         first_attempt_id=rec.next_attempt_id)
         guard = Guarded(dialer, clock)  # adapters' events: a failure stops the run
-        self.telephony.subscribe(guard)
+        self.telephony.subscribe(_CallEnds(guard, self.dmcc))
         # agents a supervisor logged off stay off across restarts (held until they log
         # out at their phones)
         logoffs = ForcedLogoffs(dialer)
@@ -250,6 +253,14 @@ class LiveSession:
         requeued = restore_flows(records, flows, start_s)
         carried = restore_pacer(records, dialer, start_s)  # the window's live answers
         director.restore(rec.job_states)
+        # the agents' dispositions (DNC entries, wrong numbers, callbacks) kept by earlier
+        # runs of the store, carried out again on the restored flows
+        self.dispositions = Dispositions(dialer, flows, rules.dnc)
+        restored_dispositions = self.dispositions.restore(start_s)
+        # messages a crash caught being sent: they may have gone out, so they are not sent
+        # again but kept for review
+        self.dispositions.review(settled.review, start_s)
+        self.dispositions.start()
         self.runner = LiveRunner(clock, dialer, director, store, relay, end_s=end_s,
                                  drain_s=cfg.drain_s,
                                  on_second=(lambda: self.on_second(self))
@@ -266,6 +277,7 @@ class LiveSession:
                         "live_answers_carried": carried,
                         "events_left_by_last_run": left, "jobs_resumed": resumed,
                         "imported_contacts_replayed": imported,
+                        "dispositions_restored": restored_dispositions,
                         "start_s": start_s, "end_s": end_s, "emulated": self.emulate,
                         # the simulator's scripted supervisor: not carried out live
                         "timeline_not_run": len(scn.timeline)}
@@ -275,6 +287,7 @@ class LiveSession:
         supervisor = Supervisor(director, dialer, None, self.runner.request_stop, logoffs)
         # an import's file is read on a worker thread: the loop (ticks, heartbeats, the
         # adapters' frames) runs on; the job is checked again before its list grows
+        supervisor.dispositions = self.dispositions
         supervisor.importer = lambda j, path: self.imports.add_async(
             j, path, supervisor.check_takes_contacts)
         self.summary["logoffs_restored"] = logged_off
@@ -354,9 +367,9 @@ class LiveSession:
         about, those still up hung up; ``RunError`` (nothing recoded, nothing dialled)
         when the portal cannot be asked, so that no one is called twice at once."""
         sessions = self.store.call_sessions()
-        if not sessions:
-            return Settled()
         unfinished = {int(r["attempt_id"]): r for r in rec.trapped}
+        if not sessions:  # (messages a crash caught before the gateway's answer)
+            return Settled(review=unsent_review(unfinished, sessions))
         # bounded: no request starts after ``within_s`` (each is bounded by the client's
         # timeout), so the worker thread ends soon after and the start with it
         within_s = CONNECT_TIMEOUT_S + 0.02 * len(sessions)
@@ -460,6 +473,12 @@ class LiveSession:
                 await self.inbound_agents.reclaim_leftovers()
         out = await self.runner.run()
         self.summary.update(out.as_dict())
+        with contextlib.suppress(StoreError):  # (a failed store: the next start settles)
+            # messages the stop found still being sent: not sent again, kept for review
+            self.summary["messages_for_review_at_stop"] = self.dispositions.review(
+                [r["attempt_id"] for r in self.store.attempts(since_id=self._first_id)
+                 if r["code"] == int(Code.TRAPPED) and r["channel"] in _MESSAGES],
+                self.clock.now())
         try:
             self.summary["kpis"], self.summary["campaigns"] = self._kpis()
         except StoreError as e:  # the store failed the run (its server gone): that first
@@ -468,6 +487,7 @@ class LiveSession:
             log.warning("the run's KPIs cannot be read from the store: %s", e)
             self.summary["kpis"], self.summary["campaigns"] = {}, []
         self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
+        self.summary.update(self.dispositions.summary())
         if self.control is not None:
             self.summary["control_requests"] = self.control.requests
             self.summary["control_refused"] = self.control.refused
@@ -553,6 +573,23 @@ class LiveSession:
                 self.store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+class _CallEnds:
+    """The telephony's events to the dialer; a call's end also to the DMCC client, which
+    reads its agent's state afresh at the next poll (``DmccClient.call_ended``)."""
+
+    def __init__(self, target: Any, dmcc: DmccClient):
+        self._target = target
+        self._dmcc = dmcc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def on_call_ended(self, a: Any, machine: bool = False) -> None:
+        self._target.on_call_ended(a, machine)
+        if a.agent >= 0:
+            self._dmcc.call_ended(a.agent)
 
 
 class Sinks:
