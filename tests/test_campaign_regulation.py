@@ -313,3 +313,13 @@ def test_an_abandon_target_left_out_aims_at_the_limit_that_applies():
     (w,) = [w for w in build(raw).warnings if "target_value" in w]
     assert w.startswith("campaigns.c.target_value: an abandon-rate target of 0.06 is above "
                         "the abandon limit 0.05")
+
+
+def test_size_says_a_pooled_abandon_target_is_not_each_campaigns_rule():
+    from sim.plan.size import Target, pooled_limit_targets
+
+    targets = [Target("abandon_rate", "<=", 0.03), Target("occupancy", ">=", 0.8)]
+    (w,) = pooled_limit_targets(build(_raw(UK)), targets)
+    assert w.startswith("--target abandon_rate<=0.03: the agent-based campaigns follow "
+                        "several abandon rules (us: FCC/TSR 3 %, uk: Ofcom 2 %)"), w
+    assert not pooled_limit_targets(build(_raw()), targets)
