@@ -169,6 +169,9 @@ class ContactFlow:
         self.cursor = 0
         self._fresh_pause = 0.0  # seconds the next fruitless search pauses fresh ones
         self._fresh_after = -math.inf  # no search for fresh contacts before this (run s)
+        # called after ``extend`` (contacts joined the list): a dialer sleeping through
+        # ``quiet_until`` wakes (``Dialer.wake``)
+        self.on_extend: Callable[[], None] | None = None
         # Queued contacts per channel, two heaps of (due s, seq, contact): ``_queues`` holds
         # those with an attempt of this job behind them (retries), ``_waiting`` those
         # without (a first attempt waiting for its calling window, a nuisance period or a
@@ -250,6 +253,8 @@ class ContactFlow:
         self.order.extend(sel.tolist())
         self._n[FRESH] += int(sel.size)
         self._n[DONE] += n - int(sel.size)
+        if self.on_extend is not None:
+            self.on_extend()
         return int(sel.size)
 
     def _index_first(self, base: int, n: int) -> None:
@@ -726,6 +731,16 @@ class ContactFlow:
             return now_s
         due = self.next_due()
         return max(now_s, self._fresh_after if due is None else min(self._fresh_after, due))
+
+    def quiet_until(self, now_s: float) -> float:
+        """Run-clock time before which ``take`` can hand out nothing until the list grows
+        (``extend``): ``idle_until``, and for a list that does not grow by itself with no
+        fresh contact left, the earliest queued contact's due time (``inf`` with none:
+        every contact done or in flight)."""
+        if self._n[FRESH] or self._more is not None:
+            return self.idle_until(now_s)
+        due = self.next_due()
+        return math.inf if due is None else max(now_s, due)
 
     def work_due(self, now_s: float, cap: int) -> int:
         """Contacts ``take`` could hand out by ``now_s``, counted up to ``cap``: the fresh

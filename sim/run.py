@@ -233,7 +233,7 @@ def assemble(scn: Scenario, seed: int, env: simpy.Environment, store: Store,
                     licenses=Licenses(scn.license_pools, scn.license_mode),
                     ports=blend.ports, skill_pacer=blend.skill_pacer, events=events,
                     tick_s=scn.tick_s, seed=pacer_seed,
-                    first_attempt_id=first_attempt_id)
+                    first_attempt_id=first_attempt_id, sleep=True)
     director = CampaignDirector(dialer, flows, [c.schedule for c in camps])
     blending = blending_for(scn, dialer, blend.desk, masks, window)
     if blending is not None:

@@ -1046,6 +1046,7 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
         chk.problem(f"{path}.target_value", "an abandon-rate target is a fraction 0..1")
     profile = _campaign_profile(chk, raw, path, start, c, o, talk, wrap)
     own_rule = _campaign_regulation(chk, raw, path, channel, regulation or {})
+    _abandon_target(chk, c, flat, path, own_rule, regulation or {})
     n_before = len(chk.problems)
     engine = _engine_tables(chk, raw, path, channel, rules) if channel in CHANNELS else None
     if chk.problems or talk is None or wrap is None or engine is None:
@@ -1070,6 +1071,28 @@ def _build_campaign(chk: _Checker, raw: Any, i: int, rules: Mapping[str, Any],
             message=Message(**sub["message"]), profile=profile, regulation=own_rule,
             **engine, **blend, **c))
     return out
+
+
+def _abandon_target(chk: _Checker, c: dict[str, Any], given: Mapping[str, Any], path: str,
+                    own: Regulation | None, top: Mapping[str, Any]) -> None:
+    """An abandon-rate target (``target = "abandon_rate"``, the default) without a
+    ``target_value`` aims at the abandon limit that applies to the campaign (its own
+    ``[campaigns.regulation]``, else the scenario's; in place in ``c``), not at 3 %
+    whatever the limit: a scenario allowing 5 % was paced against 3 %. A value given over
+    that limit is a warning: the pacer aims at the limit, a target cannot loosen the rule."""
+    if c.get("target") != "abandon_rate":
+        return
+    limit = own.abandon_limit if own is not None else top.get("abandon_limit")
+    if not isinstance(limit, int | float) or isinstance(limit, bool) or not 0 <= limit <= 1:
+        return  # the limit's own problem is reported where it is
+    value = c.get("target_value")
+    if "target_value" not in given:
+        c["target_value"] = float(limit)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
+        chk.warn(f"{path}.target_value", f"an abandon-rate target of {value:g} is above the "
+                 f"abandon limit {limit:g} that applies to the campaign (its "
+                 f"{'[campaigns.regulation]' if own is not None else '[regulation]'}): the "
+                 "pacer aims at the limit; leave target_value out to aim at the limit")
 
 
 def _campaign_regulation(chk: _Checker, raw: Mapping[str, Any], path: str, channel: Any,

@@ -286,3 +286,40 @@ def test_a_pooled_abandon_target_under_several_rules_is_a_warning():
     assert w.startswith("targets.max_abandon_rate:") and "FCC/TSR 3 %, Ofcom 2 %" in w
     one = {**_raw(), "targets": {"max_abandon_rate": 0.03}}
     assert not [w for w in build(one).warnings if w.startswith("targets.")]
+
+
+def test_an_abandon_target_left_out_aims_at_the_limit_that_applies():
+    """Ofcom at 5 %, AMD accuracy 0.88 (false positives 3 % of live calls): a campaign with
+    the default target (abandon_rate, no target_value) was paced against 3 %, so the pacer
+    found the limit used up by the false positives (abandon_limit_infeasible) and dropped
+    no human although 2 % was left for them."""
+    raw = {"scenario": {"name": "uk5", "sim_hours": 0.02, "warmup_s": 30.0, "seed": 1},
+           "regulation": {"mode": "ofcom", "abandon_limit": 0.05},
+           "telephony": {"ports": 60},
+           "agents": [{"group": "g", "count": 10, "skills": ["s"]}],
+           "campaigns": [{"name": "a", "skill": "s",
+                          "amd": {"enabled": True, "accuracy": 0.88}},
+                         {"name": "b", "skill": "s", "regulation": {"abandon_limit": 0.04}},
+                         {"name": "c", "skill": "s", "target_value": 0.02}]}
+    scn = build(raw)
+    a, b, c = scn.campaigns
+    assert [x.target_value for x in (a, b, c)] == [0.05, 0.04, 0.02]
+    assert [campaign_pacing(x, scn).abandon_limit for x in (a, b, c)] == [0.05, 0.04, 0.02]
+    assert not [w for w in scn.warnings if "target_value" in w]
+    from sim.run import simulate
+
+    assert not simulate(scn).warning_records  # the false positives leave room: feasible
+    raw["campaigns"][2]["target_value"] = 0.06  # a target cannot loosen the rule
+    (w,) = [w for w in build(raw).warnings if "target_value" in w]
+    assert w.startswith("campaigns.c.target_value: an abandon-rate target of 0.06 is above "
+                        "the abandon limit 0.05")
+
+
+def test_size_says_a_pooled_abandon_target_is_not_each_campaigns_rule():
+    from sim.plan.size import Target, pooled_limit_targets
+
+    targets = [Target("abandon_rate", "<=", 0.03), Target("occupancy", ">=", 0.8)]
+    (w,) = pooled_limit_targets(build(_raw(UK)), targets)
+    assert w.startswith("--target abandon_rate<=0.03: the agent-based campaigns follow "
+                        "several abandon rules (us: FCC/TSR 3 %, uk: Ofcom 2 %)"), w
+    assert not pooled_limit_targets(build(_raw()), targets)

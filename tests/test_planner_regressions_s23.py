@@ -74,3 +74,20 @@ def test_agents_logged_in_on_no_job_are_a_warning():
     full = build({**raw, "campaigns": [{"name": "a", "skill": "a"}]})
     recs = [run_task(full, s) for s in (1, 2)]
     assert not [w for w in assess_records(full, recs).warnings if "no job" in w]
+
+
+def test_a_window_shorter_than_any_call_is_among_the_reasons_given():
+    """One measured second, no warm-up: no call can end in it. The warning listed a
+    missing agent, contact or schedule, none of which was the cause."""
+    from sim.plan.stats import summarise
+    from sim.plan.task import run_task
+    from sim.scenario import build
+
+    raw = {"scenario": {"name": "blink", "sim_hours": 1 / 3600, "warmup_s": 0.0},
+           "telephony": {"ports": 1},
+           "agents": [{"group": "g", "count": 1, "skills": ["a"]}],
+           "campaigns": [{"name": "a", "skill": "a"}]}
+    scn = build(raw)
+    s = summarise([run_task(scn, 1)], scn.name, scn.sim_hours, 0.0)
+    (w,) = [w for w in s.warnings if w.startswith("no attempt completed")]
+    assert "a measured window shorter than a call: sim_hours?" in w

@@ -40,6 +40,7 @@ from sim.plan.assess import Assessment, assess_records
 from sim.plan.batch import Listener, run_all, tasks_for
 from sim.plan.cache import ResultCache
 from sim.plan.executors import Executor
+from sim.plan.limits import rule_groups
 from sim.plan.stats import FRACTION_KEYS, KPI_DOC, KPI_KEYS, MIN_REPLICATIONS, summarise_rows
 from sim.plan.sweep import check_key
 from sim.scenario import Scenario, ScenarioError, load, read_raw
@@ -429,10 +430,27 @@ def size(path: str | Path, find: str, targets: list[Target], seed: int | None,
     if not notes:
         warnings.extend(_bound_only([p for p in points if answer is None or p.value < answer],
                                     targets))
+    warnings += pooled_limit_targets(scn, targets)
     groups = {k.split(".")[1]: v for k, v in overrides(answer).items()} \
         if key == ALL_AGENTS and answer is not None else {}
     return SizeResult(find, key, targets, answer, lower, upper, points, replications, seed,
                       scn.name, warnings, max_replications=max_replications, groups=groups)
+
+
+def pooled_limit_targets(scn: Scenario, targets: list[Target]) -> list[str]:
+    """A warning for each abandon-rate ``--target`` when the agent-based campaigns follow
+    several abandon rules (``[campaigns.regulation]``): it pools them all in the terms it
+    names, not each campaign in its own (as ``validate`` says of such a ``[targets]``
+    entry); the answer's own warnings still judge each campaign by its rule."""
+    groups = rule_groups(scn)
+    if len(groups) < 2:
+        return []
+    rules = ", ".join(f"{', '.join(g.templates)}: {g.label}" for g in groups)
+    terms = {"abandon_rate": "FCC/TSR", "abandon_rate_ofcom": "Ofcom"}
+    return [f"--target {t}: the agent-based campaigns follow several abandon rules ({rules}) "
+            f"and this target pools them all in {terms[t.kpi]} terms, not each in its own; "
+            "a campaign over its own limit is warned of at the minimum"
+            for t in targets if t.kpi in terms]
 
 
 def what_limits(scn: Scenario, key: str, kpis: dict[str, float]) -> str:

@@ -361,7 +361,8 @@ def skill_summary(records: Sequence[Mapping]) -> dict[str, dict]:
 
 
 NO_ATTEMPT = ("no attempt completed in the measured window: every KPI is 0 (no agent with "
-              "the campaigns' skill, no contact, or campaigns scheduled outside the run?)")
+              "the campaigns' skill, no contact, campaigns scheduled outside the run, or a "
+              "measured window shorter than a call: sim_hours?)")
 
 
 def copies_spread(abandons: Sequence[float], live: Sequence[float]) -> tuple[float, float]:
