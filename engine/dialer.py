@@ -118,7 +118,7 @@ class Dialer:
     of the grid at or after that time, or at the first one after news (a job resumed, an
     agent's state changed or an agent was put on a job, contacts joined a list).
     The skipped ticks would have launched nothing and left the pacer as it was: the dialer
-    also ticks whenever the pacer's clock-driven upkeep is due (``_pacer_upkeep_at``), so
+    also ticks whenever the pacer's clock-driven upkeep is due (``Pacer.upkeep_due_s``), so
     a run's results are the same, tick for tick, as without the sleep. A week of 2 agents
     calling 09:00-17:00 on weekdays ran 43 s, ticking through every night. A dialer with a
     timed, fixed-ratio or VICIdial-style job keeps every tick (their credit, launch phase
@@ -342,13 +342,13 @@ class Dialer:
         """Run seconds before which no job can have anything to dial (``now`` when one may,
         ``inf`` when none is running and the pacer has no upkeep due): no agent in talk or
         wrap-up (the pacer's estimators follow them tick by tick), the pacer's next upkeep
-        (``_pacer_upkeep_at``), and every running job not out of contacts one whose flow
+        (``Pacer.upkeep_due_s``), and every running job not out of contacts one whose flow
         hands out nothing before then (``ContactFlow.quiet_until``) or one with no ready
         agent (the pacer dials for ready agents; an agent state change or an assignment
         wakes the dialer)."""
         if self._any_waiting() or self.agents.handling().any():
             return now
-        until = _pacer_upkeep_at(self.pacer, now)
+        until = self.pacer.upkeep_due_s(now)
         if until <= now:
             return now
         ready = None
@@ -847,30 +847,3 @@ class Dialer:
                                            & (am.status != _PAUSED_STATUS)))
             keep[j] = max(self.answers_due(j) - staying, 0)
         return defaultdict(int, keep)
-
-
-def _pacer_upkeep_at(pacer: Pacer, now: float) -> float:
-    """The earliest run second at which the pacer's clock-driven upkeep would change its
-    state on a tick with nothing to dial (``now`` when it has observations still to fold):
-    the dials awaiting their cohort folded into the hit rate, and, with predictive rows,
-    the hold-time and price-loop refreshes and the look-ahead's next decision (one of no
-    dial at its lines cap, with no agent ready, still counts). A sleeping dialer ticks
-    then, so every upkeep runs at the tick and over the span it would have without the
-    sleep.
-
-    Reads the pacer's private schedule (``pacer.decide``: ``_next_fold``, ``_next_hold``,
-    ``_next_refresh``, ``_next_decide`` of the look-ahead rows); a public ``Pacer`` method
-    saying so would replace this."""
-    p = pacer
-    rows = p._pred_rows
-    at = math.inf
-    if rows.size:  # first: a look-ahead deciding at every tick is the common "now"
-        looked = p._active[rows] == 1
-        if looked.any():
-            at = float(p._next_decide[rows][looked].min())
-            if at <= now:
-                return now
-        at = min(at, p._next_hold, p._next_refresh)
-    if p._obs_dial.n or p._obs_hold.n or p._obs_phase.n or p._obs_wait.n or p._obs_live.n:
-        return now
-    return min(at, p._next_fold) if p._pending.n else at
