@@ -281,6 +281,12 @@ class SqlStore:
                     raise
                 raise StoreError(self.explain(e)) from None
 
+    def _rlock(self) -> contextlib.AbstractContextManager[Any]:
+        """What a read holds: the store's lock, or nothing on the loop under write-behind
+        (its reader connection is its own; holding the lock there would wait for the
+        writer's sync, and a flush inside it for the writer, which needs the lock)."""
+        return contextlib.nullcontext() if self._queued() else self._lock
+
     def _read(self, key: str, params: Sequence[Any] = (), fresh: bool = True) -> Any:
         """A read: on the loop under write-behind, through the reader connection (after
         the queued writes are committed when ``fresh``); else as ``_exec``."""
@@ -380,7 +386,7 @@ class SqlStore:
     def attempts(self, job: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
         """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given,
         only those from ``attempt_id`` ``since_id`` on if given (e.g. one run's)."""
-        with self._lock:
+        with self._rlock():
             if job is None:
                 rows = (self._read("since", (since_id,)) if since_id
                         else self._read("all")).fetchall()
@@ -412,7 +418,7 @@ class SqlStore:
 
     def job_states(self) -> dict[str, str]:
         """Last recorded state per job name."""
-        with self._lock:
+        with self._rlock():
             return dict(self._read("states").fetchall())
 
     def set_meta(self, key: str, value: str) -> None:
@@ -432,14 +438,14 @@ class SqlStore:
 
     def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
         """Up to ``limit`` outbox events not yet published: ``(seq, topic, event)``, in order."""
-        with self._lock:
+        with self._rlock():
             rows = self._read("outbox_after", (self.published_seq(), int(limit)),
                               fresh=False).fetchall()
         return [(int(seq), topic, json.loads(text)) for seq, topic, text in rows]
 
     def published_seq(self) -> int:
         """The last outbox ``seq`` marked published (0: none)."""
-        with self._lock:
+        with self._rlock():
             if self._published is None:
                 v = self.get_meta(OUTBOX_MARK)
                 self._published = int(v) if v is not None else 0
@@ -467,7 +473,7 @@ class SqlStore:
 
     def call_sessions(self) -> dict[int, str]:
         """Every remembered session id by attempt id (sessions not yet seen to end)."""
-        with self._lock:
+        with self._rlock():
             return {int(a): s for a, s in self._read("sessions").fetchall()}
 
     def forget_call_sessions(self, attempt_ids: Sequence[int] | None = None) -> None:
@@ -492,7 +498,7 @@ class SqlStore:
 
     def dispositions(self) -> dict[int, dict[str, Any]]:
         """Every disposition record by attempt id."""
-        with self._lock:
+        with self._rlock():
             rows = self._read("disp_all").fetchall()
         return {int(a): json.loads(text) for a, text in rows}
 
