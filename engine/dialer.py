@@ -17,6 +17,7 @@ import re
 from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -158,8 +159,12 @@ class Dialer:
         self.clock = clock
         self.telephony = telephony
         self.store = store
-        # A durable store groups each record with its events in one transaction.
+        # A durable store groups each record with its events in one transaction; one that
+        # commits behind the loop (``SqlStore.write_behind``) says when a record is on disk
+        # (``after_commit``): an attempt is launched, and a live answer put through, only
+        # then, so a crash never leaves a call the store does not know.
         self._txn = store.transaction if getattr(store, "durable", False) else None
+        self._after = getattr(store, "after_commit", None) if self._txn else None
         self.events = events if events is not None else EventPublisher(sink, org)
         self.tick_s = tick_s
         self.on_tick = on_tick
@@ -502,8 +507,21 @@ class Dialer:
             slot_t0[s] = now
             a.slot = s
             in_flight[a.id] = a
-            dial(a)
+            if self._after is None:
+                dial(a)
+            else:
+                self._after(partial(self._dial_pending, a))
         return len(made)
+
+    def _dial_pending(self, a: Attempt) -> None:
+        """Launch ``a`` now its record is on disk, unless it ended meanwhile (a stop)."""
+        if a.code == _PENDING:
+            self.telephony.dial(a)
+
+    def _connect_pending(self, a: Attempt, agent: int) -> None:
+        """Put ``a`` through to ``agent`` now the connect is on disk, unless it ended."""
+        if a.code == _PENDING:
+            self.telephony.connect(a, agent)
 
     # ------------------------------------------------------------------ call slots
 
@@ -622,7 +640,10 @@ class Dialer:
                 self.events.attempt_updated(a, "connected")
         elif self.events.enabled:
             self.events.attempt_updated(a, "connected")
-        self.telephony.connect(a, agent)
+        if self._after is None:
+            self.telephony.connect(a, agent)
+        else:
+            self._after(partial(self._connect_pending, a, agent))
 
     def _window_end(self, a: Attempt) -> None:
         """Connect window over: a live answer still waiting is dropped (an abandon)."""
@@ -762,7 +783,10 @@ class Dialer:
         self._slot_t0[s] = now
         a.slot = s
         self.in_flight[a.id] = a
-        self.telephony.dial(a)
+        if self._after is None:
+            self.telephony.dial(a)
+        else:
+            self._after(partial(self._dial_pending, a))
         return a
 
     def held(self, agent: int) -> int:

@@ -320,8 +320,11 @@ class LiveRunner:
         loop keeps running meanwhile), then what it has not confirmed stays in the outbox
         for the next run and the run ends in that error."""
         deadline = time.monotonic() + self.final_flush_s
-        while True:
+        flush = getattr(self.store, "flush", None)  # (write-behind: the stop's records and
+        while True:                                 # events committed, then relayed)
             try:
+                if flush is not None:
+                    flush()
                 self.relay.relay()
                 return
             except SinkBusy as e:

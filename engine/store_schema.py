@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from engine.attempt import ATTEMPT_COLUMNS, ATTEMPT_FIELDS, CODE_INDEX, Attempt
+from engine.store_writer import Op, WriteBehind
 
 SCHEMA_VERSION = 4
 """Bumped whenever a table or column changes; a store refuses a newer version and
@@ -190,6 +191,111 @@ class SqlStore:
         self._lock = threading.RLock()
         self._depth = 0  # open transaction() levels
         self._published: int | None = None
+        # write-behind (``write_behind``): the writer, the loop's open unit and its depth,
+        # and the connection the loop reads through meanwhile
+        self._wb: WriteBehind | None = None
+        self._unit: list[Op] | None = None
+        self._unit_depth = 0
+        self._rdb: Any = None
+
+    # ---- write-behind
+
+    def write_behind(self, call_soon: Callable[[Callable[[], None]], Any],
+                     on_error: Callable[[BaseException], None]) -> WriteBehind:
+        """From now on the writes made on this thread (the event loop's) are queued and
+        made by a writer thread in their order (``engine.store_writer``); reads go
+        through a connection of their own. ``call_soon`` runs a callable on this thread
+        (``loop.call_soon_threadsafe``); ``on_error`` gets a write's failure there."""
+        if self._wb is not None:
+            return self._wb
+        self._rdb = self._reader()
+        self._wb = WriteBehind(self, call_soon, on_error)
+        return self._wb
+
+    def _reader(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no write-behind")
+
+    def stop_write_behind(self) -> None:
+        """Commit what is queued and write on this thread again (idempotent)."""
+        wb, self._wb = self._wb, None
+        if wb is None:
+            return
+        wb.close()
+        if self._rdb is not None:
+            with contextlib.suppress(Exception):
+                self._rdb.close()
+            self._rdb = None
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once what was written so far is committed: at once without
+        write-behind (every write committed before it returned), else on the loop when
+        the writer has committed it."""
+        if self._wb is None or not self._queued():
+            fn()
+        else:
+            self._wb.after_commit(fn)
+
+    def flush(self) -> None:
+        """Wait until the writes queued so far are committed (no-op without write-behind)."""
+        if self._wb is not None and self._queued():
+            self._wb.flush()
+
+    def _queued(self) -> bool:
+        """Whether writes made on this thread are queued (write-behind, not its writer)."""
+        return self._wb is not None and threading.get_ident() != self._wb.ident
+
+    def _w(self, key: str, params: Sequence[Any] = (), many: bool = False) -> None:
+        """A write: made now, or queued (write-behind) in the open unit or as one."""
+        if not self._queued():
+            if many:
+                with self._lock, self._guard():
+                    self._db.cursor().executemany(self._sql[key], params)
+                return
+            self._exec(key, params)
+            return
+        op = ("many" if many else "x", key, tuple(params) if not many else list(params))
+        if self._unit is not None:
+            self._unit.append(op)
+        else:
+            self._wb.submit([op])
+
+    def write_units(self, units: list[list[Op]]) -> None:
+        """The writer's part: ``units`` written in order in one transaction and committed;
+        ``StoreError`` (nothing of them written) on a failure."""
+        with self._lock:
+            with self._guard():
+                self._db.execute(self._begin)
+            try:
+                with self._guard():
+                    for ops in units:
+                        for kind, key, params in ops:
+                            if kind == "many":
+                                self._db.cursor().executemany(self._sql[key], params)
+                            else:
+                                self._db.execute(self._sql[key], params)
+                    self._db.execute("COMMIT")
+            except BaseException as e:
+                with contextlib.suppress(Exception):
+                    self._db.execute("ROLLBACK")
+                if isinstance(e, StoreError):
+                    raise
+                raise StoreError(self.explain(e)) from None
+
+    def _rlock(self) -> contextlib.AbstractContextManager[Any]:
+        """What a read holds: the store's lock, or nothing on the loop under write-behind
+        (its reader connection is its own; holding the lock there would wait for the
+        writer's sync, and a flush inside it for the writer, which needs the lock)."""
+        return contextlib.nullcontext() if self._queued() else self._lock
+
+    def _read(self, key: str, params: Sequence[Any] = (), fresh: bool = True) -> Any:
+        """A read: on the loop under write-behind, through the reader connection (after
+        the queued writes are committed when ``fresh``); else as ``_exec``."""
+        if not self._queued():
+            return self._exec(key, params)
+        if fresh:
+            self._wb.flush()
+        with self._guard():
+            return self._rdb.execute(self._sql[key], tuple(params))
 
     # ---- errors and transactions
 
@@ -212,7 +318,26 @@ class SqlStore:
     def transaction(self) -> Iterator[None]:
         """Everything written inside commits together (or not at all, if it raises).
 
-        Nested calls join the outer transaction."""
+        Nested calls join the outer transaction. Under write-behind, on the loop, the
+        writes made inside are queued as one unit when the outermost one ends (none if
+        it raises)."""
+        if self._queued():
+            if self._unit_depth:
+                self._unit_depth += 1
+                try:
+                    yield
+                finally:
+                    self._unit_depth -= 1
+                return
+            self._unit, self._unit_depth = [], 1
+            try:
+                yield
+            except BaseException:
+                self._unit, self._unit_depth = None, 0
+                raise
+            unit, self._unit, self._unit_depth = self._unit, None, 0
+            self._wb.submit(unit)
+            return
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -250,32 +375,33 @@ class SqlStore:
         """Insert the attempt with code PENDING; committed on return (or with the
         enclosing ``transaction``)."""
         try:
-            self._exec("started", attempt_row(a, 0))
+            self._w("started", attempt_row(a, 0))
         except self._duplicate as e:
             raise ValueError(f"attempt {a.id} is already recorded in {self.where}") from e
 
     def save_attempt(self, a: Attempt) -> None:
         """Insert or update the attempt's result; committed on return."""
-        self._exec("save", attempt_row(a))
+        self._w("save", attempt_row(a))
 
     def attempts(self, job: str | None = None, since_id: int = 0) -> list[dict[str, Any]]:
         """Every recorded attempt by ``attempt_id``; only job ``job``'s (by name) if given,
         only those from ``attempt_id`` ``since_id`` on if given (e.g. one run's)."""
-        with self._lock:
+        with self._rlock():
             if job is None:
-                rows = (self._exec("since", (since_id,)) if since_id
-                        else self._exec("all")).fetchall()
+                rows = (self._read("since", (since_id,)) if since_id
+                        else self._read("all")).fetchall()
             else:
-                rows = (self._exec("job_since", (job, since_id)) if since_id
-                        else self._exec("job", (job,))).fetchall()
+                rows = (self._read("job_since", (job, since_id)) if since_id
+                        else self._read("job", (job,))).fetchall()
         return [row_record(r) for r in rows]
 
     def trapped(self) -> list[dict[str, Any]]:
         """Attempts started and never finished (code PENDING), by ``attempt_id``."""
-        return [row_record(r) for r in self._exec("trapped").fetchall()]
+        return [row_record(r) for r in self._read("trapped").fetchall()]
 
     def recode(self, attempt_id: int, code: int, t_end: float) -> None:
         """Finish a trapped attempt with ``code`` at ``t_end`` (s); committed on return."""
+        self.flush()
         with self._lock:
             cur = self._exec("recode", (int(code), float(t_end), attempt_id))
             if cur.rowcount == 1:
@@ -288,37 +414,38 @@ class SqlStore:
 
     def set_job_state(self, job: str, state: str, at_s: float) -> None:
         """Remember job ``job``'s state since ``at_s`` (run clock, s); committed on return."""
-        self._exec("set_state", (job, state, float(at_s)))
+        self._w("set_state", (job, state, float(at_s)))
 
     def job_states(self) -> dict[str, str]:
         """Last recorded state per job name."""
-        with self._lock:
-            return dict(self._exec("states").fetchall())
+        with self._rlock():
+            return dict(self._read("states").fetchall())
 
     def set_meta(self, key: str, value: str) -> None:
         """Remember one engine setting; committed on return."""
-        self._exec("set_meta", (key, value))
+        self._w("set_meta", (key, value))
 
     def get_meta(self, key: str) -> str | None:
         """A setting stored by ``set_meta``, or None."""
-        row = self._exec("get_meta", (key,)).fetchone()
+        row = self._read("get_meta", (key,)).fetchone()
         return None if row is None else row[0]
 
     # ---- the event outbox
 
     def add_event(self, topic: str, event: dict[str, Any]) -> None:
         """Append an event to the outbox (in the enclosing ``transaction``, if any)."""
-        self._exec("outbox_add", (topic, json.dumps(event, separators=(",", ":"))))
+        self._w("outbox_add", (topic, json.dumps(event, separators=(",", ":"))))
 
     def unpublished(self, limit: int = 1000) -> list[tuple[int, str, dict[str, Any]]]:
         """Up to ``limit`` outbox events not yet published: ``(seq, topic, event)``, in order."""
-        with self._lock:
-            rows = self._exec("outbox_after", (self.published_seq(), int(limit))).fetchall()
+        with self._rlock():
+            rows = self._read("outbox_after", (self.published_seq(), int(limit)),
+                              fresh=False).fetchall()
         return [(int(seq), topic, json.loads(text)) for seq, topic, text in rows]
 
     def published_seq(self) -> int:
         """The last outbox ``seq`` marked published (0: none)."""
-        with self._lock:
+        with self._rlock():
             if self._published is None:
                 v = self.get_meta(OUTBOX_MARK)
                 self._published = int(v) if v is not None else 0
@@ -328,12 +455,12 @@ class SqlStore:
         """Every outbox event up to ``seq`` reached the sink; published rows are pruned."""
         with self.transaction():
             self.set_meta(OUTBOX_MARK, str(int(seq)))
-            self._exec("outbox_prune", (int(seq),))
+            self._w("outbox_prune", (int(seq),))
         self._published = int(seq)
 
     def outbox_size(self) -> tuple[int, int]:
         """(events ever written, events not yet published)."""
-        last = int(self._exec("outbox_last").fetchone()[0])
+        last = int(self._read("outbox_last", fresh=False).fetchone()[0])
         done = self.published_seq()
         return max(last, done), max(last - done, 0)
 
@@ -342,26 +469,24 @@ class SqlStore:
     def call_session(self, attempt_id: int, session_id: str) -> None:
         """Remember attempt ``attempt_id``'s session id on the platform; committed on
         return (or with the enclosing ``transaction``)."""
-        self._exec("session_add", (int(attempt_id), str(session_id)))
+        self._w("session_add", (int(attempt_id), str(session_id)))
 
     def call_sessions(self) -> dict[int, str]:
         """Every remembered session id by attempt id (sessions not yet seen to end)."""
-        with self._lock:
-            return {int(a): s for a, s in self._exec("sessions").fetchall()}
+        with self._rlock():
+            return {int(a): s for a, s in self._read("sessions").fetchall()}
 
     def forget_call_sessions(self, attempt_ids: Sequence[int] | None = None) -> None:
         """Forget the sessions of ``attempt_ids`` (None: all), in one commit."""
         with self.transaction():
             if attempt_ids is None:
-                self._exec("sessions_del")
+                self._w("sessions_del")
                 return
-            with self._guard():
-                self._db.cursor().executemany(self._sql["session_del"],
-                                     [(int(i),) for i in attempt_ids])
+            self._w("session_del", [(int(i),) for i in attempt_ids], many=True)
 
     def attempt(self, attempt_id: int) -> dict[str, Any] | None:
         """The record of attempt ``attempt_id`` (finished or trapped), or None."""
-        row = self._exec("one", (int(attempt_id),)).fetchone()
+        row = self._read("one", (int(attempt_id),)).fetchone()
         return None if row is None else row_record(row)
 
     # ---- the agents' dispositions
@@ -369,12 +494,12 @@ class SqlStore:
     def put_disposition(self, attempt_id: int, record: dict[str, Any]) -> None:
         """Keep (insert or replace) the disposition record of attempt ``attempt_id``;
         committed on return (or with the enclosing ``transaction``)."""
-        self._exec("disp_put", (int(attempt_id), json.dumps(record, separators=(",", ":"))))
+        self._w("disp_put", (int(attempt_id), json.dumps(record, separators=(",", ":"))))
 
     def dispositions(self) -> dict[int, dict[str, Any]]:
         """Every disposition record by attempt id."""
-        with self._lock:
-            rows = self._exec("disp_all").fetchall()
+        with self._rlock():
+            rows = self._read("disp_all").fetchall()
         return {int(a): json.loads(text) for a, text in rows}
 
     def __enter__(self) -> SqlStore:

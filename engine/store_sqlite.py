@@ -180,8 +180,19 @@ class SqliteStore(SqlStore):
         with self._lock:
             return str(self._db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
+    def _reader(self) -> sqlite3.Connection:
+        """A connection of its own for the loop's reads under write-behind (WAL: it sees
+        what is committed, never waits for the writer's sync)."""
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0,
+                             check_same_thread=False)
+        db.execute("PRAGMA query_only=ON")
+        return db
+
     def close(self) -> None:
-        """Checkpoint the WAL into the file and close it (idempotent)."""
+        """Commit what write-behind has queued, checkpoint the WAL into the file and close
+        it (idempotent)."""
+        with contextlib.suppress(Exception):  # (a failed writer: what it holds is lost,
+            self.stop_write_behind()           # as a crash's; the error was said)
         with self._lock:
             if self._db is None:
                 return

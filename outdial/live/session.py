@@ -126,6 +126,7 @@ class LiveSession:
         self.control: ControlServer | None = None
         self.imports: ContactImports | None = None
         self.dispositions: Dispositions | None = None
+        self.writer: Any = None  # the store's write-behind (engine.store_writer)
         self.clock: LoopClock | None = None
         self.summary: dict[str, Any] = {}
         self._stop_s = float("inf")  # run-clock time the stop began
@@ -301,6 +302,12 @@ class LiveSession:
                 raise RunError(f"{cfg.source}: {e}") from None
             self.summary["control_socket"] = str(self.control.path)
         await self._wait_connected()
+        # from now on the store's writes are made behind the loop, in their order
+        # (engine.store_writer): a disk's sync no longer holds the loop
+        try:
+            self.writer = store.write_behind(loop.call_soon_threadsafe, clock.fail)
+        except NotImplementedError:  # (PostgreSQL: written on the loop)
+            self.writer = None
         if self.on_start is not None:
             self.on_start(self.summary)
 
@@ -487,6 +494,9 @@ class LiveSession:
             log.warning("the run's KPIs cannot be read from the store: %s", e)
             self.summary["kpis"], self.summary["campaigns"] = {}, []
         self.summary["warnings"] = self.dialer.warnings()  # the pacer's, as simulate's
+        if self.writer is not None:  # units of writes, and the commits that made them
+            self.summary["store_writes"] = self.writer.units
+            self.summary["store_commits"] = self.writer.commits
         self.summary.update(self.dispositions.summary())
         if self.control is not None:
             self.summary["control_requests"] = self.control.requests
