@@ -415,27 +415,15 @@ def test_an_agent_a_supervisor_logged_off_stays_off_across_a_restart(tmp_path):
 def _ticking_import(imports, j, path, check=None):
     """``imports.add_async`` run on a loop that also ticks every 5 ms (a heartbeat, the
     adapters' frames): its reply (or error) and the longest gap between ticks, seconds."""
-    import time
+    from tests.heartbeat import Heartbeat
 
     async def go():
-        gaps, stop = [], asyncio.Event()
-
-        async def tick():
-            last = time.perf_counter()
-            while not stop.is_set():
-                await asyncio.sleep(0.005)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
-        ticker = asyncio.create_task(tick())
-        await asyncio.sleep(0.05)
-        try:
-            out = await imports.add_async(j, str(path), check)
-        except Exception as e:
-            out = e
-        stop.set()
-        await ticker  # its last gap: up to the import's end
-        return out, max(gaps)
+        async with Heartbeat(settle_s=0.05) as hb:
+            try:
+                out = await imports.add_async(j, str(path), check)
+            except Exception as e:
+                out = e
+        return out, hb.max_gap
     return asyncio.run(go())
 
 

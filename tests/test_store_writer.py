@@ -14,6 +14,7 @@ import pytest
 from engine.attempt import Attempt, Channel, Code
 from engine.store_schema import StoreError
 from engine.store_sqlite import SqliteStore
+from tests.heartbeat import Heartbeat
 
 
 class SlowDisk:
@@ -67,24 +68,12 @@ def _story(store: SqliteStore, n: int) -> list[tuple[int, str]]:
 
 async def _with_heartbeat(fn) -> tuple[object, float]:
     """``fn()`` run on the loop beside a 5 ms heartbeat: its value and the longest gap."""
-    gaps, stop = [], asyncio.Event()
-
-    async def beat():
-        last = time.perf_counter()
-        while not stop.is_set():
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-    t = asyncio.create_task(beat())
-    await asyncio.sleep(0.02)
     out = None
-    for _ in range(40):  # in slices, as a run's ticks are
-        out = fn()
-        await asyncio.sleep(0)
-    stop.set()
-    await t
-    return out, max(gaps)
+    async with Heartbeat() as hb:
+        for _ in range(40):  # in slices, as a run's ticks are
+            out = fn()
+            await asyncio.sleep(0)
+    return out, hb.max_gap
 
 
 def test_writes_behind_the_loop_keep_their_order_and_lose_nothing(tmp_path):
