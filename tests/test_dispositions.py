@@ -61,6 +61,15 @@ def build(n_agents: int = 1, contacts: ContactList | None = None, store=None,
     return clock, tel, feed, store, dialer, flow, disp
 
 
+def first_call(clock, tel, feed, dialer):
+    """The dialer started, agent 0 logged in: the one attempt dialled for it by 1 s."""
+    dialer.start()
+    login(feed, range(1))
+    clock.run(1.0)
+    (a,) = tel.dialled
+    return a
+
+
 def talk(clock, dialer, a, agent_hangs_up_at: float) -> None:
     """``a`` answered now by a person, put through, talking until ``agent_hangs_up_at``."""
     dialer.on_answered(a, True)
@@ -70,10 +79,7 @@ def talk(clock, dialer, a, agent_hangs_up_at: float) -> None:
 
 def test_a_campaign_callback_is_dialled_at_its_time_and_not_before():
     clock, tel, feed, _store, dialer, _flow, disp = build()
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 30.0)
     rec = disp.request({"attempt": a.id, "agent": 0, "code": "callback",
                         "callback_in_s": 600})
@@ -98,10 +104,7 @@ def test_a_callback_asked_for_outside_the_calling_window_goes_at_its_next_openin
     # 14:00 on a Monday; the window is 09:00-17:00: a callback at 18:00 goes at 09:00
     clock, tel, feed, _store, dialer, _flow, disp = build(
         windows={"mon-sun": "09:00-17:00"})
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 60.0)
     at = (EPOCH + timedelta(hours=4)).astimezone(UTC).isoformat()  # 18:00 London
     disp.request({"attempt": a.id, "agent": 0, "code": "callback", "callback_at": at})
@@ -145,10 +148,7 @@ def test_a_personal_callback_waits_for_its_agent_and_reaches_that_agent():
 
 def test_a_personal_callback_not_answered_frees_its_agent_and_is_tried_again():
     clock, tel, feed, _store, dialer, _flow, disp = build(retry_s=120.0, max_tries=2)
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 10.0)
     disp.request({"attempt": a.id, "agent": 0, "code": "callback", "callback_in_s": 50,
                   "personal": True})
@@ -196,10 +196,7 @@ def test_a_dnc_disposition_stops_every_further_attempt_to_the_address():
     # the same number twice on the list, and given while the call is still up
     two = people(["c0", "c1"], ["+442079460000", "+44 20 7946 0000"])
     clock, tel, feed, _store, dialer, flow, disp = build(contacts=two)
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     dialer.on_answered(a, True)
     disp.request({"attempt": a.id, "agent": 0, "code": "dnc"})
     assert disp.records[a.id]["state"] == "waiting_call"
@@ -217,10 +214,7 @@ def test_a_wrong_number_finishes_the_address_and_the_next_one_is_tried():
     one = people(["c0"], ["+442079460000"], ["+447700900000"])
     clock, tel, feed, _store, dialer, flow, disp = build(contacts=one,
                                                         steps=("phone", "mobile"))
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 30.0)
     assert flow.counts(30.0).done == 1  # a live connect: the contact was done
     disp.request({"attempt": a.id, "agent": 0, "code": "wrong_number"})
@@ -262,10 +256,7 @@ def test_a_malformed_disposition_is_refused_saying_why_and_changes_nothing(req, 
 
 def test_a_disposition_sent_twice_is_taken_once_and_a_different_second_refused():
     clock, tel, feed, _store, dialer, _flow, disp = build()
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 30.0)
     req = {"attempt": a.id, "agent": 0, "code": "callback", "callback_in_s": 60}
     first = disp.request(req)
@@ -318,10 +309,7 @@ def test_dispositions_survive_a_restart_the_callback_dialled_at_its_time(tmp_pat
 def test_a_callback_in_flight_at_a_crash_is_tried_again_after_the_restart(tmp_path):
     path = tmp_path / "run.sqlite"
     clock, tel, feed, store, dialer, _flow, disp = build(store=SqliteStore(path))
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 10.0)
     disp.request({"attempt": a.id, "agent": 0, "code": "callback", "callback_in_s": 50})
     feed.say(0, AgentState.READY)
@@ -347,10 +335,7 @@ def test_a_callback_in_flight_at_a_crash_is_tried_again_after_the_restart(tmp_pa
 
 def test_the_callback_time_is_read_in_its_own_offset():
     clock, tel, feed, _store, dialer, _flow, disp = build()
-    dialer.start()
-    login(feed, range(1))
-    clock.run(1.0)
-    (a,) = tel.dialled
+    a = first_call(clock, tel, feed, dialer)
     talk(clock, dialer, a, 30.0)
     at = datetime(2024, 6, 3, 17, 0, tzinfo=UTC).astimezone().isoformat()
     rec = disp.request({"attempt": a.id, "agent": 0, "code": "callback", "callback_at": at})
