@@ -351,7 +351,7 @@ class Dialer:
         hands out nothing before then (``ContactFlow.quiet_until``) or one with no ready
         agent (the pacer dials for ready agents; an agent state change or an assignment
         wakes the dialer)."""
-        if self._any_waiting() or self.agents.handling().any():
+        if any(self.waiting) or self.agents.handling().any():
             return now
         until = self.pacer.upkeep_due_s(now)
         if until <= now:
@@ -367,10 +367,6 @@ class Dialer:
                 continue  # no agent to dial for: one logging in, or put on it, wakes us
             until = min(until, t)
         return until
-
-    def _any_waiting(self) -> bool:
-        return any(self.waiting)
-
 
     def _doze(self, now: float, until: float) -> None:
         """No tick before the first of the grid at or after ``until`` (none at all for an

@@ -339,14 +339,12 @@ class ContactFlow:
             _, seq, c, step, address = heapq.heappop(cbq)
             if self.state[c] != QUEUED or self._latest[c] != seq:
                 continue  # superseded or finished meanwhile
-            self._set(c, IN_FLIGHT)
-            p = self.plan_callback(c, step, address, now_s)
+            p = self.take_callback(c, step, address, now_s)
             if p.__class__ is Planned:
                 out.append(p)
                 if len(out) == n:
                     return out
             elif p is not None:  # not open yet: again at the opening
-                self._set(c, QUEUED)
                 self.schedule_callback(c, step, address, p)
         for queues in (self._queues, self._waiting):
             q = queues.get(ch)
@@ -511,8 +509,9 @@ class ContactFlow:
 
     def take_callback(self, c: int, step: int, address: str, now_s: float
                       ) -> Planned | float | None:
-        """``plan_callback`` for a personal callback whose agent is free now (the contact
-        queued for it: ``callback_due``); a later time it is queued again by the caller."""
+        """``plan_callback`` for a queued callback due now (a campaign one ``take`` reaches,
+        a personal one whose agent is free: ``callback_due``); given a later time, the
+        contact is queued again and the caller schedules it."""
         self._set(c, IN_FLIGHT)
         p = self.plan_callback(c, step, address, now_s)
         if p is not None and p.__class__ is not Planned:

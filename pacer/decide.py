@@ -425,7 +425,6 @@ def _col(campaigns: Sequence[CampaignPacing], name: str, dtype) -> np.ndarray:
     return np.array([getattr(c, name) for c in campaigns], dtype=dtype)
 
 
-
 def chance_count(mean: np.ndarray | float) -> np.ndarray:
     """The count of abandons a Poisson of ``mean`` exceeds by chance alone about one time in
     twenty (WINDOW_Z, one-sided): ``mean + z sqrt(mean) + (z^2 + 2) / 6``, the normal bound
@@ -438,6 +437,7 @@ def chance_count(mean: np.ndarray | float) -> np.ndarray:
     whose one line per idle agent is costly."""
     m = np.maximum(mean, 0.0)
     return m + WINDOW_Z * np.sqrt(m) + (WINDOW_Z ** 2 + 2.0) / 6.0
+
 
 class Pacer:
     """Batched pacing for a fixed set of campaigns (rows 0..n-1, in the order given)."""
@@ -1274,7 +1274,7 @@ class Pacer:
             self._hold_floor(now, aim, used, new_ab, new_live)
         if self._wait_rows.size:
             self._wait_loop(dt, new_live - new_ab)
-        human = self._human_share()
+        human = self._human_share()  # (over the live answers folded in just now)
         horizon_live = np.maximum(self._fc_live * human / self._fc_memory
                                   * WINDOW_PAYBACK_S, 1.0)
         aim_now = np.clip(aim - used / horizon_live, 0.1 * aim, aim)
