@@ -503,8 +503,11 @@ def test_a_store_that_goes_away_mid_run_is_said_once_with_how_to_resume(tmp_path
     cfg = _cfg(tmp_path, hours=1.0, speed=5.0, drain_s=1.0)
 
     def cut(s):
-        if s.dialer.next_attempt_id >= 10 and s.store._db is not None:
-            s.store._db.close()  # as a server closing the connection does
+        # under the store's lock: the write-behind writer uses the connection on its own
+        # thread, and closing an SQLite connection another thread is inside crashes
+        with s.store._lock:
+            if s.dialer.next_attempt_id >= 10 and s.store._db is not None:
+                s.store._db.close()  # as a server closing the connection does
     with pytest.raises(RunError) as e:
         run_live(cfg, emulate=True, on_second=cut)
     msg = str(e.value)
