@@ -185,8 +185,9 @@ BIAS_INITIAL = 1.0
 # ... and where the model over-forecasts, the bias it is divided by is the upper one-sided
 # BIAS_CHANCE confidence bound of realised / forecast abandons (``Pacer._bias_guard``): a
 # model 4x pessimistic (answering machines put through to agents with AMD off and no
-# wrap-up: each frees its agent 8 s later, which the look-ahead does not see) used half its
-# budget (61 agents: 1.11 % against a best progressive ratio's 2.06 %).
+# wrap-up: each frees its agent 8 s later, which the look-ahead did not see then; it does
+# now, ``pacer.lookahead._back_cdf``) used half its budget (61 agents: 1.11 % against a
+# best progressive ratio's 2.06 %).
 BIAS_CHANCE = 0.05
 LOOKAHEAD_SAMPLES = 16  # Monte-Carlo samples of the look-ahead's screen (pacer.lookahead)
 LOOKAHEAD_FINE_SAMPLES = 64  # ... and of its decision once the screen would dial

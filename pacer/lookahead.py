@@ -41,6 +41,14 @@ the maximum by one; a later one finds an agent). Dials are added while the mean 
 abandons per marginal live answer stay at or under ``theta``; each added dial is then
 drawn in every sample (same uniforms for every candidate count) and ``D_k`` updated.
 
+**Short calls.** An answer whose handling (talk + wrap-up, drawn afresh) ends inside the
+look-ahead, if it is served, frees its agent for a later answer: D_k rises by one from its
+step to the step its agent counts free again (``_back_cdf``), not to the end. It is served
+(first come first served) where it raises no new excess at its step (``_served``); one
+left without an agent frees none, and counts as a long call does. The new dial's
+marginal then reads the chance that its answer raises D at ``s*_k`` (answered by then and
+its agent not back: ``_cover``) in place of P(answer step <= s*_k).
+
 **The objective.** Maximising expected connects minus a price ``lambda`` per expected abandon
 adds a dial while ``dAb / dL <= 1 / (1 + lambda)`` = ``theta``: dials go where an abandon buys
 most connects. The pacer (``pacer.decide``) moves ``theta`` slowly so that the realised rate
@@ -417,9 +425,14 @@ def _zero_bins(pre, wc, k_n):
 def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elapsed_s,
                   call_key, c_lo, c_hi, hc, hp, hpar, hint, pi_hat, pis, t_out, dt, window,
                   n_steps, now_s, salt, d, top, last, q_tab, sh_cdf, n_sh, hangup_rate, certain,
-                  age, w_bin, pre_buf, wc_buf):
+                  age, w_bin, pre_buf, wc_buf, back, hand):
     """Draw K samples of D_k(s) into d[S, K]; their maxima into top, last argmax into last.
     Returns the live answers expected from the calls in flight (waiting ones included).
+    A ringing call's answer holds its agent for the rest of the look-ahead, or, where some
+    answers end within it (``back``, ``_back_cdf``: back[S - 1] > 0), until the step e its
+    drawn handling ends if it is served (``_served``, the answers taken in the order
+    drawn: D_k - 1 from e on); hand int64[>= calls x K, 3]: scratch for those answers
+    (step, e, sample).
 
     Deadlines inside the connect window: a live answer already waiting (``call_elapsed_s =
     -1 - seconds waited``) must have its agent by the end of its own window, or its caller's
@@ -445,6 +458,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     answer weight by step, filled as far as its draws need. q_tab: float64[S] scratch.
     The histograms' rows: stacked in hc / hp / hpar / hint (``_prefixes``, ``H_*``)."""
     k_n = pis.shape[0]
+    short = back[n_steps - 1] > 0.0
     ring_ok = hint[H_RING, 0]
     ring_bw = hpar[H_RING, 0]
     ring_total = hpar[H_RING, 1]
@@ -471,6 +485,7 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     if n_wait > 0:
         _zero_bins(pre, wc, k_n)
     live = 0.0
+    n_hand = 0
     q = 0
     for i in range(c_lo, c_hi):
         v = call_elapsed_s[i]
@@ -543,10 +558,18 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                     wc[b_dl, k] += 1.0
                     wc_hi = max(wc_hi, b_dl)
                     n_early += 1
-                    s = 0
-                else:
-                    s -= j
+                    d[0, k] += 1.0
+                    continue
+                s -= j
             d[s, k] += 1.0
+            if short:  # the answer's agent may be free again within the look-ahead
+                e = s + _back_steps(back, n_steps,
+                                    _keyed_uniform(salt, call_key[i], 6, t0_ms, m))
+                if e < n_steps:
+                    hand[n_hand, 0] = s
+                    hand[n_hand, 1] = e
+                    hand[n_hand, 2] = k
+                    n_hand += 1
     # busy agents: the end of handling, conditioned on the time already spent (e); their
     # ends inside the connect window binned too when some deadline falls there
     pre_on = n_early > 0
@@ -624,6 +647,32 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 l_k = s
         top[k] = t_k
         last[k] = l_k
+    # the answers served hand their agent back (in the order drawn: one handed back may
+    # serve a later one), then each changed sample's maximum again
+    changed = False
+    for h_i in range(n_hand):
+        s_h = hand[h_i, 0]
+        e_h = hand[h_i, 1]
+        k = hand[h_i, 2]
+        most = 0.0
+        for t in range(s_h):
+            most = max(most, d[t, k])
+        if _served(d[s_h, k], most):
+            changed = True
+            last[k] = -1  # its maximum read again below
+            for t in range(e_h, n_steps):
+                d[t, k] -= 1.0
+    if changed:
+        for k in range(k_n):
+            if last[k] == -1:
+                t_k = d[0, k]
+                l_k = 0
+                for t in range(1, n_steps):
+                    if d[t, k] >= t_k:
+                        t_k = d[t, k]
+                        l_k = t
+                top[k] = t_k
+                last[k] = l_k
     return live
 
 
@@ -720,25 +769,46 @@ def _shift_cdf(rate, window, dt, out):
 
 
 @_njit
-def _marginal(top, last, pis, new_cdf):
+def _marginal(top, last, pis, m_tab):
     """Mean over the samples of the abandons one more dial adds (Rao-Blackwellised over
-    its own answer: ``pi_k P(answer step <= s*_k)`` where ``max D_k >= 0``)."""
+    its own answer: ``pi_k m_tab[s*_k]`` where ``max D_k >= 0``, m_tab[s] the chance that
+    its answer raises D at step s: answered by s and its agent not back by then,
+    ``_cover``)."""
     k_n = pis.shape[0]
     acc = 0.0
     for k in range(k_n):
         if top[k] >= 0.0:
-            acc += pis[k] * new_cdf[last[k]]
+            acc += pis[k] * m_tab[last[k]]
     return acc / k_n
 
 
 @_njit
-def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
-    """Draw one new dial's live answer and its (patience-shifted) step in every sample;
-    update D_k, kept as D_k(t) = d[t, k] + lift[k] for the steps t past last[k]: the only
-    ones read again (the last maximum never moves back), so a dial answered at or before it,
-    which raises all of them, only adds to lift[k]. D_k holds whole numbers (counts of
+def _back_steps(back, n_steps, u):
+    """The steps after its answer at which a new answer's agent counts free again, for the
+    uniform u: the first j with back[j] > u, or n_steps (not within the look-ahead)."""
+    if not u < back[n_steps - 1]:
+        return n_steps
+    j = 1
+    while back[j] <= u:
+        j += 1
+    return j
+
+
+@_njit
+def _draw_dial(d, top, last, lift, lh, pis, new_cdf, back, n_steps, state):
+    """Draw one new dial's live answer and its (patience-shifted) step s in every sample,
+    and, where some answers end within the look-ahead (``back[n_steps - 1] > 0``), the
+    step e = s + j its agent counts free again (``_back_steps``); update D_k by +1 from s
+    on, or only over [s, e) where the answer is served (``_served``). One that goes
+    without an agent holds none to hand back, so it counts from s on as a long call does.
+
+    D_k is kept as D_k(t) = d[t, k] + (lh[0..t, k] summed): a dial answered at or before
+    the last maximum, held past the look-ahead, raises every step from s, so only lh[s, k]
+    and lift[k] (lh's total) count it, and the maximum rises by one where it was (the last
+    one stays the last). The others are written into d. D_k holds whole numbers (counts of
     answers and agents), so its sums are exact in any order: the same D_k as adding the
     dial at every step."""
+    short = back[n_steps - 1] > 0.0
     for k in range(pis.shape[0]):
         u = _uniform(state)
         if u >= pis[k]:
@@ -747,19 +817,34 @@ def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
         s = 0
         while s < n_steps - 1 and new_cdf[s] <= v:
             s += 1
-        # D_k(t) + 1 for t >= s: a maximum at or after s rises with it (and stays the
-        # last); one before s stays unless the raised suffix reaches it
-        if last[k] >= s:
+        e = n_steps
+        acc = lift[k]  # lh summed up to s - 1 (without short holds the last maximum never
+        if short:  # moves back: every lh step is at or before it, so before s)
+            e = min(s + _back_steps(back, n_steps, _uniform(state)), n_steps)
+            acc = 0.0
+            most = 0.0  # the most excess before s (0 at least)
+            if lift[k] > 0.0 or e < n_steps:
+                for t in range(s):
+                    acc += lh[t, k]
+                    most = max(most, d[t, k] + acc)
+            if e < n_steps and not _served(d[s, k] + acc + lh[s, k] + 1.0, most):
+                e = n_steps
+        if last[k] >= s and e >= n_steps:
+            lh[s, k] += 1.0
             lift[k] += 1.0
             top[k] += 1.0
             continue
+        # +1 on [s, e): read D_k there and keep the last of its maxima; the steps past e do
+        # not change
         m = top[k]
         at = last[k]
-        for t in range(s, n_steps):
+        for t in range(s, e):
+            if short:
+                acc += lh[t, k]
             y = d[t, k] + 1.0
             d[t, k] = y
-            x = y + lift[k]
-            if x >= m:
+            x = y + acc
+            if x > m or (x == m and t > at):
                 m = x
                 at = t
         top[k] = m
@@ -767,13 +852,23 @@ def _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state):
 
 
 @_njit
-def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, certain):
+def _served(at_s, most):
+    """Whether a live answer on step s gets an agent, first come first served: D at s with
+    it (``at_s``) is no new excess over the most before s (``most``, >= 0): the answers
+    left without an agent by then are max(0, max D) (Hall's theorem), and it is one of
+    them when it raises that."""
+    return at_s <= most
+
+
+@_njit
+def _scan(d, top, last, lift, lh, pis, new_cdf, m_tab, back, theta, max_new, n_steps, state,
+          certain):
     """Add dials while the mean marginal abandons per marginal live answer <= theta.
 
     Returns (n, expected abandons at n = 0 (certain[k]: the sample's abandons no dial
     changes), abandons the n dials add on these samples, the
     stopping marginal over theta x pi_bar: > 1 when the price stopped the dials, 0 when
-    ``max_new`` did). lift float64[>= K]: ``_draw_dial``'s."""
+    ``max_new`` did). lift float64[>= K], lh float64[n_steps, K]: ``_draw_dial``'s."""
     k_n = pis.shape[0]
     base = 0.0
     pi_bar = 0.0
@@ -781,6 +876,7 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
         lift[k] = 0.0
         base += max(top[k], 0.0) + certain[k]
         pi_bar += pis[k]
+    lh[:, :] = 0.0
     base /= k_n
     pi_bar /= k_n
     added = 0.0
@@ -788,33 +884,84 @@ def _scan(d, top, last, lift, pis, new_cdf, theta, max_new, n_steps, state, cert
     if pi_bar <= 0.0:
         return max_new, base, 0.0, 0.0
     while n < max_new:
-        marginal = _marginal(top, last, pis, new_cdf)
+        marginal = _marginal(top, last, pis, m_tab)
         if marginal > theta * pi_bar:
             price = theta * pi_bar  # 0 when theta underflows against pi_bar
             return n, base, added, marginal / price if price > 0.0 else np.inf
         added += marginal
         n += 1
-        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+        _draw_dial(d, top, last, lift, lh, pis, new_cdf, back, n_steps, state)
     return n, base, added, 0.0
 
 
 @_njit
-def _added(d, top, last, lift, pis, new_cdf, n, n_steps, state, curve):
-    """Abandons n new dials add, on samples that did not choose n (lift: ``_scan``'s).
+def _added(d, top, last, lift, lh, pis, new_cdf, m_tab, back, n, n_steps, state, curve):
+    """Abandons n new dials add, on samples that did not choose n (lift, lh: ``_scan``'s).
     ``curve`` float64[P] (P >= 0): the abandons the first ``ceil((j + 1) n / P)`` of them
     add, into curve[j] (``launched_abandons`` reads it back)."""
     for k in range(pis.shape[0]):
         lift[k] = 0.0
+    lh[:, :] = 0.0
     added = 0.0
     p = curve.shape[0]
     j = 0
     for i in range(n):
-        added += _marginal(top, last, pis, new_cdf)
-        _draw_dial(d, top, last, lift, pis, new_cdf, n_steps, state)
+        added += _marginal(top, last, pis, m_tab)
+        _draw_dial(d, top, last, lift, lh, pis, new_cdf, back, n_steps, state)
         while j < p and (j + 1) * n <= (i + 1) * p:
             curve[j] = added
             j += 1
     return added
+
+
+@_njit
+def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back):
+    """back[j], j = 0 .. n_steps - 1: the chance that a new live answer's agent counts free
+    again j steps after the answer's step (an agent free at f counts at step t when f <=
+    (t - 1/2) dt + window, the answer taken at its step's end): its handling H, drawn from
+    the talk and wrap-up histograms (``split``: talk + wrap-up, wrap-ups at their bins'
+    centres) or else the handling histogram, with H <= (j - 1/2) dt + window; j >= 1 (an
+    answer holds its agent for a step at least). Short calls (answering machines put
+    through to agents, customers who hang up at once) hand their agent back within the
+    look-ahead. Returns back[n_steps - 1] (0 when no answer ends within it)."""
+    i = H_TALK if split else H_HOLD
+    total = hpar[i, 1]
+    bw = hpar[i, 0]
+    n_ok = hint[i, 0]
+    back[0] = 0.0
+    x_last = max(n_steps - 1.5, 0.0) * dt + window
+    if not total > 0.0 or _below(hc, hp, i, n_ok, bw, x_last) <= 0.0:
+        for j in range(1, n_steps):
+            back[j] = 0.0
+        return 0.0
+    w_total = hpar[H_WRAP, 1] if split else 0.0
+    w_bw = hpar[H_WRAP, 0]
+    w_ok = hint[H_WRAP, 0]
+    for j in range(1, n_steps):
+        x = (j - 0.5) * dt + window
+        if w_total > 0.0:
+            acc = 0.0
+            b = 0
+            while b < w_ok and (b + 0.5) * w_bw < x:
+                acc += hc[H_WRAP, b] * _below(hc, hp, i, n_ok, bw, x - (b + 0.5) * w_bw)
+                b += 1
+            back[j] = acc / (w_total * total)
+        else:
+            back[j] = _below(hc, hp, i, n_ok, bw, x) / total
+    return back[n_steps - 1]
+
+
+@_njit
+def _cover(eff_cdf, back, n_steps, m_tab):
+    """m_tab[t]: the chance that a new dial's live answer (answer step distribution
+    eff_cdf) raises D at step t: answered at s <= t with its agent not back by t (``back``,
+    ``_back_cdf``)."""
+    for t in range(n_steps):
+        acc = 0.0
+        for s in range(t + 1):
+            p = eff_cdf[s] - (eff_cdf[s - 1] if s > 0 else 0.0)
+            acc += p * (1.0 - back[t - s])
+        m_tab[t] = acc
 
 
 def launched_abandons(curve: np.ndarray, n: int, k: int) -> float:
@@ -887,8 +1034,10 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     certain = np.empty(k_n)
     lift = np.empty(k_n)  # _draw_dial's
     max_wait = 0  # the most live answers waiting in one campaign decided
+    max_calls = 0  # ... and calls in flight
     for c in range(n_c):
         if active[c] == 1:
+            max_calls = max(max_calls, call_offsets[c + 1] - call_offsets[c])
             n_w = 0
             for i in range(call_offsets[c], call_offsets[c + 1]):
                 if call_elapsed_s[i] < 0.0:
@@ -899,6 +1048,10 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
     eff_cdf = np.empty(max_steps)
+    back = np.empty(max_steps)  # _back_cdf's
+    cover = np.empty(max_steps)  # _cover's
+    lh_buf = np.empty(max_steps * k_n)  # _draw_dial's
+    hand = np.empty((max_calls * k_n, 3), dtype=np.int64)  # _sample_state's
     q_tab = np.empty(max_steps)
     sh_cdf = np.empty(MAX_SHIFT + 1)
     n_b = max(hold_counts.shape[1], talk_counts.shape[1], wrap_counts.shape[1],
@@ -933,7 +1086,10 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         e_max = 0.0  # the longest elapsed time of each phase's agents
         e_talk = 0.0
         e_wrap = 0.0
+        split = False  # the caller reports wrap-up apart (its agents talk or wrap up)
         for j in range(a_lo, a_hi):
+            if agent_phase[j] != 0:
+                split = True
             if agent_phase[j] == 1:
                 e_talk = max(e_talk, agent_elapsed_s[j])
             elif agent_phase[j] == 2:
@@ -983,6 +1139,12 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                     * new_cdf[min(s + j, n_steps - 1)]
             eff_cdf[s] = acc
         eff_cdf[n_steps - 1] = 1.0
+        if hold_totals[c] <= 0.0 < talk_totals[c]:
+            split = True
+        m_tab = eff_cdf  # a new dial raises D from its answer's step on ...
+        if _back_cdf(hc, hp, hpar, hint, split, w, dt, n_steps, back) > 0.0:
+            _cover(eff_cdf, back, n_steps, cover)  # ... unless its agent is back before
+            m_tab = cover
         live0 = 0.0
         n = 0
         base = 0.0
@@ -1007,6 +1169,7 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             for k in range(k_s):
                 pis_s[k] = min(max(pi_hat + hit_sd[c] * zs[k], 1e-6), 1.0)
             d = d_buf[:n_steps * k_s].reshape((n_steps, k_s))
+            lh = lh_buf[:n_steps * k_s].reshape((n_steps, k_s))
             key = salt if stage == 0 else (salt ^ FINE_SALT if stage == 1 else
                                            salt ^ CHECK_SALT)
             lv = _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi,
@@ -1014,11 +1177,12 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
                                hc, hp, hpar, hint, pi_hat,
                                pis_s, t_out, dt, w, n_steps, now_s, key, d, top_s, last_s,
                                q_tab, sh_cdf, n_sh, hangup_rate[c], certain_s, age, w_bin,
-                               pre_buf, wc_buf)
+                               pre_buf, wc_buf, back, hand)
             if stage == 0:
                 live0 = lv
-                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, state, certain_s)
+                n, base, added, stop = _scan(d, top_s, last_s, lift, lh, pis_s, eff_cdf, m_tab,
+                                             back, theta[c], max_new[c], n_steps, state,
+                                             certain_s)
                 continue
             # the new dials' draws of the later stages: streams of their own, so that they
             # do not depend on what the screen drew
@@ -1026,11 +1190,12 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
             if own[0] == 0:
                 own[0] = 1
             if stage == 1:
-                n, base, added, stop = _scan(d, top_s, last_s, lift, pis_s, eff_cdf, theta[c],
-                                             max_new[c], n_steps, own, certain_s)
+                n, base, added, stop = _scan(d, top_s, last_s, lift, lh, pis_s, eff_cdf, m_tab,
+                                             back, theta[c], max_new[c], n_steps, own,
+                                             certain_s)
             else:
-                added = _added(d, top_s, last_s, lift, pis_s, eff_cdf, n, n_steps, own,
-                               added_curve[c])
+                added = _added(d, top_s, last_s, lift, lh, pis_s, eff_cdf, m_tab, back, n,
+                               n_steps, own, added_curve[c])
         if n == 0:
             added = 0.0
         dials[c] = n

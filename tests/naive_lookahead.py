@@ -131,6 +131,43 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
     eff_cdf = [sum(p * new_cdf[min(s + j, n_steps - 1)] for j, p in enumerate(sh_pmf))
                for s in range(n_steps)]
     eff_cdf[n_steps - 1] = 1.0
+    x_last = max(n_steps - 1.5, 0.0) * dt + window_s
+
+    # a new answer's agent free again j steps after its answer's step: its handling (talk
+    # + wrap-up where the caller reports them apart, else the handling row) H <= (j - 1/2)
+    # dt + w, j >= 1
+    split = any(ph != 0 for ph in phases) or hold_row.sum() <= 0 < talk_row.sum()
+    h_row, h_bw = (talk_row, talk_bw) if split else (hold_row, hold_bw)
+    back = [0.0] * n_steps
+    if h_row.sum() > 0 and below(h_row, h_bw, x_last) > 0:
+        for j in range(1, n_steps):
+            x = (j - 0.5) * dt + window_s
+            if split and wrap_row.sum() > 0:
+                acc = 0.0
+                for b in range(wrap_row.size):
+                    if (b + 0.5) * wrap_bw >= x:
+                        break
+                    acc += wrap_row[b] * below(h_row, h_bw, x - (b + 0.5) * wrap_bw)
+                back[j] = acc / (wrap_row.sum() * h_row.sum())
+            else:
+                back[j] = below(h_row, h_bw, x) / h_row.sum()
+    short = back[-1] > 0
+
+    def back_steps(u):
+        return next(j for j in range(1, n_steps) if back[j] > u) if u < back[-1] else n_steps
+
+    # the chance a new dial raises D at step t: answered by t, its agent not back by then
+    m_tab = list(eff_cdf)
+    if short:
+        pmf = [eff_cdf[0]] + [eff_cdf[s] - eff_cdf[s - 1] for s in range(1, n_steps)]
+        m_tab = [sum(pmf[s] * (1.0 - back[t - s]) for s in range(t + 1))
+                 for t in range(n_steps)]
+
+    def served(row, s):
+        """A live answer on step s (counted in row) gets an agent first come first served:
+        no new excess over the most before s (the answers left without one by t are
+        max(0, max of row up to t))."""
+        return row[s] <= max(0.0, row[:s].max() if s > 0 else 0.0)
 
     def alive(r, g_r):
         if end_total > 0.0:
@@ -138,8 +175,6 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         else:
             a = ring_total - pi_hat * g_r
         return max(a, pi_hat * (g_t - g_r))
-
-    x_last = max(n_steps - 1.5, 0.0) * dt + window_s
 
     def agent_step(x):  # first step whose availability max(s - 1/2, 0) dt + w is past x
         if x < window_s:
@@ -220,6 +255,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         pre = np.zeros((k_n, PRE_BINS))  # agents free inside the window, by bin
         early = np.zeros((k_n, PRE_BINS))  # deadlines of answers to come inside the window
         waiting = [[] for _ in range(k_n)]  # per sample: (seconds waited, deadline bin)
+        hand = []  # answers that may hand their agent back: (step, its agent's, sample)
         idle = 0
         for e, key, ph in zip(agents, agent_keys, phases, strict=True):
             if e < 0:
@@ -265,8 +301,14 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
                         j = next(j for j in range(len(sh)) if sh[j] > u2 or j == len(sh) - 1)
                         if s - j <= 0:  # the deadline falls inside the connect window
                             early[k, pre_bin(max(window_s - (j - s + 0.5) * dt, 0.0))] += 1
-                        s = max(s - j, 0)
+                            inc[k, 0] += 1
+                            continue
+                        s -= j
                     inc[k, s] += 1
+                    if short:  # its agent may be free again within the look-ahead
+                        e = s + back_steps(keyed_uniform(key_salt, key, 6, t0, m))
+                        if e < n_steps:
+                            hand.append((s, e, k))
         certain = np.zeros(k_n)
         for k in range(k_n):
             queue = [b for _, b in sorted(waiting[k], key=lambda x: -x[0])]  # oldest first
@@ -283,7 +325,11 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             left = np.maximum(idle + np.cumsum(pre[k]) - used, 0)
             certain[k] = dropped + max((np.cumsum(early[k]) - left).max(), 0.0)
             inc[k, 0] -= certain[k]
-        return np.cumsum(inc, axis=1), certain
+        d = np.cumsum(inc, axis=1)
+        for s, e, k in hand:  # served (no new excess at s): the agent is back at e
+            if served(d[k], s):
+                d[k, e:] -= 1
+        return d, certain
 
     def top_last(row):
         m = row.max()
@@ -294,7 +340,7 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
         for k in range(len(pis)):
             m, at = top_last(d[k])
             if m >= 0:
-                acc += pis[k] * eff_cdf[at]
+                acc += pis[k] * m_tab[at]
         return acc / len(pis)
 
     def draw_dial(d, pis, stream):
@@ -303,7 +349,10 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             if u < pis[k]:
                 v = u / pis[k]
                 s = next((s for s in range(n_steps - 1) if eff_cdf[s] > v), n_steps - 1)
+                e = min(s + back_steps(stream.uniform()), n_steps) if short else n_steps
                 d[k, s:] += 1
+                if e < n_steps and served(d[k], s):  # its agent back at e
+                    d[k, e:] -= 1
 
     def scan(d_certain, pis, stream):
         """(dials, base abandons, slack: the stopping marginal over the price, 0 at the
