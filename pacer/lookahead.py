@@ -430,9 +430,9 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     Returns the live answers expected from the calls in flight (waiting ones included).
     A ringing call's answer holds its agent for the rest of the look-ahead, or, where some
     answers end within it (``back``, ``_back_cdf``: back[S - 1] > 0), until the step e its
-    drawn handling ends if it is served (``_served``, the answers taken in the order
-    drawn: D_k - 1 from e on); hand int64[>= calls x K, 3]: scratch for those answers
-    (step, e, sample).
+    drawn handling ends if it is served (``_served``, the answers taken in the order of
+    their steps: D_k - 1 from e on); hand int64[>= calls x K, 3]: scratch for those
+    answers (step, e, sample).
 
     Deadlines inside the connect window: a live answer already waiting (``call_elapsed_s =
     -1 - seconds waited``) must have its agent by the end of its own window, or its caller's
@@ -647,10 +647,13 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
                 l_k = s
         top[k] = t_k
         last[k] = l_k
-    # the answers served hand their agent back (in the order drawn: one handed back may
-    # serve a later one), then each changed sample's maximum again
+    # the answers served hand their agent back, in the order they are answered (one handed
+    # back may serve a later answer, never an earlier one), then each changed sample's
+    # maximum again
     changed = False
-    for h_i in range(n_hand):
+    by_step = np.argsort(hand[:n_hand, 0], kind="mergesort")
+    for h_o in range(n_hand):
+        h_i = by_step[h_o]
         s_h = hand[h_i, 0]
         e_h = hand[h_i, 1]
         k = hand[h_i, 2]

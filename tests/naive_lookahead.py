@@ -326,7 +326,8 @@ def decide_one(agents, agent_keys, calls, call_keys, hold_row, hold_bw, ring_row
             certain[k] = dropped + max((np.cumsum(early[k]) - left).max(), 0.0)
             inc[k, 0] -= certain[k]
         d = np.cumsum(inc, axis=1)
-        for s, e, k in hand:  # served (no new excess at s): the agent is back at e
+        for s, e, k in sorted(hand, key=lambda h: h[0]):  # in the order answered: served
+            # (no new excess at s), the agent is back at e
             if served(d[k], s):
                 d[k, e:] -= 1
         return d, certain
