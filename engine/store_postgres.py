@@ -9,6 +9,7 @@ same database. psycopg is imported only when a store is opened; install it with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import urllib.parse
@@ -224,8 +225,25 @@ class PostgresStore(SqlStore):
             check_columns(cols["attempts"], "attempts", list(ATTEMPT_FIELDS), self.where)
         return prefix
 
+    def _reader(self) -> Any:
+        """A connection of its own for the loop's reads under write-behind: read-only, it
+        sees what is committed and never waits for the writer's commits."""
+        psycopg = self._psycopg
+        try:
+            db = psycopg.connect(self._conninfo_for_scrub, autocommit=True)
+        except psycopg.Error as e:
+            raise StoreError(self.explain(e)) from None
+        try:
+            db.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as e:
+            db.close()
+            raise StoreError(self.explain(e)) from None
+        return db
+
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Commit what write-behind has queued and close the connection (idempotent)."""
+        with contextlib.suppress(Exception):  # (a failed writer: what it holds is lost,
+            self.stop_write_behind()           # as a crash's; the error was said)
         with self._lock:
             self._db.close()
 

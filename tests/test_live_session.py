@@ -20,6 +20,7 @@ from outdial.live.config import ConfigError, load_config
 from outdial.live.session import LiveSession, RunError, run_live
 from outdial.live.view import render, snapshot
 from tests.live_helpers import ENV, attempt_events, rows, until, write_config
+from tests.test_stores import postgres_server  # noqa: F401  (the fixture)
 
 
 def _cfg(tmp_path: Path, **kw):
@@ -573,3 +574,30 @@ def test_a_stop_asked_again_while_draining_cuts_the_drain_short(tmp_path):
     assert summary["drain_cut"] and took < 5.0
     assert summary["reason"] == "stop" and summary["ended_at_stop"] > 0
     assert summary["left_pending"] == 0 and summary["lost_events"] == 0
+
+
+def test_a_run_on_a_postgresql_store_writes_behind_the_loop_and_loses_nothing(
+        tmp_path, request):
+    # the store's commits made by the writer thread, many units per commit; every attempt
+    # the run made is in the store, each ended one with its event
+    from engine.store_postgres import PostgresStore
+
+    conninfo = request.getfixturevalue("postgres_server")
+    path = write_config(tmp_path, hours=0.01, speed=8.0, drain_s=1.0)
+    text = path.read_text(encoding="utf-8").replace(
+        'sqlite = "store.sqlite"\nsynchronous = "NORMAL"',
+        'postgres_env = "OUTDIAL_TEST_PG"\nschema = "live_behind"')
+    path.write_text(text, encoding="utf-8")
+    cfg = load_config(path, env={**ENV, "OUTDIAL_TEST_PG": conninfo}, emulate=True)
+    summary = run_live(cfg, emulate=True)
+    assert summary["reason"] == "end" and summary["left_pending"] == 0
+    assert 0 < summary["store_commits"] < summary["store_writes"]
+    store = PostgresStore(conninfo, schema="live_behind")
+    try:
+        recs = {r["attempt_id"]: r for r in store.attempts()}
+    finally:
+        store.close()
+    assert recs and min(recs) == summary["next_attempt_id"] == 0  # (this run's first)
+    assert sorted(recs) == list(range(len(recs)))  # none lost between them
+    ended = {i for i, r in recs.items() if r["code"] != Code.PENDING}
+    assert ended == attempt_events(cfg.events_jsonl, "ATTEMPT_COMPLETED")

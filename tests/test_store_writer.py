@@ -1,10 +1,11 @@
-"""The SQLite store's writes behind the event loop (``engine.store_writer``): in their
-order, none lost, the loop not held by the disk's syncs, what needs a record on disk run
-only once it is, and a failed write stopping what follows."""
+"""The SQL stores' writes behind the event loop (``engine.store_writer``): in their order,
+none lost (SQLite and PostgreSQL), the loop not held by the disk's syncs, what needs a
+record on disk run only once it is, and a failed write stopping what follows."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 import time
@@ -12,9 +13,13 @@ import time
 import pytest
 
 from engine.attempt import Attempt, Channel, Code
+from engine.store_postgres import PostgresStore
 from engine.store_schema import StoreError
 from engine.store_sqlite import SqliteStore
 from tests.heartbeat import Heartbeat
+from tests.test_stores import postgres_server  # noqa: F401  (the fixture)
+
+_schemas = itertools.count()
 
 
 class SlowDisk:
@@ -76,11 +81,20 @@ async def _with_heartbeat(fn) -> tuple[object, float]:
     return out, hb.max_gap
 
 
-def test_writes_behind_the_loop_keep_their_order_and_lose_nothing(tmp_path):
-    path = tmp_path / "s.sqlite"
+@pytest.fixture(params=["sqlite", "postgres"])
+def reopen(request, tmp_path):
+    """Opens one store again and again: an SQLite file (synchronous FULL) or a PostgreSQL
+    schema of its own."""
+    if request.param == "sqlite":
+        return lambda: SqliteStore(tmp_path / "s.sqlite", synchronous="FULL")
+    conninfo = request.getfixturevalue("postgres_server")
+    schema = f"wb_{next(_schemas)}_{time.time_ns() % 10**9}"
+    return lambda: PostgresStore(conninfo, schema=schema)
 
+
+def test_writes_behind_the_loop_keep_their_order_and_lose_nothing(reopen):
     async def go():
-        store = SqliteStore(path, synchronous="FULL")
+        store = reopen()
         loop = asyncio.get_running_loop()
         wb = store.write_behind(loop.call_soon_threadsafe, pytest.fail)
         made = _story(store, 600)
@@ -93,7 +107,7 @@ def test_writes_behind_the_loop_keep_their_order_and_lose_nothing(tmp_path):
         store.close()
         return made
     made = asyncio.run(go())
-    store = SqliteStore(path)
+    store = reopen()
     recs = store.attempts()
     assert [r["attempt_id"] for r in recs] == list(range(600))
     ended = {i for i, what in made if what == "completed"}

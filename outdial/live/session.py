@@ -306,7 +306,7 @@ class LiveSession:
         # (engine.store_writer): a disk's sync no longer holds the loop
         try:
             self.writer = store.write_behind(loop.call_soon_threadsafe, clock.fail)
-        except NotImplementedError:  # (PostgreSQL: written on the loop)
+        except NotImplementedError:  # (a store without write-behind: written on the loop)
             self.writer = None
         if self.on_start is not None:
             self.on_start(self.summary)
