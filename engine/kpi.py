@@ -8,6 +8,11 @@ are fractions 0..1; a zero denominator gives 0.
 
 An attempt *completed* when it went out and ended (any outcome, any channel); an attempt
 blocked for want of a port never went out: it is counted as ``blocked``, never completed.
+Over a measured window (``window_counts``) completions count by when the attempt ended, and
+the answers (live answers, abandons, connects, machines) by when the call was answered: a
+rate's live calls are those of its period, as a regulator counts them, so a call answered
+in the window and still up at its end is one of them (an ``ATTEMPT_FIELDS`` row coded
+``PENDING`` with its connect time), and one answered before it is not.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ KPIS: dict[str, str] = {
                            "sms, email)",
     **{f"attempts_{ch}": f"attempts completed on channel {ch}" for ch in CHANNEL_NAMES},
     "bhcc_agent": "agent-based voice attempts completed per hour",
-    "live_answers": "live answers: connected, dropped or hung up waiting for an agent",
-    "abandons": "abandons (nuisance calls): live answers no agent took in time",
-    "connects": "live answers connected to an agent",
+    "live_answers": "live answers answered in the measured window: connected (still up "
+                    "at its end included), dropped or hung up waiting for an agent",
+    "abandons": "abandons (nuisance calls): live answers answered in the measured window "
+                "no agent took in time",
+    "connects": "live answers answered in the measured window and connected to an agent",
     "machines": "answering machines detected (AMD false positives excluded)",
     "amd_false_positives": "people the answering-machine detection called machines "
                            "(known to a simulator)",
@@ -114,6 +121,40 @@ def in_window(att: pl.DataFrame, start_s: float, end_s: float) -> pl.DataFrame:
     return att.filter((pl.col("t_end") >= start_s) & (pl.col("t_end") < end_s))
 
 
+def answered_in(att: pl.DataFrame, start_s: float, end_s: float) -> pl.DataFrame:
+    """Attempts answered in ``[start_s, end_s)``, ended or still up at the window's end."""
+    return att.filter((pl.col("t_answer") >= start_s) & (pl.col("t_answer") < end_s))
+
+
+# the counts taken over the attempts that ended in a window; the others over those answered
+COMPLETION_COUNTS = ("attempts", "blocked", *(f"ch_{name}" for name in CHANNEL_NAMES))
+
+
+def window_counts(att: pl.DataFrame, start_s: float, end_s: float,
+                  threshold_s: pl.Expr | float = 0.0) -> dict[str, int]:
+    """Outcome counts of ``[start_s, end_s)`` (see ``_count_exprs``): completions by the
+    attempts' ends, answers by their answers (the module docstring)."""
+    done = counts(in_window(att, start_s, end_s), threshold_s)
+    answered = counts(answered_in(att, start_s, end_s), threshold_s)
+    return {k: done[k] if k in COMPLETION_COUNTS else answered[k] for k in done}
+
+
+def window_counts_by(att: pl.DataFrame, by: str, start_s: float, end_s: float,
+                     threshold_s: pl.Expr | float = 0.0) -> dict[object, dict[str, int]]:
+    """``window_counts`` per value of ``by`` (only values with an attempt ended or
+    answered in the window)."""
+    done = {r[by]: r for r in counts_by(in_window(att, start_s, end_s), by, threshold_s)
+            .iter_rows(named=True)}
+    answered = {r[by]: r for r in counts_by(answered_in(att, start_s, end_s), by,
+                                            threshold_s).iter_rows(named=True)}
+    zero = counts(att.clear(), threshold_s)
+    out = {}
+    for key in done.keys() | answered.keys():
+        d, a = done.get(key, zero), answered.get(key, zero)
+        out[key] = {k: int(d[k] if k in COMPLETION_COUNTS else a[k]) for k in zero}
+    return out
+
+
 def _count_exprs(threshold_s: float | pl.Expr) -> list[pl.Expr]:
     """The outcome counts, as polars aggregations (one definition for totals and groups).
 
@@ -122,21 +163,24 @@ def _count_exprs(threshold_s: float | pl.Expr) -> list[pl.Expr]:
     human: an answering machine AMD missed counts when it was dropped or hung up unheard,
     not when its agent found it, which codes it MACHINE); abandons = abandoned + hung
     up waiting; amd_false_positives = humans classified as machines (known to a simulator only);
-    connected_in_threshold = live answers connected within ``threshold_s`` of the answer.
+    connected_in_threshold = live answers connected within ``threshold_s`` of the answer. A
+    call still up (``PENDING``) that was connected counts as a live answer connected.
     """
     code = pl.col("code")
     completed = ~code.is_in(list(NOT_COMPLETED_CODES))
     machine = code == int(Code.MACHINE)
     fp = pl.col("amd_false_positive")
     wait = pl.col("t_connect") - pl.col("t_answer")
-    live = code.is_in(list(LIVE_CODES))
+    # a call still up (PENDING) that was put through to an agent: connected so far
+    up = (code == int(Code.PENDING)) & (pl.col("t_connect") >= 0)
+    live = code.is_in(list(LIVE_CODES)) | up
     in_sl = live & (pl.col("t_connect") >= 0) & (wait <= threshold_s + 1e-9)
     exprs = [
         completed.sum().alias("attempts"),
         (code == int(Code.BLOCKED)).sum().alias("blocked"),
         live.sum().alias("live_answers"),
         code.is_in(list(ABANDON_CODES)).sum().alias("abandons"),
-        (code == int(Code.LIVE_CONNECTED)).sum().alias("connects"),
+        ((code == int(Code.LIVE_CONNECTED)) | up).sum().alias("connects"),
         (machine & ~fp).sum().alias("machines"),
         (machine & fp).sum().alias("amd_false_positives"),
         in_sl.sum().alias("connected_in_threshold"),
@@ -152,8 +196,10 @@ def counts(att: pl.DataFrame, threshold_s: pl.Expr | float = 0.0) -> dict[str, i
     return {k: int(v or 0) for k, v in row.items()}
 
 
-def counts_by(att: pl.DataFrame, by: str, threshold_s: pl.Expr | float = 0.0) -> pl.DataFrame:
-    """Outcome counts per group of ``by`` (one row per group; see ``_count_exprs``)."""
+def counts_by(att: pl.DataFrame, by: str | list[str],
+              threshold_s: pl.Expr | float = 0.0) -> pl.DataFrame:
+    """Outcome counts per group of ``by`` (a column or columns; one row per group; see
+    ``_count_exprs``)."""
     return att.group_by(by).agg(_count_exprs(threshold_s))
 
 

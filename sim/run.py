@@ -30,8 +30,6 @@ from engine.rules import RuleEngine
 from engine.staffing import Licenses
 from engine.store_memory import MemoryStore
 from engine.vocab import (
-    ABANDON_CODES,
-    LIVE_CODES,
     NOT_COMPLETED_CODES,
     PACING_BY_NAME,
     TARGET_BY_NAME,
@@ -64,8 +62,11 @@ class RunResult:
     wall_s: float
     total: dict
     campaigns: list[dict]
-    attempts: pl.DataFrame = field(repr=False)
+    attempts: pl.DataFrame = field(repr=False)  # the attempts that ended
     intervals: pl.DataFrame = field(repr=False)
+    # the attempts still up at the end, PENDING as they stood (a live answer they hold is
+    # one of the measured window's: ``engine.kpi.window_counts``)
+    attempts_up: pl.DataFrame | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)
     inbound: dict[str, dict] = field(default_factory=dict)  # inbound KPIs per skill
     inbound_calls: pl.DataFrame | None = field(default=None, repr=False)
@@ -349,15 +350,19 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
     # an explicit schema: a run without a single attempt still has typed columns
     attempts = kpi.attempt_table(store.rows)
     attempts = attempts.with_columns(pl.col("job_name").alias("campaign"))
-    total, per_camp = _kpis(scn, attempts, agents, tel, window)
+    up = kpi.attempt_table([a.row() for a in sorted(dialer.in_flight.values(),
+                                                    key=lambda a: a.id)])
+    up = up.with_columns(pl.col("job_name").alias("campaign"))
+    measured = pl.concat([attempts, up])
+    total, per_camp = _kpis(scn, measured, agents, tel, window)
     ports_at_warmup.subtract()
     at = kpi.agent_times(agents.time_in)
     skills = blended_kpis(scn, total, per_camp, w.inbound, w.blending, dialer,
                           at["handling_s"], at["logged_in_s"])
-    intervals = _intervals(scn, attempts, sampler, camps)
+    intervals = _intervals(scn, measured, sampler, camps)
     return RunResult(scenario=scn.name, seed=seed, sim_hours=scn.sim_hours,
                      wall_s=time.perf_counter() - t_wall, total=total, campaigns=per_camp,
-                     attempts=attempts, intervals=intervals,
+                     attempts=attempts, intervals=intervals, attempts_up=up,
                      warnings=dialer.warnings() + day.warnings,
                      warning_records=[{**w, "campaign": camps[w["campaign"]].name}
                                       for w in dialer.warning_records()],
@@ -373,18 +378,19 @@ def _results(scn: Scenario, seed: int, t_wall: float, w: World, store: MemorySto
 
 def campaign_kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager,
                   window: tuple[float, float]) -> tuple[dict, list[dict]]:
-    """Total and per-campaign KPIs (``engine.kpi.kpi_block``) of the attempts that ended in
-    ``window`` (run seconds) and the agents' time in it; every live answer is held to its
-    own campaign's service-level threshold, in the total too. A simulated run's and a live
-    run's (``outdial run``) figures."""
+    """Total and per-campaign KPIs (``engine.kpi.kpi_block``) of ``window`` (run seconds):
+    the attempts that ended in it, the live answers answered in it (``kpi.window_counts``)
+    and the agents' time in it; every live answer is held to its own campaign's
+    service-level threshold, in the total too. A simulated run's and a live run's
+    (``outdial run``) figures."""
     lo, hi = window
     span = hi - lo
     sl = np.array([c.sl_threshold_s for c in scn.campaigns], dtype=np.float64)
-    att = kpi.in_window(attempts, lo, hi)
-    att = att.with_columns(pl.Series("_sl", sl[att["job"].to_numpy()], dtype=pl.Float64))
-    total = kpi.kpi_block(kpi.counts(att, pl.col("_sl")), span,
+    att = attempts.with_columns(pl.Series("_sl", sl[attempts["job"].to_numpy()],
+                                          dtype=pl.Float64))
+    total = kpi.kpi_block(kpi.window_counts(att, lo, hi, pl.col("_sl")), span,
                           kpi.agent_times(agents.time_in))
-    rows = {r["job"]: r for r in kpi.counts_by(att, "job", pl.col("_sl")).iter_rows(named=True)}
+    rows = kpi.window_counts_by(att, "job", lo, hi, pl.col("_sl"))
     zero = kpi.counts(att.clear())
     per = []
     for j, c in enumerate(scn.campaigns):
@@ -428,13 +434,18 @@ def _intervals(scn: Scenario, attempts: pl.DataFrame, s: _Sampler,
         "ports_mean": (s.ports / ns).ravel(),
     })
     code = pl.col("code")
-    # an attempt BLOCKED for want of a port never went out: not completed, as in the KPIs
-    grouped = (attempts.filter(code.is_in(list(NOT_COMPLETED_CODES)).not_())
-               .with_columns(((pl.col("t_end") - scn.interval_origin_s)
-                              // scn.interval_s).cast(pl.Int64).alias("interval"))
-               .group_by("interval", "job")
-               .agg(pl.len().alias("attempts"),
-                    code.is_in(list(LIVE_CODES)).sum().alias("live_answers"),
-                    code.is_in(list(ABANDON_CODES)).sum().alias("abandons")))
-    out = base.join(grouped, on=["interval", "job"], how="left").fill_null(0)
+
+    def by_interval(t: str) -> pl.Expr:
+        return ((pl.col(t) - scn.interval_origin_s) // scn.interval_s).cast(pl.Int64) \
+            .alias("interval")
+    # an attempt BLOCKED for want of a port never went out: not completed, as in the KPIs;
+    # completions by the interval they ended in, answers by the one they were answered in
+    done = (attempts.filter(code.is_in(list(NOT_COMPLETED_CODES)).not_())
+            .with_columns(by_interval("t_end")).group_by("interval", "job")
+            .agg(pl.len().alias("attempts")))
+    answered = kpi.counts_by(attempts.filter(pl.col("t_answer") >= 0)
+                             .with_columns(by_interval("t_answer")), ["interval", "job"]) \
+        .select("interval", "job", "live_answers", "abandons")
+    out = (base.join(done, on=["interval", "job"], how="left")
+           .join(answered, on=["interval", "job"], how="left").fill_null(0))
     return out.sort("interval", "job")

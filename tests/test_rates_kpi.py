@@ -63,3 +63,56 @@ def test_kpis_on_a_small_table():
     assert kpi.in_window(att, 0.0, 15.0).height == 7
     assert kpi.occupancy(90.0, 100.0) == pytest.approx(0.9)
     assert kpi.agent_wait_mean_s(30.0, 3) == pytest.approx(10.0)
+
+
+def test_a_window_counts_completions_by_their_end_and_answers_by_their_answer():
+    # the window [100, 200): calls answered before it and ending in it complete there but
+    # are the earlier period's live calls; a call answered in it and still up at its end
+    # (PENDING, connected) is one of its live answers; one still waiting for an agent at
+    # the end is not counted yet
+    att = _table([
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=90.0, t_connect=90.5, t_end=150.0),
+        dict(code=int(Code.ABANDONED), t_answer=99.0, abandoned=True, t_end=101.0),
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=120.0, t_connect=120.0, t_end=180.0),
+        dict(code=int(Code.ABANDONED), t_answer=150.0, abandoned=True, t_end=152.0),
+        dict(code=int(Code.LIVE_CONNECTED), t_answer=190.0, t_connect=193.0, t_end=260.0),
+        dict(code=int(Code.PENDING), t_answer=195.0, t_connect=195.5, t_end=-1.0),
+        dict(code=int(Code.PENDING), t_answer=199.0, t_end=-1.0),
+        dict(code=int(Code.NO_ANSWER), t_end=130.0),
+    ])
+    c = kpi.window_counts(att, 100.0, 200.0, 2.0)
+    assert c["attempts"] == 5  # ended in the window: 150, 101, 180, 152, 130
+    assert (c["live_answers"], c["abandons"], c["connects"]) == (4, 1, 3)
+    assert c["connected_in_threshold"] == 2  # 120 at once, 195 in 0.5 s (190: 3 s)
+    by_end = kpi.counts(kpi.in_window(att, 100.0, 200.0))
+    assert (by_end["live_answers"], by_end["abandons"]) == (4, 2)  # what it replaced
+    per = kpi.window_counts_by(att.with_columns(pl.Series("job", [0, 0, 1, 1, 1, 1, 1, 0])),
+                               "job", 100.0, 200.0, 2.0)
+    assert per[0]["attempts"] == 3 and per[0]["live_answers"] == 0
+    assert per[1]["attempts"] == 2 and per[1]["live_answers"] == 4
+    assert sum(p["connects"] for p in per.values()) == c["connects"]
+
+
+def test_a_simulated_windows_live_answers_are_those_answered_in_it():
+    # from a cold start, 15 minutes: the calls still talking at the end are the window's
+    # live answers (by end time a fifth of them would be missing and the rate read high)
+    from sim.run import simulate
+    from sim.scenario import load
+
+    scn = load("scenarios/pacing-ref-50.toml",
+               overrides={"scenario.sim_hours": 0.25, "scenario.warmup_s": 0.0})
+    run = simulate(scn, 11)
+    up = run.attempts_up
+    assert up.height > 20 and (up["code"] == int(Code.PENDING)).all()
+    every = pl.concat([run.attempts, up])
+    hi = scn.sim_s
+    answered = every.filter((pl.col("t_answer") >= 0) & (pl.col("t_answer") < hi))
+    live = answered.filter(pl.col("code").is_in(list(kpi.LIVE_CODES))
+                           | ((pl.col("code") == int(Code.PENDING))
+                              & (pl.col("t_connect") >= 0)))
+    assert run.total["live_answers"] == live.height
+    assert run.total["abandons"] == answered.filter(
+        pl.col("code").is_in(list(kpi.ABANDON_CODES))).height
+    ended = kpi.counts(kpi.in_window(run.attempts, 0.0, hi))
+    assert ended["live_answers"] < 0.9 * live.height  # the calls up at the end
+    assert run.total["attempts"] == ended["attempts"]

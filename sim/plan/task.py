@@ -29,7 +29,8 @@ from sim.scenario import Scenario
 
 def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
     """The flat KPIs of one run (keys ``sim.plan.stats.KPI_KEYS``), formulas from
-    ``engine.kpi``, over the attempts completed in the measured window.
+    ``engine.kpi``, over the measured window: the attempts completed in it, the live
+    answers answered in it (``kpi.window_counts``).
 
     ``attempts``/``bhcc`` count every channel; an attempt BLOCKED for want of a port never
     went out and is counted apart (``blocked``). The outcome counts and rates are over the
@@ -44,10 +45,12 @@ def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
     done = window.filter(pl.col("code") != int(Code.BLOCKED))
     every = kpi.by_channel(kpi.counts(done))
     sl = [c.sl_threshold_s for c in scn.campaigns]
-    agent = (done.filter(pl.col("channel") == int(Channel.VOICE_AGENT))
+    every_attempt = run.attempts if run.attempts_up is None else \
+        pl.concat([run.attempts, run.attempts_up])
+    agent = (every_attempt.filter(pl.col("channel") == int(Channel.VOICE_AGENT))
              .with_columns(pl.col("job").replace_strict(list(range(len(sl))), sl,
                                                         return_dtype=pl.Float64).alias("_sl")))
-    c = kpi.counts(agent, pl.col("_sl"))
+    c = kpi.window_counts(agent, lo, hi, pl.col("_sl"))
     attempts = sum(every.values())
     row = {
         "attempts": float(attempts),
@@ -133,7 +136,8 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False,
     if events is not None:
         rec["events"] = events
     if tables:
-        rec["attempts"] = run.attempts
+        rec["attempts"] = run.attempts if run.attempts_up is None else \
+            pl.concat([run.attempts, run.attempts_up])  # those still up: PENDING
         rec["intervals"] = run.intervals
         if run.inbound_calls is not None:
             rec["inbound_calls"] = run.inbound_calls
