@@ -823,9 +823,13 @@ def _draw_dial(d, top, last, lift, lh, pis, new_cdf, back, n_steps, state):
         e = n_steps
         if short:
             e = min(s + _back_steps(back, n_steps, _uniform(state)), n_steps)
-        acc = lift[k]  # lh summed up to s - 1 (without short holds the last maximum never
-        if e < n_steps or (short and last[k] < s):  # moves back: every lh step is at or
-            acc = 0.0  # before it, so before s)
+        # acc: lh summed up to s - 1. Without short calls that is all of it (the last
+        # maximum never moves back, so every lh step is at or before it, before s); with
+        # them it is summed where read: a short call's served check, or the steps past
+        # a last maximum that may have moved back
+        acc = lift[k]
+        if short and (e < n_steps or last[k] < s):
+            acc = 0.0
             most = 0.0  # the most excess before s (0 at least)
             if lift[k] > 0.0 or e < n_steps:
                 for t in range(s):
@@ -941,31 +945,29 @@ def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back):
     w_total = hpar[H_WRAP, 1] if split else 0.0
     w_bw = hpar[H_WRAP, 0]
     w_ok = hint[H_WRAP, 0]
+    # wrap-up bins a whole number ri of steps wide (the pacer's 2 s on a 1 s grid): the
+    # talk is read at x - (b + 1/2) w_bw = (m - 1/2 - ri/2) dt + window, m = j - ri b, so
+    # once per m (table g from m_lo on), not once per (j, b)
     ri = int(w_bw / dt + 0.5)
-    if w_total > 0.0 and ri >= 1 and abs(ri * dt - w_bw) <= 1e-9 * w_bw:
-        # wrap-up bins a whole number ri of steps wide (the pacer's 2 s on a 1 s grid): the
-        # talk is read at x - (b + 1/2) w_bw = (m - 1/2 - ri/2) dt + window, m = j - ri b,
-        # so once per m, not once per (j, b)
-        b_hi = 0
+    table = w_total > 0.0 and ri >= 1 and abs(ri * dt - w_bw) <= 1e-9 * w_bw
+    m_lo = 1
+    g = np.empty(0)
+    if table:
+        b_hi = 0  # the wrap-up bins read at all: centres under x_last
         while b_hi < w_ok and (b_hi + 0.5) * w_bw < x_last:
             b_hi += 1
         m_lo = 1 - ri * max(b_hi - 1, 0)
         g = np.empty(n_steps - m_lo)
         for m in range(m_lo, n_steps):
             g[m - m_lo] = _below(hc, hp, i, n_ok, bw, (m - 0.5 - 0.5 * ri) * dt + window)
-        for j in range(1, n_steps):
-            acc = 0.0
-            for b in range(b_hi):
-                acc += hc[H_WRAP, b] * g[j - ri * b - m_lo]
-            back[j] = acc / (w_total * total)
-        return back[n_steps - 1]
     for j in range(1, n_steps):
         x = (j - 0.5) * dt + window
         if w_total > 0.0:
             acc = 0.0
             b = 0
             while b < w_ok and (b + 0.5) * w_bw < x:
-                acc += hc[H_WRAP, b] * _below(hc, hp, i, n_ok, bw, x - (b + 0.5) * w_bw)
+                acc += hc[H_WRAP, b] * (g[j - ri * b - m_lo] if table else
+                                        _below(hc, hp, i, n_ok, bw, x - (b + 0.5) * w_bw))
                 b += 1
             back[j] = acc / (w_total * total)
         else:

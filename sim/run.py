@@ -67,6 +67,13 @@ class RunResult:
     # the attempts still up at the end, PENDING as they stood (a live answer they hold is
     # one of the measured window's: ``engine.kpi.window_counts``)
     attempts_up: pl.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def every_attempt(self) -> pl.DataFrame:
+        """The attempts that ended and those still up at the end (PENDING)."""
+        if self.attempts_up is None:
+            return self.attempts
+        return pl.concat([self.attempts, self.attempts_up])
     warnings: list[str] = field(default_factory=list)
     inbound: dict[str, dict] = field(default_factory=dict)  # inbound KPIs per skill
     inbound_calls: pl.DataFrame | None = field(default=None, repr=False)
@@ -394,8 +401,7 @@ def campaign_kpis(scn: Scenario, attempts: pl.DataFrame, agents: AgentManager,
     zero = kpi.counts(att.clear())
     per = []
     for j, c in enumerate(scn.campaigns):
-        cnt = {k: int(v) for k, v in rows.get(j, zero).items() if k != "job"}
-        block = kpi.kpi_block(cnt, span, kpi.agent_times(agents.job_time_in[j]))
+        block = kpi.kpi_block(rows.get(j, zero), span, kpi.agent_times(agents.job_time_in[j]))
         per.append({"name": c.name, "template": c.template, "channel": c.channel,
                     "pacing": c.pacing, **block})
     return total, per

@@ -130,7 +130,7 @@ def test_progressive_one_to_one_abandons_only_by_amd_false_positives():
     run = simulate(scn, scn.seed)
     # the window's counts as the run's KPIs take them (answers by their answer time, the
     # calls still up at the end included)
-    every = pl.concat([run.attempts, run.attempts_up])
+    every = run.every_attempt
     lo, hi = scn.warmup_s, scn.warmup_s + scn.sim_s
     c = kpi.window_counts(every, lo, hi)
     att = kpi.answered_in(every, lo, hi)

@@ -45,9 +45,7 @@ def kpi_row(scn: Scenario, run: RunResult) -> dict[str, float]:
     done = window.filter(pl.col("code") != int(Code.BLOCKED))
     every = kpi.by_channel(kpi.counts(done))
     sl = [c.sl_threshold_s for c in scn.campaigns]
-    every_attempt = run.attempts if run.attempts_up is None else \
-        pl.concat([run.attempts, run.attempts_up])
-    agent = (every_attempt.filter(pl.col("channel") == int(Channel.VOICE_AGENT))
+    agent = (run.every_attempt.filter(pl.col("channel") == int(Channel.VOICE_AGENT))
              .with_columns(pl.col("job").replace_strict(list(range(len(sl))), sl,
                                                         return_dtype=pl.Float64).alias("_sl")))
     c = kpi.window_counts(agent, lo, hi, pl.col("_sl"))
@@ -136,8 +134,7 @@ def record_of(scn: Scenario, run: RunResult, tables: bool = False,
     if events is not None:
         rec["events"] = events
     if tables:
-        rec["attempts"] = run.attempts if run.attempts_up is None else \
-            pl.concat([run.attempts, run.attempts_up])  # those still up: PENDING
+        rec["attempts"] = run.every_attempt  # those still up at the end: PENDING
         rec["intervals"] = run.intervals
         if run.inbound_calls is not None:
             rec["inbound_calls"] = run.inbound_calls
