@@ -8,6 +8,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from tests.pg_server import postgres_server  # noqa: F401  (a fixture for every module)
+
 settings.register_profile("ci", derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", derandomize=False)

@@ -20,7 +20,6 @@ from outdial.live.config import ConfigError, load_config
 from outdial.live.session import LiveSession, RunError, run_live
 from outdial.live.view import render, snapshot
 from tests.live_helpers import ENV, attempt_events, rows, until, write_config
-from tests.test_stores import postgres_server  # noqa: F401  (the fixture)
 
 
 def _cfg(tmp_path: Path, **kw):

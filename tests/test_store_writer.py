@@ -17,7 +17,6 @@ from engine.store_postgres import PostgresStore
 from engine.store_schema import StoreError
 from engine.store_sqlite import SqliteStore
 from tests.heartbeat import Heartbeat
-from tests.test_stores import postgres_server  # noqa: F401  (the fixture)
 
 _schemas = itertools.count()
 

@@ -1,28 +1,20 @@
 """One conformance suite for every ``Store``: memory, SQLite and PostgreSQL.
 
-The PostgreSQL cases run against a throw-away server this module starts (Debian's
-``postgresql`` package: ``initdb``/``pg_ctl`` under ``/usr/lib/postgresql/*/bin``), as the
-``postgres`` user when the tests run as root; they are skipped, with the reason in the
-summary, when psycopg or the server is missing or the server cannot start. Set
-``OUTDIAL_TEST_POSTGRES`` to a connection string to use an existing server instead.
+The PostgreSQL cases run against a throw-away server (``tests/pg_server.py``: Debian's
+``postgresql`` package, or ``OUTDIAL_TEST_POSTGRES``); they are skipped, with the reason in
+the summary, when psycopg or the server is missing or the server cannot start.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
-import pwd
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,99 +27,9 @@ from engine.interfaces import Store
 from engine.store_memory import MemoryStore
 from engine.store_schema import SCHEMA_VERSION, StoreError
 from engine.store_sqlite import SqliteStore
+from tests.pg_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ENV = "OUTDIAL_TEST_POSTGRES"
-
-
-# --- a throw-away PostgreSQL server ------------------------------------------------------
-
-def _initdb() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    return found[-1] if found else shutil.which("initdb")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n: int = 8) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Any:
-    """A connection string to a PostgreSQL server for this session (skips if none)."""
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed: pip install 'outdial[postgres]'")
-    if os.environ.get(PG_ENV):
-        yield os.environ[PG_ENV]
-        return
-    initdb = _initdb()
-    if initdb is None:
-        pytest.skip("PostgreSQL server not installed: no initdb under "
-                    "/usr/lib/postgresql/*/bin or on PATH (Debian: apt-get install "
-                    f"postgresql), and {PG_ENV} is not set")
-    bindir = Path(initdb).parent
-    as_user: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="outdial-pg-"))  # short: the socket path must fit
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(tmp)
-            pytest.skip("tests run as root and there is no 'postgres' user to run the "
-                        "PostgreSQL server as")
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            shutil.rmtree(tmp)
-            pytest.skip("tests run as root and runuser is missing, so the PostgreSQL "
-                        "server cannot be started as the 'postgres' user")
-        os.chown(tmp, pw.pw_uid, pw.pw_gid)
-        as_user = [runuser, "-u", "postgres", "--"]
-    data, log = tmp / "data", tmp / "server.log"
-    done = subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres",
-                           "-E", "UTF8", "--locale=C", "--no-sync"],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode:
-        shutil.rmtree(tmp, ignore_errors=True)
-        pytest.skip(f"initdb ({initdb}) failed: "
-                    + " | ".join((done.stderr or done.stdout).strip().splitlines()[-5:]))
-    port = _free_port()
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c max_connections=40"
-    pg_ctl = str(bindir / "pg_ctl")
-    done = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                           "-o", opts, "start"], capture_output=True, text=True, timeout=120)
-    conninfo = f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=5"
-    ready = False
-    if done.returncode == 0:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                psycopg.connect(conninfo).close()
-                ready = True
-                break
-            except psycopg.OperationalError:
-                time.sleep(0.2)
-    try:
-        if not ready:
-            pytest.skip(f"the PostgreSQL server ({pg_ctl}) did not start: {_tail(log)}")
-        yield conninfo
-    finally:
-        stop = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w",
-                               "-t", "20", "stop"], capture_output=True, timeout=60)
-        if stop.returncode and (data / "postmaster.pid").exists():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- stores under test -------------------------------------------------------------------
@@ -518,7 +420,7 @@ def test_postgres_refuses_a_newer_schema_and_a_dead_server(pg):
     with pytest.raises(StoreError, match="newer outdial"):
         pg.open("v")
     with pytest.raises(StoreError, match="cannot connect") as err:
-        PostgresStore(f"host=127.0.0.1 port={_free_port()} user=x password=secret "
+        PostgresStore(f"host=127.0.0.1 port={free_port()} user=x password=secret "
                       "connect_timeout=2")
     assert "secret" not in str(err.value)
     with pytest.raises(ValueError, match="identifier"):
