@@ -9,7 +9,6 @@ same database. psycopg is imported only when a store is opened; install it with
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import urllib.parse
@@ -240,12 +239,8 @@ class PostgresStore(SqlStore):
             raise StoreError(self.explain(e)) from None
         return db
 
-    def close(self) -> None:
-        """Commit what write-behind has queued and close the connection (idempotent)."""
-        with contextlib.suppress(Exception):  # (a failed writer: what it holds is lost,
-            self.stop_write_behind()           # as a crash's; the error was said)
-        with self._lock:
-            self._db.close()
+    def _close_connection(self) -> None:
+        self._db.close()  # psycopg: closing a closed connection is a no-op
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"

@@ -226,6 +226,17 @@ class SqlStore:
                 self._rdb.close()
             self._rdb = None
 
+    def close(self) -> None:
+        """Commit what write-behind has queued and close the store (idempotent)."""
+        with contextlib.suppress(Exception):  # (a failed writer: what it holds is lost,
+            self.stop_write_behind()           # as a crash's; the error was said)
+        with self._lock:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        """Close ``_db`` (called under the lock, write-behind stopped; idempotent)."""
+        raise NotImplementedError
+
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once what was written so far is committed: at once without
         write-behind (every write committed before it returned), else on the loop when

@@ -188,21 +188,17 @@ class SqliteStore(SqlStore):
         db.execute("PRAGMA query_only=ON")
         return db
 
-    def close(self) -> None:
-        """Commit what write-behind has queued, checkpoint the WAL into the file and close
-        it (idempotent)."""
-        with contextlib.suppress(Exception):  # (a failed writer: what it holds is lost,
-            self.stop_write_behind()           # as a crash's; the error was said)
-        with self._lock:
-            if self._db is None:
-                return
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # another connection is reading; the WAL stays valid
-            self._db.close()
-            self._db = None  # type: ignore[assignment]
-            self._unlock()
+    def _close_connection(self) -> None:
+        """Checkpoint the WAL into the file and close it."""
+        if self._db is None:
+            return
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # another connection is reading; the WAL stays valid
+        self._db.close()
+        self._db = None  # type: ignore[assignment]
+        self._unlock()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
