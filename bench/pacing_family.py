@@ -15,6 +15,13 @@ small campaigns reaches.
 
 Prints one table (occupancy, FCC and Ofcom abandon rates with their 95 % upper bounds,
 agent wait) and, with ``--json``, the figures as one JSON object.
+
+A ratio tuned this way is tuned on the runs it is judged on: the highest that meets the
+limit on these seeds is the one whose runs happened to abandon little. ``--holdout SEED``
+runs predictive and the two tuned ratios again on the replications from ``SEED`` (traffic
+none of them was tuned on), as a planner's next hours would be, and tables them too:
+
+    python -m bench.pacing_family -r 10 --seed 11 --holdout 31 scenarios/pacing-ref-50.toml
 """
 
 from __future__ import annotations
@@ -55,45 +62,69 @@ def _row(name: str, r) -> dict:
             "p_over_limit": r.p_over_limit}
 
 
-def run_scenario(path: str, reps: int, hours: float | None, seed: int | None) -> dict:
+def run_scenario(path: str, reps: int, hours: float | None, seed: int | None,
+                 holdout: int | None = None) -> dict:
     over = {"scenario.sim_hours": hours} if hours else None
     scn = load(path, overrides=over)
     seed = scn.seed if seed is None else seed
     t0 = time.perf_counter()
     (pred,) = evaluate(scn, ["predictive"], seed, reps)
     rows = [_row("predictive", pred)]
+    tuned = []  # the policies the tuned ratios are, for the hold-out
     for kind in ("progressive", "ratio"):
         s = widened_best(scn, kind, seed, reps)
         if s.best is None:
             rows.append({"policy": f"best {kind}", "note": s.note})
         else:
             rows.append(_row(f"best {kind} {s.best.ratio:g}", s.best))
-    prog = rows[1]
-    gain = (pred.kpis["occupancy"] - prog["occupancy"]) * 100 if "occupancy" in prog else None
-    return {"scenario": scn.name, "agents": scn.total_agents, "limit_kpi": limit_kpi(scn),
-            "replications": reps, "hours": scn.sim_hours, "seed": seed, "rows": rows,
-            "occupancy_points_vs_best_progressive": gain,
-            "wall_s": time.perf_counter() - t0}
+            tuned.append((f"{kind} {s.best.ratio:g}", f"{kind}:{s.best.ratio:g}"))
+    res = {"scenario": scn.name, "agents": scn.total_agents, "limit_kpi": limit_kpi(scn),
+           "replications": reps, "hours": scn.sim_hours, "seed": seed, "rows": rows,
+           "occupancy_points_vs_best_progressive": _gain(rows)}
+    if holdout is not None:
+        policies = ["predictive"] + [p for _, p in tuned]
+        names = ["predictive"] + [f"{n} (tuned on {seed})" for n, _ in tuned]
+        held = evaluate(scn, policies, holdout, reps)
+        rows_h = [_row(n, r) for n, r in zip(names, held, strict=True)]
+        res["holdout"] = {"seed": holdout, "rows": rows_h,
+                          "occupancy_points_vs_best_progressive": _gain(rows_h)}
+    res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+def _gain(rows: list[dict]) -> float | None:
+    """Predictive's (rows[0]) occupancy less the progressive row's (rows[1]), points."""
+    if len(rows) < 2 or "occupancy" not in rows[1] or not rows[1]["policy"].startswith(
+            ("best progressive", "progressive")):
+        return None
+    return (rows[0]["occupancy"] - rows[1]["occupancy"]) * 100
 
 
 def _print(res: dict) -> None:
     print(f"\n{res['scenario']} ({res['agents']} agents, {res['replications']} x "
           f"{res['hours']:g} h, judged on {res['limit_kpi']}; {res['wall_s']:.0f} s)")
-    print(f"  {'policy':<24} {'occ %':>6} {'FCC % (up)':>14} {'Ofcom % (up)':>14} "
+    _print_rows(res["rows"], res["occupancy_points_vs_best_progressive"])
+    if "holdout" in res:
+        h = res["holdout"]
+        print(f"  on hold-out seeds from {h['seed']} (the ratios as tuned above):")
+        _print_rows(h["rows"], h["occupancy_points_vs_best_progressive"])
+
+
+def _print_rows(rows: list[dict], gain: float | None) -> None:
+    print(f"  {'policy':<30} {'occ %':>6} {'FCC % (up)':>14} {'Ofcom % (up)':>14} "
           f"{'wait s':>7} meets P(over)")
-    for r in res["rows"]:
+    for r in rows:
         if "note" in r:
-            print(f"  {r['policy']:<24} {r['note']}")
+            print(f"  {r['policy']:<30} {r['note']}")
             continue
         risk = "-" if r["p_over_limit"] is None else f"{100 * r['p_over_limit']:.1f} %"
-        print(f"  {r['policy']:<24} {100 * r['occupancy']:6.1f} "
+        print(f"  {r['policy']:<30} {100 * r['occupancy']:6.1f} "
               f"{100 * r['fcc']:6.2f} ({100 * r['fcc_upper']:5.2f}) "
               f"{100 * r['ofcom']:6.2f} ({100 * r['ofcom_upper']:5.2f}) "
               f"{r['wait_s']:7.1f} {'yes' if r['meets_limit'] else 'NO':>5} "
               f"{risk}")
-    g = res["occupancy_points_vs_best_progressive"]
-    if g is not None:
-        print(f"  predictive - best progressive: {g:+.2f} occupancy points")
+    if gain is not None:
+        print(f"  predictive - progressive: {gain:+.2f} occupancy points")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,12 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-r", "--replications", type=int, default=10)
     ap.add_argument("--hours", type=float, default=None, help="default: the scenario's")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--holdout", type=int, default=None, metavar="SEED",
+                    help="also judge the tuned ratios on the replications from SEED")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     paths = a.scenarios or sorted(glob.glob("scenarios/pacing-*.toml"))
     out = []
     for p in paths:
-        res = run_scenario(p, a.replications, a.hours, a.seed)
+        res = run_scenario(p, a.replications, a.hours, a.seed, a.holdout)
         out.append(res)
         if not a.json:
             _print(res)
