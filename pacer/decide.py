@@ -558,6 +558,10 @@ class Pacer:
         self._seen_added_ab = np.zeros(n)
         self._seen_added_live = np.zeros(n)
         self._run_ab = np.zeros(n)  # realised abandons and live answers so far
+        # _bias_guard's Poisson bound per campaign and the _run_ab it was computed at (NaN:
+        # not yet): recomputed only where _run_ab moved (few campaigns a refresh)
+        self._bound_at = np.full(n, np.nan)
+        self._bound = np.zeros(n)
         self._run_live = np.zeros(n)
         # connects their agents found to be answering machines (``observe_machine_connected``):
         # the model's live answers are the dialer's (machines AMD missed included), the
@@ -1328,8 +1332,12 @@ class Pacer:
         over forecast abandons (the Poisson mean that makes no more abandons than realised a
         BIAS_CHANCE chance, over the forecast), and 1 while that bound is over 1: a
         pessimistic model is trusted as far as the evidence says, never on luck."""
-        upper = gammaincinv(self._run_ab + 1.0, 1.0 - BIAS_CHANCE) / np.maximum(
-            self.added_abandons, 1e-12)
+        moved = self._run_ab != self._bound_at
+        if moved.any():
+            k = self._run_ab[moved]
+            self._bound[moved] = gammaincinv(k + 1.0, 1.0 - BIAS_CHANCE)
+            self._bound_at[moved] = k
+        upper = self._bound / np.maximum(self.added_abandons, 1e-12)
         return np.maximum(self.model_bias, np.minimum(upper, 1.0))
 
     def _excess(self, aim: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ _LEAVING = int(AgentStatus.BUSY_LEAVING)
 _PAUSED = int(AgentStatus.PAUSED)
 _WRAP = int(AgentStatus.WRAP)
 _STATUS_MAX = max(int(s) for s in AgentStatus)
+_FREE = int(CallStatus.FREE)
 _RINGING = int(CallStatus.RINGING)
 _WAITING = int(CallStatus.WAITING)
 _CONNECTED = int(CallStatus.CONNECTED)
@@ -30,6 +31,10 @@ MAX_TIME_S = 1e12  # largest clock reading accepted (about 31,700 years), second
 # agents talking or in wrap-up: both will take a call when they free).
 IDLE, BUSY, LEAVING, PAUSED, RINGING, WAITING, CONNECTED = range(7)
 N_COUNTS = 7
+# _gather's counting pass indexes these columns by the status codes: same order
+assert (_BUSY - _IDLE, _LEAVING - _IDLE, _PAUSED - _IDLE) == (BUSY - IDLE, LEAVING - IDLE,
+                                                              PAUSED - IDLE)
+assert (_WAITING - _RINGING, _CONNECTED - _RINGING) == (WAITING - RINGING, CONNECTED - RINGING)
 # Phases of a listed busy agent (``agent_phase``): which time the look-ahead draws its end
 # from (pacer.lookahead._sample_state).
 PHASE_HANDLING, PHASE_TALK, PHASE_WRAP = 0, 1, 2
@@ -75,19 +80,12 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             return 2, i
         if not abs(agent_since[i]) <= MAX_TIME_S:
             return 3, i
-        if j < 0:
+        if j < 0 or s == _OFF:
             continue
-        if s == _IDLE:
-            counts[j, IDLE] += 1
-        elif s == _BUSY:
-            counts[j, BUSY] += 1
-        elif s == _WRAP:
-            counts[j, BUSY] += 1
-            any_wrap = True
-        elif s == _LEAVING:
-            counts[j, LEAVING] += 1
-        elif s == _PAUSED:
-            counts[j, PAUSED] += 1
+        # IDLE, BUSY, BUSY_LEAVING, PAUSED count in their columns (in the same order), WRAP
+        # as BUSY: one indexed add, no branch on the status
+        counts[j, BUSY if s == _WRAP else s - _IDLE + IDLE] += 1
+        any_wrap |= s == _WRAP
     for i in range(call_job.shape[0]):
         j = call_job[i]
         s = call_status[i]
@@ -97,14 +95,9 @@ def _gather(n_camp, now, agent_job, agent_status, agent_since, call_job, call_st
             return 5, i
         if not abs(call_t0[i]) <= MAX_TIME_S:
             return 6, i
-        if j < 0:
+        if j < 0 or s == _FREE:
             continue
-        if s == _RINGING:
-            counts[j, RINGING] += 1
-        elif s == _WAITING:
-            counts[j, WAITING] += 1
-        elif s == _CONNECTED:
-            counts[j, CONNECTED] += 1
+        counts[j, s - _RINGING + RINGING] += 1  # RINGING, WAITING, CONNECTED in order
     if any_wrap:
         for i in range(agent_job.shape[0]):
             if agent_job[i] >= 0 and agent_status[i] == _WRAP:

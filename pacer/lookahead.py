@@ -651,20 +651,21 @@ def _sample_state(agent_elapsed_s, agent_key, agent_phase, a_lo, a_hi, call_elap
     # back may serve a later answer, never an earlier one), then each changed sample's
     # maximum again
     changed = False
-    by_step = np.argsort(hand[:n_hand, 0], kind="mergesort")
-    for h_o in range(n_hand):
-        h_i = by_step[h_o]
-        s_h = hand[h_i, 0]
-        e_h = hand[h_i, 1]
-        k = hand[h_i, 2]
-        most = 0.0
-        for t in range(s_h):
-            most = max(most, d[t, k])
-        if _served(d[s_h, k], most):
-            changed = True
-            last[k] = -1  # its maximum read again below
-            for t in range(e_h, n_steps):
-                d[t, k] -= 1.0
+    if n_hand > 0:
+        by_step = np.argsort(hand[:n_hand, 0], kind="mergesort")
+        for h_o in range(n_hand):
+            h_i = by_step[h_o]
+            s_h = hand[h_i, 0]
+            e_h = hand[h_i, 1]
+            k = hand[h_i, 2]
+            most = 0.0
+            for t in range(s_h):
+                most = max(most, d[t, k])
+            if _served(d[s_h, k], most):
+                changed = True
+                last[k] = -1  # its maximum read again below
+                for t in range(e_h, n_steps):
+                    d[t, k] -= 1.0
     if changed:
         for k in range(k_n):
             if last[k] == -1:
@@ -923,7 +924,7 @@ def _added(d, top, last, lift, lh, pis, new_cdf, m_tab, back, n, n_steps, state,
 
 
 @_njit
-def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back):
+def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back, g):
     """back[j], j = 0 .. n_steps - 1: the chance that a new live answer's agent counts free
     again j steps after the answer's step (an agent free at f counts at step t when f <=
     (t - 1/2) dt + window, the answer taken at its step's end): its handling H, drawn from
@@ -931,7 +932,9 @@ def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back):
     centres) or else the handling histogram, with H <= (j - 1/2) dt + window; j >= 1 (an
     answer holds its agent for a step at least). Short calls (answering machines put
     through to agents, customers who hang up at once) hand their agent back within the
-    look-ahead. Returns back[n_steps - 1] (0 when no answer ends within it)."""
+    look-ahead. g: float64 scratch for the talk by grid offset (below; one of its own is
+    allocated when g is too short). Returns back[n_steps - 1] (0 when no answer ends
+    within it)."""
     i = H_TALK if split else H_HOLD
     total = hpar[i, 1]
     bw = hpar[i, 0]
@@ -951,13 +954,13 @@ def _back_cdf(hc, hp, hpar, hint, split, window, dt, n_steps, back):
     ri = int(w_bw / dt + 0.5)
     table = w_total > 0.0 and ri >= 1 and abs(ri * dt - w_bw) <= 1e-9 * w_bw
     m_lo = 1
-    g = np.empty(0)
     if table:
         b_hi = 0  # the wrap-up bins read at all: centres under x_last
         while b_hi < w_ok and (b_hi + 0.5) * w_bw < x_last:
             b_hi += 1
         m_lo = 1 - ri * max(b_hi - 1, 0)
-        g = np.empty(n_steps - m_lo)
+        if g.shape[0] < n_steps - m_lo:
+            g = np.empty(n_steps - m_lo)
         for m in range(m_lo, n_steps):
             g[m - m_lo] = _below(hc, hp, i, n_ok, bw, (m - 0.5 - 0.5 * ri) * dt + window)
     for j in range(1, n_steps):
@@ -1072,7 +1075,8 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
     pis = np.empty(k_n)
     new_cdf = np.empty(max_steps)
     eff_cdf = np.empty(max_steps)
-    back = np.empty(max_steps)  # _back_cdf's
+    back = np.empty(max_steps)  # _back_cdf's, and its scratch
+    g_buf = np.empty(4 * max_steps)
     cover = np.empty(max_steps)  # _cover's
     lh_buf = np.empty(max_steps * k_n)  # _draw_dial's
     hand = np.empty((max_calls * k_n, 3), dtype=np.int64)  # _sample_state's
@@ -1166,7 +1170,7 @@ def _lookahead_curve(agent_offsets, agent_elapsed_s, agent_key, agent_phase, cal
         if hold_totals[c] <= 0.0 < talk_totals[c]:
             split = True
         m_tab = eff_cdf  # a new dial raises D from its answer's step on ...
-        if _back_cdf(hc, hp, hpar, hint, split, w, dt, n_steps, back) > 0.0:
+        if _back_cdf(hc, hp, hpar, hint, split, w, dt, n_steps, back, g_buf) > 0.0:
             _cover(eff_cdf, back, n_steps, cover)  # ... unless its agent is back before
             m_tab = cover
         live0 = 0.0
