@@ -63,7 +63,7 @@ _WRAP_STATE = int(AgentState.WORK_NOT_READY)
 _PACER_ROW = re.compile(r"campaign (\d+):")  # how the pacer's warnings name a campaign
 # The pacings whose ticks with nothing to dial change nothing but the pacer's scheduled
 # upkeep (``Dialer`` docstring, sleep)
-_SLEEPY = (Pacing.PREDICTIVE, Pacing.PROGRESSIVE, Pacing.PREVIEW)
+_SLEEPY = (Pacing.PREDICTIVE, Pacing.PROGRESSIVE, Pacing.PREVIEW, Pacing.TIMED)
 
 log = logging.getLogger(__name__)
 
@@ -112,19 +112,22 @@ class Dialer:
 
     With ``sleep`` (the simulator's), the dialer skips the ticks at which no job can have
     anything to dial (``_quiet_until``): no call in flight, no agent in talk or wrap-up,
-    every job paced predictive, progressive or preview, and every running one either
-    without a ready agent or with a contact flow that hands out nothing before a later
-    time (a synthetic list whose calling windows are closed, a list whose every contact
-    waits for its window: ``ContactFlow.quiet_until``). It ticks again at the first tick
-    of the grid at or after that time, or at the first one after news (a job resumed, an
-    agent's state changed or an agent was put on a job, contacts joined a list).
-    The skipped ticks would have launched nothing and left the pacer as it was: the dialer
-    also ticks whenever the pacer's clock-driven upkeep is due (``Pacer.upkeep_due_s``), so
-    a run's results are the same, tick for tick, as without the sleep. A week of 2 agents
+    every job paced predictive, progressive, preview or timed, and every running one
+    either with a contact flow that hands out nothing before a later time (a synthetic list
+    whose calling windows are closed, a list whose every contact waits for its window:
+    ``ContactFlow.quiet_until``) or, for an agent-based job, without a ready agent. It
+    ticks again at the first tick of the grid at or after that time, or at the first one
+    after news (a job resumed, an agent's state changed or an agent was put on a job,
+    contacts joined a list).
+    The skipped ticks would have launched nothing and left the pacer as it was, but for
+    the clock: the dialer also ticks whenever the pacer's clock-driven upkeep is due
+    (``Pacer.upkeep_due_s``), and at waking tells the pacer the ticks it skipped
+    (``Pacer.idle_ticks``: a timed job's credit moves tick by tick, launched or not), so a
+    run's results are the same, tick for tick, as without the sleep. A week of 2 agents
     calling 09:00-17:00 on weekdays ran 43 s, ticking through every night. A dialer with a
-    timed, fixed-ratio or VICIdial-style job keeps every tick (their credit, launch phase
-    and sampled averages move with the clock, running or not), as does one with a port
-    pool or a skill pacer.
+    fixed-ratio or VICIdial-style job keeps every tick (their launch phase and sampled
+    averages move with the clock, running or not), as does one with a port pool or a
+    skill pacer.
     """
 
     def __init__(
@@ -213,6 +216,7 @@ class Dialer:
                       and all(j.pacing.pacing in _SLEEPY for j in self.jobs))
         self._asleep = False
         self._sleep_gen = 0  # a wake-up scheduled under an older number is void
+        self._dozed_at: float | None = None  # the last tick before a sleep (run seconds)
         self._t0 = 0.0  # the tick grid's origin (run seconds): ticks at t0 + k * tick_s
         self.ticks_skipped = 0  # ticks slept through
         if self.sleep:
@@ -289,6 +293,8 @@ class Dialer:
         if self._stopped:
             return
         now = self.clock.now()
+        if self._dozed_at is not None:  # the first tick after a sleep
+            self._skipped(self._dozed_at, now)
         # The call slots up to the highest ever used (free ones say nothing to the pacer;
         # slots are reused last-freed first, so this is about the peak of calls in flight,
         # not the arrays' doubled capacity): views, in slot order.
@@ -360,6 +366,8 @@ class Dialer:
         for j in np.flatnonzero(self.running & ~self.exhausted).tolist():
             t = self.flows[j].quiet_until(now)
             if t <= now:
+                if self._timed[j]:
+                    return now  # an agentless job with something to send
                 if ready is None:
                     ready = self.agents.ready_count(len(self.jobs))
                 if ready[j]:
@@ -373,6 +381,7 @@ class Dialer:
         infinite one: ``wake`` ends it)."""
         self._asleep = True
         self._sleep_gen += 1
+        self._dozed_at = now
         if not math.isfinite(until):
             return
         k = math.ceil((until - self._t0) / self.tick_s - 1e-9)
@@ -380,6 +389,19 @@ class Dialer:
         self.ticks_skipped += max(round((at - now) / self.tick_s) - 1, 0)
         gen = self._sleep_gen
         self.clock.call_later(at - now, lambda: self._woken(gen))
+
+    def _skipped(self, last: float, now: float) -> None:
+        """Tell the pacer the ticks of the grid slept through between the tick at ``last``
+        and this one at ``now`` (``Pacer.idle_ticks``), each at the clock reading a dialer
+        that never slept would have had (the previous one plus ``tick_s``)."""
+        self._dozed_at = None
+        n = 0
+        t = last + self.tick_s
+        while t < now - 1e-9 * self.tick_s:
+            n += 1
+            t += self.tick_s
+        if n:
+            self.pacer.idle_ticks(last, n, self.tick_s)
 
     def _woken(self, gen: int) -> None:
         if gen == self._sleep_gen and self._asleep:

@@ -864,6 +864,32 @@ class Pacer:
         """A person was classified as a machine (known to a simulator, or from sampling)."""
         self._obs_live.add(self._row(row), self._seconds("t_s", t_s, 0.0), _FALSE_POSITIVE)
 
+    def idle_ticks(self, last_s: float, n: int, tick_s: float) -> None:
+        """The caller skipped ``n`` ticks, every ``tick_s`` seconds after its last
+        ``decide`` at ``last_s``, at which nothing could be dialled and no call was in flight
+        (a sleeping dialer: ``upkeep_due_s``): what the clock alone moves at a tick is moved
+        as those ticks would have moved it (a timed job's credit, its ports reserved and
+        Poisson draws; the idle agent-seconds of an AGENT_WAIT campaign), so that the next
+        ``decide`` finds the pacer as if it had been called at each of them."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"n must be a count of ticks (an int >= 0), got {n!r}")
+        tick = real_number("tick_s", tick_s, 0.0, g.MAX_TIME_S)
+        if not tick > 0.0:
+            raise ValueError(f"tick_s must be > 0 seconds, got {tick_s!r}")
+        t = self._seconds("last_s", last_s)
+        if self._last_now is None or n == 0:
+            return
+        idle_flight = np.zeros(self.n, dtype=np.int64)  # no call in flight meanwhile
+        scratch = np.zeros(self.n, dtype=np.int64)
+        for _ in range(n):
+            t_next = t + tick
+            dt = max(t_next - self._last_now, 0.0)
+            self._last_now = t = t_next
+            if self._wait_rows.size:
+                self._wait_idle_new += self._idle_last * dt
+            if self.timed is not None:
+                self._timed(dt, idle_flight, scratch)
+
     def upkeep_due_s(self, now_s: float) -> float:
         """The earliest clock time (seconds) at which a ``decide`` with nothing to dial
         would still change this pacer's state: ``now_s`` while observations wait to be

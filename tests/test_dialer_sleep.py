@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 
 import sim.run
@@ -83,9 +84,72 @@ def test_sleeping_through_closed_windows_changes_nothing(raw, monkeypatch):
     assert d0.ticks_skipped == 0 and d1.ticks_skipped > 0.5 * ticks, d1.ticks_skipped
 
 
+def _with_timed(raw: dict, arrivals: str) -> dict:
+    """``raw`` plus an agentless voice job and an SMS job, timed (credit per tick), on
+    weekday windows: their credit moves every tick, night or day."""
+    windows = {"windows": "Mon-Fri 08:00-18:00", "default_timezone": "UTC"}
+    raw = {**raw, "campaigns": [*raw["campaigns"],
+                                {"name": "notify", "channel": "voice_agentless",
+                                 "attempts_per_hour": 37.0, "max_ports": 3,
+                                 "arrivals": arrivals, "message": {"length_s": 20.0},
+                                 "strategy": {**windows, "steps": [_step(False)]}},
+                                {"name": "sms", "channel": "sms", "attempts_per_hour": 53.0,
+                                 "arrivals": arrivals, "message": {"latency_s": 2.0},
+                                 "strategy": {**windows, "steps": [
+                                     {"channel": "sms", "address": "phone",
+                                      "template": "reminder"}]}}]}
+    return raw
+
+
+@pytest.mark.parametrize("arrivals", ["paced", "poisson"])
+def test_sleeping_with_timed_jobs_changes_nothing(arrivals, monkeypatch):
+    """A timed job's credit (and its Poisson draws) move at every tick, whether it sends or
+    not: the pacer is told the ticks slept through (``Pacer.idle_ticks``), and the run is
+    the same, attempt for attempt, as one that ticked through every night."""
+    raw = _with_timed(_day(), arrivals)
+    awake, _, r0 = _run(raw, False, monkeypatch)
+    asleep, d1, r1 = _run(raw, True, monkeypatch)
+    timed = r0.attempts.filter(r0.attempts["job_name"].is_in(["notify", "sms"])).height
+    assert timed > 500  # ~90 an hour over the day's 10 open hours, and the next day's
+    assert asleep == awake
+    assert r1.intervals.equals(r0.intervals) and r1.total == r0.total
+    sc = raw["scenario"]  # asleep most of the first night (measured: 29 % of the ticks)
+    ticks = (sc["warmup_s"] + 3600 * sc["sim_hours"]) / sc["tick_s"]
+    assert d1.sleep and d1.ticks_skipped > 0.2 * ticks, d1.ticks_skipped
+
+
+def test_the_pacer_replays_the_skipped_ticks_of_a_timed_job():
+    """``Pacer.idle_ticks``: the credit after n skipped ticks is the credit n calls of
+    ``decide`` with nothing in flight would have left, and bad arguments say so."""
+    from pacer import CampaignPacing, Pacer, Pacing
+
+    def pacer():
+        return Pacer([CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=0.37, max_ports=5),
+                      CampaignPacing(pacing=Pacing.TIMED, attempts_per_s=0.11, max_ports=5,
+                                     poisson_arrivals=True)], seed=3)
+
+    none = np.zeros(0, dtype=np.int64)
+    a, b = pacer(), pacer()
+    for p in (a, b):
+        p.decide(10.0, none, none, np.zeros(0), none, none, np.zeros(0))
+    t = 10.0
+    for _ in range(37):
+        t += 0.25
+        a.decide(t, none, none, np.zeros(0), none, none, np.zeros(0))
+    b.idle_ticks(10.0, 37, 0.25)
+    assert (a.timed.credit == b.timed.credit).all()
+    t += 0.25
+    assert (a.decide(t, none, none, np.zeros(0), none, none, np.zeros(0))
+            == b.decide(t, none, none, np.zeros(0), none, none, np.zeros(0))).all()
+    for bad in ({"n": -1}, {"n": 2.5}, {"tick_s": 0.0}, {"last_s": float("nan")}):
+        args = {"last_s": t, "n": 3, "tick_s": 0.25, **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            b.idle_ticks(**args)
+
+
 def test_a_dialer_with_a_clock_driven_job_never_sleeps(monkeypatch):
-    """Timed (credit), fixed-ratio (launch phase) and VICIdial-style (sampled averages)
-    jobs move with the clock whether they dial or not: their dialer ticks through."""
+    """Fixed-ratio (launch phase) and VICIdial-style (sampled averages) jobs move with the
+    clock whether they dial or not: their dialer ticks through."""
     for pacing in ("ratio:1.2", "vicidial-hard"):
         raw = _day(prog={"pacing": pacing})
         raw["scenario"]["sim_hours"] = 6.0
