@@ -61,7 +61,7 @@ from pacer.ratio import (
     int_rows,
     real_number,
 )
-from pacer.timed import TimedParams, TimedState, _timed_launch
+from pacer.timed import TimedParams, TimedState, _timed_idle, _timed_launch
 from pacer.vicidial import (
     VicidialParams,
     VicidialState,
@@ -201,6 +201,7 @@ LOOKAHEAD_DT_S = 1.0  # its time step, seconds
 # most their mean patience (never under PATIENT_WINDOW_MIN_S): a caller still waiting then
 # is counted as hanging up at it, a little pessimistic where patience is long.
 PATIENT_WINDOW_MIN_S = 2.0
+IDLE_TICKS_CHUNK = 1 << 16  # skipped ticks replayed at a time (``idle_ticks``)
 REFRESH_S = 5.0  # how often the slow loop (feedback trim) runs
 # The forecast keeps the abandons the first dials of each decision add at this many points
 # (pacer.lookahead.launched_abandons): when ports or the carrier cut a decision, the dials
@@ -879,16 +880,21 @@ class Pacer:
         t = self._seconds("last_s", last_s)
         if self._last_now is None or n == 0:
             return
-        idle_flight = np.zeros(self.n, dtype=np.int64)  # no call in flight meanwhile
-        scratch = np.zeros(self.n, dtype=np.int64)
-        for _ in range(n):
-            t_next = t + tick
-            dt = max(t_next - self._last_now, 0.0)
-            self._last_now = t = t_next
-            if self._wait_rows.size:
+        for lo in range(0, n, IDLE_TICKS_CHUNK):
+            # the ticks' clock readings as the caller's clock adds them, and the steps
+            times = np.cumsum(np.concatenate(([t], np.full(min(IDLE_TICKS_CHUNK, n - lo),
+                                                            tick))))
+            dts = np.maximum(np.diff(np.concatenate(([self._last_now], times[1:]))), 0.0)
+            t = self._last_now = float(times[-1])
+            for dt in dts.tolist() if self._wait_rows.size else ():
                 self._wait_idle_new += self._idle_last * dt
             if self.timed is not None:
-                self._timed(dt, idle_flight, scratch)
+                tm = self.timed
+                p = tm.params
+                _timed_idle(p.rate_per_s, p.min_ports, p.max_ports, dts, tm.credit,
+                            tm.reserved)
+                if self._timed_any_poisson:  # the draws each tick would have made
+                    self._rng.poisson(np.outer(dts, p.rate_per_s[self._timed_poisson]))
 
     def upkeep_due_s(self, now_s: float) -> float:
         """The earliest clock time (seconds) at which a ``decide`` with nothing to dial

@@ -64,6 +64,17 @@ def _timed_launch(rate, min_ports, max_ports, in_flight, dt, credit, out, reserv
         reserved[i] = held if held > min_ports[i] else min_ports[i]
 
 
+@numba.njit(cache=True)
+def _timed_idle(rate, min_ports, max_ports, dts, credit, reserved):
+    """``_timed_launch`` once per dt of ``dts`` (float64, seconds) with nothing in flight
+    and nothing launched whatever it decides (ticks a caller skipped: no record to send):
+    the credit and the ports reserved it leaves."""
+    idle = np.zeros(rate.shape[0], dtype=np.int64)
+    out = np.empty(rate.shape[0], dtype=np.int64)
+    for k in range(dts.shape[0]):
+        _timed_launch(rate, min_ports, max_ports, idle, dts[k], credit, out, reserved)
+
+
 @dataclass(frozen=True)
 class TimedParams:
     """Per-campaign rates and ports (scalars broadcast; arrays read-only).
