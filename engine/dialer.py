@@ -395,11 +395,7 @@ class Dialer:
         and this one at ``now`` (``Pacer.idle_ticks``), each at the clock reading a dialer
         that never slept would have had (the previous one plus ``tick_s``)."""
         self._dozed_at = None
-        n = 0
-        t = last + self.tick_s
-        while t < now - 1e-9 * self.tick_s:
-            n += 1
-            t += self.tick_s
+        n = max(round((now - last) / self.tick_s) - 1, 0)  # both on the grid (``_doze``)
         if n:
             self.pacer.idle_ticks(last, n, self.tick_s)
 

@@ -84,21 +84,22 @@ def test_sleeping_through_closed_windows_changes_nothing(raw, monkeypatch):
     assert d0.ticks_skipped == 0 and d1.ticks_skipped > 0.5 * ticks, d1.ticks_skipped
 
 
-def _with_timed(raw: dict, arrivals: str) -> dict:
-    """``raw`` plus an agentless voice job and an SMS job, timed (credit per tick), on
-    weekday windows: their credit moves every tick, night or day."""
+def _timed_day(arrivals: str) -> dict:
+    """``_day``'s 30 hours with only an agentless voice job and an SMS job, timed (credit
+    per tick), on weekday windows: their credit moves every tick, night or day (agent-based
+    jobs are the tests above; with a predictive job the dialer wakes every few seconds for
+    its price loop's upkeep)."""
     windows = {"windows": "Mon-Fri 08:00-18:00", "default_timezone": "UTC"}
-    raw = {**raw, "campaigns": [*raw["campaigns"],
-                                {"name": "notify", "channel": "voice_agentless",
-                                 "attempts_per_hour": 37.0, "max_ports": 3,
-                                 "arrivals": arrivals, "message": {"length_s": 20.0},
-                                 "strategy": {**windows, "steps": [_step(False)]}},
-                                {"name": "sms", "channel": "sms", "attempts_per_hour": 53.0,
-                                 "arrivals": arrivals, "message": {"latency_s": 2.0},
-                                 "strategy": {**windows, "steps": [
-                                     {"channel": "sms", "address": "phone",
-                                      "template": "reminder"}]}}]}
-    return raw
+    return {**_day(), "timeline": [], "agents": [{"group": "g", "count": 1, "skills": ["s"]}],
+            "campaigns": [{"name": "notify", "channel": "voice_agentless",
+                           "attempts_per_hour": 37.0, "max_ports": 3, "arrivals": arrivals,
+                           "message": {"length_s": 20.0},
+                           "strategy": {**windows, "steps": [_step(False)]}},
+                          {"name": "sms", "channel": "sms", "attempts_per_hour": 53.0,
+                           "arrivals": arrivals, "message": {"latency_s": 2.0},
+                           "strategy": {**windows, "steps": [
+                               {"channel": "sms", "address": "phone",
+                                "template": "reminder"}]}}]}
 
 
 @pytest.mark.parametrize("arrivals", ["paced", "poisson"])
@@ -106,11 +107,7 @@ def test_sleeping_with_timed_jobs_changes_nothing(arrivals, monkeypatch):
     """A timed job's credit (and its Poisson draws) move at every tick, whether it sends or
     not: the pacer is told the ticks slept through (``Pacer.idle_ticks``), and the run is
     the same, attempt for attempt, as one that ticked through every night."""
-    raw = _with_timed(_day(), arrivals)
-    # the timed jobs alone (the agent-based ones are the tests above): with a predictive
-    # job the dialer wakes every few seconds for its price loop's upkeep
-    raw = {**raw, "campaigns": raw["campaigns"][2:], "timeline": [],
-           "agents": [{"group": "g", "count": 1, "skills": ["s"]}]}
+    raw = _timed_day(arrivals)
     awake, _, r0 = _run(raw, False, monkeypatch)
     asleep, d1, r1 = _run(raw, True, monkeypatch)
     timed = r0.attempts.filter(r0.attempts["job_name"].is_in(["notify", "sms"])).height
